@@ -1,0 +1,189 @@
+package socket
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/go-zeromq/zmq4"
+)
+
+// conn is one established tcp or ipc connection serving a pipe. Its reader
+// goroutine reads messages and hands them to the socket; its writer goroutine
+// (the goroutine that called run) writes the pipe's queue. They are the only
+// code that touches the *zmq4.Conn.
+type conn struct {
+	s      *Socket
+	p      *pipe
+	nc     net.Conn
+	w      *wire
+	zc     *zmq4.Conn
+	remote string
+
+	stop     chan struct{} // closed to end the connection now
+	stopOnce sync.Once
+	linger   chan time.Duration // a Close or Unbind asks the writer to drain and end
+}
+
+func newConn(s *Socket, p *pipe, nc net.Conn, w *wire, zc *zmq4.Conn) *conn {
+	return &conn{s: s, p: p, nc: nc, w: w, zc: zc, remote: nc.RemoteAddr().String(),
+		stop: make(chan struct{}), linger: make(chan time.Duration, 1)}
+}
+
+// security returns the socket's mechanism, and whether we are its server.
+func (s *Socket) security() (zmq4.Security, bool) {
+	switch {
+	case s.opts.plainAuth != nil:
+		return plainSecurity{auth: s.opts.plainAuth}, true
+	case s.opts.plainClient:
+		return plainSecurity{user: s.opts.plainUser, password: s.opts.plainPwd}, false
+	}
+	return nullSecurity{}, false
+}
+
+// handshake runs the ZMTP greeting and security handshake on nc, within the
+// handshake timeout. zmq4 panics on some malformed input from a peer: that
+// becomes an error here, never a crash.
+func (s *Socket) handshake(nc net.Conn) (w *wire, zc *zmq4.Conn, err error) {
+	w = newWire(nc, s.opts.maxMsgSize)
+	sec, server := s.security()
+	if err := nc.SetDeadline(time.Now().Add(s.opts.handshakeTimeout)); err != nil {
+		return nil, nil, err
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: zmq4 panicked on the peer's input: %v", ErrHandshake, r)
+		}
+	}()
+	zc, err = zmq4.Open(w, sec, zmq4.SocketType(s.typ.String()), zmq4.SocketIdentity(s.opts.identity), server, nil)
+	if err != nil {
+		if !errors.Is(err, ErrAuth) && !errors.Is(err, ErrHandshake) {
+			err = fmt.Errorf("%w: %w", ErrHandshake, err)
+		}
+		return nil, nil, err
+	}
+	if err := nc.SetDeadline(time.Time{}); err != nil {
+		return nil, nil, err
+	}
+	w.establish()
+	return w, zc, nil
+}
+
+// serve runs an established connection for pipe p until it fails, the peer
+// leaves, or stop is closed; it returns why. The caller's goroutine is the
+// writer; serve starts the reader and returns after both have ended.
+func (c *conn) serve() error {
+	readErr := make(chan error, 1)
+	go func() { readErr <- c.read() }()
+	err := c.write()
+	c.end()
+	rerr := <-readErr
+	if err == nil || errors.Is(err, net.ErrClosed) {
+		err = rerr
+	}
+	return err
+}
+
+// end closes the connection; the reader and writer see it and return.
+func (c *conn) end() {
+	c.stopOnce.Do(func() {
+		close(c.stop)
+		c.nc.Close()
+	})
+}
+
+// read hands every message from the peer to the socket, until the stream
+// fails or ends.
+func (c *conn) read() error {
+	defer c.end()
+	for {
+		m, err := c.zc.RecvMsg()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return io.EOF
+			}
+			return err
+		}
+		if m.Type == zmq4.CmdMsg || len(m.Frames) == 0 {
+			continue // the wire filters commands; be safe anyway
+		}
+		if !c.s.inbound(c.p, Msg(m.Frames), c.stop) {
+			return nil
+		}
+	}
+}
+
+// write sends the pipe's queue to the peer, flushing whenever the queue runs
+// empty: many messages to one system call under load, no delay when idle.
+func (c *conn) write() error {
+	out := c.p.out
+	for {
+		var d delivery
+		select {
+		case d = <-out:
+		default:
+			if err := c.w.Flush(); err != nil {
+				return err
+			}
+			select {
+			case d = <-out:
+			case <-c.w.pingSig:
+				if err := c.sendPong(); err != nil {
+					return err
+				}
+				continue
+			case <-c.stop:
+				return nil
+			case l := <-c.linger:
+				return c.drain(l)
+			}
+		}
+		if c.w.pinged.Load() {
+			if err := c.sendPong(); err != nil {
+				return err
+			}
+		}
+		if err := c.zc.SendMsg(zmq4.Msg{Frames: d.msg}); err != nil {
+			return err
+		}
+	}
+}
+
+// drain sends what is queued for up to the linger period, then returns.
+func (c *conn) drain(linger time.Duration) error {
+	if linger == 0 {
+		return nil
+	}
+	if linger > 0 {
+		c.nc.SetWriteDeadline(time.Now().Add(linger))
+	}
+	for {
+		select {
+		case d := <-c.p.out:
+			if err := c.zc.SendMsg(zmq4.Msg{Frames: d.msg}); err != nil {
+				return err
+			}
+		default:
+			return c.w.Flush()
+		}
+	}
+}
+
+func (c *conn) sendPong() error {
+	ctx, ok := c.w.pongContext()
+	if !ok {
+		return nil
+	}
+	return c.zc.SendCmd(zmq4.CmdPong, ctx)
+}
+
+// peerIdentity is the identity the peer announced, nil if none.
+func peerIdentity(zc *zmq4.Conn) []byte {
+	if id := zc.Peer.Meta["Identity"]; id != "" {
+		return []byte(id)
+	}
+	return nil
+}

@@ -1,0 +1,181 @@
+package socket
+
+import (
+	"fmt"
+	"sync"
+)
+
+// inproc connects sockets of one process without ZMTP: a pipe pair whose
+// ends deliver straight into the other socket's receive queue. A connect may
+// come before the bind, as in libzmq 4; it is linked when the name is bound,
+// and linked again if the name is bound anew after its socket went away.
+
+type inprocRegistry struct {
+	mu      sync.Mutex
+	bound   map[string]*Socket
+	waiting map[string][]*inprocLink // connects whose name is not bound
+	links   map[string][]*inprocLink // live links, by name
+}
+
+// inprocLink is one Connect to an inproc name.
+type inprocLink struct {
+	name      string
+	endpoint  string
+	connector *Socket
+	cp, bp    *pipe // the connector's end and the binder's end, once linked
+}
+
+var inprocs = inprocRegistry{
+	bound:   make(map[string]*Socket),
+	waiting: make(map[string][]*inprocLink),
+	links:   make(map[string][]*inprocLink),
+}
+
+func (s *Socket) bindInproc(e endpoint) (string, error) {
+	ep := e.String()
+	r := &inprocs
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, taken := r.bound[e.addr]; taken {
+		return "", fmt.Errorf("%w: %s", ErrAddrInUse, ep)
+	}
+	r.bound[e.addr] = s
+	s.mu.Lock()
+	s.binds[ep] = &binding{s: s, endpoint: ep, given: ep}
+	s.mu.Unlock()
+	for _, l := range r.waiting[e.addr] {
+		r.linkLocked(l, s)
+	}
+	delete(r.waiting, e.addr)
+	s.mon.emit(Event{Kind: EventListening, Endpoint: ep})
+	return ep, nil
+}
+
+func (s *Socket) connectInproc(ep string, e endpoint) error {
+	r := &inprocs
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s.mu.Lock()
+	if _, dup := s.dials[ep]; dup {
+		s.mu.Unlock()
+		return fmt.Errorf("%w: %s: already connected", ErrBadEndpoint, ep)
+	}
+	s.dials[ep] = &dialing{s: s, endpoint: ep, e: e}
+	s.mu.Unlock()
+	l := &inprocLink{name: e.addr, endpoint: ep, connector: s}
+	if b, ok := r.bound[e.addr]; ok {
+		r.linkLocked(l, b)
+	} else {
+		r.waiting[e.addr] = append(r.waiting[e.addr], l)
+	}
+	return nil
+}
+
+// linkLocked makes the pipe pair between a connector and the binder. r.mu held.
+func (r *inprocRegistry) linkLocked(l *inprocLink, b *Socket) {
+	c := l.connector
+	if !c.typ.Compatible(b.typ) {
+		err := fmt.Errorf("%w: %v cannot talk to %v", ErrHandshake, c.typ, b.typ)
+		c.mon.emit(Event{Kind: EventHandshakeFailed, Endpoint: l.endpoint, Err: err})
+		b.mon.emit(Event{Kind: EventHandshakeFailed, Endpoint: l.endpoint, Err: err})
+		r.links[l.name] = append(r.links[l.name], l) // kept, so Disconnect finds it
+		return
+	}
+	cp, bp := c.newPipe(l.endpoint, false), b.newPipe(l.endpoint, false)
+	cp.remote, bp.remote = bp, cp
+	cp.peerID, bp.peerID = b.opts.identity, c.opts.identity
+	if !c.attach(cp) {
+		return
+	}
+	if !b.attach(bp) {
+		c.detach(cp)
+		return
+	}
+	l.cp, l.bp = cp, bp
+	r.links[l.name] = append(r.links[l.name], l)
+	c.mon.emit(Event{Kind: EventHandshakeOK, Endpoint: l.endpoint})
+	b.mon.emit(Event{Kind: EventHandshakeOK, Endpoint: l.endpoint})
+}
+
+func (l *inprocLink) unlink() {
+	if l.cp != nil {
+		l.connector.detach(l.cp)
+		l.bp.s.detach(l.bp)
+		l.cp, l.bp = nil, nil
+	}
+}
+
+// unbindInproc releases a name: links to it end, and their connectors wait
+// for the name to be bound again.
+func (s *Socket) unbindInproc(ep string) error {
+	e, _ := parseEndpoint(ep, true)
+	r := &inprocs
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.bound[e.addr] != s {
+		return fmt.Errorf("%w: %s", ErrNotBound, ep)
+	}
+	s.mu.Lock()
+	delete(s.binds, ep)
+	s.mu.Unlock()
+	r.unbindLocked(e.addr)
+	s.mon.emit(Event{Kind: EventClosed, Endpoint: ep})
+	return nil
+}
+
+func (r *inprocRegistry) unbindLocked(name string) {
+	delete(r.bound, name)
+	for _, l := range r.links[name] {
+		l.unlink()
+		if !l.connector.closed.Load() {
+			r.waiting[name] = append(r.waiting[name], l)
+		}
+	}
+	delete(r.links, name)
+}
+
+// disconnectInproc ends one connector's link.
+func (s *Socket) disconnectInproc(ep string, name string) {
+	r := &inprocs
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.links[name] = removeLink(r.links[name], s, ep)
+	r.waiting[name] = removeLink(r.waiting[name], s, ep)
+	if len(r.waiting[name]) == 0 {
+		delete(r.waiting, name)
+	}
+}
+
+// removeLink unlinks and drops the links of connector s to ep ("" for all).
+func removeLink(ls []*inprocLink, s *Socket, ep string) []*inprocLink {
+	kept := ls[:0]
+	for _, l := range ls {
+		if l.connector == s && (ep == "" || l.endpoint == ep) {
+			l.unlink()
+			continue
+		}
+		kept = append(kept, l)
+	}
+	return kept
+}
+
+// closeInproc releases everything inproc a closing socket holds.
+func (s *Socket) closeInproc() {
+	r := &inprocs
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for name, b := range r.bound {
+		if b == s {
+			r.unbindLocked(name)
+		}
+	}
+	for name := range r.links {
+		r.links[name] = removeLink(r.links[name], s, "")
+	}
+	for name := range r.waiting {
+		r.waiting[name] = removeLink(r.waiting[name], s, "")
+		if len(r.waiting[name]) == 0 {
+			delete(r.waiting, name)
+		}
+	}
+}

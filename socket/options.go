@@ -1,0 +1,211 @@
+package socket
+
+import (
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Option configures a socket at creation. Options are made only by the With
+// functions of this package.
+type Option interface {
+	apply(*options) error
+}
+
+type optionFunc func(*options) error
+
+func (f optionFunc) apply(o *options) error { return f(o) }
+
+// Defaults, libzmq 4.3's unless said otherwise.
+const (
+	// DefaultHWM is the send and receive high-water mark: messages queued per
+	// peer (send) and for the application (receive).
+	DefaultHWM = 1000
+	// DefaultReconnectInterval is the first wait before redialling a lost or
+	// refused peer.
+	DefaultReconnectInterval = 100 * time.Millisecond
+	// DefaultLinger bounds how long Close waits for queued messages to go out.
+	// libzmq waits forever by default; a Close that can hang forever on a dead
+	// peer is a trap, so ours gives up after this long.
+	DefaultLinger = 30 * time.Second
+	// DefaultHandshakeTimeout drops a peer that has not finished the ZMTP
+	// handshake in this time (libzmq's ZMQ_HANDSHAKE_IVL).
+	DefaultHandshakeTimeout = 30 * time.Second
+	// DefaultMaxMsgSize bounds a message read from a tcp or ipc peer. libzmq
+	// has no bound by default; without one, any client that announces a huge
+	// frame makes the reader allocate it. Use WithMaxMsgSize(-1) for none.
+	DefaultMaxMsgSize = 256 << 20
+)
+
+type options struct {
+	sendHWM, recvHWM    int
+	linger              time.Duration
+	reconnectIvl        time.Duration
+	reconnectIvlMax     time.Duration
+	handshakeTimeout    time.Duration
+	maxMsgSize          int64
+	identity            []byte
+	routerMandatory     bool
+	plainUser, plainPwd string
+	plainClient         bool
+	plainAuth           PlainAuthenticator
+	logger              *zap.Logger
+}
+
+func defaultOptions() options {
+	return options{
+		sendHWM:          DefaultHWM,
+		recvHWM:          DefaultHWM,
+		linger:           DefaultLinger,
+		reconnectIvl:     DefaultReconnectInterval,
+		handshakeTimeout: DefaultHandshakeTimeout,
+		maxMsgSize:       DefaultMaxMsgSize,
+		logger:           zap.NewNop(),
+	}
+}
+
+// WithSendHWM sets the send high-water mark: how many messages may wait for
+// each peer. At the mark PUSH, DEALER, REQ and PAIR block the sender (within
+// its ctx), PUB and XPUB drop for that subscriber, ROUTER drops (or blocks
+// with WithRouterMandatory). n must be at least 1.
+func WithSendHWM(n int) Option {
+	return optionFunc(func(o *options) error {
+		if n < 1 {
+			return fmt.Errorf("%w: send HWM %d, want >= 1", ErrBadOption, n)
+		}
+		o.sendHWM = n
+		return nil
+	})
+}
+
+// WithRecvHWM sets the receive high-water mark: how many received messages may
+// wait for the application. At the mark the socket stops reading from its
+// peers, and TCP flow control makes their senders meet their own mark.
+func WithRecvHWM(n int) Option {
+	return optionFunc(func(o *options) error {
+		if n < 1 {
+			return fmt.Errorf("%w: receive HWM %d, want >= 1", ErrBadOption, n)
+		}
+		o.recvHWM = n
+		return nil
+	})
+}
+
+// WithLinger sets how long Close keeps sending queued messages to connected
+// peers. 0 discards them at once; a negative value waits without bound.
+func WithLinger(d time.Duration) Option {
+	return optionFunc(func(o *options) error { o.linger = d; return nil })
+}
+
+// WithReconnectInterval sets the first wait before redialling a peer. Each
+// failed attempt doubles the wait up to WithReconnectIntervalMax.
+func WithReconnectInterval(d time.Duration) Option {
+	return optionFunc(func(o *options) error {
+		if d <= 0 {
+			return fmt.Errorf("%w: reconnect interval %v, want > 0", ErrBadOption, d)
+		}
+		o.reconnectIvl = d
+		return nil
+	})
+}
+
+// WithReconnectIntervalMax caps the back-off between redials. 0 (the default,
+// as libzmq) means no back-off: every redial waits the reconnect interval.
+func WithReconnectIntervalMax(d time.Duration) Option {
+	return optionFunc(func(o *options) error {
+		if d < 0 {
+			return fmt.Errorf("%w: reconnect interval max %v, want >= 0", ErrBadOption, d)
+		}
+		o.reconnectIvlMax = d
+		return nil
+	})
+}
+
+// WithHandshakeTimeout sets how long a new connection may take to finish the
+// ZMTP greeting and security handshake.
+func WithHandshakeTimeout(d time.Duration) Option {
+	return optionFunc(func(o *options) error {
+		if d <= 0 {
+			return fmt.Errorf("%w: handshake timeout %v, want > 0", ErrBadOption, d)
+		}
+		o.handshakeTimeout = d
+		return nil
+	})
+}
+
+// WithMaxMsgSize bounds the size of a message read from a tcp or ipc peer,
+// all frames together. A peer announcing more is disconnected before the
+// frame is read. -1 removes the bound.
+func WithMaxMsgSize(n int64) Option {
+	return optionFunc(func(o *options) error {
+		if n < -1 || n == 0 {
+			return fmt.Errorf("%w: max message size %d, want > 0 or -1", ErrBadOption, n)
+		}
+		o.maxMsgSize = n
+		return nil
+	})
+}
+
+// WithIdentity sets the routing identity this socket announces to its peers;
+// a ROUTER peer addresses us by it. 1 to 255 bytes, not starting with a zero
+// byte (reserved for generated identities, as in libzmq).
+func WithIdentity(id []byte) Option {
+	return optionFunc(func(o *options) error {
+		if len(id) == 0 || len(id) > 255 || id[0] == 0 {
+			return fmt.Errorf("%w: identity must be 1-255 bytes, not starting with 0x00", ErrBadOption)
+		}
+		o.identity = append([]byte(nil), id...)
+		return nil
+	})
+}
+
+// WithRouterMandatory makes a ROUTER report what it would otherwise drop
+// silently: Send to an identity that is not connected fails with
+// ErrHostUnreachable, and Send to a peer at its high-water mark blocks.
+func WithRouterMandatory() Option {
+	return optionFunc(func(o *options) error { o.routerMandatory = true; return nil })
+}
+
+// WithPlainClient makes the socket authenticate to its peers with the ZMTP
+// PLAIN mechanism (RFC 24). PLAIN sends the password in clear text: use it on
+// trusted networks or under a tunnel.
+func WithPlainClient(username, password string) Option {
+	return optionFunc(func(o *options) error {
+		if len(username) > 255 || len(password) > 255 {
+			return fmt.Errorf("%w: PLAIN username and password are at most 255 bytes", ErrBadOption)
+		}
+		o.plainClient, o.plainUser, o.plainPwd = true, username, password
+		return nil
+	})
+}
+
+// PlainAuthenticator decides whether a PLAIN client may connect. It is called
+// from the connection's own goroutine, possibly for several connections at
+// once, so it must be safe for concurrent use. It returns nil to accept.
+type PlainAuthenticator func(username, password string) error
+
+// WithPlainServer makes the socket the PLAIN server of its connections: every
+// peer must present a username and password that auth accepts, or it is
+// disconnected with ErrAuth.
+func WithPlainServer(auth PlainAuthenticator) Option {
+	return optionFunc(func(o *options) error {
+		if auth == nil {
+			return fmt.Errorf("%w: nil PLAIN authenticator", ErrBadOption)
+		}
+		o.plainAuth = auth
+		return nil
+	})
+}
+
+// WithLogger sets where the socket logs connection trouble (debug level) and
+// dropped messages (warn). The default logs nothing.
+func WithLogger(l *zap.Logger) Option {
+	return optionFunc(func(o *options) error {
+		if l == nil {
+			l = zap.NewNop()
+		}
+		o.logger = l
+		return nil
+	})
+}

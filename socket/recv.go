@@ -1,0 +1,174 @@
+package socket
+
+import (
+	"context"
+	"fmt"
+)
+
+// Recv receives one message, whole. ROUTER puts the sender's identity in
+// front; REQ and REP take off the envelope (REP keeps it for the reply); SUB
+// passes only messages whose first frame matches a subscription; XPUB returns
+// subscription messages (0x01 or 0x00, then the prefix) and anything else
+// its subscribers send.
+func (s *Socket) Recv(ctx context.Context) (Msg, error) {
+	if err := s.checkOpen(); err != nil {
+		return nil, err
+	}
+	switch s.typ {
+	case Push, Pub:
+		return nil, fmt.Errorf("%w: Recv on %v", ErrNotSupported, s.typ)
+	case Req:
+		return s.recvReq(ctx)
+	case Rep:
+		return s.recvRep(ctx)
+	}
+	for {
+		d, err := s.next(ctx)
+		if err != nil {
+			return nil, err
+		}
+		switch s.typ {
+		case Router:
+			m := make(Msg, 0, len(d.msg)+1)
+			return append(append(m, d.from.id), d.msg...), nil
+		case Sub:
+			if !s.subs.match(d.msg[0]) {
+				continue // from an XPUB, or sent before a cancel arrived
+			}
+		}
+		return d.msg, nil
+	}
+}
+
+// next takes the next delivery from any peer. Peers' readers wait in line
+// when the queue is full, so each gets its turn: fair queueing.
+func (s *Socket) next(ctx context.Context) (delivery, error) {
+	select {
+	case d := <-s.in:
+		return d, nil
+	default:
+	}
+	select {
+	case d := <-s.in:
+		return d, nil
+	case <-ctx.Done():
+		return delivery{}, ctx.Err()
+	case <-s.closing:
+		return delivery{}, ErrClosed
+	}
+}
+
+// recvReq returns the reply to the outstanding request, dropping anything
+// from other peers or without the delimiter (late replies to requests a
+// reconnect lost, for instance).
+func (s *Socket) recvReq(ctx context.Context) (Msg, error) {
+	if !s.state.CompareAndSwap(stPending, stBusy) {
+		return nil, fmt.Errorf("%w: REQ must send a request before receiving", ErrState)
+	}
+	for {
+		d, err := s.next(ctx)
+		if err != nil {
+			s.state.Store(stPending)
+			return nil, err
+		}
+		if d.from != s.reqPipe || len(d.msg) < 2 || len(d.msg[0]) != 0 {
+			continue
+		}
+		s.reqPipe = nil
+		s.state.Store(stIdle)
+		return d.msg[1:], nil
+	}
+}
+
+// recvRep returns the next request's body and keeps its envelope (every frame
+// up to and including the empty delimiter) for the reply. A message without a
+// delimiter is not a request and is dropped.
+func (s *Socket) recvRep(ctx context.Context) (Msg, error) {
+	if !s.state.CompareAndSwap(stIdle, stBusy) {
+		return nil, fmt.Errorf("%w: REP must reply before receiving again", ErrState)
+	}
+	for {
+		d, err := s.next(ctx)
+		if err != nil {
+			s.state.Store(stIdle)
+			return nil, err
+		}
+		i := 0
+		for i < len(d.msg) && len(d.msg[i]) != 0 {
+			i++
+		}
+		if i >= len(d.msg)-1 {
+			continue // no delimiter, or nothing after it
+		}
+		s.repPipe, s.repEnv = d.from, d.msg[:i+1]
+		s.state.Store(stPending)
+		return d.msg[i+1:], nil
+	}
+}
+
+// inbound hands a message read from peer p to the application, waiting while
+// the receive queue is full (which stops reading from p: back-pressure).
+// PUB and XPUB take subscriptions here. It returns false if stop was closed
+// while waiting.
+func (s *Socket) inbound(p *pipe, m Msg, stop <-chan struct{}) bool {
+	switch s.typ {
+	case Pub:
+		s.onSubscription(p, m)
+		return true
+	case XPub:
+		if isSubscription(m) && !s.onSubscription(p, m) {
+			return true
+		}
+	}
+	d := delivery{from: p, msg: m}
+	select {
+	case s.in <- d:
+		return true
+	default:
+	}
+	select {
+	case s.in <- d:
+		return true
+	case <-stop:
+		return false
+	case <-s.closing:
+		// Nobody will Recv it; keep reading so the writer can linger.
+		return true
+	}
+}
+
+// inprocDeliver is an inproc peer's send into this socket through pipe p (our
+// end). It never waits: false means no room now.
+func (s *Socket) inprocDeliver(p *pipe, m Msg) bool {
+	switch s.typ {
+	case Pub:
+		s.onSubscription(p, m)
+		return true
+	case XPub:
+		if isSubscription(m) && !s.onSubscription(p, m) {
+			return true
+		}
+		s.queueUp(p, m)
+		return true
+	}
+	select {
+	case s.in <- delivery{from: p, msg: m}:
+		return true
+	default:
+		return false
+	}
+}
+
+// queueUp gives the application an XPUB message without waiting; one that
+// finds the receive queue full is dropped and reported.
+func (s *Socket) queueUp(p *pipe, m Msg) {
+	select {
+	case s.in <- delivery{from: p, msg: m}:
+	default:
+		s.drop(p, "XPUB receive queue full")
+	}
+}
+
+func isSubscription(m Msg) bool {
+	return len(m) == 1 && len(m[0]) > 0 && m[0][0] <= subscribeByte
+}

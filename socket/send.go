@@ -1,0 +1,122 @@
+package socket
+
+import (
+	"context"
+	"fmt"
+)
+
+// REQ and REP conversation states (Socket.state).
+const (
+	stIdle    int32 = iota // REQ may send; REP may receive
+	stBusy                 // a call is under way
+	stPending              // REQ awaits the reply; REP owes one
+)
+
+// Send sends one message, whole, according to the socket's type: to one peer
+// round-robin (PUSH, DEALER, REQ), to every matching subscriber (PUB, XPUB),
+// to the peer named by the first frame (ROUTER), back along the request's
+// envelope (REP), or to the one peer (PAIR). See the Socket doc for when it
+// blocks. m must have at least one frame and must not be modified afterwards.
+func (s *Socket) Send(ctx context.Context, m Msg) error {
+	if len(m) == 0 {
+		return ErrEmptyMsg
+	}
+	if err := s.checkOpen(); err != nil {
+		return err
+	}
+	switch s.typ {
+	case Push, Dealer, Pair:
+		_, err := s.sendLB(ctx, m)
+		return err
+	case Pub, XPub:
+		topic := m[0]
+		s.sendAll(m, func(p *pipe) bool { return p.wants(topic) })
+		return nil
+	case Router:
+		return s.sendRouter(ctx, m)
+	case Req:
+		return s.sendReq(ctx, m)
+	case Rep:
+		return s.sendRep(m)
+	case XSub:
+		if len(m) == 1 && len(m[0]) > 0 && m[0][0] <= subscribeByte {
+			s.updateSubs(m)
+			return nil
+		}
+		s.sendAll(m, nil)
+		return nil
+	}
+	return fmt.Errorf("%w: Send on %v", ErrNotSupported, s.typ)
+}
+
+// sendRouter routes by the first frame, which is not sent.
+func (s *Socket) sendRouter(ctx context.Context, m Msg) error {
+	if len(m) < 2 {
+		return fmt.Errorf("%w: ROUTER needs an identity frame and a body", ErrEmptyMsg)
+	}
+	s.mu.RLock()
+	p := s.routes[string(m[0])]
+	s.mu.RUnlock()
+	body := m[1:]
+	if p == nil {
+		if s.opts.routerMandatory {
+			return fmt.Errorf("%w: %q", ErrHostUnreachable, m[0])
+		}
+		s.drop(nil, "no peer with that routing identity")
+		return nil
+	}
+	if p.trySend(body) {
+		return nil
+	}
+	if !s.opts.routerMandatory {
+		s.drop(p, "peer at high-water mark")
+		return nil
+	}
+	for {
+		changed := s.waitChanged()
+		if p.gone.Load() {
+			return fmt.Errorf("%w: %q", ErrHostUnreachable, m[0])
+		}
+		got, err := s.waitRoom(ctx, []*pipe{p}, body, changed)
+		if got != nil || err != nil {
+			return err
+		}
+	}
+}
+
+// sendReq sends a request with the empty delimiter frame in front.
+func (s *Socket) sendReq(ctx context.Context, m Msg) error {
+	if !s.state.CompareAndSwap(stIdle, stBusy) {
+		return fmt.Errorf("%w: REQ must receive the reply before sending again", ErrState)
+	}
+	req := make(Msg, 0, len(m)+1)
+	req = append(req, []byte{})
+	req = append(req, m...)
+	p, err := s.sendLB(ctx, req)
+	if err != nil {
+		s.state.Store(stIdle)
+		return err
+	}
+	s.reqPipe = p
+	s.state.Store(stPending)
+	return nil
+}
+
+// sendRep sends the reply back to where the request came from. A requester
+// that has gone, or is at its high-water mark, loses the reply (libzmq does
+// the same): the drop is counted and reported.
+func (s *Socket) sendRep(m Msg) error {
+	if !s.state.CompareAndSwap(stPending, stBusy) {
+		return fmt.Errorf("%w: REP must receive a request before replying", ErrState)
+	}
+	p, env := s.repPipe, s.repEnv
+	s.repPipe, s.repEnv = nil, nil
+	reply := make(Msg, 0, len(env)+len(m))
+	reply = append(reply, env...)
+	reply = append(reply, m...)
+	if !p.trySend(reply) {
+		s.drop(p, "requester gone or at high-water mark")
+	}
+	s.state.Store(stIdle)
+	return nil
+}

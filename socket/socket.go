@@ -1,0 +1,195 @@
+package socket
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+)
+
+// Socket is a ZeroMQ socket with libzmq's semantics for its type.
+//
+// Concurrency: a Socket is safe for concurrent use. Bind, Connect, Unbind,
+// Disconnect, Subscribe and Unsubscribe may be called from any goroutine at any
+// time. Send and Recv may be called from several goroutines at once on the
+// stateless types (PUSH, PULL, PUB, SUB, XPUB, XSUB, DEALER, ROUTER, PAIR);
+// REQ and REP carry one conversation at a time, so a call out of turn, from
+// any goroutine, fails with ErrState.
+//
+// Blocking: Send blocks only where libzmq would (PUSH, DEALER, REQ and PAIR at
+// the high-water mark or with no peer; ROUTER with WithRouterMandatory at the
+// mark); Recv blocks until a message arrives. Both return when their ctx
+// ends, with ctx.Err().
+//
+// Goroutines: each tcp or ipc connection has one reader and one writer
+// goroutine; each Bind has an accept loop and each Connect a dialer. inproc
+// connections have none. Close ends all of them and returns after they ended.
+type Socket struct {
+	typ  Type
+	opts options
+	mon  monitor
+	log  logger
+
+	in      chan delivery // received messages waiting for Recv (recv HWM)
+	closing chan struct{} // closed when Close starts
+	closeMu sync.Mutex    // serialises Close
+	closed  atomic.Bool
+	wg      sync.WaitGroup // every goroutine the socket started
+
+	mu        sync.RWMutex // guards the fields below
+	pipes     []*pipe      // peers, in attach order
+	routes    map[string]*pipe
+	binds     map[string]*binding
+	dials     map[string]*dialing
+	changed   chan struct{} // closed and replaced whenever pipes change
+	nextID    uint32        // generated routing identities
+	sendables atomic.Pointer[[]*pipe]
+
+	rr      atomic.Uint64 // round-robin cursor
+	dropped atomic.Uint64 // messages dropped (PUB/XPUB at HWM, ROUTER unroutable)
+
+	state   atomic.Int32 // REQ/REP conversation state
+	reqPipe *pipe        // REQ: where the outstanding request went
+	repPipe *pipe        // REP: where the reply goes
+	repEnv  Msg          // REP: the request's envelope, delimiter included
+
+	subs subscriptions // SUB/XSUB: our subscriptions; XPUB: topic counts over peers
+}
+
+// delivery is a message with the pipe it came from (inbound) or nil (outbound).
+type delivery struct {
+	from *pipe
+	msg  Msg
+}
+
+// New makes a socket of type t. It has no endpoints yet: Bind or Connect it.
+func New(t Type, opts ...Option) (*Socket, error) {
+	if !t.valid() {
+		return nil, fmt.Errorf("%w: %d", ErrBadType, int(t))
+	}
+	o := defaultOptions()
+	for _, opt := range opts {
+		if opt == nil {
+			continue
+		}
+		if err := opt.apply(&o); err != nil {
+			return nil, err
+		}
+	}
+	if o.plainClient && o.plainAuth != nil {
+		return nil, fmt.Errorf("%w: a socket is either a PLAIN client or a PLAIN server", ErrBadOption)
+	}
+	s := &Socket{
+		typ:     t,
+		opts:    o,
+		in:      make(chan delivery, o.recvHWM),
+		closing: make(chan struct{}),
+		routes:  make(map[string]*pipe),
+		binds:   make(map[string]*binding),
+		dials:   make(map[string]*dialing),
+		changed: make(chan struct{}),
+	}
+	s.log = logger{o.logger.With(zapType(t))}
+	s.subs.init()
+	s.sendables.Store(new([]*pipe))
+	return s, nil
+}
+
+// Type returns the socket's type.
+func (s *Socket) Type() Type { return s.typ }
+
+// Monitor returns a channel of connection events: listening, accepted,
+// connected, handshake results, disconnects and dropped messages. Call it
+// before Bind and Connect to see every event. Events that find the channel
+// full are not waited for: they are counted in Stats().EventsDropped. The
+// channel is closed when Close returns. Every call returns the same channel.
+func (s *Socket) Monitor() <-chan Event { return s.mon.open() }
+
+// Stats are counters a socket keeps for its owner.
+type Stats struct {
+	Peers         int    // peers attached now (a Connect counts from the call, as libzmq's pipes)
+	Dropped       uint64 // messages dropped: PUB/XPUB at a subscriber's HWM, ROUTER to an unknown peer
+	EventsDropped uint64 // monitor events dropped because the Monitor channel was full
+}
+
+// Stats returns the socket's counters.
+func (s *Socket) Stats() Stats {
+	s.mu.RLock()
+	n := len(s.pipes)
+	s.mu.RUnlock()
+	return Stats{Peers: n, Dropped: s.dropped.Load(), EventsDropped: s.mon.dropped.Load()}
+}
+
+// Close closes the socket. Messages already queued for connected peers keep
+// going out for up to the linger period (WithLinger); then every connection is
+// closed. Close returns after every goroutine the socket started has ended.
+// Calls after the first return nil at once; Send and Recv return ErrClosed.
+func (s *Socket) Close() error {
+	s.closeMu.Lock()
+	defer s.closeMu.Unlock()
+	if s.closed.Swap(true) {
+		return nil
+	}
+	close(s.closing)
+
+	s.closeInproc()
+	s.mu.Lock()
+	binds := make([]*binding, 0, len(s.binds))
+	for k, b := range s.binds {
+		if k == b.endpoint && b.l != nil {
+			binds = append(binds, b)
+		}
+	}
+	dials := make([]*dialing, 0, len(s.dials))
+	for _, d := range s.dials {
+		if d.e.transport != "inproc" {
+			dials = append(dials, d)
+		}
+	}
+	s.mu.Unlock()
+
+	// Every endpoint lingers at once, so Close takes one linger period at most.
+	var stopping sync.WaitGroup
+	for _, b := range binds {
+		stopping.Go(func() { b.stop(s.opts.linger) })
+	}
+	for _, d := range dials {
+		stopping.Go(func() { d.stop(s.opts.linger) })
+	}
+	stopping.Wait()
+	s.wg.Wait()
+
+	s.mu.Lock()
+	pipes := append([]*pipe(nil), s.pipes...)
+	s.mu.Unlock()
+	for _, p := range pipes {
+		s.detach(p)
+	}
+	s.mon.close()
+	return nil
+}
+
+// checkOpen returns ErrClosed once Close has begun.
+func (s *Socket) checkOpen() error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	return nil
+}
+
+// waitChanged returns the channel that is closed at the next change of the
+// peer set. Load it before looking at the peers, so no change is missed.
+func (s *Socket) waitChanged() <-chan struct{} {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.changed
+}
+
+// publishLocked makes the peer set visible to senders and wakes waiters.
+// s.mu must be held for writing.
+func (s *Socket) publishLocked() {
+	ps := make([]*pipe, len(s.pipes))
+	copy(ps, s.pipes)
+	s.sendables.Store(&ps)
+	close(s.changed)
+	s.changed = make(chan struct{})
+}

@@ -1,0 +1,205 @@
+package socket
+
+import (
+	"errors"
+	"sync"
+)
+
+// Subscriptions travel as ZMTP 3.0 messages: 0x01 then the prefix to
+// subscribe, 0x00 then the prefix to cancel (RFC 29). libzmq peers speak
+// the same when the greeting says 3.0, as ours does.
+const (
+	subscribeByte   = 1
+	unsubscribeByte = 0
+)
+
+// subscriptions is a socket's view of topics.
+//
+// SUB and XSUB: the prefixes this socket subscribed to, counted (subscribing
+// twice needs two cancels, as libzmq), re-sent to every new peer, and, for
+// SUB, the filter applied to what arrives.
+//
+// XPUB: how many peers subscribed to each prefix, so that only the first
+// subscription and the last cancel reach the application (libzmq without
+// ZMQ_XPUB_VERBOSE).
+type subscriptions struct {
+	mu     sync.Mutex
+	count  map[string]int
+	maxLen int
+}
+
+func (t *subscriptions) init() { t.count = make(map[string]int) }
+
+// add counts a prefix and reports whether it is new.
+func (t *subscriptions) add(prefix string) bool {
+	t.count[prefix]++
+	if len(prefix) > t.maxLen {
+		t.maxLen = len(prefix)
+	}
+	return t.count[prefix] == 1
+}
+
+// remove uncounts a prefix and reports whether it is gone. A prefix never
+// added reports false.
+func (t *subscriptions) remove(prefix string) bool {
+	n, ok := t.count[prefix]
+	if !ok {
+		return false
+	}
+	if n <= 1 {
+		delete(t.count, prefix)
+		return true
+	}
+	t.count[prefix] = n - 1
+	return false
+}
+
+// matchLocked reports whether some prefix matches topic.
+func (t *subscriptions) matchLocked(topic []byte) bool {
+	return matchPrefixes(t.count, t.maxLen, topic)
+}
+
+func (t *subscriptions) match(topic []byte) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.matchLocked(topic)
+}
+
+// matchPrefixes looks each prefix of topic up to maxLen bytes in set: at most
+// maxLen+1 map lookups, whatever the number of subscriptions.
+func matchPrefixes[V any](set map[string]V, maxLen int, topic []byte) bool {
+	if len(set) == 0 {
+		return false
+	}
+	n := min(len(topic), maxLen)
+	for l := 0; l <= n; l++ {
+		if _, ok := set[string(topic[:l])]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// sendAllLocked sends every current subscription to a new peer. t.mu is held.
+func (t *subscriptions) sendAllLocked(p *pipe) {
+	for prefix := range t.count {
+		if !p.trySend(subscriptionMsg(subscribeByte, prefix)) {
+			p.s.drop(p, "subscription to a peer at high-water mark")
+		}
+	}
+}
+
+func subscriptionMsg(kind byte, prefix string) Msg {
+	b := make([]byte, 1+len(prefix))
+	b[0] = kind
+	copy(b[1:], prefix)
+	return Msg{b}
+}
+
+// Subscribe makes a SUB socket receive messages whose first frame starts with
+// prefix; an empty prefix receives everything. A SUB receives nothing until
+// it subscribes. The subscription goes to every publisher, now and after each
+// reconnect. XSUB sockets subscribe by sending 0x01+prefix with Send instead.
+func (s *Socket) Subscribe(prefix []byte) error {
+	return s.subscribe(subscribeByte, prefix)
+}
+
+// Unsubscribe cancels one Subscribe of the same prefix.
+func (s *Socket) Unsubscribe(prefix []byte) error {
+	return s.subscribe(unsubscribeByte, prefix)
+}
+
+func (s *Socket) subscribe(kind byte, prefix []byte) error {
+	if s.typ != Sub {
+		return errors.Join(ErrNotSupported, errors.New("socket: Subscribe is for SUB sockets; XSUB sends subscription messages"))
+	}
+	if err := s.checkOpen(); err != nil {
+		return err
+	}
+	s.updateSubs(subscriptionMsg(kind, string(prefix)))
+	return nil
+}
+
+// updateSubs applies a subscription message of ours (SUB, XSUB) and passes
+// it upstream: every subscribe, and a cancel only when no subscription of
+// that prefix is left, as libzmq's xsub does.
+func (s *Socket) updateSubs(m Msg) {
+	s.subs.mu.Lock()
+	defer s.subs.mu.Unlock()
+	prefix := string(m[0][1:])
+	if m[0][0] == subscribeByte {
+		s.subs.add(prefix)
+	} else if !s.subs.remove(prefix) {
+		return
+	}
+	s.sendAll(m, nil)
+}
+
+// onSubscription applies a subscription message from a subscriber p (PUB,
+// XPUB). It reports whether an XPUB should pass the message to the
+// application: the first subscription to a prefix, or the last cancel.
+func (s *Socket) onSubscription(p *pipe, m Msg) bool {
+	if len(m) != 1 || len(m[0]) == 0 || m[0][0] > subscribeByte {
+		return false
+	}
+	prefix := string(m[0][1:])
+	p.subMu.Lock()
+	_, had := p.subs[prefix]
+	switch {
+	case m[0][0] == subscribeByte && !had:
+		p.subs[prefix] = struct{}{}
+		p.maxSub = max(p.maxSub, len(prefix))
+		if prefix == "" {
+			p.all.Store(true)
+		}
+	case m[0][0] == unsubscribeByte && had:
+		delete(p.subs, prefix)
+		if prefix == "" {
+			p.all.Store(false)
+		}
+	default:
+		p.subMu.Unlock()
+		return false
+	}
+	p.subMu.Unlock()
+	if s.typ != XPub {
+		return false
+	}
+	s.subs.mu.Lock()
+	defer s.subs.mu.Unlock()
+	if m[0][0] == subscribeByte {
+		return s.subs.add(prefix)
+	}
+	return s.subs.remove(prefix)
+}
+
+// wants reports whether subscriber p subscribed to a prefix of topic.
+func (p *pipe) wants(topic []byte) bool {
+	if p.all.Load() {
+		return true
+	}
+	p.subMu.Lock()
+	defer p.subMu.Unlock()
+	return matchPrefixes(p.subs, p.maxSub, topic)
+}
+
+// xpubPeerGone cancels the subscriptions of a subscriber that left, passing
+// to the application those no other subscriber holds, as libzmq does.
+func (s *Socket) xpubPeerGone(p *pipe) {
+	p.subMu.Lock()
+	prefixes := make([]string, 0, len(p.subs))
+	for prefix := range p.subs {
+		prefixes = append(prefixes, prefix)
+	}
+	p.subs = map[string]struct{}{}
+	p.all.Store(false)
+	p.subMu.Unlock()
+	for _, prefix := range prefixes {
+		s.subs.mu.Lock()
+		last := s.subs.remove(prefix)
+		s.subs.mu.Unlock()
+		if last && !s.closed.Load() {
+			s.queueUp(p, subscriptionMsg(unsubscribeByte, prefix))
+		}
+	}
+}
