@@ -61,8 +61,8 @@ func boundEndpoint(e endpoint, l net.Listener) string {
 	}
 	a := l.Addr().(*net.TCPAddr)
 	host := a.IP.String()
-	if a.IP.IsUnspecified() && a.IP.To4() != nil || a.IP == nil {
-		host = "0.0.0.0"
+	if a.IP.IsUnspecified() && !strings.HasPrefix(e.addr, "[") {
+		host = "0.0.0.0" // "*" listens on every interface, v4 and v6
 	}
 	return "tcp://" + net.JoinHostPort(host, strconv.Itoa(a.Port))
 }

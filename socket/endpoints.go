@@ -269,11 +269,18 @@ func (b *binding) accept() {
 	for {
 		nc, err := b.l.Accept()
 		if err != nil {
-			if !errors.Is(err, net.ErrClosed) {
-				b.s.log.debug("accept failed", b.endpoint, err)
-				continue
+			if errors.Is(err, net.ErrClosed) {
+				return
 			}
-			return
+			// Out of file descriptors, say: wait a little rather than spin.
+			b.s.log.debug("accept failed", b.endpoint, err)
+			t := time.NewTimer(10 * time.Millisecond)
+			select {
+			case <-t.C:
+			case <-b.s.closing:
+				t.Stop()
+			}
+			continue
 		}
 		if !b.set.addRaw(nc) {
 			nc.Close()

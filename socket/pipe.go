@@ -33,6 +33,11 @@ type pipe struct {
 
 func (s *Socket) newPipe(endpoint string, queued bool) *pipe {
 	p := &pipe{s: s, endpoint: endpoint}
+	if s.typ == Pub || s.typ == XPub {
+		// Made here, not in attach: an inproc subscriber may subscribe
+		// through its end before ours is attached.
+		p.subs = make(map[string]struct{})
+	}
 	if queued {
 		p.out = make(chan delivery, s.opts.sendHWM)
 	}
@@ -122,9 +127,6 @@ func (s *Socket) attach(p *pipe) bool {
 			return false
 		}
 		s.routes[string(p.id)] = p
-	}
-	if s.typ == Pub || s.typ == XPub {
-		p.subs = make(map[string]struct{})
 	}
 	s.pipes = append(s.pipes, p)
 	p.gone.Store(false)

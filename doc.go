@@ -1,0 +1,29 @@
+// Package zmqflow is concurrent and distributed pipelines in Go with the
+// patterns of "ZeroMQ - The Guide" (https://zguide.zeromq.org), in pure Go.
+//
+// This file is the map from the guide to the code. Packages marked (planned)
+// are not written yet.
+//
+//	Guide                                     Package, type or program
+//	----------------------------------------  ----------------------------------------------
+//	Ch. 1  Ask and Ye Shall Receive (REQ/REP)  socket: Req, Rep; Example_reqRep
+//	Ch. 1  Getting the Message Out (PUB/SUB)   socket: Pub, Sub, Subscribe; Example_pubSub
+//	Ch. 1  Divide and Conquer (PUSH/PULL)      socket: Push, Pull; Example_pushPull
+//	                                          examples/taskvent, taskwork, tasksink (planned)
+//	Ch. 2  Messaging Patterns, socket types    socket (package doc), Type.Compatible
+//	Ch. 2  Multipart Messages                  socket.Msg
+//	Ch. 2  High-Water Marks                    socket.WithSendHWM, WithRecvHWM, Stats.Dropped
+//	Ch. 2  Handling Errors and ETERM           socket: ctx on every blocking call, ErrClosed,
+//	                                          Close with linger
+//	Ch. 2  Intermediaries and Proxies          socket: XPub, XSub (broker proxies planned)
+//	Ch. 2  Missing Message Problem Solver      socket.Monitor events, Stats
+//	Ch. 3  The Request-Reply Mechanisms        socket: Router, Dealer, WithIdentity,
+//	                                          WithRouterMandatory; Example_routerDealer
+//	Ch. 3  A Load Balancing Message Broker     broker (planned)
+//	Ch. 4  Lazy Pirate, Paranoid Pirate        patterns, broker (planned)
+//	Ch. 4  Majordomo (MDP, spec 7)             broker (planned)
+//	Ch. 5  Espresso (capture)                  broker (planned)
+//	Security: ZMTP PLAIN (RFC 24)              socket.WithPlainClient, WithPlainServer
+//
+// Command-line tools: cmd/zcat pokes at any socket from a shell.
+package zmqflow

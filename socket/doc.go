@@ -1,0 +1,43 @@
+// Package socket is ZeroMQ's sockets in pure Go, with libzmq 4.3's semantics:
+// PAIR, PUB, SUB, XPUB, XSUB, REQ, REP, DEALER, ROUTER, PUSH and PULL over
+// tcp://, ipc:// and inproc://. A libzmq peer cannot tell it from libzmq.
+//
+// The guide's first chapter ("Sockets and Patterns", "Divide and Conquer")
+// and chapter 2 ("Sockets and Patterns", "Messaging Patterns") are the tour;
+// RFCs 28-31 are the reference for each type. In brief:
+//
+//   - PUSH sends round-robin to the peers that have room; PULL fair-queues.
+//   - PUB sends to every subscriber whose subscription prefixes the first
+//     frame, dropping for a subscriber at its high-water mark; SUB receives
+//     only what it subscribed to. XPUB and XSUB are the same with the
+//     subscriptions visible, for proxies.
+//   - REQ sends a request and must receive the reply before the next; REP
+//     receives a request and must reply before the next. The envelope (the
+//     frames up to the empty delimiter) is handled for you.
+//   - DEALER is round-robin out and fair-queued in, without envelopes; ROUTER
+//     prefixes what it receives with the sender's routing identity and routes
+//     what it sends by the first frame.
+//   - PAIR talks to exactly one peer.
+//
+// # Wire and connections
+//
+// tcp and ipc connections speak ZMTP 3.0 (RFC 23) through
+// github.com/go-zeromq/zmq4's connection layer (zmq4.Open, *zmq4.Conn), over a
+// connection this package owns: buffered reads, buffered writes flushed when
+// the connection's queue runs empty, and a frame guard that drops a peer
+// announcing a message over the maximum size before it is read (see
+// WithMaxMsgSize). ZMTP commands never reach the application; a PING is
+// answered with a PONG. The NULL and PLAIN (RFC 24) mechanisms are
+// supported; a PLAIN server checks credentials with a function you supply.
+// inproc connections pass messages over Go channels, without ZMTP and without
+// a size limit.
+//
+// Connect returns at once and keeps the connection up: it dials, redials
+// with back-off when the peer is not there or goes away, and a Connect before
+// the Bind is fine. Monitor reports what happens to each connection.
+//
+// # Lifetime
+//
+// Close lingers (WithLinger) while queued messages go out, then closes every
+// connection and returns once every goroutine the socket started has ended.
+package socket
