@@ -121,15 +121,15 @@ func (c *conn) read() error {
 func (c *conn) write() error {
 	out := c.p.out
 	for {
-		var d delivery
+		var m Msg
 		select {
-		case d = <-out:
+		case m = <-out:
 		default:
 			if err := c.w.Flush(); err != nil {
 				return err
 			}
 			select {
-			case d = <-out:
+			case m = <-out:
 			case <-c.w.pingSig:
 				if err := c.sendPong(); err != nil {
 					return err
@@ -146,7 +146,7 @@ func (c *conn) write() error {
 				return err
 			}
 		}
-		if err := c.zc.SendMsg(zmq4.Msg{Frames: d.msg}); err != nil {
+		if err := c.zc.SendMsg(zmq4.Msg{Frames: m}); err != nil {
 			return err
 		}
 	}
@@ -162,13 +162,25 @@ func (c *conn) drain(linger time.Duration) error {
 	}
 	for {
 		select {
-		case d := <-c.p.out:
-			if err := c.zc.SendMsg(zmq4.Msg{Frames: d.msg}); err != nil {
+		case m := <-c.p.out:
+			if err := c.zc.SendMsg(zmq4.Msg{Frames: m}); err != nil {
 				return err
 			}
 		default:
 			return c.w.Flush()
 		}
+	}
+}
+
+// lingerFor asks the writer to send what is queued, for up to d, and end.
+// A second request is ignored.
+func (c *conn) lingerFor(d time.Duration) {
+	if d == 0 {
+		d = time.Nanosecond // 0 would mean "discard"; the time is up anyway
+	}
+	select {
+	case c.linger <- d:
+	default:
 	}
 }
 

@@ -88,7 +88,7 @@ func (s *Socket) Connect(ep string) error {
 	if e.transport == "inproc" {
 		return s.connectInproc(ep, e)
 	}
-	d := &dialing{s: s, endpoint: ep, e: e, cancel: make(chan struct{}), done: make(chan struct{})}
+	d := &dialing{s: s, endpoint: ep, e: e, cancel: make(chan struct{}), done: make(chan struct{}), drain: make(chan struct{})}
 	if s.keepsPipe() {
 		d.p = s.newPipe(ep, true)
 	}
@@ -234,7 +234,7 @@ func (cs *connSet) stopAll(linger time.Duration) {
 	cs.mu.Unlock()
 	if linger != 0 {
 		for _, c := range conns {
-			c.linger <- linger
+			c.lingerFor(linger)
 		}
 		var timeout <-chan time.Time
 		if linger > 0 {
@@ -351,6 +351,11 @@ type dialing struct {
 	cancel   chan struct{}
 	done     chan struct{}
 	stopOnce sync.Once
+
+	// Closing with messages still queued for a peer not yet connected: the
+	// dialer goes on until they are out or drainBy passes, as libzmq lingers.
+	drain   chan struct{}
+	drainBy time.Time
 }
 
 func (d *dialing) run() {
@@ -379,8 +384,14 @@ func (d *dialing) run() {
 			s.mon.emit(Event{Kind: EventConnected, Endpoint: d.endpoint, Remote: nc.RemoteAddr().String()})
 			established, err = d.serve(nc)
 		}
-		if ctx.Err() != nil {
+		select {
+		case <-d.cancel:
 			return
+		case <-d.drain:
+			if len(d.p.out) == 0 {
+				return // lingered long enough: all delivered
+			}
+		default:
 		}
 		if established {
 			ivl = s.opts.reconnectIvl
@@ -433,6 +444,11 @@ func (d *dialing) serve(nc net.Conn) (established bool, err error) {
 		nc.Close()
 		return true, ErrClosed
 	}
+	select {
+	case <-d.drain:
+		c.lingerFor(time.Until(d.drainBy))
+	default:
+	}
 	s.mon.emit(Event{Kind: EventHandshakeOK, Endpoint: d.endpoint, Remote: remote})
 	err = c.serve()
 	s.mon.emit(Event{Kind: EventDisconnected, Endpoint: d.endpoint, Remote: remote, Err: err})
@@ -443,12 +459,40 @@ func (d *dialing) serve(nc net.Conn) (established bool, err error) {
 // next dial never happens, and the kept peer queue goes.
 func (d *dialing) stop(linger time.Duration) {
 	d.stopOnce.Do(func() {
+		if linger != 0 && d.p != nil && len(d.p.out) > 0 {
+			d.lingerUndelivered(linger)
+		}
+		close(d.cancel) // before stopAll, so the dialer does not redial once the connection ends
 		d.set.stopAll(linger)
-		close(d.cancel)
 		<-d.done
 		if d.p != nil {
 			d.s.detach(d.p)
 		}
 		d.s.mon.emit(Event{Kind: EventClosed, Endpoint: d.endpoint})
 	})
+}
+
+// lingerUndelivered keeps the dialer going while messages wait for a peer
+// that is not connected, or still handshaking: it returns when the
+// connection has taken them all, or after linger (never, if negative).
+func (d *dialing) lingerUndelivered(linger time.Duration) {
+	var timeout <-chan time.Time
+	if linger > 0 {
+		d.drainBy = time.Now().Add(linger)
+		t := time.NewTimer(linger)
+		defer t.Stop()
+		timeout = t.C
+	} else {
+		d.drainBy = time.Now().Add(100 * 365 * 24 * time.Hour)
+	}
+	close(d.drain)
+	d.set.mu.Lock()
+	for c := range d.set.conns {
+		c.lingerFor(time.Until(d.drainBy))
+	}
+	d.set.mu.Unlock()
+	select {
+	case <-d.done:
+	case <-timeout:
+	}
 }

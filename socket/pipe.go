@@ -14,16 +14,18 @@ import (
 // A tcp or ipc pipe has its own queue (out), drained by the writer goroutine
 // of whichever connection currently serves it; a pipe made by Connect outlives
 // its connections, as libzmq's do, so messages sent while the peer is away wait
-// for the reconnect. An inproc pipe has no queue: sending delivers straight
-// into the peer socket's receive queue, with the peer's end (remote) as sender.
+// for the reconnect. An inproc pipe has no send queue: sending puts the
+// message straight into the receive queue of the peer's end (remote).
 type pipe struct {
 	s        *Socket
 	endpoint string
-	out      chan delivery // tcp/ipc: messages for the peer
-	remote   *pipe         // inproc: the peer's end
-	id       []byte        // the peer's routing identity (ROUTER)
-	peerID   []byte        // the identity the peer announced, if any
-	gone     atomic.Bool   // detached: sending to it is pointless
+	out      chan Msg    // tcp/ipc: messages for the peer
+	inq      chan Msg    // messages from the peer, for Recv (see fairQueue)
+	listed   atomic.Bool // on the fair queue's turn list
+	remote   *pipe       // inproc: the peer's end
+	id       []byte      // the peer's routing identity (ROUTER)
+	peerID   []byte      // the identity the peer announced, if any
+	gone     atomic.Bool // detached: sending to it is pointless
 
 	subMu sync.Mutex
 	subs  map[string]struct{} // PUB/XPUB: the peer's subscriptions
@@ -39,24 +41,35 @@ func (s *Socket) newPipe(endpoint string, queued bool) *pipe {
 		p.subs = make(map[string]struct{})
 	}
 	if queued {
-		p.out = make(chan delivery, s.opts.sendHWM)
+		p.out = make(chan Msg, s.opts.sendHWM)
+	}
+	if s.typ.canRecv() {
+		p.inq = make(chan Msg, s.opts.recvHWM)
 	}
 	return p
 }
 
-// ch returns the channel a message for this pipe goes into, and the value.
-func (p *pipe) ch(m Msg) (chan delivery, delivery) {
+// ch returns the channel a message for this pipe goes into; after a send on
+// it, call sent.
+func (p *pipe) ch() chan Msg {
 	if p.out != nil {
-		return p.out, delivery{msg: m}
+		return p.out
 	}
-	return p.remote.s.in, delivery{from: p.remote, msg: m}
+	return p.remote.inq
+}
+
+// sent tells an inproc peer that a message went into its queue.
+func (p *pipe) sent() {
+	if p.out == nil {
+		p.remote.s.fq.ready(p.remote)
+	}
 }
 
 // trySend queues m for the peer if there is room, without waiting.
 func (p *pipe) trySend(m Msg) bool {
 	if p.out != nil {
 		select {
-		case p.out <- delivery{msg: m}:
+		case p.out <- m:
 			return true
 		default:
 			return false
@@ -177,9 +190,9 @@ func (s *Socket) waitRoom(ctx context.Context, ps []*pipe, m Msg, changed <-chan
 			return nil, ErrClosed
 		}
 	case 1:
-		ch, d := ps[0].ch(m)
 		select {
-		case ch <- d:
+		case ps[0].ch() <- m:
+			ps[0].sent()
 			return ps[0], nil
 		case <-changed:
 			return nil, nil
@@ -191,9 +204,9 @@ func (s *Socket) waitRoom(ctx context.Context, ps []*pipe, m Msg, changed <-chan
 	}
 	// Several peers, all full: wait for whichever makes room first.
 	cases := make([]reflect.SelectCase, 0, len(ps)+3)
+	msg := reflect.ValueOf(m)
 	for _, p := range ps {
-		ch, d := p.ch(m)
-		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectSend, Chan: reflect.ValueOf(ch), Send: reflect.ValueOf(d)})
+		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectSend, Chan: reflect.ValueOf(p.ch()), Send: msg})
 	}
 	cases = append(cases,
 		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(changed)},
@@ -203,6 +216,7 @@ func (s *Socket) waitRoom(ctx context.Context, ps []*pipe, m Msg, changed <-chan
 	i, _, _ := reflect.Select(cases)
 	switch {
 	case i < len(ps):
+		ps[i].sent()
 		return ps[i], nil
 	case i == len(ps):
 		return nil, nil

@@ -23,38 +23,20 @@ func (s *Socket) Recv(ctx context.Context) (Msg, error) {
 		return s.recvRep(ctx)
 	}
 	for {
-		d, err := s.next(ctx)
+		p, m, err := s.next(ctx)
 		if err != nil {
 			return nil, err
 		}
 		switch s.typ {
 		case Router:
-			m := make(Msg, 0, len(d.msg)+1)
-			return append(append(m, d.from.id), d.msg...), nil
+			withID := make(Msg, 0, len(m)+1)
+			return append(append(withID, p.id), m...), nil
 		case Sub:
-			if !s.subs.match(d.msg[0]) {
+			if !s.subs.match(m[0]) {
 				continue // from an XPUB, or sent before a cancel arrived
 			}
 		}
-		return d.msg, nil
-	}
-}
-
-// next takes the next delivery from any peer. Peers' readers wait in line
-// when the queue is full, so each gets its turn: fair queueing.
-func (s *Socket) next(ctx context.Context) (delivery, error) {
-	select {
-	case d := <-s.in:
-		return d, nil
-	default:
-	}
-	select {
-	case d := <-s.in:
-		return d, nil
-	case <-ctx.Done():
-		return delivery{}, ctx.Err()
-	case <-s.closing:
-		return delivery{}, ErrClosed
+		return m, nil
 	}
 }
 
@@ -66,17 +48,17 @@ func (s *Socket) recvReq(ctx context.Context) (Msg, error) {
 		return nil, fmt.Errorf("%w: REQ must send a request before receiving", ErrState)
 	}
 	for {
-		d, err := s.next(ctx)
+		p, m, err := s.next(ctx)
 		if err != nil {
 			s.state.Store(stPending)
 			return nil, err
 		}
-		if d.from != s.reqPipe || len(d.msg) < 2 || len(d.msg[0]) != 0 {
+		if p != s.reqPipe || len(m) < 2 || len(m[0]) != 0 {
 			continue
 		}
 		s.reqPipe = nil
 		s.state.Store(stIdle)
-		return d.msg[1:], nil
+		return m[1:], nil
 	}
 }
 
@@ -88,21 +70,21 @@ func (s *Socket) recvRep(ctx context.Context) (Msg, error) {
 		return nil, fmt.Errorf("%w: REP must reply before receiving again", ErrState)
 	}
 	for {
-		d, err := s.next(ctx)
+		p, m, err := s.next(ctx)
 		if err != nil {
 			s.state.Store(stIdle)
 			return nil, err
 		}
 		i := 0
-		for i < len(d.msg) && len(d.msg[i]) != 0 {
+		for i < len(m) && len(m[i]) != 0 {
 			i++
 		}
-		if i >= len(d.msg)-1 {
+		if i >= len(m)-1 {
 			continue // no delimiter, or nothing after it
 		}
-		s.repPipe, s.repEnv = d.from, d.msg[:i+1]
+		s.repPipe, s.repEnv = p, m[:i+1]
 		s.state.Store(stPending)
-		return d.msg[i+1:], nil
+		return m[i+1:], nil
 	}
 }
 
@@ -120,21 +102,23 @@ func (s *Socket) inbound(p *pipe, m Msg, stop <-chan struct{}) bool {
 			return true
 		}
 	}
-	d := delivery{from: p, msg: m}
+	if p.inq == nil {
+		return true // a peer sending to a send-only socket: ignore it
+	}
 	select {
-	case s.in <- d:
-		return true
+	case p.inq <- m:
 	default:
+		select {
+		case p.inq <- m:
+		case <-stop:
+			return false
+		case <-s.closing:
+			// Nobody will Recv it; keep reading so the writer can linger.
+			return true
+		}
 	}
-	select {
-	case s.in <- d:
-		return true
-	case <-stop:
-		return false
-	case <-s.closing:
-		// Nobody will Recv it; keep reading so the writer can linger.
-		return true
-	}
+	s.fq.ready(p)
+	return true
 }
 
 // inprocDeliver is an inproc peer's send into this socket through pipe p (our
@@ -152,7 +136,8 @@ func (s *Socket) inprocDeliver(p *pipe, m Msg) bool {
 		return true
 	}
 	select {
-	case s.in <- delivery{from: p, msg: m}:
+	case p.inq <- m:
+		s.fq.ready(p)
 		return true
 	default:
 		return false
@@ -163,7 +148,8 @@ func (s *Socket) inprocDeliver(p *pipe, m Msg) bool {
 // finds the receive queue full is dropped and reported.
 func (s *Socket) queueUp(p *pipe, m Msg) {
 	select {
-	case s.in <- delivery{from: p, msg: m}:
+	case p.inq <- m:
+		s.fq.ready(p)
 	default:
 		s.drop(p, "XPUB receive queue full")
 	}

@@ -78,7 +78,11 @@ func (p plainSecurity) serve(c *zmq4.Conn) error {
 		return fmt.Errorf("%w: PLAIN: malformed HELLO", ErrHandshake)
 	}
 	if err := p.auth(user, pass); err != nil {
-		_ = c.SendCmd(zmq4.CmdError, errorBody("Invalid username or password"))
+		// The refusal as libzmq writes it: its ERROR name is spelt "\x05ERROR"
+		// in C, which the compiler reads as 0x5E 'R' 'R' 'O' 'R', and libzmq
+		// clients accept only that, with a ZAP status code as the reason. An
+		// RFC-spelt ERROR makes them report a protocol error, not a refusal.
+		_, _ = c.Write(libzmqAuthError)
 		return fmt.Errorf("%w: user %q: %v", ErrAuth, user, err)
 	}
 	if err := c.SendCmd(zmq4.CmdWelcome, nil); err != nil {
@@ -93,10 +97,9 @@ func (p plainSecurity) serve(c *zmq4.Conn) error {
 func (plainSecurity) Encrypt(w io.Writer, b []byte) (int, error) { return w.Write(b) }
 func (plainSecurity) Decrypt(w io.Writer, b []byte) (int, error) { return w.Write(b) }
 
-// errorBody is an ERROR command's reason: one length byte, then the text.
-func errorBody(reason string) []byte {
-	return append([]byte{byte(len(reason))}, reason...)
-}
+// libzmqAuthError is libzmq 4.3's PLAIN refusal frame, byte for byte: a
+// command frame of 9 bytes, "^RROR" (see serve), reason "400".
+var libzmqAuthError = []byte{flagCommand, 9, '^', 'R', 'R', 'O', 'R', 3, '4', '0', '0'}
 
 func cutShortString(b []byte) (string, []byte, bool) {
 	if len(b) < 1 || len(b) < 1+int(b[0]) {

@@ -29,7 +29,7 @@ type Socket struct {
 	mon  monitor
 	log  logger
 
-	in      chan delivery // received messages waiting for Recv (recv HWM)
+	fq      fairQueue     // received messages, by peer, in turn
 	closing chan struct{} // closed when Close starts
 	closeMu sync.Mutex    // serialises Close
 	closed  atomic.Bool
@@ -55,12 +55,6 @@ type Socket struct {
 	subs subscriptions // SUB/XSUB: our subscriptions; XPUB: topic counts over peers
 }
 
-// delivery is a message with the pipe it came from (inbound) or nil (outbound).
-type delivery struct {
-	from *pipe
-	msg  Msg
-}
-
 // New makes a socket of type t. It has no endpoints yet: Bind or Connect it.
 func New(t Type, opts ...Option) (*Socket, error) {
 	if !t.valid() {
@@ -81,7 +75,6 @@ func New(t Type, opts ...Option) (*Socket, error) {
 	s := &Socket{
 		typ:     t,
 		opts:    o,
-		in:      make(chan delivery, o.recvHWM),
 		closing: make(chan struct{}),
 		routes:  make(map[string]*pipe),
 		binds:   make(map[string]*binding),
@@ -90,6 +83,7 @@ func New(t Type, opts ...Option) (*Socket, error) {
 	}
 	s.log = logger{o.logger.With(zapType(t))}
 	s.subs.init()
+	s.fq.init()
 	s.sendables.Store(new([]*pipe))
 	return s, nil
 }
@@ -119,9 +113,12 @@ func (s *Socket) Stats() Stats {
 	return Stats{Peers: n, Dropped: s.dropped.Load(), EventsDropped: s.mon.dropped.Load()}
 }
 
-// Close closes the socket. Messages already queued for connected peers keep
-// going out for up to the linger period (WithLinger); then every connection is
-// closed. Close returns after every goroutine the socket started has ended.
+// Close closes the socket. Messages already queued keep going out for up to
+// the linger period (WithLinger, 30 s by default), including those queued for
+// a Connect whose peer has not come up yet: Close waits for it, as libzmq's
+// context does at exit. Then every connection is closed. Close returns after
+// every goroutine the socket started has ended. Use WithLinger(0) where
+// undelivered messages do not matter.
 // Calls after the first return nil at once; Send and Recv return ErrClosed.
 func (s *Socket) Close() error {
 	s.closeMu.Lock()

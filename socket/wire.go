@@ -117,6 +117,9 @@ func (w *wire) nextFrame() error {
 			return fmt.Errorf("%w: command frame of %d bytes", errBadFrame, size)
 		}
 		if !w.established {
+			if err := w.peerRefused(int(hlen), int(size)); err != nil {
+				return err
+			}
 			w.left = hlen + size
 			return nil
 		}
@@ -139,6 +142,28 @@ func (w *wire) nextFrame() error {
 	}
 	w.left = hlen + size
 	return nil
+}
+
+// peerRefused recognises libzmq's ERROR command during the handshake. libzmq
+// spells its name "^RROR" (see plainSecurity.serve), which zmq4 cannot parse;
+// the read fails here instead, with the peer's reason.
+func (w *wire) peerRefused(hlen, size int) error {
+	frame, err := w.r.Peek(hlen + size)
+	if err != nil {
+		return err
+	}
+	body := frame[hlen:]
+	var reason []byte
+	switch {
+	case len(body) >= 5 && string(body[:5]) == "^RROR": // libzmq's spelling
+		reason = body[5:]
+	case len(body) >= 6 && string(body[:6]) == "\x05ERROR": // RFC 23's
+		reason = body[6:]
+	default:
+		return nil
+	}
+	text, _, _ := cutShortString(reason)
+	return fmt.Errorf("%w: the peer refused us: %q", ErrAuth, text)
 }
 
 // command consumes a command frame after the handshake. PING owes a PONG

@@ -1,0 +1,102 @@
+package actor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+)
+
+// Request is a query of type Q that wants a reply of type R: the message Ask
+// sends. An actor that answers requests has Request[Q, R] as its message
+// type, or as one case of it (see AskWith).
+//
+// The actor replies with Reply, once; it may reply later or from another
+// goroutine (pass the Request on to a worker), and the first Reply wins.
+// Reply never blocks. A Request is a small value, safe to copy.
+type Request[Q, R any] struct {
+	// Query is what the asker asked.
+	Query Q
+	slot  *replySlot[R]
+}
+
+type replySlot[R any] struct {
+	done atomic.Bool
+	ch   chan reply[R] // capacity 1
+}
+
+type reply[R any] struct {
+	v   R
+	err error
+}
+
+// Reply answers the request with v, or with err, which Ask returns as it is.
+// Only the first Reply (or the package's own notice that the request was
+// dropped or failed) counts; Reply reports whether this one did. Replying
+// after the asker gave up is harmless.
+func (r Request[Q, R]) Reply(v R, err error) bool {
+	if r.slot == nil || !r.slot.done.CompareAndSwap(false, true) {
+		return false
+	}
+	r.slot.ch <- reply[R]{v, err}
+	return true
+}
+
+// abandon tells the asker that the request will not get a reply.
+func (r Request[Q, R]) abandon(reason error) {
+	var zero R
+	r.Reply(zero, &abandoned{reason})
+}
+
+// abandoned marks a reply made by the package, not the actor.
+type abandoned struct{ reason error }
+
+func (a *abandoned) Error() string { return a.reason.Error() }
+func (a *abandoned) Unwrap() error { return a.reason }
+
+// Ask sends q to the actor at ref and waits for its reply, within ctx's
+// deadline. It is safe for concurrent use; it blocks the calling goroutine
+// only, and starts none. The errors say what happened to the request:
+//
+//   - not delivered: Tell failed; the error wraps ErrStopped (the actor is
+//     gone) or ErrMailboxFull with ctx's error (no room before the deadline).
+//   - delivered and then not handled: the actor stopped or failed with the
+//     request still in its mailbox (ErrStopped), or a dropping mailbox
+//     dropped it (ErrDropped). Ask returns as soon as that happens.
+//   - delivered and handled without a reply: Receive failed on it, or the
+//     actor was closed or restarted while handling it (ErrNoReply, wrapping
+//     the failure). A request an actor keeps to answer later gets no such
+//     notice: its Ask ends with ctx.
+//   - delivered, no reply in time: ErrAskTimeout wrapping ctx's error.
+//
+// An error the actor passes to Reply is returned as it is.
+//
+// Ask never asks an actor from inside its own Receive: that would wait for a
+// reply only the waiting goroutine could make.
+func Ask[Q, R any](ctx context.Context, ref Ref[Request[Q, R]], q Q) (R, error) {
+	return AskWith(ctx, ref, q, func(r Request[Q, R]) Request[Q, R] { return r })
+}
+
+// AskWith is Ask to an actor whose message type M is not Request[Q, R] but
+// can hold one: wrap makes the message. For Ask's early "not handled" errors,
+// the message must be the Request itself (M an interface type) or a struct
+// that embeds it; otherwise such a request ends in ErrAskTimeout.
+func AskWith[M, Q, R any](ctx context.Context, ref Ref[M], q Q, wrap func(Request[Q, R]) M) (R, error) {
+	var zero R
+	req := Request[Q, R]{Query: q, slot: &replySlot[R]{ch: make(chan reply[R], 1)}}
+	if err := ref.Tell(ctx, wrap(req)); err != nil {
+		return zero, fmt.Errorf("actor: ask %q: request not delivered: %w", ref.Name(), err)
+	}
+	select {
+	case rep := <-req.slot.ch:
+		if a, ok := rep.err.(*abandoned); ok {
+			if errors.Is(a.reason, ErrNoReply) {
+				return zero, fmt.Errorf("actor: ask %q: %w", ref.Name(), a.reason)
+			}
+			return zero, fmt.Errorf("actor: ask %q: request queued, never handled: %w", ref.Name(), a.reason)
+		}
+		return rep.v, rep.err
+	case <-ctx.Done():
+		return zero, fmt.Errorf("%w (actor %q): %w", ErrAskTimeout, ref.Name(), ctx.Err())
+	}
+}

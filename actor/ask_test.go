@@ -1,0 +1,161 @@
+package actor_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zmqflow/zmqflow/actor"
+)
+
+type doubleReq = actor.Request[int, int]
+
+func spawnDoubler(t *testing.T, opts ...actor.Option) *actor.Actor[doubleReq] {
+	t.Helper()
+	errOdd := errors.New("odd")
+	a, err := actor.Spawn[doubleReq](ctx, actor.BehaviorFunc[doubleReq](func(ctx context.Context, r doubleReq) error {
+		switch {
+		case r.Query < 0:
+			panic("negative")
+		case r.Query%2 == 1:
+			r.Reply(0, fmt.Errorf("%d: %w", r.Query, errOdd))
+		default:
+			r.Reply(2*r.Query, nil)
+		}
+		return nil
+	}), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	return a
+}
+
+func TestAskReplies(t *testing.T) {
+	a := spawnDoubler(t)
+	got, err := actor.Ask(ctx, a.Ref(), 21*2)
+	if err != nil || got != 84 {
+		t.Fatalf("Ask = %d, %v", got, err)
+	}
+	if _, err := actor.Ask(ctx, a.Ref(), 3); err == nil || err.Error() != "3: odd" {
+		t.Fatalf("Ask for an error reply = %v", err) // returned as the actor made it
+	}
+}
+
+func TestAskTimeoutIsDeliveredNoReply(t *testing.T) {
+	var kept []doubleReq // never replied to
+	a, _ := actor.Spawn[doubleReq](ctx, actor.BehaviorFunc[doubleReq](func(ctx context.Context, r doubleReq) error {
+		kept = append(kept, r)
+		return nil
+	}), actor.WithName("silent"))
+	defer a.Close()
+	actx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	_, err := actor.Ask(actx, a.Ref(), 1)
+	if !errors.Is(err, actor.ErrAskTimeout) || !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, actor.ErrStopped) {
+		t.Fatalf("Ask = %v; want ErrAskTimeout wrapping the deadline", err)
+	}
+	if !strings.Contains(err.Error(), "delivered") || !strings.Contains(err.Error(), `"silent"`) {
+		t.Fatalf("error %q does not say delivered, or whom", err)
+	}
+}
+
+func TestAskStoppedIsNotDelivered(t *testing.T) {
+	a := spawnDoubler(t)
+	a.Close()
+	_, err := actor.Ask(ctx, a.Ref(), 1)
+	if !errors.Is(err, actor.ErrStopped) || errors.Is(err, actor.ErrAskTimeout) || !strings.Contains(err.Error(), "not delivered") {
+		t.Fatalf("Ask to a closed actor = %v", err)
+	}
+}
+
+func TestAskPendingWhenActorCloses(t *testing.T) {
+	entered, release := make(chan struct{}, 1), make(chan struct{})
+	a, _ := actor.Spawn[doubleReq](ctx, actor.BehaviorFunc[doubleReq](func(ctx context.Context, r doubleReq) error {
+		entered <- struct{}{}
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return nil
+	}))
+	go actor.Ask(ctx, a.Ref(), 0) // occupies the actor
+	recv(t, "first request", entered)
+	res := make(chan error, 1)
+	go func() { _, err := actor.Ask(ctx, a.Ref(), 2); res <- err }()
+	awaitCond(t, "second request queued", func() bool { return a.Stats().Queued == 2 })
+	a.Close()
+	// No deadline on ctx: the asker learns at once that its request died.
+	err := recv(t, "Ask", res)
+	if !errors.Is(err, actor.ErrStopped) || errors.Is(err, actor.ErrAskTimeout) || !strings.Contains(err.Error(), "never handled") {
+		t.Fatalf("Ask with its request left in the mailbox = %v", err)
+	}
+}
+
+func TestAskFailureIsNoReply(t *testing.T) {
+	a := spawnDoubler(t)
+	_, err := actor.Ask(ctx, a.Ref(), -1)
+	var pe *actor.PanicError
+	if !errors.Is(err, actor.ErrNoReply) || !errors.As(err, &pe) {
+		t.Fatalf("Ask that panicked the actor = %v", err)
+	}
+}
+
+func TestAskDroppedIsReported(t *testing.T) {
+	entered, release := make(chan struct{}, 1), make(chan struct{})
+	a, _ := actor.Spawn[doubleReq](ctx, actor.BehaviorFunc[doubleReq](func(ctx context.Context, r doubleReq) error {
+		entered <- struct{}{}
+		<-release
+		r.Reply(r.Query, nil)
+		return nil
+	}), actor.WithMailbox(actor.DropNewest(1)))
+	defer a.Close()
+	first := make(chan error, 1)
+	go func() { _, err := actor.Ask(ctx, a.Ref(), 0); first <- err }()
+	recv(t, "first request", entered)
+	second := make(chan error, 1)
+	go func() { _, err := actor.Ask(ctx, a.Ref(), 1); second <- err }()
+	awaitCond(t, "second request queued", func() bool { return a.Stats().Queued == 1 })
+	_, err := actor.Ask(ctx, a.Ref(), 2) // no room: dropped
+	if !errors.Is(err, actor.ErrDropped) {
+		t.Fatalf("Ask dropped by the mailbox = %v", err)
+	}
+	close(release)
+	if err := recv(t, "first", first); err != nil {
+		t.Fatal(err)
+	}
+	if err := recv(t, "second", second); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A union-typed actor answers requests as one kind of message among others.
+type counterMsg interface{}
+
+type incr struct{}
+
+type get = actor.Request[struct{}, int]
+
+func TestAskWith(t *testing.T) {
+	n := 0
+	a, _ := actor.Spawn[counterMsg](ctx, actor.BehaviorFunc[counterMsg](func(ctx context.Context, m counterMsg) error {
+		switch m := m.(type) {
+		case incr:
+			n++
+		case get:
+			m.Reply(n, nil)
+		}
+		return nil
+	}))
+	defer a.Close()
+	for range 3 {
+		a.Tell(ctx, incr{})
+	}
+	got, err := actor.AskWith(ctx, a.Ref(), struct{}{}, func(r get) counterMsg { return r })
+	if err != nil || got != 3 {
+		t.Fatalf("AskWith = %d, %v", got, err)
+	}
+}

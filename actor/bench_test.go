@@ -1,0 +1,155 @@
+package actor_test
+
+import (
+	"context"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/zmqflow/zmqflow/actor"
+)
+
+// The targets (issue 3): Tell at least half as fast as a buffered Go channel
+// of the same depth, 1->1 and N->N. Compare the actor and chan lines of one
+// run; ns/op is per message.
+
+const benchDepth = 1000 // both the mailbox and the channel
+
+// countTo is a behaviour that closes done after n messages.
+func countTo(n int, done chan struct{}) actor.BehaviorFunc[int] {
+	seen, sum := 0, 0
+	return func(_ context.Context, m int) error {
+		sum += m
+		if seen++; seen == n {
+			close(done)
+		}
+		return nil
+	}
+}
+
+func chanConsumer(ch <-chan int, n int, done chan struct{}) {
+	sum := 0
+	for range n {
+		sum += <-ch
+	}
+	close(done)
+}
+
+func BenchmarkTell(b *testing.B) {
+	ctx := context.Background()
+	b.Run("1to1/actor", func(b *testing.B) {
+		done := make(chan struct{})
+		a, _ := actor.Spawn[int](ctx, countTo(b.N, done), actor.WithMailbox(actor.Bounded(benchDepth)))
+		defer a.Close()
+		ref := a.Ref()
+		b.ResetTimer()
+		for i := range b.N {
+			ref.Tell(ctx, i)
+		}
+		<-done
+	})
+	b.Run("1to1/actor-observed", func(b *testing.B) { // clock read per message
+		done := make(chan struct{})
+		a, _ := actor.Spawn[int](ctx, countTo(b.N, done), actor.WithMailbox(actor.Bounded(benchDepth)),
+			actor.WithObserver(timingObserver{}))
+		defer a.Close()
+		ref := a.Ref()
+		b.ResetTimer()
+		for i := range b.N {
+			ref.Tell(ctx, i)
+		}
+		<-done
+	})
+	b.Run("1to1/chan", func(b *testing.B) {
+		done := make(chan struct{})
+		ch := make(chan int, benchDepth)
+		go chanConsumer(ch, b.N, done)
+		b.ResetTimer()
+		for i := range b.N {
+			ch <- i
+		}
+		<-done
+	})
+
+	pairs := runtime.GOMAXPROCS(0)
+	b.Run("NtoN/actor", func(b *testing.B) {
+		per := max(b.N/pairs, 1)
+		refs := make([]actor.Ref[int], pairs)
+		dones := make([]chan struct{}, pairs)
+		for p := range pairs {
+			dones[p] = make(chan struct{})
+			a, _ := actor.Spawn[int](ctx, countTo(per, dones[p]), actor.WithMailbox(actor.Bounded(benchDepth)))
+			defer a.Close()
+			refs[p] = a.Ref()
+		}
+		b.ResetTimer()
+		var wg sync.WaitGroup
+		for p := range pairs {
+			wg.Go(func() {
+				for i := range per {
+					refs[p].Tell(ctx, i)
+				}
+				<-dones[p]
+			})
+		}
+		wg.Wait()
+	})
+	b.Run("NtoN/chan", func(b *testing.B) {
+		per := max(b.N/pairs, 1)
+		var wg sync.WaitGroup
+		for range pairs {
+			done := make(chan struct{})
+			ch := make(chan int, benchDepth)
+			go chanConsumer(ch, per, done)
+			wg.Go(func() {
+				for i := range per {
+					ch <- i
+				}
+				<-done
+			})
+		}
+		wg.Wait()
+	})
+}
+
+type timingObserver struct{ actor.NopObserver }
+
+func (timingObserver) MessageHandled(string, time.Duration, time.Duration, error) {}
+
+func BenchmarkAsk(b *testing.B) {
+	ctx := context.Background()
+	b.Run("actor", func(b *testing.B) {
+		a, _ := actor.Spawn[doubleReq](ctx, actor.BehaviorFunc[doubleReq](func(_ context.Context, r doubleReq) error {
+			r.Reply(2*r.Query, nil)
+			return nil
+		}))
+		defer a.Close()
+		ref := a.Ref()
+		b.ResetTimer()
+		for i := range b.N {
+			if _, err := actor.Ask(ctx, ref, i); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("chan", func(b *testing.B) { // the hand-written equivalent
+		type req struct {
+			q     int
+			reply chan int
+		}
+		ch := make(chan req, benchDepth)
+		go func() {
+			for r := range ch {
+				r.reply <- 2 * r.q
+			}
+		}()
+		defer close(ch)
+		b.ResetTimer()
+		for i := range b.N {
+			r := req{i, make(chan int, 1)}
+			ch <- r
+			<-r.reply
+		}
+	})
+}

@@ -1,0 +1,217 @@
+package actor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"sync/atomic"
+
+	"go.uber.org/zap"
+)
+
+// cell is what outlives an incarnation: the name, the mailbox, the hooks and
+// the counters. A spawned actor has one incarnation; a supervised child has
+// one per (re)start, all on the same cell, so Refs stay valid across restarts.
+type cell[M any] struct {
+	name  string
+	q     *queue[M]
+	obs   Observer
+	timed bool // obs wants MessageHandled: read the clock per message
+	log   *zap.Logger
+
+	handled, deadLetters, restarts atomic.Uint64
+}
+
+func newCell[M any](cfg *config) *cell[M] {
+	cfg.finish()
+	_, nop := cfg.observer.(NopObserver)
+	return &cell[M]{
+		name:  cfg.name,
+		q:     newQueue[M](cfg.mailbox),
+		obs:   cfg.observer,
+		timed: !nop,
+		log:   cfg.logger,
+	}
+}
+
+func (c *cell[M]) tell(ctx context.Context, m M, block bool) error {
+	e := envelope[M]{msg: m}
+	if c.timed {
+		e.at = now()
+	}
+	victim, dropped, err := c.q.push(ctx, e, block)
+	if dropped {
+		c.deadLetter(victim.msg, ErrDropped)
+	}
+	switch {
+	case err == nil:
+		return nil
+	case err == ErrStopped:
+		c.deadLetter(m, ErrStopped)
+		return fmt.Errorf("%w (actor %q)", ErrStopped, c.name)
+	case err == ErrMailboxFull:
+		return fmt.Errorf("%w (actor %q)", ErrMailboxFull, c.name)
+	default: // ctx ended while the sender waited for room
+		return fmt.Errorf("%w (actor %q): %w", ErrMailboxFull, c.name, err)
+	}
+}
+
+// abandoner is a message that someone waits on (an Ask's Request): told when
+// it will not be handled, or was and got no reply.
+type abandoner interface{ abandon(reason error) }
+
+func (c *cell[M]) deadLetter(m M, reason error) {
+	c.deadLetters.Add(1)
+	if a, ok := any(m).(abandoner); ok {
+		a.abandon(reason)
+	}
+	c.obs.DeadLetter(DeadLetter{Actor: c.name, Message: m, Reason: reason})
+	if ce := c.log.Check(zap.DebugLevel, "dead letter"); ce != nil {
+		ce.Write(zap.Error(reason), zap.Any("message", m))
+	}
+}
+
+func (c *cell[M]) deadLetterAll(es []envelope[M]) {
+	for _, e := range es {
+		c.deadLetter(e.msg, ErrStopped)
+	}
+}
+
+// closeMailbox closes the mailbox for good and dead-letters what was in it.
+func (c *cell[M]) closeMailbox() { c.deadLetterAll(c.q.close()) }
+
+var errClosedWhileHandling = errors.New("actor closed or restarted while handling it")
+
+type exitKind uint8
+
+const (
+	exitDrained exitKind = iota // Stop: the mailbox drained
+	exitHalted                  // Close, or halted for a restart
+	exitFailed                  // Start or Receive failed
+)
+
+// run runs one incarnation of b in the calling goroutine: Start, then
+// messages until the mailbox is drained or closed, the incarnation is halted,
+// or b fails; then Stop. started is called with Start's result, in this
+// goroutine, before the first message.
+func (c *cell[M]) run(ctx context.Context, b Behavior[M], started func(error)) (exitKind, error) {
+	if s, ok := b.(Starter); ok {
+		if err := protect(func() error { return s.Start(ctx) }); err != nil {
+			err = fmt.Errorf("%w: actor %q: %w", ErrStartFailed, c.name, err)
+			c.failed(err)
+			started(err)
+			return exitFailed, err
+		}
+	}
+	started(nil)
+	kind, err := c.loop(ctx, b)
+	if s, ok := b.(Stopper); ok {
+		if serr := protect(s.Stop); serr != nil {
+			c.log.Warn("stop hook failed", zap.Error(serr))
+			if err == nil {
+				err = fmt.Errorf("actor: %q: stop hook: %w", c.name, serr)
+			}
+		}
+	}
+	return kind, err
+}
+
+func (c *cell[M]) loop(ctx context.Context, b Behavior[M]) (exitKind, error) {
+	batch := make([]envelope[M], 0, 8)
+	for {
+		var done bool
+		batch, done = c.q.take(batch[:0])
+		if done {
+			if c.q.halt.Load() {
+				return exitHalted, nil
+			}
+			return exitDrained, nil
+		}
+		if len(batch) == 0 {
+			<-c.q.wake
+			continue
+		}
+		for i := range batch {
+			if c.q.halt.Load() {
+				c.deadLetterAll(c.q.requeue(batch[i:]))
+				clear(batch)
+				return exitHalted, nil
+			}
+			err := c.handle(ctx, b, &batch[i])
+			if c.q.halt.Load() {
+				// Closed or halted while handling: Receive's error (most
+				// likely ctx's) is no failure, and a request it took will
+				// not be answered by this incarnation.
+				if a, ok := any(batch[i].msg).(abandoner); ok {
+					a.abandon(fmt.Errorf("%w: %w", ErrNoReply, errClosedWhileHandling))
+				}
+				c.deadLetterAll(c.q.requeue(batch[i+1:]))
+				clear(batch)
+				return exitHalted, nil
+			}
+			if err != nil {
+				if a, ok := any(batch[i].msg).(abandoner); ok {
+					a.abandon(fmt.Errorf("%w: %w", ErrNoReply, err))
+				}
+				c.deadLetterAll(c.q.requeue(batch[i+1:]))
+				clear(batch)
+				err = fmt.Errorf("actor: %q failed: %w", c.name, err)
+				c.failed(err)
+				return exitFailed, err
+			}
+		}
+		clear(batch) // let the handled messages go
+	}
+}
+
+func (c *cell[M]) handle(ctx context.Context, b Behavior[M], e *envelope[M]) error {
+	if !c.timed {
+		err := receive(ctx, b, e.msg)
+		c.handled.Add(1)
+		return err
+	}
+	t0 := now()
+	err := receive(ctx, b, e.msg)
+	t1 := now()
+	c.handled.Add(1)
+	c.obs.MessageHandled(c.name, t0-e.at, t1-t0, err)
+	return err
+}
+
+func (c *cell[M]) failed(err error) {
+	var pe *PanicError
+	if errors.As(err, &pe) {
+		c.log.Warn("actor panicked", zap.Error(err), zap.ByteString("stack", pe.Stack))
+	} else {
+		c.log.Warn("actor failed", zap.Error(err))
+	}
+	c.obs.ActorFailed(c.name, err)
+}
+
+func receive[M any](ctx context.Context, b Behavior[M], m M) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &PanicError{Value: r, Stack: debug.Stack()}
+		}
+	}()
+	return b.Receive(ctx, m)
+}
+
+func protect(f func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &PanicError{Value: r, Stack: debug.Stack()}
+		}
+	}()
+	return f()
+}
+
+func (c *cell[M]) stats() Stats {
+	return Stats{
+		Queued:      c.q.len(),
+		Handled:     c.handled.Load(),
+		DeadLetters: c.deadLetters.Load(),
+		Restarts:    c.restarts.Load(),
+	}
+}

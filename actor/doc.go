@@ -1,0 +1,31 @@
+// Package actor is typed actors for Go: a behaviour that handles one message at
+// a time, a goroutine that runs it, a bounded mailbox in front of it, and
+// supervisors that restart it when it fails.
+//
+// It is the threading model of "ZeroMQ - The Guide", chapter 2, "Multithreading
+// with ZeroMQ" (https://zguide.zeromq.org/docs/chapter2/#Multithreading-with-ZeroMQ):
+// share no state between threads, give each its own data, and let them talk
+// only by messages. An actor's state belongs to its goroutine; other goroutines
+// hold a [Ref] and send it messages. The package knows nothing of sockets:
+// the patterns package puts actors on ZeroMQ sockets.
+//
+// The pieces, one file each:
+//
+//   - [Behavior] and [BehaviorFunc]: what an actor does with one message;
+//     optional [Starter] and [Stopper] hooks.
+//   - [Spawn] and [Actor]: start an actor (Spawn returns once it started),
+//     Stop(ctx) drains it, Close stops it now.
+//   - [Ref]: Tell (blocks within ctx when the mailbox is full) and TryTell.
+//   - [Mailbox]: Bounded (the default), DropNewest, DropOldest, Unbounded,
+//     always chosen by name; every drop is a [DeadLetter].
+//   - [Ask] and [Request]: request-reply with the deadline of ctx.
+//   - [Supervise] and [Supervisor]: OneForOne, AllForOne, RestForOne, with a
+//     restart intensity and back-off; panics become [PanicError].
+//   - [Observer]: lifecycle, dead letters, queueing and handling times.
+//
+// Lifecycle events never travel in an actor's message type: they go to the
+// Observer, and an actor's end is its Done channel and Err.
+//
+// Package actortest has Probe, an actor that records what it receives, and
+// Recorder, an Observer that tests can await events on.
+package actor

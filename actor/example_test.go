@@ -1,0 +1,99 @@
+package actor_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/zmqflow/zmqflow/actor"
+)
+
+// An actor owns its state; other goroutines reach it only by messages.
+func ExampleSpawn() {
+	ctx := context.Background()
+	total := 0 // the actor's state: touched by its goroutine only
+	a, err := actor.Spawn[int](ctx, actor.BehaviorFunc[int](func(ctx context.Context, n int) error {
+		total += n
+		return nil
+	}), actor.WithName("adder"), actor.WithMailbox(actor.Bounded(100)))
+	if err != nil {
+		panic(err)
+	}
+	for n := 1; n <= 10; n++ {
+		a.Tell(ctx, n) // blocks only if 100 messages are waiting
+	}
+	a.Stop(ctx) // handles all ten, then the goroutine ends
+	fmt.Println(total)
+	// Output: 55
+}
+
+// Ask sends a request and waits for the reply within ctx's deadline.
+func ExampleAsk() {
+	ctx := context.Background()
+	type lookup = actor.Request[string, int]
+	ages := map[string]int{"ada": 36}
+	a, _ := actor.Spawn[lookup](ctx, actor.BehaviorFunc[lookup](func(ctx context.Context, r lookup) error {
+		age, ok := ages[r.Query]
+		if !ok {
+			r.Reply(0, fmt.Errorf("%s: unknown", r.Query))
+			return nil
+		}
+		r.Reply(age, nil)
+		return nil
+	}))
+	defer a.Close()
+
+	actx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	age, err := actor.Ask(actx, a.Ref(), "ada")
+	fmt.Println(age, err)
+	_, err = actor.Ask(actx, a.Ref(), "bob")
+	fmt.Println(err)
+
+	a.Close()
+	_, err = actor.Ask(actx, a.Ref(), "ada")
+	fmt.Println(errors.Is(err, actor.ErrStopped), errors.Is(err, actor.ErrAskTimeout))
+	// Output:
+	// 36 <nil>
+	// bob: unknown
+	// true false
+}
+
+// A supervisor restarts a failing child with a fresh behaviour; its Ref
+// stays valid and its mailbox keeps what waited in it.
+func ExampleSupervise() {
+	ctx := context.Background()
+	out := make(chan string, 10)
+	counter := actor.NewChild("counter", func() actor.Behavior[string] {
+		n := 0 // fresh at each restart
+		return actor.BehaviorFunc[string](func(ctx context.Context, m string) error {
+			if m == "boom" {
+				return errors.New("boom")
+			}
+			n++
+			out <- fmt.Sprint(m, " ", n)
+			return nil
+		})
+	})
+	sup, err := actor.Supervise(ctx, actor.OneForOne, []actor.ChildSpec{counter},
+		actor.WithIntensity(3, time.Minute),              // give up after a 4th failure in a minute
+		actor.WithBackoff(time.Millisecond, time.Second)) // wait 1ms, 2ms, 4ms... before restarts
+	if err != nil {
+		panic(err)
+	}
+	ref := counter.Ref()
+	ref.Tell(ctx, "a")
+	ref.Tell(ctx, "b")
+	ref.Tell(ctx, "boom")
+	ref.Tell(ctx, "c") // handled by the restarted child
+	fmt.Println(<-out)
+	fmt.Println(<-out)
+	fmt.Println(<-out)
+	fmt.Println(sup.Stop(ctx), ref.Stats().Restarts)
+	// Output:
+	// a 1
+	// b 2
+	// c 1
+	// <nil> 1
+}

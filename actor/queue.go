@@ -1,0 +1,268 @@
+package actor
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// envelope is a message in a mailbox, with the time it was told when the
+// actor's observer wants timings.
+type envelope[M any] struct {
+	msg M
+	at  time.Duration
+}
+
+type qstate uint8
+
+const (
+	qOpen     qstate = iota
+	qDraining        // Stop: no new messages, the actor handles what is left
+	qClosed          // Close or the end: no messages, the actor returns
+)
+
+// maxBatch bounds how many messages the actor takes under one lock. Taking
+// batches is what lets a mailbox keep up with a buffered channel: one lock
+// round trip per batch instead of one per message.
+const maxBatch = 128
+
+// queue is the mailbox proper: a ring under a mutex, many senders, one
+// receiver (the actor's goroutine), which sleeps on wake when it is empty.
+// Senders blocked on a full Bounded mailbox sleep on space, a channel that is
+// closed (and replaced) to wake them all.
+type queue[M any] struct {
+	mu       sync.Mutex
+	ring     []envelope[M]
+	head, n  int
+	size     int // capacity; 0 for Unbounded
+	policy   policy
+	inHand   int // Bounded: taken in the current batch, counted until the next take
+	state    qstate
+	halt     atomic.Bool // written under mu; the receiver polls it between messages
+	sleeping bool
+	wake     chan struct{} // capacity 1: the receiver's alarm
+	waiters  int
+	space    chan struct{}
+}
+
+func newQueue[M any](m Mailbox) *queue[M] {
+	m = m.normal()
+	q := &queue[M]{policy: m.policy, wake: make(chan struct{}, 1), space: make(chan struct{})}
+	if m.policy != policyUnbounded {
+		q.size = m.size
+	}
+	q.ring = make([]envelope[M], min(16, max(q.size, 1)))
+	return q
+}
+
+func (q *queue[M]) full() bool { return q.size > 0 && q.n+q.inHand >= q.size }
+
+func (q *queue[M]) signal() {
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (q *queue[M]) broadcast() {
+	if q.waiters > 0 {
+		close(q.space)
+		q.space = make(chan struct{})
+		q.waiters = 0
+	}
+}
+
+func (q *queue[M]) grow() {
+	r := make([]envelope[M], 2*len(q.ring))
+	k := copy(r, q.ring[q.head:])
+	copy(r[k:], q.ring[:q.head])
+	q.ring, q.head = r, 0
+}
+
+// putBack appends e; the caller holds mu and has checked for room.
+func (q *queue[M]) putBack(e envelope[M]) {
+	if q.n == len(q.ring) {
+		q.grow()
+	}
+	i := q.head + q.n
+	if i >= len(q.ring) {
+		i -= len(q.ring)
+	}
+	q.ring[i] = e
+	q.n++
+	if q.sleeping {
+		q.sleeping = false
+		q.signal()
+	}
+}
+
+func (q *queue[M]) popFront() envelope[M] {
+	e := q.ring[q.head]
+	q.ring[q.head] = envelope[M]{}
+	q.head++
+	if q.head == len(q.ring) {
+		q.head = 0
+	}
+	q.n--
+	return e
+}
+
+// push adds e. It returns the envelope a dropping mailbox dropped (e itself
+// for DropNewest), ErrStopped when the mailbox takes no more messages,
+// ErrMailboxFull when a Bounded mailbox is full and block is false, and
+// ctx.Err() when ctx ended while it waited for room.
+func (q *queue[M]) push(ctx context.Context, e envelope[M], block bool) (victim envelope[M], dropped bool, err error) {
+	q.mu.Lock()
+	for {
+		if q.state != qOpen {
+			q.mu.Unlock()
+			return victim, false, ErrStopped
+		}
+		if !q.full() {
+			q.putBack(e)
+			q.mu.Unlock()
+			return victim, false, nil
+		}
+		switch q.policy {
+		case policyDropNewest:
+			q.mu.Unlock()
+			return e, true, nil
+		case policyDropOldest:
+			// The actor takes one message at a time from a dropping mailbox
+			// and does not count it, so a full one has n == size >= 1.
+			victim = q.popFront()
+			q.putBack(e)
+			q.mu.Unlock()
+			return victim, true, nil
+		}
+		if !block {
+			q.mu.Unlock()
+			return victim, false, ErrMailboxFull
+		}
+		q.waiters++
+		space := q.space
+		q.mu.Unlock()
+		select {
+		case <-space:
+		case <-ctx.Done():
+			q.mu.Lock()
+			if space == q.space {
+				q.waiters--
+			}
+			q.mu.Unlock()
+			return victim, false, ctx.Err()
+		}
+		q.mu.Lock()
+	}
+}
+
+// take appends up to maxBatch waiting messages to dst (one, for a dropping
+// mailbox). done tells the receiver to return: it was halted or closed, or
+// the mailbox is draining and empty. An empty batch that is not done means
+// the receiver must wait on q.wake.
+func (q *queue[M]) take(dst []envelope[M]) (batch []envelope[M], done bool) {
+	q.mu.Lock()
+	q.inHand = 0
+	if q.halt.Load() || q.state == qClosed {
+		q.broadcast()
+		q.mu.Unlock()
+		return dst, true
+	}
+	k := min(q.n, maxBatch)
+	if q.policy == policyDropNewest || q.policy == policyDropOldest {
+		k = min(k, 1)
+	}
+	for range k {
+		dst = append(dst, q.popFront())
+	}
+	if q.policy == policyBounded {
+		q.inHand = k
+	}
+	q.broadcast()
+	if k == 0 {
+		if q.state == qDraining {
+			q.mu.Unlock()
+			return dst, true
+		}
+		q.sleeping = true
+	}
+	q.mu.Unlock()
+	return dst, false
+}
+
+// requeue puts messages the receiver took and did not handle back in front,
+// in order, for the next incarnation. When the mailbox is closed it returns
+// them instead, for the caller to report as dead letters.
+func (q *queue[M]) requeue(es []envelope[M]) []envelope[M] {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.inHand = 0
+	if q.state == qClosed {
+		return es
+	}
+	for i := len(es) - 1; i >= 0; i-- {
+		if q.n == len(q.ring) {
+			q.grow()
+		}
+		q.head--
+		if q.head < 0 {
+			q.head = len(q.ring) - 1
+		}
+		q.ring[q.head] = es[i]
+		q.n++
+	}
+	return nil
+}
+
+// drain stops accepting messages; the receiver handles what is left, then
+// returns.
+func (q *queue[M]) drain() {
+	q.mu.Lock()
+	if q.state == qOpen {
+		q.state = qDraining
+	}
+	q.broadcast()
+	q.signal()
+	q.mu.Unlock()
+}
+
+// close stops accepting messages and halts the receiver after its current
+// message. It returns what was waiting, for the caller to dead-letter.
+func (q *queue[M]) close() []envelope[M] {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.state = qClosed
+	q.halt.Store(true)
+	var left []envelope[M]
+	for q.n > 0 {
+		left = append(left, q.popFront())
+	}
+	q.broadcast()
+	q.signal()
+	return left
+}
+
+// stopReceiver halts the receiver after its current message and keeps the
+// mailbox open: a supervisor restarting a child.
+func (q *queue[M]) stopReceiver() {
+	q.mu.Lock()
+	q.halt.Store(true)
+	q.signal()
+	q.mu.Unlock()
+}
+
+// resume lets a new receiver run after stopReceiver.
+func (q *queue[M]) resume() {
+	q.mu.Lock()
+	if q.state != qClosed {
+		q.halt.Store(false)
+	}
+	q.mu.Unlock()
+}
+
+func (q *queue[M]) len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.n + q.inHand
+}

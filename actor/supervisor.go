@@ -1,0 +1,401 @@
+package actor
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
+)
+
+// Strategy names which children a supervisor restarts when one fails, as in
+// Erlang/OTP. The zero Strategy is OneForOne. A plain value, safe to share.
+type Strategy uint8
+
+const (
+	// OneForOne restarts the failed child only: children are independent.
+	OneForOne Strategy = iota
+	// AllForOne stops every other child (last first) and restarts them all
+	// (first first): children that only make sense together.
+	AllForOne
+	// RestForOne stops the children after the failed one (last first) and
+	// restarts it and them (first first): each child depends on the ones
+	// before it, as in a pipeline whose stages were started in order.
+	RestForOne
+)
+
+func (s Strategy) String() string {
+	switch s {
+	case OneForOne:
+		return "one-for-one"
+	case AllForOne:
+		return "all-for-one"
+	case RestForOne:
+		return "rest-for-one"
+	}
+	return fmt.Sprintf("Strategy(%d)", uint8(s))
+}
+
+// Supervisor runs children and restarts those that fail, under a Strategy,
+// within a restart intensity (WithIntensity) and with a back-off between
+// restarts (WithBackoff). A failure is an error returned or a panic raised by
+// a child's Receive or Start; each restart makes a fresh behaviour from the
+// child's factory and keeps its mailbox and Ref. When children fail more
+// often than the intensity allows, the supervisor closes them all and fails:
+// Done is closed and Err names the child and wraps its last failure.
+//
+// A Supervisor has one goroutine of its own plus one per running child; they
+// all end before Stop and Close return, or, when it fails, before Done is
+// closed. Its methods are safe for concurrent use. The supervisor reports its
+// children's lifecycle (started, failed, restarted, stopped) and its own
+// (started, stopped) to the Observer.
+type Supervisor struct {
+	name     string
+	strategy Strategy
+	cfg      *config
+	log      *zap.Logger
+	children []childRunner
+	cancel   context.CancelFunc
+	ctx      context.Context
+
+	g       errgroup.Group // the children's incarnations
+	exits   chan exit
+	stopReq chan context.Context
+	closeCh chan struct{}
+	once    sync.Once
+	done    chan struct{}
+	err     error // the failure; written before done is closed
+	stopErr error // Stop cut short; written before done is closed
+
+	// Owned by the supervisor's goroutine.
+	gen     []uint64
+	alive   []bool
+	times   []time.Time // restarts within the window
+	backlog []exit
+}
+
+type exit struct {
+	idx  int
+	gen  uint64
+	kind exitKind
+	err  error
+}
+
+// Supervise starts children in order under strategy and returns once they
+// all started. If a child fails to start, Supervise closes those already
+// started (last first) and returns ErrStartFailed wrapping the child's error.
+// Options: WithName, WithIntensity, WithBackoff, WithObserver, WithLogger.
+//
+// ctx bounds the start only, as for Spawn; the children's contexts keep its
+// values. The supervisor runs until Stop, Close, or it gives up.
+func Supervise(ctx context.Context, strategy Strategy, children []ChildSpec, opts ...Option) (*Supervisor, error) {
+	cfg, err := newConfig(forSupervisor, opts)
+	if err != nil {
+		return nil, err
+	}
+	if strategy > RestForOne {
+		return nil, fmt.Errorf("%w: %v", ErrBadOption, strategy)
+	}
+	parent := *cfg // children inherit the observer and logger as given
+	cfg.finish()
+	s := &Supervisor{
+		name:     cfg.name,
+		strategy: strategy,
+		cfg:      cfg,
+		log:      cfg.logger,
+		exits:    make(chan exit, len(children)),
+		stopReq:  make(chan context.Context),
+		closeCh:  make(chan struct{}),
+		done:     make(chan struct{}),
+		gen:      make([]uint64, len(children)),
+		alive:    make([]bool, len(children)),
+	}
+	for _, cs := range children {
+		r := cs.runner()
+		if err := r.prepare(&parent); err != nil {
+			return nil, fmt.Errorf("actor: supervise %q: %w", s.name, err)
+		}
+		s.children = append(s.children, r)
+	}
+	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	for i := range s.children {
+		if err := s.startChild(i, ctx, true); err != nil {
+			s.awaitExit(i)
+			s.closeAll(i, err)
+			s.g.Wait()
+			s.cancel()
+			return nil, fmt.Errorf("actor: supervise %q: %w", s.name, err)
+		}
+	}
+	cfg.observer.ActorStarted(s.name)
+	go s.run()
+	return s, nil
+}
+
+// Name returns the supervisor's name.
+func (s *Supervisor) Name() string { return s.name }
+
+// Stop stops the children gracefully, last first: each drains its mailbox
+// (see Actor.Stop) and ends; then the supervisor ends. No child is restarted
+// once Stop began. If ctx ends first, the rest are closed at once and Stop
+// returns ctx's error. Stop returns after every goroutine of the supervisor
+// ended; if the supervisor had failed, it returns Err. Safe to call more than
+// once and with Close; a second Stop waits for the first.
+func (s *Supervisor) Stop(ctx context.Context) error {
+	select {
+	case s.stopReq <- ctx:
+	case <-s.done:
+	}
+	<-s.done
+	if s.stopErr != nil {
+		return s.stopErr
+	}
+	return s.err
+}
+
+// Close closes the children now, last first (see Actor.Close), and returns
+// after every goroutine of the supervisor ended, with Err. It is idempotent
+// and safe to call from any goroutine.
+func (s *Supervisor) Close() error {
+	s.once.Do(func() { close(s.closeCh) })
+	<-s.done
+	return s.err
+}
+
+// Done is closed when the supervisor and all its children have ended.
+func (s *Supervisor) Done() <-chan struct{} { return s.done }
+
+// Err returns nil while the supervisor runs and after Stop or Close; when it
+// gave up, an error that wraps ErrRestartIntensity and the last failure and
+// names the child.
+func (s *Supervisor) Err() error {
+	select {
+	case <-s.done:
+		return s.err
+	default:
+		return nil
+	}
+}
+
+func (s *Supervisor) run() {
+	defer close(s.done)
+	err := s.supervise()
+	s.g.Wait()
+	s.cancel()
+	s.err = err
+	if err != nil {
+		s.log.Error("supervisor gave up", zap.Error(err))
+	}
+	s.cfg.observer.ActorStopped(s.name, err)
+}
+
+func (s *Supervisor) startChild(i int, bound context.Context, first bool) error {
+	s.gen[i]++
+	s.alive[i] = true
+	gen := s.gen[i]
+	return s.children[i].start(s.ctx, bound, &s.g, first, func(k exitKind, err error) {
+		s.exits <- exit{i, gen, k, err} // room: one live incarnation per child
+	})
+}
+
+// supervise is the supervisor's loop; it returns when the supervisor ends.
+func (s *Supervisor) supervise() error {
+	for {
+		var ex exit
+		if len(s.backlog) > 0 {
+			ex, s.backlog = s.backlog[0], s.backlog[1:]
+		} else {
+			select {
+			case ex = <-s.exits:
+			case ctx := <-s.stopReq:
+				s.stopErr = s.shutdown(ctx)
+				return nil
+			case <-s.closeCh:
+				s.shutdown(nil)
+				return nil
+			}
+		}
+		if ex.gen != s.gen[ex.idx] || !s.alive[ex.idx] {
+			continue // an incarnation already replaced
+		}
+		s.alive[ex.idx] = false
+		end, err := s.restart(ex)
+		if end {
+			return err
+		}
+	}
+}
+
+// restart handles a child's failure: the intensity check, halting the
+// siblings the strategy names, the back-off, and the restarts. end reports
+// that the supervisor ends, with err its failure.
+func (s *Supervisor) restart(ex exit) (end bool, err error) {
+	child := s.children[ex.idx]
+	cause := ex.err
+	if cause == nil {
+		cause = fmt.Errorf("actor: %q ended on its own", child.childName())
+	}
+	now := time.Now()
+	keep := s.times[:0]
+	for _, t := range s.times {
+		if now.Sub(t) < s.cfg.window {
+			keep = append(keep, t)
+		}
+	}
+	s.times = keep
+	if len(s.times) >= s.cfg.intensity {
+		err := fmt.Errorf("%w: supervisor %q: child %q failed %d times within %v (intensity %d): last failure: %w",
+			ErrRestartIntensity, s.name, child.childName(), len(s.times)+1, s.cfg.window, s.cfg.intensity, cause)
+		s.closeAll(ex.idx, cause)
+		return true, err
+	}
+	s.times = append(s.times, now)
+
+	affected := []int{ex.idx}
+	switch s.strategy {
+	case AllForOne:
+		affected = affected[:0]
+		for i := range s.children {
+			affected = append(affected, i)
+		}
+	case RestForOne:
+		for i := ex.idx + 1; i < len(s.children); i++ {
+			affected = append(affected, i)
+		}
+	}
+	for i := len(affected) - 1; i >= 0; i-- {
+		if j := affected[i]; s.alive[j] {
+			s.children[j].halt()
+			s.awaitExit(j)
+		}
+	}
+
+	if d := s.backoff(len(s.times)); d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+	wait:
+		for {
+			select {
+			case <-t.C:
+				break wait
+			case ex := <-s.exits:
+				s.backlog = append(s.backlog, ex)
+			case ctx := <-s.stopReq:
+				s.stopErr = s.shutdown(ctx)
+				return true, nil
+			case <-s.closeCh:
+				s.shutdown(nil)
+				return true, nil
+			}
+		}
+	}
+
+	for _, j := range affected {
+		c := s.children[j]
+		n := c.restarting(cause)
+		if err := s.startChild(j, nil, false); err == nil {
+			c.restarted(n, cause)
+		} // else its exit is on its way: the next failure to handle
+	}
+	return false, nil
+}
+
+func (s *Supervisor) backoff(k int) time.Duration {
+	d := s.cfg.backoffMin
+	for ; k > 1 && d < s.cfg.backoffMax; k-- {
+		d *= 2
+	}
+	return min(d, s.cfg.backoffMax)
+}
+
+// awaitExit waits for child i's current incarnation to end, keeping other
+// exits for later.
+func (s *Supervisor) awaitExit(i int) {
+	for k, ex := range s.backlog {
+		if ex.idx == i && ex.gen == s.gen[i] {
+			s.backlog = append(s.backlog[:k], s.backlog[k+1:]...)
+			s.alive[i] = false
+			return
+		}
+	}
+	for s.alive[i] {
+		ex := <-s.exits
+		if ex.idx == i && ex.gen == s.gen[i] {
+			s.alive[i] = false
+		} else {
+			s.backlog = append(s.backlog, ex)
+		}
+	}
+}
+
+// closeAll closes every child now, last first: the supervisor fails (failed
+// is the index of the child whose failure it was, and cause its error).
+func (s *Supervisor) closeAll(failed int, cause error) {
+	for i := len(s.children) - 1; i >= 0; i-- {
+		c := s.children[i]
+		c.closeMailbox()
+		if s.alive[i] {
+			c.halt()
+			s.awaitExit(i)
+		}
+		switch {
+		case s.gen[i] == 0: // never started (Supervise failed before it)
+		case i == failed:
+			c.stopped(cause)
+		default:
+			c.stopped(nil)
+		}
+	}
+}
+
+// shutdown stops the children last first: drained within ctx, or closed at
+// once when ctx is nil, ends, or Close is called. It returns ctx's error
+// when the drain was cut short.
+func (s *Supervisor) shutdown(ctx context.Context) error {
+	var cut error
+	for i := len(s.children) - 1; i >= 0; i-- {
+		c := s.children[i]
+		if ctx != nil && cut == nil && s.alive[i] {
+			c.drain()
+			cut = s.awaitDrain(ctx, i)
+		}
+		c.closeMailbox()
+		if s.alive[i] {
+			c.halt()
+			s.awaitExit(i)
+		}
+		c.stopped(nil)
+	}
+	if cut != nil {
+		return fmt.Errorf("actor: stop supervisor %q: drain cut short: %w", s.name, cut)
+	}
+	return nil
+}
+
+// awaitDrain waits for draining child i to end, within ctx and until Close.
+func (s *Supervisor) awaitDrain(ctx context.Context, i int) error {
+	for k, ex := range s.backlog {
+		if ex.idx == i && ex.gen == s.gen[i] {
+			s.backlog = append(s.backlog[:k], s.backlog[k+1:]...)
+			s.alive[i] = false
+			return nil
+		}
+	}
+	for s.alive[i] {
+		select {
+		case ex := <-s.exits:
+			if ex.idx == i && ex.gen == s.gen[i] {
+				s.alive[i] = false
+			} else {
+				s.backlog = append(s.backlog, ex)
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.closeCh:
+			return fmt.Errorf("closed")
+		}
+	}
+	return nil
+}

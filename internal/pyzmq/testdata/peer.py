@@ -1,0 +1,172 @@
+"""A libzmq socket driven over stdin/stdout, for zmqflow's interop tests.
+
+usage: peer.py TYPE [--bind EP]... [--connect EP]... [options]
+
+options:
+  --identity ID            ZMQ_ROUTING_ID
+  --subscribe PREFIX       SUB: subscribe (repeatable; "" subscribes to all)
+  --heartbeat IVL,TIMEOUT  ZMQ_HEARTBEAT_IVL and ZMQ_HEARTBEAT_TIMEOUT, in ms
+  --plain-client USER:PASS PLAIN client credentials
+  --plain-server USER:PASS PLAIN server accepting only these credentials (ZAP)
+  --echo                   send every received message straight back
+                           (instead of reporting it)
+
+stdout, one line each:
+  READY EP...              after the binds (resolved) and connects
+  MSG FRAMES               a message received (unless echoing)
+  EVENT NAME EP            a socket monitor event (CONNECTED, DISCONNECTED, ...)
+  ERR TEXT                 a command failed
+
+stdin, one command a line (FRAMES is a JSON list of base64 strings):
+  send FRAMES              send one message
+  repeat MS FRAMES         send it every MS milliseconds until the next command
+  sub PREFIX | unsub PREFIX
+  echo on|off
+  quit                     (end of input quits too)
+"""
+
+import argparse
+import base64
+import json
+import os
+import sys
+import time
+
+import zmq
+from zmq.utils.monitor import recv_monitor_message
+
+
+def out(*words):
+    sys.stdout.write(" ".join(words) + "\n")
+    sys.stdout.flush()
+
+
+def encode(frames):
+    return json.dumps([base64.b64encode(f).decode() for f in frames])
+
+
+def decode(text):
+    return [base64.b64decode(f) for f in json.loads(text)]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("type")
+    ap.add_argument("--bind", action="append", default=[])
+    ap.add_argument("--connect", action="append", default=[])
+    ap.add_argument("--identity")
+    ap.add_argument("--subscribe", action="append", default=[])
+    ap.add_argument("--heartbeat")
+    ap.add_argument("--plain-client")
+    ap.add_argument("--plain-server")
+    ap.add_argument("--echo", action="store_true")
+    args = ap.parse_args()
+
+    ctx = zmq.Context()
+    sock = ctx.socket(getattr(zmq, args.type.upper()))
+    sock.setsockopt(zmq.SNDTIMEO, 5000)
+    sock.setsockopt(zmq.LINGER, 1000)
+    if args.identity:
+        sock.setsockopt(zmq.ROUTING_ID, args.identity.encode())
+    if args.heartbeat:
+        ivl, timeout = args.heartbeat.split(",")
+        sock.setsockopt(zmq.HEARTBEAT_IVL, int(ivl))
+        sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, int(timeout))
+    auth = None
+    if args.plain_server:
+        from zmq.auth.thread import ThreadAuthenticator
+
+        user, password = args.plain_server.split(":", 1)
+        auth = ThreadAuthenticator(ctx)
+        auth.start()
+        auth.configure_plain(domain="*", passwords={user: password})
+        sock.setsockopt(zmq.PLAIN_SERVER, 1)
+    if args.plain_client:
+        user, password = args.plain_client.split(":", 1)
+        sock.setsockopt(zmq.PLAIN_USERNAME, user.encode())
+        sock.setsockopt(zmq.PLAIN_PASSWORD, password.encode())
+    for prefix in args.subscribe:
+        sock.setsockopt(zmq.SUBSCRIBE, prefix.encode())
+    monitor = sock.get_monitor_socket()
+
+    endpoints = []
+    for ep in args.bind:
+        sock.bind(ep)
+        endpoints.append(sock.getsockopt(zmq.LAST_ENDPOINT).decode())
+    for ep in args.connect:
+        sock.connect(ep)
+        endpoints.append(ep)
+    out("READY", *endpoints)
+
+    stdin = sys.stdin.fileno()
+    poller = zmq.Poller()
+    poller.register(stdin, zmq.POLLIN)
+    poller.register(monitor, zmq.POLLIN)
+    if args.type.upper() not in ("PUSH", "PUB"):
+        poller.register(sock, zmq.POLLIN)
+
+    echo = args.echo
+    repeat = None  # (interval in seconds, frames, time of the next send)
+    pending = b""
+    running = True
+    while running:
+        timeout = None
+        if repeat:
+            timeout = max(0, repeat[2] - time.monotonic()) * 1000
+        events = dict(poller.poll(timeout))
+        if repeat and time.monotonic() >= repeat[2]:
+            send(sock, repeat[1])
+            repeat = (repeat[0], repeat[1], time.monotonic() + repeat[0])
+        if monitor in events:
+            ev = recv_monitor_message(monitor)
+            out("EVENT", zmq.Event(ev["event"]).name, ev["endpoint"].decode())
+        if sock in events:
+            while sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+                frames = sock.recv_multipart()
+                if echo:
+                    send(sock, frames)
+                else:
+                    out("MSG", encode(frames))
+        if stdin in events:
+            data = os.read(stdin, 1 << 20)
+            if not data:
+                break
+            pending += data
+            while b"\n" in pending:
+                line, pending = pending.split(b"\n", 1)
+                cmd, _, rest = line.decode().partition(" ")
+                repeat = None
+                if cmd == "send":
+                    send(sock, decode(rest))
+                elif cmd == "repeat":
+                    ms, _, frames = rest.partition(" ")
+                    repeat = (int(ms) / 1000, decode(frames), time.monotonic())
+                elif cmd == "sub":
+                    sock.setsockopt(zmq.SUBSCRIBE, rest.encode())
+                elif cmd == "unsub":
+                    sock.setsockopt(zmq.UNSUBSCRIBE, rest.encode())
+                elif cmd == "echo":
+                    echo = rest == "on"
+                elif cmd == "quit":
+                    running = False
+                    break
+                else:
+                    out("ERR", "unknown command", repr(cmd))
+
+    sock.disable_monitor()
+    monitor.close(linger=0)
+    sock.close()
+    if auth:
+        auth.stop()
+    ctx.term()
+
+
+def send(sock, frames):
+    try:
+        sock.send_multipart(frames)
+    except zmq.ZMQError as e:
+        out("ERR", "send:", str(e))
+
+
+if __name__ == "__main__":
+    main()

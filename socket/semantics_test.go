@@ -1,0 +1,439 @@
+package socket_test
+
+// Socket semantics as the design's table states them, for PUSH/PULL,
+// PUB/SUB and XPUB/XSUB, over every transport.
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zmqflow/zmqflow/socket"
+)
+
+// PUSH sends round-robin: three PULLs that connected to it get a third each.
+func TestPushRoundRobin(t *testing.T) {
+	eachTransport(t, func(t *testing.T, tr transport) {
+		push := openSock(t, socket.Push)
+		ep := push.bind(tr.endpoint(t))
+		pulls := make([]*tsock, 3)
+		for i := range pulls {
+			pulls[i] = openSock(t, socket.Pull)
+			pulls[i].connect(ep)
+		}
+		push.awaitN(socket.EventHandshakeOK, len(pulls))
+
+		const n = 300
+		for i := range n {
+			push.send(fmt.Sprint(i))
+		}
+		counts := make([]int, len(pulls))
+		total := 0
+		deadline := time.Now().Add(waitLimit)
+		for total < n {
+			if time.Now().After(deadline) {
+				t.Fatalf("received %d of %d: %v", total, n, counts)
+			}
+			for i, p := range pulls {
+				if _, ok := p.tryRecv(10 * time.Millisecond); ok {
+					counts[i]++
+					total++
+				}
+			}
+		}
+		for i, c := range counts {
+			if c < n/len(pulls)*8/10 || c > n/len(pulls)*12/10 {
+				t.Errorf("PULL %d got %d of %d messages; shares %v, want about %d each", i, c, n, counts, n/len(pulls))
+			}
+		}
+	})
+}
+
+// PUSH connected to three PULLs splits evenly from the first message: each
+// Connect makes its peer queue at once, as in libzmq.
+func TestPushRoundRobinConnected(t *testing.T) {
+	eachTransport(t, func(t *testing.T, tr transport) {
+		push := openSock(t, socket.Push)
+		pulls := make([]*tsock, 3)
+		for i := range pulls {
+			pulls[i] = openSock(t, socket.Pull)
+			push.connect(pulls[i].bind(tr.endpoint(t)))
+		}
+		for i := range 30 {
+			push.send(fmt.Sprint(i))
+		}
+		for i, p := range pulls {
+			for j := range 10 {
+				m := p.recv()
+				if len(m) != 1 {
+					t.Fatalf("PULL %d message %d: %q", i, j, m)
+				}
+			}
+			if m, ok := p.tryRecv(50 * time.Millisecond); ok {
+				t.Errorf("PULL %d got an 11th message %q: round-robin is uneven", i, m)
+			}
+		}
+	})
+}
+
+// PULL fair-queues (libzmq's fq_t): when several peers have messages
+// waiting, Recv takes one from each in turn, whatever order they arrived in.
+// PUSH A's messages are all queued at the PULL before PUSH B's, so an
+// arrival-order queue would return all of A's first.
+func TestPullFairQueue(t *testing.T) {
+	eachTransport(t, func(t *testing.T, tr transport) {
+		const n = 100
+		pull := openSock(t, socket.Pull, socket.WithRecvHWM(2*n))
+		ep := pull.bind(tr.endpoint(t))
+		pushes := []*tsock{openSock(t, socket.Push), openSock(t, socket.Push)}
+		for i, p := range pushes {
+			p.connect(ep)
+			p.await(socket.EventHandshakeOK)
+			for j := range n {
+				p.send(fmt.Sprint(i), fmt.Sprint(j))
+			}
+			if tr.name != "inproc" {
+				// Close lingers until every message is written; the PULL's
+				// disconnect event comes once its reader has read them all.
+				must(t, p.Close())
+				pull.await(socket.EventDisconnected)
+			}
+			// inproc: Send put the message in the PULL's queue already.
+		}
+		order := make([]int, 0, 2*n)
+		var next [2]int
+		for range 2 * n {
+			m := pull.recv()
+			var from, seq int
+			fmt.Sscan(m[0], &from)
+			fmt.Sscan(m[1], &seq)
+			if seq != next[from] {
+				t.Fatalf("PUSH %d: message %d arrived where %d was due", from, seq, next[from])
+			}
+			next[from]++
+			order = append(order, from)
+		}
+		if run := longestRun(order[:2*n-2]); run > 2 {
+			t.Errorf("received in runs of up to %d from one PUSH while both had messages waiting: %s; want them in turn",
+				run, rle(order))
+		}
+	})
+}
+
+// longestRun is the longest run of one value in order.
+func longestRun(order []int) int {
+	run, cur := 0, 0
+	for i := range order {
+		if i > 0 && order[i] == order[i-1] {
+			cur++
+		} else {
+			cur = 1
+		}
+		run = max(run, cur)
+	}
+	return run
+}
+
+// SUB receives only what its prefixes match; several subscribers each get
+// their own selection.
+func TestPubSubFiltering(t *testing.T) {
+	eachTransport(t, func(t *testing.T, tr transport) {
+		pub := openSock(t, socket.Pub)
+		ep := pub.bind(tr.endpoint(t))
+		subA := openSock(t, socket.Sub)
+		subAB := openSock(t, socket.Sub)
+		for _, s := range []*tsock{subA, subAB} {
+			s.connect(ep)
+			must(t, s.Subscribe([]byte("sync")))
+			must(t, s.Subscribe([]byte("end")))
+		}
+		must(t, subA.Subscribe([]byte("a")))
+		must(t, subAB.Subscribe([]byte("a")))
+		must(t, subAB.Subscribe([]byte("b.")))
+		subSync(t, pub, subA)
+		subSync(t, pub, subAB)
+
+		for _, topic := range []string{"a1", "b.1", "c", "b", "ab", "", "b.2.x"} {
+			pub.send(topic, "body")
+		}
+		pub.send("end")
+		want := map[*tsock]string{
+			subA:  "a1 ab end",
+			subAB: "a1 b.1 ab b.2.x end",
+		}
+		for s, w := range want {
+			var topics []string
+			for {
+				m := s.recvSkipSync()
+				topics = append(topics, m[0])
+				if m[0] == "end" {
+					break
+				}
+			}
+			if got := strings.Join(topics, " "); got != w {
+				t.Errorf("subscriber got %q, want %q", got, w)
+			}
+		}
+	})
+}
+
+// Unsubscribe stops a prefix; a prefix subscribed twice needs two cancels.
+func TestPubSubUnsubscribe(t *testing.T) {
+	eachTransport(t, func(t *testing.T, tr transport) {
+		pub := openSock(t, socket.Pub)
+		ep := pub.bind(tr.endpoint(t))
+		sub := openSock(t, socket.Sub)
+		sub.connect(ep)
+		for _, p := range []string{"sync", "a", "b", "b", "end"} {
+			must(t, sub.Subscribe([]byte(p)))
+		}
+		subSync(t, pub, sub)
+		must(t, sub.Unsubscribe([]byte("a")))
+		must(t, sub.Unsubscribe([]byte("b"))) // one of two
+		pub.send("a")
+		pub.send("b")
+		pub.send("end")
+		if got := topicsUntilEnd(sub); got != "b end" {
+			t.Errorf("after cancelling a and one of two b: got %q, want \"b end\"", got)
+		}
+		must(t, sub.Unsubscribe([]byte("b")))
+		pub.send("b")
+		pub.send("end")
+		if got := topicsUntilEnd(sub); got != "end" {
+			t.Errorf("after cancelling b twice: got %q, want \"end\"", got)
+		}
+	})
+}
+
+// topicsUntilEnd reads messages up to one with topic "end" and returns the
+// topics, space-separated.
+func topicsUntilEnd(s *tsock) string {
+	s.t.Helper()
+	var topics []string
+	for {
+		m := s.recvSkipSync()
+		topics = append(topics, m[0])
+		if m[0] == "end" {
+			return strings.Join(topics, " ")
+		}
+	}
+}
+
+// A SUB's subscriptions go again to a publisher that restarted on the same
+// endpoint: messages flow without the SUB subscribing again.
+func TestPubSubResubscribeAfterRestart(t *testing.T) {
+	eachTransport(t, func(t *testing.T, tr transport) {
+		pub1 := openSock(t, socket.Pub)
+		ep := pub1.bind(tr.endpoint(t))
+		sub := openSock(t, socket.Sub, socket.WithReconnectInterval(20*time.Millisecond))
+		sub.connect(ep)
+		must(t, sub.Subscribe([]byte("sync")))
+		subSync(t, pub1, sub)
+		must(t, pub1.Close())
+		if tr.name != "inproc" {
+			sub.await(socket.EventDisconnected)
+		}
+
+		pub2 := openSock(t, socket.Pub)
+		pub2.bind(ep)
+		subSync(t, pub2, sub)
+	})
+}
+
+// PUB never blocks: at a slow subscriber's high-water mark it drops, counts
+// the drop and reports it on the monitor.
+func TestPubDropsAtHWM(t *testing.T) {
+	eachTransport(t, func(t *testing.T, tr transport) {
+		pub := openSock(t, socket.Pub, socket.WithSendHWM(10))
+		ep := pub.bind(tr.endpoint(t))
+		slow := openSock(t, socket.Sub, socket.WithRecvHWM(10))
+		slow.connect(ep)
+		must(t, slow.Subscribe(nil))
+		subSync(t, pub, slow)
+		// slow reads no more from here.
+
+		big := socket.NewMsg([]byte("data"), make([]byte, 64<<10))
+		ctx := testCtx(t, waitLimit)
+		start := time.Now()
+		sent := 0
+		for pub.Stats().Dropped == 0 {
+			if time.Since(start) > waitLimit {
+				t.Fatalf("%d messages of 64 KiB to a stalled subscriber and no drop", sent)
+			}
+			before := time.Now()
+			if err := pub.Send(ctx, big); err != nil {
+				t.Fatalf("PUB Send: %v", err)
+			}
+			if d := time.Since(before); d > time.Second {
+				t.Fatalf("PUB Send blocked for %v at message %d", d, sent)
+			}
+			sent++
+		}
+		e := pub.await(socket.EventDropped)
+		if e.Err == nil {
+			t.Errorf("dropped event without a reason: %v", e)
+		}
+		// Still non-blocking; once the stalled subscriber's queue and
+		// buffers are full, every message to it is dropped and counted.
+		for consecutive := 0; consecutive < 100; {
+			if time.Since(start) > waitLimit {
+				t.Fatalf("never 100 drops in a row to a stalled subscriber")
+			}
+			d0 := pub.Stats().Dropped
+			before := time.Now()
+			must(t, pub.Send(ctx, big))
+			if d := time.Since(before); d > time.Second {
+				t.Fatalf("PUB Send blocked for %v", d)
+			}
+			sent++
+			if pub.Stats().Dropped > d0 {
+				consecutive++
+			} else {
+				consecutive = 0
+			}
+		}
+		t.Logf("first drop after %d messages", sent)
+	})
+}
+
+// XPUB passes each subscribe and cancel to its application once, however
+// many subscribers share the prefix, and cancels for a subscriber that left.
+func TestXPubSubscriptionMessages(t *testing.T) {
+	eachTransport(t, func(t *testing.T, tr transport) {
+		xpub := openSock(t, socket.XPub)
+		ep := xpub.bind(tr.endpoint(t))
+
+		sub1 := openSock(t, socket.Sub)
+		sub1.connect(ep)
+		sub1.await(socket.EventHandshakeOK)
+		must(t, sub1.Subscribe([]byte("topic")))
+		if m := xpub.recv(); !equal(m, "\x01topic") {
+			t.Fatalf("XPUB got %q, want [\"\\x01topic\"]", m)
+		}
+
+		sub2 := openSock(t, socket.Sub)
+		sub2.connect(ep)
+		sub2.await(socket.EventHandshakeOK)
+		must(t, sub2.Subscribe([]byte("topic")))
+		must(t, sub2.Subscribe([]byte("m2")))
+		// The duplicate "topic" from sub2 went before "m2" on the same
+		// connection: the next message tells whether it was passed on.
+		if m := xpub.recv(); !equal(m, "\x01m2") {
+			t.Fatalf("XPUB got %q, want [\"\\x01m2\"] (a second subscription to a prefix must not be passed on)", m)
+		}
+
+		// Messages reach both subscribers.
+		xpub.send("topic", "x")
+		for _, s := range []*tsock{sub1, sub2} {
+			if m := s.recv(); !equal(m, "topic", "x") {
+				t.Errorf("SUB got %q", m)
+			}
+		}
+
+		// sub2 unsubscribes m2: the last holder, so it is passed on.
+		must(t, sub2.Unsubscribe([]byte("m2")))
+		if m := xpub.recv(); !equal(m, "\x00m2") {
+			t.Fatalf("XPUB got %q, want [\"\\x00m2\"]", m)
+		}
+		must(t, sub2.Subscribe([]byte("m2")))
+		if m := xpub.recv(); !equal(m, "\x01m2") {
+			t.Fatalf("XPUB got %q, want [\"\\x01m2\"]", m)
+		}
+
+		// sub1 leaves: "topic" is still held by sub2, nothing to pass on.
+		must(t, sub1.Close())
+		if tr.name != "inproc" {
+			xpub.await(socket.EventDisconnected)
+		}
+		// sub2 leaves: both of its prefixes are cancelled.
+		must(t, sub2.Close())
+		got := []string{xpub.recv()[0], xpub.recv()[0]}
+		sort.Strings(got)
+		if got[0] != "\x00m2" || got[1] != "\x00topic" {
+			t.Errorf("after both subscribers left XPUB got %q, want \\x00m2 and \\x00topic once each", got)
+		}
+		if m, ok := xpub.tryRecv(50 * time.Millisecond); ok {
+			t.Errorf("XPUB got an extra message %q", m)
+		}
+	})
+}
+
+// XSUB subscribes by sending 0x01+prefix; XPUB sees it, and publications
+// flow back.
+func TestXSubSendsSubscriptions(t *testing.T) {
+	eachTransport(t, func(t *testing.T, tr transport) {
+		xpub := openSock(t, socket.XPub)
+		ep := xpub.bind(tr.endpoint(t))
+		xsub := openSock(t, socket.XSub)
+		xsub.connect(ep)
+		xsub.await(socket.EventHandshakeOK)
+		xsub.send("\x01news")
+		if m := xpub.recv(); !equal(m, "\x01news") {
+			t.Fatalf("XPUB got %q, want \\x01news", m)
+		}
+		xpub.send("news", "hello")
+		xpub.send("sport", "nope")
+		xpub.send("news", "again")
+		for _, want := range []string{"hello", "again"} {
+			if m := xsub.recv(); !equal(m, "news", want) {
+				t.Fatalf("XSUB got %q, want news %s", m, want)
+			}
+		}
+		xsub.send("\x00news")
+		if m := xpub.recv(); !equal(m, "\x00news") {
+			t.Fatalf("XPUB got %q, want \\x00news", m)
+		}
+	})
+}
+
+// XSUB subscriptions reach a PUB too, and go again to a PUB that appears
+// later (the XSUB connected first).
+func TestXSubToPub(t *testing.T) {
+	eachTransport(t, func(t *testing.T, tr transport) {
+		ep := tr.endpoint(t)
+		if tr.name == "tcp" {
+			ep = freeTCPEndpoint(t)
+		}
+		xsub := openSock(t, socket.XSub, socket.WithReconnectInterval(20*time.Millisecond))
+		xsub.connect(ep)
+		xsub.send("\x01sync")
+		pub := openSock(t, socket.Pub)
+		pub.bind(ep)
+		subSync(t, pub, xsub)
+	})
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// equal reports whether message m has exactly the frames want.
+func equal(m []string, want ...string) bool {
+	if len(m) != len(want) {
+		return false
+	}
+	for i := range m {
+		if m[i] != want[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func rle(order []int) string {
+	var b strings.Builder
+	for i := 0; i < len(order); {
+		j := i
+		for j < len(order) && order[j] == order[i] {
+			j++
+		}
+		fmt.Fprintf(&b, "%d×%d ", order[i], j-i)
+		i = j
+	}
+	return b.String()
+}
