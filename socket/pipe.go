@@ -27,9 +27,9 @@ type pipe struct {
 	peerID   []byte      // the identity the peer announced, if any
 	gone     atomic.Bool // detached: sending to it is pointless
 
-	subMu sync.Mutex
-	subs  map[string]struct{} // PUB/XPUB: the peer's subscriptions
-	all   atomic.Bool         // PUB/XPUB: the peer subscribed to everything
+	subMu  sync.Mutex
+	subs   map[string]struct{} // PUB/XPUB: the peer's subscriptions
+	all    atomic.Bool         // PUB/XPUB: the peer subscribed to everything
 	maxSub int
 }
 
