@@ -55,7 +55,7 @@ func (p plainSecurity) Handshake(c *zmq4.Conn, server bool) error {
 	if err := c.SendCmd(zmq4.CmdHello, hello); err != nil {
 		return err
 	}
-	if err := expect(c, zmq4.CmdWelcome); err != nil {
+	if _, err := expect(c, zmq4.CmdWelcome); err != nil {
 		return err
 	}
 	if err := sendMetadata(c, zmq4.CmdInitiate); err != nil {
@@ -65,12 +65,9 @@ func (p plainSecurity) Handshake(c *zmq4.Conn, server bool) error {
 }
 
 func (p plainSecurity) serve(c *zmq4.Conn) error {
-	cmd, err := c.RecvCmd()
+	cmd, err := expect(c, zmq4.CmdHello)
 	if err != nil {
 		return err
-	}
-	if cmd.Name != zmq4.CmdHello {
-		return fmt.Errorf("%w: PLAIN: want HELLO, got %q", ErrHandshake, cmd.Name)
 	}
 	user, rest, ok := cutShortString(cmd.Body)
 	pass, rest, ok2 := cutShortString(rest)
@@ -110,20 +107,20 @@ func cutShortString(b []byte) (string, []byte, bool) {
 }
 
 // expect receives a command and checks its name; an ERROR from the peer
-// becomes an error naming its reason.
-func expect(c *zmq4.Conn, name string) error {
+// becomes ErrAuth naming its reason.
+func expect(c *zmq4.Conn, name string) (zmq4.Cmd, error) {
 	cmd, err := c.RecvCmd()
 	if err != nil {
-		return err
+		return cmd, err
 	}
 	if cmd.Name == zmq4.CmdError {
 		reason, _, _ := cutShortString(cmd.Body)
-		return fmt.Errorf("%w: peer refused us: %q", ErrAuth, reason)
+		return cmd, fmt.Errorf("%w: peer refused us: %q", ErrAuth, reason)
 	}
 	if cmd.Name != name {
-		return fmt.Errorf("%w: want %s, got %q", ErrHandshake, name, cmd.Name)
+		return cmd, fmt.Errorf("%w: want %s, got %q", ErrHandshake, name, cmd.Name)
 	}
-	return nil
+	return cmd, nil
 }
 
 func sendMetadata(c *zmq4.Conn, name string) error {
@@ -136,16 +133,9 @@ func sendMetadata(c *zmq4.Conn, name string) error {
 }
 
 func recvMetadata(c *zmq4.Conn, name string) error {
-	cmd, err := c.RecvCmd()
+	cmd, err := expect(c, name)
 	if err != nil {
 		return err
-	}
-	if cmd.Name == zmq4.CmdError {
-		reason, _, _ := cutShortString(cmd.Body)
-		return fmt.Errorf("%w: peer refused us: %q", ErrAuth, reason)
-	}
-	if cmd.Name != name {
-		return fmt.Errorf("%w: want %s, got %q", ErrHandshake, name, cmd.Name)
 	}
 	if err := parseMetadata(cmd.Body, c.Peer.Meta); err != nil {
 		return err
