@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-zeromq/zmq4"
@@ -26,6 +27,7 @@ type conn struct {
 	stop     chan struct{} // closed to end the connection now
 	stopOnce sync.Once
 	linger   chan time.Duration // a Close or Unbind asks the writer to drain and end
+	local    atomic.Bool        // we ended it (Close, Unbind, Disconnect), not the peer
 }
 
 func newConn(s *Socket, p *pipe, nc net.Conn, w *wire, zc *zmq4.Conn) *conn {
@@ -81,10 +83,19 @@ func (c *conn) serve() error {
 	err := c.write()
 	c.end()
 	rerr := <-readErr
+	if c.local.Load() {
+		return ErrClosed // whatever the reads and writes made of it
+	}
 	if err == nil || errors.Is(err, net.ErrClosed) {
 		err = rerr
 	}
 	return err
+}
+
+// close ends the connection on our side's behalf.
+func (c *conn) close() {
+	c.local.Store(true)
+	c.end()
 }
 
 // end closes the connection; the reader and writer see it and return.
@@ -175,6 +186,7 @@ func (c *conn) drain(linger time.Duration) error {
 // lingerFor asks the writer to send what is queued, for up to d, and end.
 // A second request is ignored.
 func (c *conn) lingerFor(d time.Duration) {
+	c.local.Store(true)
 	if d == 0 {
 		d = time.Nanosecond // 0 would mean "discard"; the time is up anyway
 	}

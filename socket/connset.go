@@ -94,7 +94,7 @@ func (cs *connSet) stopAll(linger time.Duration) {
 		}
 	}
 	for _, c := range conns {
-		c.end()
+		c.close()
 	}
 	<-empty
 }

@@ -437,3 +437,31 @@ func rle(order []int) string {
 	}
 	return b.String()
 }
+
+// Stats().Subscribers tells a publisher when a subscription has arrived, so
+// the slow joiner can be awaited instead of guessed.
+func TestPubStatsSubscribers(t *testing.T) {
+	eachTransport(t, func(t *testing.T, tr transport) {
+		pub := openSock(t, socket.Pub)
+		ep := pub.bind(tr.endpoint(t))
+		sub := openSock(t, socket.Sub)
+		sub.connect(ep)
+		if got := pub.Stats().Subscribers; got != 0 {
+			t.Fatalf("Subscribers before any Subscribe = %d, want 0", got)
+		}
+		must(t, sub.Subscribe([]byte("a")))
+		ctx := testCtx(t, waitLimit)
+		for pub.Stats().Subscribers != 1 {
+			select {
+			case <-ctx.Done():
+				t.Fatalf("Subscribers stayed %d, want 1", pub.Stats().Subscribers)
+			case <-time.After(time.Millisecond):
+			}
+		}
+		// Now the first message is not lost to the slow joiner.
+		must(t, pub.Send(ctx, socket.NewMsgString("a", "first")))
+		if m := sub.recv(); m[1] != "first" {
+			t.Fatalf("got %v, want the first message", m)
+		}
+	})
+}

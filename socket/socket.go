@@ -101,6 +101,7 @@ func (s *Socket) Monitor() <-chan Event { return s.mon.open() }
 // Stats are counters a socket keeps for its owner.
 type Stats struct {
 	Peers         int    // peers attached now (a Connect counts from the call, as libzmq's pipes)
+	Subscribers   int    // PUB, XPUB: peers that have subscribed to something (a slow joiner has arrived)
 	Dropped       uint64 // messages dropped: PUB/XPUB at a subscriber's HWM, ROUTER to an unknown peer
 	EventsDropped uint64 // monitor events dropped because the Monitor channel was full
 }
@@ -108,9 +109,14 @@ type Stats struct {
 // Stats returns the socket's counters.
 func (s *Socket) Stats() Stats {
 	s.mu.RLock()
-	n := len(s.pipes)
+	n, subscribers := len(s.pipes), 0
+	for _, p := range s.pipes {
+		if p.subscribed() {
+			subscribers++
+		}
+	}
 	s.mu.RUnlock()
-	return Stats{Peers: n, Dropped: s.dropped.Load(), EventsDropped: s.mon.dropped.Load()}
+	return Stats{Peers: n, Subscribers: subscribers, Dropped: s.dropped.Load(), EventsDropped: s.mon.dropped.Load()}
 }
 
 // Close closes the socket. Messages already queued keep going out for up to

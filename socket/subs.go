@@ -173,6 +173,16 @@ func (s *Socket) onSubscription(p *pipe, m Msg) bool {
 	return s.subs.remove(prefix)
 }
 
+// subscribed reports whether the peer has any subscription (PUB, XPUB).
+func (p *pipe) subscribed() bool {
+	if p.subs == nil {
+		return false
+	}
+	p.subMu.Lock()
+	defer p.subMu.Unlock()
+	return len(p.subs) > 0
+}
+
 // wants reports whether subscriber p subscribed to a prefix of topic.
 func (p *pipe) wants(topic []byte) bool {
 	if p.all.Load() {

@@ -1,0 +1,200 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/zmqflow/zmqflow/socket"
+)
+
+const usage = `usage: zcat -t TYPE (-bind EP | -connect EP)... [options]
+
+netcat for ZeroMQ: each stdin line is sent as one message, each message
+received is printed as one line; frames are separated by a delimiter.
+
+  -t TYPE          socket type, any case: PUSH PULL PUB SUB XPUB XSUB REQ REP
+                   DEALER ROUTER PAIR
+  -bind EP         bind tcp://HOST:PORT (PORT * = any) or ipc:///PATH; repeatable
+  -connect EP      connect to tcp://HOST:PORT or ipc:///PATH; repeatable
+  -d DELIM         frame delimiter (default \t); escapes \t \r \0 \xHH \\ \|
+  -n N             stop after N messages: received, or sent for PUSH and PUB,
+                   or N round trips for REQ (default 0: no limit)
+  -sub PREFIX      SUB, XSUB: subscribe to PREFIX; repeatable (default: all)
+  -id ID           routing identity announced to peers (ROUTER addresses us by it)
+  -reply TEXT      REP: send TEXT (split on DELIM) as every reply instead of
+                   echoing the request
+  -wait-peers N    before sending, wait until N peers finished their handshake
+  -wait DURATION   before sending, wait this long (after -wait-peers, if given)
+  -linger DURATION at exit, how long queued messages may take to go out
+                   (default 30s; 0 drops them, -1s waits without bound)
+  -v               report bound endpoints and connection events on stderr
+
+PUSH and PUB only send; PULL and SUB only receive. PAIR, DEALER, ROUTER,
+XPUB and XSUB do both at once: stdin lines go out while messages received are
+printed, and stdin EOF ends only the sending. REQ sends each line and prints
+its reply; REP prints each request and echoes it back (or sends -reply).
+Send-only types and REQ exit 0 at stdin EOF, once queued messages are sent
+(within -linger). Ctrl-C or SIGTERM closes the socket and exits 0. A bad
+command line exits 2; a failed bind or connect, or any later error, exits 1.
+`
+
+// config is the parsed command line.
+type config struct {
+	typ       socket.Type
+	endpoints []endpointArg // in command-line order
+	n         int
+	subs      []string
+	id        string
+	delim     []byte
+	reply     socket.Msg // nil: echo (REP)
+	waitPeers int
+	wait      time.Duration
+	linger    time.Duration
+	verbose   bool
+}
+
+type endpointArg struct {
+	bind bool
+	ep   string
+}
+
+// endpointFlag collects -bind and -connect in the order given.
+type endpointFlag struct {
+	bind bool
+	list *[]endpointArg
+}
+
+func (f endpointFlag) String() string { return "" }
+func (f endpointFlag) Set(s string) error {
+	*f.list = append(*f.list, endpointArg{bind: f.bind, ep: s})
+	return nil
+}
+
+// listFlag collects a repeatable string flag.
+type listFlag []string
+
+func (f *listFlag) String() string     { return strings.Join(*f, ",") }
+func (f *listFlag) Set(s string) error { *f = append(*f, s); return nil }
+
+// parseArgs reads the command line. Every error is one line, without the
+// "zcat: " prefix; flag.ErrHelp asks for the usage text.
+func parseArgs(args []string) (*config, error) {
+	fs := flag.NewFlagSet("zcat", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	var (
+		cfg              config
+		typ, delim, rep  string
+		subs             listFlag
+		waitPeers, limit int
+	)
+	fs.StringVar(&typ, "t", "", "")
+	fs.Var(endpointFlag{bind: true, list: &cfg.endpoints}, "bind", "")
+	fs.Var(endpointFlag{bind: false, list: &cfg.endpoints}, "connect", "")
+	fs.IntVar(&limit, "n", 0, "")
+	fs.Var(&subs, "sub", "")
+	fs.StringVar(&cfg.id, "id", "", "")
+	fs.StringVar(&delim, "d", `\t`, "")
+	fs.StringVar(&rep, "reply", "", "")
+	fs.IntVar(&waitPeers, "wait-peers", 0, "")
+	fs.DurationVar(&cfg.wait, "wait", 0, "")
+	fs.DurationVar(&cfg.linger, "linger", socket.DefaultLinger, "")
+	fs.BoolVar(&cfg.verbose, "v", false, "")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		}
+		return nil, oneLine(err)
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q (see zcat -h)", fs.Arg(0))
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+
+	if typ == "" {
+		return nil, errors.New("-t TYPE is required (see zcat -h)")
+	}
+	t, err := socket.ParseType(typ)
+	if err != nil {
+		return nil, fmt.Errorf("unknown socket type %q (want PUSH, PULL, PUB, SUB, XPUB, XSUB, REQ, REP, DEALER, ROUTER or PAIR)", typ)
+	}
+	cfg.typ = t
+	if len(cfg.endpoints) == 0 {
+		return nil, errors.New("no endpoint: give -bind EP or -connect EP")
+	}
+	for _, e := range cfg.endpoints {
+		if strings.HasPrefix(e.ep, "inproc://") {
+			return nil, fmt.Errorf("%s: inproc endpoints only join sockets of one process; use tcp:// or ipc://", e.ep)
+		}
+	}
+	if cfg.delim, err = parseDelim(delim); err != nil {
+		return nil, err
+	}
+	if limit < 0 {
+		return nil, fmt.Errorf("bad -n %d: want 0 (no limit) or more", limit)
+	}
+	cfg.n = limit
+	if len(subs) > 0 && t != socket.Sub && t != socket.XSub {
+		return nil, fmt.Errorf("-sub is for SUB and XSUB sockets, not %v", t)
+	}
+	cfg.subs = subs
+	if given["reply"] {
+		if t != socket.Rep {
+			return nil, fmt.Errorf("-reply is for REP sockets, not %v", t)
+		}
+		cfg.reply = splitFrames([]byte(rep), cfg.delim)
+	}
+	if waitPeers < 0 || cfg.wait < 0 {
+		return nil, errors.New("-wait-peers and -wait must not be negative")
+	}
+	if (waitPeers > 0 || cfg.wait > 0) && !sendsLines(t) {
+		return nil, fmt.Errorf("-wait-peers and -wait delay sending stdin, which %v does not do", t)
+	}
+	cfg.waitPeers = waitPeers
+	if given["id"] && cfg.id == "" {
+		return nil, errors.New("bad -id: the identity is empty")
+	}
+	return &cfg, nil
+}
+
+// oneLine keeps an error to its first line.
+func oneLine(err error) error {
+	s, _, _ := strings.Cut(err.Error(), "\n")
+	return errors.New(s)
+}
+
+// The roles a socket type plays for zcat.
+type role int
+
+const (
+	sendOnly  role = iota // PUSH, PUB: stdin to the socket
+	recvOnly              // PULL, SUB: the socket to stdout
+	duplex                // PAIR, DEALER, ROUTER, XPUB, XSUB: both at once
+	requester             // REQ: a line out, its reply in
+	replier               // REP: a request in, a reply out
+)
+
+func roleOf(t socket.Type) role {
+	switch t {
+	case socket.Push, socket.Pub:
+		return sendOnly
+	case socket.Pull, socket.Sub:
+		return recvOnly
+	case socket.Req:
+		return requester
+	case socket.Rep:
+		return replier
+	}
+	return duplex
+}
+
+// sendsLines says whether zcat sends stdin lines on a socket of type t.
+func sendsLines(t socket.Type) bool {
+	r := roleOf(t)
+	return r == sendOnly || r == duplex || r == requester
+}
