@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/zmqflow/zmqflow/socket"
 )
@@ -48,6 +49,12 @@ func (z *zcat) waitToSend(ctx context.Context) error {
 	if z.cfg.waitPeers > 0 {
 		if err := z.peers.atLeast(ctx, z.cfg.waitPeers); err != nil {
 			return err
+		}
+		if t := z.cfg.typ; t == socket.Pub || t == socket.XPub {
+			// A subscriber is not there until its subscription is.
+			if err := subscribersAtLeast(ctx, z.sock, z.cfg.waitPeers); err != nil {
+				return err
+			}
 		}
 	}
 	if z.cfg.wait > 0 {
@@ -207,4 +214,21 @@ func next(ctx context.Context, lines <-chan line) ([]byte, error) {
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+// subscribersAtLeast waits until n peers of a PUB or XPUB have subscribed.
+// The socket has no event for a subscription's arrival: look every few
+// milliseconds, which is short beside a human's wait and long beside a
+// loopback round trip.
+func subscribersAtLeast(ctx context.Context, s *socket.Socket, n int) error {
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for s.Stats().Subscribers < n {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return nil
 }

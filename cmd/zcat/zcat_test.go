@@ -618,3 +618,30 @@ s.close()
 		t.Errorf("python: %v; %s", err, pyErr.String())
 	}
 }
+
+// -wait-peers on a PUB waits for the subscription, not just the connection:
+// the very first line reaches the subscriber, with no -wait guess.
+func TestPubWaitPeersFirstLine(t *testing.T) {
+	ctx := testContext(t)
+	pub := start(t, ctx, strings.NewReader("one\ntwo\n"), "-t", "pub", "-bind", "tcp://127.0.0.1:*", "-wait-peers", "1", "-v")
+	ep := pub.endpoint()
+	sub, err := socket.New(socket.Sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	if err := sub.Connect(ep); err != nil {
+		t.Fatal(err)
+	}
+	if err := sub.Subscribe(nil); err != nil {
+		t.Fatal(err)
+	}
+	m, err := sub.Recv(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(m[0]) != "one" {
+		t.Fatalf("first message %q, want the first line %q", m[0], "one")
+	}
+	pub.expectExit(0)
+}
