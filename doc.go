@@ -17,10 +17,17 @@
 //	                                          Close with linger
 //	Ch. 2  Intermediaries and Proxies          socket: XPub, XSub (broker proxies planned)
 //	Ch. 2  Missing Message Problem Solver      socket.Monitor events, Stats
+//	Ch. 2  Multithreading with ZeroMQ          actor: Spawn, Ref.Tell, Ask, Supervise;
+//	                                          patterns: Pipeline, Map (fan-out, fan-in)
+//	Ch. 2  Signaling Between Threads (PAIR)    socket.Pair; patterns.Pair
+//	Any    typed stages over sockets            patterns: Push, Pull, Pub, Sub, Req, Rep,
+//	                                          Dealer, Router, Pair, with a Codec
 //	Ch. 3  The Request-Reply Mechanisms        socket: Router, Dealer, WithIdentity,
 //	                                          WithRouterMandatory; Example_routerDealer
 //	Ch. 3  A Load Balancing Message Broker     broker (planned)
-//	Ch. 4  Lazy Pirate, Paranoid Pirate        patterns, broker (planned)
+//	Ch. 4  Client-Side Reliability (Lazy       patterns: Req with LazyPirate
+//	       Pirate)
+//	Ch. 4  Paranoid Pirate                     broker (planned)
 //	Ch. 4  Majordomo (MDP, spec 7)             broker (planned)
 //	Ch. 5  Espresso (capture)                  broker (planned)
 //	Security: ZMTP PLAIN (RFC 24)              socket.WithPlainClient, WithPlainServer

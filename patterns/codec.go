@@ -1,0 +1,162 @@
+package patterns
+
+import (
+	"encoding/json"
+	"fmt"
+	"runtime/debug"
+)
+
+// Codec turns values of type T into the frames of one ZeroMQ message and
+// back. Frames are the unit ZeroMQ delivers whole (guide ch. 2, "Multipart
+// Messages"), so a codec may use several: a header frame and a body frame,
+// for instance.
+//
+// A stage calls its codec from its own goroutine only, but one codec value
+// may serve several stages at once, so a codec must be safe for concurrent
+// use (a stateless codec is). Encode's frames belong to the socket once
+// sent: Encode must not return frames it will modify later. Decode's frames
+// belong to the codec: it may keep them (Bytes does, without copying).
+//
+// A Decode that fails (or panics) is reported by the stage as an error
+// wrapping ErrDecode, never as a panic.
+type Codec[T any] interface {
+	Encode(v T) ([][]byte, error)
+	Decode(frames [][]byte) (T, error)
+}
+
+// CodecFuncs is an adapter to allow the use of two ordinary functions as a
+// Codec: the way to plug in protobuf, msgpack or anything else without this
+// package importing it. Both must be set.
+type CodecFuncs[T any] struct {
+	EncodeFunc func(T) ([][]byte, error)
+	DecodeFunc func([][]byte) (T, error)
+}
+
+// Encode calls c.EncodeFunc(v).
+func (c CodecFuncs[T]) Encode(v T) ([][]byte, error) { return c.EncodeFunc(v) }
+
+// Decode calls c.DecodeFunc(frames).
+func (c CodecFuncs[T]) Decode(frames [][]byte) (T, error) { return c.DecodeFunc(frames) }
+
+// FrameCodec is a Codec of one frame from a marshal and an unmarshal function,
+// such as proto.Marshal and a closure over proto.Unmarshal. A message of
+// other than one frame does not decode.
+func FrameCodec[T any](marshal func(T) ([]byte, error), unmarshal func([]byte) (T, error)) Codec[T] {
+	return CodecFuncs[T]{
+		EncodeFunc: func(v T) ([][]byte, error) {
+			b, err := marshal(v)
+			if err != nil {
+				return nil, err
+			}
+			return [][]byte{b}, nil
+		},
+		DecodeFunc: func(frames [][]byte) (T, error) {
+			if len(frames) != 1 {
+				var zero T
+				return zero, frameCountError(len(frames))
+			}
+			return unmarshal(frames[0])
+		},
+	}
+}
+
+// Bytes is the Codec of one raw frame, without copying: the slice sent must
+// not be modified after the stage took it, and the slice received is the
+// frame itself.
+type Bytes struct{}
+
+// Encode returns b as the only frame.
+func (Bytes) Encode(b []byte) ([][]byte, error) { return [][]byte{b}, nil }
+
+// Decode returns the only frame.
+func (Bytes) Decode(frames [][]byte) ([]byte, error) {
+	if len(frames) != 1 {
+		return nil, frameCountError(len(frames))
+	}
+	return frames[0], nil
+}
+
+// Frames is the Codec of a whole message as it is: the value is the frames.
+type Frames struct{}
+
+// Encode returns the frames; a message needs at least one.
+func (Frames) Encode(f [][]byte) ([][]byte, error) {
+	if len(f) == 0 {
+		return nil, fmt.Errorf("no frames")
+	}
+	return f, nil
+}
+
+// Decode returns the frames.
+func (Frames) Decode(f [][]byte) ([][]byte, error) { return f, nil }
+
+// String is the Codec of one frame holding a string.
+type String struct{}
+
+// Encode returns s as the only frame.
+func (String) Encode(s string) ([][]byte, error) { return [][]byte{[]byte(s)}, nil }
+
+// Decode returns the only frame as a string.
+func (String) Decode(frames [][]byte) (string, error) {
+	if len(frames) != 1 {
+		return "", frameCountError(len(frames))
+	}
+	return string(frames[0]), nil
+}
+
+// JSON is the Codec of one frame holding T in JSON (encoding/json).
+type JSON[T any] struct{}
+
+// Encode marshals v into the only frame.
+func (JSON[T]) Encode(v T) ([][]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return [][]byte{b}, nil
+}
+
+// Decode unmarshals the only frame.
+func (JSON[T]) Decode(frames [][]byte) (T, error) {
+	var v T
+	if len(frames) != 1 {
+		return v, frameCountError(len(frames))
+	}
+	err := json.Unmarshal(frames[0], &v)
+	return v, err
+}
+
+func frameCountError(n int) error { return fmt.Errorf("want 1 frame, got %d", n) }
+
+// decode runs c.Decode, turning a failure or a panic into an error wrapping
+// ErrDecode.
+func decode[T any](c Codec[T], frames [][]byte) (v T, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %w", ErrDecode, &PanicError{Value: r, Stack: debug.Stack()})
+		}
+	}()
+	v, err = c.Decode(frames)
+	if err != nil {
+		err = fmt.Errorf("%w: %w", ErrDecode, err)
+	}
+	return v, err
+}
+
+// encode runs c.Encode, turning a failure, a panic or an empty message into
+// an error wrapping ErrEncode.
+func encode[T any](c Codec[T], v T) (frames [][]byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %w", ErrEncode, &PanicError{Value: r, Stack: debug.Stack()})
+		}
+	}()
+	frames, err = c.Encode(v)
+	switch {
+	case err != nil:
+		err = fmt.Errorf("%w: %w", ErrEncode, err)
+	case len(frames) == 0:
+		err = fmt.Errorf("%w: codec returned no frames", ErrEncode)
+	}
+	return frames, err
+}
