@@ -153,26 +153,44 @@ func (s *Socket) attach(p *pipe) bool {
 // sendLB sends m to one peer, round-robin over the peers that have room
 // (libzmq's lb_t), waiting within ctx when none has. It returns the pipe used.
 func (s *Socket) sendLB(ctx context.Context, m Msg) (*pipe, error) {
+	if p := s.tryLB(m); p != nil {
+		return p, nil
+	}
 	for {
+		// Load changed before the peers, so a change after the look wakes us.
 		changed := s.waitChanged()
-		ps := *s.sendables.Load()
-		n := len(ps)
-		if n > 0 {
-			start := int(s.rr.Add(1) % uint64(n))
-			for i := 0; i < n; i++ {
-				p := ps[(start+i)%n]
-				if p.trySend(m) {
-					return p, nil
-				}
-			}
+		if p := s.tryLB(m); p != nil {
+			return p, nil
 		}
 		if err := s.checkOpen(); err != nil {
 			return nil, err
 		}
-		p, err := s.waitRoom(ctx, ps, m, changed)
+		p, err := s.waitRoom(ctx, *s.sendables.Load(), m, changed)
 		if p != nil || err != nil {
 			return p, err
 		}
+	}
+}
+
+// tryLB offers m to the peers in turn, without waiting; nil if none had room.
+func (s *Socket) tryLB(m Msg) *pipe {
+	ps := *s.sendables.Load()
+	switch n := len(ps); n {
+	case 0:
+		return nil
+	case 1:
+		if ps[0].trySend(m) {
+			return ps[0]
+		}
+		return nil
+	default:
+		start := int(s.rr.Add(1) % uint64(n))
+		for i := range n {
+			if p := ps[(start+i)%n]; p.trySend(m) {
+				return p
+			}
+		}
+		return nil
 	}
 }
 

@@ -40,7 +40,7 @@ type Socket struct {
 	routes    map[string]*pipe
 	binds     map[string]*binding
 	dials     map[string]*dialing
-	changed   chan struct{} // closed and replaced whenever pipes change
+	changed   atomic.Pointer[chan struct{}] // closed and replaced whenever pipes change
 	nextID    uint32        // generated routing identities
 	sendables atomic.Pointer[[]*pipe]
 
@@ -79,12 +79,13 @@ func New(t Type, opts ...Option) (*Socket, error) {
 		routes:  make(map[string]*pipe),
 		binds:   make(map[string]*binding),
 		dials:   make(map[string]*dialing),
-		changed: make(chan struct{}),
 	}
 	s.log = logger{o.logger.With(zapType(t))}
 	s.subs.init()
 	s.fq.init()
 	s.sendables.Store(new([]*pipe))
+	changed := make(chan struct{})
+	s.changed.Store(&changed)
 	return s, nil
 }
 
@@ -181,11 +182,7 @@ func (s *Socket) checkOpen() error {
 
 // waitChanged returns the channel that is closed at the next change of the
 // peer set. Load it before looking at the peers, so no change is missed.
-func (s *Socket) waitChanged() <-chan struct{} {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.changed
-}
+func (s *Socket) waitChanged() <-chan struct{} { return *s.changed.Load() }
 
 // publishLocked makes the peer set visible to senders and wakes waiters.
 // s.mu must be held for writing.
@@ -193,6 +190,6 @@ func (s *Socket) publishLocked() {
 	ps := make([]*pipe, len(s.pipes))
 	copy(ps, s.pipes)
 	s.sendables.Store(&ps)
-	close(s.changed)
-	s.changed = make(chan struct{})
+	next := make(chan struct{})
+	close(*s.changed.Swap(&next))
 }

@@ -1,0 +1,170 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	gz "github.com/go-zeromq/zmq4"
+	czmq "github.com/pebbe/zmq4"
+
+	"github.com/zmqflow/zmqflow/socket"
+)
+
+// sock is the little each implementation has to offer the benchmark: single
+// frame messages, one socket per goroutine.
+type sock interface {
+	// Bind listens on ep and returns the endpoint a peer can connect to
+	// (for tcp the port the system picked).
+	Bind(ep string) (string, error)
+	Connect(ep string) error
+	Send(b []byte) error
+	Recv() ([]byte, error)
+	Close() error
+}
+
+// impl is one implementation under test.
+type impl struct {
+	name  string // as on the command line
+	label string // as in the table
+	// open makes a socket: kind is "push", "pull", "req" or "rep".
+	open func(kind string) (sock, error)
+	// finish runs after the process's sockets are closed; it returns once
+	// what they queued has gone out (libzmq terminates its context here).
+	finish func() error
+	// native, if set, runs a whole peer instead of the loops over sock.
+	native func(a peerArgs) error
+}
+
+var impls = []impl{
+	{name: "ours", label: "ours", open: openOurs, finish: func() error { return nil }},
+	{name: "libzmq-c", label: "libzmq-c", native: runLibzmqC},
+	{name: "libzmq", label: "libzmq (pebbe/zmq4)", open: openLibzmq, finish: czmq.Term},
+	{name: "zmq4", label: "zmq4 sockets", open: openGz, finish: func() error { return nil }},
+}
+
+func findImpl(name string) (impl, bool) {
+	for _, im := range impls {
+		if im.name == name {
+			return im, true
+		}
+	}
+	return impl{}, false
+}
+
+// ---- ours: github.com/zmqflow/zmqflow/socket, default options (HWM 1000).
+
+type oursSock struct{ s *socket.Socket }
+
+func openOurs(kind string) (sock, error) {
+	t, err := socket.ParseType(kind)
+	if err != nil {
+		return nil, err
+	}
+	s, err := socket.New(t)
+	if err != nil {
+		return nil, err
+	}
+	return oursSock{s}, nil
+}
+
+func (o oursSock) Bind(ep string) (string, error) { return o.s.Bind(ep) }
+func (o oursSock) Connect(ep string) error        { return o.s.Connect(ep) }
+func (o oursSock) Close() error                   { return o.s.Close() }
+
+func (o oursSock) Send(b []byte) error {
+	return o.s.Send(context.Background(), socket.Msg{b})
+}
+
+func (o oursSock) Recv() ([]byte, error) {
+	m, err := o.s.Recv(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	if len(m) != 1 {
+		return nil, fmt.Errorf("got %d frames, want 1", len(m))
+	}
+	return m[0], nil
+}
+
+// ---- libzmq through cgo (github.com/pebbe/zmq4), HWMs set to libzmq's
+// defaults explicitly, so that all three queue the same when they can.
+
+type libzmqSock struct{ s *czmq.Socket }
+
+func openLibzmq(kind string) (sock, error) {
+	types := map[string]czmq.Type{"push": czmq.PUSH, "pull": czmq.PULL, "req": czmq.REQ, "rep": czmq.REP}
+	t, ok := types[kind]
+	if !ok {
+		return nil, fmt.Errorf("libzmq: no socket kind %q", kind)
+	}
+	s, err := czmq.NewSocket(t)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.SetSndhwm(socket.DefaultHWM); err != nil {
+		return nil, err
+	}
+	if err := s.SetRcvhwm(socket.DefaultHWM); err != nil {
+		return nil, err
+	}
+	return libzmqSock{s}, nil
+}
+
+func (l libzmqSock) Bind(ep string) (string, error) {
+	if err := l.s.Bind(ep); err != nil {
+		return "", err
+	}
+	return l.s.GetLastEndpoint()
+}
+func (l libzmqSock) Connect(ep string) error { return l.s.Connect(ep) }
+func (l libzmqSock) Close() error            { return l.s.Close() }
+func (l libzmqSock) Send(b []byte) error     { _, err := l.s.SendBytes(b, 0); return err }
+func (l libzmqSock) Recv() ([]byte, error)   { return l.s.RecvBytes(0) }
+
+// ---- zmq4's own socket types (github.com/go-zeromq/zmq4), defaults. They
+// have no high-water mark on these types; nothing to set.
+
+type gzSock struct{ s gz.Socket }
+
+func openGz(kind string) (sock, error) {
+	ctx := context.Background()
+	switch kind {
+	case "push":
+		return gzSock{gz.NewPush(ctx)}, nil
+	case "pull":
+		return gzSock{gz.NewPull(ctx)}, nil
+	case "req":
+		return gzSock{gz.NewReq(ctx)}, nil
+	case "rep":
+		return gzSock{gz.NewRep(ctx)}, nil
+	}
+	return nil, fmt.Errorf("zmq4: no socket kind %q", kind)
+}
+
+func (g gzSock) Bind(ep string) (string, error) {
+	if rest, ok := strings.CutPrefix(ep, "tcp://"); ok {
+		ep = "tcp://" + strings.Replace(rest, ":*", ":0", 1)
+	}
+	if err := g.s.Listen(ep); err != nil {
+		return "", err
+	}
+	if strings.HasPrefix(ep, "tcp://") {
+		return "tcp://" + g.s.Addr().String(), nil
+	}
+	return ep, nil
+}
+func (g gzSock) Connect(ep string) error { return g.s.Dial(ep) }
+func (g gzSock) Close() error            { return g.s.Close() }
+func (g gzSock) Send(b []byte) error     { return g.s.Send(gz.NewMsg(b)) }
+
+func (g gzSock) Recv() ([]byte, error) {
+	m, err := g.s.Recv()
+	if err != nil {
+		return nil, err
+	}
+	if len(m.Frames) != 1 {
+		return nil, fmt.Errorf("got %d frames, want 1", len(m.Frames))
+	}
+	return m.Frames[0], nil
+}

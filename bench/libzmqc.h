@@ -1,0 +1,16 @@
+// The libzmq loops of the "libzmq-c" implementation: the whole send, receive
+// or round-trip loop runs in C, one cgo call per run, so it measures libzmq
+// without any binding's cost per message (as libzmq's own perf tools do).
+#include <stddef.h>
+#include <stdint.h>
+
+void *zb_ctx_new(void);
+int zb_ctx_term(void *ctx);
+void *zb_socket(void *ctx, int type);
+int zb_close(void *sock);
+int zb_bind(void *sock, const char *ep, char *out, size_t outlen);
+int zb_connect(void *sock, const char *ep);
+int zb_send_for(void *sock, int size, int64_t duration_ns, uint64_t count);
+int zb_recv_until_end(void *sock, int size, uint64_t *n, double *secs);
+int zb_echo(void *sock);
+int zb_round_trips(void *sock, int size, int64_t duration_ns, uint64_t count, uint64_t *n, double *secs);

@@ -1,0 +1,574 @@
+// Command bench compares zmqflow's sockets with libzmq (through cgo) and with
+// go-zeromq/zmq4's own socket types: PUSH->PULL throughput and REQ<->REP round
+// trip latency over inproc, ipc and tcp. Every measurement runs in child
+// processes (this program again, with a hidden subcommand): sender and
+// receiver in separate processes for ipc and tcp, one process for inproc, so
+// that a crash or a hang of one implementation is reported, bounded in time,
+// and does not stop the others.
+//
+//	go run . [-duration 2s] [-runs 5] [-only tcp,reqrep] [-impls ours,libzmq,zmq4]
+//
+// See README.md.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == peerCmd {
+		os.Exit(peerMain(os.Args[2:]))
+	}
+	os.Exit(benchMain(os.Args[1:]))
+}
+
+// benchCase is one line of the table.
+type benchCase struct {
+	pattern   string // "pushpull" or "reqrep"
+	transport string // "inproc", "ipc" or "tcp"
+	size      int
+}
+
+func (c benchCase) name() string {
+	return fmt.Sprintf("%s/%s/%s", c.pattern, c.transport, sizeName(c.size))
+}
+
+func (c benchCase) title() string {
+	if c.pattern == "reqrep" {
+		return fmt.Sprintf("REQ<->REP %s %s (µs)", c.transport, sizeName(c.size))
+	}
+	return fmt.Sprintf("PUSH->PULL %s %s (msg/s)", c.transport, sizeName(c.size))
+}
+
+func sizeName(n int) string {
+	if n%1024 == 0 {
+		return fmt.Sprintf("%dKiB", n/1024)
+	}
+	return fmt.Sprintf("%dB", n)
+}
+
+func allCases() []benchCase {
+	var cs []benchCase
+	for _, tr := range []string{"inproc", "ipc", "tcp"} {
+		for _, sz := range []int{16, 1024} {
+			cs = append(cs, benchCase{"pushpull", tr, sz})
+		}
+	}
+	for _, tr := range []string{"inproc", "ipc", "tcp"} {
+		cs = append(cs, benchCase{"reqrep", tr, 16})
+	}
+	return cs
+}
+
+type config struct {
+	duration   time.Duration
+	runs       int
+	count      uint64
+	timeout    time.Duration
+	cpuprofile string
+	verbose    bool
+}
+
+func benchMain(args []string) int {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	var cfg config
+	var only, implList string
+	fs.DurationVar(&cfg.duration, "duration", 2*time.Second, "how long each run sends (throughput) or makes round trips (latency)")
+	fs.IntVar(&cfg.runs, "runs", 5, "runs of each measurement; the table shows the median")
+	fs.Uint64Var(&cfg.count, "count", 0, "send exactly this many messages (round trips) per run instead of for -duration")
+	fs.DurationVar(&cfg.timeout, "timeout", 0, "kill a run's processes after this long and report \"hung\" (default 3 x duration + 20s)")
+	fs.StringVar(&only, "only", "", "comma-separated words; run the cases whose name (e.g. pushpull/tcp/16B) contains any of them")
+	fs.StringVar(&implList, "impls", "ours,libzmq-c,libzmq,zmq4", "implementations to run, comma-separated: ours, libzmq-c, libzmq, zmq4")
+	fs.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write a CPU profile of every peer process into this directory")
+	fs.BoolVar(&cfg.verbose, "v", false, "print the stderr of failed runs")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if cfg.runs < 1 {
+		fmt.Fprintln(os.Stderr, "-runs must be at least 1")
+		return 2
+	}
+	if cfg.timeout == 0 {
+		cfg.timeout = 3*cfg.duration + 20*time.Second
+	}
+	var ims []impl
+	for _, n := range strings.Split(implList, ",") {
+		im, ok := findImpl(strings.TrimSpace(n))
+		if !ok {
+			fmt.Fprintf(os.Stderr, "unknown implementation %q (ours, libzmq-c, libzmq, zmq4)\n", n)
+			return 2
+		}
+		ims = append(ims, im)
+	}
+	var cases []benchCase
+	for _, c := range allCases() {
+		if only == "" || slices.ContainsFunc(strings.Split(only, ","), func(w string) bool {
+			return w != "" && strings.Contains(c.name(), w)
+		}) {
+			cases = append(cases, c)
+		}
+	}
+	if len(cases) == 0 {
+		fmt.Fprintf(os.Stderr, "-only %q matches no case\n", only)
+		return 2
+	}
+	if cfg.cpuprofile != "" {
+		if err := os.MkdirAll(cfg.cpuprofile, 0o755); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+	}
+	self, err := os.Executable()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+
+	fmt.Fprintf(os.Stderr, "%d runs of %v each (timeout %v), medians below\n", cfg.runs, cfg.duration, cfg.timeout)
+	results := make(map[string][]outcome) // case name + "|" + impl name
+	for _, c := range cases {
+		for r := 0; r < cfg.runs; r++ {
+			// Side by side in the same run; the order rotates so that no
+			// implementation always goes first.
+			line := fmt.Sprintf("%-22s run %d:", c.name(), r+1)
+			for i := range ims {
+				im := ims[(i+r)%len(ims)]
+				o := runOnce(self, cfg, c, im, r)
+				results[c.name()+"|"+im.name] = append(results[c.name()+"|"+im.name], o)
+				line += fmt.Sprintf("  %s %s", im.name, o.format(c))
+				if o.status != "" && cfg.verbose {
+					fmt.Fprintf(os.Stderr, "--- %s %s run %d: %s\n%s\n", c.name(), im.name, r+1, o.status, o.detail)
+				}
+			}
+			fmt.Fprintln(os.Stderr, line)
+		}
+	}
+	printTable(os.Stdout, cfg, cases, ims, results)
+	return 0
+}
+
+// outcome of one run: a value (msg/s or µs per round trip) or a status.
+type outcome struct {
+	value  float64
+	cpuNs  float64 // CPU time of all the run's processes per message, ns
+	status string  // "" (ok), "hung", "crashes" or "error"
+	detail string  // stderr of the processes, for -v
+}
+
+func (o outcome) format(c benchCase) string {
+	if o.status != "" {
+		return o.status
+	}
+	return formatValue(c, o.value)
+}
+
+func formatValue(c benchCase, v float64) string {
+	if c.pattern == "reqrep" {
+		return fmt.Sprintf("%.1f µs", v)
+	}
+	switch {
+	case v >= 1e6:
+		return fmt.Sprintf("%.2f M", v/1e6)
+	default:
+		return fmt.Sprintf("%.3f M", v/1e6)
+	}
+}
+
+// child is one peer process.
+type child struct {
+	cmd    *exec.Cmd
+	lines  chan string // its stdout, line by line; closed at EOF
+	stderr *limitedBuffer
+	done   chan struct{} // closed when it has exited
+	err    error         // its exit, once done
+	stdin  io.WriteCloser
+}
+
+func startChild(self string, args []string, hold bool) (*child, error) {
+	ch := &child{
+		cmd:    exec.Command(self, append([]string{peerCmd}, args...)...),
+		lines:  make(chan string, 16),
+		stderr: &limitedBuffer{max: 16 << 10},
+		done:   make(chan struct{}),
+	}
+	ch.cmd.Stderr = ch.stderr
+	out, err := ch.cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if hold {
+		// The child keeps its socket open until this pipe is closed.
+		if ch.stdin, err = ch.cmd.StdinPipe(); err != nil {
+			return nil, err
+		}
+	}
+	if err := ch.cmd.Start(); err != nil {
+		return nil, err
+	}
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			ch.lines <- sc.Text()
+		}
+		close(ch.lines)
+		ch.err = ch.cmd.Wait()
+		close(ch.done)
+	}()
+	return ch, nil
+}
+
+// release lets a child that holds its socket open close it.
+func (ch *child) release() {
+	if ch.stdin != nil {
+		ch.stdin.Close()
+	}
+}
+
+// kill ends the child process if it still runs.
+func (ch *child) kill() {
+	select {
+	case <-ch.done:
+	default:
+		ch.cmd.Process.Kill()
+	}
+}
+
+// waitLine returns the rest of the first line from the child that starts
+// with prefix, or false if the child ended or the deadline passed first.
+func (ch *child) waitLine(prefix string, deadline <-chan time.Time) (string, bool) {
+	for {
+		select {
+		case l, ok := <-ch.lines:
+			if !ok {
+				return "", false
+			}
+			if rest, found := strings.CutPrefix(l, prefix); found {
+				return rest, true
+			}
+		case <-deadline:
+			return "", false
+		}
+	}
+}
+
+// runOnce runs one measurement in child processes: the binding side first,
+// which announces its endpoint, then the connecting side. Every process is
+// killed when the timeout passes.
+func runOnce(self string, cfg config, c benchCase, im impl, run int) outcome {
+	common := []string{"-impl", im.name, "-size", fmt.Sprint(c.size),
+		"-duration", cfg.duration.String(), "-count", fmt.Sprint(cfg.count)}
+	prof := func(role string) []string {
+		if cfg.cpuprofile == "" {
+			return nil
+		}
+		name := fmt.Sprintf("%s-%s-%s-%s-run%d.pprof", im.name, c.pattern, c.transport, sizeName(c.size), run+1)
+		if c.transport != "inproc" {
+			name = fmt.Sprintf("%s-%s-%s-%s-%s-run%d.pprof", im.name, c.pattern, c.transport, sizeName(c.size), role, run+1)
+		}
+		return []string{"-cpuprofile", filepath.Join(cfg.cpuprofile, name)}
+	}
+	timer := time.NewTimer(cfg.timeout)
+	defer timer.Stop()
+
+	var children []*child
+	defer func() {
+		for _, ch := range children {
+			ch.kill()
+			<-ch.done
+		}
+	}()
+	start := func(hold bool, args ...string) (*child, error) {
+		if hold {
+			args = append(args, "-hold")
+		}
+		ch, err := startChild(self, append(args, common...), hold)
+		if err == nil {
+			children = append(children, ch)
+		}
+		return ch, err
+	}
+	// exited waits for a child to end by itself, within the timeout.
+	exited := func(ch *child) bool {
+		select {
+		case <-ch.done:
+			return ch.err == nil
+		case <-timer.C:
+			return false
+		}
+	}
+
+	var r result
+	getResult := func(ch *child) bool {
+		line, ok := ch.waitLine("RESULT ", timer.C)
+		if !ok {
+			return false
+		}
+		err := json.Unmarshal([]byte(line), &r)
+		return err == nil && r.Msgs > 0 && r.Seconds > 0
+	}
+
+	if c.transport == "inproc" {
+		role := c.pattern // "pushpull" or "reqrep": both sides in one process
+		ch, err := start(false, append([]string{"-role", role, "-ep", "inproc://bench"}, prof(role)...)...)
+		if err != nil {
+			return outcome{status: "error", detail: err.Error()}
+		}
+		if !getResult(ch) || !exited(ch) {
+			return failure(timer, children)
+		}
+	} else {
+		bindRole, connRole := "pull", "push"
+		if c.pattern == "reqrep" {
+			bindRole, connRole = "rep", "req"
+		}
+		ep := "tcp://127.0.0.1:*"
+		if c.transport == "ipc" {
+			dir, err := os.MkdirTemp("", "zmqflow-bench-")
+			if err != nil {
+				return outcome{status: "error", detail: err.Error()}
+			}
+			defer os.RemoveAll(dir)
+			ep = "ipc://" + filepath.Join(dir, "s")
+		}
+		binder, err := start(false, append([]string{"-role", bindRole, "-ep", ep}, prof(bindRole)...)...)
+		if err != nil {
+			return outcome{status: "error", detail: err.Error()}
+		}
+		got, ok := binder.waitLine("READY ", timer.C)
+		if !ok {
+			return failure(timer, children)
+		}
+		// The connecting side (PUSH, REQ) keeps its socket open until the
+		// binding side (PULL, REP) has got everything and exited.
+		conn, err := start(true, append([]string{"-role", connRole, "-ep", got}, prof(connRole)...)...)
+		if err != nil {
+			return outcome{status: "error", detail: err.Error()}
+		}
+		measuring := binder
+		if c.pattern == "reqrep" {
+			measuring = conn
+		}
+		if !getResult(measuring) || !exited(binder) {
+			return failure(timer, children)
+		}
+		conn.release()
+		if !exited(conn) {
+			return failure(timer, children)
+		}
+	}
+	// CPU time of every process of the run (start-up and handshake
+	// included, a few ms), per message or round trip: how much work each
+	// costs, which a busy machine disturbs less than it does the rates.
+	var cpu time.Duration
+	for _, ch := range children {
+		cpu += ch.cmd.ProcessState.UserTime() + ch.cmd.ProcessState.SystemTime()
+	}
+	cpuPer := cpu.Seconds() / float64(r.Msgs) * 1e9
+	if c.pattern == "reqrep" {
+		return outcome{value: r.Seconds / float64(r.Msgs) * 1e6, cpuNs: cpuPer}
+	}
+	return outcome{value: float64(r.Msgs) / r.Seconds, cpuNs: cpuPer}
+}
+
+// failure says why a run did not produce a result: a process died of a
+// panic or a signal ("crashes"), the timeout passed ("hung"), or anything
+// else ("error").
+func failure(timer *time.Timer, children []*child) outcome {
+	// Give processes that are on their way out a moment to exit, then kill.
+	grace := time.After(2 * time.Second)
+	for _, ch := range children {
+		select {
+		case <-ch.done:
+		case <-grace:
+		case <-timer.C:
+		}
+	}
+	var detail strings.Builder
+	crashed, hung := false, false
+	for i, ch := range children {
+		exited := false
+		select {
+		case <-ch.done:
+			exited = true
+		default:
+			hung = true
+			ch.kill()
+			<-ch.done
+		}
+		se := ch.stderr.String()
+		fmt.Fprintf(&detail, "process %d: %v\n%s", i+1, ch.err, se)
+		if exited && ch.err != nil && (strings.Contains(se, "panic:") || strings.Contains(se, "fatal error:") ||
+			strings.Contains(se, "SIGSEGV") || strings.Contains(ch.err.Error(), "signal")) {
+			crashed = true
+		}
+	}
+	switch {
+	case crashed:
+		return outcome{status: "crashes", detail: detail.String()}
+	case hung:
+		return outcome{status: "hung", detail: detail.String()}
+	}
+	return outcome{status: "error", detail: detail.String()}
+}
+
+// limitedBuffer keeps the first max bytes written to it.
+type limitedBuffer struct {
+	mu  sync.Mutex
+	max int
+	b   bytes.Buffer
+}
+
+func (l *limitedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if room := l.max - l.b.Len(); room > 0 {
+		l.b.Write(p[:min(len(p), room)])
+	}
+	return len(p), nil
+}
+
+func (l *limitedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func median(xs []float64) float64 {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+// cell is the median of the successful runs; a status if none succeeded;
+// failures are noted beside a median.
+func cell(c benchCase, os []outcome) (string, float64, bool) {
+	var vals []float64
+	fails := map[string]int{}
+	for _, o := range os {
+		if o.status == "" {
+			vals = append(vals, o.value)
+		} else {
+			fails[o.status]++
+		}
+	}
+	if len(vals) == 0 {
+		for _, st := range []string{"crashes", "hung", "error"} {
+			if fails[st] > 0 {
+				return st, 0, false
+			}
+		}
+		return "-", 0, false
+	}
+	m := median(vals)
+	s := formatValue(c, m)
+	for _, st := range []string{"crashes", "hung", "error"} {
+		if fails[st] > 0 {
+			s += fmt.Sprintf(" (%s %d/%d)", st, fails[st], len(os))
+		}
+	}
+	return s, m, true
+}
+
+func printTable(w io.Writer, cfg config, cases []benchCase, ims []impl, results map[string][]outcome) {
+	fmt.Fprintf(w, "\nMedians of %d runs of %v. Throughput in msg/s (M = million), latency in µs per round trip.\n", cfg.runs, cfg.duration)
+	fmt.Fprintln(w, "Ratios: ours / the other for throughput, the other / ours for latency: above 1, ours is faster.")
+	fmt.Fprintln(w)
+	header := "| case |"
+	sep := "|---|"
+	for _, im := range ims {
+		header += " " + im.label + " |"
+		sep += "---|"
+	}
+	var against []impl // the libzmq columns ours is compared with
+	if _, hasOurs := indexImpl(ims, "ours"); hasOurs {
+		for _, name := range []string{"libzmq-c", "libzmq"} {
+			if i, ok := indexImpl(ims, name); ok {
+				against = append(against, ims[i])
+				header += " ours/" + name + " |"
+				sep += "---|"
+			}
+		}
+	}
+	fmt.Fprintln(w, header)
+	fmt.Fprintln(w, sep)
+	for _, c := range cases {
+		row := "| " + c.title() + " |"
+		vals := map[string]float64{}
+		oks := map[string]bool{}
+		for _, im := range ims {
+			s, v, ok := cell(c, results[c.name()+"|"+im.name])
+			vals[im.name], oks[im.name] = v, ok
+			row += " " + s + " |"
+		}
+		for _, im := range against {
+			if !oks["ours"] || !oks[im.name] {
+				row += " - |"
+				continue
+			}
+			ratio := vals["ours"] / vals[im.name]
+			if c.pattern == "reqrep" {
+				ratio = vals[im.name] / vals["ours"]
+			}
+			row += fmt.Sprintf(" %.2f |", ratio)
+		}
+		fmt.Fprintln(w, row)
+	}
+
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "CPU time per message or round trip (ns), sender and receiver processes together, medians:")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, header)
+	fmt.Fprintln(w, sep)
+	for _, c := range cases {
+		row := "| " + c.title()[:strings.LastIndex(c.title(), " (")] + " |"
+		vals := map[string]float64{}
+		for _, im := range ims {
+			var xs []float64
+			for _, o := range results[c.name()+"|"+im.name] {
+				if o.status == "" {
+					xs = append(xs, o.cpuNs)
+				}
+			}
+			if len(xs) == 0 {
+				row += " - |"
+				continue
+			}
+			vals[im.name] = median(xs)
+			row += fmt.Sprintf(" %.0f |", vals[im.name])
+		}
+		for _, im := range against {
+			if vals["ours"] == 0 || vals[im.name] == 0 {
+				row += " - |"
+				continue
+			}
+			row += fmt.Sprintf(" %.2f |", vals[im.name]/vals["ours"])
+		}
+		fmt.Fprintln(w, row)
+	}
+}
+
+func indexImpl(ims []impl, name string) (int, bool) {
+	for i, im := range ims {
+		if im.name == name {
+			return i, true
+		}
+	}
+	return -1, false
+}
