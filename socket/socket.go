@@ -41,7 +41,7 @@ type Socket struct {
 	binds     map[string]*binding
 	dials     map[string]*dialing
 	changed   atomic.Pointer[chan struct{}] // closed and replaced whenever pipes change
-	nextID    uint32        // generated routing identities
+	nextID    uint32                        // generated routing identities
 	sendables atomic.Pointer[[]*pipe]
 
 	rr      atomic.Uint64 // round-robin cursor
