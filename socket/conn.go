@@ -3,7 +3,6 @@ package socket
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -14,8 +13,8 @@ import (
 
 // conn is one established tcp or ipc connection serving a pipe. Its reader
 // goroutine reads messages and hands them to the socket; its writer goroutine
-// (the goroutine that called run) writes the pipe's queue. They are the only
-// code that touches the *zmq4.Conn.
+// (the goroutine that called serve) writes the pipe's queue, and the PONGs.
+// They are the only code that touches the *zmq4.Conn and the wire.
 type conn struct {
 	s      *Socket
 	p      *pipe
@@ -111,17 +110,11 @@ func (c *conn) end() {
 func (c *conn) read() error {
 	defer c.end()
 	for {
-		m, err := c.zc.RecvMsg()
+		m, err := c.w.readMsg()
 		if err != nil {
-			if errors.Is(err, io.EOF) {
-				return io.EOF
-			}
 			return err
 		}
-		if m.Type == zmq4.CmdMsg || len(m.Frames) == 0 {
-			continue // the wire filters commands; be safe anyway
-		}
-		if !c.s.inbound(c.p, Msg(m.Frames), c.stop) {
+		if !c.s.inbound(c.p, m, c.stop) {
 			return nil
 		}
 	}
@@ -157,7 +150,7 @@ func (c *conn) write() error {
 				return err
 			}
 		}
-		if err := c.zc.SendMsg(zmq4.Msg{Frames: m}); err != nil {
+		if err := c.w.writeMsg(m); err != nil {
 			return err
 		}
 	}
@@ -174,7 +167,7 @@ func (c *conn) drain(linger time.Duration) error {
 	for {
 		select {
 		case m := <-c.p.out:
-			if err := c.zc.SendMsg(zmq4.Msg{Frames: m}); err != nil {
+			if err := c.w.writeMsg(m); err != nil {
 				return err
 			}
 		default:

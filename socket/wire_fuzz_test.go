@@ -11,14 +11,11 @@ package socket
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"io"
 	"net"
 	"testing"
 	"time"
-
-	"github.com/go-zeromq/zmq4"
 )
 
 // fuzzLimit is the maximum message size the fuzzed sockets allow: small, so
@@ -72,77 +69,47 @@ func FuzzWire(f *testing.F) {
 		for _, chunk := range []int{0, 3} {
 			checkGuardAlone(t, data, chunk)
 		}
-		checkUnderZMQ4(t, joinBytes(peerHandshake(), data))
+		checkAfterHandshake(t, joinBytes(peerHandshake(), data))
 		checkHandshake(t, data)
 	})
 }
 
-// checkGuardAlone reads everything the guard passes through in established
-// mode and parses it: only message frames, none over the limit, no message
-// over the limit, and an error that says why it stopped.
+// checkGuardAlone reads messages with readMsg from a wire in established
+// mode: only message frames come out, none and no message over the limit,
+// and the read stops with an error that says why.
 func checkGuardAlone(t *testing.T, data []byte, chunk int) {
 	w := newWire(newScriptConn(data, chunk), fuzzLimit)
 	w.greetLeft = 0
 	w.establish()
-	var out bytes.Buffer
-	buf := make([]byte, 7) // small reads, as zmq4's header reads
-	var err error
-	for {
-		var n int
-		n, err = w.Read(buf)
-		out.Write(buf[:n])
-		if err != nil {
-			break
-		}
-		if n == 0 {
-			t.Fatal("Read returned 0 bytes and no error")
-		}
-	}
-	if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) &&
-		!errors.Is(err, ErrTooLarge) && !errors.Is(err, errBadFrame) {
-		t.Fatalf("guard stopped with %v", err)
-	}
-	if out.Len() > len(data) {
-		t.Fatalf("guard passed %d bytes of %d", out.Len(), len(data))
-	}
-	checkFrames(t, out.Bytes())
-	if w.pinged.Load() {
-		if ctx, ok := w.pongContext(); !ok || len(ctx) > 16 {
-			t.Fatalf("PONG context %q, %v", ctx, ok)
-		}
-	}
+	readAll(t, "guard", w)
 }
 
-// checkFrames parses the stream the guard let through.
-func checkFrames(t *testing.T, b []byte) {
-	var msg uint64
-	for len(b) >= 2 {
-		flags, size, hlen := b[0], uint64(b[1]), 2
-		if flags&flagCommand != 0 {
-			t.Fatalf("a command frame got through: % x", b[:min(len(b), 16)])
-		}
-		if flags&^(flagMore|flagLong) != 0 {
-			t.Fatalf("a frame with flags %#x got through", flags)
-		}
-		if flags&flagLong != 0 {
-			if len(b) < 9 {
-				return
+// readAll reads messages until the stream fails, checking each.
+func readAll(t *testing.T, who string, w *wire) {
+	var read int
+	for {
+		m, err := w.readMsg()
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) &&
+				!errors.Is(err, ErrTooLarge) && !errors.Is(err, errBadFrame) {
+				t.Fatalf("%s: readMsg stopped with %v", who, err)
 			}
-			size, hlen = binary.BigEndian.Uint64(b[1:9]), 9
+			break
 		}
-		if size > fuzzLimit {
-			t.Fatalf("a frame of %d bytes got through, limit %d", size, fuzzLimit)
+		if len(m) == 0 {
+			t.Fatalf("%s: readMsg returned a message of no frames", who)
 		}
-		if msg += size; msg > fuzzLimit {
-			t.Fatalf("a message of %d bytes got through, limit %d", msg, fuzzLimit)
+		if n := m.Size(); n > fuzzLimit {
+			t.Fatalf("%s: readMsg returned %d bytes, limit %d", who, n, fuzzLimit)
 		}
-		if flags&flagMore == 0 {
-			msg = 0
+		if read += m.Size(); read > 1<<20 {
+			t.Fatalf("%s: more read than the fuzz input can hold", who)
 		}
-		if uint64(len(b)-hlen) < size {
-			return // the stream ended inside the frame
+	}
+	if w.pinged.Load() {
+		if ctx, ok := w.pongContext(); !ok || len(ctx) > 16 {
+			t.Fatalf("%s: PONG context %q, %v", who, ctx, ok)
 		}
-		b = b[hlen+int(size):]
 	}
 }
 
@@ -169,28 +136,16 @@ func fuzzSockets(t *testing.T) (null, plain *Socket) {
 	return fuzzNull, fuzzPlain
 }
 
-// checkUnderZMQ4 runs zmq4's reader over the guard as the connection's
-// reader goroutine does, without its recover: a panic here would take the
-// process down.
-func checkUnderZMQ4(t *testing.T, script []byte) {
+// checkAfterHandshake runs the handshake with a good peer through zmq4, then
+// reads as the connection's reader goroutine does, without its recover: a
+// panic here would take the process down.
+func checkAfterHandshake(t *testing.T, script []byte) {
 	s, _ := fuzzSockets(t)
-	w, zc, err := s.handshake(newScriptConn(script, 0))
+	w, _, err := s.handshake(newScriptConn(script, 0))
 	if err != nil {
 		t.Fatalf("handshake with a good peer: %v", err)
 	}
-	for {
-		m, err := zc.RecvMsg()
-		if err != nil {
-			return
-		}
-		if m.Type == zmq4.CmdMsg {
-			t.Fatalf("a command reached RecvMsg: %v", m)
-		}
-		if n := Msg(m.Frames).Size(); n > fuzzLimit {
-			t.Fatalf("RecvMsg returned %d bytes, limit %d", n, fuzzLimit)
-		}
-		_, _ = w.pongContext()
-	}
+	readAll(t, "after handshake", w)
 }
 
 // checkHandshake uses the bytes as the whole of a peer's side, handshake
@@ -200,23 +155,14 @@ func checkUnderZMQ4(t *testing.T, script []byte) {
 func checkHandshake(t *testing.T, script []byte) {
 	null, plain := fuzzSockets(t)
 	for name, s := range map[string]*Socket{"null": null, "plain": plain} {
-		w, zc, err := s.handshake(newScriptConn(script, 0))
+		w, _, err := s.handshake(newScriptConn(script, 0))
 		if err != nil {
 			if !errors.Is(err, ErrHandshake) && !errors.Is(err, ErrAuth) {
 				t.Fatalf("%s handshake error %v is neither ErrHandshake nor ErrAuth", name, err)
 			}
 			continue
 		}
-		for {
-			m, err := zc.RecvMsg()
-			if err != nil {
-				break
-			}
-			if m.Type == zmq4.CmdMsg || Msg(m.Frames).Size() > fuzzLimit {
-				t.Fatalf("%s: RecvMsg returned %v", name, m)
-			}
-			_, _ = w.pongContext()
-		}
+		readAll(t, name, w)
 	}
 }
 
