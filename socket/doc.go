@@ -21,12 +21,15 @@
 //
 // # Wire and connections
 //
-// tcp and ipc connections speak ZMTP 3.0 (RFC 23) through
-// github.com/go-zeromq/zmq4's connection layer (zmq4.Open, *zmq4.Conn), over a
+// tcp and ipc connections speak ZMTP 3.0 (RFC 23). github.com/go-zeromq/zmq4's
+// connection layer runs the greeting, the security handshake and the
+// socket-type check (zmq4.Open) and sends commands (*zmq4.Conn), over a
 // connection this package owns: buffered reads, buffered writes flushed when
 // the connection's queue runs empty, and a frame guard that drops a peer
 // announcing a message over the maximum size before it is read (see
-// WithMaxMsgSize). ZMTP commands never reach the application; a PING is
+// WithMaxMsgSize). After the handshake the guard also reads and writes the
+// message frames itself, which saves zmq4's allocations and a second parse
+// of every header. ZMTP commands never reach the application; a PING is
 // answered with a PONG. The NULL and PLAIN (RFC 24) mechanisms are
 // supported; a PLAIN server checks credentials with a function you supply.
 // inproc connections pass messages over Go channels, without ZMTP and without
