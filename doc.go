@@ -15,7 +15,7 @@
 //	Ch. 2  High-Water Marks                    socket.WithSendHWM, WithRecvHWM, Stats.Dropped
 //	Ch. 2  Handling Errors and ETERM           socket: ctx on every blocking call, ErrClosed,
 //	                                          Close with linger
-//	Ch. 2  Intermediaries and Proxies          socket: XPub, XSub (broker proxies planned)
+//	Ch. 2  Intermediaries and Proxies          socket: XPub, XSub; broker: Proxy, Queue, Forwarder
 //	Ch. 2  Missing Message Problem Solver      socket.Monitor events, Stats
 //	Ch. 2  Multithreading with ZeroMQ          actor: Spawn, Ref.Tell, Ask, Supervise;
 //	                                          patterns: Pipeline, Map (fan-out, fan-in)
@@ -24,12 +24,12 @@
 //	                                          Dealer, Router, Pair, with a Codec
 //	Ch. 3  The Request-Reply Mechanisms        socket: Router, Dealer, WithIdentity,
 //	                                          WithRouterMandatory; Example_routerDealer
-//	Ch. 3  A Load Balancing Message Broker     broker (planned)
+//	Ch. 3  A Load Balancing Message Broker     broker: LoadBalancer, Worker, Client
 //	Ch. 4  Client-Side Reliability (Lazy       patterns: Req with LazyPirate
 //	       Pirate)
-//	Ch. 4  Paranoid Pirate                     broker (planned)
+//	Ch. 4  Paranoid Pirate (spec 6/PPP)        broker: LoadBalancer, Worker (heartbeats, reconnect)
 //	Ch. 4  Majordomo (MDP, spec 7)             broker (planned)
-//	Ch. 5  Espresso (capture)                  broker (planned)
+//	Ch. 5  Espresso (capture)                  broker: WithCapture
 //	Security: ZMTP PLAIN (RFC 24)              socket.WithPlainClient, WithPlainServer
 //
 // Command-line tools: cmd/zcat pokes at any socket from a shell.

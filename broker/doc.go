@@ -1,0 +1,36 @@
+// Package broker is the guide's brokers and proxies on package socket, each
+// named after the section of "ZeroMQ - The Guide" (https://zguide.zeromq.org)
+// it implements:
+//
+//	Guide                                                   Here
+//	Ch. 3 "A Load Balancing Message Broker" (lbbroker);
+//	ch. 4 "Robust Reliable Queuing (Paranoid Pirate
+//	      Pattern)" (ppqueue, ppworker); spec 6/PPP         LoadBalancer, Worker, Client
+//	Ch. 4 "Client-Side Reliability (Lazy Pirate Pattern)"   Client's retries
+//	Ch. 2 "Intermediaries and Proxies", "ZeroMQ's
+//	      Built-In Proxy Function"                          Proxy
+//	Ch. 2 "Shared Queue (DEALER and ROUTER sockets)"        Queue
+//	Ch. 2 "Transport Bridging" (wuproxy)                    Forwarder
+//	Ch. 5 "Pub-Sub Tracing (Espresso Pattern)"              WithCapture
+//
+// # Load balancing with heartbeats
+//
+// A LoadBalancer binds a ROUTER for clients and a ROUTER for workers.
+// Workers speak the Paranoid Pirate Protocol: READY, then request and reply
+// one at a time, and HEARTBEAT both ways every interval (1 s, liveness 3, as
+// in the guide). The least recently used idle worker gets the next request,
+// and clients are read only while a worker is idle. Beyond the guide, a
+// request held by a worker that dies goes to another worker, and requests
+// carry ids so that resends and second replies are dropped: a Client's
+// Request returns one reply, at least once done. The wire is PPP, so the
+// guide's ppworker can serve our LoadBalancer, our Worker can serve the
+// guide's ppqueue, and a plain REQ socket can be a client.
+//
+// # Goroutines
+//
+// Package socket has no poller. A broker that reads two sockets runs one
+// goroutine per socket, feeding channels to one goroutine that owns the
+// state and does the sending. Every type here says in its doc which of its
+// methods block and which goroutines it runs; constructors start them and
+// Close returns after they have ended.
+package broker

@@ -1,0 +1,146 @@
+package broker_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/zmqflow/zmqflow/broker"
+	"github.com/zmqflow/zmqflow/internal/pyzmq"
+)
+
+// The interop tests run libzmq peers (pyzmq) in each PPP role around ours:
+// testdata/ppworker.py and testdata/ppqueue.py follow the guide's ppworker
+// and ppqueue; a plain REQ socket is the guide's simplest client.
+
+const pyInterval = 100 * time.Millisecond
+
+var pyBeat = broker.WithHeartbeat(pyInterval, 3)
+
+func pyArgs() []string { return []string{fmt.Sprint(pyInterval.Milliseconds()), "3"} }
+
+// lineWith reads a peer's lines until one starts with prefix.
+func lineWith(t *testing.T, ctx context.Context, p *pyzmq.Peer, prefix string) string {
+	t.Helper()
+	for {
+		l, err := p.Line(ctx)
+		if err != nil {
+			t.Fatalf("waiting for %q: %v", prefix, err)
+		}
+		if strings.HasPrefix(l, prefix) {
+			return l
+		}
+	}
+}
+
+// libzmq workers (the guide's ppworker) serve our load balancer and client.
+func TestInteropPythonWorkers(t *testing.T) {
+	ctx := testCtx(t)
+	b := newLB(t, "tcp://127.0.0.1:*", "tcp://127.0.0.1:*", pyBeat)
+	var ws []*pyzmq.Peer
+	for range 2 {
+		w := pyzmq.Start(t, "testdata/ppworker.py", append([]string{b.Backend()}, pyArgs()...)...)
+		lineWith(t, ctx, w, "STARTED")
+		ws = append(ws, w)
+	}
+	waitLB(t, ctx, b, "2 python workers", func(s broker.LBStats) bool { return s.Workers == 2 })
+	c := newClient(t, b.Frontend())
+	var wg sync.WaitGroup
+	for i := range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			want := fmt.Sprint("req-", i)
+			r, err := c.Request(ctx, []byte(want))
+			if err != nil || len(r) != 1 || string(r[0]) != want {
+				t.Errorf("Request %d = %q, %v", i, r, err)
+			}
+		}()
+	}
+	wg.Wait()
+	// Heartbeats flow both ways: each worker hears the broker's for two
+	// liveness periods without reconnecting, and the broker keeps both.
+	for _, w := range ws {
+		for beats := 0; beats < 6; {
+			switch l := lineWith(t, ctx, w, ""); {
+			case l == "BEAT":
+				beats++
+			case l == "RECONNECT":
+				t.Fatal("python worker lost the broker's heartbeats")
+			}
+		}
+	}
+	if s := b.Stats(); s.Dead != 0 || s.Workers != 2 {
+		t.Fatalf("stats %+v: python workers should stay alive on heartbeats", s)
+	}
+}
+
+// A libzmq REQ client talks to our load balancer and workers.
+func TestInteropREQClient(t *testing.T) {
+	ctx := testCtx(t)
+	b := newLB(t, "tcp://127.0.0.1:*", "tcp://127.0.0.1:*", pyBeat)
+	newWorker(t, b.Backend(), echo("ok"), pyBeat, fastReconnect)
+	waitLB(t, ctx, b, "worker", func(s broker.LBStats) bool { return s.Workers == 1 })
+	req := pyzmq.Socket(t, "REQ", "--connect", b.Frontend())
+	for i := range 3 {
+		if err := req.SendString(fmt.Sprint("hello-", i)); err != nil {
+			t.Fatal(err)
+		}
+		r, err := req.Recv(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(r) != 2 || string(r[0]) != "ok" || string(r[1]) != fmt.Sprint("hello-", i) {
+			t.Fatalf("REQ got %q", r)
+		}
+	}
+}
+
+// Our workers and client against a libzmq broker (the guide's ppqueue),
+// with a libzmq REQ client beside ours.
+func TestInteropPythonQueue(t *testing.T) {
+	ctx := testCtx(t)
+	q := pyzmq.Start(t, "testdata/ppqueue.py", append([]string{"tcp://127.0.0.1:*", "tcp://127.0.0.1:*"}, pyArgs()...)...)
+	f := strings.Fields(lineWith(t, ctx, q, "READY"))
+	front, back := f[1], f[2]
+	var ws []*broker.Worker
+	for i := range 2 {
+		ws = append(ws, newWorker(t, back, echo(fmt.Sprint("w", i)), pyBeat, fastReconnect))
+	}
+	lineWith(t, ctx, q, "WORKERS 2")
+	c := newClient(t, front)
+	var wg sync.WaitGroup
+	for i := range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			want := fmt.Sprint("req-", i)
+			r, err := c.Request(ctx, []byte(want))
+			if err != nil || len(r) != 2 || string(r[1]) != want {
+				t.Errorf("Request %d = %q, %v", i, r, err)
+			}
+		}()
+	}
+	wg.Wait()
+	req := pyzmq.Socket(t, "REQ", "--connect", front)
+	if err := req.SendString("from libzmq"); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := req.Recv(ctx); err != nil || len(r) != 2 || string(r[1]) != "from libzmq" {
+		t.Fatalf("REQ got %q, %v", r, err)
+	}
+	var handled uint64
+	for _, w := range ws {
+		s := w.Stats()
+		handled += s.Handled
+		if s.Reconnects != 0 || s.Malformed != 0 {
+			t.Errorf("worker stats %+v: ppqueue's heartbeats should keep it connected", s)
+		}
+	}
+	if handled != 11 {
+		t.Fatalf("workers handled %d requests, want 11", handled)
+	}
+}

@@ -1,0 +1,479 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/zmqflow/zmqflow/socket"
+)
+
+// LoadBalancer is the guide's load-balancing broker (ch. 3 "A Load Balancing
+// Message Broker") with the Paranoid Pirate queue's heartbeats (ch. 4,
+// ppqueue; spec 6/PPP). Clients connect REQ or DEALER sockets to its
+// frontend ROUTER; workers connect DEALER sockets to its backend ROUTER and
+// speak PPP: READY, then one REQUEST and one REPLY at a time, and HEARTBEAT
+// both ways every interval.
+//
+// The least recently used idle worker gets the next request, and the
+// frontend is read only while a worker is idle, so requests wait in the
+// clients' queues (and TCP) rather than in the broker. A worker that sends
+// nothing for liveness intervals, or whose connection is gone, is dead; the
+// request it held goes to the next idle worker, ahead of new requests
+// (at-least-once: the dead worker may have done it). Each request is known
+// by its address stack, the client's routing id and what the client put
+// before the empty delimiter (a Client puts a request id there), so a
+// resent request that is still outstanding is dropped, and of the replies
+// to one request only the first reaches the client.
+//
+// Concurrency: a LoadBalancer is safe for concurrent use. It runs three
+// goroutines: one reads the frontend, one the backend, and one owns all the
+// state and does all the sending (the actor way; package socket has no
+// poller). They start in NewLoadBalancer and end in Close, which returns
+// after they have ended and both sockets are closed. Stats and Wait may be
+// called from any goroutine; Wait blocks until its condition holds or its
+// ctx ends.
+type LoadBalancer struct {
+	cfg             config
+	front, back     *socket.Socket
+	frontEP, backEP string
+	cancel          context.CancelFunc
+	done            chan struct{}
+	closeOnce       sync.Once
+
+	mu      sync.Mutex
+	stats   LBStats
+	changed chan struct{} // closed and replaced when stats change and someone waits
+	waiters int           // goroutines in Wait
+	err     error         // why the loop ended early, if it did
+}
+
+// LBStats are a LoadBalancer's gauges (now) and counters (since it started).
+type LBStats struct {
+	Workers  int // workers registered (READY and alive)
+	Idle     int // of them, waiting for a request
+	InFlight int // requests on a worker
+	Pending  int // requests waiting for a worker (given back by a dead one)
+
+	Requests    uint64 // requests taken from clients
+	Replies     uint64 // replies passed to clients
+	Duplicates  uint64 // resent requests dropped: the same request was outstanding
+	LateReplies uint64 // replies dropped: their request was answered already, or is unknown
+	Requeued    uint64 // requests handed back to the queue by a dead or failing worker
+	Abandoned   uint64 // requests dropped after WithMaxDeliveries attempts
+	Dead        uint64 // workers found dead: heartbeats missed or connection gone
+	Malformed   uint64 // messages dropped because they are not PPP
+}
+
+// NewLoadBalancer binds a load balancer's frontend (for clients) and
+// backend (for workers) and starts it. Endpoints are as socket.Bind takes
+// them; tcp port "*" picks a free one (see Frontend and Backend).
+// Options: WithHeartbeat, WithMaxDeliveries, WithSocketOptions, WithLogger.
+func NewLoadBalancer(frontend, backend string, opts ...Option) (*LoadBalancer, error) {
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	b := &LoadBalancer{cfg: cfg, done: make(chan struct{}), changed: make(chan struct{})}
+	// Replies to clients that left are dropped, as in the guide; workers
+	// are sent with mandatory routing so that a vanished worker is found
+	// at the next send instead of after its heartbeats expire.
+	if b.front, err = socket.New(socket.Router, append([]socket.Option{socket.WithLinger(0)}, cfg.sockOpts...)...); err != nil {
+		return nil, fmt.Errorf("broker: load balancer frontend: %w", err)
+	}
+	if b.back, err = socket.New(socket.Router, append([]socket.Option{socket.WithLinger(0), socket.WithRouterMandatory()}, cfg.sockOpts...)...); err != nil {
+		b.front.Close()
+		return nil, fmt.Errorf("broker: load balancer backend: %w", err)
+	}
+	if b.frontEP, err = b.front.Bind(frontend); err == nil {
+		b.backEP, err = b.back.Bind(backend)
+	}
+	if err != nil {
+		b.front.Close()
+		b.back.Close()
+		return nil, fmt.Errorf("broker: load balancer: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	b.cancel = cancel
+	go b.run(ctx)
+	return b, nil
+}
+
+// Frontend returns the endpoint clients connect to, as bound.
+func (b *LoadBalancer) Frontend() string { return b.frontEP }
+
+// Backend returns the endpoint workers connect to, as bound.
+func (b *LoadBalancer) Backend() string { return b.backEP }
+
+// Stats returns a snapshot of the load balancer's gauges and counters.
+func (b *LoadBalancer) Stats() LBStats {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.stats
+}
+
+// Wait blocks until cond holds for the load balancer's stats, or ctx ends
+// (ctx.Err()), or the load balancer is closed (ErrClosed). cond is called
+// with no lock held, from the calling goroutine only.
+func (b *LoadBalancer) Wait(ctx context.Context, cond func(LBStats) bool) error {
+	b.mu.Lock()
+	b.waiters++
+	b.mu.Unlock()
+	defer func() {
+		b.mu.Lock()
+		b.waiters--
+		b.mu.Unlock()
+	}()
+	for {
+		b.mu.Lock()
+		st, ch := b.stats, b.changed
+		b.mu.Unlock()
+		if cond(st) {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-b.done:
+			return ErrClosed
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Close stops the load balancer and closes its sockets, dropping requests
+// and replies on their way. It returns after its goroutines have ended.
+// Calls after the first return nil.
+func (b *LoadBalancer) Close() error {
+	var err error
+	b.closeOnce.Do(func() {
+		b.cancel()
+		<-b.done
+		err = errors.Join(b.front.Close(), b.back.Close())
+		b.mu.Lock()
+		if b.err != nil && err == nil {
+			err = b.err
+		}
+		b.mu.Unlock()
+	})
+	return err
+}
+
+// maxCredit bounds the frontend reader's tokens: the requests read ahead
+// for idle workers.
+const maxCredit = 1024
+
+// lbWorker is a worker as the loop sees it.
+type lbWorker struct {
+	id     string
+	expiry time.Time
+	req    *lbRequest // the request it holds, or nil
+	idle   bool       // on the idle list
+}
+
+// lbRequest is an outstanding request: taken from a client, not answered.
+type lbRequest struct {
+	key        string
+	msg        socket.Msg // client routing id, rest of the address stack, delimiter, body
+	worker     *lbWorker  // holding it, or nil while pending
+	deliveries int
+}
+
+// lbLoop is the state the loop goroutine owns.
+type lbLoop struct {
+	b           *LoadBalancer
+	log         *zap.Logger
+	workers     map[string]*lbWorker
+	idle        []*lbWorker // least recently used first
+	pending     []*lbRequest
+	outstanding map[string]*lbRequest
+	st          LBStats
+	sendCtx     context.Context
+	sendCancel  context.CancelFunc
+}
+
+func (b *LoadBalancer) run(ctx context.Context) {
+	defer close(b.done)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	// Buffered so that a burst of replies (many workers finishing at once)
+	// costs the readers no hand-over per message.
+	frontCh, backCh := make(chan socket.Msg, 256), make(chan socket.Msg, 256)
+	want := make(chan struct{}, maxCredit)
+	failed := make(chan error, 2)
+	wg.Add(2)
+	go func() { defer wg.Done(); readLoop(ctx, b.front, want, frontCh, failed) }()
+	go func() { defer wg.Done(); readLoop(ctx, b.back, nil, backCh, failed) }()
+
+	l := &lbLoop{b: b, log: b.cfg.log, workers: map[string]*lbWorker{}, outstanding: map[string]*lbRequest{}}
+	tick := time.NewTicker(b.cfg.interval)
+	defer tick.Stop()
+	l.newSendCtx(ctx)
+	defer func() { l.sendCancel() }()
+	asked := 0 // tokens given to the frontend reader and not yet used
+	for {
+		// The frontend is read only while a worker is idle and nothing
+		// given back waits for one: the reader takes one message per
+		// token, and there is at most one token per idle worker, so that
+		// with many workers finishing at once the next requests are read
+		// while the first are sent.
+		for asked < len(l.idle) && asked < maxCredit && len(l.pending) == 0 {
+			want <- struct{}{}
+			asked++
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case err := <-failed:
+			b.mu.Lock()
+			b.err = err
+			b.mu.Unlock()
+			l.log.Warn("load balancer stopped", zap.Error(err))
+			return
+		case m := <-frontCh:
+			asked--
+			l.fromClient(ctx, m)
+		case m := <-backCh:
+			l.fromWorker(ctx, m)
+		case now := <-tick.C:
+			l.newSendCtx(ctx)
+			l.heartbeat(ctx, now)
+		}
+		l.publish()
+	}
+}
+
+// readLoop feeds a socket's messages to out. With want non-nil it reads one
+// message per token taken from want.
+func readLoop(ctx context.Context, s *socket.Socket, want <-chan struct{}, out chan<- socket.Msg, failed chan<- error) {
+	for {
+		if want != nil {
+			select {
+			case <-want:
+			case <-ctx.Done():
+				return
+			}
+		}
+		m, err := s.Recv(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				failed <- fmt.Errorf("broker: receive: %w", err)
+			}
+			return
+		}
+		select {
+		case out <- m:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+func (l *lbLoop) publish() {
+	l.st.Workers = len(l.workers)
+	l.st.Idle = len(l.idle)
+	l.st.Pending = len(l.pending)
+	l.st.InFlight = len(l.outstanding) - len(l.pending)
+	b := l.b
+	b.mu.Lock()
+	if b.stats != l.st {
+		b.stats = l.st
+		if b.waiters > 0 {
+			close(b.changed)
+			b.changed = make(chan struct{})
+		}
+	}
+	b.mu.Unlock()
+}
+
+func (l *lbLoop) fromClient(ctx context.Context, m socket.Msg) {
+	env, _, ok := splitEnvelope(m)
+	if !ok {
+		l.st.Malformed++
+		l.log.Warn("request without an address stack dropped", zap.Error(ErrMalformed), zap.Stringer("msg", m))
+		return
+	}
+	key := envelopeKey(env)
+	if _, dup := l.outstanding[key]; dup {
+		l.st.Duplicates++
+		return
+	}
+	r := &lbRequest{key: key, msg: m}
+	l.outstanding[key] = r
+	l.st.Requests++
+	l.pending = append(l.pending, r)
+	l.dispatch(ctx)
+}
+
+func (l *lbLoop) fromWorker(ctx context.Context, m socket.Msg) {
+	id, rest := string(m[0]), m[1:]
+	w := l.workers[id]
+	if w != nil {
+		w.expiry = time.Now().Add(l.b.cfg.expiry())
+	}
+	if len(rest) == 1 {
+		cmd, err := command(rest)
+		if err != nil {
+			l.st.Malformed++
+			l.log.Warn("bad command from worker", zap.Binary("worker", m[0]), zap.Error(err))
+			return
+		}
+		if cmd == pppReady {
+			l.ready(ctx, id, w)
+		}
+		// A HEARTBEAT only keeps a known worker alive. One from a worker
+		// we do not know (it outlived our restart, or we buried it) is
+		// ignored: PPP conversations start with READY, and the worker
+		// sends it once it misses our heartbeats.
+		return
+	}
+	env, _, ok := splitEnvelope(rest)
+	if !ok {
+		l.st.Malformed++
+		l.log.Warn("reply without an address stack dropped", zap.Binary("worker", m[0]), zap.Error(ErrMalformed))
+		return
+	}
+	key := envelopeKey(env)
+	if r := l.outstanding[key]; r != nil {
+		delete(l.outstanding, key)
+		if r.worker == nil {
+			l.unpend(r)
+		}
+		l.st.Replies++
+		if err := l.b.front.Send(ctx, rest); err != nil && ctx.Err() == nil {
+			l.log.Debug("reply not sent", zap.Error(err))
+		}
+	} else {
+		l.st.LateReplies++
+	}
+	if w != nil && w.req != nil && w.req.key == key {
+		w.req.worker = nil
+		w.req = nil
+		w.idle = true
+		l.idle = append(l.idle, w)
+		l.dispatch(ctx)
+	}
+}
+
+// ready registers a worker that sent READY. A known worker that held a
+// request has started a new conversation without replying: it gave the
+// request back (its handler failed, or it restarted), so the request goes
+// to another worker.
+func (l *lbLoop) ready(ctx context.Context, id string, w *lbWorker) {
+	if w == nil {
+		w = &lbWorker{id: id, expiry: time.Now().Add(l.b.cfg.expiry())}
+		l.workers[id] = w
+		l.log.Debug("worker ready", zap.String("worker", id))
+	}
+	if r := w.req; r != nil {
+		w.req, r.worker = nil, nil
+		l.requeue(r)
+	}
+	if !w.idle {
+		w.idle = true
+		l.idle = append(l.idle, w)
+	}
+	l.dispatch(ctx)
+}
+
+// dispatch hands pending requests to idle workers, least recently used first.
+func (l *lbLoop) dispatch(ctx context.Context) {
+	for len(l.pending) > 0 && len(l.idle) > 0 {
+		r, w := l.pending[0], l.idle[0]
+		l.pending, l.idle = l.pending[1:], l.idle[1:]
+		w.idle = false
+		out := make(socket.Msg, 0, len(r.msg)+1)
+		out = append(append(out, []byte(w.id)), r.msg...)
+		if err := l.sendWorker(ctx, out); err != nil {
+			l.pending = append([]*lbRequest{r}, l.pending...)
+			l.dead(w, err)
+			continue
+		}
+		w.req, r.worker = r, w
+		r.deliveries++
+	}
+}
+
+// newSendCtx makes the ctx that bounds sends to workers until the next
+// tick: a worker that cannot take a message (mandatory routing blocks at
+// its high-water mark) within two heartbeat intervals is as good as dead.
+// One ctx a tick rather than one a message: this is the broker's hot path.
+func (l *lbLoop) newSendCtx(ctx context.Context) {
+	if l.sendCancel != nil {
+		l.sendCancel()
+	}
+	l.sendCtx, l.sendCancel = context.WithTimeout(ctx, 2*l.b.cfg.interval)
+}
+
+// sendWorker sends to a worker within the tick's send ctx.
+func (l *lbLoop) sendWorker(_ context.Context, m socket.Msg) error {
+	return l.b.back.Send(l.sendCtx, m)
+}
+
+// heartbeat buries the workers that have been silent too long and sends
+// HEARTBEAT to the others, burying those whose connection is gone.
+func (l *lbLoop) heartbeat(ctx context.Context, now time.Time) {
+	for _, w := range l.workers {
+		if now.After(w.expiry) {
+			l.dead(w, fmt.Errorf("no heartbeat for %v", l.b.cfg.expiry()))
+			continue
+		}
+		if err := l.sendWorker(ctx, socket.Msg{[]byte(w.id), frameHeartbeat}); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			l.dead(w, err)
+		}
+	}
+	l.dispatch(ctx)
+}
+
+// dead forgets a worker and gives back the request it held.
+func (l *lbLoop) dead(w *lbWorker, why error) {
+	l.st.Dead++
+	l.log.Warn("worker dead", zap.String("worker", w.id), zap.Error(why))
+	delete(l.workers, w.id)
+	if w.idle {
+		for i, x := range l.idle {
+			if x == w {
+				l.idle = append(l.idle[:i], l.idle[i+1:]...)
+				break
+			}
+		}
+		w.idle = false
+	}
+	if r := w.req; r != nil {
+		w.req, r.worker = nil, nil
+		l.requeue(r)
+	}
+}
+
+// requeue puts a request given back by a worker at the head of the queue,
+// or drops it after too many deliveries.
+func (l *lbLoop) requeue(r *lbRequest) {
+	if r.deliveries >= l.b.cfg.maxDeliveries {
+		delete(l.outstanding, r.key)
+		l.st.Abandoned++
+		l.log.Warn("request abandoned", zap.Int("deliveries", r.deliveries))
+		return
+	}
+	l.st.Requeued++
+	l.pending = append([]*lbRequest{r}, l.pending...)
+}
+
+// unpend takes an answered request off the pending queue.
+func (l *lbLoop) unpend(r *lbRequest) {
+	for i, x := range l.pending {
+		if x == r {
+			l.pending = append(l.pending[:i], l.pending[i+1:]...)
+			return
+		}
+	}
+}

@@ -1,0 +1,214 @@
+package broker_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/zmqflow/zmqflow/broker"
+	"github.com/zmqflow/zmqflow/socket"
+)
+
+// body returns the last frame of a request as a string.
+func body(m socket.Msg) string { return string(m[len(m)-1]) }
+
+// The least recently used idle worker gets the next request, and a request
+// reaches a worker with the client's address stack in front.
+func TestLRUDispatch(t *testing.T) {
+	ctx := testCtx(t)
+	b := newLB(t, inproc(), inproc())
+	ws := make([]*rawWorker, 3)
+	for i := range ws {
+		ws[i] = newRawWorker(t, ctx, b.Backend())
+		waitLB(t, ctx, b, fmt.Sprintf("%d workers", i+1), func(s broker.LBStats) bool { return s.Idle == i+1 })
+	}
+	c := newClient(t, b.Frontend())
+	var wg sync.WaitGroup
+	replies := make([]string, 6)
+	ask := func(i int) {
+		defer wg.Done()
+		r, err := c.Request(ctx, []byte(fmt.Sprint("r", i)))
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		replies[i] = string(r[0])
+	}
+	held := make([]socket.Msg, 3)
+	for i := range 3 {
+		wg.Add(1)
+		go ask(i)
+		held[i] = ws[i].request(ctx) // worker i, registered i-th, gets request i
+		if got := body(held[i]); got != fmt.Sprint("r", i) {
+			t.Fatalf("worker %d got %q, want r%d", i, got, i)
+		}
+		if n := len(held[i]); n != 4 || len(held[i][2]) != 0 {
+			t.Fatalf("request %v: want client id, request id, delimiter, body", held[i])
+		}
+	}
+	// Reply in the order 1, 2, 0: that is the new LRU order.
+	for _, i := range []int{1, 2, 0} {
+		ws[i].send(ctx, append(held[i][:3:3], []byte(fmt.Sprint("w", i))))
+		waitLB(t, ctx, b, "idle worker", func(s broker.LBStats) bool { return s.Idle >= 1 && s.InFlight < 3 })
+	}
+	waitLB(t, ctx, b, "3 idle", func(s broker.LBStats) bool { return s.Idle == 3 })
+	for k, i := range []int{1, 2, 0} {
+		wg.Add(1)
+		go ask(3 + k)
+		m := ws[i].request(ctx)
+		if got := body(m); got != fmt.Sprint("r", 3+k) {
+			t.Fatalf("request r%d went to the wrong worker: worker %d got %q", 3+k, i, got)
+		}
+		ws[i].send(ctx, append(m[:3:3], []byte(fmt.Sprint("w", i))))
+	}
+	wg.Wait()
+	if want := []string{"w0", "w1", "w2", "w1", "w2", "w0"}; fmt.Sprint(replies) != fmt.Sprint(want) {
+		t.Fatalf("replies %v, want %v", replies, want)
+	}
+}
+
+// A worker that stops heartbeating is dead after liveness intervals, while
+// one that heartbeats stays.
+func TestHeartbeatExpiry(t *testing.T) {
+	ctx := testCtx(t)
+	b := newLB(t, inproc(), inproc(), fastBeat)
+	newWorker(t, b.Backend(), echo("ok"), fastBeat, fastReconnect)
+	newRawWorker(t, ctx, b.Backend()) // READY, then silence
+	waitLB(t, ctx, b, "2 workers", func(s broker.LBStats) bool { return s.Workers == 2 })
+	start := time.Now()
+	waitLB(t, ctx, b, "the silent worker's death", func(s broker.LBStats) bool { return s.Dead == 1 })
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("expiry took %v, want about 150 ms", d)
+	}
+	if s := b.Stats(); s.Workers != 1 {
+		t.Fatalf("stats %+v: the heartbeating worker should be alive", s)
+	}
+	// And the live one still serves.
+	c := newClient(t, b.Frontend())
+	if r, err := c.Request(ctx, []byte("x")); err != nil || string(r[0]) != "ok" {
+		t.Fatalf("Request = %q, %v", r, err)
+	}
+}
+
+// A request held by a worker that goes silent goes to another worker; the
+// silent worker's late reply is dropped by the broker.
+func TestRequeueFromSilentWorker(t *testing.T) {
+	ctx := testCtx(t)
+	b := newLB(t, inproc(), inproc(), fastBeat)
+	silent := newRawWorker(t, ctx, b.Backend())
+	waitLB(t, ctx, b, "silent worker", func(s broker.LBStats) bool { return s.Workers == 1 })
+	c := newClient(t, b.Frontend())
+	type res struct {
+		r   [][]byte
+		err error
+	}
+	done := make(chan res, 1)
+	go func() { r, err := c.Request(ctx, []byte("job")); done <- res{r, err} }()
+	m := silent.request(ctx)
+	newWorker(t, b.Backend(), echo("good"), fastBeat, fastReconnect)
+	got := <-done
+	if got.err != nil || string(got.r[0]) != "good" {
+		t.Fatalf("Request = %q, %v; want the good worker's reply", got.r, got.err)
+	}
+	silent.send(ctx, append(m[:3:3], []byte("late")))
+	waitLB(t, ctx, b, "late reply dropped", func(s broker.LBStats) bool { return s.LateReplies == 1 })
+	if s := b.Stats(); s.Requeued != 1 || s.Replies != 1 {
+		t.Fatalf("stats %+v: want 1 requeued, 1 reply", s)
+	}
+	if s := c.Stats(); s.Replies != 1 || s.LateReplies != 0 {
+		t.Fatalf("client stats %+v", s)
+	}
+}
+
+// A handler that fails gives the request back, and another worker does it.
+func TestHandlerErrorGivesRequestBack(t *testing.T) {
+	ctx := testCtx(t)
+	b := newLB(t, inproc(), inproc(), fastBeat)
+	var failed atomic.Int32
+	bad := newWorker(t, b.Backend(), func(context.Context, [][]byte) ([][]byte, error) {
+		failed.Add(1)
+		panic("boom")
+	}, fastBeat)
+	waitLB(t, ctx, b, "bad worker", func(s broker.LBStats) bool { return s.Workers == 1 })
+	newWorker(t, b.Backend(), echo("good"), fastBeat)
+	waitLB(t, ctx, b, "good worker", func(s broker.LBStats) bool { return s.Workers == 2 })
+	c := newClient(t, b.Frontend())
+	r, err := c.Request(ctx, []byte("x"))
+	if err != nil || string(r[0]) != "good" {
+		t.Fatalf("Request = %q, %v", r, err)
+	}
+	if failed.Load() != 1 || bad.Stats().Failed != 1 || b.Stats().Requeued != 1 {
+		t.Fatalf("failed %d, worker %+v, broker %+v", failed.Load(), bad.Stats(), b.Stats())
+	}
+}
+
+// A request that every worker fails is given up after WithMaxDeliveries;
+// the client's retries are capped and it gets ErrNoReply.
+func TestMaxDeliveriesAndRetryCap(t *testing.T) {
+	ctx := testCtx(t)
+	b := newLB(t, inproc(), inproc(), fastBeat, broker.WithMaxDeliveries(2))
+	var calls atomic.Int32
+	newWorker(t, b.Backend(), func(context.Context, [][]byte) ([][]byte, error) {
+		calls.Add(1)
+		return nil, errors.New("cannot")
+	}, fastBeat)
+	waitLB(t, ctx, b, "worker", func(s broker.LBStats) bool { return s.Workers == 1 })
+	c := newClient(t, b.Frontend(), broker.WithTimeout(300*time.Millisecond), broker.WithRetries(1))
+	_, err := c.Request(ctx, []byte("poison"))
+	if !errors.Is(err, broker.ErrNoReply) {
+		t.Fatalf("Request: %v, want ErrNoReply", err)
+	}
+	if s := c.Stats(); s.Resends != 1 || s.Failed != 1 {
+		t.Fatalf("client stats %+v: want 1 resend", s)
+	}
+	// Two attempts, each delivered twice.
+	waitLB(t, ctx, b, "abandoned twice", func(s broker.LBStats) bool { return s.Abandoned == 2 })
+	if n := calls.Load(); n != 4 {
+		t.Fatalf("handler called %d times, want 4", n)
+	}
+}
+
+// With no worker at all the client gives up after its retries, and the
+// broker has not even read the requests.
+func TestNoWorkerRetriesCapped(t *testing.T) {
+	ctx := testCtx(t)
+	b := newLB(t, inproc(), inproc())
+	c := newClient(t, b.Frontend(), broker.WithTimeout(50*time.Millisecond), broker.WithRetries(2))
+	start := time.Now()
+	_, err := c.Request(ctx, []byte("x"))
+	if !errors.Is(err, broker.ErrNoReply) {
+		t.Fatalf("Request: %v, want ErrNoReply", err)
+	}
+	if d := time.Since(start); d < 150*time.Millisecond {
+		t.Fatalf("gave up after %v, before 3 attempts of 50 ms", d)
+	}
+	if s := b.Stats(); s.Requests != 0 {
+		t.Fatalf("broker read %d requests with no worker idle", s.Requests)
+	}
+}
+
+// A resend of a request still outstanding is dropped by the broker; the
+// client returns one reply.
+func TestResendWhileOutstandingDropped(t *testing.T) {
+	ctx := testCtx(t)
+	b := newLB(t, inproc(), inproc())
+	w := newRawWorker(t, ctx, b.Backend())
+	newRawWorker(t, ctx, b.Backend()) // idle, so the frontend is read
+	waitLB(t, ctx, b, "2 workers", func(s broker.LBStats) bool { return s.Workers == 2 })
+	c := newClient(t, b.Frontend(), broker.WithTimeout(100*time.Millisecond), broker.WithRetries(20))
+	done := make(chan error, 1)
+	go func() { _, err := c.Request(ctx, []byte("x")); done <- err }()
+	m := w.request(ctx)
+	waitLB(t, ctx, b, "a duplicate", func(s broker.LBStats) bool { return s.Duplicates >= 1 })
+	w.send(ctx, append(m[:3:3], []byte("done")))
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if s := b.Stats(); s.Requests != 1 || s.Replies != 1 {
+		t.Fatalf("stats %+v", s)
+	}
+}

@@ -1,0 +1,145 @@
+package broker_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/zmqflow/zmqflow/broker"
+	"github.com/zmqflow/zmqflow/socket"
+)
+
+// TestMain checks that no goroutine outlives the tests, and removes the
+// worker binary the process tests build once for the whole run.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// wait bounds every wait in the tests: long enough for a loaded CI machine,
+// short enough that a hang fails the test instead of the run.
+const wait = 15 * time.Second
+
+func testCtx(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// fast heartbeats keep the tests short: dead in 150 ms.
+var (
+	fastBeat      = broker.WithHeartbeat(50*time.Millisecond, 3)
+	fastReconnect = broker.WithReconnect(50*time.Millisecond, 400*time.Millisecond)
+)
+
+var seq atomic.Uint64
+
+func inproc() string { return fmt.Sprintf("inproc://broker-test-%d", seq.Add(1)) }
+
+func must[T any](t testing.TB) func(T, error) T {
+	return func(v T, err error) T {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+}
+
+func newLB(t testing.TB, front, back string, opts ...broker.Option) *broker.LoadBalancer {
+	t.Helper()
+	b := must[*broker.LoadBalancer](t)(broker.NewLoadBalancer(front, back, opts...))
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+func newWorker(t testing.TB, ep string, h broker.Handler, opts ...broker.Option) *broker.Worker {
+	t.Helper()
+	w := must[*broker.Worker](t)(broker.NewWorker(ep, h, opts...))
+	t.Cleanup(func() { w.Close() })
+	return w
+}
+
+func newClient(t testing.TB, ep string, opts ...broker.Option) *broker.Client {
+	t.Helper()
+	c := must[*broker.Client](t)(broker.NewClient(ep, opts...))
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func newSocket(t testing.TB, typ socket.Type, opts ...socket.Option) *socket.Socket {
+	t.Helper()
+	s := must[*socket.Socket](t)(socket.New(typ, append([]socket.Option{socket.WithLinger(0)}, opts...)...))
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// waitLB waits until cond holds for b's stats, failing the test otherwise.
+func waitLB(t testing.TB, ctx context.Context, b *broker.LoadBalancer, what string, cond func(broker.LBStats) bool) {
+	t.Helper()
+	if err := b.Wait(ctx, cond); err != nil {
+		t.Fatalf("waiting for %s: %v; stats %+v", what, err, b.Stats())
+	}
+}
+
+// echo is a handler that replies with the request prefixed by tag.
+func echo(tag string) broker.Handler {
+	return func(ctx context.Context, req [][]byte) ([][]byte, error) {
+		return append([][]byte{[]byte(tag)}, req...), nil
+	}
+}
+
+// rawWorker is a PPP worker by hand: a DEALER that sends READY and reports
+// the requests it gets, without heartbeats.
+type rawWorker struct {
+	t    testing.TB
+	sock *socket.Socket
+}
+
+func newRawWorker(t testing.TB, ctx context.Context, ep string) *rawWorker {
+	t.Helper()
+	s := newSocket(t, socket.Dealer)
+	if err := s.Connect(ep); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Send(ctx, socket.Msg{{1}}); err != nil {
+		t.Fatal(err)
+	}
+	return &rawWorker{t, s}
+}
+
+// request returns the next request, skipping heartbeats.
+func (w *rawWorker) request(ctx context.Context) socket.Msg {
+	w.t.Helper()
+	for {
+		m, err := w.sock.Recv(ctx)
+		if err != nil {
+			w.t.Fatalf("raw worker: %v", err)
+		}
+		if len(m) == 1 && m[0][0] == 2 {
+			continue
+		}
+		return m
+	}
+}
+
+func (w *rawWorker) send(ctx context.Context, m socket.Msg) {
+	w.t.Helper()
+	if err := w.sock.Send(ctx, m); err != nil {
+		w.t.Fatal(err)
+	}
+}

@@ -1,0 +1,69 @@
+package broker
+
+import (
+	"encoding/binary"
+	"fmt"
+	"strings"
+)
+
+// The Paranoid Pirate Protocol (spec 6/PPP, https://rfc.zeromq.org/spec/6/)
+// has four messages on the worker's side of a load balancer:
+//
+//	READY      one frame, 0x01: the worker starts a conversation
+//	HEARTBEAT  one frame, 0x02: both ways, every heartbeat interval
+//	REQUEST    address stack, empty delimiter, one or more body frames
+//	REPLY      the same address stack, empty delimiter, the reply frames
+//
+// A worker copies the address stack of a request into its reply untouched;
+// that is all it knows of clients. zmqflow's Client puts a request id in the
+// address stack (client routing id, request id, empty delimiter), so the id
+// travels through any PPP broker and worker (the guide's ppqueue and
+// ppworker included) and comes back with the reply.
+const (
+	pppReady     = "\x01"
+	pppHeartbeat = "\x02"
+)
+
+var (
+	frameReady     = []byte(pppReady)
+	frameHeartbeat = []byte(pppHeartbeat)
+)
+
+// splitEnvelope splits a PPP request or reply into its address stack (up
+// to and including the first empty frame) and its body. ok is false when
+// there is no empty frame, or it is the first frame (an empty stack).
+func splitEnvelope(m [][]byte) (env, body [][]byte, ok bool) {
+	for i, f := range m {
+		if len(f) == 0 {
+			if i == 0 {
+				return nil, nil, false
+			}
+			return m[:i+1], m[i+1:], true
+		}
+	}
+	return nil, nil, false
+}
+
+// envelopeKey is a map key naming one request: its address stack, each
+// frame length-prefixed so that no two stacks share a key.
+func envelopeKey(env [][]byte) string {
+	var b strings.Builder
+	var n [binary.MaxVarintLen64]byte
+	for _, f := range env {
+		b.Write(n[:binary.PutUvarint(n[:], uint64(len(f)))])
+		b.Write(f)
+	}
+	return b.String()
+}
+
+// command classifies a one-frame message as READY or HEARTBEAT.
+func command(m [][]byte) (string, error) {
+	if len(m) != 1 {
+		return "", fmt.Errorf("%w: %d frames where a command has one", ErrMalformed, len(m))
+	}
+	switch string(m[0]) {
+	case pppReady, pppHeartbeat:
+		return string(m[0]), nil
+	}
+	return "", fmt.Errorf("%w: command %q is neither READY nor HEARTBEAT", ErrMalformed, m[0])
+}

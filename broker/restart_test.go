@@ -1,0 +1,93 @@
+package broker_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/zmqflow/zmqflow/broker"
+)
+
+// The broker killed and started again on the same endpoints: the workers
+// find it silent, reconnect and send READY again, and the client's resends
+// of requests made meanwhile succeed.
+func TestBrokerRestart(t *testing.T) {
+	ctx := testCtx(t)
+	b1 := must[*broker.LoadBalancer](t)(broker.NewLoadBalancer("tcp://127.0.0.1:*", "tcp://127.0.0.1:*", fastBeat))
+	front, back := b1.Frontend(), b1.Backend()
+	release := make(chan struct{})
+	handler := func(ctx context.Context, req [][]byte) ([][]byte, error) {
+		if string(req[0]) == "slow" {
+			select {
+			case <-release:
+			case <-ctx.Done():
+			}
+		}
+		return append([][]byte{[]byte("ok")}, req...), nil
+	}
+	ws := make([]*broker.Worker, 3)
+	for i := range ws {
+		ws[i] = newWorker(t, back, handler, fastBeat, fastReconnect)
+	}
+	waitLB(t, ctx, b1, "3 workers", func(s broker.LBStats) bool { return s.Workers == 3 })
+	c := newClient(t, front, broker.WithTimeout(250*time.Millisecond), broker.WithRetries(40))
+	if _, err := c.Request(ctx, []byte("before")); err != nil {
+		t.Fatal(err)
+	}
+	// A request in flight when the broker dies: its reply is lost with the
+	// broker, so only the client's resend can get it done.
+	slow := make(chan error, 1)
+	go func() {
+		r, err := c.Request(ctx, []byte("slow"))
+		if err == nil && string(r[1]) != "slow" {
+			err = fmt.Errorf("reply %q", r)
+		}
+		slow <- err
+	}()
+	waitLB(t, ctx, b1, "the slow request on a worker", func(s broker.LBStats) bool { return s.InFlight == 1 })
+	if err := b1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+
+	// Requests made while there is no broker.
+	var wg sync.WaitGroup
+	errs := make([]error, 5)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var r [][]byte
+			r, errs[i] = c.Request(ctx, []byte("during"))
+			if errs[i] == nil && string(r[1]) != "during" {
+				t.Errorf("reply %q", r)
+			}
+		}()
+	}
+	b2 := newLB(t, front, back, fastBeat)
+	waitLB(t, ctx, b2, "workers re-registered", func(s broker.LBStats) bool { return s.Workers == 3 })
+	wg.Wait()
+	if err := <-slow; err != nil {
+		t.Fatalf("request in flight when the broker died: %v", err)
+	}
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("request %d made while the broker was down: %v", i, err)
+		}
+	}
+	if _, err := c.Request(ctx, []byte("after")); err != nil {
+		t.Fatal(err)
+	}
+	if s := c.Stats(); s.Resends == 0 {
+		t.Errorf("client stats %+v: the request lost with the broker should have been resent", s)
+	}
+	// The new broker ignores heartbeats from workers it does not know, so
+	// each worker must have given up on the old one and sent READY again.
+	for i, w := range ws {
+		if s := w.Stats(); s.Reconnects == 0 {
+			t.Errorf("worker %d stats %+v: no reconnect", i, s)
+		}
+	}
+}
