@@ -9,12 +9,13 @@
 //	Ch. 1  Ask and Ye Shall Receive (REQ/REP)  socket: Req, Rep; Example_reqRep
 //	Ch. 1  Getting the Message Out (PUB/SUB)   socket: Pub, Sub, Subscribe; Example_pubSub
 //	Ch. 1  Divide and Conquer (PUSH/PULL)      socket: Push, Pull; Example_pushPull
-//	                                          examples/taskvent, taskwork, tasksink (planned)
+//	                                          examples/taskvent, taskwork, tasksink
 //	Ch. 2  Messaging Patterns, socket types    socket (package doc), Type.Compatible
 //	Ch. 2  Multipart Messages                  socket.Msg
 //	Ch. 2  High-Water Marks                    socket.WithSendHWM, WithRecvHWM, Stats.Dropped
 //	Ch. 2  Handling Errors and ETERM           socket: ctx on every blocking call, ErrClosed,
-//	                                          Close with linger
+//	                                          Close with linger; the kill signal (PUB/SUB):
+//	                                          examples/taskwork, tasksink
 //	Ch. 2  Intermediaries and Proxies          socket: XPub, XSub; broker: Proxy, Queue, Forwarder
 //	Ch. 2  Missing Message Problem Solver      socket.Monitor events, Stats
 //	Ch. 2  Multithreading with ZeroMQ          actor: Spawn, Ref.Tell, Ask, Supervise;
@@ -31,6 +32,23 @@
 //	Ch. 4  Majordomo (MDP, spec 7)             broker (planned)
 //	Ch. 5  Espresso (capture)                  broker: WithCapture
 //	Security: ZMTP PLAIN (RFC 24)              socket.WithPlainClient, WithPlainServer
+//
+// Pitfalls the pipeline examples reproduce (each README says more):
+//
+//   - Slow joiner: start tasksink and taskvent, press Enter, then start three
+//     taskwork within the sink's -timeout. The first worker to connect gets
+//     the whole batch ("Results by worker: w1 100") and the batch takes its
+//     full serial cost. Waiting for Enter, or taskvent -workers N, is the cure.
+//   - Round-robin stalls with uneven tasks: run one of three workers with
+//     taskwork -slowdown 4. PUSH still deals it a third of the batch, the
+//     others finish early and sit idle, and the batch takes about four times
+//     as long. broker.LoadBalancer gives each task to a worker that is free.
+//   - Lost messages on exit: run tasksink -linger 0 a few times: KILL is
+//     thrown away at exit and workers keep running. With taskvent -linger 0
+//     the start of the batch or tasks are lost and the sink waits or reports
+//     them missing. Close's linger is what the guide's sleep(1) was for.
+//   - No recovery: kill -9 a worker mid-batch. Its queued tasks are gone;
+//     tasksink reports what is missing after -timeout and exits 1.
 //
 // Command-line tools: cmd/zcat pokes at any socket from a shell.
 package zmqflow

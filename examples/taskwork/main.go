@@ -1,0 +1,190 @@
+// Taskwork is the task worker of "ZeroMQ - The Guide", chapter 1, "Divide
+// and Conquer", with the kill signal of chapter 2, "Handling Errors and
+// ETERM", in Go. It pulls tasks from the ventilator, does each (it sleeps the
+// task's workload), pushes a result to the sink, and exits when the sink
+// publishes KILL at the end of the batch.
+//
+// Start as many as you like, after the sink and before the ventilator: see
+// README.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/zmqflow/zmqflow/socket"
+)
+
+var (
+	ventEP   = flag.String("vent", "tcp://localhost:5557", "the ventilator, where tasks come from")
+	sinkEP   = flag.String("sink", "tcp://localhost:5558", "the sink, where results go")
+	killEP   = flag.String("kill", "tcp://localhost:5559", `the sink's kill signal; "" for none (the chapter 1 worker, which runs until Ctrl-C)`)
+	name     = flag.String("name", defaultName(), "sent with each result, so that the sink can tell who did what")
+	slowdown = flag.Float64("slowdown", 1, "multiply each workload by this, to play a slower machine")
+)
+
+// errKilled is why the worker stops when the sink says so.
+var errKilled = errors.New("KILL received")
+
+func main() {
+	flag.Parse()
+	if *slowdown <= 0 {
+		fmt.Fprintln(os.Stderr, "taskwork: -slowdown must be more than 0")
+		os.Exit(2)
+	}
+	// Ctrl-C cancels ctx, and with it every blocking call below. A second
+	// Ctrl-C kills the program at once, as usual.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() { <-ctx.Done(); stop() }()
+	if err := run(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "taskwork:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context) error {
+	// Workers connect, upstream to the ventilator and downstream to the
+	// sink: they are the dynamic part of the network, and adding one changes
+	// nothing anywhere else.
+	receiver, err := socket.New(socket.Pull)
+	if err != nil {
+		return err
+	}
+	defer receiver.Close()
+	sender, err := socket.New(socket.Push)
+	if err != nil {
+		return err
+	}
+	// Close lingers until the last result is out, even after Ctrl-C.
+	defer sender.Close()
+	events := []<-chan socket.Event{receiver.Monitor(), sender.Monitor()}
+	peers := []string{"the ventilator", "the sink"}
+	if err := receiver.Connect(*ventEP); err != nil {
+		return err
+	}
+	if err := sender.Connect(*sinkEP); err != nil {
+		return err
+	}
+
+	// The kill signal: the sink publishes KILL when the batch is done, and
+	// every worker subscribed to it stops. It is a third socket, because
+	// PUSH and PULL only go one way, and PUB reaches every worker at once.
+	ctx, kill := context.WithCancelCause(ctx)
+	defer kill(nil)
+	if *killEP != "" {
+		controller, err := socket.New(socket.Sub)
+		if err != nil {
+			return err
+		}
+		defer controller.Close()
+		events = append(events, controller.Monitor())
+		peers = append(peers, "the kill signal")
+		if err := controller.Subscribe([]byte("KILL")); err != nil {
+			return err
+		}
+		if err := controller.Connect(*killEP); err != nil {
+			return err
+		}
+		// Where the guide polls both sockets in one loop, Go gives the kill
+		// signal its own goroutine. KILL cancels the context that every
+		// blocking call of the work loop takes, so the loop ends at once,
+		// even in the middle of a task or a Recv.
+		go func() {
+			if _, err := controller.Recv(ctx); err == nil {
+				kill(errKilled)
+			}
+		}()
+	}
+
+	// Say when every socket has reached its peer: this is what the
+	// ventilator's "Press Enter when the workers are ready" waits for. It
+	// only informs; tasks are done as they come either way.
+	go func() {
+		if connected(ctx, events...) {
+			last := len(peers) - 1
+			fmt.Printf("Worker %s ready: connected to %s and %s\n", *name, strings.Join(peers[:last], ", "), peers[last])
+		}
+	}()
+
+	done := 0
+	for {
+		m, err := receiver.Recv(ctx)
+		if err != nil {
+			break // ctx ended: KILL or Ctrl-C
+		}
+		ms, err := strconv.Atoi(strings.TrimSpace(string(m[0])))
+		if err != nil || ms < 0 {
+			fmt.Fprintf(os.Stderr, "taskwork: ignoring a task that is not a workload: %s\n", m)
+			continue
+		}
+		// Do the work.
+		if sleep(ctx, time.Duration(float64(ms)*(*slowdown))*time.Millisecond) != nil {
+			break
+		}
+		// Send the result to the sink. The guide's result is empty; ours
+		// carries the worker's name, so that the sink can show how the
+		// tasks were spread. The guide's sink ignores what a result holds.
+		if err := sender.Send(ctx, socket.NewMsgString(*name)); err != nil {
+			break
+		}
+		// Progress, for the viewer. Send has queued the result, which is
+		// not yet delivered: a worker killed now still loses it.
+		done++
+		fmt.Print(".")
+	}
+	fmt.Println()
+	if errors.Is(context.Cause(ctx), errKilled) {
+		fmt.Printf("Worker %s: KILL received after %d tasks\n", *name, done)
+	} else {
+		fmt.Printf("Worker %s: interrupted after %d tasks\n", *name, done)
+	}
+	return nil
+}
+
+// connected reports whether each socket's monitor has seen a handshake
+// succeed, waiting until ctx ends.
+func connected(ctx context.Context, events ...<-chan socket.Event) bool {
+	for _, ch := range events {
+		for up := false; !up; {
+			select {
+			case ev, ok := <-ch:
+				if !ok {
+					return false // the socket closed
+				}
+				up = ev.Kind == socket.EventHandshakeOK
+			case <-ctx.Done():
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// sleep waits d, or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// defaultName is host-pid: unique enough among workers on many machines.
+func defaultName() string {
+	host, err := os.Hostname()
+	if err != nil {
+		host = "worker"
+	}
+	return fmt.Sprintf("%s-%d", host, os.Getpid())
+}
