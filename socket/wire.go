@@ -177,10 +177,13 @@ func (w *wire) readMsg() (Msg, error) {
 		if _, err := io.ReadFull(w.r, body); err != nil {
 			return nil, err
 		}
-		m = append(m, body)
 		if flags&flagMore == 0 {
-			return m, nil
+			if m == nil {
+				return Msg{body}, nil // most messages: one frame, one small allocation
+			}
+			return append(m, body), nil
 		}
+		m = append(m, body)
 	}
 }
 
