@@ -1,0 +1,221 @@
+package broker
+
+// The work distributor: the guide's ventilator, workers and sink (ch. 1
+// "Divide and Conquer": taskvent, taskwork, tasksink), with the kill signal
+// of ch. 2 "Handling Errors and ETERM" (taskwork2, tasksink2) and the
+// credit-based flow control of ch. 7 "Transferring Files" (fileio3).
+//
+// Wiring (three endpoints, all bound by the Distributor):
+//
+//	tasks    demand-driven: ROUTER; each worker's DEALER sends READY with
+//	         its credit; each result returns one credit
+//	         round-robin:   PUSH; each worker's PULL (the guide's taskvent)
+//	results  PULL; each worker's PUSH sends HELLO, results, BYE (tasksink)
+//	control  PUB; each worker's SUB hears KILL (tasksink2)
+//
+// Frames (every integer big-endian):
+//
+//	task      batch id (8), seq (8), batch size (8), payload
+//	READY     "READY", credit (4)          worker -> tasks (demand)
+//	HELLO     "HELLO", worker id           worker -> results
+//	result    "RESULT", worker id, batch id (8), seq (8), batch size (8),
+//	          status (1: 0 ok, 1 failed), payload (the handler's result, or
+//	          its error text)
+//	BYE       "BYE", worker id             worker -> results
+//	KILL      "KILL"                       control -> workers
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"iter"
+)
+
+// Errors of the work distributor.
+var (
+	// ErrTaskFailed is a task whose handler returned an error or panicked;
+	// DistResult.Err wraps it with the handler's error text.
+	ErrTaskFailed = errors.New("broker: task failed")
+	// ErrBatchSize is a batch whose Tasks yielded fewer tasks than its Size
+	// (BatchSummary.Err) or a Batch with a Size below 1 or Tasks nil (Submit).
+	// Tasks beyond Size are not pulled.
+	ErrBatchSize = errors.New("broker: batch size does not match its tasks")
+	// ErrBatchID is a Submit whose batch id is in use by an unfinished batch.
+	ErrBatchID = errors.New("broker: batch id in use")
+)
+
+// Dispatch is how a Distributor hands tasks to workers.
+type Dispatch int
+
+const (
+	// DemandDriven (the default): a task goes to the worker that has had
+	// credit the longest (the guide's load balancing, at task granularity);
+	// each worker announces its credit (WithCredit), and each result it
+	// sends returns one, as each chunk does for the client of fileio3.
+	DemandDriven Dispatch = iota
+	// RoundRobin: tasks go out on a PUSH socket, one worker after the other
+	// whatever they hold (the guide's taskvent). Slow tasks make queues
+	// behind them; see WithRoundRobin.
+	RoundRobin
+)
+
+func (d Dispatch) String() string {
+	if d == RoundRobin {
+		return "round-robin"
+	}
+	return "demand-driven"
+}
+
+// DistEndpoints are what a DistWorker connects to: a Distributor's three
+// endpoints and its dispatch, which decides the worker's task socket type
+// (DEALER for DemandDriven, PULL for RoundRobin).
+type DistEndpoints struct {
+	Tasks, Results, Control string
+	Dispatch                Dispatch
+}
+
+// Batch is a set of tasks submitted together. Its id and size travel with
+// every task, so that the sink knows when the batch is complete.
+type Batch struct {
+	// ID names the batch on the wire; 0 lets the Distributor pick one. An id
+	// may be reused once its batch is complete.
+	ID uint64
+	// Size is the number of tasks; Tasks must yield exactly that many.
+	Size int
+	// Tasks yields the task payloads. It is pulled lazily, one task each
+	// time a worker has credit, from a goroutine of the Distributor's, so a
+	// batch of a million tasks need not be in memory. It must not block
+	// forever: Close waits for it to return.
+	Tasks iter.Seq[[]byte]
+	// OnResult, if set, is called with each result as it arrives, and the
+	// summary carries no results. It is called from the Distributor's loop
+	// goroutine, one call at a time, so it must be quick and must not call
+	// the Distributor. The result's Data belongs to OnResult.
+	OnResult func(DistResult)
+}
+
+// DistResult is the outcome of one task.
+type DistResult struct {
+	Batch uint64
+	Seq   int    // the task's place in its batch, from 0
+	Data  []byte // the handler's result
+	Err   error  // nil, or ErrTaskFailed wrapping the handler's error text
+}
+
+// BatchSummary is what a complete batch reports.
+type BatchSummary struct {
+	ID     uint64
+	Size   int
+	OK     int // tasks that succeeded
+	Failed int // tasks whose handler failed
+	// Results, indexed by seq, unless the batch had OnResult.
+	Results []DistResult
+	// Err is ErrBatchSize when Tasks yielded fewer than Size tasks (the
+	// batch completes with the results of those it did yield).
+	Err error
+}
+
+// Defaults of the work distributor.
+const (
+	// DefaultCredit is a DistWorker's tasks in flight. One keeps dispatch
+	// greedy (a task never waits behind a long one at a busy worker while
+	// another worker idles); more hides the round trip when tasks are tiny.
+	DefaultCredit = 1
+	// DefaultDistWindow bounds a Distributor's tasks in flight (dispatched,
+	// no result yet) in all, whatever the workers' credit: the sockets'
+	// default high-water mark, so that round-robin never blocks on a queue.
+	DefaultDistWindow = 1000
+)
+
+// distConfig is the work distributor's settings on top of config.
+type distConfig struct {
+	config
+	dispatch Dispatch
+	credit   int
+	window   int
+}
+
+// distOption is an Option only the work distributor reads; the other
+// components ignore it, as the Option doc says.
+type distOption func(*distConfig) error
+
+func (distOption) apply(*config) error { return nil }
+
+func newDistConfig(opts []Option) (distConfig, error) {
+	base, err := newConfig(opts)
+	c := distConfig{config: base, credit: DefaultCredit, window: DefaultDistWindow}
+	if err != nil {
+		return c, err
+	}
+	for _, o := range opts {
+		if d, ok := o.(distOption); ok {
+			if err := d(&c); err != nil {
+				return c, err
+			}
+		}
+	}
+	return c, nil
+}
+
+// WithRoundRobin makes a Distributor dispatch round-robin on a PUSH socket
+// (the guide's taskvent) instead of by demand. Flow is then bounded by
+// WithDistWindow and the sockets' high-water marks, not by credit.
+func WithRoundRobin() Option {
+	return distOption(func(c *distConfig) error { c.dispatch = RoundRobin; return nil })
+}
+
+// WithCredit sets how many tasks a DistWorker may hold at once (its credit;
+// the PIPELINE of fileio3). It handles them one at a time; the others wait
+// in its queue. Demand-driven dispatch only.
+func WithCredit(n int) Option {
+	return distOption(func(c *distConfig) error {
+		if n < 1 || n > 1<<20 {
+			return fmt.Errorf("%w: credit %d", ErrBadOption, n)
+		}
+		c.credit = n
+		return nil
+	})
+}
+
+// WithDistWindow bounds a Distributor's tasks in flight, all workers
+// together (default DefaultDistWindow).
+func WithDistWindow(n int) Option {
+	return distOption(func(c *distConfig) error {
+		if n < 1 {
+			return fmt.Errorf("%w: window %d", ErrBadOption, n)
+		}
+		c.window = n
+		return nil
+	})
+}
+
+// Wire words.
+var (
+	distReady  = []byte("READY")
+	distHello  = []byte("HELLO")
+	distResult = []byte("RESULT")
+	distBye    = []byte("BYE")
+	distKill   = []byte("KILL")
+)
+
+// distHeader is the batch id, seq and size a task and its result carry.
+type distHeader struct {
+	batch uint64
+	seq   uint64
+	size  uint64
+}
+
+func (h distHeader) frames() [][]byte {
+	return [][]byte{
+		binary.BigEndian.AppendUint64(nil, h.batch),
+		binary.BigEndian.AppendUint64(nil, h.seq),
+		binary.BigEndian.AppendUint64(nil, h.size),
+	}
+}
+
+func parseDistHeader(f [][]byte) (distHeader, bool) {
+	if len(f) < 3 || len(f[0]) != 8 || len(f[1]) != 8 || len(f[2]) != 8 {
+		return distHeader{}, false
+	}
+	return distHeader{binary.BigEndian.Uint64(f[0]), binary.BigEndian.Uint64(f[1]), binary.BigEndian.Uint64(f[2])}, true
+}

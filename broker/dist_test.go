@@ -1,0 +1,453 @@
+package broker_test
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"iter"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/zmqflow/zmqflow/broker"
+)
+
+func newDist(t testing.TB, transport string, opts ...broker.Option) *broker.Distributor {
+	t.Helper()
+	a, b, c := inproc(), inproc(), inproc()
+	if transport == "tcp" {
+		a, b, c = "tcp://127.0.0.1:*", "tcp://127.0.0.1:*", "tcp://127.0.0.1:*"
+	}
+	d := must[*broker.Distributor](t)(broker.NewDistributor(a, b, c, opts...))
+	t.Cleanup(func() {
+		if err := d.Close(); err != nil {
+			t.Errorf("distributor close: %v", err)
+		}
+	})
+	return d
+}
+
+func newDistWorkers(t testing.TB, d *broker.Distributor, n int, h broker.DistHandler, opts ...broker.Option) []*broker.DistWorker {
+	t.Helper()
+	ws := make([]*broker.DistWorker, n)
+	for i := range ws {
+		w := must[*broker.DistWorker](t)(broker.NewDistWorker(d.Endpoints(), h, opts...))
+		t.Cleanup(func() {
+			if err := w.Close(); err != nil {
+				t.Errorf("worker close: %v", err)
+			}
+		})
+		ws[i] = w
+	}
+	return ws
+}
+
+// waitDist waits until cond holds for d's stats, failing the test otherwise.
+func waitDist(t testing.TB, ctx context.Context, d *broker.Distributor, what string, cond func(broker.DistStats) bool) {
+	t.Helper()
+	if err := d.Wait(ctx, cond); err != nil {
+		t.Fatalf("waiting for %s: %v; stats %+v", what, err, d.Stats())
+	}
+}
+
+// numbers yields "0", "1", ... "n-1", counting what it yields in pulled.
+func numbers(n int, pulled *atomic.Int64) iter.Seq[[]byte] {
+	return func(yield func([]byte) bool) {
+		for i := range n {
+			if pulled != nil {
+				pulled.Add(1)
+			}
+			if !yield([]byte(strconv.Itoa(i))) {
+				return
+			}
+		}
+	}
+}
+
+// double is a handler that parses a number and returns twice it.
+func double(ctx context.Context, task []byte) ([]byte, error) {
+	n, err := strconv.Atoi(string(task))
+	if err != nil {
+		return nil, err
+	}
+	return []byte(strconv.Itoa(2 * n)), nil
+}
+
+// checkDoubled wants every result of a summary of numbers(n), once.
+func checkDoubled(t *testing.T, s broker.BatchSummary, n int) {
+	t.Helper()
+	if s.Size != n || s.OK != n || s.Failed != 0 || len(s.Results) != n {
+		t.Fatalf("summary: size %d ok %d failed %d results %d; want %d", s.Size, s.OK, s.Failed, len(s.Results), n)
+	}
+	for i, r := range s.Results {
+		if r.Err != nil || r.Seq != i || r.Batch != s.ID || string(r.Data) != strconv.Itoa(2*i) {
+			t.Fatalf("result %d: %+v (batch %d)", i, r, s.ID)
+		}
+	}
+}
+
+func TestDistBatchExactlyOnce(t *testing.T) {
+	for _, transport := range []string{"inproc", "tcp"} {
+		for _, rr := range []bool{false, true} {
+			name := transport + "/demand"
+			var opts []broker.Option
+			if rr {
+				name = transport + "/round-robin"
+				opts = append(opts, broker.WithRoundRobin())
+			}
+			t.Run(name, func(t *testing.T) {
+				ctx := testCtx(t)
+				d := newDist(t, transport, opts...)
+				var calls atomic.Int64
+				newDistWorkers(t, d, 4, func(ctx context.Context, task []byte) ([]byte, error) {
+					calls.Add(1)
+					return double(ctx, task)
+				}, broker.WithCredit(2))
+				waitDist(t, ctx, d, "4 workers", func(s broker.DistStats) bool { return s.Workers == 4 })
+				const n = 500
+				h, err := d.Submit(ctx, broker.Batch{Size: n, Tasks: numbers(n, nil)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				s, err := h.Wait(ctx)
+				if err != nil {
+					t.Fatalf("wait: %v; stats %+v", err, d.Stats())
+				}
+				checkDoubled(t, s, n)
+				st := d.Stats()
+				if calls.Load() != n || st.Dispatched != n || st.Results != n || st.Duplicates != 0 || st.Late != 0 || st.InFlight != 0 || st.Batches != 0 {
+					t.Fatalf("handler calls %d, stats %+v", calls.Load(), st)
+				}
+			})
+		}
+	}
+}
+
+// TestDistBatches runs two batches one after the other, then two at once:
+// each result reaches its own batch, told apart by the batch id.
+func TestDistBatches(t *testing.T) {
+	ctx := testCtx(t)
+	d := newDist(t, "inproc")
+	var mu sync.Mutex
+	var order []string // the batch tag of each task, in the order handled
+	newDistWorkers(t, d, 3, func(ctx context.Context, task []byte) ([]byte, error) {
+		tag, num, _ := bytesCut(task)
+		mu.Lock()
+		order = append(order, tag)
+		mu.Unlock()
+		return append([]byte(tag+":"), num...), nil
+	})
+	tagged := func(tag string, n int) iter.Seq[[]byte] {
+		return func(yield func([]byte) bool) {
+			for i := range n {
+				if !yield(fmt.Appendf(nil, "%s %d", tag, i)) {
+					return
+				}
+			}
+		}
+	}
+	check := func(s broker.BatchSummary, tag string, n int) {
+		t.Helper()
+		if s.OK != n || len(s.Results) != n {
+			t.Fatalf("batch %s: %+v", tag, s)
+		}
+		for i, r := range s.Results {
+			if want := fmt.Sprintf("%s:%d", tag, i); string(r.Data) != want || r.Batch != s.ID {
+				t.Fatalf("batch %s (id %d) result %d: %q from batch %d, want %q", tag, s.ID, i, r.Data, r.Batch, want)
+			}
+		}
+	}
+
+	// In sequence, the second with an id of its own.
+	h1 := must[*broker.BatchHandle](t)(d.Submit(ctx, broker.Batch{Size: 50, Tasks: tagged("a", 50)}))
+	s1 := must[broker.BatchSummary](t)(h1.Wait(ctx))
+	check(s1, "a", 50)
+	h2 := must[*broker.BatchHandle](t)(d.Submit(ctx, broker.Batch{ID: 42, Size: 60, Tasks: tagged("b", 60)}))
+	if h2.ID() != 42 {
+		t.Fatalf("batch id %d, want 42", h2.ID())
+	}
+	check(must[broker.BatchSummary](t)(h2.Wait(ctx)), "b", 60)
+	// The id of a complete batch may be used again.
+	h2 = must[*broker.BatchHandle](t)(d.Submit(ctx, broker.Batch{ID: 42, Size: 1, Tasks: tagged("b", 1)}))
+	check(must[broker.BatchSummary](t)(h2.Wait(ctx)), "b", 1)
+
+	// Interleaved: both in progress at once. A gate holds batch c's tasks
+	// back until batch d has started, so the two surely overlap.
+	mu.Lock()
+	order = nil
+	mu.Unlock()
+	gate := make(chan struct{})
+	gated := func(yield func([]byte) bool) {
+		for i := range 200 {
+			if i == 10 {
+				select {
+				case <-gate:
+				case <-ctx.Done():
+					return
+				}
+			}
+			if !yield(fmt.Appendf(nil, "c %d", i)) {
+				return
+			}
+		}
+	}
+	hc := must[*broker.BatchHandle](t)(d.Submit(ctx, broker.Batch{ID: 7, Size: 200, Tasks: gated}))
+	if _, err := d.Submit(ctx, broker.Batch{ID: 7, Size: 1, Tasks: tagged("x", 1)}); !errors.Is(err, broker.ErrBatchID) {
+		t.Fatalf("second batch 7: %v, want ErrBatchID", err)
+	}
+	hd := must[*broker.BatchHandle](t)(d.Submit(ctx, broker.Batch{ID: 8, Size: 150, Tasks: tagged("d", 150)}))
+	close(gate)
+	check(must[broker.BatchSummary](t)(hd.Wait(ctx)), "d", 150)
+	check(must[broker.BatchSummary](t)(hc.Wait(ctx)), "c", 200)
+	mu.Lock()
+	defer mu.Unlock()
+	lastC, firstD := -1, slices.Index(order, "d")
+	for i, tag := range order {
+		if tag == "c" {
+			lastC = i
+		}
+	}
+	if firstD < 0 || firstD > lastC {
+		t.Fatalf("batches did not interleave: first d at %d, last c at %d", firstD, lastC)
+	}
+	if s := d.Stats(); s.Completed != 5 || s.Duplicates != 0 || s.Batches != 0 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+func bytesCut(b []byte) (string, []byte, bool) {
+	for i, c := range b {
+		if c == ' ' {
+			return string(b[:i]), b[i+1:], true
+		}
+	}
+	return string(b), nil, false
+}
+
+// TestDistKill: the control channel's KILL ends every worker.
+func TestDistKill(t *testing.T) {
+	for _, rr := range []bool{false, true} {
+		t.Run(fmt.Sprint("roundrobin=", rr), func(t *testing.T) {
+			ctx := testCtx(t)
+			var opts []broker.Option
+			if rr {
+				opts = append(opts, broker.WithRoundRobin())
+			}
+			d := newDist(t, "tcp", opts...)
+			ws := newDistWorkers(t, d, 5, double)
+			waitDist(t, ctx, d, "5 workers", func(s broker.DistStats) bool { return s.Workers == 5 })
+			h := must[*broker.BatchHandle](t)(d.Submit(ctx, broker.Batch{Size: 20, Tasks: numbers(20, nil)}))
+			checkDoubled(t, must[broker.BatchSummary](t)(h.Wait(ctx)), 20)
+			if err := d.Kill(ctx); err != nil {
+				t.Fatalf("kill: %v; stats %+v", err, d.Stats())
+			}
+			for _, w := range ws {
+				select {
+				case <-w.Done():
+				case <-ctx.Done():
+					t.Fatal("worker still running after KILL")
+				}
+				if !w.Stats().Killed {
+					t.Fatalf("worker %s ended without KILL", w.ID())
+				}
+			}
+			if s := d.Stats(); s.Workers != 0 || s.Credit != 0 {
+				t.Fatalf("stats after kill %+v", s)
+			}
+		})
+	}
+}
+
+// TestDistFailures: handler errors and panics come back as failed tasks;
+// a batch whose tasks run short completes with ErrBatchSize.
+func TestDistFailures(t *testing.T) {
+	ctx := testCtx(t)
+	d := newDist(t, "inproc")
+	newDistWorkers(t, d, 2, func(ctx context.Context, task []byte) ([]byte, error) {
+		switch string(task) {
+		case "3":
+			return nil, errors.New("three")
+		case "5":
+			panic("five")
+		}
+		return task, nil
+	})
+	h := must[*broker.BatchHandle](t)(d.Submit(ctx, broker.Batch{Size: 10, Tasks: numbers(8, nil)}))
+	s, err := h.Wait(ctx)
+	if !errors.Is(err, broker.ErrBatchSize) || !errors.Is(s.Err, broker.ErrBatchSize) {
+		t.Fatalf("wait: %v, want ErrBatchSize", err)
+	}
+	if s.OK != 6 || s.Failed != 2 || len(s.Results) != 8 {
+		t.Fatalf("summary %+v", s)
+	}
+	for _, i := range []int{3, 5} {
+		if !errors.Is(s.Results[i].Err, broker.ErrTaskFailed) {
+			t.Fatalf("result %d: %+v, want ErrTaskFailed", i, s.Results[i])
+		}
+	}
+	if _, err := d.Submit(ctx, broker.Batch{Size: 0, Tasks: numbers(0, nil)}); !errors.Is(err, broker.ErrBatchSize) {
+		t.Fatalf("empty batch: %v", err)
+	}
+}
+
+// TestDistCreditBound sends 100,000 tiny tasks from a generator through 4
+// workers of credit 8: never more than 32 tasks are in flight, the
+// generator is pulled only as credit comes back, and every result arrives
+// once.
+func TestDistCreditBound(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
+	defer cancel()
+	const workers, credit = 4, 8
+	n := 100_000
+	if testing.Short() {
+		n = 20_000
+	}
+	d := newDist(t, "inproc")
+	newDistWorkers(t, d, workers, func(ctx context.Context, task []byte) ([]byte, error) { return task, nil }, broker.WithCredit(credit))
+	waitDist(t, ctx, d, "credit", func(s broker.DistStats) bool { return s.Credit == workers*credit })
+	var pulled atomic.Int64
+	seen := make([]bool, n)
+	got, dup, ahead := 0, 0, int64(0)
+	start := time.Now()
+	h := must[*broker.BatchHandle](t)(d.Submit(ctx, broker.Batch{
+		Size:  n,
+		Tasks: numbers(n, &pulled),
+		OnResult: func(r broker.DistResult) {
+			if seen[r.Seq] {
+				dup++
+			}
+			seen[r.Seq] = true
+			got++
+			// Pulled, not yet answered: in flight, plus the one the
+			// batch's feeder holds on its way to the loop.
+			ahead = max(ahead, pulled.Load()-int64(got))
+		},
+	}))
+	s, err := h.Wait(ctx)
+	if err != nil {
+		t.Fatalf("wait: %v; stats %+v", err, d.Stats())
+	}
+	elapsed := time.Since(start)
+	st := d.Stats()
+	t.Logf("%d tasks in %v (%.0f/s); max in flight %d; pulled ahead of results at most %d", n, elapsed.Round(time.Millisecond), float64(n)/elapsed.Seconds(), st.MaxInFlight, ahead)
+	if s.OK != n || got != n || dup != 0 || s.Results != nil {
+		t.Fatalf("ok %d, got %d, duplicates %d", s.OK, got, dup)
+	}
+	if st.MaxInFlight > workers*credit || st.MaxInFlight < 1 {
+		t.Fatalf("max in flight %d, want <= %d", st.MaxInFlight, workers*credit)
+	}
+	if ahead > workers*credit+1 {
+		t.Fatalf("the generator ran %d tasks ahead of the results, want <= %d", ahead, workers*credit+1)
+	}
+}
+
+// sleeper is a handler that sleeps for the duration in the task's first 8
+// bytes and returns the task.
+func sleeper(calls *atomic.Int64) broker.DistHandler {
+	return func(ctx context.Context, task []byte) ([]byte, error) {
+		calls.Add(1)
+		timer := time.NewTimer(time.Duration(binary.BigEndian.Uint64(task)))
+		defer timer.Stop()
+		select {
+		case <-timer.C:
+			return task, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// TestDistDispatch runs the T1 and T2 task sets of benchmarks.md section 3
+// on 32 sleeping workers: demand-driven dispatch must reach G/T >= 0.97
+// (0.95 under -race, see below),
+// round-robin must land within 5% of RRsim, and no task may be lost or
+// duplicated. T1 (about 3.9 s demand-driven, 6.6 s round-robin) is skipped
+// with -short; T2 always runs.
+func TestDistDispatch(t *testing.T) {
+	for _, set := range []string{"T2", "T1"} {
+		for _, rr := range []bool{false, true} {
+			name := set + "/demand"
+			if rr {
+				name = set + "/round-robin"
+			}
+			t.Run(name, func(t *testing.T) {
+				if set == "T1" && testing.Short() {
+					t.Skip("T1 takes 10 s; run without -short")
+				}
+				runDistGrid(t, taskSet(set), rr, 32)
+			})
+		}
+	}
+}
+
+func runDistGrid(t *testing.T, ds []time.Duration, rr bool, workers int) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var opts []broker.Option
+	if rr {
+		opts = append(opts, broker.WithRoundRobin())
+	}
+	d := newDist(t, "inproc", opts...)
+	var calls atomic.Int64
+	newDistWorkers(t, d, workers, sleeper(&calls))
+	waitDist(t, ctx, d, "workers", func(s broker.DistStats) bool {
+		return s.Workers == workers && (rr || s.Credit == workers)
+	})
+	tasks := func(yield func([]byte) bool) {
+		for i, d := range ds {
+			task := binary.BigEndian.AppendUint64(nil, uint64(d))
+			if !yield(binary.BigEndian.AppendUint32(task, uint32(i))) {
+				return
+			}
+		}
+	}
+	start := time.Now()
+	h := must[*broker.BatchHandle](t)(d.Submit(ctx, broker.Batch{Size: len(ds), Tasks: tasks}))
+	s, err := h.Wait(ctx)
+	if err != nil {
+		t.Fatalf("wait: %v; stats %+v", err, d.Stats())
+	}
+	elapsed := time.Since(start)
+	missing, wrong := 0, 0
+	for i, r := range s.Results {
+		if r.Data == nil {
+			missing++
+		} else if binary.BigEndian.Uint32(r.Data[8:]) != uint32(i) {
+			wrong++
+		}
+	}
+	st := d.Stats()
+	dup := int(calls.Load()) - len(ds) + missing
+	g, rrsim := greedy(ds, workers), roundRobin(ds, workers)
+	t.Logf("M=%d W=%d sum=%v G=%v RRsim=%v T=%v G/T=%.3f T/RRsim=%.3f missing=%d duplicated=%d",
+		len(ds), workers, sum(ds), g, rrsim, elapsed.Round(time.Millisecond), float64(g)/float64(elapsed),
+		float64(elapsed)/float64(rrsim), missing, dup)
+	if missing != 0 || wrong != 0 || dup != 0 || st.Duplicates != 0 || s.OK != len(ds) {
+		t.Fatalf("%d missing, %d wrong, %d duplicated; stats %+v", missing, wrong, dup, st)
+	}
+	if rr {
+		if dev := float64(elapsed-rrsim) / float64(rrsim); dev > 0.05 || dev < -0.05 {
+			t.Errorf("round-robin T = %v, RRsim %v: off by %.1f%%, want within 5%%", elapsed, rrsim, 100*dev)
+		}
+		return
+	}
+	// 0.97 is the target (benchmarks.md); without the race detector T2
+	// measures 0.979-0.984 here, T1 0.994. Under -race on 2 cores, where even a
+	// bare pool of 32 goroutines sleeping T2's durations from a channel gets
+	// only 0.987, T2 measures 0.970-0.974: there we ask for 0.95, as
+	// TestGridSearchDispatch asks 0.90 of the load balancer.
+	want := 0.97
+	if raceEnabled {
+		want = 0.95
+	}
+	if eff := float64(g) / float64(elapsed); eff < want {
+		t.Errorf("G/T = %.3f, want >= %.2f", eff, want)
+	}
+	if st.MaxInFlight > workers {
+		t.Errorf("max in flight %d with %d workers of credit 1", st.MaxInFlight, workers)
+	}
+}
