@@ -1,0 +1,423 @@
+package gridsearch
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/zmqflow/zmqflow/broker"
+)
+
+// Config is one grid search. Grid and one of Command and Func are required;
+// the zero value of every other field is a sensible default.
+type Config struct {
+	Grid Grid
+	// Command is run for each point with {name} replaced by the point's
+	// value of parameter name, without a shell. Its stdout is the point's
+	// result when it is JSON.
+	Command []string
+	// Func is called for each point instead of a command, by local
+	// workers (and by remote ones that Serve the same Func).
+	Func Func
+
+	// Workers is the number of local worker slots: 0 means
+	// runtime.NumCPU(), a negative number none (remote workers only, which
+	// needs Bind).
+	Workers int
+	// Bind is the endpoint remote workers connect to (gridsearch worker
+	// -connect, or Serve), e.g. "tcp://*:5555". Empty: local workers only,
+	// over inproc.
+	Bind string
+
+	// Retries is how many times a failed point (non-zero exit, error,
+	// timeout) is run again before it counts as failed.
+	Retries int
+	// Timeout bounds each attempt at a point: the command is killed, the
+	// Func's ctx ends. 0 means no limit.
+	Timeout time.Duration
+	// Halt stops the run after this many failed points: no new points
+	// start, running ones finish. 0 never stops.
+	Halt int
+
+	// Skip reports points that are done already (a resumed run); they are
+	// neither run nor reported.
+	Skip func(point int) bool
+	// OnResult is called with each finished point's record, done or failed,
+	// as it arrives, from one goroutine at a time. An error stops the run
+	// as Halt does and Run returns it.
+	OnResult func(Record) error
+	// OnProgress is called with the run's progress every ProgressEvery
+	// (default 250 ms) and once at the end, from one goroutine at a time.
+	OnProgress    func(Progress)
+	ProgressEvery time.Duration
+
+	// OnBound is called with the endpoint remote workers connect to, as
+	// bound (a port of 0 or * resolved), before any work starts.
+	OnBound func(endpoint string)
+
+	// BrokerOptions go to the load balancer, the client and the local
+	// workers (heartbeats, a logger).
+	BrokerOptions []broker.Option
+}
+
+// Record is what the results file holds for one point.
+type Record struct {
+	Point    int             `json:"point"`
+	Params   Params          `json:"params"`
+	Result   json.RawMessage `json:"result"` // the command's stdout as JSON, or the Func's result; null otherwise
+	Exit     int             `json:"exit"`
+	Error    string          `json:"error,omitempty"`
+	Attempts int             `json:"attempts"`
+	Duration float64         `json:"duration"` // seconds, of the last attempt
+	Worker   string          `json:"worker"`
+	Host     string          `json:"host"`
+	Stdout   string          `json:"stdout"`
+	Stderr   string          `json:"stderr"` // the tail, MaxStderr bytes at most
+}
+
+// OK reports whether the point succeeded: exit code 0 and no error.
+func (r Record) OK() bool { return r.Exit == 0 && r.Error == "" }
+
+// Progress is a snapshot of a run.
+type Progress struct {
+	Total   int           // points in the grid
+	Skipped int           // points skipped (done by an earlier run)
+	Done    int           // points that succeeded
+	Failed  int           // points that failed, retries included
+	Running int           // points handed out and not finished
+	Slots   int           // worker slots connected now
+	Elapsed time.Duration // since the run started
+}
+
+// Summary is how a run went.
+type Summary struct {
+	Progress
+	Busy        time.Duration // the sum of every attempt's duration
+	PeakSlots   int           // the most worker slots connected at once
+	Efficiency  float64       // Busy / (Elapsed * PeakSlots)
+	Interrupted bool          // ctx ended before every point was done
+	Halted      bool          // Halt failures stopped the run
+}
+
+// Errors of Run, besides those of NewGrid and CheckCommand.
+var (
+	ErrConfig      = errors.New("gridsearch: bad config")
+	ErrInterrupted = errors.New("gridsearch: interrupted")
+	ErrHalted      = errors.New("gridsearch: halted after too many failures")
+)
+
+// clientTimeout is how long the master waits for one attempt before it
+// resends the request. The broker hands the point of a dead worker to
+// another one by itself, and drops resends of a point it still holds, so
+// this is only the last resort for a point the broker gave up on
+// (broker.WithMaxDeliveries workers died running it).
+func clientTimeout(perPoint time.Duration) time.Duration {
+	if perPoint > 0 {
+		return 2*perPoint + time.Minute
+	}
+	return time.Hour
+}
+
+// Run runs every point of cfg.Grid (but those cfg.Skip names) on the local
+// workers and any remote ones, and returns when each is done or failed, or
+// when ctx ends (ErrInterrupted: running points are abandoned and not
+// reported, so that a resumed run does them), or after cfg.Halt failures
+// (ErrHalted). Each point is reported to OnResult exactly once.
+//
+// Dispatch is the broker's: a LoadBalancer (guide ch. 3 and 4) hands each
+// point to the least recently used idle worker slot, and a point held by a
+// worker that dies goes to another. The master keeps as many points in
+// flight as there are slots, plus a few, so that points wait in the master
+// rather than in a queue where a slow worker could hold them. Run returns
+// after every goroutine, socket and local worker it started has ended.
+func Run(ctx context.Context, cfg Config) (Summary, error) {
+	g := cfg.Grid
+	n := g.Len()
+	if n == 0 {
+		return Summary{}, ErrEmptyGrid
+	}
+	if (cfg.Func == nil) == (len(cfg.Command) == 0) {
+		return Summary{}, fmt.Errorf("%w: want a Command or a Func, one of them", ErrConfig)
+	}
+	if cfg.Func == nil {
+		if err := g.CheckCommand(cfg.Command); err != nil {
+			return Summary{}, err
+		}
+	}
+	workers := cfg.Workers
+	if workers == 0 {
+		workers = runtime.NumCPU()
+	}
+	if workers < 0 && cfg.Bind == "" {
+		return Summary{}, fmt.Errorf("%w: no local workers and no Bind for remote ones", ErrConfig)
+	}
+	if cfg.Retries < 0 || cfg.Timeout < 0 || cfg.Halt < 0 {
+		return Summary{}, fmt.Errorf("%w: Retries, Timeout and Halt must not be negative", ErrConfig)
+	}
+	every := cfg.ProgressEvery
+	if every <= 0 {
+		every = 250 * time.Millisecond
+	}
+
+	id := make([]byte, 6)
+	rand.Read(id)
+	base := "inproc://gridsearch-" + hex.EncodeToString(id)
+	back := cfg.Bind
+	if back == "" {
+		back = base + "-workers"
+	}
+	lb, err := broker.NewLoadBalancer(base+"-points", back, cfg.BrokerOptions...)
+	if err != nil {
+		return Summary{}, fmt.Errorf("gridsearch: bind %s: %w", back, err)
+	}
+	defer lb.Close()
+	if cfg.Bind != "" && cfg.OnBound != nil {
+		cfg.OnBound(lb.Backend())
+	}
+	client, err := broker.NewClient(lb.Frontend(), append(append([]broker.Option(nil), cfg.BrokerOptions...),
+		broker.WithTimeout(clientTimeout(cfg.Timeout)), broker.WithRetries(1<<20))...)
+	if err != nil {
+		return Summary{}, err
+	}
+	defer client.Close()
+	local := localEndpoint(lb.Backend())
+	host := Hostname()
+	for i := range max(workers, 0) {
+		w, err := broker.NewWorker(local, handler(fmt.Sprintf("local/%d", i), host, cfg.Func), cfg.BrokerOptions...)
+		if err != nil {
+			return Summary{}, err
+		}
+		// Workers close before the client and the load balancer (defers
+		// run last first), which kills their running commands.
+		defer w.Close()
+	}
+
+	r := &run{cfg: cfg, n: n, lb: lb, client: client, start: time.Now(),
+		results: make(chan reply), wake: make(chan struct{}, 1)}
+	return r.loop(ctx)
+}
+
+// localEndpoint is where local workers reach a backend bound at ep: the
+// loopback address for a wildcard.
+func localEndpoint(ep string) string {
+	for _, wild := range []string{"://*:", "://0.0.0.0:", "://[::]:"} {
+		if strings.Contains(ep, wild) {
+			return strings.Replace(ep, wild, "://127.0.0.1:", 1)
+		}
+	}
+	return ep
+}
+
+type reply struct {
+	point    int
+	attempts int
+	out      outcome
+	err      error
+}
+
+type run struct {
+	cfg     Config
+	n       int
+	lb      *broker.LoadBalancer
+	client  *broker.Client
+	start   time.Time
+	results chan reply
+	wake    chan struct{}
+
+	mu    sync.Mutex
+	slots int // workers connected, as last seen
+	peak  int
+}
+
+func (r *run) loop(ctx context.Context) (sum Summary, err error) {
+	// Requests live until the run ends; ctx's end stops only dispatch.
+	reqCtx, cancelReqs := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancelReqs()
+
+	// Watch the number of worker slots: it is how many points are let out.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		cur := -1
+		for {
+			var seen int
+			if r.lb.Wait(reqCtx, func(s broker.LBStats) bool { seen = s.Workers; return seen != cur }) != nil {
+				return
+			}
+			cur = seen
+			r.mu.Lock()
+			r.slots, r.peak = seen, max(r.peak, seen)
+			r.mu.Unlock()
+			select {
+			case r.wake <- struct{}{}:
+			default:
+			}
+		}
+	}()
+
+	p := Progress{Total: r.n}
+	var busy time.Duration
+	attempts := map[int]int{}
+	var retry []int
+	next := 0
+	stopping := false
+	var stopErr error
+	tick := time.NewTicker(r.cfg.ProgressEvery + 250*time.Millisecond*boolInt(r.cfg.ProgressEvery <= 0))
+	defer tick.Stop()
+	progress := func() {
+		if r.cfg.OnProgress != nil {
+			r.mu.Lock()
+			p.Slots = r.slots
+			r.mu.Unlock()
+			p.Elapsed = time.Since(r.start)
+			r.cfg.OnProgress(p)
+		}
+	}
+	stop := func(e error) {
+		if !stopping {
+			stopping, stopErr = true, e
+		}
+	}
+	done := ctx.Done()
+
+	for {
+		r.mu.Lock()
+		limit := r.slots + max(4, r.slots/4)
+		if r.slots == 0 {
+			limit = 0
+		}
+		r.mu.Unlock()
+		for !stopping && p.Running < limit {
+			var pt int
+			switch {
+			case len(retry) > 0:
+				pt, retry = retry[0], retry[1:]
+			case next < r.n:
+				pt = next
+				next++
+				if r.cfg.Skip != nil && r.cfg.Skip(pt) {
+					p.Skipped++
+					continue
+				}
+			default:
+				goto wait
+			}
+			attempts[pt]++
+			p.Running++
+			wg.Add(1)
+			go r.request(reqCtx, &wg, pt, attempts[pt])
+		}
+	wait:
+		if p.Running == 0 && (stopping || (len(retry) == 0 && next >= r.n)) {
+			break
+		}
+		select {
+		case rep := <-r.results:
+			p.Running--
+			if rep.err != nil {
+				// Only the end of reqCtx or a closed client gets here.
+				stop(fmt.Errorf("gridsearch: point %d: %w", rep.point, rep.err))
+				continue
+			}
+			busy += time.Duration(rep.out.Duration)
+			rec := r.record(rep)
+			if !rec.OK() && rep.attempts <= r.cfg.Retries && !stopping {
+				retry = append(retry, rep.point)
+				continue
+			}
+			delete(attempts, rep.point)
+			if rec.OK() {
+				p.Done++
+			} else {
+				p.Failed++
+			}
+			if r.cfg.OnResult != nil {
+				if err := r.cfg.OnResult(rec); err != nil {
+					stop(err)
+				}
+			}
+			if r.cfg.Halt > 0 && p.Failed >= r.cfg.Halt {
+				stop(ErrHalted)
+			}
+		case <-r.wake:
+		case <-tick.C:
+			progress()
+		case <-done:
+			done = nil
+			stop(ErrInterrupted)
+			// Running points are given up: a resumed run does them.
+			cancelReqs()
+		}
+	}
+	cancelReqs()
+	progress()
+	sum.Progress = p
+	sum.Elapsed = time.Since(r.start)
+	sum.Busy = busy
+	r.mu.Lock()
+	sum.PeakSlots = r.peak
+	r.mu.Unlock()
+	if sum.Elapsed > 0 && sum.PeakSlots > 0 {
+		sum.Efficiency = busy.Seconds() / (sum.Elapsed.Seconds() * float64(sum.PeakSlots))
+	}
+	sum.Interrupted = errors.Is(stopErr, ErrInterrupted)
+	sum.Halted = errors.Is(stopErr, ErrHalted)
+	return sum, stopErr
+}
+
+func boolInt(b bool) time.Duration {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func (r *run) request(ctx context.Context, wg *sync.WaitGroup, pt, attempt int) {
+	defer wg.Done()
+	point := r.cfg.Grid.Point(pt)
+	t := task{Point: pt, Timeout: int64(r.cfg.Timeout)}
+	for _, nv := range point.Params() {
+		t.Params = append(t.Params, [2]string{nv.Name, nv.Value.Text})
+	}
+	if r.cfg.Func == nil {
+		t.Argv = point.Expand(r.cfg.Command)
+	}
+	body, _ := json.Marshal(t)
+	rep := reply{point: pt, attempts: attempt}
+	frames, err := r.client.Request(ctx, body)
+	switch {
+	case err != nil:
+		rep.err = err
+	case len(frames) != 1:
+		rep.out = outcome{Exit: -1, Error: fmt.Sprintf("reply of %d frames", len(frames))}
+	default:
+		if err := json.Unmarshal(frames[0], &rep.out); err != nil {
+			rep.out = outcome{Exit: -1, Error: "bad reply: " + err.Error()}
+		}
+	}
+	// The loop reads results until every request has reported.
+	r.results <- rep
+}
+
+func (r *run) record(rep reply) Record {
+	o := rep.out
+	res := o.Result
+	if len(res) == 0 {
+		res = nil
+	}
+	return Record{
+		Point: rep.point, Params: r.cfg.Grid.Point(rep.point).Params(), Result: res,
+		Exit: o.Exit, Error: o.Error, Attempts: rep.attempts,
+		Duration: time.Duration(o.Duration).Seconds(), Worker: o.Worker, Host: o.Host,
+		Stdout: o.Stdout, Stderr: o.Stderr,
+	}
+}

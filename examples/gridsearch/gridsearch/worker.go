@@ -1,0 +1,212 @@
+package gridsearch
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"time"
+
+	"github.com/zmqflow/zmqflow/broker"
+)
+
+// Limits on what a point's output keeps: the head of stdout (the result) and
+// the tail of stderr (where the error usually is).
+const (
+	MaxStdout = 1 << 20
+	MaxStderr = 4 << 10
+)
+
+// task is a request on the wire: one point, and the command to run for it
+// (empty for a Func). Its params let a worker with a Func rebuild the point
+// without the grid.
+type task struct {
+	Point   int         `json:"point"`
+	Params  [][2]string `json:"params"`
+	Argv    []string    `json:"argv,omitempty"`
+	Timeout int64       `json:"timeout,omitempty"` // ns; 0 for none
+}
+
+// outcome is a reply on the wire: what one attempt at a point gave.
+type outcome struct {
+	Result   json.RawMessage `json:"result,omitempty"`
+	Stdout   string          `json:"stdout,omitempty"`
+	Stderr   string          `json:"stderr,omitempty"`
+	Exit     int             `json:"exit"`
+	Error    string          `json:"error,omitempty"`
+	Duration int64           `json:"duration"` // ns
+	Worker   string          `json:"worker"`
+	Host     string          `json:"host"`
+}
+
+func (t task) point() Point {
+	g := &Grid{Params: make([]Param, len(t.Params))}
+	for i, nv := range t.Params {
+		g.Params[i] = Param{Name: nv[0], Values: []Value{textValue(nv[1])}}
+	}
+	return Point{Index: t.Point, grid: g, idx: make([]int, len(t.Params))}
+}
+
+// Func is the Go form of a command: it computes one point and returns a
+// result that encoding/json can marshal (a map or struct whose fields
+// -maximize and -minimize can name), or an error, which fails the point.
+// It is called from many goroutines at once, one per worker slot; ctx ends
+// when the point's Timeout passes or the run is interrupted.
+type Func func(ctx context.Context, p Point) (any, error)
+
+// handler returns a broker.Handler for one slot named name. With fn nil it
+// runs the task's command.
+func handler(name, host string, fn Func) broker.Handler {
+	return func(ctx context.Context, req [][]byte) ([][]byte, error) {
+		if len(req) != 1 {
+			return nil, fmt.Errorf("gridsearch: request of %d frames, want 1", len(req))
+		}
+		var t task
+		if err := json.Unmarshal(req[0], &t); err != nil {
+			return nil, fmt.Errorf("gridsearch: bad task: %w", err)
+		}
+		if t.Timeout > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, time.Duration(t.Timeout))
+			defer cancel()
+		}
+		start := time.Now()
+		var o outcome
+		switch {
+		case fn != nil:
+			o = callFunc(ctx, fn, t.point())
+		case len(t.Argv) > 0:
+			o = runCommand(ctx, t.Argv)
+		default:
+			o = outcome{Exit: -1, Error: "this worker runs commands and the task has none (a Go function runs only on workers started with it)"}
+		}
+		if ctx.Err() != nil {
+			if errors.Is(context.Cause(ctx), context.DeadlineExceeded) && t.Timeout > 0 {
+				o.Exit, o.Error = -1, fmt.Sprintf("timeout after %v", time.Duration(t.Timeout))
+			} else {
+				// The worker is closing: give the point back to the
+				// broker, which hands it to another worker.
+				return nil, ctx.Err()
+			}
+		}
+		o.Duration = int64(time.Since(start))
+		o.Worker, o.Host = name, host
+		b, err := json.Marshal(o)
+		if err != nil {
+			return nil, err
+		}
+		return [][]byte{b}, nil
+	}
+}
+
+func callFunc(ctx context.Context, fn Func, p Point) (o outcome) {
+	defer func() {
+		if r := recover(); r != nil {
+			o = outcome{Exit: 2, Error: fmt.Sprintf("panic: %v", r)}
+		}
+	}()
+	v, err := fn(ctx, p)
+	if err != nil {
+		return outcome{Exit: 1, Error: err.Error()}
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return outcome{Exit: 1, Error: "result: " + err.Error()}
+	}
+	return outcome{Result: b}
+}
+
+// capped keeps the first max bytes written to it, or with tail the last.
+type capped struct {
+	buf  []byte
+	max  int
+	tail bool
+	cut  bool
+}
+
+func (c *capped) Write(p []byte) (int, error) {
+	n := len(p)
+	if c.tail {
+		c.buf = append(c.buf, p...)
+		if len(c.buf) > c.max {
+			c.buf = append(c.buf[:0], c.buf[len(c.buf)-c.max:]...)
+			c.cut = true
+		}
+		return n, nil
+	}
+	if room := c.max - len(c.buf); room < len(p) {
+		p, c.cut = p[:max(room, 0)], true
+	}
+	c.buf = append(c.buf, p...)
+	return n, nil
+}
+
+// runCommand runs argv without a shell. ctx's end kills the process.
+func runCommand(ctx context.Context, argv []string) outcome {
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	stdout := &capped{max: MaxStdout}
+	stderr := &capped{max: MaxStderr, tail: true}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	// A child that keeps the pipes open after the kill must not hold the
+	// worker up for long.
+	cmd.WaitDelay = 2 * time.Second
+	err := cmd.Run()
+	o := outcome{Stdout: string(stdout.buf), Stderr: string(stderr.buf)}
+	switch {
+	case cmd.ProcessState != nil:
+		o.Exit = cmd.ProcessState.ExitCode()
+		if err != nil && o.Exit == 0 {
+			o.Error = err.Error()
+		} else if o.Exit < 0 {
+			o.Error = cmd.ProcessState.String()
+		}
+	case err != nil:
+		o.Exit, o.Error = -1, err.Error()
+	}
+	if o.Exit == 0 && !stdout.cut {
+		if r := bytes.TrimSpace(stdout.buf); len(r) > 0 && json.Valid(r) {
+			o.Result = json.RawMessage(r)
+		}
+	}
+	return o
+}
+
+// Hostname is os.Hostname, or "unknown".
+func Hostname() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return "unknown"
+	}
+	return h
+}
+
+// Serve runs slots workers for the master whose workers' endpoint is
+// endpoint (gridsearch run's -bind, e.g. "tcp://master:5555") until ctx
+// ends, then closes them and returns. Each slot runs one point at a time:
+// fn when it is not nil (its master must have been given the same Func),
+// the point's command otherwise. Options are passed to each broker.Worker.
+func Serve(ctx context.Context, endpoint string, slots int, fn Func, opts ...broker.Option) error {
+	if slots < 1 {
+		return fmt.Errorf("gridsearch: slots %d, want at least 1", slots)
+	}
+	host := Hostname()
+	var ws []*broker.Worker
+	defer func() {
+		for _, w := range ws {
+			w.Close()
+		}
+	}()
+	for i := range slots {
+		name := fmt.Sprintf("%s:%d/%d", host, os.Getpid(), i)
+		w, err := broker.NewWorker(endpoint, handler(name, host, fn), opts...)
+		if err != nil {
+			return err
+		}
+		ws = append(ws, w)
+	}
+	<-ctx.Done()
+	return nil
+}

@@ -1,0 +1,110 @@
+// Gridsearch runs a command, or a Go function, for every point of a
+// parameter grid on workers on one or many machines: the job of the seed
+// article "Easy cluster parallelization with ZeroMQ", on the load-balancing
+// broker of "ZeroMQ - The Guide" ch. 3 and the Paranoid Pirate heartbeats of
+// ch. 4 (package broker). Workers ask for work, so uneven job durations do
+// not stall it the way PUSH round-robin does; a worker that dies has its
+// point run elsewhere.
+//
+//	gridsearch                       a built-in demo on local workers
+//	gridsearch run [flags] -- CMD    every point of the grid, CMD with {name} replaced
+//	gridsearch worker -connect EP    worker slots for a master started with -bind
+//	gridsearch bench                 benchmarks.md section 3
+//
+// See README.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/zmqflow/zmqflow/examples/gridsearch/gridsearch"
+)
+
+// errUsage marks an error in what the user asked: exit status 2, and no work done.
+var errUsage = errors.New("usage")
+
+func main() {
+	os.Exit(mainArgs(os.Args[1:]))
+}
+
+func mainArgs(args []string) int {
+	// Ctrl-C cancels ctx: no new points start, running ones are given up,
+	// the results file is flushed and closed. A second Ctrl-C kills the
+	// program at once, as usual (the file then may end in a cut line, which
+	// -resume drops).
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() { <-ctx.Done(); stop() }()
+	defer stop()
+
+	var err error
+	cmd := "demo"
+	if len(args) > 0 && (len(args[0]) == 0 || args[0][0] != '-' || args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "demo":
+		err = demo(ctx, args)
+	case "run":
+		err = runCmd(ctx, args)
+	case "worker":
+		err = workerCmd(ctx, args)
+	case "bench":
+		err = benchCmd(ctx, args)
+	case "-h", "-help", "--help", "help":
+		fmt.Print(usage)
+		return 0
+	default:
+		err = fmt.Errorf("%w: unknown command %q (want run, worker, bench or demo; -h for help)", errUsage, cmd)
+	}
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, errHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		fmt.Fprintln(os.Stderr, "gridsearch:", trimUsage(err))
+		return 2
+	case errors.Is(err, errSilent):
+		return 1
+	case errors.Is(err, gridsearch.ErrInterrupted), errors.Is(err, context.Canceled):
+		fmt.Fprintln(os.Stderr, "gridsearch: interrupted; the results file is complete up to here, -resume continues it")
+		return 130
+	default:
+		fmt.Fprintln(os.Stderr, "gridsearch:", err)
+		return 1
+	}
+}
+
+var (
+	errHelp   = errors.New("help shown")
+	errSilent = errors.New("reported already")
+)
+
+// trimUsage drops the "usage: " that wrapping with errUsage puts first.
+func trimUsage(err error) string {
+	s := err.Error()
+	if len(s) > 7 && s[:7] == "usage: " {
+		return s[7:]
+	}
+	return s
+}
+
+const usage = `gridsearch: run a command for every point of a parameter grid on many workers
+
+  gridsearch                          built-in demo: sin(p+2q) on a 2-D grid, local workers
+  gridsearch run [flags] -- CMD ARG.. run CMD for each point, {name} replaced by its value
+  gridsearch worker -connect tcp://HOST:PORT [-slots N]
+                                      run points for a master started with -bind
+  gridsearch bench [-quick]           benchmarks.md section 3
+
+Parameters (-param name=SPEC, repeated; the product of all is the grid):
+  a,b,c       a list, taken as written     a:b:n      n numbers from a to b
+  a:b:log:n   n numbers, log-spaced        a..b       integers a to b (a..b..step)
+
+gridsearch run -h lists run's flags.
+`

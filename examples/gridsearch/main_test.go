@@ -1,0 +1,335 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime/debug"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The tests run the gridsearch binary as real processes: a master and
+// workers over tcp on loopback. It is built once, with -race when the tests
+// have it.
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "gridsearch-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "gridsearch")
+	code := 1
+	args := []string{"build", "-o", binary}
+	if raceEnabled() {
+		args = append(args, "-race")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	if out, err := exec.CommandContext(ctx, "go", append(args, ".")...).CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "go %s: %v\n%s", strings.Join(args, " "), err, out)
+	} else {
+		code = m.Run()
+	}
+	cancel()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func raceEnabled() bool {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "-race" && s.Value == "true" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func testContext(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// proc is a running gridsearch process.
+type proc struct {
+	cmd    *exec.Cmd
+	stdout bytes.Buffer
+	lines  chan string // stderr, line by line
+	done   chan struct{}
+	stderr []string
+}
+
+func start(t *testing.T, ctx context.Context, dir string, args ...string) *proc {
+	t.Helper()
+	p := &proc{cmd: exec.CommandContext(ctx, binary, args...), lines: make(chan string, 1000), done: make(chan struct{})}
+	p.cmd.Dir = dir
+	p.cmd.Stdout = &p.stdout
+	errPipe, err := p.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		defer close(p.lines)
+		sc := bufio.NewScanner(errPipe)
+		for sc.Scan() {
+			select {
+			case p.lines <- sc.Text():
+			default:
+			}
+		}
+	}()
+	t.Cleanup(func() { p.cmd.Process.Kill(); p.wait() })
+	return p
+}
+
+// wait waits for the process to end and returns its exit code.
+func (p *proc) wait() int {
+	for l := range p.lines {
+		p.stderr = append(p.stderr, l)
+	}
+	p.cmd.Wait()
+	return p.cmd.ProcessState.ExitCode()
+}
+
+// expect waits for a stderr line matching re and returns its submatches.
+func (p *proc) expect(t *testing.T, ctx context.Context, re string) []string {
+	t.Helper()
+	rx := regexp.MustCompile(re)
+	for {
+		select {
+		case l, ok := <-p.lines:
+			if !ok {
+				t.Fatalf("no line matching %q on stderr", re)
+			}
+			p.stderr = append(p.stderr, l)
+			if m := rx.FindStringSubmatch(l); m != nil {
+				return m
+			}
+		case <-ctx.Done():
+			t.Fatalf("no line matching %q on stderr: %v", re, ctx.Err())
+		}
+	}
+}
+
+type record struct {
+	Point  int             `json:"point"`
+	Params map[string]int  `json:"params"`
+	Result json.RawMessage `json:"result"`
+	Exit   int             `json:"exit"`
+	Worker string          `json:"worker"`
+}
+
+// readResults reads a results file, failing on a line that is not JSON.
+func readResults(t *testing.T, path string) []record {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []record
+	for i, l := range bytes.Split(bytes.TrimSuffix(b, []byte{'\n'}), []byte{'\n'}) {
+		if len(l) == 0 {
+			continue
+		}
+		var r record
+		if err := json.Unmarshal(l, &r); err != nil {
+			t.Fatalf("%s:%d: %v: %q", path, i+1, err, l)
+		}
+		recs = append(recs, r)
+	}
+	return recs
+}
+
+// waitLines waits until the results file has at least n lines.
+func waitLines(t *testing.T, ctx context.Context, path string, n int) {
+	t.Helper()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		b, _ := os.ReadFile(path)
+		if bytes.Count(b, []byte{'\n'}) >= n {
+			return
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			t.Fatalf("%s: fewer than %d lines: %v", path, n, ctx.Err())
+		}
+	}
+}
+
+// checkSquares checks that recs hold each point i = 1..n exactly once with
+// the result {"v": i*i}.
+func checkSquares(t *testing.T, recs []record, n int) {
+	t.Helper()
+	seen := map[int]int{}
+	for _, r := range recs {
+		i := r.Params["i"]
+		seen[i]++
+		if r.Point != i-1 || r.Exit != 0 || string(r.Result) != fmt.Sprintf(`{"v":%d}`, i*i) {
+			t.Errorf("point %d: %+v", i, r)
+		}
+	}
+	for i := 1; i <= n; i++ {
+		if seen[i] != 1 {
+			t.Errorf("point i=%d written %d times", i, seen[i])
+		}
+	}
+	if len(recs) != n {
+		t.Errorf("%d records, want %d", len(recs), n)
+	}
+}
+
+// square is the command: it takes a while and prints {"v": i*i}.
+var square = []string{"--", "sh", "-c", `sleep 0.03; echo "{\"v\": $(($1 * $1))}"`, "sh", "{i}"}
+
+func TestRemoteWorkersOneKilled(t *testing.T) {
+	ctx := testContext(t)
+	dir := t.TempDir()
+	const n = 150
+	out := filepath.Join(dir, "r.jsonl")
+	master := start(t, ctx, dir, append([]string{"run", "-bind", "tcp://127.0.0.1:*", "-workers", "0",
+		"-out", out, "-progress", "none", "-param", fmt.Sprintf("i=1..%d", n)}, square...)...)
+	ep := master.expect(t, ctx, `gridsearch worker -connect (\S+)`)[1]
+	var workers []*proc
+	for range 3 {
+		workers = append(workers, start(t, ctx, dir, "worker", "-connect", ep, "-slots", "2"))
+	}
+	waitLines(t, ctx, out, 40)
+	// Killed with its points under way: the broker hands them to the others.
+	workers[0].cmd.Process.Kill()
+	if code := master.wait(); code != 0 {
+		t.Fatalf("master exit %d\n%s\n%s", code, master.stdout.String(), strings.Join(master.stderr, "\n"))
+	}
+	recs := readResults(t, out)
+	checkSquares(t, recs, n)
+	byWorker := map[string]int{}
+	for _, r := range recs {
+		byWorker[strings.Split(r.Worker, "/")[0]]++
+	}
+	if len(byWorker) != 3 {
+		t.Errorf("points by worker process: %v, want 3 processes", byWorker)
+	}
+	if !strings.Contains(master.stdout.String(), fmt.Sprintf("%d done, 0 failed", n)) {
+		t.Errorf("summary: %s", master.stdout.String())
+	}
+	for _, w := range workers[1:] {
+		w.cmd.Process.Signal(syscall.SIGTERM)
+		if code := w.wait(); code != 0 {
+			t.Errorf("worker exit %d: %s", code, w.stderr)
+		}
+	}
+	t.Logf("by worker: %v; %s", byWorker, master.stdout.String())
+}
+
+func TestResumeAfterInterrupt(t *testing.T) {
+	ctx := testContext(t)
+	dir := t.TempDir()
+	const n = 120
+	out := filepath.Join(dir, "r.jsonl")
+	args := append([]string{"run", "-workers", "2", "-out", out, "-progress", "none", "-param", fmt.Sprintf("i=1..%d", n)}, square...)
+	first := start(t, ctx, dir, args...)
+	waitLines(t, ctx, out, 20)
+	first.cmd.Process.Signal(os.Interrupt)
+	if code := first.wait(); code != 130 {
+		t.Fatalf("interrupted run: exit %d, want 130: %s", code, first.stderr)
+	}
+	partial := readResults(t, out)
+	if len(partial) < 20 || len(partial) >= n {
+		t.Fatalf("interrupted run wrote %d points", len(partial))
+	}
+
+	// A different grid is refused, with one line, and the file is kept.
+	other := start(t, ctx, dir, append([]string{"run", "-resume", "-out", out, "-param", "i=1..7"}, square...)...)
+	if code := other.wait(); code != 2 || len(other.stderr) != 1 || !strings.Contains(other.stderr[0], "another grid") {
+		t.Errorf("resume with another grid: exit %d, stderr %q", code, other.stderr)
+	}
+
+	second := start(t, ctx, dir, append([]string{"run", "-resume"}, args[1:]...)...)
+	if code := second.wait(); code != 0 {
+		t.Fatalf("resumed run: exit %d: %s", code, second.stderr)
+	}
+	checkSquares(t, readResults(t, out), n)
+	if want := fmt.Sprintf("%d done, 0 failed of %d points (%d more done before)", n-len(partial), n-len(partial), len(partial)); !strings.Contains(second.stdout.String(), want) {
+		t.Errorf("resumed summary %q, want %q", second.stdout.String(), want)
+	}
+
+	// A cut last line (a crash mid-write) is dropped by the next resume.
+	f, _ := os.OpenFile(out, os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString(`{"point":3,"par`)
+	f.Close()
+	third := start(t, ctx, dir, append([]string{"run", "-resume"}, args[1:]...)...)
+	if code := third.wait(); code != 0 {
+		t.Fatalf("third run: exit %d: %s", code, third.stderr)
+	}
+	checkSquares(t, readResults(t, out), n)
+}
+
+func TestBadInputs(t *testing.T) {
+	ctx := testContext(t)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "exists.jsonl"), []byte("{}\n"), 0o644)
+	for _, tc := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"run", "-param", "p=1:2:x", "--", "echo", "{p}"}, `count "x"`},
+		{[]string{"run", "-param", "p=0:1:log:3", "--", "echo"}, "more than 0"},
+		{[]string{"run", "-param", "p=1,2", "--", "echo", "{q}"}, "{q}"},
+		{[]string{"run", "-param", "p=1,2"}, "no command"},
+		{[]string{"run", "--", "echo"}, "grid is empty"},
+		{[]string{"run", "-param", "p=5..1", "--", "echo"}, "empty range"},
+		{[]string{"run", "-param", "p=1", "-param", "p=2", "--", "echo"}, "twice"},
+		{[]string{"run", "-nope", "--", "echo"}, "-nope"},
+		{[]string{"run", "-workers", "0", "-param", "p=1", "--", "echo"}, "-bind"},
+		{[]string{"run", "-out", "exists.jsonl", "-param", "p=1", "--", "echo"}, "exists"},
+		{[]string{"run", "-resume", "-param", "p=1", "--", "echo"}, "-out"},
+		{[]string{"worker"}, "-connect"},
+		{[]string{"frobnicate"}, "unknown command"},
+	} {
+		p := start(t, ctx, dir, tc.args...)
+		code := p.wait()
+		if code != 2 || len(p.stderr) != 1 || !strings.Contains(p.stderr[0], tc.msg) || !strings.HasPrefix(p.stderr[0], "gridsearch: ") {
+			t.Errorf("%q: exit %d, stderr %q; want 2 and one line with %q", tc.args, code, p.stderr, tc.msg)
+		}
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, "gridsearch-*")); len(m) > 0 {
+		t.Errorf("bad inputs left files: %v", m)
+	}
+}
+
+func TestDemo(t *testing.T) {
+	ctx := testContext(t)
+	dir := t.TempDir()
+	p := start(t, ctx, dir, "-workers", "4", "-out", "demo.jsonl", "-csv")
+	if code := p.wait(); code != 0 {
+		t.Fatalf("demo: exit %d: %s", code, p.stderr)
+	}
+	s := p.stdout.String()
+	for _, want := range []string{"256 done, 0 failed", "best (maximize value): p=0 q=0.8", "results: demo.jsonl, demo.png, demo.csv"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, s)
+		}
+	}
+	for _, f := range []string{"demo.png", "demo.csv", "demo.jsonl.meta.json"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Error(err)
+		}
+	}
+}

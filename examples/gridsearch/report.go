@@ -1,0 +1,226 @@
+package main
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"io"
+	"math"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/zmqflow/zmqflow/examples/gridsearch/gridsearch"
+)
+
+// report prints the summary and writes the best point, the CSV and the
+// heatmap, all from the whole results file (a resumed run's points too).
+func report(w io.Writer, o *options, grid gridsearch.Grid, sum gridsearch.Summary) error {
+	fmt.Fprintf(w, "%d done, %d failed of %d points", sum.Done, sum.Failed, sum.Total-sum.Skipped)
+	if sum.Skipped > 0 {
+		fmt.Fprintf(w, " (%d more done before)", sum.Skipped)
+	}
+	fmt.Fprintf(w, " in %v; efficiency %.3f (busy %v on %d slots)\n",
+		sum.Elapsed.Round(time.Millisecond), sum.Efficiency, sum.Busy.Round(time.Millisecond), sum.PeakSlots)
+	if unfinished := sum.Total - sum.Skipped - sum.Done - sum.Failed; unfinished > 0 {
+		fmt.Fprintf(w, "%d points not run\n", unfinished)
+	}
+	recs, err := loadRecords(o.out)
+	if err != nil {
+		return err
+	}
+	outputs := []string{o.out}
+	field, maximize := o.field()
+	if field != "" {
+		verb := "maximize"
+		if !maximize {
+			verb = "minimize"
+		}
+		if i := gridsearch.Best(recs, field, maximize); i >= 0 {
+			v, _ := gridsearch.Field(recs[i].Result, field)
+			fmt.Fprintf(w, "best (%s %s): %s = %g  (point %d)\n", verb, field, paramText(recs[i].Params), v, recs[i].Point)
+		} else {
+			fmt.Fprintf(w, "best (%s %s): no succeeded point has that field\n", verb, field)
+		}
+		if o.heatmap && len(grid.Params) == 2 {
+			path := strings.TrimSuffix(o.out, ".jsonl") + ".png"
+			if err := writeHeatmap(path, grid, recs, field); err != nil {
+				return err
+			}
+			outputs = append(outputs, path)
+		}
+	}
+	if o.csv {
+		path := strings.TrimSuffix(o.out, ".jsonl") + ".csv"
+		if err := writeCSV(path, grid, recs); err != nil {
+			return err
+		}
+		outputs = append(outputs, path)
+	}
+	fmt.Fprintf(w, "results: %s\n", strings.Join(outputs, ", "))
+	return nil
+}
+
+func paramText(ps gridsearch.Params) string {
+	var parts []string
+	for _, nv := range ps {
+		parts = append(parts, nv.Name+"="+nv.Value.Text)
+	}
+	return strings.Join(parts, " ")
+}
+
+// writeCSV writes one row per record: point, the parameters, exit, error,
+// attempts, duration, worker, host, then the result's top-level fields
+// (all the result objects' keys, sorted), or one column "result" for
+// results that are not objects.
+func writeCSV(path string, grid gridsearch.Grid, recs []gridsearch.Record) error {
+	objs := make([]map[string]json.RawMessage, len(recs))
+	keys := map[string]bool{}
+	scalar := false
+	for i, r := range recs {
+		if len(r.Result) == 0 || string(r.Result) == "null" {
+			continue
+		}
+		if json.Unmarshal(r.Result, &objs[i]) != nil {
+			scalar = true
+			continue
+		}
+		for k := range objs[i] {
+			keys[k] = true
+		}
+	}
+	var rk []string
+	for k := range keys {
+		rk = append(rk, k)
+	}
+	sort.Strings(rk)
+	head := append([]string{"point"}, grid.Names()...)
+	head = append(head, "exit", "error", "attempts", "duration", "worker", "host")
+	if scalar {
+		head = append(head, "result")
+	}
+	head = append(head, rk...)
+
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	cw := csv.NewWriter(f)
+	cw.Write(head)
+	for i, r := range recs {
+		row := []string{strconv.Itoa(r.Point)}
+		for _, name := range grid.Names() {
+			v := ""
+			for _, nv := range r.Params {
+				if nv.Name == name {
+					v = nv.Value.Text
+				}
+			}
+			row = append(row, v)
+		}
+		row = append(row, strconv.Itoa(r.Exit), r.Error, strconv.Itoa(r.Attempts),
+			strconv.FormatFloat(r.Duration, 'f', 6, 64), r.Worker, r.Host)
+		if scalar {
+			if objs[i] == nil && len(r.Result) > 0 {
+				row = append(row, csvValue(r.Result))
+			} else {
+				row = append(row, "")
+			}
+		}
+		for _, k := range rk {
+			row = append(row, csvValue(objs[i][k]))
+		}
+		cw.Write(row)
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// csvValue is a JSON value as a cell: strings unquoted, the rest as JSON.
+func csvValue(v json.RawMessage) string {
+	if len(v) == 0 || string(v) == "null" {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(v, &s) == nil {
+		return s
+	}
+	return string(v)
+}
+
+// writeHeatmap draws field over a 2-D grid: the first parameter down, the
+// second across, each point a square from dark blue (smallest) through
+// green to yellow (largest); grey where a point has no value.
+func writeHeatmap(path string, grid gridsearch.Grid, recs []gridsearch.Record, field string) error {
+	rows, cols := len(grid.Params[0].Values), len(grid.Params[1].Values)
+	cell := max(1, min(40, 800/max(rows, cols)))
+	index := map[string]int{}
+	for i := range grid.Len() {
+		b, _ := grid.Point(i).Params().MarshalJSON()
+		index[string(b)] = i
+	}
+	vals := make([]float64, rows*cols)
+	for i := range vals {
+		vals[i] = math.NaN()
+	}
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, r := range recs {
+		b, _ := r.Params.MarshalJSON()
+		i, ok := index[string(b)]
+		if !ok || !r.OK() {
+			continue
+		}
+		if v, ok := gridsearch.Field(r.Result, field); ok && !math.IsNaN(v) && !math.IsInf(v, 0) {
+			vals[i] = v
+			lo, hi = min(lo, v), max(hi, v)
+		}
+	}
+	img := image.NewRGBA(image.Rect(0, 0, cols*cell, rows*cell))
+	for i, v := range vals {
+		c := color.RGBA{128, 128, 128, 255}
+		if !math.IsNaN(v) {
+			t := 0.5
+			if hi > lo {
+				t = (v - lo) / (hi - lo)
+			}
+			c = ramp(t)
+		}
+		y, x := i/cols, i%cols
+		for dy := range cell {
+			for dx := range cell {
+				img.SetRGBA(x*cell+dx, y*cell+dy, c)
+			}
+		}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := png.Encode(f, img); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// ramp is a viridis-like colour for t in [0, 1].
+func ramp(t float64) color.RGBA {
+	stops := [][3]float64{{68, 1, 84}, {59, 82, 139}, {33, 145, 140}, {94, 201, 98}, {253, 231, 37}}
+	t = math.Max(0, math.Min(1, t)) * float64(len(stops)-1)
+	i := min(int(t), len(stops)-2)
+	f := t - float64(i)
+	var c [3]uint8
+	for k := range 3 {
+		c[k] = uint8(stops[i][k] + f*(stops[i+1][k]-stops[i][k]) + 0.5)
+	}
+	return color.RGBA{c[0], c[1], c[2], 255}
+}

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/zmqflow/zmqflow/examples/gridsearch/gridsearch"
+)
+
+// meta is the sidecar file beside the results (<out>.meta.json): what job
+// the results belong to, so that -resume can refuse another job's file.
+type meta struct {
+	Fingerprint string   `json:"fingerprint"`
+	Params      []string `json:"params"`
+	Command     []string `json:"command"`
+	Points      int      `json:"points"`
+}
+
+func metaPath(out string) string { return out + ".meta.json" }
+
+// results is the JSON Lines file, written one whole line per point. Lines
+// go through a buffer that is flushed with each progress update and at the
+// end; a line cut short by a crash is dropped by the next -resume.
+type results struct {
+	mu   sync.Mutex
+	f    *os.File
+	w    *bufio.Writer
+	path string
+}
+
+// openResults creates or (resume) continues the results file at path for
+// the job m. It returns the params (as JSON) of the points already there.
+func openResults(path string, m meta, resume, force bool) (*results, map[string]bool, error) {
+	done := map[string]bool{}
+	_, statErr := os.Stat(path)
+	exists := statErr == nil
+	switch {
+	case exists && !resume && !force:
+		return nil, nil, fmt.Errorf("results file %s exists: -resume to continue it, -force to overwrite it", path)
+	case exists && resume:
+		if b, err := os.ReadFile(metaPath(path)); err == nil {
+			var old meta
+			if err := json.Unmarshal(b, &old); err != nil {
+				return nil, nil, fmt.Errorf("%s: %v", metaPath(path), err)
+			}
+			if old.Fingerprint != m.Fingerprint && !force {
+				return nil, nil, fmt.Errorf("cannot resume %s: it is for another grid or command (%s -- %s), -force to resume anyway (points with the same parameters are skipped)",
+					path, strings.Join(old.Params, " "), strings.Join(old.Command, " "))
+			}
+		} else if !force {
+			return nil, nil, fmt.Errorf("cannot resume %s: %s is missing, -force to resume anyway", path, metaPath(path))
+		}
+		if err := readDone(path, done); err != nil {
+			return nil, nil, err
+		}
+	}
+	flags := os.O_WRONLY | os.O_CREATE | os.O_APPEND
+	if !resume {
+		flags |= os.O_TRUNC
+	}
+	f, err := os.OpenFile(path, flags, 0o644)
+	if err != nil {
+		return nil, nil, err
+	}
+	mb, _ := json.MarshalIndent(m, "", "  ")
+	if err := os.WriteFile(metaPath(path), append(mb, '\n'), 0o644); err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return &results{f: f, w: bufio.NewWriterSize(f, 64<<10), path: path}, done, nil
+}
+
+// readDone collects the params of the points in the file, and cuts off a
+// last line that a crash left unfinished.
+func readDone(path string, done map[string]bool) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	end := bytes.LastIndexByte(b, '\n') + 1
+	if end < len(b) {
+		if err := os.Truncate(path, int64(end)); err != nil {
+			return err
+		}
+	}
+	for i, line := range bytes.Split(b[:end], []byte{'\n'}) {
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		var r struct {
+			Params json.RawMessage `json:"params"`
+		}
+		if err := json.Unmarshal(line, &r); err != nil || len(r.Params) == 0 {
+			return fmt.Errorf("%s:%d: not a result line", path, i+1)
+		}
+		done[string(r.Params)] = true
+	}
+	return nil
+}
+
+func (r *results) write(rec gridsearch.Record) error {
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.w.Write(b)
+	return r.w.WriteByte('\n')
+}
+
+func (r *results) flush() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.w.Flush()
+}
+
+func (r *results) close() error {
+	return errors.Join(r.flush(), r.f.Close())
+}
+
+// loadRecords reads every record of a results file.
+func loadRecords(path string) ([]gridsearch.Record, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var recs []gridsearch.Record
+	dec := json.NewDecoder(f)
+	for {
+		var r gridsearch.Record
+		if err := dec.Decode(&r); err == io.EOF {
+			return recs, nil
+		} else if err != nil {
+			return recs, fmt.Errorf("%s: %v", path, err)
+		}
+		recs = append(recs, r)
+	}
+}
