@@ -25,7 +25,10 @@
 //	                                          Dealer, Router, Pair, with a Codec
 //	Ch. 3  The Request-Reply Mechanisms        socket: Router, Dealer, WithIdentity,
 //	                                          WithRouterMandatory; Example_routerDealer
-//	Ch. 3  A Load Balancing Message Broker     broker: LoadBalancer, Worker, Client
+//	Ch. 3  A Load Balancing Message Broker     broker: LoadBalancer, Worker, Client;
+//	                                          examples/gridsearch (workers ask for work)
+//	Ch. 1-2 pipeline with batches and credit   broker: Distributor, DistWorker
+//	Ch. 7  Transferring Files (credit flow)    broker: WithCredit
 //	Ch. 4  Client-Side Reliability (Lazy       patterns: Req with LazyPirate
 //	       Pirate)
 //	Ch. 4  Paranoid Pirate (spec 6/PPP)        broker: LoadBalancer, Worker (heartbeats, reconnect)
