@@ -12,6 +12,9 @@
 //	Ch. 2 "Shared Queue (DEALER and ROUTER sockets)"        Queue
 //	Ch. 2 "Transport Bridging" (wuproxy)                    Forwarder
 //	Ch. 5 "Pub-Sub Tracing (Espresso Pattern)"              WithCapture
+//	Ch. 1 "Divide and Conquer"; ch. 2 "Handling Errors
+//	      and ETERM" (kill); ch. 7 "Transferring Files"
+//	      (credit-based flow control)                       Distributor, DistWorker
 //
 // # Load balancing with heartbeats
 //
