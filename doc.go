@@ -1,8 +1,7 @@
 // Package zmqflow is concurrent and distributed pipelines in Go with the
 // patterns of "ZeroMQ - The Guide" (https://zguide.zeromq.org), in pure Go.
 //
-// This file is the map from the guide to the code. Packages marked (planned)
-// are not written yet.
+// This file is the map from the guide to the code.
 //
 //	Guide                                     Package, type or program
 //	----------------------------------------  ----------------------------------------------
@@ -32,7 +31,7 @@
 //	Ch. 4  Client-Side Reliability (Lazy       patterns: Req with LazyPirate
 //	       Pirate)
 //	Ch. 4  Paranoid Pirate (spec 6/PPP)        broker: LoadBalancer, Worker (heartbeats, reconnect)
-//	Ch. 4  Majordomo (MDP, spec 7)             broker (planned)
+//	Ch. 4  Majordomo (spec 7/MDP, 8/MMI)       broker: MDPBroker, MDPWorker, MDPClient
 //	Ch. 5  Espresso (capture)                  broker: WithCapture
 //	Security: ZMTP PLAIN (RFC 24)              socket.WithPlainClient, WithPlainServer
 //

@@ -15,6 +15,9 @@
 //	Ch. 1 "Divide and Conquer"; ch. 2 "Handling Errors
 //	      and ETERM" (kill); ch. 7 "Transferring Files"
 //	      (credit-based flow control)                       Distributor, DistWorker
+//	Ch. 4 "Service-Oriented Reliable Queuing (Majordomo
+//	      Pattern)", "Service Discovery"; specs 7/MDP,
+//	      8/MMI                                             MDPBroker, MDPWorker, MDPClient
 //
 // # Load balancing with heartbeats
 //

@@ -208,6 +208,8 @@ func TestResendWhileOutstandingDropped(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+	// The broker counts the reply after sending it: wait for the count.
+	waitLB(t, ctx, b, "the reply counted", func(s broker.LBStats) bool { return s.Replies >= 1 })
 	if s := b.Stats(); s.Requests != 1 || s.Replies != 1 {
 		t.Fatalf("stats %+v", s)
 	}

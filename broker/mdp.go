@@ -1,0 +1,92 @@
+package broker
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// The Majordomo Protocol (spec 7/MDP 0.1, https://rfc.zeromq.org/spec/7/)
+// puts a protocol header in every message, so that a broker can serve
+// clients and workers on one ROUTER socket and tell them apart:
+//
+//	client -> broker  REQUEST     "", MDPC01, service, body...
+//	broker -> client  REPLY       "", MDPC01, service, body...
+//	worker -> broker  READY       "", MDPW01, 0x01, service
+//	broker -> worker  REQUEST     "", MDPW01, 0x02, client, "", body...
+//	worker -> broker  REPLY       "", MDPW01, 0x03, client, "", body...
+//	either way        HEARTBEAT   "", MDPW01, 0x04
+//	either way        DISCONNECT  "", MDPW01, 0x05
+//
+// (The ROUTER's routing id frame, in front on the broker's side, is not
+// shown.) A REQ client does not see the leading empty frame; a DEALER
+// client sends and receives it.
+const (
+	// MDPClientHeader is frame 1 of every MDP/Client message (MDP/Client v0.1).
+	MDPClientHeader = "MDPC01"
+	// MDPWorkerHeader is frame 1 of every MDP/Worker message (MDP/Worker v0.1).
+	MDPWorkerHeader = "MDPW01"
+)
+
+// MDP/Worker commands, frame 2 of a worker message.
+const (
+	mdpReady      = "\x01"
+	mdpRequest    = "\x02"
+	mdpReply      = "\x03"
+	mdpHeartbeat  = "\x04"
+	mdpDisconnect = "\x05"
+)
+
+// mmiPrefix is the namespace of the broker's own services (spec 8/MMI).
+const mmiPrefix = "mmi."
+
+// Errors of the Majordomo types, beside the package's ErrClosed, ErrNoReply
+// and ErrBadOption.
+var (
+	// ErrMDPMalformed is a message that does not follow MDP (spec 7): a
+	// wrong header, a command of the wrong length, an unknown command. The
+	// broker counts and drops such messages, and sends DISCONNECT to a
+	// worker that sends one; the error appears in logs.
+	ErrMDPMalformed = errors.New("broker: malformed MDP message")
+	// ErrServiceName is a service name a worker may not register or a
+	// client may not call: empty, or (for a worker) in the broker's own
+	// "mmi." namespace (spec 8/MMI).
+	ErrServiceName = errors.New("broker: invalid MDP service name")
+)
+
+var (
+	frameEmpty         = []byte{}
+	frameMDPC          = []byte(MDPClientHeader)
+	frameMDPW          = []byte(MDPWorkerHeader)
+	frameMDPReady      = []byte(mdpReady)
+	frameMDPRequest    = []byte(mdpRequest)
+	frameMDPReply      = []byte(mdpReply)
+	frameMDPHeartbeat  = []byte(mdpHeartbeat)
+	frameMDPDisconnect = []byte(mdpDisconnect)
+)
+
+// mdpWorkerMsg builds a worker message: empty frame, header, command, rest.
+func mdpWorkerMsg(cmd []byte, rest ...[]byte) [][]byte {
+	m := make([][]byte, 0, 3+len(rest))
+	return append(append(m, frameEmpty, frameMDPW, cmd), rest...)
+}
+
+// mdpCommandName names a worker command for logs.
+func mdpCommandName(cmd string) string {
+	switch cmd {
+	case mdpReady:
+		return "READY"
+	case mdpRequest:
+		return "REQUEST"
+	case mdpReply:
+		return "REPLY"
+	case mdpHeartbeat:
+		return "HEARTBEAT"
+	case mdpDisconnect:
+		return "DISCONNECT"
+	}
+	return fmt.Sprintf("%q", cmd)
+}
+
+// isMMI reports whether a service is the broker's own (spec 8/MMI).
+func isMMI(service string) bool { return strings.HasPrefix(service, mmiPrefix) }

@@ -1,0 +1,437 @@
+package broker_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/zmqflow/zmqflow/broker"
+	"github.com/zmqflow/zmqflow/socket"
+)
+
+func newMDPBroker(t testing.TB, ep string, opts ...broker.Option) *broker.MDPBroker {
+	t.Helper()
+	b := must[*broker.MDPBroker](t)(broker.NewMDPBroker(ep, opts...))
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+func newMDPWorker(t testing.TB, ep, service string, h broker.Handler, opts ...broker.Option) *broker.MDPWorker {
+	t.Helper()
+	w := must[*broker.MDPWorker](t)(broker.NewMDPWorker(ep, service, h, opts...))
+	t.Cleanup(func() { w.Close() })
+	return w
+}
+
+func newMDPClient(t testing.TB, ep string, opts ...broker.Option) *broker.MDPClient {
+	t.Helper()
+	c := must[*broker.MDPClient](t)(broker.NewMDPClient(ep, opts...))
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func waitMDP(t testing.TB, ctx context.Context, b *broker.MDPBroker, what string, cond func(broker.MDPStats) bool) {
+	t.Helper()
+	if err := b.Wait(ctx, cond); err != nil {
+		t.Fatalf("waiting for %s: %v; stats %+v", what, err, b.Stats())
+	}
+}
+
+// mdpRaw is an MDP worker by hand: a DEALER that sends what the test says
+// and reports what it gets, without heartbeats.
+type mdpRaw struct {
+	t    testing.TB
+	sock *socket.Socket
+}
+
+func newMDPRaw(t testing.TB, ep string) *mdpRaw {
+	t.Helper()
+	s := newSocket(t, socket.Dealer)
+	if err := s.Connect(ep); err != nil {
+		t.Fatal(err)
+	}
+	return &mdpRaw{t, s}
+}
+
+// command sends a worker command: "", MDPW01, cmd, frames.
+func (w *mdpRaw) command(ctx context.Context, cmd byte, frames ...string) {
+	w.t.Helper()
+	m := socket.Msg{nil, []byte(broker.MDPWorkerHeader), {cmd}}
+	for _, f := range frames {
+		m = append(m, []byte(f))
+	}
+	if err := w.sock.Send(ctx, m); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+// next returns the next command from the broker but HEARTBEAT: the command
+// byte and the frames after it.
+func (w *mdpRaw) next(ctx context.Context) (byte, socket.Msg) {
+	w.t.Helper()
+	for {
+		m, err := w.sock.Recv(ctx)
+		if err != nil {
+			w.t.Fatalf("raw worker: %v", err)
+		}
+		if len(m) < 3 || len(m[0]) != 0 || string(m[1]) != broker.MDPWorkerHeader || len(m[2]) != 1 {
+			w.t.Fatalf("raw worker got a non-MDP message %q", m)
+		}
+		if m[2][0] == 0x04 {
+			continue
+		}
+		return m[2][0], m[3:]
+	}
+}
+
+// Requests go to the workers of their service, least recently used first.
+func TestMDPServiceRouting(t *testing.T) {
+	ctx := testCtx(t)
+	b := newMDPBroker(t, inproc(), fastBeat)
+	e1 := newMDPWorker(t, b.Endpoint(), "echo", echo("e1"), fastBeat, fastReconnect)
+	e2 := newMDPWorker(t, b.Endpoint(), "echo", echo("e2"), fastBeat, fastReconnect)
+	newMDPWorker(t, b.Endpoint(), "upper", func(ctx context.Context, req [][]byte) ([][]byte, error) {
+		return [][]byte{[]byte(strings.ToUpper(string(req[0])))}, nil
+	}, fastBeat, fastReconnect)
+	waitMDP(t, ctx, b, "3 workers", func(s broker.MDPStats) bool { return s.Workers == 3 && s.Services == 2 })
+	c := newMDPClient(t, b.Endpoint())
+	for i := range 4 {
+		r, err := c.Request(ctx, "echo", []byte(fmt.Sprint("hi-", i)), []byte("second frame"))
+		if err != nil || len(r) != 3 || !strings.HasPrefix(string(r[0]), "e") || string(r[1]) != fmt.Sprint("hi-", i) || string(r[2]) != "second frame" {
+			t.Fatalf("echo %d = %q, %v", i, r, err)
+		}
+		r, err = c.Request(ctx, "upper", []byte("majordomo"))
+		if err != nil || len(r) != 1 || string(r[0]) != "MAJORDOMO" {
+			t.Fatalf("upper %d = %q, %v", i, r, err)
+		}
+	}
+	if h1, h2 := e1.Stats().Handled, e2.Stats().Handled; h1 != 2 || h2 != 2 {
+		t.Fatalf("echo workers handled %d and %d, want 2 each (least recently used first)", h1, h2)
+	}
+	waitMDP(t, ctx, b, "8 replies", func(s broker.MDPStats) bool { return s.Requests == 8 && s.Replies == 8 })
+	if s := b.Stats(); s.Malformed != 0 || s.Dead != 0 {
+		t.Fatalf("broker stats %+v", s)
+	}
+}
+
+// A request for a service no worker has registered waits in the broker for
+// WithTimeout; the client gets no reply and gives up after its retries
+// (ErrNoReply). A worker that registers in time gets the request.
+func TestMDPUnknownService(t *testing.T) {
+	ctx := testCtx(t)
+	b := newMDPBroker(t, inproc(), fastBeat, broker.WithTimeout(100*time.Millisecond))
+	c := newMDPClient(t, b.Endpoint(), broker.WithTimeout(100*time.Millisecond), broker.WithRetries(1))
+	_, err := c.Request(ctx, "nobody")
+	if !errors.Is(err, broker.ErrNoReply) {
+		t.Fatalf("Request for an unknown service: %v, want ErrNoReply", err)
+	}
+	if s := c.Stats(); s.Resends != 1 || s.Failed != 1 {
+		t.Fatalf("client stats %+v: want one resend", s)
+	}
+	waitMDP(t, ctx, b, "both attempts expired", func(s broker.MDPStats) bool {
+		return s.Expired == 2 && s.Queued == 0 && s.Services == 0
+	})
+
+	// Queued, then served by a worker that registers later.
+	slow := newMDPClient(t, b.Endpoint(), broker.WithTimeout(wait))
+	got := make(chan error, 1)
+	go func() {
+		r, err := slow.Request(ctx, "late", []byte("x"))
+		if err == nil && (len(r) != 2 || string(r[0]) != "late") {
+			err = fmt.Errorf("reply %q", r)
+		}
+		got <- err
+	}()
+	waitMDP(t, ctx, b, "queued request", func(s broker.MDPStats) bool { return s.Queued == 1 })
+	newMDPWorker(t, b.Endpoint(), "late", echo("late"), fastBeat)
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// spec 8/MMI: mmi.service says 200 or 404; other mmi services 501.
+func TestMMIService(t *testing.T) {
+	ctx := testCtx(t)
+	b := newMDPBroker(t, inproc(), fastBeat)
+	newMDPWorker(t, b.Endpoint(), "echo", echo("e"), fastBeat)
+	waitMDP(t, ctx, b, "worker", func(s broker.MDPStats) bool { return s.Workers == 1 })
+	c := newMDPClient(t, b.Endpoint())
+	for svc, want := range map[string]bool{"echo": true, "nope": false} {
+		if ok, err := c.ServiceExists(ctx, svc); err != nil || ok != want {
+			t.Fatalf("ServiceExists(%q) = %v, %v; want %v", svc, ok, err, want)
+		}
+	}
+	r, err := c.Request(ctx, broker.MMIService, []byte("echo"))
+	if err != nil || len(r) != 1 || string(r[0]) != "200" {
+		t.Fatalf("mmi.service echo = %q, %v", r, err)
+	}
+	r, err = c.Request(ctx, "mmi.nothing", []byte("echo"))
+	if err != nil || len(r) != 1 || string(r[0]) != "501" {
+		t.Fatalf("mmi.nothing = %q, %v; want 501", r, err)
+	}
+	waitMDP(t, ctx, b, "4 mmi requests", func(s broker.MDPStats) bool { return s.MMI == 4 && s.Services == 1 })
+	// A worker may not register an mmi service.
+	if _, err := broker.NewMDPWorker(b.Endpoint(), "mmi.service", echo("x")); !errors.Is(err, broker.ErrServiceName) {
+		t.Fatalf("NewMDPWorker(mmi.service): %v, want ErrServiceName", err)
+	}
+}
+
+// A worker that stops heartbeating is dead after liveness intervals: it is
+// sent DISCONNECT and the request it held goes to another worker.
+func TestMDPHeartbeatExpiry(t *testing.T) {
+	ctx := testCtx(t)
+	b := newMDPBroker(t, inproc(), fastBeat)
+	raw := newMDPRaw(t, b.Endpoint())
+	raw.command(ctx, 0x01, "svc")
+	waitMDP(t, ctx, b, "raw worker", func(s broker.MDPStats) bool { return s.Workers == 1 })
+	c := newMDPClient(t, b.Endpoint(), broker.WithTimeout(wait), broker.WithRetries(0))
+	got := make(chan error, 1)
+	go func() {
+		r, err := c.Request(ctx, "svc", []byte("job"))
+		if err == nil && (len(r) != 2 || string(r[0]) != "good" || string(r[1]) != "job") {
+			err = fmt.Errorf("reply %q", r)
+		}
+		got <- err
+	}()
+	cmd, m := raw.next(ctx)
+	if cmd != 0x02 || len(m) != 3 || len(m[1]) != 0 || string(m[2]) != "job" {
+		t.Fatalf("raw worker got command %#x %q, want REQUEST", cmd, m)
+	}
+	newMDPWorker(t, b.Endpoint(), "svc", echo("good"), fastBeat)
+	// The raw worker says nothing more.
+	if cmd, _ := raw.next(ctx); cmd != 0x05 {
+		t.Fatalf("dead worker got %#x, want DISCONNECT", cmd)
+	}
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+	waitMDP(t, ctx, b, "reply", func(s broker.MDPStats) bool { return s.Replies == 1 })
+	if s := b.Stats(); s.Dead != 1 || s.Requeued != 1 || s.Workers != 1 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+// The broker answers protocol errors with DISCONNECT (spec 7).
+func TestMDPProtocolErrors(t *testing.T) {
+	ctx := testCtx(t)
+	b := newMDPBroker(t, inproc())
+	cases := []struct {
+		name string
+		send func(*mdpRaw)
+	}{
+		{"HEARTBEAT before READY", func(w *mdpRaw) { w.command(ctx, 0x04) }},
+		{"REPLY before READY", func(w *mdpRaw) { w.command(ctx, 0x03, "client", "", "x") }},
+		{"READY for mmi", func(w *mdpRaw) { w.command(ctx, 0x01, "mmi.service") }},
+		{"READY twice", func(w *mdpRaw) { w.command(ctx, 0x01, "a"); w.command(ctx, 0x01, "a") }},
+		{"REPLY while idle", func(w *mdpRaw) { w.command(ctx, 0x01, "a"); w.command(ctx, 0x03, "client", "", "x") }},
+		{"unknown command", func(w *mdpRaw) { w.command(ctx, 0x01, "a"); w.command(ctx, 0x09) }},
+	}
+	for i, tc := range cases {
+		w := newMDPRaw(t, b.Endpoint())
+		tc.send(w)
+		if cmd, m := w.next(ctx); cmd != 0x05 || len(m) != 0 {
+			t.Fatalf("%s: got %#x %q, want DISCONNECT", tc.name, cmd, m)
+		}
+		waitMDP(t, ctx, b, tc.name, func(s broker.MDPStats) bool { return s.Disconnects == uint64(i+1) && s.Workers == 0 })
+	}
+	// Garbage is dropped and counted.
+	d := newSocket(t, socket.Dealer)
+	d.Connect(b.Endpoint())
+	d.Send(ctx, socket.NewMsgString("", "MDPX99", "?"))
+	waitMDP(t, ctx, b, "malformed", func(s broker.MDPStats) bool { return s.Malformed == uint64(len(cases)+1) })
+}
+
+// A worker's DISCONNECT (on Close, or when its handler fails) takes it off
+// the broker at once; a failed request goes to another worker.
+func TestMDPWorkerDisconnect(t *testing.T) {
+	ctx := testCtx(t)
+	b := newMDPBroker(t, inproc(), fastBeat)
+	var once sync.Once
+	flaky := newMDPWorker(t, b.Endpoint(), "svc", func(ctx context.Context, req [][]byte) ([][]byte, error) {
+		var err error
+		once.Do(func() { err = errors.New("first request fails") })
+		return [][]byte{[]byte("flaky")}, err
+	}, fastBeat, fastReconnect)
+	waitMDP(t, ctx, b, "flaky worker", func(s broker.MDPStats) bool { return s.Workers == 1 })
+	good := newMDPWorker(t, b.Endpoint(), "svc", echo("good"), fastBeat, fastReconnect)
+	waitMDP(t, ctx, b, "good worker", func(s broker.MDPStats) bool { return s.Workers == 2 })
+	c := newMDPClient(t, b.Endpoint(), broker.WithRetries(0))
+	r, err := c.Request(ctx, "svc", []byte("job"))
+	if err != nil || len(r) < 1 {
+		t.Fatalf("Request = %q, %v", r, err)
+	}
+	// The flaky worker got it first (least recently used), gave it back,
+	// and re-registered.
+	waitMDP(t, ctx, b, "flaky re-registered", func(s broker.MDPStats) bool { return s.Workers == 2 })
+	if s := b.Stats(); s.WorkerQuits != 1 || s.Requeued != 1 {
+		t.Fatalf("broker stats %+v", s)
+	}
+	if fs := flaky.Stats(); fs.Failed != 1 || fs.Reconnects != 1 {
+		t.Fatalf("flaky stats %+v", fs)
+	}
+	good.Close()
+	waitMDP(t, ctx, b, "closed worker gone", func(s broker.MDPStats) bool { return s.Workers == 1 && s.WorkerQuits == 2 })
+}
+
+// Workers re-register with a restarted broker: Close sends them DISCONNECT
+// and they reconnect; the client's retries carry it over the gap.
+func TestMDPBrokerRestart(t *testing.T) {
+	ctx := testCtx(t)
+	b1 := newMDPBroker(t, "tcp://127.0.0.1:*", fastBeat)
+	ep := b1.Endpoint()
+	w := newMDPWorker(t, ep, "echo", echo("w"), fastBeat, fastReconnect)
+	waitMDP(t, ctx, b1, "worker", func(s broker.MDPStats) bool { return s.Workers == 1 })
+	c := newMDPClient(t, ep, broker.WithTimeout(200*time.Millisecond), broker.WithRetries(20))
+	if _, err := c.Request(ctx, "echo", []byte("before")); err != nil {
+		t.Fatal(err)
+	}
+	if err := b1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b2 := newMDPBroker(t, ep, fastBeat)
+	waitMDP(t, ctx, b2, "worker back", func(s broker.MDPStats) bool { return s.Workers == 1 })
+	r, err := c.Request(ctx, "echo", []byte("after"))
+	if err != nil || len(r) != 2 || string(r[1]) != "after" {
+		t.Fatalf("after restart: %q, %v", r, err)
+	}
+	if s := w.Stats(); s.Disconnects != 1 || s.Reconnects < 1 {
+		t.Fatalf("worker stats %+v: want the broker's DISCONNECT and a reconnect", s)
+	}
+}
+
+// A client resends on a new socket when the reply is late; the late reply,
+// addressed to the old socket, never reaches it.
+func TestMDPClientRetries(t *testing.T) {
+	ctx := testCtx(t)
+	b := newMDPBroker(t, inproc()) // default heartbeats: the raw worker stays alive
+	raw := newMDPRaw(t, b.Endpoint())
+	raw.command(ctx, 0x01, "slow")
+	waitMDP(t, ctx, b, "raw worker", func(s broker.MDPStats) bool { return s.Workers == 1 })
+	c := newMDPClient(t, b.Endpoint(), broker.WithTimeout(150*time.Millisecond), broker.WithRetries(5))
+	got := make(chan error, 1)
+	go func() {
+		r, err := c.Request(ctx, "slow", []byte("job"))
+		if err == nil && (len(r) != 1 || string(r[0]) != "second") {
+			err = fmt.Errorf("reply %q, want the reply to the resend", r)
+		}
+		got <- err
+	}()
+	_, m1 := raw.next(ctx)
+	waitMDP(t, ctx, b, "resend", func(s broker.MDPStats) bool { return s.Requests == 2 })
+	raw.command(ctx, 0x03, string(m1[0]), "", "first") // late: its client socket is gone
+	cmd, m2 := raw.next(ctx)
+	if cmd != 0x02 || string(m2[0]) == string(m1[0]) {
+		t.Fatalf("second request %#x %q from the same client address %q", cmd, m2, m1[0])
+	}
+	raw.command(ctx, 0x03, string(m2[0]), "", "second")
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+	if s := c.Stats(); s.Resends != 1 || s.Reconnects != 1 || s.Replies != 1 {
+		t.Fatalf("client stats %+v", s)
+	}
+
+	// No broker at all: ErrNoReply after 1+retries attempts.
+	lone := newMDPClient(t, inproc(), broker.WithTimeout(30*time.Millisecond), broker.WithRetries(2))
+	if _, err := lone.Request(ctx, "x"); !errors.Is(err, broker.ErrNoReply) {
+		t.Fatalf("no broker: %v, want ErrNoReply", err)
+	}
+	if s := lone.Stats(); s.Resends != 2 || s.Failed != 1 {
+		t.Fatalf("lone client stats %+v", s)
+	}
+	// Close ends a Request under way.
+	go func() {
+		waitMDP(t, ctx, b, "queued", func(s broker.MDPStats) bool { return s.Queued == 1 })
+		c.Close()
+	}()
+	if _, err := c.Request(ctx, "nobody"); !errors.Is(err, broker.ErrClosed) {
+		t.Fatalf("Request during Close: %v, want ErrClosed", err)
+	}
+}
+
+// The guide's Majordomo (ch. 4): workers register for services by name, a
+// client asks for a service by name, and the broker's mmi.service tells
+// whether a service has workers.
+func ExampleMDPBroker() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	b, err := broker.NewMDPBroker("inproc://mdp-example")
+	if err != nil {
+		panic(err)
+	}
+	defer b.Close()
+
+	upper := func(ctx context.Context, req [][]byte) ([][]byte, error) {
+		return [][]byte{[]byte(strings.ToUpper(string(req[0])))}, nil
+	}
+	w, err := broker.NewMDPWorker(b.Endpoint(), "upper", upper)
+	if err != nil {
+		panic(err)
+	}
+	defer w.Close()
+
+	c, err := broker.NewMDPClient(b.Endpoint(), broker.WithTimeout(time.Second), broker.WithRetries(3))
+	if err != nil {
+		panic(err)
+	}
+	defer c.Close()
+	reply, err := c.Request(ctx, "upper", []byte("majordomo"))
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(string(reply[0]))
+	for _, svc := range []string{"upper", "lower"} {
+		ok, err := c.ServiceExists(ctx, svc)
+		if err != nil {
+			panic(err)
+		}
+		fmt.Println(svc, ok)
+	}
+	// Output:
+	// MAJORDOMO
+	// upper true
+	// lower false
+}
+
+// A worker whose handler runs for several liveness periods keeps
+// heartbeating, so the broker keeps it and its request; a request queued
+// behind the busy worker does not expire (only those for a service with no
+// worker do).
+func TestMDPBusyWorkerHeartbeats(t *testing.T) {
+	ctx := testCtx(t)
+	b := newMDPBroker(t, inproc(), fastBeat, broker.WithTimeout(100*time.Millisecond))
+	// Each job takes two expiry periods (50 ms x 3 each).
+	newMDPWorker(t, b.Endpoint(), "slow", func(ctx context.Context, req [][]byte) ([][]byte, error) {
+		select {
+		case <-time.After(300 * time.Millisecond):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		return [][]byte{[]byte("done")}, nil
+	}, fastBeat, fastReconnect)
+	waitMDP(t, ctx, b, "worker", func(s broker.MDPStats) bool { return s.Workers == 1 })
+	errs := make(chan error, 2)
+	for range 2 {
+		c := newMDPClient(t, b.Endpoint(), broker.WithTimeout(wait), broker.WithRetries(0))
+		go func() {
+			r, err := c.Request(ctx, "slow")
+			if err == nil && (len(r) != 1 || string(r[0]) != "done") {
+				err = fmt.Errorf("reply %q", r)
+			}
+			errs <- err
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s := b.Stats(); s.Dead != 0 || s.Requeued != 0 || s.Expired != 0 || s.Workers != 1 {
+		t.Fatalf("stats %+v: the busy worker should have stayed alive, the queued request waited", s)
+	}
+}

@@ -1,0 +1,510 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/zmqflow/zmqflow/socket"
+)
+
+// MDPBroker is the guide's Majordomo broker (ch. 4 "Service-Oriented
+// Reliable Queuing (Majordomo Pattern)", mdbroker; spec 7/MDP 0.1) with the
+// Majordomo Management Interface (ch. 4 "Service Discovery"; spec 8/MMI).
+// It binds one ROUTER socket, for clients and workers alike; the protocol
+// header of each message (MDPC01 or MDPW01) tells them apart.
+//
+// Workers register for one service each with READY. Each service has a
+// queue of requests and a list of idle workers; a request goes to the
+// service's least recently used idle worker, and waits in the queue while
+// there is none. Requests for a service no worker has registered wait too
+// (the spec's SHOULD), but not for ever: while its service has no worker,
+// a request older than WithTimeout (default DefaultTimeout, the MDPClient's
+// wait for a reply; set both alike) is dropped and counted in
+// MDPStats.Expired, since by then its client (an MDPClient, or the guide's
+// mdcliapi) has given it up and resent it on a new socket. A client that
+// wants to know first asks mmi.service (see MDPClient.ServiceExists); a
+// client that does not, gets ErrNoReply after its retries. Requests
+// waiting for busy workers of their service do not expire, as in the
+// guide's mdbroker. Services named "mmi." are answered by the broker itself:
+// mmi.service replies "200" when at least one worker is registered for the
+// service named in the request body and "404" otherwise; any other "mmi."
+// service replies "501".
+//
+// Heartbeats go both ways, every WithHeartbeat interval (default
+// DefaultHeartbeatInterval and DefaultLiveness, both sides must agree): the
+// broker sends HEARTBEAT to every registered worker, idle or busy, and a
+// worker it has not heard from for liveness intervals is dead. It is sent
+// DISCONNECT (in case it is alive but slow), and the request it held goes
+// back to the head of its service's queue (at-least-once: MDP workers must
+// be idempotent), at most WithMaxDeliveries times. A worker that breaks the
+// protocol (READY twice, a REPLY it owes no one, a HEARTBEAT or REPLY
+// before READY, an unknown command, a service in "mmi.") is sent DISCONNECT
+// and forgotten; a HEARTBEAT from an unknown worker is how a worker that
+// outlived a broker restart learns it must register again. Close sends
+// DISCONNECT to every worker, so that they reconnect at once.
+//
+// MDP carries no request ids: a request resent by its client after a
+// timeout may be done twice, and a reply to a client that has gone (or
+// reconnected with a new socket) is dropped by the ROUTER.
+//
+// Concurrency: an MDPBroker is safe for concurrent use. It runs two
+// goroutines: one reads the socket and one owns all the state and does all
+// the sending. They start in NewMDPBroker and end in Close, which returns
+// after they have ended and the socket is closed. Stats and Wait may be
+// called from any goroutine; Wait blocks until its condition holds or its
+// ctx ends.
+type MDPBroker struct {
+	cfg       config
+	sock      *socket.Socket
+	ep        string
+	cancel    context.CancelFunc
+	done      chan struct{}
+	closeOnce sync.Once
+
+	mu      sync.Mutex
+	stats   MDPStats
+	changed chan struct{} // closed and replaced when stats change and someone waits
+	waiters int
+	err     error
+}
+
+// MDPStats are an MDPBroker's gauges (now) and counters (since it started).
+type MDPStats struct {
+	Services int // services with a registered worker or a queued request
+	Workers  int // workers registered (READY and alive)
+	Idle     int // of them, waiting for a request
+	InFlight int // requests on a worker
+	Queued   int // requests waiting for a worker of their service
+
+	Requests    uint64 // requests taken from clients, mmi ones included
+	Replies     uint64 // worker replies passed to clients
+	MMI         uint64 // requests the broker answered itself (spec 8/MMI)
+	Expired     uint64 // requests dropped after WithTimeout in their service's queue
+	Requeued    uint64 // requests given back by a dead or disconnecting worker
+	Abandoned   uint64 // requests dropped after WithMaxDeliveries deliveries
+	Dead        uint64 // workers whose heartbeats stopped
+	Disconnects uint64 // DISCONNECT commands sent to workers
+	Malformed   uint64 // messages dropped because they are not MDP
+	WorkerQuits uint64 // DISCONNECT commands received from workers
+}
+
+// NewMDPBroker binds a Majordomo broker's one ROUTER socket at endpoint
+// (as socket.Bind takes it; tcp port "*" picks a free one, see Endpoint)
+// and starts it. Options: WithHeartbeat, WithTimeout (how long a request
+// may wait for a worker), WithMaxDeliveries, WithSocketOptions, WithLogger.
+func NewMDPBroker(endpoint string, opts ...Option) (*MDPBroker, error) {
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	b := &MDPBroker{cfg: cfg, done: make(chan struct{}), changed: make(chan struct{})}
+	// Not mandatory routing: a reply to a client that left, or a message
+	// to a worker at its high-water mark, is dropped rather than stalling
+	// every other peer of the one socket; a worker gone without a word is
+	// found by its heartbeats. The linger lets Close's DISCONNECTs out.
+	sockOpts := append([]socket.Option{socket.WithLinger(min(cfg.interval, time.Second))}, cfg.sockOpts...)
+	if b.sock, err = socket.New(socket.Router, sockOpts...); err != nil {
+		return nil, fmt.Errorf("broker: majordomo: %w", err)
+	}
+	if b.ep, err = b.sock.Bind(endpoint); err != nil {
+		b.sock.Close()
+		return nil, fmt.Errorf("broker: majordomo: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	b.cancel = cancel
+	go b.run(ctx)
+	return b, nil
+}
+
+// Endpoint returns the endpoint clients and workers connect to, as bound.
+func (b *MDPBroker) Endpoint() string { return b.ep }
+
+// Stats returns a snapshot of the broker's gauges and counters.
+func (b *MDPBroker) Stats() MDPStats {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.stats
+}
+
+// Wait blocks until cond holds for the broker's stats, or ctx ends
+// (ctx.Err()), or the broker is closed (ErrClosed). cond is called with no
+// lock held, from the calling goroutine only.
+func (b *MDPBroker) Wait(ctx context.Context, cond func(MDPStats) bool) error {
+	b.mu.Lock()
+	b.waiters++
+	b.mu.Unlock()
+	defer func() {
+		b.mu.Lock()
+		b.waiters--
+		b.mu.Unlock()
+	}()
+	for {
+		b.mu.Lock()
+		st, ch := b.stats, b.changed
+		b.mu.Unlock()
+		if cond(st) {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-b.done:
+			return ErrClosed
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Close sends DISCONNECT to every registered worker, drops the queued
+// requests, and closes the socket, waiting at most a heartbeat interval
+// (and at most a second) for the DISCONNECTs to leave. It returns after
+// the broker's goroutines have ended. Calls after the first return nil.
+func (b *MDPBroker) Close() error {
+	var err error
+	b.closeOnce.Do(func() {
+		b.cancel()
+		<-b.done
+		err = b.sock.Close()
+		b.mu.Lock()
+		if b.err != nil && err == nil {
+			err = b.err
+		}
+		b.mu.Unlock()
+	})
+	return err
+}
+
+type mdpService struct {
+	name     string
+	requests []*mdpReq    // oldest first; given-back requests at the head
+	waiting  []*mdpWorker // idle workers, least recently used first
+	workers  int          // registered workers, idle or busy
+}
+
+type mdpWorker struct {
+	id     string
+	svc    *mdpService
+	expiry time.Time
+	req    *mdpReq // the request it holds, or nil
+}
+
+type mdpReq struct {
+	client     []byte
+	body       [][]byte
+	arrived    time.Time
+	deliveries int
+}
+
+// mdpLoop is the state the loop goroutine owns.
+type mdpLoop struct {
+	b        *MDPBroker
+	log      *zap.Logger
+	services map[string]*mdpService
+	workers  map[string]*mdpWorker
+	st       MDPStats
+
+	// sendCtx bounds every send until the next tick. Without mandatory
+	// routing (our default) a ROUTER send does not block; with it (through
+	// WithSocketOptions) a peer at its high-water mark holds the broker up
+	// for at most two heartbeat intervals. One ctx a tick, not one a
+	// message: this is the broker's hot path.
+	sendCtx    context.Context
+	sendCancel context.CancelFunc
+}
+
+func (l *mdpLoop) newSendCtx() {
+	if l.sendCancel != nil {
+		l.sendCancel()
+	}
+	l.sendCtx, l.sendCancel = context.WithTimeout(context.Background(), 2*l.b.cfg.interval)
+}
+
+func (b *MDPBroker) run(ctx context.Context) {
+	defer close(b.done)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	in := make(chan socket.Msg, 256)
+	failed := make(chan error, 1)
+	wg.Add(1)
+	go func() { defer wg.Done(); readLoop(rctx, b.sock, nil, in, failed) }()
+
+	l := &mdpLoop{b: b, log: b.cfg.log, services: map[string]*mdpService{}, workers: map[string]*mdpWorker{}}
+	tick := time.NewTicker(b.cfg.interval)
+	defer tick.Stop()
+	l.newSendCtx()
+	defer func() { l.sendCancel() }()
+	for {
+		select {
+		case <-ctx.Done():
+			l.newSendCtx()
+			l.shutdown()
+			return
+		case err := <-failed:
+			b.mu.Lock()
+			b.err = err
+			b.mu.Unlock()
+			l.log.Warn("majordomo broker stopped", zap.Error(err))
+			return
+		case m := <-in:
+			l.handle(m)
+		case now := <-tick.C:
+			l.newSendCtx()
+			l.heartbeat(now)
+		}
+		l.publish()
+	}
+}
+
+func (l *mdpLoop) publish() {
+	l.st.Services = len(l.services)
+	l.st.Workers = len(l.workers)
+	l.st.Idle, l.st.Queued = 0, 0
+	for _, s := range l.services {
+		l.st.Idle += len(s.waiting)
+		l.st.Queued += len(s.requests)
+	}
+	l.st.InFlight = 0
+	for _, w := range l.workers {
+		if w.req != nil {
+			l.st.InFlight++
+		}
+	}
+	b := l.b
+	b.mu.Lock()
+	if b.stats != l.st {
+		b.stats = l.st
+		if b.waiters > 0 {
+			close(b.changed)
+			b.changed = make(chan struct{})
+		}
+	}
+	b.mu.Unlock()
+}
+
+// send sends on the ROUTER. Without mandatory routing it does not block:
+// a message for a peer that is gone or full is dropped.
+func (l *mdpLoop) send(m [][]byte) {
+	if err := l.b.sock.Send(l.sendCtx, m); err != nil {
+		l.log.Debug("majordomo send", zap.Error(err))
+	}
+}
+
+// handle sorts a message by its protocol header.
+func (l *mdpLoop) handle(m socket.Msg) {
+	if len(m) >= 3 && len(m[1]) == 0 {
+		switch string(m[2]) {
+		case MDPClientHeader:
+			l.fromClient(m[0], m[3:])
+			return
+		case MDPWorkerHeader:
+			l.fromWorker(m[0], m[3:])
+			return
+		}
+	}
+	l.st.Malformed++
+	l.log.Warn("message dropped", zap.Error(ErrMDPMalformed), zap.Stringer("msg", m))
+}
+
+// fromClient takes a REQUEST: service, body.
+func (l *mdpLoop) fromClient(client []byte, m [][]byte) {
+	if len(m) < 1 || len(m[0]) == 0 {
+		l.st.Malformed++
+		l.log.Warn("client request without a service dropped", zap.Error(ErrMDPMalformed), zap.Binary("client", client))
+		return
+	}
+	l.st.Requests++
+	name := string(m[0])
+	if isMMI(name) {
+		l.st.MMI++
+		l.send(l.mmi(client, name, m[1:]))
+		return
+	}
+	svc := l.service(name)
+	svc.requests = append(svc.requests, &mdpReq{client: client, body: m[1:], arrived: time.Now()})
+	l.dispatch(svc)
+}
+
+func (l *mdpLoop) service(name string) *mdpService {
+	s := l.services[name]
+	if s == nil {
+		s = &mdpService{name: name}
+		l.services[name] = s
+	}
+	return s
+}
+
+// fromWorker takes a worker command: command, then its frames.
+func (l *mdpLoop) fromWorker(idb []byte, m [][]byte) {
+	id := string(idb)
+	w := l.workers[id]
+	if len(m) < 1 || len(m[0]) != 1 {
+		l.protocolError(id, w, "no command")
+		return
+	}
+	if w != nil {
+		w.expiry = time.Now().Add(l.b.cfg.expiry())
+	}
+	cmd, rest := string(m[0]), m[1:]
+	switch cmd {
+	case mdpReady:
+		if len(rest) != 1 {
+			l.protocolError(id, w, "READY without one service frame")
+			return
+		}
+		name := string(rest[0])
+		switch {
+		case w != nil:
+			l.protocolError(id, w, "second READY")
+		case name == "" || isMMI(name):
+			l.protocolError(id, nil, fmt.Sprintf("READY for service %q: %v", name, ErrServiceName))
+		default:
+			svc := l.service(name)
+			w = &mdpWorker{id: id, svc: svc, expiry: time.Now().Add(l.b.cfg.expiry())}
+			l.workers[id] = w
+			svc.workers++
+			svc.waiting = append(svc.waiting, w)
+			l.log.Debug("worker ready", zap.String("service", name), zap.Binary("worker", idb))
+			l.dispatch(svc)
+		}
+	case mdpReply:
+		switch {
+		case len(rest) < 2 || len(rest[1]) != 0:
+			l.protocolError(id, w, "REPLY without client address and empty frame")
+		case w == nil || w.req == nil:
+			l.protocolError(id, w, "REPLY with no request outstanding")
+		case string(rest[0]) != string(w.req.client):
+			l.protocolError(id, w, "REPLY to another client than the request's")
+		default:
+			out := make([][]byte, 0, len(rest)+2)
+			out = append(append(out, w.req.client, frameEmpty, frameMDPC, []byte(w.svc.name)), rest[2:]...)
+			l.send(out)
+			l.st.Replies++
+			w.req = nil
+			w.svc.waiting = append(w.svc.waiting, w)
+			l.dispatch(w.svc)
+		}
+	case mdpHeartbeat:
+		if w == nil {
+			// A worker from before our restart, or one we buried: it
+			// must start a new conversation.
+			l.protocolError(id, nil, "HEARTBEAT before READY")
+		}
+	case mdpDisconnect:
+		l.st.WorkerQuits++
+		if w != nil {
+			l.forget(w)
+		}
+	default:
+		l.protocolError(id, w, "unknown command "+mdpCommandName(cmd))
+	}
+}
+
+// protocolError answers a worker's invalid or unexpected command: the spec
+// says DISCONNECT, and no further commands.
+func (l *mdpLoop) protocolError(id string, w *mdpWorker, why string) {
+	l.st.Malformed++
+	l.log.Warn("worker disconnected", zap.String("worker", id), zap.String("why", why))
+	l.disconnect(id)
+	if w != nil {
+		l.forget(w)
+	}
+}
+
+func (l *mdpLoop) disconnect(id string) {
+	l.st.Disconnects++
+	l.send(mdpRouted([]byte(id), mdpWorkerMsg(frameMDPDisconnect)))
+}
+
+// mdpRouted prepends a routing id.
+func mdpRouted(id []byte, m [][]byte) [][]byte { return append([][]byte{id}, m...) }
+
+// forget deletes a worker and gives back the request it held.
+func (l *mdpLoop) forget(w *mdpWorker) {
+	delete(l.workers, w.id)
+	svc := w.svc
+	svc.workers--
+	for i, x := range svc.waiting {
+		if x == w {
+			svc.waiting = append(svc.waiting[:i], svc.waiting[i+1:]...)
+			break
+		}
+	}
+	if r := w.req; r != nil {
+		w.req = nil
+		if r.deliveries >= l.b.cfg.maxDeliveries {
+			l.st.Abandoned++
+			l.log.Warn("request abandoned", zap.String("service", svc.name), zap.Int("deliveries", r.deliveries))
+		} else {
+			l.st.Requeued++
+			svc.requests = append([]*mdpReq{r}, svc.requests...)
+		}
+	}
+	l.dispatch(svc)
+	l.prune(svc)
+}
+
+// prune deletes a service that has neither workers nor requests.
+func (l *mdpLoop) prune(svc *mdpService) {
+	if svc.workers == 0 && len(svc.requests) == 0 {
+		delete(l.services, svc.name)
+	}
+}
+
+// dispatch hands a service's queued requests to its idle workers, least
+// recently used first.
+func (l *mdpLoop) dispatch(svc *mdpService) {
+	for len(svc.requests) > 0 && len(svc.waiting) > 0 {
+		r, w := svc.requests[0], svc.waiting[0]
+		svc.requests, svc.waiting = svc.requests[1:], svc.waiting[1:]
+		w.req = r
+		r.deliveries++
+		m := make([][]byte, 0, 6+len(r.body))
+		m = append(append(m, []byte(w.id), frameEmpty, frameMDPW, frameMDPRequest, r.client, frameEmpty), r.body...)
+		l.send(m)
+	}
+}
+
+// heartbeat buries silent workers, heartbeats the others, and expires
+// requests that waited too long for a worker.
+func (l *mdpLoop) heartbeat(now time.Time) {
+	for _, w := range l.workers {
+		if now.After(w.expiry) {
+			l.st.Dead++
+			l.log.Warn("worker dead", zap.String("service", w.svc.name), zap.String("worker", w.id), zap.Duration("silent", l.b.cfg.expiry()))
+			l.disconnect(w.id)
+			l.forget(w)
+			continue
+		}
+		l.send(mdpRouted([]byte(w.id), mdpWorkerMsg(frameMDPHeartbeat)))
+	}
+	deadline := now.Add(-l.b.cfg.timeout)
+	for _, svc := range l.services {
+		if svc.workers > 0 {
+			continue
+		}
+		keep := svc.requests[:0]
+		for _, r := range svc.requests {
+			if r.arrived.Before(deadline) {
+				l.st.Expired++
+				continue
+			}
+			keep = append(keep, r)
+		}
+		clear(svc.requests[len(keep):])
+		svc.requests = keep
+		l.prune(svc)
+	}
+}
+
+// shutdown tells every worker the broker is going.
+func (l *mdpLoop) shutdown() {
+	for _, w := range l.workers {
+		l.disconnect(w.id)
+	}
+}
