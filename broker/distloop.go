@@ -146,16 +146,7 @@ func (l *distLoop) canSend() bool {
 func (l *distLoop) publish() {
 	l.st.Workers = len(l.hellos)
 	l.st.Batches = len(l.batches)
-	d := l.d
-	d.mu.Lock()
-	if d.stats != l.st {
-		d.stats = l.st
-		if d.waiters > 0 {
-			close(d.changed)
-			d.changed = make(chan struct{})
-		}
-	}
-	d.mu.Unlock()
+	l.d.board.publish(l.st)
 }
 
 func (l *distLoop) add(ctx context.Context, b *distBatch) {

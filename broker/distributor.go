@@ -56,11 +56,9 @@ type Distributor struct {
 	feed   chan distTask
 	fed    chan distFed
 
-	mu      sync.Mutex
-	stats   DistStats
-	changed chan struct{} // closed and replaced when stats change and someone waits
-	waiters int           // goroutines in Wait and Kill
-	err     error
+	board statsBoard[DistStats]
+	mu    sync.Mutex
+	err   error // why the loop ended early, if it did
 }
 
 // DistStats are a Distributor's gauges (now) and counters (since it started).
@@ -90,12 +88,11 @@ func NewDistributor(tasks, results, control string, opts ...Option) (*Distributo
 		return nil, err
 	}
 	d := &Distributor{
-		cfg:     cfg,
-		done:    make(chan struct{}),
-		submit:  make(chan *distBatch),
-		feed:    make(chan distTask),
-		fed:     make(chan distFed),
-		changed: make(chan struct{}),
+		cfg:    cfg,
+		done:   make(chan struct{}),
+		submit: make(chan *distBatch),
+		feed:   make(chan distTask),
+		fed:    make(chan distFed),
 	}
 	mk := func(typ socket.Type, extra ...socket.Option) (*socket.Socket, error) {
 		o := append([]socket.Option{socket.WithLinger(0)}, extra...)
@@ -146,44 +143,13 @@ func NewDistributor(tasks, results, control string, opts ...Option) (*Distributo
 func (d *Distributor) Endpoints() DistEndpoints { return d.eps }
 
 // Stats returns a snapshot of the distributor's gauges and counters.
-func (d *Distributor) Stats() DistStats {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.stats
-}
+func (d *Distributor) Stats() DistStats { return d.board.get() }
 
 // Wait blocks until cond holds for the distributor's stats, or ctx ends
 // (ctx.Err()), or the distributor is closed (ErrClosed). cond is called
 // from the calling goroutine with no lock held.
 func (d *Distributor) Wait(ctx context.Context, cond func(DistStats) bool) error {
-	defer d.waiting()()
-	for {
-		d.mu.Lock()
-		st, ch := d.stats, d.changed
-		d.mu.Unlock()
-		if cond(st) {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-d.done:
-			return ErrClosed
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-}
-
-// waiting counts the caller among the waiters until the returned func runs.
-func (d *Distributor) waiting() func() {
-	d.mu.Lock()
-	d.waiters++
-	d.mu.Unlock()
-	return func() {
-		d.mu.Lock()
-		d.waiters--
-		d.mu.Unlock()
-	}
+	return d.board.wait(ctx, d.done, cond)
 }
 
 // BatchHandle is a submitted batch. Its methods are safe for concurrent use.
@@ -260,7 +226,7 @@ const killRepeat = 50 * time.Millisecond
 // behind it, so Kill belongs after the batches are complete. The
 // distributor keeps running: workers that come later get tasks.
 func (d *Distributor) Kill(ctx context.Context) error {
-	defer d.waiting()()
+	defer d.board.watching()()
 	tick := time.NewTicker(killRepeat)
 	defer tick.Stop()
 	for {
@@ -270,10 +236,8 @@ func (d *Distributor) Kill(ctx context.Context) error {
 			}
 			return fmt.Errorf("broker: kill: %w", err)
 		}
-		d.mu.Lock()
-		n, ch := d.stats.Workers, d.changed
-		d.mu.Unlock()
-		if n == 0 {
+		st, ch := d.board.snapshot()
+		if st.Workers == 0 {
 			return nil
 		}
 		select {

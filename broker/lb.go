@@ -45,11 +45,9 @@ type LoadBalancer struct {
 	done            chan struct{}
 	closeOnce       sync.Once
 
-	mu      sync.Mutex
-	stats   LBStats
-	changed chan struct{} // closed and replaced when stats change and someone waits
-	waiters int           // goroutines in Wait
-	err     error         // why the loop ended early, if it did
+	board statsBoard[LBStats]
+	mu    sync.Mutex
+	err   error // why the loop ended early, if it did
 }
 
 // LBStats are a LoadBalancer's gauges (now) and counters (since it started).
@@ -78,7 +76,7 @@ func NewLoadBalancer(frontend, backend string, opts ...Option) (*LoadBalancer, e
 	if err != nil {
 		return nil, err
 	}
-	b := &LoadBalancer{cfg: cfg, done: make(chan struct{}), changed: make(chan struct{})}
+	b := &LoadBalancer{cfg: cfg, done: make(chan struct{})}
 	// Replies to clients that left are dropped, as in the guide; workers
 	// are sent with mandatory routing so that a vanished worker is found
 	// at the next send instead of after its heartbeats expire.
@@ -110,39 +108,13 @@ func (b *LoadBalancer) Frontend() string { return b.frontEP }
 func (b *LoadBalancer) Backend() string { return b.backEP }
 
 // Stats returns a snapshot of the load balancer's gauges and counters.
-func (b *LoadBalancer) Stats() LBStats {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.stats
-}
+func (b *LoadBalancer) Stats() LBStats { return b.board.get() }
 
 // Wait blocks until cond holds for the load balancer's stats, or ctx ends
 // (ctx.Err()), or the load balancer is closed (ErrClosed). cond is called
 // with no lock held, from the calling goroutine only.
 func (b *LoadBalancer) Wait(ctx context.Context, cond func(LBStats) bool) error {
-	b.mu.Lock()
-	b.waiters++
-	b.mu.Unlock()
-	defer func() {
-		b.mu.Lock()
-		b.waiters--
-		b.mu.Unlock()
-	}()
-	for {
-		b.mu.Lock()
-		st, ch := b.stats, b.changed
-		b.mu.Unlock()
-		if cond(st) {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-b.done:
-			return ErrClosed
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
+	return b.board.wait(ctx, b.done, cond)
 }
 
 // Close stops the load balancer and closes its sockets, dropping requests
@@ -281,16 +253,7 @@ func (l *lbLoop) publish() {
 	l.st.Idle = len(l.idle)
 	l.st.Pending = len(l.pending)
 	l.st.InFlight = len(l.outstanding) - len(l.pending)
-	b := l.b
-	b.mu.Lock()
-	if b.stats != l.st {
-		b.stats = l.st
-		if b.waiters > 0 {
-			close(b.changed)
-			b.changed = make(chan struct{})
-		}
-	}
-	b.mu.Unlock()
+	l.b.board.publish(l.st)
 }
 
 func (l *lbLoop) fromClient(ctx context.Context, m socket.Msg) {

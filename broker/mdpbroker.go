@@ -65,11 +65,9 @@ type MDPBroker struct {
 	done      chan struct{}
 	closeOnce sync.Once
 
-	mu      sync.Mutex
-	stats   MDPStats
-	changed chan struct{} // closed and replaced when stats change and someone waits
-	waiters int
-	err     error
+	board statsBoard[MDPStats]
+	mu    sync.Mutex
+	err   error // why the loop ended early, if it did
 }
 
 // MDPStats are an MDPBroker's gauges (now) and counters (since it started).
@@ -101,7 +99,7 @@ func NewMDPBroker(endpoint string, opts ...Option) (*MDPBroker, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &MDPBroker{cfg: cfg, done: make(chan struct{}), changed: make(chan struct{})}
+	b := &MDPBroker{cfg: cfg, done: make(chan struct{})}
 	// Not mandatory routing: a reply to a client that left, or a message
 	// to a worker at its high-water mark, is dropped rather than stalling
 	// every other peer of the one socket; a worker gone without a word is
@@ -124,39 +122,13 @@ func NewMDPBroker(endpoint string, opts ...Option) (*MDPBroker, error) {
 func (b *MDPBroker) Endpoint() string { return b.ep }
 
 // Stats returns a snapshot of the broker's gauges and counters.
-func (b *MDPBroker) Stats() MDPStats {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.stats
-}
+func (b *MDPBroker) Stats() MDPStats { return b.board.get() }
 
 // Wait blocks until cond holds for the broker's stats, or ctx ends
 // (ctx.Err()), or the broker is closed (ErrClosed). cond is called with no
 // lock held, from the calling goroutine only.
 func (b *MDPBroker) Wait(ctx context.Context, cond func(MDPStats) bool) error {
-	b.mu.Lock()
-	b.waiters++
-	b.mu.Unlock()
-	defer func() {
-		b.mu.Lock()
-		b.waiters--
-		b.mu.Unlock()
-	}()
-	for {
-		b.mu.Lock()
-		st, ch := b.stats, b.changed
-		b.mu.Unlock()
-		if cond(st) {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-b.done:
-			return ErrClosed
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
+	return b.board.wait(ctx, b.done, cond)
 }
 
 // Close sends DISCONNECT to every registered worker, drops the queued
@@ -275,16 +247,7 @@ func (l *mdpLoop) publish() {
 			l.st.InFlight++
 		}
 	}
-	b := l.b
-	b.mu.Lock()
-	if b.stats != l.st {
-		b.stats = l.st
-		if b.waiters > 0 {
-			close(b.changed)
-			b.changed = make(chan struct{})
-		}
-	}
-	b.mu.Unlock()
+	l.b.board.publish(l.st)
 }
 
 // send sends on the ROUTER. Without mandatory routing it does not block:
