@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"image/draw"
 	"image/png"
 	"io"
 	"math"
@@ -16,6 +17,9 @@ import (
 	"time"
 
 	"github.com/zmqflow/zmqflow/examples/gridsearch/gridsearch"
+	"golang.org/x/image/font"
+	"golang.org/x/image/font/basicfont"
+	"golang.org/x/image/math/fixed"
 )
 
 // report prints the summary and writes the best point, the CSV and the
@@ -159,9 +163,12 @@ func csvValue(v json.RawMessage) string {
 
 // writeHeatmap draws field over a 2-D grid: the first parameter down, the
 // second across, each point a square from dark blue (smallest) through
-// green to yellow (largest); grey where a point has no value.
+// green to yellow (largest); grey where a point has no value. The axes carry
+// the parameters' names and values, and a colour bar on the right the
+// field's range, so the picture reads without the results file.
 func writeHeatmap(path string, grid gridsearch.Grid, recs []gridsearch.Record, field string) error {
-	rows, cols := len(grid.Params[0].Values), len(grid.Params[1].Values)
+	down, across := grid.Params[0], grid.Params[1]
+	rows, cols := len(down.Values), len(across.Values)
 	cell := max(1, min(40, 800/max(rows, cols)))
 	index := map[string]int{}
 	for i := range grid.Len() {
@@ -184,7 +191,19 @@ func writeHeatmap(path string, grid gridsearch.Grid, recs []gridsearch.Record, f
 			lo, hi = min(lo, v), max(hi, v)
 		}
 	}
-	img := image.NewRGBA(image.Rect(0, 0, cols*cell, rows*cell))
+
+	// Margins for the labels: values of the first parameter on the left,
+	// of the second on top, the colour bar on the right.
+	left := 8 + textWidth(down.Name)
+	for _, v := range down.Values {
+		left = max(left, 8+textWidth(v.Text))
+	}
+	top := 2*lineHeight + 8
+	barX := left + cols*cell + 16
+	right := barX + 16 + 8 + max(textWidth(fmtValue(lo)), textWidth(fmtValue(hi)), textWidth(field))
+	img := image.NewRGBA(image.Rect(0, 0, right+8, top+rows*cell+lineHeight+8))
+	draw.Draw(img, img.Bounds(), image.White, image.Point{}, draw.Src)
+
 	for i, v := range vals {
 		c := color.RGBA{128, 128, 128, 255}
 		if !math.IsNaN(v) {
@@ -195,12 +214,27 @@ func writeHeatmap(path string, grid gridsearch.Grid, recs []gridsearch.Record, f
 			c = ramp(t)
 		}
 		y, x := i/cols, i%cols
-		for dy := range cell {
-			for dx := range cell {
-				img.SetRGBA(x*cell+dx, y*cell+dy, c)
-			}
-		}
+		fill(img, left+x*cell, top+y*cell, cell, cell, c)
 	}
+	// Label every value that has room: one a line down, one per text
+	// width across.
+	label(img, 4, top-lineHeight-4, across.Name+" (across)")
+	for x, every := 0, max(1, (textWidth("0.000e+00")+cell)/cell); x < cols; x += every {
+		label(img, left+x*cell, top-4, across.Values[x].Text)
+	}
+	label(img, 4, top+rows*cell+lineHeight+2, down.Name+" (down)")
+	for y, every := 0, max(1, (lineHeight+cell-1)/cell); y < rows; y += every {
+		label(img, 4, top+y*cell+min(cell, lineHeight), down.Values[y].Text)
+	}
+	// The colour bar: largest at the top.
+	barH := rows * cell
+	for y := range barH {
+		fill(img, barX, top+y, 16, 1, ramp(1-float64(y)/float64(max(1, barH-1))))
+	}
+	label(img, barX, top-4, field)
+	label(img, barX+20, top+lineHeight, fmtValue(hi))
+	label(img, barX+20, top+barH, fmtValue(lo))
+
 	f, err := os.Create(path)
 	if err != nil {
 		return err
@@ -210,6 +244,30 @@ func writeHeatmap(path string, grid gridsearch.Grid, recs []gridsearch.Record, f
 		return err
 	}
 	return f.Close()
+}
+
+// lineHeight is the basic font's line, in pixels.
+const lineHeight = 13
+
+func textWidth(s string) int {
+	return font.MeasureString(basicfont.Face7x13, s).Ceil()
+}
+
+// label writes s in black with its baseline at y.
+func label(img draw.Image, x, y int, s string) {
+	d := font.Drawer{Dst: img, Src: image.Black, Face: basicfont.Face7x13, Dot: fixed.P(x, y)}
+	d.DrawString(s)
+}
+
+func fill(img *image.RGBA, x, y, w, h int, c color.RGBA) {
+	draw.Draw(img, image.Rect(x, y, x+w, y+h), &image.Uniform{c}, image.Point{}, draw.Src)
+}
+
+func fmtValue(v float64) string {
+	if math.IsInf(v, 0) || math.IsNaN(v) {
+		return "-"
+	}
+	return strconv.FormatFloat(v, 'g', 4, 64)
 }
 
 // ramp is a viridis-like colour for t in [0, 1].
