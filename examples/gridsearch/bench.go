@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"time"
 
@@ -21,32 +22,40 @@ func benchCmd(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	quick := fs.Bool("quick", false, "T1 and T2 durations scaled by 0.25, T0 with 2 workers only")
+	runs := fs.Int("runs", 5, "runs of each measurement; medians are reported")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if *runs < 1 {
+		return fmt.Errorf("%w: -runs %d, want at least 1", errUsage, *runs)
 	}
 	scale := 1.0
 	if *quick {
 		scale = 0.25
 	}
+	fmt.Printf("medians of %d runs; ratios are taken run by run, side by side\n", *runs)
 	for _, set := range []string{"T1", "T2"} {
 		ds := taskSet(set, scale)
-		sum, err := benchRun(ctx, len(ds), 32, func(ctx context.Context, p gridsearch.Point) (any, error) {
-			t := time.NewTimer(ds[p.Index])
-			defer t.Stop()
-			select {
-			case <-t.C:
-				return nil, nil
-			case <-ctx.Done():
-				return nil, ctx.Err()
+		var ts []float64
+		for range *runs {
+			sum, err := benchRun(ctx, len(ds), 32, func(ctx context.Context, p gridsearch.Point) (any, error) {
+				t := time.NewTimer(ds[p.Index])
+				defer t.Stop()
+				select {
+				case <-t.C:
+					return nil, nil
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				}
+			}, nil)
+			if err != nil {
+				return err
 			}
-		}, nil)
-		if err != nil {
-			return err
+			ts = append(ts, sum.Elapsed.Seconds())
 		}
-		g := greedy(ds, 32)
-		fmt.Printf("%s x%.2g, 32 workers: T %.3fs, G %.3fs, G/T %.3f (target >= 0.98), RRsim %.3fs, sum %.2fs\n",
-			set, scale, sum.Elapsed.Seconds(), g.Seconds(), g.Seconds()/sum.Elapsed.Seconds(),
-			roundRobin(ds, 32).Seconds(), total(ds).Seconds())
+		g, t := greedy(ds, 32).Seconds(), median(ts)
+		fmt.Printf("%s x%.2g, 32 workers: T %.3fs, G %.3fs, G/T %.3f (target >= 0.98; runs %.3f-%.3f), RRsim %.3fs, sum %.2fs\n",
+			set, scale, t, g, g/t, g/slices.Max(ts), g/slices.Min(ts), roundRobin(ds, 32).Seconds(), total(ds).Seconds())
 	}
 	ws := []int{1, 2, 8, 32}
 	if *quick {
@@ -54,36 +63,66 @@ func benchCmd(ctx context.Context, args []string) error {
 	}
 	for _, w := range ws {
 		const m = 20000
-		sum, err := benchRun(ctx, m, w, func(context.Context, gridsearch.Point) (any, error) { return nil, nil }, nil)
-		if err != nil {
-			return err
+		var ts []float64
+		for range *runs {
+			sum, err := benchRun(ctx, m, w, func(context.Context, gridsearch.Point) (any, error) { return nil, nil }, nil)
+			if err != nil {
+				return err
+			}
+			ts = append(ts, sum.Elapsed.Seconds())
 		}
 		note := ""
 		if w == 2 {
 			note = " (target >= 20000/s)"
 		}
-		fmt.Printf("T0 %d no-op points, %d workers: %.3fs, %.0f points/s%s\n", m, w, sum.Elapsed.Seconds(), m/sum.Elapsed.Seconds(), note)
+		fmt.Printf("T0 %d no-op points, %d workers: %.3fs, %.0f points/s%s\n", m, w, median(ts), m/median(ts), note)
 	}
 
+	// 2,000 /bin/true points: gridsearch, xargs and GNU parallel take turns,
+	// so that each ratio compares runs made side by side. Each runs true
+	// with one argument, as xargs -n1 does.
 	const m = 2000
-	sum, err := benchRun(ctx, m, 2, nil, []string{"/bin/true", "{i}"})
-	if err != nil {
-		return err
-	}
-	ours := sum.Elapsed.Seconds()
-	fmt.Printf("T0 %d /bin/true points, 2 workers: gridsearch %.3fs\n", m, ours)
 	input := strings.Repeat("x\n", m)
-	if t, err := timeCmd(ctx, input, "xargs", "-P2", "-n1", "/bin/true"); err == nil {
-		fmt.Printf("  xargs -P2 -n1 /bin/true: %.3fs, gridsearch/xargs %.2f (target <= 1.1)\n", t, ours/t)
-	} else {
-		fmt.Printf("  xargs: %v\n", err)
+	tools := []struct {
+		name, target string
+		args         []string
+	}{
+		{"xargs -P2 -n1 /bin/true", "<= 1.1", []string{"xargs", "-P2", "-n1", "/bin/true"}},
+		{"parallel -j2 /bin/true {}", "<= 0.5", []string{"parallel", "-j2", "/bin/true", "{}"}},
 	}
-	if t, err := timeCmd(ctx, input, "parallel", "-j2", "/bin/true", "{}"); err == nil {
-		fmt.Printf("  parallel -j2 /bin/true {}: %.3fs, gridsearch/parallel %.2f (target <= 0.5)\n", t, ours/t)
-	} else {
-		fmt.Printf("  GNU parallel: %v (apt-get install parallel to compare)\n", err)
+	var ours []float64
+	ratios := make([][]float64, len(tools))
+	for range *runs {
+		sum, err := benchRun(ctx, m, 2, nil, []string{"/bin/true", "{i}"})
+		if err != nil {
+			return err
+		}
+		ours = append(ours, sum.Elapsed.Seconds())
+		for i, tool := range tools {
+			if t, err := timeCmd(ctx, input, tool.args[0], tool.args[1:]...); err == nil {
+				ratios[i] = append(ratios[i], sum.Elapsed.Seconds()/t)
+			}
+		}
+	}
+	fmt.Printf("T0 %d /bin/true points, 2 workers: gridsearch %.3fs\n", m, median(ours))
+	for i, tool := range tools {
+		if len(ratios[i]) == 0 {
+			fmt.Printf("  %s: not installed\n", tool.args[0])
+			continue
+		}
+		fmt.Printf("  gridsearch / %s: %.2f (target %s; runs %.2f-%.2f)\n", tool.name, median(ratios[i]), tool.target, slices.Min(ratios[i]), slices.Max(ratios[i]))
 	}
 	return nil
+}
+
+// median of xs (which it sorts).
+func median(xs []float64) float64 {
+	slices.Sort(xs)
+	n := len(xs)
+	if n%2 == 1 {
+		return xs[n/2]
+	}
+	return (xs[n/2-1] + xs[n/2]) / 2
 }
 
 // benchRun runs m points i = 0..m-1 on w local workers and checks that
