@@ -1,7 +1,6 @@
 package main
 
 import (
-	"container/heap"
 	"context"
 	"flag"
 	"fmt"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/zmqflow/zmqflow/examples/gridsearch/gridsearch"
+	"github.com/zmqflow/zmqflow/internal/taskset"
 )
 
 // benchCmd reproduces benchmarks.md section 3 (the seed article's
@@ -35,7 +35,7 @@ func benchCmd(ctx context.Context, args []string) error {
 	}
 	fmt.Printf("medians of %d runs; ratios are taken run by run, side by side\n", *runs)
 	for _, set := range []string{"T1", "T2"} {
-		ds := taskSet(set, scale)
+		ds := taskset.Durations(set, scale)
 		var ts []float64
 		for range *runs {
 			sum, err := benchRun(ctx, len(ds), 32, func(ctx context.Context, p gridsearch.Point) (any, error) {
@@ -53,9 +53,9 @@ func benchCmd(ctx context.Context, args []string) error {
 			}
 			ts = append(ts, sum.Elapsed.Seconds())
 		}
-		g, t := greedy(ds, 32).Seconds(), median(ts)
+		g, t := taskset.Greedy(ds, 32).Seconds(), median(ts)
 		fmt.Printf("%s x%.2g, 32 workers: T %.3fs, G %.3fs, G/T %.3f (target >= 0.98; runs %.3f-%.3f), RRsim %.3fs, sum %.2fs\n",
-			set, scale, t, g, g/t, g/slices.Max(ts), g/slices.Min(ts), roundRobin(ds, 32).Seconds(), total(ds).Seconds())
+			set, scale, t, g, g/t, g/slices.Max(ts), g/slices.Min(ts), taskset.RoundRobin(ds, 32).Seconds(), taskset.Sum(ds).Seconds())
 	}
 	ws := []int{1, 2, 8, 32}
 	if *quick {
@@ -167,76 +167,4 @@ func timeCmd(ctx context.Context, input string, name string, args ...string) (fl
 	start := time.Now()
 	err := cmd.Run()
 	return time.Since(start).Seconds(), err
-}
-
-// The task sets of benchmarks.md section 3: deterministic durations.
-
-func splitmix64(x uint64) uint64 {
-	x += 0x9E3779B97F4A7C15
-	z := (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EB
-	return z ^ (z >> 31)
-}
-
-func taskSet(name string, scale float64) []time.Duration {
-	d := make([]time.Duration, 1000)
-	for i := range d {
-		u := float64(splitmix64(1*1000003+uint64(i))>>11) / (1 << 53)
-		switch {
-		case name == "T1" && u < 0.05:
-			d[i] = time.Second
-		case name == "T1" && u < 0.25:
-			d[i] = 200 * time.Millisecond
-		case name == "T1":
-			d[i] = 20 * time.Millisecond
-		case u < 0.02:
-			d[i] = 1200 * time.Millisecond
-		default:
-			d[i] = 10 * time.Millisecond
-		}
-		d[i] = time.Duration(float64(d[i]) * scale)
-	}
-	return d
-}
-
-type durHeap []time.Duration
-
-func (h durHeap) Len() int           { return len(h) }
-func (h durHeap) Less(i, j int) bool { return h[i] < h[j] }
-func (h durHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *durHeap) Push(x any)        { *h = append(*h, x.(time.Duration)) }
-func (h *durHeap) Pop() any          { x := (*h)[len(*h)-1]; *h = (*h)[:len(*h)-1]; return x }
-
-// greedy is G: the list schedule of ds in order on w workers, no overhead.
-func greedy(ds []time.Duration, w int) time.Duration {
-	h := make(durHeap, w)
-	for _, d := range ds {
-		h[0] += d
-		heap.Fix(&h, 0)
-	}
-	var m time.Duration
-	for _, t := range h {
-		m = max(m, t)
-	}
-	return m
-}
-
-// roundRobin is RRsim: what PUSH round-robin gives.
-func roundRobin(ds []time.Duration, w int) time.Duration {
-	sums := make([]time.Duration, w)
-	for i, d := range ds {
-		sums[i%w] += d
-	}
-	var m time.Duration
-	for _, s := range sums {
-		m = max(m, s)
-	}
-	return m
-}
-
-func total(ds []time.Duration) (t time.Duration) {
-	for _, d := range ds {
-		t += d
-	}
-	return t
 }
