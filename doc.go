@@ -32,6 +32,8 @@
 //	       Pirate)
 //	Ch. 4  Paranoid Pirate (spec 6/PPP)        broker: LoadBalancer, Worker (heartbeats, reconnect)
 //	Ch. 4  Majordomo (spec 7/MDP, 8/MMI)       broker: MDPBroker, MDPWorker, MDPClient
+//	Stages chained across hosts (map, reduce)  broker: Stage (a worker upstream, a client
+//	                                          downstream)
 //	Ch. 5  Espresso (capture)                  broker: WithCapture
 //	Security: ZMTP PLAIN (RFC 24)              socket.WithPlainClient, WithPlainServer
 //

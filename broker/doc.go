@@ -15,9 +15,9 @@
 //	Ch. 1 "Divide and Conquer"; ch. 2 "Handling Errors
 //	      and ETERM" (kill); ch. 7 "Transferring Files"
 //	      (credit-based flow control)                       Distributor, DistWorker
-//	Ch. 3 "Scaling to Multiple Clusters" (brokers
-//	      chained: a stage's workers are clients of the
-//	      next stage's broker)                              Stage
+//	Beyond the guide: brokers chained across hosts (a
+//	      stage's workers are clients of the next
+//	      stage's broker), on ch. 4's Paranoid Pirate       Stage
 //	Ch. 4 "Service-Oriented Reliable Queuing (Majordomo
 //	      Pattern)", "Service Discovery"; specs 7/MDP,
 //	      8/MMI                                             MDPBroker, MDPWorker, MDPClient
