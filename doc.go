@@ -24,6 +24,7 @@
 //	                                          Dealer, Router, Pair, with a Codec
 //	Ch. 3  The Request-Reply Mechanisms        socket: Router, Dealer, WithIdentity,
 //	                                          WithRouterMandatory; Example_routerDealer
+//	Ch. 3  Inter-Broker Routing (federation)   broker: FederatedBroker
 //	Ch. 3  A Load Balancing Message Broker     broker: LoadBalancer, Worker, Client;
 //	                                          examples/gridsearch (workers ask for work)
 //	Ch. 1-2 pipeline with batches and credit   broker: Distributor, DistWorker

@@ -15,6 +15,9 @@
 //	Ch. 1 "Divide and Conquer"; ch. 2 "Handling Errors
 //	      and ETERM" (kill); ch. 7 "Transferring Files"
 //	      (credit-based flow control)                       Distributor, DistWorker
+//	Ch. 3 "Inter-Broker Routing" (peering2, peering3):
+//	      a broker with no idle worker lends a request
+//	      to a peer that has one                            FederatedBroker
 //	Beyond the guide: brokers chained across hosts (a
 //	      stage's workers are clients of the next
 //	      stage's broker), on ch. 4's Paranoid Pirate       Stage
