@@ -57,8 +57,12 @@ type distLoop struct {
 	tokens  []string // one entry per credit, oldest first (demand-driven)
 	credit  int      // credit of all peers together
 	hellos  map[string]bool
-	held    *distTask // pulled, not yet sent: the worker it was for was gone
-	st      DistStats
+	// early holds workers whose BYE came before their READY: the two
+	// travel on different sockets, so a worker that never got a task can
+	// leave before its READY arrives, and that READY must not give credit.
+	early map[string]bool
+	held  *distTask // pulled, not yet sent: the worker it was for was gone
+	st    DistStats
 }
 
 func (d *Distributor) run() {
@@ -79,7 +83,7 @@ func (d *Distributor) run() {
 	}
 	l := &distLoop{
 		d: d, log: d.cfg.log, batches: map[uint64]*distBatch{}, nextID: 1,
-		peers: map[string]*distPeer{}, hellos: map[string]bool{},
+		peers: map[string]*distPeer{}, hellos: map[string]bool{}, early: map[string]bool{},
 	}
 	for {
 		// Tasks are pulled only when one can go out at once: the worker
@@ -275,6 +279,10 @@ func (l *distLoop) fromWorker(m socket.Msg) {
 	switch {
 	case bytes.Equal(m[1], distReady) && len(m) == 3 && len(m[2]) == 4:
 		n := int(binary.BigEndian.Uint32(m[2]))
+		if l.early[id] {
+			delete(l.early, id) // it has left already
+			return
+		}
 		if n < 1 || l.peers[id] != nil {
 			l.st.Malformed++
 			return
@@ -298,6 +306,9 @@ func (l *distLoop) fromSink(m socket.Msg) {
 		l.hellos[string(m[1])] = true
 	case len(m) == 2 && bytes.Equal(m[0], distBye):
 		delete(l.hellos, string(m[1]))
+		if l.peers[string(m[1])] == nil && l.d.cfg.dispatch == DemandDriven {
+			l.early[string(m[1])] = true
+		}
 		l.dropPeer(string(m[1]))
 	case len(m) == 7 && bytes.Equal(m[0], distResult) && len(m[5]) == 1:
 		h, ok := parseDistHeader(m[2:5])
