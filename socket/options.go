@@ -79,9 +79,11 @@ func WithSendHWM(n int) Option {
 	})
 }
 
-// WithRecvHWM sets the receive high-water mark: how many received messages may
-// wait for the application. At the mark the socket stops reading from its
-// peers, and TCP flow control makes their senders meet their own mark.
+// WithRecvHWM sets the receive high-water mark: how many messages from each
+// peer may wait for the application (Recv takes them in turn, one peer after
+// another). A peer at the mark is not read from until the application takes
+// one of its messages; TCP flow control then makes its sender meet its own
+// mark. n must be at least 1.
 func WithRecvHWM(n int) Option {
 	return optionFunc(func(o *options) error {
 		if n < 1 {
