@@ -6,7 +6,7 @@ import (
 )
 
 // inproc connects sockets of one process without ZMTP: a pipe pair whose
-// ends deliver straight into the other socket's receive queue. A connect may
+// ends deliver straight into the other end's receive queue. A connect may
 // come before the bind, as in libzmq 4; it is linked when the name is bound,
 // and linked again if the name is bound anew after its socket went away.
 

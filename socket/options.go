@@ -19,8 +19,8 @@ func (f optionFunc) apply(o *options) error { return f(o) }
 
 // Defaults, libzmq 4.3's unless said otherwise.
 const (
-	// DefaultHWM is the send and receive high-water mark: messages queued per
-	// peer (send) and for the application (receive).
+	// DefaultHWM is the send and receive high-water mark: messages queued
+	// for each peer, and from each peer for the application.
 	DefaultHWM = 1000
 	// DefaultReconnectInterval is the first wait before redialling a lost or
 	// refused peer.

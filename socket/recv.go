@@ -89,7 +89,7 @@ func (s *Socket) recvRep(ctx context.Context) (Msg, error) {
 }
 
 // inbound hands a message read from peer p to the application, waiting while
-// the receive queue is full (which stops reading from p: back-pressure).
+// p's receive queue is full (which stops reading from p: back-pressure).
 // PUB and XPUB take subscriptions here. It returns false if stop was closed
 // while waiting.
 func (s *Socket) inbound(p *pipe, m Msg, stop <-chan struct{}) bool {
