@@ -191,6 +191,8 @@ func parseSpec(spec string) ([]Value, error) {
 
 // Grid is the cartesian product of its parameters, the last one varying
 // fastest (as nested loops in the order given). A zero Grid has no points.
+// Its methods only read it, so one Grid may be used from many goroutines
+// at once, as long as nobody changes Params meanwhile.
 type Grid struct {
 	Params []Param
 }
