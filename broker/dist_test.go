@@ -214,6 +214,8 @@ func TestDistBatches(t *testing.T) {
 	if firstD < 0 || firstD > lastC {
 		t.Fatalf("batches did not interleave: first d at %d, last c at %d", firstD, lastC)
 	}
+	// The stats may be published just after the batch handle is done: wait.
+	waitDist(t, ctx, d, "5 batches completed", func(s broker.DistStats) bool { return s.Completed >= 5 })
 	if s := d.Stats(); s.Completed != 5 || s.Duplicates != 0 || s.Batches != 0 {
 		t.Fatalf("stats %+v", s)
 	}

@@ -97,6 +97,7 @@ func TestFedNoLocalWorkers(t *testing.T) {
 	requestAll(t, ctx, c, "a", "B", n)
 
 	waitFed(t, ctx, a, "the replies counted", func(s broker.FedStats) bool { return s.Replies == n })
+	waitFed(t, ctx, b, "the peer replies counted", func(s broker.FedStats) bool { return s.PeerReplies == n })
 	if got := served.Load(); got != n {
 		t.Errorf("B's workers served %d requests, want %d", got, n)
 	}

@@ -149,6 +149,8 @@ func runGrid(t *testing.T, set string, ds []time.Duration, transport string, wor
 	if eff < want {
 		t.Errorf("G/T = %.3f, want >= %.2f", eff, want)
 	}
+	// The broker counts a reply after sending it: wait for the last count.
+	waitLB(t, ctx, b, "every reply counted", func(s broker.LBStats) bool { return s.Replies >= uint64(len(ds)) })
 	if s := b.Stats(); s.Requests != uint64(len(ds)) || s.Replies != uint64(len(ds)) {
 		t.Errorf("broker stats %+v", s)
 	}
