@@ -63,19 +63,7 @@ func (p *Pull[T]) Each(ctx context.Context, f func(context.Context, T) error) er
 // recvAll receives, decodes and sends values to out until ctx ends. skip
 // frames are dropped from the front of each message first (SUB's topic).
 func recvAll[T any](ctx context.Context, s *stage, sock *socket.Socket, c Codec[T], out chan<- T, skip int) error {
-	return recvEach(ctx, s, sock, c, skip, func(v T) error {
-		select {
-		case out <- v:
-			return nil
-		default:
-		}
-		select {
-		case out <- v:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	})
+	return recvEach(ctx, s, sock, c, skip, func(v T) error { return send(ctx, out, v) })
 }
 
 // recvEach receives and decodes messages and calls f with each value until

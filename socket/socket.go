@@ -101,7 +101,7 @@ func (s *Socket) Monitor() <-chan Event { return s.mon.open() }
 
 // Stats are counters a socket keeps for its owner.
 type Stats struct {
-	Peers         int    // peers attached now (a Connect counts from the call, as libzmq's pipes)
+	Peers         int    // peers attached now (PUSH, DEALER, REQ, PAIR: a Connect counts from the call, as libzmq's pipes)
 	Subscribers   int    // PUB, XPUB: peers that have subscribed to something (a slow joiner has arrived)
 	Dropped       uint64 // messages dropped: PUB/XPUB at a subscriber's HWM, ROUTER to an unknown peer
 	EventsDropped uint64 // monitor events dropped because the Monitor channel was full
