@@ -123,18 +123,32 @@ func (w *Worker) run(ctx context.Context) {
 	busy := false
 	var queue [][][]byte // requests waiting for the handler
 	var held [][][]byte  // replies to send on the next socket
-	start := func(m [][]byte) {
-		env, body, _ := splitEnvelope(m)
-		busy = true
-		handlers.Add(1)
-		go func() {
-			defer handlers.Done()
+	// One goroutine runs every request in turn (one at a time, as busy
+	// says): its stack, once grown by the handler, stays grown, where a
+	// goroutine per request would grow a new one each time.
+	jobs := make(chan [][]byte, 1)
+	handlers.Add(1)
+	go func() {
+		defer handlers.Done()
+		for {
+			var m [][]byte
+			select {
+			case m = <-jobs:
+			case <-ctx.Done():
+				return
+			}
+			env, body, _ := splitEnvelope(m)
 			reply, err := callHandler(ctx, w.h, body)
 			select {
 			case results <- handled{env, reply, err}:
 			case <-ctx.Done():
+				return
 			}
-		}()
+		}
+	}()
+	start := func(m [][]byte) {
+		busy = true
+		jobs <- m // never blocks: the goroutine is idle when busy is false
 	}
 	backoff := w.cfg.reconnectInit
 	for {

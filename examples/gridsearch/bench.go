@@ -23,11 +23,21 @@ func benchCmd(ctx context.Context, args []string) error {
 	fs.SetOutput(io.Discard)
 	quick := fs.Bool("quick", false, "T1 and T2 durations scaled by 0.25, T0 with 2 workers only")
 	runs := fs.Int("runs", 5, "runs of each measurement; medians are reported")
+	only := fs.String("only", "T1,T2,T0,true", "the measurements to make, of T1, T2, T0 (no-op points) and true (/bin/true points)")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	if *runs < 1 {
 		return fmt.Errorf("%w: -runs %d, want at least 1", errUsage, *runs)
+	}
+	want := map[string]bool{}
+	for _, s := range strings.Split(*only, ",") {
+		switch s = strings.TrimSpace(s); s {
+		case "T1", "T2", "T0", "true":
+			want[s] = true
+		default:
+			return fmt.Errorf("%w: -only %q: %q is none of T1, T2, T0, true", errUsage, *only, s)
+		}
 	}
 	scale := 1.0
 	if *quick {
@@ -35,6 +45,9 @@ func benchCmd(ctx context.Context, args []string) error {
 	}
 	fmt.Printf("medians of %d runs; ratios are taken run by run, side by side\n", *runs)
 	for _, set := range []string{"T1", "T2"} {
+		if !want[set] {
+			continue
+		}
 		ds := taskset.Durations(set, scale)
 		var ts []float64
 		for range *runs {
@@ -58,7 +71,10 @@ func benchCmd(ctx context.Context, args []string) error {
 			set, scale, t, g, g/t, g/slices.Max(ts), g/slices.Min(ts), taskset.RoundRobin(ds, 32).Seconds(), taskset.Sum(ds).Seconds())
 	}
 	ws := []int{1, 2, 8, 32}
-	if *quick {
+	switch {
+	case !want["T0"]:
+		ws = nil
+	case *quick:
 		ws = []int{2}
 	}
 	for _, w := range ws {
@@ -78,6 +94,9 @@ func benchCmd(ctx context.Context, args []string) error {
 		fmt.Printf("T0 %d no-op points, %d workers: %.3fs, %.0f points/s%s\n", m, w, median(ts), m/median(ts), note)
 	}
 
+	if !want["true"] {
+		return nil
+	}
 	// 2,000 /bin/true points: gridsearch, xargs and GNU parallel take turns,
 	// so that each ratio compares runs made side by side. Each runs true
 	// with one argument, as xargs -n1 does.

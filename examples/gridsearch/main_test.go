@@ -333,3 +333,55 @@ func TestDemo(t *testing.T) {
 		}
 	}
 }
+
+// A worker killed with SIGKILL takes its running command with it: the point
+// is run elsewhere, and nothing is left running for it.
+func TestKilledWorkerKillsItsCommand(t *testing.T) {
+	ctx := testContext(t)
+	dir := t.TempDir()
+	master := start(t, ctx, dir, "run", "-bind", "tcp://127.0.0.1:*", "-workers", "0",
+		"-out", filepath.Join(dir, "r.jsonl"), "-progress", "none", "-param", "i=1..2",
+		"--", "sh", "-c", `echo $$ > pid.$1.$$; exec sleep 60`, "sh", "{i}")
+	ep := master.expect(t, ctx, `gridsearch worker -connect (\S+)`)[1]
+	w := start(t, ctx, dir, "worker", "-connect", ep, "-slots", "2")
+	var pids []int
+	for len(pids) < 2 {
+		pids = pids[:0]
+		files, _ := filepath.Glob(filepath.Join(dir, "pid.*"))
+		for _, f := range files {
+			var pid int
+			if b, err := os.ReadFile(f); err == nil && len(b) > 0 && b[len(b)-1] == '\n' {
+				fmt.Sscan(string(b), &pid)
+				pids = append(pids, pid)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("commands never started: %v", ctx.Err())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	w.cmd.Process.Kill()
+	w.wait()
+	deadline := time.After(5 * time.Second)
+	for _, pid := range pids {
+		for alive(pid) {
+			select {
+			case <-deadline:
+				syscall.Kill(pid, syscall.SIGKILL)
+				t.Fatalf("command %d still running 5 s after its worker was killed", pid)
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}
+}
+
+// alive reports whether process pid exists and is not a zombie.
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	return len(f) > 0 && f[0] != "Z" && f[0] != "X"
+}

@@ -368,6 +368,10 @@ func (g Grid) CheckCommand(command []string) error {
 func (p Point) Expand(command []string) []string {
 	out := make([]string, len(command))
 	for i, a := range command {
+		if !strings.Contains(a, "{") {
+			out[i] = a
+			continue
+		}
 		out[i] = placeholder.ReplaceAllStringFunc(a, func(m string) string {
 			if v, ok := p.Get(m[1 : len(m)-1]); ok {
 				return v.Text

@@ -1,13 +1,11 @@
 package gridsearch
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"time"
 
 	"github.com/zmqflow/zmqflow/broker"
@@ -117,61 +115,6 @@ func callFunc(ctx context.Context, fn Func, p Point) (o outcome) {
 		return outcome{Exit: 1, Error: "result: " + err.Error()}
 	}
 	return outcome{Result: b}
-}
-
-// capped keeps the first max bytes written to it, or with tail the last.
-type capped struct {
-	buf  []byte
-	max  int
-	tail bool
-	cut  bool
-}
-
-func (c *capped) Write(p []byte) (int, error) {
-	n := len(p)
-	if c.tail {
-		c.buf = append(c.buf, p...)
-		if len(c.buf) > c.max {
-			c.buf = append(c.buf[:0], c.buf[len(c.buf)-c.max:]...)
-			c.cut = true
-		}
-		return n, nil
-	}
-	if room := c.max - len(c.buf); room < len(p) {
-		p, c.cut = p[:max(room, 0)], true
-	}
-	c.buf = append(c.buf, p...)
-	return n, nil
-}
-
-// runCommand runs argv without a shell. ctx's end kills the process.
-func runCommand(ctx context.Context, argv []string) outcome {
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	stdout := &capped{max: MaxStdout}
-	stderr := &capped{max: MaxStderr, tail: true}
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	// A child that keeps the pipes open after the kill must not hold the
-	// worker up for long.
-	cmd.WaitDelay = 2 * time.Second
-	err := cmd.Run()
-	o := outcome{Stdout: string(stdout.buf), Stderr: string(stderr.buf)}
-	switch {
-	case cmd.ProcessState != nil:
-		o.Exit = cmd.ProcessState.ExitCode()
-		if err != nil && o.Exit == 0 {
-			o.Error = err.Error()
-		} else if o.Exit < 0 {
-			o.Error = cmd.ProcessState.String()
-		}
-	case err != nil:
-		o.Exit, o.Error = -1, err.Error()
-	}
-	if o.Exit == 0 && !stdout.cut {
-		if r := bytes.TrimSpace(stdout.buf); len(r) > 0 && json.Valid(r) {
-			o.Result = json.RawMessage(r)
-		}
-	}
-	return o
 }
 
 // Hostname is os.Hostname, or "unknown".
