@@ -70,7 +70,8 @@ type LBStats struct {
 // NewLoadBalancer binds a load balancer's frontend (for clients) and
 // backend (for workers) and starts it. Endpoints are as socket.Bind takes
 // them; tcp port "*" picks a free one (see Frontend and Backend).
-// Options: WithHeartbeat, WithMaxDeliveries, WithSocketOptions, WithLogger.
+// Options: WithHeartbeat, WithMaxDeliveries, WithAbandoned,
+// WithSocketOptions, WithLogger.
 func NewLoadBalancer(frontend, backend string, opts ...Option) (*LoadBalancer, error) {
 	cfg, err := newConfig(opts)
 	if err != nil {
@@ -425,6 +426,10 @@ func (l *lbLoop) requeue(r *lbRequest) {
 		delete(l.outstanding, r.key)
 		l.st.Abandoned++
 		l.log.Warn("request abandoned", zap.Int("deliveries", r.deliveries))
+		if f := l.b.cfg.abandoned; f != nil {
+			_, body, _ := splitEnvelope(r.msg)
+			f(body)
+		}
 		return
 	}
 	l.st.Requeued++

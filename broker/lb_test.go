@@ -1,6 +1,7 @@
 package broker_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -150,7 +151,9 @@ func TestHandlerErrorGivesRequestBack(t *testing.T) {
 // the client's retries are capped and it gets ErrNoReply.
 func TestMaxDeliveriesAndRetryCap(t *testing.T) {
 	ctx := testCtx(t)
-	b := newLB(t, inproc(), inproc(), fastBeat, broker.WithMaxDeliveries(2))
+	abandoned := make(chan string, 2)
+	b := newLB(t, inproc(), inproc(), fastBeat, broker.WithMaxDeliveries(2),
+		broker.WithAbandoned(func(body [][]byte) { abandoned <- string(bytes.Join(body, []byte("|"))) }))
 	var calls atomic.Int32
 	newWorker(t, b.Backend(), func(context.Context, [][]byte) ([][]byte, error) {
 		calls.Add(1)
@@ -167,6 +170,11 @@ func TestMaxDeliveriesAndRetryCap(t *testing.T) {
 	}
 	// Two attempts, each delivered twice.
 	waitLB(t, ctx, b, "abandoned twice", func(s broker.LBStats) bool { return s.Abandoned == 2 })
+	for range 2 {
+		if body := <-abandoned; body != "poison" {
+			t.Errorf("WithAbandoned got %q, want the request's body", body)
+		}
+	}
 	if n := calls.Load(); n != 4 {
 		t.Fatalf("handler called %d times, want 4", n)
 	}

@@ -54,6 +54,7 @@ type config struct {
 	timeout        time.Duration
 	retries        int
 	maxDeliveries  int
+	abandoned      func(body [][]byte)
 	sockOpts       []socket.Option
 	log            *zap.Logger
 	captureType    socket.Type
@@ -138,13 +139,26 @@ func WithRetries(n int) Option {
 
 // WithMaxDeliveries sets how many times a LoadBalancer hands one request
 // to a worker (the first included) when the workers it reached died or gave
-// it back; then it drops the request and counts it in Stats.Abandoned.
+// it back; then it drops the request, counts it in Stats.Abandoned and
+// calls the WithAbandoned function.
 func WithMaxDeliveries(n int) Option {
 	return optionFunc(func(c *config) error {
 		if n < 1 {
 			return fmt.Errorf("%w: max deliveries %d", ErrBadOption, n)
 		}
 		c.maxDeliveries = n
+		return nil
+	})
+}
+
+// WithAbandoned has a LoadBalancer call f with the body of each request it
+// gives up on after WithMaxDeliveries, so that whoever sent it can say so
+// at once rather than when its client's timeout passes. f runs on the load
+// balancer's loop goroutine: it must return quickly and must not call the
+// load balancer.
+func WithAbandoned(f func(body [][]byte)) Option {
+	return optionFunc(func(c *config) error {
+		c.abandoned = f
 		return nil
 	})
 }

@@ -115,9 +115,10 @@ var (
 
 // clientTimeout is how long the master waits for one attempt before it
 // resends the request. The broker hands the point of a dead worker to
-// another one by itself, and drops resends of a point it still holds, so
-// this is only the last resort for a point the broker gave up on
-// (broker.WithMaxDeliveries workers died running it).
+// another one by itself, drops resends of a point it still holds, and
+// reports a point it gives up on (broker.WithAbandoned), which then fails
+// at once; so this is only a last resort, for a request or reply lost
+// between master and broker, which share a process.
 func clientTimeout(perPoint time.Duration) time.Duration {
 	if perPoint > 0 {
 		return 2*perPoint + time.Minute
@@ -133,7 +134,9 @@ func clientTimeout(perPoint time.Duration) time.Duration {
 //
 // Dispatch is the broker's: a LoadBalancer (guide ch. 3 and 4) hands each
 // point to the least recently used idle worker slot, and a point held by a
-// worker that dies goes to another. The master keeps as many points in
+// worker that dies goes to another. A point that every worker given it died
+// running (broker.DefaultMaxDeliveries of them, or as BrokerOptions say)
+// fails at once and is not retried: it would kill more. The master keeps as many points in
 // flight as there are slots, plus a few, so that points wait in the master
 // rather than in a queue where a slow worker could hold them. Run returns
 // after every goroutine, socket and local worker it started has ended.
@@ -173,7 +176,9 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	if back == "" {
 		back = base + "-workers"
 	}
-	lb, err := broker.NewLoadBalancer(base+"-points", back, cfg.BrokerOptions...)
+	r := &run{cfg: cfg, n: n, results: make(chan reply), wake: make(chan struct{}, 1)}
+	lb, err := broker.NewLoadBalancer(base+"-points", back,
+		append(append([]broker.Option(nil), cfg.BrokerOptions...), broker.WithAbandoned(r.abandon))...)
 	if err != nil {
 		return Summary{}, fmt.Errorf("gridsearch: bind %s: %w", back, err)
 	}
@@ -199,8 +204,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		defer w.Close()
 	}
 
-	r := &run{cfg: cfg, n: n, lb: lb, client: client, start: time.Now(),
-		results: make(chan reply), wake: make(chan struct{}, 1)}
+	r.lb, r.client, r.start = lb, client, time.Now()
 	return r.loop(ctx)
 }
 
@@ -216,11 +220,15 @@ func localEndpoint(ep string) string {
 }
 
 type reply struct {
-	point    int
-	attempts int
-	out      outcome
-	err      error
+	point     int
+	attempts  int
+	out       outcome
+	err       error
+	abandoned bool // the broker gave up on it: not to be retried
 }
+
+// errAbandoned ends the request for a point the broker gave up on.
+var errAbandoned = errors.New("abandoned by the broker")
 
 type run struct {
 	cfg     Config
@@ -231,9 +239,26 @@ type run struct {
 	results chan reply
 	wake    chan struct{}
 
-	mu    sync.Mutex
-	slots int // workers connected, as last seen
-	peak  int
+	mu        sync.Mutex
+	slots     int // workers connected, as last seen
+	peak      int
+	abandoned []int // points the broker gave up on, for the loop
+}
+
+// abandon is the load balancer's WithAbandoned: it hands the point to the
+// loop, which ends its request, and returns at once.
+func (r *run) abandon(body [][]byte) {
+	var t task
+	if len(body) != 1 || json.Unmarshal(body[0], &t) != nil {
+		return // not ours
+	}
+	r.mu.Lock()
+	r.abandoned = append(r.abandoned, t.Point)
+	r.mu.Unlock()
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
 }
 
 func (r *run) loop(ctx context.Context) (sum Summary, err error) {
@@ -267,6 +292,7 @@ func (r *run) loop(ctx context.Context) (sum Summary, err error) {
 	p := Progress{Total: r.n}
 	var busy time.Duration
 	attempts := map[int]int{}
+	cancels := map[int]context.CancelCauseFunc{} // of the requests in flight
 	var retry []int
 	next := 0
 	stopping := false
@@ -314,7 +340,9 @@ func (r *run) loop(ctx context.Context) (sum Summary, err error) {
 			attempts[pt]++
 			p.Running++
 			wg.Add(1)
-			go r.request(reqCtx, &wg, pt, attempts[pt])
+			pctx, cancel := context.WithCancelCause(reqCtx)
+			cancels[pt] = cancel
+			go r.request(pctx, &wg, pt, attempts[pt])
 		}
 	wait:
 		if p.Running == 0 && (stopping || (len(retry) == 0 && next >= r.n)) {
@@ -323,6 +351,8 @@ func (r *run) loop(ctx context.Context) (sum Summary, err error) {
 		select {
 		case rep := <-r.results:
 			p.Running--
+			cancels[rep.point](nil)
+			delete(cancels, rep.point)
 			if rep.err != nil {
 				// Only the end of reqCtx or a closed client gets here.
 				stop(fmt.Errorf("gridsearch: point %d: %w", rep.point, rep.err))
@@ -330,7 +360,7 @@ func (r *run) loop(ctx context.Context) (sum Summary, err error) {
 			}
 			busy += time.Duration(rep.out.Duration)
 			rec := r.record(rep)
-			if !rec.OK() && rep.attempts <= r.cfg.Retries && !stopping {
+			if !rec.OK() && rep.attempts <= r.cfg.Retries && !stopping && !rep.abandoned {
 				retry = append(retry, rep.point)
 				continue
 			}
@@ -349,6 +379,15 @@ func (r *run) loop(ctx context.Context) (sum Summary, err error) {
 				stop(ErrHalted)
 			}
 		case <-r.wake:
+			r.mu.Lock()
+			gone := r.abandoned
+			r.abandoned = nil
+			r.mu.Unlock()
+			for _, pt := range gone {
+				if cancel := cancels[pt]; cancel != nil {
+					cancel(errAbandoned)
+				}
+			}
 		case <-tick.C:
 			progress()
 		case <-done:
@@ -395,6 +434,9 @@ func (r *run) request(ctx context.Context, wg *sync.WaitGroup, pt, attempt int) 
 	rep := reply{point: pt, attempts: attempt}
 	frames, err := r.client.Request(ctx, body)
 	switch {
+	case errors.Is(context.Cause(ctx), errAbandoned):
+		rep.abandoned = true
+		rep.out = outcome{Exit: -1, Error: "abandoned: each worker given it died running it (broker.WithMaxDeliveries times); not retried"}
 	case err != nil:
 		rep.err = err
 	case len(frames) != 1:

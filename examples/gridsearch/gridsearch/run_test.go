@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
+	"github.com/zmqflow/zmqflow/broker"
 	"github.com/zmqflow/zmqflow/examples/gridsearch/gridsearch"
 )
 
@@ -167,4 +170,58 @@ func TestRunBadConfig(t *testing.T) {
 			t.Errorf("%+v accepted", cfg)
 		}
 	}
+}
+
+// A point whose workers die running it, as many times as the broker's
+// WithMaxDeliveries allows, fails at once (not after the master's
+// last-resort timeout) and is not retried; the other points are done.
+func TestRunAbandonedPoint(t *testing.T) {
+	ctx := testCtx(t)
+	g, _ := gridsearch.NewGrid("n=0..9")
+	beat := broker.WithHeartbeat(50*time.Millisecond, 3)
+	// A remote worker of one slot that dies when given point 3; another
+	// takes its place each time.
+	workersCtx, stopWorkers := context.WithCancel(ctx)
+	var deaths atomic.Int32
+	served := make(chan error, 1)
+	workers := func(ep string) {
+		for workersCtx.Err() == nil {
+			wctx, die := context.WithCancel(workersCtx)
+			fn := func(ctx context.Context, pt gridsearch.Point) (any, error) {
+				if pt.Index == 3 {
+					deaths.Add(1)
+					die()
+					<-ctx.Done()
+					return nil, ctx.Err()
+				}
+				return pt.Index, nil
+			}
+			if err := gridsearch.Serve(wctx, ep, 1, fn, beat); err != nil {
+				served <- err
+				return
+			}
+		}
+		served <- nil
+	}
+	start := time.Now()
+	recs, sum, err := collect(t, ctx, gridsearch.Config{Grid: g, Workers: -1, Retries: 3,
+		Func:          func(context.Context, gridsearch.Point) (any, error) { return nil, errors.New("not here") },
+		Bind:          "tcp://127.0.0.1:*",
+		BrokerOptions: []broker.Option{beat, broker.WithMaxDeliveries(2)},
+		OnBound:       func(ep string) { go workers(ep) }})
+	stopWorkers()
+	if err := <-served; err != nil {
+		t.Fatal(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("took %v", d)
+	}
+	r := recs[3]
+	if sum.Done != 9 || sum.Failed != 1 || r.OK() || r.Attempts != 1 || !strings.HasPrefix(r.Error, "abandoned") || deaths.Load() != 2 {
+		t.Fatalf("summary %+v; %d deaths; point 3: %+v", sum, deaths.Load(), r)
+	}
+	t.Logf("point 3 after %d deaths: %s", deaths.Load(), r.Error)
 }
