@@ -23,12 +23,16 @@ func benchCmd(ctx context.Context, args []string) error {
 	fs.SetOutput(io.Discard)
 	quick := fs.Bool("quick", false, "T1 and T2 durations scaled by 0.25, T0 with 2 workers only")
 	runs := fs.Int("runs", 5, "runs of each measurement; medians are reported")
+	truePoints := fs.Int("true-points", 2000, "points of the /bin/true measurement (the benchmark's is 2000)")
 	only := fs.String("only", "T1,T2,T0,true", "the measurements to make, of T1, T2, T0 (no-op points) and true (/bin/true points)")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	if *runs < 1 {
 		return fmt.Errorf("%w: -runs %d, want at least 1", errUsage, *runs)
+	}
+	if *truePoints < 1 {
+		return fmt.Errorf("%w: -true-points %d, want at least 1", errUsage, *truePoints)
 	}
 	want := map[string]bool{}
 	for _, s := range strings.Split(*only, ",") {
@@ -111,7 +115,7 @@ func benchCmd(ctx context.Context, args []string) error {
 	// 2,000 /bin/true points: gridsearch, xargs and GNU parallel take turns,
 	// so that each ratio compares runs made side by side. Each runs true
 	// with one argument, as xargs -n1 does.
-	const m = 2000
+	m := *truePoints
 	input := strings.Repeat("x\n", m)
 	tools := []struct {
 		name, target string

@@ -302,6 +302,8 @@ func TestBadInputs(t *testing.T) {
 		{[]string{"run", "-resume", "-param", "p=1", "--", "echo"}, "-out"},
 		{[]string{"worker"}, "-connect"},
 		{[]string{"frobnicate"}, "unknown command"},
+		{[]string{"bench", "-only", "T3"}, "T3"},
+		{[]string{"bench", "-runs", "0"}, "-runs"},
 	} {
 		p := start(t, ctx, dir, tc.args...)
 		code := p.wait()
@@ -386,4 +388,30 @@ func alive(pid int) bool {
 	}
 	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
 	return len(f) > 0 && f[0] != "Z" && f[0] != "X"
+}
+
+// The benchmark command, cut short: each measurement runs and reports in
+// the format the README shows.
+func TestBench(t *testing.T) {
+	ctx := testContext(t)
+	p := start(t, ctx, t.TempDir(), "bench", "-quick", "-runs", "1", "-only", "T2,T0,true", "-true-points", "40")
+	if code := p.wait(); code != 0 {
+		t.Fatalf("exit %d: %s\n%s", code, p.stdout.String(), strings.Join(p.stderr, "\n"))
+	}
+	out := p.stdout.String()
+	for _, re := range []string{
+		`(?m)^T2 x0.25, 32 workers: T [0-9.]+s, G 0.395s, G/T 0\.\d+ \(target >= 0.98; runs`,
+		`(?m)^  G of the sleeps as they took, over T: [0-9.]+ \(dispatch alone\)$`,
+		`(?m)^T0 20000 no-op points, 2 workers: [0-9.]+s, \d+ points/s \(target >= 20000/s\)$`,
+		`(?m)^T0 40 /bin/true points, 2 workers: gridsearch [0-9.]+s$`,
+		`(?m)^  gridsearch / xargs -P2 -n1 /bin/true: [0-9.]+ \(target <= 1.1; runs`,
+		`(?m)^  (gridsearch / parallel -j2 /bin/true \{\}: [0-9.]+ \(target <= 0.5|parallel: not installed)`,
+	} {
+		if !regexp.MustCompile(re).MatchString(out) {
+			t.Errorf("no line matching %s in:\n%s", re, out)
+		}
+	}
+	if strings.Contains(out, "T1") {
+		t.Errorf("-only left out T1, yet:\n%s", out)
+	}
 }
