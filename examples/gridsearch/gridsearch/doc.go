@@ -1,0 +1,25 @@
+// Package gridsearch runs a command, or a Go function, for every point of a
+// parameter grid on worker slots in this process and on other machines, and
+// reports each point's result exactly once. It is the library under the
+// gridsearch command, and the job of the seed article "Easy cluster
+// parallelization with ZeroMQ".
+//
+// The pieces, in the order a run uses them:
+//
+//   - NewGrid parses parameter specs ("p=0:1:5", "q=1e-6:1:log:7", "n=1..8",
+//     "s=a,b") into a Grid, the product of their values; Point is one
+//     combination, and Expand fills a command's {name} placeholders.
+//   - Run is the master. It starts a broker.LoadBalancer ("ZeroMQ - The
+//     Guide" ch. 3, "A Load Balancing Message Broker", with the Paranoid
+//     Pirate heartbeats of ch. 4) and local worker slots, and keeps a few more
+//     points in flight than there are slots: workers ask for work, so uneven
+//     durations do not stall the run as PUSH round-robin does (ch. 1's
+//     pipeline). A worker that dies has its point run elsewhere. OnResult
+//     streams records as they arrive; Summary says how the run went.
+//   - Serve is a worker process: slots that connect to a master's Bind
+//     endpoint and run its points.
+//
+// A command runs without a shell, stdin from /dev/null, in a process group of
+// its own that a timeout kills whole; on Linux it dies with its worker, so a
+// killed worker leaves nothing running for a point that is run elsewhere.
+package gridsearch
