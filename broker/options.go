@@ -137,10 +137,10 @@ func WithRetries(n int) Option {
 	})
 }
 
-// WithMaxDeliveries sets how many times a LoadBalancer hands one request
-// to a worker (the first included) when the workers it reached died or gave
-// it back; then it drops the request, counts it in Stats.Abandoned and
-// calls the WithAbandoned function.
+// WithMaxDeliveries sets how many times a LoadBalancer or MDPBroker hands
+// one request to a worker (the first included) when the workers it reached
+// died or gave it back; then it drops the request and counts it in
+// Stats.Abandoned (and a LoadBalancer calls the WithAbandoned function).
 func WithMaxDeliveries(n int) Option {
 	return optionFunc(func(c *config) error {
 		if n < 1 {

@@ -33,11 +33,14 @@ func main() {
 }
 
 func mainArgs(args []string) int {
-	// Ctrl-C cancels ctx: no new points start, running ones are given up,
-	// the results file is flushed and closed. A second Ctrl-C kills the
-	// program at once, as usual (the file then may end in a cut line, which
-	// -resume drops).
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// Ctrl-C cancels ctx: no new points start, running ones are given up
+	// (their commands' process groups killed), the results file is flushed
+	// and closed. SIGTERM and SIGHUP (the end of an ssh session) do the
+	// same, since commands run in process groups of their own, which the
+	// terminal's signals do not reach. A second signal kills the program at
+	// once, as usual (the file then may end in a cut line, which -resume
+	// drops; the commands die with it, their children may not).
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	go func() { <-ctx.Done(); stop() }()
 	defer stop()
 

@@ -380,6 +380,44 @@ func TestKilledWorkerKillsItsCommand(t *testing.T) {
 	}
 }
 
+// A worker whose ssh session ends (SIGHUP) closes as on Ctrl-C: its
+// commands' process groups are killed, children included, and it exits 0.
+func TestHangUpWorkerKillsCommands(t *testing.T) {
+	ctx := testContext(t)
+	dir := t.TempDir()
+	master := start(t, ctx, dir, "run", "-bind", "tcp://127.0.0.1:*", "-workers", "0",
+		"-out", filepath.Join(dir, "r.jsonl"), "-progress", "none", "-param", "i=1..1",
+		"--", "sh", "-c", `sleep 60 & echo $! > bg.tmp; mv bg.tmp bg; wait`)
+	ep := master.expect(t, ctx, `gridsearch worker -connect (\S+)`)[1]
+	w := start(t, ctx, dir, "worker", "-connect", ep, "-slots", "1")
+	var pid int
+	for pid == 0 {
+		if b, err := os.ReadFile(filepath.Join(dir, "bg")); err == nil {
+			fmt.Sscan(string(b), &pid)
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("command never started: %v", ctx.Err())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	w.cmd.Process.Signal(syscall.SIGHUP)
+	if code := w.wait(); code != 0 {
+		t.Errorf("worker exit %d after SIGHUP: %s", code, w.stderr)
+	}
+	deadline := time.After(5 * time.Second)
+	for alive(pid) {
+		select {
+		case <-deadline:
+			if p, err := os.FindProcess(pid); err == nil {
+				p.Kill()
+			}
+			t.Fatalf("the command's child %d still running 5 s after its worker hung up", pid)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
 // alive reports whether process pid exists and is not a zombie.
 func alive(pid int) bool {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))

@@ -15,7 +15,20 @@ func cmdCtx(t *testing.T) context.Context {
 	return ctx
 }
 
-func TestRunCommandOutput(t *testing.T) {
+// bothWays runs test with pidfds, and again without them, as on a kernel
+// before 5.3 (spawnWaiter).
+func bothWays(t *testing.T, test func(t *testing.T)) {
+	t.Run("pidfd", test)
+	t.Run("waiter", func(t *testing.T) {
+		was := pidfds.Swap(-1)
+		defer pidfds.Store(was)
+		test(t)
+	})
+}
+
+func TestRunCommandOutput(t *testing.T) { bothWays(t, testRunCommandOutput) }
+
+func testRunCommandOutput(t *testing.T) {
 	ctx := cmdCtx(t)
 	for _, c := range []struct {
 		name string
@@ -51,6 +64,10 @@ func TestRunCommandOutput(t *testing.T) {
 		{"killed by a signal", []string{"sh", "-c", `kill -9 $$`}, func(o outcome) bool {
 			return o.Exit == -1 && o.Error == "signal: killed"
 		}},
+		// Output that continues after the command has closed its pipes.
+		{"pipes closed early", []string{"sh", "-c", `echo '[1]'; exec >&- 2>&-; sleep 0.2`}, func(o outcome) bool {
+			return o.Exit == 0 && string(o.Result) == "[1]"
+		}},
 	} {
 		if o := runCommand(ctx, c.argv); !c.want(o) {
 			o.Stdout = o.Stdout[:min(len(o.Stdout), 80)]
@@ -83,7 +100,9 @@ func waitDead(t *testing.T, pid int) {
 
 // ctx's end kills the command and what it started: a shell script's
 // children do not outlive a timed-out point.
-func TestRunCommandKillsGroup(t *testing.T) {
+func TestRunCommandKillsGroup(t *testing.T) { bothWays(t, testRunCommandKillsGroup) }
+
+func testRunCommandKillsGroup(t *testing.T) {
 	ctx, cancel := context.WithTimeout(cmdCtx(t), 300*time.Millisecond)
 	defer cancel()
 	start := time.Now()
@@ -103,7 +122,9 @@ func TestRunCommandKillsGroup(t *testing.T) {
 
 // A command that leaves a child holding its stdout is waited for no longer
 // than waitDelay after it exits.
-func TestRunCommandStrayChild(t *testing.T) {
+func TestRunCommandStrayChild(t *testing.T) { bothWays(t, testRunCommandStrayChild) }
+
+func testRunCommandStrayChild(t *testing.T) {
 	defer func(d time.Duration) { waitDelay = d }(waitDelay)
 	waitDelay = 200 * time.Millisecond
 	start := time.Now()
@@ -120,5 +141,16 @@ func TestRunCommandStrayChild(t *testing.T) {
 		p.Kill()
 	} else {
 		t.Errorf("stderr %q: the stray child's pid, still running", o.Stderr)
+	}
+}
+
+// A command is not started for a context that has ended.
+func TestRunCommandEndedContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	dir := t.TempDir()
+	o := runCommand(ctx, []string{"touch", dir + "/ran"})
+	if _, err := os.Stat(dir + "/ran"); err == nil || o.Exit != -1 {
+		t.Errorf("command ran for an ended context: %+v", o)
 	}
 }

@@ -63,7 +63,8 @@ type Config struct {
 	OnBound func(endpoint string)
 
 	// BrokerOptions go to the load balancer, the client and the local
-	// workers (heartbeats, a logger).
+	// workers (heartbeats, a logger). Run adds a broker.WithAbandoned of
+	// its own for the load balancer, in place of any given here.
 	BrokerOptions []broker.Option
 }
 
@@ -135,8 +136,9 @@ func clientTimeout(perPoint time.Duration) time.Duration {
 // Dispatch is the broker's: a LoadBalancer (guide ch. 3 and 4) hands each
 // point to the least recently used idle worker slot, and a point held by a
 // worker that dies goes to another. A point that every worker given it died
-// running (broker.DefaultMaxDeliveries of them, or as BrokerOptions say)
-// fails at once and is not retried: it would kill more. The master keeps as many points in
+// running or gave back, closing (broker.DefaultMaxDeliveries of them, or as
+// BrokerOptions say), fails at once and is not retried: it may be what
+// kills them. The master keeps as many points in
 // flight as there are slots, plus a few, so that points wait in the master
 // rather than in a queue where a slow worker could hold them. Run returns
 // after every goroutine, socket and local worker it started has ended.
@@ -242,7 +244,7 @@ type run struct {
 	mu        sync.Mutex
 	slots     int // workers connected, as last seen
 	peak      int
-	abandoned []int // points the broker gave up on, for the loop
+	abandoned [][2]int // point and attempt the broker gave up on, for the loop
 }
 
 // abandon is the load balancer's WithAbandoned: it hands the point to the
@@ -253,7 +255,7 @@ func (r *run) abandon(body [][]byte) {
 		return // not ours
 	}
 	r.mu.Lock()
-	r.abandoned = append(r.abandoned, t.Point)
+	r.abandoned = append(r.abandoned, [2]int{t.Point, t.Attempt})
 	r.mu.Unlock()
 	select {
 	case r.wake <- struct{}{}:
@@ -383,8 +385,8 @@ func (r *run) loop(ctx context.Context) (sum Summary, err error) {
 			gone := r.abandoned
 			r.abandoned = nil
 			r.mu.Unlock()
-			for _, pt := range gone {
-				if cancel := cancels[pt]; cancel != nil {
+			for _, a := range gone {
+				if cancel := cancels[a[0]]; cancel != nil && attempts[a[0]] == a[1] {
 					cancel(errAbandoned)
 				}
 			}
@@ -423,7 +425,7 @@ func boolInt(b bool) time.Duration {
 func (r *run) request(ctx context.Context, wg *sync.WaitGroup, pt, attempt int) {
 	defer wg.Done()
 	point := r.cfg.Grid.Point(pt)
-	t := task{Point: pt, Timeout: int64(r.cfg.Timeout)}
+	t := task{Point: pt, Attempt: attempt, Timeout: int64(r.cfg.Timeout)}
 	for _, nv := range point.Params() {
 		t.Params = append(t.Params, [2]string{nv.Name, nv.Value.Text})
 	}
@@ -436,7 +438,7 @@ func (r *run) request(ctx context.Context, wg *sync.WaitGroup, pt, attempt int) 
 	switch {
 	case errors.Is(context.Cause(ctx), errAbandoned):
 		rep.abandoned = true
-		rep.out = outcome{Exit: -1, Error: "abandoned: each worker given it died running it (broker.WithMaxDeliveries times); not retried"}
+		rep.out = outcome{Exit: -1, Error: "abandoned: each worker given it died or gave it back (broker.WithMaxDeliveries times); not retried"}
 	case err != nil:
 		rep.err = err
 	case len(frames) != 1:

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -18,17 +19,19 @@ import (
 //
 // On Linux one goroutine does it all: it polls the read ends of the two
 // pipes and a pidfd that becomes readable when the process exits. os/exec
-// would add two goroutines and their wake-ups per command, which costs
-// about a tenth of the run time of a grid of quick commands (2,000
-// /bin/true: 0.92 of xargs -P2's time this way, 1.01 with os/exec).
+// adds two goroutines and their wake-ups per command, which on a grid of
+// quick commands costs about a tenth of the run time (2,000 /bin/true on 2
+// slots: 1.11x xargs -P2's time with os/exec, 1.03x this way).
 //
 // The command leads a process group of its own, which is what ctx's end
-// kills: a shell script's children die with it. Its parent's death kills
-// it too (PR_SET_PDEATHSIG), so a worker killed with SIGKILL leaves no
-// command running for a point that will be run elsewhere.
+// kills: a shell script's children die with it (unless they left the group,
+// with setsid). The command itself also dies with the worker's thread that
+// started it (PR_SET_PDEATHSIG), so a worker killed with SIGKILL leaves no
+// command running for a point that is run elsewhere; the command's own
+// children are not followed there.
 func spawn(ctx context.Context, argv []string, stdout, stderr *capped) (*os.ProcessState, error) {
-	if !pidfdWorks() {
-		return spawnExec(ctx, argv, stdout, stderr)
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	path, err := lookPath(argv[0])
 	if err != nil {
@@ -53,10 +56,11 @@ func spawn(ctx context.Context, argv []string, stdout, stderr *capped) (*os.Proc
 	defer runtime.UnlockOSThread()
 	outW, errW := os.NewFile(uintptr(outR[1]), "stdout"), os.NewFile(uintptr(errR[1]), "stderr")
 	pidfd := -1
-	proc, err := os.StartProcess(path, argv, &os.ProcAttr{
-		Files: []*os.File{null, outW, errW},
-		Sys:   &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, PidFD: &pidfd},
-	})
+	sys := &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if pidfdWorks() {
+		sys.PidFD = &pidfd
+	}
+	proc, err := os.StartProcess(path, argv, &os.ProcAttr{Files: []*os.File{null, outW, errW}, Sys: sys})
 	outW.Close()
 	errW.Close()
 	if err != nil {
@@ -64,22 +68,29 @@ func spawn(ctx context.Context, argv []string, stdout, stderr *capped) (*os.Proc
 		unix.Close(errR[0])
 		return nil, err
 	}
-	defer unix.Close(pidfd)
 
 	// Kill the group at ctx's end, but never once the process is reaped:
 	// its pid (the group's id) may then be another's.
 	var mu sync.Mutex
 	reaped := false
-	stop := context.AfterFunc(ctx, func() {
+	kill := func() {
 		mu.Lock()
 		defer mu.Unlock()
 		if !reaped {
 			syscall.Kill(-proc.Pid, syscall.SIGKILL)
 		}
-	})
+	}
+	stop := context.AfterFunc(ctx, kill)
 	defer stop()
 
+	if pidfd < 0 {
+		return spawnWaiter(proc, outR[0], errR[0], &mu, &reaped, kill, stdout, stderr)
+	}
+	defer unix.Close(pidfd)
 	err = drain(outR[0], errR[0], pidfd, stdout, stderr)
+	if err != nil {
+		kill() // unheard, it must not run on
+	}
 	mu.Lock()
 	reaped = true
 	mu.Unlock()
@@ -90,16 +101,57 @@ func spawn(ctx context.Context, argv []string, stdout, stderr *capped) (*os.Proc
 	return st, err
 }
 
+// spawnWaiter finishes spawn without a pidfd (a kernel before 5.3, or one
+// that denies them): a goroutine waits for the process and then closes a
+// pipe, which drain polls in the pidfd's place.
+func spawnWaiter(proc *os.Process, outFd, errFd int, mu *sync.Mutex, reaped *bool, kill func(), stdout, stderr *capped) (*os.ProcessState, error) {
+	var exited [2]int
+	if err := newPipe(&exited); err != nil {
+		unix.Close(outFd)
+		unix.Close(errFd)
+		kill()
+		mu.Lock()
+		*reaped = true
+		mu.Unlock()
+		proc.Wait()
+		return nil, err
+	}
+	defer unix.Close(exited[0])
+	type waited struct {
+		st  *os.ProcessState
+		err error
+	}
+	done := make(chan waited, 1)
+	go func() {
+		st, err := proc.Wait()
+		mu.Lock()
+		*reaped = true
+		mu.Unlock()
+		unix.Close(exited[1])
+		done <- waited{st, err}
+	}()
+	err := drain(outFd, errFd, exited[0], stdout, stderr)
+	if err != nil {
+		kill()
+	}
+	w := <-done
+	if err == nil {
+		err = w.err
+	}
+	return w.st, err
+}
+
 // drain copies the two pipes to out and errw until both are at their end
 // and the process has exited, or until waitDelay after it exited, and
-// closes them.
-func drain(outFd, errFd, pidfd int, out, errw *capped) error {
+// closes them. exitFd polls readable, or hung up, once the process has
+// exited: a pidfd, or the read end of spawnWaiter's pipe.
+func drain(outFd, errFd, exitFd int, out, errw *capped) error {
 	defer unix.Close(outFd)
 	defer unix.Close(errFd)
 	fds := []unix.PollFd{
 		{Fd: int32(outFd), Events: unix.POLLIN},
 		{Fd: int32(errFd), Events: unix.POLLIN},
-		{Fd: int32(pidfd), Events: unix.POLLIN},
+		{Fd: int32(exitFd), Events: unix.POLLIN},
 	}
 	sinks := []*capped{out, errw}
 	buf := bufs.Get().(*[]byte)
@@ -168,21 +220,52 @@ func newPipe(p *[2]int) error {
 var (
 	bufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
-	// devNull is every command's stdin, opened once.
-	devNull = sync.OnceValues(func() (*os.File, error) { return os.Open(os.DevNull) })
-
-	// pidfdWorks: pidfds came with Linux 5.3 (2019); before, os/exec.
-	pidfdWorks = sync.OnceValue(func() bool {
-		fd, err := unix.PidfdOpen(os.Getpid(), 0)
-		if err != nil {
-			return false
-		}
-		unix.Close(fd)
-		return true
-	})
-
 	paths sync.Map // command name -> path, for lookPath
+
+	// null is every command's stdin, opened once it can be.
+	nullMu sync.Mutex
+	null   *os.File
+
+	// pidfds: 1 when they work, -1 when they cannot, 0 not known yet.
+	pidfds atomic.Int32
 )
+
+// devNull opens /dev/null once; a failure (too many open files, say) is
+// tried again next time.
+func devNull() (*os.File, error) {
+	nullMu.Lock()
+	defer nullMu.Unlock()
+	if null == nil {
+		f, err := os.Open(os.DevNull)
+		if err != nil {
+			return nil, err
+		}
+		null = f
+	}
+	return null, nil
+}
+
+// pidfdWorks reports whether pidfd_open(2) works (Linux 5.3, 2019, and no
+// seccomp filter against it). Only a definite answer is remembered: a
+// failure for want of file descriptors is tried again next time.
+func pidfdWorks() bool {
+	switch pidfds.Load() {
+	case 1:
+		return true
+	case -1:
+		return false
+	}
+	fd, err := unix.PidfdOpen(os.Getpid(), 0)
+	switch {
+	case err == nil:
+		unix.Close(fd)
+		pidfds.Store(1)
+		return true
+	case err == unix.ENOSYS || err == unix.EPERM || err == unix.EACCES:
+		pidfds.Store(-1)
+	}
+	return false
+}
 
 // lookPath is exec.LookPath, remembered: a worker runs the same few
 // commands thousands of times, and PATH does not change under it.

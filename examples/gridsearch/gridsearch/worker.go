@@ -23,6 +23,7 @@ const (
 // without the grid.
 type task struct {
 	Point   int         `json:"point"`
+	Attempt int         `json:"attempt"` // 1 for the first; matches a WithAbandoned report to its request
 	Params  [][2]string `json:"params"`
 	Argv    []string    `json:"argv,omitempty"`
 	Timeout int64       `json:"timeout,omitempty"` // ns; 0 for none
