@@ -77,7 +77,7 @@ func TestLRUDispatch(t *testing.T) {
 func TestHeartbeatExpiry(t *testing.T) {
 	ctx := testCtx(t)
 	b := newLB(t, inproc(), inproc(), fastBeat)
-	newWorker(t, b.Backend(), echo("ok"), fastBeat, fastReconnect)
+	live := newWorker(t, b.Backend(), echo("ok"), fastBeat, fastReconnect)
 	newRawWorker(t, ctx, b.Backend()) // READY, then silence
 	waitLB(t, ctx, b, "2 workers", func(s broker.LBStats) bool { return s.Workers == 2 })
 	start := time.Now()
@@ -87,6 +87,10 @@ func TestHeartbeatExpiry(t *testing.T) {
 	}
 	if s := b.Stats(); s.Workers != 1 {
 		t.Fatalf("stats %+v: the heartbeating worker should be alive", s)
+	}
+	// The worker hears the broker's heartbeats.
+	if heard := live.Stats().LastHeard; heard.IsZero() || time.Since(heard) > time.Second {
+		t.Errorf("worker last heard its broker at %v", heard)
 	}
 	// And the live one still serves.
 	c := newClient(t, b.Frontend())

@@ -52,10 +52,11 @@ type Worker struct {
 
 // WorkerStats are a Worker's counters.
 type WorkerStats struct {
-	Handled    uint64 // requests replied to
-	Failed     uint64 // requests given back: the handler failed
-	Reconnects uint64 // broker connections given up for silence
-	Malformed  uint64 // messages from the broker that are not PPP
+	Handled    uint64    // requests replied to
+	Failed     uint64    // requests given back: the handler failed
+	Reconnects uint64    // broker connections given up for silence
+	Malformed  uint64    // messages from the broker that are not PPP
+	LastHeard  time.Time // when the broker last sent anything; zero: never
 }
 
 // NewWorker starts a worker for a broker's backend endpoint. Options:
@@ -241,7 +242,9 @@ func (w *Worker) session(ctx context.Context, busy *bool, queue, held *[][][]byt
 		case <-failed:
 			return ctx.Err() == nil
 		case m := <-in:
-			expiry = time.Now().Add(w.cfg.expiry())
+			now := time.Now()
+			expiry = now.Add(w.cfg.expiry())
+			w.count(func(s *WorkerStats) { s.LastHeard = now })
 			*backoff = w.cfg.reconnectInit
 			if len(m) == 1 {
 				if cmd, err := command(m); err != nil || cmd != pppHeartbeat {

@@ -101,7 +101,7 @@ const usage = `gridsearch: run a command for every point of a parameter grid on 
 
   gridsearch                          built-in demo: sin(p+2q) on a 2-D grid, local workers
   gridsearch run [flags] -- CMD ARG.. run CMD for each point, {name} replaced by its value
-  gridsearch worker -connect tcp://HOST:PORT [-slots N]
+  gridsearch worker -connect tcp://HOST:PORT [-slots N] [-idle D]
                                       run points for a master started with -bind
   gridsearch bench [-quick]           benchmarks.md section 3
 

@@ -301,6 +301,7 @@ func TestBadInputs(t *testing.T) {
 		{[]string{"run", "-out", "exists.jsonl", "-param", "p=1", "--", "echo"}, "exists"},
 		{[]string{"run", "-resume", "-param", "p=1", "--", "echo"}, "-out"},
 		{[]string{"worker"}, "-connect"},
+		{[]string{"worker", "-connect", "tcp://127.0.0.1:1", "-idle", "1s"}, "-idle"},
 		{[]string{"frobnicate"}, "unknown command"},
 		{[]string{"bench", "-only", "T3"}, "T3"},
 		{[]string{"bench", "-runs", "0"}, "-runs"},
@@ -415,6 +416,30 @@ func TestHangUpWorkerKillsCommands(t *testing.T) {
 			t.Fatalf("the command's child %d still running 5 s after its worker hung up", pid)
 		case <-time.After(10 * time.Millisecond):
 		}
+	}
+}
+
+// A worker started with -idle serves its master, then exits by itself
+// once the master has finished and gone quiet for that long.
+func TestWorkerIdle(t *testing.T) {
+	ctx := testContext(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "r.jsonl")
+	master := start(t, ctx, dir, append([]string{"run", "-bind", "tcp://127.0.0.1:*", "-workers", "0",
+		"-out", out, "-progress", "none", "-param", "i=1..10"}, square...)...)
+	ep := master.expect(t, ctx, `gridsearch worker -connect (\S+)`)[1]
+	w := start(t, ctx, dir, "worker", "-connect", ep, "-slots", "2", "-idle", "3s")
+	if code := master.wait(); code != 0 {
+		t.Fatalf("master exit %d: %s", code, master.stderr)
+	}
+	ended := time.Now()
+	checkSquares(t, readResults(t, out), 10)
+	w.expect(t, ctx, `^gridsearch worker: no master for 3s; exiting$`)
+	if code := w.wait(); code != 0 {
+		t.Errorf("worker exit %d: %s", code, w.stderr)
+	}
+	if d := time.Since(ended); d < 2*time.Second || d > 10*time.Second {
+		t.Errorf("worker exited %v after its master, want about 3 s", d)
 	}
 }
 

@@ -2,17 +2,20 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"runtime"
+	"time"
 
 	"github.com/zmqflow/zmqflow/examples/gridsearch/gridsearch"
 )
 
-// workerCmd is "gridsearch worker -connect EP [-slots N]": slots that run
-// the points' commands for a master until Ctrl-C (or SIGTERM). A master
+// workerCmd is "gridsearch worker -connect EP [-slots N] [-idle D]": slots
+// that run the points' commands for a master until Ctrl-C (or SIGTERM or
+// SIGHUP), or with -idle until no master has been heard for D. A master
 // that goes away is waited for: the slots reconnect, with back-off, to the
 // next master on the same endpoint.
 func workerCmd(ctx context.Context, args []string) error {
@@ -20,10 +23,11 @@ func workerCmd(ctx context.Context, args []string) error {
 	fs.SetOutput(io.Discard)
 	connect := fs.String("connect", "", "the master's -bind endpoint, e.g. tcp://master:5555")
 	slots := fs.Int("slots", runtime.NumCPU(), "points run at once")
+	idle := fs.Duration("idle", 0, "exit after this long without a master (from the start, or since the last one finished); 0: never")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			fs.SetOutput(os.Stdout)
-			fmt.Println("usage: gridsearch worker -connect tcp://HOST:PORT [-slots N]")
+			fmt.Println("usage: gridsearch worker -connect tcp://HOST:PORT [-slots N] [-idle D]")
 			fs.PrintDefaults()
 			return errHelp
 		}
@@ -34,9 +38,20 @@ func workerCmd(ctx context.Context, args []string) error {
 		return fmt.Errorf("%w: worker needs -connect tcp://HOST:PORT, the master's -bind", errUsage)
 	case *slots < 1:
 		return fmt.Errorf("%w: -slots %d, want at least 1", errUsage, *slots)
+	case *idle != 0 && *idle < minIdle:
+		return fmt.Errorf("%w: -idle %v: want 0 (never) or at least %v (a master is heard every second)", errUsage, *idle, minIdle)
 	case fs.NArg() > 0:
 		return fmt.Errorf("%w: worker takes no arguments (the command comes from the master): %q", errUsage, fs.Args())
 	}
 	fmt.Fprintf(os.Stderr, "gridsearch worker: %d slots on %s for %s\n", *slots, gridsearch.Hostname(), *connect)
-	return gridsearch.Serve(ctx, *connect, *slots, nil)
+	err := gridsearch.ServeIdle(ctx, *connect, *slots, nil, *idle)
+	if errors.Is(err, gridsearch.ErrIdle) {
+		fmt.Fprintf(os.Stderr, "gridsearch worker: no master for %v; exiting\n", *idle)
+		return nil
+	}
+	return err
 }
+
+// minIdle is the shortest -idle: the broker's liveness, three heartbeats of
+// a second, after which a worker takes its master for gone anyway.
+const minIdle = 3 * time.Second

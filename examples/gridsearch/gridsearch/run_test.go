@@ -225,3 +225,15 @@ func TestRunAbandonedPoint(t *testing.T) {
 	}
 	t.Logf("point 3 after %d deaths: %s", deaths.Load(), r.Error)
 }
+
+// ServeIdle with no master at all gives up after its idle time.
+func TestServeIdleNoMaster(t *testing.T) {
+	start := time.Now()
+	err := gridsearch.ServeIdle(testCtx(t), "tcp://127.0.0.1:1", 2, nil, 200*time.Millisecond)
+	if !errors.Is(err, gridsearch.ErrIdle) {
+		t.Fatalf("ServeIdle = %v, want ErrIdle", err)
+	}
+	if d := time.Since(start); d < 200*time.Millisecond || d > 3*time.Second {
+		t.Errorf("gave up after %v, want about 200 ms", d)
+	}
+}

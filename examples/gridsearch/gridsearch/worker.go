@@ -132,9 +132,27 @@ func Hostname() string {
 // ends, then closes them and returns. Each slot runs one point at a time:
 // fn when it is not nil (its master must have been given the same Func),
 // the point's command otherwise. Options are passed to each broker.Worker.
+// A master that goes away is waited for: the slots reconnect, with
+// back-off, to the next master on the same endpoint.
 func Serve(ctx context.Context, endpoint string, slots int, fn Func, opts ...broker.Option) error {
+	return ServeIdle(ctx, endpoint, slots, fn, 0, opts...)
+}
+
+// ErrIdle is ServeIdle's return when no master has been heard for its idle
+// time.
+var ErrIdle = errors.New("gridsearch: no master")
+
+// ServeIdle is Serve that also stops, returning ErrIdle, once no slot has
+// heard from a master for idle: from the start, or since the last
+// heartbeat of a master that finished or died. 0 waits for ever. A master
+// sends heartbeats every second (broker.DefaultHeartbeatInterval), so idle
+// should be several seconds at least.
+func ServeIdle(ctx context.Context, endpoint string, slots int, fn Func, idle time.Duration, opts ...broker.Option) error {
 	if slots < 1 {
 		return fmt.Errorf("gridsearch: slots %d, want at least 1", slots)
+	}
+	if idle < 0 {
+		return fmt.Errorf("gridsearch: idle %v, want 0 or more", idle)
 	}
 	host := Hostname()
 	var ws []*broker.Worker
@@ -151,6 +169,26 @@ func Serve(ctx context.Context, endpoint string, slots int, fn Func, opts ...bro
 		}
 		ws = append(ws, w)
 	}
-	<-ctx.Done()
-	return nil
+	if idle == 0 {
+		<-ctx.Done()
+		return nil
+	}
+	last := time.Now()
+	tick := time.NewTicker(min(idle/4, time.Second))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case now := <-tick.C:
+			for _, w := range ws {
+				if h := w.Stats().LastHeard; h.After(last) {
+					last = h
+				}
+			}
+			if now.Sub(last) >= idle {
+				return fmt.Errorf("%w for %v", ErrIdle, idle)
+			}
+		}
+	}
 }
