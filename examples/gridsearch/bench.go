@@ -124,6 +124,7 @@ func benchCmd(ctx context.Context, args []string) error {
 		{"xargs -P2 -n1 /bin/true", "<= 1.1", []string{"xargs", "-P2", "-n1", "/bin/true"}},
 		{"parallel -j2 /bin/true {}", "<= 0.5", []string{"parallel", "-j2", "/bin/true", "{}"}},
 	}
+	spareProc(2) // as gridsearch run does
 	var ours []float64
 	ratios := make([][]float64, len(tools))
 	for range *runs {

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 
 	"github.com/zmqflow/zmqflow/examples/gridsearch/gridsearch"
@@ -111,3 +112,16 @@ Parameters (-param name=SPEC, repeated; the product of all is the grid):
 
 gridsearch run -h lists run's flags.
 `
+
+// spareProc lets the Go scheduler keep a processor (a P) for its own work
+// while every one of slots command slots forks: Go's fork blocks the
+// forking thread, and the P it runs on, until the child has called exec,
+// some 0.1 ms per command. With GOMAXPROCS at the number of cores and as
+// many slots, dispatch could stall behind them; 2,000 /bin/true on 2
+// slots took 1.11x xargs -P2's time at GOMAXPROCS 2, 1.02x at 3 (medians
+// of 9 side by side).
+func spareProc(slots int) {
+	if n := runtime.GOMAXPROCS(0); n <= slots {
+		runtime.GOMAXPROCS(slots + 1)
+	}
+}

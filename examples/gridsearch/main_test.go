@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"syscall"
@@ -476,5 +477,17 @@ func TestBench(t *testing.T) {
 	}
 	if strings.Contains(out, "T1") {
 		t.Errorf("-only left out T1, yet:\n%s", out)
+	}
+}
+
+func TestSpareProc(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	spareProc(2)
+	if n := runtime.GOMAXPROCS(0); n != 3 {
+		t.Errorf("GOMAXPROCS %d after spareProc(2) at 2, want 3", n)
+	}
+	spareProc(1)
+	if n := runtime.GOMAXPROCS(0); n != 3 {
+		t.Errorf("GOMAXPROCS %d after spareProc(1) at 3, want 3 (never lowered)", n)
 	}
 }

@@ -131,6 +131,9 @@ func execute(ctx context.Context, o *options, cfg gridsearch.Config, command []s
 	if o.workers == 0 {
 		cfg.Workers = -1
 	}
+	if cfg.Func == nil {
+		spareProc(o.workers)
+	}
 	cfg.Bind, cfg.Retries, cfg.Timeout, cfg.Halt = o.bind, o.retries, o.timeout, o.halt
 	if len(done) > 0 {
 		// Params as the file has them: the same marshaling both ways.

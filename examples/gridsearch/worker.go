@@ -44,6 +44,7 @@ func workerCmd(ctx context.Context, args []string) error {
 		return fmt.Errorf("%w: worker takes no arguments (the command comes from the master): %q", errUsage, fs.Args())
 	}
 	fmt.Fprintf(os.Stderr, "gridsearch worker: %d slots on %s for %s\n", *slots, gridsearch.Hostname(), *connect)
+	spareProc(*slots)
 	err := gridsearch.ServeIdle(ctx, *connect, *slots, nil, *idle)
 	if errors.Is(err, gridsearch.ErrIdle) {
 		fmt.Fprintf(os.Stderr, "gridsearch worker: no master for %v; exiting\n", *idle)

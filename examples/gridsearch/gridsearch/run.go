@@ -21,7 +21,10 @@ type Config struct {
 	Grid Grid
 	// Command is run for each point with {name} replaced by the point's
 	// value of parameter name, without a shell. Its stdout is the point's
-	// result when it is JSON.
+	// result when it is JSON. (Go's fork holds a scheduler P until the
+	// child has called exec: for quick commands on as many slots as
+	// GOMAXPROCS, a GOMAXPROCS of Workers+1 keeps dispatch from stalling
+	// behind them, as the gridsearch command sets it.)
 	Command []string
 	// Func is called for each point instead of a command, by local
 	// workers (and by remote ones that Serve the same Func).
