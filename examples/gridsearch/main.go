@@ -104,7 +104,8 @@ const usage = `gridsearch: run a command for every point of a parameter grid on 
   gridsearch run [flags] -- CMD ARG.. run CMD for each point, {name} replaced by its value
   gridsearch worker -connect tcp://HOST:PORT [-slots N] [-idle D]
                                       run points for a master started with -bind
-  gridsearch bench [-quick]           benchmarks.md section 3
+  gridsearch bench [-quick] [-only T1,T2,T0,true]
+                                      benchmarks.md section 3
 
 Parameters (-param name=SPEC, repeated; the product of all is the grid):
   a,b,c       a list, taken as written     a:b:n      n numbers from a to b

@@ -141,10 +141,10 @@ func clientTimeout(perPoint time.Duration) time.Duration {
 // worker that dies goes to another. A point that every worker given it died
 // running or gave back, closing (broker.DefaultMaxDeliveries of them, or as
 // BrokerOptions say), fails at once and is not retried: it may be what
-// kills them. The master keeps as many points in
-// flight as there are slots, plus a few, so that points wait in the master
-// rather than in a queue where a slow worker could hold them. Run returns
-// after every goroutine, socket and local worker it started has ended.
+// kills them. The master keeps as many points in flight as there are
+// slots, plus a few, so that points wait in the master rather than in a
+// queue where a slow worker could hold them. Run returns after every
+// goroutine, socket and local worker it started has ended.
 func Run(ctx context.Context, cfg Config) (Summary, error) {
 	g := cfg.Grid
 	n := g.Len()
