@@ -38,10 +38,16 @@ func mainArgs(args []string) int {
 	// (their commands' process groups killed), the results file is flushed
 	// and closed. SIGTERM and SIGHUP (the end of an ssh session) do the
 	// same, since commands run in process groups of their own, which the
-	// terminal's signals do not reach. A second signal kills the program at
-	// once, as usual (the file then may end in a cut line, which -resume
-	// drops; the commands die with it, their children may not).
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	// terminal's signals do not reach; but SIGHUP only when it is not
+	// ignored (nohup), as catching it would undo that. A second signal
+	// kills the program at once, as usual (the file then may end in a cut
+	// line, which -resume drops; the commands die with it, their children
+	// may not).
+	sigs := []os.Signal{os.Interrupt, syscall.SIGTERM}
+	if !signal.Ignored(syscall.SIGHUP) {
+		sigs = append(sigs, syscall.SIGHUP)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), sigs...)
 	go func() { <-ctx.Done(); stop() }()
 	defer stop()
 
@@ -118,11 +124,16 @@ gridsearch run -h lists run's flags.
 // while every one of slots command slots forks: Go's fork blocks the
 // forking thread, and the P it runs on, until the child has called exec,
 // some 0.1 ms per command. With GOMAXPROCS at the number of cores and as
-// many slots, dispatch could stall behind them; 2,000 /bin/true on 2
-// slots took 1.11x xargs -P2's time at GOMAXPROCS 2, 1.02x at 3 (medians
-// of 9 side by side).
+// many slots, dispatch could stall behind them: 2,000 /bin/true on 2
+// slots, in one process taking turns, took 1.11x xargs -P2's time at
+// GOMAXPROCS 2 and 1.02x at 3 (medians of 9 runs side by side). It never
+// lowers GOMAXPROCS, leaves one set in the environment alone, and stops at
+// twice the cores.
 func spareProc(slots int) {
+	if os.Getenv("GOMAXPROCS") != "" {
+		return
+	}
 	if n := runtime.GOMAXPROCS(0); n <= slots {
-		runtime.GOMAXPROCS(slots + 1)
+		runtime.GOMAXPROCS(max(n, min(slots+1, 2*runtime.NumCPU())))
 	}
 }

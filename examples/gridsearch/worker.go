@@ -39,7 +39,7 @@ func workerCmd(ctx context.Context, args []string) error {
 	case *slots < 1:
 		return fmt.Errorf("%w: -slots %d, want at least 1", errUsage, *slots)
 	case *idle != 0 && *idle < minIdle:
-		return fmt.Errorf("%w: -idle %v: want 0 (never) or at least %v (a master is heard every second)", errUsage, *idle, minIdle)
+		return fmt.Errorf("%w: -idle %v: want 0 (never) or at least %v (a new master is heard some seconds after the last)", errUsage, *idle, minIdle)
 	case fs.NArg() > 0:
 		return fmt.Errorf("%w: worker takes no arguments (the command comes from the master): %q", errUsage, fs.Args())
 	}
@@ -53,6 +53,7 @@ func workerCmd(ctx context.Context, args []string) error {
 	return err
 }
 
-// minIdle is the shortest -idle: the broker's liveness, three heartbeats of
-// a second, after which a worker takes its master for gone anyway.
-const minIdle = 3 * time.Second
+// minIdle is the shortest -idle. A worker hears a new master only after it
+// has given up the old one (three heartbeats of a second) and reconnected
+// (a second more): shorter, it could leave between two masters.
+const minIdle = 5 * time.Second

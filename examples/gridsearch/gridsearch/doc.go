@@ -17,7 +17,8 @@
 //     pipeline). A worker that dies has its point run elsewhere. OnResult
 //     streams records as they arrive; Summary says how the run went.
 //   - Serve is a worker process: slots that connect to a master's Bind
-//     endpoint and run its points.
+//     endpoint and run its points; ServeIdle also ends when no master has
+//     been heard for a while.
 //
 // A command runs without a shell, stdin from /dev/null, in a process group of
 // its own that a timeout kills whole; on Linux it dies with its worker, so a

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -235,5 +236,34 @@ func TestServeIdleNoMaster(t *testing.T) {
 	}
 	if d := time.Since(start); d < 200*time.Millisecond || d > 3*time.Second {
 		t.Errorf("gave up after %v, want about 200 ms", d)
+	}
+}
+
+// A master that comes up while ServeIdle's slots wait to reconnect is
+// found within idle: their back-off is capped at a quarter of it (the
+// default would have them wait 2 s here, past the idle time).
+func TestServeIdleLateMaster(t *testing.T) {
+	ctx := testCtx(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep := "tcp://" + l.Addr().String()
+	l.Close()
+	beat := broker.WithHeartbeat(50*time.Millisecond, 3)
+	square := func(ctx context.Context, pt gridsearch.Point) (any, error) { return pt.Float("x") * pt.Float("x"), nil }
+	served := make(chan error, 1)
+	go func() { served <- gridsearch.ServeIdle(ctx, ep, 1, square, 2*time.Second, beat) }()
+	// The slot connects, hears nothing for 150 ms, backs off, tries again:
+	// the master comes up during its second wait.
+	time.Sleep(1400 * time.Millisecond)
+	g, _ := gridsearch.NewGrid("x=1..3")
+	sum, err := gridsearch.Run(ctx, gridsearch.Config{Grid: g, Func: square, Workers: -1, Bind: ep,
+		BrokerOptions: []broker.Option{beat}})
+	if err != nil || sum.Done != 3 {
+		t.Fatalf("Run: %v, %+v", err, sum)
+	}
+	if err := <-served; !errors.Is(err, gridsearch.ErrIdle) {
+		t.Fatalf("ServeIdle = %v, want ErrIdle after the master", err)
 	}
 }

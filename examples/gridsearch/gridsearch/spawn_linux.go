@@ -20,8 +20,9 @@ import (
 // On Linux one goroutine does it all: it polls the read ends of the two
 // pipes and a pidfd that becomes readable when the process exits. os/exec
 // adds two goroutines and their wake-ups per command, which on a grid of
-// quick commands costs about a tenth of the run time (2,000 /bin/true on 2
-// slots: 1.11x xargs -P2's time with os/exec, 1.03x this way).
+// quick commands costs some of the run time (2,000 /bin/true on 2 slots:
+// 1.14x xargs -P2's time with os/exec, 1.07x this way, medians of several
+// runs on a noisy 2-core VM).
 //
 // The command leads a process group of its own, which is what ctx's end
 // kills: a shell script's children die with it (unless they left the group,
@@ -123,10 +124,15 @@ func spawnWaiter(proc *os.Process, outFd, errFd int, mu *sync.Mutex, reaped *boo
 	}
 	done := make(chan waited, 1)
 	go func() {
-		st, err := proc.Wait()
+		// Wait for the exit without reaping, so that the pid (the group's
+		// id) stays ours until no kill can come.
+		var info unix.Siginfo
+		for unix.Waitid(unix.P_PID, proc.Pid, &info, unix.WEXITED|unix.WNOWAIT, nil) == unix.EINTR {
+		}
 		mu.Lock()
 		*reaped = true
 		mu.Unlock()
+		st, err := proc.Wait()
 		unix.Close(exited[1])
 		done <- waited{st, err}
 	}()

@@ -145,14 +145,22 @@ var ErrIdle = errors.New("gridsearch: no master")
 // ServeIdle is Serve that also stops, returning ErrIdle, once no slot has
 // heard from a master for idle: from the start, or since the last
 // heartbeat of a master that finished or died. 0 waits for ever. A master
-// sends heartbeats every second (broker.DefaultHeartbeatInterval), so idle
-// should be several seconds at least.
+// sends heartbeats every second (broker.DefaultHeartbeatInterval), and a
+// slot hears a new master only after it has given up the old one and
+// reconnected, so idle should be several seconds at least. The slots'
+// reconnect back-off is capped at a quarter of idle, so that a master that
+// comes up within idle is found (an option of opts may set another).
 func ServeIdle(ctx context.Context, endpoint string, slots int, fn Func, idle time.Duration, opts ...broker.Option) error {
 	if slots < 1 {
 		return fmt.Errorf("gridsearch: slots %d, want at least 1", slots)
 	}
 	if idle < 0 {
 		return fmt.Errorf("gridsearch: idle %v, want 0 or more", idle)
+	}
+	if idle > 0 {
+		backoff := max(idle/4, time.Millisecond)
+		opts = append([]broker.Option{broker.WithReconnect(
+			min(broker.DefaultReconnectInit, backoff), min(broker.DefaultReconnectMax, backoff))}, opts...)
 	}
 	host := Hostname()
 	var ws []*broker.Worker
@@ -174,7 +182,7 @@ func ServeIdle(ctx context.Context, endpoint string, slots int, fn Func, idle ti
 		return nil
 	}
 	last := time.Now()
-	tick := time.NewTicker(min(idle/4, time.Second))
+	tick := time.NewTicker(max(min(idle/4, time.Second), time.Millisecond))
 	defer tick.Stop()
 	for {
 		select {
