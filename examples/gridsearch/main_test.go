@@ -373,18 +373,9 @@ func TestKilledWorkerKillsItsCommand(t *testing.T) {
 	}
 	w.cmd.Process.Kill()
 	w.wait()
-	deadline := time.After(5 * time.Second)
+	deadline := time.Now().Add(5 * time.Second)
 	for _, pid := range pids {
-		for alive(pid) {
-			select {
-			case <-deadline:
-				if p, err := os.FindProcess(pid); err == nil {
-					p.Kill()
-				}
-				t.Fatalf("command %d still running 5 s after its worker was killed", pid)
-			case <-time.After(10 * time.Millisecond):
-			}
-		}
+		waitGone(t, pid, deadline, "its worker was killed")
 	}
 }
 
@@ -413,16 +404,21 @@ func TestHangUpWorkerKillsCommands(t *testing.T) {
 	if code := w.wait(); code != 0 {
 		t.Errorf("worker exit %d after SIGHUP: %s", code, w.stderr)
 	}
-	deadline := time.After(5 * time.Second)
+	waitGone(t, pid, time.Now().Add(5*time.Second), "its worker hung up")
+}
+
+// waitGone fails the test if process pid is still running at deadline
+// (and kills it then).
+func waitGone(t *testing.T, pid int, deadline time.Time, after string) {
+	t.Helper()
 	for alive(pid) {
-		select {
-		case <-deadline:
+		if time.Now().After(deadline) {
 			if p, err := os.FindProcess(pid); err == nil {
 				p.Kill()
 			}
-			t.Fatalf("the command's child %d still running 5 s after its worker hung up", pid)
-		case <-time.After(10 * time.Millisecond):
+			t.Fatalf("process %d still running 5 s after %s", pid, after)
 		}
+		time.Sleep(10 * time.Millisecond) // polling /proc: there is no event to wait for
 	}
 }
 
