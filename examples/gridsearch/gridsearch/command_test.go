@@ -16,7 +16,7 @@ func cmdCtx(t *testing.T) context.Context {
 }
 
 // bothWays runs test with pidfds, and again without them, as on a kernel
-// before 5.3 (spawnWaiter).
+// before 5.3 (exitPipe).
 func bothWays(t *testing.T, test func(t *testing.T)) {
 	t.Run("pidfd", test)
 	t.Run("waiter", func(t *testing.T) {
@@ -153,4 +153,24 @@ func TestRunCommandEndedContext(t *testing.T) {
 	if _, err := os.Stat(dir + "/ran"); err == nil || o.Exit != -1 {
 		t.Errorf("command ran for an ended context: %+v", o)
 	}
+}
+
+// A point that ends (timeout, or its worker closing) while its command has
+// exited but left a child holding its output: the child is killed with
+// the group, and the point returns at once rather than after waitDelay.
+func TestRunCommandStrayChildKilled(t *testing.T) { bothWays(t, testRunCommandStrayChildKilled) }
+
+func testRunCommandStrayChildKilled(t *testing.T) {
+	ctx, cancel := context.WithTimeout(cmdCtx(t), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	o := runCommand(ctx, []string{"sh", "-c", `sleep 30 & echo $! >&2`})
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("took %v: the stray child was waited for", d)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(o.Stderr))
+	if err != nil {
+		t.Fatalf("stderr %q", o.Stderr)
+	}
+	waitDead(t, pid)
 }

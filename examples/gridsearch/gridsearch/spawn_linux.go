@@ -84,13 +84,29 @@ func spawn(ctx context.Context, argv []string, stdout, stderr *capped) (*os.Proc
 	stop := context.AfterFunc(ctx, kill)
 	defer stop()
 
-	if pidfd < 0 {
-		return spawnWaiter(proc, outR[0], errR[0], &mu, &reaped, kill, stdout, stderr)
+	exitFd := pidfd
+	var gone <-chan struct{}
+	if pidfd >= 0 {
+		defer unix.Close(pidfd)
+	} else {
+		if exitFd, gone, err = exitPipe(proc.Pid); err != nil {
+			unix.Close(outR[0])
+			unix.Close(errR[0])
+			kill()
+			mu.Lock()
+			reaped = true
+			mu.Unlock()
+			proc.Wait()
+			return nil, err
+		}
+		defer unix.Close(exitFd)
 	}
-	defer unix.Close(pidfd)
-	err = drain(outR[0], errR[0], pidfd, stdout, stderr)
+	err = drain(outR[0], errR[0], exitFd, stdout, stderr)
 	if err != nil {
 		kill() // unheard, it must not run on
+	}
+	if gone != nil {
+		<-gone
 	}
 	mu.Lock()
 	reaped = true
@@ -102,55 +118,30 @@ func spawn(ctx context.Context, argv []string, stdout, stderr *capped) (*os.Proc
 	return st, err
 }
 
-// spawnWaiter finishes spawn without a pidfd (a kernel before 5.3, or one
-// that denies them): a goroutine waits for the process and then closes a
-// pipe, which drain polls in the pidfd's place.
-func spawnWaiter(proc *os.Process, outFd, errFd int, mu *sync.Mutex, reaped *bool, kill func(), stdout, stderr *capped) (*os.ProcessState, error) {
-	var exited [2]int
-	if err := newPipe(&exited); err != nil {
-		unix.Close(outFd)
-		unix.Close(errFd)
-		kill()
-		mu.Lock()
-		*reaped = true
-		mu.Unlock()
-		proc.Wait()
-		return nil, err
+// exitPipe stands in for a pidfd where there is none (a kernel before 5.3,
+// or one that denies them): a goroutine waits for process pid to exit,
+// without reaping it, then closes the write end of a pipe whose read end,
+// fd, drain polls, and closes gone.
+func exitPipe(pid int) (fd int, gone <-chan struct{}, err error) {
+	var p [2]int
+	if err := newPipe(&p); err != nil {
+		return -1, nil, err
 	}
-	defer unix.Close(exited[0])
-	type waited struct {
-		st  *os.ProcessState
-		err error
-	}
-	done := make(chan waited, 1)
+	done := make(chan struct{})
 	go func() {
-		// Wait for the exit without reaping, so that the pid (the group's
-		// id) stays ours until no kill can come.
+		defer close(done)
+		defer unix.Close(p[1])
 		var info unix.Siginfo
-		for unix.Waitid(unix.P_PID, proc.Pid, &info, unix.WEXITED|unix.WNOWAIT, nil) == unix.EINTR {
+		for unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil) == unix.EINTR {
 		}
-		mu.Lock()
-		*reaped = true
-		mu.Unlock()
-		st, err := proc.Wait()
-		unix.Close(exited[1])
-		done <- waited{st, err}
 	}()
-	err := drain(outFd, errFd, exited[0], stdout, stderr)
-	if err != nil {
-		kill()
-	}
-	w := <-done
-	if err == nil {
-		err = w.err
-	}
-	return w.st, err
+	return p[0], done, nil
 }
 
 // drain copies the two pipes to out and errw until both are at their end
 // and the process has exited, or until waitDelay after it exited, and
 // closes them. exitFd polls readable, or hung up, once the process has
-// exited: a pidfd, or the read end of spawnWaiter's pipe.
+// exited: a pidfd, or the read end of exitPipe's pipe.
 func drain(outFd, errFd, exitFd int, out, errw *capped) error {
 	defer unix.Close(outFd)
 	defer unix.Close(errFd)
