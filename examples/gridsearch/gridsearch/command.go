@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"os"
-	"os/exec"
 	"time"
 )
 
@@ -65,14 +63,4 @@ func runCommand(ctx context.Context, argv []string) outcome {
 		}
 	}
 	return o
-}
-
-// spawnExec is spawn by os/exec: two pipes and two copying goroutines per
-// command, and a kill of the process alone at ctx's end.
-func spawnExec(ctx context.Context, argv []string, stdout, stderr *capped) (*os.ProcessState, error) {
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	cmd.WaitDelay = waitDelay
-	err := cmd.Run()
-	return cmd.ProcessState, err
 }

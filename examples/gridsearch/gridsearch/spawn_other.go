@@ -5,12 +5,17 @@ package gridsearch
 import (
 	"context"
 	"os"
+	"os/exec"
 )
 
-// spawn runs argv and returns once it has exited and its output is read,
-// or waitDelay after it exited with a child still holding its output open.
-// ctx's end kills the process (its children are left to themselves here;
-// on Linux they are killed too).
+// spawn runs argv by os/exec and returns once it has exited and its output
+// is read, or waitDelay after it exited with a child still holding its
+// output open. ctx's end kills the process (its children are left to
+// themselves here; on Linux they are killed too).
 func spawn(ctx context.Context, argv []string, stdout, stderr *capped) (*os.ProcessState, error) {
-	return spawnExec(ctx, argv, stdout, stderr)
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	cmd.WaitDelay = waitDelay
+	err := cmd.Run()
+	return cmd.ProcessState, err
 }
