@@ -125,25 +125,27 @@ func (c *conn) read() error {
 func (c *conn) write() error {
 	out := c.p.out
 	for {
-		var m Msg
-		select {
-		case m = <-out:
-		default:
+		m, ok := out.get()
+		if !ok {
 			if err := c.w.Flush(); err != nil {
 				return err
 			}
+			avail := out.sleep()
+			if avail == nil {
+				continue
+			}
 			select {
-			case m = <-out:
+			case <-avail:
 			case <-c.w.pingSig:
 				if err := c.sendPong(); err != nil {
 					return err
 				}
-				continue
 			case <-c.stop:
 				return nil
 			case l := <-c.linger:
 				return c.drain(l)
 			}
+			continue
 		}
 		if c.w.pinged.Load() {
 			if err := c.sendPong(); err != nil {
@@ -165,13 +167,12 @@ func (c *conn) drain(linger time.Duration) error {
 		c.nc.SetWriteDeadline(time.Now().Add(linger))
 	}
 	for {
-		select {
-		case m := <-c.p.out:
-			if err := c.w.writeMsg(m); err != nil {
-				return err
-			}
-		default:
+		m, ok := c.p.out.get()
+		if !ok {
 			return c.w.Flush()
+		}
+		if err := c.w.writeMsg(m); err != nil {
+			return err
 		}
 	}
 }

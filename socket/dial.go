@@ -125,7 +125,7 @@ func (d *dialing) run() {
 		case <-d.cancel:
 			return
 		case <-d.drain:
-			if len(d.p.out) == 0 {
+			if d.p.out.len() == 0 {
 				return // lingered long enough: all delivered
 			}
 		default:
@@ -196,7 +196,7 @@ func (d *dialing) serve(nc net.Conn) (established bool, err error) {
 // next dial never happens, and the kept peer queue goes.
 func (d *dialing) stop(linger time.Duration) {
 	d.stopOnce.Do(func() {
-		if linger != 0 && d.p != nil && len(d.p.out) > 0 {
+		if linger != 0 && d.p != nil && d.p.out.len() > 0 {
 			d.lingerUndelivered(linger)
 		}
 		close(d.cancel) // before stopAll, so the dialer does not redial once the connection ends

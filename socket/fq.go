@@ -2,6 +2,7 @@ package socket
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -56,26 +57,22 @@ func (q *fairQueue) take() (*pipe, Msg, bool) {
 			q.cur = 0
 		}
 		p := q.turns[q.cur]
-		select {
-		case m := <-p.inq:
+		if m, ok := p.inq.get(); ok {
 			q.cur++
 			if q.waiters.Load() > 0 {
 				q.poke() // another Recv may take the next
 			}
 			return p, m, true
-		default:
 		}
 		// Empty: off the list, then look once more, for a message that
 		// arrived while its sender still saw the pipe listed.
-		q.turns = append(q.turns[:q.cur], q.turns[q.cur+1:]...)
+		q.turns = slices.Delete(q.turns, q.cur, q.cur+1)
 		p.listed.Store(false)
-		select {
-		case m := <-p.inq:
+		if m, ok := p.inq.get(); ok {
 			p.listed.Store(true)
 			q.turns = append(q.turns, p)
 			q.listed.Store(int32(len(q.turns)))
 			return p, m, true
-		default:
 		}
 		q.listed.Store(int32(len(q.turns)))
 	}
@@ -84,9 +81,8 @@ func (q *fairQueue) take() (*pipe, Msg, bool) {
 
 // only returns the socket's one peer when no other pipe has messages
 // waiting: then Recv can take from its queue directly, without the turn
-// list, and wait on it with the channel's own hand-off. This is most
-// sockets most of the time (a worker's PULL, a client's REQ), and where
-// the cost of fair queueing would show.
+// list. This is most sockets most of the time (a worker's PULL, a client's
+// REQ), and where the cost of fair queueing would show.
 func (s *Socket) only() *pipe {
 	ps := *s.sendables.Load()
 	if len(ps) != 1 || ps[0].inq == nil {
@@ -104,14 +100,15 @@ func (s *Socket) next(ctx context.Context) (*pipe, Msg, error) {
 	q := &s.fq
 	for {
 		if p := s.only(); p != nil {
-			if m, err := s.nextFrom(ctx, p); m != nil || err != nil {
-				return p, m, err
+			if m, ok := p.inq.get(); ok {
+				return p, m, nil
 			}
-			continue
 		}
 		if p, m, ok := q.take(); ok {
 			return p, m, nil
 		}
+		// Nothing anywhere, and take has taken every pipe off the turn
+		// list: the next message puts its pipe back on and pokes wake.
 		q.waiters.Add(1)
 		select {
 		case <-q.wake:
@@ -123,32 +120,5 @@ func (s *Socket) next(ctx context.Context) (*pipe, Msg, error) {
 			q.waiters.Add(-1)
 			return nil, nil, ErrClosed
 		}
-	}
-}
-
-// nextFrom waits for a message from p, the only peer. It returns nil, nil
-// when that may no longer be so: the peer set changed, or another pipe was
-// listed.
-func (s *Socket) nextFrom(ctx context.Context, p *pipe) (Msg, error) {
-	select {
-	case m := <-p.inq:
-		return m, nil
-	default:
-	}
-	changed := s.waitChanged()
-	if s.only() != p {
-		return nil, nil
-	}
-	select {
-	case m := <-p.inq:
-		return m, nil
-	case <-s.fq.wake:
-		return nil, nil
-	case <-changed:
-		return nil, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-s.closing:
-		return nil, ErrClosed
 	}
 }

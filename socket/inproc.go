@@ -9,6 +9,9 @@ import (
 // ends deliver straight into the other end's receive queue. A connect may
 // come before the bind, as in libzmq 4; it is linked when the name is bound,
 // and linked again if the name is bound anew after its socket went away.
+// Meanwhile the types that queue for a peer of their own (PUSH, DEALER, REQ,
+// PAIR) queue up to their send high-water mark, as libzmq's pending inproc
+// connections do: the queue becomes the binder's receive queue at the link.
 
 type inprocRegistry struct {
 	mu      sync.Mutex
@@ -22,7 +25,7 @@ type inprocLink struct {
 	name      string
 	endpoint  string
 	connector *Socket
-	cp, bp    *pipe // the connector's end and the binder's end, once linked
+	cp, bp    *pipe // the connector's end (from the Connect, for types that queue) and the binder's end, once linked
 }
 
 var inprocs = inprocRegistry{
@@ -66,9 +69,25 @@ func (s *Socket) connectInproc(ep string, e endpoint) error {
 	if b, ok := r.bound[e.addr]; ok {
 		r.linkLocked(l, b)
 	} else {
-		r.waiting[e.addr] = append(r.waiting[e.addr], l)
+		r.waitLocked(l)
 	}
 	return nil
+}
+
+// waitLocked files a link whose name is not bound. A connector of a type
+// that queues gets its end now, sending into a queue that waits for the
+// binder. r.mu held.
+func (r *inprocRegistry) waitLocked(l *inprocLink) {
+	r.waiting[l.name] = append(r.waiting[l.name], l)
+	c := l.connector
+	if !c.keepsPipe() || l.cp != nil {
+		return
+	}
+	cp := c.newPipe(l.endpoint, false)
+	cp.peerq = newQueue(c.opts.sendHWM, &c.room)
+	if c.attach(cp) {
+		l.cp = cp
+	}
 }
 
 // linkLocked makes the pipe pair between a connector and the binder. r.mu held.
@@ -78,31 +97,57 @@ func (r *inprocRegistry) linkLocked(l *inprocLink, b *Socket) {
 		err := fmt.Errorf("%w: %v cannot talk to %v", ErrHandshake, c.typ, b.typ)
 		c.mon.emit(Event{Kind: EventHandshakeFailed, Endpoint: l.endpoint, Err: err})
 		b.mon.emit(Event{Kind: EventHandshakeFailed, Endpoint: l.endpoint, Err: err})
+		l.unlink() // what was queued for the bind cannot go anywhere
 		r.links[l.name] = append(r.links[l.name], l) // kept, so Disconnect finds it
 		return
 	}
-	cp, bp := c.newPipe(l.endpoint, false), b.newPipe(l.endpoint, false)
-	cp.remote, bp.remote = bp, cp
+	cp, bp := l.cp, b.newPipe(l.endpoint, false)
+	if cp == nil {
+		cp = c.newPipe(l.endpoint, false)
+		cp.peerq = bp.inq
+	} else if bp.inq != nil {
+		bp.inq = cp.peerq // holds what was sent before the bind
+	}
+	bp.peerq = cp.inq
+	// Each direction holds the sender's mark plus the receiver's, as
+	// libzmq's inproc pipes do.
+	if bp.inq != nil {
+		bp.inq.setProducer(b.opts.recvHWM+c.opts.sendHWM, &c.room)
+	}
+	if cp.inq != nil {
+		cp.inq.setProducer(c.opts.recvHWM+b.opts.sendHWM, &b.room)
+	}
 	cp.peerID, bp.peerID = b.opts.identity, c.opts.identity
-	if !c.attach(cp) {
+	// Linked before attach: attaching a SUB sends its subscriptions.
+	cp.peer.Store(bp)
+	bp.peer.Store(cp)
+	if l.cp == nil && !c.attach(cp) {
 		return
 	}
 	if !b.attach(bp) {
 		c.detach(cp)
+		l.cp = nil
 		return
 	}
 	l.cp, l.bp = cp, bp
 	r.links[l.name] = append(r.links[l.name], l)
+	if bp.inq != nil && bp.inq.len() > 0 {
+		b.fq.ready(bp) // sent before the bind
+	}
 	c.mon.emit(Event{Kind: EventHandshakeOK, Endpoint: l.endpoint})
 	b.mon.emit(Event{Kind: EventHandshakeOK, Endpoint: l.endpoint})
 }
 
+// unlink ends the link: both ends are detached, and what the connector
+// queued for a bind that never came is discarded.
 func (l *inprocLink) unlink() {
 	if l.cp != nil {
 		l.connector.detach(l.cp)
-		l.bp.s.detach(l.bp)
-		l.cp, l.bp = nil, nil
 	}
+	if l.bp != nil {
+		l.bp.s.detach(l.bp)
+	}
+	l.cp, l.bp = nil, nil
 }
 
 // unbindInproc releases a name: links to it end, and their connectors wait
@@ -128,7 +173,7 @@ func (r *inprocRegistry) unbindLocked(name string) {
 	for _, l := range r.links[name] {
 		l.unlink()
 		if !l.connector.closed.Load() {
-			r.waiting[name] = append(r.waiting[name], l)
+			r.waitLocked(l)
 		}
 	}
 	delete(r.links, name)

@@ -51,22 +51,18 @@ func TestPushBlocksAtHWM(t *testing.T) {
 		}
 		t.Logf("blocked after %d messages", sent)
 
-		// The queue moves again once the PULL reads.
+		// The queue moves again once the PULL reads: the blocked sender
+		// gets through, and every message arrives.
 		pull.recv()
 		ctx := testCtx(t, waitLimit)
 		done := make(chan error, 1)
 		go func() { done <- push.Send(ctx, big) }()
-		for {
-			select {
-			case err := <-done:
-				must(t, err)
-				return
-			default:
-			}
+		for range sent {
 			if _, err := pull.Recv(ctx); err != nil {
 				t.Fatalf("PULL Recv: %v", err)
 			}
 		}
+		must(t, <-done)
 	})
 }
 
@@ -88,13 +84,10 @@ func TestPushBlocksWithoutPeer(t *testing.T) {
 		// would otherwise wait the linger period for a peer.
 		conn := openSock(t, socket.Push, socket.WithSendHWM(3), socket.WithLinger(0))
 		conn.connect(ep)
-		if tr.name != "inproc" {
-			// tcp and ipc keep the peer's queue from Connect on, as
-			// libzmq: it takes HWM messages. inproc has no queue of its
-			// own and blocks at once.
-			for i := range 3 {
-				conn.send(fmt.Sprint(i))
-			}
+		// The peer's queue is there from Connect on, as in libzmq: it
+		// takes HWM messages (inproc too, before the Bind).
+		for i := range 3 {
+			conn.send(fmt.Sprint(i))
 		}
 		ctx2, cancel2 := context.WithTimeout(context.Background(), 50*time.Millisecond)
 		defer cancel2()

@@ -3,29 +3,34 @@ package socket
 import (
 	"context"
 	"encoding/binary"
-	"reflect"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
 
-// pipe is one peer of a socket, as libzmq's pipe_t: the queue of messages
-// for that peer and what the socket knows of it.
+// pipe is one peer of a socket, as libzmq's pipe_t: the queues of messages
+// to and from that peer and what the socket knows of it.
 //
-// A tcp or ipc pipe has its own queue (out), drained by the writer goroutine
-// of whichever connection currently serves it; a pipe made by Connect outlives
-// its connections, as libzmq's do, so messages sent while the peer is away wait
-// for the reconnect. An inproc pipe has no send queue: sending puts the
-// message straight into the receive queue of the peer's end (remote).
+// A tcp or ipc pipe has its own send queue (out), drained by the writer
+// goroutine of whichever connection currently serves it; a pipe made by
+// Connect outlives its connections, as libzmq's do, so messages sent while
+// the peer is away wait for the reconnect. An inproc pipe has no send queue:
+// sending puts the message straight into the receive queue of the peer's end
+// (peerq). A Connect to an inproc name not bound yet makes that queue before
+// the peer's end exists, so that messages wait for the Bind, as in libzmq.
 type pipe struct {
 	s        *Socket
 	endpoint string
-	out      chan Msg    // tcp/ipc: messages for the peer
-	inq      chan Msg    // messages from the peer, for Recv (see fairQueue)
+	out      *queue      // tcp/ipc: messages for the peer
+	inq      *queue      // messages from the peer, for Recv (see fairQueue); nil if the type receives nothing
+	inRoom   signal      // tcp/ipc: the reader waits here for room in inq
 	listed   atomic.Bool // on the fair queue's turn list
-	remote   *pipe       // inproc: the peer's end
 	id       []byte      // the peer's routing identity (ROUTER)
 	peerID   []byte      // the identity the peer announced, if any
 	gone     atomic.Bool // detached: sending to it is pointless
+
+	peerq *queue               // inproc: the peer's receive queue, where our sends go
+	peer  atomic.Pointer[pipe] // inproc: the peer's end, once linked
 
 	subMu  sync.Mutex
 	subs   map[string]struct{} // PUB/XPUB: the peer's subscriptions
@@ -41,45 +46,33 @@ func (s *Socket) newPipe(endpoint string, queued bool) *pipe {
 		p.subs = make(map[string]struct{})
 	}
 	if queued {
-		p.out = make(chan Msg, s.opts.sendHWM)
+		p.out = newQueue(s.opts.sendHWM, &s.room)
 	}
 	if s.typ.canRecv() {
-		p.inq = make(chan Msg, s.opts.recvHWM)
+		p.inq = newQueue(s.opts.recvHWM, &p.inRoom)
 	}
 	return p
 }
 
-// ch returns the channel a message for this pipe goes into; after a send on
-// it, call sent.
-func (p *pipe) ch() chan Msg {
-	if p.out != nil {
-		return p.out
-	}
-	return p.remote.inq
-}
-
-// sent tells an inproc peer that a message went into its queue.
-func (p *pipe) sent() {
-	if p.out == nil {
-		p.remote.s.fq.ready(p.remote)
-	}
-}
-
-// trySend queues m for the peer if there is room, without waiting.
+// trySend queues m for the peer if there is room, without waiting. A
+// sender that finds no room and wants to wait loads s.room's channel first.
 func (p *pipe) trySend(m Msg) bool {
 	if p.out != nil {
-		select {
-		case p.out <- m:
-			return true
-		default:
-			return false
-		}
+		return p.out.tryPut(m)
 	}
-	r := p.remote
-	if r.gone.Load() {
+	if r := p.peer.Load(); r != nil {
+		return !r.gone.Load() && r.s.inprocDeliver(r, m)
+	}
+	// An inproc name not bound yet: queue for the Bind. Once linked, the
+	// binder is told of what is queued (see linkLocked); a message queued as
+	// the link is made may not have been seen then, so tell it here.
+	if p.peerq == nil || !p.peerq.tryPut(m) {
 		return false
 	}
-	return r.s.inprocDeliver(r, m)
+	if r := p.peer.Load(); r != nil {
+		r.s.fq.ready(r)
+	}
+	return true
 }
 
 // detach removes p from the socket's peers. Safe to call more than once.
@@ -90,14 +83,23 @@ func (s *Socket) detach(p *pipe) {
 		s.mu.Unlock()
 		return
 	}
-	s.pipes = append(s.pipes[:i], s.pipes[i+1:]...)
+	s.pipes = slices.Delete(s.pipes, i, i+1) // clears the freed slot: the pipe must not stay reachable
 	if p.id != nil && s.routes[string(p.id)] == p {
 		delete(s.routes, string(p.id))
 	}
 	p.gone.Store(true)
 	s.publishLocked()
 	s.mu.Unlock()
-	if s.typ == XPub {
+	switch {
+	case p.out != nil:
+		s.discarded.Add(uint64(p.out.discard()))
+	case p.peerq != nil && p.peer.Load() == nil: // inproc, queued for a Bind that never came
+		s.discarded.Add(uint64(p.peerq.discard()))
+	}
+	switch s.typ {
+	case Pub:
+		p.dropSubscriptions()
+	case XPub:
 		s.xpubPeerGone(p)
 	}
 }
@@ -157,17 +159,16 @@ func (s *Socket) sendLB(ctx context.Context, m Msg) (*pipe, error) {
 		return p, nil
 	}
 	for {
-		// Load changed before the peers, so a change after the look wakes us.
-		changed := s.waitChanged()
+		// Load the signals before looking, so a change after the look wakes us.
+		changed, room := s.waitChanged(), s.room.wait()
 		if p := s.tryLB(m); p != nil {
 			return p, nil
 		}
 		if err := s.checkOpen(); err != nil {
 			return nil, err
 		}
-		p, err := s.waitRoom(ctx, *s.sendables.Load(), m, changed)
-		if p != nil || err != nil {
-			return p, err
+		if err := s.waitRoom(ctx, changed, room); err != nil {
+			return nil, err
 		}
 	}
 }
@@ -194,54 +195,18 @@ func (s *Socket) tryLB(m Msg) *pipe {
 	}
 }
 
-// waitRoom blocks until one of ps takes m, the peer set changes (nil, nil:
-// try again), ctx ends or the socket closes.
-func (s *Socket) waitRoom(ctx context.Context, ps []*pipe, m Msg, changed <-chan struct{}) (*pipe, error) {
-	switch len(ps) {
-	case 0:
-		select {
-		case <-changed:
-			return nil, nil
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-s.closing:
-			return nil, ErrClosed
-		}
-	case 1:
-		select {
-		case ps[0].ch() <- m:
-			ps[0].sent()
-			return ps[0], nil
-		case <-changed:
-			return nil, nil
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-s.closing:
-			return nil, ErrClosed
-		}
-	}
-	// Several peers, all full: wait for whichever makes room first.
-	cases := make([]reflect.SelectCase, 0, len(ps)+3)
-	msg := reflect.ValueOf(m)
-	for _, p := range ps {
-		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectSend, Chan: reflect.ValueOf(p.ch()), Send: msg})
-	}
-	cases = append(cases,
-		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(changed)},
-		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())},
-		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(s.closing)},
-	)
-	i, _, _ := reflect.Select(cases)
-	switch {
-	case i < len(ps):
-		ps[i].sent()
-		return ps[i], nil
-	case i == len(ps):
-		return nil, nil
-	case i == len(ps)+1:
-		return nil, ctx.Err()
-	default:
-		return nil, ErrClosed
+// waitRoom blocks until a queue this socket sends into makes room or the
+// peer set changes (nil: try again), ctx ends or the socket closes.
+func (s *Socket) waitRoom(ctx context.Context, changed, room <-chan struct{}) error {
+	select {
+	case <-room:
+		return nil
+	case <-changed:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.closing:
+		return ErrClosed
 	}
 }
 

@@ -105,11 +105,13 @@ func (s *Socket) inbound(p *pipe, m Msg, stop <-chan struct{}) bool {
 	if p.inq == nil {
 		return true // a peer sending to a send-only socket: ignore it
 	}
-	select {
-	case p.inq <- m:
-	default:
+	for !p.inq.tryPut(m) {
+		room := p.inRoom.wait()
+		if p.inq.tryPut(m) {
+			break
+		}
 		select {
-		case p.inq <- m:
+		case <-room:
 		case <-stop:
 			return false
 		case <-s.closing:
@@ -135,24 +137,21 @@ func (s *Socket) inprocDeliver(p *pipe, m Msg) bool {
 		s.queueUp(p, m)
 		return true
 	}
-	select {
-	case p.inq <- m:
-		s.fq.ready(p)
-		return true
-	default:
+	if !p.inq.tryPut(m) {
 		return false
 	}
+	s.fq.ready(p)
+	return true
 }
 
 // queueUp gives the application an XPUB message without waiting; one that
 // finds the receive queue full is dropped and reported.
 func (s *Socket) queueUp(p *pipe, m Msg) {
-	select {
-	case p.inq <- m:
+	if p.inq.tryPut(m) {
 		s.fq.ready(p)
-	default:
-		s.drop(p, "XPUB receive queue full")
+		return
 	}
+	s.drop(p, "XPUB receive queue full")
 }
 
 func isSubscription(m Msg) bool {

@@ -73,12 +73,14 @@ func (s *Socket) sendRouter(ctx context.Context, m Msg) error {
 		return nil
 	}
 	for {
-		changed := s.waitChanged()
+		changed, room := s.waitChanged(), s.room.wait()
 		if p.gone.Load() {
 			return fmt.Errorf("%w: %q", ErrHostUnreachable, m[0])
 		}
-		got, err := s.waitRoom(ctx, []*pipe{p}, body, changed)
-		if got != nil || err != nil {
+		if p.trySend(body) {
+			return nil
+		}
+		if err := s.waitRoom(ctx, changed, room); err != nil {
 			return err
 		}
 	}

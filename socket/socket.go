@@ -44,8 +44,10 @@ type Socket struct {
 	nextID    uint32                        // generated routing identities
 	sendables atomic.Pointer[[]*pipe]
 
-	rr      atomic.Uint64 // round-robin cursor
-	dropped atomic.Uint64 // messages dropped (PUB/XPUB at HWM, ROUTER unroutable)
+	room      signal        // a queue this socket sends into made room
+	rr        atomic.Uint64 // round-robin cursor
+	dropped   atomic.Uint64 // messages dropped (PUB/XPUB at HWM, ROUTER unroutable)
+	discarded atomic.Uint64 // messages queued for a peer that went, or still queued at the end of Close
 
 	state   atomic.Int32 // REQ/REP conversation state
 	reqPipe *pipe        // REQ: where the outstanding request went

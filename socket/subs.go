@@ -193,6 +193,16 @@ func (p *pipe) wants(topic []byte) bool {
 	return matchPrefixes(p.subs, p.maxSub, topic)
 }
 
+// dropSubscriptions forgets a departed subscriber's subscriptions, so that
+// their memory goes with it.
+func (p *pipe) dropSubscriptions() {
+	p.subMu.Lock()
+	p.subs = map[string]struct{}{}
+	p.maxSub = 0
+	p.all.Store(false)
+	p.subMu.Unlock()
+}
+
 // xpubPeerGone cancels the subscriptions of a subscriber that left, passing
 // to the application those no other subscriber holds, as libzmq does.
 func (s *Socket) xpubPeerGone(p *pipe) {
@@ -202,6 +212,7 @@ func (s *Socket) xpubPeerGone(p *pipe) {
 		prefixes = append(prefixes, prefix)
 	}
 	p.subs = map[string]struct{}{}
+	p.maxSub = 0
 	p.all.Store(false)
 	p.subMu.Unlock()
 	for _, prefix := range prefixes {

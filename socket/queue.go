@@ -1,0 +1,230 @@
+package socket
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// queue is a bounded FIFO of messages between goroutines, as libzmq's pipe
+// is: a pipe's send queue (Send -> the connection's writer), and a receive
+// queue (the connection's reader, or an inproc peer's Send -> Recv).
+//
+// Producers append to in, one message at a time, under mu. The consumer
+// swaps the whole of in out at once (a batch) and works through it under its
+// own lock, cmu, so the two sides meet once a batch rather than once a
+// message; under load a batch is many messages.
+//
+// Room is counted the way libzmq counts it: producers see the messages
+// queued minus those the consumer has reported taken, and the consumer
+// reports every lwm messages and whenever its batch runs out. The queue so
+// never holds more than hwm, and producers blocked at the mark wake once a
+// report makes room.
+//
+// Storage grows with use, up to the mark, and is given back when the queue
+// runs empty: an idle peer's queue costs a few words, not hwm of them.
+type queue struct {
+	mu       sync.Mutex
+	in       []Msg // queued, not yet taken by the consumer
+	n        int   // counted against the mark: len(in) plus taken but unreported
+	hwm      int
+	full     bool // a producer found no room: the next report wakes room
+	sleeping bool // the consumer waits on avail
+	light    int  // drains after small batches in a row (see report)
+
+	_ [64]byte // the two sides' fields on cache lines of their own
+
+	cmu   sync.Mutex // the consumer's side: batch, pos, taken
+	batch []Msg
+	pos   int
+	taken int
+
+	avail chan struct{} // a token for a sleeping consumer (see sleep)
+	room  *signal       // woken when a full queue makes room; under mu
+}
+
+// keptCap is the storage an empty queue keeps: enough for a trickle of
+// messages without allocating, small enough for thousands of idle peers.
+const keptCap = 16
+
+// lightRefills is how many drains after small batches in a row make a queue
+// give back the storage a burst grew.
+const lightRefills = 64
+
+func newQueue(hwm int, room *signal) *queue {
+	return &queue{hwm: hwm, room: room, avail: make(chan struct{}, 1)}
+}
+
+// lwm is how many messages the consumer takes before reporting them, as
+// libzmq's low-water mark: half the mark, and at most a few hundred so that
+// producers at a large mark do not wait long.
+func (q *queue) lwm() int { return max(1, min(q.hwm/2, 256)) }
+
+// tryPut queues m if the mark allows. When it does not, the queue remembers
+// that a producer waits, and its next report makes room and notifies room:
+// load room's channel before calling tryPut, so that no wake-up is missed.
+func (q *queue) tryPut(m Msg) bool {
+	q.mu.Lock()
+	if q.n >= q.hwm {
+		q.full = true
+		q.mu.Unlock()
+		return false
+	}
+	if q.in == nil {
+		q.in = make([]Msg, 0, min(q.hwm, keptCap))
+	}
+	q.in = append(q.in, m)
+	q.n++
+	wake := q.sleeping
+	q.sleeping = false
+	q.mu.Unlock()
+	if wake {
+		select {
+		case q.avail <- struct{}{}:
+		default:
+		}
+	}
+	return true
+}
+
+// get takes the next message, if there is one.
+func (q *queue) get() (Msg, bool) {
+	q.cmu.Lock()
+	if q.pos == len(q.batch) && !q.refill() {
+		q.cmu.Unlock()
+		return nil, false
+	}
+	m := q.batch[q.pos]
+	q.batch[q.pos] = nil // the queue must not keep what the consumer took
+	q.pos++
+	if q.taken++; q.taken >= q.lwm() {
+		q.report(false)
+	}
+	q.cmu.Unlock()
+	return m, true
+}
+
+// refill reports the finished batch and swaps in what the producers queued.
+// q.cmu is held.
+func (q *queue) refill() bool {
+	q.report(true)
+	return q.pos < len(q.batch)
+}
+
+// report tells the producers how many messages were taken, waking them if
+// that makes room, and with swap also takes the producers' messages as the
+// next batch. q.cmu is held.
+func (q *queue) report(swap bool) {
+	q.mu.Lock()
+	q.n -= q.taken
+	q.taken = 0
+	wake := q.full && q.n < q.hwm
+	if wake {
+		q.full = false
+	}
+	room := q.room
+	if swap {
+		done := q.batch[:0] // every entry already cleared by get
+		switch {
+		case len(q.in) > 0 || len(q.batch) > keptCap:
+			q.light = 0
+		case cap(done) > keptCap || cap(q.in) > keptCap:
+			// Drained after a small batch. Once traffic has stayed this
+			// light for a while, give back what a burst grew: storage
+			// dropped at every drain would be made again at the next
+			// burst, as garbage, on a queue that drains often.
+			if q.light++; q.light >= lightRefills {
+				q.light = 0
+				if cap(q.in) > keptCap {
+					q.in = nil
+				}
+				if cap(done) > keptCap {
+					done = nil
+				}
+			}
+		}
+		q.batch, q.in = q.in, done
+		q.pos = 0
+	}
+	q.mu.Unlock()
+	if wake && room != nil {
+		room.notify()
+	}
+}
+
+// sleep prepares the consumer to wait: it returns nil if messages are
+// queued, or a channel that receives once a producer has queued one.
+func (q *queue) sleep() <-chan struct{} {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.in) > 0 {
+		return nil
+	}
+	q.sleeping = true
+	return q.avail
+}
+
+// len is the number of messages queued and not yet taken.
+func (q *queue) len() int {
+	q.cmu.Lock()
+	defer q.cmu.Unlock()
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.in) + len(q.batch) - q.pos
+}
+
+// setProducer changes the mark and the signal that wakes producers: an
+// inproc queue made before its producer was known gets them at the link.
+func (q *queue) setProducer(hwm int, room *signal) {
+	q.mu.Lock()
+	q.hwm, q.room = hwm, room
+	wake := q.full && q.n < q.hwm
+	if wake {
+		q.full = false
+	}
+	q.mu.Unlock()
+	if wake && room != nil {
+		room.notify()
+	}
+}
+
+// discard empties the queue and returns how many messages it held.
+func (q *queue) discard() int {
+	q.cmu.Lock()
+	defer q.cmu.Unlock()
+	q.mu.Lock()
+	n := len(q.in) + len(q.batch) - q.pos
+	q.in, q.batch, q.pos, q.taken, q.n = nil, nil, 0, 0, 0
+	wake, room := q.full, q.room
+	q.full = false
+	q.mu.Unlock()
+	if wake && room != nil {
+		room.notify()
+	}
+	return n
+}
+
+// signal is a broadcast wake-up: a waiter takes the channel with wait, looks
+// at whatever it waits for, and sleeps on the channel if it must; notify
+// closes the channel, waking every waiter, and starts a new one. The zero
+// value is ready to use.
+type signal struct {
+	ch atomic.Pointer[chan struct{}]
+}
+
+func (s *signal) wait() <-chan struct{} {
+	for {
+		if ch := s.ch.Load(); ch != nil {
+			return *ch
+		}
+		ch := make(chan struct{})
+		if s.ch.CompareAndSwap(nil, &ch) {
+			return ch
+		}
+	}
+}
+
+func (s *signal) notify() {
+	if ch := s.ch.Swap(nil); ch != nil {
+		close(*ch)
+	}
+}
