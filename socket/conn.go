@@ -195,7 +195,7 @@ func (c *conn) sendPong() error {
 	if !ok {
 		return nil
 	}
-	return c.zc.SendCmd(zmq4.CmdPong, ctx)
+	return c.w.writeCommand("PONG", ctx)
 }
 
 // peerIdentity is the identity the peer announced, nil if none.

@@ -97,7 +97,7 @@ func (r *inprocRegistry) linkLocked(l *inprocLink, b *Socket) {
 		err := fmt.Errorf("%w: %v cannot talk to %v", ErrHandshake, c.typ, b.typ)
 		c.mon.emit(Event{Kind: EventHandshakeFailed, Endpoint: l.endpoint, Err: err})
 		b.mon.emit(Event{Kind: EventHandshakeFailed, Endpoint: l.endpoint, Err: err})
-		l.unlink() // what was queued for the bind cannot go anywhere
+		l.unlink()                                   // what was queued for the bind cannot go anywhere
 		r.links[l.name] = append(r.links[l.name], l) // kept, so Disconnect finds it
 		return
 	}

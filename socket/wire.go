@@ -1,11 +1,11 @@
 package socket
 
 import (
-	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -23,12 +23,17 @@ const (
 	// the handshake and PING/PONG after it: a few hundred bytes in practice.
 	maxCommandSize = 32 << 10
 
-	bufferSize = 64 << 10
+	// frameCost is what a frame may cost the reader beside its payload, as
+	// admit charges it: its slot in the Msg (24 bytes; up to four times over,
+	// counting the slots a growing Msg leaves behind) and the rounding of its
+	// body's allocation (up to 8 bytes, and an eighth of the payload, which
+	// admit's payload rule covers). See admit.
+	frameCost = 128
 
-	// maxFrameSize is the largest frame readMsg allocates when the socket
-	// sets no maximum message size (WithMaxMsgSize(-1)): beyond it, make
-	// would fail anyway.
-	maxFrameSize = 1 << 47
+	// growStep is the largest frame body allocated whole from its header;
+	// a larger one grows with the bytes that actually arrive, so that a
+	// header alone never costs more than this.
+	growStep = 64 << 10
 )
 
 var errBadFrame = errors.New("socket: malformed ZMTP frame")
@@ -42,10 +47,14 @@ var errBadFrame = errors.New("socket: malformed ZMTP frame")
 // no ZMTP command reaches the application, and turns a PING into a PONG for
 // the writer goroutine to send (zmq4 would answer a PING from the reader
 // goroutine, racing the writer on the same stream).
+//
+// The reader goroutine owns the read side (rbuf, r, w), the writer goroutine
+// the write side (wbuf, werr); each side's buffer is small while traffic is
+// light and borrows a large one while it is heavy (see buffers.go).
 type wire struct {
 	net.Conn
-	r *bufio.Reader
-	w *bufio.Writer
+	rb readBuf
+	wb writeBuf
 
 	maxMsg      int64  // bound on a message, all frames; -1 for none
 	established bool   // handshake done: buffer writes, read with readMsg
@@ -56,17 +65,19 @@ type wire struct {
 	pong    []byte      // context of the last PING, to echo in the PONG
 	pinged  atomic.Bool // a PONG is owed
 	pingSig chan struct{}
+	peerTTL atomic.Int64 // the TTL the peer's last PING announced (ns), 0 for none
 }
 
 func newWire(c net.Conn, maxMsg int64) *wire {
-	return &wire{
+	w := &wire{
 		Conn:      c,
-		r:         bufio.NewReaderSize(c, bufferSize),
-		w:         bufio.NewWriterSize(c, bufferSize),
 		maxMsg:    maxMsg,
 		greetLeft: greetingSize,
 		pingSig:   make(chan struct{}, 1),
 	}
+	w.rb.init(c)
+	w.wb.init(c)
+	return w
 }
 
 // establish switches the wire to its running mode. Called between zmq4.Open
@@ -77,20 +88,21 @@ func (w *wire) establish() { w.established = true }
 // its queue runs empty. During the handshake every write goes straight out.
 func (w *wire) Write(p []byte) (int, error) {
 	if w.established {
-		return w.w.Write(p)
+		w.wb.write(p)
+		return len(p), w.wb.err
 	}
 	return w.Conn.Write(p)
 }
 
-// Flush sends what Write buffered.
-func (w *wire) Flush() error { return w.w.Flush() }
+// Flush sends what was buffered.
+func (w *wire) Flush() error { return w.wb.flush() }
 
 // Read is zmq4's view of the stream during the handshake: the greeting,
 // then command frames, each header checked before zmq4 reads it. After the
 // handshake the connection reads messages with readMsg instead.
 func (w *wire) Read(p []byte) (int, error) {
 	if w.greetLeft > 0 {
-		n, err := w.r.Read(p[:min(len(p), w.greetLeft)])
+		n, err := w.rb.read(p[:min(len(p), w.greetLeft)])
 		w.greetLeft -= n
 		return n, err
 	}
@@ -105,12 +117,12 @@ func (w *wire) Read(p []byte) (int, error) {
 		if flags&flagCommand == 0 {
 			return 0, fmt.Errorf("%w: message frame during the handshake", errBadFrame)
 		}
-		if err := w.peerRefused(hlen, int(size)); err != nil {
+		if err := w.peerRefused(hlen, size); err != nil {
 			return 0, err
 		}
 		w.left = uint64(hlen) + size
 	}
-	n, err := w.r.Read(p[:min(uint64(len(p)), w.left)])
+	n, err := w.rb.read(p[:min(uint64(len(p)), w.left)])
 	w.left -= uint64(n)
 	return n, err
 }
@@ -118,7 +130,7 @@ func (w *wire) Read(p []byte) (int, error) {
 // header peeks at the next frame's header and checks what it can alone:
 // known flags, and commands whole and small. It consumes nothing.
 func (w *wire) header() (flags byte, hlen int, size uint64, err error) {
-	hdr, err := w.r.Peek(2)
+	hdr, err := w.rb.peek(2)
 	if err != nil {
 		return 0, 0, 0, err
 	}
@@ -127,7 +139,7 @@ func (w *wire) header() (flags byte, hlen int, size uint64, err error) {
 		return 0, 0, 0, fmt.Errorf("%w: flags %#x", errBadFrame, flags)
 	}
 	if flags&flagLong != 0 {
-		if hdr, err = w.r.Peek(9); err != nil {
+		if hdr, err = w.rb.peek(9); err != nil {
 			return 0, 0, 0, err
 		}
 		hlen, size = 9, binary.BigEndian.Uint64(hdr[1:])
@@ -138,17 +150,53 @@ func (w *wire) header() (flags byte, hlen int, size uint64, err error) {
 	return flags, hlen, size, nil
 }
 
+// budget is what a message being read has cost so far.
+type budget struct {
+	payload uint64 // frame bodies, as libzmq counts ZMQ_MAXMSGSIZE
+	memory  uint64 // payload plus frameCost a frame
+}
+
+// admit charges a frame of size bytes to the message before the frame is
+// read. The payload may not pass the maximum message size (libzmq's rule),
+// and the payload plus frameCost a frame may not pass twice that: a message
+// of many small or empty frames costs the reader far more than its payload,
+// and without the second rule one endless message of empty frames could
+// take all memory. So what the reader allocates for one message stays
+// within twice the maximum message size, whatever its shape (see
+// FuzzWireMemory).
+func (w *wire) admit(b *budget, size uint64) error {
+	if size > math.MaxInt64-b.memory-frameCost {
+		return fmt.Errorf("%w: frame of %d bytes", errBadFrame, size)
+	}
+	b.payload += size
+	b.memory += size + frameCost
+	if w.maxMsg < 0 {
+		return nil
+	}
+	limit := uint64(w.maxMsg)
+	switch {
+	case b.payload > limit:
+		return fmt.Errorf("%w: peer announced %d bytes, limit %d", ErrTooLarge, b.payload, limit)
+	case b.memory > 2*limit:
+		return fmt.Errorf("%w: %d bytes in frames costing %d to hold, limit %d", ErrTooLarge, b.payload, b.memory, 2*limit)
+	}
+	return nil
+}
+
 // readMsg reads the next message once the handshake is done. This is where
-// the guard stands after the handshake: each frame's size is checked, alone
-// and added to the message's, before its body is allocated; commands are
-// taken out of the stream (a PING owes a PONG), so none reaches the
-// application. zmq4's own reader allocates what the header announces and
-// costs four allocations a message; this one costs one a frame and one for
-// the message. NULL and PLAIN send frames as they are; a mechanism that
-// encrypts them (CURVE) would decrypt here.
+// the guard stands after the handshake: each frame is admitted (see admit)
+// before its body is allocated, and a body over growStep grows with the bytes
+// that arrive, never from the header alone; commands are taken out of the
+// stream (a PING owes a PONG), so none reaches the application. A message
+// that is in the buffer whole costs two allocations, whatever its number of
+// frames: its Msg, and one block for its bodies. NULL and PLAIN send frames
+// as they are; a mechanism that encrypts them (CURVE) would decrypt here.
 func (w *wire) readMsg() (Msg, error) {
+	if m := w.readBuffered(); m != nil {
+		return m, nil
+	}
 	var m Msg
-	var total uint64
+	var b budget
 	for {
 		flags, hlen, size, err := w.header()
 		if err != nil {
@@ -158,64 +206,134 @@ func (w *wire) readMsg() (Msg, error) {
 			if len(m) > 0 {
 				return nil, fmt.Errorf("%w: command inside a message", errBadFrame)
 			}
-			if err := w.command(hlen, int(size)); err != nil {
+			if err := w.command(hlen, size); err != nil {
 				return nil, err
 			}
 			continue
 		}
-		total += size
-		if w.maxMsg >= 0 && (size > uint64(w.maxMsg) || total > uint64(w.maxMsg)) {
-			return nil, fmt.Errorf("%w: peer announced %d bytes, limit %d", ErrTooLarge, total, w.maxMsg)
-		}
-		if size > maxFrameSize {
-			return nil, fmt.Errorf("%w: frame of %d bytes", errBadFrame, size)
-		}
-		if _, err := w.r.Discard(hlen); err != nil {
+		if err := w.admit(&b, size); err != nil {
 			return nil, err
 		}
-		body := make([]byte, size)
-		if _, err := io.ReadFull(w.r, body); err != nil {
+		w.rb.skip(hlen)
+		body, err := w.readBody(size)
+		if err != nil {
 			return nil, err
 		}
-		if flags&flagMore == 0 {
-			if m == nil {
-				return Msg{body}, nil // most messages: one frame, one small allocation
-			}
-			return append(m, body), nil
+		if len(m) == cap(m) {
+			// Doubling, not append's growth: a quarter more at a time
+			// beyond 256 frames would leave five times the slots behind.
+			grown := make(Msg, len(m), max(4, 2*cap(m)))
+			copy(grown, m)
+			m = grown
 		}
 		m = append(m, body)
+		if flags&flagMore == 0 {
+			return m, nil
+		}
 	}
 }
 
+// readBuffered returns the next message if all of it is in the read buffer
+// and admissible, nil if not (readMsg then reads it frame by frame, and
+// reports whatever is wrong with it).
+func (w *wire) readBuffered() Msg {
+	buf := w.rb.buffered()
+	var b budget
+	frames, i := 0, 0
+	for {
+		if len(buf)-i < 2 {
+			return nil
+		}
+		flags, hlen, size := buf[i], 2, uint64(buf[i+1])
+		if flags&^(flagMore|flagLong) != 0 {
+			return nil // a command, or bad flags
+		}
+		if flags&flagLong != 0 {
+			if len(buf)-i < 9 {
+				return nil
+			}
+			hlen, size = 9, binary.BigEndian.Uint64(buf[i+1:])
+		}
+		if uint64(len(buf)-i-hlen) < size || w.admit(&b, size) != nil {
+			return nil
+		}
+		i += hlen + int(size)
+		frames++
+		if flags&flagMore == 0 {
+			break
+		}
+	}
+	m := make(Msg, frames)
+	bodies := make([]byte, b.payload)
+	at := 0
+	for f := range m {
+		hlen, size := 2, int(buf[1])
+		if buf[0]&flagLong != 0 {
+			hlen, size = 9, int(binary.BigEndian.Uint64(buf[1:]))
+		}
+		n := copy(bodies[at:], buf[hlen:hlen+size])
+		m[f] = bodies[at : at+n : at+n] // capped: appending to one frame never overwrites the next
+		at += n
+		buf = buf[hlen+size:]
+	}
+	w.rb.skip(i)
+	return m
+}
+
+// readBody reads a frame body of size bytes. Up to growStep it is allocated
+// at once. A larger one is read in chunks, each twice the last, so that what
+// the peer makes us allocate is never more than what it has sent (and one
+// growStep); the chunks are joined once all of it is there. A frame of S
+// bytes so costs 2S allocated, never a header's worth.
+func (w *wire) readBody(size uint64) ([]byte, error) {
+	if size <= growStep {
+		body := make([]byte, size)
+		return body, w.rb.readFull(body)
+	}
+	var chunks [][]byte
+	for have, next := uint64(0), uint64(growStep); have < size; next *= 2 {
+		c := make([]byte, min(next, size-have))
+		if err := w.rb.readFull(c); err != nil {
+			return nil, err
+		}
+		chunks = append(chunks, c)
+		have += uint64(len(c))
+	}
+	body := make([]byte, 0, size)
+	for _, c := range chunks {
+		body = append(body, c...)
+	}
+	return body, nil
+}
+
 // writeMsg buffers one message's frames; the writer goroutine flushes.
-// Header bytes go one by one so that nothing escapes to the heap.
 func (w *wire) writeMsg(m Msg) error {
 	last := len(m) - 1
-	var err error
 	for i, f := range m {
 		var flags byte
 		if i < last {
 			flags = flagMore
 		}
-		if n := uint64(len(f)); n > 255 {
-			w.w.WriteByte(flags | flagLong)
-			for shift := 56; shift >= 0; shift -= 8 {
-				w.w.WriteByte(byte(n >> shift))
-			}
-		} else {
-			w.w.WriteByte(flags)
-			w.w.WriteByte(byte(n))
-		}
-		_, err = w.w.Write(f) // bufio's errors stick: the last one tells
+		w.wb.frame(flags, f)
 	}
-	return err
+	return w.wb.err
+}
+
+// writeCommand buffers a command frame: the name, then the body.
+func (w *wire) writeCommand(name string, body []byte) error {
+	var frame [1 + 4 + 2 + 16]byte // PING and PONG, the commands sent after the handshake
+	b := append(frame[:0], byte(len(name)))
+	b = append(b, name...)
+	b = append(b, body...)
+	w.wb.frame(flagCommand, b)
+	return w.wb.err
 }
 
 // peerRefused recognises libzmq's ERROR command during the handshake. libzmq
 // spells its name "^RROR" (see plainSecurity.serve), which zmq4 cannot parse;
 // the read fails here instead, with the peer's reason.
-func (w *wire) peerRefused(hlen, size int) error {
-	frame, err := w.r.Peek(hlen + size)
+func (w *wire) peerRefused(hlen int, size uint64) error {
+	frame, err := w.rb.peek(hlen + int(min(size, 6+256))) // the name and a reason of at most 255 bytes
 	if err != nil {
 		return err
 	}
@@ -233,22 +351,25 @@ func (w *wire) peerRefused(hlen, size int) error {
 	return fmt.Errorf("%w: the peer refused us: %q", ErrAuth, text)
 }
 
-// command consumes a command frame after the handshake. PING owes a PONG
-// with the PING's context (RFC 37, ZMTP 3.1); anything else is dropped.
-func (w *wire) command(hlen, size int) error {
-	frame, err := w.r.Peek(hlen + size)
+// command consumes a command frame after the handshake. A PING (RFC 37, ZMTP
+// 3.1) owes a PONG with the PING's context, and may announce how long the
+// peer waits for traffic from us (its TTL, in tenths of a second); anything
+// else is dropped. Only the first bytes of a command matter, and only they
+// are looked at.
+func (w *wire) command(hlen int, size uint64) error {
+	frame, err := w.rb.peek(hlen + int(min(size, 1+4+2+16)))
 	if err != nil {
 		return err
 	}
 	body := frame[hlen:]
-	if len(body) >= 1+4 && int(body[0]) == 4 && string(body[1:5]) == "PING" {
+	if len(body) >= 1+4 && body[0] == 4 && string(body[1:5]) == "PING" {
 		ctx := body[5:]
+		var ttl int64
 		if len(ctx) >= 2 {
-			ctx = ctx[2:] // TTL
+			ttl = int64(binary.BigEndian.Uint16(ctx)) * 100e6 // tenths of a second
+			ctx = ctx[2:]
 		}
-		if len(ctx) > 16 {
-			ctx = ctx[:16]
-		}
+		w.peerTTL.Store(ttl)
 		w.pongMu.Lock()
 		w.pong = append(w.pong[:0], ctx...)
 		w.pongMu.Unlock()
@@ -258,8 +379,7 @@ func (w *wire) command(hlen, size int) error {
 		default:
 		}
 	}
-	_, err = w.r.Discard(hlen + size)
-	return err
+	return w.rb.discard(uint64(hlen) + size)
 }
 
 // pongContext returns the context to echo, once per PING.
@@ -270,4 +390,13 @@ func (w *wire) pongContext() ([]byte, bool) {
 	w.pongMu.Lock()
 	defer w.pongMu.Unlock()
 	return append([]byte(nil), w.pong...), true
+}
+
+// errEOF turns an end of stream in the middle of something into
+// io.ErrUnexpectedEOF, as io.ReadFull does.
+func errEOF(err error, n int) error {
+	if err == io.EOF && n > 0 {
+		return io.ErrUnexpectedEOF
+	}
+	return err
 }

@@ -11,9 +11,11 @@ package socket
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"io"
 	"net"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -167,3 +169,76 @@ func checkHandshake(t *testing.T, script []byte) {
 }
 
 func joinBytes(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+
+// FuzzWireMemory checks what reading costs, not only that it fails safely:
+// whatever a peer sends, the bytes the reader allocates for one message, or
+// for the frames of one it then refuses, stay within twice the maximum
+// message size (see admit), plus a little for the reader's own errors. The
+// large read buffers come from a pool shared by all connections and are not
+// counted.
+//
+//	go test -run '^$' -fuzz FuzzWireMemory -fuzztime 60s ./socket
+//
+// The seed corpus is in testdata/fuzz/FuzzWireMemory.
+func FuzzWireMemory(f *testing.F) {
+	endless := func(frameSize, frames int) []byte {
+		var b []byte
+		for range frames {
+			b = append(b, flagMore, byte(frameSize))
+			b = append(b, make([]byte, frameSize)...)
+		}
+		return b
+	}
+	f.Add(endless(0, 5000))                                           // the endless message of empty frames
+	f.Add(endless(1, 3000))                                           // of 1-byte frames
+	f.Add(endless(9, 500))                                            // of frames that round up badly
+	f.Add(append(endless(0, 7), 0, 255))                              // a last frame that never comes
+	f.Add(binary.BigEndian.AppendUint64([]byte{flagLong}, fuzzLimit)) // announced, not sent
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, chunk := range []int{0, 7} {
+			for k := 0; ; k++ {
+				got, frames, err := readCost(data, chunk, k)
+				// The fuzzing engine's own goroutines allocate now and then
+				// while the reader runs: measure again before calling it
+				// the reader's.
+				for try := 0; try < 3 && got > 2*fuzzLimit+readerSlack; try++ {
+					got, frames, err = readCost(data, chunk, k)
+				}
+				if got > 2*fuzzLimit+readerSlack {
+					t.Fatalf("reading message %d, %d frames (err %v), allocated %d bytes, bound %d",
+						k, frames, err, got, 2*fuzzLimit+readerSlack)
+				}
+				if err != nil {
+					break
+				}
+			}
+		}
+	})
+}
+
+// readCost reads messages from data until message k, and returns what
+// reading that one allocated, its frames and the read's error.
+func readCost(data []byte, chunk, k int) (allocs uint64, frames int, err error) {
+	w := newWire(newScriptConn(data, chunk), fuzzLimit)
+	w.greetLeft = 0
+	w.establish()
+	for range k {
+		if _, err := w.readMsg(); err != nil {
+			return 0, 0, err
+		}
+	}
+	before, pooled := allocated(), bigBufsMade.Load()
+	m, err := w.readMsg()
+	return allocated() - before - uint64(bigBufsMade.Load()-pooled)*bigBufSize, len(m), err
+}
+
+// readerSlack is what the reader may allocate beside a message's frames:
+// the error that ends a read, with its formatted detail.
+const readerSlack = 512
+
+// allocated is the bytes allocated on the heap so far, exactly.
+func allocated() uint64 {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.TotalAlloc
+}
