@@ -13,8 +13,8 @@ import (
 
 // conn is one established tcp or ipc connection serving a pipe. Its reader
 // goroutine reads messages and hands them to the socket; its writer goroutine
-// (the goroutine that called serve) writes the pipe's queue, and the PONGs.
-// They are the only code that touches the *zmq4.Conn and the wire.
+// (the goroutine that called serve) writes the pipe's queue, the PINGs and
+// the PONGs. They are the only code that touches the *zmq4.Conn and the wire.
 type conn struct {
 	s      *Socket
 	p      *pipe
@@ -22,16 +22,21 @@ type conn struct {
 	w      *wire
 	zc     *zmq4.Conn
 	remote string
+	hb     *heartbeat
 
 	stop     chan struct{} // closed to end the connection now
 	stopOnce sync.Once
 	linger   chan time.Duration // a Close or Unbind asks the writer to drain and end
 	local    atomic.Bool        // we ended it (Close, Unbind, Disconnect), not the peer
+	pingDue  atomic.Bool        // the heartbeat wants a PING sent
+	pingSig  chan struct{}      // wakes an idle writer for it
+	failMu   sync.Mutex
+	failure  error // why we ended it, if not Close or the peer (a heartbeat timeout)
 }
 
 func newConn(s *Socket, p *pipe, nc net.Conn, w *wire, zc *zmq4.Conn) *conn {
 	return &conn{s: s, p: p, nc: nc, w: w, zc: zc, remote: nc.RemoteAddr().String(),
-		stop: make(chan struct{}), linger: make(chan time.Duration, 1)}
+		stop: make(chan struct{}), linger: make(chan time.Duration, 1), pingSig: make(chan struct{}, 1)}
 }
 
 // security returns the socket's mechanism, and whether we are its server.
@@ -77,18 +82,46 @@ func (s *Socket) handshake(nc net.Conn) (w *wire, zc *zmq4.Conn, err error) {
 // leaves, or stop is closed; it returns why. The caller's goroutine is the
 // writer; serve starts the reader and returns after both have ended.
 func (c *conn) serve() error {
+	c.startHeartbeat()
+	c.w.onPing = c.hb.peerTTL
 	readErr := make(chan error, 1)
 	go func() { readErr <- c.read() }()
 	err := c.write()
 	c.end()
 	rerr := <-readErr
+	c.hb.stop()
 	if c.local.Load() {
 		return ErrClosed // whatever the reads and writes made of it
+	}
+	c.failMu.Lock()
+	defer c.failMu.Unlock()
+	if c.failure != nil {
+		return c.failure
 	}
 	if err == nil || errors.Is(err, net.ErrClosed) {
 		err = rerr
 	}
 	return err
+}
+
+// fail ends the connection for a reason of ours, which serve reports.
+func (c *conn) fail(err error) {
+	c.failMu.Lock()
+	if c.failure == nil {
+		c.failure = err
+	}
+	c.failMu.Unlock()
+	c.end()
+}
+
+// owePing has the writer send a PING, now if it is idle, else after the
+// message it is writing.
+func (c *conn) owePing() {
+	c.pingDue.Store(true)
+	select {
+	case c.pingSig <- struct{}{}:
+	default:
+	}
 }
 
 // close ends the connection on our side's behalf.
@@ -137,25 +170,37 @@ func (c *conn) write() error {
 			select {
 			case <-avail:
 			case <-c.w.pingSig:
-				if err := c.sendPong(); err != nil {
-					return err
-				}
+			case <-c.pingSig:
 			case <-c.stop:
 				return nil
 			case l := <-c.linger:
 				return c.drain(l)
 			}
-			continue
-		}
-		if c.w.pinged.Load() {
-			if err := c.sendPong(); err != nil {
+			if err := c.sendCommands(); err != nil {
 				return err
 			}
+			continue
+		}
+		if err := c.sendCommands(); err != nil {
+			return err
 		}
 		if err := c.w.writeMsg(m); err != nil {
 			return err
 		}
 	}
+}
+
+// sendCommands writes the PONG and the PING owed, if any.
+func (c *conn) sendCommands() error {
+	if c.w.pinged.Load() {
+		if err := c.sendPong(); err != nil {
+			return err
+		}
+	}
+	if c.pingDue.Load() && c.pingDue.Swap(false) {
+		return c.w.writeCommand("PING", c.s.pingBody())
+	}
+	return nil
 }
 
 // drain sends what is queued for up to the linger period, then returns.

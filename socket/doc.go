@@ -37,7 +37,9 @@
 //
 // Connect returns at once and keeps the connection up: it dials, redials
 // with back-off when the peer is not there or goes away, and a Connect before
-// the Bind is fine. Monitor reports what happens to each connection.
+// the Bind is fine. A peer that hangs, or is cut off, without closing its
+// connection is only noticed with heartbeats (WithHeartbeat, ZMTP 3.1's PING
+// and PONG, RFC 37). Monitor reports what happens to each connection.
 //
 // # Lifetime
 //

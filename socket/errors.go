@@ -36,6 +36,10 @@ var (
 	// ErrHandshake is a peer that failed the ZMTP handshake: no greeting,
 	// garbage, an incompatible socket type or bad credentials.
 	ErrHandshake = errors.New("socket: handshake failed")
+	// ErrHeartbeat is a peer dropped because nothing came from it within the
+	// heartbeat timeout after a PING, or within the TTL it asked for (see
+	// WithHeartbeat); it is the Err of the EventDisconnected.
+	ErrHeartbeat = errors.New("socket: peer silent past the heartbeat timeout")
 	// ErrAuth is a PLAIN client the server's authenticator refused.
 	ErrAuth = errors.New("socket: authentication failed")
 )

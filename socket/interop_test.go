@@ -660,30 +660,28 @@ func TestInteropPair(t *testing.T) {
 // Heartbeats
 
 // TestInteropHeartbeat keeps an idle connection to a libzmq peer that sends
-// ZMTP PINGs every 100 ms and hangs up if no PONG comes within 300 ms.
+// ZMTP PINGs and hangs up if no PONG comes within its timeout; and, the
+// other way, keeps one where our side sends the PINGs and libzmq answers.
+// The timeouts are far above what a PONG takes, and the idle time is
+// several of them: without the PONGs, the side that pings would hang up.
 func TestInteropHeartbeat(t *testing.T) {
 	interopLeakCheck(t)
-	const idle = 2 * time.Second
-	eachInteropWiring(t, func(t *testing.T, w interopWiring) {
+	const timeout = 2 * time.Second
+	keepsIdle := func(t *testing.T, pair *socket.Socket, events <-chan socket.Event, p *pyzmq.Peer) {
+		t.Helper()
 		ctx := interopCtx(t)
-		pair := openInterop(t, socket.Pair)
-		events := pair.Monitor()
-		p := linkPeer(t, w, pair, "PAIR", "--echo", "--heartbeat", "100,300")
 		waitForEvent(t, ctx, events, "handshake-ok", eventIs(socket.EventHandshakeOK))
 		m := socket.NewMsgString("before")
 		mustSend(t, ctx, pair, m)
 		wantFrames(t, "our PAIR (echo)", mustRecv(t, ctx, pair), m)
-
-		// Stay idle: only PINGs and PONGs cross. The peer would drop us
-		// within 400 ms without our PONGs; we would see the disconnect.
-		timer := time.NewTimer(idle)
+		timer := time.NewTimer(3 * timeout)
 		defer timer.Stop()
 	idling:
 		for {
 			select {
 			case e := <-events:
 				if e.Kind == socket.EventDisconnected || e.Kind == socket.EventHandshakeFailed {
-					t.Fatalf("libzmq peer with heartbeats dropped us: %v", e)
+					t.Fatalf("the idle connection was lost: %v", e)
 				}
 			case <-timer.C:
 				break idling
@@ -696,6 +694,82 @@ func TestInteropHeartbeat(t *testing.T) {
 			if strings.HasPrefix(e, "DISCONNECTED") {
 				t.Fatalf("libzmq peer saw a disconnect: events %v", p.SeenEvents())
 			}
+		}
+	}
+	t.Run("libzmq-pings", func(t *testing.T) {
+		eachInteropWiring(t, func(t *testing.T, w interopWiring) {
+			pair := openInterop(t, socket.Pair)
+			events := pair.Monitor()
+			p := linkPeer(t, w, pair, "PAIR", "--echo", "--heartbeat", "100,"+fmt.Sprint(timeout.Milliseconds()))
+			keepsIdle(t, pair, events, p)
+		})
+	})
+	t.Run("go-pings", func(t *testing.T) {
+		eachInteropWiring(t, func(t *testing.T, w interopWiring) {
+			pair := openInterop(t, socket.Pair, socket.WithHeartbeat(100*time.Millisecond, timeout, 10*timeout))
+			events := pair.Monitor()
+			p := linkPeer(t, w, pair, "PAIR", "--echo")
+			keepsIdle(t, pair, events, p)
+		})
+	})
+}
+
+// TestInteropHeartbeatFrozenPeer freezes a libzmq peer with SIGSTOP: its
+// connection stays open and silent, as after a hang or a partition. Our
+// heartbeats drop it with ErrHeartbeat; once it is thawed, the connection
+// comes back (ours redials, or libzmq's does) and messages flow again.
+func TestInteropHeartbeatFrozenPeer(t *testing.T) {
+	interopLeakCheck(t)
+	eachInteropWiring(t, func(t *testing.T, w interopWiring) {
+		ctx := interopCtx(t)
+		push := openInterop(t, socket.Push, socket.WithHeartbeat(100*time.Millisecond, time.Second, 0),
+			socket.WithReconnectInterval(50*time.Millisecond))
+		events := push.Monitor()
+		p := linkPeer(t, w, push, "PULL")
+		waitForEvent(t, ctx, events, "handshake-ok", eventIs(socket.EventHandshakeOK))
+		mustSend(t, ctx, push, socket.NewMsgString("before"))
+		wantFrames(t, "libzmq PULL", pyRecv(t, ctx, p), socket.NewMsgString("before"))
+
+		if err := p.Freeze(); err != nil {
+			t.Fatal(err)
+		}
+		e := waitForEvent(t, ctx, events, "the frozen peer dropped", eventIs(socket.EventDisconnected))
+		if !errors.Is(e.Err, socket.ErrHeartbeat) {
+			t.Fatalf("disconnect %v, want ErrHeartbeat", e)
+		}
+		if err := p.Thaw(); err != nil {
+			t.Fatal(err)
+		}
+		waitForEvent(t, ctx, events, "the connection back", eventIs(socket.EventHandshakeOK))
+		mustSend(t, ctx, push, socket.NewMsgString("after"))
+		wantFrames(t, "libzmq PULL", pyRecv(t, ctx, p), socket.NewMsgString("after"))
+	})
+}
+
+// TestInteropHeartbeatPeerTTL: a libzmq peer asks, in its PINGs, to be
+// dropped after 1 s without traffic (ZMQ_HEARTBEAT_TTL). Our socket, with no
+// heartbeats of its own, honours it once the peer is frozen.
+func TestInteropHeartbeatPeerTTL(t *testing.T) {
+	interopLeakCheck(t)
+	eachInteropWiring(t, func(t *testing.T, w interopWiring) {
+		ctx := interopCtx(t)
+		pull := openInterop(t, socket.Pull)
+		events := pull.Monitor()
+		p := linkPeer(t, w, pull, "PUSH", "--heartbeat", "100,30000,1000")
+		// Ticks every 100 ms: by the fifth, libzmq has sent PINGs (every
+		// 100 ms from the handshake on), and they came before it.
+		if err := p.Repeat(100*time.Millisecond, []byte("tick")); err != nil {
+			t.Fatal(err)
+		}
+		for range 5 {
+			wantFrames(t, "our PULL", mustRecv(t, ctx, pull), socket.NewMsgString("tick"))
+		}
+		if err := p.Freeze(); err != nil {
+			t.Fatal(err)
+		}
+		e := waitForEvent(t, ctx, events, "the frozen peer dropped", eventIs(socket.EventDisconnected))
+		if !errors.Is(e.Err, socket.ErrHeartbeat) {
+			t.Fatalf("disconnect %v, want ErrHeartbeat", e)
 		}
 	})
 }

@@ -51,6 +51,9 @@ type options struct {
 	plainClient         bool
 	plainAuth           PlainAuthenticator
 	logger              *zap.Logger
+	hbInterval          time.Duration // 0: no heartbeats of ours
+	hbTimeout           time.Duration
+	hbTTL               time.Duration
 }
 
 func defaultOptions() options {

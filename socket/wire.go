@@ -9,6 +9,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // ZMTP 3 framing (RFC 23): a 64-byte greeting, then frames of a flags byte,
@@ -65,7 +66,8 @@ type wire struct {
 	pong    []byte      // context of the last PING, to echo in the PONG
 	pinged  atomic.Bool // a PONG is owed
 	pingSig chan struct{}
-	peerTTL atomic.Int64 // the TTL the peer's last PING announced (ns), 0 for none
+	peerTTL atomic.Int64            // the TTL the peer's last PING announced (ns), 0 for none
+	onPing  func(ttl time.Duration) // told of each PING's TTL (the heartbeat)
 }
 
 func newWire(c net.Conn, maxMsg int64) *wire {
@@ -370,6 +372,9 @@ func (w *wire) command(hlen int, size uint64) error {
 			ctx = ctx[2:]
 		}
 		w.peerTTL.Store(ttl)
+		if w.onPing != nil {
+			w.onPing(time.Duration(ttl))
+		}
 		w.pongMu.Lock()
 		w.pong = append(w.pong[:0], ctx...)
 		w.pongMu.Unlock()

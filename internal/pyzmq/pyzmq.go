@@ -22,6 +22,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -103,6 +104,7 @@ type Peer struct {
 	exited chan struct{} // closed once the process has been waited for
 	err    error         // the process's exit status, once exited
 	stderr lockedBuffer
+	frozen bool
 
 	driver // the peer.py protocol, for peers made by Socket
 }
@@ -161,6 +163,7 @@ func start(t testing.TB, py, name string, argv []string) *Peer {
 	}
 	go p.read(stdout)
 	t.Cleanup(func() {
+		p.Thaw() // a frozen process reads no end of input
 		p.stdin.Close()
 		timer := time.NewTimer(stopGrace)
 		select {
@@ -178,6 +181,29 @@ func start(t testing.TB, py, name string, argv []string) *Peer {
 		}
 	})
 	return p
+}
+
+// Freeze stops the process with SIGSTOP, as a hung or partitioned peer: its
+// connections stay open and it answers nothing. Thaw (or the end of the
+// test) lets it go on.
+func (p *Peer) Freeze() error {
+	if err := p.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		return fmt.Errorf("pyzmq: freeze %s: %w", p.name, err)
+	}
+	p.frozen = true
+	return nil
+}
+
+// Thaw lets a frozen process go on (SIGCONT).
+func (p *Peer) Thaw() error {
+	if !p.frozen {
+		return nil
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		return fmt.Errorf("pyzmq: thaw %s: %w", p.name, err)
+	}
+	p.frozen = false
+	return nil
 }
 
 // read queues the lines of the process's output, then waits for the process.

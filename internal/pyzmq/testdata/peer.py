@@ -5,7 +5,9 @@ usage: peer.py TYPE [--bind EP]... [--connect EP]... [options]
 options:
   --identity ID            ZMQ_ROUTING_ID
   --subscribe PREFIX       SUB: subscribe (repeatable; "" subscribes to all)
-  --heartbeat IVL,TIMEOUT  ZMQ_HEARTBEAT_IVL and ZMQ_HEARTBEAT_TIMEOUT, in ms
+  --heartbeat IVL,TIMEOUT[,TTL]
+                           ZMQ_HEARTBEAT_IVL, ZMQ_HEARTBEAT_TIMEOUT and
+                           ZMQ_HEARTBEAT_TTL, in ms
   --plain-client USER:PASS PLAIN client credentials
   --plain-server USER:PASS PLAIN server accepting only these credentials (ZAP)
   --echo                   send every received message straight back
@@ -69,9 +71,11 @@ def main():
     if args.identity:
         sock.setsockopt(zmq.ROUTING_ID, args.identity.encode())
     if args.heartbeat:
-        ivl, timeout = args.heartbeat.split(",")
-        sock.setsockopt(zmq.HEARTBEAT_IVL, int(ivl))
-        sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, int(timeout))
+        hb = [int(v) for v in args.heartbeat.split(",")]
+        sock.setsockopt(zmq.HEARTBEAT_IVL, hb[0])
+        sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, hb[1])
+        if len(hb) > 2:
+            sock.setsockopt(zmq.HEARTBEAT_TTL, hb[2])
     auth = None
     if args.plain_server:
         from zmq.auth.thread import ThreadAuthenticator
