@@ -43,6 +43,7 @@ func (s *Socket) Bind(ep string) (string, error) {
 		ul.SetUnlinkOnClose(true)
 	}
 	b := &binding{s: s, endpoint: boundEndpoint(e, l), given: ep, l: l}
+	b.set.maxRaw = s.opts.maxHandshakes
 	s.mu.Lock()
 	if s.closed.Load() {
 		s.mu.Unlock()
@@ -140,6 +141,9 @@ func (b *binding) serve(nc net.Conn) {
 	w, zc, err := s.handshake(nc)
 	if err != nil {
 		nc.Close()
+		if b.set.wasEvicted(nc) {
+			err = fmt.Errorf("%w: %d connections in the handshake at once; this one waited longest", ErrHandshakeLimit, s.opts.maxHandshakes)
+		}
 		s.mon.emit(Event{Kind: EventHandshakeFailed, Endpoint: b.endpoint, Remote: remote, Err: err})
 		return
 	}

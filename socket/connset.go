@@ -2,21 +2,31 @@ package socket
 
 import (
 	"net"
+	"slices"
 	"sync"
 	"time"
 )
 
 // connSet is the connections of a binding or dialing, handshaking or
 // established, so that stopping can drain or close every one of them.
+//
+// A binding bounds how many connections may be in the handshake at once
+// (maxRaw): a connection beyond it closes the one that has waited longest,
+// so that peers that connect and say nothing cannot hold every slot, while a
+// peer that handshakes at once always gets through.
 type connSet struct {
 	mu      sync.Mutex
-	raw     map[net.Conn]struct{} // handshaking
-	conns   map[*conn]struct{}    // established
+	raw     map[net.Conn]bool  // handshaking; true once evicted
+	order   []net.Conn         // raw, oldest first (with some already gone)
+	evicted int                // how many of raw are evicted
+	maxRaw  int                // 0: no bound
+	conns   map[*conn]struct{} // established
 	stopped bool
 	empty   chan struct{} // closed once stopped and nothing is left
 }
 
 // addRaw registers a connection before its handshake; false once stopped.
+// At the bound it closes the oldest handshaking connection.
 func (cs *connSet) addRaw(nc net.Conn) bool {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
@@ -24,11 +34,34 @@ func (cs *connSet) addRaw(nc net.Conn) bool {
 		return false
 	}
 	if cs.raw == nil {
-		cs.raw = make(map[net.Conn]struct{})
+		cs.raw = make(map[net.Conn]bool)
 		cs.conns = make(map[*conn]struct{})
 	}
-	cs.raw[nc] = struct{}{}
+	if cs.maxRaw > 0 {
+		for len(cs.raw)-cs.evicted >= cs.maxRaw && len(cs.order) > 0 {
+			old := cs.order[0]
+			cs.order[0] = nil
+			cs.order = cs.order[1:]
+			if gone, ok := cs.raw[old]; ok && !gone {
+				cs.raw[old] = true
+				cs.evicted++
+				old.Close() // its handshake fails; serve reports why
+			}
+		}
+		if len(cs.order) > 2*len(cs.raw)+64 { // forget the ones long gone
+			cs.order = slices.DeleteFunc(cs.order, func(c net.Conn) bool { _, ok := cs.raw[c]; return !ok })
+		}
+		cs.order = append(cs.order, nc)
+	}
+	cs.raw[nc] = false
 	return true
+}
+
+// wasEvicted reports whether addRaw closed nc to make room.
+func (cs *connSet) wasEvicted(nc net.Conn) bool {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	return cs.raw[nc]
 }
 
 // promote moves a connection that finished its handshake to the established
@@ -36,7 +69,7 @@ func (cs *connSet) addRaw(nc net.Conn) bool {
 func (cs *connSet) promote(c *conn) bool {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
-	if cs.stopped {
+	if cs.stopped || cs.raw[c.nc] {
 		return false
 	}
 	delete(cs.raw, c.nc)
@@ -48,6 +81,9 @@ func (cs *connSet) promote(c *conn) bool {
 func (cs *connSet) remove(nc net.Conn, c *conn) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
+	if cs.raw[nc] {
+		cs.evicted--
+	}
 	delete(cs.raw, nc)
 	delete(cs.conns, c)
 	cs.signalLocked()

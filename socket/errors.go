@@ -40,6 +40,9 @@ var (
 	// heartbeat timeout after a PING, or within the TTL it asked for (see
 	// WithHeartbeat); it is the Err of the EventDisconnected.
 	ErrHeartbeat = errors.New("socket: peer silent past the heartbeat timeout")
+	// ErrHandshakeLimit is a connection a bound endpoint closed during its
+	// handshake to make room for a new one (see WithMaxHandshakes).
+	ErrHandshakeLimit = errors.New("socket: too many connections in the handshake")
 	// ErrAuth is a PLAIN client the server's authenticator refused.
 	ErrAuth = errors.New("socket: authentication failed")
 )

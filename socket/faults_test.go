@@ -432,3 +432,75 @@ func TestFaultPingPong(t *testing.T) {
 		t.Fatalf("Recv got %q after the message", m)
 	}
 }
+
+// Connections that never finish the handshake are cheap to hold: a few KB
+// of heap each, while the buffers a busy connection borrows stay in their
+// pool. A peer that handshakes at once still gets in.
+func TestFaultHalfOpenConnectionsCheap(t *testing.T) {
+	const n = 500
+	pull := openSock(t, socket.Pull, socket.WithMaxHandshakes(2*n))
+	ep := pull.bind("tcp://127.0.0.1:*")
+	before := heapInUse()
+	conns := make([]net.Conn, 0, n)
+	for range n {
+		conns = append(conns, dialRaw(t, ep).Conn)
+		pull.await(socket.EventAccepted)
+	}
+	perConn := (int64(heapInUse()) - int64(before)) / n
+	t.Logf("%d half-open connections: %d bytes of heap each, both ends", n, perConn)
+	if perConn > 16<<10 {
+		t.Errorf("a half-open connection costs %d bytes of heap, want under 16 KiB", perConn)
+	}
+	push := openSock(t, socket.Push)
+	push.connect(ep)
+	push.send("still here")
+	if m := pull.recv(); !equal(m, "still here") {
+		t.Fatalf("got %q", m)
+	}
+	runtime.KeepAlive(conns)
+}
+
+// Beyond WithMaxHandshakes, a new connection closes the one that has waited
+// longest in the handshake, with ErrHandshakeLimit: clients that connect and
+// say nothing can hold at most that many, and a real peer gets in.
+func TestFaultHandshakeLimit(t *testing.T) {
+	const limit, extra = 20, 30
+	pull := openSock(t, socket.Pull, socket.WithMaxHandshakes(limit))
+	ep := pull.bind("tcp://127.0.0.1:*")
+	var silent []*rawPeer
+	refused := 0
+	for range limit + extra {
+		silent = append(silent, dialRaw(t, ep))
+		for e := pull.nextEvent(); e.Kind != socket.EventAccepted; e = pull.nextEvent() {
+			if e.Kind == socket.EventHandshakeFailed {
+				if !errors.Is(e.Err, socket.ErrHandshakeLimit) {
+					t.Fatalf("event %v, want ErrHandshakeLimit", e)
+				}
+				refused++
+			}
+		}
+	}
+	for ; refused < extra; refused++ {
+		e := pull.await(socket.EventHandshakeFailed)
+		if !errors.Is(e.Err, socket.ErrHandshakeLimit) {
+			t.Fatalf("event %v, want ErrHandshakeLimit", e)
+		}
+	}
+	for _, p := range silent[:extra] { // the oldest went
+		p.expectClosed()
+	}
+	push := openSock(t, socket.Push)
+	push.connect(ep)
+	push.send("still here")
+	if m := pull.recv(); !equal(m, "still here") {
+		t.Fatalf("got %q", m)
+	}
+}
+
+// heapInUse is the heap in use after a collection.
+func heapInUse() uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapInuse
+}

@@ -178,6 +178,18 @@ func awaitEvent(t *testing.T, mon <-chan socket.Event, kind socket.EventKind) so
 	}
 }
 
+// nextEvent returns the next monitor event, whatever it is.
+func (s *tsock) nextEvent() socket.Event {
+	s.t.Helper()
+	select {
+	case e := <-s.mon:
+		return e
+	case <-time.After(waitLimit):
+		s.t.Fatalf("no monitor event in %v", waitLimit)
+	}
+	return socket.Event{}
+}
+
 // awaitOn reads the monitor until an event of kind for endpoint ep comes.
 func (s *tsock) awaitOn(kind socket.EventKind, ep string) socket.Event {
 	s.t.Helper()

@@ -32,6 +32,10 @@ const (
 	// DefaultHandshakeTimeout drops a peer that has not finished the ZMTP
 	// handshake in this time (libzmq's ZMQ_HANDSHAKE_IVL).
 	DefaultHandshakeTimeout = 30 * time.Second
+	// DefaultMaxHandshakes bounds the connections a bound endpoint holds in
+	// the ZMTP handshake at once (libzmq has no such bound). Each costs a
+	// file descriptor and a few KB until it finishes or times out.
+	DefaultMaxHandshakes = 1024
 	// DefaultMaxMsgSize bounds a message read from a tcp or ipc peer. libzmq
 	// has no bound by default; without one, any client that announces a huge
 	// frame makes the reader allocate it. Use WithMaxMsgSize(-1) for none.
@@ -44,6 +48,7 @@ type options struct {
 	reconnectIvl        time.Duration
 	reconnectIvlMax     time.Duration
 	handshakeTimeout    time.Duration
+	maxHandshakes       int
 	maxMsgSize          int64
 	identity            []byte
 	routerMandatory     bool
@@ -63,6 +68,7 @@ func defaultOptions() options {
 		linger:           DefaultLinger,
 		reconnectIvl:     DefaultReconnectInterval,
 		handshakeTimeout: DefaultHandshakeTimeout,
+		maxHandshakes:    DefaultMaxHandshakes,
 		maxMsgSize:       DefaultMaxMsgSize,
 		logger:           zap.NewNop(),
 	}
@@ -139,9 +145,30 @@ func WithHandshakeTimeout(d time.Duration) Option {
 	})
 }
 
+// WithMaxHandshakes bounds how many connections each bound tcp or ipc
+// endpoint holds in the ZMTP handshake at once. A connection beyond the
+// bound closes the one that has waited longest (EventHandshakeFailed with
+// ErrHandshakeLimit): clients that connect and say nothing, to use up file
+// descriptors and memory, cannot keep a peer that handshakes at once from
+// getting in. n must be at least 1.
+func WithMaxHandshakes(n int) Option {
+	return optionFunc(func(o *options) error {
+		if n < 1 {
+			return fmt.Errorf("%w: max handshakes %d, want >= 1", ErrBadOption, n)
+		}
+		o.maxHandshakes = n
+		return nil
+	})
+}
+
 // WithMaxMsgSize bounds the size of a message read from a tcp or ipc peer,
-// all frames together. A peer announcing more is disconnected before the
-// frame is read. -1 removes the bound.
+// all frames together, as libzmq's ZMQ_MAXMSGSIZE. A peer announcing more
+// is disconnected before the frame is read. So that a message of very many
+// small or empty frames cannot cost more than its payload suggests, each
+// frame also counts 128 bytes toward a second bound of twice n: what one
+// message costs the reader stays within 2n whatever its shape. -1 removes
+// both bounds; frames over 64 KiB are then still allocated as their bytes
+// arrive, never from their header alone.
 func WithMaxMsgSize(n int64) Option {
 	return optionFunc(func(o *options) error {
 		if n < -1 || n == 0 {
