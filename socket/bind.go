@@ -1,6 +1,7 @@
 package socket
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -88,7 +89,7 @@ func (s *Socket) Unbind(ep string) error {
 	if !ok {
 		return fmt.Errorf("%w: %s", ErrNotBound, ep)
 	}
-	b.stop(0)
+	b.stop(ended)
 	return nil
 }
 
@@ -172,11 +173,12 @@ func errRefusedPeer(t Type) error {
 	return fmt.Errorf("%w: routing identity already in use", ErrHandshake)
 }
 
-// stop closes the listener and the connections accepted on it.
-func (b *binding) stop(linger time.Duration) {
+// stop closes the listener and the connections accepted on it, which
+// drain what is queued for them until ctx ends.
+func (b *binding) stop(ctx context.Context) {
 	b.stopOnce.Do(func() {
 		b.l.Close()
-		b.set.stopAll(linger)
+		b.set.stopAll(ctx)
 		b.s.mon.emit(Event{Kind: EventClosed, Endpoint: b.endpoint})
 	})
 }

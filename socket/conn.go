@@ -1,6 +1,7 @@
 package socket
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -26,17 +27,17 @@ type conn struct {
 
 	stop     chan struct{} // closed to end the connection now
 	stopOnce sync.Once
-	linger   chan time.Duration // a Close or Unbind asks the writer to drain and end
-	local    atomic.Bool        // we ended it (Close, Unbind, Disconnect), not the peer
-	pingDue  atomic.Bool        // the heartbeat wants a PING sent
-	pingSig  chan struct{}      // wakes an idle writer for it
+	linger   chan context.Context // Close or Shutdown asks the writer to drain until ctx ends, then end
+	local    atomic.Bool          // we ended it (Close, Unbind, Disconnect), not the peer
+	pingDue  atomic.Bool          // the heartbeat wants a PING sent
+	pingSig  chan struct{}        // wakes an idle writer for it
 	failMu   sync.Mutex
 	failure  error // why we ended it, if not Close or the peer (a heartbeat timeout)
 }
 
 func newConn(s *Socket, p *pipe, nc net.Conn, w *wire, zc *zmq4.Conn) *conn {
 	return &conn{s: s, p: p, nc: nc, w: w, zc: zc, remote: nc.RemoteAddr().String(),
-		stop: make(chan struct{}), linger: make(chan time.Duration, 1), pingSig: make(chan struct{}, 1)}
+		stop: make(chan struct{}), linger: make(chan context.Context, 1), pingSig: make(chan struct{}, 1)}
 }
 
 // security returns the socket's mechanism, and whether we are its server.
@@ -203,13 +204,13 @@ func (c *conn) sendCommands() error {
 	return nil
 }
 
-// drain sends what is queued for up to the linger period, then returns.
-func (c *conn) drain(linger time.Duration) error {
-	if linger == 0 {
+// drain sends what is queued until ctx ends, then returns.
+func (c *conn) drain(ctx context.Context) error {
+	if ctx.Err() != nil {
 		return nil
 	}
-	if linger > 0 {
-		c.nc.SetWriteDeadline(time.Now().Add(linger))
+	if dl, ok := ctx.Deadline(); ok {
+		c.nc.SetWriteDeadline(dl) // a write to a stalled peer ends then; an ended ctx closes the conn
 	}
 	for {
 		m, ok := c.p.out.get()
@@ -222,15 +223,12 @@ func (c *conn) drain(linger time.Duration) error {
 	}
 }
 
-// lingerFor asks the writer to send what is queued, for up to d, and end.
+// lingerFor asks the writer to send what is queued, until ctx ends, and end.
 // A second request is ignored.
-func (c *conn) lingerFor(d time.Duration) {
+func (c *conn) lingerFor(ctx context.Context) {
 	c.local.Store(true)
-	if d == 0 {
-		d = time.Nanosecond // 0 would mean "discard"; the time is up anyway
-	}
 	select {
-	case c.linger <- d:
+	case c.linger <- ctx:
 	default:
 	}
 }

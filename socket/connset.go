@@ -1,10 +1,10 @@
 package socket
 
 import (
+	"context"
 	"net"
 	"slices"
 	"sync"
-	"time"
 )
 
 // connSet is the connections of a binding or dialing, handshaking or
@@ -97,9 +97,9 @@ func (cs *connSet) signalLocked() {
 }
 
 // stopAll closes the handshaking connections, asks every established one to
-// drain for up to linger, then ends the ones still running. It returns once
+// drain until ctx ends, then ends the ones still running. It returns once
 // all have been removed.
-func (cs *connSet) stopAll(linger time.Duration) {
+func (cs *connSet) stopAll(ctx context.Context) {
 	cs.mu.Lock()
 	cs.stopped = true
 	empty := make(chan struct{})
@@ -113,20 +113,14 @@ func (cs *connSet) stopAll(linger time.Duration) {
 	}
 	cs.signalLocked()
 	cs.mu.Unlock()
-	if linger != 0 {
+	if ctx.Err() == nil {
 		for _, c := range conns {
-			c.lingerFor(linger)
-		}
-		var timeout <-chan time.Time
-		if linger > 0 {
-			t := time.NewTimer(linger)
-			defer t.Stop()
-			timeout = t.C
+			c.lingerFor(ctx)
 		}
 		select {
 		case <-empty:
 			return
-		case <-timeout:
+		case <-ctx.Done():
 		}
 	}
 	for _, c := range conns {

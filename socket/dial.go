@@ -73,7 +73,7 @@ func (s *Socket) Disconnect(ep string) error {
 		s.disconnectInproc(ep, d.e.addr)
 		return nil
 	}
-	d.stop(0)
+	d.stop(ended)
 	return nil
 }
 
@@ -90,9 +90,9 @@ type dialing struct {
 	stopOnce sync.Once
 
 	// Closing with messages still queued for a peer not yet connected: the
-	// dialer goes on until they are out or drainBy passes, as libzmq lingers.
-	drain   chan struct{}
-	drainBy time.Time
+	// dialer goes on until they are out or drainCtx ends, as libzmq lingers.
+	drain    chan struct{}
+	drainCtx context.Context
 }
 
 func (d *dialing) run() {
@@ -183,7 +183,7 @@ func (d *dialing) serve(nc net.Conn) (established bool, err error) {
 	}
 	select {
 	case <-d.drain:
-		c.lingerFor(time.Until(d.drainBy))
+		c.lingerFor(d.drainCtx)
 	default:
 	}
 	s.mon.emit(Event{Kind: EventHandshakeOK, Endpoint: d.endpoint, Remote: remote})
@@ -192,15 +192,15 @@ func (d *dialing) serve(nc net.Conn) (established bool, err error) {
 	return true, err
 }
 
-// stop ends the dialer: the live connection drains for up to linger, the
+// stop ends the dialer: the live connection drains until ctx ends, the
 // next dial never happens, and the kept peer queue goes.
-func (d *dialing) stop(linger time.Duration) {
+func (d *dialing) stop(ctx context.Context) {
 	d.stopOnce.Do(func() {
-		if linger != 0 && d.p != nil && d.p.out.len() > 0 {
-			d.lingerUndelivered(linger)
+		if ctx.Err() == nil && d.p != nil && d.p.out.len() > 0 {
+			d.lingerUndelivered(ctx)
 		}
 		close(d.cancel) // before stopAll, so the dialer does not redial once the connection ends
-		d.set.stopAll(linger)
+		d.set.stopAll(ctx)
 		<-d.done
 		if d.p != nil {
 			d.s.detach(d.p)
@@ -211,25 +211,17 @@ func (d *dialing) stop(linger time.Duration) {
 
 // lingerUndelivered keeps the dialer going while messages wait for a peer
 // that is not connected, or still handshaking: it returns when the
-// connection has taken them all, or after linger (never, if negative).
-func (d *dialing) lingerUndelivered(linger time.Duration) {
-	var timeout <-chan time.Time
-	if linger > 0 {
-		d.drainBy = time.Now().Add(linger)
-		t := time.NewTimer(linger)
-		defer t.Stop()
-		timeout = t.C
-	} else {
-		d.drainBy = time.Now().Add(100 * 365 * 24 * time.Hour)
-	}
+// connection has taken them all, or when ctx ends.
+func (d *dialing) lingerUndelivered(ctx context.Context) {
+	d.drainCtx = ctx
 	close(d.drain)
 	d.set.mu.Lock()
 	for c := range d.set.conns {
-		c.lingerFor(time.Until(d.drainBy))
+		c.lingerFor(ctx)
 	}
 	d.set.mu.Unlock()
 	select {
 	case <-d.done:
-	case <-timeout:
+	case <-ctx.Done():
 	}
 }

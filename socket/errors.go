@@ -36,6 +36,9 @@ var (
 	// ErrHandshake is a peer that failed the ZMTP handshake: no greeting,
 	// garbage, an incompatible socket type or bad credentials.
 	ErrHandshake = errors.New("socket: handshake failed")
+	// ErrDiscarded is Shutdown's report that its ctx ended before every
+	// queued message went out: those left were discarded.
+	ErrDiscarded = errors.New("socket: queued messages discarded")
 	// ErrHeartbeat is a peer dropped because nothing came from it within the
 	// heartbeat timeout after a PING, or within the TTL it asked for (see
 	// WithHeartbeat); it is the Err of the EventDisconnected.

@@ -2,6 +2,7 @@ package socket_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"time"
@@ -206,4 +207,29 @@ func ExampleSocket_Monitor() {
 	// listening
 	// accepted
 	// handshake-ok
+}
+
+// Close lingers while queued messages go out, for up to WithLinger's period.
+// Shutdown bounds that wait by a ctx instead, and says what it had to give
+// up: here a PUSH connected to an endpoint where nothing listens yet, so its
+// messages wait in the queue until the ctx ends.
+func ExampleSocket_Shutdown() {
+	push, err := socket.New(socket.Push)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := push.Connect("ipc:///tmp/zmqflow-example-nobody-listens"); err != nil {
+		log.Fatal(err)
+	}
+	for _, task := range []string{"10", "20", "30"} {
+		if err := push.Send(context.Background(), socket.NewMsgString(task)); err != nil {
+			log.Fatal(err)
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	err = push.Shutdown(ctx)
+	fmt.Println(errors.Is(err, socket.ErrDiscarded), push.Stats().Discarded)
+	// Output: true 3
 }

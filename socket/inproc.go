@@ -1,6 +1,7 @@
 package socket
 
 import (
+	"context"
 	"fmt"
 	"sync"
 )
@@ -133,6 +134,9 @@ func (r *inprocRegistry) linkLocked(l *inprocLink, b *Socket) {
 	r.links[l.name] = append(r.links[l.name], l)
 	if bp.inq != nil && bp.inq.len() > 0 {
 		b.fq.ready(bp) // sent before the bind
+		c.mu.Lock()
+		c.publishLocked() // a closing connector may be waiting for this (see awaitInprocBinds)
+		c.mu.Unlock()
 	}
 	c.mon.emit(Event{Kind: EventHandshakeOK, Endpoint: l.endpoint})
 	b.mon.emit(Event{Kind: EventHandshakeOK, Endpoint: l.endpoint})
@@ -202,6 +206,31 @@ func removeLink(ls []*inprocLink, s *Socket, ep string) []*inprocLink {
 		kept = append(kept, l)
 	}
 	return kept
+}
+
+// awaitInprocBinds lingers, until ctx ends, while messages wait for inproc
+// names to be bound: once bound, they are in the binder's queue, delivered.
+func (s *Socket) awaitInprocBinds(ctx context.Context) {
+	for ctx.Err() == nil {
+		changed := s.waitChanged()
+		if !s.inprocPending() {
+			return
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+		}
+	}
+}
+
+// inprocPending reports whether messages wait for an inproc Bind.
+func (s *Socket) inprocPending() bool {
+	for _, p := range *s.sendables.Load() {
+		if p.peerq != nil && p.peer.Load() == nil && p.peerq.len() > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // closeInproc releases everything inproc a closing socket holds.

@@ -539,3 +539,126 @@ func kindsEqual(a, b []socket.EventKind) bool {
 	}
 	return true
 }
+
+// Shutdown lingers until its ctx ends, not for the linger period, and
+// reports what it discarded: messages queued for a peer that never came, on
+// every transport (inproc queues for a Bind that never came).
+func TestShutdownDiscards(t *testing.T) {
+	eachTransport(t, func(t *testing.T, tr transport) {
+		ep := tr.endpoint(t)
+		if tr.name == "tcp" {
+			ep = freeTCPEndpoint(t)
+		}
+		push := openSock(t, socket.Push) // the default linger: 30 s
+		push.connect(ep)
+		for i := range 3 {
+			push.send(fmt.Sprint(i))
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		done := make(chan error, 1)
+		go func() { done <- push.Shutdown(ctx) }()
+		select {
+		case err := <-done:
+			isErr(t, "Shutdown", err, socket.ErrDiscarded)
+			isErr(t, "Shutdown", err, context.DeadlineExceeded)
+			if !strings.Contains(fmt.Sprint(err), "3 messages") {
+				t.Errorf("Shutdown: %v, want it to count 3 messages", err)
+			}
+		case <-time.After(waitLimit):
+			t.Fatalf("Shutdown still lingering %v after its ctx ended", waitLimit)
+		}
+		if n := push.Stats().Discarded; n != 3 {
+			t.Errorf("Stats().Discarded = %d, want 3", n)
+		}
+		must(t, push.Shutdown(ctx)) // closed already
+		must(t, push.Close())
+	})
+}
+
+// Shutdown returns nil once everything queued went out; a peer that reads
+// slowly is waited for.
+func TestShutdownDelivers(t *testing.T) {
+	eachTransport(t, func(t *testing.T, tr transport) {
+		pull := openSock(t, socket.Pull, socket.WithRecvHWM(1))
+		ep := pull.bind(tr.endpoint(t))
+		push := openSock(t, socket.Push, socket.WithSendHWM(100))
+		push.connect(ep)
+		const n = 50
+		for i := range n {
+			push.send(fmt.Sprint(i))
+		}
+		got := make(chan error, 1)
+		go func() {
+			for i := range n {
+				m, err := pull.Recv(testCtx(t, waitLimit))
+				if err == nil && m.Strings()[0] != fmt.Sprint(i) {
+					err = fmt.Errorf("message %d is %q", i, m)
+				}
+				if err != nil {
+					got <- err
+					return
+				}
+			}
+			got <- nil
+		}()
+		must(t, push.Shutdown(testCtx(t, waitLimit)))
+		must(t, <-got)
+		if d := push.Stats().Discarded; d != 0 {
+			t.Errorf("Stats().Discarded = %d, want 0", d)
+		}
+	})
+}
+
+// A Shutdown whose ctx is cancelled while a stalled peer holds up the queue
+// ends at once and counts what it left. (inproc has no queue of the
+// sender's: a message sent is in the receiver's queue, delivered.)
+func TestShutdownCancelled(t *testing.T) {
+	eachTransport(t, func(t *testing.T, tr transport) {
+		if tr.name == "inproc" {
+			t.Skip("inproc delivers into the peer's queue: nothing to discard")
+		}
+		pull := openSock(t, socket.Pull, socket.WithRecvHWM(1))
+		ep := pull.bind(tr.endpoint(t))
+		push := openSock(t, socket.Push, socket.WithSendHWM(4))
+		push.connect(ep)
+		push.await(socket.EventHandshakeOK)
+		big := socket.NewMsg(make([]byte, 1<<20))
+		for { // until the queue and the buffers are full
+			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+			err := push.Send(ctx, big)
+			cancel()
+			if err != nil {
+				break
+			}
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- push.Shutdown(ctx) }()
+		cancel()
+		select {
+		case err := <-done:
+			isErr(t, "Shutdown", err, socket.ErrDiscarded)
+			isErr(t, "Shutdown", err, context.Canceled)
+		case <-time.After(waitLimit):
+			t.Fatalf("Shutdown still lingering %v after its ctx was cancelled", waitLimit)
+		}
+	})
+}
+
+// A closing inproc connector waits, within its linger, for the Bind its
+// queued messages wait for; once bound, they are delivered.
+func TestShutdownInprocAwaitsBind(t *testing.T) {
+	ep := inprocName(t)
+	push := openSock(t, socket.Push)
+	push.connect(ep)
+	push.send("queued before the bind")
+	done := make(chan error, 1)
+	go func() { done <- push.Shutdown(testCtx(t, waitLimit)) }()
+	pull := openSock(t, socket.Pull)
+	pull.bind(ep)
+	if m := pull.recv(); !equal(m, "queued before the bind") {
+		t.Fatalf("got %q", m)
+	}
+	must(t, <-done)
+}

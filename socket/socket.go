@@ -1,6 +1,7 @@
 package socket
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -106,6 +107,7 @@ type Stats struct {
 	Peers         int    // peers attached now (PUSH, DEALER, REQ, PAIR: a Connect counts from the call, as libzmq's pipes)
 	Subscribers   int    // PUB, XPUB: peers that have subscribed to something (a slow joiner has arrived)
 	Dropped       uint64 // messages dropped: PUB/XPUB at a subscriber's HWM, ROUTER to an unknown peer
+	Discarded     uint64 // messages queued for a peer that went away (a bound side's peer), or still queued when Close or Shutdown gave up
 	EventsDropped uint64 // monitor events dropped because the Monitor channel was full
 }
 
@@ -119,24 +121,66 @@ func (s *Socket) Stats() Stats {
 		}
 	}
 	s.mu.RUnlock()
-	return Stats{Peers: n, Subscribers: subscribers, Dropped: s.dropped.Load(), EventsDropped: s.mon.dropped.Load()}
+	return Stats{Peers: n, Subscribers: subscribers, Dropped: s.dropped.Load(), Discarded: s.discarded.Load(), EventsDropped: s.mon.dropped.Load()}
 }
 
 // Close closes the socket. Messages already queued keep going out for up to
 // the linger period (WithLinger, 30 s by default), including those queued for
 // a Connect whose peer has not come up yet: Close waits for it, as libzmq's
-// context does at exit. Then every connection is closed. Close returns after
+// context does at exit. Then every connection is closed, and what is still
+// queued is discarded (counted in Stats().Discarded). Close returns after
 // every goroutine the socket started has ended. Use WithLinger(0) where
-// undelivered messages do not matter.
+// undelivered messages do not matter, and Shutdown to bound the wait by a
+// ctx and learn whether anything was lost.
 // Calls after the first return nil at once; Send and Recv return ErrClosed.
 func (s *Socket) Close() error {
+	ctx := context.Background()
+	switch l := s.opts.linger; {
+	case l == 0:
+		ctx = ended
+	case l > 0:
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, l)
+		defer cancel()
+	}
+	s.shutdown(ctx)
+	return nil
+}
+
+// Shutdown closes the socket as Close does, but lingers until ctx ends
+// instead of for the linger period: queued messages keep going out until
+// they are all out or ctx is done; then every connection is closed and what
+// is still queued is discarded. It returns nil if nothing queued was lost,
+// and otherwise an error wrapping ErrDiscarded, and ctx's error, that says
+// how many messages were discarded. Like Close, it returns after every
+// goroutine the socket started has ended; later calls return nil at once.
+func (s *Socket) Shutdown(ctx context.Context) error {
+	n, first := s.shutdown(ctx)
+	if !first || n == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %d messages: %w", ErrDiscarded, n, ctx.Err())
+}
+
+// ended is a context that has ended: stop now, lingering for nothing.
+var ended = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()
+
+// shutdown closes the socket, lingering until ctx ends. It returns how many
+// queued messages it discarded, and false if the socket was already closed.
+func (s *Socket) shutdown(ctx context.Context) (discarded uint64, first bool) {
 	s.closeMu.Lock()
 	defer s.closeMu.Unlock()
 	if s.closed.Swap(true) {
-		return nil
+		return 0, false
 	}
+	before := s.discarded.Load()
 	close(s.closing)
 
+	s.awaitInprocBinds(ctx)
 	s.closeInproc()
 	s.mu.Lock()
 	binds := make([]*binding, 0, len(s.binds))
@@ -156,10 +200,10 @@ func (s *Socket) Close() error {
 	// Every endpoint lingers at once, so Close takes one linger period at most.
 	var stopping sync.WaitGroup
 	for _, b := range binds {
-		stopping.Go(func() { b.stop(s.opts.linger) })
+		stopping.Go(func() { b.stop(ctx) })
 	}
 	for _, d := range dials {
-		stopping.Go(func() { d.stop(s.opts.linger) })
+		stopping.Go(func() { d.stop(ctx) })
 	}
 	stopping.Wait()
 	s.wg.Wait()
@@ -171,7 +215,7 @@ func (s *Socket) Close() error {
 		s.detach(p)
 	}
 	s.mon.close()
-	return nil
+	return s.discarded.Load() - before, true
 }
 
 // checkOpen returns ErrClosed once Close has begun.
