@@ -139,7 +139,7 @@ func (b *binding) serve(nc net.Conn) {
 	defer func() { b.set.remove(nc, c) }()
 	s := b.s
 	remote := nc.RemoteAddr().String()
-	w, zc, err := s.handshake(nc)
+	w, zc, err := s.handshake(b.endpoint, nc)
 	if err != nil {
 		nc.Close()
 		if b.set.wasEvicted(nc) {

@@ -40,11 +40,13 @@ func newConn(s *Socket, p *pipe, nc net.Conn, w *wire, zc *zmq4.Conn) *conn {
 		stop: make(chan struct{}), linger: make(chan context.Context, 1), pingSig: make(chan struct{}, 1)}
 }
 
-// security returns the socket's mechanism, and whether we are its server.
-func (s *Socket) security() (zmq4.Security, bool) {
+// security returns the socket's mechanism for a connection on endpoint,
+// and whether we are its server.
+func (s *Socket) security(endpoint string, nc net.Conn) (zmq4.Security, bool) {
 	switch {
 	case s.opts.plainAuth != nil:
-		return plainSecurity{auth: s.opts.plainAuth}, true
+		req := AuthRequest{Mechanism: "PLAIN", Endpoint: endpoint, Remote: nc.RemoteAddr().String()}
+		return plainSecurity{auth: s.opts.plainAuth, req: req}, true
 	case s.opts.plainClient:
 		return plainSecurity{user: s.opts.plainUser, password: s.opts.plainPwd}, false
 	}
@@ -54,9 +56,9 @@ func (s *Socket) security() (zmq4.Security, bool) {
 // handshake runs the ZMTP greeting and security handshake on nc, within the
 // handshake timeout. zmq4 panics on some malformed input from a peer: that
 // becomes an error here, never a crash.
-func (s *Socket) handshake(nc net.Conn) (w *wire, zc *zmq4.Conn, err error) {
+func (s *Socket) handshake(endpoint string, nc net.Conn) (w *wire, zc *zmq4.Conn, err error) {
 	w = newWire(nc, s.opts.maxMsgSize)
-	sec, server := s.security()
+	sec, server := s.security(endpoint, nc)
 	if err := nc.SetDeadline(time.Now().Add(s.opts.handshakeTimeout)); err != nil {
 		return nil, nil, err
 	}

@@ -2,6 +2,7 @@ package socket
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"sync"
@@ -130,6 +131,10 @@ func (d *dialing) run() {
 			}
 		default:
 		}
+		if !established && errors.Is(err, ErrAuth) && !s.opts.redialAuth {
+			d.refused(err)
+			return
+		}
 		if established {
 			ivl = s.opts.reconnectIvl
 		}
@@ -147,6 +152,15 @@ func (d *dialing) run() {
 	}
 }
 
+// refused ends a dialer whose credentials the peer refused: redialling them
+// would only be refused again. What was queued for the peer is discarded.
+func (d *dialing) refused(err error) {
+	if d.p != nil {
+		d.s.detach(d.p)
+	}
+	d.s.mon.emit(Event{Kind: EventClosed, Endpoint: d.endpoint, Err: fmt.Errorf("not redialling: %w", err)})
+}
+
 // serve runs one dialled connection; established reports whether the
 // handshake succeeded.
 func (d *dialing) serve(nc net.Conn) (established bool, err error) {
@@ -158,7 +172,7 @@ func (d *dialing) serve(nc net.Conn) (established bool, err error) {
 	var c *conn
 	defer func() { d.set.remove(nc, c) }()
 	remote := nc.RemoteAddr().String()
-	w, zc, err := s.handshake(nc)
+	w, zc, err := s.handshake(d.endpoint, nc)
 	if err != nil {
 		nc.Close()
 		s.mon.emit(Event{Kind: EventHandshakeFailed, Endpoint: d.endpoint, Remote: remote, Err: err})

@@ -31,7 +31,9 @@
 // message frames itself, which saves zmq4's allocations and a second parse
 // of every header. ZMTP commands never reach the application; a PING is
 // answered with a PONG. The NULL and PLAIN (RFC 24) mechanisms are
-// supported; a PLAIN server checks credentials with a function you supply.
+// supported; a PLAIN server checks credentials, and where they come from,
+// with an Authenticator you supply, and a client whose credentials are
+// refused stops redialling.
 // inproc connections pass messages over Go channels, without ZMTP and without
 // a size limit.
 //

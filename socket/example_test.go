@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/zmqflow/zmqflow/socket"
@@ -232,4 +234,75 @@ func ExampleSocket_Shutdown() {
 	err = push.Shutdown(ctx)
 	fmt.Println(errors.Is(err, socket.ErrDiscarded), push.Stats().Discarded)
 	// Output: true 3
+}
+
+// A PLAIN server checks each client's credentials with an Authenticator,
+// which also learns where the client comes from: here it refuses, for a
+// while, a host that failed three times, so that guessing passwords from it
+// gets nowhere. (PLAIN sends passwords in clear: use it on a trusted network
+// or in a tunnel.)
+func ExampleWithPlainServer() {
+	var mu sync.Mutex
+	failures := map[string]int{} // by host
+	auth := func(r socket.AuthRequest) error {
+		host, _, _ := strings.Cut(r.Remote, ":")
+		mu.Lock()
+		defer mu.Unlock()
+		if failures[host] >= 3 {
+			return errors.New("too many failures from this host")
+		}
+		if r.Username != "admin" || r.Password != "secret" {
+			failures[host]++
+			return errors.New("wrong user name or password")
+		}
+		return nil
+	}
+	server, err := socket.New(socket.Pull, socket.WithPlainServer(auth))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer server.Close()
+	ep, err := server.Bind("tcp://127.0.0.1:*")
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	// A client with a wrong password is refused, and does not try again.
+	guess, err := socket.New(socket.Push, socket.WithPlainClient("admin", "guess"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer guess.Close()
+	events := guess.Monitor()
+	if err := guess.Connect(ep); err != nil {
+		log.Fatal(err)
+	}
+	for e := range events {
+		if e.Kind == socket.EventClosed {
+			fmt.Println("refused:", errors.Is(e.Err, socket.ErrAuth))
+			break
+		}
+	}
+
+	client, err := socket.New(socket.Push, socket.WithPlainClient("admin", "secret"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer client.Close()
+	if err := client.Connect(ep); err != nil {
+		log.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := client.Send(ctx, socket.NewMsgString("hello")); err != nil {
+		log.Fatal(err)
+	}
+	m, err := server.Recv(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(m)
+	// Output:
+	// refused: true
+	// ["hello"]
 }

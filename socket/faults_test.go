@@ -14,6 +14,8 @@ import (
 	"net"
 	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -349,11 +351,16 @@ func TestFaultSilentServer(t *testing.T) {
 	}
 }
 
-// PLAIN: the server's authenticator decides; bad credentials are dropped
-// with ErrAuth, good ones pass.
+// PLAIN: the server's authenticator decides, knowing where the peer comes
+// from; bad credentials are dropped with ErrAuth, good ones pass.
 func TestFaultPlainAuth(t *testing.T) {
-	auth := func(user, password string) error {
-		if user == "admin" && password == "secret" {
+	var mu sync.Mutex
+	var seen []socket.AuthRequest
+	auth := func(r socket.AuthRequest) error {
+		mu.Lock()
+		seen = append(seen, r)
+		mu.Unlock()
+		if r.Username == "admin" && r.Password == "secret" {
 			return nil
 		}
 		return errors.New("no such user")
@@ -370,6 +377,12 @@ func TestFaultPlainAuth(t *testing.T) {
 	e = bad.await(socket.EventHandshakeFailed)
 	if !errors.Is(e.Err, socket.ErrAuth) {
 		t.Errorf("client event %v, want ErrAuth", e)
+	}
+	mu.Lock()
+	r := seen[0]
+	mu.Unlock()
+	if r.Mechanism != "PLAIN" || r.Endpoint != ep || !strings.HasPrefix(r.Remote, "127.0.0.1:") || r.Username != "admin" || r.Password != "guess" {
+		t.Errorf("the authenticator saw %+v", r)
 	}
 
 	null := openSock(t, socket.Push, socket.WithReconnectInterval(time.Hour))
@@ -395,6 +408,47 @@ func TestFaultPlainAuth(t *testing.T) {
 	good.send("again")
 	if m := pull2.recv(); !equal(m, "again") {
 		t.Fatalf("after reconnect got %q", m)
+	}
+}
+
+// A client whose credentials are refused stops: it does not redial (a client
+// that retries them is a guesser), reports it with EventClosed, and
+// discards what it had queued. WithRedialAfterAuthFailure keeps it trying.
+func TestFaultPlainRefusedStops(t *testing.T) {
+	var attempts atomic.Int32
+	auth := func(r socket.AuthRequest) error {
+		attempts.Add(1)
+		return errors.New("no such user")
+	}
+	pull := openSock(t, socket.Pull, socket.WithPlainServer(auth))
+	ep := pull.bind("tcp://127.0.0.1:*")
+
+	push := openSock(t, socket.Push, socket.WithPlainClient("admin", "guess"),
+		socket.WithReconnectInterval(10*time.Millisecond))
+	push.connect(ep)
+	push.send("a")
+	push.send("b")
+	e := push.await(socket.EventClosed)
+	if !errors.Is(e.Err, socket.ErrAuth) || e.Endpoint != ep {
+		t.Fatalf("event %v, want closed %s with ErrAuth", e, ep)
+	}
+	if n := push.Stats().Discarded; n != 2 {
+		t.Errorf("Stats().Discarded = %d, want the 2 queued messages", n)
+	}
+	// Fifty reconnect intervals: a redialling client would have tried again.
+	time.Sleep(50 * 10 * time.Millisecond)
+	if n := attempts.Load(); n != 1 {
+		t.Errorf("the server saw %d attempts, want 1", n)
+	}
+
+	retry := openSock(t, socket.Push, socket.WithPlainClient("admin", "guess"),
+		socket.WithReconnectInterval(10*time.Millisecond), socket.WithRedialAfterAuthFailure(), socket.WithLinger(0))
+	retry.connect(ep)
+	for range 3 {
+		e := retry.await(socket.EventHandshakeFailed)
+		if !errors.Is(e.Err, socket.ErrAuth) {
+			t.Fatalf("event %v, want ErrAuth", e)
+		}
 	}
 }
 

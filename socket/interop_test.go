@@ -780,8 +780,8 @@ func TestInteropHeartbeatPeerTTL(t *testing.T) {
 func TestInteropPlain(t *testing.T) {
 	interopLeakCheck(t)
 	const user, password = "admin", "secret"
-	auth := func(u, p string) error {
-		if u != user || p != password {
+	auth := func(r socket.AuthRequest) error {
+		if r.Username != user || r.Password != password {
 			return errors.New("unknown user or wrong password")
 		}
 		return nil

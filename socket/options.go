@@ -54,7 +54,8 @@ type options struct {
 	routerMandatory     bool
 	plainUser, plainPwd string
 	plainClient         bool
-	plainAuth           PlainAuthenticator
+	plainAuth           Authenticator
+	redialAuth          bool
 	logger              *zap.Logger
 	hbInterval          time.Duration // 0: no heartbeats of ours
 	hbTimeout           time.Duration
@@ -212,15 +213,30 @@ func WithPlainClient(username, password string) Option {
 	})
 }
 
-// PlainAuthenticator decides whether a PLAIN client may connect. It is called
-// from the connection's own goroutine, possibly for several connections at
-// once, so it must be safe for concurrent use. It returns nil to accept.
-type PlainAuthenticator func(username, password string) error
+// AuthRequest is what an authenticator knows of a peer that asks to
+// connect, as ZAP's request (RFC 27) has it: how it authenticates, where it
+// comes from, and who it says it is.
+type AuthRequest struct {
+	Mechanism string // "PLAIN"
+	Endpoint  string // our endpoint the peer reached, as bound or connected
+	Remote    string // the peer's address ("host:port" for tcp; for ipc, usually empty)
+	Username  string // PLAIN
+	Password  string // PLAIN
+}
+
+// Authenticator decides whether a peer may connect: nil accepts it, an error
+// refuses it (the peer gets ZMTP's ERROR, and EventHandshakeFailed carries
+// ErrAuth and the error). It is called from each connection's own
+// goroutine, possibly for several connections at once, so it must be safe
+// for concurrent use; it may block, to slow a guesser down, for as long as
+// the handshake timeout allows. Remote lets it count failures by address
+// and refuse, or delay, a peer that fails too often.
+type Authenticator func(AuthRequest) error
 
 // WithPlainServer makes the socket the PLAIN server of its connections: every
 // peer must present a username and password that auth accepts, or it is
 // disconnected with ErrAuth.
-func WithPlainServer(auth PlainAuthenticator) Option {
+func WithPlainServer(auth Authenticator) Option {
 	return optionFunc(func(o *options) error {
 		if auth == nil {
 			return fmt.Errorf("%w: nil PLAIN authenticator", ErrBadOption)
@@ -228,6 +244,16 @@ func WithPlainServer(auth PlainAuthenticator) Option {
 		o.plainAuth = auth
 		return nil
 	})
+}
+
+// WithRedialAfterAuthFailure makes a Connect keep redialling, with back-off,
+// after the peer refused our credentials. By default a refused Connect stops
+// (EventClosed with ErrAuth) and its queued messages are discarded: the same
+// credentials would be refused again, and a client that retries them is
+// indistinguishable from one that guesses. Use it where the server's
+// accounts may change while clients wait.
+func WithRedialAfterAuthFailure() Option {
+	return optionFunc(func(o *options) error { o.redialAuth = true; return nil })
 }
 
 // WithLogger sets where the socket logs connection trouble (debug level) and

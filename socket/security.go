@@ -38,7 +38,8 @@ func (nullSecurity) Decrypt(w io.Writer, b []byte) (int, error) { return w.Write
 // and hangs up; then INITIATE and READY carry the metadata.
 type plainSecurity struct {
 	user, password string
-	auth           PlainAuthenticator // set on the server side
+	auth           Authenticator // set on the server side
+	req            AuthRequest   // the server's view of the connection, for auth
 }
 
 func (plainSecurity) Type() zmq4.SecurityType { return zmq4.PlainSecurity }
@@ -74,7 +75,9 @@ func (p plainSecurity) serve(c *zmq4.Conn) error {
 	if !ok || !ok2 || len(rest) != 0 {
 		return fmt.Errorf("%w: PLAIN: malformed HELLO", ErrHandshake)
 	}
-	if err := p.auth(user, pass); err != nil {
+	req := p.req
+	req.Username, req.Password = user, pass
+	if err := p.auth(req); err != nil {
 		// The refusal as libzmq writes it: its ERROR name is spelt "\x05ERROR"
 		// in C, which the compiler reads as 0x5E 'R' 'R' 'O' 'R', and libzmq
 		// clients accept only that, with a ZAP status code as the reason. An
