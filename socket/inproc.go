@@ -3,6 +3,7 @@ package socket
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 )
 
@@ -188,7 +189,9 @@ func (s *Socket) disconnectInproc(ep string, name string) {
 	r := &inprocs
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.links[name] = removeLink(r.links[name], s, ep)
+	if r.links[name] = removeLink(r.links[name], s, ep); len(r.links[name]) == 0 {
+		delete(r.links, name)
+	}
 	r.waiting[name] = removeLink(r.waiting[name], s, ep)
 	if len(r.waiting[name]) == 0 {
 		delete(r.waiting, name)
@@ -196,16 +199,16 @@ func (s *Socket) disconnectInproc(ep string, name string) {
 }
 
 // removeLink unlinks and drops the links of connector s to ep ("" for all).
+// The slots they leave are cleared: a closed socket must not stay reachable
+// from the registry.
 func removeLink(ls []*inprocLink, s *Socket, ep string) []*inprocLink {
-	kept := ls[:0]
-	for _, l := range ls {
+	return slices.DeleteFunc(ls, func(l *inprocLink) bool {
 		if l.connector == s && (ep == "" || l.endpoint == ep) {
 			l.unlink()
-			continue
+			return true
 		}
-		kept = append(kept, l)
-	}
-	return kept
+		return false
+	})
 }
 
 // awaitInprocBinds lingers, until ctx ends, while messages wait for inproc
@@ -244,7 +247,9 @@ func (s *Socket) closeInproc() {
 		}
 	}
 	for name := range r.links {
-		r.links[name] = removeLink(r.links[name], s, "")
+		if r.links[name] = removeLink(r.links[name], s, ""); len(r.links[name]) == 0 {
+			delete(r.links, name)
+		}
 	}
 	for name := range r.waiting {
 		r.waiting[name] = removeLink(r.waiting[name], s, "")

@@ -4,6 +4,7 @@ package socket_test
 // PUB/SUB and XPUB/XSUB, over every transport.
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strings"
@@ -464,4 +465,63 @@ func TestPubStatsSubscribers(t *testing.T) {
 			t.Fatalf("got %v, want the first message", m)
 		}
 	})
+}
+
+// A subscriber that leaves takes its subscriptions' memory with it: a PUB
+// holding many subscriptions from one SUB gives the memory back when that
+// SUB disconnects, without waiting for another peer.
+func TestPubForgetsDepartedSubscriber(t *testing.T) {
+	eachTransport(t, func(t *testing.T, tr transport) {
+		const n = 50000
+		pub := openSock(t, socket.Pub)
+		ep := pub.bind(tr.endpoint(t))
+		before := heapInUse()
+		sub, err := socket.New(socket.Sub, socket.WithSendHWM(2*n)) // subscriptions queue like messages
+		if err != nil {
+			t.Fatal(err)
+		}
+		sub.Connect(ep)
+		for i := range n {
+			must(t, sub.Subscribe([]byte(fmt.Sprintf("topic-%06d", i))))
+		}
+		must(t, sub.Subscribe([]byte("sync")))
+		tsub := &tsock{Socket: sub, t: t, mon: sub.Monitor()}
+		subSync(t, pub, tsub) // every subscription before "sync" has arrived
+		held := int64(heapInUse()) - int64(before)
+		must(t, sub.Close())
+		for pub.Stats().Peers > 0 {
+			pub.await(socket.EventDisconnected)
+		}
+		left := int64(heapInUse()) - int64(before)
+		t.Logf("%d subscriptions held %d KiB; %d KiB left after the subscriber went", n, held>>10, left>>10)
+		if left > held/4 {
+			t.Errorf("%d KiB of %d KiB still held after the subscriber went", left>>10, held>>10)
+		}
+	})
+}
+
+// An inproc Connect before the Bind queues up to the high-water mark, as
+// libzmq does; the messages arrive, in order, once the name is bound.
+func TestInprocConnectBeforeBindQueues(t *testing.T) {
+	ep := inprocName(t)
+	push := openSock(t, socket.Push, socket.WithSendHWM(5))
+	push.connect(ep)
+	for i := range 5 {
+		push.send(fmt.Sprint(i))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	isErr(t, "Send past the mark", push.Send(ctx, socket.NewMsgString("x")), context.DeadlineExceeded)
+
+	pull := openSock(t, socket.Pull)
+	pull.bind(ep)
+	for i := range 5 {
+		if m := pull.recv(); !equal(m, fmt.Sprint(i)) {
+			t.Fatalf("message %d: got %q", i, m)
+		}
+	}
+	push.send("after the bind")
+	if m := pull.recv(); !equal(m, "after the bind") {
+		t.Fatalf("got %q", m)
+	}
 }
