@@ -194,6 +194,11 @@ func (w *wire) admit(b *budget, size uint64) error {
 // frames: its Msg, and one block for its bodies. NULL and PLAIN send frames
 // as they are; a mechanism that encrypts them (CURVE) would decrypt here.
 func (w *wire) readMsg() (Msg, error) {
+	if len(w.rb.buffered()) == 0 {
+		if err := w.rb.fill(); err != nil { // wait for the next bytes, then look for a whole message
+			return nil, err
+		}
+	}
 	if m := w.readBuffered(); m != nil {
 		return m, nil
 	}
