@@ -13,7 +13,8 @@
 //	Ch. 2  Multipart Messages                  socket.Msg
 //	Ch. 2  High-Water Marks                    socket.WithSendHWM, WithRecvHWM, Stats.Dropped
 //	Ch. 2  Handling Errors and ETERM           socket: ctx on every blocking call, ErrClosed,
-//	                                          Close with linger; the kill signal (PUB/SUB):
+//	                                          Close with linger, Shutdown(ctx) and
+//	                                          ErrDiscarded; the kill signal (PUB/SUB):
 //	                                          examples/taskwork, tasksink
 //	Ch. 2  Intermediaries and Proxies          socket: XPub, XSub; broker: Proxy, Queue, Forwarder
 //	Ch. 2  Missing Message Problem Solver      socket.Monitor events, Stats
@@ -31,12 +32,16 @@
 //	Ch. 7  Transferring Files (credit flow)    broker: WithCredit
 //	Ch. 4  Client-Side Reliability (Lazy       patterns: Req with LazyPirate
 //	       Pirate)
+//	Ch. 4  Heartbeating (ZMTP PING, RFC 37)    socket.WithHeartbeat, ErrHeartbeat
 //	Ch. 4  Paranoid Pirate (spec 6/PPP)        broker: LoadBalancer, Worker (heartbeats, reconnect)
 //	Ch. 4  Majordomo (spec 7/MDP, 8/MMI)       broker: MDPBroker, MDPWorker, MDPClient
 //	Stages chained across hosts (map, reduce)  broker: Stage (a worker upstream, a client
 //	                                          downstream)
 //	Ch. 5  Espresso (capture)                  broker: WithCapture
-//	Security: ZMTP PLAIN (RFC 24)              socket.WithPlainClient, WithPlainServer
+//	Security: ZMTP PLAIN (RFC 24)              socket.WithPlainClient, WithPlainServer,
+//	                                          Authenticator; ExampleWithPlainServer
+//	Hostile peers                              socket.WithMaxMsgSize, WithMaxHandshakes,
+//	                                          WithHeartbeat
 //
 // Pitfalls the pipeline examples reproduce (each README says more):
 //
