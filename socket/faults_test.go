@@ -305,8 +305,8 @@ func TestFaultSilentClient(t *testing.T) {
 	if !errors.Is(e.Err, socket.ErrHandshake) {
 		t.Errorf("event %v, want ErrHandshake", e)
 	}
-	if d < timeout*8/10 || d > timeout+3*time.Second {
-		t.Errorf("dropped after %v, want about %v", d, timeout)
+	if d < timeout*8/10 {
+		t.Errorf("dropped after %v, before the timeout of %v", d, timeout)
 	}
 	p.expectClosed()
 

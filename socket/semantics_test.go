@@ -263,12 +263,9 @@ func TestPubDropsAtHWM(t *testing.T) {
 			if time.Since(start) > waitLimit {
 				t.Fatalf("%d messages of 64 KiB to a stalled subscriber and no drop", sent)
 			}
-			before := time.Now()
+			// A PUB that blocked would block until ctx ends: Send fails.
 			if err := pub.Send(ctx, big); err != nil {
 				t.Fatalf("PUB Send: %v", err)
-			}
-			if d := time.Since(before); d > time.Second {
-				t.Fatalf("PUB Send blocked for %v at message %d", d, sent)
 			}
 			sent++
 		}
@@ -283,11 +280,7 @@ func TestPubDropsAtHWM(t *testing.T) {
 				t.Fatalf("never 100 drops in a row to a stalled subscriber")
 			}
 			d0 := pub.Stats().Dropped
-			before := time.Now()
 			must(t, pub.Send(ctx, big))
-			if d := time.Since(before); d > time.Second {
-				t.Fatalf("PUB Send blocked for %v", d)
-			}
 			sent++
 			if pub.Stats().Dropped > d0 {
 				consecutive++
