@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"time"
 
@@ -29,17 +30,33 @@ received is printed as one line; frames are separated by a delimiter.
                    echoing the request
   -wait-peers N    before sending, wait until N peers finished their handshake
   -wait DURATION   before sending, wait this long (after -wait-peers, if given)
+  -timeout DURATION
+                   give up, exit 3, when a message to receive (or a REQ's
+                   reply) does not come within DURATION (default 0: no limit);
+                   not for PUSH and PUB
+  -heartbeat IVL[,TIMEOUT[,TTL]]
+                   ZMTP heartbeats (durations): PING peers every IVL, drop one
+                   silent for TIMEOUT after a PING (default IVL), and ask them
+                   to drop us after TTL without traffic (default 0: never)
   -linger DURATION at exit, how long queued messages may take to go out
                    (default 30s; 0 drops them, -1s waits without bound)
-  -v               report bound endpoints and connection events on stderr
+  -v               report bound endpoints and every connection event on stderr
 
 PUSH and PUB only send; PULL and SUB only receive. PAIR, DEALER, ROUTER,
 XPUB and XSUB do both at once: stdin lines go out while messages received are
 printed, and stdin EOF ends only the sending. REQ sends each line and prints
 its reply; REP prints each request and echoes it back (or sends -reply).
-Send-only types and REQ exit 0 at stdin EOF, once queued messages are sent
-(within -linger). Ctrl-C or SIGTERM closes the socket and exits 0. A bad
-command line exits 2; a failed bind or connect, or any later error, exits 1.
+A connect that fails is retried; its cause is reported once, and again
+whenever it changes.
+
+Send-only types and REQ end at stdin EOF, once queued messages are sent
+(within -linger). Ctrl-C or SIGTERM ends zcat at once, at any point, and
+discards what is still queued.
+
+Exit status: 0 when zcat ends (stdin EOF, -n, Ctrl-C, SIGTERM) with nothing
+discarded; 1 when queued messages were discarded (-linger ran out, or a
+signal came, before a peer took them: one line says how many) or anything
+else failed; 2 for a bad command line; 3 when -timeout ran out.
 `
 
 // config is the parsed command line.
@@ -54,8 +71,13 @@ type config struct {
 	waitPeers int
 	wait      time.Duration
 	linger    time.Duration
+	timeout   time.Duration // 0: none
+	heartbeat heartbeat     // interval 0: none
 	verbose   bool
 }
+
+// heartbeat is -heartbeat: socket.WithHeartbeat's arguments.
+type heartbeat struct{ interval, timeout, ttl time.Duration }
 
 type endpointArg struct {
 	bind bool
@@ -89,6 +111,7 @@ func parseArgs(args []string) (*config, error) {
 	var (
 		cfg              config
 		typ, delim, rep  string
+		hb               string
 		subs             listFlag
 		waitPeers, limit int
 	)
@@ -103,6 +126,8 @@ func parseArgs(args []string) (*config, error) {
 	fs.IntVar(&waitPeers, "wait-peers", 0, "")
 	fs.DurationVar(&cfg.wait, "wait", 0, "")
 	fs.DurationVar(&cfg.linger, "linger", socket.DefaultLinger, "")
+	fs.DurationVar(&cfg.timeout, "timeout", 0, "")
+	fs.StringVar(&hb, "heartbeat", "", "")
 	fs.BoolVar(&cfg.verbose, "v", false, "")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -159,7 +184,51 @@ func parseArgs(args []string) (*config, error) {
 	if given["id"] && cfg.id == "" {
 		return nil, errors.New("bad -id: the identity is empty")
 	}
+	if cfg.timeout < 0 {
+		return nil, fmt.Errorf("bad -timeout %v: want 0 (no limit) or more", cfg.timeout)
+	}
+	if cfg.timeout > 0 && roleOf(t) == sendOnly {
+		return nil, fmt.Errorf("-timeout bounds receiving, which %v does not do", t)
+	}
+	if given["heartbeat"] {
+		if cfg.heartbeat, err = parseHeartbeat(hb); err != nil {
+			return nil, err
+		}
+	}
 	return &cfg, nil
+}
+
+// maxTTL is the longest TTL a ZMTP PING carries: 16 bits of tenths of a second.
+const maxTTL = math.MaxUint16 * 100 * time.Millisecond
+
+// parseHeartbeat reads -heartbeat IVL[,TIMEOUT[,TTL]]. The checks are
+// socket.WithHeartbeat's, made here so the error names the flag.
+func parseHeartbeat(s string) (heartbeat, error) {
+	bad := func(why string, args ...any) (heartbeat, error) {
+		return heartbeat{}, fmt.Errorf("bad -heartbeat %q: %s", s, fmt.Sprintf(why, args...))
+	}
+	fields := strings.Split(s, ",")
+	if len(fields) > 3 {
+		return bad("want IVL[,TIMEOUT[,TTL]]")
+	}
+	var d [3]time.Duration
+	for i, f := range fields {
+		v, err := time.ParseDuration(f)
+		if err != nil {
+			return bad("%q is not a duration (like 500ms or 2s)", f)
+		}
+		d[i] = v
+	}
+	hb := heartbeat{interval: d[0], timeout: d[1], ttl: d[2]}
+	switch {
+	case hb.interval <= 0:
+		return bad("the interval must be more than 0")
+	case hb.timeout < 0:
+		return bad("the timeout must not be negative")
+	case hb.ttl != 0 && (hb.ttl < 100*time.Millisecond || hb.ttl > maxTTL):
+		return bad("the TTL must be 0 or from 100ms to %v", maxTTL)
+	}
+	return hb, nil
 }
 
 // oneLine keeps an error to its first line.

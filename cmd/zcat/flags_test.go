@@ -33,6 +33,14 @@ func TestParseArgs(t *testing.T) {
 	if err != nil || cfg.reply != nil {
 		t.Errorf("rep echoes by default: %+v, %v", cfg, err)
 	}
+	cfg, err = parseArgs([]string{"-t", "pull", "-bind", "tcp://*:1", "-timeout", "2s", "-heartbeat", "1s,5s,10s"})
+	if err != nil || cfg.timeout != 2*time.Second || cfg.heartbeat != (heartbeat{time.Second, 5 * time.Second, 10 * time.Second}) {
+		t.Errorf("timeout, heartbeat: %+v, %v", cfg, err)
+	}
+	cfg, err = parseArgs([]string{"-t", "pull", "-bind", "tcp://*:1", "-heartbeat", "500ms"})
+	if err != nil || cfg.timeout != 0 || cfg.heartbeat != (heartbeat{interval: 500 * time.Millisecond}) {
+		t.Errorf("heartbeat interval alone: %+v, %v", cfg, err)
+	}
 
 	bad := [][]string{
 		{},
@@ -48,6 +56,12 @@ func TestParseArgs(t *testing.T) {
 		{"-t", "pull", "-bind", "tcp://*:1", "-wait-peers", "1"},
 		{"-t", "push", "-bind", "tcp://*:1", "-wait", "-1s"},
 		{"-t", "push", "-bind", "tcp://*:1", "-id", ""},
+		{"-t", "push", "-bind", "tcp://*:1", "-timeout", "1s"},
+		{"-t", "pull", "-bind", "tcp://*:1", "-timeout", "-1s"},
+		{"-t", "pull", "-bind", "tcp://*:1", "-heartbeat", "0"},
+		{"-t", "pull", "-bind", "tcp://*:1", "-heartbeat", "1s,1s,99ms"},
+		{"-t", "pull", "-bind", "tcp://*:1", "-heartbeat", "1s,1s,1s,1s"},
+		{"-t", "pull", "-bind", "tcp://*:1", "-heartbeat", "1s,"},
 		{"-t", "push", "-bind", "inproc://x"},
 		{"-t", "push", "-bind"},
 		{"-nope"},

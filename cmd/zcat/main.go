@@ -28,13 +28,14 @@ func main() {
 
 // Exit codes.
 const (
-	exitOK    = 0
-	exitFail  = 1 // bind, connect, send, receive or I/O failed
-	exitUsage = 2 // bad command line
+	exitOK      = 0
+	exitFail    = 1 // queued messages discarded; bind, send, receive or I/O failed
+	exitUsage   = 2 // bad command line
+	exitTimeout = 3 // -timeout ran out
 )
 
-// run is zcat: it returns the exit code. When ctx ends (a signal), it closes
-// the socket and returns exitOK.
+// run is zcat: it returns the exit code. When ctx ends (a signal), it shuts
+// the socket down at once, and fails only if that discarded queued messages.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	errOut := &lockedWriter{w: stderr}
 	cfg, err := parseArgs(args)
@@ -56,16 +57,34 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	err = z.serve(ctx, stdin, stdout)
 	if ctx.Err() != nil {
-		err = nil // interrupted: not a failure
+		err = nil // interrupted: not a failure in itself
 	}
-	if ferr := z.finish(ctx); err == nil {
-		err = ferr
+	code := exitOK
+	var timedOut *timeoutError
+	switch {
+	case errors.As(err, &timedOut):
+		code = exitTimeout
+	case err != nil:
+		code = exitFail
+	}
+	// A REQ that gave up on its reply has abandoned the request too.
+	abandon := timedOut != nil && cfg.typ == socket.Req
+	lost := z.finish(ctx, abandon)
+	switch {
+	case lost != nil && err != nil:
+		err = fmt.Errorf("%v; %v", err, lost)
+	case lost != nil:
+		err, code = lost, exitFail
+	case timedOut != nil:
+		// Nothing came: an endpoint that never connected is the likely reason.
+		if down := z.peers.down(z.connects()); len(down) > 0 {
+			err = fmt.Errorf("%v (%s)", err, strings.Join(down, ", "))
+		}
 	}
 	if err != nil {
 		errOut.line(err)
-		return exitFail
 	}
-	return exitOK
+	return code
 }
 
 // zcat is one socket and what it needs to pump lines.
@@ -78,25 +97,20 @@ type zcat struct {
 // open makes the socket, subscribes it and binds and connects it, in the
 // order given on the command line.
 func open(ctx context.Context, cfg *config, errOut *lockedWriter) (*zcat, error) {
-	opts := []socket.Option{socket.WithLinger(cfg.linger)}
+	var opts []socket.Option
 	if cfg.id != "" {
 		opts = append(opts, socket.WithIdentity([]byte(cfg.id)))
+	}
+	if hb := cfg.heartbeat; hb.interval > 0 {
+		opts = append(opts, socket.WithHeartbeat(hb.interval, hb.timeout, hb.ttl))
 	}
 	s, err := socket.New(cfg.typ, opts...)
 	if err != nil {
 		return nil, err
 	}
-	var logf func(socket.Event)
-	if cfg.verbose {
-		logf = func(ev socket.Event) {
-			if ev.Kind != socket.EventListening { // reported by open itself
-				errOut.line(ev)
-			}
-		}
-	}
-	z := &zcat{cfg: cfg, sock: s, peers: trackPeers(s.Monitor(), logf)}
+	z := &zcat{cfg: cfg, sock: s, peers: trackPeers(s.Monitor(), cfg.verbose, errOut)}
 	if err := z.subscribe(ctx); err != nil {
-		z.close()
+		z.abort()
 		return nil, err
 	}
 	for _, e := range cfg.endpoints {
@@ -109,7 +123,7 @@ func open(ctx context.Context, cfg *config, errOut *lockedWriter) (*zcat, error)
 			err = s.Connect(e.ep)
 		}
 		if err != nil {
-			z.close()
+			z.abort()
 			return nil, err
 		}
 	}
@@ -139,61 +153,69 @@ func (z *zcat) subscribe(ctx context.Context) error {
 	return nil
 }
 
-// finish closes the socket. Close lingers while queued messages go out,
-// including those for a connected endpoint whose connection is down or not up
-// yet, as libzmq does. If the linger period runs out before such an endpoint
-// connects, what was queued for it is lost, and finish says so. A signal
-// during a normal exit's linger ends the wait at once; after a signal, the
-// linger runs its course (a second signal kills zcat).
-func (z *zcat) finish(ctx context.Context) error {
-	interrupted := ctx.Err() != nil
-	begin := time.Now()
-	closed := make(chan struct{})
-	go func() {
-		z.close()
-		close(closed)
-	}()
-	if interrupted {
-		<-closed
+// finish shuts the socket down. Queued messages go out (including those for
+// a connected endpoint not up yet, as libzmq lingers) until they are all out,
+// -linger runs out or a signal ends ctx; with abandon, at once. It returns
+// an error saying how many messages the socket discarded in its life, at the
+// end or when a bound endpoint's peer left with some queued, and, where
+// known, which endpoints they were waiting for.
+func (z *zcat) finish(ctx context.Context, abandon bool) error {
+	lctx, cancel := ctx, context.CancelFunc(func() {})
+	switch {
+	case abandon || z.cfg.linger == 0:
+		lctx, cancel = context.WithCancel(ctx)
+		cancel()
+	case z.cfg.linger > 0:
+		lctx, cancel = context.WithTimeout(ctx, z.cfg.linger)
+	}
+	defer cancel()
+	z.peers.shuttingDown()
+	err := z.sock.Shutdown(lctx)
+	<-z.peers.done
+	n := z.sock.Stats().Discarded
+	if n == 0 {
 		return nil
 	}
-	select {
-	case <-closed:
-	case <-ctx.Done():
-		return nil
+	msg := fmt.Sprintf("%d queued message%s discarded", n, plural(n))
+	if err == nil {
+		return errors.New(msg) // earlier: a bound endpoint's peer left
 	}
-	if z.cfg.linger <= 0 || time.Since(begin) < z.cfg.linger {
-		return nil // everything queued went out in time
+	if ctx.Err() == nil && !abandon {
+		msg += fmt.Sprintf(" after -linger %v", z.cfg.linger)
 	}
-	if missing := z.undelivered(); len(missing) > 0 {
-		return fmt.Errorf("linger %v expired before %s connected: messages queued for it are lost",
-			z.cfg.linger, strings.Join(missing, ", "))
+	// Only these types queue for a connected endpoint that is not up.
+	switch z.cfg.typ {
+	case socket.Push, socket.Dealer, socket.Req, socket.Pair:
+		if down := z.peers.down(z.connects()); len(down) > 0 {
+			msg += ": " + strings.Join(down, ", ")
+		}
 	}
-	return nil
+	return errors.New(msg)
 }
 
-// undelivered lists the connected endpoints that may have had messages
-// queued when the socket closed: PUSH, DEALER and PAIR queue for an endpoint
-// even while it is not connected, and these have not been connected since
-// the last send.
-func (z *zcat) undelivered() []string {
-	switch z.cfg.typ {
-	case socket.Push, socket.Dealer, socket.Pair:
-	default:
-		return nil
+func plural(n uint64) string {
+	if n == 1 {
+		return ""
 	}
+	return "s"
+}
+
+// connects lists the endpoints given to -connect.
+func (z *zcat) connects() []string {
 	var eps []string
 	for _, e := range z.cfg.endpoints {
 		if !e.bind {
 			eps = append(eps, e.ep)
 		}
 	}
-	return z.peers.undelivered(eps)
+	return eps
 }
 
-// close closes the socket, lingering, and waits for the last events.
-func (z *zcat) close() {
-	z.sock.Close()
+// abort closes the socket without lingering and waits for the last events.
+func (z *zcat) abort() {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	z.sock.Shutdown(ctx)
 	<-z.peers.done
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -80,7 +81,6 @@ func (z *zcat) sendLines(ctx context.Context, lines <-chan line, limit int) erro
 		if err := z.sock.Send(ctx, splitFrames(b, z.cfg.delim)); err != nil {
 			return fmt.Errorf("send: %w", err)
 		}
-		z.peers.sent()
 	}
 	return nil
 }
@@ -88,9 +88,9 @@ func (z *zcat) sendLines(ctx context.Context, lines <-chan line, limit int) erro
 // recvLines prints each message received, until -n of them.
 func (z *zcat) recvLines(ctx context.Context, out *printer) error {
 	for got := 0; z.cfg.n == 0 || got < z.cfg.n; got++ {
-		m, err := z.sock.Recv(ctx)
+		m, err := z.recv(ctx, "nothing received")
 		if err != nil {
-			return fmt.Errorf("receive: %w", err)
+			return err
 		}
 		if err := out.print(m); err != nil {
 			return err
@@ -112,12 +112,9 @@ func (z *zcat) request(ctx context.Context, lines <-chan line, out *printer) err
 		if err != nil {
 			return err
 		}
-		if err := z.sock.Send(ctx, splitFrames(b, z.cfg.delim)); err != nil {
-			return fmt.Errorf("send: %w", err)
-		}
-		m, err := z.sock.Recv(ctx)
+		m, err := z.roundTrip(ctx, splitFrames(b, z.cfg.delim))
 		if err != nil {
-			return fmt.Errorf("receive: %w", err)
+			return err
 		}
 		if err := out.print(m); err != nil {
 			return err
@@ -129,9 +126,9 @@ func (z *zcat) request(ctx context.Context, lines <-chan line, out *printer) err
 // reply prints each request and answers it with itself or -reply, until -n.
 func (z *zcat) reply(ctx context.Context, out *printer) error {
 	for n := 0; z.cfg.n == 0 || n < z.cfg.n; n++ {
-		m, err := z.sock.Recv(ctx)
+		m, err := z.recv(ctx, "no request")
 		if err != nil {
-			return fmt.Errorf("receive: %w", err)
+			return err
 		}
 		if err := out.print(m); err != nil {
 			return err
@@ -144,6 +141,57 @@ func (z *zcat) reply(ctx context.Context, out *printer) error {
 		}
 	}
 	return nil
+}
+
+// timeoutError is -timeout running out: zcat exits 3.
+type timeoutError struct {
+	what string // what did not come: "nothing received", "no reply", ...
+	d    time.Duration
+}
+
+func (e *timeoutError) Error() string { return fmt.Sprintf("%s within %v", e.what, e.d) }
+
+// withTimeout bounds a wait by -timeout, if given.
+func (z *zcat) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if z.cfg.timeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, z.cfg.timeout)
+}
+
+// waitErr is the error of a wait bounded by tctx, a -timeout child of ctx:
+// a timeoutError if -timeout ran out, else err with op before it.
+func (z *zcat) waitErr(ctx, tctx context.Context, err error, op, what string) error {
+	if ctx.Err() == nil && errors.Is(tctx.Err(), context.DeadlineExceeded) {
+		return &timeoutError{what: what, d: z.cfg.timeout}
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+// recv receives a message within -timeout; what says what did not come.
+func (z *zcat) recv(ctx context.Context, what string) (socket.Msg, error) {
+	tctx, cancel := z.withTimeout(ctx)
+	defer cancel()
+	m, err := z.sock.Recv(tctx)
+	if err != nil {
+		return nil, z.waitErr(ctx, tctx, err, "receive", what)
+	}
+	return m, nil
+}
+
+// roundTrip sends a REQ's request and receives its reply. -timeout bounds
+// both: a REQ with no peer at all waits in Send.
+func (z *zcat) roundTrip(ctx context.Context, req socket.Msg) (socket.Msg, error) {
+	tctx, cancel := z.withTimeout(ctx)
+	defer cancel()
+	if err := z.sock.Send(tctx, req); err != nil {
+		return nil, z.waitErr(ctx, tctx, err, "send", "no reply")
+	}
+	m, err := z.sock.Recv(tctx)
+	if err != nil {
+		return nil, z.waitErr(ctx, tctx, err, "receive", "no reply")
+	}
+	return m, nil
 }
 
 // printer writes messages to stdout, one line each, flushed at once.
