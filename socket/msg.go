@@ -44,12 +44,24 @@ func (m Msg) Strings() []string {
 }
 
 // String formats the message for logs and test failures, frame by frame.
+// A message from a peer may be huge: frames longer than 64 bytes show their
+// start and their length, and past 16 frames only their number is given, so
+// that the text stays short whatever the message.
 func (m Msg) String() string {
+	const maxFrame, maxFrames = 64, 16
 	var b strings.Builder
 	b.WriteByte('[')
 	for i, f := range m {
 		if i > 0 {
 			b.WriteString(" | ")
+		}
+		if i == maxFrames {
+			b.WriteString("... " + strconv.Itoa(len(m)-i) + " more frames")
+			break
+		}
+		if len(f) > maxFrame {
+			b.WriteString(strconv.Quote(string(f[:maxFrame])) + "... (" + strconv.Itoa(len(f)) + " bytes)")
+			continue
 		}
 		b.WriteString(strconv.Quote(string(f)))
 	}
