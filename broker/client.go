@@ -180,21 +180,29 @@ func (c *Client) read(ctx context.Context) {
 		if err != nil {
 			return
 		}
-		// A reply is the request's address stack, id and delimiter, then
-		// the body.
-		if len(m) < 2 || len(m[1]) != 0 {
-			c.cfg.log.Warn("reply dropped", zap.Error(ErrMalformed), zap.Stringer("msg", m))
+		id, body, err := clientReply(m)
+		if err != nil {
+			c.cfg.log.Warn("reply dropped", zap.Error(err), zap.Stringer("msg", m))
 			continue
 		}
 		c.mu.Lock()
-		ch := c.waiting[string(m[0])]
-		delete(c.waiting, string(m[0]))
+		ch := c.waiting[string(id)]
+		delete(c.waiting, string(id))
 		if ch == nil {
 			c.stats.LateReplies++
 		}
 		c.mu.Unlock()
 		if ch != nil {
-			ch <- m[2:]
+			ch <- body
 		}
 	}
+}
+
+// clientReply reads a reply as a Client receives it: the request's address
+// stack, id and delimiter, then the body.
+func clientReply(m [][]byte) (id []byte, body [][]byte, err error) {
+	if len(m) < 2 || len(m[1]) != 0 {
+		return nil, nil, fmt.Errorf("%w: reply of %d frames without a request id and delimiter", ErrMalformed, len(m))
+	}
+	return m[0], m[2:], nil
 }

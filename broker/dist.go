@@ -164,12 +164,16 @@ func WithRoundRobin() Option {
 	return distOption(func(c *distConfig) error { c.dispatch = RoundRobin; return nil })
 }
 
+// maxDistCredit bounds a worker's credit: the distributor keeps a token
+// per credit.
+const maxDistCredit = 1 << 20
+
 // WithCredit sets how many tasks a DistWorker may hold at once (its credit;
 // the PIPELINE of fileio3). It handles them one at a time; the others wait
 // in its queue. Demand-driven dispatch only.
 func WithCredit(n int) Option {
 	return distOption(func(c *distConfig) error {
-		if n < 1 || n > 1<<20 {
+		if n < 1 || n > maxDistCredit {
 			return fmt.Errorf("%w: credit %d", ErrBadOption, n)
 		}
 		c.credit = n
@@ -218,4 +222,14 @@ func parseDistHeader(f [][]byte) (distHeader, bool) {
 		return distHeader{}, false
 	}
 	return distHeader{binary.BigEndian.Uint64(f[0]), binary.BigEndian.Uint64(f[1]), binary.BigEndian.Uint64(f[2])}, true
+}
+
+// parseDistTask reads a task as a worker receives it: the header, then the
+// payload.
+func parseDistTask(m [][]byte) (distHeader, []byte, bool) {
+	h, ok := parseDistHeader(m)
+	if !ok || len(m) != 4 {
+		return distHeader{}, nil, false
+	}
+	return h, m[3], true
 }

@@ -278,18 +278,20 @@ func (l *distLoop) fromWorker(m socket.Msg) {
 	id := string(m[0])
 	switch {
 	case bytes.Equal(m[1], distReady) && len(m) == 3 && len(m[2]) == 4:
-		n := int(binary.BigEndian.Uint32(m[2]))
+		n := binary.BigEndian.Uint32(m[2])
 		if l.early[id] {
 			delete(l.early, id) // it has left already
 			return
 		}
-		if n < 1 || l.peers[id] != nil {
+		// A credit is a token each: no more than WithCredit allows, or a
+		// peer's four bytes would cost us gigabytes.
+		if n < 1 || n > maxDistCredit || l.peers[id] != nil {
 			l.st.Malformed++
 			return
 		}
-		l.peers[id] = &distPeer{credit: n, tokens: n}
-		l.credit += n
-		l.st.Credit += n
+		l.peers[id] = &distPeer{credit: int(n), tokens: int(n)}
+		l.credit += int(n)
+		l.st.Credit += int(n)
 		for range n {
 			l.tokens = append(l.tokens, id)
 		}

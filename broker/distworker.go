@@ -258,15 +258,15 @@ func (w *DistWorker) bye(ctx context.Context, fail func(error)) {
 }
 
 func (w *DistWorker) task(ctx context.Context, m socket.Msg) error {
-	h, ok := parseDistHeader(m)
-	if !ok || len(m) != 4 {
+	h, task, ok := parseDistTask(m)
+	if !ok {
 		w.mu.Lock()
 		w.stats.Malformed++
 		w.mu.Unlock()
 		w.cfg.log.Warn("malformed task dropped", zap.Stringer("msg", m))
 		return nil
 	}
-	out, err := runDistHandler(ctx, w.h, m[3])
+	out, err := runDistHandler(ctx, w.h, task)
 	if ctx.Err() != nil {
 		return nil // closed: the result may be partial
 	}

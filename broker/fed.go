@@ -521,18 +521,26 @@ func (l *fedLoop) reply(ctx context.Context, marker string, m socket.Msg) {
 	}
 }
 
+// parseAnnouncement reads a peer's capacity announcement: [name, count],
+// the count in decimal.
+func parseAnnouncement(m [][]byte) (name string, n int, err error) {
+	if len(m) != 2 {
+		return "", 0, fmt.Errorf("%w: announcement of %d frames", ErrMalformed, len(m))
+	}
+	n, err = strconv.Atoi(string(m[1]))
+	if err != nil || n < 0 || len(m[0]) == 0 {
+		return "", 0, fmt.Errorf("%w: announcement without a name and a count", ErrMalformed)
+	}
+	return string(m[0]), n, nil
+}
+
 // announcement records a peer's capacity: [name, count].
 func (l *fedLoop) announcement(m socket.Msg) {
-	if len(m) != 2 {
+	name, n, err := parseAnnouncement(m)
+	if err != nil {
 		l.st.Malformed++
 		return
 	}
-	n, err := strconv.Atoi(string(m[1]))
-	if err != nil || n < 0 || len(m[0]) == 0 {
-		l.st.Malformed++
-		return
-	}
-	name := string(m[0])
 	if name == l.b.name {
 		return
 	}

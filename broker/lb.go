@@ -282,14 +282,14 @@ func (l *lbLoop) fromWorker(ctx context.Context, m socket.Msg) {
 	if w != nil {
 		w.expiry = time.Now().Add(l.b.cfg.expiry())
 	}
-	if len(rest) == 1 {
-		cmd, err := command(rest)
-		if err != nil {
-			l.st.Malformed++
-			l.log.Warn("bad command from worker", zap.Binary("worker", m[0]), zap.Error(err))
-			return
-		}
-		if cmd == pppReady {
+	p, err := parsePPP(rest)
+	if err != nil {
+		l.st.Malformed++
+		l.log.Warn("bad message from worker dropped", zap.Binary("worker", m[0]), zap.Error(err))
+		return
+	}
+	if p.cmd != "" {
+		if p.cmd == pppReady {
 			l.ready(ctx, id, w)
 		}
 		// A HEARTBEAT only keeps a known worker alive. One from a worker
@@ -298,13 +298,7 @@ func (l *lbLoop) fromWorker(ctx context.Context, m socket.Msg) {
 		// sends it once it misses our heartbeats.
 		return
 	}
-	env, _, ok := splitEnvelope(rest)
-	if !ok {
-		l.st.Malformed++
-		l.log.Warn("reply without an address stack dropped", zap.Binary("worker", m[0]), zap.Error(ErrMalformed))
-		return
-	}
-	key := envelopeKey(env)
+	key := envelopeKey(p.env)
 	if r := l.outstanding[key]; r != nil {
 		delete(l.outstanding, key)
 		if r.worker == nil {

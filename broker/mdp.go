@@ -71,6 +71,70 @@ func mdpWorkerMsg(cmd []byte, rest ...[]byte) [][]byte {
 	return append(append(m, frameEmpty, frameMDPW, cmd), rest...)
 }
 
+// The parsers below read what peers send, as far as the frames go; what a
+// message means for the broker, client or worker is their business.
+
+// mdpCut checks a message's protocol header, an empty frame then header,
+// and returns the frames after it.
+func mdpCut(m [][]byte, header string) ([][]byte, bool) {
+	if len(m) < 2 || len(m[0]) != 0 || string(m[1]) != header {
+		return nil, false
+	}
+	return m[2:], true
+}
+
+// mdpAddressed reads the frames of a worker's REQUEST or REPLY after the
+// command: the client's address, an empty frame, the body.
+func mdpAddressed(f [][]byte) (client []byte, body [][]byte, ok bool) {
+	if len(f) < 2 || len(f[1]) != 0 {
+		return nil, nil, false
+	}
+	return f[0], f[2:], true
+}
+
+// parseMDPRequest reads a client's REQUEST after the header: the service,
+// then the body.
+func parseMDPRequest(m [][]byte) (service string, body [][]byte, err error) {
+	if len(m) < 1 || len(m[0]) == 0 {
+		return "", nil, fmt.Errorf("%w: client request without a service", ErrMDPMalformed)
+	}
+	return string(m[0]), m[1:], nil
+}
+
+// parseMDPWorker reads a worker's command after the header (the broker's
+// side): the command, then its frames, READY's one service frame, REPLY's
+// client address, empty frame and body.
+func parseMDPWorker(m [][]byte) (cmd string, rest [][]byte, err error) {
+	if len(m) < 1 || len(m[0]) != 1 {
+		return "", nil, fmt.Errorf("%w: no command", ErrMDPMalformed)
+	}
+	cmd, rest = string(m[0]), m[1:]
+	switch cmd {
+	case mdpReady:
+		if len(rest) != 1 {
+			return "", nil, fmt.Errorf("%w: READY without one service frame", ErrMDPMalformed)
+		}
+	case mdpReply:
+		if _, _, ok := mdpAddressed(rest); !ok {
+			return "", nil, fmt.Errorf("%w: REPLY without client address and empty frame", ErrMDPMalformed)
+		}
+	case mdpHeartbeat, mdpDisconnect:
+	default:
+		return "", nil, fmt.Errorf("%w: unknown command %s", ErrMDPMalformed, mdpCommandName(cmd))
+	}
+	return cmd, rest, nil
+}
+
+// parseMDPReply reads a reply as a client receives it: the header, the
+// service it asked, then the body.
+func parseMDPReply(m [][]byte, service string) ([][]byte, error) {
+	rest, ok := mdpCut(m, MDPClientHeader)
+	if !ok || len(rest) < 1 || string(rest[0]) != service {
+		return nil, fmt.Errorf("%w: not a REPLY from service %q", ErrMDPMalformed, service)
+	}
+	return rest[1:], nil
+}
+
 // mdpCommandName names a worker command for logs.
 func mdpCommandName(cmd string) string {
 	switch cmd {

@@ -260,15 +260,13 @@ func (l *mdpLoop) send(m [][]byte) {
 
 // handle sorts a message by its protocol header.
 func (l *mdpLoop) handle(m socket.Msg) {
-	if len(m) >= 3 && len(m[1]) == 0 {
-		switch string(m[2]) {
-		case MDPClientHeader:
-			l.fromClient(m[0], m[3:])
-			return
-		case MDPWorkerHeader:
-			l.fromWorker(m[0], m[3:])
-			return
-		}
+	if rest, ok := mdpCut(m[1:], MDPClientHeader); ok {
+		l.fromClient(m[0], rest)
+		return
+	}
+	if rest, ok := mdpCut(m[1:], MDPWorkerHeader); ok {
+		l.fromWorker(m[0], rest)
+		return
 	}
 	l.st.Malformed++
 	l.log.Warn("message dropped", zap.Error(ErrMDPMalformed), zap.Stringer("msg", m))
@@ -276,20 +274,20 @@ func (l *mdpLoop) handle(m socket.Msg) {
 
 // fromClient takes a REQUEST: service, body.
 func (l *mdpLoop) fromClient(client []byte, m [][]byte) {
-	if len(m) < 1 || len(m[0]) == 0 {
+	name, body, err := parseMDPRequest(m)
+	if err != nil {
 		l.st.Malformed++
-		l.log.Warn("client request without a service dropped", zap.Error(ErrMDPMalformed), zap.Binary("client", client))
+		l.log.Warn("client request dropped", zap.Error(err), zap.Binary("client", client))
 		return
 	}
 	l.st.Requests++
-	name := string(m[0])
 	if isMMI(name) {
 		l.st.MMI++
-		l.send(l.mmi(client, name, m[1:]))
+		l.send(l.mmi(client, name, body))
 		return
 	}
 	svc := l.service(name)
-	svc.requests = append(svc.requests, &mdpReq{client: client, body: m[1:], arrived: time.Now()})
+	svc.requests = append(svc.requests, &mdpReq{client: client, body: body, arrived: time.Now()})
 	l.dispatch(svc)
 }
 
@@ -306,20 +304,16 @@ func (l *mdpLoop) service(name string) *mdpService {
 func (l *mdpLoop) fromWorker(idb []byte, m [][]byte) {
 	id := string(idb)
 	w := l.workers[id]
-	if len(m) < 1 || len(m[0]) != 1 {
-		l.protocolError(id, w, "no command")
+	cmd, rest, err := parseMDPWorker(m)
+	if err != nil {
+		l.protocolError(id, w, err.Error())
 		return
 	}
 	if w != nil {
 		w.expiry = time.Now().Add(l.b.cfg.expiry())
 	}
-	cmd, rest := string(m[0]), m[1:]
 	switch cmd {
 	case mdpReady:
-		if len(rest) != 1 {
-			l.protocolError(id, w, "READY without one service frame")
-			return
-		}
 		name := string(rest[0])
 		switch {
 		case w != nil:
@@ -336,16 +330,15 @@ func (l *mdpLoop) fromWorker(idb []byte, m [][]byte) {
 			l.dispatch(svc)
 		}
 	case mdpReply:
+		client, body, _ := mdpAddressed(rest)
 		switch {
-		case len(rest) < 2 || len(rest[1]) != 0:
-			l.protocolError(id, w, "REPLY without client address and empty frame")
 		case w == nil || w.req == nil:
 			l.protocolError(id, w, "REPLY with no request outstanding")
-		case string(rest[0]) != string(w.req.client):
+		case string(client) != string(w.req.client):
 			l.protocolError(id, w, "REPLY to another client than the request's")
 		default:
-			out := make([][]byte, 0, len(rest)+2)
-			out = append(append(out, w.req.client, frameEmpty, frameMDPC, []byte(w.svc.name)), rest[2:]...)
+			out := make([][]byte, 0, len(body)+4)
+			out = append(append(out, w.req.client, frameEmpty, frameMDPC, []byte(w.svc.name)), body...)
 			l.send(out)
 			l.st.Replies++
 			w.req = nil
@@ -363,8 +356,6 @@ func (l *mdpLoop) fromWorker(idb []byte, m [][]byte) {
 		if w != nil {
 			l.forget(w)
 		}
-	default:
-		l.protocolError(id, w, "unknown command "+mdpCommandName(cmd))
 	}
 }
 

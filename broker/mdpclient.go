@@ -151,11 +151,12 @@ func (c *MDPClient) attempt(ctx context.Context, msg socket.Msg, service string)
 		if err != nil {
 			return nil, err
 		}
-		if len(m) >= 3 && len(m[0]) == 0 && string(m[1]) == MDPClientHeader && string(m[2]) == service {
-			return m[3:], nil
+		body, err := parseMDPReply(m, service)
+		if err == nil {
+			return body, nil
 		}
 		c.count(func(s *MDPClientStats) { s.Malformed++ })
-		c.cfg.log.Warn("reply dropped", zap.Error(ErrMDPMalformed), zap.Stringer("msg", m))
+		c.cfg.log.Warn("reply dropped", zap.Error(err), zap.Stringer("msg", m))
 	}
 }
 

@@ -231,20 +231,21 @@ func (w *MDPWorker) session(ctx context.Context, sock *socket.Socket, busy *bool
 		case <-failed:
 			return endSocket
 		case m := <-in:
-			if len(m) < 3 || len(m[0]) != 0 || string(m[1]) != MDPWorkerHeader {
+			cmd, ok := mdpCut(m, MDPWorkerHeader)
+			if !ok || len(cmd) < 1 {
 				w.count(func(s *MDPWorkerStats) { s.Malformed++ })
 				continue
 			}
 			expiry = time.Now().Add(w.cfg.expiry())
-			switch string(m[2]) {
+			switch string(cmd[0]) {
 			case mdpRequest:
 				*backoff = w.cfg.reconnectInit
-				if len(m) < 5 || len(m[4]) != 0 || *busy {
+				client, body, ok := mdpAddressed(cmd[1:])
+				if !ok || *busy {
 					w.count(func(s *MDPWorkerStats) { s.Malformed++ })
 					continue
 				}
 				*busy = true
-				client, body := m[3], m[5:]
 				handlers.Add(1)
 				go func() {
 					defer handlers.Done()

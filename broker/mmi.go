@@ -41,13 +41,19 @@ func (c *MDPClient) ServiceExists(ctx context.Context, service string) (bool, er
 	if err != nil {
 		return false, err
 	}
-	if len(r) == 1 {
-		switch string(r[0]) {
-		case MMIFound:
-			return true, nil
-		case MMINotFound:
-			return false, nil
-		}
+	return mmiFound(r)
+}
+
+// mmiFound reads the body of mmi.service's reply.
+func mmiFound(r [][]byte) (bool, error) {
+	if len(r) != 1 {
+		return false, fmt.Errorf("%w: mmi.service replied %d frames", ErrMDPMalformed, len(r))
 	}
-	return false, fmt.Errorf("%w: mmi.service replied %q", ErrMDPMalformed, r)
+	switch string(r[0]) {
+	case MMIFound:
+		return true, nil
+	case MMINotFound:
+		return false, nil
+	}
+	return false, fmt.Errorf("%w: mmi.service replied %s", ErrMDPMalformed, quoteFrame(r[0]))
 }

@@ -3,6 +3,7 @@ package broker
 import (
 	"encoding/binary"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -56,6 +57,27 @@ func envelopeKey(env [][]byte) string {
 	return b.String()
 }
 
+// pppMsg is a PPP message from a peer: a command, or a request or reply
+// with its address stack and body.
+type pppMsg struct {
+	cmd       string // pppReady or pppHeartbeat; "" for a request or reply
+	env, body [][]byte
+}
+
+// parsePPP reads a message from a PPP peer (a worker's, its routing id put
+// aside, or a broker's): one frame is a command, more a request or reply.
+func parsePPP(m [][]byte) (pppMsg, error) {
+	if len(m) == 1 {
+		cmd, err := command(m)
+		return pppMsg{cmd: cmd}, err
+	}
+	env, body, ok := splitEnvelope(m)
+	if !ok {
+		return pppMsg{}, fmt.Errorf("%w: %d frames without an address stack", ErrMalformed, len(m))
+	}
+	return pppMsg{env: env, body: body}, nil
+}
+
 // command classifies a one-frame message as READY or HEARTBEAT.
 func command(m [][]byte) (string, error) {
 	if len(m) != 1 {
@@ -65,5 +87,18 @@ func command(m [][]byte) (string, error) {
 	case pppReady, pppHeartbeat:
 		return string(m[0]), nil
 	}
-	return "", fmt.Errorf("%w: command %q is neither READY nor HEARTBEAT", ErrMalformed, m[0])
+	return "", fmt.Errorf("%w: command %s is neither READY nor HEARTBEAT", ErrMalformed, quoteFrame(m[0]))
+}
+
+// maxQuoted bounds what an error quotes of a peer's frame: enough to see
+// what it was, while a frame of any size (256 MiB by default) makes a
+// short error and log line, not one four times its size.
+const maxQuoted = 32
+
+// quoteFrame quotes a frame for an error, cut at maxQuoted bytes.
+func quoteFrame(f []byte) string {
+	if len(f) <= maxQuoted {
+		return strconv.Quote(string(f))
+	}
+	return fmt.Sprintf("%q... (%d bytes)", f[:maxQuoted], len(f))
 }

@@ -246,14 +246,13 @@ func (w *Worker) session(ctx context.Context, busy *bool, queue, held *[][][]byt
 			expiry = now.Add(w.cfg.expiry())
 			w.count(func(s *WorkerStats) { s.LastHeard = now })
 			*backoff = w.cfg.reconnectInit
-			if len(m) == 1 {
-				if cmd, err := command(m); err != nil || cmd != pppHeartbeat {
-					w.count(func(s *WorkerStats) { s.Malformed++ })
-				}
+			// READY is a worker's word, never a broker's.
+			p, err := parsePPP(m)
+			if err != nil || p.cmd == pppReady {
+				w.count(func(s *WorkerStats) { s.Malformed++ })
 				continue
 			}
-			if _, _, ok := splitEnvelope(m); !ok {
-				w.count(func(s *WorkerStats) { s.Malformed++ })
+			if p.cmd == pppHeartbeat {
 				continue
 			}
 			if *busy {

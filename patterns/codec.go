@@ -87,8 +87,14 @@ func (Frames) Encode(f [][]byte) ([][]byte, error) {
 	return f, nil
 }
 
-// Decode returns the frames.
-func (Frames) Decode(f [][]byte) ([][]byte, error) { return f, nil }
+// Decode returns the frames; as for Encode, there must be one at least (an
+// envelope's body may have none: an echo of it would not encode).
+func (Frames) Decode(f [][]byte) ([][]byte, error) {
+	if len(f) == 0 {
+		return nil, fmt.Errorf("no frames")
+	}
+	return f, nil
+}
 
 // String is the Codec of one frame holding a string.
 type String struct{}

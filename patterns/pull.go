@@ -77,13 +77,7 @@ func recvEach[T any](ctx context.Context, s *stage, sock *socket.Socket, c Codec
 			}
 			return s.wrap("recv", err)
 		}
-		if len(m) <= skip {
-			if err := s.badMsg(fmt.Errorf("%w: %d frames, want more than %d", ErrDecode, len(m), skip)); err != nil {
-				return err
-			}
-			continue
-		}
-		v, err := decode(c, m[skip:])
+		v, err := decodeMsg(c, m, skip)
 		if err != nil {
 			if err := s.badMsg(err); err != nil {
 				return err
@@ -94,6 +88,16 @@ func recvEach[T any](ctx context.Context, s *stage, sock *socket.Socket, c Codec
 			return err
 		}
 	}
+}
+
+// decodeMsg decodes a message received, skip frames dropped from its front
+// first; every error wraps ErrDecode.
+func decodeMsg[T any](c Codec[T], m [][]byte, skip int) (T, error) {
+	if len(m) <= skip {
+		var zero T
+		return zero, fmt.Errorf("%w: %d frames, want more than %d", ErrDecode, len(m), skip)
+	}
+	return decode(c, m[skip:])
 }
 
 // Endpoint returns the first endpoint the stage bound, port resolved, or ""

@@ -83,6 +83,19 @@ func paramText(ps gridsearch.Params) string {
 // (all the result objects' keys, sorted), or one column "result" for
 // results that are not objects.
 func writeCSV(path string, grid gridsearch.Grid, recs []gridsearch.Record) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := csvRows(f, grid, recs); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// csvRows writes writeCSV's rows to w.
+func csvRows(w io.Writer, grid gridsearch.Grid, recs []gridsearch.Record) error {
 	objs := make([]map[string]json.RawMessage, len(recs))
 	keys := map[string]bool{}
 	scalar := false
@@ -110,11 +123,7 @@ func writeCSV(path string, grid gridsearch.Grid, recs []gridsearch.Record) error
 	}
 	head = append(head, rk...)
 
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	cw := csv.NewWriter(f)
+	cw := csv.NewWriter(w)
 	cw.Write(head)
 	for i, r := range recs {
 		row := []string{strconv.Itoa(r.Point)}
@@ -142,11 +151,7 @@ func writeCSV(path string, grid gridsearch.Grid, recs []gridsearch.Record) error
 		cw.Write(row)
 	}
 	cw.Flush()
-	if err := cw.Error(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return cw.Error()
 }
 
 // csvValue is a JSON value as a cell: strings unquoted, the rest as JSON.

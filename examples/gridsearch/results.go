@@ -25,6 +25,19 @@ type meta struct {
 
 func metaPath(out string) string { return out + ".meta.json" }
 
+// encode is the meta file's text.
+func (m meta) encode() []byte {
+	b, _ := json.MarshalIndent(m, "", "  ")
+	return append(b, '\n')
+}
+
+// parseMeta reads a meta file's text.
+func parseMeta(b []byte) (meta, error) {
+	var m meta
+	err := json.Unmarshal(b, &m)
+	return m, err
+}
+
 // results is the JSON Lines file, written one whole line per point. Lines
 // go through a buffer that is flushed with each progress update and at the
 // end; a line cut short by a crash is dropped by the next -resume.
@@ -46,8 +59,8 @@ func openResults(path string, m meta, resume, force bool) (*results, map[string]
 		return nil, nil, fmt.Errorf("results file %s exists: -resume to continue it, -force to overwrite it", path)
 	case exists && resume:
 		if b, err := os.ReadFile(metaPath(path)); err == nil {
-			var old meta
-			if err := json.Unmarshal(b, &old); err != nil {
+			old, err := parseMeta(b)
+			if err != nil {
 				return nil, nil, fmt.Errorf("%s: %v", metaPath(path), err)
 			}
 			if old.Fingerprint != m.Fingerprint && !force {
@@ -69,8 +82,7 @@ func openResults(path string, m meta, resume, force bool) (*results, map[string]
 	if err != nil {
 		return nil, nil, err
 	}
-	mb, _ := json.MarshalIndent(m, "", "  ")
-	if err := os.WriteFile(metaPath(path), append(mb, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(metaPath(path), m.encode(), 0o644); err != nil {
 		f.Close()
 		return nil, nil, err
 	}
@@ -90,7 +102,13 @@ func readDone(path string, done map[string]bool) error {
 			return err
 		}
 	}
-	for i, line := range bytes.Split(b[:end], []byte{'\n'}) {
+	return parseDone(path, b[:end], done)
+}
+
+// parseDone collects the params of the points in b, the whole lines of the
+// results file path.
+func parseDone(path string, b []byte, done map[string]bool) error {
+	for i, line := range bytes.Split(b, []byte{'\n'}) {
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
@@ -133,8 +151,13 @@ func loadRecords(path string) ([]gridsearch.Record, error) {
 		return nil, err
 	}
 	defer f.Close()
+	return readRecords(f, path)
+}
+
+// readRecords reads every record of the results file path from r.
+func readRecords(r io.Reader, path string) ([]gridsearch.Record, error) {
 	var recs []gridsearch.Record
-	dec := json.NewDecoder(f)
+	dec := json.NewDecoder(r)
 	for {
 		var r gridsearch.Record
 		if err := dec.Decode(&r); err == io.EOF {

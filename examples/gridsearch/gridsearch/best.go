@@ -2,12 +2,14 @@ package gridsearch
 
 import (
 	"encoding/json"
+	"math"
 	"strings"
 )
 
 // Field returns the number at path in a result: "" or "." is the result
 // itself, "a.b" is field b of object a. ok is false when there is none, or
-// it is not a number (or a string holding one).
+// it is not a number (or a string holding one; "NaN" does not, so that Best
+// never picks it: NaN compares false with everything).
 func Field(result json.RawMessage, path string) (v float64, ok bool) {
 	if len(result) == 0 {
 		return 0, false
@@ -32,7 +34,7 @@ func Field(result json.RawMessage, path string) (v float64, ok bool) {
 		return n, true
 	case string:
 		f, err := json.Number(n).Float64()
-		return f, err == nil
+		return f, err == nil && !math.IsNaN(f)
 	}
 	return 0, false
 }

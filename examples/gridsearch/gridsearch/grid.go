@@ -121,11 +121,18 @@ func parseSpec(spec string) ([]Value, error) {
 		if b < a {
 			return nil, fmt.Errorf("empty range: %d > %d", a, b)
 		}
-		if (b-a)/step >= maxPoints {
+		// Neither b-a nor a step past b need fit an int64 (they wrapped:
+		// a range of 2^64 values passed for a small one, and one ending
+		// at MaxInt64 never ended). Count in uint64, where b-a fits, and
+		// step by count: a+k*step is at most b, so it is exact computed
+		// mod 2^64.
+		n := (uint64(b) - uint64(a)) / uint64(step)
+		if n >= maxPoints {
 			return nil, fmt.Errorf("more than %d values", maxPoints)
 		}
-		var vs []Value
-		for i := a; i <= b; i += step {
+		vs := make([]Value, 0, n+1)
+		for k := range int64(n) + 1 {
+			i := a + k*step
 			vs = append(vs, Value{Text: strconv.FormatInt(i, 10), Num: float64(i), IsNum: true})
 		}
 		return vs, nil

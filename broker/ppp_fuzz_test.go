@@ -1,0 +1,168 @@
+package broker
+
+// FuzzPPP feeds arbitrary messages from a peer through the Paranoid Pirate
+// parsers: parsePPP (what a LoadBalancer reads from a worker after its
+// routing id, and a Worker from its broker), splitEnvelope and envelopeKey
+// (the LoadBalancer's and FederatedBroker's requests and replies), and
+// clientReply (a Client's replies). Each answer is checked against the
+// spec's rules (6/PPP), errors wrap ErrMalformed, what is sent decodes to
+// what was meant, envelope keys tell stacks apart, and a parser allocates
+// no more than a bound in the message's size.
+//
+//	go test -run '^$' -fuzz FuzzPPP -fuzztime 60s ./broker
+//
+// The seed corpus is in testdata/fuzz/FuzzPPP; a message is written as in
+// fuzzMsg, "|a||b" being the frames a, "" and b.
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"testing"
+)
+
+func FuzzPPP(f *testing.F) {
+	f.Add([]byte("|\x01"))                        // READY
+	f.Add([]byte("|\x02"))                        // HEARTBEAT
+	f.Add([]byte("|client|0123456789abcdef||hi")) // request as a broker reads it
+	f.Add([]byte("|\x03"))                        // unknown command
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m := fuzzMsg(data)
+		checkParsePPP(t, m)
+		checkClientReply(t, m)
+		checkEnvelopeKey(t, m)
+		checkPPPEncode(t, m)
+	})
+}
+
+// checkParsePPP parses m and checks the answer against the spec's rules.
+func checkParsePPP(t *testing.T, m [][]byte) {
+	p, err := parsePPP(m)
+	if len(m) == 1 {
+		isCmd := string(m[0]) == pppReady || string(m[0]) == pppHeartbeat
+		if isCmd != (err == nil) || isCmd && p.cmd != string(m[0]) {
+			t.Fatalf("parsePPP(%q) = %+v, %v", m, p, err)
+		}
+	} else {
+		delim := -1 // the first empty frame
+		for i, f := range m {
+			if len(f) == 0 {
+				delim = i
+				break
+			}
+		}
+		ok := delim >= 1
+		if ok != (err == nil) {
+			t.Fatalf("parsePPP(%q) = %+v, %v; delimiter at %d", m, p, err, delim)
+		}
+		if ok && (p.cmd != "" || !framesEqual(p.env, m[:delim+1]) || !framesEqual(p.body, m[delim+1:])) {
+			t.Fatalf("parsePPP(%q) = %+v", m, p)
+		}
+	}
+	if err != nil {
+		if !errors.Is(err, ErrMalformed) {
+			t.Fatalf("parsePPP(%q) error %v does not wrap ErrMalformed", m, err)
+		}
+	} else if p.cmd == "" {
+		// What comes back is what the peer sent: the stack and body
+		// joined again.
+		again, err := parsePPP(append(append([][]byte{}, p.env...), p.body...))
+		if err != nil || !framesEqual(again.env, p.env) || !framesEqual(again.body, p.body) {
+			t.Fatalf("parsePPP of %q joined again: %+v, %v", m, again, err)
+		}
+	}
+	checkAlloc(t, "parsePPP", wireSize(m), func() { parsePPP(m) })
+}
+
+// checkClientReply reads m as a Client's reply.
+func checkClientReply(t *testing.T, m [][]byte) {
+	id, body, err := clientReply(m)
+	ok := len(m) >= 2 && len(m[1]) == 0
+	if ok != (err == nil) {
+		t.Fatalf("clientReply(%q) = %q, %q, %v", m, id, body, err)
+	}
+	if err != nil {
+		if !errors.Is(err, ErrMalformed) {
+			t.Fatalf("clientReply(%q) error %v does not wrap ErrMalformed", m, err)
+		}
+	} else if !bytes.Equal(id, m[0]) || !framesEqual(body, m[2:]) {
+		t.Fatalf("clientReply(%q) = %q, %q", m, id, body)
+	}
+	checkAlloc(t, "clientReply", wireSize(m), func() { clientReply(m) })
+}
+
+// checkEnvelopeKey checks that envelopeKey tells address stacks apart: the
+// key reads back as the stack, and the two halves of m have one key only
+// when they are the same frames.
+func checkEnvelopeKey(t *testing.T, m [][]byte) {
+	key := envelopeKey(m)
+	if back, ok := readEnvelopeKey(key); !ok || !framesEqual(back, m) {
+		t.Fatalf("envelopeKey(%q) = %q reads back as %q, %v", m, key, back, ok)
+	}
+	a, b := m[:len(m)/2], m[len(m)/2:]
+	if (envelopeKey(a) == envelopeKey(b)) != framesEqual(a, b) {
+		t.Fatalf("envelopeKey(%q) vs envelopeKey(%q): equal keys for different stacks, or the reverse", a, b)
+	}
+	// The key is the frames and a varint each; its builder grows by
+	// doubling.
+	checkAlloc(t, "envelopeKey", wireSize(m), func() { envelopeKey(m) })
+}
+
+// readEnvelopeKey is envelopeKey's inverse.
+func readEnvelopeKey(key string) ([][]byte, bool) {
+	b := []byte(key)
+	var frames [][]byte
+	for len(b) > 0 {
+		n, size := binary.Uvarint(b)
+		if size <= 0 || uint64(len(b)-size) < n {
+			return nil, false
+		}
+		frames = append(frames, b[size:size+int(n)])
+		b = b[size+int(n):]
+	}
+	return frames, true
+}
+
+// checkPPPEncode makes the messages the package sends from m's frames (a
+// Client's request, a worker's reply, the commands) and reads them as
+// their receivers do.
+func checkPPPEncode(t *testing.T, m [][]byte) {
+	// A Client's request (Request): request id, delimiter, body; the
+	// broker's frontend ROUTER puts the client's routing id in front.
+	var id [16]byte
+	if len(m) > 0 {
+		copy(id[:], m[0])
+	}
+	req := append([][]byte{[]byte("client"), id[:], nil}, m...)
+	p, err := parsePPP(req)
+	if err != nil || p.cmd != "" || !framesEqual(p.env, req[:3]) || !framesEqual(p.body, m) {
+		t.Fatalf("request %q parses as %+v, %v", req, p, err)
+	}
+	// Any stack of non-empty frames, as another PPP client or broker may
+	// put, goes through the same way.
+	stack := nonEmpty(m, "id")
+	other := append(append(append([][]byte{}, stack...), nil), m...)
+	if q, err := parsePPP(other); err != nil || !framesEqual(q.env, other[:len(stack)+1]) || !framesEqual(q.body, m) {
+		t.Fatalf("request %q parses as %+v, %v", other, q, err)
+	}
+	// The worker's reply (replyFor): the stack copied, the handler's reply
+	// after it. The broker passes it to the frontend, whose ROUTER takes
+	// the routing id off: the Client gets its id, the delimiter, the body.
+	reply := (&Worker{}).replyFor(handled{env: p.env, reply: m})
+	if len(reply) != 1 {
+		t.Fatalf("replyFor gave %d messages", len(reply))
+	}
+	back, err := parsePPP(reply[0])
+	if err != nil || !framesEqual(back.env, p.env) || !framesEqual(back.body, m) {
+		t.Fatalf("reply %q parses as %+v, %v", reply[0], back, err)
+	}
+	gotID, body, err := clientReply(reply[0][1:])
+	if err != nil || !bytes.Equal(gotID, id[:]) || !framesEqual(body, m) {
+		t.Fatalf("reply %q reads at the client as %q, %q, %v", reply[0][1:], gotID, body, err)
+	}
+	for _, cmd := range [][]byte{frameReady, frameHeartbeat} {
+		if p, err := parsePPP([][]byte{cmd}); err != nil || p.cmd != string(cmd) {
+			t.Fatalf("command %q parses as %+v, %v", cmd, p, err)
+		}
+	}
+}
