@@ -44,7 +44,7 @@ func ExampleAsk() {
 	}))
 	defer a.Close()
 
-	actx, cancel := context.WithTimeout(ctx, time.Second)
+	actx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	age, err := actor.Ask(actx, a.Ref(), "ada")
 	fmt.Println(age, err)

@@ -13,9 +13,10 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// wait bounds every wait in the tests: long enough for a loaded CI machine,
-// short enough that a hang fails the test instead of the run.
-const wait = 5 * time.Second
+// wait bounds every wait in the tests: long enough for a loaded CI machine
+// (ten times a stall of a second or more under -race), short enough that a
+// hang fails the test instead of the run.
+const wait = 15 * time.Second
 
 // gate is a behaviour that reports each message it enters on entered, then
 // holds it until release is closed (or its ctx ends), then forwards it to out.

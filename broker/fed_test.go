@@ -17,7 +17,7 @@ import (
 func newFed(t testing.TB, name string, opts ...broker.Option) *broker.FederatedBroker {
 	t.Helper()
 	const any = "tcp://127.0.0.1:*"
-	b := must[*broker.FederatedBroker](t)(broker.NewFederatedBroker(name, any, any, any, any, append([]broker.Option{fastBeat}, opts...)...))
+	b := must[*broker.FederatedBroker](t)(broker.NewFederatedBroker(name, any, any, any, any, append([]broker.Option{steadyBeat}, opts...)...))
 	t.Cleanup(func() { b.Close() })
 	return b
 }
@@ -88,8 +88,8 @@ func TestFedNoLocalWorkers(t *testing.T) {
 	a, b := newFed(t, "A"), newFed(t, "B")
 	peer(t, a, b)
 	var served atomic.Int64
-	newWorker(t, b.Backend(), counting("B", &served), fastBeat, fastReconnect)
-	newWorker(t, b.Backend(), counting("B", &served), fastBeat, fastReconnect)
+	newWorker(t, b.Backend(), counting("B", &served), steadyBeat, fastReconnect)
+	newWorker(t, b.Backend(), counting("B", &served), steadyBeat, fastReconnect)
 	waitFed(t, ctx, a, "B's two idle workers", func(s broker.FedStats) bool { return s.Peers == 1 && s.CloudIdle == 2 })
 
 	const n = 40
@@ -139,9 +139,9 @@ func TestFedOverflow(t *testing.T) {
 			return nil, ctx.Err()
 		}
 		return append([][]byte{[]byte("A")}, req...), nil
-	}, fastBeat, fastReconnect)
-	newWorker(t, b.Backend(), counting("B", &servedB), fastBeat, fastReconnect)
-	newWorker(t, b.Backend(), counting("B", &servedB), fastBeat, fastReconnect)
+	}, steadyBeat, fastReconnect)
+	newWorker(t, b.Backend(), counting("B", &servedB), steadyBeat, fastReconnect)
+	newWorker(t, b.Backend(), counting("B", &servedB), steadyBeat, fastReconnect)
 	waitFed(t, ctx, a, "A's idle worker and B's two", func(s broker.FedStats) bool {
 		return s.Workers == 1 && s.LocalIdle == 1 && s.Peers == 1 && s.CloudIdle == 2
 	})
@@ -193,9 +193,9 @@ func TestFedPreferLocal(t *testing.T) {
 	peer(t, a, b)
 	var servedA, servedB atomic.Int64
 	for range 4 {
-		newWorker(t, a.Backend(), counting("A", &servedA), fastBeat, fastReconnect)
+		newWorker(t, a.Backend(), counting("A", &servedA), steadyBeat, fastReconnect)
 	}
-	newWorker(t, b.Backend(), counting("B", &servedB), fastBeat, fastReconnect)
+	newWorker(t, b.Backend(), counting("B", &servedB), steadyBeat, fastReconnect)
 	waitFed(t, ctx, a, "idle workers here and there", func(s broker.FedStats) bool {
 		return s.LocalIdle == 4 && s.CloudIdle == 1
 	})
@@ -220,7 +220,7 @@ func TestFedPeerRequestsStayLocal(t *testing.T) {
 	b, c := newFed(t, "B"), newFed(t, "C")
 	peer(t, b, c)
 	var servedB, servedC atomic.Int64
-	newWorker(t, c.Backend(), counting("C", &servedC), fastBeat, fastReconnect)
+	newWorker(t, c.Backend(), counting("C", &servedC), steadyBeat, fastReconnect)
 	waitFed(t, ctx, b, "C's worker", func(s broker.FedStats) bool { return s.CloudIdle == 1 })
 
 	x := newSocket(t, socket.Dealer, socket.WithIdentity([]byte("X")))
@@ -234,7 +234,7 @@ func TestFedPeerRequestsStayLocal(t *testing.T) {
 	if s := b.Stats(); s.Forwarded != 0 {
 		t.Fatalf("B passed a peer's request on: %+v", s)
 	}
-	newWorker(t, b.Backend(), counting("B", &servedB), fastBeat, fastReconnect)
+	newWorker(t, b.Backend(), counting("B", &servedB), steadyBeat, fastReconnect)
 	rep, err := x.Recv(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -251,8 +251,10 @@ func TestFedPeerRequestsStayLocal(t *testing.T) {
 }
 
 // TestFedPeerGone checks that requests held by a peer that goes away are
-// served elsewhere.
+// served elsewhere. A peer is gone when its announcements stop for the
+// heartbeat's liveness: the test waits that out.
 func TestFedPeerGone(t *testing.T) {
+	t.Parallel() // it waits out steadyExpiry
 	ctx := testCtx(t)
 	a, b := newFed(t, "A"), newFed(t, "B")
 	peer(t, a, b)
@@ -261,7 +263,7 @@ func TestFedPeerGone(t *testing.T) {
 		started <- struct{}{}
 		<-ctx.Done() // never answers: B goes first
 		return nil, ctx.Err()
-	}, fastBeat, fastReconnect)
+	}, steadyBeat, fastReconnect)
 	waitFed(t, ctx, a, "B's worker", func(s broker.FedStats) bool { return s.CloudIdle == 1 })
 
 	cl := oneShot(t, a.Frontend())
@@ -285,7 +287,7 @@ func TestFedPeerGone(t *testing.T) {
 		return s.Peers == 0 && s.Requeued == 1 && s.Pending == 1
 	})
 	var served atomic.Int64
-	newWorker(t, a.Backend(), counting("A", &served), fastBeat, fastReconnect)
+	newWorker(t, a.Backend(), counting("A", &served), steadyBeat, fastReconnect)
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}

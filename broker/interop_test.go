@@ -16,11 +16,19 @@ import (
 // testdata/ppworker.py and testdata/ppqueue.py follow the guide's ppworker
 // and ppqueue; a plain REQ socket is the guide's simplest client.
 
-const pyInterval = 100 * time.Millisecond
+// Heartbeats of the interop tests, on both sides: every 100 ms, and a peer
+// is buried after 10 s of silence (see steadyBeat: a Python or Go peer of a
+// busy machine may stall for a second or more).
+const (
+	pyInterval = 100 * time.Millisecond
+	pyLiveness = 100
+)
 
-var pyBeat = broker.WithHeartbeat(pyInterval, 3)
+var pyBeat = broker.WithHeartbeat(pyInterval, pyLiveness)
 
-func pyArgs() []string { return []string{fmt.Sprint(pyInterval.Milliseconds()), "3"} }
+func pyArgs() []string {
+	return []string{fmt.Sprint(pyInterval.Milliseconds()), fmt.Sprint(pyLiveness)}
+}
 
 // lineWith reads a peer's lines until one starts with prefix.
 func lineWith(t *testing.T, ctx context.Context, p *pyzmq.Peer, prefix string) string {
@@ -47,7 +55,7 @@ func TestInteropPythonWorkers(t *testing.T) {
 		ws = append(ws, w)
 	}
 	waitLB(t, ctx, b, "2 python workers", func(s broker.LBStats) bool { return s.Workers == 2 })
-	c := newClient(t, b.Frontend())
+	c := oneShot(t, b.Frontend())
 	var wg sync.WaitGroup
 	for i := range 10 {
 		wg.Add(1)
@@ -61,8 +69,8 @@ func TestInteropPythonWorkers(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	// Heartbeats flow both ways: each worker hears the broker's for two
-	// liveness periods without reconnecting, and the broker keeps both.
+	// Heartbeats flow both ways: each worker hears six of the broker's
+	// without reconnecting, and the broker keeps both.
 	for _, w := range ws {
 		for beats := 0; beats < 6; {
 			switch l := lineWith(t, ctx, w, ""); {
@@ -111,7 +119,9 @@ func TestInteropPythonQueue(t *testing.T) {
 		ws = append(ws, newWorker(t, back, echo(fmt.Sprint("w", i)), pyBeat, fastReconnect))
 	}
 	lineWith(t, ctx, q, "WORKERS 2")
-	c := newClient(t, front)
+	// No resends: ppqueue would hand a resend to a worker again, and the
+	// test counts what the workers handled.
+	c := oneShot(t, front)
 	var wg sync.WaitGroup
 	for i := range 10 {
 		wg.Add(1)

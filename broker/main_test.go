@@ -30,9 +30,10 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// wait bounds every wait in the tests: long enough for a loaded CI machine,
-// short enough that a hang fails the test instead of the run.
-const wait = 15 * time.Second
+// wait bounds every wait in the tests: long enough for a loaded CI machine
+// (and for a silent peer's burial, steadyBeat's 10 s), short enough that a
+// hang fails the test instead of the run.
+const wait = 60 * time.Second
 
 func testCtx(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
@@ -40,10 +41,34 @@ func testCtx(t testing.TB) context.Context {
 	return ctx
 }
 
-// fast heartbeats keep the tests short: dead in 150 ms.
+// Heartbeats in the tests. A peer is buried after liveness intervals of
+// silence, and a test process under -race on a busy machine can stall for a
+// second or more: with 50 ms x 3 a 150 ms stall buried live workers and
+// brokers. So a peer that must stay alive gets 10 s of silence (steadyBeat),
+// ten times such a stall; a peer whose connection is gone is still found at
+// once, by the event: a load balancer sends its heartbeats every 50 ms with
+// mandatory routing, and the first one to a vanished worker fails. Tests
+// that wait for a silent (not disconnected) peer to be buried wait out
+// those 10 s, and run in parallel with each other.
+//
+// quickBeat buries a silent peer in 150 ms. It is only for tests in which
+// burying a live peer by mistake changes nothing they check (a worker that
+// must find a restarted broker silent, a slot that must give up a master
+// that is not there yet).
 var (
-	fastBeat      = broker.WithHeartbeat(50*time.Millisecond, 3)
+	steadyBeat    = broker.WithHeartbeat(beatInterval, steadyLiveness)
+	quickBeat     = broker.WithHeartbeat(beatInterval, 3)
 	fastReconnect = broker.WithReconnect(50*time.Millisecond, 400*time.Millisecond)
+)
+
+const (
+	beatInterval   = 50 * time.Millisecond
+	steadyLiveness = 200
+	// steadyExpiry is how long steadyBeat lets a peer stay silent.
+	steadyExpiry = beatInterval * steadyLiveness
+	// resendAfter is the timeout of a client that a test makes resend: a
+	// reply due at once comes well within it, even with the test stalled.
+	resendAfter = 3 * time.Second
 )
 
 var seq atomic.Uint64

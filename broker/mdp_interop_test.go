@@ -9,6 +9,7 @@ import (
 
 	"github.com/zmqflow/zmqflow/broker"
 	"github.com/zmqflow/zmqflow/internal/pyzmq"
+	"github.com/zmqflow/zmqflow/socket"
 )
 
 // The Majordomo interop tests run libzmq peers written from spec 7/MDP and
@@ -36,7 +37,9 @@ func pyRequest(t *testing.T, ctx context.Context, c *pyzmq.Peer, line string) st
 // libzmq workers and a libzmq client against our broker.
 func TestMDPInteropPythonPeers(t *testing.T) {
 	ctx := testCtx(t)
-	b := newMDPBroker(t, "tcp://127.0.0.1:*", pyBeat)
+	// The broker's Close below must get its DISCONNECTs out, which a stall
+	// of a heartbeat interval (its default linger) would lose.
+	b := newMDPBroker(t, "tcp://127.0.0.1:*", pyBeat, broker.WithSocketOptions(socket.WithLinger(wait)))
 	var ws []*pyzmq.Peer
 	for range 2 {
 		w := pyzmq.Start(t, "testdata/mdpworker.py", append([]string{b.Endpoint(), "echo"}, pyArgs()...)...)
@@ -48,7 +51,7 @@ func TestMDPInteropPythonPeers(t *testing.T) {
 	}, pyBeat)
 	waitMDP(t, ctx, b, "3 workers", func(s broker.MDPStats) bool { return s.Workers == 3 })
 
-	pc := pyzmq.Start(t, "testdata/mdpclient.py", b.Endpoint(), "2000", "2")
+	pc := pyzmq.Start(t, "testdata/mdpclient.py", b.Endpoint(), fmt.Sprint(resendAfter.Milliseconds()), "2")
 	lineWith(t, ctx, pc, "STARTED")
 	for line, want := range map[string]string{
 		"echo hello world":  "REPLY echo py hello world",
@@ -64,7 +67,7 @@ func TestMDPInteropPythonPeers(t *testing.T) {
 	}
 
 	// Our client, to the python workers, in turn.
-	c := newMDPClient(t, b.Endpoint())
+	c := oneShotMDP(t, b.Endpoint())
 	for i := range 4 {
 		want := fmt.Sprint("req-", i)
 		r, err := c.Request(ctx, "echo", []byte(want))
@@ -107,7 +110,9 @@ func TestMDPInteropPythonBroker(t *testing.T) {
 	}, pyBeat, fastReconnect)
 	lineWith(t, ctx, q, "WORKERS 2")
 
-	c := newMDPClient(t, ep, broker.WithTimeout(300*time.Millisecond), broker.WithRetries(20))
+	// Resends every 300 ms, for as long as the test waits: they carry the
+	// client over the broker's crash.
+	c := newMDPClient(t, ep, broker.WithTimeout(300*time.Millisecond), broker.WithRetries(int(wait/(300*time.Millisecond))))
 	if r, err := c.Request(ctx, "echo", []byte("x"), []byte("y")); err != nil || len(r) != 3 || string(r[0]) != "go" || string(r[2]) != "y" {
 		t.Fatalf("echo = %q, %v", r, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,6 +33,12 @@ func newMDPClient(t testing.TB, ep string, opts ...broker.Option) *broker.MDPCli
 	c := must[*broker.MDPClient](t)(broker.NewMDPClient(ep, opts...))
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// oneShotMDP is an MDP client that neither times out nor resends within
+// the test: a test that counts requests and replies wants no resend.
+func oneShotMDP(t testing.TB, ep string) *broker.MDPClient {
+	return newMDPClient(t, ep, broker.WithTimeout(wait), broker.WithRetries(0))
 }
 
 func waitMDP(t testing.TB, ctx context.Context, b *broker.MDPBroker, what string, cond func(broker.MDPStats) bool) {
@@ -91,14 +98,14 @@ func (w *mdpRaw) next(ctx context.Context) (byte, socket.Msg) {
 // Requests go to the workers of their service, least recently used first.
 func TestMDPServiceRouting(t *testing.T) {
 	ctx := testCtx(t)
-	b := newMDPBroker(t, inproc(), fastBeat)
-	e1 := newMDPWorker(t, b.Endpoint(), "echo", echo("e1"), fastBeat, fastReconnect)
-	e2 := newMDPWorker(t, b.Endpoint(), "echo", echo("e2"), fastBeat, fastReconnect)
+	b := newMDPBroker(t, inproc(), steadyBeat)
+	e1 := newMDPWorker(t, b.Endpoint(), "echo", echo("e1"), steadyBeat, fastReconnect)
+	e2 := newMDPWorker(t, b.Endpoint(), "echo", echo("e2"), steadyBeat, fastReconnect)
 	newMDPWorker(t, b.Endpoint(), "upper", func(ctx context.Context, req [][]byte) ([][]byte, error) {
 		return [][]byte{[]byte(strings.ToUpper(string(req[0])))}, nil
-	}, fastBeat, fastReconnect)
+	}, steadyBeat, fastReconnect)
 	waitMDP(t, ctx, b, "3 workers", func(s broker.MDPStats) bool { return s.Workers == 3 && s.Services == 2 })
-	c := newMDPClient(t, b.Endpoint())
+	c := oneShotMDP(t, b.Endpoint())
 	for i := range 4 {
 		r, err := c.Request(ctx, "echo", []byte(fmt.Sprint("hi-", i)), []byte("second frame"))
 		if err != nil || len(r) != 3 || !strings.HasPrefix(string(r[0]), "e") || string(r[1]) != fmt.Sprint("hi-", i) || string(r[2]) != "second frame" {
@@ -123,7 +130,7 @@ func TestMDPServiceRouting(t *testing.T) {
 // (ErrNoReply). A worker that registers in time gets the request.
 func TestMDPUnknownService(t *testing.T) {
 	ctx := testCtx(t)
-	b := newMDPBroker(t, inproc(), fastBeat, broker.WithTimeout(100*time.Millisecond))
+	b := newMDPBroker(t, inproc(), steadyBeat, broker.WithTimeout(100*time.Millisecond))
 	c := newMDPClient(t, b.Endpoint(), broker.WithTimeout(100*time.Millisecond), broker.WithRetries(1))
 	_, err := c.Request(ctx, "nobody")
 	if !errors.Is(err, broker.ErrNoReply) {
@@ -136,8 +143,11 @@ func TestMDPUnknownService(t *testing.T) {
 		return s.Expired == 2 && s.Queued == 0 && s.Services == 0
 	})
 
-	// Queued, then served by a worker that registers later.
-	slow := newMDPClient(t, b.Endpoint(), broker.WithTimeout(wait))
+	// Queued, then served by a worker that registers later: "in time" is
+	// the broker's WithTimeout, which must outlast the test's steps (here
+	// a broker that lets a request wait as long as the test).
+	b = newMDPBroker(t, inproc(), steadyBeat, broker.WithTimeout(wait))
+	slow := oneShotMDP(t, b.Endpoint())
 	got := make(chan error, 1)
 	go func() {
 		r, err := slow.Request(ctx, "late", []byte("x"))
@@ -147,19 +157,24 @@ func TestMDPUnknownService(t *testing.T) {
 		got <- err
 	}()
 	waitMDP(t, ctx, b, "queued request", func(s broker.MDPStats) bool { return s.Queued == 1 })
-	newMDPWorker(t, b.Endpoint(), "late", echo("late"), fastBeat)
+	newMDPWorker(t, b.Endpoint(), "late", echo("late"), steadyBeat)
 	if err := <-got; err != nil {
 		t.Fatal(err)
+	}
+	// The broker counts the reply after sending it: wait for the count.
+	waitMDP(t, ctx, b, "the reply counted", func(s broker.MDPStats) bool { return s.Replies == 1 })
+	if s := b.Stats(); s.Expired != 0 {
+		t.Fatalf("stats %+v: the queued request should have waited for the worker", s)
 	}
 }
 
 // spec 8/MMI: mmi.service says 200 or 404; other mmi services 501.
 func TestMMIService(t *testing.T) {
 	ctx := testCtx(t)
-	b := newMDPBroker(t, inproc(), fastBeat)
-	newMDPWorker(t, b.Endpoint(), "echo", echo("e"), fastBeat)
+	b := newMDPBroker(t, inproc(), steadyBeat)
+	newMDPWorker(t, b.Endpoint(), "echo", echo("e"), steadyBeat)
 	waitMDP(t, ctx, b, "worker", func(s broker.MDPStats) bool { return s.Workers == 1 })
-	c := newMDPClient(t, b.Endpoint())
+	c := oneShotMDP(t, b.Endpoint())
 	for svc, want := range map[string]bool{"echo": true, "nope": false} {
 		if ok, err := c.ServiceExists(ctx, svc); err != nil || ok != want {
 			t.Fatalf("ServiceExists(%q) = %v, %v; want %v", svc, ok, err, want)
@@ -183,8 +198,9 @@ func TestMMIService(t *testing.T) {
 // A worker that stops heartbeating is dead after liveness intervals: it is
 // sent DISCONNECT and the request it held goes to another worker.
 func TestMDPHeartbeatExpiry(t *testing.T) {
+	t.Parallel() // it waits out steadyExpiry
 	ctx := testCtx(t)
-	b := newMDPBroker(t, inproc(), fastBeat)
+	b := newMDPBroker(t, inproc(), steadyBeat)
 	raw := newMDPRaw(t, b.Endpoint())
 	raw.command(ctx, 0x01, "svc")
 	waitMDP(t, ctx, b, "raw worker", func(s broker.MDPStats) bool { return s.Workers == 1 })
@@ -201,7 +217,7 @@ func TestMDPHeartbeatExpiry(t *testing.T) {
 	if cmd != 0x02 || len(m) != 3 || len(m[1]) != 0 || string(m[2]) != "job" {
 		t.Fatalf("raw worker got command %#x %q, want REQUEST", cmd, m)
 	}
-	newMDPWorker(t, b.Endpoint(), "svc", echo("good"), fastBeat)
+	newMDPWorker(t, b.Endpoint(), "svc", echo("good"), steadyBeat)
 	// The raw worker says nothing more.
 	if cmd, _ := raw.next(ctx); cmd != 0x05 {
 		t.Fatalf("dead worker got %#x, want DISCONNECT", cmd)
@@ -249,17 +265,17 @@ func TestMDPProtocolErrors(t *testing.T) {
 // the broker at once; a failed request goes to another worker.
 func TestMDPWorkerDisconnect(t *testing.T) {
 	ctx := testCtx(t)
-	b := newMDPBroker(t, inproc(), fastBeat)
+	b := newMDPBroker(t, inproc(), steadyBeat)
 	var once sync.Once
 	flaky := newMDPWorker(t, b.Endpoint(), "svc", func(ctx context.Context, req [][]byte) ([][]byte, error) {
 		var err error
 		once.Do(func() { err = errors.New("first request fails") })
 		return [][]byte{[]byte("flaky")}, err
-	}, fastBeat, fastReconnect)
+	}, steadyBeat, fastReconnect)
 	waitMDP(t, ctx, b, "flaky worker", func(s broker.MDPStats) bool { return s.Workers == 1 })
-	good := newMDPWorker(t, b.Endpoint(), "svc", echo("good"), fastBeat, fastReconnect)
+	good := newMDPWorker(t, b.Endpoint(), "svc", echo("good"), steadyBeat, fastReconnect)
 	waitMDP(t, ctx, b, "good worker", func(s broker.MDPStats) bool { return s.Workers == 2 })
-	c := newMDPClient(t, b.Endpoint(), broker.WithRetries(0))
+	c := oneShotMDP(t, b.Endpoint())
 	r, err := c.Request(ctx, "svc", []byte("job"))
 	if err != nil || len(r) < 1 {
 		t.Fatalf("Request = %q, %v", r, err)
@@ -281,18 +297,22 @@ func TestMDPWorkerDisconnect(t *testing.T) {
 // and they reconnect; the client's retries carry it over the gap.
 func TestMDPBrokerRestart(t *testing.T) {
 	ctx := testCtx(t)
-	b1 := newMDPBroker(t, "tcp://127.0.0.1:*", fastBeat)
+	// Close lingers a heartbeat interval (50 ms) for its DISCONNECTs to
+	// leave: a stall of the test would lose them, and the worker would
+	// wait out steadyExpiry instead. This broker lingers as long as the
+	// test waits.
+	b1 := newMDPBroker(t, "tcp://127.0.0.1:*", steadyBeat, broker.WithSocketOptions(socket.WithLinger(wait)))
 	ep := b1.Endpoint()
-	w := newMDPWorker(t, ep, "echo", echo("w"), fastBeat, fastReconnect)
+	w := newMDPWorker(t, ep, "echo", echo("w"), steadyBeat, fastReconnect)
 	waitMDP(t, ctx, b1, "worker", func(s broker.MDPStats) bool { return s.Workers == 1 })
-	c := newMDPClient(t, ep, broker.WithTimeout(200*time.Millisecond), broker.WithRetries(20))
+	c := newMDPClient(t, ep, broker.WithTimeout(200*time.Millisecond), broker.WithRetries(int(wait/(200*time.Millisecond))))
 	if _, err := c.Request(ctx, "echo", []byte("before")); err != nil {
 		t.Fatal(err)
 	}
 	if err := b1.Close(); err != nil {
 		t.Fatal(err)
 	}
-	b2 := newMDPBroker(t, ep, fastBeat)
+	b2 := newMDPBroker(t, ep, steadyBeat)
 	waitMDP(t, ctx, b2, "worker back", func(s broker.MDPStats) bool { return s.Workers == 1 })
 	r, err := c.Request(ctx, "echo", []byte("after"))
 	if err != nil || len(r) != 2 || string(r[1]) != "after" {
@@ -304,14 +324,20 @@ func TestMDPBrokerRestart(t *testing.T) {
 }
 
 // A client resends on a new socket when the reply is late; the late reply,
-// addressed to the old socket, never reaches it.
+// addressed to the old socket, never reaches it. The client waits
+// resendAfter for each reply: the first attempt is held until it resends,
+// the second is answered at once.
 func TestMDPClientRetries(t *testing.T) {
+	t.Parallel() // it waits out a client timeout
 	ctx := testCtx(t)
-	b := newMDPBroker(t, inproc()) // default heartbeats: the raw worker stays alive
+	// steadyBeat: the raw worker, which never heartbeats, stays alive
+	// through the client's timeout; and requests for a service with no
+	// worker wait as long as the test.
+	b := newMDPBroker(t, inproc(), steadyBeat, broker.WithTimeout(wait))
 	raw := newMDPRaw(t, b.Endpoint())
 	raw.command(ctx, 0x01, "slow")
 	waitMDP(t, ctx, b, "raw worker", func(s broker.MDPStats) bool { return s.Workers == 1 })
-	c := newMDPClient(t, b.Endpoint(), broker.WithTimeout(150*time.Millisecond), broker.WithRetries(5))
+	c := newMDPClient(t, b.Endpoint(), broker.WithTimeout(resendAfter), broker.WithRetries(5))
 	got := make(chan error, 1)
 	go func() {
 		r, err := c.Request(ctx, "slow", []byte("job"))
@@ -398,22 +424,27 @@ func ExampleMDPBroker() {
 	// lower false
 }
 
-// A worker whose handler runs for several liveness periods keeps
+// A worker whose handler runs for longer than the liveness period keeps
 // heartbeating, so the broker keeps it and its request; a request queued
 // behind the busy worker does not expire (only those for a service with no
 // worker do).
 func TestMDPBusyWorkerHeartbeats(t *testing.T) {
+	t.Parallel() // its first job outlasts steadyExpiry
 	ctx := testCtx(t)
-	b := newMDPBroker(t, inproc(), fastBeat, broker.WithTimeout(100*time.Millisecond))
-	// Each job takes two expiry periods (50 ms x 3 each).
+	b := newMDPBroker(t, inproc(), steadyBeat, broker.WithTimeout(100*time.Millisecond))
+	// The first job takes longer than the broker lets a silent worker
+	// live; the second, queued behind it meanwhile, is quick.
+	var jobs atomic.Int32
 	newMDPWorker(t, b.Endpoint(), "slow", func(ctx context.Context, req [][]byte) ([][]byte, error) {
-		select {
-		case <-time.After(300 * time.Millisecond):
-		case <-ctx.Done():
-			return nil, ctx.Err()
+		if jobs.Add(1) == 1 {
+			select {
+			case <-time.After(steadyExpiry + 2*time.Second):
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
 		}
 		return [][]byte{[]byte("done")}, nil
-	}, fastBeat, fastReconnect)
+	}, steadyBeat, fastReconnect)
 	waitMDP(t, ctx, b, "worker", func(s broker.MDPStats) bool { return s.Workers == 1 })
 	errs := make(chan error, 2)
 	for range 2 {
@@ -431,7 +462,7 @@ func TestMDPBusyWorkerHeartbeats(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if s := b.Stats(); s.Dead != 0 || s.Requeued != 0 || s.Expired != 0 || s.Workers != 1 {
+	if s := b.Stats(); s.Dead != 0 || s.Requeued != 0 || s.Expired != 0 || s.Workers != 1 || jobs.Load() != 2 {
 		t.Fatalf("stats %+v: the busy worker should have stayed alive, the queued request waited", s)
 	}
 }

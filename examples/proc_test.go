@@ -68,8 +68,8 @@ func raceEnabled() bool {
 }
 
 // testTimeout bounds each test: its processes are killed then, and every
-// wait gives up.
-const testTimeout = 30 * time.Second
+// wait gives up. TestWorkerKilledMidBatch waits out a sink's 10 s -timeout.
+const testTimeout = 60 * time.Second
 
 func testContext(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)

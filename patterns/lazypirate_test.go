@@ -16,14 +16,17 @@ import (
 // and the client, after a timeout, reopens its socket, resends, and gets
 // every reply.
 func TestLazyPirateSurvivesServerRestart(t *testing.T) {
+	bin := buildTestproc(t) // before the clock starts: a build may be slow
 	ctx := testCtx(t)
-	bin := buildTestproc(t)
 	ep := endpoint(t, "ipc")
 	server := startProc(t, bin, "echo", "-bind", ep, "-hold", "3")
 	server.expect(t, "ready")
 
+	// Retries enough to resend for as long as the test waits: the restart
+	// takes a process start, which a busy machine may make slow.
+	const timeout = 300 * time.Millisecond
 	req := must[*patterns.Req[string, string]](t)(patterns.NewReq(patterns.String{}, patterns.String{},
-		patterns.Connect(ep), patterns.LazyPirate(300*time.Millisecond, 20)))
+		patterns.Connect(ep), patterns.LazyPirate(timeout, int(wait/timeout))))
 	var p patterns.Pipeline
 	p.Go(req.Run)
 	replies := make(chan string, 6)

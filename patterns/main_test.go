@@ -15,9 +15,10 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// wait bounds every wait in the tests: long enough for a loaded CI machine,
-// short enough that a hang fails the test instead of the run.
-const wait = 10 * time.Second
+// wait bounds every wait in the tests: long enough for a loaded CI machine
+// (ten times a stall of a second or more under -race), short enough that a
+// hang fails the test instead of the run.
+const wait = 20 * time.Second
 
 func testCtx(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), wait)

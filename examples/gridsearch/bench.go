@@ -24,6 +24,7 @@ func benchCmd(ctx context.Context, args []string) error {
 	quick := fs.Bool("quick", false, "T1 and T2 durations scaled by 0.25, T0 with 2 workers only")
 	runs := fs.Int("runs", 5, "runs of each measurement; medians are reported")
 	truePoints := fs.Int("true-points", 2000, "points of the /bin/true measurement (the benchmark's is 2000)")
+	t0Points := fs.Int("t0-points", 20000, "points of the T0 no-op measurement (the benchmark's is 20000)")
 	only := fs.String("only", "T1,T2,T0,true", "the measurements to make, of T1, T2, T0 (no-op points) and true (/bin/true points)")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
@@ -33,6 +34,9 @@ func benchCmd(ctx context.Context, args []string) error {
 	}
 	if *truePoints < 1 {
 		return fmt.Errorf("%w: -true-points %d, want at least 1", errUsage, *truePoints)
+	}
+	if *t0Points < 1 {
+		return fmt.Errorf("%w: -t0-points %d, want at least 1", errUsage, *t0Points)
 	}
 	want := map[string]bool{}
 	for _, s := range strings.Split(*only, ",") {
@@ -93,7 +97,7 @@ func benchCmd(ctx context.Context, args []string) error {
 		ws = []int{2}
 	}
 	for _, w := range ws {
-		const m = 20000
+		m := *t0Points
 		var ts []float64
 		for range *runs {
 			sum, err := benchRun(ctx, m, w, func(context.Context, gridsearch.Point) (any, error) { return nil, nil }, nil)
@@ -106,7 +110,7 @@ func benchCmd(ctx context.Context, args []string) error {
 		if w == 2 {
 			note = " (target >= 20000/s)"
 		}
-		fmt.Printf("T0 %d no-op points, %d workers: %.3fs, %.0f points/s%s\n", m, w, median(ts), m/median(ts), note)
+		fmt.Printf("T0 %d no-op points, %d workers: %.3fs, %.0f points/s%s\n", m, w, median(ts), float64(m)/median(ts), note)
 	}
 
 	if !want["true"] {

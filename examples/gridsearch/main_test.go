@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -58,8 +59,11 @@ func raceEnabled() bool {
 	return false
 }
 
+// testContext bounds each test: its processes are killed then, and every
+// wait gives up. It is long enough for a busy machine to stall processes
+// for a second or more many times over.
 func testContext(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
 	return ctx
 }
@@ -166,19 +170,45 @@ func readResults(t *testing.T, path string) []record {
 // waitLines waits until the results file has at least n lines.
 func waitLines(t *testing.T, ctx context.Context, path string, n int) {
 	t.Helper()
+	waitFor(t, ctx, fmt.Sprintf("%s: %d lines", path, n), func() bool {
+		b, _ := os.ReadFile(path)
+		return bytes.Count(b, []byte{'\n'}) >= n
+	})
+}
+
+// waitFor polls cond (files: there is no event to wait for) until it holds,
+// failing the test when ctx ends first.
+func waitFor(t *testing.T, ctx context.Context, what string, cond func() bool) {
+	t.Helper()
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
-	for {
-		b, _ := os.ReadFile(path)
-		if bytes.Count(b, []byte{'\n'}) >= n {
-			return
-		}
+	for !cond() {
 		select {
 		case <-tick.C:
 		case <-ctx.Done():
-			t.Fatalf("%s: fewer than %d lines: %v", path, n, ctx.Err())
+			t.Fatalf("waiting for %s: %v", what, ctx.Err())
 		}
 	}
+}
+
+// doneBy reports whether the results file at path has a point done by the
+// worker process pid (its records' worker is "host:pid/slot").
+func doneBy(path string, pid int) bool {
+	b, _ := os.ReadFile(path)
+	for l := range bytes.Lines(b) {
+		var r record
+		if json.Unmarshal(l, &r) == nil && strings.HasSuffix(strings.Split(r.Worker, "/")[0], fmt.Sprintf(":%d", pid)) {
+			return true
+		}
+	}
+	return false
+}
+
+// runningOn reports whether the worker process pid holds a gated point (see
+// gatedSquare) of the grid whose directory is dir.
+func runningOn(dir string, pid int) bool {
+	m, _ := filepath.Glob(filepath.Join(dir, fmt.Sprintf("running.%d.*", pid)))
+	return len(m) > 0
 }
 
 // checkSquares checks that recs hold each point i = 1..n exactly once with
@@ -206,21 +236,53 @@ func checkSquares(t *testing.T, recs []record, n int) {
 // square is the command: it takes a while and prints {"v": i*i}.
 var square = []string{"--", "sh", "-c", `sleep 0.03; echo "{\"v\": $(($1 * $1))}"`, "sh", "{i}"}
 
+// gatedSquare is square whose points past free wait, before they start, for
+// the file dir/release: a test holds a run at a point of its choosing with
+// it, rather than racing the run. A point that waits says so first with
+// the file dir/running.PID.i, PID being its worker process (the command's
+// parent).
+func gatedSquare(dir string, free int) []string {
+	return []string{"--", "sh", "-c", fmt.Sprintf(`if [ $1 -gt %d ]; then : > "$2/running.$PPID.$1"; `+
+		`while [ ! -e "$2/release" ]; do sleep 0.02; done; fi; sleep 0.03; echo "{\"v\": $(($1 * $1))}"`, free),
+		"sh", "{i}", dir}
+}
+
+// release lets the points of a gatedSquare go on.
+func release(t *testing.T, dir string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, "release"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Three worker processes; the first, killed with points under way after it
+// has done some, leaves them to the other two. Points past the 30th wait
+// for the test (gatedSquare), so that each worker holds some when the
+// first is killed, however the processes' starts fall.
 func TestRemoteWorkersOneKilled(t *testing.T) {
 	ctx := testContext(t)
 	dir := t.TempDir()
 	const n = 150
 	out := filepath.Join(dir, "r.jsonl")
 	master := start(t, ctx, dir, append([]string{"run", "-bind", "tcp://127.0.0.1:*", "-workers", "0",
-		"-out", out, "-progress", "none", "-param", fmt.Sprintf("i=1..%d", n)}, square...)...)
+		"-out", out, "-progress", "none", "-param", fmt.Sprintf("i=1..%d", n)}, gatedSquare(dir, 30)...)...)
 	ep := master.expect(t, ctx, `gridsearch worker -connect (\S+)`)[1]
 	var workers []*proc
-	for range 3 {
-		workers = append(workers, start(t, ctx, dir, "worker", "-connect", ep, "-slots", "2"))
+	worker := func() *proc {
+		w := start(t, ctx, dir, "worker", "-connect", ep, "-slots", "2")
+		workers = append(workers, w)
+		return w
 	}
-	waitLines(t, ctx, out, 40)
+	first := worker()
+	waitFor(t, ctx, "a point done by the first worker", func() bool { return doneBy(out, first.cmd.Process.Pid) })
+	worker()
+	worker()
+	for i, w := range workers {
+		waitFor(t, ctx, fmt.Sprintf("worker %d holding a point", i), func() bool { return runningOn(dir, w.cmd.Process.Pid) })
+	}
 	// Killed with its points under way: the broker hands them to the others.
 	workers[0].cmd.Process.Kill()
+	release(t, dir)
 	if code := master.wait(); code != 0 {
 		t.Fatalf("master exit %d\n%s\n%s", code, master.stdout.String(), strings.Join(master.stderr, "\n"))
 	}
@@ -245,12 +307,15 @@ func TestRemoteWorkersOneKilled(t *testing.T) {
 	t.Logf("by worker: %v; %s", byWorker, master.stdout.String())
 }
 
+// A run interrupted part way, resumed: the points done are not done again.
+// Points past the 30th wait for the test (gatedSquare), so that the
+// interrupt surely comes before the end, however slow the machine.
 func TestResumeAfterInterrupt(t *testing.T) {
 	ctx := testContext(t)
 	dir := t.TempDir()
 	const n = 120
 	out := filepath.Join(dir, "r.jsonl")
-	args := append([]string{"run", "-workers", "2", "-out", out, "-progress", "none", "-param", fmt.Sprintf("i=1..%d", n)}, square...)
+	args := append([]string{"run", "-workers", "2", "-out", out, "-progress", "none", "-param", fmt.Sprintf("i=1..%d", n)}, gatedSquare(dir, 30)...)
 	first := start(t, ctx, dir, args...)
 	waitLines(t, ctx, out, 20)
 	first.cmd.Process.Signal(os.Interrupt)
@@ -258,9 +323,10 @@ func TestResumeAfterInterrupt(t *testing.T) {
 		t.Fatalf("interrupted run: exit %d, want 130: %s", code, first.stderr)
 	}
 	partial := readResults(t, out)
-	if len(partial) < 20 || len(partial) >= n {
-		t.Fatalf("interrupted run wrote %d points", len(partial))
+	if len(partial) < 20 || len(partial) > 30 {
+		t.Fatalf("interrupted run wrote %d points, want the 20 to 30 not held back", len(partial))
 	}
+	release(t, dir)
 
 	// A different grid is refused, with one line, and the file is kept.
 	other := start(t, ctx, dir, append([]string{"run", "-resume", "-out", out, "-param", "i=1..7"}, square...)...)
@@ -312,6 +378,7 @@ func TestBadInputs(t *testing.T) {
 		{[]string{"frobnicate"}, "unknown command"},
 		{[]string{"bench", "-only", "T3"}, "T3"},
 		{[]string{"bench", "-runs", "0"}, "-runs"},
+		{[]string{"bench", "-t0-points", "0"}, "-t0-points"},
 	} {
 		p := start(t, ctx, dir, tc.args...)
 		code := p.wait()
@@ -373,7 +440,7 @@ func TestKilledWorkerKillsItsCommand(t *testing.T) {
 	}
 	w.cmd.Process.Kill()
 	w.wait()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(goneWithin)
 	for _, pid := range pids {
 		waitGone(t, pid, deadline, "its worker was killed")
 	}
@@ -382,6 +449,13 @@ func TestKilledWorkerKillsItsCommand(t *testing.T) {
 // A worker whose ssh session ends (SIGHUP) closes as on Ctrl-C: its
 // commands' process groups are killed, children included, and it exits 0.
 func TestHangUpWorkerKillsCommands(t *testing.T) {
+	// The worker must start with SIGHUP at its default: it leaves an
+	// ignored one alone (nohup, see TestWorkerIdle), and a test run under
+	// nohup would pass its SIG_IGN on. While this process handles SIGHUP,
+	// the processes it starts get the default (Go resets the signals it
+	// handles in a child); Reset puts back what the run started with.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGHUP)
+	defer signal.Reset(syscall.SIGHUP)
 	ctx := testContext(t)
 	dir := t.TempDir()
 	master := start(t, ctx, dir, "run", "-bind", "tcp://127.0.0.1:*", "-workers", "0",
@@ -404,8 +478,12 @@ func TestHangUpWorkerKillsCommands(t *testing.T) {
 	if code := w.wait(); code != 0 {
 		t.Errorf("worker exit %d after SIGHUP: %s", code, w.stderr)
 	}
-	waitGone(t, pid, time.Now().Add(5*time.Second), "its worker hung up")
+	waitGone(t, pid, time.Now().Add(goneWithin), "its worker hung up")
 }
+
+// goneWithin is how long a killed process may take to be gone: it is at
+// once, but a busy machine may take a second or more to get to it.
+const goneWithin = 20 * time.Second
 
 // waitGone fails the test if process pid is still running at deadline
 // (and kills it then).
@@ -416,7 +494,7 @@ func waitGone(t *testing.T, pid int, deadline time.Time, after string) {
 			if p, err := os.FindProcess(pid); err == nil {
 				p.Kill()
 			}
-			t.Fatalf("process %d still running 5 s after %s", pid, after)
+			t.Fatalf("process %d still running %v after %s", pid, goneWithin, after)
 		}
 		time.Sleep(10 * time.Millisecond) // polling /proc: there is no event to wait for
 	}
@@ -424,7 +502,10 @@ func waitGone(t *testing.T, pid int, deadline time.Time, after string) {
 
 // A worker started with -idle serves its master, then exits by itself
 // once the master has finished and gone quiet for that long. Started
-// under nohup, it ignores the SIGHUP it is sent meanwhile.
+// under nohup, it ignores the SIGHUP it is sent meanwhile. It exits no
+// sooner than -idle after it started (it cannot have been idle longer);
+// how long after its master it exits is logged: the test sees the master's
+// end late by however long a busy machine takes to tell it.
 func TestWorkerIdle(t *testing.T) {
 	ctx := testContext(t)
 	nohup, err := exec.LookPath("nohup")
@@ -436,6 +517,7 @@ func TestWorkerIdle(t *testing.T) {
 	master := start(t, ctx, dir, append([]string{"run", "-bind", "tcp://127.0.0.1:*", "-workers", "0",
 		"-out", out, "-progress", "none", "-param", "i=1..10"}, square...)...)
 	ep := master.expect(t, ctx, `gridsearch worker -connect (\S+)`)[1]
+	started := time.Now()
 	w := startCmd(t, ctx, dir, nohup, binary, "worker", "-connect", ep, "-slots", "2", "-idle", "5s")
 	w.expect(t, ctx, `^gridsearch worker: 2 slots`)
 	w.cmd.Process.Signal(syscall.SIGHUP)
@@ -448,8 +530,9 @@ func TestWorkerIdle(t *testing.T) {
 	if code := w.wait(); code != 0 {
 		t.Errorf("worker exit %d: %s", code, w.stderr)
 	}
-	if d := time.Since(ended); d < 3*time.Second || d > 12*time.Second {
-		t.Errorf("worker exited %v after its master, want about 5 s", d)
+	t.Logf("worker exited %v after its master ended (-idle 5s)", time.Since(ended).Round(time.Millisecond))
+	if d := time.Since(started); d < 5*time.Second {
+		t.Errorf("worker exited %v after it started, before -idle 5s", d)
 	}
 }
 
@@ -464,18 +547,20 @@ func alive(pid int) bool {
 }
 
 // The benchmark command, cut short: each measurement runs and reports in
-// the format the README shows.
+// the format the README shows. The figures are matched loosely, never
+// compared to their targets: on a busy machine, under the race detector,
+// they are the machine's (the bench command is for an idle one).
 func TestBench(t *testing.T) {
 	ctx := testContext(t)
-	p := start(t, ctx, t.TempDir(), "bench", "-quick", "-runs", "1", "-only", "T2,T0,true", "-true-points", "40")
+	p := start(t, ctx, t.TempDir(), "bench", "-quick", "-runs", "1", "-only", "T2,T0,true", "-t0-points", "500", "-true-points", "40")
 	if code := p.wait(); code != 0 {
 		t.Fatalf("exit %d: %s\n%s", code, p.stdout.String(), strings.Join(p.stderr, "\n"))
 	}
 	out := p.stdout.String()
 	for _, re := range []string{
-		`(?m)^T2 x0.25, 32 workers: T [0-9.]+s, G 0.395s, G/T 0\.\d+ \(target >= 0.98; runs`,
+		`(?m)^T2 x0.25, 32 workers: T [0-9.]+s, G 0.395s, G/T [0-9.]+ \(target >= 0.98; runs [0-9.]+-[0-9.]+\), RRsim [0-9.]+s, sum [0-9.]+s$`,
 		`(?m)^  G of the sleeps as they took, over T: [0-9.]+ \(dispatch alone\)$`,
-		`(?m)^T0 20000 no-op points, 2 workers: [0-9.]+s, \d+ points/s \(target >= 20000/s\)$`,
+		`(?m)^T0 500 no-op points, 2 workers: [0-9.]+s, \d+ points/s \(target >= 20000/s\)$`,
 		`(?m)^T0 40 /bin/true points, 2 workers: gridsearch [0-9.]+s$`,
 		`(?m)^  gridsearch / xargs -P2 -n1 /bin/true: [0-9.]+ \(target <= 1.1; runs`,
 		`(?m)^  (gridsearch / parallel -j2 /bin/true \{\}: [0-9.]+ \(target <= 0.5|parallel: not installed)`,

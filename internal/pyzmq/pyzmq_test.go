@@ -11,8 +11,12 @@ import (
 	"time"
 )
 
+// testTimeout bounds each test's waits, Python's starts included: a busy
+// machine took more than 5 s to start two peers and pass a message.
+const testTimeout = 30 * time.Second
+
 func TestInteropHelperStart(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
 	p := Start(t, "import sys\nprint('READY x')\nfor l in sys.stdin:\n    print('got', l.strip())\n")
 	if l, err := p.Line(ctx); err != nil || l != "READY x" {
@@ -31,7 +35,7 @@ func TestInteropHelperStart(t *testing.T) {
 }
 
 func TestInteropHelperPairEcho(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
 	a := Socket(t, "PAIR", "--bind", "tcp://127.0.0.1:*", "--echo")
 	b := Socket(t, "PAIR", "--connect", a.Endpoint())

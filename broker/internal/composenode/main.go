@@ -1,6 +1,8 @@
 // Command composenode is one node of a map-reduce chain of load balancers
 // in a process of its own, for the tests of broker.Stage. Every node speaks
-// tcp, uses heartbeats of 50 ms (liveness 3), and stops on SIGINT.
+// tcp, uses heartbeats of 50 ms with a liveness of 10 s (the tests'
+// steadyBeat: a stalled node buries no live peer; a killed one is found by
+// its connection's end), and stops on SIGINT.
 //
 //	composenode broker WORKERS
 //	    A LoadBalancer on free loopback ports. It prints "ENDPOINTS FRONT
@@ -33,7 +35,7 @@ import (
 )
 
 var (
-	beat      = broker.WithHeartbeat(50*time.Millisecond, 3)
+	beat      = broker.WithHeartbeat(50*time.Millisecond, 200)
 	reconnect = broker.WithReconnect(50*time.Millisecond, 400*time.Millisecond)
 )
 
@@ -111,8 +113,10 @@ func runMap(backend, downstream string, hang []string, sig <-chan os.Signal) err
 		}
 		return [][]byte{req[0], req[1], []byte(strconv.FormatInt(x*x, 10))}, nil
 	}
+	// The downstream client waits as long as the test would for a reply
+	// that comes at once: a resend would count twice at the reduce broker.
 	s, err := broker.NewStage(backend, square, downstream, beat, reconnect,
-		broker.WithTimeout(5*time.Second), broker.WithRetries(2))
+		broker.WithTimeout(time.Minute), broker.WithRetries(2))
 	if err != nil {
 		return err
 	}

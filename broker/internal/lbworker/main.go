@@ -17,6 +17,11 @@ import (
 	"github.com/zmqflow/zmqflow/broker"
 )
 
+// beat is the tests' steadyBeat: heartbeats every 50 ms, and 10 s of
+// silence before the broker counts as gone, so that a stalled test does not
+// make this worker give its broker up.
+var beat = broker.WithHeartbeat(50*time.Millisecond, 200)
+
 func main() {
 	if len(os.Args) != 2 {
 		fmt.Fprintln(os.Stderr, "usage: lbworker BACKEND_ENDPOINT")
@@ -30,7 +35,7 @@ func main() {
 			return nil, ctx.Err()
 		}
 		return append([][]byte{pid}, req...), nil
-	}, broker.WithHeartbeat(50*time.Millisecond, 3), broker.WithReconnect(50*time.Millisecond, 400*time.Millisecond))
+	}, beat, broker.WithReconnect(50*time.Millisecond, 400*time.Millisecond))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

@@ -1,10 +1,13 @@
 package gridsearch
 
 import (
+	"bufio"
 	"context"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -87,51 +90,113 @@ func alive(pid int) bool {
 	return len(f) > 0 && f[0] != "Z" && f[0] != "X"
 }
 
-// waitDead waits up to 5 s for pid to be gone.
+// waitDead waits for pid to be gone: at once, but a busy machine may take
+// a second or more to get to it.
 func waitDead(t *testing.T, pid int) {
 	t.Helper()
-	for end := time.Now().Add(5 * time.Second); alive(pid); {
+	for end := time.Now().Add(20 * time.Second); alive(pid); {
 		if time.Now().After(end) {
 			t.Fatalf("process %d still running", pid)
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond) // polling /proc: there is no event to wait for
+	}
+}
+
+// fifo is a named pipe through which a test's command tells the test what
+// it has started, while it runs (its stdout is the point's, read when it
+// ends).
+type fifo struct {
+	path string
+	r    *bufio.Reader
+	f    *os.File
+}
+
+func newFifo(t *testing.T) *fifo {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Read and write: the open does not wait for a writer, and a read
+	// waits for a line rather than ending at the first writer's close.
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return &fifo{path: path, r: bufio.NewReader(f), f: f}
+}
+
+// pids reads a line of pids from the fifo, waiting as long as cmdCtx would.
+func (f *fifo) pids(t *testing.T) []int {
+	t.Helper()
+	f.f.SetReadDeadline(time.Now().Add(20 * time.Second))
+	l, err := f.r.ReadString('\n')
+	if err != nil {
+		t.Fatalf("command never said what it started: %v", err)
+	}
+	var pids []int
+	for _, w := range strings.Fields(l) {
+		pid, err := strconv.Atoi(w)
+		if err != nil {
+			t.Fatalf("fifo line %q", l)
+		}
+		pids = append(pids, pid)
+	}
+	return pids
+}
+
+// awaitOutcome waits for a runCommand started in a goroutine.
+func awaitOutcome(t *testing.T, res <-chan outcome) outcome {
+	t.Helper()
+	select {
+	case o := <-res:
+		return o
+	case <-time.After(time.Minute):
+		t.Fatal("runCommand did not return")
+		return outcome{}
 	}
 }
 
 // ctx's end kills the command and what it started: a shell script's
-// children do not outlive a timed-out point.
+// children do not outlive a timed-out point. The test ends ctx once the
+// script has started its child: a fixed timeout could end before that on a
+// busy machine.
 func TestRunCommandKillsGroup(t *testing.T) { bothWays(t, testRunCommandKillsGroup) }
 
 func testRunCommandKillsGroup(t *testing.T) {
-	ctx, cancel := context.WithTimeout(cmdCtx(t), 300*time.Millisecond)
+	ff := newFifo(t)
+	ctx, cancel := context.WithCancel(cmdCtx(t))
 	defer cancel()
+	res := make(chan outcome, 1)
+	go func() {
+		res <- runCommand(ctx, []string{"sh", "-c", `sleep 600 & echo $!; echo $! > "$1"; wait`, "sh", ff.path})
+	}()
+	pid := ff.pids(t)[0]
+	cancel()
 	start := time.Now()
-	o := runCommand(ctx, []string{"sh", "-c", `sleep 30 & echo $!; wait`})
-	if d := time.Since(start); d > 3*time.Second {
-		t.Errorf("took %v after the timeout", d)
-	}
+	o := awaitOutcome(t, res)
+	t.Logf("returned %v after ctx's end", time.Since(start).Round(time.Millisecond))
 	if o.Exit != -1 || o.Error != "signal: killed" {
 		t.Errorf("outcome %+v", o)
 	}
-	pid, err := strconv.Atoi(strings.TrimSpace(o.Stdout))
-	if err != nil {
-		t.Fatalf("stdout %q", o.Stdout)
+	if got, err := strconv.Atoi(strings.TrimSpace(o.Stdout)); err != nil || got != pid {
+		t.Errorf("stdout %q, want the child's pid %d", o.Stdout, pid)
 	}
 	waitDead(t, pid)
 }
 
 // A command that leaves a child holding its stdout is waited for no longer
-// than waitDelay after it exits.
+// than waitDelay after it exits: not for the child, which would outlast
+// cmdCtx, whose end would make the outcome a kill.
 func TestRunCommandStrayChild(t *testing.T) { bothWays(t, testRunCommandStrayChild) }
 
 func testRunCommandStrayChild(t *testing.T) {
 	defer func(d time.Duration) { waitDelay = d }(waitDelay)
 	waitDelay = 200 * time.Millisecond
 	start := time.Now()
-	o := runCommand(cmdCtx(t), []string{"sh", "-c", `echo '{"a":1}'; sleep 30 & echo $! >&2`})
-	if d := time.Since(start); d > 3*time.Second {
-		t.Errorf("took %v", d)
-	}
+	o := runCommand(cmdCtx(t), []string{"sh", "-c", `echo '{"a":1}'; sleep 600 & echo $! >&2`})
+	t.Logf("took %v (waitDelay %v)", time.Since(start).Round(time.Millisecond), waitDelay)
 	if o.Exit != 0 || string(o.Result) != `{"a":1}` {
 		t.Errorf("outcome %+v", o)
 	}
@@ -158,19 +223,37 @@ func TestRunCommandEndedContext(t *testing.T) {
 // A point that ends (timeout, or its worker closing) while its command has
 // exited but left a child holding its output: the child is killed with
 // the group, and the point returns at once rather than after waitDelay.
+// The test ends ctx once the command has exited (a fixed timeout could end
+// before that on a busy machine), and makes waitDelay a minute, so that
+// "at once" is told from it with room for any stall.
 func TestRunCommandStrayChildKilled(t *testing.T) { bothWays(t, testRunCommandStrayChildKilled) }
 
 func testRunCommandStrayChildKilled(t *testing.T) {
-	ctx, cancel := context.WithTimeout(cmdCtx(t), 300*time.Millisecond)
+	defer func(d time.Duration) { waitDelay = d }(waitDelay)
+	waitDelay = time.Minute
+	ff := newFifo(t)
+	ctx, cancel := context.WithCancel(cmdCtx(t))
 	defer cancel()
+	res := make(chan outcome, 1)
+	go func() {
+		res <- runCommand(ctx, []string{"sh", "-c", `sleep 600 & echo $! >&2; echo $! $$ > "$1"`, "sh", ff.path})
+	}()
+	pids := ff.pids(t)
+	child, sh := pids[0], pids[1]
+	for end := time.Now().Add(20 * time.Second); alive(sh); {
+		if time.Now().After(end) {
+			t.Fatalf("the command (pid %d) did not exit", sh)
+		}
+		time.Sleep(10 * time.Millisecond) // polling /proc: there is no event to wait for
+	}
+	cancel()
 	start := time.Now()
-	o := runCommand(ctx, []string{"sh", "-c", `sleep 30 & echo $! >&2`})
-	if d := time.Since(start); d > time.Second {
-		t.Errorf("took %v: the stray child was waited for", d)
+	o := awaitOutcome(t, res)
+	if d := time.Since(start); d > waitDelay/2 {
+		t.Errorf("took %v after ctx's end: the stray child was waited for", d)
 	}
-	pid, err := strconv.Atoi(strings.TrimSpace(o.Stderr))
-	if err != nil {
-		t.Fatalf("stderr %q", o.Stderr)
+	if got, err := strconv.Atoi(strings.TrimSpace(o.Stderr)); err != nil || got != child {
+		t.Errorf("stderr %q, want the child's pid %d", o.Stderr, child)
 	}
-	waitDead(t, pid)
+	waitDead(t, child)
 }
