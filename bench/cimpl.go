@@ -10,7 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-
+	"time"
 	"unsafe"
 )
 
@@ -28,6 +28,13 @@ func runLibzmqC(a peerArgs) error {
 		s, err := C.zb_socket(ctx, typ)
 		if s == nil {
 			return nil, fmt.Errorf("zmq_socket: %w", err)
+		}
+		if a.heartbeat {
+			ms := func(d time.Duration) C.int { return C.int(d.Milliseconds()) }
+			if rc, err := C.zb_heartbeat(s, ms(hbInterval), ms(hbTimeout)); rc != 0 {
+				C.zb_close(s)
+				return nil, fmt.Errorf("heartbeat options: %w", err)
+			}
 		}
 		return s, nil
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	gz "github.com/go-zeromq/zmq4"
 	czmq "github.com/pebbe/zmq4"
@@ -20,6 +21,9 @@ type sock interface {
 	Connect(ep string) error
 	Send(b []byte) error
 	Recv() ([]byte, error)
+	// RecvMsg receives a message of any number of frames (ROUTER: the
+	// peer's identity, then the body).
+	RecvMsg() ([][]byte, error)
 	Close() error
 }
 
@@ -27,19 +31,31 @@ type sock interface {
 type impl struct {
 	name  string // as on the command line
 	label string // as in the table
-	// open makes a socket: kind is "push", "pull", "req" or "rep".
-	open func(kind string) (sock, error)
+	// open makes a socket: kind is "push", "pull", "req", "rep", "router"
+	// or "dealer"; heartbeat turns on ZMTP heartbeats (hbInterval, hbTimeout).
+	open func(kind string, heartbeat bool) (sock, error)
 	// finish runs after the process's sockets are closed; it returns once
 	// what they queued has gone out (libzmq terminates its context here).
 	finish func() error
 	// native, if set, runs a whole peer instead of the loops over sock.
 	native func(a peerArgs) error
+	// reserve, if set, makes room for n sockets in this process.
+	reserve func(n int) error
 }
+
+// The heartbeat cases' settings: a PING every 100 ms, a peer silent for a
+// second after one is dropped; no TTL.
+const (
+	hbInterval = 100 * time.Millisecond
+	hbTimeout  = time.Second
+)
 
 var impls = []impl{
 	{name: "ours", label: "ours", open: openOurs, finish: func() error { return nil }},
 	{name: "libzmq-c", label: "libzmq-c", native: runLibzmqC},
-	{name: "libzmq", label: "libzmq (pebbe/zmq4)", open: openLibzmq, finish: czmq.Term},
+	{name: "libzmq", label: "libzmq (pebbe/zmq4)", open: openLibzmq, finish: czmq.Term,
+		// A libzmq context holds 1023 sockets unless told otherwise.
+		reserve: func(n int) error { return czmq.SetMaxSockets(n + 16) }},
 	{name: "zmq4", label: "zmq4 sockets", open: openGz, finish: func() error { return nil }},
 }
 
@@ -56,12 +72,16 @@ func findImpl(name string) (impl, bool) {
 
 type oursSock struct{ s *socket.Socket }
 
-func openOurs(kind string) (sock, error) {
+func openOurs(kind string, heartbeat bool) (sock, error) {
 	t, err := socket.ParseType(kind)
 	if err != nil {
 		return nil, err
 	}
-	s, err := socket.New(t)
+	var opts []socket.Option
+	if heartbeat {
+		opts = append(opts, socket.WithHeartbeat(hbInterval, hbTimeout, 0))
+	}
+	s, err := socket.New(t, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -87,13 +107,16 @@ func (o oursSock) Recv() ([]byte, error) {
 	return m[0], nil
 }
 
+func (o oursSock) RecvMsg() ([][]byte, error) { return o.s.Recv(context.Background()) }
+
 // ---- libzmq through cgo (github.com/pebbe/zmq4), HWMs set to libzmq's
 // defaults explicitly, so that all three queue the same when they can.
 
 type libzmqSock struct{ s *czmq.Socket }
 
-func openLibzmq(kind string) (sock, error) {
-	types := map[string]czmq.Type{"push": czmq.PUSH, "pull": czmq.PULL, "req": czmq.REQ, "rep": czmq.REP}
+func openLibzmq(kind string, heartbeat bool) (sock, error) {
+	types := map[string]czmq.Type{"push": czmq.PUSH, "pull": czmq.PULL, "req": czmq.REQ, "rep": czmq.REP,
+		"router": czmq.ROUTER, "dealer": czmq.DEALER}
 	t, ok := types[kind]
 	if !ok {
 		return nil, fmt.Errorf("libzmq: no socket kind %q", kind)
@@ -107,6 +130,14 @@ func openLibzmq(kind string) (sock, error) {
 	}
 	if err := s.SetRcvhwm(socket.DefaultHWM); err != nil {
 		return nil, err
+	}
+	if heartbeat {
+		if err := s.SetHeartbeatIvl(hbInterval); err != nil {
+			return nil, err
+		}
+		if err := s.SetHeartbeatTimeout(hbTimeout); err != nil {
+			return nil, err
+		}
 	}
 	return libzmqSock{s}, nil
 }
@@ -122,12 +153,17 @@ func (l libzmqSock) Close() error            { return l.s.Close() }
 func (l libzmqSock) Send(b []byte) error     { _, err := l.s.SendBytes(b, 0); return err }
 func (l libzmqSock) Recv() ([]byte, error)   { return l.s.RecvBytes(0) }
 
+func (l libzmqSock) RecvMsg() ([][]byte, error) { return l.s.RecvMessageBytes(0) }
+
 // ---- zmq4's own socket types (github.com/go-zeromq/zmq4), defaults. They
-// have no high-water mark on these types; nothing to set.
+// have no high-water mark on these types; nothing to set; and no heartbeats.
 
 type gzSock struct{ s gz.Socket }
 
-func openGz(kind string) (sock, error) {
+func openGz(kind string, heartbeat bool) (sock, error) {
+	if heartbeat {
+		return nil, fmt.Errorf("zmq4: no heartbeats")
+	}
 	ctx := context.Background()
 	switch kind {
 	case "push":
@@ -167,4 +203,9 @@ func (g gzSock) Recv() ([]byte, error) {
 		return nil, fmt.Errorf("got %d frames, want 1", len(m.Frames))
 	}
 	return m.Frames[0], nil
+}
+
+func (g gzSock) RecvMsg() ([][]byte, error) {
+	m, err := g.s.Recv()
+	return m.Frames, err
 }

@@ -35,6 +35,13 @@ void *zb_socket(void *ctx, int type) {
 	return s;
 }
 
+int zb_heartbeat(void *sock, int ivl_ms, int timeout_ms) {
+	if (zmq_setsockopt(sock, ZMQ_HEARTBEAT_IVL, &ivl_ms, sizeof ivl_ms) != 0) {
+		return -1;
+	}
+	return zmq_setsockopt(sock, ZMQ_HEARTBEAT_TIMEOUT, &timeout_ms, sizeof timeout_ms);
+}
+
 int zb_close(void *sock) { return zmq_close(sock); }
 
 int zb_bind(void *sock, const char *ep, char *out, size_t outlen) {

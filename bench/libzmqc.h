@@ -7,6 +7,7 @@
 void *zb_ctx_new(void);
 int zb_ctx_term(void *ctx);
 void *zb_socket(void *ctx, int type);
+int zb_heartbeat(void *sock, int ivl_ms, int timeout_ms);
 int zb_close(void *sock);
 int zb_bind(void *sock, const char *ep, char *out, size_t outlen);
 int zb_connect(void *sock, const char *ep);

@@ -1,6 +1,7 @@
 // Command bench compares zmqflow's sockets with libzmq (through cgo) and with
 // go-zeromq/zmq4's own socket types: PUSH->PULL throughput and REQ<->REP round
-// trip latency over inproc, ipc and tcp. Every measurement runs in child
+// trip latency over inproc, ipc and tcp, the cost of heartbeats, and the
+// memory an idle tcp peer takes. Every measurement runs in child
 // processes (this program again, with a hidden subcommand): sender and
 // receiver in separate processes for ipc and tcp, one process for inproc, so
 // that a crash or a hang of one implementation is reported, bounded in time,
@@ -37,20 +38,47 @@ func main() {
 
 // benchCase is one line of the table.
 type benchCase struct {
-	pattern   string // "pushpull" or "reqrep"
+	pattern   string // "pushpull", "pushpull-hb" (heartbeats on), "reqrep" or "idle"
 	transport string // "inproc", "ipc" or "tcp"
-	size      int
+	size      int    // message size; for "idle", the number of peers
 }
 
 func (c benchCase) name() string {
-	return fmt.Sprintf("%s/%s/%s", c.pattern, c.transport, sizeName(c.size))
+	return fmt.Sprintf("%s/%s/%s", c.pattern, c.transport, c.sizeName())
+}
+
+func (c benchCase) sizeName() string {
+	if c.pattern == "idle" {
+		return fmt.Sprint(c.size)
+	}
+	return sizeName(c.size)
 }
 
 func (c benchCase) title() string {
-	if c.pattern == "reqrep" {
-		return fmt.Sprintf("REQ<->REP %s %s (µs)", c.transport, sizeName(c.size))
+	switch c.pattern {
+	case "reqrep":
+		return fmt.Sprintf("REQ<->REP %s %s (µs)", c.transport, c.sizeName())
+	case "pushpull-hb":
+		return fmt.Sprintf("PUSH->PULL %s %s, heartbeats (msg/s)", c.transport, c.sizeName())
+	case "idle":
+		return fmt.Sprintf("%d idle %s peers: ROUTER process (KB per peer)", c.size, c.transport)
 	}
-	return fmt.Sprintf("PUSH->PULL %s %s (msg/s)", c.transport, sizeName(c.size))
+	return fmt.Sprintf("PUSH->PULL %s %s (msg/s)", c.transport, c.sizeName())
+}
+
+// lowerIsBetter: latency and memory, as opposed to throughput.
+func (c benchCase) lowerIsBetter() bool { return c.pattern == "reqrep" || c.pattern == "idle" }
+
+// runs says whether an implementation takes part in a case. The idle case is
+// written for ours and pebbe/zmq4 only; zmq4's sockets have no heartbeats.
+func (c benchCase) runs(im impl) bool {
+	switch c.pattern {
+	case "idle":
+		return im.name == "ours" || im.name == "libzmq"
+	case "pushpull-hb":
+		return im.name != "zmq4"
+	}
+	return true
 }
 
 func sizeName(n int) string {
@@ -67,10 +95,12 @@ func allCases() []benchCase {
 			cs = append(cs, benchCase{"pushpull", tr, sz})
 		}
 	}
+	// Beside pushpull/tcp/16B, which the table divides it by.
+	cs = append(cs, benchCase{"pushpull-hb", "tcp", 16})
 	for _, tr := range []string{"inproc", "ipc", "tcp"} {
 		cs = append(cs, benchCase{"reqrep", tr, 16})
 	}
-	return cs
+	return append(cs, benchCase{"idle", "tcp", 1000})
 }
 
 type config struct {
@@ -125,6 +155,10 @@ func benchMain(args []string) int {
 		fmt.Fprintf(os.Stderr, "-only %q matches no case\n", only)
 		return 2
 	}
+	// No column for an implementation that takes part in none of the cases.
+	ims = slices.DeleteFunc(ims, func(im impl) bool {
+		return !slices.ContainsFunc(cases, func(c benchCase) bool { return c.runs(im) })
+	})
 	if cfg.cpuprofile != "" {
 		if err := os.MkdirAll(cfg.cpuprofile, 0o755); err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -139,15 +173,20 @@ func benchMain(args []string) int {
 
 	fmt.Fprintf(os.Stderr, "%d runs of %v each (timeout %v), medians below\n", cfg.runs, cfg.duration, cfg.timeout)
 	results := make(map[string][]outcome) // case name + "|" + impl name
-	for _, c := range cases {
-		for r := 0; r < cfg.runs; r++ {
+	// Run r of every case before run r+1 of any: a case and the one it is
+	// compared with (heartbeats on and off) then meet the same load.
+	for r := 0; r < cfg.runs; r++ {
+		for _, c := range cases {
 			// Side by side in the same run; the order rotates so that no
 			// implementation always goes first.
 			line := fmt.Sprintf("%-22s run %d:", c.name(), r+1)
 			for i := range ims {
 				im := ims[(i+r)%len(ims)]
+				if !c.runs(im) {
+					continue
+				}
 				o := runOnce(self, cfg, c, im, r)
-				results[c.name()+"|"+im.name] = append(results[c.name()+"|"+im.name], o)
+				results[key(c, im)] = append(results[key(c, im)], o)
 				line += fmt.Sprintf("  %s %s", im.name, o.format(c))
 				if o.status != "" && cfg.verbose {
 					fmt.Fprintf(os.Stderr, "--- %s %s run %d: %s\n%s\n", c.name(), im.name, r+1, o.status, o.detail)
@@ -160,9 +199,11 @@ func benchMain(args []string) int {
 	return 0
 }
 
-// outcome of one run: a value (msg/s or µs per round trip) or a status.
+// outcome of one run: a value (msg/s, µs per round trip or KB per peer) or
+// a status.
 type outcome struct {
 	value  float64
+	side   float64 // the idle case: the DEALERs' process, KB per peer (value: the ROUTER's)
 	cpuNs  float64 // CPU time of all the run's processes per message, ns
 	status string  // "" (ok), "hung", "crashes" or "error"
 	detail string  // stderr of the processes, for -v
@@ -172,12 +213,18 @@ func (o outcome) format(c benchCase) string {
 	if o.status != "" {
 		return o.status
 	}
+	if c.pattern == "idle" {
+		return fmt.Sprintf("ROUTER %s DEALERs %s", formatValue(c, o.value), formatValue(c, o.side))
+	}
 	return formatValue(c, o.value)
 }
 
 func formatValue(c benchCase, v float64) string {
-	if c.pattern == "reqrep" {
+	switch c.pattern {
+	case "reqrep":
 		return fmt.Sprintf("%.1f µs", v)
+	case "idle":
+		return fmt.Sprintf("%.1f KB", v)
 	}
 	switch {
 	case v >= 1e6:
@@ -230,6 +277,12 @@ func startChild(self string, args []string, hold bool) (*child, error) {
 	return ch, nil
 }
 
+// tell writes a line to a child that holds its socket open.
+func (ch *child) tell(line string) error {
+	_, err := fmt.Fprintln(ch.stdin, line)
+	return err
+}
+
 // release lets a child that holds its socket open close it.
 func (ch *child) release() {
 	if ch.stdin != nil {
@@ -270,13 +323,16 @@ func (ch *child) waitLine(prefix string, deadline <-chan time.Time) (string, boo
 func runOnce(self string, cfg config, c benchCase, im impl, run int) outcome {
 	common := []string{"-impl", im.name, "-size", fmt.Sprint(c.size),
 		"-duration", cfg.duration.String(), "-count", fmt.Sprint(cfg.count)}
+	if c.pattern == "pushpull-hb" {
+		common = append(common, "-hb")
+	}
 	prof := func(role string) []string {
 		if cfg.cpuprofile == "" {
 			return nil
 		}
-		name := fmt.Sprintf("%s-%s-%s-%s-run%d.pprof", im.name, c.pattern, c.transport, sizeName(c.size), run+1)
+		name := fmt.Sprintf("%s-%s-%s-%s-run%d.pprof", im.name, c.pattern, c.transport, c.sizeName(), run+1)
 		if c.transport != "inproc" {
-			name = fmt.Sprintf("%s-%s-%s-%s-%s-run%d.pprof", im.name, c.pattern, c.transport, sizeName(c.size), role, run+1)
+			name = fmt.Sprintf("%s-%s-%s-%s-%s-run%d.pprof", im.name, c.pattern, c.transport, c.sizeName(), role, run+1)
 		}
 		return []string{"-cpuprofile", filepath.Join(cfg.cpuprofile, name)}
 	}
@@ -320,8 +376,40 @@ func runOnce(self string, cfg config, c benchCase, im impl, run int) outcome {
 		return err == nil && r.Msgs > 0 && r.Seconds > 0
 	}
 
-	if c.transport == "inproc" {
-		role := c.pattern // "pushpull" or "reqrep": both sides in one process
+	pattern := strings.TrimSuffix(c.pattern, "-hb") // heartbeats change no role
+	switch {
+	case pattern == "idle":
+		// Both processes keep their sockets open until both have reported.
+		router, err := start(true, append([]string{"-role", "router", "-ep", "tcp://127.0.0.1:*"}, prof("router")...)...)
+		if err != nil {
+			return outcome{status: "error", detail: err.Error()}
+		}
+		got, ok := router.waitLine("READY ", timer.C)
+		if !ok {
+			return failure(timer, children)
+		}
+		dealers, err := start(true, append([]string{"-role", "dealers", "-ep", got}, prof("dealers")...)...)
+		if err != nil {
+			return outcome{status: "error", detail: err.Error()}
+		}
+		if !getResult(router) {
+			return failure(timer, children)
+		}
+		routerR := r
+		// The ROUTER has heard from every peer and idled for a second:
+		// the DEALERs' process measures now.
+		if dealers.tell("measure") != nil || !getResult(dealers) {
+			return failure(timer, children)
+		}
+		dealers.release()
+		router.release()
+		if !exited(dealers) || !exited(router) {
+			return failure(timer, children)
+		}
+		perPeer := func(r result) float64 { return float64(r.RSSAfterKB-r.RSSBeforeKB) / float64(r.Msgs) }
+		return outcome{value: perPeer(routerR), side: perPeer(r)}
+	case c.transport == "inproc":
+		role := pattern // "pushpull" or "reqrep": both sides in one process
 		ch, err := start(false, append([]string{"-role", role, "-ep", "inproc://bench"}, prof(role)...)...)
 		if err != nil {
 			return outcome{status: "error", detail: err.Error()}
@@ -329,9 +417,9 @@ func runOnce(self string, cfg config, c benchCase, im impl, run int) outcome {
 		if !getResult(ch) || !exited(ch) {
 			return failure(timer, children)
 		}
-	} else {
+	default:
 		bindRole, connRole := "pull", "push"
-		if c.pattern == "reqrep" {
+		if pattern == "reqrep" {
 			bindRole, connRole = "rep", "req"
 		}
 		ep := "tcp://127.0.0.1:*"
@@ -358,7 +446,7 @@ func runOnce(self string, cfg config, c benchCase, im impl, run int) outcome {
 			return outcome{status: "error", detail: err.Error()}
 		}
 		measuring := binder
-		if c.pattern == "reqrep" {
+		if pattern == "reqrep" {
 			measuring = conn
 		}
 		if !getResult(measuring) || !exited(binder) {
@@ -377,7 +465,7 @@ func runOnce(self string, cfg config, c benchCase, im impl, run int) outcome {
 		cpu += ch.cmd.ProcessState.UserTime() + ch.cmd.ProcessState.SystemTime()
 	}
 	cpuPer := cpu.Seconds() / float64(r.Msgs) * 1e9
-	if c.pattern == "reqrep" {
+	if pattern == "reqrep" {
 		return outcome{value: r.Seconds / float64(r.Msgs) * 1e6, cpuNs: cpuPer}
 	}
 	return outcome{value: float64(r.Msgs) / r.Seconds, cpuNs: cpuPer}
@@ -456,39 +544,58 @@ func median(xs []float64) float64 {
 	return (s[n/2-1] + s[n/2]) / 2
 }
 
-// cell is the median of the successful runs; a status if none succeeded;
-// failures are noted beside a median.
-func cell(c benchCase, os []outcome) (string, float64, bool) {
-	var vals []float64
-	fails := map[string]int{}
+// figure picks one number out of a run's outcome.
+type figure func(outcome) float64
+
+func value(o outcome) float64 { return o.value }
+func side(o outcome) float64  { return o.side }
+func cpu(o outcome) float64   { return o.cpuNs }
+
+// medianOf is the median of a figure over the successful runs.
+func medianOf(os []outcome, f figure) (float64, bool) {
+	var xs []float64
 	for _, o := range os {
 		if o.status == "" {
-			vals = append(vals, o.value)
-		} else {
+			xs = append(xs, f(o))
+		}
+	}
+	if len(xs) == 0 {
+		return 0, false
+	}
+	return median(xs), true
+}
+
+// cell is the median of the successful runs; a status if none succeeded;
+// failures are noted beside a median.
+func cell(c benchCase, os []outcome, f figure) (string, float64, bool) {
+	fails := map[string]int{}
+	for _, o := range os {
+		if o.status != "" {
 			fails[o.status]++
 		}
 	}
-	if len(vals) == 0 {
-		for _, st := range []string{"crashes", "hung", "error"} {
-			if fails[st] > 0 {
-				return st, 0, false
-			}
-		}
-		return "-", 0, false
+	m, ok := medianOf(os, f)
+	s := "-"
+	if ok {
+		s = formatValue(c, m)
 	}
-	m := median(vals)
-	s := formatValue(c, m)
 	for _, st := range []string{"crashes", "hung", "error"} {
-		if fails[st] > 0 {
+		switch {
+		case fails[st] == 0:
+		case !ok:
+			return st, 0, false
+		default:
 			s += fmt.Sprintf(" (%s %d/%d)", st, fails[st], len(os))
 		}
 	}
-	return s, m, true
+	return s, m, ok
 }
 
+func key(c benchCase, im impl) string { return c.name() + "|" + im.name }
+
 func printTable(w io.Writer, cfg config, cases []benchCase, ims []impl, results map[string][]outcome) {
-	fmt.Fprintf(w, "\nMedians of %d runs of %v. Throughput in msg/s (M = million), latency in µs per round trip.\n", cfg.runs, cfg.duration)
-	fmt.Fprintln(w, "Ratios: ours / the other for throughput, the other / ours for latency: above 1, ours is faster.")
+	fmt.Fprintf(w, "\nMedians of %d runs of %v. Throughput in msg/s (M = million), latency in µs per round trip, memory in KB per idle peer.\n", cfg.runs, cfg.duration)
+	fmt.Fprintln(w, "Ratios: ours / the other for throughput, the other / ours for latency and memory: above 1, ours is faster or smaller.")
 	fmt.Fprintln(w)
 	header := "| case |"
 	sep := "|---|"
@@ -506,61 +613,108 @@ func printTable(w io.Writer, cfg config, cases []benchCase, ims []impl, results 
 			}
 		}
 	}
-	fmt.Fprintln(w, header)
-	fmt.Fprintln(w, sep)
-	for _, c := range cases {
-		row := "| " + c.title() + " |"
+	// ratios are the ours/libzmq columns of a row; vals has the medians
+	// that there are, by implementation.
+	ratios := func(vals map[string]float64, lowerIsBetter bool) string {
+		s := ""
+		for _, im := range against {
+			o, okO := vals["ours"]
+			x, okX := vals[im.name]
+			switch {
+			case !okO || !okX:
+				s += " - |"
+			case lowerIsBetter:
+				s += fmt.Sprintf(" %.2f |", x/o)
+			default:
+				s += fmt.Sprintf(" %.2f |", o/x)
+			}
+		}
+		return s
+	}
+	line := func(c benchCase, title string, f figure) {
+		row := "| " + title + " |"
 		vals := map[string]float64{}
-		oks := map[string]bool{}
 		for _, im := range ims {
-			s, v, ok := cell(c, results[c.name()+"|"+im.name])
-			vals[im.name], oks[im.name] = v, ok
+			s, v, ok := cell(c, results[key(c, im)], f)
+			if ok {
+				vals[im.name] = v
+			}
 			row += " " + s + " |"
 		}
-		for _, im := range against {
-			if !oks["ours"] || !oks[im.name] {
-				row += " - |"
-				continue
-			}
-			ratio := vals["ours"] / vals[im.name]
-			if c.pattern == "reqrep" {
-				ratio = vals[im.name] / vals["ours"]
-			}
-			row += fmt.Sprintf(" %.2f |", ratio)
-		}
-		fmt.Fprintln(w, row)
+		fmt.Fprintln(w, row+ratios(vals, c.lowerIsBetter()))
 	}
-
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "CPU time per message or round trip (ns), sender and receiver processes together, medians:")
-	fmt.Fprintln(w)
 	fmt.Fprintln(w, header)
 	fmt.Fprintln(w, sep)
 	for _, c := range cases {
+		line(c, c.title(), value)
+		if c.pattern == "idle" {
+			line(c, fmt.Sprintf("%d idle %s peers: DEALERs' process (KB per peer)", c.size, c.transport), side)
+		}
+	}
+
+	// The idle case has no CPU time per message.
+	busy := slices.DeleteFunc(slices.Clone(cases), func(c benchCase) bool { return c.pattern == "idle" })
+	if len(busy) > 0 {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "CPU time per message or round trip (ns), sender and receiver processes together, medians:")
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, header)
+		fmt.Fprintln(w, sep)
+	}
+	for _, c := range busy {
 		row := "| " + c.title()[:strings.LastIndex(c.title(), " (")] + " |"
 		vals := map[string]float64{}
 		for _, im := range ims {
-			var xs []float64
-			for _, o := range results[c.name()+"|"+im.name] {
-				if o.status == "" {
-					xs = append(xs, o.cpuNs)
-				}
-			}
-			if len(xs) == 0 {
+			v, ok := medianOf(results[key(c, im)], cpu)
+			if !ok {
 				row += " - |"
 				continue
 			}
-			vals[im.name] = median(xs)
-			row += fmt.Sprintf(" %.0f |", vals[im.name])
+			vals[im.name] = v
+			row += fmt.Sprintf(" %.0f |", v)
 		}
-		for _, im := range against {
-			if vals["ours"] == 0 || vals[im.name] == 0 {
-				row += " - |"
-				continue
+		fmt.Fprintln(w, row+ratios(vals, true))
+	}
+
+	// What heartbeats cost: each heartbeat case divided by the same case
+	// without them, when both ran.
+	for _, hb := range cases {
+		off := benchCase{"pushpull", hb.transport, hb.size}
+		if hb.pattern != "pushpull-hb" || !slices.Contains(cases, off) {
+			continue
+		}
+		fmt.Fprintf(w, "\nHeartbeats on / off (PING every %v, timeout %v), PUSH->PULL %s %s: ratios of the medians above.\n", hbInterval, hbTimeout, hb.transport, hb.sizeName())
+		fmt.Fprintln(w, "Throughput below 1, or CPU time above 1, is what heartbeats cost.")
+		fmt.Fprintln(w)
+		row := "| on / off |"
+		sep := "|---|"
+		for _, im := range ims {
+			if hb.runs(im) {
+				row += " " + im.label + " |"
+				sep += "---|"
 			}
-			row += fmt.Sprintf(" %.2f |", vals[im.name]/vals["ours"])
 		}
 		fmt.Fprintln(w, row)
+		fmt.Fprintln(w, sep)
+		for _, m := range []struct {
+			title string
+			f     figure
+		}{{"throughput", value}, {"CPU time per message", cpu}} {
+			row := "| " + m.title + " |"
+			for _, im := range ims {
+				if !hb.runs(im) {
+					continue
+				}
+				vOn, okOn := medianOf(results[key(hb, im)], m.f)
+				vOff, okOff := medianOf(results[key(off, im)], m.f)
+				if !okOn || !okOff {
+					row += " - |"
+					continue
+				}
+				row += fmt.Sprintf(" %.2f |", vOn/vOff)
+			}
+			fmt.Fprintln(w, row)
+		}
 	}
 }
 

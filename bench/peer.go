@@ -24,6 +24,9 @@ const peerCmd = "__peer"
 type result struct {
 	Msgs    uint64  `json:"msgs"`    // messages (throughput) or round trips (latency)
 	Seconds float64 `json:"seconds"` // from the first message received to the end marker
+	// The idle case: resident memory (KB) before the peers and once idle.
+	RSSBeforeKB int64 `json:"rss_before_kb,omitempty"`
+	RSSAfterKB  int64 `json:"rss_after_kb,omitempty"`
 }
 
 // endMarker ends a throughput run: 8 bytes of the count sent, then "END".
@@ -36,14 +39,15 @@ type peerArgs struct {
 	role     string
 	impl     impl
 	ep       string
-	size     int
+	size     int // message size; for the idle case, the number of peers
 	duration time.Duration
 	count    uint64
 	// holdOpen: before closing its socket, wait until stdin ends. The
 	// command closes it once the other process is done, so that no message
 	// depends on linger (libzmq's ipc drops queued messages on close now and
 	// then, linger or not: libzmq issue 4660).
-	holdOpen bool
+	holdOpen  bool
+	heartbeat bool // ZMTP heartbeats on (hbInterval, hbTimeout)
 }
 
 // waitRelease returns once the command says the peer is done with us.
@@ -57,13 +61,14 @@ func peerMain(args []string) int {
 	fs := flag.NewFlagSet(peerCmd, flag.ContinueOnError)
 	var a peerArgs
 	var implName, cpuprofile string
-	fs.StringVar(&a.role, "role", "", "pull, push, rep, req, pushpull (one process) or reqrep (one process)")
+	fs.StringVar(&a.role, "role", "", "pull, push, rep, req, pushpull (one process), reqrep (one process), router or dealers (idle)")
 	fs.StringVar(&implName, "impl", "", "ours, libzmq or zmq4")
 	fs.StringVar(&a.ep, "ep", "", "endpoint to bind or connect")
 	fs.IntVar(&a.size, "size", 16, "message size in bytes")
 	fs.DurationVar(&a.duration, "duration", 2*time.Second, "how long the sender sends")
 	fs.Uint64Var(&a.count, "count", 0, "send this many messages instead of sending for -duration")
 	fs.BoolVar(&a.holdOpen, "hold", false, "wait for stdin to end before closing the socket")
+	fs.BoolVar(&a.heartbeat, "hb", false, "turn on ZMTP heartbeats")
 	fs.StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of this process here")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -115,6 +120,10 @@ func runPeer(a peerArgs) error {
 		return inprocPair(a, "rep", "req",
 			func(s sock) error { return echo(s) },
 			func(s sock) error { return roundTripsAndReport(s, a) })
+	case "router":
+		return idleRouter(a)
+	case "dealers":
+		return idleDealers(a)
 	}
 	return fmt.Errorf("unknown role %q", a.role)
 }
@@ -122,7 +131,7 @@ func runPeer(a peerArgs) error {
 // withSocket opens one socket, binds (announcing READY) or connects it, runs
 // f, closes the socket and lets the implementation finish its sends.
 func withSocket(a peerArgs, kind string, bind bool, f func(sock) error) error {
-	s, err := a.impl.open(kind)
+	s, err := a.impl.open(kind, a.heartbeat)
 	if err != nil {
 		return err
 	}
@@ -149,7 +158,7 @@ func withSocket(a peerArgs, kind string, bind bool, f func(sock) error) error {
 // inprocPair runs both sides in this process: the first socket binds a.ep,
 // the second connects to it.
 func inprocPair(a peerArgs, bindKind, connKind string, bound, connected func(sock) error) error {
-	b, err := a.impl.open(bindKind)
+	b, err := a.impl.open(bindKind, a.heartbeat)
 	if err != nil {
 		return err
 	}
@@ -158,7 +167,7 @@ func inprocPair(a peerArgs, bindKind, connKind string, bound, connected func(soc
 		b.Close()
 		return fmt.Errorf("bind %s: %w", a.ep, err)
 	}
-	c, err := a.impl.open(connKind)
+	c, err := a.impl.open(connKind, a.heartbeat)
 	if err != nil {
 		b.Close()
 		return err
