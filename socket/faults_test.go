@@ -558,3 +558,29 @@ func heapInUse() uint64 {
 	runtime.ReadMemStats(&ms)
 	return ms.HeapInuse
 }
+
+// Without a maximum message size, a header announcing 1 TiB costs only what
+// actually arrives: the frame's buffer grows with the bytes, never from the
+// header, and the peer's going frees it.
+func TestFaultUnlimitedHugeHeader(t *testing.T) {
+	pull := openSock(t, socket.Pull, socket.WithMaxMsgSize(-1))
+	ep := pull.bind("tcp://127.0.0.1:*")
+	before := heapInUse()
+	p := dialRaw(t, ep)
+	p.handshake("PUSH")
+	hdr := binary.BigEndian.AppendUint64([]byte{0x02}, 1<<40)
+	p.write(append(hdr, make([]byte, 1<<20)...)) // 1 MiB of the 1 TiB promised
+	// The process is still here, and the socket serves another peer while
+	// the liar's frame is half read.
+	push := openSock(t, socket.Push)
+	push.connect(ep)
+	push.send("still here")
+	if m := pull.recv(); !equal(m, "still here") {
+		t.Fatalf("got %q", m)
+	}
+	if grew := int64(heapInUse()) - int64(before); grew > 16<<20 {
+		t.Errorf("heap grew by %d MiB for 1 MiB received", grew>>20)
+	}
+	p.Close()
+	pull.await(socket.EventDisconnected)
+}
