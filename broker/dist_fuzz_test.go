@@ -25,6 +25,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/zmqflow/zmqflow/internal/fuzzcheck"
+
 	"go.uber.org/zap"
 )
 
@@ -41,11 +43,11 @@ func FuzzDist(f *testing.F) {
 		if len(tasks)%2 == 1 {
 			d = RoundRobin
 		}
-		checkDistLoop(t, d, fuzzMsgs(tasks), fuzzMsgs(results))
-		for _, m := range fuzzMsgs(tasks) {
+		checkDistLoop(t, d, fuzzcheck.Messages(tasks), fuzzcheck.Messages(results))
+		for _, m := range fuzzcheck.Messages(tasks) {
 			checkDistTask(t, m)
 		}
-		checkDistEncode(t, fuzzMsg(tasks))
+		checkDistEncode(t, fuzzcheck.Frames(tasks))
 	})
 }
 
@@ -104,7 +106,7 @@ func checkDistLoop(t *testing.T, d Dispatch, tasks, results [][][]byte) {
 			credit, isReady := distReadyCredit(m)
 			early, known := l.early[id], l.peers[id] != nil
 			tokens := len(l.tokens)
-			n := allocated(func() { l.fromWorker(m) })
+			n := fuzzcheck.Allocated(func() { l.fromWorker(m) })
 			switch {
 			case isReady && early:
 				if l.early[id] || l.peers[id] != nil {
@@ -125,7 +127,7 @@ func checkDistLoop(t *testing.T, d Dispatch, tasks, results [][][]byte) {
 			// 16 bytes each, appended one at a time to a slice that Go
 			// grows by 1.25x once large, so that the copies add up to 5x
 			// its size. A new peer may grow a map by a table.
-			if max := allocPerByte*wireSize(m) + 96*uint64(len(l.tokens)) + 64<<10; n > max {
+			if max := allocPerByte*fuzzcheck.WireSize(m) + 96*uint64(len(l.tokens)) + 64<<10; n > max {
 				t.Fatalf("READY %q allocated %d bytes, bound %d", m, n, max)
 			}
 		}
@@ -242,10 +244,10 @@ func checkDistTask(t *testing.T, m [][]byte) {
 	if ok != want {
 		t.Fatalf("parseDistTask(%q) = %+v, %q, %v", m, h, payload, ok)
 	}
-	if ok && !framesEqual(append(h.frames(), payload), m) {
+	if ok && !fuzzcheck.FramesEqual(append(h.frames(), payload), m) {
 		t.Fatalf("parseDistTask(%q) = %+v, %q: not the same frames", m, h, payload)
 	}
-	checkAlloc(t, "parseDistTask", wireSize(m), func() { parseDistTask(m) })
+	checkAlloc(t, "parseDistTask", fuzzcheck.WireSize(m), func() { parseDistTask(m) })
 }
 
 // checkDistEncode makes the frames a DistWorker and a Distributor send from

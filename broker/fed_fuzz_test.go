@@ -22,6 +22,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zmqflow/zmqflow/internal/fuzzcheck"
+
 	"go.uber.org/zap"
 )
 
@@ -32,7 +34,7 @@ func FuzzFed(f *testing.F) {
 	f.Add([]byte("|peer2|3"))
 	f.Add([]byte("|peer2|-1"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		m := fuzzMsg(data)
+		m := fuzzcheck.Frames(data)
 		name, n, err := parseAnnouncement(m)
 		ok := len(m) == 2 && len(m[0]) > 0 && decimal.Match(m[1])
 		if ok {
@@ -56,7 +58,7 @@ func FuzzFed(f *testing.F) {
 				t.Fatalf("announcement %q made again as %q reads %q, %d, %v", m, again, name2, n2, err)
 			}
 		}
-		checkAlloc(t, "parseAnnouncement", wireSize(m), func() { parseAnnouncement(m) })
+		checkAlloc(t, "parseAnnouncement", fuzzcheck.WireSize(m), func() { parseAnnouncement(m) })
 		checkFedAnnouncement(t, m, name, n, err)
 	})
 }

@@ -18,6 +18,8 @@ import (
 	"bytes"
 	"errors"
 	"testing"
+
+	"github.com/zmqflow/zmqflow/internal/fuzzcheck"
 )
 
 func FuzzMDP(f *testing.F) {
@@ -28,7 +30,7 @@ func FuzzMDP(f *testing.F) {
 	f.Add([]byte("|W||MDPW01|\x03|C||world|\x00")) // REPLY, as the broker reads it
 	f.Add([]byte("|C||MDPC01|mmi.service|echo"))   // MMI request
 	f.Fuzz(func(t *testing.T, data []byte) {
-		m := fuzzMsg(data)
+		m := fuzzcheck.Frames(data)
 		if len(m) > 0 { // a ROUTER's messages start with a routing id
 			checkMDPBroker(t, m)
 		}
@@ -48,14 +50,14 @@ func checkMDPBroker(t *testing.T, m [][]byte) {
 	crest, cok := mdpCut(in, MDPClientHeader)
 	wrest, wok := mdpCut(in, MDPWorkerHeader)
 	if cok != fromClient || wok != fromWorker ||
-		cok && !framesEqual(crest, in[2:]) || wok && !framesEqual(wrest, in[2:]) {
+		cok && !fuzzcheck.FramesEqual(crest, in[2:]) || wok && !fuzzcheck.FramesEqual(wrest, in[2:]) {
 		t.Fatalf("mdpCut(%q): client %v %q, worker %v %q", in, cok, crest, wok, wrest)
 	}
-	wire := wireSize(m)
+	wire := fuzzcheck.WireSize(m)
 	if cok {
 		service, body, err := parseMDPRequest(crest)
 		ok := len(crest) >= 1 && len(crest[0]) > 0
-		if ok != (err == nil) || ok && (service != string(crest[0]) || !framesEqual(body, crest[1:])) {
+		if ok != (err == nil) || ok && (service != string(crest[0]) || !fuzzcheck.FramesEqual(body, crest[1:])) {
 			t.Fatalf("parseMDPRequest(%q) = %q, %q, %v", crest, service, body, err)
 		}
 		checkMDPError(t, "parseMDPRequest", crest, err)
@@ -68,13 +70,13 @@ func checkMDPBroker(t *testing.T, m [][]byte) {
 		}
 		checkMDPError(t, "parseMDPWorker", wrest, err)
 		if err == nil {
-			if cmd != string(wrest[0]) || !framesEqual(rest, wrest[1:]) {
+			if cmd != string(wrest[0]) || !fuzzcheck.FramesEqual(rest, wrest[1:]) {
 				t.Fatalf("parseMDPWorker(%q) = %q, %q", wrest, cmd, rest)
 			}
 			// What the broker read goes back out as it came in:
 			// mdpWorkerMsg makes the same frames.
 			again := mdpWorkerMsg([]byte(cmd), rest...)
-			if !framesEqual(again, in) {
+			if !fuzzcheck.FramesEqual(again, in) {
 				t.Fatalf("worker command %q made again is %q", in, again)
 			}
 		}
@@ -112,13 +114,13 @@ func checkMDPClient(t *testing.T, m [][]byte) {
 	for _, service := range services {
 		body, err := parseMDPReply(m, service)
 		ok := len(m) >= 3 && len(m[0]) == 0 && string(m[1]) == MDPClientHeader && string(m[2]) == service
-		if ok != (err == nil) || ok && !framesEqual(body, m[3:]) {
+		if ok != (err == nil) || ok && !fuzzcheck.FramesEqual(body, m[3:]) {
 			t.Fatalf("parseMDPReply(%q, %q) = %q, %v", m, service, body, err)
 		}
 		checkMDPError(t, "parseMDPReply", m, err)
 		// The service asked, the caller's own, is quoted whole in the
 		// error: up to 16x its length, twice the bound's 8x.
-		checkAlloc(t, "parseMDPReply", wireSize(m)+2*uint64(len(service)), func() { parseMDPReply(m, service) })
+		checkAlloc(t, "parseMDPReply", fuzzcheck.WireSize(m)+2*uint64(len(service)), func() { parseMDPReply(m, service) })
 	}
 	found, err := mmiFound(m)
 	ok := len(m) == 1 && (string(m[0]) == MMIFound || string(m[0]) == MMINotFound)
@@ -126,7 +128,7 @@ func checkMDPClient(t *testing.T, m [][]byte) {
 		t.Fatalf("mmiFound(%q) = %v, %v", m, found, err)
 	}
 	checkMDPError(t, "mmiFound", m, err)
-	checkAlloc(t, "mmiFound", wireSize(m), func() { mmiFound(m) })
+	checkAlloc(t, "mmiFound", fuzzcheck.WireSize(m), func() { mmiFound(m) })
 }
 
 // checkMDPWorker reads m as a worker's DEALER gets it: header, command,
@@ -141,10 +143,10 @@ func checkMDPWorker(t *testing.T, m [][]byte) {
 	}
 	client, body, ok := mdpAddressed(rest[1:])
 	want := len(rest) >= 3 && len(rest[2]) == 0
-	if ok != want || ok && (!bytes.Equal(client, rest[1]) || !framesEqual(body, rest[3:])) {
+	if ok != want || ok && (!bytes.Equal(client, rest[1]) || !fuzzcheck.FramesEqual(body, rest[3:])) {
 		t.Fatalf("mdpAddressed(%q) = %q, %q, %v", rest[1:], client, body, ok)
 	}
-	checkAlloc(t, "mdpAddressed", wireSize(m), func() { mdpAddressed(rest[1:]) })
+	checkAlloc(t, "mdpAddressed", fuzzcheck.WireSize(m), func() { mdpAddressed(rest[1:]) })
 }
 
 // checkMDPError checks that a parser's error wraps ErrMDPMalformed.
@@ -168,7 +170,7 @@ func checkMDPEncode(t *testing.T, m [][]byte) {
 	// Client -> broker: REQUEST (MDPClient.Request).
 	req := append([][]byte{frameEmpty, frameMDPC, []byte(service)}, m...)
 	rest, ok := mdpCut(routed(req)[1:], MDPClientHeader)
-	if s, body, err := parseMDPRequest(rest); !ok || err != nil || s != service || !framesEqual(body, m) {
+	if s, body, err := parseMDPRequest(rest); !ok || err != nil || s != service || !fuzzcheck.FramesEqual(body, m) {
 		t.Fatalf("client REQUEST %q reads at the broker as %q, %q, %v", req, s, body, err)
 	}
 	// Worker -> broker: READY and REPLY (MDPWorker.session).
@@ -183,11 +185,11 @@ func checkMDPEncode(t *testing.T, m [][]byte) {
 	} {
 		rest, ok := mdpCut(routed(w.msg)[1:], MDPWorkerHeader)
 		cmd, got, err := parseMDPWorker(rest)
-		if !ok || err != nil || cmd != string(w.msg[2]) || !framesEqual(got, w.rest) {
+		if !ok || err != nil || cmd != string(w.msg[2]) || !fuzzcheck.FramesEqual(got, w.rest) {
 			t.Fatalf("worker message %q reads at the broker as %q, %q, %v", w.msg, cmd, got, err)
 		}
 		if cmd == mdpReply {
-			if c, body, ok := mdpAddressed(got); !ok || !bytes.Equal(c, client) || !framesEqual(body, m) {
+			if c, body, ok := mdpAddressed(got); !ok || !bytes.Equal(c, client) || !fuzzcheck.FramesEqual(body, m) {
 				t.Fatalf("worker REPLY %q carries %q, %q, %v", w.msg, c, body, ok)
 			}
 		}
@@ -199,13 +201,13 @@ func checkMDPEncode(t *testing.T, m [][]byte) {
 	if !ok || string(rest[0]) != mdpRequest {
 		t.Fatalf("broker REQUEST %q has no MDPW01 REQUEST header", toWorker)
 	}
-	if c, body, ok := mdpAddressed(rest[1:]); !ok || !bytes.Equal(c, client) || !framesEqual(body, m) {
+	if c, body, ok := mdpAddressed(rest[1:]); !ok || !bytes.Equal(c, client) || !fuzzcheck.FramesEqual(body, m) {
 		t.Fatalf("broker REQUEST %q reads at the worker as %q, %q, %v", toWorker, c, body, ok)
 	}
 	// Broker -> client: REPLY (mdpLoop.fromWorker) and mmi.service's
 	// answer (mdpLoop.mmi), the client's routing id taken off.
 	toClient := append([][]byte{client, frameEmpty, frameMDPC, []byte(service)}, m...)[1:]
-	if body, err := parseMDPReply(toClient, service); err != nil || !framesEqual(body, m) {
+	if body, err := parseMDPReply(toClient, service); err != nil || !fuzzcheck.FramesEqual(body, m) {
 		t.Fatalf("broker REPLY %q reads at the client as %q, %v", toClient, body, err)
 	}
 	l := &mdpLoop{services: map[string]*mdpService{service: {name: service, workers: len(m) % 2}}}

@@ -19,6 +19,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"testing"
+
+	"github.com/zmqflow/zmqflow/internal/fuzzcheck"
 )
 
 func FuzzPPP(f *testing.F) {
@@ -27,7 +29,7 @@ func FuzzPPP(f *testing.F) {
 	f.Add([]byte("|client|0123456789abcdef||hi")) // request as a broker reads it
 	f.Add([]byte("|\x03"))                        // unknown command
 	f.Fuzz(func(t *testing.T, data []byte) {
-		m := fuzzMsg(data)
+		m := fuzzcheck.Frames(data)
 		checkParsePPP(t, m)
 		checkClientReply(t, m)
 		checkEnvelopeKey(t, m)
@@ -55,7 +57,7 @@ func checkParsePPP(t *testing.T, m [][]byte) {
 		if ok != (err == nil) {
 			t.Fatalf("parsePPP(%q) = %+v, %v; delimiter at %d", m, p, err, delim)
 		}
-		if ok && (p.cmd != "" || !framesEqual(p.env, m[:delim+1]) || !framesEqual(p.body, m[delim+1:])) {
+		if ok && (p.cmd != "" || !fuzzcheck.FramesEqual(p.env, m[:delim+1]) || !fuzzcheck.FramesEqual(p.body, m[delim+1:])) {
 			t.Fatalf("parsePPP(%q) = %+v", m, p)
 		}
 	}
@@ -67,11 +69,11 @@ func checkParsePPP(t *testing.T, m [][]byte) {
 		// What comes back is what the peer sent: the stack and body
 		// joined again.
 		again, err := parsePPP(append(append([][]byte{}, p.env...), p.body...))
-		if err != nil || !framesEqual(again.env, p.env) || !framesEqual(again.body, p.body) {
+		if err != nil || !fuzzcheck.FramesEqual(again.env, p.env) || !fuzzcheck.FramesEqual(again.body, p.body) {
 			t.Fatalf("parsePPP of %q joined again: %+v, %v", m, again, err)
 		}
 	}
-	checkAlloc(t, "parsePPP", wireSize(m), func() { parsePPP(m) })
+	checkAlloc(t, "parsePPP", fuzzcheck.WireSize(m), func() { parsePPP(m) })
 }
 
 // checkClientReply reads m as a Client's reply.
@@ -85,10 +87,10 @@ func checkClientReply(t *testing.T, m [][]byte) {
 		if !errors.Is(err, ErrMalformed) {
 			t.Fatalf("clientReply(%q) error %v does not wrap ErrMalformed", m, err)
 		}
-	} else if !bytes.Equal(id, m[0]) || !framesEqual(body, m[2:]) {
+	} else if !bytes.Equal(id, m[0]) || !fuzzcheck.FramesEqual(body, m[2:]) {
 		t.Fatalf("clientReply(%q) = %q, %q", m, id, body)
 	}
-	checkAlloc(t, "clientReply", wireSize(m), func() { clientReply(m) })
+	checkAlloc(t, "clientReply", fuzzcheck.WireSize(m), func() { clientReply(m) })
 }
 
 // checkEnvelopeKey checks that envelopeKey tells address stacks apart: the
@@ -96,16 +98,16 @@ func checkClientReply(t *testing.T, m [][]byte) {
 // when they are the same frames.
 func checkEnvelopeKey(t *testing.T, m [][]byte) {
 	key := envelopeKey(m)
-	if back, ok := readEnvelopeKey(key); !ok || !framesEqual(back, m) {
+	if back, ok := readEnvelopeKey(key); !ok || !fuzzcheck.FramesEqual(back, m) {
 		t.Fatalf("envelopeKey(%q) = %q reads back as %q, %v", m, key, back, ok)
 	}
 	a, b := m[:len(m)/2], m[len(m)/2:]
-	if (envelopeKey(a) == envelopeKey(b)) != framesEqual(a, b) {
+	if (envelopeKey(a) == envelopeKey(b)) != fuzzcheck.FramesEqual(a, b) {
 		t.Fatalf("envelopeKey(%q) vs envelopeKey(%q): equal keys for different stacks, or the reverse", a, b)
 	}
 	// The key is the frames and a varint each; its builder grows by
 	// doubling.
-	checkAlloc(t, "envelopeKey", wireSize(m), func() { envelopeKey(m) })
+	checkAlloc(t, "envelopeKey", fuzzcheck.WireSize(m), func() { envelopeKey(m) })
 }
 
 // readEnvelopeKey is envelopeKey's inverse.
@@ -135,14 +137,14 @@ func checkPPPEncode(t *testing.T, m [][]byte) {
 	}
 	req := append([][]byte{[]byte("client"), id[:], nil}, m...)
 	p, err := parsePPP(req)
-	if err != nil || p.cmd != "" || !framesEqual(p.env, req[:3]) || !framesEqual(p.body, m) {
+	if err != nil || p.cmd != "" || !fuzzcheck.FramesEqual(p.env, req[:3]) || !fuzzcheck.FramesEqual(p.body, m) {
 		t.Fatalf("request %q parses as %+v, %v", req, p, err)
 	}
 	// Any stack of non-empty frames, as another PPP client or broker may
 	// put, goes through the same way.
 	stack := nonEmpty(m, "id")
 	other := append(append(append([][]byte{}, stack...), nil), m...)
-	if q, err := parsePPP(other); err != nil || !framesEqual(q.env, other[:len(stack)+1]) || !framesEqual(q.body, m) {
+	if q, err := parsePPP(other); err != nil || !fuzzcheck.FramesEqual(q.env, other[:len(stack)+1]) || !fuzzcheck.FramesEqual(q.body, m) {
 		t.Fatalf("request %q parses as %+v, %v", other, q, err)
 	}
 	// The worker's reply (replyFor): the stack copied, the handler's reply
@@ -153,11 +155,11 @@ func checkPPPEncode(t *testing.T, m [][]byte) {
 		t.Fatalf("replyFor gave %d messages", len(reply))
 	}
 	back, err := parsePPP(reply[0])
-	if err != nil || !framesEqual(back.env, p.env) || !framesEqual(back.body, m) {
+	if err != nil || !fuzzcheck.FramesEqual(back.env, p.env) || !fuzzcheck.FramesEqual(back.body, m) {
 		t.Fatalf("reply %q parses as %+v, %v", reply[0], back, err)
 	}
 	gotID, body, err := clientReply(reply[0][1:])
-	if err != nil || !bytes.Equal(gotID, id[:]) || !framesEqual(body, m) {
+	if err != nil || !bytes.Equal(gotID, id[:]) || !fuzzcheck.FramesEqual(body, m) {
 		t.Fatalf("reply %q reads at the client as %q, %q, %v", reply[0][1:], gotID, body, err)
 	}
 	for _, cmd := range [][]byte{frameReady, frameHeartbeat} {

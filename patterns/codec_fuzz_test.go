@@ -21,6 +21,8 @@ import (
 	"reflect"
 	"strconv"
 	"testing"
+
+	"github.com/zmqflow/zmqflow/internal/fuzzcheck"
 )
 
 // fuzzItem is a struct as applications send them in JSON. (No omitempty:
@@ -73,7 +75,7 @@ func FuzzCodecs(f *testing.F) {
 	f.Add([]byte(`|topic|{"id":2}`))
 	f.Add([]byte("|a||b"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		m := fuzzMsg(data)
+		m := fuzzcheck.Frames(data)
 		for skip := range 2 {
 			checkCodec(t, "Bytes", Bytes{}, m, skip, codecPerByte, true)
 			checkCodec(t, "String", String{}, m, skip, codecPerByte, true)
@@ -127,11 +129,11 @@ func checkCodec[T any](t *testing.T, name string, c Codec[T], m [][]byte, skip i
 	if err != nil || !reflect.DeepEqual(again, v) {
 		t.Fatalf("%s: %v decoded from %q, encoded as %q, decodes as %v, %v", name, v, m, frames, again, err)
 	}
-	if frames2, err := encode(c, again); err != nil || !framesEqual(frames2, frames) {
+	if frames2, err := encode(c, again); err != nil || !fuzzcheck.FramesEqual(frames2, frames) {
 		t.Fatalf("%s: %v encodes as %q, then as %q, %v", name, v, frames, frames2, err)
 	}
 	if perByte > 0 {
-		checkAlloc(t, name, wireSize(m), perByte, codecFixed, func() { decodeMsg(c, m, skip) })
+		checkAlloc(t, name, fuzzcheck.WireSize(m), perByte, codecFixed, func() { decodeMsg(c, m, skip) })
 	}
 }
 
@@ -143,7 +145,7 @@ func checkEncodeDecode(t *testing.T, m [][]byte) {
 	roundTrip(t, "Bytes", Bytes{}, joined, nil)
 	roundTrip(t, "String", String{}, text, nil)
 	if len(m) > 0 {
-		roundTrip(t, "Frames", Frames{}, m, framesEqual)
+		roundTrip(t, "Frames", Frames{}, m, fuzzcheck.FramesEqual)
 	}
 	item := fuzzItem{ID: int64(len(joined)) - 7, Name: text, Score: float64(len(m)) / 3, Raw: joined}
 	for _, f := range m {
@@ -155,14 +157,14 @@ func checkEncodeDecode(t *testing.T, m [][]byte) {
 	}
 	// encoding/json keeps valid UTF-8 only: the value to expect back.
 	want := item
-	want.Name = jsonText(item.Name)
+	want.Name = fuzzcheck.JSONText(item.Name)
 	want.Tags = nil
 	for _, s := range item.Tags {
-		want.Tags = append(want.Tags, jsonText(s))
+		want.Tags = append(want.Tags, fuzzcheck.JSONText(s))
 	}
 	if item.Attrs != nil {
-		want.Attrs = map[string]string{jsonText(string(m[0])): jsonText(string(m[1]))}
-		want.Next = &fuzzItem{Name: jsonText(string(m[1]))}
+		want.Attrs = map[string]string{fuzzcheck.JSONText(string(m[0])): fuzzcheck.JSONText(string(m[1]))}
+		want.Next = &fuzzItem{Name: fuzzcheck.JSONText(string(m[1]))}
 	}
 	frames, err := encode(Codec[fuzzItem](JSON[fuzzItem]{}), item)
 	if err != nil {

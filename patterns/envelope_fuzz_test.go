@@ -19,15 +19,17 @@ import (
 	"errors"
 	"reflect"
 	"testing"
+
+	"github.com/zmqflow/zmqflow/internal/fuzzcheck"
 )
 
 func FuzzEnvelope(f *testing.F) {
 	f.Add([]byte("|id||hello"))      // from a REQ peer
 	f.Add([]byte("|id|hello|world")) // from a DEALER peer
 	f.Fuzz(func(t *testing.T, data []byte) {
-		m := fuzzMsg(data)
+		m := fuzzcheck.Frames(data)
 		for _, minRoute := range []int{0, 1} { // DEALER, ROUTER
-			checkEnvelope(t, envelopeCodec[[][]byte]{body: Frames{}, minRoute: minRoute}, m, framesEqual)
+			checkEnvelope(t, envelopeCodec[[][]byte]{body: Frames{}, minRoute: minRoute}, m, fuzzcheck.FramesEqual)
 			checkEnvelope(t, envelopeCodec[string]{body: String{}, minRoute: minRoute}, m, nil)
 			checkEnvelopeEncode(t, m, minRoute)
 		}
@@ -62,7 +64,7 @@ func checkEnvelope[T any](t *testing.T, c envelopeCodec[T], m [][]byte, eq func(
 		}
 		return
 	}
-	if !framesEqual(e.Route, m[:n]) || n == 0 && e.Route != nil || !eq(e.Body, body) {
+	if !fuzzcheck.FramesEqual(e.Route, m[:n]) || n == 0 && e.Route != nil || !eq(e.Body, body) {
 		t.Fatalf("minRoute %d: %q decodes as %+v, want route %q", c.minRoute, m, e, m[:n])
 	}
 	if cap(e.Route) != len(e.Route) {
@@ -70,10 +72,10 @@ func checkEnvelope[T any](t *testing.T, c envelopeCodec[T], m [][]byte, eq func(
 	}
 	// Echoed, it is the message received.
 	frames, err := encode(Codec[Envelope[T]](c), e)
-	if err != nil || !framesEqual(frames, m) {
+	if err != nil || !fuzzcheck.FramesEqual(frames, m) {
 		t.Fatalf("minRoute %d: %+v decoded from %q encodes as %q, %v", c.minRoute, e, m, frames, err)
 	}
-	checkAlloc(t, "envelope", wireSize(m), codecPerByte, codecFixed, func() { decode(Codec[Envelope[T]](c), m) })
+	checkAlloc(t, "envelope", fuzzcheck.WireSize(m), codecPerByte, codecFixed, func() { decode(Codec[Envelope[T]](c), m) })
 }
 
 // checkEnvelopeEncode makes envelopes from m's frames, as a stage's user
@@ -109,7 +111,7 @@ func checkEnvelopeEncode(t *testing.T, m [][]byte, minRoute int) {
 			t.Fatalf("minRoute %d: %+v does not encode: %v", minRoute, e, err)
 		}
 		got, err := decode(Codec[Envelope[[][]byte]](c), frames)
-		if err != nil || !framesEqual(got.Route, e.Route) || !framesEqual(got.Body, e.Body) {
+		if err != nil || !fuzzcheck.FramesEqual(got.Route, e.Route) || !fuzzcheck.FramesEqual(got.Body, e.Body) {
 			t.Fatalf("minRoute %d: %+v encoded as %q decodes as %+v, %v", minRoute, e, frames, got, err)
 		}
 	}

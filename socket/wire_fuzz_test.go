@@ -15,9 +15,10 @@ import (
 	"errors"
 	"io"
 	"net"
-	"runtime"
 	"testing"
 	"time"
+
+	"github.com/zmqflow/zmqflow/internal/fuzzcheck"
 )
 
 // fuzzLimit is the maximum message size the fuzzed sockets allow: small, so
@@ -227,18 +228,12 @@ func readCost(data []byte, chunk, k int) (allocs uint64, frames int, err error) 
 			return 0, 0, err
 		}
 	}
-	before, pooled := allocated(), bigBufsMade.Load()
-	m, err := w.readMsg()
-	return allocated() - before - uint64(bigBufsMade.Load()-pooled)*bigBufSize, len(m), err
+	var m Msg
+	pooled := bigBufsMade.Load()
+	allocs = fuzzcheck.Allocated(func() { m, err = w.readMsg() })
+	return allocs - uint64(bigBufsMade.Load()-pooled)*bigBufSize, len(m), err
 }
 
 // readerSlack is what the reader may allocate beside a message's frames:
 // the error that ends a read, with its formatted detail.
 const readerSlack = 512
-
-// allocated is the bytes allocated on the heap so far, exactly.
-func allocated() uint64 {
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return ms.TotalAlloc
-}

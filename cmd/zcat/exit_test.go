@@ -99,15 +99,7 @@ func waitRead(t *testing.T, ctx context.Context, f *os.File, n int) {
 // it with 0: nothing was queued, so nothing was lost.
 func TestSignalReceiving(t *testing.T) {
 	ctx := testContext(t)
-	push, err := socket.New(socket.Push)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer push.Close()
-	ep, err := push.Bind("tcp://127.0.0.1:*")
-	if err != nil {
-		t.Fatal(err)
-	}
+	push, ep := bindSocket(t, socket.Push)
 	pull := start(t, ctx, nil, "-t", "pull", "-connect", ep, "-linger", "1h")
 	if err := push.Send(ctx, socket.NewMsgString("one")); err != nil {
 		t.Fatal(err)
@@ -127,15 +119,7 @@ func TestSignalReceiving(t *testing.T) {
 func TestTimeout(t *testing.T) {
 	t.Run("pull", func(t *testing.T) {
 		ctx := testContext(t)
-		push, err := socket.New(socket.Push)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer push.Close()
-		ep, err := push.Bind("tcp://127.0.0.1:*")
-		if err != nil {
-			t.Fatal(err)
-		}
+		push, ep := bindSocket(t, socket.Push)
 		// The timeout runs from the start of each receive, not of zcat:
 		// generous, so that the first message comes within it.
 		pull := start(t, ctx, nil, "-t", "pull", "-connect", ep, "-timeout", "2s")
@@ -159,15 +143,7 @@ func TestTimeout(t *testing.T) {
 		// A REP that takes the request and never answers: the request went
 		// out, so nothing is discarded.
 		ctx := testContext(t)
-		rep, err := socket.New(socket.Rep)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rep.Close()
-		ep, err := rep.Bind("tcp://127.0.0.1:*")
-		if err != nil {
-			t.Fatal(err)
-		}
+		rep, ep := bindSocket(t, socket.Rep)
 		req := start(t, ctx, nil, "-t", "req", "-connect", ep, "-timeout", "300ms", "-linger", "1h")
 		req.write("anyone?\n")
 		if m, err := rep.Recv(ctx); err != nil || m.Strings()[0] != "anyone?" {

@@ -20,10 +20,11 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/zmqflow/zmqflow/internal/fuzzcheck"
 
 	"github.com/zmqflow/zmqflow/socket"
 )
@@ -64,7 +65,7 @@ func checkParseDelim(t *testing.T, s string) []byte {
 	d, err := parseDelim(s)
 	// The delimiter, and an error quoting s (strconv.Quote: 4 bytes a
 	// byte at most, in a buffer that grows by doubling).
-	checkAlloc(t, "parseDelim", 16*uint64(len(s))+4096, func() { parseDelim(s) })
+	fuzzcheck.CheckAlloc(t, "parseDelim", 16*uint64(len(s))+4096, func() { parseDelim(s) })
 	if err != nil {
 		if msg := err.Error(); msg == "" || strings.Contains(msg, "\n") || !strings.HasPrefix(msg, "bad -d") {
 			t.Fatalf("parseDelim(%q): error %q", s, msg)
@@ -162,26 +163,5 @@ func checkSplitJoin(t *testing.T, line, d []byte) {
 	}
 	// A frame is a slice header into the line: 24 bytes, in one slice
 	// (rounded up to a size class).
-	checkAlloc(t, "splitFrames", 32*uint64(len(m))+64, func() { splitFrames(line, d) })
-}
-
-// checkAlloc fails t when f allocates more than max bytes. Over it, f runs
-// twice more and the least counts, so that what other goroutines allocated
-// meanwhile does not.
-func checkAlloc(t *testing.T, what string, max uint64, f func()) {
-	t.Helper()
-	if n := allocated(f); n > max {
-		if n = min(n, allocated(f), allocated(f)); n > max {
-			t.Fatalf("%s allocated %d bytes, bound %d", what, n, max)
-		}
-	}
-}
-
-// allocated returns the bytes f allocates on the heap.
-func allocated(f func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	f()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
+	fuzzcheck.CheckAlloc(t, "splitFrames", 32*uint64(len(m))+64, func() { splitFrames(line, d) })
 }

@@ -57,6 +57,22 @@ func testContext(t *testing.T) context.Context {
 	return ctx
 }
 
+// bindSocket makes a socket of this package's for zcat to talk to, bound to
+// a free loopback port; it is closed when the test ends.
+func bindSocket(t *testing.T, typ socket.Type) (*socket.Socket, string) {
+	t.Helper()
+	s, err := socket.New(typ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	ep, err := s.Bind("tcp://127.0.0.1:*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, ep
+}
+
 // proc is a running zcat.
 type proc struct {
 	t      *testing.T
@@ -548,15 +564,7 @@ func TestPeerGoneBeforeEOF(t *testing.T) {
 func TestWithSocketPackage(t *testing.T) {
 	t.Run("zcat-push", func(t *testing.T) {
 		ctx := testContext(t)
-		pull, err := socket.New(socket.Pull)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer pull.Close()
-		ep, err := pull.Bind("tcp://127.0.0.1:*")
-		if err != nil {
-			t.Fatal(err)
-		}
+		pull, ep := bindSocket(t, socket.Pull)
 		push := start(t, ctx, strings.NewReader("a,b,c\nsolo\n,\n\n"), "-t", "push", "-connect", ep, "-d", ",")
 		want := []socket.Msg{
 			socket.NewMsgString("a", "b", "c"),
@@ -578,15 +586,7 @@ func TestWithSocketPackage(t *testing.T) {
 	})
 	t.Run("zcat-pull", func(t *testing.T) {
 		ctx := testContext(t)
-		push, err := socket.New(socket.Push)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer push.Close()
-		ep, err := push.Bind("tcp://127.0.0.1:*")
-		if err != nil {
-			t.Fatal(err)
-		}
+		push, ep := bindSocket(t, socket.Push)
 		pull := start(t, ctx, nil, "-t", "pull", "-connect", ep, "-n", "2", "-d", " | ")
 		// PUSH with no peer blocks until zcat is connected: nothing is lost.
 		for _, m := range []socket.Msg{socket.NewMsgString("k", "v", ""), socket.NewMsgString("one")} {

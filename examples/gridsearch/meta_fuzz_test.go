@@ -18,7 +18,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-	"unicode/utf8"
+
+	"github.com/zmqflow/zmqflow/internal/fuzzcheck"
 )
 
 // fuzzJob is the job the fuzzed meta files are checked against.
@@ -47,9 +48,9 @@ func checkMetaEncode(t *testing.T, file []byte) {
 	m := meta{Fingerprint: lines[0], Params: lines, Command: lines[len(lines)/2:], Points: len(file) - 3}
 	got, err := parseMeta(m.encode())
 	// encoding/json keeps valid UTF-8 only.
-	want := meta{Fingerprint: jsonText(m.Fingerprint), Points: m.Points}
+	want := meta{Fingerprint: fuzzcheck.JSONText(m.Fingerprint), Points: m.Points}
 	for _, l := range m.Params {
-		want.Params = append(want.Params, jsonText(l))
+		want.Params = append(want.Params, fuzzcheck.JSONText(l))
 	}
 	want.Command = want.Params[len(lines)/2:]
 	if err != nil || !reflect.DeepEqual(got, want) {
@@ -87,20 +88,4 @@ func checkResume(t *testing.T, file []byte, m meta, isMeta bool) {
 			t.Fatalf("resume with meta %q: meta file now %q", file, b)
 		}
 	}
-}
-
-// jsonText is s as encoding/json keeps it: each byte that is not part of
-// valid UTF-8 replaced by U+FFFD.
-func jsonText(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); {
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b.WriteRune(utf8.RuneError)
-		} else {
-			b.WriteString(s[i : i+size])
-		}
-		i += size
-	}
-	return b.String()
 }

@@ -22,11 +22,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/zmqflow/zmqflow/internal/fuzzcheck"
 
 	"github.com/zmqflow/zmqflow/examples/gridsearch/gridsearch"
 )
@@ -134,20 +135,7 @@ func checkReadRecords(t *testing.T, file []byte) ([]gridsearch.Record, bool) {
 // that what other goroutines allocated meanwhile does not.
 func checkAlloc(t *testing.T, what string, n int, perByte uint64, f func()) {
 	t.Helper()
-	max := perByte*uint64(n) + 64<<10
-	if a := allocated(f); a > max {
-		if a = min(a, allocated(f), allocated(f)); a > max {
-			t.Fatalf("%s allocated %d bytes for %d, bound %d", what, a, n, max)
-		}
-	}
-}
-
-func allocated(f func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	f()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
+	fuzzcheck.CheckAlloc(t, fmt.Sprintf("%s, for %d,", what, n), perByte*uint64(n)+64<<10, f)
 }
 
 // checkWriteBack writes the records as a run does and reads them back.

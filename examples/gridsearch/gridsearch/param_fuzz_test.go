@@ -15,12 +15,14 @@ package gridsearch
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"math/big"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/zmqflow/zmqflow/internal/fuzzcheck"
 )
 
 // fuzzMaxValues is the most values a spec may make here: more are valid up
@@ -157,20 +159,8 @@ func checkParseParam(t *testing.T, s string) {
 // error: %q writes up to 4 bytes a byte, in fmt's buffer that grows by
 // doubling (17x measured); 24x.
 func checkParamAlloc(t *testing.T, s string, values int) {
-	if n, max := allocated(func() { ParseParam(s) }), 24*uint64(len(s))+256*uint64(values)+8192; n > max {
-		if n = min(n, allocated(func() { ParseParam(s) })); n > max {
-			t.Fatalf("ParseParam(%q) allocated %d bytes for %d values, bound %d", s, n, values, max)
-		}
-	}
-}
-
-// allocated returns the bytes f allocates on the heap.
-func allocated(f func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	f()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
+	fuzzcheck.CheckAlloc(t, fmt.Sprintf("ParseParam(%q), for %d values,", s, values), 24*uint64(len(s))+256*uint64(values)+8192,
+		func() { ParseParam(s) })
 }
 
 // checkValue checks that a value's number is its text's, when it has one.

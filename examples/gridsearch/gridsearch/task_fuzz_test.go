@@ -19,7 +19,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
-	"unicode/utf8"
+
+	"github.com/zmqflow/zmqflow/internal/fuzzcheck"
 )
 
 // echoParams is a Func that answers with the point's parameters, as the
@@ -142,7 +143,7 @@ func checkOutcome(t *testing.T, frame []byte) {
 	if err := json.Unmarshal(b, &back); err != nil {
 		t.Fatalf("outcome %q: record %q does not decode: %v", frame, b, err)
 	}
-	if back.Point != 1 || back.Attempts != 2 || back.Exit != rec.Exit || back.Error != jsonText(rec.Error) ||
+	if back.Point != 1 || back.Attempts != 2 || back.Exit != rec.Exit || back.Error != fuzzcheck.JSONText(rec.Error) ||
 		back.Worker != rec.Worker || back.Stdout != rec.Stdout || back.Duration != rec.Duration ||
 		len(back.Params) != 1 || back.Params[0].Value.Text != "2" {
 		t.Fatalf("outcome %q: record %+v reads back as %+v", frame, rec, back)
@@ -161,20 +162,4 @@ func compactJSON(t *testing.T, b []byte) []byte {
 	}
 	json.HTMLEscape(&e, c.Bytes())
 	return e.Bytes()
-}
-
-// jsonText is s as encoding/json keeps it: each byte that is not part of
-// valid UTF-8 replaced by U+FFFD.
-func jsonText(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); {
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b.WriteRune(utf8.RuneError)
-		} else {
-			b.WriteString(s[i : i+size])
-		}
-		i += size
-	}
-	return b.String()
 }
