@@ -20,7 +20,7 @@ const (
 	EventHandshakeFailed                      // the handshake failed; the connection is closed
 	EventDisconnected                         // an established connection ended
 	EventDropped                              // a message was dropped (Err says why)
-	EventClosed                               // a listener or dialer ended (Unbind, Disconnect, Close)
+	EventClosed                               // a listener or dialer ended (Unbind, Disconnect, Close; or a Connect whose credentials were refused, with Err)
 )
 
 var eventNames = [...]string{

@@ -91,8 +91,9 @@ func WithSendHWM(n int) Option {
 
 // WithRecvHWM sets the receive high-water mark: how many messages from each
 // peer may wait for the application (Recv takes them in turn, one peer after
-// another). A peer at the mark is not read from until the application takes
-// one of its messages; TCP flow control then makes its sender meet its own
+// another). A peer at the mark is not read from until the application has
+// taken some of its messages (half the mark, at most 256, as libzmq's
+// low-water mark); TCP flow control then makes its sender meet its own
 // mark. n must be at least 1.
 func WithRecvHWM(n int) Option {
 	return optionFunc(func(o *options) error {
