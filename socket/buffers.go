@@ -3,8 +3,10 @@ package socket
 import (
 	"io"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 )
 
 // A connection's buffers. An idle connection, or one in its handshake, keeps
@@ -22,25 +24,39 @@ var (
 		bigBufsMade.Add(1)
 		return new([bigBufSize]byte)
 	}}
-	bigBufsMade atomic.Int64 // for tests that account for every allocation
+	bigBufsMade atomic.Int64 // made in all: for tests that account for every allocation
+	bigBufsOut  atomic.Int64 // borrowed now: for tests that idle connections hold none
 )
+
+func getBig() *[bigBufSize]byte {
+	bigBufsOut.Add(1)
+	return bigBufs.Get().(*[bigBufSize]byte)
+}
+
+func putBig(b *[bigBufSize]byte) {
+	bigBufsOut.Add(-1)
+	bigBufs.Put(b)
+}
 
 // readBuf is the read side: buf[r:w] is read from the connection and not yet
 // consumed. Only the reader goroutine (or, during the handshake, the
 // goroutine running it) touches it.
 type readBuf struct {
-	c        net.Conn
-	buf      []byte
-	r, w     int
-	big      *[bigBufSize]byte // borrowed, while traffic is heavy
-	lastRead int               // what the last read returned: a full buffer means more is waiting
-	reads    atomic.Uint64     // reads that returned bytes: the heartbeat's sign of life
-	small    [smallBufSize]byte
+	c     net.Conn
+	rc    syscall.RawConn // to learn that a read would wait before it does; nil: plain reads
+	buf   []byte
+	r, w  int
+	big   *[bigBufSize]byte // borrowed, while traffic is heavy
+	reads atomic.Uint64     // reads that returned bytes: the heartbeat's sign of life
+	small [smallBufSize]byte
 }
 
 func (b *readBuf) init(c net.Conn) {
 	b.c = c
 	b.buf = b.small[:]
+	if sc, ok := c.(syscall.Conn); ok {
+		b.rc, _ = sc.SyscallConn()
+	}
 }
 
 // buffered returns what is read and not yet consumed.
@@ -49,17 +65,14 @@ func (b *readBuf) buffered() []byte { return b.buf[b.r:b.w] }
 // skip consumes n buffered bytes.
 func (b *readBuf) skip(n int) { b.r += n }
 
-// fill reads at least one more byte from the connection. When the buffer is
-// empty and the last read was short, a borrowed buffer goes back: traffic is
-// light. When a read fills the buffer, more is likely waiting, and the next
-// reads go to a borrowed buffer.
+// fill reads at least one more byte from the connection. When a read fills
+// the buffer, more is likely waiting, and the next reads go to a borrowed
+// buffer; when a read would wait for the peer with nothing buffered, the
+// borrowed buffer goes back first, so that a connection that goes quiet holds
+// only its small one.
 func (b *readBuf) fill() error {
 	if b.r == b.w {
 		b.r, b.w = 0, 0
-		if b.big != nil && b.lastRead < smallBufSize {
-			bigBufs.Put(b.big)
-			b.big, b.buf = nil, b.small[:]
-		}
 	} else if b.w == len(b.buf) {
 		b.w = copy(b.buf, b.buf[b.r:b.w])
 		b.r = 0
@@ -67,21 +80,57 @@ func (b *readBuf) fill() error {
 	if b.w == len(b.buf) { // full of what is not consumed yet: borrow room
 		b.borrow()
 	}
-	for {
-		n, err := b.c.Read(b.buf[b.w:])
-		b.lastRead = n
-		if n > 0 {
-			b.reads.Add(1)
-			b.w += n
-			if b.w == len(b.buf) {
-				b.borrow()
+	n, err := b.readSome()
+	if n == 0 {
+		return err
+	}
+	b.reads.Add(1)
+	b.w += n
+	if b.w == len(b.buf) {
+		b.borrow()
+	}
+	return nil
+}
+
+// readSome reads into buf[w:]: at least one byte, or an error.
+func (b *readBuf) readSome() (int, error) {
+	if b.rc == nil {
+		for {
+			n, err := b.c.Read(b.buf[b.w:])
+			if n > 0 || err != nil {
+				return n, err
 			}
-			return nil
-		}
-		if err != nil {
-			return err
 		}
 	}
+	var n int
+	var rerr error
+	err := b.rc.Read(func(fd uintptr) bool {
+		for {
+			n, rerr = syscall.Read(int(fd), b.buf[b.w:])
+			if rerr != syscall.EINTR {
+				break
+			}
+		}
+		if rerr == syscall.EAGAIN {
+			// Nothing yet: the read waits for the peer, and not with a
+			// borrowed buffer that holds nothing.
+			if b.big != nil && b.w == 0 {
+				putBig(b.big)
+				b.big, b.buf = nil, b.small[:]
+			}
+			return false
+		}
+		return true
+	})
+	switch {
+	case err != nil:
+		return 0, err
+	case rerr != nil:
+		return 0, os.NewSyscallError("read", rerr)
+	case n == 0:
+		return 0, io.EOF
+	}
+	return n, nil
 }
 
 // borrow moves what is buffered to a large buffer, if it has none yet.
@@ -89,7 +138,7 @@ func (b *readBuf) borrow() {
 	if b.big != nil {
 		return
 	}
-	b.big = bigBufs.Get().(*[bigBufSize]byte)
+	b.big = getBig()
 	b.w = copy(b.big[:], b.buf[b.r:b.w])
 	b.r, b.buf = 0, b.big[:]
 }
@@ -131,6 +180,10 @@ func (b *readBuf) readFull(p []byte) error {
 	b.r += n
 	for n < len(p) {
 		if len(p)-n >= len(b.buf) {
+			if b.big != nil { // empty (all copied out above): not held through a read
+				putBig(b.big)
+				b.big, b.buf, b.r, b.w = nil, b.small[:], 0, 0
+			}
 			m, err := b.c.Read(p[n:])
 			if m > 0 {
 				b.reads.Add(1)
@@ -170,12 +223,17 @@ func (b *readBuf) discard(n uint64) error {
 // flushes, when its queue runs empty. Errors stick: once a write fails, every
 // later one returns the same error. Only the writer goroutine touches it.
 type writeBuf struct {
-	c     net.Conn
-	buf   []byte
-	big   *[bigBufSize]byte
-	err   error
-	small [smallBufSize]byte
+	c        net.Conn
+	buf      []byte
+	big      *[bigBufSize]byte
+	err      error
+	progress atomic.Uint64 // writes done while more waited: the peer is taking our backlog (see heartbeat)
+	small    [smallBufSize]byte
 }
+
+// chunkSize is the most a large frame's body goes out in one write, so that
+// a peer reading it slowly is seen to make progress.
+const chunkSize = 4 * bigBufSize
 
 func (b *writeBuf) init(c net.Conn) {
 	b.c = c
@@ -192,21 +250,29 @@ func (b *writeBuf) frame(flags byte, body []byte) {
 	if need := 9 + n; len(b.buf)+need > cap(b.buf) {
 		switch {
 		case b.big == nil && len(b.buf)+need <= bigBufSize:
-			b.big = bigBufs.Get().(*[bigBufSize]byte)
+			b.big = getBig()
 			b.buf = append(b.big[:0], b.buf...)
 		case n >= bigBufSize/2:
 			if len(b.buf)+9 > cap(b.buf) {
-				if b.send(); b.err != nil {
+				if b.sendMore(); b.err != nil {
 					return
 				}
 			}
 			b.header(flags, n)
-			bufs := net.Buffers{b.buf, body}
-			_, b.err = bufs.WriteTo(b.c)
+			first := min(n, chunkSize)
+			bufs := net.Buffers{b.buf, body[:first]} // what is buffered and the start: one system call
+			if _, b.err = bufs.WriteTo(b.c); b.err == nil {
+				b.progress.Add(1)
+			}
 			b.buf = b.buf[:0]
+			for rest := body[first:]; len(rest) > 0 && b.err == nil; rest = rest[min(len(rest), chunkSize):] {
+				if _, b.err = b.c.Write(rest[:min(len(rest), chunkSize)]); b.err == nil {
+					b.progress.Add(1)
+				}
+			}
 			return
 		default:
-			if b.send(); b.err != nil {
+			if b.sendMore(); b.err != nil {
 				return
 			}
 		}
@@ -250,12 +316,20 @@ func (b *writeBuf) send() {
 	b.buf = b.buf[:0]
 }
 
+// sendMore writes what is buffered to make room, more being on its way: a
+// write that completes then shows the peer taking our backlog.
+func (b *writeBuf) sendMore() {
+	if b.send(); b.err == nil {
+		b.progress.Add(1)
+	}
+}
+
 // flush writes what is buffered and gives back a borrowed buffer: the
 // writer's queue is empty, so traffic has paused.
 func (b *writeBuf) flush() error {
 	b.send()
 	if b.big != nil {
-		bigBufs.Put(b.big)
+		putBig(b.big)
 		b.big, b.buf = nil, b.small[:0]
 	}
 	return b.err

@@ -17,13 +17,17 @@ import (
 
 // WithHeartbeat turns on ZMTP heartbeats (libzmq's ZMQ_HEARTBEAT_IVL,
 // ZMQ_HEARTBEAT_TIMEOUT and ZMQ_HEARTBEAT_TTL) for tcp and ipc connections:
-// a PING every interval; a peer that sends nothing within timeout of a PING
-// is disconnected, with ErrHeartbeat in the EventDisconnected; ttl, if not
-// 0, asks the peer to drop us after that long without traffic from us (it is
-// sent in tenths of a second, at most 6553.5 s). timeout 0 means the
-// interval, as in libzmq. A TTL that a peer announces is honoured whether or
-// not this option is set. Heartbeats cost a timer per connection and a PING
-// per interval; without them a connection costs nothing for them.
+// a PING falls due every interval; a peer that shows no sign of life within
+// timeout of a PING falling due is disconnected, with ErrHeartbeat in the
+// EventDisconnected. A sign of life is anything from the peer (a message, a
+// PONG), or the peer taking bytes we had queued for it: a peer that reads a
+// long backlog slowly is alive. While our own receive queue is full, and so
+// the peer's PONGs wait unread, the peer is not judged. ttl, if not 0, asks
+// the peer to drop us after that long without traffic from us (it is sent in
+// tenths of a second, at most 6553.5 s). timeout 0 means the interval, as in
+// libzmq. A TTL that a peer announces is honoured whether or not this option
+// is set. Heartbeats cost a timer per connection and a PING per interval;
+// without them a connection costs nothing for them.
 func WithHeartbeat(interval, timeout, ttl time.Duration) Option {
 	return optionFunc(func(o *options) error {
 		switch {
@@ -59,12 +63,22 @@ type heartbeat struct {
 	mu       sync.Mutex
 	timer    *time.Timer
 	stopped  bool
-	reads    uint64    // the reader's count of reads when last looked at
-	heardAt  time.Time // when that count was last seen to move
+	signs    uint64    // signs of life when last looked at (see lifeSigns)
+	heardAt  time.Time // when they were last seen to move
 	nextPing time.Time
-	waiting  bool      // a PING went out, nothing heard since
-	pingMark uint64    // the count of reads when it went
+	waiting  bool      // a PING fell due, no sign of life since
+	pingMark uint64    // the signs of life when it fell due
 	deadline time.Time // when the wait ends
+}
+
+// lifeSigns is a count that moves whenever the peer shows it is alive: bytes
+// came from it, or it took bytes we had queued for it (writes that went out
+// while more waited: a peer that reads slowly is alive, and may have our
+// PING stuck behind a large message). held is true while our own reader is
+// held back by a full receive queue: then the peer's PONGs wait unread in
+// the kernel, and it cannot be judged.
+func (c *conn) lifeSigns() (n uint64, held bool) {
+	return c.w.rb.reads.Load() + c.w.wb.progress.Load(), c.p.held.Load()
 }
 
 // startHeartbeat starts watching c if this socket sends heartbeats; a
@@ -117,16 +131,15 @@ func (h *heartbeat) tick() {
 		return
 	}
 	now := time.Now()
-	if reads := h.c.w.rb.reads.Load(); reads != h.reads {
-		h.reads, h.heardAt = reads, now
-	}
-	if h.waiting && h.reads != h.pingMark {
+	signs, held := h.c.lifeSigns()
+	if signs != h.signs || held {
+		h.signs, h.heardAt = signs, now
 		h.waiting = false
 	}
 	ttl := time.Duration(h.c.w.peerTTL.Load())
 	switch {
 	case h.waiting && !now.Before(h.deadline):
-		h.c.fail(fmt.Errorf("%w: nothing heard within %v of a PING", ErrHeartbeat, h.timeout))
+		h.c.fail(fmt.Errorf("%w: no sign of life within %v of a PING", ErrHeartbeat, h.timeout))
 		return
 	case ttl > 0 && now.Sub(h.heardAt) >= ttl:
 		h.c.fail(fmt.Errorf("%w: nothing heard within the TTL of %v the peer asked for", ErrHeartbeat, ttl))
@@ -137,8 +150,11 @@ func (h *heartbeat) tick() {
 		if !now.Before(h.nextPing) {
 			h.c.owePing()
 			h.nextPing = now.Add(h.interval)
+			// The wait starts when the PING falls due, not when it is
+			// written: a writer stuck on a peer that reads nothing may
+			// never write it.
 			if !h.waiting {
-				h.waiting, h.pingMark, h.deadline = true, h.reads, now.Add(h.timeout)
+				h.waiting, h.pingMark, h.deadline = true, h.signs, now.Add(h.timeout)
 			}
 		}
 		next = h.nextPing

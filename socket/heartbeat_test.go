@@ -5,6 +5,7 @@ package socket_test
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -189,6 +190,72 @@ func TestHeartbeatOptions(t *testing.T) {
 	} {
 		if _, err := socket.New(socket.Push, o); !errors.Is(err, socket.ErrBadOption) {
 			t.Errorf("%s: got %v, want ErrBadOption", name, err)
+		}
+	}
+}
+
+// A peer that reads a large message slowly, and answers no PING while it
+// does, is alive: it is taking our backlog. Heartbeats must not drop it.
+func TestHeartbeatSlowReaderAlive(t *testing.T) {
+	ep, accepted := silentServer(t, "PULL")
+	push := openSock(t, socket.Push, socket.WithLinger(0),
+		socket.WithHeartbeat(50*time.Millisecond, time.Second, 0))
+	push.connect(ep)
+	push.await(socket.EventHandshakeOK)
+	c := <-accepted
+	// Far more than the kernel's buffers hold, so that a drop shows as a
+	// cut stream; read at about 6 MB/s, for a couple of seconds, two timeouts
+	// and more.
+	const size = 16 << 20
+	push.Send(testCtx(t, waitLimit), socket.NewMsg(make([]byte, size)))
+	got := 0
+	buf := make([]byte, 64<<10)
+	c.SetDeadline(time.Now().Add(3 * waitLimit))
+	for got < size+9 { // the frame header too
+		n, err := c.Read(buf)
+		if err != nil {
+			t.Fatalf("the slow reader was dropped after %d of %d bytes: %v", got, size, err)
+		}
+		got += n
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Now it has nothing to read and answers no PING: it is dropped.
+	e := push.await(socket.EventDisconnected)
+	if !errors.Is(e.Err, socket.ErrHeartbeat) {
+		t.Fatalf("disconnect %v, want ErrHeartbeat", e)
+	}
+}
+
+// While our receive queue is full, the peer's PONGs wait unread: it cannot
+// be judged, and is not dropped however long the application leaves its
+// messages waiting.
+func TestHeartbeatHeldReaderKeepsPeer(t *testing.T) {
+	hb := socket.WithHeartbeat(50*time.Millisecond, 300*time.Millisecond, 0)
+	pull := openSock(t, socket.Pull, hb, socket.WithRecvHWM(1))
+	ep := pull.bind("tcp://127.0.0.1:*")
+	push := openSock(t, socket.Push, hb, socket.WithSendHWM(10))
+	push.connect(ep)
+	const n = 20
+	for i := range n {
+		push.send(fmt.Sprint(i))
+	}
+	// Ten timeouts without a Recv.
+	idle := time.NewTimer(3 * time.Second)
+	defer idle.Stop()
+	for {
+		select {
+		case e := <-pull.mon:
+			if e.Kind == socket.EventDisconnected {
+				t.Fatalf("a peer held back by our full queue was dropped: %v", e)
+			}
+			continue
+		case <-idle.C:
+		}
+		break
+	}
+	for i := range n {
+		if m := pull.recv(); !equal(m, fmt.Sprint(i)) {
+			t.Fatalf("message %d: got %q", i, m)
 		}
 	}
 }

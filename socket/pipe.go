@@ -24,6 +24,7 @@ type pipe struct {
 	out      *queue      // tcp/ipc: messages for the peer
 	inq      *queue      // messages from the peer, for Recv (see fairQueue); nil if the type receives nothing
 	inRoom   signal      // tcp/ipc: the reader waits here for room in inq
+	held     atomic.Bool // tcp/ipc: the reader waits for room (see heartbeat)
 	listed   atomic.Bool // on the fair queue's turn list
 	id       []byte      // the peer's routing identity (ROUTER)
 	peerID   []byte      // the identity the peer announced, if any

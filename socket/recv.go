@@ -105,18 +105,22 @@ func (s *Socket) inbound(p *pipe, m Msg, stop <-chan struct{}) bool {
 	if p.inq == nil {
 		return true // a peer sending to a send-only socket: ignore it
 	}
-	for !p.inq.tryPut(m) {
-		room := p.inRoom.wait()
-		if p.inq.tryPut(m) {
-			break
-		}
-		select {
-		case <-room:
-		case <-stop:
-			return false
-		case <-s.closing:
-			// Nobody will Recv it; keep reading so the writer can linger.
-			return true
+	if !p.inq.tryPut(m) {
+		p.held.Store(true)
+		defer p.held.Store(false)
+		for {
+			room := p.inRoom.wait()
+			if p.inq.tryPut(m) {
+				break
+			}
+			select {
+			case <-room:
+			case <-stop:
+				return false
+			case <-s.closing:
+				// Nobody will Recv it; keep reading so the writer can linger.
+				return true
+			}
 		}
 	}
 	s.fq.ready(p)
