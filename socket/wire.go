@@ -49,9 +49,9 @@ var errBadFrame = errors.New("socket: malformed ZMTP frame")
 // the writer goroutine to send (zmq4 would answer a PING from the reader
 // goroutine, racing the writer on the same stream).
 //
-// The reader goroutine owns the read side (rbuf, r, w), the writer goroutine
-// the write side (wbuf, werr); each side's buffer is small while traffic is
-// light and borrows a large one while it is heavy (see buffers.go).
+// The reader goroutine owns the read side (rb), the writer goroutine the
+// write side (wb); each side's buffer is small while traffic is light and
+// borrows a large one while it is heavy (see buffers.go).
 type wire struct {
 	net.Conn
 	rb readBuf
@@ -160,7 +160,8 @@ type budget struct {
 
 // admit charges a frame of size bytes to the message before the frame is
 // read. The payload may not pass the maximum message size (libzmq's rule),
-// and the payload plus frameCost a frame may not pass twice that: a message
+// and the memory may not pass twice that, counting frameCost a frame and,
+// for a frame over growStep, the half again its chunks cost: a message
 // of many small or empty frames costs the reader far more than its payload,
 // and without the second rule one endless message of empty frames could
 // take all memory. So what the reader allocates for one message stays
@@ -172,6 +173,9 @@ func (w *wire) admit(b *budget, size uint64) error {
 	}
 	b.payload += size
 	b.memory += size + frameCost
+	if size > growStep {
+		b.memory += size / 2 // the chunks it is read in (see readBody)
+	}
 	if w.maxMsg < 0 {
 		return nil
 	}
@@ -289,28 +293,31 @@ func (w *wire) readBuffered() Msg {
 
 // readBody reads a frame body of size bytes. Up to growStep it is allocated
 // at once. A larger one is read in chunks, each twice the last, so that what
-// the peer makes us allocate is never more than what it has sent (and one
-// growStep); the chunks are joined once all of it is there. A frame of S
-// bytes so costs 2S allocated, never a header's worth.
+// the peer makes us allocate follows what it has sent; once half the frame
+// has come, the frame is allocated whole, the chunks copied in and the rest
+// read into it. A frame of S bytes so costs 1.5 S allocated (see admit),
+// never a header's worth.
 func (w *wire) readBody(size uint64) ([]byte, error) {
 	if size <= growStep {
 		body := make([]byte, size)
 		return body, w.rb.readFull(body)
 	}
 	var chunks [][]byte
-	for have, next := uint64(0), uint64(growStep); have < size; next *= 2 {
-		c := make([]byte, min(next, size-have))
+	var have uint64
+	for next := uint64(growStep); have < size/2; next *= 2 {
+		c := make([]byte, min(next, size/2-have))
 		if err := w.rb.readFull(c); err != nil {
 			return nil, err
 		}
 		chunks = append(chunks, c)
 		have += uint64(len(c))
 	}
-	body := make([]byte, 0, size)
+	body := make([]byte, size)
+	at := 0
 	for _, c := range chunks {
-		body = append(body, c...)
+		at += copy(body[at:], c)
 	}
-	return body, nil
+	return body, w.rb.readFull(body[at:])
 }
 
 // writeMsg buffers one message's frames; the writer goroutine flushes.

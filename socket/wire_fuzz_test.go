@@ -220,7 +220,11 @@ func FuzzWireMemory(f *testing.F) {
 // readCost reads messages from data until message k, and returns what
 // reading that one allocated, its frames and the read's error.
 func readCost(data []byte, chunk, k int) (allocs uint64, frames int, err error) {
-	w := newWire(newScriptConn(data, chunk), fuzzLimit)
+	return readCostLimit(data, chunk, k, fuzzLimit)
+}
+
+func readCostLimit(data []byte, chunk, k int, limit int64) (allocs uint64, frames int, err error) {
+	w := newWire(newScriptConn(data, chunk), limit)
 	w.greetLeft = 0
 	w.establish()
 	for range k {
@@ -237,3 +241,32 @@ func readCost(data []byte, chunk, k int) (allocs uint64, frames int, err error) 
 // readerSlack is what the reader may allocate beside a message's frames:
 // the error that ends a read, with its formatted detail.
 const readerSlack = 512
+
+// Frames over growStep are read in chunks: what a message of them costs
+// stays within twice the maximum message size too, whether it is admitted
+// (a frame of the whole limit) or refused (empty frames and a large one).
+func TestWireMemoryLargeFrames(t *testing.T) {
+	const limit = 1 << 20
+	frame := func(flags byte, size int) []byte {
+		return append(binary.BigEndian.AppendUint64([]byte{flags | flagLong}, uint64(size)), make([]byte, size)...)
+	}
+	var empties []byte
+	for range 6000 {
+		empties = append(empties, flagMore, 0)
+	}
+	for name, data := range map[string][]byte{
+		"one frame of the limit":           frame(0, limit),
+		"two half frames":                  append(frame(flagMore, limit/2), frame(0, limit/2)...),
+		"empty frames, then a large one":   append(empties, frame(0, limit-100)...),
+		"a large frame, then empty frames": append(frame(flagMore, limit-100), empties...),
+	} {
+		got, _, err := readCostLimit(data, 0, 0, limit)
+		for try := 0; try < 3 && got > 2*limit+readerSlack; try++ {
+			got, _, err = readCostLimit(data, 0, 0, limit)
+		}
+		t.Logf("%s: %d bytes allocated (err %v)", name, got, err)
+		if got > 2*limit+readerSlack {
+			t.Errorf("%s: allocated %d bytes, bound %d", name, got, 2*limit+readerSlack)
+		}
+	}
+}
