@@ -48,10 +48,17 @@ func (s *Socket) bindInproc(e endpoint) (string, error) {
 	s.mu.Lock()
 	s.binds[ep] = &binding{s: s, endpoint: ep, given: ep}
 	s.mu.Unlock()
+	var still []*inprocLink
 	for _, l := range r.waiting[e.addr] {
-		r.linkLocked(l, s)
+		if !r.linkLocked(l, s) {
+			still = append(still, l)
+		}
 	}
-	delete(r.waiting, e.addr)
+	if len(still) > 0 {
+		r.waiting[e.addr] = still
+	} else {
+		delete(r.waiting, e.addr)
+	}
 	s.mon.emit(Event{Kind: EventListening, Endpoint: ep})
 	return ep, nil
 }
@@ -68,9 +75,7 @@ func (s *Socket) connectInproc(ep string, e endpoint) error {
 	s.dials[ep] = &dialing{s: s, endpoint: ep, e: e}
 	s.mu.Unlock()
 	l := &inprocLink{name: e.addr, endpoint: ep, connector: s}
-	if b, ok := r.bound[e.addr]; ok {
-		r.linkLocked(l, b)
-	} else {
+	if b, ok := r.bound[e.addr]; !ok || !r.linkLocked(l, b) {
 		r.waitLocked(l)
 	}
 	return nil
@@ -92,8 +97,11 @@ func (r *inprocRegistry) waitLocked(l *inprocLink) {
 	}
 }
 
-// linkLocked makes the pipe pair between a connector and the binder. r.mu held.
-func (r *inprocRegistry) linkLocked(l *inprocLink, b *Socket) {
+// linkLocked makes the pipe pair between a connector and the binder. It
+// returns false if the link is to wait for the next Bind of the name: the
+// binder refused it (a PAIR that has its peer, or a binder closing). r.mu
+// held.
+func (r *inprocRegistry) linkLocked(l *inprocLink, b *Socket) bool {
 	c := l.connector
 	if !c.typ.Compatible(b.typ) {
 		err := fmt.Errorf("%w: %v cannot talk to %v", ErrHandshake, c.typ, b.typ)
@@ -101,8 +109,9 @@ func (r *inprocRegistry) linkLocked(l *inprocLink, b *Socket) {
 		b.mon.emit(Event{Kind: EventHandshakeFailed, Endpoint: l.endpoint, Err: err})
 		l.unlink()                                   // what was queued for the bind cannot go anywhere
 		r.links[l.name] = append(r.links[l.name], l) // kept, so Disconnect finds it
-		return
+		return true
 	}
+	pending := l.cp != nil // made at the Connect, with what was sent since
 	cp, bp := l.cp, b.newPipe(l.endpoint, false)
 	if cp == nil {
 		cp = c.newPipe(l.endpoint, false)
@@ -123,24 +132,37 @@ func (r *inprocRegistry) linkLocked(l *inprocLink, b *Socket) {
 	// Linked before attach: attaching a SUB sends its subscriptions.
 	cp.peer.Store(bp)
 	bp.peer.Store(cp)
-	if l.cp == nil && !c.attach(cp) {
-		return
+	if !pending && !c.attach(cp) {
+		return true // the connector is closing, or a PAIR with a peer
 	}
 	if !b.attach(bp) {
-		c.detach(cp)
-		l.cp = nil
-		return
+		// Undone: a connector that queued for the Bind keeps its queue,
+		// and waits with it for the next one.
+		cp.peer.Store(nil)
+		bp.peer.Store(nil)
+		err := errRefusedPeer(b.typ)
+		c.mon.emit(Event{Kind: EventHandshakeFailed, Endpoint: l.endpoint, Err: err})
+		b.mon.emit(Event{Kind: EventHandshakeFailed, Endpoint: l.endpoint, Err: err})
+		if pending {
+			cp.peerq.setProducer(c.opts.sendHWM, &c.room)
+		} else {
+			c.detach(cp)
+		}
+		return false
 	}
 	l.cp, l.bp = cp, bp
 	r.links[l.name] = append(r.links[l.name], l)
-	if bp.inq != nil && bp.inq.len() > 0 {
-		b.fq.ready(bp) // sent before the bind
+	if pending {
+		if bp.inq != nil && bp.inq.len() > 0 {
+			b.fq.ready(bp) // sent before the bind
+		}
 		c.mu.Lock()
 		c.publishLocked() // a closing connector may be waiting for this (see awaitInprocBinds)
 		c.mu.Unlock()
 	}
 	c.mon.emit(Event{Kind: EventHandshakeOK, Endpoint: l.endpoint})
 	b.mon.emit(Event{Kind: EventHandshakeOK, Endpoint: l.endpoint})
+	return true
 }
 
 // unlink ends the link: both ends are detached, and what the connector

@@ -215,7 +215,7 @@ func (s *Socket) waitRoom(ctx context.Context, changed, room <-chan struct{}) er
 // its high-water mark misses it, and the drop is counted and reported.
 func (s *Socket) sendAll(m Msg, wants func(*pipe) bool) {
 	for _, p := range *s.sendables.Load() {
-		if wants != nil && !wants(p) {
+		if wants != nil && !wants(p) || p.gone.Load() {
 			continue
 		}
 		if !p.trySend(m) {

@@ -29,6 +29,7 @@ type queue struct {
 	hwm      int
 	full     bool // a producer found no room: the next report wakes room
 	sleeping bool // the consumer waits on avail
+	closed   bool // discarded: its peer is gone, and it takes nothing more
 	light    int  // drains after small batches in a row (see report)
 
 	_ [64]byte // the two sides' fields on cache lines of their own
@@ -64,6 +65,10 @@ func (q *queue) lwm() int { return max(1, min(q.hwm/2, 256)) }
 // load room's channel before calling tryPut, so that no wake-up is missed.
 func (q *queue) tryPut(m Msg) bool {
 	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return false
+	}
 	if q.n >= q.hwm {
 		q.full = true
 		q.mu.Unlock()
@@ -187,13 +192,16 @@ func (q *queue) setProducer(hwm int, room *signal) {
 	}
 }
 
-// discard empties the queue and returns how many messages it held.
+// discard empties the queue for good, when its peer is gone, and returns
+// how many messages it held; a sender that still holds the pipe then finds
+// no room, rather than queueing a message that nothing would send.
 func (q *queue) discard() int {
 	q.cmu.Lock()
 	defer q.cmu.Unlock()
 	q.mu.Lock()
 	n := len(q.in) + len(q.batch) - q.pos
 	q.in, q.batch, q.pos, q.taken, q.n = nil, nil, 0, 0, 0
+	q.closed = true
 	wake, room := q.full, q.room
 	q.full = false
 	q.mu.Unlock()

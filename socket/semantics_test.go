@@ -5,6 +5,7 @@ package socket_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -515,6 +516,32 @@ func TestInprocConnectBeforeBindQueues(t *testing.T) {
 	}
 	push.send("after the bind")
 	if m := pull.recv(); !equal(m, "after the bind") {
+		t.Fatalf("got %q", m)
+	}
+}
+
+// A PAIR that already has its peer refuses an inproc Connect; the refused
+// connector keeps what it queued, and gets it to the next socket that binds
+// the name.
+func TestInprocRefusedLinkWaits(t *testing.T) {
+	ep := inprocName(t)
+	first := openSock(t, socket.Pair)
+	first.bind(ep)
+	peer := openSock(t, socket.Pair)
+	peer.connect(ep)
+	first.await(socket.EventHandshakeOK)
+
+	late := openSock(t, socket.Pair, socket.WithLinger(0))
+	late.connect(ep)
+	if e := late.await(socket.EventHandshakeFailed); !errors.Is(e.Err, socket.ErrHandshake) {
+		t.Fatalf("event %v, want ErrHandshake", e)
+	}
+	late.send("queued while refused")
+	must(t, first.Close())
+
+	second := openSock(t, socket.Pair)
+	second.bind(ep)
+	if m := second.recv(); !equal(m, "queued while refused") {
 		t.Fatalf("got %q", m)
 	}
 }
