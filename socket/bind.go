@@ -121,25 +121,28 @@ func (b *binding) accept() {
 			}
 			continue
 		}
-		if !b.set.addRaw(nc) {
+		ctx, cancel := context.WithCancel(b.s.life)
+		if !b.set.addRaw(nc, cancel) {
+			cancel()
 			nc.Close()
 			return
 		}
 		b.s.mon.emit(Event{Kind: EventAccepted, Endpoint: b.endpoint, Remote: nc.RemoteAddr().String()})
 		b.s.wg.Add(1)
-		go b.serve(nc)
+		go b.serve(ctx, cancel, nc)
 	}
 }
 
 // serve runs one accepted connection: handshake, then a fresh pipe for as
 // long as the connection lasts (libzmq drops a bound side's pipe with it).
-func (b *binding) serve(nc net.Conn) {
+func (b *binding) serve(ctx context.Context, cancel context.CancelFunc, nc net.Conn) {
 	defer b.s.wg.Done()
+	defer cancel()
 	var c *conn
 	defer func() { b.set.remove(nc, c) }()
 	s := b.s
 	remote := nc.RemoteAddr().String()
-	w, zc, err := s.handshake(b.endpoint, nc)
+	w, zc, err := s.handshake(ctx, b.endpoint, nc)
 	if err != nil {
 		nc.Close()
 		if b.set.wasEvicted(nc) {

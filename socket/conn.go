@@ -42,11 +42,11 @@ func newConn(s *Socket, p *pipe, nc net.Conn, w *wire, zc *zmq4.Conn) *conn {
 
 // security returns the socket's mechanism for a connection on endpoint,
 // and whether we are its server.
-func (s *Socket) security(endpoint string, nc net.Conn) (zmq4.Security, bool) {
+func (s *Socket) security(ctx context.Context, endpoint string, nc net.Conn) (zmq4.Security, bool) {
 	switch {
 	case s.opts.plainAuth != nil:
 		req := AuthRequest{Mechanism: "PLAIN", Endpoint: endpoint, Remote: nc.RemoteAddr().String()}
-		return plainSecurity{auth: s.opts.plainAuth, req: req}, true
+		return plainSecurity{auth: s.opts.plainAuth, ctx: ctx, req: req}, true
 	case s.opts.plainClient:
 		return plainSecurity{user: s.opts.plainUser, password: s.opts.plainPwd}, false
 	}
@@ -56,10 +56,13 @@ func (s *Socket) security(endpoint string, nc net.Conn) (zmq4.Security, bool) {
 // handshake runs the ZMTP greeting and security handshake on nc, within the
 // handshake timeout. zmq4 panics on some malformed input from a peer: that
 // becomes an error here, never a crash.
-func (s *Socket) handshake(endpoint string, nc net.Conn) (w *wire, zc *zmq4.Conn, err error) {
+func (s *Socket) handshake(ctx context.Context, endpoint string, nc net.Conn) (w *wire, zc *zmq4.Conn, err error) {
 	w = newWire(nc, s.opts.maxMsgSize)
-	sec, server := s.security(endpoint, nc)
-	if err := nc.SetDeadline(time.Now().Add(s.opts.handshakeTimeout)); err != nil {
+	deadline := time.Now().Add(s.opts.handshakeTimeout)
+	ctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	sec, server := s.security(ctx, endpoint, nc)
+	if err := nc.SetDeadline(deadline); err != nil {
 		return nil, nil, err
 	}
 	defer func() {

@@ -16,25 +16,32 @@ import (
 // peer that handshakes at once always gets through.
 type connSet struct {
 	mu      sync.Mutex
-	raw     map[net.Conn]bool  // handshaking; true once evicted
-	order   []net.Conn         // raw, oldest first (with some already gone)
-	evicted int                // how many of raw are evicted
-	maxRaw  int                // 0: no bound
-	conns   map[*conn]struct{} // established
+	raw     map[net.Conn]*rawConn // handshaking
+	order   []net.Conn            // raw, oldest first (with some already gone)
+	evicted int                   // how many of raw are evicted
+	maxRaw  int                   // 0: no bound
+	conns   map[*conn]struct{}    // established
 	stopped bool
 	empty   chan struct{} // closed once stopped and nothing is left
 }
 
-// addRaw registers a connection before its handshake; false once stopped.
-// At the bound it closes the oldest handshaking connection.
-func (cs *connSet) addRaw(nc net.Conn) bool {
+// rawConn is a connection in its handshake.
+type rawConn struct {
+	evicted bool
+	cancel  context.CancelFunc // ends the handshake's ctx (its authenticator's)
+}
+
+// addRaw registers a connection before its handshake, whose ctx cancel
+// ends; false once stopped. At the bound it closes the oldest handshaking
+// connection.
+func (cs *connSet) addRaw(nc net.Conn, cancel context.CancelFunc) bool {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	if cs.stopped {
 		return false
 	}
 	if cs.raw == nil {
-		cs.raw = make(map[net.Conn]bool)
+		cs.raw = make(map[net.Conn]*rawConn)
 		cs.conns = make(map[*conn]struct{})
 	}
 	if cs.maxRaw > 0 {
@@ -42,9 +49,10 @@ func (cs *connSet) addRaw(nc net.Conn) bool {
 			old := cs.order[0]
 			cs.order[0] = nil
 			cs.order = cs.order[1:]
-			if gone, ok := cs.raw[old]; ok && !gone {
-				cs.raw[old] = true
+			if rc, ok := cs.raw[old]; ok && !rc.evicted {
+				rc.evicted = true
 				cs.evicted++
+				rc.cancel()
 				old.Close() // its handshake fails; serve reports why
 			}
 		}
@@ -53,7 +61,7 @@ func (cs *connSet) addRaw(nc net.Conn) bool {
 		}
 		cs.order = append(cs.order, nc)
 	}
-	cs.raw[nc] = false
+	cs.raw[nc] = &rawConn{cancel: cancel}
 	return true
 }
 
@@ -61,7 +69,8 @@ func (cs *connSet) addRaw(nc net.Conn) bool {
 func (cs *connSet) wasEvicted(nc net.Conn) bool {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
-	return cs.raw[nc]
+	rc := cs.raw[nc]
+	return rc != nil && rc.evicted
 }
 
 // promote moves a connection that finished its handshake to the established
@@ -69,7 +78,7 @@ func (cs *connSet) wasEvicted(nc net.Conn) bool {
 func (cs *connSet) promote(c *conn) bool {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
-	if cs.stopped || cs.raw[c.nc] {
+	if rc := cs.raw[c.nc]; cs.stopped || rc != nil && rc.evicted {
 		return false
 	}
 	delete(cs.raw, c.nc)
@@ -81,7 +90,7 @@ func (cs *connSet) promote(c *conn) bool {
 func (cs *connSet) remove(nc net.Conn, c *conn) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
-	if cs.raw[nc] {
+	if rc := cs.raw[nc]; rc != nil && rc.evicted {
 		cs.evicted--
 	}
 	delete(cs.raw, nc)
@@ -104,7 +113,8 @@ func (cs *connSet) stopAll(ctx context.Context) {
 	cs.stopped = true
 	empty := make(chan struct{})
 	cs.empty = empty
-	for nc := range cs.raw {
+	for nc, rc := range cs.raw {
+		rc.cancel()
 		nc.Close()
 	}
 	conns := make([]*conn, 0, len(cs.conns))

@@ -131,7 +131,7 @@ func (d *dialing) run() {
 			}
 		default:
 		}
-		if !established && errors.Is(err, ErrAuth) && !s.opts.redialAuth {
+		if !established && s.opts.plainClient && errors.Is(err, ErrAuth) && !s.opts.redialAuth {
 			d.refused(err)
 			return
 		}
@@ -153,10 +153,17 @@ func (d *dialing) run() {
 }
 
 // refused ends a dialer whose credentials the peer refused: redialling them
-// would only be refused again. What was queued for the peer is discarded.
+// would only be refused again. What was queued for the peer is discarded,
+// and the endpoint may be connected again.
 func (d *dialing) refused(err error) {
+	s := d.s
+	s.mu.Lock()
+	if s.dials[d.endpoint] == d {
+		delete(s.dials, d.endpoint)
+	}
+	s.mu.Unlock()
 	if d.p != nil {
-		d.s.detach(d.p)
+		s.detach(d.p)
 	}
 	d.s.mon.emit(Event{Kind: EventClosed, Endpoint: d.endpoint, Err: fmt.Errorf("not redialling: %w", err)})
 }
@@ -165,14 +172,16 @@ func (d *dialing) refused(err error) {
 // handshake succeeded.
 func (d *dialing) serve(nc net.Conn) (established bool, err error) {
 	s := d.s
-	if !d.set.addRaw(nc) {
+	ctx, cancel := context.WithCancel(s.life)
+	defer cancel()
+	if !d.set.addRaw(nc, cancel) {
 		nc.Close()
 		return false, ErrClosed
 	}
 	var c *conn
 	defer func() { d.set.remove(nc, c) }()
 	remote := nc.RemoteAddr().String()
-	w, zc, err := s.handshake(d.endpoint, nc)
+	w, zc, err := s.handshake(ctx, d.endpoint, nc)
 	if err != nil {
 		nc.Close()
 		s.mon.emit(Event{Kind: EventHandshakeFailed, Endpoint: d.endpoint, Remote: remote, Err: err})

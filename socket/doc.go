@@ -34,8 +34,8 @@
 // supported; a PLAIN server checks credentials, and where they come from,
 // with an Authenticator you supply, and a client whose credentials are
 // refused stops redialling.
-// inproc connections pass messages over Go channels, without ZMTP and without
-// a size limit.
+// inproc connections pass messages straight into the peer's receive queue,
+// without ZMTP and without a size limit.
 //
 // Connect returns at once and keeps the connection up: it dials, redials
 // with back-off when the peer is not there or goes away, and a Connect before

@@ -244,7 +244,7 @@ func ExampleSocket_Shutdown() {
 func ExampleWithPlainServer() {
 	var mu sync.Mutex
 	failures := map[string]int{} // by host
-	auth := func(r socket.AuthRequest) error {
+	auth := func(_ context.Context, r socket.AuthRequest) error {
 		host, _, _ := strings.Cut(r.Remote, ":")
 		mu.Lock()
 		defer mu.Unlock()

@@ -7,6 +7,7 @@ package socket_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -356,7 +357,7 @@ func TestFaultSilentServer(t *testing.T) {
 func TestFaultPlainAuth(t *testing.T) {
 	var mu sync.Mutex
 	var seen []socket.AuthRequest
-	auth := func(r socket.AuthRequest) error {
+	auth := func(_ context.Context, r socket.AuthRequest) error {
 		mu.Lock()
 		seen = append(seen, r)
 		mu.Unlock()
@@ -416,7 +417,7 @@ func TestFaultPlainAuth(t *testing.T) {
 // discards what it had queued. WithRedialAfterAuthFailure keeps it trying.
 func TestFaultPlainRefusedStops(t *testing.T) {
 	var attempts atomic.Int32
-	auth := func(r socket.AuthRequest) error {
+	auth := func(_ context.Context, r socket.AuthRequest) error {
 		attempts.Add(1)
 		return errors.New("no such user")
 	}
@@ -439,6 +440,13 @@ func TestFaultPlainRefusedStops(t *testing.T) {
 	time.Sleep(50 * 10 * time.Millisecond)
 	if n := attempts.Load(); n != 1 {
 		t.Errorf("the server saw %d attempts, want 1", n)
+	}
+
+	// Stopped, the endpoint may be connected again: one more attempt.
+	push.connect(ep)
+	push.await(socket.EventClosed)
+	if n := attempts.Load(); n != 2 {
+		t.Errorf("the server saw %d attempts, want 2", n)
 	}
 
 	retry := openSock(t, socket.Push, socket.WithPlainClient("admin", "guess"),
@@ -583,4 +591,51 @@ func TestFaultUnlimitedHugeHeader(t *testing.T) {
 	}
 	p.Close()
 	pull.await(socket.EventDisconnected)
+}
+
+// A PLAIN server that connects (the roles of connecting and authenticating
+// are apart in ZMTP) and refuses its peer's credentials goes on redialling:
+// it is not the one guessing.
+func TestFaultPlainServerDialerRedials(t *testing.T) {
+	client := openSock(t, socket.Push, socket.WithPlainClient("admin", "guess"), socket.WithLinger(0))
+	ep := client.bind("tcp://127.0.0.1:*")
+	refuse := func(context.Context, socket.AuthRequest) error { return errors.New("no such user") }
+	server := openSock(t, socket.Pull, socket.WithPlainServer(refuse), socket.WithReconnectInterval(10*time.Millisecond))
+	server.connect(ep)
+	for range 3 {
+		e := server.await(socket.EventHandshakeFailed)
+		if !errors.Is(e.Err, socket.ErrAuth) {
+			t.Fatalf("event %v, want ErrAuth", e)
+		}
+	}
+}
+
+// The authenticator's ctx ends when the socket closes: an authenticator that
+// waits (to slow a guesser, or on a service) does not hold Close up for the
+// handshake timeout.
+func TestFaultAuthenticatorCtxEndsAtClose(t *testing.T) {
+	called := make(chan struct{}, 1)
+	ended := make(chan error, 1)
+	wait := func(ctx context.Context, r socket.AuthRequest) error {
+		called <- struct{}{}
+		<-ctx.Done()
+		ended <- ctx.Err()
+		return ctx.Err()
+	}
+	server := openSock(t, socket.Pull, socket.WithPlainServer(wait)) // handshake timeout: 30 s
+	ep := server.bind("tcp://127.0.0.1:*")
+	client := openSock(t, socket.Push, socket.WithPlainClient("admin", "secret"), socket.WithLinger(0))
+	client.connect(ep)
+	<-called
+	closed := make(chan error, 1)
+	go func() { closed <- server.Close() }()
+	select {
+	case err := <-closed:
+		must(t, err)
+	case <-time.After(waitLimit):
+		t.Fatalf("Close still waiting for the authenticator after %v", waitLimit)
+	}
+	if err := <-ended; !errors.Is(err, context.Canceled) {
+		t.Errorf("the authenticator's ctx ended with %v, want context.Canceled", err)
+	}
 }

@@ -780,7 +780,7 @@ func TestInteropHeartbeatPeerTTL(t *testing.T) {
 func TestInteropPlain(t *testing.T) {
 	interopLeakCheck(t)
 	const user, password = "admin", "secret"
-	auth := func(r socket.AuthRequest) error {
+	auth := func(_ context.Context, r socket.AuthRequest) error {
 		if r.Username != user || r.Password != password {
 			return errors.New("unknown user or wrong password")
 		}

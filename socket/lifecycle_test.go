@@ -432,7 +432,7 @@ func TestSentinelErrors(t *testing.T) {
 		_, err := socket.New(socket.Dealer, opt)
 		isErr(t, name, err, socket.ErrBadOption)
 	}
-	_, err := socket.New(socket.Dealer, socket.WithPlainClient("u", "p"), socket.WithPlainServer(func(socket.AuthRequest) error { return nil }))
+	_, err := socket.New(socket.Dealer, socket.WithPlainClient("u", "p"), socket.WithPlainServer(func(context.Context, socket.AuthRequest) error { return nil }))
 	isErr(t, "PLAIN client and server at once", err, socket.ErrBadOption)
 	for _, typ := range []socket.Type{0, socket.Type(99), -1} {
 		_, err := socket.New(typ)

@@ -1,6 +1,7 @@
 package socket
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -34,7 +35,8 @@ const (
 	DefaultHandshakeTimeout = 30 * time.Second
 	// DefaultMaxHandshakes bounds the connections a bound endpoint holds in
 	// the ZMTP handshake at once (libzmq has no such bound). Each costs a
-	// file descriptor and a few KB until it finishes or times out.
+	// file descriptor and a few KB until it finishes or times out (up to
+	// about 40 KB for one that stops in the middle of a large command).
 	DefaultMaxHandshakes = 1024
 	// DefaultMaxMsgSize bounds a message read from a tcp or ipc peer. libzmq
 	// has no bound by default; without one, any client that announces a huge
@@ -229,10 +231,12 @@ type AuthRequest struct {
 // refuses it (the peer gets ZMTP's ERROR, and EventHandshakeFailed carries
 // ErrAuth and the error). It is called from each connection's own
 // goroutine, possibly for several connections at once, so it must be safe
-// for concurrent use; it may block, to slow a guesser down, for as long as
-// the handshake timeout allows. Remote lets it count failures by address
-// and refuse, or delay, a peer that fails too often.
-type Authenticator func(AuthRequest) error
+// for concurrent use. It may block, to slow a guesser down or to ask a
+// service, until ctx ends: at the handshake timeout, when the socket closes,
+// or when the connection is dropped to make room (WithMaxHandshakes). Close
+// and Shutdown wait for the calls under way to return. Remote lets it count
+// failures by address and refuse, or delay, a peer that fails too often.
+type Authenticator func(ctx context.Context, r AuthRequest) error
 
 // WithPlainServer makes the socket the PLAIN server of its connections: every
 // peer must present a username and password that auth accepts, or it is
@@ -247,11 +251,12 @@ func WithPlainServer(auth Authenticator) Option {
 	})
 }
 
-// WithRedialAfterAuthFailure makes a Connect keep redialling, with back-off,
-// after the peer refused our credentials. By default a refused Connect stops
-// (EventClosed with ErrAuth) and its queued messages are discarded: the same
-// credentials would be refused again, and a client that retries them is
-// indistinguishable from one that guesses. Use it where the server's
+// WithRedialAfterAuthFailure makes a PLAIN client's Connect keep
+// redialling, with back-off, after the peer refused our credentials. By
+// default a refused Connect stops (EventClosed with ErrAuth; the endpoint
+// may then be connected again) and its queued messages are discarded: the
+// same credentials would be refused again, and a client that retries them
+// is indistinguishable from one that guesses. Use it where the server's
 // accounts may change while clients wait.
 func WithRedialAfterAuthFailure() Option {
 	return optionFunc(func(o *options) error { o.redialAuth = true; return nil })

@@ -20,8 +20,11 @@ import (
 // never holds more than hwm, and producers blocked at the mark wake once a
 // report makes room.
 //
-// Storage grows with use, up to the mark, and is given back when the queue
-// runs empty: an idle peer's queue costs a few words, not hwm of them.
+// Storage grows with use, up to the mark: a peer that never had much
+// queued costs a few words, not hwm of them. What a burst grew is given back
+// once traffic has stayed light for a while (see report); a queue that goes
+// idle right after a burst keeps it, at most the mark's worth of slots (24
+// bytes each), as libzmq's pipes keep a spare chunk.
 type queue struct {
 	mu       sync.Mutex
 	in       []Msg // queued, not yet taken by the consumer

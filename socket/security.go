@@ -1,6 +1,7 @@
 package socket
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -38,8 +39,9 @@ func (nullSecurity) Decrypt(w io.Writer, b []byte) (int, error) { return w.Write
 // and hangs up; then INITIATE and READY carry the metadata.
 type plainSecurity struct {
 	user, password string
-	auth           Authenticator // set on the server side
-	req            AuthRequest   // the server's view of the connection, for auth
+	auth           Authenticator   // set on the server side
+	ctx            context.Context // for auth: ends with the handshake
+	req            AuthRequest     // the server's view of the connection, for auth
 }
 
 func (plainSecurity) Type() zmq4.SecurityType { return zmq4.PlainSecurity }
@@ -77,7 +79,7 @@ func (p plainSecurity) serve(c *zmq4.Conn) error {
 	}
 	req := p.req
 	req.Username, req.Password = user, pass
-	if err := p.auth(req); err != nil {
+	if err := p.auth(p.ctx, req); err != nil {
 		// The refusal as libzmq writes it: its ERROR name is spelt "\x05ERROR"
 		// in C, which the compiler reads as 0x5E 'R' 'R' 'O' 'R', and libzmq
 		// clients accept only that, with a ZAP status code as the reason. An

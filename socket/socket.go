@@ -30,9 +30,11 @@ type Socket struct {
 	mon  monitor
 	log  logger
 
-	fq      fairQueue     // received messages, by peer, in turn
-	closing chan struct{} // closed when Close starts
-	closeMu sync.Mutex    // serialises Close
+	fq      fairQueue       // received messages, by peer, in turn
+	closing chan struct{}   // closed when Close starts
+	life    context.Context // ends when Close starts: handshakes under way give up
+	endLife context.CancelFunc
+	closeMu sync.Mutex // serialises Close
 	closed  atomic.Bool
 	wg      sync.WaitGroup // every goroutine the socket started
 
@@ -83,6 +85,7 @@ func New(t Type, opts ...Option) (*Socket, error) {
 		binds:   make(map[string]*binding),
 		dials:   make(map[string]*dialing),
 	}
+	s.life, s.endLife = context.WithCancel(context.Background())
 	s.log = logger{o.logger.With(zapType(t))}
 	s.subs.init()
 	s.fq.init()
@@ -150,16 +153,21 @@ func (s *Socket) Close() error {
 // Shutdown closes the socket as Close does, but lingers until ctx ends
 // instead of for the linger period: queued messages keep going out until
 // they are all out or ctx is done; then every connection is closed and what
-// is still queued is discarded. It returns nil if nothing queued was lost,
-// and otherwise an error wrapping ErrDiscarded, and ctx's error, that says
-// how many messages were discarded. Like Close, it returns after every
+// is still queued is discarded. It returns nil if nothing queued was lost
+// while it ran, and otherwise an error wrapping ErrDiscarded (and ctx's
+// error, if that is why) that says how many messages were discarded. Like Close, it returns after every
 // goroutine the socket started has ended; later calls return nil at once.
 func (s *Socket) Shutdown(ctx context.Context) error {
 	n, first := s.shutdown(ctx)
-	if !first || n == 0 {
+	switch {
+	case !first || n == 0:
 		return nil
+	case ctx.Err() != nil:
+		return fmt.Errorf("%w: %d messages: %w", ErrDiscarded, n, ctx.Err())
 	}
-	return fmt.Errorf("%w: %d messages: %w", ErrDiscarded, n, ctx.Err())
+	// Discarded before ctx ended: queued for a peer that went, or for a
+	// Connect that gave up.
+	return fmt.Errorf("%w: %d messages", ErrDiscarded, n)
 }
 
 // ended is a context that has ended: stop now, lingering for nothing.
@@ -179,6 +187,7 @@ func (s *Socket) shutdown(ctx context.Context) (discarded uint64, first bool) {
 	}
 	before := s.discarded.Load()
 	close(s.closing)
+	s.endLife()
 
 	s.awaitInprocBinds(ctx)
 	s.closeInproc()

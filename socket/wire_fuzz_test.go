@@ -11,6 +11,7 @@ package socket
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -126,7 +127,7 @@ func fuzzSockets(t *testing.T) (null, plain *Socket) {
 		if fuzzNull, err = New(Pull, WithMaxMsgSize(fuzzLimit)); err != nil {
 			t.Fatal(err)
 		}
-		auth := func(r AuthRequest) error {
+		auth := func(_ context.Context, r AuthRequest) error {
 			if r.Username == "u" && r.Password == "p" {
 				return nil
 			}
@@ -144,7 +145,7 @@ func fuzzSockets(t *testing.T) (null, plain *Socket) {
 // panic here would take the process down.
 func checkAfterHandshake(t *testing.T, script []byte) {
 	s, _ := fuzzSockets(t)
-	w, _, err := s.handshake("fuzz", newScriptConn(script, 0))
+	w, _, err := s.handshake(context.Background(), "fuzz", newScriptConn(script, 0))
 	if err != nil {
 		t.Fatalf("handshake with a good peer: %v", err)
 	}
@@ -158,7 +159,7 @@ func checkAfterHandshake(t *testing.T, script []byte) {
 func checkHandshake(t *testing.T, script []byte) {
 	null, plain := fuzzSockets(t)
 	for name, s := range map[string]*Socket{"null": null, "plain": plain} {
-		w, _, err := s.handshake("fuzz", newScriptConn(script, 0))
+		w, _, err := s.handshake(context.Background(), "fuzz", newScriptConn(script, 0))
 		if err != nil {
 			if !errors.Is(err, ErrHandshake) && !errors.Is(err, ErrAuth) {
 				t.Fatalf("%s handshake error %v is neither ErrHandshake nor ErrAuth", name, err)
