@@ -133,6 +133,14 @@ func (b *readBuf) readSome() (int, error) {
 	return n, nil
 }
 
+// release gives back a borrowed buffer: the connection is over.
+func (b *readBuf) release() {
+	if b.big != nil {
+		putBig(b.big)
+		b.big, b.buf, b.r, b.w = nil, b.small[:], 0, 0
+	}
+}
+
 // borrow moves what is buffered to a large buffer, if it has none yet.
 func (b *readBuf) borrow() {
 	if b.big != nil {
@@ -321,6 +329,14 @@ func (b *writeBuf) send() {
 func (b *writeBuf) sendMore() {
 	if b.send(); b.err == nil {
 		b.progress.Add(1)
+	}
+}
+
+// release gives back a borrowed buffer, unsent: the connection is over.
+func (b *writeBuf) release() {
+	if b.big != nil {
+		putBig(b.big)
+		b.big, b.buf = nil, b.small[:0]
 	}
 }
 

@@ -57,7 +57,7 @@ func (s *Socket) security(ctx context.Context, endpoint string, nc net.Conn) (zm
 // handshake timeout. zmq4 panics on some malformed input from a peer: that
 // becomes an error here, never a crash.
 func (s *Socket) handshake(ctx context.Context, endpoint string, nc net.Conn) (w *wire, zc *zmq4.Conn, err error) {
-	w = newWire(nc, s.opts.maxMsgSize)
+	wr := newWire(nc, s.opts.maxMsgSize)
 	deadline := time.Now().Add(s.opts.handshakeTimeout)
 	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
@@ -69,8 +69,11 @@ func (s *Socket) handshake(ctx context.Context, endpoint string, nc net.Conn) (w
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%w: zmq4 panicked on the peer's input: %v", ErrHandshake, r)
 		}
+		if err != nil {
+			wr.release()
+		}
 	}()
-	zc, err = zmq4.Open(w, sec, zmq4.SocketType(s.typ.String()), zmq4.SocketIdentity(s.opts.identity), server, nil)
+	zc, err = zmq4.Open(wr, sec, zmq4.SocketType(s.typ.String()), zmq4.SocketIdentity(s.opts.identity), server, nil)
 	if err != nil {
 		if !errors.Is(err, ErrAuth) && !errors.Is(err, ErrHandshake) {
 			err = fmt.Errorf("%w: %w", ErrHandshake, err)
@@ -80,8 +83,8 @@ func (s *Socket) handshake(ctx context.Context, endpoint string, nc net.Conn) (w
 	if err := nc.SetDeadline(time.Time{}); err != nil {
 		return nil, nil, err
 	}
-	w.establish()
-	return w, zc, nil
+	wr.establish()
+	return wr, zc, nil
 }
 
 // serve runs an established connection for pipe p until it fails, the peer
@@ -96,6 +99,7 @@ func (c *conn) serve() error {
 	c.end()
 	rerr := <-readErr
 	c.hb.stop()
+	c.w.release() // both sides have ended
 	if c.local.Load() {
 		return ErrClosed // whatever the reads and writes made of it
 	}

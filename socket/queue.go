@@ -41,6 +41,7 @@ type queue struct {
 	batch []Msg
 	pos   int
 	taken int
+	lwm   atomic.Int32 // report every lwm messages taken (see setLWM)
 
 	avail chan struct{} // a token for a sleeping consumer (see sleep)
 	room  *signal       // woken when a full queue makes room; under mu
@@ -55,13 +56,16 @@ const keptCap = 16
 const lightRefills = 64
 
 func newQueue(hwm int, room *signal) *queue {
-	return &queue{hwm: hwm, room: room, avail: make(chan struct{}, 1)}
+	q := &queue{hwm: hwm, room: room, avail: make(chan struct{}, 1)}
+	q.setLWM(hwm)
+	return q
 }
 
-// lwm is how many messages the consumer takes before reporting them, as
+// setLWM sets how many messages the consumer takes before reporting them, as
 // libzmq's low-water mark: half the mark, and at most a few hundred so that
-// producers at a large mark do not wait long.
-func (q *queue) lwm() int { return max(1, min(q.hwm/2, 256)) }
+// producers at a large mark do not wait long. The consumer reads it without
+// the producers' lock.
+func (q *queue) setLWM(hwm int) { q.lwm.Store(int32(max(1, min(hwm/2, 256)))) }
 
 // tryPut queues m if the mark allows. When it does not, the queue remembers
 // that a producer waits, and its next report makes room and notifies room:
@@ -104,7 +108,7 @@ func (q *queue) get() (Msg, bool) {
 	m := q.batch[q.pos]
 	q.batch[q.pos] = nil // the queue must not keep what the consumer took
 	q.pos++
-	if q.taken++; q.taken >= q.lwm() {
+	if q.taken++; q.taken >= int(q.lwm.Load()) {
 		q.report(false)
 	}
 	q.cmu.Unlock()
@@ -185,6 +189,7 @@ func (q *queue) len() int {
 func (q *queue) setProducer(hwm int, room *signal) {
 	q.mu.Lock()
 	q.hwm, q.room = hwm, room
+	q.setLWM(hwm)
 	wake := q.full && q.n < q.hwm
 	if wake {
 		q.full = false

@@ -82,6 +82,13 @@ func newWire(c net.Conn, maxMsg int64) *wire {
 	return w
 }
 
+// release gives back the buffers the wire borrowed, once nothing reads or
+// writes it any more.
+func (w *wire) release() {
+	w.rb.release()
+	w.wb.release()
+}
+
 // establish switches the wire to its running mode. Called between zmq4.Open
 // returning and the reader goroutine starting, so no Read is under way.
 func (w *wire) establish() { w.established = true }
