@@ -245,7 +245,9 @@ func TestFedPeerRequestsStayLocal(t *testing.T) {
 	if servedC.Load() != 0 || servedB.Load() != 1 {
 		t.Errorf("served by B %d, by C %d", servedB.Load(), servedC.Load())
 	}
-	if s := b.Stats(); s.PeerReplies != 1 || s.Forwarded != 0 {
+	// The loop publishes its counters after it has sent the reply on.
+	waitFed(t, ctx, b, "the peer reply counted", func(s broker.FedStats) bool { return s.PeerReplies == 1 })
+	if s := b.Stats(); s.Forwarded != 0 {
 		t.Errorf("B: %+v", s)
 	}
 }
