@@ -18,13 +18,18 @@
 //	                                          examples/taskwork, tasksink
 //	Ch. 2  Intermediaries and Proxies          socket: XPub, XSub; broker: Proxy, Queue, Forwarder
 //	Ch. 2  Missing Message Problem Solver      socket.Monitor events, Stats
-//	Ch. 2  Multithreading with ZeroMQ          actor: Spawn, Ref.Tell, Ask, Supervise;
-//	                                          patterns: Pipeline, Map (fan-out, fan-in)
-//	Ch. 2  Signaling Between Threads (PAIR)    socket.Pair; patterns.Pair
-//	Any    typed stages over sockets            patterns: Push, Pull, Pub, Sub, Req, Rep,
-//	                                          Dealer, Router, Pair, with a Codec
+//	Ch. 2  Multithreading with ZeroMQ          actor: Spawn, Ref.Tell, Ask, Supervise,
+//	                                          NewSupervisor (trees); patterns: Pipeline,
+//	                                          Stage, Workers (fan-out), Source
+//	Ch. 2  Signaling Between Threads (PAIR)    socket.Pair; patterns.Pair and Inbox.Peer
+//	Any    actors whose mailboxes are sockets  patterns: Pull, Sub, Pair, Router, Rep, given
+//	                                          to an actor with actor.WithFeed
+//	Any    typed references over sockets       patterns: Push, Pub, Dealer, Req (Outbox.Ref
+//	                                          is an actor.Ref), with a Codec; examples/squares
 //	Ch. 3  The Request-Reply Mechanisms        socket: Router, Dealer, WithIdentity,
 //	                                          WithRouterMandatory; Example_routerDealer
+//	Ch. 3  The Asynchronous Client/Server      patterns: Router mailbox, Dealer reference,
+//	       Pattern                            actor.Ask across processes
 //	Ch. 3  Inter-Broker Routing (federation)   broker: FederatedBroker
 //	Ch. 3  A Load Balancing Message Broker     broker: LoadBalancer, Worker, Client;
 //	                                          examples/gridsearch (workers ask for work)
@@ -59,6 +64,31 @@
 //     them missing. Close's linger is what the guide's sleep(1) was for.
 //   - No recovery: kill -9 a worker mid-batch. Its queued tasks are gone;
 //     tasksink reports what is missing after -timeout and exits 1.
+//
+// # Choosing a package
+//
+// Four layers, each built on the one before; reach for the highest that does
+// the job:
+//
+//   - socket: a ZeroMQ socket with libzmq's semantics, frames in and out.
+//     For talking to any ZeroMQ peer byte for byte, writing a new broker or
+//     proxy, or when every allocation counts.
+//   - actor: typed actors in one process: a behaviour, a bounded mailbox,
+//     Tell and Ask, supervisors. For concurrency inside a program, with no
+//     sockets at all.
+//   - patterns: actors whose mailboxes and references are sockets, so the same
+//     behaviour runs with its peers in another process or on another machine,
+//     and pipelines of them. For a pipeline or a service you want to spread
+//     over processes and machines with typed values.
+//   - broker: the guide's brokers ready to run (load balancer with Paranoid
+//     Pirate, Majordomo, federation, work distributor, proxies). For reliable
+//     request-reply and job farming without writing the broker.
+//
+// Between them: an actor.Ref is the same type whether it reaches a local
+// actor or a socket (patterns' Outbox.Ref); a patterns Inbox is a socket
+// given to an actor (actor.WithFeed); Inbox.Socket and Outbox.Socket give the
+// socket.Socket underneath, for its Stats and Monitor; a socket.Msg is the
+// frames a patterns Codec makes and reads.
 //
 // Command-line tools: cmd/zcat pokes at any socket from a shell.
 package zmqflow

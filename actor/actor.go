@@ -37,9 +37,12 @@ func Spawn[M any](ctx context.Context, b Behavior[M], opts ...Option) (*Actor[M]
 	if err != nil {
 		return nil, err
 	}
-	c := newCell[M](cfg)
+	c, err := newCell[M](cfg)
+	if err != nil {
+		return nil, err
+	}
 	actx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	a := &Actor[M]{ref: Ref[M]{c}, cancel: cancel, done: make(chan struct{})}
+	a := &Actor[M]{ref: Ref[M]{c: c}, cancel: cancel, done: make(chan struct{})}
 
 	unhook := context.AfterFunc(ctx, cancel) // ctx ending cancels Start
 	started := make(chan error, 1)
@@ -58,6 +61,7 @@ func Spawn[M any](ctx context.Context, b Behavior[M], opts ...Option) (*Actor[M]
 		}
 		return nil, err
 	}
+	c.startFeed(actx)
 	return a, nil
 }
 
@@ -76,6 +80,7 @@ func (a *Actor[M]) run(ctx context.Context, b Behavior[M], started chan<- error)
 	// Whatever ended the incarnation, the mailbox closes for good: what is
 	// left in it, and what is told from now on, is a dead letter.
 	c.closeMailbox()
+	c.stopFeed()
 	a.err = err
 	if ok {
 		c.obs.ActorStopped(c.name, err)
@@ -104,6 +109,7 @@ func (a *Actor[M]) Stats() Stats { return a.ref.Stats() }
 // error once the goroutine ended. Safe to call more than once and together
 // with Close.
 func (a *Actor[M]) Stop(ctx context.Context) error {
+	a.ref.c.stopFeed()
 	a.ref.c.q.drain()
 	select {
 	case <-a.done:

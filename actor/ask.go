@@ -22,7 +22,19 @@ type Request[Q, R any] struct {
 
 type replySlot[R any] struct {
 	done atomic.Bool
-	ch   chan reply[R] // capacity 1
+	ch   chan reply[R]        // capacity 1: Ask waits on it, or
+	fn   func(v R, err error) // NewRequest's: the reply goes back over a socket
+}
+
+// NewRequest makes a Request for q whose Reply calls reply, once: the first
+// Reply's value and error, or, when the actor will not answer it (stopped,
+// dropped, failed while handling it), the zero R and an error that wraps
+// ErrStopped, ErrDropped or ErrNoReply. It is how a mailbox outside the
+// process (package patterns' ROUTER mailbox) hands a request that came over a
+// socket to an actor and sends the answer back. reply is called from
+// whichever goroutine replied, and must not block for long.
+func NewRequest[Q, R any](q Q, reply func(v R, err error)) Request[Q, R] {
+	return Request[Q, R]{Query: q, slot: &replySlot[R]{fn: reply}}
 }
 
 type reply[R any] struct {
@@ -37,6 +49,10 @@ type reply[R any] struct {
 func (r Request[Q, R]) Reply(v R, err error) bool {
 	if r.slot == nil || !r.slot.done.CompareAndSwap(false, true) {
 		return false
+	}
+	if r.slot.fn != nil {
+		r.slot.fn(v, err)
+		return true
 	}
 	r.slot.ch <- reply[R]{v, err}
 	return true

@@ -19,11 +19,16 @@ type cell[M any] struct {
 	obs   Observer
 	timed bool // obs wants MessageHandled: read the clock per message
 	log   *zap.Logger
+	feed  *feeder[M] // nil without WithFeed
 
 	handled, deadLetters, restarts atomic.Uint64
 }
 
-func newCell[M any](cfg *config) *cell[M] {
+func newCell[M any](cfg *config) (*cell[M], error) {
+	fd, err := newFeeder[M](cfg)
+	if err != nil {
+		return nil, err
+	}
 	cfg.finish()
 	_, nop := cfg.observer.(NopObserver)
 	return &cell[M]{
@@ -32,7 +37,8 @@ func newCell[M any](cfg *config) *cell[M] {
 		obs:   cfg.observer,
 		timed: !nop,
 		log:   cfg.logger,
-	}
+		feed:  fd,
+	}, nil
 }
 
 func (c *cell[M]) tell(ctx context.Context, m M, block bool) error {
@@ -96,6 +102,13 @@ const (
 // or b fails; then Stop. started is called with Start's result, in this
 // goroutine, before the first message.
 func (c *cell[M]) run(ctx context.Context, b Behavior[M], started func(error)) (exitKind, error) {
+	if ferr := c.feedErr(); ferr != nil {
+		// A restarted child whose feed failed: it cannot receive again.
+		err := fmt.Errorf("%w: %w", ErrStartFailed, ferr)
+		c.failed(err)
+		started(err)
+		return exitFailed, err
+	}
 	if s, ok := b.(Starter); ok {
 		if err := protect(func() error { return s.Start(ctx) }); err != nil {
 			err = fmt.Errorf("%w: actor %q: %w", ErrStartFailed, c.name, err)
@@ -106,6 +119,14 @@ func (c *cell[M]) run(ctx context.Context, b Behavior[M], started func(error)) (
 	}
 	started(nil)
 	kind, err := c.loop(ctx, b)
+	if kind == exitDrained {
+		if ferr := c.feedErr(); ferr != nil {
+			// The mailbox drained because the feed failed: the actor
+			// fails with it.
+			kind, err = exitFailed, ferr
+			c.failed(err)
+		}
+	}
 	if s, ok := b.(Stopper); ok {
 		if serr := protect(s.Stop); serr != nil {
 			c.log.Warn("stop hook failed", zap.Error(serr))

@@ -27,9 +27,11 @@ type Child[M any] struct {
 	factory func() Behavior[M]
 	opts    []Option
 
-	cell   atomic.Pointer[cell[M]] // set by Supervise
-	used   atomic.Bool
-	cancel context.CancelFunc // the running incarnation's; supervisor goroutine only
+	cell    atomic.Pointer[cell[M]] // set by Supervise
+	used    atomic.Bool
+	started atomic.Bool        // its first Start succeeded
+	ended   atomic.Bool        // ActorStopped was reported
+	cancel  context.CancelFunc // the running incarnation's; supervisor goroutine only
 }
 
 // NewChild describes a child named name whose behaviour factory makes, anew
@@ -42,10 +44,12 @@ func NewChild[M any](name string, factory func() Behavior[M], opts ...Option) *C
 	return &Child[M]{name: name, factory: factory, opts: opts}
 }
 
-// Ref returns the child's address. It is valid once Supervise returned, and
-// stays the same across restarts: messages told while the child restarts
-// wait in its mailbox. Before Supervise it is the zero Ref.
-func (ch *Child[M]) Ref() Ref[M] { return Ref[M]{ch.cell.Load()} }
+// Ref returns the child's address. It may be taken before the child is
+// supervised (to make the behaviours that will send to it); it reaches the
+// child once Supervise has started it, and until then Tell returns
+// ErrStopped. It stays the same across restarts: messages told while the
+// child restarts wait in its mailbox.
+func (ch *Child[M]) Ref() Ref[M] { return Ref[M]{slot: &ch.cell} }
 
 // Name returns the child's name.
 func (ch *Child[M]) Name() string { return ch.name }
@@ -79,7 +83,12 @@ func (ch *Child[M]) prepare(parent *config) error {
 		return fmt.Errorf("%w: child %q is already supervised", ErrBadOption, ch.name)
 	}
 	cfg.inherit(parent)
-	ch.cell.Store(newCell[M](cfg))
+	c, err := newCell[M](cfg)
+	if err != nil {
+		ch.used.Store(false)
+		return fmt.Errorf("child %q: %w", ch.name, err)
+	}
+	ch.cell.Store(c)
 	return nil
 }
 
@@ -111,6 +120,7 @@ func (ch *Child[M]) start(ctx, bound context.Context, g *errgroup.Group, first b
 		defer cancel()
 		kind, err := c.run(ictx, b, func(err error) {
 			if err == nil && first {
+				ch.started.Store(true)
 				c.obs.ActorStarted(c.name)
 			}
 			started <- err
@@ -120,6 +130,9 @@ func (ch *Child[M]) start(ctx, bound context.Context, g *errgroup.Group, first b
 	})
 	err := <-started
 	unhook()
+	if err == nil {
+		c.startFeed(ctx)
+	}
 	return err
 }
 
@@ -130,9 +143,17 @@ func (ch *Child[M]) halt() {
 	}
 }
 
-func (ch *Child[M]) drain() { ch.cell.Load().q.drain() }
+func (ch *Child[M]) drain() {
+	c := ch.cell.Load()
+	c.stopFeed()
+	c.q.drain()
+}
 
-func (ch *Child[M]) closeMailbox() { ch.cell.Load().closeMailbox() }
+func (ch *Child[M]) closeMailbox() {
+	c := ch.cell.Load()
+	c.closeMailbox()
+	c.stopFeed()
+}
 
 func (ch *Child[M]) restarting(cause error) int {
 	c := ch.cell.Load()
@@ -146,7 +167,12 @@ func (ch *Child[M]) restarted(n int, cause error) {
 	c.obs.ActorRestarted(c.name, n, cause)
 }
 
+// stopped reports the child's end for good, once, if it ever started: a
+// subtree's children may be reported by the subtree and again by its parent.
 func (ch *Child[M]) stopped(err error) {
+	if !ch.started.Load() || !ch.ended.CompareAndSwap(false, true) {
+		return
+	}
 	c := ch.cell.Load()
 	c.obs.ActorStopped(c.name, err)
 }

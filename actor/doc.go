@@ -6,8 +6,13 @@
 // with ZeroMQ" (https://zguide.zeromq.org/docs/chapter2/#Multithreading-with-ZeroMQ):
 // share no state between threads, give each its own data, and let them talk
 // only by messages. An actor's state belongs to its goroutine; other goroutines
-// hold a [Ref] and send it messages. The package knows nothing of sockets:
-// the patterns package puts actors on ZeroMQ sockets.
+// hold a [Ref] and send it messages. The package knows nothing of sockets,
+// but it has the two small interfaces through which an actor reaches outside
+// the process: a [Feed] is a second entrance to a mailbox (a socket that
+// receives), and a [Remote] is what a [Ref] sends through when the actor
+// lives elsewhere (a socket that sends). Package patterns makes both from
+// ZeroMQ sockets, so the same behaviour and the same Ref-holding code run
+// with their peers in this process, another process or another machine.
 //
 // The pieces, one file each:
 //
@@ -15,12 +20,18 @@
 //     optional [Starter] and [Stopper] hooks.
 //   - [Spawn] and [Actor]: start an actor (Spawn returns once it started),
 //     Stop(ctx) drains it, Close stops it now.
-//   - [Ref]: Tell (blocks within ctx when the mailbox is full) and TryTell.
+//   - [Ref]: Tell (blocks within ctx when the mailbox is full) and TryTell;
+//     [RefTo] makes one from a [Remote].
+//   - [Feed] and [WithFeed]: a mailbox's entrance from outside, kept across
+//     restarts; [Inlet] is how a feed puts messages in.
 //   - [Mailbox]: Bounded (the default), DropNewest, DropOldest, Unbounded,
 //     always chosen by name; every drop is a [DeadLetter].
-//   - [Ask] and [Request]: request-reply with the deadline of ctx.
+//   - [Ask] and [Request]: request-reply with the deadline of ctx;
+//     [NewRequest] for a request whose reply goes back over a socket.
 //   - [Supervise] and [Supervisor]: OneForOne, AllForOne, RestForOne, with a
-//     restart intensity and back-off; panics become [PanicError].
+//     restart intensity and back-off; panics become [PanicError], the one
+//     panic type of zmqflow. [NewSupervisor] makes a subtree: supervisors
+//     supervised, failures escalating up the tree.
 //   - [Observer]: lifecycle, dead letters, queueing and handling times.
 //
 // Lifecycle events never travel in an actor's message type: they go to the

@@ -3,6 +3,7 @@ package actor
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 )
 
 // Ref is the address of an actor: the only way other goroutines reach it.
@@ -11,8 +12,58 @@ import (
 // supervised child stays valid across the child's restarts: messages told
 // while it restarts wait in its mailbox.
 //
+// A Ref reaches an actor in this process (Spawn, Child.Ref) or one in
+// another process through a Remote (RefTo; package patterns dials them over
+// sockets). Code that holds a Ref cannot tell which, and needs no change when
+// the actor moves: the same Tell, TryTell, Ask.
+//
 // The zero Ref is an actor that is always stopped: Tell returns ErrStopped.
-type Ref[M any] struct{ c *cell[M] }
+type Ref[M any] struct {
+	c    *cell[M]                 // an actor in this process, or
+	slot *atomic.Pointer[cell[M]] // a supervised child's, set when supervised, or
+	r    Remote[M]                // the way to one outside it
+}
+
+// local returns the cell of an actor in this process, or nil.
+func (r Ref[M]) local() *cell[M] {
+	if r.c != nil {
+		return r.c
+	}
+	if r.slot != nil {
+		return r.slot.Load()
+	}
+	return nil
+}
+
+func (r Ref[M]) none() error {
+	if r.slot != nil {
+		return fmt.Errorf("%w (child not supervised yet)", ErrStopped)
+	}
+	return fmt.Errorf("%w (zero Ref)", ErrStopped)
+}
+
+// Remote is the sending end of a Ref to an actor outside this process: a
+// socket that sends, with a codec (package patterns makes them). Its methods
+// keep the promises of Ref's: Tell blocks within ctx where the actor's side
+// has no room (a socket's high-water mark) and returns ErrMailboxFull
+// wrapping ctx's error; a message the transport drops is reported as a
+// DeadLetter, never silently lost; a Remote that was closed returns
+// ErrStopped. A Tell of a Request (from Ask) carries the request and sees
+// that exactly one Reply reaches it. Remote's methods must be safe for
+// concurrent use.
+type Remote[M any] interface {
+	Tell(ctx context.Context, m M) error
+	TryTell(m M) error
+	// Name names the actor for errors and dead letters, typically from the
+	// endpoint ("push tcp://host:5557").
+	Name() string
+	// Stats returns the sending side's counters: Queued is what waits in the
+	// socket, DeadLetters what it dropped.
+	Stats() Stats
+}
+
+// RefTo returns a Ref that sends through r. RefTo(nil) is the zero Ref.
+func RefTo[M any](r Remote[M]) Ref[M] { return Ref[M]{r: r} }
 
 // Tell puts m in the actor's mailbox and returns; it does not wait for m to
 // be handled. Messages from one sender are handled in the order told.
@@ -23,35 +74,50 @@ type Ref[M any] struct{ c *cell[M] }
 // the policy dropped a message (reported as a DeadLetter). When the actor is
 // stopping or gone, Tell returns ErrStopped and m becomes a DeadLetter.
 func (r Ref[M]) Tell(ctx context.Context, m M) error {
-	if r.c == nil {
-		return fmt.Errorf("%w (zero Ref)", ErrStopped)
+	if c := r.local(); c != nil {
+		return c.tell(ctx, m, true)
 	}
-	return r.c.tell(ctx, m, true)
+	if r.r != nil {
+		return r.r.Tell(ctx, m)
+	}
+	return r.none()
 }
 
 // TryTell is Tell that never blocks: on a full Bounded mailbox it returns
 // ErrMailboxFull at once, and m stays with the caller (no dead letter).
 func (r Ref[M]) TryTell(m M) error {
-	if r.c == nil {
-		return fmt.Errorf("%w (zero Ref)", ErrStopped)
+	if c := r.local(); c != nil {
+		return c.tell(context.Background(), m, false)
 	}
-	return r.c.tell(context.Background(), m, false)
+	if r.r != nil {
+		return r.r.TryTell(m)
+	}
+	return r.none()
 }
 
 // Name returns the actor's name ("" for the zero Ref).
 func (r Ref[M]) Name() string {
-	if r.c == nil {
-		return ""
+	if c := r.local(); c != nil {
+		return c.name
 	}
-	return r.c.name
+	if r.r != nil {
+		return r.r.Name()
+	}
+	return ""
 }
+
+// IsRemote reports whether the actor is reached through a Remote.
+func (r Ref[M]) IsRemote() bool { return r.r != nil }
 
 // Stats returns the actor's counters, read without stopping it.
 func (r Ref[M]) Stats() Stats {
-	if r.c == nil {
-		return Stats{}
+	if c := r.local(); c != nil {
+		return c.stats()
 	}
-	return r.c.stats()
+	if r.r != nil {
+		return r.r.Stats()
+	}
+	return Stats{}
 }
 
 // Stats are an actor's counters, a plain value, since it was spawned (a supervised child's,

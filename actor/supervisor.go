@@ -69,6 +69,8 @@ type Supervisor struct {
 	err     error // the failure; written before done is closed
 	stopErr error // Stop cut short; written before done is closed
 
+	nested *nesting // set when the supervisor is a child of another
+
 	// Owned by the supervisor's goroutine.
 	gen     []uint64
 	alive   []bool
@@ -91,20 +93,62 @@ type exit struct {
 // ctx bounds the start only, as for Spawn; the children's contexts keep its
 // values. The supervisor runs until Stop, Close, or it gives up.
 func Supervise(ctx context.Context, strategy Strategy, children []ChildSpec, opts ...Option) (*Supervisor, error) {
-	cfg, err := newConfig(forSupervisor, opts)
+	cfg, runners, err := prepareTree(strategy, children, opts, nil)
 	if err != nil {
 		return nil, err
 	}
-	if strategy > RestForOne {
-		return nil, fmt.Errorf("%w: %v", ErrBadOption, strategy)
+	s := newSupervisor(cfg, strategy, runners)
+	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	if err := s.startAll(ctx, true); err != nil {
+		return nil, fmt.Errorf("actor: supervise %q: %w", s.name, err)
 	}
-	parent := *cfg // children inherit the observer and logger as given
+	cfg.observer.ActorStarted(s.name)
+	go s.run()
+	return s, nil
+}
+
+// prepareTree checks a supervisor's options and prepares its children, once
+// for the supervisor's life. parent, if not nil, is the configuration of the
+// supervisor above it, whose observer and logger it inherits.
+func prepareTree(strategy Strategy, children []ChildSpec, opts []Option, parent *config) (*config, []childRunner, error) {
+	cfg, err := newConfig(forSupervisor, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	if strategy > RestForOne {
+		return nil, nil, fmt.Errorf("%w: %v", ErrBadOption, strategy)
+	}
+	if parent != nil {
+		cfg.inherit(parent)
+	}
+	inherited := *cfg // children inherit the observer and logger as given
 	cfg.finish()
-	s := &Supervisor{
+	runners := make([]childRunner, 0, len(children))
+	for _, cs := range children {
+		if cs == nil {
+			err = fmt.Errorf("%w: nil child", ErrBadOption)
+		} else {
+			r := cs.runner()
+			if err = r.prepare(&inherited); err == nil {
+				runners = append(runners, r)
+				continue
+			}
+		}
+		for _, done := range runners {
+			done.closeMailbox() // and close their feeds: they will never run
+		}
+		return nil, nil, fmt.Errorf("actor: supervise %q: %w", cfg.name, err)
+	}
+	return cfg, runners, nil
+}
+
+func newSupervisor(cfg *config, strategy Strategy, children []childRunner) *Supervisor {
+	return &Supervisor{
 		name:     cfg.name,
 		strategy: strategy,
 		cfg:      cfg,
 		log:      cfg.logger,
+		children: children,
 		exits:    make(chan exit, len(children)),
 		stopReq:  make(chan context.Context),
 		closeCh:  make(chan struct{}),
@@ -112,26 +156,27 @@ func Supervise(ctx context.Context, strategy Strategy, children []ChildSpec, opt
 		gen:      make([]uint64, len(children)),
 		alive:    make([]bool, len(children)),
 	}
-	for _, cs := range children {
-		r := cs.runner()
-		if err := r.prepare(&parent); err != nil {
-			return nil, fmt.Errorf("actor: supervise %q: %w", s.name, err)
-		}
-		s.children = append(s.children, r)
-	}
-	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
+}
+
+// startAll starts the children in order. If one fails to start, those
+// already started end (closed for good, or halted with their mailboxes kept
+// when the supervisor is nested and may be restarted) and the error is
+// returned after their goroutines ended.
+func (s *Supervisor) startAll(bound context.Context, first bool) error {
 	for i := range s.children {
-		if err := s.startChild(i, ctx, true); err != nil {
+		if err := s.startChild(i, bound, first); err != nil {
 			s.awaitExit(i)
-			s.closeAll(i, err)
+			if s.nested != nil {
+				s.haltAll()
+			} else {
+				s.closeAll(i, err)
+			}
 			s.g.Wait()
 			s.cancel()
-			return nil, fmt.Errorf("actor: supervise %q: %w", s.name, err)
+			return err
 		}
 	}
-	cfg.observer.ActorStarted(s.name)
-	go s.run()
-	return s, nil
+	return nil
 }
 
 // Name returns the supervisor's name.
@@ -181,7 +226,7 @@ func (s *Supervisor) Err() error {
 
 func (s *Supervisor) run() {
 	defer close(s.done)
-	err := s.supervise()
+	_, err := s.supervise()
 	s.g.Wait()
 	s.cancel()
 	s.err = err
@@ -200,8 +245,9 @@ func (s *Supervisor) startChild(i int, bound context.Context, first bool) error 
 	})
 }
 
-// supervise is the supervisor's loop; it returns when the supervisor ends.
-func (s *Supervisor) supervise() error {
+// supervise is the supervisor's loop; it returns when the supervisor ends,
+// with how it ended and its failure.
+func (s *Supervisor) supervise() (exitKind, error) {
 	for {
 		var ex exit
 		if len(s.backlog) > 0 {
@@ -210,20 +256,58 @@ func (s *Supervisor) supervise() error {
 			select {
 			case ex = <-s.exits:
 			case ctx := <-s.stopReq:
-				s.stopErr = s.shutdown(ctx)
-				return nil
+				return s.obey(orderStop, ctx), nil
 			case <-s.closeCh:
-				s.shutdown(nil)
-				return nil
+				return s.obey(orderClose, nil), nil
+			case <-s.nested.drainC():
+				return s.obey(orderDrain, nil), nil
+			case <-s.nested.haltC():
+				return s.obey(orderHalt, nil), nil
 			}
 		}
 		if ex.gen != s.gen[ex.idx] || !s.alive[ex.idx] {
 			continue // an incarnation already replaced
 		}
 		s.alive[ex.idx] = false
-		end, err := s.restart(ex)
-		if end {
-			return err
+		if kind, end, err := s.restart(ex); end {
+			return kind, err
+		}
+	}
+}
+
+// order is what ends a supervisor from outside.
+type order uint8
+
+const (
+	orderStop  order = iota // Stop: drain the children within ctx, for good
+	orderClose              // Close: close them now, for good
+	orderDrain              // from the parent: Stop, within the parent's patience
+	orderHalt               // from the parent: halt them, mailboxes kept, to restart
+)
+
+func (s *Supervisor) obey(o order, ctx context.Context) exitKind {
+	switch o {
+	case orderStop:
+		s.stopErr = s.shutdown(ctx)
+		return exitDrained
+	case orderDrain:
+		s.stopErr = s.shutdown(s.nested.cut)
+		return exitDrained
+	case orderHalt:
+		s.haltAll()
+		return exitHalted
+	}
+	s.shutdown(nil)
+	return exitHalted
+}
+
+// haltAll halts every running child, last first, keeping their mailboxes:
+// a nested supervisor that its parent will restart, or that gave up.
+func (s *Supervisor) haltAll() {
+	for i := len(s.children) - 1; i >= 0; i-- {
+		if s.alive[i] {
+			s.children[i].halt()
+			s.awaitExit(i)
 		}
 	}
 }
@@ -231,7 +315,7 @@ func (s *Supervisor) supervise() error {
 // restart handles a child's failure: the intensity check, halting the
 // siblings the strategy names, the back-off, and the restarts. end reports
 // that the supervisor ends, with err its failure.
-func (s *Supervisor) restart(ex exit) (end bool, err error) {
+func (s *Supervisor) restart(ex exit) (kind exitKind, end bool, err error) {
 	child := s.children[ex.idx]
 	cause := ex.err
 	if cause == nil {
@@ -248,8 +332,14 @@ func (s *Supervisor) restart(ex exit) (end bool, err error) {
 	if len(s.times) >= s.cfg.intensity {
 		err := fmt.Errorf("%w: supervisor %q: child %q failed %d times within %v (intensity %d): last failure: %w",
 			ErrRestartIntensity, s.name, child.childName(), len(s.times)+1, s.cfg.window, s.cfg.intensity, cause)
-		s.closeAll(ex.idx, cause)
-		return true, err
+		if s.nested != nil {
+			// Escalate: the parent decides. The children keep their
+			// mailboxes for the restart it may make.
+			s.haltAll()
+		} else {
+			s.closeAll(ex.idx, cause)
+		}
+		return exitFailed, true, err
 	}
 	s.times = append(s.times, now)
 
@@ -283,11 +373,13 @@ func (s *Supervisor) restart(ex exit) (end bool, err error) {
 			case ex := <-s.exits:
 				s.backlog = append(s.backlog, ex)
 			case ctx := <-s.stopReq:
-				s.stopErr = s.shutdown(ctx)
-				return true, nil
+				return s.obey(orderStop, ctx), true, nil
 			case <-s.closeCh:
-				s.shutdown(nil)
-				return true, nil
+				return s.obey(orderClose, nil), true, nil
+			case <-s.nested.drainC():
+				return s.obey(orderDrain, nil), true, nil
+			case <-s.nested.haltC():
+				return s.obey(orderHalt, nil), true, nil
 			}
 		}
 	}
@@ -299,7 +391,7 @@ func (s *Supervisor) restart(ex exit) (end bool, err error) {
 			c.restarted(n, cause)
 		} // else its exit is on its way: the next failure to handle
 	}
-	return false, nil
+	return 0, false, nil
 }
 
 func (s *Supervisor) backoff(k int) time.Duration {

@@ -13,6 +13,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/zmqflow/zmqflow/actor"
 	"github.com/zmqflow/zmqflow/socket"
 )
 
@@ -293,7 +294,7 @@ func (w *DistWorker) task(ctx context.Context, m socket.Msg) error {
 func runDistHandler(ctx context.Context, h DistHandler, task []byte) (out []byte, err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			err = fmt.Errorf("panic: %v\n%s", v, debug.Stack())
+			err = &actor.PanicError{Value: v, Stack: debug.Stack()}
 		}
 	}()
 	out, err = h(ctx, task)

@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/zmqflow/zmqflow/actor"
 	"github.com/zmqflow/zmqflow/socket"
 )
 
@@ -289,7 +290,7 @@ func (w *Worker) session(ctx context.Context, busy *bool, queue, held *[][][]byt
 func callHandler(ctx context.Context, h Handler, body [][]byte) (reply [][]byte, err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			err = fmt.Errorf("%w: panic: %v\n%s", ErrHandler, v, debug.Stack())
+			err = fmt.Errorf("%w: %w", ErrHandler, &actor.PanicError{Value: v, Stack: debug.Stack()})
 		}
 	}()
 	reply, err = h(ctx, body)

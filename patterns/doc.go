@@ -1,50 +1,71 @@
-// Package patterns is typed pipeline stages on ZeroMQ sockets, and the
-// plumbing to join them into a pipeline that runs unchanged over inproc://
-// (goroutines), ipc:// (processes) and tcp:// (machines).
+// Package patterns puts actors on ZeroMQ sockets: mailboxes that are
+// sockets, references that send over sockets, ask across processes, and
+// pipelines of actors that run unchanged over inproc:// (goroutines),
+// ipc:// (processes) and tcp:// (machines).
 //
-// A stage owns one socket from package socket and speaks values of a Go
-// type, turned into frames and back by a [Codec] ([Bytes], [String], [JSON],
-// [Frames], or your own through [CodecFuncs] and [FrameCodec]). Each stage is
-// one of the guide's patterns:
+// An actor (package actor) is a behaviour, a goroutine and a mailbox. Here
+// the mailbox can be a socket that receives, and the reference a socket that
+// sends; the behaviour's code and the code holding the reference do not
+// change, only the construction does:
 //
-//	Guide ("ZeroMQ - The Guide", https://zguide.zeromq.org)   Stage
-//	Ch. 1 "Divide and Conquer" (ventilator, workers, sink)      Push, Pull
+//	// worker process: an actor whose mailbox is a PULL socket
+//	in, _ := patterns.Pull(patterns.Binary[Task]{}, patterns.Connect("tcp://vent:5557"))
+//	w, _ := actor.Spawn(ctx, worker, actor.WithFeed(in))
+//
+//	// ventilator process: an actor.Ref[Task] that sends over PUSH
+//	out, _ := patterns.Push(patterns.Binary[Task]{}, patterns.Bind("tcp://*:5557"))
+//	out.Ref().Tell(ctx, Task{N: 3})
+//
+// The guide's socket patterns, as mailboxes (an *Inbox, given to an actor
+// with actor.WithFeed) and references (an *Outbox, whose Ref is an
+// actor.Ref):
+//
+//	Guide ("ZeroMQ - The Guide", https://zguide.zeromq.org)  Mailbox       Reference
+//	Ch. 1 "Divide and Conquer" (ventilator, workers, sink)     Pull          Push
 //	Ch. 1 "Getting the Message Out"; ch. 2 "Pub-Sub Message
-//	      Envelopes"                                            Pub, Sub
-//	Ch. 1 "Ask and Ye Shall Receive"                            Req, Rep
-//	Ch. 2 "Signaling Between Threads (PAIR Sockets)"            Pair
-//	Ch. 3 "The Request-Reply Mechanisms", "The DEALER to
-//	      ROUTER Combination"                                   Dealer, Router, Envelope
-//	Ch. 4 "Client-Side Reliability (Lazy Pirate Pattern)"       Req with LazyPirate
-//	Ch. 2 "Multithreading with ZeroMQ" (share nothing)          Pipeline
+//	      Envelopes" (topic frame, then the value)             Sub           Pub
+//	Ch. 2 "Signaling Between Threads (PAIR Sockets)"           Pair          Inbox.Peer
+//	Ch. 3 "The Asynchronous Client/Server Pattern": Ask with
+//	      correlation ids, many in flight                      Router        Dealer
+//	Ch. 1 "Ask and Ye Shall Receive": Ask of a REQ/REP peer,
+//	      libzmq's included                                    Rep           Req
+//	Ch. 4 "Client-Side Reliability (Lazy Pirate Pattern)"      -             Req with LazyPirate
+//	Ch. 2 "Multithreading with ZeroMQ" (share nothing)         Pipeline, Stage, Workers, Source
 //
-// # Stages and goroutines
+// # Mailboxes
 //
-// A stage's constructor makes its socket and binds and connects it, so
-// Endpoint is known at once and a tcp port can be "*". The stage then runs
-// in the goroutine that calls its run method (Produce, Consume, Transform or
-// Run), the only one that touches the socket (Pair, Dealer and Router use
-// two: one sends, one receives). Everyone else talks to a stage through the
-// channels given to that method, or, for Req, through Request, which hands
-// the request to the running stage. When the run method returns the socket
-// is closed: lingering for queued messages after a clean end, dropping them
-// after a failure or a cancelled ctx, so that an abandoned pipeline ends
-// promptly. A stage runs once.
+// An Inbox receives from its socket into the actor's bounded mailbox, waiting
+// while it is full: the socket's queue then fills to its high-water mark and
+// the senders block, so back-pressure crosses processes as it does in
+// libzmq. A message that does not decode is a dead letter of the actor
+// (ErrDecode), never a panic. A supervised actor keeps its inbox, its socket
+// and what is queued in both across restarts. The actor closes its inbox when
+// it ends for good.
 //
-// The hand-over through a channel is most of what a typed stage costs over
-// a raw socket. Where that matters, Push.Generate and Pull.Each run the
-// producer or the consumer in the stage's own goroutine instead.
+// # References
+//
+// An Outbox is an actor.Remote: its Ref is an ordinary actor.Ref, so code
+// holding a Ref cannot tell where the actor lives. Tell blocks within ctx
+// where the socket blocks (PUSH, DEALER, PAIR at the high-water mark or with
+// no peer yet) and returns actor.ErrMailboxFull when ctx ends first; PUB
+// never blocks and reports each subscriber that missed a message as a dead
+// letter (ErrMissed). actor.Ask on a Dealer's Ref is request-reply over
+// DEALER/ROUTER with correlation ids: many asks in flight, replies out of
+// order, the deadline from ctx, a late reply dropped and counted.
+//
+// # Codecs
+//
+// A [Codec] turns values into the frames of one message and back: [Binary]
+// for fixed-size values (the fast one), [JSON] for any shape and any peer,
+// [String], [Bytes], [Frames], or your own with [CodecFuncs] and
+// [FrameCodec].
 //
 // # Pipelines
 //
-// A [Pipeline] runs stages under one ctx with errgroup: the first error
-// cancels every stage, and Run returns it after every goroutine and socket is
-// gone. [From], [To], [Through], [Map] (fan-out to N workers, fan-in of the
-// results), [Each] and [Merge] join stages with channels; sockets join them
-// across goroutines, processes and machines. A sink that has what it waits
-// for returns [ErrStop] to end the pipeline as a success.
-//
-// A message that does not decode is an error value (ErrDecode) handed to the
-// stage's [OnDecodeError] handler, never a panic; a panic in a stage,
-// handler or codec is recovered into a [*PanicError].
+// A [Pipeline] is a supervised group of stages. Each stage is an actor
+// ([Stage], [Workers], [Source]), joined to the next by its Ref, local or an
+// Outbox's; the first failure ends the pipeline unless the stage was made
+// with [RestartingStage]; a sink returns [ErrStop] when it has everything;
+// Run returns after every goroutine and socket of the pipeline is gone. The
+// same definition runs over any transport, and split across processes.
 package patterns

@@ -2,100 +2,178 @@ package patterns
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
+	"github.com/zmqflow/zmqflow/actor"
 	"github.com/zmqflow/zmqflow/socket"
 )
 
-// Option configures a stage at creation. Options are made only by the
-// functions of this package.
+// Option configures a mailbox or a reference as its constructor makes it
+// (Pull, Push, Router, Dealer, ...). Options are immutable values, safe to
+// reuse and share. An option given to a constructor it does not apply to
+// (Subscribe to Pull, LazyPirate to Dealer) is an ErrBadOption, never
+// silently ignored.
 type Option interface {
 	apply(*config) error
 }
 
-type optionFunc func(*config) error
+type option struct {
+	name string
+	only []socket.Type // the socket types it applies to; nil: all
+	f    func(*config) error
+}
 
-func (f optionFunc) apply(c *config) error { return f(c) }
+func (o option) apply(c *config) error {
+	if o.only != nil && !slices.Contains(o.only, c.typ) {
+		var names []string
+		for _, t := range o.only {
+			names = append(names, t.String())
+		}
+		return fmt.Errorf("%w: %s applies to %s, not %v", ErrBadOption, o.name, strings.Join(names, ", "), c.typ)
+	}
+	return o.f(c)
+}
 
-// config is what the options set; each stage reads the fields it uses.
 type config struct {
+	typ             socket.Type
 	binds, connects []string
 	sockOpts        []socket.Option
-	onDecodeError   func(error) error
+	topics          [][]byte
+	name            string
+	observer        actor.Observer
 	pirate          bool
 	timeout         time.Duration
 	retries         int
 }
 
-// Bind makes the stage's socket bind endpoint ("tcp://127.0.0.1:*",
-// "ipc:///path", "inproc://name") when the stage is made. The stage's
-// Endpoint returns what was bound, the port filled in. May be repeated.
+// Bind binds the socket to endpoint ("tcp://*:5557", "ipc:///tmp/x",
+// "inproc://name"); a tcp port "*" takes a free one, which Endpoint then
+// tells. Give Bind or Connect, or both, as many times as needed.
 func Bind(endpoint string) Option {
-	return optionFunc(func(c *config) error { c.binds = append(c.binds, endpoint); return nil })
+	return option{"Bind", nil, func(c *config) error { c.binds = append(c.binds, endpoint); return nil }}
 }
 
-// Connect makes the stage's socket connect to endpoint when the stage is made.
-// The peer need not be there yet: the socket connects when it comes, and
-// again after it goes away. May be repeated.
+// Connect connects the socket to endpoint; the socket reconnects for as
+// long as it lives, and the peer may come up later.
 func Connect(endpoint string) Option {
-	return optionFunc(func(c *config) error { c.connects = append(c.connects, endpoint); return nil })
+	return option{"Connect", nil, func(c *config) error { c.connects = append(c.connects, endpoint); return nil }}
 }
 
-// WithSocketOptions passes options to socket.New: high-water marks, linger,
-// identity, PLAIN security, a logger.
+// WithSocketOptions passes options to the socket (high-water marks,
+// heartbeats, security, ...); see package socket.
 func WithSocketOptions(opts ...socket.Option) Option {
-	return optionFunc(func(c *config) error { c.sockOpts = append(c.sockOpts, opts...); return nil })
+	return option{"WithSocketOptions", nil, func(c *config) error { c.sockOpts = append(c.sockOpts, opts...); return nil }}
 }
 
-// OnDecodeError sets what a stage does with a received message that does not
-// decode: f gets the error (wrapping ErrDecode) in the stage's goroutine and
-// returns nil to drop the message and carry on, or an error to end the stage
-// with it. The default ends the stage with the decode error: a peer speaking
-// another format is usually a bug to hear about, not to hide. A Rep stage
-// that carries on replies to the bad request with one empty frame, since a
-// REP socket must reply before it may receive again.
-func OnDecodeError(f func(err error) error) Option {
-	return optionFunc(func(c *config) error {
-		if f == nil {
-			return fmt.Errorf("%w: nil OnDecodeError", ErrBadOption)
-		}
-		c.onDecodeError = f
+// Subscribe subscribes a Sub mailbox to the topics that start with prefix
+// (several Subscribe options add up). A Sub mailbox with no Subscribe
+// receives every topic; libzmq's SUB socket receives nothing until it
+// subscribes, the guide's most common first mistake.
+func Subscribe(prefix string) Option {
+	return option{"Subscribe", []socket.Type{socket.Sub}, func(c *config) error {
+		c.topics = append(c.topics, []byte(prefix))
 		return nil
-	})
+	}}
 }
 
-// LazyPirate makes a Req stage reliable the way the guide's "Client-Side
-// Reliability (Lazy Pirate Pattern)" (ch. 4) does: each request waits at
-// most timeout for its reply; on a timeout the REQ socket, which can neither
-// send again nor be trusted, is closed and a new one connected, and the
-// request is sent again, up to retries times. After the last retry the
-// request fails with ErrNoReply. A server that restarts is found again on
-// the next attempt.
-//
-// The server must tolerate a request it sees twice (its reply to the first
-// may be what got lost): make requests idempotent, or number them.
+// WithName names a reference in errors and dead letters. The default says
+// the socket type and the endpoints ("PUSH >tcp://host:5557").
+func WithName(name string) Option {
+	return option{"WithName", nil, func(c *config) error {
+		if name == "" {
+			return fmt.Errorf("%w: empty name", ErrBadOption)
+		}
+		c.name = name
+		return nil
+	}}
+}
+
+// WithObserver sets the Observer that hears of a reference's dead letters
+// (PUB subscribers that missed a message at their high-water mark, requests
+// whose reply came too late, replies that did not decode). A mailbox reports
+// to the Observer of the actor it feeds instead.
+func WithObserver(o actor.Observer) Option {
+	return option{"WithObserver", nil, func(c *config) error { c.observer = o; return nil }}
+}
+
+// LazyPirate makes a Req reference reliable as the guide's Lazy Pirate
+// client is (ch. 4, "Client-Side Reliability"): it waits timeout for each
+// reply and, if none comes, closes its socket, opens a new one, and sends the
+// request again, up to retries more times, before Ask fails with ErrNoReply.
 func LazyPirate(timeout time.Duration, retries int) Option {
-	return optionFunc(func(c *config) error {
+	return option{"LazyPirate", []socket.Type{socket.Req}, func(c *config) error {
 		if timeout <= 0 || retries < 0 {
 			return fmt.Errorf("%w: LazyPirate(%v, %d): want timeout > 0, retries >= 0", ErrBadOption, timeout, retries)
 		}
 		c.pirate, c.timeout, c.retries = true, timeout, retries
 		return nil
-	})
+	}}
 }
 
-func newConfig(opts []Option) (config, error) {
-	c := config{onDecodeError: func(err error) error { return err }}
+func newConfig(t socket.Type, opts []Option) (*config, error) {
+	c := &config{typ: t}
 	for _, o := range opts {
 		if o == nil {
 			continue
 		}
-		if err := o.apply(&c); err != nil {
-			return c, err
+		if err := o.apply(c); err != nil {
+			return nil, err
 		}
 	}
 	if len(c.binds)+len(c.connects) == 0 {
-		return c, fmt.Errorf("%w: no Bind or Connect endpoint", ErrBadOption)
+		return nil, fmt.Errorf("%w: %v: no Bind or Connect endpoint", ErrBadOption, t)
+	}
+	if c.observer == nil {
+		c.observer = actor.NopObserver{}
+	}
+	if c.name == "" {
+		var eps []string
+		for _, ep := range c.binds {
+			eps = append(eps, "@"+ep)
+		}
+		for _, ep := range c.connects {
+			eps = append(eps, ">"+ep)
+		}
+		c.name = t.String() + " " + strings.Join(eps, ",")
 	}
 	return c, nil
+}
+
+// open makes the socket, binds and connects it, and returns the endpoints
+// Bind resolved, in order.
+func (c *config) open() (*socket.Socket, []string, error) {
+	sock, err := socket.New(c.typ, c.sockOpts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("patterns: %v: %w", c.typ, err)
+	}
+	eps := make([]string, 0, len(c.binds))
+	for _, ep := range c.binds {
+		got, err := sock.Bind(ep)
+		if err != nil {
+			sock.Close()
+			return nil, nil, fmt.Errorf("patterns: %v: %w", c.typ, err)
+		}
+		eps = append(eps, got)
+	}
+	for _, ep := range c.connects {
+		if err := sock.Connect(ep); err != nil {
+			sock.Close()
+			return nil, nil, fmt.Errorf("patterns: %v: %w", c.typ, err)
+		}
+	}
+	if c.typ == socket.Sub {
+		topics := c.topics
+		if len(topics) == 0 {
+			topics = [][]byte{nil}
+		}
+		for _, t := range topics {
+			if err := sock.Subscribe(t); err != nil {
+				sock.Close()
+				return nil, nil, fmt.Errorf("patterns: %v: %w", c.typ, err)
+			}
+		}
+	}
+	return sock, eps, nil
 }

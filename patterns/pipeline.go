@@ -4,92 +4,283 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime/debug"
+	"io"
 	"sync"
+	"sync/atomic"
+	"time"
 
-	"golang.org/x/sync/errgroup"
+	"github.com/zmqflow/zmqflow/actor"
 )
 
-// DefaultBuffer is the capacity of the channels a Pipeline makes between
-// stages: enough that a stage rarely waits for the next one to be scheduled,
-// small enough that back-pressure reaches the source quickly.
-const DefaultBuffer = 64
-
-// Pipeline is a set of stages run together under one ctx, joined by
-// channels (From, Map, To, Each, Merge make them) and by sockets (a Push
-// stage in one place, a Pull stage connected to it in another, maybe in
-// another process). It is the shape of errgroup's pipeline example, with the
-// lifetime rules in one place:
+// Pipeline is stages run together as one supervised group: each stage is an
+// actor (a behaviour with a mailbox, in memory or a socket), joined to the
+// next by its Ref, which may be a local actor's or an Outbox's. Sources
+// produce; the other stages handle what they are told. The same definition
+// runs over inproc://, ipc:// and tcp://, and split across processes, by
+// changing endpoints only.
 //
-//   - Run starts every stage, each in its own goroutine, under a ctx derived
-//     from Run's. The derived ctx is cancelled the first time a stage
-//     returns a non-nil error, or when every stage has returned.
-//   - Run returns after every stage has returned (and every socket a stage
-//     owns has been closed), with the first error; ErrStop, which a stage
-//     returns to end the pipeline early, counts as success.
-//   - A panic in a stage is recovered and becomes its error, a *PanicError.
+// Add stages downstream first: a stage's Ref is what the stages upstream of
+// it are made with. The pipeline starts stages in the order they were added
+// and stops them in reverse, sources first, so that every stage drains into
+// a downstream that still runs.
 //
-// A zero Pipeline is valid and has no stages. Stages are added with Go (or
-// the helpers) before Run, from one goroutine; Run may be called once.
+// Run keeps errgroup's promises:
+//
+//   - The first failure ends the pipeline: every stage is closed and Run
+//     returns that error (a panic is an *actor.PanicError). A stage made with
+//     RestartingStage is restarted instead, within its Restart policy; a
+//     failure beyond the policy ends the pipeline.
+//   - A stage that returns ErrStop ends the pipeline as a success: a sink
+//     that has what it waits for, as the guide's sink counts the results of
+//     a batch. Sources that are done do not end it: only the sink knows when
+//     everything is in, since messages may still be on the wire between
+//     processes.
+//   - When ctx ends first, every stage is closed and Run returns ctx's error.
+//
+// Run returns after every stage's goroutine has ended and every socket of
+// the pipeline (stages' mailboxes and the Outboxes given to Own) is closed.
+// Every stage reports to the Observer given to NewPipeline.
+//
+// Stages are added from one goroutine before Run; Run is called once.
 type Pipeline struct {
-	// Buffer is the capacity of each channel the helpers make; 0 means
-	// DefaultBuffer.
-	Buffer int
+	opts     []actor.Option
+	children []actor.ChildSpec
+	sources  []*actor.Child[struct{}]
+	owned    []io.Closer
+	running  atomic.Bool
 
-	mu      sync.Mutex
-	stages  []func(context.Context) error
-	running bool
+	stop     chan struct{} // closed when a stage returned ErrStop
+	stopOnce sync.Once
 }
 
-// Go adds a stage: a function that runs until its work is done or ctx ends.
-// It must return when ctx is cancelled. Go panics if Run has started.
-func (p *Pipeline) Go(stage func(ctx context.Context) error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.running {
-		panic("patterns: Pipeline.Go after Run")
-	}
-	p.stages = append(p.stages, stage)
+// NewPipeline makes an empty pipeline. Its options are a supervisor's
+// (actor.WithName, actor.WithObserver, actor.WithLogger): the observer and
+// logger are every stage's that has none of its own.
+func NewPipeline(opts ...actor.Option) *Pipeline {
+	return &Pipeline{opts: opts, stop: make(chan struct{})}
 }
 
-// Run runs every stage and returns after all of them have returned: nil if
-// each returned nil or the first error was ErrStop, else the first error.
-// If Run's ctx ends first, every stage is cancelled and Run returns the
-// first error, which is then usually ctx's. A second Run returns ErrClosed.
-func (p *Pipeline) Run(ctx context.Context) error {
-	p.mu.Lock()
-	if p.running {
-		p.mu.Unlock()
-		return fmt.Errorf("%w: Pipeline.Run called twice", ErrClosed)
-	}
-	p.running = true
-	stages := p.stages
-	p.mu.Unlock()
+// Restart is a stage's restart policy (RestartingStage): at most Intensity
+// restarts within Window, waiting BackoffMin before the first and doubling
+// up to BackoffMax. The zero Restart is actor's defaults.
+type Restart struct {
+	Intensity  int
+	Window     time.Duration
+	BackoffMin time.Duration
+	BackoffMax time.Duration
+}
 
-	g, gctx := errgroup.WithContext(ctx)
-	for _, st := range stages {
-		g.Go(func() error { return safely(gctx, st) })
+func (r Restart) options() []actor.Option {
+	if r == (Restart{}) {
+		return nil
 	}
-	err := g.Wait()
+	w := r.Window
+	if w == 0 {
+		w = actor.DefaultWindow
+	}
+	opts := []actor.Option{actor.WithIntensity(r.Intensity, w)}
+	if r.BackoffMin != 0 || r.BackoffMax != 0 {
+		opts = append(opts, actor.WithBackoff(r.BackoffMin, max(r.BackoffMin, r.BackoffMax)))
+	}
+	return opts
+}
+
+// Stage adds a stage named name: an actor whose behaviour factory makes,
+// with options (actor.WithMailbox, actor.WithFeed for a socket mailbox,
+// ...). A failure of the stage ends the pipeline. It returns the stage's Ref,
+// valid once Run has started it.
+func Stage[M any](p *Pipeline, name string, factory func() actor.Behavior[M], opts ...actor.Option) actor.Ref[M] {
+	p.mustNotRun()
+	ch := actor.NewChild(name, watched(p, factory), opts...)
+	p.children = append(p.children, ch)
+	return ch.Ref()
+}
+
+// RestartingStage is Stage for a stage that is restarted when it fails,
+// within policy: a fresh behaviour from factory, with the same mailbox (a
+// socket mailbox keeps its socket and what is queued in it). A failure
+// beyond the policy ends the pipeline.
+func RestartingStage[M any](p *Pipeline, name string, policy Restart, factory func() actor.Behavior[M], opts ...actor.Option) actor.Ref[M] {
+	p.mustNotRun()
+	ch := actor.NewChild(name, watched(p, factory), opts...)
+	sub := actor.NewSupervisor(name+"/supervisor", actor.OneForOne, []actor.ChildSpec{ch}, policy.options()...)
+	p.children = append(p.children, sub)
+	return ch.Ref()
+}
+
+// Source adds a stage that produces: gen runs once when the pipeline starts,
+// in the stage's goroutine, and tells what it makes to the Refs it closes
+// over. It returns nil when it has made everything (the stage then idles
+// until the pipeline ends), ErrStop to end the whole pipeline as a success,
+// or an error to fail it; it must return when ctx ends.
+func (p *Pipeline) Source(name string, gen func(ctx context.Context) error) {
+	p.mustNotRun()
+	ch := actor.NewChild(name, watched(p, func() actor.Behavior[struct{}] {
+		return actor.BehaviorFunc[struct{}](func(ctx context.Context, _ struct{}) error { return gen(ctx) })
+	}), actor.WithMailbox(actor.Bounded(1)))
+	p.children = append(p.children, ch)
+	p.sources = append(p.sources, ch)
+}
+
+// Own hands the pipeline a socket to close when Run ends, after every stage
+// has stopped: an Outbox its stages send through.
+func (p *Pipeline) Own(c io.Closer) {
+	p.mustNotRun()
+	p.owned = append(p.owned, c)
+}
+
+func (p *Pipeline) mustNotRun() {
+	if p.running.Load() {
+		panic("patterns: Pipeline changed after Run")
+	}
+}
+
+// Run runs the pipeline; see Pipeline for when it returns and with what. A
+// second Run returns ErrBadOption.
+func (p *Pipeline) Run(ctx context.Context) (err error) {
+	if !p.running.CompareAndSwap(false, true) {
+		return fmt.Errorf("%w: Pipeline.Run called twice", ErrBadOption)
+	}
+	defer func() {
+		for i := len(p.owned) - 1; i >= 0; i-- {
+			if cerr := p.owned[i].Close(); err == nil && cerr != nil {
+				err = cerr
+			}
+		}
+	}()
+	opts := append([]actor.Option{actor.WithIntensity(0, time.Second)}, p.opts...)
+	sup, err := actor.Supervise(ctx, actor.OneForOne, p.children, opts...)
+	if err != nil {
+		return p.outcome(err)
+	}
+	for _, src := range p.sources {
+		if err := src.Ref().Tell(ctx, struct{}{}); err != nil {
+			sup.Close()
+			return p.outcome(err)
+		}
+	}
+	select {
+	case <-p.stop:
+		sup.Close()
+		return nil
+	case <-sup.Done():
+		return p.outcome(sup.Err())
+	case <-ctx.Done():
+		sup.Close()
+		return ctx.Err()
+	}
+}
+
+// watched wraps a stage's behaviours so that ErrStop ends the pipeline
+// instead of failing (and restarting) the stage.
+func watched[M any](p *Pipeline, factory func() actor.Behavior[M]) func() actor.Behavior[M] {
+	return func() actor.Behavior[M] {
+		b := factory()
+		if b == nil {
+			return nil
+		}
+		return &stopWatch[M]{b: b, p: p}
+	}
+}
+
+type stopWatch[M any] struct {
+	b actor.Behavior[M]
+	p *Pipeline
+}
+
+func (w *stopWatch[M]) Receive(ctx context.Context, m M) error {
+	err := w.b.Receive(ctx, m)
 	if errors.Is(err, ErrStop) {
+		w.p.stopOnce.Do(func() { close(w.p.stop) })
 		return nil
 	}
 	return err
 }
 
-// safely runs f, turning a panic into a *PanicError.
-func safely(ctx context.Context, f func(context.Context) error) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = &PanicError{Value: r, Stack: debug.Stack()}
-		}
-	}()
-	return f(ctx)
+func (w *stopWatch[M]) Start(ctx context.Context) error {
+	if s, ok := w.b.(actor.Starter); ok {
+		return s.Start(ctx)
+	}
+	return nil
 }
 
-func (p *Pipeline) buffer() int {
-	if p.Buffer <= 0 {
-		return DefaultBuffer
+func (w *stopWatch[M]) Stop() error {
+	if s, ok := w.b.(actor.Stopper); ok {
+		return s.Stop()
 	}
-	return p.Buffer
+	return nil
+}
+
+// outcome maps the supervisor's end to Run's: ErrStop is success, and a
+// failure beyond a stage's policy is reported as the stage's own failure.
+func (p *Pipeline) outcome(err error) error {
+	if err == nil || errors.Is(err, ErrStop) {
+		return nil
+	}
+	return err
+}
+
+// Workers adds n stages, named name-1 to name-n, each running a behaviour
+// made by factory with options, behind one Ref that deals each message to
+// one of them: round-robin over those with room, waiting within ctx when
+// none has, as PUSH deals to its PULL peers. It is the in-process fan-out of
+// the guide's "Divide and Conquer"; across processes, a Push Outbox and Pull
+// mailboxes do the same.
+func Workers[M any](p *Pipeline, name string, n int, factory func() actor.Behavior[M], opts ...actor.Option) actor.Ref[M] {
+	if n < 1 {
+		panic(fmt.Sprintf("patterns: Workers(%q, %d): want at least one", name, n))
+	}
+	pl := &pool[M]{name: fmt.Sprintf("%s (%d workers)", name, n)}
+	for i := range n {
+		pl.refs = append(pl.refs, Stage(p, fmt.Sprintf("%s-%d", name, i+1), factory, opts...))
+	}
+	return actor.RefTo[M](pl)
+}
+
+// pool is Workers' Ref: round-robin over local actors with room.
+type pool[M any] struct {
+	name string
+	refs []actor.Ref[M]
+	next atomic.Uint64
+}
+
+func (p *pool[M]) Tell(ctx context.Context, m M) error {
+	start := p.next.Add(1)
+	if err := p.try(start, m); err == nil || !errors.Is(err, actor.ErrMailboxFull) {
+		return err
+	}
+	return p.refs[start%uint64(len(p.refs))].Tell(ctx, m)
+}
+
+func (p *pool[M]) TryTell(m M) error { return p.try(p.next.Add(1), m) }
+
+// try offers m to each worker in turn from start: nil when one took it,
+// ErrMailboxFull when all were full, ErrStopped when all are gone.
+func (p *pool[M]) try(start uint64, m M) error {
+	n := uint64(len(p.refs))
+	var err error
+	for i := range n {
+		e := p.refs[(start+i)%n].TryTell(m)
+		if e == nil {
+			return nil
+		}
+		if err == nil || errors.Is(e, actor.ErrMailboxFull) {
+			err = e
+		}
+	}
+	return err
+}
+
+func (p *pool[M]) Name() string { return p.name }
+
+func (p *pool[M]) Stats() actor.Stats {
+	var s actor.Stats
+	for _, r := range p.refs {
+		rs := r.Stats()
+		s.Queued += rs.Queued
+		s.Handled += rs.Handled
+		s.DeadLetters += rs.DeadLetters
+		s.Restarts += rs.Restarts
+	}
+	return s
 }

@@ -4,182 +4,247 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"reflect"
-	"slices"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/zmqflow/zmqflow/actor"
+	"github.com/zmqflow/zmqflow/actor/actortest"
 	"github.com/zmqflow/zmqflow/patterns"
-	"github.com/zmqflow/zmqflow/socket"
 )
 
-// forever is a source that counts until it is cancelled.
-func forever(ctx context.Context, out chan<- int) error {
-	for i := 0; ; i++ {
-		select {
-		case out <- i:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
+// task and result of the squares pipeline: the guide's ventilator, workers
+// and sink (ch. 1, "Divide and Conquer"), squaring numbers.
+type task struct{ N int64 }
+
+type result struct{ N, Square, Worker int64 }
+
+// sink counts results and ends the pipeline when all n are in; a result
+// seen twice fails it.
+type sink struct {
+	n    int
+	seen map[int64]bool
+	sum  *atomic.Int64
 }
 
-// The first error cancels every stage; Run returns it once all have ended.
-func TestPipelineFirstErrorCancels(t *testing.T) {
-	ctx := testCtx(t)
-	var p patterns.Pipeline
-	var ended atomic.Int32
-	counting := func(f func(context.Context) error) func(context.Context) error {
-		return func(ctx context.Context) error { defer ended.Add(1); return f(ctx) }
+func (s *sink) Receive(_ context.Context, r result) error {
+	if r.Square != r.N*r.N {
+		return fmt.Errorf("worker %d squared %d as %d", r.Worker, r.N, r.Square)
 	}
-	src := make(chan int)
-	p.Go(counting(func(ctx context.Context) error { defer close(src); return forever(ctx, src) }))
-	doubled := patterns.Map(&p, src, 3, func(_ context.Context, n int) (int, error) { return 2 * n, nil })
-	p.Go(counting(func(ctx context.Context) error {
-		for n := range doubled {
-			if n >= 20 {
-				return fmt.Errorf("sink: %w", errBoom)
-			}
-		}
-		return nil
-	}))
-	p.Go(counting(func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }))
-
-	if err := p.Run(ctx); !errors.Is(err, errBoom) {
-		t.Fatalf("Run: %v, want errBoom", err)
+	if s.seen[r.N] {
+		return fmt.Errorf("result for %d twice", r.N)
 	}
-	if n := ended.Load(); n != 3 {
-		t.Fatalf("Run returned with %d of 3 stages ended", n)
+	s.seen[r.N] = true
+	s.sum.Add(r.Square)
+	if len(s.seen) == s.n {
+		return patterns.ErrStop
 	}
-	if err := p.Run(ctx); !errors.Is(err, patterns.ErrClosed) {
-		t.Fatalf("second Run: %v", err)
-	}
+	return nil
 }
 
-func TestPipelineStopIsSuccess(t *testing.T) {
-	ctx := testCtx(t)
-	var p patterns.Pipeline
-	var got []int
-	collect(&p, patterns.From(&p, patterns.ProducerFunc[int](forever)), 10, &got)
-	if err := p.Run(ctx); err != nil {
-		t.Fatalf("Run: %v", err)
+func sumOfSquares(n int) int64 {
+	var s int64
+	for i := range int64(n) {
+		s += i * i
 	}
-	if !reflect.DeepEqual(got, seqInts(10)) {
-		t.Fatalf("got %v", got)
-	}
+	return s
 }
 
-func TestPipelinePanicIsAnError(t *testing.T) {
-	ctx := testCtx(t)
-	var p patterns.Pipeline
-	patterns.Each(&p, patterns.From(&p, patterns.Values(1, 2, 3)), func(_ context.Context, n int) error {
-		if n == 2 {
-			var m map[string]int
-			m["boom"] = n // a bug
-		}
-		return nil
-	})
-	p.Go(func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() })
-	err := p.Run(ctx)
-	var pe *patterns.PanicError
-	if !errors.As(err, &pe) || !errors.Is(err, patterns.ErrPanic) || len(pe.Stack) == 0 {
-		t.Fatalf("Run: %v, want a PanicError", err)
-	}
-}
-
-func TestPipelineParentCancel(t *testing.T) {
-	ctx, cancel := context.WithCancel(testCtx(t))
-	var p patterns.Pipeline
-	patterns.Each(&p, patterns.From(&p, patterns.ProducerFunc[int](forever)), func(_ context.Context, n int) error {
-		if n == 5 {
-			cancel()
-		}
-		return nil
-	})
-	if err := p.Run(ctx); !errors.Is(err, context.Canceled) {
-		t.Fatalf("Run: %v, want context.Canceled", err)
-	}
-}
-
-// Map's workers run at once: each waits at a barrier that only opens when
-// all four are inside.
-func TestMapFansOut(t *testing.T) {
-	ctx := testCtx(t)
-	const workers = 4
-	var inside atomic.Int32
-	all := make(chan struct{})
-	var p patterns.Pipeline
-	out := patterns.Map(&p, patterns.From(&p, patterns.Values(seqInts(workers*10)...)), workers,
-		func(ctx context.Context, n int) (int, error) {
-			if inside.Add(1) == workers {
-				close(all)
-			}
-			select {
-			case <-all:
-			case <-ctx.Done():
-				return 0, ctx.Err()
-			}
-			return n * n, nil
+func worker(id int64, out actor.Ref[result]) func() actor.Behavior[task] {
+	return func() actor.Behavior[task] {
+		return actor.BehaviorFunc[task](func(ctx context.Context, t task) error {
+			return out.Tell(ctx, result{t.N, t.N * t.N, id})
 		})
-	var got []int
-	patterns.Each(&p, out, func(_ context.Context, n int) error { got = append(got, n); return nil })
-	if err := p.Run(ctx); err != nil {
+	}
+}
+
+// squares builds the pipeline whose stages talk over sockets on transport:
+// a source telling tasks to a PUSH, four workers with PULL mailboxes and a
+// PUSH to the sink's PULL mailbox. Only the endpoints depend on transport.
+func squares(t *testing.T, transport string, n int, sum *atomic.Int64, opts ...actor.Option) *patterns.Pipeline {
+	p := patterns.NewPipeline(opts...)
+	results := must[*patterns.Inbox[result]](t)(patterns.Pull(patterns.Binary[result]{}, patterns.Bind(endpoint(t, transport))))
+	patterns.Stage(p, "sink", func() actor.Behavior[result] {
+		return &sink{n: n, seen: map[int64]bool{}, sum: sum}
+	}, actor.WithFeed(results))
+	vent := must[*patterns.Outbox[task]](t)(patterns.Push(patterns.Binary[task]{}, patterns.Bind(endpoint(t, transport))))
+	p.Own(vent)
+	for id := range int64(4) {
+		tasks := must[*patterns.Inbox[task]](t)(patterns.Pull(patterns.Binary[task]{}, patterns.Connect(vent.Endpoint())))
+		out := must[*patterns.Outbox[result]](t)(patterns.Push(patterns.Binary[result]{}, patterns.Connect(results.Endpoint())))
+		p.Own(out)
+		patterns.Stage(p, fmt.Sprint("worker-", id), worker(id, out.Ref()), actor.WithFeed(tasks))
+	}
+	p.Source("ventilator", func(ctx context.Context) error {
+		for i := range int64(n) {
+			if err := vent.Tell(ctx, task{i}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return p
+}
+
+// One pipeline definition over inproc, ipc and tcp: every task squared
+// once, the sink ends the run.
+func TestPipelineOverTransports(t *testing.T) {
+	for _, tr := range transports {
+		t.Run(tr, func(t *testing.T) {
+			var sum atomic.Int64
+			const n = 3000
+			if err := squares(t, tr, n, &sum).Run(testCtx(t)); err != nil {
+				t.Fatal(err)
+			}
+			if got, want := sum.Load(), sumOfSquares(n); got != want {
+				t.Fatalf("sum of squares %d, want %d", got, want)
+			}
+		})
+	}
+}
+
+// The same pipeline in one process without sockets: Workers fans out.
+func TestPipelineLocal(t *testing.T) {
+	var sum atomic.Int64
+	const n = 5000
+	rec := actortest.NewRecorder()
+	p := patterns.NewPipeline(actor.WithObserver(rec))
+	results := patterns.Stage(p, "sink", func() actor.Behavior[result] {
+		return &sink{n: n, seen: map[int64]bool{}, sum: &sum}
+	})
+	var ids atomic.Int64
+	tasks := patterns.Workers(p, "worker", 4, func() actor.Behavior[task] {
+		return worker(ids.Add(1), results)()
+	})
+	p.Source("ventilator", func(ctx context.Context) error {
+		for i := range int64(n) {
+			if err := tasks.Tell(ctx, task{i}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err := p.Run(testCtx(t)); err != nil {
 		t.Fatal(err)
 	}
-	slices.Sort(got)
-	for i, n := range got {
-		if n != i*i {
-			t.Fatalf("got %v", got)
+	if got, want := sum.Load(), sumOfSquares(n); got != want {
+		t.Fatalf("sum of squares %d, want %d", got, want)
+	}
+	// Every stage reported to the pipeline's observer.
+	for _, name := range []string{"sink", "worker-1", "worker-4", "ventilator"} {
+		if rec.Count(actortest.Started, name) != 1 || rec.Count(actortest.Stopped, name) != 1 {
+			t.Errorf("%s: started %d, stopped %d times; want 1 and 1", name,
+				rec.Count(actortest.Started, name), rec.Count(actortest.Stopped, name))
 		}
 	}
-	if len(got) != workers*10 {
-		t.Fatalf("got %d results", len(got))
+}
+
+var errBroken = errors.New("broken stage")
+
+// The first failure ends the pipeline with it, a panic as an
+// *actor.PanicError.
+func TestPipelineFailure(t *testing.T) {
+	for name, fail := range map[string]func() error{
+		"error": func() error { return errBroken },
+		"panic": func() error { panic(errBroken) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			p := patterns.NewPipeline()
+			ref := patterns.Stage(p, "broken", func() actor.Behavior[int] {
+				return actor.BehaviorFunc[int](func(context.Context, int) error { return fail() })
+			})
+			patterns.Stage(p, "idle", func() actor.Behavior[int] {
+				return actor.BehaviorFunc[int](func(context.Context, int) error { return nil })
+			})
+			p.Source("one", func(ctx context.Context) error { return ref.Tell(ctx, 1) })
+			err := p.Run(testCtx(t))
+			if !errors.Is(err, errBroken) {
+				t.Fatalf("Run = %v, want the stage's failure", err)
+			}
+			var pe *actor.PanicError
+			if (name == "panic") != errors.As(err, &pe) {
+				t.Errorf("Run = %v: panic recovered as *actor.PanicError: %v", err, pe != nil)
+			}
+		})
 	}
 }
 
-func TestMerge(t *testing.T) {
-	ctx := testCtx(t)
-	var p patterns.Pipeline
-	merged := patterns.Merge(&p,
-		patterns.From(&p, patterns.Values(1, 2, 3)),
-		patterns.From(&p, patterns.Values(10, 20)),
-		patterns.From(&p, patterns.Values[int]()))
-	var got []int
-	patterns.Each(&p, merged, func(_ context.Context, n int) error { got = append(got, n); return nil })
-	if err := p.Run(ctx); err != nil {
+// A stage with a restart policy is restarted instead of failing the
+// pipeline, and loses none of the messages in its mailbox.
+func TestPipelineRestartingStage(t *testing.T) {
+	const n = 1000
+	var sum atomic.Int64
+	p := patterns.NewPipeline()
+	results := patterns.Stage(p, "sink", func() actor.Behavior[result] {
+		return &sink{n: n - n/100, seen: map[int64]bool{}, sum: &sum}
+	})
+	var restarts atomic.Int32
+	tasks := patterns.RestartingStage(p, "flaky", patterns.Restart{Intensity: 100, Window: time.Minute, BackoffMin: time.Millisecond, BackoffMax: time.Millisecond},
+		func() actor.Behavior[task] {
+			restarts.Add(1)
+			return actor.BehaviorFunc[task](func(ctx context.Context, t task) error {
+				if t.N%100 == 0 {
+					panic("flaky")
+				}
+				return results.Tell(ctx, result{t.N, t.N * t.N, 1})
+			})
+		})
+	p.Source("ventilator", func(ctx context.Context) error {
+		for i := range int64(n) {
+			if err := tasks.Tell(ctx, task{i}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err := p.Run(testCtx(t)); err != nil {
 		t.Fatal(err)
 	}
-	slices.Sort(got)
-	if !reflect.DeepEqual(got, []int{1, 2, 3, 10, 20}) {
-		t.Fatalf("got %v", got)
+	var want int64
+	for i := range int64(n) {
+		if i%100 != 0 {
+			want += i * i
+		}
 	}
-	var empty patterns.Pipeline
-	for range patterns.Merge[int](&empty) {
-		t.Fatal("Merge of nothing produced")
+	if sum.Load() != want {
+		t.Fatalf("sum %d, want %d: messages lost across restarts", sum.Load(), want)
 	}
-	if err := empty.Run(ctx); err != nil {
-		t.Fatal(err)
+	if got := restarts.Load(); got != n/100+1 {
+		t.Errorf("%d incarnations, want %d", got, n/100+1)
 	}
 }
 
-// A cancelled pipeline does not wait out the linger for a peer that never
-// came: the stage drops what it queued for it.
-func TestCancelledPipelineDoesNotLinger(t *testing.T) {
-	ctx := testCtx(t)
-	// Nobody listens there (a port bound, then released).
-	probe := must[*socket.Socket](t)(socket.New(socket.Pull))
-	ep := must[string](t)(probe.Bind("tcp://127.0.0.1:*"))
-	probe.Close()
-
-	push := must[*patterns.Push[int]](t)(patterns.NewPush(patterns.JSON[int]{}, patterns.Connect(ep),
-		patterns.WithSocketOptions(socket.WithSendHWM(10))))
-	var p patterns.Pipeline
-	patterns.To(&p, patterns.From(&p, patterns.ProducerFunc[int](forever)), push) // blocks at the HWM
-	p.Go(func(ctx context.Context) error { return errBoom })
-	if err := p.Run(ctx); !errors.Is(err, errBoom) {
-		t.Fatalf("Run: %v", err)
+// A restarting stage that fails beyond its policy ends the pipeline.
+func TestPipelineRestartPolicySpent(t *testing.T) {
+	p := patterns.NewPipeline()
+	ref := patterns.RestartingStage(p, "hopeless", patterns.Restart{Intensity: 2, Window: time.Minute},
+		func() actor.Behavior[int] {
+			return actor.BehaviorFunc[int](func(context.Context, int) error { return errBroken })
+		})
+	p.Source("feed", func(ctx context.Context) error {
+		for i := range 10 {
+			if err := ref.Tell(ctx, i); err != nil {
+				return nil // the pipeline is ending
+			}
+		}
+		return nil
+	})
+	if err := p.Run(testCtx(t)); !errors.Is(err, errBroken) || !errors.Is(err, actor.ErrRestartIntensity) {
+		t.Fatalf("Run = %v, want the intensity error wrapping the stage's", err)
 	}
-	if ctx.Err() != nil {
-		t.Fatal("Run waited for the linger")
+}
+
+func TestPipelineCtx(t *testing.T) {
+	p := patterns.NewPipeline()
+	patterns.Stage(p, "idle", func() actor.Behavior[int] {
+		return actor.BehaviorFunc[int](func(context.Context, int) error { return nil })
+	})
+	ctx, cancel := context.WithCancel(testCtx(t))
+	cancel()
+	if err := p.Run(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run = %v, want context.Canceled", err)
+	}
+	if err := p.Run(testCtx(t)); !errors.Is(err, patterns.ErrBadOption) {
+		t.Fatalf("second Run = %v, want ErrBadOption", err)
 	}
 }

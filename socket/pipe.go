@@ -212,16 +212,19 @@ func (s *Socket) waitRoom(ctx context.Context, changed, room <-chan struct{}) er
 }
 
 // sendAll offers m to every peer that wants it (libzmq's dist_t): a peer at
-// its high-water mark misses it, and the drop is counted and reported.
-func (s *Socket) sendAll(m Msg, wants func(*pipe) bool) {
+// its high-water mark misses it, and the drop is counted and reported. It
+// returns the number of peers that missed it.
+func (s *Socket) sendAll(m Msg, wants func(*pipe) bool) (missed int) {
 	for _, p := range *s.sendables.Load() {
 		if wants != nil && !wants(p) || p.gone.Load() {
 			continue
 		}
 		if !p.trySend(m) {
 			s.drop(p, "peer at high-water mark")
+			missed++
 		}
 	}
+	return missed
 }
 
 // drop counts a message the socket could not deliver and reports it.

@@ -49,6 +49,24 @@ func (s *Socket) Send(ctx context.Context, m Msg) error {
 	return fmt.Errorf("%w: Send on %v", ErrNotSupported, s.typ)
 }
 
+// Publish is Send for PUB and XPUB that also reports how many matching
+// subscribers missed m because they were at their high-water mark. libzmq
+// drops those silently; the count lets a caller report each miss. It never
+// blocks. On other socket types it returns ErrNotSupported.
+func (s *Socket) Publish(m Msg) (missed int, err error) {
+	if len(m) == 0 {
+		return 0, ErrEmptyMsg
+	}
+	if err := s.checkOpen(); err != nil {
+		return 0, err
+	}
+	if s.typ != Pub && s.typ != XPub {
+		return 0, fmt.Errorf("%w: Publish on %v", ErrNotSupported, s.typ)
+	}
+	topic := m[0]
+	return s.sendAll(m, func(p *pipe) bool { return p.wants(topic) }), nil
+}
+
 // sendRouter routes by the first frame, which is not sent.
 func (s *Socket) sendRouter(ctx context.Context, m Msg) error {
 	if len(m) < 2 {

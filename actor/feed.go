@@ -1,0 +1,161 @@
+package actor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"go.uber.org/zap"
+)
+
+// Feed is a second entrance to an actor's mailbox, from outside the
+// process: a socket that receives (package patterns makes them). Give one to
+// an actor with WithFeed; the behaviour cannot tell a message that came
+// through it from one told through a Ref.
+//
+// The actor runs its feed in a goroutine of its own from the end of the first
+// successful Start until the actor ends for good: the feed, and what is
+// queued in it, outlives the actor's restarts, as the mailbox does. Run is
+// called once; it takes messages from wherever they come from and puts them
+// in the mailbox with Inlet.Put, which blocks while the mailbox is full (so
+// a socket's high-water mark pushes back on its peers). Run must return when
+// ctx ends. When the actor stops (Stop or Close, or it fails for good) ctx is
+// cancelled, Run returns, and Close is called once: the feed releases what it
+// holds (closes its socket).
+//
+// A Run that returns an error before ctx ended means the feed can no longer
+// receive: the mailbox takes no more, the actor handles what is in it and then
+// fails with that error (a supervised child cannot be restarted without its
+// feed and fails to start, so its supervisor gives up in time).
+type Feed[M any] interface {
+	Run(ctx context.Context, in Inlet[M]) error
+	Close() error
+}
+
+// Inlet is how a Feed puts messages in an actor's mailbox. It is a small
+// value, safe for concurrent use.
+type Inlet[M any] struct {
+	c   *cell[M]
+	ctx context.Context
+}
+
+// Put puts m in the mailbox, as Ref.Tell does, blocking while a Bounded
+// mailbox is full until there is room or the feed is stopped. When the actor
+// will not take m (it is stopping or gone, or the feed was stopped while Put
+// waited), m is a dead letter and Put returns the error: the feed should
+// return. A dropping mailbox drops as it does for Tell, with a dead letter.
+func (in Inlet[M]) Put(m M) error {
+	err := in.c.tell(in.ctx, m, true)
+	if err != nil && !errors.Is(err, ErrStopped) {
+		// Stopped while waiting for room: the message was not delivered
+		// and nobody else holds it.
+		in.c.deadLetter(m, ErrStopped)
+	}
+	return err
+}
+
+// DeadLetter reports something that arrived for the actor and will not be
+// handled, with the reason: a message that did not decode, for instance. msg
+// is what arrived (the raw frames); reason says why.
+func (in Inlet[M]) DeadLetter(msg any, reason error) {
+	in.c.deadLetters.Add(1)
+	in.c.obs.DeadLetter(DeadLetter{Actor: in.c.name, Message: msg, Reason: reason})
+	if ce := in.c.log.Check(zap.DebugLevel, "dead letter"); ce != nil {
+		ce.Write(zap.Error(reason))
+	}
+}
+
+// Name returns the name of the actor the inlet leads to.
+func (in Inlet[M]) Name() string { return in.c.name }
+
+// WithFeed gives the actor a second entrance to its mailbox, f (see Feed).
+// M must be the actor's message type: Spawn and NewChild refuse a feed of
+// another type with ErrBadOption.
+func WithFeed[M any](f Feed[M]) Option {
+	return option{forActor, func(c *config) error {
+		if f == nil {
+			return fmt.Errorf("%w: nil feed", ErrBadOption)
+		}
+		c.feed = f
+		return nil
+	}}
+}
+
+// feeder runs a cell's feed: one goroutine for the life of the cell.
+type feeder[M any] struct {
+	f      Feed[M]
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{}
+	start  sync.Once
+	stop   sync.Once
+	err    error // why Run failed; written before done is closed
+}
+
+func newFeeder[M any](cfg *config) (*feeder[M], error) {
+	if cfg.feed == nil {
+		return nil, nil
+	}
+	f, ok := cfg.feed.(Feed[M])
+	if !ok {
+		var zero M
+		return nil, fmt.Errorf("%w: feed %T is not a Feed of the actor's message type %T", ErrBadOption, cfg.feed, zero)
+	}
+	return &feeder[M]{f: f, done: make(chan struct{})}, nil
+}
+
+// startFeed runs the feed if it is not running yet. ctx carries the values
+// the feed's context keeps.
+func (c *cell[M]) startFeed(ctx context.Context) {
+	fd := c.feed
+	if fd == nil {
+		return
+	}
+	fd.start.Do(func() {
+		fd.ctx, fd.cancel = context.WithCancel(context.WithoutCancel(ctx))
+		go func() {
+			defer close(fd.done)
+			err := protect(func() error { return fd.f.Run(fd.ctx, Inlet[M]{c, fd.ctx}) })
+			if err == nil || fd.ctx.Err() != nil {
+				return
+			}
+			fd.err = fmt.Errorf("actor: %q: feed failed: %w", c.name, err)
+			c.log.Error("feed failed", zap.Error(err))
+			c.q.drain() // handle what came in, then fail with fd.err
+		}()
+	})
+}
+
+// stopFeed stops the feed, waits for its goroutine and closes it. Idempotent.
+func (c *cell[M]) stopFeed() {
+	fd := c.feed
+	if fd == nil {
+		return
+	}
+	fd.stop.Do(func() {
+		fd.start.Do(func() {}) // a feed never started never will be
+		if fd.cancel != nil {
+			fd.cancel()
+			<-fd.done
+		}
+		if err := protect(fd.f.Close); err != nil {
+			c.log.Warn("feed close failed", zap.Error(err))
+		}
+	})
+}
+
+// feedErr returns why the feed failed, or nil while it runs or when it was
+// stopped.
+func (c *cell[M]) feedErr() error {
+	fd := c.feed
+	if fd == nil {
+		return nil
+	}
+	select {
+	case <-fd.done:
+		return fd.err
+	default:
+		return nil
+	}
+}

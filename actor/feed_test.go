@@ -1,0 +1,288 @@
+package actor_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/zmqflow/zmqflow/actor"
+	"github.com/zmqflow/zmqflow/actor/actortest"
+)
+
+// chanFeed is a Feed over a Go channel: what a socket is to a mailbox, without
+// the socket. Closing src ends Run with errSourceGone.
+type chanFeed struct {
+	src    chan int
+	bad    chan string // arrives undecodable: a dead letter
+	closed atomic.Int32
+	puts   atomic.Int64
+}
+
+var errSourceGone = errors.New("source gone")
+
+func newChanFeed(n int) *chanFeed {
+	return &chanFeed{src: make(chan int, n), bad: make(chan string, 10)}
+}
+
+func (f *chanFeed) Run(ctx context.Context, in actor.Inlet[int]) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case b := <-f.bad:
+			in.DeadLetter(b, errors.New("does not decode"))
+		case m, ok := <-f.src:
+			if !ok {
+				return errSourceGone
+			}
+			if err := in.Put(m); err != nil {
+				return nil
+			}
+			f.puts.Add(1)
+		}
+	}
+}
+
+func (f *chanFeed) Close() error { f.closed.Add(1); return nil }
+
+func TestFeedDeliversAndStops(t *testing.T) {
+	probe := actortest.NewProbe[int](t)
+	rec := actortest.NewRecorder()
+	f := newChanFeed(10)
+	a, err := actor.Spawn(ctx, actor.BehaviorFunc[int](func(ctx context.Context, m int) error {
+		return probe.Ref().Tell(ctx, m)
+	}), actor.WithFeed[int](f), actor.WithObserver(rec), actor.WithName("fed"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		f.src <- i
+	}
+	// A message told through the Ref and one that came through the feed are
+	// the same to the behaviour.
+	if err := a.Tell(ctx, 100); err != nil {
+		t.Fatal(err)
+	}
+	got := map[int]bool{}
+	for range 6 {
+		got[probe.Expect(t, wait)] = true
+	}
+	for _, want := range []int{0, 1, 2, 3, 4, 100} {
+		if !got[want] {
+			t.Errorf("message %d not handled; got %v", want, got)
+		}
+	}
+	f.bad <- "garbage"
+	d := rec.Await(t, actortest.DeadLetter, "fed", wait)
+	if d.Message != "garbage" {
+		t.Errorf("dead letter %v, want the undecodable input", d)
+	}
+	if err := a.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.closed.Load(); n != 1 {
+		t.Errorf("feed closed %d times, want 1", n)
+	}
+}
+
+func TestFeedBackpressure(t *testing.T) {
+	probe := actortest.NewProbe[int](t)
+	g := newGate(probe.Ref())
+	f := newChanFeed(100)
+	a, err := actor.Spawn(ctx, g, actor.WithFeed[int](f), actor.WithMailbox(actor.Bounded(4)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	for i := range 20 {
+		f.src <- i
+	}
+	<-g.entered
+	// One in hand and three queued fill the mailbox of four: the feed waits
+	// in Put with the fifth, and the rest stay at the source, as a socket's
+	// queue fills to its high-water mark and pushes back on its peers.
+	deadline := time.Now().Add(wait)
+	for f.puts.Load() < 4 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond) // a feed that did not block would go on
+	if got, puts := len(f.src), f.puts.Load(); got != 15 || puts != 4 {
+		t.Errorf("%d put and %d left at the source, want 4 and 15: the feed must block on the full mailbox", puts, got)
+	}
+	close(g.release)
+	for i := range 20 {
+		probe.ExpectMsg(t, i, wait)
+	}
+}
+
+// A supervised child with a feed that panics is restarted; the feed, and
+// every message queued in it and in the mailbox, survives.
+func TestFeedSurvivesRestart(t *testing.T) {
+	probe := actortest.NewProbe[int](t)
+	f := newChanFeed(1000)
+	var incarnations atomic.Int32
+	ch := actor.NewChild("worker", func() actor.Behavior[int] {
+		incarnations.Add(1)
+		return actor.BehaviorFunc[int](func(ctx context.Context, m int) error {
+			if m%100 == 50 {
+				panic(fmt.Sprintf("poison %d", m))
+			}
+			return probe.Ref().Tell(ctx, m)
+		})
+	}, actor.WithMailbox(actor.Bounded(8)), actor.WithFeed[int](f))
+	sup, err := actor.Supervise(ctx, actor.OneForOne, []actor.ChildSpec{ch},
+		actor.WithBackoff(0, 0), actor.WithIntensity(100, time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 1000 {
+		f.src <- i
+	}
+	seen := map[int]bool{}
+	for len(seen) < 990 {
+		seen[probe.Expect(t, wait)] = true
+	}
+	for i := range 1000 {
+		if !seen[i] && i%100 != 50 {
+			t.Fatalf("message %d lost across restarts", i)
+		}
+	}
+	if n := incarnations.Load(); n != 11 {
+		t.Errorf("%d incarnations, want 11 (ten poison messages)", n)
+	}
+	if err := sup.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.closed.Load(); n != 1 {
+		t.Errorf("feed closed %d times, want 1", n)
+	}
+}
+
+func TestFeedFailureFailsActor(t *testing.T) {
+	probe := actortest.NewProbe[int](t)
+	f := newChanFeed(10)
+	a, err := actor.Spawn(ctx, actor.BehaviorFunc[int](func(ctx context.Context, m int) error {
+		return probe.Ref().Tell(ctx, m)
+	}), actor.WithFeed[int](f))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.src <- 1
+	f.src <- 2
+	close(f.src)
+	select {
+	case <-a.Done():
+	case <-time.After(wait):
+		t.Fatal("actor did not end after its feed failed")
+	}
+	if !errors.Is(a.Err(), errSourceGone) {
+		t.Errorf("Err = %v, want the feed's error", a.Err())
+	}
+	// What came in before the failure was handled.
+	probe.ExpectMsg(t, 1, wait)
+	probe.ExpectMsg(t, 2, wait)
+	if n := f.closed.Load(); n != 1 {
+		t.Errorf("feed closed %d times, want 1", n)
+	}
+}
+
+func TestFeedWrongType(t *testing.T) {
+	_, err := actor.Spawn(ctx, actor.BehaviorFunc[string](func(context.Context, string) error { return nil }),
+		actor.WithFeed[int](newChanFeed(1)))
+	if !errors.Is(err, actor.ErrBadOption) {
+		t.Fatalf("err = %v, want ErrBadOption", err)
+	}
+}
+
+// fakeRemote is a Remote that answers Requests in another goroutine, out of
+// order: what patterns' DEALER reference does with a ROUTER actor.
+type fakeRemote struct {
+	mu     sync.Mutex
+	told   []actor.Request[int, int]
+	closed bool
+}
+
+func (r *fakeRemote) Tell(ctx context.Context, m actor.Request[int, int]) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return actor.ErrStopped
+	}
+	r.told = append(r.told, m)
+	if len(r.told) == 3 { // answer in reverse order
+		for i := len(r.told) - 1; i >= 0; i-- {
+			req := r.told[i]
+			go req.Reply(req.Query*req.Query, nil)
+		}
+		r.told = nil
+	}
+	return nil
+}
+func (r *fakeRemote) TryTell(m actor.Request[int, int]) error { return r.Tell(context.Background(), m) }
+func (r *fakeRemote) Name() string                            { return "remote squarer" }
+func (r *fakeRemote) Stats() actor.Stats                      { return actor.Stats{} }
+
+func TestRemoteRefAsk(t *testing.T) {
+	ref := actor.RefTo[actor.Request[int, int]](&fakeRemote{})
+	if !ref.IsRemote() || ref.Name() != "remote squarer" {
+		t.Fatalf("ref %v: IsRemote %v, Name %q", ref, ref.IsRemote(), ref.Name())
+	}
+	var wg sync.WaitGroup
+	for i := 1; i <= 3; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, cancel := context.WithTimeout(ctx, wait)
+			defer cancel()
+			got, err := actor.Ask(c, ref, i)
+			if err != nil || got != i*i {
+				t.Errorf("Ask(%d) = %d, %v", i, got, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := actor.RefTo[int](nil).Tell(ctx, 1); !errors.Is(err, actor.ErrStopped) {
+		t.Errorf("RefTo(nil).Tell = %v, want ErrStopped", err)
+	}
+}
+
+func TestNewRequestAbandoned(t *testing.T) {
+	a, err := actor.Spawn(ctx, actor.BehaviorFunc[actor.Request[int, int]](func(ctx context.Context, r actor.Request[int, int]) error {
+		if r.Query < 0 {
+			return errors.New("negative")
+		}
+		r.Reply(r.Query+1, nil)
+		return nil
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		v   int
+		err error
+	}
+	got := make(chan result, 2)
+	reply := func(v int, err error) { got <- result{v, err} }
+	if err := a.Tell(ctx, actor.NewRequest(41, reply)); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-got; r.v != 42 || r.err != nil {
+		t.Errorf("reply %+v, want 42", r)
+	}
+	if err := a.Tell(ctx, actor.NewRequest(-1, reply)); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-got; !errors.Is(r.err, actor.ErrNoReply) {
+		t.Errorf("failed request: reply %+v, want ErrNoReply", r)
+	}
+	<-a.Done()
+	// Told to a stopped actor: the reply function hears of it at once.
+	a.Tell(ctx, actor.NewRequest(1, reply))
+	if r := <-got; !errors.Is(r.err, actor.ErrStopped) {
+		t.Errorf("request to a stopped actor: reply %+v, want ErrStopped", r)
+	}
+}

@@ -1,0 +1,284 @@
+package patterns
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/zmqflow/zmqflow/actor"
+	"github.com/zmqflow/zmqflow/socket"
+)
+
+// Ask across processes: a Router mailbox serves an actor of
+// actor.Request[Q, R]; a Dealer reference asks it with actor.Ask. It is the
+// guide's asynchronous client/server (ch. 3, "The Asynchronous
+// Client/Server Pattern"): many requests in flight from one DEALER, replies
+// matched to them by a correlation id, in whatever order they come.
+//
+// On the wire (frames):
+//
+//	request  DEALER -> ROUTER   corr (8 bytes, big-endian) | query frames...
+//	reply    ROUTER -> DEALER   corr | status (1 byte) | reply frames..., or the error's text
+//
+// The ROUTER adds and strips the DEALER's identity in front, as ZeroMQ does.
+const corrLen = 8
+
+// Reply statuses.
+const (
+	statusOK       byte = iota // reply frames follow
+	statusError                // the actor replied with an error: its text follows
+	statusStopped              // the actor will not handle it (stopped, or its mailbox dropped it)
+	statusNoReply              // the actor failed while handling it
+	statusBadQuery             // the query did not decode
+)
+
+// Router makes a ROUTER mailbox for an actor that answers requests: each
+// request from a Dealer reference (or several, from many processes) reaches
+// the behaviour as an actor.Request[Q, R] whose Reply goes back to the asker
+// over the socket. The behaviour is the one an in-process actor of
+// Request[Q, R] has. A reply the actor makes with an error reaches the
+// asker as an error wrapping ErrRemote with the error's text; a request the
+// actor never handles or fails on reaches it as actor.ErrStopped or
+// actor.ErrNoReply, as in process. A request that does not decode is a dead
+// letter, and the asker gets ErrDecode at once.
+func Router[Q, R any](qc Codec[Q], rc Codec[R], opts ...Option) (*Inbox[actor.Request[Q, R]], error) {
+	in, err := newInbox[actor.Request[Q, R]](socket.Router, opts)
+	if err != nil {
+		return nil, err
+	}
+	in.serve = func(ctx context.Context, inlet actor.Inlet[actor.Request[Q, R]]) error {
+		for {
+			m, err := in.sock.Recv(ctx)
+			if err != nil {
+				return in.recvErr(ctx, err)
+			}
+			id, corr, query, err := parseRequest(m)
+			if err != nil {
+				inlet.DeadLetter(m, err)
+				continue
+			}
+			q, err := decode(qc, query)
+			if err != nil {
+				inlet.DeadLetter(m, err)
+				routerReply(in.sock, id, corr, statusBadQuery, [][]byte{[]byte(err.Error())})
+				continue
+			}
+			req := actor.NewRequest(q, func(v R, err error) {
+				status, body := replyFrames(rc, v, err)
+				routerReply(in.sock, id, corr, status, body)
+			})
+			if inlet.Put(req) != nil {
+				return nil
+			}
+		}
+	}
+	return in, nil
+}
+
+// parseRequest splits what a ROUTER received from a Dealer: the identity
+// the ROUTER put in front, the correlation id, the query's frames.
+func parseRequest(m socket.Msg) (id, corr []byte, query [][]byte, err error) {
+	if len(m) < 3 || len(m[1]) != corrLen {
+		return nil, nil, nil, fmt.Errorf("%w: not a request (identity, %d-byte correlation id, query): %d frames", ErrDecode, corrLen, len(m))
+	}
+	return m[0], m[1], m[2:], nil
+}
+
+// parseReply splits a reply a Dealer received: correlation id, status, body.
+func parseReply(m socket.Msg) (corr uint64, status byte, body [][]byte, err error) {
+	if len(m) < 2 || len(m[0]) != corrLen || len(m[1]) != 1 {
+		return 0, 0, nil, fmt.Errorf("%w: not a reply (%d-byte correlation id, status, body): %d frames", ErrDecode, corrLen, len(m))
+	}
+	return binary.BigEndian.Uint64(m[0]), m[1][0], m[2:], nil
+}
+
+// replyFrames encodes a reply: the value, or the error's status and text.
+func replyFrames[R any](rc Codec[R], v R, err error) (byte, [][]byte) {
+	if err == nil {
+		frames, eerr := encode(rc, v)
+		if eerr == nil {
+			return statusOK, frames
+		}
+		err = eerr
+	}
+	status := statusError
+	switch {
+	case errors.Is(err, actor.ErrNoReply):
+		status = statusNoReply
+	case errors.Is(err, actor.ErrStopped), errors.Is(err, actor.ErrDropped):
+		status = statusStopped
+	}
+	return status, [][]byte{[]byte(err.Error())}
+}
+
+// routerReply sends a reply back along its envelope. A ROUTER never blocks:
+// a reply to a peer that left, or one at its high-water mark, is dropped and
+// counted in the socket's Stats, as libzmq does; the asker's ctx ends it.
+func routerReply(sock *socket.Socket, id, corr []byte, status byte, body [][]byte) {
+	m := make(socket.Msg, 0, 3+len(body))
+	m = append(m, id, corr, []byte{status})
+	sock.Send(context.Background(), append(m, body...))
+}
+
+// Dealer makes a DEALER reference to actors behind Router mailboxes:
+// actor.Ask on its Ref sends the query and waits for the reply, within ctx.
+// Many asks may be in flight at once, from any number of goroutines; their
+// requests go round-robin over the connected Routers, and each reply is
+// matched to its ask by its correlation id, in whatever order replies come.
+// A reply that comes after its asker gave up is dropped and counted
+// (LateReplies), and reported as a dead letter.
+//
+// A request sent to a server that dies before answering is lost with it:
+// Ask ends with ctx, and the caller asks again (the retry reaches a server
+// that is up; see the guide's ch. 4 on client-side reliability).
+func Dealer[Q, R any](qc Codec[Q], rc Codec[R], opts ...Option) (*Outbox[actor.Request[Q, R]], error) {
+	ep, eps, err := openEndpoint(socket.Dealer, opts)
+	if err != nil {
+		return nil, err
+	}
+	a := &asker[Q, R]{endpoint: ep, qc: qc, rc: rc, pending: map[uint64]waiting[Q, R]{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		a.readReplies(ctx)
+	}()
+	o := &Outbox[actor.Request[Q, R]]{remote: a, ep: ep, eps: eps}
+	o.stop = func() {
+		cancel()
+		<-done
+		a.abandonAll()
+	}
+	return o, nil
+}
+
+// asker is a Dealer's Remote: it numbers requests and matches replies.
+type asker[Q, R any] struct {
+	*endpoint
+	qc Codec[Q]
+	rc Codec[R]
+
+	mu      sync.Mutex
+	next    uint64
+	pending map[uint64]waiting[Q, R]
+}
+
+// waiting is a request in flight; unhook stops watching its asker's ctx.
+type waiting[Q, R any] struct {
+	req    actor.Request[Q, R]
+	unhook func() bool
+}
+
+func (a *asker[Q, R]) Tell(ctx context.Context, req actor.Request[Q, R]) error {
+	return a.tell(ctx, req, false)
+}
+
+func (a *asker[Q, R]) TryTell(req actor.Request[Q, R]) error {
+	return a.tell(endedCtx, req, true)
+}
+
+func (a *asker[Q, R]) tell(ctx context.Context, req actor.Request[Q, R], try bool) error {
+	q, err := encode(a.qc, req.Query)
+	if err != nil {
+		return fmt.Errorf("patterns: %s: %w", a.cfg.name, err)
+	}
+	a.mu.Lock()
+	a.next++
+	id := a.next
+	w := waiting[Q, R]{req: req, unhook: func() bool { return true }}
+	if !try {
+		// The asker gives up when ctx ends: its reply, if it comes, is late.
+		w.unhook = context.AfterFunc(ctx, func() { a.take(id) })
+	}
+	a.pending[id] = w
+	a.mu.Unlock()
+	m := make(socket.Msg, 0, 1+len(q))
+	m = append(m, binary.BigEndian.AppendUint64(make([]byte, 0, corrLen), id))
+	if err := a.send(ctx, req, append(m, q...)); err != nil {
+		a.take(id)
+		return err
+	}
+	return nil
+}
+
+// take removes and returns the request waiting under id.
+func (a *asker[Q, R]) take(id uint64) (actor.Request[Q, R], bool) {
+	a.mu.Lock()
+	w, ok := a.pending[id]
+	if ok {
+		delete(a.pending, id)
+	}
+	a.mu.Unlock()
+	if ok {
+		w.unhook()
+	}
+	return w.req, ok
+}
+
+func (a *asker[Q, R]) readReplies(ctx context.Context) {
+	for {
+		m, err := a.sock.Recv(ctx)
+		if err != nil {
+			return // ctx ended: Close; or the socket closed under us
+		}
+		corr, status, body, err := parseReply(m)
+		if err != nil {
+			a.deadLetter(m, err)
+			continue
+		}
+		req, ok := a.take(corr)
+		if !ok {
+			a.late.Add(1)
+			a.deadLetter(m, fmt.Errorf("%w: reply came after its asker gave up", actor.ErrAskTimeout))
+			continue
+		}
+		req.Reply(a.reply(status, body))
+	}
+}
+
+// reply decodes a reply's status and body into what Ask returns.
+func (a *asker[Q, R]) reply(status byte, body [][]byte) (R, error) {
+	return decodeReply(a.rc, a.cfg.name, status, body)
+}
+
+// decodeReply turns a reply's status and body into what Ask returns.
+func decodeReply[R any](rc Codec[R], name string, status byte, body [][]byte) (R, error) {
+	var zero R
+	text := ""
+	if status != statusOK && len(body) > 0 {
+		text = string(body[0])
+	}
+	switch status {
+	case statusOK:
+		v, err := decode(rc, body)
+		if err != nil {
+			return zero, fmt.Errorf("patterns: %s: reply: %w", name, err)
+		}
+		return v, nil
+	case statusStopped:
+		return zero, fmt.Errorf("%w (remote: %s)", actor.ErrStopped, text)
+	case statusNoReply:
+		return zero, fmt.Errorf("%w (remote: %s)", actor.ErrNoReply, text)
+	case statusBadQuery:
+		return zero, fmt.Errorf("%w (remote: %s)", ErrDecode, text)
+	}
+	return zero, fmt.Errorf("%w: %s", ErrRemote, text)
+}
+
+// abandonAll ends the asks still waiting when the Dealer closes.
+func (a *asker[Q, R]) abandonAll() {
+	a.mu.Lock()
+	left := a.pending
+	a.pending = map[uint64]waiting[Q, R]{}
+	a.mu.Unlock()
+	var zero R
+	for _, w := range left {
+		w.unhook()
+		w.req.Reply(zero, fmt.Errorf("%w (%s closed with the request in flight)", actor.ErrStopped, a.cfg.name))
+	}
+}
+
+func (a *asker[Q, R]) Name() string       { return a.cfg.name }
+func (a *asker[Q, R]) Stats() actor.Stats { return a.stats() }

@@ -1,0 +1,176 @@
+package patterns
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/zmqflow/zmqflow/actor"
+	"github.com/zmqflow/zmqflow/socket"
+)
+
+// Inbox is an actor's mailbox that is a socket: what peers send to it,
+// decoded by a codec, reaches the actor's behaviour as if it had been told
+// through a Ref. Make one with Pull, Sub, Pair, Router or Rep, and give it
+// to an actor with actor.WithFeed:
+//
+//	in, err := patterns.Pull(patterns.JSON[Task]{}, patterns.Bind("tcp://*:5557"))
+//	...
+//	w, err := actor.Spawn(ctx, worker, actor.WithFeed(in))
+//
+// The behaviour's code is the same as for an in-process mailbox; only the
+// construction differs. The socket is made, bound and connected by the
+// constructor, so Endpoint is known at once. The actor's mailbox stays the
+// bounded queue it always is: the inbox receives from the socket into it,
+// waiting while it is full, so that the socket's queue fills to its
+// high-water mark and pushes back on the senders. A supervised actor keeps its
+// inbox, and what is queued in the socket and the mailbox, across restarts.
+//
+// A message that does not decode is a dead letter of the actor (reported to
+// its Observer, with the frames and an error wrapping ErrDecode), never a
+// panic. When the actor ends for good it closes the inbox: the socket goes,
+// and what was still queued in it is discarded, as closing a libzmq socket
+// does. An Inbox never given to an actor must be closed by its maker.
+//
+// Its methods are safe for concurrent use; it feeds one actor.
+type Inbox[M any] struct {
+	cfg   *config
+	sock  *socket.Socket
+	eps   []string
+	serve func(ctx context.Context, in actor.Inlet[M]) error
+	peer  actor.Ref[M] // Pair: the way back
+	used  atomic.Bool
+	spare atomic.Int32 // Closes owed by actors whose Run was refused
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+func newInbox[M any](t socket.Type, opts []Option) (*Inbox[M], error) {
+	cfg, err := newConfig(t, opts)
+	if err != nil {
+		return nil, err
+	}
+	sock, eps, err := cfg.open()
+	if err != nil {
+		return nil, err
+	}
+	return &Inbox[M]{cfg: cfg, sock: sock, eps: eps}, nil
+}
+
+// Pull makes a PULL mailbox: messages fair-queued from every PUSH peer, the
+// workers' and the sink's side of the guide's "Divide and Conquer" (ch. 1).
+func Pull[M any](codec Codec[M], opts ...Option) (*Inbox[M], error) {
+	return receiving(socket.Pull, codec, 0, opts)
+}
+
+// Sub makes a SUB mailbox: what PUB peers publish on the topics it
+// subscribes to (Subscribe; all topics without it). The first frame is the
+// topic, as Pub sends it; the codec decodes the frames after it (guide ch. 2,
+// "Pub-Sub Message Envelopes").
+func Sub[M any](codec Codec[M], opts ...Option) (*Inbox[M], error) {
+	return receiving(socket.Sub, codec, 1, opts)
+}
+
+// Pair makes a PAIR mailbox: messages from its one peer (guide ch. 2,
+// "Signaling Between Threads"). Peer is the reference back to that peer, on
+// the same socket.
+func Pair[M any](codec Codec[M], opts ...Option) (*Inbox[M], error) {
+	in, err := receiving(socket.Pair, codec, 0, opts)
+	if err != nil {
+		return nil, err
+	}
+	in.peer = actor.RefTo[M](&sender[M]{endpoint: &endpoint{cfg: in.cfg, sock: in.sock}, codec: codec})
+	return in, nil
+}
+
+// receiving makes a mailbox that decodes each message after its first skip
+// frames and puts the value in the actor's mailbox.
+func receiving[M any](t socket.Type, c Codec[M], skip int, opts []Option) (*Inbox[M], error) {
+	in, err := newInbox[M](t, opts)
+	if err != nil {
+		return nil, err
+	}
+	in.serve = func(ctx context.Context, inlet actor.Inlet[M]) error {
+		for {
+			m, err := in.sock.Recv(ctx)
+			if err != nil {
+				return in.recvErr(ctx, err)
+			}
+			v, err := decodeMsg(c, m, skip)
+			if err != nil {
+				inlet.DeadLetter(m, err)
+				continue
+			}
+			if inlet.Put(v) != nil {
+				return nil // the actor is stopping
+			}
+		}
+	}
+	return in, nil
+}
+
+// recvErr is nil when ctx ended (the actor stops the inbox), the socket's
+// failure otherwise.
+func (in *Inbox[M]) recvErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	return fmt.Errorf("patterns: %s: receive: %w", in.cfg.name, err)
+}
+
+// Run receives from the socket into the actor's mailbox until ctx ends. The
+// actor calls it (actor.Feed). An inbox feeds one actor: a second actor given
+// it fails with ErrInUse, and the first goes on.
+func (in *Inbox[M]) Run(ctx context.Context, inlet actor.Inlet[M]) error {
+	if !in.used.CompareAndSwap(false, true) {
+		in.spare.Add(1) // that actor's Close must not close the socket of the one it feeds
+		return fmt.Errorf("%w: %s", ErrInUse, in.cfg.name)
+	}
+	return in.serve(ctx, inlet)
+}
+
+// Close closes the socket: what it received and the actor did not take is
+// discarded; replies a Router, Rep or Pair mailbox sent still go out within
+// the socket's linger period (socket.WithLinger). Later calls return the
+// first call's result. The actor the inbox feeds calls it when it ends for
+// good.
+func (in *Inbox[M]) Close() error {
+	for {
+		n := in.spare.Load()
+		if n == 0 {
+			break
+		}
+		if in.spare.CompareAndSwap(n, n-1) {
+			return nil
+		}
+	}
+	in.closeOnce.Do(func() {
+		if err := in.sock.Close(); err != nil {
+			in.closeErr = fmt.Errorf("patterns: %s: close: %w", in.cfg.name, err)
+		}
+	})
+	return in.closeErr
+}
+
+// Endpoint returns the first endpoint the mailbox bound, as Bind resolved it
+// ("tcp://127.0.0.1:40123" for "tcp://127.0.0.1:*"), or "" if it only
+// connects.
+func (in *Inbox[M]) Endpoint() string {
+	if len(in.eps) == 0 {
+		return ""
+	}
+	return in.eps[0]
+}
+
+// Socket returns the socket, for its Stats and Monitor. Receiving from it
+// steals the actor's messages.
+func (in *Inbox[M]) Socket() *socket.Socket { return in.sock }
+
+// Peer returns a reference to the peer at the other end of a Pair mailbox,
+// sending on the same socket with the same codec: the way an actor with a
+// PAIR mailbox answers. It is the zero Ref for other mailboxes. Tell blocks
+// while the peer's queue is full or there is no peer yet, within ctx; once
+// the inbox is closed it returns actor.ErrStopped.
+func (in *Inbox[M]) Peer() actor.Ref[M] { return in.peer }

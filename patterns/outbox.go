@@ -1,0 +1,267 @@
+package patterns
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/zmqflow/zmqflow/actor"
+	"github.com/zmqflow/zmqflow/socket"
+)
+
+// Outbox is a reference to actors in other processes (or other goroutines)
+// that is a socket: Tell encodes the value with a codec and sends it. Make
+// one with Push, Pub, Dealer or Req, and hand out its Ref: code that holds an
+// actor.Ref cannot tell a local actor from one behind an Outbox.
+//
+//	out, err := patterns.Push(patterns.JSON[Task]{}, patterns.Connect("tcp://host:5557"))
+//	...
+//	ref := out.Ref() // an actor.Ref[Task]
+//	err = ref.Tell(ctx, Task{N: 3})
+//
+// Tell keeps Ref's promises over the socket's semantics: it blocks within
+// ctx while no peer has room (PUSH, DEALER, PAIR at the high-water mark, or
+// no peer yet), returning actor.ErrMailboxFull wrapping ctx's error; a
+// message a PUB subscriber missed at its high-water mark is a dead letter
+// for the Outbox's Observer (WithObserver), never silent; after Close, Tell
+// returns actor.ErrStopped. A value the codec cannot encode is ErrEncode and
+// stays with the caller.
+//
+// Its methods are safe for concurrent use from any number of goroutines.
+// The socket's goroutines (and a Dealer's reply reader) end when Close or
+// Shutdown returns.
+type Outbox[M any] struct {
+	remote actor.Remote[M] // how Tell sends: a sender, or a Dealer's or Req's asker
+	ep     *endpoint
+	eps    []string
+	stop   func() // ends helper goroutines (a reply reader); may be nil
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+func newOutbox[M any](t socket.Type, codec Codec[M], opts []Option) (*Outbox[M], error) {
+	ep, eps, err := openEndpoint(t, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Outbox[M]{remote: &sender[M]{endpoint: ep, codec: codec}, ep: ep, eps: eps}, nil
+}
+
+func openEndpoint(t socket.Type, opts []Option) (*endpoint, []string, error) {
+	cfg, err := newConfig(t, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	sock, eps, err := cfg.open()
+	if err != nil {
+		return nil, nil, err
+	}
+	return &endpoint{cfg: cfg, sock: sock}, eps, nil
+}
+
+// Push makes a PUSH reference: each message goes to one of the actors behind
+// the endpoints, round-robin over those with room (the ventilator's side of
+// the guide's "Divide and Conquer", ch. 1).
+func Push[M any](codec Codec[M], opts ...Option) (*Outbox[M], error) {
+	return newOutbox(socket.Push, codec, opts)
+}
+
+// Pub makes a PUB reference: each message goes to every subscriber whose
+// subscription prefixes its topic, topic(m), sent as the first frame before
+// the codec's (guide ch. 2, "Pub-Sub Message Envelopes"). A subscriber at
+// its high-water mark misses the message: a dead letter, with Reason
+// wrapping ErrMissed, for the Outbox's Observer. Tell never blocks.
+func Pub[M any](codec Codec[M], topic func(M) string, opts ...Option) (*Outbox[M], error) {
+	if topic == nil {
+		return nil, fmt.Errorf("%w: Pub needs a topic function", ErrBadOption)
+	}
+	o, err := newOutbox(socket.Pub, codec, opts)
+	if err != nil {
+		return nil, err
+	}
+	o.remote.(*sender[M]).prefix = func(m M) []byte { return []byte(topic(m)) }
+	return o, nil
+}
+
+// ErrMissed is the Reason of a dead letter for a message that one or more
+// PUB subscribers missed because they were at their high-water mark.
+var ErrMissed = errors.New("patterns: subscriber at high-water mark missed the message")
+
+// Ref returns the reference to hand out.
+func (o *Outbox[M]) Ref() actor.Ref[M] { return actor.RefTo(o.remote) }
+
+// Tell is o.Ref().Tell.
+func (o *Outbox[M]) Tell(ctx context.Context, m M) error { return o.remote.Tell(ctx, m) }
+
+// TryTell is o.Ref().TryTell: it sends m if a peer has room now, and returns
+// actor.ErrMailboxFull at once otherwise; m stays with the caller.
+func (o *Outbox[M]) TryTell(m M) error { return o.remote.TryTell(m) }
+
+// Name returns the reference's name: WithName's, or the socket type and
+// endpoints ("PUSH >tcp://host:5557").
+func (o *Outbox[M]) Name() string { return o.ep.cfg.name }
+
+// Stats returns the reference's counters: Handled counts messages sent,
+// DeadLetters those reported as dead letters; Queued is 0 (what waits in
+// the socket is in Socket().Stats()).
+func (o *Outbox[M]) Stats() actor.Stats { return o.ep.stats() }
+
+// LateReplies returns how many replies to a Dealer's requests came after
+// their asker had given up (its ctx ended): dropped, and counted here.
+func (o *Outbox[M]) LateReplies() uint64 { return o.ep.late.Load() }
+
+// Endpoint returns the first endpoint the socket bound, as Bind resolved it,
+// or "" if it only connects.
+func (o *Outbox[M]) Endpoint() string {
+	if len(o.eps) == 0 {
+		return ""
+	}
+	return o.eps[0]
+}
+
+// Socket returns the socket, for its Stats and Monitor.
+func (o *Outbox[M]) Socket() *socket.Socket { return o.ep.socket() }
+
+func (e *endpoint) socket() *socket.Socket {
+	e.sockMu.Lock()
+	defer e.sockMu.Unlock()
+	return e.sock
+}
+
+// Close closes the socket, lingering for what is queued as the socket's
+// linger option says (see socket.Socket.Close), and ends the Outbox's
+// goroutines. Later calls return the first's result.
+func (o *Outbox[M]) Close() error { return o.shut(nil) }
+
+// Shutdown closes the socket, lingering for queued messages until they are
+// out or ctx ends; when some were not sent it returns an error wrapping
+// socket.ErrDiscarded with the count, also reported as a dead letter. Later
+// calls return the first's result.
+func (o *Outbox[M]) Shutdown(ctx context.Context) error { return o.shut(ctx) }
+
+func (o *Outbox[M]) shut(ctx context.Context) error {
+	o.closeOnce.Do(func() {
+		o.ep.closed.Store(true)
+		if o.stop != nil {
+			o.stop()
+		}
+		var err error
+		if sock := o.ep.socket(); ctx == nil {
+			err = sock.Close()
+		} else {
+			err = sock.Shutdown(ctx)
+		}
+		if errors.Is(err, socket.ErrDiscarded) {
+			o.ep.deadLetter(err, err)
+		}
+		if err != nil {
+			o.closeErr = fmt.Errorf("patterns: %s: %w", o.ep.cfg.name, err)
+		}
+	})
+	return o.closeErr
+}
+
+// endpoint is a socket that sends, with what every reference over it shares:
+// its name, observer and counters.
+type endpoint struct {
+	cfg    *config
+	sockMu sync.Mutex     // guards sock, which only a Req replaces (Lazy Pirate)
+	sock   *socket.Socket // others read it freely
+
+	closed atomic.Bool
+	sent   atomic.Uint64
+	dead   atomic.Uint64
+	late   atomic.Uint64
+}
+
+// send sends frames, m being the value they encode (for dead letters).
+func (e *endpoint) send(ctx context.Context, m any, frames socket.Msg) error {
+	if e.cfg.typ == socket.Pub {
+		missed, err := e.sock.Publish(frames)
+		if err != nil {
+			return e.sendErr(ctx, m, err)
+		}
+		e.sent.Add(1)
+		if missed > 0 {
+			e.deadLetter(m, fmt.Errorf("%w: %d subscribers", ErrMissed, missed))
+		}
+		return nil
+	}
+	if err := e.sock.Send(ctx, frames); err != nil {
+		return e.sendErr(ctx, m, err)
+	}
+	e.sent.Add(1)
+	return nil
+}
+
+// sendErr turns a failed send into Ref's errors: stopped (and a dead
+// letter), no room within ctx, or the socket's failure.
+func (e *endpoint) sendErr(ctx context.Context, m any, err error) error {
+	switch {
+	case errors.Is(err, socket.ErrClosed) || e.closed.Load():
+		e.deadLetter(m, actor.ErrStopped)
+		return fmt.Errorf("%w (%s)", actor.ErrStopped, e.cfg.name)
+	case ctx == endedCtx:
+		return fmt.Errorf("%w (%s)", actor.ErrMailboxFull, e.cfg.name)
+	case ctx.Err() != nil:
+		return fmt.Errorf("%w (%s): %w", actor.ErrMailboxFull, e.cfg.name, ctx.Err())
+	}
+	return fmt.Errorf("patterns: %s: send: %w", e.cfg.name, err)
+}
+
+func (e *endpoint) deadLetter(m any, reason error) {
+	e.dead.Add(1)
+	e.cfg.observer.DeadLetter(actor.DeadLetter{Actor: e.cfg.name, Message: m, Reason: reason})
+}
+
+func (e *endpoint) stats() actor.Stats {
+	return actor.Stats{Handled: e.sent.Load(), DeadLetters: e.dead.Load()}
+}
+
+// endedCtx is TryTell's: try once, never wait.
+var endedCtx = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()
+
+// sender is the Remote of Push, Pub and a Pair mailbox's Peer: encode, send.
+type sender[M any] struct {
+	*endpoint
+	codec  Codec[M]
+	prefix func(M) []byte // Pub: the topic frame
+}
+
+func (s *sender[M]) frames(m M) (socket.Msg, error) {
+	frames, err := encode(s.codec, m)
+	if err != nil {
+		return nil, fmt.Errorf("patterns: %s: %w", s.cfg.name, err)
+	}
+	if s.prefix != nil {
+		msg := make(socket.Msg, 0, len(frames)+1)
+		return append(append(msg, s.prefix(m)), frames...), nil
+	}
+	return frames, nil
+}
+
+func (s *sender[M]) Tell(ctx context.Context, m M) error {
+	frames, err := s.frames(m)
+	if err != nil {
+		return err
+	}
+	return s.send(ctx, m, frames)
+}
+
+func (s *sender[M]) TryTell(m M) error {
+	frames, err := s.frames(m)
+	if err != nil {
+		return err
+	}
+	return s.send(endedCtx, m, frames)
+}
+
+func (s *sender[M]) Name() string       { return s.cfg.name }
+func (s *sender[M]) Stats() actor.Stats { return s.stats() }

@@ -1,0 +1,209 @@
+package patterns
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/zmqflow/zmqflow/actor"
+	"github.com/zmqflow/zmqflow/socket"
+)
+
+// Rep makes a REP mailbox for an actor that answers requests from REQ
+// peers: the guide's hello-world server (ch. 1, "Ask and Ye Shall Receive"),
+// which any REQ client, libzmq's included, can talk to. The body of each
+// request decodes to Q, the actor gets an actor.Request[Q, R], and its
+// Reply's value is the reply's body. REP carries one conversation at a time:
+// the next request is received once this one is answered. REQ has no way to
+// carry an error, so a request that does not decode, and one the actor
+// answers with an error or not at all, gets an empty reply (one empty frame),
+// and is reported as a dead letter. Use Router and Dealer for requests in
+// parallel and errors that reach the asker.
+func Rep[Q, R any](qc Codec[Q], rc Codec[R], opts ...Option) (*Inbox[actor.Request[Q, R]], error) {
+	in, err := newInbox[actor.Request[Q, R]](socket.Rep, opts)
+	if err != nil {
+		return nil, err
+	}
+	in.serve = func(ctx context.Context, inlet actor.Inlet[actor.Request[Q, R]]) error {
+		type answer struct {
+			v   R
+			err error
+		}
+		answers := make(chan answer, 1)
+		for {
+			m, err := in.sock.Recv(ctx)
+			if err != nil {
+				return in.recvErr(ctx, err)
+			}
+			var body [][]byte
+			q, err := decode(qc, m)
+			if err == nil {
+				req := actor.NewRequest(q, func(v R, err error) { answers <- answer{v, err} })
+				if inlet.Put(req) != nil {
+					return nil
+				}
+				select {
+				case a := <-answers:
+					err = a.err
+					if err == nil {
+						body, err = encode(rc, a.v)
+					}
+				case <-ctx.Done():
+					return nil
+				}
+			}
+			if err != nil {
+				inlet.DeadLetter(m, err)
+				body = [][]byte{{}}
+			}
+			if err := in.sock.Send(ctx, body); err != nil {
+				return in.recvErr(ctx, err)
+			}
+		}
+	}
+	return in, nil
+}
+
+// Req makes a REQ reference to a REP server (ours, or any libzmq one):
+// actor.Ask on its Ref sends the query as the request's body and waits for
+// the reply, within ctx. REQ carries one conversation at a time, so asks
+// take turns: an Ask waits, within its ctx, for the one before it. With
+// LazyPirate it is the guide's Lazy Pirate client: a request with no reply
+// within the timeout is sent again on a fresh socket, up to the retries,
+// then Ask fails with ErrNoReply. Without it a lost reply leaves Ask to its
+// ctx, after which the socket is replaced too (a REQ socket that sent and
+// got nothing can do nothing else).
+func Req[Q, R any](qc Codec[Q], rc Codec[R], opts ...Option) (*Outbox[actor.Request[Q, R]], error) {
+	ep, eps, err := openEndpoint(socket.Req, opts)
+	if err != nil {
+		return nil, err
+	}
+	r := &requester[Q, R]{endpoint: ep, qc: qc, rc: rc, turn: make(chan struct{}, 1), eps: eps}
+	r.life, r.end = context.WithCancel(context.Background())
+	o := &Outbox[actor.Request[Q, R]]{remote: r, ep: ep, eps: eps}
+	o.stop = func() {
+		r.end()
+		r.wg.Wait()
+	}
+	return o, nil
+}
+
+// requester is Req's Remote: one request at a time, each in a goroutine of
+// its own that ends with the reply, the asker's ctx, or Close.
+type requester[Q, R any] struct {
+	*endpoint
+	qc   Codec[Q]
+	rc   Codec[R]
+	eps  []string
+	turn chan struct{} // held by the request in flight
+
+	life context.Context // ends at Close
+	end  context.CancelFunc
+	wg   sync.WaitGroup
+}
+
+func (r *requester[Q, R]) Tell(ctx context.Context, req actor.Request[Q, R]) error {
+	q, err := encode(r.qc, req.Query)
+	if err != nil {
+		return fmt.Errorf("patterns: %s: %w", r.cfg.name, err)
+	}
+	select {
+	case r.turn <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("%w (%s: a request before it is in flight): %w", actor.ErrMailboxFull, r.cfg.name, ctx.Err())
+	case <-r.life.Done():
+		r.deadLetter(req, actor.ErrStopped)
+		return fmt.Errorf("%w (%s)", actor.ErrStopped, r.cfg.name)
+	}
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		defer func() { <-r.turn }()
+		v, err := r.roundTrip(ctx, q)
+		req.Reply(v, err)
+	}()
+	return nil
+}
+
+func (r *requester[Q, R]) TryTell(req actor.Request[Q, R]) error {
+	return r.Tell(endedCtx, req)
+}
+
+func (r *requester[Q, R]) roundTrip(callCtx context.Context, q [][]byte) (R, error) {
+	var zero R
+	ctx, cancel := context.WithCancel(callCtx)
+	defer cancel()
+	defer context.AfterFunc(r.life, cancel)()
+	attempts := 1
+	if r.cfg.pirate {
+		attempts += r.cfg.retries
+	}
+	for range attempts {
+		m, err := r.attempt(ctx, q)
+		if err == nil {
+			r.sent.Add(1)
+			v, err := decode(r.rc, m)
+			if err != nil {
+				return zero, fmt.Errorf("patterns: %s: reply: %w", r.cfg.name, err)
+			}
+			return v, nil
+		}
+		// Sent and no reply: this socket can do nothing more. Lazy
+		// Pirate's way: close it, open a new one.
+		if rerr := r.reopen(); rerr != nil {
+			return zero, rerr
+		}
+		switch {
+		case r.life.Err() != nil:
+			return zero, fmt.Errorf("%w (%s closed with the request in flight)", actor.ErrStopped, r.cfg.name)
+		case callCtx.Err() != nil:
+			return zero, fmt.Errorf("%w (%s): %w", actor.ErrAskTimeout, r.cfg.name, callCtx.Err())
+		case !r.cfg.pirate || !errors.Is(err, context.DeadlineExceeded):
+			return zero, fmt.Errorf("patterns: %s: %w", r.cfg.name, err)
+		}
+	}
+	return zero, fmt.Errorf("%w: %d attempts, %v each (%s)", ErrNoReply, attempts, r.cfg.timeout, r.cfg.name)
+}
+
+func (r *requester[Q, R]) attempt(ctx context.Context, q [][]byte) (socket.Msg, error) {
+	if r.cfg.pirate {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, r.cfg.timeout)
+		defer cancel()
+	}
+	sock := r.socket()
+	if err := sock.Send(ctx, q); err != nil {
+		return nil, err
+	}
+	return sock.Recv(ctx)
+}
+
+// reopen replaces the socket with a fresh one on the same endpoints,
+// dropping what the old one had queued.
+func (r *requester[Q, R]) reopen() error {
+	r.sockMu.Lock()
+	defer r.sockMu.Unlock()
+	old := r.sock
+	for _, ep := range r.eps {
+		old.Unbind(ep)
+	}
+	for _, ep := range r.cfg.connects {
+		old.Disconnect(ep)
+	}
+	old.Close()
+	if r.life.Err() != nil {
+		return fmt.Errorf("%w (%s)", actor.ErrStopped, r.cfg.name)
+	}
+	cfg := *r.cfg
+	cfg.binds = r.eps // a tcp port "*" stays the port it got
+	sock, _, err := cfg.open()
+	if err != nil {
+		return err
+	}
+	r.sock = sock
+	return nil
+}
+
+func (r *requester[Q, R]) Name() string       { return r.cfg.name }
+func (r *requester[Q, R]) Stats() actor.Stats { return r.stats() }
