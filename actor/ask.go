@@ -18,12 +18,36 @@ type Request[Q, R any] struct {
 	// Query is what the asker asked.
 	Query Q
 	slot  *replySlot[R]
+	gen   uint64 // the slot's generation this request owns
 }
 
+// replySlot is where a reply goes. Ask's slots are reused (an Ask in the
+// steady state allocates nothing): each use is a generation, and only a Reply
+// of the current generation, the first, counts; a Request kept past its Ask
+// cannot reach the next one.
 type replySlot[R any] struct {
-	done atomic.Bool
-	ch   chan reply[R]        // capacity 1: Ask waits on it, or
-	fn   func(v R, err error) // NewRequest's: the reply goes back over a socket
+	state atomic.Uint64        // generation<<1 | 1 once replied
+	ch    chan reply[R]        // capacity 1: Ask waits on it, or
+	fn    func(v R, err error) // NewRequest's: the reply goes back over a socket
+}
+
+// getSlot returns a free slot of the cell's pool, or a new one.
+func getSlot[M, R any](c *cell[M]) *replySlot[R] {
+	if c != nil {
+		if s, ok := c.slots.Get().(*replySlot[R]); ok {
+			return s
+		}
+	}
+	return &replySlot[R]{ch: make(chan reply[R], 1)}
+}
+
+// putSlot recycles a slot whose reply Ask has taken: a new generation, in
+// which the old Request's Reply fails.
+func putSlot[M, R any](c *cell[M], s *replySlot[R], gen uint64) {
+	if c != nil {
+		s.state.Store((gen + 1) << 1)
+		c.slots.Put(s)
+	}
 }
 
 // NewRequest makes a Request for q whose Reply calls reply, once: the first
@@ -47,7 +71,7 @@ type reply[R any] struct {
 // dropped or failed) counts; Reply reports whether this one did. Replying
 // after the asker gave up is harmless.
 func (r Request[Q, R]) Reply(v R, err error) bool {
-	if r.slot == nil || !r.slot.done.CompareAndSwap(false, true) {
+	if r.slot == nil || !r.slot.state.CompareAndSwap(r.gen<<1, r.gen<<1|1) {
 		return false
 	}
 	if r.slot.fn != nil {
@@ -99,20 +123,32 @@ func Ask[Q, R any](ctx context.Context, ref Ref[Request[Q, R]], q Q) (R, error) 
 // that embeds it; otherwise such a request ends in ErrAskTimeout.
 func AskWith[M, Q, R any](ctx context.Context, ref Ref[M], q Q, wrap func(Request[Q, R]) M) (R, error) {
 	var zero R
-	req := Request[Q, R]{Query: q, slot: &replySlot[R]{ch: make(chan reply[R], 1)}}
+	c := ref.local()
+	slot := getSlot[M, R](c)
+	gen := slot.state.Load() >> 1
+	req := Request[Q, R]{Query: q, slot: slot, gen: gen}
 	if err := ref.Tell(ctx, wrap(req)); err != nil {
+		// The slot is left to the collector: a dead letter may have
+		// replied into it.
 		return zero, fmt.Errorf("actor: ask %q: request not delivered: %w", ref.Name(), err)
 	}
-	select {
-	case rep := <-req.slot.ch:
-		if a, ok := rep.err.(*abandoned); ok {
-			if errors.Is(a.reason, ErrNoReply) {
-				return zero, fmt.Errorf("actor: ask %q: %w", ref.Name(), a.reason)
-			}
-			return zero, fmt.Errorf("actor: ask %q: request queued, never handled: %w", ref.Name(), a.reason)
+	var rep reply[R]
+	if done := ctx.Done(); done == nil {
+		rep = <-slot.ch // no deadline: a plain receive is cheaper than a select
+	} else {
+		select {
+		case rep = <-slot.ch:
+		case <-done:
+			// The slot is left to the collector: the reply may still come.
+			return zero, fmt.Errorf("%w (actor %q): %w", ErrAskTimeout, ref.Name(), ctx.Err())
 		}
-		return rep.v, rep.err
-	case <-ctx.Done():
-		return zero, fmt.Errorf("%w (actor %q): %w", ErrAskTimeout, ref.Name(), ctx.Err())
 	}
+	putSlot(c, slot, gen)
+	if a, ok := rep.err.(*abandoned); ok {
+		if errors.Is(a.reason, ErrNoReply) {
+			return zero, fmt.Errorf("actor: ask %q: %w", ref.Name(), a.reason)
+		}
+		return zero, fmt.Errorf("actor: ask %q: request queued, never handled: %w", ref.Name(), a.reason)
+	}
+	return rep.v, rep.err
 }

@@ -159,3 +159,41 @@ func TestAskWith(t *testing.T) {
 		t.Fatalf("AskWith = %d, %v", got, err)
 	}
 }
+
+// Ask reuses its reply slots: a Request kept after its Ask ended cannot
+// reply into a later Ask.
+func TestAskStaleRequestCannotReplyLater(t *testing.T) {
+	kept := make(chan actor.Request[int, int], 10)
+	a, err := actor.Spawn(ctx, actor.BehaviorFunc[actor.Request[int, int]](func(_ context.Context, r actor.Request[int, int]) error {
+		kept <- r
+		if r.Query != 2 {
+			r.Reply(r.Query*10, nil)
+		}
+		return nil
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	for i := range 100 { // enough for the slot pool to hand the slot back
+		if got, err := actor.Ask(ctx, a.Ref(), 1); err != nil || got != 10 {
+			t.Fatalf("Ask %d = %d, %v", i, got, err)
+		}
+		old := <-kept
+		res := make(chan int, 1)
+		go func() {
+			c, cancel := context.WithTimeout(ctx, wait)
+			defer cancel()
+			got, _ := actor.Ask(c, a.Ref(), 2) // held by the actor: no reply
+			res <- got
+		}()
+		held := <-kept
+		if old.Reply(99, nil) {
+			t.Fatal("a stale Request's Reply counted")
+		}
+		held.Reply(20, nil)
+		if got := <-res; got != 20 {
+			t.Fatalf("the second Ask got %d, want 20 (the stale reply reached it?)", got)
+		}
+	}
+}

@@ -133,6 +133,25 @@ func BenchmarkAsk(b *testing.B) {
 			}
 		}
 	})
+	b.Run("chan-reused", func(b *testing.B) { // the anchor: one reply channel for every request
+		type req struct {
+			q     int
+			reply chan int
+		}
+		ch := make(chan req, benchDepth)
+		go func() {
+			for r := range ch {
+				r.reply <- 2 * r.q
+			}
+		}()
+		defer close(ch)
+		reply := make(chan int, 1)
+		b.ResetTimer()
+		for i := range b.N {
+			ch <- req{i, reply}
+			<-reply
+		}
+	})
 	b.Run("chan", func(b *testing.B) { // the hand-written equivalent
 		type req struct {
 			q     int

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"sync"
 	"sync/atomic"
 
 	"go.uber.org/zap"
@@ -20,6 +21,7 @@ type cell[M any] struct {
 	timed bool // obs wants MessageHandled: read the clock per message
 	log   *zap.Logger
 	feed  *feeder[M] // nil without WithFeed
+	slots sync.Pool  // Ask's reply slots, reused
 
 	handled, deadLetters, restarts atomic.Uint64
 }
