@@ -23,6 +23,8 @@ type cell[M any] struct {
 	feed  *feeder[M] // nil without WithFeed
 	slots sync.Pool  // Ask's reply slots, reused
 
+	envelopes []envelope[M] // the feed's goroutine's, for PutAll
+
 	handled, deadLetters, restarts atomic.Uint64
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"go.uber.org/zap"
 )
@@ -34,7 +35,8 @@ type Feed[M any] interface {
 }
 
 // Inlet is how a Feed puts messages in an actor's mailbox. It is a small
-// value, safe for concurrent use.
+// value; Put and DeadLetter are safe for concurrent use, PutAll is for one
+// goroutine at a time.
 type Inlet[M any] struct {
 	c   *cell[M]
 	ctx context.Context
@@ -53,6 +55,40 @@ func (in Inlet[M]) Put(m M) error {
 		in.c.deadLetter(m, ErrStopped)
 	}
 	return err
+}
+
+// PutAll puts ms in the mailbox in order, as Put would one by one, but
+// taking the mailbox's lock once for as many as there is room for: a feed
+// that receives in batches hands each over at once. It returns nil when all
+// went in; otherwise the error, as Put's, and the ones that did not go in
+// are dead letters. Unlike Put, PutAll is for one goroutine at a time: the
+// feed's Run.
+func (in Inlet[M]) PutAll(ms []M) error {
+	c := in.c
+	es := c.envelopes[:0]
+	var at time.Duration
+	if c.timed {
+		at = now()
+	}
+	for _, m := range ms {
+		es = append(es, envelope[M]{msg: m, at: at})
+	}
+	n, dropped, err := c.q.pushAll(in.ctx, es)
+	for _, v := range dropped {
+		c.deadLetter(v.msg, ErrDropped)
+	}
+	for _, e := range es[n:] {
+		c.deadLetter(e.msg, ErrStopped)
+	}
+	clear(es)
+	c.envelopes = es
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrStopped):
+		return fmt.Errorf("%w (actor %q)", ErrStopped, c.name)
+	}
+	return fmt.Errorf("%w (actor %q): %w", ErrStopped, c.name, err)
 }
 
 // DeadLetter reports something that arrived for the actor and will not be

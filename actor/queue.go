@@ -157,6 +157,56 @@ func (q *queue[M]) push(ctx context.Context, e envelope[M], block bool) (victim 
 	}
 }
 
+// pushAll adds es in order, as push with block does, under one lock for as
+// many as there is room for: a feed handing over what its socket had queued.
+// It returns how many it added; fewer than len(es) with ErrStopped, or
+// ctx.Err() when ctx ended while it waited for room. Dropping mailboxes take
+// them one by one (push), and it returns the dropped ones' envelopes.
+func (q *queue[M]) pushAll(ctx context.Context, es []envelope[M]) (n int, dropped []envelope[M], err error) {
+	if q.policy == policyDropNewest || q.policy == policyDropOldest {
+		for _, e := range es {
+			victim, drop, err := q.push(ctx, e, true)
+			if drop {
+				dropped = append(dropped, victim)
+			}
+			if err != nil {
+				return n, dropped, err
+			}
+			n++
+		}
+		return n, dropped, nil
+	}
+	for n < len(es) {
+		q.mu.Lock()
+		if q.state != qOpen {
+			q.mu.Unlock()
+			return n, nil, ErrStopped
+		}
+		for n < len(es) && !q.full() {
+			q.putBack(es[n])
+			n++
+		}
+		if n == len(es) {
+			q.mu.Unlock()
+			return n, nil, nil
+		}
+		q.waiters++
+		space := q.space
+		q.mu.Unlock()
+		select {
+		case <-space:
+		case <-ctx.Done():
+			q.mu.Lock()
+			if space == q.space {
+				q.waiters--
+			}
+			q.mu.Unlock()
+			return n, nil, ctx.Err()
+		}
+	}
+	return n, nil, nil
+}
+
 // take appends up to maxBatch waiting messages to dst (one, for a dropping
 // mailbox). done tells the receiver to return: it was halted or closed, or
 // the mailbox is draining and empty. An empty batch that is not done means

@@ -196,7 +196,7 @@ func (a *asker[Q, R]) tell(ctx context.Context, req actor.Request[Q, R], try boo
 	a.mu.Unlock()
 	m := make(socket.Msg, 0, 1+len(q))
 	m = append(m, binary.BigEndian.AppendUint64(make([]byte, 0, corrLen), id))
-	if err := a.send(ctx, req, append(m, q...)); err != nil {
+	if err := send(a.endpoint, ctx, req, append(m, q...)); err != nil {
 		a.take(id)
 		return err
 	}

@@ -93,23 +93,39 @@ func receiving[M any](t socket.Type, c Codec[M], skip int, opts []Option) (*Inbo
 		return nil, err
 	}
 	in.serve = func(ctx context.Context, inlet actor.Inlet[M]) error {
+		batch := make([]M, 0, recvBatch)
 		for {
 			m, err := in.sock.Recv(ctx)
 			if err != nil {
 				return in.recvErr(ctx, err)
 			}
-			v, err := decodeMsg(c, m, skip)
-			if err != nil {
-				inlet.DeadLetter(m, err)
-				continue
+			// Take what else the socket has queued, without waiting, and
+			// hand it all to the mailbox at once: one lock, one wake-up.
+			batch = batch[:0]
+			for {
+				if v, err := decodeMsg(c, m, skip); err != nil {
+					inlet.DeadLetter(m, err)
+				} else {
+					batch = append(batch, v)
+				}
+				if len(batch) == recvBatch {
+					break
+				}
+				if m, err = in.sock.Recv(endedCtx); err != nil {
+					break
+				}
 			}
-			if inlet.Put(v) != nil {
+			if len(batch) > 0 && inlet.PutAll(batch) != nil {
 				return nil // the actor is stopping
 			}
+			clear(batch)
 		}
 	}
 	return in, nil
 }
+
+// recvBatch bounds how many messages a mailbox hands to its actor at once.
+const recvBatch = 64
 
 // recvErr is nil when ctx ended (the actor stops the inbox), the socket's
 // failure otherwise.

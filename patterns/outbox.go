@@ -177,8 +177,10 @@ type endpoint struct {
 	late   atomic.Uint64
 }
 
-// send sends frames, m being the value they encode (for dead letters).
-func (e *endpoint) send(ctx context.Context, m any, frames socket.Msg) error {
+// send sends frames over e, m being the value they encode (for dead
+// letters: it is boxed into an interface only then, which would cost an
+// allocation per message).
+func send[M any](e *endpoint, ctx context.Context, m M, frames socket.Msg) error {
 	if e.cfg.typ == socket.Pub {
 		missed, err := e.sock.Publish(frames)
 		if err != nil {
@@ -252,7 +254,7 @@ func (s *sender[M]) Tell(ctx context.Context, m M) error {
 	if err != nil {
 		return err
 	}
-	return s.send(ctx, m, frames)
+	return send(s.endpoint, ctx, m, frames)
 }
 
 func (s *sender[M]) TryTell(m M) error {
@@ -260,7 +262,7 @@ func (s *sender[M]) TryTell(m M) error {
 	if err != nil {
 		return err
 	}
-	return s.send(endedCtx, m, frames)
+	return send(s.endpoint, endedCtx, m, frames)
 }
 
 func (s *sender[M]) Name() string       { return s.cfg.name }

@@ -1,0 +1,208 @@
+package patterns_test
+
+// What a typed actor on a socket costs over the raw socket, in one process
+// over tcp loopback (the bench command under bench/ runs them across
+// processes). Compare the lines of one run:
+//
+//	go test -run '^$' -bench . -benchtime 2000000x ./patterns
+//
+// ns/op is per message (per round trip for Ask).
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/zmqflow/zmqflow/actor"
+	"github.com/zmqflow/zmqflow/patterns"
+	"github.com/zmqflow/zmqflow/socket"
+)
+
+var benchSizes = []int{16, 1024}
+
+func rawSocket(b *testing.B, t socket.Type) *socket.Socket {
+	s, err := socket.New(t)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	return s
+}
+
+// BenchmarkMailbox: an actor whose mailbox is a PULL socket against a loop
+// over the raw PULL socket's Recv; the sender is a raw PUSH in both.
+func BenchmarkMailbox(b *testing.B) {
+	ctx := context.Background()
+	for _, size := range benchSizes {
+		body := make([]byte, size)
+		send := func(b *testing.B, ep string) {
+			push := rawSocket(b, socket.Push)
+			if err := push.Connect(ep); err != nil {
+				b.Fatal(err)
+			}
+			go func() {
+				for range b.N {
+					if push.Send(ctx, socket.NewMsg(body)) != nil {
+						return
+					}
+				}
+			}()
+		}
+		b.Run(fmt.Sprintf("actor/%dB", size), func(b *testing.B) {
+			in, err := patterns.Pull(patterns.Bytes{}, patterns.Bind("tcp://127.0.0.1:*"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			done := make(chan struct{})
+			seen := 0
+			a, err := actor.Spawn(ctx, actor.BehaviorFunc[[]byte](func(context.Context, []byte) error {
+				if seen++; seen == b.N {
+					close(done)
+				}
+				return nil
+			}), actor.WithFeed(in))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer a.Close()
+			b.SetBytes(int64(size))
+			b.ResetTimer()
+			send(b, in.Endpoint())
+			<-done
+		})
+		b.Run(fmt.Sprintf("raw/%dB", size), func(b *testing.B) {
+			pull := rawSocket(b, socket.Pull)
+			ep, err := pull.Bind("tcp://127.0.0.1:*")
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(size))
+			b.ResetTimer()
+			send(b, ep)
+			for range b.N {
+				if _, err := pull.Recv(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkRemoteTell: Tell through a PUSH reference against the raw PUSH
+// socket's Send; the receiver is a raw PULL loop in both.
+func BenchmarkRemoteTell(b *testing.B) {
+	ctx := context.Background()
+	for _, size := range benchSizes {
+		body := make([]byte, size)
+		receive := func(b *testing.B) (string, chan struct{}) {
+			pull := rawSocket(b, socket.Pull)
+			ep, err := pull.Bind("tcp://127.0.0.1:*")
+			if err != nil {
+				b.Fatal(err)
+			}
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				for range b.N {
+					if _, err := pull.Recv(ctx); err != nil {
+						return
+					}
+				}
+			}()
+			return ep, done
+		}
+		b.Run(fmt.Sprintf("ref/%dB", size), func(b *testing.B) {
+			ep, done := receive(b)
+			out, err := patterns.Push(patterns.Bytes{}, patterns.Connect(ep))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer out.Close()
+			ref := out.Ref()
+			b.SetBytes(int64(size))
+			b.ResetTimer()
+			for range b.N {
+				if err := ref.Tell(ctx, body); err != nil {
+					b.Fatal(err)
+				}
+			}
+			<-done
+		})
+		b.Run(fmt.Sprintf("raw/%dB", size), func(b *testing.B) {
+			ep, done := receive(b)
+			push := rawSocket(b, socket.Push)
+			if err := push.Connect(ep); err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(size))
+			b.ResetTimer()
+			for range b.N {
+				if err := push.Send(ctx, socket.NewMsg(body)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			<-done
+		})
+	}
+}
+
+// BenchmarkRemoteAsk: actor.Ask through a DEALER reference of an actor behind
+// a ROUTER mailbox, against a round trip of raw REQ and REP sockets, 16 B.
+func BenchmarkRemoteAsk(b *testing.B) {
+	ctx := context.Background()
+	body := make([]byte, 16)
+	b.Run("ask", func(b *testing.B) {
+		in, err := patterns.Router(patterns.Bytes{}, patterns.Bytes{}, patterns.Bind("tcp://127.0.0.1:*"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		a, err := actor.Spawn(ctx, actor.BehaviorFunc[actor.Request[[]byte, []byte]](func(_ context.Context, r actor.Request[[]byte, []byte]) error {
+			r.Reply(r.Query, nil)
+			return nil
+		}), actor.WithFeed(in))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer a.Close()
+		d, err := patterns.Dealer(patterns.Bytes{}, patterns.Bytes{}, patterns.Connect(in.Endpoint()))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer d.Close()
+		ref := d.Ref()
+		b.ResetTimer()
+		for range b.N {
+			if _, err := actor.Ask(ctx, ref, body); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("raw-reqrep", func(b *testing.B) {
+		rep := rawSocket(b, socket.Rep)
+		ep, err := rep.Bind("tcp://127.0.0.1:*")
+		if err != nil {
+			b.Fatal(err)
+		}
+		go func() {
+			for {
+				m, err := rep.Recv(ctx)
+				if err != nil || rep.Send(ctx, m) != nil {
+					return
+				}
+			}
+		}()
+		req := rawSocket(b, socket.Req)
+		if err := req.Connect(ep); err != nil {
+			b.Fatal(err)
+		}
+		b.ResetTimer()
+		for range b.N {
+			if err := req.Send(ctx, socket.NewMsg(body)); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := req.Recv(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
