@@ -286,3 +286,57 @@ func TestNewRequestAbandoned(t *testing.T) {
 		t.Errorf("request to a stopped actor: reply %+v, want ErrStopped", r)
 	}
 }
+
+// batchFeed puts its messages in batches of ten with PutAll.
+type batchFeed struct{ n int }
+
+func (f *batchFeed) Run(ctx context.Context, in actor.Inlet[int]) error {
+	batch := make([]int, 0, 10)
+	for i := range f.n {
+		if batch = append(batch, i); len(batch) == cap(batch) || i == f.n-1 {
+			if err := in.PutAll(batch); err != nil {
+				return nil
+			}
+			batch = batch[:0]
+		}
+	}
+	<-ctx.Done()
+	return nil
+}
+
+func (f *batchFeed) Close() error { return nil }
+
+// PutAll fills a mailbox smaller than the batch, waiting for room, and loses
+// nothing; what it cannot put when the actor closes is a dead letter.
+func TestFeedPutAll(t *testing.T) {
+	probe := actortest.NewProbe[int](t)
+	a, err := actor.Spawn(ctx, actor.BehaviorFunc[int](func(ctx context.Context, m int) error {
+		return probe.Ref().Tell(ctx, m)
+	}), actor.WithFeed[int](&batchFeed{n: 95}), actor.WithMailbox(actor.Bounded(4)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 95 {
+		probe.ExpectMsg(t, i, wait)
+	}
+	if err := a.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	rec := actortest.NewRecorder()
+	g := newGate(actortest.NewProbe[int](t).Ref())
+	b, err := actor.Spawn(ctx, g, actor.WithFeed[int](&batchFeed{n: 10}), actor.WithMailbox(actor.Bounded(4)),
+		actor.WithObserver(rec), actor.WithName("held"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-g.entered // one in hand, three queued, six waiting in PutAll
+	b.Close()
+	deadline := time.Now().Add(wait)
+	for rec.Count(actortest.DeadLetter, "held") < 9 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if n := rec.Count(actortest.DeadLetter, "held"); n != 9 {
+		t.Errorf("%d dead letters, want 9 (3 queued, 6 never put)", n)
+	}
+}

@@ -41,6 +41,10 @@ type impl struct {
 	native func(a peerArgs) error
 	// reserve, if set, makes room for n sockets in this process.
 	reserve func(n int) error
+	// actorsOnly: an actor framework, measured in the remote Tell case only,
+	// by its peer command (peers/), built into peer when the run starts.
+	actorsOnly bool
+	peer       string
 }
 
 // The heartbeat cases' settings: a PING every 100 ms, a peer silent for a
@@ -57,6 +61,8 @@ var impls = []impl{
 		// A libzmq context holds 1023 sockets unless told otherwise.
 		reserve: func(n int) error { return czmq.SetMaxSockets(n + 16) }},
 	{name: "zmq4", label: "zmq4 sockets", open: openGz, finish: func() error { return nil }},
+	{name: "protoactor", label: "protoactor-go", actorsOnly: true},
+	{name: "hollywood", label: "hollywood", actorsOnly: true},
 }
 
 func findImpl(name string) (impl, bool) {

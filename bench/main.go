@@ -62,6 +62,8 @@ func (c benchCase) title() string {
 		return fmt.Sprintf("PUSH->PULL %s %s, heartbeats (msg/s)", c.transport, c.sizeName())
 	case "idle":
 		return fmt.Sprintf("%d idle %s peers: ROUTER process (KB per peer)", c.size, c.transport)
+	case "tell":
+		return fmt.Sprintf("actor remote Tell %s, 12-byte struct (msg/s)", c.transport)
 	}
 	return fmt.Sprintf("PUSH->PULL %s %s (msg/s)", c.transport, c.sizeName())
 }
@@ -72,7 +74,12 @@ func (c benchCase) lowerIsBetter() bool { return c.pattern == "reqrep" || c.patt
 // runs says whether an implementation takes part in a case. The idle case is
 // written for ours and pebbe/zmq4 only; zmq4's sockets have no heartbeats.
 func (c benchCase) runs(im impl) bool {
+	if im.actorsOnly {
+		return c.pattern == "tell"
+	}
 	switch c.pattern {
+	case "tell":
+		return im.name == "ours"
 	case "idle":
 		return im.name == "ours" || im.name == "libzmq"
 	case "pushpull-hb":
@@ -100,7 +107,8 @@ func allCases() []benchCase {
 	for _, tr := range []string{"inproc", "ipc", "tcp"} {
 		cs = append(cs, benchCase{"reqrep", tr, 16})
 	}
-	return append(cs, benchCase{"idle", "tcp", 1000})
+	cs = append(cs, benchCase{"idle", "tcp", 1000})
+	return append(cs, benchCase{"tell", "tcp", 12})
 }
 
 type config struct {
@@ -121,7 +129,7 @@ func benchMain(args []string) int {
 	fs.Uint64Var(&cfg.count, "count", 0, "send exactly this many messages (round trips) per run instead of for -duration")
 	fs.DurationVar(&cfg.timeout, "timeout", 0, "kill a run's processes after this long and report \"hung\" (default 3 x duration + 20s)")
 	fs.StringVar(&only, "only", "", "comma-separated words; run the cases whose name (e.g. pushpull/tcp/16B) contains any of them")
-	fs.StringVar(&implList, "impls", "ours,libzmq-c,libzmq,zmq4", "implementations to run, comma-separated: ours, libzmq-c, libzmq, zmq4")
+	fs.StringVar(&implList, "impls", "ours,libzmq-c,libzmq,zmq4", "implementations to run, comma-separated: ours, libzmq-c, libzmq, zmq4; and the actor frameworks protoactor and hollywood (remote Tell case only)")
 	fs.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write a CPU profile of every peer process into this directory")
 	fs.BoolVar(&cfg.verbose, "v", false, "print the stderr of failed runs")
 	if err := fs.Parse(args); err != nil {
@@ -169,6 +177,21 @@ func benchMain(args []string) int {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
+	}
+	for i, im := range ims {
+		if !im.actorsOnly {
+			continue
+		}
+		dir, err := os.MkdirTemp("", "zmqflow-bench-peers-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		if ims[i].peer, err = buildPeer(im.name, dir); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
 	}
 
 	fmt.Fprintf(os.Stderr, "%d runs of %v each (timeout %v), medians below\n", cfg.runs, cfg.duration, cfg.timeout)
@@ -350,7 +373,11 @@ func runOnce(self string, cfg config, c benchCase, im impl, run int) outcome {
 		if hold {
 			args = append(args, "-hold")
 		}
-		ch, err := startChild(self, append(args, common...), hold)
+		exe := self
+		if im.peer != "" {
+			exe = im.peer // another framework's peer command
+		}
+		ch, err := startChild(exe, append(args, common...), hold)
 		if err == nil {
 			children = append(children, ch)
 		}
@@ -419,8 +446,11 @@ func runOnce(self string, cfg config, c benchCase, im impl, run int) outcome {
 		}
 	default:
 		bindRole, connRole := "pull", "push"
-		if pattern == "reqrep" {
+		switch pattern {
+		case "reqrep":
 			bindRole, connRole = "rep", "req"
+		case "tell":
+			bindRole, connRole = "tell-recv", "tell-send"
 		}
 		ep := "tcp://127.0.0.1:*"
 		if c.transport == "ipc" {
@@ -603,9 +633,9 @@ func printTable(w io.Writer, cfg config, cases []benchCase, ims []impl, results 
 		header += " " + im.label + " |"
 		sep += "---|"
 	}
-	var against []impl // the libzmq columns ours is compared with
+	var against []impl // the columns ours is compared with: libzmq, and the actor frameworks
 	if _, hasOurs := indexImpl(ims, "ours"); hasOurs {
-		for _, name := range []string{"libzmq-c", "libzmq"} {
+		for _, name := range []string{"libzmq-c", "libzmq", "protoactor", "hollywood"} {
 			if i, ok := indexImpl(ims, name); ok {
 				against = append(against, ims[i])
 				header += " ours/" + name + " |"

@@ -100,6 +100,9 @@ func peerMain(args []string) int {
 }
 
 func runPeer(a peerArgs) error {
+	if a.role == "tell-recv" || a.role == "tell-send" {
+		return tellPeer(a)
+	}
 	if a.impl.native != nil {
 		return a.impl.native(a)
 	}
