@@ -172,3 +172,49 @@ func BenchmarkAsk(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkIdleActor reports what an idle actor costs in memory (heap and
+// stack, per actor, in the custom metric B/actor) beside a goroutine blocked
+// on an unbuffered channel of its own (B/goroutine): run with -benchtime
+// 10000x.
+func BenchmarkIdleActor(b *testing.B) {
+	measure := func(b *testing.B, unit string, start func() func()) {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		stops := make([]func(), b.N)
+		for i := range b.N {
+			stops[i] = start()
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		used := (after.HeapInuse + after.StackInuse) - (before.HeapInuse + before.StackInuse)
+		b.ReportMetric(float64(used)/float64(b.N), unit)
+		b.ReportMetric(float64(after.StackInuse-before.StackInuse)/float64(b.N), "stack-B/op")
+		b.StopTimer()
+		for _, stop := range stops {
+			stop()
+		}
+	}
+	b.Run("actor", func(b *testing.B) {
+		measure(b, "B/actor", func() func() {
+			a, err := actor.Spawn(context.Background(), actor.BehaviorFunc[int](func(context.Context, int) error { return nil }))
+			if err != nil {
+				b.Fatal(err)
+			}
+			return func() { a.Close() }
+		})
+	})
+	b.Run("goroutine", func(b *testing.B) {
+		measure(b, "B/goroutine", func() func() {
+			ch := make(chan int)
+			done := make(chan struct{})
+			go func() {
+				for range ch {
+				}
+				close(done)
+			}()
+			return func() { close(ch); <-done }
+		})
+	})
+}

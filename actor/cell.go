@@ -143,7 +143,7 @@ func (c *cell[M]) run(ctx context.Context, b Behavior[M], started func(error)) (
 }
 
 func (c *cell[M]) loop(ctx context.Context, b Behavior[M]) (exitKind, error) {
-	batch := make([]envelope[M], 0, 8)
+	var batch []envelope[M] // grows to the batches the actor gets
 	for {
 		var done bool
 		batch, done = c.q.take(batch[:0])

@@ -76,6 +76,9 @@ type config struct {
 
 var nameSeq atomic.Uint64
 
+// nopLogger is the logger of every actor that was given none.
+var nopLogger = zap.NewNop()
+
 func newConfig(t target, opts []Option) (*config, error) {
 	c := &config{
 		target:     t,
@@ -119,8 +122,11 @@ func (c *config) finish() {
 	if c.observer == nil {
 		c.observer = NopObserver{}
 	}
-	if c.logger == nil {
-		c.logger = zap.NewNop()
+	if c.logger == nil || c.logger == nopLogger {
+		// One shared no-op logger: naming it per actor would cost every
+		// actor a logger of its own that logs nothing.
+		c.logger = nopLogger
+		return
 	}
 	c.logger = c.logger.With(zap.String("actor", c.name))
 }

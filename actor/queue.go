@@ -52,7 +52,8 @@ func newQueue[M any](m Mailbox) *queue[M] {
 	if m.policy != policyUnbounded {
 		q.size = m.size
 	}
-	q.ring = make([]envelope[M], min(16, max(q.size, 1)))
+	// Small to start, doubling as it fills: an idle actor costs little.
+	q.ring = make([]envelope[M], min(4, max(q.size, 1)))
 	return q
 }
 
