@@ -39,4 +39,9 @@
 //
 // Package actortest has Probe, an actor that records what it receives, and
 // Recorder, an Observer that tests can await events on.
+//
+// Reach for this package for concurrency within one process; when the same
+// actors must talk across processes or machines, package patterns gives them
+// socket mailboxes and references (the root package's doc, "Choosing a
+// package", compares socket, actor, patterns and broker).
 package actor

@@ -45,4 +45,8 @@
 // state and does the sending. Every type here says in its doc which of its
 // methods block and which goroutines it runs; constructors start them and
 // Close returns after they have ended.
+//
+// Reach for this package for a broker that is ready to run; for typed actors
+// on sockets of your own design, package patterns; for frames, package
+// socket (the root package's doc, "Choosing a package", compares them).
 package broker

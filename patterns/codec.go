@@ -5,7 +5,9 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"runtime/debug"
+	"unsafe"
 
 	"github.com/zmqflow/zmqflow/actor"
 )
@@ -143,24 +145,22 @@ func (JSON[T]) Decode(frames [][]byte) (T, error) {
 
 // Binary is the Codec of one frame holding a fixed-size value in
 // little-endian binary: a number, a bool, or an array or struct of them, laid
-// out as encoding/binary does (int and uint as 8 bytes). A T that implements
-// encoding.BinaryMarshaler and encoding.BinaryUnmarshaler (on its pointer)
-// is encoded by those methods instead, which is the fast path for structs:
-// encoding/binary reflects over a struct on every message. Encode fails for
+// out as encoding/binary does (int and uint as 8 bytes). The layout of a type
+// is worked out once, so a struct costs no reflection per message. A T that
+// implements encoding.BinaryMarshaler and encoding.BinaryUnmarshaler (on its
+// pointer) is encoded by those methods instead. Encode fails for
 // types of no fixed size (strings, slices, maps, int fields in structs);
 // Decode fails unless the frame is exactly one value.
 type Binary[T any] struct{}
 
 // Encode writes v into the only frame.
 func (Binary[T]) Encode(v T) ([][]byte, error) {
-	switch x := any(v).(type) {
-	case int:
-		return [][]byte{binary.LittleEndian.AppendUint64(make([]byte, 0, 8), uint64(x))}, nil
-	case uint:
-		return [][]byte{binary.LittleEndian.AppendUint64(make([]byte, 0, 8), uint64(x))}, nil
-	case encoding.BinaryMarshaler:
-		b, err := x.MarshalBinary()
-		return [][]byte{b}, err
+	info := binaryInfoFor(reflect.TypeFor[T]())
+	switch {
+	case info.marshal:
+		return marshalBinary(v)
+	case info.plan != nil:
+		return [][]byte{info.plan.encode(make([]byte, 0, info.plan.size), unsafe.Pointer(&v))}, nil
 	}
 	b, err := binary.Append(nil, binary.LittleEndian, v)
 	if err != nil {
@@ -176,26 +176,30 @@ func (Binary[T]) Decode(frames [][]byte) (T, error) {
 		return v, frameCountError(len(frames))
 	}
 	f := frames[0]
-	switch p := any(&v).(type) {
-	case *int:
-		if len(f) != 8 {
-			return v, fmt.Errorf("int: %d bytes, want 8", len(f))
-		}
-		*p = int(int64(binary.LittleEndian.Uint64(f)))
-		return v, nil
-	case *uint:
-		if len(f) != 8 {
-			return v, fmt.Errorf("uint: %d bytes, want 8", len(f))
-		}
-		*p = uint(binary.LittleEndian.Uint64(f))
-		return v, nil
-	case encoding.BinaryUnmarshaler:
-		return v, p.UnmarshalBinary(f)
+	info := binaryInfoFor(reflect.TypeFor[T]())
+	switch {
+	case info.unmarshal:
+		return unmarshalBinary[T](f)
+	case info.plan != nil:
+		return v, info.plan.decode(f, unsafe.Pointer(&v))
 	}
 	n, err := binary.Decode(f, binary.LittleEndian, &v)
 	if err == nil && n != len(f) {
 		err = fmt.Errorf("%d bytes after the value", len(f)-n)
 	}
+	return v, err
+}
+
+// marshalBinary and unmarshalBinary are apart so that the interface
+// conversions they need cost the other paths nothing.
+func marshalBinary[T any](v T) ([][]byte, error) {
+	b, err := any(v).(encoding.BinaryMarshaler).MarshalBinary()
+	return [][]byte{b}, err
+}
+
+func unmarshalBinary[T any](f []byte) (T, error) {
+	var v T
+	err := any(&v).(encoding.BinaryUnmarshaler).UnmarshalBinary(f)
 	return v, err
 }
 

@@ -68,4 +68,10 @@
 // with [RestartingStage]; a sink returns [ErrStop] when it has everything;
 // Run returns after every goroutine and socket of the pipeline is gone. The
 // same definition runs over any transport, and split across processes.
+//
+// Reach for this package when the same actors must run with their peers in
+// other processes or on other machines; for actors within one process only,
+// package actor; for frames and libzmq-level control, package socket; for the
+// guide's brokers ready to run, package broker (the root package's doc,
+// "Choosing a package", compares them).
 package patterns

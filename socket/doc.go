@@ -47,4 +47,12 @@
 //
 // Close lingers (WithLinger) while queued messages go out, then closes every
 // connection and returns once every goroutine the socket started has ended.
+//
+// # Choosing a layer
+//
+// A socket speaks frames. For typed values, actors whose mailboxes are
+// sockets and references that send over them, use package patterns (its
+// Inbox.Socket and Outbox.Socket give back the socket underneath); for the
+// guide's brokers ready to run, package broker. The root package's doc,
+// "Choosing a package", compares the four.
 package socket
