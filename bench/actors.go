@@ -8,10 +8,12 @@ package main
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"time"
 
 	"github.com/zmqflow/zmqflow/actor"
 	"github.com/zmqflow/zmqflow/bench/tell"
@@ -75,3 +77,68 @@ func buildPeer(name, dir string) (string, error) {
 	}
 	return out, nil
 }
+
+// runActorPeer is the "actors" implementation of the PUSH->PULL cases: the
+// same sockets as ours, with a PULL mailbox feeding an actor on the receiving
+// side and a PUSH reference's Tell on the sending side, what the patterns
+// package costs over the raw sockets.
+func runActorPeer(a peerArgs) error {
+	ctx := context.Background()
+	switch a.role {
+	case "pull":
+		in, err := patterns.Pull(patterns.Bytes{}, patterns.Bind(a.ep))
+		if err != nil {
+			return err
+		}
+		var n uint64
+		var start time.Time
+		done := make(chan error, 1)
+		act, err := actor.Spawn(ctx, actor.BehaviorFunc[[]byte](func(_ context.Context, b []byte) error {
+			if len(b) == a.size {
+				if n == 0 {
+					start = time.Now()
+				}
+				n++
+				return nil
+			}
+			elapsed := time.Since(start)
+			if len(b) != endMarkerLen || string(b[8:]) != "END" || binary.BigEndian.Uint64(b) != n {
+				done <- fmt.Errorf("end marker %q after %d messages", b, n)
+				return nil
+			}
+			done <- report(result{Msgs: n, Seconds: elapsed.Seconds()})
+			return nil
+		}), actor.WithFeed(in))
+		if err != nil {
+			return err
+		}
+		fmt.Printf("READY %s\n", in.Endpoint())
+		err = <-done
+		act.Close()
+		return err
+	case "push":
+		out, err := patterns.Push(patterns.Bytes{}, patterns.Connect(a.ep))
+		if err != nil {
+			return err
+		}
+		ref := out.Ref()
+		err = sendFor(refSock{ctx, ref}, a)
+		a.waitRelease()
+		out.Close()
+		return err
+	}
+	return fmt.Errorf("actors: no role %q", a.role)
+}
+
+// refSock lets sendFor tell through a Ref.
+type refSock struct {
+	ctx context.Context
+	ref actor.Ref[[]byte]
+}
+
+func (r refSock) Send(b []byte) error       { return r.ref.Tell(r.ctx, b) }
+func (refSock) Bind(string) (string, error) { return "", fmt.Errorf("not a socket") }
+func (refSock) Connect(string) error        { return fmt.Errorf("not a socket") }
+func (refSock) Recv() ([]byte, error)       { return nil, fmt.Errorf("not a socket") }
+func (refSock) RecvMsg() ([][]byte, error)  { return nil, fmt.Errorf("not a socket") }
+func (refSock) Close() error                { return nil }

@@ -61,6 +61,7 @@ var impls = []impl{
 		// A libzmq context holds 1023 sockets unless told otherwise.
 		reserve: func(n int) error { return czmq.SetMaxSockets(n + 16) }},
 	{name: "zmq4", label: "zmq4 sockets", open: openGz, finish: func() error { return nil }},
+	{name: "actors", label: "ours, actors", native: runActorPeer},
 	{name: "protoactor", label: "protoactor-go", actorsOnly: true},
 	{name: "hollywood", label: "hollywood", actorsOnly: true},
 }

@@ -77,6 +77,9 @@ func (c benchCase) runs(im impl) bool {
 	if im.actorsOnly {
 		return c.pattern == "tell"
 	}
+	if im.name == "actors" { // patterns over our sockets: PUSH->PULL between processes
+		return c.pattern == "pushpull" && c.transport != "inproc"
+	}
 	switch c.pattern {
 	case "tell":
 		return im.name == "ours"
@@ -635,7 +638,7 @@ func printTable(w io.Writer, cfg config, cases []benchCase, ims []impl, results 
 	}
 	var against []impl // the columns ours is compared with: libzmq, and the actor frameworks
 	if _, hasOurs := indexImpl(ims, "ours"); hasOurs {
-		for _, name := range []string{"libzmq-c", "libzmq", "protoactor", "hollywood"} {
+		for _, name := range []string{"libzmq-c", "libzmq", "actors", "protoactor", "hollywood"} {
 			if i, ok := indexImpl(ims, name); ok {
 				against = append(against, ims[i])
 				header += " ours/" + name + " |"
