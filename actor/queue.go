@@ -141,20 +141,30 @@ func (q *queue[M]) push(ctx context.Context, e envelope[M], block bool) (victim 
 			q.mu.Unlock()
 			return victim, false, ErrMailboxFull
 		}
-		q.waiters++
-		space := q.space
-		q.mu.Unlock()
-		select {
-		case <-space:
-		case <-ctx.Done():
-			q.mu.Lock()
-			if space == q.space {
-				q.waiters--
-			}
-			q.mu.Unlock()
-			return victim, false, ctx.Err()
+		if err := q.awaitSpace(ctx); err != nil {
+			return victim, false, err
 		}
+	}
+}
+
+// awaitSpace waits for the receiver to make room in a full mailbox, or for
+// ctx to end. It is called with mu held; it returns nil with mu held again,
+// or ctx's error with mu released.
+func (q *queue[M]) awaitSpace(ctx context.Context) error {
+	q.waiters++
+	space := q.space
+	q.mu.Unlock()
+	select {
+	case <-space:
 		q.mu.Lock()
+		return nil
+	case <-ctx.Done():
+		q.mu.Lock()
+		if space == q.space {
+			q.waiters--
+		}
+		q.mu.Unlock()
+		return ctx.Err()
 	}
 }
 
@@ -177,8 +187,8 @@ func (q *queue[M]) pushAll(ctx context.Context, es []envelope[M]) (n int, droppe
 		}
 		return n, dropped, nil
 	}
-	for n < len(es) {
-		q.mu.Lock()
+	q.mu.Lock()
+	for {
 		if q.state != qOpen {
 			q.mu.Unlock()
 			return n, nil, ErrStopped
@@ -191,21 +201,10 @@ func (q *queue[M]) pushAll(ctx context.Context, es []envelope[M]) (n int, droppe
 			q.mu.Unlock()
 			return n, nil, nil
 		}
-		q.waiters++
-		space := q.space
-		q.mu.Unlock()
-		select {
-		case <-space:
-		case <-ctx.Done():
-			q.mu.Lock()
-			if space == q.space {
-				q.waiters--
-			}
-			q.mu.Unlock()
-			return n, nil, ctx.Err()
+		if err := q.awaitSpace(ctx); err != nil {
+			return n, nil, err
 		}
 	}
-	return n, nil, nil
 }
 
 // take appends up to maxBatch waiting messages to dst (one, for a dropping

@@ -194,6 +194,13 @@ func (a *asker[Q, R]) tell(ctx context.Context, req actor.Request[Q, R], try boo
 	}
 	a.pending[id] = w
 	a.mu.Unlock()
+	if a.closed.Load() {
+		// Closing, and maybe past abandoning what was pending: this one
+		// would wait for a reply nobody reads.
+		a.take(id)
+		a.deadLetter(req, actor.ErrStopped)
+		return fmt.Errorf("%w (%s)", actor.ErrStopped, a.cfg.name)
+	}
 	m := make(socket.Msg, 0, 1+len(q))
 	m = append(m, binary.BigEndian.AppendUint64(make([]byte, 0, corrLen), id))
 	if err := send(a.endpoint, ctx, req, append(m, q...)); err != nil {
