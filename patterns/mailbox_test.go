@@ -269,6 +269,10 @@ func TestOptionsRefused(t *testing.T) {
 			return err
 		},
 		"no endpoint": func() error { _, err := patterns.Push(patterns.String{}); return err },
+		"WithObserver on Pull": func() error {
+			_, err := patterns.Pull(patterns.String{}, patterns.Bind("inproc://z"), patterns.WithObserver(actor.NopObserver{}))
+			return err
+		},
 		"Pub without topic": func() error {
 			_, err := patterns.Pub(patterns.String{}, nil, patterns.Bind("inproc://y"))
 			return err

@@ -92,10 +92,12 @@ func WithName(name string) Option {
 
 // WithObserver sets the Observer that hears of a reference's dead letters
 // (PUB subscribers that missed a message at their high-water mark, requests
-// whose reply came too late, replies that did not decode). A mailbox reports
-// to the Observer of the actor it feeds instead.
+// whose reply came too late, replies that did not decode), and of a Pair
+// mailbox's Peer. Other mailboxes report to the Observer of the actor they
+// feed: the option is refused there.
 func WithObserver(o actor.Observer) Option {
-	return option{"WithObserver", nil, func(c *config) error { c.observer = o; return nil }}
+	return option{"WithObserver", []socket.Type{socket.Push, socket.Pub, socket.Dealer, socket.Req, socket.Pair},
+		func(c *config) error { c.observer = o; return nil }}
 }
 
 // LazyPirate makes a Req reference reliable as the guide's Lazy Pirate
