@@ -26,6 +26,10 @@ var (
 	// ErrBadOption is an option out of range, one that does not apply to the
 	// constructor it was given to, or a missing endpoint.
 	ErrBadOption = errors.New("patterns: invalid option")
+	// ErrMissed is the Reason of a dead letter for a message that one or
+	// more PUB subscribers missed because they were at their high-water
+	// mark.
+	ErrMissed = errors.New("patterns: subscriber at high-water mark missed the message")
 	// ErrInUse is a mailbox given to a second actor: a socket feeds one.
 	ErrInUse = errors.New("patterns: mailbox already feeds an actor")
 )

@@ -86,10 +86,6 @@ func Pub[M any](codec Codec[M], topic func(M) string, opts ...Option) (*Outbox[M
 	return o, nil
 }
 
-// ErrMissed is the Reason of a dead letter for a message that one or more
-// PUB subscribers missed because they were at their high-water mark.
-var ErrMissed = errors.New("patterns: subscriber at high-water mark missed the message")
-
 // Ref returns the reference to hand out.
 func (o *Outbox[M]) Ref() actor.Ref[M] { return actor.RefTo(o.remote) }
 
