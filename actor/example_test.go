@@ -97,3 +97,40 @@ func ExampleSupervise() {
 	// c 1
 	// <nil> 1
 }
+
+// A supervision tree: a subtree of two children under the top supervisor.
+// When a child of the subtree fails more often than the subtree allows, the
+// failure goes up, and the top restarts the whole subtree: fresh behaviours,
+// the same mailboxes, nothing told to them lost.
+func ExampleNewSupervisor() {
+	ctx := context.Background()
+	out := make(chan string, 10)
+	child := func(name string) *actor.Child[string] {
+		return actor.NewChild(name, func() actor.Behavior[string] {
+			return actor.BehaviorFunc[string](func(_ context.Context, m string) error {
+				if m == "crash" {
+					return errors.New(name + " crashed")
+				}
+				out <- name + " got " + m
+				return nil
+			})
+		})
+	}
+	parser, writer := child("parser"), child("writer")
+	io := actor.NewSupervisor("io", actor.OneForOne, []actor.ChildSpec{parser, writer},
+		actor.WithIntensity(0, time.Second)) // the subtree restarts nothing itself
+	top, err := actor.Supervise(ctx, actor.OneForOne, []actor.ChildSpec{io},
+		actor.WithBackoff(0, 0))
+	if err != nil {
+		panic(err)
+	}
+	defer top.Stop(ctx)
+
+	parser.Ref().Tell(ctx, "crash") // the subtree gives up; the top restarts it
+	parser.Ref().Tell(ctx, "line 1")
+	fmt.Println(<-out)
+	fmt.Println("subtree restarts:", io.Restarts())
+	// Output:
+	// parser got line 1
+	// subtree restarts: 1
+}
