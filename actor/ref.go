@@ -48,8 +48,9 @@ func (r Ref[M]) none() error {
 // has no room (a socket's high-water mark) and returns ErrMailboxFull
 // wrapping ctx's error; a message the transport drops is reported as a
 // DeadLetter, never silently lost; a Remote that was closed returns
-// ErrStopped. A Tell of a Request (from Ask) carries the request and sees
-// that exactly one Reply reaches it. Remote's methods must be safe for
+// ErrStopped. A Tell of a Request (from Ask) carries the request, and the
+// Remote replies to it once, with the answer or an error, unless its asker
+// gave up first (its ctx ended). Remote's methods must be safe for
 // concurrent use.
 type Remote[M any] interface {
 	Tell(ctx context.Context, m M) error

@@ -37,15 +37,18 @@ func runManager(ctx context.Context) error {
 		return err
 	}
 	p.Own(vent)
+	defer vent.Close() // the pipeline closes it; this covers the early returns
 	control, err := patterns.Pub(patterns.String{}, func(string) string { return "" }, patterns.Bind(eps.control))
 	if err != nil {
 		return err
 	}
 	p.Own(control)
+	defer control.Close()
 	results, err := patterns.Pull(patterns.Binary[Report]{}, patterns.Bind(eps.results))
 	if err != nil {
 		return err
 	}
+	defer results.Close() // its actor closes it; this covers the early returns
 	bound := endpoints{vent.Endpoint(), results.Endpoint(), control.Endpoint()}
 	local := bound.reachable("127.0.0.1")
 
