@@ -19,11 +19,12 @@ import (
 // successful Start until the actor ends for good: the feed, and what is
 // queued in it, outlives the actor's restarts, as the mailbox does. Run is
 // called once; it takes messages from wherever they come from and puts them
-// in the mailbox with Inlet.Put, which blocks while the mailbox is full (so
-// a socket's high-water mark pushes back on its peers). Run must return when
-// ctx ends. When the actor stops (Stop or Close, or it fails for good) ctx is
-// cancelled, Run returns, and Close is called once: the feed releases what it
-// holds (closes its socket).
+// in the mailbox with Inlet.Put (or Inlet.PutAll, several at once), which
+// blocks while the mailbox is full (so a socket's high-water mark pushes back
+// on its peers). Run must return when ctx ends. When the actor stops (Stop or
+// Close, or it fails for good) ctx is cancelled, Run returns, and Close is
+// called once: the feed releases what it holds (closes its socket). Close is
+// called even when Run never was (the actor's first Start failed).
 //
 // A Run that returns an error before ctx ended means the feed can no longer
 // receive: the mailbox takes no more, the actor handles what is in it and then
