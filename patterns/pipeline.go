@@ -51,14 +51,18 @@ type Pipeline struct {
 
 	stop     chan struct{} // closed when a stage returned ErrStop
 	stopOnce sync.Once
+	initOnce sync.Once
 }
 
 // NewPipeline makes an empty pipeline. Its options are a supervisor's
 // (actor.WithName, actor.WithObserver, actor.WithLogger): the observer and
 // logger are every stage's that has none of its own.
+// The zero Pipeline is one with no options.
 func NewPipeline(opts ...actor.Option) *Pipeline {
-	return &Pipeline{opts: opts, stop: make(chan struct{})}
+	return &Pipeline{opts: opts}
 }
+
+func (p *Pipeline) init() { p.initOnce.Do(func() { p.stop = make(chan struct{}) }) }
 
 // Restart is a stage's restart policy (RestartingStage): at most Intensity
 // restarts within Window, waiting BackoffMin before the first and doubling
@@ -130,6 +134,7 @@ func (p *Pipeline) Own(c io.Closer) {
 }
 
 func (p *Pipeline) mustNotRun() {
+	p.init()
 	if p.running.Load() {
 		panic("patterns: Pipeline changed after Run")
 	}
@@ -138,6 +143,7 @@ func (p *Pipeline) mustNotRun() {
 // Run runs the pipeline; see Pipeline for when it returns and with what. A
 // second Run returns ErrBadOption.
 func (p *Pipeline) Run(ctx context.Context) (err error) {
+	p.init()
 	if !p.running.CompareAndSwap(false, true) {
 		return fmt.Errorf("%w: Pipeline.Run called twice", ErrBadOption)
 	}

@@ -234,6 +234,18 @@ func TestPipelineRestartPolicySpent(t *testing.T) {
 	}
 }
 
+// The zero Pipeline works as one from NewPipeline().
+func TestPipelineZero(t *testing.T) {
+	var p patterns.Pipeline
+	ref := patterns.Stage(&p, "sink", func() actor.Behavior[int] {
+		return actor.BehaviorFunc[int](func(context.Context, int) error { return patterns.ErrStop })
+	})
+	p.Source("one", func(ctx context.Context) error { return ref.Tell(ctx, 1) })
+	if err := p.Run(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestPipelineCtx(t *testing.T) {
 	p := patterns.NewPipeline()
 	patterns.Stage(p, "idle", func() actor.Behavior[int] {
