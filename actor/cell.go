@@ -72,13 +72,19 @@ func (c *cell[M]) tell(ctx context.Context, m M, block bool) error {
 type abandoner interface{ abandon(reason error) }
 
 func (c *cell[M]) deadLetter(m M, reason error) {
-	c.deadLetters.Add(1)
 	if a, ok := any(m).(abandoner); ok {
 		a.abandon(reason)
 	}
-	c.obs.DeadLetter(DeadLetter{Actor: c.name, Message: m, Reason: reason})
+	c.reportDeadLetter(m, reason)
+}
+
+// reportDeadLetter counts, observes and logs a dead letter: a message of
+// the actor's type, or what a feed received and could not make one of.
+func (c *cell[M]) reportDeadLetter(msg any, reason error) {
+	c.deadLetters.Add(1)
+	c.obs.DeadLetter(DeadLetter{Actor: c.name, Message: msg, Reason: reason})
 	if ce := c.log.Check(zap.DebugLevel, "dead letter"); ce != nil {
-		ce.Write(zap.Error(reason), zap.Any("message", m))
+		ce.Write(zap.Error(reason), zap.Any("message", msg))
 	}
 }
 

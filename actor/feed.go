@@ -95,13 +95,7 @@ func (in Inlet[M]) PutAll(ms []M) error {
 // DeadLetter reports something that arrived for the actor and will not be
 // handled, with the reason: a message that did not decode, for instance. msg
 // is what arrived (the raw frames); reason says why.
-func (in Inlet[M]) DeadLetter(msg any, reason error) {
-	in.c.deadLetters.Add(1)
-	in.c.obs.DeadLetter(DeadLetter{Actor: in.c.name, Message: msg, Reason: reason})
-	if ce := in.c.log.Check(zap.DebugLevel, "dead letter"); ce != nil {
-		ce.Write(zap.Error(reason))
-	}
-}
+func (in Inlet[M]) DeadLetter(msg any, reason error) { in.c.reportDeadLetter(msg, reason) }
 
 // Name returns the name of the actor the inlet leads to.
 func (in Inlet[M]) Name() string { return in.c.name }

@@ -241,13 +241,8 @@ func (a *asker[Q, R]) readReplies(ctx context.Context) {
 			a.deadLetter(m, fmt.Errorf("%w: reply came after its asker gave up", actor.ErrAskTimeout))
 			continue
 		}
-		req.Reply(a.reply(status, body))
+		req.Reply(decodeReply(a.rc, a.cfg.name, status, body))
 	}
-}
-
-// reply decodes a reply's status and body into what Ask returns.
-func (a *asker[Q, R]) reply(status byte, body [][]byte) (R, error) {
-	return decodeReply(a.rc, a.cfg.name, status, body)
 }
 
 // decodeReply turns a reply's status and body into what Ask returns.
@@ -286,6 +281,3 @@ func (a *asker[Q, R]) abandonAll() {
 		w.req.Reply(zero, fmt.Errorf("%w (%s closed with the request in flight)", actor.ErrStopped, a.cfg.name))
 	}
 }
-
-func (a *asker[Q, R]) Name() string       { return a.cfg.name }
-func (a *asker[Q, R]) Stats() actor.Stats { return a.stats() }

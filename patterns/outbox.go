@@ -103,7 +103,7 @@ func (o *Outbox[M]) Name() string { return o.ep.cfg.name }
 // Stats returns the reference's counters: Handled counts messages sent,
 // DeadLetters those reported as dead letters; Queued is 0 (what waits in
 // the socket is in Socket().Stats()).
-func (o *Outbox[M]) Stats() actor.Stats { return o.ep.stats() }
+func (o *Outbox[M]) Stats() actor.Stats { return o.ep.Stats() }
 
 // LateReplies returns how many replies to a Dealer's requests came after
 // their asker had given up (its ctx ended): dropped, and counted here.
@@ -215,7 +215,11 @@ func (e *endpoint) deadLetter(m any, reason error) {
 	e.cfg.observer.DeadLetter(actor.DeadLetter{Actor: e.cfg.name, Message: m, Reason: reason})
 }
 
-func (e *endpoint) stats() actor.Stats {
+// Name and Stats are the actor.Remote methods every reference over an
+// endpoint shares.
+func (e *endpoint) Name() string { return e.cfg.name }
+
+func (e *endpoint) Stats() actor.Stats {
 	return actor.Stats{Handled: e.sent.Load(), DeadLetters: e.dead.Load()}
 }
 
@@ -260,6 +264,3 @@ func (s *sender[M]) TryTell(m M) error {
 	}
 	return send(s.endpoint, endedCtx, m, frames)
 }
-
-func (s *sender[M]) Name() string       { return s.cfg.name }
-func (s *sender[M]) Stats() actor.Stats { return s.stats() }

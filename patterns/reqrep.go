@@ -108,13 +108,16 @@ func (r *requester[Q, R]) Tell(ctx context.Context, req actor.Request[Q, R]) err
 	if err != nil {
 		return fmt.Errorf("patterns: %s: %w", r.cfg.name, err)
 	}
-	select {
-	case r.turn <- struct{}{}:
-	case <-ctx.Done():
-		return fmt.Errorf("%w (%s: a request before it is in flight): %w", actor.ErrMailboxFull, r.cfg.name, ctx.Err())
-	case <-r.life.Done():
+	if r.life.Err() != nil {
 		r.deadLetter(req, actor.ErrStopped)
 		return fmt.Errorf("%w (%s)", actor.ErrStopped, r.cfg.name)
+	}
+	select {
+	case r.turn <- struct{}{}: // free now: TryTell must not lose to its ended ctx
+	default:
+		if err := r.awaitTurn(ctx, req); err != nil {
+			return err
+		}
 	}
 	r.wg.Add(1)
 	go func() {
@@ -123,6 +126,19 @@ func (r *requester[Q, R]) Tell(ctx context.Context, req actor.Request[Q, R]) err
 		v, err := r.roundTrip(ctx, q)
 		req.Reply(v, err)
 	}()
+	return nil
+}
+
+// awaitTurn waits for the request in flight to end, within ctx.
+func (r *requester[Q, R]) awaitTurn(ctx context.Context, req actor.Request[Q, R]) error {
+	select {
+	case r.turn <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("%w (%s: a request before it is in flight): %w", actor.ErrMailboxFull, r.cfg.name, ctx.Err())
+	case <-r.life.Done():
+		r.deadLetter(req, actor.ErrStopped)
+		return fmt.Errorf("%w (%s)", actor.ErrStopped, r.cfg.name)
+	}
 	return nil
 }
 
@@ -204,6 +220,3 @@ func (r *requester[Q, R]) reopen() error {
 	r.sock = sock
 	return nil
 }
-
-func (r *requester[Q, R]) Name() string       { return r.cfg.name }
-func (r *requester[Q, R]) Stats() actor.Stats { return r.stats() }
