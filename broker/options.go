@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/zmqflow/zmqflow/socket"
 )
@@ -81,7 +82,22 @@ func newConfig(opts []Option) (config, error) {
 			return c, err
 		}
 	}
+	c.log = rateLimited(c.log)
 	return c, nil
+}
+
+// Log rate: a peer can send malformed messages as fast as the network
+// carries them, and each would be a warning. Each distinct log message is
+// written at most logBurst times per logTick; the rest are dropped.
+const (
+	logTick  = time.Second
+	logBurst = 10
+)
+
+func rateLimited(l *zap.Logger) *zap.Logger {
+	return l.WithOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core {
+		return zapcore.NewSamplerWithOptions(c, logTick, logBurst, 0)
+	}))
 }
 
 // expiry is how long a PPP peer may stay silent before it is dead.
@@ -171,7 +187,9 @@ func WithSocketOptions(opts ...socket.Option) Option {
 
 // WithLogger sets where the component logs (all components): peers coming
 // and going at debug level, dead workers, dropped duplicates and malformed
-// messages at warn. The default logs nothing.
+// messages at warn. Each distinct message is logged at most 10 times a
+// second, and a peer's message is shown truncated (see socket.Msg.String),
+// so that a hostile peer cannot flood the log. The default logs nothing.
 func WithLogger(l *zap.Logger) Option {
 	return optionFunc(func(c *config) error {
 		if l == nil {
