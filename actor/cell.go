@@ -20,16 +20,14 @@ type cell[M any] struct {
 	obs   Observer
 	timed bool // obs wants MessageHandled: read the clock per message
 	log   *zap.Logger
-	feed  *feeder[M] // nil without WithFeed
-	slots sync.Pool  // Ask's reply slots, reused
-
-	envelopes []envelope[M] // the feed's goroutine's, for PutAll
+	feeds []*feeder[M] // one per WithFeed
+	slots sync.Pool    // Ask's reply slots, reused
 
 	handled, deadLetters, restarts atomic.Uint64
 }
 
 func newCell[M any](cfg *config) (*cell[M], error) {
-	fd, err := newFeeder[M](cfg)
+	fds, err := newFeeders[M](cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -41,7 +39,7 @@ func newCell[M any](cfg *config) (*cell[M], error) {
 		obs:   cfg.observer,
 		timed: !nop,
 		log:   cfg.logger,
-		feed:  fd,
+		feeds: fds,
 	}, nil
 }
 

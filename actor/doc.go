@@ -8,8 +8,9 @@
 // only by messages. An actor's state belongs to its goroutine; other goroutines
 // hold a [Ref] and send it messages. The package knows nothing of sockets,
 // but it has the two small interfaces through which an actor reaches outside
-// the process: a [Feed] is a second entrance to a mailbox (a socket that
-// receives), and a [Remote] is what a [Ref] sends through when the actor
+// the process: a [Feed] is another entrance to a mailbox (a socket that
+// receives; an actor may have several, as a broker reads a frontend and a
+// backend), and a [Remote] is what a [Ref] sends through when the actor
 // lives elsewhere (a socket that sends). Package patterns makes both from
 // ZeroMQ sockets, so the same behaviour and the same Ref-holding code run
 // with their peers in this process, another process or another machine.
@@ -22,8 +23,9 @@
 //     Stop(ctx) drains it, Close stops it now.
 //   - [Ref]: Tell (blocks within ctx when the mailbox is full) and TryTell;
 //     [RefTo] makes one from a [Remote].
-//   - [Feed] and [WithFeed]: a mailbox's entrance from outside, kept across
-//     restarts; [Inlet] is how a feed puts messages in.
+//   - [Feed] and [WithFeed]: a mailbox's entrances from outside, kept across
+//     restarts; [Inlet] is how a feed puts messages in; [Ticker], a clock
+//     for heartbeats and deadlines.
 //   - [Mailbox]: Bounded (the default), DropNewest, DropOldest, Unbounded,
 //     always chosen by name; every drop is a [DeadLetter].
 //   - [Ask] and [Request]: request-reply with the deadline of ctx;

@@ -11,11 +11,12 @@ import (
 )
 
 // Feed is a second entrance to an actor's mailbox, from outside the
-// process: a socket that receives (package patterns makes them). Give one to
-// an actor with WithFeed; the behaviour cannot tell a message that came
-// through it from one told through a Ref.
+// process: a socket that receives (package patterns makes them), or a clock
+// (Ticker). Give one to an actor with WithFeed, or several (a broker reads
+// a frontend, a backend and a clock); the behaviour cannot tell a message
+// that came through one from one told through a Ref.
 //
-// The actor runs its feed in a goroutine of its own from the end of the first
+// The actor runs each feed in a goroutine of its own from the end of the first
 // successful Start until the actor ends for good: the feed, and what is
 // queued in it, outlives the actor's restarts, as the mailbox does. Run is
 // called once; it takes messages from wherever they come from and puts them
@@ -27,7 +28,8 @@ import (
 // called even when Run never was (the actor's first Start failed).
 //
 // A Run that returns an error before ctx ended means the feed can no longer
-// receive: the mailbox takes no more, the actor handles what is in it and then
+// receive: the mailbox takes no more (the actor's other feeds run on until
+// it ends), the actor handles what is in it and then
 // fails with that error (a supervised child cannot be restarted without its
 // feed and fails to start, so its supervisor gives up in time).
 type Feed[M any] interface {
@@ -37,9 +39,10 @@ type Feed[M any] interface {
 
 // Inlet is how a Feed puts messages in an actor's mailbox. It is a small
 // value; Put and DeadLetter are safe for concurrent use, PutAll is for one
-// goroutine at a time.
+// goroutine at a time (each feed has an inlet of its own).
 type Inlet[M any] struct {
 	c   *cell[M]
+	fd  *feeder[M]
 	ctx context.Context
 }
 
@@ -66,7 +69,7 @@ func (in Inlet[M]) Put(m M) error {
 // feed's Run.
 func (in Inlet[M]) PutAll(ms []M) error {
 	c := in.c
-	es := c.envelopes[:0]
+	es := in.fd.envelopes[:0]
 	var at time.Duration
 	if c.timed {
 		at = now()
@@ -82,7 +85,7 @@ func (in Inlet[M]) PutAll(ms []M) error {
 		c.deadLetter(e.msg, ErrStopped)
 	}
 	clear(es)
-	c.envelopes = es
+	in.fd.envelopes = es
 	switch {
 	case err == nil:
 		return nil
@@ -100,20 +103,21 @@ func (in Inlet[M]) DeadLetter(msg any, reason error) { in.c.reportDeadLetter(msg
 // Name returns the name of the actor the inlet leads to.
 func (in Inlet[M]) Name() string { return in.c.name }
 
-// WithFeed gives the actor a second entrance to its mailbox, f (see Feed).
-// M must be the actor's message type: Spawn and NewChild refuse a feed of
-// another type with ErrBadOption.
+// WithFeed gives the actor another entrance to its mailbox, f (see Feed).
+// Given several times, the actor has several feeds, each run in its own
+// goroutine. M must be the actor's message type: Spawn and NewChild refuse a
+// feed of another type with ErrBadOption.
 func WithFeed[M any](f Feed[M]) Option {
 	return option{forActor, func(c *config) error {
 		if f == nil {
 			return fmt.Errorf("%w: nil feed", ErrBadOption)
 		}
-		c.feed = f
+		c.feeds = append(c.feeds, f)
 		return nil
 	}}
 }
 
-// feeder runs a cell's feed: one goroutine for the life of the cell.
+// feeder runs one of a cell's feeds: one goroutine for the life of the cell.
 type feeder[M any] struct {
 	f      Feed[M]
 	ctx    context.Context
@@ -122,32 +126,37 @@ type feeder[M any] struct {
 	start  sync.Once
 	stop   sync.Once
 	err    error // why Run failed; written before done is closed
+
+	envelopes []envelope[M] // the feed's goroutine's, for PutAll
 }
 
-func newFeeder[M any](cfg *config) (*feeder[M], error) {
-	if cfg.feed == nil {
-		return nil, nil
+func newFeeders[M any](cfg *config) ([]*feeder[M], error) {
+	var fds []*feeder[M]
+	for _, v := range cfg.feeds {
+		f, ok := v.(Feed[M])
+		if !ok {
+			var zero M
+			return nil, fmt.Errorf("%w: feed %T is not a Feed of the actor's message type %T", ErrBadOption, v, zero)
+		}
+		fds = append(fds, &feeder[M]{f: f, done: make(chan struct{})})
 	}
-	f, ok := cfg.feed.(Feed[M])
-	if !ok {
-		var zero M
-		return nil, fmt.Errorf("%w: feed %T is not a Feed of the actor's message type %T", ErrBadOption, cfg.feed, zero)
-	}
-	return &feeder[M]{f: f, done: make(chan struct{})}, nil
+	return fds, nil
 }
 
-// startFeed runs the feed if it is not running yet. ctx carries the values
-// the feed's context keeps.
+// startFeed runs the feeds that are not running yet. ctx carries the values
+// the feeds' contexts keep.
 func (c *cell[M]) startFeed(ctx context.Context) {
-	fd := c.feed
-	if fd == nil {
-		return
+	for _, fd := range c.feeds {
+		c.startFeeder(ctx, fd)
 	}
+}
+
+func (c *cell[M]) startFeeder(ctx context.Context, fd *feeder[M]) {
 	fd.start.Do(func() {
 		fd.ctx, fd.cancel = context.WithCancel(context.WithoutCancel(ctx))
 		go func() {
 			defer close(fd.done)
-			err := protect(func() error { return fd.f.Run(fd.ctx, Inlet[M]{c, fd.ctx}) })
+			err := protect(func() error { return fd.f.Run(fd.ctx, Inlet[M]{c, fd, fd.ctx}) })
 			if err == nil || fd.ctx.Err() != nil {
 				return
 			}
@@ -158,12 +167,15 @@ func (c *cell[M]) startFeed(ctx context.Context) {
 	})
 }
 
-// stopFeed stops the feed, waits for its goroutine and closes it. Idempotent.
+// stopFeed stops the feeds, waits for their goroutines and closes them.
+// Idempotent.
 func (c *cell[M]) stopFeed() {
-	fd := c.feed
-	if fd == nil {
-		return
+	for _, fd := range c.feeds {
+		c.stopFeeder(fd)
 	}
+}
+
+func (c *cell[M]) stopFeeder(fd *feeder[M]) {
 	fd.stop.Do(func() {
 		fd.start.Do(func() {}) // a feed never started never will be
 		if fd.cancel != nil {
@@ -176,17 +188,17 @@ func (c *cell[M]) stopFeed() {
 	})
 }
 
-// feedErr returns why the feed failed, or nil while it runs or when it was
-// stopped.
+// feedErr returns why a feed failed, or nil while they run or when they
+// were stopped.
 func (c *cell[M]) feedErr() error {
-	fd := c.feed
-	if fd == nil {
-		return nil
+	for _, fd := range c.feeds {
+		select {
+		case <-fd.done:
+			if fd.err != nil {
+				return fd.err
+			}
+		default:
+		}
 	}
-	select {
-	case <-fd.done:
-		return fd.err
-	default:
-		return nil
-	}
+	return nil
 }

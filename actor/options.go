@@ -71,7 +71,7 @@ type config struct {
 	window     time.Duration
 	backoffMin time.Duration
 	backoffMax time.Duration
-	feed       any // a Feed[M], checked against M by newCell
+	feeds      []any // Feed[M]s, checked against M by newCell
 }
 
 var nameSeq atomic.Uint64

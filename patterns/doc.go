@@ -42,6 +42,11 @@
 // and what is queued in both across restarts. The actor closes its inbox when
 // it ends for good.
 //
+// An actor that reads several sockets of its own, a broker with a frontend
+// and a backend, is given a [Feed] per socket: raw frames, tagged by a wrap
+// function, and a [Gate] that holds a socket back (the load balancer reads
+// its clients only while a worker is idle); actor.Ticker is its clock.
+//
 // # References
 //
 // An Outbox is an actor.Remote: its Ref is an ordinary actor.Ref, so code
