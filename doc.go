@@ -16,7 +16,8 @@
 //	                                          Close with linger, Shutdown(ctx) and
 //	                                          ErrDiscarded; the kill signal (PUB/SUB):
 //	                                          examples/taskwork, tasksink
-//	Ch. 2  Intermediaries and Proxies          socket: XPub, XSub; broker: Proxy, Queue, Forwarder
+//	Ch. 2  Intermediaries and Proxies          socket: XPub, XSub; broker/proxy: Proxy, Queue,
+//	                                          Forwarder
 //	Ch. 2  Missing Message Problem Solver      socket.Monitor events, Stats
 //	Ch. 2  Multithreading with ZeroMQ          actor: Spawn, Ref.Tell, Ask, Supervise,
 //	                                          NewSupervisor (trees); patterns: Pipeline,
@@ -42,7 +43,7 @@
 //	Ch. 4  Majordomo (spec 7/MDP, 8/MMI)       broker: MDPBroker, MDPWorker, MDPClient
 //	Stages chained across hosts (map, reduce)  broker: Stage (a worker upstream, a client
 //	                                          downstream)
-//	Ch. 5  Espresso (capture)                  broker: WithCapture
+//	Ch. 5  Espresso (capture)                  broker/proxy: WithCapture
 //	Security: ZMTP PLAIN (RFC 24)              socket.WithPlainClient, WithPlainServer,
 //	                                          Authenticator; ExampleWithPlainServer
 //	Hostile peers                              socket.WithMaxMsgSize, WithMaxHandshakes,

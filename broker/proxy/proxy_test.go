@@ -1,4 +1,4 @@
-package broker_test
+package proxy_test
 
 import (
 	"context"
@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zmqflow/zmqflow/broker"
+	"github.com/zmqflow/zmqflow/broker/proxy"
 	"github.com/zmqflow/zmqflow/internal/pyzmq"
 	"github.com/zmqflow/zmqflow/socket"
 )
@@ -42,8 +42,8 @@ func recvUntil(t *testing.T, ctx context.Context, s *socket.Socket, want string)
 // capture sees requests and replies.
 func TestQueueLibzmqPeers(t *testing.T) {
 	ctx := testCtx(t)
-	q := must[*broker.Queue](t)(broker.NewQueue("tcp://127.0.0.1:*", "tcp://127.0.0.1:*",
-		broker.WithCapture(socket.Pub, "tcp://127.0.0.1:*")))
+	q := must[*proxy.Queue](t)(proxy.NewQueue("tcp://127.0.0.1:*", "tcp://127.0.0.1:*",
+		proxy.WithCapture(socket.Pub, "tcp://127.0.0.1:*")))
 	t.Cleanup(func() { q.Close() })
 	capture := captureSub(t, q.Capture())
 	pyzmq.Socket(t, "REP", "--connect", q.Backend(), "--echo")
@@ -84,8 +84,8 @@ func TestQueueLibzmqPeers(t *testing.T) {
 func TestForwarderLibzmqPeers(t *testing.T) {
 	ctx := testCtx(t)
 	pub := pyzmq.Socket(t, "PUB", "--bind", "tcp://127.0.0.1:*")
-	f := must[*broker.Forwarder](t)(broker.NewForwarder(">"+pub.Endpoint(), "tcp://127.0.0.1:*",
-		broker.WithCapture(socket.Pub, "inproc://forwarder-capture")))
+	f := must[*proxy.Forwarder](t)(proxy.NewForwarder(">"+pub.Endpoint(), "tcp://127.0.0.1:*",
+		proxy.WithCapture(socket.Pub, "inproc://forwarder-capture")))
 	t.Cleanup(func() { f.Close() })
 	capture := captureSub(t, f.Capture())
 	sub := pyzmq.Socket(t, "SUB", "--connect", f.Backend(), "--subscribe", "weather")
@@ -117,7 +117,7 @@ func TestProxyFunctionEndsWithCtx(t *testing.T) {
 	be := must[string](t)(back.Bind(inproc()))
 	pctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- broker.Proxy(pctx, front, back, nil) }()
+	go func() { done <- proxy.Proxy(pctx, front, back, nil) }()
 	rep := newSocket(t, socket.Rep)
 	rep.Connect(be)
 	req := newSocket(t, socket.Req)

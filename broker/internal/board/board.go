@@ -1,0 +1,83 @@
+// Package board holds a broker's latest stats for its Stats and Wait
+// methods: the broker's actor publishes a snapshot after each event; any
+// goroutine may read it or wait for a condition on it.
+package board
+
+import (
+	"context"
+	"sync"
+)
+
+// Board holds the latest stats of a broker. Its methods are safe for
+// concurrent use; the zero Board is ready.
+type Board[S comparable] struct {
+	mu      sync.Mutex
+	stats   S
+	changed chan struct{} // closed and replaced at a change, while someone waits
+	waiters int
+}
+
+// Get returns the latest snapshot.
+func (b *Board[S]) Get() S {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.stats
+}
+
+// Publish records s and wakes the waiters if it differs from the last.
+func (b *Board[S]) Publish(s S) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.stats == s {
+		return
+	}
+	b.stats = s
+	if b.waiters > 0 && b.changed != nil {
+		close(b.changed)
+		b.changed = make(chan struct{})
+	}
+}
+
+// watching counts the caller among the waiters until the returned func
+// runs; while it does, snapshot's channel is closed at every change.
+func (b *Board[S]) watching() func() {
+	b.mu.Lock()
+	b.waiters++
+	b.mu.Unlock()
+	return func() {
+		b.mu.Lock()
+		b.waiters--
+		b.mu.Unlock()
+	}
+}
+
+// snapshot returns the latest stats and a channel closed at their next
+// change (for callers inside watching).
+func (b *Board[S]) snapshot() (S, <-chan struct{}) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.changed == nil {
+		b.changed = make(chan struct{})
+	}
+	return b.stats, b.changed
+}
+
+// Wait blocks until cond holds for the stats (nil), ctx ends (ctx.Err()) or
+// done is closed (closed, the package's ErrClosed). cond runs in the
+// caller's goroutine with no lock held.
+func (b *Board[S]) Wait(ctx context.Context, done <-chan struct{}, closed error, cond func(S) bool) error {
+	defer b.watching()()
+	for {
+		st, ch := b.snapshot()
+		if cond(st) {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-done:
+			return closed
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
