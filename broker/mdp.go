@@ -44,14 +44,20 @@ const mmiPrefix = "mmi."
 // and ErrBadOption.
 var (
 	// ErrMDPMalformed is a message that does not follow MDP (spec 7): a
-	// wrong header, a command of the wrong length, an unknown command. The
-	// broker counts and drops such messages, and sends DISCONNECT to a
-	// worker that sends one; the error appears in logs.
+	// wrong header, a command of the wrong length, an unknown command, a
+	// client REQUEST without a body. The broker counts and drops such
+	// messages, and sends DISCONNECT to a worker that sends one; the error
+	// appears in logs. MDPClient.Request refuses to send a request without
+	// a body with it.
 	ErrMDPMalformed = errors.New("broker: malformed MDP message")
 	// ErrServiceName is a service name a worker may not register or a
 	// client may not call: empty, or (for a worker) in the broker's own
 	// "mmi." namespace (spec 8/MMI).
 	ErrServiceName = errors.New("broker: invalid MDP service name")
+	// ErrServiceFull is a request an MDPBroker dropped because its
+	// service's queue was at its bound (WithServiceQueue); it appears in
+	// logs, and MDPStats.Overflow counts such requests.
+	ErrServiceFull = errors.New("broker: MDP service queue full")
 )
 
 var (
@@ -93,10 +99,14 @@ func mdpAddressed(f [][]byte) (client []byte, body [][]byte, ok bool) {
 }
 
 // parseMDPRequest reads a client's REQUEST after the header: the service,
-// then the body.
+// then the body, one frame at least (spec 7; an empty frame is a body, no
+// frame is not, as in the guide's mdbroker).
 func parseMDPRequest(m [][]byte) (service string, body [][]byte, err error) {
-	if len(m) < 1 || len(m[0]) == 0 {
+	switch {
+	case len(m) < 1 || len(m[0]) == 0:
 		return "", nil, fmt.Errorf("%w: client request without a service", ErrMDPMalformed)
+	case len(m) < 2:
+		return "", nil, fmt.Errorf("%w: client request without a body", ErrMDPMalformed)
 	}
 	return string(m[0]), m[1:], nil
 }

@@ -124,7 +124,7 @@ func TestMDPInteropPythonBroker(t *testing.T) {
 			t.Fatalf("ServiceExists(%q) = %v, %v", svc, ok, err)
 		}
 	}
-	if r, err := c.Request(ctx, "mmi.x"); err != nil || len(r) != 1 || string(r[0]) != "501" {
+	if r, err := c.Request(ctx, "mmi.x", []byte("echo")); err != nil || len(r) != 1 || string(r[0]) != "501" {
 		t.Fatalf("mmi.x = %q, %v", r, err)
 	}
 
@@ -142,5 +142,38 @@ func TestMDPInteropPythonBroker(t *testing.T) {
 	}
 	if s := echoW.Stats(); s.Reconnects < 1 || s.Malformed != 0 {
 		t.Fatalf("worker stats %+v", s)
+	}
+}
+
+// A worker with the guide's own heartbeat (2.5 s, liveness 3) stays
+// registered with a broker of default options while idle for longer than
+// the broker lets a silent worker live, and then serves a request: its
+// heartbeats keep it, and ours keep it from reconnecting.
+func TestMDPInteropGuideWorkerIdle(t *testing.T) {
+	t.Parallel() // it idles for DefaultMDPLiveness+1 broker heartbeats, about 11 s
+	ctx := testCtx(t)
+	b := newMDPBroker(t, "tcp://127.0.0.1:*")
+	w := pyzmq.Start(t, "testdata/mdpworker.py", b.Endpoint(), "echo",
+		fmt.Sprint(guideMDPInterval.Milliseconds()), fmt.Sprint(guideMDPLiveness))
+	lineWith(t, ctx, w, "STARTED")
+	waitMDP(t, ctx, b, "guide worker", func(s broker.MDPStats) bool { return s.Workers == 1 })
+	// The broker beats every DefaultMDPHeartbeatInterval, at the ticks at
+	// which it buries silent workers: the last of these beats comes at a
+	// tick more than DefaultMDPLiveness intervals after the READY, which
+	// would have buried the worker had its heartbeats not kept it.
+	for beats := 0; beats < broker.DefaultMDPLiveness+1; {
+		switch l := lineWith(t, ctx, w, ""); {
+		case l == "BEAT":
+			beats++
+		case l == "RECONNECT", l == "DISCONNECT":
+			t.Fatalf("guide worker: %s after %d heartbeats; broker stats %+v", l, beats, b.Stats())
+		}
+	}
+	if s := b.Stats(); s.Dead != 0 || s.Workers != 1 || s.Disconnects != 0 {
+		t.Fatalf("stats %+v: the idle guide worker should have stayed registered", s)
+	}
+	c := oneShotMDP(t, b.Endpoint())
+	if r, err := c.Request(ctx, "echo", []byte("still here")); err != nil || len(r) != 2 || string(r[0]) != "py" || string(r[1]) != "still here" {
+		t.Fatalf("Request = %q, %v", r, err)
 	}
 }

@@ -132,7 +132,7 @@ func TestMDPUnknownService(t *testing.T) {
 	ctx := testCtx(t)
 	b := newMDPBroker(t, inproc(), steadyBeat, broker.WithTimeout(100*time.Millisecond))
 	c := newMDPClient(t, b.Endpoint(), broker.WithTimeout(100*time.Millisecond), broker.WithRetries(1))
-	_, err := c.Request(ctx, "nobody")
+	_, err := c.Request(ctx, "nobody", []byte("x"))
 	if !errors.Is(err, broker.ErrNoReply) {
 		t.Fatalf("Request for an unknown service: %v, want ErrNoReply", err)
 	}
@@ -363,7 +363,7 @@ func TestMDPClientRetries(t *testing.T) {
 
 	// No broker at all: ErrNoReply after 1+retries attempts.
 	lone := newMDPClient(t, inproc(), broker.WithTimeout(30*time.Millisecond), broker.WithRetries(2))
-	if _, err := lone.Request(ctx, "x"); !errors.Is(err, broker.ErrNoReply) {
+	if _, err := lone.Request(ctx, "x", []byte("x")); !errors.Is(err, broker.ErrNoReply) {
 		t.Fatalf("no broker: %v, want ErrNoReply", err)
 	}
 	if s := lone.Stats(); s.Resends != 2 || s.Failed != 1 {
@@ -374,7 +374,7 @@ func TestMDPClientRetries(t *testing.T) {
 		waitMDP(t, ctx, b, "queued", func(s broker.MDPStats) bool { return s.Queued == 1 })
 		c.Close()
 	}()
-	if _, err := c.Request(ctx, "nobody"); !errors.Is(err, broker.ErrClosed) {
+	if _, err := c.Request(ctx, "nobody", []byte("x")); !errors.Is(err, broker.ErrClosed) {
 		t.Fatalf("Request during Close: %v, want ErrClosed", err)
 	}
 }
@@ -450,7 +450,7 @@ func TestMDPBusyWorkerHeartbeats(t *testing.T) {
 	for range 2 {
 		c := newMDPClient(t, b.Endpoint(), broker.WithTimeout(wait), broker.WithRetries(0))
 		go func() {
-			r, err := c.Request(ctx, "slow")
+			r, err := c.Request(ctx, "slow", []byte("job"))
 			if err == nil && (len(r) != 1 || string(r[0]) != "done") {
 				err = fmt.Errorf("reply %q", r)
 			}

@@ -20,7 +20,11 @@ import (
 // Workers register for one service each with READY. Each service has a
 // queue of requests and a list of idle workers; a request goes to the
 // service's least recently used idle worker, and waits in the queue while
-// there is none. Requests for a service no worker has registered wait too
+// there is none, at most WithServiceQueue of them (default
+// DefaultServiceQueue): past that, the oldest waiting request of the
+// service is dropped and counted in MDPStats.Overflow, so that a service
+// whose workers cannot keep up costs bounded memory and holds up no other
+// service. Requests for a service no worker has registered wait too
 // (the spec's SHOULD), but not for ever: while its service has no worker,
 // a request older than WithTimeout (default DefaultTimeout, the MDPClient's
 // wait for a reply; set both alike) is dropped and counted in
@@ -29,18 +33,24 @@ import (
 // wants to know first asks mmi.service (see MDPClient.ServiceExists); a
 // client that does not, gets ErrNoReply after its retries. Requests
 // waiting for busy workers of their service do not expire, as in the
-// guide's mdbroker. Services named "mmi." are answered by the broker itself:
-// mmi.service replies "200" when at least one worker is registered for the
-// service named in the request body and "404" otherwise; any other "mmi."
-// service replies "501".
+// guide's mdbroker, and neither does a request on a worker: a worker that
+// heartbeats but never replies keeps its request (its client gives up
+// after its timeout) until the worker dies or disconnects, and the
+// requests behind it wait, up to the queue's bound. Services named "mmi."
+// are answered by the broker itself: mmi.service replies "200" when at
+// least one worker is registered for the service named in the request
+// body and "404" otherwise; any other "mmi." service replies "501".
 //
 // Heartbeats go both ways, every WithHeartbeat interval (default
-// DefaultHeartbeatInterval and DefaultLiveness, both sides must agree): the
+// DefaultMDPHeartbeatInterval and DefaultMDPLiveness, 1 s and 10 s of
+// silence, with room for the guide's workers' 2.5 s heartbeats; each side's
+// silence allowance must exceed the other's interval several times): the
 // broker sends HEARTBEAT to every registered worker, idle or busy, and a
 // worker it has not heard from for liveness intervals is dead. It is sent
 // DISCONNECT (in case it is alive but slow), and the request it held goes
 // back to the head of its service's queue (at-least-once: MDP workers must
-// be idempotent), at most WithMaxDeliveries times. A worker that breaks the
+// be idempotent), at most WithMaxDeliveries times, and unless the queue is
+// full (it would be the oldest there: it overflows). A worker that breaks the
 // protocol (READY twice, a REPLY it owes no one, a HEARTBEAT or REPLY
 // before READY, an unknown command, a service in "mmi.") is sent DISCONNECT
 // and forgotten; a HEARTBEAT from an unknown worker is how a worker that
@@ -65,6 +75,8 @@ type MDPBroker struct {
 	done      chan struct{}
 	closeOnce sync.Once
 
+	queueLimit int // WithServiceQueue
+
 	board statsBoard[MDPStats]
 	mu    sync.Mutex
 	err   error // why the loop ended early, if it did
@@ -86,20 +98,22 @@ type MDPStats struct {
 	Abandoned   uint64 // requests dropped after WithMaxDeliveries deliveries
 	Dead        uint64 // workers whose heartbeats stopped
 	Disconnects uint64 // DISCONNECT commands sent to workers
-	Malformed   uint64 // messages dropped because they are not MDP
+	Malformed   uint64 // messages dropped because they are not MDP (a REQUEST without a body, too)
 	WorkerQuits uint64 // DISCONNECT commands received from workers
+	Overflow    uint64 // requests dropped because their service's queue was full (WithServiceQueue)
 }
 
 // NewMDPBroker binds a Majordomo broker's one ROUTER socket at endpoint
 // (as socket.Bind takes it; tcp port "*" picks a free one, see Endpoint)
 // and starts it. Options: WithHeartbeat, WithTimeout (how long a request
-// may wait for a worker), WithMaxDeliveries, WithSocketOptions, WithLogger.
+// may wait for a worker), WithServiceQueue, WithMaxDeliveries,
+// WithSocketOptions, WithLogger.
 func NewMDPBroker(endpoint string, opts ...Option) (*MDPBroker, error) {
-	cfg, err := newConfig(opts)
+	cfg, err := mdpConfig(opts)
 	if err != nil {
 		return nil, err
 	}
-	b := &MDPBroker{cfg: cfg, done: make(chan struct{})}
+	b := &MDPBroker{cfg: cfg, queueLimit: mdpQueueLimit(opts), done: make(chan struct{})}
 	// Not mandatory routing: a reply to a client that left, or a message
 	// to a worker at its high-water mark, is dropped rather than stalling
 	// every other peer of the one socket; a worker gone without a word is
@@ -287,8 +301,22 @@ func (l *mdpLoop) fromClient(client []byte, m [][]byte) {
 		return
 	}
 	svc := l.service(name)
+	// A service with requests waiting has no idle worker (dispatch sees
+	// to it): a full queue stays full until a worker frees itself.
+	if len(svc.requests) >= l.b.queueLimit {
+		svc.requests[0] = nil
+		svc.requests = svc.requests[1:]
+		l.overflow(svc)
+	}
 	svc.requests = append(svc.requests, &mdpReq{client: client, body: body, arrived: time.Now()})
 	l.dispatch(svc)
+}
+
+// overflow counts and logs a request dropped from svc's full queue.
+func (l *mdpLoop) overflow(svc *mdpService) {
+	l.st.Overflow++
+	l.log.Warn("oldest request dropped", zap.Error(ErrServiceFull), zap.String("service", svc.name),
+		zap.Int("limit", l.b.queueLimit), zap.Uint64("overflow", l.st.Overflow))
 }
 
 func (l *mdpLoop) service(name string) *mdpService {
@@ -394,6 +422,9 @@ func (l *mdpLoop) forget(w *mdpWorker) {
 		if r.deliveries >= l.b.cfg.maxDeliveries {
 			l.st.Abandoned++
 			l.log.Warn("request abandoned", zap.String("service", svc.name), zap.Int("deliveries", r.deliveries))
+		} else if len(svc.requests) >= l.b.queueLimit {
+			// It would be the oldest of a full queue: the one to drop.
+			l.overflow(svc)
 		} else {
 			l.st.Requeued++
 			svc.requests = append([]*mdpReq{r}, svc.requests...)
@@ -415,6 +446,7 @@ func (l *mdpLoop) prune(svc *mdpService) {
 func (l *mdpLoop) dispatch(svc *mdpService) {
 	for len(svc.requests) > 0 && len(svc.waiting) > 0 {
 		r, w := svc.requests[0], svc.waiting[0]
+		svc.requests[0] = nil // the worker holds it now
 		svc.requests, svc.waiting = svc.requests[1:], svc.waiting[1:]
 		w.req = r
 		r.deliveries++

@@ -80,15 +80,20 @@ func (c *MDPClient) open() (*socket.Socket, error) {
 	return s, nil
 }
 
-// Request sends a request of zero or more body frames to service and
+// Request sends a request of one or more body frames to service and
 // returns the reply's body frames. It resends on a new socket after each
 // WithTimeout without a reply, WithRetries times, then fails with
 // ErrNoReply. It returns ctx.Err() when ctx ends first, ErrClosed after
-// Close, and ErrServiceName for an empty service. The body frames must not
-// be modified until Request returns.
+// Close, ErrServiceName for an empty service, and ErrMDPMalformed for no
+// body frame (spec 7's REQUEST has a body, which brokers check; an empty
+// frame is a body). The body frames must not be modified until Request
+// returns.
 func (c *MDPClient) Request(ctx context.Context, service string, body ...[]byte) ([][]byte, error) {
 	if service == "" {
 		return nil, fmt.Errorf("%w: empty", ErrServiceName)
+	}
+	if len(body) == 0 {
+		return nil, fmt.Errorf("%w: a request for %q without a body frame", ErrMDPMalformed, service)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -60,7 +60,9 @@ type MDPWorkerStats struct {
 
 // NewMDPWorker starts a worker for service at a Majordomo broker's
 // endpoint. The service name may not be empty nor start with "mmi."
-// (ErrServiceName). Options: WithHeartbeat, WithReconnect,
+// (ErrServiceName). Options: WithHeartbeat (default
+// DefaultMDPHeartbeatInterval and DefaultMDPLiveness, which leave room for
+// the guide's mdbroker's 2.5 s heartbeats), WithReconnect,
 // WithSocketOptions, WithLogger.
 func NewMDPWorker(endpoint, service string, h Handler, opts ...Option) (*MDPWorker, error) {
 	if h == nil {
@@ -69,7 +71,7 @@ func NewMDPWorker(endpoint, service string, h Handler, opts ...Option) (*MDPWork
 	if service == "" || isMMI(service) {
 		return nil, fmt.Errorf("%w: %q", ErrServiceName, service)
 	}
-	cfg, err := newConfig(opts)
+	cfg, err := mdpConfig(opts)
 	if err != nil {
 		return nil, err
 	}
