@@ -50,9 +50,44 @@ type Recorder struct {
 	consumed []bool
 	arrived  chan struct{}
 	once     sync.Once
+	figures  map[[2]string]int64 // latest Counter and Level values by actor and name
 }
 
-var _ actor.Observer = (*Recorder)(nil)
+var (
+	_ actor.Observer = (*Recorder)(nil)
+	_ actor.Figures  = (*Recorder)(nil)
+)
+
+// Counter records an actor's counter (actor.Figures).
+func (r *Recorder) Counter(actorName, name string, total uint64) {
+	r.figure(actorName, name, int64(total))
+}
+
+// Level records an actor's level (actor.Figures).
+func (r *Recorder) Level(actorName, name string, value int64) { r.figure(actorName, name, value) }
+
+func (r *Recorder) figure(actorName, name string, v int64) {
+	r.init()
+	r.mu.Lock()
+	if r.figures == nil {
+		r.figures = map[[2]string]int64{}
+	}
+	r.figures[[2]string{actorName, name}] = v
+	r.mu.Unlock()
+	select {
+	case r.arrived <- struct{}{}:
+	default:
+	}
+}
+
+// Figure returns the latest value an actor reported for a counter or level,
+// and whether it reported one.
+func (r *Recorder) Figure(actorName, name string) (int64, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	v, ok := r.figures[[2]string{actorName, name}]
+	return v, ok
+}
 
 // NewRecorder returns an empty Recorder. The zero Recorder is usable too.
 func NewRecorder() *Recorder { return &Recorder{} }
@@ -132,6 +167,28 @@ func (r *Recorder) Await(t testing.TB, kind Kind, actorName string, timeout time
 		case <-timer.C:
 			t.Fatalf("actortest: no %s event for %q within %v; events: %v", kind, actorName, timeout, r.Events())
 			return Event{}
+		}
+	}
+}
+
+// AwaitFigure waits at most timeout until the latest value of an actor's
+// counter or level satisfies cond, and returns it; it fails the test if
+// none does in time.
+func (r *Recorder) AwaitFigure(t testing.TB, actorName, name string, cond func(int64) bool, timeout time.Duration) int64 {
+	t.Helper()
+	r.init()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	for {
+		if v, ok := r.Figure(actorName, name); ok && cond(v) {
+			return v
+		}
+		select {
+		case <-r.arrived:
+		case <-timer.C:
+			v, ok := r.Figure(actorName, name)
+			t.Fatalf("actortest: %s %s is %d (reported: %v) after %v", actorName, name, v, ok, timeout)
+			return v
 		}
 	}
 }

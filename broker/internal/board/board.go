@@ -6,6 +6,8 @@ package board
 import (
 	"context"
 	"sync"
+
+	"github.com/zmqflow/zmqflow/actor"
 )
 
 // Board holds the latest stats of a broker. Its methods are safe for
@@ -15,6 +17,8 @@ type Board[S comparable] struct {
 	stats   S
 	changed chan struct{} // closed and replaced at a change, while someone waits
 	waiters int
+	figures actor.Figures // see Report; nil: none
+	name    string
 }
 
 // Get returns the latest snapshot.
@@ -32,6 +36,9 @@ func (b *Board[S]) Publish(s S) {
 		return
 	}
 	b.stats = s
+	if b.figures != nil {
+		b.report(s)
+	}
 	if b.waiters > 0 && b.changed != nil {
 		close(b.changed)
 		b.changed = make(chan struct{})

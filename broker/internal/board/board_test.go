@@ -1,0 +1,67 @@
+package board
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/zmqflow/zmqflow/actor/actortest"
+)
+
+type stats struct {
+	Requests uint64
+	Pending  int
+	hidden   int
+	Name     string
+}
+
+// A publish that changes the stats wakes a waiter and reports the numeric
+// fields to a figures observer: unsigned as counters, signed as levels.
+func TestBoardWaitAndReport(t *testing.T) {
+	var b Board[stats]
+	rec := actortest.NewRecorder()
+	b.Report(rec, "lb")
+	done := make(chan error, 1)
+	go func() {
+		done <- b.Wait(context.Background(), nil, errors.New("closed"), func(s stats) bool { return s.Requests == 2 })
+	}()
+	b.Publish(stats{Requests: 1, Pending: 3})
+	b.Publish(stats{Requests: 2, Pending: 1, hidden: 9})
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("Wait did not return")
+	}
+	if v, _ := rec.Figure("lb", "Requests"); v != 2 {
+		t.Errorf("Requests = %d, want 2", v)
+	}
+	if v, _ := rec.Figure("lb", "Pending"); v != 1 {
+		t.Errorf("Pending = %d, want 1", v)
+	}
+	if _, ok := rec.Figure("lb", "hidden"); ok {
+		t.Error("an unexported field was reported")
+	}
+	if got := b.Get(); got.Requests != 2 {
+		t.Errorf("Get = %+v", got)
+	}
+}
+
+// Wait returns the closed error when done closes, and ctx's when it ends.
+func TestBoardWaitEnds(t *testing.T) {
+	var b Board[stats]
+	closed := errors.New("closed")
+	done := make(chan struct{})
+	close(done)
+	if err := b.Wait(context.Background(), done, closed, func(stats) bool { return false }); err != closed {
+		t.Errorf("Wait = %v, want the closed error", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := b.Wait(ctx, nil, closed, func(stats) bool { return false }); err != context.Canceled {
+		t.Errorf("Wait = %v, want context.Canceled", err)
+	}
+}

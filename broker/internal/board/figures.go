@@ -1,0 +1,42 @@
+package board
+
+import (
+	"reflect"
+
+	"github.com/zmqflow/zmqflow/actor"
+)
+
+// Report makes every Publish that changes the stats report them to obs, if
+// obs takes figures (actor.Figures), as the actor named name: each exported
+// unsigned integer field of S as a counter, each signed one as a level,
+// under the field's name. Call it before the first Publish.
+func (b *Board[S]) Report(obs actor.Observer, name string) {
+	f, ok := obs.(actor.Figures)
+	if !ok {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.figures, b.name = f, name
+}
+
+// report sends s's fields to the figures observer; b.mu is held.
+func (b *Board[S]) report(s S) {
+	v := reflect.ValueOf(s)
+	if v.Kind() != reflect.Struct {
+		return
+	}
+	t := v.Type()
+	for i := range t.NumField() {
+		fd := t.Field(i)
+		if !fd.IsExported() {
+			continue
+		}
+		switch fv := v.Field(i); fv.Kind() {
+		case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+			b.figures.Counter(b.name, fd.Name, fv.Uint())
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+			b.figures.Level(b.name, fd.Name, fv.Int())
+		}
+	}
+}

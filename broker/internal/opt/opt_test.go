@@ -1,0 +1,52 @@
+package opt
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+var errBad = errors.New("pkg: invalid option")
+
+const (
+	forBroker Target = 1 << iota
+	forClient
+)
+
+type extra struct{ credit int }
+
+func credit(n int) Option[extra] {
+	return New("WithCredit", forClient, func(c *Config[extra]) error {
+		if n < 1 {
+			return errors.New("below 1")
+		}
+		c.X.credit = n
+		return nil
+	})
+}
+
+func TestBuild(t *testing.T) {
+	c, err := Build(Config[extra]{Interval: time.Second, Liveness: 3}, forClient, "NewClient", errBad,
+		[]Option[extra]{credit(4), Heartbeat[extra](forBroker|forClient, time.Millisecond, 5)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.X.credit != 4 || c.Expiry() != 5*time.Millisecond || c.Log == nil {
+		t.Fatalf("config %+v", c)
+	}
+	for name, tc := range map[string]struct {
+		opt  Option[extra]
+		want string
+	}{
+		"other constructor's": {credit(1), "WithCredit does not apply to NewBroker"},
+		"zero":                {Option[extra]{}, "zero Option"},
+		"out of range":        {Heartbeat[extra](forBroker, 0, 1), "WithHeartbeat"},
+		"nil logger":          {Logger[extra](All, nil), "WithLogger"},
+	} {
+		_, err := Build(Config[extra]{}, forBroker, "NewBroker", errBad, []Option[extra]{tc.opt})
+		if !errors.Is(err, errBad) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q wrapping the package's error", name, err, tc.want)
+		}
+	}
+}
