@@ -62,6 +62,11 @@ var impls = []impl{
 		reserve: func(n int) error { return czmq.SetMaxSockets(n + 16) }},
 	{name: "zmq4", label: "zmq4 sockets", open: openGz, finish: func() error { return nil }},
 	{name: "actors", label: "ours, actors", native: runActorPeer},
+	// The broker cases' own (brokers.go): the guide's lbbroker loop on our
+	// sockets, and the python port of its mdbroker with our workers and
+	// clients.
+	{name: "raw", label: "raw sockets (lbbroker)"},
+	{name: "python", label: "python mdbroker"},
 	{name: "protoactor", label: "protoactor-go", actorsOnly: true},
 	{name: "hollywood", label: "hollywood", actorsOnly: true},
 }

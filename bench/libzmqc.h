@@ -1,6 +1,8 @@
 // The libzmq loops of the "libzmq-c" implementation: the whole send, receive
 // or round-trip loop runs in C, one cgo call per run, so it measures libzmq
 // without any binding's cost per message (as libzmq's own perf tools do).
+// The broker case's broker, workers and clients are C loops too, one cgo
+// call per socket per run.
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,3 +17,7 @@ int zb_send_for(void *sock, int size, int64_t duration_ns, uint64_t count);
 int zb_recv_until_end(void *sock, int size, uint64_t *n, double *secs);
 int zb_echo(void *sock);
 int zb_round_trips(void *sock, int size, int64_t duration_ns, uint64_t count, uint64_t *n, double *secs);
+int zb_ctx_shutdown(void *ctx);
+int zb_lbbroker(void *front, void *back, int workers);
+int zb_lb_worker(void *sock);
+int zb_lb_client(void *sock, int size, uint64_t total, uint64_t *next, int64_t *lat_ns);

@@ -1,13 +1,15 @@
 // Command bench compares zmqflow's sockets with libzmq (through cgo) and with
 // go-zeromq/zmq4's own socket types: PUSH->PULL throughput and REQ<->REP round
-// trip latency over inproc, ipc and tcp, the cost of heartbeats, and the
-// memory an idle tcp peer takes. Every measurement runs in child
-// processes (this program again, with a hidden subcommand): sender and
-// receiver in separate processes for ipc and tcp, one process for inproc, so
-// that a crash or a hang of one implementation is reported, bounded in time,
-// and does not stop the others.
+// trip latency over inproc, ipc and tcp, the cost of heartbeats, the
+// memory an idle tcp peer takes, and request-reply through a broker
+// (package broker's load balancer and Majordomo beside the guide's loops).
+// Every measurement runs in child processes (this program again, with a
+// hidden subcommand): sender and receiver in separate processes for ipc and
+// tcp, one process for inproc, so that a crash or a hang of one
+// implementation is reported, bounded in time, and does not stop the others.
 //
 //	go run . [-duration 2s] [-runs 5] [-only tcp,reqrep] [-impls ours,libzmq,zmq4]
+//	go run . -only lb,mdp [-workers 4] [-clients 8] [-requests 20000]
 //
 // See README.md.
 package main
@@ -38,7 +40,7 @@ func main() {
 
 // benchCase is one line of the table.
 type benchCase struct {
-	pattern   string // "pushpull", "pushpull-hb" (heartbeats on), "reqrep" or "idle"
+	pattern   string // "pushpull", "pushpull-hb" (heartbeats on), "reqrep", "idle", "tell", "lb" or "mdp"
 	transport string // "inproc", "ipc" or "tcp"
 	size      int    // message size; for "idle", the number of peers
 }
@@ -64,6 +66,10 @@ func (c benchCase) title() string {
 		return fmt.Sprintf("%d idle %s peers: ROUTER process (KB per peer)", c.size, c.transport)
 	case "tell":
 		return fmt.Sprintf("actor remote Tell %s, 12-byte struct (msg/s)", c.transport)
+	case "lb":
+		return fmt.Sprintf("load balancer %s %s: throughput (req/s)", c.transport, c.sizeName())
+	case "mdp":
+		return fmt.Sprintf("Majordomo %s %s: throughput (req/s)", c.transport, c.sizeName())
 	}
 	return fmt.Sprintf("PUSH->PULL %s %s (msg/s)", c.transport, c.sizeName())
 }
@@ -71,11 +77,50 @@ func (c benchCase) title() string {
 // lowerIsBetter: latency and memory, as opposed to throughput.
 func (c benchCase) lowerIsBetter() bool { return c.pattern == "reqrep" || c.pattern == "idle" }
 
+// broker: a case of request-reply through a broker (brokers.go).
+func (c benchCase) broker() bool { return c.pattern == "lb" || c.pattern == "mdp" }
+
+// row is one line of the main table: a figure of a case's runs.
+type row struct {
+	title  string
+	f      figure
+	lower  bool // lower is better
+	format func(float64) string
+}
+
+func (c benchCase) rows() []row {
+	format := func(v float64) string { return formatValue(c, v) }
+	switch {
+	case c.pattern == "idle":
+		return []row{{c.title(), value, true, format},
+			{fmt.Sprintf("%d idle %s peers: DEALERs' process (KB per peer)", c.size, c.transport), side, true, format}}
+	case c.broker():
+		lat := func(v float64) string { return fmt.Sprintf("%.0f µs", v) }
+		prefix := c.title()[:strings.Index(c.title(), ":")]
+		return []row{{c.title(), value, false, format},
+			{prefix + ": latency p50 (µs)", p50, true, lat},
+			{prefix + ": latency p99 (µs)", p99, true, lat}}
+	}
+	return []row{{c.title(), value, c.lowerIsBetter(), format}}
+}
+
 // runs says whether an implementation takes part in a case. The idle case is
 // written for ours and pebbe/zmq4 only; zmq4's sockets have no heartbeats.
 func (c benchCase) runs(im impl) bool {
 	if im.actorsOnly {
 		return c.pattern == "tell"
+	}
+	switch im.name { // the broker cases' own implementations
+	case "raw":
+		return c.pattern == "lb"
+	case "python":
+		return c.pattern == "mdp"
+	}
+	switch c.pattern {
+	case "lb":
+		return im.name == "ours" || im.name == "libzmq-c"
+	case "mdp":
+		return im.name == "ours"
 	}
 	if im.name == "actors" { // patterns over our sockets: PUSH->PULL between processes
 		return c.pattern == "pushpull" && c.transport != "inproc"
@@ -111,6 +156,8 @@ func allCases() []benchCase {
 		cs = append(cs, benchCase{"reqrep", tr, 16})
 	}
 	cs = append(cs, benchCase{"idle", "tcp", 1000})
+	// Side by side: the table divides the second by the first.
+	cs = append(cs, benchCase{"lb", "tcp", 16}, benchCase{"mdp", "tcp", 16})
 	return append(cs, benchCase{"tell", "tcp", 12})
 }
 
@@ -121,6 +168,9 @@ type config struct {
 	timeout    time.Duration
 	cpuprofile string
 	verbose    bool
+	// The broker cases.
+	workers, clients, requests int
+	mdpBrokerPy                string
 }
 
 func benchMain(args []string) int {
@@ -132,14 +182,22 @@ func benchMain(args []string) int {
 	fs.Uint64Var(&cfg.count, "count", 0, "send exactly this many messages (round trips) per run instead of for -duration")
 	fs.DurationVar(&cfg.timeout, "timeout", 0, "kill a run's processes after this long and report \"hung\" (default 3 x duration + 20s)")
 	fs.StringVar(&only, "only", "", "comma-separated words; run the cases whose name (e.g. pushpull/tcp/16B) contains any of them")
-	fs.StringVar(&implList, "impls", "ours,libzmq-c,libzmq,zmq4", "implementations to run, comma-separated: ours, libzmq-c, libzmq, zmq4; and the actor frameworks protoactor and hollywood (remote Tell case only)")
+	fs.StringVar(&implList, "impls", "ours,libzmq-c,libzmq,zmq4,raw,python", "implementations to run, comma-separated: ours, libzmq-c, libzmq, zmq4; raw (the guide's lbbroker on our sockets) and python (the guide's mdbroker) for the broker cases; and the actor frameworks protoactor and hollywood (remote Tell case only)")
 	fs.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write a CPU profile of every peer process into this directory")
 	fs.BoolVar(&cfg.verbose, "v", false, "print the stderr of failed runs")
+	fs.IntVar(&cfg.workers, "workers", defaultWorkers, "broker cases: workers, all in one process")
+	fs.IntVar(&cfg.clients, "clients", defaultClients, "broker cases: clients, each one request at a time, all in one process")
+	fs.IntVar(&cfg.requests, "requests", defaultRequests, "broker cases: requests in all, per run")
+	fs.StringVar(&cfg.mdpBrokerPy, "mdpbroker-py", defaultMDPBrokerPy, "broker cases: the python Majordomo broker (impl python)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if cfg.runs < 1 {
 		fmt.Fprintln(os.Stderr, "-runs must be at least 1")
+		return 2
+	}
+	if cfg.workers < 1 || cfg.clients < 1 || cfg.requests < 1 {
+		fmt.Fprintln(os.Stderr, "-workers, -clients and -requests must be at least 1")
 		return 2
 	}
 	if cfg.timeout == 0 {
@@ -149,7 +207,7 @@ func benchMain(args []string) int {
 	for _, n := range strings.Split(implList, ",") {
 		im, ok := findImpl(strings.TrimSpace(n))
 		if !ok {
-			fmt.Fprintf(os.Stderr, "unknown implementation %q (ours, libzmq-c, libzmq, zmq4)\n", n)
+			fmt.Fprintf(os.Stderr, "unknown implementation %q (ours, libzmq-c, libzmq, zmq4, raw, python, actors, protoactor, hollywood)\n", n)
 			return 2
 		}
 		ims = append(ims, im)
@@ -217,6 +275,9 @@ func benchMain(args []string) int {
 				if o.status != "" && cfg.verbose {
 					fmt.Fprintf(os.Stderr, "--- %s %s run %d: %s\n%s\n", c.name(), im.name, r+1, o.status, o.detail)
 				}
+				if o.notes != "" {
+					fmt.Fprintf(os.Stderr, "--- %s %s run %d:\n%s", c.name(), im.name, r+1, o.notes)
+				}
 			}
 			fmt.Fprintln(os.Stderr, line)
 		}
@@ -230,9 +291,12 @@ func benchMain(args []string) int {
 type outcome struct {
 	value  float64
 	side   float64 // the idle case: the DEALERs' process, KB per peer (value: the ROUTER's)
+	p50    float64 // the broker cases: round-trip latency percentiles, µs (value: req/s)
+	p99    float64
 	cpuNs  float64 // CPU time of all the run's processes per message, ns
 	status string  // "" (ok), "hung", "crashes" or "error"
 	detail string  // stderr of the processes, for -v
+	notes  string  // the broker cases: what the processes noted (resends, requeues) in a good run
 }
 
 func (o outcome) format(c benchCase) string {
@@ -241,6 +305,9 @@ func (o outcome) format(c benchCase) string {
 	}
 	if c.pattern == "idle" {
 		return fmt.Sprintf("ROUTER %s DEALERs %s", formatValue(c, o.value), formatValue(c, o.side))
+	}
+	if c.broker() {
+		return fmt.Sprintf("%s req/s p50 %.0f µs p99 %.0f µs", formatValue(c, o.value), o.p50, o.p99)
 	}
 	return formatValue(c, o.value)
 }
@@ -251,6 +318,8 @@ func formatValue(c benchCase, v float64) string {
 		return fmt.Sprintf("%.1f µs", v)
 	case "idle":
 		return fmt.Sprintf("%.1f KB", v)
+	case "lb", "mdp":
+		return fmt.Sprintf("%.1f k", v/1e3)
 	}
 	switch {
 	case v >= 1e6:
@@ -352,6 +421,10 @@ func runOnce(self string, cfg config, c benchCase, im impl, run int) outcome {
 	if c.pattern == "pushpull-hb" {
 		common = append(common, "-hb")
 	}
+	if c.broker() {
+		common = append(common, "-workers", fmt.Sprint(cfg.workers), "-clients", fmt.Sprint(cfg.clients),
+			"-requests", fmt.Sprint(cfg.requests), "-mdpbroker-py", cfg.mdpBrokerPy)
+	}
 	prof := func(role string) []string {
 		if cfg.cpuprofile == "" {
 			return nil
@@ -408,6 +481,49 @@ func runOnce(self string, cfg config, c benchCase, im impl, run int) outcome {
 
 	pattern := strings.TrimSuffix(c.pattern, "-hb") // heartbeats change no role
 	switch {
+	case c.broker():
+		// The broker first; its workers once it has bound; the clients,
+		// which measure, once it has them all registered. The broker and
+		// the workers run until the clients are done.
+		brk, err := start(true, append([]string{"-role", pattern + "-broker", "-ep", "tcp://127.0.0.1:*"}, prof("broker")...)...)
+		if err != nil {
+			return outcome{status: "error", detail: err.Error()}
+		}
+		got, ok := brk.waitLine("READY ", timer.C)
+		eps := strings.Fields(got) // frontend, backend (Majordomo: one endpoint)
+		if !ok || len(eps) == 0 {
+			return failure(timer, children)
+		}
+		workers, err := start(true, append([]string{"-role", pattern + "-workers", "-ep", eps[len(eps)-1]}, prof("workers")...)...)
+		if err != nil {
+			return outcome{status: "error", detail: err.Error()}
+		}
+		for n := 0; n < cfg.workers; { // the python broker says each change
+			got, ok := brk.waitLine("WORKERS ", timer.C)
+			if !ok {
+				return failure(timer, children)
+			}
+			fmt.Sscan(got, &n)
+		}
+		go func() { // nothing more is read from the broker
+			for range brk.lines {
+			}
+		}()
+		clients, err := start(false, append([]string{"-role", pattern + "-clients", "-ep", eps[0]}, prof("clients")...)...)
+		if err != nil {
+			return outcome{status: "error", detail: err.Error()}
+		}
+		if !getResult(clients) || !exited(clients) {
+			return failure(timer, children)
+		}
+		workers.release()
+		if !exited(workers) {
+			return failure(timer, children)
+		}
+		brk.release()
+		if !exited(brk) {
+			return failure(timer, children)
+		}
 	case pattern == "idle":
 		// Both processes keep their sockets open until both have reported.
 		router, err := start(true, append([]string{"-role", "router", "-ep", "tcp://127.0.0.1:*"}, prof("router")...)...)
@@ -501,6 +617,17 @@ func runOnce(self string, cfg config, c benchCase, im impl, run int) outcome {
 	if pattern == "reqrep" {
 		return outcome{value: r.Seconds / float64(r.Msgs) * 1e6, cpuNs: cpuPer}
 	}
+	if c.broker() {
+		var notes strings.Builder
+		for _, ch := range children {
+			for l := range strings.Lines(ch.stderr.String()) {
+				if strings.HasPrefix(l, "note: ") {
+					notes.WriteString(l)
+				}
+			}
+		}
+		return outcome{value: float64(r.Msgs) / r.Seconds, p50: r.P50Us, p99: r.P99Us, cpuNs: cpuPer, notes: notes.String()}
+	}
 	return outcome{value: float64(r.Msgs) / r.Seconds, cpuNs: cpuPer}
 }
 
@@ -583,6 +710,8 @@ type figure func(outcome) float64
 func value(o outcome) float64 { return o.value }
 func side(o outcome) float64  { return o.side }
 func cpu(o outcome) float64   { return o.cpuNs }
+func p50(o outcome) float64   { return o.p50 }
+func p99(o outcome) float64   { return o.p99 }
 
 // medianOf is the median of a figure over the successful runs.
 func medianOf(os []outcome, f figure) (float64, bool) {
@@ -600,7 +729,7 @@ func medianOf(os []outcome, f figure) (float64, bool) {
 
 // cell is the median of the successful runs; a status if none succeeded;
 // failures are noted beside a median.
-func cell(c benchCase, os []outcome, f figure) (string, float64, bool) {
+func cell(os []outcome, f figure, format func(float64) string) (string, float64, bool) {
 	fails := map[string]int{}
 	for _, o := range os {
 		if o.status != "" {
@@ -610,7 +739,7 @@ func cell(c benchCase, os []outcome, f figure) (string, float64, bool) {
 	m, ok := medianOf(os, f)
 	s := "-"
 	if ok {
-		s = formatValue(c, m)
+		s = format(m)
 	}
 	for _, st := range []string{"crashes", "hung", "error"} {
 		switch {
@@ -629,6 +758,10 @@ func key(c benchCase, im impl) string { return c.name() + "|" + im.name }
 func printTable(w io.Writer, cfg config, cases []benchCase, ims []impl, results map[string][]outcome) {
 	fmt.Fprintf(w, "\nMedians of %d runs of %v. Throughput in msg/s (M = million), latency in µs per round trip, memory in KB per idle peer.\n", cfg.runs, cfg.duration)
 	fmt.Fprintln(w, "Ratios: ours / the other for throughput, the other / ours for latency and memory: above 1, ours is faster or smaller.")
+	if slices.ContainsFunc(cases, benchCase.broker) {
+		fmt.Fprintf(w, "Broker cases: %d workers and %d clients (each one request at a time), %d requests per run, in k req/s; latency per request, µs.\n",
+			cfg.workers, cfg.clients, cfg.requests)
+	}
 	fmt.Fprintln(w)
 	header := "| case |"
 	sep := "|---|"
@@ -636,9 +769,9 @@ func printTable(w io.Writer, cfg config, cases []benchCase, ims []impl, results 
 		header += " " + im.label + " |"
 		sep += "---|"
 	}
-	var against []impl // the columns ours is compared with: libzmq, and the actor frameworks
+	var against []impl // the columns ours is compared with: libzmq, the guide's brokers, the actor frameworks
 	if _, hasOurs := indexImpl(ims, "ours"); hasOurs {
-		for _, name := range []string{"libzmq-c", "libzmq", "actors", "protoactor", "hollywood"} {
+		for _, name := range []string{"raw", "libzmq-c", "libzmq", "actors", "protoactor", "hollywood", "python"} {
 			if i, ok := indexImpl(ims, name); ok {
 				against = append(against, ims[i])
 				header += " ours/" + name + " |"
@@ -664,24 +797,23 @@ func printTable(w io.Writer, cfg config, cases []benchCase, ims []impl, results 
 		}
 		return s
 	}
-	line := func(c benchCase, title string, f figure) {
-		row := "| " + title + " |"
+	line := func(c benchCase, r row) {
+		out := "| " + r.title + " |"
 		vals := map[string]float64{}
 		for _, im := range ims {
-			s, v, ok := cell(c, results[key(c, im)], f)
+			s, v, ok := cell(results[key(c, im)], r.f, r.format)
 			if ok {
 				vals[im.name] = v
 			}
-			row += " " + s + " |"
+			out += " " + s + " |"
 		}
-		fmt.Fprintln(w, row+ratios(vals, c.lowerIsBetter()))
+		fmt.Fprintln(w, out+ratios(vals, r.lower))
 	}
 	fmt.Fprintln(w, header)
 	fmt.Fprintln(w, sep)
 	for _, c := range cases {
-		line(c, c.title(), value)
-		if c.pattern == "idle" {
-			line(c, fmt.Sprintf("%d idle %s peers: DEALERs' process (KB per peer)", c.size, c.transport), side)
+		for _, r := range c.rows() {
+			line(c, r)
 		}
 	}
 
@@ -689,13 +821,21 @@ func printTable(w io.Writer, cfg config, cases []benchCase, ims []impl, results 
 	busy := slices.DeleteFunc(slices.Clone(cases), func(c benchCase) bool { return c.pattern == "idle" })
 	if len(busy) > 0 {
 		fmt.Fprintln(w)
-		fmt.Fprintln(w, "CPU time per message or round trip (ns), sender and receiver processes together, medians:")
+		perRequest := ""
+		if slices.ContainsFunc(busy, benchCase.broker) {
+			perRequest = " (broker cases: per request, all three processes)"
+		}
+		fmt.Fprintf(w, "CPU time per message or round trip (ns), sender and receiver processes together%s, medians:\n", perRequest)
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, header)
 		fmt.Fprintln(w, sep)
 	}
 	for _, c := range busy {
-		row := "| " + c.title()[:strings.LastIndex(c.title(), " (")] + " |"
+		title := c.title()[:strings.LastIndex(c.title(), " (")]
+		if c.broker() {
+			title = title[:strings.Index(title, ":")]
+		}
+		row := "| " + title + " |"
 		vals := map[string]float64{}
 		for _, im := range ims {
 			v, ok := medianOf(results[key(c, im)], cpu)
@@ -747,6 +887,35 @@ func printTable(w io.Writer, cfg config, cases []benchCase, ims []impl, results 
 				row += fmt.Sprintf(" %.2f |", vOn/vOff)
 			}
 			fmt.Fprintln(w, row)
+		}
+	}
+
+	// What Majordomo costs over the plain load balancer, ours: the mdp case
+	// divided by the lb case, when both ran.
+	for _, mdp := range cases {
+		lb := benchCase{"lb", mdp.transport, mdp.size}
+		if mdp.pattern != "mdp" || !slices.Contains(cases, lb) {
+			continue
+		}
+		if _, ok := indexImpl(ims, "ours"); !ok {
+			continue
+		}
+		fmt.Fprintf(w, "\nMajordomo / load balancer, ours, %s %s: ratios of the medians above.\n", mdp.transport, mdp.sizeName())
+		fmt.Fprintln(w, "Throughput below 1, or latency or CPU time above 1, is what Majordomo costs over the load balancer.")
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "| mdp / lb | ours |")
+		fmt.Fprintln(w, "|---|---|")
+		for _, m := range []struct {
+			title string
+			f     figure
+		}{{"throughput", value}, {"latency p50", p50}, {"latency p99", p99}, {"CPU time per request", cpu}} {
+			vM, okM := medianOf(results[key(mdp, impl{name: "ours"})], m.f)
+			vL, okL := medianOf(results[key(lb, impl{name: "ours"})], m.f)
+			if !okM || !okL {
+				fmt.Fprintf(w, "| %s | - |\n", m.title)
+				continue
+			}
+			fmt.Fprintf(w, "| %s | %.2f |\n", m.title, vM/vL)
 		}
 	}
 }

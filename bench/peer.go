@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"runtime/pprof"
+	"strings"
 	"sync"
 	"time"
 )
@@ -27,6 +28,9 @@ type result struct {
 	// The idle case: resident memory (KB) before the peers and once idle.
 	RSSBeforeKB int64 `json:"rss_before_kb,omitempty"`
 	RSSAfterKB  int64 `json:"rss_after_kb,omitempty"`
+	// The broker cases: round-trip latency percentiles, µs.
+	P50Us float64 `json:"p50_us,omitempty"`
+	P99Us float64 `json:"p99_us,omitempty"`
 }
 
 // endMarker ends a throughput run: 8 bytes of the count sent, then "END".
@@ -48,6 +52,9 @@ type peerArgs struct {
 	// then, linger or not: libzmq issue 4660).
 	holdOpen  bool
 	heartbeat bool // ZMTP heartbeats on (hbInterval, hbTimeout)
+	// The broker cases (brokers.go).
+	workers, clients, requests int
+	script                     string // the python Majordomo broker
 }
 
 // waitRelease returns once the command says the peer is done with us.
@@ -61,7 +68,7 @@ func peerMain(args []string) int {
 	fs := flag.NewFlagSet(peerCmd, flag.ContinueOnError)
 	var a peerArgs
 	var implName, cpuprofile string
-	fs.StringVar(&a.role, "role", "", "pull, push, rep, req, pushpull (one process), reqrep (one process), router or dealers (idle)")
+	fs.StringVar(&a.role, "role", "", "pull, push, rep, req, pushpull (one process), reqrep (one process), router or dealers (idle), lb- or mdp- and broker, workers or clients")
 	fs.StringVar(&implName, "impl", "", "ours, libzmq or zmq4")
 	fs.StringVar(&a.ep, "ep", "", "endpoint to bind or connect")
 	fs.IntVar(&a.size, "size", 16, "message size in bytes")
@@ -70,6 +77,10 @@ func peerMain(args []string) int {
 	fs.BoolVar(&a.holdOpen, "hold", false, "wait for stdin to end before closing the socket")
 	fs.BoolVar(&a.heartbeat, "hb", false, "turn on ZMTP heartbeats")
 	fs.StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of this process here")
+	fs.IntVar(&a.workers, "workers", defaultWorkers, "broker cases: workers")
+	fs.IntVar(&a.clients, "clients", defaultClients, "broker cases: clients")
+	fs.IntVar(&a.requests, "requests", defaultRequests, "broker cases: requests in all")
+	fs.StringVar(&a.script, "mdpbroker-py", defaultMDPBrokerPy, "broker cases: the python Majordomo broker")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -102,6 +113,9 @@ func peerMain(args []string) int {
 func runPeer(a peerArgs) error {
 	if a.role == "tell-recv" || a.role == "tell-send" {
 		return tellPeer(a)
+	}
+	if strings.HasPrefix(a.role, "lb-") || strings.HasPrefix(a.role, "mdp-") {
+		return brokerPeer(a)
 	}
 	if a.impl.native != nil {
 		return a.impl.native(a)
