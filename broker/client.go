@@ -15,15 +15,24 @@ import (
 	"github.com/zmqflow/zmqflow/socket"
 )
 
-// Client sends requests to a load balancer's frontend (ours or any PPP
-// broker: the guide's ppqueue, lbbroker) and waits for the replies, the
-// guide's Lazy Pirate client (ch. 4) grown to many requests at once. Each
-// request carries an id in its address stack: 16 bytes, a random session
-// number for this Client and a sequence number. A request with no reply
-// within WithTimeout is resent, with the same id, up to WithRetries times;
-// a broker that still holds it drops the resend, and of several replies to
-// one id the Client returns the first and drops the rest, so each Request
-// returns at most one reply however often it was sent and done.
+// Client sends requests to a load balancer's frontend and waits for the
+// replies, the guide's Lazy Pirate client (ch. 4) grown to many requests at
+// once. Each request carries an id in its address stack: 16 bytes, a random
+// session number for this Client and a sequence number. A request with no
+// reply within WithTimeout is resent, with the same id, up to WithRetries
+// times; a broker that still holds it drops the resend (our LoadBalancer
+// hands a request on after WithHoldLimit), and of several replies to one id
+// the Client returns the first and drops the rest, so each Request returns
+// at most one reply however often it was sent and done.
+//
+// Brokers: our LoadBalancer and FederatedBroker keep the address stack
+// from their workers, so any of their workers serves a Client: the guide's
+// ppworker and lbbroker workers too, which take a request only as address,
+// delimiter and one body frame. A broker that passes the stack on as it
+// is, as the guide's ppqueue does, needs workers that copy any stack, as
+// our Worker does; the guide's ppworker rejects such requests. The guide's
+// lbbroker takes exactly [client, "", request] from a client, so it cannot
+// carry the id at all: its clients are REQ sockets.
 //
 // Concurrency: a Client is safe for concurrent use; Requests from many
 // goroutines share one DEALER socket. NewClient starts one goroutine, which

@@ -28,15 +28,28 @@
 // # Load balancing with heartbeats
 //
 // A LoadBalancer binds a ROUTER for clients and a ROUTER for workers.
-// Workers speak the Paranoid Pirate Protocol: READY, then request and reply
-// one at a time, and HEARTBEAT both ways every interval (1 s, liveness 3, as
-// in the guide). The least recently used idle worker gets the next request,
-// and clients are read only while a worker is idle. Beyond the guide, a
-// request held by a worker that dies goes to another worker, and requests
-// carry ids so that resends and second replies are dropped: a Client's
-// Request returns one reply, at least once done. The wire is PPP, so the
-// guide's ppworker can serve our LoadBalancer, our Worker can serve the
-// guide's ppqueue, and a plain REQ socket can be a client.
+// Workers speak the Paranoid Pirate Protocol from a DEALER: READY, then
+// request and reply one at a time, and HEARTBEAT both ways every interval
+// (1 s, liveness 3, as in the guide). A REQ socket can be a worker too, as
+// in the guide's lbbroker: it sends "READY", then replies to one request at
+// a time, and is neither sent nor expected to send heartbeats. The least
+// recently used idle worker gets the next request, and clients are read
+// only while a worker is idle.
+//
+// Beyond the guide, a request held by a worker that dies, or that holds it
+// longer than WithHoldLimit (a minute by default), goes to another worker,
+// and requests carry ids so that resends and second replies are dropped: a
+// Client's Request returns one reply, at least once done. Workers never see
+// a client's address stack (its routing id and, from a Client, the request
+// id): the load balancer keeps it and puts a one-frame ticket in its place,
+// which the worker copies into its reply. So every worker gets [address,
+// "", body...], for a one-frame body exactly the three frames that the
+// guide's ppworker and lbbroker workers insist on. Hence the guide's
+// ppworker and lbbroker workers serve our LoadBalancer, for our Client as
+// for REQ clients (lbbroker's among them), and our Worker serves the
+// guide's ppqueue. The guide's ppqueue passes a Client's address stack to
+// its workers as it is, so there a Client needs workers that copy any
+// stack, as our Worker does.
 //
 // # Goroutines
 //

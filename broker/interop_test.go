@@ -14,7 +14,8 @@ import (
 
 // The interop tests run libzmq peers (pyzmq) in each PPP role around ours:
 // testdata/ppworker.py and testdata/ppqueue.py follow the guide's ppworker
-// and ppqueue; a plain REQ socket is the guide's simplest client.
+// and ppqueue; a plain REQ socket is the guide's simplest client. The
+// guide's lbbroker peers are in lb_interop_test.go.
 
 // Heartbeats of the interop tests, on both sides: every 100 ms, and a peer
 // is buried after 10 s of silence (see steadyBeat: a Python or Go peer of a
@@ -44,7 +45,9 @@ func lineWith(t *testing.T, ctx context.Context, p *pyzmq.Peer, prefix string) s
 	}
 }
 
-// libzmq workers (the guide's ppworker) serve our load balancer and client.
+// libzmq workers (the guide's ppworker, which takes a request only as
+// exactly three frames: address, delimiter, body) serve our load balancer
+// and client: every request is done, once.
 func TestInteropPythonWorkers(t *testing.T) {
 	ctx := testCtx(t)
 	b := newLB(t, "tcp://127.0.0.1:*", "tcp://127.0.0.1:*", pyBeat)
@@ -78,11 +81,14 @@ func TestInteropPythonWorkers(t *testing.T) {
 				beats++
 			case l == "RECONNECT":
 				t.Fatal("python worker lost the broker's heartbeats")
+			case strings.HasPrefix(l, "INVALID"):
+				t.Fatalf("python worker rejected a message: %s", l)
 			}
 		}
 	}
-	if s := b.Stats(); s.Dead != 0 || s.Workers != 2 {
-		t.Fatalf("stats %+v: python workers should stay alive on heartbeats", s)
+	waitLB(t, ctx, b, "every reply counted", func(s broker.LBStats) bool { return s.Replies == 10 })
+	if s := b.Stats(); s.Dead != 0 || s.Workers != 2 || s.Requests != 10 || s.Requeued != 0 || s.LateReplies != 0 {
+		t.Fatalf("stats %+v: python workers should stay alive on heartbeats and do each request once", s)
 	}
 }
 

@@ -2,6 +2,8 @@ package broker
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"sync"
@@ -15,20 +17,41 @@ import (
 // LoadBalancer is the guide's load-balancing broker (ch. 3 "A Load Balancing
 // Message Broker") with the Paranoid Pirate queue's heartbeats (ch. 4,
 // ppqueue; spec 6/PPP). Clients connect REQ or DEALER sockets to its
-// frontend ROUTER; workers connect DEALER sockets to its backend ROUTER and
-// speak PPP: READY, then one REQUEST and one REPLY at a time, and HEARTBEAT
-// both ways every interval.
+// frontend ROUTER. Workers connect to its backend ROUTER and speak either
+// PPP from a DEALER (READY, then one REQUEST and one REPLY at a time, and
+// HEARTBEAT both ways every interval: our Worker, the guide's ppworker) or
+// lbbroker's protocol from a REQ socket ("READY", then one request and one
+// reply at a time, no heartbeats: the guide's lbbroker workers). A worker
+// sees each request as [address, "", body...], the address being one
+// frame, a ticket that stands for the client's address stack: the worker
+// copies it into its reply, and the load balancer puts the stack back.
 //
 // The least recently used idle worker gets the next request, and the
 // frontend is read only while a worker is idle, so requests wait in the
-// clients' queues (and TCP) rather than in the broker. A worker that sends
-// nothing for liveness intervals, or whose connection is gone, is dead; the
-// request it held goes to the next idle worker, ahead of new requests
-// (at-least-once: the dead worker may have done it). Each request is known
-// by its address stack, the client's routing id and what the client put
-// before the empty delimiter (a Client puts a request id there), so a
-// resent request that is still outstanding is dropped, and of the replies
-// to one request only the first reaches the client.
+// clients' queues (and TCP) rather than in the broker. A request must have
+// a body: one without is dropped as malformed, and never answered.
+//
+// A PPP worker that sends nothing for liveness intervals, or whose
+// connection is gone, is dead; the request it held goes to the next idle
+// worker, ahead of new requests (at-least-once: the dead worker may have
+// done it). A REQ worker cannot heartbeat, so it is never buried for
+// silence: it is found dead when a send to it fails (its connection is
+// gone) or, as below, when it holds a request too long.
+//
+// A request held longer than WithHoldLimit (DefaultHoldLimit) is taken
+// from its worker and goes to the next idle worker, as from a dead one.
+// The PPP worker that held it stays registered, since its heartbeats say
+// it is alive, but gets no new request until it replies or sends READY;
+// its reply is passed on if the request is still unanswered, and dropped
+// (LateReplies) if it is not. A REQ worker that held it is forgotten
+// (Dead): nothing tells a stuck one from a dead one, and a live one that
+// replies later is registered again, as lbbroker takes any message from
+// a worker for readiness.
+//
+// Each request is known by its address stack, the client's routing id and
+// what the client put before the empty delimiter (a Client puts a request
+// id there), so a resent request that is still outstanding is dropped, and
+// of the replies to one request only the first reaches the client.
 //
 // Concurrency: a LoadBalancer is safe for concurrent use. It runs three
 // goroutines: one reads the frontend, one the backend, and one owns all the
@@ -39,6 +62,7 @@ import (
 // ctx ends.
 type LoadBalancer struct {
 	cfg             config
+	holdLimit       time.Duration
 	front, back     *socket.Socket
 	frontEP, backEP string
 	cancel          context.CancelFunc
@@ -52,32 +76,33 @@ type LoadBalancer struct {
 
 // LBStats are a LoadBalancer's gauges (now) and counters (since it started).
 type LBStats struct {
-	Workers  int // workers registered (READY and alive)
+	Workers  int // workers registered (READY and alive), late ones included
 	Idle     int // of them, waiting for a request
 	InFlight int // requests on a worker
-	Pending  int // requests waiting for a worker (given back by a dead one)
+	Pending  int // requests waiting for a worker (given back by a dead or late one)
 
 	Requests    uint64 // requests taken from clients
 	Replies     uint64 // replies passed to clients
 	Duplicates  uint64 // resent requests dropped: the same request was outstanding
 	LateReplies uint64 // replies dropped: their request was answered already, or is unknown
-	Requeued    uint64 // requests handed back to the queue by a dead or failing worker
+	Requeued    uint64 // requests handed back to the queue by a dead, failing or late worker
+	Overdue     uint64 // requests taken from a worker that held them past WithHoldLimit
 	Abandoned   uint64 // requests dropped after WithMaxDeliveries attempts
-	Dead        uint64 // workers found dead: heartbeats missed or connection gone
-	Malformed   uint64 // messages dropped because they are not PPP
+	Dead        uint64 // workers found dead: heartbeats missed, connection gone, or a REQ worker late
+	Malformed   uint64 // messages dropped because they are not PPP (or lbbroker's), or a request without a body
 }
 
 // NewLoadBalancer binds a load balancer's frontend (for clients) and
 // backend (for workers) and starts it. Endpoints are as socket.Bind takes
 // them; tcp port "*" picks a free one (see Frontend and Backend).
-// Options: WithHeartbeat, WithMaxDeliveries, WithAbandoned,
+// Options: WithHeartbeat, WithHoldLimit, WithMaxDeliveries, WithAbandoned,
 // WithSocketOptions, WithLogger.
 func NewLoadBalancer(frontend, backend string, opts ...Option) (*LoadBalancer, error) {
 	cfg, err := newConfig(opts)
 	if err != nil {
 		return nil, err
 	}
-	b := &LoadBalancer{cfg: cfg, done: make(chan struct{})}
+	b := &LoadBalancer{cfg: cfg, holdLimit: holdLimit(opts), done: make(chan struct{})}
 	// Replies to clients that left are dropped, as in the guide; workers
 	// are sent with mandatory routing so that a vanished worker is found
 	// at the next send instead of after its heartbeats expire.
@@ -140,18 +165,25 @@ func (b *LoadBalancer) Close() error {
 // for idle workers.
 const maxCredit = 1024
 
-// lbWorker is a worker as the loop sees it.
+// lbWorker is a worker as the loop sees it: idle (on the idle list),
+// holding a request (req), or late (still at a request that was taken
+// from it or answered by another worker; it gets no request meanwhile).
 type lbWorker struct {
-	id     string
-	expiry time.Time
-	req    *lbRequest // the request it holds, or nil
-	idle   bool       // on the idle list
+	id        string
+	reqSocket bool // a REQ socket, the guide's lbbroker worker: no heartbeats
+	expiry    time.Time
+	req       *lbRequest // the request it holds, or nil
+	since     time.Time  // when it was given req (or the request it is late with)
+	late      string     // the ticket it is late with, or ""
+	idle      bool       // on the idle list
 }
 
 // lbRequest is an outstanding request: taken from a client, not answered.
 type lbRequest struct {
-	key        string
+	key        string     // its address stack, for telling resends
+	ticket     string     // its address at the workers (lb_wire.go)
 	msg        socket.Msg // client routing id, rest of the address stack, delimiter, body
+	envLen     int        // frames of msg up to and including the delimiter
 	worker     *lbWorker  // holding it, or nil while pending
 	deliveries int
 }
@@ -163,7 +195,10 @@ type lbLoop struct {
 	workers     map[string]*lbWorker
 	idle        []*lbWorker // least recently used first
 	pending     []*lbRequest
-	outstanding map[string]*lbRequest
+	outstanding map[string]*lbRequest // by key
+	tickets     map[string]*lbRequest // the same requests, by ticket
+	session     [8]byte               // the random half of tickets
+	seq         uint64                // the counting half
 	st          LBStats
 	sendCtx     context.Context
 	sendCancel  context.CancelFunc
@@ -185,7 +220,9 @@ func (b *LoadBalancer) run(ctx context.Context) {
 	go func() { defer wg.Done(); readLoop(ctx, b.front, want, frontCh, failed) }()
 	go func() { defer wg.Done(); readLoop(ctx, b.back, nil, backCh, failed) }()
 
-	l := &lbLoop{b: b, log: b.cfg.log, workers: map[string]*lbWorker{}, outstanding: map[string]*lbRequest{}}
+	l := &lbLoop{b: b, log: b.cfg.log, workers: map[string]*lbWorker{},
+		outstanding: map[string]*lbRequest{}, tickets: map[string]*lbRequest{}}
+	rand.Read(l.session[:])
 	tick := time.NewTicker(b.cfg.interval)
 	defer tick.Stop()
 	l.newSendCtx(ctx)
@@ -258,10 +295,17 @@ func (l *lbLoop) publish() {
 }
 
 func (l *lbLoop) fromClient(ctx context.Context, m socket.Msg) {
-	env, _, ok := splitEnvelope(m)
+	env, body, ok := splitEnvelope(m)
 	if !ok {
 		l.st.Malformed++
 		l.log.Warn("request without an address stack dropped", zap.Error(ErrMalformed), zap.Stringer("msg", m))
+		return
+	}
+	if len(body) == 0 {
+		// Nothing to do, and a worker would take it for something else
+		// (ppworker rejects it; a REQ worker gets two frames).
+		l.st.Malformed++
+		l.log.Warn("request without a body dropped", zap.Error(ErrMalformed), zap.Stringer("msg", m))
 		return
 	}
 	key := envelopeKey(env)
@@ -269,75 +313,126 @@ func (l *lbLoop) fromClient(ctx context.Context, m socket.Msg) {
 		l.st.Duplicates++
 		return
 	}
-	r := &lbRequest{key: key, msg: m}
+	r := &lbRequest{key: key, ticket: l.newTicket(), msg: m, envLen: len(env)}
 	l.outstanding[key] = r
+	l.tickets[r.ticket] = r
 	l.st.Requests++
 	l.pending = append(l.pending, r)
 	l.dispatch(ctx)
 }
 
+// newTicket names a new request at the workers.
+func (l *lbLoop) newTicket() string {
+	var t [ticketLen]byte
+	copy(t[:8], l.session[:])
+	l.seq++
+	binary.BigEndian.PutUint64(t[8:], l.seq)
+	return string(t[:])
+}
+
 func (l *lbLoop) fromWorker(ctx context.Context, m socket.Msg) {
-	id, rest := string(m[0]), m[1:]
+	id := string(m[0])
 	w := l.workers[id]
 	if w != nil {
 		w.expiry = time.Now().Add(l.b.cfg.expiry())
 	}
-	p, err := parsePPP(rest)
+	p, err := parseWorkerMsg(m[1:])
+	if err == nil && w != nil && p.req != w.reqSocket {
+		err = fmt.Errorf("%w: a worker's messages came with and without a REQ socket's delimiter", ErrMalformed)
+	}
 	if err != nil {
 		l.st.Malformed++
 		l.log.Warn("bad message from worker dropped", zap.Binary("worker", m[0]), zap.Error(err))
 		return
 	}
-	if p.cmd != "" {
-		if p.cmd == pppReady {
-			l.ready(ctx, id, w)
-		}
+	switch p.cmd {
+	case pppReady:
+		l.ready(ctx, id, w, p.req)
+	case pppHeartbeat:
 		// A HEARTBEAT only keeps a known worker alive. One from a worker
 		// we do not know (it outlived our restart, or we buried it) is
 		// ignored: PPP conversations start with READY, and the worker
 		// sends it once it misses our heartbeats.
-		return
+	default:
+		l.reply(ctx, id, w, p)
 	}
-	key := envelopeKey(p.env)
-	if r := l.outstanding[key]; r != nil {
-		delete(l.outstanding, key)
-		if r.worker == nil {
-			l.unpend(r)
-		}
+}
+
+// reply passes a worker's reply on to the client if its request is
+// outstanding (the first reply wins) and drops it otherwise. A worker that
+// replies with the ticket it is late with is idle again. One we do not
+// know is registered if it is a REQ worker, as lbbroker does with every
+// message from a worker: it is one we forgot for holding a request too
+// long, and it waits for the next. A PPP worker we do not know (its reply
+// was kept across a reconnect) sends READY next.
+func (l *lbLoop) reply(ctx context.Context, id string, w *lbWorker, p workerMsg) {
+	t := string(p.ticket)
+	if r := l.tickets[t]; r != nil {
+		l.answered(r)
 		l.st.Replies++
-		if err := l.b.front.Send(ctx, rest); err != nil && ctx.Err() == nil {
+		out := make(socket.Msg, 0, r.envLen+len(p.body))
+		out = append(append(out, r.msg[:r.envLen]...), p.body...)
+		if err := l.b.front.Send(ctx, out); err != nil && ctx.Err() == nil {
 			l.log.Debug("reply not sent", zap.Error(err))
 		}
 	} else {
 		l.st.LateReplies++
 	}
-	if w != nil && w.req != nil && w.req.key == key {
-		w.req.worker = nil
-		w.req = nil
+	switch {
+	case w != nil && w.late == t:
+		w.late = ""
+		l.makeIdle(w)
+	case w == nil && p.req:
+		l.makeIdle(l.register(id, true))
+	default:
+		return
+	}
+	l.dispatch(ctx)
+}
+
+// answered forgets a request that has its reply. A worker still at it
+// (the reply came from one it was taken from) is late with it.
+func (l *lbLoop) answered(r *lbRequest) {
+	delete(l.outstanding, r.key)
+	delete(l.tickets, r.ticket)
+	if h := r.worker; h != nil {
+		h.req, r.worker = nil, nil
+		h.late = r.ticket
+	} else {
+		l.unpend(r)
+	}
+}
+
+// register adds a worker.
+func (l *lbLoop) register(id string, reqSocket bool) *lbWorker {
+	w := &lbWorker{id: id, reqSocket: reqSocket, expiry: time.Now().Add(l.b.cfg.expiry())}
+	l.workers[id] = w
+	l.log.Debug("worker ready", zap.String("worker", id), zap.Bool("req", reqSocket))
+	return w
+}
+
+// makeIdle puts a worker at the back of the idle list.
+func (l *lbLoop) makeIdle(w *lbWorker) {
+	if !w.idle {
 		w.idle = true
 		l.idle = append(l.idle, w)
-		l.dispatch(ctx)
 	}
 }
 
 // ready registers a worker that sent READY. A known worker that held a
 // request has started a new conversation without replying: it gave the
 // request back (its handler failed, or it restarted), so the request goes
-// to another worker.
-func (l *lbLoop) ready(ctx context.Context, id string, w *lbWorker) {
+// to another worker. One that was late has given up its request.
+func (l *lbLoop) ready(ctx context.Context, id string, w *lbWorker, reqSocket bool) {
 	if w == nil {
-		w = &lbWorker{id: id, expiry: time.Now().Add(l.b.cfg.expiry())}
-		l.workers[id] = w
-		l.log.Debug("worker ready", zap.String("worker", id))
+		w = l.register(id, reqSocket)
 	}
 	if r := w.req; r != nil {
 		w.req, r.worker = nil, nil
 		l.requeue(r)
 	}
-	if !w.idle {
-		w.idle = true
-		l.idle = append(l.idle, w)
-	}
+	w.late = ""
+	l.makeIdle(w)
 	l.dispatch(ctx)
 }
 
@@ -347,14 +442,13 @@ func (l *lbLoop) dispatch(ctx context.Context) {
 		r, w := l.pending[0], l.idle[0]
 		l.pending, l.idle = l.pending[1:], l.idle[1:]
 		w.idle = false
-		out := make(socket.Msg, 0, len(r.msg)+1)
-		out = append(append(out, []byte(w.id)), r.msg...)
-		if err := l.sendWorker(ctx, out); err != nil {
+		if err := l.sendWorker(ctx, toWorker([]byte(w.id), w.reqSocket, r.ticket, r.msg[r.envLen:])); err != nil {
 			l.pending = append([]*lbRequest{r}, l.pending...)
 			l.dead(w, err)
 			continue
 		}
 		w.req, r.worker = r, w
+		w.since = time.Now()
 		r.deliveries++
 	}
 }
@@ -376,9 +470,14 @@ func (l *lbLoop) sendWorker(_ context.Context, m socket.Msg) error {
 }
 
 // heartbeat buries the workers that have been silent too long and sends
-// HEARTBEAT to the others, burying those whose connection is gone.
+// HEARTBEAT to the others, burying those whose connection is gone, and
+// takes requests back from workers that have held them too long. REQ
+// workers are neither sent HEARTBEAT nor expected to send it.
 func (l *lbLoop) heartbeat(ctx context.Context, now time.Time) {
 	for _, w := range l.workers {
+		if w.reqSocket {
+			continue
+		}
 		if now.After(w.expiry) {
 			l.dead(w, fmt.Errorf("no heartbeat for %v", l.b.cfg.expiry()))
 			continue
@@ -390,7 +489,37 @@ func (l *lbLoop) heartbeat(ctx context.Context, now time.Time) {
 			l.dead(w, err)
 		}
 	}
+	l.holdCheck(now)
 	l.dispatch(ctx)
+}
+
+// holdCheck takes each request held longer than the hold limit from its
+// worker and queues it for another, as if the worker had died. A PPP
+// worker stays, late: its heartbeats say it is alive, and it gets no new
+// request until it replies (the reply is passed on if the request is still
+// unanswered, else dropped) or sends READY. A REQ worker is forgotten, as
+// a dead one: without heartbeats nothing tells a stuck worker from a dead
+// one, and a live one comes back with its late reply.
+func (l *lbLoop) holdCheck(now time.Time) {
+	limit := l.b.holdLimit
+	if limit == 0 {
+		return
+	}
+	for _, w := range l.workers {
+		if (w.req == nil && w.late == "") || now.Sub(w.since) < limit {
+			continue
+		}
+		if r := w.req; r != nil {
+			w.req, r.worker = nil, nil
+			w.late = r.ticket
+			l.st.Overdue++
+			l.log.Warn("request held too long; handing it to another worker", zap.String("worker", w.id), zap.Duration("limit", limit))
+			l.requeue(r)
+		}
+		if w.reqSocket {
+			l.dead(w, fmt.Errorf("a REQ worker held a request for %v", limit))
+		}
+	}
 }
 
 // dead forgets a worker and gives back the request it held.
@@ -418,11 +547,11 @@ func (l *lbLoop) dead(w *lbWorker, why error) {
 func (l *lbLoop) requeue(r *lbRequest) {
 	if r.deliveries >= l.b.cfg.maxDeliveries {
 		delete(l.outstanding, r.key)
+		delete(l.tickets, r.ticket)
 		l.st.Abandoned++
 		l.log.Warn("request abandoned", zap.Int("deliveries", r.deliveries))
 		if f := l.b.cfg.abandoned; f != nil {
-			_, body, _ := splitEnvelope(r.msg)
-			f(body)
+			f(r.msg[r.envLen:])
 		}
 		return
 	}

@@ -18,7 +18,8 @@ import (
 func body(m socket.Msg) string { return string(m[len(m)-1]) }
 
 // The least recently used idle worker gets the next request, and a request
-// reaches a worker with the client's address stack in front.
+// reaches a worker as three frames, [address, "", body], whatever the
+// client put in its address stack (a Client puts a request id there).
 func TestLRUDispatch(t *testing.T) {
 	ctx := testCtx(t)
 	b := newLB(t, inproc(), inproc())
@@ -47,13 +48,13 @@ func TestLRUDispatch(t *testing.T) {
 		if got := body(held[i]); got != fmt.Sprint("r", i) {
 			t.Fatalf("worker %d got %q, want r%d", i, got, i)
 		}
-		if n := len(held[i]); n != 4 || len(held[i][2]) != 0 {
-			t.Fatalf("request %v: want client id, request id, delimiter, body", held[i])
+		if n := len(held[i]); n != 3 || len(held[i][1]) != 0 {
+			t.Fatalf("request %v: want address, delimiter, body", held[i])
 		}
 	}
 	// Reply in the order 1, 2, 0: that is the new LRU order.
 	for _, i := range []int{1, 2, 0} {
-		ws[i].send(ctx, append(held[i][:3:3], []byte(fmt.Sprint("w", i))))
+		ws[i].send(ctx, append(held[i][:2:2], []byte(fmt.Sprint("w", i))))
 		waitLB(t, ctx, b, "idle worker", func(s broker.LBStats) bool { return s.Idle >= 1 && s.InFlight < 3 })
 	}
 	waitLB(t, ctx, b, "3 idle", func(s broker.LBStats) bool { return s.Idle == 3 })
@@ -64,7 +65,7 @@ func TestLRUDispatch(t *testing.T) {
 		if got := body(m); got != fmt.Sprint("r", 3+k) {
 			t.Fatalf("request r%d went to the wrong worker: worker %d got %q", 3+k, i, got)
 		}
-		ws[i].send(ctx, append(m[:3:3], []byte(fmt.Sprint("w", i))))
+		ws[i].send(ctx, append(m[:2:2], []byte(fmt.Sprint("w", i))))
 	}
 	wg.Wait()
 	if want := []string{"w0", "w1", "w2", "w1", "w2", "w0"}; fmt.Sprint(replies) != fmt.Sprint(want) {
@@ -129,7 +130,7 @@ func TestRequeueFromSilentWorker(t *testing.T) {
 	if got.err != nil || string(got.r[0]) != "good" {
 		t.Fatalf("Request = %q, %v; want the good worker's reply", got.r, got.err)
 	}
-	silent.send(ctx, append(m[:3:3], []byte("late")))
+	silent.send(ctx, append(m[:2:2], []byte("late")))
 	waitLB(t, ctx, b, "late reply dropped", func(s broker.LBStats) bool { return s.LateReplies == 1 })
 	if s := b.Stats(); s.Requeued != 1 || s.Replies != 1 {
 		t.Fatalf("stats %+v: want 1 requeued, 1 reply", s)
@@ -232,13 +233,52 @@ func TestResendWhileOutstandingDropped(t *testing.T) {
 	go func() { _, err := c.Request(ctx, []byte("x")); done <- err }()
 	m := w.request(ctx)
 	waitLB(t, ctx, b, "a duplicate", func(s broker.LBStats) bool { return s.Duplicates >= 1 })
-	w.send(ctx, append(m[:3:3], []byte("done")))
+	w.send(ctx, append(m[:2:2], []byte("done")))
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
 	// The broker counts the reply after sending it: wait for the count.
 	waitLB(t, ctx, b, "the reply counted", func(s broker.LBStats) bool { return s.Replies >= 1 })
 	if s := b.Stats(); s.Requests != 1 || s.Replies != 1 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+// A request without a body, from a REQ-like client or a Client-like one,
+// is malformed: it never reaches a worker and is never answered.
+func TestRequestWithoutBodyMalformed(t *testing.T) {
+	ctx := testCtx(t)
+	b := newLB(t, inproc(), inproc(), steadyBeat)
+	w := newRawWorker(t, ctx, b.Backend())
+	waitLB(t, ctx, b, "worker", func(s broker.LBStats) bool { return s.Idle == 1 })
+	cl := newSocket(t, socket.Dealer)
+	if err := cl.Connect(b.Frontend()); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []socket.Msg{{nil}, {[]byte("id-0"), nil}} {
+		if err := cl.Send(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitLB(t, ctx, b, "2 malformed", func(s broker.LBStats) bool { return s.Malformed == 2 })
+	if err := cl.Send(ctx, socket.Msg{[]byte("id-1"), nil, []byte("job")}); err != nil {
+		t.Fatal(err)
+	}
+	m := w.request(ctx) // the worker's first request
+	if len(m) != 3 || body(m) != "job" {
+		t.Fatalf("worker got %v, want the request with a body", m)
+	}
+	w.send(ctx, append(m[:2:2], []byte("done")))
+	r, err := cl.Recv(ctx) // the client's first reply
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r) != 3 || string(r[0]) != "id-1" || len(r[1]) != 0 || string(r[2]) != "done" {
+		t.Fatalf("client got %q, want [id-1  done]", r)
+	}
+	// The broker counts a reply after sending it: wait for the count.
+	waitLB(t, ctx, b, "the reply counted", func(s broker.LBStats) bool { return s.Replies == 1 })
+	if s := b.Stats(); s.Requests != 1 || s.Malformed != 2 {
 		t.Fatalf("stats %+v", s)
 	}
 }

@@ -17,9 +17,12 @@ import (
 //
 // A worker copies the address stack of a request into its reply untouched;
 // that is all it knows of clients. zmqflow's Client puts a request id in the
-// address stack (client routing id, request id, empty delimiter), so the id
-// travels through any PPP broker and worker (the guide's ppqueue and
-// ppworker included) and comes back with the reply.
+// address stack (client routing id, request id, empty delimiter). Our
+// LoadBalancer keeps the stack and shows its workers one frame in its place
+// (lb_wire.go), so that any worker serves it, the guide's ppworker (which
+// takes exactly address, delimiter and body) included; the guide's ppqueue
+// passes the stack on as it is, to workers that copy any stack, as our
+// Worker does.
 const (
 	pppReady     = "\x01"
 	pppHeartbeat = "\x02"

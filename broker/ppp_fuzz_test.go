@@ -1,10 +1,11 @@
 package broker
 
 // FuzzPPP feeds arbitrary messages from a peer through the Paranoid Pirate
-// parsers: parsePPP (what a LoadBalancer reads from a worker after its
-// routing id, and a Worker from its broker), splitEnvelope and envelopeKey
-// (the LoadBalancer's and FederatedBroker's requests and replies), and
-// clientReply (a Client's replies). Each answer is checked against the
+// parsers: parseWorkerMsg (what a LoadBalancer reads from a worker, PPP or
+// lbbroker's REQ, after its routing id), parsePPP (what a Worker reads from
+// its broker), splitEnvelope and envelopeKey (the LoadBalancer's and
+// FederatedBroker's requests and replies), and clientReply (a Client's
+// replies). Each answer is checked against the
 // spec's rules (6/PPP), errors wrap ErrMalformed, what is sent decodes to
 // what was meant, envelope keys tell stacks apart, and a parser allocates
 // no more than a bound in the message's size.
@@ -28,9 +29,13 @@ func FuzzPPP(f *testing.F) {
 	f.Add([]byte("|\x02"))                        // HEARTBEAT
 	f.Add([]byte("|client|0123456789abcdef||hi")) // request as a broker reads it
 	f.Add([]byte("|\x03"))                        // unknown command
+	f.Add([]byte("||READY"))                      // an lbbroker worker's READY
+	f.Add([]byte("|0123456789abcdef||OK"))        // a reply as a broker reads it
+	f.Add([]byte("||0123456789abcdef||OK"))       // the same from a REQ worker
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m := fuzzcheck.Frames(data)
 		checkParsePPP(t, m)
+		checkWorkerMsg(t, m)
 		checkClientReply(t, m)
 		checkEnvelopeKey(t, m)
 		checkPPPEncode(t, m)
@@ -125,9 +130,57 @@ func readEnvelopeKey(key string) ([][]byte, bool) {
 	return frames, true
 }
 
+// checkWorkerMsg reads m as a LoadBalancer reads a worker's message, and
+// checks the answer against the rules: behind an empty frame (a REQ
+// worker) READY is "READY" or 0x01 and there is no HEARTBEAT; a reply's
+// address is one ticket. A request as the load balancer sends it, copied
+// back as a worker replies, reads as its ticket and body.
+func checkWorkerMsg(t *testing.T, m [][]byte) {
+	p, err := parseWorkerMsg(m)
+	req := len(m) > 0 && len(m[0]) == 0
+	rest := m
+	if req {
+		rest = m[1:]
+	}
+	var ok bool
+	var cmd string
+	switch {
+	case len(rest) == 1 && req:
+		ok, cmd = string(rest[0]) == "READY" || string(rest[0]) == pppReady, pppReady
+	case len(rest) == 1:
+		ok, cmd = string(rest[0]) == pppReady || string(rest[0]) == pppHeartbeat, string(rest[0])
+	default:
+		ok = len(rest) >= 2 && len(rest[0]) == ticketLen && len(rest[1]) == 0
+	}
+	if ok != (err == nil) {
+		t.Fatalf("parseWorkerMsg(%q) = %+v, %v", m, p, err)
+	}
+	if err != nil {
+		if !errors.Is(err, ErrMalformed) {
+			t.Fatalf("parseWorkerMsg(%q) error %v does not wrap ErrMalformed", m, err)
+		}
+	} else if p.req != req || p.cmd != cmd ||
+		cmd == "" && (!bytes.Equal(p.ticket, rest[0]) || !fuzzcheck.FramesEqual(p.body, rest[2:])) {
+		t.Fatalf("parseWorkerMsg(%q) = %+v", m, p)
+	}
+	checkAlloc(t, "parseWorkerMsg", fuzzcheck.WireSize(m), func() { parseWorkerMsg(m) })
+
+	var ticket [ticketLen]byte
+	if len(m) > 0 {
+		copy(ticket[:], m[0])
+	}
+	for _, req := range []bool{false, true} {
+		out := toWorker([]byte("w"), req, string(ticket[:]), m)
+		back, err := parseWorkerMsg(out[1:])
+		if err != nil || back.req != req || back.cmd != "" || !bytes.Equal(back.ticket, ticket[:]) || !fuzzcheck.FramesEqual(back.body, m) {
+			t.Fatalf("request %q copied back reads as %+v, %v", out, back, err)
+		}
+	}
+}
+
 // checkPPPEncode makes the messages the package sends from m's frames (a
-// Client's request, a worker's reply, the commands) and reads them as
-// their receivers do.
+// Client's request, the load balancer's to its worker, a Worker's reply,
+// the commands) and reads them as their receivers do.
 func checkPPPEncode(t *testing.T, m [][]byte) {
 	// A Client's request (Request): request id, delimiter, body; the
 	// broker's frontend ROUTER puts the client's routing id in front.
@@ -147,20 +200,30 @@ func checkPPPEncode(t *testing.T, m [][]byte) {
 	if q, err := parsePPP(other); err != nil || !fuzzcheck.FramesEqual(q.env, other[:len(stack)+1]) || !fuzzcheck.FramesEqual(q.body, m) {
 		t.Fatalf("request %q parses as %+v, %v", other, q, err)
 	}
-	// The worker's reply (replyFor): the stack copied, the handler's reply
-	// after it. The broker passes it to the frontend, whose ROUTER takes
-	// the routing id off: the Client gets its id, the delimiter, the body.
-	reply := (&Worker{}).replyFor(handled{env: p.env, reply: m})
+	// The load balancer sends the body behind a ticket; the worker reads
+	// [ticket, "", body] (its ROUTER took the routing id off).
+	ticket := string(id[:])
+	toW := toWorker([]byte("w"), false, ticket, p.body)[1:]
+	atW, err := parsePPP(toW)
+	if err != nil || atW.cmd != "" || len(atW.env) != 2 || string(atW.env[0]) != ticket || !fuzzcheck.FramesEqual(atW.body, m) {
+		t.Fatalf("request %q reads at the worker as %+v, %v", toW, atW, err)
+	}
+	// The worker's reply (replyFor): the ticket copied, the handler's
+	// reply after it. The broker puts the client's stack back and passes
+	// it to the frontend, whose ROUTER takes the routing id off: the
+	// Client gets its id, the delimiter, the body.
+	reply := (&Worker{}).replyFor(handled{env: atW.env, reply: m})
 	if len(reply) != 1 {
 		t.Fatalf("replyFor gave %d messages", len(reply))
 	}
-	back, err := parsePPP(reply[0])
-	if err != nil || !fuzzcheck.FramesEqual(back.env, p.env) || !fuzzcheck.FramesEqual(back.body, m) {
-		t.Fatalf("reply %q parses as %+v, %v", reply[0], back, err)
+	back, err := parseWorkerMsg(reply[0])
+	if err != nil || string(back.ticket) != ticket || !fuzzcheck.FramesEqual(back.body, m) {
+		t.Fatalf("reply %q reads at the broker as %+v, %v", reply[0], back, err)
 	}
-	gotID, body, err := clientReply(reply[0][1:])
+	toClient := append(append([][]byte{}, p.env...), back.body...)
+	gotID, body, err := clientReply(toClient[1:])
 	if err != nil || !bytes.Equal(gotID, id[:]) || !fuzzcheck.FramesEqual(body, m) {
-		t.Fatalf("reply %q reads at the client as %q, %q, %v", reply[0][1:], gotID, body, err)
+		t.Fatalf("reply %q reads at the client as %q, %q, %v", toClient[1:], gotID, body, err)
 	}
 	for _, cmd := range [][]byte{frameReady, frameHeartbeat} {
 		if p, err := parsePPP([][]byte{cmd}); err != nil || p.cmd != string(cmd) {

@@ -34,7 +34,10 @@ type Handler func(ctx context.Context, request [][]byte) ([][]byte, error)
 // any sign of life for READY sends one, as the guide's ppqueue does) waits
 // its turn. A reply whose socket was lost while the handler ran goes out
 // on the next socket, before READY: the broker passes it on if the request
-// is still outstanding and drops it otherwise.
+// is still outstanding and drops it otherwise. A handler that runs longer
+// than the LoadBalancer's WithHoldLimit has had its request handed to
+// another worker meanwhile: its reply counts only if it comes first, and
+// the load balancer gives the Worker no new request until it has sent it.
 //
 // Concurrency: a Worker is safe for concurrent use. NewWorker starts its
 // goroutines (the connection loop, a socket reader, the handler's); Close

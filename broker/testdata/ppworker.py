@@ -3,11 +3,14 @@ zmqflow's interop tests: a libzmq peer in the worker role.
 
 usage: ppworker.py BACKEND_EP INTERVAL_MS LIVENESS
 
-Connects a DEALER with a random identity, sends READY, and replies to each
-request with the request itself, address stack and all, as the guide's
-ppworker does, printing "REPLY <last frame>", and "BEAT" for each HEARTBEAT. Heartbeats every interval;
-after LIVENESS silent intervals it reconnects with a doubling back-off and
-READY again ("RECONNECT" on standard output). Exits when standard input ends.
+Connects a DEALER with a random identity and sends READY. As the guide's
+ppworker does, it takes a request only as exactly three frames (address,
+empty delimiter, body) and replies with it unchanged, printing
+"REPLY <body>"; any other message is rejected, as ppworker's
+"E: Invalid message" ("INVALID <n> frames" here). Prints "BEAT" for each
+HEARTBEAT. Heartbeats every interval; after LIVENESS silent intervals it
+reconnects with a doubling back-off and READY again ("RECONNECT" on
+standard output). Exits when standard input ends.
 """
 
 import os
@@ -50,14 +53,13 @@ def main():
             frames = sock.recv_multipart()
             liveness = liveness_max
             backoff = interval
-            if len(frames) == 1:
-                if frames[0] == HEARTBEAT:
-                    print("BEAT", flush=True)
-                else:
-                    print("E: invalid command", frames, flush=True)
-            else:
-                print("REPLY", frames[-1].decode(errors="replace"), flush=True)
+            if len(frames) == 3:
+                print("REPLY", frames[2].decode(errors="replace"), flush=True)
                 sock.send_multipart(frames)
+            elif len(frames) == 1 and frames[0] == HEARTBEAT:
+                print("BEAT", flush=True)
+            else:
+                print("INVALID", len(frames), "frames", flush=True)
         elif not events:
             liveness -= 1
             if liveness == 0:
