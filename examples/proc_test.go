@@ -48,7 +48,8 @@ func build(dir string) error {
 	if raceEnabled() {
 		args = append(args, "-race")
 	}
-	args = append(args, "./taskvent", "./taskwork", "./tasksink", "./squares")
+	args = append(args, "./taskvent", "./taskwork", "./tasksink", "./squares",
+		"./lbbroker", "./ppqueue", "./ppworker", "./lpclient", "./mdbroker", "./mdworker", "./mdclient", "./peering")
 	if out, err := exec.CommandContext(ctx, "go", args...).CombinedOutput(); err != nil {
 		return fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
@@ -114,7 +115,7 @@ func (o *output) String() string {
 	return string(o.b)
 }
 
-// start runs program (taskvent, taskwork, tasksink or squares) with args until it
+// start runs one of the programs with args until it
 // exits or ctx ends. Its output is logged if the test fails.
 func start(t *testing.T, ctx context.Context, program string, args ...string) *proc {
 	t.Helper()

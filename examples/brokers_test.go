@@ -1,0 +1,110 @@
+package examples_test
+
+import (
+	"testing"
+
+	"github.com/zmqflow/zmqflow/internal/pyzmq"
+)
+
+// The guide's peers, as the broker packages' interop tests run them.
+const (
+	pyPPWorker = "../broker/testdata/ppworker.py"  // BACKEND INTERVAL_MS LIVENESS
+	pyPPQueue  = "../broker/testdata/ppqueue.py"   // FRONTEND BACKEND INTERVAL_MS LIVENESS
+	pyMDWorker = "../broker/testdata/mdpworker.py" // ENDPOINT SERVICE INTERVAL_MS LIVENESS
+)
+
+// lbbroker's clients each get OK from one of its REQ workers, over each
+// transport, and it exits.
+func TestLBBroker(t *testing.T) {
+	for _, tr := range []string{"inproc", "ipc", "tcp"} {
+		t.Run(tr, func(t *testing.T) {
+			ctx := testContext(t)
+			args := []string{"-clients", "10", "-workers", "3", "-transport", tr}
+			switch tr {
+			case "ipc":
+				dir := t.TempDir()
+				args = append(args, "-frontend", "ipc://"+dir+"/fe", "-backend", "ipc://"+dir+"/be")
+			case "tcp":
+				args = append(args, "-frontend", "tcp://127.0.0.1:*", "-backend", "tcp://127.0.0.1:*")
+			}
+			p := start(t, ctx, "lbbroker", args...)
+			if code := p.exit(ctx); code != 0 {
+				t.Fatalf("exit code %d", code)
+			}
+			p.awaitCount(ctx, `(?m)^Client: OK$`, 10)
+			p.awaitCount(ctx, `(?m)^Worker: HELLO$`, 10)
+			p.await(ctx, `I: 10 requests, 10 replies`)
+		})
+	}
+}
+
+// ppqueue serves ppworker (ours and the guide's) and lpclient, whose every
+// request is echoed back.
+func TestPPQueueWithWorkers(t *testing.T) {
+	ctx := testContext(t)
+	q := start(t, ctx, "ppqueue", "-frontend", "tcp://127.0.0.1:*", "-backend", "tcp://127.0.0.1:*", "-stats", "0")
+	m := q.await(ctx, `I: clients on (\S+), workers on (\S+)`)
+	front, back := m[1], m[2]
+	start(t, ctx, "ppworker", "-connect", back, "-simulate=false", "-work", "1ms")
+	py := pyzmq.Start(t, pyPPWorker, back, "1000", "3")
+	c := start(t, ctx, "lpclient", "-connect", front, "-n", "30")
+	if code := c.exit(ctx); code != 0 {
+		t.Fatalf("lpclient exit code %d", code)
+	}
+	c.awaitCount(ctx, `I: server replied OK \(\d+\)`, 30)
+	awaitLine(t, ctx, py, `^REPLY `) // the guide's worker took its share
+}
+
+// ppworker serves lpclient through the guide's own queue.
+func TestPPWorkerWithGuideQueue(t *testing.T) {
+	ctx := testContext(t)
+	q := pyzmq.Start(t, pyPPQueue, "tcp://127.0.0.1:*", "tcp://127.0.0.1:*", "1000", "3")
+	m := awaitLine(t, ctx, q, `^READY (\S+) (\S+)`)
+	front, back := m[1], m[2]
+	w := start(t, ctx, "ppworker", "-connect", back, "-simulate=false", "-work", "1ms")
+	c := start(t, ctx, "lpclient", "-connect", front, "-n", "10")
+	if code := c.exit(ctx); code != 0 {
+		t.Fatalf("lpclient exit code %d", code)
+	}
+	c.awaitCount(ctx, `I: server replied OK \(\d+\)`, 10)
+	w.awaitCount(ctx, `I: normal reply`, 10)
+}
+
+// mdclient's requests are answered by mdworker (ours and the guide's)
+// through mdbroker; MMI says which services exist.
+func TestMajordomo(t *testing.T) {
+	ctx := testContext(t)
+	b := start(t, ctx, "mdbroker", "-bind", "tcp://127.0.0.1:*", "-stats", "0")
+	ep := b.await(ctx, `Majordomo broker is active at (\S+)`)[1]
+	start(t, ctx, "mdworker", "-connect", ep, "-q")
+	py := pyzmq.Start(t, pyMDWorker, ep, "echo", "2500", "3")
+	awaitLine(t, ctx, py, `^STARTED`)
+	c := start(t, ctx, "mdclient", "-connect", ep, "-n", "200", "-discover")
+	if code := c.exit(ctx); code != 0 {
+		t.Fatalf("mdclient exit code %d", code)
+	}
+	c.await(ctx, `service "echo": found`)
+	c.await(ctx, `200 requests/replies processed`)
+	awaitLine(t, ctx, py, `^REQUEST `)
+	none := start(t, ctx, "mdclient", "-connect", ep, "-discover", "-service", "nope")
+	if code := none.exit(ctx); code != 0 {
+		t.Fatalf("mdclient -discover exit code %d", code)
+	}
+	none.await(ctx, `service "nope": not found`)
+}
+
+// A broker without workers lends every request of its clients to a peer,
+// and each is answered once.
+func TestPeering(t *testing.T) {
+	ctx := testContext(t)
+	dir := t.TempDir()
+	start(t, ctx, "peering", "-name", "B", "-peers", "A", "-dir", dir, "-clients", "0", "-workers", "3", "-work", "10ms")
+	a := start(t, ctx, "peering", "-name", "A", "-peers", "B", "-dir", dir, "-clients", "3", "-workers", "0",
+		"-tasks", "4", "-work", "10ms", "-exit")
+	if code := a.exit(ctx); code != 0 {
+		t.Fatalf("peering A exit code %d", code)
+	}
+	a.awaitCount(ctx, `I: A client \d task \d served by B`, 12)
+	a.await(ctx, `A: 12 requests, 12 replies; \d+ lent to peers`)
+	a.await(ctx, `every local request answered`)
+}

@@ -1,0 +1,172 @@
+// Lbbroker is the load-balancing broker of "ZeroMQ - The Guide", chapter 3,
+// "A Load Balancing Message Broker" (the guide's lbbroker), in Go: one
+// program that starts a broker, clients and workers, each client a REQ
+// socket that sends "HELLO", each worker a REQ socket that says "READY" and
+// then answers requests with "OK". The broker keeps a queue of idle workers,
+// reads its clients only while a worker is idle, and gives each request to
+// the worker that has been idle longest.
+//
+// The clients and workers are goroutines here, on ipc:// endpoints as in the
+// guide (-transport inproc or tcp to change that); with -clients 0 and
+// -workers 0 the program is the broker alone, for peers of your own. See
+// README.md.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/zmqflow/zmqflow/broker"
+	"github.com/zmqflow/zmqflow/socket"
+)
+
+var (
+	nClients  = flag.Int("clients", 10, "client goroutines, one request each")
+	nWorkers  = flag.Int("workers", 3, "worker goroutines")
+	transport = flag.String("transport", "ipc", "ipc, inproc or tcp")
+	frontend  = flag.String("frontend", "", "the clients' endpoint (default per transport)")
+	backend   = flag.String("backend", "", "the workers' endpoint (default per transport)")
+)
+
+func main() {
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "lbbroker:", err)
+		os.Exit(1)
+	}
+}
+
+func endpoints() (string, string, error) {
+	fe, be := *frontend, *backend
+	var dfe, dbe string
+	switch *transport {
+	case "ipc":
+		dfe, dbe = "ipc://frontend.ipc", "ipc://backend.ipc"
+	case "inproc":
+		dfe, dbe = "inproc://frontend", "inproc://backend"
+	case "tcp":
+		dfe, dbe = "tcp://127.0.0.1:5672", "tcp://127.0.0.1:5673"
+	default:
+		return "", "", fmt.Errorf("-transport %q: want ipc, inproc or tcp", *transport)
+	}
+	if fe == "" {
+		fe = dfe
+	}
+	if be == "" {
+		be = dbe
+	}
+	return fe, be, nil
+}
+
+func run(ctx context.Context) error {
+	fe, be, err := endpoints()
+	if err != nil {
+		return err
+	}
+	// The guide's lbbroker heartbeats nobody: its workers are REQ sockets,
+	// which the load balancer serves without heartbeats.
+	lb, err := broker.NewLoadBalancer(fe, be)
+	if err != nil {
+		return err
+	}
+	defer lb.Close()
+	if *nClients == 0 && *nWorkers == 0 {
+		fmt.Printf("I: clients on %s, workers on %s; Ctrl-C to stop\n", lb.Frontend(), lb.Backend())
+		<-ctx.Done()
+		return nil
+	}
+
+	wctx, stopWorkers := context.WithCancel(ctx)
+	var workers sync.WaitGroup
+	for i := range *nWorkers {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			if err := worker(wctx, lb.Backend(), fmt.Sprintf("worker-%d", i)); err != nil && wctx.Err() == nil {
+				fmt.Fprintln(os.Stderr, "lbbroker:", err)
+			}
+		}()
+	}
+	var clients sync.WaitGroup
+	errs := make(chan error, *nClients)
+	for i := range *nClients {
+		clients.Add(1)
+		go func() {
+			defer clients.Done()
+			errs <- client(ctx, lb.Frontend(), fmt.Sprintf("client-%d", i))
+		}()
+	}
+	clients.Wait()
+	stopWorkers()
+	workers.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	s := lb.Stats()
+	fmt.Printf("I: %d requests, %d replies\n", s.Requests, s.Replies)
+	return nil
+}
+
+// client sends one HELLO and prints the reply, as the guide's client_task.
+func client(ctx context.Context, ep, name string) error {
+	s, err := socket.New(socket.Req, socket.WithIdentity([]byte(name)), socket.WithLinger(0))
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if err := s.Connect(ep); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := s.Send(ctx, socket.NewMsgString("HELLO")); err != nil {
+		return err
+	}
+	reply, err := s.Recv(ctx)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	fmt.Printf("Client: %s\n", reply[0])
+	return nil
+}
+
+// worker says READY, then answers each request with OK, as the guide's
+// worker_task: a REQ socket whose every reply is also its next "ready".
+func worker(ctx context.Context, ep, name string) error {
+	s, err := socket.New(socket.Req, socket.WithIdentity([]byte(name)), socket.WithLinger(0))
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if err := s.Connect(ep); err != nil {
+		return err
+	}
+	if err := s.Send(ctx, socket.NewMsgString("READY")); err != nil {
+		return err
+	}
+	for {
+		// [client address, "", request]
+		m, err := s.Recv(ctx)
+		if err != nil {
+			return err
+		}
+		if len(m) != 3 {
+			return fmt.Errorf("%s: request of %d frames: %v", name, len(m), m)
+		}
+		fmt.Printf("Worker: %s\n", m[2])
+		if err := s.Send(ctx, socket.Msg{m[0], nil, []byte("OK")}); err != nil {
+			return err
+		}
+	}
+}

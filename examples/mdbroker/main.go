@@ -1,0 +1,72 @@
+// Mdbroker is the Majordomo broker of "ZeroMQ - The Guide", chapter 4,
+// "Service-Oriented Reliable Queuing (Majordomo Pattern)" (the guide's
+// mdbroker), in Go: clients ask for a service by name, workers offer one,
+// and the broker queues each service's requests for its workers, with
+// heartbeats both ways and the guide's service discovery (MMI,
+// "mmi.service").
+//
+// It speaks 7/MDP on one ROUTER, so the guide's mdclient and mdworker,
+// Python or C, work with it as ours do; see README.md.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/zmqflow/zmqflow/broker"
+)
+
+var (
+	bind    = flag.String("bind", "tcp://*:5555", "where clients and workers connect")
+	verbose = flag.Bool("v", false, "log workers coming and going and every dropped message")
+	every   = flag.Duration("stats", 5*time.Second, "how often to print the broker's counters; 0 never")
+)
+
+func main() {
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "mdbroker:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context) error {
+	var opts []broker.Option
+	if *verbose {
+		log, err := zap.NewDevelopment()
+		if err != nil {
+			return err
+		}
+		defer log.Sync()
+		opts = append(opts, broker.WithLogger(log))
+	}
+	b, err := broker.NewMDPBroker(*bind, opts...)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	fmt.Printf("I: Majordomo broker is active at %s\n", b.Endpoint())
+	var tick <-chan time.Time
+	if *every > 0 {
+		t := time.NewTicker(*every)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick:
+			fmt.Printf("I: %+v\n", b.Stats())
+		}
+	}
+}

@@ -1,0 +1,66 @@
+// Ppqueue is the Paranoid Pirate queue of "ZeroMQ - The Guide", chapter 4,
+// "Robust Reliable Queuing (Paranoid Pirate Pattern)" (the guide's
+// ppqueue), in Go: a load balancer between clients on its frontend and
+// workers on its backend, which heartbeats its workers, buries the silent
+// ones, and hands a dead worker's request to another.
+//
+// It is the broker of this package's LoadBalancer with the guide's ports
+// and heartbeat; see README.md for running it with ppworker and lpclient,
+// ours or the guide's.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/zmqflow/zmqflow/broker"
+)
+
+var (
+	frontend = flag.String("frontend", "tcp://*:5555", "where clients connect")
+	backend  = flag.String("backend", "tcp://*:5556", "where workers connect")
+	interval = flag.Duration("heartbeat", time.Second, "heartbeat interval (the guide's HEARTBEAT_INTERVAL)")
+	liveness = flag.Int("liveness", 3, "heartbeats missed before a worker is dead (HEARTBEAT_LIVENESS)")
+	every    = flag.Duration("stats", 5*time.Second, "how often to print the queue's counters; 0 never")
+)
+
+func main() {
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "ppqueue:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context) error {
+	lb, err := broker.NewLoadBalancer(*frontend, *backend, broker.WithHeartbeat(*interval, *liveness))
+	if err != nil {
+		return err
+	}
+	defer lb.Close()
+	// The endpoints as bound: with "tcp://*:0" the port the system chose.
+	fmt.Printf("I: clients on %s, workers on %s\n", lb.Frontend(), lb.Backend())
+	var tick <-chan time.Time
+	if *every > 0 {
+		t := time.NewTicker(*every)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick:
+			s := lb.Stats()
+			fmt.Printf("I: %d workers (%d idle), %d requests, %d replies, %d requeued, %d dead workers\n",
+				s.Workers, s.Idle, s.Requests, s.Replies, s.Requeued, s.Dead)
+		}
+	}
+}

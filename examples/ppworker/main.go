@@ -1,0 +1,81 @@
+// Ppworker is the Paranoid Pirate worker of "ZeroMQ - The Guide", chapter 4,
+// "Robust Reliable Queuing (Paranoid Pirate Pattern)" (the guide's
+// ppworker), in Go: it tells the queue it is READY, answers each request
+// (an echo, after a second of "work"), heartbeats the queue both ways, and
+// when the queue goes silent it reconnects with a back-off that doubles from
+// 1 s to 32 s.
+//
+// As the guide's, it simulates problems once it has done a few requests: a
+// crash (it exits) or an overload (it takes three seconds more), so that the
+// queue's reliability can be watched; -simulate=false turns that off. See
+// README.md.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/zmqflow/zmqflow/broker"
+)
+
+var (
+	connect  = flag.String("connect", "tcp://localhost:5556", "the queue's backend")
+	work     = flag.Duration("work", time.Second, "how long each request takes")
+	simulate = flag.Bool("simulate", true, "after a few requests, crash now and then (1 in 5) or overload (1 in 3)")
+	interval = flag.Duration("heartbeat", time.Second, "heartbeat interval; the queue's must match")
+	liveness = flag.Int("liveness", 3, "heartbeats missed before the queue is taken for dead")
+)
+
+func main() {
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cycles := 0
+	handle := func(ctx context.Context, req [][]byte) ([][]byte, error) {
+		cycles++
+		if *simulate && cycles > 3 {
+			switch rand.IntN(15) {
+			case 0, 1, 2:
+				fmt.Println("I: simulating a crash")
+				os.Exit(1)
+			case 3, 4, 5, 6, 7:
+				fmt.Println("I: simulating CPU overload")
+				if err := sleep(ctx, 3*time.Second); err != nil {
+					return nil, err
+				}
+			}
+		}
+		fmt.Printf("I: normal reply %q\n", req)
+		if err := sleep(ctx, *work); err != nil {
+			return nil, err
+		}
+		return req, nil
+	}
+	w, err := broker.NewWorker(*connect, handle,
+		broker.WithHeartbeat(*interval, *liveness), broker.WithReconnect(time.Second, 32*time.Second))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ppworker:", err)
+		os.Exit(1)
+	}
+	fmt.Printf("I: worker ready, queue at %s\n", *connect)
+	<-ctx.Done()
+	w.Close()
+}
+
+// sleep waits d, or less when the worker is closed.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
