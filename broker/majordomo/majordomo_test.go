@@ -1,4 +1,4 @@
-package broker_test
+package majordomo_test
 
 import (
 	"context"
@@ -10,102 +10,21 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zmqflow/zmqflow/broker"
+	"github.com/zmqflow/zmqflow/broker/majordomo"
 	"github.com/zmqflow/zmqflow/socket"
 )
 
-func newMDPBroker(t testing.TB, ep string, opts ...broker.Option) *broker.MDPBroker {
-	t.Helper()
-	b := must[*broker.MDPBroker](t)(broker.NewMDPBroker(ep, opts...))
-	t.Cleanup(func() { b.Close() })
-	return b
-}
-
-func newMDPWorker(t testing.TB, ep, service string, h broker.Handler, opts ...broker.Option) *broker.MDPWorker {
-	t.Helper()
-	w := must[*broker.MDPWorker](t)(broker.NewMDPWorker(ep, service, h, opts...))
-	t.Cleanup(func() { w.Close() })
-	return w
-}
-
-func newMDPClient(t testing.TB, ep string, opts ...broker.Option) *broker.MDPClient {
-	t.Helper()
-	c := must[*broker.MDPClient](t)(broker.NewMDPClient(ep, opts...))
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
-// oneShotMDP is an MDP client that neither times out nor resends within
-// the test: a test that counts requests and replies wants no resend.
-func oneShotMDP(t testing.TB, ep string) *broker.MDPClient {
-	return newMDPClient(t, ep, broker.WithTimeout(wait), broker.WithRetries(0))
-}
-
-func waitMDP(t testing.TB, ctx context.Context, b *broker.MDPBroker, what string, cond func(broker.MDPStats) bool) {
-	t.Helper()
-	if err := b.Wait(ctx, cond); err != nil {
-		t.Fatalf("waiting for %s: %v; stats %+v", what, err, b.Stats())
-	}
-}
-
-// mdpRaw is an MDP worker by hand: a DEALER that sends what the test says
-// and reports what it gets, without heartbeats.
-type mdpRaw struct {
-	t    testing.TB
-	sock *socket.Socket
-}
-
-func newMDPRaw(t testing.TB, ep string) *mdpRaw {
-	t.Helper()
-	s := newSocket(t, socket.Dealer)
-	if err := s.Connect(ep); err != nil {
-		t.Fatal(err)
-	}
-	return &mdpRaw{t, s}
-}
-
-// command sends a worker command: "", MDPW01, cmd, frames.
-func (w *mdpRaw) command(ctx context.Context, cmd byte, frames ...string) {
-	w.t.Helper()
-	m := socket.Msg{nil, []byte(broker.MDPWorkerHeader), {cmd}}
-	for _, f := range frames {
-		m = append(m, []byte(f))
-	}
-	if err := w.sock.Send(ctx, m); err != nil {
-		w.t.Fatal(err)
-	}
-}
-
-// next returns the next command from the broker but HEARTBEAT: the command
-// byte and the frames after it.
-func (w *mdpRaw) next(ctx context.Context) (byte, socket.Msg) {
-	w.t.Helper()
-	for {
-		m, err := w.sock.Recv(ctx)
-		if err != nil {
-			w.t.Fatalf("raw worker: %v", err)
-		}
-		if len(m) < 3 || len(m[0]) != 0 || string(m[1]) != broker.MDPWorkerHeader || len(m[2]) != 1 {
-			w.t.Fatalf("raw worker got a non-MDP message %q", m)
-		}
-		if m[2][0] == 0x04 {
-			continue
-		}
-		return m[2][0], m[3:]
-	}
-}
-
 // Requests go to the workers of their service, least recently used first.
-func TestMDPServiceRouting(t *testing.T) {
+func TestServiceRouting(t *testing.T) {
 	ctx := testCtx(t)
-	b := newMDPBroker(t, inproc(), steadyBeat)
-	e1 := newMDPWorker(t, b.Endpoint(), "echo", echo("e1"), steadyBeat, fastReconnect)
-	e2 := newMDPWorker(t, b.Endpoint(), "echo", echo("e2"), steadyBeat, fastReconnect)
-	newMDPWorker(t, b.Endpoint(), "upper", func(ctx context.Context, req [][]byte) ([][]byte, error) {
+	b := newBroker(t, inproc(), steadyBeat)
+	e1 := newWorker(t, b.Endpoint(), "echo", echo("e1"), steadyBeat, fastReconnect)
+	e2 := newWorker(t, b.Endpoint(), "echo", echo("e2"), steadyBeat, fastReconnect)
+	newWorker(t, b.Endpoint(), "upper", func(ctx context.Context, req [][]byte) ([][]byte, error) {
 		return [][]byte{[]byte(strings.ToUpper(string(req[0])))}, nil
 	}, steadyBeat, fastReconnect)
-	waitMDP(t, ctx, b, "3 workers", func(s broker.MDPStats) bool { return s.Workers == 3 && s.Services == 2 })
-	c := oneShotMDP(t, b.Endpoint())
+	waitStats(t, ctx, b, "3 workers", func(s majordomo.Stats) bool { return s.Workers == 3 && s.Services == 2 })
+	c := oneShot(t, b.Endpoint())
 	for i := range 4 {
 		r, err := c.Request(ctx, "echo", []byte(fmt.Sprint("hi-", i)), []byte("second frame"))
 		if err != nil || len(r) != 3 || !strings.HasPrefix(string(r[0]), "e") || string(r[1]) != fmt.Sprint("hi-", i) || string(r[2]) != "second frame" {
@@ -119,7 +38,7 @@ func TestMDPServiceRouting(t *testing.T) {
 	if h1, h2 := e1.Stats().Handled, e2.Stats().Handled; h1 != 2 || h2 != 2 {
 		t.Fatalf("echo workers handled %d and %d, want 2 each (least recently used first)", h1, h2)
 	}
-	waitMDP(t, ctx, b, "8 replies", func(s broker.MDPStats) bool { return s.Requests == 8 && s.Replies == 8 })
+	waitStats(t, ctx, b, "8 replies", func(s majordomo.Stats) bool { return s.Requests == 8 && s.Replies == 8 })
 	if s := b.Stats(); s.Malformed != 0 || s.Dead != 0 {
 		t.Fatalf("broker stats %+v", s)
 	}
@@ -128,26 +47,26 @@ func TestMDPServiceRouting(t *testing.T) {
 // A request for a service no worker has registered waits in the broker for
 // WithTimeout; the client gets no reply and gives up after its retries
 // (ErrNoReply). A worker that registers in time gets the request.
-func TestMDPUnknownService(t *testing.T) {
+func TestUnknownService(t *testing.T) {
 	ctx := testCtx(t)
-	b := newMDPBroker(t, inproc(), steadyBeat, broker.WithTimeout(100*time.Millisecond))
-	c := newMDPClient(t, b.Endpoint(), broker.WithTimeout(100*time.Millisecond), broker.WithRetries(1))
+	b := newBroker(t, inproc(), steadyBeat, majordomo.WithTimeout(100*time.Millisecond))
+	c := newClient(t, b.Endpoint(), majordomo.WithTimeout(100*time.Millisecond), majordomo.WithRetries(1))
 	_, err := c.Request(ctx, "nobody", []byte("x"))
-	if !errors.Is(err, broker.ErrNoReply) {
+	if !errors.Is(err, majordomo.ErrNoReply) {
 		t.Fatalf("Request for an unknown service: %v, want ErrNoReply", err)
 	}
 	if s := c.Stats(); s.Resends != 1 || s.Failed != 1 {
 		t.Fatalf("client stats %+v: want one resend", s)
 	}
-	waitMDP(t, ctx, b, "both attempts expired", func(s broker.MDPStats) bool {
+	waitStats(t, ctx, b, "both attempts expired", func(s majordomo.Stats) bool {
 		return s.Expired == 2 && s.Queued == 0 && s.Services == 0
 	})
 
 	// Queued, then served by a worker that registers later: "in time" is
 	// the broker's WithTimeout, which must outlast the test's steps (here
 	// a broker that lets a request wait as long as the test).
-	b = newMDPBroker(t, inproc(), steadyBeat, broker.WithTimeout(wait))
-	slow := oneShotMDP(t, b.Endpoint())
+	b = newBroker(t, inproc(), steadyBeat, majordomo.WithTimeout(wait))
+	slow := oneShot(t, b.Endpoint())
 	got := make(chan error, 1)
 	go func() {
 		r, err := slow.Request(ctx, "late", []byte("x"))
@@ -156,13 +75,13 @@ func TestMDPUnknownService(t *testing.T) {
 		}
 		got <- err
 	}()
-	waitMDP(t, ctx, b, "queued request", func(s broker.MDPStats) bool { return s.Queued == 1 })
-	newMDPWorker(t, b.Endpoint(), "late", echo("late"), steadyBeat)
+	waitStats(t, ctx, b, "queued request", func(s majordomo.Stats) bool { return s.Queued == 1 })
+	newWorker(t, b.Endpoint(), "late", echo("late"), steadyBeat)
 	if err := <-got; err != nil {
 		t.Fatal(err)
 	}
 	// The broker counts the reply after sending it: wait for the count.
-	waitMDP(t, ctx, b, "the reply counted", func(s broker.MDPStats) bool { return s.Replies == 1 })
+	waitStats(t, ctx, b, "the reply counted", func(s majordomo.Stats) bool { return s.Replies == 1 })
 	if s := b.Stats(); s.Expired != 0 {
 		t.Fatalf("stats %+v: the queued request should have waited for the worker", s)
 	}
@@ -171,16 +90,16 @@ func TestMDPUnknownService(t *testing.T) {
 // spec 8/MMI: mmi.service says 200 or 404; other mmi services 501.
 func TestMMIService(t *testing.T) {
 	ctx := testCtx(t)
-	b := newMDPBroker(t, inproc(), steadyBeat)
-	newMDPWorker(t, b.Endpoint(), "echo", echo("e"), steadyBeat)
-	waitMDP(t, ctx, b, "worker", func(s broker.MDPStats) bool { return s.Workers == 1 })
-	c := oneShotMDP(t, b.Endpoint())
+	b := newBroker(t, inproc(), steadyBeat)
+	newWorker(t, b.Endpoint(), "echo", echo("e"), steadyBeat)
+	waitStats(t, ctx, b, "worker", func(s majordomo.Stats) bool { return s.Workers == 1 })
+	c := oneShot(t, b.Endpoint())
 	for svc, want := range map[string]bool{"echo": true, "nope": false} {
 		if ok, err := c.ServiceExists(ctx, svc); err != nil || ok != want {
 			t.Fatalf("ServiceExists(%q) = %v, %v; want %v", svc, ok, err, want)
 		}
 	}
-	r, err := c.Request(ctx, broker.MMIService, []byte("echo"))
+	r, err := c.Request(ctx, majordomo.MMIService, []byte("echo"))
 	if err != nil || len(r) != 1 || string(r[0]) != "200" {
 		t.Fatalf("mmi.service echo = %q, %v", r, err)
 	}
@@ -188,23 +107,23 @@ func TestMMIService(t *testing.T) {
 	if err != nil || len(r) != 1 || string(r[0]) != "501" {
 		t.Fatalf("mmi.nothing = %q, %v; want 501", r, err)
 	}
-	waitMDP(t, ctx, b, "4 mmi requests", func(s broker.MDPStats) bool { return s.MMI == 4 && s.Services == 1 })
+	waitStats(t, ctx, b, "4 mmi requests", func(s majordomo.Stats) bool { return s.MMI == 4 && s.Services == 1 })
 	// A worker may not register an mmi service.
-	if _, err := broker.NewMDPWorker(b.Endpoint(), "mmi.service", echo("x")); !errors.Is(err, broker.ErrServiceName) {
-		t.Fatalf("NewMDPWorker(mmi.service): %v, want ErrServiceName", err)
+	if _, err := majordomo.NewWorker(b.Endpoint(), "mmi.service", echo("x")); !errors.Is(err, majordomo.ErrServiceName) {
+		t.Fatalf("NewWorker(mmi.service): %v, want ErrServiceName", err)
 	}
 }
 
 // A worker that stops heartbeating is dead after liveness intervals: it is
 // sent DISCONNECT and the request it held goes to another worker.
-func TestMDPHeartbeatExpiry(t *testing.T) {
+func TestHeartbeatExpiry(t *testing.T) {
 	t.Parallel() // it waits out steadyExpiry
 	ctx := testCtx(t)
-	b := newMDPBroker(t, inproc(), steadyBeat)
-	raw := newMDPRaw(t, b.Endpoint())
+	b := newBroker(t, inproc(), steadyBeat)
+	raw := newRawWorker(t, b.Endpoint())
 	raw.command(ctx, 0x01, "svc")
-	waitMDP(t, ctx, b, "raw worker", func(s broker.MDPStats) bool { return s.Workers == 1 })
-	c := newMDPClient(t, b.Endpoint(), broker.WithTimeout(wait), broker.WithRetries(0))
+	waitStats(t, ctx, b, "raw worker", func(s majordomo.Stats) bool { return s.Workers == 1 })
+	c := newClient(t, b.Endpoint(), majordomo.WithTimeout(wait), majordomo.WithRetries(0))
 	got := make(chan error, 1)
 	go func() {
 		r, err := c.Request(ctx, "svc", []byte("job"))
@@ -217,7 +136,7 @@ func TestMDPHeartbeatExpiry(t *testing.T) {
 	if cmd != 0x02 || len(m) != 3 || len(m[1]) != 0 || string(m[2]) != "job" {
 		t.Fatalf("raw worker got command %#x %q, want REQUEST", cmd, m)
 	}
-	newMDPWorker(t, b.Endpoint(), "svc", echo("good"), steadyBeat)
+	newWorker(t, b.Endpoint(), "svc", echo("good"), steadyBeat)
 	// The raw worker says nothing more.
 	if cmd, _ := raw.next(ctx); cmd != 0x05 {
 		t.Fatalf("dead worker got %#x, want DISCONNECT", cmd)
@@ -225,64 +144,64 @@ func TestMDPHeartbeatExpiry(t *testing.T) {
 	if err := <-got; err != nil {
 		t.Fatal(err)
 	}
-	waitMDP(t, ctx, b, "reply", func(s broker.MDPStats) bool { return s.Replies == 1 })
+	waitStats(t, ctx, b, "reply", func(s majordomo.Stats) bool { return s.Replies == 1 })
 	if s := b.Stats(); s.Dead != 1 || s.Requeued != 1 || s.Workers != 1 {
 		t.Fatalf("stats %+v", s)
 	}
 }
 
 // The broker answers protocol errors with DISCONNECT (spec 7).
-func TestMDPProtocolErrors(t *testing.T) {
+func TestProtocolErrors(t *testing.T) {
 	ctx := testCtx(t)
-	b := newMDPBroker(t, inproc())
+	b := newBroker(t, inproc())
 	cases := []struct {
 		name string
-		send func(*mdpRaw)
+		send func(*rawWorker)
 	}{
-		{"HEARTBEAT before READY", func(w *mdpRaw) { w.command(ctx, 0x04) }},
-		{"REPLY before READY", func(w *mdpRaw) { w.command(ctx, 0x03, "client", "", "x") }},
-		{"READY for mmi", func(w *mdpRaw) { w.command(ctx, 0x01, "mmi.service") }},
-		{"READY twice", func(w *mdpRaw) { w.command(ctx, 0x01, "a"); w.command(ctx, 0x01, "a") }},
-		{"REPLY while idle", func(w *mdpRaw) { w.command(ctx, 0x01, "a"); w.command(ctx, 0x03, "client", "", "x") }},
-		{"unknown command", func(w *mdpRaw) { w.command(ctx, 0x01, "a"); w.command(ctx, 0x09) }},
+		{"HEARTBEAT before READY", func(w *rawWorker) { w.command(ctx, 0x04) }},
+		{"REPLY before READY", func(w *rawWorker) { w.command(ctx, 0x03, "client", "", "x") }},
+		{"READY for mmi", func(w *rawWorker) { w.command(ctx, 0x01, "mmi.service") }},
+		{"READY twice", func(w *rawWorker) { w.command(ctx, 0x01, "a"); w.command(ctx, 0x01, "a") }},
+		{"REPLY while idle", func(w *rawWorker) { w.command(ctx, 0x01, "a"); w.command(ctx, 0x03, "client", "", "x") }},
+		{"unknown command", func(w *rawWorker) { w.command(ctx, 0x01, "a"); w.command(ctx, 0x09) }},
 	}
 	for i, tc := range cases {
-		w := newMDPRaw(t, b.Endpoint())
+		w := newRawWorker(t, b.Endpoint())
 		tc.send(w)
 		if cmd, m := w.next(ctx); cmd != 0x05 || len(m) != 0 {
 			t.Fatalf("%s: got %#x %q, want DISCONNECT", tc.name, cmd, m)
 		}
-		waitMDP(t, ctx, b, tc.name, func(s broker.MDPStats) bool { return s.Disconnects == uint64(i+1) && s.Workers == 0 })
+		waitStats(t, ctx, b, tc.name, func(s majordomo.Stats) bool { return s.Disconnects == uint64(i+1) && s.Workers == 0 })
 	}
 	// Garbage is dropped and counted.
 	d := newSocket(t, socket.Dealer)
 	d.Connect(b.Endpoint())
 	d.Send(ctx, socket.NewMsgString("", "MDPX99", "?"))
-	waitMDP(t, ctx, b, "malformed", func(s broker.MDPStats) bool { return s.Malformed == uint64(len(cases)+1) })
+	waitStats(t, ctx, b, "malformed", func(s majordomo.Stats) bool { return s.Malformed == uint64(len(cases)+1) })
 }
 
 // A worker's DISCONNECT (on Close, or when its handler fails) takes it off
 // the broker at once; a failed request goes to another worker.
-func TestMDPWorkerDisconnect(t *testing.T) {
+func TestWorkerDisconnect(t *testing.T) {
 	ctx := testCtx(t)
-	b := newMDPBroker(t, inproc(), steadyBeat)
+	b := newBroker(t, inproc(), steadyBeat)
 	var once sync.Once
-	flaky := newMDPWorker(t, b.Endpoint(), "svc", func(ctx context.Context, req [][]byte) ([][]byte, error) {
+	flaky := newWorker(t, b.Endpoint(), "svc", func(ctx context.Context, req [][]byte) ([][]byte, error) {
 		var err error
 		once.Do(func() { err = errors.New("first request fails") })
 		return [][]byte{[]byte("flaky")}, err
 	}, steadyBeat, fastReconnect)
-	waitMDP(t, ctx, b, "flaky worker", func(s broker.MDPStats) bool { return s.Workers == 1 })
-	good := newMDPWorker(t, b.Endpoint(), "svc", echo("good"), steadyBeat, fastReconnect)
-	waitMDP(t, ctx, b, "good worker", func(s broker.MDPStats) bool { return s.Workers == 2 })
-	c := oneShotMDP(t, b.Endpoint())
+	waitStats(t, ctx, b, "flaky worker", func(s majordomo.Stats) bool { return s.Workers == 1 })
+	good := newWorker(t, b.Endpoint(), "svc", echo("good"), steadyBeat, fastReconnect)
+	waitStats(t, ctx, b, "good worker", func(s majordomo.Stats) bool { return s.Workers == 2 })
+	c := oneShot(t, b.Endpoint())
 	r, err := c.Request(ctx, "svc", []byte("job"))
 	if err != nil || len(r) < 1 {
 		t.Fatalf("Request = %q, %v", r, err)
 	}
 	// The flaky worker got it first (least recently used), gave it back,
 	// and re-registered.
-	waitMDP(t, ctx, b, "flaky re-registered", func(s broker.MDPStats) bool { return s.Workers == 2 })
+	waitStats(t, ctx, b, "flaky re-registered", func(s majordomo.Stats) bool { return s.Workers == 2 })
 	if s := b.Stats(); s.WorkerQuits != 1 || s.Requeued != 1 {
 		t.Fatalf("broker stats %+v", s)
 	}
@@ -290,30 +209,30 @@ func TestMDPWorkerDisconnect(t *testing.T) {
 		t.Fatalf("flaky stats %+v", fs)
 	}
 	good.Close()
-	waitMDP(t, ctx, b, "closed worker gone", func(s broker.MDPStats) bool { return s.Workers == 1 && s.WorkerQuits == 2 })
+	waitStats(t, ctx, b, "closed worker gone", func(s majordomo.Stats) bool { return s.Workers == 1 && s.WorkerQuits == 2 })
 }
 
 // Workers re-register with a restarted broker: Close sends them DISCONNECT
 // and they reconnect; the client's retries carry it over the gap.
-func TestMDPBrokerRestart(t *testing.T) {
+func TestBrokerRestart(t *testing.T) {
 	ctx := testCtx(t)
 	// Close lingers a heartbeat interval (50 ms) for its DISCONNECTs to
 	// leave: a stall of the test would lose them, and the worker would
 	// wait out steadyExpiry instead. This broker lingers as long as the
 	// test waits.
-	b1 := newMDPBroker(t, "tcp://127.0.0.1:*", steadyBeat, broker.WithSocketOptions(socket.WithLinger(wait)))
+	b1 := newBroker(t, "tcp://127.0.0.1:*", steadyBeat, majordomo.WithSocketOptions(socket.WithLinger(wait)))
 	ep := b1.Endpoint()
-	w := newMDPWorker(t, ep, "echo", echo("w"), steadyBeat, fastReconnect)
-	waitMDP(t, ctx, b1, "worker", func(s broker.MDPStats) bool { return s.Workers == 1 })
-	c := newMDPClient(t, ep, broker.WithTimeout(200*time.Millisecond), broker.WithRetries(int(wait/(200*time.Millisecond))))
+	w := newWorker(t, ep, "echo", echo("w"), steadyBeat, fastReconnect)
+	waitStats(t, ctx, b1, "worker", func(s majordomo.Stats) bool { return s.Workers == 1 })
+	c := newClient(t, ep, majordomo.WithTimeout(200*time.Millisecond), majordomo.WithRetries(int(wait/(200*time.Millisecond))))
 	if _, err := c.Request(ctx, "echo", []byte("before")); err != nil {
 		t.Fatal(err)
 	}
 	if err := b1.Close(); err != nil {
 		t.Fatal(err)
 	}
-	b2 := newMDPBroker(t, ep, steadyBeat)
-	waitMDP(t, ctx, b2, "worker back", func(s broker.MDPStats) bool { return s.Workers == 1 })
+	b2 := newBroker(t, ep, steadyBeat)
+	waitStats(t, ctx, b2, "worker back", func(s majordomo.Stats) bool { return s.Workers == 1 })
 	r, err := c.Request(ctx, "echo", []byte("after"))
 	if err != nil || len(r) != 2 || string(r[1]) != "after" {
 		t.Fatalf("after restart: %q, %v", r, err)
@@ -327,17 +246,17 @@ func TestMDPBrokerRestart(t *testing.T) {
 // addressed to the old socket, never reaches it. The client waits
 // resendAfter for each reply: the first attempt is held until it resends,
 // the second is answered at once.
-func TestMDPClientRetries(t *testing.T) {
+func TestClientRetries(t *testing.T) {
 	t.Parallel() // it waits out a client timeout
 	ctx := testCtx(t)
 	// steadyBeat: the raw worker, which never heartbeats, stays alive
 	// through the client's timeout; and requests for a service with no
 	// worker wait as long as the test.
-	b := newMDPBroker(t, inproc(), steadyBeat, broker.WithTimeout(wait))
-	raw := newMDPRaw(t, b.Endpoint())
+	b := newBroker(t, inproc(), steadyBeat, majordomo.WithTimeout(wait))
+	raw := newRawWorker(t, b.Endpoint())
 	raw.command(ctx, 0x01, "slow")
-	waitMDP(t, ctx, b, "raw worker", func(s broker.MDPStats) bool { return s.Workers == 1 })
-	c := newMDPClient(t, b.Endpoint(), broker.WithTimeout(resendAfter), broker.WithRetries(5))
+	waitStats(t, ctx, b, "raw worker", func(s majordomo.Stats) bool { return s.Workers == 1 })
+	c := newClient(t, b.Endpoint(), majordomo.WithTimeout(resendAfter), majordomo.WithRetries(5))
 	got := make(chan error, 1)
 	go func() {
 		r, err := c.Request(ctx, "slow", []byte("job"))
@@ -347,7 +266,7 @@ func TestMDPClientRetries(t *testing.T) {
 		got <- err
 	}()
 	_, m1 := raw.next(ctx)
-	waitMDP(t, ctx, b, "resend", func(s broker.MDPStats) bool { return s.Requests == 2 })
+	waitStats(t, ctx, b, "resend", func(s majordomo.Stats) bool { return s.Requests == 2 })
 	raw.command(ctx, 0x03, string(m1[0]), "", "first") // late: its client socket is gone
 	cmd, m2 := raw.next(ctx)
 	if cmd != 0x02 || string(m2[0]) == string(m1[0]) {
@@ -362,8 +281,8 @@ func TestMDPClientRetries(t *testing.T) {
 	}
 
 	// No broker at all: ErrNoReply after 1+retries attempts.
-	lone := newMDPClient(t, inproc(), broker.WithTimeout(30*time.Millisecond), broker.WithRetries(2))
-	if _, err := lone.Request(ctx, "x", []byte("x")); !errors.Is(err, broker.ErrNoReply) {
+	lone := newClient(t, inproc(), majordomo.WithTimeout(30*time.Millisecond), majordomo.WithRetries(2))
+	if _, err := lone.Request(ctx, "x", []byte("x")); !errors.Is(err, majordomo.ErrNoReply) {
 		t.Fatalf("no broker: %v, want ErrNoReply", err)
 	}
 	if s := lone.Stats(); s.Resends != 2 || s.Failed != 1 {
@@ -371,10 +290,10 @@ func TestMDPClientRetries(t *testing.T) {
 	}
 	// Close ends a Request under way.
 	go func() {
-		waitMDP(t, ctx, b, "queued", func(s broker.MDPStats) bool { return s.Queued == 1 })
+		waitStats(t, ctx, b, "queued", func(s majordomo.Stats) bool { return s.Queued == 1 })
 		c.Close()
 	}()
-	if _, err := c.Request(ctx, "nobody", []byte("x")); !errors.Is(err, broker.ErrClosed) {
+	if _, err := c.Request(ctx, "nobody", []byte("x")); !errors.Is(err, majordomo.ErrClosed) {
 		t.Fatalf("Request during Close: %v, want ErrClosed", err)
 	}
 }
@@ -382,11 +301,11 @@ func TestMDPClientRetries(t *testing.T) {
 // The guide's Majordomo (ch. 4): workers register for services by name, a
 // client asks for a service by name, and the broker's mmi.service tells
 // whether a service has workers.
-func ExampleMDPBroker() {
+func ExampleBroker() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 
-	b, err := broker.NewMDPBroker("inproc://mdp-example")
+	b, err := majordomo.NewBroker("inproc://mdp-example")
 	if err != nil {
 		panic(err)
 	}
@@ -395,13 +314,13 @@ func ExampleMDPBroker() {
 	upper := func(ctx context.Context, req [][]byte) ([][]byte, error) {
 		return [][]byte{[]byte(strings.ToUpper(string(req[0])))}, nil
 	}
-	w, err := broker.NewMDPWorker(b.Endpoint(), "upper", upper)
+	w, err := majordomo.NewWorker(b.Endpoint(), "upper", upper)
 	if err != nil {
 		panic(err)
 	}
 	defer w.Close()
 
-	c, err := broker.NewMDPClient(b.Endpoint(), broker.WithTimeout(time.Second), broker.WithRetries(3))
+	c, err := majordomo.NewClient(b.Endpoint(), majordomo.WithTimeout(time.Second), majordomo.WithRetries(3))
 	if err != nil {
 		panic(err)
 	}
@@ -428,14 +347,14 @@ func ExampleMDPBroker() {
 // heartbeating, so the broker keeps it and its request; a request queued
 // behind the busy worker does not expire (only those for a service with no
 // worker do).
-func TestMDPBusyWorkerHeartbeats(t *testing.T) {
+func TestBusyWorkerHeartbeats(t *testing.T) {
 	t.Parallel() // its first job outlasts steadyExpiry
 	ctx := testCtx(t)
-	b := newMDPBroker(t, inproc(), steadyBeat, broker.WithTimeout(100*time.Millisecond))
+	b := newBroker(t, inproc(), steadyBeat, majordomo.WithTimeout(100*time.Millisecond))
 	// The first job takes longer than the broker lets a silent worker
 	// live; the second, queued behind it meanwhile, is quick.
 	var jobs atomic.Int32
-	newMDPWorker(t, b.Endpoint(), "slow", func(ctx context.Context, req [][]byte) ([][]byte, error) {
+	newWorker(t, b.Endpoint(), "slow", func(ctx context.Context, req [][]byte) ([][]byte, error) {
 		if jobs.Add(1) == 1 {
 			select {
 			case <-time.After(steadyExpiry + 2*time.Second):
@@ -445,10 +364,10 @@ func TestMDPBusyWorkerHeartbeats(t *testing.T) {
 		}
 		return [][]byte{[]byte("done")}, nil
 	}, steadyBeat, fastReconnect)
-	waitMDP(t, ctx, b, "worker", func(s broker.MDPStats) bool { return s.Workers == 1 })
+	waitStats(t, ctx, b, "worker", func(s majordomo.Stats) bool { return s.Workers == 1 })
 	errs := make(chan error, 2)
 	for range 2 {
-		c := newMDPClient(t, b.Endpoint(), broker.WithTimeout(wait), broker.WithRetries(0))
+		c := newClient(t, b.Endpoint(), majordomo.WithTimeout(wait), majordomo.WithRetries(0))
 		go func() {
 			r, err := c.Request(ctx, "slow", []byte("job"))
 			if err == nil && (len(r) != 1 || string(r[0]) != "done") {

@@ -1,20 +1,24 @@
-package broker
+package majordomo
 
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/zmqflow/zmqflow/actor"
+	"github.com/zmqflow/zmqflow/broker/internal/board"
+	"github.com/zmqflow/zmqflow/broker/internal/opt"
+	"github.com/zmqflow/zmqflow/broker/internal/run"
+	"github.com/zmqflow/zmqflow/patterns"
 	"github.com/zmqflow/zmqflow/socket"
 )
 
-// MDPBroker is the guide's Majordomo broker (ch. 4 "Service-Oriented
-// Reliable Queuing (Majordomo Pattern)", mdbroker; spec 7/MDP 0.1) with the
+// Broker is the guide's Majordomo broker (ch. 4 "Service-Oriented Reliable
+// Queuing (Majordomo Pattern)", mdbroker; spec 7/MDP 0.1) with the
 // Majordomo Management Interface (ch. 4 "Service Discovery"; spec 8/MMI).
-// It binds one ROUTER socket, for clients and workers alike; the protocol
+// It has one ROUTER socket, for clients and workers alike; the protocol
 // header of each message (MDPC01 or MDPW01) tells them apart.
 //
 // Workers register for one service each with READY. Each service has a
@@ -22,15 +26,15 @@ import (
 // service's least recently used idle worker, and waits in the queue while
 // there is none, at most WithServiceQueue of them (default
 // DefaultServiceQueue): past that, the oldest waiting request of the
-// service is dropped and counted in MDPStats.Overflow, so that a service
+// service is dropped and counted in Stats.Overflow, so that a service
 // whose workers cannot keep up costs bounded memory and holds up no other
 // service. Requests for a service no worker has registered wait too
 // (the spec's SHOULD), but not for ever: while its service has no worker,
-// a request older than WithTimeout (default DefaultTimeout, the MDPClient's
+// a request older than WithTimeout (default DefaultTimeout, the Client's
 // wait for a reply; set both alike) is dropped and counted in
-// MDPStats.Expired, since by then its client (an MDPClient, or the guide's
+// Stats.Expired, since by then its client (a Client, or the guide's
 // mdcliapi) has given it up and resent it on a new socket. A client that
-// wants to know first asks mmi.service (see MDPClient.ServiceExists); a
+// wants to know first asks mmi.service (see Client.ServiceExists); a
 // client that does not, gets ErrNoReply after its retries. Requests
 // waiting for busy workers of their service do not expire, as in the
 // guide's mdbroker, and neither does a request on a worker: a worker that
@@ -42,48 +46,48 @@ import (
 // body and "404" otherwise; any other "mmi." service replies "501".
 //
 // Heartbeats go both ways, every WithHeartbeat interval (default
-// DefaultMDPHeartbeatInterval and DefaultMDPLiveness, 1 s and 10 s of
-// silence, with room for the guide's workers' 2.5 s heartbeats; each side's
-// silence allowance must exceed the other's interval several times): the
-// broker sends HEARTBEAT to every registered worker, idle or busy, and a
-// worker it has not heard from for liveness intervals is dead. It is sent
-// DISCONNECT (in case it is alive but slow), and the request it held goes
-// back to the head of its service's queue (at-least-once: MDP workers must
-// be idempotent), at most WithMaxDeliveries times, and unless the queue is
-// full (it would be the oldest there: it overflows). A worker that breaks the
-// protocol (READY twice, a REPLY it owes no one, a HEARTBEAT or REPLY
-// before READY, an unknown command, a service in "mmi.") is sent DISCONNECT
-// and forgotten; a HEARTBEAT from an unknown worker is how a worker that
-// outlived a broker restart learns it must register again. Close sends
-// DISCONNECT to every worker, so that they reconnect at once.
+// DefaultHeartbeatInterval and DefaultLiveness, 1 s and 10 s of silence,
+// with room for the guide's workers' 2.5 s heartbeats): the broker sends
+// HEARTBEAT to every registered worker, idle or busy, and a worker it has
+// not heard from for liveness intervals is dead. It is sent DISCONNECT (in
+// case it is alive but slow), and the request it held goes back to the
+// head of its service's queue (at-least-once: MDP workers must be
+// idempotent), at most WithMaxDeliveries times, and unless the queue is
+// full (it would be the oldest there: it overflows). A worker that breaks
+// the protocol (READY twice, a REPLY it owes no one, a HEARTBEAT or REPLY
+// before READY, an unknown command, a service in "mmi.") is sent
+// DISCONNECT and forgotten; a HEARTBEAT from an unknown worker is how a
+// worker that outlived a broker restart learns it must register again.
+// Close sends DISCONNECT to every worker, so that they reconnect at once.
 //
 // MDP carries no request ids: a request resent by its client after a
 // timeout may be done twice, and a reply to a client that has gone (or
 // reconnected with a new socket) is dropped by the ROUTER.
 //
-// Concurrency: an MDPBroker is safe for concurrent use. It runs two
-// goroutines: one reads the socket and one owns all the state and does all
-// the sending. They start in NewMDPBroker and end in Close, which returns
-// after they have ended and the socket is closed. Stats and Wait may be
-// called from any goroutine; Wait blocks until its condition holds or its
-// ctx ends.
-type MDPBroker struct {
-	cfg       config
-	sock      *socket.Socket
-	ep        string
-	cancel    context.CancelFunc
-	done      chan struct{}
-	closeOnce sync.Once
-
-	queueLimit int // WithServiceQueue
-
-	board statsBoard[MDPStats]
-	mu    sync.Mutex
-	err   error // why the loop ended early, if it did
+// The broker is one actor, "majordomo broker", under a supervisor: its
+// mailbox is fed by the ROUTER socket and by a clock that ticks every
+// heartbeat interval, and its behaviour holds all the state and does all
+// the sending. If the behaviour panics, the supervisor restarts it with
+// fresh state on the same socket and mailbox (at most 3 times in 5
+// seconds; then the broker fails, see Err). A restart loses the registered
+// workers, the queued requests and those on workers, and the counts of the
+// message that failed; the other counters of Stats go on. The broker that ends sends DISCONNECT to the workers it knew, and
+// a worker it did not hear of is told DISCONNECT at its next HEARTBEAT:
+// the workers register again, and clients resend what got no reply.
+//
+// Concurrency: a Broker is safe for concurrent use. Its goroutines (the
+// actor's, its supervisor's, its two feeds') start in NewBroker and end in
+// Close, which returns after they have ended and the socket is closed.
+// Stats, Wait, Done and Err may be called from any goroutine; Wait blocks
+// until its condition holds or its ctx ends.
+type Broker struct {
+	g     *run.Group
+	ep    string
+	board board.Board[Stats]
 }
 
-// MDPStats are an MDPBroker's gauges (now) and counters (since it started).
-type MDPStats struct {
+// Stats are a Broker's gauges (now) and counters (since it started).
+type Stats struct {
 	Services int // services with a registered worker or a queued request
 	Workers  int // workers registered (READY and alive)
 	Idle     int // of them, waiting for a request
@@ -103,65 +107,81 @@ type MDPStats struct {
 	Overflow    uint64 // requests dropped because their service's queue was full (WithServiceQueue)
 }
 
-// NewMDPBroker binds a Majordomo broker's one ROUTER socket at endpoint
-// (as socket.Bind takes it; tcp port "*" picks a free one, see Endpoint)
-// and starts it. Options: WithHeartbeat, WithTimeout (how long a request
-// may wait for a worker), WithServiceQueue, WithMaxDeliveries,
-// WithSocketOptions, WithLogger.
-func NewMDPBroker(endpoint string, opts ...Option) (*MDPBroker, error) {
-	cfg, err := mdpConfig(opts)
+// NewBroker binds a Majordomo broker's ROUTER socket at endpoint (as
+// socket.Bind takes it, tcp port "*" picking a free one, see Endpoint; or
+// connects it, written with a leading '>') and starts the broker.
+// Options: WithHeartbeat, WithTimeout (how long a request may wait for a
+// service without workers), WithServiceQueue, WithMaxDeliveries,
+// WithSocketOptions, WithLogger, WithObserver.
+func NewBroker(endpoint string, opts ...Option) (*Broker, error) {
+	cfg, err := build(forBroker, "NewBroker", opts)
 	if err != nil {
 		return nil, err
 	}
-	b := &MDPBroker{cfg: cfg, queueLimit: mdpQueueLimit(opts), done: make(chan struct{})}
+	b := &Broker{}
 	// Not mandatory routing: a reply to a client that left, or a message
 	// to a worker at its high-water mark, is dropped rather than stalling
 	// every other peer of the one socket; a worker gone without a word is
-	// found by its heartbeats. The linger lets Close's DISCONNECTs out.
-	sockOpts := append([]socket.Option{socket.WithLinger(min(cfg.interval, time.Second))}, cfg.sockOpts...)
-	if b.sock, err = socket.New(socket.Router, sockOpts...); err != nil {
-		return nil, fmt.Errorf("broker: majordomo: %w", err)
+	// found by its heartbeats. The linger lets the last DISCONNECTs out.
+	sockOpts := append([]socket.Option{socket.WithLinger(min(cfg.Interval, time.Second))}, cfg.SockOpts...)
+	sock, ep, err := run.Open(socket.Router, endpoint, sockOpts)
+	if err != nil {
+		return nil, fmt.Errorf("majordomo: broker: %w", err)
 	}
-	if b.ep, err = b.sock.Bind(endpoint); err != nil {
-		b.sock.Close()
-		return nil, fmt.Errorf("broker: majordomo: %w", err)
+	b.ep = ep
+	child := actor.NewChild("majordomo broker",
+		func() actor.Behavior[brokerMsg] { return &brokerState{cfg: &cfg, sock: sock, board: &b.board} },
+		actor.WithFeed(patterns.Feed(sock, func(m socket.Msg) brokerMsg { return brokerMsg{frames: m} }, nil)),
+		actor.WithFeed(actor.Ticker(cfg.Interval, func(t time.Time) brokerMsg { return brokerMsg{tick: t} })))
+	b.g, err = run.Start(context.Background(), "majordomo broker supervisor", []*socket.Socket{sock},
+		[]actor.ChildSpec{child}, actorOptions(&cfg)...)
+	if err != nil {
+		return nil, fmt.Errorf("majordomo: broker: %w", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	b.cancel = cancel
-	go b.run(ctx)
 	return b, nil
 }
 
-// Endpoint returns the endpoint clients and workers connect to, as bound.
-func (b *MDPBroker) Endpoint() string { return b.ep }
+// Endpoint returns the endpoint clients and workers connect to, as bound
+// (the port resolved), or as connected.
+func (b *Broker) Endpoint() string { return b.ep }
 
-// Stats returns a snapshot of the broker's gauges and counters.
-func (b *MDPBroker) Stats() MDPStats { return b.board.get() }
+// Stats returns a snapshot of the broker's gauges and counters, as of the
+// last message the broker handled.
+func (b *Broker) Stats() Stats { return b.board.Get() }
 
 // Wait blocks until cond holds for the broker's stats, or ctx ends
-// (ctx.Err()), or the broker is closed (ErrClosed). cond is called with no
-// lock held, from the calling goroutine only.
-func (b *MDPBroker) Wait(ctx context.Context, cond func(MDPStats) bool) error {
-	return b.board.wait(ctx, b.done, cond)
+// (ctx.Err()), or the broker is closed or failed (ErrClosed). cond is
+// called with no lock held, from the calling goroutine only.
+func (b *Broker) Wait(ctx context.Context, cond func(Stats) bool) error {
+	return b.board.Wait(ctx, b.g.Done(), ErrClosed, cond)
+}
+
+// Done is closed when the broker has ended: closed, or failed for good
+// (its socket failed, or its behaviour kept failing), when Err says why.
+func (b *Broker) Done() <-chan struct{} { return b.g.Done() }
+
+// Err is nil while the broker runs and after Close; otherwise why it
+// failed, wrapping ErrClosed.
+func (b *Broker) Err() error {
+	if err := b.g.Err(); err != nil {
+		return fmt.Errorf("%w: %w", ErrClosed, err)
+	}
+	return nil
 }
 
 // Close sends DISCONNECT to every registered worker, drops the queued
 // requests, and closes the socket, waiting at most a heartbeat interval
-// (and at most a second) for the DISCONNECTs to leave. It returns after
-// the broker's goroutines have ended. Calls after the first return nil.
-func (b *MDPBroker) Close() error {
-	var err error
-	b.closeOnce.Do(func() {
-		b.cancel()
-		<-b.done
-		err = b.sock.Close()
-		b.mu.Lock()
-		if b.err != nil && err == nil {
-			err = b.err
-		}
-		b.mu.Unlock()
-	})
-	return err
+// (and at most a second, unless WithSocketOptions set a linger) for the
+// DISCONNECTs to leave. It returns after the broker's goroutines have
+// ended, with the failure that ended the broker early, if one did. Calls
+// after the first return nil.
+func (b *Broker) Close() error { return b.g.Close() }
+
+// brokerMsg is what the broker's actor handles: a message its ROUTER
+// received (frames), or a tick of its clock.
+type brokerMsg struct {
+	frames socket.Msg
+	tick   time.Time
 }
 
 type mdpService struct {
@@ -185,69 +205,75 @@ type mdpReq struct {
 	deliveries int
 }
 
-// mdpLoop is the state the loop goroutine owns.
-type mdpLoop struct {
-	b        *MDPBroker
+// brokerState is the broker's behaviour: one incarnation's state, made
+// afresh at each (re)start.
+type brokerState struct {
+	cfg      *opt.Config[extra]
+	sock     *socket.Socket
+	board    *board.Board[Stats]
 	log      *zap.Logger
 	services map[string]*mdpService
 	workers  map[string]*mdpWorker
-	st       MDPStats
+	st       Stats
 
-	// sendCtx bounds every send until the next tick. Without mandatory
-	// routing (our default) a ROUTER send does not block; with it (through
-	// WithSocketOptions) a peer at its high-water mark holds the broker up
-	// for at most two heartbeat intervals. One ctx a tick, not one a
-	// message: this is the broker's hot path.
+	// ctx is the actor's; sendCtx bounds every send until the next tick.
+	// Without mandatory routing (our default) a ROUTER send does not
+	// block; with it (through WithSocketOptions) a peer at its high-water
+	// mark holds the broker up for at most two heartbeat intervals. One
+	// ctx a tick, not one a message: this is the broker's hot path.
+	ctx        context.Context
 	sendCtx    context.Context
 	sendCancel context.CancelFunc
 }
 
-func (l *mdpLoop) newSendCtx() {
+// Start sets up an incarnation; the counters of the last one go on.
+func (l *brokerState) Start(ctx context.Context) error {
+	l.log = l.cfg.Log
+	l.services = map[string]*mdpService{}
+	l.workers = map[string]*mdpWorker{}
+	l.st = l.board.Get()
+	l.ctx = ctx
+	l.newSendCtx()
+	l.publish()
+	return nil
+}
+
+// Stop tells every worker the broker is going: at Close, or before a
+// restart that forgets them.
+func (l *brokerState) Stop() error {
+	l.sendCancel()
+	l.sendCtx, l.sendCancel = context.WithTimeout(context.Background(), 2*l.cfg.Interval)
+	defer l.sendCancel()
+	for _, w := range l.workers {
+		l.disconnect(w.id)
+	}
+	// What the workers held and the queues are dropped with the state.
+	clear(l.workers)
+	clear(l.services)
+	l.publish()
+	return nil
+}
+
+func (l *brokerState) newSendCtx() {
 	if l.sendCancel != nil {
 		l.sendCancel()
 	}
-	l.sendCtx, l.sendCancel = context.WithTimeout(context.Background(), 2*l.b.cfg.interval)
+	l.sendCtx, l.sendCancel = context.WithTimeout(l.ctx, 2*l.cfg.Interval)
 }
 
-func (b *MDPBroker) run(ctx context.Context) {
-	defer close(b.done)
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	rctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	in := make(chan socket.Msg, 256)
-	failed := make(chan error, 1)
-	wg.Add(1)
-	go func() { defer wg.Done(); readLoop(rctx, b.sock, nil, in, failed) }()
-
-	l := &mdpLoop{b: b, log: b.cfg.log, services: map[string]*mdpService{}, workers: map[string]*mdpWorker{}}
-	tick := time.NewTicker(b.cfg.interval)
-	defer tick.Stop()
-	l.newSendCtx()
-	defer func() { l.sendCancel() }()
-	for {
-		select {
-		case <-ctx.Done():
-			l.newSendCtx()
-			l.shutdown()
-			return
-		case err := <-failed:
-			b.mu.Lock()
-			b.err = err
-			b.mu.Unlock()
-			l.log.Warn("majordomo broker stopped", zap.Error(err))
-			return
-		case m := <-in:
-			l.handle(m)
-		case now := <-tick.C:
-			l.newSendCtx()
-			l.heartbeat(now)
-		}
-		l.publish()
+// Receive handles a message from a peer, or a tick.
+func (l *brokerState) Receive(_ context.Context, m brokerMsg) error {
+	if m.frames != nil {
+		l.handle(m.frames)
+	} else {
+		l.newSendCtx()
+		l.heartbeat(m.tick)
 	}
+	l.publish()
+	return nil
 }
 
-func (l *mdpLoop) publish() {
+func (l *brokerState) publish() {
 	l.st.Services = len(l.services)
 	l.st.Workers = len(l.workers)
 	l.st.Idle, l.st.Queued = 0, 0
@@ -261,33 +287,33 @@ func (l *mdpLoop) publish() {
 			l.st.InFlight++
 		}
 	}
-	l.b.board.publish(l.st)
+	l.board.Publish(l.st)
 }
 
 // send sends on the ROUTER. Without mandatory routing it does not block:
 // a message for a peer that is gone or full is dropped.
-func (l *mdpLoop) send(m [][]byte) {
-	if err := l.b.sock.Send(l.sendCtx, m); err != nil {
+func (l *brokerState) send(m [][]byte) {
+	if err := l.sock.Send(l.sendCtx, m); err != nil {
 		l.log.Debug("majordomo send", zap.Error(err))
 	}
 }
 
 // handle sorts a message by its protocol header.
-func (l *mdpLoop) handle(m socket.Msg) {
-	if rest, ok := mdpCut(m[1:], MDPClientHeader); ok {
+func (l *brokerState) handle(m socket.Msg) {
+	if rest, ok := mdpCut(m[1:], ClientHeader); ok {
 		l.fromClient(m[0], rest)
 		return
 	}
-	if rest, ok := mdpCut(m[1:], MDPWorkerHeader); ok {
+	if rest, ok := mdpCut(m[1:], WorkerHeader); ok {
 		l.fromWorker(m[0], rest)
 		return
 	}
 	l.st.Malformed++
-	l.log.Warn("message dropped", zap.Error(ErrMDPMalformed), zap.Stringer("msg", m))
+	l.log.Warn("message dropped", zap.Error(ErrMalformed), zap.Stringer("msg", m))
 }
 
 // fromClient takes a REQUEST: service, body.
-func (l *mdpLoop) fromClient(client []byte, m [][]byte) {
+func (l *brokerState) fromClient(client []byte, m [][]byte) {
 	name, body, err := parseMDPRequest(m)
 	if err != nil {
 		l.st.Malformed++
@@ -303,7 +329,7 @@ func (l *mdpLoop) fromClient(client []byte, m [][]byte) {
 	svc := l.service(name)
 	// A service with requests waiting has no idle worker (dispatch sees
 	// to it): a full queue stays full until a worker frees itself.
-	if len(svc.requests) >= l.b.queueLimit {
+	if len(svc.requests) >= l.cfg.X.serviceQueue {
 		svc.requests[0] = nil
 		svc.requests = svc.requests[1:]
 		l.overflow(svc)
@@ -313,13 +339,13 @@ func (l *mdpLoop) fromClient(client []byte, m [][]byte) {
 }
 
 // overflow counts and logs a request dropped from svc's full queue.
-func (l *mdpLoop) overflow(svc *mdpService) {
+func (l *brokerState) overflow(svc *mdpService) {
 	l.st.Overflow++
 	l.log.Warn("oldest request dropped", zap.Error(ErrServiceFull), zap.String("service", svc.name),
-		zap.Int("limit", l.b.queueLimit), zap.Uint64("overflow", l.st.Overflow))
+		zap.Int("limit", l.cfg.X.serviceQueue), zap.Uint64("overflow", l.st.Overflow))
 }
 
-func (l *mdpLoop) service(name string) *mdpService {
+func (l *brokerState) service(name string) *mdpService {
 	s := l.services[name]
 	if s == nil {
 		s = &mdpService{name: name}
@@ -329,7 +355,7 @@ func (l *mdpLoop) service(name string) *mdpService {
 }
 
 // fromWorker takes a worker command: command, then its frames.
-func (l *mdpLoop) fromWorker(idb []byte, m [][]byte) {
+func (l *brokerState) fromWorker(idb []byte, m [][]byte) {
 	id := string(idb)
 	w := l.workers[id]
 	cmd, rest, err := parseMDPWorker(m)
@@ -338,7 +364,7 @@ func (l *mdpLoop) fromWorker(idb []byte, m [][]byte) {
 		return
 	}
 	if w != nil {
-		w.expiry = time.Now().Add(l.b.cfg.expiry())
+		w.expiry = time.Now().Add(l.cfg.Expiry())
 	}
 	switch cmd {
 	case mdpReady:
@@ -350,7 +376,7 @@ func (l *mdpLoop) fromWorker(idb []byte, m [][]byte) {
 			l.protocolError(id, nil, fmt.Sprintf("READY for service %q: %v", name, ErrServiceName))
 		default:
 			svc := l.service(name)
-			w = &mdpWorker{id: id, svc: svc, expiry: time.Now().Add(l.b.cfg.expiry())}
+			w = &mdpWorker{id: id, svc: svc, expiry: time.Now().Add(l.cfg.Expiry())}
 			l.workers[id] = w
 			svc.workers++
 			svc.waiting = append(svc.waiting, w)
@@ -389,7 +415,7 @@ func (l *mdpLoop) fromWorker(idb []byte, m [][]byte) {
 
 // protocolError answers a worker's invalid or unexpected command: the spec
 // says DISCONNECT, and no further commands.
-func (l *mdpLoop) protocolError(id string, w *mdpWorker, why string) {
+func (l *brokerState) protocolError(id string, w *mdpWorker, why string) {
 	l.st.Malformed++
 	l.log.Warn("worker disconnected", zap.String("worker", id), zap.String("why", why))
 	l.disconnect(id)
@@ -398,7 +424,7 @@ func (l *mdpLoop) protocolError(id string, w *mdpWorker, why string) {
 	}
 }
 
-func (l *mdpLoop) disconnect(id string) {
+func (l *brokerState) disconnect(id string) {
 	l.st.Disconnects++
 	l.send(mdpRouted([]byte(id), mdpWorkerMsg(frameMDPDisconnect)))
 }
@@ -407,7 +433,7 @@ func (l *mdpLoop) disconnect(id string) {
 func mdpRouted(id []byte, m [][]byte) [][]byte { return append([][]byte{id}, m...) }
 
 // forget deletes a worker and gives back the request it held.
-func (l *mdpLoop) forget(w *mdpWorker) {
+func (l *brokerState) forget(w *mdpWorker) {
 	delete(l.workers, w.id)
 	svc := w.svc
 	svc.workers--
@@ -419,10 +445,10 @@ func (l *mdpLoop) forget(w *mdpWorker) {
 	}
 	if r := w.req; r != nil {
 		w.req = nil
-		if r.deliveries >= l.b.cfg.maxDeliveries {
+		if r.deliveries >= l.cfg.MaxDeliveries {
 			l.st.Abandoned++
 			l.log.Warn("request abandoned", zap.String("service", svc.name), zap.Int("deliveries", r.deliveries))
-		} else if len(svc.requests) >= l.b.queueLimit {
+		} else if len(svc.requests) >= l.cfg.X.serviceQueue {
 			// It would be the oldest of a full queue: the one to drop.
 			l.overflow(svc)
 		} else {
@@ -435,7 +461,7 @@ func (l *mdpLoop) forget(w *mdpWorker) {
 }
 
 // prune deletes a service that has neither workers nor requests.
-func (l *mdpLoop) prune(svc *mdpService) {
+func (l *brokerState) prune(svc *mdpService) {
 	if svc.workers == 0 && len(svc.requests) == 0 {
 		delete(l.services, svc.name)
 	}
@@ -443,7 +469,7 @@ func (l *mdpLoop) prune(svc *mdpService) {
 
 // dispatch hands a service's queued requests to its idle workers, least
 // recently used first.
-func (l *mdpLoop) dispatch(svc *mdpService) {
+func (l *brokerState) dispatch(svc *mdpService) {
 	for len(svc.requests) > 0 && len(svc.waiting) > 0 {
 		r, w := svc.requests[0], svc.waiting[0]
 		svc.requests[0] = nil // the worker holds it now
@@ -458,18 +484,18 @@ func (l *mdpLoop) dispatch(svc *mdpService) {
 
 // heartbeat buries silent workers, heartbeats the others, and expires
 // requests that waited too long for a worker.
-func (l *mdpLoop) heartbeat(now time.Time) {
+func (l *brokerState) heartbeat(now time.Time) {
 	for _, w := range l.workers {
 		if now.After(w.expiry) {
 			l.st.Dead++
-			l.log.Warn("worker dead", zap.String("service", w.svc.name), zap.String("worker", w.id), zap.Duration("silent", l.b.cfg.expiry()))
+			l.log.Warn("worker dead", zap.String("service", w.svc.name), zap.String("worker", w.id), zap.Duration("silent", l.cfg.Expiry()))
 			l.disconnect(w.id)
 			l.forget(w)
 			continue
 		}
 		l.send(mdpRouted([]byte(w.id), mdpWorkerMsg(frameMDPHeartbeat)))
 	}
-	deadline := now.Add(-l.b.cfg.timeout)
+	deadline := now.Add(-l.cfg.Timeout)
 	for _, svc := range l.services {
 		if svc.workers > 0 {
 			continue
@@ -485,12 +511,5 @@ func (l *mdpLoop) heartbeat(now time.Time) {
 		clear(svc.requests[len(keep):])
 		svc.requests = keep
 		l.prune(svc)
-	}
-}
-
-// shutdown tells every worker the broker is going.
-func (l *mdpLoop) shutdown() {
-	for _, w := range l.workers {
-		l.disconnect(w.id)
 	}
 }

@@ -1,4 +1,4 @@
-package broker_test
+package majordomo_test
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zmqflow/zmqflow/broker"
+	"github.com/zmqflow/zmqflow/broker/majordomo"
 	"github.com/zmqflow/zmqflow/internal/pyzmq"
 	"github.com/zmqflow/zmqflow/socket"
 )
@@ -34,22 +34,22 @@ func pyRequest(t *testing.T, ctx context.Context, c *pyzmq.Peer, line string) st
 	}
 }
 
-// libzmq workers and a libzmq client against our broker.
-func TestMDPInteropPythonPeers(t *testing.T) {
+// libzmq workers and a libzmq client against our majordomo.
+func TestInteropPythonPeers(t *testing.T) {
 	ctx := testCtx(t)
 	// The broker's Close below must get its DISCONNECTs out, which a stall
 	// of a heartbeat interval (its default linger) would lose.
-	b := newMDPBroker(t, "tcp://127.0.0.1:*", pyBeat, broker.WithSocketOptions(socket.WithLinger(wait)))
+	b := newBroker(t, "tcp://127.0.0.1:*", pyBeat, majordomo.WithSocketOptions(socket.WithLinger(wait)))
 	var ws []*pyzmq.Peer
 	for range 2 {
 		w := pyzmq.Start(t, "testdata/mdpworker.py", append([]string{b.Endpoint(), "echo"}, pyArgs()...)...)
 		lineWith(t, ctx, w, "STARTED")
 		ws = append(ws, w)
 	}
-	newMDPWorker(t, b.Endpoint(), "upper", func(ctx context.Context, req [][]byte) ([][]byte, error) {
+	newWorker(t, b.Endpoint(), "upper", func(ctx context.Context, req [][]byte) ([][]byte, error) {
 		return [][]byte{[]byte(strings.ToUpper(string(req[0])))}, nil
 	}, pyBeat)
-	waitMDP(t, ctx, b, "3 workers", func(s broker.MDPStats) bool { return s.Workers == 3 })
+	waitStats(t, ctx, b, "3 workers", func(s majordomo.Stats) bool { return s.Workers == 3 })
 
 	pc := pyzmq.Start(t, "testdata/mdpclient.py", b.Endpoint(), fmt.Sprint(resendAfter.Milliseconds()), "2")
 	lineWith(t, ctx, pc, "STARTED")
@@ -67,7 +67,7 @@ func TestMDPInteropPythonPeers(t *testing.T) {
 	}
 
 	// Our client, to the python workers, in turn.
-	c := oneShotMDP(t, b.Endpoint())
+	c := oneShot(t, b.Endpoint())
 	for i := range 4 {
 		want := fmt.Sprint("req-", i)
 		r, err := c.Request(ctx, "echo", []byte(want))
@@ -100,19 +100,19 @@ func TestMDPInteropPythonPeers(t *testing.T) {
 
 // Our workers and client against a libzmq broker, through its crash and
 // restart.
-func TestMDPInteropPythonBroker(t *testing.T) {
+func TestInteropPythonBroker(t *testing.T) {
 	ctx := testCtx(t)
 	q := pyzmq.Start(t, "testdata/mdpbroker.py", append([]string{"tcp://127.0.0.1:*"}, pyArgs()...)...)
 	ep := strings.Fields(lineWith(t, ctx, q, "READY"))[1]
-	echoW := newMDPWorker(t, ep, "echo", echo("go"), pyBeat, fastReconnect)
-	newMDPWorker(t, ep, "upper", func(ctx context.Context, req [][]byte) ([][]byte, error) {
+	echoW := newWorker(t, ep, "echo", echo("go"), pyBeat, fastReconnect)
+	newWorker(t, ep, "upper", func(ctx context.Context, req [][]byte) ([][]byte, error) {
 		return [][]byte{[]byte(strings.ToUpper(string(req[0])))}, nil
 	}, pyBeat, fastReconnect)
 	lineWith(t, ctx, q, "WORKERS 2")
 
 	// Resends every 300 ms, for as long as the test waits: they carry the
 	// client over the broker's crash.
-	c := newMDPClient(t, ep, broker.WithTimeout(300*time.Millisecond), broker.WithRetries(int(wait/(300*time.Millisecond))))
+	c := newClient(t, ep, majordomo.WithTimeout(300*time.Millisecond), majordomo.WithRetries(int(wait/(300*time.Millisecond))))
 	if r, err := c.Request(ctx, "echo", []byte("x"), []byte("y")); err != nil || len(r) != 3 || string(r[0]) != "go" || string(r[2]) != "y" {
 		t.Fatalf("echo = %q, %v", r, err)
 	}
@@ -149,19 +149,19 @@ func TestMDPInteropPythonBroker(t *testing.T) {
 // registered with a broker of default options while idle for longer than
 // the broker lets a silent worker live, and then serves a request: its
 // heartbeats keep it, and ours keep it from reconnecting.
-func TestMDPInteropGuideWorkerIdle(t *testing.T) {
-	t.Parallel() // it idles for DefaultMDPLiveness+1 broker heartbeats, about 11 s
+func TestInteropGuideWorkerIdle(t *testing.T) {
+	t.Parallel() // it idles for DefaultLiveness+1 broker heartbeats, about 11 s
 	ctx := testCtx(t)
-	b := newMDPBroker(t, "tcp://127.0.0.1:*")
+	b := newBroker(t, "tcp://127.0.0.1:*")
 	w := pyzmq.Start(t, "testdata/mdpworker.py", b.Endpoint(), "echo",
 		fmt.Sprint(guideMDPInterval.Milliseconds()), fmt.Sprint(guideMDPLiveness))
 	lineWith(t, ctx, w, "STARTED")
-	waitMDP(t, ctx, b, "guide worker", func(s broker.MDPStats) bool { return s.Workers == 1 })
-	// The broker beats every DefaultMDPHeartbeatInterval, at the ticks at
+	waitStats(t, ctx, b, "guide worker", func(s majordomo.Stats) bool { return s.Workers == 1 })
+	// The broker beats every DefaultHeartbeatInterval, at the ticks at
 	// which it buries silent workers: the last of these beats comes at a
-	// tick more than DefaultMDPLiveness intervals after the READY, which
+	// tick more than DefaultLiveness intervals after the READY, which
 	// would have buried the worker had its heartbeats not kept it.
-	for beats := 0; beats < broker.DefaultMDPLiveness+1; {
+	for beats := 0; beats < majordomo.DefaultLiveness+1; {
 		switch l := lineWith(t, ctx, w, ""); {
 		case l == "BEAT":
 			beats++
@@ -172,7 +172,7 @@ func TestMDPInteropGuideWorkerIdle(t *testing.T) {
 	if s := b.Stats(); s.Dead != 0 || s.Workers != 1 || s.Disconnects != 0 {
 		t.Fatalf("stats %+v: the idle guide worker should have stayed registered", s)
 	}
-	c := oneShotMDP(t, b.Endpoint())
+	c := oneShot(t, b.Endpoint())
 	if r, err := c.Request(ctx, "echo", []byte("still here")); err != nil || len(r) != 2 || string(r[0]) != "py" || string(r[1]) != "still here" {
 		t.Fatalf("Request = %q, %v", r, err)
 	}

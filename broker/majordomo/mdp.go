@@ -1,8 +1,9 @@
-package broker
+package majordomo
 
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -22,10 +23,10 @@ import (
 // shown.) A REQ client does not see the leading empty frame; a DEALER
 // client sends and receives it.
 const (
-	// MDPClientHeader is frame 1 of every MDP/Client message (MDP/Client v0.1).
-	MDPClientHeader = "MDPC01"
-	// MDPWorkerHeader is frame 1 of every MDP/Worker message (MDP/Worker v0.1).
-	MDPWorkerHeader = "MDPW01"
+	// ClientHeader is frame 1 of every MDP/Client message (MDP/Client v0.1).
+	ClientHeader = "MDPC01"
+	// WorkerHeader is frame 1 of every MDP/Worker message (MDP/Worker v0.1).
+	WorkerHeader = "MDPW01"
 )
 
 // MDP/Worker commands, frame 2 of a worker message.
@@ -40,30 +41,42 @@ const (
 // mmiPrefix is the namespace of the broker's own services (spec 8/MMI).
 const mmiPrefix = "mmi."
 
-// Errors of the Majordomo types, beside the package's ErrClosed, ErrNoReply
-// and ErrBadOption.
+// Errors returned by the package. Each is wrapped with detail and matched
+// with errors.Is.
 var (
-	// ErrMDPMalformed is a message that does not follow MDP (spec 7): a
-	// wrong header, a command of the wrong length, an unknown command, a
-	// client REQUEST without a body. The broker counts and drops such
-	// messages, and sends DISCONNECT to a worker that sends one; the error
-	// appears in logs. MDPClient.Request refuses to send a request without
-	// a body with it.
-	ErrMDPMalformed = errors.New("broker: malformed MDP message")
+	// ErrMalformed is a message that does not follow MDP (spec 7): a wrong
+	// header, a command of the wrong length, an unknown command, a client
+	// REQUEST without a body. The broker counts and drops such messages,
+	// and sends DISCONNECT to a worker that sends one; the error appears in
+	// logs. Client.Request refuses to send a request without a body with
+	// it.
+	ErrMalformed = errors.New("majordomo: malformed MDP message")
 	// ErrServiceName is a service name a worker may not register or a
 	// client may not call: empty, or (for a worker) in the broker's own
 	// "mmi." namespace (spec 8/MMI).
-	ErrServiceName = errors.New("broker: invalid MDP service name")
-	// ErrServiceFull is a request an MDPBroker dropped because its
-	// service's queue was at its bound (WithServiceQueue); it appears in
-	// logs, and MDPStats.Overflow counts such requests.
-	ErrServiceFull = errors.New("broker: MDP service queue full")
+	ErrServiceName = errors.New("majordomo: invalid service name")
+	// ErrServiceFull is a request a Broker dropped because its service's
+	// queue was at its bound (WithServiceQueue); it appears in logs, and
+	// Stats.Overflow counts such requests.
+	ErrServiceFull = errors.New("majordomo: service queue full")
+	// ErrNoReply is a Client request that got no reply: every attempt (the
+	// first and WithRetries resends) waited WithTimeout in vain.
+	ErrNoReply = errors.New("majordomo: no reply, retries exhausted")
+	// ErrClosed is a call on a broker, worker or client after Close, or a
+	// broker that failed for good (see Broker.Err).
+	ErrClosed = errors.New("majordomo: closed")
+	// ErrBadOption is an option value out of range, an option given to a
+	// constructor it does not apply to, or a nil Handler.
+	ErrBadOption = errors.New("majordomo: invalid option")
+	// ErrHandler is a Worker handler that returned an error or panicked.
+	// The worker gives the request back (see Worker).
+	ErrHandler = errors.New("majordomo: handler failed")
 )
 
 var (
 	frameEmpty         = []byte{}
-	frameMDPC          = []byte(MDPClientHeader)
-	frameMDPW          = []byte(MDPWorkerHeader)
+	frameMDPC          = []byte(ClientHeader)
+	frameMDPW          = []byte(WorkerHeader)
 	frameMDPReady      = []byte(mdpReady)
 	frameMDPRequest    = []byte(mdpRequest)
 	frameMDPReply      = []byte(mdpReply)
@@ -104,9 +117,9 @@ func mdpAddressed(f [][]byte) (client []byte, body [][]byte, ok bool) {
 func parseMDPRequest(m [][]byte) (service string, body [][]byte, err error) {
 	switch {
 	case len(m) < 1 || len(m[0]) == 0:
-		return "", nil, fmt.Errorf("%w: client request without a service", ErrMDPMalformed)
+		return "", nil, fmt.Errorf("%w: client request without a service", ErrMalformed)
 	case len(m) < 2:
-		return "", nil, fmt.Errorf("%w: client request without a body", ErrMDPMalformed)
+		return "", nil, fmt.Errorf("%w: client request without a body", ErrMalformed)
 	}
 	return string(m[0]), m[1:], nil
 }
@@ -116,21 +129,21 @@ func parseMDPRequest(m [][]byte) (service string, body [][]byte, err error) {
 // client address, empty frame and body.
 func parseMDPWorker(m [][]byte) (cmd string, rest [][]byte, err error) {
 	if len(m) < 1 || len(m[0]) != 1 {
-		return "", nil, fmt.Errorf("%w: no command", ErrMDPMalformed)
+		return "", nil, fmt.Errorf("%w: no command", ErrMalformed)
 	}
 	cmd, rest = string(m[0]), m[1:]
 	switch cmd {
 	case mdpReady:
 		if len(rest) != 1 {
-			return "", nil, fmt.Errorf("%w: READY without one service frame", ErrMDPMalformed)
+			return "", nil, fmt.Errorf("%w: READY without one service frame", ErrMalformed)
 		}
 	case mdpReply:
 		if _, _, ok := mdpAddressed(rest); !ok {
-			return "", nil, fmt.Errorf("%w: REPLY without client address and empty frame", ErrMDPMalformed)
+			return "", nil, fmt.Errorf("%w: REPLY without client address and empty frame", ErrMalformed)
 		}
 	case mdpHeartbeat, mdpDisconnect:
 	default:
-		return "", nil, fmt.Errorf("%w: unknown command %s", ErrMDPMalformed, mdpCommandName(cmd))
+		return "", nil, fmt.Errorf("%w: unknown command %s", ErrMalformed, mdpCommandName(cmd))
 	}
 	return cmd, rest, nil
 }
@@ -138,9 +151,9 @@ func parseMDPWorker(m [][]byte) (cmd string, rest [][]byte, err error) {
 // parseMDPReply reads a reply as a client receives it: the header, the
 // service it asked, then the body.
 func parseMDPReply(m [][]byte, service string) ([][]byte, error) {
-	rest, ok := mdpCut(m, MDPClientHeader)
+	rest, ok := mdpCut(m, ClientHeader)
 	if !ok || len(rest) < 1 || string(rest[0]) != service {
-		return nil, fmt.Errorf("%w: not a REPLY from service %q", ErrMDPMalformed, service)
+		return nil, fmt.Errorf("%w: not a REPLY from service %q", ErrMalformed, service)
 	}
 	return rest[1:], nil
 }
@@ -164,3 +177,16 @@ func mdpCommandName(cmd string) string {
 
 // isMMI reports whether a service is the broker's own (spec 8/MMI).
 func isMMI(service string) bool { return strings.HasPrefix(service, mmiPrefix) }
+
+// maxQuoted bounds what an error quotes of a peer's frame: enough to see
+// what it was, while a frame of any size (256 MiB by default) makes a
+// short error and log line, not one four times its size.
+const maxQuoted = 32
+
+// quoteFrame quotes a frame for an error, cut at maxQuoted bytes.
+func quoteFrame(f []byte) string {
+	if len(f) <= maxQuoted {
+		return strconv.Quote(string(f))
+	}
+	return fmt.Sprintf("%q... (%d bytes)", f[:maxQuoted], len(f))
+}

@@ -1,15 +1,15 @@
-package broker
+package majordomo
 
 // FuzzMDP feeds arbitrary messages from a peer through the Majordomo
 // parsers, on each side: the broker's (mdpCut after the routing id, then
 // parseMDPRequest for a client's REQUEST, parseMDPWorker for a worker's
 // command), the client's (parseMDPReply, mmiFound) and the worker's
 // (mdpCut, mdpAddressed). Each answer is checked against the spec's frames
-// (7/MDP 0.1, 8/MMI), errors wrap ErrMDPMalformed, every message the
+// (7/MDP 0.1, 8/MMI), errors wrap ErrMalformed, every message the
 // package sends decodes to what was meant, and a parser allocates no more
 // than a bound in the message's size.
 //
-//	go test -run '^$' -fuzz FuzzMDP -fuzztime 60s ./broker
+//	go test -run '^$' -fuzz FuzzMDP -fuzztime 60s ./broker/majordomo
 //
 // The seed corpus is in testdata/fuzz/FuzzMDP; a message is written as in
 // fuzzMsg, "|a||b" being the frames a, "" and b.
@@ -45,10 +45,10 @@ func FuzzMDP(f *testing.F) {
 func checkMDPBroker(t *testing.T, m [][]byte) {
 	in := m[1:]
 	header := len(in) >= 2 && len(in[0]) == 0
-	fromClient := header && string(in[1]) == MDPClientHeader
-	fromWorker := header && string(in[1]) == MDPWorkerHeader
-	crest, cok := mdpCut(in, MDPClientHeader)
-	wrest, wok := mdpCut(in, MDPWorkerHeader)
+	fromClient := header && string(in[1]) == ClientHeader
+	fromWorker := header && string(in[1]) == WorkerHeader
+	crest, cok := mdpCut(in, ClientHeader)
+	wrest, wok := mdpCut(in, WorkerHeader)
 	if cok != fromClient || wok != fromWorker ||
 		cok && !fuzzcheck.FramesEqual(crest, in[2:]) || wok && !fuzzcheck.FramesEqual(wrest, in[2:]) {
 		t.Fatalf("mdpCut(%q): client %v %q, worker %v %q", in, cok, crest, wok, wrest)
@@ -82,7 +82,7 @@ func checkMDPBroker(t *testing.T, m [][]byte) {
 		}
 		checkAlloc(t, "parseMDPWorker", wire, func() { parseMDPWorker(wrest) })
 	}
-	checkAlloc(t, "mdpCut", wire, func() { mdpCut(in, MDPClientHeader); mdpCut(in, MDPWorkerHeader) })
+	checkAlloc(t, "mdpCut", wire, func() { mdpCut(in, ClientHeader); mdpCut(in, WorkerHeader) })
 }
 
 // workerCommandOK is the spec's word on a worker's command frames, after
@@ -113,7 +113,7 @@ func checkMDPClient(t *testing.T, m [][]byte) {
 	}
 	for _, service := range services {
 		body, err := parseMDPReply(m, service)
-		ok := len(m) >= 3 && len(m[0]) == 0 && string(m[1]) == MDPClientHeader && string(m[2]) == service
+		ok := len(m) >= 3 && len(m[0]) == 0 && string(m[1]) == ClientHeader && string(m[2]) == service
 		if ok != (err == nil) || ok && !fuzzcheck.FramesEqual(body, m[3:]) {
 			t.Fatalf("parseMDPReply(%q, %q) = %q, %v", m, service, body, err)
 		}
@@ -134,8 +134,8 @@ func checkMDPClient(t *testing.T, m [][]byte) {
 // checkMDPWorker reads m as a worker's DEALER gets it: header, command,
 // and for REQUEST the client's address, an empty frame and the body.
 func checkMDPWorker(t *testing.T, m [][]byte) {
-	rest, ok := mdpCut(m, MDPWorkerHeader)
-	if want := len(m) >= 2 && len(m[0]) == 0 && string(m[1]) == MDPWorkerHeader; ok != want {
+	rest, ok := mdpCut(m, WorkerHeader)
+	if want := len(m) >= 2 && len(m[0]) == 0 && string(m[1]) == WorkerHeader; ok != want {
 		t.Fatalf("mdpCut(%q, MDPW01) = %v", m, ok)
 	}
 	if !ok || len(rest) < 1 {
@@ -149,10 +149,10 @@ func checkMDPWorker(t *testing.T, m [][]byte) {
 	checkAlloc(t, "mdpAddressed", fuzzcheck.WireSize(m), func() { mdpAddressed(rest[1:]) })
 }
 
-// checkMDPError checks that a parser's error wraps ErrMDPMalformed.
+// checkMDPError checks that a parser's error wraps ErrMalformed.
 func checkMDPError(t *testing.T, parser string, m [][]byte, err error) {
-	if err != nil && !errors.Is(err, ErrMDPMalformed) {
-		t.Fatalf("%s(%q): error %v does not wrap ErrMDPMalformed", parser, m, err)
+	if err != nil && !errors.Is(err, ErrMalformed) {
+		t.Fatalf("%s(%q): error %v does not wrap ErrMalformed", parser, m, err)
 	}
 }
 
@@ -167,19 +167,19 @@ func checkMDPEncode(t *testing.T, m [][]byte) {
 	}
 	routed := func(msg [][]byte) [][]byte { return append([][]byte{[]byte("peer")}, msg...) }
 
-	// Client -> broker: REQUEST (MDPClient.Request), which has a body;
+	// Client -> broker: REQUEST (Client.Request), which has a body;
 	// without one (Request refuses to send it) the broker drops it.
 	req := append([][]byte{frameEmpty, frameMDPC, []byte(service)}, m...)
-	rest, ok := mdpCut(routed(req)[1:], MDPClientHeader)
+	rest, ok := mdpCut(routed(req)[1:], ClientHeader)
 	s, body, err := parseMDPRequest(rest)
 	if len(m) == 0 {
-		if !errors.Is(err, ErrMDPMalformed) {
+		if !errors.Is(err, ErrMalformed) {
 			t.Fatalf("client REQUEST %q without a body reads at the broker as %q, %q, %v", req, s, body, err)
 		}
 	} else if !ok || err != nil || s != service || !fuzzcheck.FramesEqual(body, m) {
 		t.Fatalf("client REQUEST %q reads at the broker as %q, %q, %v", req, s, body, err)
 	}
-	// Worker -> broker: READY and REPLY (MDPWorker.session).
+	// Worker -> broker: READY and REPLY (sessionState).
 	for _, w := range []struct {
 		msg  [][]byte
 		rest [][]byte
@@ -189,7 +189,7 @@ func checkMDPEncode(t *testing.T, m [][]byte) {
 		{mdpWorkerMsg(frameMDPHeartbeat), nil},
 		{mdpWorkerMsg(frameMDPDisconnect), nil},
 	} {
-		rest, ok := mdpCut(routed(w.msg)[1:], MDPWorkerHeader)
+		rest, ok := mdpCut(routed(w.msg)[1:], WorkerHeader)
 		cmd, got, err := parseMDPWorker(rest)
 		if !ok || err != nil || cmd != string(w.msg[2]) || !fuzzcheck.FramesEqual(got, w.rest) {
 			t.Fatalf("worker message %q reads at the broker as %q, %q, %v", w.msg, cmd, got, err)
@@ -200,23 +200,23 @@ func checkMDPEncode(t *testing.T, m [][]byte) {
 			}
 		}
 	}
-	// Broker -> worker: REQUEST (mdpLoop.dispatch), the routing id taken
+	// Broker -> worker: REQUEST (brokerState.dispatch), the routing id taken
 	// off by the broker's ROUTER.
 	toWorker := append([][]byte{[]byte("W"), frameEmpty, frameMDPW, frameMDPRequest, client, frameEmpty}, m...)[1:]
-	rest, ok = mdpCut(toWorker, MDPWorkerHeader)
+	rest, ok = mdpCut(toWorker, WorkerHeader)
 	if !ok || string(rest[0]) != mdpRequest {
 		t.Fatalf("broker REQUEST %q has no MDPW01 REQUEST header", toWorker)
 	}
 	if c, body, ok := mdpAddressed(rest[1:]); !ok || !bytes.Equal(c, client) || !fuzzcheck.FramesEqual(body, m) {
 		t.Fatalf("broker REQUEST %q reads at the worker as %q, %q, %v", toWorker, c, body, ok)
 	}
-	// Broker -> client: REPLY (mdpLoop.fromWorker) and mmi.service's
-	// answer (mdpLoop.mmi), the client's routing id taken off.
+	// Broker -> client: REPLY (brokerState.fromWorker) and mmi.service's
+	// answer (brokerState.mmi), the client's routing id taken off.
 	toClient := append([][]byte{client, frameEmpty, frameMDPC, []byte(service)}, m...)[1:]
 	if body, err := parseMDPReply(toClient, service); err != nil || !fuzzcheck.FramesEqual(body, m) {
 		t.Fatalf("broker REPLY %q reads at the client as %q, %v", toClient, body, err)
 	}
-	l := &mdpLoop{services: map[string]*mdpService{service: {name: service, workers: len(m) % 2}}}
+	l := &brokerState{services: map[string]*mdpService{service: {name: service, workers: len(m) % 2}}}
 	mmi := l.mmi(client, MMIService, [][]byte{[]byte(service)})[1:]
 	body, err = parseMDPReply(mmi, MMIService)
 	if err != nil {

@@ -1,4 +1,4 @@
-package broker_test
+package majordomo_test
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/zmqflow/zmqflow/broker"
+	"github.com/zmqflow/zmqflow/broker/majordomo"
 	"github.com/zmqflow/zmqflow/socket"
 )
 
@@ -21,6 +21,9 @@ import (
 const (
 	guideMDPInterval = 2500 * time.Millisecond
 	guideMDPLiveness = 3
+	// The guide's Paranoid Pirate peers (ppqueue, ppworker).
+	guidePPPInterval = time.Second
+	guidePPPLiveness = 3
 )
 
 // The Majordomo defaults leave room for the guide's peers both ways: our
@@ -28,33 +31,34 @@ const (
 // guide worker beats only when its poll returns, so its beats may come
 // 2.5 s plus our interval apart), and a guide peer hears from us many
 // times before it gives us up.
-func TestMDPDefaultsLeaveRoomForGuidePeers(t *testing.T) {
-	ours := broker.DefaultMDPHeartbeatInterval * broker.DefaultMDPLiveness
+func TestDefaultsLeaveRoomForGuidePeers(t *testing.T) {
+	ours := majordomo.DefaultHeartbeatInterval * majordomo.DefaultLiveness
 	guideExpiry := guideMDPInterval * guideMDPLiveness
 	if ours < 4*guideMDPInterval || ours < guideExpiry+guideMDPInterval {
 		t.Errorf("broker keeps a silent worker %v: want 4 of the guide worker's %v heartbeats at least", ours, guideMDPInterval)
 	}
-	if worstGap := guideMDPInterval + broker.DefaultMDPHeartbeatInterval; ours < 5*worstGap/2 {
+	if worstGap := guideMDPInterval + majordomo.DefaultHeartbeatInterval; ours < 5*worstGap/2 {
 		t.Errorf("broker keeps a silent worker %v: under 2.5 of the guide worker's longest gaps, %v", ours, worstGap)
 	}
-	if guideExpiry < 5*broker.DefaultMDPHeartbeatInterval {
-		t.Errorf("a guide peer hears from us every %v: fewer than 5 times in its %v", broker.DefaultMDPHeartbeatInterval, guideExpiry)
+	if guideExpiry < 5*majordomo.DefaultHeartbeatInterval {
+		t.Errorf("a guide peer hears from us every %v: fewer than 5 times in its %v", majordomo.DefaultHeartbeatInterval, guideExpiry)
 	}
-	// They are separate from the PPP defaults, which are too tight for
-	// the guide's Majordomo peers.
-	if ppp := broker.DefaultHeartbeatInterval * broker.DefaultLiveness; ppp >= ours {
+	// They are separate from the Paranoid Pirate defaults (the guide's
+	// ppqueue: 1 s x 3), which are too tight for the guide's Majordomo
+	// peers.
+	if ppp := guidePPPInterval * guidePPPLiveness; ppp >= ours {
 		t.Errorf("PPP expiry %v, Majordomo %v", ppp, ours)
 	}
 }
 
 // A client REQUEST without a body is malformed (spec 7): counted, dropped,
-// never given to a worker. MDPClient refuses to send one.
-func TestMDPRequestWithoutBody(t *testing.T) {
+// never given to a worker. Client refuses to send one.
+func TestRequestWithoutBody(t *testing.T) {
 	ctx := testCtx(t)
-	b := newMDPBroker(t, inproc(), steadyBeat)
-	w := newMDPRaw(t, b.Endpoint())
+	b := newBroker(t, inproc(), steadyBeat)
+	w := newRawWorker(t, b.Endpoint())
 	w.command(ctx, 0x01, "svc")
-	waitMDP(t, ctx, b, "raw worker", func(s broker.MDPStats) bool { return s.Workers == 1 })
+	waitStats(t, ctx, b, "raw worker", func(s majordomo.Stats) bool { return s.Workers == 1 })
 
 	cl := newSocket(t, socket.Dealer)
 	if err := cl.Connect(b.Endpoint()); err != nil {
@@ -62,34 +66,34 @@ func TestMDPRequestWithoutBody(t *testing.T) {
 	}
 	send := func(frames ...string) {
 		t.Helper()
-		if err := cl.Send(ctx, socket.NewMsgString(append([]string{"", broker.MDPClientHeader}, frames...)...)); err != nil {
+		if err := cl.Send(ctx, socket.NewMsgString(append([]string{"", majordomo.ClientHeader}, frames...)...)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	send("svc")
-	send(broker.MMIService)
-	waitMDP(t, ctx, b, "2 malformed", func(s broker.MDPStats) bool { return s.Malformed == 2 })
+	send(majordomo.MMIService)
+	waitStats(t, ctx, b, "2 malformed", func(s majordomo.Stats) bool { return s.Malformed == 2 })
 	// What follows from the same client, in order, is served: the
 	// worker's first request is the one with a body.
 	send("svc", "body")
 	if cmd, m := w.next(ctx); cmd != 0x02 || len(m) != 3 || string(m[2]) != "body" {
 		t.Fatalf("worker got %#x %q, want the REQUEST with a body", cmd, m)
 	}
-	send(broker.MMIService, "svc")
+	send(majordomo.MMIService, "svc")
 	m, err := cl.Recv(ctx)
-	if err != nil || len(m) != 4 || string(m[2]) != broker.MMIService || string(m[3]) != broker.MMIFound {
+	if err != nil || len(m) != 4 || string(m[2]) != majordomo.MMIService || string(m[3]) != majordomo.MMIFound {
 		t.Fatalf("client got %q, %v; want mmi.service's 200 only", m, err)
 	}
-	waitMDP(t, ctx, b, "one request on the worker, one MMI", func(s broker.MDPStats) bool {
+	waitStats(t, ctx, b, "one request on the worker, one MMI", func(s majordomo.Stats) bool {
 		return s.Requests == 2 && s.MMI == 1 && s.InFlight == 1
 	})
 	if s := b.Stats(); s.Malformed != 2 || s.Queued != 0 || s.Disconnects != 0 {
 		t.Fatalf("stats %+v", s)
 	}
 
-	c := oneShotMDP(t, b.Endpoint())
-	if _, err := c.Request(ctx, "svc"); !errors.Is(err, broker.ErrMDPMalformed) {
-		t.Fatalf("Request without a body: %v, want ErrMDPMalformed", err)
+	c := oneShot(t, b.Endpoint())
+	if _, err := c.Request(ctx, "svc"); !errors.Is(err, majordomo.ErrMalformed) {
+		t.Fatalf("Request without a body: %v, want ErrMalformed", err)
 	}
 	if s := c.Stats(); s.Requests != 0 {
 		t.Fatalf("client stats %+v: nothing should have been sent", s)
@@ -100,7 +104,7 @@ func TestMDPRequestWithoutBody(t *testing.T) {
 // WithServiceQueue requests: each one past the bound pushes out the oldest,
 // counted in Overflow and logged; memory stays bounded, and other services
 // are served meanwhile. The newest requests are the ones kept.
-func TestMDPServiceQueueBound(t *testing.T) {
+func TestServiceQueueBound(t *testing.T) {
 	ctx := testCtx(t)
 	const (
 		limit = 100
@@ -109,16 +113,16 @@ func TestMDPServiceQueueBound(t *testing.T) {
 	core, logs := observer.New(zapcore.WarnLevel)
 	// WithTimeout(wait): once the stuck worker is gone, its queue waits
 	// for the next worker.
-	b := newMDPBroker(t, inproc(), steadyBeat, broker.WithServiceQueue(limit), broker.WithTimeout(wait),
-		broker.WithLogger(zap.New(core)))
+	b := newBroker(t, inproc(), steadyBeat, majordomo.WithServiceQueue(limit), majordomo.WithTimeout(wait),
+		majordomo.WithLogger(zap.New(core)))
 	held := make(chan struct{}, 1)
-	stuck := newMDPWorker(t, b.Endpoint(), "stuck", func(ctx context.Context, req [][]byte) ([][]byte, error) {
+	stuck := newWorker(t, b.Endpoint(), "stuck", func(ctx context.Context, req [][]byte) ([][]byte, error) {
 		held <- struct{}{}
-		<-ctx.Done() // heartbeats go on meanwhile: MDPWorker sends them, not the handler
+		<-ctx.Done() // heartbeats go on meanwhile: the session sends them, not the handler
 		return nil, ctx.Err()
 	}, steadyBeat)
-	newMDPWorker(t, b.Endpoint(), "echo", echo("e"), steadyBeat)
-	waitMDP(t, ctx, b, "2 workers", func(s broker.MDPStats) bool { return s.Workers == 2 })
+	newWorker(t, b.Endpoint(), "echo", echo("e"), steadyBeat)
+	waitStats(t, ctx, b, "2 workers", func(s majordomo.Stats) bool { return s.Workers == 2 })
 
 	// Watch every snapshot of the stats while the requests go in.
 	wctx, stopWatch := context.WithCancel(ctx)
@@ -127,7 +131,7 @@ func TestMDPServiceQueueBound(t *testing.T) {
 	watched.Add(1)
 	go func() {
 		defer watched.Done()
-		b.Wait(wctx, func(s broker.MDPStats) bool { maxQueued = max(maxQueued, s.Queued); return false })
+		b.Wait(wctx, func(s majordomo.Stats) bool { maxQueued = max(maxQueued, s.Queued); return false })
 	}()
 
 	cl := newSocket(t, socket.Dealer)
@@ -135,7 +139,7 @@ func TestMDPServiceQueueBound(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range sent {
-		if err := cl.Send(ctx, socket.NewMsgString("", broker.MDPClientHeader, "stuck", fmt.Sprint(i))); err != nil {
+		if err := cl.Send(ctx, socket.NewMsgString("", majordomo.ClientHeader, "stuck", fmt.Sprint(i))); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -144,14 +148,14 @@ func TestMDPServiceQueueBound(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatalf("the stuck worker got no request; stats %+v", b.Stats())
 	}
-	waitMDP(t, ctx, b, "every request counted", func(s broker.MDPStats) bool { return s.Requests == sent })
+	waitStats(t, ctx, b, "every request counted", func(s majordomo.Stats) bool { return s.Requests == sent })
 	// Meanwhile another service is served.
-	c := oneShotMDP(t, b.Endpoint())
+	c := oneShot(t, b.Endpoint())
 	if r, err := c.Request(ctx, "echo", []byte("alive")); err != nil || len(r) != 2 || string(r[1]) != "alive" {
 		t.Fatalf("echo = %q, %v", r, err)
 	}
 	// The broker counts the reply after sending it: wait for the count.
-	waitMDP(t, ctx, b, "echo reply", func(s broker.MDPStats) bool { return s.Replies == 1 })
+	waitStats(t, ctx, b, "echo reply", func(s majordomo.Stats) bool { return s.Replies == 1 })
 	stopWatch()
 	watched.Wait()
 	s := b.Stats()
@@ -167,25 +171,25 @@ func TestMDPServiceQueueBound(t *testing.T) {
 	// full queue, so it overflows too. A new worker gets the newest limit
 	// requests, in order.
 	stuck.Close()
-	waitMDP(t, ctx, b, "stuck worker gone", func(s broker.MDPStats) bool {
+	waitStats(t, ctx, b, "stuck worker gone", func(s majordomo.Stats) bool {
 		return s.Workers == 1 && s.Overflow == sent-limit && s.Queued == limit
 	})
-	newMDPWorker(t, b.Endpoint(), "stuck", echo("late"), steadyBeat)
+	newWorker(t, b.Endpoint(), "stuck", echo("late"), steadyBeat)
 	for i := sent - limit; i < sent; i++ {
 		m, err := cl.Recv(ctx)
 		if err != nil || len(m) != 5 || string(m[2]) != "stuck" || string(m[4]) != fmt.Sprint(i) {
 			t.Fatalf("reply %q, %v; want request %d's", m, err, i)
 		}
 	}
-	waitMDP(t, ctx, b, "all replies", func(s broker.MDPStats) bool { return s.Replies == limit+1 && s.Queued == 0 })
+	waitStats(t, ctx, b, "all replies", func(s majordomo.Stats) bool { return s.Replies == limit+1 && s.Queued == 0 })
 	if s := b.Stats(); s.Requests != sent+1 || s.Overflow != sent-limit || s.Requeued != 0 || s.Expired != 0 {
 		t.Fatalf("stats %+v", s)
 	}
 }
 
-func TestMDPServiceQueueOption(t *testing.T) {
+func TestServiceQueueOption(t *testing.T) {
 	for _, n := range []int{0, -1} {
-		if _, err := broker.NewMDPBroker(inproc(), broker.WithServiceQueue(n)); !errors.Is(err, broker.ErrBadOption) {
+		if _, err := majordomo.NewBroker(inproc(), majordomo.WithServiceQueue(n)); !errors.Is(err, majordomo.ErrBadOption) {
 			t.Errorf("WithServiceQueue(%d): %v, want ErrBadOption", n, err)
 		}
 	}

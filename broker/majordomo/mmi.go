@@ -1,4 +1,4 @@
-package broker
+package majordomo
 
 import (
 	"context"
@@ -19,7 +19,7 @@ const (
 
 // mmi answers a request for one of the broker's own services: the reply
 // to client, with the service name and a one-frame code as body.
-func (l *mdpLoop) mmi(client []byte, service string, body [][]byte) [][]byte {
+func (l *brokerState) mmi(client []byte, service string, body [][]byte) [][]byte {
 	code := MMINotImplemented
 	if service == MMIService {
 		code = MMINotFound
@@ -34,9 +34,9 @@ func (l *mdpLoop) mmi(client []byte, service string, body [][]byte) [][]byte {
 
 // ServiceExists asks the broker's mmi.service whether at least one worker
 // is registered for service (the guide's mmiecho). It fails as Request
-// does, and with ErrMDPMalformed when the broker does not answer with 200
+// does, and with ErrMalformed when the broker does not answer with 200
 // or 404 (a broker without MMI may not answer at all: ErrNoReply).
-func (c *MDPClient) ServiceExists(ctx context.Context, service string) (bool, error) {
+func (c *Client) ServiceExists(ctx context.Context, service string) (bool, error) {
 	r, err := c.Request(ctx, MMIService, []byte(service))
 	if err != nil {
 		return false, err
@@ -47,7 +47,7 @@ func (c *MDPClient) ServiceExists(ctx context.Context, service string) (bool, er
 // mmiFound reads the body of mmi.service's reply.
 func mmiFound(r [][]byte) (bool, error) {
 	if len(r) != 1 {
-		return false, fmt.Errorf("%w: mmi.service replied %d frames", ErrMDPMalformed, len(r))
+		return false, fmt.Errorf("%w: mmi.service replied %d frames", ErrMalformed, len(r))
 	}
 	switch string(r[0]) {
 	case MMIFound:
@@ -55,5 +55,5 @@ func mmiFound(r [][]byte) (bool, error) {
 	case MMINotFound:
 		return false, nil
 	}
-	return false, fmt.Errorf("%w: mmi.service replied %s", ErrMDPMalformed, quoteFrame(r[0]))
+	return false, fmt.Errorf("%w: mmi.service replied %s", ErrMalformed, quoteFrame(r[0]))
 }
