@@ -13,8 +13,8 @@ package main
 // (broker.LoadBalancer, Worker, Client), the guide's loop on our raw ROUTER
 // and REQ sockets ("raw"), and the same in C on libzmq ("libzmq-c",
 // libzmqc.c). mdp/tcp/16B is Majordomo (ch. 4, spec 7/MDP): ours
-// (MDPBroker, MDPWorker, MDPClient), and the python port of the guide's
-// mdbroker (broker/testdata/mdpbroker.py) with our workers and clients.
+// (majordomo.Broker, Worker, Client), and the python port of the guide's
+// mdbroker (broker/majordomo/testdata/mdpbroker.py) with our workers and clients.
 
 import (
 	"bytes"
@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/zmqflow/zmqflow/broker"
+	"github.com/zmqflow/zmqflow/broker/majordomo"
 	"github.com/zmqflow/zmqflow/socket"
 )
 
@@ -42,7 +43,7 @@ const (
 	python          = "/usr/bin/python3" // Debian's, with pyzmq
 	// The python port of the guide's mdbroker that the broker package's
 	// interop tests run, from bench/.
-	defaultMDPBrokerPy = "../broker/testdata/mdpbroker.py"
+	defaultMDPBrokerPy = "../broker/majordomo/testdata/mdpbroker.py"
 )
 
 // brokerPeer runs one process of a broker case: role "lb-" or "mdp-", then
@@ -227,13 +228,13 @@ func oursLBClients(a peerArgs) error {
 }
 
 func oursMDPBroker(a peerArgs) error {
-	b, err := broker.NewMDPBroker(a.ep)
+	b, err := majordomo.NewBroker(a.ep)
 	if err != nil {
 		return err
 	}
 	fmt.Printf("READY %s %s\n", b.Endpoint(), b.Endpoint())
 	stop := announceWorkers(a.workers, func(ctx context.Context) error {
-		return b.Wait(ctx, func(s broker.MDPStats) bool { return s.Workers >= a.workers })
+		return b.Wait(ctx, func(s majordomo.Stats) bool { return s.Workers >= a.workers })
 	})
 	a.waitRelease()
 	stop()
@@ -241,14 +242,14 @@ func oursMDPBroker(a peerArgs) error {
 }
 
 func oursMDPWorkers(a peerArgs) error {
-	var ws []*broker.MDPWorker
+	var ws []*majordomo.Worker
 	defer func() {
 		for _, w := range ws {
 			w.Close()
 		}
 	}()
 	for range a.workers {
-		w, err := broker.NewMDPWorker(a.ep, mdpService, echoHandler)
+		w, err := majordomo.NewWorker(a.ep, mdpService, echoHandler)
 		if err != nil {
 			return err
 		}
@@ -260,7 +261,7 @@ func oursMDPWorkers(a peerArgs) error {
 
 func oursMDPClients(a peerArgs) error {
 	var rts []roundTrip
-	var cs []*broker.MDPClient
+	var cs []*majordomo.Client
 	defer func() {
 		for _, c := range cs {
 			c.Close()
@@ -269,7 +270,7 @@ func oursMDPClients(a peerArgs) error {
 	// One client per concurrent caller: an MDPClient's requests go one at
 	// a time.
 	for range a.clients {
-		c, err := broker.NewMDPClient(a.ep)
+		c, err := majordomo.NewClient(a.ep)
 		if err != nil {
 			return err
 		}

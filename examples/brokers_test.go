@@ -8,9 +8,9 @@ import (
 
 // The guide's peers, as the broker packages' interop tests run them.
 const (
-	pyPPWorker = "../broker/testdata/ppworker.py"  // BACKEND INTERVAL_MS LIVENESS
-	pyPPQueue  = "../broker/testdata/ppqueue.py"   // FRONTEND BACKEND INTERVAL_MS LIVENESS
-	pyMDWorker = "../broker/testdata/mdpworker.py" // ENDPOINT SERVICE INTERVAL_MS LIVENESS
+	pyPPWorker = "../broker/testdata/ppworker.py"            // BACKEND INTERVAL_MS LIVENESS
+	pyPPQueue  = "../broker/testdata/ppqueue.py"             // FRONTEND BACKEND INTERVAL_MS LIVENESS
+	pyMDWorker = "../broker/majordomo/testdata/mdpworker.py" // ENDPOINT SERVICE INTERVAL_MS LIVENESS
 )
 
 // lbbroker's clients each get OK from one of its REQ workers, over each

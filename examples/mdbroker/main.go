@@ -20,7 +20,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/zmqflow/zmqflow/broker"
+	"github.com/zmqflow/zmqflow/broker/majordomo"
 )
 
 var (
@@ -40,16 +40,16 @@ func main() {
 }
 
 func run(ctx context.Context) error {
-	var opts []broker.Option
+	var opts []majordomo.Option
 	if *verbose {
 		log, err := zap.NewDevelopment()
 		if err != nil {
 			return err
 		}
 		defer log.Sync()
-		opts = append(opts, broker.WithLogger(log))
+		opts = append(opts, majordomo.WithLogger(log))
 	}
-	b, err := broker.NewMDPBroker(*bind, opts...)
+	b, err := majordomo.NewBroker(*bind, opts...)
 	if err != nil {
 		return err
 	}

@@ -17,7 +17,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/zmqflow/zmqflow/broker"
+	"github.com/zmqflow/zmqflow/broker/majordomo"
 )
 
 var (
@@ -38,7 +38,7 @@ func main() {
 }
 
 func run(ctx context.Context) error {
-	c, err := broker.NewMDPClient(*connect)
+	c, err := majordomo.NewClient(*connect)
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/zmqflow/zmqflow/broker"
+	"github.com/zmqflow/zmqflow/broker/majordomo"
 )
 
 var (
@@ -33,7 +33,7 @@ func main() {
 		}
 		return req, nil
 	}
-	w, err := broker.NewMDPWorker(*connect, *service, echo)
+	w, err := majordomo.NewWorker(*connect, *service, echo)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "mdworker:", err)
 		os.Exit(1)
