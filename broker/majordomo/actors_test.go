@@ -36,6 +36,9 @@ func TestObserved(t *testing.T) {
 		rec.Await(t, actortest.Started, name, wait)
 		rec.Await(t, actortest.Handled, name, wait)
 	}
+	// The broker's own counts reach the observer as figures.
+	rec.AwaitFigure(t, "majordomo broker", "Replies", func(v int64) bool { return v == 1 }, wait)
+	rec.AwaitFigure(t, "majordomo broker", "Workers", func(v int64) bool { return v == 1 }, wait)
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -129,6 +129,9 @@ func NewBroker(endpoint string, opts ...Option) (*Broker, error) {
 		return nil, fmt.Errorf("majordomo: broker: %w", err)
 	}
 	b.ep = ep
+	if cfg.Observer != nil {
+		b.board.Report(cfg.Observer, "majordomo broker")
+	}
 	child := actor.NewChild("majordomo broker",
 		func() actor.Behavior[brokerMsg] { return &brokerState{cfg: &cfg, sock: sock, board: &b.board} },
 		actor.WithFeed(patterns.Feed(sock, func(m socket.Msg) brokerMsg { return brokerMsg{frames: m} }, nil)),
