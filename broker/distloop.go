@@ -423,6 +423,7 @@ func (l *distLoop) giveBack(p *distPeer) {
 			d.lost = true
 			l.st.InFlight--
 			back = append(back, d.task)
+			d.task.payload = nil // the copy going out again has it
 		}
 	}
 	if p != nil {
