@@ -8,21 +8,75 @@ package broker
 // Wiring (three endpoints, all bound by the Distributor):
 //
 //	tasks    demand-driven: ROUTER; each worker's DEALER sends READY with
-//	         its credit; each result returns one credit
+//	         its credit, and HEARTBEAT; each result returns one credit
 //	         round-robin:   PUSH; each worker's PULL (the guide's taskvent)
-//	results  PULL; each worker's PUSH sends HELLO, results, BYE (tasksink)
-//	control  PUB; each worker's SUB hears KILL (tasksink2)
+//	results  PULL; each worker's PUSH sends HELLO, results, BYE (tasksink),
+//	         and HEARTBEAT when round-robin
+//	control  PUB; each worker's SUB hears KILL (tasksink2), and HEARTBEAT
+//	         when round-robin
 //
 // Frames (every integer big-endian):
 //
-//	task      batch id (8), seq (8), batch size (8), payload
-//	READY     "READY", credit (4)          worker -> tasks (demand)
-//	HELLO     "HELLO", worker id           worker -> results
-//	result    "RESULT", worker id, batch id (8), seq (8), batch size (8),
-//	          status (1: 0 ok, 1 failed), payload (the handler's result, or
-//	          its error text)
-//	BYE       "BYE", worker id             worker -> results
-//	KILL      "KILL"                       control -> workers
+//	task       batch id (8), seq (8), ticket (8), payload
+//	READY      "READY", credit (4)          worker -> tasks (demand)
+//	HELLO      "HELLO", worker id           worker -> results
+//	result     "RESULT", worker id, batch id (8), seq (8), ticket (8),
+//	           status (1: 0 ok, 1 failed), payload (the handler's result,
+//	           or its error text)
+//	BYE        "BYE", worker id             worker -> results
+//	KILL       "KILL"                       control -> workers
+//	HEARTBEAT  "HEARTBEAT"                  tasks -> worker, worker -> tasks
+//	                                        (demand); control -> workers
+//	                                        (round-robin)
+//	           "HEARTBEAT", worker id       worker -> results (round-robin)
+//
+// A worker copies a task's three header frames into its result untouched:
+// they are the distributor's, as the address stack is the broker's in PPP.
+//
+// Tickets: a result is taken only for a task that was dispatched, from the
+// worker it went to, once. Each dispatch gets a ticket, 64 random bits no
+// other dispatch in flight has; a result must carry the ticket, batch id
+// and seq of a dispatch of ours and, demand-driven, name the worker it went
+// to. Anything else is dropped and counted (DistStats.Forged, Late,
+// Duplicates; an unknown status byte is Malformed), so a peer that reaches
+// the results endpoint cannot make up results for tasks it was not given.
+//
+// Credit: a READY's credit is capped at the distributor's window
+// (WithDistWindow), and the distributor keeps a count per worker, not a
+// token per credit, so four bytes from a peer cost it nothing more. Workers
+// with credit to spare take turns, a task each.
+//
+// Heartbeats (the Paranoid Pirate's, ch. 4, with WithHeartbeat's interval
+// and liveness on both sides): demand-driven, the distributor sends
+// HEARTBEAT to each worker every interval over the task ROUTER (mandatory
+// routing, so a worker whose connection is gone is found at once), and the
+// worker sends HEARTBEAT on its DEALER. A worker reads the distributor's
+// heartbeats as they come, also while its handler runs, so a worker that
+// cannot take one within two intervals is stuck, and dead too. Round-robin has no way back to one
+// worker: the distributor publishes HEARTBEAT on the control channel and
+// each worker sends "HEARTBEAT", its id on the results channel. A worker
+// that has sent HEARTBEAT and then nothing at all for liveness intervals is
+// dead, as is one the distributor cannot send to. Its tasks go to other
+// workers (demand-driven: those it held; round-robin, which does not know
+// where a task went: every task in flight), and a late result from it is
+// still taken if it comes first; the second result of a task is dropped.
+// A DistWorker that has heard the distributor's heartbeats and then
+// nothing for liveness intervals says HELLO and READY again: the
+// distributor forgot it (it was buried alive, or the distributor
+// restarted). A READY from a worker the distributor knows starts it over:
+// the tasks it held go to others.
+//
+// Compatibility with peers older than heartbeats and tickets: a worker
+// echoes the task header untouched, so the third frame, which was the
+// batch size (the distributor knows it), carries the ticket to and from
+// any worker. A worker that never sends HEARTBEAT (an older DistWorker, the
+// guide's taskwork) is never buried for its silence, only when it cannot
+// be sent to; so that one that dies with tasks in hand is found, it is sent
+// HEARTBEAT while it holds tasks (never waiting for room in its queue),
+// which it counts as a malformed task and drops. A DistWorker sends one HEARTBEAT after READY (or, round-robin,
+// HELLO), which an older distributor counts as malformed and drops, and no
+// more unless it hears the distributor's heartbeats: with an older
+// distributor it speaks the old protocol.
 
 import (
 	"encoding/binary"
@@ -33,8 +87,10 @@ import (
 
 // Errors of the work distributor.
 var (
-	// ErrTaskFailed is a task whose handler returned an error or panicked;
-	// DistResult.Err wraps it with the handler's error text.
+	// ErrTaskFailed is a task whose handler returned an error or panicked
+	// (DistResult.Err wraps it with the handler's error text), or that was
+	// given up after WithMaxDeliveries workers died holding it or gave it
+	// back.
 	ErrTaskFailed = errors.New("broker: task failed")
 	// ErrBatchSize is a batch whose Tasks yielded fewer tasks than its Size
 	// (BatchSummary.Err) or a Batch with a Size below 1 or Tasks nil (Submit).
@@ -74,8 +130,9 @@ type DistEndpoints struct {
 	Dispatch                Dispatch
 }
 
-// Batch is a set of tasks submitted together. Its id and size travel with
-// every task, so that the sink knows when the batch is complete.
+// Batch is a set of tasks submitted together. Its id and each task's seq
+// travel with the task and back with its result, so that the sink knows
+// which batch and place the result is for.
 type Batch struct {
 	// ID names the batch on the wire; 0 lets the Distributor pick one. An id
 	// may be reused once its batch is complete.
@@ -99,7 +156,10 @@ type DistResult struct {
 	Batch uint64
 	Seq   int    // the task's place in its batch, from 0
 	Data  []byte // the handler's result
-	Err   error  // nil, or ErrTaskFailed wrapping the handler's error text
+	// Err is nil, or ErrTaskFailed wrapping the handler's error text, or
+	// saying that the task was given up: each of WithMaxDeliveries workers
+	// it went to died or gave it back before answering.
+	Err error
 }
 
 // BatchSummary is what a complete batch reports.
@@ -107,7 +167,7 @@ type BatchSummary struct {
 	ID     uint64
 	Size   int
 	OK     int // tasks that succeeded
-	Failed int // tasks whose handler failed
+	Failed int // tasks whose handler failed, or given up (ErrTaskFailed)
 	// Results, indexed by seq, unless the batch had OnResult.
 	Results []DistResult
 	// Err is ErrBatchSize when Tasks yielded fewer than Size tasks (the
@@ -122,8 +182,9 @@ const (
 	// another worker idles); more hides the round trip when tasks are tiny.
 	DefaultCredit = 1
 	// DefaultDistWindow bounds a Distributor's tasks in flight (dispatched,
-	// no result yet) in all, whatever the workers' credit: the sockets'
-	// default high-water mark, so that round-robin never blocks on a queue.
+	// no result yet) in all, and so each worker's credit, whatever the
+	// workers announce: the sockets' default high-water mark, so that
+	// round-robin never blocks on a queue.
 	DefaultDistWindow = 1000
 )
 
@@ -164,13 +225,14 @@ func WithRoundRobin() Option {
 	return distOption(func(c *distConfig) error { c.dispatch = RoundRobin; return nil })
 }
 
-// maxDistCredit bounds a worker's credit: the distributor keeps a token
-// per credit.
+// maxDistCredit bounds WithCredit. A distributor takes any credit a READY
+// announces, capped at its window.
 const maxDistCredit = 1 << 20
 
 // WithCredit sets how many tasks a DistWorker may hold at once (its credit;
-// the PIPELINE of fileio3). It handles them one at a time; the others wait
-// in its queue. Demand-driven dispatch only.
+// the PIPELINE of fileio3), at most the distributor's window. It handles
+// them one at a time; the others wait in its queue. Demand-driven dispatch
+// only.
 func WithCredit(n int) Option {
 	return distOption(func(c *distConfig) error {
 		if n < 1 || n > maxDistCredit {
@@ -182,7 +244,8 @@ func WithCredit(n int) Option {
 }
 
 // WithDistWindow bounds a Distributor's tasks in flight, all workers
-// together (default DefaultDistWindow).
+// together, and so the credit it grants any one worker (default
+// DefaultDistWindow).
 func WithDistWindow(n int) Option {
 	return distOption(func(c *distConfig) error {
 		if n < 1 {
@@ -195,25 +258,26 @@ func WithDistWindow(n int) Option {
 
 // Wire words.
 var (
-	distReady  = []byte("READY")
-	distHello  = []byte("HELLO")
-	distResult = []byte("RESULT")
-	distBye    = []byte("BYE")
-	distKill   = []byte("KILL")
+	distReady     = []byte("READY")
+	distHello     = []byte("HELLO")
+	distResult    = []byte("RESULT")
+	distBye       = []byte("BYE")
+	distKill      = []byte("KILL")
+	distHeartbeat = []byte("HEARTBEAT")
 )
 
-// distHeader is the batch id, seq and size a task and its result carry.
+// distHeader is the batch id, seq and ticket a task and its result carry.
 type distHeader struct {
-	batch uint64
-	seq   uint64
-	size  uint64
+	batch  uint64
+	seq    uint64
+	ticket uint64
 }
 
 func (h distHeader) frames() [][]byte {
 	return [][]byte{
 		binary.BigEndian.AppendUint64(nil, h.batch),
 		binary.BigEndian.AppendUint64(nil, h.seq),
-		binary.BigEndian.AppendUint64(nil, h.size),
+		binary.BigEndian.AppendUint64(nil, h.ticket),
 	}
 }
 

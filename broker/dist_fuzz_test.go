@@ -2,21 +2,27 @@ package broker
 
 // FuzzDist feeds arbitrary messages from peers to the work distributor: the
 // first input as a Distributor's task ROUTER gets them from workers (READY
-// with a credit) and as a DistWorker gets them (a task, parseDistTask), the
-// second as the Distributor's result PULL gets them (HELLO, a result, BYE).
-// The Distributor's loop reads and counts without sending, so it runs here
-// without sockets, with two batches in flight. Whatever comes, nothing
-// panics, credit and tokens add up, a credit stays within what WithCredit
-// allows, results land where their header says (once), the frames the
-// package sends decode to what was meant, and one message costs the loop no
-// more memory than a bound in its size and the credit it grants.
+// with a credit, HEARTBEAT) and as a DistWorker gets them (a task,
+// parseDistTask), the second as the Distributor's result PULL gets them
+// (HELLO, a result, HEARTBEAT, BYE). The Distributor's loop reads and
+// counts without sending, so it runs here without sockets, with two batches
+// in flight, every task dispatched under a ticket of distFuzzTicket's.
+// Whatever comes, nothing panics; credit adds up and stays within the
+// window, whatever a READY announces; a result is taken only if it answers
+// a dispatch (its ticket, batch id, seq and, demand-driven, worker) whose
+// task has no result yet, and lands where its header says; every other
+// result is counted once, as Late, Duplicates, Forged or Malformed; the
+// frames the package sends decode to what was meant; and one message costs
+// the loop no more memory than a bound in its size and the tasks in flight.
 //
 //	go test -run '^$' -fuzz FuzzDist -fuzztime 60s ./broker
 //
 // The seed corpus is in testdata/fuzz/FuzzDist; each input is messages as
 // fuzzMsgs reads them, a frame separator and a message separator first
 // ("|\nHELLO|w1\nBYE|w1" is two messages). A first input of odd length runs
-// the loop round-robin, of even length demand-driven.
+// the loop round-robin, of even length demand-driven. Batch 1's tasks went
+// to worker w1 and batch 2's to w2 (demand-driven: round-robin does not
+// know); the ticket of batch b's task s is b<<32 | s.
 
 import (
 	"bytes"
@@ -34,6 +40,11 @@ import (
 // answered. Batch 1 keeps its results; batch 2, of more than 64 tasks (two
 // words of seen bits), hands them to OnResult.
 var distFuzzBatches = map[uint64]int{1: 3, 2: 70}
+
+// distFuzzTicket is the ticket of a task of the fuzzed loop, and
+// distFuzzWorker the worker it went to.
+func distFuzzTicket(batch, seq uint64) uint64 { return batch<<32 | seq }
+func distFuzzWorker(batch uint64) string      { return []string{1: "w1", 2: "w2"}[batch] }
 
 func FuzzDist(f *testing.F) {
 	ready := append([]byte("|\nw1|READY|"), binary.BigEndian.AppendUint32(nil, 2)...)
@@ -53,12 +64,12 @@ func FuzzDist(f *testing.F) {
 
 // newDistFuzzLoop is a Distributor's loop without sockets, with the
 // batches of distFuzzBatches in flight; got collects what OnResult gets.
+// Demand-driven, workers w1 and w2 hold them, without spare credit.
 func newDistFuzzLoop(d Dispatch, got *[]DistResult) *distLoop {
-	dist := &Distributor{cfg: distConfig{config: config{log: zap.NewNop()}, dispatch: d, credit: DefaultCredit, window: DefaultDistWindow}}
-	l := &distLoop{
-		d: dist, log: zap.NewNop(), batches: map[uint64]*distBatch{}, nextID: 3,
-		peers: map[string]*distPeer{}, hellos: map[string]bool{}, early: map[string]bool{},
-	}
+	dist := &Distributor{cfg: distConfig{config: config{log: zap.NewNop(), interval: DefaultHeartbeatInterval,
+		liveness: DefaultLiveness, maxDeliveries: DefaultMaxDeliveries}, dispatch: d, credit: DefaultCredit, window: DefaultDistWindow}}
+	l := newDistLoop(dist)
+	l.nextID = 3
 	for id, size := range distFuzzBatches {
 		b := &distBatch{
 			b:      Batch{ID: id, Size: size},
@@ -73,8 +84,15 @@ func newDistFuzzLoop(d Dispatch, got *[]DistResult) *distLoop {
 			b.b.OnResult = func(r DistResult) { *got = append(*got, r) }
 		}
 		l.batches[id] = b
-		l.st.Dispatched += uint64(size)
-		l.st.InFlight += size
+		var p *distPeer
+		if d == DemandDriven {
+			p = l.newPeer(distFuzzWorker(id))
+			p.ready, p.beats, p.credit = true, true, size
+			l.st.Credit += size
+		}
+		for seq := range size {
+			l.dispatched(distFuzzTicket(id, uint64(seq)), distTask{batch: b, seq: seq}, p)
+		}
 	}
 	return l
 }
@@ -96,77 +114,98 @@ func checkDistLoop(t *testing.T, d Dispatch, tasks, results [][][]byte) {
 	for id, b := range l.batches {
 		handles[id] = b.handle
 	}
-	seen := map[[2]uint64]bool{} // batch and seq of the results taken
-	taken := map[uint64]int{}    // results taken of each batch
+	taken := map[[2]uint64]bool{} // batch and seq of the results taken
+	count := map[uint64]int{}     // results taken of each batch
 	want := l.st
 	for i := range max(len(tasks), len(results)) {
 		if i < len(tasks) && len(tasks[i]) > 0 { // a ROUTER's messages start with a routing id
 			m := tasks[i]
 			id := string(m[0])
 			credit, isReady := distReadyCredit(m)
-			early, known := l.early[id], l.peers[id] != nil
-			tokens := len(l.tokens)
+			_, early := l.early[id]
+			before := l.peers[id]
+			wasReady := before != nil && before.ready
 			n := fuzzcheck.Allocated(func() { l.fromWorker(m) })
+			p := l.peers[id]
 			switch {
 			case isReady && early:
-				if l.early[id] || l.peers[id] != nil {
-					t.Fatalf("READY %q of a worker that left: early %v, peer %+v", m, l.early[id], l.peers[id])
+				if _, still := l.early[id]; still || p != before || p != nil && p.ready != wasReady {
+					t.Fatalf("READY %q of a worker that left: early %v, peer %+v", m, still, p)
 				}
-			case isReady && credit >= 1 && credit <= maxDistCredit && !known:
-				p := l.peers[id]
-				if p == nil || p.credit != int(credit) || p.tokens != int(credit) || len(l.tokens) != tokens+int(credit) {
-					t.Fatalf("READY %q: peer %+v, tokens %d -> %d", m, p, tokens, len(l.tokens))
+			case isReady && credit >= 1:
+				if p == nil || !p.ready || p.credit != int(min(uint64(credit), uint64(l.d.cfg.window))) || p.inFlight != 0 {
+					t.Fatalf("READY %q: peer %+v", m, p)
+				}
+				for _, dp := range l.tickets {
+					if dp.peer == p && !dp.lost {
+						t.Fatalf("READY %q: the worker starts over, but still holds %+v", m, dp.task)
+					}
+				}
+			case len(m) == 2 && bytes.Equal(m[1], distHeartbeat):
+				if p != before || p != nil && p.ready && !p.beats {
+					t.Fatalf("HEARTBEAT %q: peer %+v", m, p)
 				}
 			default:
-				if len(l.tokens) != tokens {
-					t.Fatalf("malformed READY %q added %d tokens", m, len(l.tokens)-tokens)
+				if p != before {
+					t.Fatalf("malformed %q made a worker: %+v", m, p)
 				}
 				want.Malformed++
 			}
-			// A message costs the loop its frames and the tokens it grants:
-			// 16 bytes each, appended one at a time to a slice that Go
-			// grows by 1.25x once large, so that the copies add up to 5x
-			// its size. A new peer may grow a map by a table.
-			if max := allocPerByte*fuzzcheck.WireSize(m) + 96*uint64(len(l.tokens)) + 64<<10; n > max {
-				t.Fatalf("READY %q allocated %d bytes, bound %d", m, n, max)
+			// A message costs the loop its frames, a worker's record (and
+			// the map's growth), and at a READY again the tasks it gives
+			// back; not a token per credit.
+			if max := distFuzzAllocBound(l, m); n > max {
+				t.Fatalf("%q allocated %d bytes, bound %d", m, n, max)
 			}
 		}
 		if i < len(results) {
 			m := results[i]
 			before := l.st
-			l.fromSink(m)
+			n := fuzzcheck.Allocated(func() { l.fromSink(m) })
+			if max := distFuzzAllocBound(l, m); n > max {
+				t.Fatalf("%q allocated %d bytes, bound %d", m, n, max)
+			}
 			switch {
 			case len(m) == 2 && bytes.Equal(m[0], distHello):
-				if !l.hellos[string(m[1])] {
+				if p := l.peers[string(m[1])]; p == nil || !p.hello {
 					t.Fatalf("HELLO %q not counted", m)
 				}
 			case len(m) == 2 && bytes.Equal(m[0], distBye):
+				if p := l.peers[string(m[1])]; p != nil {
+					t.Fatalf("BYE %q: peer %+v", m, p)
+				}
+			case len(m) == 2 && bytes.Equal(m[0], distHeartbeat):
 				p := l.peers[string(m[1])]
-				if l.hellos[string(m[1])] || p != nil {
-					t.Fatalf("BYE %q: hello %v, peer %+v", m, l.hellos[string(m[1])], p)
+				if d == RoundRobin && (p == nil || !p.hello || !p.beats) {
+					t.Fatalf("HEARTBEAT %q: peer %+v", m, p)
 				}
 			case len(m) == 7 && bytes.Equal(m[0], distResult) && len(m[5]) == 1:
 				h, ok := parseDistHeader(m[2:5])
-				if !ok {
+				status := m[5][0]
+				if !ok || status > 1 {
 					want.Malformed++
 					break
 				}
 				size, known := distFuzzBatches[h.batch]
 				key := [2]uint64{h.batch, h.seq}
+				inProgress := known && count[h.batch] < size
+				answers := known && h.seq < uint64(size) && h.ticket == distFuzzTicket(h.batch, h.seq) &&
+					(d == RoundRobin || string(m[1]) == distFuzzWorker(h.batch))
 				switch {
-				case !known || taken[h.batch] == size || h.size != uint64(size) || h.seq >= uint64(size):
-					want.Late++ // a complete batch is forgotten
-				case seen[key]:
-					want.Duplicates++
-				default:
-					seen[key] = true
-					taken[h.batch]++
+				case answers && !taken[key]:
+					taken[key] = true
+					count[h.batch]++
 					want.Results++
-					want.InFlight--
-					if m[5][0] != 0 {
+					if status != 0 {
 						want.Failed++
 					}
-					checkDistResult(t, l, handles, got, h, m[5][0], m[6])
+					checkDistResult(t, l, handles, got, h, status, m[6])
+				case !inProgress:
+					want.Late++ // a complete batch is forgotten
+				case h.seq < uint64(size) && taken[key]:
+					want.Duplicates++
+				default:
+					want.Forged++
 				}
 			default:
 				want.Malformed++
@@ -176,14 +215,14 @@ func checkDistLoop(t *testing.T, d Dispatch, tasks, results [][][]byte) {
 			}
 		}
 		st := l.st
-		if st.Late != want.Late || st.Duplicates != want.Duplicates || st.Results != want.Results ||
-			st.InFlight != want.InFlight || st.Failed != want.Failed || st.Malformed != want.Malformed {
+		if st.Late != want.Late || st.Duplicates != want.Duplicates || st.Results != want.Results || st.Forged != want.Forged ||
+			st.Failed != want.Failed || st.Malformed != want.Malformed || st.Abandoned != 0 {
 			t.Fatalf("stats %+v, want %+v", st, want)
 		}
 		checkDistCredit(t, l)
 	}
 	for id, size := range distFuzzBatches {
-		all := taken[id] == size
+		all := count[id] == size
 		select {
 		case <-handles[id].done:
 			if !all {
@@ -195,6 +234,11 @@ func checkDistLoop(t *testing.T, d Dispatch, tasks, results [][][]byte) {
 			}
 		}
 	}
+}
+
+// distFuzzAllocBound is what a message may cost the loop.
+func distFuzzAllocBound(l *distLoop, m [][]byte) uint64 {
+	return allocPerByte*fuzzcheck.WireSize(m) + 256*uint64(len(l.tickets)) + 128*uint64(len(l.peers)+len(l.early)) + 16<<10
 }
 
 // checkDistResult checks that the result just taken is where its header
@@ -222,18 +266,59 @@ func checkDistResult(t *testing.T, l *distLoop, handles map[uint64]*BatchHandle,
 	}
 }
 
-// checkDistCredit checks that the tokens and credit add up.
+// checkDistCredit checks that credit, the ring and the tasks in flight add
+// up: every task of the fuzzed batches is in flight once, given back once,
+// or answered.
 func checkDistCredit(t *testing.T, l *distLoop) {
-	tokens, credit := 0, 0
+	inFlight := 0
+	held := map[*distPeer]int{}
+	for _, d := range l.tickets {
+		if !d.lost {
+			inFlight++
+			held[d.peer]++
+		}
+	}
+	credit, hellos := 0, 0
+	onRing := map[*distPeer]int{}
+	for _, p := range l.ring {
+		onRing[p]++
+	}
 	for id, p := range l.peers {
-		if p.credit < 1 || p.credit > maxDistCredit || p.tokens < 0 || p.tokens > p.credit {
+		if p.id != id || p.gone {
 			t.Fatalf("peer %q: %+v", id, p)
 		}
-		tokens += p.tokens
-		credit += p.credit
+		if p.hello {
+			hellos++
+		}
+		if !p.ready {
+			continue
+		}
+		if p.credit < 1 || p.credit > l.d.cfg.window || p.inFlight < 0 || p.inFlight > p.credit || p.inFlight != held[p] {
+			t.Fatalf("peer %q: %+v", id, p)
+		}
+		credit += p.spare()
+		if wantOn := p.spare() > 0; onRing[p] != 0 != wantOn || onRing[p] > 1 || p.queued != wantOn {
+			t.Fatalf("peer %q: %+v on the ring %d times", id, p, onRing[p])
+		}
+		delete(onRing, p)
+		delete(held, p)
 	}
-	if l.st.Credit != tokens || l.credit != credit || len(l.tokens) < tokens {
-		t.Fatalf("credit %d and %d, tokens %d; the peers have %d and %d", l.st.Credit, l.credit, len(l.tokens), tokens, credit)
+	delete(held, nil) // round-robin
+	if len(held) != 0 {
+		t.Fatalf("%d workers not known hold tasks", len(held))
+	}
+	if len(onRing) != 0 || l.st.Credit != credit || l.hellos != hellos {
+		t.Fatalf("credit %d, the peers have %d; hellos %d, counted %d; on the ring and not known: %d", l.st.Credit, credit, hellos, l.hellos, len(onRing))
+	}
+	if l.st.InFlight != inFlight {
+		t.Fatalf("in flight %d, dispatches not lost %d", l.st.InFlight, inFlight)
+	}
+	all := 0
+	for _, size := range distFuzzBatches {
+		all += size
+	}
+	if len(l.pending)+inFlight > all {
+		t.Fatalf("%d given back and %d in flight, of %d tasks", len(l.pending), inFlight, all)
 	}
 }
 
@@ -254,26 +339,34 @@ func checkDistTask(t *testing.T, m [][]byte) {
 // m's, and reads them as the other end does.
 func checkDistEncode(t *testing.T, m [][]byte) {
 	payload := bytes.Join(m, nil)
-	credit := len(m)%maxDistCredit + 1
-	h := distHeader{batch: 2, seq: uint64(len(payload)) % 70, size: 70}
+	credit := uint32(len(payload)) * 0x9e3779b9 // any, up to 2^32-1
+	credit = max(credit, 1)
+	seq := uint64(len(payload)) % 70
+	h := distHeader{batch: 2, seq: seq, ticket: distFuzzTicket(2, seq)}
 	// Task (distLoop.send): header, payload.
 	task := append(h.frames(), payload)
 	if got, p, ok := parseDistTask(task); !ok || got != h || !bytes.Equal(p, payload) {
 		t.Fatalf("task %q reads as %+v, %q, %v", task, got, p, ok)
 	}
+	// HEARTBEAT (distLoop.heartbeat) is not a task.
+	if _, _, ok := parseDistTask([][]byte{distHeartbeat}); ok {
+		t.Fatalf("HEARTBEAT reads as a task")
+	}
 	var got []DistResult
 	l := newDistFuzzLoop(DemandDriven, &got)
-	// READY (DistWorker.run), the routing id put in front by the ROUTER.
-	l.fromWorker([][]byte{[]byte("w1"), distReady, binary.BigEndian.AppendUint32(nil, uint32(credit))})
-	if p := l.peers["w1"]; p == nil || p.credit != credit {
+	// READY and HEARTBEAT (DistWorker.register), the routing id put in
+	// front by the ROUTER: the credit is capped at the window.
+	l.fromWorker([][]byte{[]byte("w3"), distReady, binary.BigEndian.AppendUint32(nil, credit)})
+	l.fromWorker([][]byte{[]byte("w3"), distHeartbeat})
+	if p := l.peers["w3"]; p == nil || p.credit != int(min(uint64(credit), uint64(l.d.cfg.window))) || !p.beats {
 		t.Fatalf("READY with credit %d: peer %+v", credit, p)
 	}
-	// A result of each status (DistWorker.task), on the same credit.
-	l.peers["w1"].tokens--
-	l.st.Credit--
+	// A result of each status (DistWorker.task), from the worker the
+	// tasks went to.
 	for status := range byte(2) {
-		h.seq = (h.seq + uint64(status)) % 70
-		msg := append([][]byte{distResult, []byte("w1")}, h.frames()...)
+		h.seq = (seq + uint64(status)) % 70
+		h.ticket = distFuzzTicket(2, h.seq)
+		msg := append([][]byte{distResult, []byte("w2")}, h.frames()...)
 		msg = append(msg, []byte{status}, payload)
 		l.fromSink(msg)
 		if len(got) != int(status)+1 || got[status].Seq != int(h.seq) {
@@ -284,16 +377,20 @@ func checkDistEncode(t *testing.T, m [][]byte) {
 			t.Fatalf("result %q with status %d reads as %+v", msg, status, r)
 		}
 	}
-	// HELLO and BYE (DistWorker.run, bye).
-	l.fromSink([][]byte{distHello, []byte("w1")})
-	if !l.hellos["w1"] {
-		t.Fatalf("HELLO not taken")
+	if l.peers["w2"].spare() != 2 {
+		t.Fatalf("two results returned %d credit", l.peers["w2"].spare())
 	}
-	l.fromSink([][]byte{distBye, []byte("w1")})
-	if l.hellos["w1"] || l.peers["w1"] != nil || l.st.Credit != 0 {
-		t.Fatalf("BYE: hello %v, peer %+v, credit %d", l.hellos["w1"], l.peers["w1"], l.st.Credit)
+	// HELLO, HEARTBEAT (round-robin's) and BYE (DistWorker.run, bye).
+	l.fromSink([][]byte{distHello, []byte("w3")})
+	l.fromSink([][]byte{distHeartbeat, []byte("w3")})
+	if p := l.peers["w3"]; p == nil || !p.hello || l.hellos != 1 {
+		t.Fatalf("HELLO not taken: %+v", p)
 	}
-	if l.st.Malformed != 0 {
-		t.Fatalf("the package's own frames counted %d malformed", l.st.Malformed)
+	l.fromSink([][]byte{distBye, []byte("w3")})
+	if l.peers["w3"] != nil || l.hellos != 0 || l.st.Credit != 2 {
+		t.Fatalf("BYE: peer %+v, hellos %d, credit %d", l.peers["w3"], l.hellos, l.st.Credit)
+	}
+	if l.st.Malformed != 0 || l.st.Forged != 0 {
+		t.Fatalf("the package's own frames counted %d malformed, %d forged", l.st.Malformed, l.st.Forged)
 	}
 }

@@ -22,7 +22,8 @@ func newDist(t testing.TB, transport string, opts ...broker.Option) *broker.Dist
 	if transport == "tcp" {
 		a, b, c = "tcp://127.0.0.1:*", "tcp://127.0.0.1:*", "tcp://127.0.0.1:*"
 	}
-	d := must[*broker.Distributor](t)(broker.NewDistributor(a, b, c, opts...))
+	// steadyBeat first: a test's options may override it.
+	d := must[*broker.Distributor](t)(broker.NewDistributor(a, b, c, append([]broker.Option{steadyBeat}, opts...)...))
 	t.Cleanup(func() {
 		if err := d.Close(); err != nil {
 			t.Errorf("distributor close: %v", err)
@@ -35,7 +36,7 @@ func newDistWorkers(t testing.TB, d *broker.Distributor, n int, h broker.DistHan
 	t.Helper()
 	ws := make([]*broker.DistWorker, n)
 	for i := range ws {
-		w := must[*broker.DistWorker](t)(broker.NewDistWorker(d.Endpoints(), h, opts...))
+		w := must[*broker.DistWorker](t)(broker.NewDistWorker(d.Endpoints(), h, append([]broker.Option{steadyBeat}, opts...)...))
 		t.Cleanup(func() {
 			if err := w.Close(); err != nil {
 				t.Errorf("worker close: %v", err)

@@ -14,7 +14,7 @@ import (
 // "Divide and Conquer"), so that it can tell a submitter when its batch is
 // complete: Submit hands it a Batch, and the BatchHandle's Wait returns the
 // batch's summary once every task has a result. Tasks carry their batch id,
-// seq and batch size to the workers (DistWorker, or any peer speaking the
+// seq and a ticket to the workers (DistWorker, or any peer speaking the
 // frames described in dist.go) and back with the results, so batches may
 // run one after the other or at the same time. Kill publishes the guide's
 // KILL on the control channel and waits for the workers to say BYE.
@@ -29,12 +29,24 @@ import (
 // bounded by the window alone: that is there to show, and measure, what
 // round-robin costs when task durations differ.
 //
-// A task is sent once: a worker that dies or is closed with tasks in hand
-// loses them, and their batch does not complete (Wait ends with its ctx).
-// Results arriving twice are counted in Stats.Duplicates and dropped.
+// A worker that dies with tasks in hand (found by heartbeats: see dist.go
+// and WithHeartbeat), says BYE, or says READY again, gives them back: they
+// go out again, to workers with credit, ahead of new tasks. A task given to
+// WithMaxDeliveries workers and given back by each is given up, and
+// completes as failed. Of a task's results only the first counts; the
+// others are counted in Stats.Duplicates and dropped. A result is taken
+// only from the worker the task went to, with the ticket it went with (see
+// dist.go), so a peer that reaches the results endpoint cannot complete a
+// batch with made-up results. Round-robin does not know which worker holds
+// a task, so when a worker dies it sends every task in flight again (the
+// first result of each counts) and never gives one up; and a peer that
+// stays connected without answering keeps getting its share, which the
+// batch then waits for. Demand-driven, such a peer holds at most its
+// credit, as a worker busy with long tasks does.
 //
 // Concurrency: a Distributor is safe for concurrent use. It runs a loop
-// goroutine that owns the state and does the dispatching, a reader goroutine
+// goroutine that owns the state and does the dispatching and the
+// heartbeating, a reader goroutine
 // per socket it receives on (results; and tasks when demand-driven), and
 // one goroutine per batch that pulls its Tasks. NewDistributor starts the
 // first ones and Submit the last; Close returns after all have ended. Submit
@@ -63,25 +75,32 @@ type Distributor struct {
 
 // DistStats are a Distributor's gauges (now) and counters (since it started).
 type DistStats struct {
-	Workers     int // workers that said HELLO and not BYE
+	Workers     int // workers that said HELLO, and neither BYE nor died
 	Credit      int // tasks the workers could take now (demand-driven)
-	InFlight    int // tasks dispatched without a result yet
+	InFlight    int // tasks dispatched to a live worker without a result yet
 	MaxInFlight int // the most InFlight has been
 	Batches     int // batches submitted and not complete
 
-	Dispatched uint64 // tasks sent to workers
+	Dispatched uint64 // tasks sent to workers, those sent again included
 	Results    uint64 // results taken (first of each task)
-	Failed     uint64 // of them, failed tasks
+	Failed     uint64 // of them, failed tasks (given up ones included)
 	Duplicates uint64 // second results of a task, dropped
 	Late       uint64 // results of no batch in progress, dropped
-	Malformed  uint64 // messages dropped because they are not the distributor's frames
-	Completed  uint64 // batches complete
+	// Forged are results dropped because they name a task in progress
+	// that was not dispatched to their sender with their ticket: made up,
+	// or meant for another worker.
+	Forged    uint64
+	Malformed uint64 // messages dropped because they are not the distributor's frames
+	Completed uint64 // batches complete
+	Dead      uint64 // workers found dead: silent for liveness intervals, or gone
+	Requeued  uint64 // tasks given back (a worker died, or said BYE or READY), to go out again
+	Abandoned uint64 // tasks given up after WithMaxDeliveries deliveries (also in Results and Failed)
 }
 
 // NewDistributor binds a distributor's task, result and control endpoints
 // (as socket.Bind takes them; tcp port "*" picks a free one, see Endpoints)
-// and starts it. Options: WithRoundRobin, WithDistWindow, WithSocketOptions,
-// WithLogger.
+// and starts it. Options: WithRoundRobin, WithDistWindow, WithHeartbeat,
+// WithMaxDeliveries, WithSocketOptions, WithLogger.
 func NewDistributor(tasks, results, control string, opts ...Option) (*Distributor, error) {
 	cfg, err := newDistConfig(opts)
 	if err != nil {
@@ -221,10 +240,11 @@ const killRepeat = 50 * time.Millisecond
 
 // Kill tells the workers to finish (the guide's KILL, ch. 2 "Handling
 // Errors and ETERM"): it publishes KILL on the control channel, again every
-// 50 ms, until no worker that said HELLO is left (each says BYE as it ends),
-// or ctx ends. A worker finishes the task in hand and drops those queued
-// behind it, so Kill belongs after the batches are complete. The
-// distributor keeps running: workers that come later get tasks.
+// 50 ms, until no worker that said HELLO is left (each says BYE as it ends,
+// or is found dead), or ctx ends. A worker finishes the task in hand and
+// drops those queued behind it; at its BYE they are given back, and go to
+// workers that come later, so Kill belongs after the batches are complete.
+// The distributor keeps running: workers that come later get tasks.
 func (d *Distributor) Kill(ctx context.Context) error {
 	defer d.board.watching()()
 	tick := time.NewTicker(killRepeat)

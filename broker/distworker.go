@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -34,13 +35,25 @@ type DistHandler func(ctx context.Context, task []byte) ([]byte, error)
 //
 // On KILL the worker finishes the task in hand, says BYE to the sink,
 // closes its sockets and ends (Done is closed); tasks queued behind the one
-// in hand are dropped, as in the guide.
+// in hand are dropped, as in the guide (the distributor gives them to
+// other workers).
+//
+// Heartbeats (WithHeartbeat; see dist.go): the worker sends one HEARTBEAT
+// after READY, and one every interval, also while its handler runs, once it
+// has heard the distributor's; a distributor older than heartbeats sends
+// none, and the worker then speaks the old protocol. When a distributor it
+// has heard falls silent for liveness intervals, the distributor has
+// forgotten it (it restarted, or buried the
+// worker after a stall or a partition): the worker says HELLO and READY
+// again, on the same sockets.
 //
 // Concurrency: a DistWorker is safe for concurrent use. NewDistWorker starts
-// its goroutines (the main loop, which receives tasks and runs the handler,
-// and a reader for the control channel); they end after KILL or at Close, which
-// cancels the handler's ctx and returns after all have ended. Close waits
-// up to 1 s for results still queued to go out (socket linger).
+// its goroutines (the main loop, which runs the handler on each task, a
+// reader for the task socket, one for the control channel, and the
+// heartbeat's); they end after
+// KILL or at Close, which cancels the handler's ctx and returns after all
+// have ended. Close waits up to 1 s for results still queued to go out
+// (socket linger).
 type DistWorker struct {
 	cfg       distConfig
 	eps       DistEndpoints
@@ -53,6 +66,7 @@ type DistWorker struct {
 	done      chan struct{}
 	closeOnce sync.Once
 
+	hb    distBeat
 	mu    sync.Mutex
 	stats DistWorkerStats
 	err   error
@@ -64,6 +78,12 @@ type DistWorkerStats struct {
 	Failed    uint64 // of them, handler errors and panics
 	Malformed uint64 // messages that were not tasks, dropped
 	Killed    bool   // the worker ended on KILL
+	// Reregistered counts the times the distributor fell silent and the
+	// worker said HELLO and READY again.
+	Reregistered uint64
+	// LastHeard is when the distributor last sent HEARTBEAT or a task;
+	// zero while it has sent no HEARTBEAT (an older distributor).
+	LastHeard time.Time
 }
 
 // distResultLinger is how long a DistWorker's Close waits for results on
@@ -71,7 +91,7 @@ type DistWorkerStats struct {
 const distResultLinger = time.Second
 
 // NewDistWorker connects a worker to a distributor's endpoints and starts
-// it. Options: WithCredit, WithSocketOptions, WithLogger.
+// it. Options: WithCredit, WithHeartbeat, WithSocketOptions, WithLogger.
 func NewDistWorker(eps DistEndpoints, h DistHandler, opts ...Option) (*DistWorker, error) {
 	if h == nil {
 		return nil, fmt.Errorf("%w: nil handler", ErrBadOption)
@@ -114,6 +134,11 @@ func NewDistWorker(eps DistEndpoints, h DistHandler, opts ...Option) (*DistWorke
 	if err := w.control.Subscribe(distKill); err != nil {
 		return fail(err)
 	}
+	if eps.Dispatch == RoundRobin {
+		if err := w.control.Subscribe(distHeartbeat); err != nil {
+			return fail(err)
+		}
+	}
 	events := w.tasks.Monitor()
 	for _, c := range []struct {
 		s  *socket.Socket
@@ -138,8 +163,12 @@ func (w *DistWorker) Done() <-chan struct{} { return w.done }
 // Stats returns a snapshot of the worker's counters.
 func (w *DistWorker) Stats() DistWorkerStats {
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.stats
+	s := w.stats
+	w.mu.Unlock()
+	if n := w.hb.heard.Load(); n != 0 {
+		s.LastHeard = time.Unix(0, n)
+	}
+	return s
 }
 
 // Close stops the worker (cancelling its handler's ctx) and closes its
@@ -189,24 +218,24 @@ func (w *DistWorker) run(ctx context.Context, events <-chan socket.Event) {
 			return
 		}
 	}
-	if err := w.results.Send(ctx, socket.Msg{distHello, w.id}); err != nil {
-		fail(fmt.Errorf("broker: dist worker: hello: %w", err))
+	if err := w.register(ctx); err != nil {
+		fail(err)
 		return
 	}
-	if w.eps.Dispatch == DemandDriven {
-		if err := w.tasks.Send(ctx, socket.Msg{distReady, binary.BigEndian.AppendUint32(nil, uint32(w.cfg.credit))}); err != nil {
-			fail(fmt.Errorf("broker: dist worker: ready: %w", err))
-			return
-		}
-	}
 
-	// The control reader turns KILL into the end of killCtx; tasks are
-	// received here, without a goroutine between the socket and the
-	// handler, as that hop is on every task's path.
+	// The control reader turns KILL into the end of killCtx. The task
+	// reader passes tasks on and takes the distributor's heartbeats at
+	// once, also while the handler runs: unread, they would fill our
+	// queue, and the distributor would find us stuck. It blocks when the
+	// tasks queued reach the credit, which a distributor never sends
+	// more than (a READY again aside).
 	killCtx, kill := context.WithCancel(ctx)
 	defer kill()
-	failed := make(chan error, 1)
-	wg.Add(1)
+	hb := &w.hb
+	failed := make(chan error, 2)
+	tasks := make(chan socket.Msg, min(w.cfg.credit, DefaultDistWindow))
+	beatDone := make(chan struct{})
+	wg.Add(3)
 	go func() {
 		defer wg.Done()
 		defer kill()
@@ -221,30 +250,135 @@ func (w *DistWorker) run(ctx context.Context, events <-chan socket.Event) {
 			if len(m) == 1 && bytes.Equal(m[0], distKill) {
 				return
 			}
+			if len(m) == 1 && bytes.Equal(m[0], distHeartbeat) {
+				hb.heard.Store(time.Now().UnixNano())
+			}
 		}
 	}()
+	go func() {
+		defer wg.Done()
+		for {
+			m, err := w.tasks.Recv(killCtx)
+			if err != nil {
+				if killCtx.Err() == nil {
+					failed <- fmt.Errorf("broker: dist worker: receive: %w", err)
+				}
+				return
+			}
+			if len(m) == 1 && bytes.Equal(m[0], distHeartbeat) {
+				hb.heard.Store(time.Now().UnixNano())
+				continue
+			}
+			if hb.heard.Load() != 0 {
+				hb.heard.Store(time.Now().UnixNano()) // a task is a sign of life too
+			}
+			select {
+			case tasks <- m:
+			case <-killCtx.Done():
+				return
+			}
+		}
+	}()
+	go func() { defer wg.Done(); defer close(beatDone); w.beat(killCtx, hb) }()
 	for {
-		m, err := w.tasks.Recv(killCtx)
+		var m socket.Msg
+		select {
+		case m = <-tasks:
+		case <-killCtx.Done():
+		case err := <-failed:
+			fail(err)
+			return
+		}
 		if ctx.Err() != nil {
 			return
 		}
 		select {
-		case err := <-failed:
+		case err := <-failed: // the control reader's failure ends killCtx too
 			fail(err)
 			return
 		default:
 		}
 		if killCtx.Err() != nil { // KILL wins over a task that came with it
+			// No HEARTBEAT or HELLO after BYE: it would bring us back.
+			<-beatDone
 			w.bye(ctx, fail)
-			return
-		}
-		if err != nil {
-			fail(fmt.Errorf("broker: dist worker: receive: %w", err))
 			return
 		}
 		if err := w.task(ctx, m); err != nil {
 			fail(err)
 			return
+		}
+	}
+}
+
+// distBeat is what a DistWorker's readers tell its heartbeat of the
+// distributor.
+type distBeat struct {
+	heard atomic.Int64 // the distributor's last HEARTBEAT or task; 0: it never sent HEARTBEAT
+}
+
+// register says HELLO and (demand-driven) READY, then HEARTBEAT, which
+// tells a distributor with heartbeats that this worker has them too.
+func (w *DistWorker) register(ctx context.Context) error {
+	if err := w.results.Send(ctx, socket.Msg{distHello, w.id}); err != nil {
+		return fmt.Errorf("broker: dist worker: hello: %w", err)
+	}
+	if w.eps.Dispatch == DemandDriven {
+		if err := w.tasks.Send(ctx, socket.Msg{distReady, binary.BigEndian.AppendUint32(nil, uint32(w.cfg.credit))}); err != nil {
+			return fmt.Errorf("broker: dist worker: ready: %w", err)
+		}
+	}
+	return w.heartbeat(ctx)
+}
+
+// heartbeat sends HEARTBEAT: on the DEALER demand-driven (the distributor
+// knows us by its routing id), else on the results channel with our id.
+func (w *DistWorker) heartbeat(ctx context.Context) error {
+	var err error
+	if w.eps.Dispatch == DemandDriven {
+		err = w.tasks.Send(ctx, socket.Msg{distHeartbeat})
+	} else {
+		err = w.results.Send(ctx, socket.Msg{distHeartbeat, w.id})
+	}
+	if err != nil {
+		return fmt.Errorf("broker: dist worker: heartbeat: %w", err)
+	}
+	return nil
+}
+
+// beat sends HEARTBEAT every interval once the distributor has shown it
+// has heartbeats, and registers again when it falls silent.
+func (w *DistWorker) beat(ctx context.Context, hb *distBeat) {
+	tick := time.NewTicker(w.cfg.interval)
+	defer tick.Stop()
+	for {
+		var now time.Time
+		select {
+		case <-ctx.Done():
+			return
+		case now = <-tick.C:
+		}
+		heard := hb.heard.Load()
+		if heard == 0 {
+			continue // an older distributor: no heartbeats
+		}
+		// A send waits at most an interval: the distributor may be gone,
+		// and the next tick has the next word.
+		sctx, cancel := context.WithTimeout(ctx, w.cfg.interval)
+		var err error
+		if now.UnixNano()-heard > int64(w.cfg.expiry()) {
+			w.cfg.log.Warn("distributor silent; saying HELLO and READY again", zap.Duration("silent", w.cfg.expiry()))
+			w.mu.Lock()
+			w.stats.Reregistered++
+			w.mu.Unlock()
+			hb.heard.Store(now.UnixNano())
+			err = w.register(sctx)
+		} else {
+			err = w.heartbeat(sctx)
+		}
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			w.cfg.log.Debug("dist worker heartbeat", zap.Error(err))
 		}
 	}
 }

@@ -104,9 +104,9 @@ func rateLimited(l *zap.Logger) *zap.Logger {
 func (c *config) expiry() time.Duration { return c.interval * time.Duration(c.liveness) }
 
 // WithHeartbeat sets the PPP heartbeat interval and liveness (LoadBalancer,
-// Worker): a peer sends HEARTBEAT every interval and counts the other dead
-// after liveness intervals without a message from it. Both sides of a
-// conversation should agree.
+// Worker, Distributor, DistWorker): a peer sends HEARTBEAT every interval
+// and counts the other dead after liveness intervals without a message from
+// it. Both sides of a conversation should agree.
 func WithHeartbeat(interval time.Duration, liveness int) Option {
 	return optionFunc(func(c *config) error {
 		if interval <= 0 || liveness < 1 {
@@ -157,6 +157,8 @@ func WithRetries(n int) Option {
 // one request to a worker (the first included) when the workers it reached
 // died or gave it back; then it drops the request and counts it in
 // Stats.Abandoned (and a LoadBalancer calls the WithAbandoned function).
+// A demand-driven Distributor gives such a task up the same way: it
+// completes as failed (ErrTaskFailed) and is counted in Stats.Abandoned.
 func WithMaxDeliveries(n int) Option {
 	return optionFunc(func(c *config) error {
 		if n < 1 {

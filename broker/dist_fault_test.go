@@ -1,0 +1,503 @@
+package broker_test
+
+// Faults of the work distributor's peers: credit bombs, forged results,
+// workers that fall silent or vanish, a distributor that restarts. The
+// peers are raw sockets speaking the frames of dist.go, so that each test
+// says exactly what a hostile or broken peer sends.
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"math"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/zmqflow/zmqflow/broker"
+	"github.com/zmqflow/zmqflow/socket"
+)
+
+// rawDistPeer is a demand-driven worker by hand: a DEALER on a
+// distributor's task endpoint, with the peer's id as its routing id, and a
+// PUSH on the results endpoint. It sends only what the test tells it to.
+type rawDistPeer struct {
+	t       testing.TB
+	id      []byte
+	tasks   *socket.Socket
+	results *socket.Socket
+}
+
+func newRawDistPeer(t testing.TB, eps broker.DistEndpoints, id string) *rawDistPeer {
+	t.Helper()
+	p := &rawDistPeer{t: t, id: []byte(id),
+		tasks:   newSocket(t, socket.Dealer, socket.WithIdentity([]byte(id))),
+		results: newSocket(t, socket.Push)}
+	if err := p.tasks.Connect(eps.Tasks); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.results.Connect(eps.Results); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func (p *rawDistPeer) send(ctx context.Context, s *socket.Socket, m ...[]byte) {
+	p.t.Helper()
+	if err := s.Send(ctx, m); err != nil {
+		p.t.Fatalf("raw peer %s: %v", p.id, err)
+	}
+}
+
+func (p *rawDistPeer) ready(ctx context.Context, credit uint32) {
+	p.t.Helper()
+	p.send(ctx, p.tasks, []byte("READY"), binary.BigEndian.AppendUint32(nil, credit))
+}
+
+func (p *rawDistPeer) hello(ctx context.Context) {
+	p.t.Helper()
+	p.send(ctx, p.results, []byte("HELLO"), p.id)
+}
+
+func (p *rawDistPeer) bye(ctx context.Context) {
+	p.t.Helper()
+	p.send(ctx, p.results, []byte("BYE"), p.id)
+}
+
+// beat sends one HEARTBEAT: from then on the distributor buries the peer
+// when it falls silent.
+func (p *rawDistPeer) beat(ctx context.Context) {
+	p.t.Helper()
+	p.send(ctx, p.tasks, []byte("HEARTBEAT"))
+}
+
+// task returns the next task, skipping the distributor's heartbeats.
+func (p *rawDistPeer) task(ctx context.Context) socket.Msg {
+	p.t.Helper()
+	for {
+		m, err := p.tasks.Recv(ctx)
+		if err != nil {
+			p.t.Fatalf("raw peer %s: %v", p.id, err)
+		}
+		if isDistHeartbeat(m) {
+			continue
+		}
+		if len(m) != 4 {
+			p.t.Fatalf("raw peer %s got %q, not a task", p.id, m)
+		}
+		return m
+	}
+}
+
+func isDistHeartbeat(m socket.Msg) bool { return len(m) == 1 && bytes.Equal(m[0], []byte("HEARTBEAT")) }
+
+// result sends a result in worker's name, with the header frames given.
+func (p *rawDistPeer) result(ctx context.Context, worker string, header [][]byte, status byte, payload string) {
+	p.t.Helper()
+	m := append([][]byte{[]byte("RESULT"), []byte(worker)}, header...)
+	p.send(ctx, p.results, append(m, []byte{status}, []byte(payload))...)
+}
+
+// answer sends the result double would for a task, as a worker should.
+func (p *rawDistPeer) answer(ctx context.Context, task socket.Msg) {
+	p.t.Helper()
+	out, err := double(ctx, task[3])
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.result(ctx, string(p.id), task[:3], 0, string(out))
+}
+
+func u64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
+
+// countingDouble is double, counting its calls.
+func countingDouble(calls *atomic.Int64) broker.DistHandler {
+	return func(ctx context.Context, task []byte) ([]byte, error) {
+		calls.Add(1)
+		return double(ctx, task)
+	}
+}
+
+// TestDistCreditBomb: READYs announcing credit 2^31-1, 2^32-1 and 1000
+// to a distributor with a window of 8 cost it a count each, not a token
+// per credit: its memory stays bounded, Submit and Close do not hang, the
+// peers together hold no more than the window, each takes its turn, and
+// the batch completes. A credit of 0 is malformed.
+func TestDistCreditBomb(t *testing.T) {
+	ctx := testCtx(t)
+	const window = 8
+	d := newDist(t, "tcp", broker.WithDistWindow(window))
+	eps := d.Endpoints()
+	credits := []uint32{math.MaxInt32, math.MaxUint32, 1000}
+	peers := make([]*rawDistPeer, len(credits))
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for i, c := range credits {
+		peers[i] = newRawDistPeer(t, eps, "peer"+strconv.Itoa(i))
+		peers[i].ready(ctx, c)
+	}
+	newRawDistPeer(t, eps, "zero").ready(ctx, 0)
+	waitDist(t, ctx, d, "the READYs", func(s broker.DistStats) bool { return s.Credit == len(peers)*window && s.Malformed == 1 })
+	runtime.ReadMemStats(&after)
+	// A token per credit was 16 bytes each: 32 GiB for the first READY.
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 64<<20 {
+		t.Fatalf("four peers and their READYs cost %d MiB", grew>>20)
+	}
+
+	const n = 100
+	h := must[*broker.BatchHandle](t)(d.Submit(ctx, broker.Batch{Size: n, Tasks: numbers(n, nil)}))
+	type got struct {
+		peer int
+		task socket.Msg
+	}
+	gotCh := make(chan got)
+	rctx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() { stop(); wg.Wait() }()
+	for i, p := range peers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				m, err := p.tasks.Recv(rctx)
+				if err != nil {
+					return
+				}
+				if isDistHeartbeat(m) {
+					continue
+				}
+				select {
+				case gotCh <- got{i, m}:
+				case <-rctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	// Nothing is answered yet: the window fills, and nothing more goes out.
+	held := make([][]socket.Msg, len(peers))
+	for range window {
+		select {
+		case g := <-gotCh:
+			held[g.peer] = append(held[g.peer], g.task)
+		case <-ctx.Done():
+			t.Fatalf("waiting for %d tasks: %v; stats %+v", window, ctx.Err(), d.Stats())
+		}
+	}
+	if s := d.Stats(); s.InFlight != window || s.Dispatched != window {
+		t.Fatalf("stats %+v with the window of %d full", s, window)
+	}
+	for i, ts := range held {
+		if len(ts) < window/len(peers) || len(ts) > window/len(peers)+1 {
+			t.Fatalf("peer %d (credit %d) holds %d of the %d tasks: workers with credit take turns", i, credits[i], len(ts), window)
+		}
+	}
+	for i, ts := range held {
+		for _, m := range ts {
+			peers[i].answer(ctx, m)
+		}
+	}
+	for done := false; !done; {
+		select {
+		case g := <-gotCh:
+			peers[g.peer].answer(ctx, g.task)
+		case <-h.Done():
+			done = true
+		case <-ctx.Done():
+			t.Fatalf("batch: %v; stats %+v", ctx.Err(), d.Stats())
+		}
+	}
+	checkDoubled(t, must[broker.BatchSummary](t)(h.Wait(ctx)), n)
+	if s := d.Stats(); s.MaxInFlight != window || s.Dispatched != n || s.Forged != 0 || s.Duplicates != 0 {
+		t.Fatalf("stats %+v", s)
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- d.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-ctx.Done():
+		t.Fatal("Close hangs")
+	}
+}
+
+// TestDistForgedResults: two raw peers get a task each; one of them sends
+// made-up results (for the other's task, with its ticket and without, in
+// its own name and in the other's; for its own task with another ticket,
+// seq or batch; for a task never dispatched) and results with unknown
+// status bytes. None is taken, each is counted, and the batch's results
+// are exactly the real ones.
+func TestDistForgedResults(t *testing.T) {
+	ctx := testCtx(t)
+	d := newDist(t, "tcp")
+	eps := d.Endpoints()
+	a, b := newRawDistPeer(t, eps, "a"), newRawDistPeer(t, eps, "b")
+	for _, p := range []*rawDistPeer{a, b} {
+		p.hello(ctx)
+		p.ready(ctx, 1)
+	}
+	waitDist(t, ctx, d, "2 workers with credit", func(s broker.DistStats) bool { return s.Workers == 2 && s.Credit == 2 })
+	const n = 20
+	h := must[*broker.BatchHandle](t)(d.Submit(ctx, broker.Batch{Size: n, Tasks: numbers(n, nil)}))
+	ta, tb := a.task(ctx), b.task(ctx)
+	ticketA := binary.BigEndian.Uint64(ta[2])
+	hdr := func(f ...[]byte) [][]byte { return f }
+	forged := []struct {
+		worker string
+		header [][]byte
+	}{
+		{"a", tb[:3]},                                 // b's task, ticket and all, in a's name
+		{"b", hdr(tb[0], tb[1], u64(12345))},          // b's task in b's name, the ticket guessed
+		{"a", hdr(ta[0], ta[1], u64(^ticketA))},       // a's task, another ticket
+		{"a", hdr(ta[0], u64(n-1), ta[2])},            // a's ticket for a task not dispatched
+		{"a", hdr(ta[0], u64(n-1), u64(54321))},       // a task not dispatched
+		{"a", hdr(ta[0], u64(n), ta[2])},              // a seq past the batch
+		{"a", hdr(ta[0], u64(math.MaxUint64), ta[2])}, // and far past
+	}
+	for _, f := range forged {
+		a.result(ctx, f.worker, f.header, 0, "forged")
+	}
+	a.result(ctx, "a", [][]byte{u64(h.ID() + 1), ta[1], ta[2]}, 0, "no such batch")
+	for _, status := range []byte{2, 7, 255} {
+		a.result(ctx, "a", ta[:3], status, "unknown status")
+	}
+	waitDist(t, ctx, d, "the forgeries counted", func(s broker.DistStats) bool {
+		return s.Forged == uint64(len(forged)) && s.Late == 1 && s.Malformed == 3
+	})
+	if s := d.Stats(); s.Results != 0 || s.InFlight != 2 {
+		t.Fatalf("forged results taken: %+v", s)
+	}
+	// The real answers are taken; a second of a's, whatever it says, is not.
+	a.answer(ctx, ta)
+	b.answer(ctx, tb)
+	a.result(ctx, "a", ta[:3], 0, "second thoughts")
+	waitDist(t, ctx, d, "the real results", func(s broker.DistStats) bool { return s.Results == 2 && s.Duplicates == 1 })
+	// The raw peers leave (what they got meanwhile is given back), and
+	// honest workers do the rest.
+	a.bye(ctx)
+	b.bye(ctx)
+	waitDist(t, ctx, d, "the raw peers gone", func(s broker.DistStats) bool { return s.Workers == 0 })
+	newDistWorkers(t, d, 2, double)
+	checkDoubled(t, must[broker.BatchSummary](t)(h.Wait(ctx)), n)
+	if s := d.Stats(); s.Results != n || s.Forged != uint64(len(forged)) || s.Late != 1 || s.Malformed != 3 || s.Duplicates != 1 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+// TestDistFrozenPeer: a peer that heartbeats, takes three tasks and falls
+// silent (as a frozen process, or one cut off, does) is found dead by its
+// silence; its tasks go to the live workers, the batch completes with
+// every task done once, and the results it sends after all are dropped.
+func TestDistFrozenPeer(t *testing.T) {
+	t.Parallel() // it waits out steadyExpiry
+	ctx := testCtx(t)
+	d := newDist(t, "tcp")
+	frozen := newRawDistPeer(t, d.Endpoints(), "frozen")
+	frozen.hello(ctx)
+	frozen.ready(ctx, 3)
+	frozen.beat(ctx)
+	waitDist(t, ctx, d, "the peer's credit", func(s broker.DistStats) bool { return s.Workers == 1 && s.Credit == 3 })
+	const n = 30
+	h := must[*broker.BatchHandle](t)(d.Submit(ctx, broker.Batch{Size: n, Tasks: numbers(n, nil)}))
+	held := []socket.Msg{frozen.task(ctx), frozen.task(ctx), frozen.task(ctx)}
+	silentFrom := time.Now()
+	var calls atomic.Int64
+	newDistWorkers(t, d, 2, countingDouble(&calls))
+	checkDoubled(t, must[broker.BatchSummary](t)(h.Wait(ctx)), n)
+	t.Logf("the batch completed %v after the peer fell silent (liveness %v)", time.Since(silentFrom).Round(time.Millisecond), steadyExpiry)
+	st := d.Stats()
+	if calls.Load() != n || st.Dead != 1 || st.Requeued != 3 || st.Workers != 2 || st.Duplicates != 0 || st.Results != n {
+		t.Fatalf("handler calls %d; stats %+v", calls.Load(), st)
+	}
+	for _, m := range held {
+		frozen.answer(ctx, m)
+	}
+	waitDist(t, ctx, d, "the late results dropped", func(s broker.DistStats) bool { return s.Late == 3 })
+	if s := d.Stats(); s.Results != n || s.Duplicates != 0 || s.Forged != 0 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+// TestDistRoundRobinWorkerGone: round-robin, a worker that heartbeats on
+// the results channel takes its share of a batch and vanishes. The
+// distributor, which cannot know what it held, finds it dead by its
+// silence and sends every task in flight again: the batch completes with
+// each result once.
+func TestDistRoundRobinWorkerGone(t *testing.T) {
+	t.Parallel() // it waits out steadyExpiry
+	ctx := testCtx(t)
+	d := newDist(t, "tcp", broker.WithRoundRobin())
+	eps := d.Endpoints()
+	pull := newSocket(t, socket.Pull)
+	events := pull.Monitor()
+	if err := pull.Connect(eps.Tasks); err != nil {
+		t.Fatal(err)
+	}
+	for connected := false; !connected; {
+		select {
+		case e := <-events:
+			connected = e.Kind == socket.EventHandshakeOK
+		case <-ctx.Done():
+			t.Fatal("the raw worker's task socket did not connect")
+		}
+	}
+	push := newSocket(t, socket.Push)
+	if err := push.Connect(eps.Results); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []socket.Msg{{[]byte("HELLO"), []byte("gone")}, {[]byte("HEARTBEAT"), []byte("gone")}} {
+		if err := push.Send(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	newDistWorkers(t, d, 2, double)
+	waitDist(t, ctx, d, "3 workers", func(s broker.DistStats) bool { return s.Workers == 3 })
+	const n = 30
+	h := must[*broker.BatchHandle](t)(d.Submit(ctx, broker.Batch{Size: n, Tasks: numbers(n, nil)}))
+	if _, err := pull.Recv(ctx); err != nil {
+		t.Fatal(err)
+	}
+	pull.Close()
+	push.Close()
+	checkDoubled(t, must[broker.BatchSummary](t)(h.Wait(ctx)), n)
+	waitDist(t, ctx, d, "the vanished worker buried", func(s broker.DistStats) bool { return s.Dead == 1 && s.Workers == 2 })
+	if s := d.Stats(); s.Results != n || s.Requeued < 1 || s.Forged != 0 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+// TestDistWorkerRejoins: the distributor restarts on the same endpoints.
+// A DistWorker that heard the first one's heartbeats finds the second
+// silent (it does not know the worker), says HELLO and READY again, and
+// the second's batch completes on it.
+//
+// The worker uses quickBeat, to find the new distributor silent soon. A
+// stall that makes it say READY again to the new one needlessly only
+// gives its task back, which this test allows: it checks the results.
+func TestDistWorkerRejoins(t *testing.T) {
+	ctx := testCtx(t)
+	d1 := must[*broker.Distributor](t)(broker.NewDistributor("tcp://127.0.0.1:*", "tcp://127.0.0.1:*", "tcp://127.0.0.1:*", steadyBeat))
+	t.Cleanup(func() { d1.Close() })
+	eps := d1.Endpoints()
+	w := must[*broker.DistWorker](t)(broker.NewDistWorker(eps, double, quickBeat))
+	t.Cleanup(func() { w.Close() })
+	waitDist(t, ctx, d1, "the worker", func(s broker.DistStats) bool { return s.Workers == 1 && s.Credit == 1 })
+	// The worker judges a distributor by its silence only once it has
+	// heard its heartbeats (an older one sends none); they come every
+	// 50 ms.
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for w.Stats().LastHeard.IsZero() {
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			t.Fatal("the worker never heard the distributor's heartbeats")
+		}
+	}
+	if err := d1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	d2 := must[*broker.Distributor](t)(broker.NewDistributor(eps.Tasks, eps.Results, eps.Control, steadyBeat))
+	t.Cleanup(func() { d2.Close() })
+	const n = 20
+	h := must[*broker.BatchHandle](t)(d2.Submit(ctx, broker.Batch{Size: n, Tasks: numbers(n, nil)}))
+	s, err := h.Wait(ctx)
+	if err != nil {
+		t.Fatalf("wait: %v; stats %+v; worker %+v", err, d2.Stats(), w.Stats())
+	}
+	checkDoubled(t, s, n)
+	if ws := w.Stats(); ws.Reregistered < 1 || ws.Handled < n {
+		t.Fatalf("worker stats %+v", ws)
+	}
+}
+
+// TestDistOldWorker: a worker older than heartbeats (a raw peer speaking
+// the frames of before: READY, HELLO, results, never HEARTBEAT) is not
+// buried for its silence, while a peer that heartbeats and falls silent
+// is; it takes and answers tasks, skipping the HEARTBEATs it is sent while
+// it holds some; and when it vanishes with tasks in hand, the failed
+// HEARTBEAT finds it and its tasks go to another worker.
+//
+// quickBeat buries the silent peer soon; the old one, which never
+// heartbeats, is never judged by its silence however the test stalls.
+func TestDistOldWorker(t *testing.T) {
+	ctx := testCtx(t)
+	d := newDist(t, "tcp", quickBeat)
+	eps := d.Endpoints()
+	old := newRawDistPeer(t, eps, "old")
+	old.hello(ctx)
+	old.ready(ctx, 2)
+	waitDist(t, ctx, d, "the old worker", func(s broker.DistStats) bool { return s.Workers == 1 && s.Credit == 2 })
+	silent := newRawDistPeer(t, eps, "silent")
+	silent.hello(ctx)
+	silent.ready(ctx, 1)
+	silent.beat(ctx)
+	waitDist(t, ctx, d, "the silent peer buried", func(s broker.DistStats) bool { return s.Dead == 1 })
+	if s := d.Stats(); s.Workers != 1 || s.Credit != 2 {
+		t.Fatalf("the old worker was buried with the silent peer: %+v", s)
+	}
+	const n = 10
+	h := must[*broker.BatchHandle](t)(d.Submit(ctx, broker.Batch{Size: n, Tasks: numbers(n, nil)}))
+	for range n - 2 {
+		old.answer(ctx, old.task(ctx))
+	}
+	// It holds the last two, and vanishes.
+	old.task(ctx)
+	old.task(ctx)
+	old.tasks.Close()
+	old.results.Close()
+	waitDist(t, ctx, d, "the vanished old worker buried", func(s broker.DistStats) bool { return s.Dead == 2 && s.Workers == 0 })
+	newDistWorkers(t, d, 1, double)
+	checkDoubled(t, must[broker.BatchSummary](t)(h.Wait(ctx)), n)
+	if s := d.Stats(); s.Requeued != 2 || s.Duplicates != 0 || s.Forged != 0 || s.Results != n {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+// TestDistWorkerHearsWhileBusy: a DistWorker reads the distributor's
+// heartbeats while its handler runs, so that they do not fill its queue:
+// with queues of 4 messages, a task that lasts 20 heartbeats (5 times the
+// queue) neither buries the worker nor goes to another.
+func TestDistWorkerHearsWhileBusy(t *testing.T) {
+	ctx := testCtx(t)
+	small := broker.WithSocketOptions(socket.WithSendHWM(4), socket.WithRecvHWM(4))
+	d := newDist(t, "inproc", small)
+	started, release := make(chan struct{}, 1), make(chan struct{})
+	var calls atomic.Int64
+	w := newDistWorkers(t, d, 1, func(ctx context.Context, task []byte) ([]byte, error) {
+		calls.Add(1)
+		started <- struct{}{}
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return double(ctx, task)
+	}, small)[0]
+	h := must[*broker.BatchHandle](t)(d.Submit(ctx, broker.Batch{Size: 1, Tasks: numbers(1, nil)}))
+	select {
+	case <-started:
+	case <-ctx.Done():
+		t.Fatal("the task never started")
+	}
+	busySince := time.Now()
+	tick := time.NewTicker(beatInterval)
+	defer tick.Stop()
+	for !w.Stats().LastHeard.After(busySince.Add(20 * beatInterval)) {
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			t.Fatalf("the busy worker stopped hearing the distributor: %+v; stats %+v", w.Stats(), d.Stats())
+		}
+	}
+	close(release)
+	checkDoubled(t, must[broker.BatchSummary](t)(h.Wait(ctx)), 1)
+	if s := d.Stats(); calls.Load() != 1 || s.Dead != 0 || s.Requeued != 0 || s.Workers != 1 {
+		t.Fatalf("handler calls %d; stats %+v", calls.Load(), s)
+	}
+}

@@ -1,0 +1,84 @@
+package broker_test
+
+import (
+	"context"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/zmqflow/zmqflow/broker"
+)
+
+// TestDistWorkerProcess: a DistWorker in a process of its own
+// (internal/distworker), with credit 4, takes four tasks (it works on the
+// first and holds three) and is then killed or frozen. The distributor
+// finds it dead (killed: its heartbeat to it fails at once; frozen: after
+// steadyExpiry of silence), gives its four tasks to the workers in the
+// test, and both batches complete: nothing lost (every result there,
+// right), nothing duplicated (every task done once, no result twice),
+// and Stats.Workers counts the live workers only.
+func TestDistWorkerProcess(t *testing.T) {
+	t.Parallel() // the frozen case waits out steadyExpiry
+	bin := filepath.Join(t.TempDir(), "distworker")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	out, err := exec.CommandContext(ctx, filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin,
+		"github.com/zmqflow/zmqflow/broker/internal/distworker").CombinedOutput()
+	cancel()
+	if err != nil {
+		t.Fatalf("go build distworker: %v\n%s", err, out)
+	}
+	for _, how := range []string{"killed", "frozen"} {
+		t.Run(how, func(t *testing.T) {
+			t.Parallel()
+			ctx := testCtx(t)
+			d := newDist(t, "tcp")
+			eps := d.Endpoints()
+			p := startProc(t, ctx, bin, eps.Tasks, eps.Results, eps.Control, "4")
+			if l := p.line(t, ctx); l != "STARTED" {
+				t.Fatalf("worker process said %q", l)
+			}
+			waitDist(t, ctx, d, "the process worker", func(s broker.DistStats) bool { return s.Workers == 1 && s.Credit == 4 })
+			// Tasks are pulled only as workers have credit: the process,
+			// alone, takes the first four.
+			const n = 30
+			var hs []*broker.BatchHandle
+			for range 2 {
+				hs = append(hs, must[*broker.BatchHandle](t)(d.Submit(ctx, broker.Batch{Size: n, Tasks: numbers(n, nil)})))
+			}
+			if l := p.line(t, ctx); !strings.HasPrefix(l, "BUSY ") {
+				t.Fatalf("worker process said %q", l)
+			}
+			waitDist(t, ctx, d, "4 tasks at the process", func(s broker.DistStats) bool { return s.InFlight == 4 && s.Credit == 0 })
+			var calls atomic.Int64
+			newDistWorkers(t, d, 3, countingDouble(&calls))
+			waitDist(t, ctx, d, "4 workers", func(s broker.DistStats) bool { return s.Workers == 4 })
+			sig := syscall.SIGKILL
+			if how == "frozen" {
+				sig = syscall.SIGSTOP // startProc's cleanup kills it
+			}
+			if err := p.cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			for i, h := range hs {
+				s, err := h.Wait(ctx)
+				if err != nil {
+					t.Fatalf("batch %d: %v; stats %+v", i, err, d.Stats())
+				}
+				checkDoubled(t, s, n)
+			}
+			waitDist(t, ctx, d, "the dead process out of Workers", func(s broker.DistStats) bool { return s.Workers == 3 })
+			st := d.Stats()
+			if calls.Load() != 2*n || st.Results != 2*n || st.Duplicates != 0 || st.Late != 0 || st.Forged != 0 {
+				t.Fatalf("%s: handler calls %d, want %d; stats %+v", how, calls.Load(), 2*n, st)
+			}
+			if st.Dead != 1 || st.Requeued != 4 || st.Dispatched != 2*n+4 || st.Completed != 2 || st.InFlight != 0 {
+				t.Fatalf("%s: stats %+v", how, st)
+			}
+		})
+	}
+}
