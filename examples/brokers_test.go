@@ -42,11 +42,12 @@ func TestLBBroker(t *testing.T) {
 // request is echoed back.
 func TestPPQueueWithWorkers(t *testing.T) {
 	ctx := testContext(t)
-	q := start(t, ctx, "ppqueue", "-frontend", "tcp://127.0.0.1:*", "-backend", "tcp://127.0.0.1:*", "-stats", "0")
+	q := start(t, ctx, "ppqueue", "-frontend", "tcp://127.0.0.1:*", "-backend", "tcp://127.0.0.1:*", "-stats", "20ms")
 	m := q.await(ctx, `I: clients on (\S+), workers on (\S+)`)
 	front, back := m[1], m[2]
 	start(t, ctx, "ppworker", "-connect", back, "-simulate=false", "-work", "1ms")
 	py := pyzmq.Start(t, pyPPWorker, back, "1000", "3")
+	q.await(ctx, `I: 2 workers \(2 idle\)`) // both READY before the first request
 	c := start(t, ctx, "lpclient", "-connect", front, "-n", "30")
 	if code := c.exit(ctx); code != 0 {
 		t.Fatalf("lpclient exit code %d", code)
