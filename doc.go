@@ -58,7 +58,7 @@
 //   - Round-robin stalls with uneven tasks: run one of three workers with
 //     taskwork -slowdown 4. PUSH still deals it a third of the batch, the
 //     others finish early and sit idle, and the batch takes about four times
-//     as long. broker.LoadBalancer gives each task to a worker that is free.
+//     as long. pirate.LoadBalancer gives each task to a worker that is free.
 //   - Lost messages on exit: run tasksink -linger 0 a few times: KILL is
 //     thrown away at exit and workers keep running. With taskvent -linger 0
 //     the start of the batch or tasks are lost and the sink waits or reports

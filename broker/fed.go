@@ -11,6 +11,8 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/zmqflow/zmqflow/broker/internal/ppp"
+	"github.com/zmqflow/zmqflow/broker/pirate"
 	"github.com/zmqflow/zmqflow/socket"
 )
 
@@ -74,7 +76,7 @@ import (
 type FederatedBroker struct {
 	name string
 	cfg  config
-	lb   *LoadBalancer
+	lb   *pirate.LoadBalancer
 
 	front, cloudFE, cloudBE *socket.Socket
 	toLB                    *socket.Socket // DEALER to lb's frontend
@@ -187,7 +189,8 @@ func NewFederatedBroker(name, frontend, backend, cloud, state string, opts ...Op
 		return nil, fmt.Errorf("broker: federated broker %q: %w", name, err)
 	}
 	lbFront := fmt.Sprintf("inproc://zmqflow-fed-%d", fedSeq.Add(1))
-	if b.lb, err = NewLoadBalancer(lbFront, backend, opts...); err != nil {
+	if b.lb, err = pirate.NewLoadBalancer(lbFront, backend, pirate.WithHeartbeat(cfg.interval, cfg.liveness),
+		pirate.WithMaxDeliveries(cfg.maxDeliveries), pirate.WithSocketOptions(cfg.sockOpts...), pirate.WithLogger(cfg.log)); err != nil {
 		return nil, fmt.Errorf("broker: federated broker %q: %w", name, err)
 	}
 	if err = b.toLB.Connect(b.lb.Frontend()); err != nil {
@@ -294,7 +297,7 @@ type fedPeer struct {
 type fedLoop struct {
 	b           *FederatedBroker
 	log         *zap.Logger
-	lbst        LBStats
+	lbst        pirate.Stats
 	sentLocal   uint64 // requests sent to the LoadBalancer
 	repliedLB   uint64 // replies received from the LoadBalancer
 	peers       map[string]*fedPeer
@@ -313,7 +316,7 @@ func (b *FederatedBroker) run(ctx context.Context) {
 
 	frontCh, cloudFECh := make(chan socket.Msg, 256), make(chan socket.Msg, 256)
 	cloudBECh, lbCh, stateCh := make(chan socket.Msg, 256), make(chan socket.Msg, 256), make(chan socket.Msg, 64)
-	lbStats := make(chan LBStats, 1)
+	lbStats := make(chan pirate.Stats, 1)
 	want := make(chan struct{}, fedMaxPending)
 	failed := make(chan error, 5)
 	wg.Add(6)
@@ -367,12 +370,12 @@ func (b *FederatedBroker) run(ctx context.Context) {
 
 // watchLB passes each new LoadBalancer stats snapshot to the loop, the
 // latest replacing one the loop has not taken yet.
-func (b *FederatedBroker) watchLB(ctx context.Context, out chan LBStats) {
-	var last LBStats
+func (b *FederatedBroker) watchLB(ctx context.Context, out chan pirate.Stats) {
+	var last pirate.Stats
 	first := true
 	for {
-		var st LBStats
-		err := b.lb.Wait(ctx, func(s LBStats) bool {
+		var st pirate.Stats
+		err := b.lb.Wait(ctx, func(s pirate.Stats) bool {
 			if first || s != last {
 				st = s
 				return true
@@ -432,13 +435,13 @@ func (l *fedLoop) publish() {
 // take records a new request, or handles a resend of an outstanding one.
 // It reports whether the request is new.
 func (l *fedLoop) take(ctx context.Context, m socket.Msg, marker string, fromPeer bool) bool {
-	env, _, ok := splitEnvelope(m)
+	env, _, ok := ppp.SplitEnvelope(m)
 	if !ok {
 		l.st.Malformed++
 		l.log.Warn("request without an address stack dropped", zap.Error(ErrMalformed), zap.Stringer("msg", m))
 		return false
 	}
-	key := marker + envelopeKey(env)
+	key := marker + ppp.EnvelopeKey(env)
 	if r := l.outstanding[key]; r != nil {
 		if r.state == fedCloud {
 			// The peer drops it if it still has it, and serves it if
@@ -491,13 +494,13 @@ func (l *fedLoop) fromCloud(ctx context.Context, m socket.Msg) {
 // reply sends the first reply to an outstanding request to where the
 // request came from.
 func (l *fedLoop) reply(ctx context.Context, marker string, m socket.Msg) {
-	env, _, ok := splitEnvelope(m)
+	env, _, ok := ppp.SplitEnvelope(m)
 	if !ok {
 		l.st.Malformed++
 		l.log.Warn("reply without an address stack dropped", zap.Error(ErrMalformed))
 		return
 	}
-	key := marker + envelopeKey(env)
+	key := marker + ppp.EnvelopeKey(env)
 	r := l.outstanding[key]
 	if r == nil {
 		l.st.LateReplies++

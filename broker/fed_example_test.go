@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/zmqflow/zmqflow/broker"
+	"github.com/zmqflow/zmqflow/broker/pirate"
 )
 
 // Two peered brokers (guide ch. 3, "Inter-Broker Routing"): north has no
@@ -34,9 +35,9 @@ func ExampleFederatedBroker() {
 		panic(err)
 	}
 
-	w, err := broker.NewWorker(south.Backend(), func(ctx context.Context, req [][]byte) ([][]byte, error) {
+	w, err := pirate.NewWorker(south.Backend(), func(ctx context.Context, req [][]byte) ([][]byte, error) {
 		return [][]byte{[]byte("south did " + string(req[0]))}, nil
-	}, broker.WithHeartbeat(100*time.Millisecond, 5))
+	}, pirate.WithHeartbeat(100*time.Millisecond, 5))
 	if err != nil {
 		panic(err)
 	}
@@ -47,7 +48,7 @@ func ExampleFederatedBroker() {
 		panic(err)
 	}
 
-	c, err := broker.NewClient(north.Frontend())
+	c, err := pirate.NewClient(north.Frontend())
 	if err != nil {
 		panic(err)
 	}

@@ -7,8 +7,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/zmqflow/zmqflow/broker"
+	"github.com/zmqflow/zmqflow/broker/pirate"
+	"github.com/zmqflow/zmqflow/internal/pyzmq"
 	"github.com/zmqflow/zmqflow/socket"
 )
 
@@ -42,7 +45,7 @@ func waitFed(t testing.TB, ctx context.Context, b *broker.FederatedBroker, what 
 
 // counting is a handler that replies with tag and the request, and counts
 // the requests it gets.
-func counting(tag string, n *atomic.Int64) broker.Handler {
+func counting(tag string, n *atomic.Int64) pirate.Handler {
 	return func(ctx context.Context, req [][]byte) ([][]byte, error) {
 		n.Add(1)
 		return append([][]byte{[]byte(tag)}, req...), nil
@@ -51,13 +54,31 @@ func counting(tag string, n *atomic.Int64) broker.Handler {
 
 // oneShot is a client that neither times out nor resends within the test,
 // so that a lost request fails the test instead of being retried.
-func oneShot(t testing.TB, ep string) *broker.Client {
-	return newClient(t, ep, broker.WithTimeout(wait), broker.WithRetries(0))
+func oneShot(t testing.TB, ep string) *pirate.Client {
+	t.Helper()
+	c := must[*pirate.Client](t)(pirate.NewClient(ep, pirate.WithTimeout(wait), pirate.WithRetries(0)))
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// The local workers' heartbeats and reconnects: steadyBeat's and
+// fastReconnect's.
+var (
+	workerBeat      = pirate.WithHeartbeat(beatInterval, steadyLiveness)
+	workerReconnect = pirate.WithReconnect(50*time.Millisecond, 400*time.Millisecond)
+)
+
+// newWorker starts a local worker, closed at the end of the test.
+func newWorker(t testing.TB, ep string, h pirate.Handler) *pirate.Worker {
+	t.Helper()
+	w := must[*pirate.Worker](t)(pirate.NewWorker(ep, h, workerBeat, workerReconnect))
+	t.Cleanup(func() { w.Close() })
+	return w
 }
 
 // requestAll sends n requests from c at once, each body naming who and its
 // number, and checks that each reply is its own request's, tagged tag.
-func requestAll(t *testing.T, ctx context.Context, c *broker.Client, who, tag string, n int) {
+func requestAll(t *testing.T, ctx context.Context, c *pirate.Client, who, tag string, n int) {
 	t.Helper()
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
@@ -88,8 +109,8 @@ func TestFedNoLocalWorkers(t *testing.T) {
 	a, b := newFed(t, "A"), newFed(t, "B")
 	peer(t, a, b)
 	var served atomic.Int64
-	newWorker(t, b.Backend(), counting("B", &served), steadyBeat, fastReconnect)
-	newWorker(t, b.Backend(), counting("B", &served), steadyBeat, fastReconnect)
+	newWorker(t, b.Backend(), counting("B", &served))
+	newWorker(t, b.Backend(), counting("B", &served))
 	waitFed(t, ctx, a, "B's two idle workers", func(s broker.FedStats) bool { return s.Peers == 1 && s.CloudIdle == 2 })
 
 	const n = 40
@@ -139,9 +160,9 @@ func TestFedOverflow(t *testing.T) {
 			return nil, ctx.Err()
 		}
 		return append([][]byte{[]byte("A")}, req...), nil
-	}, steadyBeat, fastReconnect)
-	newWorker(t, b.Backend(), counting("B", &servedB), steadyBeat, fastReconnect)
-	newWorker(t, b.Backend(), counting("B", &servedB), steadyBeat, fastReconnect)
+	})
+	newWorker(t, b.Backend(), counting("B", &servedB))
+	newWorker(t, b.Backend(), counting("B", &servedB))
 	waitFed(t, ctx, a, "A's idle worker and B's two", func(s broker.FedStats) bool {
 		return s.Workers == 1 && s.LocalIdle == 1 && s.Peers == 1 && s.CloudIdle == 2
 	})
@@ -193,9 +214,9 @@ func TestFedPreferLocal(t *testing.T) {
 	peer(t, a, b)
 	var servedA, servedB atomic.Int64
 	for range 4 {
-		newWorker(t, a.Backend(), counting("A", &servedA), steadyBeat, fastReconnect)
+		newWorker(t, a.Backend(), counting("A", &servedA))
 	}
-	newWorker(t, b.Backend(), counting("B", &servedB), steadyBeat, fastReconnect)
+	newWorker(t, b.Backend(), counting("B", &servedB))
 	waitFed(t, ctx, a, "idle workers here and there", func(s broker.FedStats) bool {
 		return s.LocalIdle == 4 && s.CloudIdle == 1
 	})
@@ -220,7 +241,7 @@ func TestFedPeerRequestsStayLocal(t *testing.T) {
 	b, c := newFed(t, "B"), newFed(t, "C")
 	peer(t, b, c)
 	var servedB, servedC atomic.Int64
-	newWorker(t, c.Backend(), counting("C", &servedC), steadyBeat, fastReconnect)
+	newWorker(t, c.Backend(), counting("C", &servedC))
 	waitFed(t, ctx, b, "C's worker", func(s broker.FedStats) bool { return s.CloudIdle == 1 })
 
 	x := newSocket(t, socket.Dealer, socket.WithIdentity([]byte("X")))
@@ -234,7 +255,7 @@ func TestFedPeerRequestsStayLocal(t *testing.T) {
 	if s := b.Stats(); s.Forwarded != 0 {
 		t.Fatalf("B passed a peer's request on: %+v", s)
 	}
-	newWorker(t, b.Backend(), counting("B", &servedB), steadyBeat, fastReconnect)
+	newWorker(t, b.Backend(), counting("B", &servedB))
 	rep, err := x.Recv(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -265,7 +286,7 @@ func TestFedPeerGone(t *testing.T) {
 		started <- struct{}{}
 		<-ctx.Done() // never answers: B goes first
 		return nil, ctx.Err()
-	}, steadyBeat, fastReconnect)
+	})
 	waitFed(t, ctx, a, "B's worker", func(s broker.FedStats) bool { return s.CloudIdle == 1 })
 
 	cl := oneShot(t, a.Frontend())
@@ -289,7 +310,7 @@ func TestFedPeerGone(t *testing.T) {
 		return s.Peers == 0 && s.Requeued == 1 && s.Pending == 1
 	})
 	var served atomic.Int64
-	newWorker(t, a.Backend(), counting("A", &served), steadyBeat, fastReconnect)
+	newWorker(t, a.Backend(), counting("A", &served))
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
@@ -307,5 +328,26 @@ func TestFedBadName(t *testing.T) {
 	b := newFed(t, "ok")
 	if _, err := broker.NewFederatedBroker("dup", b.Frontend(), ep, ep, ep); err == nil {
 		t.Error("second bind of a frontend accepted")
+	}
+}
+
+// A FederatedBroker's local workers are behind a LoadBalancer, so the
+// guide's ppworker serves it too.
+func TestInteropPythonWorkerFederated(t *testing.T) {
+	ctx := testCtx(t)
+	f := newFed(t, "A")
+	w := pyzmq.Start(t, "pirate/testdata/ppworker.py", append([]string{f.Backend()}, pyArgs()...)...)
+	lineWith(t, ctx, w, "STARTED")
+	waitFed(t, ctx, f, "the python worker", func(s broker.FedStats) bool { return s.Workers == 1 })
+	c := oneShot(t, f.Frontend())
+	for i := range 5 {
+		want := fmt.Sprint("req-", i)
+		if r, err := c.Request(ctx, []byte(want)); err != nil || len(r) != 1 || string(r[0]) != want {
+			t.Fatalf("Request %d = %q, %v", i, r, err)
+		}
+	}
+	waitFed(t, ctx, f, "the replies counted", func(s broker.FedStats) bool { return s.Replies == 5 })
+	if s := f.Stats(); s.Requests != 5 || s.LateReplies != 0 || s.Malformed != 0 {
+		t.Fatalf("stats %+v", s)
 	}
 }

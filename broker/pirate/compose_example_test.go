@@ -1,4 +1,4 @@
-package broker_test
+package pirate_test
 
 import (
 	"context"
@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/zmqflow/zmqflow/broker"
+	"github.com/zmqflow/zmqflow/broker/pirate"
 )
 
 // Two stages, each behind its own load balancer: a Stage squares each
@@ -17,12 +17,12 @@ func ExampleStage() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 
-	mapLB, err := broker.NewLoadBalancer("inproc://compose-map-front", "inproc://compose-map-back")
+	mapLB, err := pirate.NewLoadBalancer("inproc://compose-map-front", "inproc://compose-map-back")
 	if err != nil {
 		panic(err)
 	}
 	defer mapLB.Close()
-	reduceLB, err := broker.NewLoadBalancer("inproc://compose-reduce-front", "inproc://compose-reduce-back")
+	reduceLB, err := pirate.NewLoadBalancer("inproc://compose-reduce-front", "inproc://compose-reduce-back")
 	if err != nil {
 		panic(err)
 	}
@@ -30,7 +30,7 @@ func ExampleStage() {
 
 	// The reduce stage: one worker, so one running sum.
 	sum := 0
-	reducer, err := broker.NewWorker(reduceLB.Backend(), func(ctx context.Context, req [][]byte) ([][]byte, error) {
+	reducer, err := pirate.NewWorker(reduceLB.Backend(), func(ctx context.Context, req [][]byte) ([][]byte, error) {
 		v, err := strconv.Atoi(string(req[0]))
 		if err != nil {
 			return nil, err
@@ -52,14 +52,14 @@ func ExampleStage() {
 		return [][]byte{[]byte(strconv.Itoa(x * x))}, nil
 	}
 	for range 2 {
-		s, err := broker.NewStage(mapLB.Backend(), square, reduceLB.Frontend())
+		s, err := pirate.NewStage(mapLB.Backend(), square, reduceLB.Frontend())
 		if err != nil {
 			panic(err)
 		}
 		defer s.Close()
 	}
 
-	sink, err := broker.NewClient(mapLB.Frontend())
+	sink, err := pirate.NewClient(mapLB.Frontend())
 	if err != nil {
 		panic(err)
 	}

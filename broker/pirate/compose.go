@@ -1,4 +1,4 @@
-package broker
+package pirate
 
 import (
 	"context"
@@ -66,22 +66,22 @@ type StageStats struct {
 //
 // Options are those of NewWorker and NewClient, each applied to the part it
 // configures: WithHeartbeat and WithReconnect to the upstream Worker,
-// WithTimeout and WithRetries to the downstream Client, WithSocketOptions
-// and WithLogger to both.
+// WithTimeout and WithRetries to the downstream Client, WithSocketOptions,
+// WithLogger and WithObserver to both.
 func NewStage(upstream string, f Handler, downstream string, opts ...Option) (*Stage, error) {
 	// Check the options once, so that a bad one fails before any socket.
-	if _, err := newConfig(opts); err != nil {
+	if _, err := build(forStage, "NewStage", opts); err != nil {
 		return nil, err
 	}
-	c, err := NewClient(downstream, opts...)
+	c, err := NewClient(downstream, only(forClient, opts)...)
 	if err != nil {
-		return nil, fmt.Errorf("broker: stage downstream: %w", err)
+		return nil, fmt.Errorf("pirate: stage downstream: %w", err)
 	}
 	s := &Stage{client: c}
-	w, err := NewWorker(upstream, s.handler(f), opts...)
+	w, err := NewWorker(upstream, s.handler(f), only(forWorker, opts)...)
 	if err != nil {
 		c.Close()
-		return nil, fmt.Errorf("broker: stage upstream: %w", err)
+		return nil, fmt.Errorf("pirate: stage upstream: %w", err)
 	}
 	s.worker = w
 	return s, nil
@@ -99,7 +99,7 @@ func (s *Stage) handler(f Handler) Handler {
 		}
 		reply, err := s.client.Request(ctx, body...)
 		if err != nil {
-			return nil, fmt.Errorf("broker: stage: downstream: %w", err)
+			return nil, fmt.Errorf("pirate: stage: downstream: %w", err)
 		}
 		return reply, nil
 	}
@@ -113,8 +113,8 @@ func (s *Stage) Stats() StageStats {
 // Close stops the stage: the Worker first, which cancels the request in
 // hand (its downstream Request returns, no reply goes upstream, and the
 // upstream LoadBalancer hands the request to another worker of the stage
-// once it finds this one gone), then the Client. It returns after every goroutine of the
-// stage has ended. Calls after the first return nil.
+// once it finds this one gone), then the Client. It returns after every
+// goroutine of the stage has ended. Calls after the first return nil.
 func (s *Stage) Close() error {
 	return errors.Join(s.worker.Close(), s.client.Close())
 }

@@ -1,4 +1,4 @@
-package broker_test
+package pirate_test
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zmqflow/zmqflow/broker"
+	"github.com/zmqflow/zmqflow/broker/pirate"
 )
 
 // TestCompose runs a map stage feeding a reduce stage, each behind its own
@@ -40,7 +40,7 @@ func composenodeBinary(t *testing.T) string {
 		// (a race fails the node's exit status, see stopNode).
 		args = append(args, "-race")
 	}
-	args = append(args, "github.com/zmqflow/zmqflow/broker/internal/composenode")
+	args = append(args, "github.com/zmqflow/zmqflow/broker/pirate/internal/composenode")
 	out, err := exec.CommandContext(ctx, filepath.Join(runtime.GOROOT(), "bin", "go"), args...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("go build composenode: %v\n%s", err, out)
@@ -108,13 +108,13 @@ func waitExit(t *testing.T, ctx context.Context, p *proc) {
 
 // nodeStats stops a broker process with SIGINT and returns the stats it
 // prints on its way out.
-func nodeStats(t *testing.T, ctx context.Context, p *proc) broker.LBStats {
+func nodeStats(t *testing.T, ctx context.Context, p *proc) pirate.Stats {
 	t.Helper()
 	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
 	l := p.line(t, ctx)
-	var s broker.LBStats
+	var s pirate.Stats
 	if _, err := fmt.Sscanf(l, "STATS requests=%d replies=%d requeued=%d dead=%d abandoned=%d duplicates=%d",
 		&s.Requests, &s.Replies, &s.Requeued, &s.Dead, &s.Abandoned, &s.Duplicates); err != nil {
 		t.Fatalf("broker process said %q: %v", l, err)
@@ -144,7 +144,7 @@ func testComposeMapReduce(t *testing.T, bin string, hangAfter int) {
 
 	// The client waits as long as the test: a lost item shows as a
 	// failure, not as a resend.
-	sink := newClient(t, mapFront, broker.WithTimeout(wait), broker.WithRetries(0))
+	sink := newClient(t, mapFront, pirate.WithTimeout(wait), pirate.WithRetries(0))
 	const n, keys = 200, 4
 	replies := make([][][]byte, n)
 	errs := make([]error, n)
@@ -181,7 +181,7 @@ func testComposeMapReduce(t *testing.T, bin string, hangAfter int) {
 	}
 	// The composed result: the reducer's totals, asked of the reduce
 	// broker directly.
-	red := newClient(t, redFront, broker.WithTimeout(wait), broker.WithRetries(0))
+	red := newClient(t, redFront, pirate.WithTimeout(wait), pirate.WithRetries(0))
 	for k := range keys {
 		r, err := red.Request(ctx, []byte("total"), []byte(fmt.Sprint("k", k)))
 		if err != nil {

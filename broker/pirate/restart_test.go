@@ -1,4 +1,4 @@
-package broker_test
+package pirate_test
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zmqflow/zmqflow/broker"
+	"github.com/zmqflow/zmqflow/broker/pirate"
 )
 
 // The broker killed and started again on the same endpoints: the workers
@@ -21,7 +21,7 @@ import (
 // the counts it checks are "at least".
 func TestBrokerRestart(t *testing.T) {
 	ctx := testCtx(t)
-	b1 := must[*broker.LoadBalancer](t)(broker.NewLoadBalancer("tcp://127.0.0.1:*", "tcp://127.0.0.1:*", quickBeat))
+	b1 := must[*pirate.LoadBalancer](t)(pirate.NewLoadBalancer("tcp://127.0.0.1:*", "tcp://127.0.0.1:*", quickBeat))
 	front, back := b1.Frontend(), b1.Backend()
 	release := make(chan struct{})
 	handler := func(ctx context.Context, req [][]byte) ([][]byte, error) {
@@ -33,13 +33,13 @@ func TestBrokerRestart(t *testing.T) {
 		}
 		return append([][]byte{[]byte("ok")}, req...), nil
 	}
-	ws := make([]*broker.Worker, 3)
+	ws := make([]*pirate.Worker, 3)
 	for i := range ws {
 		ws[i] = newWorker(t, back, handler, quickBeat, fastReconnect)
 	}
-	waitLB(t, ctx, b1, "3 workers", func(s broker.LBStats) bool { return s.Workers == 3 })
+	waitLB(t, ctx, b1, "3 workers", func(s pirate.Stats) bool { return s.Workers == 3 })
 	// Resends every 250 ms, for as long as the test waits.
-	c := newClient(t, front, broker.WithTimeout(250*time.Millisecond), broker.WithRetries(int(wait/(250*time.Millisecond))))
+	c := newClient(t, front, pirate.WithTimeout(250*time.Millisecond), pirate.WithRetries(int(wait/(250*time.Millisecond))))
 	if _, err := c.Request(ctx, []byte("before")); err != nil {
 		t.Fatal(err)
 	}
@@ -53,13 +53,13 @@ func TestBrokerRestart(t *testing.T) {
 		}
 		slow <- err
 	}()
-	waitLB(t, ctx, b1, "the slow request on a worker", func(s broker.LBStats) bool { return s.InFlight == 1 })
+	waitLB(t, ctx, b1, "the slow request on a worker", func(s pirate.Stats) bool { return s.InFlight == 1 })
 	if err := b1.Close(); err != nil {
 		t.Fatal(err)
 	}
 	close(release)
 
-	// Requests made while there is no broker.
+	// Requests made while there is no pirate.
 	var wg sync.WaitGroup
 	errs := make([]error, 5)
 	for i := range errs {
@@ -74,7 +74,7 @@ func TestBrokerRestart(t *testing.T) {
 		}()
 	}
 	b2 := newLB(t, front, back, quickBeat)
-	waitLB(t, ctx, b2, "workers re-registered", func(s broker.LBStats) bool { return s.Workers == 3 })
+	waitLB(t, ctx, b2, "workers re-registered", func(s pirate.Stats) bool { return s.Workers == 3 })
 	wg.Wait()
 	if err := <-slow; err != nil {
 		t.Fatalf("request in flight when the broker died: %v", err)

@@ -1,4 +1,4 @@
-package broker_test
+package pirate_test
 
 import (
 	"bytes"
@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zmqflow/zmqflow/broker"
+	"github.com/zmqflow/zmqflow/broker/pirate"
 	"github.com/zmqflow/zmqflow/socket"
 )
 
@@ -26,7 +26,7 @@ func TestLRUDispatch(t *testing.T) {
 	ws := make([]*rawWorker, 3)
 	for i := range ws {
 		ws[i] = newRawWorker(t, ctx, b.Backend())
-		waitLB(t, ctx, b, fmt.Sprintf("%d workers", i+1), func(s broker.LBStats) bool { return s.Idle == i+1 })
+		waitLB(t, ctx, b, fmt.Sprintf("%d workers", i+1), func(s pirate.Stats) bool { return s.Idle == i+1 })
 	}
 	c := oneShot(t, b.Frontend())
 	var wg sync.WaitGroup
@@ -55,9 +55,9 @@ func TestLRUDispatch(t *testing.T) {
 	// Reply in the order 1, 2, 0: that is the new LRU order.
 	for _, i := range []int{1, 2, 0} {
 		ws[i].send(ctx, append(held[i][:2:2], []byte(fmt.Sprint("w", i))))
-		waitLB(t, ctx, b, "idle worker", func(s broker.LBStats) bool { return s.Idle >= 1 && s.InFlight < 3 })
+		waitLB(t, ctx, b, "idle worker", func(s pirate.Stats) bool { return s.Idle >= 1 && s.InFlight < 3 })
 	}
-	waitLB(t, ctx, b, "3 idle", func(s broker.LBStats) bool { return s.Idle == 3 })
+	waitLB(t, ctx, b, "3 idle", func(s pirate.Stats) bool { return s.Idle == 3 })
 	for k, i := range []int{1, 2, 0} {
 		wg.Add(1)
 		go ask(3 + k)
@@ -83,9 +83,9 @@ func TestHeartbeatExpiry(t *testing.T) {
 	live := newWorker(t, b.Backend(), echo("ok"), steadyBeat, fastReconnect)
 	silentFrom := time.Now()
 	newRawWorker(t, ctx, b.Backend()) // READY, then silence
-	waitLB(t, ctx, b, "2 workers", func(s broker.LBStats) bool { return s.Workers == 2 })
+	waitLB(t, ctx, b, "2 workers", func(s pirate.Stats) bool { return s.Workers == 2 })
 	start := time.Now()
-	waitLB(t, ctx, b, "the silent worker's death", func(s broker.LBStats) bool { return s.Dead == 1 })
+	waitLB(t, ctx, b, "the silent worker's death", func(s pirate.Stats) bool { return s.Dead == 1 })
 	t.Logf("expiry after %v (liveness %v)", time.Since(silentFrom).Round(time.Millisecond), steadyExpiry)
 	if d := time.Since(silentFrom); d < steadyExpiry {
 		t.Errorf("the silent worker was buried after %v, before its %v of silence", d, steadyExpiry)
@@ -109,13 +109,13 @@ func TestHeartbeatExpiry(t *testing.T) {
 }
 
 // A request held by a worker that goes silent goes to another worker; the
-// silent worker's late reply is dropped by the broker.
+// silent worker's late reply is dropped by the pirate.
 func TestRequeueFromSilentWorker(t *testing.T) {
 	t.Parallel() // it waits out steadyExpiry
 	ctx := testCtx(t)
 	b := newLB(t, inproc(), inproc(), steadyBeat)
 	silent := newRawWorker(t, ctx, b.Backend())
-	waitLB(t, ctx, b, "silent worker", func(s broker.LBStats) bool { return s.Workers == 1 })
+	waitLB(t, ctx, b, "silent worker", func(s pirate.Stats) bool { return s.Workers == 1 })
 	// The client waits out the silent worker's burial without resending.
 	c := oneShot(t, b.Frontend())
 	type res struct {
@@ -131,7 +131,7 @@ func TestRequeueFromSilentWorker(t *testing.T) {
 		t.Fatalf("Request = %q, %v; want the good worker's reply", got.r, got.err)
 	}
 	silent.send(ctx, append(m[:2:2], []byte("late")))
-	waitLB(t, ctx, b, "late reply dropped", func(s broker.LBStats) bool { return s.LateReplies == 1 })
+	waitLB(t, ctx, b, "late reply dropped", func(s pirate.Stats) bool { return s.LateReplies == 1 })
 	if s := b.Stats(); s.Requeued != 1 || s.Replies != 1 {
 		t.Fatalf("stats %+v: want 1 requeued, 1 reply", s)
 	}
@@ -149,9 +149,9 @@ func TestHandlerErrorGivesRequestBack(t *testing.T) {
 		failed.Add(1)
 		panic("boom")
 	}, steadyBeat)
-	waitLB(t, ctx, b, "bad worker", func(s broker.LBStats) bool { return s.Workers == 1 })
+	waitLB(t, ctx, b, "bad worker", func(s pirate.Stats) bool { return s.Workers == 1 })
 	newWorker(t, b.Backend(), echo("good"), steadyBeat)
-	waitLB(t, ctx, b, "good worker", func(s broker.LBStats) bool { return s.Workers == 2 })
+	waitLB(t, ctx, b, "good worker", func(s pirate.Stats) bool { return s.Workers == 2 })
 	c := oneShot(t, b.Frontend())
 	r, err := c.Request(ctx, []byte("x"))
 	if err != nil || string(r[0]) != "good" {
@@ -171,24 +171,24 @@ func TestMaxDeliveriesAndRetryCap(t *testing.T) {
 	t.Parallel() // it waits out two client timeouts
 	ctx := testCtx(t)
 	abandoned := make(chan string, 2)
-	b := newLB(t, inproc(), inproc(), steadyBeat, broker.WithMaxDeliveries(2),
-		broker.WithAbandoned(func(body [][]byte) { abandoned <- string(bytes.Join(body, []byte("|"))) }))
+	b := newLB(t, inproc(), inproc(), steadyBeat, pirate.WithMaxDeliveries(2),
+		pirate.WithAbandoned(func(body [][]byte) { abandoned <- string(bytes.Join(body, []byte("|"))) }))
 	var calls atomic.Int32
 	newWorker(t, b.Backend(), func(context.Context, [][]byte) ([][]byte, error) {
 		calls.Add(1)
 		return nil, errors.New("cannot")
 	}, steadyBeat)
-	waitLB(t, ctx, b, "worker", func(s broker.LBStats) bool { return s.Workers == 1 })
-	c := newClient(t, b.Frontend(), broker.WithTimeout(resendAfter), broker.WithRetries(1))
+	waitLB(t, ctx, b, "worker", func(s pirate.Stats) bool { return s.Workers == 1 })
+	c := newClient(t, b.Frontend(), pirate.WithTimeout(resendAfter), pirate.WithRetries(1))
 	_, err := c.Request(ctx, []byte("poison"))
-	if !errors.Is(err, broker.ErrNoReply) {
+	if !errors.Is(err, pirate.ErrNoReply) {
 		t.Fatalf("Request: %v, want ErrNoReply", err)
 	}
 	if s := c.Stats(); s.Resends != 1 || s.Failed != 1 {
 		t.Fatalf("client stats %+v: want 1 resend", s)
 	}
 	// Two attempts, each delivered twice.
-	waitLB(t, ctx, b, "abandoned twice", func(s broker.LBStats) bool { return s.Abandoned == 2 })
+	waitLB(t, ctx, b, "abandoned twice", func(s pirate.Stats) bool { return s.Abandoned == 2 })
 	for range 2 {
 		if body := <-abandoned; body != "poison" {
 			t.Errorf("WithAbandoned got %q, want the request's body", body)
@@ -204,10 +204,10 @@ func TestMaxDeliveriesAndRetryCap(t *testing.T) {
 func TestNoWorkerRetriesCapped(t *testing.T) {
 	ctx := testCtx(t)
 	b := newLB(t, inproc(), inproc())
-	c := newClient(t, b.Frontend(), broker.WithTimeout(50*time.Millisecond), broker.WithRetries(2))
+	c := newClient(t, b.Frontend(), pirate.WithTimeout(50*time.Millisecond), pirate.WithRetries(2))
 	start := time.Now()
 	_, err := c.Request(ctx, []byte("x"))
-	if !errors.Is(err, broker.ErrNoReply) {
+	if !errors.Is(err, pirate.ErrNoReply) {
 		t.Fatalf("Request: %v, want ErrNoReply", err)
 	}
 	if d := time.Since(start); d < 150*time.Millisecond {
@@ -225,20 +225,20 @@ func TestResendWhileOutstandingDropped(t *testing.T) {
 	b := newLB(t, inproc(), inproc())
 	w := newRawWorker(t, ctx, b.Backend())
 	newRawWorker(t, ctx, b.Backend()) // idle, so the frontend is read
-	waitLB(t, ctx, b, "2 workers", func(s broker.LBStats) bool { return s.Workers == 2 })
+	waitLB(t, ctx, b, "2 workers", func(s pirate.Stats) bool { return s.Workers == 2 })
 	// Resends every 100 ms, as many as the test's wait allows: the worker
 	// replies once the broker has dropped one.
-	c := newClient(t, b.Frontend(), broker.WithTimeout(100*time.Millisecond), broker.WithRetries(int(wait/(100*time.Millisecond))))
+	c := newClient(t, b.Frontend(), pirate.WithTimeout(100*time.Millisecond), pirate.WithRetries(int(wait/(100*time.Millisecond))))
 	done := make(chan error, 1)
 	go func() { _, err := c.Request(ctx, []byte("x")); done <- err }()
 	m := w.request(ctx)
-	waitLB(t, ctx, b, "a duplicate", func(s broker.LBStats) bool { return s.Duplicates >= 1 })
+	waitLB(t, ctx, b, "a duplicate", func(s pirate.Stats) bool { return s.Duplicates >= 1 })
 	w.send(ctx, append(m[:2:2], []byte("done")))
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
 	// The broker counts the reply after sending it: wait for the count.
-	waitLB(t, ctx, b, "the reply counted", func(s broker.LBStats) bool { return s.Replies >= 1 })
+	waitLB(t, ctx, b, "the reply counted", func(s pirate.Stats) bool { return s.Replies >= 1 })
 	if s := b.Stats(); s.Requests != 1 || s.Replies != 1 {
 		t.Fatalf("stats %+v", s)
 	}
@@ -250,7 +250,7 @@ func TestRequestWithoutBodyMalformed(t *testing.T) {
 	ctx := testCtx(t)
 	b := newLB(t, inproc(), inproc(), steadyBeat)
 	w := newRawWorker(t, ctx, b.Backend())
-	waitLB(t, ctx, b, "worker", func(s broker.LBStats) bool { return s.Idle == 1 })
+	waitLB(t, ctx, b, "worker", func(s pirate.Stats) bool { return s.Idle == 1 })
 	cl := newSocket(t, socket.Dealer)
 	if err := cl.Connect(b.Frontend()); err != nil {
 		t.Fatal(err)
@@ -260,7 +260,7 @@ func TestRequestWithoutBodyMalformed(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitLB(t, ctx, b, "2 malformed", func(s broker.LBStats) bool { return s.Malformed == 2 })
+	waitLB(t, ctx, b, "2 malformed", func(s pirate.Stats) bool { return s.Malformed == 2 })
 	if err := cl.Send(ctx, socket.Msg{[]byte("id-1"), nil, []byte("job")}); err != nil {
 		t.Fatal(err)
 	}
@@ -277,7 +277,7 @@ func TestRequestWithoutBodyMalformed(t *testing.T) {
 		t.Fatalf("client got %q, want [id-1  done]", r)
 	}
 	// The broker counts a reply after sending it: wait for the count.
-	waitLB(t, ctx, b, "the reply counted", func(s broker.LBStats) bool { return s.Replies == 1 })
+	waitLB(t, ctx, b, "the reply counted", func(s pirate.Stats) bool { return s.Replies == 1 })
 	if s := b.Stats(); s.Requests != 1 || s.Malformed != 2 {
 		t.Fatalf("stats %+v", s)
 	}

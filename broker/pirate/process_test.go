@@ -1,4 +1,4 @@
-package broker_test
+package pirate_test
 
 import (
 	"bufio"
@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zmqflow/zmqflow/broker"
+	"github.com/zmqflow/zmqflow/broker/pirate"
 )
 
 var (
@@ -35,7 +35,7 @@ func lbworkerBinary(t *testing.T) string {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		out, err := exec.CommandContext(ctx, filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", workerBin,
-			"github.com/zmqflow/zmqflow/broker/internal/lbworker").CombinedOutput()
+			"github.com/zmqflow/zmqflow/broker/pirate/internal/lbworker").CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build lbworker: %v\n%s", err, out)
 		}
@@ -104,11 +104,11 @@ func TestWorkerProcessKilledMidRequest(t *testing.T) {
 	if l := p.line(t, ctx); l != "STARTED" {
 		t.Fatalf("worker process said %q", l)
 	}
-	waitLB(t, ctx, b, "the process worker", func(s broker.LBStats) bool { return s.Workers == 1 })
+	waitLB(t, ctx, b, "the process worker", func(s pirate.Stats) bool { return s.Workers == 1 })
 	for range 2 {
 		newWorker(t, b.Backend(), echo("go"), steadyBeat, fastReconnect)
 	}
-	waitLB(t, ctx, b, "3 workers", func(s broker.LBStats) bool { return s.Workers == 3 })
+	waitLB(t, ctx, b, "3 workers", func(s pirate.Stats) bool { return s.Workers == 3 })
 
 	// No resends: a lost request shows as a failure.
 	c := oneShot(t, b.Frontend())
@@ -148,7 +148,7 @@ func TestWorkerProcessKilledMidRequest(t *testing.T) {
 			t.Fatalf("request %d: reply %q, want [go %s]", i, replies[i], want)
 		}
 	}
-	waitLB(t, ctx, b, "the dead process", func(s broker.LBStats) bool { return s.Workers == 2 })
+	waitLB(t, ctx, b, "the dead process", func(s pirate.Stats) bool { return s.Workers == 2 })
 	bs, cs := b.Stats(), c.Stats()
 	if bs.Requeued != 1 || bs.Dead != 1 || bs.Replies != n+1 || bs.LateReplies != 0 {
 		t.Fatalf("broker stats %+v", bs)

@@ -1,5 +1,5 @@
 // Command composenode is one node of a map-reduce chain of load balancers
-// in a process of its own, for the tests of broker.Stage. Every node speaks
+// in a process of its own, for the tests of pirate.Stage. Every node speaks
 // tcp, uses heartbeats of 50 ms with a liveness of 10 s (the tests'
 // steadyBeat: a stalled node buries no live peer; a killed one is found by
 // its connection's end), and stops on SIGINT.
@@ -10,7 +10,7 @@
 //	    SIGINT "STATS requests=.. replies=.. requeued=.. dead=.. abandoned=..
 //	    duplicates=.." before it exits.
 //	composenode map BACKEND DOWNSTREAM [HANG_AFTER]
-//	    A broker.Stage: a worker of BACKEND squaring each item and a client
+//	    A pirate.Stage: a worker of BACKEND squaring each item and a client
 //	    of DOWNSTREAM. An item is the frames ID KEY X (X decimal) and goes
 //	    downstream as ID KEY X². With HANG_AFTER, after that many items it
 //	    prints "BUSY ID" on the next one and waits to be killed.
@@ -31,12 +31,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/zmqflow/zmqflow/broker"
+	"github.com/zmqflow/zmqflow/broker/pirate"
 )
 
 var (
-	beat      = broker.WithHeartbeat(50*time.Millisecond, 200)
-	reconnect = broker.WithReconnect(50*time.Millisecond, 400*time.Millisecond)
+	beat      = pirate.WithHeartbeat(50*time.Millisecond, 200)
+	reconnect = pirate.WithReconnect(50*time.Millisecond, 400*time.Millisecond)
 )
 
 func main() {
@@ -64,7 +64,7 @@ func runBroker(workers string, sig <-chan os.Signal) error {
 	if err != nil {
 		return err
 	}
-	b, err := broker.NewLoadBalancer("tcp://127.0.0.1:*", "tcp://127.0.0.1:*", beat)
+	b, err := pirate.NewLoadBalancer("tcp://127.0.0.1:*", "tcp://127.0.0.1:*", beat)
 	if err != nil {
 		return err
 	}
@@ -75,7 +75,7 @@ func runBroker(workers string, sig <-chan os.Signal) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		if b.Wait(ctx, func(s broker.LBStats) bool { return s.Workers >= n }) == nil {
+		if b.Wait(ctx, func(s pirate.Stats) bool { return s.Workers >= n }) == nil {
 			fmt.Println("WORKERS", n)
 		}
 	}()
@@ -114,9 +114,9 @@ func runMap(backend, downstream string, hang []string, sig <-chan os.Signal) err
 		return [][]byte{req[0], req[1], []byte(strconv.FormatInt(x*x, 10))}, nil
 	}
 	// The downstream client waits as long as the test would for a reply
-	// that comes at once: a resend would count twice at the reduce broker.
-	s, err := broker.NewStage(backend, square, downstream, beat, reconnect,
-		broker.WithTimeout(time.Minute), broker.WithRetries(2))
+	// that comes at once: a resend would count twice at the reduce pirate.
+	s, err := pirate.NewStage(backend, square, downstream, beat, reconnect,
+		pirate.WithTimeout(time.Minute), pirate.WithRetries(2))
 	if err != nil {
 		return err
 	}
@@ -149,7 +149,7 @@ func runReduce(backend string, sig <-chan os.Signal) error {
 		}
 		return [][]byte{req[0], req[1], req[2], []byte(strconv.FormatInt(total[k], 10))}, nil
 	}
-	w, err := broker.NewWorker(backend, add, beat, reconnect)
+	w, err := pirate.NewWorker(backend, add, beat, reconnect)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package broker_test
+package pirate_test
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zmqflow/zmqflow/broker"
+	"github.com/zmqflow/zmqflow/broker/pirate"
 	"github.com/zmqflow/zmqflow/internal/pyzmq"
 )
 
@@ -25,7 +25,7 @@ const (
 	pyLiveness = 100
 )
 
-var pyBeat = broker.WithHeartbeat(pyInterval, pyLiveness)
+var pyBeat = pirate.WithHeartbeat(pyInterval, pyLiveness)
 
 func pyArgs() []string {
 	return []string{fmt.Sprint(pyInterval.Milliseconds()), fmt.Sprint(pyLiveness)}
@@ -57,7 +57,7 @@ func TestInteropPythonWorkers(t *testing.T) {
 		lineWith(t, ctx, w, "STARTED")
 		ws = append(ws, w)
 	}
-	waitLB(t, ctx, b, "2 python workers", func(s broker.LBStats) bool { return s.Workers == 2 })
+	waitLB(t, ctx, b, "2 python workers", func(s pirate.Stats) bool { return s.Workers == 2 })
 	c := oneShot(t, b.Frontend())
 	var wg sync.WaitGroup
 	for i := range 10 {
@@ -86,7 +86,7 @@ func TestInteropPythonWorkers(t *testing.T) {
 			}
 		}
 	}
-	waitLB(t, ctx, b, "every reply counted", func(s broker.LBStats) bool { return s.Replies == 10 })
+	waitLB(t, ctx, b, "every reply counted", func(s pirate.Stats) bool { return s.Replies == 10 })
 	if s := b.Stats(); s.Dead != 0 || s.Workers != 2 || s.Requests != 10 || s.Requeued != 0 || s.LateReplies != 0 {
 		t.Fatalf("stats %+v: python workers should stay alive on heartbeats and do each request once", s)
 	}
@@ -97,7 +97,7 @@ func TestInteropREQClient(t *testing.T) {
 	ctx := testCtx(t)
 	b := newLB(t, "tcp://127.0.0.1:*", "tcp://127.0.0.1:*", pyBeat)
 	newWorker(t, b.Backend(), echo("ok"), pyBeat, fastReconnect)
-	waitLB(t, ctx, b, "worker", func(s broker.LBStats) bool { return s.Workers == 1 })
+	waitLB(t, ctx, b, "worker", func(s pirate.Stats) bool { return s.Workers == 1 })
 	req := pyzmq.Socket(t, "REQ", "--connect", b.Frontend())
 	for i := range 3 {
 		if err := req.SendString(fmt.Sprint("hello-", i)); err != nil {
@@ -120,7 +120,7 @@ func TestInteropPythonQueue(t *testing.T) {
 	q := pyzmq.Start(t, "testdata/ppqueue.py", append([]string{"tcp://127.0.0.1:*", "tcp://127.0.0.1:*"}, pyArgs()...)...)
 	f := strings.Fields(lineWith(t, ctx, q, "READY"))
 	front, back := f[1], f[2]
-	var ws []*broker.Worker
+	var ws []*pirate.Worker
 	for i := range 2 {
 		ws = append(ws, newWorker(t, back, echo(fmt.Sprint("w", i)), pyBeat, fastReconnect))
 	}

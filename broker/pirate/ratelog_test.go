@@ -1,4 +1,4 @@
-package broker_test
+package pirate_test
 
 import (
 	"testing"
@@ -7,7 +7,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/zmqflow/zmqflow/broker"
+	"github.com/zmqflow/zmqflow/broker/pirate"
 	"github.com/zmqflow/zmqflow/socket"
 )
 
@@ -17,7 +17,7 @@ func TestMalformedLogRateLimited(t *testing.T) {
 	ctx := testCtx(t)
 	core, logs := observer.New(zapcore.DebugLevel)
 	front, back := inproc(), inproc()
-	b := newLB(t, front, back, broker.WithLogger(zap.New(core)), steadyBeat)
+	b := newLB(t, front, back, pirate.WithLogger(zap.New(core)), steadyBeat)
 	newWorker(t, back, echo("w"), steadyBeat) // the load balancer reads clients only while a worker is idle
 
 	peer := newSocket(t, socket.Dealer)
@@ -34,7 +34,7 @@ func TestMalformedLogRateLimited(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitLB(t, ctx, b, "every message counted", func(s broker.LBStats) bool { return s.Malformed == sent })
+	waitLB(t, ctx, b, "every message counted", func(s pirate.Stats) bool { return s.Malformed == sent })
 	entries := logs.FilterMessage("request without an address stack dropped").All()
 	// 1000 messages arrive within a few seconds at most; allow a tick per
 	// second of a very slow run.

@@ -1,4 +1,4 @@
-package broker_test
+package pirate_test
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zmqflow/zmqflow/broker"
+	"github.com/zmqflow/zmqflow/broker/pirate"
 	"github.com/zmqflow/zmqflow/socket"
 )
 
@@ -46,7 +46,7 @@ type result struct {
 	err error
 }
 
-func request(ctx context.Context, c *broker.Client, body string) <-chan result {
+func request(ctx context.Context, c *pirate.Client, body string) <-chan result {
 	done := make(chan result, 1)
 	go func() { r, err := c.Request(ctx, []byte(body)); done <- result{r, err} }()
 	return done
@@ -58,16 +58,16 @@ func request(ctx context.Context, c *broker.Client, body string) <-chan result {
 // comes, is dropped and it is idle again.
 func TestHoldLimitPPPWorker(t *testing.T) {
 	ctx := testCtx(t)
-	b := newLB(t, inproc(), inproc(), steadyBeat, broker.WithHoldLimit(holdLimit))
+	b := newLB(t, inproc(), inproc(), steadyBeat, pirate.WithHoldLimit(holdLimit))
 	stuck := beatingWorker(t, ctx, b.Backend())
-	waitLB(t, ctx, b, "the stuck worker", func(s broker.LBStats) bool { return s.Workers == 1 })
+	waitLB(t, ctx, b, "the stuck worker", func(s pirate.Stats) bool { return s.Workers == 1 })
 	c := oneShot(t, b.Frontend())
 	done := request(ctx, c, "job")
 	m := stuck.request(ctx)
 	if len(m) != 3 || body(m) != "job" {
 		t.Fatalf("stuck worker got %v", m)
 	}
-	waitLB(t, ctx, b, "the request taken back", func(s broker.LBStats) bool { return s.Overdue == 1 && s.Pending == 1 })
+	waitLB(t, ctx, b, "the request taken back", func(s pirate.Stats) bool { return s.Overdue == 1 && s.Pending == 1 })
 	newWorker(t, b.Backend(), echo("good"), steadyBeat, fastReconnect)
 	if got := <-done; got.err != nil || len(got.r) != 2 || string(got.r[0]) != "good" || string(got.r[1]) != "job" {
 		t.Fatalf("Request = %q, %v; want the good worker's reply", got.r, got.err)
@@ -78,7 +78,7 @@ func TestHoldLimitPPPWorker(t *testing.T) {
 		t.Fatalf("Request = %q, %v; want the good worker's reply", got.r, got.err)
 	}
 	stuck.send(ctx, append(m[:2:2], []byte("late")))
-	waitLB(t, ctx, b, "the late reply dropped and its worker idle", func(s broker.LBStats) bool {
+	waitLB(t, ctx, b, "the late reply dropped and its worker idle", func(s pirate.Stats) bool {
 		return s.LateReplies == 1 && s.Idle == 2
 	})
 	if s := b.Stats(); s.Replies != 2 || s.Dead != 0 || s.Workers != 2 || s.Requeued < 1 || s.Abandoned != 0 {
@@ -93,13 +93,13 @@ func TestHoldLimitPPPWorker(t *testing.T) {
 // worker the request went to next is then the late one.
 func TestHoldLimitFirstReplyWins(t *testing.T) {
 	ctx := testCtx(t)
-	b := newLB(t, inproc(), inproc(), steadyBeat, broker.WithHoldLimit(holdLimit))
+	b := newLB(t, inproc(), inproc(), steadyBeat, pirate.WithHoldLimit(holdLimit))
 	first := beatingWorker(t, ctx, b.Backend())
-	waitLB(t, ctx, b, "the first worker", func(s broker.LBStats) bool { return s.Workers == 1 })
+	waitLB(t, ctx, b, "the first worker", func(s pirate.Stats) bool { return s.Workers == 1 })
 	c := oneShot(t, b.Frontend())
 	done := request(ctx, c, "job")
 	m1 := first.request(ctx)
-	waitLB(t, ctx, b, "the request taken back", func(s broker.LBStats) bool { return s.Overdue == 1 && s.Pending == 1 })
+	waitLB(t, ctx, b, "the request taken back", func(s pirate.Stats) bool { return s.Overdue == 1 && s.Pending == 1 })
 	second := beatingWorker(t, ctx, b.Backend())
 	m2 := second.request(ctx)
 	if string(m2[0]) != string(m1[0]) || body(m2) != "job" {
@@ -110,7 +110,7 @@ func TestHoldLimitFirstReplyWins(t *testing.T) {
 		t.Fatalf("Request = %q, %v; want the first worker's reply", got.r, got.err)
 	}
 	second.send(ctx, append(m2[:2:2], []byte("second")))
-	waitLB(t, ctx, b, "the second reply dropped, both workers idle", func(s broker.LBStats) bool {
+	waitLB(t, ctx, b, "the second reply dropped, both workers idle", func(s pirate.Stats) bool {
 		return s.LateReplies == 1 && s.Idle == 2
 	})
 	if s := b.Stats(); s.Replies != 1 || s.Dead != 0 {
@@ -126,7 +126,7 @@ func TestHoldLimitFirstReplyWins(t *testing.T) {
 // worker. Its late reply is dropped, and registers it again.
 func TestHoldLimitREQWorker(t *testing.T) {
 	ctx := testCtx(t)
-	b := newLB(t, inproc(), inproc(), steadyBeat, broker.WithHoldLimit(holdLimit))
+	b := newLB(t, inproc(), inproc(), steadyBeat, pirate.WithHoldLimit(holdLimit))
 	req := newSocket(t, socket.Req)
 	if err := req.Connect(b.Backend()); err != nil {
 		t.Fatal(err)
@@ -134,7 +134,7 @@ func TestHoldLimitREQWorker(t *testing.T) {
 	if err := req.Send(ctx, socket.Msg{[]byte("READY")}); err != nil {
 		t.Fatal(err)
 	}
-	waitLB(t, ctx, b, "the REQ worker", func(s broker.LBStats) bool { return s.Workers == 1 })
+	waitLB(t, ctx, b, "the REQ worker", func(s pirate.Stats) bool { return s.Workers == 1 })
 	c := oneShot(t, b.Frontend())
 	done := request(ctx, c, "job")
 	m, err := req.Recv(ctx)
@@ -144,7 +144,7 @@ func TestHoldLimitREQWorker(t *testing.T) {
 	if len(m) != 3 || len(m[1]) != 0 || body(m) != "job" {
 		t.Fatalf("REQ worker got %v: want address, delimiter, body", m)
 	}
-	waitLB(t, ctx, b, "the REQ worker forgotten", func(s broker.LBStats) bool {
+	waitLB(t, ctx, b, "the REQ worker forgotten", func(s pirate.Stats) bool {
 		return s.Overdue == 1 && s.Dead == 1 && s.Workers == 0 && s.Pending == 1
 	})
 	newWorker(t, b.Backend(), echo("good"), steadyBeat, fastReconnect)
@@ -154,7 +154,7 @@ func TestHoldLimitREQWorker(t *testing.T) {
 	if err := req.Send(ctx, socket.Msg{m[0], nil, []byte("late")}); err != nil {
 		t.Fatal(err)
 	}
-	waitLB(t, ctx, b, "the late reply dropped, the REQ worker back", func(s broker.LBStats) bool {
+	waitLB(t, ctx, b, "the late reply dropped, the REQ worker back", func(s pirate.Stats) bool {
 		return s.LateReplies == 1 && s.Workers == 2 && s.Idle == 2
 	})
 	// And it serves again: of two requests at once, each worker gets one.
@@ -194,9 +194,9 @@ func TestREQWorkerNeedsNoHeartbeats(t *testing.T) {
 	if err := req.Send(ctx, socket.Msg{[]byte("READY")}); err != nil {
 		t.Fatal(err)
 	}
-	waitLB(t, ctx, b, "the REQ worker", func(s broker.LBStats) bool { return s.Workers == 1 })
+	waitLB(t, ctx, b, "the REQ worker", func(s pirate.Stats) bool { return s.Workers == 1 })
 	newRawWorker(t, ctx, b.Backend())
-	waitLB(t, ctx, b, "the silent PPP worker buried", func(s broker.LBStats) bool { return s.Dead == 1 })
+	waitLB(t, ctx, b, "the silent PPP worker buried", func(s pirate.Stats) bool { return s.Dead == 1 })
 	if s := b.Stats(); s.Workers != 1 || s.Idle != 1 || s.Malformed != 0 {
 		t.Fatalf("stats %+v: the REQ worker should be registered and idle", s)
 	}
@@ -220,8 +220,8 @@ func TestREQWorkerNeedsNoHeartbeats(t *testing.T) {
 }
 
 func TestWithHoldLimitBad(t *testing.T) {
-	_, err := broker.NewLoadBalancer(inproc(), inproc(), broker.WithHoldLimit(-time.Second))
-	if !errors.Is(err, broker.ErrBadOption) {
+	_, err := pirate.NewLoadBalancer(inproc(), inproc(), pirate.WithHoldLimit(-time.Second))
+	if !errors.Is(err, pirate.ErrBadOption) {
 		t.Fatalf("NewLoadBalancer with a negative hold limit: %v, want ErrBadOption", err)
 	}
 }

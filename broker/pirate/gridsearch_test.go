@@ -1,4 +1,4 @@
-package broker_test
+package pirate_test
 
 import (
 	"context"
@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zmqflow/zmqflow/broker"
+	"github.com/zmqflow/zmqflow/broker/pirate"
 	"github.com/zmqflow/zmqflow/internal/taskset"
 	"github.com/zmqflow/zmqflow/socket"
 )
@@ -28,7 +28,7 @@ func sum(ds []time.Duration) time.Duration               { return taskset.Sum(ds
 // The dispatch's efficiency, G/T (the target is 0.97, benchmarks.md), is
 // logged here and measured by BenchmarkGridSearchDispatch: on a busy
 // machine, and under the race detector, a unit test's figure says more
-// about the machine than about the broker.
+// about the machine than about the pirate.
 func TestGridSearchDispatch(t *testing.T) {
 	scale := 1.0
 	if testing.Short() {
@@ -79,7 +79,7 @@ func BenchmarkGridSearchDispatch(b *testing.B) {
 // grid is a load balancer with workers that sleep for the duration each
 // request carries, and a client DEALER.
 type grid struct {
-	b       *broker.LoadBalancer
+	b       *pirate.LoadBalancer
 	client  *socket.Socket
 	workers int
 	runs    uint64 // sets run so far, for the broker's counts
@@ -107,7 +107,7 @@ func newGrid(t testing.TB, transport string, workers int) *grid {
 			}
 		})
 	}
-	waitLB(t, ctx, b, "workers", func(s broker.LBStats) bool { return s.Workers == workers })
+	waitLB(t, ctx, b, "workers", func(s pirate.Stats) bool { return s.Workers == workers })
 
 	hwm := 2 * taskset.M
 	client := newSocket(t, socket.Dealer, socket.WithSendHWM(hwm), socket.WithRecvHWM(hwm))
@@ -182,7 +182,7 @@ func (g *grid) run(t testing.TB, ds []time.Duration) time.Duration {
 	// The broker counts a reply after sending it: wait for the last count.
 	g.runs++
 	want := g.runs * uint64(len(ds))
-	waitLB(t, ctx, g.b, "every reply counted", func(s broker.LBStats) bool { return s.Replies >= want })
+	waitLB(t, ctx, g.b, "every reply counted", func(s pirate.Stats) bool { return s.Replies >= want })
 	if s := g.b.Stats(); s.Requests != want || s.Replies != want {
 		t.Errorf("broker stats %+v, want %d requests and replies", s, want)
 	}

@@ -1,16 +1,19 @@
-package broker
+package pirate
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
-	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/zmqflow/zmqflow/actor"
+	"github.com/zmqflow/zmqflow/broker/internal/board"
+	"github.com/zmqflow/zmqflow/broker/internal/ppp"
+	"github.com/zmqflow/zmqflow/broker/internal/run"
+	"github.com/zmqflow/zmqflow/patterns"
 	"github.com/zmqflow/zmqflow/socket"
 )
 
@@ -27,9 +30,12 @@ import (
 // copies it into its reply, and the load balancer puts the stack back.
 //
 // The least recently used idle worker gets the next request, and the
-// frontend is read only while a worker is idle, so requests wait in the
-// clients' queues (and TCP) rather than in the broker. A request must have
-// a body: one without is dropped as malformed, and never answered.
+// frontend is read only while a worker is idle and no request waits for
+// one, so requests wait in the clients' queues (and TCP) rather than in
+// the broker: what was read when the last idle worker got its request (at
+// most a mailbox, actor.DefaultMailboxSize) waits in the broker for the
+// next. A request must have a body: one without is dropped as malformed,
+// and never answered.
 //
 // A PPP worker that sends nothing for liveness intervals, or whose
 // connection is gone, is dead; the request it held goes to the next idle
@@ -53,29 +59,32 @@ import (
 // id there), so a resent request that is still outstanding is dropped, and
 // of the replies to one request only the first reaches the client.
 //
-// Concurrency: a LoadBalancer is safe for concurrent use. It runs three
-// goroutines: one reads the frontend, one the backend, and one owns all the
-// state and does all the sending (the actor way; package socket has no
-// poller). They start in NewLoadBalancer and end in Close, which returns
-// after they have ended and both sockets are closed. Stats and Wait may be
-// called from any goroutine; Wait blocks until its condition holds or its
-// ctx ends.
+// The load balancer is one actor, "pirate load balancer", under a
+// supervisor: its mailbox is fed by both sockets and a clock (the
+// heartbeat interval), and it holds all the state and does all the
+// sending. A failure of the actor (a bug: a panic) restarts it with fresh
+// state on the same sockets; the restart forgets the workers and the
+// requests they hold, and the counters of Stats go on. Workers find the
+// broker silent and send READY again (our Worker and the guide's ppworker
+// do), and clients resend what they get no reply to (the Lazy Pirate's
+// retries), which is what a restart of the broker's process asks of them
+// too.
+//
+// Concurrency: a LoadBalancer is safe for concurrent use. It runs its
+// actor's goroutine, one per socket that feeds it and one for its clock;
+// NewLoadBalancer starts them and Close returns after they have ended and
+// both sockets are closed. Stats and Wait may be called from any
+// goroutine; Wait blocks until its condition holds, its ctx ends or the
+// load balancer ends.
 type LoadBalancer struct {
-	cfg             config
-	holdLimit       time.Duration
-	front, back     *socket.Socket
+	g               *run.Group
 	frontEP, backEP string
-	cancel          context.CancelFunc
-	done            chan struct{}
-	closeOnce       sync.Once
-
-	board statsBoard[LBStats]
-	mu    sync.Mutex
-	err   error // why the loop ended early, if it did
+	board           board.Board[Stats]
+	ref             actor.Ref[lbMsg]
 }
 
-// LBStats are a LoadBalancer's gauges (now) and counters (since it started).
-type LBStats struct {
+// Stats are a LoadBalancer's gauges (now) and counters (since it started).
+type Stats struct {
 	Workers  int // workers registered (READY and alive), late ones included
 	Idle     int // of them, waiting for a request
 	InFlight int // requests on a worker
@@ -92,80 +101,108 @@ type LBStats struct {
 	Malformed   uint64 // messages dropped because they are not PPP (or lbbroker's), or a request without a body
 }
 
+// lbName is the load balancer's actor, as the observer knows it.
+const lbName = "pirate load balancer"
+
 // NewLoadBalancer binds a load balancer's frontend (for clients) and
-// backend (for workers) and starts it. Endpoints are as socket.Bind takes
-// them; tcp port "*" picks a free one (see Frontend and Backend).
-// Options: WithHeartbeat, WithHoldLimit, WithMaxDeliveries, WithAbandoned,
-// WithSocketOptions, WithLogger.
+// backend (for workers) and starts it. Each endpoint is bound, or
+// connected when written with a leading '>' (CZMQ's convention; a leading
+// '@' means bind); tcp port "*" picks a free one (see Frontend and
+// Backend). Options: WithHeartbeat, WithHoldLimit, WithMaxDeliveries,
+// WithAbandoned, WithSocketOptions, WithLogger, WithObserver.
 func NewLoadBalancer(frontend, backend string, opts ...Option) (*LoadBalancer, error) {
-	cfg, err := newConfig(opts)
+	cfg, err := build(forLoadBalancer, "NewLoadBalancer", opts)
 	if err != nil {
 		return nil, err
 	}
-	b := &LoadBalancer{cfg: cfg, holdLimit: holdLimit(opts), done: make(chan struct{})}
+	b := &LoadBalancer{}
 	// Replies to clients that left are dropped, as in the guide; workers
 	// are sent with mandatory routing so that a vanished worker is found
 	// at the next send instead of after its heartbeats expire.
-	if b.front, err = socket.New(socket.Router, append([]socket.Option{socket.WithLinger(0)}, cfg.sockOpts...)...); err != nil {
-		return nil, fmt.Errorf("broker: load balancer frontend: %w", err)
-	}
-	if b.back, err = socket.New(socket.Router, append([]socket.Option{socket.WithLinger(0), socket.WithRouterMandatory()}, cfg.sockOpts...)...); err != nil {
-		b.front.Close()
-		return nil, fmt.Errorf("broker: load balancer backend: %w", err)
-	}
-	if b.frontEP, err = b.front.Bind(frontend); err == nil {
-		b.backEP, err = b.back.Bind(backend)
-	}
+	base := append([]socket.Option{socket.WithLinger(0)}, cfg.SockOpts...)
+	front, fep, err := run.Open(socket.Router, frontend, base)
 	if err != nil {
-		b.front.Close()
-		b.back.Close()
-		return nil, fmt.Errorf("broker: load balancer: %w", err)
+		return nil, fmt.Errorf("pirate: load balancer frontend: %w", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	b.cancel = cancel
-	go b.run(ctx)
+	back, bep, err := run.Open(socket.Router, backend, append([]socket.Option{socket.WithRouterMandatory()}, base...))
+	if err != nil {
+		front.Close()
+		return nil, fmt.Errorf("pirate: load balancer backend: %w", err)
+	}
+	b.frontEP, b.backEP = fep, bep
+	b.board.Report(cfg.Observer, lbName)
+
+	// Closed until a worker is idle: the frontend is read only then.
+	gate := patterns.NewGate()
+	gate.Close()
+	child := actor.NewChild(lbName,
+		func() actor.Behavior[lbMsg] { return newBalancer(&cfg, front, back, gate, &b.board) },
+		actor.WithFeed(patterns.Feed(front, func(m socket.Msg) lbMsg { return lbMsg{from: fromClient, m: m} }, gate)),
+		actor.WithFeed(patterns.Feed(back, func(m socket.Msg) lbMsg { return lbMsg{from: fromWorker, m: m} }, nil)),
+		actor.WithFeed(actor.Ticker(cfg.Interval, func(t time.Time) lbMsg { return lbMsg{from: fromClock, now: t} })))
+	b.ref = child.Ref()
+	b.g, err = run.Start(context.Background(), lbName+" supervisor", []*socket.Socket{front, back},
+		[]actor.ChildSpec{child}, supervision(cfg)...)
+	if err != nil {
+		return nil, fmt.Errorf("pirate: load balancer: %w", err)
+	}
 	return b, nil
 }
 
-// Frontend returns the endpoint clients connect to, as bound.
+// Frontend returns the endpoint clients connect to, as bound (port
+// resolved) or connected.
 func (b *LoadBalancer) Frontend() string { return b.frontEP }
 
-// Backend returns the endpoint workers connect to, as bound.
+// Backend returns the endpoint workers connect to, as bound or connected.
 func (b *LoadBalancer) Backend() string { return b.backEP }
 
 // Stats returns a snapshot of the load balancer's gauges and counters.
-func (b *LoadBalancer) Stats() LBStats { return b.board.get() }
+func (b *LoadBalancer) Stats() Stats { return b.board.Get() }
 
-// Wait blocks until cond holds for the load balancer's stats, or ctx ends
-// (ctx.Err()), or the load balancer is closed (ErrClosed). cond is called
-// with no lock held, from the calling goroutine only.
-func (b *LoadBalancer) Wait(ctx context.Context, cond func(LBStats) bool) error {
-	return b.board.wait(ctx, b.done, cond)
+// Wait blocks until cond holds for the load balancer's stats (nil), or
+// ctx ends (ctx.Err()), or the load balancer ends (ErrClosed). cond is
+// called with no lock held, from the calling goroutine only.
+func (b *LoadBalancer) Wait(ctx context.Context, cond func(Stats) bool) error {
+	return b.board.Wait(ctx, b.g.Done(), ErrClosed, cond)
+}
+
+// Done is closed when the load balancer has ended: closed, or failed for
+// good (its actor kept failing), when Err says why.
+func (b *LoadBalancer) Done() <-chan struct{} { return b.g.Done() }
+
+// Err is nil while the load balancer runs and after Close; otherwise why
+// it failed.
+func (b *LoadBalancer) Err() error {
+	if err := b.g.Err(); err != nil {
+		return fmt.Errorf("%w: %w", ErrClosed, err)
+	}
+	return nil
 }
 
 // Close stops the load balancer and closes its sockets, dropping requests
-// and replies on their way. It returns after its goroutines have ended.
-// Calls after the first return nil.
-func (b *LoadBalancer) Close() error {
-	var err error
-	b.closeOnce.Do(func() {
-		b.cancel()
-		<-b.done
-		err = errors.Join(b.front.Close(), b.back.Close())
-		b.mu.Lock()
-		if b.err != nil && err == nil {
-			err = b.err
-		}
-		b.mu.Unlock()
-	})
-	return err
+// and replies on their way. It returns after its goroutines have ended,
+// with the error that ended it early, if one did. Calls after the first
+// return nil.
+func (b *LoadBalancer) Close() error { return b.g.Close() }
+
+// source is where a message of the load balancer's mailbox came from.
+type source uint8
+
+const (
+	fromClient source = iota + 1 // the frontend
+	fromWorker                   // the backend
+	fromClock                    // the heartbeat clock
+)
+
+// lbMsg is what the load balancer's actor receives: a message from a
+// socket, or a tick of its clock.
+type lbMsg struct {
+	from source
+	m    socket.Msg // fromClient, fromWorker
+	now  time.Time  // fromClock
 }
 
-// maxCredit bounds the frontend reader's tokens: the requests read ahead
-// for idle workers.
-const maxCredit = 1024
-
-// lbWorker is a worker as the loop sees it: idle (on the idle list),
+// lbWorker is a worker as the balancer sees it: idle (on the idle list),
 // holding a request (req), or late (still at a request that was taken
 // from it or answered by another worker; it gets no request meanwhile).
 type lbWorker struct {
@@ -188,114 +225,85 @@ type lbRequest struct {
 	deliveries int
 }
 
-// lbLoop is the state the loop goroutine owns.
-type lbLoop struct {
-	b           *LoadBalancer
+// balancer is the load balancer's actor: the state, owned by its
+// goroutine, and the sending.
+type balancer struct {
+	cfg         *config
+	front, back *socket.Socket
+	gate        *patterns.Gate
+	board       *board.Board[Stats]
 	log         *zap.Logger
 	workers     map[string]*lbWorker
 	idle        []*lbWorker // least recently used first
 	pending     []*lbRequest
 	outstanding map[string]*lbRequest // by key
 	tickets     map[string]*lbRequest // the same requests, by ticket
-	session     [8]byte               // the random half of tickets
+	session     [8]byte               // the random half of tickets, new at each start
 	seq         uint64                // the counting half
-	st          LBStats
+	st          Stats
 	sendCtx     context.Context
 	sendCancel  context.CancelFunc
 }
 
-func (b *LoadBalancer) run(ctx context.Context) {
-	defer close(b.done)
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+// newBalancer makes the actor's state for a start or a restart: no
+// workers and no requests, the counters as the last incarnation left
+// them.
+func newBalancer(cfg *config, front, back *socket.Socket, gate *patterns.Gate, b *board.Board[Stats]) *balancer {
+	st := b.Get()
+	st.Workers, st.Idle, st.InFlight, st.Pending = 0, 0, 0, 0
+	return &balancer{cfg: cfg, front: front, back: back, gate: gate, board: b, log: cfg.Log,
+		workers: map[string]*lbWorker{}, outstanding: map[string]*lbRequest{}, tickets: map[string]*lbRequest{}, st: st}
+}
 
-	// Buffered so that a burst of replies (many workers finishing at once)
-	// costs the readers no hand-over per message.
-	frontCh, backCh := make(chan socket.Msg, 256), make(chan socket.Msg, 256)
-	want := make(chan struct{}, maxCredit)
-	failed := make(chan error, 2)
-	wg.Add(2)
-	go func() { defer wg.Done(); readLoop(ctx, b.front, want, frontCh, failed) }()
-	go func() { defer wg.Done(); readLoop(ctx, b.back, nil, backCh, failed) }()
-
-	l := &lbLoop{b: b, log: b.cfg.log, workers: map[string]*lbWorker{},
-		outstanding: map[string]*lbRequest{}, tickets: map[string]*lbRequest{}}
+// Start draws the tickets' session number: a reply that a worker kept
+// across a restart of the actor (or of the broker) cannot be taken for a
+// new request's.
+func (l *balancer) Start(ctx context.Context) error {
 	rand.Read(l.session[:])
-	tick := time.NewTicker(b.cfg.interval)
-	defer tick.Stop()
-	l.newSendCtx(ctx)
-	defer func() { l.sendCancel() }()
-	asked := 0 // tokens given to the frontend reader and not yet used
-	for {
-		// The frontend is read only while a worker is idle and nothing
-		// given back waits for one: the reader takes one message per
-		// token, and there is at most one token per idle worker, so that
-		// with many workers finishing at once the next requests are read
-		// while the first are sent.
-		for asked < len(l.idle) && asked < maxCredit && len(l.pending) == 0 {
-			want <- struct{}{}
-			asked++
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case err := <-failed:
-			b.mu.Lock()
-			b.err = err
-			b.mu.Unlock()
-			l.log.Warn("load balancer stopped", zap.Error(err))
-			return
-		case m := <-frontCh:
-			asked--
-			l.fromClient(ctx, m)
-		case m := <-backCh:
-			l.fromWorker(ctx, m)
-		case now := <-tick.C:
-			l.newSendCtx(ctx)
-			l.heartbeat(ctx, now)
-		}
-		l.publish()
-	}
+	l.sendCtx, l.sendCancel = context.WithTimeout(ctx, 2*l.cfg.Interval)
+	l.flow()
+	return nil
 }
 
-// readLoop feeds a socket's messages to out. With want non-nil it reads one
-// message per token taken from want.
-func readLoop(ctx context.Context, s *socket.Socket, want <-chan struct{}, out chan<- socket.Msg, failed chan<- error) {
-	for {
-		if want != nil {
-			select {
-			case <-want:
-			case <-ctx.Done():
-				return
-			}
-		}
-		m, err := s.Recv(ctx)
-		if err != nil {
-			if ctx.Err() == nil {
-				failed <- fmt.Errorf("broker: receive: %w", err)
-			}
-			return
-		}
-		select {
-		case out <- m:
-		case <-ctx.Done():
-			return
-		}
-	}
+// Stop releases the send ctx of the tick.
+func (l *balancer) Stop() error {
+	l.sendCancel()
+	return nil
 }
 
-func (l *lbLoop) publish() {
+func (l *balancer) Receive(ctx context.Context, m lbMsg) error {
+	switch m.from {
+	case fromClient:
+		l.fromClient(ctx, m.m)
+	case fromWorker:
+		l.fromWorker(ctx, m.m)
+	case fromClock:
+		l.newSendCtx(ctx)
+		l.heartbeat(ctx, m.now)
+	default:
+		return fmt.Errorf("pirate: load balancer: a message from nowhere (%d)", m.from)
+	}
+	l.flow()
+	return nil
+}
+
+// flow opens the frontend while a worker is idle and no request waits for
+// one, and closes it otherwise (lbbroker's rule), and publishes the stats.
+func (l *balancer) flow() {
+	if len(l.idle) > 0 && len(l.pending) == 0 {
+		l.gate.Open()
+	} else {
+		l.gate.Close()
+	}
 	l.st.Workers = len(l.workers)
 	l.st.Idle = len(l.idle)
 	l.st.Pending = len(l.pending)
 	l.st.InFlight = len(l.outstanding) - len(l.pending)
-	l.b.board.publish(l.st)
+	l.board.Publish(l.st)
 }
 
-func (l *lbLoop) fromClient(ctx context.Context, m socket.Msg) {
-	env, body, ok := splitEnvelope(m)
+func (l *balancer) fromClient(ctx context.Context, m socket.Msg) {
+	env, body, ok := ppp.SplitEnvelope(m)
 	if !ok {
 		l.st.Malformed++
 		l.log.Warn("request without an address stack dropped", zap.Error(ErrMalformed), zap.Stringer("msg", m))
@@ -308,7 +316,7 @@ func (l *lbLoop) fromClient(ctx context.Context, m socket.Msg) {
 		l.log.Warn("request without a body dropped", zap.Error(ErrMalformed), zap.Stringer("msg", m))
 		return
 	}
-	key := envelopeKey(env)
+	key := ppp.EnvelopeKey(env)
 	if _, dup := l.outstanding[key]; dup {
 		l.st.Duplicates++
 		return
@@ -322,7 +330,7 @@ func (l *lbLoop) fromClient(ctx context.Context, m socket.Msg) {
 }
 
 // newTicket names a new request at the workers.
-func (l *lbLoop) newTicket() string {
+func (l *balancer) newTicket() string {
 	var t [ticketLen]byte
 	copy(t[:8], l.session[:])
 	l.seq++
@@ -330,11 +338,11 @@ func (l *lbLoop) newTicket() string {
 	return string(t[:])
 }
 
-func (l *lbLoop) fromWorker(ctx context.Context, m socket.Msg) {
+func (l *balancer) fromWorker(ctx context.Context, m socket.Msg) {
 	id := string(m[0])
 	w := l.workers[id]
 	if w != nil {
-		w.expiry = time.Now().Add(l.b.cfg.expiry())
+		w.expiry = time.Now().Add(l.cfg.Expiry())
 	}
 	p, err := parseWorkerMsg(m[1:])
 	if err == nil && w != nil && p.req != w.reqSocket {
@@ -346,9 +354,9 @@ func (l *lbLoop) fromWorker(ctx context.Context, m socket.Msg) {
 		return
 	}
 	switch p.cmd {
-	case pppReady:
+	case ppp.Ready:
 		l.ready(ctx, id, w, p.req)
-	case pppHeartbeat:
+	case ppp.Heartbeat:
 		// A HEARTBEAT only keeps a known worker alive. One from a worker
 		// we do not know (it outlived our restart, or we buried it) is
 		// ignored: PPP conversations start with READY, and the worker
@@ -365,14 +373,14 @@ func (l *lbLoop) fromWorker(ctx context.Context, m socket.Msg) {
 // message from a worker: it is one we forgot for holding a request too
 // long, and it waits for the next. A PPP worker we do not know (its reply
 // was kept across a reconnect) sends READY next.
-func (l *lbLoop) reply(ctx context.Context, id string, w *lbWorker, p workerMsg) {
+func (l *balancer) reply(ctx context.Context, id string, w *lbWorker, p workerMsg) {
 	t := string(p.ticket)
 	if r := l.tickets[t]; r != nil {
 		l.answered(r)
 		l.st.Replies++
 		out := make(socket.Msg, 0, r.envLen+len(p.body))
 		out = append(append(out, r.msg[:r.envLen]...), p.body...)
-		if err := l.b.front.Send(ctx, out); err != nil && ctx.Err() == nil {
+		if err := l.front.Send(ctx, out); err != nil && ctx.Err() == nil {
 			l.log.Debug("reply not sent", zap.Error(err))
 		}
 	} else {
@@ -392,7 +400,7 @@ func (l *lbLoop) reply(ctx context.Context, id string, w *lbWorker, p workerMsg)
 
 // answered forgets a request that has its reply. A worker still at it
 // (the reply came from one it was taken from) is late with it.
-func (l *lbLoop) answered(r *lbRequest) {
+func (l *balancer) answered(r *lbRequest) {
 	delete(l.outstanding, r.key)
 	delete(l.tickets, r.ticket)
 	if h := r.worker; h != nil {
@@ -404,15 +412,15 @@ func (l *lbLoop) answered(r *lbRequest) {
 }
 
 // register adds a worker.
-func (l *lbLoop) register(id string, reqSocket bool) *lbWorker {
-	w := &lbWorker{id: id, reqSocket: reqSocket, expiry: time.Now().Add(l.b.cfg.expiry())}
+func (l *balancer) register(id string, reqSocket bool) *lbWorker {
+	w := &lbWorker{id: id, reqSocket: reqSocket, expiry: time.Now().Add(l.cfg.Expiry())}
 	l.workers[id] = w
 	l.log.Debug("worker ready", zap.String("worker", id), zap.Bool("req", reqSocket))
 	return w
 }
 
 // makeIdle puts a worker at the back of the idle list.
-func (l *lbLoop) makeIdle(w *lbWorker) {
+func (l *balancer) makeIdle(w *lbWorker) {
 	if !w.idle {
 		w.idle = true
 		l.idle = append(l.idle, w)
@@ -423,7 +431,7 @@ func (l *lbLoop) makeIdle(w *lbWorker) {
 // request has started a new conversation without replying: it gave the
 // request back (its handler failed, or it restarted), so the request goes
 // to another worker. One that was late has given up its request.
-func (l *lbLoop) ready(ctx context.Context, id string, w *lbWorker, reqSocket bool) {
+func (l *balancer) ready(ctx context.Context, id string, w *lbWorker, reqSocket bool) {
 	if w == nil {
 		w = l.register(id, reqSocket)
 	}
@@ -437,14 +445,17 @@ func (l *lbLoop) ready(ctx context.Context, id string, w *lbWorker, reqSocket bo
 }
 
 // dispatch hands pending requests to idle workers, least recently used first.
-func (l *lbLoop) dispatch(ctx context.Context) {
+func (l *balancer) dispatch(ctx context.Context) {
 	for len(l.pending) > 0 && len(l.idle) > 0 {
 		r, w := l.pending[0], l.idle[0]
 		l.pending, l.idle = l.pending[1:], l.idle[1:]
 		w.idle = false
-		if err := l.sendWorker(ctx, toWorker([]byte(w.id), w.reqSocket, r.ticket, r.msg[r.envLen:])); err != nil {
+		if err := l.sendWorker(toWorker([]byte(w.id), w.reqSocket, r.ticket, r.msg[r.envLen:])); err != nil {
 			l.pending = append([]*lbRequest{r}, l.pending...)
 			l.dead(w, err)
+			if ctx.Err() != nil {
+				return
+			}
 			continue
 		}
 		w.req, r.worker = r, w
@@ -457,32 +468,30 @@ func (l *lbLoop) dispatch(ctx context.Context) {
 // tick: a worker that cannot take a message (mandatory routing blocks at
 // its high-water mark) within two heartbeat intervals is as good as dead.
 // One ctx a tick rather than one a message: this is the broker's hot path.
-func (l *lbLoop) newSendCtx(ctx context.Context) {
-	if l.sendCancel != nil {
-		l.sendCancel()
-	}
-	l.sendCtx, l.sendCancel = context.WithTimeout(ctx, 2*l.b.cfg.interval)
+func (l *balancer) newSendCtx(ctx context.Context) {
+	l.sendCancel()
+	l.sendCtx, l.sendCancel = context.WithTimeout(ctx, 2*l.cfg.Interval)
 }
 
 // sendWorker sends to a worker within the tick's send ctx.
-func (l *lbLoop) sendWorker(_ context.Context, m socket.Msg) error {
-	return l.b.back.Send(l.sendCtx, m)
+func (l *balancer) sendWorker(m socket.Msg) error {
+	return l.back.Send(l.sendCtx, m)
 }
 
 // heartbeat buries the workers that have been silent too long and sends
 // HEARTBEAT to the others, burying those whose connection is gone, and
 // takes requests back from workers that have held them too long. REQ
 // workers are neither sent HEARTBEAT nor expected to send it.
-func (l *lbLoop) heartbeat(ctx context.Context, now time.Time) {
+func (l *balancer) heartbeat(ctx context.Context, now time.Time) {
 	for _, w := range l.workers {
 		if w.reqSocket {
 			continue
 		}
 		if now.After(w.expiry) {
-			l.dead(w, fmt.Errorf("no heartbeat for %v", l.b.cfg.expiry()))
+			l.dead(w, fmt.Errorf("no heartbeat for %v", l.cfg.Expiry()))
 			continue
 		}
-		if err := l.sendWorker(ctx, socket.Msg{[]byte(w.id), frameHeartbeat}); err != nil {
+		if err := l.sendWorker(socket.Msg{[]byte(w.id), ppp.FrameHeartbeat}); err != nil {
 			if ctx.Err() != nil {
 				return
 			}
@@ -500,8 +509,8 @@ func (l *lbLoop) heartbeat(ctx context.Context, now time.Time) {
 // unanswered, else dropped) or sends READY. A REQ worker is forgotten, as
 // a dead one: without heartbeats nothing tells a stuck worker from a dead
 // one, and a live one comes back with its late reply.
-func (l *lbLoop) holdCheck(now time.Time) {
-	limit := l.b.holdLimit
+func (l *balancer) holdCheck(now time.Time) {
+	limit := l.cfg.X.holdLimit
 	if limit == 0 {
 		return
 	}
@@ -523,7 +532,7 @@ func (l *lbLoop) holdCheck(now time.Time) {
 }
 
 // dead forgets a worker and gives back the request it held.
-func (l *lbLoop) dead(w *lbWorker, why error) {
+func (l *balancer) dead(w *lbWorker, why error) {
 	l.st.Dead++
 	l.log.Warn("worker dead", zap.String("worker", w.id), zap.Error(why))
 	delete(l.workers, w.id)
@@ -544,13 +553,13 @@ func (l *lbLoop) dead(w *lbWorker, why error) {
 
 // requeue puts a request given back by a worker at the head of the queue,
 // or drops it after too many deliveries.
-func (l *lbLoop) requeue(r *lbRequest) {
-	if r.deliveries >= l.b.cfg.maxDeliveries {
+func (l *balancer) requeue(r *lbRequest) {
+	if r.deliveries >= l.cfg.MaxDeliveries {
 		delete(l.outstanding, r.key)
 		delete(l.tickets, r.ticket)
 		l.st.Abandoned++
 		l.log.Warn("request abandoned", zap.Int("deliveries", r.deliveries))
-		if f := l.b.cfg.abandoned; f != nil {
+		if f := l.cfg.Abandoned; f != nil {
 			f(r.msg[r.envLen:])
 		}
 		return
@@ -560,7 +569,7 @@ func (l *lbLoop) requeue(r *lbRequest) {
 }
 
 // unpend takes an answered request off the pending queue.
-func (l *lbLoop) unpend(r *lbRequest) {
+func (l *balancer) unpend(r *lbRequest) {
 	for i, x := range l.pending {
 		if x == r {
 			l.pending = append(l.pending[:i], l.pending[i+1:]...)

@@ -1,11 +1,11 @@
-package broker_test
+package pirate_test
 
 import (
 	"fmt"
 	"sync"
 	"testing"
 
-	"github.com/zmqflow/zmqflow/broker"
+	"github.com/zmqflow/zmqflow/broker/pirate"
 	"github.com/zmqflow/zmqflow/internal/pyzmq"
 )
 
@@ -22,9 +22,9 @@ func TestInteropLBBrokerPeers(t *testing.T) {
 		w := pyzmq.Start(t, "testdata/lbworker.py", b.Backend(), fmt.Sprint(i))
 		lineWith(t, ctx, w, "STARTED")
 	}
-	waitLB(t, ctx, b, "the REQ workers", func(s broker.LBStats) bool { return s.Workers == nWorkers })
+	waitLB(t, ctx, b, "the REQ workers", func(s pirate.Stats) bool { return s.Workers == nWorkers })
 	newRawWorker(t, ctx, b.Backend())
-	waitLB(t, ctx, b, "the silent PPP worker buried", func(s broker.LBStats) bool { return s.Dead == 1 })
+	waitLB(t, ctx, b, "the silent PPP worker buried", func(s pirate.Stats) bool { return s.Dead == 1 })
 	if s := b.Stats(); s.Workers != nWorkers || s.Malformed != 0 {
 		t.Fatalf("stats %+v: the REQ workers should be registered", s)
 	}
@@ -63,33 +63,12 @@ func TestInteropLBBrokerPeers(t *testing.T) {
 	wg.Wait()
 	// Each request done once: none given back, none answered twice.
 	const n = 10 + 2*perClient
-	waitLB(t, ctx, b, "every reply counted", func(s broker.LBStats) bool { return s.Replies == n })
+	waitLB(t, ctx, b, "every reply counted", func(s pirate.Stats) bool { return s.Replies == n })
 	if s := b.Stats(); s.Requests != n || s.Requeued != 0 || s.LateReplies != 0 || s.Malformed != 0 ||
 		s.Dead != 1 || s.Workers != nWorkers || s.Idle != nWorkers {
 		t.Fatalf("stats %+v", s)
 	}
 	if s := c.Stats(); s.Replies != 10 || s.LateReplies != 0 {
 		t.Fatalf("client stats %+v", s)
-	}
-}
-
-// A FederatedBroker's local workers are behind a LoadBalancer, so the
-// guide's ppworker serves it too.
-func TestInteropPythonWorkerFederated(t *testing.T) {
-	ctx := testCtx(t)
-	f := newFed(t, "A")
-	w := pyzmq.Start(t, "testdata/ppworker.py", append([]string{f.Backend()}, pyArgs()...)...)
-	lineWith(t, ctx, w, "STARTED")
-	waitFed(t, ctx, f, "the python worker", func(s broker.FedStats) bool { return s.Workers == 1 })
-	c := oneShot(t, f.Frontend())
-	for i := range 5 {
-		want := fmt.Sprint("req-", i)
-		if r, err := c.Request(ctx, []byte(want)); err != nil || len(r) != 1 || string(r[0]) != want {
-			t.Fatalf("Request %d = %q, %v", i, r, err)
-		}
-	}
-	waitFed(t, ctx, f, "the replies counted", func(s broker.FedStats) bool { return s.Replies == 5 })
-	if s := f.Stats(); s.Requests != 5 || s.LateReplies != 0 || s.Malformed != 0 {
-		t.Fatalf("stats %+v", s)
 	}
 }

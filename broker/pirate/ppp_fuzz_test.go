@@ -1,16 +1,16 @@
-package broker
+package pirate
 
 // FuzzPPP feeds arbitrary messages from a peer through the Paranoid Pirate
 // parsers: parseWorkerMsg (what a LoadBalancer reads from a worker, PPP or
 // lbbroker's REQ, after its routing id), parsePPP (what a Worker reads from
-// its broker), splitEnvelope and envelopeKey (the LoadBalancer's and
-// FederatedBroker's requests and replies), and clientReply (a Client's
-// replies). Each answer is checked against the
+// its broker, ppp.Parse), ppp.SplitEnvelope and ppp.EnvelopeKey (the
+// LoadBalancer's and peering.Broker's requests and replies), and
+// clientReply (a Client's replies). Each answer is checked against the
 // spec's rules (6/PPP), errors wrap ErrMalformed, what is sent decodes to
 // what was meant, envelope keys tell stacks apart, and a parser allocates
 // no more than a bound in the message's size.
 //
-//	go test -run '^$' -fuzz FuzzPPP -fuzztime 60s ./broker
+//	go test -run '^$' -fuzz FuzzPPP -fuzztime 60s ./broker/pirate
 //
 // The seed corpus is in testdata/fuzz/FuzzPPP; a message is written as in
 // fuzzMsg, "|a||b" being the frames a, "" and b.
@@ -21,6 +21,9 @@ import (
 	"errors"
 	"testing"
 
+	"go.uber.org/zap"
+
+	"github.com/zmqflow/zmqflow/broker/internal/ppp"
 	"github.com/zmqflow/zmqflow/internal/fuzzcheck"
 )
 
@@ -46,8 +49,8 @@ func FuzzPPP(f *testing.F) {
 func checkParsePPP(t *testing.T, m [][]byte) {
 	p, err := parsePPP(m)
 	if len(m) == 1 {
-		isCmd := string(m[0]) == pppReady || string(m[0]) == pppHeartbeat
-		if isCmd != (err == nil) || isCmd && p.cmd != string(m[0]) {
+		isCmd := string(m[0]) == ppp.Ready || string(m[0]) == ppp.Heartbeat
+		if isCmd != (err == nil) || isCmd && p.Cmd != string(m[0]) {
 			t.Fatalf("parsePPP(%q) = %+v, %v", m, p, err)
 		}
 	} else {
@@ -62,7 +65,7 @@ func checkParsePPP(t *testing.T, m [][]byte) {
 		if ok != (err == nil) {
 			t.Fatalf("parsePPP(%q) = %+v, %v; delimiter at %d", m, p, err, delim)
 		}
-		if ok && (p.cmd != "" || !fuzzcheck.FramesEqual(p.env, m[:delim+1]) || !fuzzcheck.FramesEqual(p.body, m[delim+1:])) {
+		if ok && (p.Cmd != "" || !fuzzcheck.FramesEqual(p.Env, m[:delim+1]) || !fuzzcheck.FramesEqual(p.Body, m[delim+1:])) {
 			t.Fatalf("parsePPP(%q) = %+v", m, p)
 		}
 	}
@@ -70,11 +73,11 @@ func checkParsePPP(t *testing.T, m [][]byte) {
 		if !errors.Is(err, ErrMalformed) {
 			t.Fatalf("parsePPP(%q) error %v does not wrap ErrMalformed", m, err)
 		}
-	} else if p.cmd == "" {
+	} else if p.Cmd == "" {
 		// What comes back is what the peer sent: the stack and body
 		// joined again.
-		again, err := parsePPP(append(append([][]byte{}, p.env...), p.body...))
-		if err != nil || !fuzzcheck.FramesEqual(again.env, p.env) || !fuzzcheck.FramesEqual(again.body, p.body) {
+		again, err := parsePPP(append(append([][]byte{}, p.Env...), p.Body...))
+		if err != nil || !fuzzcheck.FramesEqual(again.Env, p.Env) || !fuzzcheck.FramesEqual(again.Body, p.Body) {
 			t.Fatalf("parsePPP of %q joined again: %+v, %v", m, again, err)
 		}
 	}
@@ -102,17 +105,17 @@ func checkClientReply(t *testing.T, m [][]byte) {
 // key reads back as the stack, and the two halves of m have one key only
 // when they are the same frames.
 func checkEnvelopeKey(t *testing.T, m [][]byte) {
-	key := envelopeKey(m)
+	key := ppp.EnvelopeKey(m)
 	if back, ok := readEnvelopeKey(key); !ok || !fuzzcheck.FramesEqual(back, m) {
-		t.Fatalf("envelopeKey(%q) = %q reads back as %q, %v", m, key, back, ok)
+		t.Fatalf("ppp.EnvelopeKey(%q) = %q reads back as %q, %v", m, key, back, ok)
 	}
 	a, b := m[:len(m)/2], m[len(m)/2:]
-	if (envelopeKey(a) == envelopeKey(b)) != fuzzcheck.FramesEqual(a, b) {
-		t.Fatalf("envelopeKey(%q) vs envelopeKey(%q): equal keys for different stacks, or the reverse", a, b)
+	if (ppp.EnvelopeKey(a) == ppp.EnvelopeKey(b)) != fuzzcheck.FramesEqual(a, b) {
+		t.Fatalf("ppp.EnvelopeKey(%q) vs ppp.EnvelopeKey(%q): equal keys for different stacks, or the reverse", a, b)
 	}
 	// The key is the frames and a varint each; its builder grows by
 	// doubling.
-	checkAlloc(t, "envelopeKey", fuzzcheck.WireSize(m), func() { envelopeKey(m) })
+	checkAlloc(t, "envelopeKey", fuzzcheck.WireSize(m), func() { ppp.EnvelopeKey(m) })
 }
 
 // readEnvelopeKey is envelopeKey's inverse.
@@ -146,9 +149,9 @@ func checkWorkerMsg(t *testing.T, m [][]byte) {
 	var cmd string
 	switch {
 	case len(rest) == 1 && req:
-		ok, cmd = string(rest[0]) == "READY" || string(rest[0]) == pppReady, pppReady
+		ok, cmd = string(rest[0]) == "READY" || string(rest[0]) == ppp.Ready, ppp.Ready
 	case len(rest) == 1:
-		ok, cmd = string(rest[0]) == pppReady || string(rest[0]) == pppHeartbeat, string(rest[0])
+		ok, cmd = string(rest[0]) == ppp.Ready || string(rest[0]) == ppp.Heartbeat, string(rest[0])
 	default:
 		ok = len(rest) >= 2 && len(rest[0]) == ticketLen && len(rest[1]) == 0
 	}
@@ -190,29 +193,29 @@ func checkPPPEncode(t *testing.T, m [][]byte) {
 	}
 	req := append([][]byte{[]byte("client"), id[:], nil}, m...)
 	p, err := parsePPP(req)
-	if err != nil || p.cmd != "" || !fuzzcheck.FramesEqual(p.env, req[:3]) || !fuzzcheck.FramesEqual(p.body, m) {
+	if err != nil || p.Cmd != "" || !fuzzcheck.FramesEqual(p.Env, req[:3]) || !fuzzcheck.FramesEqual(p.Body, m) {
 		t.Fatalf("request %q parses as %+v, %v", req, p, err)
 	}
 	// Any stack of non-empty frames, as another PPP client or broker may
 	// put, goes through the same way.
 	stack := nonEmpty(m, "id")
 	other := append(append(append([][]byte{}, stack...), nil), m...)
-	if q, err := parsePPP(other); err != nil || !fuzzcheck.FramesEqual(q.env, other[:len(stack)+1]) || !fuzzcheck.FramesEqual(q.body, m) {
+	if q, err := parsePPP(other); err != nil || !fuzzcheck.FramesEqual(q.Env, other[:len(stack)+1]) || !fuzzcheck.FramesEqual(q.Body, m) {
 		t.Fatalf("request %q parses as %+v, %v", other, q, err)
 	}
 	// The load balancer sends the body behind a ticket; the worker reads
 	// [ticket, "", body] (its ROUTER took the routing id off).
 	ticket := string(id[:])
-	toW := toWorker([]byte("w"), false, ticket, p.body)[1:]
+	toW := toWorker([]byte("w"), false, ticket, p.Body)[1:]
 	atW, err := parsePPP(toW)
-	if err != nil || atW.cmd != "" || len(atW.env) != 2 || string(atW.env[0]) != ticket || !fuzzcheck.FramesEqual(atW.body, m) {
+	if err != nil || atW.Cmd != "" || len(atW.Env) != 2 || string(atW.Env[0]) != ticket || !fuzzcheck.FramesEqual(atW.Body, m) {
 		t.Fatalf("request %q reads at the worker as %+v, %v", toW, atW, err)
 	}
 	// The worker's reply (replyFor): the ticket copied, the handler's
 	// reply after it. The broker puts the client's stack back and passes
 	// it to the frontend, whose ROUTER takes the routing id off: the
 	// Client gets its id, the delimiter, the body.
-	reply := (&Worker{}).replyFor(handled{env: atW.env, reply: m})
+	reply := (&session{log: zap.NewNop()}).replyFor(handled{env: atW.Env, reply: m})
 	if len(reply) != 1 {
 		t.Fatalf("replyFor gave %d messages", len(reply))
 	}
@@ -220,13 +223,13 @@ func checkPPPEncode(t *testing.T, m [][]byte) {
 	if err != nil || string(back.ticket) != ticket || !fuzzcheck.FramesEqual(back.body, m) {
 		t.Fatalf("reply %q reads at the broker as %+v, %v", reply[0], back, err)
 	}
-	toClient := append(append([][]byte{}, p.env...), back.body...)
+	toClient := append(append([][]byte{}, p.Env...), back.body...)
 	gotID, body, err := clientReply(toClient[1:])
 	if err != nil || !bytes.Equal(gotID, id[:]) || !fuzzcheck.FramesEqual(body, m) {
 		t.Fatalf("reply %q reads at the client as %q, %q, %v", toClient[1:], gotID, body, err)
 	}
-	for _, cmd := range [][]byte{frameReady, frameHeartbeat} {
-		if p, err := parsePPP([][]byte{cmd}); err != nil || p.cmd != string(cmd) {
+	for _, cmd := range [][]byte{ppp.FrameReady, ppp.FrameHeartbeat} {
+		if p, err := parsePPP([][]byte{cmd}); err != nil || p.Cmd != string(cmd) {
 			t.Fatalf("command %q parses as %+v, %v", cmd, p, err)
 		}
 	}

@@ -1,4 +1,4 @@
-package broker_test
+package pirate_test
 
 import (
 	"context"
@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/zmqflow/zmqflow/broker"
+	"github.com/zmqflow/zmqflow/broker/pirate"
 )
 
 // A load balancer with Paranoid Pirate heartbeats (guide ch. 3 and 4):
@@ -16,7 +16,7 @@ func ExampleLoadBalancer() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 
-	lb, err := broker.NewLoadBalancer("inproc://example-front", "inproc://example-back")
+	lb, err := pirate.NewLoadBalancer("inproc://example-front", "inproc://example-back")
 	if err != nil {
 		panic(err)
 	}
@@ -26,14 +26,14 @@ func ExampleLoadBalancer() {
 		return [][]byte{[]byte(strings.ToUpper(string(req[0])))}, nil
 	}
 	for range 2 {
-		w, err := broker.NewWorker(lb.Backend(), upper)
+		w, err := pirate.NewWorker(lb.Backend(), upper)
 		if err != nil {
 			panic(err)
 		}
 		defer w.Close()
 	}
 
-	c, err := broker.NewClient(lb.Frontend(), broker.WithTimeout(time.Second), broker.WithRetries(3))
+	c, err := pirate.NewClient(lb.Frontend(), pirate.WithTimeout(time.Second), pirate.WithRetries(3))
 	if err != nil {
 		panic(err)
 	}

@@ -1,5 +1,5 @@
 //go:build !race
 
-package broker_test
+package pirate_test
 
 const raceEnabled = false

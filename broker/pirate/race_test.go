@@ -1,6 +1,6 @@
 //go:build race
 
-package broker_test
+package pirate_test
 
 // raceEnabled: the race detector slows every channel hand-over and lock by
 // several times, which the dispatch-efficiency test must allow for.

@@ -1,8 +1,9 @@
-package broker
+package pirate
 
 import (
 	"fmt"
 
+	"github.com/zmqflow/zmqflow/broker/internal/ppp"
 	"github.com/zmqflow/zmqflow/socket"
 )
 
@@ -35,7 +36,7 @@ const lbbrokerReady = "READY"
 // workerMsg is a message from a worker, its routing id put aside.
 type workerMsg struct {
 	req    bool   // from a REQ socket: it came with an empty delimiter in front
-	cmd    string // pppReady or pppHeartbeat; "" for a reply
+	cmd    string // ppp.Ready or ppp.Heartbeat; "" for a reply
 	ticket []byte // a reply's address: the ticket of its request
 	body   [][]byte
 }
@@ -49,16 +50,19 @@ func parseWorkerMsg(m [][]byte) (workerMsg, error) {
 	if len(m) > 0 && len(m[0]) == 0 {
 		p.req, m = true, m[1:]
 		if len(m) == 1 {
-			if s := string(m[0]); s == lbbrokerReady || s == pppReady {
-				p.cmd = pppReady
+			if s := string(m[0]); s == lbbrokerReady || s == ppp.Ready {
+				p.cmd = ppp.Ready
 				return p, nil
 			}
-			return p, fmt.Errorf("%w: a REQ worker's command %s is not READY", ErrMalformed, quoteFrame(m[0]))
+			return p, fmt.Errorf("%w: a REQ worker's command %s is not READY", ErrMalformed, ppp.QuoteFrame(m[0]))
 		}
 	} else if len(m) == 1 {
-		cmd, err := command(m)
+		cmd, err := ppp.Command(m)
+		if err != nil {
+			return p, fmt.Errorf("%w: %v", ErrMalformed, err)
+		}
 		p.cmd = cmd
-		return p, err
+		return p, nil
 	}
 	if len(m) < 2 || len(m[0]) != ticketLen || len(m[1]) != 0 {
 		return p, fmt.Errorf("%w: reply of %d frames whose address is not one ticket and a delimiter", ErrMalformed, len(m))
