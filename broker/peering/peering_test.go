@@ -1,7 +1,8 @@
-package broker_test
+package peering_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -9,24 +10,24 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zmqflow/zmqflow/broker"
+	"github.com/zmqflow/zmqflow/broker/peering"
 	"github.com/zmqflow/zmqflow/broker/pirate"
 	"github.com/zmqflow/zmqflow/internal/pyzmq"
 	"github.com/zmqflow/zmqflow/socket"
 )
 
-// newFed starts a federated broker on free tcp ports, closed at the end
-// of the test.
-func newFed(t testing.TB, name string, opts ...broker.Option) *broker.FederatedBroker {
+// newBroker starts a broker on free tcp ports, closed at the end of the
+// test.
+func newBroker(t testing.TB, name string, opts ...peering.Option) *peering.Broker {
 	t.Helper()
 	const any = "tcp://127.0.0.1:*"
-	b := must[*broker.FederatedBroker](t)(broker.NewFederatedBroker(name, any, any, any, any, append([]broker.Option{steadyBeat}, opts...)...))
+	b := must[*peering.Broker](t)(peering.NewBroker(name, any, any, any, any, append([]peering.Option{steadyBeat}, opts...)...))
 	t.Cleanup(func() { b.Close() })
 	return b
 }
 
 // peer makes a and b peers of each other.
-func peer(t testing.TB, a, b *broker.FederatedBroker) {
+func peer(t testing.TB, a, b *peering.Broker) {
 	t.Helper()
 	if err := a.Peer(b.Cloud(), b.State()); err != nil {
 		t.Fatal(err)
@@ -36,7 +37,7 @@ func peer(t testing.TB, a, b *broker.FederatedBroker) {
 	}
 }
 
-func waitFed(t testing.TB, ctx context.Context, b *broker.FederatedBroker, what string, cond func(broker.FedStats) bool) {
+func waitBroker(t testing.TB, ctx context.Context, b *peering.Broker, what string, cond func(peering.Stats) bool) {
 	t.Helper()
 	if err := b.Wait(ctx, cond); err != nil {
 		t.Fatalf("%s: waiting for %s: %v; stats %+v", b.Name(), what, err, b.Stats())
@@ -104,21 +105,21 @@ func requestAll(t *testing.T, ctx context.Context, c *pirate.Client, who, tag st
 	}
 }
 
-func TestFedNoLocalWorkers(t *testing.T) {
+func TestNoLocalWorkers(t *testing.T) {
 	ctx := testCtx(t)
-	a, b := newFed(t, "A"), newFed(t, "B")
+	a, b := newBroker(t, "A"), newBroker(t, "B")
 	peer(t, a, b)
 	var served atomic.Int64
 	newWorker(t, b.Backend(), counting("B", &served))
 	newWorker(t, b.Backend(), counting("B", &served))
-	waitFed(t, ctx, a, "B's two idle workers", func(s broker.FedStats) bool { return s.Peers == 1 && s.CloudIdle == 2 })
+	waitBroker(t, ctx, a, "B's two idle workers", func(s peering.Stats) bool { return s.Peers == 1 && s.CloudIdle == 2 })
 
 	const n = 40
 	c := oneShot(t, a.Frontend())
 	requestAll(t, ctx, c, "a", "B", n)
 
-	waitFed(t, ctx, a, "the replies counted", func(s broker.FedStats) bool { return s.Replies == n })
-	waitFed(t, ctx, b, "the peer replies counted", func(s broker.FedStats) bool { return s.PeerReplies == n })
+	waitBroker(t, ctx, a, "the replies counted", func(s peering.Stats) bool { return s.Replies == n })
+	waitBroker(t, ctx, b, "the peer replies counted", func(s peering.Stats) bool { return s.PeerReplies == n })
 	if got := served.Load(); got != n {
 		t.Errorf("B's workers served %d requests, want %d", got, n)
 	}
@@ -143,9 +144,9 @@ func TestFedNoLocalWorkers(t *testing.T) {
 	}
 }
 
-func TestFedOverflow(t *testing.T) {
+func TestOverflow(t *testing.T) {
 	ctx := testCtx(t)
-	a, b := newFed(t, "A"), newFed(t, "B")
+	a, b := newBroker(t, "A"), newBroker(t, "B")
 	peer(t, a, b)
 
 	// A's one worker holds its first request until released.
@@ -163,7 +164,7 @@ func TestFedOverflow(t *testing.T) {
 	})
 	newWorker(t, b.Backend(), counting("B", &servedB))
 	newWorker(t, b.Backend(), counting("B", &servedB))
-	waitFed(t, ctx, a, "A's idle worker and B's two", func(s broker.FedStats) bool {
+	waitBroker(t, ctx, a, "A's idle worker and B's two", func(s peering.Stats) bool {
 		return s.Workers == 1 && s.LocalIdle == 1 && s.Peers == 1 && s.CloudIdle == 2
 	})
 
@@ -199,25 +200,25 @@ func TestFedOverflow(t *testing.T) {
 	if a, b := servedA.Load(), servedB.Load(); a != 1 || b != 2*n {
 		t.Errorf("served by A %d, by B %d; want 1 and %d", a, b, 2*n)
 	}
-	waitFed(t, ctx, a, "the replies counted", func(s broker.FedStats) bool { return s.Replies == 2*n+1 })
+	waitBroker(t, ctx, a, "the replies counted", func(s peering.Stats) bool { return s.Replies == 2*n+1 })
 	sa := a.Stats()
 	if sa.Requests != 2*n+1 || sa.Replies != 2*n+1 || sa.Forwarded != 2*n || sa.LateReplies != 0 || sa.Duplicates != 0 {
 		t.Errorf("A: %+v", sa)
 	}
 }
 
-// TestFedPreferLocal checks that with idle local workers nothing goes to
+// TestPreferLocal checks that with idle local workers nothing goes to
 // the peer.
-func TestFedPreferLocal(t *testing.T) {
+func TestPreferLocal(t *testing.T) {
 	ctx := testCtx(t)
-	a, b := newFed(t, "A"), newFed(t, "B")
+	a, b := newBroker(t, "A"), newBroker(t, "B")
 	peer(t, a, b)
 	var servedA, servedB atomic.Int64
 	for range 4 {
 		newWorker(t, a.Backend(), counting("A", &servedA))
 	}
 	newWorker(t, b.Backend(), counting("B", &servedB))
-	waitFed(t, ctx, a, "idle workers here and there", func(s broker.FedStats) bool {
+	waitBroker(t, ctx, a, "idle workers here and there", func(s peering.Stats) bool {
 		return s.LocalIdle == 4 && s.CloudIdle == 1
 	})
 	c := oneShot(t, a.Frontend())
@@ -232,17 +233,17 @@ func TestFedPreferLocal(t *testing.T) {
 	}
 }
 
-// TestFedPeerRequestsStayLocal checks that a request from a peer goes to
+// TestPeerRequestsStayLocal checks that a request from a peer goes to
 // local workers only, never on to another peer: B has no worker and its
 // peer C an idle one, so a request from a peer (here a DEALER with the
 // identity X at B's cloud endpoint) waits at B until B has a worker.
-func TestFedPeerRequestsStayLocal(t *testing.T) {
+func TestPeerRequestsStayLocal(t *testing.T) {
 	ctx := testCtx(t)
-	b, c := newFed(t, "B"), newFed(t, "C")
+	b, c := newBroker(t, "B"), newBroker(t, "C")
 	peer(t, b, c)
 	var servedB, servedC atomic.Int64
 	newWorker(t, c.Backend(), counting("C", &servedC))
-	waitFed(t, ctx, b, "C's worker", func(s broker.FedStats) bool { return s.CloudIdle == 1 })
+	waitBroker(t, ctx, b, "C's worker", func(s peering.Stats) bool { return s.CloudIdle == 1 })
 
 	x := newSocket(t, socket.Dealer, socket.WithIdentity([]byte("X")))
 	if err := x.Connect(b.Cloud()); err != nil {
@@ -251,7 +252,7 @@ func TestFedPeerRequestsStayLocal(t *testing.T) {
 	if err := x.Send(ctx, socket.NewMsgString("client", "", "req")); err != nil {
 		t.Fatal(err)
 	}
-	waitFed(t, ctx, b, "the peer's request", func(s broker.FedStats) bool { return s.PeerRequests == 1 && s.Pending == 1 })
+	waitBroker(t, ctx, b, "the peer's request", func(s peering.Stats) bool { return s.PeerRequests == 1 && s.Pending == 1 })
 	if s := b.Stats(); s.Forwarded != 0 {
 		t.Fatalf("B passed a peer's request on: %+v", s)
 	}
@@ -267,19 +268,19 @@ func TestFedPeerRequestsStayLocal(t *testing.T) {
 		t.Errorf("served by B %d, by C %d", servedB.Load(), servedC.Load())
 	}
 	// The loop publishes its counters after it has sent the reply on.
-	waitFed(t, ctx, b, "the peer reply counted", func(s broker.FedStats) bool { return s.PeerReplies == 1 })
+	waitBroker(t, ctx, b, "the peer reply counted", func(s peering.Stats) bool { return s.PeerReplies == 1 })
 	if s := b.Stats(); s.Forwarded != 0 {
 		t.Errorf("B: %+v", s)
 	}
 }
 
-// TestFedPeerGone checks that requests held by a peer that goes away are
+// TestPeerGone checks that requests held by a peer that goes away are
 // served elsewhere. A peer is gone when its announcements stop for the
 // heartbeat's liveness: the test waits that out.
-func TestFedPeerGone(t *testing.T) {
+func TestPeerGone(t *testing.T) {
 	t.Parallel() // it waits out steadyExpiry
 	ctx := testCtx(t)
-	a, b := newFed(t, "A"), newFed(t, "B")
+	a, b := newBroker(t, "A"), newBroker(t, "B")
 	peer(t, a, b)
 	started := make(chan struct{}, 1)
 	newWorker(t, b.Backend(), func(ctx context.Context, req [][]byte) ([][]byte, error) {
@@ -287,7 +288,7 @@ func TestFedPeerGone(t *testing.T) {
 		<-ctx.Done() // never answers: B goes first
 		return nil, ctx.Err()
 	})
-	waitFed(t, ctx, a, "B's worker", func(s broker.FedStats) bool { return s.CloudIdle == 1 })
+	waitBroker(t, ctx, a, "B's worker", func(s peering.Stats) bool { return s.CloudIdle == 1 })
 
 	cl := oneShot(t, a.Frontend())
 	done := make(chan error, 1)
@@ -306,7 +307,7 @@ func TestFedPeerGone(t *testing.T) {
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
-	waitFed(t, ctx, a, "B gone and the request back", func(s broker.FedStats) bool {
+	waitBroker(t, ctx, a, "B gone and the request back", func(s peering.Stats) bool {
 		return s.Peers == 0 && s.Requeued == 1 && s.Pending == 1
 	})
 	var served atomic.Int64
@@ -316,29 +317,32 @@ func TestFedPeerGone(t *testing.T) {
 	}
 }
 
-func TestFedBadName(t *testing.T) {
+func TestBadName(t *testing.T) {
 	for _, name := range []string{"", "\x00x", strings.Repeat("x", 256)} {
-		if b, err := broker.NewFederatedBroker(name, inproc(), inproc(), inproc(), inproc()); err == nil {
+		b, err := peering.NewBroker(name, inproc(), inproc(), inproc(), inproc())
+		if err == nil {
 			b.Close()
-			t.Errorf("name %q accepted", name)
+		}
+		if !errors.Is(err, peering.ErrBadOption) {
+			t.Errorf("name %q: %v, want ErrBadOption", name, err)
 		}
 	}
 	// A start that cannot bind fails, and closes what it opened (goleak).
 	ep := "tcp://127.0.0.1:*"
-	b := newFed(t, "ok")
-	if _, err := broker.NewFederatedBroker("dup", b.Frontend(), ep, ep, ep); err == nil {
+	b := newBroker(t, "ok")
+	if _, err := peering.NewBroker("dup", b.Frontend(), ep, ep, ep); err == nil {
 		t.Error("second bind of a frontend accepted")
 	}
 }
 
-// A FederatedBroker's local workers are behind a LoadBalancer, so the
-// guide's ppworker serves it too.
-func TestInteropPythonWorkerFederated(t *testing.T) {
+// A Broker's local workers are behind a pirate.LoadBalancer, so the
+// guide's ppworker (package pirate's testdata) serves it too.
+func TestInteropPythonWorker(t *testing.T) {
 	ctx := testCtx(t)
-	f := newFed(t, "A")
-	w := pyzmq.Start(t, "pirate/testdata/ppworker.py", append([]string{f.Backend()}, pyArgs()...)...)
+	f := newBroker(t, "A")
+	w := pyzmq.Start(t, "../pirate/testdata/ppworker.py", append([]string{f.Backend()}, pyArgs()...)...)
 	lineWith(t, ctx, w, "STARTED")
-	waitFed(t, ctx, f, "the python worker", func(s broker.FedStats) bool { return s.Workers == 1 })
+	waitBroker(t, ctx, f, "the python worker", func(s peering.Stats) bool { return s.Workers == 1 })
 	c := oneShot(t, f.Frontend())
 	for i := range 5 {
 		want := fmt.Sprint("req-", i)
@@ -346,7 +350,7 @@ func TestInteropPythonWorkerFederated(t *testing.T) {
 			t.Fatalf("Request %d = %q, %v", i, r, err)
 		}
 	}
-	waitFed(t, ctx, f, "the replies counted", func(s broker.FedStats) bool { return s.Replies == 5 })
+	waitBroker(t, ctx, f, "the replies counted", func(s peering.Stats) bool { return s.Replies == 5 })
 	if s := f.Stats(); s.Requests != 5 || s.LateReplies != 0 || s.Malformed != 0 {
 		t.Fatalf("stats %+v", s)
 	}

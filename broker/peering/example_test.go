@@ -1,25 +1,25 @@
-package broker_test
+package peering_test
 
 import (
 	"context"
 	"fmt"
 	"time"
 
-	"github.com/zmqflow/zmqflow/broker"
+	"github.com/zmqflow/zmqflow/broker/peering"
 	"github.com/zmqflow/zmqflow/broker/pirate"
 )
 
 // Two peered brokers (guide ch. 3, "Inter-Broker Routing"): north has no
 // workers of its own, so its client's requests go to south, which has one,
 // and the replies come back through north.
-func ExampleFederatedBroker() {
+func ExampleBroker() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 
-	newBroker := func(name string) *broker.FederatedBroker {
-		ep := func(what string) string { return "inproc://example-fed-" + name + "-" + what }
-		b, err := broker.NewFederatedBroker(name, ep("front"), ep("back"), ep("cloud"), ep("state"),
-			broker.WithHeartbeat(100*time.Millisecond, 5))
+	newBroker := func(name string) *peering.Broker {
+		ep := func(what string) string { return "inproc://example-peering-" + name + "-" + what }
+		b, err := peering.NewBroker(name, ep("front"), ep("back"), ep("cloud"), ep("state"),
+			peering.WithHeartbeat(100*time.Millisecond, 5))
 		if err != nil {
 			panic(err)
 		}
@@ -44,7 +44,7 @@ func ExampleFederatedBroker() {
 	defer w.Close()
 	// Wait until north has heard of south's idle worker; without it the
 	// requests would wait at north until it does.
-	if err := north.Wait(ctx, func(s broker.FedStats) bool { return s.CloudIdle > 0 }); err != nil {
+	if err := north.Wait(ctx, func(s peering.Stats) bool { return s.CloudIdle > 0 }); err != nil {
 		panic(err)
 	}
 

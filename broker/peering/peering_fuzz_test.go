@@ -1,14 +1,15 @@
-package broker
+package peering
 
 // FuzzFed feeds arbitrary messages from a peer's state publisher to a
-// FederatedBroker: parseAnnouncement, and the loop's announcement, which
-// only records (it runs here without sockets). An announcement is taken
-// when it is a name and a count in decimal, errors wrap ErrMalformed, what
-// a broker announces (fedLoop.announce) reads back as it was, and parsing
+// Broker: parseAnnouncement, and the actor's announcement, which only
+// records (it runs here without sockets). An announcement is taken when it
+// is a name and a count in decimal, errors wrap ErrMalformed, what a broker
+// announces (federation.announce) reads back as it was, and parsing
 // allocates no more than a bound in the message's size. (Requests and
-// replies between peers are PPP envelopes: FuzzPPP covers their parsing.)
+// replies between peers are PPP envelopes: package pirate's FuzzPPP covers
+// their parsing.)
 //
-//	go test -run '^$' -fuzz FuzzFed -fuzztime 60s ./broker
+//	go test -run '^$' -fuzz FuzzFed -fuzztime 60s ./broker/peering
 //
 // The seed corpus is in testdata/fuzz/FuzzFed; a message is written as in
 // fuzzMsg, "|a||b" being the frames a, "" and b.
@@ -22,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zmqflow/zmqflow/broker/internal/board"
 	"github.com/zmqflow/zmqflow/internal/fuzzcheck"
 
 	"go.uber.org/zap"
@@ -63,11 +65,11 @@ func FuzzFed(f *testing.F) {
 	})
 }
 
-// checkFedAnnouncement gives m to a loop named "self" and checks what it
+// checkFedAnnouncement gives m to an actor named "self" and checks what it
 // recorded.
 func checkFedAnnouncement(t *testing.T, m [][]byte, name string, n int, err error) {
-	b := &FederatedBroker{name: "self", cfg: config{interval: time.Second, liveness: DefaultLiveness, log: zap.NewNop()}}
-	l := &fedLoop{b: b, log: zap.NewNop(), peers: map[string]*fedPeer{}, outstanding: map[string]*fedRequest{}, announced: -1}
+	cfg := config{Interval: time.Second, Liveness: 3, Log: zap.NewNop()}
+	l := newFederation(&shared{cfg: &cfg, name: "self", board: &board.Board[Stats]{}})
 	l.announcement(m)
 	switch {
 	case err != nil:
