@@ -31,17 +31,17 @@
 //	                                          WithRouterMandatory; Example_routerDealer
 //	Ch. 3  The Asynchronous Client/Server      patterns: Router mailbox, Dealer reference,
 //	       Pattern                            actor.Ask across processes
-//	Ch. 3  Inter-Broker Routing (federation)   broker: FederatedBroker
-//	Ch. 3  A Load Balancing Message Broker     broker: LoadBalancer, Worker, Client;
+//	Ch. 3  Inter-Broker Routing (federation)   broker/peering: Broker
+//	Ch. 3  A Load Balancing Message Broker     broker/pirate: LoadBalancer, Worker, Client;
 //	                                          examples/gridsearch (workers ask for work)
 //	Ch. 1-2 pipeline with batches and credit   broker: Distributor, DistWorker
 //	Ch. 7  Transferring Files (credit flow)    broker: WithCredit
 //	Ch. 4  Client-Side Reliability (Lazy       patterns: Req with LazyPirate
 //	       Pirate)
 //	Ch. 4  Heartbeating (ZMTP PING, RFC 37)    socket.WithHeartbeat, ErrHeartbeat
-//	Ch. 4  Paranoid Pirate (spec 6/PPP)        broker: LoadBalancer, Worker (heartbeats, reconnect)
+//	Ch. 4  Paranoid Pirate (spec 6/PPP)        broker/pirate: LoadBalancer, Worker (heartbeats, reconnect)
 //	Ch. 4  Majordomo (spec 7/MDP, 8/MMI)       broker: MDPBroker, MDPWorker, MDPClient
-//	Stages chained across hosts (map, reduce)  broker: Stage (a worker upstream, a client
+//	Stages chained across hosts (map, reduce)  broker/pirate: Stage (a worker upstream, a client
 //	                                          downstream)
 //	Ch. 5  Espresso (capture)                  broker/proxy: WithCapture
 //	Security: ZMTP PLAIN (RFC 24)              socket.WithPlainClient, WithPlainServer,
@@ -58,7 +58,7 @@
 //   - Round-robin stalls with uneven tasks: run one of three workers with
 //     taskwork -slowdown 4. PUSH still deals it a third of the batch, the
 //     others finish early and sit idle, and the batch takes about four times
-//     as long. broker.LoadBalancer gives each task to a worker that is free.
+//     as long. pirate.LoadBalancer gives each task to a worker that is free.
 //   - Lost messages on exit: run tasksink -linger 0 a few times: KILL is
 //     thrown away at exit and workers keep running. With taskvent -linger 0
 //     the start of the batch or tasks are lost and the sink waits or reports

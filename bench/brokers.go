@@ -10,7 +10,7 @@ package main
 // the command closes their stdin.
 //
 // lb/tcp/16B is the guide's load-balancing broker (ch. 3, lbbroker): ours
-// (broker.LoadBalancer, Worker, Client), the guide's loop on our raw ROUTER
+// (pirate.LoadBalancer, Worker, Client), the guide's loop on our raw ROUTER
 // and REQ sockets ("raw"), and the same in C on libzmq ("libzmq-c",
 // libzmqc.c). mdp/tcp/16B is Majordomo (ch. 4, spec 7/MDP): ours
 // (majordomo.Broker, Worker, Client), and the python port of the guide's
@@ -29,8 +29,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/zmqflow/zmqflow/broker"
 	"github.com/zmqflow/zmqflow/broker/majordomo"
+	"github.com/zmqflow/zmqflow/broker/pirate"
 	"github.com/zmqflow/zmqflow/socket"
 )
 
@@ -168,16 +168,16 @@ func announceWorkers(n int, wait func(ctx context.Context) error) (stop func()) 
 	return func() { cancel(); <-done }
 }
 
-// ---- ours: package broker, default options.
+// ---- ours: packages broker/pirate and broker, default options.
 
 func oursLBBroker(a peerArgs) error {
-	lb, err := broker.NewLoadBalancer(a.ep, a.ep)
+	lb, err := pirate.NewLoadBalancer(a.ep, a.ep)
 	if err != nil {
 		return err
 	}
 	fmt.Printf("READY %s %s\n", lb.Frontend(), lb.Backend())
 	stop := announceWorkers(a.workers, func(ctx context.Context) error {
-		return lb.Wait(ctx, func(s broker.LBStats) bool { return s.Workers >= a.workers })
+		return lb.Wait(ctx, func(s pirate.Stats) bool { return s.Workers >= a.workers })
 	})
 	a.waitRelease()
 	stop()
@@ -188,14 +188,14 @@ func oursLBBroker(a peerArgs) error {
 }
 
 func oursLBWorkers(a peerArgs) error {
-	var ws []*broker.Worker
+	var ws []*pirate.Worker
 	defer func() {
 		for _, w := range ws {
 			w.Close()
 		}
 	}()
 	for range a.workers {
-		w, err := broker.NewWorker(a.ep, echoHandler)
+		w, err := pirate.NewWorker(a.ep, echoHandler)
 		if err != nil {
 			return err
 		}
@@ -207,7 +207,7 @@ func oursLBWorkers(a peerArgs) error {
 
 func oursLBClients(a peerArgs) error {
 	var rts []roundTrip
-	var cs []*broker.Client
+	var cs []*pirate.Client
 	defer func() {
 		for _, c := range cs {
 			if s := c.Stats(); s.Resends > 0 {
@@ -217,7 +217,7 @@ func oursLBClients(a peerArgs) error {
 		}
 	}()
 	for range a.clients {
-		c, err := broker.NewClient(a.ep)
+		c, err := pirate.NewClient(a.ep)
 		if err != nil {
 			return err
 		}
@@ -291,7 +291,7 @@ func pythonMDPBroker(a peerArgs) error {
 		return fmt.Errorf("the python Majordomo broker (-mdpbroker-py; run the bench command from bench/): %w", err)
 	}
 	args := []string{"python3", a.script, a.ep,
-		fmt.Sprint(broker.DefaultHeartbeatInterval.Milliseconds()), fmt.Sprint(broker.DefaultLiveness)}
+		fmt.Sprint(majordomo.DefaultHeartbeatInterval.Milliseconds()), fmt.Sprint(majordomo.DefaultLiveness)}
 	return syscall.Exec(python, args, os.Environ())
 }
 

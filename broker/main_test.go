@@ -4,23 +4,22 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
+	"github.com/zmqflow/zmqflow/internal/pyzmq"
+
 	"github.com/zmqflow/zmqflow/broker"
 	"github.com/zmqflow/zmqflow/socket"
 )
 
-// TestMain checks that no goroutine outlives the tests, and removes the
-// worker binary the process tests build once for the whole run.
+// TestMain checks that no goroutine outlives the tests.
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if buildDir != "" {
-		os.RemoveAll(buildDir)
-	}
 	if code == 0 {
 		if err := goleak.Find(); err != nil {
 			fmt.Fprintln(os.Stderr, "goleak:", err)
@@ -85,40 +84,11 @@ func must[T any](t testing.TB) func(T, error) T {
 	}
 }
 
-func newLB(t testing.TB, front, back string, opts ...broker.Option) *broker.LoadBalancer {
-	t.Helper()
-	b := must[*broker.LoadBalancer](t)(broker.NewLoadBalancer(front, back, opts...))
-	t.Cleanup(func() { b.Close() })
-	return b
-}
-
-func newWorker(t testing.TB, ep string, h broker.Handler, opts ...broker.Option) *broker.Worker {
-	t.Helper()
-	w := must[*broker.Worker](t)(broker.NewWorker(ep, h, opts...))
-	t.Cleanup(func() { w.Close() })
-	return w
-}
-
-func newClient(t testing.TB, ep string, opts ...broker.Option) *broker.Client {
-	t.Helper()
-	c := must[*broker.Client](t)(broker.NewClient(ep, opts...))
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
 func newSocket(t testing.TB, typ socket.Type, opts ...socket.Option) *socket.Socket {
 	t.Helper()
 	s := must[*socket.Socket](t)(socket.New(typ, append([]socket.Option{socket.WithLinger(0)}, opts...)...))
 	t.Cleanup(func() { s.Close() })
 	return s
-}
-
-// waitLB waits until cond holds for b's stats, failing the test otherwise.
-func waitLB(t testing.TB, ctx context.Context, b *broker.LoadBalancer, what string, cond func(broker.LBStats) bool) {
-	t.Helper()
-	if err := b.Wait(ctx, cond); err != nil {
-		t.Fatalf("waiting for %s: %v; stats %+v", what, err, b.Stats())
-	}
 }
 
 // echo is a handler that replies with the request prefixed by tag.
@@ -128,43 +98,31 @@ func echo(tag string) broker.Handler {
 	}
 }
 
-// rawWorker is a PPP worker by hand: a DEALER that sends READY and reports
-// the requests it gets, without heartbeats.
-type rawWorker struct {
-	t    testing.TB
-	sock *socket.Socket
+// The interop tests run libzmq peers (pyzmq) around ours. Heartbeats of
+// the interop tests, on both sides: every 100 ms, and a peer is buried
+// after 10 s of silence (see steadyBeat: a Python or Go peer of a busy
+// machine may stall for a second or more).
+const (
+	pyInterval = 100 * time.Millisecond
+	pyLiveness = 100
+)
+
+var pyBeat = broker.WithHeartbeat(pyInterval, pyLiveness)
+
+func pyArgs() []string {
+	return []string{fmt.Sprint(pyInterval.Milliseconds()), fmt.Sprint(pyLiveness)}
 }
 
-func newRawWorker(t testing.TB, ctx context.Context, ep string) *rawWorker {
+// lineWith reads a peer's lines until one starts with prefix.
+func lineWith(t *testing.T, ctx context.Context, p *pyzmq.Peer, prefix string) string {
 	t.Helper()
-	s := newSocket(t, socket.Dealer)
-	if err := s.Connect(ep); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Send(ctx, socket.Msg{{1}}); err != nil {
-		t.Fatal(err)
-	}
-	return &rawWorker{t, s}
-}
-
-// request returns the next request, skipping heartbeats.
-func (w *rawWorker) request(ctx context.Context) socket.Msg {
-	w.t.Helper()
 	for {
-		m, err := w.sock.Recv(ctx)
+		l, err := p.Line(ctx)
 		if err != nil {
-			w.t.Fatalf("raw worker: %v", err)
+			t.Fatalf("waiting for %q: %v", prefix, err)
 		}
-		if len(m) == 1 && m[0][0] == 2 {
-			continue
+		if strings.HasPrefix(l, prefix) {
+			return l
 		}
-		return m
-	}
-}
-
-func (w *rawWorker) send(ctx context.Context, m socket.Msg) {
-	w.t.Helper()
-	if err := w.sock.Send(ctx, m); err != nil {
-		w.t.Fatal(err)
 	}
 }

@@ -2,7 +2,7 @@
 // parameter grid on workers on one or many machines: the job of the seed
 // article "Easy cluster parallelization with ZeroMQ", on the load-balancing
 // broker of "ZeroMQ - The Guide" ch. 3 and the Paranoid Pirate heartbeats of
-// ch. 4 (package broker). Workers ask for work, so uneven job durations do
+// ch. 4 (package broker/pirate). Workers ask for work, so uneven job durations do
 // not stall it the way PUSH round-robin does; a worker that dies has its
 // point run elsewhere.
 //

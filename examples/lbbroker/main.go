@@ -22,7 +22,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/zmqflow/zmqflow/broker"
+	"github.com/zmqflow/zmqflow/broker/pirate"
 	"github.com/zmqflow/zmqflow/socket"
 )
 
@@ -73,7 +73,7 @@ func run(ctx context.Context) error {
 	}
 	// The guide's lbbroker heartbeats nobody: its workers are REQ sockets,
 	// which the load balancer serves without heartbeats.
-	lb, err := broker.NewLoadBalancer(fe, be)
+	lb, err := pirate.NewLoadBalancer(fe, be)
 	if err != nil {
 		return err
 	}

@@ -24,7 +24,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/zmqflow/zmqflow/broker"
+	"github.com/zmqflow/zmqflow/broker/peering"
+	"github.com/zmqflow/zmqflow/broker/pirate"
 )
 
 var (
@@ -58,7 +59,7 @@ func run(ctx context.Context) error {
 	if *name == "" {
 		return errors.New("-name is required")
 	}
-	b, err := broker.NewFederatedBroker(*name, ep(*name, "localfe"), ep(*name, "localbe"), ep(*name, "cloud"), ep(*name, "state"))
+	b, err := peering.NewBroker(*name, ep(*name, "localfe"), ep(*name, "localbe"), ep(*name, "cloud"), ep(*name, "state"))
 	if err != nil {
 		return err
 	}
@@ -73,14 +74,14 @@ func run(ctx context.Context) error {
 	}
 	fmt.Printf("I: broker %s, peers %q\n", *name, *peers)
 
-	var workers []*broker.Worker
+	var workers []*pirate.Worker
 	defer func() {
 		for _, w := range workers {
 			w.Close()
 		}
 	}()
 	for range *nWorkers {
-		w, err := broker.NewWorker(b.Backend(), func(ctx context.Context, req [][]byte) ([][]byte, error) {
+		w, err := pirate.NewWorker(b.Backend(), func(ctx context.Context, req [][]byte) ([][]byte, error) {
 			t := time.NewTimer(rand.N(*work + 1))
 			defer t.Stop()
 			select {
@@ -141,7 +142,7 @@ func run(ctx context.Context) error {
 // client sends its requests one at a time, each answered once (the client
 // resends on a timeout, and a resend is never answered twice).
 func client(ctx context.Context, frontend string, i int) error {
-	c, err := broker.NewClient(frontend, broker.WithTimeout(*work*5+time.Second), broker.WithRetries(5))
+	c, err := pirate.NewClient(frontend, pirate.WithTimeout(*work*5+time.Second), pirate.WithRetries(5))
 	if err != nil {
 		return err
 	}

@@ -18,7 +18,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/zmqflow/zmqflow/broker"
+	"github.com/zmqflow/zmqflow/broker/pirate"
 )
 
 var (
@@ -40,7 +40,7 @@ func main() {
 }
 
 func run(ctx context.Context) error {
-	lb, err := broker.NewLoadBalancer(*frontend, *backend, broker.WithHeartbeat(*interval, *liveness))
+	lb, err := pirate.NewLoadBalancer(*frontend, *backend, pirate.WithHeartbeat(*interval, *liveness))
 	if err != nil {
 		return err
 	}

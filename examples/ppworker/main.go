@@ -21,7 +21,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/zmqflow/zmqflow/broker"
+	"github.com/zmqflow/zmqflow/broker/pirate"
 )
 
 var (
@@ -57,8 +57,8 @@ func main() {
 		}
 		return req, nil
 	}
-	w, err := broker.NewWorker(*connect, handle,
-		broker.WithHeartbeat(*interval, *liveness), broker.WithReconnect(time.Second, 32*time.Second))
+	w, err := pirate.NewWorker(*connect, handle,
+		pirate.WithHeartbeat(*interval, *liveness), pirate.WithReconnect(time.Second, 32*time.Second))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ppworker:", err)
 		os.Exit(1)

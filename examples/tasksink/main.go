@@ -111,7 +111,7 @@ func run(ctx context.Context) error {
 		// sink can do is not wait forever, and say what is missing. A
 		// pipeline that hands a lost worker's tasks out again needs a
 		// broker in the middle: the guide's chapters 3 and 4, zmqflow's
-		// broker.LoadBalancer.
+		// pirate.LoadBalancer.
 		why := fmt.Sprintf("none came for %v", *timeout)
 		if ctx.Err() != nil {
 			why = "interrupted"

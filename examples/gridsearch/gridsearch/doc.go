@@ -9,7 +9,7 @@
 //   - NewGrid parses parameter specs ("p=0:1:5", "q=1e-6:1:log:7", "n=1..8",
 //     "s=a,b") into a Grid, the product of their values; Point is one
 //     combination, and Expand fills a command's {name} placeholders.
-//   - Run is the master. It starts a broker.LoadBalancer ("ZeroMQ - The
+//   - Run is the master. It starts a pirate.LoadBalancer ("ZeroMQ - The
 //     Guide" ch. 3, "A Load Balancing Message Broker", with the Paranoid
 //     Pirate heartbeats of ch. 4) and local worker slots, and keeps a few more
 //     points in flight than there are slots: workers ask for work, so uneven

@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/zmqflow/zmqflow/broker"
+	"github.com/zmqflow/zmqflow/broker/pirate"
 )
 
 // Config is one grid search. Grid and one of Command and Func are required;
@@ -65,10 +65,14 @@ type Config struct {
 	// bound (a port of 0 or * resolved), before any work starts.
 	OnBound func(endpoint string)
 
-	// BrokerOptions go to the load balancer, the client and the local
-	// workers (heartbeats, a logger). Run adds a broker.WithAbandoned of
-	// its own for the load balancer, in place of any given here.
-	BrokerOptions []broker.Option
+	// BrokerOptions go to the load balancer (heartbeats, max deliveries,
+	// a logger: the options of pirate.NewLoadBalancer). Run adds a
+	// pirate.WithAbandoned of its own, in place of any given here.
+	BrokerOptions []pirate.Option
+	// WorkerOptions go to the local workers (heartbeats, which should be
+	// the load balancer's, reconnects, a logger: the options of
+	// pirate.NewWorker).
+	WorkerOptions []pirate.Option
 }
 
 // Record is what the results file holds for one point.
@@ -120,7 +124,7 @@ var (
 // clientTimeout is how long the master waits for one attempt before it
 // resends the request. The broker hands the point of a dead worker to
 // another one by itself, drops resends of a point it still holds, and
-// reports a point it gives up on (broker.WithAbandoned), which then fails
+// reports a point it gives up on (pirate.WithAbandoned), which then fails
 // at once; so this is only a last resort, for a request or reply lost
 // between master and broker, which share a process.
 func clientTimeout(perPoint time.Duration) time.Duration {
@@ -139,7 +143,7 @@ func clientTimeout(perPoint time.Duration) time.Duration {
 // Dispatch is the broker's: a LoadBalancer (guide ch. 3 and 4) hands each
 // point to the least recently used idle worker slot, and a point held by a
 // worker that dies goes to another. A point that every worker given it died
-// running or gave back, closing (broker.DefaultMaxDeliveries of them, or as
+// running or gave back, closing (pirate.DefaultMaxDeliveries of them, or as
 // BrokerOptions say), fails at once and is not retried: it may be what
 // kills them. The master keeps as many points in flight as there are
 // slots, plus a few, so that points wait in the master rather than in a
@@ -182,8 +186,8 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		back = base + "-workers"
 	}
 	r := &run{cfg: cfg, n: n, results: make(chan reply), wake: make(chan struct{}, 1)}
-	lb, err := broker.NewLoadBalancer(base+"-points", back,
-		append(append([]broker.Option(nil), cfg.BrokerOptions...), broker.WithAbandoned(r.abandon))...)
+	lb, err := pirate.NewLoadBalancer(base+"-points", back,
+		append(append([]pirate.Option(nil), cfg.BrokerOptions...), pirate.WithAbandoned(r.abandon))...)
 	if err != nil {
 		return Summary{}, fmt.Errorf("gridsearch: bind %s: %w", back, err)
 	}
@@ -191,8 +195,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	if cfg.Bind != "" && cfg.OnBound != nil {
 		cfg.OnBound(lb.Backend())
 	}
-	client, err := broker.NewClient(lb.Frontend(), append(append([]broker.Option(nil), cfg.BrokerOptions...),
-		broker.WithTimeout(clientTimeout(cfg.Timeout)), broker.WithRetries(1<<20))...)
+	client, err := pirate.NewClient(lb.Frontend(), pirate.WithTimeout(clientTimeout(cfg.Timeout)), pirate.WithRetries(1<<20))
 	if err != nil {
 		return Summary{}, err
 	}
@@ -200,7 +203,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	local := localEndpoint(lb.Backend())
 	host := Hostname()
 	for i := range max(workers, 0) {
-		w, err := broker.NewWorker(local, handler(fmt.Sprintf("local/%d", i), host, cfg.Func), cfg.BrokerOptions...)
+		w, err := pirate.NewWorker(local, handler(fmt.Sprintf("local/%d", i), host, cfg.Func), cfg.WorkerOptions...)
 		if err != nil {
 			return Summary{}, err
 		}
@@ -238,8 +241,8 @@ var errAbandoned = errors.New("abandoned by the broker")
 type run struct {
 	cfg     Config
 	n       int
-	lb      *broker.LoadBalancer
-	client  *broker.Client
+	lb      *pirate.LoadBalancer
+	client  *pirate.Client
 	start   time.Time
 	results chan reply
 	wake    chan struct{}
@@ -280,7 +283,7 @@ func (r *run) loop(ctx context.Context) (sum Summary, err error) {
 		cur := -1
 		for {
 			var seen int
-			if r.lb.Wait(reqCtx, func(s broker.LBStats) bool { seen = s.Workers; return seen != cur }) != nil {
+			if r.lb.Wait(reqCtx, func(s pirate.Stats) bool { seen = s.Workers; return seen != cur }) != nil {
 				return
 			}
 			cur = seen
@@ -441,7 +444,7 @@ func (r *run) request(ctx context.Context, wg *sync.WaitGroup, pt, attempt int) 
 	switch {
 	case errors.Is(context.Cause(ctx), errAbandoned):
 		rep.abandoned = true
-		rep.out = outcome{Exit: -1, Error: "abandoned: each worker given it died or gave it back (broker.WithMaxDeliveries times); not retried"}
+		rep.out = outcome{Exit: -1, Error: "abandoned: each worker given it died or gave it back (pirate.WithMaxDeliveries times); not retried"}
 	case err != nil:
 		rep.err = err
 	case len(frames) != 1:

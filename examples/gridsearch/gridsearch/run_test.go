@@ -14,7 +14,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/zmqflow/zmqflow/broker"
+	"github.com/zmqflow/zmqflow/broker/pirate"
 	"github.com/zmqflow/zmqflow/examples/gridsearch/gridsearch"
 )
 
@@ -187,7 +187,7 @@ func TestRunAbandonedPoint(t *testing.T) {
 	// Heartbeats every 50 ms, and 10 s of silence before a peer is buried:
 	// a worker that dies closes its connection, which the master finds at
 	// its next heartbeat; a test stalled for a second buries no live one.
-	beat := broker.WithHeartbeat(50*time.Millisecond, 200)
+	beat := pirate.WithHeartbeat(50*time.Millisecond, 200)
 	// A remote worker of one slot that dies when given point 3; another
 	// takes its place each time.
 	workersCtx, stopWorkers := context.WithCancel(ctx)
@@ -216,7 +216,8 @@ func TestRunAbandonedPoint(t *testing.T) {
 	recs, sum, err := collect(t, ctx, gridsearch.Config{Grid: g, Workers: -1, Retries: 3,
 		Func:          func(context.Context, gridsearch.Point) (any, error) { return nil, errors.New("not here") },
 		Bind:          "tcp://127.0.0.1:*",
-		BrokerOptions: []broker.Option{beat, broker.WithMaxDeliveries(2)},
+		BrokerOptions: []pirate.Option{beat, pirate.WithMaxDeliveries(2)},
+		WorkerOptions: []pirate.Option{beat},
 		OnBound:       func(ep string) { go workers(ep) }})
 	stopWorkers()
 	if err := <-served; err != nil {
@@ -269,7 +270,7 @@ func TestServeIdleLateMaster(t *testing.T) {
 	ep := "tcp://" + l.Addr().String()
 	l.Close()
 	const idle = 15 * time.Second
-	quick := broker.WithHeartbeat(50*time.Millisecond, 3)
+	quick := pirate.WithHeartbeat(50*time.Millisecond, 3)
 	square := func(ctx context.Context, pt gridsearch.Point) (any, error) { return pt.Float("x") * pt.Float("x"), nil }
 	served := make(chan error, 1)
 	go func() { served <- gridsearch.ServeIdle(ctx, ep, 1, square, idle, quick) }()
@@ -280,7 +281,8 @@ func TestServeIdleLateMaster(t *testing.T) {
 	// The master buries no live slot of a stalled test (10 s of silence);
 	// the slot's heartbeats are as often as the master's.
 	sum, err := gridsearch.Run(ctx, gridsearch.Config{Grid: g, Func: square, Workers: -1, Bind: ep,
-		BrokerOptions: []broker.Option{broker.WithHeartbeat(50*time.Millisecond, 200)}})
+		BrokerOptions: []pirate.Option{pirate.WithHeartbeat(50*time.Millisecond, 200)},
+		WorkerOptions: []pirate.Option{pirate.WithHeartbeat(50*time.Millisecond, 200)}})
 	if err != nil || sum.Done != 3 {
 		t.Fatalf("Run: %v, %+v", err, sum)
 	}

@@ -8,7 +8,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/zmqflow/zmqflow/broker"
+	"github.com/zmqflow/zmqflow/broker/pirate"
 )
 
 // Limits on what a point's output keeps: the head of stdout (the result) and
@@ -56,9 +56,9 @@ func (t task) point() Point {
 // when the point's Timeout passes or the run is interrupted.
 type Func func(ctx context.Context, p Point) (any, error)
 
-// handler returns a broker.Handler for one slot named name. With fn nil it
+// handler returns a pirate.Handler for one slot named name. With fn nil it
 // runs the task's command.
-func handler(name, host string, fn Func) broker.Handler {
+func handler(name, host string, fn Func) pirate.Handler {
 	return func(ctx context.Context, req [][]byte) ([][]byte, error) {
 		if len(req) != 1 {
 			return nil, fmt.Errorf("gridsearch: request of %d frames, want 1", len(req))
@@ -131,10 +131,10 @@ func Hostname() string {
 // endpoint (gridsearch run's -bind, e.g. "tcp://master:5555") until ctx
 // ends, then closes them and returns. Each slot runs one point at a time:
 // fn when it is not nil (its master must have been given the same Func),
-// the point's command otherwise. Options are passed to each broker.Worker.
+// the point's command otherwise. Options are passed to each pirate.Worker.
 // A master that goes away is waited for: the slots reconnect, with
 // back-off, to the next master on the same endpoint.
-func Serve(ctx context.Context, endpoint string, slots int, fn Func, opts ...broker.Option) error {
+func Serve(ctx context.Context, endpoint string, slots int, fn Func, opts ...pirate.Option) error {
 	return ServeIdle(ctx, endpoint, slots, fn, 0, opts...)
 }
 
@@ -145,12 +145,12 @@ var ErrIdle = errors.New("gridsearch: no master")
 // ServeIdle is Serve that also stops, returning ErrIdle, once no slot has
 // heard from a master for idle: from the start, or since the last
 // heartbeat of a master that finished or died. 0 waits for ever. A master
-// sends heartbeats every second (broker.DefaultHeartbeatInterval), and a
+// sends heartbeats every second (pirate.DefaultHeartbeatInterval), and a
 // slot hears a new master only after it has given up the old one and
 // reconnected, so idle should be several seconds at least. The slots'
 // reconnect back-off is capped at a quarter of idle, so that a master that
 // comes up within idle is found (an option of opts may set another).
-func ServeIdle(ctx context.Context, endpoint string, slots int, fn Func, idle time.Duration, opts ...broker.Option) error {
+func ServeIdle(ctx context.Context, endpoint string, slots int, fn Func, idle time.Duration, opts ...pirate.Option) error {
 	if slots < 1 {
 		return fmt.Errorf("gridsearch: slots %d, want at least 1", slots)
 	}
@@ -159,11 +159,11 @@ func ServeIdle(ctx context.Context, endpoint string, slots int, fn Func, idle ti
 	}
 	if idle > 0 {
 		backoff := max(idle/4, time.Millisecond)
-		opts = append([]broker.Option{broker.WithReconnect(
-			min(broker.DefaultReconnectInit, backoff), min(broker.DefaultReconnectMax, backoff))}, opts...)
+		opts = append([]pirate.Option{pirate.WithReconnect(
+			min(pirate.DefaultReconnectInit, backoff), min(pirate.DefaultReconnectMax, backoff))}, opts...)
 	}
 	host := Hostname()
-	var ws []*broker.Worker
+	var ws []*pirate.Worker
 	defer func() {
 		for _, w := range ws {
 			w.Close()
@@ -171,7 +171,7 @@ func ServeIdle(ctx context.Context, endpoint string, slots int, fn Func, idle ti
 	}()
 	for i := range slots {
 		name := fmt.Sprintf("%s:%d/%d", host, os.Getpid(), i)
-		w, err := broker.NewWorker(endpoint, handler(name, host, fn), opts...)
+		w, err := pirate.NewWorker(endpoint, handler(name, host, fn), opts...)
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,233 @@
+package pirate
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/zmqflow/zmqflow/actor"
+	"github.com/zmqflow/zmqflow/broker/internal/run"
+	"github.com/zmqflow/zmqflow/patterns"
+	"github.com/zmqflow/zmqflow/socket"
+)
+
+// Client sends requests to a load balancer's frontend and waits for the
+// replies, the guide's Lazy Pirate client (ch. 4) grown to many requests at
+// once. Each request carries an id in its address stack: 16 bytes, a random
+// session number for this Client and a sequence number. A request with no
+// reply within WithTimeout is resent, with the same id, up to WithRetries
+// times; a broker that still holds it drops the resend (our LoadBalancer
+// hands a request on after WithHoldLimit), and of several replies to one id
+// the Client returns the first and drops the rest, so each Request returns
+// at most one reply however often it was sent and done.
+//
+// Brokers: our LoadBalancer (and a peering.Broker) keep the address stack
+// from their workers, so any of their workers serves a Client: the guide's
+// ppworker and lbbroker workers too, which take a request only as address,
+// delimiter and one body frame. A broker that passes the stack on as it
+// is, as the guide's ppqueue does, needs workers that copy any stack, as
+// our Worker does; the guide's ppworker rejects such requests. The guide's
+// lbbroker takes exactly [client, "", request] from a client, so it cannot
+// carry the id at all: its clients are REQ sockets.
+//
+// The Client is one DEALER socket and one actor, "pirate client", whose
+// mailbox the socket feeds: it hands each reply to the Request waiting for
+// its id. Each Request sends from its caller's goroutine and tells the
+// actor which id it waits for, at each attempt, so that a restart of the
+// actor (a bug) costs at most the attempts under way, which the timeout
+// resends.
+//
+// Concurrency: a Client is safe for concurrent use; Requests from many
+// goroutines share the socket, each blocking its caller only, until its
+// reply, its last timeout, its ctx, or Close. NewClient starts the actor's
+// goroutine, its supervisor's and the socket's reader; Close ends them and
+// returns after they have ended, and Requests waiting fail with ErrClosed.
+type Client struct {
+	cfg     config
+	g       *run.Group
+	sock    *socket.Socket
+	ref     actor.Ref[clientMsg]
+	session [8]byte
+	seq     atomic.Uint64
+
+	requests, resends, replies, failed atomic.Uint64
+	late                               *atomic.Uint64 // counted by the actor
+}
+
+// ClientStats are a Client's counters.
+type ClientStats struct {
+	Requests    uint64 // Request calls
+	Resends     uint64 // attempts after the first
+	Replies     uint64 // replies returned
+	LateReplies uint64 // replies dropped: the request had its reply, or gave up
+	Failed      uint64 // requests that ran out of retries
+}
+
+// clientName is the Client's actor, as the observer knows it.
+const clientName = "pirate client"
+
+// NewClient connects a client to a broker's frontend endpoint. Options:
+// WithTimeout, WithRetries, WithSocketOptions, WithLogger, WithObserver.
+func NewClient(endpoint string, opts ...Option) (*Client, error) {
+	cfg, err := build(forClient, "NewClient", opts)
+	if err != nil {
+		return nil, err
+	}
+	sock, err := socket.New(socket.Dealer, append([]socket.Option{socket.WithLinger(0)}, cfg.SockOpts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("pirate: client: %w", err)
+	}
+	if err := sock.Connect(endpoint); err != nil {
+		sock.Close()
+		return nil, fmt.Errorf("pirate: client: %w", err)
+	}
+	c := &Client{cfg: cfg, sock: sock, late: new(atomic.Uint64)}
+	rand.Read(c.session[:])
+	log := cfg.Log
+	late := c.late
+	child := actor.NewChild(clientName,
+		func() actor.Behavior[clientMsg] {
+			return &replies{waiting: map[string]chan [][]byte{}, late: late, log: log}
+		},
+		actor.WithFeed(patterns.Feed(sock, func(m socket.Msg) clientMsg { return clientMsg{reply: m} }, nil)))
+	c.ref = child.Ref()
+	if c.g, err = run.Start(context.Background(), clientName+" supervisor", []*socket.Socket{sock},
+		[]actor.ChildSpec{child}, supervision(cfg)...); err != nil {
+		return nil, fmt.Errorf("pirate: client: %w", err)
+	}
+	return c, nil
+}
+
+// Request sends a request of one or more body frames and returns the
+// reply's body frames. It resends after each WithTimeout without a reply,
+// WithRetries times, then fails with ErrNoReply. It returns ctx.Err() when
+// ctx ends first, and ErrClosed after Close. The body frames must not be
+// modified until Request returns.
+func (c *Client) Request(ctx context.Context, body ...[]byte) ([][]byte, error) {
+	var id [16]byte
+	copy(id[:8], c.session[:])
+	binary.BigEndian.PutUint64(id[8:], c.seq.Add(1))
+	key := string(id[:])
+	ch := make(chan [][]byte, 1)
+	c.requests.Add(1)
+	// The actor forgets the id whatever ends the request; after Close the
+	// tell fails, and nothing is left to forget.
+	defer c.ref.Tell(context.Background(), clientMsg{id: key, forget: true})
+
+	msg := make(socket.Msg, 0, len(body)+2)
+	msg = append(append(msg, id[:], nil), body...)
+	timer := time.NewTimer(c.cfg.Timeout)
+	defer timer.Stop()
+	for attempt := 1; ; attempt++ {
+		if attempt > 1 {
+			c.resends.Add(1)
+		}
+		if err := c.ref.Tell(ctx, clientMsg{id: key, ch: ch}); err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, ErrClosed
+		}
+		sendCtx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+		err := c.sock.Send(sendCtx, msg)
+		cancel()
+		switch {
+		case errors.Is(err, socket.ErrClosed):
+			return nil, ErrClosed
+		case ctx.Err() != nil:
+			return nil, ctx.Err()
+		case err != nil && !errors.Is(err, context.DeadlineExceeded):
+			return nil, fmt.Errorf("pirate: client: %w", err)
+		}
+		timer.Reset(c.cfg.Timeout)
+		select {
+		case reply := <-ch:
+			c.replies.Add(1)
+			return reply, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-c.g.Done():
+			return nil, ErrClosed
+		case <-timer.C:
+		}
+		if attempt > c.cfg.Retries {
+			c.failed.Add(1)
+			return nil, fmt.Errorf("%w: %d attempts of %v", ErrNoReply, attempt, c.cfg.Timeout)
+		}
+		c.cfg.Log.Debug("no reply; resending", zap.Int("attempt", attempt))
+	}
+}
+
+// Stats returns a snapshot of the client's counters.
+func (c *Client) Stats() ClientStats {
+	return ClientStats{
+		Requests:    c.requests.Load(),
+		Resends:     c.resends.Load(),
+		Replies:     c.replies.Load(),
+		LateReplies: c.late.Load(),
+		Failed:      c.failed.Load(),
+	}
+}
+
+// Close closes the client's socket; Requests waiting fail with ErrClosed.
+// It returns after the client's goroutines have ended. Calls after the
+// first return nil.
+func (c *Client) Close() error { return c.g.Close() }
+
+// clientMsg is what the Client's actor receives: a Request's id to wait
+// for (ch) or to forget, or a reply from the socket.
+type clientMsg struct {
+	id     string
+	ch     chan [][]byte // buffered: the actor never waits on it
+	forget bool
+	reply  socket.Msg
+}
+
+// replies is the Client's actor: the Requests waiting, by id.
+type replies struct {
+	waiting map[string]chan [][]byte
+	late    *atomic.Uint64
+	log     *zap.Logger
+}
+
+func (r *replies) Receive(_ context.Context, m clientMsg) error {
+	switch {
+	case m.reply != nil:
+		id, body, err := clientReply(m.reply)
+		if err != nil {
+			r.log.Warn("reply dropped", zap.Error(err), zap.Stringer("msg", m.reply))
+			return nil
+		}
+		ch := r.waiting[string(id)]
+		if ch == nil {
+			r.late.Add(1)
+			return nil
+		}
+		delete(r.waiting, string(id))
+		select {
+		case ch <- body:
+		default: // it has one already: the Request registered again, as a timeout raced the reply
+			r.late.Add(1)
+		}
+	case m.forget:
+		delete(r.waiting, m.id)
+	default:
+		r.waiting[m.id] = m.ch
+	}
+	return nil
+}
+
+// clientReply reads a reply as a Client receives it: the request's address
+// stack, id and delimiter, then the body.
+func clientReply(m [][]byte) (id []byte, body [][]byte, err error) {
+	if len(m) < 2 || len(m[1]) != 0 {
+		return nil, nil, fmt.Errorf("%w: reply of %d frames without a request id and delimiter", ErrMalformed, len(m))
+	}
+	return m[0], m[2:], nil
+}

@@ -1,0 +1,45 @@
+package pirate
+
+// Helpers of the fuzz target (ppp_fuzz_test.go).
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/zmqflow/zmqflow/internal/fuzzcheck"
+)
+
+// Allocation bounds of the parsers, in bytes. A parser slices the frames it
+// is given and allocates only for its answer: strings of frames it returns
+// (1x the frames), an envelope key (the frames and a varint each, in a
+// builder that grows by doubling: 2x the wire size at most), an error whose
+// text quotes at most ppp.MaxQuoted bytes of a frame. 8x the wire size covers
+// them with room; the constant is the error values and, under the race
+// detector, the fmt state that sync.Pool drops on purpose.
+const (
+	allocPerByte = 8
+	allocFixed   = 2048
+)
+
+// checkAlloc fails t when f allocates more than the bound for a message of
+// wire bytes. Over the bound, f runs twice more and the least counts, so
+// that what other goroutines allocated meanwhile does not; f must do the
+// same each time.
+func checkAlloc(t *testing.T, what string, wire uint64, f func()) {
+	t.Helper()
+	fuzzcheck.CheckAlloc(t, fmt.Sprintf("%s, for a message of %d bytes,", what, wire), allocPerByte*wire+allocFixed, f)
+}
+
+// nonEmpty returns the non-empty frames of m, or def if there are none.
+func nonEmpty(m [][]byte, def string) [][]byte {
+	var out [][]byte
+	for _, f := range m {
+		if len(f) > 0 {
+			out = append(out, f)
+		}
+	}
+	if len(out) == 0 {
+		out = [][]byte{[]byte(def)}
+	}
+	return out
+}

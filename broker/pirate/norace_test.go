@@ -1,0 +1,5 @@
+//go:build !race
+
+package pirate_test
+
+const raceEnabled = false
