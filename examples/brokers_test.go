@@ -8,8 +8,8 @@ import (
 
 // The guide's peers, as the broker packages' interop tests run them.
 const (
-	pyPPWorker = "../broker/pirate/testdata/ppworker.py"            // BACKEND INTERVAL_MS LIVENESS
-	pyPPQueue  = "../broker/pirate/testdata/ppqueue.py"             // FRONTEND BACKEND INTERVAL_MS LIVENESS
+	pyPPWorker = "../broker/pirate/testdata/ppworker.py"     // BACKEND INTERVAL_MS LIVENESS
+	pyPPQueue  = "../broker/pirate/testdata/ppqueue.py"      // FRONTEND BACKEND INTERVAL_MS LIVENESS
 	pyMDWorker = "../broker/majordomo/testdata/mdpworker.py" // ENDPOINT SERVICE INTERVAL_MS LIVENESS
 )
 
