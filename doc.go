@@ -31,16 +31,19 @@
 //	                                          WithRouterMandatory; Example_routerDealer
 //	Ch. 3  The Asynchronous Client/Server      patterns: Router mailbox, Dealer reference,
 //	       Pattern                            actor.Ask across processes
-//	Ch. 3  Inter-Broker Routing (federation)   broker/peering: Broker
+//	Ch. 3  Inter-Broker Routing (federation)   broker/peering: Broker; examples/peering
 //	Ch. 3  A Load Balancing Message Broker     broker/pirate: LoadBalancer, Worker, Client;
-//	                                          examples/gridsearch (workers ask for work)
-//	Ch. 1-2 pipeline with batches and credit   broker: Distributor, DistWorker
-//	Ch. 7  Transferring Files (credit flow)    broker: WithCredit
-//	Ch. 4  Client-Side Reliability (Lazy       patterns: Req with LazyPirate
+//	                                          examples/lbbroker; examples/gridsearch
+//	                                          (workers ask for work)
+//	Ch. 1-2 pipeline with batches and credit   broker/distributor: Distributor, Worker
+//	Ch. 7  Transferring Files (credit flow)    broker/distributor: WithCredit
+//	Ch. 4  Client-Side Reliability (Lazy       patterns: Req with LazyPirate; examples/lpclient
 //	       Pirate)
 //	Ch. 4  Heartbeating (ZMTP PING, RFC 37)    socket.WithHeartbeat, ErrHeartbeat
-//	Ch. 4  Paranoid Pirate (spec 6/PPP)        broker/pirate: LoadBalancer, Worker (heartbeats, reconnect)
-//	Ch. 4  Majordomo (spec 7/MDP, 8/MMI)       broker: MDPBroker, MDPWorker, MDPClient
+//	Ch. 4  Paranoid Pirate (spec 6/PPP)        broker/pirate: LoadBalancer, Worker (heartbeats,
+//	                                          reconnect); examples/ppqueue, ppworker
+//	Ch. 4  Majordomo (spec 7/MDP, 8/MMI)       broker/majordomo: Broker, Worker, Client;
+//	                                          examples/mdbroker, mdworker, mdclient
 //	Stages chained across hosts (map, reduce)  broker/pirate: Stage (a worker upstream, a client
 //	                                          downstream)
 //	Ch. 5  Espresso (capture)                  broker/proxy: WithCapture
@@ -81,8 +84,10 @@
 //     behaviour runs with its peers in another process or on another machine,
 //     and pipelines of them. For a pipeline or a service you want to spread
 //     over processes and machines with typed values.
-//   - broker: the guide's brokers ready to run (load balancer with Paranoid
-//     Pirate, Majordomo, federation, work distributor, proxies). For reliable
+//   - broker/...: the guide's brokers ready to run, one package per pattern
+//     (pirate: load balancer with Paranoid Pirate; majordomo; peering;
+//     distributor; proxy), each a supervised group of actors whose mailboxes
+//     are its sockets; package broker's doc is their map. For reliable
 //     request-reply and job farming without writing the broker.
 //
 // Between them: an actor.Ref is the same type whether it reaches a local
