@@ -417,7 +417,14 @@ func TestFaultPlainAuth(t *testing.T) {
 // discards what it had queued. WithRedialAfterAuthFailure keeps it trying.
 func TestFaultPlainRefusedStops(t *testing.T) {
 	var attempts atomic.Int32
-	auth := func(_ context.Context, r socket.AuthRequest) error {
+	// The refusal waits until both messages are queued: once refused, the
+	// client has no peer, and a send would wait for one.
+	queued := make(chan struct{})
+	auth := func(ctx context.Context, r socket.AuthRequest) error {
+		select {
+		case <-queued:
+		case <-ctx.Done():
+		}
 		attempts.Add(1)
 		return errors.New("no such user")
 	}
@@ -429,6 +436,7 @@ func TestFaultPlainRefusedStops(t *testing.T) {
 	push.connect(ep)
 	push.send("a")
 	push.send("b")
+	close(queued)
 	e := push.await(socket.EventClosed)
 	if !errors.Is(e.Err, socket.ErrAuth) || e.Endpoint != ep {
 		t.Fatalf("event %v, want closed %s with ErrAuth", e, ep)
