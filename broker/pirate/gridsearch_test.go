@@ -11,7 +11,7 @@ import (
 	"github.com/zmqflow/zmqflow/socket"
 )
 
-// The task sets of benchmarks.md section 3 live in internal/taskset; these
+// The dispatch benchmark's task sets live in internal/taskset; these
 // are the names the broker's tests use for them.
 
 func taskSet(name string) []time.Duration                { return taskset.Durations(name, 1) }
@@ -25,7 +25,7 @@ func sum(ds []time.Duration) time.Duration               { return taskset.Sum(ds
 // task is done once, none lost or duplicated, and the broker counts each
 // request and reply once. With -short the durations are scaled by 0.25.
 //
-// The dispatch's efficiency, G/T (the target is 0.97, benchmarks.md), is
+// The dispatch's efficiency, G/T (the target is 0.97), is
 // logged here and measured by BenchmarkGridSearchDispatch: on a busy
 // machine, and under the race detector, a unit test's figure says more
 // about the machine than about the pirate.
@@ -53,7 +53,7 @@ func TestGridSearchDispatch(t *testing.T) {
 
 // BenchmarkGridSearchDispatch measures G/T, the greedy makespan over the
 // time the load balancer takes, for T1 and T2 on 32 sleeping workers (the
-// target is 0.97; benchmarks.md section 3). Each iteration runs the whole
+// target is 0.97). Each iteration runs the whole
 // set. Run it alone, on an idle machine:
 //
 //	go test -run '^$' -bench GridSearchDispatch ./broker

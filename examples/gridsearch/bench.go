@@ -15,7 +15,7 @@ import (
 	"github.com/zmqflow/zmqflow/internal/taskset"
 )
 
-// benchCmd reproduces benchmarks.md section 3 (the seed article's
+// benchCmd runs the dispatch benchmark of package taskset (the seed article's
 // dispatch): T1 and T2 on 32 sleeping workers (G/T), T0 no-op points per
 // second, and 2,000 /bin/true points against xargs -P2 and GNU parallel -j2.
 func benchCmd(ctx context.Context, args []string) error {

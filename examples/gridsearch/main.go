@@ -9,7 +9,7 @@
 //	gridsearch                       a built-in demo on local workers
 //	gridsearch run [flags] -- CMD    every point of the grid, CMD with {name} replaced
 //	gridsearch worker -connect EP    worker slots for a master started with -bind
-//	gridsearch bench                 benchmarks.md section 3
+//	gridsearch bench                 the dispatch benchmark (task sets T0-T2, see bench.go)
 //
 // See README.md.
 package main
@@ -111,7 +111,7 @@ const usage = `gridsearch: run a command for every point of a parameter grid on 
   gridsearch worker -connect tcp://HOST:PORT [-slots N] [-idle D]
                                       run points for a master started with -bind
   gridsearch bench [-quick] [-only T1,T2,T0,true]
-                                      benchmarks.md section 3
+                                      the dispatch benchmark: task sets T0-T2 (G/T, points/s)
 
 Parameters (-param name=SPEC, repeated; the product of all is the grid):
   a,b,c       a list, taken as written     a:b:n      n numbers from a to b

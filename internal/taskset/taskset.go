@@ -1,5 +1,4 @@
-// Package taskset is the dispatch benchmark of the project's benchmark
-// notes (section 3), after the seed article "Easy cluster parallelization
+// Package taskset is a dispatch benchmark after the seed article "Easy cluster parallelization
 // with ZeroMQ": task durations that are the same on every machine, and the
 // makespans a dispatcher is measured against. The broker's tests and
 // gridsearch's bench command both use it.

@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// The sums and makespans benchmarks.md gives for the sets.
+// The sums and makespans the task sets are known to have.
 func TestSets(t *testing.T) {
 	for _, c := range []struct {
 		name       string
