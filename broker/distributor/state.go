@@ -1,4 +1,4 @@
-package broker
+package distributor
 
 import (
 	"bytes"
@@ -11,55 +11,103 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/zmqflow/zmqflow/actor"
+	"github.com/zmqflow/zmqflow/broker/internal/board"
+	"github.com/zmqflow/zmqflow/broker/internal/opt"
 	"github.com/zmqflow/zmqflow/socket"
 )
 
-// distBatch is a batch as the loop sees it.
-type distBatch struct {
+// msg is what the distributor's actor handles: one of the types below.
+type msg interface{ isMsg() }
+
+type (
+	// fromTasks is a message the task ROUTER received (demand-driven): a
+	// worker's READY or HEARTBEAT, its routing id in front.
+	fromTasks socket.Msg
+	// fromResults is a message the result PULL received: HELLO, a result,
+	// HEARTBEAT (round-robin) or BYE.
+	fromResults socket.Msg
+	// tick is the clock's: heartbeats go out and silent workers are buried.
+	tick time.Time
+	// pulled is a batch's next task, from its puller.
+	pulled struct {
+		batch   *batch
+		seq     int
+		payload []byte
+	}
+	// pulledAll is a puller's last word: its batch yielded n tasks.
+	pulledAll struct {
+		batch *batch
+		n     int
+	}
+	// submit is Submit's request: a batch to start.
+	submit struct {
+		actor.Request[Batch, *BatchHandle]
+	}
+	// kill is Kill's request: publish KILL once.
+	kill struct {
+		actor.Request[struct{}, struct{}]
+	}
+)
+
+func (fromTasks) isMsg()   {}
+func (fromResults) isMsg() {}
+func (tick) isMsg()        {}
+func (pulled) isMsg()      {}
+func (pulledAll) isMsg()   {}
+func (submit) isMsg()      {}
+func (kill) isMsg()        {}
+
+// batch is a batch as the actor sees it.
+type batch struct {
 	b      Batch
 	handle *BatchHandle
-	reply  chan error // Submit's answer
+	// more tells the batch's puller that the task it handed over went
+	// out: it may pull the next one.
+	more chan struct{}
+	next task // handed over by the puller, waiting for credit (on the waiting list)
 
 	fed     int      // tasks pulled
-	fedAll  bool     // the feeder has ended
+	fedAll  bool     // the puller has ended
 	short   bool     // Tasks yielded fewer than Size
-	done    bool     // complete
+	done    bool     // complete, or lost
 	results int      // distinct results
 	seen    []uint64 // bit per seq: result taken
 	sum     BatchSummary
 }
 
 // answered says whether the task at seq has its result.
-func (b *distBatch) answered(seq int) bool { return b.seen[seq/64]&(1<<(seq%64)) != 0 }
+func (b *batch) answered(seq int) bool { return b.seen[seq/64]&(1<<(seq%64)) != 0 }
 
-// distTask is a task on its way to a worker: pulled from its batch, or
-// given back.
-type distTask struct {
-	batch      *distBatch
+// task is a task on its way to a worker: pulled from its batch, or given
+// back.
+type task struct {
+	batch      *batch
 	seq        int
 	payload    []byte
 	deliveries int // times sent
 }
 
-// distDispatch is a task sent to a worker, known by its ticket. It is kept
+// dispatch is a task sent to a worker, known by its ticket. It is kept
 // until that worker answers, or until its batch is complete once the
 // worker is gone.
-type distDispatch struct {
-	task distTask
-	peer *distPeer // the worker it went to (demand-driven; nil round-robin)
+type dispatch struct {
+	task task
+	peer *peer // the worker it went to (demand-driven; nil round-robin)
 	// lost: the worker died or gave it back (round-robin: some worker
 	// died). It is no longer in flight and has gone out again; a result
 	// of this dispatch is still taken if it comes first.
 	lost bool
 }
 
-// distPeer is a worker as the loop sees it, known by the id it says HELLO
-// with and, demand-driven, by its routing id (a DistWorker's are the same).
-type distPeer struct {
+// peer is a worker as the actor sees it, known by the id it says HELLO
+// with and, demand-driven, by its routing id (a Worker's are the same).
+type peer struct {
 	id       string
 	hello    bool      // said HELLO: counted in Workers
 	ready    bool      // said READY: takes tasks (demand-driven)
@@ -72,218 +120,280 @@ type distPeer struct {
 }
 
 // spare is the credit a worker has not used.
-func (p *distPeer) spare() int { return max(p.credit-p.inFlight, 0) }
+func (p *peer) spare() int { return max(p.credit-p.inFlight, 0) }
 
-// maxDistPeers bounds the workers a distributor knows and the BYEs it
+// maxPeers bounds the workers a distributor knows and the BYEs it
 // remembers: each costs a record, and HELLO and BYE name any id.
-const maxDistPeers = 1 << 16
+const maxPeers = 1 << 16
 
-// distLoop is the state the loop goroutine owns.
-type distLoop struct {
-	d       *Distributor
+// state is the distributor's behaviour: one incarnation's state, made
+// afresh at each (re)start, but for the counters, which go on.
+type state struct {
+	cfg     *opt.Config[extra]
 	log     *zap.Logger
-	batches map[uint64]*distBatch
-	nextID  uint64
-	peers   map[string]*distPeer
-	hellos  int         // peers that said HELLO
-	ring    []*distPeer // demand-driven workers with spare credit, the longest waiting first
-	tickets map[uint64]*distDispatch
+	board   *board.Board[Stats]
+	dist    *Distributor // for the handles; nil in the fuzz test
+	closing *atomic.Bool // Close is under way (nil in the fuzz test)
+	self    actor.Ref[msg]
+
+	tasks   *socket.Socket // ROUTER (demand-driven) or PUSH (round-robin)
+	results *socket.Socket // PULL
+	control *socket.Socket // PUB
+
+	batches map[uint64]*batch
+	// nextID is the next batch id to try, shared by the incarnations, so
+	// that a result of a batch lost in a restart is not taken for one of a
+	// new batch of the same id (it is Late, not Forged).
+	nextID  *uint64
+	waiting []*batch // batches whose next task waits for credit, in the order they came
+	peers   map[string]*peer
+	hellos  int     // peers that said HELLO
+	ring    []*peer // demand-driven workers with spare credit, the longest waiting first
+	tickets map[uint64]*dispatch
 	rng     *rand.ChaCha8 // tickets: unpredictable, so that a peer cannot guess one
-	pending []distTask    // given back: they go out before new tasks
+	pending []task        // given back: they go out before new tasks
 	// early holds workers whose BYE came before their READY, until when
 	// to ignore that READY: the two travel on different sockets, so a
 	// worker that never got a task can leave before its READY arrives,
 	// and that READY must not give credit.
-	early      map[string]time.Time
-	st         DistStats
+	early map[string]time.Time
+	st    Stats
+
+	// ctx is the actor's; sendCtx bounds sends to workers until the next
+	// tick. pullers are the goroutines that pull the batches' Tasks, under
+	// pullCtx, which ends at Stop.
+	ctx        context.Context
 	sendCtx    context.Context
 	sendCancel context.CancelFunc
+	pullCtx    context.Context
+	pullCancel context.CancelFunc
+	pullers    sync.WaitGroup
 }
 
-func newDistLoop(d *Distributor) *distLoop {
+func newState(cfg *opt.Config[extra], b *board.Board[Stats]) *state {
 	var seed [32]byte
 	crand.Read(seed[:])
-	return &distLoop{
-		d: d, log: d.cfg.log, batches: map[uint64]*distBatch{}, nextID: 1,
-		peers: map[string]*distPeer{}, tickets: map[uint64]*distDispatch{},
+	return &state{
+		cfg: cfg, log: cfg.Log, board: b, batches: map[uint64]*batch{}, nextID: new(uint64),
+		peers: map[string]*peer{}, tickets: map[uint64]*dispatch{},
 		rng: rand.NewChaCha8(seed), early: map[string]time.Time{},
 	}
 }
 
-func (d *Distributor) run() {
-	defer close(d.done)
-	ctx := d.ctx
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-
-	resultCh, taskCh := make(chan socket.Msg, 256), make(chan socket.Msg, 256)
-	failed := make(chan error, 2)
-	wg.Add(1)
-	go func() { defer wg.Done(); readLoop(ctx, d.results, nil, resultCh, failed) }()
-	if d.cfg.dispatch == DemandDriven {
-		wg.Add(1)
-		go func() { defer wg.Done(); readLoop(ctx, d.tasks, nil, taskCh, failed) }()
-	}
-	l := newDistLoop(d)
-	l.newSendCtx(ctx)
-	defer func() { l.sendCancel() }()
-	tick := time.NewTicker(d.cfg.interval)
-	defer tick.Stop()
-	for {
-		// Tasks are pulled only when one can go out at once: the worker
-		// credit (or, round-robin, the window) is the flow control. Tasks
-		// given back go first.
-		var err error
-		if len(l.pending) > 0 && l.canSend() {
-			t := l.pending[0]
-			l.pending = l.pending[1:]
-			err = l.send(ctx, t)
-		} else {
-			feed := d.feed
-			if !l.canSend() || len(l.pending) > 0 {
-				feed = nil
-			}
-			err = l.step(ctx, feed, taskCh, resultCh, failed, tick.C)
-		}
-		if err != nil {
-			d.mu.Lock()
-			d.err = err
-			d.mu.Unlock()
-			l.log.Warn("distributor stopped", zap.Error(err))
-			return
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		l.publish()
-	}
+// Start sets up an incarnation: no workers, no batches; the counters of
+// the last one go on.
+func (l *state) Start(ctx context.Context) error {
+	l.ctx = ctx
+	l.pullCtx, l.pullCancel = context.WithCancel(ctx)
+	l.newSendCtx()
+	l.st = l.board.Get()
+	l.st.Workers, l.st.Credit, l.st.InFlight, l.st.Batches = 0, 0, 0, 0
+	l.publish()
+	return nil
 }
 
-// step waits for one thing to happen and handles it.
-func (l *distLoop) step(ctx context.Context, feed <-chan distTask, taskCh, resultCh <-chan socket.Msg,
-	failed <-chan error, tick <-chan time.Time) error {
-	d := l.d
-	select {
-	case <-ctx.Done():
-	case err := <-failed:
-		return err
-	case b := <-d.submit:
-		l.add(ctx, b)
-	case t := <-feed:
-		t.batch.fed++
-		return l.send(ctx, t)
-	case f := <-d.fed:
-		l.fedAll(f)
-	case m := <-taskCh:
-		l.fromWorker(m)
-	case m := <-resultCh:
-		l.fromSink(m)
-	case now := <-tick:
-		// What the readers hold is heard before anyone is judged silent:
-		// after a stall of ours, it is the workers' heartbeats.
-		for range len(taskCh) {
-			l.fromWorker(<-taskCh)
+// Stop ends the batches in progress (lost: the next incarnation, if any,
+// does not know them) and waits for their pullers.
+func (l *state) Stop() error {
+	l.pullCancel()
+	l.sendCancel()
+	why := ErrBatchLost
+	if l.closing.Load() {
+		why = ErrClosed
+	}
+	for _, b := range l.batches {
+		l.lose(b, why)
+	}
+	l.pullers.Wait()
+	l.publish()
+	return nil
+}
+
+// Receive handles one message, then sends what can go out: tasks are
+// pulled only when one can go out at once, the worker credit (or,
+// round-robin, the window) being the flow control, and tasks given back go
+// first.
+func (l *state) Receive(_ context.Context, m msg) error {
+	var err error
+	switch m := m.(type) {
+	case fromTasks:
+		l.fromWorker(socket.Msg(m))
+	case fromResults:
+		l.fromSink(socket.Msg(m))
+	case tick:
+		l.newSendCtx()
+		err = l.heartbeat(time.Time(m))
+	case pulled:
+		l.pulled(m)
+	case pulledAll:
+		l.fedAll(m)
+	case submit:
+		l.add(m.Request)
+	case kill:
+		m.Reply(struct{}{}, l.kill())
+	}
+	if err == nil {
+		err = l.pump()
+	}
+	l.publish()
+	return err
+}
+
+func (l *state) canSend() bool {
+	if l.st.InFlight >= l.cfg.X.window {
+		return false
+	}
+	return l.cfg.X.dispatch == RoundRobin || len(l.ring) > 0
+}
+
+// pump sends tasks while a worker can take one: given-back ones first,
+// then those the batches' pullers handed over, a batch at a time in turn.
+func (l *state) pump() error {
+	for l.canSend() {
+		var t task
+		switch {
+		case len(l.pending) > 0:
+			t = l.pending[0]
+			l.pending = l.pending[1:]
+		case len(l.waiting) > 0:
+			b := l.waiting[0]
+			l.waiting[0] = nil
+			l.waiting = l.waiting[1:]
+			t, b.next = b.next, task{}
+			select {
+			case b.more <- struct{}{}: // the puller may pull the next
+			default:
+			}
+		default:
+			return nil
 		}
-		for range len(resultCh) {
-			l.fromSink(<-resultCh)
+		if err := l.send(t); err != nil {
+			return err
 		}
-		return l.heartbeat(ctx, now)
 	}
 	return nil
 }
 
-func (l *distLoop) canSend() bool {
-	if l.st.InFlight >= l.d.cfg.window {
-		return false
-	}
-	return l.d.cfg.dispatch == RoundRobin || len(l.ring) > 0
-}
-
-func (l *distLoop) publish() {
+func (l *state) publish() {
 	l.st.Workers = l.hellos
 	l.st.Batches = len(l.batches)
-	l.d.board.publish(l.st)
+	l.board.Publish(l.st)
 }
 
-func (l *distLoop) add(ctx context.Context, b *distBatch) {
-	id := b.b.ID
+// add starts a batch and its puller, and answers Submit.
+func (l *state) add(r actor.Request[Batch, *BatchHandle]) {
+	id := r.Query.ID
 	if id == 0 {
-		for l.batches[l.nextID] != nil || l.nextID == 0 {
-			l.nextID++
+		for l.batches[*l.nextID] != nil || *l.nextID == 0 {
+			*l.nextID++
 		}
-		id = l.nextID
-		l.nextID++
+		id = *l.nextID
+		*l.nextID++
 	} else if l.batches[id] != nil {
-		b.reply <- fmt.Errorf("%w: %d", ErrBatchID, id)
+		r.Reply(nil, fmt.Errorf("%w: %d", ErrBatchID, id))
 		return
 	}
-	b.handle.id = id
-	b.seen = make([]uint64, (b.b.Size+63)/64)
-	b.sum = BatchSummary{ID: id, Size: b.b.Size}
+	b := &batch{
+		b:      r.Query,
+		handle: &BatchHandle{id: id, done: make(chan struct{}), d: l.dist},
+		more:   make(chan struct{}, 1),
+		seen:   make([]uint64, (r.Query.Size+63)/64),
+		sum:    BatchSummary{ID: id, Size: r.Query.Size},
+	}
 	if b.b.OnResult == nil {
-		b.sum.Results = make([]DistResult, b.b.Size)
+		b.sum.Results = make([]Result, b.b.Size)
 	}
 	l.batches[id] = b
-	d := l.d
-	d.feeders.Add(1)
-	go d.feedBatch(ctx, b)
-	b.reply <- nil
+	l.pullers.Add(1)
+	go func() {
+		defer l.pullers.Done()
+		pull(l.pullCtx, l.self, b)
+	}()
+	r.Reply(b.handle, nil)
 }
 
-// feedBatch pulls a batch's tasks, each only once the loop takes the last.
-func (d *Distributor) feedBatch(ctx context.Context, b *distBatch) {
-	defer d.feeders.Done()
+// pull pulls a batch's tasks and hands each to the actor, the next one
+// only once the last went out (so that at most one task per batch waits
+// for credit), and then says how many there were. It runs in a goroutine
+// of its own, as Tasks may block; it ends with ctx (Stop), and Stop waits
+// for it.
+func pull(ctx context.Context, self actor.Ref[msg], b *batch) {
 	n := 0
 	for p := range b.b.Tasks {
-		select {
-		case d.feed <- distTask{batch: b, seq: n, payload: p}:
-			n++
-		case <-ctx.Done():
+		if self.Tell(ctx, pulled{batch: b, seq: n, payload: p}) != nil {
 			return
 		}
+		n++
 		if n == b.b.Size {
 			break
 		}
+		select {
+		case <-b.more:
+		case <-ctx.Done():
+			return
+		}
 	}
-	select {
-	case d.fed <- distFed{b, n}:
-	case <-ctx.Done():
-	}
+	self.Tell(ctx, pulledAll{batch: b, n: n})
 }
 
-// distFed is a feeder's last word: its batch yielded n tasks.
-type distFed struct {
-	batch *distBatch
-	n     int
+// pulled takes a batch's next task: it goes out when a worker has credit.
+func (l *state) pulled(m pulled) {
+	b := m.batch
+	if l.batches[b.handle.id] != b {
+		return // of a batch an incarnation before this one lost
+	}
+	b.fed++
+	b.next = task{batch: b, seq: m.seq, payload: m.payload}
+	l.waiting = append(l.waiting, b)
+}
+
+func (l *state) fedAll(m pulledAll) {
+	b := m.batch
+	if l.batches[b.handle.id] != b {
+		return
+	}
+	b.fedAll = true
+	if m.n < b.b.Size {
+		b.short = true
+		b.sum.Err = fmt.Errorf("%w: %d tasks of %d", ErrBatchSize, m.n, b.b.Size)
+	}
+	l.maybeComplete(b)
+}
+
+// kill publishes KILL on the control channel (PUB does not block).
+func (l *state) kill() error {
+	if err := l.control.Send(l.ctx, socket.Msg{wordKill}); err != nil {
+		return fmt.Errorf("distributor: kill: %w", err)
+	}
+	return nil
 }
 
 // newSendCtx makes the ctx that bounds sends to workers until the next
 // tick, as the load balancer's does: a worker that cannot take a message
 // (mandatory routing blocks at its high-water mark) within two heartbeat
-// intervals is as good as dead.
-func (l *distLoop) newSendCtx(ctx context.Context) {
+// intervals is as good as dead. One ctx a tick, not one a message: this is
+// the distributor's hot path.
+func (l *state) newSendCtx() {
 	if l.sendCancel != nil {
 		l.sendCancel()
 	}
-	l.sendCtx, l.sendCancel = context.WithTimeout(ctx, 2*l.d.cfg.interval)
+	l.sendCtx, l.sendCancel = context.WithTimeout(l.ctx, 2*l.cfg.Interval)
 }
 
 // sendWorker sends to a worker over the task ROUTER within the tick's
 // send ctx, renewed if a stall of ours let it expire.
-func (l *distLoop) sendWorker(ctx context.Context, m socket.Msg) error {
-	if l.sendCtx.Err() != nil && ctx.Err() == nil {
-		l.newSendCtx(ctx)
+func (l *state) sendWorker(m socket.Msg) error {
+	if l.sendCtx.Err() != nil && l.ctx.Err() == nil {
+		l.newSendCtx()
 	}
-	return l.d.tasks.Send(l.sendCtx, m)
+	return l.tasks.Send(l.sendCtx, m)
 }
 
 // unreachable handles a failed send to a worker: the worker is dead if it
 // is gone or stuck; another error is the distributor's.
-func (l *distLoop) unreachable(p *distPeer, err error) error {
+func (l *state) unreachable(p *peer, err error) error {
 	if !errors.Is(err, socket.ErrHostUnreachable) && !errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("broker: distributor: send: %w", err)
+		return fmt.Errorf("distributor: send: %w", err)
 	}
 	l.dead(p, err)
 	return nil
@@ -292,21 +402,21 @@ func (l *distLoop) unreachable(p *distPeer, err error) error {
 // send dispatches a task, under a new ticket, to the worker at the head
 // of the ring (demand-driven) or down the PUSH socket (round-robin). With
 // no worker to take it, it goes back to the head of the pending tasks.
-func (l *distLoop) send(ctx context.Context, t distTask) error {
+func (l *state) send(t task) error {
 	b := t.batch
 	if b.done || b.answered(t.seq) {
 		return nil // given back, then answered by the worker that had it
 	}
 	ticket := l.newTicket()
-	msg := append(distHeader{batch: b.handle.id, seq: uint64(t.seq), ticket: ticket}.frames(), t.payload)
-	if l.d.cfg.dispatch == RoundRobin {
+	m := append(header{batch: b.handle.id, seq: uint64(t.seq), ticket: ticket}.frames(), t.payload)
+	if l.cfg.X.dispatch == RoundRobin {
 		// PUSH blocks only with no worker connected, or all at the
 		// high-water mark, which the window keeps us from.
-		if err := l.d.tasks.Send(ctx, msg); err != nil {
-			if ctx.Err() != nil {
+		if err := l.tasks.Send(l.ctx, m); err != nil {
+			if l.ctx.Err() != nil {
 				return nil
 			}
-			return fmt.Errorf("broker: distributor: send task: %w", err)
+			return fmt.Errorf("distributor: send task: %w", err)
 		}
 		l.dispatched(ticket, t, nil)
 		return nil
@@ -315,13 +425,13 @@ func (l *distLoop) send(ctx context.Context, t distTask) error {
 		p := l.ring[0]
 		l.ring = l.ring[1:]
 		p.queued = false
-		err := l.sendWorker(ctx, append(socket.Msg{[]byte(p.id)}, msg...))
+		err := l.sendWorker(append(socket.Msg{[]byte(p.id)}, m...))
 		if err == nil {
 			l.dispatched(ticket, t, p)
 			l.enqueue(p) // at the back: workers with credit take turns
 			return nil
 		}
-		if ctx.Err() != nil {
+		if l.ctx.Err() != nil {
 			return nil
 		}
 		if err := l.unreachable(p, err); err != nil {
@@ -333,7 +443,7 @@ func (l *distLoop) send(ctx context.Context, t distTask) error {
 }
 
 // newTicket returns a ticket no dispatch we keep has.
-func (l *distLoop) newTicket() uint64 {
+func (l *state) newTicket() uint64 {
 	for {
 		if t := l.rng.Uint64(); l.tickets[t] == nil {
 			return t
@@ -341,9 +451,9 @@ func (l *distLoop) newTicket() uint64 {
 	}
 }
 
-func (l *distLoop) dispatched(ticket uint64, t distTask, p *distPeer) {
+func (l *state) dispatched(ticket uint64, t task, p *peer) {
 	t.deliveries++
-	l.tickets[ticket] = &distDispatch{task: t, peer: p}
+	l.tickets[ticket] = &dispatch{task: t, peer: p}
 	if p != nil {
 		p.inFlight++
 		l.st.Credit--
@@ -354,7 +464,7 @@ func (l *distLoop) dispatched(ticket uint64, t distTask, p *distPeer) {
 }
 
 // enqueue puts a worker with spare credit at the back of the ring.
-func (l *distLoop) enqueue(p *distPeer) {
+func (l *state) enqueue(p *peer) {
 	if p.ready && !p.gone && !p.queued && p.spare() > 0 {
 		p.queued = true
 		l.ring = append(l.ring, p)
@@ -362,25 +472,25 @@ func (l *distLoop) enqueue(p *distPeer) {
 }
 
 // newPeer records a worker, or returns nil when there are too many.
-func (l *distLoop) newPeer(id string) *distPeer {
-	if len(l.peers) >= maxDistPeers {
+func (l *state) newPeer(id string) *peer {
+	if len(l.peers) >= maxPeers {
 		l.st.Malformed++
 		l.log.Warn("too many workers; message dropped", zap.String("worker", quoteFrame([]byte(id))))
 		return nil
 	}
-	p := &distPeer{id: id}
+	p := &peer{id: id}
 	l.peers[id] = p
 	return p
 }
 
 // alive notes a sign of life from a worker.
-func (l *distLoop) alive(p *distPeer) {
-	p.expiry = time.Now().Add(l.d.cfg.expiry())
+func (l *state) alive(p *peer) {
+	p.expiry = time.Now().Add(l.cfg.Expiry())
 }
 
 // forget drops a worker that died or said BYE; giveBack takes back its
 // tasks.
-func (l *distLoop) forget(p *distPeer) {
+func (l *state) forget(p *peer) {
 	p.gone = true
 	if l.peers[p.id] == p {
 		delete(l.peers, p.id)
@@ -402,11 +512,11 @@ func (l *distLoop) forget(p *distPeer) {
 // dead buries a worker: silent too long, or unreachable. Demand-driven,
 // the tasks it held go out again; round-robin, which does not know what
 // it held, every task in flight does.
-func (l *distLoop) dead(p *distPeer, why error) {
+func (l *state) dead(p *peer, why error) {
 	l.st.Dead++
 	l.log.Warn("worker dead", zap.String("worker", quoteFrame([]byte(p.id))), zap.Error(why))
 	l.forget(p)
-	if l.d.cfg.dispatch == RoundRobin {
+	if l.cfg.X.dispatch == RoundRobin {
 		l.giveBack(nil)
 	} else {
 		l.giveBack(p)
@@ -416,8 +526,8 @@ func (l *distLoop) dead(p *distPeer, why error) {
 // giveBack takes back the tasks in flight at p (nil: all of them) and
 // queues them to go out again, in batch and seq order. Their dispatches
 // are kept: the first result counts, whichever worker sends it.
-func (l *distLoop) giveBack(p *distPeer) {
-	var back []distTask
+func (l *state) giveBack(p *peer) {
+	var back []task
 	for _, d := range l.tickets {
 		if !d.lost && d.peer == p {
 			d.lost = true
@@ -429,7 +539,7 @@ func (l *distLoop) giveBack(p *distPeer) {
 	if p != nil {
 		p.inFlight = 0
 	}
-	slices.SortFunc(back, func(a, b distTask) int {
+	slices.SortFunc(back, func(a, b task) int {
 		return cmp.Or(cmp.Compare(a.batch.handle.id, b.batch.handle.id), cmp.Compare(a.seq, b.seq))
 	})
 	for _, t := range back {
@@ -441,12 +551,12 @@ func (l *distLoop) giveBack(p *distPeer) {
 // gives it up once WithMaxDeliveries workers have had it (not in the guide:
 // it stops a task that kills every worker it reaches from killing them
 // all, as the load balancer's does).
-func (l *distLoop) requeue(t distTask) {
+func (l *state) requeue(t task) {
 	b := t.batch
 	if b.done || b.answered(t.seq) {
 		return
 	}
-	if l.d.cfg.dispatch == DemandDriven && t.deliveries >= l.d.cfg.maxDeliveries {
+	if l.cfg.X.dispatch == DemandDriven && t.deliveries >= l.cfg.MaxDeliveries {
 		l.st.Abandoned++
 		l.log.Warn("task given up", zap.Uint64("batch", b.handle.id), zap.Int("seq", t.seq), zap.Int("deliveries", t.deliveries))
 		l.take(b, t.seq, 1, fmt.Appendf(nil, "given up after %d deliveries: each worker died or gave it back", t.deliveries))
@@ -456,18 +566,8 @@ func (l *distLoop) requeue(t distTask) {
 	l.pending = append(l.pending, t)
 }
 
-func (l *distLoop) fedAll(f distFed) {
-	b := f.batch
-	b.fedAll = true
-	if f.n < b.b.Size {
-		b.short = true
-		b.sum.Err = fmt.Errorf("%w: %d tasks of %d", ErrBatchSize, f.n, b.b.Size)
-	}
-	l.maybeComplete(b)
-}
-
 // fromWorker takes READY and HEARTBEAT (demand-driven).
-func (l *distLoop) fromWorker(m socket.Msg) {
+func (l *state) fromWorker(m socket.Msg) {
 	if len(m) < 2 {
 		l.st.Malformed++
 		return
@@ -475,7 +575,7 @@ func (l *distLoop) fromWorker(m socket.Msg) {
 	id := string(m[0])
 	p := l.peers[id]
 	switch {
-	case len(m) == 2 && bytes.Equal(m[1], distHeartbeat):
+	case len(m) == 2 && bytes.Equal(m[1], wordHeartbeat):
 		// A HEARTBEAT only keeps a worker we know alive. One we do not
 		// know (we buried it, or restarted) says READY again once it
 		// misses ours.
@@ -483,7 +583,7 @@ func (l *distLoop) fromWorker(m socket.Msg) {
 			p.beats = true
 			l.alive(p)
 		}
-	case len(m) == 3 && bytes.Equal(m[1], distReady) && len(m[2]) == 4:
+	case len(m) == 3 && bytes.Equal(m[1], wordReady) && len(m[2]) == 4:
 		l.ready(id, p, binary.BigEndian.Uint32(m[2]))
 	default:
 		l.st.Malformed++
@@ -492,7 +592,7 @@ func (l *distLoop) fromWorker(m socket.Msg) {
 }
 
 // ready takes a worker's READY and its credit.
-func (l *distLoop) ready(id string, p *distPeer, n uint32) {
+func (l *state) ready(id string, p *peer, n uint32) {
 	if _, left := l.early[id]; left {
 		delete(l.early, id) // it has left already
 		return
@@ -516,16 +616,16 @@ func (l *distLoop) ready(id string, p *distPeer, n uint32) {
 	p.ready = true
 	// The window bounds what any worker can hold, so credit beyond it is
 	// never used: capped, a peer's four bytes cost us one count.
-	p.credit = int(min(uint64(n), uint64(l.d.cfg.window)))
+	p.credit = int(min(uint64(n), uint64(l.cfg.X.window)))
 	l.st.Credit += p.spare()
 	l.alive(p)
 	l.enqueue(p)
 }
 
 // fromSink takes HELLO, results, HEARTBEAT (round-robin) and BYE.
-func (l *distLoop) fromSink(m socket.Msg) {
+func (l *state) fromSink(m socket.Msg) {
 	switch {
-	case len(m) == 2 && bytes.Equal(m[0], distHello):
+	case len(m) == 2 && bytes.Equal(m[0], wordHello):
 		p := l.peers[string(m[1])]
 		if p == nil {
 			if p = l.newPeer(string(m[1])); p == nil {
@@ -537,20 +637,20 @@ func (l *distLoop) fromSink(m socket.Msg) {
 			l.hellos++
 		}
 		l.alive(p)
-	case len(m) == 2 && bytes.Equal(m[0], distBye):
+	case len(m) == 2 && bytes.Equal(m[0], wordBye):
 		id := string(m[1])
 		p := l.peers[id]
-		if l.d.cfg.dispatch == DemandDriven && (p == nil || !p.ready) && len(l.early) < maxDistPeers {
-			l.early[id] = time.Now().Add(l.d.cfg.expiry())
+		if l.cfg.X.dispatch == DemandDriven && (p == nil || !p.ready) && len(l.early) < maxPeers {
+			l.early[id] = time.Now().Add(l.cfg.Expiry())
 		}
 		if p != nil {
 			l.forget(p)
 			l.giveBack(p)
 		}
-	case len(m) == 2 && bytes.Equal(m[0], distHeartbeat):
+	case len(m) == 2 && bytes.Equal(m[0], wordHeartbeat):
 		p := l.peers[string(m[1])]
 		if p == nil {
-			if l.d.cfg.dispatch == DemandDriven {
+			if l.cfg.X.dispatch == DemandDriven {
 				return // it says READY again once it misses ours
 			}
 			// Round-robin, a worker we buried, or knew before a restart,
@@ -563,8 +663,8 @@ func (l *distLoop) fromSink(m socket.Msg) {
 		}
 		p.beats = true
 		l.alive(p)
-	case len(m) == 7 && bytes.Equal(m[0], distResult) && len(m[5]) == 1:
-		h, ok := parseDistHeader(m[2:5])
+	case len(m) == 7 && bytes.Equal(m[0], wordResult) && len(m[5]) == 1:
+		h, ok := parseHeader(m[2:5])
 		if !ok {
 			l.st.Malformed++
 			l.log.Warn("result with a bad header dropped", zap.Stringer("msg", m))
@@ -579,7 +679,7 @@ func (l *distLoop) fromSink(m socket.Msg) {
 
 // result takes a result if it answers a dispatch of ours: its ticket, batch
 // id and seq, and (demand-driven) the worker it went to.
-func (l *distLoop) result(worker string, h distHeader, status byte, data []byte) {
+func (l *state) result(worker string, h header, status byte, data []byte) {
 	if status > 1 {
 		l.st.Malformed++
 		l.log.Warn("result with an unknown status dropped", zap.Uint8("status", status))
@@ -612,7 +712,7 @@ func (l *distLoop) result(worker string, h distHeader, status byte, data []byte)
 }
 
 // unmatched counts a result that answers no dispatch of ours.
-func (l *distLoop) unmatched(worker string, h distHeader) {
+func (l *state) unmatched(worker string, h header) {
 	b := l.batches[h.batch]
 	switch {
 	case b == nil:
@@ -627,11 +727,11 @@ func (l *distLoop) unmatched(worker string, h distHeader) {
 }
 
 // take records the result of a task that has none.
-func (l *distLoop) take(b *distBatch, seq int, status byte, data []byte) {
+func (l *state) take(b *batch, seq int, status byte, data []byte) {
 	b.seen[seq/64] |= 1 << (seq % 64)
 	b.results++
 	l.st.Results++
-	r := DistResult{Batch: b.handle.id, Seq: seq, Data: data}
+	r := Result{Batch: b.handle.id, Seq: seq, Data: data}
 	if status != 0 {
 		r.Err = fmt.Errorf("%w: %s", ErrTaskFailed, data)
 		r.Data = nil
@@ -648,13 +748,33 @@ func (l *distLoop) take(b *distBatch, seq int, status byte, data []byte) {
 	l.maybeComplete(b)
 }
 
-func (l *distLoop) maybeComplete(b *distBatch) {
+func (l *state) maybeComplete(b *batch) {
 	if !b.fedAll || b.results < b.fed {
 		return
 	}
 	if b.sum.Results != nil && b.short {
 		b.sum.Results = b.sum.Results[:b.fed]
 	}
+	l.end(b)
+	l.st.Completed++
+	b.handle.sum, b.handle.err = b.sum, b.sum.Err
+	// Stats first, so that a submitter woken by Wait sees them complete.
+	l.publish()
+	close(b.handle.done)
+}
+
+// lose ends a batch in progress without its summary: Wait returns why.
+func (l *state) lose(b *batch, why error) {
+	l.end(b)
+	if errors.Is(why, ErrBatchLost) {
+		l.st.Lost++
+	}
+	b.handle.err = fmt.Errorf("%w: batch %d, %d of %d results in", why, b.handle.id, b.results, b.b.Size)
+	close(b.handle.done)
+}
+
+// end forgets a batch that is complete or lost.
+func (l *state) end(b *batch) {
 	b.done = true
 	delete(l.batches, b.handle.id)
 	// Dispatches given up for lost can only bring duplicates now; those
@@ -664,35 +784,30 @@ func (l *distLoop) maybeComplete(b *distBatch) {
 			delete(l.tickets, t)
 		}
 	}
-	l.st.Completed++
-	b.handle.sum = b.sum
-	// Stats first, so that a submitter woken by Wait sees them complete.
-	l.publish()
-	close(b.handle.done)
 }
 
-// distNoWait is an ended ctx: a send within it goes out only if there is
-// room at once.
-var distNoWait = func() context.Context {
+// noWait is an ended ctx: a send within it goes out only if there is room
+// at once.
+var noWait = func() context.Context {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	return ctx
 }()
 
 // probe sends HEARTBEAT to a worker, burying it if it is gone. A worker
-// that heartbeats reads ours at once (a DistWorker has a reader for them),
-// so it must take it within the send ctx; an older one reads it only
-// between tasks, so it is not waited for: with its queue full, it misses
-// this one.
-func (l *distLoop) probe(ctx context.Context, p *distPeer) error {
-	m := socket.Msg{[]byte(p.id), distHeartbeat}
+// that heartbeats reads ours at once (a Worker's session does, also while
+// its handler runs), so it must take it within the send ctx; an older one
+// reads it only between tasks, so it is not waited for: with its queue
+// full, it misses this one.
+func (l *state) probe(p *peer) error {
+	m := socket.Msg{[]byte(p.id), wordHeartbeat}
 	var err error
 	if p.beats {
-		err = l.sendWorker(ctx, m)
+		err = l.sendWorker(m)
 	} else {
-		err = l.d.tasks.Send(distNoWait, m)
+		err = l.tasks.Send(noWait, m)
 	}
-	if err == nil || ctx.Err() != nil || !p.beats && errors.Is(err, context.Canceled) {
+	if err == nil || l.ctx.Err() != nil || !p.beats && errors.Is(err, context.Canceled) {
 		return nil
 	}
 	return l.unreachable(p, err)
@@ -702,25 +817,24 @@ func (l *distLoop) probe(ctx context.Context, p *distPeer) error {
 // HEARTBEAT to the others: demand-driven, to each worker that heartbeats,
 // and to any other that holds tasks, so that one gone with tasks in hand is
 // found by the send's failure; round-robin, on the control channel.
-func (l *distLoop) heartbeat(ctx context.Context, now time.Time) error {
-	l.newSendCtx(ctx)
+func (l *state) heartbeat(now time.Time) error {
 	for _, p := range l.peers {
 		if p.gone {
 			continue
 		}
 		if p.beats && now.After(p.expiry) {
-			l.dead(p, fmt.Errorf("silent for %v", l.d.cfg.expiry()))
+			l.dead(p, fmt.Errorf("silent for %v", l.cfg.Expiry()))
 			continue
 		}
-		if l.d.cfg.dispatch == DemandDriven && p.ready && (p.beats || p.inFlight > 0) {
-			if err := l.probe(ctx, p); err != nil {
+		if l.cfg.X.dispatch == DemandDriven && p.ready && (p.beats || p.inFlight > 0) {
+			if err := l.probe(p); err != nil {
 				return err
 			}
 		}
 	}
-	if l.d.cfg.dispatch == RoundRobin {
-		if err := l.d.control.Send(ctx, socket.Msg{distHeartbeat}); err != nil && ctx.Err() == nil {
-			return fmt.Errorf("broker: distributor: heartbeat: %w", err)
+	if l.cfg.X.dispatch == RoundRobin {
+		if err := l.control.Send(l.ctx, socket.Msg{wordHeartbeat}); err != nil && l.ctx.Err() == nil {
+			return fmt.Errorf("distributor: heartbeat: %w", err)
 		}
 	}
 	for id, until := range l.early {
