@@ -1,11 +1,11 @@
-package broker
+package distributor
 
 // FuzzDist feeds arbitrary messages from peers to the work distributor: the
 // first input as a Distributor's task ROUTER gets them from workers (READY
-// with a credit, HEARTBEAT) and as a DistWorker gets them (a task,
-// parseDistTask), the second as the Distributor's result PULL gets them
-// (HELLO, a result, HEARTBEAT, BYE). The Distributor's loop reads and
-// counts without sending, so it runs here without sockets, with two batches
+// with a credit, HEARTBEAT) and as a Worker gets them (a task, parseTask),
+// the second as the Distributor's result PULL gets them (HELLO, a result,
+// HEARTBEAT, BYE). The Distributor's behaviour reads and counts without
+// sending, so it runs here without sockets or actor, with two batches
 // in flight, every task dispatched under a ticket of distFuzzTicket's.
 // Whatever comes, nothing panics; credit adds up and stays within the
 // window, whatever a READY announces; a result is taken only if it answers
@@ -13,14 +13,14 @@ package broker
 // task has no result yet, and lands where its header says; every other
 // result is counted once, as Late, Duplicates, Forged or Malformed; the
 // frames the package sends decode to what was meant; and one message costs
-// the loop no more memory than a bound in its size and the tasks in flight.
+// the behaviour no more memory than a bound in its size and the tasks in flight.
 //
-//	go test -run '^$' -fuzz FuzzDist -fuzztime 60s ./broker
+//	go test -run '^$' -fuzz FuzzDist -fuzztime 60s ./broker/distributor
 //
 // The seed corpus is in testdata/fuzz/FuzzDist; each input is messages as
 // fuzzMsgs reads them, a frame separator and a message separator first
 // ("|\nHELLO|w1\nBYE|w1" is two messages). A first input of odd length runs
-// the loop round-robin, of even length demand-driven. Batch 1's tasks went
+// the behaviour round-robin, of even length demand-driven. Batch 1's tasks went
 // to worker w1 and batch 2's to w2 (demand-driven: round-robin does not
 // know); the ticket of batch b's task s is b<<32 | s.
 
@@ -31,17 +31,18 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/zmqflow/zmqflow/broker/internal/board"
 	"github.com/zmqflow/zmqflow/internal/fuzzcheck"
 
 	"go.uber.org/zap"
 )
 
-// The batches in flight in the fuzzed loop: every task dispatched, none
+// The batches in flight in the fuzzed behaviour: every task dispatched, none
 // answered. Batch 1 keeps its results; batch 2, of more than 64 tasks (two
 // words of seen bits), hands them to OnResult.
 var distFuzzBatches = map[uint64]int{1: 3, 2: 70}
 
-// distFuzzTicket is the ticket of a task of the fuzzed loop, and
+// distFuzzTicket is the ticket of a task of the fuzzed behaviour, and
 // distFuzzWorker the worker it went to.
 func distFuzzTicket(batch, seq uint64) uint64 { return batch<<32 | seq }
 func distFuzzWorker(batch uint64) string      { return []string{1: "w1", 2: "w2"}[batch] }
@@ -54,7 +55,7 @@ func FuzzDist(f *testing.F) {
 		if len(tasks)%2 == 1 {
 			d = RoundRobin
 		}
-		checkDistLoop(t, d, fuzzcheck.Messages(tasks), fuzzcheck.Messages(results))
+		checkState(t, d, fuzzcheck.Messages(tasks), fuzzcheck.Messages(results))
 		for _, m := range fuzzcheck.Messages(tasks) {
 			checkDistTask(t, m)
 		}
@@ -62,54 +63,55 @@ func FuzzDist(f *testing.F) {
 	})
 }
 
-// newDistFuzzLoop is a Distributor's loop without sockets, with the
+// newFuzzState is a Distributor's behaviour without sockets, with the
 // batches of distFuzzBatches in flight; got collects what OnResult gets.
 // Demand-driven, workers w1 and w2 hold them, without spare credit.
-func newDistFuzzLoop(d Dispatch, got *[]DistResult) *distLoop {
-	dist := &Distributor{cfg: distConfig{config: config{log: zap.NewNop(), interval: DefaultHeartbeatInterval,
-		liveness: DefaultLiveness, maxDeliveries: DefaultMaxDeliveries}, dispatch: d, credit: DefaultCredit, window: DefaultDistWindow}}
-	l := newDistLoop(dist)
-	l.nextID = 3
+func newFuzzState(d Dispatch, got *[]Result) *state {
+	cfg := defaults
+	cfg.Log = zap.NewNop()
+	cfg.X.dispatch = d
+	l := newState(&cfg, &board.Board[Stats]{})
+	*l.nextID = 3
 	for id, size := range distFuzzBatches {
-		b := &distBatch{
+		b := &batch{
 			b:      Batch{ID: id, Size: size},
-			handle: &BatchHandle{id: id, done: make(chan struct{}), d: dist},
+			handle: &BatchHandle{id: id, done: make(chan struct{})},
 			fed:    size, fedAll: true,
 			seen: make([]uint64, (size+63)/64),
 			sum:  BatchSummary{ID: id, Size: size},
 		}
 		if id == 1 {
-			b.sum.Results = make([]DistResult, size)
+			b.sum.Results = make([]Result, size)
 		} else {
-			b.b.OnResult = func(r DistResult) { *got = append(*got, r) }
+			b.b.OnResult = func(r Result) { *got = append(*got, r) }
 		}
 		l.batches[id] = b
-		var p *distPeer
+		var p *peer
 		if d == DemandDriven {
 			p = l.newPeer(distFuzzWorker(id))
 			p.ready, p.beats, p.credit = true, true, size
 			l.st.Credit += size
 		}
 		for seq := range size {
-			l.dispatched(distFuzzTicket(id, uint64(seq)), distTask{batch: b, seq: seq}, p)
+			l.dispatched(distFuzzTicket(id, uint64(seq)), task{batch: b, seq: seq}, p)
 		}
 	}
 	return l
 }
 
-// distReadyCredit reads a READY as the loop should: [id, "READY", credit].
+// distReadyCredit reads a READY as the behaviour should: [id, "READY", credit].
 func distReadyCredit(m [][]byte) (uint32, bool) {
-	if len(m) != 3 || !bytes.Equal(m[1], distReady) || len(m[2]) != 4 {
+	if len(m) != 3 || !bytes.Equal(m[1], wordReady) || len(m[2]) != 4 {
 		return 0, false
 	}
 	return binary.BigEndian.Uint32(m[2]), true
 }
 
-// checkDistLoop runs the messages through a loop, tasks and results in
+// checkState runs the messages through a behaviour, tasks and results in
 // turn, checking it after each.
-func checkDistLoop(t *testing.T, d Dispatch, tasks, results [][][]byte) {
-	var got []DistResult
-	l := newDistFuzzLoop(d, &got)
+func checkState(t *testing.T, d Dispatch, tasks, results [][][]byte) {
+	var got []Result
+	l := newFuzzState(d, &got)
 	handles := map[uint64]*BatchHandle{}
 	for id, b := range l.batches {
 		handles[id] = b.handle
@@ -133,7 +135,7 @@ func checkDistLoop(t *testing.T, d Dispatch, tasks, results [][][]byte) {
 					t.Fatalf("READY %q of a worker that left: early %v, peer %+v", m, still, p)
 				}
 			case isReady && credit >= 1:
-				if p == nil || !p.ready || p.credit != int(min(uint64(credit), uint64(l.d.cfg.window))) || p.inFlight != 0 {
+				if p == nil || !p.ready || p.credit != int(min(uint64(credit), uint64(l.cfg.X.window))) || p.inFlight != 0 {
 					t.Fatalf("READY %q: peer %+v", m, p)
 				}
 				for _, dp := range l.tickets {
@@ -141,7 +143,7 @@ func checkDistLoop(t *testing.T, d Dispatch, tasks, results [][][]byte) {
 						t.Fatalf("READY %q: the worker starts over, but still holds %+v", m, dp.task)
 					}
 				}
-			case len(m) == 2 && bytes.Equal(m[1], distHeartbeat):
+			case len(m) == 2 && bytes.Equal(m[1], wordHeartbeat):
 				if p != before || p != nil && p.ready && !p.beats {
 					t.Fatalf("HEARTBEAT %q: peer %+v", m, p)
 				}
@@ -151,7 +153,7 @@ func checkDistLoop(t *testing.T, d Dispatch, tasks, results [][][]byte) {
 				}
 				want.Malformed++
 			}
-			// A message costs the loop its frames, a worker's record (and
+			// A message costs the behaviour its frames, a worker's record (and
 			// the map's growth), and at a READY again the tasks it gives
 			// back; not a token per credit.
 			if max := distFuzzAllocBound(l, m); n > max {
@@ -166,21 +168,21 @@ func checkDistLoop(t *testing.T, d Dispatch, tasks, results [][][]byte) {
 				t.Fatalf("%q allocated %d bytes, bound %d", m, n, max)
 			}
 			switch {
-			case len(m) == 2 && bytes.Equal(m[0], distHello):
+			case len(m) == 2 && bytes.Equal(m[0], wordHello):
 				if p := l.peers[string(m[1])]; p == nil || !p.hello {
 					t.Fatalf("HELLO %q not counted", m)
 				}
-			case len(m) == 2 && bytes.Equal(m[0], distBye):
+			case len(m) == 2 && bytes.Equal(m[0], wordBye):
 				if p := l.peers[string(m[1])]; p != nil {
 					t.Fatalf("BYE %q: peer %+v", m, p)
 				}
-			case len(m) == 2 && bytes.Equal(m[0], distHeartbeat):
+			case len(m) == 2 && bytes.Equal(m[0], wordHeartbeat):
 				p := l.peers[string(m[1])]
 				if d == RoundRobin && (p == nil || !p.hello || !p.beats) {
 					t.Fatalf("HEARTBEAT %q: peer %+v", m, p)
 				}
-			case len(m) == 7 && bytes.Equal(m[0], distResult) && len(m[5]) == 1:
-				h, ok := parseDistHeader(m[2:5])
+			case len(m) == 7 && bytes.Equal(m[0], wordResult) && len(m[5]) == 1:
+				h, ok := parseHeader(m[2:5])
 				status := m[5][0]
 				if !ok || status > 1 {
 					want.Malformed++
@@ -236,15 +238,15 @@ func checkDistLoop(t *testing.T, d Dispatch, tasks, results [][][]byte) {
 	}
 }
 
-// distFuzzAllocBound is what a message may cost the loop.
-func distFuzzAllocBound(l *distLoop, m [][]byte) uint64 {
+// distFuzzAllocBound is what a message may cost the behaviour.
+func distFuzzAllocBound(l *state, m [][]byte) uint64 {
 	return allocPerByte*fuzzcheck.WireSize(m) + 256*uint64(len(l.tickets)) + 128*uint64(len(l.peers)+len(l.early)) + 16<<10
 }
 
 // checkDistResult checks that the result just taken is where its header
 // says, with its payload.
-func checkDistResult(t *testing.T, l *distLoop, handles map[uint64]*BatchHandle, got []DistResult, h distHeader, status byte, data []byte) {
-	var r DistResult
+func checkDistResult(t *testing.T, l *state, handles map[uint64]*BatchHandle, got []Result, h header, status byte, data []byte) {
+	var r Result
 	if h.batch == 1 {
 		rs := handles[1].sum.Results // complete
 		if b := l.batches[1]; b != nil {
@@ -269,9 +271,9 @@ func checkDistResult(t *testing.T, l *distLoop, handles map[uint64]*BatchHandle,
 // checkDistCredit checks that credit, the ring and the tasks in flight add
 // up: every task of the fuzzed batches is in flight once, given back once,
 // or answered.
-func checkDistCredit(t *testing.T, l *distLoop) {
+func checkDistCredit(t *testing.T, l *state) {
 	inFlight := 0
-	held := map[*distPeer]int{}
+	held := map[*peer]int{}
 	for _, d := range l.tickets {
 		if !d.lost {
 			inFlight++
@@ -279,7 +281,7 @@ func checkDistCredit(t *testing.T, l *distLoop) {
 		}
 	}
 	credit, hellos := 0, 0
-	onRing := map[*distPeer]int{}
+	onRing := map[*peer]int{}
 	for _, p := range l.ring {
 		onRing[p]++
 	}
@@ -293,7 +295,7 @@ func checkDistCredit(t *testing.T, l *distLoop) {
 		if !p.ready {
 			continue
 		}
-		if p.credit < 1 || p.credit > l.d.cfg.window || p.inFlight < 0 || p.inFlight > p.credit || p.inFlight != held[p] {
+		if p.credit < 1 || p.credit > l.cfg.X.window || p.inFlight < 0 || p.inFlight > p.credit || p.inFlight != held[p] {
 			t.Fatalf("peer %q: %+v", id, p)
 		}
 		credit += p.spare()
@@ -322,51 +324,51 @@ func checkDistCredit(t *testing.T, l *distLoop) {
 	}
 }
 
-// checkDistTask reads m as a DistWorker gets a task.
+// checkDistTask reads m as a Worker gets a task.
 func checkDistTask(t *testing.T, m [][]byte) {
-	h, payload, ok := parseDistTask(m)
+	h, payload, ok := parseTask(m)
 	want := len(m) == 4 && len(m[0]) == 8 && len(m[1]) == 8 && len(m[2]) == 8
 	if ok != want {
-		t.Fatalf("parseDistTask(%q) = %+v, %q, %v", m, h, payload, ok)
+		t.Fatalf("parseTask(%q) = %+v, %q, %v", m, h, payload, ok)
 	}
 	if ok && !fuzzcheck.FramesEqual(append(h.frames(), payload), m) {
-		t.Fatalf("parseDistTask(%q) = %+v, %q: not the same frames", m, h, payload)
+		t.Fatalf("parseTask(%q) = %+v, %q: not the same frames", m, h, payload)
 	}
-	checkAlloc(t, "parseDistTask", fuzzcheck.WireSize(m), func() { parseDistTask(m) })
+	checkAlloc(t, "parseTask", fuzzcheck.WireSize(m), func() { parseTask(m) })
 }
 
-// checkDistEncode makes the frames a DistWorker and a Distributor send from
+// checkDistEncode makes the frames a Worker and a Distributor send from
 // m's, and reads them as the other end does.
 func checkDistEncode(t *testing.T, m [][]byte) {
 	payload := bytes.Join(m, nil)
 	credit := uint32(len(payload)) * 0x9e3779b9 // any, up to 2^32-1
 	credit = max(credit, 1)
 	seq := uint64(len(payload)) % 70
-	h := distHeader{batch: 2, seq: seq, ticket: distFuzzTicket(2, seq)}
-	// Task (distLoop.send): header, payload.
+	h := header{batch: 2, seq: seq, ticket: distFuzzTicket(2, seq)}
+	// Task (state.send): header, payload.
 	task := append(h.frames(), payload)
-	if got, p, ok := parseDistTask(task); !ok || got != h || !bytes.Equal(p, payload) {
+	if got, p, ok := parseTask(task); !ok || got != h || !bytes.Equal(p, payload) {
 		t.Fatalf("task %q reads as %+v, %q, %v", task, got, p, ok)
 	}
-	// HEARTBEAT (distLoop.heartbeat) is not a task.
-	if _, _, ok := parseDistTask([][]byte{distHeartbeat}); ok {
+	// HEARTBEAT (state.heartbeat) is not a task.
+	if _, _, ok := parseTask([][]byte{wordHeartbeat}); ok {
 		t.Fatalf("HEARTBEAT reads as a task")
 	}
-	var got []DistResult
-	l := newDistFuzzLoop(DemandDriven, &got)
-	// READY and HEARTBEAT (DistWorker.register), the routing id put in
+	var got []Result
+	l := newFuzzState(DemandDriven, &got)
+	// READY and HEARTBEAT (sessionState.register), the routing id put in
 	// front by the ROUTER: the credit is capped at the window.
-	l.fromWorker([][]byte{[]byte("w3"), distReady, binary.BigEndian.AppendUint32(nil, credit)})
-	l.fromWorker([][]byte{[]byte("w3"), distHeartbeat})
-	if p := l.peers["w3"]; p == nil || p.credit != int(min(uint64(credit), uint64(l.d.cfg.window))) || !p.beats {
+	l.fromWorker([][]byte{[]byte("w3"), wordReady, binary.BigEndian.AppendUint32(nil, credit)})
+	l.fromWorker([][]byte{[]byte("w3"), wordHeartbeat})
+	if p := l.peers["w3"]; p == nil || p.credit != int(min(uint64(credit), uint64(l.cfg.X.window))) || !p.beats {
 		t.Fatalf("READY with credit %d: peer %+v", credit, p)
 	}
-	// A result of each status (DistWorker.task), from the worker the
+	// A result of each status (sessionState.result), from the worker the
 	// tasks went to.
 	for status := range byte(2) {
 		h.seq = (seq + uint64(status)) % 70
 		h.ticket = distFuzzTicket(2, h.seq)
-		msg := append([][]byte{distResult, []byte("w2")}, h.frames()...)
+		msg := append([][]byte{wordResult, []byte("w2")}, h.frames()...)
 		msg = append(msg, []byte{status}, payload)
 		l.fromSink(msg)
 		if len(got) != int(status)+1 || got[status].Seq != int(h.seq) {
@@ -380,13 +382,13 @@ func checkDistEncode(t *testing.T, m [][]byte) {
 	if l.peers["w2"].spare() != 2 {
 		t.Fatalf("two results returned %d credit", l.peers["w2"].spare())
 	}
-	// HELLO, HEARTBEAT (round-robin's) and BYE (DistWorker.run, bye).
-	l.fromSink([][]byte{distHello, []byte("w3")})
-	l.fromSink([][]byte{distHeartbeat, []byte("w3")})
+	// HELLO, HEARTBEAT (round-robin's) and BYE (sessionState.Start and bye).
+	l.fromSink([][]byte{wordHello, []byte("w3")})
+	l.fromSink([][]byte{wordHeartbeat, []byte("w3")})
 	if p := l.peers["w3"]; p == nil || !p.hello || l.hellos != 1 {
 		t.Fatalf("HELLO not taken: %+v", p)
 	}
-	l.fromSink([][]byte{distBye, []byte("w3")})
+	l.fromSink([][]byte{wordBye, []byte("w3")})
 	if l.peers["w3"] != nil || l.hellos != 0 || l.st.Credit != 2 {
 		t.Fatalf("BYE: peer %+v, hellos %d, credit %d", l.peers["w3"], l.hellos, l.st.Credit)
 	}

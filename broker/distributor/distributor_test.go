@@ -1,4 +1,4 @@
-package broker_test
+package distributor_test
 
 import (
 	"context"
@@ -13,17 +13,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zmqflow/zmqflow/broker"
+	"github.com/zmqflow/zmqflow/broker/distributor"
 )
 
-func newDist(t testing.TB, transport string, opts ...broker.Option) *broker.Distributor {
+func newDist(t testing.TB, transport string, opts ...distributor.Option) *distributor.Distributor {
 	t.Helper()
 	a, b, c := inproc(), inproc(), inproc()
 	if transport == "tcp" {
 		a, b, c = "tcp://127.0.0.1:*", "tcp://127.0.0.1:*", "tcp://127.0.0.1:*"
 	}
 	// steadyBeat first: a test's options may override it.
-	d := must[*broker.Distributor](t)(broker.NewDistributor(a, b, c, append([]broker.Option{steadyBeat}, opts...)...))
+	d := must[*distributor.Distributor](t)(distributor.New(a, b, c, append([]distributor.Option{steadyBeat}, opts...)...))
 	t.Cleanup(func() {
 		if err := d.Close(); err != nil {
 			t.Errorf("distributor close: %v", err)
@@ -32,11 +32,11 @@ func newDist(t testing.TB, transport string, opts ...broker.Option) *broker.Dist
 	return d
 }
 
-func newDistWorkers(t testing.TB, d *broker.Distributor, n int, h broker.DistHandler, opts ...broker.Option) []*broker.DistWorker {
+func newWorkers(t testing.TB, d *distributor.Distributor, n int, h distributor.Handler, opts ...distributor.Option) []*distributor.Worker {
 	t.Helper()
-	ws := make([]*broker.DistWorker, n)
+	ws := make([]*distributor.Worker, n)
 	for i := range ws {
-		w := must[*broker.DistWorker](t)(broker.NewDistWorker(d.Endpoints(), h, append([]broker.Option{steadyBeat}, opts...)...))
+		w := must[*distributor.Worker](t)(distributor.NewWorker(d.Endpoints(), h, append([]distributor.Option{steadyBeat}, opts...)...))
 		t.Cleanup(func() {
 			if err := w.Close(); err != nil {
 				t.Errorf("worker close: %v", err)
@@ -47,8 +47,8 @@ func newDistWorkers(t testing.TB, d *broker.Distributor, n int, h broker.DistHan
 	return ws
 }
 
-// waitDist waits until cond holds for d's stats, failing the test otherwise.
-func waitDist(t testing.TB, ctx context.Context, d *broker.Distributor, what string, cond func(broker.DistStats) bool) {
+// waitStats waits until cond holds for d's stats, failing the test otherwise.
+func waitStats(t testing.TB, ctx context.Context, d *distributor.Distributor, what string, cond func(distributor.Stats) bool) {
 	t.Helper()
 	if err := d.Wait(ctx, cond); err != nil {
 		t.Fatalf("waiting for %s: %v; stats %+v", what, err, d.Stats())
@@ -79,7 +79,7 @@ func double(ctx context.Context, task []byte) ([]byte, error) {
 }
 
 // checkDoubled wants every result of a summary of numbers(n), once.
-func checkDoubled(t *testing.T, s broker.BatchSummary, n int) {
+func checkDoubled(t *testing.T, s distributor.BatchSummary, n int) {
 	t.Helper()
 	if s.Size != n || s.OK != n || s.Failed != 0 || len(s.Results) != n {
 		t.Fatalf("summary: size %d ok %d failed %d results %d; want %d", s.Size, s.OK, s.Failed, len(s.Results), n)
@@ -91,26 +91,26 @@ func checkDoubled(t *testing.T, s broker.BatchSummary, n int) {
 	}
 }
 
-func TestDistBatchExactlyOnce(t *testing.T) {
+func TestBatchExactlyOnce(t *testing.T) {
 	for _, transport := range []string{"inproc", "tcp"} {
 		for _, rr := range []bool{false, true} {
 			name := transport + "/demand"
-			var opts []broker.Option
+			var opts []distributor.Option
 			if rr {
 				name = transport + "/round-robin"
-				opts = append(opts, broker.WithRoundRobin())
+				opts = append(opts, distributor.WithRoundRobin())
 			}
 			t.Run(name, func(t *testing.T) {
 				ctx := testCtx(t)
 				d := newDist(t, transport, opts...)
 				var calls atomic.Int64
-				newDistWorkers(t, d, 4, func(ctx context.Context, task []byte) ([]byte, error) {
+				newWorkers(t, d, 4, func(ctx context.Context, task []byte) ([]byte, error) {
 					calls.Add(1)
 					return double(ctx, task)
-				}, broker.WithCredit(2))
-				waitDist(t, ctx, d, "4 workers", func(s broker.DistStats) bool { return s.Workers == 4 })
+				}, distributor.WithCredit(2))
+				waitStats(t, ctx, d, "4 workers", func(s distributor.Stats) bool { return s.Workers == 4 })
 				const n = 500
-				h, err := d.Submit(ctx, broker.Batch{Size: n, Tasks: numbers(n, nil)})
+				h, err := d.Submit(ctx, distributor.Batch{Size: n, Tasks: numbers(n, nil)})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -128,14 +128,14 @@ func TestDistBatchExactlyOnce(t *testing.T) {
 	}
 }
 
-// TestDistBatches runs two batches one after the other, then two at once:
+// TestBatches runs two batches one after the other, then two at once:
 // each result reaches its own batch, told apart by the batch id.
-func TestDistBatches(t *testing.T) {
+func TestBatches(t *testing.T) {
 	ctx := testCtx(t)
 	d := newDist(t, "inproc")
 	var mu sync.Mutex
 	var order []string // the batch tag of each task, in the order handled
-	newDistWorkers(t, d, 3, func(ctx context.Context, task []byte) ([]byte, error) {
+	newWorkers(t, d, 3, func(ctx context.Context, task []byte) ([]byte, error) {
 		tag, num, _ := bytesCut(task)
 		mu.Lock()
 		order = append(order, tag)
@@ -151,7 +151,7 @@ func TestDistBatches(t *testing.T) {
 			}
 		}
 	}
-	check := func(s broker.BatchSummary, tag string, n int) {
+	check := func(s distributor.BatchSummary, tag string, n int) {
 		t.Helper()
 		if s.OK != n || len(s.Results) != n {
 			t.Fatalf("batch %s: %+v", tag, s)
@@ -164,17 +164,17 @@ func TestDistBatches(t *testing.T) {
 	}
 
 	// In sequence, the second with an id of its own.
-	h1 := must[*broker.BatchHandle](t)(d.Submit(ctx, broker.Batch{Size: 50, Tasks: tagged("a", 50)}))
-	s1 := must[broker.BatchSummary](t)(h1.Wait(ctx))
+	h1 := must[*distributor.BatchHandle](t)(d.Submit(ctx, distributor.Batch{Size: 50, Tasks: tagged("a", 50)}))
+	s1 := must[distributor.BatchSummary](t)(h1.Wait(ctx))
 	check(s1, "a", 50)
-	h2 := must[*broker.BatchHandle](t)(d.Submit(ctx, broker.Batch{ID: 42, Size: 60, Tasks: tagged("b", 60)}))
+	h2 := must[*distributor.BatchHandle](t)(d.Submit(ctx, distributor.Batch{ID: 42, Size: 60, Tasks: tagged("b", 60)}))
 	if h2.ID() != 42 {
 		t.Fatalf("batch id %d, want 42", h2.ID())
 	}
-	check(must[broker.BatchSummary](t)(h2.Wait(ctx)), "b", 60)
+	check(must[distributor.BatchSummary](t)(h2.Wait(ctx)), "b", 60)
 	// The id of a complete batch may be used again.
-	h2 = must[*broker.BatchHandle](t)(d.Submit(ctx, broker.Batch{ID: 42, Size: 1, Tasks: tagged("b", 1)}))
-	check(must[broker.BatchSummary](t)(h2.Wait(ctx)), "b", 1)
+	h2 = must[*distributor.BatchHandle](t)(d.Submit(ctx, distributor.Batch{ID: 42, Size: 1, Tasks: tagged("b", 1)}))
+	check(must[distributor.BatchSummary](t)(h2.Wait(ctx)), "b", 1)
 
 	// Interleaved: both in progress at once. A gate holds batch c's tasks
 	// back until batch d has started, so the two surely overlap.
@@ -196,14 +196,14 @@ func TestDistBatches(t *testing.T) {
 			}
 		}
 	}
-	hc := must[*broker.BatchHandle](t)(d.Submit(ctx, broker.Batch{ID: 7, Size: 200, Tasks: gated}))
-	if _, err := d.Submit(ctx, broker.Batch{ID: 7, Size: 1, Tasks: tagged("x", 1)}); !errors.Is(err, broker.ErrBatchID) {
+	hc := must[*distributor.BatchHandle](t)(d.Submit(ctx, distributor.Batch{ID: 7, Size: 200, Tasks: gated}))
+	if _, err := d.Submit(ctx, distributor.Batch{ID: 7, Size: 1, Tasks: tagged("x", 1)}); !errors.Is(err, distributor.ErrBatchID) {
 		t.Fatalf("second batch 7: %v, want ErrBatchID", err)
 	}
-	hd := must[*broker.BatchHandle](t)(d.Submit(ctx, broker.Batch{ID: 8, Size: 150, Tasks: tagged("d", 150)}))
+	hd := must[*distributor.BatchHandle](t)(d.Submit(ctx, distributor.Batch{ID: 8, Size: 150, Tasks: tagged("d", 150)}))
 	close(gate)
-	check(must[broker.BatchSummary](t)(hd.Wait(ctx)), "d", 150)
-	check(must[broker.BatchSummary](t)(hc.Wait(ctx)), "c", 200)
+	check(must[distributor.BatchSummary](t)(hd.Wait(ctx)), "d", 150)
+	check(must[distributor.BatchSummary](t)(hc.Wait(ctx)), "c", 200)
 	mu.Lock()
 	defer mu.Unlock()
 	lastC, firstD := -1, slices.Index(order, "d")
@@ -216,7 +216,7 @@ func TestDistBatches(t *testing.T) {
 		t.Fatalf("batches did not interleave: first d at %d, last c at %d", firstD, lastC)
 	}
 	// The stats may be published just after the batch handle is done: wait.
-	waitDist(t, ctx, d, "5 batches completed", func(s broker.DistStats) bool { return s.Completed >= 5 })
+	waitStats(t, ctx, d, "5 batches completed", func(s distributor.Stats) bool { return s.Completed >= 5 })
 	if s := d.Stats(); s.Completed != 5 || s.Duplicates != 0 || s.Batches != 0 {
 		t.Fatalf("stats %+v", s)
 	}
@@ -231,20 +231,20 @@ func bytesCut(b []byte) (string, []byte, bool) {
 	return string(b), nil, false
 }
 
-// TestDistKill: the control channel's KILL ends every worker.
-func TestDistKill(t *testing.T) {
+// TestKill: the control channel's KILL ends every worker.
+func TestKill(t *testing.T) {
 	for _, rr := range []bool{false, true} {
 		t.Run(fmt.Sprint("roundrobin=", rr), func(t *testing.T) {
 			ctx := testCtx(t)
-			var opts []broker.Option
+			var opts []distributor.Option
 			if rr {
-				opts = append(opts, broker.WithRoundRobin())
+				opts = append(opts, distributor.WithRoundRobin())
 			}
 			d := newDist(t, "tcp", opts...)
-			ws := newDistWorkers(t, d, 5, double)
-			waitDist(t, ctx, d, "5 workers", func(s broker.DistStats) bool { return s.Workers == 5 })
-			h := must[*broker.BatchHandle](t)(d.Submit(ctx, broker.Batch{Size: 20, Tasks: numbers(20, nil)}))
-			checkDoubled(t, must[broker.BatchSummary](t)(h.Wait(ctx)), 20)
+			ws := newWorkers(t, d, 5, double)
+			waitStats(t, ctx, d, "5 workers", func(s distributor.Stats) bool { return s.Workers == 5 })
+			h := must[*distributor.BatchHandle](t)(d.Submit(ctx, distributor.Batch{Size: 20, Tasks: numbers(20, nil)}))
+			checkDoubled(t, must[distributor.BatchSummary](t)(h.Wait(ctx)), 20)
 			if err := d.Kill(ctx); err != nil {
 				t.Fatalf("kill: %v; stats %+v", err, d.Stats())
 			}
@@ -265,12 +265,12 @@ func TestDistKill(t *testing.T) {
 	}
 }
 
-// TestDistFailures: handler errors and panics come back as failed tasks;
+// TestFailures: handler errors and panics come back as failed tasks;
 // a batch whose tasks run short completes with ErrBatchSize.
-func TestDistFailures(t *testing.T) {
+func TestFailures(t *testing.T) {
 	ctx := testCtx(t)
 	d := newDist(t, "inproc")
-	newDistWorkers(t, d, 2, func(ctx context.Context, task []byte) ([]byte, error) {
+	newWorkers(t, d, 2, func(ctx context.Context, task []byte) ([]byte, error) {
 		switch string(task) {
 		case "3":
 			return nil, errors.New("three")
@@ -279,29 +279,29 @@ func TestDistFailures(t *testing.T) {
 		}
 		return task, nil
 	})
-	h := must[*broker.BatchHandle](t)(d.Submit(ctx, broker.Batch{Size: 10, Tasks: numbers(8, nil)}))
+	h := must[*distributor.BatchHandle](t)(d.Submit(ctx, distributor.Batch{Size: 10, Tasks: numbers(8, nil)}))
 	s, err := h.Wait(ctx)
-	if !errors.Is(err, broker.ErrBatchSize) || !errors.Is(s.Err, broker.ErrBatchSize) {
+	if !errors.Is(err, distributor.ErrBatchSize) || !errors.Is(s.Err, distributor.ErrBatchSize) {
 		t.Fatalf("wait: %v, want ErrBatchSize", err)
 	}
 	if s.OK != 6 || s.Failed != 2 || len(s.Results) != 8 {
 		t.Fatalf("summary %+v", s)
 	}
 	for _, i := range []int{3, 5} {
-		if !errors.Is(s.Results[i].Err, broker.ErrTaskFailed) {
+		if !errors.Is(s.Results[i].Err, distributor.ErrTaskFailed) {
 			t.Fatalf("result %d: %+v, want ErrTaskFailed", i, s.Results[i])
 		}
 	}
-	if _, err := d.Submit(ctx, broker.Batch{Size: 0, Tasks: numbers(0, nil)}); !errors.Is(err, broker.ErrBatchSize) {
+	if _, err := d.Submit(ctx, distributor.Batch{Size: 0, Tasks: numbers(0, nil)}); !errors.Is(err, distributor.ErrBatchSize) {
 		t.Fatalf("empty batch: %v", err)
 	}
 }
 
-// TestDistCreditBound sends 100,000 tiny tasks from a generator through 4
+// TestCreditBound sends 100,000 tiny tasks from a generator through 4
 // workers of credit 8: never more than 32 tasks are in flight, the
 // generator is pulled only as credit comes back, and every result arrives
 // once.
-func TestDistCreditBound(t *testing.T) {
+func TestCreditBound(t *testing.T) {
 	// Bounds the whole batch: under -race on a busy machine it took 15 s.
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -311,23 +311,23 @@ func TestDistCreditBound(t *testing.T) {
 		n = 20_000
 	}
 	d := newDist(t, "inproc")
-	newDistWorkers(t, d, workers, func(ctx context.Context, task []byte) ([]byte, error) { return task, nil }, broker.WithCredit(credit))
-	waitDist(t, ctx, d, "credit", func(s broker.DistStats) bool { return s.Credit == workers*credit })
+	newWorkers(t, d, workers, func(ctx context.Context, task []byte) ([]byte, error) { return task, nil }, distributor.WithCredit(credit))
+	waitStats(t, ctx, d, "credit", func(s distributor.Stats) bool { return s.Credit == workers*credit })
 	var pulled atomic.Int64
 	seen := make([]bool, n)
 	got, dup, ahead := 0, 0, int64(0)
 	start := time.Now()
-	h := must[*broker.BatchHandle](t)(d.Submit(ctx, broker.Batch{
+	h := must[*distributor.BatchHandle](t)(d.Submit(ctx, distributor.Batch{
 		Size:  n,
 		Tasks: numbers(n, &pulled),
-		OnResult: func(r broker.DistResult) {
+		OnResult: func(r distributor.Result) {
 			if seen[r.Seq] {
 				dup++
 			}
 			seen[r.Seq] = true
 			got++
 			// Pulled, not yet answered: in flight, plus the one the
-			// batch's feeder holds on its way to the loop.
+			// batch's puller handed over, waiting for credit.
 			ahead = max(ahead, pulled.Load()-int64(got))
 		},
 	}))
@@ -351,7 +351,7 @@ func TestDistCreditBound(t *testing.T) {
 
 // sleeper is a handler that sleeps for the duration in the task's first 8
 // bytes and returns the task.
-func sleeper(calls *atomic.Int64) broker.DistHandler {
+func sleeper(calls *atomic.Int64) distributor.Handler {
 	return func(ctx context.Context, task []byte) ([]byte, error) {
 		calls.Add(1)
 		timer := time.NewTimer(time.Duration(binary.BigEndian.Uint64(task)))
@@ -365,7 +365,7 @@ func sleeper(calls *atomic.Int64) broker.DistHandler {
 	}
 }
 
-// TestDistDispatch runs the T1 and T2 task sets of benchmarks.md section 3
+// TestDispatch runs the T1 and T2 task sets of benchmarks.md section 3
 // on 32 sleeping workers, demand-driven and round-robin: every task is done
 // once, none lost or duplicated, each result is its own task's, and
 // demand-driven dispatch never has more tasks out than the workers' credit.
@@ -374,9 +374,9 @@ func sleeper(calls *atomic.Int64) broker.DistHandler {
 //
 // How well each dispatches (the targets: G/T >= 0.97 demand-driven, T
 // within 5% of RRsim round-robin) is logged here and measured by
-// BenchmarkDistDispatch: on a busy machine, and under the race detector,
+// BenchmarkDispatch: on a busy machine, and under the race detector,
 // a unit test's figure says more about the machine than the distributor.
-func TestDistDispatch(t *testing.T) {
+func TestDispatch(t *testing.T) {
 	for _, set := range []string{"T2", "T1"} {
 		for _, rr := range []bool{false, true} {
 			name := set + "/demand"
@@ -388,10 +388,10 @@ func TestDistDispatch(t *testing.T) {
 					t.Skip("T1 takes 10 s; run without -short")
 				}
 				ds := taskSet(set)
-				g := newDistGrid(t, rr, 32)
+				g := newGrid(t, rr, 32)
 				elapsed := g.run(t, ds)
 				gr, rrsim := greedy(ds, g.workers), roundRobin(ds, g.workers)
-				t.Logf("M=%d W=%d sum=%v G=%v RRsim=%v T=%v G/T=%.3f T/RRsim=%.3f (figures, not tests: see BenchmarkDistDispatch)",
+				t.Logf("M=%d W=%d sum=%v G=%v RRsim=%v T=%v G/T=%.3f T/RRsim=%.3f (figures, not tests: see BenchmarkDispatch)",
 					len(ds), g.workers, sum(ds), gr, rrsim, elapsed.Round(time.Millisecond), float64(gr)/float64(elapsed),
 					float64(elapsed)/float64(rrsim))
 			})
@@ -399,14 +399,14 @@ func TestDistDispatch(t *testing.T) {
 	}
 }
 
-// BenchmarkDistDispatch measures, for T1 and T2 on 32 sleeping workers,
+// BenchmarkDispatch measures, for T1 and T2 on 32 sleeping workers,
 // G/T (the greedy makespan over the distributor's time; the target is 0.97
 // demand-driven) and T/RRsim (the time over the round-robin simulation's;
 // round-robin should land within 5% of it). Each iteration runs the whole
 // set. Run it alone, on an idle machine:
 //
-//	go test -run '^$' -bench DistDispatch ./broker
-func BenchmarkDistDispatch(b *testing.B) {
+//	go test -run '^$' -bench Dispatch ./broker/distributor
+func BenchmarkDispatch(b *testing.B) {
 	for _, set := range []string{"T2", "T1"} {
 		for _, rr := range []bool{false, true} {
 			name := set + "/demand"
@@ -415,7 +415,7 @@ func BenchmarkDistDispatch(b *testing.B) {
 			}
 			b.Run(name, func(b *testing.B) {
 				ds := taskSet(set)
-				g := newDistGrid(b, rr, 32)
+				g := newGrid(b, rr, 32)
 				var elapsed time.Duration
 				b.ResetTimer()
 				for range b.N {
@@ -430,27 +430,27 @@ func BenchmarkDistDispatch(b *testing.B) {
 	}
 }
 
-// distGrid is a distributor with workers that sleep for the duration in
+// grid is a distributor with workers that sleep for the duration in
 // each task's first 8 bytes.
-type distGrid struct {
-	d       *broker.Distributor
+type grid struct {
+	d       *distributor.Distributor
 	rr      bool
 	workers int
 	calls   atomic.Int64
 	runs    int64
 }
 
-func newDistGrid(t testing.TB, rr bool, workers int) *distGrid {
+func newGrid(t testing.TB, rr bool, workers int) *grid {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
-	var opts []broker.Option
+	var opts []distributor.Option
 	if rr {
-		opts = append(opts, broker.WithRoundRobin())
+		opts = append(opts, distributor.WithRoundRobin())
 	}
-	g := &distGrid{d: newDist(t, "inproc", opts...), rr: rr, workers: workers}
-	newDistWorkers(t, g.d, workers, sleeper(&g.calls))
-	waitDist(t, ctx, g.d, "workers", func(s broker.DistStats) bool {
+	g := &grid{d: newDist(t, "inproc", opts...), rr: rr, workers: workers}
+	newWorkers(t, g.d, workers, sleeper(&g.calls))
+	waitStats(t, ctx, g.d, "workers", func(s distributor.Stats) bool {
 		return s.Workers == workers && (rr || s.Credit == workers)
 	})
 	return g
@@ -458,7 +458,7 @@ func newDistGrid(t testing.TB, rr bool, workers int) *distGrid {
 
 // run submits ds as one batch and returns the time until its summary is
 // in, failing unless each task was done exactly once with its own result.
-func (g *distGrid) run(t testing.TB, ds []time.Duration) time.Duration {
+func (g *grid) run(t testing.TB, ds []time.Duration) time.Duration {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
@@ -471,7 +471,7 @@ func (g *distGrid) run(t testing.TB, ds []time.Duration) time.Duration {
 		}
 	}
 	start := time.Now()
-	h := must[*broker.BatchHandle](t)(g.d.Submit(ctx, broker.Batch{Size: len(ds), Tasks: tasks}))
+	h := must[*distributor.BatchHandle](t)(g.d.Submit(ctx, distributor.Batch{Size: len(ds), Tasks: tasks}))
 	s, err := h.Wait(ctx)
 	if err != nil {
 		t.Fatalf("wait: %v; stats %+v", err, g.d.Stats())

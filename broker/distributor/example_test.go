@@ -1,4 +1,4 @@
-package broker_test
+package distributor_test
 
 import (
 	"context"
@@ -6,11 +6,11 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/zmqflow/zmqflow/broker"
+	"github.com/zmqflow/zmqflow/broker/distributor"
 )
 
 // The guide's ventilator, workers and sink (taskvent, taskwork2,
-// tasksink2) as one Distributor and three DistWorkers: a batch of squares
+// tasksink2) as one Distributor and three Workers: a batch of squares
 // is pulled lazily as the workers return credit, its summary comes back
 // when the last result is in, and KILL ends the workers.
 func ExampleDistributor() {
@@ -18,7 +18,7 @@ func ExampleDistributor() {
 	defer cancel()
 
 	// tcp://*:5557, tcp://*:5558 and tcp://*:5559 in the guide.
-	d, err := broker.NewDistributor("inproc://dist-tasks", "inproc://dist-results", "inproc://dist-control")
+	d, err := distributor.New("inproc://dist-tasks", "inproc://dist-results", "inproc://dist-control")
 	if err != nil {
 		panic(err)
 	}
@@ -29,7 +29,7 @@ func ExampleDistributor() {
 		return []byte(strconv.Itoa(n * n)), err
 	}
 	for range 3 {
-		w, err := broker.NewDistWorker(d.Endpoints(), square, broker.WithCredit(2))
+		w, err := distributor.NewWorker(d.Endpoints(), square, distributor.WithCredit(2))
 		if err != nil {
 			panic(err)
 		}
@@ -44,7 +44,7 @@ func ExampleDistributor() {
 			}
 		}
 	}
-	h, err := d.Submit(ctx, broker.Batch{Size: 10, Tasks: tasks})
+	h, err := d.Submit(ctx, distributor.Batch{Size: 10, Tasks: tasks})
 	if err != nil {
 		panic(err)
 	}

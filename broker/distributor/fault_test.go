@@ -1,8 +1,8 @@
-package broker_test
+package distributor_test
 
 // Faults of the work distributor's peers: credit bombs, forged results,
 // workers that fall silent or vanish, a distributor that restarts. The
-// peers are raw sockets speaking the frames of dist.go, so that each test
+// peers are raw sockets speaking the frames of protocol.go, so that each test
 // says exactly what a hostile or broken peer sends.
 
 import (
@@ -17,23 +17,23 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zmqflow/zmqflow/broker"
+	"github.com/zmqflow/zmqflow/broker/distributor"
 	"github.com/zmqflow/zmqflow/socket"
 )
 
-// rawDistPeer is a demand-driven worker by hand: a DEALER on a
+// rawPeer is a demand-driven worker by hand: a DEALER on a
 // distributor's task endpoint, with the peer's id as its routing id, and a
 // PUSH on the results endpoint. It sends only what the test tells it to.
-type rawDistPeer struct {
+type rawPeer struct {
 	t       testing.TB
 	id      []byte
 	tasks   *socket.Socket
 	results *socket.Socket
 }
 
-func newRawDistPeer(t testing.TB, eps broker.DistEndpoints, id string) *rawDistPeer {
+func newRawPeer(t testing.TB, eps distributor.Endpoints, id string) *rawPeer {
 	t.Helper()
-	p := &rawDistPeer{t: t, id: []byte(id),
+	p := &rawPeer{t: t, id: []byte(id),
 		tasks:   newSocket(t, socket.Dealer, socket.WithIdentity([]byte(id))),
 		results: newSocket(t, socket.Push)}
 	if err := p.tasks.Connect(eps.Tasks); err != nil {
@@ -45,44 +45,44 @@ func newRawDistPeer(t testing.TB, eps broker.DistEndpoints, id string) *rawDistP
 	return p
 }
 
-func (p *rawDistPeer) send(ctx context.Context, s *socket.Socket, m ...[]byte) {
+func (p *rawPeer) send(ctx context.Context, s *socket.Socket, m ...[]byte) {
 	p.t.Helper()
 	if err := s.Send(ctx, m); err != nil {
 		p.t.Fatalf("raw peer %s: %v", p.id, err)
 	}
 }
 
-func (p *rawDistPeer) ready(ctx context.Context, credit uint32) {
+func (p *rawPeer) ready(ctx context.Context, credit uint32) {
 	p.t.Helper()
 	p.send(ctx, p.tasks, []byte("READY"), binary.BigEndian.AppendUint32(nil, credit))
 }
 
-func (p *rawDistPeer) hello(ctx context.Context) {
+func (p *rawPeer) hello(ctx context.Context) {
 	p.t.Helper()
 	p.send(ctx, p.results, []byte("HELLO"), p.id)
 }
 
-func (p *rawDistPeer) bye(ctx context.Context) {
+func (p *rawPeer) bye(ctx context.Context) {
 	p.t.Helper()
 	p.send(ctx, p.results, []byte("BYE"), p.id)
 }
 
 // beat sends one HEARTBEAT: from then on the distributor buries the peer
 // when it falls silent.
-func (p *rawDistPeer) beat(ctx context.Context) {
+func (p *rawPeer) beat(ctx context.Context) {
 	p.t.Helper()
 	p.send(ctx, p.tasks, []byte("HEARTBEAT"))
 }
 
 // task returns the next task, skipping the distributor's heartbeats.
-func (p *rawDistPeer) task(ctx context.Context) socket.Msg {
+func (p *rawPeer) task(ctx context.Context) socket.Msg {
 	p.t.Helper()
 	for {
 		m, err := p.tasks.Recv(ctx)
 		if err != nil {
 			p.t.Fatalf("raw peer %s: %v", p.id, err)
 		}
-		if isDistHeartbeat(m) {
+		if isHeartbeat(m) {
 			continue
 		}
 		if len(m) != 4 {
@@ -92,17 +92,17 @@ func (p *rawDistPeer) task(ctx context.Context) socket.Msg {
 	}
 }
 
-func isDistHeartbeat(m socket.Msg) bool { return len(m) == 1 && bytes.Equal(m[0], []byte("HEARTBEAT")) }
+func isHeartbeat(m socket.Msg) bool { return len(m) == 1 && bytes.Equal(m[0], []byte("HEARTBEAT")) }
 
 // result sends a result in worker's name, with the header frames given.
-func (p *rawDistPeer) result(ctx context.Context, worker string, header [][]byte, status byte, payload string) {
+func (p *rawPeer) result(ctx context.Context, worker string, header [][]byte, status byte, payload string) {
 	p.t.Helper()
 	m := append([][]byte{[]byte("RESULT"), []byte(worker)}, header...)
 	p.send(ctx, p.results, append(m, []byte{status}, []byte(payload))...)
 }
 
 // answer sends the result double would for a task, as a worker should.
-func (p *rawDistPeer) answer(ctx context.Context, task socket.Msg) {
+func (p *rawPeer) answer(ctx context.Context, task socket.Msg) {
 	p.t.Helper()
 	out, err := double(ctx, task[3])
 	if err != nil {
@@ -114,34 +114,34 @@ func (p *rawDistPeer) answer(ctx context.Context, task socket.Msg) {
 func u64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
 
 // countingDouble is double, counting its calls.
-func countingDouble(calls *atomic.Int64) broker.DistHandler {
+func countingDouble(calls *atomic.Int64) distributor.Handler {
 	return func(ctx context.Context, task []byte) ([]byte, error) {
 		calls.Add(1)
 		return double(ctx, task)
 	}
 }
 
-// TestDistCreditBomb: READYs announcing credit 2^31-1, 2^32-1 and 1000
+// TestCreditBomb: READYs announcing credit 2^31-1, 2^32-1 and 1000
 // to a distributor with a window of 8 cost it a count each, not a token
 // per credit: its memory stays bounded, Submit and Close do not hang, the
 // peers together hold no more than the window, each takes its turn, and
 // the batch completes. A credit of 0 is malformed.
-func TestDistCreditBomb(t *testing.T) {
+func TestCreditBomb(t *testing.T) {
 	ctx := testCtx(t)
 	const window = 8
-	d := newDist(t, "tcp", broker.WithDistWindow(window))
+	d := newDist(t, "tcp", distributor.WithWindow(window))
 	eps := d.Endpoints()
 	credits := []uint32{math.MaxInt32, math.MaxUint32, 1000}
-	peers := make([]*rawDistPeer, len(credits))
+	peers := make([]*rawPeer, len(credits))
 	runtime.GC()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	for i, c := range credits {
-		peers[i] = newRawDistPeer(t, eps, "peer"+strconv.Itoa(i))
+		peers[i] = newRawPeer(t, eps, "peer"+strconv.Itoa(i))
 		peers[i].ready(ctx, c)
 	}
-	newRawDistPeer(t, eps, "zero").ready(ctx, 0)
-	waitDist(t, ctx, d, "the READYs", func(s broker.DistStats) bool { return s.Credit == len(peers)*window && s.Malformed == 1 })
+	newRawPeer(t, eps, "zero").ready(ctx, 0)
+	waitStats(t, ctx, d, "the READYs", func(s distributor.Stats) bool { return s.Credit == len(peers)*window && s.Malformed == 1 })
 	runtime.ReadMemStats(&after)
 	// A token per credit was 16 bytes each: 32 GiB for the first READY.
 	if grew := after.TotalAlloc - before.TotalAlloc; grew > 64<<20 {
@@ -149,7 +149,7 @@ func TestDistCreditBomb(t *testing.T) {
 	}
 
 	const n = 100
-	h := must[*broker.BatchHandle](t)(d.Submit(ctx, broker.Batch{Size: n, Tasks: numbers(n, nil)}))
+	h := must[*distributor.BatchHandle](t)(d.Submit(ctx, distributor.Batch{Size: n, Tasks: numbers(n, nil)}))
 	type got struct {
 		peer int
 		task socket.Msg
@@ -167,7 +167,7 @@ func TestDistCreditBomb(t *testing.T) {
 				if err != nil {
 					return
 				}
-				if isDistHeartbeat(m) {
+				if isHeartbeat(m) {
 					continue
 				}
 				select {
@@ -211,7 +211,7 @@ func TestDistCreditBomb(t *testing.T) {
 			t.Fatalf("batch: %v; stats %+v", ctx.Err(), d.Stats())
 		}
 	}
-	checkDoubled(t, must[broker.BatchSummary](t)(h.Wait(ctx)), n)
+	checkDoubled(t, must[distributor.BatchSummary](t)(h.Wait(ctx)), n)
 	if s := d.Stats(); s.MaxInFlight != window || s.Dispatched != n || s.Forged != 0 || s.Duplicates != 0 {
 		t.Fatalf("stats %+v", s)
 	}
@@ -227,24 +227,24 @@ func TestDistCreditBomb(t *testing.T) {
 	}
 }
 
-// TestDistForgedResults: two raw peers get a task each; one of them sends
+// TestForgedResults: two raw peers get a task each; one of them sends
 // made-up results (for the other's task, with its ticket and without, in
 // its own name and in the other's; for its own task with another ticket,
 // seq or batch; for a task never dispatched) and results with unknown
 // status bytes. None is taken, each is counted, and the batch's results
 // are exactly the real ones.
-func TestDistForgedResults(t *testing.T) {
+func TestForgedResults(t *testing.T) {
 	ctx := testCtx(t)
 	d := newDist(t, "tcp")
 	eps := d.Endpoints()
-	a, b := newRawDistPeer(t, eps, "a"), newRawDistPeer(t, eps, "b")
-	for _, p := range []*rawDistPeer{a, b} {
+	a, b := newRawPeer(t, eps, "a"), newRawPeer(t, eps, "b")
+	for _, p := range []*rawPeer{a, b} {
 		p.hello(ctx)
 		p.ready(ctx, 1)
 	}
-	waitDist(t, ctx, d, "2 workers with credit", func(s broker.DistStats) bool { return s.Workers == 2 && s.Credit == 2 })
+	waitStats(t, ctx, d, "2 workers with credit", func(s distributor.Stats) bool { return s.Workers == 2 && s.Credit == 2 })
 	const n = 20
-	h := must[*broker.BatchHandle](t)(d.Submit(ctx, broker.Batch{Size: n, Tasks: numbers(n, nil)}))
+	h := must[*distributor.BatchHandle](t)(d.Submit(ctx, distributor.Batch{Size: n, Tasks: numbers(n, nil)}))
 	ta, tb := a.task(ctx), b.task(ctx)
 	ticketA := binary.BigEndian.Uint64(ta[2])
 	hdr := func(f ...[]byte) [][]byte { return f }
@@ -267,7 +267,7 @@ func TestDistForgedResults(t *testing.T) {
 	for _, status := range []byte{2, 7, 255} {
 		a.result(ctx, "a", ta[:3], status, "unknown status")
 	}
-	waitDist(t, ctx, d, "the forgeries counted", func(s broker.DistStats) bool {
+	waitStats(t, ctx, d, "the forgeries counted", func(s distributor.Stats) bool {
 		return s.Forged == uint64(len(forged)) && s.Late == 1 && s.Malformed == 3
 	})
 	if s := d.Stats(); s.Results != 0 || s.InFlight != 2 {
@@ -277,39 +277,39 @@ func TestDistForgedResults(t *testing.T) {
 	a.answer(ctx, ta)
 	b.answer(ctx, tb)
 	a.result(ctx, "a", ta[:3], 0, "second thoughts")
-	waitDist(t, ctx, d, "the real results", func(s broker.DistStats) bool { return s.Results == 2 && s.Duplicates == 1 })
+	waitStats(t, ctx, d, "the real results", func(s distributor.Stats) bool { return s.Results == 2 && s.Duplicates == 1 })
 	// The raw peers leave (what they got meanwhile is given back), and
 	// honest workers do the rest.
 	a.bye(ctx)
 	b.bye(ctx)
-	waitDist(t, ctx, d, "the raw peers gone", func(s broker.DistStats) bool { return s.Workers == 0 })
-	newDistWorkers(t, d, 2, double)
-	checkDoubled(t, must[broker.BatchSummary](t)(h.Wait(ctx)), n)
+	waitStats(t, ctx, d, "the raw peers gone", func(s distributor.Stats) bool { return s.Workers == 0 })
+	newWorkers(t, d, 2, double)
+	checkDoubled(t, must[distributor.BatchSummary](t)(h.Wait(ctx)), n)
 	if s := d.Stats(); s.Results != n || s.Forged != uint64(len(forged)) || s.Late != 1 || s.Malformed != 3 || s.Duplicates != 1 {
 		t.Fatalf("stats %+v", s)
 	}
 }
 
-// TestDistFrozenPeer: a peer that heartbeats, takes three tasks and falls
+// TestFrozenPeer: a peer that heartbeats, takes three tasks and falls
 // silent (as a frozen process, or one cut off, does) is found dead by its
 // silence; its tasks go to the live workers, the batch completes with
 // every task done once, and the results it sends after all are dropped.
-func TestDistFrozenPeer(t *testing.T) {
+func TestFrozenPeer(t *testing.T) {
 	t.Parallel() // it waits out steadyExpiry
 	ctx := testCtx(t)
 	d := newDist(t, "tcp")
-	frozen := newRawDistPeer(t, d.Endpoints(), "frozen")
+	frozen := newRawPeer(t, d.Endpoints(), "frozen")
 	frozen.hello(ctx)
 	frozen.ready(ctx, 3)
 	frozen.beat(ctx)
-	waitDist(t, ctx, d, "the peer's credit", func(s broker.DistStats) bool { return s.Workers == 1 && s.Credit == 3 })
+	waitStats(t, ctx, d, "the peer's credit", func(s distributor.Stats) bool { return s.Workers == 1 && s.Credit == 3 })
 	const n = 30
-	h := must[*broker.BatchHandle](t)(d.Submit(ctx, broker.Batch{Size: n, Tasks: numbers(n, nil)}))
+	h := must[*distributor.BatchHandle](t)(d.Submit(ctx, distributor.Batch{Size: n, Tasks: numbers(n, nil)}))
 	held := []socket.Msg{frozen.task(ctx), frozen.task(ctx), frozen.task(ctx)}
 	silentFrom := time.Now()
 	var calls atomic.Int64
-	newDistWorkers(t, d, 2, countingDouble(&calls))
-	checkDoubled(t, must[broker.BatchSummary](t)(h.Wait(ctx)), n)
+	newWorkers(t, d, 2, countingDouble(&calls))
+	checkDoubled(t, must[distributor.BatchSummary](t)(h.Wait(ctx)), n)
 	t.Logf("the batch completed %v after the peer fell silent (liveness %v)", time.Since(silentFrom).Round(time.Millisecond), steadyExpiry)
 	st := d.Stats()
 	if calls.Load() != n || st.Dead != 1 || st.Requeued != 3 || st.Workers != 2 || st.Duplicates != 0 || st.Results != n {
@@ -318,21 +318,21 @@ func TestDistFrozenPeer(t *testing.T) {
 	for _, m := range held {
 		frozen.answer(ctx, m)
 	}
-	waitDist(t, ctx, d, "the late results dropped", func(s broker.DistStats) bool { return s.Late == 3 })
+	waitStats(t, ctx, d, "the late results dropped", func(s distributor.Stats) bool { return s.Late == 3 })
 	if s := d.Stats(); s.Results != n || s.Duplicates != 0 || s.Forged != 0 {
 		t.Fatalf("stats %+v", s)
 	}
 }
 
-// TestDistRoundRobinWorkerGone: round-robin, a worker that heartbeats on
+// TestRoundRobinWorkerGone: round-robin, a worker that heartbeats on
 // the results channel takes its share of a batch and vanishes. The
 // distributor, which cannot know what it held, finds it dead by its
 // silence and sends every task in flight again: the batch completes with
 // each result once.
-func TestDistRoundRobinWorkerGone(t *testing.T) {
+func TestRoundRobinWorkerGone(t *testing.T) {
 	t.Parallel() // it waits out steadyExpiry
 	ctx := testCtx(t)
-	d := newDist(t, "tcp", broker.WithRoundRobin())
+	d := newDist(t, "tcp", distributor.WithRoundRobin())
 	eps := d.Endpoints()
 	pull := newSocket(t, socket.Pull)
 	events := pull.Monitor()
@@ -356,57 +356,49 @@ func TestDistRoundRobinWorkerGone(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	newDistWorkers(t, d, 2, double)
-	waitDist(t, ctx, d, "3 workers", func(s broker.DistStats) bool { return s.Workers == 3 })
+	newWorkers(t, d, 2, double)
+	waitStats(t, ctx, d, "3 workers", func(s distributor.Stats) bool { return s.Workers == 3 })
 	const n = 30
-	h := must[*broker.BatchHandle](t)(d.Submit(ctx, broker.Batch{Size: n, Tasks: numbers(n, nil)}))
+	h := must[*distributor.BatchHandle](t)(d.Submit(ctx, distributor.Batch{Size: n, Tasks: numbers(n, nil)}))
 	if _, err := pull.Recv(ctx); err != nil {
 		t.Fatal(err)
 	}
 	pull.Close()
 	push.Close()
-	checkDoubled(t, must[broker.BatchSummary](t)(h.Wait(ctx)), n)
-	waitDist(t, ctx, d, "the vanished worker buried", func(s broker.DistStats) bool { return s.Dead == 1 && s.Workers == 2 })
+	checkDoubled(t, must[distributor.BatchSummary](t)(h.Wait(ctx)), n)
+	waitStats(t, ctx, d, "the vanished worker buried", func(s distributor.Stats) bool { return s.Dead == 1 && s.Workers == 2 })
 	if s := d.Stats(); s.Results != n || s.Requeued < 1 || s.Forged != 0 {
 		t.Fatalf("stats %+v", s)
 	}
 }
 
-// TestDistWorkerRejoins: the distributor restarts on the same endpoints.
-// A DistWorker that heard the first one's heartbeats finds the second
+// TestWorkerRejoins: the distributor restarts on the same endpoints.
+// A Worker that heard the first one's heartbeats finds the second
 // silent (it does not know the worker), says HELLO and READY again, and
 // the second's batch completes on it.
 //
-// The worker uses quickBeat, to find the new distributor silent soon. A
-// stall that makes it say READY again to the new one needlessly only
+// The worker uses quickBeat and fastReconnect, to find the new
+// distributor silent and register again soon. A stall that makes it say READY again to the new one needlessly only
 // gives its task back, which this test allows: it checks the results.
-func TestDistWorkerRejoins(t *testing.T) {
+func TestWorkerRejoins(t *testing.T) {
 	ctx := testCtx(t)
-	d1 := must[*broker.Distributor](t)(broker.NewDistributor("tcp://127.0.0.1:*", "tcp://127.0.0.1:*", "tcp://127.0.0.1:*", steadyBeat))
+	d1 := must[*distributor.Distributor](t)(distributor.New("tcp://127.0.0.1:*", "tcp://127.0.0.1:*", "tcp://127.0.0.1:*", steadyBeat))
 	t.Cleanup(func() { d1.Close() })
 	eps := d1.Endpoints()
-	w := must[*broker.DistWorker](t)(broker.NewDistWorker(eps, double, quickBeat))
+	w := must[*distributor.Worker](t)(distributor.NewWorker(eps, double, quickBeat, fastReconnect))
 	t.Cleanup(func() { w.Close() })
-	waitDist(t, ctx, d1, "the worker", func(s broker.DistStats) bool { return s.Workers == 1 && s.Credit == 1 })
+	waitStats(t, ctx, d1, "the worker", func(s distributor.Stats) bool { return s.Workers == 1 && s.Credit == 1 })
 	// The worker judges a distributor by its silence only once it has
 	// heard its heartbeats (an older one sends none); they come every
 	// 50 ms.
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for w.Stats().LastHeard.IsZero() {
-		select {
-		case <-tick.C:
-		case <-ctx.Done():
-			t.Fatal("the worker never heard the distributor's heartbeats")
-		}
-	}
+	heard(t, ctx, w)
 	if err := d1.Close(); err != nil {
 		t.Fatal(err)
 	}
-	d2 := must[*broker.Distributor](t)(broker.NewDistributor(eps.Tasks, eps.Results, eps.Control, steadyBeat))
+	d2 := must[*distributor.Distributor](t)(distributor.New(eps.Tasks, eps.Results, eps.Control, steadyBeat))
 	t.Cleanup(func() { d2.Close() })
 	const n = 20
-	h := must[*broker.BatchHandle](t)(d2.Submit(ctx, broker.Batch{Size: n, Tasks: numbers(n, nil)}))
+	h := must[*distributor.BatchHandle](t)(d2.Submit(ctx, distributor.Batch{Size: n, Tasks: numbers(n, nil)}))
 	s, err := h.Wait(ctx)
 	if err != nil {
 		t.Fatalf("wait: %v; stats %+v; worker %+v", err, d2.Stats(), w.Stats())
@@ -417,7 +409,7 @@ func TestDistWorkerRejoins(t *testing.T) {
 	}
 }
 
-// TestDistOldWorker: a worker older than heartbeats (a raw peer speaking
+// TestOldWorker: a worker older than heartbeats (a raw peer speaking
 // the frames of before: READY, HELLO, results, never HEARTBEAT) is not
 // buried for its silence, while a peer that heartbeats and falls silent
 // is; it takes and answers tasks, skipping the HEARTBEATs it is sent while
@@ -426,24 +418,24 @@ func TestDistWorkerRejoins(t *testing.T) {
 //
 // quickBeat buries the silent peer soon; the old one, which never
 // heartbeats, is never judged by its silence however the test stalls.
-func TestDistOldWorker(t *testing.T) {
+func TestOldWorker(t *testing.T) {
 	ctx := testCtx(t)
 	d := newDist(t, "tcp", quickBeat)
 	eps := d.Endpoints()
-	old := newRawDistPeer(t, eps, "old")
+	old := newRawPeer(t, eps, "old")
 	old.hello(ctx)
 	old.ready(ctx, 2)
-	waitDist(t, ctx, d, "the old worker", func(s broker.DistStats) bool { return s.Workers == 1 && s.Credit == 2 })
-	silent := newRawDistPeer(t, eps, "silent")
+	waitStats(t, ctx, d, "the old worker", func(s distributor.Stats) bool { return s.Workers == 1 && s.Credit == 2 })
+	silent := newRawPeer(t, eps, "silent")
 	silent.hello(ctx)
 	silent.ready(ctx, 1)
 	silent.beat(ctx)
-	waitDist(t, ctx, d, "the silent peer buried", func(s broker.DistStats) bool { return s.Dead == 1 })
+	waitStats(t, ctx, d, "the silent peer buried", func(s distributor.Stats) bool { return s.Dead == 1 })
 	if s := d.Stats(); s.Workers != 1 || s.Credit != 2 {
 		t.Fatalf("the old worker was buried with the silent peer: %+v", s)
 	}
 	const n = 10
-	h := must[*broker.BatchHandle](t)(d.Submit(ctx, broker.Batch{Size: n, Tasks: numbers(n, nil)}))
+	h := must[*distributor.BatchHandle](t)(d.Submit(ctx, distributor.Batch{Size: n, Tasks: numbers(n, nil)}))
 	for range n - 2 {
 		old.answer(ctx, old.task(ctx))
 	}
@@ -452,25 +444,25 @@ func TestDistOldWorker(t *testing.T) {
 	old.task(ctx)
 	old.tasks.Close()
 	old.results.Close()
-	waitDist(t, ctx, d, "the vanished old worker buried", func(s broker.DistStats) bool { return s.Dead == 2 && s.Workers == 0 })
-	newDistWorkers(t, d, 1, double)
-	checkDoubled(t, must[broker.BatchSummary](t)(h.Wait(ctx)), n)
+	waitStats(t, ctx, d, "the vanished old worker buried", func(s distributor.Stats) bool { return s.Dead == 2 && s.Workers == 0 })
+	newWorkers(t, d, 1, double)
+	checkDoubled(t, must[distributor.BatchSummary](t)(h.Wait(ctx)), n)
 	if s := d.Stats(); s.Requeued != 2 || s.Duplicates != 0 || s.Forged != 0 || s.Results != n {
 		t.Fatalf("stats %+v", s)
 	}
 }
 
-// TestDistWorkerHearsWhileBusy: a DistWorker reads the distributor's
+// TestWorkerHearsWhileBusy: a Worker reads the distributor's
 // heartbeats while its handler runs, so that they do not fill its queue:
 // with queues of 4 messages, a task that lasts 20 heartbeats (5 times the
 // queue) neither buries the worker nor goes to another.
-func TestDistWorkerHearsWhileBusy(t *testing.T) {
+func TestWorkerHearsWhileBusy(t *testing.T) {
 	ctx := testCtx(t)
-	small := broker.WithSocketOptions(socket.WithSendHWM(4), socket.WithRecvHWM(4))
+	small := distributor.WithSocketOptions(socket.WithSendHWM(4), socket.WithRecvHWM(4))
 	d := newDist(t, "inproc", small)
 	started, release := make(chan struct{}, 1), make(chan struct{})
 	var calls atomic.Int64
-	w := newDistWorkers(t, d, 1, func(ctx context.Context, task []byte) ([]byte, error) {
+	w := newWorkers(t, d, 1, func(ctx context.Context, task []byte) ([]byte, error) {
 		calls.Add(1)
 		started <- struct{}{}
 		select {
@@ -479,24 +471,18 @@ func TestDistWorkerHearsWhileBusy(t *testing.T) {
 		}
 		return double(ctx, task)
 	}, small)[0]
-	h := must[*broker.BatchHandle](t)(d.Submit(ctx, broker.Batch{Size: 1, Tasks: numbers(1, nil)}))
+	h := must[*distributor.BatchHandle](t)(d.Submit(ctx, distributor.Batch{Size: 1, Tasks: numbers(1, nil)}))
 	select {
 	case <-started:
 	case <-ctx.Done():
 		t.Fatal("the task never started")
 	}
 	busySince := time.Now()
-	tick := time.NewTicker(beatInterval)
-	defer tick.Stop()
-	for !w.Stats().LastHeard.After(busySince.Add(20 * beatInterval)) {
-		select {
-		case <-tick.C:
-		case <-ctx.Done():
-			t.Fatalf("the busy worker stopped hearing the distributor: %+v; stats %+v", w.Stats(), d.Stats())
-		}
+	if err := w.Wait(ctx, func(s distributor.WorkerStats) bool { return s.LastHeard.After(busySince.Add(20 * beatInterval)) }); err != nil {
+		t.Fatalf("the busy worker stopped hearing the distributor: %v; %+v; stats %+v", err, w.Stats(), d.Stats())
 	}
 	close(release)
-	checkDoubled(t, must[broker.BatchSummary](t)(h.Wait(ctx)), 1)
+	checkDoubled(t, must[distributor.BatchSummary](t)(h.Wait(ctx)), 1)
 	if s := d.Stats(); calls.Load() != 1 || s.Dead != 0 || s.Requeued != 0 || s.Workers != 1 {
 		t.Fatalf("handler calls %d; stats %+v", calls.Load(), s)
 	}

@@ -1,4 +1,4 @@
-package broker_test
+package distributor_test
 
 import (
 	"context"
@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zmqflow/zmqflow/broker"
+	"github.com/zmqflow/zmqflow/broker/distributor"
 )
 
-// TestDistWorkerProcess: a DistWorker in a process of its own
+// TestWorkerProcess: a Worker in a process of its own
 // (internal/distworker), with credit 4, takes four tasks (it works on the
 // first and holds three) and is then killed or frozen. The distributor
 // finds it dead (killed: its heartbeat to it fails at once; frozen: after
@@ -22,12 +22,12 @@ import (
 // test, and both batches complete: nothing lost (every result there,
 // right), nothing duplicated (every task done once, no result twice),
 // and Stats.Workers counts the live workers only.
-func TestDistWorkerProcess(t *testing.T) {
+func TestWorkerProcess(t *testing.T) {
 	t.Parallel() // the frozen case waits out steadyExpiry
 	bin := filepath.Join(t.TempDir(), "distworker")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	out, err := exec.CommandContext(ctx, filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin,
-		"github.com/zmqflow/zmqflow/broker/internal/distworker").CombinedOutput()
+		"github.com/zmqflow/zmqflow/broker/distributor/internal/distworker").CombinedOutput()
 	cancel()
 	if err != nil {
 		t.Fatalf("go build distworker: %v\n%s", err, out)
@@ -42,21 +42,21 @@ func TestDistWorkerProcess(t *testing.T) {
 			if l := p.line(t, ctx); l != "STARTED" {
 				t.Fatalf("worker process said %q", l)
 			}
-			waitDist(t, ctx, d, "the process worker", func(s broker.DistStats) bool { return s.Workers == 1 && s.Credit == 4 })
+			waitStats(t, ctx, d, "the process worker", func(s distributor.Stats) bool { return s.Workers == 1 && s.Credit == 4 })
 			// Tasks are pulled only as workers have credit: the process,
 			// alone, takes the first four.
 			const n = 30
-			var hs []*broker.BatchHandle
+			var hs []*distributor.BatchHandle
 			for range 2 {
-				hs = append(hs, must[*broker.BatchHandle](t)(d.Submit(ctx, broker.Batch{Size: n, Tasks: numbers(n, nil)})))
+				hs = append(hs, must[*distributor.BatchHandle](t)(d.Submit(ctx, distributor.Batch{Size: n, Tasks: numbers(n, nil)})))
 			}
 			if l := p.line(t, ctx); !strings.HasPrefix(l, "BUSY ") {
 				t.Fatalf("worker process said %q", l)
 			}
-			waitDist(t, ctx, d, "4 tasks at the process", func(s broker.DistStats) bool { return s.InFlight == 4 && s.Credit == 0 })
+			waitStats(t, ctx, d, "4 tasks at the process", func(s distributor.Stats) bool { return s.InFlight == 4 && s.Credit == 0 })
 			var calls atomic.Int64
-			newDistWorkers(t, d, 3, countingDouble(&calls))
-			waitDist(t, ctx, d, "4 workers", func(s broker.DistStats) bool { return s.Workers == 4 })
+			newWorkers(t, d, 3, countingDouble(&calls))
+			waitStats(t, ctx, d, "4 workers", func(s distributor.Stats) bool { return s.Workers == 4 })
 			sig := syscall.SIGKILL
 			if how == "frozen" {
 				sig = syscall.SIGSTOP // startProc's cleanup kills it
@@ -71,7 +71,7 @@ func TestDistWorkerProcess(t *testing.T) {
 				}
 				checkDoubled(t, s, n)
 			}
-			waitDist(t, ctx, d, "the dead process out of Workers", func(s broker.DistStats) bool { return s.Workers == 3 })
+			waitStats(t, ctx, d, "the dead process out of Workers", func(s distributor.Stats) bool { return s.Workers == 3 })
 			st := d.Stats()
 			if calls.Load() != 2*n || st.Results != 2*n || st.Duplicates != 0 || st.Late != 0 || st.Forged != 0 {
 				t.Fatalf("%s: handler calls %d, want %d; stats %+v", how, calls.Load(), 2*n, st)

@@ -1,9 +1,9 @@
-package broker
+package distributor
 
-// The work distributor: the guide's ventilator, workers and sink (ch. 1
-// "Divide and Conquer": taskvent, taskwork, tasksink), with the kill signal
-// of ch. 2 "Handling Errors and ETERM" (taskwork2, tasksink2) and the
-// credit-based flow control of ch. 7 "Transferring Files" (fileio3).
+// The work distributor's protocol: the guide's ventilator, workers and sink
+// (ch. 1 "Divide and Conquer": taskvent, taskwork, tasksink), with the kill
+// signal of ch. 2 "Handling Errors and ETERM" (taskwork2, tasksink2) and
+// the credit-based flow control of ch. 7 "Transferring Files" (fileio3).
 //
 // Wiring (three endpoints, all bound by the Distributor):
 //
@@ -37,14 +37,14 @@ package broker
 // worker it went to, once. Each dispatch gets a ticket, 64 random bits no
 // other dispatch in flight has; a result must carry the ticket, batch id
 // and seq of a dispatch of ours and, demand-driven, name the worker it went
-// to. Anything else is dropped and counted (DistStats.Forged, Late,
+// to. Anything else is dropped and counted (Stats.Forged, Late,
 // Duplicates; an unknown status byte is Malformed), so a peer that reaches
 // the results endpoint cannot make up results for tasks it was not given.
 //
 // Credit: a READY's credit is capped at the distributor's window
-// (WithDistWindow), and the distributor keeps a count per worker, not a
-// token per credit, so four bytes from a peer cost it nothing more. Workers
-// with credit to spare take turns, a task each.
+// (WithWindow), and the distributor keeps a count per worker, not a token
+// per credit, so four bytes from a peer cost it nothing more. Workers with
+// credit to spare take turns, a task each.
 //
 // Heartbeats (the Paranoid Pirate's, ch. 4, with WithHeartbeat's interval
 // and liveness on both sides): demand-driven, the distributor sends
@@ -52,16 +52,16 @@ package broker
 // routing, so a worker whose connection is gone is found at once), and the
 // worker sends HEARTBEAT on its DEALER. A worker reads the distributor's
 // heartbeats as they come, also while its handler runs, so a worker that
-// cannot take one within two intervals is stuck, and dead too. Round-robin has no way back to one
-// worker: the distributor publishes HEARTBEAT on the control channel and
-// each worker sends "HEARTBEAT", its id on the results channel. A worker
-// that has sent HEARTBEAT and then nothing at all for liveness intervals is
-// dead, as is one the distributor cannot send to. Its tasks go to other
-// workers (demand-driven: those it held; round-robin, which does not know
-// where a task went: every task in flight), and a late result from it is
-// still taken if it comes first; the second result of a task is dropped.
-// A DistWorker that has heard the distributor's heartbeats and then
-// nothing for liveness intervals says HELLO and READY again: the
+// cannot take one within two intervals is stuck, and dead too. Round-robin
+// has no way back to one worker: the distributor publishes HEARTBEAT on the
+// control channel and each worker sends "HEARTBEAT", its id on the results
+// channel. A worker that has sent HEARTBEAT and then nothing at all for
+// liveness intervals is dead, as is one the distributor cannot send to.
+// Its tasks go to other workers (demand-driven: those it held; round-robin,
+// which does not know where a task went: every task in flight), and a late
+// result from it is still taken if it comes first; the second result of a
+// task is dropped. A Worker that has heard the distributor's heartbeats and
+// then nothing for liveness intervals says HELLO and READY again: the
 // distributor forgot it (it was buried alive, or the distributor
 // restarted). A READY from a worker the distributor knows starts it over:
 // the tasks it held go to others.
@@ -69,35 +69,48 @@ package broker
 // Compatibility with peers older than heartbeats and tickets: a worker
 // echoes the task header untouched, so the third frame, which was the
 // batch size (the distributor knows it), carries the ticket to and from
-// any worker. A worker that never sends HEARTBEAT (an older DistWorker, the
+// any worker. A worker that never sends HEARTBEAT (an older worker, the
 // guide's taskwork) is never buried for its silence, only when it cannot
 // be sent to; so that one that dies with tasks in hand is found, it is sent
 // HEARTBEAT while it holds tasks (never waiting for room in its queue),
-// which it counts as a malformed task and drops. A DistWorker sends one HEARTBEAT after READY (or, round-robin,
-// HELLO), which an older distributor counts as malformed and drops, and no
-// more unless it hears the distributor's heartbeats: with an older
-// distributor it speaks the old protocol.
+// which it counts as a malformed task and drops. A Worker sends one
+// HEARTBEAT after READY (or, round-robin, HELLO), which an older
+// distributor counts as malformed and drops, and no more unless it hears
+// the distributor's heartbeats: with an older distributor it speaks the old
+// protocol.
 
 import (
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"iter"
+	"strconv"
 )
 
-// Errors of the work distributor.
+// Errors returned by the package. Each is wrapped with detail and matched
+// with errors.Is.
 var (
 	// ErrTaskFailed is a task whose handler returned an error or panicked
-	// (DistResult.Err wraps it with the handler's error text), or that was
+	// (Result.Err wraps it with the handler's error text), or that was
 	// given up after WithMaxDeliveries workers died holding it or gave it
 	// back.
-	ErrTaskFailed = errors.New("broker: task failed")
+	ErrTaskFailed = errors.New("distributor: task failed")
 	// ErrBatchSize is a batch whose Tasks yielded fewer tasks than its Size
 	// (BatchSummary.Err) or a Batch with a Size below 1 or Tasks nil (Submit).
 	// Tasks beyond Size are not pulled.
-	ErrBatchSize = errors.New("broker: batch size does not match its tasks")
+	ErrBatchSize = errors.New("distributor: batch size does not match its tasks")
 	// ErrBatchID is a Submit whose batch id is in use by an unfinished batch.
-	ErrBatchID = errors.New("broker: batch id in use")
+	ErrBatchID = errors.New("distributor: batch id in use")
+	// ErrBatchLost is a batch that was in progress when the Distributor's
+	// actor failed (see Distributor): BatchHandle.Wait returns it at once.
+	// Its results so far are lost; submit it again.
+	ErrBatchLost = errors.New("distributor: batch lost in a restart")
+	// ErrClosed is a call on a Distributor after Close, or a batch that was
+	// in progress at Close.
+	ErrClosed = errors.New("distributor: closed")
+	// ErrBadOption is an option given to a constructor that does not take
+	// it, a value out of range, or a nil handler.
+	ErrBadOption = errors.New("distributor: invalid option")
 )
 
 // Dispatch is how a Distributor hands tasks to workers.
@@ -122,10 +135,10 @@ func (d Dispatch) String() string {
 	return "demand-driven"
 }
 
-// DistEndpoints are what a DistWorker connects to: a Distributor's three
-// endpoints and its dispatch, which decides the worker's task socket type
-// (DEALER for DemandDriven, PULL for RoundRobin).
-type DistEndpoints struct {
+// Endpoints are what a Worker connects to: a Distributor's three endpoints
+// and its dispatch, which decides the worker's task socket type (DEALER
+// for DemandDriven, PULL for RoundRobin).
+type Endpoints struct {
 	Tasks, Results, Control string
 	Dispatch                Dispatch
 }
@@ -142,17 +155,18 @@ type Batch struct {
 	// Tasks yields the task payloads. It is pulled lazily, one task each
 	// time a worker has credit, from a goroutine of the Distributor's, so a
 	// batch of a million tasks need not be in memory. It must not block
-	// forever: Close waits for it to return.
+	// forever: Close (and a restart of the Distributor's actor) waits for it
+	// to return.
 	Tasks iter.Seq[[]byte]
 	// OnResult, if set, is called with each result as it arrives, and the
-	// summary carries no results. It is called from the Distributor's loop
-	// goroutine, one call at a time, so it must be quick and must not call
-	// the Distributor. The result's Data belongs to OnResult.
-	OnResult func(DistResult)
+	// summary carries no results. It is called from the Distributor's actor,
+	// one call at a time, so it must be quick and must not call the
+	// Distributor. The result's Data belongs to OnResult.
+	OnResult func(Result)
 }
 
-// DistResult is the outcome of one task.
-type DistResult struct {
+// Result is the outcome of one task.
+type Result struct {
 	Batch uint64
 	Seq   int    // the task's place in its batch, from 0
 	Data  []byte // the handler's result
@@ -169,111 +183,30 @@ type BatchSummary struct {
 	OK     int // tasks that succeeded
 	Failed int // tasks whose handler failed, or given up (ErrTaskFailed)
 	// Results, indexed by seq, unless the batch had OnResult.
-	Results []DistResult
+	Results []Result
 	// Err is ErrBatchSize when Tasks yielded fewer than Size tasks (the
 	// batch completes with the results of those it did yield).
 	Err error
 }
 
-// Defaults of the work distributor.
-const (
-	// DefaultCredit is a DistWorker's tasks in flight. One keeps dispatch
-	// greedy (a task never waits behind a long one at a busy worker while
-	// another worker idles); more hides the round trip when tasks are tiny.
-	DefaultCredit = 1
-	// DefaultDistWindow bounds a Distributor's tasks in flight (dispatched,
-	// no result yet) in all, and so each worker's credit, whatever the
-	// workers announce: the sockets' default high-water mark, so that
-	// round-robin never blocks on a queue.
-	DefaultDistWindow = 1000
-)
-
-// distConfig is the work distributor's settings on top of config.
-type distConfig struct {
-	config
-	dispatch Dispatch
-	credit   int
-	window   int
-}
-
-// distOption is an Option only the work distributor reads; the other
-// components ignore it, as the Option doc says.
-type distOption func(*distConfig) error
-
-func (distOption) apply(*config) error { return nil }
-
-func newDistConfig(opts []Option) (distConfig, error) {
-	base, err := newConfig(opts)
-	c := distConfig{config: base, credit: DefaultCredit, window: DefaultDistWindow}
-	if err != nil {
-		return c, err
-	}
-	for _, o := range opts {
-		if d, ok := o.(distOption); ok {
-			if err := d(&c); err != nil {
-				return c, err
-			}
-		}
-	}
-	return c, nil
-}
-
-// WithRoundRobin makes a Distributor dispatch round-robin on a PUSH socket
-// (the guide's taskvent) instead of by demand. Flow is then bounded by
-// WithDistWindow and the sockets' high-water marks, not by credit.
-func WithRoundRobin() Option {
-	return distOption(func(c *distConfig) error { c.dispatch = RoundRobin; return nil })
-}
-
-// maxDistCredit bounds WithCredit. A distributor takes any credit a READY
-// announces, capped at its window.
-const maxDistCredit = 1 << 20
-
-// WithCredit sets how many tasks a DistWorker may hold at once (its credit;
-// the PIPELINE of fileio3), at most the distributor's window. It handles
-// them one at a time; the others wait in its queue. Demand-driven dispatch
-// only.
-func WithCredit(n int) Option {
-	return distOption(func(c *distConfig) error {
-		if n < 1 || n > maxDistCredit {
-			return fmt.Errorf("%w: credit %d", ErrBadOption, n)
-		}
-		c.credit = n
-		return nil
-	})
-}
-
-// WithDistWindow bounds a Distributor's tasks in flight, all workers
-// together, and so the credit it grants any one worker (default
-// DefaultDistWindow).
-func WithDistWindow(n int) Option {
-	return distOption(func(c *distConfig) error {
-		if n < 1 {
-			return fmt.Errorf("%w: window %d", ErrBadOption, n)
-		}
-		c.window = n
-		return nil
-	})
-}
-
 // Wire words.
 var (
-	distReady     = []byte("READY")
-	distHello     = []byte("HELLO")
-	distResult    = []byte("RESULT")
-	distBye       = []byte("BYE")
-	distKill      = []byte("KILL")
-	distHeartbeat = []byte("HEARTBEAT")
+	wordReady     = []byte("READY")
+	wordHello     = []byte("HELLO")
+	wordResult    = []byte("RESULT")
+	wordBye       = []byte("BYE")
+	wordKill      = []byte("KILL")
+	wordHeartbeat = []byte("HEARTBEAT")
 )
 
-// distHeader is the batch id, seq and ticket a task and its result carry.
-type distHeader struct {
+// header is the batch id, seq and ticket a task and its result carry.
+type header struct {
 	batch  uint64
 	seq    uint64
 	ticket uint64
 }
 
-func (h distHeader) frames() [][]byte {
+func (h header) frames() [][]byte {
 	return [][]byte{
 		binary.BigEndian.AppendUint64(nil, h.batch),
 		binary.BigEndian.AppendUint64(nil, h.seq),
@@ -281,19 +214,32 @@ func (h distHeader) frames() [][]byte {
 	}
 }
 
-func parseDistHeader(f [][]byte) (distHeader, bool) {
+func parseHeader(f [][]byte) (header, bool) {
 	if len(f) < 3 || len(f[0]) != 8 || len(f[1]) != 8 || len(f[2]) != 8 {
-		return distHeader{}, false
+		return header{}, false
 	}
-	return distHeader{binary.BigEndian.Uint64(f[0]), binary.BigEndian.Uint64(f[1]), binary.BigEndian.Uint64(f[2])}, true
+	return header{binary.BigEndian.Uint64(f[0]), binary.BigEndian.Uint64(f[1]), binary.BigEndian.Uint64(f[2])}, true
 }
 
-// parseDistTask reads a task as a worker receives it: the header, then the
+// parseTask reads a task as a worker receives it: the header, then the
 // payload.
-func parseDistTask(m [][]byte) (distHeader, []byte, bool) {
-	h, ok := parseDistHeader(m)
+func parseTask(m [][]byte) (header, []byte, bool) {
+	h, ok := parseHeader(m)
 	if !ok || len(m) != 4 {
-		return distHeader{}, nil, false
+		return header{}, nil, false
 	}
 	return h, m[3], true
+}
+
+// maxQuoted bounds what a log line quotes of a peer's frame: enough to see
+// what it was, while a frame of any size (256 MiB by default) makes a short
+// line, not one four times its size.
+const maxQuoted = 32
+
+// quoteFrame quotes a frame for a log line, cut at maxQuoted bytes.
+func quoteFrame(f []byte) string {
+	if len(f) <= maxQuoted {
+		return strconv.Quote(string(f))
+	}
+	return fmt.Sprintf("%q... (%d bytes)", f[:maxQuoted], len(f))
 }

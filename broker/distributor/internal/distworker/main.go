@@ -1,4 +1,4 @@
-// Command distworker is a broker.DistWorker in a process of its own, for
+// Command distworker is a distributor.Worker in a process of its own, for
 // the tests that kill or freeze a worker mid-batch. Its arguments are a
 // demand-driven Distributor's task, results and control endpoints and the
 // worker's credit. It prints "STARTED" once its worker runs; each task it
@@ -15,13 +15,13 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/zmqflow/zmqflow/broker"
+	"github.com/zmqflow/zmqflow/broker/distributor"
 )
 
 // beat is the tests' steadyBeat: heartbeats every 50 ms, and 10 s of
 // silence before the distributor counts as gone, so that a stalled test
 // does not make this worker say READY again.
-var beat = broker.WithHeartbeat(50*time.Millisecond, 200)
+var beat = distributor.WithHeartbeat(50*time.Millisecond, 200)
 
 func main() {
 	if len(os.Args) != 5 {
@@ -33,12 +33,12 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	eps := broker.DistEndpoints{Tasks: os.Args[1], Results: os.Args[2], Control: os.Args[3]}
-	w, err := broker.NewDistWorker(eps, func(ctx context.Context, task []byte) ([]byte, error) {
+	eps := distributor.Endpoints{Tasks: os.Args[1], Results: os.Args[2], Control: os.Args[3]}
+	w, err := distributor.NewWorker(eps, func(ctx context.Context, task []byte) ([]byte, error) {
 		fmt.Printf("BUSY %s\n", task)
 		<-ctx.Done()
 		return nil, ctx.Err()
-	}, broker.WithCredit(credit), beat)
+	}, distributor.WithCredit(credit), beat)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
