@@ -1,65 +1,44 @@
-// Package broker is the guide's brokers and proxies on package socket, each
-// named after the section of "ZeroMQ - The Guide" (https://zguide.zeromq.org)
-// it implements:
+// Package broker is the map of zmqflow's brokers: the guide's intermediaries,
+// one package per pattern, each named as "ZeroMQ - The Guide"
+// (https://zguide.zeromq.org) names it. This package has no code of its own.
 //
-//	Guide                                                   Here
+//	Guide                                                   Package
+//	Ch. 2 "Intermediaries and Proxies", "ZeroMQ's Built-In
+//	      Proxy Function"; "Shared Queue" (msgqueue);
+//	      "Transport Bridging" (wuproxy); ch. 5 "Espresso"  broker/proxy: Proxy, Queue, Forwarder
 //	Ch. 3 "A Load Balancing Message Broker" (lbbroker);
-//	ch. 4 "Robust Reliable Queuing (Paranoid Pirate
-//	      Pattern)" (ppqueue, ppworker); spec 6/PPP         LoadBalancer, Worker, Client
-//	Ch. 4 "Client-Side Reliability (Lazy Pirate Pattern)"   Client's retries
-//	Ch. 2 "Intermediaries and Proxies", "ZeroMQ's
-//	      Built-In Proxy Function"                          Proxy
-//	Ch. 2 "Shared Queue (DEALER and ROUTER sockets)"        Queue
-//	Ch. 2 "Transport Bridging" (wuproxy)                    Forwarder
-//	Ch. 5 "Pub-Sub Tracing (Espresso Pattern)"              WithCapture
-//	Ch. 1 "Divide and Conquer"; ch. 2 "Handling Errors
-//	      and ETERM" (kill); ch. 7 "Transferring Files"
-//	      (credit-based flow control)                       Distributor, DistWorker
-//	Ch. 3 "Inter-Broker Routing" (peering2, peering3):
-//	      a broker with no idle worker lends a request
-//	      to a peer that has one                            FederatedBroker
-//	Beyond the guide: brokers chained across hosts (a
-//	      stage's workers are clients of the next
-//	      stage's broker), on ch. 4's Paranoid Pirate       Stage
-//	Ch. 4 "Service-Oriented Reliable Queuing (Majordomo
-//	      Pattern)", "Service Discovery"; specs 7/MDP,
-//	      8/MMI                                             MDPBroker, MDPWorker, MDPClient
+//	ch. 4 "Robust Reliable Queuing (Paranoid Pirate)"
+//	      (ppqueue, ppworker); "Client-Side Reliability
+//	      (Lazy Pirate)"; spec 6/PPP                        broker/pirate: LoadBalancer, Worker,
+//	                                                        Client, Stage
+//	Ch. 3 "Inter-Broker Routing" (peering1-3)               broker/peering: Broker
+//	Ch. 4 "Service-Oriented Reliable Queuing (Majordomo)",
+//	      "Service Discovery"; specs 7/MDP, 8/MMI           broker/majordomo: Broker, Worker, Client
+//	Ch. 1 "Divide and Conquer"; ch. 2 "Handling Errors and
+//	      ETERM" (kill); ch. 7 "Transferring Files"
+//	      (credit-based flow control)                       broker/distributor: Distributor, Worker
 //
-// # Load balancing with heartbeats
+// Every broker, worker and client there is a supervised group of actors
+// (package actor) whose mailboxes are its sockets: one actor holds the
+// broker's state and takes, one at a time, what arrives on each socket and
+// the ticks of its heartbeat clock; it sends on the sockets itself. A panic
+// in it restarts it with its sockets, under its supervisor. Each reports to
+// the actor.Observer given with its package's WithObserver: its actors'
+// messages, timings and failures, and, to an observer that takes figures
+// (actor.Figures), the broker's own counters and levels (requests, replies,
+// requeues, dead workers, queue depths) as its Stats has them.
 //
-// A LoadBalancer binds a ROUTER for clients and a ROUTER for workers.
-// Workers speak the Paranoid Pirate Protocol from a DEALER: READY, then
-// request and reply one at a time, and HEARTBEAT both ways every interval
-// (1 s, liveness 3, as in the guide). A REQ socket can be a worker too, as
-// in the guide's lbbroker: it sends "READY", then replies to one request at
-// a time, and is neither sent nor expected to send heartbeats. The least
-// recently used idle worker gets the next request, and clients are read
-// only while a worker is idle.
+// Each package has its own Option type and errors. An option given to a
+// constructor it does not apply to is refused with that package's
+// ErrBadOption, never ignored.
 //
-// Beyond the guide, a request held by a worker that dies, or that holds it
-// longer than WithHoldLimit (a minute by default), goes to another worker,
-// and requests carry ids so that resends and second replies are dropped: a
-// Client's Request returns one reply, at least once done. Workers never see
-// a client's address stack (its routing id and, from a Client, the request
-// id): the load balancer keeps it and puts a one-frame ticket in its place,
-// which the worker copies into its reply. So every worker gets [address,
-// "", body...], for a one-frame body exactly the three frames that the
-// guide's ppworker and lbbroker workers insist on. Hence the guide's
-// ppworker and lbbroker workers serve our LoadBalancer, for our Client as
-// for REQ clients (lbbroker's among them), and our Worker serves the
-// guide's ppqueue. The guide's ppqueue passes a Client's address stack to
-// its workers as it is, so there a Client needs workers that copy any
-// stack, as our Worker does.
+// The programs under examples/ run them as the guide's programs do:
+// lbbroker; ppqueue, ppworker and lpclient; mdbroker, mdworker and mdclient;
+// peering. Each README says how to run them with the guide's own Python or C
+// peers.
 //
-// # Goroutines
-//
-// Package socket has no poller. A broker that reads two sockets runs one
-// goroutine per socket, feeding channels to one goroutine that owns the
-// state and does the sending. Every type here says in its doc which of its
-// methods block and which goroutines it runs; constructors start them and
-// Close returns after they have ended.
-//
-// Reach for this package for a broker that is ready to run; for typed actors
-// on sockets of your own design, package patterns; for frames, package
-// socket (the root package's doc, "Choosing a package", compares them).
+// Reach for these packages for a broker that is ready to run; for typed
+// actors on sockets of your own design, package patterns; for frames,
+// package socket (the root package's doc, "Choosing a package", compares
+// them).
 package broker

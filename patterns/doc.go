@@ -77,6 +77,6 @@
 // Reach for this package when the same actors must run with their peers in
 // other processes or on other machines; for actors within one process only,
 // package actor; for frames and libzmq-level control, package socket; for the
-// guide's brokers ready to run, package broker (the root package's doc,
+// guide's brokers ready to run, the packages under broker (the root package's doc,
 // "Choosing a package", compares them).
 package patterns

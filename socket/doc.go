@@ -53,6 +53,6 @@
 // A socket speaks frames. For typed values, actors whose mailboxes are
 // sockets and references that send over them, use package patterns (its
 // Inbox.Socket and Outbox.Socket give back the socket underneath); for the
-// guide's brokers ready to run, package broker. The root package's doc,
+// guide's brokers ready to run, the packages under broker. The root package's doc,
 // "Choosing a package", compares the four.
 package socket
