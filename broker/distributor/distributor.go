@@ -166,7 +166,7 @@ func New(tasks, results, control string, opts ...Option) (*Distributor, error) {
 		return l
 	}, feeds...)
 	d.ref = child.Ref()
-	d.g, err = run.Start(context.Background(), "distributor supervisor", socks, []actor.ChildSpec{child}, actorOptions(&cfg)...)
+	d.g, err = run.Start(context.Background(), "distributor supervisor", socks, []actor.ChildSpec{child}, cfg.Supervision()...)
 	if err != nil {
 		return nil, fmt.Errorf("distributor: %w", err)
 	}

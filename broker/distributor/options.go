@@ -2,7 +2,6 @@ package distributor
 
 import (
 	"fmt"
-	"math"
 	"time"
 
 	"go.uber.org/zap"
@@ -80,31 +79,6 @@ func build(t opt.Target, ctor string, opts []Option) (opt.Config[extra], error) 
 		os[i] = o.o
 	}
 	return opt.Build(defaults, t, ctor, ErrBadOption, os)
-}
-
-// actorOptions are the supervisor options of a distributor or worker from
-// its configuration: its logger and observer.
-func actorOptions(cfg *opt.Config[extra]) []actor.Option {
-	aopts := []actor.Option{actor.WithLogger(cfg.Log)}
-	if cfg.Observer != nil {
-		aopts = append(aopts, actor.WithObserver(cfg.Observer))
-	}
-	return aopts
-}
-
-// reconnectOptions are a Worker's supervisor options: the session is
-// restarted without limit (a worker outlives any outage of its
-// distributor), after the supervisor's back-off, WithReconnect's init
-// doubling up to max with each restart within the window. The window holds
-// a run of losses that each cost a silent liveness period and the longest
-// back-off, four of them: a worker that has gone that long without losing
-// its distributor starts again from init.
-func reconnectOptions(cfg *opt.Config[extra]) []actor.Option {
-	window := 4 * (cfg.Expiry() + cfg.ReconnectMax)
-	return []actor.Option{
-		actor.WithBackoff(cfg.ReconnectInit, cfg.ReconnectMax),
-		actor.WithIntensity(math.MaxInt, window),
-	}
 }
 
 // WithHeartbeat sets the heartbeat interval and liveness (New, NewWorker;

@@ -169,7 +169,7 @@ func NewWorker(eps Endpoints, h Handler, opts ...Option) (*Worker, error) {
 		actor.WithFeed(actor.Ticker(cfg.Interval, func(t time.Time) sessionMsg { return sessionMsg{kind: msgTick, tick: t} })))
 	// The session last: Close stops it first, then the handler, whose
 	// ctx ends.
-	aopts := append(actorOptions(&cfg), reconnectOptions(&cfg)...)
+	aopts := cfg.Reconnecting()
 	w.g, err = run.Start(context.Background(), "distributor worker supervisor", socks,
 		[]actor.ChildSpec{handler, session}, aopts...)
 	close(w.started)

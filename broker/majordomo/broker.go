@@ -137,7 +137,7 @@ func NewBroker(endpoint string, opts ...Option) (*Broker, error) {
 		actor.WithFeed(patterns.Feed(sock, func(m socket.Msg) brokerMsg { return brokerMsg{frames: m} }, nil)),
 		actor.WithFeed(actor.Ticker(cfg.Interval, func(t time.Time) brokerMsg { return brokerMsg{tick: t} })))
 	b.g, err = run.Start(context.Background(), "majordomo broker supervisor", []*socket.Socket{sock},
-		[]actor.ChildSpec{child}, actorOptions(&cfg)...)
+		[]actor.ChildSpec{child}, cfg.Supervision()...)
 	if err != nil {
 		return nil, fmt.Errorf("majordomo: broker: %w", err)
 	}

@@ -70,7 +70,7 @@ func NewClient(endpoint string, opts ...Option) (*Client, error) {
 		return &clientState{cfg: &cfg, endpoint: endpoint, board: &c.board}
 	})
 	c.ref = child.Ref()
-	c.g, err = run.Start(context.Background(), "majordomo client supervisor", nil, []actor.ChildSpec{child}, actorOptions(&cfg)...)
+	c.g, err = run.Start(context.Background(), "majordomo client supervisor", nil, []actor.ChildSpec{child}, cfg.Supervision()...)
 	if err != nil {
 		return nil, fmt.Errorf("majordomo: client: %w", err)
 	}

@@ -105,7 +105,7 @@ func NewWorker(endpoint, service string, h Handler, opts ...Option) (*Worker, er
 		actor.WithFeed(actor.Ticker(cfg.Interval, func(t time.Time) sessionMsg { return sessionMsg{kind: msgTick, tick: t} })))
 	// The session last: Close stops it first, and its DISCONNECT and the
 	// end of its requests' ctx come before the handler is waited for.
-	aopts := append(actorOptions(&cfg), reconnectOptions(&cfg)...)
+	aopts := cfg.Reconnecting()
 	w.g, err = run.Start(context.Background(), "majordomo worker supervisor", nil,
 		[]actor.ChildSpec{handler, session}, aopts...)
 	if err != nil {

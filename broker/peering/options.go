@@ -43,16 +43,6 @@ func build(opts []Option) (config, error) {
 	return opt.Build(defaults, forBroker, "peering.NewBroker", ErrBadOption, os)
 }
 
-// supervision is the supervisor options of a broker: its logger and
-// observer.
-func supervision(cfg config) []actor.Option {
-	aopts := []actor.Option{actor.WithLogger(cfg.Log)}
-	if cfg.Observer != nil {
-		aopts = append(aopts, actor.WithObserver(cfg.Observer))
-	}
-	return aopts
-}
-
 // WithHeartbeat sets the heartbeat interval and liveness (NewBroker): of
 // the PPP conversation with the local workers, as pirate.WithHeartbeat,
 // and of the state flow: the broker announces its capacity every interval

@@ -265,7 +265,7 @@ func NewBroker(name, frontend, backend, cloud, state string, opts ...Option) (_ 
 	b.ref = child.Ref()
 	sockets := append([]*socket.Socket(nil), socks...)
 	socks = nil // the group's now, or closed by run.Start
-	if b.g, err = run.Start(context.Background(), brokerName+" supervisor", sockets, []actor.ChildSpec{child}, supervision(cfg)...); err != nil {
+	if b.g, err = run.Start(context.Background(), brokerName+" supervisor", sockets, []actor.ChildSpec{child}, cfg.Supervision()...); err != nil {
 		return nil, err
 	}
 	return b, nil

@@ -98,7 +98,7 @@ func NewClient(endpoint string, opts ...Option) (*Client, error) {
 		actor.WithFeed(patterns.Feed(sock, func(m socket.Msg) clientMsg { return clientMsg{reply: m} }, nil)))
 	c.ref = child.Ref()
 	if c.g, err = run.Start(context.Background(), clientName+" supervisor", []*socket.Socket{sock},
-		[]actor.ChildSpec{child}, supervision(cfg)...); err != nil {
+		[]actor.ChildSpec{child}, cfg.Supervision()...); err != nil {
 		return nil, fmt.Errorf("pirate: client: %w", err)
 	}
 	return c, nil

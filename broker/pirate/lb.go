@@ -142,7 +142,7 @@ func NewLoadBalancer(frontend, backend string, opts ...Option) (*LoadBalancer, e
 		actor.WithFeed(actor.Ticker(cfg.Interval, func(t time.Time) lbMsg { return lbMsg{from: fromClock, now: t} })))
 	b.ref = child.Ref()
 	b.g, err = run.Start(context.Background(), lbName+" supervisor", []*socket.Socket{front, back},
-		[]actor.ChildSpec{child}, supervision(cfg)...)
+		[]actor.ChildSpec{child}, cfg.Supervision()...)
 	if err != nil {
 		return nil, fmt.Errorf("pirate: load balancer: %w", err)
 	}

@@ -1,7 +1,6 @@
 package pirate
 
 import (
-	"math/bits"
 	"time"
 
 	"go.uber.org/zap"
@@ -91,32 +90,6 @@ func only(t opt.Target, opts []Option) []Option {
 		}
 	}
 	return out
-}
-
-// supervision is the supervisor options of a component: its logger and
-// observer.
-func supervision(cfg config) []actor.Option {
-	aopts := []actor.Option{actor.WithLogger(cfg.Log)}
-	if cfg.Observer != nil {
-		aopts = append(aopts, actor.WithObserver(cfg.Observer))
-	}
-	return aopts
-}
-
-// reconnecting is a Worker's supervisor options beyond supervision: its
-// session restarts for ever, after the reconnect back-off, which doubles
-// from ReconnectInit with each restart within the window and stays at
-// ReconnectMax. The window holds the restarts of a broker that stays
-// away for as long as the back-off takes to reach its maximum and a few
-// waits at it, so that the back-off starts again from ReconnectInit only
-// after the worker has kept a broker that long.
-func reconnecting(cfg config) []actor.Option {
-	doublings := bits.Len64(uint64(cfg.ReconnectMax / cfg.ReconnectInit))
-	window := time.Duration(doublings+2) * (cfg.Expiry() + cfg.ReconnectMax)
-	return []actor.Option{
-		actor.WithBackoff(cfg.ReconnectInit, cfg.ReconnectMax),
-		actor.WithIntensity(1<<31-1, window),
-	}
 }
 
 // WithHeartbeat sets the PPP heartbeat interval and liveness (NewLoadBalancer,

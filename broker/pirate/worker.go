@@ -113,7 +113,7 @@ func NewWorker(endpoint string, h Handler, opts ...Option) (*Worker, error) {
 	// The handler's child comes last, so that Close stops it first: its
 	// ctx is cancelled and the session drops what it returns.
 	w.g, err = run.Start(context.Background(), workerName+" supervisor", nil, []actor.ChildSpec{sess, hand},
-		append(supervision(cfg), reconnecting(cfg)...)...)
+		cfg.Reconnecting()...)
 	if err != nil {
 		return nil, fmt.Errorf("pirate: worker: %w", err)
 	}

@@ -208,11 +208,7 @@ func (d *device) start(name string, ft socket.Type, fep string, bt socket.Type, 
 			func() actor.Behavior[socket.Msg] { return p },
 			actor.WithFeed(patterns.Feed(dir.from, func(m socket.Msg) socket.Msg { return m }, nil))))
 	}
-	aopts := []actor.Option{actor.WithLogger(cfg.Log)}
-	if cfg.Observer != nil {
-		aopts = append(aopts, actor.WithObserver(cfg.Observer))
-	}
-	d.g, err = run.Start(context.Background(), name, socks[:], children, aopts...)
+	d.g, err = run.Start(context.Background(), name, socks[:], children, cfg.Supervision()...)
 	return err
 }
 

@@ -7,6 +7,7 @@ package opt
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"go.uber.org/zap"
@@ -185,4 +186,28 @@ func Observer[X any](t Target, o actor.Observer) Option[X] {
 		c.Observer = o
 		return nil
 	})
+}
+
+// Supervision is the supervisor options of a broker, worker or client:
+// its logger and, if one was given, its observer.
+func (c *Config[X]) Supervision() []actor.Option {
+	aopts := []actor.Option{actor.WithLogger(c.Log)}
+	if c.Observer != nil {
+		aopts = append(aopts, actor.WithObserver(c.Observer))
+	}
+	return aopts
+}
+
+// Reconnecting is the supervisor options of a worker whose session actor
+// fails when it loses its broker: Supervision's, and restarts without
+// limit (a worker outlives any outage of its broker) after the back-off,
+// ReconnectInit doubling up to ReconnectMax with each restart within the
+// window. The window holds four losses that each cost a silent liveness
+// period and the longest back-off: a worker that has gone that long
+// without losing its broker starts again from ReconnectInit.
+func (c *Config[X]) Reconnecting() []actor.Option {
+	window := 4 * (c.Expiry() + c.ReconnectMax)
+	return append(c.Supervision(),
+		actor.WithBackoff(c.ReconnectInit, c.ReconnectMax),
+		actor.WithIntensity(math.MaxInt, window))
 }
