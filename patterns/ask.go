@@ -168,6 +168,7 @@ type asker[Q, R any] struct {
 // waiting is a request in flight; unhook stops watching its asker's ctx.
 type waiting[Q, R any] struct {
 	req    actor.Request[Q, R]
+	ctx    context.Context // the asker's; nil for TryTell
 	unhook func() bool
 }
 
@@ -189,6 +190,7 @@ func (a *asker[Q, R]) tell(ctx context.Context, req actor.Request[Q, R], try boo
 	id := a.next
 	w := waiting[Q, R]{req: req, unhook: func() bool { return true }}
 	if !try {
+		w.ctx = ctx
 		// The asker gives up when ctx ends: its reply, if it comes, is late.
 		w.unhook = context.AfterFunc(ctx, func() { a.take(id) })
 	}
@@ -210,7 +212,9 @@ func (a *asker[Q, R]) tell(ctx context.Context, req actor.Request[Q, R], try boo
 	return nil
 }
 
-// take removes and returns the request waiting under id.
+// take removes and returns the request waiting under id, if its asker
+// still waits: one whose ctx ended gave up, though the AfterFunc that
+// removes it may not have run yet.
 func (a *asker[Q, R]) take(id uint64) (actor.Request[Q, R], bool) {
 	a.mu.Lock()
 	w, ok := a.pending[id]
@@ -221,7 +225,7 @@ func (a *asker[Q, R]) take(id uint64) (actor.Request[Q, R], bool) {
 	if ok {
 		w.unhook()
 	}
-	return w.req, ok
+	return w.req, ok && (w.ctx == nil || w.ctx.Err() == nil)
 }
 
 func (a *asker[Q, R]) readReplies(ctx context.Context) {
