@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -38,10 +39,10 @@ import (
 //
 // The Client is one DEALER socket and one actor, "pirate client", whose
 // mailbox the socket feeds: it hands each reply to the Request waiting for
-// its id. Each Request sends from its caller's goroutine and tells the
-// actor which id it waits for, at each attempt, so that a restart of the
-// actor (a bug) costs at most the attempts under way, which the timeout
-// resends.
+// its id. Each Request sends from its caller's goroutine, after writing the
+// id it waits for in a table the Client keeps (not the actor: a restart of
+// the actor, a bug, loses no waiting Request), and removes it when it
+// returns.
 //
 // Concurrency: a Client is safe for concurrent use; Requests from many
 // goroutines share the socket, each blocking its caller only, until its
@@ -52,7 +53,7 @@ type Client struct {
 	cfg     config
 	g       *run.Group
 	sock    *socket.Socket
-	ref     actor.Ref[clientMsg]
+	waiting *waitTable
 	session [8]byte
 	seq     atomic.Uint64
 
@@ -87,16 +88,13 @@ func NewClient(endpoint string, opts ...Option) (*Client, error) {
 		sock.Close()
 		return nil, fmt.Errorf("pirate: client: %w", err)
 	}
-	c := &Client{cfg: cfg, sock: sock, late: new(atomic.Uint64)}
+	c := &Client{cfg: cfg, sock: sock, late: new(atomic.Uint64), waiting: &waitTable{m: map[string]chan [][]byte{}}}
 	rand.Read(c.session[:])
 	log := cfg.Log
-	late := c.late
+	late, waiting := c.late, c.waiting
 	child := actor.NewChild(clientName,
-		func() actor.Behavior[clientMsg] {
-			return &replies{waiting: map[string]chan [][]byte{}, late: late, log: log}
-		},
-		actor.WithFeed(patterns.Feed(sock, func(m socket.Msg) clientMsg { return clientMsg{reply: m} }, nil)))
-	c.ref = child.Ref()
+		func() actor.Behavior[socket.Msg] { return &replies{waiting: waiting, late: late, log: log} },
+		actor.WithFeed(patterns.Feed(sock, func(m socket.Msg) socket.Msg { return m }, nil)))
 	if c.g, err = run.Start(context.Background(), clientName+" supervisor", []*socket.Socket{sock},
 		[]actor.ChildSpec{child}, cfg.Supervision()...); err != nil {
 		return nil, fmt.Errorf("pirate: client: %w", err)
@@ -116,9 +114,8 @@ func (c *Client) Request(ctx context.Context, body ...[]byte) ([][]byte, error) 
 	key := string(id[:])
 	ch := make(chan [][]byte, 1)
 	c.requests.Add(1)
-	// The actor forgets the id whatever ends the request; after Close the
-	// tell fails, and nothing is left to forget.
-	defer c.ref.Tell(context.Background(), clientMsg{id: key, forget: true})
+	c.waiting.put(key, ch)
+	defer c.waiting.take(key)
 
 	msg := make(socket.Msg, 0, len(body)+2)
 	msg = append(append(msg, id[:], nil), body...)
@@ -127,12 +124,6 @@ func (c *Client) Request(ctx context.Context, body ...[]byte) ([][]byte, error) 
 	for attempt := 1; ; attempt++ {
 		if attempt > 1 {
 			c.resends.Add(1)
-		}
-		if err := c.ref.Tell(ctx, clientMsg{id: key, ch: ch}); err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			return nil, ErrClosed
 		}
 		sendCtx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 		err := c.sock.Send(sendCtx, msg)
@@ -180,45 +171,48 @@ func (c *Client) Stats() ClientStats {
 // first return nil.
 func (c *Client) Close() error { return c.g.Close() }
 
-// clientMsg is what the Client's actor receives: a Request's id to wait
-// for (ch) or to forget, or a reply from the socket.
-type clientMsg struct {
-	id     string
-	ch     chan [][]byte // buffered: the actor never waits on it
-	forget bool
-	reply  socket.Msg
+// waitTable is the Requests waiting for a reply, by id: each channel is
+// buffered, so that the actor never waits on it.
+type waitTable struct {
+	mu sync.Mutex
+	m  map[string]chan [][]byte
 }
 
-// replies is the Client's actor: the Requests waiting, by id.
+func (w *waitTable) put(id string, ch chan [][]byte) {
+	w.mu.Lock()
+	w.m[id] = ch
+	w.mu.Unlock()
+}
+
+// take removes and returns the channel waiting under id; nil if none is.
+func (w *waitTable) take(id string) chan [][]byte {
+	w.mu.Lock()
+	ch := w.m[id]
+	delete(w.m, id)
+	w.mu.Unlock()
+	return ch
+}
+
+// replies is the Client's actor: it hands each reply to the Request that
+// waits for its id.
 type replies struct {
-	waiting map[string]chan [][]byte
+	waiting *waitTable
 	late    *atomic.Uint64
 	log     *zap.Logger
 }
 
-func (r *replies) Receive(_ context.Context, m clientMsg) error {
-	switch {
-	case m.reply != nil:
-		id, body, err := clientReply(m.reply)
-		if err != nil {
-			r.log.Warn("reply dropped", zap.Error(err), zap.Stringer("msg", m.reply))
-			return nil
-		}
-		ch := r.waiting[string(id)]
-		if ch == nil {
-			r.late.Add(1)
-			return nil
-		}
-		delete(r.waiting, string(id))
-		select {
-		case ch <- body:
-		default: // it has one already: the Request registered again, as a timeout raced the reply
-			r.late.Add(1)
-		}
-	case m.forget:
-		delete(r.waiting, m.id)
-	default:
-		r.waiting[m.id] = m.ch
+func (r *replies) Receive(_ context.Context, m socket.Msg) error {
+	id, body, err := clientReply(m)
+	if err != nil {
+		r.log.Warn("reply dropped", zap.Error(err), zap.Stringer("msg", m))
+		return nil
+	}
+	// The first reply to an id takes it from the table: a second one (to
+	// a resend) finds nothing, and is late.
+	if ch := r.waiting.take(string(id)); ch != nil {
+		ch <- body
+	} else {
+		r.late.Add(1)
 	}
 	return nil
 }
