@@ -21,7 +21,9 @@
 // Every broker, worker and client there is a supervised group of actors
 // (package actor) whose mailboxes are its sockets: one actor holds the
 // broker's state and takes, one at a time, what arrives on each socket and
-// the ticks of its heartbeat clock; it sends on the sockets itself. A panic
+// the ticks of its heartbeat clock; it sends on the sockets itself. (The
+// proxies are simpler: a Queue or Forwarder is one stateless actor per
+// direction, with no clock and no Stats, and Proxy is a plain function.) A panic
 // in it restarts it with its sockets, under its supervisor. Each reports to
 // the actor.Observer given with its package's WithObserver: its actors'
 // messages, timings and failures, and, to an observer that takes figures
@@ -33,9 +35,10 @@
 // ErrBadOption, never ignored.
 //
 // The programs under examples/ run them as the guide's programs do:
-// lbbroker; ppqueue, ppworker and lpclient; mdbroker, mdworker and mdclient;
-// peering. Each README says how to run them with the guide's own Python or C
-// peers.
+// lbbroker; ppqueue and ppworker (with lpclient, on package patterns);
+// mdbroker, mdworker and mdclient; peering. The READMEs of lbbroker,
+// ppqueue, mdbroker and peering say how to run them with the guide's own
+// Python or C peers.
 //
 // Reach for these packages for a broker that is ready to run; for typed
 // actors on sockets of your own design, package patterns; for frames,

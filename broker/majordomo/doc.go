@@ -24,7 +24,8 @@
 // that heartbeats go on while a request is handled, and its supervisor's
 // back-off is its reconnect back-off; the Client is one actor that makes
 // one request-reply exchange at a time. They report to an actor.Observer
-// (WithObserver); the broker's own counts are in Stats. All exported
+// (WithObserver); the broker's own counts are in Stats, and reach an
+// observer that takes figures (actor.Figures). All exported
 // methods are safe for concurrent use; each type says what blocks.
 //
 // Options are per constructor: each With function says which it applies

@@ -173,5 +173,6 @@ func WithLogger(l *zap.Logger) Option { return Option{opt.Logger[extra](forAll, 
 // client", each under a supervisor named "<actor> supervisor". It sees each
 // message handled, with its queueing and handling time, and every failure
 // and restart; the broker's counts (requests, replies, requeues, dead
-// workers, queue depths) are in Stats.
+// workers, queue depths) are in Stats, and reach an observer that takes
+// figures (actor.Figures) as the actor "majordomo broker".
 func WithObserver(o actor.Observer) Option { return Option{opt.Observer[extra](forAll, o)} }

@@ -113,6 +113,11 @@ func run(ctx context.Context) error {
 			return err
 		}
 	}
+	// The broker counts a reply just after sending it: wait for the count
+	// to catch up with what the clients got.
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	lb.Wait(wctx, func(s pirate.Stats) bool { return s.Replies >= uint64(*nClients) })
 	s := lb.Stats()
 	fmt.Printf("I: %d requests, %d replies\n", s.Requests, s.Replies)
 	return nil

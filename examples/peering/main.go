@@ -1,5 +1,5 @@
 // Peering is the broker federation of "ZeroMQ - The Guide", chapter 3,
-// "Inter-Broker Routing" (the guide's peering3), in Go: one broker per
+// "Inter-Broker Routing" (the guide's peering1 to peering3), in Go: one broker per
 // process, each with its own clients and workers, that tells its peers how
 // many workers it has idle and lends them requests its own workers cannot
 // take. Start several, each named and told its peers' names:
@@ -130,6 +130,11 @@ func run(ctx context.Context) error {
 					return err
 				}
 			}
+			// The broker counts a reply just after passing it on: wait for
+			// the count to catch up with what the clients got.
+			wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			b.Wait(wctx, func(s peering.Stats) bool { return s.Replies >= uint64(*nClients**tasks) })
+			cancel()
 			report()
 			fmt.Printf("I: %s: every local request answered\n", *name)
 			if *exit {

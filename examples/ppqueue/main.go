@@ -4,8 +4,8 @@
 // workers on its backend, which heartbeats its workers, buries the silent
 // ones, and hands a dead worker's request to another.
 //
-// It is the broker of this package's LoadBalancer with the guide's ports
-// and heartbeat; see README.md for running it with ppworker and lpclient,
+// It is package broker/pirate's LoadBalancer with the guide's ports and
+// heartbeat; see README.md for running it with ppworker and lpclient,
 // ours or the guide's.
 package main
 
