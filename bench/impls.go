@@ -66,6 +66,9 @@ var impls = []impl{
 	// sockets, and the python port of its mdbroker with our workers and
 	// clients.
 	{name: "raw", label: "raw sockets (lbbroker)"},
+	// Our LoadBalancer with raw's REQ workers and clients: the broker
+	// alone beside raw's loop, without our Worker and Client.
+	{name: "ours-req", label: "ours, REQ peers"},
 	{name: "python", label: "python mdbroker"},
 	{name: "protoactor", label: "protoactor-go", actorsOnly: true},
 	{name: "hollywood", label: "hollywood", actorsOnly: true},

@@ -111,7 +111,7 @@ func (c benchCase) runs(im impl) bool {
 		return c.pattern == "tell"
 	}
 	switch im.name { // the broker cases' own implementations
-	case "raw":
+	case "raw", "ours-req":
 		return c.pattern == "lb"
 	case "python":
 		return c.pattern == "mdp"
@@ -182,7 +182,7 @@ func benchMain(args []string) int {
 	fs.Uint64Var(&cfg.count, "count", 0, "send exactly this many messages (round trips) per run instead of for -duration")
 	fs.DurationVar(&cfg.timeout, "timeout", 0, "kill a run's processes after this long and report \"hung\" (default 3 x duration + 20s)")
 	fs.StringVar(&only, "only", "", "comma-separated words; run the cases whose name (e.g. pushpull/tcp/16B) contains any of them")
-	fs.StringVar(&implList, "impls", "ours,libzmq-c,libzmq,zmq4,raw,python", "implementations to run, comma-separated: ours, libzmq-c, libzmq, zmq4; raw (the guide's lbbroker on our sockets) and python (the guide's mdbroker) for the broker cases; and the actor frameworks protoactor and hollywood (remote Tell case only)")
+	fs.StringVar(&implList, "impls", "ours,libzmq-c,libzmq,zmq4,raw,ours-req,python", "implementations to run, comma-separated: ours, libzmq-c, libzmq, zmq4; raw (the guide's lbbroker on our sockets), ours-req (our load balancer with raw's REQ workers and clients) and python (the guide's mdbroker) for the broker cases; and the actor frameworks protoactor and hollywood (remote Tell case only)")
 	fs.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write a CPU profile of every peer process into this directory")
 	fs.BoolVar(&cfg.verbose, "v", false, "print the stderr of failed runs")
 	fs.IntVar(&cfg.workers, "workers", defaultWorkers, "broker cases: workers, all in one process")
