@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"runtime/debug"
 	"time"
 
 	"go.uber.org/zap"
@@ -500,13 +499,8 @@ func (hs handlerState) Receive(ctx context.Context, j job) error {
 }
 
 // runHandler runs h, turning a panic into an error.
-func runHandler(ctx context.Context, h Handler, task []byte) (out []byte, err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			err = &actor.PanicError{Value: v, Stack: debug.Stack()}
-		}
-	}()
-	out, err = h(ctx, task)
+func runHandler(ctx context.Context, h Handler, task []byte) ([]byte, error) {
+	out, err := run.Call(ctx, h, task)
 	if out == nil && err == nil {
 		out = []byte{}
 	}

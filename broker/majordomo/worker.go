@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -344,14 +343,10 @@ func (hs handlerState) Receive(ctx context.Context, j job) error {
 	return nil
 }
 
-// callHandler runs h, turning a panic into an error.
-func callHandler(ctx context.Context, h Handler, body [][]byte) (reply [][]byte, err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			err = fmt.Errorf("%w: %w", ErrHandler, &actor.PanicError{Value: v, Stack: debug.Stack()})
-		}
-	}()
-	reply, err = h(ctx, body)
+// callHandler runs h, turning an error or a panic into one wrapping
+// ErrHandler.
+func callHandler(ctx context.Context, h Handler, body [][]byte) ([][]byte, error) {
+	reply, err := run.Call(ctx, h, body)
 	if err != nil {
 		err = fmt.Errorf("%w: %w", ErrHandler, err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime/debug"
 	"sync/atomic"
 	"time"
 
@@ -350,13 +349,8 @@ func (a handlerActor) Receive(ctx context.Context, j job) error {
 
 // callHandler runs h, turning an error or a panic into one wrapping
 // ErrHandler.
-func callHandler(ctx context.Context, h Handler, body [][]byte) (reply [][]byte, err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			err = fmt.Errorf("%w: %w", ErrHandler, &actor.PanicError{Value: v, Stack: debug.Stack()})
-		}
-	}()
-	reply, err = h(ctx, body)
+func callHandler(ctx context.Context, h Handler, body [][]byte) ([][]byte, error) {
+	reply, err := run.Call(ctx, h, body)
 	if err != nil {
 		err = fmt.Errorf("%w: %w", ErrHandler, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"strings"
 	"sync"
 
@@ -87,4 +88,16 @@ func Open(t socket.Type, ep string, opts []socket.Option) (*socket.Socket, strin
 		return nil, "", fmt.Errorf("%v %s: %w", t, ep, err)
 	}
 	return s, ep, nil
+}
+
+// Call runs a worker's handler h on in, and returns a panic in it as an
+// error (an *actor.PanicError, zmqflow's one panic type), so that the
+// worker gives the request back instead of dying.
+func Call[In, Out any](ctx context.Context, h func(context.Context, In) (Out, error), in In) (out Out, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &actor.PanicError{Value: v, Stack: debug.Stack()}
+		}
+	}()
+	return h(ctx, in)
 }
