@@ -155,13 +155,16 @@ func (c *cell[M]) startFeeder(ctx context.Context, fd *feeder[M]) {
 	fd.start.Do(func() {
 		fd.ctx, fd.cancel = context.WithCancel(context.WithoutCancel(ctx))
 		go func() {
-			defer close(fd.done)
 			err := protect(func() error { return fd.f.Run(fd.ctx, Inlet[M]{c, fd, fd.ctx}) })
 			if err == nil || fd.ctx.Err() != nil {
+				close(fd.done)
 				return
 			}
 			fd.err = fmt.Errorf("actor: %q: feed failed: %w", c.name, err)
 			c.log.Error("feed failed", zap.Error(err))
+			// done before drain: the actor, finding its mailbox drained,
+			// must find the feed's error too.
+			close(fd.done)
 			c.q.drain() // handle what came in, then fail with fd.err
 		}()
 	})
