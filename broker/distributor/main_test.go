@@ -1,11 +1,8 @@
 package distributor_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -85,49 +82,3 @@ func taskSet(name string) []time.Duration                { return taskset.Durati
 func greedy(ds []time.Duration, w int) time.Duration     { return taskset.Greedy(ds, w) }
 func roundRobin(ds []time.Duration, w int) time.Duration { return taskset.RoundRobin(ds, w) }
 func sum(ds []time.Duration) time.Duration               { return taskset.Sum(ds) }
-
-// proc is a worker process whose output lines the test reads.
-type proc struct {
-	cmd   *exec.Cmd
-	lines chan string
-}
-
-func startProc(t *testing.T, ctx context.Context, bin string, args ...string) *proc {
-	t.Helper()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &proc{cmd: cmd, lines: make(chan string, 100)}
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			p.lines <- sc.Text()
-		}
-		close(p.lines)
-	}()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	return p
-}
-
-func (p *proc) line(t *testing.T, ctx context.Context) string {
-	t.Helper()
-	select {
-	case l, ok := <-p.lines:
-		if !ok {
-			t.Fatal("worker process ended")
-		}
-		return l
-	case <-ctx.Done():
-		t.Fatal("waiting for the worker process: ", ctx.Err())
-	}
-	return ""
-}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/zmqflow/zmqflow/broker/distributor"
+	"github.com/zmqflow/zmqflow/internal/proctest"
 )
 
 // TestWorkerProcess: a Worker in a process of its own
@@ -38,8 +39,8 @@ func TestWorkerProcess(t *testing.T) {
 			ctx := testCtx(t)
 			d := newDist(t, "tcp")
 			eps := d.Endpoints()
-			p := startProc(t, ctx, bin, eps.Tasks, eps.Results, eps.Control, "4")
-			if l := p.line(t, ctx); l != "STARTED" {
+			p := proctest.Start(t, ctx, bin, eps.Tasks, eps.Results, eps.Control, "4")
+			if l := p.Line(t, ctx); l != "STARTED" {
 				t.Fatalf("worker process said %q", l)
 			}
 			waitStats(t, ctx, d, "the process worker", func(s distributor.Stats) bool { return s.Workers == 1 && s.Credit == 4 })
@@ -50,7 +51,7 @@ func TestWorkerProcess(t *testing.T) {
 			for range 2 {
 				hs = append(hs, must[*distributor.BatchHandle](t)(d.Submit(ctx, distributor.Batch{Size: n, Tasks: numbers(n, nil)})))
 			}
-			if l := p.line(t, ctx); !strings.HasPrefix(l, "BUSY ") {
+			if l := p.Line(t, ctx); !strings.HasPrefix(l, "BUSY ") {
 				t.Fatalf("worker process said %q", l)
 			}
 			waitStats(t, ctx, d, "4 tasks at the process", func(s distributor.Stats) bool { return s.InFlight == 4 && s.Credit == 0 })
@@ -59,9 +60,9 @@ func TestWorkerProcess(t *testing.T) {
 			waitStats(t, ctx, d, "4 workers", func(s distributor.Stats) bool { return s.Workers == 4 })
 			sig := syscall.SIGKILL
 			if how == "frozen" {
-				sig = syscall.SIGSTOP // startProc's cleanup kills it
+				sig = syscall.SIGSTOP // proctest.Start's cleanup kills it
 			}
-			if err := p.cmd.Process.Signal(sig); err != nil {
+			if err := p.Cmd.Process.Signal(sig); err != nil {
 				t.Fatal(err)
 			}
 			for i, h := range hs {

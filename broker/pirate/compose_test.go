@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/zmqflow/zmqflow/broker/pirate"
+	"github.com/zmqflow/zmqflow/internal/proctest"
 )
 
 // TestCompose runs a map stage feeding a reduce stage, each behind its own
@@ -49,10 +50,10 @@ func composenodeBinary(t *testing.T) string {
 }
 
 // startNode starts a composenode process and waits for its STARTED.
-func startNode(t *testing.T, ctx context.Context, bin string, args ...string) *proc {
+func startNode(t *testing.T, ctx context.Context, bin string, args ...string) *proctest.Proc {
 	t.Helper()
-	p := startProc(t, ctx, bin, args...)
-	if l := p.line(t, ctx); l != "STARTED" {
+	p := proctest.Start(t, ctx, bin, args...)
+	if l := p.Line(t, ctx); l != "STARTED" {
 		t.Fatalf("composenode %v said %q", args, l)
 	}
 	return p
@@ -60,60 +61,60 @@ func startNode(t *testing.T, ctx context.Context, bin string, args ...string) *p
 
 // startBrokerNode starts a load balancer process that reports when the
 // given number of workers have registered, and returns its endpoints.
-func startBrokerNode(t *testing.T, ctx context.Context, bin string, workers int) (p *proc, front, back string) {
+func startBrokerNode(t *testing.T, ctx context.Context, bin string, workers int) (p *proctest.Proc, front, back string) {
 	t.Helper()
 	p = startNode(t, ctx, bin, "broker", strconv.Itoa(workers))
-	l := p.line(t, ctx)
+	l := p.Line(t, ctx)
 	if _, err := fmt.Sscanf(l, "ENDPOINTS %s %s", &front, &back); err != nil {
 		t.Fatalf("broker process said %q: %v", l, err)
 	}
 	return p, front, back
 }
 
-func waitLine(t *testing.T, ctx context.Context, p *proc, want string) {
+func waitLine(t *testing.T, ctx context.Context, p *proctest.Proc, want string) {
 	t.Helper()
-	if l := p.line(t, ctx); l != want {
+	if l := p.Line(t, ctx); l != want {
 		t.Fatalf("process said %q, want %q", l, want)
 	}
 }
 
 // stopNode stops a process with SIGINT and checks that it exits cleanly,
 // after whatever it prints on its way out.
-func stopNode(t *testing.T, ctx context.Context, p *proc) {
+func stopNode(t *testing.T, ctx context.Context, p *proctest.Proc) {
 	t.Helper()
-	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
+	if err := p.Cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
 	waitExit(t, ctx, p)
 }
 
-func waitExit(t *testing.T, ctx context.Context, p *proc) {
+func waitExit(t *testing.T, ctx context.Context, p *proctest.Proc) {
 	t.Helper()
 	for {
 		select {
-		case l, ok := <-p.lines:
+		case l, ok := <-p.Lines():
 			if ok {
-				t.Errorf("process %v said %q on its way out", p.cmd.Args[1:], l)
+				t.Errorf("process %v said %q on its way out", p.Cmd.Args[1:], l)
 				continue
 			}
 		case <-ctx.Done():
-			t.Fatalf("process %v did not exit: %v", p.cmd.Args[1:], ctx.Err())
+			t.Fatalf("process %v did not exit: %v", p.Cmd.Args[1:], ctx.Err())
 		}
 		break
 	}
-	if err := p.cmd.Wait(); err != nil {
-		t.Errorf("process %v: %v", p.cmd.Args[1:], err)
+	if err := p.Cmd.Wait(); err != nil {
+		t.Errorf("process %v: %v", p.Cmd.Args[1:], err)
 	}
 }
 
 // nodeStats stops a broker process with SIGINT and returns the stats it
 // prints on its way out.
-func nodeStats(t *testing.T, ctx context.Context, p *proc) pirate.Stats {
+func nodeStats(t *testing.T, ctx context.Context, p *proctest.Proc) pirate.Stats {
 	t.Helper()
-	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
+	if err := p.Cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
-	l := p.line(t, ctx)
+	l := p.Line(t, ctx)
 	var s pirate.Stats
 	if _, err := fmt.Sscanf(l, "STATS requests=%d replies=%d requeued=%d dead=%d abandoned=%d duplicates=%d",
 		&s.Requests, &s.Replies, &s.Requeued, &s.Dead, &s.Abandoned, &s.Duplicates); err != nil {
@@ -158,10 +159,10 @@ func testComposeMapReduce(t *testing.T, bin string, hangAfter int) {
 		}()
 	}
 	if hangAfter >= 0 {
-		if l := doomed.line(t, ctx); !strings.HasPrefix(l, "BUSY item-") {
+		if l := doomed.Line(t, ctx); !strings.HasPrefix(l, "BUSY item-") {
 			t.Fatalf("map worker said %q", l)
 		}
-		if err := doomed.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		if err := doomed.Cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
 	}

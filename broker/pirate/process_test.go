@@ -1,7 +1,6 @@
 package pirate_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/zmqflow/zmqflow/broker/pirate"
+	"github.com/zmqflow/zmqflow/internal/proctest"
 )
 
 var (
@@ -46,52 +46,6 @@ func lbworkerBinary(t *testing.T) string {
 	return workerBin
 }
 
-// proc is a worker process whose output lines the test reads.
-type proc struct {
-	cmd   *exec.Cmd
-	lines chan string
-}
-
-func startProc(t *testing.T, ctx context.Context, bin string, args ...string) *proc {
-	t.Helper()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &proc{cmd: cmd, lines: make(chan string, 100)}
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			p.lines <- sc.Text()
-		}
-		close(p.lines)
-	}()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	return p
-}
-
-func (p *proc) line(t *testing.T, ctx context.Context) string {
-	t.Helper()
-	select {
-	case l, ok := <-p.lines:
-		if !ok {
-			t.Fatal("worker process ended")
-		}
-		return l
-	case <-ctx.Done():
-		t.Fatal("waiting for the worker process: ", ctx.Err())
-	}
-	return ""
-}
-
 // A worker process killed mid-request: its request completes on another
 // worker, and every request gets exactly one reply. The broker finds the
 // killed worker by its connection's end (its next heartbeat to it fails),
@@ -100,8 +54,8 @@ func TestWorkerProcessKilledMidRequest(t *testing.T) {
 	bin := lbworkerBinary(t)
 	ctx := testCtx(t)
 	b := newLB(t, "tcp://127.0.0.1:*", "tcp://127.0.0.1:*", steadyBeat)
-	p := startProc(t, ctx, bin, b.Backend())
-	if l := p.line(t, ctx); l != "STARTED" {
+	p := proctest.Start(t, ctx, bin, b.Backend())
+	if l := p.Line(t, ctx); l != "STARTED" {
 		t.Fatalf("worker process said %q", l)
 	}
 	waitLB(t, ctx, b, "the process worker", func(s pirate.Stats) bool { return s.Workers == 1 })
@@ -126,13 +80,13 @@ func TestWorkerProcessKilledMidRequest(t *testing.T) {
 	// The process registered first, so it is least recently used: the
 	// first request goes to it.
 	do(0, "hang-0")
-	if l := p.line(t, ctx); l != "BUSY hang-0" {
+	if l := p.Line(t, ctx); l != "BUSY hang-0" {
 		t.Fatalf("worker process said %q", l)
 	}
 	for i := 1; i <= n; i++ {
 		do(i, fmt.Sprint("job-", i))
 	}
-	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+	if err := p.Cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	wg.Wait()
