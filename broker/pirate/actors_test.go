@@ -107,10 +107,12 @@ func TestObserved(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, name := range []string{"pirate load balancer", "pirate worker", "pirate worker handler", "pirate client"} {
+	for _, name := range []string{"pirate load balancer", "pirate worker", "pirate worker handler"} {
 		rec.Await(t, actortest.Started, name, wait)
 		rec.Await(t, actortest.Handled, name, wait)
 	}
+	rec.Await(t, actortest.Started, "pirate client", wait)
+	rec.AwaitFigure(t, "pirate client", "Replies", func(v int64) bool { return v == 3 }, wait)
 	rec.AwaitFigure(t, "pirate load balancer", "Requests", func(v int64) bool { return v == 3 }, wait)
 	rec.AwaitFigure(t, "pirate load balancer", "Replies", func(v int64) bool { return v == 3 }, wait)
 	rec.AwaitFigure(t, "pirate load balancer", "Workers", func(v int64) bool { return v == 1 }, wait)
@@ -255,16 +257,31 @@ func TestWorkerHeartbeatsWhileHandling(t *testing.T) {
 // quickBeat: the broker here never heartbeats, so the worker must give it
 // up; fastReconnect is the back-off.
 func TestWorkerReconnectKeepsReply(t *testing.T) {
+	workerReconnectKeepsReply(t, actortest.Restarted, fastReconnect)
+}
+
+// A reply the handler finishes while the worker has no socket, between a
+// session's end and the next one's start (the reconnect back-off, a
+// second here), waits for the next socket and goes out on it, then READY.
+func TestWorkerReplyWaitsForNextSocket(t *testing.T) {
+	workerReconnectKeepsReply(t, actortest.Failed, pirate.WithReconnect(time.Second, time.Second))
+}
+
+// workerReconnectKeepsReply has a worker's handler finish its request
+// once the observer has seen the session's event release (restarted, or
+// failed: then the worker has no socket), and checks that the reply goes
+// out on the next socket, then READY.
+func workerReconnectKeepsReply(t *testing.T, release actortest.Kind, reconnect pirate.Option) {
 	ctx := testCtx(t)
 	rec := actortest.NewRecorder()
 	router := newSocket(t, socket.Router)
 	ep := must[string](t)(router.Bind(inproc()))
-	started, release := make(chan struct{}), make(chan struct{})
+	started, finish := make(chan struct{}), make(chan struct{})
 	w := newWorker(t, ep, func(ctx context.Context, req [][]byte) ([][]byte, error) {
 		close(started)
-		<-release
+		<-finish
 		return [][]byte{[]byte("done")}, nil
-	}, quickBeat, fastReconnect, pirate.WithObserver(rec))
+	}, quickBeat, reconnect, pirate.WithObserver(rec))
 	recvFrom := func() socket.Msg {
 		t.Helper()
 		for {
@@ -286,8 +303,8 @@ func TestWorkerReconnectKeepsReply(t *testing.T) {
 	<-started
 	// Silent from here: the session fails and is restarted, the handler
 	// runs on.
-	rec.Await(t, actortest.Restarted, "pirate worker", wait)
-	close(release)
+	rec.Await(t, release, "pirate worker", wait)
+	close(finish)
 	m := recvFrom()
 	if string(m[0]) == first || len(m) != 4 || string(m[1]) != "ticket" || string(m[3]) != "done" {
 		t.Fatalf("worker sent %q after the reconnect, want the reply from a new routing id", m)

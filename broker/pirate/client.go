@@ -13,8 +13,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/zmqflow/zmqflow/actor"
+	"github.com/zmqflow/zmqflow/broker/internal/board"
 	"github.com/zmqflow/zmqflow/broker/internal/run"
-	"github.com/zmqflow/zmqflow/patterns"
 	"github.com/zmqflow/zmqflow/socket"
 )
 
@@ -38,11 +38,14 @@ import (
 // carry the id at all: its clients are REQ sockets.
 //
 // The Client is one DEALER socket and one actor, "pirate client", whose
-// mailbox the socket feeds: it hands each reply to the Request waiting for
-// its id. Each Request sends from its caller's goroutine, after writing the
-// id it waits for in a table the Client keeps (not the actor: a restart of
-// the actor, a bug, loses no waiting Request), and removes it when it
-// returns.
+// mailbox the socket feeds. Each Request sends from its caller's
+// goroutine, after writing the id it waits for in a table the Client keeps
+// (not the actor: a restart of the actor, a bug, loses no waiting
+// Request), and removes it when it returns. The feed hands each reply
+// straight to the Request waiting for its id, so that a reply costs no
+// more hops between goroutines than a REQ socket's; the actor gets what
+// no Request waits for, late and malformed replies, and counts and logs
+// them.
 //
 // Concurrency: a Client is safe for concurrent use; Requests from many
 // goroutines share the socket, each blocking its caller only, until its
@@ -57,8 +60,32 @@ type Client struct {
 	session [8]byte
 	seq     atomic.Uint64
 
-	requests, resends, replies, failed atomic.Uint64
-	late                               *atomic.Uint64 // counted by the actor
+	counts *clientCounts
+}
+
+// clientCounts are a Client's counters, kept by its Requests and its
+// actor, and the board that publishes them to Wait's callers and the
+// observer.
+type clientCounts struct {
+	requests, resends, replies, failed, late atomic.Uint64
+	board                                    board.Board[ClientStats]
+	pubMu                                    sync.Mutex // one snapshot published at a time
+}
+
+func (c *clientCounts) stats() ClientStats {
+	return ClientStats{
+		Requests:    c.requests.Load(),
+		Resends:     c.resends.Load(),
+		Replies:     c.replies.Load(),
+		LateReplies: c.late.Load(),
+		Failed:      c.failed.Load(),
+	}
+}
+
+func (c *clientCounts) publish() {
+	c.pubMu.Lock()
+	c.board.Publish(c.stats())
+	c.pubMu.Unlock()
 }
 
 // ClientStats are a Client's counters.
@@ -88,13 +115,14 @@ func NewClient(endpoint string, opts ...Option) (*Client, error) {
 		sock.Close()
 		return nil, fmt.Errorf("pirate: client: %w", err)
 	}
-	c := &Client{cfg: cfg, sock: sock, late: new(atomic.Uint64), waiting: &waitTable{m: map[string]chan [][]byte{}}}
+	c := &Client{cfg: cfg, sock: sock, counts: &clientCounts{}, waiting: &waitTable{m: map[string]chan [][]byte{}}}
+	c.counts.board.Report(cfg.Observer, clientName)
 	rand.Read(c.session[:])
 	log := cfg.Log
-	late, waiting := c.late, c.waiting
+	counts, waiting := c.counts, c.waiting
 	child := actor.NewChild(clientName,
-		func() actor.Behavior[socket.Msg] { return &replies{waiting: waiting, late: late, log: log} },
-		actor.WithFeed(patterns.Feed(sock, func(m socket.Msg) socket.Msg { return m }, nil)))
+		func() actor.Behavior[socket.Msg] { return &replies{waiting: waiting, counts: counts, log: log} },
+		actor.WithFeed[socket.Msg](&replyFeed{sock: sock, waiting: waiting}))
 	if c.g, err = run.Start(context.Background(), clientName+" supervisor", []*socket.Socket{sock},
 		[]actor.ChildSpec{child}, cfg.Supervision()...); err != nil {
 		return nil, fmt.Errorf("pirate: client: %w", err)
@@ -113,7 +141,8 @@ func (c *Client) Request(ctx context.Context, body ...[]byte) ([][]byte, error) 
 	binary.BigEndian.PutUint64(id[8:], c.seq.Add(1))
 	key := string(id[:])
 	ch := make(chan [][]byte, 1)
-	c.requests.Add(1)
+	c.counts.requests.Add(1)
+	defer c.counts.publish()
 	c.waiting.put(key, ch)
 	defer c.waiting.take(key)
 
@@ -123,7 +152,7 @@ func (c *Client) Request(ctx context.Context, body ...[]byte) ([][]byte, error) 
 	defer timer.Stop()
 	for attempt := 1; ; attempt++ {
 		if attempt > 1 {
-			c.resends.Add(1)
+			c.counts.resends.Add(1)
 		}
 		sendCtx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 		err := c.sock.Send(sendCtx, msg)
@@ -139,7 +168,7 @@ func (c *Client) Request(ctx context.Context, body ...[]byte) ([][]byte, error) 
 		timer.Reset(c.cfg.Timeout)
 		select {
 		case reply := <-ch:
-			c.replies.Add(1)
+			c.counts.replies.Add(1)
 			return reply, nil
 		case <-ctx.Done():
 			return nil, ctx.Err()
@@ -148,7 +177,7 @@ func (c *Client) Request(ctx context.Context, body ...[]byte) ([][]byte, error) 
 		case <-timer.C:
 		}
 		if attempt > c.cfg.Retries {
-			c.failed.Add(1)
+			c.counts.failed.Add(1)
 			return nil, fmt.Errorf("%w: %d attempts of %v", ErrNoReply, attempt, c.cfg.Timeout)
 		}
 		c.cfg.Log.Debug("no reply; resending", zap.Int("attempt", attempt))
@@ -157,13 +186,7 @@ func (c *Client) Request(ctx context.Context, body ...[]byte) ([][]byte, error) 
 
 // Stats returns a snapshot of the client's counters.
 func (c *Client) Stats() ClientStats {
-	return ClientStats{
-		Requests:    c.requests.Load(),
-		Resends:     c.resends.Load(),
-		Replies:     c.replies.Load(),
-		LateReplies: c.late.Load(),
-		Failed:      c.failed.Load(),
-	}
+	return c.counts.stats()
 }
 
 // Close closes the client's socket; Requests waiting fail with ErrClosed.
@@ -184,6 +207,17 @@ func (w *waitTable) put(id string, ch chan [][]byte) {
 	w.mu.Unlock()
 }
 
+// give hands body to the Request waiting under id, removing it, and
+// reports whether one was. Its channel is buffered: give never blocks.
+func (w *waitTable) give(id []byte, body [][]byte) bool {
+	ch := w.take(string(id))
+	if ch == nil {
+		return false
+	}
+	ch <- body
+	return true
+}
+
 // take removes and returns the channel waiting under id; nil if none is.
 func (w *waitTable) take(id string) chan [][]byte {
 	w.mu.Lock()
@@ -193,11 +227,39 @@ func (w *waitTable) take(id string) chan [][]byte {
 	return ch
 }
 
-// replies is the Client's actor: it hands each reply to the Request that
-// waits for its id.
+// replyFeed reads the Client's socket: it hands each reply to the Request
+// that waits for its id, and puts the rest in the actor's mailbox.
+type replyFeed struct {
+	sock    *socket.Socket
+	waiting *waitTable
+}
+
+func (f *replyFeed) Run(ctx context.Context, in actor.Inlet[socket.Msg]) error {
+	for {
+		m, err := f.sock.Recv(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("pirate: client: receive: %w", err)
+		}
+		if id, body, err := clientReply(m); err == nil && f.waiting.give(id, body) {
+			continue
+		}
+		if in.Put(m) != nil {
+			return nil // the actor is stopping
+		}
+	}
+}
+
+// Close does nothing: the socket is the Client's, closed after the actor.
+func (f *replyFeed) Close() error { return nil }
+
+// replies is the Client's actor: it counts and logs the replies no
+// Request waits for.
 type replies struct {
 	waiting *waitTable
-	late    *atomic.Uint64
+	counts  *clientCounts
 	log     *zap.Logger
 }
 
@@ -208,11 +270,12 @@ func (r *replies) Receive(_ context.Context, m socket.Msg) error {
 		return nil
 	}
 	// The first reply to an id takes it from the table: a second one (to
-	// a resend) finds nothing, and is late.
-	if ch := r.waiting.take(string(id)); ch != nil {
-		ch <- body
-	} else {
-		r.late.Add(1)
+	// a resend) finds nothing, and is late. (The feed passed it on when
+	// it found nothing; a Request may have begun waiting since only if
+	// the broker returned a reply before its request, a forgery.)
+	if !r.waiting.give(id, body) {
+		r.counts.late.Add(1)
+		r.counts.publish()
 	}
 	return nil
 }

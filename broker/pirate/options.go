@@ -138,8 +138,10 @@ func WithLogger(l *zap.Logger) Option { return Option{opt.Logger[extra](opt.All,
 // WithObserver sets the observer of the component's actors (every
 // constructor): their lifecycle (started, failed, restarted, stopped),
 // each message handled with its queueing and handling time, and, if o
-// implements actor.Figures, a LoadBalancer's and a Worker's Stats fields
-// after every change (counters and levels, under the actor's name).
+// implements actor.Figures, the Stats fields of a LoadBalancer, a Worker
+// and a Client after every change (counters and levels, under the actor's
+// name). A Client's actor handles only late and malformed replies: its
+// figures are where its requests and replies are seen.
 func WithObserver(o actor.Observer) Option {
 	return Option{opt.Observer[extra](opt.All, o)}
 }

@@ -21,8 +21,6 @@ import (
 	"errors"
 	"testing"
 
-	"go.uber.org/zap"
-
 	"github.com/zmqflow/zmqflow/broker/internal/ppp"
 	"github.com/zmqflow/zmqflow/internal/fuzzcheck"
 )
@@ -211,17 +209,14 @@ func checkPPPEncode(t *testing.T, m [][]byte) {
 	if err != nil || atW.Cmd != "" || len(atW.Env) != 2 || string(atW.Env[0]) != ticket || !fuzzcheck.FramesEqual(atW.Body, m) {
 		t.Fatalf("request %q reads at the worker as %+v, %v", toW, atW, err)
 	}
-	// The worker's reply (replyFor): the ticket copied, the handler's
+	// The worker's reply (replyMsg): the ticket copied, the handler's
 	// reply after it. The broker puts the client's stack back and passes
 	// it to the frontend, whose ROUTER takes the routing id off: the
 	// Client gets its id, the delimiter, the body.
-	reply := (&session{log: zap.NewNop()}).replyFor(handled{env: atW.Env, reply: m})
-	if len(reply) != 1 {
-		t.Fatalf("replyFor gave %d messages", len(reply))
-	}
-	back, err := parseWorkerMsg(reply[0])
+	reply := replyMsg(atW.Env, m)
+	back, err := parseWorkerMsg(reply)
 	if err != nil || string(back.ticket) != ticket || !fuzzcheck.FramesEqual(back.body, m) {
-		t.Fatalf("reply %q reads at the broker as %+v, %v", reply[0], back, err)
+		t.Fatalf("reply %q reads at the broker as %+v, %v", reply, back, err)
 	}
 	toClient := append(append([][]byte{}, p.Env...), back.body...)
 	gotID, body, err := clientReply(toClient[1:])

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -42,25 +43,28 @@ type Handler func(ctx context.Context, request [][]byte) ([][]byte, error)
 // another worker meanwhile: its reply counts only if it comes first, and
 // the load balancer gives the Worker no new request until it has sent it.
 //
-// A Worker is two actors under a supervisor. The session, "pirate worker",
-// owns the socket: its mailbox is fed by the socket and a clock (the
-// heartbeat interval), and it does all the sending. It fails when the
-// broker has been silent too long, and the supervisor's restart, after
-// the reconnect back-off (actor.WithBackoff, for as many restarts as it
-// takes), is the reconnect: a new socket, READY. The handler, "pirate
-// worker handler", runs one request at a time and tells the session its
-// reply; since it is an actor of its own, the session's heartbeats go on
-// while it works, and a request it is at survives a reconnect. Requests
-// waiting for the handler are forgotten at a reconnect (the broker has
-// given them to others, or forgotten them too).
+// A Worker is two actors under a supervisor. The handler, "pirate worker
+// handler", has the socket for its mailbox: it runs the Handler on one
+// request at a time and sends the reply itself, so that a request costs no
+// more hops between goroutines than in the guide's ppworker. The socket's
+// feed notes when the broker was last heard from and keeps heartbeats out
+// of the mailbox. The session, "pirate worker", owns the socket's life:
+// its mailbox is a clock (the heartbeat interval); it sends HEARTBEAT at
+// each tick, and fails when the broker has been silent too long. The
+// supervisor's restart, after the reconnect back-off (actor.WithBackoff,
+// for as many restarts as it takes), is the reconnect: a new socket, READY.
+// Since the handler is an actor of its own, heartbeats go on while it
+// works, and a request it is at survives a reconnect. Requests waiting for
+// the handler are forgotten at a reconnect (the broker has given them to
+// others, or forgotten them too).
 //
 // Concurrency: a Worker is safe for concurrent use. It runs the goroutines
 // of its two actors, their supervisor's, one that reads the socket and one
 // for the clock; NewWorker starts them, and Close cancels the handler's
 // ctx and returns after all of them have ended.
 type Worker struct {
-	g     *run.Group
-	board board.Board[WorkerStats]
+	g      *run.Group
+	shared *workerShared
 }
 
 // WorkerStats are a Worker's counters.
@@ -100,17 +104,18 @@ func NewWorker(endpoint string, h Handler, opts ...Option) (*Worker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pirate: worker: %w", err)
 	}
-	w := &Worker{}
-	w.board.Report(cfg.Observer, workerName)
-	shared := &workerShared{cfg: &cfg, endpoint: endpoint, board: &w.board, feed: &sessionFeed{next: make(chan sessionSocket, 1)}}
+	w := &Worker{shared: &workerShared{cfg: &cfg, endpoint: endpoint, feed: &sessionFeed{next: make(chan sessionSocket, 1)}}}
+	shared := w.shared
+	shared.feed.w = shared
+	shared.board.Report(cfg.Observer, workerName)
 	sess := actor.NewChild(workerName,
-		func() actor.Behavior[wmsg] { return newSession(shared) },
-		actor.WithFeed[wmsg](shared.feed),
-		actor.WithFeed(actor.Ticker(cfg.Interval, func(t time.Time) wmsg { return wmsg{kind: wTick, now: t} })))
-	hand := actor.NewChild(handlerName, func() actor.Behavior[job] { return handlerActor{h: h, session: sess.Ref()} })
-	shared.handler = hand.Ref()
+		func() actor.Behavior[time.Time] { return &session{w: shared, log: cfg.Log} },
+		actor.WithFeed(actor.Ticker(cfg.Interval, func(t time.Time) time.Time { return t })))
+	hand := actor.NewChild(handlerName,
+		func() actor.Behavior[job] { return handlerActor{h: h, w: shared} },
+		actor.WithFeed[job](shared.feed))
 	// The handler's child comes last, so that Close stops it first: its
-	// ctx is cancelled and the session drops what it returns.
+	// ctx is cancelled and its reply dropped.
 	w.g, err = run.Start(context.Background(), workerName+" supervisor", nil, []actor.ChildSpec{sess, hand},
 		cfg.Reconnecting()...)
 	if err != nil {
@@ -120,7 +125,7 @@ func NewWorker(endpoint string, h Handler, opts ...Option) (*Worker, error) {
 }
 
 // Stats returns a snapshot of the worker's counters.
-func (w *Worker) Stats() WorkerStats { return w.board.Get() }
+func (w *Worker) Stats() WorkerStats { return w.shared.stats() }
 
 // Close stops the worker: it cancels the handler's ctx, waits for the
 // handler to return (its reply is dropped) and closes the socket. It
@@ -128,44 +133,65 @@ func (w *Worker) Stats() WorkerStats { return w.board.Get() }
 // first return nil.
 func (w *Worker) Close() error { return w.g.Close() }
 
-// workerShared is what a Worker's actors share, and what outlives the
-// session's restarts: the handler's state among it.
+// workerShared is what a Worker's actors and the socket's feed share, and
+// what outlives the session's restarts.
 type workerShared struct {
 	cfg      *config
 	endpoint string
-	board    *board.Board[WorkerStats]
 	feed     *sessionFeed
-	handler  actor.Ref[job]
-	// Written by the session's incarnations only, one after the other.
-	gen      atomic.Uint64 // the socket's generation, one per session
-	handling atomic.Bool   // a request is with the handler
+	board    board.Board[WorkerStats]
+
+	// mu orders the session's socket changes with the handler's sends:
+	// a reply goes out on the socket of the moment, or waits for the next.
+	mu        sync.Mutex
+	sock      *socket.Socket // the session's; nil between sessions
+	gen       uint64         // the socket's generation, one per session
+	handling  bool           // a request is with the Handler
+	needReady bool           // READY is due after the Handler's reply
+	pending   [][]byte       // a reply that found no socket: the next session sends it
+
+	lastHeard                              atomic.Int64 // unix ns: when the broker last sent anything
+	handled, failed, reconnects, malformed atomic.Uint64
+	pubMu                                  sync.Mutex // one snapshot published at a time
 }
 
-// wmsg is what the session receives: a message from the broker, a tick
-// of its clock, or the handler's result.
-type wmsg struct {
-	kind wkind
-	gen  uint64     // wBroker: the generation of the socket it came on
-	m    socket.Msg // wBroker
-	now  time.Time  // wTick
-	res  handled    // wResult
+func (w *workerShared) stats() WorkerStats {
+	s := WorkerStats{
+		Handled:    w.handled.Load(),
+		Failed:     w.failed.Load(),
+		Reconnects: w.reconnects.Load(),
+		Malformed:  w.malformed.Load(),
+	}
+	if ns := w.lastHeard.Load(); ns != 0 {
+		s.LastHeard = time.Unix(0, ns)
+	}
+	return s
 }
 
-type wkind uint8
+// publish puts the counters on the board, for Wait and the observer. The
+// last-heard time goes with them when something else changed, or at the
+// session's tick: not at each heartbeat.
+func (w *workerShared) publish() {
+	w.pubMu.Lock()
+	w.board.Publish(w.stats())
+	w.pubMu.Unlock()
+}
 
-const (
-	wBroker wkind = iota + 1
-	wTick
-	wResult
-)
+// send sends m to the broker within a heartbeat interval: a broker that
+// cannot take it by then is as good as silent. Called with mu held.
+func (w *workerShared) send(ctx context.Context, m [][]byte) {
+	sctx, cancel := context.WithTimeout(ctx, w.cfg.Interval)
+	defer cancel()
+	if err := w.sock.Send(sctx, m); err != nil && ctx.Err() == nil {
+		w.cfg.Log.Debug("worker send", zap.Error(err))
+	}
+}
 
 // job is a request for the handler: its address stack, kept for the
-// reply, and its body.
-type job struct{ env, body [][]byte }
-
-type handled struct {
-	env, reply [][]byte
-	err        error
+// reply, its body, and the generation of the socket it came on.
+type job struct {
+	env, body [][]byte
+	gen       uint64
 }
 
 // errSilent fails a session whose broker went silent: the restart is the
@@ -173,97 +199,73 @@ type handled struct {
 var errSilent = errors.New("pirate: worker: heartbeat failure, can't reach broker; reconnecting")
 
 // session is the Worker's protocol actor: one socket, from its start to
-// its end.
+// its end. Its mailbox is the heartbeat clock.
 type session struct {
-	w         *workerShared
-	log       *zap.Logger
-	sock      *socket.Socket
-	gen       uint64
-	started   time.Time
-	expiry    time.Time
-	needReady bool       // READY is due once the handler is done
-	waiting   [][][]byte // requests waiting for the handler (only a ppqueue sends them)
-	st        WorkerStats
+	w       *workerShared
+	log     *zap.Logger
+	sock    *socket.Socket
+	started time.Time
 }
 
-func newSession(w *workerShared) *session {
-	return &session{w: w, log: w.cfg.Log, st: w.board.Get()}
-}
-
-// Start opens a new socket to the broker and says READY, unless the
-// handler is at a request from an earlier socket: then READY follows its
-// reply.
+// Start opens a new socket to the broker and says READY, after the reply
+// of a request whose socket was lost; unless the handler is still at that
+// request: then READY follows its reply.
 func (s *session) Start(ctx context.Context) error {
-	cfg := s.w.cfg
-	sock, err := socket.New(socket.Dealer, append([]socket.Option{socket.WithLinger(0)}, cfg.SockOpts...)...)
+	w := s.w
+	sock, err := socket.New(socket.Dealer, append([]socket.Option{socket.WithLinger(0)}, w.cfg.SockOpts...)...)
 	if err != nil {
 		return fmt.Errorf("pirate: worker socket: %w", err)
 	}
-	if err := sock.Connect(s.w.endpoint); err != nil {
+	if err := sock.Connect(w.endpoint); err != nil {
 		sock.Close()
 		return fmt.Errorf("pirate: worker socket: %w", err)
 	}
 	s.sock = sock
-	s.gen = s.w.gen.Add(1)
-	s.w.feed.use(sessionSocket{sock, s.gen})
 	s.started = time.Now()
-	s.expiry = s.started.Add(cfg.Expiry())
-	if s.w.handling.Load() {
-		s.needReady = true
-	} else {
-		s.send(ctx, [][]byte{ppp.FrameReady})
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.sock = sock
+	w.gen++
+	w.feed.use(sessionSocket{sock, w.gen})
+	if w.handling {
+		w.needReady = true
+		return nil
 	}
+	if w.pending != nil {
+		w.send(ctx, w.pending)
+		w.pending = nil
+	}
+	w.send(ctx, [][]byte{ppp.FrameReady})
 	return nil
 }
 
-// Stop closes the socket, which ends the feed's reading of it.
+// Stop closes the socket, which ends the feed's reading of it; a reply
+// from now on waits for the next session.
 func (s *session) Stop() error {
+	s.w.mu.Lock()
+	s.w.sock = nil
+	s.w.mu.Unlock()
 	return s.sock.Close()
 }
 
-func (s *session) Receive(ctx context.Context, m wmsg) error {
-	defer func() { s.w.board.Publish(s.st) }()
-	switch m.kind {
-	case wBroker:
-		if m.gen == s.gen {
-			s.fromBroker(ctx, m.m)
-		}
-	case wTick:
-		if m.now.Before(s.started) {
-			return nil // queued while the session restarted
-		}
-		if m.now.After(s.expiry) {
-			s.st.Reconnects++
-			s.log.Warn("heartbeat failure, can't reach broker; reconnecting", zap.String("endpoint", s.w.endpoint))
-			return errSilent
-		}
-		s.send(ctx, [][]byte{ppp.FrameHeartbeat})
-	case wResult:
-		s.result(ctx, m.res)
-	default:
-		return fmt.Errorf("pirate: worker: a message from nowhere (%d)", m.kind)
+// Receive is a tick of the clock: HEARTBEAT, or the end of a session whose
+// broker has been silent too long.
+func (s *session) Receive(ctx context.Context, now time.Time) error {
+	w := s.w
+	defer w.publish()
+	if now.Before(s.started) {
+		return nil // queued while the session restarted
 	}
+	// Silent since this socket's start, or since the broker last spoke.
+	if now.Sub(s.started) > w.cfg.Expiry() && now.Sub(time.Unix(0, w.lastHeard.Load())) > w.cfg.Expiry() {
+		w.reconnects.Add(1)
+		s.log.Warn("heartbeat failure, can't reach broker; reconnecting", zap.String("endpoint", w.endpoint))
+		return errSilent
+	}
+	w.mu.Lock()
+	w.send(ctx, [][]byte{ppp.FrameHeartbeat})
+	w.mu.Unlock()
 	return nil
-}
-
-func (s *session) fromBroker(ctx context.Context, m socket.Msg) {
-	now := time.Now()
-	s.expiry = now.Add(s.w.cfg.Expiry())
-	s.st.LastHeard = now
-	// READY is a worker's word, never a broker's.
-	p, err := parsePPP(m)
-	if err != nil || p.Cmd == ppp.Ready {
-		s.st.Malformed++
-		return
-	}
-	if p.Cmd == ppp.Heartbeat {
-		return
-	}
-	if s.w.handling.Load() {
-		s.waiting = append(s.waiting, m)
-		return
-	}
-	s.handle(ctx, m)
 }
 
 // parsePPP reads a message from the broker (ppp.Parse), its error
@@ -276,75 +278,61 @@ func parsePPP(m [][]byte) (ppp.Msg, error) {
 	return p, nil
 }
 
-// handle gives a request to the handler.
-func (s *session) handle(ctx context.Context, m [][]byte) {
-	env, body, _ := ppp.SplitEnvelope(m)
-	s.w.handling.Store(true)
-	if err := s.w.handler.Tell(ctx, job{env, body}); err != nil {
-		s.w.handling.Store(false) // the Worker is closing
-	}
-}
-
-// result sends the handler's reply, or READY to give the request back,
-// and READY after the reply if a new socket is waiting for it. The count
-// is published first: whoever sees the reply's effect sees it counted.
-func (s *session) result(ctx context.Context, r handled) {
-	s.w.handling.Store(false)
-	out := s.replyFor(r)
-	s.w.board.Publish(s.st)
-	for _, m := range out {
-		s.send(ctx, m)
-	}
-	if s.needReady && r.err == nil {
-		s.send(ctx, [][]byte{ppp.FrameReady})
-	}
-	s.needReady = false
-	if len(s.waiting) > 0 {
-		m := s.waiting[0]
-		s.waiting = s.waiting[1:]
-		s.handle(ctx, m)
-	}
-}
-
-// replyFor turns a handler's result into what goes to the broker: the
-// reply, or READY to give the request back.
-func (s *session) replyFor(r handled) [][][]byte {
-	if r.err != nil {
-		s.st.Failed++
-		s.log.Warn("handler failed; request given back", zap.Error(r.err))
-		return [][][]byte{{ppp.FrameReady}}
-	}
-	s.st.Handled++
-	return [][][]byte{append(append(make([][]byte, 0, len(r.env)+len(r.reply)), r.env...), r.reply...)}
-}
-
-// send sends to the broker within a heartbeat interval: a broker that
-// cannot take it by then is as good as silent.
-func (s *session) send(ctx context.Context, m [][]byte) {
-	sctx, cancel := context.WithTimeout(ctx, s.w.cfg.Interval)
-	defer cancel()
-	if err := s.sock.Send(sctx, m); err != nil && ctx.Err() == nil {
-		s.log.Debug("worker send", zap.Error(err))
-	}
-}
-
-// handlerActor runs the Handler, one request at a time, and tells the
-// session the result. It never fails: the handler's errors and panics
-// are results.
+// handlerActor runs the Handler, one request at a time, and sends the
+// result: the reply, or READY to give the request back. It never fails:
+// the handler's errors and panics are results.
 type handlerActor struct {
-	h       Handler
-	session actor.Ref[wmsg]
+	h Handler
+	w *workerShared
 }
 
 func (a handlerActor) Receive(ctx context.Context, j job) error {
+	w := a.w
+	w.mu.Lock()
+	if j.gen != w.gen || w.sock == nil {
+		w.mu.Unlock()
+		return nil // its socket is gone, and the broker has given it to another
+	}
+	w.handling = true
+	w.mu.Unlock()
+
 	reply, err := callHandler(ctx, a.h, j.body)
 	if ctx.Err() != nil {
 		return nil // the Worker is closing: the reply is dropped
 	}
-	// The session's mailbox keeps it across a reconnect: the reply goes
-	// out on the next socket.
-	a.session.Tell(ctx, wmsg{kind: wResult, res: handled{j.env, reply, err}})
+	// The count is published first: whoever sees the reply's effect sees
+	// it counted.
+	var out [][]byte
+	if err != nil {
+		w.failed.Add(1)
+		w.cfg.Log.Warn("handler failed; request given back", zap.Error(err))
+	} else {
+		w.handled.Add(1)
+		out = replyMsg(j.env, reply)
+	}
+	w.publish()
+
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.handling = false
+	if w.sock == nil {
+		w.pending = out // nil after a failure: READY alone gives it back
+		return nil
+	}
+	if out != nil {
+		w.send(ctx, out)
+	}
+	if out == nil || w.needReady {
+		w.send(ctx, [][]byte{ppp.FrameReady})
+	}
+	w.needReady = false
 	return nil
+}
+
+// replyMsg is the reply to a request: its address stack copied, then the
+// handler's reply.
+func replyMsg(env, reply [][]byte) [][]byte {
+	return append(append(make([][]byte, 0, len(env)+len(reply)), env...), reply...)
 }
 
 // callHandler runs h, turning an error or a panic into one wrapping
@@ -357,11 +345,14 @@ func callHandler(ctx context.Context, h Handler, body [][]byte) ([][]byte, error
 	return reply, err
 }
 
-// sessionFeed reads the socket of the session that runs now. A session
-// opens a socket at each start (a reconnect) and closes it at its end; the
-// feed reads each in turn, tagging what it reads with the socket's
-// generation, so that a session drops what an earlier socket received.
+// sessionFeed reads the socket of the session that runs now into the
+// handler's mailbox. A session opens a socket at each start (a reconnect)
+// and closes it at its end; the feed reads each in turn, tagging requests
+// with the socket's generation, so that the handler drops what an earlier
+// socket received. Each message is a sign of life from the broker;
+// heartbeats are nothing more and stay out of the mailbox.
 type sessionFeed struct {
+	w    *workerShared
 	next chan sessionSocket // capacity 1: the socket to read next
 }
 
@@ -380,7 +371,7 @@ func (f *sessionFeed) use(s sessionSocket) {
 	f.next <- s
 }
 
-func (f *sessionFeed) Run(ctx context.Context, in actor.Inlet[wmsg]) error {
+func (f *sessionFeed) Run(ctx context.Context, in actor.Inlet[job]) error {
 	for {
 		var cur sessionSocket
 		select {
@@ -396,7 +387,18 @@ func (f *sessionFeed) Run(ctx context.Context, in actor.Inlet[wmsg]) error {
 				}
 				break // its session closed it: on to the next
 			}
-			if in.Put(wmsg{kind: wBroker, gen: cur.gen, m: m}) != nil {
+			f.w.lastHeard.Store(time.Now().UnixNano())
+			// READY is a worker's word, never a broker's.
+			p, err := parsePPP(m)
+			if err != nil || p.Cmd == ppp.Ready {
+				f.w.malformed.Add(1)
+				f.w.publish()
+				continue
+			}
+			if p.Cmd == ppp.Heartbeat {
+				continue
+			}
+			if in.Put(job{p.Env, p.Body, cur.gen}) != nil {
 				return nil
 			}
 		}
