@@ -236,3 +236,64 @@ func TestBadOptions(t *testing.T) {
 		t.Error("NewClient accepted a bad endpoint")
 	}
 }
+
+// A reply whose conversation ended while the handler ran (the broker sent
+// DISCONNECT) is dropped, never sent on the next conversation's socket:
+// that broker has given the request to another worker or forgotten it.
+// The next conversation starts with READY from a new routing id, and its
+// requests are answered.
+func TestWorkerDropsReplyOfEndedConversation(t *testing.T) {
+	ctx := testCtx(t)
+	rec := actortest.NewRecorder()
+	broker := newSocket(t, socket.Router)
+	ep := must[string](t)(broker.Bind(inproc()))
+	started, release := make(chan struct{}, 1), make(chan struct{})
+	newWorker(t, ep, "svc", func(_ context.Context, req [][]byte) ([][]byte, error) {
+		started <- struct{}{}
+		if string(req[0]) == "first" {
+			<-release // deaf to ctx: its reply comes after its conversation
+		}
+		return req, nil
+	}, steadyBeat, fastReconnect, majordomo.WithObserver(rec))
+	// next returns the worker's next command other than HEARTBEAT: the
+	// sender's routing id, the command, the frames after it.
+	next := func() (string, byte, [][]byte) {
+		t.Helper()
+		for {
+			m := must[socket.Msg](t)(broker.Recv(ctx))
+			if len(m) < 4 || len(m[1]) != 0 || string(m[2]) != majordomo.WorkerHeader || len(m[3]) != 1 {
+				t.Fatalf("worker sent %q", m)
+			}
+			if m[3][0] != 0x04 {
+				return string(m[0]), m[3][0], m[4:]
+			}
+		}
+	}
+	request := func(id, body string) {
+		t.Helper()
+		if err := broker.Send(ctx, socket.Msg{[]byte(id), nil, []byte(majordomo.WorkerHeader), {0x02}, []byte("client"), nil, []byte(body)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first, cmd, _ := next()
+	if cmd != 0x01 {
+		t.Fatalf("worker's first command %#x, want READY", cmd)
+	}
+	request(first, "first")
+	<-started
+	if err := broker.Send(ctx, socket.Msg{[]byte(first), nil, []byte(majordomo.WorkerHeader), {0x05}}); err != nil {
+		t.Fatal(err)
+	}
+	second, cmd, _ := next()
+	if cmd != 0x01 || second == first {
+		t.Fatalf("after DISCONNECT: command %#x from %q, want READY from a new routing id", cmd, second)
+	}
+	close(release)
+	rec.AwaitFigure(t, "majordomo worker", "Dropped", func(v int64) bool { return v == 1 }, wait)
+	request(second, "second")
+	id, cmd, rest := next()
+	if id != second || cmd != 0x03 || len(rest) != 3 || string(rest[0]) != "client" || string(rest[2]) != "second" {
+		t.Fatalf("worker sent command %#x %q from %q, want the REPLY to the second request", cmd, rest, id)
+	}
+	rec.AwaitFigure(t, "majordomo worker", "Handled", func(v int64) bool { return v == 1 }, wait)
+}

@@ -174,5 +174,6 @@ func WithLogger(l *zap.Logger) Option { return Option{opt.Logger[extra](forAll, 
 // message handled, with its queueing and handling time, and every failure
 // and restart; the broker's counts (requests, replies, requeues, dead
 // workers, queue depths) are in Stats, and reach an observer that takes
-// figures (actor.Figures) as the actor "majordomo broker".
+// figures (actor.Figures) as the actor "majordomo broker"; a Worker's
+// (WorkerStats) do as "majordomo worker".
 func WithObserver(o actor.Observer) Option { return Option{opt.Observer[extra](forAll, o)} }

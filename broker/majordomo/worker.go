@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -34,11 +35,16 @@ type Handler func(ctx context.Context, request [][]byte) ([][]byte, error)
 // handler runs.
 //
 // The worker is two actors under a supervisor. The session, "majordomo
-// worker", speaks MDP: its mailbox is fed by its socket and by a clock that
-// ticks every heartbeat interval. The handler, "majordomo worker handler",
-// runs the Handler for the requests the session hands it and tells it the
-// replies, so that the session heartbeats while a request is handled.
-//
+// worker", speaks MDP: it owns the conversation's socket, its mailbox is a
+// clock that ticks every heartbeat interval and the broker's DISCONNECT,
+// and it sends READY and HEARTBEAT. The handler, "majordomo worker
+// handler", runs the Handler one request at a time and sends the reply
+// itself, so that the session heartbeats while a request is handled. The
+// socket's feed hands each REQUEST straight to the handler, notes when the
+// broker was last heard from, and keeps heartbeats out of both mailboxes:
+// a request costs no more hops between goroutines than in the guide's
+// mdworker.
+
 // The session fails, and its supervisor starts a new one, on a new socket
 // (a new routing id) with READY, when the broker has been silent for
 // liveness intervals or sends DISCONNECT (the broker closing, restarting,
@@ -62,7 +68,7 @@ type Handler func(ctx context.Context, request [][]byte) ([][]byte, error)
 type Worker struct {
 	g       *run.Group
 	service string
-	board   board.Board[WorkerStats]
+	shared  *workerShared
 }
 
 // WorkerStats are a Worker's counters.
@@ -92,14 +98,16 @@ func NewWorker(endpoint, service string, h Handler, opts ...Option) (*Worker, er
 	if err != nil {
 		return nil, err
 	}
-	w := &Worker{service: service}
-	shared := &workerShared{cfg: &cfg, service: service, board: &w.board, feed: newSessionFeed()}
+	shared := &workerShared{cfg: &cfg, service: service}
 	shared.endpoint = strings.TrimPrefix(endpoint, ">")
+	shared.board.Report(cfg.Observer, "majordomo worker")
+	w := &Worker{service: service, shared: shared}
 	var session *actor.Child[sessionMsg]
 	handler := actor.NewChild("majordomo worker handler",
-		func() actor.Behavior[job] { return handlerState{h: h, session: session.Ref()} })
+		func() actor.Behavior[job] { return handlerState{h: h, w: shared, session: session.Ref()} })
+	shared.feed = newSessionFeed(shared, handler.Ref())
 	session = actor.NewChild("majordomo worker",
-		func() actor.Behavior[sessionMsg] { return &sessionState{w: shared, handler: handler.Ref()} },
+		func() actor.Behavior[sessionMsg] { return &sessionState{w: shared} },
 		actor.WithFeed[sessionMsg](shared.feed),
 		actor.WithFeed(actor.Ticker(cfg.Interval, func(t time.Time) sessionMsg { return sessionMsg{kind: msgTick, tick: t} })))
 	// The session last: Close stops it first, and its DISCONNECT and the
@@ -117,7 +125,7 @@ func NewWorker(endpoint, service string, h Handler, opts ...Option) (*Worker, er
 func (w *Worker) Service() string { return w.service }
 
 // Stats returns a snapshot of the worker's counters.
-func (w *Worker) Stats() WorkerStats { return w.board.Get() }
+func (w *Worker) Stats() WorkerStats { return w.shared.stats() }
 
 // Close stops the worker: it sends DISCONNECT to the broker, cancels the
 // handler's ctx, waits for the handler to return (its reply is dropped)
@@ -125,42 +133,80 @@ func (w *Worker) Stats() WorkerStats { return w.board.Get() }
 // has ended. Calls after the first return nil.
 func (w *Worker) Close() error { return w.g.Close() }
 
-// workerShared is what the session's incarnations share: the worker's
-// settings, its counters' board, the feed that follows their sockets, and
-// how many sessions there were. Incarnations run one after the other, so
-// sessions needs no lock.
+// workerShared is what the worker's actors and the socket's feed share,
+// and what outlives the session's restarts.
 type workerShared struct {
 	cfg      *opt.Config[extra]
 	endpoint string
 	service  string
-	board    *board.Board[WorkerStats]
 	feed     *sessionFeed
-	sessions int
+	board    board.Board[WorkerStats]
+	sessions int // the session's incarnations run one after the other
+
+	// mu orders the session's socket changes with the handler's reply:
+	// a reply goes out on the socket its request came by, or nowhere.
+	mu   sync.Mutex
+	sock *socket.Socket  // the conversation's; nil between conversations
+	gen  uint64          // the conversation's number (the feed's)
+	sctx context.Context // ends with the conversation, and with it a request's handler ctx
+	busy bool            // a request of this conversation is with the handler
+
+	lastHeard                                                    atomic.Int64 // unix ns: the broker's last MDP message
+	handled, failed, dropped, disconnects, reconnects, malformed atomic.Uint64
+	pubMu                                                        sync.Mutex // one snapshot published at a time
 }
 
-// sessionMsg is what the session handles: a message from the broker on
-// the socket of session gen, that socket's failure, a tick, or a
-// handler's result for a request of session gen.
+func (w *workerShared) stats() WorkerStats {
+	return WorkerStats{
+		Handled:     w.handled.Load(),
+		Failed:      w.failed.Load(),
+		Dropped:     w.dropped.Load(),
+		Disconnects: w.disconnects.Load(),
+		Reconnects:  w.reconnects.Load(),
+		Malformed:   w.malformed.Load(),
+	}
+}
+
+// publish puts the counters on the board, for the observer.
+func (w *workerShared) publish() {
+	w.pubMu.Lock()
+	w.board.Publish(w.stats())
+	w.pubMu.Unlock()
+}
+
+// send sends to the broker, after publishing the counters: whoever hears
+// the broker's side of it finds them up to date. Called with mu held.
+func (w *workerShared) send(ctx context.Context, m [][]byte) {
+	w.publish()
+	// Bounded: with no broker connected, DEALER blocks.
+	sctx, cancel := context.WithTimeout(ctx, w.cfg.Interval)
+	defer cancel()
+	if err := w.sock.Send(sctx, m); err != nil && ctx.Err() == nil {
+		w.cfg.Log.Debug("majordomo worker send", zap.Error(err))
+	}
+}
+
+// sessionMsg is what the session handles: a tick, or news of the
+// conversation gen from the feed (the broker's DISCONNECT, the socket's
+// failure) or from the handler (it failed on a request).
 type sessionMsg struct {
-	kind   msgKind
-	gen    uint64
-	frames socket.Msg // msgBroker: the message; msgResult: the reply's body
-	client []byte     // msgResult: the client the request came from
-	err    error      // msgLost: the socket's error; msgResult: the handler's
-	tick   time.Time
+	kind msgKind
+	gen  uint64
+	err  error // msgLost: the socket's error; msgFailed: the handler's
+	tick time.Time
 }
 
 type msgKind uint8
 
 const (
-	msgBroker msgKind = iota
+	msgTick msgKind = iota
 	msgLost
-	msgTick
-	msgResult
+	msgDisconnect
+	msgFailed
 )
 
-// job is a request for the handler, from session gen; sctx ends with the
-// session.
+// job is a request for the handler, from conversation gen; sctx ends with
+// the conversation.
 type job struct {
 	sctx   context.Context
 	gen    uint64
@@ -175,64 +221,67 @@ var (
 )
 
 // sessionState is one conversation with the broker, on a socket of its
-// own: READY, then requests and heartbeats.
+// own: READY, then heartbeats both ways while the handler takes requests.
 type sessionState struct {
 	w       *workerShared
-	handler actor.Ref[job]
-	st      WorkerStats
-
 	ctx     context.Context // the actor's
 	sock    *socket.Socket
 	gen     uint64
-	sctx    context.Context // ends with the conversation, and with it a request's handler ctx
 	scancel context.CancelFunc
-	expiry  time.Time
-	busy    bool
+	started time.Time
 	ended   bool // on its own (the broker's silence or DISCONNECT): no DISCONNECT to send
 }
 
 func (s *sessionState) Start(ctx context.Context) error {
 	s.ctx = ctx
-	s.st = s.w.board.Get()
 	return s.open()
 }
 
 func (s *sessionState) Stop() error {
 	s.close(!s.ended)
-	s.publish()
+	s.w.publish()
 	return nil
 }
 
 // open starts a conversation: a new socket, READY.
 func (s *sessionState) open() error {
-	cfg := s.w.cfg
+	w := s.w
+	cfg := w.cfg
 	// A short linger lets the DISCONNECT of Close and of a failed handler
 	// leave; a broker that is gone costs Close at most that.
 	sock, err := socket.New(socket.Dealer, append([]socket.Option{socket.WithLinger(min(cfg.Interval, time.Second))}, cfg.SockOpts...)...)
 	if err != nil {
 		return fmt.Errorf("majordomo: worker: %w", err)
 	}
-	if err = sock.Connect(s.w.endpoint); err != nil {
+	if err = sock.Connect(w.endpoint); err != nil {
 		sock.Close()
 		return fmt.Errorf("majordomo: worker: %w", err)
 	}
-	s.sock, s.gen = sock, s.w.feed.follow(sock)
-	s.sctx, s.scancel = context.WithCancel(s.ctx)
-	if s.w.sessions > 0 {
-		s.st.Reconnects++
+	if w.sessions > 0 {
+		w.reconnects.Add(1)
 	}
-	s.w.sessions++
-	s.busy = false
-	s.expiry = time.Now().Add(cfg.Expiry())
-	s.send(mdpWorkerMsg(frameMDPReady, []byte(s.w.service)))
+	w.sessions++
+	s.sock, s.started = sock, time.Now()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var sctx context.Context
+	sctx, s.scancel = context.WithCancel(s.ctx)
+	w.sock, w.sctx, w.busy = sock, sctx, false
+	s.gen = w.feed.follow(sock)
+	w.gen = s.gen
+	w.send(s.ctx, mdpWorkerMsg(frameMDPReady, []byte(w.service)))
 	return nil
 }
 
-// close ends the conversation, with DISCONNECT when bye.
+// close ends the conversation, with DISCONNECT when bye. A reply the
+// handler has not sent by then is dropped.
 func (s *sessionState) close(bye bool) {
 	if s.sock == nil {
 		return
 	}
+	s.w.mu.Lock()
+	s.w.sock = nil
+	s.w.mu.Unlock()
 	if bye {
 		// On a ctx of its own: the actor's may be done (Close).
 		ctx, cancel := context.WithTimeout(context.Background(), min(s.w.cfg.Interval, time.Second))
@@ -244,92 +293,54 @@ func (s *sessionState) close(bye bool) {
 	s.sock = nil
 }
 
-// send sends to the broker, after publishing the counters: whoever hears
-// the broker's side of it finds them up to date.
-func (s *sessionState) send(m [][]byte) {
-	s.publish()
-	// Bounded: with no broker connected, DEALER blocks.
-	ctx, cancel := context.WithTimeout(s.ctx, s.w.cfg.Interval)
-	defer cancel()
-	if err := s.sock.Send(ctx, m); err != nil && s.ctx.Err() == nil {
-		s.w.cfg.Log.Debug("majordomo worker send", zap.Error(err))
-	}
-}
-
-func (s *sessionState) publish() { s.w.board.Publish(s.st) }
-
 func (s *sessionState) Receive(ctx context.Context, m sessionMsg) error {
-	defer s.publish()
+	w := s.w
 	if m.kind != msgTick && m.gen != s.gen {
-		if m.kind == msgResult {
-			s.st.Dropped++ // for a conversation that ended
-		}
-		return nil // from a socket that is gone
+		return nil // from a conversation that is over
 	}
 	switch m.kind {
-	case msgBroker:
-		return s.fromBroker(ctx, m.frames)
 	case msgLost:
 		s.ended = true
 		return fmt.Errorf("majordomo: worker: %w", m.err)
+	case msgDisconnect:
+		w.disconnects.Add(1)
+		w.publish()
+		s.ended = true
+		w.cfg.Log.Warn("the broker disconnected; reconnecting", zap.String("endpoint", w.endpoint))
+		return errDisconnected
 	case msgTick:
-		if m.tick.After(s.expiry) {
+		if m.tick.Before(s.started) {
+			return nil // queued while the session restarted
+		}
+		expiry := w.cfg.Expiry()
+		if m.tick.Sub(s.started) > expiry && m.tick.Sub(time.Unix(0, w.lastHeard.Load())) > expiry {
 			s.ended = true
-			s.w.cfg.Log.Warn("lost the broker; reconnecting", zap.String("endpoint", s.w.endpoint), zap.Duration("silent", s.w.cfg.Expiry()))
+			w.cfg.Log.Warn("lost the broker; reconnecting", zap.String("endpoint", w.endpoint), zap.Duration("silent", expiry))
 			return errSilent
 		}
-		s.send(mdpWorkerMsg(frameMDPHeartbeat))
-	case msgResult:
-		s.busy = false
-		if m.err != nil {
-			s.st.Failed++
-			s.w.cfg.Log.Warn("handler failed; request given back", zap.Error(m.err))
-			// The broker is there: register again at once.
-			s.close(true)
-			return s.open()
-		}
-		s.st.Handled++
-		s.send(append(mdpWorkerMsg(frameMDPReply, m.client, frameEmpty), m.frames...))
+		w.mu.Lock()
+		w.send(ctx, mdpWorkerMsg(frameMDPHeartbeat))
+		w.mu.Unlock()
+	case msgFailed:
+		w.failed.Add(1)
+		w.cfg.Log.Warn("handler failed; request given back", zap.Error(m.err))
+		// The broker is there: register again at once.
+		s.close(true)
+		return s.open()
 	}
 	return nil
 }
 
-func (s *sessionState) fromBroker(ctx context.Context, m socket.Msg) error {
-	cmd, ok := mdpCut(m, WorkerHeader)
-	if !ok || len(cmd) < 1 {
-		s.st.Malformed++
-		return nil
-	}
-	s.expiry = time.Now().Add(s.w.cfg.Expiry())
-	switch string(cmd[0]) {
-	case mdpRequest:
-		client, body, ok := mdpAddressed(cmd[1:])
-		if !ok || s.busy {
-			s.st.Malformed++
-			return nil
-		}
-		s.busy = true
-		return s.handler.Tell(ctx, job{sctx: s.sctx, gen: s.gen, client: client, body: body})
-	case mdpHeartbeat:
-	case mdpDisconnect:
-		s.st.Disconnects++
-		s.ended = true
-		s.w.cfg.Log.Warn("the broker disconnected; reconnecting", zap.String("endpoint", s.w.endpoint))
-		return errDisconnected
-	default:
-		s.st.Malformed++
-	}
-	return nil
-}
-
-// handlerState runs the Handler, one request at a time, and tells the
-// session the outcome.
+// handlerState runs the Handler, one request at a time, and sends the
+// reply on the socket the request came by, if its conversation goes on.
 type handlerState struct {
 	h       Handler
+	w       *workerShared
 	session actor.Ref[sessionMsg]
 }
 
 func (hs handlerState) Receive(ctx context.Context, j job) error {
+	w := hs.w
 	reply, err := [][]byte(nil), j.sctx.Err()
 	if err == nil { // not for a conversation already over
 		hctx, cancel := context.WithCancel(ctx)
@@ -338,8 +349,24 @@ func (hs handlerState) Receive(ctx context.Context, j job) error {
 		stop()
 		cancel()
 	}
-	// Refused only when the worker is closing: the reply goes nowhere.
-	hs.session.Tell(ctx, sessionMsg{kind: msgResult, gen: j.gen, client: j.client, frames: reply, err: err})
+	w.mu.Lock()
+	switch {
+	case j.gen != w.gen || w.sock == nil || j.sctx.Err() != nil:
+		w.mu.Unlock()
+		w.dropped.Add(1) // for a conversation that ended
+		w.publish()
+	case err != nil:
+		w.mu.Unlock()
+		// MDP cannot give a request back but by DISCONNECT: the session
+		// says it and registers again. Busy until then. Refused only when
+		// the worker is closing.
+		hs.session.Tell(ctx, sessionMsg{kind: msgFailed, gen: j.gen, err: err})
+	default:
+		w.handled.Add(1)
+		w.send(ctx, append(mdpWorkerMsg(frameMDPReply, j.client, frameEmpty), reply...))
+		w.busy = false
+		w.mu.Unlock()
+	}
 	return nil
 }
 
@@ -353,21 +380,28 @@ func callHandler(ctx context.Context, h Handler, body [][]byte) ([][]byte, error
 	return reply, err
 }
 
-// sessionFeed is the session's entrance from the broker: it receives from
-// the socket of the conversation of the moment, which each one opens anew
-// (a new routing id at the broker, as the spec wants) and hands over with
-// follow, and tags each message with that conversation's number, so that
-// what arrives from an old socket is told apart. It outlives the session's
-// restarts, as a feed does, where patterns.Feed would read one socket for
-// the actor's life; the sockets are the sessions'.
+// sessionFeed reads the broker's messages: it receives from the socket of
+// the conversation of the moment, which each one opens anew (a new routing
+// id at the broker, as the spec wants) and hands over with follow. A
+// REQUEST goes straight to the handler, tagged with its conversation's
+// number so that its reply goes nowhere once that conversation is over;
+// DISCONNECT and the socket's failure go to the session; a heartbeat only
+// notes that the broker is alive. It outlives the session's restarts, as a
+// feed does, where patterns.Feed would read one socket for the actor's
+// life; the sockets are the sessions'.
 type sessionFeed struct {
+	w       *workerShared
+	handler actor.Ref[job]
+
 	mu   sync.Mutex
 	sock *socket.Socket
 	gen  uint64
 	next chan struct{} // closed when sock changes
 }
 
-func newSessionFeed() *sessionFeed { return &sessionFeed{next: make(chan struct{})} }
+func newSessionFeed(w *workerShared, handler actor.Ref[job]) *sessionFeed {
+	return &sessionFeed{w: w, handler: handler, next: make(chan struct{})}
+}
 
 // follow makes s the socket to receive from and returns its number.
 func (f *sessionFeed) follow(s *socket.Socket) uint64 {
@@ -385,22 +419,21 @@ func (f *sessionFeed) Run(ctx context.Context, in actor.Inlet[sessionMsg]) error
 		f.mu.Lock()
 		s, gen, next := f.sock, f.gen, f.next
 		f.mu.Unlock()
-		if s != nil {
+		for s != nil {
 			m, err := s.Recv(ctx)
 			if ctx.Err() != nil {
 				return nil
 			}
-			msg := sessionMsg{kind: msgBroker, gen: gen, frames: m}
 			if err != nil {
 				// Closed by its session, or failed: the session hears of it
 				// (and ignores it if it closed the socket itself).
-				msg = sessionMsg{kind: msgLost, gen: gen, err: err}
+				if in.Put(sessionMsg{kind: msgLost, gen: gen, err: err}) != nil {
+					return nil // the worker is closing
+				}
+				break
 			}
-			if in.Put(msg) != nil {
-				return nil // the worker is closing
-			}
-			if err == nil {
-				continue
+			if f.fromBroker(ctx, in, gen, m) != nil {
+				return nil
 			}
 		}
 		select { // the next session's socket
@@ -409,6 +442,45 @@ func (f *sessionFeed) Run(ctx context.Context, in actor.Inlet[sessionMsg]) error
 			return nil
 		}
 	}
+}
+
+// fromBroker passes a message of conversation gen on; an error only when
+// the worker is closing.
+func (f *sessionFeed) fromBroker(ctx context.Context, in actor.Inlet[sessionMsg], gen uint64, m socket.Msg) error {
+	w := f.w
+	cmd, ok := mdpCut(m, WorkerHeader)
+	if !ok || len(cmd) < 1 {
+		w.malformed.Add(1)
+		w.publish()
+		return nil
+	}
+	w.lastHeard.Store(time.Now().UnixNano())
+	switch string(cmd[0]) {
+	case mdpRequest:
+		client, body, ok := mdpAddressed(cmd[1:])
+		w.mu.Lock()
+		if gen != w.gen || w.sock == nil {
+			w.mu.Unlock()
+			return nil // its conversation is over
+		}
+		if !ok || w.busy {
+			w.mu.Unlock()
+			w.malformed.Add(1)
+			w.publish()
+			return nil
+		}
+		w.busy = true
+		sctx := w.sctx
+		w.mu.Unlock()
+		return f.handler.Tell(ctx, job{sctx: sctx, gen: gen, client: client, body: body})
+	case mdpHeartbeat:
+	case mdpDisconnect:
+		return in.Put(sessionMsg{kind: msgDisconnect, gen: gen})
+	default:
+		w.malformed.Add(1)
+		w.publish()
+	}
+	return nil
 }
 
 func (f *sessionFeed) Close() error { return nil }
