@@ -3,6 +3,7 @@ package socket
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"slices"
 )
@@ -20,6 +21,11 @@ import (
 // it is level-triggered, and a message is never taken out of its queue
 // until TryRecv or Recv takes it: a select that picks another case loses
 // nothing.
+//
+// There is no Writable channel to go with Readable: room to send is told
+// by two of the send side's signals (a queue made room, the peer set
+// changed), which one channel could only merge with a goroutine. Poll waits
+// on both, so PollOut is Poll's.
 
 // Events are the conditions Poll waits for and reports, as zmq_poll's
 // ZMQ_POLLIN and ZMQ_POLLOUT.
@@ -37,6 +43,22 @@ const (
 	// it owes a reply. PULL and SUB never are. A closed socket is.
 	PollOut
 )
+
+// String names the events: "PollIn|PollOut", "PollIn", "0".
+func (e Events) String() string {
+	if e&^(PollIn|PollOut) != 0 {
+		return fmt.Sprintf("Events(%#x)", uint8(e))
+	}
+	switch e {
+	case 0:
+		return "0"
+	case PollIn:
+		return "PollIn"
+	case PollOut:
+		return "PollOut"
+	}
+	return "PollIn|PollOut"
+}
 
 // PollItem is one socket Poll watches: the Events it waits for, and the
 // Ready events Poll found.

@@ -617,3 +617,14 @@ func TestPollCtxAndDirections(t *testing.T) {
 		t.Fatalf("PUB TryRecv: %v", err)
 	}
 }
+
+func TestEventsString(t *testing.T) {
+	for e, want := range map[socket.Events]string{
+		0: "0", socket.PollIn: "PollIn", socket.PollOut: "PollOut",
+		socket.PollIn | socket.PollOut: "PollIn|PollOut", 0x80: "Events(0x80)",
+	} {
+		if got := e.String(); got != want {
+			t.Errorf("Events(%d).String() = %q, want %q", uint8(e), got, want)
+		}
+	}
+}
