@@ -10,6 +10,8 @@
 //	Ch. 1  Divide and Conquer (PUSH/PULL)      socket: Push, Pull; Example_pushPull
 //	                                          examples/taskvent, taskwork, tasksink
 //	Ch. 2  Messaging Patterns, socket types    socket (package doc), Type.Compatible
+//	Ch. 2  Handling Multiple Sockets           socket: Poll, PollItem, Readable, TryRecv,
+//	       (zmq_poll)                         TrySend; ExamplePoll; examples/mspoller
 //	Ch. 2  Multipart Messages                  socket.Msg
 //	Ch. 2  High-Water Marks                    socket.WithSendHWM, WithRecvHWM, Stats.Dropped
 //	Ch. 2  Handling Errors and ETERM           socket: ctx on every blocking call, ErrClosed,
@@ -18,6 +20,8 @@
 //	                                          examples/taskwork, tasksink
 //	Ch. 2  Intermediaries and Proxies          socket: XPub, XSub; broker/proxy: Proxy, Queue,
 //	                                          Forwarder
+//	Ch. 2  Shared Queue (DEALER and ROUTER)    examples/rrbroker (socket.Poll, PollOut),
+//	                                          rrclient, rrworker
 //	Ch. 2  Missing Message Problem Solver      socket.Monitor events, Stats
 //	Ch. 2  Multithreading with ZeroMQ          actor: Spawn, Ref.Tell, Ask, Supervise,
 //	                                          NewSupervisor (trees); patterns: Pipeline,
@@ -47,6 +51,7 @@
 //	Stages chained across hosts (map, reduce)  broker/pirate: Stage (a worker upstream, a client
 //	                                          downstream)
 //	Ch. 5  Espresso (capture)                  broker/proxy: WithCapture
+//	Ch. 5  Last Value Caching                  examples/lvcache (XPUB subscriptions, socket.Poll)
 //	Security: ZMTP PLAIN (RFC 24)              socket.WithPlainClient, WithPlainServer,
 //	                                          Authenticator; ExampleWithPlainServer
 //	Hostile peers                              socket.WithMaxMsgSize, WithMaxHandshakes,

@@ -49,7 +49,8 @@ func build(dir string) error {
 		args = append(args, "-race")
 	}
 	args = append(args, "./taskvent", "./taskwork", "./tasksink", "./squares",
-		"./lbbroker", "./ppqueue", "./ppworker", "./lpclient", "./mdbroker", "./mdworker", "./mdclient", "./peering")
+		"./lbbroker", "./ppqueue", "./ppworker", "./lpclient", "./mdbroker", "./mdworker", "./mdclient", "./peering",
+		"./mspoller", "./rrbroker", "./rrclient", "./rrworker", "./lvcache")
 	if out, err := exec.CommandContext(ctx, "go", args...).CombinedOutput(); err != nil {
 		return fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
 	}

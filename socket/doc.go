@@ -43,6 +43,22 @@
 // connection is only noticed with heartbeats (WithHeartbeat, ZMTP 3.1's PING
 // and PONG, RFC 37). Monitor reports what happens to each connection.
 //
+// # Polling
+//
+// The guide's loops over several sockets (zmq_poll, zmq.Poller) are Poll,
+// over a list of PollItem, or Readable, a channel for a select among other
+// cases; TryRecv and TrySend then receive or send without waiting
+// (ErrWouldBlock if they would). Readiness is level-triggered and worked out
+// from the queues at each call: a message stays queued until a receive
+// takes it, so a select that picks another case loses nothing. PollIn is a
+// message to receive (SUB: one it subscribed to; REQ: while it awaits its
+// reply; REP: while it owes none); PollOut a Send that would not block. A
+// closed socket is ready for both, and its TryRecv and TrySend return
+// ErrClosed. Polling starts no goroutine, and sockets nobody polls pay
+// nothing for it. With one goroutine receiving from each socket, a socket
+// Poll found readable has a message for TryRecv; where several receive
+// from the same socket, another may be first.
+//
 // # Lifetime
 //
 // Close lingers (WithLinger) while queued messages go out, then closes every

@@ -22,6 +22,7 @@ type fairQueue struct {
 	listed  atomic.Int32 // len(turns), for next's fast path
 	wake    chan struct{}
 	waiters atomic.Int32 // Recv calls asleep on wake
+	polled  signal       // Poll and Readable wait here (see poll.go)
 }
 
 func (q *fairQueue) init() { q.wake = make(chan struct{}, 1) }
@@ -39,6 +40,7 @@ func (q *fairQueue) ready(p *pipe) {
 	}
 	q.mu.Unlock()
 	q.poke()
+	q.polled.notifyPolled()
 }
 
 func (q *fairQueue) poke() {

@@ -187,6 +187,7 @@ func (s *Socket) shutdown(ctx context.Context) (discarded uint64, first bool) {
 	}
 	before := s.discarded.Load()
 	close(s.closing)
+	s.fq.polled.notify() // pollers see it closed
 	s.endLife()
 
 	s.awaitInprocBinds(ctx)

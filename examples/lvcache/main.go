@@ -1,0 +1,127 @@
+// Lvcache is the last value cache of "ZeroMQ - The Guide", chapter 5, "Last
+// Value Caching" (the guide's lvcache), in Go: a proxy between publishers
+// and subscribers that remembers the last message of every topic and sends
+// it to a subscriber as soon as it subscribes, so that a late joiner does
+// not wait for the next update. Publishers reach its SUB, subscribers its
+// XPUB, whose subscription messages tell it who wants what; one loop serves
+// both with socket.Poll.
+//
+// Messages are the guide's two frames, topic and value; the cache is keyed
+// by the first frame. See README.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/zmqflow/zmqflow/socket"
+)
+
+var (
+	frontEP   = flag.String("frontend", "tcp://*:5557", "where publishers connect (SUB, bound)")
+	publisher = flag.String("publisher", "", "connect the SUB to this publisher instead of binding -frontend (the guide's pathopub binds)")
+	backEP    = flag.String("backend", "tcp://*:5558", "where subscribers connect (XPUB, bound)")
+	verbose   = flag.Bool("v", false, "say when a topic is cached for the first time")
+)
+
+func main() {
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "lvcache:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context) error {
+	frontend, err := socket.New(socket.Sub, socket.WithLinger(0))
+	if err != nil {
+		return err
+	}
+	defer frontend.Close()
+	backend, err := socket.New(socket.XPub, socket.WithLinger(0))
+	if err != nil {
+		return err
+	}
+	defer backend.Close()
+	// Every topic from the publishers: the cache must see them all.
+	if err := frontend.Subscribe(nil); err != nil {
+		return err
+	}
+	fe := *publisher
+	if fe != "" {
+		err = frontend.Connect(fe)
+	} else {
+		fe, err = frontend.Bind(*frontEP)
+	}
+	if err != nil {
+		return err
+	}
+	be, err := backend.Bind(*backEP)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("I: publishers on %s, subscribers on %s\n", fe, be)
+
+	cache := make(map[string]socket.Msg)
+	missed := 0 // messages a subscriber at its high-water mark did not get
+	defer func() { fmt.Printf("I: %d topics cached; subscribers missed %d messages\n", len(cache), missed) }()
+	items := []socket.PollItem{
+		{Socket: frontend, Events: socket.PollIn},
+		{Socket: backend, Events: socket.PollIn},
+	}
+	for {
+		if _, err := socket.Poll(ctx, items); err != nil {
+			if ctx.Err() != nil {
+				return nil // Ctrl-C
+			}
+			return err
+		}
+		// New topic data: cache it, then pass it on.
+		if items[0].Ready&socket.PollIn != 0 {
+			m, err := frontend.TryRecv()
+			if err != nil && !errors.Is(err, socket.ErrWouldBlock) {
+				return err
+			}
+			if m != nil {
+				topic := string(m[0])
+				if _, seen := cache[topic]; !seen && *verbose {
+					fmt.Printf("I: new topic %s\n", topic)
+				}
+				cache[topic] = m
+				n, err := backend.Publish(m)
+				if err != nil {
+					return err
+				}
+				missed += n
+			}
+		}
+		// A subscription (0x01 then the topic; 0x00 is a cancel): send
+		// what the cache has for it. The XPUB passes on only the first
+		// subscription to a topic, so a second subscriber to it gets no
+		// cached value, as with libzmq's XPUB by default.
+		if items[1].Ready&socket.PollIn != 0 {
+			m, err := backend.TryRecv()
+			if err != nil && !errors.Is(err, socket.ErrWouldBlock) {
+				return err
+			}
+			if len(m) == 1 && len(m[0]) > 0 && m[0][0] == 1 {
+				topic := string(m[0][1:])
+				if cached, ok := cache[topic]; ok {
+					fmt.Printf("Sending cached topic %s\n", topic)
+					n, err := backend.Publish(cached)
+					if err != nil {
+						return err
+					}
+					missed += n
+				}
+			}
+		}
+	}
+}
