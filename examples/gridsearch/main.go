@@ -7,7 +7,7 @@
 // point run elsewhere.
 //
 //	gridsearch                       a built-in demo on local workers
-//	gridsearch run [flags] -- CMD    every point of the grid, CMD with {name} replaced
+//	gridsearch run [flags] -- CMD    every point of the grid, CMD with {name}, {#}, {%} replaced
 //	gridsearch worker -connect EP    worker slots for a master started with -bind
 //	gridsearch bench                 the dispatch benchmark (task sets T0-T2, see bench.go)
 //
@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"strings"
 	"syscall"
 
 	"github.com/zmqflow/zmqflow/examples/gridsearch/gridsearch"
@@ -85,7 +86,8 @@ func mainArgs(args []string) int {
 		fmt.Fprintln(os.Stderr, "gridsearch: interrupted; the results file is complete up to here, -resume continues it")
 		return 130
 	default:
-		fmt.Fprintln(os.Stderr, "gridsearch:", err)
+		// The library's errors start with its name, which is ours.
+		fmt.Fprintln(os.Stderr, "gridsearch:", strings.TrimPrefix(err.Error(), "gridsearch: "))
 		return 1
 	}
 }
@@ -108,7 +110,7 @@ const usage = `gridsearch: run a command for every point of a parameter grid on 
 
   gridsearch                          built-in demo: sin(p+2q) on a 2-D grid, local workers
   gridsearch run [flags] -- CMD ARG.. run CMD for each point, {name} replaced by its value
-  gridsearch worker -connect tcp://HOST:PORT [-slots N] [-idle D]
+  gridsearch worker -connect tcp://HOST:PORT [-slots N] [-idle D] [-lost D]
                                       run points for a master started with -bind
   gridsearch bench [-quick] [-only T1,T2,T0,true]
                                       the dispatch benchmark: task sets T0-T2 (G/T, points/s)
@@ -116,6 +118,9 @@ const usage = `gridsearch: run a command for every point of a parameter grid on 
 Parameters (-param name=SPEC, repeated; the product of all is the grid):
   a,b,c       a list, taken as written     a:b:n      n numbers from a to b
   a:b:log:n   n numbers, log-spaced        a..b       integers a to b (a..b..step)
+
+Placeholders in CMD ARG..: {name} a parameter's value, {#} the point's index
+(from 0), {%} the worker slot's number (from 0); {{ and }} are a literal { and }.
 
 gridsearch run -h lists run's flags.
 `

@@ -59,6 +59,18 @@ func (pr *progress) update(p gridsearch.Progress) {
 	}
 }
 
+// println prints s as a line of its own, above the in-place line on a
+// terminal, which it then redraws.
+func (pr *progress) println(s string) {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	if pr.tty && pr.shown {
+		fmt.Fprintf(pr.w, "\r\033[K%s\n%s", s, line(pr.p))
+		return
+	}
+	fmt.Fprintln(pr.w, s)
+}
+
 // finish ends the in-place line.
 func (pr *progress) finish() {
 	pr.mu.Lock()
@@ -68,7 +80,8 @@ func (pr *progress) finish() {
 	}
 }
 
-// line is "120/1000 done, 2 failed, 32 running, 31.5/s, ETA 28s, 32 slots".
+// line is "120/1000 done, 2 failed, 32 running, 5 queued, 31.5/s, ETA 28s, 32 slots":
+// running on a slot, and handed out but waiting for one.
 func line(p gridsearch.Progress) string {
 	finished := p.Done + p.Failed
 	todo := p.Total - p.Skipped
@@ -80,8 +93,8 @@ func line(p gridsearch.Progress) string {
 	if rate > 0 {
 		eta = (time.Duration(float64(todo-finished)/rate*float64(time.Second)) + time.Second/2).Truncate(time.Second).String()
 	}
-	s := fmt.Sprintf("%d/%d done, %d failed, %d running, %.1f/s, ETA %s, %d slots",
-		p.Done, todo, p.Failed, p.Running, rate, eta, p.Slots)
+	s := fmt.Sprintf("%d/%d done, %d failed, %d running, %d queued, %.1f/s, ETA %s, %d slots",
+		p.Done, todo, p.Failed, p.Running, p.Queued, rate, eta, p.Slots)
 	if p.Skipped > 0 {
 		s += fmt.Sprintf(" (%d done before)", p.Skipped)
 	}

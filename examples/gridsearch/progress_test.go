@@ -10,8 +10,8 @@ import (
 )
 
 func TestProgress(t *testing.T) {
-	p := gridsearch.Progress{Total: 110, Skipped: 10, Done: 40, Failed: 10, Running: 4, Slots: 4, Elapsed: 10 * time.Second}
-	if got, want := line(p), "40/100 done, 10 failed, 4 running, 5.0/s, ETA 10s, 4 slots (10 done before)"; got != want {
+	p := gridsearch.Progress{Total: 110, Skipped: 10, Done: 40, Failed: 10, Running: 4, Queued: 2, Slots: 4, Elapsed: 10 * time.Second}
+	if got, want := line(p), "40/100 done, 10 failed, 4 running, 2 queued, 5.0/s, ETA 10s, 4 slots (10 done before)"; got != want {
 		t.Errorf("line %q, want %q", got, want)
 	}
 	var tty bytes.Buffer

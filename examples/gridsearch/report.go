@@ -24,9 +24,13 @@ import (
 
 // report prints the summary and writes the best point, the CSV and the
 // heatmap, all from the whole results file (a resumed run's points too).
-func report(w io.Writer, o *options, grid gridsearch.Grid, sum gridsearch.Summary) error {
+// before is what the run resumed left.
+func report(w io.Writer, o *options, grid gridsearch.Grid, sum gridsearch.Summary, before prior) error {
 	fmt.Fprintf(w, "%d done, %d failed of %d points", sum.Done, sum.Failed, sum.Total-sum.Skipped)
-	if sum.Skipped > 0 {
+	switch {
+	case sum.Skipped > 0 && before.failed > 0:
+		fmt.Fprintf(w, " (%d more before: %d done, %d failed)", sum.Skipped, sum.Skipped-before.failed, before.failed)
+	case sum.Skipped > 0:
 		fmt.Fprintf(w, " (%d more done before)", sum.Skipped)
 	}
 	fmt.Fprintf(w, " in %v; efficiency %.3f (busy %v on %d slots)\n",
@@ -34,10 +38,14 @@ func report(w io.Writer, o *options, grid gridsearch.Grid, sum gridsearch.Summar
 	if unfinished := sum.Total - sum.Skipped - sum.Done - sum.Failed; unfinished > 0 {
 		fmt.Fprintf(w, "%d points not run\n", unfinished)
 	}
+	if before.failed > 0 {
+		fmt.Fprintf(w, "%d points failed before and were not run again: -resume-failed runs them\n", before.failed)
+	}
 	recs, err := loadRecords(o.out)
 	if err != nil {
 		return err
 	}
+	recs = latest(recs) // a point run again has its last word only
 	outputs := []string{o.out}
 	field, maximize := o.field()
 	if field != "" {

@@ -51,42 +51,74 @@ type results struct {
 // openResults creates or (resume) continues the results file at path for
 // the job m. It returns the params (as JSON) of the points already there.
 func openResults(path string, m meta, resume, force bool) (*results, map[string]bool, error) {
+	done, err := checkResults(path, m, resume, force)
+	if err != nil {
+		return nil, nil, err
+	}
+	res, err := createResults(path, m, resume)
+	return res, done, err
+}
+
+// checkResults is openResults's checks, which change nothing on disk: the
+// run may yet fail to start. It returns the params of the points in the
+// file to resume (a last line cut short left out).
+func checkResults(path string, m meta, resume, force bool) (map[string]bool, error) {
 	done := map[string]bool{}
 	_, statErr := os.Stat(path)
 	exists := statErr == nil
 	switch {
 	case exists && !resume && !force:
-		return nil, nil, fmt.Errorf("results file %s exists: -resume to continue it, -force to overwrite it", path)
+		return nil, fmt.Errorf("results file %s exists: -resume to continue it, -force to overwrite it", path)
 	case exists && resume:
 		if b, err := os.ReadFile(metaPath(path)); err == nil {
 			old, err := parseMeta(b)
 			if err != nil {
-				return nil, nil, fmt.Errorf("%s: %v", metaPath(path), err)
+				return nil, fmt.Errorf("%s: %v", metaPath(path), err)
 			}
 			if old.Fingerprint != m.Fingerprint && !force {
-				return nil, nil, fmt.Errorf("cannot resume %s: it is for another grid or command (%s -- %s), -force to resume anyway (points with the same parameters are skipped)",
+				return nil, fmt.Errorf("cannot resume %s: it is for another grid or command (%s -- %s), -force to resume anyway (points with the same parameters are skipped)",
 					path, strings.Join(old.Params, " "), strings.Join(old.Command, " "))
 			}
 		} else if !force {
-			return nil, nil, fmt.Errorf("cannot resume %s: %s is missing, -force to resume anyway", path, metaPath(path))
+			return nil, fmt.Errorf("cannot resume %s: %s is missing, -force to resume anyway", path, metaPath(path))
 		}
-		if err := readDone(path, done); err != nil {
-			return nil, nil, err
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		if err := parseDone(path, b[:bytes.LastIndexByte(b, '\n')+1], done); err != nil {
+			return nil, err
 		}
 	}
+	return done, nil
+}
+
+// createResults opens the results file at path, checked by checkResults:
+// a new one, or (resume) the old one with a last line cut short dropped.
+// It writes the meta file.
+func createResults(path string, m meta, resume bool) (*results, error) {
 	flags := os.O_WRONLY | os.O_CREATE | os.O_APPEND
-	if !resume {
+	if resume {
+		if err := readDone(path, map[string]bool{}); err != nil && !os.IsNotExist(err) {
+			return nil, err
+		}
+	} else {
 		flags |= os.O_TRUNC
 	}
 	f, err := os.OpenFile(path, flags, 0o644)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
+	return startResults(f, path, m)
+}
+
+// startResults writes the meta file of the results file f at path.
+func startResults(f *os.File, path string, m meta) (*results, error) {
 	if err := os.WriteFile(metaPath(path), m.encode(), 0o644); err != nil {
 		f.Close()
-		return nil, nil, err
+		return nil, err
 	}
-	return &results{f: f, w: bufio.NewWriterSize(f, 64<<10), path: path}, done, nil
+	return &results{f: f, w: bufio.NewWriterSize(f, 64<<10), path: path}, nil
 }
 
 // readDone collects the params of the points in the file, and cuts off a

@@ -6,12 +6,17 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"os/exec"
 	"runtime"
+	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/zmqflow/zmqflow/examples/gridsearch/gridsearch"
+	"github.com/zmqflow/zmqflow/socket"
 )
 
 type paramFlags []string
@@ -26,7 +31,9 @@ type options struct {
 	bind     string
 	out      string
 	resume   bool
+	rerun    bool // -resume-failed
 	force    bool
+	autoOut  bool // no -out: createAuto names the file
 	retries  int
 	timeout  time.Duration
 	halt     int
@@ -40,9 +47,10 @@ type options struct {
 func (o *options) flags(fs *flag.FlagSet) {
 	fs.Var(&o.params, "param", "a parameter, name=SPEC (repeat for each)")
 	fs.IntVar(&o.workers, "workers", runtime.NumCPU(), "local worker slots; 0 for none (remote workers only, with -bind)")
-	fs.StringVar(&o.bind, "bind", "", "endpoint for remote workers, e.g. tcp://*:5555")
-	fs.StringVar(&o.out, "out", "", "results file, JSON Lines (default gridsearch-YYYYmmdd-HHMMSS.jsonl)")
-	fs.BoolVar(&o.resume, "resume", false, "continue -out: skip the points already in it")
+	fs.StringVar(&o.bind, "bind", "", "endpoint for remote workers, e.g. tcp://*:5555 (the worker hint then names this host and its addresses)")
+	fs.StringVar(&o.out, "out", "", "results file, JSON Lines (default gridsearch-YYYYmmdd-HHMMSS.mmm.jsonl, -2, -3... added if taken)")
+	fs.BoolVar(&o.resume, "resume", false, "continue -out: skip the points already in it (failed ones are reported, and the exit status is 1 while any is left)")
+	fs.BoolVar(&o.rerun, "resume-failed", false, "-resume, and run again the points that failed")
 	fs.BoolVar(&o.force, "force", false, "overwrite -out, or with -resume continue it for another grid or command")
 	fs.IntVar(&o.retries, "retries", 0, "run a failed point up to this many more times")
 	fs.DurationVar(&o.timeout, "timeout", 0, "kill a point's command after this long (0: no limit)")
@@ -62,7 +70,9 @@ func (o *options) parse(name string, args []string) (*flag.FlagSet, error) {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(os.Stdout)
-			fmt.Printf("usage: gridsearch %s [flags] -- COMMAND ARGS... ({name} in them is replaced)\n", name)
+			fmt.Printf("usage: gridsearch %s [flags] -- COMMAND ARGS...\n"+
+				"  {name} in them is replaced by the value, {#} by the point's index, {%%} by the slot's number (both from 0);\n"+
+				"  {{ and }} are a literal { and }. Failed points are shown on stderr (the first %d whole).\n", name, showFailures)
 			fs.PrintDefaults()
 			return nil, errHelp
 		}
@@ -83,11 +93,12 @@ func (o *options) parse(name string, args []string) (*flag.FlagSet, error) {
 	default:
 		return nil, fmt.Errorf("%w: -progress %q: want auto, tty, lines or none", errUsage, o.progress)
 	}
+	o.resume = o.resume || o.rerun
 	if o.out == "" {
 		if o.resume {
-			return nil, fmt.Errorf("%w: -resume needs -out, the file to continue", errUsage)
+			return nil, fmt.Errorf("%w: -resume and -resume-failed need -out, the file to continue", errUsage)
 		}
-		o.out = time.Now().Format("gridsearch-20060102-150405.jsonl")
+		o.autoOut = true
 	}
 	return fs, nil
 }
@@ -116,16 +127,60 @@ func runCmd(ctx context.Context, args []string) error {
 	if err := grid.CheckCommand(command); err != nil {
 		return fmt.Errorf("%w: %s", errUsage, strings.TrimPrefix(err.Error(), "gridsearch: "))
 	}
-	return execute(ctx, &o, gridsearch.Config{Grid: grid, Command: command}, command)
+	if o.workers > 0 {
+		if err := checkExecutable(command[0]); err != nil {
+			return fmt.Errorf("%w: %v", errUsage, err)
+		}
+	}
+	var warnings []string
+	for _, name := range grid.Unused(command) {
+		w := fmt.Sprintf("gridsearch: warning: parameter %s is in no {%s} of the command", name, name)
+		if n := len(grid.Params[slices.IndexFunc(grid.Params, func(p gridsearch.Param) bool { return p.Name == name })].Values); n > 1 {
+			w += fmt.Sprintf(": its %d values run the same command", n)
+		}
+		warnings = append(warnings, w)
+	}
+	return execute(ctx, &o, gridsearch.Config{Grid: grid, Command: command}, command, warnings...)
 }
 
-// execute runs cfg with o's results file, progress and report.
-func execute(ctx context.Context, o *options, cfg gridsearch.Config, command []string) error {
+// checkExecutable reports a command that local workers cannot run: not
+// found, or not executable. One whose name is a placeholder is left to
+// the points.
+func checkExecutable(name string) error {
+	if strings.ContainsAny(name, "{}") {
+		return nil
+	}
+	_, err := exec.LookPath(name)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, exec.ErrDot):
+		return fmt.Errorf("command %s is in the current directory, which PATH names: write ./%s", name, name)
+	case errors.Is(err, exec.ErrNotFound):
+		return fmt.Errorf("command %s: not found in PATH", name)
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("command %s: no such file", name)
+	case errors.Is(err, fs.ErrPermission):
+		return fmt.Errorf("command %s: not executable", name)
+	}
+	return fmt.Errorf("command %s: %v", name, err)
+}
+
+// execute runs cfg with o's results file, progress and report. Nothing
+// is written until the run can start (Config.OnStart): a port in use, say,
+// leaves no file behind. warnings go to stderr then.
+func execute(ctx context.Context, o *options, cfg gridsearch.Config, command []string, warnings ...string) error {
 	grid := cfg.Grid
 	m := meta{Fingerprint: grid.Fingerprint(command), Params: o.params, Command: command, Points: grid.Len()}
-	res, done, err := openResults(o.out, m, o.resume, o.force)
-	if err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+	var before prior
+	if !o.autoOut {
+		inFile, err := checkResults(o.out, m, o.resume, o.force)
+		if err != nil {
+			return fmt.Errorf("%w: %v", errUsage, err)
+		}
+		if before, err = planResume(o.out, grid, inFile, o.rerun); err != nil {
+			return fmt.Errorf("%w: %v", errUsage, err)
+		}
 	}
 	cfg.Workers = o.workers
 	if o.workers == 0 {
@@ -135,38 +190,93 @@ func execute(ctx context.Context, o *options, cfg gridsearch.Config, command []s
 		spareProc(o.workers)
 	}
 	cfg.Bind, cfg.Retries, cfg.Timeout, cfg.Halt = o.bind, o.retries, o.timeout, o.halt
-	if len(done) > 0 {
-		// Params as the file has them: the same marshaling both ways.
-		cfg.Skip = func(i int) bool {
-			b, _ := grid.Point(i).Params().MarshalJSON()
-			return done[string(b)]
-		}
+	if before.skip != nil {
+		cfg.Skip = func(i int) bool { return before.skip[i] }
 	}
-	cfg.OnResult = res.write
 	prog := newProgress(os.Stderr, o.progress)
+	fails := newFailures(prog)
+	var res *results
+	cfg.OnStart = func() error {
+		var err error
+		if o.autoOut {
+			res, o.out, err = createAuto("", time.Now(), m)
+		} else {
+			res, err = createResults(o.out, m, o.resume)
+		}
+		if err != nil {
+			return err
+		}
+		fails.path = o.out
+		for _, w := range warnings {
+			prog.println(w)
+		}
+		switch {
+		case before.failed > 0:
+			prog.println(fmt.Sprintf("gridsearch: %d points failed in the run resumed and are not run again (-resume-failed runs them)", before.failed))
+		case before.rerun > 0:
+			prog.println(fmt.Sprintf("gridsearch: running again %d points that failed in the run resumed", before.rerun))
+		}
+		return nil
+	}
+	cfg.OnResult = func(rec gridsearch.Record) error {
+		if !rec.OK() {
+			fails.add(rec)
+		}
+		return res.write(rec)
+	}
 	cfg.OnProgress = func(p gridsearch.Progress) {
 		res.flush()
 		prog.update(p)
 	}
 	cfg.OnBound = func(ep string) {
-		fmt.Fprintf(os.Stderr, "gridsearch: %d points; workers join with: gridsearch worker -connect %s\n", grid.Len(), ep)
+		fmt.Fprintln(os.Stderr, workerHint(grid.Len(), ep))
 	}
 	sum, runErr := gridsearch.Run(ctx, cfg)
 	prog.finish()
+	fails.finish()
+	switch {
+	case errors.Is(runErr, gridsearch.ErrBind):
+		runErr = bindError(o.bind, runErr)
+	case errors.Is(runErr, gridsearch.ErrHalted):
+		runErr = fmt.Errorf("halted after %d failed points (-halt %d); -resume-failed -out %s runs them again and the rest", sum.Failed, o.halt, o.out)
+	}
+	if res == nil { // the run did not start: nothing was written
+		return runErr
+	}
 	if err := res.close(); err != nil && runErr == nil {
 		runErr = err
 	}
-	if sum.Total == 0 { // Run refused the config: nothing was done
-		return runErr
-	}
-	if err := report(os.Stdout, o, grid, sum); err != nil && runErr == nil {
+	if err := report(os.Stdout, o, grid, sum, before); err != nil && runErr == nil {
 		runErr = err
 	}
 	switch {
 	case runErr != nil:
 		return runErr
-	case sum.Failed > 0:
+	case sum.Failed > 0 || before.failed > 0:
 		return errSilent
 	}
 	return nil
+}
+
+// bindError is the reason -bind ep failed, without the layers it came
+// through.
+func bindError(ep string, err error) error {
+	if errors.Is(err, socket.ErrAddrInUse) || errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("-bind %s: address already in use (another master, or another program, has the port)", ep)
+	}
+	for {
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			if next := u.Unwrap(); next != nil {
+				err = next
+				continue
+			}
+		case interface{ Unwrap() []error }:
+			if errs := u.Unwrap(); len(errs) > 0 {
+				err = errs[len(errs)-1]
+				continue
+			}
+		}
+		return fmt.Errorf("-bind %s: %v", ep, err)
+	}
 }

@@ -10,10 +10,11 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/zmqflow/zmqflow/broker/pirate"
 	"github.com/zmqflow/zmqflow/examples/gridsearch/gridsearch"
 )
 
-// workerCmd is "gridsearch worker -connect EP [-slots N] [-idle D]": slots
+// workerCmd is "gridsearch worker -connect EP [-slots N] [-idle D] [-lost D]": slots
 // that run the points' commands for a master until Ctrl-C (or SIGTERM or
 // SIGHUP), or with -idle until no master has been heard for D. A master
 // that goes away is waited for: the slots reconnect, with back-off, to the
@@ -24,10 +25,11 @@ func workerCmd(ctx context.Context, args []string) error {
 	connect := fs.String("connect", "", "the master's -bind endpoint, e.g. tcp://master:5555")
 	slots := fs.Int("slots", runtime.NumCPU(), "points run at once")
 	idle := fs.Duration("idle", 0, "exit after this long without a master (from the start, or since the last one finished); 0: never")
+	lost := fs.Duration("lost", 10*time.Second, "say on stderr when no master has been heard for this long, and again when one is; 0: never")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			fs.SetOutput(os.Stdout)
-			fmt.Println("usage: gridsearch worker -connect tcp://HOST:PORT [-slots N] [-idle D]")
+			fmt.Println("usage: gridsearch worker -connect tcp://HOST:PORT [-slots N] [-idle D] [-lost D]")
 			fs.PrintDefaults()
 			return errHelp
 		}
@@ -40,18 +42,31 @@ func workerCmd(ctx context.Context, args []string) error {
 		return fmt.Errorf("%w: -slots %d, want at least 1", errUsage, *slots)
 	case *idle != 0 && *idle < minIdle:
 		return fmt.Errorf("%w: -idle %v: want 0 (never) or at least %v (a new master is heard some seconds after the last)", errUsage, *idle, minIdle)
+	case *lost != 0 && *lost < minLost:
+		return fmt.Errorf("%w: -lost %v: want 0 (never) or at least %v (a master is heard once a second)", errUsage, *lost, minLost)
 	case fs.NArg() > 0:
 		return fmt.Errorf("%w: worker takes no arguments (the command comes from the master): %q", errUsage, fs.Args())
 	}
 	fmt.Fprintf(os.Stderr, "gridsearch worker: %d slots on %s for %s\n", *slots, gridsearch.Hostname(), *connect)
 	spareProc(*slots)
-	err := gridsearch.ServeIdle(ctx, *connect, *slots, nil, *idle)
+	err := gridsearch.ServeWith(ctx, gridsearch.ServeConfig{Endpoint: *connect, Slots: *slots, Idle: *idle,
+		Quiet: *lost, OnQuiet: func(quiet bool) {
+			if quiet {
+				fmt.Fprintf(os.Stderr, "gridsearch worker: no master heard at %s for %v; still trying\n", *connect, *lost)
+			} else {
+				fmt.Fprintf(os.Stderr, "gridsearch worker: a master is heard at %s again\n", *connect)
+			}
+		}})
 	if errors.Is(err, gridsearch.ErrIdle) {
 		fmt.Fprintf(os.Stderr, "gridsearch worker: no master for %v; exiting\n", *idle)
 		return nil
 	}
 	return err
 }
+
+// minLost is the shortest -lost: a master sends a heartbeat every second,
+// and a busy machine may delay one or two.
+const minLost = 3 * pirate.DefaultHeartbeatInterval
 
 // minIdle is the shortest -idle. A worker hears a new master only after it
 // has given up the old one (three heartbeats of a second) and reconnected

@@ -8,17 +8,23 @@
 //
 //   - NewGrid parses parameter specs ("p=0:1:5", "q=1e-6:1:log:7", "n=1..8",
 //     "s=a,b") into a Grid, the product of their values; Point is one
-//     combination, and Expand fills a command's {name} placeholders.
+//     combination, and Expand fills a command's placeholders: {name}, {#}
+//     (the point's index), {%} (the slot's number, filled in by the worker
+//     that runs it; ExpandSlot) and the escapes {{ and }}. Unused names
+//     the parameters no placeholder uses.
 //   - Run is the master. It starts a pirate.LoadBalancer ("ZeroMQ - The
 //     Guide" ch. 3, "A Load Balancing Message Broker", with the Paranoid
 //     Pirate heartbeats of ch. 4) and local worker slots, and keeps a few more
 //     points in flight than there are slots: workers ask for work, so uneven
 //     durations do not stall the run as PUSH round-robin does (ch. 1's
-//     pipeline). A worker that dies has its point run elsewhere. OnResult
-//     streams records as they arrive; Summary says how the run went.
+//     pipeline). A worker that dies has its point run elsewhere. OnStart
+//     runs once the endpoint is bound, before any point; OnResult streams
+//     records as they arrive; Progress tells running points from queued
+//     ones; Summary says how the run went.
 //   - Serve is a worker process: slots that connect to a master's Bind
 //     endpoint and run its points; ServeIdle also ends when no master has
-//     been heard for a while.
+//     been heard for a while, and ServeWith also reports a master lost and
+//     found again.
 //
 // A command runs without a shell, stdin from /dev/null, in a process group of
 // its own that a timeout kills whole; on Linux it dies with its worker, so a

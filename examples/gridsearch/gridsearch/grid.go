@@ -347,44 +347,24 @@ func (ps Params) MarshalJSON() ([]byte, error) {
 	return []byte(b.String()), nil
 }
 
-var placeholder = regexp.MustCompile(`\{([A-Za-z_][A-Za-z0-9_]*)\}`)
-
 // CheckCommand reports an empty command or a {placeholder} in it that names
-// no parameter of g.
+// no parameter of g. The placeholders are {name}, {#}, {%} and the escapes
+// {{ and }} (see template.go).
 func (g Grid) CheckCommand(command []string) error {
 	if len(command) == 0 || command[0] == "" {
 		return fmt.Errorf("%w: no command given (put it after --)", ErrBadTemplate)
 	}
-	known := map[string]bool{}
-	for _, p := range g.Params {
-		known[p.Name] = true
-	}
-	for _, a := range command {
-		for _, m := range placeholder.FindAllStringSubmatch(a, -1) {
-			if !known[m[1]] {
-				return fmt.Errorf("%w: placeholder {%s} in %q names no parameter (have %s)",
-					ErrBadTemplate, m[1], a, strings.Join(g.Names(), ", "))
-			}
-		}
-	}
-	return nil
+	return g.checkTemplate(command)
 }
 
-// Expand returns command with each {name} replaced by the point's value.
-// Each argument stays one argument: there is no shell and no splitting.
+// Expand returns command with each {name} replaced by the point's value,
+// {#} by its index, and {{ and }} by { and }; {%}, the slot's number, is
+// left as it is (ExpandSlot fills it in). Each argument stays one
+// argument: there is no shell and no splitting.
 func (p Point) Expand(command []string) []string {
 	out := make([]string, len(command))
 	for i, a := range command {
-		if !strings.Contains(a, "{") {
-			out[i] = a
-			continue
-		}
-		out[i] = placeholder.ReplaceAllStringFunc(a, func(m string) string {
-			if v, ok := p.Get(m[1 : len(m)-1]); ok {
-				return v.Text
-			}
-			return m
-		})
+		out[i] = strings.Join(p.expandParts(a), "{%}")
 	}
 	return out
 }

@@ -64,6 +64,11 @@ type Config struct {
 	// OnBound is called with the endpoint remote workers connect to, as
 	// bound (a port of 0 or * resolved), before any work starts.
 	OnBound func(endpoint string)
+	// OnStart is called once the load balancer is bound and the local
+	// workers are started, before any point is handed out: the place to
+	// create output files, so that a run that cannot start (a port in
+	// use) leaves none. An error ends Run with it, nothing run.
+	OnStart func() error
 
 	// BrokerOptions go to the load balancer (heartbeats, max deliveries,
 	// a logger: the options of pirate.NewLoadBalancer). Run adds a
@@ -99,7 +104,8 @@ type Progress struct {
 	Skipped int           // points skipped (done by an earlier run)
 	Done    int           // points that succeeded
 	Failed  int           // points that failed, retries included
-	Running int           // points handed out and not finished
+	Running int           // points a worker slot has taken and not finished
+	Queued  int           // points handed out that wait for a free slot
 	Slots   int           // worker slots connected now
 	Elapsed time.Duration // since the run started
 }
@@ -119,6 +125,8 @@ var (
 	ErrConfig      = errors.New("gridsearch: bad config")
 	ErrInterrupted = errors.New("gridsearch: interrupted")
 	ErrHalted      = errors.New("gridsearch: halted after too many failures")
+	// ErrBind wraps the reason Bind could not be bound (socket.ErrAddrInUse, say).
+	ErrBind = errors.New("gridsearch: cannot bind")
 )
 
 // clientTimeout is how long the master waits for one attempt before it
@@ -189,7 +197,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	lb, err := pirate.NewLoadBalancer(base+"-points", back,
 		append(append([]pirate.Option(nil), cfg.BrokerOptions...), pirate.WithAbandoned(r.abandon))...)
 	if err != nil {
-		return Summary{}, fmt.Errorf("gridsearch: bind %s: %w", back, err)
+		return Summary{}, fmt.Errorf("%w %s: %w", ErrBind, back, err)
 	}
 	defer lb.Close()
 	if cfg.Bind != "" && cfg.OnBound != nil {
@@ -203,13 +211,18 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	local := localEndpoint(lb.Backend())
 	host := Hostname()
 	for i := range max(workers, 0) {
-		w, err := pirate.NewWorker(local, handler(fmt.Sprintf("local/%d", i), host, cfg.Func), cfg.WorkerOptions...)
+		w, err := pirate.NewWorker(local, handler(fmt.Sprintf("local/%d", i), host, i, cfg.Func), cfg.WorkerOptions...)
 		if err != nil {
 			return Summary{}, err
 		}
 		// Workers close before the client and the load balancer (defers
 		// run last first), which kills their running commands.
 		defer w.Close()
+	}
+	if cfg.OnStart != nil {
+		if err := cfg.OnStart(); err != nil {
+			return Summary{}, err
+		}
 	}
 
 	r.lb, r.client, r.start = lb, client, time.Now()
@@ -298,6 +311,7 @@ func (r *run) loop(ctx context.Context) (sum Summary, err error) {
 	}()
 
 	p := Progress{Total: r.n}
+	inflight := 0 // points handed out and not finished: running or queued
 	var busy time.Duration
 	attempts := map[int]int{}
 	cancels := map[int]context.CancelCauseFunc{} // of the requests in flight
@@ -307,8 +321,15 @@ func (r *run) loop(ctx context.Context) (sum Summary, err error) {
 	var stopErr error
 	tick := time.NewTicker(r.cfg.ProgressEvery + 250*time.Millisecond*boolInt(r.cfg.ProgressEvery <= 0))
 	defer tick.Stop()
+	// running splits the points handed out into those a slot has taken
+	// (as the broker counts them) and those that wait for one.
+	running := func() {
+		p.Running = min(inflight, r.lb.Stats().InFlight)
+		p.Queued = inflight - p.Running
+	}
 	progress := func() {
 		if r.cfg.OnProgress != nil {
+			running()
 			r.mu.Lock()
 			p.Slots = r.slots
 			r.mu.Unlock()
@@ -330,7 +351,7 @@ func (r *run) loop(ctx context.Context) (sum Summary, err error) {
 			limit = 0
 		}
 		r.mu.Unlock()
-		for !stopping && p.Running < limit {
+		for !stopping && inflight < limit {
 			var pt int
 			switch {
 			case len(retry) > 0:
@@ -346,19 +367,19 @@ func (r *run) loop(ctx context.Context) (sum Summary, err error) {
 				goto wait
 			}
 			attempts[pt]++
-			p.Running++
+			inflight++
 			wg.Add(1)
 			pctx, cancel := context.WithCancelCause(reqCtx)
 			cancels[pt] = cancel
 			go r.request(pctx, &wg, pt, attempts[pt])
 		}
 	wait:
-		if p.Running == 0 && (stopping || (len(retry) == 0 && next >= r.n)) {
+		if inflight == 0 && (stopping || (len(retry) == 0 && next >= r.n)) {
 			break
 		}
 		select {
 		case rep := <-r.results:
-			p.Running--
+			inflight--
 			cancels[rep.point](nil)
 			delete(cancels, rep.point)
 			if rep.err != nil {
@@ -407,6 +428,7 @@ func (r *run) loop(ctx context.Context) (sum Summary, err error) {
 	}
 	cancelReqs()
 	progress()
+	running()
 	sum.Progress = p
 	sum.Elapsed = time.Since(r.start)
 	sum.Busy = busy
@@ -436,7 +458,7 @@ func (r *run) request(ctx context.Context, wg *sync.WaitGroup, pt, attempt int) 
 		t.Params = append(t.Params, [2]string{nv.Name, nv.Value.Text})
 	}
 	if r.cfg.Func == nil {
-		t.Argv = point.Expand(r.cfg.Command)
+		t.Argv, t.Slots = point.expandTask(r.cfg.Command)
 	}
 	body, _ := json.Marshal(t)
 	rep := reply{point: pt, attempts: attempt}

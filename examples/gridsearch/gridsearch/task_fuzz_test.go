@@ -50,7 +50,7 @@ func FuzzTask(f *testing.F) {
 func checkHandler(t *testing.T, frame []byte) {
 	var task task
 	taskErr := json.Unmarshal(frame, &task)
-	h := handler("local/0", "host", echoParams)
+	h := handler("local/0", "host", 0, echoParams)
 	reply, err := h(context.Background(), [][]byte{frame})
 	if taskErr != nil {
 		if err == nil {
@@ -90,7 +90,7 @@ func checkHandler(t *testing.T, frame []byte) {
 		t.Fatalf("task %q: Expand made %d arguments of %d", frame, len(out), len(task.Argv))
 	}
 	for i, a := range task.Argv {
-		if !strings.Contains(a, "{") && out[i] != a {
+		if !strings.ContainsAny(a, "{}") && out[i] != a {
 			t.Fatalf("task %q: Expand changed %q into %q", frame, a, out[i])
 		}
 	}

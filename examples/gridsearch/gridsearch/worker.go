@@ -26,6 +26,7 @@ type task struct {
 	Attempt int         `json:"attempt"` // 1 for the first; matches a WithAbandoned report to its request
 	Params  [][2]string `json:"params"`
 	Argv    []string    `json:"argv,omitempty"`
+	Slots   []slotArg   `json:"slots,omitempty"`   // the arguments with {%}, in pieces
 	Timeout int64       `json:"timeout,omitempty"` // ns; 0 for none
 }
 
@@ -56,9 +57,9 @@ func (t task) point() Point {
 // when the point's Timeout passes or the run is interrupted.
 type Func func(ctx context.Context, p Point) (any, error)
 
-// handler returns a pirate.Handler for one slot named name. With fn nil it
-// runs the task's command.
-func handler(name, host string, fn Func) pirate.Handler {
+// handler returns a pirate.Handler for slot number slot, named name. With
+// fn nil it runs the task's command, {%} in it replaced by slot.
+func handler(name, host string, slot int, fn Func) pirate.Handler {
 	return func(ctx context.Context, req [][]byte) ([][]byte, error) {
 		if len(req) != 1 {
 			return nil, fmt.Errorf("gridsearch: request of %d frames, want 1", len(req))
@@ -78,7 +79,7 @@ func handler(name, host string, fn Func) pirate.Handler {
 		case fn != nil:
 			o = callFunc(ctx, fn, t.point())
 		case len(t.Argv) > 0:
-			o = runCommand(ctx, t.Argv)
+			o = runCommand(ctx, withSlot(t.Argv, t.Slots, slot))
 		default:
 			o = outcome{Exit: -1, Error: "this worker runs commands and the task has none (a Go function runs only on workers started with it)"}
 		}
@@ -151,52 +152,5 @@ var ErrIdle = errors.New("gridsearch: no master")
 // reconnect back-off is capped at a quarter of idle, so that a master that
 // comes up within idle is found (an option of opts may set another).
 func ServeIdle(ctx context.Context, endpoint string, slots int, fn Func, idle time.Duration, opts ...pirate.Option) error {
-	if slots < 1 {
-		return fmt.Errorf("gridsearch: slots %d, want at least 1", slots)
-	}
-	if idle < 0 {
-		return fmt.Errorf("gridsearch: idle %v, want 0 or more", idle)
-	}
-	if idle > 0 {
-		backoff := max(idle/4, time.Millisecond)
-		opts = append([]pirate.Option{pirate.WithReconnect(
-			min(pirate.DefaultReconnectInit, backoff), min(pirate.DefaultReconnectMax, backoff))}, opts...)
-	}
-	host := Hostname()
-	var ws []*pirate.Worker
-	defer func() {
-		for _, w := range ws {
-			w.Close()
-		}
-	}()
-	for i := range slots {
-		name := fmt.Sprintf("%s:%d/%d", host, os.Getpid(), i)
-		w, err := pirate.NewWorker(endpoint, handler(name, host, fn), opts...)
-		if err != nil {
-			return err
-		}
-		ws = append(ws, w)
-	}
-	if idle == 0 {
-		<-ctx.Done()
-		return nil
-	}
-	last := time.Now()
-	tick := time.NewTicker(max(min(idle/4, time.Second), time.Millisecond))
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case now := <-tick.C:
-			for _, w := range ws {
-				if h := w.Stats().LastHeard; h.After(last) {
-					last = h
-				}
-			}
-			if now.Sub(last) >= idle {
-				return fmt.Errorf("%w for %v", ErrIdle, idle)
-			}
-		}
-	}
+	return ServeWith(ctx, ServeConfig{Endpoint: endpoint, Slots: slots, Func: fn, Idle: idle, Options: opts})
 }

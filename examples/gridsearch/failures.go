@@ -1,0 +1,108 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/zmqflow/zmqflow/examples/gridsearch/gridsearch"
+)
+
+// failures shows failed points on stderr as they come: the first
+// showFailures whole (the point, why, its stderr's last lines), then a
+// count of the rest, at most every lineEvery and once at the end, that
+// points to the results file, which has them all.
+type failures struct {
+	mu    sync.Mutex
+	pr    *progress
+	path  string // the results file
+	n     int    // failures so far
+	told  int    // the count last shown
+	last  time.Time
+	every time.Duration
+}
+
+const (
+	showFailures = 3   // failures shown whole
+	stderrLines  = 3   // lines of a failure's stderr shown
+	maxLineLen   = 200 // bytes of each shown
+)
+
+func newFailures(pr *progress) *failures { return &failures{pr: pr, every: lineEvery} }
+
+// add shows rec, a failed point, or counts it.
+func (f *failures) add(rec gridsearch.Record) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.n++
+	if f.n <= showFailures {
+		f.pr.println(failureText(rec))
+		f.told = f.n
+		return
+	}
+	if now := time.Now(); now.Sub(f.last) >= f.every {
+		f.last = now
+		f.tell()
+	}
+}
+
+// finish shows the count of the failures not shown whole, if it has grown.
+func (f *failures) finish() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.n > f.told {
+		f.tell()
+	}
+}
+
+func (f *failures) tell() {
+	more := f.n - showFailures
+	noun := "failures"
+	if more == 1 {
+		noun = "failure"
+	}
+	f.pr.println(fmt.Sprintf("gridsearch: and %d more %s; see %s", more, noun, f.path))
+	f.told = f.n
+}
+
+// failureText is a failed point as shown: its parameters, why it failed,
+// and the tail of its stderr, indented.
+func failureText(rec gridsearch.Record) string {
+	why := fmt.Sprintf("exit status %d", rec.Exit)
+	switch {
+	case rec.Error != "" && rec.Exit == -1:
+		why = rec.Error // not run, killed, timed out: the exit code says nothing more
+	case rec.Error != "":
+		why += ": " + rec.Error
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "gridsearch: point %d (%s) failed: %s", rec.Point, paramText(rec.Params), why)
+	if rec.Attempts > 1 {
+		fmt.Fprintf(&b, " (attempt %d)", rec.Attempts)
+	}
+	for _, l := range tailLines(rec.Stderr, stderrLines) {
+		b.WriteString("\n    stderr: " + l)
+	}
+	return b.String()
+}
+
+// tailLines is the last n non-blank lines of s, each cut to maxLineLen.
+func tailLines(s string, n int) []string {
+	var out []string
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	for i := len(lines) - 1; i >= 0 && len(out) < n; i-- {
+		l := strings.TrimRight(lines[i], "\r")
+		if strings.TrimSpace(l) == "" {
+			continue
+		}
+		if len(l) > maxLineLen {
+			l = l[:maxLineLen] + "..."
+		}
+		out = append(out, l)
+	}
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out
+}
