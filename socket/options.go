@@ -62,6 +62,7 @@ type options struct {
 	hbInterval          time.Duration // 0: no heartbeats of ours
 	hbTimeout           time.Duration
 	hbTTL               time.Duration
+	libzmqOptions       // options_libzmq.go
 }
 
 func defaultOptions() options {

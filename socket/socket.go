@@ -74,6 +74,9 @@ func New(t Type, opts ...Option) (*Socket, error) {
 			return nil, err
 		}
 	}
+	if err := o.checkTypes(t); err != nil {
+		return nil, err
+	}
 	if o.plainClient && o.plainAuth != nil {
 		return nil, fmt.Errorf("%w: a socket is either a PLAIN client or a PLAIN server", ErrBadOption)
 	}

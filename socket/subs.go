@@ -137,29 +137,32 @@ func (s *Socket) updateSubs(m Msg) {
 
 // onSubscription applies a subscription message from a subscriber p (PUB,
 // XPUB). It reports whether an XPUB should pass the message to the
-// application: the first subscription to a prefix, or the last cancel.
+// application: the first subscription to a prefix, or the last cancel
+// (every subscription with WithXPubVerbose, and every cancel with
+// WithXPubVerboser).
 func (s *Socket) onSubscription(p *pipe, m Msg) bool {
 	if len(m) != 1 || len(m[0]) == 0 || m[0][0] > subscribeByte {
 		return false
 	}
 	prefix := string(m[0][1:])
+	subscribe := m[0][0] == subscribeByte
 	p.subMu.Lock()
 	_, had := p.subs[prefix]
 	switch {
-	case m[0][0] == subscribeByte && !had:
+	case subscribe && !had:
 		p.subs[prefix] = struct{}{}
 		p.maxSub = max(p.maxSub, len(prefix))
 		if prefix == "" {
 			p.all.Store(true)
 		}
-	case m[0][0] == unsubscribeByte && had:
+	case !subscribe && had:
 		delete(p.subs, prefix)
 		if prefix == "" {
 			p.all.Store(false)
 		}
-	default:
+	default: // the peer subscribed again, or cancelled what it never had
 		p.subMu.Unlock()
-		return false
+		return s.typ == XPub && subscribe && s.opts.xpubVerbose
 	}
 	p.subMu.Unlock()
 	if s.typ != XPub {
@@ -167,10 +170,10 @@ func (s *Socket) onSubscription(p *pipe, m Msg) bool {
 	}
 	s.subs.mu.Lock()
 	defer s.subs.mu.Unlock()
-	if m[0][0] == subscribeByte {
-		return s.subs.add(prefix)
+	if subscribe {
+		return s.subs.add(prefix) || s.opts.xpubVerbose
 	}
-	return s.subs.remove(prefix)
+	return s.subs.remove(prefix) || s.opts.xpubVerboser
 }
 
 // subscribed reports whether the peer has any subscription (PUB, XPUB).
@@ -219,7 +222,7 @@ func (s *Socket) xpubPeerGone(p *pipe) {
 		s.subs.mu.Lock()
 		last := s.subs.remove(prefix)
 		s.subs.mu.Unlock()
-		if last && !s.closed.Load() {
+		if (last || s.opts.xpubVerboser) && !s.closed.Load() {
 			s.queueUp(p, subscriptionMsg(unsubscribeByte, prefix))
 		}
 	}

@@ -36,7 +36,9 @@ type driver struct {
 // endpoint may use port * and is resolved), --identity ID, --subscribe
 // PREFIX, --heartbeat IVL,TIMEOUT (ms), --plain-client USER:PASS,
 // --plain-server USER:PASS, --echo (send each message back instead of
-// reporting it to Recv).
+// reporting it to Recv), --sockopt NAME=VALUE (any zmq_setsockopt option by
+// its name without ZMQ_, set before the binds and connects: an integer VALUE
+// as an int, anything else as bytes; repeatable).
 func Socket(t testing.TB, typ string, args ...string) *Peer {
 	t.Helper()
 	p := Start(t, peerScript, append([]string{typ}, args...)...)

@@ -1,0 +1,88 @@
+package socket
+
+import (
+	"fmt"
+	"net"
+	"slices"
+	"strings"
+)
+
+// The libzmq socket options beyond the basics of options.go, each with
+// libzmq 4.3's meaning. Each feature's behaviour lives with its socket
+// type's logic; this file only records what was asked for and checks that
+// it applies to the socket's type.
+
+// libzmqOptions is the part of options this file sets.
+type libzmqOptions struct {
+	xpubVerbose    bool // pass every subscribe upstream (ZMQ_XPUB_VERBOSE)
+	xpubVerboser   bool // and every cancel (ZMQ_XPUB_VERBOSER)
+	xpubManual     bool // subscriptions applied by the application (ZMQ_XPUB_MANUAL)
+	xpubWelcome    Msg  // sent to each new subscriber (ZMQ_XPUB_WELCOME_MSG)
+	reqRelaxed     bool // REQ may send again before the reply (ZMQ_REQ_RELAXED)
+	reqCorrelate   bool // REQ requests carry an id frame (ZMQ_REQ_CORRELATE)
+	routerHandover bool // a new peer takes over an identity in use (ZMQ_ROUTER_HANDOVER)
+	probeRouter    bool // an empty message to each new peer (ZMQ_PROBE_ROUTER)
+	immediate      bool // queue only to completed connections (ZMQ_IMMEDIATE)
+	conflate       bool // keep only the last message (ZMQ_CONFLATE)
+	invertMatching bool // PUB, XPUB, SUB: the subscriptions exclude (ZMQ_INVERT_MATCHING)
+	keepAlive      *net.KeepAliveConfig
+
+	typed []typedOption // options set that apply to some types only
+}
+
+// typedOption is an option that New accepts only on some socket types.
+type typedOption struct {
+	name  string
+	types []Type
+}
+
+// only notes that the option name was given and applies to types alone.
+func (o *options) only(name string, types ...Type) {
+	o.typed = append(o.typed, typedOption{name, types})
+}
+
+// checkTypes refuses an option given to a socket type it does not apply to,
+// as libzmq's zmq_setsockopt does with EINVAL: silently ignoring it would
+// leave the application believing it has a behaviour it has not.
+func (o *options) checkTypes(t Type) error {
+	for _, to := range o.typed {
+		if slices.Contains(to.types, t) {
+			continue
+		}
+		names := make([]string, len(to.types))
+		for i, tt := range to.types {
+			names[i] = tt.String()
+		}
+		return fmt.Errorf("%w: %s does not apply to %v (only to %s)", ErrBadOption, to.name, t, strings.Join(names, ", "))
+	}
+	return nil
+}
+
+// WithXPubVerbose makes an XPUB pass every subscription message to the
+// application, a second subscription to a prefix already subscribed
+// included (libzmq's ZMQ_XPUB_VERBOSE). By default only the first
+// subscription to each prefix is passed on: a proxy forwarding them
+// upstream needs no more, but a last-value cache must see each subscriber
+// come (see WithXPubWelcome). Cancels are still passed only when no
+// subscriber holds the prefix any more; WithXPubVerboser passes them all.
+// XPUB only.
+func WithXPubVerbose() Option {
+	return optionFunc(func(o *options) error {
+		o.only("WithXPubVerbose", XPub)
+		o.xpubVerbose = true
+		return nil
+	})
+}
+
+// WithXPubVerboser is WithXPubVerbose for cancels too: every subscribe and
+// every cancel a subscriber sends reaches the application (libzmq's
+// ZMQ_XPUB_VERBOSER), and a subscriber that leaves is reported with a
+// cancel for each of its subscriptions. A cancel of a prefix the
+// subscriber never subscribed is not passed on. XPUB only.
+func WithXPubVerboser() Option {
+	return optionFunc(func(o *options) error {
+		o.only("WithXPubVerboser", XPub)
+		o.xpubVerbose, o.xpubVerboser = true, true
+		return nil
+	})
+}

@@ -1,0 +1,65 @@
+package socket_test
+
+// The libzmq socket options of options_libzmq.go against libzmq 4.3 peers
+// (pyzmq): each option where the wire is involved, both ways where libzmq
+// has the option too.
+
+import (
+	"testing"
+
+	"github.com/zmqflow/zmqflow/internal/pyzmq"
+	"github.com/zmqflow/zmqflow/socket"
+)
+
+// linkPeers joins our socket s and n new libzmq sockets of type pyType, as
+// linkPeer does for one.
+func linkPeers(t *testing.T, w interopWiring, s *socket.Socket, n int, pyType string, pyArgs ...string) []*pyzmq.Peer {
+	t.Helper()
+	var ep string
+	if w.goBinds {
+		ep = mustBind(t, s, w.tr.ep(t))
+	}
+	peers := make([]*pyzmq.Peer, n)
+	for i := range peers {
+		if w.goBinds {
+			peers[i] = pyzmq.Socket(t, pyType, append([]string{"--connect", ep}, pyArgs...)...)
+			continue
+		}
+		peers[i] = pyzmq.Socket(t, pyType, append([]string{"--bind", w.tr.ep(t)}, pyArgs...)...)
+		mustConnect(t, s, peers[i].Endpoint())
+	}
+	return peers
+}
+
+// Our verbose XPUB passes on the second libzmq SUB's subscription to a
+// prefix the first holds.
+func TestInteropXPubVerbose(t *testing.T) {
+	interopLeakCheck(t)
+	t.Run("go-xpub", func(t *testing.T) {
+		eachInteropWiring(t, func(t *testing.T, w interopWiring) {
+			ctx := interopCtx(t)
+			xpub := openInterop(t, socket.XPub, socket.WithXPubVerbose())
+			linkPeers(t, w, xpub, 2, "SUB", "--subscribe", "topic")
+			for range 2 {
+				wantFrames(t, "our XPUB", mustRecv(t, ctx, xpub), socket.Msg{[]byte("\x01topic")})
+			}
+		})
+	})
+	// Our SUB passes a repeated subscription upstream, as libzmq's does:
+	// a verbose libzmq XPUB sees both.
+	t.Run("py-xpub", func(t *testing.T) {
+		eachInteropWiring(t, func(t *testing.T, w interopWiring) {
+			ctx := interopCtx(t)
+			sub := openInterop(t, socket.Sub)
+			events := sub.Monitor()
+			p := linkPeer(t, w, sub, "XPUB", "--sockopt", "XPUB_VERBOSE=1")
+			// Connected first: a reconnect sends each prefix once.
+			waitForEvent(t, ctx, events, "handshake-ok", eventIs(socket.EventHandshakeOK))
+			must(t, sub.Subscribe([]byte("topic")))
+			must(t, sub.Subscribe([]byte("topic")))
+			for range 2 {
+				wantFrames(t, "libzmq XPUB", pyRecv(t, ctx, p), socket.Msg{[]byte("\x01topic")})
+			}
+		})
+	})
+}

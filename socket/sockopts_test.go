@@ -1,0 +1,117 @@
+package socket_test
+
+// The libzmq socket options of options_libzmq.go: which types take each,
+// and what each does, over every transport where the transport matters.
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zmqflow/zmqflow/socket"
+)
+
+var allTypes = []socket.Type{
+	socket.Pair, socket.Pub, socket.Sub, socket.Req, socket.Rep, socket.Dealer,
+	socket.Router, socket.Pull, socket.Push, socket.XPub, socket.XSub,
+}
+
+// sockoptTypes is each type-specific option and the types it applies to,
+// as libzmq's zmq_setsockopt lists them.
+var sockoptTypes = []struct {
+	name  string
+	opt   socket.Option
+	types []socket.Type
+}{
+	{"WithXPubVerbose", socket.WithXPubVerbose(), []socket.Type{socket.XPub}},
+	{"WithXPubVerboser", socket.WithXPubVerboser(), []socket.Type{socket.XPub}},
+}
+
+// An option given to a type it does not apply to fails New with
+// ErrBadOption, naming the option and the type; on the types it applies to,
+// New accepts it.
+func TestSockoptTypes(t *testing.T) {
+	for _, o := range sockoptTypes {
+		for _, typ := range allTypes {
+			s, err := socket.New(typ, o.opt)
+			if slices.Contains(o.types, typ) {
+				if err != nil {
+					t.Errorf("New(%v, %s): %v, want it accepted", typ, o.name, err)
+					continue
+				}
+				s.Close()
+				continue
+			}
+			if err == nil {
+				s.Close()
+				t.Errorf("New(%v, %s) accepted, want ErrBadOption", typ, o.name)
+				continue
+			}
+			if !errors.Is(err, socket.ErrBadOption) || !strings.Contains(err.Error(), o.name) || !strings.Contains(err.Error(), typ.String()) {
+				t.Errorf("New(%v, %s): %v, want ErrBadOption naming the option and the type", typ, o.name, err)
+			}
+		}
+	}
+}
+
+// expectXPub receives the next message of an XPUB and checks it is want.
+func expectXPub(t *testing.T, xpub *tsock, want string) {
+	t.Helper()
+	if m := xpub.recv(); !equal(m, want) {
+		t.Fatalf("XPUB got %q, want %q", m, want)
+	}
+}
+
+// A verbose XPUB passes every subscribe, a second subscriber's and a
+// repeated one included; cancels only when nobody holds the prefix.
+func TestXPubVerbose(t *testing.T) {
+	eachTransport(t, func(t *testing.T, tr transport) {
+		xpub := openSock(t, socket.XPub, socket.WithXPubVerbose())
+		ep := xpub.bind(tr.endpoint(t))
+		sub1, sub2 := openSock(t, socket.Sub), openSock(t, socket.Sub)
+		sub1.connect(ep)
+		sub2.connect(ep)
+
+		must(t, sub1.Subscribe([]byte("A")))
+		expectXPub(t, xpub, "\x01A")
+		must(t, sub2.Subscribe([]byte("A")))
+		expectXPub(t, xpub, "\x01A")
+		must(t, sub1.Subscribe([]byte("A"))) // the same peer again
+		expectXPub(t, xpub, "\x01A")
+
+		// sub1 cancels both of its "A": sub2 still holds it, so no cancel
+		// is passed on; the marker on the same connection shows it.
+		must(t, sub1.Unsubscribe([]byte("A")))
+		must(t, sub1.Unsubscribe([]byte("A")))
+		must(t, sub1.Subscribe([]byte("M")))
+		expectXPub(t, xpub, "\x01M")
+		must(t, sub2.Unsubscribe([]byte("A")))
+		expectXPub(t, xpub, "\x00A")
+	})
+}
+
+// A verboser XPUB passes every cancel too, and one for each subscription of
+// a subscriber that left.
+func TestXPubVerboser(t *testing.T) {
+	eachTransport(t, func(t *testing.T, tr transport) {
+		xpub := openSock(t, socket.XPub, socket.WithXPubVerboser())
+		ep := xpub.bind(tr.endpoint(t))
+		sub1, sub2 := openSock(t, socket.Sub), openSock(t, socket.Sub)
+		sub1.connect(ep)
+		sub2.connect(ep)
+
+		must(t, sub1.Subscribe([]byte("A")))
+		expectXPub(t, xpub, "\x01A")
+		must(t, sub2.Subscribe([]byte("A")))
+		expectXPub(t, xpub, "\x01A")
+		must(t, sub1.Unsubscribe([]byte("A")))
+		expectXPub(t, xpub, "\x00A")
+		must(t, sub2.Close())
+		expectXPub(t, xpub, "\x00A")
+		if m, ok := xpub.tryRecv(50 * time.Millisecond); ok {
+			t.Errorf("XPUB got an extra message %q", m)
+		}
+	})
+}
