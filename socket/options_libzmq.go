@@ -86,3 +86,36 @@ func WithXPubVerboser() Option {
 		return nil
 	})
 }
+
+// WithXPubWelcome makes an XPUB send m to each subscriber as it connects,
+// and again after each reconnect, before anything else (libzmq's
+// ZMQ_XPUB_WELCOME_MSG, there of one frame). A SUB filters the welcome as
+// any message: it must subscribe to the welcome's first frame before it
+// connects. Receiving it tells the subscriber that it has reached the
+// publisher and that its subscriptions are on their way.
+//
+// In a last-value cache (the guide's chapter 5, "Last Value Caching") the
+// cache's XPUB answers each subscription with the value it holds for the
+// prefix. With a plain XPUB the second subscriber to a prefix is never
+// answered: its subscription duplicates the first and is not passed on.
+// WithXPubVerbose closes that gap; the welcome message alone does not (it
+// is the same for every subscriber and goes before any subscription
+// arrives), but it tells each subscriber when it has reached the cache, so
+// that its wait for the value starts then and not at Connect. See the
+// example. The value sent for the second subscriber reaches every
+// subscriber of the prefix, the first one again: subscribers that must not
+// act on a value twice number them. XPUB only; m must have at least one
+// frame.
+func WithXPubWelcome(m Msg) Option {
+	return optionFunc(func(o *options) error {
+		o.only("WithXPubWelcome", XPub)
+		if len(m) == 0 {
+			return fmt.Errorf("%w: empty welcome message", ErrBadOption)
+		}
+		o.xpubWelcome = make(Msg, len(m))
+		for i, f := range m {
+			o.xpubWelcome[i] = append([]byte{}, f...)
+		}
+		return nil
+	})
+}

@@ -144,6 +144,9 @@ func (s *Socket) attach(p *pipe) bool {
 		}
 		s.routes[string(p.id)] = p
 	}
+	if s.typ == XPub {
+		s.welcome(p) // before the peer is published: nothing goes before it
+	}
 	s.pipes = append(s.pipes, p)
 	p.gone.Store(false)
 	s.publishLocked()

@@ -63,3 +63,27 @@ func TestInteropXPubVerbose(t *testing.T) {
 		})
 	})
 }
+
+// The welcome message reaches a libzmq SUB from our XPUB, and ours from a
+// libzmq XPUB.
+func TestInteropXPubWelcome(t *testing.T) {
+	interopLeakCheck(t)
+	welcome := socket.NewMsgString("welcome!")
+	t.Run("go-xpub", func(t *testing.T) {
+		eachInteropWiring(t, func(t *testing.T, w interopWiring) {
+			ctx := interopCtx(t)
+			xpub := openInterop(t, socket.XPub, socket.WithXPubWelcome(welcome))
+			p := linkPeer(t, w, xpub, "SUB", "--subscribe", "welcome")
+			wantFrames(t, "libzmq SUB", pyRecv(t, ctx, p), welcome)
+		})
+	})
+	t.Run("py-xpub", func(t *testing.T) {
+		eachInteropWiring(t, func(t *testing.T, w interopWiring) {
+			ctx := interopCtx(t)
+			sub := openInterop(t, socket.Sub)
+			must(t, sub.Subscribe([]byte("welcome")))
+			linkPeer(t, w, sub, "XPUB", "--sockopt", "XPUB_WELCOME_MSG=welcome!")
+			wantFrames(t, "our SUB", mustRecv(t, ctx, sub), welcome)
+		})
+	})
+}

@@ -27,6 +27,7 @@ var sockoptTypes = []struct {
 }{
 	{"WithXPubVerbose", socket.WithXPubVerbose(), []socket.Type{socket.XPub}},
 	{"WithXPubVerboser", socket.WithXPubVerboser(), []socket.Type{socket.XPub}},
+	{"WithXPubWelcome", socket.WithXPubWelcome(socket.NewMsgString("hi")), []socket.Type{socket.XPub}},
 }
 
 // An option given to a type it does not apply to fails New with
@@ -112,6 +113,49 @@ func TestXPubVerboser(t *testing.T) {
 		expectXPub(t, xpub, "\x00A")
 		if m, ok := xpub.tryRecv(50 * time.Millisecond); ok {
 			t.Errorf("XPUB got an extra message %q", m)
+		}
+	})
+}
+
+// A welcome message reaches each subscriber first, over every transport,
+// and again when a subscriber connects anew.
+func TestXPubWelcome(t *testing.T) {
+	eachTransport(t, func(t *testing.T, tr transport) {
+		ep := tr.endpoint(t)
+		if tr.name == "tcp" {
+			ep = freeTCPEndpoint(t)
+		}
+		// Verbose, so that each subscriber's subscription shows.
+		xpub := openSock(t, socket.XPub, socket.WithXPubVerbose(), socket.WithXPubWelcome(socket.NewMsgString("hello", "1")))
+		ep = xpub.bind(ep)
+		subs := []*tsock{openSock(t, socket.Sub, socket.WithReconnectInterval(20*time.Millisecond)), openSock(t, socket.Sub)}
+		for _, sub := range subs {
+			must(t, sub.Subscribe([]byte("hello")))
+			sub.connect(ep)
+			if m := sub.recv(); !equal(m, "hello", "1") {
+				t.Fatalf("SUB got %q first, want the welcome", m)
+			}
+		}
+		// Both subscriptions arrived: a message published now reaches both,
+		// after the welcome.
+		expectXPub(t, xpub, "\x01hello")
+		expectXPub(t, xpub, "\x01hello")
+		xpub.send("hello", "2")
+		for _, sub := range subs {
+			if m := sub.recv(); !equal(m, "hello", "2") {
+				t.Fatalf("SUB got %q, want [hello 2]", m)
+			}
+		}
+		if tr.name == "inproc" {
+			return // no reconnect: a new bind links the connector anew, tested below for tcp
+		}
+		// The publisher restarts: the first subscriber reconnects and is
+		// welcomed by the new one.
+		must(t, xpub.Close())
+		xpub2 := openSock(t, socket.XPub, socket.WithXPubWelcome(socket.NewMsgString("hello", "again")))
+		xpub2.bind(ep)
+		if m := subs[0].recv(); !equal(m, "hello", "again") {
+			t.Fatalf("SUB got %q after the reconnect, want the new welcome", m)
 		}
 	})
 }

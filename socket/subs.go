@@ -176,6 +176,14 @@ func (s *Socket) onSubscription(p *pipe, m Msg) bool {
 	return s.subs.remove(prefix) || s.opts.xpubVerboser
 }
 
+// welcome queues the welcome message (WithXPubWelcome) for a new
+// subscriber, first of all it will receive. s.mu is held.
+func (s *Socket) welcome(p *pipe) {
+	if s.opts.xpubWelcome != nil && !p.trySend(s.opts.xpubWelcome) {
+		s.drop(p, "welcome message to a peer with no room")
+	}
+}
+
 // subscribed reports whether the peer has any subscription (PUB, XPUB).
 func (p *pipe) subscribed() bool {
 	if p.subs == nil {

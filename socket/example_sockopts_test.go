@@ -1,0 +1,90 @@
+package socket_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"time"
+
+	"github.com/zmqflow/zmqflow/socket"
+)
+
+// A last-value cache (the guide's chapter 5): the cache's XPUB answers each
+// subscription with the last value it holds for the prefix. Verbose, it
+// sees the second subscriber to "price." too, whose subscription a plain
+// XPUB would swallow as a duplicate; the welcome tells each subscriber
+// that it has reached the cache. The first subscriber gets the value a
+// second time, when the cache answers the second.
+func ExampleWithXPubWelcome() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+
+	cache, err := socket.New(socket.XPub, socket.WithXPubVerbose(),
+		socket.WithXPubWelcome(socket.NewMsgString("welcome")))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer cache.Close()
+	ep, err := cache.Bind("tcp://127.0.0.1:*")
+	if err != nil {
+		log.Fatal(err)
+	}
+	last := map[string]socket.Msg{"price.": socket.NewMsgString("price.", "42")}
+
+	// answer serves subscriptions until it has sent a cached value.
+	answer := func() {
+		for {
+			m, err := cache.Recv(ctx)
+			if err != nil {
+				log.Fatal(err)
+			}
+			if len(m[0]) == 0 || m[0][0] != 1 {
+				continue // a cancel
+			}
+			if v, ok := last[string(m[0][1:])]; ok {
+				if err := cache.Send(ctx, v); err != nil {
+					log.Fatal(err)
+				}
+				return
+			}
+		}
+	}
+	subscriber := func() *socket.Socket {
+		sub, err := socket.New(socket.Sub)
+		if err != nil {
+			log.Fatal(err)
+		}
+		sub.Subscribe([]byte("welcome")) // before Connect, to get the welcome
+		sub.Subscribe([]byte("price."))
+		if err := sub.Connect(ep); err != nil {
+			log.Fatal(err)
+		}
+		return sub
+	}
+	show := func(name string, sub *socket.Socket) {
+		m, err := sub.Recv(ctx)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(name, m.Strings())
+	}
+
+	first := subscriber()
+	defer first.Close()
+	show("first", first)
+	answer()
+	show("first", first)
+
+	second := subscriber()
+	defer second.Close()
+	show("second", second)
+	answer()
+	show("second", second)
+	show("first", first)
+	// Output:
+	// first [welcome]
+	// first [price. 42]
+	// second [welcome]
+	// second [price. 42]
+	// first [price. 42]
+}
