@@ -119,3 +119,24 @@ func WithXPubWelcome(m Msg) Option {
 		return nil
 	})
 }
+
+// WithXPubManual makes an XPUB leave its subscribers' subscriptions to the
+// application (libzmq's ZMQ_XPUB_MANUAL): a subscription message is not
+// applied, only passed to Recv, every one of them, repeats and cancels
+// included. The application applies what it decides with Subscribe and
+// Unsubscribe on the XPUB, which act on the peer whose subscription message
+// the last Recv returned: it may grant the prefix asked for, another one
+// (a narrower topic, say, that the peer is entitled to), or none. A
+// subscriber that leaves is reported with a cancel for each prefix it had
+// asked for, whether or not another subscriber holds it too.
+//
+// Concurrency: "the last Recv" is the socket's, not a goroutine's. Receive
+// from one goroutine and call Subscribe from it, between its Recvs. XPUB
+// only.
+func WithXPubManual() Option {
+	return optionFunc(func(o *options) error {
+		o.only("WithXPubManual", XPub)
+		o.xpubManual = true
+		return nil
+	})
+}

@@ -37,6 +37,7 @@ type pipe struct {
 	subs   map[string]struct{} // PUB/XPUB: the peer's subscriptions
 	all    atomic.Bool         // PUB/XPUB: the peer subscribed to everything
 	maxSub int
+	asked  map[string]struct{} // XPUB with WithXPubManual: what the peer subscribed, applied or not
 }
 
 func (s *Socket) newPipe(endpoint string, queued bool) *pipe {
@@ -45,6 +46,9 @@ func (s *Socket) newPipe(endpoint string, queued bool) *pipe {
 		// Made here, not in attach: an inproc subscriber may subscribe
 		// through its end before ours is attached.
 		p.subs = make(map[string]struct{})
+		if s.opts.xpubManual {
+			p.asked = make(map[string]struct{})
+		}
 	}
 	if queued {
 		p.out = newQueue(s.opts.sendHWM, &s.room)

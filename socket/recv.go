@@ -35,6 +35,10 @@ func (s *Socket) Recv(ctx context.Context) (Msg, error) {
 			if !s.subs.match(m[0]) {
 				continue // from an XPUB, or sent before a cancel arrived
 			}
+		case XPub:
+			if s.opts.xpubManual {
+				s.received(p, m)
+			}
 		}
 		return m, nil
 	}

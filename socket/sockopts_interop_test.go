@@ -87,3 +87,20 @@ func TestInteropXPubWelcome(t *testing.T) {
 		})
 	})
 }
+
+// Our manual XPUB grants a libzmq XSUB another prefix than it asked for:
+// only what was granted reaches it.
+func TestInteropXPubManual(t *testing.T) {
+	interopLeakCheck(t)
+	eachInteropWiring(t, func(t *testing.T, w interopWiring) {
+		ctx := interopCtx(t)
+		xpub := openInterop(t, socket.XPub, socket.WithXPubManual())
+		p := linkPeer(t, w, xpub, "XSUB")
+		pySend(t, p, socket.Msg{[]byte("\x01A")})
+		wantFrames(t, "our XPUB", mustRecv(t, ctx, xpub), socket.Msg{[]byte("\x01A")})
+		must(t, xpub.Subscribe([]byte("B")))
+		mustSend(t, ctx, xpub, socket.NewMsgString("A", "not granted"))
+		mustSend(t, ctx, xpub, socket.NewMsgString("B", "granted"))
+		wantFrames(t, "libzmq XSUB", pyRecv(t, ctx, p), socket.NewMsgString("B", "granted"))
+	})
+}

@@ -27,6 +27,7 @@ var sockoptTypes = []struct {
 }{
 	{"WithXPubVerbose", socket.WithXPubVerbose(), []socket.Type{socket.XPub}},
 	{"WithXPubVerboser", socket.WithXPubVerboser(), []socket.Type{socket.XPub}},
+	{"WithXPubManual", socket.WithXPubManual(), []socket.Type{socket.XPub}},
 	{"WithXPubWelcome", socket.WithXPubWelcome(socket.NewMsgString("hi")), []socket.Type{socket.XPub}},
 }
 
@@ -158,4 +159,65 @@ func TestXPubWelcome(t *testing.T) {
 			t.Fatalf("SUB got %q after the reconnect, want the new welcome", m)
 		}
 	})
+}
+
+// A manual XPUB applies no subscription itself: the application grants
+// each, here another prefix than the one asked for, and withdraws them.
+func TestXPubManual(t *testing.T) {
+	eachTransport(t, func(t *testing.T, tr transport) {
+		xpub := openSock(t, socket.XPub, socket.WithXPubManual())
+		ep := xpub.bind(tr.endpoint(t))
+		isErr(t, "Subscribe before any Recv", xpub.Subscribe([]byte("X")), socket.ErrState)
+		xsub := openSock(t, socket.XSub)
+		xsub.connect(ep)
+		xsub.await(socket.EventHandshakeOK) // else both go at once, in any order
+		xsub.send("\x01A")
+		xsub.send("\x01B")
+
+		expectXPub(t, xpub, "\x01A")
+		must(t, xpub.Subscribe([]byte("XA")))
+		expectXPub(t, xpub, "\x01B")
+		must(t, xpub.Subscribe([]byte("XB")))
+		// Not applied: "A" and "B" are not sent to the peer, "XA" and "XB" are.
+		for _, topic := range []string{"A", "B", "XA", "XB"} {
+			xpub.send(topic)
+		}
+		for _, want := range []string{"XA", "XB"} {
+			if m := xsub.recv(); !equal(m, want) {
+				t.Fatalf("XSUB got %q, want [%s]", m, want)
+			}
+		}
+
+		// A repeat is passed on too; a cancel, and the application
+		// withdraws what it granted for it.
+		xsub.send("\x01A")
+		expectXPub(t, xpub, "\x01A")
+		xsub.send("\x00A") // XSUB passes on the cancel of its last "A" only
+		xsub.send("\x00A")
+		expectXPub(t, xpub, "\x00A")
+		must(t, xpub.Unsubscribe([]byte("XA")))
+		xpub.send("XA")
+		xpub.send("XB")
+		if m := xsub.recv(); !equal(m, "XB") {
+			t.Fatalf("XSUB got %q after the cancel, want [XB]", m)
+		}
+
+		// A message from the peer is not a subscription: nothing to apply to.
+		xsub.send("data")
+		if m := xpub.recv(); !equal(m, "data") {
+			t.Fatalf("XPUB got %q, want [data]", m)
+		}
+		isErr(t, "Subscribe after a data message", xpub.Subscribe([]byte("X")), socket.ErrState)
+
+		// The peer leaves: a cancel for what it still asked for ("B").
+		must(t, xsub.Close())
+		expectXPub(t, xpub, "\x00B")
+		must(t, xpub.Unsubscribe([]byte("XB"))) // the peer is gone: nothing to do
+	})
+}
+
+// Subscribe on an XPUB without WithXPubManual is not supported.
+func TestXPubSubscribeNeedsManual(t *testing.T) {
+	xpub := openSock(t, socket.XPub)
+	isErr(t, "Subscribe on a plain XPUB", xpub.Subscribe([]byte("A")), socket.ErrNotSupported)
 }
