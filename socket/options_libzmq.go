@@ -140,3 +140,20 @@ func WithXPubManual() Option {
 		return nil
 	})
 }
+
+// WithInvertMatching turns subscriptions into exclusions (libzmq's
+// ZMQ_INVERT_MATCHING). A PUB or XPUB sends each message to the
+// subscribers none of whose subscriptions prefixes its first frame, so to
+// a subscriber that subscribed to nothing, everything; a SUB receives only
+// the messages that match none of its subscriptions. A SUB and its
+// publishers must agree: a SUB with it, under a PUB without it, receives
+// nothing. XSUB does not filter what it receives, so it needs nothing to
+// talk to an inverting publisher, and as in libzmq the option does not apply
+// to it. PUB, XPUB and SUB only.
+func WithInvertMatching() Option {
+	return optionFunc(func(o *options) error {
+		o.only("WithInvertMatching", Pub, XPub, Sub)
+		o.invertMatching = true
+		return nil
+	})
+}

@@ -32,7 +32,7 @@ func (s *Socket) Recv(ctx context.Context) (Msg, error) {
 			withID := make(Msg, 0, len(m)+1)
 			return append(append(withID, p.id), m...), nil
 		case Sub:
-			if !s.subs.match(m[0]) {
+			if s.subs.match(m[0]) == s.opts.invertMatching {
 				continue // from an XPUB, or sent before a cancel arrived
 			}
 		case XPub:

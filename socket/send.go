@@ -30,7 +30,7 @@ func (s *Socket) Send(ctx context.Context, m Msg) error {
 		return err
 	case Pub, XPub:
 		topic := m[0]
-		s.sendAll(m, func(p *pipe) bool { return p.wants(topic) })
+		s.sendAll(m, func(p *pipe) bool { return s.wants(p, topic) })
 		return nil
 	case Router:
 		return s.sendRouter(ctx, m)
@@ -64,7 +64,7 @@ func (s *Socket) Publish(m Msg) (missed int, err error) {
 		return 0, fmt.Errorf("%w: Publish on %v", ErrNotSupported, s.typ)
 	}
 	topic := m[0]
-	return s.sendAll(m, func(p *pipe) bool { return p.wants(topic) }), nil
+	return s.sendAll(m, func(p *pipe) bool { return s.wants(p, topic) }), nil
 }
 
 // sendRouter routes by the first frame, which is not sent.

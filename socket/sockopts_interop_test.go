@@ -104,3 +104,33 @@ func TestInteropXPubManual(t *testing.T) {
 		wantFrames(t, "libzmq XSUB", pyRecv(t, ctx, p), socket.NewMsgString("B", "granted"))
 	})
 }
+
+// Our inverting XPUB skips the libzmq XSUB that subscribed to "A"; a
+// libzmq inverting XPUB skips ours.
+func TestInteropInvertMatching(t *testing.T) {
+	interopLeakCheck(t)
+	t.Run("go-xpub", func(t *testing.T) {
+		eachInteropWiring(t, func(t *testing.T, w interopWiring) {
+			ctx := interopCtx(t)
+			xpub := openInterop(t, socket.XPub, socket.WithInvertMatching())
+			p := linkPeer(t, w, xpub, "XSUB")
+			pySend(t, p, socket.Msg{[]byte("\x01A")})
+			wantFrames(t, "our XPUB", mustRecv(t, ctx, xpub), socket.Msg{[]byte("\x01A")})
+			mustSend(t, ctx, xpub, socket.NewMsgString("A", "excluded"))
+			mustSend(t, ctx, xpub, socket.NewMsgString("B", "sent"))
+			wantFrames(t, "libzmq XSUB", pyRecv(t, ctx, p), socket.NewMsgString("B", "sent"))
+		})
+	})
+	t.Run("py-xpub", func(t *testing.T) {
+		eachInteropWiring(t, func(t *testing.T, w interopWiring) {
+			ctx := interopCtx(t)
+			xsub := openInterop(t, socket.XSub)
+			p := linkPeer(t, w, xsub, "XPUB", "--sockopt", "INVERT_MATCHING=1")
+			mustSend(t, ctx, xsub, socket.Msg{[]byte("\x01A")})
+			wantFrames(t, "libzmq XPUB", pyRecv(t, ctx, p), socket.Msg{[]byte("\x01A")})
+			pySend(t, p, socket.NewMsgString("A", "excluded"))
+			pySend(t, p, socket.NewMsgString("B", "sent"))
+			wantFrames(t, "our XSUB", mustRecv(t, ctx, xsub), socket.NewMsgString("B", "sent"))
+		})
+	})
+}

@@ -27,6 +27,7 @@ var sockoptTypes = []struct {
 }{
 	{"WithXPubVerbose", socket.WithXPubVerbose(), []socket.Type{socket.XPub}},
 	{"WithXPubVerboser", socket.WithXPubVerboser(), []socket.Type{socket.XPub}},
+	{"WithInvertMatching", socket.WithInvertMatching(), []socket.Type{socket.Pub, socket.XPub, socket.Sub}},
 	{"WithXPubManual", socket.WithXPubManual(), []socket.Type{socket.XPub}},
 	{"WithXPubWelcome", socket.WithXPubWelcome(socket.NewMsgString("hi")), []socket.Type{socket.XPub}},
 }
@@ -220,4 +221,56 @@ func TestXPubManual(t *testing.T) {
 func TestXPubSubscribeNeedsManual(t *testing.T) {
 	xpub := openSock(t, socket.XPub)
 	isErr(t, "Subscribe on a plain XPUB", xpub.Subscribe([]byte("A")), socket.ErrNotSupported)
+}
+
+// An inverting XPUB sends each message to the subscribers that did not
+// subscribe to it: not to the one that subscribed to "A", and everything
+// to one that subscribed to nothing.
+func TestInvertMatchingPublisher(t *testing.T) {
+	eachTransport(t, func(t *testing.T, tr transport) {
+		xpub := openSock(t, socket.XPub, socket.WithInvertMatching())
+		ep := xpub.bind(tr.endpoint(t))
+		xsubA, xsubNone := openSock(t, socket.XSub), openSock(t, socket.XSub)
+		xsubA.connect(ep)
+		xsubNone.connect(ep)
+		xpub.awaitN(socket.EventHandshakeOK, 2) // both attached: both are sent to
+		xsubA.send("\x01A")
+		expectXPub(t, xpub, "\x01A")
+		topics := []string{"A", "B", "AB", "C"}
+		for _, topic := range topics {
+			xpub.send(topic)
+		}
+		for _, want := range []string{"B", "C"} {
+			if m := xsubA.recv(); !equal(m, want) {
+				t.Fatalf("XSUB of A got %q, want [%s]", m, want)
+			}
+		}
+		for _, want := range topics {
+			if m := xsubNone.recv(); !equal(m, want) {
+				t.Fatalf("XSUB of nothing got %q, want [%s]", m, want)
+			}
+		}
+	})
+}
+
+// An inverting SUB receives only what matches none of its subscriptions,
+// here from a manual XPUB that grants it everything.
+func TestInvertMatchingSub(t *testing.T) {
+	eachTransport(t, func(t *testing.T, tr transport) {
+		xpub := openSock(t, socket.XPub, socket.WithXPubManual())
+		ep := xpub.bind(tr.endpoint(t))
+		sub := openSock(t, socket.Sub, socket.WithInvertMatching())
+		must(t, sub.Subscribe([]byte("A")))
+		sub.connect(ep)
+		expectXPub(t, xpub, "\x01A")
+		must(t, xpub.Subscribe(nil)) // everything
+		for _, topic := range []string{"A", "B", "AB", "C"} {
+			xpub.send(topic)
+		}
+		for _, want := range []string{"B", "C"} {
+			if m := sub.recv(); !equal(m, want) {
+				t.Fatalf("SUB got %q, want [%s]", m, want)
+			}
+		}
+	})
 }

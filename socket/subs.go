@@ -268,6 +268,13 @@ func (p *pipe) wants(topic []byte) bool {
 	return matchPrefixes(p.subs, p.maxSub, topic)
 }
 
+// wants reports whether a PUB or XPUB sends a message with this topic to
+// subscriber p: p subscribed to a prefix of it, or, with
+// WithInvertMatching, did not.
+func (s *Socket) wants(p *pipe, topic []byte) bool {
+	return p.wants(topic) != s.opts.invertMatching
+}
+
 // dropSubscriptions forgets a departed subscriber's subscriptions, so that
 // their memory goes with it.
 func (p *pipe) dropSubscriptions() {
