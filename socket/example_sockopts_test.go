@@ -88,3 +88,60 @@ func ExampleWithXPubWelcome() {
 	// second [price. 42]
 	// first [price. 42]
 }
+
+// A client gives up on a request without closing its socket: relaxed, its
+// REQ sends the request again; correlated, it takes only the reply to the
+// request it sent last, though the late reply to the first comes first.
+// The server is a ROUTER here, to show what goes over the wire: the
+// request id after the routing identity, which it returns in the reply.
+func ExampleWithReqRelaxed() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+
+	server, err := socket.New(socket.Router)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer server.Close()
+	ep, err := server.Bind("tcp://127.0.0.1:*")
+	if err != nil {
+		log.Fatal(err)
+	}
+	client, err := socket.New(socket.Req, socket.WithReqRelaxed(), socket.WithReqCorrelate())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer client.Close()
+	if err := client.Connect(ep); err != nil {
+		log.Fatal(err)
+	}
+
+	var reqs []socket.Msg
+	for _, body := range []string{"try 1", "try 2"} {
+		// No reply to "try 1" in time (not awaited here): ask again.
+		if err := client.Send(ctx, socket.NewMsgString(body)); err != nil {
+			log.Fatal(err)
+		}
+		m, err := server.Recv(ctx)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Printf("server got %d frames, the body %q\n", len(m), m[3])
+		reqs = append(reqs, m)
+	}
+	for _, m := range reqs { // the late reply first
+		reply := socket.Msg{m[0], m[1], nil, append([]byte("answer to "), m[3]...)}
+		if err := server.Send(ctx, reply); err != nil {
+			log.Fatal(err)
+		}
+	}
+	m, err := client.Recv(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("client got", m.Strings())
+	// Output:
+	// server got 4 frames, the body "try 1"
+	// server got 4 frames, the body "try 2"
+	// client got [answer to try 2]
+}

@@ -157,3 +157,35 @@ func WithInvertMatching() Option {
 		return nil
 	})
 }
+
+// WithReqRelaxed lets a REQ send a new request before the reply to the last
+// one came (libzmq's ZMQ_REQ_RELAXED): the last request is abandoned, the
+// replies already received for it are discarded, and the new request goes
+// to the next peer in turn, which may be another one. Use it to give up on
+// a peer that does not answer, without closing the socket: the guide's
+// "Lazy Pirate" does it by closing and reopening. A reply to the abandoned
+// request that arrives later from the peer the new request went to would
+// pass for the new reply: add WithReqCorrelate, which tells them apart.
+// REQ only.
+func WithReqRelaxed() Option {
+	return optionFunc(func(o *options) error {
+		o.only("WithReqRelaxed", Req)
+		o.reqRelaxed = true
+		return nil
+	})
+}
+
+// WithReqCorrelate makes a REQ number its requests (libzmq's
+// ZMQ_REQ_CORRELATE): each goes out as [id, "", body...], where id is a
+// 4-byte frame that changes with each request, and a reply is accepted
+// only if it comes back with the id of the outstanding request. A REP, ours
+// or libzmq's, returns the id with the rest of the envelope without the
+// application seeing it; a ROUTER's application receives it as the frame
+// after the routing identity, and must copy it into the reply. REQ only.
+func WithReqCorrelate() Option {
+	return optionFunc(func(o *options) error {
+		o.only("WithReqCorrelate", Req)
+		o.reqCorrelate = true
+		return nil
+	})
+}

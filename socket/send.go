@@ -2,6 +2,7 @@ package socket
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 )
 
@@ -104,12 +105,24 @@ func (s *Socket) sendRouter(ctx context.Context, m Msg) error {
 	}
 }
 
-// sendReq sends a request with the empty delimiter frame in front.
+// sendReq sends a request with the empty delimiter frame in front, and
+// with WithReqCorrelate the request id before that. With WithReqRelaxed a
+// request may replace one still awaiting its reply: the old one is
+// abandoned, and the replies already queued are discarded (one that
+// arrives later from the same peer is told apart only by the request id).
 func (s *Socket) sendReq(ctx context.Context, m Msg) error {
 	if !s.state.CompareAndSwap(stIdle, stBusy) {
-		return fmt.Errorf("%w: REQ must receive the reply before sending again", ErrState)
+		if !s.opts.reqRelaxed || !s.state.CompareAndSwap(stPending, stBusy) {
+			return fmt.Errorf("%w: REQ must receive the reply before sending again", ErrState)
+		}
+		s.reqPipe = nil
+		s.discardQueued()
 	}
-	req := make(Msg, 0, len(m)+1)
+	req := make(Msg, 0, len(m)+2)
+	if s.opts.reqCorrelate {
+		s.reqID++
+		req = append(req, binary.BigEndian.AppendUint32(nil, s.reqID))
+	}
 	req = append(req, []byte{})
 	req = append(req, m...)
 	p, err := s.sendLB(ctx, req)

@@ -54,6 +54,7 @@ type Socket struct {
 
 	state   atomic.Int32 // REQ/REP conversation state
 	reqPipe *pipe        // REQ: where the outstanding request went
+	reqID   uint32       // REQ with WithReqCorrelate: the outstanding request's id
 	repPipe *pipe        // REP: where the reply goes
 	repEnv  Msg          // REP: the request's envelope, delimiter included
 

@@ -134,3 +134,74 @@ func TestInteropInvertMatching(t *testing.T) {
 		})
 	})
 }
+
+// Our relaxed, correlating REQ against a libzmq ROUTER (which sees the
+// request id) and REP (which returns it unseen); a libzmq one against our
+// ROUTER and REP.
+func TestInteropReqRelaxedCorrelate(t *testing.T) {
+	interopLeakCheck(t)
+	t.Run("go-req/router", func(t *testing.T) {
+		eachInteropWiring(t, func(t *testing.T, w interopWiring) {
+			ctx := interopCtx(t)
+			req := openInterop(t, socket.Req, socket.WithReqRelaxed(), socket.WithReqCorrelate())
+			p := linkPeer(t, w, req, "ROUTER")
+			var got []socket.Msg
+			for _, q := range []string{"q1", "q2"} {
+				mustSend(t, ctx, req, socket.NewMsgString(q))
+				m := pyRecv(t, ctx, p)
+				if len(m) != 4 || len(m[1]) != 4 || len(m[2]) != 0 || string(m[3]) != q {
+					t.Fatalf("libzmq ROUTER got %v, want [identity, 4-byte id, \"\", %s]", shortMsg(m), q)
+				}
+				got = append(got, m)
+			}
+			for _, m := range got {
+				pySend(t, p, socket.Msg{m[0], m[1], {}, append([]byte("re "), m[3]...)})
+			}
+			wantFrames(t, "our REQ", mustRecv(t, ctx, req), socket.NewMsgString("re q2"))
+		})
+	})
+	t.Run("go-req/rep", func(t *testing.T) {
+		eachInteropWiring(t, func(t *testing.T, w interopWiring) {
+			ctx := interopCtx(t)
+			req := openInterop(t, socket.Req, socket.WithReqCorrelate())
+			linkPeer(t, w, req, "REP", "--echo")
+			for _, q := range []string{"q1", "q2"} {
+				mustSend(t, ctx, req, socket.NewMsgString(q, "", "x"))
+				wantFrames(t, "our REQ", mustRecv(t, ctx, req), socket.NewMsgString(q, "", "x"))
+			}
+		})
+	})
+	t.Run("py-req/router", func(t *testing.T) {
+		eachInteropWiring(t, func(t *testing.T, w interopWiring) {
+			ctx := interopCtx(t)
+			router := openInterop(t, socket.Router)
+			p := linkPeer(t, w, router, "REQ", "--sockopt", "REQ_RELAXED=1", "--sockopt", "REQ_CORRELATE=1")
+			var got []socket.Msg
+			for _, q := range []string{"q1", "q2"} {
+				pySend(t, p, socket.NewMsgString(q))
+				m := mustRecv(t, ctx, router)
+				if len(m) != 4 || len(m[1]) != 4 || len(m[2]) != 0 || string(m[3]) != q {
+					t.Fatalf("our ROUTER got %v, want [identity, 4-byte id, \"\", %s]", shortMsg(m), q)
+				}
+				got = append(got, m)
+			}
+			for _, m := range got {
+				mustSend(t, ctx, router, socket.Msg{m[0], m[1], {}, append([]byte("re "), m[3]...)})
+			}
+			wantFrames(t, "libzmq REQ", pyRecv(t, ctx, p), socket.NewMsgString("re q2"))
+		})
+	})
+	t.Run("py-req/rep", func(t *testing.T) {
+		eachInteropWiring(t, func(t *testing.T, w interopWiring) {
+			ctx := interopCtx(t)
+			rep := openInterop(t, socket.Rep)
+			p := linkPeer(t, w, rep, "REQ", "--sockopt", "REQ_CORRELATE=1")
+			for _, q := range []string{"q1", "q2"} {
+				pySend(t, p, socket.NewMsgString(q))
+				wantFrames(t, "our REP", mustRecv(t, ctx, rep), socket.NewMsgString(q))
+				mustSend(t, ctx, rep, socket.NewMsgString("re "+q))
+				wantFrames(t, "libzmq REQ", pyRecv(t, ctx, p), socket.NewMsgString("re "+q))
+			}
+		})
+	})
+}

@@ -28,6 +28,8 @@ var sockoptTypes = []struct {
 	{"WithXPubVerbose", socket.WithXPubVerbose(), []socket.Type{socket.XPub}},
 	{"WithXPubVerboser", socket.WithXPubVerboser(), []socket.Type{socket.XPub}},
 	{"WithInvertMatching", socket.WithInvertMatching(), []socket.Type{socket.Pub, socket.XPub, socket.Sub}},
+	{"WithReqRelaxed", socket.WithReqRelaxed(), []socket.Type{socket.Req}},
+	{"WithReqCorrelate", socket.WithReqCorrelate(), []socket.Type{socket.Req}},
 	{"WithXPubManual", socket.WithXPubManual(), []socket.Type{socket.XPub}},
 	{"WithXPubWelcome", socket.WithXPubWelcome(socket.NewMsgString("hi")), []socket.Type{socket.XPub}},
 }
@@ -270,6 +272,113 @@ func TestInvertMatchingSub(t *testing.T) {
 		for _, want := range []string{"B", "C"} {
 			if m := sub.recv(); !equal(m, want) {
 				t.Fatalf("SUB got %q, want [%s]", m, want)
+			}
+		}
+	})
+}
+
+// A relaxed REQ sends again without the reply; the new request goes to the
+// next peer, and the abandoned request's reply, from the other peer, is
+// discarded.
+func TestReqRelaxedNextPeer(t *testing.T) {
+	eachTransport(t, func(t *testing.T, tr transport) {
+		routers := []*tsock{openSock(t, socket.Router), openSock(t, socket.Router)}
+		req := openSock(t, socket.Req, socket.WithReqRelaxed())
+		for _, r := range routers {
+			req.connect(r.bind(tr.endpoint(t)))
+		}
+		req.send("q1")
+		req.send("q2") // strict, this would be ErrState
+		var got [2][]string
+		for i, r := range routers {
+			got[i] = r.recv()
+		}
+		// One request each, in either order.
+		if got[0][2] == got[1][2] || len(got[0]) != 3 || len(got[1]) != 3 {
+			t.Fatalf("ROUTERs got %q and %q, want q1 at one and q2 at the other", got[0], got[1])
+		}
+		for i, r := range routers {
+			r.send(got[i][0], "", "reply to "+got[i][2])
+		}
+		if m := req.recv(); !equal(m, "reply to q2") {
+			t.Fatalf("REQ got %q, want the reply to q2", m)
+		}
+		isErr(t, "Recv after the reply", recvErr(testCtx(t, waitLimit), req), socket.ErrState)
+	})
+}
+
+// A relaxed REQ discards the replies already received when it sends anew.
+// inproc delivers in Send, so the stale reply is queued before the new
+// request.
+func TestReqRelaxedDiscardsQueued(t *testing.T) {
+	router := openSock(t, socket.Router)
+	ep := router.bind(inprocName(t))
+	req := openSock(t, socket.Req, socket.WithReqRelaxed())
+	req.connect(ep)
+	req.send("q1")
+	m := router.recv()
+	router.send(m[0], "", "stale")
+	req.send("q2")
+	m = router.recv()
+	router.send(m[0], "", "fresh")
+	if got := req.recv(); !equal(got, "fresh") {
+		t.Fatalf("REQ got %q, want [fresh]", got)
+	}
+}
+
+// A correlating REQ numbers its requests; a ROUTER sees the id frame and
+// must return it. With relaxed, the late reply to an abandoned request,
+// from the same peer, is told apart and dropped; a plain REQ takes it.
+func TestReqCorrelate(t *testing.T) {
+	eachTransport(t, func(t *testing.T, tr transport) {
+		router := openSock(t, socket.Router)
+		ep := router.bind(tr.endpoint(t))
+		req := openSock(t, socket.Req, socket.WithReqRelaxed(), socket.WithReqCorrelate())
+		req.connect(ep)
+		req.send("q1")
+		m1 := router.recv()
+		req.send("q2")
+		m2 := router.recv()
+		if len(m1) != 4 || len(m1[1]) != 4 || m1[2] != "" || m1[3] != "q1" || len(m2) != 4 || m2[3] != "q2" || m1[1] == m2[1] {
+			t.Fatalf("ROUTER got %q and %q, want [identity, id, \"\", body], ids apart", m1, m2)
+		}
+		router.send(m1[0], m1[1], "", "late reply to q1")
+		router.send(m2[0], m2[1], "", "reply to q2")
+		if m := req.recv(); !equal(m, "reply to q2") {
+			t.Fatalf("REQ got %q, want the reply to q2", m)
+		}
+
+		// Without the id, the late reply passes for the new one: what
+		// correlate is for.
+		plain := openSock(t, socket.Req, socket.WithReqRelaxed())
+		plain.connect(ep)
+		plain.send("q1")
+		p1 := router.recv()
+		plain.send("q2")
+		router.recv()
+		router.send(p1[0], "", "late reply to q1")
+		if m := plain.recv(); !equal(m, "late reply to q1") {
+			t.Fatalf("uncorrelated REQ got %q, want the late reply (no way to tell)", m)
+		}
+	})
+}
+
+// A correlating REQ talks to a REP as any REQ: the REP returns the id with
+// the envelope.
+func TestReqCorrelateRep(t *testing.T) {
+	eachTransport(t, func(t *testing.T, tr transport) {
+		rep := openSock(t, socket.Rep)
+		ep := rep.bind(tr.endpoint(t))
+		req := openSock(t, socket.Req, socket.WithReqCorrelate())
+		req.connect(ep)
+		for _, q := range []string{"one", "two"} {
+			req.send(q)
+			if m := rep.recv(); !equal(m, q) {
+				t.Fatalf("REP got %q, want [%s]", m, q)
+			}
+			rep.send("re " + q)
+			if m := req.recv(); !equal(m, "re "+q) {
+				t.Fatalf("REQ got %q, want [re %s]", m, q)
 			}
 		}
 	})
