@@ -154,6 +154,7 @@ func (b *binding) serve(ctx context.Context, cancel context.CancelFunc, nc net.C
 	p := s.newPipe(b.endpoint, true)
 	p.peerID = peerIdentity(zc)
 	c = newConn(s, p, nc, w, zc)
+	p.onEvict(func() { c.fail(ErrHandedOver) })
 	if !b.set.promote(c) {
 		nc.Close()
 		return

@@ -200,6 +200,7 @@ func (d *dialing) serve(nc net.Conn) (established bool, err error) {
 		defer s.detach(p)
 	}
 	c = newConn(s, p, nc, w, zc)
+	p.onEvict(func() { c.fail(ErrHandedOver) })
 	if !d.set.promote(c) {
 		nc.Close()
 		return true, ErrClosed

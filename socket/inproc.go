@@ -132,6 +132,9 @@ func (r *inprocRegistry) linkLocked(l *inprocLink, b *Socket) bool {
 	// Linked before attach: attaching a SUB sends its subscriptions.
 	cp.peer.Store(bp)
 	bp.peer.Store(cp)
+	// A ROUTER that hands an identity over ends the link for both ends.
+	cp.onEvict(func() { b.detach(bp) })
+	bp.onEvict(func() { c.detach(cp) })
 	if !pending && !c.attach(cp) {
 		return true // the connector is closing, or a PAIR with a peer
 	}

@@ -1,6 +1,7 @@
 package socket
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"slices"
@@ -11,6 +12,11 @@ import (
 // libzmq 4.3's meaning. Each feature's behaviour lives with its socket
 // type's logic; this file only records what was asked for and checks that
 // it applies to the socket's type.
+
+// ErrHandedOver is why a ROUTER with WithRouterHandover dropped a peer: a
+// new peer announced the same routing identity and took it over. It is the
+// Err of the EventDisconnected of the old peer's connection.
+var ErrHandedOver = errors.New("socket: routing identity handed over to a new peer")
 
 // libzmqOptions is the part of options this file sets.
 type libzmqOptions struct {
@@ -186,6 +192,23 @@ func WithReqCorrelate() Option {
 	return optionFunc(func(o *options) error {
 		o.only("WithReqCorrelate", Req)
 		o.reqCorrelate = true
+		return nil
+	})
+}
+
+// WithRouterHandover makes a ROUTER give a routing identity already in use
+// to the new peer that announces it, and drop the peer that had it, as
+// libzmq's ZMQ_ROUTER_HANDOVER: a client that reconnects before its old
+// connection is known to be dead gets its replies at once. The old peer's
+// connection is closed (EventDisconnected with ErrHandedOver) and what was
+// queued for it is discarded; what it sent before is still received, with
+// the identity, and a reply to it goes to the new peer. By default a ROUTER
+// refuses the new peer instead. A peer that was dropped and redials takes
+// the identity back in turn. ROUTER only.
+func WithRouterHandover() Option {
+	return optionFunc(func(o *options) error {
+		o.only("WithRouterHandover", Router)
+		o.routerHandover = true
 		return nil
 	})
 }

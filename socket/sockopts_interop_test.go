@@ -5,7 +5,9 @@ package socket_test
 // has the option too.
 
 import (
+	"errors"
 	"testing"
+	"time"
 
 	"github.com/zmqflow/zmqflow/internal/pyzmq"
 	"github.com/zmqflow/zmqflow/socket"
@@ -203,5 +205,45 @@ func TestInteropReqRelaxedCorrelate(t *testing.T) {
 				wantFrames(t, "libzmq REQ", pyRecv(t, ctx, p), socket.NewMsgString("re "+q))
 			}
 		})
+	})
+}
+
+// Our handing-over ROUTER gives identity X to the second libzmq DEALER
+// that announces it.
+func TestInteropRouterHandover(t *testing.T) {
+	interopLeakCheck(t)
+	eachInteropWiring(t, func(t *testing.T, w interopWiring) {
+		ctx := interopCtx(t)
+		// Neither side may redial the dropped peer, which would take the
+		// identity back.
+		router := openInterop(t, socket.Router, socket.WithRouterHandover(), socket.WithReconnectInterval(time.Hour))
+		events := router.Monitor()
+		args := []string{"--identity", "X", "--sockopt", "RECONNECT_IVL=3600000"}
+		var ep string
+		if w.goBinds {
+			ep = mustBind(t, router, w.tr.ep(t))
+		}
+		dealer := func() *pyzmq.Peer {
+			if w.goBinds {
+				return pyzmq.Socket(t, "DEALER", append([]string{"--connect", ep}, args...)...)
+			}
+			p := pyzmq.Socket(t, "DEALER", append([]string{"--bind", w.tr.ep(t)}, args...)...)
+			mustConnect(t, router, p.Endpoint())
+			return p
+		}
+		old := dealer()
+		pySend(t, old, socket.NewMsgString("from old"))
+		wantFrames(t, "our ROUTER", mustRecv(t, ctx, router), socket.NewMsgString("X", "from old"))
+		newer := dealer()
+		pySend(t, newer, socket.NewMsgString("from new"))
+		wantFrames(t, "our ROUTER", mustRecv(t, ctx, router), socket.NewMsgString("X", "from new"))
+		waitForEvent(t, ctx, events, "the old peer dropped", func(e socket.Event) bool {
+			return e.Kind == socket.EventDisconnected && errors.Is(e.Err, socket.ErrHandedOver)
+		})
+		if _, err := old.WaitEvent(ctx, "DISCONNECTED"); err != nil {
+			t.Fatal(err)
+		}
+		mustSend(t, ctx, router, socket.NewMsgString("X", "to X"))
+		wantFrames(t, "the new libzmq DEALER", pyRecv(t, ctx, newer), socket.NewMsgString("to X"))
 	})
 }

@@ -30,6 +30,7 @@ var sockoptTypes = []struct {
 	{"WithInvertMatching", socket.WithInvertMatching(), []socket.Type{socket.Pub, socket.XPub, socket.Sub}},
 	{"WithReqRelaxed", socket.WithReqRelaxed(), []socket.Type{socket.Req}},
 	{"WithReqCorrelate", socket.WithReqCorrelate(), []socket.Type{socket.Req}},
+	{"WithRouterHandover", socket.WithRouterHandover(), []socket.Type{socket.Router}},
 	{"WithXPubManual", socket.WithXPubManual(), []socket.Type{socket.XPub}},
 	{"WithXPubWelcome", socket.WithXPubWelcome(socket.NewMsgString("hi")), []socket.Type{socket.XPub}},
 }
@@ -382,4 +383,57 @@ func TestReqCorrelateRep(t *testing.T) {
 			}
 		}
 	})
+}
+
+// A handing-over ROUTER gives an identity in use to the new peer that
+// announces it, and drops the old one.
+func TestRouterHandover(t *testing.T) {
+	eachTransport(t, func(t *testing.T, tr transport) {
+		router := openSock(t, socket.Router, socket.WithRouterHandover())
+		ep := router.bind(tr.endpoint(t))
+		// The old peer must not redial and take the identity back.
+		old := openSock(t, socket.Dealer, socket.WithIdentity([]byte("X")), socket.WithReconnectInterval(time.Hour))
+		old.connect(ep)
+		old.send("from old")
+		if m := router.recv(); !equal(m, "X", "from old") {
+			t.Fatalf("ROUTER got %q", m)
+		}
+		newer := openSock(t, socket.Dealer, socket.WithIdentity([]byte("X")))
+		newer.connect(ep)
+		newer.send("from new")
+		if m := router.recv(); !equal(m, "X", "from new") {
+			t.Fatalf("ROUTER got %q", m)
+		}
+		if tr.name != "inproc" {
+			if e := router.await(socket.EventDisconnected); !errors.Is(e.Err, socket.ErrHandedOver) {
+				t.Errorf("old peer's disconnect: %v, want ErrHandedOver", e)
+			}
+			old.await(socket.EventDisconnected)
+		}
+		router.send("X", "to X")
+		if m := newer.recv(); !equal(m, "to X") {
+			t.Fatalf("new peer got %q", m)
+		}
+		if st := router.Stats(); st.Peers != 1 {
+			t.Errorf("ROUTER has %d peers, want 1", st.Peers)
+		}
+	})
+}
+
+// Without handover the new peer with an identity in use is refused, and
+// the old one keeps it.
+func TestRouterNoHandover(t *testing.T) {
+	router := openSock(t, socket.Router)
+	ep := router.bind("tcp://127.0.0.1:*")
+	old := openSock(t, socket.Dealer, socket.WithIdentity([]byte("X")))
+	old.connect(ep)
+	old.send("from old")
+	router.recv()
+	newer := openSock(t, socket.Dealer, socket.WithIdentity([]byte("X")))
+	newer.connect(ep)
+	router.await(socket.EventHandshakeFailed)
+	router.send("X", "to X")
+	if m := old.recv(); !equal(m, "to X") {
+		t.Fatalf("old peer got %q", m)
+	}
 }
