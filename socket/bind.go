@@ -165,6 +165,7 @@ func (b *binding) serve(ctx context.Context, cancel context.CancelFunc, nc net.C
 		return
 	}
 	s.mon.emit(Event{Kind: EventHandshakeOK, Endpoint: b.endpoint, Remote: remote})
+	c.probe()
 	err = c.serve()
 	s.detach(p)
 	s.mon.emit(Event{Kind: EventDisconnected, Endpoint: b.endpoint, Remote: remote, Err: err})

@@ -211,6 +211,7 @@ func (d *dialing) serve(nc net.Conn) (established bool, err error) {
 	default:
 	}
 	s.mon.emit(Event{Kind: EventHandshakeOK, Endpoint: d.endpoint, Remote: remote})
+	c.probe()
 	err = c.serve()
 	s.mon.emit(Event{Kind: EventDisconnected, Endpoint: d.endpoint, Remote: remote, Err: err})
 	return true, err

@@ -156,6 +156,17 @@ func (r *inprocRegistry) linkLocked(l *inprocLink, b *Socket) bool {
 	l.cp, l.bp = cp, bp
 	r.links[l.name] = append(r.links[l.name], l)
 	if pending {
+		// Before what was queued for the Bind, as on a new connection; not
+		// queued at the Connect, where it would keep Close lingering for a
+		// Bind that may never come.
+		if c.opts.probeRouter {
+			cp.peerq.prepend(probeMsg)
+		}
+	} else {
+		cp.probeInproc()
+	}
+	bp.probeInproc()
+	if pending {
 		if bp.inq != nil && bp.inq.len() > 0 {
 			b.fq.ready(bp) // sent before the bind
 		}

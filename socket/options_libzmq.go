@@ -212,3 +212,19 @@ func WithRouterHandover() Option {
 		return nil
 	})
 }
+
+// WithProbeRouter makes the socket send an empty message, one empty frame,
+// to each peer as its connection is made, before anything else (libzmq's
+// ZMQ_PROBE_ROUTER). A ROUTER peer so learns the socket's routing identity
+// at once, and can send to it before it has sent anything. The peer's
+// application receives the probe (a ROUTER as [identity, ""]) and must
+// expect it; use it only towards ROUTERs. A reconnect probes again, where
+// libzmq probes a peer only on the first connection of a Connect. ROUTER,
+// DEALER and REQ only.
+func WithProbeRouter() Option {
+	return optionFunc(func(o *options) error {
+		o.only("WithProbeRouter", Router, Dealer, Req)
+		o.probeRouter = true
+		return nil
+	})
+}

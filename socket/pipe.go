@@ -176,6 +176,25 @@ func (s *Socket) attach(p *pipe) bool {
 	return true
 }
 
+// probeMsg is what WithProbeRouter sends a new peer: one empty frame.
+var probeMsg = Msg{{}}
+
+// probe writes the probe (WithProbeRouter) to a new connection, before
+// anything queued. It runs on the writer's goroutine before serve, so the
+// wire is ours; a failed write shows again at the writer's first flush.
+func (c *conn) probe() {
+	if c.s.opts.probeRouter {
+		c.w.writeMsg(probeMsg)
+	}
+}
+
+// probeInproc queues the probe (WithProbeRouter) for a new inproc peer.
+func (p *pipe) probeInproc() {
+	if p.s.opts.probeRouter && !p.trySend(probeMsg) {
+		p.s.drop(p, "probe to a peer with no room")
+	}
+}
+
 // onEvict sets how to end the connection that serves p, should a ROUTER
 // hand p's identity over to a new peer (WithRouterHandover); if that
 // already happened, it ends it now.

@@ -1,6 +1,7 @@
 package socket
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -96,6 +97,16 @@ func (q *queue) tryPut(m Msg) bool {
 		}
 	}
 	return true
+}
+
+// prepend queues m before everything the producers queued, beyond the mark
+// if need be: the probe (WithProbeRouter) of an inproc connection made
+// before its Bind, which goes first. Nothing has consumed such a queue yet.
+func (q *queue) prepend(m Msg) {
+	q.mu.Lock()
+	q.in = slices.Insert(q.in, 0, m)
+	q.n++
+	q.mu.Unlock()
 }
 
 // get takes the next message, if there is one.

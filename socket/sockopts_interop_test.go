@@ -247,3 +247,29 @@ func TestInteropRouterHandover(t *testing.T) {
 		wantFrames(t, "the new libzmq DEALER", pyRecv(t, ctx, newer), socket.NewMsgString("to X"))
 	})
 }
+
+// Our probing DEALER is known to a libzmq ROUTER at once, and a libzmq
+// probing DEALER to ours.
+func TestInteropProbeRouter(t *testing.T) {
+	interopLeakCheck(t)
+	t.Run("go-dealer", func(t *testing.T) {
+		eachInteropWiring(t, func(t *testing.T, w interopWiring) {
+			ctx := interopCtx(t)
+			dealer := openInterop(t, socket.Dealer, socket.WithProbeRouter(), socket.WithIdentity([]byte("D")))
+			p := linkPeer(t, w, dealer, "ROUTER")
+			wantFrames(t, "libzmq ROUTER", pyRecv(t, ctx, p), socket.Msg{[]byte("D"), {}})
+			pySend(t, p, socket.NewMsgString("D", "hello"))
+			wantFrames(t, "our DEALER", mustRecv(t, ctx, dealer), socket.NewMsgString("hello"))
+		})
+	})
+	t.Run("py-dealer", func(t *testing.T) {
+		eachInteropWiring(t, func(t *testing.T, w interopWiring) {
+			ctx := interopCtx(t)
+			router := openInterop(t, socket.Router)
+			p := linkPeer(t, w, router, "DEALER", "--identity", "D", "--sockopt", "PROBE_ROUTER=1")
+			wantFrames(t, "our ROUTER", mustRecv(t, ctx, router), socket.Msg{[]byte("D"), {}})
+			mustSend(t, ctx, router, socket.NewMsgString("D", "hello"))
+			wantFrames(t, "libzmq DEALER", pyRecv(t, ctx, p), socket.NewMsgString("hello"))
+		})
+	})
+}

@@ -31,6 +31,7 @@ var sockoptTypes = []struct {
 	{"WithReqRelaxed", socket.WithReqRelaxed(), []socket.Type{socket.Req}},
 	{"WithReqCorrelate", socket.WithReqCorrelate(), []socket.Type{socket.Req}},
 	{"WithRouterHandover", socket.WithRouterHandover(), []socket.Type{socket.Router}},
+	{"WithProbeRouter", socket.WithProbeRouter(), []socket.Type{socket.Router, socket.Dealer, socket.Req}},
 	{"WithXPubManual", socket.WithXPubManual(), []socket.Type{socket.XPub}},
 	{"WithXPubWelcome", socket.WithXPubWelcome(socket.NewMsgString("hi")), []socket.Type{socket.XPub}},
 }
@@ -436,4 +437,59 @@ func TestRouterNoHandover(t *testing.T) {
 	if m := old.recv(); !equal(m, "to X") {
 		t.Fatalf("old peer got %q", m)
 	}
+}
+
+// A probing DEALER, REQ or ROUTER sends one empty frame to the ROUTER it
+// connects to, before anything it queued: the ROUTER learns its identity
+// at once and can answer.
+func TestProbeRouter(t *testing.T) {
+	eachTransport(t, func(t *testing.T, tr transport) {
+		for _, typ := range []socket.Type{socket.Dealer, socket.Req, socket.Router} {
+			t.Run(typ.String(), func(t *testing.T) {
+				ep := tr.endpoint(t)
+				if tr.name == "tcp" {
+					ep = freeTCPEndpoint(t)
+				}
+				client := openSock(t, typ, socket.WithProbeRouter(), socket.WithIdentity([]byte("C")), socket.WithReconnectInterval(20*time.Millisecond))
+				client.connect(ep) // before the bind: queued messages wait behind the probe
+				if typ != socket.Router {
+					client.send("queued")
+				}
+				router := openSock(t, socket.Router)
+				router.bind(ep)
+				if m := router.recv(); !equal(m, "C", "") {
+					t.Fatalf("ROUTER got %q first, want the probe [C, \"\"]", m)
+				}
+				if typ != socket.Router {
+					m := router.recv()
+					if m[len(m)-1] != "queued" {
+						t.Fatalf("ROUTER got %q, want the queued message", m)
+					}
+				}
+				if tr.name == "inproc" {
+					return
+				}
+				// A new ROUTER on the endpoint is probed when the client reconnects.
+				must(t, router.Close())
+				router2 := openSock(t, socket.Router)
+				router2.bind(ep)
+				if m := router2.recv(); !equal(m, "C", "") {
+					t.Fatalf("new ROUTER got %q first, want the probe", m)
+				}
+			})
+		}
+	})
+}
+
+// A probing ROUTER that binds probes each peer that connects.
+func TestProbeRouterBound(t *testing.T) {
+	eachTransport(t, func(t *testing.T, tr transport) {
+		server := openSock(t, socket.Router, socket.WithProbeRouter(), socket.WithIdentity([]byte("S")))
+		ep := server.bind(tr.endpoint(t))
+		client := openSock(t, socket.Router)
+		client.connect(ep)
+		if m := client.recv(); !equal(m, "S", "") {
+			t.Fatalf("ROUTER got %q, want the probe [S, \"\"]", m)
+		}
+	})
 }
