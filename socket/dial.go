@@ -49,11 +49,12 @@ func (s *Socket) Connect(ep string) error {
 }
 
 // keepsPipe says whether Connect makes the peer queue before the connection
-// (libzmq without ZMQ_IMMEDIATE): the types that queue for one peer at a time.
+// (libzmq without ZMQ_IMMEDIATE): the types that queue for one peer at a
+// time, unless WithImmediate.
 func (s *Socket) keepsPipe() bool {
 	switch s.typ {
 	case Push, Dealer, Req, Pair:
-		return true
+		return !s.opts.immediate
 	}
 	return false
 }

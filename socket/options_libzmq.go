@@ -228,3 +228,23 @@ func WithProbeRouter() Option {
 		return nil
 	})
 }
+
+// WithImmediate makes the socket queue messages only for peers whose
+// connection is complete (libzmq's ZMQ_IMMEDIATE). By default a Connect of
+// a PUSH, DEALER, REQ or PAIR makes the peer's queue at once, so that
+// messages sent before the peer is up wait for it; round-robin then puts
+// some of them in the queue of a peer that may never come, while others
+// are up. With WithImmediate a Connect's queue is made when the handshake
+// completes and goes with the connection: Send picks among connected
+// peers only, and with none it blocks until one connects or its ctx ends
+// (a ctx already done makes it a non-blocking try). What was queued for a
+// connection that is lost is discarded, as for a peer of a Bind (counted in
+// Stats().Discarded). It changes nothing for the other types, whose peers
+// are always those connected. Unlike libzmq, it applies to inproc too: a
+// Connect before the Bind queues nothing.
+func WithImmediate() Option {
+	return optionFunc(func(o *options) error {
+		o.immediate = true
+		return nil
+	})
+}

@@ -111,7 +111,7 @@ func (s *Socket) Monitor() <-chan Event { return s.mon.open() }
 
 // Stats are counters a socket keeps for its owner.
 type Stats struct {
-	Peers         int    // peers attached now (PUSH, DEALER, REQ, PAIR: a Connect counts from the call, as libzmq's pipes)
+	Peers         int    // peers attached now (PUSH, DEALER, REQ, PAIR: a Connect counts from the call, as libzmq's pipes, unless WithImmediate)
 	Subscribers   int    // PUB, XPUB: peers that have subscribed to something (a slow joiner has arrived)
 	Dropped       uint64 // messages dropped: PUB/XPUB at a subscriber's HWM, ROUTER to an unknown peer
 	Discarded     uint64 // messages queued for a peer that went away (a bound side's peer), or still queued when Close or Shutdown gave up

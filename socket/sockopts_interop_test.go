@@ -6,6 +6,7 @@ package socket_test
 
 import (
 	"errors"
+	"strconv"
 	"testing"
 	"time"
 
@@ -272,4 +273,32 @@ func TestInteropProbeRouter(t *testing.T) {
 			wantFrames(t, "libzmq DEALER", pyRecv(t, ctx, p), socket.NewMsgString("hello"))
 		})
 	})
+}
+
+// Our immediate PUSH, connected to a libzmq PULL and to an endpoint nobody
+// binds, sends everything to the libzmq PULL.
+func TestInteropImmediate(t *testing.T) {
+	interopLeakCheck(t)
+	for _, tr := range interopTransports {
+		t.Run(tr.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := interopCtx(t)
+			push := openInterop(t, socket.Push, socket.WithImmediate())
+			events := push.Monitor()
+			p := pyzmq.Socket(t, "PULL", "--bind", tr.ep(t))
+			nobody := tr.ep(t)
+			if tr.name == "tcp" {
+				nobody = freeTCPEndpoint(t)
+			}
+			mustConnect(t, push, nobody)
+			mustConnect(t, push, p.Endpoint())
+			waitForEvent(t, ctx, events, "handshake-ok", eventIs(socket.EventHandshakeOK))
+			for i := range 10 {
+				mustSend(t, ctx, push, socket.NewMsgString("task", strconv.Itoa(i)))
+			}
+			for i := range 10 {
+				wantFrames(t, "libzmq PULL", pyRecv(t, ctx, p), socket.NewMsgString("task", strconv.Itoa(i)))
+			}
+		})
+	}
 }

@@ -4,6 +4,7 @@ package socket_test
 // and what each does, over every transport where the transport matters.
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"strings"
@@ -32,6 +33,7 @@ var sockoptTypes = []struct {
 	{"WithReqCorrelate", socket.WithReqCorrelate(), []socket.Type{socket.Req}},
 	{"WithRouterHandover", socket.WithRouterHandover(), []socket.Type{socket.Router}},
 	{"WithProbeRouter", socket.WithProbeRouter(), []socket.Type{socket.Router, socket.Dealer, socket.Req}},
+	{"WithImmediate", socket.WithImmediate(), allTypes},
 	{"WithXPubManual", socket.WithXPubManual(), []socket.Type{socket.XPub}},
 	{"WithXPubWelcome", socket.WithXPubWelcome(socket.NewMsgString("hi")), []socket.Type{socket.XPub}},
 }
@@ -490,6 +492,69 @@ func TestProbeRouterBound(t *testing.T) {
 		client.connect(ep)
 		if m := client.recv(); !equal(m, "S", "") {
 			t.Fatalf("ROUTER got %q, want the probe [S, \"\"]", m)
+		}
+	})
+}
+
+// unreachable is an endpoint of transport tr that nothing binds.
+func unreachable(t *testing.T, tr transport) string {
+	if tr.name == "tcp" {
+		return freeTCPEndpoint(t)
+	}
+	return tr.endpoint(t)
+}
+
+// An immediate PUSH sends only to the peer that is connected, none to the
+// one that never comes; with no peer connected, Send waits for one.
+func TestImmediate(t *testing.T) {
+	eachTransport(t, func(t *testing.T, tr transport) {
+		pull := openSock(t, socket.Pull)
+		ep := pull.bind(tr.endpoint(t))
+		push := openSock(t, socket.Push, socket.WithImmediate())
+		push.connect(unreachable(t, tr))
+		push.connect(ep)
+		if tr.name != "inproc" {
+			push.await(socket.EventHandshakeOK)
+		}
+		const n = 10
+		for i := range n {
+			push.send(string(rune('a' + i)))
+		}
+		for i := range n {
+			if m := pull.recv(); !equal(m, string(rune('a'+i))) {
+				t.Fatalf("PULL got %q, want message %d of %d in order", m, i, n)
+			}
+		}
+		if st := push.Stats(); st.Peers != 1 || st.Discarded != 0 {
+			t.Errorf("PUSH stats %+v, want 1 peer and nothing discarded", st)
+		}
+	})
+}
+
+// An immediate socket with no connected peer blocks Send (a done ctx makes
+// it a try) until a peer connects.
+func TestImmediateNoPeer(t *testing.T) {
+	eachTransport(t, func(t *testing.T, tr transport) {
+		ep := unreachable(t, tr)
+		dealer := openSock(t, socket.Dealer, socket.WithImmediate(), socket.WithReconnectInterval(20*time.Millisecond))
+		dealer.connect(ep)
+		done, cancel := context.WithCancel(context.Background())
+		cancel()
+		isErr(t, "Send with a done ctx and no peer", dealer.Send(done, socket.NewMsgString("x")), context.Canceled)
+		short, cancel2 := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		defer cancel2()
+		isErr(t, "Send with no peer", dealer.Send(short, socket.NewMsgString("x")), context.DeadlineExceeded)
+		if st := dealer.Stats(); st.Peers != 0 {
+			t.Errorf("DEALER has %d peers before any connection, want 0", st.Peers)
+		}
+		// The peer comes: the blocked Send goes to it.
+		sent := make(chan error, 1)
+		go func() { sent <- dealer.Send(testCtx(t, waitLimit), socket.NewMsgString("hello")) }()
+		router := openSock(t, socket.Router)
+		router.bind(ep)
+		must(t, <-sent)
+		if m := router.recv(); len(m) != 2 || m[1] != "hello" {
+			t.Fatalf("ROUTER got %q, want [id hello]", m)
 		}
 	})
 }
