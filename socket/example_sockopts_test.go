@@ -145,3 +145,41 @@ func ExampleWithReqRelaxed() {
 	// server got 4 frames, the body "try 2"
 	// client got [answer to try 2]
 }
+
+// A sensor reports its reading to a display that is not up yet. With
+// conflate, only the latest reading waits for it: the display starts from
+// the current value, not from a backlog.
+func ExampleWithConflate() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+
+	sensor, err := socket.New(socket.Push, socket.WithConflate())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer sensor.Close()
+	if err := sensor.Connect("inproc://example-display"); err != nil {
+		log.Fatal(err)
+	}
+	for _, reading := range []string{"20.1", "20.4", "21.0"} {
+		if err := sensor.Send(ctx, socket.NewMsgString(reading)); err != nil {
+			log.Fatal(err)
+		}
+	}
+
+	display, err := socket.New(socket.Pull)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer display.Close()
+	if _, err := display.Bind("inproc://example-display"); err != nil {
+		log.Fatal(err)
+	}
+	m, err := display.Recv(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("now", string(m[0]))
+	// Output:
+	// now 21.0
+}

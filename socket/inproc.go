@@ -92,6 +92,9 @@ func (r *inprocRegistry) waitLocked(l *inprocLink) {
 	}
 	cp := c.newPipe(l.endpoint, false)
 	cp.peerq = newQueue(c.opts.sendHWM, &c.room)
+	if c.opts.conflate {
+		cp.peerq.setConflate()
+	}
 	if c.attach(cp) {
 		l.cp = cp
 	}
@@ -127,6 +130,13 @@ func (r *inprocRegistry) linkLocked(l *inprocLink, b *Socket) bool {
 	}
 	if cp.inq != nil {
 		cp.inq.setProducer(c.opts.recvHWM+b.opts.sendHWM, &b.room)
+	}
+	// Each direction conflates if its sender or its receiver does.
+	if bp.inq != nil && c.opts.conflate {
+		bp.inq.setConflate()
+	}
+	if cp.inq != nil && b.opts.conflate {
+		cp.inq.setConflate()
 	}
 	cp.peerID, bp.peerID = b.opts.identity, c.opts.identity
 	// Linked before attach: attaching a SUB sends its subscriptions.

@@ -248,3 +248,24 @@ func WithImmediate() Option {
 		return nil
 	})
 }
+
+// WithConflate makes each of the socket's queues keep only the last message
+// (libzmq's ZMQ_CONFLATE): a new message replaces the one waiting to be
+// sent to a peer, or to be received from it, instead of queueing behind
+// it. Use it for state that only matters when fresh, a gauge or a
+// position: a slow receiver gets the latest value, never a backlog. The
+// high-water marks do not apply; Send never waits for room, only for a
+// peer (PUSH, DEALER). A replaced message is not counted as dropped: being
+// replaced is what it was sent for.
+//
+// As libzmq, it is for single-frame messages: Send and Publish refuse a
+// message of several frames (ErrNotSupported), where libzmq would keep one
+// frame of it. A message of several frames from a peer is kept whole.
+// PULL, PUSH, SUB, PUB and DEALER only.
+func WithConflate() Option {
+	return optionFunc(func(o *options) error {
+		o.only("WithConflate", Pull, Push, Sub, Pub, Dealer)
+		o.conflate = true
+		return nil
+	})
+}

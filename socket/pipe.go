@@ -56,9 +56,15 @@ func (s *Socket) newPipe(endpoint string, queued bool) *pipe {
 	}
 	if queued {
 		p.out = newQueue(s.opts.sendHWM, &s.room)
+		if s.opts.conflate {
+			p.out.setConflate()
+		}
 	}
 	if s.typ.canRecv() {
 		p.inq = newQueue(s.opts.recvHWM, &p.inRoom)
+		if s.opts.conflate {
+			p.inq.setConflate()
+		}
 	}
 	return p
 }

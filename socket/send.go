@@ -25,6 +25,9 @@ func (s *Socket) Send(ctx context.Context, m Msg) error {
 	if err := s.checkOpen(); err != nil {
 		return err
 	}
+	if len(m) > 1 && s.opts.conflate {
+		return errConflateMultipart
+	}
 	switch s.typ {
 	case Push, Dealer, Pair:
 		_, err := s.sendLB(ctx, m)
@@ -64,9 +67,15 @@ func (s *Socket) Publish(m Msg) (missed int, err error) {
 	if s.typ != Pub && s.typ != XPub {
 		return 0, fmt.Errorf("%w: Publish on %v", ErrNotSupported, s.typ)
 	}
+	if len(m) > 1 && s.opts.conflate {
+		return 0, errConflateMultipart
+	}
 	topic := m[0]
 	return s.sendAll(m, func(p *pipe) bool { return s.wants(p, topic) }), nil
 }
+
+// errConflateMultipart refuses what libzmq's ZMQ_CONFLATE does not support.
+var errConflateMultipart = fmt.Errorf("%w: a conflating socket sends single-frame messages only", ErrNotSupported)
 
 // sendRouter routes by the first frame, which is not sent.
 func (s *Socket) sendRouter(ctx context.Context, m Msg) error {

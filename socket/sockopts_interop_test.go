@@ -302,3 +302,48 @@ func TestInteropImmediate(t *testing.T) {
 		})
 	}
 }
+
+// A conflating PUSH, ours or libzmq's, that sends before its peer binds
+// delivers only the last message to the peer of the other kind.
+func TestInteropConflate(t *testing.T) {
+	interopLeakCheck(t)
+	for _, tr := range interopTransports {
+		nobody := func(t *testing.T) string {
+			if tr.name == "tcp" {
+				return freeTCPEndpoint(t)
+			}
+			return tr.ep(t)
+		}
+		t.Run("go-push/"+tr.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := interopCtx(t)
+			ep := nobody(t)
+			push := openInterop(t, socket.Push, socket.WithConflate(), socket.WithReconnectInterval(20*time.Millisecond))
+			mustConnect(t, push, ep)
+			for _, v := range []string{"1", "2", "3"} {
+				mustSend(t, ctx, push, socket.NewMsgString(v))
+			}
+			p := pyzmq.Socket(t, "PULL", "--bind", ep)
+			wantFrames(t, "libzmq PULL", pyRecv(t, ctx, p), socket.NewMsgString("3"))
+			mustSend(t, ctx, push, socket.NewMsgString("end"))
+			wantFrames(t, "libzmq PULL", pyRecv(t, ctx, p), socket.NewMsgString("end"))
+		})
+		t.Run("py-push/"+tr.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := interopCtx(t)
+			ep := nobody(t)
+			p := pyzmq.Socket(t, "PUSH", "--connect", ep, "--sockopt", "CONFLATE=1", "--sockopt", "RECONNECT_IVL=20")
+			for _, v := range []string{"1", "2", "3"} {
+				pySend(t, p, socket.NewMsgString(v))
+			}
+			pull := openInterop(t, socket.Pull)
+			if err := p.Sync(ctx); err != nil { // the three are in its queue
+				t.Fatal(err)
+			}
+			mustBind(t, pull, ep)
+			wantFrames(t, "our PULL", mustRecv(t, ctx, pull), socket.NewMsgString("3"))
+			pySend(t, p, socket.NewMsgString("end"))
+			wantFrames(t, "our PULL", mustRecv(t, ctx, pull), socket.NewMsgString("end"))
+		})
+	}
+}

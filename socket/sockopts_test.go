@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -34,6 +35,7 @@ var sockoptTypes = []struct {
 	{"WithRouterHandover", socket.WithRouterHandover(), []socket.Type{socket.Router}},
 	{"WithProbeRouter", socket.WithProbeRouter(), []socket.Type{socket.Router, socket.Dealer, socket.Req}},
 	{"WithImmediate", socket.WithImmediate(), allTypes},
+	{"WithConflate", socket.WithConflate(), []socket.Type{socket.Pull, socket.Push, socket.Sub, socket.Pub, socket.Dealer}},
 	{"WithXPubManual", socket.WithXPubManual(), []socket.Type{socket.XPub}},
 	{"WithXPubWelcome", socket.WithXPubWelcome(socket.NewMsgString("hi")), []socket.Type{socket.XPub}},
 }
@@ -555,6 +557,61 @@ func TestImmediateNoPeer(t *testing.T) {
 		must(t, <-sent)
 		if m := router.recv(); len(m) != 2 || m[1] != "hello" {
 			t.Fatalf("ROUTER got %q, want [id hello]", m)
+		}
+	})
+}
+
+// A conflating sender keeps only the last message for a peer that is not
+// there yet: the peer, when it comes, receives that one, then what follows.
+func TestConflateSend(t *testing.T) {
+	eachTransport(t, func(t *testing.T, tr transport) {
+		ep := unreachable(t, tr)
+		push := openSock(t, socket.Push, socket.WithConflate(), socket.WithReconnectInterval(20*time.Millisecond))
+		push.connect(ep)
+		for _, v := range []string{"1", "2", "3"} {
+			push.send(v)
+		}
+		isErr(t, "multipart Send", push.Send(testCtx(t, waitLimit), socket.NewMsgString("a", "b")), socket.ErrNotSupported)
+		pull := openSock(t, socket.Pull)
+		pull.bind(ep)
+		if m := pull.recv(); !equal(m, "3") {
+			t.Fatalf("PULL got %q, want only the last, [3]", m)
+		}
+		push.send("4")
+		if m := pull.recv(); !equal(m, "4") {
+			t.Fatalf("PULL got %q, want [4]", m)
+		}
+		if st := push.Stats(); st.Discarded != 0 || st.Dropped != 0 {
+			t.Errorf("PUSH stats %+v: replaced messages are neither discarded nor dropped", st)
+		}
+	})
+}
+
+// A conflating receiver keeps only the last message from each peer: a
+// receiver that did not keep up gets the latest. inproc delivers in Send,
+// so all three are there before the Recv; over tcp and ipc what arrived by
+// the Recv is there, so the values received only rise, to the last.
+func TestConflateRecv(t *testing.T) {
+	eachTransport(t, func(t *testing.T, tr transport) {
+		pull := openSock(t, socket.Pull, socket.WithConflate())
+		ep := pull.bind(tr.endpoint(t))
+		push := openSock(t, socket.Push)
+		push.connect(ep)
+		const n = 200
+		for i := 1; i <= n; i++ {
+			push.send(strconv.Itoa(i))
+		}
+		last := 0
+		for last < n {
+			m := pull.recv()
+			v, err := strconv.Atoi(m[0])
+			if err != nil || v <= last {
+				t.Fatalf("PULL got %q after %d: want a later value", m, last)
+			}
+			if tr.name == "inproc" && v != n {
+				t.Fatalf("PULL got %q, want only the last, %d", m, n)
+			}
+			last = v
 		}
 	})
 }

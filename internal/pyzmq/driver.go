@@ -24,6 +24,7 @@ const readyTimeout = 15 * time.Second
 
 // driver is the test's side of testdata/peer.py's line protocol.
 type driver struct {
+	synced    int // SYNCED lines not yet matched by Sync
 	endpoints []string
 	msgs      [][][]byte // received, not yet returned by Recv
 	events    []string   // monitor events, "NAME endpoint", not yet matched by WaitEvent
@@ -112,6 +113,21 @@ func (p *Peer) Echo(on bool) error {
 	return p.Writeln("echo off")
 }
 
+// Sync returns once the peer has run every command sent before it (its
+// sends made, its subscriptions changed), waiting until ctx ends.
+func (p *Peer) Sync(ctx context.Context) error {
+	if err := p.Writeln("sync"); err != nil {
+		return err
+	}
+	for p.synced == 0 {
+		if err := p.next(ctx); err != nil {
+			return err
+		}
+	}
+	p.synced--
+	return nil
+}
+
 // Recv returns the next message the peer received, waiting until ctx ends.
 func (p *Peer) Recv(ctx context.Context) ([][]byte, error) {
 	for len(p.msgs) == 0 {
@@ -167,6 +183,8 @@ func (p *Peer) next(ctx context.Context) error {
 	case "EVENT":
 		p.events = append(p.events, rest)
 		p.seen = append(p.seen, rest)
+	case "SYNCED":
+		p.synced++
 	case "ERR":
 		return fmt.Errorf("%w: %s: %s", ErrPeer, p.name, rest)
 	default:

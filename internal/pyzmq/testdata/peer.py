@@ -23,12 +23,14 @@ stdout, one line each:
   MSG FRAMES               a message received (unless echoing)
   EVENT NAME EP            a socket monitor event (CONNECTED, DISCONNECTED, ...)
   ERR TEXT                 a command failed
+  SYNCED                   the reply to sync
 
 stdin, one command a line (FRAMES is a JSON list of base64 strings):
   send FRAMES              send one message
   repeat MS FRAMES         send it every MS milliseconds until the next command
   sub PREFIX | unsub PREFIX
   echo on|off
+  sync                     reply SYNCED: every command before it has run
   quit                     (end of input quits too)
 """
 
@@ -164,6 +166,8 @@ def main():
                     sock.setsockopt(zmq.UNSUBSCRIBE, rest.encode())
                 elif cmd == "echo":
                     echo = rest == "on"
+                elif cmd == "sync":
+                    out("SYNCED")
                 elif cmd == "quit":
                     running = False
                     break
