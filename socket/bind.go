@@ -32,7 +32,7 @@ func (s *Socket) Bind(ep string) (string, error) {
 		network = "unix"
 		removeStaleIPC(addr)
 	}
-	l, err := net.Listen(network, addr)
+	l, err := s.opts.listen(network, addr)
 	if err != nil {
 		s.mon.emit(Event{Kind: EventBindFailed, Endpoint: ep, Err: err})
 		if errors.Is(err, syscall.EADDRINUSE) {

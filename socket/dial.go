@@ -115,7 +115,7 @@ func (d *dialing) run() {
 		case <-ctx.Done():
 		}
 	}()
-	dialer := net.Dialer{Timeout: s.opts.handshakeTimeout}
+	dialer := s.opts.dialer()
 	for {
 		established := false
 		nc, err := dialer.DialContext(ctx, network, d.e.addr)

@@ -1,6 +1,7 @@
 package socket
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -268,4 +269,47 @@ func WithConflate() Option {
 		o.conflate = true
 		return nil
 	})
+}
+
+// WithTCPKeepAlive sets TCP keep-alive on the socket's tcp connections,
+// dialled and accepted, as libzmq's ZMQ_TCP_KEEPALIVE, _IDLE, _INTVL and
+// _CNT do: with c.Enable, the system probes a connection idle for c.Idle,
+// every c.Interval, and drops it after c.Count probes unanswered; without
+// it, keep-alive is off. A zero field takes Go's default (15 s, 15 s, 9), a
+// negative one leaves the system's. Without this option Go's defaults
+// apply: keep-alive on, at 15 s. Keep-alive finds a peer gone without a
+// word at the TCP level, in minutes; WithHeartbeat does it at the ZMTP
+// level, and also finds a peer that is connected but stuck. It does not
+// apply to ipc or inproc.
+func WithTCPKeepAlive(c net.KeepAliveConfig) Option {
+	return optionFunc(func(o *options) error {
+		o.keepAlive = &c
+		return nil
+	})
+}
+
+// dialer is how the socket dials a tcp or ipc peer.
+func (o *options) dialer() net.Dialer {
+	d := net.Dialer{Timeout: o.handshakeTimeout}
+	switch {
+	case o.keepAlive == nil:
+	case o.keepAlive.Enable:
+		d.KeepAliveConfig = *o.keepAlive
+	default:
+		d.KeepAlive = -1 // off
+	}
+	return d
+}
+
+// listen is how the socket listens on a tcp or ipc endpoint.
+func (o *options) listen(network, addr string) (net.Listener, error) {
+	var lc net.ListenConfig
+	switch {
+	case o.keepAlive == nil:
+	case o.keepAlive.Enable:
+		lc.KeepAliveConfig = *o.keepAlive
+	default:
+		lc.KeepAlive = -1 // off
+	}
+	return lc.Listen(context.Background(), network, addr)
 }

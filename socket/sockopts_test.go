@@ -6,6 +6,7 @@ package socket_test
 import (
 	"context"
 	"errors"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -36,6 +37,7 @@ var sockoptTypes = []struct {
 	{"WithProbeRouter", socket.WithProbeRouter(), []socket.Type{socket.Router, socket.Dealer, socket.Req}},
 	{"WithImmediate", socket.WithImmediate(), allTypes},
 	{"WithConflate", socket.WithConflate(), []socket.Type{socket.Pull, socket.Push, socket.Sub, socket.Pub, socket.Dealer}},
+	{"WithTCPKeepAlive", socket.WithTCPKeepAlive(net.KeepAliveConfig{Enable: true}), allTypes},
 	{"WithXPubManual", socket.WithXPubManual(), []socket.Type{socket.XPub}},
 	{"WithXPubWelcome", socket.WithXPubWelcome(socket.NewMsgString("hi")), []socket.Type{socket.XPub}},
 }
