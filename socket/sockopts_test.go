@@ -28,6 +28,7 @@ var sockoptTypes = []struct {
 	opt   socket.Option
 	types []socket.Type
 }{
+	{"WithRouterMandatory", socket.WithRouterMandatory(), []socket.Type{socket.Router}},
 	{"WithXPubVerbose", socket.WithXPubVerbose(), []socket.Type{socket.XPub}},
 	{"WithXPubVerboser", socket.WithXPubVerboser(), []socket.Type{socket.XPub}},
 	{"WithInvertMatching", socket.WithInvertMatching(), []socket.Type{socket.Pub, socket.XPub, socket.Sub}},
