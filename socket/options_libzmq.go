@@ -49,7 +49,7 @@ func (o *options) only(name string, types ...Type) {
 }
 
 // checkTypes refuses an option given to a socket type it does not apply to,
-// as libzmq's zmq_setsockopt does with EINVAL: silently ignoring it would
+// as libzmq's zmq_setsockopt mostly does (EINVAL): silently ignoring it would
 // leave the application believing it has a behaviour it has not.
 func (o *options) checkTypes(t Type) error {
 	for _, to := range o.typed {
