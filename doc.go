@@ -51,7 +51,11 @@
 //	Stages chained across hosts (map, reduce)  broker/pirate: Stage (a worker upstream, a client
 //	                                          downstream)
 //	Ch. 5  Espresso (capture)                  broker/proxy: WithCapture
-//	Ch. 5  Last Value Caching                  examples/lvcache (XPUB subscriptions, socket.Poll)
+//	Ch. 5  Last Value Caching                  examples/lvcache (socket.Poll, WithXPubVerbose);
+//	                                          socket.WithXPubWelcome, WithXPubManual;
+//	                                          ExampleWithXPubWelcome
+//	Ch. 4  Lazy Pirate on one socket           socket.WithReqRelaxed, WithReqCorrelate;
+//	                                          ExampleWithReqRelaxed
 //	Security: ZMTP PLAIN (RFC 24)              socket.WithPlainClient, WithPlainServer,
 //	                                          Authenticator; ExampleWithPlainServer
 //	Hostile peers                              socket.WithMaxMsgSize, WithMaxHandshakes,

@@ -32,7 +32,7 @@ func (s *Socket) Bind(ep string) (string, error) {
 		network = "unix"
 		removeStaleIPC(addr)
 	}
-	l, err := net.Listen(network, addr)
+	l, err := s.opts.listen(network, addr)
 	if err != nil {
 		s.mon.emit(Event{Kind: EventBindFailed, Endpoint: ep, Err: err})
 		if errors.Is(err, syscall.EADDRINUSE) {
@@ -154,6 +154,7 @@ func (b *binding) serve(ctx context.Context, cancel context.CancelFunc, nc net.C
 	p := s.newPipe(b.endpoint, true)
 	p.peerID = peerIdentity(zc)
 	c = newConn(s, p, nc, w, zc)
+	p.onEvict(func() { c.fail(ErrHandedOver) })
 	if !b.set.promote(c) {
 		nc.Close()
 		return
@@ -164,6 +165,7 @@ func (b *binding) serve(ctx context.Context, cancel context.CancelFunc, nc net.C
 		return
 	}
 	s.mon.emit(Event{Kind: EventHandshakeOK, Endpoint: b.endpoint, Remote: remote})
+	c.probe()
 	err = c.serve()
 	s.detach(p)
 	s.mon.emit(Event{Kind: EventDisconnected, Endpoint: b.endpoint, Remote: remote, Err: err})

@@ -49,11 +49,12 @@ func (s *Socket) Connect(ep string) error {
 }
 
 // keepsPipe says whether Connect makes the peer queue before the connection
-// (libzmq without ZMQ_IMMEDIATE): the types that queue for one peer at a time.
+// (libzmq without ZMQ_IMMEDIATE): the types that queue for one peer at a
+// time, unless WithImmediate.
 func (s *Socket) keepsPipe() bool {
 	switch s.typ {
 	case Push, Dealer, Req, Pair:
-		return true
+		return !s.opts.immediate
 	}
 	return false
 }
@@ -114,7 +115,7 @@ func (d *dialing) run() {
 		case <-ctx.Done():
 		}
 	}()
-	dialer := net.Dialer{Timeout: s.opts.handshakeTimeout}
+	dialer := s.opts.dialer()
 	for {
 		established := false
 		nc, err := dialer.DialContext(ctx, network, d.e.addr)
@@ -200,6 +201,7 @@ func (d *dialing) serve(nc net.Conn) (established bool, err error) {
 		defer s.detach(p)
 	}
 	c = newConn(s, p, nc, w, zc)
+	p.onEvict(func() { c.fail(ErrHandedOver) })
 	if !d.set.promote(c) {
 		nc.Close()
 		return true, ErrClosed
@@ -210,6 +212,7 @@ func (d *dialing) serve(nc net.Conn) (established bool, err error) {
 	default:
 	}
 	s.mon.emit(Event{Kind: EventHandshakeOK, Endpoint: d.endpoint, Remote: remote})
+	c.probe()
 	err = c.serve()
 	s.mon.emit(Event{Kind: EventDisconnected, Endpoint: d.endpoint, Remote: remote, Err: err})
 	return true, err

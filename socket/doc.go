@@ -59,6 +59,33 @@
 // Poll found readable has a message for TryRecv; where several receive
 // from the same socket, another may be first.
 //
+// # Options
+//
+// New takes options, the With functions, most named after the libzmq
+// socket option they stand for. An option that does not apply to the
+// socket's type fails New with ErrBadOption, naming both. For every type:
+// the high-water marks (WithSendHWM, WithRecvHWM), WithLinger, the
+// reconnect back-off (WithReconnectInterval, WithReconnectIntervalMax),
+// WithHandshakeTimeout, WithMaxHandshakes, WithMaxMsgSize, WithIdentity,
+// WithHeartbeat, the PLAIN mechanism (WithPlainClient, WithPlainServer,
+// WithRedialAfterAuthFailure), WithLogger, WithImmediate (a Connect queues
+// only once connected) and WithTCPKeepAlive. For some types only:
+//
+//   - XPUB: WithXPubVerbose and WithXPubVerboser (every subscribe, and
+//     cancel, reaches the application, duplicates included), WithXPubManual
+//     (the application applies each subscription, with Subscribe on the
+//     XPUB) and WithXPubWelcome (a message to each new subscriber; the
+//     guide's last-value cache is its example).
+//   - PUB, XPUB, SUB: WithInvertMatching (subscriptions exclude).
+//   - REQ: WithReqRelaxed (send again without the reply) and
+//     WithReqCorrelate (requests numbered, replies matched).
+//   - ROUTER: WithRouterMandatory (report what would be dropped) and
+//     WithRouterHandover (a new peer takes over an identity in use).
+//   - ROUTER, DEALER, REQ: WithProbeRouter (an empty message to each new
+//     peer, so that a ROUTER knows it at once).
+//   - PULL, PUSH, SUB, PUB, DEALER: WithConflate (keep the last message
+//     only).
+//
 // # Lifetime
 //
 // Close lingers (WithLinger) while queued messages go out, then closes every

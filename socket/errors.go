@@ -15,7 +15,9 @@ var (
 	// ErrBadOption is an option value the socket type does not accept.
 	ErrBadOption = errors.New("socket: invalid option")
 	// ErrNotSupported is an operation the socket type does not have:
-	// Send on PULL or SUB, Recv on PUSH or PUB, Subscribe on anything but SUB.
+	// Send on PULL or SUB, Recv on PUSH or PUB, Subscribe on anything but SUB
+	// (and an XPUB with WithXPubManual), a message of several frames on a
+	// socket with WithConflate.
 	ErrNotSupported = errors.New("socket: operation not supported by this socket type")
 	// ErrState is a REQ or REP call out of turn: REQ must alternate Send and
 	// Recv, REP must alternate Recv and Send (libzmq's EFSM).

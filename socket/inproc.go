@@ -92,6 +92,9 @@ func (r *inprocRegistry) waitLocked(l *inprocLink) {
 	}
 	cp := c.newPipe(l.endpoint, false)
 	cp.peerq = newQueue(c.opts.sendHWM, &c.room)
+	if c.opts.conflate {
+		cp.peerq.setConflate()
+	}
 	if c.attach(cp) {
 		l.cp = cp
 	}
@@ -128,10 +131,20 @@ func (r *inprocRegistry) linkLocked(l *inprocLink, b *Socket) bool {
 	if cp.inq != nil {
 		cp.inq.setProducer(c.opts.recvHWM+b.opts.sendHWM, &b.room)
 	}
+	// Each direction conflates if its sender or its receiver does.
+	if bp.inq != nil && c.opts.conflate {
+		bp.inq.setConflate()
+	}
+	if cp.inq != nil && b.opts.conflate {
+		cp.inq.setConflate()
+	}
 	cp.peerID, bp.peerID = b.opts.identity, c.opts.identity
 	// Linked before attach: attaching a SUB sends its subscriptions.
 	cp.peer.Store(bp)
 	bp.peer.Store(cp)
+	// A ROUTER that hands an identity over ends the link for both ends.
+	cp.onEvict(func() { b.detach(bp) })
+	bp.onEvict(func() { c.detach(cp) })
 	if !pending && !c.attach(cp) {
 		return true // the connector is closing, or a PAIR with a peer
 	}
@@ -152,6 +165,17 @@ func (r *inprocRegistry) linkLocked(l *inprocLink, b *Socket) bool {
 	}
 	l.cp, l.bp = cp, bp
 	r.links[l.name] = append(r.links[l.name], l)
+	if pending {
+		// Before what was queued for the Bind, as on a new connection; not
+		// queued at the Connect, where it would keep Close lingering for a
+		// Bind that may never come.
+		if c.opts.probeRouter {
+			cp.peerq.prepend(probeMsg)
+		}
+	} else {
+		cp.probeInproc()
+	}
+	bp.probeInproc()
 	if pending {
 		if bp.inq != nil && bp.inq.len() > 0 {
 			b.fq.ready(bp) // sent before the bind

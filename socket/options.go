@@ -62,6 +62,7 @@ type options struct {
 	hbInterval          time.Duration // 0: no heartbeats of ours
 	hbTimeout           time.Duration
 	hbTTL               time.Duration
+	libzmqOptions       // options_libzmq.go
 }
 
 func defaultOptions() options {
@@ -199,8 +200,13 @@ func WithIdentity(id []byte) Option {
 // WithRouterMandatory makes a ROUTER report what it would otherwise drop
 // silently: Send to an identity that is not connected fails with
 // ErrHostUnreachable, and Send to a peer at its high-water mark blocks.
+// ROUTER only.
 func WithRouterMandatory() Option {
-	return optionFunc(func(o *options) error { o.routerMandatory = true; return nil })
+	return optionFunc(func(o *options) error {
+		o.only("WithRouterMandatory", Router)
+		o.routerMandatory = true
+		return nil
+	})
 }
 
 // WithPlainClient makes the socket authenticate to its peers with the ZMTP

@@ -37,6 +37,11 @@ type pipe struct {
 	subs   map[string]struct{} // PUB/XPUB: the peer's subscriptions
 	all    atomic.Bool         // PUB/XPUB: the peer subscribed to everything
 	maxSub int
+	asked  map[string]struct{} // XPUB with WithXPubManual: what the peer subscribed, applied or not
+
+	evictMu sync.Mutex
+	evict   func() // ends the connection serving the pipe (see onEvict)
+	evicted bool
 }
 
 func (s *Socket) newPipe(endpoint string, queued bool) *pipe {
@@ -45,12 +50,21 @@ func (s *Socket) newPipe(endpoint string, queued bool) *pipe {
 		// Made here, not in attach: an inproc subscriber may subscribe
 		// through its end before ours is attached.
 		p.subs = make(map[string]struct{})
+		if s.opts.xpubManual {
+			p.asked = make(map[string]struct{})
+		}
 	}
 	if queued {
 		p.out = newQueue(s.opts.sendHWM, &s.room)
+		if s.opts.conflate {
+			p.out.setConflate()
+		}
 	}
 	if s.typ.canRecv() {
 		p.inq = newQueue(s.opts.recvHWM, &p.inRoom)
+		if s.opts.conflate {
+			p.inq.setConflate()
+		}
 	}
 	return p
 }
@@ -116,9 +130,18 @@ func indexOf(ps []*pipe, p *pipe) int {
 
 // attach adds p to the socket's peers. It refuses a second PAIR peer and a
 // ROUTER peer whose identity is taken (libzmq keeps the first, as with
-// ZMQ_ROUTER_HANDOVER off). For SUB and XSUB the subscriptions go to the new
-// peer before anything else can.
+// ZMQ_ROUTER_HANDOVER off), unless WithRouterHandover gives the identity to
+// the new peer: then the old one is detached and its connection ended. For
+// SUB and XSUB the subscriptions go to the new peer before anything else
+// can.
 func (s *Socket) attach(p *pipe) bool {
+	var handedOver *pipe
+	defer func() { // after s.mu is released
+		if handedOver != nil {
+			s.detach(handedOver)
+			handedOver.kick()
+		}
+	}()
 	if s.typ == Sub || s.typ == XSub {
 		s.subs.mu.Lock()
 		defer s.subs.mu.Unlock()
@@ -139,10 +162,16 @@ func (s *Socket) attach(p *pipe) bool {
 			p.id = make([]byte, 5)
 			binary.BigEndian.PutUint32(p.id[1:], s.nextID)
 		}
-		if _, taken := s.routes[string(p.id)]; taken {
-			return false
+		if old, taken := s.routes[string(p.id)]; taken {
+			if !s.opts.routerHandover {
+				return false
+			}
+			handedOver = old
 		}
 		s.routes[string(p.id)] = p
+	}
+	if s.typ == XPub {
+		s.welcome(p) // before the peer is published: nothing goes before it
 	}
 	s.pipes = append(s.pipes, p)
 	p.gone.Store(false)
@@ -151,6 +180,52 @@ func (s *Socket) attach(p *pipe) bool {
 		s.subs.sendAllLocked(p)
 	}
 	return true
+}
+
+// probeMsg is what WithProbeRouter sends a new peer: one empty frame.
+var probeMsg = Msg{{}}
+
+// probe writes the probe (WithProbeRouter) to a new connection, before
+// anything queued. It runs on the writer's goroutine before serve, so the
+// wire is ours; a failed write shows again at the writer's first flush.
+func (c *conn) probe() {
+	if c.s.opts.probeRouter {
+		c.w.writeMsg(probeMsg)
+	}
+}
+
+// probeInproc queues the probe (WithProbeRouter) for a new inproc peer.
+func (p *pipe) probeInproc() {
+	if p.s.opts.probeRouter && !p.trySend(probeMsg) {
+		p.s.drop(p, "probe to a peer with no room")
+	}
+}
+
+// onEvict sets how to end the connection that serves p, should a ROUTER
+// hand p's identity over to a new peer (WithRouterHandover); if that
+// already happened, it ends it now.
+func (p *pipe) onEvict(f func()) {
+	if p.s.typ != Router || !p.s.opts.routerHandover {
+		return // never handed over
+	}
+	p.evictMu.Lock()
+	p.evict = f
+	evicted := p.evicted
+	p.evictMu.Unlock()
+	if evicted {
+		f()
+	}
+}
+
+// kick ends the connection serving a pipe whose identity went to a new peer.
+func (p *pipe) kick() {
+	p.evictMu.Lock()
+	p.evicted = true
+	f := p.evict
+	p.evictMu.Unlock()
+	if f != nil {
+		f()
+	}
 }
 
 // sendLB sends m to one peer, round-robin over the peers that have room

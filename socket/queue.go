@@ -1,6 +1,7 @@
 package socket
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -33,6 +34,7 @@ type queue struct {
 	full     bool // a producer found no room: the next report wakes room
 	sleeping bool // the consumer waits on avail
 	closed   bool // discarded: its peer is gone, and it takes nothing more
+	conflate bool // holds the last message only (WithConflate); n is not kept
 	light    int  // drains after small batches in a row (see report)
 
 	_ [64]byte // the two sides' fields on cache lines of their own
@@ -76,16 +78,24 @@ func (q *queue) tryPut(m Msg) bool {
 		q.mu.Unlock()
 		return false
 	}
-	if q.n >= q.hwm {
+	switch {
+	case q.conflate:
+		// The new message replaces the one waiting, if any. The consumer
+		// never holds a batch between two gets: it swaps in one message
+		// and takes it at once.
+		clear(q.in)
+		q.in = append(q.in[:0], m)
+	case q.n >= q.hwm:
 		q.full = true
 		q.mu.Unlock()
 		return false
+	default:
+		if q.in == nil {
+			q.in = make([]Msg, 0, min(q.hwm, keptCap))
+		}
+		q.in = append(q.in, m)
+		q.n++
 	}
-	if q.in == nil {
-		q.in = make([]Msg, 0, min(q.hwm, keptCap))
-	}
-	q.in = append(q.in, m)
-	q.n++
 	wake := q.sleeping
 	q.sleeping = false
 	q.mu.Unlock()
@@ -96,6 +106,23 @@ func (q *queue) tryPut(m Msg) bool {
 		}
 	}
 	return true
+}
+
+// setConflate makes the queue keep only the last message put (WithConflate).
+func (q *queue) setConflate() {
+	q.mu.Lock()
+	q.conflate = true
+	q.mu.Unlock()
+}
+
+// prepend queues m before everything the producers queued, beyond the mark
+// if need be: the probe (WithProbeRouter) of an inproc connection made
+// before its Bind, which goes first. Nothing has consumed such a queue yet.
+func (q *queue) prepend(m Msg) {
+	q.mu.Lock()
+	q.in = slices.Insert(q.in, 0, m)
+	q.n++
+	q.mu.Unlock()
 }
 
 // get takes the next message, if there is one.

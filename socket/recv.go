@@ -2,6 +2,7 @@ package socket
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 )
 
@@ -32,8 +33,12 @@ func (s *Socket) Recv(ctx context.Context) (Msg, error) {
 			withID := make(Msg, 0, len(m)+1)
 			return append(append(withID, p.id), m...), nil
 		case Sub:
-			if !s.subs.match(m[0]) {
+			if s.subs.match(m[0]) == s.opts.invertMatching {
 				continue // from an XPUB, or sent before a cancel arrived
+			}
+		case XPub:
+			if s.opts.xpubManual {
+				s.received(p, m)
 			}
 		}
 		return m, nil
@@ -53,12 +58,33 @@ func (s *Socket) recvReq(ctx context.Context) (Msg, error) {
 			s.state.Store(stPending)
 			return nil, err
 		}
-		if p != s.reqPipe || len(m) < 2 || len(m[0]) != 0 {
+		if p != s.reqPipe {
+			continue
+		}
+		if s.opts.reqCorrelate {
+			// The id of the outstanding request, or a late reply to an
+			// abandoned one (WithReqRelaxed).
+			if len(m) < 2 || len(m[0]) != 4 || binary.BigEndian.Uint32(m[0]) != s.reqID {
+				continue
+			}
+			m = m[1:]
+		}
+		if len(m) < 2 || len(m[0]) != 0 {
 			continue
 		}
 		s.reqPipe = nil
 		s.state.Store(stIdle)
 		return m[1:], nil
+	}
+}
+
+// discardQueued drops every message received and not yet taken: replies to
+// a REQ request that was abandoned (WithReqRelaxed).
+func (s *Socket) discardQueued() {
+	for {
+		if _, _, ok := s.fq.take(); !ok {
+			return
+		}
 	}
 }
 

@@ -2,6 +2,7 @@ package socket
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 )
 
@@ -24,13 +25,16 @@ func (s *Socket) Send(ctx context.Context, m Msg) error {
 	if err := s.checkOpen(); err != nil {
 		return err
 	}
+	if len(m) > 1 && s.opts.conflate {
+		return errConflateMultipart
+	}
 	switch s.typ {
 	case Push, Dealer, Pair:
 		_, err := s.sendLB(ctx, m)
 		return err
 	case Pub, XPub:
 		topic := m[0]
-		s.sendAll(m, func(p *pipe) bool { return p.wants(topic) })
+		s.sendAll(m, func(p *pipe) bool { return s.wants(p, topic) })
 		return nil
 	case Router:
 		return s.sendRouter(ctx, m)
@@ -63,9 +67,15 @@ func (s *Socket) Publish(m Msg) (missed int, err error) {
 	if s.typ != Pub && s.typ != XPub {
 		return 0, fmt.Errorf("%w: Publish on %v", ErrNotSupported, s.typ)
 	}
+	if len(m) > 1 && s.opts.conflate {
+		return 0, errConflateMultipart
+	}
 	topic := m[0]
-	return s.sendAll(m, func(p *pipe) bool { return p.wants(topic) }), nil
+	return s.sendAll(m, func(p *pipe) bool { return s.wants(p, topic) }), nil
 }
+
+// errConflateMultipart refuses what libzmq's ZMQ_CONFLATE does not support.
+var errConflateMultipart = fmt.Errorf("%w: a conflating socket sends single-frame messages only", ErrNotSupported)
 
 // sendRouter routes by the first frame, which is not sent.
 func (s *Socket) sendRouter(ctx context.Context, m Msg) error {
@@ -104,12 +114,24 @@ func (s *Socket) sendRouter(ctx context.Context, m Msg) error {
 	}
 }
 
-// sendReq sends a request with the empty delimiter frame in front.
+// sendReq sends a request with the empty delimiter frame in front, and
+// with WithReqCorrelate the request id before that. With WithReqRelaxed a
+// request may replace one still awaiting its reply: the old one is
+// abandoned, and the replies already queued are discarded (one that
+// arrives later from the same peer is told apart only by the request id).
 func (s *Socket) sendReq(ctx context.Context, m Msg) error {
 	if !s.state.CompareAndSwap(stIdle, stBusy) {
-		return fmt.Errorf("%w: REQ must receive the reply before sending again", ErrState)
+		if !s.opts.reqRelaxed || !s.state.CompareAndSwap(stPending, stBusy) {
+			return fmt.Errorf("%w: REQ must receive the reply before sending again", ErrState)
+		}
+		s.reqPipe = nil
+		s.discardQueued()
 	}
-	req := make(Msg, 0, len(m)+1)
+	req := make(Msg, 0, len(m)+2)
+	if s.opts.reqCorrelate {
+		s.reqID++
+		req = append(req, binary.BigEndian.AppendUint32(nil, s.reqID))
+	}
 	req = append(req, []byte{})
 	req = append(req, m...)
 	p, err := s.sendLB(ctx, req)

@@ -54,6 +54,7 @@ type Socket struct {
 
 	state   atomic.Int32 // REQ/REP conversation state
 	reqPipe *pipe        // REQ: where the outstanding request went
+	reqID   uint32       // REQ with WithReqCorrelate: the outstanding request's id
 	repPipe *pipe        // REP: where the reply goes
 	repEnv  Msg          // REP: the request's envelope, delimiter included
 
@@ -73,6 +74,9 @@ func New(t Type, opts ...Option) (*Socket, error) {
 		if err := opt.apply(&o); err != nil {
 			return nil, err
 		}
+	}
+	if err := o.checkTypes(t); err != nil {
+		return nil, err
 	}
 	if o.plainClient && o.plainAuth != nil {
 		return nil, fmt.Errorf("%w: a socket is either a PLAIN client or a PLAIN server", ErrBadOption)
@@ -107,7 +111,7 @@ func (s *Socket) Monitor() <-chan Event { return s.mon.open() }
 
 // Stats are counters a socket keeps for its owner.
 type Stats struct {
-	Peers         int    // peers attached now (PUSH, DEALER, REQ, PAIR: a Connect counts from the call, as libzmq's pipes)
+	Peers         int    // peers attached now (PUSH, DEALER, REQ, PAIR: a Connect counts from the call, as libzmq's pipes, unless WithImmediate)
 	Subscribers   int    // PUB, XPUB: peers that have subscribed to something (a slow joiner has arrived)
 	Dropped       uint64 // messages dropped: PUB/XPUB at a subscriber's HWM, ROUTER to an unknown peer
 	Discarded     uint64 // messages queued for a peer that went away (a bound side's peer), or still queued when Close or Shutdown gave up

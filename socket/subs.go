@@ -2,6 +2,7 @@ package socket
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 )
 
@@ -26,6 +27,7 @@ type subscriptions struct {
 	mu     sync.Mutex
 	count  map[string]int
 	maxLen int
+	last   *pipe // XPUB with WithXPubManual: whose subscription Recv returned last
 }
 
 func (t *subscriptions) init() { t.count = make(map[string]int) }
@@ -100,16 +102,30 @@ func subscriptionMsg(kind byte, prefix string) Msg {
 // prefix; an empty prefix receives everything. A SUB receives nothing until
 // it subscribes. The subscription goes to every publisher, now and after each
 // reconnect. XSUB sockets subscribe by sending 0x01+prefix with Send instead.
+//
+// On an XPUB made with WithXPubManual, Subscribe subscribes the peer whose
+// subscription message the last Recv returned, to prefix: that peer now
+// receives what the XPUB sends whose first frame starts with prefix. It
+// fails with ErrState if the last Recv returned something else (a message
+// from a peer, or nothing yet), and does nothing if the peer has left.
 func (s *Socket) Subscribe(prefix []byte) error {
 	return s.subscribe(subscribeByte, prefix)
 }
 
-// Unsubscribe cancels one Subscribe of the same prefix.
+// Unsubscribe cancels one Subscribe of the same prefix. On an XPUB made with
+// WithXPubManual it removes prefix from the subscriptions of the peer whose
+// subscription message the last Recv returned, as Subscribe adds it.
 func (s *Socket) Unsubscribe(prefix []byte) error {
 	return s.subscribe(unsubscribeByte, prefix)
 }
 
 func (s *Socket) subscribe(kind byte, prefix []byte) error {
+	if s.typ == XPub && s.opts.xpubManual {
+		if err := s.checkOpen(); err != nil {
+			return err
+		}
+		return s.xpubApply(kind, prefix)
+	}
 	if s.typ != Sub {
 		return errors.Join(ErrNotSupported, errors.New("socket: Subscribe is for SUB sockets; XSUB sends subscription messages"))
 	}
@@ -137,40 +153,99 @@ func (s *Socket) updateSubs(m Msg) {
 
 // onSubscription applies a subscription message from a subscriber p (PUB,
 // XPUB). It reports whether an XPUB should pass the message to the
-// application: the first subscription to a prefix, or the last cancel.
+// application: the first subscription to a prefix, or the last cancel
+// (every subscription with WithXPubVerbose, and every cancel with
+// WithXPubVerboser). With WithXPubManual nothing is applied and every
+// subscription message is passed on.
 func (s *Socket) onSubscription(p *pipe, m Msg) bool {
 	if len(m) != 1 || len(m[0]) == 0 || m[0][0] > subscribeByte {
 		return false
 	}
 	prefix := string(m[0][1:])
-	p.subMu.Lock()
-	_, had := p.subs[prefix]
-	switch {
-	case m[0][0] == subscribeByte && !had:
-		p.subs[prefix] = struct{}{}
-		p.maxSub = max(p.maxSub, len(prefix))
-		if prefix == "" {
-			p.all.Store(true)
+	subscribe := m[0][0] == subscribeByte
+	if s.typ == XPub && s.opts.xpubManual {
+		p.subMu.Lock()
+		if subscribe {
+			p.asked[prefix] = struct{}{}
+		} else {
+			delete(p.asked, prefix)
 		}
-	case m[0][0] == unsubscribeByte && had:
-		delete(p.subs, prefix)
-		if prefix == "" {
-			p.all.Store(false)
-		}
-	default:
 		p.subMu.Unlock()
-		return false
+		return true
 	}
-	p.subMu.Unlock()
+	if !p.applySub(subscribe, prefix) {
+		// The peer subscribed again, or cancelled what it never had.
+		return s.typ == XPub && subscribe && s.opts.xpubVerbose
+	}
 	if s.typ != XPub {
 		return false
 	}
 	s.subs.mu.Lock()
 	defer s.subs.mu.Unlock()
-	if m[0][0] == subscribeByte {
-		return s.subs.add(prefix)
+	if subscribe {
+		return s.subs.add(prefix) || s.opts.xpubVerbose
 	}
-	return s.subs.remove(prefix)
+	return s.subs.remove(prefix) || s.opts.xpubVerboser
+}
+
+// applySub adds a prefix to subscriber p's subscriptions or removes it, and
+// reports whether that changed them.
+func (p *pipe) applySub(subscribe bool, prefix string) bool {
+	p.subMu.Lock()
+	defer p.subMu.Unlock()
+	_, had := p.subs[prefix]
+	switch {
+	case subscribe && !had:
+		p.subs[prefix] = struct{}{}
+		p.maxSub = max(p.maxSub, len(prefix))
+		if prefix == "" {
+			p.all.Store(true)
+		}
+	case !subscribe && had:
+		delete(p.subs, prefix)
+		if prefix == "" {
+			p.all.Store(false)
+		}
+	default:
+		return false
+	}
+	return true
+}
+
+// received notes what an XPUB's Recv returned, for WithXPubManual: the
+// peer whose subscription it was, or none.
+func (s *Socket) received(p *pipe, m Msg) {
+	s.subs.mu.Lock()
+	defer s.subs.mu.Unlock()
+	s.subs.last = nil
+	if isSubscription(m) {
+		s.subs.last = p
+	}
+}
+
+// xpubApply is Subscribe and Unsubscribe on an XPUB with WithXPubManual:
+// the prefix is added to, or removed from, the subscriptions of the peer
+// whose subscription message the last Recv returned.
+func (s *Socket) xpubApply(kind byte, prefix []byte) error {
+	s.subs.mu.Lock()
+	p := s.subs.last
+	s.subs.mu.Unlock()
+	if p == nil {
+		return fmt.Errorf("%w: XPUB Subscribe applies to the peer whose subscription the last Recv returned, and it returned none", ErrState)
+	}
+	if p.gone.Load() {
+		return nil // the peer left; its cancels are on their way to Recv
+	}
+	p.applySub(kind == subscribeByte, string(prefix))
+	return nil
+}
+
+// welcome queues the welcome message (WithXPubWelcome) for a new
+// subscriber, first of all it will receive. s.mu is held.
+func (s *Socket) welcome(p *pipe) {
+	if s.opts.xpubWelcome != nil && !p.trySend(s.opts.xpubWelcome) {
+		s.drop(p, "welcome message to a peer with no room")
+	}
 }
 
 // subscribed reports whether the peer has any subscription (PUB, XPUB).
@@ -193,6 +268,13 @@ func (p *pipe) wants(topic []byte) bool {
 	return matchPrefixes(p.subs, p.maxSub, topic)
 }
 
+// wants reports whether a PUB or XPUB sends a message with this topic to
+// subscriber p: p subscribed to a prefix of it, or, with
+// WithInvertMatching, did not.
+func (s *Socket) wants(p *pipe, topic []byte) bool {
+	return p.wants(topic) != s.opts.invertMatching
+}
+
 // dropSubscriptions forgets a departed subscriber's subscriptions, so that
 // their memory goes with it.
 func (p *pipe) dropSubscriptions() {
@@ -204,8 +286,23 @@ func (p *pipe) dropSubscriptions() {
 }
 
 // xpubPeerGone cancels the subscriptions of a subscriber that left, passing
-// to the application those no other subscriber holds, as libzmq does.
+// to the application those no other subscriber holds, as libzmq does. With
+// WithXPubManual the application is passed a cancel for each prefix the
+// subscriber had asked for, whoever else holds it: it decides.
 func (s *Socket) xpubPeerGone(p *pipe) {
+	if s.opts.xpubManual {
+		p.subMu.Lock()
+		asked := p.asked
+		p.asked = map[string]struct{}{}
+		p.subMu.Unlock()
+		p.dropSubscriptions()
+		for prefix := range asked {
+			if !s.closed.Load() {
+				s.queueUp(p, subscriptionMsg(unsubscribeByte, prefix))
+			}
+		}
+		return
+	}
 	p.subMu.Lock()
 	prefixes := make([]string, 0, len(p.subs))
 	for prefix := range p.subs {
@@ -219,7 +316,7 @@ func (s *Socket) xpubPeerGone(p *pipe) {
 		s.subs.mu.Lock()
 		last := s.subs.remove(prefix)
 		s.subs.mu.Unlock()
-		if last && !s.closed.Load() {
+		if (last || s.opts.xpubVerboser) && !s.closed.Load() {
 			s.queueUp(p, subscriptionMsg(unsubscribeByte, prefix))
 		}
 	}

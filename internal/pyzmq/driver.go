@@ -24,6 +24,7 @@ const readyTimeout = 15 * time.Second
 
 // driver is the test's side of testdata/peer.py's line protocol.
 type driver struct {
+	synced    int // SYNCED lines not yet matched by Sync
 	endpoints []string
 	msgs      [][][]byte // received, not yet returned by Recv
 	events    []string   // monitor events, "NAME endpoint", not yet matched by WaitEvent
@@ -36,7 +37,9 @@ type driver struct {
 // endpoint may use port * and is resolved), --identity ID, --subscribe
 // PREFIX, --heartbeat IVL,TIMEOUT (ms), --plain-client USER:PASS,
 // --plain-server USER:PASS, --echo (send each message back instead of
-// reporting it to Recv).
+// reporting it to Recv), --sockopt NAME=VALUE (any zmq_setsockopt option by
+// its name without ZMQ_, set before the binds and connects: an integer VALUE
+// as an int, anything else as bytes; repeatable).
 func Socket(t testing.TB, typ string, args ...string) *Peer {
 	t.Helper()
 	p := Start(t, peerScript, append([]string{typ}, args...)...)
@@ -110,6 +113,21 @@ func (p *Peer) Echo(on bool) error {
 	return p.Writeln("echo off")
 }
 
+// Sync returns once the peer has run every command sent before it (its
+// sends made, its subscriptions changed), waiting until ctx ends.
+func (p *Peer) Sync(ctx context.Context) error {
+	if err := p.Writeln("sync"); err != nil {
+		return err
+	}
+	for p.synced == 0 {
+		if err := p.next(ctx); err != nil {
+			return err
+		}
+	}
+	p.synced--
+	return nil
+}
+
 // Recv returns the next message the peer received, waiting until ctx ends.
 func (p *Peer) Recv(ctx context.Context) ([][]byte, error) {
 	for len(p.msgs) == 0 {
@@ -165,6 +183,8 @@ func (p *Peer) next(ctx context.Context) error {
 	case "EVENT":
 		p.events = append(p.events, rest)
 		p.seen = append(p.seen, rest)
+	case "SYNCED":
+		p.synced++
 	case "ERR":
 		return fmt.Errorf("%w: %s: %s", ErrPeer, p.name, rest)
 	default:

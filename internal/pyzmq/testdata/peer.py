@@ -12,18 +12,25 @@ options:
   --plain-server USER:PASS PLAIN server accepting only these credentials (ZAP)
   --echo                   send every received message straight back
                            (instead of reporting it)
+  --sockopt NAME=VALUE     any zmq_setsockopt option, by its name without
+                           ZMQ_ (XPUB_VERBOSE=1, PROBE_ROUTER=1, ...), set
+                           before the binds and connects (repeatable); an
+                           integer VALUE is set as an int, anything else as
+                           bytes
 
 stdout, one line each:
   READY EP...              after the binds (resolved) and connects
   MSG FRAMES               a message received (unless echoing)
   EVENT NAME EP            a socket monitor event (CONNECTED, DISCONNECTED, ...)
   ERR TEXT                 a command failed
+  SYNCED                   the reply to sync
 
 stdin, one command a line (FRAMES is a JSON list of base64 strings):
   send FRAMES              send one message
   repeat MS FRAMES         send it every MS milliseconds until the next command
   sub PREFIX | unsub PREFIX
   echo on|off
+  sync                     reply SYNCED: every command before it has run
   quit                     (end of input quits too)
 """
 
@@ -62,6 +69,7 @@ def main():
     ap.add_argument("--plain-client")
     ap.add_argument("--plain-server")
     ap.add_argument("--echo", action="store_true")
+    ap.add_argument("--sockopt", action="append", default=[])
     args = ap.parse_args()
 
     ctx = zmq.Context()
@@ -89,6 +97,13 @@ def main():
         user, password = args.plain_client.split(":", 1)
         sock.setsockopt(zmq.PLAIN_USERNAME, user.encode())
         sock.setsockopt(zmq.PLAIN_PASSWORD, password.encode())
+    for opt in args.sockopt:
+        name, _, value = opt.partition("=")
+        try:
+            value = int(value)
+        except ValueError:
+            value = value.encode()
+        sock.setsockopt(getattr(zmq, name.upper()), value)
     for prefix in args.subscribe:
         sock.setsockopt(zmq.SUBSCRIBE, prefix.encode())
     monitor = sock.get_monitor_socket()
@@ -151,6 +166,8 @@ def main():
                     sock.setsockopt(zmq.UNSUBSCRIBE, rest.encode())
                 elif cmd == "echo":
                     echo = rest == "on"
+                elif cmd == "sync":
+                    out("SYNCED")
                 elif cmd == "quit":
                     running = False
                     break
