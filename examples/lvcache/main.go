@@ -45,7 +45,9 @@ func run(ctx context.Context) error {
 		return err
 	}
 	defer frontend.Close()
-	backend, err := socket.New(socket.XPub, socket.WithLinger(0))
+	// Verbose: every subscription reaches the loop, a second subscriber's
+	// to a topic someone already has too, so that it gets the cached value.
+	backend, err := socket.New(socket.XPub, socket.WithLinger(0), socket.WithXPubVerbose())
 	if err != nil {
 		return err
 	}
