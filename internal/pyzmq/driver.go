@@ -35,8 +35,10 @@ type driver struct {
 // peer.py's options: --bind EP and --connect EP (each repeatable; a bind's
 // endpoint may use port * and is resolved), --identity ID, --subscribe
 // PREFIX, --heartbeat IVL,TIMEOUT (ms), --plain-client USER:PASS,
-// --plain-server USER:PASS, --echo (send each message back instead of
-// reporting it to Recv).
+// --plain-server USER:PASS, --curve-server SECRET (Z85), --curve-allow DIR
+// (certificates whose keys a CURVE server admits; without it, any),
+// --curve-client SERVERPUB:PUB:SECRET (Z85, 40 characters each), --echo
+// (send each message back instead of reporting it to Recv).
 func Socket(t testing.TB, typ string, args ...string) *Peer {
 	t.Helper()
 	p := Start(t, peerScript, append([]string{typ}, args...)...)
