@@ -37,6 +37,7 @@ type curveConfig struct {
 	keys           CurveKeyPair  // our long-term pair
 	serverKey      CurveKey      // client: the server's public key
 	auth           Authenticator // server: nil admits every client
+	rand           io.Reader     // transient keys, cookies and nonces; nil: crypto/rand (fuzz tests replay handshakes with their own)
 }
 
 // WithCurveServer makes the socket the CURVE server of its tcp and ipc
@@ -147,7 +148,7 @@ func (cs *curveSecurity) Handshake(c *zmq4.Conn, server bool) error {
 
 // dial is the client's side: HELLO, WELCOME, INITIATE, READY.
 func (cs *curveSecurity) dial(c *zmq4.Conn) error {
-	eph, err := NewCurveKeyPair() // C', c'
+	eph, err := cs.newKeyPair() // C', c'
 	if err != nil {
 		return err
 	}
@@ -193,7 +194,7 @@ func (cs *curveSecurity) dial(c *zmq4.Conn) error {
 	plain = append(plain, cs.cfg.keys.Public[:]...)
 	vn := plain[32:48]
 	plain = plain[:48]
-	if _, err := rand.Read(vn); err != nil {
+	if err := cs.randomFill(vn); err != nil {
 		return err
 	}
 	nonce = curveNonce("VOUCH---", vn)
@@ -256,7 +257,7 @@ func (cs *curveSecurity) serve(c *zmq4.Conn) error {
 		return curveError("HELLO does not open: the client does not hold our public key")
 	}
 
-	eph, err := NewCurveKeyPair() // S', s'
+	eph, err := cs.newKeyPair() // S', s'
 	if err != nil {
 		return err
 	}
@@ -264,7 +265,7 @@ func (cs *curveSecurity) serve(c *zmq4.Conn) error {
 	welcome := make([]byte, 16, welcomeSize)
 	plain := make([]byte, 48, 128)
 	copy(plain, eph.Public[:])
-	if err := randomFill(cookieKey[:], welcome[:16], plain[32:48]); err != nil {
+	if err := cs.randomFill(cookieKey[:], welcome[:16], plain[32:48]); err != nil {
 		return err
 	}
 	cookie := make([]byte, 0, 64)
@@ -363,11 +364,26 @@ func curveShared(out *[32]byte, peer, secret *CurveKey) error {
 	return nil
 }
 
-func randomFill(bufs ...[]byte) error {
+func (cs *curveSecurity) randomFill(bufs ...[]byte) error {
+	r := cs.cfg.rand
+	if r == nil {
+		r = rand.Reader
+	}
 	for _, b := range bufs {
-		if _, err := rand.Read(b); err != nil {
-			return err
+		if _, err := io.ReadFull(r, b); err != nil {
+			return fmt.Errorf("socket: CURVE randomness: %w", err)
 		}
 	}
 	return nil
+}
+
+// newKeyPair makes a transient key pair.
+func (cs *curveSecurity) newKeyPair() (CurveKeyPair, error) {
+	var kp CurveKeyPair
+	if err := cs.randomFill(kp.Secret[:]); err != nil {
+		return kp, err
+	}
+	pub, err := CurvePublicKey(kp.Secret)
+	kp.Public = pub
+	return kp, err
 }
