@@ -138,6 +138,10 @@ func (c CurveCert) KeyPair() (CurveKeyPair, error) {
 // the bound is for what else a path might name.
 const maxCertSize = 64 << 10
 
+// maxCertMetadata bounds a certificate's metadata entries (CZMQ's carry a
+// handful), so that what a file costs to read follows its size.
+const maxCertMetadata = 256
+
 // LoadCurveCert reads a certificate file (see ParseCurveCert). A file over
 // 64 KiB is refused unread.
 func LoadCurveCert(path string) (CurveCert, error) {
@@ -165,7 +169,8 @@ func LoadCurveCert(path string) (CurveCert, error) {
 // secret-key) in Z85, and a "metadata" section of name = "value" lines.
 // Other sections are ignored. A secret key must belong to the public key.
 // The input may be hostile: it is bounded to 64 KiB and checked line by
-// line, and every error names the line.
+// line, at most 256 metadata entries are kept, and every error names the
+// line.
 func ParseCurveCert(data []byte) (CurveCert, error) {
 	var c CurveCert
 	if len(data) > maxCertSize {
@@ -173,11 +178,13 @@ func ParseCurveCert(data []byte) (CurveCert, error) {
 	}
 	var havePub, haveSec bool
 	section, depth := "", 0 // depth: of the last line, to catch a line indented too far
-	for n, line := range strings.Split(string(data), "\n") {
+	n := 0
+	for line := range strings.Lines(string(data)) {
+		n++
 		bad := func(format string, a ...any) error {
-			return fmt.Errorf("%w: line %d: %s", ErrBadKey, n+1, fmt.Sprintf(format, a...))
+			return fmt.Errorf("%w: line %d: %s", ErrBadKey, n, fmt.Sprintf(format, a...))
 		}
-		line = strings.TrimSuffix(line, "\r")
+		line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
 		body := strings.TrimLeft(line, " ")
 		if body == "" || body[0] == '#' {
 			continue
@@ -217,6 +224,9 @@ func ParseCurveCert(data []byte) (CurveCert, error) {
 		case d == 1 && section == "metadata":
 			if c.Metadata == nil {
 				c.Metadata = make(map[string]string)
+			}
+			if len(c.Metadata) == maxCertMetadata {
+				return c, bad("more than %d metadata entries", maxCertMetadata)
 			}
 			c.Metadata[name] = value
 		}
