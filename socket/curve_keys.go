@@ -37,7 +37,8 @@ var (
 )
 
 // CurveKey is a CURVE (Curve25519) public or secret key. Its String is the
-// key's Z85 text: a secret key printed is a secret key disclosed.
+// key's Z85 text: a secret key printed is a secret key disclosed. It is a
+// value: copies are independent and safe to use from any goroutine.
 type CurveKey [32]byte
 
 // String returns the key in Z85, 40 characters.
@@ -64,7 +65,7 @@ func ParseCurveKey(z85 string) (CurveKey, error) {
 	return k, nil
 }
 
-// CurveKeyPair is a long-term CURVE key pair.
+// CurveKeyPair is a long-term CURVE key pair, a value like CurveKey.
 type CurveKeyPair struct {
 	Public CurveKey
 	Secret CurveKey
