@@ -37,8 +37,9 @@ type driver struct {
 // PREFIX, --heartbeat IVL,TIMEOUT (ms), --plain-client USER:PASS,
 // --plain-server USER:PASS, --curve-server SECRET (Z85), --curve-allow DIR
 // (certificates whose keys a CURVE server admits; without it, any),
-// --curve-client SERVERPUB:PUB:SECRET (Z85, 40 characters each), --echo
-// (send each message back instead of reporting it to Recv).
+// --curve-client SERVERPUB:PUB:SECRET (Z85, 40 characters each; pass keys
+// as --flag=VALUE, since a Z85 key may start with "-"), --echo (send each
+// message back instead of reporting it to Recv).
 func Socket(t testing.TB, typ string, args ...string) *Peer {
 	t.Helper()
 	p := Start(t, peerScript, append([]string{typ}, args...)...)
