@@ -36,6 +36,12 @@ func runLibzmqC(a peerArgs) error {
 				return nil, fmt.Errorf("heartbeat options: %w", err)
 			}
 		}
+		if curveOn {
+			if err := cCurve(s, typ == C.ZMQ_PULL); err != nil {
+				C.zb_close(s)
+				return nil, err
+			}
+		}
 		return s, nil
 	}
 	bind := func(s unsafe.Pointer, announce bool) (string, error) {

@@ -96,6 +96,13 @@ func openOurs(kind string, heartbeat bool) (sock, error) {
 	if heartbeat {
 		opts = append(opts, socket.WithHeartbeat(hbInterval, hbTimeout, 0))
 	}
+	if curveOn {
+		o, err := oursCurve(kind)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, o)
+	}
 	s, err := socket.New(t, opts...)
 	if err != nil {
 		return nil, err
@@ -151,6 +158,11 @@ func openLibzmq(kind string, heartbeat bool) (sock, error) {
 			return nil, err
 		}
 		if err := s.SetHeartbeatTimeout(hbTimeout); err != nil {
+			return nil, err
+		}
+	}
+	if curveOn {
+		if err := libzmqCurve(s, kind); err != nil {
 			return nil, err
 		}
 	}

@@ -44,6 +44,22 @@ int zb_heartbeat(void *sock, int ivl_ms, int timeout_ms) {
 	return zmq_setsockopt(sock, ZMQ_HEARTBEAT_TIMEOUT, &timeout_ms, sizeof timeout_ms);
 }
 
+// zb_curve makes sock a CURVE server (with secret_key) or client (with
+// all three keys), the keys in Z85.
+int zb_curve(void *sock, int server, const char *server_key, const char *public_key, const char *secret_key) {
+	if (server) {
+		if (zmq_setsockopt(sock, ZMQ_CURVE_SERVER, &server, sizeof server) != 0) {
+			return -1;
+		}
+		return zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, secret_key, 40);
+	}
+	if (zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, server_key, 40) != 0 ||
+	    zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, public_key, 40) != 0) {
+		return -1;
+	}
+	return zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, secret_key, 40);
+}
+
 int zb_close(void *sock) { return zmq_close(sock); }
 
 int zb_bind(void *sock, const char *ep, char *out, size_t outlen) {

@@ -10,6 +10,7 @@ void *zb_ctx_new(void);
 int zb_ctx_term(void *ctx);
 void *zb_socket(void *ctx, int type);
 int zb_heartbeat(void *sock, int ivl_ms, int timeout_ms);
+int zb_curve(void *sock, int server, const char *server_key, const char *public_key, const char *secret_key);
 int zb_close(void *sock);
 int zb_bind(void *sock, const char *ep, char *out, size_t outlen);
 int zb_connect(void *sock, const char *ep);

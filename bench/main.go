@@ -40,7 +40,7 @@ func main() {
 
 // benchCase is one line of the table.
 type benchCase struct {
-	pattern   string // "pushpull", "pushpull-hb" (heartbeats on), "reqrep", "idle", "tell", "lb" or "mdp"
+	pattern   string // "pushpull", "pushpull-hb" (heartbeats on), "pushpull-curve" (CURVE), "reqrep", "idle", "tell", "lb" or "mdp"
 	transport string // "inproc", "ipc" or "tcp"
 	size      int    // message size; for "idle", the number of peers
 }
@@ -62,6 +62,8 @@ func (c benchCase) title() string {
 		return fmt.Sprintf("REQ<->REP %s %s (µs)", c.transport, c.sizeName())
 	case "pushpull-hb":
 		return fmt.Sprintf("PUSH->PULL %s %s, heartbeats (msg/s)", c.transport, c.sizeName())
+	case "pushpull-curve":
+		return fmt.Sprintf("PUSH->PULL %s %s, CURVE (msg/s)", c.transport, c.sizeName())
 	case "idle":
 		return fmt.Sprintf("%d idle %s peers: ROUTER process (KB per peer)", c.size, c.transport)
 	case "tell":
@@ -132,6 +134,8 @@ func (c benchCase) runs(im impl) bool {
 		return im.name == "ours" || im.name == "libzmq"
 	case "pushpull-hb":
 		return im.name != "zmq4"
+	case "pushpull-curve":
+		return im.name == "ours" || im.name == "libzmq-c" || im.name == "libzmq"
 	}
 	return true
 }
@@ -152,6 +156,8 @@ func allCases() []benchCase {
 	}
 	// Beside pushpull/tcp/16B, which the table divides it by.
 	cs = append(cs, benchCase{"pushpull-hb", "tcp", 16})
+	// CURVE: every frame encrypted and authenticated (curve.go).
+	cs = append(cs, benchCase{"pushpull-curve", "tcp", 16}, benchCase{"pushpull-curve", "tcp", 1024})
 	for _, tr := range []string{"inproc", "ipc", "tcp"} {
 		cs = append(cs, benchCase{"reqrep", tr, 16})
 	}
@@ -421,6 +427,9 @@ func runOnce(self string, cfg config, c benchCase, im impl, run int) outcome {
 	if c.pattern == "pushpull-hb" {
 		common = append(common, "-hb")
 	}
+	if c.pattern == "pushpull-curve" {
+		common = append(common, "-curve")
+	}
 	if c.broker() {
 		common = append(common, "-workers", fmt.Sprint(cfg.workers), "-clients", fmt.Sprint(cfg.clients),
 			"-requests", fmt.Sprint(cfg.requests), "-mdpbroker-py", cfg.mdpBrokerPy)
@@ -479,7 +488,7 @@ func runOnce(self string, cfg config, c benchCase, im impl, run int) outcome {
 		return err == nil && r.Msgs > 0 && r.Seconds > 0
 	}
 
-	pattern := strings.TrimSuffix(c.pattern, "-hb") // heartbeats change no role
+	pattern := strings.TrimSuffix(strings.TrimSuffix(c.pattern, "-hb"), "-curve") // heartbeats and CURVE change no role
 	switch {
 	case c.broker():
 		// The broker first; its workers once it has bound; the clients,

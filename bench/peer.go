@@ -76,6 +76,7 @@ func peerMain(args []string) int {
 	fs.Uint64Var(&a.count, "count", 0, "send this many messages instead of sending for -duration")
 	fs.BoolVar(&a.holdOpen, "hold", false, "wait for stdin to end before closing the socket")
 	fs.BoolVar(&a.heartbeat, "hb", false, "turn on ZMTP heartbeats")
+	fs.BoolVar(&curveOn, "curve", false, "CURVE security: PULL is the server, PUSH the client (curve.go)")
 	fs.StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of this process here")
 	fs.IntVar(&a.workers, "workers", defaultWorkers, "broker cases: workers")
 	fs.IntVar(&a.clients, "clients", defaultClients, "broker cases: clients")

@@ -44,6 +44,11 @@ func newConn(s *Socket, p *pipe, nc net.Conn, w *wire, zc *zmq4.Conn) *conn {
 // and whether we are its server.
 func (s *Socket) security(ctx context.Context, endpoint string, nc net.Conn) (zmq4.Security, bool) {
 	switch {
+	case s.opts.curve.server:
+		req := AuthRequest{Mechanism: "CURVE", Endpoint: endpoint, Remote: nc.RemoteAddr().String()}
+		return &curveSecurity{cfg: s.opts.curve, ctx: ctx, req: req}, true
+	case s.opts.curve.client:
+		return &curveSecurity{cfg: s.opts.curve}, false
 	case s.opts.plainAuth != nil:
 		req := AuthRequest{Mechanism: "PLAIN", Endpoint: endpoint, Remote: nc.RemoteAddr().String()}
 		return plainSecurity{auth: s.opts.plainAuth, ctx: ctx, req: req}, true
@@ -82,6 +87,9 @@ func (s *Socket) handshake(ctx context.Context, endpoint string, nc net.Conn) (w
 	}
 	if err := nc.SetDeadline(time.Time{}); err != nil {
 		return nil, nil, err
+	}
+	if cs, ok := sec.(*curveSecurity); ok {
+		wr.curve = cs.sess
 	}
 	wr.establish()
 	return wr, zc, nil

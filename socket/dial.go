@@ -132,7 +132,7 @@ func (d *dialing) run() {
 			}
 		default:
 		}
-		if !established && s.opts.plainClient && errors.Is(err, ErrAuth) && !s.opts.redialAuth {
+		if !established && (s.opts.plainClient || s.opts.curve.client) && errors.Is(err, ErrAuth) && !s.opts.redialAuth {
 			d.refused(err)
 			return
 		}

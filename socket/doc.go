@@ -30,12 +30,44 @@
 // WithMaxMsgSize). After the handshake the guard also reads and writes the
 // message frames itself, which saves zmq4's allocations and a second parse
 // of every header. ZMTP commands never reach the application; a PING is
-// answered with a PONG. The NULL and PLAIN (RFC 24) mechanisms are
-// supported; a PLAIN server checks credentials, and where they come from,
-// with an Authenticator you supply, and a client whose credentials are
-// refused stops redialling.
+// answered with a PONG.
 // inproc connections pass messages straight into the peer's receive queue,
 // without ZMTP and without a size limit.
+//
+// # Security
+//
+// A tcp or ipc connection runs one of ZMTP's security mechanisms, chosen by
+// the socket's options; both ends must choose the same. inproc connections
+// run none, whatever the options, as in libzmq.
+//
+//   - NULL (the default): no authentication, no encryption.
+//   - PLAIN (RFC 24; WithPlainServer, WithPlainClient): a user name and
+//     password, sent in clear, which the server's Authenticator checks.
+//   - CURVE (RFC 26, CurveZMQ; WithCurveServer, WithCurveClient):
+//     Curve25519 keys, with every frame and command (heartbeats too)
+//     encrypted and authenticated after the handshake, each under a nonce
+//     that must grow: a frame forged, replayed or reordered ends the
+//     connection (EventDisconnected with ErrCurve). The client must know
+//     the server's long-term public key; a client with the wrong one gets
+//     nothing through. Each connection makes fresh transient keys, so a
+//     long-term key stolen later does not open traffic recorded now.
+//
+// A CURVE server admits any client that completes the handshake unless
+// WithCurveAuthenticator gives it an Authenticator, which then sees the
+// client's long-term public key in AuthRequest.PublicKey (and where the
+// client comes from, as for PLAIN). AllowCurveKeys and AllowCurveKeysIn
+// (the certificates in a directory, read once) make allow-lists. A refused
+// client, PLAIN or CURVE, gets ZMTP's ERROR and stops redialling
+// (EventClosed with ErrAuth; see WithRedialAfterAuthFailure); both sides
+// report EventHandshakeFailed with ErrAuth. Any other failure of the
+// handshake is EventHandshakeFailed with ErrHandshake (and ErrCurve for
+// CURVE's own checks).
+//
+// Keys are CurveKey values, written in Z85 (RFC 32: Z85Encode, Z85Decode,
+// ParseCurveKey, CurveKey.String). NewCurveKeyPair makes a pair;
+// SaveCurveCert and LoadCurveCert write and read CZMQ's certificate files
+// (FILE with the public key, FILE_secret with both), which libzmq's tools
+// and pyzmq's zmq.auth share; cmd/zcat's keygen writes them too.
 //
 // Connect returns at once and keeps the connection up: it dials, redials
 // with back-off when the peer is not there or goes away, and a Connect before

@@ -48,6 +48,6 @@ var (
 	// ErrHandshakeLimit is a connection a bound endpoint closed during its
 	// handshake to make room for a new one (see WithMaxHandshakes).
 	ErrHandshakeLimit = errors.New("socket: too many connections in the handshake")
-	// ErrAuth is a PLAIN client the server's authenticator refused.
+	// ErrAuth is a PLAIN or CURVE client the server's authenticator refused.
 	ErrAuth = errors.New("socket: authentication failed")
 )

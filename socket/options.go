@@ -57,6 +57,7 @@ type options struct {
 	plainUser, plainPwd string
 	plainClient         bool
 	plainAuth           Authenticator
+	curve               curveConfig
 	redialAuth          bool
 	logger              *zap.Logger
 	hbInterval          time.Duration // 0: no heartbeats of ours
@@ -226,11 +227,12 @@ func WithPlainClient(username, password string) Option {
 // connect, as ZAP's request (RFC 27) has it: how it authenticates, where it
 // comes from, and who it says it is.
 type AuthRequest struct {
-	Mechanism string // "PLAIN"
-	Endpoint  string // our endpoint the peer reached, as bound or connected
-	Remote    string // the peer's address ("host:port" for tcp; for ipc, usually empty)
-	Username  string // PLAIN
-	Password  string // PLAIN
+	Mechanism string   // "PLAIN" or "CURVE"
+	Endpoint  string   // our endpoint the peer reached, as bound or connected
+	Remote    string   // the peer's address ("host:port" for tcp; for ipc, usually empty)
+	Username  string   // PLAIN
+	Password  string   // PLAIN
+	PublicKey CurveKey // CURVE: the client's long-term public key, which it has shown it owns
 }
 
 // Authenticator decides whether a peer may connect: nil accepts it, an error

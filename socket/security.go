@@ -129,12 +129,17 @@ func expect(c *zmq4.Conn, name string) (zmq4.Cmd, error) {
 }
 
 func sendMetadata(c *zmq4.Conn, name string) error {
+	return c.SendCmd(name, ownMetadata(c))
+}
+
+// ownMetadata is the metadata we announce: Socket-Type, and Identity if set.
+func ownMetadata(c *zmq4.Conn) []byte {
 	var b []byte
 	b = appendProperty(b, "Socket-Type", c.Meta["Socket-Type"])
 	if id := c.Meta["Identity"]; id != "" {
 		b = appendProperty(b, "Identity", id)
 	}
-	return c.SendCmd(name, b)
+	return b
 }
 
 func recvMetadata(c *zmq4.Conn, name string) error {
@@ -142,7 +147,12 @@ func recvMetadata(c *zmq4.Conn, name string) error {
 	if err != nil {
 		return err
 	}
-	if err := parseMetadata(cmd.Body, c.Peer.Meta); err != nil {
+	return peerMetadata(c, cmd.Body)
+}
+
+// peerMetadata reads the peer's metadata and checks its socket type.
+func peerMetadata(c *zmq4.Conn, b []byte) error {
+	if err := parseMetadata(b, c.Peer.Meta); err != nil {
 		return err
 	}
 	// zmq4.Open panics on a socket type it does not know: check it here.

@@ -81,6 +81,9 @@ func New(t Type, opts ...Option) (*Socket, error) {
 	if o.plainClient && o.plainAuth != nil {
 		return nil, fmt.Errorf("%w: a socket is either a PLAIN client or a PLAIN server", ErrBadOption)
 	}
+	if err := o.checkCurve(); err != nil {
+		return nil, err
+	}
 	s := &Socket{
 		typ:     t,
 		opts:    o,

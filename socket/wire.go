@@ -68,6 +68,8 @@ type wire struct {
 	pingSig chan struct{}
 	peerTTL atomic.Int64            // the TTL the peer's last PING announced (ns), 0 for none
 	onPing  func(ttl time.Duration) // told of each PING's TTL (the heartbeat)
+
+	curve *curveSession // CURVE's keys and nonces once established; nil for NULL and PLAIN
 }
 
 func newWire(c net.Conn, maxMsg int64) *wire {
@@ -203,8 +205,11 @@ func (w *wire) admit(b *budget, size uint64) error {
 // stream (a PING owes a PONG), so none reaches the application. A message
 // that is in the buffer whole costs two allocations, whatever its number of
 // frames: its Msg, and one block for its bodies. NULL and PLAIN send frames
-// as they are; a mechanism that encrypts them (CURVE) would decrypt here.
+// as they are; CURVE's are MESSAGEs, which readCurveMsg opens.
 func (w *wire) readMsg() (Msg, error) {
+	if w.curve != nil {
+		return w.readCurveMsg()
+	}
 	if len(w.rb.buffered()) == 0 {
 		if err := w.rb.fill(); err != nil { // wait for the next bytes, then look for a whole message
 			return nil, err
@@ -329,6 +334,9 @@ func (w *wire) readBody(size uint64) ([]byte, error) {
 
 // writeMsg buffers one message's frames; the writer goroutine flushes.
 func (w *wire) writeMsg(m Msg) error {
+	if w.curve != nil {
+		return w.writeCurveMsg(m)
+	}
 	last := len(m) - 1
 	for i, f := range m {
 		var flags byte
@@ -342,6 +350,9 @@ func (w *wire) writeMsg(m Msg) error {
 
 // writeCommand buffers a command frame: the name, then the body.
 func (w *wire) writeCommand(name string, body []byte) error {
+	if w.curve != nil {
+		return w.writeCurveCommand(name, body)
+	}
 	var frame [1 + 4 + 2 + 16]byte // PING and PONG, the commands sent after the handshake
 	b := append(frame[:0], byte(len(name)))
 	b = append(b, name...)
@@ -378,11 +389,21 @@ func (w *wire) peerRefused(hlen int, size uint64) error {
 // else is dropped. Only the first bytes of a command matter, and only they
 // are looked at.
 func (w *wire) command(hlen int, size uint64) error {
-	frame, err := w.rb.peek(hlen + int(min(size, 1+4+2+16)))
+	frame, err := w.rb.peek(hlen + int(min(size, pingPeek)))
 	if err != nil {
 		return err
 	}
-	body := frame[hlen:]
+	w.handleCommand(frame[hlen:])
+	return w.rb.discard(uint64(hlen) + size)
+}
+
+// pingPeek is how much of a command matters: a PING's name, TTL and
+// context.
+const pingPeek = 1 + 4 + 2 + 16
+
+// handleCommand acts on the first bytes of a command (at most pingPeek):
+// a PING owes a PONG.
+func (w *wire) handleCommand(body []byte) {
 	if len(body) >= 1+4 && body[0] == 4 && string(body[1:5]) == "PING" {
 		ctx := body[5:]
 		var ttl int64
@@ -403,7 +424,6 @@ func (w *wire) command(hlen int, size uint64) error {
 		default:
 		}
 	}
-	return w.rb.discard(uint64(hlen) + size)
 }
 
 // pongContext returns the context to echo, once per PING.

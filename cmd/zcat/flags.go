@@ -13,6 +13,7 @@ import (
 )
 
 const usage = `usage: zcat -t TYPE (-bind EP | -connect EP)... [options]
+       zcat keygen FILE
 
 netcat for ZeroMQ: each stdin line is sent as one message, each message
 received is printed as one line; frames are separated by a delimiter.
@@ -41,6 +42,19 @@ received is printed as one line; frames are separated by a delimiter.
   -linger DURATION at exit, how long queued messages may take to go out
                    (default 30s; 0 drops them, -1s waits without bound)
   -v               report bound endpoints and every connection event on stderr
+
+CURVE security (RFC 26; tcp and ipc):
+  -curve-server FILE_secret
+                   be the CURVE server, with the key pair in FILE_secret
+  -curve-allow DIR CURVE server: admit only clients whose public key is in a
+                   certificate in DIR (read at start; default: any client)
+  -curve-client FILE_secret
+                   be a CURVE client, with the key pair in FILE_secret
+  -curve-serverkey KEY
+                   CURVE client: the server's public key, in Z85 (40
+                   characters) or as the path of its public certificate
+zcat keygen FILE writes a new key pair: FILE, the public certificate to hand
+out, and FILE_secret (mode 0600); it prints the public key.
 
 PUSH and PUB only send; PULL and SUB only receive. PAIR, DEALER, ROUTER,
 XPUB and XSUB do both at once: stdin lines go out while messages received are
@@ -71,8 +85,9 @@ type config struct {
 	waitPeers int
 	wait      time.Duration
 	linger    time.Duration
-	timeout   time.Duration // 0: none
-	heartbeat heartbeat     // interval 0: none
+	timeout   time.Duration   // 0: none
+	heartbeat heartbeat       // interval 0: none
+	security  []socket.Option // CURVE, from the -curve flags
 	verbose   bool
 }
 
@@ -114,6 +129,7 @@ func parseArgs(args []string) (*config, error) {
 		hb               string
 		subs             listFlag
 		waitPeers, limit int
+		curve            curveFlags
 	)
 	fs.StringVar(&typ, "t", "", "")
 	fs.Var(endpointFlag{bind: true, list: &cfg.endpoints}, "bind", "")
@@ -129,6 +145,10 @@ func parseArgs(args []string) (*config, error) {
 	fs.DurationVar(&cfg.timeout, "timeout", 0, "")
 	fs.StringVar(&hb, "heartbeat", "", "")
 	fs.BoolVar(&cfg.verbose, "v", false, "")
+	fs.StringVar(&curve.server, "curve-server", "", "")
+	fs.StringVar(&curve.client, "curve-client", "", "")
+	fs.StringVar(&curve.serverKey, "curve-serverkey", "", "")
+	fs.StringVar(&curve.allow, "curve-allow", "", "")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
@@ -194,6 +214,9 @@ func parseArgs(args []string) (*config, error) {
 		if cfg.heartbeat, err = parseHeartbeat(hb); err != nil {
 			return nil, err
 		}
+	}
+	if cfg.security, err = curve.options(); err != nil {
+		return nil, err
 	}
 	return &cfg, nil
 }

@@ -38,6 +38,9 @@ const (
 // the socket down at once, and fails only if that discarded queued messages.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	errOut := &lockedWriter{w: stderr}
+	if len(args) > 0 && args[0] == "keygen" {
+		return keygen(args[1:], stdout, errOut)
+	}
 	cfg, err := parseArgs(args)
 	switch {
 	case errors.Is(err, flag.ErrHelp):
@@ -104,6 +107,7 @@ func open(ctx context.Context, cfg *config, errOut *lockedWriter) (*zcat, error)
 	if hb := cfg.heartbeat; hb.interval > 0 {
 		opts = append(opts, socket.WithHeartbeat(hb.interval, hb.timeout, hb.ttl))
 	}
+	opts = append(opts, cfg.security...)
 	s, err := socket.New(cfg.typ, opts...)
 	if err != nil {
 		return nil, err

@@ -36,10 +36,14 @@ type driver struct {
 // peer.py's options: --bind EP and --connect EP (each repeatable; a bind's
 // endpoint may use port * and is resolved), --identity ID, --subscribe
 // PREFIX, --heartbeat IVL,TIMEOUT (ms), --plain-client USER:PASS,
-// --plain-server USER:PASS, --echo (send each message back instead of
-// reporting it to Recv), --sockopt NAME=VALUE (any zmq_setsockopt option by
-// its name without ZMQ_, set before the binds and connects: an integer VALUE
-// as an int, anything else as bytes; repeatable).
+// --plain-server USER:PASS, --curve-server SECRET (Z85), --curve-allow DIR
+// (certificates whose keys a CURVE server admits; without it, any),
+// --curve-client SERVERPUB:PUB:SECRET (Z85, 40 characters each; pass keys
+// as --flag=VALUE, since a Z85 key may start with "-"), --echo (send each
+// message back instead of reporting it to Recv), --sockopt NAME=VALUE (any
+// zmq_setsockopt option by its name without ZMQ_, set before the binds and
+// connects: an integer VALUE as an int, anything else as bytes;
+// repeatable).
 func Socket(t testing.TB, typ string, args ...string) *Peer {
 	t.Helper()
 	p := Start(t, peerScript, append([]string{typ}, args...)...)

@@ -10,6 +10,14 @@ options:
                            ZMQ_HEARTBEAT_TTL, in ms
   --plain-client USER:PASS PLAIN client credentials
   --plain-server USER:PASS PLAIN server accepting only these credentials (ZAP)
+  --curve-server SECRET    CURVE server with this secret key (Z85); without
+                           --curve-allow any client is admitted (no ZAP)
+  --curve-allow DIR        CURVE server: admit only the public keys of the
+                           certificates (*.key) in DIR (ZAP)
+  --curve-client SERVERPUB:PUB:SECRET
+                           CURVE client: the server's public key, then our
+                           key pair, each 40 characters of Z85 (which may
+                           itself hold ':', so the keys are split by length)
   --echo                   send every received message straight back
                            (instead of reporting it)
   --sockopt NAME=VALUE     any zmq_setsockopt option, by its name without
@@ -68,6 +76,9 @@ def main():
     ap.add_argument("--heartbeat")
     ap.add_argument("--plain-client")
     ap.add_argument("--plain-server")
+    ap.add_argument("--curve-server")
+    ap.add_argument("--curve-allow")
+    ap.add_argument("--curve-client")
     ap.add_argument("--echo", action="store_true")
     ap.add_argument("--sockopt", action="append", default=[])
     args = ap.parse_args()
@@ -93,6 +104,22 @@ def main():
         auth.start()
         auth.configure_plain(domain="*", passwords={user: password})
         sock.setsockopt(zmq.PLAIN_SERVER, 1)
+    if args.curve_server:
+        if args.curve_allow:
+            from zmq.auth.thread import ThreadAuthenticator
+
+            auth = ThreadAuthenticator(ctx)
+            auth.start()
+            auth.configure_curve(domain="*", location=args.curve_allow)
+        sock.setsockopt(zmq.CURVE_SERVER, 1)
+        sock.setsockopt(zmq.CURVE_SECRETKEY, args.curve_server.encode())
+    if args.curve_client:
+        keys = args.curve_client
+        if len(keys) != 122 or keys[40] != ":" or keys[81] != ":":
+            raise SystemExit("--curve-client wants SERVERPUB:PUB:SECRET, 40 characters each")
+        sock.setsockopt(zmq.CURVE_SERVERKEY, keys[:40].encode())
+        sock.setsockopt(zmq.CURVE_PUBLICKEY, keys[41:81].encode())
+        sock.setsockopt(zmq.CURVE_SECRETKEY, keys[82:].encode())
     if args.plain_client:
         user, password = args.plain_client.split(":", 1)
         sock.setsockopt(zmq.PLAIN_USERNAME, user.encode())
