@@ -30,33 +30,49 @@
 	VPXOR Y15, b, b \
 	VPXOR Y14, b, b
 
-// PAIR runs the quarter-rounds (w0,w1,w2,w3) and (w4,w5,w6,w7) on the
-// words at those stack offsets.
-#define PAIR(w0, w1, w2, w3, w4, w5, w6, w7) \
-	VMOVDQU w0(SP), Y0 \
-	VMOVDQU w1(SP), Y1 \
-	VMOVDQU w2(SP), Y2 \
-	VMOVDQU w3(SP), Y3 \
-	VMOVDQU w4(SP), Y4 \
-	VMOVDQU w5(SP), Y5 \
-	VMOVDQU w6(SP), Y6 \
-	VMOVDQU w7(SP), Y7 \
-	ROTA(Y0, Y3, Y1, 7, 25) \
-	ROTB(Y4, Y7, Y5, 7, 25) \
-	ROTA(Y1, Y0, Y2, 9, 23) \
-	ROTB(Y5, Y4, Y6, 9, 23) \
-	ROTA(Y2, Y1, Y3, 13, 19) \
-	ROTB(Y6, Y5, Y7, 13, 19) \
-	ROTA(Y3, Y2, Y0, 18, 14) \
-	ROTB(Y7, Y6, Y4, 18, 14) \
-	VMOVDQU Y0, w0(SP) \
-	VMOVDQU Y1, w1(SP) \
-	VMOVDQU Y2, w2(SP) \
-	VMOVDQU Y3, w3(SP) \
-	VMOVDQU Y4, w4(SP) \
-	VMOVDQU Y5, w5(SP) \
-	VMOVDQU Y6, w6(SP) \
-	VMOVDQU Y7, w7(SP)
+// QR2 runs the quarter-rounds (a1,b1,c1,d1) and (a2,b2,c2,d2), all
+// registers, interleaved.
+#define QR2(a1, b1, c1, d1, a2, b2, c2, d2) \
+	ROTA(a1, d1, b1, 7, 25) \
+	ROTB(a2, d2, b2, 7, 25) \
+	ROTA(b1, a1, c1, 9, 23) \
+	ROTB(b2, a2, c2, 9, 23) \
+	ROTA(c1, b1, d1, 13, 19) \
+	ROTB(c2, b2, d2, 13, 19) \
+	ROTA(d1, c1, a1, 18, 14) \
+	ROTB(d2, c2, a2, 18, 14)
+
+// LOAD4 and STORE4 move four state words (stack offsets) to or from
+// registers.
+#define LOAD4(w0, r0, w1, r1, w2, r2, w3, r3) \
+	VMOVDQU w0(SP), r0 \
+	VMOVDQU w1(SP), r1 \
+	VMOVDQU w2(SP), r2 \
+	VMOVDQU w3(SP), r3
+
+#define STORE4(r0, w0, r1, w1, r2, w2, r3, w3) \
+	VMOVDQU r0, w0(SP) \
+	VMOVDQU r1, w1(SP) \
+	VMOVDQU r2, w2(SP) \
+	VMOVDQU r3, w3(SP)
+
+// Word i of the working state at offset 32*i.
+#define W0 0
+#define W1 32
+#define W2 64
+#define W3 96
+#define W4 128
+#define W5 160
+#define W6 192
+#define W7 224
+#define W8 256
+#define W9 288
+#define W10 320
+#define W11 352
+#define W12 384
+#define W13 416
+#define W14 448
+#define W15 480
 
 // FINAL loads eight consecutive state words from word w on, adds the input
 // state, and transposes them so that Y8..Y15 hold those words of blocks
@@ -191,17 +207,41 @@ group:
 	VMOVDQU Y6, (X+448)(SP)
 	VMOVDQU Y7, (X+480)(SP)
 
+	// The rounds run in the order column A, column B, row B, row A, so
+	// that four of the words each pair of quarter-rounds needs are still
+	// in registers from the pair before; row A leaves x0, x1, x5, x4 in
+	// Y0, Y1, Y4, Y7 for the next column A.
+	LOAD4(W0, Y0, W1, Y1, W5, Y4, W4, Y7)
+	LOAD4(W2, Y2, W3, Y3, W6, Y5, W7, Y6)
 	MOVQ $10, DX
 
 double:
-	// Column round.
-	PAIR(0, 128, 256, 384, 160, 288, 416, 32)
-	PAIR(320, 448, 64, 192, 480, 96, 224, 352)
-	// Row round.
-	PAIR(0, 32, 64, 96, 160, 192, 224, 128)
-	PAIR(320, 352, 256, 288, 480, 384, 416, 448)
+	// Column A: (x0, x4, x8, x12) and (x5, x9, x13, x1).
+	STORE4(Y2, W2, Y3, W3, Y5, W6, Y6, W7)
+	LOAD4(W8, Y2, W12, Y3, W9, Y5, W13, Y6)
+	QR2(Y0, Y7, Y2, Y3, Y4, Y5, Y6, Y1)
+	STORE4(Y0, W0, Y7, W4, Y2, W8, Y3, W12)
+	STORE4(Y4, W5, Y5, W9, Y6, W13, Y1, W1)
+	// Column B: (x10, x14, x2, x6) and (x15, x3, x7, x11).
+	LOAD4(W10, Y0, W14, Y1, W2, Y2, W6, Y3)
+	LOAD4(W15, Y4, W3, Y5, W7, Y6, W11, Y7)
+	QR2(Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7)
+	// Row B: (x10, x11, x8, x9) and (x15, x12, x13, x14); x10, x11, x15,
+	// x14 stay in Y0, Y7, Y4, Y1.
+	STORE4(Y2, W2, Y3, W6, Y5, W3, Y6, W7)
+	LOAD4(W8, Y2, W9, Y3, W12, Y5, W13, Y6)
+	QR2(Y0, Y7, Y2, Y3, Y4, Y5, Y6, Y1)
+	STORE4(Y0, W10, Y7, W11, Y2, W8, Y3, W9)
+	STORE4(Y4, W15, Y5, W12, Y6, W13, Y1, W14)
+	// Row A: (x0, x1, x2, x3) and (x5, x6, x7, x4).
+	LOAD4(W0, Y0, W1, Y1, W2, Y2, W3, Y3)
+	LOAD4(W5, Y4, W6, Y5, W7, Y6, W4, Y7)
+	QR2(Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7)
 	DECQ DX
 	JNZ double
+
+	STORE4(Y0, W0, Y1, W1, Y2, W2, Y3, W3)
+	STORE4(Y4, W5, Y5, W6, Y6, W7, Y7, W4)
 
 	FINAL(0, 0)
 	FINAL(8, 32)
