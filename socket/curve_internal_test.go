@@ -61,7 +61,7 @@ func TestCurveBoxMatchesSecretbox(t *testing.T) {
 	var nonce [24]byte
 	rand.Read(key[:])
 	rand.Read(nonce[:])
-	for _, n := range []int{0, 1, 15, 16, 31, 32, 33, 63, 64, 65, 127, 128, 129, 1000, 70000} {
+	for _, n := range []int{0, 1, 15, 16, 31, 32, 33, 63, 64, 65, 127, 128, 129, 223, 224, 544, 545, 1000, 1025, 70000} {
 		msg := make([]byte, n)
 		rand.Read(msg)
 		want := secretbox.Seal(nil, msg, &nonce, &key)

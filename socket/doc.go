@@ -51,6 +51,9 @@
 //     the server's long-term public key; a client with the wrong one gets
 //     nothing through. Each connection makes fresh transient keys, so a
 //     long-term key stolen later does not open traffic recorded now.
+//     On amd64 with AVX2, frames are enciphered eight Salsa20 blocks at a
+//     time (socket/internal/salsa20); the purego build tag turns that off
+//     for x/crypto's code, with the same bytes on the wire.
 //
 // A CURVE server admits any client that completes the handshake unless
 // WithCurveAuthenticator gives it an Authenticator, which then sees the
