@@ -15,13 +15,14 @@ import (
 // the counters. A spawned actor has one incarnation; a supervised child has
 // one per (re)start, all on the same cell, so Refs stay valid across restarts.
 type cell[M any] struct {
-	name  string
-	q     *queue[M]
-	obs   Observer
-	timed bool // obs wants MessageHandled: read the clock per message
-	log   *zap.Logger
-	feeds []*feeder[M] // one per WithFeed
-	slots sync.Pool    // Ask's reply slots, reused
+	name   string
+	q      *queue[M]
+	obs    Observer
+	timed  bool // obs wants MessageHandled: read the clock per message
+	log    *zap.Logger
+	feeds  []*feeder[M] // one per WithFeed
+	polled *feeder[M]   // the first that is a PolledFeed, if any
+	slots  sync.Pool    // Ask's reply slots, reused
 
 	handled, deadLetters, restarts atomic.Uint64
 }
@@ -33,14 +34,21 @@ func newCell[M any](cfg *config) (*cell[M], error) {
 	}
 	cfg.finish()
 	_, nop := cfg.observer.(NopObserver)
-	return &cell[M]{
+	c := &cell[M]{
 		name:  cfg.name,
 		q:     newQueue[M](cfg.mailbox),
 		obs:   cfg.observer,
 		timed: !nop,
 		log:   cfg.logger,
 		feeds: fds,
-	}, nil
+	}
+	for _, fd := range fds {
+		if _, ok := fd.f.(PolledFeed[M]); ok {
+			c.polled = fd
+			break
+		}
+	}
+	return c, nil
 }
 
 func (c *cell[M]) tell(ctx context.Context, m M, block bool) error {
@@ -156,6 +164,17 @@ func (c *cell[M]) loop(ctx context.Context, b Behavior[M]) (exitKind, error) {
 				return exitHalted, nil
 			}
 			return exitDrained, nil
+		}
+		// A polled feed's messages after the mailbox's, and its readiness
+		// beside the mailbox's wake-up when both are empty.
+		if fd := c.pollable(); fd != nil {
+			if batch = c.poll(fd, batch); len(batch) == 0 {
+				select {
+				case <-c.q.wake:
+				case <-fd.f.(PolledFeed[M]).Ready():
+				}
+				continue
+			}
 		}
 		if len(batch) == 0 {
 			<-c.q.wake

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -16,7 +17,8 @@ import (
 // a frontend, a backend and a clock); the behaviour cannot tell a message
 // that came through one from one told through a Ref.
 //
-// The actor runs each feed in a goroutine of its own from the end of the first
+// The actor runs each feed in a goroutine of its own (but the first that is
+// a PolledFeed, which it reads itself) from the end of the first
 // successful Start until the actor ends for good: the feed, and what is
 // queued in it, outlives the actor's restarts, as the mailbox does. Run is
 // called once; it takes messages from wherever they come from and puts them
@@ -105,7 +107,7 @@ func (in Inlet[M]) Name() string { return in.c.name }
 
 // WithFeed gives the actor another entrance to its mailbox, f (see Feed).
 // Given several times, the actor has several feeds, each run in its own
-// goroutine. M must be the actor's message type: Spawn and NewChild refuse a
+// goroutine, but the first PolledFeed, which the actor reads itself. M must be the actor's message type: Spawn and NewChild refuse a
 // feed of another type with ErrBadOption.
 func WithFeed[M any](f Feed[M]) Option {
 	return option{forActor, func(c *config) error {
@@ -128,6 +130,9 @@ type feeder[M any] struct {
 	err    error // why Run failed; written before done is closed
 
 	envelopes []envelope[M] // the feed's goroutine's, for PutAll
+
+	polling   atomic.Bool // a PolledFeed the actor polls (see polled.go)
+	polledBuf []M         // the actor's goroutine's, for Poll
 }
 
 func newFeeders[M any](cfg *config) ([]*feeder[M], error) {
@@ -154,18 +159,16 @@ func (c *cell[M]) startFeed(ctx context.Context) {
 func (c *cell[M]) startFeeder(ctx context.Context, fd *feeder[M]) {
 	fd.start.Do(func() {
 		fd.ctx, fd.cancel = context.WithCancel(context.WithoutCancel(ctx))
+		if fd == c.polled && c.attach(fd) {
+			return
+		}
 		go func() {
 			err := protect(func() error { return fd.f.Run(fd.ctx, Inlet[M]{c, fd, fd.ctx}) })
 			if err == nil || fd.ctx.Err() != nil {
 				close(fd.done)
 				return
 			}
-			fd.err = fmt.Errorf("actor: %q: feed failed: %w", c.name, err)
-			c.log.Error("feed failed", zap.Error(err))
-			// done before drain: the actor, finding its mailbox drained,
-			// must find the feed's error too.
-			close(fd.done)
-			c.q.drain() // handle what came in, then fail with fd.err
+			c.feedFailed(fd, err) // handle what came in, then fail with fd.err
 		}()
 	})
 }
@@ -183,6 +186,9 @@ func (c *cell[M]) stopFeeder(fd *feeder[M]) {
 		fd.start.Do(func() {}) // a feed never started never will be
 		if fd.cancel != nil {
 			fd.cancel()
+			if fd.polling.CompareAndSwap(true, false) {
+				close(fd.done) // the actor polls it no more
+			}
 			<-fd.done
 		}
 		if err := protect(fd.f.Close); err != nil {

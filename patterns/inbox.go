@@ -2,6 +2,7 @@ package patterns
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -21,11 +22,14 @@ import (
 //
 // The behaviour's code is the same as for an in-process mailbox; only the
 // construction differs. The socket is made, bound and connected by the
-// constructor, so Endpoint is known at once. The actor's mailbox stays the
-// bounded queue it always is: the inbox receives from the socket into it,
-// waiting while it is full, so that the socket's queue fills to its
-// high-water mark and pushes back on the senders. A supervised actor keeps its
-// inbox, and what is queued in the socket and the mailbox, across restarts.
+// constructor, so Endpoint is known at once. A PULL, SUB or PAIR inbox is
+// read by the actor's own goroutine (actor.PolledFeed) whenever its
+// mailbox, which Refs still tell, has nothing for it; a Router or Rep inbox
+// receives from the socket into the mailbox, waiting while it is full.
+// Either way, what the actor has not taken waits in the socket's queue,
+// which fills to its high-water mark and pushes back on the senders. A
+// supervised actor keeps its inbox, and what is queued in the socket and
+// the mailbox, across restarts.
 //
 // A message that does not decode is a dead letter of the actor (reported to
 // its Observer, with the frames and an error wrapping ErrDecode), never a
@@ -39,9 +43,12 @@ type Inbox[M any] struct {
 	sock  *socket.Socket
 	eps   []string
 	serve func(ctx context.Context, in actor.Inlet[M]) error
-	peer  actor.Ref[M] // Pair: the way back
-	used  atomic.Bool
-	spare atomic.Int32 // Closes owed by actors whose Run was refused
+	// decode turns a received message into the actor's, for the actor to
+	// poll the inbox (actor.PolledFeed); nil: the inbox has to be run.
+	decode func(socket.Msg) (M, error)
+	peer   actor.Ref[M] // Pair: the way back
+	used   atomic.Bool
+	spare  atomic.Int32 // Closes owed by actors whose Run was refused
 
 	closeOnce sync.Once
 	closeErr  error
@@ -92,6 +99,7 @@ func receiving[M any](t socket.Type, c Codec[M], skip int, opts []Option) (*Inbo
 	if err != nil {
 		return nil, err
 	}
+	in.decode = func(m socket.Msg) (M, error) { return decodeMsg(c, m, skip) }
 	in.serve = func(ctx context.Context, inlet actor.Inlet[M]) error {
 		batch := make([]M, 0, recvBatch)
 		for {
@@ -145,6 +153,48 @@ func (in *Inbox[M]) Run(ctx context.Context, inlet actor.Inlet[M]) error {
 		return fmt.Errorf("%w: %s", ErrInUse, in.cfg.name)
 	}
 	return in.serve(ctx, inlet)
+}
+
+// Attach is called by the actor the inbox is given to, to poll it from its
+// own goroutine (actor.PolledFeed) rather than run it: PULL, SUB and PAIR
+// mailboxes are polled, so that a message reaches the behaviour with one
+// hand-over between goroutines fewer; Router and Rep mailboxes are run. As
+// with Run, an inbox feeds one actor: a second actor given it fails with
+// ErrInUse.
+func (in *Inbox[M]) Attach(context.Context, actor.Inlet[M]) (bool, error) {
+	if in.decode == nil {
+		return false, nil
+	}
+	if !in.used.CompareAndSwap(false, true) {
+		in.spare.Add(1) // that actor's Close must not close the socket of the one it feeds
+		return false, fmt.Errorf("%w: %s", ErrInUse, in.cfg.name)
+	}
+	return true, nil
+}
+
+// Ready returns a channel closed once the socket has a message for Poll
+// (actor.PolledFeed).
+func (in *Inbox[M]) Ready() <-chan struct{} { return in.sock.Readable() }
+
+// Poll takes up to max messages the socket has queued, without waiting,
+// and appends them decoded to dst (actor.PolledFeed); those that do not
+// decode are dead letters. Its error is the socket's failure.
+func (in *Inbox[M]) Poll(inlet actor.Inlet[M], dst []M, max int) ([]M, error) {
+	for range max {
+		m, err := in.sock.TryRecv()
+		if errors.Is(err, socket.ErrWouldBlock) {
+			break
+		}
+		if err != nil {
+			return dst, fmt.Errorf("patterns: %s: receive: %w", in.cfg.name, err)
+		}
+		if v, err := in.decode(m); err != nil {
+			inlet.DeadLetter(m, err)
+		} else {
+			dst = append(dst, v)
+		}
+	}
+	return dst, nil
 }
 
 // Close closes the socket: what it received and the actor did not take is

@@ -1,0 +1,113 @@
+package actor
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// PolledFeed is a Feed that the actor's own goroutine can read, between
+// messages and when its mailbox is empty, instead of a goroutine of the
+// feed's putting what it reads into the mailbox: a message then costs one
+// hand-over between goroutines fewer, which is most of what a feed costs
+// over reading a socket in a loop of one's own. Package patterns' PULL,
+// SUB and PAIR mailboxes are polled feeds.
+//
+// Of an actor's feeds (WithFeed), the first that is a PolledFeed is
+// offered polling: the actor calls Attach once, from the end of its first
+// successful Start, and if Attach says so it polls the feed from then on
+// and never calls Run; otherwise (or for any other feed) it runs the feed
+// as a Feed. What a polled feed holds waits in it (a socket's queue, under
+// its high-water mark) until the actor takes it, so a busy actor pushes
+// back on the feed's peers as a full mailbox does; between a supervised
+// actor's incarnations nothing is taken. Close is called once when the
+// actor stops, as for any feed, and an error from Attach or Poll fails the
+// actor as a Run's error does. Ready and Poll are called from the actor's
+// goroutine only, one at a time.
+type PolledFeed[M any] interface {
+	Feed[M]
+	// Attach is called once before the first Poll. polled false: run
+	// the feed as a Feed instead. An error: the feed cannot receive.
+	Attach(ctx context.Context, in Inlet[M]) (polled bool, err error)
+	// Ready returns a channel that is closed once Poll has something to
+	// return: messages, or an error.
+	Ready() <-chan struct{}
+	// Poll appends to dst up to max messages that are there now, without
+	// waiting, and returns it. A message that cannot be one of the actor's
+	// (it does not decode) goes to in.DeadLetter.
+	Poll(in Inlet[M], dst []M, max int) ([]M, error)
+}
+
+// pollable returns the feed the actor polls now, if any: attached, not
+// stopped, not failed.
+func (c *cell[M]) pollable() *feeder[M] {
+	if fd := c.polled; fd != nil && fd.polling.Load() {
+		return fd
+	}
+	return nil
+}
+
+// attach offers fd polling, at its start (see startFeeder). It reports
+// whether the feed is polled, or has failed; false: run it as a Feed.
+func (c *cell[M]) attach(fd *feeder[M]) bool {
+	p := fd.f.(PolledFeed[M])
+	var polled bool
+	err := protect(func() (err error) {
+		polled, err = p.Attach(fd.ctx, Inlet[M]{c, fd, fd.ctx})
+		return err
+	})
+	switch {
+	case err != nil:
+		c.feedFailed(fd, err)
+		return true
+	case !polled:
+		return false
+	}
+	fd.polling.Store(true)
+	c.q.signal() // the actor may be waiting for its mailbox only
+	return true
+}
+
+// poll appends to batch, as envelopes, what the polled feed has now, up to
+// maxBatch in all.
+func (c *cell[M]) poll(fd *feeder[M], batch []envelope[M]) []envelope[M] {
+	room := maxBatch - len(batch)
+	if room <= 0 {
+		return batch
+	}
+	var msgs []M
+	err := protect(func() (err error) {
+		msgs, err = fd.f.(PolledFeed[M]).Poll(Inlet[M]{c, fd, fd.ctx}, fd.polledBuf[:0], room)
+		return err
+	})
+	if err != nil && fd.polling.CompareAndSwap(true, false) {
+		if fd.ctx.Err() == nil { // not its socket closed under it by stopFeeder
+			c.feedFailed(fd, err)
+		} else {
+			close(fd.done)
+		}
+	}
+	var at time.Duration
+	if c.timed && len(msgs) > 0 {
+		at = now()
+	}
+	for _, m := range msgs {
+		batch = append(batch, envelope[M]{msg: m, at: at})
+	}
+	clear(msgs)
+	fd.polledBuf = msgs[:0]
+	return batch
+}
+
+// feedFailed records why a feed can no longer receive and lets the actor
+// handle what its mailbox holds, then fail with it (see cell.run).
+func (c *cell[M]) feedFailed(fd *feeder[M], err error) {
+	fd.err = fmt.Errorf("actor: %q: feed failed: %w", c.name, err)
+	c.log.Error("feed failed", zap.Error(err))
+	// done before drain: the actor, finding its mailbox drained, must
+	// find the feed's error too.
+	close(fd.done)
+	c.q.drain()
+}

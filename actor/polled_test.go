@@ -1,0 +1,236 @@
+package actor_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/zmqflow/zmqflow/actor"
+	"github.com/zmqflow/zmqflow/actor/actortest"
+)
+
+// polledFeed is a PolledFeed over a slice, as a socket's queue is: push
+// adds, Poll takes; fail makes the next Poll fail once the slice is empty.
+type polledFeed struct {
+	decline bool // Attach says no: run the feed instead
+
+	mu    sync.Mutex
+	msgs  []int
+	err   error
+	ready chan struct{} // closed at the next push or fail
+
+	attached, polled, runs, closed atomic.Int32
+}
+
+func newPolledFeed() *polledFeed { return &polledFeed{ready: make(chan struct{})} }
+
+func (f *polledFeed) push(ms ...int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.msgs = append(f.msgs, ms...)
+	close(f.ready)
+	f.ready = make(chan struct{})
+}
+
+func (f *polledFeed) fail(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.err = err
+	close(f.ready)
+	f.ready = make(chan struct{})
+}
+
+func (f *polledFeed) Attach(context.Context, actor.Inlet[int]) (bool, error) {
+	f.attached.Add(1)
+	return !f.decline, nil
+}
+
+func (f *polledFeed) Ready() <-chan struct{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.msgs) > 0 || f.err != nil {
+		return closedReady
+	}
+	return f.ready
+}
+
+var closedReady = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+func (f *polledFeed) Poll(_ actor.Inlet[int], dst []int, max int) ([]int, error) {
+	f.polled.Add(1)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.msgs) == 0 && f.err != nil {
+		return dst, f.err
+	}
+	n := min(max, len(f.msgs))
+	dst = append(dst, f.msgs[:n]...)
+	f.msgs = f.msgs[n:]
+	return dst, nil
+}
+
+// Run is the feed run the usual way, when Attach declines: it moves what
+// is pushed into the mailbox.
+func (f *polledFeed) Run(ctx context.Context, in actor.Inlet[int]) error {
+	f.runs.Add(1)
+	for {
+		select {
+		case <-f.Ready():
+		case <-ctx.Done():
+			return nil
+		}
+		ms, err := f.Poll(in, nil, 64)
+		if err != nil {
+			return err
+		}
+		if in.PutAll(ms) != nil {
+			return nil
+		}
+	}
+}
+
+func (f *polledFeed) Close() error { f.closed.Add(1); return nil }
+
+// A polled feed's messages reach the actor in order, beside what is told
+// through its Ref, with no goroutine of the feed's: Run is never called,
+// Close is called once when the actor stops.
+func TestPolledFeed(t *testing.T) {
+	const n = 10000
+	var (
+		next, told atomic.Int32
+		all        = make(chan struct{})
+	)
+	b := actor.BehaviorFunc[int](func(_ context.Context, m int) error {
+		if m < 0 {
+			told.Add(1)
+			return nil
+		}
+		if want := next.Add(1) - 1; int32(m) != want {
+			return fmt.Errorf("got %d, want %d", m, want)
+		}
+		if m == n-1 {
+			close(all)
+		}
+		return nil
+	})
+	f := newPolledFeed()
+	a, err := actor.Spawn(ctx, b, actor.WithFeed[int](f))
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for i := 0; i < n; i += 10 {
+			f.push(i, i+1, i+2, i+3, i+4, i+5, i+6, i+7, i+8, i+9)
+			a.Tell(ctx, -1)
+		}
+	}()
+	select {
+	case <-all:
+	case <-a.Done():
+		t.Fatalf("actor ended: %v", a.Err())
+	case <-time.After(wait):
+		t.Fatalf("%d of %d polled messages handled", next.Load(), n)
+	}
+	if err := a.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if told.Load() != n/10 {
+		t.Errorf("%d told messages handled, want %d", told.Load(), n/10)
+	}
+	if f.attached.Load() != 1 || f.runs.Load() != 0 || f.closed.Load() != 1 {
+		t.Errorf("attached %d, run %d, closed %d times; want 1, 0, 1", f.attached.Load(), f.runs.Load(), f.closed.Load())
+	}
+}
+
+var errPolledGone = errors.New("polled source gone")
+
+// A Poll error fails the actor once it has handled what came before.
+func TestPolledFeedFailureFailsActor(t *testing.T) {
+	probe := actortest.NewProbe[int](t)
+	f := newPolledFeed()
+	a, err := actor.Spawn(ctx, actor.BehaviorFunc[int](func(ctx context.Context, m int) error {
+		return probe.Ref().Tell(ctx, m)
+	}), actor.WithFeed[int](f))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.push(1, 2)
+	f.fail(errPolledGone)
+	select {
+	case <-a.Done():
+	case <-time.After(wait):
+		t.Fatal("actor did not end after its polled feed failed")
+	}
+	if !errors.Is(a.Err(), errPolledGone) {
+		t.Errorf("Err = %v, want the feed's error", a.Err())
+	}
+	probe.ExpectMsg(t, 1, wait)
+	probe.ExpectMsg(t, 2, wait)
+	if n := f.closed.Load(); n != 1 {
+		t.Errorf("feed closed %d times, want 1", n)
+	}
+}
+
+// A feed whose Attach declines is run as a Feed.
+func TestPolledFeedDeclined(t *testing.T) {
+	probe := actortest.NewProbe[int](t)
+	f := newPolledFeed()
+	f.decline = true
+	a, err := actor.Spawn(ctx, actor.BehaviorFunc[int](func(ctx context.Context, m int) error {
+		return probe.Ref().Tell(ctx, m)
+	}), actor.WithFeed[int](f))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.push(7, 8)
+	probe.ExpectMsg(t, 7, wait)
+	probe.ExpectMsg(t, 8, wait)
+	if err := a.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if f.runs.Load() != 1 || f.closed.Load() != 1 {
+		t.Errorf("run %d, closed %d times; want 1 and 1", f.runs.Load(), f.closed.Load())
+	}
+}
+
+// A supervised child polls its feed across restarts: what waits in the
+// feed while the child restarts is handled by the next incarnation.
+func TestPolledFeedSurvivesRestart(t *testing.T) {
+	probe := actortest.NewProbe[int](t)
+	f := newPolledFeed()
+	ch := actor.NewChild("polled worker", func() actor.Behavior[int] {
+		return actor.BehaviorFunc[int](func(ctx context.Context, m int) error {
+			if m%100 == 50 {
+				panic(fmt.Sprintf("poison %d", m))
+			}
+			return probe.Ref().Tell(ctx, m)
+		})
+	}, actor.WithFeed[int](f))
+	sup, err := actor.Supervise(ctx, actor.OneForOne, []actor.ChildSpec{ch},
+		actor.WithBackoff(0, 0), actor.WithIntensity(100, time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 1000 {
+		f.push(i)
+	}
+	seen := map[int]bool{}
+	for len(seen) < 990 {
+		seen[probe.Expect(t, wait)] = true
+	}
+	for i := range 1000 {
+		if !seen[i] && i%100 != 50 {
+			t.Fatalf("message %d lost across restarts", i)
+		}
+	}
+	if err := sup.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if f.attached.Load() != 1 || f.runs.Load() != 0 || f.closed.Load() != 1 {
+		t.Errorf("attached %d, run %d, closed %d times; want 1, 0, 1", f.attached.Load(), f.runs.Load(), f.closed.Load())
+	}
+}
