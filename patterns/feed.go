@@ -2,6 +2,7 @@ package patterns
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -23,9 +24,11 @@ import (
 // A message the feed was already receiving when the gate closed still goes
 // in.
 //
-// Run returns when the actor stops, or with the socket's error when it
-// fails (the actor then fails). Close does nothing: the socket stays the
-// caller's, to close after the actor ended. A wrap that panics fails the
+// The first Feed (or other actor.PolledFeed) an actor is given is read by
+// the actor's own goroutine, between the messages of its mailbox, and then
+// the gate holds back the very next message; any other Feed runs in a
+// goroutine of its own. A socket that fails fails the actor. Close does
+// nothing: the socket stays the caller's, to close after the actor ended. A wrap that panics fails the
 // feed, and so the actor.
 func Feed[M any](s *socket.Socket, wrap func(socket.Msg) M, gate *Gate) actor.Feed[M] {
 	return &rawFeed[M]{s: s, wrap: wrap, gate: gate}
@@ -58,6 +61,44 @@ func (f *rawFeed[M]) Run(ctx context.Context, in actor.Inlet[M]) error {
 }
 
 func (f *rawFeed[M]) Close() error { return nil }
+
+// Attach lets the actor read the socket itself (actor.PolledFeed): the
+// first Feed an actor is given is read by the actor's own goroutine, one
+// hand-over between goroutines fewer per message; any other is run.
+func (f *rawFeed[M]) Attach(context.Context, actor.Inlet[M]) (bool, error) { return true, nil }
+
+// Ready is closed once the socket has a message while the gate is open,
+// or, while it is closed, once it opens.
+func (f *rawFeed[M]) Ready() <-chan struct{} {
+	if f.gate != nil {
+		if opened := f.gate.openedChan(); opened != nil {
+			return opened
+		}
+	}
+	return f.s.Readable()
+}
+
+// Poll takes what the socket has, up to max messages; behind a gate one
+// at a time, so that a gate the actor closes holds back the very next.
+func (f *rawFeed[M]) Poll(in actor.Inlet[M], dst []M, max int) ([]M, error) {
+	if f.gate != nil {
+		if !f.gate.IsOpen() {
+			return dst, nil
+		}
+		max = 1
+	}
+	for range max {
+		m, err := f.s.TryRecv()
+		if errors.Is(err, socket.ErrWouldBlock) {
+			break
+		}
+		if err != nil {
+			return dst, fmt.Errorf("patterns: %s: receive: %w", in.Name(), err)
+		}
+		dst = append(dst, f.wrap(m))
+	}
+	return dst, nil
+}
 
 // Gate holds a Feed back: closed, the feed receives nothing more until it
 // opens again. It starts open. Its methods are safe for concurrent use;
@@ -97,6 +138,14 @@ func (g *Gate) IsOpen() bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return !g.closed
+}
+
+// openedChan returns a channel closed when the gate opens, nil while it
+// is open.
+func (g *Gate) openedChan() <-chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.opened
 }
 
 // wait returns once the gate is open, or ctx's error.
