@@ -107,8 +107,9 @@ func (in Inlet[M]) Name() string { return in.c.name }
 
 // WithFeed gives the actor another entrance to its mailbox, f (see Feed).
 // Given several times, the actor has several feeds, each run in its own
-// goroutine, but the first PolledFeed, which the actor reads itself. M must be the actor's message type: Spawn and NewChild refuse a
-// feed of another type with ErrBadOption.
+// goroutine but the first PolledFeed, which the actor reads itself. M must
+// be the actor's message type: Spawn and NewChild refuse a feed of another
+// type with ErrBadOption.
 func WithFeed[M any](f Feed[M]) Option {
 	return option{forActor, func(c *config) error {
 		if f == nil {
