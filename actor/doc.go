@@ -24,8 +24,9 @@
 //   - [Ref]: Tell (blocks within ctx when the mailbox is full) and TryTell;
 //     [RefTo] makes one from a [Remote].
 //   - [Feed] and [WithFeed]: a mailbox's entrances from outside, kept across
-//     restarts; [Inlet] is how a feed puts messages in; [Ticker], a clock
-//     for heartbeats and deadlines.
+//     restarts; [Inlet] is how a feed puts messages in; a [PolledFeed] (a
+//     socket) is read by the actor's own goroutine instead; [Ticker], a
+//     clock for heartbeats and deadlines.
 //   - [Mailbox]: Bounded (the default), DropNewest, DropOldest, Unbounded,
 //     always chosen by name; every drop is a [DeadLetter].
 //   - [Ask] and [Request]: request-reply with the deadline of ctx;
