@@ -58,6 +58,10 @@
 //	                                          ExampleWithReqRelaxed
 //	Security: ZMTP PLAIN (RFC 24)              socket.WithPlainClient, WithPlainServer,
 //	                                          Authenticator; ExampleWithPlainServer
+//	Security: CURVE (RFC 26, keys RFC 32)      socket.WithCurveServer, WithCurveClient,
+//	                                          NewCurveKeyPair, LoadCurveCert,
+//	                                          AllowCurveKeysIn; ExampleWithCurveServer;
+//	                                          cmd/zcat keygen, -curve-server, -curve-client
 //	Hostile peers                              socket.WithMaxMsgSize, WithMaxHandshakes,
 //	                                          WithHeartbeat
 //
