@@ -153,7 +153,6 @@ type workerShared struct {
 
 	lastHeard                                                    atomic.Int64 // unix ns: the broker's last MDP message
 	handled, failed, dropped, disconnects, reconnects, malformed atomic.Uint64
-	pubMu                                                        sync.Mutex // one snapshot published at a time
 }
 
 func (w *workerShared) stats() WorkerStats {
@@ -169,9 +168,7 @@ func (w *workerShared) stats() WorkerStats {
 
 // publish puts the counters on the board, for the observer.
 func (w *workerShared) publish() {
-	w.pubMu.Lock()
-	w.board.Publish(w.stats())
-	w.pubMu.Unlock()
+	w.board.PublishFrom(w.stats)
 }
 
 // send sends to the broker, after publishing the counters: whoever hears

@@ -69,7 +69,6 @@ type Client struct {
 type clientCounts struct {
 	requests, resends, replies, failed, late atomic.Uint64
 	board                                    board.Board[ClientStats]
-	pubMu                                    sync.Mutex // one snapshot published at a time
 }
 
 func (c *clientCounts) stats() ClientStats {
@@ -83,9 +82,7 @@ func (c *clientCounts) stats() ClientStats {
 }
 
 func (c *clientCounts) publish() {
-	c.pubMu.Lock()
-	c.board.Publish(c.stats())
-	c.pubMu.Unlock()
+	c.board.PublishFrom(c.stats)
 }
 
 // ClientStats are a Client's counters.

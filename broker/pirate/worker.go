@@ -152,7 +152,6 @@ type workerShared struct {
 
 	lastHeard                              atomic.Int64 // unix ns: when the broker last sent anything
 	handled, failed, reconnects, malformed atomic.Uint64
-	pubMu                                  sync.Mutex // one snapshot published at a time
 }
 
 func (w *workerShared) stats() WorkerStats {
@@ -172,9 +171,7 @@ func (w *workerShared) stats() WorkerStats {
 // last-heard time goes with them when something else changed, or at the
 // session's tick: not at each heartbeat.
 func (w *workerShared) publish() {
-	w.pubMu.Lock()
-	w.board.Publish(w.stats())
-	w.pubMu.Unlock()
+	w.board.PublishFrom(w.stats)
 }
 
 // send sends m to the broker within a heartbeat interval: a broker that

@@ -32,6 +32,21 @@ func (b *Board[S]) Get() S {
 func (b *Board[S]) Publish(s S) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.publish(s)
+}
+
+// PublishFrom publishes the snapshot snap makes, taken under the board's
+// lock: for stats kept in counters that several goroutines change, so that
+// the snapshot published last is the latest taken. snap must not call the
+// board.
+func (b *Board[S]) PublishFrom(snap func() S) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.publish(snap())
+}
+
+// publish is Publish with b.mu held.
+func (b *Board[S]) publish(s S) {
 	if b.stats == s {
 		return
 	}

@@ -3,6 +3,8 @@ package board
 import (
 	"context"
 	"errors"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -63,5 +65,30 @@ func TestBoardWaitEnds(t *testing.T) {
 	cancel()
 	if err := b.Wait(ctx, nil, closed, func(stats) bool { return false }); err != context.Canceled {
 		t.Errorf("Wait = %v, want context.Canceled", err)
+	}
+}
+
+// Goroutines that count and publish with PublishFrom leave the board at
+// the final count: a snapshot taken earlier is never published after a
+// later one.
+func TestBoardPublishFrom(t *testing.T) {
+	var (
+		b     Board[stats]
+		n     atomic.Uint64
+		wg    sync.WaitGroup
+		snap  = func() stats { return stats{Requests: n.Load()} }
+		total = 8 * 1000
+	)
+	for range 8 {
+		wg.Go(func() {
+			for range 1000 {
+				n.Add(1)
+				b.PublishFrom(snap)
+			}
+		})
+	}
+	wg.Wait()
+	if got := b.Get().Requests; got != uint64(total) {
+		t.Fatalf("board at %d after %d counted and published", got, total)
 	}
 }
