@@ -10,9 +10,9 @@ import (
 )
 
 // failures shows failed points on stderr as they come: the first
-// showFailures whole (the point, why, its stderr's last lines), then a
-// count of the rest, at most every lineEvery and once at the end, that
-// points to the results file, which has them all.
+// showFailures whole (the point, why, its stderr's last lines), then the
+// count of failures so far, at most every lineEvery and once at the end,
+// that points to the results file, which has them all.
 type failures struct {
 	mu    sync.Mutex
 	pr    *progress
@@ -43,7 +43,7 @@ func (f *failures) add(rec gridsearch.Record) {
 	}
 	if now := time.Now(); now.Sub(f.last) >= f.every {
 		f.last = now
-		f.tell()
+		f.tell(" so far")
 	}
 }
 
@@ -52,17 +52,14 @@ func (f *failures) finish() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.n > f.told {
-		f.tell()
+		f.tell("")
 	}
 }
 
-func (f *failures) tell() {
-	more := f.n - showFailures
-	noun := "failures"
-	if more == 1 {
-		noun = "failure"
-	}
-	f.pr.println(fmt.Sprintf("gridsearch: and %d more %s; see %s", more, noun, f.path))
+// tell shows the running total, so that a count shown during the run and
+// the one at its end never read as adding up.
+func (f *failures) tell(sofar string) {
+	f.pr.println(fmt.Sprintf("gridsearch: %d points failed%s, the first %d shown above; see %s", f.n, sofar, showFailures, f.path))
 	f.told = f.n
 }
 

@@ -83,8 +83,8 @@ func TestFailuresShown(t *testing.T) {
 	if len(shown) != 3 {
 		t.Errorf("failures shown whole: %q, want 3 of them in:\n%s", shown, strings.Join(p.stderr, "\n"))
 	}
-	if last := p.stderr[len(p.stderr)-1]; last != "gridsearch: and 3 more failures; see "+out {
-		t.Errorf("last stderr line %q, want the count of the other 3 failures", last)
+	if last := p.stderr[len(p.stderr)-1]; last != "gridsearch: 6 points failed, the first 3 shown above; see "+out {
+		t.Errorf("last stderr line %q, want the count of all 6 failures", last)
 	}
 	if !strings.Contains(p.stdout.String(), "2 done, 6 failed of 8 points") {
 		t.Errorf("summary: %s", p.stdout.String())
