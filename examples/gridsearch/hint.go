@@ -21,7 +21,7 @@ func workerHint(points int, ep string) string {
 			addrs = append(addrs, fmt.Sprintf("tcp://%s", net.JoinHostPort(a, port)))
 		}
 	}
-	s := fmt.Sprintf("gridsearch: %d points; workers join with: gridsearch worker -connect %s", points, connect)
+	s := fmt.Sprintf("gridsearch: %s; workers join with: gridsearch worker -connect %s", pointCount(points), connect)
 	if len(addrs) > 0 {
 		s += fmt.Sprintf(" (or by address: %s)", strings.Join(addrs, ", "))
 	}

@@ -26,7 +26,7 @@ import (
 // heatmap, all from the whole results file (a resumed run's points too).
 // before is what the run resumed left.
 func report(w io.Writer, o *options, grid gridsearch.Grid, sum gridsearch.Summary, before prior) error {
-	fmt.Fprintf(w, "%d done, %d failed of %d points", sum.Done, sum.Failed, sum.Total-sum.Skipped)
+	fmt.Fprintf(w, "%d done, %d failed of %s", sum.Done, sum.Failed, pointCount(sum.Total-sum.Skipped))
 	switch {
 	case sum.Skipped > 0 && before.failed > 0:
 		fmt.Fprintf(w, " (%d more before: %d done, %d failed)", sum.Skipped, sum.Skipped-before.failed, before.failed)
@@ -36,7 +36,7 @@ func report(w io.Writer, o *options, grid gridsearch.Grid, sum gridsearch.Summar
 	fmt.Fprintf(w, " in %v; efficiency %.3f (busy %v on %d slots)\n",
 		sum.Elapsed.Round(time.Millisecond), sum.Efficiency, sum.Busy.Round(time.Millisecond), sum.PeakSlots)
 	if unfinished := sum.Total - sum.Skipped - sum.Done - sum.Failed; unfinished > 0 {
-		fmt.Fprintf(w, "%d points not run\n", unfinished)
+		fmt.Fprintf(w, "%s not run\n", pointCount(unfinished))
 	}
 	if before.failed > 0 {
 		fmt.Fprintf(w, "%d points failed before and were not run again: -resume-failed runs them\n", before.failed)
@@ -294,4 +294,12 @@ func ramp(t float64) color.RGBA {
 		c[k] = uint8(stops[i][k] + f*(stops[i+1][k]-stops[i][k]) + 0.5)
 	}
 	return color.RGBA{c[0], c[1], c[2], 255}
+}
+
+// pointCount is n with "point" or "points".
+func pointCount(n int) string {
+	if n == 1 {
+		return "1 point"
+	}
+	return fmt.Sprintf("%d points", n)
 }
