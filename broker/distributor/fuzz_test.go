@@ -240,7 +240,7 @@ func checkState(t *testing.T, d Dispatch, tasks, results [][][]byte) {
 
 // distFuzzAllocBound is what a message may cost the behaviour.
 func distFuzzAllocBound(l *state, m [][]byte) uint64 {
-	return allocPerByte*fuzzcheck.WireSize(m) + 256*uint64(len(l.tickets)) + 128*uint64(len(l.peers)+len(l.early)) + 16<<10
+	return fuzzcheck.ParserAllocPerByte*fuzzcheck.WireSize(m) + 256*uint64(len(l.tickets)) + 128*uint64(len(l.peers)+len(l.early)) + 16<<10
 }
 
 // checkDistResult checks that the result just taken is where its header
@@ -334,7 +334,7 @@ func checkDistTask(t *testing.T, m [][]byte) {
 	if ok && !fuzzcheck.FramesEqual(append(h.frames(), payload), m) {
 		t.Fatalf("parseTask(%q) = %+v, %q: not the same frames", m, h, payload)
 	}
-	checkAlloc(t, "parseTask", fuzzcheck.WireSize(m), func() { parseTask(m) })
+	fuzzcheck.CheckParserAlloc(t, "parseTask", fuzzcheck.WireSize(m), func() { parseTask(m) })
 }
 
 // checkDistEncode makes the frames a Worker and a Distributor send from

@@ -61,7 +61,7 @@ func checkMDPBroker(t *testing.T, m [][]byte) {
 			t.Fatalf("parseMDPRequest(%q) = %q, %q, %v", crest, service, body, err)
 		}
 		checkMDPError(t, "parseMDPRequest", crest, err)
-		checkAlloc(t, "parseMDPRequest", wire, func() { parseMDPRequest(crest) })
+		fuzzcheck.CheckParserAlloc(t, "parseMDPRequest", wire, func() { parseMDPRequest(crest) })
 	}
 	if wok {
 		cmd, rest, err := parseMDPWorker(wrest)
@@ -80,9 +80,9 @@ func checkMDPBroker(t *testing.T, m [][]byte) {
 				t.Fatalf("worker command %q made again is %q", in, again)
 			}
 		}
-		checkAlloc(t, "parseMDPWorker", wire, func() { parseMDPWorker(wrest) })
+		fuzzcheck.CheckParserAlloc(t, "parseMDPWorker", wire, func() { parseMDPWorker(wrest) })
 	}
-	checkAlloc(t, "mdpCut", wire, func() { mdpCut(in, ClientHeader); mdpCut(in, WorkerHeader) })
+	fuzzcheck.CheckParserAlloc(t, "mdpCut", wire, func() { mdpCut(in, ClientHeader); mdpCut(in, WorkerHeader) })
 }
 
 // workerCommandOK is the spec's word on a worker's command frames, after
@@ -120,7 +120,7 @@ func checkMDPClient(t *testing.T, m [][]byte) {
 		checkMDPError(t, "parseMDPReply", m, err)
 		// The service asked, the caller's own, is quoted whole in the
 		// error: up to 16x its length, twice the bound's 8x.
-		checkAlloc(t, "parseMDPReply", fuzzcheck.WireSize(m)+2*uint64(len(service)), func() { parseMDPReply(m, service) })
+		fuzzcheck.CheckParserAlloc(t, "parseMDPReply", fuzzcheck.WireSize(m)+2*uint64(len(service)), func() { parseMDPReply(m, service) })
 	}
 	found, err := mmiFound(m)
 	ok := len(m) == 1 && (string(m[0]) == MMIFound || string(m[0]) == MMINotFound)
@@ -128,7 +128,7 @@ func checkMDPClient(t *testing.T, m [][]byte) {
 		t.Fatalf("mmiFound(%q) = %v, %v", m, found, err)
 	}
 	checkMDPError(t, "mmiFound", m, err)
-	checkAlloc(t, "mmiFound", fuzzcheck.WireSize(m), func() { mmiFound(m) })
+	fuzzcheck.CheckParserAlloc(t, "mmiFound", fuzzcheck.WireSize(m), func() { mmiFound(m) })
 }
 
 // checkMDPWorker reads m as a worker's DEALER gets it: header, command,
@@ -146,7 +146,7 @@ func checkMDPWorker(t *testing.T, m [][]byte) {
 	if ok != want || ok && (!bytes.Equal(client, rest[1]) || !fuzzcheck.FramesEqual(body, rest[3:])) {
 		t.Fatalf("mdpAddressed(%q) = %q, %q, %v", rest[1:], client, body, ok)
 	}
-	checkAlloc(t, "mdpAddressed", fuzzcheck.WireSize(m), func() { mdpAddressed(rest[1:]) })
+	fuzzcheck.CheckParserAlloc(t, "mdpAddressed", fuzzcheck.WireSize(m), func() { mdpAddressed(rest[1:]) })
 }
 
 // checkMDPError checks that a parser's error wraps ErrMalformed.
@@ -160,7 +160,7 @@ func checkMDPError(t *testing.T, parser string, m [][]byte, err error) {
 // the package's clients, workers and broker make them, and reads each as
 // its receiver does.
 func checkMDPEncode(t *testing.T, m [][]byte) {
-	service := string(nonEmpty(m, "echo")[0])
+	service := string(fuzzcheck.NonEmpty(m, "echo")[0])
 	client := []byte("C")
 	if len(m) > 0 {
 		client = m[0]

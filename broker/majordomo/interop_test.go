@@ -43,7 +43,7 @@ func TestInteropPythonPeers(t *testing.T) {
 	var ws []*pyzmq.Peer
 	for range 2 {
 		w := pyzmq.Start(t, "testdata/mdpworker.py", append([]string{b.Endpoint(), "echo"}, pyArgs()...)...)
-		lineWith(t, ctx, w, "STARTED")
+		w.LineWith(t, ctx, "STARTED")
 		ws = append(ws, w)
 	}
 	newWorker(t, b.Endpoint(), "upper", func(ctx context.Context, req [][]byte) ([][]byte, error) {
@@ -52,7 +52,7 @@ func TestInteropPythonPeers(t *testing.T) {
 	waitStats(t, ctx, b, "3 workers", func(s majordomo.Stats) bool { return s.Workers == 3 })
 
 	pc := pyzmq.Start(t, "testdata/mdpclient.py", b.Endpoint(), fmt.Sprint(resendAfter.Milliseconds()), "2")
-	lineWith(t, ctx, pc, "STARTED")
+	pc.LineWith(t, ctx, "STARTED")
 	for line, want := range map[string]string{
 		"echo hello world":  "REPLY echo py hello world",
 		"upper go":          "REPLY upper GO",
@@ -78,9 +78,9 @@ func TestInteropPythonPeers(t *testing.T) {
 	for _, w := range ws {
 		// Each got requests (least recently used first), and heartbeats
 		// flow both ways: it hears ours without reconnecting, and we keep it.
-		lineWith(t, ctx, w, "REQUEST")
+		w.LineWith(t, ctx, "REQUEST")
 		for beats := 0; beats < 6; {
-			switch l := lineWith(t, ctx, w, ""); {
+			switch l := w.LineWith(t, ctx, ""); {
 			case l == "BEAT":
 				beats++
 			case l == "RECONNECT", l == "DISCONNECT":
@@ -94,7 +94,7 @@ func TestInteropPythonPeers(t *testing.T) {
 	// Closing the broker sends them DISCONNECT.
 	b.Close()
 	for _, w := range ws {
-		lineWith(t, ctx, w, "DISCONNECT")
+		w.LineWith(t, ctx, "DISCONNECT")
 	}
 }
 
@@ -103,12 +103,12 @@ func TestInteropPythonPeers(t *testing.T) {
 func TestInteropPythonBroker(t *testing.T) {
 	ctx := testCtx(t)
 	q := pyzmq.Start(t, "testdata/mdpbroker.py", append([]string{"tcp://127.0.0.1:*"}, pyArgs()...)...)
-	ep := strings.Fields(lineWith(t, ctx, q, "READY"))[1]
+	ep := strings.Fields(q.LineWith(t, ctx, "READY"))[1]
 	echoW := newWorker(t, ep, "echo", echo("go"), pyBeat, fastReconnect)
 	newWorker(t, ep, "upper", func(ctx context.Context, req [][]byte) ([][]byte, error) {
 		return [][]byte{[]byte(strings.ToUpper(string(req[0])))}, nil
 	}, pyBeat, fastReconnect)
-	lineWith(t, ctx, q, "WORKERS 2")
+	q.LineWith(t, ctx, "WORKERS 2")
 
 	// Resends every 300 ms, for as long as the test waits: they carry the
 	// client over the broker's crash.
@@ -135,8 +135,8 @@ func TestInteropPythonBroker(t *testing.T) {
 		t.Fatal(err)
 	}
 	q2 := pyzmq.Start(t, "testdata/mdpbroker.py", append([]string{ep}, pyArgs()...)...)
-	lineWith(t, ctx, q2, "READY")
-	lineWith(t, ctx, q2, "WORKERS 2")
+	q2.LineWith(t, ctx, "READY")
+	q2.LineWith(t, ctx, "WORKERS 2")
 	if r, err := c.Request(ctx, "echo", []byte("again")); err != nil || len(r) != 2 || string(r[1]) != "again" {
 		t.Fatalf("after restart: %q, %v", r, err)
 	}
@@ -155,14 +155,14 @@ func TestInteropGuideWorkerIdle(t *testing.T) {
 	b := newBroker(t, "tcp://127.0.0.1:*")
 	w := pyzmq.Start(t, "testdata/mdpworker.py", b.Endpoint(), "echo",
 		fmt.Sprint(guideMDPInterval.Milliseconds()), fmt.Sprint(guideMDPLiveness))
-	lineWith(t, ctx, w, "STARTED")
+	w.LineWith(t, ctx, "STARTED")
 	waitStats(t, ctx, b, "guide worker", func(s majordomo.Stats) bool { return s.Workers == 1 })
 	// The broker beats every DefaultHeartbeatInterval, at the ticks at
 	// which it buries silent workers: the last of these beats comes at a
 	// tick more than DefaultLiveness intervals after the READY, which
 	// would have buried the worker had its heartbeats not kept it.
 	for beats := 0; beats < majordomo.DefaultLiveness+1; {
-		switch l := lineWith(t, ctx, w, ""); {
+		switch l := w.LineWith(t, ctx, ""); {
 		case l == "BEAT":
 			beats++
 		case l == "RECONNECT", l == "DISCONNECT":

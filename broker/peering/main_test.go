@@ -3,7 +3,6 @@ package peering_test
 import (
 	"context"
 	"fmt"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -11,7 +10,6 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/zmqflow/zmqflow/broker/peering"
-	"github.com/zmqflow/zmqflow/internal/pyzmq"
 	"github.com/zmqflow/zmqflow/socket"
 )
 
@@ -72,18 +70,4 @@ const (
 
 func pyArgs() []string {
 	return []string{fmt.Sprint(pyInterval.Milliseconds()), fmt.Sprint(pyLiveness)}
-}
-
-// lineWith reads a peer's lines until one starts with prefix.
-func lineWith(t *testing.T, ctx context.Context, p *pyzmq.Peer, prefix string) string {
-	t.Helper()
-	for {
-		l, err := p.Line(ctx)
-		if err != nil {
-			t.Fatalf("waiting for %q: %v", prefix, err)
-		}
-		if strings.HasPrefix(l, prefix) {
-			return l
-		}
-	}
 }

@@ -60,7 +60,7 @@ func FuzzFed(f *testing.F) {
 				t.Fatalf("announcement %q made again as %q reads %q, %d, %v", m, again, name2, n2, err)
 			}
 		}
-		checkAlloc(t, "parseAnnouncement", fuzzcheck.WireSize(m), func() { parseAnnouncement(m) })
+		fuzzcheck.CheckParserAlloc(t, "parseAnnouncement", fuzzcheck.WireSize(m), func() { parseAnnouncement(m) })
 		checkFedAnnouncement(t, m, name, n, err)
 	})
 }

@@ -341,7 +341,7 @@ func TestInteropPythonWorker(t *testing.T) {
 	ctx := testCtx(t)
 	f := newBroker(t, "A")
 	w := pyzmq.Start(t, "../pirate/testdata/ppworker.py", append([]string{f.Backend()}, pyArgs()...)...)
-	lineWith(t, ctx, w, "STARTED")
+	w.LineWith(t, ctx, "STARTED")
 	waitBroker(t, ctx, f, "the python worker", func(s peering.Stats) bool { return s.Workers == 1 })
 	c := oneShot(t, f.Frontend())
 	for i := range 5 {

@@ -1,7 +1,6 @@
 package pirate_test
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"sync"
@@ -31,20 +30,6 @@ func pyArgs() []string {
 	return []string{fmt.Sprint(pyInterval.Milliseconds()), fmt.Sprint(pyLiveness)}
 }
 
-// lineWith reads a peer's lines until one starts with prefix.
-func lineWith(t *testing.T, ctx context.Context, p *pyzmq.Peer, prefix string) string {
-	t.Helper()
-	for {
-		l, err := p.Line(ctx)
-		if err != nil {
-			t.Fatalf("waiting for %q: %v", prefix, err)
-		}
-		if strings.HasPrefix(l, prefix) {
-			return l
-		}
-	}
-}
-
 // libzmq workers (the guide's ppworker, which takes a request only as
 // exactly three frames: address, delimiter, body) serve our load balancer
 // and client: every request is done, once.
@@ -54,7 +39,7 @@ func TestInteropPythonWorkers(t *testing.T) {
 	var ws []*pyzmq.Peer
 	for range 2 {
 		w := pyzmq.Start(t, "testdata/ppworker.py", append([]string{b.Backend()}, pyArgs()...)...)
-		lineWith(t, ctx, w, "STARTED")
+		w.LineWith(t, ctx, "STARTED")
 		ws = append(ws, w)
 	}
 	waitLB(t, ctx, b, "2 python workers", func(s pirate.Stats) bool { return s.Workers == 2 })
@@ -76,7 +61,7 @@ func TestInteropPythonWorkers(t *testing.T) {
 	// without reconnecting, and the broker keeps both.
 	for _, w := range ws {
 		for beats := 0; beats < 6; {
-			switch l := lineWith(t, ctx, w, ""); {
+			switch l := w.LineWith(t, ctx, ""); {
 			case l == "BEAT":
 				beats++
 			case l == "RECONNECT":
@@ -118,13 +103,13 @@ func TestInteropREQClient(t *testing.T) {
 func TestInteropPythonQueue(t *testing.T) {
 	ctx := testCtx(t)
 	q := pyzmq.Start(t, "testdata/ppqueue.py", append([]string{"tcp://127.0.0.1:*", "tcp://127.0.0.1:*"}, pyArgs()...)...)
-	f := strings.Fields(lineWith(t, ctx, q, "READY"))
+	f := strings.Fields(q.LineWith(t, ctx, "READY"))
 	front, back := f[1], f[2]
 	var ws []*pirate.Worker
 	for i := range 2 {
 		ws = append(ws, newWorker(t, back, echo(fmt.Sprint("w", i)), pyBeat, fastReconnect))
 	}
-	lineWith(t, ctx, q, "WORKERS 2")
+	q.LineWith(t, ctx, "WORKERS 2")
 	// No resends: ppqueue would hand a resend to a worker again, and the
 	// test counts what the workers handled.
 	c := oneShot(t, front)

@@ -20,7 +20,7 @@ func TestInteropLBBrokerPeers(t *testing.T) {
 	const nWorkers = 3
 	for i := range nWorkers {
 		w := pyzmq.Start(t, "testdata/lbworker.py", b.Backend(), fmt.Sprint(i))
-		lineWith(t, ctx, w, "STARTED")
+		w.LineWith(t, ctx, "STARTED")
 	}
 	waitLB(t, ctx, b, "the REQ workers", func(s pirate.Stats) bool { return s.Workers == nWorkers })
 	newRawWorker(t, ctx, b.Backend())
@@ -33,7 +33,7 @@ func TestInteropLBBrokerPeers(t *testing.T) {
 	var clients []*pyzmq.Peer
 	for _, name := range []string{"a", "b"} {
 		c := pyzmq.Start(t, "testdata/lbclient.py", b.Frontend(), name, fmt.Sprint(perClient))
-		lineWith(t, ctx, c, "STARTED")
+		c.LineWith(t, ctx, "STARTED")
 		clients = append(clients, c)
 	}
 	c := oneShot(t, b.Frontend())
@@ -52,11 +52,11 @@ func TestInteropLBBrokerPeers(t *testing.T) {
 	for k, name := range []string{"a", "b"} {
 		for i := range perClient {
 			want := fmt.Sprintf("REPLY OK HELLO-%s-%d", name, i)
-			if l := lineWith(t, ctx, clients[k], ""); l != want {
+			if l := clients[k].LineWith(t, ctx, ""); l != want {
 				t.Fatalf("REQ client %s said %q, want %q", name, l, want)
 			}
 		}
-		if l := lineWith(t, ctx, clients[k], ""); l != "DONE" {
+		if l := clients[k].LineWith(t, ctx, ""); l != "DONE" {
 			t.Fatalf("REQ client %s said %q, want DONE", name, l)
 		}
 	}

@@ -79,7 +79,7 @@ func checkParsePPP(t *testing.T, m [][]byte) {
 			t.Fatalf("parsePPP of %q joined again: %+v, %v", m, again, err)
 		}
 	}
-	checkAlloc(t, "parsePPP", fuzzcheck.WireSize(m), func() { parsePPP(m) })
+	fuzzcheck.CheckParserAlloc(t, "parsePPP", fuzzcheck.WireSize(m), func() { parsePPP(m) })
 }
 
 // checkClientReply reads m as a Client's reply.
@@ -96,7 +96,7 @@ func checkClientReply(t *testing.T, m [][]byte) {
 	} else if !bytes.Equal(id, m[0]) || !fuzzcheck.FramesEqual(body, m[2:]) {
 		t.Fatalf("clientReply(%q) = %q, %q", m, id, body)
 	}
-	checkAlloc(t, "clientReply", fuzzcheck.WireSize(m), func() { clientReply(m) })
+	fuzzcheck.CheckParserAlloc(t, "clientReply", fuzzcheck.WireSize(m), func() { clientReply(m) })
 }
 
 // checkEnvelopeKey checks that envelopeKey tells address stacks apart: the
@@ -113,7 +113,7 @@ func checkEnvelopeKey(t *testing.T, m [][]byte) {
 	}
 	// The key is the frames and a varint each; its builder grows by
 	// doubling.
-	checkAlloc(t, "envelopeKey", fuzzcheck.WireSize(m), func() { ppp.EnvelopeKey(m) })
+	fuzzcheck.CheckParserAlloc(t, "envelopeKey", fuzzcheck.WireSize(m), func() { ppp.EnvelopeKey(m) })
 }
 
 // readEnvelopeKey is envelopeKey's inverse.
@@ -164,7 +164,7 @@ func checkWorkerMsg(t *testing.T, m [][]byte) {
 		cmd == "" && (!bytes.Equal(p.ticket, rest[0]) || !fuzzcheck.FramesEqual(p.body, rest[2:])) {
 		t.Fatalf("parseWorkerMsg(%q) = %+v", m, p)
 	}
-	checkAlloc(t, "parseWorkerMsg", fuzzcheck.WireSize(m), func() { parseWorkerMsg(m) })
+	fuzzcheck.CheckParserAlloc(t, "parseWorkerMsg", fuzzcheck.WireSize(m), func() { parseWorkerMsg(m) })
 
 	var ticket [ticketLen]byte
 	if len(m) > 0 {
@@ -196,7 +196,7 @@ func checkPPPEncode(t *testing.T, m [][]byte) {
 	}
 	// Any stack of non-empty frames, as another PPP client or broker may
 	// put, goes through the same way.
-	stack := nonEmpty(m, "id")
+	stack := fuzzcheck.NonEmpty(m, "id")
 	other := append(append(append([][]byte{}, stack...), nil), m...)
 	if q, err := parsePPP(other); err != nil || !fuzzcheck.FramesEqual(q.Env, other[:len(stack)+1]) || !fuzzcheck.FramesEqual(q.Body, m) {
 		t.Fatalf("request %q parses as %+v, %v", other, q, err)

@@ -5,6 +5,7 @@ package fuzzcheck
 
 import (
 	"bytes"
+	"fmt"
 	"runtime"
 	"slices"
 	"strings"
@@ -77,6 +78,41 @@ func CheckAlloc(t testing.TB, what string, max uint64, f func()) {
 			t.Fatalf("%s allocated %d bytes, bound %d", what, n, max)
 		}
 	}
+}
+
+// Allocation bounds of a parser that slices the frames it is given and
+// allocates only for its answer: strings of frames it returns (1x the
+// frames), an envelope key (the frames and a varint each, in a builder that
+// grows by doubling: 2x the wire size at most), an error whose text quotes a
+// bounded part of a frame. 8x the wire size covers them with room; the
+// constant is the error values and, under the race detector, the fmt state
+// that sync.Pool drops on purpose.
+const (
+	ParserAllocPerByte = 8
+	ParserAllocFixed   = 2048
+)
+
+// CheckParserAlloc is CheckAlloc with a parser's bound for a message of
+// wire bytes (ParserAllocPerByte, ParserAllocFixed).
+func CheckParserAlloc(t testing.TB, what string, wire uint64, f func()) {
+	t.Helper()
+	CheckAlloc(t, fmt.Sprintf("%s, for a message of %d bytes,", what, wire), ParserAllocPerByte*wire+ParserAllocFixed, f)
+}
+
+// NonEmpty returns the non-empty frames of m, or the one frame def if there
+// are none: frames a fuzz target can use where the protocol wants them
+// non-empty.
+func NonEmpty(m [][]byte, def string) [][]byte {
+	var out [][]byte
+	for _, f := range m {
+		if len(f) > 0 {
+			out = append(out, f)
+		}
+	}
+	if len(out) == 0 {
+		out = [][]byte{[]byte(def)}
+	}
+	return out
 }
 
 // JSONText is s as encoding/json keeps it: each byte that is not part of

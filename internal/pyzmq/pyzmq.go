@@ -260,6 +260,21 @@ func (p *Peer) Line(ctx context.Context) (string, error) {
 	}
 }
 
+// LineWith reads the process's lines until one starts with prefix and
+// returns it; t fails if none comes before ctx ends or the process exits.
+func (p *Peer) LineWith(t testing.TB, ctx context.Context, prefix string) string {
+	t.Helper()
+	for {
+		l, err := p.Line(ctx)
+		if err != nil {
+			t.Fatalf("waiting for %q: %v", prefix, err)
+		}
+		if strings.HasPrefix(l, prefix) {
+			return l
+		}
+	}
+}
+
 // Writeln writes one line to the process's standard input.
 func (p *Peer) Writeln(line string) error {
 	if _, err := io.WriteString(p.stdin, line+"\n"); err != nil {
