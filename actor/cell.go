@@ -43,8 +43,8 @@ func newCell[M any](cfg *config) (*cell[M], error) {
 		feeds: fds,
 	}
 	for _, fd := range fds {
-		if _, ok := fd.f.(PolledFeed[M]); ok {
-			c.polled = fd
+		if pf, ok := fd.f.(PolledFeed[M]); ok {
+			fd.polledFeed, c.polled = pf, fd
 			break
 		}
 	}
@@ -171,7 +171,7 @@ func (c *cell[M]) loop(ctx context.Context, b Behavior[M]) (exitKind, error) {
 			if batch = c.poll(fd, batch); len(batch) == 0 {
 				select {
 				case <-c.q.wake:
-				case <-fd.f.(PolledFeed[M]).Ready():
+				case <-fd.polledFeed.Ready():
 				}
 				continue
 			}

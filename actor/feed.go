@@ -132,8 +132,9 @@ type feeder[M any] struct {
 
 	envelopes []envelope[M] // the feed's goroutine's, for PutAll
 
-	polling   atomic.Bool // a PolledFeed the actor polls (see polled.go)
-	polledBuf []M         // the actor's goroutine's, for Poll
+	polledFeed PolledFeed[M] // f, if the actor polls it (see polled.go)
+	polling    atomic.Bool   // it does now: attached, not stopped, not failed
+	polledBuf  []M           // the actor's goroutine's, for Poll
 }
 
 func newFeeders[M any](cfg *config) ([]*feeder[M], error) {

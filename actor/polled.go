@@ -3,6 +3,7 @@ package actor
 import (
 	"context"
 	"fmt"
+	"runtime/debug"
 	"time"
 
 	"go.uber.org/zap"
@@ -52,10 +53,9 @@ func (c *cell[M]) pollable() *feeder[M] {
 // attach offers fd polling, at its start (see startFeeder). It reports
 // whether the feed is polled, or has failed; false: run it as a Feed.
 func (c *cell[M]) attach(fd *feeder[M]) bool {
-	p := fd.f.(PolledFeed[M])
 	var polled bool
 	err := protect(func() (err error) {
-		polled, err = p.Attach(fd.ctx, Inlet[M]{c, fd, fd.ctx})
+		polled, err = fd.polledFeed.Attach(fd.ctx, Inlet[M]{c, fd, fd.ctx})
 		return err
 	})
 	switch {
@@ -77,11 +77,7 @@ func (c *cell[M]) poll(fd *feeder[M], batch []envelope[M]) []envelope[M] {
 	if room <= 0 {
 		return batch
 	}
-	var msgs []M
-	err := protect(func() (err error) {
-		msgs, err = fd.f.(PolledFeed[M]).Poll(Inlet[M]{c, fd, fd.ctx}, fd.polledBuf[:0], room)
-		return err
-	})
+	msgs, err := c.pollFeed(fd, room)
 	if err != nil && fd.polling.CompareAndSwap(true, false) {
 		if fd.ctx.Err() == nil { // not its socket closed under it by stopFeeder
 			c.feedFailed(fd, err)
@@ -99,6 +95,18 @@ func (c *cell[M]) poll(fd *feeder[M], batch []envelope[M]) []envelope[M] {
 	clear(msgs)
 	fd.polledBuf = msgs[:0]
 	return batch
+}
+
+// pollFeed is the feed's Poll, its panic an error; recover is deferred in
+// place rather than through protect's closure, which would cost an
+// allocation each time round the actor's loop.
+func (c *cell[M]) pollFeed(fd *feeder[M], max int) (msgs []M, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &PanicError{Value: r, Stack: debug.Stack()}
+		}
+	}()
+	return fd.polledFeed.Poll(Inlet[M]{c, fd, fd.ctx}, fd.polledBuf[:0], max)
 }
 
 // feedFailed records why a feed can no longer receive and lets the actor
