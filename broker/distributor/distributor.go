@@ -64,8 +64,9 @@ import (
 // Late.
 //
 // Concurrency: a Distributor is safe for concurrent use. Its goroutines
-// (the actor's, its supervisor's, its feeds', and one per batch in
-// progress that pulls the batch's Tasks) start in New and Submit and end by
+// (the actor's, its supervisor's, its feeds' but the first's, which the
+// actor reads itself, and one per batch in progress that pulls the
+// batch's Tasks) start in New and Submit and end by
 // Close, which returns after they have ended and the sockets are closed.
 // Submit blocks until the distributor has taken the batch; Wait and Kill
 // block until what they wait for happens or their ctx ends.

@@ -67,7 +67,8 @@ type Handler func(ctx context.Context, task []byte) ([]byte, error)
 // it comes first.
 //
 // Concurrency: a Worker is safe for concurrent use. NewWorker starts its
-// goroutines (the two actors', their supervisor's, the session's feeds');
+// goroutines (the two actors', their supervisor's, the session's feeds
+// but the tasks', which the session reads itself);
 // Close cancels the handler's ctx and returns after all of them have ended.
 // Close waits up to 1 s for results still queued to go out (socket
 // linger). Stats may be called from any goroutine.

@@ -76,8 +76,9 @@ import (
 // the workers register again, and clients resend what got no reply.
 //
 // Concurrency: a Broker is safe for concurrent use. Its goroutines (the
-// actor's, its supervisor's, its two feeds') start in NewBroker and end in
-// Close, which returns after they have ended and the socket is closed.
+// actor's, which reads the socket itself, its supervisor's and its
+// clock's) start in NewBroker and end in Close, which returns after they
+// have ended and the socket is closed.
 // Stats, Wait, Done and Err may be called from any goroutine; Wait blocks
 // until its condition holds or its ctx ends.
 type Broker struct {

@@ -120,10 +120,10 @@ var (
 // not notice. If the local load balancer ends, the broker fails for good.
 //
 // Concurrency: a Broker is safe for concurrent use. Besides its load
-// balancer's goroutines it runs its actor's, its supervisor's, one per
-// socket it reads (localfe, cloudfe, cloudbe, statefe and the load
-// balancer's replies), one that watches the load balancer's stats and one
-// for its clock. NewBroker starts them and Close returns after they have
+// balancer's goroutines it runs its actor's (which reads localfe itself,
+// patterns.Feed), its supervisor's, one per other socket it reads (cloudfe,
+// cloudbe, statefe and the load balancer's replies), one that watches the
+// load balancer's stats and one for its clock. NewBroker starts them and Close returns after they have
 // ended and every socket is closed. Peer, Stats and Wait may be called
 // from any goroutine.
 type Broker struct {

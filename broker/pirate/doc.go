@@ -44,8 +44,8 @@
 // and, for those that heartbeat, a clock (actor.Ticker): an actor owns the
 // state and does the sending, so there are no locks and no loops of their
 // own. They report to an actor.Observer (WithObserver): the actors'
-// lifecycle and each message handled, and the Stats of a LoadBalancer or
-// a Worker as figures (actor.Figures). Each type's doc says what a
+// lifecycle and each message handled, and the Stats of a LoadBalancer, a
+// Worker or a Client as figures (actor.Figures). Each type's doc says what a
 // restart of its actor loses and how its peers recover, which of its
 // methods block and which goroutines it runs; constructors start them and
 // Close returns after they have ended.

@@ -71,7 +71,8 @@ import (
 // too.
 //
 // Concurrency: a LoadBalancer is safe for concurrent use. It runs its
-// actor's goroutine, one per socket that feeds it and one for its clock;
+// actor's goroutine (which reads the frontend itself, patterns.Feed), one
+// that reads the backend and one for its clock;
 // NewLoadBalancer starts them and Close returns after they have ended and
 // both sockets are closed. Stats and Wait may be called from any
 // goroutine; Wait blocks until its condition holds, its ctx ends or the
