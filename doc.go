@@ -37,8 +37,8 @@
 //	       Pattern                            actor.Ask across processes
 //	Ch. 3  Inter-Broker Routing (federation)   broker/peering: Broker; examples/peering
 //	Ch. 3  A Load Balancing Message Broker     broker/pirate: LoadBalancer, Worker, Client;
-//	                                          examples/lbbroker; examples/gridsearch
-//	                                          (workers ask for work)
+//	                                          examples/lbbroker; gridsearch and
+//	                                          examples/gridsearch (workers ask for work)
 //	Ch. 1-2 pipeline with batches and credit   broker/distributor: Distributor, Worker
 //	Ch. 7  Transferring Files (credit flow)    broker/distributor: WithCredit
 //	Ch. 4  Client-Side Reliability (Lazy       patterns: Req with LazyPirate; examples/lpclient

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/zmqflow/zmqflow/examples/gridsearch/gridsearch"
+	"github.com/zmqflow/zmqflow/gridsearch"
 	"github.com/zmqflow/zmqflow/internal/taskset"
 )
 

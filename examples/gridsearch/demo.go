@@ -6,7 +6,7 @@ import (
 	"math"
 	"time"
 
-	"github.com/zmqflow/zmqflow/examples/gridsearch/gridsearch"
+	"github.com/zmqflow/zmqflow/gridsearch"
 )
 
 // demo is "gridsearch" with no arguments: the seed article's think(p, q),

@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/zmqflow/zmqflow/examples/gridsearch/gridsearch"
+	"github.com/zmqflow/zmqflow/gridsearch"
 )
 
 // failures shows failed points on stderr as they come: the first

@@ -24,7 +24,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/zmqflow/zmqflow/examples/gridsearch/gridsearch"
+	"github.com/zmqflow/zmqflow/gridsearch"
 )
 
 // errUsage marks an error in what the user asked: exit status 2, and no work done.

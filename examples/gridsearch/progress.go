@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/zmqflow/zmqflow/examples/gridsearch/gridsearch"
+	"github.com/zmqflow/zmqflow/gridsearch"
 )
 
 // progress shows a run's progress on stderr: one line redrawn in place on a

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zmqflow/zmqflow/examples/gridsearch/gridsearch"
+	"github.com/zmqflow/zmqflow/gridsearch"
 )
 
 func TestProgress(t *testing.T) {

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/zmqflow/zmqflow/examples/gridsearch/gridsearch"
+	"github.com/zmqflow/zmqflow/gridsearch"
 )
 
 // meta is the sidecar file beside the results (<out>.meta.json): what job

@@ -29,7 +29,7 @@ import (
 
 	"github.com/zmqflow/zmqflow/internal/fuzzcheck"
 
-	"github.com/zmqflow/zmqflow/examples/gridsearch/gridsearch"
+	"github.com/zmqflow/zmqflow/gridsearch"
 )
 
 func FuzzResults(f *testing.F) {

@@ -15,7 +15,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/zmqflow/zmqflow/examples/gridsearch/gridsearch"
+	"github.com/zmqflow/zmqflow/gridsearch"
 	"github.com/zmqflow/zmqflow/socket"
 )
 

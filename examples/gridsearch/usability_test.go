@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zmqflow/zmqflow/examples/gridsearch/gridsearch"
+	"github.com/zmqflow/zmqflow/gridsearch"
 )
 
 // files lists dir's files, sorted.

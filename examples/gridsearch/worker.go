@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/zmqflow/zmqflow/broker/pirate"
-	"github.com/zmqflow/zmqflow/examples/gridsearch/gridsearch"
+	"github.com/zmqflow/zmqflow/gridsearch"
 )
 
 // workerCmd is "gridsearch worker -connect EP [-slots N] [-idle D] [-lost D]": slots

@@ -7,7 +7,7 @@ import (
 	"math"
 	"sort"
 
-	"github.com/zmqflow/zmqflow/examples/gridsearch/gridsearch"
+	"github.com/zmqflow/zmqflow/gridsearch"
 )
 
 // A Go function over a 2-D grid on four local worker slots; the best point

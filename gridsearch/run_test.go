@@ -15,7 +15,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/zmqflow/zmqflow/broker/pirate"
-	"github.com/zmqflow/zmqflow/examples/gridsearch/gridsearch"
+	"github.com/zmqflow/zmqflow/gridsearch"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

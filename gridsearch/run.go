@@ -181,10 +181,6 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	if cfg.Retries < 0 || cfg.Timeout < 0 || cfg.Halt < 0 {
 		return Summary{}, fmt.Errorf("%w: Retries, Timeout and Halt must not be negative", ErrConfig)
 	}
-	every := cfg.ProgressEvery
-	if every <= 0 {
-		every = 250 * time.Millisecond
-	}
 
 	id := make([]byte, 6)
 	rand.Read(id)
@@ -193,7 +189,10 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	if back == "" {
 		back = base + "-workers"
 	}
-	r := &run{cfg: cfg, n: n, results: make(chan reply), wake: make(chan struct{}, 1)}
+	r := &run{cfg: cfg, n: n, every: cfg.ProgressEvery, results: make(chan reply), wake: make(chan struct{}, 1)}
+	if r.every <= 0 {
+		r.every = 250 * time.Millisecond
+	}
 	lb, err := pirate.NewLoadBalancer(base+"-points", back,
 		append(append([]pirate.Option(nil), cfg.BrokerOptions...), pirate.WithAbandoned(r.abandon))...)
 	if err != nil {
@@ -257,6 +256,7 @@ type run struct {
 	lb      *pirate.LoadBalancer
 	client  *pirate.Client
 	start   time.Time
+	every   time.Duration // between progress reports
 	results chan reply
 	wake    chan struct{}
 
@@ -276,178 +276,7 @@ func (r *run) abandon(body [][]byte) {
 	r.mu.Lock()
 	r.abandoned = append(r.abandoned, [2]int{t.Point, t.Attempt})
 	r.mu.Unlock()
-	select {
-	case r.wake <- struct{}{}:
-	default:
-	}
-}
-
-func (r *run) loop(ctx context.Context) (sum Summary, err error) {
-	// Requests live until the run ends; ctx's end stops only dispatch.
-	reqCtx, cancelReqs := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer cancelReqs()
-
-	// Watch the number of worker slots: it is how many points are let out.
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		cur := -1
-		for {
-			var seen int
-			if r.lb.Wait(reqCtx, func(s pirate.Stats) bool { seen = s.Workers; return seen != cur }) != nil {
-				return
-			}
-			cur = seen
-			r.mu.Lock()
-			r.slots, r.peak = seen, max(r.peak, seen)
-			r.mu.Unlock()
-			select {
-			case r.wake <- struct{}{}:
-			default:
-			}
-		}
-	}()
-
-	p := Progress{Total: r.n}
-	inflight := 0 // points handed out and not finished: running or queued
-	var busy time.Duration
-	attempts := map[int]int{}
-	cancels := map[int]context.CancelCauseFunc{} // of the requests in flight
-	var retry []int
-	next := 0
-	stopping := false
-	var stopErr error
-	tick := time.NewTicker(r.cfg.ProgressEvery + 250*time.Millisecond*boolInt(r.cfg.ProgressEvery <= 0))
-	defer tick.Stop()
-	// running splits the points handed out into those a slot has taken
-	// (as the broker counts them) and those that wait for one.
-	running := func() {
-		p.Running = min(inflight, r.lb.Stats().InFlight)
-		p.Queued = inflight - p.Running
-	}
-	progress := func() {
-		if r.cfg.OnProgress != nil {
-			running()
-			r.mu.Lock()
-			p.Slots = r.slots
-			r.mu.Unlock()
-			p.Elapsed = time.Since(r.start)
-			r.cfg.OnProgress(p)
-		}
-	}
-	stop := func(e error) {
-		if !stopping {
-			stopping, stopErr = true, e
-		}
-	}
-	done := ctx.Done()
-
-	for {
-		r.mu.Lock()
-		limit := r.slots + max(4, r.slots/4)
-		if r.slots == 0 {
-			limit = 0
-		}
-		r.mu.Unlock()
-		for !stopping && inflight < limit {
-			var pt int
-			switch {
-			case len(retry) > 0:
-				pt, retry = retry[0], retry[1:]
-			case next < r.n:
-				pt = next
-				next++
-				if r.cfg.Skip != nil && r.cfg.Skip(pt) {
-					p.Skipped++
-					continue
-				}
-			default:
-				goto wait
-			}
-			attempts[pt]++
-			inflight++
-			wg.Add(1)
-			pctx, cancel := context.WithCancelCause(reqCtx)
-			cancels[pt] = cancel
-			go r.request(pctx, &wg, pt, attempts[pt])
-		}
-	wait:
-		if inflight == 0 && (stopping || (len(retry) == 0 && next >= r.n)) {
-			break
-		}
-		select {
-		case rep := <-r.results:
-			inflight--
-			cancels[rep.point](nil)
-			delete(cancels, rep.point)
-			if rep.err != nil {
-				// Only the end of reqCtx or a closed client gets here.
-				stop(fmt.Errorf("gridsearch: point %d: %w", rep.point, rep.err))
-				continue
-			}
-			busy += time.Duration(rep.out.Duration)
-			rec := r.record(rep)
-			if !rec.OK() && rep.attempts <= r.cfg.Retries && !stopping && !rep.abandoned {
-				retry = append(retry, rep.point)
-				continue
-			}
-			delete(attempts, rep.point)
-			if rec.OK() {
-				p.Done++
-			} else {
-				p.Failed++
-			}
-			if r.cfg.OnResult != nil {
-				if err := r.cfg.OnResult(rec); err != nil {
-					stop(err)
-				}
-			}
-			if r.cfg.Halt > 0 && p.Failed >= r.cfg.Halt {
-				stop(ErrHalted)
-			}
-		case <-r.wake:
-			r.mu.Lock()
-			gone := r.abandoned
-			r.abandoned = nil
-			r.mu.Unlock()
-			for _, a := range gone {
-				if cancel := cancels[a[0]]; cancel != nil && attempts[a[0]] == a[1] {
-					cancel(errAbandoned)
-				}
-			}
-		case <-tick.C:
-			progress()
-		case <-done:
-			done = nil
-			stop(ErrInterrupted)
-			// Running points are given up: a resumed run does them.
-			cancelReqs()
-		}
-	}
-	cancelReqs()
-	progress()
-	running()
-	sum.Progress = p
-	sum.Elapsed = time.Since(r.start)
-	sum.Busy = busy
-	r.mu.Lock()
-	sum.PeakSlots = r.peak
-	r.mu.Unlock()
-	if sum.Elapsed > 0 && sum.PeakSlots > 0 {
-		sum.Efficiency = busy.Seconds() / (sum.Elapsed.Seconds() * float64(sum.PeakSlots))
-	}
-	sum.Interrupted = errors.Is(stopErr, ErrInterrupted)
-	sum.Halted = errors.Is(stopErr, ErrHalted)
-	return sum, stopErr
-}
-
-func boolInt(b bool) time.Duration {
-	if b {
-		return 1
-	}
-	return 0
+	r.poke()
 }
 
 func (r *run) request(ctx context.Context, wg *sync.WaitGroup, pt, attempt int) {

@@ -8,7 +8,7 @@ package gridsearch
 // list of its values' texts it parses to the same values; and parsing
 // allocates no more than a bound in the spec's length and the values made.
 //
-//	go test -run '^$' -fuzz FuzzParseParam -fuzztime 60s ./examples/gridsearch/gridsearch
+//	go test -run '^$' -fuzz FuzzParseParam -fuzztime 60s ./gridsearch
 //
 // The seed corpus is in testdata/fuzz/FuzzParseParam; an input is one spec
 // a line.

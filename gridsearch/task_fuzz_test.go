@@ -9,7 +9,7 @@ package gridsearch
 // parameters; one that does not is an error, never a panic; an outcome
 // makes a record that encodes, and decodes to the same.
 //
-//	go test -run '^$' -fuzz FuzzTask -fuzztime 60s ./examples/gridsearch/gridsearch
+//	go test -run '^$' -fuzz FuzzTask -fuzztime 60s ./gridsearch
 //
 // The seed corpus is in testdata/fuzz/FuzzTask: the frame's bytes.
 

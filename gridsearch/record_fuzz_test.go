@@ -10,7 +10,7 @@ package gridsearch
 // is the largest (smallest) number of all, never NaN, or -1 when none has
 // one.
 //
-//	go test -run '^$' -fuzz FuzzRecord -fuzztime 60s ./examples/gridsearch/gridsearch
+//	go test -run '^$' -fuzz FuzzRecord -fuzztime 60s ./gridsearch
 //
 // The seed corpus is in testdata/fuzz/FuzzRecord: a file's bytes, then the
 // field path.

@@ -3,7 +3,7 @@ package gridsearch_test
 import (
 	"fmt"
 
-	"github.com/zmqflow/zmqflow/examples/gridsearch/gridsearch"
+	"github.com/zmqflow/zmqflow/gridsearch"
 )
 
 // A command's placeholders: a parameter's value, the point's index, the
