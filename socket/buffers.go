@@ -49,6 +49,12 @@ type readBuf struct {
 	big   *[bigBufSize]byte // borrowed, while traffic is heavy
 	reads atomic.Uint64     // reads that returned bytes: the heartbeat's sign of life
 	small [smallBufSize]byte
+
+	// The raw read and its results, kept here so that a read allocates no
+	// closure and no escaping variables.
+	rawRead func(fd uintptr) bool
+	rawN    int
+	rawErr  error
 }
 
 func (b *readBuf) init(c net.Conn) {
@@ -56,6 +62,7 @@ func (b *readBuf) init(c net.Conn) {
 	b.buf = b.small[:]
 	if sc, ok := c.(syscall.Conn); ok {
 		b.rc, _ = sc.SyscallConn()
+		b.rawRead = b.readFD
 	}
 }
 
@@ -102,26 +109,9 @@ func (b *readBuf) readSome() (int, error) {
 			}
 		}
 	}
-	var n int
-	var rerr error
-	err := b.rc.Read(func(fd uintptr) bool {
-		for {
-			n, rerr = syscall.Read(int(fd), b.buf[b.w:])
-			if rerr != syscall.EINTR {
-				break
-			}
-		}
-		if rerr == syscall.EAGAIN {
-			// Nothing yet: the read waits for the peer, and not with a
-			// borrowed buffer that holds nothing.
-			if b.big != nil && b.w == 0 {
-				putBig(b.big)
-				b.big, b.buf = nil, b.small[:]
-			}
-			return false
-		}
-		return true
-	})
+	err := b.rc.Read(b.rawRead)
+	n, rerr := b.rawN, b.rawErr
+	b.rawErr = nil
 	switch {
 	case err != nil:
 		return 0, err
@@ -131,6 +121,27 @@ func (b *readBuf) readSome() (int, error) {
 		return 0, io.EOF
 	}
 	return n, nil
+}
+
+// readFD is the raw read under rc.Read: false, to wait for the fd to be
+// readable, when nothing is there yet.
+func (b *readBuf) readFD(fd uintptr) bool {
+	for {
+		b.rawN, b.rawErr = syscall.Read(int(fd), b.buf[b.w:])
+		if b.rawErr != syscall.EINTR {
+			break
+		}
+	}
+	if b.rawErr == syscall.EAGAIN {
+		// Nothing yet: the read waits for the peer, and not with a
+		// borrowed buffer that holds nothing.
+		if b.big != nil && b.w == 0 {
+			putBig(b.big)
+			b.big, b.buf = nil, b.small[:]
+		}
+		return false
+	}
+	return true
 }
 
 // release gives back a borrowed buffer: the connection is over.
