@@ -35,7 +35,10 @@ import (
 // Stats.Expired, since by then its client (a Client, or the guide's
 // mdcliapi) has given it up and resent it on a new socket. A client that
 // wants to know first asks mmi.service (see Client.ServiceExists); a
-// client that does not, gets ErrNoReply after its retries. Requests
+// client that does not, gets ErrNoReply after its retries. The broker
+// holds at most WithMaxServices services (default DefaultMaxServices): a
+// request naming yet another is dropped and counted in Stats.NoRoom, so
+// that a client inventing names cannot grow it. Requests
 // waiting for busy workers of their service do not expire, as in the
 // guide's mdbroker, and neither does a request on a worker: a worker that
 // heartbeats but never replies keeps its request (its client gives up
@@ -106,6 +109,7 @@ type Stats struct {
 	Malformed   uint64 // messages dropped because they are not MDP (a REQUEST without a body, too)
 	WorkerQuits uint64 // DISCONNECT commands received from workers
 	Overflow    uint64 // requests dropped because their service's queue was full (WithServiceQueue)
+	NoRoom      uint64 // requests dropped because they named a new service with WithMaxServices held
 }
 
 // NewBroker binds a Majordomo broker's ROUTER socket at endpoint (as
@@ -113,7 +117,7 @@ type Stats struct {
 // connects it, written with a leading '>') and starts the broker.
 // Options: WithHeartbeat, WithTimeout (how long a request may wait for a
 // service without workers), WithServiceQueue, WithMaxDeliveries,
-// WithSocketOptions, WithLogger, WithObserver.
+// WithMaxServices, WithSocketOptions, WithLogger, WithObserver.
 func NewBroker(endpoint string, opts ...Option) (*Broker, error) {
 	cfg, err := build(forBroker, "NewBroker", opts)
 	if err != nil {
@@ -328,6 +332,12 @@ func (l *brokerState) fromClient(client []byte, m [][]byte) {
 	if isMMI(name) {
 		l.st.MMI++
 		l.send(l.mmi(client, name, body))
+		return
+	}
+	if l.services[name] == nil && len(l.services) >= l.cfg.X.maxServices {
+		l.st.NoRoom++
+		l.log.Warn("request dropped", zap.Error(ErrTooManyServices), zap.String("service", name),
+			zap.Int("limit", l.cfg.X.maxServices), zap.Uint64("dropped", l.st.NoRoom))
 		return
 	}
 	svc := l.service(name)

@@ -59,6 +59,10 @@ var (
 	// queue was at its bound (WithServiceQueue); it appears in logs, and
 	// Stats.Overflow counts such requests.
 	ErrServiceFull = errors.New("majordomo: service queue full")
+	// ErrTooManyServices is a request a Broker dropped because it names a
+	// service the broker does not know while it holds WithMaxServices
+	// services already; Stats.NoRoom counts such requests.
+	ErrTooManyServices = errors.New("majordomo: too many services")
 	// ErrNoReply is a Client request that got no reply: every attempt (the
 	// first and WithRetries resends) waited WithTimeout in vain.
 	ErrNoReply = errors.New("majordomo: no reply, retries exhausted")

@@ -35,6 +35,9 @@ const (
 	// DefaultServiceQueue is how many requests a Broker holds for one
 	// service while they wait for a worker (WithServiceQueue).
 	DefaultServiceQueue = 1000
+	// DefaultMaxServices is how many services a Broker holds at most
+	// (WithMaxServices).
+	DefaultMaxServices = 10000
 	// DefaultReconnectInit and DefaultReconnectMax bound a Worker's
 	// back-off between losing its broker and reconnecting (the guide's
 	// INTERVAL_INIT and INTERVAL_MAX, ppworker).
@@ -61,6 +64,7 @@ type Option struct{ o opt.Option[extra] }
 // extra is what only this package's options set.
 type extra struct {
 	serviceQueue int
+	maxServices  int
 }
 
 // The constructors, one target bit each.
@@ -79,7 +83,7 @@ var defaults = opt.Config[extra]{
 	Timeout:       DefaultTimeout,
 	Retries:       DefaultRetries,
 	MaxDeliveries: DefaultMaxDeliveries,
-	X:             extra{serviceQueue: DefaultServiceQueue},
+	X:             extra{serviceQueue: DefaultServiceQueue, maxServices: DefaultMaxServices},
 }
 
 func build(t opt.Target, ctor string, opts []Option) (opt.Config[extra], error) {
@@ -148,6 +152,23 @@ func WithServiceQueue(n int) Option {
 			return fmt.Errorf("%d", n)
 		}
 		c.X.serviceQueue = n
+		return nil
+	})}
+}
+
+// WithMaxServices bounds the services a Broker holds (NewBroker; default
+// DefaultMaxServices). A request for a service the broker does not know,
+// when it holds n already, is dropped, counted in Stats.NoRoom and logged
+// (ErrTooManyServices): otherwise a client naming a new service in each
+// request would make the broker hold a queue per name until the requests
+// expire. Workers' READY is not bounded by it: each worker holds a
+// connection and heartbeats, which bounds them already.
+func WithMaxServices(n int) Option {
+	return Option{opt.New("WithMaxServices", forBroker, func(c *opt.Config[extra]) error {
+		if n < 1 {
+			return fmt.Errorf("%d", n)
+		}
+		c.X.maxServices = n
 		return nil
 	})}
 }

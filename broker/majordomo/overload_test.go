@@ -194,3 +194,58 @@ func TestServiceQueueOption(t *testing.T) {
 		}
 	}
 }
+
+// A client naming a new service in each request cannot make the broker hold
+// a queue per name: past WithMaxServices, requests for unknown services are
+// dropped, counted in NoRoom and logged, while services the broker knows
+// (with a worker, or with requests waiting) are served as before.
+func TestMaxServices(t *testing.T) {
+	ctx := testCtx(t)
+	const limit = 10
+	core, logs := observer.New(zapcore.WarnLevel)
+	b := newBroker(t, inproc(), steadyBeat, majordomo.WithMaxServices(limit), majordomo.WithTimeout(time.Hour),
+		majordomo.WithLogger(zap.New(core)))
+	newWorker(t, b.Endpoint(), "echo", echo("e"), steadyBeat)
+	waitStats(t, ctx, b, "1 worker", func(s majordomo.Stats) bool { return s.Workers == 1 })
+
+	cl := newSocket(t, socket.Dealer)
+	if err := cl.Connect(b.Endpoint()); err != nil {
+		t.Fatal(err)
+	}
+	const sent = 1000
+	for i := range sent {
+		if err := cl.Send(ctx, socket.NewMsgString("", majordomo.ClientHeader, fmt.Sprint("random-", i), "x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// "echo" is one of the limit; the first limit-1 random names get a queue.
+	waitStats(t, ctx, b, "every request counted", func(s majordomo.Stats) bool { return s.Requests == sent })
+	if s := b.Stats(); s.Services != limit || s.Queued != limit-1 || s.NoRoom != sent-(limit-1) {
+		t.Fatalf("stats %+v: want %d services, %d queued, %d dropped", s, limit, limit-1, sent-(limit-1))
+	}
+	if e := logs.FilterMessage("request dropped").All(); len(e) == 0 || e[0].ContextMap()["service"] != fmt.Sprint("random-", limit-1) {
+		t.Fatalf("drop logged as %v", e)
+	}
+	// A known service is still served, and so is a queued one once its
+	// worker comes.
+	c := oneShot(t, b.Endpoint())
+	if r, err := c.Request(ctx, "echo", []byte("alive")); err != nil || len(r) != 2 || string(r[1]) != "alive" {
+		t.Fatalf("echo = %q, %v", r, err)
+	}
+	newWorker(t, b.Endpoint(), "random-0", echo("r"), steadyBeat)
+	m, err := cl.Recv(ctx)
+	if err != nil || len(m) != 5 || string(m[2]) != "random-0" || string(m[4]) != "x" {
+		t.Fatalf("reply %q, %v; want random-0's", m, err)
+	}
+}
+
+func TestMaxServicesOption(t *testing.T) {
+	for _, n := range []int{0, -1} {
+		if _, err := majordomo.NewBroker(inproc(), majordomo.WithMaxServices(n)); !errors.Is(err, majordomo.ErrBadOption) {
+			t.Errorf("WithMaxServices(%d): %v, want ErrBadOption", n, err)
+		}
+	}
+	if _, err := majordomo.NewWorker(inproc(), "s", echo("e"), majordomo.WithMaxServices(5)); !errors.Is(err, majordomo.ErrBadOption) {
+		t.Errorf("NewWorker with WithMaxServices: %v, want ErrBadOption", err)
+	}
+}
