@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/zmqflow/zmqflow/gridsearch"
+)
+
+// benchSleep runs points of `sleep secs` on worker processes of this very
+// binary (`gridsearch worker`) joined over tcp loopback, as remote workers
+// join a master, and reports the run's time against the ideal (points x
+// secs / slots) and the master's CPU time per point. It is the measure of
+// dispatch at scale: 10,000 points over 200 slots by default.
+func benchSleep(ctx context.Context, runs, points, workers, slots int, secs float64) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	grid, err := gridsearch.NewGrid(fmt.Sprintf("i=0..%d", points-1))
+	if err != nil {
+		return err
+	}
+	ideal := float64(points) * secs / float64(workers*slots)
+	var ratios, cpus []float64
+	for range runs {
+		var procs []*exec.Cmd
+		stop := func() {
+			for _, p := range procs {
+				p.Process.Signal(os.Interrupt)
+			}
+			for _, p := range procs {
+				p.Wait()
+			}
+		}
+		seen := make([]int, points)
+		before := cpuSelf()
+		sum, err := gridsearch.Run(ctx, gridsearch.Config{
+			Grid: grid, Command: []string{"sleep", strconv.FormatFloat(secs, 'g', -1, 64)},
+			Workers: -1, Bind: "tcp://127.0.0.1:*",
+			OnBound: func(ep string) {
+				for range workers {
+					cmd := exec.CommandContext(ctx, exe, "worker", "-connect", ep, "-slots", strconv.Itoa(slots), "-lost", "0")
+					cmd.Stderr = os.Stderr
+					if cmd.Start() == nil {
+						procs = append(procs, cmd)
+					}
+				}
+			},
+			OnResult: func(r gridsearch.Record) error {
+				seen[r.Point]++
+				if !r.OK() {
+					return fmt.Errorf("point %d failed: %s %s", r.Point, r.Error, r.Stderr)
+				}
+				return nil
+			},
+		})
+		cpu := cpuSelf() - before
+		stop()
+		if err != nil {
+			return err
+		}
+		if len(procs) != workers {
+			return errors.New("bench: a worker process did not start")
+		}
+		for i, n := range seen {
+			if n != 1 {
+				return fmt.Errorf("bench: point %d reported %d times", i, n)
+			}
+		}
+		ratios = append(ratios, sum.Elapsed.Seconds()/ideal)
+		cpus = append(cpus, cpu.Seconds()/float64(points))
+	}
+	fmt.Printf("%d points of sleep %g, %d workers of %d slots over tcp: %.3fs against the ideal %.3fs, %.3fx (target <= 1.05); master CPU %.0f µs per point\n",
+		points, secs, workers, slots, median(ratios)*ideal, ideal, median(ratios), median(cpus)*1e6)
+	return nil
+}
+
+// cpuSelf is this process's CPU time so far, user and system.
+func cpuSelf() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
