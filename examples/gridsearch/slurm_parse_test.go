@@ -155,6 +155,18 @@ func TestSlurmFakeCommands(t *testing.T) {
 		!strings.HasPrefix(args[5], wrap) || !strings.HasSuffix(args[5], " -key "+key) {
 		t.Errorf("sbatch args %q; want ours, the -slurm-args, and %s...-key %s", args, wrap, key)
 	}
+
+	// Ctrl-C cancels the array too.
+	master = startCmd(t, ctx, dir, "env", append([]string{env, binary, "run", "-slurm", "1", "-workers", "1",
+		"-out", filepath.Join(dir, "i.jsonl"), "-progress", "none", "-param", "i=1..6"}, gatedSquare(t.TempDir(), 0)...)...)
+	master.expect(t, ctx, `^gridsearch: submitted slurm job 4242, 1 worker tasks: `)
+	master.cmd.Process.Signal(os.Interrupt)
+	if code := master.wait(); code != 130 {
+		t.Errorf("interrupted master: exit %d: %q", code, master.stderr)
+	}
+	if b, _ := os.ReadFile(filepath.Join(fake, "scancel.args")); string(b) != "4242\n4242\n" {
+		t.Errorf("scancel args after Ctrl-C %q, want 4242 twice in all", b)
+	}
 }
 
 // -slurm where SLURM's commands are missing, or with bad values: one line,
