@@ -99,10 +99,8 @@ func TestSlurmRealCluster(t *testing.T) {
 	if last := master.stderr[len(master.stderr)-1]; last != fmt.Sprintf("gridsearch: slurm job %s cancelled (the run is over)", id) {
 		t.Errorf("last stderr line %q", last)
 	}
-	var left string
 	waitFor(t, ctx, "no task of job "+id+" in squeue", func() bool {
-		var err error
-		left, err = squeueTasks(id)
+		left, err := squeueTasks(id)
 		return err == nil && left == ""
 	})
 	t.Logf("job %s: task %d (worker %d) cancelled holding point i=%d; master stderr:\n%s", id, task, pid, point, strings.Join(master.stderr, "\n"))
