@@ -11,6 +11,10 @@ if ! /usr/bin/python3 -c 'import zmq' 2>/dev/null; then
   apt-get install -y -qq python3-zmq >/dev/null
 fi
 
+# A one-node SLURM cluster (Debian's slurm-wlm and munge) for gridsearch
+# -slurm's tests; left alone when one answers already.
+internal/slurmtest/setup.sh
+
 echo '== go vet'
 go vet ./...
 echo '== gofmt'

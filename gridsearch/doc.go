@@ -25,6 +25,8 @@
 //     endpoint and run its points; ServeIdle also ends when no master has
 //     been heard for a while, and ServeWith also reports a master lost and
 //     found again.
+//   - KeyOptions has a master and its workers authenticate each other with
+//     a shared CURVE key pair, and encrypt what they send.
 //
 // A command runs without a shell, stdin from /dev/null, in a process group of
 // its own that a timeout kills whole; on Linux it dies with its worker, so a

@@ -80,6 +80,7 @@ func handler(name, host string, slot int, fn Func) pirate.Handler {
 			o = callFunc(ctx, fn, t.point())
 		case len(t.Argv) > 0:
 			o = runCommand(ctx, withSlot(t.Argv, t.Slots, slot))
+			awaitTerminated(ctx, o)
 		default:
 			o = outcome{Exit: -1, Error: "this worker runs commands and the task has none (a Go function runs only on workers started with it)"}
 		}

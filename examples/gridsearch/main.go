@@ -9,6 +9,7 @@
 //	gridsearch                       a built-in demo on local workers
 //	gridsearch run [flags] -- CMD    every point of the grid, CMD with {name}, {#}, {%} replaced
 //	gridsearch worker -connect EP    worker slots for a master started with -bind
+//	gridsearch keygen -o NAME        a CURVE key pair for -key (key.go)
 //	gridsearch bench                 the dispatch benchmark (task sets T0-T2, see bench.go)
 //
 // See README.md.
@@ -66,11 +67,13 @@ func mainArgs(args []string) int {
 		err = workerCmd(ctx, args)
 	case "bench":
 		err = benchCmd(ctx, args)
+	case "keygen":
+		err = keygenCmd(args)
 	case "-h", "-help", "--help", "help":
 		fmt.Print(usage)
 		return 0
 	default:
-		err = fmt.Errorf("%w: unknown command %q (want run, worker, bench or demo; -h for help)", errUsage, cmd)
+		err = fmt.Errorf("%w: unknown command %q (want run, worker, keygen, bench or demo; -h for help)", errUsage, cmd)
 	}
 	switch {
 	case err == nil:
@@ -110,8 +113,9 @@ const usage = `gridsearch: run a command for every point of a parameter grid on 
 
   gridsearch                          built-in demo: sin(p+2q) on a 2-D grid, local workers
   gridsearch run [flags] -- CMD ARG.. run CMD for each point, {name} replaced by its value
-  gridsearch worker -connect tcp://HOST:PORT [-slots N] [-idle D] [-lost D]
+  gridsearch worker -connect tcp://HOST:PORT [-slots N] [-idle D] [-lost D] [-key FILE]
                                       run points for a master started with -bind
+  gridsearch keygen -o NAME           a cluster key: NAME_secret for run's and worker's -key
   gridsearch bench [-quick] [-only T1,T2,T0,true]
                                       the dispatch benchmark: task sets T0-T2 (G/T, points/s)
 

@@ -42,6 +42,8 @@ type options struct {
 	csv      bool
 	heatmap  bool
 	progress string
+	key      string     // -key: the cluster's secret certificate (key.go)
+	slurm    slurmFlags // -slurm, -slurm-args (slurm.go)
 }
 
 func (o *options) flags(fs *flag.FlagSet) {
@@ -60,6 +62,8 @@ func (o *options) flags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.csv, "csv", false, "also write the results as CSV, beside -out")
 	fs.BoolVar(&o.heatmap, "heatmap", true, "for a 2-D grid and -maximize or -minimize, draw the field as a PNG beside -out")
 	fs.StringVar(&o.progress, "progress", "auto", "progress on stderr: auto, tty (redrawn), lines or none")
+	fs.StringVar(&o.key, "key", "", "the cluster key (gridsearch keygen's NAME_secret): only workers with it may join, and the traffic is encrypted")
+	o.slurm.flags(fs)
 }
 
 // parse parses args and checks everything that can be checked before work.
@@ -77,6 +81,9 @@ func (o *options) parse(name string, args []string) (*flag.FlagSet, error) {
 			return nil, errHelp
 		}
 		return nil, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if err := o.slurm.defaults(fs, o); err != nil {
+		return nil, err
 	}
 	switch {
 	case o.maximize != "" && o.minimize != "":
@@ -171,6 +178,11 @@ func checkExecutable(name string) error {
 // leaves no file behind. warnings go to stderr then.
 func execute(ctx context.Context, o *options, cfg gridsearch.Config, command []string, warnings ...string) error {
 	grid := cfg.Grid
+	if w, err := keyConfig(o, &cfg); err != nil {
+		return err
+	} else if w != "" {
+		warnings = append(warnings, w)
+	}
 	m := meta{Fingerprint: grid.Fingerprint(command), Params: o.params, Command: command, Points: grid.Len()}
 	var before prior
 	if !o.autoOut {
@@ -231,7 +243,12 @@ func execute(ctx context.Context, o *options, cfg gridsearch.Config, command []s
 	cfg.OnBound = func(ep string) {
 		fmt.Fprintln(os.Stderr, workerHint(grid.Len(), ep))
 	}
+	cfg, err := o.slurm.hook(ctx, o, cfg, prog.println)
+	if err != nil {
+		return err
+	}
 	sum, runErr := gridsearch.Run(ctx, cfg)
+	o.slurm.stop(prog.println)
 	prog.finish()
 	fails.finish()
 	switch {

@@ -26,10 +26,11 @@ func workerCmd(ctx context.Context, args []string) error {
 	slots := fs.Int("slots", runtime.NumCPU(), "points run at once")
 	idle := fs.Duration("idle", 0, "exit after this long without a master (from the start, or since the last one finished); 0: never")
 	lost := fs.Duration("lost", 10*time.Second, "say on stderr when no master has been heard for this long, and again when one is; 0: never")
+	key := fs.String("key", "", "the cluster key (gridsearch keygen's NAME_secret), as the master's -key")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			fs.SetOutput(os.Stdout)
-			fmt.Println("usage: gridsearch worker -connect tcp://HOST:PORT [-slots N] [-idle D] [-lost D]")
+			fmt.Println("usage: gridsearch worker -connect tcp://HOST:PORT [-slots N] [-idle D] [-lost D] [-key FILE]")
 			fs.PrintDefaults()
 			return errHelp
 		}
@@ -47,10 +48,19 @@ func workerCmd(ctx context.Context, args []string) error {
 	case fs.NArg() > 0:
 		return fmt.Errorf("%w: worker takes no arguments (the command comes from the master): %q", errUsage, fs.Args())
 	}
+	sockOpts, warning, err := workerKey(*key, *connect)
+	if err != nil {
+		return err
+	}
 	fmt.Fprintf(os.Stderr, "gridsearch worker: %d slots on %s for %s\n", *slots, gridsearch.Hostname(), *connect)
+	if warning != "" {
+		fmt.Fprintln(os.Stderr, warning)
+	}
+	defer watchHandshake(ctx, *connect, sockOpts, *key != "")()
 	spareProc(*slots)
-	err := gridsearch.ServeWith(ctx, gridsearch.ServeConfig{Endpoint: *connect, Slots: *slots, Idle: *idle,
-		Quiet: *lost, OnQuiet: func(quiet bool) {
+	err = gridsearch.ServeWith(ctx, gridsearch.ServeConfig{Endpoint: *connect, Slots: *slots, Idle: *idle,
+		Options: []pirate.Option{pirate.WithSocketOptions(sockOpts...)},
+		Quiet:   *lost, OnQuiet: func(quiet bool) {
 			if quiet {
 				fmt.Fprintf(os.Stderr, "gridsearch worker: no master heard at %s for %v; still trying\n", *connect, *lost)
 			} else {

@@ -1,0 +1,195 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+
+	"github.com/zmqflow/zmqflow/gridsearch"
+	"github.com/zmqflow/zmqflow/socket"
+)
+
+// Who may join a run. The trust model is one CURVE key pair per cluster,
+// made by "gridsearch keygen -o NAME" (NAME the public certificate,
+// NAME_secret both keys) and given with -key NAME_secret to the master and
+// to every worker: the master proves it holds the secret to each worker
+// (the CURVE server key check), each worker proves it to the master (the
+// master admits that public key only), and the traffic is encrypted. A
+// worker without the key, or with another, gets no point; a worker never
+// runs a command from a master without it. The secret file is what to
+// guard: whoever reads it may be master or worker.
+
+const keygenUsage = "usage: gridsearch keygen -o NAME (writes NAME, the public certificate, and NAME_secret, the cluster key for -key)"
+
+// keygenCmd is "gridsearch keygen -o NAME": a new key pair, written as
+// CZMQ's certificates (socket.SaveCurveCert). Existing files are not
+// overwritten: replacing a cluster's key locks out every worker that has
+// the old one.
+func keygenCmd(args []string) error {
+	fs := flag.NewFlagSet("keygen", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	out := fs.String("o", "", "the certificate to write: NAME (public) and NAME_secret (both keys, mode 0600)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Println(keygenUsage)
+			return errHelp
+		}
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if *out == "" || fs.NArg() > 0 {
+		return fmt.Errorf("%w: %s", errUsage, keygenUsage)
+	}
+	for _, p := range []string{*out, *out + "_secret"} {
+		if _, err := os.Lstat(p); err == nil {
+			return fmt.Errorf("%w: keygen: %s exists; not overwritten (workers holding that key would be locked out)", errUsage, p)
+		}
+	}
+	kp, err := socket.NewCurveKeyPair()
+	if err != nil {
+		return err
+	}
+	cert := socket.CurveCert{Public: kp.Public, Secret: kp.Secret, Metadata: map[string]string{"name": "gridsearch cluster key"}}
+	if err := socket.SaveCurveCert(*out, cert); err != nil {
+		return fmt.Errorf("keygen: %w", err)
+	}
+	fmt.Printf("wrote %s and %s (keep it private): give -key %s to the master and to each worker\n", *out, *out+"_secret", *out+"_secret")
+	return nil
+}
+
+// loadKey reads -key FILE: a secret certificate, which both sides need.
+func loadKey(path string) (socket.CurveKeyPair, error) {
+	c, err := socket.LoadCurveCert(path)
+	if err != nil {
+		return socket.CurveKeyPair{}, fmt.Errorf("-key %s: %v", path, err)
+	}
+	kp, err := c.KeyPair()
+	if err != nil {
+		hint := "give the _secret file gridsearch keygen wrote"
+		if _, serr := os.Stat(path + "_secret"); serr == nil {
+			hint = "give " + path + "_secret"
+		}
+		return kp, fmt.Errorf("-key %s holds no secret key: %s", path, hint)
+	}
+	return kp, nil
+}
+
+// keyConfig adds -key's options to cfg, and returns the warning for a
+// master bound on a non-loopback address without one ("" for none).
+func keyConfig(o *options, cfg *gridsearch.Config) (string, error) {
+	if o.key == "" {
+		if o.bind != "" && !loopback(o.bind) {
+			return fmt.Sprintf("gridsearch: warning: -bind %s without -key: anyone who reaches the port may join as a worker and send results (gridsearch keygen makes a key)", o.bind), nil
+		}
+		return "", nil
+	}
+	if o.bind == "" {
+		return "", fmt.Errorf("%w: -key is for remote workers: give -bind too", errUsage)
+	}
+	kp, err := loadKey(o.key)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", errUsage, err)
+	}
+	master, worker := gridsearch.KeyOptions(kp)
+	cfg.BrokerOptions = append(cfg.BrokerOptions, master)
+	cfg.WorkerOptions = append(cfg.WorkerOptions, worker)
+	return "", nil
+}
+
+// workerKey is the worker's -key: its socket options ("" for none), and
+// the warning for a worker that connects, without one, beyond loopback.
+func workerKey(path, connect string) ([]socket.Option, string, error) {
+	if path == "" {
+		if !loopback(connect) {
+			return nil, fmt.Sprintf("gridsearch worker: warning: no -key: any master at %s may have this worker run any command", connect), nil
+		}
+		return nil, "", nil
+	}
+	kp, err := loadKey(path)
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: %v", errUsage, err)
+	}
+	return []socket.Option{socket.WithCurveClient(kp.Public, kp)}, "", nil
+}
+
+// loopback reports whether a tcp endpoint's host is a loopback address
+// (or localhost): no other machine reaches it. A wildcard is not; nor is
+// a host name, which may resolve anywhere; ipc and inproc endpoints are
+// this machine's only.
+func loopback(ep string) bool {
+	rest, ok := strings.CutPrefix(ep, "tcp://")
+	if !ok {
+		return true
+	}
+	host := rest
+	if i := strings.LastIndexByte(rest, ':'); i >= 0 {
+		host = rest[:i]
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// watchHandshake tells on stderr why this worker's connections to ep fail
+// their handshake: a master without our key, or one that refuses it, is
+// otherwise only "no master heard". It connects one socket of its own with
+// the workers' socket options, says each new reason once, and stops at the
+// first handshake that succeeds, a refusal (which is final), or ctx's end.
+// The returned func stops it and waits for it.
+func watchHandshake(ctx context.Context, ep string, opts []socket.Option, keyed bool) func() {
+	sock, err := socket.New(socket.Dealer, append([]socket.Option{socket.WithLinger(0)}, opts...)...)
+	if err != nil {
+		return func() {}
+	}
+	events := sock.Monitor()
+	if sock.Connect(ep) != nil {
+		sock.Close()
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer sock.Close()
+		last := ""
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case ev, ok := <-events:
+				if !ok || ev.Kind == socket.EventHandshakeOK {
+					return
+				}
+				if ev.Kind != socket.EventHandshakeFailed || ev.Err == nil || ev.Err.Error() == last {
+					continue
+				}
+				last = ev.Err.Error()
+				fmt.Fprintln(os.Stderr, handshakeLine(ep, ev.Err, keyed))
+				if errors.Is(ev.Err, socket.ErrAuth) {
+					return
+				}
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+// handshakeLine is the reason a worker's handshake with the master at ep
+// failed, in the user's terms.
+func handshakeLine(ep string, err error, keyed bool) string {
+	why := "the master has another -key, or is no gridsearch master"
+	switch {
+	case errors.Is(err, socket.ErrAuth):
+		why = "the master refused this worker's key"
+	case !keyed:
+		why = "the master may need -key (this worker has none)"
+	}
+	return fmt.Sprintf("gridsearch worker: handshake with %s failed: %s (%v); no point is taken from it", ep, why, err)
+}
