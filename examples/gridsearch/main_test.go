@@ -552,7 +552,8 @@ func alive(pid int) bool {
 // they are the machine's (the bench command is for an idle one).
 func TestBench(t *testing.T) {
 	ctx := testContext(t)
-	p := start(t, ctx, t.TempDir(), "bench", "-quick", "-runs", "1", "-only", "T2,T0,true", "-t0-points", "500", "-true-points", "40")
+	p := start(t, ctx, t.TempDir(), "bench", "-quick", "-runs", "1", "-only", "T2,T0,true,sleep", "-t0-points", "500", "-true-points", "40",
+		"-sleep-points", "40", "-sleep-workers", "2", "-sleep-slots", "3", "-sleep-secs", "0.01")
 	if code := p.wait(); code != 0 {
 		t.Fatalf("exit %d: %s\n%s", code, p.stdout.String(), strings.Join(p.stderr, "\n"))
 	}
@@ -560,10 +561,11 @@ func TestBench(t *testing.T) {
 	for _, re := range []string{
 		`(?m)^T2 x0.25, 32 workers: T [0-9.]+s, G 0.395s, G/T [0-9.]+ \(target >= 0.98; runs [0-9.]+-[0-9.]+\), RRsim [0-9.]+s, sum [0-9.]+s$`,
 		`(?m)^  G of the sleeps as they took, over T: [0-9.]+ \(dispatch alone\)$`,
-		`(?m)^T0 500 no-op points, 2 workers: [0-9.]+s, \d+ points/s \(target >= 20000/s\)$`,
+		`(?m)^T0 500 no-op points, 2 workers: [0-9.]+s, \d+ points/s \(target >= 80000/s\)$`,
+		`(?m)^40 points of sleep 0.01, 2 workers of 3 slots over tcp: [0-9.]+s against the ideal 0.067s, [0-9.]+x \(target <= 1.05\); master CPU \d+ µs per point$`,
 		`(?m)^T0 40 /bin/true points, 2 workers: gridsearch [0-9.]+s$`,
-		`(?m)^  gridsearch / xargs -P2 -n1 /bin/true: [0-9.]+ \(target <= 1.1; runs`,
-		`(?m)^  (gridsearch / parallel -j2 /bin/true \{\}: [0-9.]+ \(target <= 0.5|parallel: not installed)`,
+		`(?m)^  gridsearch / xargs -P2 -n1 /bin/true: [0-9.]+ \(target <= 1.05; runs`,
+		`(?m)^  (gridsearch / parallel -j2 /bin/true \{\}: [0-9.]+ \(target <= 0.3|parallel: not installed)`,
 	} {
 		if !regexp.MustCompile(re).MatchString(out) {
 			t.Errorf("no line matching %s in:\n%s", re, out)
