@@ -22,6 +22,9 @@ func demo(ctx context.Context, args []string) error {
 	if o.maximize == "" && o.minimize == "" {
 		o.maximize = "value"
 	}
+	if f, _ := o.field(); f != "value" {
+		return fmt.Errorf("%w: -maximize or -minimize %s: the demo's result has one field, value", errUsage, f)
+	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: the demo takes no command (gridsearch run does)", errUsage)
 	}
