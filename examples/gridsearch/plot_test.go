@@ -73,7 +73,6 @@ func checkSVG(t *testing.T, path string, want ...string) {
 	}
 }
 
-
 // plotRun runs product over params with flags, and checks its exit status.
 func plotRun(t *testing.T, dir string, wantExit int, flags []string, placeholders ...string) *proc {
 	t.Helper()
