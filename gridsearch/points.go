@@ -136,8 +136,14 @@ func jsonPoints(b []byte) ([]string, []pointRow, error) {
 			continue
 		}
 		var ps Params
+		if !json.Valid(line) {
+			return nil, nil, fmt.Errorf("%w: line %d: not JSON", ErrBadPoints, n)
+		}
 		if err := ps.UnmarshalJSON(line); err != nil {
 			return nil, nil, fmt.Errorf("%w: line %d: want an object of numbers and strings: %v", ErrBadPoints, n, strings.TrimPrefix(err.Error(), "gridsearch: "))
+		}
+		if len(ps) == 0 {
+			return nil, nil, fmt.Errorf("%w: line %d: no parameters", ErrBadPoints, n)
 		}
 		keys := make([]string, len(ps))
 		vals := make([]string, len(ps))
