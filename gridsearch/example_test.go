@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 
 	"github.com/zmqflow/zmqflow/gridsearch"
 )
@@ -105,4 +106,21 @@ func ExampleServe() {
 	stopWorkers()
 	fmt.Println(sum.Done, total, err, <-served)
 	// Output: 5 55 <nil> <nil>
+}
+
+// Points from a file, one a row, instead of the product of parameters:
+// CSV with a header of names here, or JSON Lines of objects.
+func ExampleReadPoints() {
+	g, err := gridsearch.ReadPoints(strings.NewReader("lr,opt\n0.1,adam\n0.001,sgd\n0.1,sgd\n"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for i := range g.Len() {
+		fmt.Println(strings.Join(g.Point(i).Expand([]string{"train", "--lr={lr}", "--opt={opt}"}), " "))
+	}
+	// Output:
+	// train --lr=0.1 --opt=adam
+	// train --lr=0.001 --opt=sgd
+	// train --lr=0.1 --opt=sgd
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -26,6 +27,7 @@ type extras struct {
 	results string // -results DIR
 
 	command []string // the run's, for the plots' titles
+	warned  bool     // watchField has warned
 }
 
 func (e *extras) flags(fs *flag.FlagSet) {
@@ -70,21 +72,21 @@ func (e *extras) writePlot(o *options, grid gridsearch.Grid, recs []gridsearch.R
 // succeeded point's result has, naming the fields the first one has.
 func unknownField(field string, recs []gridsearch.Record) error {
 	for _, r := range recs {
-		if !r.OK() {
-			continue
+		if r.OK() {
+			return fmt.Errorf("no succeeded point's result has field %q; %s", field, fieldsOf(r))
 		}
-		var obj map[string]json.RawMessage
-		if json.Unmarshal(r.Result, &obj) != nil {
-			return fmt.Errorf("no succeeded point's result has field %q: point %d's result is %.40s, not an object (-maximize . takes a number)", field, r.Point, string(r.Result))
-		}
-		var keys []string
-		for k := range obj {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		return fmt.Errorf("no succeeded point's result has field %q; point %d's fields: %s", field, r.Point, strings.Join(keys, ", "))
 	}
 	return fmt.Errorf("no succeeded point's result has field %q", field)
+}
+
+// fieldsOf names the top-level fields of r's result.
+func fieldsOf(r gridsearch.Record) string {
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(r.Result, &obj) != nil {
+		return fmt.Sprintf("point %d's result is %.40s, not an object (-maximize . takes a number)", r.Point, string(r.Result))
+	}
+	keys := slices.Sorted(maps.Keys(obj))
+	return fmt.Sprintf("point %d's fields: %s", r.Point, strings.Join(keys, ", "))
 }
 
 // commandTitle is the plots' first title line: the command, shell-quoted,
@@ -168,4 +170,21 @@ func (e *extras) perPoint(rec gridsearch.Record) error {
 		os.WriteFile(filepath.Join(dir, "stdout"), []byte(rec.Stdout), 0o644),
 		os.WriteFile(filepath.Join(dir, "stderr"), []byte(rec.Stderr), 0o644),
 		os.WriteFile(filepath.Join(dir, "record.json"), append(b, '\n'), 0o644))
+}
+
+// watchField warns once, as the run goes, when a succeeded point's result
+// lacks the -maximize or -minimize field: a misspelt field shows before
+// the whole grid has run (the report then fails if no point has it).
+func (e *extras) watchField(o *options, rec gridsearch.Record, println func(string)) {
+	field, maximize := o.field()
+	if e.warned || field == "" || !rec.OK() {
+		return
+	}
+	if _, ok := gridsearch.Field(rec.Result, field); ok {
+		e.warned = true // one has it: no misspelling
+		return
+	}
+	e.warned = true
+	verb := map[bool]string{true: "maximize", false: "minimize"}[maximize]
+	println(fmt.Sprintf("gridsearch: warning: -%s %s: point %d's result has no field %q; %s", verb, field, rec.Point, field, fieldsOf(rec)))
 }

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -115,8 +116,8 @@ func TestPlotKinds(t *testing.T) {
 	checkPNG(t, filepath.Join(dir, "three-b-c.png"))
 }
 
-// A field that no succeeded point's result has is an error that names
-// the fields there are, and no plot is drawn; the demo, whose field is
+// A field that no succeeded point's result has is warned of at the first
+// result without it, and is an error that names the fields there are, and no plot is drawn; the demo, whose field is
 // known, refuses it before the run.
 func TestPlotUnknownField(t *testing.T) {
 	dir := t.TempDir()
@@ -125,9 +126,11 @@ func TestPlotUnknownField(t *testing.T) {
 	if code := p.wait(); code != 1 {
 		t.Fatalf("exit %d, want 1: %q", code, p.stderr)
 	}
-	want := `gridsearch: -maximize score: no succeeded point's result has field "score"; point `
-	if len(p.stderr) != 1 || !strings.HasPrefix(p.stderr[0], want) || !strings.HasSuffix(p.stderr[0], "'s fields: loss") {
-		t.Errorf("stderr %q, want one line %q...", p.stderr, want)
+	// A warning at the first result without it, then the error.
+	warn := regexp.MustCompile(`^gridsearch: warning: -maximize score: point (\d)'s result has no field "score"; point (\d)'s fields: loss$`)
+	want := regexp.MustCompile(`^gridsearch: -maximize score: no succeeded point's result has field "score"; point \d's fields: loss$`)
+	if len(p.stderr) != 2 || !warn.MatchString(p.stderr[0]) || !want.MatchString(p.stderr[1]) {
+		t.Errorf("stderr %q, want a warning and the error", p.stderr)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "r.png")); err == nil {
 		t.Error("a plot was drawn for an unknown field")

@@ -225,6 +225,7 @@ func execute(ctx context.Context, o *options, cfg gridsearch.Config, command []s
 		if !rec.OK() {
 			fails.add(rec)
 		}
+		o.more.watchField(o, rec, prog.println)
 		if err := o.more.perPoint(rec); err != nil {
 			return err
 		}
