@@ -35,7 +35,7 @@ func (e *extras) flags(fs *flag.FlagSet) {
 	fs.BoolVar(&e.heatmap, "heatmap", true, "the old name of -plot: -heatmap=false is -plot none")
 	fs.StringVar(&e.halt, "halt", "", "stop on failures: N or soon,fail=N (no new points after N failed; running ones end), now,fail=N (running ones killed too), fail=P% (P percent of the points finished so far, counted from "+fmt.Sprint(gridsearch.DefaultHaltMinPoints)+" of them); points not started are never run after a halt")
 	fs.BoolVar(&e.dryRun, "dry-run", false, "print each point's command, shell-quoted, one a line, and run nothing, write nothing")
-	fs.StringVar(&e.points, "points", "", "the points from FILE instead of -param's product: CSV with a header row of parameter names, or JSON Lines of objects (.jsonl), one point a row")
+	fs.StringVar(&e.points, "points", "", "the points from FILE instead of -param's product: CSV with a header row of parameter names, or JSON Lines of objects (a file whose first character is {), one point a row")
 	fs.StringVar(&e.results, "results", "", "also write each point's stdout, stderr and record (JSON) to DIR/<point>/, as GNU parallel's --results")
 }
 
