@@ -127,6 +127,7 @@ func csvPoints(b []byte) ([]string, []pointRow, error) {
 }
 
 func jsonPoints(b []byte) ([]string, []pointRow, error) {
+	b = bytes.TrimPrefix(b, []byte("\ufeff"))
 	var names []string
 	var rows []pointRow
 	n := 0

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"image/color"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/zmqflow/zmqflow/gridsearch"
@@ -211,6 +213,8 @@ func (s *plotSet) line(k int) (*plot.Plot, error) {
 		}
 	}
 	if len(ok) > 0 {
+		// In the axis's order: a points file's rows may come in any.
+		slices.SortFunc(ok, func(a, b plotter.XY) int { return cmp.Compare(a.X, b.X) })
 		l, pts, err := plotter.NewLinePoints(ok)
 		if err != nil {
 			return nil, err
