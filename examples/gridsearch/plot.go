@@ -227,7 +227,7 @@ func (s *plotSet) line(k int) (*plot.Plot, error) {
 		if err != nil {
 			return nil, err
 		}
-		sc.GlyphStyle = draw.GlyphStyle{Color: failedColor, Radius: vg.Points(4), Shape: draw.CrossGlyph{}}
+		sc.GlyphStyle = draw.GlyphStyle{Color: failedColor, Radius: vg.Points(6), Shape: draw.CrossGlyph{}}
 		p.Add(sc)
 	}
 	switch {
@@ -284,7 +284,7 @@ func (s *plotSet) heatmap(a, b int) figure {
 			xy = append(xy, plotter.XY{X: float64(k[0]), Y: float64(k[1])})
 		}
 		sc, _ := plotter.NewScatter(xy)
-		sc.GlyphStyle = draw.GlyphStyle{Color: failedColor, Radius: vg.Points(4), Shape: draw.CrossGlyph{}}
+		sc.GlyphStyle = draw.GlyphStyle{Color: failedColor, Radius: vg.Points(6), Shape: draw.CrossGlyph{}}
 		p.Add(sc)
 	}
 	p.X.Tick.Marker, p.Y.Tick.Marker = valueTicks(pa), valueTicks(pb)
