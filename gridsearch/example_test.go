@@ -3,6 +3,7 @@ package gridsearch_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -123,4 +124,21 @@ func ExampleReadPoints() {
 	// train --lr=0.1 --opt=adam
 	// train --lr=0.001 --opt=sgd
 	// train --lr=0.1 --opt=sgd
+}
+
+// A run that stops once half the points finished have failed, counted
+// from 6 of them; on one slot no point runs after the halt.
+func ExampleConfig_haltPercent() {
+	g, _ := gridsearch.NewGrid("n=0..99")
+	sum, err := gridsearch.Run(context.Background(), gridsearch.Config{
+		Grid: g, Workers: 1, HaltPercent: 50, HaltMinPoints: 6,
+		Func: func(_ context.Context, pt gridsearch.Point) (any, error) {
+			if pt.Index%2 == 0 {
+				return nil, fmt.Errorf("point %d failed", pt.Index)
+			}
+			return pt.Index, nil
+		},
+	})
+	fmt.Println(errors.Is(err, gridsearch.ErrHalted), sum.Done, sum.Failed)
+	// Output: true 3 3
 }
