@@ -188,3 +188,28 @@ func (e *extras) watchField(o *options, rec gridsearch.Record, println func(stri
 	verb := map[bool]string{true: "maximize", false: "minimize"}[maximize]
 	println(fmt.Sprintf("gridsearch: warning: -%s %s: point %d's result has no field %q; %s", verb, field, rec.Point, field, fieldsOf(rec)))
 }
+
+// checkResumedField refuses, before the run, a -maximize or -minimize
+// field that none of the succeeded points of the file to resume has: the
+// same command's new points would not have it either (with -force, the
+// command may differ, and the check is left to the report).
+func (e *extras) checkResumedField(o *options) error {
+	field, maximize := o.field()
+	if field == "" || !o.resume || o.force {
+		return nil
+	}
+	recs, err := loadRecords(o.out)
+	if err != nil {
+		return nil // the run reports it
+	}
+	for _, r := range recs {
+		if _, ok := gridsearch.Field(r.Result, field); ok && r.OK() {
+			return nil
+		}
+	}
+	if !slices.ContainsFunc(recs, gridsearch.Record.OK) {
+		return nil
+	}
+	verb := map[bool]string{true: "maximize", false: "minimize"}[maximize]
+	return fmt.Errorf("-%s %s: %v in %s", verb, field, unknownField(field, recs), o.out)
+}

@@ -135,6 +135,12 @@ func TestPlotUnknownField(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "r.png")); err == nil {
 		t.Error("a plot was drawn for an unknown field")
 	}
+	// Resumed, the file's results show it before the run.
+	p = start(t, testContext(t), dir, "run", "-workers", "2", "-progress", "none", "-out", "r.jsonl", "-resume", "-param", "i=1..3", "-maximize", "score",
+		"--", "sh", "-c", `echo "{\"loss\": $1}"`, "sh", "{i}")
+	if code := p.wait(); code != 2 || len(p.stderr) != 1 || !want.MatchString(strings.TrimSuffix(p.stderr[0], " in r.jsonl")) {
+		t.Errorf("resumed: exit %d, stderr %q", code, p.stderr)
+	}
 	p = start(t, testContext(t), dir, "-minimize", "score", "-out", "d.jsonl")
 	if code := p.wait(); code != 2 || len(p.stderr) != 1 || !strings.Contains(p.stderr[0], "the demo's result has one field, value") {
 		t.Errorf("demo: exit %d, stderr %q", code, p.stderr)

@@ -183,6 +183,9 @@ func execute(ctx context.Context, o *options, cfg gridsearch.Config, command []s
 		if before, err = planResume(o.out, grid, inFile, o.rerun); err != nil {
 			return fmt.Errorf("%w: %v", errUsage, err)
 		}
+		if err := o.more.checkResumedField(o); err != nil {
+			return fmt.Errorf("%w: %v", errUsage, err)
+		}
 	}
 	cfg.Workers = o.workers
 	if o.workers == 0 {
