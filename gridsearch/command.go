@@ -45,7 +45,7 @@ func runCommand(ctx context.Context, argv []string) outcome {
 	stdout := &capped{max: MaxStdout}
 	stderr := &capped{max: MaxStderr, tail: true}
 	st, err := spawn(ctx, argv, stdout, stderr)
-	o := outcome{Stdout: string(stdout.buf), Stderr: string(stderr.buf)}
+	o := outcome{Stdout: string(stdout.buf), Stderr: string(stderr.buf), StdoutCut: stdout.cut, StderrCut: stderr.cut}
 	switch {
 	case st != nil:
 		o.Exit = st.ExitCode()

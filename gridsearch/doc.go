@@ -12,12 +12,16 @@
 //     (the point's index), {%} (the slot's number, filled in by the worker
 //     that runs it; ExpandSlot) and the escapes {{ and }}. Unused names
 //     the parameters no placeholder uses.
+//   - ReadPoints reads a Grid of listed points (its Rows) from a CSV or
+//     JSON Lines file instead, a hostile input read within bounds.
 //   - Run is the master. It starts a pirate.LoadBalancer ("ZeroMQ - The
 //     Guide" ch. 3, "A Load Balancing Message Broker", with the Paranoid
 //     Pirate heartbeats of ch. 4) and local worker slots, and keeps a few more
 //     points in flight than there are slots: workers ask for work, so uneven
 //     durations do not stall the run as PUSH round-robin does (ch. 1's
-//     pipeline). A worker that dies has its point run elsewhere. OnStart
+//     pipeline); with a halt set (Halt, HaltPercent) no more points than
+//     slots, so that none waits to run after the halt. A worker that dies has
+//     its point run elsewhere. OnStart
 //     runs once the endpoint is bound, before any point; OnResult streams
 //     records as they arrive; Progress tells running points from queued
 //     ones; Summary says how the run went.

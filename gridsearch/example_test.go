@@ -3,9 +3,11 @@ package gridsearch_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 
 	"github.com/zmqflow/zmqflow/gridsearch"
 )
@@ -105,4 +107,38 @@ func ExampleServe() {
 	stopWorkers()
 	fmt.Println(sum.Done, total, err, <-served)
 	// Output: 5 55 <nil> <nil>
+}
+
+// Points from a file, one a row, instead of the product of parameters:
+// CSV with a header of names here, or JSON Lines of objects.
+func ExampleReadPoints() {
+	g, err := gridsearch.ReadPoints(strings.NewReader("lr,opt\n0.1,adam\n0.001,sgd\n0.1,sgd\n"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for i := range g.Len() {
+		fmt.Println(strings.Join(g.Point(i).Expand([]string{"train", "--lr={lr}", "--opt={opt}"}), " "))
+	}
+	// Output:
+	// train --lr=0.1 --opt=adam
+	// train --lr=0.001 --opt=sgd
+	// train --lr=0.1 --opt=sgd
+}
+
+// A run that stops once half the points finished have failed, counted
+// from 6 of them; on one slot no point runs after the halt.
+func ExampleConfig_haltPercent() {
+	g, _ := gridsearch.NewGrid("n=0..99")
+	sum, err := gridsearch.Run(context.Background(), gridsearch.Config{
+		Grid: g, Workers: 1, HaltPercent: 50, HaltMinPoints: 6,
+		Func: func(_ context.Context, pt gridsearch.Point) (any, error) {
+			if pt.Index%2 == 0 {
+				return nil, fmt.Errorf("point %d failed", pt.Index)
+			}
+			return pt.Index, nil
+		},
+	})
+	fmt.Println(errors.Is(err, gridsearch.ErrHalted), sum.Done, sum.Failed)
+	// Output: true 3 3
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -197,11 +198,15 @@ func parseSpec(spec string) ([]Value, error) {
 }
 
 // Grid is the cartesian product of its parameters, the last one varying
-// fastest (as nested loops in the order given). A zero Grid has no points.
+// fastest (as nested loops in the order given), or the points its Rows
+// list. A zero Grid has no points.
 // Its methods only read it, so one Grid may be used from many goroutines
 // at once, as long as nobody changes Params meanwhile.
 type Grid struct {
 	Params []Param
+	// Rows, when not nil, are the points instead of the product: each
+	// the index of its value in each parameter's Values (ReadPoints).
+	Rows [][]int
 }
 
 // NewGrid parses specs as ParseParam does; a name given twice is an error.
@@ -231,6 +236,9 @@ func NewGrid(specs ...string) (Grid, error) {
 // Len is the number of points: the product of the parameters' lengths, 0
 // without parameters.
 func (g Grid) Len() int {
+	if g.Rows != nil {
+		return len(g.Rows)
+	}
 	if len(g.Params) == 0 {
 		return 0
 	}
@@ -246,6 +254,9 @@ func (g Grid) Len() int {
 
 // Point returns point i, 0 <= i < Len().
 func (g Grid) Point(i int) Point {
+	if g.Rows != nil {
+		return Point{Index: i, grid: &g, idx: slices.Clone(g.Rows[i])}
+	}
 	p := Point{Index: i, grid: &g, idx: make([]int, len(g.Params))}
 	for k := len(g.Params) - 1; k >= 0; k-- {
 		n := len(g.Params[k].Values)
@@ -275,6 +286,7 @@ func (g Grid) Fingerprint(command []string) string {
 		}
 		h.Write([]byte{'\n'})
 	}
+	g.rowsFingerprint(h)
 	for _, a := range command {
 		fmt.Fprintf(h, "%q ", a)
 	}

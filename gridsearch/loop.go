@@ -24,6 +24,14 @@ type loopState struct {
 	stopErr  error
 }
 
+// giveUp ends the request of every point in flight: they are not
+// reported, and a resumed run does them.
+func (s *loopState) giveUp() {
+	for _, cancel := range s.cancels {
+		cancel(nil)
+	}
+}
+
 // stop ends dispatch; the first reason is the one the run returns.
 func (s *loopState) stop(err error) {
 	if !s.stopping {
@@ -103,8 +111,10 @@ func (r *run) poke() {
 func (r *run) dispatch(ctx context.Context, wg *sync.WaitGroup, s *loopState) {
 	r.mu.Lock()
 	limit := r.slots + max(4, r.slots/4)
-	if r.slots == 0 {
-		limit = 0
+	if r.slots == 0 || r.cfg.haltSet() {
+		// With a halt, no point waits at the broker for a slot: one
+		// there when the run halts would still be handed out and run.
+		limit = r.slots
 	}
 	r.mu.Unlock()
 	for !s.stopping && s.inflight < limit {
@@ -171,10 +181,38 @@ func (r *run) collect(s *loopState, rep reply) {
 			s.stop(err)
 		}
 	}
-	if r.cfg.Halt > 0 && s.p.Failed >= r.cfg.Halt {
+	if r.halts(s.p) {
 		s.stop(ErrHalted)
+		if r.cfg.HaltNow {
+			s.giveUp()
+		}
 	}
 }
+
+// DefaultHaltMinPoints is how many points must have finished before
+// Config.HaltPercent can stop a run, when Config.HaltMinPoints is 0: the
+// first failure alone is not a percentage.
+const DefaultHaltMinPoints = 10
+
+// halts reports whether the failures so far halt the run.
+func (r *run) halts(p Progress) bool {
+	if r.cfg.Halt > 0 && p.Failed >= r.cfg.Halt {
+		return true
+	}
+	if r.cfg.HaltPercent <= 0 {
+		return false
+	}
+	minPts := r.cfg.HaltMinPoints
+	if minPts == 0 {
+		minPts = DefaultHaltMinPoints
+	}
+	fin := p.Done + p.Failed
+	return fin >= minPts && float64(p.Failed)*100 >= r.cfg.HaltPercent*float64(fin)
+}
+
+// haltSet reports whether any halt is configured: dispatch then queues no
+// point for a slot, so that none is left to start after a halt.
+func (c *Config) haltSet() bool { return c.Halt > 0 || c.HaltPercent > 0 }
 
 // endAbandoned ends the requests of the points the broker gave up on, if
 // they are still the attempts it gave up.

@@ -46,8 +46,18 @@ type Config struct {
 	// Func's ctx ends. 0 means no limit.
 	Timeout time.Duration
 	// Halt stops the run after this many failed points: no new points
-	// start, running ones finish. 0 never stops.
+	// start, running ones finish (unless HaltNow). 0 never stops.
 	Halt int
+	// HaltPercent, more than 0, stops the run as Halt does once this
+	// percentage of the points finished so far have failed, counted from
+	// HaltMinPoints finished points (DefaultHaltMinPoints when 0).
+	HaltPercent   float64
+	HaltMinPoints int
+	// HaltNow makes a halt give up the running points too, as ctx's end
+	// does: the local workers' commands are killed, and the points are
+	// not reported, so a resumed run does them. (Remote workers finish
+	// theirs; the results are dropped.)
+	HaltNow bool
 
 	// Skip reports points that are done already (a resumed run); they are
 	// neither run nor reported.
@@ -88,12 +98,21 @@ type Record struct {
 	Exit     int             `json:"exit"`
 	Error    string          `json:"error,omitempty"`
 	Attempts int             `json:"attempts"`
-	Duration float64         `json:"duration"` // seconds, of the last attempt
+	Start    string          `json:"start,omitempty"` // of the last attempt, by its worker's clock, in StartFormat
+	Duration float64         `json:"duration"`        // seconds, of the last attempt
 	Worker   string          `json:"worker"`
 	Host     string          `json:"host"`
 	Stdout   string          `json:"stdout"`
 	Stderr   string          `json:"stderr"` // the tail, MaxStderr bytes at most
+	// StdoutTruncated and StderrTruncated mark an output longer than its
+	// cap: Stdout is then its first MaxStdout bytes (and not a result),
+	// Stderr its last MaxStderr.
+	StdoutTruncated bool `json:"stdout_truncated,omitempty"`
+	StderrTruncated bool `json:"stderr_truncated,omitempty"`
 }
+
+// StartFormat is Record.Start's layout: RFC 3339 with milliseconds, in UTC.
+const StartFormat = "2006-01-02T15:04:05.000Z07:00"
 
 // OK reports whether the point succeeded: exit code 0 and no error.
 func (r Record) OK() bool { return r.Exit == 0 && r.Error == "" }
@@ -178,8 +197,8 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	if workers < 0 && cfg.Bind == "" {
 		return Summary{}, fmt.Errorf("%w: no local workers and no Bind for remote ones", ErrConfig)
 	}
-	if cfg.Retries < 0 || cfg.Timeout < 0 || cfg.Halt < 0 {
-		return Summary{}, fmt.Errorf("%w: Retries, Timeout and Halt must not be negative", ErrConfig)
+	if cfg.Retries < 0 || cfg.Timeout < 0 || cfg.Halt < 0 || cfg.HaltMinPoints < 0 || !(cfg.HaltPercent >= 0 && cfg.HaltPercent <= 100) {
+		return Summary{}, fmt.Errorf("%w: Retries, Timeout, Halt and HaltMinPoints must not be negative, HaltPercent within 0 to 100", ErrConfig)
 	}
 
 	id := make([]byte, 6)
@@ -315,10 +334,14 @@ func (r *run) record(rep reply) Record {
 	if len(res) == 0 {
 		res = nil
 	}
-	return Record{
+	rec := Record{
 		Point: rep.point, Params: r.cfg.Grid.Point(rep.point).Params(), Result: res,
 		Exit: o.Exit, Error: o.Error, Attempts: rep.attempts,
 		Duration: time.Duration(o.Duration).Seconds(), Worker: o.Worker, Host: o.Host,
-		Stdout: o.Stdout, Stderr: o.Stderr,
+		Stdout: o.Stdout, Stderr: o.Stderr, StdoutTruncated: o.StdoutCut, StderrTruncated: o.StderrCut,
 	}
+	if o.Start != 0 {
+		rec.Start = time.Unix(0, o.Start).UTC().Format(StartFormat)
+	}
+	return rec
 }

@@ -127,12 +127,65 @@ func TestRunCommandRetriesTimeoutHalt(t *testing.T) {
 	}
 	t.Logf("4 timeouts of 100ms took %v", time.Since(start).Round(time.Millisecond))
 
-	// Halt after 2 failures: with one worker, no more than 2 points run.
+	// Halt after 2 failures: with one worker, exactly 2 points run (no
+	// point waits at the broker to be run after the halt).
 	g, _ = gridsearch.NewGrid("n=1..50")
+	var calls atomic.Int32
 	recs, sum, err = collect(t, ctx, gridsearch.Config{Grid: g, Workers: 1, Halt: 2,
-		Func: func(context.Context, gridsearch.Point) (any, error) { return nil, errors.New("no") }})
-	if !errors.Is(err, gridsearch.ErrHalted) || !sum.Halted || sum.Failed < 2 || len(recs) > 7 {
-		t.Errorf("halt: %v, %+v, %d records", err, sum, len(recs))
+		Func: func(context.Context, gridsearch.Point) (any, error) { calls.Add(1); return nil, errors.New("no") }})
+	if !errors.Is(err, gridsearch.ErrHalted) || !sum.Halted || sum.Failed != 2 || len(recs) != 2 || calls.Load() != 2 {
+		t.Errorf("halt: %v, %+v, %d records, %d calls", err, sum, len(recs), calls.Load())
+	}
+}
+
+// HaltPercent counts from HaltMinPoints finished points; HaltNow gives up
+// the running points, which are not reported.
+func TestRunHaltPercentAndNow(t *testing.T) {
+	ctx := testCtx(t)
+	g, _ := gridsearch.NewGrid("n=0..99")
+	var calls atomic.Int32
+	// Even points fail: 1 failure in 1 at the first, 50% at each even count.
+	recs, sum, err := collect(t, ctx, gridsearch.Config{Grid: g, Workers: 1, HaltPercent: 50, HaltMinPoints: 6,
+		Func: func(_ context.Context, p gridsearch.Point) (any, error) {
+			calls.Add(1)
+			if p.Index%2 == 0 {
+				return nil, errors.New("even")
+			}
+			return 1, nil
+		}})
+	if !errors.Is(err, gridsearch.ErrHalted) || sum.Done+sum.Failed != 6 || len(recs) != 6 || calls.Load() != 6 {
+		t.Errorf("50%% from 6: %v, %+v, %d records, %d calls", err, sum, len(recs), calls.Load())
+	}
+
+	// Point 0 fails once point 1 runs; point 1 waits for its ctx.
+	g, _ = gridsearch.NewGrid("n=0,1")
+	running := make(chan struct{})
+	ended := make(chan struct{})
+	recs, sum, err = collect(t, ctx, gridsearch.Config{Grid: g, Workers: 2, Halt: 1, HaltNow: true,
+		Func: func(pctx context.Context, p gridsearch.Point) (any, error) {
+			if p.Index == 0 {
+				select {
+				case <-running:
+				case <-pctx.Done():
+				}
+				return nil, errors.New("zero")
+			}
+			close(running)
+			select {
+			case <-pctx.Done():
+				close(ended)
+				return nil, pctx.Err()
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}})
+	if !errors.Is(err, gridsearch.ErrHalted) || len(recs) != 1 || recs[0].OK() || sum.Failed != 1 {
+		t.Errorf("now: %v, %+v, records %v", err, sum, recs)
+	}
+	select {
+	case <-ended:
+	default:
+		t.Error("the running point's ctx did not end before Run returned")
 	}
 }
 

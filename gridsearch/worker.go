@@ -32,14 +32,17 @@ type task struct {
 
 // outcome is a reply on the wire: what one attempt at a point gave.
 type outcome struct {
-	Result   json.RawMessage `json:"result,omitempty"`
-	Stdout   string          `json:"stdout,omitempty"`
-	Stderr   string          `json:"stderr,omitempty"`
-	Exit     int             `json:"exit"`
-	Error    string          `json:"error,omitempty"`
-	Duration int64           `json:"duration"` // ns
-	Worker   string          `json:"worker"`
-	Host     string          `json:"host"`
+	Result    json.RawMessage `json:"result,omitempty"`
+	Stdout    string          `json:"stdout,omitempty"`
+	Stderr    string          `json:"stderr,omitempty"`
+	Exit      int             `json:"exit"`
+	Error     string          `json:"error,omitempty"`
+	Start     int64           `json:"start,omitempty"` // ns since 1970, by the worker's clock
+	Duration  int64           `json:"duration"`        // ns
+	StdoutCut bool            `json:"stdout_cut,omitempty"`
+	StderrCut bool            `json:"stderr_cut,omitempty"`
+	Worker    string          `json:"worker"`
+	Host      string          `json:"host"`
 }
 
 func (t task) point() Point {
@@ -93,7 +96,7 @@ func handler(name, host string, slot int, fn Func) pirate.Handler {
 				return nil, ctx.Err()
 			}
 		}
-		o.Duration = int64(time.Since(start))
+		o.Start, o.Duration = start.UnixNano(), int64(time.Since(start))
 		o.Worker, o.Host = name, host
 		b, err := json.Marshal(o)
 		if err != nil {

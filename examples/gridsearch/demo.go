@@ -22,8 +22,11 @@ func demo(ctx context.Context, args []string) error {
 	if o.maximize == "" && o.minimize == "" {
 		o.maximize = "value"
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: the demo takes no command (gridsearch run does)", errUsage)
+	if f, _ := o.field(); f != "value" {
+		return fmt.Errorf("%w: -maximize or -minimize %s: the demo's result has one field, value", errUsage, f)
+	}
+	if fs.NArg() > 0 || o.more.points != "" || o.more.dryRun {
+		return fmt.Errorf("%w: the demo takes no command, -points or -dry-run (gridsearch run does)", errUsage)
 	}
 	if len(o.params) == 0 {
 		o.params = []string{"p=0:3:16", "q=0:3:16"}

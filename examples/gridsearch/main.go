@@ -122,6 +122,8 @@ const usage = `gridsearch: run a command for every point of a parameter grid on 
 Parameters (-param name=SPEC, repeated; the product of all is the grid):
   a,b,c       a list, taken as written     a:b:n      n numbers from a to b
   a:b:log:n   n numbers, log-spaced        a..b       integers a to b (a..b..step)
+Or -points FILE: the points one a row, CSV with a header of names or JSON Lines.
+-dry-run prints the commands; -plot, -halt, -results: see gridsearch run -h.
 
 Placeholders in CMD ARG..: {name} a parameter's value, {#} the point's index
 (from 0), {%} the worker slot's number (from 0); {{ and }} are a literal { and }.

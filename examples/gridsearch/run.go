@@ -36,11 +36,10 @@ type options struct {
 	autoOut  bool // no -out: createAuto names the file
 	retries  int
 	timeout  time.Duration
-	halt     int
 	maximize string
 	minimize string
 	csv      bool
-	heatmap  bool
+	more     extras // -plot and the records' flags (extras.go)
 	progress string
 	key      string     // -key: the cluster's secret certificate (key.go)
 	slurm    slurmFlags // -slurm, -slurm-args (slurm.go)
@@ -56,11 +55,10 @@ func (o *options) flags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.force, "force", false, "overwrite -out, or with -resume continue it for another grid or command")
 	fs.IntVar(&o.retries, "retries", 0, "run a failed point up to this many more times")
 	fs.DurationVar(&o.timeout, "timeout", 0, "kill a point's command after this long (0: no limit)")
-	fs.IntVar(&o.halt, "halt", 0, "stop after this many failed points (0: never)")
 	fs.StringVar(&o.maximize, "maximize", "", "the best point has the largest value of this result field (a.b for nested, . for the result itself)")
 	fs.StringVar(&o.minimize, "minimize", "", "the best point has the smallest value of this result field")
 	fs.BoolVar(&o.csv, "csv", false, "also write the results as CSV, beside -out")
-	fs.BoolVar(&o.heatmap, "heatmap", true, "for a 2-D grid and -maximize or -minimize, draw the field as a PNG beside -out")
+	o.more.flags(fs)
 	fs.StringVar(&o.progress, "progress", "auto", "progress on stderr: auto, tty (redrawn), lines or none")
 	fs.StringVar(&o.key, "key", "", "the cluster key (gridsearch keygen's NAME_secret): only workers with it may join, and the traffic is encrypted")
 	o.slurm.flags(fs)
@@ -92,8 +90,11 @@ func (o *options) parse(name string, args []string) (*flag.FlagSet, error) {
 		return nil, fmt.Errorf("%w: -workers %d", errUsage, o.workers)
 	case o.workers == 0 && o.bind == "":
 		return nil, fmt.Errorf("%w: -workers 0 needs -bind for remote workers", errUsage)
-	case o.retries < 0 || o.timeout < 0 || o.halt < 0:
-		return nil, fmt.Errorf("%w: -retries, -timeout and -halt must not be negative", errUsage)
+	case o.retries < 0 || o.timeout < 0:
+		return nil, fmt.Errorf("%w: -retries and -timeout must not be negative", errUsage)
+	}
+	if err := o.more.check(); err != nil {
+		return nil, fmt.Errorf("%w: %v", errUsage, err)
 	}
 	switch o.progress {
 	case "auto", "tty", "lines", "none":
@@ -124,15 +125,15 @@ func runCmd(ctx context.Context, args []string) error {
 		return err
 	}
 	command := fs.Args()
-	if len(o.params) == 0 {
-		return fmt.Errorf("%w: no -param given: the grid is empty", errUsage)
-	}
-	grid, err := gridsearch.NewGrid(o.params...)
+	grid, err := o.more.grid(o.params)
 	if err != nil {
-		return fmt.Errorf("%w: %s", errUsage, strings.TrimPrefix(err.Error(), "gridsearch: "))
+		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	if err := grid.CheckCommand(command); err != nil {
 		return fmt.Errorf("%w: %s", errUsage, strings.TrimPrefix(err.Error(), "gridsearch: "))
+	}
+	if o.more.dryRun {
+		return dryRun(os.Stdout, grid, command)
 	}
 	if o.workers > 0 {
 		if err := checkExecutable(command[0]); err != nil {
@@ -183,7 +184,8 @@ func execute(ctx context.Context, o *options, cfg gridsearch.Config, command []s
 	} else if w != "" {
 		warnings = append(warnings, w)
 	}
-	m := meta{Fingerprint: grid.Fingerprint(command), Params: o.params, Command: command, Points: grid.Len()}
+	m := meta{Fingerprint: grid.Fingerprint(command), Params: o.more.metaParams(o.params), Command: command, Points: grid.Len()}
+	o.more.command = command
 	var before prior
 	if !o.autoOut {
 		inFile, err := checkResults(o.out, m, o.resume, o.force)
@@ -191,6 +193,9 @@ func execute(ctx context.Context, o *options, cfg gridsearch.Config, command []s
 			return fmt.Errorf("%w: %v", errUsage, err)
 		}
 		if before, err = planResume(o.out, grid, inFile, o.rerun); err != nil {
+			return fmt.Errorf("%w: %v", errUsage, err)
+		}
+		if err := o.more.checkResumedField(o); err != nil {
 			return fmt.Errorf("%w: %v", errUsage, err)
 		}
 	}
@@ -201,7 +206,8 @@ func execute(ctx context.Context, o *options, cfg gridsearch.Config, command []s
 	if cfg.Func == nil {
 		spareProc(o.workers)
 	}
-	cfg.Bind, cfg.Retries, cfg.Timeout, cfg.Halt = o.bind, o.retries, o.timeout, o.halt
+	cfg.Bind, cfg.Retries, cfg.Timeout = o.bind, o.retries, o.timeout
+	o.more.apply(&cfg)
 	if before.skip != nil {
 		cfg.Skip = func(i int) bool { return before.skip[i] }
 	}
@@ -234,6 +240,10 @@ func execute(ctx context.Context, o *options, cfg gridsearch.Config, command []s
 		if !rec.OK() {
 			fails.add(rec)
 		}
+		o.more.watchField(o, rec, prog.println)
+		if err := o.more.perPoint(rec); err != nil {
+			return err
+		}
 		return res.write(rec)
 	}
 	cfg.OnProgress = func(p gridsearch.Progress) {
@@ -255,7 +265,7 @@ func execute(ctx context.Context, o *options, cfg gridsearch.Config, command []s
 	case errors.Is(runErr, gridsearch.ErrBind):
 		runErr = bindError(o.bind, runErr)
 	case errors.Is(runErr, gridsearch.ErrHalted):
-		runErr = fmt.Errorf("halted after %d failed points (-halt %d); -resume-failed -out %s runs them again and the rest", sum.Failed, o.halt, o.out)
+		runErr = fmt.Errorf("halted after %d failed points (-halt %s); -resume-failed -out %s runs them again and the rest", sum.Failed, o.more.haltText(), o.out)
 	}
 	if res == nil { // the run did not start: nothing was written
 		return runErr
