@@ -159,10 +159,10 @@ func TestDryRun(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q", code, p.stderr)
 	}
 	want := strings.Join([]string{
-		`no-such-command-here '--p=1' 'a b' 'slot {%}' '#0'`,
-		`no-such-command-here '--p=1' 'it'\''s' 'slot {%}' '#1'`,
-		`no-such-command-here '--p=2' 'a b' 'slot {%}' '#2'`,
-		`no-such-command-here '--p=2' 'it'\''s' 'slot {%}' '#3'`,
+		`no-such-command-here --p=1 'a b' 'slot {%}' '#0'`,
+		`no-such-command-here --p=1 'it'\''s' 'slot {%}' '#1'`,
+		`no-such-command-here --p=2 'a b' 'slot {%}' '#2'`,
+		`no-such-command-here --p=2 'it'\''s' 'slot {%}' '#3'`,
 	}, "\n") + "\n"
 	if got := p.stdout.String(); got != want {
 		t.Errorf("stdout:\n%s\nwant:\n%s", got, want)
