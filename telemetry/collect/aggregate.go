@@ -136,6 +136,17 @@ func (a *Aggregator) Processes() []ProcessInfo {
 	return out
 }
 
+// Process returns what the aggregator knows of the process instance.
+func (a *Aggregator) Process(instance string) (ProcessInfo, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	p, ok := a.procs[instance]
+	if !ok {
+		return ProcessInfo{}, false
+	}
+	return *p, true
+}
+
 // Each calls f with the latest point of every series and its process, in
 // no order, holding the aggregator's lock: f must not call it.
 func (a *Aggregator) Each(f func(p *ProcessInfo, pt *Point)) {

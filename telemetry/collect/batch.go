@@ -73,11 +73,9 @@ func (a Attrs) JSON() string {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		k, _ := json.Marshal(kv.Key)
-		v, _ := json.Marshal(kv.Value)
-		b.Write(k)
+		jsonString(&b, kv.Key)
 		b.WriteByte(':')
-		b.Write(v)
+		jsonString(&b, kv.Value)
 	}
 	b.WriteByte('}')
 	return b.String()
@@ -107,4 +105,19 @@ type Task struct {
 	Start    int64 // unix nanoseconds
 	End      int64
 	Error    string // "" when it succeeded
+}
+
+// jsonString writes s as a JSON string: as it is, quoted, when it needs no
+// escaping (names nearly always), through encoding/json otherwise.
+func jsonString(b *strings.Builder, s string) {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s)
+			b.Write(q)
+			return
+		}
+	}
+	b.WriteByte('"')
+	b.WriteString(s)
+	b.WriteByte('"')
 }

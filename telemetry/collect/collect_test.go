@@ -176,3 +176,11 @@ func TestHandler(t *testing.T) {
 		t.Error("quantile of nothing: want NaN")
 	}
 }
+
+func TestAttrsJSON(t *testing.T) {
+	a := Attrs{{"a.b", "plain"}, {"q", "say \"hi\"\n<é>"}}
+	var m map[string]string
+	if err := json.Unmarshal([]byte(a.JSON()), &m); err != nil || m["a.b"] != "plain" || m["q"] != "say \"hi\"\n<é>" {
+		t.Errorf("%s: %v %v", a.JSON(), m, err)
+	}
+}

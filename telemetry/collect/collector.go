@@ -55,12 +55,10 @@ func (c *Collector) Ingest(frames [][]byte, now time.Time) error {
 	c.batches.Add(1)
 	samples := c.Agg.Add(b, now)
 	procs := make([]ProcessInfo, 0, len(b.Processes))
-	for _, pi := range c.Agg.Processes() {
-		for _, p := range b.Processes {
-			if p.Instance == pi.Instance {
-				procs = append(procs, pi)
-				c.Win.SetProcess(processView(pi))
-			}
+	for _, p := range b.Processes {
+		if pi, ok := c.Agg.Process(p.Instance); ok {
+			procs = append(procs, pi)
+			c.Win.SetProcess(processView(pi))
 		}
 	}
 	c.Win.Add(samples, b.Tasks)

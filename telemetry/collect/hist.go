@@ -33,29 +33,58 @@ func expBound(scale int32, i int64) float64 {
 	return math.Exp2(math.Ldexp(float64(i), -int(scale)))
 }
 
+// buckets is the number of buckets, in each's order.
+func (h *Hist) buckets() int {
+	if !h.Exp {
+		return len(h.Counts)
+	}
+	return len(h.Neg) + 1 + len(h.Pos)
+}
+
+// bucket returns bucket k's bounds and count, k in each's order: the
+// bounds of an exponential histogram are computed only for the buckets
+// asked for.
+func (h *Hist) bucket(k int) (lo, hi float64, n uint64) {
+	if !h.Exp {
+		lo, hi = math.Inf(-1), math.Inf(1)
+		if k > 0 {
+			lo = h.Bounds[k-1]
+		}
+		if k < len(h.Bounds) {
+			hi = h.Bounds[k]
+		}
+		return lo, hi, h.Counts[k]
+	}
+	switch {
+	case k < len(h.Neg):
+		j := len(h.Neg) - 1 - k
+		i := int64(h.NegOffset) + int64(j)
+		return -expBound(h.Scale, i+1), -expBound(h.Scale, i), h.Neg[j]
+	case k == len(h.Neg):
+		return 0, 0, h.Zero
+	}
+	j := k - len(h.Neg) - 1
+	i := int64(h.PosOffset) + int64(j)
+	return expBound(h.Scale, i), expBound(h.Scale, i+1), h.Pos[j]
+}
+
+// count is bucket k's count alone.
+func (h *Hist) count(k int) uint64 {
+	switch {
+	case !h.Exp:
+		return h.Counts[k]
+	case k < len(h.Neg):
+		return h.Neg[len(h.Neg)-1-k]
+	case k == len(h.Neg):
+		return h.Zero
+	}
+	return h.Pos[k-len(h.Neg)-1]
+}
+
 // each calls f with every bucket, lowest values first.
 func (h *Hist) each(f func(lo, hi float64, n uint64)) {
-	if !h.Exp {
-		for i, n := range h.Counts {
-			lo, hi := math.Inf(-1), math.Inf(1)
-			if i > 0 {
-				lo = h.Bounds[i-1]
-			}
-			if i < len(h.Bounds) {
-				hi = h.Bounds[i]
-			}
-			f(lo, hi, n)
-		}
-		return
-	}
-	for j := len(h.Neg) - 1; j >= 0; j-- {
-		i := int64(h.NegOffset) + int64(j)
-		f(-expBound(h.Scale, i+1), -expBound(h.Scale, i), h.Neg[j])
-	}
-	f(0, 0, h.Zero)
-	for j, n := range h.Pos {
-		i := int64(h.PosOffset) + int64(j)
-		f(expBound(h.Scale, i), expBound(h.Scale, i+1), n)
+	for k := range h.buckets() {
+		f(h.bucket(k))
 	}
 }
 
@@ -68,31 +97,27 @@ func (h *Hist) Quantile(q float64) float64 {
 	}
 	rank := q * float64(h.Count)
 	var seen float64
-	res := math.NaN()
-	done := false
-	h.each(func(lo, hi float64, n uint64) {
-		if done || n == 0 {
-			return
-		}
-		if seen+float64(n) < rank {
+	for k := range h.buckets() {
+		n := h.count(k)
+		if n == 0 || seen+float64(n) < rank {
 			seen += float64(n)
-			return
+			continue
 		}
-		done = true
+		lo, hi, _ := h.bucket(k)
 		if h.MinMax {
 			lo, hi = math.Max(lo, h.Min), math.Min(hi, h.Max)
 		}
 		switch {
 		case math.IsInf(lo, 0) && math.IsInf(hi, 0):
+			return math.NaN()
 		case math.IsInf(lo, 0):
-			res = hi
+			return hi
 		case math.IsInf(hi, 0):
-			res = lo
-		default:
-			res = lo + (hi-lo)*math.Max(0, rank-seen)/float64(n)
+			return lo
 		}
-	})
-	return res
+		return lo + (hi-lo)*math.Max(0, rank-seen)/float64(n)
+	}
+	return math.NaN()
 }
 
 // Sub returns h minus an earlier cumulative histogram of the same series:

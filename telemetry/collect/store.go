@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,16 +19,21 @@ import (
 var ErrStore = errors.New("collect: database")
 
 // The schema: plain tables with one row an observation, times in unix
-// seconds (REAL), attributes as a JSON object, so that pandas
-// (read_sql) or a spreadsheet opens them as they are.
+// seconds (REAL), attributes as a JSON object, so that pandas (read_sql)
+// or a spreadsheet opens them as they are. A series' names are stored once
+// (series), its points by id (points); the view samples joins them back.
 const schema = `
 CREATE TABLE IF NOT EXISTS processes(
 	instance TEXT PRIMARY KEY, service TEXT, host TEXT, pid INTEGER,
 	first_seen REAL, last_seen REAL, batches INTEGER);
-CREATE TABLE IF NOT EXISTS samples(
-	time REAL, instance TEXT, metric TEXT, kind TEXT, unit TEXT, attrs TEXT, actor TEXT,
-	value REAL, rate REAL, count INTEGER, sum REAL, p50 REAL, p90 REAL, p99 REAL);
-CREATE INDEX IF NOT EXISTS samples_by_metric ON samples(metric, time);
+CREATE TABLE IF NOT EXISTS series(
+	id INTEGER PRIMARY KEY, instance TEXT, metric TEXT, kind TEXT, unit TEXT, attrs TEXT, actor TEXT);
+CREATE TABLE IF NOT EXISTS points(
+	time REAL, series INTEGER, value REAL, rate REAL, count INTEGER, sum REAL, p50 REAL, p90 REAL, p99 REAL);
+CREATE VIEW IF NOT EXISTS samples AS SELECT
+	p.time, s.instance, s.metric, s.kind, s.unit, s.attrs, s.actor,
+	p.value, p.rate, p.count, p.sum, p.p50, p.p90, p.p99
+	FROM points p JOIN series s ON s.id = p.series;
 CREATE TABLE IF NOT EXISTS tasks(
 	instance TEXT, worker TEXT, slot INTEGER, task INTEGER, label TEXT,
 	start REAL, "end" REAL, error TEXT);
@@ -54,6 +60,10 @@ type Store struct {
 	drop uint64
 	stop chan struct{}
 	done chan struct{}
+
+	wmu  sync.Mutex       // one write at a time: they share ids
+	ids  map[string]int64 // series ids by seriesKey
+	next int64
 }
 
 type pending struct {
@@ -73,7 +83,11 @@ func OpenStore(path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("%w: %s: %v", ErrStore, path, err)
 	}
-	s := &Store{db: db, stop: make(chan struct{}), done: make(chan struct{})}
+	s := &Store{db: db, stop: make(chan struct{}), done: make(chan struct{}), ids: make(map[string]int64), next: 1}
+	if err := s.loadSeries(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("%w: %s: %v", ErrStore, path, err)
+	}
 	go s.loop()
 	return s, nil
 }
@@ -159,22 +173,37 @@ func null(v float64) any {
 	return v
 }
 
+// loadSeries reads the ids of the series a database holds already: a
+// collector restarted on it goes on with the same ones.
+func (s *Store) loadSeries() error {
+	rows, err := s.db.Query(`SELECT id, instance, metric, attrs FROM series`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var inst, metric, attrs string
+		if err := rows.Scan(&id, &inst, &metric, &attrs); err != nil {
+			return err
+		}
+		s.ids[inst+"\x00"+metric+"\x00"+attrs] = id
+		s.next = max(s.next, id+1)
+	}
+	return rows.Err()
+}
+
 func (s *Store) write(p pending) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	tx, err := s.db.Begin()
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	if len(p.samples) > 0 {
-		st, err := tx.Prepare(`INSERT INTO samples VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)`)
-		if err != nil {
-			return err
-		}
-		for i := range p.samples {
-			if err := insertSample(st, &p.samples[i]); err != nil {
-				return err
-			}
-		}
+	fresh := make(map[string]int64) // series written by this transaction
+	if err := s.insertSamples(tx, p.samples, fresh); err != nil {
+		return err
 	}
 	if len(p.tasks) > 0 {
 		st, err := tx.Prepare(`INSERT INTO tasks VALUES(?,?,?,?,?,?,?,?)`)
@@ -198,23 +227,89 @@ func (s *Store) write(p pending) error {
 			return err
 		}
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	for k, id := range fresh { // known once written
+		s.ids[k] = id
+	}
+	s.next += int64(len(fresh))
+	return nil
 }
 
-func insertSample(st *sql.Stmt, s *Sample) error {
+// rowsPerInsert is how many points one INSERT statement writes: fewer
+// statements, less of database/sql's and SQLite's cost a row.
+const rowsPerInsert = 64
+
+// insertSamples writes the samples' new series, then their points
+// rowsPerInsert at a time.
+func (s *Store) insertSamples(tx *sql.Tx, samples []Sample, fresh map[string]int64) error {
+	ids := make([]int64, len(samples))
+	for i := range samples {
+		id, err := s.seriesID(tx, &samples[i], fresh)
+		if err != nil {
+			return err
+		}
+		ids[i] = id
+	}
+	var full *sql.Stmt
+	args := make([]any, 0, rowsPerInsert*9)
+	for done := 0; done < len(samples); {
+		n := min(len(samples)-done, rowsPerInsert)
+		args = args[:0]
+		for i := done; i < done+n; i++ {
+			args = appendPoint(args, ids[i], &samples[i])
+		}
+		st := full
+		if n < rowsPerInsert || full == nil {
+			q := "INSERT INTO points VALUES" + strings.Repeat("(?,?,?,?,?,?,?,?,?),", n-1) + "(?,?,?,?,?,?,?,?,?)"
+			var err error
+			if st, err = tx.Prepare(q); err != nil {
+				return err
+			}
+			if n == rowsPerInsert {
+				full = st
+			}
+		}
+		if _, err := st.Exec(args...); err != nil {
+			return err
+		}
+		done += n
+	}
+	return nil
+}
+
+// seriesID returns the id of a sample's series, writing the series first
+// if it is new; fresh holds those new to this transaction.
+func (s *Store) seriesID(tx *sql.Tx, sm *Sample, fresh map[string]int64) (int64, error) {
+	key := sm.Instance + "\x00" + sm.Metric + "\x00" + sm.AttrsJSON
+	if id, ok := s.ids[key]; ok {
+		return id, nil
+	}
+	if id, ok := fresh[key]; ok {
+		return id, nil
+	}
+	var actor any
+	if a := sm.Attrs.Get(telemetry.AttrActor); a != "" {
+		actor = a
+	}
+	id := s.next + int64(len(fresh))
+	if _, err := tx.Exec(`INSERT INTO series VALUES(?,?,?,?,?,?,?)`, id, sm.Instance, sm.Metric, sm.Kind.String(), sm.Unit, sm.AttrsJSON, actor); err != nil {
+		return 0, err
+	}
+	fresh[key] = id
+	return id, nil
+}
+
+// appendPoint appends a sample's columns of points, in the table's order.
+func appendPoint(args []any, id int64, s *Sample) []any {
 	var value, count, sum any
 	if s.Hist != nil {
 		count, sum = int64(min(s.Count, math.MaxInt64)), null(s.Sum)
 	} else {
 		value = null(s.Value)
 	}
-	var actor any
-	if a := s.Attrs.Get(telemetry.AttrActor); a != "" {
-		actor = a
-	}
-	_, err := st.Exec(secs(s.Time), s.Instance, s.Metric, s.Kind.String(), s.Unit, s.AttrsJSON, actor,
-		value, null(s.Rate), count, sum, null(s.P50), null(s.P90), null(s.P99))
-	return err
+	return append(args, secs(s.Time), id, value, null(s.Rate), count, sum, null(s.P50), null(s.P90), null(s.P99))
 }
 
 // ReadStore opens a database written by a Store, read-only, for reports.

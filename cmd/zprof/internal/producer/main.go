@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -38,6 +39,7 @@ type config struct {
 	ticks, per    int
 	slots         int
 	interval      time.Duration
+	procs         int
 }
 
 func main() {
@@ -50,14 +52,21 @@ func main() {
 	flag.IntVar(&c.per, "per", 100, "messages each actor handles a tick")
 	flag.IntVar(&c.slots, "slots", 2, "worker slots running a task a tick (0: no tasks)")
 	flag.DurationVar(&c.interval, "interval", 50*time.Millisecond, "the batch interval")
+	flag.IntVar(&c.procs, "procs", 1, "producers to run, each with its own socket and instance id (for load)")
 	flag.Parse()
 	c.actors = strings.Split(actors, ",")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, c); err != nil {
-		fmt.Fprintln(os.Stderr, "producer:", err)
-		os.Exit(1)
+	var wg sync.WaitGroup
+	for range c.procs {
+		wg.Go(func() {
+			if err := run(ctx, c); err != nil {
+				fmt.Fprintln(os.Stderr, "producer:", err)
+				os.Exit(1)
+			}
+		})
 	}
+	wg.Wait()
 }
 
 // state is what the producer has "done" so far: cumulative, as on the wire.
