@@ -134,6 +134,7 @@ func bindSocket(typ socket.Type, ep string) (*socket.Socket, string, error) {
 // power of two, so that a hostile or broken sender cannot flood the log.
 func (z *collector) serve(ctx context.Context, stderr io.Writer) error {
 	lastForget := time.Now()
+	storeFailed := false
 	for {
 		m, err := z.pull.Recv(ctx)
 		if err != nil {
@@ -155,6 +156,10 @@ func (z *collector) serve(ctx context.Context, stderr io.Writer) error {
 		if now.Sub(lastForget) > time.Minute {
 			z.c.Agg.Forget(now.Add(-forgetAfter))
 			lastForget = now
+			if err := z.store.Err(); err != nil && !storeFailed {
+				fmt.Fprintf(stderr, "zprof: %v (still trying)\n", err)
+				storeFailed = true
+			}
 		}
 	}
 }

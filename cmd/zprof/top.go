@@ -82,6 +82,7 @@ func (t *top) run(ctx context.Context, sub *socket.Socket, n int, every time.Dur
 		case !errors.Is(err, context.DeadlineExceeded):
 			return err
 		}
+		t.forget(time.Now().Add(-forgetAfter))
 		t.render(out)
 		shown++
 		next = next.Add(every)
@@ -100,6 +101,16 @@ func (t *top) add(m [][]byte) {
 		} else { // keep the last rate known when two batches came at once
 			s.Rate = t.latest[key(s)].Rate
 			t.latest[key(s)] = s
+		}
+	}
+}
+
+// forget drops the processes silent since before.
+func (t *top) forget(before time.Time) {
+	t.agg.Forget(before)
+	for k, s := range t.latest {
+		if _, ok := t.agg.Process(s.Instance); !ok {
+			delete(t.latest, k)
 		}
 	}
 }

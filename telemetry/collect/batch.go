@@ -7,7 +7,8 @@ import (
 
 // Batch is one decoded batch: the processes that sent it (normally one) and
 // their figures, flattened. Its values are the producer's, checked but not
-// otherwise changed: sums and histograms cumulative since Point.Start.
+// otherwise changed: sums and histograms cumulative since Point.Start. It
+// shares nothing with the frames it was decoded from.
 type Batch struct {
 	Processes []Process
 	Points    []Point

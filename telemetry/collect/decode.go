@@ -22,8 +22,11 @@ const (
 	MaxDepth = 16
 	// MaxMessages bounds the protobuf messages in one batch, each costing
 	// a Go struct of some hundred bytes however few bytes it had on the
-	// wire.
-	MaxMessages = 1 << 16
+	// wire; and a batch may hold at most one message every MessageBytes
+	// bytes (real ones take ten or more), so that what it costs stays in
+	// proportion to its size.
+	MaxMessages  = 1 << 16
+	MessageBytes = 4
 	// MaxBuckets bounds the buckets of one histogram (each side of an
 	// exponential one).
 	MaxBuckets = 1024
@@ -60,7 +63,7 @@ func Decode(frames [][]byte) (Batch, error) {
 	if !bytes.Equal(frames[0], []byte(telemetry.Version)) {
 		return Batch{}, fmt.Errorf("%w: %.40q", ErrVersion, frames[0])
 	}
-	budget := MaxMessages
+	budget := min(MaxMessages, (size-len(frames[0]))/MessageBytes+64)
 	rms, err := unmarshalRequest(frames[1], resourceMetricsDesc, &budget, func() *metricspb.ResourceMetrics { return new(metricspb.ResourceMetrics) })
 	if err != nil {
 		return Batch{}, fmt.Errorf("metrics frame: %w", err)
@@ -128,7 +131,7 @@ func scan(b []byte, desc protoreflect.MessageDescriptor, depth int, budget *int)
 		return fmt.Errorf("%w: nested deeper than %d", ErrTooLarge, MaxDepth)
 	}
 	if *budget--; *budget < 0 {
-		return fmt.Errorf("%w: more than %d protobuf messages", ErrTooLarge, MaxMessages)
+		return fmt.Errorf("%w: more than %d protobuf messages, or one every %d bytes", ErrTooLarge, MaxMessages, MessageBytes)
 	}
 	fields := desc.Fields()
 	for len(b) > 0 {

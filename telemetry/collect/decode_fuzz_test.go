@@ -1,8 +1,12 @@
 package collect
 
 import (
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
+
 	"bytes"
 	"fmt"
+	"github.com/zmqflow/zmqflow/internal/otlptest"
 	"math"
 	"os"
 	"path/filepath"
@@ -97,5 +101,29 @@ func TestFuzzSeeds(t *testing.T) {
 		if err != nil || string(got) != file {
 			t.Errorf("seed %s missing or stale (ZMQFLOW_WRITE_SEEDS=1 rewrites it): %v", name, err)
 		}
+	}
+}
+
+// The densest batches there are: the most protobuf messages a byte, each
+// a Go struct. Decode's allocation bound must hold for them too.
+func TestDecodeAllocDense(t *testing.T) {
+	dense := map[string]*metricspb.Metric{
+		"4-byte data points": {Name: "g", Data: &metricspb.Metric_Gauge{Gauge: &metricspb.Gauge{}}},
+		"empty attributes":  {Name: "g", Data: &metricspb.Metric_Gauge{Gauge: &metricspb.Gauge{DataPoints: []*metricspb.NumberDataPoint{{}}}}},
+	}
+	for range 20000 { // one message every MessageBytes: within the budget
+		g := dense["4-byte data points"].GetGauge()
+		g.DataPoints = append(g.DataPoints, &metricspb.NumberDataPoint{Flags: 1})
+	}
+	for range MaxAttrs {
+		dp := dense["empty attributes"].GetGauge().DataPoints[0]
+		dp.Attributes = append(dp.Attributes, &commonpb.KeyValue{})
+	}
+	for name, m := range dense {
+		frames := otlptest.Batch(proc, []*metricspb.Metric{m}, nil)
+		wire := fuzzcheck.WireSize(frames)
+		n := fuzzcheck.Allocated(func() { Decode(frames) })
+		t.Logf("%s: %d bytes on the wire, %d allocated (%.1fx)", name, wire, n, float64(n)/float64(wire))
+		fuzzcheck.CheckAlloc(t, name, decodeAllocPerByte*wire+decodeAllocFixed, func() { Decode(frames) })
 	}
 }

@@ -27,13 +27,15 @@
 //
 //   - processes(instance, service, host, pid, first_seen, last_seen,
 //     batches): one row a process run.
-//   - samples(time, instance, metric, kind, unit, attrs, actor, value,
-//     rate, count, sum, p50, p90, p99): one row a point received. value is
-//     a sum's or gauge's; rate a counter's increase a second since the
-//     series' previous row; count and sum a histogram's, cumulative; p50,
-//     p90 and p99 the histogram's quantiles over the interval since its
-//     previous row. actor repeats the zmqflow.actor attribute, for
-//     grouping. Unknown values are NULL.
+//   - samples, a view: one row a point received, with columns time,
+//     instance, metric, kind, unit, attrs, actor, value, rate, count,
+//     sum, p50, p90, p99. value is a sum's or gauge's; rate a counter's
+//     increase a second since the series' previous row; count and sum a
+//     histogram's, cumulative; p50, p90 and p99 the histogram's quantiles
+//     over the interval since its previous row. actor repeats the
+//     zmqflow.actor attribute, for grouping. Unknown values are NULL. It
+//     joins the tables series (a series' names, once) and points (its
+//     figures, by series id), which keep the file and the writes small.
 //   - tasks(instance, worker, slot, task, label, start, "end", error): one
 //     row a task span; error is NULL when the task succeeded.
 //

@@ -4,7 +4,8 @@ import "math"
 
 // Hist is a cumulative histogram: OTLP's explicit-bucket histogram (Bounds
 // and Counts) or its exponential one (Exp, Scale, Zero, Pos and Neg).
-// Counts add up to Count.
+// Counts add up to Count. Decode's and Sub's histograms are never changed
+// afterwards: any goroutine may read them.
 type Hist struct {
 	Count  uint64
 	Sum    float64

@@ -51,9 +51,9 @@ func (pc promCollector) Collect(ch chan<- prometheus.Metric) {
 		for _, a := range pt.Attrs {
 			labels[promLabel(a.Key)] = a.Value
 		}
-		q := *pt
-		q.Hist = pt.Hist // immutable once decoded: safe to use outside the lock
-		f.series = append(f.series, promSeries{labels, q})
+		// A copy: its Hist, never changed once decoded, may be read
+		// outside the lock.
+		f.series = append(f.series, promSeries{labels, *pt})
 	})
 	for name, f := range fams {
 		f.collect(name, ch)
@@ -63,6 +63,14 @@ func (pc promCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(prometheus.NewDesc("zprof_batches_total", "Batches the collector took in, by result.", []string{"result"}, nil), prometheus.CounterValue, float64(r), "rejected")
 	ch <- prometheus.MustNewConstMetric(prometheus.NewDesc("zprof_received_bytes_total", "Bytes of batches received.", nil, nil), prometheus.CounterValue, float64(n))
 	ch <- prometheus.MustNewConstMetric(prometheus.NewDesc("zprof_points_dropped_total", "Points dropped over the collector's series limit.", nil, nil), prometheus.CounterValue, float64(pc.c.Agg.Dropped()))
+	if st := pc.c.store; st != nil {
+		ch <- prometheus.MustNewConstMetric(prometheus.NewDesc("zprof_store_dropped_total", "Samples and tasks dropped because the database fell behind.", nil, nil), prometheus.CounterValue, float64(st.Dropped()))
+		failed := 0.0
+		if st.Err() != nil {
+			failed = 1
+		}
+		ch <- prometheus.MustNewConstMetric(prometheus.NewDesc("zprof_store_failed", "1 once a write to the database has failed.", nil, nil), prometheus.GaugeValue, failed)
+	}
 }
 
 func (f *family) collect(name string, ch chan<- prometheus.Metric) {

@@ -145,6 +145,13 @@ func (s *Store) Flush() error {
 	return s.err
 }
 
+// Err returns the first write error the Store has met, without flushing.
+func (s *Store) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
 // Dropped returns the samples and tasks dropped over MaxPending.
 func (s *Store) Dropped() uint64 {
 	s.mu.Lock()
