@@ -5,8 +5,8 @@
 package otlptest
 
 import (
+	"encoding/binary"
 	"math"
-	"strconv"
 	"time"
 
 	"google.golang.org/protobuf/encoding/protowire"
@@ -102,26 +102,50 @@ func Gauge(name, unit string, t time.Time, v float64, attrs ...*commonpb.KeyValu
 // ExpHist is a cumulative exponential histogram of values (all positive),
 // at scale.
 func ExpHist(name string, start, t time.Time, scale int32, values []float64, attrs ...*commonpb.KeyValue) *metricspb.Metric {
+	h := NewHist(scale)
+	for _, v := range values {
+		h.Add(v)
+	}
+	return h.Metric(name, start, t, attrs...)
+}
+
+// Hist accumulates positive values into exponential buckets, as a
+// producer's recorder does. It is not safe for concurrent use.
+type Hist struct {
+	scale  int32
+	counts map[int]uint64
+	n      uint64
+	sum    float64
+}
+
+// NewHist returns an empty histogram at scale.
+func NewHist(scale int32) *Hist { return &Hist{scale: scale, counts: make(map[int]uint64)} }
+
+// Add records v > 0.
+func (h *Hist) Add(v float64) {
+	h.counts[int(math.Ceil(math.Ldexp(math.Log2(v), int(h.scale))))-1]++
+	h.n++
+	h.sum += v
+}
+
+// Metric is the histogram so far, as a cumulative OTLP metric in seconds.
+func (h *Hist) Metric(name string, start, t time.Time, attrs ...*commonpb.KeyValue) *metricspb.Metric {
+	sum := h.sum
 	dp := &metricspb.ExponentialHistogramDataPoint{
 		Attributes: attrs, StartTimeUnixNano: ns(start), TimeUnixNano: ns(t),
-		Scale: scale, Count: uint64(len(values)), Positive: &metricspb.ExponentialHistogramDataPoint_Buckets{},
+		Scale: h.scale, Count: h.n, Sum: &sum, Positive: &metricspb.ExponentialHistogramDataPoint_Buckets{},
 	}
-	var sum float64
-	if len(values) > 0 {
+	if h.n > 0 {
 		lo, hi := math.MaxInt32, math.MinInt32
-		idx := make([]int, len(values))
-		for i, v := range values {
-			sum += v
-			idx[i] = int(math.Ceil(math.Ldexp(math.Log2(v), int(scale)))) - 1
-			lo, hi = min(lo, idx[i]), max(hi, idx[i])
+		for i := range h.counts {
+			lo, hi = min(lo, i), max(hi, i)
 		}
 		dp.Positive.Offset = int32(lo)
 		dp.Positive.BucketCounts = make([]uint64, hi-lo+1)
-		for _, i := range idx {
-			dp.Positive.BucketCounts[i-lo]++
+		for i, c := range h.counts {
+			dp.Positive.BucketCounts[i-lo] = c
 		}
 	}
-	dp.Sum = &sum
 	return &metricspb.Metric{Name: name, Unit: "s", Data: &metricspb.Metric_ExponentialHistogram{
 		ExponentialHistogram: &metricspb.ExponentialHistogram{
 			AggregationTemporality: metricspb.AggregationTemporality_AGGREGATION_TEMPORALITY_CUMULATIVE,
@@ -132,7 +156,7 @@ func ExpHist(name string, start, t time.Time, scale int32, values []float64, att
 // Span is one task a worker ran; errText non-empty marks it failed.
 func Span(worker string, slot, task int64, label string, start, end time.Time, errText string) *tracepb.Span {
 	s := &tracepb.Span{
-		TraceId: make([]byte, 16), SpanId: []byte(strconv.FormatInt(8e7+task, 10)[:8]),
+		TraceId: make([]byte, 16), SpanId: binary.BigEndian.AppendUint64(nil, uint64(task)+1),
 		Name: label, Kind: tracepb.Span_SPAN_KIND_INTERNAL,
 		StartTimeUnixNano: ns(start), EndTimeUnixNano: ns(end),
 		Attributes: []*commonpb.KeyValue{Str(telemetry.AttrWorker, worker), Int(telemetry.AttrSlot, slot), Int(telemetry.AttrTask, task)},

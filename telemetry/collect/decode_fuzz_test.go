@@ -109,7 +109,7 @@ func TestFuzzSeeds(t *testing.T) {
 func TestDecodeAllocDense(t *testing.T) {
 	dense := map[string]*metricspb.Metric{
 		"4-byte data points": {Name: "g", Data: &metricspb.Metric_Gauge{Gauge: &metricspb.Gauge{}}},
-		"empty attributes":  {Name: "g", Data: &metricspb.Metric_Gauge{Gauge: &metricspb.Gauge{DataPoints: []*metricspb.NumberDataPoint{{}}}}},
+		"empty attributes":   {Name: "g", Data: &metricspb.Metric_Gauge{Gauge: &metricspb.Gauge{DataPoints: []*metricspb.NumberDataPoint{{}}}}},
 	}
 	for range 20000 { // one message every MessageBytes: within the budget
 		g := dense["4-byte data points"].GetGauge()
