@@ -89,11 +89,11 @@ func openCollector(dbPath, bind, pubEP, httpAddr string) (*collector, error) {
 
 func (z *collector) open(dbPath, bind, pubEP, httpAddr string) error {
 	var err error
-	if z.pull, z.eps[0], err = bindSocket(socket.Pull, bind); err != nil {
+	if z.pull, z.eps[0], err = bindSocket(socket.Pull, "-bind", bind); err != nil {
 		return err
 	}
 	if pubEP != "" {
-		if z.pub, z.eps[1], err = bindSocket(socket.Pub, pubEP); err != nil {
+		if z.pub, z.eps[1], err = bindSocket(socket.Pub, "-pub", pubEP); err != nil {
 			return err
 		}
 	}
@@ -113,7 +113,7 @@ func (z *collector) open(dbPath, bind, pubEP, httpAddr string) error {
 
 // bindSocket makes a socket that takes batches up to MaxBatchBytes and
 // binds it; a bad endpoint is a usage error.
-func bindSocket(typ socket.Type, ep string) (*socket.Socket, string, error) {
+func bindSocket(typ socket.Type, flag, ep string) (*socket.Socket, string, error) {
 	s, err := socket.New(typ, socket.WithMaxMsgSize(telemetry.MaxBatchBytes), socket.WithLinger(0))
 	if err != nil {
 		return nil, "", err
@@ -122,9 +122,9 @@ func bindSocket(typ socket.Type, ep string) (*socket.Socket, string, error) {
 	if err != nil {
 		s.Close()
 		if errors.Is(err, socket.ErrBadEndpoint) {
-			return nil, "", fmt.Errorf("%w: %v", errUsage, err)
+			return nil, "", fmt.Errorf("%w: collect: %s: %v", errUsage, flag, err)
 		}
-		return nil, "", err
+		return nil, "", fmt.Errorf("%s: %w", flag, err)
 	}
 	return s, bound, nil
 }

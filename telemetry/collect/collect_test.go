@@ -184,3 +184,33 @@ func TestAttrsJSON(t *testing.T) {
 		t.Errorf("%s: %v %v", a.JSON(), m, err)
 	}
 }
+
+// A database reopened (a restarted collector) goes on with the series it
+// holds: one row of series each, their points all joined in samples.
+func TestStoreReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "z.db")
+	for run := range 2 {
+		st, err := OpenStore(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := NewCollector(st)
+		for i := range 3 {
+			feed(t, c, sampleBatch(start.Add(time.Duration(10*run+i+1)*time.Second), int64(10*run+i), []float64{0.001}))
+		}
+		if err := st.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db, err := ReadStore(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var series, samples int
+	db.QueryRow(`SELECT count(*) FROM series`).Scan(&series)
+	db.QueryRow(`SELECT count(*) FROM samples`).Scan(&samples)
+	if series != 3 || samples != 18 {
+		t.Errorf("%d series, %d samples; want 3, 18", series, samples)
+	}
+}
