@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # The whole test run, as on CI: installs the libzmq peer the interop tests
-# need (Debian's python3-zmq, into Debian's own /usr/bin/python3), then vet,
+# need (Debian's python3-zmq, into Debian's own /usr/bin/python3) and
+# Debian's chromium for zprof's page, then vet,
 # a gofmt check, and every test under the race detector.
 set -euo pipefail
 cd "$(dirname "$0")"
 
-if ! /usr/bin/python3 -c 'import zmq' 2>/dev/null; then
+missing=()
+/usr/bin/python3 -c 'import zmq' 2>/dev/null || missing+=(python3-zmq)
+command -v chromium >/dev/null || missing+=(chromium) # zprof's page, loaded headless
+if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq python3-zmq >/dev/null
+  apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 # A one-node SLURM cluster (Debian's slurm-wlm and munge) for gridsearch

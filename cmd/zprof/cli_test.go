@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestUsage(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	cases := []struct {
+		args []string
+		code int
+		out  string // in stdout, or stderr for a failure
+	}{
+		{[]string{"-h"}, exitOK, "zprof collect -bind EP"},
+		{nil, exitUsage, "Usage:"},
+		{[]string{"frobnicate"}, exitUsage, `unknown command "frobnicate"`},
+		{[]string{"collect", "-h"}, exitOK, "-bind EP"},
+		{[]string{"collect", "-db", "x.db"}, exitUsage, "-bind is required"},
+		{[]string{"collect", "-bind", "tcp://127.0.0.1:0"}, exitUsage, "-db is required"},
+		{[]string{"collect", "-bind", "nowhere", "-db", filepath.Join(dir, "x.db")}, exitUsage, "invalid endpoint"},
+		{[]string{"collect", "-bind", "tcp://127.0.0.1:0", "-db", filepath.Join(dir, "x.db"), "-http", "nohost:port:x"}, exitUsage, "-http"},
+		{[]string{"collect", "-bogus"}, exitUsage, "flag provided but not defined: -bogus"},
+		{[]string{"top"}, exitUsage, "-connect is required"},
+		{[]string{"top", "-connect", "udp://x"}, exitUsage, "invalid endpoint"},
+		{[]string{"report", "-db", filepath.Join(dir, "none.db"), "-o", filepath.Join(dir, "r.html")}, exitFail, "none.db"},
+		{[]string{"report", "-db", "x"}, exitUsage, "-o is required"},
+	}
+	for _, c := range cases {
+		var stdout, stderr strings.Builder
+		code := run(ctx, c.args, &stdout, &stderr)
+		text := stdout.String()
+		if c.code != exitOK {
+			text += stderr.String()
+		}
+		if code != c.code || !strings.Contains(text, c.out) {
+			t.Errorf("zprof %v: exit %d, %q; want exit %d and %q", c.args, code, text, c.code, c.out)
+		}
+	}
+}
+
+// zprof top, subscribed to the collector's PUB, shows every producer's
+// actors with their totals.
+func TestTop(t *testing.T) {
+	ctx := testContext(t)
+	c := startCollector(t, ctx, "tcp://127.0.0.1:0", filepath.Join(t.TempDir(), "z.db"))
+	var ps []*producer
+	for i := range 2 {
+		ps = append(ps, startProducer(t, ctx, c.pull, fmt.Sprintf("t%d", i), 10, 100+i))
+	}
+	for _, p := range ps {
+		p.wait(t, ctx)
+	}
+	out, err := exec.CommandContext(ctx, zprofBin, "top", "-connect", c.pub, "-n", "3", "-interval", "300ms").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	frames := strings.Split(strings.TrimSpace(string(out)), "\n\n")
+	last := frames[len(frames)-1]
+	for i, p := range ps {
+		for _, actor := range []string{"source", "worker", "sink"} {
+			if !hasRow(last, fmt.Sprintf("t%d[", i), actor, fmt.Sprint(p.handled)) {
+				t.Errorf("no row for t%d's %s with total %d in:\n%s", i, actor, p.handled, last)
+			}
+		}
+	}
+	c.stop(t, ctx)
+}
+
+func hasRow(table, proc, actor, total string) bool {
+	for _, l := range strings.Split(table, "\n") {
+		f := strings.Fields(l)
+		if len(f) > 4 && strings.HasPrefix(f[0], proc) && f[1] == actor && f[4] == total {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,197 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/bits"
+	"net"
+	"net/http"
+	"os"
+	"runtime/debug"
+	"runtime/pprof"
+	"time"
+
+	"github.com/zmqflow/zmqflow/socket"
+	"github.com/zmqflow/zmqflow/telemetry"
+	"github.com/zmqflow/zmqflow/telemetry/collect"
+)
+
+// Processes silent this long are dropped from /metrics and the live page's
+// process list (the database keeps them).
+const forgetAfter = 10 * time.Minute
+
+// collector is a running zprof collect: its sockets, HTTP server and store.
+type collector struct {
+	c     *collect.Collector
+	store *collect.Store
+	pull  *socket.Socket
+	pub   *socket.Socket // nil without -pub
+	eps   [2]string      // the PULL's and PUB's bound endpoints
+	srv   *http.Server   // nil without -http
+	ln    net.Listener
+}
+
+// collectCmd runs the collector until ctx ends (Ctrl-C, SIGTERM), then
+// flushes and closes the database.
+func collectCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flags("collect", "-bind EP -db FILE [-http ADDR] [-pub EP]", stdout)
+	bind := fs.String("bind", "", "the `EP` to bind PULL on, where programs send (tcp://*:5580)")
+	dbPath := fs.String("db", "", "the SQLite database `FILE` to store into (created if missing, appended to if not)")
+	httpAddr := fs.String("http", "", "the `ADDR` to serve the live page, /api/view and /metrics on (localhost:5581); none if empty")
+	pubEP := fs.String("pub", "", "an `EP` to bind PUB on, re-publishing every batch for zprof top (tcp://*:5582)")
+	profile := fs.String("cpuprofile", "", "write a CPU profile of the collector to `FILE` (go tool pprof)")
+	if err := parse(fs, args, "bind", "db"); err != nil {
+		return err
+	}
+	if *profile != "" {
+		stop, err := startProfile(*profile)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	// The heap is small and mostly garbage of decoded batches: collecting
+	// it less often costs a few MB and saves a good part of the CPU.
+	debug.SetGCPercent(400)
+	z, err := openCollector(*dbPath, *bind, *pubEP, *httpAddr)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "zprof: collecting on %s", z.eps[0])
+	if z.pub != nil {
+		fmt.Fprintf(stdout, ", publishing on %s", z.eps[1])
+	}
+	if z.ln != nil {
+		fmt.Fprintf(stdout, ", serving http://%s/", z.ln.Addr())
+	}
+	fmt.Fprintf(stdout, ", storing into %s\n", *dbPath)
+	err = z.serve(ctx, stderr)
+	if cerr := z.close(); err == nil {
+		err = cerr
+	}
+	b, r, n := z.c.Stats()
+	fmt.Fprintf(stdout, "zprof: %d batches (%d bytes) taken in, %d rejected\n", b, n, r)
+	return err
+}
+
+// openCollector binds the sockets, opens the store and starts serving
+// HTTP.
+func openCollector(dbPath, bind, pubEP, httpAddr string) (*collector, error) {
+	z := &collector{}
+	if err := z.open(dbPath, bind, pubEP, httpAddr); err != nil {
+		z.close()
+		return nil, err
+	}
+	return z, nil
+}
+
+func (z *collector) open(dbPath, bind, pubEP, httpAddr string) error {
+	var err error
+	if z.pull, z.eps[0], err = bindSocket(socket.Pull, "-bind", bind); err != nil {
+		return err
+	}
+	if pubEP != "" {
+		if z.pub, z.eps[1], err = bindSocket(socket.Pub, "-pub", pubEP); err != nil {
+			return err
+		}
+	}
+	if z.store, err = collect.OpenStore(dbPath); err != nil {
+		return err
+	}
+	z.c = collect.NewCollector(z.store)
+	if httpAddr != "" {
+		if z.ln, err = net.Listen("tcp", httpAddr); err != nil {
+			return fmt.Errorf("%w: -http: %v", errUsage, err)
+		}
+		z.srv = &http.Server{Handler: z.c.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		go z.srv.Serve(z.ln)
+	}
+	return nil
+}
+
+// bindSocket makes a socket that takes batches up to MaxBatchBytes and
+// binds it; a bad endpoint is a usage error.
+func bindSocket(typ socket.Type, flag, ep string) (*socket.Socket, string, error) {
+	s, err := socket.New(typ, socket.WithMaxMsgSize(telemetry.MaxBatchBytes), socket.WithLinger(0))
+	if err != nil {
+		return nil, "", err
+	}
+	bound, err := s.Bind(ep)
+	if err != nil {
+		s.Close()
+		if errors.Is(err, socket.ErrBadEndpoint) {
+			return nil, "", fmt.Errorf("%w: collect: %s: %v", errUsage, flag, err)
+		}
+		return nil, "", fmt.Errorf("%s: %w", flag, err)
+	}
+	return s, bound, nil
+}
+
+// serve takes in batches until ctx ends, re-publishing each one taken in.
+// Rejected batches are reported on stderr, the first few and then at each
+// power of two, so that a hostile or broken sender cannot flood the log.
+func (z *collector) serve(ctx context.Context, stderr io.Writer) error {
+	lastForget := time.Now()
+	storeFailed := false
+	for {
+		m, err := z.pull.Recv(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		now := time.Now()
+		if err := z.c.Ingest(m, now); err != nil {
+			if _, r, _ := z.c.Stats(); r <= 8 || bits.OnesCount64(r) == 1 {
+				fmt.Fprintf(stderr, "zprof: batch rejected (%d so far): %v\n", r, err)
+			}
+			continue
+		}
+		if z.pub != nil {
+			z.pub.TrySend(m) // a PUB drops for a slow subscriber, never waits
+		}
+		if now.Sub(lastForget) > time.Minute {
+			z.c.Agg.Forget(now.Add(-forgetAfter))
+			lastForget = now
+			if err := z.store.Err(); err != nil && !storeFailed {
+				fmt.Fprintf(stderr, "zprof: %v (still trying)\n", err)
+				storeFailed = true
+			}
+		}
+	}
+}
+
+// close stops serving, closes the sockets, and flushes and closes the
+// store.
+func (z *collector) close() error {
+	if z.srv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		z.srv.Shutdown(ctx)
+		cancel()
+	}
+	for _, s := range []*socket.Socket{z.pull, z.pub} {
+		if s != nil {
+			s.Close()
+		}
+	}
+	if z.store == nil {
+		return nil
+	}
+	return z.store.Close()
+}
+
+// startProfile starts a CPU profile into path; stop ends it.
+func startProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("-cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("-cpuprofile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}

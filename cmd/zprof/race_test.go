@@ -1,0 +1,7 @@
+//go:build race
+
+package main
+
+// raceEnabled builds the zprof binary under test with -race too, when the
+// tests run with it.
+const raceEnabled = true

@@ -1,0 +1,199 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/zmqflow/zmqflow/socket"
+	"github.com/zmqflow/zmqflow/telemetry"
+	"github.com/zmqflow/zmqflow/telemetry/collect"
+)
+
+// topCmd subscribes to a collector's PUB (zprof collect -pub) and shows,
+// every interval, a table of the actors of every process it hears of.
+// Reading the collector's re-published batches, not the programs' PUSH,
+// leaves the collector the only PULL: PUSH would deal batches out between
+// the two, and each would see half.
+func topCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flags("top", "-connect EP", stdout)
+	ep := fs.String("connect", "", "the collector's PUB `EP` (its -pub), for example tcp://host:5582")
+	n := fs.Int("n", 0, "stop after `N` refreshes (0: until Ctrl-C)")
+	every := fs.Duration("interval", time.Second, "the refresh `interval`")
+	if err := parse(fs, args, "connect"); err != nil {
+		return err
+	}
+	if *every <= 0 || *n < 0 {
+		return fmt.Errorf("%w: top: -interval and -n must be positive", errUsage)
+	}
+	sub, err := socket.New(socket.Sub, socket.WithMaxMsgSize(telemetry.MaxBatchBytes), socket.WithLinger(0))
+	if err != nil {
+		return err
+	}
+	defer sub.Close()
+	if err := sub.Subscribe(nil); err != nil {
+		return err
+	}
+	if err := sub.Connect(*ep); err != nil {
+		if errors.Is(err, socket.ErrBadEndpoint) {
+			return fmt.Errorf("%w: %v", errUsage, err)
+		}
+		return err
+	}
+	t := &top{agg: collect.NewAggregator(), latest: make(map[string]collect.Sample), ep: *ep, tty: isTerminal(stdout)}
+	return t.run(ctx, sub, *n, *every, stdout)
+}
+
+// top is the state of zprof top: the latest sample of every series.
+type top struct {
+	agg    *collect.Aggregator
+	latest map[string]collect.Sample
+	ep     string
+	tty    bool
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+func (t *top) run(ctx context.Context, sub *socket.Socket, n int, every time.Duration, out io.Writer) error {
+	next := time.Now().Add(every)
+	for shown := 0; n == 0 || shown < n; {
+		rctx, cancel := context.WithDeadline(ctx, next)
+		m, err := sub.Recv(rctx)
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case err == nil:
+			t.add(m)
+			continue
+		case !errors.Is(err, context.DeadlineExceeded):
+			return err
+		}
+		t.forget(time.Now().Add(-forgetAfter))
+		t.render(out)
+		shown++
+		next = next.Add(every)
+	}
+	return nil
+}
+
+func (t *top) add(m [][]byte) {
+	b, err := collect.Decode(m)
+	if err != nil {
+		return // the collector re-publishes only what it decoded
+	}
+	for _, s := range t.agg.Add(b, time.Now()) {
+		if !math.IsNaN(s.Rate) || s.Kind != collect.Counter || t.latest[key(s)].Kind == 0 {
+			t.latest[key(s)] = s
+		} else { // keep the last rate known when two batches came at once
+			s.Rate = t.latest[key(s)].Rate
+			t.latest[key(s)] = s
+		}
+	}
+}
+
+// forget drops the processes silent since before.
+func (t *top) forget(before time.Time) {
+	t.agg.Forget(before)
+	for k, s := range t.latest {
+		if _, ok := t.agg.Process(s.Instance); !ok {
+			delete(t.latest, k)
+		}
+	}
+}
+
+func key(s collect.Sample) string { return s.Instance + "\x00" + s.Metric + "\x00" + s.AttrsJSON }
+
+// row is one actor of one process.
+type row struct {
+	proc, actor           string
+	in, out, total        float64
+	p50, p99, depth, errs float64
+}
+
+func (t *top) rows() (map[string]*row, []string) {
+	names := map[string]string{}
+	for _, p := range t.agg.Processes() {
+		names[p.Instance] = fmt.Sprintf("%s[%d]@%s", p.Service, p.PID, p.Host)
+	}
+	rows := map[string]*row{}
+	for _, s := range t.latest {
+		actor := s.Attrs.Get(telemetry.AttrActor)
+		if actor == "" {
+			continue
+		}
+		k := s.Instance + "\x00" + actor
+		r := rows[k]
+		if r == nil {
+			r = &row{proc: names[s.Instance], actor: actor, p50: math.NaN(), p99: math.NaN()}
+			rows[k] = r
+		}
+		fillRow(r, s)
+	}
+	keys := make([]string, 0, len(rows))
+	for k := range rows {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		a, b := rows[keys[i]], rows[keys[j]]
+		return a.proc+"\x00"+a.actor < b.proc+"\x00"+b.actor
+	})
+	return rows, keys
+}
+
+func fillRow(r *row, s collect.Sample) {
+	switch s.Metric {
+	case telemetry.MetricActorMessages:
+		if s.Attrs.Get(telemetry.AttrDirection) == "in" {
+			r.in, r.total = s.Rate, s.Value
+		} else {
+			r.out = s.Rate
+		}
+	case telemetry.MetricActorHandling:
+		r.p50, r.p99 = s.P50*1e3, s.P99*1e3
+	case telemetry.MetricActorMailboxDepth:
+		r.depth = s.Value
+	case telemetry.MetricActorErrors:
+		r.errs = s.Value
+	}
+}
+
+func (t *top) render(out io.Writer) {
+	var b strings.Builder
+	if t.tty {
+		b.WriteString("\x1b[H\x1b[2J") // home, clear screen
+	}
+	rows, keys := t.rows()
+	fmt.Fprintf(&b, "zprof top  %s  %d processes  %s\n\n", t.ep, len(t.agg.Processes()), time.Now().Format("15:04:05"))
+	fmt.Fprintf(&b, "%-28s %-16s %9s %9s %11s %9s %9s %6s %6s\n", "PROCESS", "ACTOR", "IN/s", "OUT/s", "IN TOTAL", "P50 ms", "P99 ms", "DEPTH", "ERRORS")
+	for _, k := range keys {
+		r := rows[k]
+		fmt.Fprintf(&b, "%-28.28s %-16.16s %9s %9s %11.0f %9s %9s %6.0f %6.0f\n",
+			r.proc, r.actor, num(r.in), num(r.out), r.total, num(r.p50), num(r.p99), r.depth, r.errs)
+	}
+	if !t.tty {
+		b.WriteString("\n")
+	}
+	io.WriteString(out, b.String())
+}
+
+// num is a figure, or "-" when it is not known.
+func num(v float64) string {
+	if math.IsNaN(v) {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f", v)
+}

@@ -1,0 +1,216 @@
+package collect
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"math"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zmqflow/zmqflow/telemetry"
+)
+
+func TestHistQuantileAndSub(t *testing.T) {
+	h := &Hist{Count: 10, Bounds: []float64{1, 2, 4}, Counts: []uint64{0, 5, 5, 0}}
+	if q := h.Quantile(0.5); q != 2 {
+		t.Errorf("median %v, want 2", q)
+	}
+	if q := h.Quantile(0.75); q != 3 {
+		t.Errorf("p75 %v, want 3", q)
+	}
+	later := &Hist{Count: 20, Bounds: []float64{1, 2, 4}, Counts: []uint64{0, 5, 5, 10}}
+	d, ok := later.Sub(h)
+	if !ok || d.Count != 10 || d.Counts[3] != 10 {
+		t.Fatalf("delta %+v %v", d, ok)
+	}
+	if q := d.Quantile(0.5); q != 4 { // above the last bound: its lower bound
+		t.Errorf("delta median %v, want 4", q)
+	}
+	if _, ok := h.Sub(later); ok {
+		t.Error("a histogram minus a later one: want not ok")
+	}
+	// Exponential, the later one at a coarser scale.
+	e1 := &Hist{Count: 2, Exp: true, Scale: 1, PosOffset: 4, Pos: []uint64{1, 1}}
+	e2 := &Hist{Count: 5, Exp: true, Scale: 0, PosOffset: 2, Pos: []uint64{2, 3}}
+	d, ok = e2.Sub(e1)
+	if !ok || d.Count != 3 || d.Scale != 0 || d.PosOffset != 2 || d.Pos[0] != 0 || d.Pos[1] != 3 {
+		t.Fatalf("exponential delta %+v %v", d, ok)
+	}
+	if c := e2.Classic(1); len(c) != 1 || c[16] != 5 {
+		t.Errorf("classic %v, want 16:5", c)
+	}
+}
+
+// feed decodes and ingests batches into c, failing t on any error.
+func feed(t *testing.T, c *Collector, batches ...[][]byte) {
+	t.Helper()
+	for _, b := range batches {
+		if err := c.Ingest(b, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestAggregatorRates(t *testing.T) {
+	a := NewAggregator()
+	b1, _ := Decode(sampleBatch(start.Add(10*time.Second), 1000, []float64{0.001, 0.001}))
+	b2, _ := Decode(sampleBatch(start.Add(12*time.Second), 1600, []float64{0.001, 0.001, 0.1, 0.1}))
+	a.Add(b1, time.Now())
+	s := a.Add(b2, time.Now())
+	if len(s) != 3 || s[0].Rate != 300 {
+		t.Fatalf("rate %v, want 300 a second", s[0].Rate)
+	}
+	if p := s[2].P50; p < 0.09 || p > 0.11 { // of the last interval only
+		t.Errorf("p50 %v, want about 0.1", p)
+	}
+	if again := a.Add(b1, time.Now()); len(again) != 0 {
+		t.Errorf("an older batch gave %d samples", len(again))
+	}
+	if ps := a.Processes(); len(ps) != 1 || ps[0].Batches != 3 {
+		t.Errorf("processes %+v", ps)
+	}
+	a.Forget(time.Now().Add(time.Hour))
+	n := 0
+	a.Each(func(*ProcessInfo, *Point) { n++ })
+	if n != 0 || len(a.Processes()) != 0 {
+		t.Errorf("%d series left after Forget", n)
+	}
+}
+
+func TestStoreAndReport(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "z.db")
+	st, err := OpenStore(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := NewCollector(st)
+	for i := range 5 {
+		feed(t, c, sampleBatch(start.Add(time.Duration(i+1)*time.Second), int64(100*(i+1)), []float64{0.001, 0.002}))
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	db, err := ReadStore(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var rows int
+	var total float64
+	if err := db.QueryRow(`SELECT count(*), max(value) FROM samples WHERE metric=?`, telemetry.MetricActorMessages).Scan(&rows, &total); err != nil {
+		t.Fatal(err)
+	}
+	if rows != 5 || total != 500 {
+		t.Errorf("%d rows, total %v; want 5, 500", rows, total)
+	}
+	var tasks, failed int
+	db.QueryRow(`SELECT count(*), count(error) FROM tasks`).Scan(&tasks, &failed)
+	if tasks != 10 || failed != 5 {
+		t.Errorf("%d tasks, %d failed; want 10, 5", tasks, failed)
+	}
+	v, err := LoadView(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(v.Throughput) != 1 || len(v.Throughput[0].Points) != 4 || v.Throughput[0].Points[0][1] != 100 {
+		t.Errorf("throughput %+v", v.Throughput)
+	}
+	if len(v.Latency) != 3 || len(v.Depth) != 1 || len(v.Tasks) != 10 || len(v.Processes) != 1 {
+		t.Errorf("view: %d latency, %d depth lines, %d tasks, %d processes", len(v.Latency), len(v.Depth), len(v.Tasks), len(v.Processes))
+	}
+	var page strings.Builder
+	if err := WritePage(&page, &v); err != nil || !strings.Contains(page.String(), `"throughput":[{"name":"sink · sink[42]"`) {
+		t.Errorf("report page: %v", err)
+	}
+}
+
+func TestHandler(t *testing.T) {
+	c := NewCollector(nil)
+	feed(t, c, sampleBatch(start.Add(time.Second), 10, []float64{0.5}), sampleBatch(start.Add(2*time.Second), 30, []float64{0.5, 1.5}))
+	if err := c.Ingest([][]byte{[]byte("x")}, time.Now()); err == nil {
+		t.Fatal("a one-frame batch was taken in")
+	}
+	srv := httptest.NewServer(c.Handler())
+	defer srv.Close()
+	get := func(path string) string {
+		r, err := srv.Client().Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Body.Close()
+		b, _ := io.ReadAll(r.Body)
+		if r.StatusCode != 200 {
+			t.Fatalf("%s: %s %s", path, r.Status, b)
+		}
+		return string(b)
+	}
+	m := get("/metrics")
+	for _, want := range []string{
+		"# TYPE zmqflow_actor_messages_total counter",
+		`zmqflow_actor_messages_total{host_name="h1",service_instance_id="inst-1",service_name="sink",zmqflow_actor="sink",zmqflow_direction="in"} 30`,
+		"# TYPE zmqflow_actor_handling_duration_seconds histogram",
+		`zmqflow_actor_handling_duration_seconds_count{host_name="h1",service_instance_id="inst-1",service_name="sink",zmqflow_actor="sink"} 2`,
+		"# TYPE zmqflow_actor_mailbox_depth gauge",
+		`zprof_batches_total{result="rejected"} 1`,
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("/metrics lacks %q:\n%s", want, m)
+		}
+	}
+	var v View
+	if err := json.Unmarshal([]byte(get("/api/view")), &v); err != nil {
+		t.Fatal(err)
+	}
+	if len(v.Throughput) != 1 || v.Throughput[0].Points[0][1] != 20 || len(v.Tasks) != 4 {
+		t.Errorf("view %+v", v)
+	}
+	if !strings.Contains(get("/"), `<svg id="throughput"`) {
+		t.Error("page lacks its charts")
+	}
+	if !math.IsNaN((&Hist{}).Quantile(0.5)) {
+		t.Error("quantile of nothing: want NaN")
+	}
+}
+
+func TestAttrsJSON(t *testing.T) {
+	a := Attrs{{"a.b", "plain"}, {"q", "say \"hi\"\n<é>"}}
+	var m map[string]string
+	if err := json.Unmarshal([]byte(a.JSON()), &m); err != nil || m["a.b"] != "plain" || m["q"] != "say \"hi\"\n<é>" {
+		t.Errorf("%s: %v %v", a.JSON(), m, err)
+	}
+}
+
+// A database reopened (a restarted collector) goes on with the series it
+// holds: one row of series each, their points all joined in samples.
+func TestStoreReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "z.db")
+	for run := range 2 {
+		st, err := OpenStore(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := NewCollector(st)
+		for i := range 3 {
+			feed(t, c, sampleBatch(start.Add(time.Duration(10*run+i+1)*time.Second), int64(10*run+i), []float64{0.001}))
+		}
+		if err := st.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db, err := ReadStore(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var series, samples int
+	db.QueryRow(`SELECT count(*) FROM series`).Scan(&series)
+	db.QueryRow(`SELECT count(*) FROM samples`).Scan(&samples)
+	if series != 3 || samples != 18 {
+		t.Errorf("%d series, %d samples; want 3, 18", series, samples)
+	}
+}

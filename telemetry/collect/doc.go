@@ -1,0 +1,43 @@
+// Package collect is the engine of the telemetry collector, cmd/zprof: it
+// decodes the batches the telemetry package's exporters send (see that
+// package's doc for the wire), merges those of many processes and hosts,
+// stores them in an SQLite file, and serves them to Prometheus and to a
+// live HTML page.
+//
+//   - Decode checks a batch's frames (version, count, MaxBatchBytes),
+//     unmarshals its OTLP protobuf with OTLP's generated types, and checks
+//     what it holds: bounded sizes and nesting, counts that add up, no NaN,
+//     timestamps in order. Anything else is refused with one of the
+//     package's errors: a batch comes from the network and is hostile
+//     input until then.
+//   - An Aggregator keeps the latest point of each series (process
+//     instance, metric, attributes). The figures are cumulative, so the
+//     latest point holds the totals; rates and the percentiles of the last
+//     interval come from the difference with the point before.
+//   - A Store writes samples, tasks and processes to SQLite (pure Go,
+//     modernc.org/sqlite) in WAL mode, one transaction a second.
+//   - A Collector ties them together for cmd/zprof: Ingest a batch, serve
+//     the page (/), its data (/api/view) and Prometheus's exposition
+//     (/metrics); WritePage and LoadView make the static report.
+//
+// # The database
+//
+// Tables, with times in unix seconds (REAL) and attributes as a JSON
+// object (TEXT):
+//
+//   - processes(instance, service, host, pid, first_seen, last_seen,
+//     batches): one row a process run.
+//   - samples, a view: one row a point received, with columns time,
+//     instance, metric, kind, unit, attrs, actor, value, rate, count,
+//     sum, p50, p90, p99. value is a sum's or gauge's; rate a counter's
+//     increase a second since the series' previous row; count and sum a
+//     histogram's, cumulative; p50, p90 and p99 the histogram's quantiles
+//     over the interval since its previous row. actor repeats the
+//     zmqflow.actor attribute, for grouping. Unknown values are NULL. It
+//     joins the tables series (a series' names, once) and points (its
+//     figures, by series id), which keep the file and the writes small.
+//   - tasks(instance, worker, slot, task, label, start, "end", error): one
+//     row a task span; error is NULL when the task succeeded.
+//
+// In pandas: pd.read_sql("SELECT * FROM samples", sqlite3.connect(FILE)).
+package collect
