@@ -42,6 +42,10 @@ func newCell[M any](cfg *config) (*cell[M], error) {
 		log:   cfg.logger,
 		feeds: fds,
 	}
+	if po, ok := c.obs.(*profObserver); ok {
+		c.q.blocked = po.blocked
+		po.watchMailbox(c.name, c.q.len)
+	}
 	for _, fd := range fds {
 		if pf, ok := fd.f.(PolledFeed[M]); ok {
 			fd.polledFeed, c.polled = pf, fd

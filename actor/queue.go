@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/zmqflow/zmqflow/telemetry"
 )
 
 // envelope is a message in a mailbox, with the time it was told when the
@@ -44,6 +46,7 @@ type queue[M any] struct {
 	wake     chan struct{} // capacity 1: the receiver's alarm
 	waiters  int
 	space    chan struct{}
+	blocked  *telemetry.Counter // when profiled: nanoseconds senders waited for room
 }
 
 func newQueue[M any](m Mailbox) *queue[M] {
@@ -151,6 +154,10 @@ func (q *queue[M]) push(ctx context.Context, e envelope[M], block bool) (victim 
 // ctx to end. It is called with mu held; it returns nil with mu held again,
 // or ctx's error with mu released.
 func (q *queue[M]) awaitSpace(ctx context.Context) error {
+	if q.blocked != nil {
+		t0 := now()
+		defer func() { q.blocked.Add(uint64(now() - t0)) }()
+	}
 	q.waiters++
 	space := q.space
 	q.mu.Unlock()

@@ -283,4 +283,3 @@ func TestParseStatm(t *testing.T) {
 		}
 	}
 }
-
