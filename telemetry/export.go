@@ -191,6 +191,20 @@ func Stop(ctx context.Context) error {
 	return e.err
 }
 
+// FlushTimeout bounds Flush's wait for the collector.
+const FlushTimeout = 2 * time.Second
+
+// Flush is Stop within FlushTimeout, for the end of a program's main
+// (defer telemetry.Flush() as its first line, so that it runs after the
+// sockets have closed): the collector then has the whole run's exact
+// totals, and a collector that is absent delays the exit by FlushTimeout
+// at most. It does nothing when profiling is off.
+func Flush() {
+	ctx, cancel := context.WithTimeout(context.Background(), FlushTimeout)
+	defer cancel()
+	_ = Stop(ctx)
+}
+
 // exporter is the goroutine that reads the registry every interval and
 // ships a batch.
 type exporter struct {
