@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"go.uber.org/zap"
 )
@@ -18,7 +20,7 @@ type cell[M any] struct {
 	name   string
 	q      *queue[M]
 	obs    Observer
-	timed  bool // obs wants MessageHandled: read the clock per message
+	timing timing // whether to read the clock per message: never, always, or for a sample
 	log    *zap.Logger
 	feeds  []*feeder[M] // one per WithFeed
 	polled *feeder[M]   // the first that is a PolledFeed, if any
@@ -33,18 +35,21 @@ func newCell[M any](cfg *config) (*cell[M], error) {
 		return nil, err
 	}
 	cfg.finish()
-	_, nop := cfg.observer.(NopObserver)
 	c := &cell[M]{
-		name:  cfg.name,
-		q:     newQueue[M](cfg.mailbox),
-		obs:   cfg.observer,
-		timed: !nop,
-		log:   cfg.logger,
-		feeds: fds,
+		name:   cfg.name,
+		q:      newQueue[M](cfg.mailbox),
+		obs:    cfg.observer,
+		timing: timeAll,
+		log:    cfg.logger,
+		feeds:  fds,
 	}
-	if po, ok := c.obs.(*profObserver); ok {
+	switch po := cfg.observer.(type) {
+	case NopObserver:
+		c.timing = timeNone
+	case *profObserver:
+		c.timing = timeSample
 		c.q.blocked = po.blocked
-		po.watchMailbox(c.name, c.q.len)
+		po.watch(c.name, c.handled.Load, c.q.len)
 	}
 	for _, fd := range fds {
 		if pf, ok := fd.f.(PolledFeed[M]); ok {
@@ -57,8 +62,8 @@ func newCell[M any](cfg *config) (*cell[M], error) {
 
 func (c *cell[M]) tell(ctx context.Context, m M, block bool) error {
 	e := envelope[M]{msg: m}
-	if c.timed {
-		e.at = now()
+	if c.timing != timeNone {
+		e.at = c.stamp()
 	}
 	victim, dropped, err := c.q.push(ctx, e, block)
 	if dropped {
@@ -75,6 +80,32 @@ func (c *cell[M]) tell(ctx context.Context, m M, block bool) error {
 	default: // ctx ended while the sender waited for room
 		return fmt.Errorf("%w (actor %q): %w", ErrMailboxFull, c.name, err)
 	}
+}
+
+// timing is when a cell reads the clock: for an observer's MessageHandled,
+// for every message; for the profiler's, for a sample.
+type timing uint8
+
+const (
+	timeNone   timing = iota // NopObserver: never
+	timeAll                  // an observer: every message
+	timeSample               // the profiler: one message in sampleEvery, at random
+)
+
+// sampleEvery is the profiler's sampling rate of handling and queueing
+// times: reading the clock twice per message would cost more than the
+// rest of the profile. One in 16, chosen at random, gives percentiles as
+// good as all messages give for any actor that handles more than a few
+// hundred a second; counts are exact, from the handled counter.
+const sampleEvery = 16
+
+// stamp is the time a message is told, or 0 for a message the profiler's
+// sample leaves out. c.timing is not timeNone.
+func (c *cell[M]) stamp() time.Duration {
+	if c.timing == timeSample && rand.Uint32()%sampleEvery != 0 {
+		return 0
+	}
+	return now()
 }
 
 // abandoner is a message that someone waits on (an Ask's Request): told when
@@ -218,7 +249,7 @@ func (c *cell[M]) loop(ctx context.Context, b Behavior[M]) (exitKind, error) {
 }
 
 func (c *cell[M]) handle(ctx context.Context, b Behavior[M], e *envelope[M]) error {
-	if !c.timed {
+	if c.timing == timeNone || e.at == 0 { // not timed, or not in the sample
 		err := receive(ctx, b, e.msg)
 		c.handled.Add(1)
 		return err

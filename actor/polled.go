@@ -86,8 +86,8 @@ func (c *cell[M]) poll(fd *feeder[M], batch []envelope[M]) []envelope[M] {
 		}
 	}
 	var at time.Duration
-	if c.timed && len(msgs) > 0 {
-		at = now()
+	if c.timing != timeNone && len(msgs) > 0 {
+		at = c.stamp()
 	}
 	for _, m := range msgs {
 		batch = append(batch, envelope[M]{msg: m, at: at})

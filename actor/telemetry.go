@@ -14,9 +14,9 @@ import (
 // as if package telemetry were not there.
 
 // profObserver records one actor's figures. MessageHandled comes from the
-// actor's goroutine only (one incarnation at a time), so the histograms are
-// Recorders; the rest may come from any goroutine and use atomic
-// instruments.
+// actor's goroutine only (one incarnation at a time), and for a sample of
+// the messages (sampleEvery), so the histograms are Recorders; the rest
+// may come from any goroutine and use atomic instruments.
 type profObserver struct {
 	queueing, handling         *telemetry.Recorder
 	deadLetters, errs, restart *telemetry.Counter
@@ -37,21 +37,20 @@ func newProfObserver(name string) *profObserver {
 	var rq, rh func()
 	o.queueing, rq = telemetry.NewRecorder(telemetry.MetricActorQueueing, a)
 	o.handling, rh = telemetry.NewRecorder(telemetry.MetricActorHandling, a)
-	// Messages in are the handling histogram's count: nothing more to
-	// record per message.
-	in := telemetry.CounterFunc(telemetry.MetricActorMessages, "{message}", o.handling.Count,
-		a, telemetry.String(telemetry.AttrDirection, "in"))
-	// in first, so that its last value is read before the recorder leaves
-	o.removes = []func(){in, rq, rh}
+	o.removes = []func(){rq, rh}
 	return o
 }
 
-// watchMailbox adds the actor's mailbox depth to the gauge of its name.
-func (o *profObserver) watchMailbox(name string, depth func() int) {
-	rm := telemetry.GaugeFunc(telemetry.MetricActorMailboxDepth, "{message}", func() int64 { return int64(depth()) },
-		telemetry.String(telemetry.AttrActor, name))
+// watch adds an actor's counts that its cell keeps anyway to its series:
+// the messages it handled, and its mailbox depth. Nothing more is recorded
+// per message for them.
+func (o *profObserver) watch(name string, handled func() uint64, depth func() int) {
+	a := telemetry.String(telemetry.AttrActor, name)
+	in := telemetry.CounterFunc(telemetry.MetricActorMessages, "{message}", handled,
+		a, telemetry.String(telemetry.AttrDirection, "in"))
+	d := telemetry.GaugeFunc(telemetry.MetricActorMailboxDepth, "{message}", func() int64 { return int64(depth()) }, a)
 	o.mu.Lock()
-	o.removes = append(o.removes, rm)
+	o.removes = append(o.removes, in, d)
 	o.mu.Unlock()
 }
 

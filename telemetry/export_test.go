@@ -3,13 +3,17 @@ package telemetry
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
 
 // wait bounds every wait in the tests.
 const wait = 15 * time.Second
+
+var runSeq atomic.Int64
 
 // fakeSender stands for the socket transport: it keeps what it took, or
 // refuses everything (a collector that is absent).
@@ -79,7 +83,8 @@ func TestStopFlushesExactTotals(t *testing.T) {
 	if !Enabled() {
 		t.Fatal("not Enabled after Start")
 	}
-	who := String(AttrActor, t.Name())
+	run := fmt.Sprintf("%s-%d", t.Name(), runSeq.Add(1)) // series are cumulative: each run its own
+	who := String(AttrActor, run)
 	c := NewCounter("test.count", "{message}", who)
 	d := NewDuration("test.blocked", who)
 	g := NewGauge("test.depth", "{message}", who)
@@ -105,7 +110,7 @@ func TestStopFlushesExactTotals(t *testing.T) {
 		t.Fatal("Enabled after Stop")
 	}
 	got := figures(t, f.last(t))
-	key := "{" + AttrActor + "=" + t.Name() + "}"
+	key := "{" + AttrActor + "=" + run + "}"
 	want := map[string]float64{
 		"test.count" + key:    n,
 		"test.blocked" + key:  1.5,
