@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -25,6 +24,7 @@ type cell[M any] struct {
 	feeds  []*feeder[M] // one per WithFeed
 	polled *feeder[M]   // the first that is a PolledFeed, if any
 	slots  sync.Pool    // Ask's reply slots, reused
+	polls  uint32       // messages polled, for the profiler's sample; the actor's goroutine only
 
 	handled, deadLetters, restarts atomic.Uint64
 }
@@ -48,8 +48,16 @@ func newCell[M any](cfg *config) (*cell[M], error) {
 		c.timing = timeNone
 	case *profObserver:
 		c.timing = timeSample
-		c.q.blocked = po.blocked
-		po.watch(c.name, c.handled.Load, c.q.len)
+		c.q.sample, c.q.blocked = true, po.blocked
+		c.q.sampleMask.Store(firstSampleMask)
+		var last uint64 // the exporter's goroutine only
+		po.watch(c.name, c.handled.Load, func() int {
+			// Once a batch: adapt the sampling period to the rate.
+			n := c.handled.Load()
+			c.q.sampleMask.Store(samplePeriodMask(n - last))
+			last = n
+			return c.q.len()
+		})
 	}
 	for _, fd := range fds {
 		if pf, ok := fd.f.(PolledFeed[M]); ok {
@@ -62,8 +70,8 @@ func newCell[M any](cfg *config) (*cell[M], error) {
 
 func (c *cell[M]) tell(ctx context.Context, m M, block bool) error {
 	e := envelope[M]{msg: m}
-	if c.timing != timeNone {
-		e.at = c.stamp()
+	if c.timing == timeAll {
+		e.at = now()
 	}
 	victim, dropped, err := c.q.push(ctx, e, block)
 	if dropped {
@@ -89,20 +97,36 @@ type timing uint8
 const (
 	timeNone   timing = iota // NopObserver: never
 	timeAll                  // an observer: every message
-	timeSample               // the profiler: one message in sampleEvery, at random
+	timeSample               // the profiler: a sample of the messages
 )
 
-// sampleEvery is the profiler's sampling rate of handling and queueing
-// times: reading the clock twice per message would cost more than the
-// rest of the profile. One in 16, chosen at random, gives percentiles as
-// good as all messages give for any actor that handles more than a few
-// hundred a second; counts are exact, from the handled counter.
-const sampleEvery = 16
+// The profiler times a sample of the messages: reading the clock three
+// times per message would cost more than the rest of the profile. The
+// sampling period adapts to each actor's rate, once a batch, so that about
+// sampleTarget messages an interval are timed: enough for percentiles, and
+// a fixed cost however fast the actor goes. Counts are exact, from the
+// handled counter.
+const (
+	sampleTarget    = 128
+	maxSamplePeriod = 1024 // a power of two
+	firstSampleMask = 63   // until the first batch: one in 64
+)
 
-// stamp is the time a message is told, or 0 for a message the profiler's
-// sample leaves out. c.timing is not timeNone.
+// samplePeriodMask is the mask of the sampling period for an actor that
+// handled n messages in the last interval: the power of two nearest
+// above n/sampleTarget, at most maxSamplePeriod, less one.
+func samplePeriodMask(n uint64) uint32 {
+	p := uint64(1)
+	for p*sampleTarget < n && p < maxSamplePeriod {
+		p <<= 1
+	}
+	return uint32(p - 1)
+}
+
+// stamp is the time for a batch of messages a feed hands over with PutAll,
+// or 0 where the queue stamps its sample. c.timing is not timeNone.
 func (c *cell[M]) stamp() time.Duration {
-	if c.timing == timeSample && rand.Uint32()%sampleEvery != 0 {
+	if c.timing == timeSample {
 		return 0
 	}
 	return now()

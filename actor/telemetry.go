@@ -15,7 +15,7 @@ import (
 
 // profObserver records one actor's figures. MessageHandled comes from the
 // actor's goroutine only (one incarnation at a time), and for a sample of
-// the messages (sampleEvery), so the histograms are Recorders; the rest
+// the messages (see samplePeriodMask), so the histograms are Recorders; the rest
 // may come from any goroutine and use atomic instruments.
 type profObserver struct {
 	queueing, handling         *telemetry.Recorder
