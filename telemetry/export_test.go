@@ -56,10 +56,11 @@ func (f *fakeSender) last(t *testing.T) [][]byte {
 // useFake makes the transport a fake for the test.
 func useFake(t *testing.T, f *fakeSender) {
 	t.Helper()
+	prev := transport.Load() // socket's, when the examples link it
 	SetTransport(func(string) (Sender, error) { return f, nil })
 	t.Cleanup(func() {
 		_ = Stop(context.Background())
-		SetTransport(nil)
+		transport.Store(prev)
 	})
 }
 
