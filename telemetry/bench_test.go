@@ -12,6 +12,7 @@ func BenchmarkRecordMessage(b *testing.B) {
 	hq := NewHistogram("bench.queueing", String(AttrActor, "bench"))
 	hh := NewHistogram("bench.handling", String(AttrActor, "bench"))
 	b.ReportAllocs()
+	defer reportCPU(b)()
 	ns := int64(1)
 	for b.Loop() {
 		c.Add(1)
@@ -31,6 +32,7 @@ func BenchmarkRecordActorMessage(b *testing.B) {
 	defer rq()
 	defer rh()
 	b.ReportAllocs()
+	defer reportCPU(b)()
 	ns := int64(1)
 	for b.Loop() {
 		hq.RecordNs(ns)
