@@ -60,7 +60,11 @@ func (o *profObserver) ActorFailed(string, error) { o.errs.Add(1) }
 
 func (o *profObserver) ActorRestarted(string, int, error) { o.restart.Add(1) }
 
-func (o *profObserver) ActorStopped(string, error) {
+func (o *profObserver) ActorStopped(string, error) { o.release() }
+
+// release lets the actor's recorders and functions go, their totals kept
+// in their series. Later calls do nothing.
+func (o *profObserver) release() {
 	o.mu.Lock()
 	rms := o.removes
 	o.removes = nil
