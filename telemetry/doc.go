@@ -67,10 +67,9 @@
 // Off: sockets and actors check one bool when they are made, and a socket
 // one pointer per Send and Recv. On: two atomic adds per socket Send or
 // Recv; per actor message, a counter and a mask test under the mailbox's
-// lock, and for the sampled messages two clock reads and two histogram
-// records (a Recorder, written by the actor's goroutine alone, with no
-// locked instruction). A shared Histogram or Counter record is lock-free
-// and allocation-free. Once an interval the exporter reads the registry
+// lock, and for the sampled messages three clock reads and two histogram
+// records (a Recorder, written by the actor's goroutine alone). Every
+// record is lock-free and allocation-free. Once an interval the exporter reads the registry
 // and encodes a batch (about 0.1 ms for a few dozen series). The
 // benchmarks in bench_test.go and patterns' BenchmarkPipelineProfile
 // measure it.
