@@ -23,20 +23,55 @@ type socketProfile struct {
 	remove []func()  // takes the socket's functions out of the registry at Close
 }
 
-// sockTel holds a measured socket's counters in the registry.
+// sockTel counts a measured socket's messages and bytes, each way, with
+// one atomic add per Send or Recv: the message count and the bytes share
+// a word (a message in the top bits, its size in the low ones), folded
+// into exact totals when the exporter reads them, or by the writer when
+// the word fills up.
 type sockTel struct {
-	msgsIn, msgsOut, bytesIn, bytesOut *telemetry.Counter
+	in, out packed
 }
 
-func (t *sockTel) sent(m Msg) {
-	t.msgsOut.Add(1)
-	t.bytesOut.Add(uint64(m.Size()))
+// packed is a count of messages (top 24 bits) and of their bytes (low 40
+// bits), and the totals it is folded into.
+type packed struct {
+	word         atomic.Uint64
+	msgs, nbytes atomic.Uint64
 }
 
-func (t *sockTel) received(m Msg) {
-	t.msgsIn.Add(1)
-	t.bytesIn.Add(uint64(m.Size()))
+const (
+	packMsg   = 1 << 40       // one message in the word
+	packBytes = packMsg - 1   // the bytes' bits
+	foldAt    = 1 << 63       // half the messages' bits: fold
+	bigMsg    = packBytes / 4 // a message this big goes to the totals directly
+)
+
+func (p *packed) add(size int) {
+	if uint64(size) >= bigMsg {
+		p.msgs.Add(1)
+		p.nbytes.Add(uint64(size))
+		return
+	}
+	if v := p.word.Add(packMsg | uint64(size)); v >= foldAt || v&packBytes >= bigMsg {
+		p.fold()
+	}
 }
+
+// fold moves the word into the totals. Swap makes each count land once,
+// whoever folds.
+func (p *packed) fold() {
+	v := p.word.Swap(0)
+	p.msgs.Add(v / packMsg)
+	p.nbytes.Add(v & packBytes)
+}
+
+func (p *packed) messages() uint64 { p.fold(); return p.msgs.Load() }
+
+func (p *packed) bytes() uint64 { p.fold(); return p.nbytes.Load() }
+
+func (t *sockTel) sent(m Msg) { t.out.add(m.Size()) }
+
+func (t *sockTel) received(m Msg) { t.in.add(m.Size()) }
 
 var socketSeq atomic.Int64
 
@@ -54,13 +89,12 @@ func (s *Socket) trace(ep string) {
 		}
 		in := append(attrs[:3:3], telemetry.String(telemetry.AttrDirection, "in"))
 		out := append(attrs[:3:3], telemetry.String(telemetry.AttrDirection, "out"))
-		t := &sockTel{
-			msgsIn:   telemetry.NewCounter(telemetry.MetricSocketMessages, "{message}", in...),
-			msgsOut:  telemetry.NewCounter(telemetry.MetricSocketMessages, "{message}", out...),
-			bytesIn:  telemetry.NewCounter(telemetry.MetricSocketBytes, "By", in...),
-			bytesOut: telemetry.NewCounter(telemetry.MetricSocketBytes, "By", out...),
-		}
+		t := &sockTel{}
 		s.prof.remove = []func(){
+			telemetry.CounterFunc(telemetry.MetricSocketMessages, "{message}", t.in.messages, in...),
+			telemetry.CounterFunc(telemetry.MetricSocketMessages, "{message}", t.out.messages, out...),
+			telemetry.CounterFunc(telemetry.MetricSocketBytes, "By", t.in.bytes, in...),
+			telemetry.CounterFunc(telemetry.MetricSocketBytes, "By", t.out.bytes, out...),
 			telemetry.CounterFunc(telemetry.MetricSocketDrops, "{message}", func() uint64 {
 				return s.dropped.Load() + s.discarded.Load()
 			}, attrs...),

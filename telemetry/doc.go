@@ -65,7 +65,7 @@
 // # Cost
 //
 // Off: sockets and actors check one bool when they are made, and a socket
-// one pointer per Send and Recv. On: two atomic adds per socket Send or
+// one pointer per Send and Recv. On: one atomic add per socket Send or
 // Recv; per actor message, a counter and a mask test under the mailbox's
 // lock, and for the sampled messages three clock reads and two histogram
 // records (a Recorder, written by the actor's goroutine alone). Every
