@@ -37,6 +37,7 @@ type sockTel struct {
 type packed struct {
 	word         atomic.Uint64
 	msgs, nbytes atomic.Uint64
+	_            [64 - 3*8]byte // a cache line of its own: sockets on other cores count apart
 }
 
 const (
