@@ -84,6 +84,8 @@ func (a *Actor[M]) run(ctx context.Context, b Behavior[M], started chan<- error)
 	a.err = err
 	if ok {
 		c.obs.ActorStopped(c.name, err)
+	} else if po, prof := c.obs.(*profObserver); prof {
+		po.release() // never started: no ActorStopped, but its series let go
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"go.uber.org/zap"
 )
@@ -18,11 +19,12 @@ type cell[M any] struct {
 	name   string
 	q      *queue[M]
 	obs    Observer
-	timed  bool // obs wants MessageHandled: read the clock per message
+	timing timing // whether to read the clock per message: never, always, or for a sample
 	log    *zap.Logger
 	feeds  []*feeder[M] // one per WithFeed
 	polled *feeder[M]   // the first that is a PolledFeed, if any
 	slots  sync.Pool    // Ask's reply slots, reused
+	polls  uint32       // messages polled, for the profiler's sample; the actor's goroutine only
 
 	handled, deadLetters, restarts atomic.Uint64
 }
@@ -33,14 +35,29 @@ func newCell[M any](cfg *config) (*cell[M], error) {
 		return nil, err
 	}
 	cfg.finish()
-	_, nop := cfg.observer.(NopObserver)
 	c := &cell[M]{
-		name:  cfg.name,
-		q:     newQueue[M](cfg.mailbox),
-		obs:   cfg.observer,
-		timed: !nop,
-		log:   cfg.logger,
-		feeds: fds,
+		name:   cfg.name,
+		q:      newQueue[M](cfg.mailbox),
+		obs:    cfg.observer,
+		timing: timeAll,
+		log:    cfg.logger,
+		feeds:  fds,
+	}
+	switch po := cfg.observer.(type) {
+	case NopObserver:
+		c.timing = timeNone
+	case *profObserver:
+		c.timing = timeSample
+		c.q.sample, c.q.blocked = true, po.blocked
+		c.q.sampleMask.Store(firstSampleMask)
+		var last uint64 // the exporter's goroutine only
+		po.watch(c.name, c.handled.Load, func() int {
+			// Once a batch: adapt the sampling period to the rate.
+			n := c.handled.Load()
+			c.q.sampleMask.Store(samplePeriodMask(n - last))
+			last = n
+			return c.q.len()
+		})
 	}
 	for _, fd := range fds {
 		if pf, ok := fd.f.(PolledFeed[M]); ok {
@@ -53,7 +70,7 @@ func newCell[M any](cfg *config) (*cell[M], error) {
 
 func (c *cell[M]) tell(ctx context.Context, m M, block bool) error {
 	e := envelope[M]{msg: m}
-	if c.timed {
+	if c.timing == timeAll {
 		e.at = now()
 	}
 	victim, dropped, err := c.q.push(ctx, e, block)
@@ -71,6 +88,48 @@ func (c *cell[M]) tell(ctx context.Context, m M, block bool) error {
 	default: // ctx ended while the sender waited for room
 		return fmt.Errorf("%w (actor %q): %w", ErrMailboxFull, c.name, err)
 	}
+}
+
+// timing is when a cell reads the clock: for an observer's MessageHandled,
+// for every message; for the profiler's, for a sample.
+type timing uint8
+
+const (
+	timeNone   timing = iota // NopObserver: never
+	timeAll                  // an observer: every message
+	timeSample               // the profiler: a sample of the messages
+)
+
+// The profiler times a sample of the messages: reading the clock three
+// times per message would cost more than the rest of the profile. The
+// sampling period adapts to each actor's rate, once a batch, so that about
+// sampleTarget messages an interval are timed: enough for percentiles, and
+// a fixed cost however fast the actor goes. Counts are exact, from the
+// handled counter.
+const (
+	sampleTarget    = 128
+	maxSamplePeriod = 1024 // a power of two
+	firstSampleMask = 63   // until the first batch: one in 64
+)
+
+// samplePeriodMask is the mask of the sampling period for an actor that
+// handled n messages in the last interval: the power of two nearest
+// above n/sampleTarget, at most maxSamplePeriod, less one.
+func samplePeriodMask(n uint64) uint32 {
+	p := uint64(1)
+	for p*sampleTarget < n && p < maxSamplePeriod {
+		p <<= 1
+	}
+	return uint32(p - 1)
+}
+
+// stamp is the time for a batch of messages a feed hands over with PutAll,
+// or 0 where the queue stamps its sample. c.timing is not timeNone.
+func (c *cell[M]) stamp() time.Duration {
+	if c.timing == timeSample {
+		return 0
+	}
+	return now()
 }
 
 // abandoner is a message that someone waits on (an Ask's Request): told when
@@ -214,7 +273,7 @@ func (c *cell[M]) loop(ctx context.Context, b Behavior[M]) (exitKind, error) {
 }
 
 func (c *cell[M]) handle(ctx context.Context, b Behavior[M], e *envelope[M]) error {
-	if !c.timed {
+	if c.timing == timeNone || e.at == 0 { // not timed, or not in the sample
 		err := receive(ctx, b, e.msg)
 		c.handled.Add(1)
 		return err

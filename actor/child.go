@@ -170,7 +170,15 @@ func (ch *Child[M]) restarted(n int, cause error) {
 // stopped reports the child's end for good, once, if it ever started: a
 // subtree's children may be reported by the subtree and again by its parent.
 func (ch *Child[M]) stopped(err error) {
-	if !ch.started.Load() || !ch.ended.CompareAndSwap(false, true) {
+	if !ch.started.Load() {
+		if c := ch.cell.Load(); c != nil {
+			if po, prof := c.obs.(*profObserver); prof {
+				po.release() // never started: its series let go all the same
+			}
+		}
+		return
+	}
+	if !ch.ended.CompareAndSwap(false, true) {
 		return
 	}
 	c := ch.cell.Load()

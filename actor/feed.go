@@ -73,8 +73,8 @@ func (in Inlet[M]) PutAll(ms []M) error {
 	c := in.c
 	es := in.fd.envelopes[:0]
 	var at time.Duration
-	if c.timed {
-		at = now()
+	if c.timing != timeNone {
+		at = c.stamp()
 	}
 	for _, m := range ms {
 		es = append(es, envelope[M]{msg: m, at: at})

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/zmqflow/zmqflow/telemetry"
 )
 
 // Option configures an actor (Spawn, NewChild) or a supervisor (Supervise).
@@ -120,7 +122,11 @@ func (c *config) inherit(parent *config) {
 
 func (c *config) finish() {
 	if c.observer == nil {
-		c.observer = NopObserver{}
+		if telemetry.Enabled() {
+			c.observer = newProfObserver(c.name)
+		} else {
+			c.observer = NopObserver{}
+		}
 	}
 	if c.logger == nil || c.logger == nopLogger {
 		// One shared no-op logger: naming it per actor would cost every
@@ -157,7 +163,9 @@ func WithMailbox(m Mailbox) Option {
 }
 
 // WithObserver sets the Observer of the actor, or of the supervisor and every
-// child that has none of its own. The default is NopObserver.
+// child that has none of its own. The default is NopObserver, or, when
+// profiling is on (package telemetry), one that records the actor's
+// figures for the profiler.
 func WithObserver(o Observer) Option {
 	return option{forBoth, func(c *config) error {
 		if o == nil {

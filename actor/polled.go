@@ -86,11 +86,17 @@ func (c *cell[M]) poll(fd *feeder[M], batch []envelope[M]) []envelope[M] {
 		}
 	}
 	var at time.Duration
-	if c.timed && len(msgs) > 0 {
+	if c.timing == timeAll && len(msgs) > 0 {
 		at = now()
 	}
 	for _, m := range msgs {
-		batch = append(batch, envelope[M]{msg: m, at: at})
+		e := envelope[M]{msg: m, at: at}
+		if c.timing == timeSample { // the profiler's sample, as the queue takes it
+			if c.polls++; c.polls&c.q.sampleMask.Load() == 0 {
+				e.at = now()
+			}
+		}
+		batch = append(batch, e)
 	}
 	clear(msgs)
 	fd.polledBuf = msgs[:0]

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/zmqflow/zmqflow/telemetry"
 )
 
 // envelope is a message in a mailbox, with the time it was told when the
@@ -44,6 +46,14 @@ type queue[M any] struct {
 	wake     chan struct{} // capacity 1: the receiver's alarm
 	waiters  int
 	space    chan struct{}
+	// When profiled: a sample of the messages put is stamped here, under
+	// mu, where counting them is free, and a sample of the waits for room
+	// is timed into blocked, in nanoseconds. sampleMask+1 is the sampling
+	// period, a power of two that the profiler adapts to the actor's rate.
+	sample      bool
+	puts, waits uint32
+	sampleMask  atomic.Uint32
+	blocked     *telemetry.Counter
 }
 
 func newQueue[M any](m Mailbox) *queue[M] {
@@ -83,6 +93,11 @@ func (q *queue[M]) grow() {
 
 // putBack appends e; the caller holds mu and has checked for room.
 func (q *queue[M]) putBack(e envelope[M]) {
+	if q.sample {
+		if q.puts++; q.puts&q.sampleMask.Load() == 0 {
+			e.at = now()
+		}
+	}
 	if q.n == len(q.ring) {
 		q.grow()
 	}
@@ -151,6 +166,15 @@ func (q *queue[M]) push(ctx context.Context, e envelope[M], block bool) (victim 
 // ctx to end. It is called with mu held; it returns nil with mu held again,
 // or ctx's error with mu released.
 func (q *queue[M]) awaitSpace(ctx context.Context) error {
+	if q.blocked != nil {
+		if q.waits++; q.waits&q.sampleMask.Load() == 0 {
+			// One wait in the sampling period, timed and counted for all
+			// of them: an estimate, at a fraction of the clock reads.
+			period := uint64(q.sampleMask.Load()) + 1
+			t0 := now()
+			defer func() { q.blocked.Add(uint64(now()-t0) * period) }()
+		}
+	}
 	q.waiters++
 	space := q.space
 	q.mu.Unlock()

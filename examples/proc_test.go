@@ -120,12 +120,19 @@ func (o *output) String() string {
 // exits or ctx ends. Its output is logged if the test fails.
 func start(t *testing.T, ctx context.Context, program string, args ...string) *proc {
 	t.Helper()
+	return startEnv(t, ctx, nil, program, args...)
+}
+
+// startEnv is start with env added to the program's environment.
+func startEnv(t *testing.T, ctx context.Context, env []string, program string, args ...string) *proc {
+	t.Helper()
 	p := &proc{t: t, name: program + " " + strings.Join(args, " "), exited: make(chan struct{})}
 	p.out.changed = make(chan struct{}, 1)
 	p.cmd = exec.CommandContext(ctx, filepath.Join(programs, program), args...)
 	p.cmd.WaitDelay = 5 * time.Second
 	// A -race binary sleeps a second at exit unless told not to.
 	p.cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0 "+os.Getenv("GORACE"))
+	p.cmd.Env = append(p.cmd.Env, env...)
 	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
 	var err error
 	if p.stdin, err = p.cmd.StdinPipe(); err != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/zmqflow/zmqflow/broker/pirate"
+	"github.com/zmqflow/zmqflow/telemetry"
 )
 
 // Limits on what a point's output keeps: the head of stdout (the result) and
@@ -98,6 +99,13 @@ func handler(name, host string, slot int, fn Func) pirate.Handler {
 		}
 		o.Start, o.Duration = start.UnixNano(), int64(time.Since(start))
 		o.Worker, o.Host = name, host
+		if telemetry.Enabled() { // the point on the profile's timeline of tasks
+			span := telemetry.TaskSpan{Label: "point", Worker: name, Slot: slot, Index: t.Point, Start: start, End: start.Add(time.Duration(o.Duration))}
+			if o.Error != "" {
+				span.Err = errors.New(o.Error)
+			}
+			telemetry.Task(span)
+		}
 		b, err := json.Marshal(o)
 		if err != nil {
 			return nil, err

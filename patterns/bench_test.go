@@ -20,7 +20,7 @@ import (
 
 var benchSizes = []int{16, 1024}
 
-func rawSocket(b *testing.B, t socket.Type) *socket.Socket {
+func rawSocket(b testing.TB, t socket.Type) *socket.Socket {
 	s, err := socket.New(t)
 	if err != nil {
 		b.Fatal(err)

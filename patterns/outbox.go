@@ -9,6 +9,7 @@ import (
 
 	"github.com/zmqflow/zmqflow/actor"
 	"github.com/zmqflow/zmqflow/socket"
+	"github.com/zmqflow/zmqflow/telemetry"
 )
 
 // Outbox is a reference to actors in other processes (or other goroutines)
@@ -59,7 +60,14 @@ func openEndpoint(t socket.Type, opts []Option) (*endpoint, []string, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return &endpoint{cfg: cfg, sock: sock}, eps, nil
+	e := &endpoint{cfg: cfg, sock: sock}
+	if telemetry.Enabled() {
+		// Messages out through the reference are the count it keeps
+		// already, read at each batch: nothing more per message.
+		e.unprofile = telemetry.CounterFunc(telemetry.MetricActorMessages, "{message}", e.sent.Load,
+			telemetry.String(telemetry.AttrActor, cfg.name), telemetry.String(telemetry.AttrDirection, "out"))
+	}
+	return e, eps, nil
 }
 
 // Push makes a PUSH reference: each message goes to one of the actors behind
@@ -153,6 +161,9 @@ func (o *Outbox[M]) shut(ctx context.Context) error {
 		if errors.Is(err, socket.ErrDiscarded) {
 			o.ep.deadLetter(err, err)
 		}
+		if o.ep.unprofile != nil {
+			o.ep.unprofile()
+		}
 		if err != nil {
 			o.closeErr = fmt.Errorf("patterns: %s: %w", o.ep.cfg.name, err)
 		}
@@ -171,6 +182,8 @@ type endpoint struct {
 	sent   atomic.Uint64
 	dead   atomic.Uint64
 	late   atomic.Uint64
+
+	unprofile func() // when profiled: keeps sent's last value in the profile
 }
 
 // send sends frames over e, m being the value they encode (for dead

@@ -24,6 +24,7 @@ func (s *Socket) Bind(ep string) (string, error) {
 	if err := s.checkOpen(); err != nil {
 		return "", err
 	}
+	s.trace(ep)
 	if e.transport == "inproc" {
 		return s.bindInproc(e)
 	}

@@ -22,6 +22,7 @@ func (s *Socket) Connect(ep string) error {
 	if err := s.checkOpen(); err != nil {
 		return err
 	}
+	s.trace(ep)
 	if e.transport == "inproc" {
 		return s.connectInproc(ep, e)
 	}

@@ -12,6 +12,14 @@ import (
 // subscription messages (0x01 or 0x00, then the prefix) and anything else
 // its subscribers send.
 func (s *Socket) Recv(ctx context.Context) (Msg, error) {
+	m, err := s.recvMsg(ctx)
+	if t := s.tel.Load(); t != nil && err == nil {
+		t.received(m)
+	}
+	return m, err
+}
+
+func (s *Socket) recvMsg(ctx context.Context) (Msg, error) {
 	if err := s.checkOpen(); err != nil {
 		return nil, err
 	}

@@ -19,6 +19,14 @@ const (
 // envelope (REP), or to the one peer (PAIR). See the Socket doc for when it
 // blocks. m must have at least one frame and must not be modified afterwards.
 func (s *Socket) Send(ctx context.Context, m Msg) error {
+	err := s.sendMsg(ctx, m)
+	if t := s.tel.Load(); t != nil && err == nil {
+		t.sent(m)
+	}
+	return err
+}
+
+func (s *Socket) sendMsg(ctx context.Context, m Msg) error {
 	if len(m) == 0 {
 		return ErrEmptyMsg
 	}
@@ -71,7 +79,11 @@ func (s *Socket) Publish(m Msg) (missed int, err error) {
 		return 0, errConflateMultipart
 	}
 	topic := m[0]
-	return s.sendAll(m, func(p *pipe) bool { return s.wants(p, topic) }), nil
+	missed = s.sendAll(m, func(p *pipe) bool { return s.wants(p, topic) })
+	if t := s.tel.Load(); t != nil {
+		t.sent(m)
+	}
+	return missed, nil
 }
 
 // errConflateMultipart refuses what libzmq's ZMQ_CONFLATE does not support.

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+
+	"github.com/zmqflow/zmqflow/telemetry"
 )
 
 // Socket is a ZeroMQ socket with libzmq's semantics for its type.
@@ -59,6 +61,9 @@ type Socket struct {
 	repEnv  Msg          // REP: the request's envelope, delimiter included
 
 	subs subscriptions // SUB/XSUB: our subscriptions; XPUB: topic counts over peers
+
+	prof socketProfile // telemetry, when profiling was on at New
+	tel  atomic.Pointer[sockTel]
 }
 
 // New makes a socket of type t. It has no endpoints yet: Bind or Connect it.
@@ -99,6 +104,7 @@ func New(t Type, opts ...Option) (*Socket, error) {
 	s.sendables.Store(new([]*pipe))
 	changed := make(chan struct{})
 	s.changed.Store(&changed)
+	s.prof.on = telemetry.Enabled()
 	return s, nil
 }
 
@@ -232,6 +238,7 @@ func (s *Socket) shutdown(ctx context.Context) (discarded uint64, first bool) {
 		s.detach(p)
 	}
 	s.mon.close()
+	s.untrace()
 	return s.discarded.Load() - before, true
 }
 

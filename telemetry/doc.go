@@ -8,6 +8,79 @@
 // tcp://host:5580) turns it on for any program built on zmqflow; Start does the
 // same from Go.
 //
+// # Turning it on
+//
+// With the environment variable, no code changes: the first socket or
+// actor the program makes (the first call of Enabled) reads
+// ZMQFLOW_PROFILE and starts the exporter. A value that is not
+// transport://address is reported in one line on stderr and profiling
+// stays off; the program runs on. From Go, Start(ctx, endpoint, opts...)
+// does the same, with WithInterval (1 s by default) and WithName (the
+// service.name; the executable's name by default).
+//
+// Sockets and actors made while profiling is on are measured; those made
+// before are not (start it first). Stop sends the last batch and waits,
+// within its ctx, for it to be delivered, so that the collector holds the
+// run's exact totals; Flush is Stop within FlushTimeout, for a deferred
+// call at the top of a program's main (after every other deferred Close
+// has run). Without it, a program that ends loses the figures of its last
+// interval. The examples taskvent, taskwork, tasksink, squares and
+// gridsearch call Flush.
+//
+// Package telemetry is a leaf: it imports neither socket nor actor, which
+// import it. Batches leave through a Transport that package socket
+// registers at init (SetTransport): a PUSH socket connected to the
+// endpoint, with a send high-water mark of 4 batches. The exporter hands it
+// each batch without waiting (TrySend): a batch that finds no room, because
+// the collector is slow, absent or restarting, is dropped and counted
+// (MetricBatchesDropped, ReadStats), never waited for. Since sums are
+// cumulative, the next batch that gets through carries the totals.
+//
+// # What is measured
+//
+// Per actor (actors and supervisors given no observer of their own, or of
+// their supervisor, get one that records into this package): messages
+// handled ("in"), and, for a package patterns reference (Outbox), messages
+// sent ("out"); handling and queueing time as exponential histograms; the
+// mailbox depth; time senders were blocked at a full mailbox; dead
+// letters, failures and restarts; and a broker's own figures
+// (actor.Figures, through actor.ProfileFigures when it was given no
+// observer). Handling and queueing times are of a sample of the messages,
+// its period adapted once a batch to each actor's rate (about 128 timed
+// messages an interval), and the blocked time is estimated from a sample
+// of the waits: reading the clock for every message would cost more than
+// all the rest. Counts are exact.
+//
+// Per socket: messages and bytes each way, drops (messages dropped at a
+// high-water mark or unroutable, and those discarded at Close), and peers.
+// Per process: CPU time (user and system), resident memory, goroutines,
+// and GC pauses (the runtime's histogram, in the same exponential
+// buckets). Per task, for the timeline of tasks per worker slot: what Task
+// records, which gridsearch workers do for every point.
+//
+// Histograms use OTLP exponential buckets at one fixed Scale (3: eight
+// buckets per doubling, each about 9% wide), so that histograms from any
+// process and interval merge by adding bucket counts.
+//
+// # Cost
+//
+// Off: sockets and actors check one bool when they are made, and a socket
+// one pointer per Send and Recv. On: one atomic add per socket Send or
+// Recv; per actor message, a counter and a mask test under the mailbox's
+// lock, and for the sampled messages three clock reads and two histogram
+// records (a Recorder, written by the actor's goroutine alone). Every
+// record is lock-free and allocation-free. Once an interval the exporter reads the registry
+// and encodes a batch (about 0.1 ms for a few dozen series). The
+// benchmarks in bench_test.go and patterns' BenchmarkPipelineProfile
+// measure it.
+//
+// Library code can add its own series: NewCounter, NewDuration, NewGauge,
+// NewHistogram and NewRecorder return process-wide instruments, shared by
+// every caller with the same name and attributes, at most MaxSeries of
+// them; GaugeFunc and CounterFunc add values read once a batch. Their
+// methods are safe for concurrent use, except a Recorder's, which is for
+// one goroutine at a time.
+//
 // # The wire
 //
 // A batch is one ZeroMQ message, sent over PUSH every interval (never per

@@ -73,3 +73,16 @@ const (
 	AttrSlot   = "zmqflow.slot"
 	AttrTask   = "zmqflow.task"
 )
+
+// Names added after the first contract; a collector that does not know
+// them stores them as any other metric.
+const (
+	// Finished tasks this process did not report because more than
+	// MaxTasks waited for one batch, or their batch was dropped, a
+	// monotonic Sum.
+	MetricTasksDropped = "zmqflow.telemetry.tasks.dropped"
+	// Series beyond MaxSeries, measured but not shipped, a monotonic Sum.
+	MetricSeriesDropped = "zmqflow.telemetry.series.dropped"
+	// The mode of process.cpu.time: "user" or "system".
+	AttrCPUMode = "cpu.mode"
+)

@@ -26,6 +26,7 @@ import (
 	"syscall"
 
 	"github.com/zmqflow/zmqflow/gridsearch"
+	"github.com/zmqflow/zmqflow/telemetry"
 )
 
 // errUsage marks an error in what the user asked: exit status 2, and no work done.
@@ -36,6 +37,7 @@ func main() {
 }
 
 func mainArgs(args []string) int {
+	defer telemetry.Flush() // last: exact totals when profiling (ZMQFLOW_PROFILE)
 	// Ctrl-C cancels ctx: no new points start, running ones are given up
 	// (their commands' process groups killed), the results file is flushed
 	// and closed. SIGTERM and SIGHUP (the end of an ssh session) do the

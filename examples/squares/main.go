@@ -27,6 +27,8 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/zmqflow/zmqflow/telemetry"
 )
 
 var (
@@ -55,6 +57,7 @@ func main() {
 	default:
 		err = fmt.Errorf("unknown -role %q: want all, manager or worker", *role)
 	}
+	telemetry.Flush() // the last figures, exact totals, when profiling (ZMQFLOW_PROFILE)
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
 			err = errors.New("interrupted")

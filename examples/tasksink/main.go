@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/zmqflow/zmqflow/socket"
+	"github.com/zmqflow/zmqflow/telemetry"
 )
 
 var (
@@ -47,6 +48,7 @@ func main() {
 }
 
 func run(ctx context.Context) error {
+	defer telemetry.Flush() // last, after the sockets closed: exact totals when profiling (ZMQFLOW_PROFILE)
 	// Results from every worker come in on one PULL socket, fair-queued:
 	// each connected worker gets its turn. We bind, the workers connect.
 	receiver, err := socket.New(socket.Pull)

@@ -19,6 +19,7 @@ import (
 	"syscall"
 
 	"github.com/zmqflow/zmqflow/socket"
+	"github.com/zmqflow/zmqflow/telemetry"
 )
 
 var (
@@ -46,6 +47,7 @@ func main() {
 }
 
 func run(ctx context.Context) error {
+	defer telemetry.Flush() // last, after the sockets closed: exact totals when profiling (ZMQFLOW_PROFILE)
 	// The socket the tasks go out on. We bind and the workers connect: the
 	// ventilator is a stable part of the network, at a known address, and
 	// workers can come and go without anyone changing its configuration.

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/zmqflow/zmqflow/socket"
+	"github.com/zmqflow/zmqflow/telemetry"
 )
 
 var (
@@ -51,6 +52,7 @@ func main() {
 }
 
 func run(ctx context.Context) error {
+	defer telemetry.Flush() // last, after the sockets closed: exact totals when profiling (ZMQFLOW_PROFILE)
 	// Workers connect, upstream to the ventilator and downstream to the
 	// sink: they are the dynamic part of the network, and adding one changes
 	// nothing anywhere else.

@@ -9,9 +9,15 @@ import (
 // Report makes every Publish that changes the stats report them to obs, if
 // obs takes figures (actor.Figures), as the actor named name: each exported
 // unsigned integer field of S as a counter, each signed one as a level,
-// under the field's name. Call it before the first Publish.
+// under the field's name. Without an observer (obs nil) they go to the
+// profiler when profiling is on (actor.ProfileFigures). Call it before the
+// first Publish.
 func (b *Board[S]) Report(obs actor.Observer, name string) {
 	f, ok := obs.(actor.Figures)
+	if obs == nil {
+		f = actor.ProfileFigures()
+		ok = f != nil
+	}
 	if !ok {
 		return
 	}

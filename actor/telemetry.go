@@ -1,0 +1,136 @@
+package actor
+
+import (
+	"sync"
+	"time"
+
+	"github.com/zmqflow/zmqflow/telemetry"
+)
+
+// Profiling (package telemetry). An actor or supervisor made while
+// profiling is on, and given no observer of its own or of its supervisor,
+// gets a profObserver: its figures go to the telemetry registry under its
+// name. One made while profiling is off gets NopObserver, and its path is
+// as if package telemetry were not there.
+
+// profObserver records one actor's figures. MessageHandled comes from the
+// actor's goroutine only (one incarnation at a time), and for a sample of
+// the messages (see samplePeriodMask), so the histograms are Recorders; the rest
+// may come from any goroutine and use atomic instruments.
+type profObserver struct {
+	queueing, handling         *telemetry.Recorder
+	deadLetters, errs, restart *telemetry.Counter
+	blocked                    *telemetry.Counter // ns at a full mailbox, added by the queue
+
+	mu      sync.Mutex
+	removes []func() // at ActorStopped: the recorders' and functions' series keep their totals
+}
+
+func newProfObserver(name string) *profObserver {
+	a := telemetry.String(telemetry.AttrActor, name)
+	o := &profObserver{
+		deadLetters: telemetry.NewCounter(telemetry.MetricActorDeadLetters, "{message}", a),
+		errs:        telemetry.NewCounter(telemetry.MetricActorErrors, "{error}", a),
+		restart:     telemetry.NewCounter(telemetry.MetricActorRestarts, "{restart}", a),
+		blocked:     telemetry.NewDuration(telemetry.MetricActorBlocked, a),
+	}
+	var rq, rh func()
+	o.queueing, rq = telemetry.NewRecorder(telemetry.MetricActorQueueing, a)
+	o.handling, rh = telemetry.NewRecorder(telemetry.MetricActorHandling, a)
+	o.removes = []func(){rq, rh}
+	return o
+}
+
+// watch adds an actor's counts that its cell keeps anyway to its series:
+// the messages it handled, and its mailbox depth. Nothing more is recorded
+// per message for them.
+func (o *profObserver) watch(name string, handled func() uint64, depth func() int) {
+	a := telemetry.String(telemetry.AttrActor, name)
+	in := telemetry.CounterFunc(telemetry.MetricActorMessages, "{message}", handled,
+		a, telemetry.String(telemetry.AttrDirection, "in"))
+	d := telemetry.GaugeFunc(telemetry.MetricActorMailboxDepth, "{message}", func() int64 { return int64(depth()) }, a)
+	o.mu.Lock()
+	o.removes = append(o.removes, in, d)
+	o.mu.Unlock()
+}
+
+func (o *profObserver) ActorStarted(string) {}
+
+func (o *profObserver) ActorFailed(string, error) { o.errs.Add(1) }
+
+func (o *profObserver) ActorRestarted(string, int, error) { o.restart.Add(1) }
+
+func (o *profObserver) ActorStopped(string, error) { o.release() }
+
+// release lets the actor's recorders and functions go, their totals kept
+// in their series. Later calls do nothing.
+func (o *profObserver) release() {
+	o.mu.Lock()
+	rms := o.removes
+	o.removes = nil
+	o.mu.Unlock()
+	for _, rm := range rms {
+		rm()
+	}
+}
+
+func (o *profObserver) DeadLetter(DeadLetter) { o.deadLetters.Add(1) }
+
+func (o *profObserver) MessageHandled(_ string, queued, handling time.Duration, _ error) {
+	o.queueing.RecordNs(int64(queued))
+	o.handling.RecordNs(int64(handling))
+}
+
+func (o *profObserver) Counter(actor, name string, total uint64) {
+	profFigures.Counter(actor, name, total)
+}
+
+func (o *profObserver) Level(actor, name string, value int64) { profFigures.Level(actor, name, value) }
+
+// ProfileFigures returns the Figures that go to package telemetry, when
+// profiling is on (telemetry.Enabled), and nil when it is off: for a
+// component that reports figures to its observer and was given none. Safe
+// for concurrent use.
+func ProfileFigures() Figures {
+	if !telemetry.Enabled() {
+		return nil
+	}
+	return profFigures
+}
+
+var profFigures = &figureSeries{}
+
+// figureSeries keeps the series of every actor's figures, found without
+// allocating once made: figures are reported after every change.
+type figureSeries struct {
+	totals, levels sync.Map // actor name -> *sync.Map of figure name -> instrument
+}
+
+func (f *figureSeries) Counter(actor, name string, total uint64) {
+	c := figure(&f.totals, actor, name, func() any {
+		return telemetry.NewCounter(telemetry.MetricActorFigureTotal, "1",
+			telemetry.String(telemetry.AttrActor, actor), telemetry.String(telemetry.AttrFigure, name))
+	}).(*telemetry.Counter)
+	c.Set(total)
+}
+
+func (f *figureSeries) Level(actor, name string, value int64) {
+	g := figure(&f.levels, actor, name, func() any {
+		return telemetry.NewGauge(telemetry.MetricActorFigureLevel, "1",
+			telemetry.String(telemetry.AttrActor, actor), telemetry.String(telemetry.AttrFigure, name))
+	}).(*telemetry.Gauge)
+	g.Set(value)
+}
+
+func figure(m *sync.Map, actor, name string, make func() any) any {
+	byName, ok := m.Load(actor)
+	if !ok {
+		byName, _ = m.LoadOrStore(actor, new(sync.Map))
+	}
+	names := byName.(*sync.Map)
+	if v, ok := names.Load(name); ok {
+		return v
+	}
+	v, _ := names.LoadOrStore(name, make())
+	return v
+}

@@ -1,0 +1,218 @@
+package actor_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/zmqflow/zmqflow/actor"
+	"github.com/zmqflow/zmqflow/telemetry"
+)
+
+// captured is a telemetry transport that keeps every batch.
+type captured struct {
+	mu      sync.Mutex
+	batches [][][]byte
+}
+
+func (c *captured) TrySend(frames [][]byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.batches = append(c.batches, frames)
+	return nil
+}
+
+func (c *captured) Close(context.Context) error { return nil }
+
+// profile turns profiling on for the test, into a captured transport.
+func profile(t *testing.T) *captured {
+	t.Helper()
+	c := &captured{}
+	telemetry.SetTransport(func(string) (telemetry.Sender, error) { return c, nil })
+	if err := telemetry.Start(context.Background(), "inproc://collector", telemetry.WithInterval(wait*100)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = telemetry.Stop(context.Background())
+		telemetry.SetTransport(nil)
+	})
+	return c
+}
+
+// lastFigures stops profiling and decodes the batch Stop flushed:
+// "name{k=v,...}" -> a Sum's or Gauge's value, a histogram's count.
+func lastFigures(t *testing.T, c *captured) map[string]float64 {
+	t.Helper()
+	if err := telemetry.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	c.mu.Lock()
+	frames := c.batches[len(c.batches)-1]
+	c.mu.Unlock()
+	out := make(map[string]float64)
+	b := frames[1]
+	for len(b) > 0 {
+		_, _, n := protowire.ConsumeTag(b)
+		v, vn := protowire.ConsumeBytes(b[n:])
+		if n < 0 || vn < 0 {
+			t.Fatal("bad request")
+		}
+		b = b[n+vn:]
+		var rm metricspb.ResourceMetrics
+		if err := proto.Unmarshal(v, &rm); err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range rm.ScopeMetrics[0].Metrics {
+			switch d := m.Data.(type) {
+			case *metricspb.Metric_Sum:
+				for _, p := range d.Sum.DataPoints {
+					out[key(m.Name, p.Attributes)] = float64(p.GetAsInt()) + p.GetAsDouble()
+				}
+			case *metricspb.Metric_Gauge:
+				for _, p := range d.Gauge.DataPoints {
+					out[key(m.Name, p.Attributes)] = float64(p.GetAsInt())
+				}
+			case *metricspb.Metric_ExponentialHistogram:
+				for _, p := range d.ExponentialHistogram.DataPoints {
+					out[key(m.Name, p.Attributes)] = float64(p.Count)
+				}
+			}
+		}
+	}
+	return out
+}
+
+func key(name string, attrs []*commonpb.KeyValue) string {
+	var kv []string
+	for _, a := range attrs {
+		kv = append(kv, a.Key+"="+a.Value.GetStringValue())
+	}
+	sort.Strings(kv)
+	return name + "{" + strings.Join(kv, ",") + "}"
+}
+
+// runSeq tells runs apart (-count): series are the process's, cumulative,
+// so each run names its actors anew.
+var runSeq atomic.Int64
+
+func uniqueName(t *testing.T) string { return fmt.Sprintf("%s-%d", t.Name(), runSeq.Add(1)) }
+
+func actorKey(metric, name string, extra ...string) string {
+	kv := append([]string{telemetry.AttrActor + "=" + name}, extra...)
+	sort.Strings(kv)
+	return metric + "{" + strings.Join(kv, ",") + "}"
+}
+
+// An actor made while profiling is on, with no observer, reports what it
+// handled, its timings, dead letters and failures: exact counts.
+func TestProfiledActor(t *testing.T) {
+	c := profile(t)
+	ctx := context.Background()
+	name := uniqueName(t)
+	a, err := actor.Spawn[int](ctx, actor.BehaviorFunc[int](func(ctx context.Context, n int) error {
+		if n < 0 {
+			return errors.New("negative")
+		}
+		return nil
+	}), actor.WithName(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 500
+	for i := range n {
+		if err := a.Tell(ctx, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.Tell(ctx, -1); err != nil { // fails: an error, the actor ends
+		t.Fatal(err)
+	}
+	awaitDone(t, "actor", a.Done())
+	for range 3 {
+		_ = a.Tell(ctx, 1) // dead letters
+	}
+	got := lastFigures(t, c)
+	want := map[string]float64{
+		actorKey(telemetry.MetricActorMessages, name, telemetry.AttrDirection+"=in"): n + 1,
+		actorKey(telemetry.MetricActorErrors, name):                                  1,
+		actorKey(telemetry.MetricActorDeadLetters, name):                             3,
+		actorKey(telemetry.MetricActorMailboxDepth, name):                            0,
+		actorKey(telemetry.MetricActorRestarts, name):                                0,
+	}
+	for k, v := range want {
+		if g, ok := got[k]; !ok || g != v {
+			t.Errorf("%s = %v (present %v), want %v", k, g, ok, v)
+		}
+	}
+	// Timings are of a sample (one message in 64 before the first batch):
+	// some of the 501, never more than all, both timings of each.
+	h, q := got[actorKey(telemetry.MetricActorHandling, name)], got[actorKey(telemetry.MetricActorQueueing, name)]
+	if h < 1 || h > n+1 || h != q {
+		t.Errorf("%v handling and %v queueing times of %d messages", h, q, n+1)
+	}
+}
+
+// A supervised child is measured under its own name, and its restarts
+// counted; figures reported through actor.ProfileFigures land as totals
+// and levels.
+func TestProfiledSupervisorAndFigures(t *testing.T) {
+	c := profile(t)
+	ctx := context.Background()
+	name := uniqueName(t) + "-child"
+	child := actor.NewChild[int](name, func() actor.Behavior[int] {
+		return actor.BehaviorFunc[int](func(ctx context.Context, n int) error {
+			if n < 0 {
+				return errors.New("negative")
+			}
+			return nil
+		})
+	})
+	s, err := actor.Supervise(ctx, actor.OneForOne, []actor.ChildSpec{child},
+		actor.WithName(t.Name()), actor.WithBackoff(0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := child.Ref()
+	for _, m := range []int{1, -1, 2, 3} {
+		if err := ref.Tell(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	awaitCond(t, "child handled 4", func() bool { return ref.Stats().Handled == 4 })
+	if err := s.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f := actor.ProfileFigures()
+	if f == nil {
+		t.Fatal("ProfileFigures nil with profiling on")
+	}
+	f.Counter("broker-x", "Requests", 41)
+	f.Counter("broker-x", "Requests", 42)
+	f.Level("broker-x", "Pending", -2)
+	got := lastFigures(t, c)
+	want := map[string]float64{
+		actorKey(telemetry.MetricActorMessages, name, telemetry.AttrDirection+"=in"):             4,
+		actorKey(telemetry.MetricActorRestarts, name):                                            1,
+		actorKey(telemetry.MetricActorErrors, name):                                              1,
+		actorKey(telemetry.MetricActorFigureTotal, "broker-x", telemetry.AttrFigure+"=Requests"): 42,
+		actorKey(telemetry.MetricActorFigureLevel, "broker-x", telemetry.AttrFigure+"=Pending"):  -2,
+	}
+	for k, v := range want {
+		if g, ok := got[k]; !ok || g != v {
+			t.Errorf("%s = %v (present %v), want %v", k, g, ok, v)
+		}
+	}
+	if actor.ProfileFigures() != nil {
+		t.Error("ProfileFigures not nil with profiling off")
+	}
+}

@@ -1,0 +1,91 @@
+package pirate_test
+
+import (
+	"context"
+	"testing"
+
+	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/zmqflow/zmqflow/broker/pirate"
+	"github.com/zmqflow/zmqflow/socket"
+	"github.com/zmqflow/zmqflow/telemetry"
+)
+
+// With profiling on and no observer given, a load balancer, worker and
+// client still report: their actors, and their figures, in the batch that
+// Stop flushes.
+func TestProfiledWithoutObserver(t *testing.T) {
+	ctx := testCtx(t)
+	collector := must[*socket.Socket](t)(socket.New(socket.Pull))
+	defer collector.Close()
+	cep := must[string](t)(collector.Bind("tcp://127.0.0.1:*"))
+	if err := telemetry.Start(ctx, cep, telemetry.WithInterval(100*wait)); err != nil {
+		t.Fatal(err)
+	}
+	defer telemetry.Stop(context.Background())
+
+	b := newLB(t, inproc(), inproc(), steadyBeat)
+	w := newWorker(t, b.Backend(), echo("ok"), steadyBeat)
+	c := newClient(t, b.Frontend(), pirate.WithTimeout(wait), pirate.WithRetries(0))
+	for range 3 {
+		if _, err := c.Request(ctx, []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, closer := range []interface{ Close() error }{c, w, b} {
+		if err := closer.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := telemetry.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	batch, err := collector.Recv(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	figures := map[string]int64{} // "actor figure" -> total
+	handled := map[string]int64{} // actor -> messages in
+	req := batch[1]
+	for len(req) > 0 {
+		_, _, n := protowire.ConsumeTag(req)
+		v, vn := protowire.ConsumeBytes(req[n:])
+		if n < 0 || vn < 0 {
+			t.Fatal("bad request")
+		}
+		req = req[n+vn:]
+		var rm metricspb.ResourceMetrics
+		if err := proto.Unmarshal(v, &rm); err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range rm.ScopeMetrics[0].Metrics {
+			for _, p := range m.GetSum().GetDataPoints() {
+				a := map[string]string{}
+				for _, kv := range p.Attributes {
+					a[kv.Key] = kv.Value.GetStringValue()
+				}
+				switch m.Name {
+				case telemetry.MetricActorFigureTotal:
+					figures[a[telemetry.AttrActor]+" "+a[telemetry.AttrFigure]] = p.GetAsInt()
+				case telemetry.MetricActorMessages:
+					if a[telemetry.AttrDirection] == "in" {
+						handled[a[telemetry.AttrActor]] += p.GetAsInt()
+					}
+				}
+			}
+		}
+	}
+	for k, want := range map[string]int64{"pirate load balancer Requests": 3, "pirate load balancer Replies": 3,
+		"pirate client Replies": 3, "pirate worker Handled": 3} {
+		if figures[k] != want {
+			t.Errorf("figure %s = %d, want %d", k, figures[k], want)
+		}
+	}
+	for _, name := range []string{"pirate load balancer", "pirate worker handler"} {
+		if handled[name] == 0 {
+			t.Errorf("actor %q: no messages in (%v)", name, handled)
+		}
+	}
+}

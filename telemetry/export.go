@@ -1,0 +1,349 @@
+package telemetry
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Errors.
+var (
+	// ErrRunning is Start's error when profiling is already on.
+	ErrRunning = errors.New("telemetry: already started")
+	// ErrNoTransport is Start's error in a program that links no transport:
+	// package socket registers one when it is imported.
+	ErrNoTransport = errors.New("telemetry: no transport registered (import github.com/zmqflow/zmqflow/socket)")
+	// ErrEndpoint is the error for an endpoint that is not
+	// transport://address.
+	ErrEndpoint = errors.New("telemetry: bad endpoint")
+)
+
+// Sender is the transport's sending end, made by a Transport for one
+// endpoint. It belongs to the exporter's goroutine, which alone calls it.
+type Sender interface {
+	// TrySend sends one batch, its frames in order, without waiting: when
+	// the way to the collector has no room it returns an error at once and
+	// the batch is not sent.
+	TrySend(frames [][]byte) error
+	// Close delivers what TrySend took, for as long as ctx allows, then
+	// releases the transport.
+	Close(ctx context.Context) error
+}
+
+// Transport makes the Sender for an endpoint. Package socket registers
+// one: a PUSH socket connected to the endpoint with a small high-water
+// mark, so that a slow or absent collector costs dropped batches, never a
+// blocked program.
+type Transport func(endpoint string) (Sender, error)
+
+var transport atomic.Pointer[Transport]
+
+// SetTransport registers the transport batches go out by. Package socket
+// calls it at init; a program that has no socket has no transport.
+func SetTransport(t Transport) { transport.Store(&t) }
+
+// Option configures Start.
+type Option func(*config)
+
+type config struct {
+	interval time.Duration
+	name     string
+}
+
+// DefaultInterval is how often a batch goes out.
+const DefaultInterval = time.Second
+
+// WithInterval sets how often a batch goes out; the default is
+// DefaultInterval. Shorter than 10 ms is taken as 10 ms.
+func WithInterval(d time.Duration) Option {
+	return func(c *config) { c.interval = max(d, 10*time.Millisecond) }
+}
+
+// WithName sets service.name, the program's name in the collector. The
+// default is the executable's base name.
+func WithName(name string) Option { return func(c *config) { c.name = name } }
+
+var (
+	on  atomic.Bool // profiling is on: instruments are worth making
+	mu  sync.Mutex  // guards cur
+	cur *exporter   // the running exporter, if any
+	env sync.Once   // ZMQFLOW_PROFILE looked at
+)
+
+var processStart = time.Now()
+
+// Enabled reports whether profiling is on: sockets and actors made while
+// it is on are measured. Its first call in a program looks at
+// ZMQFLOW_PROFILE and starts profiling when it names an endpoint (a bad
+// value is reported on stderr and profiling stays off). After that it is
+// one atomic load. Safe for concurrent use.
+func Enabled() bool {
+	env.Do(startFromEnv)
+	return on.Load()
+}
+
+func startFromEnv() {
+	v, ok := os.LookupEnv(EnvProfile)
+	if !ok || v == "" {
+		return
+	}
+	if err := parseEndpoint(v); err != nil {
+		fmt.Fprintf(os.Stderr, "zmqflow: %s=%q: %v; profiling stays off\n", EnvProfile, v, err)
+		return
+	}
+	if err := start(context.Background(), v); err != nil {
+		fmt.Fprintf(os.Stderr, "zmqflow: %s=%q: %v; profiling stays off\n", EnvProfile, v, err)
+	}
+}
+
+// parseEndpoint checks that s is transport://address with a transport a
+// socket knows; the transport itself checks the address when it connects.
+func parseEndpoint(s string) error {
+	scheme, addr, ok := cut(s, "://")
+	if !ok || addr == "" {
+		return fmt.Errorf("%w %q: want transport://address, as tcp://host:5580", ErrEndpoint, s)
+	}
+	switch scheme {
+	case "tcp", "ipc", "inproc":
+	default:
+		return fmt.Errorf("%w %q: transport %q, want tcp, ipc or inproc", ErrEndpoint, s, scheme)
+	}
+	for _, r := range s {
+		if r <= ' ' || r == 0x7f {
+			return fmt.Errorf("%w %q: control character or space", ErrEndpoint, s)
+		}
+	}
+	return nil
+}
+
+func cut(s, sep string) (before, after string, found bool) {
+	for i := 0; i+len(sep) <= len(s); i++ {
+		if s[i:i+len(sep)] == sep {
+			return s[:i], s[i+len(sep):], true
+		}
+	}
+	return s, "", false
+}
+
+// Start turns profiling on: sockets and actors made from now on are
+// measured, and a batch goes to endpoint every interval from a goroutine
+// of the package, until Stop or until ctx ends (then the last batch is sent
+// without waiting for it to be delivered). It returns at once; a collector
+// that is not there yet is no error. It returns ErrRunning if profiling is
+// on already (ZMQFLOW_PROFILE, or an earlier Start), ErrEndpoint for an
+// endpoint that is not transport://address, and ErrNoTransport in a
+// program without package socket. Safe for concurrent use.
+func Start(ctx context.Context, endpoint string, opts ...Option) error {
+	env.Do(startFromEnv) // the environment first, so that it cannot start a second exporter
+	if err := parseEndpoint(endpoint); err != nil {
+		return err
+	}
+	return start(ctx, endpoint, opts...)
+}
+
+func start(ctx context.Context, endpoint string, opts ...Option) error {
+	c := config{interval: DefaultInterval, name: filepath.Base(os.Args[0])}
+	for _, o := range opts {
+		if o != nil {
+			o(&c)
+		}
+	}
+	t := transport.Load()
+	if t == nil || *t == nil {
+		return ErrNoTransport
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if cur != nil {
+		return ErrRunning
+	}
+	e := newExporter(c, *t, endpoint)
+	cur = e
+	on.Store(true)
+	go e.run(ctx)
+	return nil
+}
+
+// Stop turns profiling off: it sends the last batch, so that the totals
+// the collector holds are those of the whole run, and waits for it to be
+// delivered until ctx ends. It returns ctx's error if the batch was
+// perhaps not delivered, and nil at once if profiling was off. Every
+// goroutine of the package has ended when it returns. Safe for concurrent
+// use.
+func Stop(ctx context.Context) error {
+	mu.Lock()
+	e := cur
+	cur = nil
+	on.Store(false)
+	mu.Unlock()
+	if e == nil {
+		return nil
+	}
+	e.stop <- ctx
+	<-e.done
+	return e.err
+}
+
+// FlushTimeout bounds Flush's wait for the collector.
+const FlushTimeout = 2 * time.Second
+
+// Flush is Stop within FlushTimeout, for the end of a program's main
+// (defer telemetry.Flush() as its first line, so that it runs after the
+// sockets have closed): the collector then has the whole run's exact
+// totals, and a collector that is absent delays the exit by FlushTimeout
+// at most. It does nothing when profiling is off.
+func Flush() {
+	ctx, cancel := context.WithTimeout(context.Background(), FlushTimeout)
+	defer cancel()
+	_ = Stop(ctx)
+}
+
+// exporter is the goroutine that reads the registry every interval and
+// ships a batch.
+type exporter struct {
+	cfg      config
+	dial     Transport
+	endpoint string
+	res      resource
+	trace    [16]byte
+	stop     chan context.Context
+	done     chan struct{}
+	err      error // Close's, for Stop
+	buf      []byte
+}
+
+// Figures of the exporter itself, shipped in every batch.
+var (
+	batchesDropped = NewCounter(MetricBatchesDropped, "{batch}")
+	tasksDropped   = NewCounter(MetricTasksDropped, "{task}")
+	batchesSent    atomic.Uint64
+)
+
+// Stats are the exporter's own counters since the process started, a
+// plain value.
+type Stats struct {
+	Sent           uint64 // batches the transport took
+	BatchesDropped uint64 // batches dropped: the collector slow or absent, or too big
+	TasksDropped   uint64 // finished tasks not shipped (over MaxTasks, or in a dropped batch)
+	SeriesDropped  uint64 // instruments beyond MaxSeries, not shipped
+}
+
+// ReadStats returns the exporter's counters. Safe for concurrent use.
+func ReadStats() Stats {
+	return Stats{Sent: batchesSent.Load(), BatchesDropped: batchesDropped.Load(),
+		TasksDropped: tasksDropped.Load(), SeriesDropped: reg.dropped.Load()}
+}
+
+func newExporter(c config, t Transport, endpoint string) *exporter {
+	e := &exporter{cfg: c, dial: t, endpoint: endpoint,
+		stop: make(chan context.Context, 1), done: make(chan struct{})}
+	_, _ = rand.Read(e.trace[:])
+	host, _ := os.Hostname()
+	e.res.attrs = []Attr{
+		String("service.name", c.name),
+		String("service.instance.id", hex.EncodeToString(e.trace[:])),
+		String("host.name", host),
+		Int("process.pid", int64(os.Getpid())),
+	}
+	return e
+}
+
+func (e *exporter) run(ctx context.Context) {
+	defer close(e.done)
+	// Dialled here, not in Start: the transport makes a socket, and a
+	// socket's constructor may be what called Start.
+	snd, err := e.dial(e.endpoint)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "zmqflow: profiling to %s: %v; profiling stays off\n", e.endpoint, err)
+		e.err = err
+		e.detach()
+		return
+	}
+	tick := time.NewTicker(e.cfg.interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-tick.C:
+			e.ship(snd)
+		case sctx := <-e.stop:
+			e.ship(snd)
+			e.err = snd.Close(sctx)
+			return
+		case <-ctx.Done():
+			e.ship(snd)
+			_ = snd.Close(ctx) // ended: nothing waits for delivery
+			e.detach()
+			return
+		}
+	}
+}
+
+// detach turns profiling off when the exporter ends by itself, unless a
+// Stop already did.
+func (e *exporter) detach() {
+	mu.Lock()
+	defer mu.Unlock()
+	if cur == e {
+		cur = nil
+		on.Store(false)
+	}
+}
+
+// ship reads the figures and sends them as one batch; a batch that cannot
+// be sent at once, or is too big, is dropped and counted.
+func (e *exporter) ship(snd Sender) {
+	frames, tasks := e.batch()
+	size := 0
+	for _, f := range frames {
+		size += len(f)
+	}
+	if size <= MaxBatchBytes && snd.TrySend(frames) == nil {
+		batchesSent.Add(1)
+		return
+	}
+	batchesDropped.Add(1)
+	tasksDropped.Add(uint64(tasks))
+}
+
+// batch builds the frames of one batch. Every frame is a fresh slice: the
+// transport may still hold the last batch's.
+func (e *exporter) batch() (frames [][]byte, tasks int) {
+	now := uint64(time.Now().UnixNano())
+	start := uint64(processStart.UnixNano())
+	pts := readProcess(nil)
+	pts = readRegistry(pts)
+	metrics := appendMetrics(make([]byte, 0, len(e.buf)+1024), &e.res, start, now, pts)
+	e.buf = metrics[:0:len(metrics)] // only its size is kept, as the next one's guess
+	frames = [][]byte{[]byte(Version), metrics}
+	spans := takeTasks()
+	if len(spans) > 0 {
+		frames = append(frames, appendTrace(nil, &e.res, e.trace, spans))
+	}
+	return frames, len(spans)
+}
+
+func readRegistry(pts []point) []point {
+	for _, s := range reg.all() {
+		p := point{name: s.name, unit: s.unit, kind: s.kind, attrs: s.attrs}
+		switch s.kind {
+		case kindHist:
+			p.hist = s.histogram()
+		case kindDuration:
+			p.f, p.isFloat = float64(s.value())*1e-9, true
+		default:
+			p.i = s.value()
+		}
+		pts = append(pts, p)
+	}
+	if n := reg.dropped.Load(); n > 0 {
+		pts = append(pts, point{name: MetricSeriesDropped, unit: "{series}", kind: kindSum, i: int64(n)})
+	}
+	return pts
+}

@@ -1,0 +1,291 @@
+package telemetry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// wait bounds every wait in the tests.
+const wait = 15 * time.Second
+
+var runSeq atomic.Int64
+
+// fakeSender stands for the socket transport: it keeps what it took, or
+// refuses everything (a collector that is absent).
+type fakeSender struct {
+	mu      sync.Mutex
+	batches [][][]byte
+	refuse  bool
+	closed  bool
+}
+
+var errFull = errors.New("fake: no room")
+
+func (f *fakeSender) TrySend(frames [][]byte) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.refuse {
+		return errFull
+	}
+	f.batches = append(f.batches, frames)
+	return nil
+}
+
+func (f *fakeSender) Close(context.Context) error {
+	f.mu.Lock()
+	f.closed = true
+	f.mu.Unlock()
+	return nil
+}
+
+func (f *fakeSender) last(t *testing.T) [][]byte {
+	t.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.batches) == 0 {
+		t.Fatal("no batch sent")
+	}
+	return f.batches[len(f.batches)-1]
+}
+
+// useFake makes the transport a fake for the test.
+func useFake(t *testing.T, f *fakeSender) {
+	t.Helper()
+	prev := transport.Load() // socket's, when the examples link it
+	SetTransport(func(string) (Sender, error) { return f, nil })
+	t.Cleanup(func() {
+		_ = Stop(context.Background())
+		transport.Store(prev)
+	})
+}
+
+func stop(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	if err := Stop(ctx); err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+}
+
+// The batch that Stop sends holds the exact totals, and every kind of
+// figure: a counter, a duration, a gauge, a histogram, the process's.
+func TestStopFlushesExactTotals(t *testing.T) {
+	f := &fakeSender{}
+	useFake(t, f)
+	if err := Start(context.Background(), "inproc://collector", WithInterval(time.Hour), WithName("flush")); err != nil {
+		t.Fatal(err)
+	}
+	if !Enabled() {
+		t.Fatal("not Enabled after Start")
+	}
+	run := fmt.Sprintf("%s-%d", t.Name(), runSeq.Add(1)) // series are cumulative: each run its own
+	who := String(AttrActor, run)
+	c := NewCounter("test.count", "{message}", who)
+	d := NewDuration("test.blocked", who)
+	g := NewGauge("test.depth", "{message}", who)
+	h := NewHistogram("test.handling", who)
+	r, remove := NewRecorder("test.handling", who)
+	const n = 12345
+	for i := range n {
+		c.Add(1)
+		h.RecordNs(int64(i))
+		r.RecordNs(int64(i))
+	}
+	remove()
+	d.Add(1_500_000_000)
+	g.Set(-4)
+	live := 7
+	rmGauge := GaugeFunc("test.peers", "{peer}", func() int64 { return int64(live) }, who)
+	defer rmGauge()
+	rmCounter := CounterFunc("test.sent", "{message}", func() uint64 { return 99 }, who)
+	rmCounter() // its last value stays
+
+	stop(t)
+	if Enabled() {
+		t.Fatal("Enabled after Stop")
+	}
+	got := figures(t, f.last(t))
+	key := "{" + AttrActor + "=" + run + "}"
+	want := map[string]float64{
+		"test.count" + key:    n,
+		"test.blocked" + key:  1.5,
+		"test.depth" + key:    -4,
+		"test.handling" + key: 2 * n,
+		"test.peers" + key:    7,
+		"test.sent" + key:     99,
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %v, want %v", k, got[k], v)
+		}
+	}
+	for _, name := range []string{MetricGoroutines + "{}", MetricProcessMemoryUsage + "{}", MetricProcessCPUTime + "{cpu.mode=user}", MetricBatchesDropped + "{}"} {
+		if _, ok := got[name]; !ok {
+			t.Errorf("no %s in the batch", name)
+		}
+	}
+	if got[MetricGoroutines+"{}"] < 1 || got[MetricProcessMemoryUsage+"{}"] <= 0 {
+		t.Errorf("process figures: %v goroutines, %v bytes", got[MetricGoroutines+"{}"], got[MetricProcessMemoryUsage+"{}"])
+	}
+	if _, ok := got[MetricGCPause+"{}"]; !ok {
+		t.Error("no GC pauses")
+	}
+	if !f.closed {
+		t.Error("transport not closed at Stop")
+	}
+}
+
+// With the collector absent (the transport refuses every batch), recording
+// goes on unhindered, Stop returns, and the dropped batches are counted.
+func TestAbsentCollectorDropsAndCounts(t *testing.T) {
+	f := &fakeSender{refuse: true}
+	useFake(t, f)
+	before := ReadStats().BatchesDropped
+	if err := Start(context.Background(), "tcp://127.0.0.1:9", WithInterval(10*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	c := NewCounter("test.absent", "{message}")
+	deadline := time.Now().Add(wait)
+	for ReadStats().BatchesDropped < before+3 {
+		for range 1000 {
+			c.Add(1)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d batches dropped within %v, want 3", ReadStats().BatchesDropped-before, wait)
+		}
+		time.Sleep(time.Millisecond) // the exporter's interval is what we wait for
+	}
+	stop(t)
+	if n := ReadStats().BatchesDropped - before; n < 4 {
+		t.Errorf("%d batches dropped, want the refused ones and Stop's", n)
+	}
+}
+
+func TestTaskSpans(t *testing.T) {
+	f := &fakeSender{}
+	useFake(t, f)
+	if err := Start(context.Background(), "inproc://collector", WithInterval(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Unix(2000, 0)
+	for i := range 3 {
+		var err error
+		if i == 2 {
+			err = errors.New("bad point")
+		}
+		Task(TaskSpan{Label: "point", Worker: "w", Slot: i, Index: 10 + i, Start: t0, End: t0.Add(time.Duration(i+1) * time.Second), Err: err})
+	}
+	stop(t)
+	ss := spans(t, f.last(t))
+	if len(ss) != 3 {
+		t.Fatalf("%d spans, want 3", len(ss))
+	}
+	for i, s := range ss {
+		if s.Name != "point" || s.EndTimeUnixNano-s.StartTimeUnixNano != uint64(i+1)*1e9 {
+			t.Errorf("span %d: %q %d..%d", i, s.Name, s.StartTimeUnixNano, s.EndTimeUnixNano)
+		}
+		a := attrMap(t, s.Attributes)
+		if a[AttrSlot] != int64(i) || a[AttrTask] != int64(10+i) || a[AttrWorker] != "w" {
+			t.Errorf("span %d attributes %v", i, a)
+		}
+	}
+	if ss[2].Status.Message != "bad point" {
+		t.Errorf("failed task's status %v", ss[2].Status)
+	}
+	Task(TaskSpan{Label: "after"}) // off: nothing, no panic
+}
+
+func TestTasksOverBoundDropped(t *testing.T) {
+	f := &fakeSender{}
+	useFake(t, f)
+	if err := Start(context.Background(), "inproc://collector", WithInterval(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	before := ReadStats().TasksDropped
+	for range MaxTasks + 5 {
+		Task(TaskSpan{Label: "t"})
+	}
+	if n := ReadStats().TasksDropped - before; n != 5 {
+		t.Errorf("%d tasks dropped, want 5", n)
+	}
+	stop(t)
+	if n := len(spans(t, f.last(t))); n != MaxTasks {
+		t.Errorf("%d spans, want %d", n, MaxTasks)
+	}
+}
+
+func TestStartErrors(t *testing.T) {
+	f := &fakeSender{}
+	useFake(t, f)
+	for _, ep := range []string{"", "localhost:5580", "udp://x:1", "tcp://", "tcp://a b:1"} {
+		if err := Start(context.Background(), ep); !errors.Is(err, ErrEndpoint) {
+			t.Errorf("Start(%q) = %v, want ErrEndpoint", ep, err)
+		}
+	}
+	if err := Start(context.Background(), "tcp://127.0.0.1:9"); err != nil {
+		t.Fatal(err)
+	}
+	if err := Start(context.Background(), "tcp://127.0.0.1:9"); !errors.Is(err, ErrRunning) {
+		t.Errorf("second Start = %v, want ErrRunning", err)
+	}
+	stop(t)
+	SetTransport(nil)
+	if err := Start(context.Background(), "tcp://127.0.0.1:9"); !errors.Is(err, ErrNoTransport) {
+		t.Errorf("Start without transport = %v, want ErrNoTransport", err)
+	}
+}
+
+// A ctx that ends stops the exporter as Stop would, without waiting for
+// delivery; Stop afterwards returns at once.
+func TestStartCtxEnds(t *testing.T) {
+	f := &fakeSender{}
+	useFake(t, f)
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := Start(ctx, "inproc://collector", WithInterval(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	deadline := time.Now().Add(wait)
+	for Enabled() {
+		if time.Now().After(deadline) {
+			t.Fatal("still on after ctx ended")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	stop(t)
+	_ = f.last(t) // the last batch went
+}
+
+// A bad ZMQFLOW_PROFILE leaves profiling off, with a line on stderr.
+func TestEnvBad(t *testing.T) {
+	f := &fakeSender{}
+	useFake(t, f)
+	for _, v := range []string{"localhost:5580", "tcp://", "http://x:1"} {
+		t.Setenv(EnvProfile, v)
+		startFromEnv()
+		if on.Load() {
+			t.Fatalf("%s=%q turned profiling on", EnvProfile, v)
+		}
+	}
+	t.Setenv(EnvProfile, "tcp://127.0.0.1:9")
+	startFromEnv()
+	if !on.Load() {
+		t.Fatal("a good endpoint left profiling off")
+	}
+	stop(t)
+}
+
+func TestParseStatm(t *testing.T) {
+	for in, want := range map[string]int64{"100 25 3 4 0 5 0\n": 25, "1 2": 2, "": -1, "1": -1, "1 -2": -1, "1 x": -1, "1 99999999999999999999": -1} {
+		n, ok := parseStatm([]byte(in))
+		if (want < 0) == ok || (ok && n != want) {
+			t.Errorf("parseStatm(%q) = %d, %v; want %d", in, n, ok, want)
+		}
+	}
+}

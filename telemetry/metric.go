@@ -1,0 +1,227 @@
+package telemetry
+
+import (
+	"math"
+	"sync/atomic"
+)
+
+// Counter is a total that only grows: a monotonic cumulative Sum on the
+// wire. Its methods are safe for concurrent use and never block; Add is one
+// atomic add.
+type Counter struct{ v atomic.Uint64 }
+
+// Add adds n to the total.
+func (c *Counter) Add(n uint64) { c.v.Add(n) }
+
+// Load returns the total.
+func (c *Counter) Load() uint64 { return c.v.Load() }
+
+// Set sets the total, for a total kept elsewhere and reported whole (an
+// actor's Figures). It must not go down.
+func (c *Counter) Set(total uint64) { c.v.Store(total) }
+
+// Gauge is a level that goes up and down: an OTLP Gauge. Its methods are
+// safe for concurrent use and never block.
+type Gauge struct{ v atomic.Int64 }
+
+// Set sets the level.
+func (g *Gauge) Set(v int64) { g.v.Store(v) }
+
+// Add moves the level by d.
+func (g *Gauge) Add(d int64) { g.v.Add(d) }
+
+// Load returns the level.
+func (g *Gauge) Load() int64 { return g.v.Load() }
+
+// The buckets of every Histogram: OTLP exponential buckets at one fixed
+// scale, so that histograms from any process and any interval merge by
+// adding counts bucket by bucket.
+const (
+	// Scale is the exponential histograms' scale: 2^Scale buckets per
+	// doubling, each bucket (base^i, base^(i+1)] with base = 2^(2^-Scale),
+	// about 9% wide.
+	Scale = 3
+	// bucketsPerOctave is 2^Scale.
+	bucketsPerOctave = 1 << Scale
+	// minIndex and maxIndex bound the buckets kept: 2^-32 s (a quarter of
+	// a nanosecond) to 2^16 s (18 hours). Values beyond go to the end
+	// buckets, so that a histogram is a fixed array, recorded without a
+	// lock or an allocation.
+	minIndex = -32 * bucketsPerOctave
+	maxIndex = 16*bucketsPerOctave - 1
+	nBuckets = maxIndex - minIndex + 1
+)
+
+// octaveBounds are the mantissa bits of 2^(k/8) for k = 1..7: the bucket
+// boundaries inside one doubling.
+var octaveBounds = func() (b [bucketsPerOctave - 1]uint64) {
+	for k := range b {
+		b[k] = math.Float64bits(math.Exp2(float64(k+1)/bucketsPerOctave)) & mantissaMask
+	}
+	return b
+}()
+
+const mantissaMask = 1<<52 - 1
+
+// octaveCell maps the top 8 bits of a mantissa to how many of
+// octaveBounds lie below that 1/256 of the octave. A bucket is wider than
+// 23 cells, so at most one boundary falls inside a cell: one comparison
+// settles it.
+var octaveCell = func() (t [256]uint8) {
+	for c := range t {
+		lo := uint64(c) << 44
+		for _, b := range octaveBounds {
+			if b < lo {
+				t[c]++
+			}
+		}
+	}
+	return t
+}()
+
+// bucketIndex returns the OTLP index of the bucket that holds v > 0 at
+// Scale: the i with base^i < v <= base^(i+1). It reads the exponent and
+// looks the mantissa up, rather than take a logarithm.
+func bucketIndex(v float64) int {
+	bits := math.Float64bits(v)
+	exp := int(bits>>52&0x7ff) - 1023
+	mant := bits & mantissaMask
+	if exp == -1023 { // subnormal: far below minIndex anyway
+		return minIndex
+	}
+	if mant == 0 { // an exact power of two is the top of the bucket below
+		return exp*bucketsPerOctave - 1
+	}
+	k := int(octaveCell[mant>>44])
+	if k < len(octaveBounds) && mant > octaveBounds[k] {
+		k++
+	}
+	return exp*bucketsPerOctave + k
+}
+
+// Histogram is a distribution of durations in OTLP exponential buckets at
+// Scale, cumulative since it was made. Record is lock-free and does not
+// allocate: two atomic adds. Its methods are safe for concurrent use.
+type Histogram struct {
+	zero    atomic.Uint64 // values <= 0
+	sumNs   atomic.Int64
+	buckets [nBuckets]atomic.Uint64
+}
+
+// RecordNs records a duration in nanoseconds.
+func (h *Histogram) RecordNs(ns int64) {
+	if ns <= 0 {
+		h.zero.Add(1)
+		return
+	}
+	h.sumNs.Add(ns)
+	h.buckets[clampIndex(bucketIndex(float64(ns)*1e-9))-minIndex].Add(1)
+}
+
+// RecordSeconds records a duration in seconds.
+func (h *Histogram) RecordSeconds(s float64) {
+	if !(s > 0) {
+		h.zero.Add(1)
+		return
+	}
+	h.sumNs.Add(int64(s * 1e9))
+	h.buckets[clampIndex(bucketIndex(s))-minIndex].Add(1)
+}
+
+func clampIndex(i int) int { return min(max(i, minIndex), maxIndex) }
+
+// Recorder is a Histogram written by one goroutine at a time (an actor's,
+// from its own goroutine), read by the exporter at any time. Its Record
+// is an atomic load and store per field, not a read-modify-write: no
+// cache line fought over by writers, and cheaper than a Histogram's where
+// an atomic store is a plain one (arm64; on amd64 it is an exchange).
+// Make one with NewRecorder; two goroutines recording at once lose counts.
+type Recorder struct{ h Histogram }
+
+// RecordNs records a duration in nanoseconds.
+func (r *Recorder) RecordNs(ns int64) {
+	if ns <= 0 {
+		r.h.zero.Store(r.h.zero.Load() + 1)
+		return
+	}
+	r.h.sumNs.Store(r.h.sumNs.Load() + ns)
+	b := &r.h.buckets[clampIndex(bucketIndex(float64(ns)*1e-9))-minIndex]
+	b.Store(b.Load() + 1)
+}
+
+// Count returns how many durations were recorded.
+func (r *Recorder) Count() uint64 {
+	var acc histAcc
+	r.h.addTo(&acc)
+	return acc.count()
+}
+
+// histAcc adds histograms up, for a batch.
+type histAcc struct {
+	zero    uint64
+	sumNs   int64
+	buckets [nBuckets]uint64
+}
+
+func (h *Histogram) addTo(a *histAcc) {
+	a.zero += h.zero.Load()
+	a.sumNs += h.sumNs.Load()
+	for i := range h.buckets {
+		a.buckets[i] += h.buckets[i].Load()
+	}
+}
+
+// mergeInto adds h's counts to dst atomically: a Recorder that goes away
+// leaves its counts in its series.
+func (h *Histogram) mergeInto(dst *Histogram) {
+	dst.zero.Add(h.zero.Load())
+	dst.sumNs.Add(h.sumNs.Load())
+	for i := range h.buckets {
+		if n := h.buckets[i].Load(); n != 0 {
+			dst.buckets[i].Add(n)
+		}
+	}
+}
+
+func (a *histAcc) count() uint64 {
+	n := a.zero
+	for _, c := range a.buckets {
+		n += c
+	}
+	return n
+}
+
+// histSnap is a histogram read for a batch: the buckets from the first
+// non-empty one to the last, and the count they add up to, so that count
+// and buckets agree even while others record.
+type histSnap struct {
+	count, zero uint64
+	sum         float64
+	hasSum      bool
+	offset      int32
+	counts      []uint64
+}
+
+func (a *histAcc) snapshot() histSnap {
+	s := histSnap{zero: a.zero, count: a.count(), sum: float64(a.sumNs) * 1e-9, hasSum: true}
+	first, last := -1, -1
+	for i, n := range a.buckets {
+		if n != 0 {
+			if first < 0 {
+				first = i
+			}
+			last = i
+		}
+	}
+	if first >= 0 {
+		s.offset = int32(first + minIndex)
+		s.counts = append([]uint64(nil), a.buckets[first:last+1]...)
+	}
+	return s
+}
+
+func (h *Histogram) snapshot() histSnap {
+	var a histAcc
+	h.addTo(&a)
+	return a.snapshot()
+}
