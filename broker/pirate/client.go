@@ -57,6 +57,7 @@ type Client struct {
 	g       *run.Group
 	sock    *socket.Socket
 	waiting *waitTable
+	rd      *reader
 	session [8]byte
 	seq     atomic.Uint64
 
@@ -117,9 +118,10 @@ func NewClient(endpoint string, opts ...Option) (*Client, error) {
 	rand.Read(c.session[:])
 	log := cfg.Log
 	counts, waiting := c.counts, c.waiting
+	c.rd = newReader(sock, waiting, counts, log)
 	child := actor.NewChild(clientName,
 		func() actor.Behavior[socket.Msg] { return &replies{waiting: waiting, counts: counts, log: log} },
-		actor.WithFeed[socket.Msg](&replyFeed{sock: sock, waiting: waiting}))
+		actor.WithFeed[socket.Msg](&replyFeed{c.rd}))
 	if c.g, err = run.Start(context.Background(), clientName+" supervisor", []*socket.Socket{sock},
 		[]actor.ChildSpec{child}, cfg.Supervision()...); err != nil {
 		return nil, fmt.Errorf("pirate: client: %w", err)
@@ -141,7 +143,8 @@ func (c *Client) Request(ctx context.Context, body ...[]byte) ([][]byte, error) 
 	c.counts.requests.Add(1)
 	defer c.counts.publish()
 	c.waiting.put(key, ch)
-	defer c.waiting.take(key)
+	c.rd.waitingNow()
+	defer c.rd.done(key)
 
 	msg := make(socket.Msg, 0, len(body)+2)
 	msg = append(append(msg, id[:], nil), body...)
@@ -151,9 +154,7 @@ func (c *Client) Request(ctx context.Context, body ...[]byte) ([][]byte, error) 
 		if attempt > 1 {
 			c.counts.resends.Add(1)
 		}
-		sendCtx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
-		err := c.sock.Send(sendCtx, msg)
-		cancel()
+		err := c.send(ctx, msg)
 		switch {
 		case errors.Is(err, socket.ErrClosed):
 			return nil, ErrClosed
@@ -163,15 +164,13 @@ func (c *Client) Request(ctx context.Context, body ...[]byte) ([][]byte, error) 
 			return nil, fmt.Errorf("pirate: client: %w", err)
 		}
 		timer.Reset(c.cfg.Timeout)
-		select {
-		case reply := <-ch:
+		reply, err := c.rd.await(ctx, ch, timer.C, c.g.Done())
+		if err == nil {
 			c.counts.replies.Add(1)
 			return reply, nil
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-c.g.Done():
-			return nil, ErrClosed
-		case <-timer.C:
+		}
+		if !errors.Is(err, errAttempt) {
+			return nil, err
 		}
 		if attempt > c.cfg.Retries {
 			c.counts.failed.Add(1)
@@ -179,6 +178,17 @@ func (c *Client) Request(ctx context.Context, body ...[]byte) ([][]byte, error) 
 		}
 		c.cfg.Log.Debug("no reply; resending", zap.Int("attempt", attempt))
 	}
+}
+
+// send sends msg within WithTimeout; most often there is room at once,
+// and then no clock is set for the deadline.
+func (c *Client) send(ctx context.Context, msg socket.Msg) error {
+	if err := c.sock.TrySend(msg); !errors.Is(err, socket.ErrWouldBlock) {
+		return err
+	}
+	sendCtx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	return c.sock.Send(sendCtx, msg)
 }
 
 // Stats returns a snapshot of the client's counters.
@@ -215,6 +225,21 @@ func (w *waitTable) give(id []byte, body [][]byte) bool {
 	return true
 }
 
+// empty reports whether no Request waits.
+func (w *waitTable) empty() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.m) == 0
+}
+
+// leave removes id and reports whether the table is empty now.
+func (w *waitTable) leave(id string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.m, id)
+	return len(w.m) == 0
+}
+
 // take removes and returns the channel waiting under id; nil if none is.
 func (w *waitTable) take(id string) chan [][]byte {
 	w.mu.Lock()
@@ -223,34 +248,6 @@ func (w *waitTable) take(id string) chan [][]byte {
 	w.mu.Unlock()
 	return ch
 }
-
-// replyFeed reads the Client's socket: it hands each reply to the Request
-// that waits for its id, and puts the rest in the actor's mailbox.
-type replyFeed struct {
-	sock    *socket.Socket
-	waiting *waitTable
-}
-
-func (f *replyFeed) Run(ctx context.Context, in actor.Inlet[socket.Msg]) error {
-	for {
-		m, err := f.sock.Recv(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("pirate: client: receive: %w", err)
-		}
-		if id, body, err := clientReply(m); err == nil && f.waiting.give(id, body) {
-			continue
-		}
-		if in.Put(m) != nil {
-			return nil // the actor is stopping
-		}
-	}
-}
-
-// Close does nothing: the socket is the Client's, closed after the actor.
-func (f *replyFeed) Close() error { return nil }
 
 // replies is the Client's actor: it counts and logs the replies no
 // Request waits for.
