@@ -37,21 +37,25 @@ import (
 // lbbroker takes exactly [client, "", request] from a client, so it cannot
 // carry the id at all: its clients are REQ sockets.
 //
-// The Client is one DEALER socket and one actor, "pirate client", whose
-// mailbox the socket feeds. Each Request sends from its caller's
-// goroutine, after writing the id it waits for in a table the Client keeps
-// (not the actor: a restart of the actor, a bug, loses no waiting
-// Request), and removes it when it returns. The feed hands each reply
-// straight to the Request waiting for its id, so that a reply costs no
-// more hops between goroutines than a REQ socket's; the actor gets what
-// no Request waits for, late and malformed replies, and counts and logs
-// them.
+// The Client is one DEALER socket and one actor, "pirate client". Each
+// Request sends from its caller's goroutine, after writing the id it
+// waits for in a table the Client keeps (not the actor: a restart of the
+// actor, a bug, loses no waiting Request), and removes it when it
+// returns. The Requests read the socket themselves, one at a time: the one
+// reading hands each reply to the Request waiting for its id, its own
+// included, so that a Request alone in flight gets its reply with no
+// hand-over between goroutines, as from a REQ socket; it counts (late)
+// and logs (malformed) what no Request waits for. Once no Request has
+// waited for a few milliseconds, the actor's feed reads the socket
+// instead, until a Request waits again: the actor gets the late and
+// malformed replies that come meanwhile, and counts and logs them.
 //
 // Concurrency: a Client is safe for concurrent use; Requests from many
 // goroutines share the socket, each blocking its caller only, until its
 // reply, its last timeout, its ctx, or Close. NewClient starts the actor's
-// goroutine, its supervisor's and the socket's reader; Close ends them and
-// returns after they have ended, and Requests waiting fail with ErrClosed.
+// goroutine, its supervisor's and its feed's, which reads the socket while
+// no Request waits; Close ends them and returns after they have ended,
+// and Requests waiting fail with ErrClosed.
 type Client struct {
 	cfg     config
 	g       *run.Group

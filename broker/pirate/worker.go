@@ -44,13 +44,17 @@ type Handler func(ctx context.Context, request [][]byte) ([][]byte, error)
 // the load balancer gives the Worker no new request until it has sent it.
 //
 // A Worker is two actors under a supervisor. The handler, "pirate worker
-// handler", has the socket for its mailbox: it runs the Handler on one
-// request at a time and sends the reply itself, so that a request costs no
-// more hops between goroutines than in the guide's ppworker. The socket's
-// feed notes when the broker was last heard from and keeps heartbeats out
-// of the mailbox. The session, "pirate worker", owns the socket's life:
-// its mailbox is a clock (the heartbeat interval); it sends HEARTBEAT at
-// each tick, and fails when the broker has been silent too long. The
+// handler", has the socket for its mailbox and reads it from its own
+// goroutine between requests (actor.PolledFeed): it runs the Handler on
+// one request at a time and sends the reply itself, so that a request
+// costs no hand-over between goroutines, as in the guide's ppworker loop.
+// Whoever reads the socket notes when the broker was last heard from, and
+// heartbeats never reach the Handler. The session, "pirate worker", owns
+// the socket's life: its mailbox is a clock (the heartbeat interval); at
+// each tick it reads what the socket holds (the handler, at a long
+// request, does not; requests it finds wait for the handler, up to a
+// thousand), sends HEARTBEAT, and fails when the broker has been silent
+// too long. The
 // supervisor's restart, after the reconnect back-off (actor.WithBackoff,
 // for as many restarts as it takes), is the reconnect: a new socket, READY.
 // Since the handler is an actor of its own, heartbeats go on while it
@@ -59,9 +63,9 @@ type Handler func(ctx context.Context, request [][]byte) ([][]byte, error)
 // others, or forgotten them too).
 //
 // Concurrency: a Worker is safe for concurrent use. It runs the goroutines
-// of its two actors, their supervisor's, one that reads the socket and one
-// for the clock; NewWorker starts them, and Close cancels the handler's
-// ctx and returns after all of them have ended.
+// of its two actors (the handler's reads the socket), their supervisor's,
+// and one for the clock; NewWorker starts them, and Close cancels the
+// handler's ctx and returns after all of them have ended.
 type Worker struct {
 	g      *run.Group
 	shared *workerShared
