@@ -143,7 +143,9 @@ func (c *Client) Request(ctx context.Context, body ...[]byte) ([][]byte, error) 
 	copy(id[:8], c.session[:])
 	binary.BigEndian.PutUint64(id[8:], c.seq.Add(1))
 	key := string(id[:])
-	ch := make(chan [][]byte, 1)
+	slot := getSlot()
+	defer putSlot(slot) // after done: then nothing sends to its channel
+	ch, timer := slot.ch, slot.timer
 	c.counts.requests.Add(1)
 	defer c.counts.publish()
 	c.waiting.put(key, ch)
@@ -152,8 +154,6 @@ func (c *Client) Request(ctx context.Context, body ...[]byte) ([][]byte, error) 
 
 	msg := make(socket.Msg, 0, len(body)+2)
 	msg = append(append(msg, id[:], nil), body...)
-	timer := time.NewTimer(c.cfg.Timeout)
-	defer timer.Stop()
 	for attempt := 1; ; attempt++ {
 		if attempt > 1 {
 			c.counts.resends.Add(1)
@@ -219,14 +219,50 @@ func (w *waitTable) put(id string, ch chan [][]byte) {
 }
 
 // give hands body to the Request waiting under id, removing it, and
-// reports whether one was. Its channel is buffered: give never blocks.
+// reports whether one was. Its channel is buffered and gets one reply at
+// most: give never blocks. It sends holding the lock, so that once a
+// Request has left the table nothing more comes on its channel, which can
+// then serve another Request (slots).
 func (w *waitTable) give(id []byte, body [][]byte) bool {
-	ch := w.take(string(id))
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	ch := w.m[string(id)]
 	if ch == nil {
 		return false
 	}
+	delete(w.m, string(id))
 	ch <- body
 	return true
+}
+
+// slot is what a Request waits with: the channel its reply comes on and
+// the clock of its attempts. Requests come by the thousand a second, so
+// their slots are used again rather than made each time.
+type slot struct {
+	ch    chan [][]byte
+	timer *time.Timer
+}
+
+var slots sync.Pool
+
+func getSlot() *slot {
+	if s, ok := slots.Get().(*slot); ok {
+		return s
+	}
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return &slot{ch: make(chan [][]byte, 1), timer: t}
+}
+
+// putSlot gives back the slot of a Request that has left the table: a
+// reply given to it but not taken (its ctx ended first) goes.
+func putSlot(s *slot) {
+	s.timer.Stop()
+	select {
+	case <-s.ch:
+	default:
+	}
+	slots.Put(s)
 }
 
 // empty reports whether no Request waits.
@@ -242,15 +278,6 @@ func (w *waitTable) leave(id string) bool {
 	defer w.mu.Unlock()
 	delete(w.m, id)
 	return len(w.m) == 0
-}
-
-// take removes and returns the channel waiting under id; nil if none is.
-func (w *waitTable) take(id string) chan [][]byte {
-	w.mu.Lock()
-	ch := w.m[id]
-	delete(w.m, id)
-	w.mu.Unlock()
-	return ch
 }
 
 // replies is the Client's actor: it counts and logs the replies no
