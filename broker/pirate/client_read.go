@@ -44,6 +44,7 @@ type reader struct {
 	tok      chan struct{} // capacity 1; holds the token while nobody reads
 	idle     *time.Timer   // fires when no Request has waited for lateWatchAfter
 	want     chan struct{} // capacity 1: a Request waits, the feed should give the token back
+	armed    atomic.Bool   // idle is set to fire
 	watching atomic.Bool   // the feed holds the token
 }
 
@@ -51,13 +52,13 @@ func newReader(sock *socket.Socket, waiting *waitTable, counts *clientCounts, lo
 	r := &reader{sock: sock, waiting: waiting, counts: counts, log: log,
 		tok: make(chan struct{}, 1), want: make(chan struct{}, 1), idle: time.NewTimer(lateWatchAfter)}
 	r.tok <- struct{}{}
+	r.armed.Store(true)
 	return r
 }
 
 // waitingNow tells the feed, if it reads, that a Request waits now: the
 // Request should read. Called after the Request is in the table.
 func (r *reader) waitingNow() {
-	r.idle.Stop()
 	if r.watching.Load() {
 		select {
 		case r.want <- struct{}{}:
@@ -110,9 +111,12 @@ func (r *reader) readFor(ctx context.Context, ch <-chan [][]byte, expired <-chan
 func (r *reader) release() { r.tok <- struct{}{} }
 
 // done takes a Request that returns out of the table; the last one out
-// has the feed read the socket if no Request comes for lateWatchAfter.
+// has the feed read the socket if no Request waits lateWatchAfter later.
+// The clock is set only when it is not set already: under load it fires
+// every lateWatchAfter and finds Requests waiting, which costs less than
+// setting it again at each Request.
 func (r *reader) done(id string) {
-	if r.waiting.leave(id) {
+	if r.waiting.leave(id) && r.armed.CompareAndSwap(false, true) {
 		r.idle.Reset(lateWatchAfter)
 	}
 }
@@ -152,8 +156,8 @@ func (r *reader) unclaimed(m socket.Msg) {
 	r.counts.publish()
 }
 
-// replyFeed is the actor's feed: once no Request has waited for
-// lateWatchAfter, it takes the token and puts what the socket brings in
+// replyFeed is the actor's feed: when no Request waits lateWatchAfter
+// after the last one returned, it takes the token and puts what the socket brings in
 // the actor's mailbox, until a Request waits again.
 type replyFeed struct{ r *reader }
 
@@ -164,6 +168,10 @@ func (f *replyFeed) Run(ctx context.Context, in actor.Inlet[socket.Msg]) error {
 		case <-r.idle.C:
 		case <-ctx.Done():
 			return nil
+		}
+		r.armed.Store(false)
+		if !r.waiting.empty() {
+			continue // the last Request out sets the clock again
 		}
 		select {
 		case <-r.tok:
