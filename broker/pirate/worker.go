@@ -54,9 +54,9 @@ type Handler func(ctx context.Context, request [][]byte) ([][]byte, error)
 // each tick it reads what the socket holds (the handler, at a long
 // request, does not; requests it finds wait for the handler, up to a
 // thousand), sends HEARTBEAT, and fails when the broker has been silent
-// too long. The
-// supervisor's restart, after the reconnect back-off (actor.WithBackoff,
-// for as many restarts as it takes), is the reconnect: a new socket, READY.
+// too long. The supervisor's restart, after the reconnect back-off
+// (actor.WithBackoff, for as many restarts as it takes), is the
+// reconnect: a new socket, READY.
 // Since the handler is an actor of its own, heartbeats go on while it
 // works, and a request it is at survives a reconnect. Requests waiting for
 // the handler are forgotten at a reconnect (the broker has given them to
