@@ -175,6 +175,13 @@ func (w *workerShared) publish() {
 // the broker's side of it finds them up to date. Called with mu held.
 func (w *workerShared) send(ctx context.Context, m [][]byte) {
 	w.publish()
+	// Most often there is room: no clock for the deadline then.
+	if err := w.sock.TrySend(m); !errors.Is(err, socket.ErrWouldBlock) {
+		if err != nil && ctx.Err() == nil {
+			w.cfg.Log.Debug("majordomo worker send", zap.Error(err))
+		}
+		return
+	}
 	// Bounded: with no broker connected, DEALER blocks.
 	sctx, cancel := context.WithTimeout(ctx, w.cfg.Interval)
 	defer cancel()

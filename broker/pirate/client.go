@@ -37,26 +37,31 @@ import (
 // lbbroker takes exactly [client, "", request] from a client, so it cannot
 // carry the id at all: its clients are REQ sockets.
 //
-// The Client is one DEALER socket and one actor, "pirate client", whose
-// mailbox the socket feeds. Each Request sends from its caller's
-// goroutine, after writing the id it waits for in a table the Client keeps
-// (not the actor: a restart of the actor, a bug, loses no waiting
-// Request), and removes it when it returns. The feed hands each reply
-// straight to the Request waiting for its id, so that a reply costs no
-// more hops between goroutines than a REQ socket's; the actor gets what
-// no Request waits for, late and malformed replies, and counts and logs
-// them.
+// The Client is one DEALER socket and one actor, "pirate client". Each
+// Request sends from its caller's goroutine, after writing the id it
+// waits for in a table the Client keeps (not the actor: a restart of the
+// actor, a bug, loses no waiting Request), and removes it when it
+// returns. The Requests read the socket themselves, one at a time: the one
+// reading hands each reply to the Request waiting for its id, its own
+// included, so that a Request alone in flight gets its reply with no
+// hand-over between goroutines, as from a REQ socket; it counts (late)
+// and logs (malformed) what no Request waits for. Once no Request has
+// waited for a few milliseconds, the actor's feed reads the socket
+// instead, until a Request waits again: the actor gets the late and
+// malformed replies that come meanwhile, and counts and logs them.
 //
 // Concurrency: a Client is safe for concurrent use; Requests from many
 // goroutines share the socket, each blocking its caller only, until its
 // reply, its last timeout, its ctx, or Close. NewClient starts the actor's
-// goroutine, its supervisor's and the socket's reader; Close ends them and
-// returns after they have ended, and Requests waiting fail with ErrClosed.
+// goroutine, its supervisor's and its feed's, which reads the socket while
+// no Request waits; Close ends them and returns after they have ended,
+// and Requests waiting fail with ErrClosed.
 type Client struct {
 	cfg     config
 	g       *run.Group
 	sock    *socket.Socket
 	waiting *waitTable
+	rd      *reader
 	session [8]byte
 	seq     atomic.Uint64
 
@@ -117,9 +122,10 @@ func NewClient(endpoint string, opts ...Option) (*Client, error) {
 	rand.Read(c.session[:])
 	log := cfg.Log
 	counts, waiting := c.counts, c.waiting
+	c.rd = newReader(sock, waiting, counts, log)
 	child := actor.NewChild(clientName,
 		func() actor.Behavior[socket.Msg] { return &replies{waiting: waiting, counts: counts, log: log} },
-		actor.WithFeed[socket.Msg](&replyFeed{sock: sock, waiting: waiting}))
+		actor.WithFeed[socket.Msg](&replyFeed{c.rd}))
 	if c.g, err = run.Start(context.Background(), clientName+" supervisor", []*socket.Socket{sock},
 		[]actor.ChildSpec{child}, cfg.Supervision()...); err != nil {
 		return nil, fmt.Errorf("pirate: client: %w", err)
@@ -137,23 +143,22 @@ func (c *Client) Request(ctx context.Context, body ...[]byte) ([][]byte, error) 
 	copy(id[:8], c.session[:])
 	binary.BigEndian.PutUint64(id[8:], c.seq.Add(1))
 	key := string(id[:])
-	ch := make(chan [][]byte, 1)
+	slot := getSlot()
+	defer putSlot(slot) // after done: then nothing sends to its channel
+	ch, timer := slot.ch, slot.timer
 	c.counts.requests.Add(1)
 	defer c.counts.publish()
 	c.waiting.put(key, ch)
-	defer c.waiting.take(key)
+	c.rd.waitingNow()
+	defer c.rd.done(key)
 
 	msg := make(socket.Msg, 0, len(body)+2)
 	msg = append(append(msg, id[:], nil), body...)
-	timer := time.NewTimer(c.cfg.Timeout)
-	defer timer.Stop()
 	for attempt := 1; ; attempt++ {
 		if attempt > 1 {
 			c.counts.resends.Add(1)
 		}
-		sendCtx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
-		err := c.sock.Send(sendCtx, msg)
-		cancel()
+		err := c.send(ctx, msg)
 		switch {
 		case errors.Is(err, socket.ErrClosed):
 			return nil, ErrClosed
@@ -163,15 +168,13 @@ func (c *Client) Request(ctx context.Context, body ...[]byte) ([][]byte, error) 
 			return nil, fmt.Errorf("pirate: client: %w", err)
 		}
 		timer.Reset(c.cfg.Timeout)
-		select {
-		case reply := <-ch:
+		reply, err := c.rd.await(ctx, ch, timer.C, c.g.Done())
+		if err == nil {
 			c.counts.replies.Add(1)
 			return reply, nil
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-c.g.Done():
-			return nil, ErrClosed
-		case <-timer.C:
+		}
+		if !errors.Is(err, errAttempt) {
+			return nil, err
 		}
 		if attempt > c.cfg.Retries {
 			c.counts.failed.Add(1)
@@ -179,6 +182,17 @@ func (c *Client) Request(ctx context.Context, body ...[]byte) ([][]byte, error) 
 		}
 		c.cfg.Log.Debug("no reply; resending", zap.Int("attempt", attempt))
 	}
+}
+
+// send sends msg within WithTimeout; most often there is room at once,
+// and then no clock is set for the deadline.
+func (c *Client) send(ctx context.Context, msg socket.Msg) error {
+	if err := c.sock.TrySend(msg); !errors.Is(err, socket.ErrWouldBlock) {
+		return err
+	}
+	sendCtx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	return c.sock.Send(sendCtx, msg)
 }
 
 // Stats returns a snapshot of the client's counters.
@@ -205,52 +219,66 @@ func (w *waitTable) put(id string, ch chan [][]byte) {
 }
 
 // give hands body to the Request waiting under id, removing it, and
-// reports whether one was. Its channel is buffered: give never blocks.
+// reports whether one was. Its channel is buffered and gets one reply at
+// most: give never blocks. It sends holding the lock, so that once a
+// Request has left the table nothing more comes on its channel, which can
+// then serve another Request (slots).
 func (w *waitTable) give(id []byte, body [][]byte) bool {
-	ch := w.take(string(id))
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	ch := w.m[string(id)]
 	if ch == nil {
 		return false
 	}
+	delete(w.m, string(id))
 	ch <- body
 	return true
 }
 
-// take removes and returns the channel waiting under id; nil if none is.
-func (w *waitTable) take(id string) chan [][]byte {
-	w.mu.Lock()
-	ch := w.m[id]
-	delete(w.m, id)
-	w.mu.Unlock()
-	return ch
+// slot is what a Request waits with: the channel its reply comes on and
+// the clock of its attempts. Requests come by the thousand a second, so
+// their slots are used again rather than made each time.
+type slot struct {
+	ch    chan [][]byte
+	timer *time.Timer
 }
 
-// replyFeed reads the Client's socket: it hands each reply to the Request
-// that waits for its id, and puts the rest in the actor's mailbox.
-type replyFeed struct {
-	sock    *socket.Socket
-	waiting *waitTable
-}
+var slots sync.Pool
 
-func (f *replyFeed) Run(ctx context.Context, in actor.Inlet[socket.Msg]) error {
-	for {
-		m, err := f.sock.Recv(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("pirate: client: receive: %w", err)
-		}
-		if id, body, err := clientReply(m); err == nil && f.waiting.give(id, body) {
-			continue
-		}
-		if in.Put(m) != nil {
-			return nil // the actor is stopping
-		}
+func getSlot() *slot {
+	if s, ok := slots.Get().(*slot); ok {
+		return s
 	}
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return &slot{ch: make(chan [][]byte, 1), timer: t}
 }
 
-// Close does nothing: the socket is the Client's, closed after the actor.
-func (f *replyFeed) Close() error { return nil }
+// putSlot gives back the slot of a Request that has left the table: a
+// reply given to it but not taken (its ctx ended first) goes.
+func putSlot(s *slot) {
+	s.timer.Stop()
+	select {
+	case <-s.ch:
+	default:
+	}
+	slots.Put(s)
+}
+
+// empty reports whether no Request waits.
+func (w *waitTable) empty() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.m) == 0
+}
+
+// leave removes id and reports whether the table is empty now.
+func (w *waitTable) leave(id string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.m, id)
+	return len(w.m) == 0
+}
 
 // replies is the Client's actor: it counts and logs the replies no
 // Request waits for.

@@ -42,10 +42,16 @@
 // Each LoadBalancer, Worker and Client is a group of supervised actors
 // (package actor) whose mailboxes are fed by their sockets (patterns.Feed)
 // and, for those that heartbeat, a clock (actor.Ticker): an actor owns the
-// state and does the sending, so there are no locks and no loops of their
-// own. They report to an actor.Observer (WithObserver): the actors'
-// lifecycle and each message handled, and the Stats of a LoadBalancer, a
-// Worker or a Client as figures (actor.Figures). Each type's doc says what a
+// state and does the sending, so there are no loops of their own. An
+// actor reads its first socket from its own goroutine (actor.PolledFeed),
+// so that a message costs no hand-over between goroutines: the
+// LoadBalancer's frontend, the Worker's handler its socket (its session
+// reads it too, at each tick, while the handler is at a request). A
+// Client's Requests read its socket themselves while they wait, and its
+// actor's feed only once none has waited for a while. They report to an
+// actor.Observer (WithObserver): the actors' lifecycle and each message
+// handled, and the Stats of a LoadBalancer, a Worker or a Client as
+// figures (actor.Figures). Each type's doc says what a
 // restart of its actor loses and how its peers recover, which of its
 // methods block and which goroutines it runs; constructors start them and
 // Close returns after they have ended.

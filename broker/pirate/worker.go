@@ -44,24 +44,28 @@ type Handler func(ctx context.Context, request [][]byte) ([][]byte, error)
 // the load balancer gives the Worker no new request until it has sent it.
 //
 // A Worker is two actors under a supervisor. The handler, "pirate worker
-// handler", has the socket for its mailbox: it runs the Handler on one
-// request at a time and sends the reply itself, so that a request costs no
-// more hops between goroutines than in the guide's ppworker. The socket's
-// feed notes when the broker was last heard from and keeps heartbeats out
-// of the mailbox. The session, "pirate worker", owns the socket's life:
-// its mailbox is a clock (the heartbeat interval); it sends HEARTBEAT at
-// each tick, and fails when the broker has been silent too long. The
-// supervisor's restart, after the reconnect back-off (actor.WithBackoff,
-// for as many restarts as it takes), is the reconnect: a new socket, READY.
+// handler", has the socket for its mailbox and reads it from its own
+// goroutine between requests (actor.PolledFeed): it runs the Handler on
+// one request at a time and sends the reply itself, so that a request
+// costs no hand-over between goroutines, as in the guide's ppworker loop.
+// Whoever reads the socket notes when the broker was last heard from, and
+// heartbeats never reach the Handler. The session, "pirate worker", owns
+// the socket's life: its mailbox is a clock (the heartbeat interval); at
+// each tick it reads what the socket holds (the handler, at a long
+// request, does not; requests it finds wait for the handler, up to a
+// thousand), sends HEARTBEAT, and fails when the broker has been silent
+// too long. The supervisor's restart, after the reconnect back-off
+// (actor.WithBackoff, for as many restarts as it takes), is the
+// reconnect: a new socket, READY.
 // Since the handler is an actor of its own, heartbeats go on while it
 // works, and a request it is at survives a reconnect. Requests waiting for
 // the handler are forgotten at a reconnect (the broker has given them to
 // others, or forgotten them too).
 //
 // Concurrency: a Worker is safe for concurrent use. It runs the goroutines
-// of its two actors, their supervisor's, one that reads the socket and one
-// for the clock; NewWorker starts them, and Close cancels the handler's
-// ctx and returns after all of them have ended.
+// of its two actors (the handler's reads the socket), their supervisor's,
+// and one for the clock; NewWorker starts them, and Close cancels the
+// handler's ctx and returns after all of them have ended.
 type Worker struct {
 	g      *run.Group
 	shared *workerShared
@@ -104,16 +108,15 @@ func NewWorker(endpoint string, h Handler, opts ...Option) (*Worker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pirate: worker: %w", err)
 	}
-	w := &Worker{shared: &workerShared{cfg: &cfg, endpoint: endpoint, feed: &sessionFeed{next: make(chan sessionSocket, 1)}}}
+	w := &Worker{shared: &workerShared{cfg: &cfg, endpoint: endpoint, fresh: make(chan struct{})}}
 	shared := w.shared
-	shared.feed.w = shared
 	shared.board.Report(cfg.Observer, workerName)
 	sess := actor.NewChild(workerName,
 		func() actor.Behavior[time.Time] { return &session{w: shared, log: cfg.Log} },
 		actor.WithFeed(actor.Ticker(cfg.Interval, func(t time.Time) time.Time { return t })))
 	hand := actor.NewChild(handlerName,
 		func() actor.Behavior[job] { return handlerActor{h: h, w: shared} },
-		actor.WithFeed[job](shared.feed))
+		actor.WithFeed[job](&sessionFeed{w: shared}))
 	// The handler's child comes last, so that Close stops it first: its
 	// ctx is cancelled and its reply dropped.
 	w.g, err = run.Start(context.Background(), workerName+" supervisor", nil, []actor.ChildSpec{sess, hand},
@@ -138,17 +141,20 @@ func (w *Worker) Close() error { return w.g.Close() }
 type workerShared struct {
 	cfg      *config
 	endpoint string
-	feed     *sessionFeed
 	board    board.Board[WorkerStats]
 
-	// mu orders the session's socket changes with the handler's sends:
-	// a reply goes out on the socket of the moment, or waits for the next.
-	mu        sync.Mutex
-	sock      *socket.Socket // the session's; nil between sessions
-	gen       uint64         // the socket's generation, one per session
-	handling  bool           // a request is with the Handler
-	needReady bool           // READY is due after the Handler's reply
-	pending   [][]byte       // a reply that found no socket: the next session sends it
+	// mu orders the session's socket changes with the handler's sends
+	// and with the reads of the handler and the session: a reply goes
+	// out on the socket of the moment, or waits for the next.
+	mu         sync.Mutex
+	sock       *socket.Socket // the session's; nil between sessions
+	gen        uint64         // the socket's generation, one per session
+	fresh      chan struct{}  // closed when a session's socket comes; nil while one is read
+	unreadable bool           // the session's socket failed to receive
+	backlog    []job          // requests the session read while the handler was busy
+	handling   bool           // a request is with the Handler
+	needReady  bool           // READY is due after the Handler's reply
+	pending    [][]byte       // a reply that found no socket: the next session sends it
 
 	lastHeard                              atomic.Int64 // unix ns: when the broker last sent anything
 	handled, failed, reconnects, malformed atomic.Uint64
@@ -177,12 +183,25 @@ func (w *workerShared) publish() {
 // send sends m to the broker within a heartbeat interval: a broker that
 // cannot take it by then is as good as silent. Called with mu held.
 func (w *workerShared) send(ctx context.Context, m [][]byte) {
+	// Most often there is room: no clock for the deadline then.
+	if err := w.sock.TrySend(m); !errors.Is(err, socket.ErrWouldBlock) {
+		if err != nil && ctx.Err() == nil {
+			w.cfg.Log.Debug("worker send", zap.Error(err))
+		}
+		return
+	}
 	sctx, cancel := context.WithTimeout(ctx, w.cfg.Interval)
 	defer cancel()
 	if err := w.sock.Send(sctx, m); err != nil && ctx.Err() == nil {
 		w.cfg.Log.Debug("worker send", zap.Error(err))
 	}
 }
+
+// maxBacklog bounds the requests the session reads for a busy handler;
+// beyond it they wait in the socket, under its high-water mark. Only a
+// broker that sends requests to a busy worker (the guide's ppqueue takes
+// any sign of life for READY) fills it.
+const maxBacklog = 1000
 
 // job is a request for the handler: its address stack, kept for the
 // reply, its body, and the generation of the socket it came on.
@@ -223,7 +242,11 @@ func (s *session) Start(ctx context.Context) error {
 	defer w.mu.Unlock()
 	w.sock = sock
 	w.gen++
-	w.feed.use(sessionSocket{sock, w.gen})
+	w.unreadable = false
+	if w.fresh != nil {
+		close(w.fresh) // the handler may wait for it
+		w.fresh = nil
+	}
 	if w.handling {
 		w.needReady = true
 		return nil
@@ -236,23 +259,35 @@ func (s *session) Start(ctx context.Context) error {
 	return nil
 }
 
-// Stop closes the socket, which ends the feed's reading of it; a reply
-// from now on waits for the next session.
+// Stop lets go of the socket and closes it; a reply from now on waits for
+// the next session, and the requests in the backlog are forgotten (the
+// broker gives them to others).
 func (s *session) Stop() error {
-	s.w.mu.Lock()
-	s.w.sock = nil
-	s.w.mu.Unlock()
+	w := s.w
+	w.mu.Lock()
+	w.sock = nil
+	w.waitFresh()
+	clear(w.backlog)
+	w.backlog = w.backlog[:0]
+	w.mu.Unlock()
 	return s.sock.Close()
 }
 
 // Receive is a tick of the clock: HEARTBEAT, or the end of a session whose
-// broker has been silent too long.
+// broker has been silent too long. The handler reads the socket only
+// between requests, so the session reads it first: a broker that goes
+// silent while the handler is at a long request is noticed all the same.
 func (s *session) Receive(ctx context.Context, now time.Time) error {
 	w := s.w
 	defer w.publish()
 	if now.Before(s.started) {
 		return nil // queued while the session restarted
 	}
+	w.mu.Lock()
+	if len(w.backlog) < maxBacklog {
+		w.backlog = w.readLocked(w.backlog, maxBacklog-len(w.backlog))
+	}
+	w.mu.Unlock()
 	// Silent since this socket's start, or since the broker last spoke.
 	if now.Sub(s.started) > w.cfg.Expiry() && now.Sub(time.Unix(0, w.lastHeard.Load())) > w.cfg.Expiry() {
 		w.reconnects.Add(1)
@@ -342,65 +377,118 @@ func callHandler(ctx context.Context, h Handler, body [][]byte) ([][]byte, error
 	return reply, err
 }
 
-// sessionFeed reads the socket of the session that runs now into the
-// handler's mailbox. A session opens a socket at each start (a reconnect)
-// and closes it at its end; the feed reads each in turn, tagging requests
-// with the socket's generation, so that the handler drops what an earlier
+// sessionFeed is the handler's mailbox: the socket of the session that
+// runs now, which the handler's own goroutine reads between requests
+// (actor.PolledFeed), so that a request reaches the Handler with no
+// hand-over between goroutines, as in the guide's ppworker loop. A session
+// opens a socket at each start (a reconnect) and closes it at its end; the
+// feed reads whichever is the session's (workerShared.sock), tagging
+// requests with its generation, so that the handler drops what an earlier
 // socket received. Each message is a sign of life from the broker;
-// heartbeats are nothing more and stay out of the mailbox.
+// heartbeats are nothing more and never reach the handler. While the
+// handler is at a request nobody polls, so the session reads at each tick
+// too (readLocked), holding the requests it finds in the backlog.
 type sessionFeed struct {
-	w    *workerShared
-	next chan sessionSocket // capacity 1: the socket to read next
+	w *workerShared
 }
 
-type sessionSocket struct {
-	s   *socket.Socket
-	gen uint64
-}
+// Attach: the handler polls the feed.
+func (f *sessionFeed) Attach(context.Context, actor.Inlet[job]) (bool, error) { return true, nil }
 
-// use hands the feed the socket of a new session. Only sessions call it,
-// one after the other, so after the drain there is room.
-func (f *sessionFeed) use(s sessionSocket) {
-	select {
-	case <-f.next: // a socket closed before the feed read it
-	default:
+// Ready is closed once Poll has something: a request the session put in
+// the backlog, a message on the socket, or, between sessions, the next
+// session's socket.
+func (f *sessionFeed) Ready() <-chan struct{} {
+	w := f.w
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case len(w.backlog) > 0:
+		return closedChan
+	case w.sock == nil || w.unreadable:
+		return w.fresh
 	}
-	f.next <- s
+	return w.sock.Readable()
 }
 
+// Poll takes up to max requests: the backlog's first, then the socket's.
+func (f *sessionFeed) Poll(_ actor.Inlet[job], dst []job, max int) ([]job, error) {
+	w := f.w
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := min(max, len(w.backlog))
+	dst = append(dst, w.backlog[:n]...)
+	w.backlog = append(w.backlog[:0], w.backlog[n:]...)
+	clear(w.backlog[len(w.backlog):cap(w.backlog)])
+	return w.readLocked(dst, max-n), nil
+}
+
+// Run feeds the mailbox when the actor does not poll the feed.
 func (f *sessionFeed) Run(ctx context.Context, in actor.Inlet[job]) error {
+	var buf []job
 	for {
-		var cur sessionSocket
 		select {
-		case cur = <-f.next:
+		case <-f.Ready():
 		case <-ctx.Done():
 			return nil
 		}
-		for {
-			m, err := cur.s.Recv(ctx)
-			if err != nil {
-				if ctx.Err() != nil {
-					return nil
-				}
-				break // its session closed it: on to the next
-			}
-			f.w.lastHeard.Store(time.Now().UnixNano())
-			// READY is a worker's word, never a broker's.
-			p, err := parsePPP(m)
-			if err != nil || p.Cmd == ppp.Ready {
-				f.w.malformed.Add(1)
-				f.w.publish()
-				continue
-			}
-			if p.Cmd == ppp.Heartbeat {
-				continue
-			}
-			if in.Put(job{p.Env, p.Body, cur.gen}) != nil {
-				return nil
-			}
+		buf, _ = f.Poll(in, buf[:0], maxBacklog)
+		if len(buf) > 0 && in.PutAll(buf) != nil {
+			return nil // the actor is stopping
 		}
+		clear(buf)
 	}
 }
 
 // Close does nothing: each session closes its socket.
 func (f *sessionFeed) Close() error { return nil }
+
+// closedChan is a Ready that is ready now.
+var closedChan = func() chan struct{} {
+	ch := make(chan struct{})
+	close(ch)
+	return ch
+}()
+
+// waitFresh makes the channel that the next session's socket closes, for
+// the handler to wait on until then. Called with mu held.
+func (w *workerShared) waitFresh() {
+	if w.fresh == nil {
+		w.fresh = make(chan struct{})
+	}
+}
+
+// readLocked appends to dst up to max requests that the session's socket
+// holds now, without waiting, and notes when the broker was last heard
+// from. Called with mu held.
+func (w *workerShared) readLocked(dst []job, max int) []job {
+	for n := 0; n < max && w.sock != nil && !w.unreadable; {
+		m, err := w.sock.TryRecv()
+		if errors.Is(err, socket.ErrWouldBlock) {
+			break
+		}
+		if err != nil {
+			// A session closes its socket only after letting go of it
+			// (Stop): this one failed. Nothing more comes, so the
+			// session finds the broker silent and reconnects.
+			w.unreadable = true
+			w.waitFresh()
+			w.cfg.Log.Warn("worker receive", zap.Error(err))
+			break
+		}
+		w.lastHeard.Store(time.Now().UnixNano())
+		// READY is a worker's word, never a broker's.
+		p, err := parsePPP(m)
+		if err != nil || p.Cmd == ppp.Ready {
+			w.malformed.Add(1)
+			w.publish()
+			continue
+		}
+		if p.Cmd == ppp.Heartbeat {
+			continue
+		}
+		dst = append(dst, job{p.Env, p.Body, w.gen})
+		n++
+	}
+	return dst
+}
