@@ -50,7 +50,7 @@ func build(dir string) error {
 	}
 	args = append(args, "./taskvent", "./taskwork", "./tasksink", "./squares",
 		"./lbbroker", "./ppqueue", "./ppworker", "./lpclient", "./mdbroker", "./mdworker", "./mdclient", "./peering",
-		"./mspoller", "./rrbroker", "./rrclient", "./rrworker", "./lvcache")
+		"./mspoller", "./rrbroker", "./rrclient", "./rrworker", "./lvcache", "./gridsearch", "../cmd/zprof")
 	if out, err := exec.CommandContext(ctx, "go", args...).CombinedOutput(); err != nil {
 		return fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
 	}

@@ -1,131 +1,131 @@
 package examples_test
 
 import (
+	"context"
+	"database/sql"
+	"encoding/json"
 	"fmt"
+	"path/filepath"
+	"syscall"
 	"testing"
+	"time"
 
-	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
-	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
-	"google.golang.org/protobuf/encoding/protowire"
-	"google.golang.org/protobuf/proto"
-
-	"github.com/zmqflow/zmqflow/socket"
 	"github.com/zmqflow/zmqflow/telemetry"
+	"github.com/zmqflow/zmqflow/telemetry/collect"
 )
 
-// The pipeline profiled with no change to its programs: ZMQFLOW_PROFILE
-// names a PULL in the test, which stands for the collector. The last batch
-// of each process (the one its Flush sends at exit) holds the exact counts
-// of the messages it moved, and they add up across processes.
+// Profiling end to end, with no change to the programs: ZMQFLOW_PROFILE
+// names a real collector (zprof collect), the guide's pipeline runs across
+// four processes and a grid search across two slots, and the collector's
+// database then holds exactly what they did: the messages each program's
+// sockets moved, added up across its processes from each one's last batch
+// (the one its Flush sends at exit), and one task span per grid point.
 func TestPipelineProfiled(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
-	collector, err := socket.New(socket.Pull)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer collector.Close()
-	cep, err := collector.Bind("tcp://127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := []string{telemetry.EnvProfile + "=" + cep}
+	db := filepath.Join(t.TempDir(), "prof.db")
+	zprof := start(t, ctx, "zprof", "collect", "-bind", loopback, "-db", db, "-http", "127.0.0.1:0")
+	env := []string{telemetry.EnvProfile + "=" + zprof.await(ctx, `collecting on (\S+),`)[1]}
+
 	sink := startEnv(t, ctx, env, "tasksink", "-bind", loopback, "-kill", loopback)
 	m := sink.await(ctx, sinkEndpoints)
 	results, kill := m[1], m[2]
 	vent := startEnv(t, ctx, env, "taskvent", "-bind", loopback, "-sink", results, "-workers", "2")
 	tasks := vent.await(ctx, ventEndpoint)[1]
-	var workers []*proc
+	var procs []*proc
 	for i := range 2 {
-		workers = append(workers, startEnv(t, ctx, env, "taskwork", "-name", fmt.Sprint("p", i), "-vent", tasks, "-sink", results, "-kill", kill))
+		procs = append(procs, startEnv(t, ctx, env, "taskwork", "-name", fmt.Sprint("p", i), "-vent", tasks, "-sink", results, "-kill", kill))
 	}
-	for _, p := range append(workers, vent, sink) {
+	const points = 20
+	procs = append(procs, vent, sink, startEnv(t, ctx, env, "gridsearch", "run", "-workers", "2", "-progress", "none",
+		"-out", filepath.Join(t.TempDir(), "grid.jsonl"), "-plot", "none", "-param", fmt.Sprintf("i=0..%d", points-1), "--", "/bin/true", "{i}"))
+	for _, p := range procs {
 		if code := p.exit(ctx); code != 0 {
 			t.Fatalf("%s: exit code %d", p.name, code)
 		}
 	}
 
-	// Totals by program: each process's latest batch, added up.
-	latest := map[string]map[string]float64{} // instance -> figures
-	program := map[string]string{}            // instance -> service.name
 	want := map[string]float64{
 		"taskwork PULL in": 100, "taskwork PUSH out": 100,
 		"tasksink PULL in": 101, "taskvent PUSH out": 101, // the batch's start too
 	}
-	sum := func() map[string]float64 {
-		got := map[string]float64{}
-		for inst, figs := range latest {
-			for k, v := range figs {
-				got[program[inst]+" "+k] += v
+	wantTasks := taskCount{points, points, 0, points - 1}
+	// The collector writes a second at a time: wait for the last batches
+	// to be stored, then stop it and look again at what it left.
+	var got map[string]float64
+	var gotTasks taskCount
+	look := func() bool {
+		r, err := collect.ReadStore(ctx, db)
+		if err != nil {
+			return false // not created yet
+		}
+		defer r.Close()
+		got, gotTasks = socketTotals(t, ctx, r), gridTasks(t, ctx, r)
+		for k, v := range want {
+			if got[k] != v {
+				return false
 			}
 		}
-		return got
+		return gotTasks == wantTasks
 	}
-	for {
-		got := sum()
-		ok := len(latest) == 4
-		for k, v := range want {
-			ok = ok && got[k] == v
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for !look() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("stored totals %v, tasks %+v; want %v and %+v", got, gotTasks, want, wantTasks)
+		case <-tick.C:
 		}
-		if ok {
-			break
-		}
-		b, err := collector.Recv(ctx)
-		if err != nil {
-			t.Fatalf("collector: %v; %d processes heard, totals %v, want %v", err, len(latest), got, want)
-		}
-		inst, name, figs := socketTotals(t, b)
-		latest[inst], program[inst] = figs, name
+	}
+	zprof.cmd.Process.Signal(syscall.SIGTERM)
+	if code := zprof.exit(ctx); code != 0 {
+		t.Fatalf("zprof collect: exit code %d", code)
+	}
+	if !look() {
+		t.Fatalf("after the collector stopped: totals %v, tasks %+v; want %v and %+v", got, gotTasks, want, wantTasks)
 	}
 }
 
-// socketTotals decodes a batch: the process's instance id and name, and
-// its sockets' messages by type and direction ("PULL in").
-func socketTotals(t *testing.T, b socket.Msg) (inst, name string, figs map[string]float64) {
+// socketTotals adds up, by program, socket type and direction, the latest
+// total of each process's socket message counts.
+func socketTotals(t *testing.T, ctx context.Context, db *sql.DB) map[string]float64 {
 	t.Helper()
-	if len(b) < 2 || string(b[0]) != telemetry.Version {
-		t.Fatalf("batch of %d frames", len(b))
+	rows, err := db.QueryContext(ctx, `SELECT p.service, s.attrs, max(s.value) FROM samples s
+		JOIN processes p ON p.instance = s.instance WHERE s.metric = ? GROUP BY s.instance, s.attrs`, telemetry.MetricSocketMessages)
+	if err != nil {
+		t.Fatal(err)
 	}
-	figs = map[string]float64{}
-	req := b[1]
-	for len(req) > 0 {
-		_, _, n := protowire.ConsumeTag(req)
-		v, vn := protowire.ConsumeBytes(req[n:])
-		if n < 0 || vn < 0 {
-			t.Fatal("bad request")
-		}
-		req = req[n+vn:]
-		var rm metricspb.ResourceMetrics
-		if err := proto.Unmarshal(v, &rm); err != nil {
+	defer rows.Close()
+	got := map[string]float64{}
+	for rows.Next() {
+		var service, attrs string
+		var total float64
+		if err := rows.Scan(&service, &attrs, &total); err != nil {
 			t.Fatal(err)
 		}
-		for _, a := range rm.Resource.Attributes {
-			switch a.Key {
-			case "service.instance.id":
-				inst = a.Value.GetStringValue()
-			case "service.name":
-				name = a.Value.GetStringValue()
-			}
+		var a map[string]any
+		if err := json.Unmarshal([]byte(attrs), &a); err != nil {
+			t.Fatalf("attrs %q: %v", attrs, err)
 		}
-		for _, sm := range rm.ScopeMetrics {
-			for _, m := range sm.Metrics {
-				if m.Name != telemetry.MetricSocketMessages {
-					continue
-				}
-				for _, p := range m.GetSum().GetDataPoints() {
-					figs[attr(p.Attributes, telemetry.AttrSocketType)+" "+attr(p.Attributes, telemetry.AttrDirection)] += float64(p.GetAsInt())
-				}
-			}
-		}
+		got[fmt.Sprint(service, " ", a[telemetry.AttrSocketType], " ", a[telemetry.AttrDirection])] += total
 	}
-	return inst, name, figs
+	return got
 }
 
-func attr(kvs []*commonpb.KeyValue, key string) string {
-	for _, kv := range kvs {
-		if kv.Key == key {
-			return kv.Value.GetStringValue()
-		}
+// taskCount is what the database holds of the grid search's task spans.
+type taskCount struct{ N, Distinct, Min, Max int }
+
+func gridTasks(t *testing.T, ctx context.Context, db *sql.DB) taskCount {
+	t.Helper()
+	var c taskCount
+	var lo, hi sql.NullInt64
+	err := db.QueryRowContext(ctx, `SELECT count(*), count(DISTINCT t.task), min(t.task), max(t.task) FROM tasks t
+		JOIN processes p ON p.instance = t.instance WHERE p.service = 'gridsearch' AND t.slot IN (0, 1) AND t.error IS NULL`).
+		Scan(&c.N, &c.Distinct, &lo, &hi)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return ""
+	c.Min, c.Max = int(lo.Int64), int(hi.Int64)
+	return c
 }
+

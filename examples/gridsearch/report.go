@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/zmqflow/zmqflow/gridsearch"
+	"github.com/zmqflow/zmqflow/telemetry"
 )
 
 // report prints the summary and writes the best point, the CSV and the
@@ -66,6 +67,11 @@ func report(w io.Writer, o *options, grid gridsearch.Grid, sum gridsearch.Summar
 		outputs = append(outputs, path)
 	}
 	fmt.Fprintf(w, "results: %s\n", strings.Join(outputs, ", "))
+	if telemetry.Enabled() {
+		// The collector's page is where the run's timeline is: name it.
+		fmt.Fprintf(w, "profile: sent to %s; the page of the zprof collect there shows each slot's points on its task timeline (zprof report -db FILE -o run.html keeps it)\n",
+			os.Getenv(telemetry.EnvProfile))
+	}
 	return nil
 }
 
