@@ -128,4 +128,3 @@ func gridTasks(t *testing.T, ctx context.Context, db *sql.DB) taskCount {
 	c.Min, c.Max = int(lo.Int64), int(hi.Int64)
 	return c
 }
-
