@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -28,8 +29,16 @@ func benchSleep(ctx context.Context, runs, points, workers, slots int, secs floa
 		return err
 	}
 	ideal := float64(points) * secs / float64(workers*slots)
-	var ratios, cpus []float64
+	// xargs running the same sleeps as many at a time on this machine
+	// alone is the anchor: where it is far from the ideal, starting
+	// processes is what limits both.
+	secText := strconv.FormatFloat(secs, 'g', -1, 64)
+	input := strings.Repeat(secText+"\n", points)
+	var ratios, cpus, anchor []float64
 	for range runs {
+		if t, err := timeCmd(ctx, input, "xargs", "-P", strconv.Itoa(workers*slots), "-n1", "sleep"); err == nil {
+			anchor = append(anchor, t)
+		}
 		var procs []*exec.Cmd
 		stop := func() {
 			for _, p := range procs {
@@ -42,7 +51,7 @@ func benchSleep(ctx context.Context, runs, points, workers, slots int, secs floa
 		seen := make([]int, points)
 		before := cpuSelf()
 		sum, err := gridsearch.Run(ctx, gridsearch.Config{
-			Grid: grid, Command: []string{"sleep", strconv.FormatFloat(secs, 'g', -1, 64)},
+			Grid: grid, Command: []string{"sleep", secText},
 			Workers: -1, Bind: "tcp://127.0.0.1:*",
 			OnBound: func(ep string) {
 				for range workers {
@@ -75,10 +84,18 @@ func benchSleep(ctx context.Context, runs, points, workers, slots int, secs floa
 			}
 		}
 		ratios = append(ratios, sum.Elapsed.Seconds()/ideal)
+		if len(anchor) == len(ratios) {
+			anchor[len(anchor)-1] = sum.Elapsed.Seconds() / anchor[len(anchor)-1]
+		}
 		cpus = append(cpus, cpu.Seconds()/float64(points))
 	}
 	fmt.Printf("%d points of sleep %g, %d workers of %d slots over tcp: %.3fs against the ideal %.3fs, %.3fx (target <= 1.05); master CPU %.0f µs per point\n",
 		points, secs, workers, slots, median(ratios)*ideal, ideal, median(ratios), median(cpus)*1e6)
+	if len(anchor) == len(ratios) {
+		fmt.Printf("  gridsearch / xargs -P%d -n1 sleep on this machine alone: %.2f\n", workers*slots, median(anchor))
+	} else {
+		fmt.Println("  xargs: not run")
+	}
 	return nil
 }
 

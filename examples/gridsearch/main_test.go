@@ -563,6 +563,7 @@ func TestBench(t *testing.T) {
 		`(?m)^  G of the sleeps as they took, over T: [0-9.]+ \(dispatch alone\)$`,
 		`(?m)^T0 500 no-op points, 2 workers: [0-9.]+s, \d+ points/s \(target >= 80000/s\)$`,
 		`(?m)^40 points of sleep 0.01, 2 workers of 3 slots over tcp: [0-9.]+s against the ideal 0.067s, [0-9.]+x \(target <= 1.05\); master CPU \d+ µs per point$`,
+		`(?m)^  gridsearch / xargs -P6 -n1 sleep on this machine alone: [0-9.]+$`,
 		`(?m)^T0 40 /bin/true points, 2 workers: gridsearch [0-9.]+s$`,
 		`(?m)^  gridsearch / xargs -P2 -n1 /bin/true: [0-9.]+ \(target <= 1.05; runs`,
 		`(?m)^  (gridsearch / parallel -j2 /bin/true \{\}: [0-9.]+ \(target <= 0.3|parallel: not installed)`,
