@@ -64,6 +64,10 @@
 //	                                          cmd/zcat keygen, -curve-server, -curve-client
 //	Hostile peers                              socket.WithMaxMsgSize, WithMaxHandshakes,
 //	                                          WithHeartbeat
+//	Job farm over a grid ("Easy cluster        gridsearch: Run, Serve, KeyOptions (CURVE);
+//	parallelization with ZeroMQ")             examples/gridsearch (-key, -slurm)
+//	Profiling parallel processes (PUSH/PULL    telemetry: ZMQFLOW_PROFILE, Start, Flush, Task;
+//	to a collector, PUB/SUB to viewers)       cmd/zprof collect, top, report
 //
 // Pitfalls the pipeline examples reproduce (each README says more):
 //
@@ -109,5 +113,11 @@
 // socket.Socket underneath, for its Stats and Monitor; a socket.Msg is the
 // frames a patterns Codec makes and reads.
 //
-// Command-line tools: cmd/zcat pokes at any socket from a shell.
+// Beside them: gridsearch farms a command or a Go function over a parameter
+// grid on the load balancer (package pirate), and telemetry measures every
+// socket and actor of a program and ships the figures to cmd/zprof when
+// ZMQFLOW_PROFILE names it.
+//
+// Command-line tools: cmd/zcat pokes at any socket from a shell; cmd/zprof
+// collects, stores and shows the figures telemetry ships.
 package zmqflow
