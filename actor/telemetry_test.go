@@ -12,10 +12,9 @@ import (
 
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
-	"google.golang.org/protobuf/encoding/protowire"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/zmqflow/zmqflow/actor"
+	"github.com/zmqflow/zmqflow/internal/otlptest"
 	"github.com/zmqflow/zmqflow/telemetry"
 )
 
@@ -60,18 +59,11 @@ func lastFigures(t *testing.T, c *captured) map[string]float64 {
 	frames := c.batches[len(c.batches)-1]
 	c.mu.Unlock()
 	out := make(map[string]float64)
-	b := frames[1]
-	for len(b) > 0 {
-		_, _, n := protowire.ConsumeTag(b)
-		v, vn := protowire.ConsumeBytes(b[n:])
-		if n < 0 || vn < 0 {
-			t.Fatal("bad request")
-		}
-		b = b[n+vn:]
-		var rm metricspb.ResourceMetrics
-		if err := proto.Unmarshal(v, &rm); err != nil {
-			t.Fatal(err)
-		}
+	rms, err := otlptest.Metrics(frames[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rm := range rms {
 		for _, m := range rm.ScopeMetrics[0].Metrics {
 			switch d := m.Data.(type) {
 			case *metricspb.Metric_Sum:

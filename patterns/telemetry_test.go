@@ -6,11 +6,8 @@ import (
 	"testing"
 	"time"
 
-	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
-	"google.golang.org/protobuf/encoding/protowire"
-	"google.golang.org/protobuf/proto"
-
 	"github.com/zmqflow/zmqflow/actor"
+	"github.com/zmqflow/zmqflow/internal/otlptest"
 	"github.com/zmqflow/zmqflow/patterns"
 	"github.com/zmqflow/zmqflow/socket"
 	"github.com/zmqflow/zmqflow/telemetry"
@@ -67,18 +64,11 @@ func TestProfiledOutboxCountsOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	sums := map[string]int64{}
-	b := frames[1]
-	for len(b) > 0 {
-		_, _, tn := protowire.ConsumeTag(b)
-		v, vn := protowire.ConsumeBytes(b[tn:])
-		if tn < 0 || vn < 0 {
-			t.Fatal("bad request")
-		}
-		b = b[tn+vn:]
-		var rm metricspb.ResourceMetrics
-		if err := proto.Unmarshal(v, &rm); err != nil {
-			t.Fatal(err)
-		}
+	rms, err := otlptest.Metrics(frames[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rm := range rms {
 		for _, m := range rm.ScopeMetrics[0].Metrics {
 			if m.Name != telemetry.MetricActorMessages {
 				continue

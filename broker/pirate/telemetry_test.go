@@ -4,11 +4,8 @@ import (
 	"context"
 	"testing"
 
-	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
-	"google.golang.org/protobuf/encoding/protowire"
-	"google.golang.org/protobuf/proto"
-
 	"github.com/zmqflow/zmqflow/broker/pirate"
+	"github.com/zmqflow/zmqflow/internal/otlptest"
 	"github.com/zmqflow/zmqflow/socket"
 	"github.com/zmqflow/zmqflow/telemetry"
 )
@@ -48,18 +45,11 @@ func TestProfiledWithoutObserver(t *testing.T) {
 	}
 	figures := map[string]int64{} // "actor figure" -> total
 	handled := map[string]int64{} // actor -> messages in
-	req := batch[1]
-	for len(req) > 0 {
-		_, _, n := protowire.ConsumeTag(req)
-		v, vn := protowire.ConsumeBytes(req[n:])
-		if n < 0 || vn < 0 {
-			t.Fatal("bad request")
-		}
-		req = req[n+vn:]
-		var rm metricspb.ResourceMetrics
-		if err := proto.Unmarshal(v, &rm); err != nil {
-			t.Fatal(err)
-		}
+	rms, err := otlptest.Metrics(batch[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rm := range rms {
 		for _, m := range rm.ScopeMetrics[0].Metrics {
 			for _, p := range m.GetSum().GetDataPoints() {
 				a := map[string]string{}

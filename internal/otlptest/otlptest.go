@@ -6,6 +6,7 @@ package otlptest
 
 import (
 	"encoding/binary"
+	"errors"
 	"math"
 	"time"
 
@@ -56,6 +57,30 @@ func wrap(items ...proto.Message) []byte {
 		out = protowire.AppendBytes(out, b)
 	}
 	return out
+}
+
+// Metrics decodes a batch's frame 1, an ExportMetricsServiceRequest, into
+// its resources' metrics: the inverse of wrap, for tests that read what a
+// producer sent. It fails on anything but field 1 of ResourceMetrics.
+func Metrics(req []byte) ([]*metricspb.ResourceMetrics, error) {
+	var out []*metricspb.ResourceMetrics
+	for len(req) > 0 {
+		num, typ, n := protowire.ConsumeTag(req)
+		if n < 0 || num != 1 || typ != protowire.BytesType {
+			return nil, errors.New("otlptest: not a field 1 of ResourceMetrics")
+		}
+		v, vn := protowire.ConsumeBytes(req[n:])
+		if vn < 0 {
+			return nil, protowire.ParseError(vn)
+		}
+		req = req[n+vn:]
+		rm := new(metricspb.ResourceMetrics)
+		if err := proto.Unmarshal(v, rm); err != nil {
+			return nil, err
+		}
+		out = append(out, rm)
+	}
+	return out, nil
 }
 
 // Batch returns the frames of one batch of p's: the metrics, and the spans
