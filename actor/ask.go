@@ -98,7 +98,8 @@ func (a *abandoned) Unwrap() error { return a.reason }
 // deadline. It is safe for concurrent use; it blocks the calling goroutine
 // only, and starts none. The errors say what happened to the request:
 //
-//   - not delivered: Tell failed; the error wraps ErrStopped (the actor is
+//   - not delivered: ctx had ended already, and the error wraps ctx's
+//     error; or Tell failed, and the error wraps ErrStopped (the actor is
 //     gone) or ErrMailboxFull with ctx's error (no room before the deadline).
 //   - delivered and then not handled: the actor stopped or failed with the
 //     request still in its mailbox (ErrStopped), or a dropping mailbox
@@ -123,6 +124,11 @@ func Ask[Q, R any](ctx context.Context, ref Ref[Request[Q, R]], q Q) (R, error) 
 // that embeds it; otherwise such a request ends in ErrAskTimeout.
 func AskWith[M, Q, R any](ctx context.Context, ref Ref[M], q Q, wrap func(Request[Q, R]) M) (R, error) {
 	var zero R
+	if err := ctx.Err(); err != nil {
+		// Not sent: a request whose asker has already given up would be
+		// work for nothing, and its reply would race the ended ctx.
+		return zero, fmt.Errorf("actor: ask %q: request not delivered: %w", ref.Name(), err)
+	}
 	c := ref.local()
 	slot := getSlot[M, R](c)
 	gen := slot.state.Load() >> 1

@@ -86,7 +86,10 @@ func checkCharts(t *testing.T, what string, dom []byte) {
 // the run's data.
 func TestPageInChromium(t *testing.T) {
 	bin := chromium(t)
-	ctx := testContext(t)
+	// Four Chromium starts, each several seconds on a busy machine: this
+	// test's bound is longer than the others'.
+	ctx, cancel := context.WithTimeout(context.Background(), 4*testTimeout)
+	defer cancel()
 	out := artefacts(t)
 	db := filepath.Join(t.TempDir(), "z.db")
 	c := startCollector(t, ctx, "tcp://127.0.0.1:0", db)
