@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zmqflow/zmqflow/internal/proctest"
 	"github.com/zmqflow/zmqflow/internal/pyzmq"
 )
 
@@ -129,6 +130,7 @@ func startEnv(t *testing.T, ctx context.Context, env []string, program string, a
 	p := &proc{t: t, name: program + " " + strings.Join(args, " "), exited: make(chan struct{})}
 	p.out.changed = make(chan struct{}, 1)
 	p.cmd = exec.CommandContext(ctx, filepath.Join(programs, program), args...)
+	proctest.DieWithTest(p.cmd)
 	p.cmd.WaitDelay = 5 * time.Second
 	// A -race binary sleeps a second at exit unless told not to.
 	p.cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0 "+os.Getenv("GORACE"))

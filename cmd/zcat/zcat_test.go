@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zmqflow/zmqflow/internal/proctest"
 	"github.com/zmqflow/zmqflow/socket"
 )
 
@@ -97,6 +98,7 @@ func start(t *testing.T, ctx context.Context, stdin io.Reader, args ...string) *
 	p := &proc{t: t, ctx: ctx, name: "zcat " + strings.Join(args[:min(2, len(args))], " "), out: make(chan string, 1000),
 		listen: make(chan string, 10), errc: make(chan string, 1000), errEOF: make(chan struct{})}
 	p.cmd = exec.CommandContext(ctx, zcatBin, args...)
+	proctest.DieWithTest(p.cmd)
 	p.cmd.WaitDelay = 5 * time.Second
 	// A -race binary sleeps a second at exit unless told not to.
 	p.cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0 "+os.Getenv("GORACE"))

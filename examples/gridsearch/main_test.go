@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/zmqflow/zmqflow/internal/proctest"
 )
 
 // The tests run the gridsearch binary as real processes: a master and
@@ -86,6 +88,7 @@ func start(t *testing.T, ctx context.Context, dir string, args ...string) *proc 
 func startCmd(t *testing.T, ctx context.Context, dir, name string, args ...string) *proc {
 	t.Helper()
 	p := &proc{cmd: exec.CommandContext(ctx, name, args...), lines: make(chan string, 1000), done: make(chan struct{})}
+	proctest.DieWithTest(p.cmd)
 	p.cmd.Dir = dir
 	p.cmd.Stdout = &p.stdout
 	errPipe, err := p.cmd.StderrPipe()

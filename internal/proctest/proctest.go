@@ -23,6 +23,7 @@ type Proc struct {
 func Start(t testing.TB, ctx context.Context, bin string, args ...string) *Proc {
 	t.Helper()
 	cmd := exec.CommandContext(ctx, bin, args...)
+	DieWithTest(cmd)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {

@@ -25,6 +25,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/zmqflow/zmqflow/internal/proctest"
 )
 
 // RequireEnv names the environment variable that turns a missing interpreter
@@ -143,6 +145,7 @@ func start(t testing.TB, py, name string, argv []string) *Peer {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), lifetime)
 	cmd := exec.CommandContext(ctx, py, argv...)
+	proctest.DieWithTest(cmd)
 	cmd.WaitDelay = stopGrace
 	p := &Peer{t: t, name: name, cmd: cmd, notify: make(chan struct{}, 1), exited: make(chan struct{})}
 	cmd.Stderr = &p.stderr
