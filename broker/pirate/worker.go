@@ -265,12 +265,19 @@ func (s *session) Start(ctx context.Context) error {
 func (s *session) Stop() error {
 	w := s.w
 	w.mu.Lock()
+	w.letGoLocked()
+	w.mu.Unlock()
+	return s.sock.Close()
+}
+
+// letGoLocked takes the session's socket away from the handler: a reply
+// finished from now on waits for the next socket, and the backlog is
+// forgotten. Called with mu held.
+func (w *workerShared) letGoLocked() {
 	w.sock = nil
 	w.waitFresh()
 	clear(w.backlog)
 	w.backlog = w.backlog[:0]
-	w.mu.Unlock()
-	return s.sock.Close()
 }
 
 // Receive is a tick of the clock: HEARTBEAT, or the end of a session whose
@@ -292,6 +299,12 @@ func (s *session) Receive(ctx context.Context, now time.Time) error {
 	if now.Sub(s.started) > w.cfg.Expiry() && now.Sub(time.Unix(0, w.lastHeard.Load())) > w.cfg.Expiry() {
 		w.reconnects.Add(1)
 		s.log.Warn("heartbeat failure, can't reach broker; reconnecting", zap.String("endpoint", w.endpoint))
+		// Let go of the socket before failing, not only in Stop after:
+		// whoever sees the failure sees a reply finished after it wait
+		// for the next socket.
+		w.mu.Lock()
+		w.letGoLocked()
+		w.mu.Unlock()
 		return errSilent
 	}
 	w.mu.Lock()
