@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test run, as on CI: installs the libzmq peer the interop tests
 # need (Debian's python3-zmq, into Debian's own /usr/bin/python3) and
-# Debian's chromium for zprof's page, then vet,
-# a gofmt check, and every test under the race detector.
+# Debian's chromium for zprof's page, starts a one-node SLURM cluster for
+# gridsearch -slurm (internal/slurmtest/setup.sh; as root, the first time),
+# then vet, a gofmt check, and every test under the race detector.
 set -euo pipefail
 cd "$(dirname "$0")"
 

@@ -52,7 +52,10 @@ func newCell[M any](cfg *config) (*cell[M], error) {
 		c.q.sampleMask.Store(firstSampleMask)
 		var last uint64 // the exporter's goroutine only
 		po.watch(c.name, c.handled.Load, func() int {
-			// Once a batch: adapt the sampling period to the rate.
+			// Once a batch: adapt the sampling period to the rate. It
+			// rides on the depth gauge's read, so an actor whose gauge
+			// found the registry full (telemetry.MaxSeries) keeps the
+			// first period.
 			n := c.handled.Load()
 			c.q.sampleMask.Store(samplePeriodMask(n - last))
 			last = n

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -106,7 +107,7 @@ func startFromEnv() {
 // parseEndpoint checks that s is transport://address with a transport a
 // socket knows; the transport itself checks the address when it connects.
 func parseEndpoint(s string) error {
-	scheme, addr, ok := cut(s, "://")
+	scheme, addr, ok := strings.Cut(s, "://")
 	if !ok || addr == "" {
 		return fmt.Errorf("%w %q: want transport://address, as tcp://host:5580", ErrEndpoint, s)
 	}
@@ -121,15 +122,6 @@ func parseEndpoint(s string) error {
 		}
 	}
 	return nil
-}
-
-func cut(s, sep string) (before, after string, found bool) {
-	for i := 0; i+len(sep) <= len(s); i++ {
-		if s[i:i+len(sep)] == sep {
-			return s[:i], s[i+len(sep):], true
-		}
-	}
-	return s, "", false
 }
 
 // Start turns profiling on: sockets and actors made from now on are
@@ -216,7 +208,7 @@ type exporter struct {
 	stop     chan context.Context
 	done     chan struct{}
 	err      error // Close's, for Stop
-	buf      []byte
+	lastSize int   // the last batch's metrics frame, to size the next
 }
 
 // Figures of the exporter itself, shipped in every batch.
@@ -319,8 +311,8 @@ func (e *exporter) batch() (frames [][]byte, tasks int) {
 	start := uint64(processStart.UnixNano())
 	pts := readProcess(nil)
 	pts = readRegistry(pts)
-	metrics := appendMetrics(make([]byte, 0, len(e.buf)+1024), &e.res, start, now, pts)
-	e.buf = metrics[:0:len(metrics)] // only its size is kept, as the next one's guess
+	metrics := appendMetrics(make([]byte, 0, e.lastSize+1024), &e.res, start, now, pts)
+	e.lastSize = len(metrics) // the next one's guess; the batch itself is the transport's
 	frames = [][]byte{[]byte(Version), metrics}
 	spans := takeTasks()
 	if len(spans) > 0 {

@@ -149,13 +149,6 @@ func (r *Recorder) RecordNs(ns int64) {
 	b.Store(b.Load() + 1)
 }
 
-// Count returns how many durations were recorded.
-func (r *Recorder) Count() uint64 {
-	var acc histAcc
-	r.h.addTo(&acc)
-	return acc.count()
-}
-
 // histAcc adds histograms up, for a batch.
 type histAcc struct {
 	zero    uint64

@@ -106,7 +106,11 @@ func (z *collector) open(dbPath, bind, pubEP, httpAddr string) error {
 			return fmt.Errorf("%w: -http: %v", errUsage, err)
 		}
 		z.srv = &http.Server{Handler: z.c.Handler(), ReadHeaderTimeout: 10 * time.Second}
-		go z.srv.Serve(z.ln)
+		go func() { // ends with close's Shutdown
+			if err := z.srv.Serve(z.ln); !errors.Is(err, http.ErrServerClosed) {
+				fmt.Fprintln(os.Stderr, "zprof: -http:", err)
+			}
+		}()
 	}
 	return nil
 }
@@ -136,14 +140,31 @@ func (z *collector) serve(ctx context.Context, stderr io.Writer) error {
 	lastForget := time.Now()
 	storeFailed := false
 	for {
-		m, err := z.pull.Recv(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
+		// A minute at most, so that silent processes are forgotten and a
+		// failing store reported when no batch comes at all.
+		rctx, cancel := context.WithTimeout(ctx, time.Minute)
+		m, err := z.pull.Recv(rctx)
+		idle := rctx.Err() != nil
+		cancel()
+		if err != nil && !idle {
 			return err
 		}
 		now := time.Now()
+		if now.Sub(lastForget) > time.Minute {
+			z.c.Agg.Forget(now.Add(-forgetAfter))
+			z.c.Win.Forget(float64(now.Add(-forgetAfter).UnixNano()) / 1e9)
+			lastForget = now
+			if err := z.store.Err(); err != nil && !storeFailed {
+				fmt.Fprintf(stderr, "zprof: %v (still trying)\n", err)
+				storeFailed = true
+			}
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if idle {
+			continue
+		}
 		if err := z.c.Ingest(m, now); err != nil {
 			if _, r, _ := z.c.Stats(); r <= 8 || bits.OnesCount64(r) == 1 {
 				fmt.Fprintf(stderr, "zprof: batch rejected (%d so far): %v\n", r, err)
@@ -152,14 +173,6 @@ func (z *collector) serve(ctx context.Context, stderr io.Writer) error {
 		}
 		if z.pub != nil {
 			z.pub.TrySend(m) // a PUB drops for a slow subscriber, never waits
-		}
-		if now.Sub(lastForget) > time.Minute {
-			z.c.Agg.Forget(now.Add(-forgetAfter))
-			lastForget = now
-			if err := z.store.Err(); err != nil && !storeFailed {
-				fmt.Fprintf(stderr, "zprof: %v (still trying)\n", err)
-				storeFailed = true
-			}
 		}
 	}
 }

@@ -30,7 +30,7 @@ func topCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	if *every <= 0 || *n < 0 {
-		return fmt.Errorf("%w: top: -interval and -n must be positive", errUsage)
+		return fmt.Errorf("%w: top: -interval must be positive and -n not negative", errUsage)
 	}
 	sub, err := socket.New(socket.Sub, socket.WithMaxMsgSize(telemetry.MaxBatchBytes), socket.WithLinger(0))
 	if err != nil {
@@ -96,12 +96,11 @@ func (t *top) add(m [][]byte) {
 		return // the collector re-publishes only what it decoded
 	}
 	for _, s := range t.agg.Add(b, time.Now()) {
-		if !math.IsNaN(s.Rate) || s.Kind != collect.Counter || t.latest[key(s)].Kind == 0 {
-			t.latest[key(s)] = s
-		} else { // keep the last rate known when two batches came at once
-			s.Rate = t.latest[key(s)].Rate
-			t.latest[key(s)] = s
+		k := collect.SeriesKey(s.Instance, s.Metric, s.AttrsJSON)
+		if old, ok := t.latest[k]; ok && s.Kind == collect.Counter && math.IsNaN(s.Rate) {
+			s.Rate = old.Rate // keep the last rate known when two batches came at once
 		}
+		t.latest[k] = s
 	}
 }
 
@@ -114,8 +113,6 @@ func (t *top) forget(before time.Time) {
 		}
 	}
 }
-
-func key(s collect.Sample) string { return s.Instance + "\x00" + s.Metric + "\x00" + s.AttrsJSON }
 
 // row is one actor of one process.
 type row struct {

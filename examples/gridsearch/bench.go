@@ -43,8 +43,8 @@ func benchCmd(ctx context.Context, args []string) error {
 	if *t0Points < 1 {
 		return fmt.Errorf("%w: -t0-points %d, want at least 1", errUsage, *t0Points)
 	}
-	if *sleepPoints < 1 || *sleepWorkers < 1 || *sleepSlots < 1 || !(*sleepSecs >= 0) {
-		return fmt.Errorf("%w: -sleep-points, -sleep-workers and -sleep-slots want at least 1, -sleep-secs at least 0", errUsage)
+	if *sleepPoints < 1 || *sleepWorkers < 1 || *sleepSlots < 1 || !(*sleepSecs > 0) {
+		return fmt.Errorf("%w: -sleep-points, -sleep-workers and -sleep-slots want at least 1, -sleep-secs more than 0", errUsage)
 	}
 	want := map[string]bool{}
 	for _, s := range strings.Split(*only, ",") {

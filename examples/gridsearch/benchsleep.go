@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -49,17 +48,22 @@ func benchSleep(ctx context.Context, runs, points, workers, slots int, secs floa
 			}
 		}
 		seen := make([]int, points)
+		// A worker that does not start ends the run: with no slots of its
+		// own the master would wait for it for ever.
+		rctx, cancel := context.WithCancelCause(ctx)
 		before := cpuSelf()
-		sum, err := gridsearch.Run(ctx, gridsearch.Config{
+		sum, err := gridsearch.Run(rctx, gridsearch.Config{
 			Grid: grid, Command: []string{"sleep", secText},
 			Workers: -1, Bind: "tcp://127.0.0.1:*",
 			OnBound: func(ep string) {
 				for range workers {
 					cmd := exec.CommandContext(ctx, exe, "worker", "-connect", ep, "-slots", strconv.Itoa(slots), "-lost", "0")
 					cmd.Stderr = os.Stderr
-					if cmd.Start() == nil {
-						procs = append(procs, cmd)
+					if err := cmd.Start(); err != nil {
+						cancel(fmt.Errorf("bench: a worker process did not start: %w", err))
+						return
 					}
+					procs = append(procs, cmd)
 				}
 			},
 			OnResult: func(r gridsearch.Record) error {
@@ -72,11 +76,13 @@ func benchSleep(ctx context.Context, runs, points, workers, slots int, secs floa
 		})
 		cpu := cpuSelf() - before
 		stop()
+		if cause := context.Cause(rctx); cause != nil && ctx.Err() == nil {
+			cancel(nil)
+			return cause
+		}
+		cancel(nil)
 		if err != nil {
 			return err
-		}
-		if len(procs) != workers {
-			return errors.New("bench: a worker process did not start")
 		}
 		for i, n := range seen {
 			if n != 1 {

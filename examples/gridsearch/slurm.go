@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -112,7 +113,9 @@ func (f *slurmFlags) hook(ctx context.Context, o *options, cfg gridsearch.Config
 	}
 	cfg.OnStart = func() error {
 		script := workerScript(bin, ep, o.key)
-		id, err := sbatch(ctx, sbatchArgs(f.n, strings.Fields(f.args), script))
+		// Not cut short by Ctrl-C: slurmctld may have taken the array
+		// already, and only its id lets the end of the run cancel it.
+		id, err := sbatch(context.WithoutCancel(ctx), sbatchArgs(f.n, strings.Fields(f.args), script))
 		if err != nil {
 			return err
 		}
@@ -143,16 +146,9 @@ func (f *slurmFlags) stop(say func(string)) {
 // this host's name for a wildcard bind.
 func connectTo(ep string) string {
 	if host, port, ok := wildcard(ep); ok {
-		return "tcp://" + joinHostPort(host, port)
+		return "tcp://" + net.JoinHostPort(host, port)
 	}
 	return ep
-}
-
-func joinHostPort(host, port string) string {
-	if strings.Contains(host, ":") {
-		return "[" + host + "]:" + port
-	}
-	return host + ":" + port
 }
 
 // workerScript is the job's shell script (sbatch --wrap): the worker with
@@ -219,8 +215,10 @@ func slurmCmd(ctx context.Context, d time.Duration, name string, args ...string)
 	cmd.WaitDelay = time.Second
 	err := cmd.Run()
 	switch {
-	case ctx.Err() != nil && err != nil:
+	case errors.Is(ctx.Err(), context.DeadlineExceeded) && err != nil:
 		return nil, fmt.Errorf("%w: %s: no answer in %v", errSlurm, name, d)
+	case ctx.Err() != nil && err != nil:
+		return nil, fmt.Errorf("%w: %s: %w", errSlurm, name, ctx.Err())
 	case err != nil:
 		return nil, fmt.Errorf("%w: %s: %v: %s", errSlurm, name, err, trimOutput(stderr.Bytes()))
 	}

@@ -54,8 +54,12 @@ func NewAggregator() *Aggregator {
 	return &Aggregator{series: make(map[string]*Point), procs: make(map[string]*ProcessInfo)}
 }
 
-func seriesKey(p *Point, attrs string) string {
-	return p.Instance + "\x00" + p.Metric + "\x00" + attrs
+func seriesKey(p *Point, attrs string) string { return SeriesKey(p.Instance, p.Metric, attrs) }
+
+// SeriesKey names a series: a process's metric with its attributes (as
+// JSON). The aggregator, the store and zprof top key series by it.
+func SeriesKey(instance, metric, attrsJSON string) string {
+	return instance + "\x00" + metric + "\x00" + attrsJSON
 }
 
 // Add merges a batch received at now and returns its points as samples,

@@ -36,9 +36,10 @@ const (
 	MaxText = 1024
 )
 
-// metricsReq and traceReq are the descriptors of OTLP's two export requests,
-// written by hand: their generated types live in OTLP's collector packages,
-// which pull in grpc. Field 1 of each is the repeated resource data.
+// resourceMetricsDesc and resourceSpansDesc describe field 1, the repeated
+// element, of OTLP's two export requests: the requests' own generated types
+// live in OTLP's collector packages, which pull in grpc, so the wrapper
+// around field 1 is walked by hand.
 var (
 	resourceMetricsDesc = (&metricspb.ResourceMetrics{}).ProtoReflect().Descriptor()
 	resourceSpansDesc   = (&tracepb.ResourceSpans{}).ProtoReflect().Descriptor()

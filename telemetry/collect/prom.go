@@ -33,8 +33,6 @@ type promSeries struct {
 	pt     Point
 }
 
-var processLabels = []string{"service_name", "service_instance_id", "host_name"}
-
 func (pc promCollector) Collect(ch chan<- prometheus.Metric) {
 	fams := make(map[string]*family)
 	pc.c.Agg.Each(func(p *ProcessInfo, pt *Point) {

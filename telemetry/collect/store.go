@@ -134,6 +134,7 @@ func (s *Store) Flush() error {
 	if len(p.samples)+len(p.tasks)+len(p.procs) > 0 {
 		if err := s.write(p); err != nil {
 			s.mu.Lock()
+			s.drop += uint64(len(p.samples) + len(p.tasks)) // not written, not kept
 			if s.err == nil {
 				s.err = fmt.Errorf("%w: %v", ErrStore, err)
 			}
@@ -194,7 +195,7 @@ func (s *Store) loadSeries() error {
 		if err := rows.Scan(&id, &inst, &metric, &attrs); err != nil {
 			return err
 		}
-		s.ids[inst+"\x00"+metric+"\x00"+attrs] = id
+		s.ids[SeriesKey(inst, metric, attrs)] = id
 		s.next = max(s.next, id+1)
 	}
 	return rows.Err()
@@ -289,7 +290,7 @@ func (s *Store) insertSamples(tx *sql.Tx, samples []Sample, fresh map[string]int
 // seriesID returns the id of a sample's series, writing the series first
 // if it is new; fresh holds those new to this transaction.
 func (s *Store) seriesID(tx *sql.Tx, sm *Sample, fresh map[string]int64) (int64, error) {
-	key := sm.Instance + "\x00" + sm.Metric + "\x00" + sm.AttrsJSON
+	key := SeriesKey(sm.Instance, sm.Metric, sm.AttrsJSON)
 	if id, ok := s.ids[key]; ok {
 		return id, nil
 	}

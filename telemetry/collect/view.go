@@ -88,6 +88,24 @@ func (w *Window) lineName(inst, actor string) string {
 	return fmt.Sprintf("%s · %s[%d]", actor, p.Service, p.PID)
 }
 
+// Forget drops the processes last heard from before the given unix
+// seconds, and the lines whose newest point is older: a restarted process
+// draws new lines, and the old ones must not stay for ever.
+func (w *Window) Forget(before float64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for k, p := range w.procs {
+		if p.Last < before {
+			delete(w.procs, k)
+		}
+	}
+	for k, l := range w.lines {
+		if n := len(l.Points); n == 0 || l.Points[n-1][0] < before {
+			delete(w.lines, k)
+		}
+	}
+}
+
 // Add records the samples of the charted metrics and the tasks.
 func (w *Window) Add(samples []Sample, tasks []Task) {
 	w.mu.Lock()
@@ -198,7 +216,11 @@ func LoadView(ctx context.Context, db *sql.DB) (View, error) {
 		p.Service, p.Host = service.String, host.String
 		w.procs[p.Instance] = p
 	}
+	err = rows.Err()
 	rows.Close()
+	if err != nil {
+		return View{}, fmt.Errorf("%w: %v", ErrStore, err)
+	}
 	if err := loadSamples(ctx, db, w); err != nil {
 		return View{}, err
 	}
