@@ -240,7 +240,8 @@ func (b *readBuf) discard(n uint64) error {
 
 // writeBuf is the write side: frames are buffered until the writer goroutine
 // flushes, when its queue runs empty. Errors stick: once a write fails, every
-// later one returns the same error. Only the writer goroutine touches it.
+// later one returns the same error. Only the holder of the connection's wmu
+// touches it: the writer goroutine, or a sender writing through (direct.go).
 type writeBuf struct {
 	c        net.Conn
 	buf      []byte
@@ -248,6 +249,9 @@ type writeBuf struct {
 	err      error
 	progress atomic.Uint64 // writes done while more waited: the peer is taking our backlog (see heartbeat)
 	small    [smallBufSize]byte
+
+	rawWrite func(fd uintptr) bool // writeFD, made once (see tryWrite)
+	rawN     int
 }
 
 // chunkSize is the most a large frame's body goes out in one write, so that
@@ -257,6 +261,7 @@ const chunkSize = 4 * bigBufSize
 func (b *writeBuf) init(c net.Conn) {
 	b.c = c
 	b.buf = b.small[:0]
+	b.rawWrite = b.writeFD
 }
 
 // frame buffers one frame. A frame too large for any buffer goes out at

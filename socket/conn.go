@@ -7,6 +7,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/go-zeromq/zmq4"
@@ -15,7 +16,9 @@ import (
 // conn is one established tcp or ipc connection serving a pipe. Its reader
 // goroutine reads messages and hands them to the socket; its writer goroutine
 // (the goroutine that called serve) writes the pipe's queue, the PINGs and
-// the PONGs. They are the only code that touches the *zmq4.Conn and the wire.
+// the PONGs. They are the only code that touches the *zmq4.Conn and the wire,
+// but for a sender writing through (direct.go), which holds wmu as the writer
+// does.
 type conn struct {
 	s      *Socket
 	p      *pipe
@@ -33,11 +36,20 @@ type conn struct {
 	pingSig  chan struct{}        // wakes an idle writer for it
 	failMu   sync.Mutex
 	failure  error // why we ended it, if not Close or the peer (a heartbeat timeout)
+
+	wmu      sync.Mutex      // the write side: held by the writer while it works, or by a write-through
+	wrc      syscall.RawConn // for writes that never wait; nil: no write-through
+	flushSig chan struct{}   // a write-through left bytes for the writer to send
 }
 
 func newConn(s *Socket, p *pipe, nc net.Conn, w *wire, zc *zmq4.Conn) *conn {
-	return &conn{s: s, p: p, nc: nc, w: w, zc: zc, remote: nc.RemoteAddr().String(),
-		stop: make(chan struct{}), linger: make(chan context.Context, 1), pingSig: make(chan struct{}, 1)}
+	c := &conn{s: s, p: p, nc: nc, w: w, zc: zc, remote: nc.RemoteAddr().String(),
+		stop: make(chan struct{}), linger: make(chan context.Context, 1), pingSig: make(chan struct{}, 1),
+		flushSig: make(chan struct{}, 1)}
+	if sc, ok := nc.(syscall.Conn); ok && w.curve == nil && !s.opts.conflate {
+		c.wrc, _ = sc.SyscallConn()
+	}
+	return c
 }
 
 // security returns the socket's mechanism for a connection on endpoint,
@@ -168,12 +180,23 @@ func (c *conn) read() error {
 		if !c.s.inbound(c.p, m, c.stop) {
 			return nil
 		}
+		if !c.p.heard.Load() {
+			c.p.heard.Store(true)
+		}
 	}
 }
 
 // write sends the pipe's queue to the peer, flushing whenever the queue runs
 // empty: many messages to one system call under load, no delay when idle.
+// It holds wmu while it works, and lets senders write through while it
+// sleeps.
 func (c *conn) write() error {
+	c.wmu.Lock()
+	c.p.direct.Store(c)
+	defer func() {
+		c.p.direct.CompareAndSwap(c, nil)
+		c.wmu.Unlock()
+	}()
 	out := c.p.out
 	for {
 		m, ok := out.get()
@@ -185,13 +208,23 @@ func (c *conn) write() error {
 			if avail == nil {
 				continue
 			}
+			c.wmu.Unlock()
+			var l context.Context
 			select {
 			case <-avail:
+			case <-c.flushSig:
 			case <-c.w.pingSig:
 			case <-c.pingSig:
 			case <-c.stop:
+			case l = <-c.linger:
+			}
+			c.wmu.Lock()
+			select {
+			case <-c.stop:
 				return nil
-			case l := <-c.linger:
+			default:
+			}
+			if l != nil {
 				return c.drain(l)
 			}
 			if err := c.sendCommands(); err != nil {

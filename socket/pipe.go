@@ -29,6 +29,8 @@ type pipe struct {
 	id       []byte      // the peer's routing identity (ROUTER)
 	peerID   []byte      // the identity the peer announced, if any
 	gone     atomic.Bool // detached: sending to it is pointless
+	direct   atomic.Pointer[conn] // tcp/ipc: the connection serving it, while its writer runs (direct.go)
+	heard    atomic.Bool          // tcp/ipc: a message came from the peer since the last write-through
 
 	peerq *queue               // inproc: the peer's receive queue, where our sends go
 	peer  atomic.Pointer[pipe] // inproc: the peer's end, once linked
@@ -73,6 +75,9 @@ func (s *Socket) newPipe(endpoint string, queued bool) *pipe {
 // sender that finds no room and wants to wait loads s.room's channel first.
 func (p *pipe) trySend(m Msg) bool {
 	if p.out != nil {
+		if c := p.direct.Load(); c != nil && c.tryDirect(m) {
+			return true
+		}
 		return p.out.tryPut(m)
 	}
 	if r := p.peer.Load(); r != nil {

@@ -202,6 +202,16 @@ func (q *queue) sleep() <-chan struct{} {
 	return q.avail
 }
 
+// empty reports whether nothing is queued and the consumer holds nothing
+// it has not taken.
+func (q *queue) empty() bool {
+	q.cmu.Lock()
+	defer q.cmu.Unlock()
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.in) == 0 && q.pos == len(q.batch)
+}
+
 // len is the number of messages queued and not yet taken.
 func (q *queue) len() int {
 	q.cmu.Lock()

@@ -1,0 +1,165 @@
+package socket
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"io"
+	"net"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// tryWrite never waits: on a tcp connection whose peer does not read, it
+// takes what the kernel accepts, keeps the rest at the front of the buffer,
+// and reports which case it met; the bytes then read at the peer are exactly
+// those written, in order, once the rest is flushed.
+func TestTryWriteKeepsWhatTheKernelRefused(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	peer := <-accepted
+	if peer == nil {
+		t.Fatal("accept failed")
+	}
+	defer peer.Close()
+	c.(*net.TCPConn).SetWriteBuffer(4096)
+	peer.(*net.TCPConn).SetReadBuffer(4096)
+	rc, err := c.(syscall.Conn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var b writeBuf
+	b.init(c)
+	var sent, got bytes.Buffer // what the kernel took, in order; what the peer read
+	readSome := func() {       // frees room, as a peer reading slowly does
+		buf := make([]byte, 1000)
+		n, err := peer.Read(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got.Write(buf[:n])
+	}
+	refused := 0
+	for i := 0; len(b.buf) == 0; i++ { // until the kernel takes part of a record
+		if i == 1_000_000 {
+			t.Fatal("no write was ever partial")
+		}
+		r := bytes.Repeat([]byte{byte(i)}, 100+i%300)
+		b.buf = append(b.buf, r...)
+		switch b.tryWrite(rc) {
+		case writeNone:
+			b.buf = b.buf[:0] // refused whole: the message would be queued instead
+			refused++
+			readSome()
+		case writePart:
+			sent.Write(r[:len(r)-len(b.buf)])
+		case writeAll:
+			sent.Write(r)
+		}
+	}
+	sent.Write(b.buf)
+	want := sent.Bytes()
+	done := make(chan error, 1)
+	go func() { done <- b.flush() }() // the writer's blocking send of the remainder
+	rest := make([]byte, len(want)-got.Len())
+	if _, err := io.ReadFull(peer, rest); err != nil {
+		t.Fatal(err)
+	}
+	got.Write(rest)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.Bytes(), want) {
+		t.Fatalf("the peer read %d bytes that differ from the %d written", got.Len(), len(want))
+	}
+	t.Logf("%d bytes, %d writes refused whole", len(want), refused)
+}
+
+// A write-through that meets full kernel buffers falls back (the message is
+// left for the queue) or leaves its remainder to the writer; either way the
+// peer gets exactly the messages written through, whole and in order.
+func TestWriteThroughFallsBackWhenFull(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	a, err := New(Dealer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := New(Dealer, WithRecvHWM(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ep, err := a.Bind("tcp://127.0.0.1:*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Connect(ep); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Send(ctx, NewMsgString("hello")); err != nil { // a learns its peer
+		t.Fatal(err)
+	}
+	if _, err := a.Recv(ctx); err != nil {
+		t.Fatal(err)
+	}
+	a.mu.RLock()
+	p := a.pipes[0]
+	a.mu.RUnlock()
+	c := p.direct.Load()
+	if c == nil {
+		t.Fatal("no connection serving the pipe")
+	}
+
+	// b never reads until the kernel refuses a write-through.
+	var through [][]byte
+	refused := false
+	for i := 0; !refused; i++ {
+		if i == 1_000_000 {
+			t.Fatal("the kernel's buffers never filled")
+		}
+		m := reply(i)
+		p.heard.Store(true)
+		if c.tryDirect(Msg{m}) {
+			through = append(through, m)
+		} else {
+			refused = true
+		}
+	}
+	for n, want := range through {
+		m, err := b.Recv(ctx)
+		if err != nil {
+			t.Fatalf("after %d of %d: %v", n, len(through), err)
+		}
+		if len(m) != 1 || !bytes.Equal(m[0], want) {
+			t.Fatalf("message %d of %d differs", n, len(through))
+		}
+	}
+	t.Logf("%d messages written through before a refusal", len(through))
+}
+
+// reply i is its number, then filler, small enough to write through.
+func reply(i int) []byte {
+	r := make([]byte, 8+i%300)
+	binary.BigEndian.PutUint64(r, uint64(i))
+	for j := 8; j < len(r); j++ {
+		r[j] = byte(i + j)
+	}
+	return r
+}
