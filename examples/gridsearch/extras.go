@@ -19,9 +19,10 @@ import (
 // and per-point files; kept apart from options so that each reads in one
 // place.
 type extras struct {
-	plot    string // -plot: png, svg, none or FILE.png|FILE.svg
-	heatmap bool   // -heatmap=false, the old name of -plot none
-	halt    string // -halt, as parseHalt reads it
+	plot    string   // -plot: png, svg, none or FILE.png|FILE.svg
+	heatmap bool     // -heatmap=false, the old name of -plot none
+	halt    string   // -halt, as parseHalt reads it
+	rule    haltRule // -halt parsed, by check
 	dryRun  bool
 	points  string // -points FILE
 	results string // -results DIR
@@ -47,10 +48,9 @@ func (e *extras) check() error {
 	if err := checkPlotFlag(e.plot); err != nil {
 		return err
 	}
-	if _, err := parseHalt(e.halt); err != nil {
-		return err
-	}
-	return nil
+	var err error
+	e.rule, err = parseHalt(e.halt)
+	return err
 }
 
 // plot writes the plots of field for the report, and returns their files.
@@ -59,7 +59,7 @@ func (e *extras) check() error {
 func (e *extras) writePlot(o *options, grid gridsearch.Grid, recs []gridsearch.Record, field string, maximize bool) ([]string, error) {
 	s, found := newPlotSet(grid, recs, field, maximize, commandTitle(e.command))
 	if !found && slices.ContainsFunc(recs, gridsearch.Record.OK) {
-		return nil, fmt.Errorf("-%s %s: %w", s.verb(), field, unknownField(field, recs))
+		return nil, fmt.Errorf("-%s %s: %w", goalFlag(s.maximize), field, unknownField(field, recs))
 	}
 	if e.plot == "none" {
 		return nil, nil
@@ -139,17 +139,13 @@ func (e *extras) metaParams(params []string) []string {
 	return params
 }
 
-// apply sets cfg's halt from -halt (checked by check).
+// apply sets cfg's halt from -halt, as check parsed it.
 func (e *extras) apply(cfg *gridsearch.Config) {
-	h, _ := parseHalt(e.halt)
-	cfg.Halt, cfg.HaltPercent, cfg.HaltNow = h.fails, h.percent, h.now
+	cfg.Halt, cfg.HaltPercent, cfg.HaltNow = e.rule.fails, e.rule.percent, e.rule.now
 }
 
 // haltText is -halt as the halt's message names it.
-func (e *extras) haltText() string {
-	h, _ := parseHalt(e.halt)
-	return h.String()
-}
+func (e *extras) haltText() string { return e.rule.String() }
 
 // perPoint writes rec's files under -results DIR, when given: DIR/<point>/
 // stdout, stderr and record.json (the results file's line, indented). A
@@ -185,8 +181,7 @@ func (e *extras) watchField(o *options, rec gridsearch.Record, println func(stri
 		return
 	}
 	e.warned = true
-	verb := map[bool]string{true: "maximize", false: "minimize"}[maximize]
-	println(fmt.Sprintf("gridsearch: warning: -%s %s: point %d's result has no field %q; %s", verb, field, rec.Point, field, fieldsOf(rec)))
+	println(fmt.Sprintf("gridsearch: warning: -%s %s: point %d's result has no field %q; %s", goalFlag(maximize), field, rec.Point, field, fieldsOf(rec)))
 }
 
 // checkResumedField refuses, before the run, a -maximize or -minimize
@@ -210,6 +205,5 @@ func (e *extras) checkResumedField(o *options) error {
 	if !slices.ContainsFunc(recs, gridsearch.Record.OK) {
 		return nil
 	}
-	verb := map[bool]string{true: "maximize", false: "minimize"}[maximize]
-	return fmt.Errorf("-%s %s: %v in %s", verb, field, unknownField(field, recs), o.out)
+	return fmt.Errorf("-%s %s: %v in %s", goalFlag(maximize), field, unknownField(field, recs), o.out)
 }

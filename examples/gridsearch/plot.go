@@ -84,13 +84,11 @@ func newPlotSet(grid gridsearch.Grid, recs []gridsearch.Record, field string, ma
 	index := make(map[string]int, n)
 	for i := range n {
 		s.vals[i] = math.NaN()
-		b, _ := grid.Point(i).Params().MarshalJSON()
-		index[string(b)] = i
+		index[paramsKey(grid.Point(i).Params())] = i
 	}
 	found := false
 	for _, r := range recs {
-		b, _ := r.Params.MarshalJSON()
-		i, in := index[string(b)]
+		i, in := index[paramsKey(r.Params)]
 		if !r.OK() {
 			if in {
 				s.failed[i] = true
@@ -115,13 +113,6 @@ func (s *plotSet) better(a, b float64) bool {
 		return a > b
 	}
 	return a < b
-}
-
-func (s *plotSet) verb() string {
-	if s.maximize {
-		return "maximize"
-	}
-	return "minimize"
 }
 
 // writePlots draws s as the grid's shape asks, into base's files: a line
@@ -180,7 +171,7 @@ func (s *plotSet) newPlot(what string) *plot.Plot {
 // numbers (on a log axis for a log spec), anything else one step apart.
 func (s *plotSet) line(k int) (*plot.Plot, error) {
 	par := s.grid.Params[k]
-	p := s.newPlot(fmt.Sprintf("%s %s over %s;  red x: failed", s.verb(), s.field, par.Name))
+	p := s.newPlot(fmt.Sprintf("%s %s over %s;  red x: failed", goalFlag(s.maximize), s.field, par.Name))
 	p.X.Label.Text, p.Y.Label.Text = par.Name, s.field
 	numeric := true
 	for _, v := range par.Values {
@@ -261,7 +252,7 @@ func (s *plotSet) heatmap(a, b int) figure {
 			failed[[2]int{co[a], co[b]}] = true
 		}
 	}
-	what := fmt.Sprintf("%s %s", s.verb(), s.field)
+	what := fmt.Sprintf("%s %s", goalFlag(s.maximize), s.field)
 	if len(s.axes) > 2 {
 		var others []string
 		for _, k := range s.axes {

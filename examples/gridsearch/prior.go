@@ -31,9 +31,7 @@ func planResume(path string, grid gridsearch.Grid, inFile map[string]bool, rerun
 	}
 	pr.skip = make([]bool, grid.Len())
 	for i := range pr.skip {
-		// Params as the file has them: the same marshaling both ways.
-		b, _ := grid.Point(i).Params().MarshalJSON()
-		switch k := string(b); {
+		switch k := paramsKey(grid.Point(i).Params()); {
 		case ok[k]:
 			pr.skip[i] = true
 			pr.done++
@@ -70,6 +68,13 @@ func succeeded(path string) (map[string]bool, error) {
 	return ok, nil
 }
 
+// paramsKey is a point's params as the results file has them: the master
+// marshals them so, and every lookup by params marshals them the same way.
+func paramsKey(ps gridsearch.Params) string {
+	b, _ := ps.MarshalJSON()
+	return string(b)
+}
+
 // latest keeps one record a point (by params), in the order they first
 // come: its last success, or its last failure when it has none. A point
 // that failed and was run again with -resume-failed has both in the file.
@@ -77,8 +82,7 @@ func latest(recs []gridsearch.Record) []gridsearch.Record {
 	at := map[string]int{}
 	var out []gridsearch.Record
 	for _, r := range recs {
-		b, _ := r.Params.MarshalJSON()
-		k := string(b)
+		k := paramsKey(r.Params)
 		i, seen := at[k]
 		switch {
 		case !seen:

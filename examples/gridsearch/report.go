@@ -42,10 +42,7 @@ func report(w io.Writer, o *options, grid gridsearch.Grid, sum gridsearch.Summar
 	outputs := []string{o.out}
 	field, maximize := o.field()
 	if field != "" {
-		verb := "maximize"
-		if !maximize {
-			verb = "minimize"
-		}
+		verb := goalFlag(maximize)
 		if i := gridsearch.Best(recs, field, maximize); i >= 0 {
 			v, _ := gridsearch.Field(recs[i].Result, field)
 			fmt.Fprintf(w, "best (%s %s): %s = %g  (point %d)\n", verb, field, paramText(recs[i].Params), v, recs[i].Point)

@@ -118,6 +118,14 @@ func (o *options) field() (string, bool) {
 	return o.maximize, true
 }
 
+// goalFlag names the flag that set the goal: maximize or minimize.
+func goalFlag(maximize bool) string {
+	if maximize {
+		return "maximize"
+	}
+	return "minimize"
+}
+
 func runCmd(ctx context.Context, args []string) error {
 	var o options
 	fs, err := o.parse("run", args)
