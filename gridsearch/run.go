@@ -229,7 +229,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	local := localEndpoint(lb.Backend())
 	host := Hostname()
 	for i := range max(workers, 0) {
-		w, err := pirate.NewWorker(local, handler(fmt.Sprintf("local/%d", i), host, i, cfg.Func), cfg.WorkerOptions...)
+		w, err := pirate.NewWorker(local, handler(fmt.Sprintf("local/%d", i), host, i, cfg.Func), ownSpans(cfg.WorkerOptions)...)
 		if err != nil {
 			return Summary{}, err
 		}

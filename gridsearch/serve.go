@@ -54,7 +54,7 @@ func ServeWith(ctx context.Context, cfg ServeConfig) error {
 	}()
 	for i := range cfg.Slots {
 		name := fmt.Sprintf("%s:%d/%d", host, os.Getpid(), i)
-		w, err := pirate.NewWorker(cfg.Endpoint, handler(name, host, i, cfg.Func), opts...)
+		w, err := pirate.NewWorker(cfg.Endpoint, handler(name, host, i, cfg.Func), ownSpans(opts)...)
 		if err != nil {
 			return err
 		}

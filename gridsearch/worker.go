@@ -114,6 +114,13 @@ func handler(name, host string, slot int, fn Func) pirate.Handler {
 	}
 }
 
+// ownSpans adds to a Worker's options that its requests are not put on
+// the profile's timeline: the handler puts each point there itself, named
+// and numbered as the grid's.
+func ownSpans(opts []pirate.Option) []pirate.Option {
+	return append(append([]pirate.Option(nil), opts...), pirate.WithoutTaskSpans())
+}
+
 func callFunc(ctx context.Context, fn Func, p Point) (o outcome) {
 	defer func() {
 		if r := recover(); r != nil {

@@ -56,7 +56,8 @@
 // Per process: CPU time (user and system), resident memory, goroutines,
 // and GC pauses (the runtime's histogram, in the same exponential
 // buckets). Per task, for the timeline of tasks per worker slot: what Task
-// records, which gridsearch workers do for every point.
+// records, which gridsearch workers do for every point, and the pirate and
+// Majordomo workers for every request.
 //
 // Histograms use OTLP exponential buckets at one fixed Scale (3: eight
 // buckets per doubling, each about 9% wide), so that histograms from any

@@ -87,6 +87,9 @@ type WorkerStats struct {
 // Options: WithHeartbeat (default DefaultHeartbeatInterval and
 // DefaultLiveness, which leave room for the guide's mdbroker's 2.5 s
 // heartbeats), WithReconnect, WithSocketOptions, WithLogger, WithObserver.
+// When profiling is on (see the telemetry package), each request handled
+// is a task named by the service on the profile's timeline, one row per
+// Worker of the process.
 func NewWorker(endpoint, service string, h Handler, opts ...Option) (*Worker, error) {
 	if h == nil {
 		return nil, fmt.Errorf("%w: NewWorker: nil Handler", ErrBadOption)
@@ -98,7 +101,7 @@ func NewWorker(endpoint, service string, h Handler, opts ...Option) (*Worker, er
 	if err != nil {
 		return nil, err
 	}
-	shared := &workerShared{cfg: &cfg, service: service}
+	shared := &workerShared{cfg: &cfg, service: service, tasks: run.NewTasks()}
 	shared.endpoint = strings.TrimPrefix(endpoint, ">")
 	shared.board.Report(cfg.Observer, "majordomo worker")
 	w := &Worker{service: service, shared: shared}
@@ -139,6 +142,7 @@ type workerShared struct {
 	cfg      *opt.Config[extra]
 	endpoint string
 	service  string
+	tasks    *run.Tasks // the requests handled, on the profile's timeline
 	feed     *sessionFeed
 	board    board.Board[WorkerStats]
 	sessions int // the session's incarnations run one after the other
@@ -349,9 +353,11 @@ func (hs handlerState) Receive(ctx context.Context, j job) error {
 	if err == nil { // not for a conversation already over
 		hctx, cancel := context.WithCancel(ctx)
 		stop := context.AfterFunc(j.sctx, cancel)
+		start := time.Now()
 		reply, err = callHandler(hctx, hs.h, j.body)
 		stop()
 		cancel()
+		w.tasks.Done(w.service, start, err)
 	}
 	w.mu.Lock()
 	switch {

@@ -65,7 +65,7 @@ type StageStats struct {
 // ends when the Stage is closed.
 //
 // Options are those of NewWorker and NewClient, each applied to the part it
-// configures: WithHeartbeat and WithReconnect to the upstream Worker,
+// configures: WithHeartbeat, WithReconnect and WithoutTaskSpans to the upstream Worker,
 // WithTimeout and WithRetries to the downstream Client, WithSocketOptions,
 // WithLogger and WithObserver to both.
 func NewStage(upstream string, f Handler, downstream string, opts ...Option) (*Stage, error) {

@@ -54,7 +54,8 @@ type Option struct{ o opt.Option[extra] }
 
 // extra is what only this package's options set.
 type extra struct {
-	holdLimit time.Duration
+	holdLimit   time.Duration
+	noTaskSpans bool
 }
 
 // config is the settings of one component.
@@ -144,4 +145,15 @@ func WithLogger(l *zap.Logger) Option { return Option{opt.Logger[extra](opt.All,
 // figures are where its requests and replies are seen.
 func WithObserver(o actor.Observer) Option {
 	return Option{opt.Observer[extra](opt.All, o)}
+}
+
+// WithoutTaskSpans stops a Worker from recording each request it handles
+// as a task on the profile's timeline (NewWorker, NewStage), for a handler
+// that records its own tasks, with names and indexes of its job's. It
+// matters only when profiling is on (see the telemetry package).
+func WithoutTaskSpans() Option {
+	return Option{opt.New("WithoutTaskSpans", forWorker|forStage, func(c *config) error {
+		c.X.noTaskSpans = true
+		return nil
+	})}
 }

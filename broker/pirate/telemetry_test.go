@@ -8,6 +8,7 @@ import (
 	"github.com/zmqflow/zmqflow/internal/otlptest"
 	"github.com/zmqflow/zmqflow/socket"
 	"github.com/zmqflow/zmqflow/telemetry"
+	"github.com/zmqflow/zmqflow/telemetry/collect"
 )
 
 // With profiling on and no observer given, a load balancer, worker and
@@ -77,5 +78,67 @@ func TestProfiledWithoutObserver(t *testing.T) {
 		if handled[name] == 0 {
 			t.Errorf("actor %q: no messages in (%v)", name, handled)
 		}
+	}
+}
+
+// With profiling on, a Worker puts each request it handled on the
+// timeline, numbered in order on its own row; one made WithoutTaskSpans
+// puts none there (its handler records its own).
+func TestWorkerTaskSpans(t *testing.T) {
+	ctx := testCtx(t)
+	collector := must[*socket.Socket](t)(socket.New(socket.Pull))
+	defer collector.Close()
+	cep := must[string](t)(collector.Bind("tcp://127.0.0.1:*"))
+	if err := telemetry.Start(ctx, cep, telemetry.WithInterval(100*wait)); err != nil {
+		t.Fatal(err)
+	}
+	defer telemetry.Stop(context.Background())
+
+	b := newLB(t, inproc(), inproc(), steadyBeat)
+	spans := newWorker(t, b.Backend(), echo("spans"), steadyBeat)
+	quiet := newWorker(t, b.Backend(), echo("quiet"), steadyBeat, pirate.WithoutTaskSpans())
+	waitLB(t, ctx, b, "both workers", func(s pirate.Stats) bool { return s.Idle == 2 })
+	c := oneShot(t, b.Frontend())
+	const requests = 40 // taken in turns by the two workers
+	for range requests {
+		if _, err := c.Request(ctx, []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, closer := range []interface{ Close() error }{c, spans, quiet, b} {
+		if err := closer.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	handled := spans.Stats().Handled
+	if err := telemetry.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	frames, err := collector.Recv(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch, err := collect.Decode(frames)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if handled == 0 || handled+quiet.Stats().Handled != requests {
+		t.Fatalf("workers handled %d and %d of %d", handled, quiet.Stats().Handled, requests)
+	}
+	seen := map[int64]bool{}
+	for _, task := range batch.Tasks {
+		if task.Label != "request" || task.Error != "" || task.End < task.Start {
+			t.Errorf("task %+v", task)
+		}
+		if task.Slot != batch.Tasks[0].Slot || task.Worker != batch.Tasks[0].Worker {
+			t.Errorf("tasks on two rows: %+v and %+v", batch.Tasks[0], task)
+		}
+		if seen[task.Task] {
+			t.Errorf("task %d twice", task.Task)
+		}
+		seen[task.Task] = true
+	}
+	if uint64(len(batch.Tasks)) != handled {
+		t.Fatalf("%d tasks on the timeline, want the %d requests the first worker handled", len(batch.Tasks), handled)
 	}
 }

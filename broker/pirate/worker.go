@@ -88,7 +88,9 @@ const (
 
 // NewWorker starts a worker for a broker's backend endpoint, h handling
 // the requests. Options: WithHeartbeat, WithReconnect, WithSocketOptions,
-// WithLogger, WithObserver.
+// WithLogger, WithObserver, WithoutTaskSpans. When profiling is on (see the
+// telemetry package), each request handled is a task on the profile's
+// timeline, one row per Worker of the process.
 func NewWorker(endpoint string, h Handler, opts ...Option) (*Worker, error) {
 	if h == nil {
 		return nil, fmt.Errorf("%w: pirate.NewWorker: nil Handler", ErrBadOption)
@@ -108,7 +110,8 @@ func NewWorker(endpoint string, h Handler, opts ...Option) (*Worker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pirate: worker: %w", err)
 	}
-	w := &Worker{shared: &workerShared{cfg: &cfg, endpoint: endpoint, fresh: make(chan struct{})}}
+	w := &Worker{shared: &workerShared{cfg: &cfg, endpoint: endpoint, fresh: make(chan struct{}),
+		tasks: run.NewTasks()}}
 	shared := w.shared
 	shared.board.Report(cfg.Observer, workerName)
 	sess := actor.NewChild(workerName,
@@ -142,6 +145,7 @@ type workerShared struct {
 	cfg      *config
 	endpoint string
 	board    board.Board[WorkerStats]
+	tasks    *run.Tasks // the requests handled, on the profile's timeline
 
 	// mu orders the session's socket changes with the handler's sends
 	// and with the reads of the handler and the session: a reply goes
@@ -341,9 +345,13 @@ func (a handlerActor) Receive(ctx context.Context, j job) error {
 	w.handling = true
 	w.mu.Unlock()
 
+	start := time.Now()
 	reply, err := callHandler(ctx, a.h, j.body)
 	if ctx.Err() != nil {
 		return nil // the Worker is closing: the reply is dropped
+	}
+	if !w.cfg.X.noTaskSpans {
+		w.tasks.Done("request", start, err)
 	}
 	// The count is published first: whoever sees the reply's effect sees
 	// it counted.
