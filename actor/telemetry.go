@@ -21,6 +21,7 @@ type profObserver struct {
 	queueing, handling         *telemetry.Recorder
 	deadLetters, errs, restart *telemetry.Counter
 	blocked                    *telemetry.Counter // ns at a full mailbox, added by the queue
+	figs                       figureReporter     // what it reports as Figures
 
 	mu      sync.Mutex
 	removes []func() // at ActorStopped: the recorders' and functions' series keep their totals
@@ -81,24 +82,56 @@ func (o *profObserver) MessageHandled(_ string, queued, handling time.Duration, 
 	o.handling.RecordNs(int64(handling))
 }
 
-func (o *profObserver) Counter(actor, name string, total uint64) {
-	profFigures.Counter(actor, name, total)
-}
+func (o *profObserver) Counter(actor, name string, total uint64) { o.figs.Counter(actor, name, total) }
 
-func (o *profObserver) Level(actor, name string, value int64) { profFigures.Level(actor, name, value) }
+func (o *profObserver) Level(actor, name string, value int64) { o.figs.Level(actor, name, value) }
 
-// ProfileFigures returns the Figures that go to package telemetry, when
+// ProfileFigures returns Figures that go to package telemetry, when
 // profiling is on (telemetry.Enabled), and nil when it is off: for a
-// component that reports figures to its observer and was given none. Safe
-// for concurrent use.
+// component that reports figures to its observer and was given none. Each
+// call returns a reporter of its own, so that the figures of components of
+// one name (the Workers of a process) add up in one series. Safe for
+// concurrent use.
 func ProfileFigures() Figures {
 	if !telemetry.Enabled() {
 		return nil
 	}
-	return profFigures
+	return &figureReporter{}
 }
 
 var profFigures = &figureSeries{}
+
+// figureReporter is one component's figures: it remembers the totals and
+// levels it reported last, and adds the change to the series that all
+// components of the name share.
+type figureReporter struct {
+	mu   sync.Mutex
+	last map[[2]string]int64 // actor and figure -> last reported
+}
+
+func (r *figureReporter) change(actor, name string, v int64) int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.last == nil {
+		r.last = map[[2]string]int64{}
+	}
+	k := [2]string{actor, name}
+	d := v - r.last[k]
+	r.last[k] = v
+	return d
+}
+
+func (r *figureReporter) Counter(actor, name string, total uint64) {
+	if d := r.change(actor, name, int64(total)); d > 0 { // a total never goes down
+		profFigures.counter(actor, name).Add(uint64(d))
+	}
+}
+
+func (r *figureReporter) Level(actor, name string, value int64) {
+	if d := r.change(actor, "level "+name, value); d != 0 {
+		profFigures.gauge(actor, name).Add(d)
+	}
+}
 
 // figureSeries keeps the series of every actor's figures, found without
 // allocating once made: figures are reported after every change.
@@ -106,20 +139,18 @@ type figureSeries struct {
 	totals, levels sync.Map // actor name -> *sync.Map of figure name -> instrument
 }
 
-func (f *figureSeries) Counter(actor, name string, total uint64) {
-	c := figure(&f.totals, actor, name, func() any {
+func (f *figureSeries) counter(actor, name string) *telemetry.Counter {
+	return figure(&f.totals, actor, name, func() any {
 		return telemetry.NewCounter(telemetry.MetricActorFigureTotal, "1",
 			telemetry.String(telemetry.AttrActor, actor), telemetry.String(telemetry.AttrFigure, name))
 	}).(*telemetry.Counter)
-	c.Set(total)
 }
 
-func (f *figureSeries) Level(actor, name string, value int64) {
-	g := figure(&f.levels, actor, name, func() any {
+func (f *figureSeries) gauge(actor, name string) *telemetry.Gauge {
+	return figure(&f.levels, actor, name, func() any {
 		return telemetry.NewGauge(telemetry.MetricActorFigureLevel, "1",
 			telemetry.String(telemetry.AttrActor, actor), telemetry.String(telemetry.AttrFigure, name))
 	}).(*telemetry.Gauge)
-	g.Set(value)
 }
 
 func figure(m *sync.Map, actor, name string, make func() any) any {

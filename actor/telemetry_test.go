@@ -156,7 +156,7 @@ func TestProfiledActor(t *testing.T) {
 
 // A supervised child is measured under its own name, and its restarts
 // counted; figures reported through actor.ProfileFigures land as totals
-// and levels.
+// and levels, those of components of one name added up.
 func TestProfiledSupervisorAndFigures(t *testing.T) {
 	c := profile(t)
 	ctx := context.Background()
@@ -188,16 +188,22 @@ func TestProfiledSupervisorAndFigures(t *testing.T) {
 	if f == nil {
 		t.Fatal("ProfileFigures nil with profiling on")
 	}
-	f.Counter("broker-x", "Requests", 41)
-	f.Counter("broker-x", "Requests", 42)
-	f.Level("broker-x", "Pending", -2)
+	broker := uniqueName(t) + "-broker"
+	f.Counter(broker, "Requests", 41)
+	f.Counter(broker, "Requests", 42)
+	f.Level(broker, "Pending", -2)
+	// A second component of the same name: its figures add to the first's.
+	g := actor.ProfileFigures()
+	g.Counter(broker, "Requests", 8)
+	g.Level(broker, "Pending", 5)
+	f.Counter(broker, "Requests", 42) // a total repeated changes nothing
 	got := lastFigures(t, c)
 	want := map[string]float64{
-		actorKey(telemetry.MetricActorMessages, name, telemetry.AttrDirection+"=in"):             4,
-		actorKey(telemetry.MetricActorRestarts, name):                                            1,
-		actorKey(telemetry.MetricActorErrors, name):                                              1,
-		actorKey(telemetry.MetricActorFigureTotal, "broker-x", telemetry.AttrFigure+"=Requests"): 42,
-		actorKey(telemetry.MetricActorFigureLevel, "broker-x", telemetry.AttrFigure+"=Pending"):  -2,
+		actorKey(telemetry.MetricActorMessages, name, telemetry.AttrDirection+"=in"):         4,
+		actorKey(telemetry.MetricActorRestarts, name):                                        1,
+		actorKey(telemetry.MetricActorErrors, name):                                          1,
+		actorKey(telemetry.MetricActorFigureTotal, broker, telemetry.AttrFigure+"=Requests"): 50,
+		actorKey(telemetry.MetricActorFigureLevel, broker, telemetry.AttrFigure+"=Pending"):  3,
 	}
 	for k, v := range want {
 		if g, ok := got[k]; !ok || g != v {
