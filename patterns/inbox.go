@@ -182,10 +182,10 @@ func (in *Inbox[M]) Ready() <-chan struct{} { return in.sock.Readable() }
 func (in *Inbox[M]) Poll(inlet actor.Inlet[M], dst []M, max int) ([]M, error) {
 	for range max {
 		m, err := in.sock.TryRecv()
-		if errors.Is(err, socket.ErrWouldBlock) {
-			break
-		}
 		if err != nil {
+			if errors.Is(err, socket.ErrWouldBlock) {
+				break
+			}
 			return dst, fmt.Errorf("patterns: %s: receive: %w", in.cfg.name, err)
 		}
 		if v, err := in.decode(m); err != nil {
