@@ -32,37 +32,22 @@ type replySlot[R any] struct {
 	state atomic.Uint64        // the generation whose Reply counts next
 	ch    chan reply[R]        // capacity 1: Ask waits on it, or
 	fn    func(v R, err error) // NewRequest's: the reply goes back over a socket
-	spare spareSlot            // the slot itself, as a cell keeps it (getSlot)
 }
 
-// spareSlot is how a cell, which does not know R, keeps a free slot of any
-// R ready for the next Ask: one pointer swapped in and out, cheaper than a
-// sync.Pool's Get and Put on an actor asked over and over.
-type spareSlot struct{ slot any }
-
-// getSlot returns a free slot of the cell's, or a new one.
+// getSlot returns a free slot of the cell's pool, or a new one.
 func getSlot[M, R any](c *cell[M]) *replySlot[R] {
 	if c != nil {
-		if sp := c.spare.Swap(nil); sp != nil {
-			if s, ok := sp.slot.(*replySlot[R]); ok {
-				return s
-			}
-			c.slots.Put(sp.slot) // a slot of another R (AskWith)
-		}
 		if s, ok := c.slots.Get().(*replySlot[R]); ok {
 			return s
 		}
 	}
-	s := &replySlot[R]{ch: make(chan reply[R], 1)}
-	s.spare.slot = s
-	return s
+	return &replySlot[R]{ch: make(chan reply[R], 1)}
 }
 
-// putSlot keeps a slot whose reply Ask has taken, for the next Ask: its
-// Reply has moved it on to a new generation, in which the old Request's
-// Reply fails.
+// putSlot recycles a slot whose reply Ask has taken: its Reply has moved it
+// on to a new generation, in which the old Request's Reply fails.
 func putSlot[M, R any](c *cell[M], s *replySlot[R]) {
-	if c != nil && !c.spare.CompareAndSwap(nil, &s.spare) {
+	if c != nil {
 		c.slots.Put(s)
 	}
 }

@@ -21,11 +21,10 @@ type cell[M any] struct {
 	obs    Observer
 	timing timing // whether to read the clock per message: never, always, or for a sample
 	log    *zap.Logger
-	feeds  []*feeder[M]              // one per WithFeed
-	polled *feeder[M]                // the first that is a PolledFeed, if any
-	slots  sync.Pool                 // Ask's reply slots, reused
-	spare  atomic.Pointer[spareSlot] // and the one the next Ask takes first
-	polls  uint32                    // messages polled, for the profiler's sample; the actor's goroutine only
+	feeds  []*feeder[M] // one per WithFeed
+	polled *feeder[M]   // the first that is a PolledFeed, if any
+	slots  sync.Pool    // Ask's reply slots, reused
+	polls  uint32       // messages polled, for the profiler's sample; the actor's goroutine only
 
 	handled, deadLetters, restarts atomic.Uint64
 }
