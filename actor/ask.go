@@ -22,11 +22,14 @@ type Request[Q, R any] struct {
 }
 
 // replySlot is where a reply goes. Ask's slots are reused (an Ask in the
-// steady state allocates nothing): each use is a generation, and only a Reply
-// of the current generation, the first, counts; a Request kept past its Ask
-// cannot reach the next one.
+// steady state allocates nothing): each use is a generation, and only the
+// first Reply of the current generation counts, moving the slot on to the
+// next; a Request kept past its Ask holds an old generation and cannot reach
+// a later Ask. A slot goes back for reuse only after its Ask took the reply:
+// one whose Ask gave up, or whose request was not delivered, is left to the
+// collector, since a reply may still come into it.
 type replySlot[R any] struct {
-	state atomic.Uint64        // generation<<1 | 1 once replied
+	state atomic.Uint64        // the generation whose Reply counts next
 	ch    chan reply[R]        // capacity 1: Ask waits on it, or
 	fn    func(v R, err error) // NewRequest's: the reply goes back over a socket
 }
@@ -41,11 +44,10 @@ func getSlot[M, R any](c *cell[M]) *replySlot[R] {
 	return &replySlot[R]{ch: make(chan reply[R], 1)}
 }
 
-// putSlot recycles a slot whose reply Ask has taken: a new generation, in
-// which the old Request's Reply fails.
-func putSlot[M, R any](c *cell[M], s *replySlot[R], gen uint64) {
+// putSlot recycles a slot whose reply Ask has taken: its Reply has moved it
+// on to a new generation, in which the old Request's Reply fails.
+func putSlot[M, R any](c *cell[M], s *replySlot[R]) {
 	if c != nil {
-		s.state.Store((gen + 1) << 1)
 		c.slots.Put(s)
 	}
 }
@@ -71,7 +73,7 @@ type reply[R any] struct {
 // dropped or failed) counts; Reply reports whether this one did. Replying
 // after the asker gave up is harmless.
 func (r Request[Q, R]) Reply(v R, err error) bool {
-	if r.slot == nil || !r.slot.state.CompareAndSwap(r.gen<<1, r.gen<<1|1) {
+	if r.slot == nil || !r.slot.state.CompareAndSwap(r.gen, r.gen+1) {
 		return false
 	}
 	if r.slot.fn != nil {
@@ -131,8 +133,7 @@ func AskWith[M, Q, R any](ctx context.Context, ref Ref[M], q Q, wrap func(Reques
 	}
 	c := ref.local()
 	slot := getSlot[M, R](c)
-	gen := slot.state.Load() >> 1
-	req := Request[Q, R]{Query: q, slot: slot, gen: gen}
+	req := Request[Q, R]{Query: q, slot: slot, gen: slot.state.Load()}
 	if err := ref.Tell(ctx, wrap(req)); err != nil {
 		// The slot is left to the collector: a dead letter may have
 		// replied into it.
@@ -149,7 +150,7 @@ func AskWith[M, Q, R any](ctx context.Context, ref Ref[M], q Q, wrap func(Reques
 			return zero, fmt.Errorf("%w (actor %q): %w", ErrAskTimeout, ref.Name(), ctx.Err())
 		}
 	}
-	putSlot(c, slot, gen)
+	putSlot(c, slot)
 	if a, ok := rep.err.(*abandoned); ok {
 		if errors.Is(a.reason, ErrNoReply) {
 			return zero, fmt.Errorf("actor: ask %q: %w", ref.Name(), a.reason)

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -195,5 +197,91 @@ func TestAskStaleRequestCannotReplyLater(t *testing.T) {
 		if got := <-res; got != 20 {
 			t.Fatalf("the second Ask got %d, want 20 (the stale reply reached it?)", got)
 		}
+	}
+}
+
+// slotQuery is the query of TestAskSlotsNeverCrossAsks: an Ask with cancel
+// set is one the actor holds, cancels and answers after its asker gave up
+// (gaveUp).
+type slotQuery struct {
+	n      int
+	cancel context.CancelFunc
+	gaveUp *atomic.Bool
+}
+
+// Ask's reply slots are reused: under many concurrent askers, each Ask gets
+// its own reply and no other, however the replies to earlier requests come:
+// a second Reply to a request already answered never counts (whether its
+// slot went on to another Ask or not), and a reply made after its Ask gave
+// up reaches nobody.
+func TestAskSlotsNeverCrossAsks(t *testing.T) {
+	type req = actor.Request[slotQuery, int]
+	var staleCounted atomic.Int32
+	var held, answered []req // the actor's goroutine's
+	a, err := actor.Spawn(ctx, actor.BehaviorFunc[req](func(_ context.Context, r req) error {
+		keep := held[:0]
+		for _, h := range held {
+			if h.Query.gaveUp.Load() {
+				h.Reply(-2, nil) // late: its Ask has returned
+			} else {
+				keep = append(keep, h)
+			}
+		}
+		held = keep
+		for _, s := range answered {
+			if s.Reply(-1, nil) {
+				staleCounted.Add(1)
+			}
+		}
+		if len(answered) > 16 {
+			answered = append(answered[:0], answered[8:]...)
+		}
+		if r.Query.cancel != nil {
+			r.Query.cancel() // its Ask ends without a reply
+			held = append(held, r)
+			return nil
+		}
+		r.Reply(2*r.Query.n, nil)
+		answered = append(answered, r)
+		return nil
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	const askers, asks = 8, 300
+	var wg sync.WaitGroup
+	errs := make(chan error, askers)
+	for g := range askers {
+		wg.Go(func() {
+			for i := range asks {
+				q := slotQuery{n: g*asks + i}
+				c, cancel := context.WithTimeout(ctx, wait)
+				if i%5 == 4 {
+					q.cancel, q.gaveUp = cancel, new(atomic.Bool)
+				}
+				got, err := actor.Ask(c, a.Ref(), q)
+				cancel()
+				switch {
+				case q.cancel != nil:
+					q.gaveUp.Store(true)
+					if !errors.Is(err, actor.ErrAskTimeout) {
+						errs <- fmt.Errorf("held Ask %d = %d, %v; want ErrAskTimeout", q.n, got, err)
+						return
+					}
+				case err != nil || got != 2*q.n:
+					errs <- fmt.Errorf("Ask %d = %d, %v; want %d", q.n, got, err, 2*q.n)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if n := staleCounted.Load(); n != 0 {
+		t.Errorf("%d second replies counted", n)
 	}
 }

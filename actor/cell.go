@@ -179,24 +179,46 @@ const (
 // messages until the mailbox is drained or closed, the incarnation is halted,
 // or b fails; then Stop. started is called with Start's result, in this
 // goroutine, before the first message.
+//
+// Its frame is kept small, the start and the end in functions of their
+// own: the loop runs beneath it for the actor's life, and an idle actor
+// whose stack stays within a goroutine's first 2 KB costs half the memory
+// of one whose stack had to grow.
 func (c *cell[M]) run(ctx context.Context, b Behavior[M], started func(error)) (exitKind, error) {
+	if err := c.start(ctx, b); err != nil {
+		started(err)
+		return exitFailed, err
+	}
+	started(nil)
+	kind, err := c.loop(ctx, b)
+	return c.finish(b, kind, err)
+}
+
+// start runs b's Start, if any, unless a feed of the cell's failed.
+//
+//go:noinline
+func (c *cell[M]) start(ctx context.Context, b Behavior[M]) error {
 	if ferr := c.feedErr(); ferr != nil {
 		// A restarted child whose feed failed: it cannot receive again.
 		err := fmt.Errorf("%w: %w", ErrStartFailed, ferr)
 		c.failed(err)
-		started(err)
-		return exitFailed, err
+		return err
 	}
 	if s, ok := b.(Starter); ok {
 		if err := protect(func() error { return s.Start(ctx) }); err != nil {
 			err = fmt.Errorf("%w: actor %q: %w", ErrStartFailed, c.name, err)
 			c.failed(err)
-			started(err)
-			return exitFailed, err
+			return err
 		}
 	}
-	started(nil)
-	kind, err := c.loop(ctx, b)
+	return nil
+}
+
+// finish ends an incarnation whose loop returned kind and err: a drained
+// mailbox whose feed failed fails the actor, and b's Stop, if any, runs.
+//
+//go:noinline
+func (c *cell[M]) finish(b Behavior[M], kind exitKind, err error) (exitKind, error) {
 	if kind == exitDrained {
 		if ferr := c.feedErr(); ferr != nil {
 			// The mailbox drained because the feed failed: the actor
@@ -229,63 +251,123 @@ func (c *cell[M]) loop(ctx context.Context, b Behavior[M]) (exitKind, error) {
 		}
 		// A polled feed's messages after the mailbox's, and its readiness
 		// beside the mailbox's wake-up when both are empty.
+		var polled []M
 		if fd := c.pollable(); fd != nil {
-			if batch = c.poll(fd, batch); len(batch) == 0 {
+			if batch, polled = c.poll(fd, batch); len(batch) == 0 && len(polled) == 0 {
 				select {
 				case <-c.q.wake:
 				case <-fd.polledFeed.Ready():
 				}
 				continue
 			}
-		}
-		if len(batch) == 0 {
+		} else if len(batch) == 0 {
 			<-c.q.wake
 			continue
 		}
-		for i := range batch {
-			if c.q.halt.Load() {
-				c.deadLetterAll(c.q.requeue(batch[i:]))
-				clear(batch)
-				return exitHalted, nil
-			}
-			err := c.handle(ctx, b, &batch[i])
-			if c.q.halt.Load() {
-				// Closed or halted while handling: Receive's error (most
-				// likely ctx's) is no failure, and a request it took will
-				// not be answered by this incarnation.
-				if a, ok := any(batch[i].msg).(abandoner); ok {
-					a.abandon(fmt.Errorf("%w: %w", ErrNoReply, errClosedWhileHandling))
-				}
-				c.deadLetterAll(c.q.requeue(batch[i+1:]))
-				clear(batch)
-				return exitHalted, nil
-			}
-			if err != nil {
-				if a, ok := any(batch[i].msg).(abandoner); ok {
-					a.abandon(fmt.Errorf("%w: %w", ErrNoReply, err))
-				}
-				c.deadLetterAll(c.q.requeue(batch[i+1:]))
-				clear(batch)
-				err = fmt.Errorf("actor: %q failed: %w", c.name, err)
-				c.failed(err)
-				return exitFailed, err
-			}
-		}
+		kind, end, err := c.handleBatch(ctx, b, batch, polled)
 		clear(batch) // let the handled messages go
+		clear(polled)
+		if end {
+			return kind, err
+		}
 	}
 }
 
-func (c *cell[M]) handle(ctx context.Context, b Behavior[M], e *envelope[M]) error {
-	if c.timing == timeNone || e.at == 0 { // not timed, or not in the sample
-		err := receive(ctx, b, e.msg)
+// handleBatch hands b the messages taken from the mailbox, then those
+// polled from a feed (untimed: see poll), one at a time. end: the
+// incarnation ends, with kind and err; what b did not get is back in the
+// mailbox, or dead letters if it is closed.
+func (c *cell[M]) handleBatch(ctx context.Context, b Behavior[M], batch []envelope[M], polled []M) (kind exitKind, end bool, err error) {
+	for i := range batch {
+		if st, err := c.step(ctx, b, batch[i].msg, batch[i].at); st != stepOn {
+			if st == stepHaltedBefore {
+				i-- // not handled: it goes back too
+			}
+			c.requeueRest(batch[i+1:], polled)
+			return c.ended(st, err)
+		}
+	}
+	for i := range polled {
+		if st, err := c.step(ctx, b, polled[i], 0); st != stepOn {
+			if st == stepHaltedBefore {
+				i--
+			}
+			c.requeueRest(nil, polled[i+1:])
+			return c.ended(st, err)
+		}
+	}
+	return 0, false, nil
+}
+
+// stepEnd is what became of the incarnation at a message.
+type stepEnd uint8
+
+const (
+	stepOn           stepEnd = iota // handled; on to the next
+	stepHaltedBefore                // halted before it was handled
+	stepHaltedAfter                 // halted (closed or restarted) while it was handled
+	stepFailed                      // Receive failed on it
+)
+
+// step hands b the message m, told at at (0: untimed), unless the
+// incarnation is halted.
+func (c *cell[M]) step(ctx context.Context, b Behavior[M], m M, at time.Duration) (stepEnd, error) {
+	if c.q.halt.Load() {
+		return stepHaltedBefore, nil
+	}
+	err := c.handle(ctx, b, m, at)
+	switch {
+	case c.q.halt.Load():
+		// Closed or halted while handling: Receive's error (most likely
+		// ctx's) is no failure, and a request it took will not be
+		// answered by this incarnation.
+		if a, ok := any(m).(abandoner); ok {
+			a.abandon(fmt.Errorf("%w: %w", ErrNoReply, errClosedWhileHandling))
+		}
+		return stepHaltedAfter, nil
+	case err != nil:
+		if a, ok := any(m).(abandoner); ok {
+			a.abandon(fmt.Errorf("%w: %w", ErrNoReply, err))
+		}
+		return stepFailed, err
+	}
+	return stepOn, nil
+}
+
+// requeueRest puts the messages of a batch that were not handled back in
+// the mailbox, in order, for the next incarnation, or dead-letters them if
+// it is closed.
+func (c *cell[M]) requeueRest(rest []envelope[M], polled []M) {
+	if len(polled) > 0 {
+		rest = rest[:len(rest):len(rest)] // appending must not write over the batch
+		for _, m := range polled {
+			rest = append(rest, envelope[M]{msg: m})
+		}
+	}
+	c.deadLetterAll(c.q.requeue(rest))
+}
+
+// ended is how the incarnation ends after step said st.
+func (c *cell[M]) ended(st stepEnd, err error) (exitKind, bool, error) {
+	if st != stepFailed {
+		return exitHalted, true, nil
+	}
+	err = fmt.Errorf("actor: %q failed: %w", c.name, err)
+	c.failed(err)
+	return exitFailed, true, err
+}
+
+func (c *cell[M]) handle(ctx context.Context, b Behavior[M], m M, at time.Duration) error {
+	if c.timing == timeNone || at == 0 { // not timed, or not in the sample
+		err := receive(ctx, b, m)
 		c.handled.Add(1)
 		return err
 	}
 	t0 := now()
-	err := receive(ctx, b, e.msg)
+	err := receive(ctx, b, m)
 	t1 := now()
 	c.handled.Add(1)
-	c.obs.MessageHandled(c.name, t0-e.at, t1-t0, err)
+	c.obs.MessageHandled(c.name, t0-at, t1-t0, err)
 	return err
 }
 

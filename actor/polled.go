@@ -70,20 +70,27 @@ func (c *cell[M]) attach(fd *feeder[M]) bool {
 	return true
 }
 
-// poll appends to batch, as envelopes, what the polled feed has now, up to
-// maxBatch in all.
-func (c *cell[M]) poll(fd *feeder[M], batch []envelope[M]) []envelope[M] {
+// poll takes what the polled feed has now, up to maxBatch messages with
+// those of batch. An actor that is not timed (NopObserver) handles them
+// where the feed put them, msgs, a buffer of fd's that it clears once they
+// are handled (see loop); a timed one gets them appended to batch as
+// envelopes, stamped as the queue stamps what is told.
+func (c *cell[M]) poll(fd *feeder[M], batch []envelope[M]) (_ []envelope[M], msgs []M) {
 	room := maxBatch - len(batch)
 	if room <= 0 {
-		return batch
+		return batch, nil
 	}
 	msgs, err := c.pollFeed(fd, room)
+	fd.polledBuf = msgs[:0]
 	if err != nil && fd.polling.CompareAndSwap(true, false) {
 		if fd.ctx.Err() == nil { // not its socket closed under it by stopFeeder
 			c.feedFailed(fd, err)
 		} else {
 			close(fd.done)
 		}
+	}
+	if c.timing == timeNone {
+		return batch, msgs
 	}
 	var at time.Duration
 	if c.timing == timeAll && len(msgs) > 0 {
@@ -99,8 +106,7 @@ func (c *cell[M]) poll(fd *feeder[M], batch []envelope[M]) []envelope[M] {
 		batch = append(batch, e)
 	}
 	clear(msgs)
-	fd.polledBuf = msgs[:0]
-	return batch
+	return batch, nil
 }
 
 // pollFeed is the feed's Poll, its panic an error; recover is deferred in

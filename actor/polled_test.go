@@ -234,3 +234,71 @@ func TestPolledFeedSurvivesRestart(t *testing.T) {
 		t.Errorf("attached %d, run %d, closed %d times; want 1, 0, 1", f.attached.Load(), f.runs.Load(), f.closed.Load())
 	}
 }
+
+// What an actor polled and did not handle when it failed goes back in its
+// mailbox in order, ahead of what still waits in the feed: the next
+// incarnation handles every message but the poison ones, in the order
+// pushed. Untimed actors handle polled messages where the feed put them,
+// timed ones (an observer) as envelopes: both paths.
+func TestPolledFeedKeepsOrderAcrossRestarts(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts []actor.Option
+	}{
+		{"untimed", nil},
+		{"timed", []actor.Option{actor.WithObserver(timingObserver{})}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			probe := actortest.NewProbe[int](t)
+			f := newPolledFeed()
+			opts := append([]actor.Option{actor.WithFeed[int](f)}, tc.opts...)
+			ch := actor.NewChild("ordered worker", func() actor.Behavior[int] {
+				return actor.BehaviorFunc[int](func(ctx context.Context, m int) error {
+					if m%100 == 50 {
+						return fmt.Errorf("poison %d", m)
+					}
+					return probe.Ref().Tell(ctx, m)
+				})
+			}, opts...)
+			sup, err := actor.Supervise(ctx, actor.OneForOne, []actor.ChildSpec{ch},
+				actor.WithBackoff(0, 0), actor.WithIntensity(100, time.Minute))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sup.Stop(ctx)
+			ms := make([]int, 1000) // many polls' worth, pushed at once
+			for i := range ms {
+				ms[i] = i
+			}
+			f.push(ms...)
+			for i := range 1000 {
+				if i%100 != 50 {
+					probe.ExpectMsg(t, i, wait)
+				}
+			}
+		})
+	}
+}
+
+// An actor closed while it handles a polled message: the messages polled
+// with it and not handled are dead letters, counted.
+func TestPolledFeedCloseDeadLettersTheRest(t *testing.T) {
+	f := newPolledFeed()
+	entered := make(chan int, 1)
+	a, err := actor.Spawn(ctx, actor.BehaviorFunc[int](func(ctx context.Context, m int) error {
+		if m == 3 {
+			entered <- m
+			<-ctx.Done() // until Close
+		}
+		return nil
+	}), actor.WithFeed[int](f))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.push(0, 1, 2, 3, 4, 5, 6, 7, 8, 9) // one poll
+	recv(t, "message 3", entered)
+	a.Close()
+	if st := a.Stats(); st.DeadLetters != 6 || st.Handled != 4 {
+		t.Fatalf("after Close: %d dead letters, %d handled; want 6 (4..9), 4", st.DeadLetters, st.Handled)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"unsafe"
 
 	"github.com/zmqflow/zmqflow/actor"
+	"github.com/zmqflow/zmqflow/socket"
 )
 
 // Codec turns values of type T into the frames of one ZeroMQ message and
@@ -222,6 +223,33 @@ func decode[T any](c Codec[T], frames [][]byte) (v T, err error) {
 
 // encode runs c.Encode, turning a failure, a panic or an empty message into
 // an error wrapping ErrEncode.
+// decoder returns the function that decodes a message with c after its
+// first skip frames. For Bytes, whose Decode cannot panic, it is a direct
+// one, without decode's deferred recover and interface call: a PULL
+// mailbox of raw frames pays for the frame and little else.
+func decoder[T any](c Codec[T], skip int) func(socket.Msg) (T, error) {
+	if _, ok := any(c).(Bytes); ok {
+		return func(m socket.Msg) (T, error) {
+			if len(m) != skip+1 {
+				var zero T
+				return zero, decodeCountError(len(m), skip)
+			}
+			// T is []byte: only Bytes is a Codec of it.
+			return *(*T)(unsafe.Pointer(&m[skip])), nil
+		}
+	}
+	return func(m socket.Msg) (T, error) { return decodeMsg(c, m, skip) }
+}
+
+// decodeCountError is a message of n frames that Bytes, after skip frames, does not
+// decode: Bytes.Decode's error, as decodeMsg would return it.
+func decodeCountError(n, skip int) error {
+	if n <= skip {
+		return fmt.Errorf("%w: %d frames, want more than %d", ErrDecode, n, skip)
+	}
+	return fmt.Errorf("%w: %w", ErrDecode, frameCountError(n-skip))
+}
+
 // decodeMsg decodes m after its first skip frames (a SUB's topic frame).
 func decodeMsg[T any](c Codec[T], m [][]byte, skip int) (T, error) {
 	if len(m) <= skip {

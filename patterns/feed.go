@@ -89,10 +89,10 @@ func (f *rawFeed[M]) Poll(in actor.Inlet[M], dst []M, max int) ([]M, error) {
 	}
 	for range max {
 		m, err := f.s.TryRecv()
-		if errors.Is(err, socket.ErrWouldBlock) {
-			break
-		}
 		if err != nil {
+			if errors.Is(err, socket.ErrWouldBlock) {
+				break
+			}
 			return dst, fmt.Errorf("patterns: %s: receive: %w", in.Name(), err)
 		}
 		dst = append(dst, f.wrap(m))

@@ -99,7 +99,8 @@ func receiving[M any](t socket.Type, c Codec[M], skip int, opts []Option) (*Inbo
 	if err != nil {
 		return nil, err
 	}
-	in.decode = func(m socket.Msg) (M, error) { return decodeMsg(c, m, skip) }
+	dec := decoder(c, skip)
+	in.decode = dec
 	in.serve = func(ctx context.Context, inlet actor.Inlet[M]) error {
 		batch := make([]M, 0, recvBatch)
 		for {
@@ -111,7 +112,7 @@ func receiving[M any](t socket.Type, c Codec[M], skip int, opts []Option) (*Inbo
 			// hand it all to the mailbox at once: one lock, one wake-up.
 			batch = batch[:0]
 			for {
-				if v, err := decodeMsg(c, m, skip); err != nil {
+				if v, err := dec(m); err != nil {
 					inlet.DeadLetter(m, err)
 				} else {
 					batch = append(batch, v)
@@ -182,10 +183,10 @@ func (in *Inbox[M]) Ready() <-chan struct{} { return in.sock.Readable() }
 func (in *Inbox[M]) Poll(inlet actor.Inlet[M], dst []M, max int) ([]M, error) {
 	for range max {
 		m, err := in.sock.TryRecv()
-		if errors.Is(err, socket.ErrWouldBlock) {
-			break
-		}
 		if err != nil {
+			if errors.Is(err, socket.ErrWouldBlock) {
+				break
+			}
 			return dst, fmt.Errorf("patterns: %s: receive: %w", in.cfg.name, err)
 		}
 		if v, err := in.decode(m); err != nil {
