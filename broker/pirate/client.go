@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"go.uber.org/zap"
 
@@ -117,7 +116,7 @@ func NewClient(endpoint string, opts ...Option) (*Client, error) {
 		sock.Close()
 		return nil, fmt.Errorf("pirate: client: %w", err)
 	}
-	c := &Client{cfg: cfg, sock: sock, counts: &clientCounts{}, waiting: &waitTable{m: map[string]chan [][]byte{}}}
+	c := &Client{cfg: cfg, sock: sock, counts: &clientCounts{}, waiting: &waitTable{m: map[requestID]chan [][]byte{}}}
 	c.counts.board.Report(cfg.Observer, clientName)
 	rand.Read(c.session[:])
 	log := cfg.Log
@@ -139,26 +138,20 @@ func NewClient(endpoint string, opts ...Option) (*Client, error) {
 // ctx ends first, and ErrClosed after Close. The body frames must not be
 // modified until Request returns.
 func (c *Client) Request(ctx context.Context, body ...[]byte) ([][]byte, error) {
-	var id [16]byte
-	copy(id[:8], c.session[:])
-	binary.BigEndian.PutUint64(id[8:], c.seq.Add(1))
-	key := string(id[:])
-	slot := getSlot()
-	defer putSlot(slot) // after done: then nothing sends to its channel
-	ch, timer := slot.ch, slot.timer
+	out := c.request(body)
+	s := getSlot()
+	defer putSlot(s) // after done: then nothing sends to its channel
 	c.counts.requests.Add(1)
 	defer c.counts.publish()
-	c.waiting.put(key, ch)
+	c.waiting.put(out.id, s.ch)
 	c.rd.waitingNow()
-	defer c.rd.done(key)
-
-	msg := make(socket.Msg, 0, len(body)+2)
-	msg = append(append(msg, id[:], nil), body...)
+	defer c.rd.done(out.id)
+	s.att.watch(ctx)
 	for attempt := 1; ; attempt++ {
 		if attempt > 1 {
 			c.counts.resends.Add(1)
 		}
-		err := c.send(ctx, msg)
+		err := c.send(ctx, out.msg)
 		switch {
 		case errors.Is(err, socket.ErrClosed):
 			return nil, ErrClosed
@@ -167,8 +160,8 @@ func (c *Client) Request(ctx context.Context, body ...[]byte) ([][]byte, error) 
 		case err != nil && !errors.Is(err, context.DeadlineExceeded):
 			return nil, fmt.Errorf("pirate: client: %w", err)
 		}
-		timer.Reset(c.cfg.Timeout)
-		reply, err := c.rd.await(ctx, ch, timer.C, c.g.Done())
+		s.att.begin(c.cfg.Timeout)
+		reply, err := c.rd.await(s.att, s.ch, c.g.Done())
 		if err == nil {
 			c.counts.replies.Add(1)
 			return reply, nil
@@ -182,6 +175,28 @@ func (c *Client) Request(ctx context.Context, body ...[]byte) ([][]byte, error) 
 		}
 		c.cfg.Log.Debug("no reply; resending", zap.Int("attempt", attempt))
 	}
+}
+
+// outgoing is a request as the Client sends it, id, delimiter and body,
+// made in one allocation for the usual body of one or two frames.
+type outgoing struct {
+	id     requestID
+	frames [4][]byte
+	msg    socket.Msg
+}
+
+// request makes the next request of body: the socket may still hold it
+// (a resend) after Request returns, so it is made afresh each time.
+func (c *Client) request(body [][]byte) *outgoing {
+	out := &outgoing{}
+	copy(out.id[:8], c.session[:])
+	binary.BigEndian.PutUint64(out.id[8:], c.seq.Add(1))
+	out.msg = out.frames[:0]
+	if len(body)+2 > len(out.frames) {
+		out.msg = make(socket.Msg, 0, len(body)+2)
+	}
+	out.msg = append(append(out.msg, out.id[:], nil), body...)
+	return out
 }
 
 // send sends msg within WithTimeout; most often there is room at once,
@@ -205,14 +220,18 @@ func (c *Client) Stats() ClientStats {
 // first return nil.
 func (c *Client) Close() error { return c.g.Close() }
 
+// requestID is a request's id: the Client's session, then the request's
+// sequence number.
+type requestID [16]byte
+
 // waitTable is the Requests waiting for a reply, by id: each channel is
 // buffered, so that the actor never waits on it.
 type waitTable struct {
 	mu sync.Mutex
-	m  map[string]chan [][]byte
+	m  map[requestID]chan [][]byte
 }
 
-func (w *waitTable) put(id string, ch chan [][]byte) {
+func (w *waitTable) put(id requestID, ch chan [][]byte) {
 	w.mu.Lock()
 	w.m[id] = ch
 	w.mu.Unlock()
@@ -224,23 +243,26 @@ func (w *waitTable) put(id string, ch chan [][]byte) {
 // Request has left the table nothing more comes on its channel, which can
 // then serve another Request (slots).
 func (w *waitTable) give(id []byte, body [][]byte) bool {
+	if len(id) != len(requestID{}) {
+		return false
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	ch := w.m[string(id)]
+	ch := w.m[requestID(id)]
 	if ch == nil {
 		return false
 	}
-	delete(w.m, string(id))
+	delete(w.m, requestID(id))
 	ch <- body
 	return true
 }
 
 // slot is what a Request waits with: the channel its reply comes on and
-// the clock of its attempts. Requests come by the thousand a second, so
-// their slots are used again rather than made each time.
+// its attempts' context and clock. Requests come by the thousand a
+// second, so their slots are used again rather than made each time.
 type slot struct {
-	ch    chan [][]byte
-	timer *time.Timer
+	ch  chan [][]byte
+	att *attempt
 }
 
 var slots sync.Pool
@@ -249,15 +271,16 @@ func getSlot() *slot {
 	if s, ok := slots.Get().(*slot); ok {
 		return s
 	}
-	t := time.NewTimer(time.Hour)
-	t.Stop()
-	return &slot{ch: make(chan [][]byte, 1), timer: t}
+	return &slot{ch: make(chan [][]byte, 1), att: newAttempt()}
 }
 
 // putSlot gives back the slot of a Request that has left the table: a
-// reply given to it but not taken (its ctx ended first) goes.
+// reply given to it but not taken (its ctx ended first) goes. A slot
+// whose clock or ctx may still end an attempt is left to the collector.
 func putSlot(s *slot) {
-	s.timer.Stop()
+	if !s.att.release() {
+		return
+	}
 	select {
 	case <-s.ch:
 	default:
@@ -273,7 +296,7 @@ func (w *waitTable) empty() bool {
 }
 
 // leave removes id and reports whether the table is empty now.
-func (w *waitTable) leave(id string) bool {
+func (w *waitTable) leave(id requestID) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	delete(w.m, id)

@@ -27,8 +27,8 @@ import (
 // before the actor's feed reads it.
 const lateWatchAfter = 20 * time.Millisecond
 
-// maxDrain bounds what a reader takes from the socket before it looks at
-// its own timer and ctx again.
+// maxDrain bounds what the feed takes from the socket before it looks at
+// its ctx and the Requests again.
 const maxDrain = 64
 
 // errAttempt ends an attempt whose timer fired: resend, or give up.
@@ -68,41 +68,59 @@ func (r *reader) waitingNow() {
 }
 
 // await returns the reply that ch brings, reading the socket while it
-// holds the token; errAttempt when expired fires first, ErrClosed once
-// closed is, or ctx's error.
-func (r *reader) await(ctx context.Context, ch <-chan [][]byte, expired <-chan time.Time, closed <-chan struct{}) ([][]byte, error) {
+// holds the token; errAttempt when the attempt's time is up, ErrClosed
+// once closed is, or the Request's ctx's error. The token is tried first
+// on its own: a Request alone in flight finds it free, and waits in the
+// socket at once.
+func (r *reader) await(a *attempt, ch <-chan [][]byte, closed <-chan struct{}) ([][]byte, error) {
+	select {
+	case <-r.tok:
+		return r.readFor(a, ch)
+	default:
+	}
 	select {
 	case reply := <-ch:
 		return reply, nil
 	case <-r.tok:
-		return r.readFor(ctx, ch, expired, closed)
-	case <-ctx.Done():
-		return nil, ctx.Err()
+		return r.readFor(a, ch)
+	case <-a.Done():
+		return nil, a.ended()
 	case <-closed:
 		return nil, ErrClosed
-	case <-expired:
-		return nil, errAttempt
 	}
 }
 
 // readFor is await with the token in hand: it reads until ch has the
-// reply, and gives the token back.
-func (r *reader) readFor(ctx context.Context, ch <-chan [][]byte, expired <-chan time.Time, closed <-chan struct{}) ([][]byte, error) {
+// reply, and gives the token back. While it holds the token nobody else
+// gives replies, so ch is looked at only when it took the token (the
+// reader before may have given the reply first) and after each message,
+// its own reply included (give hands it over).
+// It waits in the socket's Recv: Close closes the socket, which ends that.
+func (r *reader) readFor(a *attempt, ch <-chan [][]byte) ([][]byte, error) {
 	defer r.release()
 	for {
-		if err := r.drain(func(m socket.Msg) error { r.unclaimed(m); return nil }); err != nil {
-			return nil, err
-		}
 		select {
 		case reply := <-ch:
 			return reply, nil
-		case <-r.sock.Readable():
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-closed:
+		default:
+		}
+		select {
+		case <-a.Done(): // replies to others may keep Recv from looking
+			return nil, a.ended()
+		default:
+		}
+		m, err := r.sock.Recv(a)
+		switch {
+		case err == nil:
+		case errors.Is(err, socket.ErrClosed):
 			return nil, ErrClosed
-		case <-expired:
-			return nil, errAttempt
+		case a.ended() != nil:
+			return nil, a.ended()
+		default:
+			return nil, fmt.Errorf("pirate: client: receive: %w", err)
+		}
+		if id, body, err := clientReply(m); err != nil || !r.waiting.give(id, body) {
+			r.unclaimed(m)
 		}
 	}
 }
@@ -115,7 +133,7 @@ func (r *reader) release() { r.tok <- struct{}{} }
 // The clock is set only when it is not set already: under load it fires
 // every lateWatchAfter and finds Requests waiting, which costs less than
 // setting it again at each Request.
-func (r *reader) done(id string) {
+func (r *reader) done(id requestID) {
 	if r.waiting.leave(id) && r.armed.CompareAndSwap(false, true) {
 		r.idle.Reset(lateWatchAfter)
 	}
