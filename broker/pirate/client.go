@@ -61,7 +61,6 @@ type Client struct {
 	sock    *socket.Socket
 	waiting *waitTable
 	rd      *reader
-	session [8]byte
 	seq     atomic.Uint64
 
 	counts *clientCounts
@@ -116,9 +115,9 @@ func NewClient(endpoint string, opts ...Option) (*Client, error) {
 		sock.Close()
 		return nil, fmt.Errorf("pirate: client: %w", err)
 	}
-	c := &Client{cfg: cfg, sock: sock, counts: &clientCounts{}, waiting: &waitTable{m: map[requestID]chan [][]byte{}}}
+	c := &Client{cfg: cfg, sock: sock, counts: &clientCounts{}, waiting: &waitTable{m: map[uint64]chan [][]byte{}}}
 	c.counts.board.Report(cfg.Observer, clientName)
-	rand.Read(c.session[:])
+	rand.Read(c.waiting.session[:])
 	log := cfg.Log
 	counts, waiting := c.counts, c.waiting
 	c.rd = newReader(sock, waiting, counts, log)
@@ -138,20 +137,20 @@ func NewClient(endpoint string, opts ...Option) (*Client, error) {
 // ctx ends first, and ErrClosed after Close. The body frames must not be
 // modified until Request returns.
 func (c *Client) Request(ctx context.Context, body ...[]byte) ([][]byte, error) {
-	out := c.request(body)
+	out, msg := c.request(body)
 	s := getSlot()
 	defer putSlot(s) // after done: then nothing sends to its channel
 	c.counts.requests.Add(1)
 	defer c.counts.publish()
-	c.waiting.put(out.id, s.ch)
+	c.waiting.put(out.seq, s.ch)
 	c.rd.waitingNow()
-	defer c.rd.done(out.id)
+	defer c.rd.done(out.seq)
 	s.att.watch(ctx)
 	for attempt := 1; ; attempt++ {
 		if attempt > 1 {
 			c.counts.resends.Add(1)
 		}
-		err := c.send(ctx, out.msg)
+		err := c.send(ctx, msg)
 		switch {
 		case errors.Is(err, socket.ErrClosed):
 			return nil, ErrClosed
@@ -161,7 +160,7 @@ func (c *Client) Request(ctx context.Context, body ...[]byte) ([][]byte, error) 
 			return nil, fmt.Errorf("pirate: client: %w", err)
 		}
 		s.att.begin(c.cfg.Timeout)
-		reply, err := c.rd.await(s.att, s.ch, c.g.Done())
+		reply, err := c.rd.await(out.seq, s.att, s.ch, c.g.Done())
 		if err == nil {
 			c.counts.replies.Add(1)
 			return reply, nil
@@ -178,25 +177,24 @@ func (c *Client) Request(ctx context.Context, body ...[]byte) ([][]byte, error) 
 }
 
 // outgoing is a request as the Client sends it, id, delimiter and body,
-// made in one allocation for the usual body of one or two frames.
+// made in one allocation for the usual body of one frame.
 type outgoing struct {
-	id     requestID
-	frames [4][]byte
-	msg    socket.Msg
+	seq    uint64
+	id     [16]byte
+	frames [3][]byte
 }
 
 // request makes the next request of body: the socket may still hold it
 // (a resend) after Request returns, so it is made afresh each time.
-func (c *Client) request(body [][]byte) *outgoing {
-	out := &outgoing{}
-	copy(out.id[:8], c.session[:])
-	binary.BigEndian.PutUint64(out.id[8:], c.seq.Add(1))
-	out.msg = out.frames[:0]
+func (c *Client) request(body [][]byte) (*outgoing, socket.Msg) {
+	out := &outgoing{seq: c.seq.Add(1)}
+	copy(out.id[:8], c.waiting.session[:])
+	binary.BigEndian.PutUint64(out.id[8:], out.seq)
+	msg := out.frames[:0]
 	if len(body)+2 > len(out.frames) {
-		out.msg = make(socket.Msg, 0, len(body)+2)
+		msg = make(socket.Msg, 0, len(body)+2)
 	}
-	out.msg = append(append(out.msg, out.id[:], nil), body...)
-	return out
+	return out, append(append(msg, out.id[:], nil), body...)
 }
 
 // send sends msg within WithTimeout; most often there is room at once,
@@ -220,21 +218,26 @@ func (c *Client) Stats() ClientStats {
 // first return nil.
 func (c *Client) Close() error { return c.g.Close() }
 
-// requestID is a request's id: the Client's session, then the request's
-// sequence number.
-type requestID [16]byte
-
-// waitTable is the Requests waiting for a reply, by id: each channel is
-// buffered, so that the actor never waits on it.
+// waitTable is the Requests waiting for a reply, by sequence number:
+// each channel is buffered, so that the actor never waits on it.
 type waitTable struct {
-	mu sync.Mutex
-	m  map[requestID]chan [][]byte
+	session [8]byte // the Client's, first in every request id
+	mu      sync.Mutex
+	m       map[uint64]chan [][]byte
 }
 
-func (w *waitTable) put(id requestID, ch chan [][]byte) {
+func (w *waitTable) put(seq uint64, ch chan [][]byte) {
 	w.mu.Lock()
-	w.m[id] = ch
+	w.m[seq] = ch
 	w.mu.Unlock()
+}
+
+// seq returns the sequence number of a request id of this Client's.
+func (w *waitTable) seq(id []byte) (uint64, bool) {
+	if len(id) != 16 || [8]byte(id[:8]) != w.session {
+		return 0, false
+	}
+	return binary.BigEndian.Uint64(id[8:]), true
 }
 
 // give hands body to the Request waiting under id, removing it, and
@@ -243,18 +246,30 @@ func (w *waitTable) put(id requestID, ch chan [][]byte) {
 // Request has left the table nothing more comes on its channel, which can
 // then serve another Request (slots).
 func (w *waitTable) give(id []byte, body [][]byte) bool {
-	if len(id) != len(requestID{}) {
+	seq, ok := w.seq(id)
+	if !ok {
 		return false
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	ch := w.m[requestID(id)]
+	ch := w.m[seq]
 	if ch == nil {
 		return false
 	}
-	delete(w.m, requestID(id))
+	delete(w.m, seq)
 	ch <- body
 	return true
+}
+
+// claim removes the Request waiting under seq, for that Request's own
+// reply, and reports whether it waited: not if another reply to it came
+// first.
+func (w *waitTable) claim(seq uint64) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	_, ok := w.m[seq]
+	delete(w.m, seq)
+	return ok
 }
 
 // slot is what a Request waits with: the channel its reply comes on and
@@ -296,10 +311,10 @@ func (w *waitTable) empty() bool {
 }
 
 // leave removes id and reports whether the table is empty now.
-func (w *waitTable) leave(id requestID) bool {
+func (w *waitTable) leave(seq uint64) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	delete(w.m, id)
+	delete(w.m, seq)
 	return len(w.m) == 0
 }
 

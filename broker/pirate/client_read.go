@@ -72,17 +72,17 @@ func (r *reader) waitingNow() {
 // once closed is, or the Request's ctx's error. The token is tried first
 // on its own: a Request alone in flight finds it free, and waits in the
 // socket at once.
-func (r *reader) await(a *attempt, ch <-chan [][]byte, closed <-chan struct{}) ([][]byte, error) {
+func (r *reader) await(seq uint64, a *attempt, ch <-chan [][]byte, closed <-chan struct{}) ([][]byte, error) {
 	select {
 	case <-r.tok:
-		return r.readFor(a, ch)
+		return r.readFor(seq, a, ch)
 	default:
 	}
 	select {
 	case reply := <-ch:
 		return reply, nil
 	case <-r.tok:
-		return r.readFor(a, ch)
+		return r.readFor(seq, a, ch)
 	case <-a.Done():
 		return nil, a.ended()
 	case <-closed:
@@ -90,13 +90,13 @@ func (r *reader) await(a *attempt, ch <-chan [][]byte, closed <-chan struct{}) (
 	}
 }
 
-// readFor is await with the token in hand: it reads until ch has the
-// reply, and gives the token back. While it holds the token nobody else
-// gives replies, so ch is looked at only when it took the token (the
-// reader before may have given the reply first) and after each message,
-// its own reply included (give hands it over).
-// It waits in the socket's Recv: Close closes the socket, which ends that.
-func (r *reader) readFor(a *attempt, ch <-chan [][]byte) ([][]byte, error) {
+// readFor is await with the token in hand: it reads until it has the
+// reply to seq, from the socket or on ch, and gives the token back. While
+// it holds the token nobody else gives replies, so ch is looked at only
+// when it took the token (the reader before may have given the reply
+// first) and after each message. It waits in the socket's Recv: Close
+// closes the socket, which ends that.
+func (r *reader) readFor(seq uint64, a *attempt, ch <-chan [][]byte) ([][]byte, error) {
 	defer r.release()
 	for {
 		select {
@@ -119,9 +119,16 @@ func (r *reader) readFor(a *attempt, ch <-chan [][]byte) ([][]byte, error) {
 		default:
 			return nil, fmt.Errorf("pirate: client: receive: %w", err)
 		}
-		if id, body, err := clientReply(m); err != nil || !r.waiting.give(id, body) {
-			r.unclaimed(m)
+		id, body, err := clientReply(m)
+		if err == nil {
+			if own, ok := r.waiting.seq(id); ok && own == seq && r.waiting.claim(seq) {
+				return body, nil
+			}
+			if r.waiting.give(id, body) {
+				continue
+			}
 		}
+		r.unclaimed(m)
 	}
 }
 
@@ -133,8 +140,8 @@ func (r *reader) release() { r.tok <- struct{}{} }
 // The clock is set only when it is not set already: under load it fires
 // every lateWatchAfter and finds Requests waiting, which costs less than
 // setting it again at each Request.
-func (r *reader) done(id requestID) {
-	if r.waiting.leave(id) && r.armed.CompareAndSwap(false, true) {
+func (r *reader) done(seq uint64) {
+	if r.waiting.leave(seq) && r.armed.CompareAndSwap(false, true) {
 		r.idle.Reset(lateWatchAfter)
 	}
 }
