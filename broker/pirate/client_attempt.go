@@ -18,7 +18,7 @@ import (
 type attempt struct {
 	parent context.Context
 	timer  *time.Timer // calls expire once the attempt's time is up
-	unhook func() bool // stops the call of cancel when parent ends; nil: parent never ends
+	unhook func() bool // stops the call of end when parent ends; nil: parent never ends
 	armed  bool        // the clock was set for this Request
 
 	mu    sync.Mutex
@@ -37,7 +37,8 @@ func newAttempt() *attempt {
 func (a *attempt) watch(ctx context.Context) {
 	a.parent = ctx
 	if ctx.Done() != nil {
-		a.unhook = context.AfterFunc(ctx, a.cancel)
+		// ctx, not a.parent: the call may come after release.
+		a.unhook = context.AfterFunc(ctx, func() { a.end(ctx.Err()) })
 	}
 }
 
@@ -55,9 +56,9 @@ func (a *attempt) begin(d time.Duration) {
 }
 
 // release ends the Request's use of a, and reports whether a can serve
-// another Request: not when a call of expire or cancel may still be on its
-// way (a clock that fired as the reply came, a ctx that ended), which
-// would end that Request's attempt.
+// another Request: not when a call of expire or of parent's hook may
+// still be on its way (a clock that fired as the reply came, a ctx that
+// ended), which would end that Request's attempt.
 func (a *attempt) release() bool {
 	stopped := !a.armed || a.timer.Stop()
 	unhooked := a.unhook == nil || a.unhook()
@@ -73,8 +74,6 @@ func (a *attempt) release() bool {
 }
 
 func (a *attempt) expire() { a.end(errAttempt) }
-
-func (a *attempt) cancel() { a.end(a.parent.Err()) }
 
 func (a *attempt) end(cause error) {
 	a.mu.Lock()

@@ -80,3 +80,16 @@ func TestAttemptEndsWithCtx(t *testing.T) {
 	}
 	b.release()
 }
+
+// A ctx that ends as its Request releases the attempt: the ctx's hook may
+// run after release, and touches nothing release changed.
+func TestAttemptCtxEndsAsReleased(t *testing.T) {
+	for range 1000 {
+		a := newAttempt()
+		ctx, cancel := context.WithCancel(context.Background())
+		a.watch(ctx)
+		a.begin(time.Hour)
+		go cancel()
+		a.release()
+	}
+}
