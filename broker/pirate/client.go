@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/zmqflow/zmqflow/actor"
+	"github.com/zmqflow/zmqflow/broker/internal/attempt"
 	"github.com/zmqflow/zmqflow/broker/internal/board"
 	"github.com/zmqflow/zmqflow/broker/internal/run"
 	"github.com/zmqflow/zmqflow/socket"
@@ -145,9 +146,9 @@ func (c *Client) Request(ctx context.Context, body ...[]byte) ([][]byte, error) 
 	c.waiting.put(out.seq, s.ch)
 	c.rd.waitingNow()
 	defer c.rd.done(out.seq)
-	s.att.watch(ctx)
-	for attempt := 1; ; attempt++ {
-		if attempt > 1 {
+	s.att.Watch(ctx)
+	for n := 1; ; n++ {
+		if n > 1 {
 			c.counts.resends.Add(1)
 		}
 		err := c.send(ctx, msg)
@@ -159,7 +160,7 @@ func (c *Client) Request(ctx context.Context, body ...[]byte) ([][]byte, error) 
 		case err != nil && !errors.Is(err, context.DeadlineExceeded):
 			return nil, fmt.Errorf("pirate: client: %w", err)
 		}
-		s.att.begin(c.cfg.Timeout)
+		s.att.Begin(c.cfg.Timeout)
 		reply, err := c.rd.await(out.seq, s.att, s.ch, c.g.Done())
 		if err == nil {
 			c.counts.replies.Add(1)
@@ -168,11 +169,11 @@ func (c *Client) Request(ctx context.Context, body ...[]byte) ([][]byte, error) 
 		if !errors.Is(err, errAttempt) {
 			return nil, err
 		}
-		if attempt > c.cfg.Retries {
+		if n > c.cfg.Retries {
 			c.counts.failed.Add(1)
-			return nil, fmt.Errorf("%w: %d attempts of %v", ErrNoReply, attempt, c.cfg.Timeout)
+			return nil, fmt.Errorf("%w: %d attempts of %v", ErrNoReply, n, c.cfg.Timeout)
 		}
-		c.cfg.Log.Debug("no reply; resending", zap.Int("attempt", attempt))
+		c.cfg.Log.Debug("no reply; resending", zap.Int("attempt", n))
 	}
 }
 
@@ -277,7 +278,7 @@ func (w *waitTable) claim(seq uint64) bool {
 // second, so their slots are used again rather than made each time.
 type slot struct {
 	ch  chan [][]byte
-	att *attempt
+	att *attempt.Attempt
 }
 
 var slots sync.Pool
@@ -286,14 +287,14 @@ func getSlot() *slot {
 	if s, ok := slots.Get().(*slot); ok {
 		return s
 	}
-	return &slot{ch: make(chan [][]byte, 1), att: newAttempt()}
+	return &slot{ch: make(chan [][]byte, 1), att: attempt.New()}
 }
 
 // putSlot gives back the slot of a Request that has left the table: a
 // reply given to it but not taken (its ctx ended first) goes. A slot
 // whose clock or ctx may still end an attempt is left to the collector.
 func putSlot(s *slot) {
-	if !s.att.release() {
+	if !s.att.Release() {
 		return
 	}
 	select {

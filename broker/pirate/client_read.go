@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/zmqflow/zmqflow/actor"
+	"github.com/zmqflow/zmqflow/broker/internal/attempt"
 	"github.com/zmqflow/zmqflow/socket"
 )
 
@@ -31,8 +32,8 @@ const lateWatchAfter = 20 * time.Millisecond
 // its ctx and the Requests again.
 const maxDrain = 64
 
-// errAttempt ends an attempt whose timer fired: resend, or give up.
-var errAttempt = errors.New("pirate: client: no reply in time")
+// errAttempt ends an attempt whose time is up: resend, or give up.
+var errAttempt = attempt.ErrExpired
 
 // reader is what the Requests and the actor's feed share to read the
 // socket in turn.
@@ -72,7 +73,7 @@ func (r *reader) waitingNow() {
 // once closed is, or the Request's ctx's error. The token is tried first
 // on its own: a Request alone in flight finds it free, and waits in the
 // socket at once.
-func (r *reader) await(seq uint64, a *attempt, ch <-chan [][]byte, closed <-chan struct{}) ([][]byte, error) {
+func (r *reader) await(seq uint64, a *attempt.Attempt, ch <-chan [][]byte, closed <-chan struct{}) ([][]byte, error) {
 	select {
 	case <-r.tok:
 		return r.readFor(seq, a, ch)
@@ -84,7 +85,7 @@ func (r *reader) await(seq uint64, a *attempt, ch <-chan [][]byte, closed <-chan
 	case <-r.tok:
 		return r.readFor(seq, a, ch)
 	case <-a.Done():
-		return nil, a.ended()
+		return nil, a.Ended()
 	case <-closed:
 		return nil, ErrClosed
 	}
@@ -96,7 +97,7 @@ func (r *reader) await(seq uint64, a *attempt, ch <-chan [][]byte, closed <-chan
 // when it took the token (the reader before may have given the reply
 // first) and after each message. It waits in the socket's Recv: Close
 // closes the socket, which ends that.
-func (r *reader) readFor(seq uint64, a *attempt, ch <-chan [][]byte) ([][]byte, error) {
+func (r *reader) readFor(seq uint64, a *attempt.Attempt, ch <-chan [][]byte) ([][]byte, error) {
 	defer r.release()
 	for {
 		select {
@@ -106,7 +107,7 @@ func (r *reader) readFor(seq uint64, a *attempt, ch <-chan [][]byte) ([][]byte, 
 		}
 		select {
 		case <-a.Done(): // replies to others may keep Recv from looking
-			return nil, a.ended()
+			return nil, a.Ended()
 		default:
 		}
 		m, err := r.sock.Recv(a)
@@ -114,8 +115,8 @@ func (r *reader) readFor(seq uint64, a *attempt, ch <-chan [][]byte) ([][]byte, 
 		case err == nil:
 		case errors.Is(err, socket.ErrClosed):
 			return nil, ErrClosed
-		case a.ended() != nil:
-			return nil, a.ended()
+		case a.Ended() != nil:
+			return nil, a.Ended()
 		default:
 			return nil, fmt.Errorf("pirate: client: receive: %w", err)
 		}
