@@ -23,6 +23,9 @@ import (
 // takes the token and reads the late replies that come, until a Request
 // waits again: so late replies are counted, and the socket's queue
 // drained, without a goroutine besides the Requests' waking at each reply.
+// The reader waits in the socket's Recv, as a REQ socket's caller does, on
+// its attempt (package attempt), a context its slot keeps from Request to
+// Request: its time, and the Request's ctx, end the wait.
 
 // lateWatchAfter is how long the socket goes unread once no Request waits,
 // before the actor's feed reads it.
