@@ -297,3 +297,49 @@ func TestWorkerDropsReplyOfEndedConversation(t *testing.T) {
 	}
 	rec.AwaitFigure(t, "majordomo worker", "Handled", func(v int64) bool { return v == 1 }, wait)
 }
+
+// A Request whose ctx ends while it waits for its reply returns ctx's
+// error, cancelled or past its deadline, and the Client's next Requests
+// get their replies.
+func TestClientCtxEndsUnderWay(t *testing.T) {
+	ctx := testCtx(t)
+	b := newBroker(t, inproc(), steadyBeat)
+	release := make(chan struct{})
+	newWorker(t, b.Endpoint(), "hold", func(ctx context.Context, req [][]byte) ([][]byte, error) {
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return req, nil
+	}, steadyBeat)
+	newWorker(t, b.Endpoint(), "echo", echo("e"), steadyBeat)
+	waitStats(t, ctx, b, "2 workers", func(s majordomo.Stats) bool { return s.Workers == 2 })
+	defer close(release)
+	c := oneShot(t, b.Endpoint())
+	echoed := func(body string) {
+		t.Helper()
+		if r, err := c.Request(ctx, "echo", []byte(body)); err != nil || string(r[len(r)-1]) != body {
+			t.Fatalf("Request %s = %q, %v", body, r, err)
+		}
+	}
+
+	cctx, cancel := context.WithCancel(ctx)
+	held := make(chan error, 1)
+	go func() { _, err := c.Request(cctx, "hold", []byte("x")); held <- err }()
+	waitStats(t, ctx, b, "held request", func(s majordomo.Stats) bool { return s.InFlight == 1 })
+	cancel()
+	if err := <-held; !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled Request: %v, want context.Canceled", err)
+	}
+	echoed("a")
+
+	dctx, dcancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer dcancel()
+	if _, err := c.Request(dctx, "hold", []byte("y")); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Request past its deadline: %v, want context.DeadlineExceeded", err)
+	}
+	echoed("b")
+	if s := c.Stats(); s.Requests != 4 || s.Replies != 2 || s.Failed != 0 || s.Resends != 0 {
+		t.Fatalf("client stats %+v", s)
+	}
+}

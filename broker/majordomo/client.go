@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/zmqflow/zmqflow/actor"
+	"github.com/zmqflow/zmqflow/broker/internal/attempt"
 	"github.com/zmqflow/zmqflow/broker/internal/board"
 	"github.com/zmqflow/zmqflow/broker/internal/opt"
 	"github.com/zmqflow/zmqflow/broker/internal/run"
@@ -137,6 +138,7 @@ type clientState struct {
 	endpoint string
 	board    *board.Board[ClientStats]
 	sock     *socket.Socket
+	att      *attempt.Attempt // the last request's, for the next
 	st       ClientStats
 }
 
@@ -177,17 +179,27 @@ func (c *clientState) Receive(ctx context.Context, r actor.Request[call, [][]byt
 }
 
 // exchange sends q and waits for its reply, resending on a new socket
-// after each timeout. ctx is the actor's: Close ends it.
+// after each timeout. ctx is the actor's: Close ends it. The attempts wait
+// in the socket on one context (package attempt) that ends at the
+// timeout, with q's ctx or with ctx, kept for the next request.
 func (c *clientState) exchange(ctx context.Context, q call) ([][]byte, error) {
 	if err := q.ctx.Err(); err != nil {
 		return nil, err // given up while it waited its turn
 	}
 	c.st.Requests++
-	rctx, cancel := context.WithCancel(q.ctx)
-	defer cancel()
-	defer context.AfterFunc(ctx, cancel)()
-	for attempt := 1; ; attempt++ {
-		if attempt > 1 {
+	a := c.att
+	if a == nil {
+		a = attempt.New()
+	}
+	c.att = nil
+	a.Watch(q.ctx, ctx)
+	defer func() {
+		if a.Release() {
+			c.att = a
+		}
+	}()
+	for n := 1; ; n++ {
+		if n > 1 {
 			c.st.Resends++
 		}
 		if c.sock == nil {
@@ -198,7 +210,7 @@ func (c *clientState) exchange(ctx context.Context, q call) ([][]byte, error) {
 			c.sock = s
 			c.st.Reconnects++
 		}
-		reply, err := c.attempt(rctx, q)
+		reply, err := c.attempt(a, q)
 		if err == nil {
 			c.st.Replies++
 			return reply, nil
@@ -215,23 +227,22 @@ func (c *clientState) exchange(ctx context.Context, q call) ([][]byte, error) {
 		case !errors.Is(err, context.DeadlineExceeded):
 			return nil, fmt.Errorf("majordomo: client: %w", err)
 		}
-		if attempt > c.cfg.Retries {
+		if n > c.cfg.Retries {
 			c.st.Failed++
-			return nil, fmt.Errorf("%w: %d attempts of %v for service %q", ErrNoReply, attempt, c.cfg.Timeout, q.service)
+			return nil, fmt.Errorf("%w: %d attempts of %v for service %q", ErrNoReply, n, c.cfg.Timeout, q.service)
 		}
-		c.cfg.Log.Debug("no reply; resending on a new socket", zap.String("service", q.service), zap.Int("attempt", attempt))
+		c.cfg.Log.Debug("no reply; resending on a new socket", zap.String("service", q.service), zap.Int("attempt", n))
 	}
 }
 
 // attempt sends the request and waits WithTimeout for its reply.
-func (c *clientState) attempt(ctx context.Context, q call) ([][]byte, error) {
-	actx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
-	defer cancel()
-	if err := c.sock.Send(actx, q.msg); err != nil {
+func (c *clientState) attempt(a *attempt.Attempt, q call) ([][]byte, error) {
+	a.Begin(c.cfg.Timeout)
+	if err := c.sock.Send(a, q.msg); err != nil {
 		return nil, err
 	}
 	for {
-		m, err := c.sock.Recv(actx)
+		m, err := c.sock.Recv(a)
 		if err != nil {
 			return nil, err
 		}

@@ -8,11 +8,11 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/zmqflow/zmqflow/actor"
+	"github.com/zmqflow/zmqflow/broker/internal/attempt"
 	"github.com/zmqflow/zmqflow/broker/internal/board"
 	"github.com/zmqflow/zmqflow/broker/internal/run"
 	"github.com/zmqflow/zmqflow/socket"
@@ -62,7 +62,6 @@ type Client struct {
 	sock    *socket.Socket
 	waiting *waitTable
 	rd      *reader
-	session [8]byte
 	seq     atomic.Uint64
 
 	counts *clientCounts
@@ -117,9 +116,9 @@ func NewClient(endpoint string, opts ...Option) (*Client, error) {
 		sock.Close()
 		return nil, fmt.Errorf("pirate: client: %w", err)
 	}
-	c := &Client{cfg: cfg, sock: sock, counts: &clientCounts{}, waiting: &waitTable{m: map[string]chan [][]byte{}}}
+	c := &Client{cfg: cfg, sock: sock, counts: &clientCounts{}, waiting: &waitTable{m: map[uint64]chan [][]byte{}}}
 	c.counts.board.Report(cfg.Observer, clientName)
-	rand.Read(c.session[:])
+	rand.Read(c.waiting.session[:])
 	log := cfg.Log
 	counts, waiting := c.counts, c.waiting
 	c.rd = newReader(sock, waiting, counts, log)
@@ -139,23 +138,17 @@ func NewClient(endpoint string, opts ...Option) (*Client, error) {
 // ctx ends first, and ErrClosed after Close. The body frames must not be
 // modified until Request returns.
 func (c *Client) Request(ctx context.Context, body ...[]byte) ([][]byte, error) {
-	var id [16]byte
-	copy(id[:8], c.session[:])
-	binary.BigEndian.PutUint64(id[8:], c.seq.Add(1))
-	key := string(id[:])
-	slot := getSlot()
-	defer putSlot(slot) // after done: then nothing sends to its channel
-	ch, timer := slot.ch, slot.timer
+	out, msg := c.request(body)
+	s := getSlot()
+	defer putSlot(s) // after done: then nothing sends to its channel
 	c.counts.requests.Add(1)
 	defer c.counts.publish()
-	c.waiting.put(key, ch)
+	c.waiting.put(out.seq, s.ch)
 	c.rd.waitingNow()
-	defer c.rd.done(key)
-
-	msg := make(socket.Msg, 0, len(body)+2)
-	msg = append(append(msg, id[:], nil), body...)
-	for attempt := 1; ; attempt++ {
-		if attempt > 1 {
+	defer c.rd.done(out.seq)
+	s.att.Watch(ctx)
+	for n := 1; ; n++ {
+		if n > 1 {
 			c.counts.resends.Add(1)
 		}
 		err := c.send(ctx, msg)
@@ -167,8 +160,8 @@ func (c *Client) Request(ctx context.Context, body ...[]byte) ([][]byte, error) 
 		case err != nil && !errors.Is(err, context.DeadlineExceeded):
 			return nil, fmt.Errorf("pirate: client: %w", err)
 		}
-		timer.Reset(c.cfg.Timeout)
-		reply, err := c.rd.await(ctx, ch, timer.C, c.g.Done())
+		s.att.Begin(c.cfg.Timeout)
+		reply, err := c.rd.await(out.seq, s.att, s.ch, c.g.Done())
 		if err == nil {
 			c.counts.replies.Add(1)
 			return reply, nil
@@ -176,12 +169,33 @@ func (c *Client) Request(ctx context.Context, body ...[]byte) ([][]byte, error) 
 		if !errors.Is(err, errAttempt) {
 			return nil, err
 		}
-		if attempt > c.cfg.Retries {
+		if n > c.cfg.Retries {
 			c.counts.failed.Add(1)
-			return nil, fmt.Errorf("%w: %d attempts of %v", ErrNoReply, attempt, c.cfg.Timeout)
+			return nil, fmt.Errorf("%w: %d attempts of %v", ErrNoReply, n, c.cfg.Timeout)
 		}
-		c.cfg.Log.Debug("no reply; resending", zap.Int("attempt", attempt))
+		c.cfg.Log.Debug("no reply; resending", zap.Int("attempt", n))
 	}
+}
+
+// outgoing is a request as the Client sends it, id, delimiter and body,
+// made in one allocation for the usual body of one frame.
+type outgoing struct {
+	seq    uint64
+	id     [16]byte
+	frames [3][]byte
+}
+
+// request makes the next request of body: the socket may still hold it
+// (a resend) after Request returns, so it is made afresh each time.
+func (c *Client) request(body [][]byte) (*outgoing, socket.Msg) {
+	out := &outgoing{seq: c.seq.Add(1)}
+	copy(out.id[:8], c.waiting.session[:])
+	binary.BigEndian.PutUint64(out.id[8:], out.seq)
+	msg := out.frames[:0]
+	if len(body)+2 > len(out.frames) {
+		msg = make(socket.Msg, 0, len(body)+2)
+	}
+	return out, append(append(msg, out.id[:], nil), body...)
 }
 
 // send sends msg within WithTimeout; most often there is room at once,
@@ -205,17 +219,26 @@ func (c *Client) Stats() ClientStats {
 // first return nil.
 func (c *Client) Close() error { return c.g.Close() }
 
-// waitTable is the Requests waiting for a reply, by id: each channel is
-// buffered, so that the actor never waits on it.
+// waitTable is the Requests waiting for a reply, by sequence number:
+// each channel is buffered, so that the actor never waits on it.
 type waitTable struct {
-	mu sync.Mutex
-	m  map[string]chan [][]byte
+	session [8]byte // the Client's, first in every request id
+	mu      sync.Mutex
+	m       map[uint64]chan [][]byte
 }
 
-func (w *waitTable) put(id string, ch chan [][]byte) {
+func (w *waitTable) put(seq uint64, ch chan [][]byte) {
 	w.mu.Lock()
-	w.m[id] = ch
+	w.m[seq] = ch
 	w.mu.Unlock()
+}
+
+// seq returns the sequence number of a request id of this Client's.
+func (w *waitTable) seq(id []byte) (uint64, bool) {
+	if len(id) != 16 || [8]byte(id[:8]) != w.session {
+		return 0, false
+	}
+	return binary.BigEndian.Uint64(id[8:]), true
 }
 
 // give hands body to the Request waiting under id, removing it, and
@@ -224,23 +247,38 @@ func (w *waitTable) put(id string, ch chan [][]byte) {
 // Request has left the table nothing more comes on its channel, which can
 // then serve another Request (slots).
 func (w *waitTable) give(id []byte, body [][]byte) bool {
+	seq, ok := w.seq(id)
+	if !ok {
+		return false
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	ch := w.m[string(id)]
+	ch := w.m[seq]
 	if ch == nil {
 		return false
 	}
-	delete(w.m, string(id))
+	delete(w.m, seq)
 	ch <- body
 	return true
 }
 
+// claim removes the Request waiting under seq, for that Request's own
+// reply, and reports whether it waited: not if another reply to it came
+// first.
+func (w *waitTable) claim(seq uint64) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	_, ok := w.m[seq]
+	delete(w.m, seq)
+	return ok
+}
+
 // slot is what a Request waits with: the channel its reply comes on and
-// the clock of its attempts. Requests come by the thousand a second, so
-// their slots are used again rather than made each time.
+// its attempts' context and clock. Requests come by the thousand a
+// second, so their slots are used again rather than made each time.
 type slot struct {
-	ch    chan [][]byte
-	timer *time.Timer
+	ch  chan [][]byte
+	att *attempt.Attempt
 }
 
 var slots sync.Pool
@@ -249,15 +287,16 @@ func getSlot() *slot {
 	if s, ok := slots.Get().(*slot); ok {
 		return s
 	}
-	t := time.NewTimer(time.Hour)
-	t.Stop()
-	return &slot{ch: make(chan [][]byte, 1), timer: t}
+	return &slot{ch: make(chan [][]byte, 1), att: attempt.New()}
 }
 
 // putSlot gives back the slot of a Request that has left the table: a
-// reply given to it but not taken (its ctx ended first) goes.
+// reply given to it but not taken (its ctx ended first) goes. A slot
+// whose clock or ctx may still end an attempt is left to the collector.
 func putSlot(s *slot) {
-	s.timer.Stop()
+	if !s.att.Release() {
+		return
+	}
 	select {
 	case <-s.ch:
 	default:
@@ -273,10 +312,10 @@ func (w *waitTable) empty() bool {
 }
 
 // leave removes id and reports whether the table is empty now.
-func (w *waitTable) leave(id string) bool {
+func (w *waitTable) leave(seq uint64) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	delete(w.m, id)
+	delete(w.m, seq)
 	return len(w.m) == 0
 }
 

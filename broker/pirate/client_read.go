@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/zmqflow/zmqflow/actor"
+	"github.com/zmqflow/zmqflow/broker/internal/attempt"
 	"github.com/zmqflow/zmqflow/socket"
 )
 
@@ -22,17 +23,20 @@ import (
 // takes the token and reads the late replies that come, until a Request
 // waits again: so late replies are counted, and the socket's queue
 // drained, without a goroutine besides the Requests' waking at each reply.
+// The reader waits in the socket's Recv, as a REQ socket's caller does, on
+// its attempt (package attempt), a context its slot keeps from Request to
+// Request: its time, and the Request's ctx, end the wait.
 
 // lateWatchAfter is how long the socket goes unread once no Request waits,
 // before the actor's feed reads it.
 const lateWatchAfter = 20 * time.Millisecond
 
-// maxDrain bounds what a reader takes from the socket before it looks at
-// its own timer and ctx again.
+// maxDrain bounds what the feed takes from the socket before it looks at
+// its ctx and the Requests again.
 const maxDrain = 64
 
-// errAttempt ends an attempt whose timer fired: resend, or give up.
-var errAttempt = errors.New("pirate: client: no reply in time")
+// errAttempt ends an attempt whose time is up: resend, or give up.
+var errAttempt = attempt.ErrExpired
 
 // reader is what the Requests and the actor's feed share to read the
 // socket in turn.
@@ -68,42 +72,67 @@ func (r *reader) waitingNow() {
 }
 
 // await returns the reply that ch brings, reading the socket while it
-// holds the token; errAttempt when expired fires first, ErrClosed once
-// closed is, or ctx's error.
-func (r *reader) await(ctx context.Context, ch <-chan [][]byte, expired <-chan time.Time, closed <-chan struct{}) ([][]byte, error) {
+// holds the token; errAttempt when the attempt's time is up, ErrClosed
+// once closed is, or the Request's ctx's error. The token is tried first
+// on its own: a Request alone in flight finds it free, and waits in the
+// socket at once.
+func (r *reader) await(seq uint64, a *attempt.Attempt, ch <-chan [][]byte, closed <-chan struct{}) ([][]byte, error) {
+	select {
+	case <-r.tok:
+		return r.readFor(seq, a, ch)
+	default:
+	}
 	select {
 	case reply := <-ch:
 		return reply, nil
 	case <-r.tok:
-		return r.readFor(ctx, ch, expired, closed)
-	case <-ctx.Done():
-		return nil, ctx.Err()
+		return r.readFor(seq, a, ch)
+	case <-a.Done():
+		return nil, a.Ended()
 	case <-closed:
 		return nil, ErrClosed
-	case <-expired:
-		return nil, errAttempt
 	}
 }
 
-// readFor is await with the token in hand: it reads until ch has the
-// reply, and gives the token back.
-func (r *reader) readFor(ctx context.Context, ch <-chan [][]byte, expired <-chan time.Time, closed <-chan struct{}) ([][]byte, error) {
+// readFor is await with the token in hand: it reads until it has the
+// reply to seq, from the socket or on ch, and gives the token back. While
+// it holds the token nobody else gives replies, so ch is looked at only
+// when it took the token (the reader before may have given the reply
+// first) and after each message. It waits in the socket's Recv: Close
+// closes the socket, which ends that.
+func (r *reader) readFor(seq uint64, a *attempt.Attempt, ch <-chan [][]byte) ([][]byte, error) {
 	defer r.release()
 	for {
-		if err := r.drain(func(m socket.Msg) error { r.unclaimed(m); return nil }); err != nil {
-			return nil, err
-		}
 		select {
 		case reply := <-ch:
 			return reply, nil
-		case <-r.sock.Readable():
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-closed:
-			return nil, ErrClosed
-		case <-expired:
-			return nil, errAttempt
+		default:
 		}
+		select {
+		case <-a.Done(): // replies to others may keep Recv from looking
+			return nil, a.Ended()
+		default:
+		}
+		m, err := r.sock.Recv(a)
+		switch {
+		case err == nil:
+		case errors.Is(err, socket.ErrClosed):
+			return nil, ErrClosed
+		case a.Ended() != nil:
+			return nil, a.Ended()
+		default:
+			return nil, fmt.Errorf("pirate: client: receive: %w", err)
+		}
+		id, body, err := clientReply(m)
+		if err == nil {
+			if own, ok := r.waiting.seq(id); ok && own == seq && r.waiting.claim(seq) {
+				return body, nil
+			}
+			if r.waiting.give(id, body) {
+				continue
+			}
+		}
+		r.unclaimed(m)
 	}
 }
 
@@ -115,8 +144,8 @@ func (r *reader) release() { r.tok <- struct{}{} }
 // The clock is set only when it is not set already: under load it fires
 // every lateWatchAfter and finds Requests waiting, which costs less than
 // setting it again at each Request.
-func (r *reader) done(id string) {
-	if r.waiting.leave(id) && r.armed.CompareAndSwap(false, true) {
+func (r *reader) done(seq uint64) {
+	if r.waiting.leave(seq) && r.armed.CompareAndSwap(false, true) {
 		r.idle.Reset(lateWatchAfter)
 	}
 }

@@ -102,7 +102,9 @@ func TestWorkerProcessKilledMidRequest(t *testing.T) {
 			t.Fatalf("request %d: reply %q, want [go %s]", i, replies[i], want)
 		}
 	}
-	waitLB(t, ctx, b, "the dead process", func(s pirate.Stats) bool { return s.Workers == 2 })
+	// The load balancer publishes its stats after it sends a reply on: a
+	// Client may have the last reply first.
+	waitLB(t, ctx, b, "the dead process and every reply", func(s pirate.Stats) bool { return s.Workers == 2 && s.Replies == n+1 })
 	bs, cs := b.Stats(), c.Stats()
 	if bs.Requeued != 1 || bs.Dead != 1 || bs.Replies != n+1 || bs.LateReplies != 0 {
 		t.Fatalf("broker stats %+v", bs)

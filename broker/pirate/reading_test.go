@@ -2,6 +2,7 @@ package pirate_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -168,5 +169,98 @@ func TestClientLateRepliesCountedWhileIdle(t *testing.T) {
 	}
 	if s := c.Stats(); s.Failed != 1 || s.LateReplies != 1 {
 		t.Fatalf("first client stats %+v", s)
+	}
+}
+
+// A Request whose ctx ends while it waits reading the socket returns the
+// ctx's error, whether cancelled or past its deadline; the replies that
+// come for them after are late, and the next Request gets its own.
+func TestClientCtxEndsWhileReading(t *testing.T) {
+	ctx := testCtx(t)
+	rec := actortest.NewRecorder()
+	router, ep := fakeFrontend(t)
+	c := newClient(t, ep, pirate.WithTimeout(wait), pirate.WithRetries(0), pirate.WithObserver(rec))
+
+	cctx, cancel := context.WithCancel(ctx)
+	done := request(cctx, c, "a")
+	a := must[socket.Msg](t)(router.Recv(ctx)) // sent: it waits for the reply
+	cancel()
+	if r := <-done; !errors.Is(r.err, context.Canceled) {
+		t.Fatalf("cancelled request: %q, %v; want Canceled", r.r, r.err)
+	}
+
+	dctx, dcancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer dcancel()
+	if r, err := c.Request(dctx, []byte("b")); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("request past its deadline: %q, %v; want DeadlineExceeded", r, err)
+	}
+	b := must[socket.Msg](t)(router.Recv(ctx))
+
+	done = request(ctx, c, "c")
+	cm := must[socket.Msg](t)(router.Recv(ctx))
+	for _, m := range []socket.Msg{a, b, cm} {
+		if err := router.Send(ctx, socket.Msg{m[0], m[1], nil, append([]byte("re "), m[3]...)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r := <-done; r.err != nil || len(r.r) != 1 || string(r.r[0]) != "re c" {
+		t.Fatalf("request c: %q, %v; want \"re c\"", r.r, r.err)
+	}
+	rec.AwaitFigure(t, "pirate client", "LateReplies", func(v int64) bool { return v == 2 }, wait)
+	if s := c.Stats(); s.Requests != 3 || s.Replies != 1 || s.Resends != 0 || s.Failed != 0 {
+		t.Fatalf("client stats %+v", s)
+	}
+}
+
+// A Request with no reply in time resends with the same id, and takes the
+// reply to either; the Requests after it, on the same Client, each get
+// their own reply at once however many attempts ran out before.
+func TestClientResendThenNextRequests(t *testing.T) {
+	ctx := testCtx(t)
+	router, ep := fakeFrontend(t)
+	c := newClient(t, ep, pirate.WithTimeout(100*time.Millisecond), pirate.WithRetries(1000))
+	done := request(ctx, c, "a")
+	first := must[socket.Msg](t)(router.Recv(ctx))
+	again := must[socket.Msg](t)(router.Recv(ctx)) // the resend: not answered before
+	if string(again[1]) != string(first[1]) {
+		t.Fatalf("resend's id %x, first's %x", again[1], first[1])
+	}
+	reply := func(m socket.Msg) error {
+		return router.Send(ctx, socket.Msg{m[0], m[1], nil, append([]byte("re "), m[3]...)})
+	}
+	if err := reply(again); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-done; r.err != nil || string(r.r[0]) != "re a" {
+		t.Fatalf("request a: %q, %v", r.r, r.err)
+	}
+	// A reply to each request the router gets, resends included: each
+	// Request returns its own body.
+	served := make(chan error, 1)
+	go func() {
+		for {
+			m, err := router.Recv(ctx)
+			if err == nil {
+				err = reply(m)
+			}
+			if err != nil {
+				served <- err
+				return
+			}
+		}
+	}()
+	for i := range 50 {
+		body := fmt.Sprint("n ", i)
+		r, err := c.Request(ctx, []byte(body))
+		if err != nil || len(r) != 1 || string(r[0]) != "re "+body {
+			t.Fatalf("request %d: %q, %v", i, r, err)
+		}
+	}
+	router.Close()
+	if err := <-served; !errors.Is(err, socket.ErrClosed) {
+		t.Fatalf("router: %v", err)
+	}
+	if s := c.Stats(); s.Requests != 51 || s.Replies != 51 || s.Resends < 1 || s.Failed != 0 {
+		t.Fatalf("client stats %+v", s)
 	}
 }
