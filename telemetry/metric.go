@@ -132,21 +132,73 @@ func clampIndex(i int) int { return min(max(i, minIndex), maxIndex) }
 
 // Recorder is a Histogram written by one goroutine at a time (an actor's,
 // from its own goroutine), read by the exporter at any time. Its Record
-// is an atomic load and store per field, not a read-modify-write: no
-// cache line fought over by writers, and cheaper than a Histogram's where
-// an atomic store is a plain one (arm64; on amd64 it is an exchange).
-// Make one with NewRecorder; two goroutines recording at once lose counts.
-type Recorder struct{ h Histogram }
+// is one atomic store of the raw duration into a ring: on amd64 every
+// atomic write is a locked instruction, the cost of a record, and a
+// Histogram's record takes two. The reader (the exporter, once a batch,
+// or remove) takes the ring's records into buckets. A record that finds
+// the ring full, because the reader has not come by since, goes into a
+// Histogram directly. Make one with NewRecorder; two goroutines recording
+// at once lose counts.
+type Recorder struct {
+	w    uint64 // the writer's: the records it put in the ring
+	_    [56]byte
+	read atomic.Uint64 // the reader's: the records it took from the ring
+	_    [56]byte
+	ring [ringSize]atomic.Uint64   // each: the tag of its lap, then a duration
+	over atomic.Pointer[Histogram] // records that found the ring full, made at the first
+	took histAcc                   // the records taken from the ring: the reader's, under its series' lock
+}
+
+// The Recorder's ring: ringSize slots, each the duration of one record in
+// nanoseconds (0 for a duration <= 0) under the tag of the lap it was
+// written in, so that the reader tells a new record from last lap's.
+// ringSize is twice what an actor's sampling records in an interval.
+const (
+	ringSize = 256 // a power of two
+	ringTag  = 48  // the tag's first bit
+	ringMax  = 1<<ringTag - 1
+)
+
+func lapTag(pos uint64) uint64 { return (pos/ringSize + 1) << ringTag }
 
 // RecordNs records a duration in nanoseconds.
 func (r *Recorder) RecordNs(ns int64) {
-	if ns <= 0 {
-		r.h.zero.Store(r.h.zero.Load() + 1)
+	w := r.w
+	if w-r.read.Load() >= ringSize || ns > ringMax { // full, or too long for a slot
+		h := r.over.Load()
+		if h == nil {
+			h = new(Histogram)
+			r.over.Store(h)
+		}
+		h.RecordNs(ns)
 		return
 	}
-	r.h.sumNs.Store(r.h.sumNs.Load() + ns)
-	b := &r.h.buckets[clampIndex(bucketIndex(float64(ns)*1e-9))-minIndex]
-	b.Store(b.Load() + 1)
+	r.ring[w%ringSize].Store(lapTag(w) | uint64(max(ns, 0)))
+	r.w = w + 1
+}
+
+// drain takes the ring's records into took. The reader's alone: under the
+// series' lock.
+func (r *Recorder) drain() {
+	pos := r.read.Load()
+	for {
+		v := r.ring[pos%ringSize].Load()
+		if v&^ringMax != lapTag(pos)&^ringMax {
+			break // not written in this lap yet
+		}
+		r.took.recordNs(int64(v & ringMax))
+		pos++
+	}
+	r.read.Store(pos)
+}
+
+// addTo adds what the recorder holds to a. Under the series' lock.
+func (r *Recorder) addTo(a *histAcc) {
+	r.drain()
+	a.add(&r.took)
+	if h := r.over.Load(); h != nil {
+		h.addTo(a)
+	}
 }
 
 // histAcc adds histograms up, for a batch.
@@ -156,23 +208,39 @@ type histAcc struct {
 	buckets [nBuckets]uint64
 }
 
+func (a *histAcc) recordNs(ns int64) {
+	if ns <= 0 {
+		a.zero++
+		return
+	}
+	a.sumNs += ns
+	a.buckets[clampIndex(bucketIndex(float64(ns)*1e-9))-minIndex]++
+}
+
+func (a *histAcc) add(b *histAcc) {
+	a.zero += b.zero
+	a.sumNs += b.sumNs
+	for i, n := range b.buckets {
+		a.buckets[i] += n
+	}
+}
+
+// addAcc adds a's counts to h atomically.
+func (h *Histogram) addAcc(a *histAcc) {
+	h.zero.Add(a.zero)
+	h.sumNs.Add(a.sumNs)
+	for i, n := range a.buckets {
+		if n != 0 {
+			h.buckets[i].Add(n)
+		}
+	}
+}
+
 func (h *Histogram) addTo(a *histAcc) {
 	a.zero += h.zero.Load()
 	a.sumNs += h.sumNs.Load()
 	for i := range h.buckets {
 		a.buckets[i] += h.buckets[i].Load()
-	}
-}
-
-// mergeInto adds h's counts to dst atomically: a Recorder that goes away
-// leaves its counts in its series.
-func (h *Histogram) mergeInto(dst *Histogram) {
-	dst.zero.Add(h.zero.Load())
-	dst.sumNs.Add(h.sumNs.Load())
-	for i := range h.buckets {
-		if n := h.buckets[i].Load(); n != 0 {
-			dst.buckets[i].Add(n)
-		}
 	}
 }
 

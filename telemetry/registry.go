@@ -58,7 +58,7 @@ func (s *series) histogram() histSnap {
 	s.mu.Lock()
 	s.hist.addTo(&a)
 	for r := range s.shards {
-		r.h.addTo(&a)
+		r.addTo(&a)
 	}
 	s.mu.Unlock()
 	return a.snapshot()
@@ -198,7 +198,9 @@ func NewRecorder(name string, attrs ...Attr) (r *Recorder, remove func()) {
 			s.mu.Lock()
 			defer s.mu.Unlock()
 			delete(s.shards, r)
-			r.h.mergeInto(s.hist)
+			var a histAcc
+			r.addTo(&a)
+			s.hist.addAcc(&a)
 		})
 	}
 }
