@@ -51,7 +51,8 @@ func countsInQueues(t Type) bool {
 // one atomic add per Send or Recv: the message count and the bytes share
 // a word (a message in the top bits, its size in the low ones), folded
 // into exact totals when the exporter reads them, or by the writer when
-// the word fills up.
+// the word fills up. A queued socket's (countsInQueues) holds what its
+// pipes' queues do not: its inproc sends, and the counts of pipes gone.
 type sockTel struct {
 	in, out packed
 	// queued: the last totals read, each way, messages and bytes (see
