@@ -27,6 +27,8 @@ type cell[M any] struct {
 	polls  uint32       // messages polled, for the profiler's sample; the actor's goroutine only
 
 	handled, deadLetters, restarts atomic.Uint64
+
+	prof *profObserver // the profiler, if it is the observer: its records are published once a batch
 }
 
 func newCell[M any](cfg *config) (*cell[M], error) {
@@ -48,6 +50,7 @@ func newCell[M any](cfg *config) (*cell[M], error) {
 		c.timing = timeNone
 	case *profObserver:
 		c.timing = timeSample
+		c.prof = po
 		c.q.sample, c.q.blocked = true, po.blocked
 		c.q.sampleMask.Store(firstSampleMask)
 		var last uint64 // the exporter's goroutine only
@@ -197,6 +200,9 @@ func (c *cell[M]) run(ctx context.Context, b Behavior[M], started func(error)) (
 	}
 	started(nil)
 	kind, err := c.loop(ctx, b)
+	if c.prof != nil {
+		c.prof.publish() // what the last batch recorded, whatever ended it
+	}
 	if kind == exitDrained {
 		if ferr := c.feedErr(); ferr != nil {
 			// The mailbox drained because the feed failed: the actor
@@ -272,6 +278,9 @@ func (c *cell[M]) loop(ctx context.Context, b Behavior[M]) (exitKind, error) {
 			}
 		}
 		clear(batch) // let the handled messages go
+		if c.prof != nil {
+			c.prof.publish()
+		}
 	}
 }
 

@@ -24,10 +24,10 @@ func BenchmarkRecordMessage(b *testing.B) {
 
 // BenchmarkRecordActorMessage is what an actor records per message it
 // times when profiling is on: two Recorder records (queueing and handling
-// time) from its own goroutine, and the exporter's share: it takes the
-// records out of the recorders' rings once an interval, here every 128
-// messages (what the actors' sampling aims at in an interval). Its
-// message count is its cell's, kept anyway.
+// time) from its own goroutine, published every publishEvery records, and
+// the exporter's share: it takes the records out of the recorders' rings
+// once an interval, here every 128 messages (what the actors' sampling
+// aims at in an interval). Its message count is its cell's, kept anyway.
 func BenchmarkRecordActorMessage(b *testing.B) {
 	hq, rq := NewRecorder("bench.queueing", String(AttrActor, "actor"))
 	hh, rh := NewRecorder("bench.handling", String(AttrActor, "actor"))

@@ -132,39 +132,38 @@ func clampIndex(i int) int { return min(max(i, minIndex), maxIndex) }
 
 // Recorder is a Histogram written by one goroutine at a time (an actor's,
 // from its own goroutine), read by the exporter at any time. Its Record
-// is one atomic store of the raw duration into a ring: on amd64 every
-// atomic write is a locked instruction, the cost of a record, and a
-// Histogram's record takes two. The reader (the exporter, once a batch,
-// or remove) takes the ring's records into buckets. A record that finds
-// the ring full, because the reader has not come by since, goes into a
-// Histogram directly. Make one with NewRecorder; two goroutines recording
-// at once lose counts.
+// puts the raw duration in a ring with a plain store: on amd64 every
+// atomic write is a locked instruction, and a Histogram's record takes
+// two. The writer publishes what it put there with one atomic store every
+// publishEvery records, and whenever it calls Publish (an actor, at the
+// end of each batch of messages); the reader (the exporter, once a batch,
+// or remove) takes the published records into buckets. A record that
+// finds the ring full, because the reader has not come by since, goes into
+// a Histogram directly. Make one with NewRecorder; two goroutines
+// recording at once lose counts.
 type Recorder struct {
-	w    uint64 // the writer's: the records it put in the ring
-	_    [56]byte
-	read atomic.Uint64 // the reader's: the records it took from the ring
-	_    [56]byte
-	ring [ringSize]atomic.Uint64   // each: the tag of its lap, then a duration
-	over atomic.Pointer[Histogram] // records that found the ring full, made at the first
-	took histAcc                   // the records taken from the ring: the reader's, under its series' lock
+	w, pub uint64 // the writer's: the records it put in the ring, and published
+	_      [48]byte
+	wpub   atomic.Uint64 // pub, for the reader
+	read   atomic.Uint64 // the reader's: the records it took from the ring
+	_      [48]byte
+	ring   [ringSize]uint64          // durations in ns (0 for <= 0): written before they are published, read after
+	over   atomic.Pointer[Histogram] // records that found the ring full, made at the first
+	took   histAcc                   // the records taken from the ring: the reader's, under its series' lock
 }
 
-// The Recorder's ring: ringSize slots, each the duration of one record in
-// nanoseconds (0 for a duration <= 0) under the tag of the lap it was
-// written in, so that the reader tells a new record from last lap's.
-// ringSize is twice what an actor's sampling records in an interval.
+// ringSize is the Recorder's ring: twice what an actor's sampling records
+// in an interval. publishEvery bounds the records a reader may not see
+// yet, and is well below it.
 const (
-	ringSize = 256 // a power of two
-	ringTag  = 48  // the tag's first bit
-	ringMax  = 1<<ringTag - 1
+	ringSize     = 256 // a power of two
+	publishEvery = 32
 )
-
-func lapTag(pos uint64) uint64 { return (pos/ringSize + 1) << ringTag }
 
 // RecordNs records a duration in nanoseconds.
 func (r *Recorder) RecordNs(ns int64) {
 	w := r.w
-	if w-r.read.Load() >= ringSize || ns > ringMax { // full, or too long for a slot
+	if w-r.read.Load() >= ringSize { // full: the reader has not come by
 		h := r.over.Load()
 		if h == nil {
 			h = new(Histogram)
@@ -173,21 +172,28 @@ func (r *Recorder) RecordNs(ns int64) {
 		h.RecordNs(ns)
 		return
 	}
-	r.ring[w%ringSize].Store(lapTag(w) | uint64(max(ns, 0)))
+	r.ring[w%ringSize] = uint64(max(ns, 0))
 	r.w = w + 1
+	if r.w-r.pub >= publishEvery {
+		r.Publish()
+	}
 }
 
-// drain takes the ring's records into took. The reader's alone: under the
-// series' lock.
+// Publish makes the records so far visible to the reader. The writer's,
+// as RecordNs.
+func (r *Recorder) Publish() {
+	if r.w != r.pub {
+		r.pub = r.w
+		r.wpub.Store(r.w)
+	}
+}
+
+// drain takes the published records into took. The reader's alone: under
+// the series' lock.
 func (r *Recorder) drain() {
-	pos := r.read.Load()
-	for {
-		v := r.ring[pos%ringSize].Load()
-		if v&^ringMax != lapTag(pos)&^ringMax {
-			break // not written in this lap yet
-		}
-		r.took.recordNs(int64(v & ringMax))
-		pos++
+	pos, end := r.read.Load(), r.wpub.Load()
+	for ; pos != end; pos++ {
+		r.took.recordNs(int64(r.ring[pos%ringSize]))
 	}
 	r.read.Store(pos)
 }

@@ -177,9 +177,10 @@ func NewHistogram(name string, attrs ...Attr) *Histogram {
 }
 
 // NewRecorder returns a Recorder of its own, for one goroutine, that adds
-// to the histogram of name with attrs. remove leaves its counts in the
-// series and lets it go; call it when the goroutine is done recording (an
-// actor that stopped for good). Safe for concurrent use.
+// to the histogram of name with attrs. remove leaves its published counts
+// in the series and lets it go; call it when the goroutine is done
+// recording and has called Publish (an actor that stopped for good). Safe
+// for concurrent use.
 func NewRecorder(name string, attrs ...Attr) (r *Recorder, remove func()) {
 	r = new(Recorder)
 	s := reg.get(name, "s", kindHist, attrs)
