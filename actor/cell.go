@@ -27,6 +27,8 @@ type cell[M any] struct {
 	polls  uint32       // messages polled, for the profiler's sample; the actor's goroutine only
 
 	handled, deadLetters, restarts atomic.Uint64
+
+	prof *profObserver // the profiler, if it is the observer: its records are published once a batch
 }
 
 func newCell[M any](cfg *config) (*cell[M], error) {
@@ -48,6 +50,7 @@ func newCell[M any](cfg *config) (*cell[M], error) {
 		c.timing = timeNone
 	case *profObserver:
 		c.timing = timeSample
+		c.prof = po
 		c.q.sample, c.q.blocked = true, po.blocked
 		c.q.sampleMask.Store(firstSampleMask)
 		var last uint64 // the exporter's goroutine only
@@ -219,6 +222,9 @@ func (c *cell[M]) start(ctx context.Context, b Behavior[M]) error {
 //
 //go:noinline
 func (c *cell[M]) finish(b Behavior[M], kind exitKind, err error) (exitKind, error) {
+	if c.prof != nil {
+		c.prof.publish() // what the last batch recorded, whatever ended it
+	}
 	if kind == exitDrained {
 		if ferr := c.feedErr(); ferr != nil {
 			// The mailbox drained because the feed failed: the actor
@@ -267,6 +273,9 @@ func (c *cell[M]) loop(ctx context.Context, b Behavior[M]) (exitKind, error) {
 		kind, end, err := c.handleBatch(ctx, b, batch, polled)
 		clear(batch) // let the handled messages go
 		clear(polled)
+		if c.prof != nil {
+			c.prof.publish()
+		}
 		if end {
 			return kind, err
 		}

@@ -121,6 +121,7 @@ func (r *inprocRegistry) linkLocked(l *inprocLink, b *Socket) bool {
 		cp.peerq = bp.inq
 	} else if bp.inq != nil {
 		bp.inq = cp.peerq // holds what was sent before the bind
+		bp.inq.setCountTakes(b.prof.queued)
 	}
 	bp.peerq = cp.inq
 	// Each direction holds the sender's mark plus the receiver's, as

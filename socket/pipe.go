@@ -61,12 +61,14 @@ func (s *Socket) newPipe(endpoint string, queued bool) *pipe {
 		if s.opts.conflate {
 			p.out.setConflate()
 		}
+		p.out.countPuts = s.prof.queued
 	}
 	if s.typ.canRecv() {
 		p.inq = newQueue(s.opts.recvHWM, &p.inRoom)
 		if s.opts.conflate {
 			p.inq.setConflate()
 		}
+		p.inq.countTakes = s.prof.queued
 	}
 	return p
 }
@@ -81,7 +83,11 @@ func (p *pipe) trySend(m Msg) bool {
 		return p.out.tryPut(m)
 	}
 	if r := p.peer.Load(); r != nil {
-		return !r.gone.Load() && r.s.inprocDeliver(r, m)
+		if r.gone.Load() || !r.s.inprocDeliver(r, m) {
+			return false
+		}
+		p.s.sentInproc(m)
+		return true
 	}
 	// An inproc name not bound yet: queue for the Bind. Once linked, the
 	// binder is told of what is queued (see linkLocked); a message queued as
@@ -89,6 +95,7 @@ func (p *pipe) trySend(m Msg) bool {
 	if p.peerq == nil || !p.peerq.tryPut(m) {
 		return false
 	}
+	p.s.sentInproc(m)
 	if r := p.peer.Load(); r != nil {
 		r.s.fq.ready(r)
 	}
@@ -116,6 +123,7 @@ func (s *Socket) detach(p *pipe) {
 	case p.peerq != nil && p.peer.Load() == nil: // inproc, queued for a Bind that never came
 		s.discarded.Add(uint64(p.peerq.discard()))
 	}
+	s.retireCounts(p)
 	switch s.typ {
 	case Pub:
 		p.dropSubscriptions()

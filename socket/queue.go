@@ -37,6 +37,10 @@ type queue struct {
 	conflate bool // holds the last message only (WithConflate); n is not kept
 	light    int  // drains after small batches in a row (see report)
 
+	// Profiling (see counted): what producers queued, when countPuts.
+	puts      msgCount
+	countPuts bool
+
 	_ [64]byte // the two sides' fields on cache lines of their own
 
 	cmu   sync.Mutex // the consumer's side: batch, pos, taken
@@ -44,6 +48,12 @@ type queue struct {
 	pos   int
 	taken int
 	lwm   atomic.Int32 // report every lwm messages taken (see setLWM)
+
+	// Profiling: what the consumer took, when countTakes; once the pipe is
+	// gone, takes are counted in gone.
+	takes      msgCount
+	gone       *packed
+	countTakes bool
 
 	avail chan struct{} // a token for a sleeping consumer (see sleep)
 	room  *signal       // woken when a full queue makes room; under mu
@@ -96,6 +106,9 @@ func (q *queue) tryPut(m Msg) bool {
 		q.in = append(q.in, m)
 		q.n++
 	}
+	if q.countPuts {
+		q.puts.add(m)
+	}
 	wake := q.sleeping
 	q.sleeping = false
 	q.mu.Unlock()
@@ -135,6 +148,9 @@ func (q *queue) get() (Msg, bool) {
 	m := q.batch[q.pos]
 	q.batch[q.pos] = nil // the queue must not keep what the consumer took
 	q.pos++
+	if q.countTakes {
+		q.counted(m)
+	}
 	if q.taken++; q.taken >= int(q.lwm.Load()) {
 		q.report(false)
 	}
@@ -280,4 +296,76 @@ func (s *signal) notify() {
 	if ch := s.ch.Swap(nil); ch != nil {
 		close(*ch)
 	}
+}
+
+// Profiling's counts (package telemetry) of a measured PUSH, PULL, DEALER
+// or PAIR socket are kept here, under the lock each side holds anyway: an
+// out queue counts what Send queued, an in queue what Recv took. Plain
+// adds under a held lock cost next to nothing, where an atomic add per
+// message would be a locked instruction on the socket's hot path.
+
+// msgCount is a count of messages and of their bytes, under a queue's lock.
+type msgCount struct{ msgs, bytes uint64 }
+
+func (c *msgCount) add(m Msg) {
+	c.msgs++
+	c.bytes += uint64(m.Size())
+}
+
+// countPut counts a message sent past the queue (written through, see
+// direct.go) as one queued.
+func (q *queue) countPut(m Msg) {
+	q.mu.Lock()
+	q.puts.add(m)
+	q.mu.Unlock()
+}
+
+// counted counts a message taken. q.cmu is held.
+func (q *queue) counted(m Msg) {
+	if q.gone != nil { // the pipe is gone: nobody sums this queue any more
+		q.gone.add(m.Size())
+		return
+	}
+	q.takes.add(m)
+}
+
+// setCountTakes makes the queue count what the consumer takes, or not: an
+// inproc queue made by its producer, adopted by a measured consumer.
+func (q *queue) setCountTakes(on bool) {
+	q.cmu.Lock()
+	q.countTakes = on
+	q.cmu.Unlock()
+}
+
+// putCount returns what producers queued, not yet retired.
+func (q *queue) putCount() msgCount {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.puts
+}
+
+// takeCount returns what the consumer took, not yet retired.
+func (q *queue) takeCount() msgCount {
+	q.cmu.Lock()
+	defer q.cmu.Unlock()
+	return q.takes
+}
+
+// retirePuts moves the put count to t, when the pipe is gone and the queue
+// discarded (it takes nothing more).
+func (q *queue) retirePuts(t *packed) {
+	q.mu.Lock()
+	t.addTotals(q.puts)
+	q.puts = msgCount{}
+	q.mu.Unlock()
+}
+
+// retireTakes moves the take count to t, where the messages still taken
+// from the queue of a pipe that is gone are counted from now on.
+func (q *queue) retireTakes(t *packed) {
+	q.cmu.Lock()
+	t.addTotals(q.takes)
+	q.takes = msgCount{}
+	q.gone = t
+	q.cmu.Unlock()
 }

@@ -105,6 +105,7 @@ func New(t Type, opts ...Option) (*Socket, error) {
 	changed := make(chan struct{})
 	s.changed.Store(&changed)
 	s.prof.on = telemetry.Enabled()
+	s.prof.queued = s.prof.on && countsInQueues(t)
 	return s, nil
 }
 

@@ -13,23 +13,51 @@ import (
 // measured from its first Bind or Connect, when its endpoint is known:
 // messages and bytes each way, drops and peers. One that was made while it
 // was off costs one atomic load per Send and Recv.
+//
+// PUSH, PULL, DEALER and PAIR, the types of pipelines, count their
+// messages in their pipes' queues, under the locks that Send and Recv take
+// there anyway (see queue.counted): no atomic instruction of its own per
+// message. The other types count at Send and Recv, where the message is
+// the caller's (ROUTER's identity, REQ's envelope) or goes to many peers
+// (PUB), with one atomic add.
 
 func init() { telemetry.SetTransport(dialProfile) }
 
 // socketProfile is what a socket keeps for profiling.
 type socketProfile struct {
 	on     bool      // profiling was on at New, and this is not the exporter's socket
+	queued bool      // on, and the messages are counted in the queues (countsInQueues)
 	once   sync.Once // registers the series at the first Bind or Connect
 	remove []func()  // takes the socket's functions out of the registry at Close
+
+	// queued: the totals that are not in a live pipe's queue (inproc
+	// sends, pipes gone), set at the first Bind or Connect.
+	counted atomic.Pointer[sockTel]
+}
+
+// countsInQueues says whether a measured socket of type t counts its
+// messages in its pipes' queues: the types whose Send queues the caller's
+// message as it is, to one peer, and whose Recv returns every message it
+// takes, as it is.
+func countsInQueues(t Type) bool {
+	switch t {
+	case Push, Pull, Dealer, Pair:
+		return true
+	}
+	return false
 }
 
 // sockTel counts a measured socket's messages and bytes, each way, with
 // one atomic add per Send or Recv: the message count and the bytes share
 // a word (a message in the top bits, its size in the low ones), folded
 // into exact totals when the exporter reads them, or by the writer when
-// the word fills up.
+// the word fills up. A queued socket's (countsInQueues) holds what its
+// pipes' queues do not: its inproc sends, and the counts of pipes gone.
 type sockTel struct {
 	in, out packed
+	// queued: the last totals read, each way, messages and bytes (see
+	// rising).
+	last [4]atomic.Uint64
 }
 
 // packed is a count of messages (top 24 bits) and of their bytes (low 40
@@ -66,6 +94,11 @@ func (p *packed) fold() {
 	p.nbytes.Add(v & packBytes)
 }
 
+func (p *packed) addTotals(c msgCount) {
+	p.msgs.Add(c.msgs)
+	p.nbytes.Add(c.bytes)
+}
+
 func (p *packed) messages() uint64 { p.fold(); return p.msgs.Load() }
 
 func (p *packed) bytes() uint64 { p.fold(); return p.nbytes.Load() }
@@ -91,11 +124,16 @@ func (s *Socket) trace(ep string) {
 		in := append(attrs[:3:3], telemetry.String(telemetry.AttrDirection, "in"))
 		out := append(attrs[:3:3], telemetry.String(telemetry.AttrDirection, "out"))
 		t := &sockTel{}
+		inMsgs, outMsgs, inBytes, outBytes := t.in.messages, t.out.messages, t.in.bytes, t.out.bytes
+		if s.prof.queued {
+			inMsgs, outMsgs = s.queuedTotal(t, 0), s.queuedTotal(t, 1)
+			inBytes, outBytes = s.queuedTotal(t, 2), s.queuedTotal(t, 3)
+		}
 		s.prof.remove = []func(){
-			telemetry.CounterFunc(telemetry.MetricSocketMessages, "{message}", t.in.messages, in...),
-			telemetry.CounterFunc(telemetry.MetricSocketMessages, "{message}", t.out.messages, out...),
-			telemetry.CounterFunc(telemetry.MetricSocketBytes, "By", t.in.bytes, in...),
-			telemetry.CounterFunc(telemetry.MetricSocketBytes, "By", t.out.bytes, out...),
+			telemetry.CounterFunc(telemetry.MetricSocketMessages, "{message}", inMsgs, in...),
+			telemetry.CounterFunc(telemetry.MetricSocketMessages, "{message}", outMsgs, out...),
+			telemetry.CounterFunc(telemetry.MetricSocketBytes, "By", inBytes, in...),
+			telemetry.CounterFunc(telemetry.MetricSocketBytes, "By", outBytes, out...),
 			telemetry.CounterFunc(telemetry.MetricSocketDrops, "{message}", func() uint64 {
 				return s.dropped.Load() + s.discarded.Load()
 			}, attrs...),
@@ -105,8 +143,82 @@ func (s *Socket) trace(ep string) {
 				return int64(len(s.pipes))
 			}, attrs...),
 		}
-		s.tel.Store(t)
+		if s.prof.queued {
+			s.prof.counted.Store(t)
+		} else {
+			s.tel.Store(t) // Send and Recv count
+		}
 	})
+}
+
+// queuedTotal returns the function that reads one of a queued socket's
+// totals: i is 0 for messages in, 1 out, 2 bytes in, 3 out.
+func (s *Socket) queuedTotal(t *sockTel, i int) func() uint64 {
+	return func() uint64 {
+		var c [4]uint64
+		// Under s.mu: a pipe leaves s.pipes before its counts move to t
+		// (retireCounts), so none is counted twice. One read between the
+		// two misses them: rising hides the dip.
+		s.mu.RLock()
+		for _, p := range s.pipes {
+			if p.inq != nil {
+				n := p.inq.takeCount()
+				c[0], c[2] = c[0]+n.msgs, c[2]+n.bytes
+			}
+			if p.out != nil {
+				n := p.out.putCount()
+				c[1], c[3] = c[1]+n.msgs, c[3]+n.bytes
+			}
+		}
+		c[0] += t.in.messages()
+		c[1] += t.out.messages()
+		c[2] += t.in.bytes()
+		c[3] += t.out.bytes()
+		s.mu.RUnlock()
+		return rising(&t.last[i], c[i])
+	}
+}
+
+// rising returns v, or the last value returned if that was higher: a
+// total read while a pipe's counts move from its queue to the socket's
+// totals would dip for that one read.
+func rising(last *atomic.Uint64, v uint64) uint64 {
+	for {
+		old := last.Load()
+		if v <= old {
+			return old
+		}
+		if last.CompareAndSwap(old, v) {
+			return v
+		}
+	}
+}
+
+// retireCounts moves a queued socket's counts in p's queues to its totals,
+// when p has left s.pipes: p.out is discarded and takes nothing more, and
+// what is still taken from p.inq is counted in the totals from now on.
+func (s *Socket) retireCounts(p *pipe) {
+	t := s.prof.counted.Load()
+	if t == nil {
+		return
+	}
+	if p.out != nil {
+		p.out.retirePuts(&t.out)
+	}
+	if p.inq != nil {
+		p.inq.retireTakes(&t.in)
+	}
+}
+
+// sentInproc counts a queued socket's message sent to an inproc peer,
+// which goes straight into the peer's queue.
+func (s *Socket) sentInproc(m Msg) {
+	if !s.prof.queued {
+		return
+	}
+	if t := s.prof.counted.Load(); t != nil {
+		t.out.add(m.Size())
+	}
 }
 
 // untrace freezes the socket's series at Close: its totals stay, its peers
@@ -132,7 +244,7 @@ func dialProfile(endpoint string) (telemetry.Sender, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.prof.on = false
+	s.prof.on, s.prof.queued = false, false
 	if err := s.Connect(endpoint); err != nil {
 		s.Close()
 		return nil, err

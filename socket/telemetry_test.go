@@ -19,7 +19,8 @@ import (
 )
 
 // batchFigures decodes a batch's metrics frame with the generated OTLP
-// types into "name{k=v,...}" -> value (Sums and Gauges).
+// types into "name{k=v,...}" -> value (Sums and Gauges). Series that
+// differ only in their socket id add up.
 func batchFigures(t *testing.T, m socket.Msg) map[string]float64 {
 	t.Helper()
 	if len(m) < 2 || string(m[0]) != telemetry.Version {
@@ -51,7 +52,7 @@ func batchFigures(t *testing.T, m socket.Msg) map[string]float64 {
 					pts = d.Gauge.DataPoints
 				}
 				for _, p := range pts {
-					out[seriesKey(mt.Name, p.Attributes)] = float64(p.GetAsInt()) + p.GetAsDouble()
+					out[seriesKey(mt.Name, p.Attributes)] += float64(p.GetAsInt()) + p.GetAsDouble()
 				}
 			}
 		}
@@ -172,5 +173,141 @@ func TestProfileAbsentCollector(t *testing.T) {
 	defer cancel()
 	if err := telemetry.Stop(sctx); err == nil {
 		t.Log("Stop delivered with no collector") // possible only if the port got a listener
+	}
+}
+
+// The types that count their messages in their pipes' queues (PUSH, PULL,
+// DEALER, PAIR) report exact totals over every transport, with the
+// receiver connecting before or after the sender binds, and for messages
+// taken after their sender went away (a receiving pipe that left the
+// socket with messages still queued).
+func TestProfileQueuedCounts(t *testing.T) {
+	for _, pair := range [][2]socket.Type{{socket.Push, socket.Pull}, {socket.Dealer, socket.Dealer}, {socket.Pair, socket.Pair}} {
+		for _, connectFirst := range []bool{false, true} {
+			name := fmt.Sprintf("%v-%v/connect-first=%v", pair[0], pair[1], connectFirst)
+			t.Run(name, func(t *testing.T) {
+				eachTransport(t, func(t *testing.T, tr transport) {
+					profileQueued(t, tr, pair[0], pair[1], connectFirst)
+				})
+			})
+		}
+	}
+}
+
+func profileQueued(t *testing.T, tr transport, txType, rxType socket.Type, connectFirst bool) {
+	collector := openSock(t, socket.Pull)
+	cep := collector.bind("tcp://127.0.0.1:*")
+	if err := telemetry.Start(context.Background(), cep, telemetry.WithInterval(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = telemetry.Stop(context.Background()) })
+
+	tx, rx := openSock(t, txType), openSock(t, rxType)
+	// Series are named by their endpoints, and cumulative: each run its
+	// own endpoint, a tcp port too.
+	ep := tr.endpoint(t)
+	if tr.name == "tcp" {
+		ep = freeTCPEndpoint(t)
+	}
+	if connectFirst {
+		rx.connect(ep)
+		tx.bind(ep)
+	} else {
+		tx.bind(ep)
+		rx.connect(ep)
+	}
+	const n = 400
+	for i := range n {
+		tx.send(fmt.Sprintf("%09d", i)) // 9 bytes
+	}
+	for range n / 2 {
+		rx.recv()
+	}
+	tx.Close() // lingers until the rest is delivered
+	if tr.name != "inproc" && rxType == socket.Pull {
+		// The PULL's pipe leaves it when the connection ends, before it
+		// redials: the rest is taken from a pipe that is gone.
+		rx.await(socket.EventDisconnected)
+		rx.await(socket.EventConnectRetried)
+	}
+	for range n - n/2 {
+		rx.recv()
+	}
+	rx.Close()
+
+	stopProfiling(t)
+	m, err := collector.Recv(testCtx(t, waitLimit))
+	if err != nil {
+		t.Fatalf("collector: %v", err)
+	}
+	got := batchFigures(t, m)
+	tn, rn := txType.String(), rxType.String()
+	want := map[string]float64{
+		socketKey(telemetry.MetricSocketMessages, tn, ep, "out"): n,
+		socketKey(telemetry.MetricSocketBytes, tn, ep, "out"):    9 * n,
+		socketKey(telemetry.MetricSocketMessages, rn, ep, "in"):  n,
+		socketKey(telemetry.MetricSocketBytes, rn, ep, "in"):     9 * n,
+	}
+	if tn != rn { // else the two sockets' series add up in one key
+		want[socketKey(telemetry.MetricSocketMessages, rn, ep, "out")] = 0
+		want[socketKey(telemetry.MetricSocketMessages, tn, ep, "in")] = 0
+	}
+	for k, v := range want {
+		if g, ok := got[k]; !ok || g != v {
+			t.Errorf("%s = %v (present %v), want %v", k, g, ok, v)
+		}
+	}
+	if t.Failed() {
+		t.Logf("batch: %v", got)
+	}
+}
+
+// In a conversation, replies written through to the peer (direct.go)
+// rather than queued are counted all the same: exact totals both ways.
+func TestProfileConversationCounts(t *testing.T) {
+	for _, typ := range []socket.Type{socket.Dealer, socket.Pair} {
+		t.Run(typ.String(), func(t *testing.T) {
+			eachTransport(t, func(t *testing.T, tr transport) {
+				collector := openSock(t, socket.Pull)
+				cep := collector.bind("tcp://127.0.0.1:*")
+				if err := telemetry.Start(context.Background(), cep, telemetry.WithInterval(time.Hour)); err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { _ = telemetry.Stop(context.Background()) })
+				a, b := openSock(t, typ), openSock(t, typ)
+				ep := tr.endpoint(t)
+				if tr.name == "tcp" {
+					ep = freeTCPEndpoint(t)
+				}
+				a.bind(ep)
+				b.connect(ep)
+				const n = 300
+				for i := range n {
+					b.send(fmt.Sprintf("%09d", i))
+					a.recv()
+					a.send(fmt.Sprintf("%09d", i))
+					b.recv()
+				}
+				a.Close()
+				b.Close()
+				stopProfiling(t)
+				m, err := collector.Recv(testCtx(t, waitLimit))
+				if err != nil {
+					t.Fatalf("collector: %v", err)
+				}
+				got := batchFigures(t, m)
+				tn := typ.String() // both sockets' series add up in one key
+				for k, v := range map[string]float64{
+					socketKey(telemetry.MetricSocketMessages, tn, ep, "out"): 2 * n,
+					socketKey(telemetry.MetricSocketBytes, tn, ep, "out"):    2 * 9 * n,
+					socketKey(telemetry.MetricSocketMessages, tn, ep, "in"):  2 * n,
+					socketKey(telemetry.MetricSocketBytes, tn, ep, "in"):     2 * 9 * n,
+				} {
+					if g, ok := got[k]; !ok || g != v {
+						t.Errorf("%s = %v (present %v), want %v", k, g, ok, v)
+					}
+				}
+			})
+		})
 	}
 }

@@ -66,11 +66,15 @@
 // # Cost
 //
 // Off: sockets and actors check one bool when they are made, and a socket
-// one pointer per Send and Recv. On: one atomic add per socket Send or
-// Recv; per actor message, a counter and a mask test under the mailbox's
-// lock, and for the sampled messages three clock reads and two histogram
-// records (a Recorder, written by the actor's goroutine alone). Every
-// record is lock-free and allocation-free. Once an interval the exporter reads the registry
+// one pointer per Send and Recv. On: PUSH, PULL, DEALER and PAIR count a
+// message under the lock Send or Recv takes anyway, the other types with
+// one atomic add; per actor message, a counter and a mask test under the
+// mailbox's lock, and for the sampled messages three clock reads and two
+// Recorder records (plain stores into a ring by the actor's goroutine
+// alone, published with one atomic store per batch of messages; the
+// bucketing is the exporter's). Records are lock-free and do not
+// allocate, but for the first that finds a Recorder's ring full. Once an
+// interval the exporter reads the registry
 // and encodes a batch (about 0.1 ms for a few dozen series). The
 // benchmarks in bench_test.go and patterns' BenchmarkPipelineProfile
 // measure it.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -287,5 +288,48 @@ func TestParseStatm(t *testing.T) {
 		if (want < 0) == ok || (ok && n != want) {
 			t.Errorf("parseStatm(%q) = %d, %v; want %d", in, n, ok, want)
 		}
+	}
+}
+
+// A Recorder's published records reach its series exactly, whether the
+// reader took them from the ring (lap after lap, at any point), or they
+// found the ring full.
+func TestRecorderRingExact(t *testing.T) {
+	who := String(AttrActor, fmt.Sprintf("%s-%d", t.Name(), runSeq.Add(1)))
+	r, remove := NewRecorder("test.ring", who)
+	s := reg.get("test.ring", "s", kindHist, []Attr{who})
+	var want Histogram // the same records, straight into a histogram
+	r.RecordNs(-5)     // the zero bucket
+	want.RecordNs(-5)
+	ns := int64(3)
+	for i := range 5 * ringSize {
+		for range i % 7 { // 0 to 6 records between reads: the ring goes round
+			r.RecordNs(ns)
+			want.RecordNs(ns)
+			ns = (ns*7 + 1) % (1 << 40)
+		}
+		if i%97 == 0 { // and now and then, more than it holds
+			for range ringSize + 5 {
+				r.RecordNs(ns)
+				want.RecordNs(ns)
+				ns++
+			}
+		}
+		if i%5 == 0 {
+			r.Publish() // an actor's batch ends
+		}
+		if i%3 == 0 {
+			_ = s.histogram() // the exporter reads
+		}
+	}
+	r.RecordNs(0)
+	want.RecordNs(0)
+	r.Publish()
+	if got, w := s.histogram(), want.snapshot(); !reflect.DeepEqual(got, w) {
+		t.Fatalf("live: got %+v\nwant %+v", got, w)
+	}
+	remove()
+	if got, w := s.histogram(), want.snapshot(); !reflect.DeepEqual(got, w) {
+		t.Fatalf("removed: got %+v\nwant %+v", got, w)
 	}
 }

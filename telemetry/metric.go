@@ -132,21 +132,79 @@ func clampIndex(i int) int { return min(max(i, minIndex), maxIndex) }
 
 // Recorder is a Histogram written by one goroutine at a time (an actor's,
 // from its own goroutine), read by the exporter at any time. Its Record
-// is an atomic load and store per field, not a read-modify-write: no
-// cache line fought over by writers, and cheaper than a Histogram's where
-// an atomic store is a plain one (arm64; on amd64 it is an exchange).
-// Make one with NewRecorder; two goroutines recording at once lose counts.
-type Recorder struct{ h Histogram }
+// puts the raw duration in a ring with a plain store: on amd64 every
+// atomic write is a locked instruction, and a Histogram's record takes
+// two. The writer publishes what it put there with one atomic store every
+// publishEvery records, and whenever it calls Publish (an actor, at the
+// end of each batch of messages); the reader (the exporter, once a batch,
+// or remove) takes the published records into buckets. A record that
+// finds the ring full, because the reader has not come by since, goes into
+// a Histogram directly. Make one with NewRecorder; two goroutines
+// recording at once lose counts.
+type Recorder struct {
+	w, pub uint64 // the writer's: the records it put in the ring, and published
+	_      [48]byte
+	wpub   atomic.Uint64 // pub, for the reader
+	read   atomic.Uint64 // the reader's: the records it took from the ring
+	_      [48]byte
+	ring   [ringSize]uint64          // durations in ns (0 for <= 0): written before they are published, read after
+	over   atomic.Pointer[Histogram] // records that found the ring full, made at the first
+	took   histAcc                   // the records taken from the ring: the reader's, under its series' lock
+}
+
+// ringSize is the Recorder's ring: twice what an actor's sampling records
+// in an interval. publishEvery bounds the records a reader may not see
+// yet, and is well below it.
+const (
+	ringSize     = 256 // a power of two
+	publishEvery = 32
+)
 
 // RecordNs records a duration in nanoseconds.
 func (r *Recorder) RecordNs(ns int64) {
-	if ns <= 0 {
-		r.h.zero.Store(r.h.zero.Load() + 1)
+	w := r.w
+	if w-r.read.Load() >= ringSize { // full: the reader has not come by
+		h := r.over.Load()
+		if h == nil {
+			h = new(Histogram)
+			r.over.Store(h)
+		}
+		h.RecordNs(ns)
 		return
 	}
-	r.h.sumNs.Store(r.h.sumNs.Load() + ns)
-	b := &r.h.buckets[clampIndex(bucketIndex(float64(ns)*1e-9))-minIndex]
-	b.Store(b.Load() + 1)
+	r.ring[w%ringSize] = uint64(max(ns, 0))
+	r.w = w + 1
+	if r.w-r.pub >= publishEvery {
+		r.Publish()
+	}
+}
+
+// Publish makes the records so far visible to the reader. The writer's,
+// as RecordNs.
+func (r *Recorder) Publish() {
+	if r.w != r.pub {
+		r.pub = r.w
+		r.wpub.Store(r.w)
+	}
+}
+
+// drain takes the published records into took. The reader's alone: under
+// the series' lock.
+func (r *Recorder) drain() {
+	pos, end := r.read.Load(), r.wpub.Load()
+	for ; pos != end; pos++ {
+		r.took.recordNs(int64(r.ring[pos%ringSize]))
+	}
+	r.read.Store(pos)
+}
+
+// addTo adds what the recorder holds to a. Under the series' lock.
+func (r *Recorder) addTo(a *histAcc) {
+	r.drain()
+	a.add(&r.took)
+	if h := r.over.Load(); h != nil {
+		h.addTo(a)
+	}
 }
 
 // histAcc adds histograms up, for a batch.
@@ -156,23 +214,39 @@ type histAcc struct {
 	buckets [nBuckets]uint64
 }
 
+func (a *histAcc) recordNs(ns int64) {
+	if ns <= 0 {
+		a.zero++
+		return
+	}
+	a.sumNs += ns
+	a.buckets[clampIndex(bucketIndex(float64(ns)*1e-9))-minIndex]++
+}
+
+func (a *histAcc) add(b *histAcc) {
+	a.zero += b.zero
+	a.sumNs += b.sumNs
+	for i, n := range b.buckets {
+		a.buckets[i] += n
+	}
+}
+
+// addAcc adds a's counts to h atomically.
+func (h *Histogram) addAcc(a *histAcc) {
+	h.zero.Add(a.zero)
+	h.sumNs.Add(a.sumNs)
+	for i, n := range a.buckets {
+		if n != 0 {
+			h.buckets[i].Add(n)
+		}
+	}
+}
+
 func (h *Histogram) addTo(a *histAcc) {
 	a.zero += h.zero.Load()
 	a.sumNs += h.sumNs.Load()
 	for i := range h.buckets {
 		a.buckets[i] += h.buckets[i].Load()
-	}
-}
-
-// mergeInto adds h's counts to dst atomically: a Recorder that goes away
-// leaves its counts in its series.
-func (h *Histogram) mergeInto(dst *Histogram) {
-	dst.zero.Add(h.zero.Load())
-	dst.sumNs.Add(h.sumNs.Load())
-	for i := range h.buckets {
-		if n := h.buckets[i].Load(); n != 0 {
-			dst.buckets[i].Add(n)
-		}
 	}
 }
 

@@ -58,7 +58,7 @@ func (s *series) histogram() histSnap {
 	s.mu.Lock()
 	s.hist.addTo(&a)
 	for r := range s.shards {
-		r.h.addTo(&a)
+		r.addTo(&a)
 	}
 	s.mu.Unlock()
 	return a.snapshot()
@@ -177,9 +177,10 @@ func NewHistogram(name string, attrs ...Attr) *Histogram {
 }
 
 // NewRecorder returns a Recorder of its own, for one goroutine, that adds
-// to the histogram of name with attrs. remove leaves its counts in the
-// series and lets it go; call it when the goroutine is done recording (an
-// actor that stopped for good). Safe for concurrent use.
+// to the histogram of name with attrs. remove leaves its published counts
+// in the series and lets it go; call it when the goroutine is done
+// recording and has called Publish (an actor that stopped for good). Safe
+// for concurrent use.
 func NewRecorder(name string, attrs ...Attr) (r *Recorder, remove func()) {
 	r = new(Recorder)
 	s := reg.get(name, "s", kindHist, attrs)
@@ -198,7 +199,9 @@ func NewRecorder(name string, attrs ...Attr) (r *Recorder, remove func()) {
 			s.mu.Lock()
 			defer s.mu.Unlock()
 			delete(s.shards, r)
-			r.h.mergeInto(s.hist)
+			var a histAcc
+			r.addTo(&a)
+			s.hist.addAcc(&a)
 		})
 	}
 }
