@@ -21,14 +21,14 @@ import (
 type pipe struct {
 	s        *Socket
 	endpoint string
-	out      *queue      // tcp/ipc: messages for the peer
-	inq      *queue      // messages from the peer, for Recv (see fairQueue); nil if the type receives nothing
-	inRoom   signal      // tcp/ipc: the reader waits here for room in inq
-	held     atomic.Bool // tcp/ipc: the reader waits for room (see heartbeat)
-	listed   atomic.Bool // on the fair queue's turn list
-	id       []byte      // the peer's routing identity (ROUTER)
-	peerID   []byte      // the identity the peer announced, if any
-	gone     atomic.Bool // detached: sending to it is pointless
+	out      *queue               // tcp/ipc: messages for the peer
+	inq      *queue               // messages from the peer, for Recv (see fairQueue); nil if the type receives nothing
+	inRoom   signal               // tcp/ipc: the reader waits here for room in inq
+	held     atomic.Bool          // tcp/ipc: the reader waits for room (see heartbeat)
+	listed   atomic.Bool          // on the fair queue's turn list
+	id       []byte               // the peer's routing identity (ROUTER)
+	peerID   []byte               // the identity the peer announced, if any
+	gone     atomic.Bool          // detached: sending to it is pointless
 	direct   atomic.Pointer[conn] // tcp/ipc: the connection serving it, while its writer runs (direct.go)
 	heard    atomic.Bool          // tcp/ipc: a message came from the peer since the last write-through
 
