@@ -117,17 +117,7 @@ func TestBrokerRestartsAfterPanic(t *testing.T) {
 // returns ctx's error.
 func TestClientConcurrentRequests(t *testing.T) {
 	ctx := testCtx(t)
-	b := newBroker(t, inproc(), steadyBeat)
-	release := make(chan struct{})
-	newWorker(t, b.Endpoint(), "hold", func(ctx context.Context, req [][]byte) ([][]byte, error) {
-		select {
-		case <-release:
-		case <-ctx.Done():
-		}
-		return req, nil
-	}, steadyBeat)
-	newWorker(t, b.Endpoint(), "echo", echo("e"), steadyBeat)
-	waitStats(t, ctx, b, "2 workers", func(s majordomo.Stats) bool { return s.Workers == 2 })
+	b, release := holdAndEcho(t, ctx)
 	c := oneShot(t, b.Endpoint())
 	var wg sync.WaitGroup
 	for g := range 8 {
@@ -303,17 +293,7 @@ func TestWorkerDropsReplyOfEndedConversation(t *testing.T) {
 // get their replies.
 func TestClientCtxEndsUnderWay(t *testing.T) {
 	ctx := testCtx(t)
-	b := newBroker(t, inproc(), steadyBeat)
-	release := make(chan struct{})
-	newWorker(t, b.Endpoint(), "hold", func(ctx context.Context, req [][]byte) ([][]byte, error) {
-		select {
-		case <-release:
-		case <-ctx.Done():
-		}
-		return req, nil
-	}, steadyBeat)
-	newWorker(t, b.Endpoint(), "echo", echo("e"), steadyBeat)
-	waitStats(t, ctx, b, "2 workers", func(s majordomo.Stats) bool { return s.Workers == 2 })
+	b, release := holdAndEcho(t, ctx)
 	defer close(release)
 	c := oneShot(t, b.Endpoint())
 	echoed := func(body string) {
@@ -342,4 +322,21 @@ func TestClientCtxEndsUnderWay(t *testing.T) {
 	if s := c.Stats(); s.Requests != 4 || s.Replies != 2 || s.Failed != 0 || s.Resends != 0 {
 		t.Fatalf("client stats %+v", s)
 	}
+}
+
+// holdAndEcho starts a broker with two workers: service "hold", whose
+// replies wait until release is closed, and "echo".
+func holdAndEcho(t *testing.T, ctx context.Context) (*majordomo.Broker, chan struct{}) {
+	b := newBroker(t, inproc(), steadyBeat)
+	release := make(chan struct{})
+	newWorker(t, b.Endpoint(), "hold", func(ctx context.Context, req [][]byte) ([][]byte, error) {
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return req, nil
+	}, steadyBeat)
+	newWorker(t, b.Endpoint(), "echo", echo("e"), steadyBeat)
+	waitStats(t, ctx, b, "2 workers", func(s majordomo.Stats) bool { return s.Workers == 2 })
+	return b, release
 }

@@ -18,13 +18,7 @@ import (
 // were.
 func TestProfiledWithoutObserver(t *testing.T) {
 	ctx := testCtx(t)
-	collector := must[*socket.Socket](t)(socket.New(socket.Pull))
-	defer collector.Close()
-	cep := must[string](t)(collector.Bind("tcp://127.0.0.1:*"))
-	if err := telemetry.Start(ctx, cep, telemetry.WithInterval(100*wait)); err != nil {
-		t.Fatal(err)
-	}
-	defer telemetry.Stop(context.Background())
+	collector := profiling(t, ctx)
 
 	wantFigures := map[string]int64{}
 	for _, f := range [][2]string{{"pirate load balancer", "Requests"}, {"pirate load balancer", "Replies"},
@@ -95,13 +89,7 @@ func TestProfiledWithoutObserver(t *testing.T) {
 // puts none there (its handler records its own).
 func TestWorkerTaskSpans(t *testing.T) {
 	ctx := testCtx(t)
-	collector := must[*socket.Socket](t)(socket.New(socket.Pull))
-	defer collector.Close()
-	cep := must[string](t)(collector.Bind("tcp://127.0.0.1:*"))
-	if err := telemetry.Start(ctx, cep, telemetry.WithInterval(100*wait)); err != nil {
-		t.Fatal(err)
-	}
-	defer telemetry.Stop(context.Background())
+	collector := profiling(t, ctx)
 
 	b := newLB(t, inproc(), inproc(), steadyBeat)
 	spans := newWorker(t, b.Backend(), echo("spans"), steadyBeat)
@@ -150,4 +138,17 @@ func TestWorkerTaskSpans(t *testing.T) {
 	if uint64(len(batch.Tasks)) != handled {
 		t.Fatalf("%d tasks on the timeline, want the %d requests the first worker handled", len(batch.Tasks), handled)
 	}
+}
+
+// profiling turns profiling on, to a collector the test reads: one batch,
+// when the test stops profiling (the interval is longer than any test).
+func profiling(t *testing.T, ctx context.Context) *socket.Socket {
+	collector := must[*socket.Socket](t)(socket.New(socket.Pull))
+	t.Cleanup(func() { collector.Close() })
+	cep := must[string](t)(collector.Bind("tcp://127.0.0.1:*"))
+	if err := telemetry.Start(ctx, cep, telemetry.WithInterval(100*wait)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { telemetry.Stop(context.Background()) })
+	return collector
 }
