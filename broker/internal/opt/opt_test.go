@@ -2,9 +2,12 @@ package opt
 
 import (
 	"errors"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"go.uber.org/zap"
 )
 
 var errBad = errors.New("pkg: invalid option")
@@ -48,5 +51,26 @@ func TestBuild(t *testing.T) {
 		if !errors.Is(err, errBad) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want %q wrapping the package's error", name, err, tc.want)
 		}
+	}
+}
+
+// A component given no logger logs nothing and pays nothing for the rate
+// limit's counters: thousands of clients must not cost a megabyte each.
+func TestBuildWithoutLoggerIsSmall(t *testing.T) {
+	const n = 20
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range n {
+		if _, err := Build(Config[extra]{}, forClient, "NewClient", errBad, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	if per := (after.TotalAlloc - before.TotalAlloc) / n; per > 16<<10 {
+		t.Errorf("Build allocates %d bytes without a logger", per)
+	}
+	c, err := Build(Config[extra]{}, forClient, "NewClient", errBad, []Option[extra]{Logger[extra](All, zap.NewExample())})
+	if err != nil || c.Log == nil {
+		t.Fatalf("with a logger: %v", err)
 	}
 }
