@@ -328,5 +328,7 @@ func (d *Distributor) Kill(ctx context.Context) error {
 // after the first return nil.
 func (d *Distributor) Close() error {
 	d.closing.Store(true)
-	return d.g.Close()
+	err := d.g.Close()
+	d.board.Retire()
+	return err
 }

@@ -183,7 +183,11 @@ func (b *Broker) Err() error {
 // DISCONNECTs to leave. It returns after the broker's goroutines have
 // ended, with the failure that ended the broker early, if one did. Calls
 // after the first return nil.
-func (b *Broker) Close() error { return b.g.Close() }
+func (b *Broker) Close() error {
+	err := b.g.Close()
+	b.board.Retire()
+	return err
+}
 
 // brokerMsg is what the broker's actor handles: a message its ROUTER
 // received (frames), or a tick of its clock.

@@ -331,7 +331,9 @@ func (b *Broker) Err() error {
 // their goroutines have ended, with the error that ended the broker
 // early, if one did. Calls after the first return nil.
 func (b *Broker) Close() error {
-	return errors.Join(b.g.Close(), b.lb.Close())
+	err := errors.Join(b.g.Close(), b.lb.Close())
+	b.board.Retire()
+	return err
 }
 
 // source is where a message of the broker's mailbox came from.

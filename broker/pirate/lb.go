@@ -184,7 +184,11 @@ func (b *LoadBalancer) Err() error {
 // and replies on their way. It returns after its goroutines have ended,
 // with the error that ended it early, if one did. Calls after the first
 // return nil.
-func (b *LoadBalancer) Close() error { return b.g.Close() }
+func (b *LoadBalancer) Close() error {
+	err := b.g.Close()
+	b.board.Retire()
+	return err
+}
 
 // source is where a message of the load balancer's mailbox came from.
 type source uint8

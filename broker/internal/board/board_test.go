@@ -52,6 +52,24 @@ func TestBoardWaitAndReport(t *testing.T) {
 	}
 }
 
+// Retire reports the levels as zero, keeps the counters' totals, and
+// reports nothing published after it.
+func TestBoardRetire(t *testing.T) {
+	var b Board[stats]
+	rec := actortest.NewRecorder()
+	b.Report(rec, "lb")
+	b.Publish(stats{Requests: 5, Pending: 3})
+	b.Retire()
+	b.Publish(stats{Requests: 6, Pending: 2})
+	if v, _ := rec.Figure("lb", "Pending"); v != 0 {
+		t.Errorf("Pending = %d after Retire, want 0", v)
+	}
+	if v, _ := rec.Figure("lb", "Requests"); v != 5 {
+		t.Errorf("Requests = %d, want the total before Retire, 5", v)
+	}
+	b.Retire() // again: nothing
+}
+
 // Wait returns the closed error when done closes, and ctx's when it ends.
 func TestBoardWaitEnds(t *testing.T) {
 	var b Board[stats]

@@ -26,6 +26,38 @@ func (b *Board[S]) Report(obs actor.Observer, name string) {
 	b.figures, b.name = f, name
 }
 
+// Retire reports the stats' levels as zero, and nothing more after that:
+// the component has closed, and its share of the levels that components
+// of its name add up (actor.ProfileFigures) goes with it. Counters keep
+// their totals. Call it once the component's actors have ended.
+func (b *Board[S]) Retire() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.figures == nil {
+		return
+	}
+	var zero S
+	b.reportLevels(zero)
+	b.figures = nil
+}
+
+// reportLevels sends s's signed fields, the levels, alone; b.mu is held.
+func (b *Board[S]) reportLevels(s S) {
+	v := reflect.ValueOf(s)
+	if v.Kind() != reflect.Struct {
+		return
+	}
+	t := v.Type()
+	for i := range t.NumField() {
+		fd := t.Field(i)
+		switch fv := v.Field(i); {
+		case !fd.IsExported():
+		case fv.CanInt():
+			b.figures.Level(b.name, fd.Name, fv.Int())
+		}
+	}
+}
+
 // report sends s's fields to the figures observer; b.mu is held.
 func (b *Board[S]) report(s S) {
 	v := reflect.ValueOf(s)
