@@ -36,30 +36,26 @@ func chanConsumer(ch <-chan int, n int, done chan struct{}) {
 	close(done)
 }
 
+// tellOneToOne tells b.N messages to one actor with a bounded mailbox,
+// made with opts, and waits until it has handled them all.
+func tellOneToOne(b *testing.B, opts ...actor.Option) {
+	ctx := context.Background()
+	done := make(chan struct{})
+	a, _ := actor.Spawn[int](ctx, countTo(b.N, done), append([]actor.Option{actor.WithMailbox(actor.Bounded(benchDepth))}, opts...)...)
+	defer a.Close()
+	ref := a.Ref()
+	b.ResetTimer()
+	for i := range b.N {
+		ref.Tell(ctx, i)
+	}
+	<-done
+}
+
 func BenchmarkTell(b *testing.B) {
 	ctx := context.Background()
-	b.Run("1to1/actor", func(b *testing.B) {
-		done := make(chan struct{})
-		a, _ := actor.Spawn[int](ctx, countTo(b.N, done), actor.WithMailbox(actor.Bounded(benchDepth)))
-		defer a.Close()
-		ref := a.Ref()
-		b.ResetTimer()
-		for i := range b.N {
-			ref.Tell(ctx, i)
-		}
-		<-done
-	})
+	b.Run("1to1/actor", func(b *testing.B) { tellOneToOne(b) })
 	b.Run("1to1/actor-observed", func(b *testing.B) { // clock read per message
-		done := make(chan struct{})
-		a, _ := actor.Spawn[int](ctx, countTo(b.N, done), actor.WithMailbox(actor.Bounded(benchDepth)),
-			actor.WithObserver(timingObserver{}))
-		defer a.Close()
-		ref := a.Ref()
-		b.ResetTimer()
-		for i := range b.N {
-			ref.Tell(ctx, i)
-		}
-		<-done
+		tellOneToOne(b, actor.WithObserver(timingObserver{}))
 	})
 	b.Run("1to1/chan", func(b *testing.B) {
 		done := make(chan struct{})

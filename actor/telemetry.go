@@ -115,29 +115,34 @@ var profFigures = &figureSeries{}
 // components of the name share.
 type figureReporter struct {
 	mu   sync.Mutex
-	last map[[2]string]int64 // actor and figure -> last reported
+	last map[figureKey]int64 // last reported
 }
 
-func (r *figureReporter) change(actor, name string, v int64) int64 {
+// figureKey names one figure of one actor, a total or a level.
+type figureKey struct {
+	actor, name string
+	level       bool
+}
+
+func (r *figureReporter) change(k figureKey, v int64) int64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.last == nil {
-		r.last = map[[2]string]int64{}
+		r.last = map[figureKey]int64{}
 	}
-	k := [2]string{actor, name}
 	d := v - r.last[k]
 	r.last[k] = v
 	return d
 }
 
 func (r *figureReporter) Counter(actor, name string, total uint64) {
-	if d := r.change(actor, name, int64(total)); d > 0 { // a total never goes down
+	if d := r.change(figureKey{actor, name, false}, int64(total)); d > 0 { // a total never goes down
 		profFigures.counter(actor, name).Add(uint64(d))
 	}
 }
 
 func (r *figureReporter) Level(actor, name string, value int64) {
-	if d := r.change(actor, "level "+name, value); d != 0 {
+	if d := r.change(figureKey{actor, name, true}, value); d != 0 {
 		profFigures.gauge(actor, name).Add(d)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"testing"
 
-	"github.com/zmqflow/zmqflow/actor"
 	"github.com/zmqflow/zmqflow/telemetry"
 )
 
@@ -31,15 +30,7 @@ func BenchmarkTellProfiled(b *testing.B) {
 					telemetry.SetTransport(nil)
 				}()
 			}
-			done := make(chan struct{})
-			a, _ := actor.Spawn[int](ctx, countTo(b.N, done), actor.WithMailbox(actor.Bounded(benchDepth)))
-			defer a.Close()
-			ref := a.Ref()
-			b.ResetTimer()
-			for i := range b.N {
-				ref.Tell(ctx, i)
-			}
-			<-done
+			tellOneToOne(b)
 		})
 	}
 }

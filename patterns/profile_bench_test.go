@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/zmqflow/zmqflow/actor"
+	"github.com/zmqflow/zmqflow/internal/cputime"
 	"github.com/zmqflow/zmqflow/patterns"
 	"github.com/zmqflow/zmqflow/socket"
 	"github.com/zmqflow/zmqflow/telemetry"
@@ -137,13 +138,13 @@ func BenchmarkPipelineProfile(b *testing.B) {
 				b.ResetTimer()
 				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 				defer cancel()
-				cpu := processCPU()
+				cpu := cputime.Process()
 				if err := p.Run(ctx); err != nil && !errors.Is(err, patterns.ErrStop) {
 					b.Fatal(err)
 				}
 				// On a shared machine the wall time per message counts
 				// the waits for a core; the process's CPU time does not.
-				b.ReportMetric(float64(processCPU()-cpu)/float64(b.N), "cpu-ns/op")
+				b.ReportMetric(float64(cputime.Process()-cpu)/float64(b.N), "cpu-ns/op")
 			})
 		}
 	}

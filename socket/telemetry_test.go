@@ -92,17 +92,58 @@ func stopProfiling(t *testing.T) {
 	}
 }
 
-// A collector's PULL gets, from the batch that Stop flushes, the exact
-// totals of the messages and bytes the profiled sockets moved.
-func TestProfileEndToEnd(t *testing.T) {
+// profileTo turns profiling on, to a collector's PULL the test reads: with
+// an interval longer than the test, the one batch is Stop's.
+func profileTo(t *testing.T, opts ...telemetry.Option) *tsock {
 	collector := openSock(t, socket.Pull)
 	cep := collector.bind("tcp://127.0.0.1:*")
-	// An interval longer than the test: the one batch is Stop's.
-	if err := telemetry.Start(context.Background(), cep, telemetry.WithInterval(time.Hour), telemetry.WithName("e2e")); err != nil {
+	opts = append([]telemetry.Option{telemetry.WithInterval(time.Hour)}, opts...)
+	if err := telemetry.Start(context.Background(), cep, opts...); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = telemetry.Stop(context.Background()) })
+	return collector
+}
 
+// profiledEndpoint is an endpoint of tr for one test: series are named by
+// their endpoints, and cumulative, so each run has its own, a tcp port too.
+func profiledEndpoint(t *testing.T, tr transport) string {
+	if tr.name == "tcp" {
+		return freeTCPEndpoint(t)
+	}
+	return tr.endpoint(t)
+}
+
+// collected stops profiling and returns the figures of the batch Stop
+// flushed to collector.
+func collected(t *testing.T, collector *tsock) map[string]float64 {
+	t.Helper()
+	stopProfiling(t)
+	m, err := collector.Recv(testCtx(t, waitLimit))
+	if err != nil {
+		t.Fatalf("collector: %v", err)
+	}
+	return batchFigures(t, m)
+}
+
+// checkFigures fails the test for each figure of want that got lacks or
+// has another value.
+func checkFigures(t *testing.T, got, want map[string]float64) {
+	t.Helper()
+	for k, v := range want {
+		if g, ok := got[k]; !ok || g != v {
+			t.Errorf("%s = %v (present %v), want %v", k, g, ok, v)
+		}
+	}
+	if t.Failed() {
+		t.Logf("batch: %v", got)
+	}
+}
+
+// A collector's PULL gets, from the batch that Stop flushes, the exact
+// totals of the messages and bytes the profiled sockets moved.
+func TestProfileEndToEnd(t *testing.T) {
+	collector := profileTo(t, telemetry.WithName("e2e"))
 	ep := inprocName(t)
 	pull := openSock(t, socket.Pull)
 	pull.bind(ep)
@@ -118,13 +159,7 @@ func TestProfileEndToEnd(t *testing.T) {
 	push.Close()
 	pull.Close() // closed sockets keep their totals
 
-	stopProfiling(t)
-	m, err := collector.Recv(testCtx(t, waitLimit))
-	if err != nil {
-		t.Fatalf("collector: %v", err)
-	}
-	got := batchFigures(t, m)
-	want := map[string]float64{
+	checkFigures(t, collected(t, collector), map[string]float64{
 		socketKey(telemetry.MetricSocketMessages, "PUSH", ep, "out"): n,
 		socketKey(telemetry.MetricSocketBytes, "PUSH", ep, "out"):    9 * n,
 		socketKey(telemetry.MetricSocketMessages, "PULL", ep, "in"):  n,
@@ -132,15 +167,7 @@ func TestProfileEndToEnd(t *testing.T) {
 		socketKey(telemetry.MetricSocketMessages, "PUSH", ep, "in"):  0,
 		socketKey(telemetry.MetricSocketDrops, "PUSH", ep, ""):       0,
 		socketKey(telemetry.MetricSocketPeers, "PULL", ep, ""):       0,
-	}
-	for k, v := range want {
-		if g, ok := got[k]; !ok || g != v {
-			t.Errorf("%s = %v (present %v), want %v", k, g, ok, v)
-		}
-	}
-	if t.Failed() {
-		t.Logf("batch: %v", got)
-	}
+	})
 	if extra, err := collector.TryRecv(); !errors.Is(err, socket.ErrWouldBlock) {
 		t.Errorf("a second batch: %v, %v", extra, err)
 	}
@@ -195,20 +222,9 @@ func TestProfileQueuedCounts(t *testing.T) {
 }
 
 func profileQueued(t *testing.T, tr transport, txType, rxType socket.Type, connectFirst bool) {
-	collector := openSock(t, socket.Pull)
-	cep := collector.bind("tcp://127.0.0.1:*")
-	if err := telemetry.Start(context.Background(), cep, telemetry.WithInterval(time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = telemetry.Stop(context.Background()) })
-
+	collector := profileTo(t)
 	tx, rx := openSock(t, txType), openSock(t, rxType)
-	// Series are named by their endpoints, and cumulative: each run its
-	// own endpoint, a tcp port too.
-	ep := tr.endpoint(t)
-	if tr.name == "tcp" {
-		ep = freeTCPEndpoint(t)
-	}
+	ep := profiledEndpoint(t, tr)
 	if connectFirst {
 		rx.connect(ep)
 		tx.bind(ep)
@@ -235,12 +251,7 @@ func profileQueued(t *testing.T, tr transport, txType, rxType socket.Type, conne
 	}
 	rx.Close()
 
-	stopProfiling(t)
-	m, err := collector.Recv(testCtx(t, waitLimit))
-	if err != nil {
-		t.Fatalf("collector: %v", err)
-	}
-	got := batchFigures(t, m)
+	got := collected(t, collector)
 	tn, rn := txType.String(), rxType.String()
 	want := map[string]float64{
 		socketKey(telemetry.MetricSocketMessages, tn, ep, "out"): n,
@@ -252,14 +263,7 @@ func profileQueued(t *testing.T, tr transport, txType, rxType socket.Type, conne
 		want[socketKey(telemetry.MetricSocketMessages, rn, ep, "out")] = 0
 		want[socketKey(telemetry.MetricSocketMessages, tn, ep, "in")] = 0
 	}
-	for k, v := range want {
-		if g, ok := got[k]; !ok || g != v {
-			t.Errorf("%s = %v (present %v), want %v", k, g, ok, v)
-		}
-	}
-	if t.Failed() {
-		t.Logf("batch: %v", got)
-	}
+	checkFigures(t, got, want)
 }
 
 // In a conversation, replies written through to the peer (direct.go)
@@ -268,17 +272,9 @@ func TestProfileConversationCounts(t *testing.T) {
 	for _, typ := range []socket.Type{socket.Dealer, socket.Pair} {
 		t.Run(typ.String(), func(t *testing.T) {
 			eachTransport(t, func(t *testing.T, tr transport) {
-				collector := openSock(t, socket.Pull)
-				cep := collector.bind("tcp://127.0.0.1:*")
-				if err := telemetry.Start(context.Background(), cep, telemetry.WithInterval(time.Hour)); err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { _ = telemetry.Stop(context.Background()) })
+				collector := profileTo(t)
 				a, b := openSock(t, typ), openSock(t, typ)
-				ep := tr.endpoint(t)
-				if tr.name == "tcp" {
-					ep = freeTCPEndpoint(t)
-				}
+				ep := profiledEndpoint(t, tr)
 				a.bind(ep)
 				b.connect(ep)
 				const n = 300
@@ -290,23 +286,13 @@ func TestProfileConversationCounts(t *testing.T) {
 				}
 				a.Close()
 				b.Close()
-				stopProfiling(t)
-				m, err := collector.Recv(testCtx(t, waitLimit))
-				if err != nil {
-					t.Fatalf("collector: %v", err)
-				}
-				got := batchFigures(t, m)
 				tn := typ.String() // both sockets' series add up in one key
-				for k, v := range map[string]float64{
+				checkFigures(t, collected(t, collector), map[string]float64{
 					socketKey(telemetry.MetricSocketMessages, tn, ep, "out"): 2 * n,
 					socketKey(telemetry.MetricSocketBytes, tn, ep, "out"):    2 * 9 * n,
 					socketKey(telemetry.MetricSocketMessages, tn, ep, "in"):  2 * n,
 					socketKey(telemetry.MetricSocketBytes, tn, ep, "in"):     2 * 9 * n,
-				} {
-					if g, ok := got[k]; !ok || g != v {
-						t.Errorf("%s = %v (present %v), want %v", k, g, ok, v)
-					}
-				}
+				})
 			})
 		})
 	}

@@ -353,7 +353,7 @@ func (hs handlerState) Receive(ctx context.Context, j job) error {
 	if err == nil { // not for a conversation already over
 		hctx, cancel := context.WithCancel(ctx)
 		stop := context.AfterFunc(j.sctx, cancel)
-		start := time.Now()
+		start := w.tasks.Start()
 		reply, err = callHandler(hctx, hs.h, j.body)
 		stop()
 		cancel()

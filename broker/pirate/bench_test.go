@@ -3,11 +3,10 @@ package pirate_test
 import (
 	"context"
 	"sync"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/zmqflow/zmqflow/broker/pirate"
+	"github.com/zmqflow/zmqflow/internal/cputime"
 	"github.com/zmqflow/zmqflow/socket"
 )
 
@@ -74,7 +73,7 @@ func runClients(b *testing.B, cs []func(context.Context, []byte) error) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0 := cpuTime()
+	cpu0 := cputime.Process()
 	var wg sync.WaitGroup
 	for i, c := range cs {
 		n := b.N / len(cs)
@@ -91,14 +90,5 @@ func runClients(b *testing.B, cs []func(context.Context, []byte) error) {
 		})
 	}
 	wg.Wait()
-	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
-}
-
-// cpuTime is the CPU time, user and system, the process has used.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	b.ReportMetric(float64((cputime.Process()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
 }

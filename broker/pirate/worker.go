@@ -110,8 +110,10 @@ func NewWorker(endpoint string, h Handler, opts ...Option) (*Worker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pirate: worker: %w", err)
 	}
-	w := &Worker{shared: &workerShared{cfg: &cfg, endpoint: endpoint, fresh: make(chan struct{}),
-		tasks: run.NewTasks()}}
+	w := &Worker{shared: &workerShared{cfg: &cfg, endpoint: endpoint, fresh: make(chan struct{})}}
+	if !cfg.X.noTaskSpans {
+		w.shared.tasks = run.NewTasks()
+	}
 	shared := w.shared
 	shared.board.Report(cfg.Observer, workerName)
 	sess := actor.NewChild(workerName,
@@ -145,7 +147,7 @@ type workerShared struct {
 	cfg      *config
 	endpoint string
 	board    board.Board[WorkerStats]
-	tasks    *run.Tasks // the requests handled, on the profile's timeline
+	tasks    *run.Tasks // the requests handled, on the profile's timeline; nil: WithoutTaskSpans
 
 	// mu orders the session's socket changes with the handler's sends
 	// and with the reads of the handler and the session: a reply goes
@@ -345,14 +347,12 @@ func (a handlerActor) Receive(ctx context.Context, j job) error {
 	w.handling = true
 	w.mu.Unlock()
 
-	start := time.Now()
+	start := w.tasks.Start()
 	reply, err := callHandler(ctx, a.h, j.body)
 	if ctx.Err() != nil {
 		return nil // the Worker is closing: the reply is dropped
 	}
-	if !w.cfg.X.noTaskSpans {
-		w.tasks.Done("request", start, err)
-	}
+	w.tasks.Done("request", start, err)
 	// The count is published first: whoever sees the reply's effect sees
 	// it counted.
 	var out [][]byte

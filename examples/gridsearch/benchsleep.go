@@ -7,10 +7,9 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"syscall"
-	"time"
 
 	"github.com/zmqflow/zmqflow/gridsearch"
+	"github.com/zmqflow/zmqflow/internal/cputime"
 )
 
 // benchSleep runs points of `sleep secs` on worker processes of this very
@@ -51,7 +50,7 @@ func benchSleep(ctx context.Context, runs, points, workers, slots int, secs floa
 		// A worker that does not start ends the run: with no slots of its
 		// own the master would wait for it for ever.
 		rctx, cancel := context.WithCancelCause(ctx)
-		before := cpuSelf()
+		before := cputime.Process()
 		sum, err := gridsearch.Run(rctx, gridsearch.Config{
 			Grid: grid, Command: []string{"sleep", secText},
 			Workers: -1, Bind: "tcp://127.0.0.1:*",
@@ -74,7 +73,7 @@ func benchSleep(ctx context.Context, runs, points, workers, slots int, secs floa
 				return nil
 			},
 		})
-		cpu := cpuSelf() - before
+		cpu := cputime.Process() - before
 		stop()
 		if cause := context.Cause(rctx); cause != nil && ctx.Err() == nil {
 			cancel(nil)
@@ -103,13 +102,4 @@ func benchSleep(ctx context.Context, runs, points, workers, slots int, secs floa
 		fmt.Println("  xargs: not run")
 	}
 	return nil
-}
-
-// cpuSelf is this process's CPU time so far, user and system.
-func cpuSelf() time.Duration {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

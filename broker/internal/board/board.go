@@ -52,7 +52,7 @@ func (b *Board[S]) publish(s S) {
 	}
 	b.stats = s
 	if b.figures != nil {
-		b.report(s)
+		b.send(s, true)
 	}
 	if b.waiters > 0 && b.changed != nil {
 		close(b.changed)

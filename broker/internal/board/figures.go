@@ -37,29 +37,13 @@ func (b *Board[S]) Retire() {
 		return
 	}
 	var zero S
-	b.reportLevels(zero)
+	b.send(zero, false)
 	b.figures = nil
 }
 
-// reportLevels sends s's signed fields, the levels, alone; b.mu is held.
-func (b *Board[S]) reportLevels(s S) {
-	v := reflect.ValueOf(s)
-	if v.Kind() != reflect.Struct {
-		return
-	}
-	t := v.Type()
-	for i := range t.NumField() {
-		fd := t.Field(i)
-		switch fv := v.Field(i); {
-		case !fd.IsExported():
-		case fv.CanInt():
-			b.figures.Level(b.name, fd.Name, fv.Int())
-		}
-	}
-}
-
-// report sends s's fields to the figures observer; b.mu is held.
-func (b *Board[S]) report(s S) {
+// send sends s's fields to the figures observer: its levels, and its
+// counters too if counters. b.mu is held.
+func (b *Board[S]) send(s S, counters bool) {
 	v := reflect.ValueOf(s)
 	if v.Kind() != reflect.Struct {
 		return
@@ -72,7 +56,9 @@ func (b *Board[S]) report(s S) {
 		}
 		switch fv := v.Field(i); fv.Kind() {
 		case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-			b.figures.Counter(b.name, fd.Name, fv.Uint())
+			if counters {
+				b.figures.Counter(b.name, fd.Name, fv.Uint())
+			}
 		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 			b.figures.Level(b.name, fd.Name, fv.Int())
 		}
