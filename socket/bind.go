@@ -122,6 +122,7 @@ func (b *binding) accept() {
 			}
 			continue
 		}
+		nc = adoptConn(nc)
 		ctx, cancel := context.WithCancel(b.s.life)
 		if !b.set.addRaw(nc, cancel) {
 			cancel()

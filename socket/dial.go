@@ -121,6 +121,7 @@ func (d *dialing) run() {
 		established := false
 		nc, err := dialer.DialContext(ctx, network, d.e.addr)
 		if err == nil {
+			nc = adoptConn(nc)
 			s.mon.emit(Event{Kind: EventConnected, Endpoint: d.endpoint, Remote: nc.RemoteAddr().String()})
 			established, err = d.serve(nc)
 		}

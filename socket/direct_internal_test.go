@@ -6,17 +6,42 @@ import (
 	"encoding/binary"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
 )
 
-// tryWrite never waits: on a tcp connection whose peer does not read, it
-// takes what the kernel accepts, keeps the rest at the front of the buffer,
-// and reports which case it met; the bytes then read at the peer are exactly
-// those written, in order, once the rest is flushed.
+// tryWrite never waits: on a tcp or ipc connection whose peer does not read,
+// it takes what the kernel accepts, keeps the rest at the front of the
+// buffer, and reports which case it met; the bytes then read at the peer are
+// exactly those written, in order, once the rest is flushed.
 func TestTryWriteKeepsWhatTheKernelRefused(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	for _, kind := range []string{"tcp", "ipc"} {
+		t.Run(kind, func(t *testing.T) {
+			c, peer := smallBufferPair(t, kind)
+			size := func(i int) int { return 100 + i%300 }
+			if kind == "ipc" {
+				// A unix socket takes a write in pieces of up to half its
+				// buffer, and refuses a small one whole: only a large
+				// record can be taken in part.
+				size = func(i int) int { return 100 + i%300 + i%5/4*10_000 }
+			}
+			tryWriteKeepsWhatTheKernelRefused(t, c, peer, size)
+		})
+	}
+}
+
+// smallBufferPair returns the two ends of a tcp connection, or of an ipc
+// connection as the socket runs it (adoptConn), with small kernel buffers
+// so that they fill soon.
+func smallBufferPair(t *testing.T, kind string) (c, peer net.Conn) {
+	addr := "127.0.0.1:0"
+	if kind == "ipc" {
+		kind, addr = "unix", shortTempPath(t)
+	}
+	ln, err := net.Listen(kind, addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,18 +51,41 @@ func TestTryWriteKeepsWhatTheKernelRefused(t *testing.T) {
 		c, _ := ln.Accept()
 		accepted <- c
 	}()
-	c, err := net.Dial("tcp", ln.Addr().String())
+	c, err = net.Dial(kind, ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
-	peer := <-accepted
+	peer = <-accepted
 	if peer == nil {
 		t.Fatal("accept failed")
 	}
-	defer peer.Close()
-	c.(*net.TCPConn).SetWriteBuffer(4096)
-	peer.(*net.TCPConn).SetReadBuffer(4096)
+	c, peer = adoptConn(c), adoptConn(peer)
+	t.Cleanup(func() { c.Close(); peer.Close() })
+	for _, b := range []struct {
+		c   net.Conn
+		opt int
+	}{{c, syscall.SO_SNDBUF}, {peer, syscall.SO_RCVBUF}} {
+		rc, err := b.c.(syscall.Conn).SyscallConn()
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, b.opt, 4096) })
+	}
+	return c, peer
+}
+
+// shortTempPath is a path for a unix socket, removed after the test: short,
+// since a socket's path has at most 107 bytes.
+func shortTempPath(t *testing.T) string {
+	d, err := os.MkdirTemp("", "zf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(d) })
+	return filepath.Join(d, "s")
+}
+
+func tryWriteKeepsWhatTheKernelRefused(t *testing.T, c, peer net.Conn, size func(int) int) {
 	rc, err := c.(syscall.Conn).SyscallConn()
 	if err != nil {
 		t.Fatal(err)
@@ -56,10 +104,10 @@ func TestTryWriteKeepsWhatTheKernelRefused(t *testing.T) {
 	}
 	refused := 0
 	for i := 0; len(b.buf) == 0; i++ { // until the kernel takes part of a record
-		if i == 1_000_000 {
+		if i == 100_000 {
 			t.Fatal("no write was ever partial")
 		}
-		r := bytes.Repeat([]byte{byte(i)}, 100+i%300)
+		r := bytes.Repeat([]byte{byte(i)}, size(i))
 		b.buf = append(b.buf, r...)
 		switch b.tryWrite(rc) {
 		case writeNone:
@@ -94,6 +142,12 @@ func TestTryWriteKeepsWhatTheKernelRefused(t *testing.T) {
 // left for the queue) or leaves its remainder to the writer; either way the
 // peer gets exactly the messages written through, whole and in order.
 func TestWriteThroughFallsBackWhenFull(t *testing.T) {
+	t.Run("tcp", func(t *testing.T) { writeThroughFallsBackWhenFull(t, "tcp://127.0.0.1:*") })
+	t.Run("ipc", func(t *testing.T) { writeThroughFallsBackWhenFull(t, "ipc://"+shortTempPath(t)) })
+	// inproc never writes through
+}
+
+func writeThroughFallsBackWhenFull(t *testing.T, endpoint string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	a, err := New(Dealer)
@@ -106,7 +160,7 @@ func TestWriteThroughFallsBackWhenFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	ep, err := a.Bind("tcp://127.0.0.1:*")
+	ep, err := a.Bind(endpoint)
 	if err != nil {
 		t.Fatal(err)
 	}

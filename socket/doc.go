@@ -31,6 +31,11 @@
 // message frames itself, which saves zmq4's allocations and a second parse
 // of every header. ZMTP commands never reach the application; a PING is
 // answered with a PONG.
+// On Linux an ipc connection is watched for input by an epoll instance of its
+// own rather than directly by Go's poller: a unix socket reports room to
+// write each time its peer reads, and in a conversation those reports would
+// wake the process once per message for nothing. Such a connection holds
+// three file descriptors.
 // inproc connections pass messages straight into the peer's receive queue,
 // without ZMTP and without a size limit.
 //
