@@ -34,8 +34,8 @@ func BenchmarkAskPath(b *testing.B) {
 				b.Fatal(err)
 			}
 			// The actor, as loop.
-			<-c.q.wake
-			batch, _ = c.q.take(batch[:0])
+			h := <-c.q.wake
+			batch = append(batch[:0], h.e)
 			if _, end, err := c.handleBatch(ctx, beh, batch, nil); end {
 				b.Fatal(err)
 			}
