@@ -261,14 +261,22 @@ func (c *cell[M]) loop(ctx context.Context, b Behavior[M]) (exitKind, error) {
 		if fd := c.pollable(); fd != nil {
 			if batch, polled = c.poll(fd, batch); len(batch) == 0 && len(polled) == 0 {
 				select {
-				case <-c.q.wake:
+				case h := <-c.q.wake:
+					if h.ok { // handed over: see queue
+						batch = append(batch, h.e)
+						break
+					}
+					continue
 				case <-fd.polledFeed.Ready():
+					continue
 				}
-				continue
 			}
 		} else if len(batch) == 0 {
-			<-c.q.wake
-			continue
+			h := <-c.q.wake
+			if !h.ok {
+				continue
+			}
+			batch = append(batch, h.e) // handed over: see queue
 		}
 		kind, end, err := c.handleBatch(ctx, b, batch, polled)
 		clear(batch) // let the handled messages go

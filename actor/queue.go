@@ -31,6 +31,11 @@ const maxBatch = 128
 
 // queue is the mailbox proper: a ring under a mutex, many senders, one
 // receiver (the actor's goroutine), which sleeps on wake when it is empty.
+// The first message told to a sleeping receiver is handed over in its
+// wake-up instead of going through the ring: the receiver starts on it
+// without taking the lock, which halves the lock round trips of a
+// request-reply exchange (Ask). A handed message counts as taken (inHand);
+// whatever is put after it goes to the ring, so it is always the oldest.
 // Senders blocked on a full Bounded mailbox sleep on space, a channel that is
 // closed (and replaced) to wake them all.
 type queue[M any] struct {
@@ -43,7 +48,7 @@ type queue[M any] struct {
 	state    qstate
 	halt     atomic.Bool // written under mu; the receiver polls it between messages
 	sleeping bool
-	wake     chan struct{} // capacity 1: the receiver's alarm
+	wake     chan handoff[M] // capacity 1: the receiver's alarm, with a message or not
 	waiters  int
 	space    chan struct{}
 	// When profiled: a sample of the messages put is stamped here, under
@@ -58,7 +63,7 @@ type queue[M any] struct {
 
 func newQueue[M any](m Mailbox) *queue[M] {
 	m = m.normal()
-	q := &queue[M]{policy: m.policy, wake: make(chan struct{}, 1), space: make(chan struct{})}
+	q := &queue[M]{policy: m.policy, wake: make(chan handoff[M], 1), space: make(chan struct{})}
 	if m.policy != policyUnbounded {
 		q.size = m.size
 	}
@@ -69,10 +74,48 @@ func newQueue[M any](m Mailbox) *queue[M] {
 
 func (q *queue[M]) full() bool { return q.size > 0 && q.n+q.inHand >= q.size }
 
+// handoff is a wake-up, carrying the message that woke the receiver when
+// ok (see queue).
+type handoff[M any] struct {
+	e  envelope[M]
+	ok bool
+}
+
+// signal wakes the receiver if it sleeps; a wake-up already pending will do.
 func (q *queue[M]) signal() {
 	select {
-	case q.wake <- struct{}{}:
+	case q.wake <- handoff[M]{}:
 	default:
+	}
+}
+
+// hand gives e to the sleeping receiver with its wake-up; the caller holds
+// mu, has checked for room and found the receiver sleeping, so the ring is
+// empty. It fails only when a stale wake-up is pending: then e goes in the
+// ring, which the receiver, woken, reads.
+func (q *queue[M]) hand(e envelope[M]) bool {
+	select {
+	case q.wake <- handoff[M]{e, true}:
+	default:
+		return false
+	}
+	q.sleeping = false
+	if q.policy == policyBounded {
+		q.inHand = 1
+	}
+	return true
+}
+
+// takeHanded returns a message handed over that the receiver has not
+// received from wake: it waited on something else too (a polled feed) or
+// was woken by a stale wake-up first. It comes before all the ring holds.
+// The caller holds mu.
+func (q *queue[M]) takeHanded() (envelope[M], bool) {
+	select {
+	case h := <-q.wake:
+		return h.e, h.ok
+	default:
+		return envelope[M]{}, false
 	}
 }
 
@@ -97,6 +140,9 @@ func (q *queue[M]) putBack(e envelope[M]) {
 		if q.puts++; q.puts&q.sampleMask.Load() == 0 {
 			e.at = now()
 		}
+	}
+	if q.sleeping && q.n == 0 && q.hand(e) {
+		return
 	}
 	if q.n == len(q.ring) {
 		q.grow()
@@ -238,16 +284,24 @@ func (q *queue[M]) pushAll(ctx context.Context, es []envelope[M]) (n int, droppe
 func (q *queue[M]) take(dst []envelope[M]) (batch []envelope[M], done bool) {
 	q.mu.Lock()
 	q.inHand = 0
+	q.sleeping = false
 	if q.halt.Load() || q.state == qClosed {
+		// A message handed over and not received stays in wake, for
+		// the next receiver (a restart) or for close to dead-letter.
 		q.broadcast()
 		q.mu.Unlock()
 		return dst, true
 	}
-	k := min(q.n, maxBatch)
-	if q.policy == policyDropNewest || q.policy == policyDropOldest {
-		k = min(k, 1)
+	k := 0
+	if e, ok := q.takeHanded(); ok {
+		dst = append(dst, e)
+		k = 1
 	}
-	for range k {
+	limit := maxBatch
+	if q.policy == policyDropNewest || q.policy == policyDropOldest {
+		limit = 1
+	}
+	for ; k < limit && q.n > 0; k++ {
 		dst = append(dst, q.popFront())
 	}
 	if q.policy == policyBounded {
@@ -296,6 +350,7 @@ func (q *queue[M]) drain() {
 	if q.state == qOpen {
 		q.state = qDraining
 	}
+	q.sleeping = false
 	q.broadcast()
 	q.signal()
 	q.mu.Unlock()
@@ -308,7 +363,11 @@ func (q *queue[M]) close() []envelope[M] {
 	defer q.mu.Unlock()
 	q.state = qClosed
 	q.halt.Store(true)
+	q.sleeping = false
 	var left []envelope[M]
+	if e, ok := q.takeHanded(); ok { // the receiver will not see it now
+		left = append(left, e)
+	}
 	for q.n > 0 {
 		left = append(left, q.popFront())
 	}
@@ -322,6 +381,7 @@ func (q *queue[M]) close() []envelope[M] {
 func (q *queue[M]) stopReceiver() {
 	q.mu.Lock()
 	q.halt.Store(true)
+	q.sleeping = false
 	q.signal()
 	q.mu.Unlock()
 }
