@@ -2,7 +2,6 @@ package patterns
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -47,6 +46,7 @@ type Inbox[M any] struct {
 	// poll the inbox (actor.PolledFeed); nil: the inbox has to be run.
 	decode func(socket.Msg) (M, error)
 	peer   actor.Ref[M] // Pair: the way back
+	polled []socket.Msg // Poll's, from the actor's goroutine only
 	used   atomic.Bool
 	spare  atomic.Int32 // Closes owed by actors whose Run was refused
 
@@ -181,19 +181,18 @@ func (in *Inbox[M]) Ready() <-chan struct{} { return in.sock.Readable() }
 // and appends them decoded to dst (actor.PolledFeed); those that do not
 // decode are dead letters. Its error is the socket's failure.
 func (in *Inbox[M]) Poll(inlet actor.Inlet[M], dst []M, max int) ([]M, error) {
-	for range max {
-		m, err := in.sock.TryRecv()
-		if err != nil {
-			if errors.Is(err, socket.ErrWouldBlock) {
-				break
-			}
-			return dst, fmt.Errorf("patterns: %s: receive: %w", in.cfg.name, err)
-		}
+	ms, err := in.sock.TryRecvBatch(in.polled[:0], max)
+	for _, m := range ms {
 		if v, err := in.decode(m); err != nil {
 			inlet.DeadLetter(m, err)
 		} else {
 			dst = append(dst, v)
 		}
+	}
+	clear(ms) // the inbox must not keep what the actor took
+	in.polled = ms[:0]
+	if err != nil {
+		return dst, fmt.Errorf("patterns: %s: receive: %w", in.cfg.name, err)
 	}
 	return dst, nil
 }
