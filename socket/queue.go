@@ -145,14 +145,6 @@ func (q *queue) get() (Msg, bool) {
 		q.cmu.Unlock()
 		return nil, false
 	}
-	m := q.pop()
-	q.cmu.Unlock()
-	return m, true
-}
-
-// pop takes the batch's next message, which there must be: counted, and
-// reported every lwm. q.cmu is held.
-func (q *queue) pop() Msg {
 	m := q.batch[q.pos]
 	q.batch[q.pos] = nil // the queue must not keep what the consumer took
 	q.pos++
@@ -162,7 +154,8 @@ func (q *queue) pop() Msg {
 	if q.taken++; q.taken >= int(q.lwm.Load()) {
 		q.report(false)
 	}
-	return m
+	q.cmu.Unlock()
+	return m, true
 }
 
 // refill reports the finished batch and swaps in what the producers queued.

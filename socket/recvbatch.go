@@ -97,15 +97,26 @@ func (s *Socket) tryRecvEach(dst []Msg, max int) ([]Msg, error) {
 }
 
 // getN appends up to max messages to dst, as as many calls of get would,
-// under one hold of the consumer's lock.
+// under one hold of the consumer's lock. (get's body is its own, not a call
+// of a shared one: Recv's path is the hotter.)
 func (q *queue) getN(dst []Msg, max int) []Msg {
 	q.cmu.Lock()
 	defer q.cmu.Unlock()
+	lwm := int(q.lwm.Load())
 	for range max {
 		if q.pos == len(q.batch) && !q.refill() {
 			break
 		}
-		dst = append(dst, q.pop())
+		m := q.batch[q.pos]
+		q.batch[q.pos] = nil // the queue must not keep what the consumer took
+		q.pos++
+		if q.countTakes {
+			q.counted(m)
+		}
+		if q.taken++; q.taken >= lwm {
+			q.report(false)
+		}
+		dst = append(dst, m)
 	}
 	return dst
 }
