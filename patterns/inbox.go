@@ -46,7 +46,9 @@ type Inbox[M any] struct {
 	// poll the inbox (actor.PolledFeed); nil: the inbox has to be run.
 	decode func(socket.Msg) (M, error)
 	peer   actor.Ref[M] // Pair: the way back
-	polled []socket.Msg // Poll's, from the actor's goroutine only
+	// polled is Poll's buffer, taken while in use, so that concurrent
+	// Polls (an actor makes none) do not share it.
+	polled atomic.Pointer[[]socket.Msg]
 	used   atomic.Bool
 	spare  atomic.Int32 // Closes owed by actors whose Run was refused
 
@@ -181,7 +183,11 @@ func (in *Inbox[M]) Ready() <-chan struct{} { return in.sock.Readable() }
 // and appends them decoded to dst (actor.PolledFeed); those that do not
 // decode are dead letters. Its error is the socket's failure.
 func (in *Inbox[M]) Poll(inlet actor.Inlet[M], dst []M, max int) ([]M, error) {
-	ms, err := in.sock.TryRecvBatch(in.polled[:0], max)
+	buf := in.polled.Swap(nil)
+	if buf == nil {
+		buf = new([]socket.Msg)
+	}
+	ms, err := in.sock.TryRecvBatch((*buf)[:0], max)
 	for _, m := range ms {
 		if v, err := in.decode(m); err != nil {
 			inlet.DeadLetter(m, err)
@@ -190,7 +196,8 @@ func (in *Inbox[M]) Poll(inlet actor.Inlet[M], dst []M, max int) ([]M, error) {
 		}
 	}
 	clear(ms) // the inbox must not keep what the actor took
-	in.polled = ms[:0]
+	*buf = ms[:0]
+	in.polled.Store(buf)
 	if err != nil {
 		return dst, fmt.Errorf("patterns: %s: receive: %w", in.cfg.name, err)
 	}

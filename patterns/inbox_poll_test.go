@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"sync"
 	"testing"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/zmqflow/zmqflow/actor"
 	"github.com/zmqflow/zmqflow/actor/actortest"
@@ -81,5 +84,74 @@ func inboxBatchClose(t *testing.T, timed bool) {
 	}
 	if st := a.Stats(); st.DeadLetters != 7 || st.Handled != 4 {
 		t.Fatalf("after Close: %d dead letters, %d handled; want 7 (the bad one, 4..9), 4", st.DeadLetters, st.Handled)
+	}
+}
+
+// An inbox's methods are safe for concurrent use, Poll too (an actor polls
+// from its goroutine only, but nothing else forbids it): two goroutines
+// polling one inbox share its messages, each once.
+func TestInboxConcurrentPolls(t *testing.T) {
+	ctx := testCtx(t)
+	ep := endpoint(t, "inproc")
+	in := must[*patterns.Inbox[int]](t)(patterns.Pull(patterns.Binary[int]{}, patterns.Bind(ep)))
+	defer in.Close()
+	raw, err := socket.New(socket.Push)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	must[struct{}](t)(struct{}{}, raw.Connect(ep))
+	const n = 2000
+	go func() {
+		for i := range n {
+			if raw.Send(ctx, socket.NewMsg(binary.LittleEndian.AppendUint64(nil, uint64(i)))) != nil {
+				return
+			}
+		}
+	}()
+	var mu sync.Mutex
+	seen := make(map[int]int)
+	finished := make(chan struct{})
+	var g errgroup.Group
+	for range 2 {
+		g.Go(func() error {
+			var got []int
+			var err error
+			for {
+				got, err = in.Poll(actor.Inlet[int]{}, got[:0], 16)
+				if err != nil {
+					return err
+				}
+				mu.Lock()
+				for _, m := range got {
+					seen[m]++
+				}
+				if len(seen) == n {
+					select {
+					case <-finished:
+					default:
+						close(finished)
+					}
+				}
+				mu.Unlock()
+				if len(got) == 0 {
+					select {
+					case <-in.Ready():
+					case <-finished:
+						return nil
+					case <-ctx.Done():
+						return ctx.Err()
+					}
+				}
+			}
+		})
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		if seen[i] != 1 {
+			t.Fatalf("message %d polled %d times", i, seen[i])
+		}
 	}
 }

@@ -9,7 +9,7 @@ import "errors"
 // PULL, a PAIR) takes them from the peer's queue under one lock rather
 // than one lock each: for a loop that receives in bursts, as an actor
 // polling its mailbox does. Nothing queued is no error: dst comes back as
-// it was. It returns ErrClosed after Close (with what it took before it
+// it was (as it does for a max below 1). It returns ErrClosed after Close (with what it took before it
 // found the socket closed, if anything), and ErrState or ErrNotSupported
 // as Recv does.
 //
