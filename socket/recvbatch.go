@@ -9,9 +9,9 @@ import "errors"
 // PULL, a PAIR) takes them from the peer's queue under one lock rather
 // than one lock each: for a loop that receives in bursts, as an actor
 // polling its mailbox does. Nothing queued is no error: dst comes back as
-// it was (as it does for a max below 1). It returns ErrClosed after Close (with what it took before it
-// found the socket closed, if anything), and ErrState or ErrNotSupported
-// as Recv does.
+// it was (as it does for a max below 1). It returns ErrClosed after Close
+// (with what it took before it found the socket closed, if anything), and
+// ErrState or ErrNotSupported as Recv does.
 //
 // Like TryRecv, it may be called from any goroutine, and concurrent
 // receivers (Recv, TryRecv, TryRecvBatch) share out the messages, each
