@@ -2,7 +2,6 @@ package patterns
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -47,6 +46,9 @@ type Inbox[M any] struct {
 	// poll the inbox (actor.PolledFeed); nil: the inbox has to be run.
 	decode func(socket.Msg) (M, error)
 	peer   actor.Ref[M] // Pair: the way back
+	// polled is Poll's buffer, taken while in use, so that concurrent
+	// Polls (an actor makes none) do not share it.
+	polled atomic.Pointer[[]socket.Msg]
 	used   atomic.Bool
 	spare  atomic.Int32 // Closes owed by actors whose Run was refused
 
@@ -181,19 +183,23 @@ func (in *Inbox[M]) Ready() <-chan struct{} { return in.sock.Readable() }
 // and appends them decoded to dst (actor.PolledFeed); those that do not
 // decode are dead letters. Its error is the socket's failure.
 func (in *Inbox[M]) Poll(inlet actor.Inlet[M], dst []M, max int) ([]M, error) {
-	for range max {
-		m, err := in.sock.TryRecv()
-		if err != nil {
-			if errors.Is(err, socket.ErrWouldBlock) {
-				break
-			}
-			return dst, fmt.Errorf("patterns: %s: receive: %w", in.cfg.name, err)
-		}
+	buf := in.polled.Swap(nil)
+	if buf == nil {
+		buf = new([]socket.Msg)
+	}
+	ms, err := in.sock.TryRecvBatch((*buf)[:0], max)
+	for _, m := range ms {
 		if v, err := in.decode(m); err != nil {
 			inlet.DeadLetter(m, err)
 		} else {
 			dst = append(dst, v)
 		}
+	}
+	clear(ms) // the inbox must not keep what the actor took
+	*buf = ms[:0]
+	in.polled.Store(buf)
+	if err != nil {
+		return dst, fmt.Errorf("patterns: %s: receive: %w", in.cfg.name, err)
 	}
 	return dst, nil
 }

@@ -88,7 +88,8 @@
 // The guide's loops over several sockets (zmq_poll, zmq.Poller) are Poll,
 // over a list of PollItem, or Readable, a channel for a select among other
 // cases; TryRecv and TrySend then receive or send without waiting
-// (ErrWouldBlock if they would). Readiness is level-triggered and worked out
+// (ErrWouldBlock if they would), and TryRecvBatch takes what is queued, up
+// to a number, under one lock for a socket with one peer. Readiness is level-triggered and worked out
 // from the queues at each call: a message stays queued until a receive
 // takes it, so a select that picks another case loses nothing. PollIn is a
 // message to receive (SUB: one it subscribed to; REQ: while it awaits its

@@ -11,7 +11,7 @@ import (
 // Polling: the guide's zmq_poll loops, in Go. A loop that serves several
 // sockets waits until one of them can go on, then receives (or sends)
 // without blocking: Readable gives a channel for a select, Poll waits on a
-// list of sockets, and TryRecv and TrySend never wait.
+// list of sockets, and TryRecv, TryRecvBatch and TrySend never wait.
 //
 // Nothing here runs unless it is called: no goroutine, and Recv and Send do
 // no extra work. The receive side's one hook is in fairQueue.ready, which
