@@ -185,14 +185,20 @@ func (r *Recorder) Publish() {
 	}
 }
 
-// drain takes the published records into the series' histogram. The
+// drain takes the published records into the series' histogram: into
+// plain counts first, then one atomic add per bucket that got some. The
 // reader's alone: under the series' lock.
 func (r *Recorder) drain() {
 	pos, end := r.read.Load(), r.wpub.Load()
+	if pos == end {
+		return
+	}
+	var a histAcc
 	for ; pos != end; pos++ {
-		r.into.RecordNs(int64(r.ring[pos%ringSize]))
+		a.recordNs(int64(r.ring[pos%ringSize]))
 	}
 	r.read.Store(pos)
+	r.into.addAcc(&a)
 }
 
 // histAcc adds histograms up, for a batch.
@@ -200,6 +206,30 @@ type histAcc struct {
 	zero    uint64
 	sumNs   int64
 	buckets [nBuckets]uint64
+}
+
+func (a *histAcc) recordNs(ns int64) {
+	if ns <= 0 {
+		a.zero++
+		return
+	}
+	a.sumNs += ns
+	a.buckets[clampIndex(bucketIndex(float64(ns)*1e-9))-minIndex]++
+}
+
+// addAcc adds a's counts to h atomically.
+func (h *Histogram) addAcc(a *histAcc) {
+	if a.zero != 0 {
+		h.zero.Add(a.zero)
+	}
+	if a.sumNs != 0 {
+		h.sumNs.Add(a.sumNs)
+	}
+	for i, n := range a.buckets {
+		if n != 0 {
+			h.buckets[i].Add(n)
+		}
+	}
 }
 
 func (h *Histogram) addTo(a *histAcc) {
