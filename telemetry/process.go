@@ -75,22 +75,18 @@ func parseStatm(b []byte) (int64, bool) {
 	return n, true
 }
 
+var gcSample = []metrics.Sample{{Name: "/sched/pauses/total/gc:seconds"}}
+
 // gcPauses converts the runtime's histogram of GC pauses into exponential
 // buckets: each of the runtime's buckets goes whole into the bucket that
 // holds its geometric middle. The runtime's buckets are narrower than ours
 // (it keeps several per doubling), so little is blurred. There is no sum.
-//
-// The sample is made for each batch, not kept for the runtime to reuse:
-// its histogram (about 15 KB) is then garbage once converted, where kept
-// it would be live heap, and in a program whose heap is small, live heap
-// costs more GC cycles than a batch's garbage does.
 func gcPauses() histSnap {
-	s := []metrics.Sample{{Name: "/sched/pauses/total/gc:seconds"}}
-	metrics.Read(s)
-	if s[0].Value.Kind() != metrics.KindFloat64Histogram {
+	metrics.Read(gcSample)
+	if gcSample[0].Value.Kind() != metrics.KindFloat64Histogram {
 		return histSnap{}
 	}
-	return fromRuntime(s[0].Value.Float64Histogram())
+	return fromRuntime(gcSample[0].Value.Float64Histogram())
 }
 
 func fromRuntime(rh *metrics.Float64Histogram) histSnap {
