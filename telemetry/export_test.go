@@ -360,3 +360,25 @@ func TestBatchesKeepTheirOwn(t *testing.T) {
 		}
 	}
 }
+
+// A counter's functions come and go (actors of one name made one after
+// the other): each one's last value stays in the total when it is taken
+// out, also after the series had none left for a while.
+func TestCounterFuncsComeAndGo(t *testing.T) {
+	who := String(AttrActor, fmt.Sprintf("%s-%d", t.Name(), runSeq.Add(1)))
+	s := reg.get("test.handled", "{message}", kindSum, []Attr{who})
+	want := int64(0)
+	for i := range 3 {
+		n := uint64(10 * (i + 1))
+		remove := CounterFunc("test.handled", "{message}", func() uint64 { return n }, who)
+		if got := s.value(); got != want+int64(n) {
+			t.Fatalf("round %d, live: %d, want %d", i, got, want+int64(n))
+		}
+		remove()
+		remove() // a second call does nothing
+		want += int64(n)
+		if got := s.value(); got != want {
+			t.Fatalf("round %d, removed: %d, want %d", i, got, want)
+		}
+	}
+}

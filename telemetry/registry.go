@@ -242,6 +242,11 @@ func addFunc(name, unit string, k kind, f func() int64, keep bool, attrs []Attr)
 		once.Do(func() {
 			s.mu.Lock()
 			delete(s.funcs, id)
+			if len(s.funcs) == 0 {
+				// A closed socket's series outlive it, to keep its
+				// totals: an empty map would stay live with them.
+				s.funcs = nil
+			}
 			if keep {
 				s.ctr.Add(uint64(f()))
 			}
