@@ -333,3 +333,52 @@ func TestRecorderRingExact(t *testing.T) {
 		t.Fatalf("removed: got %+v\nwant %+v", got, w)
 	}
 }
+
+// Each batch carries its own figures, a recorder's histogram included,
+// and one the transport still holds is not changed by the next.
+func TestBatchesKeepTheirOwn(t *testing.T) {
+	run := fmt.Sprintf("%s-%d", t.Name(), runSeq.Add(1))
+	who := String(AttrActor, run)
+	c := NewCounter("test.count", "{message}", who)
+	r, remove := NewRecorder("test.handling", who)
+	defer remove()
+	e := newExporter(config{name: "keep"}, nil, "inproc://keep")
+	key := "{" + AttrActor + "=" + run + "}"
+	var held [][][]byte // what the transport would still hold
+	for i := 1; i <= 3; i++ {
+		c.Add(1)
+		r.RecordNs(int64(i) * 1000)
+		r.Publish()
+		frames, _ := e.batch()
+		held = append(held, frames)
+	}
+	for i, frames := range held {
+		got := figures(t, frames)
+		if got["test.count"+key] != float64(i+1) || got["test.handling"+key] != float64(i+1) {
+			t.Errorf("batch %d: count %v, histogram count %v, want %d of each",
+				i, got["test.count"+key], got["test.handling"+key], i+1)
+		}
+	}
+}
+
+// A counter's functions come and go (actors of one name made one after
+// the other): each one's last value stays in the total when it is taken
+// out, also after the series had none left for a while.
+func TestCounterFuncsComeAndGo(t *testing.T) {
+	who := String(AttrActor, fmt.Sprintf("%s-%d", t.Name(), runSeq.Add(1)))
+	s := reg.get("test.handled", "{message}", kindSum, []Attr{who})
+	want := int64(0)
+	for i := range 3 {
+		n := uint64(10 * (i + 1))
+		remove := CounterFunc("test.handled", "{message}", func() uint64 { return n }, who)
+		if got := s.value(); got != want+int64(n) {
+			t.Fatalf("round %d, live: %d, want %d", i, got, want+int64(n))
+		}
+		remove()
+		remove() // a second call does nothing
+		want += int64(n)
+		if got := s.value(); got != want {
+			t.Fatalf("round %d, removed: %d, want %d", i, got, want)
+		}
+	}
+}

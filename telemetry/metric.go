@@ -137,19 +137,21 @@ func clampIndex(i int) int { return min(max(i, minIndex), maxIndex) }
 // two. The writer publishes what it put there with one atomic store every
 // publishEvery records, and whenever it calls Publish (an actor, at the
 // end of each batch of messages); the reader (the exporter, once a batch,
-// or remove) takes the published records into buckets. A record that
-// finds the ring full, because the reader has not come by since, goes into
-// a Histogram directly. Make one with NewRecorder; two goroutines
-// recording at once lose counts.
+// or remove) takes the published records into its series' histogram. A
+// record that finds the ring full, because the reader has not come by
+// since, goes into that histogram directly, with its atomic adds. A
+// Recorder keeps no buckets of its own (it is its ring, 2 KB), so that
+// what profiling keeps live stays small: in a program whose heap is
+// small, every kilobyte kept live brings the next GC cycle closer. Make
+// one with NewRecorder; two goroutines recording at once lose counts.
 type Recorder struct {
 	w, pub uint64 // the writer's: the records it put in the ring, and published
 	_      [48]byte
 	wpub   atomic.Uint64 // pub, for the reader
 	read   atomic.Uint64 // the reader's: the records it took from the ring
 	_      [48]byte
-	ring   [ringSize]uint64          // durations in ns (0 for <= 0): written before they are published, read after
-	over   atomic.Pointer[Histogram] // records that found the ring full, made at the first
-	took   histAcc                   // the records taken from the ring: the reader's, under its series' lock
+	ring   [ringSize]uint64 // durations in ns (0 for <= 0): written before they are published, read after
+	into   *Histogram       // the series' histogram: the reader's records, and those that found the ring full
 }
 
 // ringSize is the Recorder's ring: twice what an actor's sampling records
@@ -164,12 +166,7 @@ const (
 func (r *Recorder) RecordNs(ns int64) {
 	w := r.w
 	if w-r.read.Load() >= ringSize { // full: the reader has not come by
-		h := r.over.Load()
-		if h == nil {
-			h = new(Histogram)
-			r.over.Store(h)
-		}
-		h.RecordNs(ns)
+		r.into.RecordNs(ns)
 		return
 	}
 	r.ring[w%ringSize] = uint64(max(ns, 0))
@@ -188,23 +185,20 @@ func (r *Recorder) Publish() {
 	}
 }
 
-// drain takes the published records into took. The reader's alone: under
-// the series' lock.
+// drain takes the published records into the series' histogram: into
+// plain counts first, then one atomic add per bucket that got some. The
+// reader's alone: under the series' lock.
 func (r *Recorder) drain() {
 	pos, end := r.read.Load(), r.wpub.Load()
+	if pos == end {
+		return
+	}
+	var a histAcc
 	for ; pos != end; pos++ {
-		r.took.recordNs(int64(r.ring[pos%ringSize]))
+		a.recordNs(int64(r.ring[pos%ringSize]))
 	}
 	r.read.Store(pos)
-}
-
-// addTo adds what the recorder holds to a. Under the series' lock.
-func (r *Recorder) addTo(a *histAcc) {
-	r.drain()
-	a.add(&r.took)
-	if h := r.over.Load(); h != nil {
-		h.addTo(a)
-	}
+	r.into.addAcc(&a)
 }
 
 // histAcc adds histograms up, for a batch.
@@ -223,18 +217,14 @@ func (a *histAcc) recordNs(ns int64) {
 	a.buckets[clampIndex(bucketIndex(float64(ns)*1e-9))-minIndex]++
 }
 
-func (a *histAcc) add(b *histAcc) {
-	a.zero += b.zero
-	a.sumNs += b.sumNs
-	for i, n := range b.buckets {
-		a.buckets[i] += n
-	}
-}
-
 // addAcc adds a's counts to h atomically.
 func (h *Histogram) addAcc(a *histAcc) {
-	h.zero.Add(a.zero)
-	h.sumNs.Add(a.sumNs)
+	if a.zero != 0 {
+		h.zero.Add(a.zero)
+	}
+	if a.sumNs != 0 {
+		h.sumNs.Add(a.sumNs)
+	}
 	for i, n := range a.buckets {
 		if n != 0 {
 			h.buckets[i].Add(n)

@@ -11,14 +11,17 @@ import (
 	"syscall"
 )
 
+// processPoints is how many figures readProcess appends, at most.
+const processPoints = 5
+
 // readProcess appends the process's figures: CPU time, resident memory,
 // goroutines and GC pauses. It runs once a batch, from the exporter.
 func readProcess(pts []point) []point {
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
 		pts = append(pts,
-			cpuPoint("user", ru.Utime),
-			cpuPoint("system", ru.Stime))
+			cpuPoint(cpuUser, ru.Utime),
+			cpuPoint(cpuSystem, ru.Stime))
 	}
 	if rss, ok := residentBytes(); ok {
 		pts = append(pts, point{name: MetricProcessMemoryUsage, unit: "By", kind: kindGauge, i: rss})
@@ -27,10 +30,15 @@ func readProcess(pts []point) []point {
 	return append(pts, point{name: MetricGCPause, unit: "s", kind: kindHist, hist: gcPauses()})
 }
 
-func cpuPoint(mode string, tv syscall.Timeval) point {
+// The attributes of the CPU time's two series, made once.
+var (
+	cpuUser   = []Attr{String(AttrCPUMode, "user")}
+	cpuSystem = []Attr{String(AttrCPUMode, "system")}
+)
+
+func cpuPoint(attrs []Attr, tv syscall.Timeval) point {
 	s := float64(tv.Sec) + float64(tv.Usec)*1e-6
-	return point{name: MetricProcessCPUTime, unit: "s", kind: kindDuration, f: s, isFloat: true,
-		attrs: []Attr{String(AttrCPUMode, mode)}}
+	return point{name: MetricProcessCPUTime, unit: "s", kind: kindDuration, f: s, isFloat: true, attrs: attrs}
 }
 
 // statmMax bounds what is read of /proc/self/statm: seven numbers.

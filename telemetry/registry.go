@@ -52,14 +52,15 @@ type series struct {
 	shards map[*Recorder]struct{}
 }
 
-// histogram reads the series' histogram: its own and its recorders'.
+// histogram reads the series' histogram, with what its recorders
+// published taken into it.
 func (s *series) histogram() histSnap {
 	var a histAcc
 	s.mu.Lock()
-	s.hist.addTo(&a)
 	for r := range s.shards {
-		r.addTo(&a)
+		r.drain()
 	}
+	s.hist.addTo(&a)
 	s.mu.Unlock()
 	return a.snapshot()
 }
@@ -185,8 +186,12 @@ func NewRecorder(name string, attrs ...Attr) (r *Recorder, remove func()) {
 	r = new(Recorder)
 	s := reg.get(name, "s", kindHist, attrs)
 	if s == nil || s.kind != kindHist {
+		// Not shipped: nobody reads its ring, and once that is full its
+		// records go into a histogram of its own.
+		r.into = new(Histogram)
 		return r, func() {}
 	}
+	r.into = s.hist
 	s.mu.Lock()
 	if s.shards == nil {
 		s.shards = make(map[*Recorder]struct{})
@@ -199,9 +204,7 @@ func NewRecorder(name string, attrs ...Attr) (r *Recorder, remove func()) {
 			s.mu.Lock()
 			defer s.mu.Unlock()
 			delete(s.shards, r)
-			var a histAcc
-			r.addTo(&a)
-			s.hist.addAcc(&a)
+			r.drain()
 		})
 	}
 }
@@ -239,6 +242,11 @@ func addFunc(name, unit string, k kind, f func() int64, keep bool, attrs []Attr)
 		once.Do(func() {
 			s.mu.Lock()
 			delete(s.funcs, id)
+			if len(s.funcs) == 0 {
+				// A closed socket's series outlive it, to keep its
+				// totals: an empty map would stay live with them.
+				s.funcs = nil
+			}
 			if keep {
 				s.ctr.Add(uint64(f()))
 			}
