@@ -76,7 +76,7 @@
 // allocate. Once an interval the exporter reads the registry and encodes
 // a batch (about 0.1 ms for a few dozen series). What profiling keeps
 // live is small (a Recorder is its 2 KB ring, a histogram series 3 KB of
-// buckets; the exporter keeps nothing of a batch it handed over, the
+// buckets, and 3 KB more for what its Recorders published; the exporter keeps nothing of a batch it handed over, the
 // transport at most 4 batches): in a program whose live
 // heap is a few MB, well under the GC's 4 MB minimum goal, every
 // kilobyte kept live shortens the allocation between two GC cycles. The

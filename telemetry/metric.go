@@ -137,10 +137,11 @@ func clampIndex(i int) int { return min(max(i, minIndex), maxIndex) }
 // two. The writer publishes what it put there with one atomic store every
 // publishEvery records, and whenever it calls Publish (an actor, at the
 // end of each batch of messages); the reader (the exporter, once a batch,
-// or remove) takes the published records into its series' histogram. A
-// record that finds the ring full, because the reader has not come by
-// since, goes into that histogram directly, with its atomic adds. A
-// Recorder keeps no buckets of its own (it is its ring, 2 KB), so that
+// or remove) takes the published records into its series' counts, with
+// plain adds under the series' lock. A record that finds the ring full,
+// because the reader has not come by since, goes into the series'
+// histogram directly, with its atomic adds. A Recorder keeps no buckets of
+// its own (it is its ring, 2 KB), so that
 // what profiling keeps live stays small: in a program whose heap is
 // small, every kilobyte kept live brings the next GC cycle closer. Make
 // one with NewRecorder; two goroutines recording at once lose counts.
@@ -151,7 +152,8 @@ type Recorder struct {
 	read   atomic.Uint64 // the reader's: the records it took from the ring
 	_      [48]byte
 	ring   [ringSize]uint64 // durations in ns (0 for <= 0): written before they are published, read after
-	into   *Histogram       // the series' histogram: the reader's records, and those that found the ring full
+	into   *Histogram       // the series' histogram: the records that found the ring full
+	acc    *histAcc         // the series' counts of the records taken from the rings: the reader's
 }
 
 // ringSize is the Recorder's ring: twice what an actor's sampling records
@@ -185,20 +187,14 @@ func (r *Recorder) Publish() {
 	}
 }
 
-// drain takes the published records into the series' histogram: into
-// plain counts first, then one atomic add per bucket that got some. The
-// reader's alone: under the series' lock.
+// drain takes the published records into the series' counts (acc), with
+// plain adds. The reader's alone: under the series' lock.
 func (r *Recorder) drain() {
 	pos, end := r.read.Load(), r.wpub.Load()
-	if pos == end {
-		return
-	}
-	var a histAcc
 	for ; pos != end; pos++ {
-		a.recordNs(int64(r.ring[pos%ringSize]))
+		r.acc.recordNs(int64(r.ring[pos%ringSize]))
 	}
 	r.read.Store(pos)
-	r.into.addAcc(&a)
 }
 
 // histAcc adds histograms up, for a batch.
@@ -217,18 +213,11 @@ func (a *histAcc) recordNs(ns int64) {
 	a.buckets[clampIndex(bucketIndex(float64(ns)*1e-9))-minIndex]++
 }
 
-// addAcc adds a's counts to h atomically.
-func (h *Histogram) addAcc(a *histAcc) {
-	if a.zero != 0 {
-		h.zero.Add(a.zero)
-	}
-	if a.sumNs != 0 {
-		h.sumNs.Add(a.sumNs)
-	}
-	for i, n := range a.buckets {
-		if n != 0 {
-			h.buckets[i].Add(n)
-		}
+func (a *histAcc) add(b *histAcc) {
+	a.zero += b.zero
+	a.sumNs += b.sumNs
+	for i, n := range b.buckets {
+		a.buckets[i] += n
 	}
 }
 

@@ -47,9 +47,10 @@ type series struct {
 	gauge      Gauge
 	hist       *Histogram
 
-	mu     sync.Mutex            // guards funcs and shards
-	funcs  map[*int]func() int64 // keyed by a pointer unique to each registration
-	shards map[*Recorder]struct{}
+	mu      sync.Mutex            // guards funcs, shards and drained
+	funcs   map[*int]func() int64 // keyed by a pointer unique to each registration
+	shards  map[*Recorder]struct{}
+	drained *histAcc // what the exporter took from its recorders' rings, made with the first
 }
 
 // histogram reads the series' histogram, with what its recorders
@@ -61,6 +62,9 @@ func (s *series) histogram() histSnap {
 		r.drain()
 	}
 	s.hist.addTo(&a)
+	if s.drained != nil {
+		a.add(s.drained)
+	}
 	s.mu.Unlock()
 	return a.snapshot()
 }
@@ -195,7 +199,9 @@ func NewRecorder(name string, attrs ...Attr) (r *Recorder, remove func()) {
 	s.mu.Lock()
 	if s.shards == nil {
 		s.shards = make(map[*Recorder]struct{})
+		s.drained = new(histAcc)
 	}
+	r.acc = s.drained
 	s.shards[r] = struct{}{}
 	s.mu.Unlock()
 	var once sync.Once
