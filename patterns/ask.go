@@ -44,6 +44,7 @@ const (
 // actor.ErrNoReply, as in process. A request that does not decode is a dead
 // letter, and the asker gets ErrDecode at once.
 func Router[Q, R any](qc Codec[Q], rc Codec[R], opts ...Option) (*Inbox[actor.Request[Q, R]], error) {
+	qc, rc = bindCodec(qc), bindCodec(rc)
 	in, err := newInbox[actor.Request[Q, R]](socket.Router, opts)
 	if err != nil {
 		return nil, err
@@ -134,6 +135,7 @@ func routerReply(sock *socket.Socket, id, corr []byte, status byte, body [][]byt
 // Ask ends with ctx, and the caller asks again (the retry reaches a server
 // that is up; see the guide's ch. 4 on client-side reliability).
 func Dealer[Q, R any](qc Codec[Q], rc Codec[R], opts ...Option) (*Outbox[actor.Request[Q, R]], error) {
+	qc, rc = bindCodec(qc), bindCodec(rc)
 	ep, eps, err := openEndpoint(socket.Dealer, opts)
 	if err != nil {
 		return nil, err

@@ -92,3 +92,32 @@ func BenchmarkBinaryStruct(b *testing.B) {
 		}
 	})
 }
+
+// An inbox or outbox keeps Binary bound to its type's layout (bindCodec),
+// and the bound codec encodes and decodes exactly as Binary does, refusals
+// included.
+func TestBoundBinaryIsBinary(t *testing.T) {
+	w := wide{A: -7, B: math.Pi, C: [3]uint16{1, 2, 65535}, D: true, E: inner{9, [2]int8{-1, 127}}, F: -0.5, G: 1 << 63}
+	bound := bindCodec[wide](Binary[wide]{})
+	if _, ok := bound.(boundBinary[wide]); !ok {
+		t.Fatalf("bindCodec(Binary) is a %T", bound)
+	}
+	want, err1 := Binary[wide]{}.Encode(w)
+	got, err2 := bound.Encode(w)
+	if err1 != nil || err2 != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("bound %x, %v; Binary %x, %v", got, err2, want, err1)
+	}
+	if back, err := bound.Decode(got); err != nil || back != w {
+		t.Fatalf("decoded %+v, %v", back, err)
+	}
+	if _, err := bound.Decode([][]byte{make([]byte, 3)}); err == nil {
+		t.Fatal("3 bytes decoded as a wide")
+	}
+	type withInt struct{ N int }
+	if _, err := bindCodec[withInt](Binary[withInt]{}).Encode(withInt{1}); err == nil {
+		t.Fatal("a struct with an int field encoded")
+	}
+	if c := bindCodec[string](JSON[string]{}); !reflect.DeepEqual(c, Codec[string](JSON[string]{})) {
+		t.Fatalf("bindCodec changed a codec with no per-type work: %T", c)
+	}
+}

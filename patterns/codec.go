@@ -156,7 +156,38 @@ type Binary[T any] struct{}
 
 // Encode writes v into the only frame.
 func (Binary[T]) Encode(v T) ([][]byte, error) {
-	info := binaryInfoFor(reflect.TypeFor[T]())
+	return encodeBinary(binaryInfoFor(reflect.TypeFor[T]()), v)
+}
+
+// Decode reads the only frame.
+func (Binary[T]) Decode(frames [][]byte) (T, error) {
+	return decodeBinary[T](binaryInfoFor(reflect.TypeFor[T]()), frames)
+}
+
+// bind returns Binary with T's layout looked up once, for the inboxes and
+// outboxes that use it for every message (see bindCodec).
+func (Binary[T]) bind() Codec[T] { return boundBinary[T]{binaryInfoFor(reflect.TypeFor[T]())} }
+
+// boundBinary is Binary[T] holding T's layout, so that a message costs no
+// lookup of it.
+type boundBinary[T any] struct{ info *binaryInfo }
+
+func (b boundBinary[T]) Encode(v T) ([][]byte, error)      { return encodeBinary(b.info, v) }
+func (b boundBinary[T]) Decode(frames [][]byte) (T, error) { return decodeBinary[T](b.info, frames) }
+
+// binder is a codec that can do its per-type work once (Binary).
+type binder[M any] interface{ bind() Codec[M] }
+
+// bindCodec returns c, or c with its per-type work done once when it can:
+// what an inbox or outbox keeps to use for every message.
+func bindCodec[M any](c Codec[M]) Codec[M] {
+	if b, ok := c.(binder[M]); ok {
+		return b.bind()
+	}
+	return c
+}
+
+func encodeBinary[T any](info *binaryInfo, v T) ([][]byte, error) {
 	switch {
 	case info.marshal:
 		return marshalBinary(v)
@@ -170,14 +201,12 @@ func (Binary[T]) Encode(v T) ([][]byte, error) {
 	return [][]byte{b}, nil
 }
 
-// Decode reads the only frame.
-func (Binary[T]) Decode(frames [][]byte) (T, error) {
+func decodeBinary[T any](info *binaryInfo, frames [][]byte) (T, error) {
 	var v T
 	if len(frames) != 1 {
 		return v, frameCountError(len(frames))
 	}
 	f := frames[0]
-	info := binaryInfoFor(reflect.TypeFor[T]())
 	switch {
 	case info.unmarshal:
 		return unmarshalBinary[T](f)

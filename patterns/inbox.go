@@ -90,7 +90,7 @@ func Pair[M any](codec Codec[M], opts ...Option) (*Inbox[M], error) {
 	if err != nil {
 		return nil, err
 	}
-	in.peer = actor.RefTo[M](&sender[M]{endpoint: &endpoint{cfg: in.cfg, sock: in.sock}, codec: codec})
+	in.peer = actor.RefTo[M](&sender[M]{endpoint: &endpoint{cfg: in.cfg, sock: in.sock}, codec: bindCodec(codec)})
 	return in, nil
 }
 
@@ -101,7 +101,7 @@ func receiving[M any](t socket.Type, c Codec[M], skip int, opts []Option) (*Inbo
 	if err != nil {
 		return nil, err
 	}
-	dec := decoder(c, skip)
+	dec := decoder(bindCodec(c), skip)
 	in.decode = dec
 	in.serve = func(ctx context.Context, inlet actor.Inlet[M]) error {
 		batch := make([]M, 0, recvBatch)

@@ -44,6 +44,7 @@ type Outbox[M any] struct {
 }
 
 func newOutbox[M any](t socket.Type, codec Codec[M], opts []Option) (*Outbox[M], error) {
+	codec = bindCodec(codec)
 	ep, eps, err := openEndpoint(t, opts)
 	if err != nil {
 		return nil, err

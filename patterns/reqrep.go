@@ -21,6 +21,7 @@ import (
 // and is reported as a dead letter. Use Router and Dealer for requests in
 // parallel and errors that reach the asker.
 func Rep[Q, R any](qc Codec[Q], rc Codec[R], opts ...Option) (*Inbox[actor.Request[Q, R]], error) {
+	qc, rc = bindCodec(qc), bindCodec(rc)
 	in, err := newInbox[actor.Request[Q, R]](socket.Rep, opts)
 	if err != nil {
 		return nil, err
@@ -75,6 +76,7 @@ func Rep[Q, R any](qc Codec[Q], rc Codec[R], opts ...Option) (*Inbox[actor.Reque
 // ctx, after which the socket is replaced too (a REQ socket that sent and
 // got nothing can do nothing else).
 func Req[Q, R any](qc Codec[Q], rc Codec[R], opts ...Option) (*Outbox[actor.Request[Q, R]], error) {
+	qc, rc = bindCodec(qc), bindCodec(rc)
 	ep, eps, err := openEndpoint(socket.Req, opts)
 	if err != nil {
 		return nil, err
