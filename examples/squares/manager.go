@@ -57,7 +57,8 @@ func runManager(ctx context.Context) error {
 	var sum summary
 	manager := patterns.Stage(p, "results manager", func() actor.Behavior[Report] {
 		return &resultsManager{vent: vent.Ref(), control: control.Ref(), seen: map[int64]bool{},
-			counts: map[workerKey]int{}, last: time.Now(), out: &sum}
+			subscribers: func() int { return control.Socket().Stats().Subscribers },
+			counts:      map[workerKey]int{}, last: time.Now(), out: &sum}
 	}, actor.WithFeed(results))
 
 	switch {
@@ -136,15 +137,17 @@ type workerKey struct {
 type resultsManager struct {
 	vent    actor.Ref[Task]
 	control actor.Ref[string]
-	batch   int64 // 0 until the ventilator said
-	seen    map[int64]bool
-	sum     int64
-	counts  map[workerKey]int
-	dups    int
-	bad     int
-	resent  int
-	last    time.Time // of the last result, or resend
-	out     *summary  // written once, at the end
+	// subscribers is how many peers have subscribed to the control channel.
+	subscribers func() int
+	batch       int64 // 0 until the ventilator said
+	seen        map[int64]bool
+	sum         int64
+	counts      map[workerKey]int
+	dups        int
+	bad         int
+	resent      int
+	last        time.Time // of the last result, or resend
+	out         *summary  // written once, at the end
 }
 
 func (m *resultsManager) Receive(ctx context.Context, r Report) error {
@@ -172,10 +175,43 @@ func (m *resultsManager) Receive(ctx context.Context, r Report) error {
 		return nil
 	}
 	*m.out = summary{batch: m.batch, sum: m.sum, counts: m.counts, dups: m.dups, bad: m.bad, resent: m.resent}
+	m.awaitSubscribers(ctx)
 	if err := m.control.Tell(ctx, finish); err != nil {
 		return err
 	}
 	return patterns.ErrStop
+}
+
+// finishWait bounds how long the results manager waits for workers'
+// subscriptions before it broadcasts FINISH.
+const finishWait = 10 * time.Second
+
+// awaitSubscribers waits, for finishWait at most, until as many peers have
+// subscribed to the control channel as workers have sent results. PUB drops
+// what no subscriber has asked for yet: a worker whose subscription is
+// still on its way (the guide's "slow joiner", ch. 1) when a short batch is
+// done would miss FINISH and run on for ever. ZeroMQ tells of no
+// subscription, so it polls the PUB's count.
+func (m *resultsManager) awaitSubscribers(ctx context.Context) {
+	workers := map[int32]bool{} // by id: a worker started again has a new pid
+	for k := range m.counts {
+		workers[k.worker] = true
+	}
+	deadline := time.Now().Add(finishWait)
+	for m.subscribers() < len(workers) {
+		if time.Now().After(deadline) {
+			fmt.Fprintf(os.Stderr, "squares: %d of %d workers subscribed to the control channel after %v: FINISH may not reach the others\n",
+				m.subscribers(), len(workers), finishWait)
+			return
+		}
+		t := time.NewTimer(10 * time.Millisecond)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return
+		}
+	}
 }
 
 // sendAgain sends the tasks with no result yet: a worker that died took them
