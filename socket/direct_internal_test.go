@@ -176,9 +176,15 @@ func writeThroughFallsBackWhenFull(t *testing.T, endpoint string) {
 	a.mu.RLock()
 	p := a.pipes[0]
 	a.mu.RUnlock()
+	// The connection's reader can hand over "hello" before its writer has
+	// started and offered the connection for writing through.
 	c := p.direct.Load()
-	if c == nil {
-		t.Fatal("no connection serving the pipe")
+	for c == nil {
+		if ctx.Err() != nil {
+			t.Fatal("no connection serving the pipe")
+		}
+		time.Sleep(time.Millisecond) // no event tells of it
+		c = p.direct.Load()
 	}
 
 	// b never reads until the kernel refuses a write-through.
