@@ -62,9 +62,13 @@ func TestSquares(t *testing.T) {
 // A worker process killed with SIGKILL mid-batch is started again by its
 // supervisor, and the new process picks up work: the tasks the dead one took
 // with it are sent again, and the run ends with every number squared once.
+// The manager sends again only after 5 s without a result, when the other
+// worker has done its share: by then the new process is there to take half
+// (with 500 ms, a loaded machine made the other worker pause that long, and
+// everything went to it before the new one started).
 func TestSquaresWorkerKilled(t *testing.T) {
 	ctx := testContext(t)
-	p := start(t, ctx, "squares", "-transport", "ipc", "-workers", "2", "-n", "200", "-work", "20ms", "-resend", "500ms")
+	p := start(t, ctx, "squares", "-transport", "ipc", "-workers", "2", "-n", "200", "-work", "20ms", "-resend", "5s")
 	pid := p.await(ctx, `worker 1 started \(pid (\d+)\)`)[1]
 	p.await(ctx, `all 200 tasks sent`)
 	n, _ := strconv.Atoi(pid)
