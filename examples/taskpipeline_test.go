@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/zmqflow/zmqflow/internal/pyzmq"
+	"github.com/zmqflow/zmqflow/socket"
 )
 
 // The guide's pipeline (chapter 1, "Divide and Conquer", with chapter 2's
@@ -273,4 +274,32 @@ func atoi(t *testing.T, s string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// A result that reaches the sink before the start of the batch (PULL takes
+// its peers in turn, not in the order they sent) counts in the batch.
+func TestSinkCountsResultsBeforeStart(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	sink, results, _ := startSink(t, ctx)
+	push, err := socket.New(socket.Push)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer push.Close()
+	if err := push.Connect(results); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"early", "2", "late"} { // one connection: they arrive in order
+		if err := push.Send(ctx, socket.NewMsgString(m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sink.await(ctx, elapsedTime) // the batch is complete
+	if got := sink.await(ctx, byWorker)[1]; got != "early 1, late 1" {
+		t.Fatalf("results by worker: %q", got)
+	}
+	if code := sink.exit(ctx); code != 0 {
+		t.Fatalf("tasksink exit %d:\n%s", code, sink.out.String())
+	}
 }

@@ -78,7 +78,7 @@ func run(ctx context.Context) error {
 
 	// Wait for the start of the batch, for as long as it takes: someone has
 	// to press Enter at the ventilator.
-	expect, err := awaitStart(ctx, receiver)
+	expect, early, err := awaitStart(ctx, receiver)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil // Ctrl-C before the batch: nothing to report
@@ -90,8 +90,10 @@ func run(ctx context.Context) error {
 
 	got, byWorker := 0, map[string]int{}
 	for got < expect {
-		m, err := recvWithin(ctx, receiver, *timeout)
-		if err != nil {
+		var m socket.Msg
+		if len(early) > 0 {
+			m, early = early[0], early[1:]
+		} else if m, err = recvWithin(ctx, receiver, *timeout); err != nil {
 			break // no result for -timeout, or Ctrl-C: reported below
 		}
 		byWorker[string(m[0])]++
@@ -141,27 +143,41 @@ func run(ctx context.Context) error {
 }
 
 // awaitStart waits for the start of the batch and returns how many results
-// to collect. Our ventilator sends the batch size; the guide's sends "0",
-// which carries no number, so it means the guide's batch of -tasks (100).
-func awaitStart(ctx context.Context, receiver *socket.Socket) (int, error) {
+// to collect, with the results that came before it. Our ventilator sends the
+// batch size; the guide's sends "0", which carries no number, so it means
+// the guide's batch of -tasks (100).
+//
+// A result can come first: PULL fair-queues its peers, taking one message
+// from each in turn, not in the order they were sent, and the ventilator's
+// connection can be slower than a worker's. Such results count in the batch,
+// as in the guide's sink, which counts every message after its first. (A
+// worker left over from an earlier batch would be counted too: start the
+// sink first.)
+func awaitStart(ctx context.Context, receiver *socket.Socket) (int, []socket.Msg, error) {
+	var early []socket.Msg
 	for {
 		m, err := receiver.Recv(ctx)
 		if err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 		n, err := strconv.Atoi(strings.TrimSpace(string(m[0])))
 		switch {
 		case err == nil && n == 0:
-			return *tasks, nil
+			return *tasks, early, nil
 		case err == nil && n > 0:
-			return n, nil
+			return n, early, nil
 		}
-		// A result before the start: a worker left over from an earlier
-		// batch, or a ventilator that started before this sink did. That
-		// is why the sink starts first.
-		fmt.Fprintf(os.Stderr, "tasksink: ignoring %s: waiting for the start of the batch\n", m)
+		if len(early) == maxEarly {
+			fmt.Fprintf(os.Stderr, "tasksink: ignoring %s: %d results came before the start of the batch already\n", m, maxEarly)
+			continue
+		}
+		fmt.Fprintf(os.Stderr, "tasksink: %s came before the start of the batch: it counts in the batch\n", m)
+		early = append(early, m)
 	}
 }
+
+// maxEarly bounds the results kept while the sink waits for the start.
+const maxEarly = 10_000
 
 // recvWithin receives one message, waiting at most d (forever if d is 0).
 func recvWithin(ctx context.Context, s *socket.Socket, d time.Duration) (socket.Msg, error) {
