@@ -34,7 +34,7 @@ func rawSocket(b testing.TB, t socket.Type) *socket.Socket {
 // reportCPU reports the process's CPU time per message since cpu: on a
 // machine shared with other work, ns/op counts the waits for a core too.
 func reportCPU(b *testing.B, cpu time.Duration) {
-	b.ReportMetric(float64(cputime.Process()-cpu)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(cputime.PerOp(cpu, b.N), "cpu-ns/op")
 }
 
 // BenchmarkMailbox: an actor whose mailbox is a PULL socket against a loop

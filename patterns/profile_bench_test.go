@@ -156,7 +156,7 @@ func BenchmarkPipelineProfile(b *testing.B) {
 				}
 				// On a shared machine the wall time per message counts
 				// the waits for a core; the process's CPU time does not.
-				b.ReportMetric(float64(cputime.Process()-cpu)/float64(b.N), "cpu-ns/op")
+				b.ReportMetric(cputime.PerOp(cpu, b.N), "cpu-ns/op")
 				after := readGC()
 				b.ReportMetric(float64(after[0].Value.Uint64()-gcs[0].Value.Uint64())*1e6/float64(b.N), "gc/Mop")
 				b.ReportMetric(float64(after[1].Value.Uint64())/1024, "live-kB")

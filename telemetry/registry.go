@@ -50,7 +50,7 @@ type series struct {
 	mu      sync.Mutex            // guards funcs, shards and drained
 	funcs   map[*int]func() int64 // keyed by a pointer unique to each registration
 	shards  map[*Recorder]struct{}
-	drained *histAcc // what the exporter took from its recorders' rings, made with the first
+	drained *histAcc // what the exporter took from its recorders' rings; made with the first Recorder
 }
 
 // histogram reads the series' histogram, with what its recorders

@@ -90,5 +90,5 @@ func runClients(b *testing.B, cs []func(context.Context, []byte) error) {
 		})
 	}
 	wg.Wait()
-	b.ReportMetric(float64((cputime.Process()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(cputime.PerOp(cpu0, b.N), "cpu-ns/op")
 }
