@@ -117,7 +117,15 @@ func (a *abandoned) Unwrap() error { return a.reason }
 // Ask never asks an actor from inside its own Receive: that would wait for a
 // reply only the waiting goroutine could make.
 func Ask[Q, R any](ctx context.Context, ref Ref[Request[Q, R]], q Q) (R, error) {
-	return AskWith(ctx, ref, q, func(r Request[Q, R]) Request[Q, R] { return r })
+	// AskWith's body without its wrap: a call through a generic func
+	// value is a measurable part of an in-process round trip.
+	if err := ctx.Err(); err != nil {
+		var zero R
+		return zero, notDelivered(ref.Name(), err)
+	}
+	c := ref.local()
+	slot := getSlot[Request[Q, R], R](c)
+	return ask(ctx, ref, c, slot, Request[Q, R]{Query: q, slot: slot, gen: slot.state.Load()})
 }
 
 // AskWith is Ask to an actor whose message type M is not Request[Q, R] but
@@ -125,19 +133,35 @@ func Ask[Q, R any](ctx context.Context, ref Ref[Request[Q, R]], q Q) (R, error) 
 // the message must be the Request itself (M an interface type) or a struct
 // that embeds it; otherwise such a request ends in ErrAskTimeout.
 func AskWith[M, Q, R any](ctx context.Context, ref Ref[M], q Q, wrap func(Request[Q, R]) M) (R, error) {
-	var zero R
 	if err := ctx.Err(); err != nil {
 		// Not sent: a request whose asker has already given up would be
 		// work for nothing, and its reply would race the ended ctx.
-		return zero, fmt.Errorf("actor: ask %q: request not delivered: %w", ref.Name(), err)
+		var zero R
+		return zero, notDelivered(ref.Name(), err)
 	}
 	c := ref.local()
 	slot := getSlot[M, R](c)
-	req := Request[Q, R]{Query: q, slot: slot, gen: slot.state.Load()}
-	if err := ref.Tell(ctx, wrap(req)); err != nil {
+	return ask(ctx, ref, c, slot, wrap(Request[Q, R]{Query: q, slot: slot, gen: slot.state.Load()}))
+}
+
+func notDelivered(name string, err error) error {
+	return fmt.Errorf("actor: ask %q: request not delivered: %w", name, err)
+}
+
+// ask tells m, which holds a Request on slot, to ref (whose cell is c, or
+// nil) and waits for the reply in slot.
+func ask[M, R any](ctx context.Context, ref Ref[M], c *cell[M], slot *replySlot[R], m M) (R, error) {
+	var zero R
+	var err error
+	if c != nil {
+		err = c.tell(ctx, m, true)
+	} else {
+		err = ref.Tell(ctx, m)
+	}
+	if err != nil {
 		// The slot is left to the collector: a dead letter may have
 		// replied into it.
-		return zero, fmt.Errorf("actor: ask %q: request not delivered: %w", ref.Name(), err)
+		return zero, notDelivered(ref.Name(), err)
 	}
 	var rep reply[R]
 	if done := ctx.Done(); done == nil {

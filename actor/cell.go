@@ -26,7 +26,7 @@ type cell[M any] struct {
 	slots  sync.Pool    // Ask's reply slots, reused
 	polls  uint32       // messages polled, for the profiler's sample; the actor's goroutine only
 
-	handled, deadLetters, restarts atomic.Uint64
+	deadLetters, restarts atomic.Uint64
 
 	prof *profObserver // the profiler, if it is the observer: its records are published once a batch
 }
@@ -54,12 +54,12 @@ func newCell[M any](cfg *config) (*cell[M], error) {
 		c.q.sample, c.q.blocked = true, po.blocked
 		c.q.sampleMask.Store(firstSampleMask)
 		var last uint64 // the exporter's goroutine only
-		po.watch(c.name, c.handled.Load, func() int {
+		po.watch(c.name, c.q.handledCount, func() int {
 			// Once a batch: adapt the sampling period to the rate. It
 			// rides on the depth gauge's read, so an actor whose gauge
 			// found the registry full (telemetry.MaxSeries) keeps the
 			// first period.
-			n := c.handled.Load()
+			n := c.q.handledCount()
 			c.q.sampleMask.Store(samplePeriodMask(n - last))
 			last = n
 			return c.q.len()
@@ -194,6 +194,7 @@ func (c *cell[M]) run(ctx context.Context, b Behavior[M], started func(error)) (
 	}
 	started(nil)
 	kind, err := c.loop(ctx, b)
+	c.q.count()
 	return c.finish(b, kind, err)
 }
 
@@ -295,17 +296,16 @@ func (c *cell[M]) loop(ctx context.Context, b Behavior[M]) (exitKind, error) {
 // incarnation ends, with kind and err; what b did not get is back in the
 // mailbox, or dead letters if it is closed.
 func (c *cell[M]) handleBatch(ctx context.Context, b Behavior[M], batch []envelope[M], polled []M) (kind exitKind, end bool, err error) {
-	// Handled is counted once a batch: one atomic add per message was a
-	// tenth of a socket mailbox's cost per small message.
-	n := 0
-	defer func() { c.handled.Add(uint64(n)) }()
+	// Handled is counted by the queue at the next take (see queue): an
+	// atomic add per message was a tenth of a socket mailbox's cost per
+	// small message.
 	for i := range batch {
 		st, err := c.step(ctx, b, batch[i].msg, batch[i].at)
 		if st == stepHaltedBefore {
 			c.requeueRest(batch[i:], polled) // not handled: it goes back too
 			return c.ended(st, err)
 		}
-		n++
+		c.q.pending++
 		if st != stepOn {
 			c.requeueRest(batch[i+1:], polled)
 			return c.ended(st, err)
@@ -317,7 +317,7 @@ func (c *cell[M]) handleBatch(ctx context.Context, b Behavior[M], batch []envelo
 			c.requeueRest(nil, polled[i:])
 			return c.ended(st, err)
 		}
-		n++
+		c.q.pending++
 		if st != stepOn {
 			c.requeueRest(nil, polled[i+1:])
 			return c.ended(st, err)
@@ -426,7 +426,7 @@ func protect(f func() error) (err error) {
 func (c *cell[M]) stats() Stats {
 	return Stats{
 		Queued:      c.q.len(),
-		Handled:     c.handled.Load(),
+		Handled:     c.q.handledCount(),
 		DeadLetters: c.deadLetters.Load(),
 		Restarts:    c.restarts.Load(),
 	}

@@ -51,6 +51,10 @@ type queue[M any] struct {
 	wake     chan handoff[M] // capacity 1: the receiver's alarm, with a message or not
 	waiters  int
 	space    chan struct{}
+	// handled counts the messages the receiver handled, under mu: it adds
+	// the ones of a batch (pending, its own) at its next take, which holds
+	// mu anyway, so that counting costs no atomic operation of its own.
+	handled, pending uint64
 	// When profiled: a sample of the messages put is stamped here, under
 	// mu, where counting them is free, and a sample of the waits for room
 	// is timed into blocked, in nanoseconds. sampleMask+1 is the sampling
@@ -283,6 +287,8 @@ func (q *queue[M]) pushAll(ctx context.Context, es []envelope[M]) (n int, droppe
 // the receiver must wait on q.wake.
 func (q *queue[M]) take(dst []envelope[M]) (batch []envelope[M], done bool) {
 	q.mu.Lock()
+	q.handled += q.pending
+	q.pending = 0
 	q.inHand = 0
 	q.sleeping = false
 	if q.halt.Load() || q.state == qClosed {
@@ -399,4 +405,21 @@ func (q *queue[M]) len() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.n + q.inHand
+}
+
+// count adds the receiver's pending count of handled messages; the
+// receiver calls it when it returns, having no next take.
+func (q *queue[M]) count() {
+	q.mu.Lock()
+	q.handled += q.pending
+	q.pending = 0
+	q.mu.Unlock()
+}
+
+// handledCount returns the number of messages handled, as of the
+// receiver's last take.
+func (q *queue[M]) handledCount() uint64 {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.handled
 }

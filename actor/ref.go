@@ -129,9 +129,9 @@ type Stats struct {
 	// taken in its current batch included.
 	Queued int
 	// Handled is the number of Receive calls that returned. It is brought
-	// up to date after each batch of messages the actor takes from its
-	// mailbox (up to 128): while Receive runs, those handled before it in
-	// the same batch may not be counted yet.
+	// up to date when the actor comes back to its mailbox after each batch
+	// of messages it took (up to 128): while Receive runs, those handled
+	// before it in the same batch may not be counted yet.
 	Handled uint64
 	// DeadLetters is the number of messages reported as dead letters: told
 	// after the actor stopped, left at Close or failure, or dropped.

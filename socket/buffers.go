@@ -252,6 +252,14 @@ type writeBuf struct {
 
 	rawWrite func(fd uintptr) bool // writeFD, made once (see tryWrite)
 	rawN     int
+
+	// lone: the socket sends one message now and then (the profile
+	// exporter's batch each interval), never a stream. A frame that does
+	// not fit the small array goes out at once, with what is buffered, in
+	// one system call: borrowing a large buffer for it would keep 64 KB
+	// live in the heap of the program being profiled, and bring its GC
+	// cycles closer.
+	lone bool
 }
 
 // chunkSize is the most a large frame's body goes out in one write, so that
@@ -264,8 +272,9 @@ func (b *writeBuf) init(c net.Conn) {
 	b.rawWrite = b.writeFD
 }
 
-// frame buffers one frame. A frame too large for any buffer goes out at
-// once, with what is buffered, in one system call (writev).
+// frame buffers one frame. A frame too large for any buffer, or for the
+// small array of a lone socket's writer (see lone), goes out at once, with
+// what is buffered, in one system call (writev).
 func (b *writeBuf) frame(flags byte, body []byte) {
 	if b.err != nil {
 		return
@@ -273,10 +282,10 @@ func (b *writeBuf) frame(flags byte, body []byte) {
 	n := len(body)
 	if need := 9 + n; len(b.buf)+need > cap(b.buf) {
 		switch {
-		case b.big == nil && len(b.buf)+need <= bigBufSize:
+		case b.big == nil && len(b.buf)+need <= bigBufSize && !b.lone:
 			b.big = getBig()
 			b.buf = append(b.big[:0], b.buf...)
-		case n >= bigBufSize/2:
+		case n >= bigBufSize/2 || b.big == nil:
 			if len(b.buf)+9 > cap(b.buf) {
 				if b.sendMore(); b.err != nil {
 					return

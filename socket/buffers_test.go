@@ -1,7 +1,9 @@
 package socket
 
 import (
+	"bytes"
 	"context"
+	"net"
 	"testing"
 	"time"
 )
@@ -46,5 +48,47 @@ func TestQuietConnectionsHoldNoLargeBuffer(t *testing.T) {
 			}
 			time.Sleep(time.Millisecond)
 		}
+	}
+}
+
+// writeRecorder is a net.Conn whose writes are kept.
+type writeRecorder struct {
+	net.Conn // nil: only Write is called
+	out      bytes.Buffer
+}
+
+func (w *writeRecorder) Write(p []byte) (int, error) { return w.out.Write(p) }
+
+// The profile exporter's socket writes a frame that does not fit the small
+// array at once, without borrowing a large buffer (a batch each second would
+// keep one live for nothing); other sockets borrow, so that a stream goes
+// out in large writes.
+func TestLoneWritesBorrowNoLargeBuffer(t *testing.T) {
+	body := bytes.Repeat([]byte{'x'}, 10<<10)
+	want := append([]byte{flagMore, 2, 'i', 'd', flagLong, 0, 0, 0, 0, 0, 0, 0x28, 0}, body...)
+	for _, tc := range []struct {
+		name          string
+		lone, borrows bool
+	}{{"lone", true, false}, {"stream", false, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out writeRecorder
+			var b writeBuf
+			b.init(&out)
+			b.lone = tc.lone
+			b.frame(flagMore, []byte("id"))
+			b.frame(0, body)
+			if borrowed := b.big != nil; borrowed != tc.borrows {
+				t.Fatalf("borrowed a large buffer: %v, want %v", borrowed, tc.borrows)
+			}
+			if err := b.flush(); err != nil {
+				t.Fatal(err)
+			}
+			if b.big != nil {
+				t.Fatal("a large buffer held after flush")
+			}
+			if !bytes.Equal(out.out.Bytes(), want) {
+				t.Fatalf("wrote %d bytes, not the two frames (%d bytes)", out.out.Len(), len(want))
+			}
+		})
 	}
 }

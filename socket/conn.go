@@ -198,6 +198,7 @@ func (c *conn) write() error {
 		c.wmu.Unlock()
 	}()
 	out := c.p.out
+	c.w.wb.lone = c.s.loneWrites
 	for {
 		m, ok := out.get()
 		if !ok {

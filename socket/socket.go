@@ -62,8 +62,9 @@ type Socket struct {
 
 	subs subscriptions // SUB/XSUB: our subscriptions; XPUB: topic counts over peers
 
-	prof socketProfile // telemetry, when profiling was on at New
-	tel  atomic.Pointer[sockTel]
+	prof       socketProfile // telemetry, when profiling was on at New
+	loneWrites bool          // the profile exporter's: see writeBuf.lone
+	tel        atomic.Pointer[sockTel]
 }
 
 // New makes a socket of type t. It has no endpoints yet: Bind or Connect it.

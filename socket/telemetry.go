@@ -245,6 +245,7 @@ func dialProfile(endpoint string) (telemetry.Sender, error) {
 		return nil, err
 	}
 	s.prof.on, s.prof.queued = false, false
+	s.loneWrites = true // a batch each interval
 	if err := s.Connect(endpoint); err != nil {
 		s.Close()
 		return nil, err

@@ -45,8 +45,8 @@ const (
 	bucketsPerOctave = 1 << Scale
 	// minIndex and maxIndex bound the buckets kept: 2^-32 s (a quarter of
 	// a nanosecond) to 2^16 s (18 hours). Values beyond go to the end
-	// buckets, so that a histogram is a fixed array, recorded without a
-	// lock or an allocation.
+	// buckets, so that a histogram's buckets are a fixed set, recorded
+	// without a lock.
 	minIndex = -32 * bucketsPerOctave
 	maxIndex = 16*bucketsPerOctave - 1
 	nBuckets = maxIndex - minIndex + 1
@@ -100,13 +100,24 @@ func bucketIndex(v float64) int {
 }
 
 // Histogram is a distribution of durations in OTLP exponential buckets at
-// Scale, cumulative since it was made. Record is lock-free and does not
-// allocate: two atomic adds. Its methods are safe for concurrent use.
+// Scale, cumulative since it was made. Record is lock-free: two atomic adds.
+// Its methods are safe for concurrent use.
+//
+// Its buckets come in chunks of chunkSize, each made when a value first
+// falls in its range: the times of one actor span a few decades, and all
+// nBuckets would hold 3 KB live per series, mostly zeros. In a program whose
+// heap is small, every kilobyte profiling keeps live brings the next GC
+// cycle closer. Record allocates only for the first value of a chunk.
 type Histogram struct {
-	zero    atomic.Uint64 // values <= 0
-	sumNs   atomic.Int64
-	buckets [nBuckets]atomic.Uint64
+	zero   atomic.Uint64 // values <= 0
+	sumNs  atomic.Int64
+	chunks [nChunks]atomic.Pointer[[chunkSize]atomic.Uint64]
 }
+
+const (
+	chunkSize = 32 // buckets: four doublings
+	nChunks   = nBuckets / chunkSize
+)
 
 // RecordNs records a duration in nanoseconds.
 func (h *Histogram) RecordNs(ns int64) {
@@ -115,7 +126,7 @@ func (h *Histogram) RecordNs(ns int64) {
 		return
 	}
 	h.sumNs.Add(ns)
-	h.buckets[clampIndex(bucketIndex(float64(ns)*1e-9))-minIndex].Add(1)
+	h.bucket(bucketOf(float64(ns) * 1e-9)).Add(1)
 }
 
 // RecordSeconds records a duration in seconds.
@@ -125,10 +136,30 @@ func (h *Histogram) RecordSeconds(s float64) {
 		return
 	}
 	h.sumNs.Add(int64(s * 1e9))
-	h.buckets[clampIndex(bucketIndex(s))-minIndex].Add(1)
+	h.bucket(bucketOf(s)).Add(1)
 }
 
-func clampIndex(i int) int { return min(max(i, minIndex), maxIndex) }
+// bucketOf returns the position among a histogram's buckets of the one that
+// holds s > 0 seconds, values beyond the ends in the end buckets.
+func bucketOf(s float64) int { return min(max(bucketIndex(s), minIndex), maxIndex) - minIndex }
+
+// bucket returns bucket i (bucketOf), making its chunk if need be.
+func (h *Histogram) bucket(i int) *atomic.Uint64 {
+	k, j := uint(i)/chunkSize, uint(i)%chunkSize
+	c := h.chunks[k].Load()
+	if c == nil {
+		c = h.makeChunk(k)
+	}
+	return &c[j]
+}
+
+func (h *Histogram) makeChunk(k uint) *[chunkSize]atomic.Uint64 {
+	c := new([chunkSize]atomic.Uint64)
+	if !h.chunks[k].CompareAndSwap(nil, c) {
+		c = h.chunks[k].Load() // another recorder made it first
+	}
+	return c
+}
 
 // Recorder is a Histogram written by one goroutine at a time (an actor's,
 // from its own goroutine), read by the exporter at any time. Its Record
@@ -140,10 +171,9 @@ func clampIndex(i int) int { return min(max(i, minIndex), maxIndex) }
 // or remove) takes the published records into its series' counts, with
 // plain adds under the series' lock. A record that finds the ring full,
 // because the reader has not come by since, goes into the series'
-// histogram directly, with its atomic adds. A Recorder keeps no buckets of
-// its own (it is its ring, 2 KB), so that
-// what profiling keeps live stays small: in a program whose heap is
-// small, every kilobyte kept live brings the next GC cycle closer. Make
+// histogram directly, with its atomic adds, and so does a duration too long
+// for the ring (over 4 s). A Recorder keeps no buckets of its own, only its
+// ring of 1 KB, for the reason Histogram's buckets come in chunks. Make
 // one with NewRecorder; two goroutines recording at once lose counts.
 type Recorder struct {
 	w, pub uint64 // the writer's: the records it put in the ring, and published
@@ -151,7 +181,7 @@ type Recorder struct {
 	wpub   atomic.Uint64 // pub, for the reader
 	read   atomic.Uint64 // the reader's: the records it took from the ring
 	_      [48]byte
-	ring   [ringSize]uint64 // durations in ns (0 for <= 0): written before they are published, read after
+	ring   [ringSize]uint32 // durations in ns (0 for <= 0): written before they are published, read after
 	into   *Histogram       // the series' histogram: the records that found the ring full
 	acc    *histAcc         // the series' counts of the records taken from the rings: the reader's
 }
@@ -167,11 +197,11 @@ const (
 // RecordNs records a duration in nanoseconds.
 func (r *Recorder) RecordNs(ns int64) {
 	w := r.w
-	if w-r.read.Load() >= ringSize { // full: the reader has not come by
+	if w-r.read.Load() >= ringSize || ns > math.MaxUint32 { // full (the reader has not come by), or long
 		r.into.RecordNs(ns)
 		return
 	}
-	r.ring[w%ringSize] = uint64(max(ns, 0))
+	r.ring[w%ringSize] = uint32(max(ns, 0))
 	r.w = w + 1
 	if r.w-r.pub >= publishEvery {
 		r.Publish()
@@ -197,11 +227,13 @@ func (r *Recorder) drain() {
 	r.read.Store(pos)
 }
 
-// histAcc adds histograms up, for a batch.
+// histAcc is a histogram that one goroutine at a time writes, with plain
+// adds: a series' counts of what the exporter took from its recorders'
+// rings. Its buckets come in chunks, as a Histogram's.
 type histAcc struct {
-	zero    uint64
-	sumNs   int64
-	buckets [nBuckets]uint64
+	zero   uint64
+	sumNs  int64
+	chunks [nChunks]*[chunkSize]uint64
 }
 
 func (a *histAcc) recordNs(ns int64) {
@@ -210,31 +242,18 @@ func (a *histAcc) recordNs(ns int64) {
 		return
 	}
 	a.sumNs += ns
-	a.buckets[clampIndex(bucketIndex(float64(ns)*1e-9))-minIndex]++
+	i := uint(bucketOf(float64(ns) * 1e-9))
+	c := a.chunks[i/chunkSize]
+	if c == nil {
+		c = a.makeChunk(i / chunkSize)
+	}
+	c[i%chunkSize]++
 }
 
-func (a *histAcc) add(b *histAcc) {
-	a.zero += b.zero
-	a.sumNs += b.sumNs
-	for i, n := range b.buckets {
-		a.buckets[i] += n
-	}
-}
-
-func (h *Histogram) addTo(a *histAcc) {
-	a.zero += h.zero.Load()
-	a.sumNs += h.sumNs.Load()
-	for i := range h.buckets {
-		a.buckets[i] += h.buckets[i].Load()
-	}
-}
-
-func (a *histAcc) count() uint64 {
-	n := a.zero
-	for _, c := range a.buckets {
-		n += c
-	}
-	return n
+func (a *histAcc) makeChunk(k uint) *[chunkSize]uint64 {
+	c := new([chunkSize]uint64)
+	a.chunks[k] = c
+	return c
 }
 
 // histSnap is a histogram read for a batch: the buckets from the first
@@ -248,26 +267,44 @@ type histSnap struct {
 	counts      []uint64
 }
 
-func (a *histAcc) snapshot() histSnap {
-	s := histSnap{zero: a.zero, count: a.count(), sum: float64(a.sumNs) * 1e-9, hasSum: true}
+// snapshot reads h, with a's counts added (a may be nil). Each of h's
+// buckets is read once, so that the count is the buckets' sum.
+func snapshot(h *Histogram, a *histAcc) histSnap {
+	var b [nBuckets]uint64 // on the stack: the exporter's goroutine
+	zero, sumNs := h.zero.Load(), h.sumNs.Load()
+	for k := range h.chunks {
+		if c := h.chunks[k].Load(); c != nil {
+			for j := range c {
+				b[k*chunkSize+j] = c[j].Load()
+			}
+		}
+	}
+	if a != nil {
+		zero, sumNs = zero+a.zero, sumNs+a.sumNs
+		for k, c := range a.chunks {
+			if c != nil {
+				for j, n := range c {
+					b[k*chunkSize+j] += n
+				}
+			}
+		}
+	}
+	s := histSnap{zero: zero, count: zero, sum: float64(sumNs) * 1e-9, hasSum: true}
 	first, last := -1, -1
-	for i, n := range a.buckets {
+	for i, n := range b {
 		if n != 0 {
 			if first < 0 {
 				first = i
 			}
 			last = i
+			s.count += n
 		}
 	}
 	if first >= 0 {
 		s.offset = int32(first + minIndex)
-		s.counts = append([]uint64(nil), a.buckets[first:last+1]...)
+		s.counts = append([]uint64(nil), b[first:last+1]...)
 	}
 	return s
 }
 
-func (h *Histogram) snapshot() histSnap {
-	var a histAcc
-	h.addTo(&a)
-	return a.snapshot()
-}
+func (h *Histogram) snapshot() histSnap { return snapshot(h, nil) }

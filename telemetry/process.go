@@ -108,7 +108,7 @@ func fromRuntime(rh *metrics.Float64Histogram) histSnap {
 		default:
 			v = math.Sqrt(lo * hi)
 		}
-		h.buckets[clampIndex(bucketIndex(v))-minIndex].Add(n)
+		h.bucket(bucketOf(v)).Add(n)
 	}
 	s := h.snapshot()
 	s.hasSum, s.sum = false, 0

@@ -47,26 +47,26 @@ type series struct {
 	gauge      Gauge
 	hist       *Histogram
 
-	mu      sync.Mutex            // guards funcs, shards and drained
-	funcs   map[*int]func() int64 // keyed by a pointer unique to each registration
-	shards  map[*Recorder]struct{}
+	// Under mu. Slices, not maps: most series have one or two of each,
+	// and a map costs a few hundred bytes however few it holds.
+	mu      sync.Mutex
+	funcs   []*seriesFunc
+	shards  []*Recorder
 	drained *histAcc // what the exporter took from its recorders' rings; made with the first Recorder
 }
+
+// seriesFunc is a function added to a series; its address tells it apart.
+type seriesFunc struct{ f func() int64 }
 
 // histogram reads the series' histogram, with what its recorders
 // published taken into it.
 func (s *series) histogram() histSnap {
-	var a histAcc
 	s.mu.Lock()
-	for r := range s.shards {
+	defer s.mu.Unlock()
+	for _, r := range s.shards {
 		r.drain()
 	}
-	s.hist.addTo(&a)
-	if s.drained != nil {
-		a.add(s.drained)
-	}
-	s.mu.Unlock()
-	return a.snapshot()
+	return snapshot(s.hist, s.drained)
 }
 
 func (s *series) value() int64 {
@@ -80,8 +80,8 @@ func (s *series) value() int64 {
 	default:
 		v = int64(s.ctr.Load())
 	}
-	for _, f := range s.funcs {
-		v += f()
+	for _, sf := range s.funcs {
+		v += sf.f()
 	}
 	s.mu.Unlock()
 	return v
@@ -197,19 +197,18 @@ func NewRecorder(name string, attrs ...Attr) (r *Recorder, remove func()) {
 	}
 	r.into = s.hist
 	s.mu.Lock()
-	if s.shards == nil {
-		s.shards = make(map[*Recorder]struct{})
+	if s.drained == nil {
 		s.drained = new(histAcc)
 	}
 	r.acc = s.drained
-	s.shards[r] = struct{}{}
+	s.shards = append(s.shards, r)
 	s.mu.Unlock()
 	var once sync.Once
 	return r, func() {
 		once.Do(func() {
 			s.mu.Lock()
 			defer s.mu.Unlock()
-			delete(s.shards, r)
+			s.shards = without(s.shards, r)
 			r.drain()
 		})
 	}
@@ -236,21 +235,17 @@ func addFunc(name, unit string, k kind, f func() int64, keep bool, attrs []Attr)
 	if s == nil || s.kind != k {
 		return func() {}
 	}
-	id := new(int)
+	sf := &seriesFunc{f}
 	s.mu.Lock()
-	if s.funcs == nil {
-		s.funcs = make(map[*int]func() int64)
-	}
-	s.funcs[id] = f
+	s.funcs = append(s.funcs, sf)
 	s.mu.Unlock()
 	var once sync.Once
 	return func() {
 		once.Do(func() {
 			s.mu.Lock()
-			delete(s.funcs, id)
-			if len(s.funcs) == 0 {
+			if s.funcs = without(s.funcs, sf); len(s.funcs) == 0 {
 				// A closed socket's series outlive it, to keep its
-				// totals: an empty map would stay live with them.
+				// totals: an empty slice would stay live with them.
 				s.funcs = nil
 			}
 			if keep {
@@ -259,4 +254,18 @@ func addFunc(name, unit string, k kind, f func() int64, keep bool, attrs []Attr)
 			s.mu.Unlock()
 		})
 	}
+}
+
+// without returns xs without x, in another order.
+func without[T comparable](xs []T, x T) []T {
+	for i, y := range xs {
+		if y == x {
+			last := len(xs) - 1
+			xs[i] = xs[last]
+			var zero T
+			xs[last] = zero
+			return xs[:last]
+		}
+	}
+	return xs
 }
