@@ -10,6 +10,7 @@ import (
 	"unsafe"
 
 	"github.com/zmqflow/zmqflow/actor"
+	"github.com/zmqflow/zmqflow/internal/oneframe"
 	"github.com/zmqflow/zmqflow/socket"
 )
 
@@ -192,7 +193,9 @@ func encodeBinary[T any](info *binaryInfo, v T) ([][]byte, error) {
 	case info.marshal:
 		return marshalBinary(v)
 	case info.plan != nil:
-		return [][]byte{info.plan.encode(make([]byte, 0, info.plan.size), unsafe.Pointer(&v))}, nil
+		m := oneframe.Make(info.plan.size)
+		m[0] = info.plan.encode(m[0][:0], unsafe.Pointer(&v))
+		return m, nil
 	}
 	b, err := binary.Append(nil, binary.LittleEndian, v)
 	if err != nil {

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/zmqflow/zmqflow/internal/oneframe"
 )
 
 // ZMTP 3 framing (RFC 23): a 64-byte greeting, then frames of a flags byte,
@@ -285,6 +287,16 @@ func (w *wire) readBuffered() Msg {
 		if flags&flagMore == 0 {
 			break
 		}
+	}
+	if frames == 1 { // the common case: the frame and its slice in one allocation
+		hlen, size := 2, int(buf[1])
+		if buf[0]&flagLong != 0 {
+			hlen, size = 9, int(binary.BigEndian.Uint64(buf[1:]))
+		}
+		m := Msg(oneframe.Make(size))
+		copy(m[0], buf[hlen:hlen+size])
+		w.rb.skip(i)
+		return m
 	}
 	m := make(Msg, frames)
 	bodies := make([]byte, b.payload)
