@@ -72,16 +72,19 @@
 // mailbox's lock, and for the sampled messages three clock reads and two
 // Recorder records (plain stores into a ring by the actor's goroutine
 // alone, published with one atomic store per batch of messages; the
-// bucketing is the exporter's). Records are lock-free and do not
-// allocate. Once an interval the exporter reads the registry and encodes
-// a batch (about 0.1 ms for a few dozen series). What profiling keeps
-// live is small (a Recorder is its 2 KB ring, a histogram series 3 KB of
-// buckets, and 3 KB more for what its Recorders published; the exporter keeps nothing of a batch it handed over, the
-// transport at most 4 batches): in a program whose live
-// heap is a few MB, well under the GC's 4 MB minimum goal, every
-// kilobyte kept live shortens the allocation between two GC cycles. The
-// benchmarks in bench_test.go and patterns' BenchmarkPipelineProfile
-// (which reports GC cycles per message) measure it.
+// bucketing is the exporter's). Records are lock-free, and allocate only
+// for the first value in a range of 32 buckets. Once an interval the
+// exporter reads the registry and encodes a batch (about 0.1 ms for a few
+// dozen series). What profiling keeps live is small, because in a program
+// whose live heap is a few MB, well under the GC's 4 MB minimum goal,
+// every kilobyte kept live shortens the allocation between two GC cycles:
+// a Recorder is its 1 KB ring; a histogram series holds only the chunks of
+// buckets its values fell in (about 1 KB for an actor's times), and as much
+// again for what its Recorders published; the exporter keeps nothing of a
+// batch it handed over, its transport at most 4 batches, and its socket
+// writes a batch without borrowing a large buffer. The benchmarks in
+// bench_test.go and patterns' BenchmarkPipelineProfile (which reports GC
+// cycles per message) measure it.
 //
 // Library code can add its own series: NewCounter, NewDuration, NewGauge,
 // NewHistogram and NewRecorder return process-wide instruments, shared by
