@@ -24,7 +24,11 @@ type cell[M any] struct {
 	feeds  []*feeder[M] // one per WithFeed
 	polled *feeder[M]   // the first that is a PolledFeed, if any
 	slots  sync.Pool    // Ask's reply slots, reused
-	polls  uint32       // messages polled, for the profiler's sample; the actor's goroutine only
+	// The actor's goroutine's: the messages polled so far, for the
+	// profiler's sample, and of the last poll, the count before it, the
+	// sample's mask and when it was polled (see timedPoll).
+	polls, pollBase, pollMask uint32
+	pollAt                    time.Duration
 
 	deadLetters, restarts atomic.Uint64
 
@@ -260,7 +264,7 @@ func (c *cell[M]) loop(ctx context.Context, b Behavior[M]) (exitKind, error) {
 		// beside the mailbox's wake-up when both are empty.
 		var polled []M
 		if fd := c.pollable(); fd != nil {
-			if batch, polled = c.poll(fd, batch); len(batch) == 0 && len(polled) == 0 {
+			if polled = c.poll(fd, maxBatch-len(batch)); len(batch) == 0 && len(polled) == 0 {
 				select {
 				case h := <-c.q.wake:
 					if h.ok { // handed over: see queue
@@ -292,7 +296,7 @@ func (c *cell[M]) loop(ctx context.Context, b Behavior[M]) (exitKind, error) {
 }
 
 // handleBatch hands b the messages taken from the mailbox, then those
-// polled from a feed (untimed: see poll), one at a time. end: the
+// polled from a feed, one at a time. end: the
 // incarnation ends, with kind and err; what b did not get is back in the
 // mailbox, or dead letters if it is closed.
 func (c *cell[M]) handleBatch(ctx context.Context, b Behavior[M], batch []envelope[M], polled []M) (kind exitKind, end bool, err error) {
@@ -339,10 +343,16 @@ func (c *cell[M]) receiveAll(ctx context.Context, b Behavior[M], batch []envelop
 			return stepHaltedBefore, nil
 		}
 		var err error
-		if k := *i; k < len(batch) {
-			err = c.handle(ctx, b, batch[k].msg, batch[k].at)
+		if k := *i; k >= len(batch) {
+			if j := k - len(batch); c.timedPoll(j) {
+				err = c.handleTimed(ctx, b, polled[j], c.pollAt)
+			} else {
+				err = b.Receive(ctx, polled[j])
+			}
+		} else if e := &batch[k]; e.at == 0 || c.timing == timeNone { // not timed, or not in the sample
+			err = b.Receive(ctx, e.msg)
 		} else {
-			err = b.Receive(ctx, polled[k-len(batch)])
+			err = c.handleTimed(ctx, b, e.msg, e.at)
 		}
 		if err != nil || c.q.halt.Load() {
 			if st, err := c.settle(c.message(batch, polled, *i), err); st != stepOn {
@@ -406,13 +416,10 @@ func (c *cell[M]) ended(st stepEnd, err error) (exitKind, bool, error) {
 	return exitFailed, true, err
 }
 
-// handle hands b the message m from the mailbox, told at at, timing it
-// for the observer when it is in the sample (at != 0). A timed message's
-// panic is recovered here, so that the observer hears of it with its time.
-func (c *cell[M]) handle(ctx context.Context, b Behavior[M], m M, at time.Duration) error {
-	if c.timing == timeNone || at == 0 { // not timed, or not in the sample
-		return b.Receive(ctx, m)
-	}
+// handleTimed hands b the message m, told at at, and times it for the
+// observer. Its panic is recovered here, so that the observer hears of it
+// with its time.
+func (c *cell[M]) handleTimed(ctx context.Context, b Behavior[M], m M, at time.Duration) error {
 	t0 := now()
 	err := receive(ctx, b, m)
 	t1 := now()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"runtime/debug"
-	"time"
 
 	"go.uber.org/zap"
 )
@@ -70,15 +69,13 @@ func (c *cell[M]) attach(fd *feeder[M]) bool {
 	return true
 }
 
-// poll takes what the polled feed has now, up to maxBatch messages with
-// those of batch. An actor that is not timed (NopObserver) handles them
-// where the feed put them, msgs, a buffer of fd's that it clears once they
-// are handled (see loop); a timed one gets them appended to batch as
-// envelopes, stamped as the queue stamps what is told.
-func (c *cell[M]) poll(fd *feeder[M], batch []envelope[M]) (_ []envelope[M], msgs []M) {
-	room := maxBatch - len(batch)
+// poll takes what the polled feed has now, up to room messages, into a
+// buffer of fd's that the actor clears once they are handled (see loop). They are handled where the feed put them,
+// not copied into envelopes: which of them are timed, and since when, is
+// kept in the cell (see timedPoll).
+func (c *cell[M]) poll(fd *feeder[M], room int) []M {
 	if room <= 0 {
-		return batch, nil
+		return nil
 	}
 	msgs, err := c.pollFeed(fd, room)
 	fd.polledBuf = msgs[:0]
@@ -89,24 +86,30 @@ func (c *cell[M]) poll(fd *feeder[M], batch []envelope[M]) (_ []envelope[M], msg
 			close(fd.done)
 		}
 	}
-	if c.timing == timeNone {
-		return batch, msgs
-	}
-	var at time.Duration
-	if c.timing == timeAll && len(msgs) > 0 {
-		at = now()
-	}
-	for _, m := range msgs {
-		e := envelope[M]{msg: m, at: at}
-		if c.timing == timeSample { // the profiler's sample, as the queue takes it
-			if c.polls++; c.polls&c.q.sampleMask.Load() == 0 {
-				e.at = now()
-			}
+	switch n := uint32(len(msgs)); {
+	case n == 0 || c.timing == timeNone:
+	case c.timing == timeAll:
+		c.pollAt = now()
+	default: // the profiler's sample, counted as the queue counts what is told
+		c.pollBase, c.pollMask = c.polls, c.q.sampleMask.Load()
+		if c.polls += n; n > c.pollMask || c.polls&^c.pollMask != c.pollBase&^c.pollMask {
+			c.pollAt = now() // one of them is in the sample
 		}
-		batch = append(batch, e)
 	}
-	clear(msgs)
-	return batch, nil
+	return msgs
+}
+
+// timedPoll says whether message j of the last poll is timed: all of them
+// for an observer, those in the sample for the profiler. They were polled
+// at c.pollAt.
+func (c *cell[M]) timedPoll(j int) bool {
+	switch c.timing {
+	case timeNone:
+		return false
+	case timeAll:
+		return true
+	}
+	return (c.pollBase+uint32(j)+1)&c.pollMask == 0
 }
 
 // pollFeed is the feed's Poll, its panic an error; recover is deferred in

@@ -11,6 +11,7 @@ import (
 
 	"github.com/zmqflow/zmqflow/actor"
 	"github.com/zmqflow/zmqflow/actor/actortest"
+	"github.com/zmqflow/zmqflow/telemetry"
 )
 
 // polledFeed is a PolledFeed over a slice, as a socket's queue is: push
@@ -300,5 +301,59 @@ func TestPolledFeedCloseDeadLettersTheRest(t *testing.T) {
 	a.Close()
 	if st := a.Stats(); st.DeadLetters != 6 || st.Handled != 4 {
 		t.Fatalf("after Close: %d dead letters, %d handled; want 6 (4..9), 4", st.DeadLetters, st.Handled)
+	}
+}
+
+// An observer hears of every message polled from a feed, with its times,
+// as of every message told: the polled ones are timed where the feed put
+// them, not copied into envelopes.
+func TestPolledFeedTimedByObserver(t *testing.T) {
+	f := newPolledFeed()
+	rec := actortest.NewRecorder()
+	a, err := actor.Spawn[int](context.Background(), actor.BehaviorFunc[int](func(context.Context, int) error { return nil }),
+		actor.WithName("timed"), actor.WithFeed(f), actor.WithObserver(rec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 300 // more than a batch
+	ms := make([]int, n)
+	for i := range ms {
+		ms[i] = i
+	}
+	f.push(ms...)
+	for range n {
+		if e := rec.Await(t, actortest.Handled, "timed", wait); e.Err != nil || e.Queued < 0 || e.Handling < 0 {
+			t.Fatalf("handled event %+v", e)
+		}
+	}
+	a.Close()
+	if got := rec.Count(actortest.Handled, "timed"); got != n {
+		t.Fatalf("%d handled events, want %d", got, n)
+	}
+}
+
+// A profiled actor fed by a polled feed times a sample of what it polls,
+// both timings of each, and counts every message.
+func TestProfiledPolledActor(t *testing.T) {
+	c := profile(t)
+	name := uniqueName(t)
+	f := newPolledFeed()
+	a, err := actor.Spawn[int](context.Background(), actor.BehaviorFunc[int](func(context.Context, int) error { return nil }),
+		actor.WithName(name), actor.WithFeed(f))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 500
+	ms := make([]int, n)
+	f.push(ms...)
+	awaitCond(t, "all handled", func() bool { return a.Stats().Handled == n })
+	a.Close()
+	got := lastFigures(t, c)
+	if m := got[actorKey(telemetry.MetricActorMessages, name, telemetry.AttrDirection+"=in")]; m != n {
+		t.Errorf("%v messages in, want %d", m, n)
+	}
+	h, q := got[actorKey(telemetry.MetricActorHandling, name)], got[actorKey(telemetry.MetricActorQueueing, name)]
+	if h < 1 || h > n || h != q {
+		t.Errorf("%v handling and %v queueing times of %d messages", h, q, n)
 	}
 }
