@@ -296,9 +296,9 @@ func (c *cell[M]) loop(ctx context.Context, b Behavior[M]) (exitKind, error) {
 }
 
 // handleBatch hands b the messages taken from the mailbox, then those
-// polled from a feed, one at a time. end: the
-// incarnation ends, with kind and err; what b did not get is back in the
-// mailbox, or dead letters if it is closed.
+// polled from a feed, one at a time. end: the incarnation ends, with kind
+// and err; what b did not get is back in the mailbox, or dead letters if
+// it is closed.
 func (c *cell[M]) handleBatch(ctx context.Context, b Behavior[M], batch []envelope[M], polled []M) (kind exitKind, end bool, err error) {
 	i := 0
 	st, err := c.receiveAll(ctx, b, batch, polled, &i)

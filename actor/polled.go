@@ -70,9 +70,10 @@ func (c *cell[M]) attach(fd *feeder[M]) bool {
 }
 
 // poll takes what the polled feed has now, up to room messages, into a
-// buffer of fd's that the actor clears once they are handled (see loop). They are handled where the feed put them,
-// not copied into envelopes: which of them are timed, and since when, is
-// kept in the cell (see timedPoll).
+// buffer of fd's that the actor clears once they are handled (see loop).
+// They are handled where the feed put them, not copied into envelopes:
+// which of them are timed, and since when, the cell keeps (see
+// timedPoll).
 func (c *cell[M]) poll(fd *feeder[M], room int) []M {
 	if room <= 0 {
 		return nil
