@@ -49,6 +49,7 @@ func newConn(s *Socket, p *pipe, nc net.Conn, w *wire, zc *zmq4.Conn) *conn {
 	if sc, ok := nc.(syscall.Conn); ok && w.curve == nil && !s.opts.conflate {
 		c.wrc, _ = sc.SyscallConn()
 	}
+	w.wb.lone = s.loneWrites
 	return c
 }
 
@@ -198,7 +199,6 @@ func (c *conn) write() error {
 		c.wmu.Unlock()
 	}()
 	out := c.p.out
-	c.w.wb.lone = c.s.loneWrites
 	for {
 		m, ok := out.get()
 		if !ok {

@@ -31,11 +31,13 @@
 // message frames itself, which saves zmq4's allocations and a second parse
 // of every header. ZMTP commands never reach the application; a PING is
 // answered with a PONG.
+//
 // On Linux an ipc connection is watched for input by an epoll instance of its
 // own rather than directly by Go's poller: a unix socket reports room to
 // write each time its peer reads, and in a conversation those reports would
 // wake the process once per message for nothing. Such a connection holds
 // three file descriptors.
+//
 // inproc connections pass messages straight into the peer's receive queue,
 // without ZMTP and without a size limit.
 //
@@ -89,9 +91,10 @@
 // over a list of PollItem, or Readable, a channel for a select among other
 // cases; TryRecv and TrySend then receive or send without waiting
 // (ErrWouldBlock if they would), and TryRecvBatch takes what is queued, up
-// to a number, under one lock for a socket with one peer. Readiness is level-triggered and worked out
-// from the queues at each call: a message stays queued until a receive
-// takes it, so a select that picks another case loses nothing. PollIn is a
+// to a number, under one lock for a socket with one peer. Readiness is
+// level-triggered and worked out from the queues at each call: a message
+// stays queued until a receive takes it, so a select that picks another
+// case loses nothing. PollIn is a
 // message to receive (SUB: one it subscribed to; REQ: while it awaits its
 // reply; REP: while it owes none); PollOut a Send that would not block. A
 // closed socket is ready for both, and its TryRecv and TrySend return
