@@ -119,13 +119,14 @@ func (a *abandoned) Unwrap() error { return a.reason }
 func Ask[Q, R any](ctx context.Context, ref Ref[Request[Q, R]], q Q) (R, error) {
 	// AskWith's body without its wrap: a call through a generic func
 	// value is a measurable part of an in-process round trip.
-	if err := ctx.Err(); err != nil {
+	done := ctx.Done()
+	if ended(done) {
 		var zero R
-		return zero, notDelivered(ref.Name(), err)
+		return zero, notDelivered(ref.Name(), ctx.Err())
 	}
 	c := ref.local()
 	slot := getSlot[Request[Q, R], R](c)
-	return ask(ctx, ref, c, slot, Request[Q, R]{Query: q, slot: slot, gen: slot.state.Load()})
+	return ask(ctx, done, ref, c, slot, Request[Q, R]{Query: q, slot: slot, gen: slot.state.Load()})
 }
 
 // AskWith is Ask to an actor whose message type M is not Request[Q, R] but
@@ -133,15 +134,30 @@ func Ask[Q, R any](ctx context.Context, ref Ref[Request[Q, R]], q Q) (R, error) 
 // the message must be the Request itself (M an interface type) or a struct
 // that embeds it; otherwise such a request ends in ErrAskTimeout.
 func AskWith[M, Q, R any](ctx context.Context, ref Ref[M], q Q, wrap func(Request[Q, R]) M) (R, error) {
-	if err := ctx.Err(); err != nil {
+	done := ctx.Done()
+	if ended(done) {
 		// Not sent: a request whose asker has already given up would be
 		// work for nothing, and its reply would race the ended ctx.
 		var zero R
-		return zero, notDelivered(ref.Name(), err)
+		return zero, notDelivered(ref.Name(), ctx.Err())
 	}
 	c := ref.local()
 	slot := getSlot[M, R](c)
-	return ask(ctx, ref, c, slot, wrap(Request[Q, R]{Query: q, slot: slot, gen: slot.state.Load()}))
+	return ask(ctx, done, ref, c, slot, wrap(Request[Q, R]{Query: q, slot: slot, gen: slot.state.Load()}))
+}
+
+// ended says whether done, a ctx's Done channel, is closed: cheaper than
+// ctx.Err, which may take a lock, and free for a ctx that never ends (nil).
+func ended(done <-chan struct{}) bool {
+	if done == nil {
+		return false
+	}
+	select {
+	case <-done:
+		return true
+	default:
+		return false
+	}
 }
 
 func notDelivered(name string, err error) error {
@@ -149,8 +165,8 @@ func notDelivered(name string, err error) error {
 }
 
 // ask tells m, which holds a Request on slot, to ref (whose cell is c, or
-// nil) and waits for the reply in slot.
-func ask[M, R any](ctx context.Context, ref Ref[M], c *cell[M], slot *replySlot[R], m M) (R, error) {
+// nil) and waits for the reply in slot, or for done, ctx's Done.
+func ask[M, R any](ctx context.Context, done <-chan struct{}, ref Ref[M], c *cell[M], slot *replySlot[R], m M) (R, error) {
 	var zero R
 	var err error
 	if c != nil {
@@ -164,7 +180,7 @@ func ask[M, R any](ctx context.Context, ref Ref[M], c *cell[M], slot *replySlot[
 		return zero, notDelivered(ref.Name(), err)
 	}
 	var rep reply[R]
-	if done := ctx.Done(); done == nil {
+	if done == nil {
 		rep = <-slot.ch // no deadline: a plain receive is cheaper than a select
 	} else {
 		select {

@@ -35,13 +35,14 @@ func BenchmarkAskPath(b *testing.B) {
 			}
 			// The actor, as loop.
 			h := <-c.q.wake
+			c.q.woke()
 			batch = append(batch[:0], h.e)
 			if _, end, err := c.handleBatch(ctx, beh, batch, nil); end {
 				b.Fatal(err)
 			}
 			clear(batch)
-			if batch, _ = c.q.take(batch[:0]); len(batch) != 0 {
-				b.Fatal("not empty")
+			if !c.q.sleepHanded() {
+				b.Fatal("not asleep again")
 			}
 			// The asker again.
 			rep := <-slot.ch

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/zmqflow/zmqflow/actor"
 )
@@ -154,5 +156,79 @@ func TestAskCancelledWhileWaiting(t *testing.T) {
 		if err != nil || got != 2*i {
 			t.Fatalf("Ask %d after a cancelled one = %d, %v; want %d", i, got, err, 2*i)
 		}
+	}
+}
+
+// Messages handed over to an idle actor, and its return to sleep without
+// the lock, race a Bounded(1) mailbox's senders and the child's restarts:
+// every message is received once, in its sender's order, and none is lost
+// across a restart, whether it was handed over, in the ring, or in hand.
+func TestHandOverRacesRestarts(t *testing.T) {
+	const senders, per, failEvery = 4, 1500, 97
+	type msg struct{ sender, seq int }
+	var mu sync.Mutex
+	got := make([][]int, senders) // the seqs each sender's messages came in
+	child := actor.NewChild("flaky", func() actor.Behavior[msg] {
+		return actor.BehaviorFunc[msg](func(_ context.Context, m msg) error {
+			mu.Lock()
+			got[m.sender] = append(got[m.sender], m.seq)
+			mu.Unlock()
+			if m.seq%failEvery == 0 {
+				return errCrash // restarted; the message is not received again
+			}
+			return nil
+		})
+	}, actor.WithMailbox(actor.Bounded(1)))
+	sup, err := actor.Supervise(ctx, actor.OneForOne, []actor.ChildSpec{child},
+		actor.WithIntensity(1000, time.Minute), actor.WithBackoff(0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sup.Close()
+	ref := child.Ref()
+	var wg sync.WaitGroup
+	errs := make(chan error, senders)
+	for s := range senders {
+		wg.Go(func() {
+			for seq := 1; seq <= per; seq++ {
+				if err := ref.Tell(ctx, msg{s, seq}); err != nil {
+					errs <- fmt.Errorf("sender %d: Tell %d: %w", s, seq, err)
+					return
+				}
+				if s%2 == 0 && seq%3 == 0 {
+					// Let the actor fall idle now and then, so that the
+					// next message is handed over.
+					for deadline := time.Now().Add(wait); ref.Stats().Queued > 0; runtime.Gosched() {
+						if time.Now().After(deadline) {
+							errs <- fmt.Errorf("sender %d: the mailbox never emptied", s)
+							return
+						}
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if err := sup.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for s, seqs := range got {
+		if len(seqs) != per {
+			t.Errorf("sender %d: %d messages received, want %d", s, len(seqs), per)
+		}
+		for i, seq := range seqs {
+			if seq != i+1 {
+				t.Fatalf("sender %d: message %d received as %d: lost, repeated or out of order", s, i+1, seq)
+			}
+		}
+	}
+	if st := ref.Stats(); st.DeadLetters != 0 || st.Restarts == 0 {
+		t.Fatalf("stats %+v: want no dead letters, some restarts", st)
 	}
 }

@@ -198,7 +198,7 @@ func (c *cell[M]) run(ctx context.Context, b Behavior[M], started func(error)) (
 	}
 	started(nil)
 	kind, err := c.loop(ctx, b)
-	c.q.count()
+	c.deadLetterAll(c.q.retire())
 	return c.finish(b, kind, err)
 }
 
@@ -251,15 +251,24 @@ func (c *cell[M]) finish(b Behavior[M], kind exitKind, err error) (exitKind, err
 
 func (c *cell[M]) loop(ctx context.Context, b Behavior[M]) (exitKind, error) {
 	var batch []envelope[M] // grows to the batches the actor gets
+	handed := false         // the last batch was a message handed over, alone
 	for {
-		var done bool
-		batch, done = c.q.take(batch[:0])
-		if done {
-			if c.q.halt.Load() {
-				return exitHalted, nil
+		// After a handed message, the actor goes back to sleep without
+		// the mailbox's lock if nothing else came meanwhile; an actor
+		// with a polled feed polls it first.
+		batch = batch[:0]
+		if !handed || c.polled != nil || !c.q.sleepHanded() {
+			var done bool
+			batch, done = c.q.take(batch)
+			if done {
+				c.deadLetterAll(batch) // a handed message, the mailbox closed
+				if c.q.halt.Load() {
+					return exitHalted, nil
+				}
+				return exitDrained, nil
 			}
-			return exitDrained, nil
 		}
+		handed = false
 		// A polled feed's messages after the mailbox's, and its readiness
 		// beside the mailbox's wake-up when both are empty.
 		var polled []M
@@ -267,21 +276,24 @@ func (c *cell[M]) loop(ctx context.Context, b Behavior[M]) (exitKind, error) {
 			if polled = c.poll(fd, maxBatch-len(batch)); len(batch) == 0 && len(polled) == 0 {
 				select {
 				case h := <-c.q.wake:
-					if h.ok { // handed over: see queue
-						batch = append(batch, h.e)
-						break
+					c.q.woke()
+					if !h.ok {
+						continue
 					}
-					continue
+					batch = append(batch, h.e) // handed over: see queue
+					handed = true
 				case <-fd.polledFeed.Ready():
 					continue
 				}
 			}
 		} else if len(batch) == 0 {
 			h := <-c.q.wake
+			c.q.woke()
 			if !h.ok {
 				continue
 			}
 			batch = append(batch, h.e) // handed over: see queue
+			handed = true
 		}
 		kind, end, err := c.handleBatch(ctx, b, batch, polled)
 		clear(batch) // let the handled messages go

@@ -65,7 +65,7 @@ func (c *cell[M]) attach(fd *feeder[M]) bool {
 		return false
 	}
 	fd.polling.Store(true)
-	c.q.signal() // the actor may be waiting for its mailbox only
+	c.q.nudge() // the actor may be waiting for its mailbox only
 	return true
 }
 

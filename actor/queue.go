@@ -31,30 +31,41 @@ const maxBatch = 128
 
 // queue is the mailbox proper: a ring under a mutex, many senders, one
 // receiver (the actor's goroutine), which sleeps on wake when it is empty.
+//
 // The first message told to a sleeping receiver is handed over in its
-// wake-up instead of going through the ring: the receiver starts on it
-// without taking the lock, which halves the lock round trips of a
-// request-reply exchange (Ask). A handed message counts as taken (inHand);
-// whatever is put after it goes to the ring, so it is always the oldest.
+// wake-up instead of going through the ring, and without the lock: the
+// receiver starts on it at once, and when it has handled it and nothing
+// else came, goes back to sleep without the lock too. A request-reply
+// exchange (Ask) takes no lock at all. Who may do what is kept in one
+// word, rs (see the r* states): its low bits say whether the receiver is
+// awake, asleep or handling a handed message, and the rest count the
+// messages it handled. Whoever moves it from asleep owns the wake-up, and
+// sends it at once: one wake-up per sleep, so wake (capacity 1) never
+// blocks its sender. A put to the ring, a close or a halt moves it from
+// handed to awake, so that the receiver looks at the mailbox before it
+// sleeps again. A handed message is always the oldest: the receiver sleeps
+// only on an empty ring, and a put to the ring wakes it.
+//
 // Senders blocked on a full Bounded mailbox sleep on space, a channel that is
 // closed (and replaced) to wake them all.
 type queue[M any] struct {
-	mu       sync.Mutex
-	ring     []envelope[M]
-	head, n  int
-	size     int // capacity; 0 for Unbounded
-	policy   policy
-	inHand   int // Bounded: taken in the current batch, counted until the next take
-	state    qstate
-	halt     atomic.Bool // written under mu; the receiver polls it between messages
-	sleeping bool
-	wake     chan handoff[M] // capacity 1: the receiver's alarm, with a message or not
-	waiters  int
-	space    chan struct{}
-	// handled counts the messages the receiver handled, under mu: it adds
-	// the ones of a batch (pending, its own) at its next take, which holds
-	// mu anyway, so that counting costs no atomic operation of its own.
-	handled, pending uint64
+	mu      sync.Mutex
+	ring    []envelope[M]
+	head, n int
+	size    int // capacity; 0 for Unbounded
+	policy  policy
+	inHand  int // Bounded: taken in the current batch, counted until the next take
+	state   qstate
+	halt    atomic.Bool // written under mu; the receiver polls it between messages
+	rs      atomic.Uint64
+	wake    chan handoff[M] // capacity 1: the receiver's alarm, with a message or not
+	waiters int
+	space   chan struct{}
+	// The receiver's own: the messages it handled since it last counted
+	// them into rs (at a take, or going back to sleep), and whether it
+	// went to sleep and has not received its wake-up yet.
+	pending   uint64
+	awaitWake bool
 	// When profiled: a sample of the messages put is stamped here, under
 	// mu, where counting them is free, and a sample of the waits for room
 	// is timed into blocked, in nanoseconds. sampleMask+1 is the sampling
@@ -64,6 +75,16 @@ type queue[M any] struct {
 	sampleMask  atomic.Uint32
 	blocked     *telemetry.Counter
 }
+
+// The receiver's states, the low bits of rs; the rest of rs counts the
+// messages it handled, in units of rOne.
+const (
+	rAwake  = 0 // taking or handling messages, or not running
+	rAsleep = 1 // found the mailbox empty, and waits on wake
+	rHanded = 2 // woken with a message handed over, and handling it
+	rMask   = 3
+	rOne    = 4
+)
 
 func newQueue[M any](m Mailbox) *queue[M] {
 	m = m.normal()
@@ -76,7 +97,18 @@ func newQueue[M any](m Mailbox) *queue[M] {
 	return q
 }
 
-func (q *queue[M]) full() bool { return q.size > 0 && q.n+q.inHand >= q.size }
+// held counts the messages the mailbox holds: waiting, taken in the
+// current batch, and handed over (Bounded: a dropping mailbox gives one
+// message at a time and does not count it). The caller holds mu.
+func (q *queue[M]) held() int {
+	k := q.n + q.inHand
+	if q.policy == policyBounded && q.rs.Load()&rMask == rHanded {
+		k++
+	}
+	return k
+}
+
+func (q *queue[M]) full() bool { return q.size > 0 && q.held() >= q.size }
 
 // handoff is a wake-up, carrying the message that woke the receiver when
 // ok (see queue).
@@ -85,42 +117,88 @@ type handoff[M any] struct {
 	ok bool
 }
 
-// signal wakes the receiver if it sleeps; a wake-up already pending will do.
-func (q *queue[M]) signal() {
-	select {
-	case q.wake <- handoff[M]{}:
-	default:
-	}
-}
-
-// hand gives e to the sleeping receiver with its wake-up; the caller holds
-// mu, has checked for room and found the receiver sleeping, so the ring is
-// empty. It fails only when a stale wake-up is pending: then e goes in the
-// ring, which the receiver, woken, reads.
+// hand gives e to the receiver with its wake-up if it sleeps, and reports
+// whether it did. The mailbox is empty then, and open: the receiver sleeps
+// only on an empty ring, and a put, a close or a drain would have woken
+// it. So it needs no lock, and a profiled mailbox, which stamps its sample
+// under the lock, is the only one whose senders take it first.
 func (q *queue[M]) hand(e envelope[M]) bool {
-	select {
-	case q.wake <- handoff[M]{e, true}:
-	default:
+	w := q.rs.Load()
+	if w&rMask != rAsleep || !q.rs.CompareAndSwap(w, w&^rMask|rHanded) {
 		return false
 	}
-	q.sleeping = false
-	if q.policy == policyBounded {
-		q.inHand = 1
-	}
+	q.wake <- handoff[M]{e, true}
 	return true
 }
 
-// takeHanded returns a message handed over that the receiver has not
-// received from wake: it waited on something else too (a polled feed) or
-// was woken by a stale wake-up first. It comes before all the ring holds.
-// The caller holds mu.
-func (q *queue[M]) takeHanded() (envelope[M], bool) {
-	select {
-	case h := <-q.wake:
-		return h.e, h.ok
-	default:
+// rouse makes the receiver look at the mailbox before it sleeps again: one
+// asleep is woken with a plain wake-up; one handling a handed message is
+// made to take the lock when it is done, and the message counts as taken
+// (inHand) until then. The caller holds mu and has changed what the
+// receiver must see: a message in the ring, a close, a halt, a sender
+// waiting for room.
+func (q *queue[M]) rouse() {
+	for {
+		w := q.rs.Load()
+		switch w & rMask {
+		case rAwake:
+			return
+		case rAsleep:
+			if q.rs.CompareAndSwap(w, w&^rMask) {
+				q.wake <- handoff[M]{}
+				return
+			}
+		case rHanded:
+			if q.rs.CompareAndSwap(w, w&^rMask) {
+				if q.policy == policyBounded {
+					q.inHand = 1
+				}
+				return
+			}
+		}
+	}
+}
+
+// nudge wakes the receiver if it sleeps: something other than its mailbox
+// has work for it (a polled feed attached).
+func (q *queue[M]) nudge() {
+	q.mu.Lock()
+	q.rouse()
+	q.mu.Unlock()
+}
+
+// wakeUp settles the receiver's last sleep when it did not receive its
+// wake-up (a polled feed woke it, or it was halted): it moves itself from
+// asleep to awake, or, when someone did so first, receives the wake-up
+// they send at once. It returns a message handed over in it.
+func (q *queue[M]) wakeUp() (envelope[M], bool) {
+	if !q.awaitWake {
 		return envelope[M]{}, false
 	}
+	q.awaitWake = false
+	if w := q.rs.Load(); w&rMask == rAsleep && q.rs.CompareAndSwap(w, w&^rMask) {
+		return envelope[M]{}, false
+	}
+	h := <-q.wake
+	return h.e, h.ok
+}
+
+// woke records that the receiver received its wake-up from wake.
+func (q *queue[M]) woke() { q.awaitWake = false }
+
+// sleepHanded puts the receiver back to sleep, without the lock, after it
+// handled a message handed over, and reports whether it did: not if
+// anything was put, closed or halted since the hand-over (rouse moved it
+// from handed to awake), and then the receiver must take. The receiver
+// then waits on wake.
+func (q *queue[M]) sleepHanded() bool {
+	w := q.rs.Load()
+	if w&rMask != rHanded || !q.rs.CompareAndSwap(w, (w&^rMask+q.pending*rOne)|rAsleep) {
+		return false
+	}
+	q.pending = 0
+	q.awaitWake = true
+	return true
 }
 
 func (q *queue[M]) broadcast() {
@@ -145,7 +223,7 @@ func (q *queue[M]) putBack(e envelope[M]) {
 			e.at = now()
 		}
 	}
-	if q.sleeping && q.n == 0 && q.hand(e) {
+	if q.n == 0 && q.hand(e) {
 		return
 	}
 	if q.n == len(q.ring) {
@@ -157,10 +235,7 @@ func (q *queue[M]) putBack(e envelope[M]) {
 	}
 	q.ring[i] = e
 	q.n++
-	if q.sleeping {
-		q.sleeping = false
-		q.signal()
-	}
+	q.rouse()
 }
 
 func (q *queue[M]) popFront() envelope[M] {
@@ -179,6 +254,9 @@ func (q *queue[M]) popFront() envelope[M] {
 // ErrMailboxFull when a Bounded mailbox is full and block is false, and
 // ctx.Err() when ctx ended while it waited for room.
 func (q *queue[M]) push(ctx context.Context, e envelope[M], block bool) (victim envelope[M], dropped bool, err error) {
+	if !q.sample && q.hand(e) {
+		return victim, false, nil
+	}
 	q.mu.Lock()
 	for {
 		if q.state != qOpen {
@@ -226,6 +304,7 @@ func (q *queue[M]) awaitSpace(ctx context.Context) error {
 		}
 	}
 	q.waiters++
+	q.rouse() // the receiver must make room before it sleeps again
 	space := q.space
 	q.mu.Unlock()
 	select {
@@ -282,26 +361,32 @@ func (q *queue[M]) pushAll(ctx context.Context, es []envelope[M]) (n int, droppe
 }
 
 // take appends up to maxBatch waiting messages to dst (one, for a dropping
-// mailbox). done tells the receiver to return: it was halted or closed, or
-// the mailbox is draining and empty. An empty batch that is not done means
-// the receiver must wait on q.wake.
+// mailbox), a message handed over and not received first. done tells the
+// receiver to return: it was halted or closed (dst holds a handed message
+// of a closed mailbox, to dead-letter), or the mailbox is draining and
+// empty. An empty batch that is not done means the receiver must wait on
+// q.wake: it sleeps.
 func (q *queue[M]) take(dst []envelope[M]) (batch []envelope[M], done bool) {
 	q.mu.Lock()
-	q.handled += q.pending
+	k := 0
+	if e, ok := q.wakeUp(); ok {
+		dst = append(dst, e)
+		k = 1
+	}
+	// Awake or handed: only the receiver changes rs now (see rouse), and
+	// it counts what it handled.
+	rs := q.rs.Load()&^rMask + q.pending*rOne
 	q.pending = 0
 	q.inHand = 0
-	q.sleeping = false
 	if q.halt.Load() || q.state == qClosed {
-		// A message handed over and not received stays in wake, for
-		// the next receiver (a restart) or for close to dead-letter.
+		if k == 1 && q.state != qClosed { // for the next receiver
+			q.pushFront(dst[len(dst)-1])
+			dst = dst[:len(dst)-1]
+		}
+		q.rs.Store(rs)
 		q.broadcast()
 		q.mu.Unlock()
 		return dst, true
-	}
-	k := 0
-	if e, ok := q.takeHanded(); ok {
-		dst = append(dst, e)
-		k = 1
 	}
 	limit := maxBatch
 	if q.policy == policyDropNewest || q.policy == policyDropOldest {
@@ -316,13 +401,29 @@ func (q *queue[M]) take(dst []envelope[M]) (batch []envelope[M], done bool) {
 	q.broadcast()
 	if k == 0 {
 		if q.state == qDraining {
+			q.rs.Store(rs)
 			q.mu.Unlock()
 			return dst, true
 		}
-		q.sleeping = true
+		rs |= rAsleep
+		q.awaitWake = true
 	}
+	q.rs.Store(rs)
 	q.mu.Unlock()
 	return dst, false
+}
+
+// pushFront puts e before what the ring holds; the caller holds mu.
+func (q *queue[M]) pushFront(e envelope[M]) {
+	if q.n == len(q.ring) {
+		q.grow()
+	}
+	q.head--
+	if q.head < 0 {
+		q.head = len(q.ring) - 1
+	}
+	q.ring[q.head] = e
+	q.n++
 }
 
 // requeue puts messages the receiver took and did not handle back in front,
@@ -336,16 +437,30 @@ func (q *queue[M]) requeue(es []envelope[M]) []envelope[M] {
 		return es
 	}
 	for i := len(es) - 1; i >= 0; i-- {
-		if q.n == len(q.ring) {
-			q.grow()
-		}
-		q.head--
-		if q.head < 0 {
-			q.head = len(q.ring) - 1
-		}
-		q.ring[q.head] = es[i]
-		q.n++
+		q.pushFront(es[i])
 	}
+	return nil
+}
+
+// retire ends the receiver's turn, when its loop returns: what it handled
+// is counted, and it is left awake, so that no message is handed over to
+// a receiver that is gone (the next one, after a restart, takes what the
+// ring holds). A message handed over that it did not receive goes back in
+// front, or, when the mailbox is closed, is returned for the caller to
+// dead-letter.
+func (q *queue[M]) retire() []envelope[M] {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	e, ok := q.wakeUp()
+	q.rs.Store(q.rs.Load()&^rMask + q.pending*rOne)
+	q.pending = 0
+	switch {
+	case !ok:
+		return nil
+	case q.state == qClosed:
+		return []envelope[M]{e}
+	}
+	q.pushFront(e)
 	return nil
 }
 
@@ -356,29 +471,25 @@ func (q *queue[M]) drain() {
 	if q.state == qOpen {
 		q.state = qDraining
 	}
-	q.sleeping = false
 	q.broadcast()
-	q.signal()
+	q.rouse()
 	q.mu.Unlock()
 }
 
 // close stops accepting messages and halts the receiver after its current
-// message. It returns what was waiting, for the caller to dead-letter.
+// message. It returns what was waiting, for the caller to dead-letter; a
+// message handed over and not handled the receiver dead-letters itself.
 func (q *queue[M]) close() []envelope[M] {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.state = qClosed
 	q.halt.Store(true)
-	q.sleeping = false
 	var left []envelope[M]
-	if e, ok := q.takeHanded(); ok { // the receiver will not see it now
-		left = append(left, e)
-	}
 	for q.n > 0 {
 		left = append(left, q.popFront())
 	}
 	q.broadcast()
-	q.signal()
+	q.rouse()
 	return left
 }
 
@@ -387,8 +498,7 @@ func (q *queue[M]) close() []envelope[M] {
 func (q *queue[M]) stopReceiver() {
 	q.mu.Lock()
 	q.halt.Store(true)
-	q.sleeping = false
-	q.signal()
+	q.rouse()
 	q.mu.Unlock()
 }
 
@@ -404,22 +514,9 @@ func (q *queue[M]) resume() {
 func (q *queue[M]) len() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return q.n + q.inHand
-}
-
-// count adds the receiver's pending count of handled messages; the
-// receiver calls it when it returns, having no next take.
-func (q *queue[M]) count() {
-	q.mu.Lock()
-	q.handled += q.pending
-	q.pending = 0
-	q.mu.Unlock()
+	return q.held()
 }
 
 // handledCount returns the number of messages handled, as of the
-// receiver's last take.
-func (q *queue[M]) handledCount() uint64 {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.handled
-}
+// receiver's last take, or its last return to sleep.
+func (q *queue[M]) handledCount() uint64 { return q.rs.Load() / rOne }

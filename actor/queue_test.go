@@ -3,6 +3,7 @@ package actor
 import (
 	"context"
 	"errors"
+	"runtime"
 	"slices"
 	"testing"
 )
@@ -22,10 +23,25 @@ func qMsgs(es []envelope[int]) []int {
 func sleepingQueue(t *testing.T, m Mailbox) *queue[int] {
 	t.Helper()
 	q := newQueue[int](m)
-	if batch, done := q.take(nil); len(batch) != 0 || done || !q.sleeping {
-		t.Fatalf("take of an empty queue = %v, %v; sleeping %v", batch, done, q.sleeping)
+	if batch, done := q.take(nil); len(batch) != 0 || done || !asleep(q) {
+		t.Fatalf("take of an empty queue = %v, %v; asleep %v", batch, done, asleep(q))
 	}
 	return q
+}
+
+func asleep(q *queue[int]) bool { return q.rs.Load()&rMask == rAsleep }
+
+// awaken is the receiver's wait on wake, which must have a wake-up.
+func awaken(t *testing.T, q *queue[int]) handoff[int] {
+	t.Helper()
+	select {
+	case h := <-q.wake:
+		q.woke()
+		return h
+	default:
+		t.Fatal("no wake-up")
+		return handoff[int]{}
+	}
 }
 
 func qPush(t *testing.T, q *queue[int], m int) {
@@ -45,7 +61,7 @@ func TestQueueHandsFirstMessageToSleepingReceiver(t *testing.T) {
 	if _, _, err := q.push(context.Background(), envelope[int]{msg: 4}, false); !errors.Is(err, ErrMailboxFull) {
 		t.Fatalf("push to a mailbox full with the handed message counted = %v", err)
 	}
-	h := <-q.wake
+	h := awaken(t, q)
 	if !h.ok || h.e.msg != 1 {
 		t.Fatalf("wake-up = %+v, want message 1 handed over", h)
 	}
@@ -70,54 +86,145 @@ func TestQueueTakesUnreceivedHandedMessageFirst(t *testing.T) {
 	}
 }
 
-// A stale wake-up pending (a signal the receiver has not received yet) makes
-// the hand-over fail: the message goes in the ring, and is not lost.
-func TestQueueHandOverFallsBackToRing(t *testing.T) {
-	q := sleepingQueue(t, Unbounded())
-	q.signal() // stale, as a polled feed's attach sends
-	qPush(t, q, 1)
-	if h := <-q.wake; h.ok {
-		t.Fatalf("wake-up carries %d; want a plain one", h.e.msg)
-	}
-	if batch, _ := q.take(nil); !slices.Equal(qMsgs(batch), []int{1}) {
-		t.Fatalf("take = %v, want [1]", qMsgs(batch))
+// A receiver that handled a handed message goes back to sleep without the
+// lock, and the next message is handed over again, its count published.
+func TestQueueSleepsAgainAfterHandedMessage(t *testing.T) {
+	q := sleepingQueue(t, Bounded(1))
+	for i := range 3 {
+		qPush(t, q, i)
+		if h := awaken(t, q); !h.ok || h.e.msg != i {
+			t.Fatalf("wake-up %d = %+v, want message %d handed over", i, h, i)
+		}
+		q.pending++ // handled
+		if !q.sleepHanded() || !asleep(q) {
+			t.Fatalf("message %d: not asleep again after it", i)
+		}
+		if n := q.handledCount(); n != uint64(i+1) {
+			t.Fatalf("handled %d after message %d, want %d", n, i, i+1)
+		}
 	}
 }
 
-// Close returns a handed message the receiver has not received, with the
-// rest, for dead-lettering.
-func TestQueueCloseReturnsHandedMessage(t *testing.T) {
+// A message put while the receiver handles a handed one goes to the ring,
+// after it, and the receiver must take it before it sleeps again.
+func TestQueuePutWhileHandledKeepsReceiverAwake(t *testing.T) {
+	q := sleepingQueue(t, Unbounded())
+	qPush(t, q, 1)
+	if h := awaken(t, q); !h.ok || h.e.msg != 1 {
+		t.Fatalf("wake-up = %+v, want message 1", h)
+	}
+	qPush(t, q, 2)
+	if q.sleepHanded() {
+		t.Fatal("went back to sleep with a message in the ring")
+	}
+	if batch, done := q.take(nil); done || !slices.Equal(qMsgs(batch), []int{2}) {
+		t.Fatalf("take = %v, %v; want [2]", qMsgs(batch), done)
+	}
+}
+
+// A Bounded mailbox counts the handed message while it is handled: a
+// sender waits for room, and the receiver, made to take rather than sleep,
+// lets it in.
+func TestQueueHandedMessageTakesRoom(t *testing.T) {
+	q := sleepingQueue(t, Bounded(1))
+	qPush(t, q, 1)
+	awaken(t, q)
+	if _, _, err := q.push(context.Background(), envelope[int]{msg: 2}, false); !errors.Is(err, ErrMailboxFull) {
+		t.Fatalf("push beside the handed message = %v, want ErrMailboxFull", err)
+	}
+	pushed := make(chan error, 1)
+	go func() {
+		_, _, err := q.push(context.Background(), envelope[int]{msg: 2}, true)
+		pushed <- err
+	}()
+	// The waiting sender stops the receiver from sleeping unseen.
+	for i := 0; ; i++ {
+		q.mu.Lock()
+		w := q.waiters
+		q.mu.Unlock()
+		if w > 0 {
+			break
+		}
+		if i == 10000 {
+			t.Fatal("the sender never waited")
+		}
+		runtime.Gosched()
+	}
+	q.pending++
+	if q.sleepHanded() {
+		t.Fatal("went back to sleep with a sender waiting for room")
+	}
+	if batch, _ := q.take(nil); len(batch) != 0 {
+		t.Fatalf("take = %v, want nothing yet", qMsgs(batch))
+	}
+	if err := <-pushed; err != nil {
+		t.Fatal(err)
+	}
+	if h := awaken(t, q); !h.ok || h.e.msg != 2 {
+		t.Fatalf("wake-up = %+v, want message 2 handed over", h)
+	}
+}
+
+// A handed message the receiver has not handled when the mailbox closes is
+// its to dead-letter: take returns it, done; close returns the ring's.
+func TestQueueCloseLeavesHandedMessageToReceiver(t *testing.T) {
 	q := sleepingQueue(t, Unbounded())
 	qPush(t, q, 1)
 	qPush(t, q, 2)
-	if left := q.close(); !slices.Equal(qMsgs(left), []int{1, 2}) {
-		t.Fatalf("close left %v, want [1 2]", qMsgs(left))
+	if left := q.close(); !slices.Equal(qMsgs(left), []int{2}) {
+		t.Fatalf("close left %v, want [2]", qMsgs(left))
 	}
-	if h := <-q.wake; h.ok {
-		t.Fatalf("wake-up after close carries %d", h.e.msg)
+	if batch, done := q.take(nil); !done || !slices.Equal(qMsgs(batch), []int{1}) {
+		t.Fatalf("take after close = %v, %v; want [1], done", qMsgs(batch), done)
 	}
-	if _, done := q.take(nil); !done {
-		t.Fatal("take after close not done")
+	select {
+	case h := <-q.wake:
+		t.Fatalf("wake-up left after take: %+v", h)
+	default:
 	}
 }
 
 // After a halt (a restart) no message is handed over until the next
-// receiver sleeps: one handed before stays in wake for it, before the ring.
+// receiver sleeps: one handed before goes back in front, for it.
 func TestQueueHandedMessageSurvivesHalt(t *testing.T) {
 	q := sleepingQueue(t, Unbounded())
 	qPush(t, q, 1) // handed
 	q.stopReceiver()
 	qPush(t, q, 2)
-	if q.sleeping {
-		t.Fatal("sleeping after stopReceiver")
+	if asleep(q) {
+		t.Fatal("asleep after stopReceiver")
 	}
-	if _, done := q.take(nil); !done {
-		t.Fatal("take after stopReceiver not done")
+	if batch, done := q.take(nil); !done || len(batch) != 0 {
+		t.Fatalf("take after stopReceiver = %v, %v; want done", qMsgs(batch), done)
+	}
+	if left := q.retire(); left != nil {
+		t.Fatalf("retire left %v", qMsgs(left))
 	}
 	q.resume()
 	qPush(t, q, 3)
 	if batch, done := q.take(nil); done || !slices.Equal(qMsgs(batch), []int{1, 2, 3}) {
 		t.Fatalf("take after resume = %v, %v; want [1 2 3]", qMsgs(batch), done)
+	}
+}
+
+// A receiver that returns asleep, its wake-up not received (a polled
+// feed's error ended it), leaves the mailbox awake: what is told then
+// waits in the ring for the next one, and a message handed over meanwhile
+// goes back in front.
+func TestQueueRetireLeavesMailboxAwake(t *testing.T) {
+	q := sleepingQueue(t, Unbounded())
+	qPush(t, q, 1) // handed, not received
+	if left := q.retire(); left != nil || asleep(q) {
+		t.Fatalf("retire left %v, asleep %v", qMsgs(left), asleep(q))
+	}
+	qPush(t, q, 2)
+	select {
+	case h := <-q.wake:
+		t.Fatalf("wake-up after retire: %+v", h)
+	default:
+	}
+	if batch, _ := q.take(nil); !slices.Equal(qMsgs(batch), []int{1, 2}) {
+		t.Fatalf("take = %v, want [1 2]", qMsgs(batch))
 	}
 }
 
