@@ -13,7 +13,12 @@ import (
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if os.Getenv(collectorEnv) != "" {
+		os.Exit(runCollector())
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // wait bounds every wait in the tests: long enough for a loaded CI machine
 // (ten times a stall of a second or more under -race), short enough that a

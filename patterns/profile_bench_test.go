@@ -1,9 +1,10 @@
 package patterns_test
 
 // What profiling costs a pipeline: the same 3-stage pipelines with
-// profiling off, on (a collector drains the batches), and on with the
-// collector absent (nothing listens at the endpoint: every batch past the
-// exporter's high-water mark is dropped).
+// profiling off, on (a collector drains the batches, in a process of its
+// own as zprof's would be, so that what is measured is the profiled
+// program alone), and on with the collector absent (nothing listens at the
+// endpoint: every batch past the exporter's high-water mark is dropped).
 //
 // Compare the modes each in a process of its own, their order rotated
 // from round to round, over many rounds: one process running them one
@@ -23,10 +24,15 @@ package patterns_test
 // shortens the allocation between cycles, and adds cycles.
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
+	"os/exec"
 	"runtime/metrics"
+	"strings"
 	"testing"
 	"time"
 
@@ -98,22 +104,7 @@ func profileMode(b *testing.B, mode string) {
 	case "off":
 		return
 	case "on":
-		collector := rawSocket(b, socket.Pull)
-		ep, err := collector.Bind("tcp://127.0.0.1:*")
-		if err != nil {
-			b.Fatal(err)
-		}
-		done := make(chan struct{})
-		go func() { // the collector: takes every batch
-			defer close(done)
-			for {
-				if _, err := collector.Recv(context.Background()); err != nil {
-					return
-				}
-			}
-		}()
-		b.Cleanup(func() { collector.Close(); <-done })
-		start(b, ep)
+		start(b, startCollector(b))
 	case "absent":
 		free := rawSocket(b, socket.Pull)
 		ep, err := free.Bind("tcp://127.0.0.1:*")
@@ -170,4 +161,78 @@ func readGC() []metrics.Sample {
 	s := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}, {Name: "/gc/heap/live:bytes"}}
 	metrics.Read(s)
 	return s
+}
+
+// collectorEnv makes the test binary a collector (see TestMain): it binds
+// PULL on a loopback port, prints the endpoint, and takes every batch
+// until its standard input closes.
+const collectorEnv = "ZMQFLOW_BENCH_COLLECTOR"
+
+// startCollector runs the test binary as a collector, in a process of its
+// own, for the benchmark's length, and returns its endpoint.
+func startCollector(b *testing.B) string {
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), collectorEnv+"=1")
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		stdin.Close()
+		if err := cmd.Wait(); err != nil {
+			b.Errorf("collector: %v", err)
+		}
+	})
+	line := make(chan string, 1)
+	go func() {
+		ep, _ := bufio.NewReader(stdout).ReadString('\n')
+		line <- strings.TrimSpace(ep)
+		io.Copy(io.Discard, stdout)
+	}()
+	select {
+	case ep := <-line:
+		if ep == "" {
+			b.Fatal("collector: no endpoint")
+		}
+		return ep
+	case <-time.After(wait):
+		b.Fatal("collector: no endpoint in time")
+		return ""
+	}
+}
+
+// runCollector is the collector process's main.
+func runCollector() int {
+	s, err := socket.New(socket.Pull)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	ep, err := s.Bind("tcp://127.0.0.1:*")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Println(ep)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			if _, err := s.Recv(context.Background()); err != nil {
+				return
+			}
+		}
+	}()
+	io.Copy(io.Discard, os.Stdin) // until the benchmark closes it
+	s.Close()
+	<-done
+	return 0
 }

@@ -233,9 +233,12 @@ func (s *Socket) untrace() {
 	}
 }
 
-// profileHWM is the exporter's send high-water mark: a few batches may
-// wait for a slow collector; beyond that, batches are dropped and counted.
-const profileHWM = 4
+// profileHWM is the exporter's send high-water mark: the batch being
+// written and the next may wait for a slow or absent collector; beyond
+// that, batches are dropped and counted. Every batch carries the totals,
+// so a dropped one loses no count, and each one waiting is heap that the
+// profiled program's GC must work around.
+const profileHWM = 2
 
 // dialProfile is package telemetry's transport: a PUSH socket connected
 // to the collector. It is not itself measured.
