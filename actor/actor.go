@@ -67,8 +67,6 @@ func Spawn[M any](ctx context.Context, b Behavior[M], opts ...Option) (*Actor[M]
 
 func (a *Actor[M]) run(ctx context.Context, b Behavior[M], started chan<- error) {
 	c := a.ref.c
-	defer close(a.done)
-	defer a.cancel()
 	ok := false
 	_, err := c.run(ctx, b, func(err error) {
 		if err == nil {
@@ -77,12 +75,24 @@ func (a *Actor[M]) run(ctx context.Context, b Behavior[M], started chan<- error)
 		}
 		started <- err
 	})
-	// Whatever ended the incarnation, the mailbox closes for good: what is
-	// left in it, and what is told from now on, is a dead letter.
+	a.exit(err, ok)
+}
+
+// exit ends run: whatever ended the incarnation, the mailbox closes for
+// good (what is left in it, and what is told from now on, is a dead
+// letter), and the actor is done. It is a function of its own so that
+// run's frame, beneath the actor's loop for its life, stays small (see
+// cell.run).
+//
+//go:noinline
+func (a *Actor[M]) exit(err error, started bool) {
+	defer close(a.done)
+	defer a.cancel()
+	c := a.ref.c
 	c.closeMailbox()
 	c.stopFeed()
 	a.err = err
-	if ok {
+	if started {
 		c.obs.ActorStopped(c.name, err)
 	} else if po, prof := c.obs.(*profObserver); prof {
 		po.release() // never started: no ActorStopped, but its series let go

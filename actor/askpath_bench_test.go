@@ -26,6 +26,7 @@ func BenchmarkAskPath(b *testing.B) {
 			return nil
 		})
 		batch, _ := c.q.take(nil) // the actor sleeps
+		var at int
 		b.ResetTimer()
 		for i := range b.N {
 			// The asker, as AskWith.
@@ -37,7 +38,7 @@ func BenchmarkAskPath(b *testing.B) {
 			h := <-c.q.wake
 			c.q.woke()
 			batch = append(batch[:0], h.e)
-			if _, end, err := c.handleBatch(ctx, beh, batch, nil); end {
+			if _, end, err := c.handleBatch(ctx, beh, batch, nil, &at); end {
 				b.Fatal(err)
 			}
 			clear(batch)

@@ -29,6 +29,13 @@ type cell[M any] struct {
 	// sample's mask and when it was polled (see timedPoll).
 	polls, pollBase, pollMask uint32
 	pollAt                    time.Duration
+	// The batch the actor handles, its polled messages, and the one of
+	// them Receive has: loop recovers Receive's panic, and ends the
+	// incarnation at it. receiving: Receive may be running.
+	batch       []envelope[M]
+	batchPolled []M
+	batchAt     int
+	receiving   bool
 
 	deadLetters, restarts atomic.Uint64
 
@@ -198,7 +205,6 @@ func (c *cell[M]) run(ctx context.Context, b Behavior[M], started func(error)) (
 	}
 	started(nil)
 	kind, err := c.loop(ctx, b)
-	c.deadLetterAll(c.q.retire())
 	return c.finish(b, kind, err)
 }
 
@@ -227,6 +233,7 @@ func (c *cell[M]) start(ctx context.Context, b Behavior[M]) error {
 //
 //go:noinline
 func (c *cell[M]) finish(b Behavior[M], kind exitKind, err error) (exitKind, error) {
+	c.deadLetterAll(c.q.retire())
 	if c.prof != nil {
 		c.prof.publish() // what the last batch recorded, whatever ended it
 	}
@@ -249,74 +256,134 @@ func (c *cell[M]) finish(b Behavior[M], kind exitKind, err error) (exitKind, err
 	return kind, err
 }
 
-func (c *cell[M]) loop(ctx context.Context, b Behavior[M]) (exitKind, error) {
-	var batch []envelope[M] // grows to the batches the actor gets
-	handed := false         // the last batch was a message handed over, alone
+func (c *cell[M]) loop(ctx context.Context, b Behavior[M]) (kind exitKind, err error) {
+	// A panic in Receive is recovered here, once for the incarnation: a
+	// deferred recover per batch was a measurable part of a request's
+	// round trip. It ends the incarnation, as Receive's error would. A
+	// panic anywhere else in the loop is the package's own, and goes on.
+	defer func() {
+		if c.receiving {
+			if r := recover(); r != nil {
+				c.receiving = false
+				kind, err = c.panicked(r)
+			}
+		}
+	}()
+	// The actor waits here, in the shallowest frame its loop has: an
+	// idle actor whose stack stays within a goroutine's first 2 KB costs
+	// half the memory of one whose stack had to grow.
+	var h handoff[M]
 	for {
-		// After a handed message, the actor goes back to sleep without
-		// the mailbox's lock if nothing else came meanwhile; an actor
-		// with a polled feed polls it first.
-		batch = batch[:0]
-		if !handed || c.polled != nil || !c.q.sleepHanded() {
-			var done bool
-			batch, done = c.q.take(batch)
-			if done {
-				c.deadLetterAll(batch) // a handed message, the mailbox closed
-				if c.q.halt.Load() {
-					return exitHalted, nil
-				}
-				return exitDrained, nil
-			}
-		}
-		handed = false
-		// A polled feed's messages after the mailbox's, and its readiness
-		// beside the mailbox's wake-up when both are empty.
-		var polled []M
-		if fd := c.pollable(); fd != nil {
-			if polled = c.poll(fd, maxBatch-len(batch)); len(batch) == 0 && len(polled) == 0 {
-				select {
-				case h := <-c.q.wake:
-					c.q.woke()
-					if !h.ok {
-						continue
-					}
-					batch = append(batch, h.e) // handed over: see queue
-					handed = true
-				case <-fd.polledFeed.Ready():
-					continue
-				}
-			}
-		} else if len(batch) == 0 {
-			h := <-c.q.wake
-			c.q.woke()
-			if !h.ok {
-				continue
-			}
-			batch = append(batch, h.e) // handed over: see queue
-			handed = true
-		}
-		kind, end, err := c.handleBatch(ctx, b, batch, polled)
-		clear(batch) // let the handled messages go
-		clear(polled)
-		if c.prof != nil {
-			c.prof.publish()
-		}
+		fd, kind, end, err := c.turn(ctx, b, h)
 		if end {
 			return kind, err
+		}
+		h = handoff[M]{}
+		if fd == nil {
+			h = <-c.q.wake
+			c.q.woke()
+			continue
+		}
+		select {
+		case h = <-c.q.wake:
+			c.q.woke()
+		case <-fd.polledFeed.Ready():
 		}
 	}
 }
 
+// turn hands b what the mailbox and the polled feed have, a message
+// handed over in h first, until both are empty (it returns the polled
+// feed to wait on beside the mailbox's wake-up, if any) or the
+// incarnation ends (end, with kind and err).
+func (c *cell[M]) turn(ctx context.Context, b Behavior[M], h handoff[M]) (fd *feeder[M], kind exitKind, end bool, err error) {
+	handed := h.ok // the batch is a message handed over, alone
+	for {
+		batch := c.batch[:0]
+		c.batchPolled = nil
+		if h.ok {
+			batch = append(batch, h.e)
+			h.ok = false
+		} else {
+			// After a handed message, the actor goes back to sleep
+			// without the mailbox's lock if nothing else came
+			// meanwhile; an actor with a polled feed polls it first.
+			if handed && c.polled == nil && c.q.sleepHanded() {
+				return nil, 0, false, nil
+			}
+			handed = false
+			var done bool
+			batch, done = c.q.take(batch)
+			c.batch = batch
+			if done {
+				c.deadLetterAll(batch) // a handed message, the mailbox closed
+				clear(batch)
+				if c.q.halt.Load() {
+					return nil, exitHalted, true, nil
+				}
+				return nil, exitDrained, true, nil
+			}
+			// A polled feed's messages after the mailbox's, and its
+			// readiness beside the mailbox's wake-up when both are
+			// empty.
+			fd = c.pollable()
+			if fd != nil {
+				c.batchPolled = c.poll(fd, maxBatch-len(batch))
+			}
+			if len(batch) == 0 && len(c.batchPolled) == 0 {
+				return fd, 0, false, nil
+			}
+		}
+		c.batch = batch
+		kind, end, err := c.handleBatch(ctx, b, batch, c.batchPolled, &c.batchAt)
+		c.batchDone(batch, c.batchPolled)
+		if end {
+			return nil, kind, true, err
+		}
+	}
+}
+
+// panicked ends the incarnation whose Receive panicked with r, at the
+// message c.batchAt of the batch.
+func (c *cell[M]) panicked(r any) (exitKind, error) {
+	batch, polled, i := c.batch, c.batchPolled, c.batchAt
+	st, err := c.settle(c.message(batch, polled, i), &PanicError{Value: r, Stack: debug.Stack()})
+	kind, err := c.endBatch(st, err, batch, polled, i)
+	c.batchDone(batch, polled)
+	return kind, err
+}
+
+// batchDone lets the handled messages go, and publishes what the profiler
+// recorded of them.
+func (c *cell[M]) batchDone(batch []envelope[M], polled []M) {
+	clear(batch)
+	clear(polled)
+	if c.prof != nil {
+		c.prof.publish()
+	}
+}
+
 // handleBatch hands b the messages taken from the mailbox, then those
-// polled from a feed, one at a time. end: the incarnation ends, with kind
-// and err; what b did not get is back in the mailbox, or dead letters if
-// it is closed.
-func (c *cell[M]) handleBatch(ctx context.Context, b Behavior[M], batch []envelope[M], polled []M) (kind exitKind, end bool, err error) {
-	i := 0
-	st, err := c.receiveAll(ctx, b, batch, polled, &i)
+// polled from a feed, one at a time, *i the one it has. end: the
+// incarnation ends, with kind and err; what b did not get is back in the
+// mailbox, or dead letters if it is closed. A panic in Receive goes up to
+// loop, with c.receiving set.
+func (c *cell[M]) handleBatch(ctx context.Context, b Behavior[M], batch []envelope[M], polled []M, i *int) (kind exitKind, end bool, err error) {
+	*i = 0
+	c.receiving = true
+	st, err := c.receiveAll(ctx, b, batch, polled, i)
+	c.receiving = false
 	if st == stepOn {
 		return 0, false, nil
 	}
+	kind, err = c.endBatch(st, err, batch, polled, *i)
+	return kind, true, err
+}
+
+// endBatch ends the incarnation at message i of a batch and its polled
+// messages, after which receiveAll said st: what b did not get goes back
+// in the mailbox, or is dead-lettered if it is closed.
+func (c *cell[M]) endBatch(st stepEnd, err error, batch []envelope[M], polled []M, i int) (exitKind, error) {
 	if st != stepHaltedBefore { // message i was handled, and ended the incarnation
 		c.q.pending++
 		i++
@@ -341,15 +408,8 @@ const (
 
 // receiveAll hands b the messages of batch, then of polled, from *i on,
 // while the incarnation goes on, counting each in the queue's pending.
-// stepOn: all were handled; else message *i ended the incarnation. A panic
-// in Receive is recovered here, once for the whole batch: a deferred
-// recover per message was a measurable part of a small message's cost.
-func (c *cell[M]) receiveAll(ctx context.Context, b Behavior[M], batch []envelope[M], polled []M, i *int) (st stepEnd, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			st, err = c.settle(c.message(batch, polled, *i), &PanicError{Value: r, Stack: debug.Stack()})
-		}
-	}()
+// stepOn: all were handled; else message *i ended the incarnation.
+func (c *cell[M]) receiveAll(ctx context.Context, b Behavior[M], batch []envelope[M], polled []M, i *int) (stepEnd, error) {
 	for ; *i < len(batch)+len(polled); *i++ {
 		if c.q.halt.Load() {
 			return stepHaltedBefore, nil
@@ -419,13 +479,13 @@ func (c *cell[M]) requeueRest(rest []envelope[M], polled []M) {
 }
 
 // ended is how the incarnation ends after receiveAll said st.
-func (c *cell[M]) ended(st stepEnd, err error) (exitKind, bool, error) {
+func (c *cell[M]) ended(st stepEnd, err error) (exitKind, error) {
 	if st != stepFailed {
-		return exitHalted, true, nil
+		return exitHalted, nil
 	}
 	err = fmt.Errorf("actor: %q failed: %w", c.name, err)
 	c.failed(err)
-	return exitFailed, true, err
+	return exitFailed, err
 }
 
 // handleTimed hands b the message m, told at at, and times it for the
