@@ -30,7 +30,7 @@
 // Package telemetry is a leaf: it imports neither socket nor actor, which
 // import it. Batches leave through a Transport that package socket
 // registers at init (SetTransport): a PUSH socket connected to the
-// endpoint, with a send high-water mark of 4 batches. The exporter hands it
+// endpoint, with a send high-water mark of 2 batches. The exporter hands it
 // each batch without waiting (TrySend): a batch that finds no room, because
 // the collector is slow, absent or restarting, is dropped and counted
 // (MetricBatchesDropped, ReadStats), never waited for. Since sums are
@@ -81,7 +81,7 @@
 // a Recorder is its 1 KB ring; a histogram series holds only the chunks of
 // buckets its values fell in (about 1 KB for an actor's times), and as much
 // again for what its Recorders published; the exporter keeps nothing of a
-// batch it handed over, its transport at most 4 batches, and its socket
+// batch it handed over, its transport at most 2 batches, and its socket
 // writes a batch without borrowing a large buffer. The benchmarks in
 // bench_test.go and patterns' BenchmarkPipelineProfile (which reports GC
 // cycles per message) measure it.
