@@ -35,16 +35,18 @@ const maxBatch = 128
 // The first message told to a sleeping receiver is handed over in its
 // wake-up instead of going through the ring, and without the lock: the
 // receiver starts on it at once, and when it has handled it and nothing
-// else came, goes back to sleep without the lock too. A request-reply
-// exchange (Ask) takes no lock at all. Who may do what is kept in one
-// word, rs (see the r* states): its low bits say whether the receiver is
-// awake, asleep or handling a handed message, and the rest count the
-// messages it handled. Whoever moves it from asleep owns the wake-up, and
-// sends it at once: one wake-up per sleep, so wake (capacity 1) never
-// blocks its sender. A put to the ring, a close or a halt moves it from
-// handed to awake, so that the receiver looks at the mailbox before it
-// sleeps again. A handed message is always the oldest: the receiver sleeps
-// only on an empty ring, and a put to the ring wakes it.
+// else came, goes back to sleep without the lock too. So an Ask to an
+// idle actor takes the mailbox's lock on neither side.
+//
+// Who may do what is kept in one word, rs (see the r* states): its low
+// bits say whether the receiver is awake, asleep or handling a handed
+// message, and the rest count the messages it handled. Whoever moves it
+// from asleep owns the wake-up, and sends it at once: one wake-up per
+// sleep, so wake (capacity 1) never blocks its sender. A put to the ring,
+// a close or a halt moves it from handed to awake, so that the receiver
+// looks at the mailbox before it sleeps again. A handed message is always
+// the oldest: the receiver sleeps only on an empty ring, and a put to the
+// ring wakes it.
 //
 // Senders blocked on a full Bounded mailbox sleep on space, a channel that is
 // closed (and replaced) to wake them all.
