@@ -456,6 +456,7 @@ func (q *queue[M]) retire() []envelope[M] {
 	e, ok := q.wakeUp()
 	q.rs.Store(q.rs.Load()&^rMask + q.pending*rOne)
 	q.pending = 0
+	q.inHand = 0 // what it had is handled, back in the ring, or dead
 	switch {
 	case !ok:
 		return nil
