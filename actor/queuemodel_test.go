@@ -158,8 +158,13 @@ func runQueueModel(t *testing.T, m Mailbox, seed uint64) {
 		}
 		check(step)
 	}
-	// The end: closed, the receiver takes what it must and returns.
+	// The end: closed, the receiver takes what it must and returns, or
+	// fails on a polled message, its mailbox asleep.
 	deadLetters(q.close())
+	if state == mAsleep && rng.IntN(2) == 0 {
+		deadLetters(q.retire())
+		state = mStopped
+	}
 	for state != mStopped {
 		switch state {
 		case mAsleep:
