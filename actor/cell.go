@@ -228,8 +228,9 @@ func (c *cell[M]) start(ctx context.Context, b Behavior[M]) error {
 	return nil
 }
 
-// finish ends an incarnation whose loop returned kind and err: a drained
-// mailbox whose feed failed fails the actor, and b's Stop, if any, runs.
+// finish ends an incarnation whose loop returned kind and err: the mailbox
+// is left for whoever comes next (retire), a drained mailbox whose feed
+// failed fails the actor, and b's Stop, if any, runs.
 //
 //go:noinline
 func (c *cell[M]) finish(b Behavior[M], kind exitKind, err error) (exitKind, error) {
@@ -314,7 +315,6 @@ func (c *cell[M]) turn(ctx context.Context, b Behavior[M], h handoff[M]) (fd *fe
 			handed = false
 			var done bool
 			batch, done = c.q.take(batch)
-			c.batch = batch
 			if done {
 				c.deadLetterAll(batch) // a handed message, the mailbox closed
 				clear(batch)

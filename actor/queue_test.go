@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"slices"
 	"testing"
+	"time"
 )
 
 // The hand-over (see queue) step by step, the test playing the receiver.
@@ -138,17 +139,16 @@ func TestQueueHandedMessageTakesRoom(t *testing.T) {
 		pushed <- err
 	}()
 	// The waiting sender stops the receiver from sleeping unseen.
-	for i := 0; ; i++ {
+	for deadline := time.Now().Add(15 * time.Second); ; runtime.Gosched() {
 		q.mu.Lock()
 		w := q.waiters
 		q.mu.Unlock()
 		if w > 0 {
 			break
 		}
-		if i == 10000 {
+		if time.Now().After(deadline) {
 			t.Fatal("the sender never waited")
 		}
-		runtime.Gosched()
 	}
 	q.pending++
 	if q.sleepHanded() {

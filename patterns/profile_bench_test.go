@@ -185,18 +185,21 @@ func startCollector(b *testing.B) string {
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() {
-		stdin.Close()
-		if err := cmd.Wait(); err != nil {
-			b.Errorf("collector: %v", err)
-		}
-	})
 	line := make(chan string, 1)
-	go func() {
+	read := make(chan struct{})
+	go func() { // until the collector exits: Wait must come after
+		defer close(read)
 		ep, _ := bufio.NewReader(stdout).ReadString('\n')
 		line <- strings.TrimSpace(ep)
 		io.Copy(io.Discard, stdout)
 	}()
+	b.Cleanup(func() {
+		stdin.Close() // the collector's signal to exit
+		<-read
+		if err := cmd.Wait(); err != nil {
+			b.Errorf("collector: %v", err)
+		}
+	})
 	select {
 	case ep := <-line:
 		if ep == "" {

@@ -42,24 +42,25 @@ func Make(n int) [][]byte {
 	switch {
 	case n <= 8:
 		p := new(msg8)
-		p.m[0] = p.b[:n:n]
-		return p.m[:]
+		return frame(&p.m, p.b[:], n)
 	case n <= 24:
 		p := new(msg24)
-		p.m[0] = p.b[:n:n]
-		return p.m[:]
+		return frame(&p.m, p.b[:], n)
 	case n <= 40:
 		p := new(msg40)
-		p.m[0] = p.b[:n:n]
-		return p.m[:]
+		return frame(&p.m, p.b[:], n)
 	case n <= 56:
 		p := new(msg56)
-		p.m[0] = p.b[:n:n]
-		return p.m[:]
+		return frame(&p.m, p.b[:], n)
 	case n <= Max:
 		p := new(msg72)
-		p.m[0] = p.b[:n:n]
-		return p.m[:]
+		return frame(&p.m, p.b[:], n)
 	}
 	return [][]byte{make([]byte, n)}
+}
+
+// frame makes m a message of the first n bytes of b, its neighbour.
+func frame(m *[1][]byte, b []byte, n int) [][]byte {
+	m[0] = b[:n:n]
+	return m[:]
 }
