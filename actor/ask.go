@@ -126,7 +126,12 @@ func Ask[Q, R any](ctx context.Context, ref Ref[Request[Q, R]], q Q) (R, error) 
 	}
 	c := ref.local()
 	slot := getSlot[Request[Q, R], R](c)
-	return ask(ctx, done, ref, c, slot, Request[Q, R]{Query: q, slot: slot, gen: slot.state.Load()})
+	if err := send(ctx, ref, c, Request[Q, R]{Query: q, slot: slot, gen: slot.state.Load()}); err != nil {
+		var zero R
+		return zero, err
+	}
+	rep, ok := await(done, slot)
+	return result(ctx, ref, c, slot, rep, ok)
 }
 
 // AskWith is Ask to an actor whose message type M is not Request[Q, R] but
@@ -143,7 +148,12 @@ func AskWith[M, Q, R any](ctx context.Context, ref Ref[M], q Q, wrap func(Reques
 	}
 	c := ref.local()
 	slot := getSlot[M, R](c)
-	return ask(ctx, done, ref, c, slot, wrap(Request[Q, R]{Query: q, slot: slot, gen: slot.state.Load()}))
+	if err := send(ctx, ref, c, wrap(Request[Q, R]{Query: q, slot: slot, gen: slot.state.Load()})); err != nil {
+		var zero R
+		return zero, err
+	}
+	rep, ok := await(done, slot)
+	return result(ctx, ref, c, slot, rep, ok)
 }
 
 // ended says whether done, a ctx's Done channel, is closed: cheaper than
@@ -164,10 +174,8 @@ func notDelivered(name string, err error) error {
 	return fmt.Errorf("actor: ask %q: request not delivered: %w", name, err)
 }
 
-// ask tells m, which holds a Request on slot, to ref (whose cell is c, or
-// nil) and waits for the reply in slot, or for done, ctx's Done.
-func ask[M, R any](ctx context.Context, done <-chan struct{}, ref Ref[M], c *cell[M], slot *replySlot[R], m M) (R, error) {
-	var zero R
+// send tells m, which holds a Request, to ref (whose cell is c, or nil).
+func send[M any](ctx context.Context, ref Ref[M], c *cell[M], m M) error {
 	var err error
 	if c != nil {
 		err = c.tell(ctx, m, true)
@@ -177,18 +185,34 @@ func ask[M, R any](ctx context.Context, done <-chan struct{}, ref Ref[M], c *cel
 	if err != nil {
 		// The slot is left to the collector: a dead letter may have
 		// replied into it.
-		return zero, notDelivered(ref.Name(), err)
+		return notDelivered(ref.Name(), err)
 	}
-	var rep reply[R]
+	return nil
+}
+
+// await waits for the reply in slot, or for done (ok false). It is small
+// enough to be inlined, so that the asker wakes in Ask's own frame: after
+// a switch of goroutines the CPU mispredicts every return up the stack,
+// and a frame more between the wait and Ask's caller was a measurable part
+// of an in-process round trip.
+func await[R any](done <-chan struct{}, slot *replySlot[R]) (rep reply[R], ok bool) {
 	if done == nil {
-		rep = <-slot.ch // no deadline: a plain receive is cheaper than a select
-	} else {
-		select {
-		case rep = <-slot.ch:
-		case <-done:
-			// The slot is left to the collector: the reply may still come.
-			return zero, fmt.Errorf("%w (actor %q): %w", ErrAskTimeout, ref.Name(), ctx.Err())
-		}
+		return <-slot.ch, true // no deadline: a plain receive is cheaper than a select
+	}
+	select {
+	case rep = <-slot.ch:
+		return rep, true
+	case <-done:
+		return rep, false
+	}
+}
+
+// result is Ask's answer from the reply it took, or from ctx's end.
+func result[M, R any](ctx context.Context, ref Ref[M], c *cell[M], slot *replySlot[R], rep reply[R], ok bool) (R, error) {
+	var zero R
+	if !ok {
+		// The slot is left to the collector: the reply may still come.
+		return zero, fmt.Errorf("%w (actor %q): %w", ErrAskTimeout, ref.Name(), ctx.Err())
 	}
 	putSlot(c, slot)
 	if a, ok := rep.err.(*abandoned); ok {
