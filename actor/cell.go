@@ -283,6 +283,22 @@ func (c *cell[M]) loop(ctx context.Context, b Behavior[M]) (kind exitKind, err e
 		if fd == nil {
 			h = <-c.q.wake
 			c.q.woke()
+			// A message handed over with the wake-up goes to b at
+			// once, alone, for as long as the actor goes back to
+			// sleep after each (an actor asked by one caller at a
+			// time). An actor with a polled feed polls it first, and
+			// a halted one leaves the message to turn.
+			for h.ok && c.polled == nil && !c.q.halt.Load() {
+				asleep, kind, end, err := c.handOver(ctx, b, h.e)
+				if end {
+					return kind, err
+				}
+				if h = (handoff[M]{}); !asleep {
+					break // turn takes what came meanwhile
+				}
+				h = <-c.q.wake
+				c.q.woke()
+			}
 			continue
 		}
 		select {
@@ -341,6 +357,35 @@ func (c *cell[M]) turn(ctx context.Context, b Behavior[M], h handoff[M]) (fd *fe
 			return nil, kind, true, err
 		}
 	}
+}
+
+// handOver hands b the message e, handed over with the actor's wake-up,
+// and puts the actor back to sleep if nothing else came meanwhile
+// (asleep); if not, and the incarnation goes on, turn must take. It does
+// for one message what turn and handleBatch do for a batch, in fewer
+// steps: when e is an Ask's request, its reply wakes the asker, who runs
+// only once the actor waits again, so every step between the reply and
+// that wait is part of the round trip.
+func (c *cell[M]) handOver(ctx context.Context, b Behavior[M], e envelope[M]) (asleep bool, kind exitKind, end bool, err error) {
+	c.batch = append(c.batch[:0], e) // for loop's recover
+	c.batchPolled, c.batchAt = nil, 0
+	c.receiving = true
+	if e.at == 0 || c.timing == timeNone { // as in receiveAll, without its call
+		err = b.Receive(ctx, e.msg)
+	} else {
+		err = c.handleTimed(ctx, b, e.msg, e.at)
+	}
+	c.receiving = false
+	if err != nil || c.q.halt.Load() {
+		if st, err := c.settle(e.msg, err); st != stepOn {
+			kind, err := c.endBatch(st, err, c.batch, nil, 0)
+			c.batchDone(c.batch, nil)
+			return false, kind, true, err
+		}
+	}
+	c.q.pending++
+	c.batchDone(c.batch, nil)
+	return c.q.sleepHanded(), 0, false, nil
 }
 
 // panicked ends the incarnation whose Receive panicked with r, at the
