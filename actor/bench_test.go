@@ -126,25 +126,28 @@ func reportCPU(b *testing.B) {
 	})
 }
 
+// askRoundTrips asks an actor b.N times, one request at a time.
+func askRoundTrips(b *testing.B, opts ...actor.Option) {
+	ctx := context.Background()
+	a, _ := actor.Spawn[doubleReq](ctx, actor.BehaviorFunc[doubleReq](func(_ context.Context, r doubleReq) error {
+		r.Reply(2*r.Query, nil)
+		return nil
+	}), opts...)
+	defer a.Close()
+	ref := a.Ref()
+	b.ResetTimer()
+	reportCPU(b)
+	for i := range b.N {
+		if _, err := actor.Ask(ctx, ref, i); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // The goal: an in-process Ask's round trip at most 1.2x chan-reused's,
 // allocating nothing.
 func BenchmarkAsk(b *testing.B) {
-	ctx := context.Background()
-	b.Run("actor", func(b *testing.B) {
-		a, _ := actor.Spawn[doubleReq](ctx, actor.BehaviorFunc[doubleReq](func(_ context.Context, r doubleReq) error {
-			r.Reply(2*r.Query, nil)
-			return nil
-		}))
-		defer a.Close()
-		ref := a.Ref()
-		b.ResetTimer()
-		reportCPU(b)
-		for i := range b.N {
-			if _, err := actor.Ask(ctx, ref, i); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
+	b.Run("actor", func(b *testing.B) { askRoundTrips(b) })
 	b.Run("chan-reused", func(b *testing.B) { // the anchor: one reply channel for every request
 		type req struct {
 			q     int

@@ -68,14 +68,17 @@ type queue[M any] struct {
 	// went to sleep and has not received its wake-up yet.
 	pending   uint64
 	awaitWake bool
-	// When profiled: a sample of the messages put is stamped here, under
-	// mu, where counting them is free, and a sample of the waits for room
-	// is timed into blocked, in nanoseconds. sampleMask+1 is the sampling
-	// period, a power of two that the profiler adapts to the actor's rate.
-	sample      bool
-	puts, waits uint32
-	sampleMask  atomic.Uint32
-	blocked     *telemetry.Counter
+	// When profiled: a sample of the messages put is stamped here, and a
+	// sample of the waits for room is timed into blocked, in
+	// nanoseconds. sampleMask+1 is the sampling period, a power of two
+	// that the profiler adapts to the actor's rate. Messages put in the
+	// ring and waits are counted under mu; messages handed over, by the
+	// sender that won the hand-over (see hand), where counting them is
+	// free too. Each way, one in the period is in the sample.
+	sample             bool
+	puts, hands, waits uint32
+	sampleMask         atomic.Uint32
+	blocked            *telemetry.Counter
 }
 
 // The receiver's states, the low bits of rs; the rest of rs counts the
@@ -122,12 +125,19 @@ type handoff[M any] struct {
 // hand gives e to the receiver with its wake-up if it sleeps, and reports
 // whether it did. The mailbox is empty then, and open: the receiver sleeps
 // only on an empty ring, and a put, a close or a drain would have woken
-// it. So it needs no lock, and a profiled mailbox, which stamps its sample
-// under the lock, is the only one whose senders take it first.
+// it. So it needs no lock. The sender that moved the receiver from asleep
+// to handed is the only one that may hand over until the receiver has
+// taken the message and gone back to sleep, so it counts the hand-overs of
+// a profiled mailbox in a plain field.
 func (q *queue[M]) hand(e envelope[M]) bool {
 	w := q.rs.Load()
 	if w&rMask != rAsleep || !q.rs.CompareAndSwap(w, w&^rMask|rHanded) {
 		return false
+	}
+	if q.sample {
+		if q.hands++; q.hands&q.sampleMask.Load() == 0 {
+			e.at = now()
+		}
 	}
 	q.wake <- handoff[M]{e, true}
 	return true
@@ -220,13 +230,13 @@ func (q *queue[M]) grow() {
 
 // putBack appends e; the caller holds mu and has checked for room.
 func (q *queue[M]) putBack(e envelope[M]) {
+	if q.n == 0 && q.hand(e) {
+		return
+	}
 	if q.sample {
 		if q.puts++; q.puts&q.sampleMask.Load() == 0 {
 			e.at = now()
 		}
-	}
-	if q.n == 0 && q.hand(e) {
-		return
 	}
 	if q.n == len(q.ring) {
 		q.grow()
@@ -256,7 +266,7 @@ func (q *queue[M]) popFront() envelope[M] {
 // ErrMailboxFull when a Bounded mailbox is full and block is false, and
 // ctx.Err() when ctx ended while it waited for room.
 func (q *queue[M]) push(ctx context.Context, e envelope[M], block bool) (victim envelope[M], dropped bool, err error) {
-	if !q.sample && q.hand(e) {
+	if q.hand(e) {
 		return victim, false, nil
 	}
 	q.mu.Lock()

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
@@ -212,5 +214,71 @@ func TestProfiledSupervisorAndFigures(t *testing.T) {
 	}
 	if actor.ProfileFigures() != nil {
 		t.Error("ProfileFigures not nil with profiling off")
+	}
+}
+
+// A profiled actor's senders race to hand it messages while it falls idle
+// now and then: each hand-over is counted for the sample by the sender that
+// won it, with no lock (the race detector checks that claim), and every
+// message is received once, in its sender's order, and counted.
+func TestProfiledHandOverRaces(t *testing.T) {
+	c := profile(t)
+	const senders, per = 4, 1500
+	type msg struct{ sender, seq int }
+	name := uniqueName(t)
+	got := make([][]int, senders) // the actor's alone until it is closed
+	a, err := actor.Spawn[msg](context.Background(), actor.BehaviorFunc[msg](func(_ context.Context, m msg) error {
+		got[m.sender] = append(got[m.sender], m.seq)
+		return nil
+	}), actor.WithName(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := a.Ref()
+	var wg sync.WaitGroup
+	errs := make(chan error, senders)
+	for s := range senders {
+		wg.Go(func() {
+			ctx := context.Background()
+			for seq := 1; seq <= per; seq++ {
+				if err := ref.Tell(ctx, msg{s, seq}); err != nil {
+					errs <- fmt.Errorf("sender %d: Tell %d: %w", s, seq, err)
+					return
+				}
+				if seq%2 == 0 { // let the actor fall idle: the next message is handed over
+					for deadline := time.Now().Add(wait); ref.Stats().Queued > 0; runtime.Gosched() {
+						if time.Now().After(deadline) {
+							errs <- fmt.Errorf("sender %d: the mailbox never emptied", s)
+							return
+						}
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	awaitCond(t, "all handled", func() bool { return a.Stats().Handled == senders*per })
+	a.Close()
+	for s, seqs := range got {
+		if len(seqs) != per {
+			t.Errorf("sender %d: %d messages received, want %d", s, len(seqs), per)
+		}
+		for i, seq := range seqs {
+			if seq != i+1 {
+				t.Fatalf("sender %d: message %d received as %d: lost, repeated or out of order", s, i+1, seq)
+			}
+		}
+	}
+	figs := lastFigures(t, c)
+	if m := figs[actorKey(telemetry.MetricActorMessages, name, telemetry.AttrDirection+"=in")]; m != senders*per {
+		t.Errorf("%v messages in, want %d", m, senders*per)
+	}
+	h, q := figs[actorKey(telemetry.MetricActorHandling, name)], figs[actorKey(telemetry.MetricActorQueueing, name)]
+	if h < 1 || h > senders*per || h != q {
+		t.Errorf("%v handling and %v queueing times of %d messages", h, q, senders*per)
 	}
 }

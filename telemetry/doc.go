@@ -68,12 +68,13 @@
 // Off: sockets and actors check one bool when they are made, and a socket
 // one pointer per Send and Recv. On: PUSH, PULL, DEALER and PAIR count a
 // message under the lock Send or Recv takes anyway, the other types with
-// one atomic add; per actor message, a counter and a mask test under the
-// mailbox's lock, and for the sampled messages three clock reads and two
-// Recorder records (plain stores into a ring by the actor's goroutine
-// alone, published with one atomic store per batch of messages; the
-// bucketing is the exporter's). Records are lock-free, and allocate only
-// for the first value in a range of 32 buckets. Once an interval the
+// one atomic add; per actor message, a counter and a mask test (under the
+// mailbox's lock, or, for a message handed to an idle actor, by the sender
+// that handed it, with no lock), and for the sampled messages three clock
+// reads and two Recorder records (plain stores into a ring by the actor's
+// goroutine alone, published with one atomic store per batch of messages;
+// the bucketing is the exporter's). Records are lock-free, and allocate
+// only for the first value in a range of 32 buckets. Once an interval the
 // exporter reads the registry and encodes a batch (about 0.1 ms for a few
 // dozen series). What profiling keeps live is small, because in a program
 // whose live heap is a few MB, well under the GC's 4 MB minimum goal,
