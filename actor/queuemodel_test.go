@@ -15,11 +15,15 @@ import (
 // message told is received once or is a dead letter, each sender's are
 // received in order, a Bounded mailbox never holds more than its size, the
 // handled count is exact, and a sleeping receiver has no message waiting
-// and no wake-up pending (its sender would block).
+// and no wake-up pending (its sender would block). Profiled, the same,
+// and the sample is exact: every other message put in the ring and every
+// other handed over is stamped (a sampling period of 2), once.
 func TestQueueProtocolModel(t *testing.T) {
-	for _, m := range []Mailbox{Bounded(1), Bounded(3), Unbounded(), DropOldest(2), DropNewest(2)} {
-		for seed := range uint64(200) {
-			t.Run(fmt.Sprintf("%s/%d", m, seed), func(t *testing.T) { runQueueModel(t, m, seed) })
+	for _, profiled := range []bool{false, true} {
+		for _, m := range []Mailbox{Bounded(1), Bounded(3), Unbounded(), DropOldest(2), DropNewest(2)} {
+			for seed := range uint64(200) {
+				t.Run(fmt.Sprintf("profiled=%v/%s/%d", profiled, m, seed), func(t *testing.T) { runQueueModel(t, m, seed, profiled) })
+			}
 		}
 	}
 }
@@ -32,10 +36,17 @@ const (
 	mStopped        // halted and retired; resumed next
 )
 
-func runQueueModel(t *testing.T, m Mailbox, seed uint64) {
+func runQueueModel(t *testing.T, m Mailbox, seed uint64, profiled bool) {
 	const senders = 3
 	rng := rand.New(rand.NewPCG(seed, 7))
 	q := newQueue[int](m)
+	if profiled {
+		q.sample = true
+		q.sampleMask.Store(1)
+	}
+	stamped := 0 // messages received or dead with a stamp
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
 	var (
 		next     [senders]int // the next seq each sender tells
 		last     [senders]int // the last seq received from each
@@ -56,6 +67,9 @@ func runQueueModel(t *testing.T, m Mailbox, seed uint64) {
 				t.Fatalf("sender %d: message %d received after %d", s, seq, last[s])
 			}
 			received[e.msg], last[s] = true, seq
+			if e.at != 0 {
+				stamped++
+			}
 			q.pending++ // handled, as receiveAll counts
 			handled++
 		}
@@ -66,6 +80,9 @@ func runQueueModel(t *testing.T, m Mailbox, seed uint64) {
 				t.Fatalf("dead letter %d already received or dead", e.msg)
 			}
 			dead[e.msg] = true
+			if e.at != 0 {
+				stamped++
+			}
 		}
 	}
 	take := func() {
@@ -98,6 +115,21 @@ func runQueueModel(t *testing.T, m Mailbox, seed uint64) {
 	for step := range 600 {
 		fails := state == mAsleep && rng.IntN(8) == 0
 		switch r := rng.IntN(10); {
+		case r < 1: // a feed puts a few, with PutAll (it does not wait for room)
+			s, k := rng.IntN(senders), 1+rng.IntN(3)
+			es := make([]envelope[int], k)
+			for i := range es {
+				es[i].msg = msg(s, next[s]+1+i)
+			}
+			n, dropped, err := q.pushAll(cancelled, es)
+			if err != nil && !errors.Is(err, context.Canceled) {
+				t.Fatalf("step %d: pushAll: %v", step, err)
+			}
+			for _, e := range es[:n] {
+				told[e.msg] = true
+			}
+			deadLetters(dropped)
+			next[s] += n
 		case r < 5: // a sender tells
 			s := rng.IntN(senders)
 			next[s]++
@@ -187,5 +219,8 @@ func runQueueModel(t *testing.T, m Mailbox, seed uint64) {
 	}
 	if got := q.handledCount(); got != handled {
 		t.Fatalf("handled count %d, want %d", got, handled)
+	}
+	if want := int(q.puts/2 + q.hands/2); stamped != want {
+		t.Fatalf("%d messages stamped, want %d (%d put in the ring, %d handed over)", stamped, want, q.puts, q.hands)
 	}
 }
