@@ -25,8 +25,7 @@ func BenchmarkAskPath(b *testing.B) {
 			r.Reply(2*r.Query, nil)
 			return nil
 		})
-		batch, _ := c.q.take(nil) // the actor sleeps
-		var at int
+		c.q.take(nil) // the actor sleeps
 		b.ResetTimer()
 		for i := range b.N {
 			// The asker, as AskWith.
@@ -37,13 +36,8 @@ func BenchmarkAskPath(b *testing.B) {
 			// The actor, as loop.
 			h := <-c.q.wake
 			c.q.woke()
-			batch = append(batch[:0], h.e)
-			if _, end, err := c.handleBatch(ctx, beh, batch, nil, &at); end {
-				b.Fatal(err)
-			}
-			clear(batch)
-			if !c.q.sleepHanded() {
-				b.Fatal("not asleep again")
+			if asleep, _, end, err := c.handOver(ctx, beh, h.e); end || !asleep {
+				b.Fatal("not asleep again", err)
 			}
 			// The asker again.
 			rep := <-slot.ch

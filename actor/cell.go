@@ -310,11 +310,11 @@ func (c *cell[M]) loop(ctx context.Context, b Behavior[M]) (kind exitKind, err e
 }
 
 // turn hands b what the mailbox and the polled feed have, a message
-// handed over in h first, until both are empty (it returns the polled
-// feed to wait on beside the mailbox's wake-up, if any) or the
-// incarnation ends (end, with kind and err).
+// handed over in h first (to an actor with a polled feed, which polls it
+// before it sleeps again, or to one halted since), until both are empty
+// (it returns the polled feed to wait on beside the mailbox's wake-up, if
+// any) or the incarnation ends (end, with kind and err).
 func (c *cell[M]) turn(ctx context.Context, b Behavior[M], h handoff[M]) (fd *feeder[M], kind exitKind, end bool, err error) {
-	handed := h.ok // the batch is a message handed over, alone
 	for {
 		batch := c.batch[:0]
 		c.batchPolled = nil
@@ -322,13 +322,6 @@ func (c *cell[M]) turn(ctx context.Context, b Behavior[M], h handoff[M]) (fd *fe
 			batch = append(batch, h.e)
 			h.ok = false
 		} else {
-			// After a handed message, the actor goes back to sleep
-			// without the mailbox's lock if nothing else came
-			// meanwhile; an actor with a polled feed polls it first.
-			if handed && c.polled == nil && c.q.sleepHanded() {
-				return nil, 0, false, nil
-			}
-			handed = false
 			var done bool
 			batch, done = c.q.take(batch)
 			if done {

@@ -228,11 +228,31 @@ func (q *queue[M]) grow() {
 	q.ring, q.head = r, 0
 }
 
-// putBack appends e; the caller holds mu and has checked for room.
-func (q *queue[M]) putBack(e envelope[M]) {
-	if q.n == 0 && q.hand(e) {
-		return
+// put adds e if the mailbox has room, and reports whether it did; the
+// caller holds mu. A receiver asleep is handed e. That decides the room
+// too: a sender without the lock may win the hand-over first, taking the
+// room this one saw, and this one must look again. Once the receiver is
+// seen awake or handling a message handed over, only the lock's holders
+// change what the mailbox holds: the receiver may go back to sleep
+// without it, but a message handed over after that replaces the one it
+// had, as one counted.
+func (q *queue[M]) put(e envelope[M]) bool {
+	for q.n == 0 && q.rs.Load()&rMask == rAsleep {
+		if q.hand(e) {
+			return true
+		}
 	}
+	if q.full() {
+		return false
+	}
+	q.putBack(e)
+	return true
+}
+
+// putBack appends e to the ring; the caller holds mu and has made sure
+// that there is room and that the receiver is not asleep on an empty
+// ring (put).
+func (q *queue[M]) putBack(e envelope[M]) {
 	if q.sample {
 		if q.puts++; q.puts&q.sampleMask.Load() == 0 {
 			e.at = now()
@@ -275,8 +295,7 @@ func (q *queue[M]) push(ctx context.Context, e envelope[M], block bool) (victim 
 			q.mu.Unlock()
 			return victim, false, ErrStopped
 		}
-		if !q.full() {
-			q.putBack(e)
+		if q.put(e) {
 			q.mu.Unlock()
 			return victim, false, nil
 		}
@@ -358,8 +377,7 @@ func (q *queue[M]) pushAll(ctx context.Context, es []envelope[M]) (n int, droppe
 			q.mu.Unlock()
 			return n, nil, ErrStopped
 		}
-		for n < len(es) && !q.full() {
-			q.putBack(es[n])
+		for n < len(es) && q.put(es[n]) {
 			n++
 		}
 		if n == len(es) {

@@ -3,8 +3,11 @@ package actor
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -242,5 +245,98 @@ func TestQueueDroppingHandsOne(t *testing.T) {
 	}
 	if batch, _ := q.take(nil); !slices.Equal(qMsgs(batch), []int{3}) {
 		t.Fatalf("take = %v, want [3]", qMsgs(batch))
+	}
+}
+
+// A Bounded mailbox never holds more than its size, while senders with the
+// lock (a feed's PutAll, a Tell that found the receiver awake) race
+// senders that hand a message to the receiver without it: the hand-over
+// claims the room the locked sender saw, and that one must look again.
+func TestQueueBoundedNeverOverfull(t *testing.T) {
+	for _, profiled := range []bool{false, true} {
+		for _, size := range []int{1, 2} {
+			t.Run(fmt.Sprintf("profiled=%v/size=%d", profiled, size), func(t *testing.T) {
+				boundedRace(t, size, profiled)
+			})
+		}
+	}
+}
+
+func boundedRace(t *testing.T, size int, profiled bool) {
+	const senders, per = 4, 2000
+	var handled atomic.Int64
+	a, err := Spawn[int](context.Background(), BehaviorFunc[int](func(context.Context, int) error {
+		handled.Add(1)
+		runtime.Gosched() // let senders pile up behind the one handled
+		return nil
+	}), WithMailbox(Bounded(size)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	q := a.Ref().local().q
+	if profiled { // before any sender: what a profiled cell sets at its making
+		q.sample = true
+		q.sampleMask.Store(1)
+	}
+	stop := make(chan struct{})
+	over := make(chan int, 1)
+	var wg sync.WaitGroup
+	wg.Go(func() { // watches what the mailbox holds
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			q.mu.Lock()
+			held := q.held()
+			q.mu.Unlock()
+			if held > size {
+				select {
+				case over <- held:
+				default:
+				}
+			}
+			runtime.Gosched()
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var sent sync.WaitGroup
+	for s := range senders {
+		sent.Go(func() {
+			for i := range per {
+				var err error
+				if s == 0 { // a feed: PutAll, under the lock
+					_, _, err = q.pushAll(ctx, []envelope[int]{{msg: i}})
+				} else {
+					_, _, err = q.push(ctx, envelope[int]{msg: i}, true)
+				}
+				if err != nil {
+					t.Errorf("sender %d: %v", s, err)
+					return
+				}
+				if i%4 == 0 { // now and then, let the actor fall idle: the next is handed over
+					for q.len() > 0 && ctx.Err() == nil {
+						runtime.Gosched()
+					}
+				}
+			}
+		})
+	}
+	sent.Wait()
+	for handled.Load() < senders*per && ctx.Err() == nil {
+		runtime.Gosched()
+	}
+	close(stop)
+	wg.Wait()
+	if n := handled.Load(); n != senders*per {
+		t.Fatalf("%d of %d messages handled", n, senders*per)
+	}
+	select {
+	case held := <-over:
+		t.Fatalf("a Bounded(%d) mailbox held %d messages", size, held)
+	default:
 	}
 }
