@@ -186,23 +186,41 @@ func TestHandOverRacesRestarts(t *testing.T) {
 	}
 	defer sup.Close()
 	ref := child.Ref()
+	tellFromSenders(t, ref, senders, per, func(s, seq int) msg { return msg{s, seq} },
+		func(s, seq int) bool { return s%2 == 0 && seq%3 == 0 })
+	if err := sup.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	checkEachInOrder(t, got, per)
+	if st := ref.Stats(); st.DeadLetters != 0 || st.Restarts == 0 {
+		t.Fatalf("stats %+v: want no dead letters, some restarts", st)
+	}
+}
+
+// tellFromSenders tells ref per messages from each of senders goroutines,
+// msgOf(s, seq) for seq 1 to per, and returns when all are told. After a
+// message for which idle(s, seq) holds, its sender waits for the mailbox to
+// empty, so that the actor falls idle and the next message is handed over.
+func tellFromSenders[M any](t *testing.T, ref actor.Ref[M], senders, per int, msgOf func(s, seq int) M, idle func(s, seq int) bool) {
+	t.Helper()
 	var wg sync.WaitGroup
 	errs := make(chan error, senders)
 	for s := range senders {
 		wg.Go(func() {
 			for seq := 1; seq <= per; seq++ {
-				if err := ref.Tell(ctx, msg{s, seq}); err != nil {
+				if err := ref.Tell(ctx, msgOf(s, seq)); err != nil {
 					errs <- fmt.Errorf("sender %d: Tell %d: %w", s, seq, err)
 					return
 				}
-				if s%2 == 0 && seq%3 == 0 {
-					// Let the actor fall idle now and then, so that the
-					// next message is handed over.
-					for deadline := time.Now().Add(wait); ref.Stats().Queued > 0; runtime.Gosched() {
-						if time.Now().After(deadline) {
-							errs <- fmt.Errorf("sender %d: the mailbox never emptied", s)
-							return
-						}
+				if !idle(s, seq) {
+					continue
+				}
+				for deadline := time.Now().Add(wait); ref.Stats().Queued > 0; runtime.Gosched() {
+					if time.Now().After(deadline) {
+						errs <- fmt.Errorf("sender %d: the mailbox never emptied", s)
+						return
 					}
 				}
 			}
@@ -213,11 +231,12 @@ func TestHandOverRacesRestarts(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	if err := sup.Stop(ctx); err != nil {
-		t.Fatal(err)
-	}
-	mu.Lock()
-	defer mu.Unlock()
+}
+
+// checkEachInOrder checks that got[s], the seqs of sender s's messages in
+// the order received, are 1 to per: none lost, repeated or out of order.
+func checkEachInOrder(t *testing.T, got [][]int, per int) {
+	t.Helper()
 	for s, seqs := range got {
 		if len(seqs) != per {
 			t.Errorf("sender %d: %d messages received, want %d", s, len(seqs), per)
@@ -227,8 +246,5 @@ func TestHandOverRacesRestarts(t *testing.T) {
 				t.Fatalf("sender %d: message %d received as %d: lost, repeated or out of order", s, i+1, seq)
 			}
 		}
-	}
-	if st := ref.Stats(); st.DeadLetters != 0 || st.Restarts == 0 {
-		t.Fatalf("stats %+v: want no dead letters, some restarts", st)
 	}
 }

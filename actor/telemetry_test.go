@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
@@ -234,45 +232,11 @@ func TestProfiledHandOverRaces(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref := a.Ref()
-	var wg sync.WaitGroup
-	errs := make(chan error, senders)
-	for s := range senders {
-		wg.Go(func() {
-			ctx := context.Background()
-			for seq := 1; seq <= per; seq++ {
-				if err := ref.Tell(ctx, msg{s, seq}); err != nil {
-					errs <- fmt.Errorf("sender %d: Tell %d: %w", s, seq, err)
-					return
-				}
-				if seq%2 == 0 { // let the actor fall idle: the next message is handed over
-					for deadline := time.Now().Add(wait); ref.Stats().Queued > 0; runtime.Gosched() {
-						if time.Now().After(deadline) {
-							errs <- fmt.Errorf("sender %d: the mailbox never emptied", s)
-							return
-						}
-					}
-				}
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
+	tellFromSenders(t, a.Ref(), senders, per, func(s, seq int) msg { return msg{s, seq} },
+		func(_, seq int) bool { return seq%2 == 0 })
 	awaitCond(t, "all handled", func() bool { return a.Stats().Handled == senders*per })
 	a.Close()
-	for s, seqs := range got {
-		if len(seqs) != per {
-			t.Errorf("sender %d: %d messages received, want %d", s, len(seqs), per)
-		}
-		for i, seq := range seqs {
-			if seq != i+1 {
-				t.Fatalf("sender %d: message %d received as %d: lost, repeated or out of order", s, i+1, seq)
-			}
-		}
-	}
+	checkEachInOrder(t, got, per)
 	figs := lastFigures(t, c)
 	if m := figs[actorKey(telemetry.MetricActorMessages, name, telemetry.AttrDirection+"=in")]; m != senders*per {
 		t.Errorf("%v messages in, want %d", m, senders*per)
