@@ -46,7 +46,10 @@ const maxBatch = 128
 // a close or a halt moves it from handed to awake, so that the receiver
 // looks at the mailbox before it sleeps again. A handed message is always
 // the oldest: the receiver sleeps only on an empty ring, and a put to the
-// ring wakes it.
+// ring wakes it. A sender that holds the lock and finds the receiver
+// asleep hands over too, racing those without it, and judges the room
+// only once the receiver is awake or handling (put): a hand-over takes
+// the room it would have seen.
 //
 // Senders blocked on a full Bounded mailbox sleep on space, a channel that is
 // closed (and replaced) to wake them all.
