@@ -65,7 +65,7 @@ func newCell[M any](cfg *config) (*cell[M], error) {
 		c.q.sample, c.q.blocked = true, po.blocked
 		c.q.sampleMask.Store(firstSampleMask)
 		var last uint64 // the exporter's goroutine only
-		po.watch(c.name, c.q.handledCount, func() int {
+		po.watch(c.q.handledCount, func() int {
 			// Once a batch: adapt the sampling period to the rate. It
 			// rides on the depth gauge's read, so an actor whose gauge
 			// found the registry full (telemetry.MaxSeries) keeps the

@@ -74,6 +74,11 @@ type config struct {
 	backoffMin time.Duration
 	backoffMax time.Duration
 	feeds      []any // Feed[M]s, checked against M by newCell
+	// The name the profiler measures it under: its own, or, for one
+	// given none, its kind's, shared with every other of that kind
+	// given none, so that a program that spawns actors without end
+	// keeps a bounded number of series.
+	profileName string
 }
 
 var nameSeq atomic.Uint64
@@ -103,6 +108,7 @@ func newConfig(t target, opts []Option) (*config, error) {
 			kind = "supervisor"
 		}
 		c.name = fmt.Sprintf("%s-%d", kind, nameSeq.Add(1))
+		c.profileName = kind
 	}
 	if err := c.mailbox.validate(); err != nil {
 		return nil, err
@@ -123,7 +129,10 @@ func (c *config) inherit(parent *config) {
 func (c *config) finish() {
 	if c.observer == nil {
 		if telemetry.Enabled() {
-			c.observer = newProfObserver(c.name)
+			if c.profileName == "" {
+				c.profileName = c.name
+			}
+			c.observer = newProfObserver(c.profileName)
 		} else {
 			c.observer = NopObserver{}
 		}
@@ -138,8 +147,10 @@ func (c *config) finish() {
 }
 
 // WithName names the actor or supervisor in errors, dead letters, observer
-// events and logs. Names need not be unique; the default is "actor-N" or
-// "supervisor-N". A child's name is the one given to NewChild.
+// events, logs and profiles. Names need not be unique; the default is
+// "actor-N" or "supervisor-N". A child's name is the one given to
+// NewChild. The profiler (package telemetry) measures those given no name
+// together, as "actor" or "supervisor": name the ones to be seen apart.
 func WithName(name string) Option {
 	return option{forBoth, func(c *config) error {
 		if name == "" {

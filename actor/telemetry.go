@@ -10,7 +10,8 @@ import (
 // Profiling (package telemetry). An actor or supervisor made while
 // profiling is on, and given no observer of its own or of its supervisor,
 // gets a profObserver: its figures go to the telemetry registry under its
-// name. One made while profiling is off gets NopObserver, and its path is
+// name, or its kind's when it was given none (config.profileName). One
+// made while profiling is off gets NopObserver, and its path is
 // as if package telemetry were not there.
 
 // profObserver records one actor's figures. MessageHandled comes from the
@@ -19,6 +20,7 @@ import (
 // published by the cell once a batch (publish); the rest
 // may come from any goroutine and use atomic instruments.
 type profObserver struct {
+	name                       string // what it is measured as
 	queueing, handling         *telemetry.Recorder
 	deadLetters, errs, restart *telemetry.Counter
 	blocked                    *telemetry.Counter // ns at a full mailbox, added by the queue
@@ -31,6 +33,7 @@ type profObserver struct {
 func newProfObserver(name string) *profObserver {
 	a := telemetry.String(telemetry.AttrActor, name)
 	o := &profObserver{
+		name:        name,
 		deadLetters: telemetry.NewCounter(telemetry.MetricActorDeadLetters, "{message}", a),
 		errs:        telemetry.NewCounter(telemetry.MetricActorErrors, "{error}", a),
 		restart:     telemetry.NewCounter(telemetry.MetricActorRestarts, "{restart}", a),
@@ -46,8 +49,8 @@ func newProfObserver(name string) *profObserver {
 // watch adds an actor's counts that its cell keeps anyway to its series:
 // the messages it handled, and its mailbox depth. Nothing more is recorded
 // per message for them.
-func (o *profObserver) watch(name string, handled func() uint64, depth func() int) {
-	a := telemetry.String(telemetry.AttrActor, name)
+func (o *profObserver) watch(handled func() uint64, depth func() int) {
+	a := telemetry.String(telemetry.AttrActor, o.name)
 	in := telemetry.CounterFunc(telemetry.MetricActorMessages, "{message}", handled,
 		a, telemetry.String(telemetry.AttrDirection, "in"))
 	d := telemetry.GaugeFunc(telemetry.MetricActorMailboxDepth, "{message}", func() int64 { return int64(depth()) }, a)

@@ -246,3 +246,38 @@ func TestProfiledHandOverRaces(t *testing.T) {
 		t.Errorf("%v handling and %v queueing times of %d messages", h, q, senders*per)
 	}
 }
+
+// Actors given no name are measured together, as "actor": a program that
+// spawns an actor per request keeps a bounded number of series, and the
+// counts stay exact.
+func TestProfiledUnnamedActorsShareSeries(t *testing.T) {
+	in := actorKey(telemetry.MetricActorMessages, "actor", telemetry.AttrDirection+"=in")
+	before := lastFigures(t, profile(t))[in] // what earlier tests' unnamed actors handled
+	dropped := telemetry.ReadStats().SeriesDropped
+	c := profile(t)
+	ctx := context.Background()
+	const n = 300 // more than MaxSeries allows actors of their own series
+	for i := range n {
+		a, err := actor.Spawn[int](ctx, actor.BehaviorFunc[int](func(context.Context, int) error { return nil }))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Tell(ctx, i); err != nil {
+			t.Fatal(err)
+		}
+		awaitCond(t, "handled", func() bool { return a.Stats().Handled == 1 })
+		a.Close()
+	}
+	got := lastFigures(t, c)
+	if m := got[in] - before; m != n {
+		t.Errorf("unnamed actors handled %v messages, want %d", m, n)
+	}
+	for k := range got {
+		if strings.Contains(k, telemetry.AttrActor+"=actor-") {
+			t.Fatalf("an unnamed actor measured under its own name: %s", k)
+		}
+	}
+	if d := telemetry.ReadStats().SeriesDropped - dropped; d != 0 {
+		t.Errorf("%d series dropped", d)
+	}
+}

@@ -49,7 +49,10 @@
 // its period adapted once a batch to each actor's rate (about 128 timed
 // messages an interval), and the blocked time is estimated from a sample
 // of the waits: reading the clock for every message would cost more than
-// all the rest. Counts are exact.
+// all the rest. Counts are exact. Actors of one name add up; those given
+// no name (actor.WithName) are measured together as "actor" or
+// "supervisor", so that a program that spawns an actor per request keeps
+// a bounded number of series.
 //
 // Per socket: messages and bytes each way, drops (messages dropped at a
 // high-water mark or unroutable, and those discarded at Close), and peers.
