@@ -107,22 +107,22 @@ func (t *sockTel) sent(m Msg) { t.out.add(m.Size()) }
 
 func (t *sockTel) received(m Msg) { t.in.add(m.Size()) }
 
-var socketSeq atomic.Int64
-
-// trace registers the socket's series, named by ep, the first time it is
-// bound or connected, if profiling was on when it was made.
+// trace registers the socket's series, named by its type and ep, the
+// first time it is bound or connected, if profiling was on when it was
+// made. Sockets of one type and endpoint add up in the same series, as
+// actors of one name do: a program that opens a socket per request (a
+// Lazy Pirate client, on every retry) keeps a bounded number of series.
 func (s *Socket) trace(ep string) {
 	if !s.prof.on {
 		return
 	}
 	s.prof.once.Do(func() {
 		attrs := []telemetry.Attr{
-			telemetry.Int(telemetry.AttrSocketID, socketSeq.Add(1)),
 			telemetry.String(telemetry.AttrSocketType, s.typ.String()),
 			telemetry.String(telemetry.AttrSocketEndpoint, ep),
 		}
-		in := append(attrs[:3:3], telemetry.String(telemetry.AttrDirection, "in"))
-		out := append(attrs[:3:3], telemetry.String(telemetry.AttrDirection, "out"))
+		in := append(attrs[:2:2], telemetry.String(telemetry.AttrDirection, "in"))
+		out := append(attrs[:2:2], telemetry.String(telemetry.AttrDirection, "out"))
 		t := &sockTel{}
 		inMsgs, outMsgs, inBytes, outBytes := t.in.messages, t.out.messages, t.in.bytes, t.out.bytes
 		if s.prof.queued {

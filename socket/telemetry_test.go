@@ -19,8 +19,7 @@ import (
 )
 
 // batchFigures decodes a batch's metrics frame with the generated OTLP
-// types into "name{k=v,...}" -> value (Sums and Gauges). Series that
-// differ only in their socket id add up.
+// types into "name{k=v,...}" -> value (Sums and Gauges).
 func batchFigures(t *testing.T, m socket.Msg) map[string]float64 {
 	t.Helper()
 	if len(m) < 2 || string(m[0]) != telemetry.Version {
@@ -52,7 +51,11 @@ func batchFigures(t *testing.T, m socket.Msg) map[string]float64 {
 					pts = d.Gauge.DataPoints
 				}
 				for _, p := range pts {
-					out[seriesKey(mt.Name, p.Attributes)] += float64(p.GetAsInt()) + p.GetAsDouble()
+					k := seriesKey(mt.Name, p.Attributes)
+					if _, dup := out[k]; dup {
+						t.Fatalf("series %s twice in a batch", k)
+					}
+					out[k] = float64(p.GetAsInt()) + p.GetAsDouble()
 				}
 			}
 		}
@@ -63,9 +66,6 @@ func batchFigures(t *testing.T, m socket.Msg) map[string]float64 {
 func seriesKey(name string, attrs []*commonpb.KeyValue) string {
 	var kv []string
 	for _, a := range attrs {
-		if a.Key == telemetry.AttrSocketID {
-			continue // unknown to the test; the endpoint names the socket
-		}
 		kv = append(kv, fmt.Sprintf("%s=%s", a.Key, strings.Trim(a.Value.String(), " ")))
 	}
 	sort.Strings(kv)
@@ -170,6 +170,34 @@ func TestProfileEndToEnd(t *testing.T) {
 	})
 	if extra, err := collector.TryRecv(); !errors.Is(err, socket.ErrWouldBlock) {
 		t.Errorf("a second batch: %v, %v", extra, err)
+	}
+}
+
+// Sockets of one type and endpoint add up in one series, so that a program
+// that opens a socket per request (a Lazy Pirate client reopens its socket
+// on every retry) keeps a bounded number of series, with exact totals.
+func TestProfileSocketsShareSeries(t *testing.T) {
+	collector := profileTo(t)
+	dropped := telemetry.ReadStats().SeriesDropped
+	ep := inprocName(t)
+	pull := openSock(t, socket.Pull)
+	pull.bind(ep)
+	const n = 400 // more sockets than MaxSeries allows series of their own
+	for i := range n {
+		push := openSock(t, socket.Push)
+		push.connect(ep)
+		push.send(fmt.Sprintf("%09d", i))
+		pull.recv()
+		push.Close()
+	}
+	pull.Close()
+	checkFigures(t, collected(t, collector), map[string]float64{
+		socketKey(telemetry.MetricSocketMessages, "PUSH", ep, "out"): n,
+		socketKey(telemetry.MetricSocketBytes, "PUSH", ep, "out"):    9 * n,
+		socketKey(telemetry.MetricSocketMessages, "PULL", ep, "in"):  n,
+	})
+	if d := telemetry.ReadStats().SeriesDropped - dropped; d != 0 {
+		t.Errorf("%d series dropped", d)
 	}
 }
 

@@ -56,6 +56,9 @@
 //
 // Per socket: messages and bytes each way, drops (messages dropped at a
 // high-water mark or unroutable, and those discarded at Close), and peers.
+// Sockets are named by their type and first endpoint, and those of one
+// name add up too: a client that reopens its socket on every retry keeps
+// its series.
 // Per process: CPU time (user and system), resident memory, goroutines,
 // and GC pauses (the runtime's histogram, in the same exponential
 // buckets). Per task, for the timeline of tasks per worker slot: what Task

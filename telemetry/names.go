@@ -38,9 +38,10 @@ const (
 	MetricActorFigureTotal = "zmqflow.actor.figure.total"
 	MetricActorFigureLevel = "zmqflow.actor.figure.level"
 
-	// Per socket (attributes AttrSocketID, AttrSocketType,
-	// AttrSocketEndpoint). Messages and bytes are monotonic Sums with
-	// AttrDirection; drops a monotonic Sum; peers a gauge.
+	// Per socket type and endpoint (attributes AttrSocketType and
+	// AttrSocketEndpoint: the sockets of a process that share both add
+	// up). Messages and bytes are monotonic Sums with AttrDirection;
+	// drops a monotonic Sum; peers a gauge.
 	MetricSocketMessages = "zmqflow.socket.messages"
 	MetricSocketBytes    = "zmqflow.socket.bytes"
 	MetricSocketDrops    = "zmqflow.socket.drops"
@@ -61,7 +62,6 @@ const (
 	AttrActor          = "zmqflow.actor"
 	AttrDirection      = "zmqflow.direction" // "in" or "out"
 	AttrFigure         = "zmqflow.figure"
-	AttrSocketID       = "zmqflow.socket.id"
 	AttrSocketType     = "zmqflow.socket.type"
 	AttrSocketEndpoint = "zmqflow.socket.endpoint"
 
