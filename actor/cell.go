@@ -281,14 +281,17 @@ func (c *cell[M]) loop(ctx context.Context, b Behavior[M]) (kind exitKind, err e
 		}
 		h = handoff[M]{}
 		if fd == nil {
-			h = <-c.q.wake
-			c.q.woke()
 			// A message handed over with the wake-up goes to b at
 			// once, alone, for as long as the actor goes back to
 			// sleep after each (an actor asked by one caller at a
 			// time). An actor with a polled feed polls it first, and
 			// a halted one leaves the message to turn.
-			for h.ok && c.polled == nil && !c.q.halt.Load() {
+			for {
+				h = <-c.q.wake
+				c.q.woke()
+				if !h.ok || c.polled != nil || c.q.halt.Load() {
+					break
+				}
 				asleep, kind, end, err := c.handOver(ctx, b, h.e)
 				if end {
 					return kind, err
@@ -296,8 +299,6 @@ func (c *cell[M]) loop(ctx context.Context, b Behavior[M]) (kind exitKind, err e
 				if h = (handoff[M]{}); !asleep {
 					break // turn takes what came meanwhile
 				}
-				h = <-c.q.wake
-				c.q.woke()
 			}
 			continue
 		}
