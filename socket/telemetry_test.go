@@ -201,6 +201,57 @@ func TestProfileSocketsShareSeries(t *testing.T) {
 	}
 }
 
+// A program that opens sockets on new endpoints without end (a server
+// binding an ephemeral port per session) stays profiled: once the registry
+// is full, the series of closed sockets whose last totals were shipped
+// make room for new ones, and none is dropped. Each round ends with Stop,
+// which ships one batch, and starts again.
+func TestProfileNewEndpointsMakeRoom(t *testing.T) {
+	collector := openSock(t, socket.Pull)
+	cep := collector.bind("tcp://127.0.0.1:*")
+	dropped := telemetry.ReadStats().SeriesDropped
+	// 12 series a pair of sockets: 4,800 series, MaxSeries more than twice.
+	const rounds, pairs = 20, 20
+	var last map[string]float64
+	var ep string
+	for r := range rounds {
+		if err := telemetry.Start(context.Background(), cep, telemetry.WithInterval(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		for range pairs {
+			ep = inprocName(t)
+			pull := openSock(t, socket.Pull)
+			pull.bind(ep)
+			push := openSock(t, socket.Push)
+			push.connect(ep)
+			push.send("x")
+			pull.recv()
+			push.Close()
+			pull.Close()
+		}
+		stopProfiling(t)
+		m, err := collector.Recv(testCtx(t, waitLimit))
+		if err != nil {
+			t.Fatalf("round %d: collector: %v", r, err)
+		}
+		last = batchFigures(t, m)
+	}
+	if d := telemetry.ReadStats().SeriesDropped - dropped; d != 0 {
+		t.Errorf("%d series dropped", d)
+	}
+	for _, k := range []string{ // checkFigures would log thousands of series
+		socketKey(telemetry.MetricSocketMessages, "PUSH", ep, "out"),
+		socketKey(telemetry.MetricSocketMessages, "PULL", ep, "in"),
+	} {
+		if v, ok := last[k]; v != 1 {
+			t.Errorf("last batch: %s = %v (present %v), want 1", k, v, ok)
+		}
+	}
+	if n := len(last); n > telemetry.MaxSeries+20 {
+		t.Errorf("last batch holds %d series", n)
+	}
+}
+
 // With nothing listening at the profile's endpoint, a program's sends go
 // on unhindered: the batches that find no room are dropped and counted,
 // and Stop returns when its ctx ends.

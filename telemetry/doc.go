@@ -58,7 +58,13 @@
 // high-water mark or unroutable, and those discarded at Close), and peers.
 // Sockets are named by their type and first endpoint, and those of one
 // name add up too: a client that reopens its socket on every retry keeps
-// its series.
+// its series. A program that binds a new endpoint for every session (an
+// ephemeral port) makes new series without end: once there are MaxSeries,
+// series that nothing feeds any more (a closed socket's, a stopped actor's
+// messages, depth and times) make room for new ones, as soon as a batch
+// has shipped their last totals. An actor's dead letters, failures,
+// restarts and blocked time are instruments that stay: name actors by
+// what they do, not one name each.
 // Per process: CPU time (user and system), resident memory, goroutines,
 // and GC pauses (the runtime's histogram, in the same exponential
 // buckets). Per task, for the timeline of tasks per worker slot: what Task
@@ -96,7 +102,9 @@
 // Library code can add its own series: NewCounter, NewDuration, NewGauge,
 // NewHistogram and NewRecorder return process-wide instruments, shared by
 // every caller with the same name and attributes, at most MaxSeries of
-// them; GaugeFunc and CounterFunc add values read once a batch. Their
+// them, and never let go; GaugeFunc and CounterFunc add values read once a
+// batch, and a series whose functions and Recorders are all gone may make
+// room for another (see MaxSeries). Their
 // methods are safe for concurrent use, except a Recorder's, which is for
 // one goroutine at a time.
 //

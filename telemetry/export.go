@@ -224,7 +224,7 @@ type Stats struct {
 	Sent           uint64 // batches the transport took
 	BatchesDropped uint64 // batches dropped: the collector slow or absent, or too big
 	TasksDropped   uint64 // finished tasks not shipped (over MaxTasks, or in a dropped batch)
-	SeriesDropped  uint64 // instruments beyond MaxSeries, not shipped
+	SeriesDropped  uint64 // instruments beyond MaxSeries with no room made, not shipped
 }
 
 // ReadStats returns the exporter's counters. Safe for concurrent use.
@@ -291,28 +291,30 @@ func (e *exporter) detach() {
 // ship reads the figures and sends them as one batch; a batch that cannot
 // be sent at once, or is too big, is dropped and counted.
 func (e *exporter) ship(snd Sender) {
-	frames, tasks := e.batch()
+	frames, tasks, read := e.batch()
 	size := 0
 	for _, f := range frames {
 		size += len(f)
 	}
 	if size <= MaxBatchBytes && snd.TrySend(frames) == nil {
 		batchesSent.Add(1)
+		reg.wasShipped(read)
 		return
 	}
 	batchesDropped.Add(1)
 	tasksDropped.Add(uint64(tasks))
 }
 
-// batch builds the frames of one batch. Every frame is a fresh slice: the
-// transport may still hold the last batch's.
-func (e *exporter) batch() (frames [][]byte, tasks int) {
+// batch builds the frames of one batch, and returns the number of its read
+// of the registry. Every frame is a fresh slice: the transport may still
+// hold the last batch's.
+func (e *exporter) batch() (frames [][]byte, tasks int, read uint64) {
 	now := uint64(time.Now().UnixNano())
 	start := uint64(processStart.UnixNano())
 	// The points are made for each batch, at their number, not kept:
 	// in a program whose heap is small, what is kept live between
 	// batches costs more GC cycles than what a batch leaves behind.
-	series := reg.all()
+	series, read := reg.read()
 	pts := readRegistry(readProcess(make([]point, 0, len(series)+processPoints+1)), series)
 	metrics := appendMetrics(make([]byte, 0, e.lastSize+1024), &e.res, start, now, pts)
 	e.lastSize = len(metrics) // the next one's guess; the batch itself is the transport's
@@ -321,13 +323,13 @@ func (e *exporter) batch() (frames [][]byte, tasks int) {
 	if len(spans) > 0 {
 		frames = append(frames, appendTrace(nil, &e.res, e.trace, spans))
 	}
-	return frames, len(spans)
+	return frames, len(spans), read
 }
 
 // readRegistry appends the figures of the series ss.
 func readRegistry(pts []point, ss []*series) []point {
 	for _, s := range ss {
-		p := point{name: s.name, unit: s.unit, kind: s.kind, attrs: s.attrs}
+		p := point{name: s.name, unit: s.unit, kind: s.kind, attrs: s.attrs, start: s.start}
 		switch s.kind {
 		case kindHist:
 			p.hist = s.histogram()

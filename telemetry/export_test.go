@@ -297,7 +297,7 @@ func TestParseStatm(t *testing.T) {
 func TestRecorderRingExact(t *testing.T) {
 	who := String(AttrActor, fmt.Sprintf("%s-%d", t.Name(), runSeq.Add(1)))
 	r, remove := NewRecorder("test.ring", who)
-	s := reg.get("test.ring", "s", kindHist, []Attr{who})
+	s := reg.get("test.ring", "s", kindHist, []Attr{who}, useDirect)
 	var want Histogram // the same records, straight into a histogram
 	r.RecordNs(-5)     // the zero bucket
 	want.RecordNs(-5)
@@ -349,7 +349,7 @@ func TestBatchesKeepTheirOwn(t *testing.T) {
 		c.Add(1)
 		r.RecordNs(int64(i) * 1000)
 		r.Publish()
-		frames, _ := e.batch()
+		frames, _, _ := e.batch()
 		held = append(held, frames)
 	}
 	for i, frames := range held {
@@ -366,7 +366,7 @@ func TestBatchesKeepTheirOwn(t *testing.T) {
 // out, also after the series had none left for a while.
 func TestCounterFuncsComeAndGo(t *testing.T) {
 	who := String(AttrActor, fmt.Sprintf("%s-%d", t.Name(), runSeq.Add(1)))
-	s := reg.get("test.handled", "{message}", kindSum, []Attr{who})
+	s := reg.get("test.handled", "{message}", kindSum, []Attr{who}, useDirect)
 	want := int64(0)
 	for i := range 3 {
 		n := uint64(10 * (i + 1))

@@ -147,6 +147,7 @@ type point struct {
 	name, unit string
 	kind       kind
 	attrs      []Attr
+	start      uint64  // when its totals began, if not the batch's start
 	i          int64   // kindSum, kindGauge
 	f          float64 // kindDuration (seconds); also a Sum of seconds
 	isFloat    bool
@@ -173,6 +174,9 @@ func appendMetrics(b []byte, res *resource, start, now uint64, pts []point) []by
 }
 
 func appendMetric(b []byte, p *point, start, now uint64) []byte {
+	if p.start != 0 {
+		start = p.start
+	}
 	b = appendString(b, fMetricName, p.name)
 	b = appendString(b, fMetricUnit, p.unit)
 	switch p.kind {

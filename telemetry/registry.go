@@ -1,10 +1,12 @@
 package telemetry
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Attr is one attribute of a series: a key and a string or an integer
@@ -24,8 +26,16 @@ func Int(key string, value int64) Attr { return Attr{Key: key, Int: value, IsInt
 
 // MaxSeries bounds the series the registry holds, so that a program that
 // names a new actor or opens a new socket for every request cannot grow a
-// batch past MaxBatchBytes. Instruments asked for beyond it still work but
-// are not shipped; they are counted in MetricSeriesDropped.
+// batch past MaxBatchBytes. When it is reached, a new series takes the
+// place of the oldest one that is done: its functions and Recorders (a
+// closed socket's, a stopped actor's) are all gone, and a batch read
+// since then, with its last totals, was handed to the transport. The
+// collector keeps those totals; if the series is made again later, it
+// starts from zero, with a start time of its own. Instruments asked for
+// when no series is done still work but are not shipped; they are counted
+// in MetricSeriesDropped. A series handed out as an instrument
+// (NewCounter, NewGauge, NewDuration, NewHistogram) is never done: its
+// holder may use it at any time.
 const MaxSeries = 2000
 
 type kind uint8
@@ -43,9 +53,20 @@ type series struct {
 	name, unit string
 	kind       kind
 	attrs      []Attr
+	start      uint64 // when its totals began, Unix ns; 0 for the process's start
 	ctr        Counter
 	gauge      Gauge
 	hist       *Histogram
+	reg        *registry
+
+	// Under reg.mu. direct: handed out as an instrument, so never done.
+	// users counts its functions and Recorders, from their get to their
+	// removal; done is 0 until the last of them is gone, and then the
+	// number of the first read of the registry that carries its final
+	// figures (see registry.evict).
+	direct bool
+	users  int
+	done   uint64
 
 	// Under mu. Slices, not maps: most series have one or two of each,
 	// and a map costs a few hundred bytes however few it holds.
@@ -53,6 +74,20 @@ type series struct {
 	funcs   []*seriesFunc
 	shards  []*Recorder
 	drained *histAcc // what the exporter took from its recorders' rings; made with the first Recorder
+}
+
+// letGo counts one function or Recorder out of the series' users, once it
+// has removed it, its last figures in: when it was the last, the series is
+// done once the next read of the registry is shipped. The caller holds mu,
+// so that a read sees the series' sources and figures whole.
+func (s *series) letGo() {
+	r := s.reg
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if s.users--; s.users == 0 {
+		s.done = r.reads + 1
+		r.retired++
+	}
 }
 
 // seriesFunc is a function added to a series; its address tells it apart.
@@ -94,9 +129,23 @@ type registry struct {
 	byKey   map[string]*series
 	order   []*series
 	dropped atomic.Uint64 // instruments beyond MaxSeries
+
+	// Under mu. reads numbers the exporter's reads of the registry, and
+	// shipped is the number of the last one whose batch the transport
+	// took: a done series may go once shipped reaches its done (see
+	// evict). retired counts the series that became done, and idle is
+	// what shipped and retired were at the last eviction that found
+	// nothing, so that a full registry with nothing done is not searched
+	// again for every new instrument. evicted: a series has made room, so
+	// that later ones carry their start.
+	reads, shipped, retired uint64
+	idle                    [2]uint64
+	evicted                 bool
 }
 
-var reg = &registry{byKey: make(map[string]*series)}
+var reg = newRegistry()
+
+func newRegistry() *registry { return &registry{byKey: make(map[string]*series)} }
 
 func seriesKey(name string, attrs []Attr) string {
 	var b strings.Builder
@@ -114,33 +163,83 @@ func seriesKey(name string, attrs []Attr) string {
 	return b.String()
 }
 
+// How a series is used: handed out as an instrument, or given a function
+// or a Recorder (a source).
+const (
+	useDirect = iota
+	useSource
+)
+
 // get returns the series of name and attrs, made on first use, or nil
-// beyond MaxSeries. A name asked for with another kind is another series
-// only if its attributes differ; the first kind wins.
-func (r *registry) get(name, unit string, k kind, attrs []Attr) *series {
+// beyond MaxSeries when no series is done. A name asked for with another
+// kind is another series only if its attributes differ; the first kind
+// wins. For use useSource, a series of kind k counts the source the
+// caller adds next among its users, until the caller's letGo.
+//
+// Lock order: a series' mu, then the registry's, never the other way: a
+// series' mu is held while its functions run, and those are the caller's.
+func (r *registry) get(name, unit string, k kind, attrs []Attr, use int) *series {
 	key := seriesKey(name, attrs)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if s := r.byKey[key]; s != nil {
-		return s
+	s := r.byKey[key]
+	if s == nil {
+		if len(r.order) >= MaxSeries && !r.evict() {
+			r.dropped.Add(1)
+			return nil
+		}
+		s = &series{name: name, unit: unit, kind: k, attrs: append([]Attr(nil), attrs...), reg: r}
+		if r.evicted {
+			// It may be one made again: its totals start now.
+			s.start = uint64(time.Now().UnixNano())
+		}
+		if k == kindHist {
+			s.hist = new(Histogram)
+		}
+		r.byKey[key] = s
+		r.order = append(r.order, s)
 	}
-	if len(r.order) >= MaxSeries {
-		r.dropped.Add(1)
-		return nil
+	switch {
+	case use == useDirect:
+		s.direct = true
+	case s.kind == k:
+		s.users++
 	}
-	s := &series{name: name, unit: unit, kind: k, attrs: append([]Attr(nil), attrs...)}
-	if k == kindHist {
-		s.hist = new(Histogram)
-	}
-	r.byKey[key] = s
-	r.order = append(r.order, s)
 	return s
 }
 
-func (r *registry) all() []*series {
+// evict lets go of the oldest series that is done and whose last figures
+// were shipped, and reports whether there was one. The caller holds mu.
+func (r *registry) evict() bool {
+	if r.idle == [2]uint64{r.shipped, r.retired} {
+		return false
+	}
+	for i, s := range r.order {
+		if !s.direct && s.users == 0 && s.done != 0 && s.done <= r.shipped {
+			delete(r.byKey, seriesKey(s.name, s.attrs))
+			r.order = slices.Delete(r.order, i, i+1)
+			r.evicted = true
+			return true
+		}
+	}
+	r.idle = [2]uint64{r.shipped, r.retired}
+	return false
+}
+
+// read returns the series, for a batch, and the read's number: once the
+// transport has taken the batch, pass it to wasShipped.
+func (r *registry) read() ([]*series, uint64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]*series(nil), r.order...)
+	r.reads++
+	return append([]*series(nil), r.order...), r.reads
+}
+
+// wasShipped records that the batch of read n was handed to the transport.
+func (r *registry) wasShipped(n uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.shipped = max(r.shipped, n)
 }
 
 // NewCounter returns the process-wide Counter of the metric name with
@@ -148,7 +247,7 @@ func (r *registry) all() []*series {
 // shares it, so that actors of one name add up. unit is an OTLP unit
 // ("{message}", "By").
 func NewCounter(name, unit string, attrs ...Attr) *Counter {
-	if s := reg.get(name, unit, kindSum, attrs); s != nil && s.kind == kindSum {
+	if s := reg.get(name, unit, kindSum, attrs, useDirect); s != nil && s.kind == kindSum {
 		return &s.ctr
 	}
 	return new(Counter)
@@ -157,7 +256,7 @@ func NewCounter(name, unit string, attrs ...Attr) *Counter {
 // NewDuration returns a process-wide Counter of nanoseconds, shipped as a
 // Sum in seconds, shared as NewCounter's.
 func NewDuration(name string, attrs ...Attr) *Counter {
-	if s := reg.get(name, "s", kindDuration, attrs); s != nil && s.kind == kindDuration {
+	if s := reg.get(name, "s", kindDuration, attrs, useDirect); s != nil && s.kind == kindDuration {
 		return &s.ctr
 	}
 	return new(Counter)
@@ -166,7 +265,7 @@ func NewDuration(name string, attrs ...Attr) *Counter {
 // NewGauge returns the process-wide Gauge of name with attrs, shared as
 // NewCounter's.
 func NewGauge(name, unit string, attrs ...Attr) *Gauge {
-	if s := reg.get(name, unit, kindGauge, attrs); s != nil && s.kind == kindGauge {
+	if s := reg.get(name, unit, kindGauge, attrs, useDirect); s != nil && s.kind == kindGauge {
 		return &s.gauge
 	}
 	return new(Gauge)
@@ -175,7 +274,7 @@ func NewGauge(name, unit string, attrs ...Attr) *Gauge {
 // NewHistogram returns the process-wide Histogram of durations of name
 // with attrs, shared as NewCounter's.
 func NewHistogram(name string, attrs ...Attr) *Histogram {
-	if s := reg.get(name, "s", kindHist, attrs); s != nil && s.kind == kindHist {
+	if s := reg.get(name, "s", kindHist, attrs, useDirect); s != nil && s.kind == kindHist {
 		return s.hist
 	}
 	return new(Histogram)
@@ -187,29 +286,35 @@ func NewHistogram(name string, attrs ...Attr) *Histogram {
 // recording and has called Publish (an actor that stopped for good). Safe
 // for concurrent use.
 func NewRecorder(name string, attrs ...Attr) (r *Recorder, remove func()) {
-	r = new(Recorder)
-	s := reg.get(name, "s", kindHist, attrs)
+	return reg.recorder(name, attrs)
+}
+
+// recorder is NewRecorder in r.
+func (r *registry) recorder(name string, attrs []Attr) (rec *Recorder, remove func()) {
+	rec = new(Recorder)
+	s := r.get(name, "s", kindHist, attrs, useSource)
 	if s == nil || s.kind != kindHist {
 		// Not shipped: nobody reads its ring, and once that is full its
 		// records go into a histogram of its own.
-		r.into = new(Histogram)
-		return r, func() {}
+		rec.into = new(Histogram)
+		return rec, func() {}
 	}
-	r.into = s.hist
+	rec.into = s.hist
 	s.mu.Lock()
 	if s.drained == nil {
 		s.drained = new(histAcc)
 	}
-	r.acc = s.drained
-	s.shards = append(s.shards, r)
+	rec.acc = s.drained
+	s.shards = append(s.shards, rec)
 	s.mu.Unlock()
 	var once sync.Once
-	return r, func() {
+	return rec, func() {
 		once.Do(func() {
 			s.mu.Lock()
 			defer s.mu.Unlock()
-			s.shards = without(s.shards, r)
-			r.drain()
+			s.shards = without(s.shards, rec)
+			rec.drain()
+			s.letGo()
 		})
 	}
 }
@@ -220,18 +325,18 @@ func NewRecorder(name string, attrs ...Attr) (r *Recorder, remove func()) {
 // f reads goes away. f is called from the exporter's goroutine and must be
 // quick and safe for concurrent use.
 func GaugeFunc(name, unit string, f func() int64, attrs ...Attr) (remove func()) {
-	return addFunc(name, unit, kindGauge, f, false, attrs)
+	return reg.addFunc(name, unit, kindGauge, f, false, attrs)
 }
 
 // CounterFunc adds f, a total that only grows, to the Counter of name with
 // attrs, as GaugeFunc does. After remove, f's last value stays in the
 // total, so that totals stay exact when a socket closes.
 func CounterFunc(name, unit string, f func() uint64, attrs ...Attr) (remove func()) {
-	return addFunc(name, unit, kindSum, func() int64 { return int64(f()) }, true, attrs)
+	return reg.addFunc(name, unit, kindSum, func() int64 { return int64(f()) }, true, attrs)
 }
 
-func addFunc(name, unit string, k kind, f func() int64, keep bool, attrs []Attr) func() {
-	s := reg.get(name, unit, k, attrs)
+func (r *registry) addFunc(name, unit string, k kind, f func() int64, keep bool, attrs []Attr) func() {
+	s := r.get(name, unit, k, attrs, useSource)
 	if s == nil || s.kind != k {
 		return func() {}
 	}
@@ -251,6 +356,7 @@ func addFunc(name, unit string, k kind, f func() int64, keep bool, attrs []Attr)
 			if keep {
 				s.ctr.Add(uint64(f()))
 			}
+			s.letGo()
 			s.mu.Unlock()
 		})
 	}

@@ -98,9 +98,14 @@ func (a *Aggregator) Add(b Batch, now time.Time) []Sample {
 }
 
 // derive fills in what a sample's figures and its series' previous point
-// (nil for the first) give.
+// (nil for the first) give. A series with a later start than its previous
+// point's began again from zero (a producer that let it go to make room,
+// see telemetry.MaxSeries, and made it anew): its figures are its own.
 func derive(s *Sample, prev *Point) {
-	if s.Kind == Counter && prev != nil && s.Value >= prev.Value {
+	if prev != nil && s.Start > prev.Start {
+		prev = &Point{Start: s.Start, Time: s.Start}
+	}
+	if s.Kind == Counter && prev != nil && s.Value >= prev.Value && s.Time > prev.Time {
 		s.Rate = (s.Value - prev.Value) / (float64(s.Time-prev.Time) / 1e9)
 	}
 	if s.Hist == nil {
