@@ -340,6 +340,12 @@ func (r *registry) addFunc(name, unit string, k kind, f func() int64, keep bool,
 	if s == nil || s.kind != k {
 		return func() {}
 	}
+	return s.addFunc(f, keep)
+}
+
+// addFunc adds f to s, which get has counted it among the users of, and
+// returns its removal: with keep, f's last value stays in s's total.
+func (s *series) addFunc(f func() int64, keep bool) func() {
 	sf := &seriesFunc{f}
 	s.mu.Lock()
 	s.funcs = append(s.funcs, sf)

@@ -1,6 +1,8 @@
 package telemetry
 
 import (
+	"runtime"
+	"sync"
 	"testing"
 
 	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
@@ -117,5 +119,64 @@ func TestPointStartShipped(t *testing.T) {
 	}
 	if got[0] != 1e9 || got[1] != 7e9 || got[2] != 8e9 {
 		t.Errorf("start times %v, want [1e9 7e9 8e9]", got)
+	}
+}
+
+// Sources come and go on many goroutines while the exporter reads and
+// ships and a full registry makes room: a series is never let go while a
+// source of it is live, and what a live source adds is in its series.
+func TestRegistryChurn(t *testing.T) {
+	r := newRegistry()
+	for i := range MaxSeries - 20 { // nearly full, of series in use for good
+		r.addFunc("test.old", "1", kindSum, func() int64 { return 1 }, true, []Attr{Int("i", int64(i))})
+	}
+	stop := make(chan struct{})
+	exported := make(chan struct{})
+	go func() { // the exporter
+		defer close(exported)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			ss, n := r.read()
+			for _, s := range ss {
+				s.value()
+			}
+			r.wasShipped(n)
+		}
+	}()
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 300 {
+				key := []Attr{Int("g", int64(g)), Int("i", int64(i%50))} // names come back
+				s := r.get("test.new", "1", kindSum, key, useSource)
+				if s == nil {
+					continue // dropped: the room full of series not shipped yet
+				}
+				remove := s.addFunc(func() int64 { return 1 }, true)
+				runtime.Gosched()
+				r.mu.Lock()
+				kept := r.byKey[seriesKey("test.new", key)] == s
+				r.mu.Unlock()
+				if !kept {
+					t.Errorf("goroutine %d: series %d let go while its source is live", g, i)
+				}
+				if v := s.value(); v < 1 {
+					t.Errorf("goroutine %d: series %d reads %d with its source live", g, i, v)
+				}
+				remove()
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	<-exported
+	if len(r.order) > MaxSeries || len(r.order) != len(r.byKey) {
+		t.Errorf("%d series in order, %d by key, at most %d", len(r.order), len(r.byKey), MaxSeries)
 	}
 }
