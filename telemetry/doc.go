@@ -99,12 +99,12 @@
 // bench_test.go and patterns' BenchmarkPipelineProfile (which reports GC
 // cycles per message) measure it.
 //
-// Library code can add its own series: NewCounter, NewDuration, NewGauge,
-// NewHistogram and NewRecorder return process-wide instruments, shared by
-// every caller with the same name and attributes, at most MaxSeries of
-// them, and never let go; GaugeFunc and CounterFunc add values read once a
-// batch, and a series whose functions and Recorders are all gone may make
-// room for another (see MaxSeries). Their
+// Library code can add its own series: NewCounter, NewDuration, NewGauge
+// and NewHistogram return process-wide instruments, shared by every caller
+// with the same name and attributes, at most MaxSeries of them, and never
+// let go; GaugeFunc and CounterFunc add values read once a batch, and
+// NewRecorder a Recorder of a histogram: a series whose functions and
+// Recorders are all gone may make room for another (see MaxSeries). Their
 // methods are safe for concurrent use, except a Recorder's, which is for
 // one goroutine at a time.
 //
@@ -119,9 +119,11 @@
 //   - frame 2, when there are finished tasks to report: an OTLP
 //     ExportTraceServiceRequest, one span per task.
 //
-// Sums and histograms are cumulative from the process's start, so a batch
-// lost or dropped on the way loses nothing but time resolution: the next one
-// carries the totals. A batch is at most MaxBatchBytes.
+// Sums and histograms are cumulative from the process's start (or, once the
+// registry has let a series go, from their series' own start, which the
+// point carries: see MaxSeries), so a batch lost or dropped on the way loses
+// nothing but time resolution: the next one carries the totals. A batch is
+// at most MaxBatchBytes.
 //
 // Every batch has one resource, the process, with the attributes service.name
 // (the program), service.instance.id (unique per process run), host.name and

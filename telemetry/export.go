@@ -224,7 +224,7 @@ type Stats struct {
 	Sent           uint64 // batches the transport took
 	BatchesDropped uint64 // batches dropped: the collector slow or absent, or too big
 	TasksDropped   uint64 // finished tasks not shipped (over MaxTasks, or in a dropped batch)
-	SeriesDropped  uint64 // instruments beyond MaxSeries with no room made, not shipped
+	SeriesDropped  uint64 // instruments beyond MaxSeries with no room to make, not shipped
 }
 
 // ReadStats returns the exporter's counters. Safe for concurrent use.
@@ -309,12 +309,12 @@ func (e *exporter) ship(snd Sender) {
 // of the registry. Every frame is a fresh slice: the transport may still
 // hold the last batch's.
 func (e *exporter) batch() (frames [][]byte, tasks int, read uint64) {
-	now := uint64(time.Now().UnixNano())
 	start := uint64(processStart.UnixNano())
 	// The points are made for each batch, at their number, not kept:
 	// in a program whose heap is small, what is kept live between
 	// batches costs more GC cycles than what a batch leaves behind.
 	series, read := reg.read()
+	now := uint64(time.Now().UnixNano()) // after every series' start (see appendMetric)
 	pts := readRegistry(readProcess(make([]point, 0, len(series)+processPoints+1)), series)
 	metrics := appendMetrics(make([]byte, 0, e.lastSize+1024), &e.res, start, now, pts)
 	e.lastSize = len(metrics) // the next one's guess; the batch itself is the transport's

@@ -361,6 +361,26 @@ func TestBatchesKeepTheirOwn(t *testing.T) {
 	}
 }
 
+// Only a batch the transport took counts as shipped, for the registry to
+// let series go (MaxSeries): not one it refused.
+func TestShipMarksOnlyTakenBatches(t *testing.T) {
+	shipped := func() uint64 {
+		reg.mu.Lock()
+		defer reg.mu.Unlock()
+		return reg.shipped
+	}
+	e := newExporter(config{name: "ship"}, nil, "inproc://ship")
+	before := shipped()
+	e.ship(&fakeSender{refuse: true})
+	if s := shipped(); s != before {
+		t.Fatalf("a refused batch counted as shipped: %d, was %d", s, before)
+	}
+	e.ship(&fakeSender{})
+	if s := shipped(); s <= before {
+		t.Fatalf("a taken batch not counted as shipped: %d, was %d", s, before)
+	}
+}
+
 // A counter's functions come and go (actors of one name made one after
 // the other): each one's last value stays in the total when it is taken
 // out, also after the series had none left for a while.

@@ -81,8 +81,8 @@ const (
 	// MaxTasks waited for one batch, or their batch was dropped, a
 	// monotonic Sum.
 	MetricTasksDropped = "zmqflow.telemetry.tasks.dropped"
-	// Series beyond MaxSeries when none was done to make room for them,
-	// measured but not shipped, a monotonic Sum.
+	// Series beyond MaxSeries when no done series had been shipped to
+	// make room for them, measured but not shipped, a monotonic Sum.
 	MetricSeriesDropped = "zmqflow.telemetry.series.dropped"
 	// The mode of process.cpu.time: "user" or "system".
 	AttrCPUMode = "cpu.mode"

@@ -156,8 +156,9 @@ type point struct {
 
 // appendMetrics appends an ExportMetricsServiceRequest of one resource
 // and one scope holding pts, each its own Metric. start is when the
-// cumulative sums began (the process's start), now the time of the read,
-// both in Unix nanoseconds.
+// cumulative sums began (the process's start) for the points that carry
+// no start of their own, now the time of the read, both in Unix
+// nanoseconds.
 func appendMetrics(b []byte, res *resource, start, now uint64, pts []point) []byte {
 	return appendMsg(b, fRequestResource, func(b []byte) []byte {
 		b = res.appendTo(b)
@@ -175,7 +176,9 @@ func appendMetrics(b []byte, res *resource, start, now uint64, pts []point) []by
 
 func appendMetric(b []byte, p *point, start, now uint64) []byte {
 	if p.start != 0 {
-		start = p.start
+		// A start after the time would have the collector reject the
+		// batch: a wall clock that stepped back.
+		start = min(p.start, now)
 	}
 	b = appendString(b, fMetricName, p.name)
 	b = appendString(b, fMetricUnit, p.unit)

@@ -27,15 +27,18 @@ func Int(key string, value int64) Attr { return Attr{Key: key, Int: value, IsInt
 // MaxSeries bounds the series the registry holds, so that a program that
 // names a new actor or opens a new socket for every request cannot grow a
 // batch past MaxBatchBytes. When it is reached, a new series takes the
-// place of the oldest one that is done: its functions and Recorders (a
-// closed socket's, a stopped actor's) are all gone, and a batch read
-// since then, with its last totals, was handed to the transport. The
-// collector keeps those totals; if the series is made again later, it
-// starts from zero, with a start time of its own. Instruments asked for
-// when no series is done still work but are not shipped; they are counted
-// in MetricSeriesDropped. A series handed out as an instrument
-// (NewCounter, NewGauge, NewDuration, NewHistogram) is never done: its
-// holder may use it at any time.
+// place of the first made of those that are done: its functions and
+// Recorders (a closed socket's, a stopped actor's) are all gone, and a
+// batch read since then, with its last totals, was handed to the transport
+// (handed, not delivered: a batch the transport loses takes them with it,
+// as it does any batch's figures). The collector has those totals as the
+// series' last point; if the series is made again later, it starts from
+// zero, and, as every series made after one was let go, carries a start
+// time of its own. Instruments asked for when no done series has been
+// shipped still work but are not shipped; they are counted in
+// MetricSeriesDropped. A series handed out as an instrument (NewCounter,
+// NewGauge, NewDuration, NewHistogram) is never done: its holder may use
+// it at any time.
 const MaxSeries = 2000
 
 type kind uint8
@@ -84,7 +87,7 @@ func (s *series) letGo() {
 	r := s.reg
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if s.users--; s.users == 0 {
+	if s.users--; s.users == 0 && !s.direct {
 		s.done = r.reads + 1
 		r.retired++
 	}
@@ -200,9 +203,10 @@ func (r *registry) get(name, unit string, k kind, attrs []Attr, use int) *series
 		r.order = append(r.order, s)
 	}
 	switch {
+	case s.kind != k: // the caller makes an instrument of its own
 	case use == useDirect:
 		s.direct = true
-	case s.kind == k:
+	default:
 		s.users++
 	}
 	return s

@@ -93,19 +93,27 @@ func TestRegistryLetsGoOfDoneSeries(t *testing.T) {
 	if s.start == 0 || s.value() != 1 {
 		t.Errorf("series made again: start %d, value %d; want a start of its own and 1", s.start, s.value())
 	}
+	ss, _ := r.read()
+	for _, p := range readRegistry(nil, ss) {
+		if p.attrs[0] == key(2)[0] && p.start != s.start {
+			t.Errorf("series made again read with start %d, want %d", p.start, s.start)
+		}
+	}
 	if r.byKey[seriesKey("test", key(0))].start != 0 {
 		t.Error("a series made before any was let go has a start of its own")
 	}
 }
 
 // The exporter ships the start time of a series made after another was let
-// go, so that the collector sees its totals begin again; the others start
-// with the process.
+// go, so that the collector sees its totals begin again, and never one
+// after the batch's time, which the collector would reject the batch for;
+// the others start with the process.
 func TestPointStartShipped(t *testing.T) {
 	pts := []point{
 		{name: "old", kind: kindSum, i: 3},
 		{name: "new", kind: kindSum, i: 3, start: 7e9},
 		{name: "hist", kind: kindHist, start: 8e9},
+		{name: "later", kind: kindSum, start: 10e9}, // the wall clock stepped back
 	}
 	var rm metricspb.ResourceMetrics
 	if err := proto.Unmarshal(unwrap(t, appendMetrics(nil, testResource(), 1e9, 9e9, pts))[0], &rm); err != nil {
@@ -116,9 +124,10 @@ func TestPointStartShipped(t *testing.T) {
 		ms[0].GetSum().DataPoints[0].StartTimeUnixNano,
 		ms[1].GetSum().DataPoints[0].StartTimeUnixNano,
 		ms[2].GetExponentialHistogram().DataPoints[0].StartTimeUnixNano,
+		ms[3].GetSum().DataPoints[0].StartTimeUnixNano,
 	}
-	if got[0] != 1e9 || got[1] != 7e9 || got[2] != 8e9 {
-		t.Errorf("start times %v, want [1e9 7e9 8e9]", got)
+	if got[0] != 1e9 || got[1] != 7e9 || got[2] != 8e9 || got[3] != 9e9 {
+		t.Errorf("start times %v, want [1e9 7e9 8e9 9e9]: never after the time", got)
 	}
 }
 
@@ -127,7 +136,7 @@ func TestPointStartShipped(t *testing.T) {
 // source of it is live, and what a live source adds is in its series.
 func TestRegistryChurn(t *testing.T) {
 	r := newRegistry()
-	for i := range MaxSeries - 20 { // nearly full, of series in use for good
+	for i := range MaxSeries - 200 { // nearly full, of series in use for good
 		r.addFunc("test.old", "1", kindSum, func() int64 { return 1 }, true, []Attr{Int("i", int64(i))})
 	}
 	stop := make(chan struct{})
@@ -145,6 +154,7 @@ func TestRegistryChurn(t *testing.T) {
 				s.value()
 			}
 			r.wasShipped(n)
+			runtime.Gosched() // with one P, the others' turn
 		}
 	}()
 	var wg sync.WaitGroup
@@ -158,6 +168,7 @@ func TestRegistryChurn(t *testing.T) {
 				if s == nil {
 					continue // dropped: the room full of series not shipped yet
 				}
+				runtime.Gosched() // the exporter's turn between the count and the function
 				remove := s.addFunc(func() int64 { return 1 }, true)
 				runtime.Gosched()
 				r.mu.Lock()
