@@ -174,7 +174,7 @@ const (
 )
 
 // get returns the series of name and attrs, made on first use, or nil
-// beyond MaxSeries when no series is done. A name asked for with another
+// beyond MaxSeries when no done series has been shipped (see evict). A name asked for with another
 // kind is another series only if its attributes differ; the first kind
 // wins. For use useSource, a series of kind k counts the source the
 // caller adds next among its users, until the caller's letGo.
@@ -212,8 +212,9 @@ func (r *registry) get(name, unit string, k kind, attrs []Attr, use int) *series
 	return s
 }
 
-// evict lets go of the oldest series that is done and whose last figures
-// were shipped, and reports whether there was one. The caller holds mu.
+// evict lets go of the first made of the series that are done and whose
+// last figures were shipped, and reports whether there was one. The caller
+// holds mu.
 func (r *registry) evict() bool {
 	if r.idle == [2]uint64{r.shipped, r.retired} {
 		return false
