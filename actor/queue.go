@@ -96,12 +96,13 @@ const (
 
 func newQueue[M any](m Mailbox) *queue[M] {
 	m = m.normal()
-	q := &queue[M]{policy: m.policy, wake: make(chan handoff[M], 1), space: make(chan struct{})}
+	q := &queue[M]{policy: m.policy, wake: make(chan handoff[M], 1)}
 	if m.policy != policyUnbounded {
 		q.size = m.size
 	}
-	// Small to start, doubling as it fills: an idle actor costs little.
-	q.ring = make([]envelope[M], min(4, max(q.size, 1)))
+	// The ring is made by the first message that does not go by hand, and
+	// space by the first sender that waits for room: an idle actor, or
+	// one that is never sent to faster than it handles, has neither.
 	return q
 }
 
@@ -219,13 +220,15 @@ func (q *queue[M]) sleepHanded() bool {
 func (q *queue[M]) broadcast() {
 	if q.waiters > 0 {
 		close(q.space)
-		q.space = make(chan struct{})
+		q.space = nil // the next sender to wait makes another
 		q.waiters = 0
 	}
 }
 
+// grow doubles the ring, or makes it: small to start, so that an actor
+// that takes messages one at a time costs little.
 func (q *queue[M]) grow() {
-	r := make([]envelope[M], 2*len(q.ring))
+	r := make([]envelope[M], max(2*len(q.ring), min(4, max(q.size, 1))))
 	k := copy(r, q.ring[q.head:])
 	copy(r[k:], q.ring[:q.head])
 	q.ring, q.head = r, 0
@@ -339,6 +342,9 @@ func (q *queue[M]) awaitSpace(ctx context.Context) error {
 	}
 	q.waiters++
 	q.rouse() // the receiver must make room before it sleeps again
+	if q.space == nil {
+		q.space = make(chan struct{})
+	}
 	space := q.space
 	q.mu.Unlock()
 	select {
