@@ -176,6 +176,17 @@ type boundBinary[T any] struct{ info *binaryInfo }
 func (b boundBinary[T]) Encode(v T) ([][]byte, error)      { return encodeBinary(b.info, v) }
 func (b boundBinary[T]) Decode(frames [][]byte) (T, error) { return decodeBinary[T](b.info, frames) }
 
+// copier is a codec whose Decode keeps nothing of the frames it is given:
+// it copies what it needs (a string, JSON's values, Binary's; a
+// BinaryUnmarshaler or a json.Unmarshaler must copy, by their contracts).
+// An inbox gives the messages it decoded with one back to the socket's
+// readers to reuse (oneframe.Recycle).
+type copier interface{ copiesOut() }
+
+func (String) copiesOut()         {}
+func (JSON[T]) copiesOut()        {}
+func (boundBinary[T]) copiesOut() {}
+
 // binder is a codec that can do its per-type work once (Binary).
 type binder[M any] interface{ bind() Codec[M] }
 

@@ -2,6 +2,7 @@ package patterns_test
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,11 +12,19 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/zmqflow/zmqflow/internal/oneframe"
 )
 
 func TestMain(m *testing.M) {
 	if os.Getenv(collectorEnv) != "" {
 		os.Exit(runCollector())
+	}
+	flag.Parse()
+	if flag.Lookup("test.bench").Value.String() == "" {
+		// Messages given back to the readers are overwritten, so that a
+		// test sees one reused while something still reads it.
+		oneframe.Poison = true
 	}
 	goleak.VerifyTestMain(m)
 }

@@ -26,6 +26,7 @@ func (s *Socket) Bind(ep string) (string, error) {
 	}
 	s.trace(ep)
 	if e.transport == "inproc" {
+		s.inproc.Store(true)
 		return s.bindInproc(e)
 	}
 	network, addr := "tcp", e.addr

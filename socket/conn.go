@@ -46,6 +46,7 @@ func newConn(s *Socket, p *pipe, nc net.Conn, w *wire, zc *zmq4.Conn) *conn {
 	c := &conn{s: s, p: p, nc: nc, w: w, zc: zc, remote: nc.RemoteAddr().String(),
 		stop: make(chan struct{}), linger: make(chan context.Context, 1), pingSig: make(chan struct{}, 1),
 		flushSig: make(chan struct{}, 1)}
+	w.made.List = &s.made
 	if sc, ok := nc.(syscall.Conn); ok && w.curve == nil && !s.opts.conflate {
 		c.wrc, _ = sc.SyscallConn()
 	}

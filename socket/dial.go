@@ -24,6 +24,7 @@ func (s *Socket) Connect(ep string) error {
 	}
 	s.trace(ep)
 	if e.transport == "inproc" {
+		s.inproc.Store(true)
 		return s.connectInproc(ep, e)
 	}
 	d := &dialing{s: s, endpoint: ep, e: e, cancel: make(chan struct{}), done: make(chan struct{}), drain: make(chan struct{})}

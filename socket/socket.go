@@ -3,6 +3,7 @@ package socket
 import (
 	"context"
 	"fmt"
+	"github.com/zmqflow/zmqflow/internal/oneframe"
 	"sync"
 	"sync/atomic"
 
@@ -65,6 +66,22 @@ type Socket struct {
 	prof       socketProfile // telemetry, when profiling was on at New
 	loneWrites bool          // the profile exporter's: see writeBuf.lone
 	tel        atomic.Pointer[sockTel]
+
+	// made: the small messages its readers made, given back to be
+	// reused (oneframe.Recycle). inproc: bound or connected to an inproc
+	// endpoint once, so that some of its messages may be an inproc peer's
+	// own, which are never given back (see oneframe.ReadersList).
+	made   oneframe.List
+	inproc atomic.Bool
+}
+
+func init() {
+	oneframe.ReadersList = func(sock any) *oneframe.List {
+		if s, ok := sock.(*Socket); ok && !s.inproc.Load() {
+			return &s.made
+		}
+		return nil
+	}
 }
 
 // New makes a socket of type t. It has no endpoints yet: Bind or Connect it.

@@ -58,6 +58,9 @@ type wire struct {
 	net.Conn
 	rb readBuf
 	wb writeBuf
+	// The reader's small one-frame messages, reused when the consumer
+	// gives them back (package patterns' inbox; see oneframe.Recycle).
+	made oneframe.Cache
 
 	maxMsg      int64  // bound on a message, all frames; -1 for none
 	established bool   // handshake done: buffer writes, read with readMsg
@@ -293,7 +296,7 @@ func (w *wire) readBuffered() Msg {
 		if buf[0]&flagLong != 0 {
 			hlen, size = 9, int(binary.BigEndian.Uint64(buf[1:]))
 		}
-		m := Msg(oneframe.Make(size))
+		m := Msg(w.made.Make(size))
 		copy(m[0], buf[hlen:hlen+size])
 		w.rb.skip(i)
 		return m

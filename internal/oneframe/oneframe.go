@@ -2,7 +2,9 @@
 // allocation when the frame is small: the slice that holds the frame and
 // the frame's bytes side by side. A small message on a pipeline is made
 // twice per hop (encoded, then read from the wire), and the allocator's
-// cost per object, not per byte, is most of what it costs there.
+// cost per object, not per byte, is most of what it costs there. A
+// socket's readers make theirs with a Cache, and reuse those that the
+// consumer gives back to the socket's List (see recycle.go).
 package oneframe
 
 // The size classes: each struct is exactly one of the allocator's size
