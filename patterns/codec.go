@@ -176,24 +176,64 @@ type boundBinary[T any] struct{ info *binaryInfo }
 func (b boundBinary[T]) Encode(v T) ([][]byte, error)      { return encodeBinary(b.info, v) }
 func (b boundBinary[T]) Decode(frames [][]byte) (T, error) { return decodeBinary[T](b.info, frames) }
 
-// copier is a codec whose Decode keeps nothing of the frames it is given:
-// it copies what it needs (a string, JSON's values, Binary's; a
-// BinaryUnmarshaler or a json.Unmarshaler must copy, by their contracts).
-// An inbox gives the messages it decoded with one back to the socket's
-// readers to reuse (oneframe.Recycle).
-type copier interface{ copiesOut() }
+// copiesOut reports whether c, a bound codec (bindCodec), keeps nothing of
+// the frames it decodes, whatever M's own methods do: String, Binary of a
+// type it lays out itself, and JSON of a type with no UnmarshalJSON or
+// UnmarshalText of its own anywhere in it (those must copy what they keep,
+// by their contracts, but this does not count on it). An inbox gives the
+// messages it decoded with such a codec back to the socket's readers to
+// reuse (oneframe.Recycle). The types are matched exactly: a codec that
+// embeds one of these has a Decode of its own.
+func copiesOut[M any](c Codec[M]) bool {
+	switch c := any(c).(type) {
+	case String:
+		return true
+	case boundBinary[M]:
+		return !c.info.unmarshal
+	case JSON[M]:
+		return !unmarshals(reflect.TypeFor[M](), map[reflect.Type]bool{})
+	}
+	return false
+}
 
-func (String) copiesOut()         {}
-func (JSON[T]) copiesOut()        {}
-func (boundBinary[T]) copiesOut() {}
+var (
+	jsonUnmarshaler = reflect.TypeFor[json.Unmarshaler]()
+	textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
+)
 
-// binder is a codec that can do its per-type work once (Binary).
-type binder[M any] interface{ bind() Codec[M] }
+// unmarshals reports whether encoding/json would hand a frame's bytes to
+// a method of t or of a type within it.
+func unmarshals(t reflect.Type, seen map[reflect.Type]bool) bool {
+	if seen[t] {
+		return false
+	}
+	seen[t] = true
+	pt := reflect.PointerTo(t)
+	if t.Implements(jsonUnmarshaler) || pt.Implements(jsonUnmarshaler) ||
+		t.Implements(textUnmarshaler) || pt.Implements(textUnmarshaler) {
+		return true
+	}
+	switch t.Kind() {
+	case reflect.Pointer, reflect.Slice, reflect.Array:
+		return unmarshals(t.Elem(), seen)
+	case reflect.Map:
+		return unmarshals(t.Key(), seen) || unmarshals(t.Elem(), seen)
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if unmarshals(t.Field(i).Type, seen) {
+				return true
+			}
+		}
+	}
+	return false
+}
 
-// bindCodec returns c, or c with its per-type work done once when it can:
-// what an inbox or outbox keeps to use for every message.
+// bindCodec returns c, or c with its per-type work done once when it can
+// (Binary): what an inbox or outbox keeps to use for every message. The
+// type is matched exactly: a codec that embeds Binary has a Decode of its
+// own.
 func bindCodec[M any](c Codec[M]) Codec[M] {
-	if b, ok := c.(binder[M]); ok {
+	if b, ok := any(c).(Binary[M]); ok {
 		return b.bind()
 	}
 	return c

@@ -37,13 +37,16 @@ import (
 // and what was still queued in it is discarded, as closing a libzmq socket
 // does. An Inbox never given to an actor must be closed by its maker.
 //
-// A PULL or PAIR inbox whose codec copies out of the frames (Binary, JSON,
-// String) gives the small one-frame messages it decoded back to its
-// socket's connection readers, which reuse them: a stream of small values
-// over tcp or ipc then allocates little on the receiving side, and its GC
-// runs half as often. Messages from an inproc peer, which are the sender's
-// own, are never given back, nor dead letters, nor what a codec that keeps
-// its frames (Bytes, Frames, yours) decoded.
+// A PULL or PAIR inbox whose codec copies out of the frames gives the
+// small one-frame messages it decoded back to its socket's connection
+// readers, which reuse them: a stream of small values over tcp or ipc then
+// allocates little on the receiving side, and its GC runs half as often.
+// The codecs that copy are String, Binary of a type it lays out itself (not
+// an encoding.BinaryUnmarshaler), and JSON of a type with no UnmarshalJSON
+// or UnmarshalText method anywhere in it: methods that must copy what they
+// keep, by their contracts, are not trusted to. Messages from an inproc
+// peer, which are the sender's own, are never given back, nor dead
+// letters, nor what any other codec (Bytes, Frames, yours) decoded.
 //
 // Its methods are safe for concurrent use; it feeds one actor.
 type Inbox[M any] struct {
@@ -54,7 +57,7 @@ type Inbox[M any] struct {
 	// decode turns a received message into the actor's, for the actor to
 	// poll the inbox (actor.PolledFeed); nil: the inbox has to be run.
 	decode func(socket.Msg) (M, error)
-	copies bool         // decode keeps nothing of a message (copier)
+	copies bool         // decode keeps nothing of a message (copiesOut)
 	peer   actor.Ref[M] // Pair: the way back
 	// polled is Poll's buffer, taken while in use, so that concurrent
 	// Polls (an actor makes none) do not share it.
@@ -114,7 +117,7 @@ func receiving[M any](t socket.Type, c Codec[M], skip int, opts []Option) (*Inbo
 	bound := bindCodec(c)
 	dec := decoder(bound, skip)
 	in.decode = dec
-	_, in.copies = bound.(copier)
+	in.copies = copiesOut(bound)
 	in.serve = func(ctx context.Context, inlet actor.Inlet[M]) error {
 		batch := make([]M, 0, recvBatch)
 		for {

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/zmqflow/zmqflow/actor"
 	"github.com/zmqflow/zmqflow/internal/oneframe"
@@ -125,6 +127,18 @@ func TestInboxKeepsKeptMessages(t *testing.T) {
 			}
 		}
 	})
+	t.Run("embedding codec", func(t *testing.T) {
+		keptValues(t, patterns.Codec[string](keepingString{}), func(i int) []byte { return fmt.Appendf(nil, "%08d", i) },
+			func(i int, v string) bool { return v == fmt.Sprintf("%08d", i) })
+	})
+	t.Run("embedding Binary", func(t *testing.T) { // its Decode is its own, not Binary's
+		keptValues(t, patterns.Codec[uint64](answering{}), func(i int) []byte { return binary.LittleEndian.AppendUint64(nil, uint64(i)) },
+			func(_ int, v uint64) bool { return v == 42 })
+	})
+	t.Run("UnmarshalJSON keeping", func(t *testing.T) {
+		keptValues(t, patterns.Codec[keptJSON](patterns.JSON[keptJSON]{}), func(i int) []byte { return fmt.Appendf(nil, "%q", fmt.Sprint(i)) },
+			func(i int, v keptJSON) bool { return string(v.raw) == fmt.Sprintf("%q", fmt.Sprint(i)) })
+	})
 	t.Run("dead letters", func(t *testing.T) {
 		ctx := testCtx(t)
 		in := must[*patterns.Inbox[uint64]](t)(patterns.Pull(patterns.Binary[uint64]{}, patterns.Bind("tcp://127.0.0.1:*")))
@@ -216,3 +230,49 @@ func (deadLetters) ActorRestarted(string, int, error)                          {
 func (deadLetters) ActorStopped(string, error)                                 {}
 func (f deadLetters) DeadLetter(d actor.DeadLetter)                            { f(d) }
 func (deadLetters) MessageHandled(string, time.Duration, time.Duration, error) {}
+
+// keptValues sends n messages that make(i) makes to an inbox with codec c
+// over tcp, and checks every value the actor kept, after all came: what c
+// keeps of a frame must not have been given back to the readers.
+func keptValues[M any](t *testing.T, c patterns.Codec[M], make func(int) []byte, ok func(int, M) bool) {
+	ctx := testCtx(t)
+	in := must[*patterns.Inbox[M]](t)(patterns.Pull(c, patterns.Bind("tcp://127.0.0.1:*")))
+	const n = 2000
+	kept, done := collect(t, ctx, in, n)
+	raw := rawPush(t, in.Endpoint())
+	for i := range n {
+		if err := raw.Send(ctx, socket.NewMsg(make(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	awaitClosed(t, ctx, done, "the values")
+	for i, v := range *kept {
+		if !ok(i, v) {
+			t.Fatalf("value %d changed after it was received: %v", i, v)
+		}
+	}
+}
+
+// keepingString embeds String, with a Decode of its own that keeps the
+// frame: not a codec that copies.
+type keepingString struct{ patterns.String }
+
+func (keepingString) Decode(f [][]byte) (string, error) {
+	if len(f) != 1 || len(f[0]) == 0 {
+		return "", fmt.Errorf("%d frames", len(f))
+	}
+	return unsafe.String(&f[0][0], len(f[0])), nil
+}
+
+// keptJSON keeps the bytes UnmarshalJSON is given, against its contract.
+type keptJSON struct{ raw []byte }
+
+func (k *keptJSON) UnmarshalJSON(b []byte) error {
+	k.raw = b
+	return nil
+}
+
+// answering embeds Binary with a Decode of its own.
+type answering struct{ patterns.Binary[uint64] }
+
+func (answering) Decode([][]byte) (uint64, error) { return 42, nil }

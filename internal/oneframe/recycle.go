@@ -51,7 +51,7 @@ func classOf(n int) int {
 // listMax bounds what a List keeps of each class; refill is how many a
 // Cache takes at a time.
 const (
-	listMax = 1024
+	listMax = 512
 	refill  = 64
 )
 
@@ -64,7 +64,7 @@ type List struct {
 	recycled uint64                // messages taken, under mu
 }
 
-// Recycled returns how many messages the List has taken, for tests.
+// Recycled returns how many messages the List has kept, for tests.
 func (l *List) Recycled() uint64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -123,12 +123,22 @@ func (l *List) take(k int, dst []*[1][]byte) []*[1][]byte {
 // were decoded by copying. Poison, for tests, overwrites their bytes
 // first, so that a message reused while still referenced shows.
 func Recycle[M ~[][]byte](l *List, ms []M) {
+	i := 0 // the first that Make made: none, no lock
+	for i < len(ms) {
+		if h, _ := made(ms[i]); h != nil {
+			break
+		}
+		i++
+	}
+	if i == len(ms) {
+		return
+	}
 	if !l.used.Load() {
 		l.used.Store(true)
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for _, m := range ms {
+	for _, m := range ms[i:] {
 		h, k := made(m)
 		if h == nil {
 			continue
@@ -142,8 +152,8 @@ func Recycle[M ~[][]byte](l *List, ms []M) {
 		h[0] = whole
 		if len(l.h[k]) < listMax {
 			l.h[k] = append(l.h[k], h)
+			l.recycled++
 		}
-		l.recycled++
 	}
 }
 
