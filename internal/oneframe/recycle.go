@@ -51,7 +51,7 @@ func classOf(n int) int {
 // listMax bounds what a List keeps of each class; refill is how many a
 // Cache takes at a time.
 const (
-	listMax = 512
+	listMax = 1024
 	refill  = 64
 )
 
