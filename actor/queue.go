@@ -52,7 +52,7 @@ const maxBatch = 128
 // the room it would have seen.
 //
 // Senders blocked on a full Bounded mailbox sleep on space, a channel that is
-// closed (and replaced) to wake them all.
+// closed to wake them all, and made again by the next sender to wait.
 type queue[M any] struct {
 	mu      sync.Mutex
 	ring    []envelope[M]

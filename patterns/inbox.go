@@ -40,7 +40,7 @@ import (
 // A PULL or PAIR inbox whose codec copies out of the frames gives the
 // small one-frame messages it decoded back to its socket's connection
 // readers, which reuse them: a stream of small values over tcp or ipc then
-// allocates little on the receiving side, and its GC runs half as often.
+// allocates little on the receiving side.
 // The codecs that copy are String, Binary of a type it lays out itself (not
 // an encoding.BinaryUnmarshaler), and JSON of a type with no UnmarshalJSON
 // or UnmarshalText method anywhere in it: methods that must copy what they
