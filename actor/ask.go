@@ -126,11 +126,18 @@ func Ask[Q, R any](ctx context.Context, ref Ref[Request[Q, R]], q Q) (R, error) 
 	}
 	c := ref.local()
 	slot := getSlot[Request[Q, R], R](c)
-	if err := send(ctx, ref, c, Request[Q, R]{Query: q, slot: slot, gen: slot.state.Load()}); err != nil {
-		var zero R
-		return zero, err
+	req := Request[Q, R]{Query: q, slot: slot, gen: slot.state.Load()}
+	if !handed(c, req) {
+		if err := send(ctx, ref, c, req); err != nil {
+			var zero R
+			return zero, err
+		}
 	}
 	rep, ok := await(done, slot)
+	if ok && rep.err == nil { // the usual answer, without result's call
+		putSlot(c, slot)
+		return rep.v, nil
+	}
 	return result(ctx, ref, c, slot, rep, ok)
 }
 
@@ -148,11 +155,18 @@ func AskWith[M, Q, R any](ctx context.Context, ref Ref[M], q Q, wrap func(Reques
 	}
 	c := ref.local()
 	slot := getSlot[M, R](c)
-	if err := send(ctx, ref, c, wrap(Request[Q, R]{Query: q, slot: slot, gen: slot.state.Load()})); err != nil {
-		var zero R
-		return zero, err
+	m := wrap(Request[Q, R]{Query: q, slot: slot, gen: slot.state.Load()})
+	if !handed(c, m) {
+		if err := send(ctx, ref, c, m); err != nil {
+			var zero R
+			return zero, err
+		}
 	}
 	rep, ok := await(done, slot)
+	if ok && rep.err == nil {
+		putSlot(c, slot)
+		return rep.v, nil
+	}
 	return result(ctx, ref, c, slot, rep, ok)
 }
 
@@ -172,6 +186,16 @@ func ended(done <-chan struct{}) bool {
 
 func notDelivered(name string, err error) error {
 	return fmt.Errorf("actor: ask %q: request not delivered: %w", name, err)
+}
+
+// handed hands m, which holds a Request, to the actor of cell c (or nil)
+// if it sleeps, as its Tell would (see queue.hand), and reports whether it
+// did. It is send's first step taken in the asker's own frame: an Ask to an
+// idle actor, the usual one, then makes none of send's, tell's and push's
+// calls, each a measurable part of an in-process round trip. An observer
+// that times every message wants tell's clock reading first.
+func handed[M any](c *cell[M], m M) bool {
+	return c != nil && c.timing != timeAll && c.q.hand(envelope[M]{msg: m})
 }
 
 // send tells m, which holds a Request, to ref (whose cell is c, or nil).

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/zmqflow/zmqflow/actor"
+	"github.com/zmqflow/zmqflow/actor/actortest"
 )
 
 type doubleReq = actor.Request[int, int]
@@ -44,6 +45,66 @@ func TestAskReplies(t *testing.T) {
 	}
 	if _, err := actor.Ask(ctx, a.Ref(), 3); err == nil || err.Error() != "3: odd" {
 		t.Fatalf("Ask for an error reply = %v", err) // returned as the actor made it
+	}
+}
+
+// An observer that times every message sees each request that an Ask hands
+// to an idle actor, as it sees a message told.
+func TestAskObserved(t *testing.T) {
+	rec := actortest.NewRecorder()
+	a := spawnDoubler(t, actor.WithName("observed"), actor.WithObserver(rec))
+	const asks = 20
+	for i := range asks {
+		if got, err := actor.Ask(ctx, a.Ref(), 2*i); err != nil || got != 4*i {
+			t.Fatalf("Ask(%d) = %d, %v", 2*i, got, err)
+		}
+	}
+	if err := a.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := rec.Count(actortest.Handled, "observed"); n != asks {
+		t.Fatalf("the observer saw %d requests handled, want %d", n, asks)
+	}
+}
+
+// An Ask allocates nothing once the actor's reply slots are made, whether
+// its request is handed to the idle actor or queued behind others.
+func TestAskAllocatesNothing(t *testing.T) {
+	a := spawnDoubler(t)
+	ref := a.Ref()
+	ask := func() {
+		if got, err := actor.Ask(ctx, ref, 2); err != nil || got != 4 {
+			t.Fatalf("Ask = %d, %v", got, err)
+		}
+	}
+	// The race detector's pool drops a quarter of the slots given back,
+	// and each is made again: a slot and its channel, half an
+	// allocation per Ask on average.
+	var most float64
+	if raceEnabled {
+		most = 1
+	}
+	if n := testing.AllocsPerRun(1000, ask); n > most {
+		t.Errorf("one Ask allocates %.2f times, want at most %v", n, most)
+	}
+	// Queued: a second asker keeps the mailbox busy.
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				actor.Ask(ctx, ref, 2)
+			}
+		}
+	})
+	n := testing.AllocsPerRun(1000, ask)
+	close(stop)
+	wg.Wait()
+	if n > most {
+		t.Errorf("one Ask beside another asker allocates %.2f times, want at most %v", n, most)
 	}
 }
 

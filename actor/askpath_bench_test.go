@@ -28,10 +28,10 @@ func BenchmarkAskPath(b *testing.B) {
 		c.q.take(nil) // the actor sleeps
 		b.ResetTimer()
 		for i := range b.N {
-			// The asker, as AskWith.
+			// The asker, as Ask.
 			slot := getSlot[req, int](c)
-			if err := c.tell(ctx, req{Query: i, slot: slot, gen: slot.state.Load()}, true); err != nil {
-				b.Fatal(err)
+			if !handed(c, req{Query: i, slot: slot, gen: slot.state.Load()}) {
+				b.Fatal("not handed over")
 			}
 			// The actor, as loop.
 			h := <-c.q.wake
