@@ -62,7 +62,7 @@ func newCell[M any](cfg *config) (*cell[M], error) {
 	case *profObserver:
 		c.timing = timeSample
 		c.prof = po
-		c.q.sample, c.q.blocked = true, po.blocked
+		c.q.sample, c.q.blocked = true, po
 		c.q.sampleMask.Store(firstSampleMask)
 		var last uint64 // the exporter's goroutine only
 		po.watch(c.q.handledCount, func() int {

@@ -5,8 +5,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/zmqflow/zmqflow/telemetry"
 )
 
 // envelope is a message in a mailbox, with the time it was told when the
@@ -81,7 +79,7 @@ type queue[M any] struct {
 	sample             bool
 	puts, hands, waits uint32
 	sampleMask         atomic.Uint32
-	blocked            *telemetry.Counter
+	blocked            *profObserver
 }
 
 // The receiver's states, the low bits of rs; the rest of rs counts the
@@ -337,7 +335,7 @@ func (q *queue[M]) awaitSpace(ctx context.Context) error {
 			// of them: an estimate, at a fraction of the clock reads.
 			period := uint64(q.sampleMask.Load()) + 1
 			t0 := now()
-			defer func() { q.blocked.Add(uint64(now()-t0) * period) }()
+			defer func() { q.blocked.addBlocked(uint64(now()-t0) * period) }()
 		}
 	}
 	q.waiters++

@@ -2,6 +2,7 @@ package actor
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/zmqflow/zmqflow/telemetry"
@@ -17,32 +18,60 @@ import (
 // profObserver records one actor's figures. MessageHandled comes from the
 // actor's goroutine only (one incarnation at a time), and for a sample of
 // the messages (see samplePeriodMask), so the histograms are Recorders,
-// published by the cell once a batch (publish); the rest
-// may come from any goroutine and use atomic instruments.
+// published by the cell once a batch (publish); the rest may come from any
+// goroutine and goes to totals of the actor's own, which its series read
+// through functions.
+//
+// Every series of the actor is fed by functions and Recorders, which
+// release removes when the actor stops for good (ActorStopped), their
+// totals kept: so a program that gives its actors names of their own (a
+// session's, a peer's) leaves series that may make room for others once
+// the registry is full (telemetry.MaxSeries). What still comes after that
+// (a dead letter told to the stopped actor, a sender's wait for room that
+// the stop ended) is added to the series once, without holding it (late).
 type profObserver struct {
-	name                       string // what it is measured as
-	queueing, handling         *telemetry.Recorder
-	deadLetters, errs, restart *telemetry.Counter
-	blocked                    *telemetry.Counter // ns at a full mailbox, added by the queue
-	figs                       figureReporter     // what it reports as Figures
+	name               string         // what it is measured as
+	attr               telemetry.Attr // the actor attribute of its series
+	queueing, handling *telemetry.Recorder
+	figs               figureReporter // what it reports as Figures
+
+	deadLetters, errs, restarts total
+	blocked                     total // ns at a full mailbox, sampled (the queue's addBlocked)
+	released                    atomic.Bool
 
 	mu      sync.Mutex
 	removes []func() // at ActorStopped: the recorders' and functions' series keep their totals
 }
 
+// total is one of an actor's totals. Its series reads it through read
+// until the actor is released, and is given what it gains after that
+// (flush). seen is what the series has of it, so that each part goes to
+// the series once: read runs under the series' lock, never again once
+// removed, so seen ends at the value that removal kept.
+type total struct {
+	n    telemetry.Counter
+	seen atomic.Uint64
+}
+
+func (t *total) read() uint64 {
+	v := t.n.Load()
+	t.seen.Store(v)
+	return v
+}
+
 func newProfObserver(name string) *profObserver {
 	a := telemetry.String(telemetry.AttrActor, name)
-	o := &profObserver{
-		name:        name,
-		deadLetters: telemetry.NewCounter(telemetry.MetricActorDeadLetters, "{message}", a),
-		errs:        telemetry.NewCounter(telemetry.MetricActorErrors, "{error}", a),
-		restart:     telemetry.NewCounter(telemetry.MetricActorRestarts, "{restart}", a),
-		blocked:     telemetry.NewDuration(telemetry.MetricActorBlocked, a),
-	}
+	o := &profObserver{name: name, attr: a}
 	var rq, rh func()
 	o.queueing, rq = telemetry.NewRecorder(telemetry.MetricActorQueueing, a)
 	o.handling, rh = telemetry.NewRecorder(telemetry.MetricActorHandling, a)
-	o.removes = []func(){rq, rh}
+	o.removes = []func(){
+		rq, rh,
+		telemetry.CounterFunc(telemetry.MetricActorDeadLetters, "{message}", o.deadLetters.read, a),
+		telemetry.CounterFunc(telemetry.MetricActorErrors, "{error}", o.errs.read, a),
+		telemetry.CounterFunc(telemetry.MetricActorRestarts, "{restart}", o.restarts.read, a),
+		telemetry.DurationFunc(telemetry.MetricActorBlocked, func() time.Duration { return time.Duration(o.blocked.read()) }, a),
+	}
 	return o
 }
 
@@ -50,10 +79,9 @@ func newProfObserver(name string) *profObserver {
 // the messages it handled, and its mailbox depth. Nothing more is recorded
 // per message for them.
 func (o *profObserver) watch(handled func() uint64, depth func() int) {
-	a := telemetry.String(telemetry.AttrActor, o.name)
 	in := telemetry.CounterFunc(telemetry.MetricActorMessages, "{message}", handled,
-		a, telemetry.String(telemetry.AttrDirection, "in"))
-	d := telemetry.GaugeFunc(telemetry.MetricActorMailboxDepth, "{message}", func() int64 { return int64(depth()) }, a)
+		o.attr, telemetry.String(telemetry.AttrDirection, "in"))
+	d := telemetry.GaugeFunc(telemetry.MetricActorMailboxDepth, "{message}", func() int64 { return int64(depth()) }, o.attr)
 	o.mu.Lock()
 	o.removes = append(o.removes, in, d)
 	o.mu.Unlock()
@@ -61,14 +89,40 @@ func (o *profObserver) watch(handled func() uint64, depth func() int) {
 
 func (o *profObserver) ActorStarted(string) {}
 
-func (o *profObserver) ActorFailed(string, error) { o.errs.Add(1) }
+func (o *profObserver) ActorFailed(string, error) {
+	o.add(&o.errs, 1, telemetry.MetricActorErrors, "{error}")
+}
 
-func (o *profObserver) ActorRestarted(string, int, error) { o.restart.Add(1) }
+func (o *profObserver) ActorRestarted(string, int, error) {
+	o.add(&o.restarts, 1, telemetry.MetricActorRestarts, "{restart}")
+}
 
 func (o *profObserver) ActorStopped(string, error) { o.release() }
 
+func (o *profObserver) DeadLetter(DeadLetter) {
+	o.add(&o.deadLetters, 1, telemetry.MetricActorDeadLetters, "{message}")
+}
+
+// addBlocked adds ns to the time senders waited for room (the queue, for a
+// sample of the waits).
+func (o *profObserver) addBlocked(ns uint64) {
+	o.add(&o.blocked, ns, telemetry.MetricActorBlocked, "s")
+}
+
+// add adds n to t, whose series is metric. Once the actor is released,
+// the adder gives the series what it gained itself (flush). One that
+// finds it not released yet added before release's own flush, which
+// gives it.
+func (o *profObserver) add(t *total, n uint64, metric, unit string) {
+	t.n.Add(n)
+	if o.released.Load() {
+		o.flush(t, metric, unit)
+	}
+}
+
 // release lets the actor's recorders and functions go, their totals kept
-// in their series. Later calls do nothing.
+// in their series, and then gives the series what came since their last
+// read. Later calls give what came since.
 func (o *profObserver) release() {
 	o.mu.Lock()
 	rms := o.removes
@@ -77,9 +131,33 @@ func (o *profObserver) release() {
 	for _, rm := range rms {
 		rm()
 	}
+	o.released.Store(true)
+	o.flush(&o.deadLetters, telemetry.MetricActorDeadLetters, "{message}")
+	o.flush(&o.errs, telemetry.MetricActorErrors, "{error}")
+	o.flush(&o.restarts, telemetry.MetricActorRestarts, "{restart}")
+	o.flush(&o.blocked, telemetry.MetricActorBlocked, "s")
 }
 
-func (o *profObserver) DeadLetter(DeadLetter) { o.deadLetters.Add(1) }
+// flush adds to the series metric what t gained since the series last had
+// it: the series is made again if it was let go meanwhile, and is not held.
+func (o *profObserver) flush(t *total, metric, unit string) {
+	for {
+		seen, n := t.seen.Load(), t.n.Load()
+		if n <= seen {
+			return
+		}
+		if !t.seen.CompareAndSwap(seen, n) {
+			continue
+		}
+		d := n - seen
+		if metric == telemetry.MetricActorBlocked {
+			telemetry.DurationFunc(metric, func() time.Duration { return time.Duration(d) }, o.attr)()
+		} else {
+			telemetry.CounterFunc(metric, unit, func() uint64 { return d }, o.attr)()
+		}
+		return
+	}
+}
 
 func (o *profObserver) MessageHandled(_ string, queued, handling time.Duration, _ error) {
 	o.queueing.RecordNs(int64(queued))

@@ -99,6 +99,17 @@ var runSeq atomic.Int64
 
 func uniqueName(t *testing.T) string { return fmt.Sprintf("%s-%d", t.Name(), runSeq.Add(1)) }
 
+// expectFigures fails t for each figure of want that got lacks or holds
+// another value of.
+func expectFigures(t *testing.T, got, want map[string]float64) {
+	t.Helper()
+	for k, v := range want {
+		if g, ok := got[k]; !ok || g != v {
+			t.Errorf("%s = %v (present %v), want %v", k, g, ok, v)
+		}
+	}
+}
+
 func actorKey(metric, name string, extra ...string) string {
 	kv := append([]string{telemetry.AttrActor + "=" + name}, extra...)
 	sort.Strings(kv)
@@ -141,11 +152,7 @@ func TestProfiledActor(t *testing.T) {
 		actorKey(telemetry.MetricActorMailboxDepth, name):                            0,
 		actorKey(telemetry.MetricActorRestarts, name):                                0,
 	}
-	for k, v := range want {
-		if g, ok := got[k]; !ok || g != v {
-			t.Errorf("%s = %v (present %v), want %v", k, g, ok, v)
-		}
-	}
+	expectFigures(t, got, want)
 	// Timings are of a sample (one message in 64 before the first batch):
 	// some of the 501, never more than all, both timings of each.
 	h, q := got[actorKey(telemetry.MetricActorHandling, name)], got[actorKey(telemetry.MetricActorQueueing, name)]
@@ -205,11 +212,7 @@ func TestProfiledSupervisorAndFigures(t *testing.T) {
 		actorKey(telemetry.MetricActorFigureTotal, broker, telemetry.AttrFigure+"=Requests"): 50,
 		actorKey(telemetry.MetricActorFigureLevel, broker, telemetry.AttrFigure+"=Pending"):  3,
 	}
-	for k, v := range want {
-		if g, ok := got[k]; !ok || g != v {
-			t.Errorf("%s = %v (present %v), want %v", k, g, ok, v)
-		}
-	}
+	expectFigures(t, got, want)
 	if actor.ProfileFigures() != nil {
 		t.Error("ProfileFigures not nil with profiling off")
 	}
@@ -279,5 +282,82 @@ func TestProfiledUnnamedActorsShareSeries(t *testing.T) {
 	}
 	if d := telemetry.ReadStats().SeriesDropped - dropped; d != 0 {
 		t.Errorf("%d series dropped", d)
+	}
+}
+
+// Actors given names of their own (one a session) leave series that make
+// room for others once the registry is full: every series of a stopped
+// actor is let go once a batch shipped its totals, and none is dropped.
+// Each actor has 8 series: 4,800 in all, MaxSeries more than twice.
+func TestProfiledNamedActorsMakeRoom(t *testing.T) {
+	dropped := telemetry.ReadStats().SeriesDropped
+	ctx := context.Background()
+	const rounds, per = 20, 30
+	var got map[string]float64
+	var name string
+	for range rounds {
+		c := profile(t)
+		for range per {
+			name = uniqueName(t)
+			a, err := actor.Spawn[int](ctx, actor.BehaviorFunc[int](func(context.Context, int) error { return nil }),
+				actor.WithName(name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range 3 {
+				if err := a.Tell(ctx, i); err != nil {
+					t.Fatal(err)
+				}
+			}
+			awaitCond(t, "handled", func() bool { return a.Stats().Handled == 3 })
+			a.Close()
+			_ = a.Tell(ctx, 4) // a dead letter, told after the actor stopped
+		}
+		got = lastFigures(t, c) // ships the batch: the stopped actors' series may go
+	}
+	if d := telemetry.ReadStats().SeriesDropped - dropped; d != 0 {
+		t.Errorf("%d series dropped", d)
+	}
+	want := map[string]float64{ // the last actor's, exact
+		actorKey(telemetry.MetricActorMessages, name, telemetry.AttrDirection+"=in"): 3,
+		actorKey(telemetry.MetricActorDeadLetters, name):                             1,
+		actorKey(telemetry.MetricActorErrors, name):                                  0,
+		actorKey(telemetry.MetricActorRestarts, name):                                0,
+	}
+	expectFigures(t, got, want)
+	if n := len(got); n > telemetry.MaxSeries+20 {
+		t.Errorf("last batch holds %d series", n)
+	}
+}
+
+// Dead letters told while an actor stops are each counted once: into its
+// total while its series reads that, or into the series itself after.
+func TestProfiledDeadLettersAcrossStop(t *testing.T) {
+	c := profile(t)
+	ctx := context.Background()
+	name := uniqueName(t)
+	var want uint64
+	for range 20 {
+		a, err := actor.Spawn[int](ctx, actor.BehaviorFunc[int](func(context.Context, int) error { return nil }),
+			actor.WithName(name), actor.WithMailbox(actor.DropNewest(1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Go(func() {
+				for i := 0; a.Tell(ctx, i) == nil; i++ {
+				}
+			})
+		}
+		awaitCond(t, "a dead letter", func() bool { return a.Stats().DeadLetters > 0 })
+		a.Close()
+		wg.Wait() // each sender ends on a dead letter after the stop
+		want += a.Stats().DeadLetters
+	}
+	// The actors of the name add up in one series; each counted in its
+	// Stats the dead letters it told its observer.
+	if got := lastFigures(t, c)[actorKey(telemetry.MetricActorDeadLetters, name)]; got != float64(want) {
+		t.Errorf("%v dead letters in the series, want %d", got, want)
 	}
 }

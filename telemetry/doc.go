@@ -60,11 +60,12 @@
 // name add up too: a client that reopens its socket on every retry keeps
 // its series. A program that binds a new endpoint for every session (an
 // ephemeral port) makes new series without end: once there are MaxSeries,
-// series that nothing feeds any more (a closed socket's, a stopped actor's
-// messages, depth and times) make room for new ones, as soon as a batch
-// has shipped their last totals. An actor's dead letters, failures,
-// restarts and blocked time are instruments that stay: name actors by
-// what they do, not one name each.
+// series that nothing feeds any more (a closed socket's, a stopped actor's)
+// make room for new ones, as soon as a batch has shipped their last
+// totals. The same holds for a program that names each actor after its
+// session or peer: every series of an actor goes this way once it stopped,
+// and a dead letter told to it after that still counts, added to its
+// series without holding it.
 // Per process: CPU time (user and system), resident memory, goroutines,
 // and GC pauses (the runtime's histogram, in the same exponential
 // buckets). Per task, for the timeline of tasks per worker slot: what Task
@@ -102,11 +103,11 @@
 // Library code can add its own series: NewCounter, NewDuration, NewGauge
 // and NewHistogram return process-wide instruments, shared by every caller
 // with the same name and attributes, at most MaxSeries of them, and never
-// let go; GaugeFunc and CounterFunc add values read once a batch, and
-// NewRecorder a Recorder of a histogram: a series whose functions and
-// Recorders are all gone may make room for another (see MaxSeries). Their
-// methods are safe for concurrent use, except a Recorder's, which is for
-// one goroutine at a time.
+// let go; GaugeFunc, CounterFunc and DurationFunc add values read once a
+// batch, and NewRecorder a Recorder of a histogram: a series whose
+// functions and Recorders are all gone may make room for another (see
+// MaxSeries). Their methods are safe for concurrent use, except a
+// Recorder's, which is for one goroutine at a time.
 //
 // # The wire
 //

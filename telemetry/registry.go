@@ -94,7 +94,13 @@ func (s *series) letGo() {
 }
 
 // seriesFunc is a function added to a series; its address tells it apart.
-type seriesFunc struct{ f func() int64 }
+// With keep, its last value stays in the series' total when it is removed.
+type seriesFunc struct {
+	f    func() int64
+	s    *series
+	keep bool
+	once sync.Once
+}
 
 // histogram reads the series' histogram, with what its recorders
 // published taken into it.
@@ -340,6 +346,12 @@ func CounterFunc(name, unit string, f func() uint64, attrs ...Attr) (remove func
 	return reg.addFunc(name, unit, kindSum, func() int64 { return int64(f()) }, true, attrs)
 }
 
+// DurationFunc adds f, a time that only grows, to the Duration of name
+// with attrs (a Sum in seconds, as NewDuration's), as CounterFunc does.
+func DurationFunc(name string, f func() time.Duration, attrs ...Attr) (remove func()) {
+	return reg.addFunc(name, "s", kindDuration, func() int64 { return int64(f()) }, true, attrs)
+}
+
 func (r *registry) addFunc(name, unit string, k kind, f func() int64, keep bool, attrs []Attr) func() {
 	s := r.get(name, unit, k, attrs, useSource)
 	if s == nil || s.kind != k {
@@ -351,26 +363,29 @@ func (r *registry) addFunc(name, unit string, k kind, f func() int64, keep bool,
 // addFunc adds f to s, which get has counted it among the users of, and
 // returns its removal: with keep, f's last value stays in s's total.
 func (s *series) addFunc(f func() int64, keep bool) func() {
-	sf := &seriesFunc{f}
+	sf := &seriesFunc{f: f, s: s, keep: keep}
 	s.mu.Lock()
 	s.funcs = append(s.funcs, sf)
 	s.mu.Unlock()
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			s.mu.Lock()
-			if s.funcs = without(s.funcs, sf); len(s.funcs) == 0 {
-				// A closed socket's series outlive it, to keep its
-				// totals: an empty slice would stay live with them.
-				s.funcs = nil
-			}
-			if keep {
-				s.ctr.Add(uint64(f()))
-			}
-			s.letGo()
-			s.mu.Unlock()
-		})
-	}
+	return sf.remove
+}
+
+// remove takes sf out of its series, once.
+func (sf *seriesFunc) remove() {
+	sf.once.Do(func() {
+		s := sf.s
+		s.mu.Lock()
+		if s.funcs = without(s.funcs, sf); len(s.funcs) == 0 {
+			// A closed socket's series outlive it, to keep its
+			// totals: an empty slice would stay live with them.
+			s.funcs = nil
+		}
+		if sf.keep {
+			s.ctr.Add(uint64(sf.f()))
+		}
+		s.letGo()
+		s.mu.Unlock()
+	})
 }
 
 // without returns xs without x, in another order.
