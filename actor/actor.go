@@ -94,8 +94,8 @@ func (a *Actor[M]) exit(err error, started bool) {
 	a.err = err
 	if started {
 		c.obs.ActorStopped(c.name, err)
-	} else if po, prof := c.obs.(*profObserver); prof {
-		po.release() // never started: no ActorStopped, but its series let go
+	} else {
+		releaseProfile(c.obs) // never started: no ActorStopped, but its series let go
 	}
 }
 

@@ -172,9 +172,7 @@ func (ch *Child[M]) restarted(n int, cause error) {
 func (ch *Child[M]) stopped(err error) {
 	if !ch.started.Load() {
 		if c := ch.cell.Load(); c != nil {
-			if po, prof := c.obs.(*profObserver); prof {
-				po.release() // never started: its series let go all the same
-			}
+			releaseProfile(c.obs) // never started: its series let go all the same
 		}
 		return
 	}

@@ -100,6 +100,7 @@ func Supervise(ctx context.Context, strategy Strategy, children []ChildSpec, opt
 	s := newSupervisor(cfg, strategy, runners)
 	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	if err := s.startAll(ctx, true); err != nil {
+		releaseProfile(cfg.observer) // never started
 		return nil, fmt.Errorf("actor: supervise %q: %w", s.name, err)
 	}
 	cfg.observer.ActorStarted(s.name)
@@ -136,7 +137,9 @@ func prepareTree(strategy Strategy, children []ChildSpec, opts []Option, parent 
 		}
 		for _, done := range runners {
 			done.closeMailbox() // and close their feeds: they will never run
+			done.stopped(nil)   // which lets their series go
 		}
+		releaseProfile(cfg.observer)
 		return nil, nil, fmt.Errorf("actor: supervise %q: %w", cfg.name, err)
 	}
 	return cfg, runners, nil
@@ -434,6 +437,7 @@ func (s *Supervisor) closeAll(failed int, cause error) {
 		}
 		switch {
 		case s.gen[i] == 0: // never started (Supervise failed before it)
+			c.stopped(nil) // which lets its series go
 		case i == failed:
 			c.stopped(cause)
 		default:

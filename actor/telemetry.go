@@ -23,12 +23,12 @@ import (
 // through functions.
 //
 // Every series of the actor is fed by functions and Recorders, which
-// release removes when the actor stops for good (ActorStopped), their
-// totals kept: so a program that gives its actors names of their own (a
-// session's, a peer's) leaves series that may make room for others once
-// the registry is full (telemetry.MaxSeries). What still comes after that
-// (a dead letter told to the stopped actor, a sender's wait for room that
-// the stop ended) is added to the series once, without holding it (late).
+// release removes when the actor stops for good (ActorStopped) or never
+// started, their totals kept: so a program that gives its actors names of
+// their own (a session's, a peer's) leaves series that may make room for
+// others once the registry is full (telemetry.MaxSeries). A dead letter,
+// failure or restart that comes after that (a dead letter told to the
+// stopped actor) is still given to its series, once (flush).
 type profObserver struct {
 	name               string         // what it is measured as
 	attr               telemetry.Attr // the actor attribute of its series
@@ -40,23 +40,36 @@ type profObserver struct {
 	released                    atomic.Bool
 
 	mu      sync.Mutex
-	removes []func() // at ActorStopped: the recorders' and functions' series keep their totals
+	removes []func() // at release: the recorders' and functions' series keep their totals
 }
 
-// total is one of an actor's totals. Its series reads it through read
-// until the actor is released, and is given what it gains after that
-// (flush). seen is what the series has of it, so that each part goes to
-// the series once: read runs under the series' lock, never again once
-// removed, so seen ends at the value that removal kept.
+// total is one of an actor's totals, and its series (metric, unit; unit
+// "" for a duration). The series reads it through read until the actor is
+// released, and is given what it gains after that (flush). seen is what
+// the series has of it, so that each part goes to the series once: read
+// runs under the series' lock, and never again once removed, so seen ends
+// at the value that the removal kept; if the registry was full and read
+// never ran, seen is 0, and the series is given the whole total.
 type total struct {
-	n    telemetry.Counter
-	seen atomic.Uint64
+	n            telemetry.Counter
+	seen         atomic.Uint64
+	metric, unit string
 }
 
 func (t *total) read() uint64 {
 	v := t.n.Load()
 	t.seen.Store(v)
 	return v
+}
+
+// register adds t's function to its series, with attribute a, and returns
+// its removal.
+func (t *total) register(metric, unit string, a telemetry.Attr) func() {
+	t.metric, t.unit = metric, unit
+	if unit == "" {
+		return telemetry.DurationFunc(metric, func() time.Duration { return time.Duration(t.read()) }, a)
+	}
+	return telemetry.CounterFunc(metric, unit, t.read, a)
 }
 
 func newProfObserver(name string) *profObserver {
@@ -67,10 +80,10 @@ func newProfObserver(name string) *profObserver {
 	o.handling, rh = telemetry.NewRecorder(telemetry.MetricActorHandling, a)
 	o.removes = []func(){
 		rq, rh,
-		telemetry.CounterFunc(telemetry.MetricActorDeadLetters, "{message}", o.deadLetters.read, a),
-		telemetry.CounterFunc(telemetry.MetricActorErrors, "{error}", o.errs.read, a),
-		telemetry.CounterFunc(telemetry.MetricActorRestarts, "{restart}", o.restarts.read, a),
-		telemetry.DurationFunc(telemetry.MetricActorBlocked, func() time.Duration { return time.Duration(o.blocked.read()) }, a),
+		o.deadLetters.register(telemetry.MetricActorDeadLetters, "{message}", a),
+		o.errs.register(telemetry.MetricActorErrors, "{error}", a),
+		o.restarts.register(telemetry.MetricActorRestarts, "{restart}", a),
+		o.blocked.register(telemetry.MetricActorBlocked, "", a),
 	}
 	return o
 }
@@ -89,41 +102,51 @@ func (o *profObserver) watch(handled func() uint64, depth func() int) {
 
 func (o *profObserver) ActorStarted(string) {}
 
-func (o *profObserver) ActorFailed(string, error) {
-	o.add(&o.errs, 1, telemetry.MetricActorErrors, "{error}")
-}
+func (o *profObserver) ActorFailed(string, error) { o.add(&o.errs, 1) }
 
-func (o *profObserver) ActorRestarted(string, int, error) {
-	o.add(&o.restarts, 1, telemetry.MetricActorRestarts, "{restart}")
-}
+func (o *profObserver) ActorRestarted(string, int, error) { o.add(&o.restarts, 1) }
 
 func (o *profObserver) ActorStopped(string, error) { o.release() }
 
-func (o *profObserver) DeadLetter(DeadLetter) {
-	o.add(&o.deadLetters, 1, telemetry.MetricActorDeadLetters, "{message}")
-}
+func (o *profObserver) DeadLetter(DeadLetter) { o.add(&o.deadLetters, 1) }
 
-// addBlocked adds ns to the time senders waited for room (the queue, for a
-// sample of the waits).
-func (o *profObserver) addBlocked(ns uint64) {
-	o.add(&o.blocked, ns, telemetry.MetricActorBlocked, "s")
-}
+// addBlocked adds ns to the time senders waited for room: the queue, for a
+// sample of the waits, with the mailbox's lock held, so it never calls
+// into the registry. A wait that ends after the actor was released (a
+// sender woken by its stop) is left out of the estimate.
+func (o *profObserver) addBlocked(ns uint64) { o.blocked.n.Add(ns) }
 
-// add adds n to t, whose series is metric. Once the actor is released,
-// the adder gives the series what it gained itself (flush). One that
-// finds it not released yet added before release's own flush, which
-// gives it.
-func (o *profObserver) add(t *total, n uint64, metric, unit string) {
+// add adds n to t. Once the actor is released, the adder gives the series
+// what it gained itself (flush); one that finds it not released yet added
+// before release's own flush, which gives it.
+func (o *profObserver) add(t *total, n uint64) {
 	t.n.Add(n)
 	if o.released.Load() {
-		o.flush(t, metric, unit)
+		o.flush(t)
+	}
+}
+
+// releaseProfile lets the series of obs go if it is the profiler: for an
+// actor or supervisor that never started, and so reports no ActorStopped.
+func releaseProfile(obs Observer) {
+	if po, ok := obs.(*profObserver); ok {
+		po.release()
 	}
 }
 
 // release lets the actor's recorders and functions go, their totals kept
 // in their series, and then gives the series what came since their last
-// read. Later calls give what came since.
+// read. Only the first call does anything: a second one, even at the same
+// time, would give what the first's removals are about to keep.
 func (o *profObserver) release() {
+	if o.letGo() {
+		o.settle()
+	}
+}
+
+// letGo removes the recorders and functions, once: it reports whether
+// this call did.
+func (o *profObserver) letGo() bool {
 	o.mu.Lock()
 	rms := o.removes
 	o.removes = nil
@@ -131,16 +154,23 @@ func (o *profObserver) release() {
 	for _, rm := range rms {
 		rm()
 	}
-	o.released.Store(true)
-	o.flush(&o.deadLetters, telemetry.MetricActorDeadLetters, "{message}")
-	o.flush(&o.errs, telemetry.MetricActorErrors, "{error}")
-	o.flush(&o.restarts, telemetry.MetricActorRestarts, "{restart}")
-	o.flush(&o.blocked, telemetry.MetricActorBlocked, "s")
+	return rms != nil
 }
 
-// flush adds to the series metric what t gained since the series last had
-// it: the series is made again if it was let go meanwhile, and is not held.
-func (o *profObserver) flush(t *total, metric, unit string) {
+// settle marks the actor released, and gives the series what came since
+// letGo's removals read the totals.
+func (o *profObserver) settle() {
+	o.released.Store(true)
+	for _, t := range []*total{&o.deadLetters, &o.errs, &o.restarts, &o.blocked} {
+		o.flush(t)
+	}
+}
+
+// flush gives t's series what t gained since the series last had it. The
+// series is made again if it was let go meanwhile (with a start time of
+// its own), or the figure is counted as a series dropped if the registry
+// is full; it is not held either way.
+func (o *profObserver) flush(t *total) {
 	for {
 		seen, n := t.seen.Load(), t.n.Load()
 		if n <= seen {
@@ -150,10 +180,10 @@ func (o *profObserver) flush(t *total, metric, unit string) {
 			continue
 		}
 		d := n - seen
-		if metric == telemetry.MetricActorBlocked {
-			telemetry.DurationFunc(metric, func() time.Duration { return time.Duration(d) }, o.attr)()
+		if t.unit == "" {
+			telemetry.DurationFunc(t.metric, func() time.Duration { return time.Duration(d) }, o.attr)()
 		} else {
-			telemetry.CounterFunc(metric, unit, func() uint64 { return d }, o.attr)()
+			telemetry.CounterFunc(t.metric, t.unit, func() uint64 { return d }, o.attr)()
 		}
 		return
 	}

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
@@ -34,11 +35,14 @@ func (c *captured) TrySend(frames [][]byte) error {
 func (c *captured) Close(context.Context) error { return nil }
 
 // profile turns profiling on for the test, into a captured transport.
-func profile(t *testing.T) *captured {
+func profile(t *testing.T) *captured { return profileEvery(t, wait*100) }
+
+// profileEvery is profile with batches read every interval.
+func profileEvery(t *testing.T, interval time.Duration) *captured {
 	t.Helper()
 	c := &captured{}
 	telemetry.SetTransport(func(string) (telemetry.Sender, error) { return c, nil })
-	if err := telemetry.Start(context.Background(), "inproc://collector", telemetry.WithInterval(wait*100)); err != nil {
+	if err := telemetry.Start(context.Background(), "inproc://collector", telemetry.WithInterval(interval)); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
@@ -331,9 +335,11 @@ func TestProfiledNamedActorsMakeRoom(t *testing.T) {
 }
 
 // Dead letters told while an actor stops are each counted once: into its
-// total while its series reads that, or into the series itself after.
+// total while its series reads that, or into the series itself after,
+// with batches read all the while and senders racing to give the series
+// those that come after.
 func TestProfiledDeadLettersAcrossStop(t *testing.T) {
-	c := profile(t)
+	c := profileEvery(t, time.Millisecond)
 	ctx := context.Background()
 	name := uniqueName(t)
 	var want uint64
@@ -346,13 +352,24 @@ func TestProfiledDeadLettersAcrossStop(t *testing.T) {
 		var wg sync.WaitGroup
 		for range 4 {
 			wg.Go(func() {
-				for i := 0; a.Tell(ctx, i) == nil; i++ {
+				// Until the actor is gone (its series let go
+				// meanwhile), and more after.
+				for i := 0; ; i++ {
+					_ = a.Tell(ctx, i)
+					select {
+					case <-a.Done():
+						for i := range 20 {
+							_ = a.Tell(ctx, i)
+						}
+						return
+					default:
+					}
 				}
 			})
 		}
 		awaitCond(t, "a dead letter", func() bool { return a.Stats().DeadLetters > 0 })
 		a.Close()
-		wg.Wait() // each sender ends on a dead letter after the stop
+		wg.Wait()
 		want += a.Stats().DeadLetters
 	}
 	// The actors of the name add up in one series; each counted in its

@@ -165,5 +165,7 @@ func (sc *SupervisorChild) stopped(err error) {
 	}
 	if sc.started.Load() {
 		sc.cfg.observer.ActorStopped(sc.name, err)
+	} else {
+		releaseProfile(sc.cfg.observer)
 	}
 }

@@ -63,9 +63,12 @@
 // series that nothing feeds any more (a closed socket's, a stopped actor's)
 // make room for new ones, as soon as a batch has shipped their last
 // totals. The same holds for a program that names each actor after its
-// session or peer: every series of an actor goes this way once it stopped,
-// and a dead letter told to it after that still counts, added to its
-// series without holding it.
+// session or peer: the series the profiler keeps for an actor go this way
+// once it stopped (not the figures a component reports, see
+// actor.ProfileFigures, which are instruments), and a dead letter told to
+// it after that still counts: it is added to its series without holding
+// it, and makes the series again, with a start of its own, if it was let
+// go meanwhile.
 // Per process: CPU time (user and system), resident memory, goroutines,
 // and GC pauses (the runtime's histogram, in the same exponential
 // buckets). Per task, for the timeline of tasks per worker slot: what Task

@@ -340,8 +340,9 @@ func GaugeFunc(name, unit string, f func() int64, attrs ...Attr) (remove func())
 }
 
 // CounterFunc adds f, a total that only grows, to the Counter of name with
-// attrs, as GaugeFunc does. After remove, f's last value stays in the
-// total, so that totals stay exact when a socket closes.
+// attrs, as GaugeFunc does. remove reads f once more, on its caller's
+// goroutine, and that last value stays in the total, so that totals stay
+// exact when a socket closes; f is never called after remove returns.
 func CounterFunc(name, unit string, f func() uint64, attrs ...Attr) (remove func()) {
 	return reg.addFunc(name, unit, kindSum, func() int64 { return int64(f()) }, true, attrs)
 }
