@@ -62,14 +62,19 @@ func (t *total) read() uint64 {
 	return v
 }
 
-// register adds t's function to its series, with attribute a, and returns
-// its removal.
+// register makes metric (with unit) t's series, adds t's function to it,
+// with attribute a, and returns its removal.
 func (t *total) register(metric, unit string, a telemetry.Attr) func() {
 	t.metric, t.unit = metric, unit
-	if unit == "" {
-		return telemetry.DurationFunc(metric, func() time.Duration { return time.Duration(t.read()) }, a)
+	return t.addTo(t.read, a)
+}
+
+// addTo adds f to t's series, with attribute a, and returns its removal.
+func (t *total) addTo(f func() uint64, a telemetry.Attr) func() {
+	if t.unit == "" {
+		return telemetry.DurationFunc(t.metric, func() time.Duration { return time.Duration(f()) }, a)
 	}
-	return telemetry.CounterFunc(metric, unit, t.read, a)
+	return telemetry.CounterFunc(t.metric, t.unit, f, a)
 }
 
 func newProfObserver(name string) *profObserver {
@@ -180,11 +185,7 @@ func (o *profObserver) flush(t *total) {
 			continue
 		}
 		d := n - seen
-		if t.unit == "" {
-			telemetry.DurationFunc(t.metric, func() time.Duration { return time.Duration(d) }, o.attr)()
-		} else {
-			telemetry.CounterFunc(t.metric, t.unit, func() uint64 { return d }, o.attr)()
-		}
+		t.addTo(func() uint64 { return d }, o.attr)() // its removal keeps d
 		return
 	}
 }

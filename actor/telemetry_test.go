@@ -378,3 +378,75 @@ func TestProfiledDeadLettersAcrossStop(t *testing.T) {
 		t.Errorf("%v dead letters in the series, want %d", got, want)
 	}
 }
+
+// A profiled actor's totals reach its series exactly once, whenever they
+// come: before release, between its removals and its mark (each added by
+// a sender that then stops), and after it (late).
+func TestProfileTotalsExactAcrossRelease(t *testing.T) {
+	c := profile(t)
+	name := uniqueName(t)
+	o := actor.NewProfiler(name)
+	for range 3 {
+		o.DeadLetter(actor.DeadLetter{})
+	}
+	o.ActorFailed(name, nil)
+	actor.AddBlocked(o, uint64(time.Second))
+	if !actor.LetGo(o) || actor.LetGo(o) {
+		t.Fatal("letGo did not remove once")
+	}
+	for range 2 {
+		o.DeadLetter(actor.DeadLetter{}) // between: nobody adds after, release must give them
+	}
+	o.ActorRestarted(name, 1, nil)
+	actor.AddBlocked(o, uint64(time.Second))
+	actor.Settle(o)
+	o.DeadLetter(actor.DeadLetter{}) // after: given by its adder
+	actor.Release(o)                 // a later call gives nothing twice
+	expectFigures(t, lastFigures(t, c), map[string]float64{
+		actorKey(telemetry.MetricActorDeadLetters, name): 6,
+		actorKey(telemetry.MetricActorErrors, name):      1,
+		actorKey(telemetry.MetricActorRestarts, name):    1,
+		actorKey(telemetry.MetricActorBlocked, name):     2, // seconds
+	})
+}
+
+type startFails struct{ actor.BehaviorFunc[int] }
+
+func (startFails) Start(context.Context) error { return errors.New("no config") }
+
+// A Supervise that fails lets go of the series of every actor it made: the
+// children it started and closed, the one that failed, and those after it
+// that never started, in a subtree too; and so does one whose children
+// fail to prepare. Otherwise a program that retries a failing Supervise
+// would fill the registry (telemetry.MaxSeries) with series no one feeds.
+func TestFailedSuperviseLetsSeriesGo(t *testing.T) {
+	profile(t)
+	ctx := context.Background()
+	ok := func() actor.Behavior[int] {
+		return actor.BehaviorFunc[int](func(context.Context, int) error { return nil })
+	}
+	a := actor.NewChild("a", ok)
+	b := actor.NewChild("b", func() actor.Behavior[int] { return startFails{} })
+	c := actor.NewChild("c", ok)
+	e := actor.NewChild("e", ok)
+	d := actor.NewSupervisor("d", actor.OneForOne, []actor.ChildSpec{e})
+	if _, err := actor.Supervise(ctx, actor.OneForOne, []actor.ChildSpec{a, b, c, d}); !errors.Is(err, actor.ErrStartFailed) {
+		t.Fatalf("Supervise = %v", err)
+	}
+	for _, ch := range []*actor.Child[int]{a, b, c, e} {
+		if !actor.Released(actor.ChildObserver(ch)) {
+			t.Errorf("child %q keeps its series", ch.Name())
+		}
+	}
+	if !actor.Released(actor.SubtreeObserver(d)) {
+		t.Error("subtree d keeps its series")
+	}
+
+	f := actor.NewChild("f", ok)
+	if _, err := actor.Supervise(ctx, actor.OneForOne, []actor.ChildSpec{f, nil}); !errors.Is(err, actor.ErrBadOption) {
+		t.Fatalf("Supervise with a nil child = %v", err)
+	}
+	if !actor.Released(actor.ChildObserver(f)) {
+		t.Error("child f, prepared before the nil one, keeps its series")
+	}
+}

@@ -3,11 +3,11 @@ package patterns
 import (
 	"context"
 	"fmt"
-	"github.com/zmqflow/zmqflow/internal/oneframe"
 	"sync"
 	"sync/atomic"
 
 	"github.com/zmqflow/zmqflow/actor"
+	"github.com/zmqflow/zmqflow/internal/oneframe"
 	"github.com/zmqflow/zmqflow/socket"
 )
 

@@ -3,10 +3,10 @@ package socket
 import (
 	"context"
 	"fmt"
-	"github.com/zmqflow/zmqflow/internal/oneframe"
 	"sync"
 	"sync/atomic"
 
+	"github.com/zmqflow/zmqflow/internal/oneframe"
 	"github.com/zmqflow/zmqflow/telemetry"
 )
 

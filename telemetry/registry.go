@@ -180,10 +180,11 @@ const (
 )
 
 // get returns the series of name and attrs, made on first use, or nil
-// beyond MaxSeries when no done series has been shipped (see evict). A name asked for with another
-// kind is another series only if its attributes differ; the first kind
-// wins. For use useSource, a series of kind k counts the source the
-// caller adds next among its users, until the caller's letGo.
+// beyond MaxSeries when no done series has been shipped (see evict). A
+// name asked for with another kind is another series only if its
+// attributes differ; the first kind wins. For use useSource, a series of
+// kind k counts the source the caller adds next among its users, until
+// the caller's letGo.
 //
 // Lock order: a series' mu, then the registry's, never the other way: a
 // series' mu is held while its functions run, and those are the caller's.

@@ -1,0 +1,28 @@
+package actor
+
+// Hooks into the profiler for package actor_test's tests of it.
+
+// NewProfiler makes the profiler of actors named name, as Spawn does with
+// profiling on.
+func NewProfiler(name string) Observer { return newProfObserver(name) }
+
+// LetGo and Settle are the two steps of a profiler's release.
+func LetGo(o Observer) bool { return o.(*profObserver).letGo() }
+
+func Settle(o Observer) { o.(*profObserver).settle() }
+
+func Release(o Observer) { o.(*profObserver).release() }
+
+func AddBlocked(o Observer, ns uint64) { o.(*profObserver).addBlocked(ns) }
+
+// Released says whether o is a profiler that has let its series go.
+func Released(o Observer) bool {
+	po, ok := o.(*profObserver)
+	return ok && po.released.Load()
+}
+
+// ChildObserver is the observer of a prepared child, and SubtreeObserver
+// that of a prepared subtree.
+func ChildObserver[M any](ch *Child[M]) Observer { return ch.cell.Load().obs }
+
+func SubtreeObserver(sc *SupervisorChild) Observer { return sc.cfg.observer }
