@@ -43,6 +43,17 @@ const (
 // actor never handles or fails on reaches it as actor.ErrStopped or
 // actor.ErrNoReply, as in process. A request that does not decode is a dead
 // letter, and the asker gets ErrDecode at once.
+//
+// Request.Reply never blocks, so a reply is sent only if the socket takes it
+// at once. Without socket.WithRouterMandatory the ROUTER drops, as libzmq
+// does, a reply to an asker that is gone or at its high-water mark, and
+// counts it in the socket's Stats (Dropped) and Monitor (EventDropped). A
+// reply the socket refuses (with that option, to an asker gone or at its
+// high-water mark; with or without it, one made after the mailbox closed)
+// is a dead letter of the actor, with the reply's frames and a Reason
+// wrapping ErrReplyLost and the socket's error (socket.ErrHostUnreachable,
+// socket.ErrWouldBlock, socket.ErrClosed). Either way the asker's ctx ends
+// its Ask.
 func Router[Q, R any](qc Codec[Q], rc Codec[R], opts ...Option) (*Inbox[actor.Request[Q, R]], error) {
 	qc, rc = bindCodec(qc), bindCodec(rc)
 	in, err := newInbox[actor.Request[Q, R]](socket.Router, opts)
@@ -63,12 +74,12 @@ func Router[Q, R any](qc Codec[Q], rc Codec[R], opts ...Option) (*Inbox[actor.Re
 			q, err := decode(qc, query)
 			if err != nil {
 				inlet.DeadLetter(m, err)
-				routerReply(in.sock, id, corr, statusBadQuery, [][]byte{[]byte(err.Error())})
+				routerReply(in, inlet, id, corr, statusBadQuery, [][]byte{[]byte(err.Error())})
 				continue
 			}
 			req := actor.NewRequest(q, func(v R, err error) {
 				status, body := replyFrames(rc, v, err)
-				routerReply(in.sock, id, corr, status, body)
+				routerReply(in, inlet, id, corr, status, body)
 			})
 			if inlet.Put(req) != nil {
 				return nil
@@ -114,13 +125,23 @@ func replyFrames[R any](rc Codec[R], v R, err error) (byte, [][]byte) {
 	return status, [][]byte{[]byte(err.Error())}
 }
 
-// routerReply sends a reply back along its envelope. A ROUTER never blocks:
-// a reply to a peer that left, or one at its high-water mark, is dropped and
-// counted in the socket's Stats, as libzmq does; the asker's ctx ends it.
-func routerReply(sock *socket.Socket, id, corr []byte, status byte, body [][]byte) {
+// routerReply sends a reply back along its envelope without waiting: it
+// runs inside Request.Reply, which promises never to block, mostly on the
+// actor's own goroutine. A ROUTER with WithRouterMandatory would wait for
+// an asker at its high-water mark; TrySend refuses instead, and what the
+// socket refuses is a dead letter of the actor the inbox feeds (one without
+// the option drops such replies itself and counts them in its Stats).
+func routerReply[M any](in *Inbox[M], inlet actor.Inlet[M], id, corr []byte, status byte, body [][]byte) {
 	m := make(socket.Msg, 0, 3+len(body))
 	m = append(m, id, corr, []byte{status})
-	sock.Send(context.Background(), append(m, body...))
+	m = append(m, body...)
+	if err := in.sock.TrySend(m); err != nil {
+		why := ""
+		if errors.Is(err, socket.ErrWouldBlock) {
+			why = ": asker at its high-water mark"
+		}
+		inlet.DeadLetter(m, fmt.Errorf("%w (%s)%s: %w", ErrReplyLost, in.cfg.name, why, err))
+	}
 }
 
 // Dealer makes a DEALER reference to actors behind Router mailboxes:
@@ -129,7 +150,14 @@ func routerReply(sock *socket.Socket, id, corr []byte, status byte, body [][]byt
 // requests go round-robin over the connected Routers, and each reply is
 // matched to its ask by its correlation id, in whatever order replies come.
 // A reply that comes after its asker gave up is dropped and counted
-// (LateReplies), and reported as a dead letter.
+// (LateReplies), and reported as a dead letter. A reply that R's codec
+// cannot decode is returned to its asker, as an error wrapping ErrDecode,
+// and is no dead letter; a message that is not a reply at all (no
+// correlation id and status frame) is a dead letter, wrapping ErrDecode.
+// Tell sends within the asker's ctx, so an Ask whose request no peer's
+// queue took before ctx ended (a Dealer that binds, with no peer yet, or
+// every queue at its high-water mark) returns actor.ErrMailboxFull, which
+// actor.Ask reports as "request not delivered".
 //
 // A request sent to a server that dies before answering is lost with it:
 // Ask ends with ctx, and the caller asks again (the retry reaches a server

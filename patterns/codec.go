@@ -4,6 +4,7 @@ import (
 	"encoding"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"runtime/debug"
@@ -26,7 +27,10 @@ import (
 // belong to the codec: it may keep them (Bytes does, without copying).
 //
 // A Decode that fails (or panics) is reported by the stage as an error
-// wrapping ErrDecode, never as a panic.
+// wrapping ErrDecode, never as a panic; an Encode that fails (or panics),
+// as an error wrapping ErrEncode. This package's codecs return errors that
+// wrap them already, so that errors.Is matches when a codec is called
+// directly too; the stage does not wrap those a second time.
 type Codec[T any] interface {
 	Encode(v T) ([][]byte, error)
 	Decode(frames [][]byte) (T, error)
@@ -48,13 +52,14 @@ func (c CodecFuncs[T]) Decode(frames [][]byte) (T, error) { return c.DecodeFunc(
 
 // FrameCodec is a Codec of one frame from a marshal and an unmarshal function,
 // such as proto.Marshal and a closure over proto.Unmarshal. A message of
-// other than one frame does not decode.
+// other than one frame does not decode. The functions' errors come back
+// wrapped in ErrEncode and ErrDecode.
 func FrameCodec[T any](marshal func(T) ([]byte, error), unmarshal func([]byte) (T, error)) Codec[T] {
 	return CodecFuncs[T]{
 		EncodeFunc: func(v T) ([][]byte, error) {
 			b, err := marshal(v)
 			if err != nil {
-				return nil, err
+				return nil, encodeErr(err)
 			}
 			return [][]byte{b}, nil
 		},
@@ -63,7 +68,11 @@ func FrameCodec[T any](marshal func(T) ([]byte, error), unmarshal func([]byte) (
 				var zero T
 				return zero, frameCountError(len(frames))
 			}
-			return unmarshal(frames[0])
+			v, err := unmarshal(frames[0])
+			if err != nil {
+				return v, decodeErr(err)
+			}
+			return v, nil
 		},
 	}
 }
@@ -90,7 +99,7 @@ type Frames struct{}
 // Encode returns the frames; a message needs at least one.
 func (Frames) Encode(f [][]byte) ([][]byte, error) {
 	if len(f) == 0 {
-		return nil, fmt.Errorf("no frames")
+		return nil, fmt.Errorf("%w: no frames", ErrEncode)
 	}
 	return f, nil
 }
@@ -99,7 +108,7 @@ func (Frames) Encode(f [][]byte) ([][]byte, error) {
 // envelope's body may have none: an echo of it would not encode).
 func (Frames) Decode(f [][]byte) ([][]byte, error) {
 	if len(f) == 0 {
-		return nil, fmt.Errorf("no frames")
+		return nil, fmt.Errorf("%w: no frames", ErrDecode)
 	}
 	return f, nil
 }
@@ -130,7 +139,7 @@ type JSON[T any] struct{}
 func (JSON[T]) Encode(v T) ([][]byte, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		return nil, err
+		return nil, encodeErr(err)
 	}
 	return [][]byte{b}, nil
 }
@@ -141,8 +150,10 @@ func (JSON[T]) Decode(frames [][]byte) (T, error) {
 	if len(frames) != 1 {
 		return v, frameCountError(len(frames))
 	}
-	err := json.Unmarshal(frames[0], &v)
-	return v, err
+	if err := json.Unmarshal(frames[0], &v); err != nil {
+		return v, decodeErr(err)
+	}
+	return v, nil
 }
 
 // Binary is the Codec of one frame holding a fixed-size value in
@@ -250,7 +261,7 @@ func encodeBinary[T any](info *binaryInfo, v T) ([][]byte, error) {
 	}
 	b, err := binary.Append(nil, binary.LittleEndian, v)
 	if err != nil {
-		return nil, err
+		return nil, encodeErr(err)
 	}
 	return [][]byte{b}, nil
 }
@@ -265,29 +276,57 @@ func decodeBinary[T any](info *binaryInfo, frames [][]byte) (T, error) {
 	case info.unmarshal:
 		return unmarshalBinary[T](f)
 	case info.plan != nil:
-		return v, info.plan.decode(f, unsafe.Pointer(&v))
+		if err := info.plan.decode(f, unsafe.Pointer(&v)); err != nil {
+			return v, decodeErr(err)
+		}
+		return v, nil
 	}
 	n, err := binary.Decode(f, binary.LittleEndian, &v)
-	if err == nil && n != len(f) {
-		err = fmt.Errorf("%d bytes after the value", len(f)-n)
+	switch {
+	case err != nil:
+		return v, decodeErr(err)
+	case n != len(f):
+		return v, fmt.Errorf("%w: %d trailing bytes after the value", ErrDecode, len(f)-n)
 	}
-	return v, err
+	return v, nil
 }
 
 // marshalBinary and unmarshalBinary are apart so that the interface
 // conversions they need cost the other paths nothing.
 func marshalBinary[T any](v T) ([][]byte, error) {
 	b, err := any(v).(encoding.BinaryMarshaler).MarshalBinary()
-	return [][]byte{b}, err
+	if err != nil {
+		return nil, encodeErr(err)
+	}
+	return [][]byte{b}, nil
 }
 
 func unmarshalBinary[T any](f []byte) (T, error) {
 	var v T
-	err := any(&v).(encoding.BinaryUnmarshaler).UnmarshalBinary(f)
-	return v, err
+	if err := any(&v).(encoding.BinaryUnmarshaler).UnmarshalBinary(f); err != nil {
+		return v, decodeErr(err)
+	}
+	return v, nil
 }
 
-func frameCountError(n int) error { return fmt.Errorf("want 1 frame, got %d", n) }
+func frameCountError(n int) error { return fmt.Errorf("%w: want 1 frame, got %d", ErrDecode, n) }
+
+// decodeErr and encodeErr wrap a codec's failure in ErrDecode or ErrEncode,
+// once: an error that wraps it already (from a codec of this package, or
+// one that follows its lead) keeps its message.
+func decodeErr(err error) error {
+	if errors.Is(err, ErrDecode) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrDecode, err)
+}
+
+func encodeErr(err error) error {
+	if errors.Is(err, ErrEncode) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrEncode, err)
+}
 
 // decode runs c.Decode, turning a failure or a panic into an error wrapping
 // ErrDecode.
@@ -299,13 +338,11 @@ func decode[T any](c Codec[T], frames [][]byte) (v T, err error) {
 	}()
 	v, err = c.Decode(frames)
 	if err != nil {
-		err = fmt.Errorf("%w: %w", ErrDecode, err)
+		err = decodeErr(err)
 	}
 	return v, err
 }
 
-// encode runs c.Encode, turning a failure, a panic or an empty message into
-// an error wrapping ErrEncode.
 // decoder returns the function that decodes a message with c after its
 // first skip frames. For Bytes, whose Decode cannot panic, it is a direct
 // one, without decode's deferred recover and interface call: a PULL
@@ -330,7 +367,7 @@ func decodeCountError(n, skip int) error {
 	if n <= skip {
 		return fmt.Errorf("%w: %d frames, want more than %d", ErrDecode, n, skip)
 	}
-	return fmt.Errorf("%w: %w", ErrDecode, frameCountError(n-skip))
+	return frameCountError(n - skip)
 }
 
 // decodeMsg decodes m after its first skip frames (a SUB's topic frame).
@@ -342,6 +379,8 @@ func decodeMsg[T any](c Codec[T], m [][]byte, skip int) (T, error) {
 	return decode(c, m[skip:])
 }
 
+// encode runs c.Encode, turning a failure, a panic or an empty message into
+// an error wrapping ErrEncode.
 func encode[T any](c Codec[T], v T) (frames [][]byte, err error) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -351,7 +390,7 @@ func encode[T any](c Codec[T], v T) (frames [][]byte, err error) {
 	frames, err = c.Encode(v)
 	switch {
 	case err != nil:
-		err = fmt.Errorf("%w: %w", ErrEncode, err)
+		err = encodeErr(err)
 	case len(frames) == 0:
 		err = fmt.Errorf("%w: codec returned no frames", ErrEncode)
 	}

@@ -56,7 +56,9 @@
 // never blocks and reports each subscriber that missed a message as a dead
 // letter (ErrMissed). actor.Ask on a Dealer's Ref is request-reply over
 // DEALER/ROUTER with correlation ids: many asks in flight, replies out of
-// order, the deadline from ctx, a late reply dropped and counted.
+// order, the deadline from ctx, a late reply dropped and counted. On a
+// Req's Ref, Ask's request goes out after Tell returned: one no peer took
+// before ctx ended ends in actor.ErrAskTimeout too (see the errors' doc).
 //
 // # Codecs
 //

@@ -5,8 +5,14 @@ import "errors"
 // Errors returned by the package, wrapped with detail; match them with
 // errors.Is. Failures of the socket underneath wrap package socket's errors,
 // and those of the actor package (ErrStopped, ErrMailboxFull, ErrNoReply,
-// ErrAskTimeout) are returned as that package documents them. A panic in a
-// codec or a behaviour is an *actor.PanicError, the one panic type of zmqflow.
+// ErrAskTimeout) are returned as that package documents them, but for one
+// case: a Req reference sends from a goroutine of its own, after Tell has
+// returned, so an Ask of it whose request no REP peer took before ctx ended
+// (a Req that binds, or connects with socket.WithImmediate, with no peer
+// yet) ends in actor.ErrAskTimeout, whose text says "request delivered",
+// as one sent and not answered does. (A Dealer's Ask in that case returns
+// actor.ErrMailboxFull, "request not delivered".) A panic in a codec or a
+// behaviour is an *actor.PanicError, the one panic type of zmqflow.
 var (
 	// ErrDecode is a message from a peer that the codec could not turn into
 	// a value. A mailbox reports it as a dead letter (with the frames) and
@@ -21,6 +27,12 @@ var (
 	// ErrRemote is an error the remote actor replied with (Request.Reply
 	// with a non-nil error); its text follows.
 	ErrRemote = errors.New("patterns: remote actor replied with an error")
+	// ErrReplyLost is the Reason of a dead letter for a reply that a Router
+	// mailbox's socket would not take at once (an asker gone or at its
+	// high-water mark with socket.WithRouterMandatory, or the socket
+	// closed): the reply, which must not block, is not sent. The socket's
+	// error is wrapped too.
+	ErrReplyLost = errors.New("patterns: reply not sent")
 	// ErrNoReply is a LazyPirate request that got no reply after every retry.
 	ErrNoReply = errors.New("patterns: no reply from server, retries exhausted")
 	// ErrBadOption is an option out of range, one that does not apply to the

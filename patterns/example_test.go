@@ -2,9 +2,11 @@ package patterns_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -117,6 +119,53 @@ func ExampleSub() {
 	// Output: {Symbol:ACME Price:1}
 }
 
+// A PUB reference sends each value under the topic its function names;
+// every SUB mailbox subscribed to a prefix of that topic gets it, and the
+// others do not.
+func ExamplePub() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	prices, err := patterns.Pub(patterns.JSON[quote]{}, func(q quote) string { return q.Symbol },
+		patterns.Bind("inproc://example-pub"))
+	check(err)
+	defer prices.Close()
+	var desks []*actor.Actor[quote]
+	defer func() {
+		for _, a := range desks {
+			a.Close()
+		}
+	}()
+	desk := func(symbol string) <-chan quote {
+		in, err := patterns.Sub(patterns.JSON[quote]{}, patterns.Connect("inproc://example-pub"),
+			patterns.Subscribe(symbol))
+		check(err)
+		got := make(chan quote, 10)
+		a, err := actor.Spawn(ctx, actor.BehaviorFunc[quote](func(_ context.Context, q quote) error {
+			got <- q
+			return nil
+		}), actor.WithFeed(in))
+		check(err)
+		desks = append(desks, a)
+		return got
+	}
+	acme, globex := desk("ACME"), desk("GLOBEX")
+	// A PUB sends only to subscriptions it knows of: wait for both (the
+	// guide's "slow joiner").
+	for prices.Socket().Stats().Subscribers < 2 && ctx.Err() == nil {
+		time.Sleep(time.Millisecond)
+	}
+	for _, q := range []quote{{"ACME", 10}, {"INITECH", 5}, {"GLOBEX", 20}, {"ACME", 11}} {
+		check(prices.Tell(ctx, q))
+	}
+	fmt.Printf("ACME desk: %+v\n", <-acme)
+	fmt.Printf("ACME desk: %+v\n", <-acme)
+	fmt.Printf("GLOBEX desk: %+v\n", <-globex)
+	// Output:
+	// ACME desk: {Symbol:ACME Price:10}
+	// ACME desk: {Symbol:ACME Price:11}
+	// GLOBEX desk: {Symbol:GLOBEX Price:20}
+}
+
 // Two actors joined by PAIR sockets: each answers through its mailbox's
 // Peer.
 func ExamplePair() {
@@ -179,6 +228,67 @@ func ExampleDealer() {
 	wg.Wait()
 	fmt.Println(lengths)
 	// Output: [10 4 6]
+}
+
+// A ROUTER mailbox: the actor answers each actor.Request with Reply, and
+// the answer goes back over the socket to the Dealer reference that asked.
+// A reply with an error reaches the asker as ErrRemote with its text.
+func ExampleRouter() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	in, err := patterns.Router(patterns.String{}, patterns.Binary[int]{}, patterns.Bind("inproc://example-router"))
+	check(err)
+	parser, err := actor.Spawn(ctx, actor.BehaviorFunc[actor.Request[string, int]](
+		func(_ context.Context, r actor.Request[string, int]) error {
+			r.Reply(strconv.Atoi(r.Query))
+			return nil
+		}), actor.WithFeed(in))
+	check(err)
+	defer parser.Close()
+
+	client, err := patterns.Dealer(patterns.String{}, patterns.Binary[int]{}, patterns.Connect("inproc://example-router"))
+	check(err)
+	defer client.Close()
+	n, err := actor.Ask(ctx, client.Ref(), "42")
+	fmt.Println(n, err)
+	_, err = actor.Ask(ctx, client.Ref(), "forty-two")
+	fmt.Println(errors.Is(err, patterns.ErrRemote))
+	fmt.Println(err)
+	// Output:
+	// 42 <nil>
+	// true
+	// patterns: remote actor replied with an error: strconv.Atoi: parsing "forty-two": invalid syntax
+}
+
+// A REP mailbox answers REQ peers, one request at a time. REQ cannot carry
+// an error: a request the actor answers with one gets an empty reply, and
+// is a dead letter of the actor.
+func ExampleRep() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	in, err := patterns.Rep(patterns.String{}, patterns.Binary[int]{}, patterns.Bind("inproc://example-rep"))
+	check(err)
+	parser, err := actor.Spawn(ctx, actor.BehaviorFunc[actor.Request[string, int]](
+		func(_ context.Context, r actor.Request[string, int]) error {
+			r.Reply(strconv.Atoi(r.Query))
+			return nil
+		}), actor.WithFeed(in))
+	check(err)
+	defer parser.Close()
+
+	client, err := patterns.Req(patterns.String{}, patterns.Binary[int]{}, patterns.Connect("inproc://example-rep"))
+	check(err)
+	defer client.Close()
+	n, err := actor.Ask(ctx, client.Ref(), "42")
+	fmt.Println(n, err)
+	// The empty reply does not decode as an int.
+	_, err = actor.Ask(ctx, client.Ref(), "forty-two")
+	fmt.Println(errors.Is(err, patterns.ErrDecode))
+	fmt.Println("dead letters:", parser.Stats().DeadLetters)
+	// Output:
+	// 42 <nil>
+	// true
+	// dead letters: 1
 }
 
 // The guide's hello-world server as an actor behind a REP mailbox, asked
