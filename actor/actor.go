@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 )
 
 // Actor is a running actor made by Spawn: a goroutine that takes messages
@@ -21,6 +22,7 @@ type Actor[M any] struct {
 	err    error // written before done is closed
 
 	closeOnce sync.Once
+	stopCtx   atomic.Pointer[context.Context] // the first Stop's
 }
 
 // Spawn starts an actor running b and returns once it has started: when b
@@ -35,10 +37,12 @@ type Actor[M any] struct {
 func Spawn[M any](ctx context.Context, b Behavior[M], opts ...Option) (*Actor[M], error) {
 	cfg, err := newConfig(forActor, opts)
 	if err != nil {
+		releaseFeedOptions(opts)
 		return nil, err
 	}
 	c, err := newCell[M](cfg)
 	if err != nil {
+		releaseFeedOptions(opts)
 		return nil, err
 	}
 	actx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -90,7 +94,11 @@ func (a *Actor[M]) exit(err error, started bool) {
 	defer a.cancel()
 	c := a.ref.c
 	c.closeMailbox()
-	c.stopFeed()
+	var stopCtx context.Context // Stop's, if it was stopped: it bounds the feeds' release
+	if p := a.stopCtx.Load(); p != nil {
+		stopCtx = *p
+	}
+	c.stopFeed(stopCtx)
 	a.err = err
 	if started {
 		c.obs.ActorStopped(c.name, err)
@@ -115,13 +123,15 @@ func (a *Actor[M]) TryTell(m M) error { return a.ref.TryTell(m) }
 func (a *Actor[M]) Stats() Stats { return a.ref.Stats() }
 
 // Stop stops the actor gracefully: the mailbox takes no more messages (Tell
-// returns ErrStopped), the actor handles every message already in it, then
-// its goroutine ends. Stop returns after that, with Err. If ctx ends first,
-// Stop closes the actor (what is left becomes dead letters) and returns ctx's
-// error once the goroutine ended. Safe to call more than once and together
-// with Close.
+// returns ErrStopped), nor do its feeds (WithFeed), the actor handles every
+// message already in it, and what a socket mailbox it polls holds (see
+// Feed), then its goroutine ends and its feeds are released, within ctx.
+// Stop returns after that, with Err. If ctx ends first, Stop closes the
+// actor (what is left becomes dead letters) and returns ctx's error once
+// the goroutine ended. Safe to call more than once and together with Close.
 func (a *Actor[M]) Stop(ctx context.Context) error {
-	a.ref.c.stopFeed()
+	a.stopCtx.CompareAndSwap(nil, &ctx)
+	a.ref.c.quietFeed()
 	a.ref.c.q.drain()
 	select {
 	case <-a.done:
@@ -134,8 +144,11 @@ func (a *Actor[M]) Stop(ctx context.Context) error {
 
 // Close stops the actor now: after the message it is handling (whose ctx is
 // cancelled), its goroutine ends; messages still in the mailbox become dead
-// letters. Close returns after the goroutine ended, with Err. It is
-// idempotent and safe to call from any goroutine, any number of times.
+// letters. Close returns after the goroutine ended and its feeds were
+// closed, with Err; a socket mailbox may linger to send what it still holds
+// for its linger period (socket.WithLinger), which Stop's ctx bounds
+// instead. It is idempotent and safe to call from any goroutine, any number
+// of times.
 func (a *Actor[M]) Close() error {
 	a.closeOnce.Do(func() {
 		a.ref.c.closeMailbox()

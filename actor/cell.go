@@ -331,17 +331,31 @@ func (c *cell[M]) turn(ctx context.Context, b Behavior[M], h handoff[M]) (fd *fe
 				if c.q.halt.Load() {
 					return nil, exitHalted, true, nil
 				}
-				return nil, exitDrained, true, nil
-			}
-			// A polled feed's messages after the mailbox's, and its
-			// readiness beside the mailbox's wake-up when both are
-			// empty.
-			fd = c.pollable()
-			if fd != nil {
-				c.batchPolled = c.poll(fd, maxBatch-len(batch))
-			}
-			if len(batch) == 0 && len(c.batchPolled) == 0 {
-				return fd, 0, false, nil
+				// Draining: what the polled feed holds is in the
+				// mailbox too, and the feed says when it has no more
+				// (see Feed); then the actor polls it no more.
+				pf := c.pollable()
+				if pf != nil {
+					c.batchPolled = c.poll(pf, maxBatch)
+				}
+				if len(c.batchPolled) == 0 {
+					if pf != nil && pf.polling.CompareAndSwap(true, false) {
+						close(pf.done)
+					}
+					return nil, exitDrained, true, nil
+				}
+				batch = batch[:0]
+			} else {
+				// A polled feed's messages after the mailbox's, and
+				// its readiness beside the mailbox's wake-up when both
+				// are empty.
+				fd = c.pollable()
+				if fd != nil {
+					c.batchPolled = c.poll(fd, maxBatch-len(batch))
+				}
+				if len(batch) == 0 && len(c.batchPolled) == 0 {
+					return fd, 0, false, nil
+				}
 			}
 		}
 		c.batch = batch

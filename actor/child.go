@@ -63,7 +63,8 @@ type childRunner interface {
 	start(ctx, bound context.Context, g *errgroup.Group, first bool, report func(exitKind, error)) error
 	halt()
 	drain()
-	closeMailbox()
+	closeMailbox(ctx context.Context) // ctx: Stop's, which bounds the feeds' release, or nil
+	abandon()                         // never prepared, and never will be: release its feeds
 	restarting(cause error) int
 	restarted(n int, cause error)
 	stopped(err error)
@@ -145,14 +146,23 @@ func (ch *Child[M]) halt() {
 
 func (ch *Child[M]) drain() {
 	c := ch.cell.Load()
-	c.stopFeed()
+	c.quietFeed()
 	c.q.drain()
 }
 
-func (ch *Child[M]) closeMailbox() {
+func (ch *Child[M]) closeMailbox(ctx context.Context) {
 	c := ch.cell.Load()
 	c.closeMailbox()
-	c.stopFeed()
+	c.stopFeed(ctx)
+}
+
+// abandon releases the feeds given to a child that a failed Supervise did
+// not prepare (see Feed), unless it is supervised elsewhere; it cannot be
+// supervised after that.
+func (ch *Child[M]) abandon() {
+	if ch.used.CompareAndSwap(false, true) {
+		releaseFeedOptions(ch.opts)
+	}
 }
 
 func (ch *Child[M]) restarting(cause error) int {

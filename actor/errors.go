@@ -36,6 +36,11 @@ var (
 	// ErrBadOption is an option value out of range, or an option given to a
 	// constructor it does not apply to.
 	ErrBadOption = errors.New("actor: invalid option")
+	// ErrEnded is the cause a supervisor gives for a child that ended on
+	// its own, neither failing nor stopped by the supervisor (its feed ran
+	// dry, say): a supervised child is meant to run until it is stopped, so
+	// the supervisor restarts it as if it had failed.
+	ErrEnded = errors.New("actor: supervisor: child ended on its own")
 )
 
 // PanicError is a panic recovered from a behaviour's Receive, Start or Stop

@@ -24,10 +24,18 @@ import (
 // called once; it takes messages from wherever they come from and puts them
 // in the mailbox with Inlet.Put (or Inlet.PutAll, several at once), which
 // blocks while the mailbox is full (so a socket's high-water mark pushes back
-// on its peers). Run must return when ctx ends. When the actor stops (Stop or
-// Close, or it fails for good) ctx is cancelled, Run returns, and Close is
-// called once: the feed releases what it holds (closes its socket). Close is
-// called even when Run never was (the actor's first Start failed).
+// on its peers). Run must return when ctx ends.
+//
+// When the actor stops, ctx is cancelled first: the feed takes no more. Stop
+// then waits for Run to return before the actor handles what its mailbox
+// holds; a feed the actor polls (PolledFeed) is polled until it has nothing
+// more. Only once the actor has ended for good (Stop, Close, or a failure) is
+// Close called, once: the feed releases what it holds (closes its socket), so
+// that answers the actor gave while it drained still go out through it. A
+// feed whose Close may wait (a socket lingering to send what it holds) may
+// implement ShutdownFeed, to have that wait bounded by Stop's ctx. Close, or
+// Shutdown, is called even when Run never was (the actor's first Start
+// failed, or Spawn or Supervise refused its options).
 //
 // A Run that returns an error before ctx ended means the feed can no longer
 // receive: the mailbox takes no more (the actor's other feeds run on until
@@ -37,6 +45,15 @@ import (
 type Feed[M any] interface {
 	Run(ctx context.Context, in Inlet[M]) error
 	Close() error
+}
+
+// ShutdownFeed is a Feed whose release may wait, as closing a socket waits
+// for what it still has to send within its linger period. An actor ended by
+// Stop (Actor.Stop, Supervisor.Stop) calls Shutdown instead of Close, with
+// Stop's ctx, which bounds the wait; otherwise it calls Close. Either is
+// called once.
+type ShutdownFeed interface {
+	Shutdown(ctx context.Context) error
 }
 
 // Inlet is how a Feed puts messages in an actor's mailbox. It is a small
@@ -127,8 +144,9 @@ type feeder[M any] struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	start  sync.Once
-	stop   sync.Once
-	err    error // why Run failed; written before done is closed
+	quiet  sync.Once // ctx cancelled, and Run returned or polling left to the actor
+	stop   sync.Once // released
+	err    error     // why Run failed; written before done is closed
 
 	envelopes []envelope[M] // the feed's goroutine's, for PutAll
 
@@ -175,15 +193,41 @@ func (c *cell[M]) startFeeder(ctx context.Context, fd *feeder[M]) {
 	})
 }
 
-// stopFeed stops the feeds, waits for their goroutines and closes them.
-// Idempotent.
-func (c *cell[M]) stopFeed() {
+// quietFeed stops the feeds taking more for the mailbox and leaves them
+// open: Stop's first step, before the actor drains its mailbox, so that
+// what a feed put in it is there to drain, and answers go out through the
+// feed's socket. A feed run in a goroutine has its ctx cancelled, and
+// quietFeed waits for Run to return; the feed the actor polls has its ctx
+// cancelled too, and the actor polls it, draining, until it has nothing
+// more (see turn). Idempotent.
+func (c *cell[M]) quietFeed() {
 	for _, fd := range c.feeds {
-		c.stopFeeder(fd)
+		c.quietFeeder(fd)
 	}
 }
 
-func (c *cell[M]) stopFeeder(fd *feeder[M]) {
+func (c *cell[M]) quietFeeder(fd *feeder[M]) {
+	fd.quiet.Do(func() {
+		fd.start.Do(func() {}) // a feed never started never will be
+		if fd.cancel == nil {
+			return
+		}
+		fd.cancel()
+		if !fd.polling.Load() {
+			<-fd.done
+		}
+	})
+}
+
+// stopFeed stops the feeds, waits for their goroutines and releases them
+// (see releaseFeed). Idempotent.
+func (c *cell[M]) stopFeed(ctx context.Context) {
+	for _, fd := range c.feeds {
+		c.stopFeeder(ctx, fd)
+	}
+}
+
+func (c *cell[M]) stopFeeder(ctx context.Context, fd *feeder[M]) {
 	fd.stop.Do(func() {
 		fd.start.Do(func() {}) // a feed never started never will be
 		if fd.cancel != nil {
@@ -193,10 +237,38 @@ func (c *cell[M]) stopFeeder(fd *feeder[M]) {
 			}
 			<-fd.done
 		}
-		if err := protect(fd.f.Close); err != nil {
+		if err := releaseFeed(ctx, fd.f); err != nil {
 			c.log.Warn("feed close failed", zap.Error(err))
 		}
 	})
+}
+
+// releaseFeed closes f, a feed that will never run (again), its panic an
+// error: with Shutdown(ctx) where it has it and ctx, Stop's, is not nil;
+// with Close otherwise.
+func releaseFeed(ctx context.Context, f any) error {
+	if s, ok := f.(ShutdownFeed); ok && ctx != nil {
+		return protect(func() error { return s.Shutdown(ctx) })
+	}
+	if c, ok := f.(interface{ Close() error }); ok {
+		return protect(c.Close)
+	}
+	return nil
+}
+
+// releaseFeedOptions releases the feeds among opts, given to a Spawn or a
+// NewChild whose options or preparation failed: they will never run, and
+// their maker handed them over (see Feed).
+func releaseFeedOptions(opts []Option) {
+	cfg := config{target: forActor}
+	for _, o := range opts {
+		if o != nil {
+			_ = o.apply(&cfg) // WithFeed only appends; another may fail
+		}
+	}
+	for _, f := range cfg.feeds {
+		_ = releaseFeed(nil, f)
+	}
 }
 
 // feedErr returns why a feed failed, or nil while they run or when they

@@ -340,3 +340,59 @@ func TestFeedPutAll(t *testing.T) {
 		t.Errorf("%d dead letters, want 9 (3 queued, 6 never put)", n)
 	}
 }
+
+// A Spawn or Supervise that refuses its options releases the feeds it was
+// given (their makers handed them over), but not those of a child that
+// another supervisor runs.
+func TestRefusedOptionsReleaseFeeds(t *testing.T) {
+	ctx := context.Background()
+	nop := func() actor.Behavior[int] {
+		return actor.BehaviorFunc[int](func(context.Context, int) error { return nil })
+	}
+
+	f := newChanFeed(1)
+	if _, err := actor.Spawn(ctx, nop(), actor.WithFeed[int](f), actor.WithIntensity(1, time.Second)); !errors.Is(err, actor.ErrBadOption) {
+		t.Fatalf("Spawn with a supervisor's option: %v, want ErrBadOption", err)
+	}
+	if n := f.closed.Load(); n != 1 {
+		t.Errorf("a refused Spawn closed its feed %d times, want 1", n)
+	}
+
+	// Supervise: a good child, one refused (its own option), one after it,
+	// and one another supervisor runs.
+	fRunning := newChanFeed(1)
+	running := actor.NewChild("running", nop, actor.WithFeed[int](fRunning))
+	other, err := actor.Supervise(ctx, actor.OneForOne, []actor.ChildSpec{running})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	fGood, fBad, fAfter := newChanFeed(1), newChanFeed(1), newChanFeed(1)
+	_, err = actor.Supervise(ctx, actor.OneForOne, []actor.ChildSpec{
+		actor.NewChild("good", nop, actor.WithFeed[int](fGood)),
+		actor.NewChild("bad", nop, actor.WithFeed[int](fBad), actor.WithIntensity(1, time.Second)),
+		actor.NewChild("after", nop, actor.WithFeed[int](fAfter)),
+	})
+	if !errors.Is(err, actor.ErrBadOption) {
+		t.Fatalf("Supervise with a child's bad option: %v, want ErrBadOption", err)
+	}
+	for name, f := range map[string]*chanFeed{"good": fGood, "bad": fBad, "after": fAfter} {
+		if n := f.closed.Load(); n != 1 {
+			t.Errorf("the failed Supervise closed child %q's feed %d times, want 1", name, n)
+		}
+	}
+	fShared := newChanFeed(1)
+	_, err = actor.Supervise(ctx, actor.OneForOne, []actor.ChildSpec{
+		actor.NewChild("fresh", nop, actor.WithFeed[int](fShared)),
+		running, // supervised already: refused
+	})
+	if !errors.Is(err, actor.ErrBadOption) {
+		t.Fatalf("Supervise of a child supervised elsewhere: %v, want ErrBadOption", err)
+	}
+	if n := fRunning.closed.Load(); n != 0 {
+		t.Errorf("the failed Supervise closed the feed of a child supervised elsewhere")
+	}
+	if n := fShared.closed.Load(); n != 1 {
+		t.Errorf("the failed Supervise closed its other child's feed %d times, want 1", n)
+	}
+}

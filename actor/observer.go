@@ -48,10 +48,18 @@ type Observer interface {
 type DeadLetter struct {
 	// Actor is the name of the actor it was for.
 	Actor string
-	// Message is the message, of the actor's type M.
+	// Message is the message, of the actor's type M; or, for what a feed
+	// received and could not make one of (a socket message that did not
+	// decode, one still queued in a socket when it closed), what it
+	// received, as the feed says (package patterns: the frames, a
+	// socket.Msg).
 	Message any
-	// Reason is ErrStopped (the actor was stopping or gone) or ErrDropped (a
-	// dropping mailbox was full).
+	// Reason says why, matched with errors.Is: ErrStopped (the actor was
+	// stopping or gone) or ErrDropped (a dropping mailbox was full) from
+	// the actor itself; a feed or a remote reference gives reasons of its
+	// own (package patterns: a message that did not decode, one a PUB
+	// subscriber missed, a reply that came too late or could not be sent).
+	// An Observer should treat a reason it does not know as "lost".
 	Reason error
 }
 

@@ -22,10 +22,13 @@ import (
 // as a Feed. What a polled feed holds waits in it (a socket's queue, under
 // its high-water mark) until the actor takes it, so a busy actor pushes
 // back on the feed's peers as a full mailbox does; between a supervised
-// actor's incarnations nothing is taken. Close is called once when the
-// actor stops, as for any feed, and an error from Attach or Poll fails the
-// actor as a Run's error does. Ready and Poll are called from the actor's
-// goroutine only, one at a time.
+// actor's incarnations nothing is taken. When the actor is stopped (Stop),
+// the ctx given to Attach is cancelled, and the actor, draining, polls the
+// feed until a Poll returns nothing: a feed whose source goes on receiving
+// should from then on return only what it held when ctx ended. Close is
+// called once when the actor has ended, as for any feed, and an error from
+// Attach or Poll fails the actor as a Run's error does. Ready and Poll are
+// called from the actor's goroutine only, one at a time.
 type PolledFeed[M any] interface {
 	Feed[M]
 	// Attach is called once before the first Poll. polled false: run

@@ -125,7 +125,7 @@ func prepareTree(strategy Strategy, children []ChildSpec, opts []Option, parent 
 	inherited := *cfg // children inherit the observer and logger as given
 	cfg.finish()
 	runners := make([]childRunner, 0, len(children))
-	for _, cs := range children {
+	for k, cs := range children {
 		if cs == nil {
 			err = fmt.Errorf("%w: nil child", ErrBadOption)
 		} else {
@@ -136,8 +136,13 @@ func prepareTree(strategy Strategy, children []ChildSpec, opts []Option, parent 
 			}
 		}
 		for _, done := range runners {
-			done.closeMailbox() // and close their feeds: they will never run
-			done.stopped(nil)   // which lets their series go
+			done.closeMailbox(nil) // and close their feeds: they will never run
+			done.stopped(nil)      // which lets their series go
+		}
+		for _, cs := range children[k:] { // this one and those after it
+			if cs != nil {
+				cs.runner().abandon()
+			}
 		}
 		releaseProfile(cfg.observer)
 		return nil, nil, fmt.Errorf("actor: supervise %q: %w", cfg.name, err)
@@ -186,9 +191,10 @@ func (s *Supervisor) startAll(bound context.Context, first bool) error {
 func (s *Supervisor) Name() string { return s.name }
 
 // Stop stops the children gracefully, last first: each drains its mailbox
-// (see Actor.Stop) and ends; then the supervisor ends. No child is restarted
-// once Stop began. If ctx ends first, the rest are closed at once and Stop
-// returns ctx's error. Stop returns after every goroutine of the supervisor
+// and its feeds (see Actor.Stop) and ends; then the supervisor ends. No child
+// is restarted once Stop began. If ctx ends first, the rest are closed at
+// once and Stop returns ctx's error; if Close is called meanwhile, an error
+// wrapping ErrStopped. Stop returns after every goroutine of the supervisor
 // ended; if the supervisor had failed, it returns Err. Safe to call more than
 // once and with Close; a second Stop waits for the first.
 func (s *Supervisor) Stop(ctx context.Context) error {
@@ -322,7 +328,7 @@ func (s *Supervisor) restart(ex exit) (kind exitKind, end bool, err error) {
 	child := s.children[ex.idx]
 	cause := ex.err
 	if cause == nil {
-		cause = fmt.Errorf("actor: %q ended on its own", child.childName())
+		cause = fmt.Errorf("%w: %q", ErrEnded, child.childName())
 	}
 	now := time.Now()
 	keep := s.times[:0]
@@ -430,7 +436,7 @@ func (s *Supervisor) awaitExit(i int) {
 func (s *Supervisor) closeAll(failed int, cause error) {
 	for i := len(s.children) - 1; i >= 0; i-- {
 		c := s.children[i]
-		c.closeMailbox()
+		c.closeMailbox(nil)
 		if s.alive[i] {
 			c.halt()
 			s.awaitExit(i)
@@ -457,7 +463,7 @@ func (s *Supervisor) shutdown(ctx context.Context) error {
 			c.drain()
 			cut = s.awaitDrain(ctx, i)
 		}
-		c.closeMailbox()
+		c.closeMailbox(ctx)
 		if s.alive[i] {
 			c.halt()
 			s.awaitExit(i)
@@ -490,7 +496,7 @@ func (s *Supervisor) awaitDrain(ctx context.Context, i int) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-s.closeCh:
-			return fmt.Errorf("closed")
+			return fmt.Errorf("supervisor closed: %w", ErrStopped)
 		}
 	}
 	return nil

@@ -315,3 +315,43 @@ func TestSupervisorLogs(t *testing.T) {
 		t.Errorf("failure logged without the actor's name: %v", e[0].ContextMap())
 	}
 }
+
+// A Stop whose drain Close cuts short says so with an error that wraps
+// ErrStopped.
+func TestSupervisorStopCutByClose(t *testing.T) {
+	ctx := context.Background()
+	holding := make(chan struct{})
+	child := actor.NewChild("busy", func() actor.Behavior[int] {
+		return actor.BehaviorFunc[int](func(ctx context.Context, _ int) error {
+			close(holding)
+			<-ctx.Done() // until Close: the drain cannot end before it
+			return nil
+		})
+	})
+	sup, err := actor.Supervise(ctx, actor.OneForOne, []actor.ChildSpec{child})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := child.Ref().Tell(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	<-holding
+	stopped := make(chan error, 1)
+	go func() { stopped <- sup.Stop(ctx) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for !errors.Is(child.Ref().TryTell(2), actor.ErrStopped) { // the drain began
+		if time.Now().After(deadline) {
+			t.Fatal("Stop did not begin to drain")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	go sup.Close()
+	select {
+	case err = <-stopped:
+	case <-time.After(20 * time.Second):
+		t.Fatal("Stop did not return after Close")
+	}
+	if !errors.Is(err, actor.ErrStopped) {
+		t.Fatalf("Stop cut short by Close: %v, want an error wrapping ErrStopped", err)
+	}
+}

@@ -140,12 +140,23 @@ func (sc *SupervisorChild) drain() {
 	}
 }
 
-func (sc *SupervisorChild) closeMailbox() {
+func (sc *SupervisorChild) closeMailbox(ctx context.Context) {
 	if n := sc.cur; n != nil {
 		n.cutOff() // a drain under way stops waiting
 	}
 	for i := len(sc.children) - 1; i >= 0; i-- {
-		sc.children[i].closeMailbox()
+		sc.children[i].closeMailbox(ctx)
+	}
+}
+
+// abandon releases the feeds of the subtree's children (see Child.abandon).
+func (sc *SupervisorChild) abandon() {
+	if sc.used.CompareAndSwap(false, true) {
+		for _, cs := range sc.specs {
+			if cs != nil {
+				cs.runner().abandon()
+			}
+		}
 	}
 }
 

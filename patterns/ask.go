@@ -60,6 +60,11 @@ func Router[Q, R any](qc Codec[Q], rc Codec[R], opts ...Option) (*Inbox[actor.Re
 	if err != nil {
 		return nil, err
 	}
+	in.refuse = func(inlet actor.Inlet[actor.Request[Q, R]], m socket.Msg, reason error) {
+		if id, corr, _, err := parseRequest(m); err == nil {
+			routerReply(in, inlet, id, corr, statusStopped, [][]byte{[]byte(reason.Error())})
+		}
+	}
 	in.serve = func(ctx context.Context, inlet actor.Inlet[actor.Request[Q, R]]) error {
 		for {
 			m, err := in.sock.Recv(ctx)

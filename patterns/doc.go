@@ -34,13 +34,18 @@
 //
 // # Mailboxes
 //
-// An Inbox receives from its socket into the actor's bounded mailbox, waiting
-// while it is full: the socket's queue then fills to its high-water mark and
-// the senders block, so back-pressure crosses processes as it does in
-// libzmq. A message that does not decode is a dead letter of the actor
-// (ErrDecode), never a panic. A supervised actor keeps its inbox, its socket
-// and what is queued in both across restarts. The actor closes its inbox when
-// it ends for good.
+// A PULL, SUB or PAIR Inbox is read by the actor itself whenever its
+// mailbox has nothing for it; a Router or Rep Inbox receives from its socket
+// into the actor's mailbox, waiting while it is full. Either way, what the
+// actor has not taken waits in the socket's queue, which fills to its
+// high-water mark, and the senders block, so back-pressure crosses processes
+// as it does in libzmq. A message that does not decode is a dead letter of
+// the actor (ErrDecode), never a panic. A supervised actor keeps its inbox,
+// its socket and what is queued in both across restarts. Stop handles what
+// a socket the actor reads holds when it is called, and answers still go
+// out; the actor closes its inbox when it has ended for good, and what the
+// socket still holds then is reported as dead letters (a request's asker is
+// told at once that it will not be answered).
 //
 // An actor that reads several sockets of its own, a broker with a frontend
 // and a backend, is given a [Feed] per socket: raw frames, tagged by a wrap

@@ -28,8 +28,8 @@ var (
 	// with a non-nil error); its text follows.
 	ErrRemote = errors.New("patterns: remote actor replied with an error")
 	// ErrReplyLost is the Reason of a dead letter for a reply that a Router
-	// mailbox's socket would not take at once (an asker gone or at its
-	// high-water mark with socket.WithRouterMandatory, or the socket
+	// or Rep mailbox's socket would not take at once (an asker gone or at
+	// its high-water mark with socket.WithRouterMandatory, or the socket
 	// closed): the reply, which must not block, is not sent. The socket's
 	// error is wrapped too.
 	ErrReplyLost = errors.New("patterns: reply not sent")

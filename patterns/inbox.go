@@ -2,6 +2,7 @@ package patterns
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -33,9 +34,15 @@ import (
 //
 // A message that does not decode is a dead letter of the actor (reported to
 // its Observer, with the frames and an error wrapping ErrDecode), never a
-// panic. When the actor ends for good it closes the inbox: the socket goes,
-// and what was still queued in it is discarded, as closing a libzmq socket
-// does. An Inbox never given to an actor must be closed by its maker.
+// panic. Stop (actor.Actor.Stop, actor.Supervisor.Stop) stops the inbox
+// receiving; the actor then handles what is in its mailbox and, from a
+// PULL, SUB or PAIR inbox, what the socket held when Stop was called, while
+// its answers still go out through the socket. When the actor has ended for
+// good it closes the inbox (Close, or Shutdown within Stop's ctx): what the
+// socket still holds is reported to the actor's observer as dead letters,
+// the asker of a request among them is told at once (actor.ErrStopped from
+// a Router, an empty reply from a Rep), and the socket goes. An Inbox never
+// given to an actor must be closed by its maker.
 //
 // A PULL or PAIR inbox whose codec copies out of the frames gives the
 // small one-frame messages it decoded back to its socket's connection
@@ -64,6 +71,20 @@ type Inbox[M any] struct {
 	polled atomic.Pointer[[]socket.Msg]
 	used   atomic.Bool
 	spare  atomic.Int32 // Closes owed by actors whose Run was refused
+
+	// The actor's, from Run or Attach: where what is left in the socket
+	// at the close goes, as dead letters.
+	inlet atomic.Pointer[actor.Inlet[M]]
+	// refuse, of a mailbox that answers requests (Router, Rep), tells the
+	// asker of request m, left in the socket at the close, that it will
+	// not be handled.
+	refuse func(inlet actor.Inlet[M], m socket.Msg, reason error)
+	// The actor's goroutine's, when polled: the Done of the feed's ctx
+	// from Attach, which Stop cancels, and then how many more messages
+	// Poll may take (-1 until then): what the socket held when the actor
+	// began to drain.
+	quiet     <-chan struct{}
+	drainLeft int
 
 	closeOnce sync.Once
 	closeErr  error
@@ -170,6 +191,7 @@ func (in *Inbox[M]) Run(ctx context.Context, inlet actor.Inlet[M]) error {
 		in.spare.Add(1) // that actor's Close must not close the socket of the one it feeds
 		return fmt.Errorf("%w: %s", ErrInUse, in.cfg.name)
 	}
+	in.inlet.Store(&inlet)
 	return in.serve(ctx, inlet)
 }
 
@@ -179,7 +201,7 @@ func (in *Inbox[M]) Run(ctx context.Context, inlet actor.Inlet[M]) error {
 // hand-over between goroutines fewer; Router and Rep mailboxes are run. As
 // with Run, an inbox feeds one actor: a second actor given it fails with
 // ErrInUse.
-func (in *Inbox[M]) Attach(context.Context, actor.Inlet[M]) (bool, error) {
+func (in *Inbox[M]) Attach(ctx context.Context, inlet actor.Inlet[M]) (bool, error) {
 	if in.decode == nil {
 		return false, nil
 	}
@@ -187,6 +209,8 @@ func (in *Inbox[M]) Attach(context.Context, actor.Inlet[M]) (bool, error) {
 		in.spare.Add(1) // that actor's Close must not close the socket of the one it feeds
 		return false, fmt.Errorf("%w: %s", ErrInUse, in.cfg.name)
 	}
+	in.inlet.Store(&inlet)
+	in.quiet, in.drainLeft = ctx.Done(), -1
 	return true, nil
 }
 
@@ -196,8 +220,20 @@ func (in *Inbox[M]) Ready() <-chan struct{} { return in.sock.Readable() }
 
 // Poll takes up to max messages the socket has queued, without waiting,
 // and appends them decoded to dst (actor.PolledFeed); those that do not
-// decode are dead letters. Its error is the socket's failure.
+// decode are dead letters. Its error is the socket's failure. Once the
+// actor stops taking more (Stop), Poll takes what the socket held then and
+// no more: the actor handles those, and what came after them is left to
+// Close.
 func (in *Inbox[M]) Poll(inlet actor.Inlet[M], dst []M, max int) ([]M, error) {
+	if in.draining() {
+		if in.drainLeft < 0 {
+			in.drainLeft = in.sock.Stats().Queued
+		}
+		max = min(max, in.drainLeft)
+		if max == 0 {
+			return dst, nil
+		}
+	}
 	buf := in.polled.Swap(nil)
 	if buf == nil {
 		buf = new([]socket.Msg)
@@ -217,6 +253,9 @@ func (in *Inbox[M]) Poll(inlet actor.Inlet[M], dst []M, max int) ([]M, error) {
 			oneframe.Recycle(l, ms)
 		}
 	}
+	if in.drainLeft > 0 {
+		in.drainLeft -= len(ms)
+	}
 	clear(ms) // the inbox must not keep what the actor took
 	*buf = ms[:0]
 	in.polled.Store(buf)
@@ -226,12 +265,39 @@ func (in *Inbox[M]) Poll(inlet actor.Inlet[M], dst []M, max int) ([]M, error) {
 	return dst, nil
 }
 
+// draining reports whether the actor polling the inbox has stopped taking
+// more (Stop): a receive that never blocks, where ctx.Err would lock.
+func (in *Inbox[M]) draining() bool {
+	select {
+	case <-in.quiet:
+		return true
+	default:
+		return false
+	}
+}
+
 // Close closes the socket: what it received and the actor did not take is
-// discarded; replies a Router, Rep or Pair mailbox sent still go out within
-// the socket's linger period (socket.WithLinger). Later calls return the
-// first call's result. The actor the inbox feeds calls it when it ends for
-// good.
-func (in *Inbox[M]) Close() error {
+// reported to the actor as dead letters (the frames, with a reason wrapping
+// actor.ErrStopped; what arrives while the socket closes is discarded);
+// replies a Router, Rep or Pair mailbox sent still go out within the
+// socket's linger period (socket.WithLinger). Later calls return the first
+// call's result. The actor the inbox feeds calls it when it ends for good
+// (actor.Feed).
+func (in *Inbox[M]) Close() error { return in.release(nil) }
+
+// Shutdown is Close for an actor ended by Stop(ctx) (actor.ShutdownFeed):
+// replies still queued go out until ctx ends rather than for the linger
+// period, or for the linger period when ctx can never end.
+func (in *Inbox[M]) Shutdown(ctx context.Context) error {
+	if ctx.Done() == nil {
+		ctx = nil
+	}
+	return in.release(ctx)
+}
+
+// release closes the socket, lingering for the linger period (ctx nil) or
+// until ctx ends.
+func (in *Inbox[M]) release(ctx context.Context) error {
 	for {
 		n := in.spare.Load()
 		if n == 0 {
@@ -242,11 +308,45 @@ func (in *Inbox[M]) Close() error {
 		}
 	}
 	in.closeOnce.Do(func() {
-		if err := in.sock.Close(); err != nil {
+		in.leftOver()
+		var err error
+		if ctx == nil {
+			err = in.sock.Close()
+		} else {
+			err = in.sock.Shutdown(ctx)
+		}
+		if err != nil {
 			in.closeErr = fmt.Errorf("patterns: %s: close: %w", in.cfg.name, err)
 		}
 	})
 	return in.closeErr
+}
+
+// leftOver reports what the socket still holds as dead letters of the actor
+// it fed, before the socket closes and discards it; a request's asker is
+// told at once that it will not be answered. It takes no more than the
+// socket held when it began, and what its peers send meanwhile.
+func (in *Inbox[M]) leftOver() {
+	inlet := in.inlet.Load()
+	if inlet == nil {
+		return // fed no actor: nobody to tell
+	}
+	reason := fmt.Errorf("%w: still queued in %s when it closed", actor.ErrStopped, in.cfg.name)
+	for left := in.sock.Stats().Queued; left > 0; {
+		// A REP socket gives one request at a time, and the next once
+		// this one is answered (refused).
+		ms, err := in.sock.TryRecvBatch(nil, min(left, recvBatch))
+		for _, m := range ms {
+			inlet.DeadLetter(m, reason)
+			if in.refuse != nil {
+				in.refuse(*inlet, m, reason)
+			}
+		}
+		left -= len(ms)
+		if len(ms) == 0 || err != nil && !errors.Is(err, socket.ErrState) {
+			return
+		}
+	}
 }
 
 // Endpoint returns the first endpoint the mailbox bound, as Bind resolved it

@@ -14,56 +14,79 @@ import (
 // peers: the guide's hello-world server (ch. 1, "Ask and Ye Shall Receive"),
 // which any REQ client, libzmq's included, can talk to. The body of each
 // request decodes to Q, the actor gets an actor.Request[Q, R], and its
-// Reply's value is the reply's body. REP carries one conversation at a time:
-// the next request is received once this one is answered. REQ has no way to
-// carry an error, so a request that does not decode, and one the actor
-// answers with an error or not at all, gets an empty reply (one empty frame),
-// and is reported as a dead letter. Use Router and Dealer for requests in
-// parallel and errors that reach the asker.
+// Reply's value is the reply's body, sent by Reply itself, from whichever
+// goroutine calls it. REP carries one conversation at a time: the next
+// request is received once this one is answered, so an actor that keeps a
+// request to answer later holds the socket until it does. REQ has no way
+// to carry an error, so a request that does not decode, one the actor
+// answers with an error, and one it never handles (it stopped first) gets
+// an empty reply (one empty frame), and is reported as a dead letter. So
+// is a reply the socket could not take (closed). Use Router and Dealer for
+// requests in parallel and errors that reach the asker.
 func Rep[Q, R any](qc Codec[Q], rc Codec[R], opts ...Option) (*Inbox[actor.Request[Q, R]], error) {
 	qc, rc = bindCodec(qc), bindCodec(rc)
 	in, err := newInbox[actor.Request[Q, R]](socket.Rep, opts)
 	if err != nil {
 		return nil, err
 	}
+	in.refuse = func(inlet actor.Inlet[actor.Request[Q, R]], m socket.Msg, _ error) {
+		repSend(in, inlet, m, [][]byte{{}})
+	}
 	in.serve = func(ctx context.Context, inlet actor.Inlet[actor.Request[Q, R]]) error {
-		type answer struct {
-			v   R
-			err error
-		}
-		answers := make(chan answer, 1)
+		answered := make(chan struct{}, 1)
 		for {
 			m, err := in.sock.Recv(ctx)
 			if err != nil {
 				return in.recvErr(ctx, err)
 			}
-			var body [][]byte
+			answer := func(v R, err error) {
+				repAnswer(in, inlet, m, rc, v, err)
+				answered <- struct{}{}
+			}
 			q, err := decode(qc, m)
-			if err == nil {
-				req := actor.NewRequest(q, func(v R, err error) { answers <- answer{v, err} })
-				if inlet.Put(req) != nil {
-					return nil
-				}
-				select {
-				case a := <-answers:
-					err = a.err
-					if err == nil {
-						body, err = encode(rc, a.v)
-					}
-				case <-ctx.Done():
-					return nil
-				}
-			}
 			if err != nil {
-				inlet.DeadLetter(m, err)
-				body = [][]byte{{}}
+				var zero R
+				answer(zero, err)
+			} else if inlet.Put(actor.NewRequest(q, answer)) != nil {
+				return nil // the actor is stopping, and answers it (see Put)
 			}
-			if err := in.sock.Send(ctx, body); err != nil {
-				return in.recvErr(ctx, err)
+			select {
+			case <-answered:
+			case <-ctx.Done():
+				// Stop: no more requests. The answer, when the actor
+				// gives it, still goes out: the socket stays open
+				// until the actor has ended.
+				return nil
 			}
 		}
 	}
 	return in, nil
+}
+
+// repAnswer sends the reply to request m of a Rep mailbox: v encoded, or,
+// for err, an empty reply, and m is a dead letter (unless the actor
+// reported the request as one already: it will never handle it). It never
+// blocks: it runs inside the actor's Reply.
+func repAnswer[Q, R any](in *Inbox[actor.Request[Q, R]], inlet actor.Inlet[actor.Request[Q, R]], m socket.Msg, rc Codec[R], v R, err error) {
+	var body [][]byte
+	if err == nil {
+		body, err = encode(rc, v)
+	}
+	if err != nil {
+		if !errors.Is(err, actor.ErrStopped) && !errors.Is(err, actor.ErrDropped) {
+			inlet.DeadLetter(m, err)
+		}
+		body = [][]byte{{}}
+	}
+	repSend(in, inlet, m, body)
+}
+
+// repSend sends body, the reply to request m of a Rep mailbox, without
+// waiting; a reply the socket refuses is a dead letter.
+func repSend[M any](in *Inbox[M], inlet actor.Inlet[M], m socket.Msg, body [][]byte) {
+	if err := in.sock.TrySend(body); err != nil {
+		inlet.DeadLetter(m, fmt.Errorf("%w (%s): %w", ErrReplyLost, in.cfg.name, err))
+	}
 }
 
 // Req makes a REQ reference to a REP server (ours, or any libzmq one):

@@ -465,6 +465,34 @@ func TestPubStatsSubscribers(t *testing.T) {
 	})
 }
 
+// Stats().Queued counts what peers sent and Recv has not taken yet.
+func TestStatsQueued(t *testing.T) {
+	eachTransport(t, func(t *testing.T, tr transport) {
+		pull := openSock(t, socket.Pull)
+		ep := pull.bind(tr.endpoint(t))
+		push := openSock(t, socket.Push)
+		push.connect(ep)
+		ctx := testCtx(t, waitLimit)
+		const n = 10
+		for i := range n {
+			must(t, push.Send(ctx, socket.NewMsgString(fmt.Sprint(i))))
+		}
+		for pull.Stats().Queued != n {
+			select {
+			case <-ctx.Done():
+				t.Fatalf("Queued stayed %d, want %d", pull.Stats().Queued, n)
+			case <-time.After(time.Millisecond):
+			}
+		}
+		for range 3 {
+			pull.recv()
+		}
+		if got := pull.Stats().Queued; got != n-3 {
+			t.Fatalf("Queued after 3 receives = %d, want %d", got, n-3)
+		}
+	})
+}
+
 // A subscriber that leaves takes its subscriptions' memory with it: a PUB
 // holding many subscriptions from one SUB gives the memory back when that
 // SUB disconnects, without waiting for another peer.

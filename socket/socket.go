@@ -3,6 +3,7 @@ package socket
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -144,19 +145,24 @@ type Stats struct {
 	Dropped       uint64 // messages dropped: PUB/XPUB at a subscriber's HWM, ROUTER to an unknown peer
 	Discarded     uint64 // messages queued for a peer that went away (a bound side's peer), or still queued when Close or Shutdown gave up
 	EventsDropped uint64 // monitor events dropped because the Monitor channel was full
+	Queued        int    // messages received from peers and not yet taken by Recv (at most the receive high-water mark per peer)
 }
 
 // Stats returns the socket's counters.
 func (s *Socket) Stats() Stats {
 	s.mu.RLock()
-	n, subscribers := len(s.pipes), 0
-	for _, p := range s.pipes {
+	pipes := slices.Clone(s.pipes)
+	s.mu.RUnlock()
+	subscribers, queued := 0, 0
+	for _, p := range pipes {
 		if p.subscribed() {
 			subscribers++
 		}
+		if p.inq != nil {
+			queued += p.inq.len()
+		}
 	}
-	s.mu.RUnlock()
-	return Stats{Peers: n, Subscribers: subscribers, Dropped: s.dropped.Load(), Discarded: s.discarded.Load(), EventsDropped: s.mon.dropped.Load()}
+	return Stats{Peers: len(pipes), Subscribers: subscribers, Queued: queued, Dropped: s.dropped.Load(), Discarded: s.discarded.Load(), EventsDropped: s.mon.dropped.Load()}
 }
 
 // Close closes the socket. Messages already queued keep going out for up to

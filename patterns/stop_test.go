@@ -1,0 +1,374 @@
+package patterns_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/zmqflow/zmqflow/actor"
+	"github.com/zmqflow/zmqflow/patterns"
+	"github.com/zmqflow/zmqflow/socket"
+)
+
+// gated is a behaviour that holds its first message until open is closed,
+// and counts what it handled.
+type gated[M any] struct {
+	open     chan struct{}
+	holding  chan struct{} // closed once the first message is held
+	once     sync.Once
+	openOnce sync.Once
+	handled  atomic.Int64
+	answer   func(M)
+}
+
+// release lets the first message go; t's cleanup does too, before the
+// actor is closed, so that a failed test does not hang.
+func (g *gated[M]) release() { g.openOnce.Do(func() { close(g.open) }) }
+
+func spawnGated[M any](t *testing.T, g *gated[M], opts ...actor.Option) *actor.Actor[M] {
+	t.Helper()
+	a := spawn(t, g, opts...)
+	t.Cleanup(g.release) // runs before spawn's Close
+	return a
+}
+
+func newGated[M any](answer func(M)) *gated[M] {
+	return &gated[M]{open: make(chan struct{}), holding: make(chan struct{}), answer: answer}
+}
+
+func (g *gated[M]) Receive(_ context.Context, m M) error {
+	g.once.Do(func() {
+		close(g.holding)
+		<-g.open
+	})
+	if isProbe(m) {
+		return nil
+	}
+	g.handled.Add(1)
+	if g.answer != nil {
+		g.answer(m)
+	}
+	return nil
+}
+
+// deadCount is an observer that counts dead letters and keeps their reasons.
+type deadCount struct {
+	mu      sync.Mutex
+	reasons []error
+}
+
+func (d *deadCount) observer() deadLetters {
+	return func(l actor.DeadLetter) {
+		if isProbe(l.Message) {
+			return
+		}
+		d.mu.Lock()
+		d.reasons = append(d.reasons, l.Reason)
+		d.mu.Unlock()
+	}
+}
+
+func (d *deadCount) get() []error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]error(nil), d.reasons...)
+}
+
+// awaitMailboxClosed waits for a's mailbox to refuse messages: Stop or
+// Close has begun, and the held message may go. What it tells is a probe,
+// which deadCount leaves out.
+func awaitMailboxClosed[M any](t *testing.T, a *actor.Actor[M], probe M) {
+	t.Helper()
+	eventually(t, "Stop or Close to close the mailbox", func() bool {
+		return errors.Is(a.TryTell(probe), actor.ErrStopped)
+	})
+}
+
+// probe values: what no test sends otherwise.
+const probeInt = -1
+
+var probeReq = intReq{Query: probeInt}
+
+func isProbe(m any) bool {
+	switch m := m.(type) {
+	case int:
+		return m == probeInt
+	case intReq:
+		return m.Query == probeInt
+	}
+	return false
+}
+
+// eventually waits, bounded, for cond: for a state that nothing signals
+// (how many messages a socket holds).
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting: %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// pullHolding spawns an actor with a PULL mailbox that holds its first
+// message, and sends it 1+n messages from a PUSH peer: the first is held,
+// the other n wait in the PULL socket.
+func pullHolding(t *testing.T, n int) (*actor.Actor[int], *gated[int], *patterns.Inbox[int], *deadCount) {
+	t.Helper()
+	ctx := testCtx(t)
+	in := must[*patterns.Inbox[int]](t)(patterns.Pull(patterns.Binary[int]{}, patterns.Bind("tcp://127.0.0.1:*")))
+	g := newGated[int](nil)
+	dead := &deadCount{}
+	a := spawnGated(t, g, actor.WithFeed(in), actor.WithObserver(dead.observer()))
+	out := must[*patterns.Outbox[int]](t)(patterns.Push(patterns.Binary[int]{}, patterns.Connect(in.Endpoint())))
+	t.Cleanup(func() { out.Close() })
+	for i := range n + 1 {
+		if err := out.Tell(ctx, i); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			<-g.holding // the others wait in the socket
+		}
+	}
+	eventually(t, "the PULL socket to hold the messages", func() bool { return in.Socket().Stats().Queued == n })
+	return a, g, in, dead
+}
+
+// Stop handles what the socket of a mailbox the actor polls holds, not only
+// what is in the mailbox: nothing told is lost.
+func TestStopDrainsPolledSocket(t *testing.T) {
+	const n = 300 // more than the actor takes in one batch
+	a, g, _, dead := pullHolding(t, n)
+	stopped := make(chan error, 1)
+	go func() { stopped <- a.Stop(testCtx(t)) }()
+	awaitMailboxClosed(t, a, probeInt)
+	g.release()
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+	if got := g.handled.Load(); got != n+1 {
+		t.Errorf("handled %d of %d messages", got, n+1)
+	}
+	if d := dead.get(); len(d) != 0 {
+		t.Errorf("%d dead letters, want none: %v", len(d), d[0])
+	}
+}
+
+// Close leaves what the socket holds unhandled, and reports each message
+// as a dead letter: none is lost silently.
+func TestCloseReportsWhatTheSocketHolds(t *testing.T) {
+	const n = 50
+	a, g, _, dead := pullHolding(t, n)
+	closed := make(chan error, 1)
+	go func() { closed <- a.Close() }()
+	awaitMailboxClosed(t, a, probeInt)
+	g.release()
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	d := dead.get()
+	if h := g.handled.Load(); h+int64(len(d)) != n+1 {
+		t.Errorf("handled %d, dead letters %d: want %d in all", h, len(d), n+1)
+	}
+	for _, r := range d {
+		if !errors.Is(r, actor.ErrStopped) {
+			t.Fatalf("dead letter's reason %v does not wrap actor.ErrStopped", r)
+		}
+	}
+}
+
+// Requests in a Router mailbox when Stop is called are handled, and their
+// replies reach the askers: the socket stays open until the actor ended.
+func TestStopRouterRepliesToWhatItHolds(t *testing.T) {
+	ctx := testCtx(t)
+	g := newGated[intReq](func(r intReq) { r.Reply(r.Query+1, nil) })
+	in := must[*patterns.Inbox[intReq]](t)(patterns.Router(patterns.Binary[int]{}, patterns.Binary[int]{}, patterns.Bind("tcp://127.0.0.1:*")))
+	a := spawnGated(t, g, actor.WithFeed(in))
+	ref := dial(t, in.Endpoint()).Ref()
+	const n = 5
+	replies := make(chan error, n)
+	for i := range n {
+		go func() {
+			v, err := actor.Ask(ctx, ref, i)
+			if err == nil && v != i+1 {
+				err = errors.New("wrong reply")
+			}
+			replies <- err
+		}()
+	}
+	<-g.holding
+	// In the mailbox: the held one (in the batch the actor took) and the others.
+	eventually(t, "the requests to reach the mailbox", func() bool { return a.Stats().Queued == n })
+	stopped := make(chan error, 1)
+	go func() { stopped <- a.Stop(ctx) }()
+	awaitMailboxClosed(t, a, probeReq)
+	g.release()
+	for range n {
+		if err := <-replies; err != nil {
+			t.Errorf("ask: %v", err)
+		}
+	}
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A Rep mailbox's answer to the request its actor holds when Stop is
+// called still goes out.
+func TestStopRepAnswersTheRequestItHolds(t *testing.T) {
+	ctx := testCtx(t)
+	g := newGated[intReq](func(r intReq) { r.Reply(r.Query+1, nil) })
+	in := must[*patterns.Inbox[intReq]](t)(patterns.Rep(patterns.Binary[int]{}, patterns.Binary[int]{}, patterns.Bind("tcp://127.0.0.1:*")))
+	a := spawnGated(t, g, actor.WithFeed(in))
+	req := must[*patterns.Outbox[intReq]](t)(patterns.Req(patterns.Binary[int]{}, patterns.Binary[int]{}, patterns.Connect(in.Endpoint())))
+	defer req.Close()
+	reply := make(chan error, 1)
+	go func() {
+		v, err := actor.Ask(ctx, req.Ref(), 41)
+		if err == nil && v != 42 {
+			err = errors.New("wrong reply")
+		}
+		reply <- err
+	}()
+	<-g.holding
+	stopped := make(chan error, 1)
+	go func() { stopped <- a.Stop(ctx) }()
+	awaitMailboxClosed(t, a, probeReq)
+	g.release()
+	if err := <-reply; err != nil {
+		t.Fatalf("ask: %v", err)
+	}
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Stop's ctx bounds how long the mailbox's socket lingers for what it
+// could not send: here a PAIR whose peer never came, with a linger longer
+// than the test's patience.
+func TestStopBoundsTheSocketsLinger(t *testing.T) {
+	ctx := testCtx(t)
+	l := must[*patterns.Inbox[int]](t)(patterns.Pull(patterns.Binary[int]{}, patterns.Bind("tcp://127.0.0.1:*")))
+	ep := l.Endpoint()
+	l.Close() // nobody listens there now
+	in := must[*patterns.Inbox[int]](t)(patterns.Pair(patterns.Binary[int]{}, patterns.Connect(ep),
+		patterns.WithSocketOptions(socket.WithLinger(3*wait))))
+	a := spawn(t, actor.BehaviorFunc[int](func(context.Context, int) error { return nil }), actor.WithFeed(in))
+	if err := in.Peer().Tell(ctx, 1); err != nil { // queued for the peer to come
+		t.Fatal(err)
+	}
+	sctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	stopped := make(chan error, 1)
+	go func() { stopped <- a.Stop(sctx) }()
+	select {
+	case <-stopped:
+	case <-ctx.Done():
+		t.Fatal("Stop waited for the socket's linger, past its ctx")
+	}
+	if err := in.Peer().Tell(ctx, 2); !errors.Is(err, actor.ErrStopped) {
+		t.Errorf("Tell after Stop: %v, want actor.ErrStopped", err)
+	}
+}
+
+// A Spawn that refuses its options closes the mailbox it was given: its
+// maker handed it over.
+func TestSpawnRefusedClosesItsMailbox(t *testing.T) {
+	in := must[*patterns.Inbox[int]](t)(patterns.Pull(patterns.Binary[int]{}, patterns.Bind("tcp://127.0.0.1:*")))
+	_, err := actor.Spawn(testCtx(t), actor.BehaviorFunc[int](func(context.Context, int) error { return nil }),
+		actor.WithFeed(in), actor.WithIntensity(3, time.Second)) // a supervisor's option
+	if !errors.Is(err, actor.ErrBadOption) {
+		t.Fatalf("Spawn: %v, want ErrBadOption", err)
+	}
+	if _, err := in.Socket().TryRecv(); !errors.Is(err, socket.ErrClosed) {
+		t.Errorf("the mailbox's socket after the refused Spawn: %v, want socket.ErrClosed", err)
+	}
+}
+
+// Requests still in a Router mailbox's socket when its actor stops are
+// refused at once: each asker gets actor.ErrStopped, not its deadline.
+func TestStopRouterRefusesWhatItLeaves(t *testing.T) {
+	ctx := testCtx(t)
+	g := newGated[intReq](func(r intReq) { r.Reply(r.Query+1, nil) })
+	in := must[*patterns.Inbox[intReq]](t)(patterns.Router(patterns.Binary[int]{}, patterns.Binary[int]{}, patterns.Bind("tcp://127.0.0.1:*")))
+	dead := &deadCount{}
+	// A mailbox of one: the Router waits to put the next request, and the
+	// rest wait in its socket.
+	a := spawnGated(t, g, actor.WithFeed(in), actor.WithMailbox(actor.Bounded(1)), actor.WithObserver(dead.observer()))
+	ref := dial(t, in.Endpoint()).Ref()
+	const n = 8
+	replies := make(chan error, n)
+	for i := range n {
+		go func() {
+			v, err := actor.Ask(ctx, ref, i)
+			if err == nil && v != i+1 {
+				err = errors.New("wrong reply")
+			}
+			replies <- err
+		}()
+	}
+	<-g.holding
+	eventually(t, "the requests to wait in the socket", func() bool { return in.Socket().Stats().Queued >= n-3 })
+	stopped := make(chan error, 1)
+	go func() { stopped <- a.Stop(ctx) }()
+	awaitMailboxClosed(t, a, probeReq)
+	g.release()
+	answered, refused := 0, 0
+	for range n {
+		switch err := <-replies; {
+		case err == nil:
+			answered++
+		case errors.Is(err, actor.ErrStopped):
+			refused++
+		default:
+			t.Errorf("ask: %v, want a reply or actor.ErrStopped", err)
+		}
+	}
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+	if answered < 1 || refused < n-3 {
+		t.Errorf("%d answered, %d refused: want the held one answered and those in the socket refused", answered, refused)
+	}
+	if d := len(dead.get()); d != refused {
+		t.Errorf("%d dead letters for %d refused requests", d, refused)
+	}
+}
+
+// Requests waiting in a Rep mailbox's socket when its actor is closed get
+// an empty reply at once, the REP way of saying no.
+func TestCloseRepRefusesWhatItLeaves(t *testing.T) {
+	ctx := testCtx(t)
+	g := newGated[intReq](func(r intReq) { r.Reply(r.Query+1, nil) })
+	in := must[*patterns.Inbox[intReq]](t)(patterns.Rep(patterns.Binary[int]{}, patterns.Binary[int]{}, patterns.Bind("tcp://127.0.0.1:*")))
+	a := spawnGated(t, g, actor.WithFeed(in))
+	const n = 3
+	replies := make(chan error, n)
+	for i := range n {
+		req := must[*patterns.Outbox[intReq]](t)(patterns.Req(patterns.Binary[int]{}, patterns.Binary[int]{}, patterns.Connect(in.Endpoint())))
+		t.Cleanup(func() { req.Close() })
+		go func() {
+			_, err := actor.Ask(ctx, req.Ref(), i)
+			replies <- err
+		}()
+	}
+	<-g.holding
+	eventually(t, "the other requests to wait in the socket", func() bool { return in.Socket().Stats().Queued == n-1 })
+	closed := make(chan error, 1)
+	go func() { closed <- a.Close() }()
+	awaitMailboxClosed(t, a, probeReq)
+	g.release()
+	for range n {
+		if err := <-replies; errors.Is(err, actor.ErrAskTimeout) {
+			t.Errorf("ask: %v, want an answer or an empty reply", err)
+		}
+	}
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+}
