@@ -243,38 +243,39 @@ func Workers[M any](p *Pipeline, name string, n int, factory func() actor.Behavi
 	return actor.RefTo[M](pl)
 }
 
-// pool is Workers' Ref: round-robin over local actors with room.
+// pool is Workers' Ref: it deals over local actors as PUSH does, with
+// actor.TellAny. Its methods are safe for concurrent use: the only state
+// it changes is next, the round-robin's start.
 type pool[M any] struct {
 	name string
 	refs []actor.Ref[M]
 	next atomic.Uint64
 }
 
+// Tell tells m to the next worker in turn with room; when every one is
+// full, it waits within ctx for whichever makes room first (actor.TellAny).
+// It returns actor.ErrMailboxFull wrapping ctx's error when ctx ends first,
+// and actor.ErrStopped when every worker is gone: m is then a dead letter,
+// reported once. A worker that is gone is passed over without one.
 func (p *pool[M]) Tell(ctx context.Context, m M) error {
-	start := p.next.Add(1)
-	if err := p.try(start, m); err == nil || !errors.Is(err, actor.ErrMailboxFull) {
-		return err
-	}
-	return p.refs[start%uint64(len(p.refs))].Tell(ctx, m)
+	_, err := actor.TellAny(ctx, p.refs, p.start(), m)
+	return p.named(err)
 }
 
-func (p *pool[M]) TryTell(m M) error { return p.try(p.next.Add(1), m) }
+// TryTell is Tell that never blocks: actor.ErrMailboxFull at once when every
+// worker is full.
+func (p *pool[M]) TryTell(m M) error {
+	_, err := actor.TryTellAny(p.refs, p.start(), m)
+	return p.named(err)
+}
 
-// try offers m to each worker in turn from start: nil when one took it,
-// ErrMailboxFull when all were full, ErrStopped when all are gone.
-func (p *pool[M]) try(start uint64, m M) error {
-	n := uint64(len(p.refs))
-	var err error
-	for i := range n {
-		e := p.refs[(start+i)%n].TryTell(m)
-		if e == nil {
-			return nil
-		}
-		if err == nil || errors.Is(e, actor.ErrMailboxFull) {
-			err = e
-		}
+func (p *pool[M]) start() int { return int(p.next.Add(1) % uint64(len(p.refs))) }
+
+func (p *pool[M]) named(err error) error {
+	if err != nil {
+		return fmt.Errorf("%s: %w", p.name, err)
 	}
-	return err
+	return nil
 }
 
 func (p *pool[M]) Name() string { return p.name }
