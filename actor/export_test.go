@@ -26,3 +26,12 @@ func Released(o Observer) bool {
 func ChildObserver[M any](ch *Child[M]) Observer { return ch.cell.Load().obs }
 
 func SubtreeObserver(sc *SupervisorChild) Observer { return sc.cfg.observer }
+
+// WaitingSenders is how many senders are registered as waiting for room in
+// the mailbox of r, an actor in this process.
+func WaitingSenders[M any](r Ref[M]) int {
+	q := r.local().q
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.waiters
+}

@@ -50,7 +50,8 @@ const maxBatch = 128
 // the room it would have seen.
 //
 // Senders blocked on a full Bounded mailbox sleep on space, a channel that is
-// closed to wake them all, and made again by the next sender to wait.
+// closed to wake them all, and made again by the next sender to wait;
+// TellAny waits on the space of several mailboxes at once (room).
 type queue[M any] struct {
 	mu      sync.Mutex
 	ring    []envelope[M]
@@ -338,25 +339,53 @@ func (q *queue[M]) awaitSpace(ctx context.Context) error {
 			defer func() { q.blocked.addBlocked(uint64(now()-t0) * period) }()
 		}
 	}
-	q.waiters++
-	q.rouse() // the receiver must make room before it sleeps again
-	if q.space == nil {
-		q.space = make(chan struct{})
-	}
-	space := q.space
+	space := q.waitSpace()
 	q.mu.Unlock()
 	select {
 	case <-space:
 		q.mu.Lock()
 		return nil
 	case <-ctx.Done():
-		q.mu.Lock()
-		if space == q.space {
-			q.waiters--
-		}
-		q.mu.Unlock()
+		q.stopWaiting(space)
 		return ctx.Err()
 	}
+}
+
+// waitSpace registers the caller as a sender waiting for room and returns
+// the channel the receiver closes when it next takes, or the mailbox stops
+// or is halted; the caller holds mu.
+func (q *queue[M]) waitSpace() chan struct{} {
+	q.waiters++
+	q.rouse() // the receiver must make room before it sleeps again
+	if q.space == nil {
+		q.space = make(chan struct{})
+	}
+	return q.space
+}
+
+// stopWaiting withdraws the registration of a sender that waited on space
+// and no longer does (its ctx ended, or another mailbox made room first). It
+// takes mu.
+func (q *queue[M]) stopWaiting(space chan struct{}) {
+	q.mu.Lock()
+	if space == q.space { // else it was closed, and the count reset
+		q.waiters--
+	}
+	q.mu.Unlock()
+}
+
+// room reports whether a Tell would not wait now: the mailbox has room,
+// never blocks (dropping or Unbounded), or takes no more messages. If it
+// would, room registers the caller as a waiting sender (waitSpace) and
+// returns the channel to wait on; the caller must stopWaiting if it stops
+// waiting before the channel is closed. TellAny waits on several this way.
+func (q *queue[M]) room() (space chan struct{}, ok bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.state != qOpen || q.policy != policyBounded || !q.full() {
+		return nil, true
+	}
+	return q.waitSpace(), false
 }
 
 // pushAll adds es in order, as push with block does, under one lock for as

@@ -22,8 +22,14 @@ var (
 	// returns it and the value stays with the caller.
 	ErrEncode = errors.New("patterns: value does not encode")
 	// ErrStop is what a stage returns to end its pipeline early, as a
-	// success: a sink that has what it waits for.
+	// success: a sink that has what it waits for (the stages are closed), or
+	// a source that has told everything (the stages drain first).
 	ErrStop = errors.New("patterns: stop the pipeline")
+	// ErrDrainCut is a pipeline stopped by a source's ErrStop whose stages
+	// did not all drain within its bound (Pipeline.DrainWithin) or Run's
+	// ctx: those left were closed, and what they held became dead letters.
+	// It wraps the ctx error that cut it.
+	ErrDrainCut = errors.New("patterns: pipeline drain cut short")
 	// ErrRemote is an error the remote actor replied with (Request.Reply
 	// with a non-nil error); its text follows.
 	ErrRemote = errors.New("patterns: remote actor replied with an error")

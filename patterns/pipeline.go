@@ -19,10 +19,9 @@ import (
 // runs over inproc://, ipc:// and tcp://, and split across processes, by
 // changing endpoints only.
 //
-// Add stages downstream first: a stage's Ref is what the stages upstream of
-// it are made with. The pipeline starts stages in the order they were added
-// and stops them in reverse, sources first, so that every stage drains into
-// a downstream that still runs.
+// Add stages downstream first, and sources last: a stage's Ref is what the
+// stages upstream of it are made with. The pipeline starts stages in the
+// order they were added and stops them in reverse.
 //
 // Run keeps errgroup's promises:
 //
@@ -32,10 +31,29 @@ import (
 //     failure beyond the policy ends the pipeline.
 //   - A stage that returns ErrStop ends the pipeline as a success: a sink
 //     that has what it waits for, as the guide's sink counts the results of
-//     a batch. Sources that are done do not end it: only the sink knows when
-//     everything is in, since messages may still be on the wire between
-//     processes.
+//     a batch, or a source that has told everything. Sources that return nil
+//     do not end it: only the sink knows when everything is in, since
+//     messages may still be on the wire between processes.
 //   - When ctx ends first, every stage is closed and Run returns ctx's error.
+//
+// Closed means at once: a stage's Receive gets its ctx cancelled, and what
+// its mailbox holds becomes dead letters, reported to its observer. That is
+// also how ErrStop from a stage that is not a source ends the pipeline: the
+// sink has what it waits for, and what is still in flight is not wanted.
+//
+// ErrStop from a source ends it once what was told has drained, so that
+// nothing is lost: the sources' ctx is cancelled (gen returns; an error
+// wrapping that ctx's error is no failure), then the stages stop in reverse
+// order, sources first, each handling what its mailbox holds before the one
+// downstream of it stops, so that every stage drains into a downstream that
+// still runs. A stage whose mailbox is a socket stops receiving from it when
+// its drain begins: what is still in the socket or on the wire is not
+// drained. The drain is bounded by ctx and by DrainWithin (DefaultDrain);
+// when it is cut short, the stages not yet drained are closed and Run
+// returns ErrDrainCut wrapping ctx's error. A stage that fails during the
+// drain is not restarted and does not change Run's result; its observer is
+// told, and what it did not handle is dead letters. The first ErrStop, from
+// a source or not, decides how the pipeline ends.
 //
 // Run returns after every stage's goroutine has ended and every socket of
 // the pipeline (stages' mailboxes and the Outboxes given to Own) is closed.
@@ -49,9 +67,28 @@ type Pipeline struct {
 	owned    []io.Closer
 	running  atomic.Bool
 
-	stop     chan struct{} // closed when a stage returned ErrStop
-	stopOnce sync.Once
+	drain time.Duration // DrainWithin's; 0 for DefaultDrain, < 0 for none
+
+	stopped  context.Context // cancelled when a stage returned ErrStop
+	stop     context.CancelFunc
+	ending   atomic.Int32 // how the first ErrStop ends it: endClose or endDrain
 	initOnce sync.Once
+}
+
+// DefaultDrain bounds the drain after a source's ErrStop, for a Pipeline
+// whose DrainWithin was not called.
+const DefaultDrain = 10 * time.Second
+
+// DrainWithin bounds the drain that ends a pipeline after a source's
+// ErrStop (see Pipeline) to d, and to Run's ctx; d <= 0 closes the stages at
+// once, without a drain. It is called, like the methods that add stages, before
+// Run.
+func (p *Pipeline) DrainWithin(d time.Duration) {
+	p.mustNotRun()
+	if d <= 0 {
+		d = -1
+	}
+	p.drain = d
 }
 
 // NewPipeline makes an empty pipeline. Its options are a supervisor's
@@ -62,7 +99,9 @@ func NewPipeline(opts ...actor.Option) *Pipeline {
 	return &Pipeline{opts: opts}
 }
 
-func (p *Pipeline) init() { p.initOnce.Do(func() { p.stop = make(chan struct{}) }) }
+func (p *Pipeline) init() {
+	p.initOnce.Do(func() { p.stopped, p.stop = context.WithCancel(context.Background()) })
+}
 
 // Restart is a stage's restart policy (RestartingStage): at most Intensity
 // restarts within Window, waiting BackoffMin before the first and doubling
@@ -95,7 +134,7 @@ func (r Restart) options() []actor.Option {
 // valid once Run has started it.
 func Stage[M any](p *Pipeline, name string, factory func() actor.Behavior[M], opts ...actor.Option) actor.Ref[M] {
 	p.mustNotRun()
-	ch := actor.NewChild(name, watched(p, factory), opts...)
+	ch := actor.NewChild(name, watched(p, false, factory), opts...)
 	p.children = append(p.children, ch)
 	return ch.Ref()
 }
@@ -106,7 +145,7 @@ func Stage[M any](p *Pipeline, name string, factory func() actor.Behavior[M], op
 // beyond the policy ends the pipeline.
 func RestartingStage[M any](p *Pipeline, name string, policy Restart, factory func() actor.Behavior[M], opts ...actor.Option) actor.Ref[M] {
 	p.mustNotRun()
-	ch := actor.NewChild(name, watched(p, factory), opts...)
+	ch := actor.NewChild(name, watched(p, false, factory), opts...)
 	sub := actor.NewSupervisor(name+"/supervisor", actor.OneForOne, []actor.ChildSpec{ch}, policy.options()...)
 	p.children = append(p.children, sub)
 	return ch.Ref()
@@ -115,12 +154,22 @@ func RestartingStage[M any](p *Pipeline, name string, policy Restart, factory fu
 // Source adds a stage that produces: gen runs once when the pipeline starts,
 // in the stage's goroutine, and tells what it makes to the Refs it closes
 // over. It returns nil when it has made everything (the stage then idles
-// until the pipeline ends), ErrStop to end the whole pipeline as a success,
-// or an error to fail it; it must return when ctx ends.
+// until the pipeline ends), ErrStop to end the whole pipeline as a success
+// once what it told has drained, or an error to fail it; it must return when
+// ctx ends, which it does when the pipeline ends, by ErrStop too.
 func (p *Pipeline) Source(name string, gen func(ctx context.Context) error) {
 	p.mustNotRun()
-	ch := actor.NewChild(name, watched(p, func() actor.Behavior[struct{}] {
-		return actor.BehaviorFunc[struct{}](func(ctx context.Context, _ struct{}) error { return gen(ctx) })
+	ch := actor.NewChild(name, watched(p, true, func() actor.Behavior[struct{}] {
+		return actor.BehaviorFunc[struct{}](func(ctx context.Context, _ struct{}) error {
+			ctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			defer context.AfterFunc(p.stopped, cancel)()
+			err := gen(ctx)
+			if err != nil && p.stopped.Err() != nil && errors.Is(err, ctx.Err()) {
+				return nil // told to stop for the drain: no failure
+			}
+			return err
+		})
 	}), actor.WithMailbox(actor.Bounded(1)))
 	p.children = append(p.children, ch)
 	p.sources = append(p.sources, ch)
@@ -166,7 +215,10 @@ func (p *Pipeline) Run(ctx context.Context) (err error) {
 		}
 	}
 	select {
-	case <-p.stop:
+	case <-p.stopped.Done():
+		if p.ending.Load() == endDrain {
+			return p.drainAll(ctx, sup)
+		}
 		sup.Close()
 		return nil
 	case <-sup.Done():
@@ -177,27 +229,68 @@ func (p *Pipeline) Run(ctx context.Context) (err error) {
 	}
 }
 
+// How a pipeline ends after ErrStop, decided by the first stage to return it.
+const (
+	endClose = 1 + iota // a stage that is not a source: close the stages
+	endDrain            // a source: drain them
+)
+
+// end records the first ErrStop, from a source or not, and cancels stopped:
+// the sources return, and Run ends the pipeline. Safe for concurrent use.
+func (p *Pipeline) end(source bool) {
+	how := int32(endClose)
+	if source {
+		how = endDrain
+	}
+	p.ending.CompareAndSwap(0, how)
+	p.stop()
+}
+
+// drainAll stops the stages after a source's ErrStop, last first, each draining, within
+// ctx and the drain bound: see Pipeline.
+func (p *Pipeline) drainAll(ctx context.Context, sup *actor.Supervisor) error {
+	if p.drain < 0 {
+		sup.Close()
+		return nil
+	}
+	d := p.drain
+	if d == 0 {
+		d = DefaultDrain
+	}
+	dctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	// A stage that failed after ErrStop does not undo the success (Stop
+	// then returns its failure with dctx alive): its observer was told,
+	// and what it held is dead letters.
+	if err := sup.Stop(dctx); err != nil && dctx.Err() != nil {
+		return fmt.Errorf("%w (within %v): %w", ErrDrainCut, d, err)
+	}
+	return nil
+}
+
 // watched wraps a stage's behaviours so that ErrStop ends the pipeline
-// instead of failing (and restarting) the stage.
-func watched[M any](p *Pipeline, factory func() actor.Behavior[M]) func() actor.Behavior[M] {
+// instead of failing (and restarting) the stage; source says whether the
+// stage is a source, whose ErrStop drains the pipeline.
+func watched[M any](p *Pipeline, source bool, factory func() actor.Behavior[M]) func() actor.Behavior[M] {
 	return func() actor.Behavior[M] {
 		b := factory()
 		if b == nil {
 			return nil
 		}
-		return &stopWatch[M]{b: b, p: p}
+		return &stopWatch[M]{b: b, p: p, source: source}
 	}
 }
 
 type stopWatch[M any] struct {
-	b actor.Behavior[M]
-	p *Pipeline
+	b      actor.Behavior[M]
+	p      *Pipeline
+	source bool
 }
 
 func (w *stopWatch[M]) Receive(ctx context.Context, m M) error {
 	err := w.b.Receive(ctx, m)
 	if errors.Is(err, ErrStop) {
-		w.p.stopOnce.Do(func() { close(w.p.stop) })
+		w.p.end(w.source)
 		return nil
 	}
 	return err
@@ -243,38 +336,39 @@ func Workers[M any](p *Pipeline, name string, n int, factory func() actor.Behavi
 	return actor.RefTo[M](pl)
 }
 
-// pool is Workers' Ref: round-robin over local actors with room.
+// pool is Workers' Ref: it deals over local actors as PUSH does, with
+// actor.TellAny. Its methods are safe for concurrent use: the only state
+// it changes is next, the round-robin's start.
 type pool[M any] struct {
 	name string
 	refs []actor.Ref[M]
 	next atomic.Uint64
 }
 
+// Tell tells m to the next worker in turn with room; when every one is
+// full, it waits within ctx for whichever makes room first (actor.TellAny).
+// It returns actor.ErrMailboxFull wrapping ctx's error when ctx ends first,
+// and actor.ErrStopped when every worker is gone: m is then a dead letter,
+// reported once. A worker that is gone is passed over without one.
 func (p *pool[M]) Tell(ctx context.Context, m M) error {
-	start := p.next.Add(1)
-	if err := p.try(start, m); err == nil || !errors.Is(err, actor.ErrMailboxFull) {
-		return err
-	}
-	return p.refs[start%uint64(len(p.refs))].Tell(ctx, m)
+	_, err := actor.TellAny(ctx, p.refs, p.start(), m)
+	return p.named(err)
 }
 
-func (p *pool[M]) TryTell(m M) error { return p.try(p.next.Add(1), m) }
+// TryTell is Tell that never blocks: actor.ErrMailboxFull at once when every
+// worker is full.
+func (p *pool[M]) TryTell(m M) error {
+	_, err := actor.TryTellAny(p.refs, p.start(), m)
+	return p.named(err)
+}
 
-// try offers m to each worker in turn from start: nil when one took it,
-// ErrMailboxFull when all were full, ErrStopped when all are gone.
-func (p *pool[M]) try(start uint64, m M) error {
-	n := uint64(len(p.refs))
-	var err error
-	for i := range n {
-		e := p.refs[(start+i)%n].TryTell(m)
-		if e == nil {
-			return nil
-		}
-		if err == nil || errors.Is(e, actor.ErrMailboxFull) {
-			err = e
-		}
+func (p *pool[M]) start() int { return int(p.next.Add(1) % uint64(len(p.refs))) }
+
+func (p *pool[M]) named(err error) error {
+	if err != nil {
+		return fmt.Errorf("%s: %w", p.name, err)
 	}
-	return err
+	return nil
 }
 
 func (p *pool[M]) Name() string { return p.name }

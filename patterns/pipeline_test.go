@@ -260,3 +260,170 @@ func TestPipelineCtx(t *testing.T) {
 		t.Fatalf("second Run = %v, want ErrBadOption", err)
 	}
 }
+
+// stopSignal is a recorder that also closes stopped when the actor named
+// name is reported stopped.
+type stopSignal struct {
+	*actortest.Recorder
+	name    string
+	stopped chan struct{}
+}
+
+func (s *stopSignal) ActorStopped(name string, err error) {
+	s.Recorder.ActorStopped(name, err)
+	if name == s.name {
+		close(s.stopped)
+	}
+}
+
+// A source that tells everything and returns ErrStop ends the pipeline once
+// what it told has drained through every stage: nothing is a dead letter.
+// The relay holds its first message until the source's stage has stopped,
+// so that the rest wait in its mailbox when the pipeline stops.
+func TestPipelineDrainsAfterErrStop(t *testing.T) {
+	const n = 100
+	obs := &stopSignal{Recorder: actortest.NewRecorder(), name: "source", stopped: make(chan struct{})}
+	p := patterns.NewPipeline(actor.WithObserver(obs))
+	p.DrainWithin(wait)
+	var got atomic.Int64
+	sink := patterns.Stage(p, "sink", func() actor.Behavior[int] {
+		return actor.BehaviorFunc[int](func(context.Context, int) error { got.Add(1); return nil })
+	})
+	relay := patterns.Stage(p, "relay", func() actor.Behavior[int] {
+		return actor.BehaviorFunc[int](func(ctx context.Context, m int) error {
+			select {
+			case <-obs.stopped:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			return sink.Tell(ctx, m)
+		})
+	}, actor.WithMailbox(actor.Bounded(n)))
+	p.Source("source", func(ctx context.Context) error {
+		for i := range n {
+			if err := relay.Tell(ctx, i); err != nil {
+				return err
+			}
+		}
+		return patterns.ErrStop
+	})
+	if err := p.Run(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if got.Load() != n {
+		t.Errorf("sink got %d messages, want %d", got.Load(), n)
+	}
+	if k := obs.Count(actortest.DeadLetter, ""); k != 0 {
+		t.Errorf("%d dead letters, want none", k)
+	}
+}
+
+// A source's ErrStop cancels the sources that still run, for the drain: one
+// that returns ctx's error then is no failure, and the drain is not cut.
+func TestPipelineErrStopEndsSources(t *testing.T) {
+	p := patterns.NewPipeline()
+	p.DrainWithin(wait)
+	var got atomic.Int64
+	sink := patterns.Stage(p, "sink", func() actor.Behavior[int] {
+		return actor.BehaviorFunc[int](func(context.Context, int) error { got.Add(1); return nil })
+	})
+	p.Source("forever", func(ctx context.Context) error {
+		<-ctx.Done()
+		return fmt.Errorf("forever: %w", ctx.Err())
+	})
+	p.Source("ten", func(ctx context.Context) error {
+		for i := range 10 {
+			if err := sink.Tell(ctx, i); err != nil {
+				return err
+			}
+		}
+		return patterns.ErrStop
+	})
+	if err := p.Run(testCtx(t)); err != nil {
+		t.Fatalf("Run = %v, want nil", err)
+	}
+	if got.Load() != 10 {
+		t.Errorf("sink got %d messages, want 10", got.Load())
+	}
+}
+
+// ErrStop from a sink closes the stages at once: what is in flight is
+// not wanted, and becomes dead letters.
+func TestPipelineSinkErrStopCloses(t *testing.T) {
+	rec := actortest.NewRecorder()
+	p := patterns.NewPipeline(actor.WithObserver(rec))
+	p.DrainWithin(wait) // for a source's ErrStop only
+	sink := patterns.Stage(p, "sink", func() actor.Behavior[int] {
+		return actor.BehaviorFunc[int](func(context.Context, int) error { return patterns.ErrStop })
+	})
+	entered := make(chan struct{}, 2)
+	stuck := patterns.Stage(p, "stuck", func() actor.Behavior[int] {
+		return actor.BehaviorFunc[int](func(ctx context.Context, _ int) error {
+			entered <- struct{}{}
+			<-ctx.Done() // until it is closed
+			return ctx.Err()
+		})
+	})
+	p.Source("source", func(ctx context.Context) error {
+		for i := range 2 {
+			if err := stuck.Tell(ctx, i); err != nil {
+				return err
+			}
+		}
+		select { // stuck holds message 0, 1 waits
+		case <-entered:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		return sink.Tell(ctx, 0)
+	})
+	if err := p.Run(testCtx(t)); err != nil {
+		t.Fatalf("Run = %v, want nil", err)
+	}
+	if k := rec.Count(actortest.DeadLetter, "stuck"); k != 1 {
+		t.Errorf("%d dead letters, want 1 (message 1): %v", k, rec.Events())
+	}
+}
+
+// A drain cut short by its bound closes the stages left, whose messages are
+// dead letters, and Run says so; DrainWithin(0) closes them at once.
+func TestPipelineDrainCut(t *testing.T) {
+	for _, bound := range []time.Duration{time.Millisecond, 0} {
+		t.Run(fmt.Sprint(bound), func(t *testing.T) {
+			rec := actortest.NewRecorder()
+			p := patterns.NewPipeline(actor.WithObserver(rec))
+			p.DrainWithin(bound)
+			entered := make(chan struct{}, 2)
+			stuck := patterns.Stage(p, "stuck", func() actor.Behavior[int] {
+				return actor.BehaviorFunc[int](func(ctx context.Context, _ int) error {
+					entered <- struct{}{}
+					<-ctx.Done() // until it is closed
+					return ctx.Err()
+				})
+			})
+			p.Source("source", func(ctx context.Context) error {
+				for i := range 2 {
+					if err := stuck.Tell(ctx, i); err != nil {
+						return err
+					}
+				}
+				select { // stuck holds message 0, 1 waits
+				case <-entered:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+				return patterns.ErrStop
+			})
+			err := p.Run(testCtx(t))
+			if bound > 0 && (!errors.Is(err, patterns.ErrDrainCut) || !errors.Is(err, context.DeadlineExceeded)) {
+				t.Fatalf("Run = %v, want ErrDrainCut wrapping DeadlineExceeded", err)
+			}
+			if bound == 0 && err != nil {
+				t.Fatalf("Run = %v, want nil", err)
+			}
+			if k := rec.Count(actortest.DeadLetter, "stuck"); k != 1 {
+				t.Errorf("%d dead letters, want 1 (message 1): %v", k, rec.Events())
+			}
+		})
+	}
+}
