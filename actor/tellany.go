@@ -2,6 +2,7 @@ package actor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 )
@@ -65,10 +66,10 @@ func tellAny[M any](ctx context.Context, refs []Ref[M], from int, m M, block boo
 			if c := refs[k].local(); c != nil {
 				err = c.offer(m)
 			}
-			switch err {
-			case nil:
+			switch {
+			case err == nil:
 				return k, nil
-			case ErrMailboxFull:
+			case errors.Is(err, ErrMailboxFull):
 				full++
 			default:
 				if gone == nil {

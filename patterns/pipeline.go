@@ -46,9 +46,10 @@ import (
 // wrapping that ctx's error is no failure), then the stages stop in reverse
 // order, sources first, each handling what its mailbox holds before the one
 // downstream of it stops, so that every stage drains into a downstream that
-// still runs. A stage whose mailbox is a socket stops receiving from it when
-// its drain begins: what is still in the socket or on the wire is not
-// drained. The drain is bounded by ctx and by DrainWithin (DefaultDrain);
+// still runs. A stage whose mailbox is a PULL, SUB or PAIR socket drains
+// what the socket held when its drain began; a Router or Rep stage stops
+// receiving, and what is still in its socket is refused (see Inbox); what
+// is still on the wire is not drained. The drain is bounded by ctx and by DrainWithin (DefaultDrain);
 // when it is cut short, the stages not yet drained are closed and Run
 // returns ErrDrainCut wrapping ctx's error. A stage that fails during the
 // drain is not restarted and does not change Run's result; its observer is
