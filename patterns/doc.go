@@ -56,10 +56,12 @@
 //
 // An Outbox is an actor.Remote: its Ref is an ordinary actor.Ref, so code
 // holding a Ref cannot tell where the actor lives. Tell blocks within ctx
-// where the socket blocks (PUSH, DEALER, PAIR at the high-water mark or with
-// no peer yet) and returns actor.ErrMailboxFull when ctx ends first; PUB
-// never blocks and reports each subscriber that missed a message as a dead
-// letter (ErrMissed). actor.Ask on a Dealer's Ref is request-reply over
+// where the socket blocks (PUSH, DEALER, PAIR at the high-water mark, or
+// binding with no peer yet; one that connects queues for its peer to come,
+// as libzmq's does) and returns actor.ErrMailboxFull when ctx ends first;
+// PUB never blocks and reports each subscriber that missed a message as a
+// dead letter (ErrMissed), and a message the socket discards unsent (its
+// peer left, or it closed with it queued) is a dead letter too. actor.Ask on a Dealer's Ref is request-reply over
 // DEALER/ROUTER with correlation ids: many asks in flight, replies out of
 // order, the deadline from ctx, a late reply dropped and counted. On a
 // Req's Ref, Ask's request goes out after Tell returned: one no peer took

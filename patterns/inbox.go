@@ -191,7 +191,7 @@ func (in *Inbox[M]) Run(ctx context.Context, inlet actor.Inlet[M]) error {
 		in.spare.Add(1) // that actor's Close must not close the socket of the one it feeds
 		return fmt.Errorf("%w: %s", ErrInUse, in.cfg.name)
 	}
-	in.inlet.Store(&inlet)
+	in.fed(inlet)
 	return in.serve(ctx, inlet)
 }
 
@@ -209,9 +209,18 @@ func (in *Inbox[M]) Attach(ctx context.Context, inlet actor.Inlet[M]) (bool, err
 		in.spare.Add(1) // that actor's Close must not close the socket of the one it feeds
 		return false, fmt.Errorf("%w: %s", ErrInUse, in.cfg.name)
 	}
-	in.inlet.Store(&inlet)
+	in.fed(inlet)
 	in.quiet, in.drainLeft = ctx.Done(), -1
 	return true, nil
+}
+
+// fed records the inlet of the actor the inbox feeds: where what is left in
+// the socket at the close, and what the socket discards unsent (replies,
+// and a Pair's messages to its peer), go as dead letters.
+func (in *Inbox[M]) fed(inlet actor.Inlet[M]) {
+	in.inlet.Store(&inlet)
+	report := func(m socket.Msg) { inlet.DeadLetter(m, errDiscarded) }
+	in.cfg.discarded.Store(&report)
 }
 
 // Ready returns a channel closed once the socket has a message for Poll
@@ -366,6 +375,8 @@ func (in *Inbox[M]) Socket() *socket.Socket { return in.sock }
 // Peer returns a reference to the peer at the other end of a Pair mailbox,
 // sending on the same socket with the same codec: the way an actor with a
 // PAIR mailbox answers. It is the zero Ref for other mailboxes. Tell blocks
-// while the peer's queue is full or there is no peer yet, within ctx; once
-// the inbox is closed it returns actor.ErrStopped.
+// while the peer's queue is full, or while there is no peer yet on a
+// socket that binds (one that connects queues for its peer to come), within
+// ctx; once the inbox is closed it returns actor.ErrStopped. A message the
+// socket discards unsent is a dead letter of the actor.
 func (in *Inbox[M]) Peer() actor.Ref[M] { return in.peer }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/zmqflow/zmqflow/actor"
@@ -46,6 +47,22 @@ type config struct {
 	pirate          bool
 	timeout         time.Duration
 	retries         int
+
+	// discarded reports a message the socket discarded unsent (see
+	// onDiscard), once its owner knows where to: nil until then.
+	discarded atomic.Pointer[func(socket.Msg)]
+}
+
+// errDiscarded is the Reason of a dead letter for a message the socket
+// discarded unsent.
+var errDiscarded = fmt.Errorf("%w: queued for a peer that left or never came, or when the socket closed", socket.ErrDiscarded)
+
+// onDiscard is the socket's WithDiscarded hook: a message it discards is a
+// dead letter of the reference or actor that owns the socket.
+func (c *config) onDiscard(m socket.Msg) {
+	if f := c.discarded.Load(); f != nil {
+		(*f)(m)
+	}
 }
 
 // Bind binds the socket to endpoint ("tcp://*:5557", "ipc:///tmp/x",
@@ -147,13 +164,18 @@ func newConfig(t socket.Type, opts []Option) (*config, error) {
 
 // open makes the socket, binds and connects it, and returns the endpoints
 // Bind resolved, in order.
-func (c *config) open() (*socket.Socket, []string, error) {
-	sock, err := socket.New(c.typ, c.sockOpts...)
+func (c *config) open() (*socket.Socket, []string, error) { return c.openOn(c.binds) }
+
+// openOn is open with binds in place of the config's: a Req's new socket
+// binds the endpoints the first one got (a tcp port "*" stays the port it
+// got).
+func (c *config) openOn(binds []string) (*socket.Socket, []string, error) {
+	sock, err := socket.New(c.typ, append(slices.Clip(c.sockOpts), socket.WithDiscarded(c.onDiscard))...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("patterns: %v: %w", c.typ, err)
 	}
-	eps := make([]string, 0, len(c.binds))
-	for _, ep := range c.binds {
+	eps := make([]string, 0, len(binds))
+	for _, ep := range binds {
 		got, err := sock.Bind(ep)
 		if err != nil {
 			sock.Close()

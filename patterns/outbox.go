@@ -24,7 +24,9 @@ import (
 //
 // Tell keeps Ref's promises over the socket's semantics: it blocks within
 // ctx while no peer has room (PUSH, DEALER, PAIR at the high-water mark, or
-// no peer yet), returning actor.ErrMailboxFull wrapping ctx's error; a
+// a socket that binds with no peer yet; one that connects queues for its
+// peer to come, as libzmq's does, unless socket.WithImmediate), returning
+// actor.ErrMailboxFull wrapping ctx's error; a
 // message a PUB subscriber missed at its high-water mark is a dead letter
 // for the Outbox's Observer (WithObserver), never silent; after Close, Tell
 // returns actor.ErrStopped. A value the codec cannot encode is ErrEncode and
@@ -62,6 +64,12 @@ func openEndpoint(t socket.Type, opts []Option) (*endpoint, []string, error) {
 		return nil, nil, err
 	}
 	e := &endpoint{cfg: cfg, sock: sock}
+	if t != socket.Req {
+		// (A Req's request is its Ask's business: a Lazy Pirate's, the
+		// old socket's when it resends on a new one.)
+		report := func(m socket.Msg) { e.deadLetter(m, errDiscarded) }
+		cfg.discarded.Store(&report)
+	}
 	if telemetry.Enabled() {
 		// Messages out through the reference are the count it keeps
 		// already, read at each batch: nothing more per message.
@@ -143,8 +151,12 @@ func (o *Outbox[M]) Close() error { return o.shut(nil) }
 
 // Shutdown closes the socket, lingering for queued messages until they are
 // out or ctx ends; when some were not sent it returns an error wrapping
-// socket.ErrDiscarded with the count, also reported as a dead letter. Later
-// calls return the first's result.
+// socket.ErrDiscarded with the count. Later calls return the first's
+// result.
+//
+// Each message the socket discards unsent, at Close or Shutdown or earlier
+// (queued for a peer that left), is a dead letter of the Outbox, with its
+// frames and a Reason wrapping socket.ErrDiscarded.
 func (o *Outbox[M]) Shutdown(ctx context.Context) error { return o.shut(ctx) }
 
 func (o *Outbox[M]) shut(ctx context.Context) error {
@@ -158,9 +170,6 @@ func (o *Outbox[M]) shut(ctx context.Context) error {
 			err = sock.Close()
 		} else {
 			err = sock.Shutdown(ctx)
-		}
-		if errors.Is(err, socket.ErrDiscarded) {
-			o.ep.deadLetter(err, err)
 		}
 		if o.ep.unprofile != nil {
 			o.ep.unprofile()

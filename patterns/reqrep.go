@@ -236,9 +236,7 @@ func (r *requester[Q, R]) reopen() error {
 	if r.life.Err() != nil {
 		return fmt.Errorf("%w (%s)", actor.ErrStopped, r.cfg.name)
 	}
-	cfg := *r.cfg
-	cfg.binds = r.eps // a tcp port "*" stays the port it got
-	sock, _, err := cfg.open()
+	sock, _, err := r.cfg.openOn(r.eps)
 	if err != nil {
 		return err
 	}

@@ -63,6 +63,7 @@ type options struct {
 	hbInterval          time.Duration // 0: no heartbeats of ours
 	hbTimeout           time.Duration
 	hbTTL               time.Duration
+	onDiscard           func(Msg) // WithDiscarded's
 	libzmqOptions       // options_libzmq.go
 }
 
@@ -113,6 +114,17 @@ func WithRecvHWM(n int) Option {
 // peers. 0 discards them at once; a negative value waits without bound.
 func WithLinger(d time.Duration) Option {
 	return optionFunc(func(o *options) error { o.linger = d; return nil })
+}
+
+// WithDiscarded calls f with each message the socket discards unsent (those
+// Stats().Discarded counts): queued for a peer that went away, or for a
+// Connect whose peer never came, or still queued when Close or Shutdown gave
+// up. It is how a message lost that way is reported rather than only
+// counted. f is called from whichever goroutine discards (a connection's,
+// or Close's), after the socket's locks are released, and must not block;
+// it may keep m.
+func WithDiscarded(f func(m Msg)) Option {
+	return optionFunc(func(o *options) error { o.onDiscard = f; return nil })
 }
 
 // WithReconnectInterval sets the first wait before redialling a peer. Each

@@ -117,11 +117,20 @@ func (s *Socket) detach(p *pipe) {
 	p.gone.Store(true)
 	s.publishLocked()
 	s.mu.Unlock()
+	var left []Msg
 	switch {
 	case p.out != nil:
-		s.discarded.Add(uint64(p.out.discard()))
+		left = p.out.discard()
 	case p.peerq != nil && p.peer.Load() == nil: // inproc, queued for a Bind that never came
-		s.discarded.Add(uint64(p.peerq.discard()))
+		left = p.peerq.discard()
+	}
+	if len(left) > 0 {
+		s.discarded.Add(uint64(len(left)))
+		if f := s.opts.onDiscard; f != nil {
+			for _, m := range left {
+				f(m)
+			}
+		}
 	}
 	s.retireCounts(p)
 	switch s.typ {

@@ -254,13 +254,13 @@ func (q *queue) setProducer(hwm int, room *signal) {
 }
 
 // discard empties the queue for good, when its peer is gone, and returns
-// how many messages it held; a sender that still holds the pipe then finds
-// no room, rather than queueing a message that nothing would send.
-func (q *queue) discard() int {
+// what it held, in order; a sender that still holds the pipe then finds no
+// room, rather than queueing a message that nothing would send.
+func (q *queue) discard() []Msg {
 	q.cmu.Lock()
 	defer q.cmu.Unlock()
 	q.mu.Lock()
-	n := len(q.in) + len(q.batch) - q.pos
+	left := append(q.batch[q.pos:len(q.batch):len(q.batch)], q.in...)
 	q.in, q.batch, q.pos, q.taken, q.n = nil, nil, 0, 0, 0
 	q.closed = true
 	wake, room := q.full, q.room
@@ -269,7 +269,7 @@ func (q *queue) discard() int {
 	if wake && room != nil {
 		room.notify()
 	}
-	return n
+	return left
 }
 
 // signal is a broadcast wake-up: a waiter takes the channel with wait, looks

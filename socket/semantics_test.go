@@ -7,8 +7,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -491,6 +493,96 @@ func TestStatsQueued(t *testing.T) {
 			t.Fatalf("Queued after 3 receives = %d, want %d", got, n-3)
 		}
 	})
+}
+
+// WithDiscarded hands over each message the socket discards unsent: here
+// queued for a peer that left (a bound PUSH's), and for a Connect whose peer
+// never came, at Close.
+func TestWithDiscarded(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	discarded := socket.WithDiscarded(func(m socket.Msg) {
+		mu.Lock()
+		got = append(got, string(m[0]))
+		mu.Unlock()
+	})
+	take := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		g := got
+		got = nil
+		return g
+	}
+	ctx := testCtx(t, waitLimit)
+
+	// A Connect whose peer never came: what is queued goes at Close.
+	push := openSock(t, socket.Push, discarded, socket.WithLinger(0))
+	l := openSock(t, socket.Pull)
+	ep := l.bind("tcp://127.0.0.1:*")
+	l.Close() // nobody listens there now
+	push.connect(ep)
+	for i := range 3 {
+		must(t, push.Send(ctx, socket.NewMsgString(fmt.Sprint(i))))
+	}
+	must(t, push.Close())
+	if g := take(); !slices.Equal(g, []string{"0", "1", "2"}) {
+		t.Fatalf("discarded at Close: %q, want 0 1 2", g)
+	}
+	if d := push.Stats().Discarded; d != 3 {
+		t.Fatalf("Stats().Discarded = %d, want 3", d)
+	}
+
+	// A bound PUSH whose peer leaves with messages queued for it.
+	push = openSock(t, socket.Push, discarded, socket.WithSendHWM(100))
+	ep = push.bind("tcp://127.0.0.1:*")
+	pull := openSock(t, socket.Pull, socket.WithRecvHWM(1))
+	pull.connect(ep)
+	for push.Stats().Peers != 1 {
+		select {
+		case <-ctx.Done():
+			t.Fatal("the PULL did not connect")
+		case <-time.After(time.Millisecond):
+		}
+	}
+	// Until the PUSH's queue is full: the PULL reads nothing, and large
+	// messages fill the connection's buffers first.
+	big := make([]byte, 64<<10)
+	sent := 0
+	for ; sent < 100000 && push.TrySend(socket.Msg{[]byte(fmt.Sprint(sent)), big}) == nil; sent++ {
+	}
+	pull.Close()
+	for push.Stats().Peers != 0 {
+		select {
+		case <-ctx.Done():
+			t.Fatal("the PUSH did not see its peer leave")
+		case <-time.After(time.Millisecond):
+		}
+	}
+	// The PUSH discards what it queued for the PULL as it sees it leave
+	// (how much the connection's buffers took first varies).
+	var g []string
+	for {
+		g = append(g, take()...)
+		if uint64(len(g)) == push.Stats().Discarded {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%d messages handed over, Stats().Discarded = %d", len(g), push.Stats().Discarded)
+		case <-time.After(time.Millisecond):
+		}
+	}
+	if len(g) == 0 {
+		return
+	}
+	for i := 1; i < len(g); i++ { // in order: the last ones sent
+		if a, b := g[i-1], g[i]; len(a) > len(b) || len(a) == len(b) && a >= b {
+			t.Fatalf("discarded out of order: %q before %q", a, b)
+		}
+	}
+	if last := g[len(g)-1]; last != fmt.Sprint(sent-1) {
+		t.Fatalf("last discarded %q, want the last sent, %d", last, sent-1)
+	}
 }
 
 // A subscriber that leaves takes its subscriptions' memory with it: a PUB
