@@ -394,6 +394,37 @@ func TestBadInputs(t *testing.T) {
 	}
 }
 
+// Each command's -h prints its usage and flags on stdout and exits 0.
+func TestHelp(t *testing.T) {
+	ctx := testContext(t)
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		args []string
+		want []string // in stdout
+		not  string   // nor this
+	}{
+		{[]string{"-h"}, []string{"gridsearch run", "-only T1,T2,T0,true,sleep"}, ""},
+		{[]string{"run", "-h"}, []string{"usage: gridsearch run [flags] -- COMMAND ARGS...", "-param"}, ""},
+		{[]string{"worker", "-h"}, []string{"usage: gridsearch worker", "-slots"}, ""},
+		{[]string{"bench", "-h"}, []string{"usage: gridsearch bench", "-only", "-sleep-points", "-true-points"}, ""},
+	} {
+		p := start(t, ctx, dir, tc.args...)
+		code := p.wait()
+		out := p.stdout.String()
+		if code != 0 || len(p.stderr) != 0 {
+			t.Errorf("%q: exit %d, stderr %q; want 0 and nothing", tc.args, code, p.stderr)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("%q: stdout lacks %q:\n%s", tc.args, w, out)
+			}
+		}
+		if tc.not != "" && strings.Contains(out, tc.not) {
+			t.Errorf("%q: stdout has %q:\n%s", tc.args, tc.not, out)
+		}
+	}
+}
+
 func TestDemo(t *testing.T) {
 	ctx := testContext(t)
 	dir := t.TempDir()
