@@ -259,3 +259,18 @@ func TestResultsDir(t *testing.T) {
 		}
 	}
 }
+
+// -dry-run warns of a parameter the command never uses, as a run does: a
+// dry run is where that mistake should show.
+func TestDryRunWarnsUnused(t *testing.T) {
+	dir := t.TempDir()
+	p := start(t, testContext(t), dir, "run", "-dry-run", "-param", "p=1,2", "-param", "q=3,4", "--", "echo", "{p}")
+	code := p.wait()
+	want := "gridsearch: warning: parameter q is in no {q} of the command: its 2 values run the same command"
+	if code != 0 || len(p.stderr) != 1 || p.stderr[0] != want {
+		t.Errorf("exit %d, stderr %q; want 0 and %q", code, p.stderr, want)
+	}
+	if got := p.stdout.String(); got != "echo 1\necho 1\necho 2\necho 2\n" {
+		t.Errorf("stdout %q", got)
+	}
+}
