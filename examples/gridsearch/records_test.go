@@ -214,7 +214,7 @@ func TestPointsFile(t *testing.T) {
 func TestPointsFileErrors(t *testing.T) {
 	dir := t.TempDir()
 	for _, tc := range []struct{ name, text, want string }{
-		{"keys.jsonl", `{"p": 1}` + "\n" + `{"q": 2}` + "\n", "line 2: keys q, want those of the first line in its order: p"},
+		{"keys.jsonl", `{"p": 1}` + "\n" + `{"q": 2}` + "\n", "line 2: keys q, want those of the first line: p"},
 		{"dup.csv", "p,q\n1,2\n3,4\n1,2\n", "line 4: the same point as line 2"},
 		{"short.csv", "p,q\n1,2\n3\n", "line 3"},
 		{"name.csv", "p,2x\n1,2\n", `line 1: parameter name "2x"`},
