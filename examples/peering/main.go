@@ -51,7 +51,8 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "peering:", err)
+		// The package's errors start with its name, which is ours.
+		fmt.Fprintln(os.Stderr, "peering:", strings.TrimPrefix(err.Error(), "peering: "))
 		os.Exit(1)
 	}
 }
