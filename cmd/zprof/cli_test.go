@@ -7,8 +7,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/zmqflow/zmqflow/telemetry/collect"
 )
 
 func TestUsage(t *testing.T) {
@@ -66,6 +69,32 @@ func TestCollectHTTPTaken(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) > 0 {
 		t.Errorf("left %v behind", entries)
+	}
+}
+
+// zprof report reads the database and leaves nothing beside it but the
+// report: no -wal or -shm.
+func TestReportLeavesNothing(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "p2.db")
+	st, err := collect.OpenStore(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr strings.Builder
+	if code := run(context.Background(), []string{"report", "-db", db, "-o", filepath.Join(dir, "r2.html")}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	var names []string
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if want := []string{"p2.db", "r2.html"}; !slices.Equal(names, want) {
+		t.Errorf("files %q, want %q", names, want)
 	}
 }
 
