@@ -198,3 +198,19 @@ func TestReadPointsKeyOrder(t *testing.T) {
 		}
 	}
 }
+
+// An error quotes at most maxQuoted bytes of a spec, however long: a
+// hostile spec costs a message of bounded size.
+func TestParseParamErrorCut(t *testing.T) {
+	for _, s := range []string{
+		"A=" + strings.Repeat("\xd4", 10000) + "::",
+		strings.Repeat("\xd4", 10000) + "=1",
+		"A=" + strings.Repeat("9", 10000) + "..1",
+		"A=" + strings.Repeat("1:", 10000),
+	} {
+		_, err := ParseParam(s)
+		if !errors.Is(err, ErrBadParam) || len(err.Error()) > 1200 || !strings.Contains(err.Error(), `..."`) && !strings.Contains(err.Error(), `"...`) {
+			t.Errorf("ParseParam(%.20q...): %d bytes of error: %.300v", s, len(err.Error()), err)
+		}
+	}
+}
