@@ -32,7 +32,11 @@
 //   - KeyOptions has a master and its workers authenticate each other with
 //     a shared CURVE key pair, and encrypt what they send.
 //
-// A command runs without a shell, stdin from /dev/null, in a process group of
-// its own that a timeout kills whole; on Linux it dies with its worker, so a
-// killed worker leaves nothing running for a point that is run elsewhere.
+// A command runs without a shell, with stdin from /dev/null. On Linux it
+// leads a process group of its own, which a timeout, or its worker closing,
+// kills whole (but not a child that left the group with setsid); and the
+// command itself, not its children, dies with its worker's process
+// (PR_SET_PDEATHSIG). So a worker killed with SIGKILL, which kills no group,
+// leaves the command's children running while the point runs elsewhere.
+// On other systems only the command is killed, and not when its worker dies.
 package gridsearch

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // ErrBadParam is a parameter spec that cannot be parsed; ErrBadTemplate a
@@ -67,6 +68,23 @@ var (
 	intRange = regexp.MustCompile(`^([+-]?\d+)\.\.([+-]?\d+)(?:\.\.([+-]?\d+))?$`)
 )
 
+// maxQuoted bounds what an error quotes of a user's text: %q writes up to
+// 4 bytes of each byte, and a spec may be any length.
+const maxQuoted = 128
+
+// quote is s as %q writes it, cut to its first maxQuoted bytes (on a
+// character's boundary) and "..." when longer.
+func quote(s string) string {
+	if len(s) <= maxQuoted {
+		return strconv.Quote(s)
+	}
+	n := maxQuoted
+	for n > maxQuoted-utf8.UTFMax && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return strconv.Quote(s[:n]) + "..."
+}
+
 // ParseParam parses "name=spec". The spec is one of:
 //
 //	a,b,c        a list; each item is taken as written (numbers or not)
@@ -81,11 +99,11 @@ func ParseParam(s string) (Param, error) {
 	name, spec, ok := strings.Cut(s, "=")
 	name = strings.TrimSpace(name)
 	if !ok || !nameRE.MatchString(name) {
-		return Param{}, fmt.Errorf("%w %q: want name=values, the name made of letters, digits and _", ErrBadParam, s)
+		return Param{}, fmt.Errorf("%w %s: want name=values, the name made of letters, digits and _", ErrBadParam, quote(s))
 	}
 	vs, err := parseSpec(spec)
 	if err != nil {
-		return Param{}, fmt.Errorf("%w %q: %v", ErrBadParam, s, err)
+		return Param{}, fmt.Errorf("%w %s: %v", ErrBadParam, quote(s), err)
 	}
 	return Param{Name: name, Spec: spec, Values: vs}, nil
 }
@@ -96,7 +114,8 @@ func parseSpec(spec string) ([]Value, error) {
 	}
 	if strings.Contains(spec, ",") {
 		var vs []Value
-		for _, item := range strings.Split(spec, ",") {
+		// SplitSeq: a list of empty items costs nothing before it fails.
+		for item := range strings.SplitSeq(spec, ",") {
 			item = strings.TrimSpace(item)
 			if item == "" {
 				return nil, errors.New("empty item in list")
@@ -113,8 +132,9 @@ func parseSpec(spec string) ([]Value, error) {
 		if m[3] != "" {
 			step, err3 = strconv.ParseInt(m[3], 10, 64)
 		}
-		if err := errors.Join(err1, err2, err3); err != nil {
-			return nil, err
+		if err1 != nil || err2 != nil || err3 != nil {
+			// Not strconv's errors, which quote the number whole.
+			return nil, errors.New("integer range: a bound or step does not fit 64 bits")
 		}
 		if step <= 0 {
 			return nil, errors.New("step must be positive")
@@ -141,32 +161,33 @@ func parseSpec(spec string) ([]Value, error) {
 	if strings.Contains(spec, "..") {
 		return nil, errors.New("integer range wants a..b or a..b..step with integers")
 	}
-	parts := strings.Split(spec, ":")
-	switch len(parts) {
-	case 1:
+	// Counted before splitting: a spec of many colons costs no slice.
+	switch strings.Count(spec, ":") {
+	case 0:
 		return []Value{textValue(strings.TrimSpace(spec))}, nil
-	case 3, 4:
+	case 2, 3:
 	default:
 		return nil, errors.New("range wants a:b:n or a:b:log:n")
 	}
+	parts := strings.Split(spec, ":")
 	a, err := strconv.ParseFloat(parts[0], 64)
 	if err != nil {
-		return nil, fmt.Errorf("range start %q is not a number", parts[0])
+		return nil, fmt.Errorf("range start %s is not a number", quote(parts[0]))
 	}
 	b, err := strconv.ParseFloat(parts[1], 64)
 	if err != nil {
-		return nil, fmt.Errorf("range end %q is not a number", parts[1])
+		return nil, fmt.Errorf("range end %s is not a number", quote(parts[1]))
 	}
 	log := false
 	if len(parts) == 4 {
 		if parts[2] != "log" {
-			return nil, fmt.Errorf("range kind %q: only log is known (a:b:log:n)", parts[2])
+			return nil, fmt.Errorf("range kind %s: only log is known (a:b:log:n)", quote(parts[2]))
 		}
 		log = true
 	}
 	n, err := strconv.Atoi(parts[len(parts)-1])
 	if err != nil || n < 1 {
-		return nil, fmt.Errorf("count %q is not a positive integer", parts[len(parts)-1])
+		return nil, fmt.Errorf("count %s is not a positive integer", quote(parts[len(parts)-1]))
 	}
 	if n > maxPoints {
 		return nil, fmt.Errorf("more than %d values", maxPoints)
@@ -219,7 +240,7 @@ func NewGrid(specs ...string) (Grid, error) {
 			return Grid{}, err
 		}
 		if seen[p.Name] {
-			return Grid{}, fmt.Errorf("%w %q: parameter %s given twice", ErrBadParam, s, p.Name)
+			return Grid{}, fmt.Errorf("%w %s: parameter %s given twice", ErrBadParam, quote(s), p.Name)
 		}
 		seen[p.Name] = true
 		g.Params = append(g.Params, p)

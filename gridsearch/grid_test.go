@@ -169,3 +169,48 @@ func TestField(t *testing.T) {
 		}
 	}
 }
+
+// A JSON Lines points file's objects may give their keys in any order (an
+// object has none): the values go to the first line's columns. Another set
+// of keys is refused with its line.
+func TestReadPointsKeyOrder(t *testing.T) {
+	g, err := ReadPoints(strings.NewReader(`{"p": 1, "q": "a"}` + "\n" + `{"q": "b", "p": 2}` + "\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := g.Names(); !reflect.DeepEqual(got, []string{"p", "q"}) {
+		t.Errorf("names %q, want p, q", got)
+	}
+	for i, want := range []string{`{"p":1,"q":"a"}`, `{"p":2,"q":"b"}`} {
+		if b, _ := g.Point(i).Params().MarshalJSON(); string(b) != want {
+			t.Errorf("point %d: %s, want %s", i, b, want)
+		}
+	}
+	for _, tc := range []struct{ text, want string }{
+		{`{"p": 1, "q": 2}` + "\n" + `{"q": 3}` + "\n", "line 2: keys q, want those of the first line: p,q"},
+		{`{"p": 1, "q": 2}` + "\n" + `{"q": 3, "r": 4}` + "\n", "line 2: keys q,r, want those of the first line: p,q"},
+		{`{"p": 1, "q": 2}` + "\n" + `{"q": 3, "q": 4}` + "\n", "line 2: keys q,q, want those of the first line: p,q"},
+		{`{"p": 1, "q": 2}` + "\n" + `{"q": 3, "p": 4, "r": 5}` + "\n", "line 2: keys q,p,r"},
+	} {
+		_, err := ReadPoints(strings.NewReader(tc.text))
+		if !errors.Is(err, ErrBadPoints) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: %v, want ErrBadPoints and %q", tc.text, err, tc.want)
+		}
+	}
+}
+
+// An error quotes at most maxQuoted bytes of a spec, however long: a
+// hostile spec costs a message of bounded size.
+func TestParseParamErrorCut(t *testing.T) {
+	for _, s := range []string{
+		"A=" + strings.Repeat("\xd4", 10000) + "::",
+		strings.Repeat("\xd4", 10000) + "=1",
+		"A=" + strings.Repeat("9", 10000) + "..1",
+		"A=" + strings.Repeat("1:", 10000),
+	} {
+		_, err := ParseParam(s)
+		if !errors.Is(err, ErrBadParam) || len(err.Error()) > 1200 || !strings.Contains(err.Error(), `..."`) && !strings.Contains(err.Error(), `"...`) {
+			t.Errorf("ParseParam(%.20q...): %d bytes of error: %.300v", s, len(err.Error()), err)
+		}
+	}
+}

@@ -26,12 +26,13 @@ var ErrBadPoints = errors.New("gridsearch: bad points file")
 
 // ReadPoints reads a grid's points from r, one a row, instead of a
 // product of parameters: JSON Lines of objects ({"p": 1, "q": "a"}, each
-// with the same keys, the first line's order) when the first character
+// with the same keys, in any order) when the first character
 // that is not a space is '{', CSV with a header row of parameter names
 // otherwise. Values are numbers or strings, not empty; no two rows may be
 // the same point. The grid's parameters have the values the rows use,
 // numbers sorted, other values in the order they first come; its Rows
-// keep the file's order, which is the points' order. Errors wrap
+// keep the file's order, which is the points' order; the parameters are
+// in the order of the first row's columns or keys. Errors wrap
 // ErrBadPoints and name the line.
 func ReadPoints(r io.Reader) (Grid, error) {
 	b, err := io.ReadAll(io.LimitReader(r, MaxPointsFile+1))
@@ -129,6 +130,7 @@ func csvPoints(b []byte) ([]string, []pointRow, error) {
 func jsonPoints(b []byte) ([]string, []pointRow, error) {
 	b = bytes.TrimPrefix(b, []byte("\ufeff"))
 	var names []string
+	var col map[string]int // the first line's keys: their columns
 	var rows []pointRow
 	n := 0
 	for line := range bytes.Lines(b) {
@@ -159,8 +161,28 @@ func jsonPoints(b []byte) ([]string, []pointRow, error) {
 				return nil, nil, err
 			}
 			names = keys
+			col = make(map[string]int, len(names))
+			for i, k := range names {
+				col[k] = i
+			}
 		} else if !slices.Equal(keys, names) {
-			return nil, nil, fmt.Errorf("%w: line %d: keys %s, want those of the first line in its order: %s", ErrBadPoints, n, strings.Join(keys, ","), strings.Join(names, ","))
+			// An object's keys have no order: put the values in the
+			// first line's columns, and refuse another set of keys
+			// (a key missing, another, or one twice).
+			inOrder := make([]string, len(names))
+			ok := len(keys) == len(names)
+			for i, k := range keys {
+				c, known := col[k]
+				if !ok || !known || inOrder[c] != "" {
+					ok = false
+					break
+				}
+				inOrder[c] = vals[i]
+			}
+			if !ok {
+				return nil, nil, fmt.Errorf("%w: line %d: keys %s, want those of the first line: %s", ErrBadPoints, n, strings.Join(keys, ","), strings.Join(names, ","))
+			}
+			vals = inOrder
 		}
 		rows = append(rows, pointRow{n, vals})
 	}

@@ -32,6 +32,7 @@ const (
 func FuzzReadPoints(f *testing.F) {
 	for _, s := range []string{
 		"p,q\n1,a\n2,b\n", `{"p": 1, "q": "a"}` + "\n" + `{"p": 2, "q": "b"}` + "\n",
+		`{"p": 1, "q": "a"}` + "\n" + `{"q": "b", "p": 2}` + "\n", `{"p": 1, "q": "a"}` + "\n" + `{"p": 2, "p": 3}` + "\n",
 		"p\n1\n1\n", "\ufeffp, q\n\"1,5\",x\n", `{"p": {"x": 1}}`, "p,q\n1\n",
 	} {
 		f.Add([]byte(s))

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/zmqflow/zmqflow/socket"
 )
@@ -94,11 +95,18 @@ const keygenUsage = "usage: zcat keygen FILE (writes FILE, the public certificat
 
 // keygen is "zcat keygen FILE": it makes a key pair, writes FILE (public)
 // and FILE_secret (both keys, mode 0600) as CZMQ's zcert_save does, and
-// prints the public key.
+// prints the public key. It never overwrites a certificate: peers that
+// hold the old key would be refused, and its secret lost.
 func keygen(args []string, stdout io.Writer, errOut *lockedWriter) int {
 	if len(args) != 1 || args[0] == "" || args[0][0] == '-' {
 		errOut.line(keygenUsage)
 		return exitUsage
+	}
+	for _, p := range []string{args[0], args[0] + "_secret"} {
+		if _, err := os.Lstat(p); err == nil {
+			errOut.line("keygen: " + p + " exists; not overwritten (peers holding that key would be locked out)")
+			return exitFail
+		}
 	}
 	kp, err := socket.NewCurveKeyPair()
 	if err == nil {

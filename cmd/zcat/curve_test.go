@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -32,6 +33,24 @@ func TestKeygen(t *testing.T) {
 	}
 	if fi, err := os.Stat(path + "_secret"); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("FILE_secret mode %v, %v", fi.Mode(), err)
+	}
+
+	// Again on the same FILE, or with only FILE_secret there: refused, and
+	// the certificates are left as they were.
+	before, _ := os.ReadFile(path + "_secret")
+	p = start(t, ctx, strings.NewReader(""), "keygen", path)
+	p.expectExit(exitFail)
+	if want := []string{"zcat: keygen: " + path + " exists; not overwritten (peers holding that key would be locked out)"}; !slices.Equal(p.stderr(), want) {
+		t.Errorf("keygen again: stderr %q, want %q", p.stderr(), want)
+	}
+	os.Remove(path)
+	p = start(t, ctx, strings.NewReader(""), "keygen", path)
+	p.expectExit(exitFail)
+	if after, _ := os.ReadFile(path + "_secret"); string(after) != string(before) {
+		t.Errorf("keygen again rewrote %s_secret", path)
+	}
+	if _, err := os.Stat(path); err == nil {
+		t.Errorf("keygen with %s_secret there wrote %s", path, path)
 	}
 
 	for _, args := range [][]string{{"keygen"}, {"keygen", "a", "b"}, {"keygen", "-x"}} {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/zmqflow/zmqflow/socket"
 )
@@ -21,7 +23,11 @@ func parseDelim(s string) ([]byte, error) {
 	if s == "" {
 		return nil, errors.New("bad -d: the delimiter is empty")
 	}
-	var d []byte
+	if strings.IndexByte(s, '\n') >= 0 { // before making d of it
+		return nil, fmt.Errorf("bad -d %s: the delimiter cannot contain a newline (a message is one line)", show(s))
+	}
+	// Escapes only shorten s: one allocation.
+	d := make([]byte, 0, len(s))
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c != '\\' {
@@ -63,15 +69,29 @@ func parseDelim(s string) ([]byte, error) {
 	return d, nil
 }
 
+// maxShown bounds what an error message shows of a flag value: quoting
+// makes up to 4 bytes of each byte, and a value may be any length.
+const maxShown = 64
+
 // show quotes a flag value for an error message: as typed if it is plain
-// text, Go-quoted if it has control characters (an error is one line).
+// text, Go-quoted if it has control characters (an error is one line); a
+// value over maxShown bytes is cut there, with its length said.
 func show(s string) string {
+	more := ""
+	if len(s) > maxShown {
+		n := maxShown
+		for n > maxShown-utf8.UTFMax && !utf8.RuneStart(s[n]) { // not inside a character
+			n--
+		}
+		more = fmt.Sprintf("... (%d bytes)", len(s))
+		s = s[:n]
+	}
 	for _, r := range s {
 		if r < ' ' || r == 0x7f {
-			return strconv.Quote(s)
+			return strconv.Quote(s) + more
 		}
 	}
-	return "'" + s + "'"
+	return "'" + s + "'" + more
 }
 
 // isPunct is ASCII punctuation, which \ makes literal.

@@ -63,9 +63,10 @@ func FuzzFrames(f *testing.F) {
 // delimiter, or nil for a bad value.
 func checkParseDelim(t *testing.T, s string) []byte {
 	d, err := parseDelim(s)
-	// The delimiter, and an error quoting s (strconv.Quote: 4 bytes a
-	// byte at most, in a buffer that grows by doubling).
-	fuzzcheck.CheckAlloc(t, "parseDelim", 16*uint64(len(s))+4096, func() { parseDelim(s) })
+	// The delimiter, in one allocation of len(s) (rounded up to a size
+	// class, or a page), or an error that shows at most maxShown bytes of
+	// s, whatever its length.
+	fuzzcheck.CheckAlloc(t, "parseDelim", 2*uint64(len(s))+4096, func() { parseDelim(s) })
 	if err != nil {
 		if msg := err.Error(); msg == "" || strings.Contains(msg, "\n") || !strings.HasPrefix(msg, "bad -d") {
 			t.Fatalf("parseDelim(%q): error %q", s, msg)

@@ -65,3 +65,19 @@ func TestSplitJoin(t *testing.T) {
 		t.Errorf("join appends: %q", got)
 	}
 }
+
+// An error shows at most maxShown bytes of a -d value, and never cuts a
+// character in two: the value may be any length.
+func TestShowCuts(t *testing.T) {
+	for _, tc := range []struct{ s, want string }{
+		{"a|b", "'a|b'"},
+		{"\t", `"\t"`},
+		{strings.Repeat("a", 100), "'" + strings.Repeat("a", 64) + "'... (100 bytes)"},
+		{strings.Repeat("a", 63) + "é" + strings.Repeat("a", 30), "'" + strings.Repeat("a", 63) + "'... (95 bytes)"},
+		{strings.Repeat("\x14", 4000) + "\n", `"` + strings.Repeat(`\x14`, 64) + `"... (4001 bytes)`},
+	} {
+		if got := show(tc.s); got != tc.want {
+			t.Errorf("show(%.20q...) = %q, want %q", tc.s, got, tc.want)
+		}
+	}
+}

@@ -3,10 +3,15 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/zmqflow/zmqflow/telemetry/collect"
 )
 
 func TestUsage(t *testing.T) {
@@ -41,6 +46,55 @@ func TestUsage(t *testing.T) {
 		if code != c.code || !strings.Contains(text, c.out) {
 			t.Errorf("zprof %v: exit %d, %q; want exit %d and %q", c.args, code, text, c.code, c.out)
 		}
+	}
+}
+
+// An -http address already taken is a failure (exit 1, as a failed bind),
+// not a bad command line, and a collector that could not start leaves no
+// database or profile behind.
+func TestCollectHTTPTaken(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	dir := t.TempDir()
+	db, prof := filepath.Join(dir, "p.db"), filepath.Join(dir, "cpu.prof")
+	var stdout, stderr strings.Builder
+	code := run(context.Background(), []string{"collect", "-bind", "tcp://127.0.0.1:0", "-db", db,
+		"-http", ln.Addr().String(), "-cpuprofile", prof}, &stdout, &stderr)
+	want := "zprof: -http: listen tcp " + ln.Addr().String()
+	if code != exitFail || !strings.HasPrefix(stderr.String(), want) || strings.Contains(stderr.String(), "usage") {
+		t.Errorf("exit %d, stderr %q; want exit %d and %q...", code, stderr.String(), exitFail, want)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) > 0 {
+		t.Errorf("left %v behind", entries)
+	}
+}
+
+// zprof report reads the database and leaves nothing beside it but the
+// report: no -wal or -shm.
+func TestReportLeavesNothing(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "p2.db")
+	st, err := collect.OpenStore(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr strings.Builder
+	if code := run(context.Background(), []string{"report", "-db", db, "-o", filepath.Join(dir, "r2.html")}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	var names []string
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if want := []string{"p2.db", "r2.html"}; !slices.Equal(names, want) {
+		t.Errorf("files %q, want %q", names, want)
 	}
 }
 

@@ -45,19 +45,22 @@ func collectCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := parse(fs, args, "bind", "db"); err != nil {
 		return err
 	}
-	if *profile != "" {
-		stop, err := startProfile(*profile)
-		if err != nil {
-			return err
-		}
-		defer stop()
-	}
 	// The heap is small and mostly garbage of decoded batches: collecting
 	// it less often costs a few MB and saves a good part of the CPU.
 	debug.SetGCPercent(400)
 	z, err := openCollector(*dbPath, *bind, *pubEP, *httpAddr)
 	if err != nil {
 		return err
+	}
+	if *profile != "" {
+		// After the binds, as the database: a collector that cannot start
+		// writes no file.
+		stop, err := startProfile(*profile)
+		if err != nil {
+			z.close()
+			return err
+		}
+		defer stop()
 	}
 	fmt.Fprintf(stdout, "zprof: collecting on %s", z.eps[0])
 	if z.pub != nil {
@@ -76,8 +79,8 @@ func collectCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	return err
 }
 
-// openCollector binds the sockets, opens the store and starts serving
-// HTTP.
+// openCollector binds the sockets, listens for HTTP, and then opens the
+// store and starts serving HTTP.
 func openCollector(dbPath, bind, pubEP, httpAddr string) (*collector, error) {
 	z := &collector{}
 	if err := z.open(dbPath, bind, pubEP, httpAddr); err != nil {
@@ -97,14 +100,22 @@ func (z *collector) open(dbPath, bind, pubEP, httpAddr string) error {
 			return err
 		}
 	}
+	if httpAddr != "" {
+		// A malformed address is a bad command line; one that cannot be
+		// listened on (taken, not ours) is a failure, as a bind's.
+		if _, _, err := net.SplitHostPort(httpAddr); err != nil {
+			return fmt.Errorf("%w: collect: -http: %v", errUsage, err)
+		}
+		if z.ln, err = net.Listen("tcp", httpAddr); err != nil {
+			return fmt.Errorf("-http: %w", err)
+		}
+	}
+	// Last, so that a bind or listen that fails leaves no database behind.
 	if z.store, err = collect.OpenStore(dbPath); err != nil {
 		return err
 	}
 	z.c = collect.NewCollector(z.store)
-	if httpAddr != "" {
-		if z.ln, err = net.Listen("tcp", httpAddr); err != nil {
-			return fmt.Errorf("%w: -http: %v", errUsage, err)
-		}
+	if z.ln != nil {
 		z.srv = &http.Server{Handler: z.c.Handler(), ReadHeaderTimeout: 10 * time.Second}
 		go func() { // ends with close's Shutdown
 			if err := z.srv.Serve(z.ln); !errors.Is(err, http.ErrServerClosed) {
@@ -184,6 +195,8 @@ func (z *collector) close() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		z.srv.Shutdown(ctx)
 		cancel()
+	} else if z.ln != nil { // listening, but the store failed to open
+		z.ln.Close()
 	}
 	for _, s := range []*socket.Socket{z.pull, z.pub} {
 		if s != nil {

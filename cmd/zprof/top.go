@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/zmqflow/zmqflow/socket"
 	"github.com/zmqflow/zmqflow/telemetry"
@@ -175,16 +176,41 @@ func (t *top) render(out io.Writer) {
 	}
 	rows, keys := t.rows()
 	fmt.Fprintf(&b, "zprof top  %s  %d processes  %s\n\n", t.ep, len(t.agg.Processes()), time.Now().Format("15:04:05"))
-	fmt.Fprintf(&b, "%-28s %-16s %9s %9s %11s %9s %9s %6s %6s\n", "PROCESS", "ACTOR", "IN/s", "OUT/s", "IN TOTAL", "P50 ms", "P99 ms", "DEPTH", "ERRORS")
+	// The name columns are as wide as their longest name, up to a bound:
+	// names often differ only at the end (worker-1, worker-2), so a longer
+	// one loses its middle, not its end.
+	pw, aw := len("PROCESS"), len("ACTOR")
+	for _, r := range rows {
+		pw = max(pw, min(utf8.RuneCountInString(r.proc), maxProcWidth))
+		aw = max(aw, min(utf8.RuneCountInString(r.actor), maxActorWidth))
+	}
+	fmt.Fprintf(&b, "%-*s %-*s %9s %9s %11s %9s %9s %6s %6s\n", pw, "PROCESS", aw, "ACTOR", "IN/s", "OUT/s", "IN TOTAL", "P50 ms", "P99 ms", "DEPTH", "ERRORS")
 	for _, k := range keys {
 		r := rows[k]
-		fmt.Fprintf(&b, "%-28.28s %-16.16s %9s %9s %11.0f %9s %9s %6.0f %6.0f\n",
-			r.proc, r.actor, num(r.in), num(r.out), r.total, num(r.p50), num(r.p99), r.depth, r.errs)
+		fmt.Fprintf(&b, "%-*s %-*s %9s %9s %11.0f %9s %9s %6.0f %6.0f\n",
+			pw, elide(r.proc, pw), aw, elide(r.actor, aw), num(r.in), num(r.out), r.total, num(r.p50), num(r.p99), r.depth, r.errs)
 	}
 	if !t.tty {
 		b.WriteString("\n")
 	}
 	io.WriteString(out, b.String())
+}
+
+// The widest the name columns of zprof top get.
+const (
+	maxProcWidth  = 40
+	maxActorWidth = 40
+)
+
+// elide is s in at most w runes: with its middle replaced by "…" if it is
+// longer.
+func elide(s string, w int) string {
+	r := []rune(s)
+	if len(r) <= w {
+		return s
+	}
+	head := (w - 1) / 2
+	return string(r[:head]) + "…" + string(r[len(r)-(w-1-head):])
 }
 
 // num is a figure, or "-" when it is not known.

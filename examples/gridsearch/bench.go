@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -32,6 +33,14 @@ func benchCmd(ctx context.Context, args []string) error {
 	sleepSlots := fs.Int("sleep-slots", 50, "slots of each worker process of the sleep measurement")
 	sleepSecs := fs.Float64("sleep-secs", 0.05, "each point's sleep in the sleep measurement")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(os.Stdout)
+			fmt.Println("usage: gridsearch bench [-quick] [-only T1,T2,T0,true,sleep] [flags]\n" +
+				"  the dispatch benchmark: T1 and T2 (G/T), T0 (no-op points/s), true (/bin/true against xargs and\n" +
+				"  GNU parallel), sleep (sleep points on worker processes over tcp); run it on an idle machine.")
+			fs.PrintDefaults()
+			return errHelp
+		}
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	if *runs < 1 {

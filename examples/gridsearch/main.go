@@ -118,7 +118,7 @@ const usage = `gridsearch: run a command for every point of a parameter grid on 
   gridsearch worker -connect tcp://HOST:PORT [-slots N] [-idle D] [-lost D] [-key FILE]
                                       run points for a master started with -bind
   gridsearch keygen -o NAME           a cluster key: NAME_secret for run's and worker's -key
-  gridsearch bench [-quick] [-only T1,T2,T0,true]
+  gridsearch bench [-quick] [-only T1,T2,T0,true,sleep]
                                       the dispatch benchmark: task sets T0-T2 (G/T, points/s)
 
 Parameters (-param name=SPEC, repeated; the product of all is the grid):

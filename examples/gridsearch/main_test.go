@@ -394,6 +394,68 @@ func TestBadInputs(t *testing.T) {
 	}
 }
 
+// Each command's -h prints its usage and flags on stdout and exits 0; the
+// demo's names no command, which it refuses.
+func TestHelp(t *testing.T) {
+	ctx := testContext(t)
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		args []string
+		want []string // in stdout
+		not  string   // nor this
+	}{
+		{[]string{"-h"}, []string{"gridsearch run", "-only T1,T2,T0,true,sleep"}, ""},
+		{[]string{"run", "-h"}, []string{"usage: gridsearch run [flags] -- COMMAND ARGS...", "-param"}, ""},
+		{[]string{"demo", "-h"}, []string{"usage: gridsearch [demo] [flags]", "-workers"}, "COMMAND"},
+		{[]string{"worker", "-h"}, []string{"usage: gridsearch worker", "-slots"}, ""},
+		{[]string{"bench", "-h"}, []string{"usage: gridsearch bench", "-only", "-sleep-points", "-true-points"}, ""},
+	} {
+		p := start(t, ctx, dir, tc.args...)
+		code := p.wait()
+		out := p.stdout.String()
+		if code != 0 || len(p.stderr) != 0 {
+			t.Errorf("%q: exit %d, stderr %q; want 0 and nothing", tc.args, code, p.stderr)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("%q: stdout lacks %q:\n%s", tc.args, w, out)
+			}
+		}
+		if tc.not != "" && strings.Contains(out, tc.not) {
+			t.Errorf("%q: stdout has %q:\n%s", tc.args, tc.not, out)
+		}
+	}
+}
+
+// The demo refuses parameters its function cannot take, before any point
+// runs: each point failed with "json: unsupported value: NaN".
+func TestDemoBadParams(t *testing.T) {
+	ctx := testContext(t)
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"-param", "x=0,1"}, "-param x: the demo's think(p, q) has parameters p and q only"},
+		{[]string{"demo", "-param", "p=a,b"}, "-param p=a,b: the demo's think(p, q) takes finite numbers"},
+		{[]string{"-param", "q=1e400"}, "-param q=1e400"},
+	} {
+		p := start(t, ctx, dir, append(tc.args, "-workers", "1", "-progress", "none")...)
+		code := p.wait()
+		if code != 2 || len(p.stderr) != 1 || !strings.HasPrefix(p.stderr[0], "gridsearch: "+tc.msg) {
+			t.Errorf("%q: exit %d, stderr %q; want 2 and one line %q", tc.args, code, p.stderr, tc.msg)
+		}
+	}
+	if got := files(t, dir); len(got) > 0 {
+		t.Errorf("refused demos left %q", got)
+	}
+	// One of p and q given: the other keeps its default.
+	p := start(t, ctx, dir, "-param", "p=0,1", "-workers", "1", "-progress", "none", "-out", "d.jsonl", "-plot", "none")
+	if code := p.wait(); code != 0 || !strings.Contains(p.stdout.String(), "32 done, 0 failed of 32 points") {
+		t.Errorf("demo -param p=0,1: exit %d, stdout %q, stderr %q", code, p.stdout.String(), p.stderr)
+	}
+}
+
 func TestDemo(t *testing.T) {
 	ctx := testContext(t)
 	dir := t.TempDir()

@@ -214,7 +214,7 @@ func TestPointsFile(t *testing.T) {
 func TestPointsFileErrors(t *testing.T) {
 	dir := t.TempDir()
 	for _, tc := range []struct{ name, text, want string }{
-		{"keys.jsonl", `{"p": 1}` + "\n" + `{"q": 2}` + "\n", "line 2: keys q, want those of the first line in its order: p"},
+		{"keys.jsonl", `{"p": 1}` + "\n" + `{"q": 2}` + "\n", "line 2: keys q, want those of the first line: p"},
 		{"dup.csv", "p,q\n1,2\n3,4\n1,2\n", "line 4: the same point as line 2"},
 		{"short.csv", "p,q\n1,2\n3\n", "line 3"},
 		{"name.csv", "p,2x\n1,2\n", `line 1: parameter name "2x"`},
@@ -257,5 +257,20 @@ func TestResultsDir(t *testing.T) {
 		if string(out) != "{\"v\": "+strconv.Itoa(i)+"}\n" || string(errb) != "err "+strconv.Itoa(i)+"\n" || err != nil || rec.Point != i || rec.Start == "" {
 			t.Errorf("point %d: stdout %q, stderr %q, record %+v (%v)", i, out, errb, rec, err)
 		}
+	}
+}
+
+// -dry-run warns of a parameter the command never uses, as a run does: a
+// dry run is where that mistake should show.
+func TestDryRunWarnsUnused(t *testing.T) {
+	dir := t.TempDir()
+	p := start(t, testContext(t), dir, "run", "-dry-run", "-param", "p=1,2", "-param", "q=3,4", "--", "echo", "{p}")
+	code := p.wait()
+	want := "gridsearch: warning: parameter q is in no {q} of the command: its 2 values run the same command"
+	if code != 0 || len(p.stderr) != 1 || p.stderr[0] != want {
+		t.Errorf("exit %d, stderr %q; want 0 and %q", code, p.stderr, want)
+	}
+	if got := p.stdout.String(); got != "echo 1\necho 1\necho 2\necho 2\n" {
+		t.Errorf("stdout %q", got)
 	}
 }

@@ -72,9 +72,13 @@ func (o *options) parse(name string, args []string) (*flag.FlagSet, error) {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(os.Stdout)
-			fmt.Printf("usage: gridsearch %s [flags] -- COMMAND ARGS...\n"+
-				"  {name} in them is replaced by the value, {#} by the point's index, {%%} by the slot's number (both from 0);\n"+
-				"  {{ and }} are a literal { and }. Failed points are shown on stderr (the first %d whole).\n", name, showFailures)
+			if name == "demo" { // the demo runs its own function, never a command
+				fmt.Print(demoUsage)
+			} else {
+				fmt.Printf("usage: gridsearch %s [flags] -- COMMAND ARGS...\n"+
+					"  {name} in them is replaced by the value, {#} by the point's index, {%%} by the slot's number (both from 0);\n"+
+					"  {{ and }} are a literal { and }. Failed points are shown on stderr (the first %d whole).\n", name, showFailures)
+			}
 			fs.PrintDefaults()
 			return nil, errHelp
 		}
@@ -140,14 +144,6 @@ func runCmd(ctx context.Context, args []string) error {
 	if err := grid.CheckCommand(command); err != nil {
 		return fmt.Errorf("%w: %s", errUsage, strings.TrimPrefix(err.Error(), "gridsearch: "))
 	}
-	if o.more.dryRun {
-		return dryRun(os.Stdout, grid, command)
-	}
-	if o.workers > 0 {
-		if err := checkExecutable(command[0]); err != nil {
-			return fmt.Errorf("%w: %v", errUsage, err)
-		}
-	}
 	var warnings []string
 	for _, name := range grid.Unused(command) {
 		w := fmt.Sprintf("gridsearch: warning: parameter %s is in no {%s} of the command", name, name)
@@ -155,6 +151,18 @@ func runCmd(ctx context.Context, args []string) error {
 			w += fmt.Sprintf(": its %d values run the same command", n)
 		}
 		warnings = append(warnings, w)
+	}
+	if o.more.dryRun {
+		// A dry run is where an unused parameter is best caught.
+		for _, w := range warnings {
+			fmt.Fprintln(os.Stderr, w)
+		}
+		return dryRun(os.Stdout, grid, command)
+	}
+	if o.workers > 0 {
+		if err := checkExecutable(command[0]); err != nil {
+			return fmt.Errorf("%w: %v", errUsage, err)
+		}
 	}
 	return execute(ctx, &o, gridsearch.Config{Grid: grid, Command: command}, command, warnings...)
 }

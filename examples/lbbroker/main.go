@@ -36,6 +36,10 @@ var (
 
 func main() {
 	flag.Parse()
+	if *nClients < 0 || *nWorkers < 0 {
+		fmt.Fprintln(os.Stderr, "lbbroker: -clients and -workers must be at least 0")
+		os.Exit(2)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx); err != nil {

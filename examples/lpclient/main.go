@@ -33,6 +33,10 @@ var (
 
 func main() {
 	flag.Parse()
+	if *tries < 1 || *n < 0 || *timeout <= 0 {
+		fmt.Fprintln(os.Stderr, "lpclient: -tries must be at least 1, -n at least 0 and -timeout more than 0")
+		os.Exit(2)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx); err != nil {
@@ -42,9 +46,6 @@ func main() {
 }
 
 func run(ctx context.Context) error {
-	if *tries < 1 {
-		return errors.New("-tries must be at least 1")
-	}
 	req, err := patterns.Req(patterns.String{}, patterns.String{},
 		patterns.Connect(*connect), patterns.LazyPirate(*timeout, *tries-1))
 	if err != nil {

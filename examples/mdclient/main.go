@@ -29,6 +29,10 @@ var (
 
 func main() {
 	flag.Parse()
+	if *n < 1 {
+		fmt.Fprintln(os.Stderr, "mdclient: -n must be at least 1")
+		os.Exit(2)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx); err != nil {

@@ -31,6 +31,10 @@ var (
 
 func main() {
 	flag.Parse()
+	if *maxTasks < 0 || *maxUpdate < 0 {
+		fmt.Fprintln(os.Stderr, "mspoller: -tasks and -updates must be at least 0")
+		os.Exit(2)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx); err != nil {

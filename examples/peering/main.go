@@ -13,7 +13,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -41,10 +40,19 @@ var (
 
 func main() {
 	flag.Parse()
+	switch {
+	case *name == "":
+		fmt.Fprintln(os.Stderr, "peering: -name is required")
+		os.Exit(2)
+	case *nClients < 0 || *nWorkers < 0 || *tasks < 1 || *work < 0:
+		fmt.Fprintln(os.Stderr, "peering: -clients and -workers must be at least 0, -tasks at least 1 and -work at least 0")
+		os.Exit(2)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "peering:", err)
+		// The package's errors start with its name, which is ours.
+		fmt.Fprintln(os.Stderr, "peering:", strings.TrimPrefix(err.Error(), "peering: "))
 		os.Exit(1)
 	}
 }
@@ -56,9 +64,6 @@ func ep(broker, socket string) string {
 }
 
 func run(ctx context.Context) error {
-	if *name == "" {
-		return errors.New("-name is required")
-	}
 	b, err := peering.NewBroker(*name, ep(*name, "localfe"), ep(*name, "localbe"), ep(*name, "cloud"), ep(*name, "state"))
 	if err != nil {
 		return err

@@ -31,6 +31,10 @@ var (
 
 func main() {
 	flag.Parse()
+	if *interval <= 0 || *liveness < 1 {
+		fmt.Fprintln(os.Stderr, "ppqueue: -heartbeat must be more than 0 and -liveness at least 1")
+		os.Exit(2)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx); err != nil {

@@ -34,6 +34,10 @@ var (
 
 func main() {
 	flag.Parse()
+	if *interval <= 0 || *liveness < 1 || *work < 0 {
+		fmt.Fprintln(os.Stderr, "ppworker: -heartbeat must be more than 0, -liveness at least 1 and -work at least 0")
+		os.Exit(2)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	cycles := 0

@@ -23,6 +23,10 @@ var (
 
 func main() {
 	flag.Parse()
+	if *n < 1 {
+		fmt.Fprintln(os.Stderr, "rrclient: -n must be at least 1")
+		os.Exit(2)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx); err != nil {

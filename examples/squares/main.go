@@ -23,6 +23,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"os/signal"
 	"syscall"
@@ -46,6 +47,12 @@ var (
 
 func main() {
 	flag.Parse()
+	// -workers and -id travel as int32s.
+	if *n < 1 || *workers < 0 || *role == "all" && *workers < 1 || *workers > math.MaxInt32 ||
+		*id < 0 || *id > math.MaxInt32 || *resend <= 0 || *work < 0 {
+		fmt.Fprintln(os.Stderr, "squares: -n must be at least 1, -workers at least 1 (0 with -role manager) and at most 2^31-1, -id from 0 to 2^31-1, -resend more than 0 and -work at least 0")
+		os.Exit(2)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var err error

@@ -19,9 +19,6 @@ import (
 // runManager runs the ventilator and the results manager, and, with -role
 // all, the workers: goroutines over inproc, supervised processes otherwise.
 func runManager(ctx context.Context) error {
-	if *n < 1 || *workers < 0 || *role == "all" && *workers < 1 {
-		return fmt.Errorf("want -n >= 1 and at least one worker")
-	}
 	eps, cleanup, err := defaultEndpoints(*transport, endpoints{*tasksEP, *resultsEP, *controlEP})
 	if err != nil {
 		return err

@@ -1,11 +1,13 @@
 package collect
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"math"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -258,5 +260,52 @@ func TestWindowForget(t *testing.T) {
 	}
 	if _, ok := w.lines["t\x00old line"]; ok || len(w.lines) != 1 {
 		t.Errorf("lines after Forget: %v", w.lines)
+	}
+}
+
+// A database read for a report is left as it was found: no -wal or -shm
+// beside it once closed, and no statement can write to it.
+func TestReadStoreLeavesNothing(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "z.db")
+	st, err := OpenStore(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	feed(t, NewCollector(st), sampleBatch(start.Add(time.Second), 100, []float64{0.001}))
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	db, err := ReadStore(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadView(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`DELETE FROM samples`); err == nil {
+		t.Error("a report's connection deleted rows")
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Errorf("left %v", ents)
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(after, before) {
+		t.Error("the database changed")
+	}
+	// One that is not there is not created.
+	if db, err := ReadStore(ctx, filepath.Join(dir, "none.db")); err == nil {
+		db.Close()
+		t.Error("ReadStore opened a database that is not there")
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Errorf("left %v", ents)
 	}
 }

@@ -321,8 +321,13 @@ func appendPoint(args []any, id int64, s *Sample) []any {
 }
 
 // ReadStore opens a database written by a Store, read-only, for reports.
+// Closing it leaves nothing beside the database, unless a Store still has it
+// open. A WAL database opened with mode=ro gets a -wal and a -shm file that
+// a read-only connection cannot remove; so it is opened read-write but never
+// created (mode=rw), with every statement refused (query_only), and its last
+// connection's close checkpoints and removes them, as a Store's Close does.
 func ReadStore(ctx context.Context, path string) (*sql.DB, error) {
-	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(5000)")
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=rw&_pragma=query_only(1)&_pragma=busy_timeout(5000)")
 	if err == nil {
 		err = db.PingContext(ctx)
 	}

@@ -77,17 +77,21 @@ func Open(t socket.Type, ep string, opts []socket.Option) (*socket.Socket, strin
 	if err != nil {
 		return nil, "", err
 	}
+	// ep stays what was asked for until it worked: the error names it
+	// (Bind returns "" on error).
+	var done string
 	if rest, ok := strings.CutPrefix(ep, ">"); ok {
-		err = s.Connect(rest)
 		ep = rest
+		err, done = s.Connect(ep), ep
 	} else {
-		ep, err = s.Bind(strings.TrimPrefix(ep, "@"))
+		ep = strings.TrimPrefix(ep, "@")
+		done, err = s.Bind(ep)
 	}
 	if err != nil {
 		s.Close()
 		return nil, "", fmt.Errorf("%v %s: %w", t, ep, err)
 	}
-	return s, ep, nil
+	return s, done, nil
 }
 
 // Call runs a worker's handler h on in, and returns a panic in it as an
