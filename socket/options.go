@@ -64,7 +64,7 @@ type options struct {
 	hbTimeout           time.Duration
 	hbTTL               time.Duration
 	onDiscard           func(Msg) // WithDiscarded's
-	libzmqOptions       // options_libzmq.go
+	libzmqOptions                 // options_libzmq.go
 }
 
 func defaultOptions() options {
