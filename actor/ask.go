@@ -114,8 +114,10 @@ func (a *abandoned) Unwrap() error { return a.reason }
 //
 // An error the actor passes to Reply is returned as it is.
 //
-// Ask never asks an actor from inside its own Receive: that would wait for a
-// reply only the waiting goroutine could make.
+// An actor must not Ask itself from inside its own Receive: the request
+// waits in the mailbox for the goroutine that is waiting for its reply, so
+// the Ask ends only with ctx (never, without a deadline). Ask does not
+// detect it.
 func Ask[Q, R any](ctx context.Context, ref Ref[Request[Q, R]], q Q) (R, error) {
 	// AskWith's body without its wrap: a call through a generic func
 	// value is a measurable part of an in-process round trip.

@@ -68,14 +68,16 @@ type Inlet[M any] struct {
 // Put puts m in the mailbox, as Ref.Tell does, blocking while a Bounded
 // mailbox is full until there is room or the feed is stopped. When the actor
 // will not take m (it is stopping or gone, or the feed was stopped while Put
-// waited), m is a dead letter and Put returns the error: the feed should
-// return. A dropping mailbox drops as it does for Tell, with a dead letter.
+// waited), m is a dead letter and Put returns an error wrapping ErrStopped:
+// the feed should return. A dropping mailbox drops as it does for Tell, with
+// a dead letter.
 func (in Inlet[M]) Put(m M) error {
 	err := in.c.tell(in.ctx, m, true)
 	if err != nil && !errors.Is(err, ErrStopped) {
 		// Stopped while waiting for room: the message was not delivered
-		// and nobody else holds it.
+		// and nobody else holds it. The error says so as PutAll's does.
 		in.c.deadLetter(m, ErrStopped)
+		return fmt.Errorf("%w (actor %q): %w", ErrStopped, in.c.name, err)
 	}
 	return err
 }

@@ -396,3 +396,51 @@ func TestRefusedOptionsReleaseFeeds(t *testing.T) {
 		t.Errorf("the failed Supervise closed its other child's feed %d times, want 1", n)
 	}
 }
+
+// putFeed puts until a Put fails, and hands over that error.
+type putFeed struct{ err chan error }
+
+func (f *putFeed) Run(_ context.Context, in actor.Inlet[int]) error {
+	for i := 0; ; i++ {
+		if err := in.Put(i); err != nil {
+			f.err <- err
+			return nil
+		}
+	}
+}
+
+func (f *putFeed) Close() error { return nil }
+
+// A Put waiting for room when the actor stops returns an error wrapping
+// ErrStopped, as PutAll does.
+func TestPutStoppedWhileWaiting(t *testing.T) {
+	ctx := context.Background()
+	gate, holding := make(chan struct{}), make(chan struct{}, 1)
+	f := &putFeed{err: make(chan error, 1)}
+	a, err := actor.Spawn(ctx, actor.BehaviorFunc[int](func(context.Context, int) error {
+		select {
+		case holding <- struct{}{}:
+		default:
+		}
+		<-gate
+		return nil
+	}), actor.WithFeed[int](f), actor.WithMailbox(actor.Bounded(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-holding // the actor holds one message, the feed waits to put more
+	stopped := make(chan error, 1)
+	go func() { stopped <- a.Stop(ctx) }()
+	select {
+	case err = <-f.err:
+	case <-time.After(20 * time.Second):
+		t.Fatal("Put did not return when the actor stopped")
+	}
+	if !errors.Is(err, actor.ErrStopped) {
+		t.Errorf("Put stopped while waiting for room: %v, want an error wrapping ErrStopped", err)
+	}
+	close(gate)
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+}

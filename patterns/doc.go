@@ -61,11 +61,13 @@
 // as libzmq's does) and returns actor.ErrMailboxFull when ctx ends first;
 // PUB never blocks and reports each subscriber that missed a message as a
 // dead letter (ErrMissed), and a message the socket discards unsent (its
-// peer left, or it closed with it queued) is a dead letter too. actor.Ask on a Dealer's Ref is request-reply over
-// DEALER/ROUTER with correlation ids: many asks in flight, replies out of
-// order, the deadline from ctx, a late reply dropped and counted. On a
-// Req's Ref, Ask's request goes out after Tell returned: one no peer took
-// before ctx ended ends in actor.ErrAskTimeout too (see the errors' doc).
+// peer left, or it closed with it queued) is a dead letter too. actor.Ask
+// on a Dealer's Ref is request-reply over DEALER/ROUTER with correlation
+// ids: many asks in flight, replies out of order, the deadline from ctx, a
+// late reply dropped and counted. An Ask whose request no peer took before
+// ctx ended returns an error wrapping actor.ErrMailboxFull ("request not
+// delivered"), on a Req's Ref as on a Dealer's; one sent and not answered,
+// actor.ErrAskTimeout.
 //
 // # Codecs
 //

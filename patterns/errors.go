@@ -5,14 +5,9 @@ import "errors"
 // Errors returned by the package, wrapped with detail; match them with
 // errors.Is. Failures of the socket underneath wrap package socket's errors,
 // and those of the actor package (ErrStopped, ErrMailboxFull, ErrNoReply,
-// ErrAskTimeout) are returned as that package documents them, but for one
-// case: a Req reference sends from a goroutine of its own, after Tell has
-// returned, so an Ask of it whose request no REP peer took before ctx ended
-// (a Req that binds, or connects with socket.WithImmediate, with no peer
-// yet) ends in actor.ErrAskTimeout, whose text says "request delivered",
-// as one sent and not answered does. (A Dealer's Ask in that case returns
-// actor.ErrMailboxFull, "request not delivered".) A panic in a codec or a
-// behaviour is an *actor.PanicError, the one panic type of zmqflow.
+// ErrAskTimeout) are returned as that package documents them. A panic in a
+// codec or a behaviour is an *actor.PanicError, the one panic type of
+// zmqflow.
 var (
 	// ErrDecode is a message from a peer that the codec could not turn into
 	// a value. A mailbox reports it as a dead letter (with the frames) and

@@ -144,14 +144,18 @@ func (r *requester[Q, R]) Tell(ctx context.Context, req actor.Request[Q, R]) err
 			return err
 		}
 	}
+	// The exchange runs in a goroutine of its own, but Tell returns once
+	// the request is sent, as a Dealer's does: a request no peer took
+	// before ctx ended was not delivered, and Ask says so.
+	sent := make(chan error, 1)
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
 		defer func() { <-r.turn }()
-		v, err := r.roundTrip(ctx, q)
+		v, err := r.roundTrip(ctx, q, sent)
 		req.Reply(v, err)
 	}()
-	return nil
+	return <-sent
 }
 
 // awaitTurn waits for the request in flight to end, within ctx.
@@ -171,8 +175,14 @@ func (r *requester[Q, R]) TryTell(req actor.Request[Q, R]) error {
 	return r.Tell(endedCtx, req)
 }
 
-func (r *requester[Q, R]) roundTrip(callCtx context.Context, q [][]byte) (R, error) {
+func (r *requester[Q, R]) roundTrip(callCtx context.Context, q [][]byte, told chan<- error) (v R, err error) {
 	var zero R
+	// told hears once: nil when a request went out, or why none did.
+	defer func() {
+		if told != nil {
+			told <- err
+		}
+	}()
 	ctx, cancel := context.WithCancel(callCtx)
 	defer cancel()
 	defer context.AfterFunc(r.life, cancel)()
@@ -181,7 +191,11 @@ func (r *requester[Q, R]) roundTrip(callCtx context.Context, q [][]byte) (R, err
 		attempts += r.cfg.retries
 	}
 	for range attempts {
-		m, err := r.attempt(ctx, q)
+		m, sent, err := r.attempt(ctx, q)
+		if sent && told != nil {
+			told <- nil
+			told = nil
+		}
 		if err == nil {
 			r.sent.Add(1)
 			v, err := decode(r.rc, m)
@@ -198,6 +212,8 @@ func (r *requester[Q, R]) roundTrip(callCtx context.Context, q [][]byte) (R, err
 		switch {
 		case r.life.Err() != nil:
 			return zero, fmt.Errorf("%w (%s closed with the request in flight)", actor.ErrStopped, r.cfg.name)
+		case callCtx.Err() != nil && told != nil: // none went out: Tell returns this
+			return zero, fmt.Errorf("%w (%s): %w", actor.ErrMailboxFull, r.cfg.name, callCtx.Err())
 		case callCtx.Err() != nil:
 			return zero, fmt.Errorf("%w (%s): %w", actor.ErrAskTimeout, r.cfg.name, callCtx.Err())
 		case !r.cfg.pirate || !errors.Is(err, context.DeadlineExceeded):
@@ -207,7 +223,7 @@ func (r *requester[Q, R]) roundTrip(callCtx context.Context, q [][]byte) (R, err
 	return zero, fmt.Errorf("%w: %d attempts, %v each (%s)", ErrNoReply, attempts, r.cfg.timeout, r.cfg.name)
 }
 
-func (r *requester[Q, R]) attempt(ctx context.Context, q [][]byte) (socket.Msg, error) {
+func (r *requester[Q, R]) attempt(ctx context.Context, q [][]byte) (m socket.Msg, sent bool, err error) {
 	if r.cfg.pirate {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, r.cfg.timeout)
@@ -215,9 +231,10 @@ func (r *requester[Q, R]) attempt(ctx context.Context, q [][]byte) (socket.Msg, 
 	}
 	sock := r.socket()
 	if err := sock.Send(ctx, q); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return sock.Recv(ctx)
+	m, err = sock.Recv(ctx)
+	return m, true, err
 }
 
 // reopen replaces the socket with a fresh one on the same endpoints,
