@@ -131,7 +131,7 @@ func (a *Actor[M]) Stats() Stats { return a.ref.Stats() }
 // the goroutine ended. Safe to call more than once and together with Close.
 func (a *Actor[M]) Stop(ctx context.Context) error {
 	a.stopCtx.CompareAndSwap(nil, &ctx)
-	a.ref.c.quietFeed()
+	a.ref.c.quietFeed(ctx)
 	a.ref.c.q.drain()
 	select {
 	case <-a.done:

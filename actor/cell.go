@@ -36,6 +36,7 @@ type cell[M any] struct {
 	batchPolled []M
 	batchAt     int
 	receiving   bool
+	drainPolls  int // batches a Stop's drain took from the polled feed
 
 	deadLetters, restarts atomic.Uint64
 
@@ -302,10 +303,16 @@ func (c *cell[M]) loop(ctx context.Context, b Behavior[M]) (kind exitKind, err e
 			}
 			continue
 		}
+		// A feed quieted by Stop is polled again once the mailbox drains
+		// (see turn), not whenever its source has more.
+		var ready <-chan struct{}
+		if !fd.quieted() {
+			ready = fd.polledFeed.Ready()
+		}
 		select {
 		case h = <-c.q.wake:
 			c.q.woke()
-		case <-fd.polledFeed.Ready():
+		case <-ready:
 		}
 	}
 }
@@ -331,11 +338,14 @@ func (c *cell[M]) turn(ctx context.Context, b Behavior[M], h handoff[M]) (fd *fe
 				if c.q.halt.Load() {
 					return nil, exitHalted, true, nil
 				}
-				// Draining: what the polled feed holds is in the
-				// mailbox too, and the feed says when it has no more
-				// (see Feed); then the actor polls it no more.
+				// Draining for Stop: what the polled feed holds is in
+				// the mailbox too, until the feed has no more (see
+				// Feed) or the actor polled maxDrainPolls batches of
+				// it; then it polls it no more. (Drained because a
+				// feed failed, it fails without it.)
 				pf := c.pollable()
-				if pf != nil {
+				if pf != nil && pf.quieted() && c.drainPolls < maxDrainPolls {
+					c.drainPolls++
 					c.batchPolled = c.poll(pf, maxBatch)
 				}
 				if len(c.batchPolled) == 0 {

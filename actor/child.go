@@ -62,7 +62,7 @@ type childRunner interface {
 	prepare(parent *config) error
 	start(ctx, bound context.Context, g *errgroup.Group, first bool, report func(exitKind, error)) error
 	halt()
-	drain()
+	drain(ctx context.Context)        // ctx: Stop's, which bounds the wait for the feeds
 	closeMailbox(ctx context.Context) // ctx: Stop's, which bounds the feeds' release, or nil
 	abandon()                         // never prepared, and never will be: release its feeds
 	restarting(cause error) int
@@ -144,9 +144,9 @@ func (ch *Child[M]) halt() {
 	}
 }
 
-func (ch *Child[M]) drain() {
+func (ch *Child[M]) drain(ctx context.Context) {
 	c := ch.cell.Load()
-	c.quietFeed()
+	c.quietFeed(ctx)
 	c.q.drain()
 }
 

@@ -27,15 +27,17 @@ import (
 // on its peers). Run must return when ctx ends.
 //
 // When the actor stops, ctx is cancelled first: the feed takes no more. Stop
-// then waits for Run to return before the actor handles what its mailbox
-// holds; a feed the actor polls (PolledFeed) is polled until it has nothing
+// then waits for Run to return (within Stop's ctx) before it closes the
+// mailbox to new messages and the actor drains it; a feed the actor polls
+// (PolledFeed) is polled, once the mailbox is empty, until it has nothing
 // more. Only once the actor has ended for good (Stop, Close, or a failure) is
 // Close called, once: the feed releases what it holds (closes its socket), so
 // that answers the actor gave while it drained still go out through it. A
 // feed whose Close may wait (a socket lingering to send what it holds) may
-// implement ShutdownFeed, to have that wait bounded by Stop's ctx. Close, or
-// Shutdown, is called even when Run never was (the actor's first Start
-// failed, or Spawn or Supervise refused its options).
+// implement ShutdownFeed, to have that wait bounded by Stop's ctx. A feed is
+// released even when Run never was (the actor's first Start failed, or
+// Spawn or Supervise refused its options): with Close, or Abandon where it
+// is an Abandoner.
 //
 // A Run that returns an error before ctx ended means the feed can no longer
 // receive: the mailbox takes no more (the actor's other feeds run on until
@@ -54,6 +56,15 @@ type Feed[M any] interface {
 // called once.
 type ShutdownFeed interface {
 	Shutdown(ctx context.Context) error
+}
+
+// Abandoner is a Feed that must know when the actor it was given to never
+// ran it (its first Start failed, or Spawn or Supervise refused its
+// options): the actor calls Abandon instead of Close. A feed that refuses to
+// feed a second actor, as package patterns' mailboxes do, then goes on
+// feeding the first, where Close would have closed it under that one.
+type Abandoner interface {
+	Abandon() error
 }
 
 // Inlet is how a Feed puts messages in an actor's mailbox. It is a small
@@ -202,23 +213,32 @@ func (c *cell[M]) startFeeder(ctx context.Context, fd *feeder[M]) {
 // quietFeed waits for Run to return; the feed the actor polls has its ctx
 // cancelled too, and the actor polls it, draining, until it has nothing
 // more (see turn). Idempotent.
-func (c *cell[M]) quietFeed() {
-	for _, fd := range c.feeds {
-		c.quietFeeder(fd)
+//
+// The wait for Run ends with ctx (Stop's; nil: none): a Run that does not
+// return when its ctx ends must not hold Stop past its own. What it puts in
+// the mailbox after that is refused, as a dead letter.
+func (c *cell[M]) quietFeed(ctx context.Context) {
+	var done <-chan struct{}
+	if ctx != nil {
+		done = ctx.Done()
 	}
-}
-
-func (c *cell[M]) quietFeeder(fd *feeder[M]) {
-	fd.quiet.Do(func() {
-		fd.start.Do(func() {}) // a feed never started never will be
-		if fd.cancel == nil {
-			return
+	for _, fd := range c.feeds {
+		fd.quiet.Do(func() {
+			fd.start.Do(func() {}) // a feed never started never will be
+			if fd.cancel != nil {
+				fd.cancel()
+			}
+		})
+	}
+	for _, fd := range c.feeds {
+		if fd.cancel != nil && !fd.polling.Load() {
+			select {
+			case <-fd.done:
+			case <-done:
+				return
+			}
 		}
-		fd.cancel()
-		if !fd.polling.Load() {
-			<-fd.done
-		}
-	})
+	}
 }
 
 // stopFeed stops the feeds, waits for their goroutines and releases them
@@ -232,14 +252,18 @@ func (c *cell[M]) stopFeed(ctx context.Context) {
 func (c *cell[M]) stopFeeder(ctx context.Context, fd *feeder[M]) {
 	fd.stop.Do(func() {
 		fd.start.Do(func() {}) // a feed never started never will be
+		var err error
 		if fd.cancel != nil {
 			fd.cancel()
 			if fd.polling.CompareAndSwap(true, false) {
 				close(fd.done) // the actor polls it no more
 			}
 			<-fd.done
+			err = releaseFeed(ctx, fd.f)
+		} else {
+			err = abandonFeed(fd.f)
 		}
-		if err := releaseFeed(ctx, fd.f); err != nil {
+		if err != nil {
 			c.log.Warn("feed close failed", zap.Error(err))
 		}
 	})
@@ -258,9 +282,18 @@ func releaseFeed(ctx context.Context, f any) error {
 	return nil
 }
 
+// abandonFeed releases f, a feed given to an actor that never ran it (see
+// Abandoner), its panic an error.
+func abandonFeed(f any) error {
+	if a, ok := f.(Abandoner); ok {
+		return protect(a.Abandon)
+	}
+	return releaseFeed(nil, f)
+}
+
 // releaseFeedOptions releases the feeds among opts, given to a Spawn or a
 // NewChild whose options or preparation failed: they will never run, and
-// their maker handed them over (see Feed).
+// their maker handed them over (see Feed, Abandoner).
 func releaseFeedOptions(opts []Option) {
 	cfg := config{target: forActor}
 	for _, o := range opts {
@@ -269,7 +302,7 @@ func releaseFeedOptions(opts []Option) {
 		}
 	}
 	for _, f := range cfg.feeds {
-		_ = releaseFeed(nil, f)
+		_ = abandonFeed(f)
 	}
 }
 

@@ -444,3 +444,74 @@ func TestPutStoppedWhileWaiting(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// drainedFeed is a polled feed like a socket mailbox whose drain is used up:
+// once Stop cancelled its ctx its source is ready, but Poll gives nothing.
+type drainedFeed struct {
+	ctx   context.Context
+	polls atomic.Int64
+}
+
+func (f *drainedFeed) Run(ctx context.Context, _ actor.Inlet[int]) error { <-ctx.Done(); return nil }
+func (f *drainedFeed) Close() error                                      { return nil }
+func (f *drainedFeed) Attach(ctx context.Context, _ actor.Inlet[int]) (bool, error) {
+	f.ctx = ctx
+	return true, nil
+}
+
+func (f *drainedFeed) Ready() <-chan struct{} {
+	if f.ctx.Err() != nil {
+		return closedChan
+	}
+	return nil
+}
+
+func (f *drainedFeed) Poll(_ actor.Inlet[int], dst []int, _ int) ([]int, error) {
+	f.polls.Add(1)
+	return dst, nil
+}
+
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// slowStopFeed is a run feed that returns only when released after its ctx
+// ended.
+type slowStopFeed struct{ quieted, release chan struct{} }
+
+func (f *slowStopFeed) Run(ctx context.Context, _ actor.Inlet[int]) error {
+	<-ctx.Done()
+	close(f.quieted)
+	<-f.release
+	return nil
+}
+func (f *slowStopFeed) Close() error { return nil }
+
+// While Stop waits for a run feed, the actor does not turn on a polled feed
+// that Stop quieted (its source ready, nothing to poll): it waits for its
+// mailbox.
+func TestStopDoesNotSpinOnAQuietedFeed(t *testing.T) {
+	ctx := context.Background()
+	polled := &drainedFeed{}
+	slow := &slowStopFeed{quieted: make(chan struct{}), release: make(chan struct{})}
+	a, err := actor.Spawn(ctx, actor.BehaviorFunc[int](func(context.Context, int) error { return nil }),
+		actor.WithFeed[int](polled), actor.WithFeed[int](slow))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopped := make(chan error, 1)
+	go func() { stopped <- a.Stop(ctx) }()
+	<-slow.quieted
+	// A window in which a spinning actor polls thousands of times, and a
+	// waiting one not at all.
+	deadline := time.Now().Add(100 * time.Millisecond)
+	for time.Now().Before(deadline) && polled.polls.Load() < 1000 {
+		time.Sleep(time.Millisecond)
+	}
+	n := polled.polls.Load()
+	close(slow.release)
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+	if n >= 1000 {
+		t.Fatalf("the actor polled its quieted feed %d times while Stop waited", n)
+	}
+}

@@ -43,6 +43,23 @@ type PolledFeed[M any] interface {
 	Poll(in Inlet[M], dst []M, max int) ([]M, error)
 }
 
+// maxDrainPolls bounds how many batches a Stop's drain takes from the
+// polled feed: one whose source never runs dry (a socket its peers keep
+// filling, read by a feed that does not bound its drain as package
+// patterns' do) must not hold Stop for ever.
+const maxDrainPolls = 1024
+
+// quieted reports whether Stop has cancelled the feed's ctx (or it was
+// stopped), without the lock ctx.Err takes.
+func (fd *feeder[M]) quieted() bool {
+	select {
+	case <-fd.ctx.Done():
+		return true
+	default:
+		return false
+	}
+}
+
 // pollable returns the feed the actor polls now, if any: attached, not
 // stopped, not failed.
 func (c *cell[M]) pollable() *feeder[M] {

@@ -460,7 +460,7 @@ func (s *Supervisor) shutdown(ctx context.Context) error {
 	for i := len(s.children) - 1; i >= 0; i-- {
 		c := s.children[i]
 		if ctx != nil && cut == nil && s.alive[i] {
-			c.drain()
+			c.drain(ctx)
 			cut = s.awaitDrain(ctx, i)
 		}
 		c.closeMailbox(ctx)

@@ -134,7 +134,7 @@ func (sc *SupervisorChild) halt() {
 	}
 }
 
-func (sc *SupervisorChild) drain() {
+func (sc *SupervisorChild) drain(context.Context) {
 	if n := sc.cur; n != nil {
 		n.dOnce.Do(func() { close(n.drain) })
 	}

@@ -67,6 +67,9 @@ func Router[Q, R any](qc Codec[Q], rc Codec[R], opts ...Option) (*Inbox[actor.Re
 	}
 	in.serve = func(ctx context.Context, inlet actor.Inlet[actor.Request[Q, R]]) error {
 		for {
+			if ended(ctx) { // Recv would take what is queued first
+				return nil
+			}
 			m, err := in.sock.Recv(ctx)
 			if err != nil {
 				return in.recvErr(ctx, err)

@@ -38,10 +38,18 @@ type rawFeed[M any] struct {
 	s    *socket.Socket
 	wrap func(socket.Msg) M
 	gate *Gate
+	// When polled, the actor's goroutine's, as an Inbox's: the Done of
+	// Attach's ctx, and how many more messages Poll may take once it ended
+	// (-1 until then).
+	quiet     <-chan struct{}
+	drainLeft int
 }
 
 func (f *rawFeed[M]) Run(ctx context.Context, in actor.Inlet[M]) error {
 	for {
+		if ended(ctx) { // Recv would take what is queued first
+			return nil
+		}
 		if f.gate != nil {
 			if err := f.gate.wait(ctx); err != nil {
 				return nil
@@ -65,7 +73,10 @@ func (f *rawFeed[M]) Close() error { return nil }
 // Attach lets the actor read the socket itself (actor.PolledFeed): the
 // first Feed an actor is given is read by the actor's own goroutine, one
 // hand-over between goroutines fewer per message; any other is run.
-func (f *rawFeed[M]) Attach(context.Context, actor.Inlet[M]) (bool, error) { return true, nil }
+func (f *rawFeed[M]) Attach(ctx context.Context, _ actor.Inlet[M]) (bool, error) {
+	f.quiet, f.drainLeft = ctx.Done(), -1
+	return true, nil
+}
 
 // Ready is closed once the socket has a message while the gate is open,
 // or, while it is closed, once it opens.
@@ -86,6 +97,15 @@ func (f *rawFeed[M]) Poll(in actor.Inlet[M], dst []M, max int) ([]M, error) {
 			return dst, nil
 		}
 		max = 1
+	}
+	if f.drainLeft >= 0 || f.quiet != nil && isClosed(f.quiet) {
+		// Stopped: what the socket held when the actor began to drain
+		// it, and no more (see Inbox.Poll).
+		if f.drainLeft < 0 {
+			f.drainLeft = f.s.Stats().Queued
+		}
+		max = min(max, f.drainLeft)
+		f.drainLeft -= max // at most; what is not there now will not be
 	}
 	for range max {
 		m, err := f.s.TryRecv()

@@ -36,7 +36,7 @@ import (
 // its Observer, with the frames and an error wrapping ErrDecode), never a
 // panic. Stop (actor.Actor.Stop, actor.Supervisor.Stop) stops the inbox
 // receiving; the actor then handles what is in its mailbox and, from a
-// PULL, SUB or PAIR inbox, what the socket held when Stop was called, while
+// PULL, SUB or PAIR inbox, what the socket held when the actor began to drain it, while
 // its answers still go out through the socket. When the actor has ended for
 // good it closes the inbox (Close, or Shutdown within Stop's ctx): what the
 // socket still holds is reported to the actor's observer as dead letters,
@@ -142,6 +142,9 @@ func receiving[M any](t socket.Type, c Codec[M], skip int, opts []Option) (*Inbo
 	in.serve = func(ctx context.Context, inlet actor.Inlet[M]) error {
 		batch := make([]M, 0, recvBatch)
 		for {
+			if ended(ctx) { // Recv would take what is queued first
+				return nil
+			}
 			m, err := in.sock.Recv(ctx)
 			if err != nil {
 				return in.recvErr(ctx, err)
@@ -169,6 +172,21 @@ func receiving[M any](t socket.Type, c Codec[M], skip int, opts []Option) (*Inbo
 		}
 	}
 	return in, nil
+}
+
+// ended reports whether ctx has ended, without the lock ctx.Err takes: a
+// serve loop looks before each Recv, which takes a queued message even
+// from an ended ctx, so that a stopped feed stops.
+func ended(ctx context.Context) bool { return isClosed(ctx.Done()) }
+
+// isClosed reports whether ch, a Done channel, is closed (nil: never).
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
 }
 
 // recvBatch bounds how many messages a mailbox hands to its actor at once.
@@ -230,9 +248,9 @@ func (in *Inbox[M]) Ready() <-chan struct{} { return in.sock.Readable() }
 // Poll takes up to max messages the socket has queued, without waiting,
 // and appends them decoded to dst (actor.PolledFeed); those that do not
 // decode are dead letters. Its error is the socket's failure. Once the
-// actor stops taking more (Stop), Poll takes what the socket held then and
-// no more: the actor handles those, and what came after them is left to
-// Close.
+// actor stops taking more (Stop), Poll takes what the socket held when the
+// actor began to drain it and no more: the actor handles those, and what
+// came after them is left to Close.
 func (in *Inbox[M]) Poll(inlet actor.Inlet[M], dst []M, max int) ([]M, error) {
 	if in.draining() {
 		if in.drainLeft < 0 {
@@ -276,14 +294,7 @@ func (in *Inbox[M]) Poll(inlet actor.Inlet[M], dst []M, max int) ([]M, error) {
 
 // draining reports whether the actor polling the inbox has stopped taking
 // more (Stop): a receive that never blocks, where ctx.Err would lock.
-func (in *Inbox[M]) draining() bool {
-	select {
-	case <-in.quiet:
-		return true
-	default:
-		return false
-	}
-}
+func (in *Inbox[M]) draining() bool { return isClosed(in.quiet) }
 
 // Close closes the socket: what it received and the actor did not take is
 // reported to the actor as dead letters (the frames, with a reason wrapping
@@ -293,6 +304,16 @@ func (in *Inbox[M]) draining() bool {
 // call's result. The actor the inbox feeds calls it when it ends for good
 // (actor.Feed).
 func (in *Inbox[M]) Close() error { return in.release(nil) }
+
+// Abandon is Close for an actor that never ran the inbox (actor.Abandoner:
+// its Start failed, or Spawn refused its options): it closes the inbox
+// unless another actor is fed by it.
+func (in *Inbox[M]) Abandon() error {
+	if in.used.Load() {
+		return nil
+	}
+	return in.Close()
+}
 
 // Shutdown is Close for an actor ended by Stop(ctx) (actor.ShutdownFeed):
 // replies still queued go out until ctx ends rather than for the linger

@@ -35,6 +35,9 @@ func Rep[Q, R any](qc Codec[Q], rc Codec[R], opts ...Option) (*Inbox[actor.Reque
 	in.serve = func(ctx context.Context, inlet actor.Inlet[actor.Request[Q, R]]) error {
 		answered := make(chan struct{}, 1)
 		for {
+			if ended(ctx) { // Recv would take what is queued first
+				return nil
+			}
 			m, err := in.sock.Recv(ctx)
 			if err != nil {
 				return in.recvErr(ctx, err)
@@ -152,8 +155,10 @@ func (r *requester[Q, R]) Tell(ctx context.Context, req actor.Request[Q, R]) err
 	go func() {
 		defer r.wg.Done()
 		defer func() { <-r.turn }()
-		v, err := r.roundTrip(ctx, q, sent)
-		req.Reply(v, err)
+		var delivered bool
+		if v, err := r.roundTrip(ctx, q, sent, &delivered); delivered {
+			req.Reply(v, err)
+		} // else Tell returns err, and the request stays the caller's
 	}()
 	return <-sent
 }
@@ -175,11 +180,12 @@ func (r *requester[Q, R]) TryTell(req actor.Request[Q, R]) error {
 	return r.Tell(endedCtx, req)
 }
 
-func (r *requester[Q, R]) roundTrip(callCtx context.Context, q [][]byte, told chan<- error) (v R, err error) {
+func (r *requester[Q, R]) roundTrip(callCtx context.Context, q [][]byte, told chan<- error, delivered *bool) (v R, err error) {
 	var zero R
-	// told hears once: nil when a request went out, or why none did.
+	// told hears once: nil when a request went out (delivered), or why
+	// none did.
 	defer func() {
-		if told != nil {
+		if *delivered = told == nil; !*delivered {
 			told <- err
 		}
 	}()

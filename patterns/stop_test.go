@@ -372,3 +372,165 @@ func TestCloseRepRefusesWhatItLeaves(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// flood calls send until the returned stop is called, which waits for it.
+func flood(send func()) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for !isDone(done) {
+			send()
+		}
+	}()
+	return func() { close(done); wg.Wait() }
+}
+
+func isDone(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+// handledAtLeast waits for n to reach k: the flood is under way.
+func handledAtLeast(t *testing.T, n *atomic.Int64, k int64) {
+	t.Helper()
+	eventually(t, "the actor to handle the flood", func() bool { return n.Load() >= k })
+}
+
+// Stop ends while peers keep sending to a socket the actor polls through
+// Feed: it drains what the socket held, not what keeps coming.
+func TestStopUnderFloodOfAPolledFeed(t *testing.T) {
+	ctx := testCtx(t)
+	pull, push := pullPush(t, ctx, 1000)
+	var handled atomic.Int64
+	a := spawn(t, actor.BehaviorFunc[socket.Msg](func(context.Context, socket.Msg) error {
+		handled.Add(1)
+		time.Sleep(10 * time.Microsecond) // work: the actor is slower than its peer
+		return nil
+	}), actor.WithFeed(patterns.Feed(pull, func(m socket.Msg) socket.Msg { return m }, nil)))
+	stop := flood(func() { push.TrySend(socket.Msg{[]byte("x")}) })
+	defer stop()
+	handledAtLeast(t, &handled, 100)
+	if err := a.Stop(ctx); err != nil {
+		t.Fatalf("Stop under a flood: %v", err)
+	}
+}
+
+// A run feed that fails fails its actor, however busy the polled one is.
+func TestFeedFailureUnderFloodOfThePolledFeed(t *testing.T) {
+	ctx := testCtx(t)
+	in := must[*patterns.Inbox[int]](t)(patterns.Pull(patterns.Binary[int]{}, patterns.Bind("tcp://127.0.0.1:*")))
+	broke := errors.New("feed broke")
+	fail := make(chan struct{})
+	var handled atomic.Int64
+	a := spawn(t, actor.BehaviorFunc[int](func(context.Context, int) error {
+		handled.Add(1)
+		time.Sleep(10 * time.Microsecond) // work: the actor is slower than its peer
+		return nil
+	}), actor.WithFeed(in), actor.WithFeed[int](failingFeed{fail, broke}))
+	out := must[*patterns.Outbox[int]](t)(patterns.Push(patterns.Binary[int]{}, patterns.Connect(in.Endpoint()),
+		patterns.WithSocketOptions(socket.WithLinger(0))))
+	t.Cleanup(func() { out.Close() })
+	stop := flood(func() { out.TryTell(1) })
+	defer stop()
+	handledAtLeast(t, &handled, 100)
+	close(fail)
+	select {
+	case <-a.Done():
+	case <-ctx.Done():
+		t.Fatal("the actor whose feed failed still runs")
+	}
+	if !errors.Is(a.Err(), broke) {
+		t.Fatalf("actor ended with %v, want its feed's failure", a.Err())
+	}
+}
+
+// failingFeed is a run feed that fails when fail is closed.
+type failingFeed struct {
+	fail <-chan struct{}
+	err  error
+}
+
+func (f failingFeed) Run(ctx context.Context, _ actor.Inlet[int]) error {
+	select {
+	case <-f.fail:
+		return f.err
+	case <-ctx.Done():
+		return nil
+	}
+}
+
+func (failingFeed) Close() error { return nil }
+
+// A mailbox the actor does not poll (its second) stops receiving when Stop
+// begins, however much keeps coming, and Stop returns within its ctx.
+func TestStopUnderFloodOfARunFeed(t *testing.T) {
+	ctx := testCtx(t)
+	first := must[*patterns.Inbox[int]](t)(patterns.Pull(patterns.Binary[int]{}, patterns.Bind(endpoint(t, "inproc"))))
+	in := must[*patterns.Inbox[int]](t)(patterns.Pull(patterns.Binary[int]{}, patterns.Bind(endpoint(t, "inproc"))))
+	var handled atomic.Int64
+	a := spawn(t, actor.BehaviorFunc[int](func(context.Context, int) error {
+		handled.Add(1)
+		return nil
+	}), actor.WithFeed(first), actor.WithFeed(in), actor.WithMailbox(actor.Unbounded()))
+	out := must[*patterns.Outbox[int]](t)(patterns.Push(patterns.Binary[int]{}, patterns.Connect(in.Endpoint()),
+		patterns.WithSocketOptions(socket.WithLinger(0))))
+	t.Cleanup(func() { out.Close() })
+	stop := flood(func() { out.TryTell(1) })
+	defer stop()
+	handledAtLeast(t, &handled, 100)
+	if err := a.Stop(ctx); err != nil {
+		t.Fatalf("Stop under a flood: %v", err)
+	}
+}
+
+// A Spawn that refuses its options leaves alone an inbox another actor is
+// fed by.
+func TestRefusedSpawnLeavesASharedInbox(t *testing.T) {
+	ctx := testCtx(t)
+	in := must[*patterns.Inbox[int]](t)(patterns.Pull(patterns.Binary[int]{}, patterns.Bind("tcp://127.0.0.1:*")))
+	got := make(chan int, 1)
+	spawn(t, actor.BehaviorFunc[int](func(_ context.Context, n int) error { got <- n; return nil }), actor.WithFeed(in))
+	_, err := actor.Spawn(ctx, actor.BehaviorFunc[int](func(context.Context, int) error { return nil }),
+		actor.WithFeed(in), actor.WithIntensity(1, time.Second))
+	if !errors.Is(err, actor.ErrBadOption) {
+		t.Fatalf("Spawn with a supervisor's option: %v, want ErrBadOption", err)
+	}
+	out := must[*patterns.Outbox[int]](t)(patterns.Push(patterns.Binary[int]{}, patterns.Connect(in.Endpoint())))
+	t.Cleanup(func() { out.Close() })
+	if err := out.Tell(ctx, 7); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case n := <-got:
+		if n != 7 {
+			t.Fatalf("got %d, want 7", n)
+		}
+	case <-ctx.Done():
+		t.Fatal("the first actor's inbox no longer receives")
+	}
+}
+
+// A Req's Tell that fails (no peer took the request) leaves the request
+// unanswered: it stays the caller's, who may tell it again.
+func TestReqTellFailedLeavesRequestUnanswered(t *testing.T) {
+	ctx := testCtx(t)
+	req := must[*patterns.Outbox[intReq]](t)(patterns.Req(patterns.Binary[int]{}, patterns.Binary[int]{},
+		patterns.Bind(endpoint(t, "inproc"))))
+	var replies atomic.Int32
+	r := actor.NewRequest(1, func(int, error) { replies.Add(1) })
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if err := req.Tell(short, r); !errors.Is(err, actor.ErrMailboxFull) {
+		t.Fatalf("Tell with no peer: %v, want ErrMailboxFull", err)
+	}
+	req.Close() // waits for the request's goroutine
+	if n := replies.Load(); n != 0 {
+		t.Fatalf("the request Tell refused was answered %d times", n)
+	}
+}
