@@ -182,15 +182,9 @@ func TestCloseReportsWhatTheSocketHolds(t *testing.T) {
 	}
 }
 
-// Requests in a Router mailbox when Stop is called are handled, and their
-// replies reach the askers: the socket stays open until the actor ended.
-func TestStopRouterRepliesToWhatItHolds(t *testing.T) {
-	ctx := testCtx(t)
-	g := newGated[intReq](func(r intReq) { r.Reply(r.Query+1, nil) })
-	in := must[*patterns.Inbox[intReq]](t)(patterns.Router(patterns.Binary[int]{}, patterns.Binary[int]{}, patterns.Bind("tcp://127.0.0.1:*")))
-	a := spawnGated(t, g, actor.WithFeed(in))
-	ref := dial(t, in.Endpoint()).Ref()
-	const n = 5
+// askAll asks ref for 0..n-1 at once, each in a goroutine, and gives each
+// Ask's outcome: nil for the right reply (the query plus one).
+func askAll(ctx context.Context, ref actor.Ref[intReq], n int) <-chan error {
 	replies := make(chan error, n)
 	for i := range n {
 		go func() {
@@ -201,6 +195,19 @@ func TestStopRouterRepliesToWhatItHolds(t *testing.T) {
 			replies <- err
 		}()
 	}
+	return replies
+}
+
+// Requests in a Router mailbox when Stop is called are handled, and their
+// replies reach the askers: the socket stays open until the actor ended.
+func TestStopRouterRepliesToWhatItHolds(t *testing.T) {
+	ctx := testCtx(t)
+	g := newGated[intReq](func(r intReq) { r.Reply(r.Query+1, nil) })
+	in := must[*patterns.Inbox[intReq]](t)(patterns.Router(patterns.Binary[int]{}, patterns.Binary[int]{}, patterns.Bind("tcp://127.0.0.1:*")))
+	a := spawnGated(t, g, actor.WithFeed(in))
+	ref := dial(t, in.Endpoint()).Ref()
+	const n = 5
+	replies := askAll(ctx, ref, n)
 	<-g.holding
 	// In the mailbox: the held one (in the batch the actor took) and the others.
 	eventually(t, "the requests to reach the mailbox", func() bool { return a.Stats().Queued == n })
@@ -302,16 +309,7 @@ func TestStopRouterRefusesWhatItLeaves(t *testing.T) {
 	a := spawnGated(t, g, actor.WithFeed(in), actor.WithMailbox(actor.Bounded(1)), actor.WithObserver(dead.observer()))
 	ref := dial(t, in.Endpoint()).Ref()
 	const n = 8
-	replies := make(chan error, n)
-	for i := range n {
-		go func() {
-			v, err := actor.Ask(ctx, ref, i)
-			if err == nil && v != i+1 {
-				err = errors.New("wrong reply")
-			}
-			replies <- err
-		}()
-	}
+	replies := askAll(ctx, ref, n)
 	<-g.holding
 	eventually(t, "the requests to wait in the socket", func() bool { return in.Socket().Stats().Queued >= n-3 })
 	stopped := make(chan error, 1)
