@@ -347,6 +347,36 @@ func TestPipelineErrStopEndsSources(t *testing.T) {
 	}
 }
 
+// stuckStage adds a stage that holds each message it takes until it is
+// closed, and says on entered when it takes one.
+func stuckStage(p *patterns.Pipeline) (actor.Ref[int], <-chan struct{}) {
+	entered := make(chan struct{}, 2)
+	stuck := patterns.Stage(p, "stuck", func() actor.Behavior[int] {
+		return actor.BehaviorFunc[int](func(ctx context.Context, _ int) error {
+			entered <- struct{}{}
+			<-ctx.Done() // until it is closed
+			return ctx.Err()
+		})
+	})
+	return stuck, entered
+}
+
+// fillStuck tells stuck two messages and returns once it holds the first:
+// the second waits in its mailbox.
+func fillStuck(ctx context.Context, stuck actor.Ref[int], entered <-chan struct{}) error {
+	for i := range 2 {
+		if err := stuck.Tell(ctx, i); err != nil {
+			return err
+		}
+	}
+	select {
+	case <-entered:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // ErrStop from a sink closes the stages at once: what is in flight is
 // not wanted, and becomes dead letters.
 func TestPipelineSinkErrStopCloses(t *testing.T) {
@@ -356,24 +386,10 @@ func TestPipelineSinkErrStopCloses(t *testing.T) {
 	sink := patterns.Stage(p, "sink", func() actor.Behavior[int] {
 		return actor.BehaviorFunc[int](func(context.Context, int) error { return patterns.ErrStop })
 	})
-	entered := make(chan struct{}, 2)
-	stuck := patterns.Stage(p, "stuck", func() actor.Behavior[int] {
-		return actor.BehaviorFunc[int](func(ctx context.Context, _ int) error {
-			entered <- struct{}{}
-			<-ctx.Done() // until it is closed
-			return ctx.Err()
-		})
-	})
+	stuck, entered := stuckStage(p)
 	p.Source("source", func(ctx context.Context) error {
-		for i := range 2 {
-			if err := stuck.Tell(ctx, i); err != nil {
-				return err
-			}
-		}
-		select { // stuck holds message 0, 1 waits
-		case <-entered:
-		case <-ctx.Done():
-			return ctx.Err()
+		if err := fillStuck(ctx, stuck, entered); err != nil {
+			return err
 		}
 		return sink.Tell(ctx, 0)
 	})
@@ -393,24 +409,10 @@ func TestPipelineDrainCut(t *testing.T) {
 			rec := actortest.NewRecorder()
 			p := patterns.NewPipeline(actor.WithObserver(rec))
 			p.DrainWithin(bound)
-			entered := make(chan struct{}, 2)
-			stuck := patterns.Stage(p, "stuck", func() actor.Behavior[int] {
-				return actor.BehaviorFunc[int](func(ctx context.Context, _ int) error {
-					entered <- struct{}{}
-					<-ctx.Done() // until it is closed
-					return ctx.Err()
-				})
-			})
+			stuck, entered := stuckStage(p)
 			p.Source("source", func(ctx context.Context) error {
-				for i := range 2 {
-					if err := stuck.Tell(ctx, i); err != nil {
-						return err
-					}
-				}
-				select { // stuck holds message 0, 1 waits
-				case <-entered:
-				case <-ctx.Done():
-					return ctx.Err()
+				if err := fillStuck(ctx, stuck, entered); err != nil {
+					return err
 				}
 				return patterns.ErrStop
 			})
