@@ -36,13 +36,14 @@ import (
 // its Observer, with the frames and an error wrapping ErrDecode), never a
 // panic. Stop (actor.Actor.Stop, actor.Supervisor.Stop) stops the inbox
 // receiving; the actor then handles what is in its mailbox and, from a
-// PULL, SUB or PAIR inbox, what the socket held when the actor began to drain it, while
-// its answers still go out through the socket. When the actor has ended for
-// good it closes the inbox (Close, or Shutdown within Stop's ctx): what the
-// socket still holds is reported to the actor's observer as dead letters,
-// the asker of a request among them is told at once (actor.ErrStopped from
-// a Router, an empty reply from a Rep), and the socket goes. An Inbox never
-// given to an actor must be closed by its maker.
+// PULL, SUB or PAIR inbox, what the socket held when the actor began to
+// drain it, while its answers still go out through the socket. When the
+// actor has ended for good it closes the inbox (Close, or Shutdown within
+// Stop's ctx): what the socket still holds is reported to the actor's
+// observer as dead letters, the asker of a request among them is told at
+// once (actor.ErrStopped from a Router, an empty reply from a Rep), and the
+// socket goes. An Inbox never given to an actor must be closed by its
+// maker.
 //
 // A PULL or PAIR inbox whose codec copies out of the frames gives the
 // small one-frame messages it decoded back to its socket's connection
@@ -354,8 +355,9 @@ func (in *Inbox[M]) release(ctx context.Context) error {
 
 // leftOver reports what the socket still holds as dead letters of the actor
 // it fed, before the socket closes and discards it; a request's asker is
-// told at once that it will not be answered. It takes no more than the
-// socket held when it began, and what its peers send meanwhile.
+// told at once that it will not be answered. It takes at most what the
+// socket held when it began; what peers send meanwhile goes with the
+// socket.
 func (in *Inbox[M]) leftOver() {
 	inlet := in.inlet.Load()
 	if inlet == nil {
