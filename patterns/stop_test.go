@@ -102,6 +102,18 @@ func isProbe(m any) bool {
 	return false
 }
 
+// stopWhileHeld stops a while g holds its first message, and lets the
+// message go once the mailbox is closed: Stop's drain then has the rest to
+// do. It gives Stop's result.
+func stopWhileHeld[M any](t *testing.T, ctx context.Context, a *actor.Actor[M], g *gated[M], probe M) <-chan error {
+	t.Helper()
+	stopped := make(chan error, 1)
+	go func() { stopped <- a.Stop(ctx) }()
+	awaitMailboxClosed(t, a, probe)
+	g.release()
+	return stopped
+}
+
 // eventually waits, bounded, for cond: for a state that nothing signals
 // (how many messages a socket holds).
 func eventually(t *testing.T, what string, cond func() bool) {
@@ -144,10 +156,7 @@ func pullHolding(t *testing.T, n int) (*actor.Actor[int], *gated[int], *patterns
 func TestStopDrainsPolledSocket(t *testing.T) {
 	const n = 300 // more than the actor takes in one batch
 	a, g, _, dead := pullHolding(t, n)
-	stopped := make(chan error, 1)
-	go func() { stopped <- a.Stop(testCtx(t)) }()
-	awaitMailboxClosed(t, a, probeInt)
-	g.release()
+	stopped := stopWhileHeld(t, testCtx(t), a, g, probeInt)
 	if err := <-stopped; err != nil {
 		t.Fatal(err)
 	}
@@ -211,10 +220,7 @@ func TestStopRouterRepliesToWhatItHolds(t *testing.T) {
 	<-g.holding
 	// In the mailbox: the held one (in the batch the actor took) and the others.
 	eventually(t, "the requests to reach the mailbox", func() bool { return a.Stats().Queued == n })
-	stopped := make(chan error, 1)
-	go func() { stopped <- a.Stop(ctx) }()
-	awaitMailboxClosed(t, a, probeReq)
-	g.release()
+	stopped := stopWhileHeld(t, ctx, a, g, probeReq)
 	for range n {
 		if err := <-replies; err != nil {
 			t.Errorf("ask: %v", err)
@@ -234,19 +240,9 @@ func TestStopRepAnswersTheRequestItHolds(t *testing.T) {
 	a := spawnGated(t, g, actor.WithFeed(in))
 	req := must[*patterns.Outbox[intReq]](t)(patterns.Req(patterns.Binary[int]{}, patterns.Binary[int]{}, patterns.Connect(in.Endpoint())))
 	defer req.Close()
-	reply := make(chan error, 1)
-	go func() {
-		v, err := actor.Ask(ctx, req.Ref(), 41)
-		if err == nil && v != 42 {
-			err = errors.New("wrong reply")
-		}
-		reply <- err
-	}()
+	reply := askAll(ctx, req.Ref(), 1)
 	<-g.holding
-	stopped := make(chan error, 1)
-	go func() { stopped <- a.Stop(ctx) }()
-	awaitMailboxClosed(t, a, probeReq)
-	g.release()
+	stopped := stopWhileHeld(t, ctx, a, g, probeReq)
 	if err := <-reply; err != nil {
 		t.Fatalf("ask: %v", err)
 	}
@@ -312,10 +308,7 @@ func TestStopRouterRefusesWhatItLeaves(t *testing.T) {
 	replies := askAll(ctx, ref, n)
 	<-g.holding
 	eventually(t, "the requests to wait in the socket", func() bool { return in.Socket().Stats().Queued >= n-3 })
-	stopped := make(chan error, 1)
-	go func() { stopped <- a.Stop(ctx) }()
-	awaitMailboxClosed(t, a, probeReq)
-	g.release()
+	stopped := stopWhileHeld(t, ctx, a, g, probeReq)
 	answered, refused := 0, 0
 	for range n {
 		switch err := <-replies; {
