@@ -157,7 +157,7 @@ type feeder[M any] struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	start  sync.Once
-	quiet  sync.Once // ctx cancelled, and Run returned or polling left to the actor
+	quiet  sync.Once // ctx cancelled: Stop's first step
 	stop   sync.Once // released
 	err    error     // why Run failed; written before done is closed
 

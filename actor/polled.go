@@ -24,8 +24,9 @@ import (
 // back on the feed's peers as a full mailbox does; between a supervised
 // actor's incarnations nothing is taken. When the actor is stopped (Stop),
 // the ctx given to Attach is cancelled, and the actor, draining, polls the
-// feed until a Poll returns nothing: a feed whose source goes on receiving
-// should from then on return only what it held when ctx ended. Close is
+// feed until a Poll returns nothing (1,024 batches at most):
+// a feed whose source goes on receiving should from then on return only
+// what it held when ctx ended. Close is
 // called once when the actor has ended, as for any feed, and an error from
 // Attach or Poll fails the actor as a Run's error does. Ready and Poll are
 // called from the actor's goroutine only, one at a time.

@@ -35,14 +35,10 @@ func Feed[M any](s *socket.Socket, wrap func(socket.Msg) M, gate *Gate) actor.Fe
 }
 
 type rawFeed[M any] struct {
-	s    *socket.Socket
-	wrap func(socket.Msg) M
-	gate *Gate
-	// When polled, the actor's goroutine's, as an Inbox's: the Done of
-	// Attach's ctx, and how many more messages Poll may take once it ended
-	// (-1 until then).
-	quiet     <-chan struct{}
-	drainLeft int
+	s     *socket.Socket
+	wrap  func(socket.Msg) M
+	gate  *Gate
+	drain drainBudget // when polled
 }
 
 func (f *rawFeed[M]) Run(ctx context.Context, in actor.Inlet[M]) error {
@@ -74,7 +70,7 @@ func (f *rawFeed[M]) Close() error { return nil }
 // first Feed an actor is given is read by the actor's own goroutine, one
 // hand-over between goroutines fewer per message; any other is run.
 func (f *rawFeed[M]) Attach(ctx context.Context, _ actor.Inlet[M]) (bool, error) {
-	f.quiet, f.drainLeft = ctx.Done(), -1
+	f.drain.attach(ctx)
 	return true, nil
 }
 
@@ -98,26 +94,21 @@ func (f *rawFeed[M]) Poll(in actor.Inlet[M], dst []M, max int) ([]M, error) {
 		}
 		max = 1
 	}
-	if f.drainLeft >= 0 || f.quiet != nil && isClosed(f.quiet) {
-		// Stopped: what the socket held when the actor began to drain
-		// it, and no more (see Inbox.Poll).
-		if f.drainLeft < 0 {
-			f.drainLeft = f.s.Stats().Queued
-		}
-		max = min(max, f.drainLeft)
-		f.drainLeft -= max // at most; what is not there now will not be
-	}
+	max = f.drain.limit(f.s, max) // stopped: what the socket held, no more
+	from := len(dst)
+	var err error
 	for range max {
-		m, err := f.s.TryRecv()
-		if err != nil {
-			if errors.Is(err, socket.ErrWouldBlock) {
-				break
+		m, rerr := f.s.TryRecv()
+		if rerr != nil {
+			if !errors.Is(rerr, socket.ErrWouldBlock) {
+				err = fmt.Errorf("patterns: %s: receive: %w", in.Name(), rerr)
 			}
-			return dst, fmt.Errorf("patterns: %s: receive: %w", in.Name(), err)
+			break
 		}
 		dst = append(dst, f.wrap(m))
 	}
-	return dst, nil
+	f.drain.took(len(dst) - from)
+	return dst, err
 }
 
 // Gate holds a Feed back: closed, the feed receives nothing more until it

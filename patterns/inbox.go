@@ -80,12 +80,7 @@ type Inbox[M any] struct {
 	// asker of request m, left in the socket at the close, that it will
 	// not be handled.
 	refuse func(inlet actor.Inlet[M], m socket.Msg, reason error)
-	// The actor's goroutine's, when polled: the Done of the feed's ctx
-	// from Attach, which Stop cancels, and then how many more messages
-	// Poll may take (-1 until then): what the socket held when the actor
-	// began to drain.
-	quiet     <-chan struct{}
-	drainLeft int
+	drain  drainBudget // when polled
 
 	closeOnce sync.Once
 	closeErr  error
@@ -229,7 +224,7 @@ func (in *Inbox[M]) Attach(ctx context.Context, inlet actor.Inlet[M]) (bool, err
 		return false, fmt.Errorf("%w: %s", ErrInUse, in.cfg.name)
 	}
 	in.fed(inlet)
-	in.quiet, in.drainLeft = ctx.Done(), -1
+	in.drain.attach(ctx)
 	return true, nil
 }
 
@@ -253,14 +248,8 @@ func (in *Inbox[M]) Ready() <-chan struct{} { return in.sock.Readable() }
 // actor began to drain it and no more: the actor handles those, and what
 // came after them is left to Close.
 func (in *Inbox[M]) Poll(inlet actor.Inlet[M], dst []M, max int) ([]M, error) {
-	if in.draining() {
-		if in.drainLeft < 0 {
-			in.drainLeft = in.sock.Stats().Queued
-		}
-		max = min(max, in.drainLeft)
-		if max == 0 {
-			return dst, nil
-		}
+	if max = in.drain.limit(in.sock, max); max == 0 {
+		return dst, nil
 	}
 	buf := in.polled.Swap(nil)
 	if buf == nil {
@@ -281,9 +270,7 @@ func (in *Inbox[M]) Poll(inlet actor.Inlet[M], dst []M, max int) ([]M, error) {
 			oneframe.Recycle(l, ms)
 		}
 	}
-	if in.drainLeft > 0 {
-		in.drainLeft -= len(ms)
-	}
+	in.drain.took(len(ms))
 	clear(ms) // the inbox must not keep what the actor took
 	*buf = ms[:0]
 	in.polled.Store(buf)
@@ -293,9 +280,38 @@ func (in *Inbox[M]) Poll(inlet actor.Inlet[M], dst []M, max int) ([]M, error) {
 	return dst, nil
 }
 
-// draining reports whether the actor polling the inbox has stopped taking
-// more (Stop): a receive that never blocks, where ctx.Err would lock.
-func (in *Inbox[M]) draining() bool { return isClosed(in.quiet) }
+// drainBudget bounds what a polled socket feed (an Inbox, a Feed) gives
+// its actor once Stop has cancelled the ctx Attach was given: what the
+// socket held when the actor began to drain it, and no more, so that peers
+// that keep sending cannot hold Stop. It is the actor's goroutine's, as
+// Poll is.
+type drainBudget struct {
+	quiet   <-chan struct{} // the Done of Attach's ctx
+	left    int             // what the drain may still take, once counted
+	counted bool
+}
+
+func (d *drainBudget) attach(ctx context.Context) { *d = drainBudget{quiet: ctx.Done()} }
+
+// limit returns how many of n messages a Poll of sock may take now. It
+// counts what sock holds at the first Poll after ctx ended (a receive that
+// never blocks, where ctx.Err would lock).
+func (d *drainBudget) limit(sock *socket.Socket, n int) int {
+	if !d.counted {
+		if !isClosed(d.quiet) {
+			return n
+		}
+		d.left, d.counted = sock.Stats().Queued, true
+	}
+	return min(n, d.left)
+}
+
+// took counts n messages a Poll took.
+func (d *drainBudget) took(n int) {
+	if d.counted {
+		d.left = max(0, d.left-n)
+	}
+}
 
 // Close closes the socket: what it received and the actor did not take is
 // reported to the actor as dead letters (the frames, with a reason wrapping

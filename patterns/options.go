@@ -109,11 +109,13 @@ func WithName(name string) Option {
 
 // WithObserver sets the Observer that hears of a reference's dead letters
 // (PUB subscribers that missed a message at their high-water mark, values
-// told after Close, messages Shutdown discarded, a Dealer's replies that came after their asker gave up
-// and messages it got that are not replies at all), and of a Pair mailbox's
-// Peer. A reply that does not decode is no dead letter: its Ask returns the
-// error, wrapping ErrDecode. Other mailboxes report to the Observer of the actor they
-// feed: the option is refused there.
+// told after Close, messages the socket discarded unsent, a Dealer's
+// replies that came after their asker gave up and messages it got that are
+// not replies at all), and of a Pair mailbox's Peer (but for what its
+// socket discards unsent, which is the actor's). A reply that does not
+// decode is no dead letter: its Ask returns the error, wrapping ErrDecode.
+// Other mailboxes report to the Observer of the actor they feed: the option
+// is refused there.
 func WithObserver(o actor.Observer) Option {
 	return option{"WithObserver", []socket.Type{socket.Push, socket.Pub, socket.Dealer, socket.Req, socket.Pair},
 		func(c *config) error { c.observer = o; return nil }}
