@@ -256,10 +256,7 @@ func TestStopRepAnswersTheRequestItHolds(t *testing.T) {
 // than the test's patience.
 func TestStopBoundsTheSocketsLinger(t *testing.T) {
 	ctx := testCtx(t)
-	l := must[*patterns.Inbox[int]](t)(patterns.Pull(patterns.Binary[int]{}, patterns.Bind("tcp://127.0.0.1:*")))
-	ep := l.Endpoint()
-	l.Close() // nobody listens there now
-	in := must[*patterns.Inbox[int]](t)(patterns.Pair(patterns.Binary[int]{}, patterns.Connect(ep),
+	in := must[*patterns.Inbox[int]](t)(patterns.Pair(patterns.Binary[int]{}, patterns.Connect(nobody(t)),
 		patterns.WithSocketOptions(socket.WithLinger(3*wait))))
 	a := spawn(t, actor.BehaviorFunc[int](func(context.Context, int) error { return nil }), actor.WithFeed(in))
 	if err := in.Peer().Tell(ctx, 1); err != nil { // queued for the peer to come
