@@ -53,16 +53,22 @@ func main() {
 		fmt.Fprintln(os.Stderr, "squares: -n must be at least 1, -workers at least 1 (0 with -role manager) and at most 2^31-1, -id from 0 to 2^31-1, -resend more than 0 and -work at least 0")
 		os.Exit(2)
 	}
+	if *role != "all" && *role != "manager" && *role != "worker" {
+		fmt.Fprintf(os.Stderr, "squares: unknown -role %q: want all, manager or worker\n", *role)
+		os.Exit(2)
+	}
+	if *transport != "inproc" && *transport != "ipc" && *transport != "tcp" {
+		fmt.Fprintf(os.Stderr, "squares: unknown -transport %q: want inproc, ipc or tcp\n", *transport)
+		os.Exit(2)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var err error
 	switch *role {
 	case "worker":
 		err = runWorker(ctx, int32(*id), endpoints{*tasksEP, *resultsEP, *controlEP})
-	case "all", "manager":
-		err = runManager(ctx)
 	default:
-		err = fmt.Errorf("unknown -role %q: want all, manager or worker", *role)
+		err = runManager(ctx)
 	}
 	telemetry.Flush() // the last figures, exact totals, when profiling (ZMQFLOW_PROFILE)
 	if err != nil {

@@ -64,7 +64,7 @@ func runManager(ctx context.Context) error {
 		fmt.Fprintf(os.Stderr, "start workers with: squares -role worker -id N %s\n", bound.reachable(host).flags())
 	case *transport == "inproc":
 		for i := range int32(*workers) {
-			if err := addWorker(p, i+1, local); err != nil {
+			if _, err := addWorker(p, i+1, local); err != nil {
 				return err
 			}
 		}

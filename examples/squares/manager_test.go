@@ -5,6 +5,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/zmqflow/zmqflow/socket"
 )
 
 // The results manager holds FINISH back until every worker that sent
@@ -37,5 +39,76 @@ func TestFinishAwaitsSubscribers(t *testing.T) {
 	case <-done:
 	case <-time.After(30 * time.Second):
 		t.Fatal("an ended context did not end the wait")
+	}
+}
+
+// A worker that has not reached the ventilator says so once, and again when
+// it does; its watch then ends, or ends with its context.
+func TestWatchVentilator(t *testing.T) {
+	defer func(d time.Duration) { noVentilatorAfter = d }(noVentilatorAfter)
+	noVentilatorAfter = 20 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	pull, err := socket.New(socket.Pull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pull.Close()
+	ep := "inproc://squares-watch-ventilator"
+	if err := pull.Connect(ep); err != nil {
+		t.Fatal(err)
+	}
+	out := make(lines, 8)
+	done := make(chan struct{})
+	go func() { watchVentilator(ctx, out, 7, ep, pull); close(done) }()
+	out.expect(ctx, t, "squares: worker 7: no ventilator at "+ep+" after 20ms; still trying\n")
+
+	push, err := socket.New(socket.Push)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer push.Close()
+	if _, err := push.Bind(ep); err != nil {
+		t.Fatal(err)
+	}
+	out.expect(ctx, t, "squares: worker 7: reached the ventilator at "+ep+"\n")
+	select {
+	case <-done:
+	case <-ctx.Done():
+		t.Fatal("the watch did not end once the ventilator was reached")
+	}
+	if len(out) != 0 {
+		t.Fatalf("said more: %q", <-out)
+	}
+
+	ended, stop := context.WithCancel(context.Background())
+	stop()
+	done = make(chan struct{})
+	go func() { watchVentilator(ended, out, 8, "inproc://squares-nobody", pull); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		t.Fatal("an ended context did not end the watch")
+	}
+}
+
+// lines is an io.Writer that hands each write to the test.
+type lines chan string
+
+func (l lines) Write(p []byte) (int, error) {
+	l <- string(p)
+	return len(p), nil
+}
+
+func (l lines) expect(ctx context.Context, t *testing.T, want string) {
+	t.Helper()
+	select {
+	case got := <-l:
+		if got != want {
+			t.Fatalf("said %q, want %q", got, want)
+		}
+	case <-ctx.Done():
+		t.Fatalf("did not say %q", want)
 	}
 }
