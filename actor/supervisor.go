@@ -71,6 +71,13 @@ type Supervisor struct {
 
 	nested *nesting // set when the supervisor is a child of another
 
+	// quit ends when the supervisor is told to end (Stop, Close, or its
+	// parent's order): it cancels the Start of a restart under way, which
+	// the supervisor's goroutine waits on, so that the order is heard, and
+	// no child is restarted after it.
+	quit    context.Context
+	quitNow context.CancelFunc
+
 	// Owned by the supervisor's goroutine.
 	gen     []uint64
 	alive   []bool
@@ -151,7 +158,10 @@ func prepareTree(strategy Strategy, children []ChildSpec, opts []Option, parent 
 }
 
 func newSupervisor(cfg *config, strategy Strategy, children []childRunner) *Supervisor {
+	quit, quitNow := context.WithCancel(context.Background())
 	return &Supervisor{
+		quit:     quit,
+		quitNow:  quitNow,
 		name:     cfg.name,
 		strategy: strategy,
 		cfg:      cfg,
@@ -198,6 +208,7 @@ func (s *Supervisor) Name() string { return s.name }
 // ended; if the supervisor had failed, it returns Err. Safe to call more than
 // once and with Close; a second Stop waits for the first.
 func (s *Supervisor) Stop(ctx context.Context) error {
+	s.quitNow()
 	select {
 	case s.stopReq <- ctx:
 	case <-s.done:
@@ -213,6 +224,7 @@ func (s *Supervisor) Stop(ctx context.Context) error {
 // after every goroutine of the supervisor ended, with Err. It is idempotent
 // and safe to call from any goroutine.
 func (s *Supervisor) Close() error {
+	s.quitNow()
 	s.once.Do(func() { close(s.closeCh) })
 	<-s.done
 	return s.err
@@ -238,6 +250,7 @@ func (s *Supervisor) run() {
 	_, err := s.supervise()
 	s.g.Wait()
 	s.cancel()
+	s.quitNow()
 	s.err = err
 	if err != nil {
 		s.log.Error("supervisor gave up", zap.Error(err))
@@ -259,11 +272,18 @@ func (s *Supervisor) startChild(i int, bound context.Context, first bool) error 
 func (s *Supervisor) supervise() (exitKind, error) {
 	for {
 		var ex exit
-		if len(s.backlog) > 0 {
+		exits := s.exits
+		if s.quit.Err() != nil {
+			// Told to end: the order is on its way, and the exits wait
+			// for it (a restart's Start that quit cut short is no failure
+			// to restart).
+			exits = nil
+		}
+		if len(s.backlog) > 0 && exits != nil {
 			ex, s.backlog = s.backlog[0], s.backlog[1:]
 		} else {
 			select {
-			case ex = <-s.exits:
+			case ex = <-exits:
 			case ctx := <-s.stopReq:
 				return s.obey(orderStop, ctx), nil
 			case <-s.closeCh:
@@ -394,9 +414,12 @@ func (s *Supervisor) restart(ex exit) (kind exitKind, end bool, err error) {
 	}
 
 	for _, j := range affected {
+		if s.quit.Err() != nil {
+			break // told to end: no more restarts
+		}
 		c := s.children[j]
 		n := c.restarting(cause)
-		if err := s.startChild(j, nil, false); err == nil {
+		if err := s.startChild(j, s.quit, false); err == nil {
 			c.restarted(n, cause)
 		} // else its exit is on its way: the next failure to handle
 	}

@@ -355,3 +355,80 @@ func TestSupervisorStopCutByClose(t *testing.T) {
 		t.Fatalf("Stop cut short by Close: %v, want an error wrapping ErrStopped", err)
 	}
 }
+
+// hangingRestart is a behaviour whose first incarnation fails on any message
+// and whose later ones wait in Start until their ctx ends, reporting on
+// restarting when they begin to wait: a restart that a stop must cut short.
+type hangingRestart struct {
+	n          *int // incarnations so far; the supervisor's goroutine only
+	restarting chan<- struct{}
+}
+
+func (h hangingRestart) Start(ctx context.Context) error {
+	if *h.n++; *h.n == 1 {
+		return nil
+	}
+	h.restarting <- struct{}{}
+	<-ctx.Done() // as Starter asks: return when ctx is done
+	return ctx.Err()
+}
+
+func (h hangingRestart) Receive(context.Context, int) error { return errCrash }
+
+// Stop and Close end a supervisor that is restarting a child whose Start
+// waits for its ctx, directly or through a subtree: the order cancels the
+// Start, and no child is restarted after it.
+func TestSupervisorStopDuringRestartStart(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		nested bool
+		stop   func(*actor.Supervisor) error
+	}{
+		{"stop", false, func(s *actor.Supervisor) error { return s.Stop(ctx) }},
+		{"close", false, func(s *actor.Supervisor) error { return s.Close() }},
+		{"stop/nested", true, func(s *actor.Supervisor) error { return s.Stop(ctx) }},
+		{"close/nested", true, func(s *actor.Supervisor) error { return s.Close() }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := 0
+			restarting := make(chan struct{}, 1)
+			child := actor.NewChild("hanging", func() actor.Behavior[int] {
+				return hangingRestart{n: &n, restarting: restarting}
+			})
+			rec := actortest.NewRecorder()
+			spec := actor.ChildSpec(child)
+			if tc.nested {
+				spec = actor.NewSupervisor("sub", actor.OneForOne, []actor.ChildSpec{child}, actor.WithBackoff(0, 0))
+			}
+			sup, err := actor.Supervise(ctx, actor.OneForOne, []actor.ChildSpec{spec},
+				actor.WithObserver(rec), actor.WithBackoff(0, 0))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := child.Ref().Tell(ctx, 1); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-restarting:
+			case <-time.After(wait):
+				t.Fatal("the child was not restarted")
+			}
+			stopped := make(chan error, 1)
+			go func() { stopped <- tc.stop(sup) }()
+			select {
+			case err := <-stopped:
+				if err != nil {
+					t.Errorf("%s = %v, want nil", tc.name, err)
+				}
+			case <-time.After(wait):
+				t.Fatalf("%s did not return while a restart's Start waited for its ctx", tc.name)
+			}
+			if n := rec.Count(actortest.Restarted, "hanging"); n != 0 {
+				t.Errorf("%d restarts reported, want 0: the restart was cut short", n)
+			}
+			if n := rec.Count(actortest.Stopped, "hanging"); n != 1 {
+				t.Errorf("%d stopped events for the child, want 1", n)
+			}
+		})
+	}
+}

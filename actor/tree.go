@@ -77,6 +77,7 @@ type nesting struct {
 	haltOnce, dOnce sync.Once
 	cut             context.Context // ends when the parent stops waiting for a drain
 	cutOff          context.CancelFunc
+	quitNow         context.CancelFunc // the incarnation's Supervisor.quitNow
 }
 
 // haltC and drainC are nil (never ready) for a supervisor at the top.
@@ -102,10 +103,12 @@ func (sc *SupervisorChild) start(ctx, bound context.Context, g *errgroup.Group, 
 	sc.cur = n
 	s := newSupervisor(sc.cfg, sc.strategy, sc.children)
 	s.nested = n
+	n.quitNow = s.quitNow
 	s.ctx, s.cancel = context.WithCancel(ctx)
 	if err := s.startAll(bound, first); err != nil {
 		err = fmt.Errorf("%w: supervisor %q: %w", ErrStartFailed, sc.name, err)
 		n.cutOff()
+		s.quitNow()
 		report(exitFailed, err)
 		return err
 	}
@@ -118,6 +121,7 @@ func (sc *SupervisorChild) start(ctx, bound context.Context, g *errgroup.Group, 
 		s.g.Wait()
 		s.cancel()
 		n.cutOff()
+		s.quitNow()
 		if err != nil {
 			sc.cfg.observer.ActorFailed(sc.name, err)
 		}
@@ -130,12 +134,14 @@ func (sc *SupervisorChild) start(ctx, bound context.Context, g *errgroup.Group, 
 func (sc *SupervisorChild) halt() {
 	if n := sc.cur; n != nil {
 		n.cutOff()
+		n.quitNow()
 		n.haltOnce.Do(func() { close(n.halt) })
 	}
 }
 
 func (sc *SupervisorChild) drain(context.Context) {
 	if n := sc.cur; n != nil {
+		n.quitNow()
 		n.dOnce.Do(func() { close(n.drain) })
 	}
 }
