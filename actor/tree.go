@@ -35,6 +35,7 @@ type SupervisorChild struct {
 	children []childRunner // prepared once, for the subtree's life
 	restarts atomic.Uint64
 	started  atomic.Bool
+	ended    atomic.Bool // ActorStopped was reported
 
 	cur *nesting // the running incarnation's; parent goroutine only
 }
@@ -176,7 +177,12 @@ func (sc *SupervisorChild) restarted(n int, cause error) {
 	sc.cfg.observer.ActorRestarted(sc.name, n, cause)
 }
 
+// stopped reports the subtree's end for good, once: a subtree within a
+// subtree is stopped by the one above it, and again by that one's parent.
 func (sc *SupervisorChild) stopped(err error) {
+	if sc.started.Load() && !sc.ended.CompareAndSwap(false, true) {
+		return
+	}
 	for i := len(sc.children) - 1; i >= 0; i-- {
 		sc.children[i].stopped(nil)
 	}
