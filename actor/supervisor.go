@@ -97,8 +97,10 @@ type exit struct {
 // started (last first) and returns ErrStartFailed wrapping the child's error.
 // Options: WithName, WithIntensity, WithBackoff, WithObserver, WithLogger.
 //
-// ctx bounds the start only, as for Spawn; the children's contexts keep its
-// values. The supervisor runs until Stop, Close, or it gives up.
+// ctx bounds the start only, as for Spawn: if it ends before the children
+// started, Supervise closes them and returns an error wrapping ctx's error.
+// The children's contexts keep its values. The supervisor runs until Stop,
+// Close, or it gives up.
 func Supervise(ctx context.Context, strategy Strategy, children []ChildSpec, opts ...Option) (*Supervisor, error) {
 	cfg, runners, err := prepareTree(strategy, children, opts, nil)
 	if err != nil {
@@ -108,6 +110,16 @@ func Supervise(ctx context.Context, strategy Strategy, children []ChildSpec, opt
 	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	if err := s.startAll(ctx, true); err != nil {
 		releaseProfile(cfg.observer) // never started
+		return nil, fmt.Errorf("actor: supervise %q: %w", s.name, err)
+	}
+	if err := ctx.Err(); err != nil {
+		// ctx ended while the children started (one without a Start hook
+		// never looks at it): the start failed after all, as for Spawn.
+		s.closeAll(-1, nil)
+		s.g.Wait()
+		s.cancel()
+		s.quitNow()
+		releaseProfile(cfg.observer)
 		return nil, fmt.Errorf("actor: supervise %q: %w", s.name, err)
 	}
 	cfg.observer.ActorStarted(s.name)

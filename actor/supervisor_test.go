@@ -432,3 +432,22 @@ func TestSupervisorStopDuringRestartStart(t *testing.T) {
 		})
 	}
 }
+
+// Supervise with a ctx that ended fails, as Spawn does, even when no child
+// has a Start hook to notice: the children it started are closed.
+func TestSuperviseCtxEnded(t *testing.T) {
+	probe := actortest.NewProbe[string](t)
+	a := actor.NewChild("a", worker("a", probe.Ref()))
+	ended, cancel := context.WithCancel(ctx)
+	cancel()
+	sup, err := actor.Supervise(ended, actor.OneForOne, []actor.ChildSpec{a})
+	if sup != nil {
+		sup.Close()
+	}
+	if sup != nil || !errors.Is(err, context.Canceled) {
+		t.Fatalf("Supervise with an ended ctx = %v, %v; want an error wrapping context.Canceled", sup, err)
+	}
+	if err := a.Ref().Tell(ctx, "late"); !errors.Is(err, actor.ErrStopped) {
+		t.Errorf("Tell to the child of a failed Supervise = %v, want ErrStopped", err)
+	}
+}
