@@ -217,8 +217,10 @@ func (s *Supervisor) Name() string { return s.name }
 // is restarted once Stop began. If ctx ends first, the rest are closed at
 // once and Stop returns ctx's error; if Close is called meanwhile, an error
 // wrapping ErrStopped. Stop returns after every goroutine of the supervisor
-// ended; if the supervisor had failed, it returns Err. Safe to call more than
-// once and with Close; a second Stop waits for the first.
+// ended, so a child whose Receive ignores its ctx, or whose Stop hook does
+// not return, holds it past ctx (see Stopper); if the supervisor had
+// failed, it returns Err. Safe to call more than once and with Close; a
+// second Stop waits for the first.
 func (s *Supervisor) Stop(ctx context.Context) error {
 	s.quitNow()
 	select {
