@@ -323,13 +323,30 @@ func (w *stopWatch[M]) Stop() error {
 	return nil
 }
 
-// outcome maps the supervisor's end to Run's: ErrStop is success, and a
-// failure beyond a stage's policy is reported as the stage's own failure.
+// outcome maps the supervisor's end to Run's: ErrStop is success, and the
+// pipeline's supervisor giving up (at the first failure: it restarts
+// nothing itself) is reported as the stage's own failure, which is the
+// policy's giving up for a RestartingStage.
 func (p *Pipeline) outcome(err error) error {
 	if err == nil || errors.Is(err, ErrStop) {
 		return nil
 	}
-	return err
+	return stageFailure(err)
+}
+
+// stageFailure returns the failure of the stage that the pipeline's
+// supervisor gave up on, which its error wraps beside ErrRestartIntensity
+// (see actor.Supervisor.Err), or err itself when it is not that.
+func stageFailure(err error) error {
+	multi, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return err
+	}
+	wrapped := multi.Unwrap()
+	if len(wrapped) != 2 || wrapped[0] != actor.ErrRestartIntensity {
+		return err
+	}
+	return wrapped[1]
 }
 
 // Workers adds n stages, named name-1 to name-n, each running a behaviour
