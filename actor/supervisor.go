@@ -81,6 +81,7 @@ type Supervisor struct {
 	// Owned by the supervisor's goroutine.
 	gen     []uint64
 	alive   []bool
+	endErr  []error     // the error the current incarnation ended with, if it was awaited
 	times   []time.Time // restarts within the window
 	backlog []exit
 }
@@ -185,6 +186,7 @@ func newSupervisor(cfg *config, strategy Strategy, children []childRunner) *Supe
 		done:     make(chan struct{}),
 		gen:      make([]uint64, len(children)),
 		alive:    make([]bool, len(children)),
+		endErr:   make([]error, len(children)),
 	}
 }
 
@@ -275,6 +277,7 @@ func (s *Supervisor) run() {
 func (s *Supervisor) startChild(i int, bound context.Context, first bool) error {
 	s.gen[i]++
 	s.alive[i] = true
+	s.endErr[i] = nil
 	gen := s.gen[i]
 	return s.children[i].start(s.ctx, bound, &s.g, first, func(k exitKind, err error) {
 		s.exits <- exit{i, gen, k, err} // room: one live incarnation per child
@@ -454,14 +457,14 @@ func (s *Supervisor) awaitExit(i int) {
 	for k, ex := range s.backlog {
 		if ex.idx == i && ex.gen == s.gen[i] {
 			s.backlog = append(s.backlog[:k], s.backlog[k+1:]...)
-			s.alive[i] = false
+			s.alive[i], s.endErr[i] = false, ex.err
 			return
 		}
 	}
 	for s.alive[i] {
 		ex := <-s.exits
 		if ex.idx == i && ex.gen == s.gen[i] {
-			s.alive[i] = false
+			s.alive[i], s.endErr[i] = false, ex.err
 		} else {
 			s.backlog = append(s.backlog, ex)
 		}
@@ -484,7 +487,7 @@ func (s *Supervisor) closeAll(failed int, cause error) {
 		case i == failed:
 			c.stopped(cause)
 		default:
-			c.stopped(nil)
+			c.stopped(s.endErr[i]) // its Stop hook's failure, if any
 		}
 	}
 }
@@ -505,7 +508,7 @@ func (s *Supervisor) shutdown(ctx context.Context) error {
 			c.halt()
 			s.awaitExit(i)
 		}
-		c.stopped(nil)
+		c.stopped(s.endErr[i]) // its Stop hook's failure, if any
 	}
 	if cut != nil {
 		return fmt.Errorf("actor: stop supervisor %q: drain cut short: %w", s.name, cut)
@@ -518,7 +521,7 @@ func (s *Supervisor) awaitDrain(ctx context.Context, i int) error {
 	for k, ex := range s.backlog {
 		if ex.idx == i && ex.gen == s.gen[i] {
 			s.backlog = append(s.backlog[:k], s.backlog[k+1:]...)
-			s.alive[i] = false
+			s.alive[i], s.endErr[i] = false, ex.err
 			return nil
 		}
 	}
@@ -526,7 +529,7 @@ func (s *Supervisor) awaitDrain(ctx context.Context, i int) error {
 		select {
 		case ex := <-s.exits:
 			if ex.idx == i && ex.gen == s.gen[i] {
-				s.alive[i] = false
+				s.alive[i], s.endErr[i] = false, ex.err
 			} else {
 				s.backlog = append(s.backlog, ex)
 			}

@@ -451,3 +451,51 @@ func TestSuperviseCtxEnded(t *testing.T) {
 		t.Errorf("Tell to the child of a failed Supervise = %v, want ErrStopped", err)
 	}
 }
+
+// panicStop is a behaviour whose Stop hook panics.
+type panicStop struct{}
+
+func (panicStop) Receive(context.Context, int) error { return nil }
+func (panicStop) Stop() error                        { panic("stop hook panics") }
+
+// A supervised child's Stop hook that panics (or fails) when the supervisor
+// stops is reported with its ActorStopped, as a spawned actor's is, not
+// only logged.
+func TestSupervisorReportsStopHookFailure(t *testing.T) {
+	for _, how := range []string{"stop", "close"} {
+		t.Run(how, func(t *testing.T) {
+			rec := actortest.NewRecorder()
+			child := actor.NewChild("hook", func() actor.Behavior[int] { return panicStop{} })
+			sup, err := actor.Supervise(ctx, actor.OneForOne, []actor.ChildSpec{child}, actor.WithObserver(rec))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if how == "stop" {
+				err = sup.Stop(ctx)
+			} else {
+				err = sup.Close()
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			ev := rec.Await(t, actortest.Stopped, "hook", wait)
+			var pe *actor.PanicError
+			if !errors.As(ev.Err, &pe) {
+				t.Errorf("ActorStopped(%q, %v), want the Stop hook's *actor.PanicError", ev.Actor, ev.Err)
+			}
+			// And the same for a spawned actor.
+			a, err := actor.Spawn(ctx, actor.Behavior[int](panicStop{}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if how == "stop" {
+				err = a.Stop(ctx)
+			} else {
+				err = a.Close()
+			}
+			if !errors.As(err, &pe) {
+				t.Errorf("a spawned actor's %s = %v, want the Stop hook's *actor.PanicError", how, err)
+			}
+		})
+	}
+}
