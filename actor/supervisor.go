@@ -216,13 +216,14 @@ func (s *Supervisor) Name() string { return s.name }
 
 // Stop stops the children gracefully, last first: each drains its mailbox
 // and its feeds (see Actor.Stop) and ends; then the supervisor ends. No child
-// is restarted once Stop began. If ctx ends first, the rest are closed at
-// once and Stop returns ctx's error; if Close is called meanwhile, an error
-// wrapping ErrStopped. Stop returns after every goroutine of the supervisor
-// ended, so a child whose Receive ignores its ctx, or whose Stop hook does
-// not return, holds it past ctx (see Stopper); if the supervisor had
-// failed, it returns Err. Safe to call more than once and with Close; a
-// second Stop waits for the first.
+// is restarted once Stop began: one that failed and waits to be restarted
+// does not drain, and what its mailbox holds becomes dead letters. If ctx
+// ends first, the rest are closed at once and Stop returns ctx's error; if
+// Close is called meanwhile, an error wrapping ErrStopped. Stop returns
+// after every goroutine of the supervisor ended, so a child whose Receive
+// ignores its ctx, or whose Stop hook does not return, holds it past ctx
+// (see Stopper); if the supervisor had failed, it returns Err. Safe to call
+// more than once and with Close; a second Stop waits for the first.
 func (s *Supervisor) Stop(ctx context.Context) error {
 	s.quitNow()
 	select {

@@ -50,7 +50,10 @@ import (
 // error is no failure), then the stages stop in reverse order, sources
 // first, each handling what its mailbox holds before the one downstream of
 // it stops, so that every stage drains into a downstream that still runs.
-// Between stages joined in memory, or over inproc, nothing is lost. A stage
+// Between stages joined in memory, or over inproc, nothing is lost, but
+// for a RestartingStage that failed and waits out its back-off when its
+// turn to drain comes: it is not restarted, and what its mailbox holds is
+// dead letters (see actor.Supervisor.Stop). A stage
 // whose mailbox is a PULL, SUB or PAIR socket drains what the socket held
 // when its drain began, and what reaches it after that is a dead letter
 // when it closes; a Router or Rep stage stops receiving, and what is still
