@@ -30,8 +30,9 @@ func (f BehaviorFunc[M]) Receive(ctx context.Context, m M) error { return f(ctx,
 // Starter is implemented by a behaviour that sets itself up before the first
 // message: opens a file, dials a socket. Start is called once per incarnation
 // (so again after each restart), in the actor's goroutine, before any Receive.
-// ctx is the actor's context, also cancelled when the ctx given to Spawn ends
-// during the start; Start must return when ctx is done. An error (or a panic)
+// ctx is the actor's context, also cancelled when the ctx given to Spawn or
+// Supervise ends during the start, and when its supervisor is told to stop
+// during a restart; Start must return when ctx is done. An error (or a panic)
 // fails the start: Spawn returns it wrapped in ErrStartFailed and Stop is not
 // called.
 type Starter interface {
@@ -43,6 +44,11 @@ type Starter interface {
 // halt for a restart. Stop is called once, in the actor's goroutine, after the
 // last Receive returned, and only if Start succeeded. An error it returns
 // becomes the actor's error when it had none.
+//
+// Stop gets no ctx, and nothing can cut it short: a Stop that does not
+// return holds the actor's Stop and Close, and its supervisor's, however
+// their ctx ends, since they return only once the actor's goroutine ended.
+// Bound what it waits on itself.
 type Stopper interface {
 	Stop() error
 }

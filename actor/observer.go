@@ -30,7 +30,8 @@ type Observer interface {
 	// (the child's own, or a sibling's under AllForOne and RestForOne).
 	ActorRestarted(name string, restarts int, cause error)
 	// ActorStopped is called once when an actor or supervisor ended for good.
-	// err is nil after Stop or Close, and the failure otherwise.
+	// err is nil after Stop or Close (unless the behaviour's Stop hook then
+	// failed: its error, or its *PanicError), and the failure otherwise.
 	ActorStopped(name string, err error)
 	// DeadLetter is called for every message that will not be handled: told to
 	// a stopped actor, left in the mailbox at Close or failure, or dropped by

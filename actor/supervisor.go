@@ -71,9 +71,17 @@ type Supervisor struct {
 
 	nested *nesting // set when the supervisor is a child of another
 
+	// quit ends when the supervisor is told to end (Stop, Close, or its
+	// parent's order): it cancels the Start of a restart under way, which
+	// the supervisor's goroutine waits on, so that the order is heard, and
+	// no child is restarted after it.
+	quit    context.Context
+	quitNow context.CancelFunc
+
 	// Owned by the supervisor's goroutine.
 	gen     []uint64
 	alive   []bool
+	endErr  []error     // the error the current incarnation ended with, if it was awaited
 	times   []time.Time // restarts within the window
 	backlog []exit
 }
@@ -90,8 +98,10 @@ type exit struct {
 // started (last first) and returns ErrStartFailed wrapping the child's error.
 // Options: WithName, WithIntensity, WithBackoff, WithObserver, WithLogger.
 //
-// ctx bounds the start only, as for Spawn; the children's contexts keep its
-// values. The supervisor runs until Stop, Close, or it gives up.
+// ctx bounds the start only, as for Spawn: if it ends before the children
+// started, Supervise closes them and returns an error wrapping ctx's error.
+// The children's contexts keep its values. The supervisor runs until Stop,
+// Close, or it gives up.
 func Supervise(ctx context.Context, strategy Strategy, children []ChildSpec, opts ...Option) (*Supervisor, error) {
 	cfg, runners, err := prepareTree(strategy, children, opts, nil)
 	if err != nil {
@@ -101,6 +111,16 @@ func Supervise(ctx context.Context, strategy Strategy, children []ChildSpec, opt
 	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	if err := s.startAll(ctx, true); err != nil {
 		releaseProfile(cfg.observer) // never started
+		return nil, fmt.Errorf("actor: supervise %q: %w", s.name, err)
+	}
+	if err := ctx.Err(); err != nil {
+		// ctx ended while the children started (one without a Start hook
+		// never looks at it): the start failed after all, as for Spawn.
+		s.closeAll(-1, nil)
+		s.g.Wait()
+		s.cancel()
+		s.quitNow()
+		releaseProfile(cfg.observer)
 		return nil, fmt.Errorf("actor: supervise %q: %w", s.name, err)
 	}
 	cfg.observer.ActorStarted(s.name)
@@ -151,7 +171,10 @@ func prepareTree(strategy Strategy, children []ChildSpec, opts []Option, parent 
 }
 
 func newSupervisor(cfg *config, strategy Strategy, children []childRunner) *Supervisor {
+	quit, quitNow := context.WithCancel(context.Background())
 	return &Supervisor{
+		quit:     quit,
+		quitNow:  quitNow,
 		name:     cfg.name,
 		strategy: strategy,
 		cfg:      cfg,
@@ -163,6 +186,7 @@ func newSupervisor(cfg *config, strategy Strategy, children []childRunner) *Supe
 		done:     make(chan struct{}),
 		gen:      make([]uint64, len(children)),
 		alive:    make([]bool, len(children)),
+		endErr:   make([]error, len(children)),
 	}
 }
 
@@ -192,12 +216,16 @@ func (s *Supervisor) Name() string { return s.name }
 
 // Stop stops the children gracefully, last first: each drains its mailbox
 // and its feeds (see Actor.Stop) and ends; then the supervisor ends. No child
-// is restarted once Stop began. If ctx ends first, the rest are closed at
-// once and Stop returns ctx's error; if Close is called meanwhile, an error
-// wrapping ErrStopped. Stop returns after every goroutine of the supervisor
-// ended; if the supervisor had failed, it returns Err. Safe to call more than
-// once and with Close; a second Stop waits for the first.
+// is restarted once Stop began: one that failed and waits to be restarted
+// does not drain, and what its mailbox holds becomes dead letters. If ctx
+// ends first, the rest are closed at once and Stop returns ctx's error; if
+// Close is called meanwhile, an error wrapping ErrStopped. Stop returns
+// after every goroutine of the supervisor ended, so a child whose Receive
+// ignores its ctx, or whose Stop hook does not return, holds it past ctx
+// (see Stopper); if the supervisor had failed, it returns Err. Safe to call
+// more than once and with Close; a second Stop waits for the first.
 func (s *Supervisor) Stop(ctx context.Context) error {
+	s.quitNow()
 	select {
 	case s.stopReq <- ctx:
 	case <-s.done:
@@ -213,6 +241,7 @@ func (s *Supervisor) Stop(ctx context.Context) error {
 // after every goroutine of the supervisor ended, with Err. It is idempotent
 // and safe to call from any goroutine.
 func (s *Supervisor) Close() error {
+	s.quitNow()
 	s.once.Do(func() { close(s.closeCh) })
 	<-s.done
 	return s.err
@@ -238,6 +267,7 @@ func (s *Supervisor) run() {
 	_, err := s.supervise()
 	s.g.Wait()
 	s.cancel()
+	s.quitNow()
 	s.err = err
 	if err != nil {
 		s.log.Error("supervisor gave up", zap.Error(err))
@@ -248,6 +278,7 @@ func (s *Supervisor) run() {
 func (s *Supervisor) startChild(i int, bound context.Context, first bool) error {
 	s.gen[i]++
 	s.alive[i] = true
+	s.endErr[i] = nil
 	gen := s.gen[i]
 	return s.children[i].start(s.ctx, bound, &s.g, first, func(k exitKind, err error) {
 		s.exits <- exit{i, gen, k, err} // room: one live incarnation per child
@@ -259,11 +290,18 @@ func (s *Supervisor) startChild(i int, bound context.Context, first bool) error 
 func (s *Supervisor) supervise() (exitKind, error) {
 	for {
 		var ex exit
-		if len(s.backlog) > 0 {
+		exits := s.exits
+		if s.quit.Err() != nil {
+			// Told to end: the order is on its way, and the exits wait
+			// for it (a restart's Start that quit cut short is no failure
+			// to restart).
+			exits = nil
+		}
+		if len(s.backlog) > 0 && exits != nil {
 			ex, s.backlog = s.backlog[0], s.backlog[1:]
 		} else {
 			select {
-			case ex = <-s.exits:
+			case ex = <-exits:
 			case ctx := <-s.stopReq:
 				return s.obey(orderStop, ctx), nil
 			case <-s.closeCh:
@@ -394,9 +432,12 @@ func (s *Supervisor) restart(ex exit) (kind exitKind, end bool, err error) {
 	}
 
 	for _, j := range affected {
+		if s.quit.Err() != nil {
+			break // told to end: no more restarts
+		}
 		c := s.children[j]
 		n := c.restarting(cause)
-		if err := s.startChild(j, nil, false); err == nil {
+		if err := s.startChild(j, s.quit, false); err == nil {
 			c.restarted(n, cause)
 		} // else its exit is on its way: the next failure to handle
 	}
@@ -417,14 +458,14 @@ func (s *Supervisor) awaitExit(i int) {
 	for k, ex := range s.backlog {
 		if ex.idx == i && ex.gen == s.gen[i] {
 			s.backlog = append(s.backlog[:k], s.backlog[k+1:]...)
-			s.alive[i] = false
+			s.alive[i], s.endErr[i] = false, ex.err
 			return
 		}
 	}
 	for s.alive[i] {
 		ex := <-s.exits
 		if ex.idx == i && ex.gen == s.gen[i] {
-			s.alive[i] = false
+			s.alive[i], s.endErr[i] = false, ex.err
 		} else {
 			s.backlog = append(s.backlog, ex)
 		}
@@ -447,7 +488,7 @@ func (s *Supervisor) closeAll(failed int, cause error) {
 		case i == failed:
 			c.stopped(cause)
 		default:
-			c.stopped(nil)
+			c.stopped(s.endErr[i]) // its Stop hook's failure, if any
 		}
 	}
 }
@@ -468,7 +509,7 @@ func (s *Supervisor) shutdown(ctx context.Context) error {
 			c.halt()
 			s.awaitExit(i)
 		}
-		c.stopped(nil)
+		c.stopped(s.endErr[i]) // its Stop hook's failure, if any
 	}
 	if cut != nil {
 		return fmt.Errorf("actor: stop supervisor %q: drain cut short: %w", s.name, cut)
@@ -481,7 +522,7 @@ func (s *Supervisor) awaitDrain(ctx context.Context, i int) error {
 	for k, ex := range s.backlog {
 		if ex.idx == i && ex.gen == s.gen[i] {
 			s.backlog = append(s.backlog[:k], s.backlog[k+1:]...)
-			s.alive[i] = false
+			s.alive[i], s.endErr[i] = false, ex.err
 			return nil
 		}
 	}
@@ -489,7 +530,7 @@ func (s *Supervisor) awaitDrain(ctx context.Context, i int) error {
 		select {
 		case ex := <-s.exits:
 			if ex.idx == i && ex.gen == s.gen[i] {
-				s.alive[i] = false
+				s.alive[i], s.endErr[i] = false, ex.err
 			} else {
 				s.backlog = append(s.backlog, ex)
 			}

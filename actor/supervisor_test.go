@@ -355,3 +355,147 @@ func TestSupervisorStopCutByClose(t *testing.T) {
 		t.Fatalf("Stop cut short by Close: %v, want an error wrapping ErrStopped", err)
 	}
 }
+
+// hangingRestart is a behaviour whose first incarnation fails on any message
+// and whose later ones wait in Start until their ctx ends, reporting on
+// restarting when they begin to wait: a restart that a stop must cut short.
+type hangingRestart struct {
+	n          *int // incarnations so far; the supervisor's goroutine only
+	restarting chan<- struct{}
+}
+
+func (h hangingRestart) Start(ctx context.Context) error {
+	if *h.n++; *h.n == 1 {
+		return nil
+	}
+	h.restarting <- struct{}{}
+	<-ctx.Done() // as Starter asks: return when ctx is done
+	return ctx.Err()
+}
+
+func (h hangingRestart) Receive(context.Context, int) error { return errCrash }
+
+// Stop and Close end a supervisor that is restarting a child whose Start
+// waits for its ctx, directly or through a subtree: the order cancels the
+// Start, and no child is restarted after it.
+func TestSupervisorStopDuringRestartStart(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		nested bool
+		stop   func(*actor.Supervisor) error
+	}{
+		{"stop", false, func(s *actor.Supervisor) error { return s.Stop(ctx) }},
+		{"close", false, func(s *actor.Supervisor) error { return s.Close() }},
+		{"stop/nested", true, func(s *actor.Supervisor) error { return s.Stop(ctx) }},
+		{"close/nested", true, func(s *actor.Supervisor) error { return s.Close() }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := 0
+			restarting := make(chan struct{}, 1)
+			child := actor.NewChild("hanging", func() actor.Behavior[int] {
+				return hangingRestart{n: &n, restarting: restarting}
+			})
+			rec := actortest.NewRecorder()
+			spec := actor.ChildSpec(child)
+			if tc.nested {
+				spec = actor.NewSupervisor("sub", actor.OneForOne, []actor.ChildSpec{child}, actor.WithBackoff(0, 0))
+			}
+			sup, err := actor.Supervise(ctx, actor.OneForOne, []actor.ChildSpec{spec},
+				actor.WithObserver(rec), actor.WithBackoff(0, 0))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := child.Ref().Tell(ctx, 1); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-restarting:
+			case <-time.After(wait):
+				t.Fatal("the child was not restarted")
+			}
+			stopped := make(chan error, 1)
+			go func() { stopped <- tc.stop(sup) }()
+			select {
+			case err := <-stopped:
+				if err != nil {
+					t.Errorf("%s = %v, want nil", tc.name, err)
+				}
+			case <-time.After(wait):
+				t.Fatalf("%s did not return while a restart's Start waited for its ctx", tc.name)
+			}
+			if n := rec.Count(actortest.Restarted, "hanging"); n != 0 {
+				t.Errorf("%d restarts reported, want 0: the restart was cut short", n)
+			}
+			if n := rec.Count(actortest.Stopped, "hanging"); n != 1 {
+				t.Errorf("%d stopped events for the child, want 1", n)
+			}
+		})
+	}
+}
+
+// Supervise with a ctx that ended fails, as Spawn does, even when no child
+// has a Start hook to notice: the children it started are closed.
+func TestSuperviseCtxEnded(t *testing.T) {
+	probe := actortest.NewProbe[string](t)
+	a := actor.NewChild("a", worker("a", probe.Ref()))
+	ended, cancel := context.WithCancel(ctx)
+	cancel()
+	sup, err := actor.Supervise(ended, actor.OneForOne, []actor.ChildSpec{a})
+	if sup != nil {
+		sup.Close()
+	}
+	if sup != nil || !errors.Is(err, context.Canceled) {
+		t.Fatalf("Supervise with an ended ctx = %v, %v; want an error wrapping context.Canceled", sup, err)
+	}
+	if err := a.Ref().Tell(ctx, "late"); !errors.Is(err, actor.ErrStopped) {
+		t.Errorf("Tell to the child of a failed Supervise = %v, want ErrStopped", err)
+	}
+}
+
+// panicStop is a behaviour whose Stop hook panics.
+type panicStop struct{}
+
+func (panicStop) Receive(context.Context, int) error { return nil }
+func (panicStop) Stop() error                        { panic("stop hook panics") }
+
+// A supervised child's Stop hook that panics (or fails) when the supervisor
+// stops is reported with its ActorStopped, as a spawned actor's is, not
+// only logged.
+func TestSupervisorReportsStopHookFailure(t *testing.T) {
+	for _, how := range []string{"stop", "close"} {
+		t.Run(how, func(t *testing.T) {
+			rec := actortest.NewRecorder()
+			child := actor.NewChild("hook", func() actor.Behavior[int] { return panicStop{} })
+			sup, err := actor.Supervise(ctx, actor.OneForOne, []actor.ChildSpec{child}, actor.WithObserver(rec))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if how == "stop" {
+				err = sup.Stop(ctx)
+			} else {
+				err = sup.Close()
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			ev := rec.Await(t, actortest.Stopped, "hook", wait)
+			var pe *actor.PanicError
+			if !errors.As(ev.Err, &pe) {
+				t.Errorf("ActorStopped(%q, %v), want the Stop hook's *actor.PanicError", ev.Actor, ev.Err)
+			}
+			// And the same for a spawned actor.
+			a, err := actor.Spawn(ctx, actor.Behavior[int](panicStop{}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if how == "stop" {
+				err = a.Stop(ctx)
+			} else {
+				err = a.Close()
+			}
+			if !errors.As(err, &pe) {
+				t.Errorf("a spawned actor's %s = %v, want the Stop hook's *actor.PanicError", how, err)
+			}
+		})
+	}
+}

@@ -35,6 +35,7 @@ type SupervisorChild struct {
 	children []childRunner // prepared once, for the subtree's life
 	restarts atomic.Uint64
 	started  atomic.Bool
+	ended    atomic.Bool // ActorStopped was reported
 
 	cur *nesting // the running incarnation's; parent goroutine only
 }
@@ -77,6 +78,7 @@ type nesting struct {
 	haltOnce, dOnce sync.Once
 	cut             context.Context // ends when the parent stops waiting for a drain
 	cutOff          context.CancelFunc
+	quitNow         context.CancelFunc // the incarnation's Supervisor.quitNow
 }
 
 // haltC and drainC are nil (never ready) for a supervisor at the top.
@@ -102,10 +104,12 @@ func (sc *SupervisorChild) start(ctx, bound context.Context, g *errgroup.Group, 
 	sc.cur = n
 	s := newSupervisor(sc.cfg, sc.strategy, sc.children)
 	s.nested = n
+	n.quitNow = s.quitNow
 	s.ctx, s.cancel = context.WithCancel(ctx)
 	if err := s.startAll(bound, first); err != nil {
 		err = fmt.Errorf("%w: supervisor %q: %w", ErrStartFailed, sc.name, err)
 		n.cutOff()
+		s.quitNow()
 		report(exitFailed, err)
 		return err
 	}
@@ -118,6 +122,7 @@ func (sc *SupervisorChild) start(ctx, bound context.Context, g *errgroup.Group, 
 		s.g.Wait()
 		s.cancel()
 		n.cutOff()
+		s.quitNow()
 		if err != nil {
 			sc.cfg.observer.ActorFailed(sc.name, err)
 		}
@@ -130,12 +135,14 @@ func (sc *SupervisorChild) start(ctx, bound context.Context, g *errgroup.Group, 
 func (sc *SupervisorChild) halt() {
 	if n := sc.cur; n != nil {
 		n.cutOff()
+		n.quitNow()
 		n.haltOnce.Do(func() { close(n.halt) })
 	}
 }
 
 func (sc *SupervisorChild) drain(context.Context) {
 	if n := sc.cur; n != nil {
+		n.quitNow()
 		n.dOnce.Do(func() { close(n.drain) })
 	}
 }
@@ -170,7 +177,12 @@ func (sc *SupervisorChild) restarted(n int, cause error) {
 	sc.cfg.observer.ActorRestarted(sc.name, n, cause)
 }
 
+// stopped reports the subtree's end for good, once: a subtree within a
+// subtree is stopped by the one above it, and again by that one's parent.
 func (sc *SupervisorChild) stopped(err error) {
+	if sc.started.Load() && !sc.ended.CompareAndSwap(false, true) {
+		return
+	}
 	for i := len(sc.children) - 1; i >= 0; i-- {
 		sc.children[i].stopped(nil)
 	}

@@ -169,3 +169,35 @@ func TestTreeChildUsedTwice(t *testing.T) {
 		t.Fatalf("second Supervise of one subtree = %v, want ErrBadOption", err)
 	}
 }
+
+// In a tree three deep, each actor and supervisor is reported started once
+// and stopped once, however the tree ends.
+func TestTreeThreeDeepReportsOnce(t *testing.T) {
+	for _, how := range []string{"stop", "close"} {
+		t.Run(how, func(t *testing.T) {
+			probe := actortest.NewProbe[string](t)
+			rec := actortest.NewRecorder()
+			a := actor.NewChild("a", worker("a", probe.Ref()))
+			inner := actor.NewSupervisor("inner", actor.OneForOne, []actor.ChildSpec{a})
+			middle := actor.NewSupervisor("middle", actor.OneForOne, []actor.ChildSpec{inner})
+			top, err := actor.Supervise(ctx, actor.OneForOne, []actor.ChildSpec{middle},
+				actor.WithName("top"), actor.WithObserver(rec))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if how == "stop" {
+				err = top.Stop(ctx)
+			} else {
+				err = top.Close()
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, name := range []string{"a", "inner", "middle", "top"} {
+				if s, e := rec.Count(actortest.Started, name), rec.Count(actortest.Stopped, name); s != 1 || e != 1 {
+					t.Errorf("%s: started %d, stopped %d times; want 1 and 1", name, s, e)
+				}
+			}
+		})
+	}
+}

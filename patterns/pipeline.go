@@ -37,19 +37,32 @@ import (
 //   - When ctx ends first, every stage is closed and Run returns ctx's error.
 //
 // Closed means at once: a stage's Receive gets its ctx cancelled, and what
-// its mailbox holds becomes dead letters, reported to its observer. That is
-// also how ErrStop from a stage that is not a source ends the pipeline: the
-// sink has what it waits for, and what is still in flight is not wanted.
+// its mailbox holds becomes dead letters, reported to its observer (a
+// socket mailbox's too: what its socket holds). That is also how ErrStop
+// from a stage that is not a source ends the pipeline: the sink has what it
+// waits for, and what is still in flight is not wanted. What is on the wire
+// between sockets over ipc or tcp (sent, in the connections' buffers, not
+// yet in the receiving socket) is lost with no dead letter, as it is with
+// ZeroMQ: only the receiver could see it, and it has closed.
 //
-// ErrStop from a source ends it once what was told has drained, so that
-// nothing is lost: the sources' ctx is cancelled (gen returns; an error
-// wrapping that ctx's error is no failure), then the stages stop in reverse
-// order, sources first, each handling what its mailbox holds before the one
-// downstream of it stops, so that every stage drains into a downstream that
-// still runs. A stage whose mailbox is a PULL, SUB or PAIR socket drains
-// what the socket held when its drain began; a Router or Rep stage stops
-// receiving, and what is still in its socket is refused (see Inbox); what
-// is still on the wire is not drained. The drain is bounded by ctx and by DrainWithin (DefaultDrain);
+// ErrStop from a source ends it once what was told has drained: the
+// sources' ctx is cancelled (gen returns; an error wrapping that ctx's
+// error is no failure), then the stages stop in reverse order, sources
+// first, each handling what its mailbox holds before the one downstream of
+// it stops, so that every stage drains into a downstream that still runs.
+// Between stages joined in memory, or over inproc, nothing is lost, but
+// for a RestartingStage that failed and waits out its back-off when its
+// turn to drain comes: it is not restarted, and what its mailbox holds is
+// dead letters (see actor.Supervisor.Stop). A stage
+// whose mailbox is a PULL, SUB or PAIR socket drains what the socket held
+// when its drain began, and what reaches it after that is a dead letter
+// when it closes; a Router or Rep stage stops receiving, and what is still
+// in its socket is refused (see Inbox). Over ipc and tcp, what is still on
+// the wire when the stage downstream of it drains is thus a dead letter or
+// lost, however much of it there is: a pipeline whose stages talk over ipc
+// or tcp should end from its sink, which knows when everything is in (the
+// guide's sink counts the results of a batch), not from a source. The
+// drain is bounded by ctx and by DrainWithin (DefaultDrain);
 // when it is cut short, the stages not yet drained are closed and Run
 // returns ErrDrainCut wrapping ctx's error. A stage that fails during the
 // drain is not restarted and does not change Run's result; its observer is
@@ -106,7 +119,9 @@ func (p *Pipeline) init() {
 
 // Restart is a stage's restart policy (RestartingStage): at most Intensity
 // restarts within Window, waiting BackoffMin before the first and doubling
-// up to BackoffMax. The zero Restart is actor's defaults.
+// up to BackoffMax. The zero Restart is actor's defaults. In any other, a
+// zero Window is actor.DefaultWindow and zero BackoffMin and BackoffMax are
+// actor's default back-off, but Intensity is as given: 0 restarts nothing.
 type Restart struct {
 	Intensity  int
 	Window     time.Duration
@@ -311,13 +326,30 @@ func (w *stopWatch[M]) Stop() error {
 	return nil
 }
 
-// outcome maps the supervisor's end to Run's: ErrStop is success, and a
-// failure beyond a stage's policy is reported as the stage's own failure.
+// outcome maps the supervisor's end to Run's: ErrStop is success, and the
+// pipeline's supervisor giving up (at the first failure: it restarts
+// nothing itself) is reported as the stage's own failure, which is the
+// policy's giving up for a RestartingStage.
 func (p *Pipeline) outcome(err error) error {
 	if err == nil || errors.Is(err, ErrStop) {
 		return nil
 	}
-	return err
+	return stageFailure(err)
+}
+
+// stageFailure returns the failure of the stage that the pipeline's
+// supervisor gave up on, which its error wraps beside ErrRestartIntensity
+// (see actor.Supervisor.Err), or err itself when it is not that.
+func stageFailure(err error) error {
+	multi, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return err
+	}
+	wrapped := multi.Unwrap()
+	if len(wrapped) != 2 || wrapped[0] != actor.ErrRestartIntensity {
+		return err
+	}
+	return wrapped[1]
 }
 
 // Workers adds n stages, named name-1 to name-n, each running a behaviour

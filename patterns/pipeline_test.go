@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -164,6 +165,12 @@ func TestPipelineFailure(t *testing.T) {
 			var pe *actor.PanicError
 			if (name == "panic") != errors.As(err, &pe) {
 				t.Errorf("Run = %v: panic recovered as *actor.PanicError: %v", err, pe != nil)
+			}
+			// The stage has no restart policy: its failure is the
+			// pipeline's, not a restart intensity of the supervisor
+			// beneath it.
+			if errors.Is(err, actor.ErrRestartIntensity) || !strings.Contains(err.Error(), `"broken"`) {
+				t.Errorf("Run = %v, want the failure of stage \"broken\" as it is", err)
 			}
 		})
 	}
