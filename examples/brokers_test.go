@@ -1,6 +1,8 @@
 package examples_test
 
 import (
+	"fmt"
+	"strconv"
 	"testing"
 
 	"github.com/zmqflow/zmqflow/internal/pyzmq"
@@ -108,4 +110,29 @@ func TestPeering(t *testing.T) {
 	a.awaitCount(ctx, `I: A client \d task \d served by B`, 12)
 	a.await(ctx, `A: 12 requests, 12 replies; \d+ lent to peers`)
 	a.await(ctx, `every local request answered`)
+}
+
+// mdbroker holds a burst of requests that wait for a busy worker, as the
+// guide's asynchronous client (mdclient2) sends them: each is answered
+// once. Its service queue was the library's 1,000, and the guide's client,
+// which sends 100,000 before it reads a reply, got a few thousand.
+func TestMajordomoAsyncBurst(t *testing.T) {
+	const n = 3000
+	ctx := testContext(t)
+	b := start(t, ctx, "mdbroker", "-bind", "tcp://127.0.0.1:*", "-stats", "20ms")
+	ep := b.await(ctx, `Majordomo broker is active at (\S+)`)[1]
+	py := pyzmq.Start(t, "testdata/mdpburst.py", ep, strconv.Itoa(n))
+	awaitLine(t, ctx, py, `^SENT `)
+	// The worker holds the first request: the others are all queued, or
+	// some were dropped.
+	m := b.await(ctx, fmt.Sprintf(`Queued:(%d) |Overflow:([1-9]\d*) `, n-1))
+	if m[2] != "" {
+		t.Fatalf("the broker dropped requests waiting for a worker (Overflow %s, of %d sent)", m[2], n)
+	}
+	if err := py.Writeln("go"); err != nil {
+		t.Fatal(err)
+	}
+	if got := awaitLine(t, ctx, py, `^GOT .*`)[0]; got != fmt.Sprintf("GOT %d DUP 0", n) {
+		t.Fatalf("the client got %q, want every one of its %d requests answered once", got, n)
+	}
 }
