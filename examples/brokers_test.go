@@ -2,6 +2,7 @@ package examples_test
 
 import (
 	"fmt"
+	"os"
 	"strconv"
 	"testing"
 
@@ -135,4 +136,40 @@ func TestMajordomoAsyncBurst(t *testing.T) {
 	if got := awaitLine(t, ctx, py, `^GOT .*`)[0]; got != fmt.Sprintf("GOT %d DUP 0", n) {
 		t.Fatalf("the client got %q, want every one of its %d requests answered once", got, n)
 	}
+}
+
+// lbbroker -clients 0 is the broker and its workers, serving the clients
+// of other processes (here a libzmq REQ, as the guide's client_task) until
+// interrupted. It used to stop its workers and exit at once.
+func TestLBBrokerServesOtherClients(t *testing.T) {
+	ctx := testContext(t)
+	b := start(t, ctx, "lbbroker", "-clients", "0", "-workers", "2", "-transport", "tcp",
+		"-frontend", "tcp://127.0.0.1:*", "-backend", "tcp://127.0.0.1:*")
+	front := b.await(ctx, `I: clients on (\S+), workers on \S+`)[1]
+	const client = `
+import sys, zmq
+s = zmq.Context().socket(zmq.REQ)
+s.setsockopt(zmq.LINGER, 0)
+s.setsockopt(zmq.RCVTIMEO, 20000)
+s.connect(sys.argv[1])
+for i in range(5):
+    s.send(b"HELLO")
+    print("REPLY", s.recv().decode(), flush=True)
+print("DONE", flush=True)
+`
+	py := pyzmq.Start(t, client, front)
+	for range 5 {
+		if l := awaitLine(t, ctx, py, `^REPLY .*`)[0]; l != "REPLY OK" {
+			t.Fatalf("client got %q", l)
+		}
+	}
+	awaitLine(t, ctx, py, `^DONE$`)
+	b.awaitCount(ctx, `(?m)^Worker: HELLO$`, 5)
+	if err := b.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	if code := b.exit(ctx); code != 0 {
+		t.Fatalf("exit code %d after Ctrl-C", code)
+	}
+	b.await(ctx, `I: 5 requests, 5 replies`)
 }
