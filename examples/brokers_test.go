@@ -1,6 +1,9 @@
 package examples_test
 
 import (
+	"fmt"
+	"os"
+	"strconv"
 	"testing"
 
 	"github.com/zmqflow/zmqflow/internal/pyzmq"
@@ -108,4 +111,65 @@ func TestPeering(t *testing.T) {
 	a.awaitCount(ctx, `I: A client \d task \d served by B`, 12)
 	a.await(ctx, `A: 12 requests, 12 replies; \d+ lent to peers`)
 	a.await(ctx, `every local request answered`)
+}
+
+// mdbroker holds a burst of requests that wait for a busy worker, as the
+// guide's asynchronous client (mdclient2) sends them: each is answered
+// once. Its service queue was the library's 1,000, and the guide's client,
+// which sends 100,000 before it reads a reply, got a few thousand.
+func TestMajordomoAsyncBurst(t *testing.T) {
+	const n = 3000
+	ctx := testContext(t)
+	b := start(t, ctx, "mdbroker", "-bind", "tcp://127.0.0.1:*", "-stats", "20ms")
+	ep := b.await(ctx, `Majordomo broker is active at (\S+)`)[1]
+	py := pyzmq.Start(t, "testdata/mdpburst.py", ep, strconv.Itoa(n))
+	awaitLine(t, ctx, py, `^SENT `)
+	// The worker holds the first request: the others are all queued, or
+	// some were dropped.
+	m := b.await(ctx, fmt.Sprintf(`Queued:(%d) |Overflow:([1-9]\d*) `, n-1))
+	if m[2] != "" {
+		t.Fatalf("the broker dropped requests waiting for a worker (Overflow %s, of %d sent)", m[2], n)
+	}
+	if err := py.Writeln("go"); err != nil {
+		t.Fatal(err)
+	}
+	if got := awaitLine(t, ctx, py, `^GOT .*`)[0]; got != fmt.Sprintf("GOT %d DUP 0", n) {
+		t.Fatalf("the client got %q, want every one of its %d requests answered once", got, n)
+	}
+}
+
+// lbbroker -clients 0 is the broker and its workers, serving the clients
+// of other processes (here a libzmq REQ, as the guide's client_task) until
+// interrupted. It used to stop its workers and exit at once.
+func TestLBBrokerServesOtherClients(t *testing.T) {
+	ctx := testContext(t)
+	b := start(t, ctx, "lbbroker", "-clients", "0", "-workers", "2", "-transport", "tcp",
+		"-frontend", "tcp://127.0.0.1:*", "-backend", "tcp://127.0.0.1:*")
+	front := b.await(ctx, `I: clients on (\S+), workers on \S+`)[1]
+	const client = `
+import sys, zmq
+s = zmq.Context().socket(zmq.REQ)
+s.setsockopt(zmq.LINGER, 0)
+s.setsockopt(zmq.RCVTIMEO, 20000)
+s.connect(sys.argv[1])
+for i in range(5):
+    s.send(b"HELLO")
+    print("REPLY", s.recv().decode(), flush=True)
+print("DONE", flush=True)
+`
+	py := pyzmq.Start(t, client, front)
+	for range 5 {
+		if l := awaitLine(t, ctx, py, `^REPLY .*`)[0]; l != "REPLY OK" {
+			t.Fatalf("client got %q", l)
+		}
+	}
+	awaitLine(t, ctx, py, `^DONE$`)
+	b.awaitCount(ctx, `(?m)^Worker: HELLO$`, 5)
+	if err := b.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	if code := b.exit(ctx); code != 0 {
+		t.Fatalf("exit code %d after Ctrl-C", code)
+	}
+	b.await(ctx, `I: 5 requests, 5 replies`)
 }

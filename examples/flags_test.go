@@ -34,6 +34,7 @@ func TestBadCounts(t *testing.T) {
 		{"lpclient", []string{"-n", "-1"}, "-n"},
 		{"lpclient", []string{"-tries", "0"}, "-tries"},
 		{"lpclient", []string{"-timeout", "0", "-n", "1"}, "-timeout"},
+		{"mdbroker", []string{"-queue", "0"}, "-queue"},
 		{"mdclient", []string{"-n", "-1"}, "-n"},
 		{"mdclient", []string{"-n", "0"}, "-n"},
 		{"rrclient", []string{"-n", "0"}, "-n"},

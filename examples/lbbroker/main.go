@@ -8,8 +8,9 @@
 //
 // The clients and workers are goroutines here, on ipc:// endpoints as in the
 // guide (-transport inproc or tcp to change that); with -clients 0 and
-// -workers 0 the program is the broker alone, for peers of your own. See
-// README.md.
+// -workers 0 the program is the broker alone, for peers of your own, and
+// with -clients 0 the broker and its workers serve other processes'
+// clients; both run until interrupted. See README.md.
 package main
 
 import (
@@ -89,6 +90,7 @@ func run(ctx context.Context) error {
 	}
 
 	wctx, stopWorkers := context.WithCancel(ctx)
+	defer stopWorkers()
 	var workers sync.WaitGroup
 	for i := range *nWorkers {
 		workers.Add(1)
@@ -98,6 +100,17 @@ func run(ctx context.Context) error {
 				fmt.Fprintln(os.Stderr, "lbbroker:", err)
 			}
 		}()
+	}
+	if *nClients == 0 {
+		// Broker and workers only: they serve clients of other processes
+		// (the guide's client_task, say) until interrupted.
+		fmt.Printf("I: clients on %s, workers on %s; Ctrl-C to stop\n", lb.Frontend(), lb.Backend())
+		<-ctx.Done()
+		stopWorkers()
+		workers.Wait()
+		s := lb.Stats()
+		fmt.Printf("I: %d requests, %d replies\n", s.Requests, s.Replies)
+		return nil
 	}
 	var clients sync.WaitGroup
 	errs := make(chan error, *nClients)

@@ -27,10 +27,15 @@ var (
 	bind    = flag.String("bind", "tcp://*:5555", "where clients and workers connect")
 	verbose = flag.Bool("v", false, "log workers coming and going and every dropped message")
 	every   = flag.Duration("stats", 5*time.Second, "how often to print the broker's counters; 0 never")
+	queue   = flag.Int("queue", 200000, "requests held for one service while they wait for a worker; beyond that the oldest is dropped (and counted)")
 )
 
 func main() {
 	flag.Parse()
+	if *queue < 1 {
+		fmt.Fprintln(os.Stderr, "mdbroker: -queue must be at least 1")
+		os.Exit(2)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx); err != nil {
@@ -40,7 +45,11 @@ func main() {
 }
 
 func run(ctx context.Context) error {
-	var opts []majordomo.Option
+	// The guide's asynchronous client (mdclient2) sends 100,000 requests
+	// before it reads a reply, and its broker queues them all: a bound
+	// below that drops most of them. The library's default suits a
+	// service, not that demonstration.
+	opts := []majordomo.Option{majordomo.WithServiceQueue(*queue)}
 	if *verbose {
 		log, err := zap.NewDevelopment()
 		if err != nil {
