@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -16,14 +17,16 @@ import (
 // the counters. A spawned actor has one incarnation; a supervised child has
 // one per (re)start, all on the same cell, so Refs stay valid across restarts.
 type cell[M any] struct {
-	name   string
-	q      *queue[M]
-	obs    Observer
-	timing timing // whether to read the clock per message: never, always, or for a sample
-	log    *zap.Logger
-	feeds  []*feeder[M] // one per WithFeed
-	polled *feeder[M]   // the first that is a PolledFeed, if any
-	slots  sync.Pool    // Ask's reply slots, reused
+	name    string
+	q       *queue[M]
+	obs     Observer
+	timing  timing // whether to read the clock per message: never, always, or for a sample
+	log     *zap.Logger
+	feeds   []*feeder[M] // one per WithFeed
+	outputs []io.Closer  // WithOutput's, released once after the feeds
+	outOnce sync.Once
+	polled  *feeder[M] // the first that is a PolledFeed, if any
+	slots   sync.Pool  // Ask's reply slots, reused
 	// The actor's goroutine's: the messages polled so far, for the
 	// profiler's sample, and of the last poll, the count before it, the
 	// sample's mask and when it was polled (see timedPoll).
@@ -50,13 +53,15 @@ func newCell[M any](cfg *config) (*cell[M], error) {
 	}
 	cfg.finish()
 	c := &cell[M]{
-		name:   cfg.name,
-		q:      newQueue[M](cfg.mailbox),
-		obs:    cfg.observer,
-		timing: timeAll,
-		log:    cfg.logger,
-		feeds:  fds,
+		name:    cfg.name,
+		q:       newQueue[M](cfg.mailbox),
+		obs:     cfg.observer,
+		timing:  timeAll,
+		log:     cfg.logger,
+		feeds:   fds,
+		outputs: cfg.outputs,
 	}
+	holdOutputs(c.outputs)
 	switch po := cfg.observer.(type) {
 	case NopObserver:
 		c.timing = timeNone

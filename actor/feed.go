@@ -242,11 +242,16 @@ func (c *cell[M]) quietFeed(ctx context.Context) {
 }
 
 // stopFeed stops the feeds, waits for their goroutines and releases them
-// (see releaseFeed). Idempotent.
+// (see releaseFeed), then the outputs (see WithOutput). Idempotent.
 func (c *cell[M]) stopFeed(ctx context.Context) {
 	for _, fd := range c.feeds {
 		c.stopFeeder(ctx, fd)
 	}
+	c.outOnce.Do(func() {
+		if err := releaseOutputs(ctx, c.outputs); err != nil {
+			c.log.Warn("output close failed", zap.Error(err))
+		}
+	})
 }
 
 func (c *cell[M]) stopFeeder(ctx context.Context, fd *feeder[M]) {
@@ -304,6 +309,7 @@ func releaseFeedOptions(opts []Option) {
 	for _, f := range cfg.feeds {
 		_ = abandonFeed(f)
 	}
+	abandonOutputs(cfg.outputs)
 }
 
 // feedErr returns why a feed failed, or nil while they run or when they

@@ -2,6 +2,7 @@ package actor
 
 import (
 	"fmt"
+	"io"
 	"sync/atomic"
 	"time"
 
@@ -74,6 +75,7 @@ type config struct {
 	backoffMin time.Duration
 	backoffMax time.Duration
 	feeds      []any // Feed[M]s, checked against M by newCell
+	outputs    []io.Closer
 	// The name the profiler measures it under: its own, or, for one
 	// given none, its kind's, shared with every other of that kind
 	// given none, so that a program that spawns actors without end

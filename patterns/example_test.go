@@ -350,3 +350,36 @@ func ExamplePipeline() {
 	fmt.Println(words)
 	// Output: [PUB PULL PUSH]
 }
+
+// A pipeline whose stages talk over tcp, ended by its source: ErrStop
+// drains it, and the Outbox given to the source with actor.WithOutput is
+// shut down, its peer confirming that it has every message, before the
+// stage downstream drains. So the sum is whole, though the sink never
+// counts.
+func ExamplePipeline_sourceStop() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	p := patterns.NewPipeline()
+	in, err := patterns.Pull(patterns.Binary[int64]{}, patterns.Bind("tcp://127.0.0.1:*"))
+	check(err)
+	var sum int64
+	patterns.Stage(p, "sum", func() actor.Behavior[int64] {
+		return actor.BehaviorFunc[int64](func(_ context.Context, n int64) error {
+			sum += n
+			return nil
+		})
+	}, actor.WithFeed(in))
+	out, err := patterns.Push(patterns.Binary[int64]{}, patterns.Connect(in.Endpoint()))
+	check(err)
+	p.Source("numbers", func(ctx context.Context) error {
+		for n := range int64(10000) {
+			if err := out.Tell(ctx, n); err != nil {
+				return err
+			}
+		}
+		return patterns.ErrStop
+	}, actor.WithOutput(out))
+	check(p.Run(ctx))
+	fmt.Println(sum)
+	// Output: 49995000
+}

@@ -149,10 +149,15 @@ func (e *endpoint) socket() *socket.Socket {
 // goroutines. Later calls return the first's result.
 func (o *Outbox[M]) Close() error { return o.shut(nil) }
 
-// Shutdown closes the socket, lingering for queued messages until they are
-// out or ctx ends; when some were not sent it returns an error wrapping
-// socket.ErrDiscarded with the count. Later calls return the first's
-// result.
+// Shutdown closes the socket once the messages queued in it are out and
+// each peer has confirmed that it read everything sent to it (see
+// socket.Socket.ShutdownConfirmed), or when ctx ends. When some were not
+// sent it returns an error wrapping socket.ErrDiscarded with the count;
+// when a peer did not confirm, one wrapping socket.ErrUnconfirmed: what was
+// still on the wire to it may be lost. Later calls return the first's
+// result. It is how an actor given the Outbox with actor.WithOutput
+// releases it when Stop ends the actor: what the actor sent is then in the
+// receivers' sockets before the stage downstream drains (see Pipeline).
 //
 // Each message the socket discards unsent, at Close or Shutdown or earlier
 // (queued for a peer that left), is a dead letter of the Outbox, with its
@@ -169,7 +174,7 @@ func (o *Outbox[M]) shut(ctx context.Context) error {
 		if sock := o.ep.socket(); ctx == nil {
 			err = sock.Close()
 		} else {
-			err = sock.Shutdown(ctx)
+			err = sock.ShutdownConfirmed(ctx)
 		}
 		if o.ep.unprofile != nil {
 			o.ep.unprofile()

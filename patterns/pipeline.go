@@ -50,18 +50,22 @@ import (
 // error is no failure), then the stages stop in reverse order, sources
 // first, each handling what its mailbox holds before the one downstream of
 // it stops, so that every stage drains into a downstream that still runs.
-// Between stages joined in memory, or over inproc, nothing is lost, but
-// for a RestartingStage that failed and waits out its back-off when its
-// turn to drain comes: it is not restarted, and what its mailbox holds is
-// dead letters (see actor.Supervisor.Stop). A stage
-// whose mailbox is a PULL, SUB or PAIR socket drains what the socket held
-// when its drain began, and what reaches it after that is a dead letter
-// when it closes; a Router or Rep stage stops receiving, and what is still
-// in its socket is refused (see Inbox). Over ipc and tcp, what is still on
-// the wire when the stage downstream of it drains is thus a dead letter or
-// lost, however much of it there is: a pipeline whose stages talk over ipc
-// or tcp should end from its sink, which knows when everything is in (the
-// guide's sink counts the results of a batch), not from a source. The
+// A stage whose mailbox is a PULL, SUB or PAIR socket drains what its
+// socket holds. Over ipc and tcp, for that to be everything sent to it,
+// give each stage (Source too) the Outbox it sends through with
+// actor.WithOutput: a stage's Outbox is shut down when the stage has
+// drained, and its peers confirm that they have read all of it (see
+// Outbox.Shutdown), before the stage downstream drains. So nothing is lost
+// between stages joined in memory, over inproc, or over ipc and tcp with
+// their Outboxes so given. An Outbox given to Own instead is closed only
+// when Run ends: what is still on the wire from it when the stage
+// downstream drains is lost, with no dead letter. Nor is anything lost but
+// in these cases, each reported: a RestartingStage that failed and waits out
+// its back-off when its turn to drain comes is not restarted, and what its
+// mailbox holds is dead letters (see actor.Supervisor.Stop); a Router or
+// Rep stage stops receiving, and what is still in its socket is refused
+// (see Inbox); a peer that does not confirm (the drain's bound passed)
+// makes its Outbox's Shutdown fail, which the stage's logger reports. The
 // drain is bounded by ctx and by DrainWithin (DefaultDrain);
 // when it is cut short, the stages not yet drained are closed and Run
 // returns ErrDrainCut wrapping ctx's error. A stage that fails during the
@@ -70,7 +74,8 @@ import (
 // a source or not, decides how the pipeline ends.
 //
 // Run returns after every stage's goroutine has ended and every socket of
-// the pipeline (stages' mailboxes and the Outboxes given to Own) is closed.
+// the pipeline (stages' mailboxes, and the Outboxes given to Own or to a
+// stage with actor.WithOutput) is closed.
 // Every stage reports to the Observer given to NewPipeline.
 //
 // Stages are added from one goroutine before Run; Run is called once.
@@ -172,8 +177,10 @@ func RestartingStage[M any](p *Pipeline, name string, policy Restart, factory fu
 // over. It returns nil when it has made everything (the stage then idles
 // until the pipeline ends), ErrStop to end the whole pipeline as a success
 // once what it told has drained, or an error to fail it; it must return when
-// ctx ends, which it does when the pipeline ends, by ErrStop too.
-func (p *Pipeline) Source(name string, gen func(ctx context.Context) error) {
+// ctx ends, which it does when the pipeline ends, by ErrStop too. opts are
+// the stage's actor options: actor.WithOutput for the Outbox it tells
+// through, actor.WithObserver, actor.WithLogger.
+func (p *Pipeline) Source(name string, gen func(ctx context.Context) error, opts ...actor.Option) {
 	p.mustNotRun()
 	ch := actor.NewChild(name, watched(p, true, func() actor.Behavior[struct{}] {
 		return actor.BehaviorFunc[struct{}](func(ctx context.Context, _ struct{}) error {
@@ -186,13 +193,15 @@ func (p *Pipeline) Source(name string, gen func(ctx context.Context) error) {
 			}
 			return err
 		})
-	}), actor.WithMailbox(actor.Bounded(1)))
+	}), append([]actor.Option{actor.WithMailbox(actor.Bounded(1))}, opts...)...)
 	p.children = append(p.children, ch)
 	p.sources = append(p.sources, ch)
 }
 
 // Own hands the pipeline a socket to close when Run ends, after every stage
-// has stopped: an Outbox its stages send through.
+// has stopped. An Outbox that a stage sends through is better given to
+// that stage (actor.WithOutput): it is then released when the stage stops,
+// before the stage downstream drains (see Pipeline).
 func (p *Pipeline) Own(c io.Closer) {
 	p.mustNotRun()
 	p.owned = append(p.owned, c)

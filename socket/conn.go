@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -28,14 +29,16 @@ type conn struct {
 	remote string
 	hb     *heartbeat
 
-	stop     chan struct{} // closed to end the connection now
-	stopOnce sync.Once
-	linger   chan context.Context // Close or Shutdown asks the writer to drain until ctx ends, then end
-	local    atomic.Bool          // we ended it (Close, Unbind, Disconnect), not the peer
-	pingDue  atomic.Bool          // the heartbeat wants a PING sent
-	pingSig  chan struct{}        // wakes an idle writer for it
-	failMu   sync.Mutex
-	failure  error // why we ended it, if not Close or the peer (a heartbeat timeout)
+	stop      chan struct{} // closed to end the connection now
+	stopOnce  sync.Once
+	linger    chan context.Context // Close or Shutdown asks the writer to drain until ctx ends, then end
+	local     atomic.Bool          // we ended it (Close, Unbind, Disconnect), not the peer
+	pingDue   atomic.Bool          // the heartbeat wants a PING sent
+	readEnd   atomic.Bool          // the reader read the end of the peer's stream
+	confirmed atomic.Bool          // the peer confirmed it read everything (drain)
+	pingSig   chan struct{}        // wakes an idle writer for it
+	failMu    sync.Mutex
+	failure   error // why we ended it, if not Close or the peer (a heartbeat timeout)
 
 	wmu      sync.Mutex      // the write side: held by the writer while it works, or by a write-through
 	wrc      syscall.RawConn // for writes that never wait; nil: no write-through
@@ -122,6 +125,9 @@ func (c *conn) serve() error {
 	rerr := <-readErr
 	c.hb.stop()
 	c.w.release() // both sides have ended
+	if c.s.confirming.Load() && !c.confirmed.Load() {
+		c.s.unconfirmed.Add(1) // ended during ShutdownConfirmed, and not by its handshake
+	}
 	if c.local.Load() {
 		return ErrClosed // whatever the reads and writes made of it
 	}
@@ -177,6 +183,9 @@ func (c *conn) read() error {
 	for {
 		m, err := c.w.readMsg()
 		if err != nil {
+			if errors.Is(err, io.EOF) {
+				c.readEnd.Store(true)
+			}
 			return err
 		}
 		if !c.s.inbound(c.p, m, c.stop) {
@@ -256,7 +265,11 @@ func (c *conn) sendCommands() error {
 	return nil
 }
 
-// drain sends what is queued until ctx ends, then returns.
+// drain sends what is queued until ctx ends, then returns. When the socket
+// is shut down confirmed, it then ends the stream toward the peer and waits,
+// within ctx, for the peer to end its own: the peer reads everything sent
+// before it sees the end, so its end confirms that it has all of it (see
+// Socket.ShutdownConfirmed).
 func (c *conn) drain(ctx context.Context) error {
 	if ctx.Err() != nil {
 		return nil
@@ -267,12 +280,24 @@ func (c *conn) drain(ctx context.Context) error {
 	for {
 		m, ok := c.p.out.get()
 		if !ok {
-			return c.w.Flush()
+			break
 		}
 		if err := c.w.writeMsg(m); err != nil {
 			return err
 		}
 	}
+	if err := c.w.Flush(); err != nil || !c.s.confirming.Load() {
+		return err
+	}
+	if cw, ok := c.nc.(interface{ CloseWrite() error }); !ok || cw.CloseWrite() != nil {
+		return nil
+	}
+	select {
+	case <-c.stop: // the reader read the peer's end, or the connection failed
+		c.confirmed.Store(c.readEnd.Load())
+	case <-ctx.Done():
+	}
+	return nil
 }
 
 // lingerFor asks the writer to send what is queued, until ctx ends, and end.

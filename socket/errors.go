@@ -41,6 +41,10 @@ var (
 	// ErrDiscarded is Shutdown's report that its ctx ended before every
 	// queued message went out: those left were discarded.
 	ErrDiscarded = errors.New("socket: queued messages discarded")
+	// ErrUnconfirmed is ShutdownConfirmed's report that a peer did not
+	// confirm, before its ctx ended, that it had read everything sent to
+	// it: what was still on the wire to it may be lost.
+	ErrUnconfirmed = errors.New("socket: peer did not confirm it read everything")
 	// ErrHeartbeat is a peer dropped because nothing came from it within the
 	// heartbeat timeout after a PING, or within the TTL it asked for (see
 	// WithHeartbeat); it is the Err of the EventDisconnected.

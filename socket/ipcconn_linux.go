@@ -293,6 +293,16 @@ func (c *ipcConn) Close() error {
 	return c.sock.Close()
 }
 
+// CloseWrite ends the stream toward the peer, as *net.UnixConn's does: it
+// reads what was written, then the end (see Socket.ShutdownConfirmed).
+func (c *ipcConn) CloseWrite() error {
+	var err error
+	if cerr := c.sockRC.Control(func(fd uintptr) { err = unix.Shutdown(int(fd), unix.SHUT_WR) }); cerr != nil {
+		return c.closedErr(cerr)
+	}
+	return err
+}
+
 func (c *ipcConn) LocalAddr() net.Addr  { return c.local }
 func (c *ipcConn) RemoteAddr() net.Addr { return c.remote }
 

@@ -56,6 +56,9 @@ type Socket struct {
 	dropped   atomic.Uint64 // messages dropped (PUB/XPUB at HWM, ROUTER unroutable)
 	discarded atomic.Uint64 // messages queued for a peer that went, or still queued at the end of Close
 
+	confirming  atomic.Bool  // ShutdownConfirmed: each connection waits for its peer's end (see conn.drain)
+	unconfirmed atomic.Int64 // connections whose peer has not confirmed (see connSet.stopAll)
+
 	state   atomic.Int32 // REQ/REP conversation state
 	reqPipe *pipe        // REQ: where the outstanding request went
 	reqID   uint32       // REQ with WithReqCorrelate: the outstanding request's id
@@ -162,6 +165,14 @@ func (s *Socket) Stats() Stats {
 			queued += p.inq.len()
 		}
 	}
+	// A peer that left leaves what it sent in the queue for Recv.
+	s.fq.mu.Lock()
+	for _, p := range s.fq.turns {
+		if p.gone.Load() && p.inq != nil && !slices.Contains(pipes, p) {
+			queued += p.inq.len()
+		}
+	}
+	s.fq.mu.Unlock()
 	return Stats{Peers: len(pipes), Subscribers: subscribers, Queued: queued, Dropped: s.dropped.Load(), Discarded: s.discarded.Load(), EventsDropped: s.mon.dropped.Load()}
 }
 
@@ -197,6 +208,12 @@ func (s *Socket) Close() error {
 // goroutine the socket started has ended; later calls return nil at once.
 func (s *Socket) Shutdown(ctx context.Context) error {
 	n, first := s.shutdown(ctx)
+	return discardedErr(ctx, n, first)
+}
+
+// discardedErr is Shutdown's error, for n messages discarded by the first
+// shutdown (first) that lingered until ctx ended.
+func discardedErr(ctx context.Context, n uint64, first bool) error {
 	switch {
 	case !first || n == 0:
 		return nil
@@ -206,6 +223,34 @@ func (s *Socket) Shutdown(ctx context.Context) error {
 	// Discarded before ctx ended: queued for a peer that went, or for a
 	// Connect that gave up.
 	return fmt.Errorf("%w: %d messages", ErrDiscarded, n)
+}
+
+// ShutdownConfirmed is Shutdown that also waits, within ctx, for each peer
+// to confirm that it has read everything sent to it: once what is queued
+// for a tcp or ipc peer is written, the socket ends its stream to the peer
+// and waits for the peer to end its own, which a peer (libzmq's too) does
+// only after reading all that came before. So when it returns nil, what
+// the socket sent is in its peers' receive queues, not on the wire: a
+// peer that is closed after it loses none of it to the connection's
+// buffers. (An inproc peer has each message in its queue once Send
+// returns.) A peer whose queue is full waits for its reader to make room,
+// so ShutdownConfirmed waits for it too, within ctx. It returns Shutdown's
+// errors, or one wrapping ErrUnconfirmed (and ctx's error, if that is why)
+// that says how many connections' peers did not confirm.
+func (s *Socket) ShutdownConfirmed(ctx context.Context) error {
+	s.confirming.Store(true) // for nothing if it is closed already
+	discarded, first := s.shutdown(ctx)
+	if err := discardedErr(ctx, discarded, first); err != nil || !first {
+		return err
+	}
+	n := s.unconfirmed.Load()
+	switch {
+	case n == 0:
+		return nil
+	case ctx.Err() != nil:
+		return fmt.Errorf("%w: %d connections: %w", ErrUnconfirmed, n, ctx.Err())
+	}
+	return fmt.Errorf("%w: %d connections", ErrUnconfirmed, n)
 }
 
 // ended is a context that has ended: stop now, lingering for nothing.

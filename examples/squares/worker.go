@@ -41,7 +41,6 @@ func addWorker(p *patterns.Pipeline, id int32, eps endpoints) (*patterns.Inbox[T
 	if err != nil {
 		return nil, err
 	}
-	p.Own(results)
 	manager := results.Ref()
 	pid := int32(os.Getpid())
 	patterns.Stage(p, fmt.Sprintf("worker %d", id), func() actor.Behavior[Task] {
@@ -55,7 +54,7 @@ func addWorker(p *patterns.Pipeline, id int32, eps endpoints) (*patterns.Inbox[T
 			}
 			return manager.Tell(ctx, Report{Kind: kindSquare, N: t.N, Square: t.N * t.N, Worker: id, Pid: pid})
 		})
-	}, actor.WithFeed(tasks))
+	}, actor.WithFeed(tasks), actor.WithOutput(results))
 	return tasks, nil
 }
 

@@ -1,0 +1,91 @@
+package actor
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"reflect"
+	"sync"
+)
+
+// WithOutput hands the actor o, something its behaviour sends through (a
+// socket reference of package patterns, say, to the stage downstream), to
+// release once the actor has ended for good, after its feeds: with
+// Shutdown(ctx) where o has it (see ShutdownFeed) and Stop ended the actor,
+// Stop's ctx bounding the wait; with Close otherwise. A supervisor stops its
+// children one after the other, last first, and each child's outputs are
+// released before the next one stops: so when the stages of a pipeline are
+// its children, what a stage sent through its output is delivered (as far
+// as o's Shutdown goes: patterns.Outbox's waits for its peers to confirm
+// it) before the stage downstream of it drains.
+//
+// An output given to several actors (the workers of a pool) is released
+// when the last of them ends; one given to an actor that never runs (Spawn
+// or Supervise refused its options) is released then, unless another actor
+// holds it. o must be comparable (a pointer, as an Outbox is); an output
+// that is not is an ErrBadOption.
+func WithOutput(o io.Closer) Option {
+	return option{forActor, func(c *config) error {
+		if o == nil {
+			return fmt.Errorf("%w: nil output", ErrBadOption)
+		}
+		if !reflect.TypeOf(o).Comparable() {
+			return fmt.Errorf("%w: output of type %T is not comparable", ErrBadOption, o)
+		}
+		c.outputs = append(c.outputs, o)
+		return nil
+	}}
+}
+
+// outputs counts the actors that hold each output given to WithOutput: the
+// last to end releases it.
+var outputs = struct {
+	sync.Mutex
+	held map[io.Closer]int
+}{held: map[io.Closer]int{}}
+
+// holdOutputs records that an actor holds os, until releaseOutputs.
+func holdOutputs(os []io.Closer) {
+	outputs.Lock()
+	defer outputs.Unlock()
+	for _, o := range os {
+		outputs.held[o]++
+	}
+}
+
+// releaseOutputs lets go of os, held by an actor that has ended for good,
+// and releases those it was the last to hold (see WithOutput); ctx is
+// Stop's, or nil. It returns the first error of their release.
+func releaseOutputs(ctx context.Context, os []io.Closer) error {
+	var first error
+	for _, o := range os {
+		outputs.Lock()
+		n := outputs.held[o] - 1
+		if n > 0 {
+			outputs.held[o] = n
+		} else {
+			delete(outputs.held, o)
+		}
+		outputs.Unlock()
+		if n > 0 {
+			continue
+		}
+		if err := releaseFeed(ctx, o); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// abandonOutputs releases os, given to an actor that never ran, but those
+// another actor holds.
+func abandonOutputs(os []io.Closer) {
+	for _, o := range os {
+		outputs.Lock()
+		held := outputs.held[o] > 0
+		outputs.Unlock()
+		if !held {
+			_ = releaseFeed(nil, o)
+		}
+	}
+}
