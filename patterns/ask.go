@@ -277,13 +277,13 @@ func (a *asker[Q, R]) readReplies(ctx context.Context) {
 			a.deadLetter(m, err)
 			continue
 		}
-		req, ok := a.take(corr)
-		if !ok {
+		// An asker whose ctx ends as its reply comes either takes the
+		// reply or refuses it (Reply reports which): it is counted as
+		// late only then, and so once, either way.
+		if req, ok := a.take(corr); !ok || !req.Reply(decodeReply(a.rc, a.cfg.name, status, body)) {
 			a.late.Add(1)
 			a.deadLetter(m, fmt.Errorf("%w: reply came after its asker gave up", actor.ErrAskTimeout))
-			continue
 		}
-		req.Reply(decodeReply(a.rc, a.cfg.name, status, body))
 	}
 }
 

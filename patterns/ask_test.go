@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -279,5 +280,61 @@ func TestReqRepInterop(t *testing.T) {
 		if got, err := actor.Ask(ctx, req.Ref(), q); err != nil || got != q {
 			t.Fatalf("Ask of a libzmq echo server = %d, %v; want %d", got, err, q)
 		}
+	}
+}
+
+// Every reply a Dealer gets is its Ask's answer or a late reply, never
+// neither: here each asker gives up just as its reply comes (decoding the
+// reply ends the asker's ctx), and the replies must equal the answers taken
+// plus the late replies counted.
+func TestAskReplyTakenOrLate(t *testing.T) {
+	ctx := testCtx(t)
+	const askers, asks = 4, 50
+	var cancels sync.Map // query -> its asker's cancel
+	in := serveRouter(t, actor.BehaviorFunc[intReq](func(_ context.Context, r intReq) error {
+		r.Reply(r.Query, nil)
+		return nil
+	}), "inproc://reply-taken-or-late")
+	endingAsk := patterns.CodecFuncs[int]{
+		EncodeFunc: patterns.Binary[int]{}.Encode,
+		DecodeFunc: func(f [][]byte) (int, error) {
+			v, err := patterns.Binary[int]{}.Decode(f)
+			if c, ok := cancels.Load(v); ok {
+				c.(context.CancelFunc)()
+			}
+			return v, err
+		},
+	}
+	var dead atomic.Uint64
+	d := must[*patterns.Outbox[intReq]](t)(patterns.Dealer(patterns.Binary[int]{}, endingAsk, patterns.Connect(in.Endpoint()),
+		patterns.WithObserver(deadLetters(func(actor.DeadLetter) { dead.Add(1) }))))
+	defer d.Close()
+	var answered atomic.Uint64
+	var wg sync.WaitGroup
+	for g := range askers {
+		wg.Go(func() {
+			for i := range asks {
+				q := g*asks + i
+				askCtx, cancel := context.WithCancel(ctx)
+				cancels.Store(q, cancel)
+				v, err := actor.Ask(askCtx, d.Ref(), q)
+				cancel()
+				switch {
+				case err == nil && v == q:
+					answered.Add(1)
+				case err == nil:
+					t.Errorf("Ask(%d) = %d, another's reply", q, v)
+				case !errors.Is(err, actor.ErrAskTimeout):
+					t.Errorf("Ask(%d): %v", q, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	eventually(t, "every reply answered or counted late", func() bool {
+		return answered.Load()+d.LateReplies() == askers*asks
+	})
+	if dead.Load() != d.LateReplies() {
+		t.Errorf("%d dead letters for %d late replies", dead.Load(), d.LateReplies())
 	}
 }
