@@ -161,7 +161,9 @@ func routerReply[M any](in *Inbox[M], inlet actor.Inlet[M], id, corr []byte, sta
 // (LateReplies), and reported as a dead letter. A reply that R's codec
 // cannot decode is returned to its asker, as an error wrapping ErrDecode,
 // and is no dead letter; a message that is not a reply at all (no
-// correlation id and status frame) is a dead letter, wrapping ErrDecode.
+// correlation id and status frame, or a correlation id no request of this
+// Dealer had) is a dead letter, wrapping ErrDecode, and is not counted in
+// LateReplies.
 // Tell sends within the asker's ctx, so an Ask whose request no peer's
 // queue took before ctx ended (a Dealer that binds, with no peer yet, or
 // every queue at its high-water mark) returns actor.ErrMailboxFull, which
@@ -266,6 +268,13 @@ func (a *asker[Q, R]) take(id uint64) (actor.Request[Q, R], bool) {
 	return w.req, ok && (w.ctx == nil || w.ctx.Err() == nil)
 }
 
+// issued reports whether a request of a's was numbered id.
+func (a *asker[Q, R]) issued(id uint64) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return id != 0 && id <= a.next
+}
+
 func (a *asker[Q, R]) readReplies(ctx context.Context) {
 	for {
 		m, err := a.sock.Recv(ctx)
@@ -277,10 +286,16 @@ func (a *asker[Q, R]) readReplies(ctx context.Context) {
 			a.deadLetter(m, err)
 			continue
 		}
+		req, ok := a.take(corr)
+		if !ok && !a.issued(corr) {
+			// No request of ours had it: not late, not a reply to us.
+			a.deadLetter(m, fmt.Errorf("%w: a reply to correlation id %d, which no request of %s had", ErrDecode, corr, a.cfg.name))
+			continue
+		}
 		// An asker whose ctx ends as its reply comes either takes the
 		// reply or refuses it (Reply reports which): it is counted as
 		// late only then, and so once, either way.
-		if req, ok := a.take(corr); !ok || !req.Reply(decodeReply(a.rc, a.cfg.name, status, body)) {
+		if !ok || !req.Reply(decodeReply(a.rc, a.cfg.name, status, body)) {
 			a.late.Add(1)
 			a.deadLetter(m, fmt.Errorf("%w: reply came after its asker gave up", actor.ErrAskTimeout))
 		}
