@@ -338,3 +338,38 @@ func TestAskReplyTakenOrLate(t *testing.T) {
 		t.Errorf("%d dead letters for %d late replies", dead.Load(), d.LateReplies())
 	}
 }
+
+// A Req's Stats count the requests it sent, answered or not: one for an Ask
+// that timed out, one per attempt of a Lazy Pirate that got no reply.
+func TestReqStatsCountRequestsSent(t *testing.T) {
+	ctx := testCtx(t)
+	rep, err := socket.New(socket.Rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rep.Close()
+	ep, err := rep.Bind("inproc://req-stats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The server's socket takes the requests, and nothing answers them.
+	req := must[*patterns.Outbox[intReq]](t)(patterns.Req(patterns.Binary[int]{}, patterns.Binary[int]{}, patterns.Connect(ep)))
+	defer req.Close()
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if _, err := actor.Ask(short, req.Ref(), 1); !errors.Is(err, actor.ErrAskTimeout) {
+		t.Fatalf("Ask of a server that never answers = %v, want ErrAskTimeout", err)
+	}
+	if got := req.Stats().Handled; got != 1 {
+		t.Errorf("Req: Stats().Handled = %d after one request sent, want 1", got)
+	}
+	pirate := must[*patterns.Outbox[intReq]](t)(patterns.Req(patterns.Binary[int]{}, patterns.Binary[int]{}, patterns.Connect(ep),
+		patterns.LazyPirate(20*time.Millisecond, 2)))
+	defer pirate.Close()
+	if _, err := actor.Ask(ctx, pirate.Ref(), 2); !errors.Is(err, patterns.ErrNoReply) {
+		t.Fatalf("Lazy Pirate's Ask of a server that never answers = %v, want ErrNoReply", err)
+	}
+	if got := pirate.Stats().Handled; got != 3 {
+		t.Errorf("Lazy Pirate: Stats().Handled = %d after 3 attempts, want 3", got)
+	}
+}

@@ -117,7 +117,8 @@ func (o *Outbox[M]) TryTell(m M) error { return o.remote.TryTell(m) }
 // endpoints ("PUSH >tcp://host:5557").
 func (o *Outbox[M]) Name() string { return o.ep.cfg.name }
 
-// Stats returns the reference's counters: Handled counts messages sent,
+// Stats returns the reference's counters: Handled counts messages sent
+// (a Req's requests answered or not, a Lazy Pirate's resends among them),
 // DeadLetters those reported as dead letters; Queued is 0 (what waits in
 // the socket is in Socket().Stats()).
 func (o *Outbox[M]) Stats() actor.Stats { return o.ep.Stats() }

@@ -198,12 +198,14 @@ func (r *requester[Q, R]) roundTrip(callCtx context.Context, q [][]byte, told ch
 	}
 	for range attempts {
 		m, sent, err := r.attempt(ctx, q)
+		if sent {
+			r.sent.Add(1) // each attempt is a message out, answered or not
+		}
 		if sent && told != nil {
 			told <- nil
 			told = nil
 		}
 		if err == nil {
-			r.sent.Add(1)
 			v, err := decode(r.rc, m)
 			if err != nil {
 				return zero, fmt.Errorf("patterns: %s: reply: %w", r.cfg.name, err)
