@@ -89,8 +89,10 @@ func Push[M any](codec Codec[M], opts ...Option) (*Outbox[M], error) {
 // Pub makes a PUB reference: each message goes to every subscriber whose
 // subscription prefixes its topic, topic(m), sent as the first frame before
 // the codec's (guide ch. 2, "Pub-Sub Message Envelopes"). A subscriber at
-// its high-water mark misses the message: a dead letter, with Reason
-// wrapping ErrMissed, for the Outbox's Observer. Tell never blocks.
+// its high-water mark misses the message: a message that one or more
+// subscribers missed is one dead letter for the Outbox's Observer, with a
+// Reason wrapping ErrMissed that says how many (Socket().Stats().Dropped
+// counts each subscriber's miss). Tell never blocks.
 func Pub[M any](codec Codec[M], topic func(M) string, opts ...Option) (*Outbox[M], error) {
 	if topic == nil {
 		return nil, fmt.Errorf("%w: Pub needs a topic function", ErrBadOption)
@@ -120,7 +122,7 @@ func (o *Outbox[M]) Name() string { return o.ep.cfg.name }
 // Stats returns the reference's counters: Handled counts messages sent
 // (a Req's requests answered or not, a Lazy Pirate's resends among them),
 // DeadLetters those reported as dead letters; Queued is 0 (what waits in
-// the socket is in Socket().Stats()).
+// the socket to go out is counted nowhere).
 func (o *Outbox[M]) Stats() actor.Stats { return o.ep.Stats() }
 
 // LateReplies returns how many replies to a Dealer's requests came after
@@ -136,7 +138,8 @@ func (o *Outbox[M]) Endpoint() string {
 	return o.eps[0]
 }
 
-// Socket returns the socket, for its Stats and Monitor.
+// Socket returns the socket, for its Stats and Monitor. A Req's socket is
+// replaced after a request that got no reply: call Socket again then.
 func (o *Outbox[M]) Socket() *socket.Socket { return o.ep.socket() }
 
 func (e *endpoint) socket() *socket.Socket {
