@@ -100,16 +100,24 @@ func Router[Q, R any](qc Codec[Q], rc Codec[R], opts ...Option) (*Inbox[actor.Re
 // parseRequest splits what a ROUTER received from a Dealer: the identity
 // the ROUTER put in front, the correlation id, the query's frames.
 func parseRequest(m socket.Msg) (id, corr []byte, query [][]byte, err error) {
-	if len(m) < 3 || len(m[1]) != corrLen {
+	switch {
+	case len(m) < 3:
 		return nil, nil, nil, fmt.Errorf("%w: not a request (identity, %d-byte correlation id, query): %d frames", ErrDecode, corrLen, len(m))
+	case len(m[1]) != corrLen:
+		return nil, nil, nil, fmt.Errorf("%w: not a request: a %d-byte correlation id, want %d", ErrDecode, len(m[1]), corrLen)
 	}
 	return m[0], m[1], m[2:], nil
 }
 
 // parseReply splits a reply a Dealer received: correlation id, status, body.
 func parseReply(m socket.Msg) (corr uint64, status byte, body [][]byte, err error) {
-	if len(m) < 2 || len(m[0]) != corrLen || len(m[1]) != 1 {
+	switch {
+	case len(m) < 2:
 		return 0, 0, nil, fmt.Errorf("%w: not a reply (%d-byte correlation id, status, body): %d frames", ErrDecode, corrLen, len(m))
+	case len(m[0]) != corrLen:
+		return 0, 0, nil, fmt.Errorf("%w: not a reply: a %d-byte correlation id, want %d", ErrDecode, len(m[0]), corrLen)
+	case len(m[1]) != 1:
+		return 0, 0, nil, fmt.Errorf("%w: not a reply: a %d-byte status, want 1", ErrDecode, len(m[1]))
 	}
 	return binary.BigEndian.Uint64(m[0]), m[1][0], m[2:], nil
 }
