@@ -373,3 +373,29 @@ func TestReqStatsCountRequestsSent(t *testing.T) {
 		t.Errorf("Lazy Pirate: Stats().Handled = %d after 3 attempts, want 3", got)
 	}
 }
+
+// Close of a Req while asks come in from several goroutines: each ask is
+// answered or told the reference stopped, and Close neither panics (a
+// request's goroutine started as Close waited for them) nor leaves one
+// behind.
+func TestReqCloseWhileAsking(t *testing.T) {
+	ctx := testCtx(t)
+	in := serveRep(t, squarer(), "inproc://req-close-while-asking")
+	for range 1000 {
+		req := must[*patterns.Outbox[intReq]](t)(patterns.Req(patterns.Binary[int]{}, patterns.Binary[int]{}, patterns.Connect(in.Endpoint())))
+		var wg sync.WaitGroup
+		for g := range 8 {
+			wg.Go(func() {
+				for i := range 5 {
+					q := g*10 + i
+					got, err := actor.Ask(ctx, req.Ref(), q)
+					if err == nil && got != q*q || err != nil && !errors.Is(err, actor.ErrStopped) {
+						t.Errorf("Ask(%d) racing Close = %d, %v; want %d or ErrStopped", q, got, err, q*q)
+					}
+				}
+			})
+		}
+		req.Close()
+		wg.Wait()
+	}
+}
