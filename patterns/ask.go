@@ -180,6 +180,10 @@ func routerReply[M any](in *Inbox[M], inlet actor.Inlet[M], id, corr []byte, sta
 // A request sent to a server that dies before answering is lost with it:
 // Ask ends with ctx, and the caller asks again (the retry reaches a server
 // that is up; see the guide's ch. 4 on client-side reliability).
+//
+// Close and Shutdown end every Ask in flight with actor.ErrStopped at once,
+// and do not linger: requests still queued in the socket are discarded,
+// never sent after their askers were told, each a dead letter.
 func Dealer[Q, R any](qc Codec[Q], rc Codec[R], opts ...Option) (*Outbox[actor.Request[Q, R]], error) {
 	qc, rc = bindCodec(qc), bindCodec(rc)
 	ep, eps, err := openEndpoint(socket.Dealer, opts)
@@ -193,7 +197,7 @@ func Dealer[Q, R any](qc Codec[Q], rc Codec[R], opts ...Option) (*Outbox[actor.R
 		defer close(done)
 		a.readReplies(ctx)
 	}()
-	o := &Outbox[actor.Request[Q, R]]{remote: a, ep: ep, eps: eps}
+	o := &Outbox[actor.Request[Q, R]]{remote: a, ep: ep, eps: eps, abandons: true}
 	o.stop = func() {
 		cancel()
 		<-done

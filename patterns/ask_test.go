@@ -399,3 +399,50 @@ func TestReqCloseWhileAsking(t *testing.T) {
 		wg.Wait()
 	}
 }
+
+// Close of a Dealer with asks in flight tells each asker it stopped, and
+// sends none of their requests afterwards: a server that comes up after
+// Close began does not get requests whose askers were told ErrStopped (and
+// may have asked elsewhere), and Close does not wait for one to come. What
+// Close discards is a dead letter each.
+func TestDealerCloseSendsNoAbandonedRequest(t *testing.T) {
+	ctx := testCtx(t)
+	ep := nobody(t)
+	dead := &deadCount{}
+	d := must[*patterns.Outbox[intReq]](t)(patterns.Dealer(patterns.Binary[int]{}, patterns.Binary[int]{},
+		patterns.Connect(ep), patterns.WithObserver(dead.observer())))
+	const n = 3
+	errs := make(chan error, n)
+	for q := range n {
+		go func() { _, err := actor.Ask(ctx, d.Ref(), q); errs <- err }()
+	}
+	eventually(t, "requests queued for the peer to come", func() bool { return d.Stats().Handled == n })
+	closed := make(chan error, 1)
+	go func() { closed <- d.Close() }()
+	for range n {
+		if err := <-errs; !errors.Is(err, actor.ErrStopped) {
+			t.Fatalf("Ask as its Dealer closed = %v, want ErrStopped", err)
+		}
+	}
+	// The server comes now: it must get nothing.
+	var handled atomic.Int64
+	serveRouter(t, actor.BehaviorFunc[intReq](func(_ context.Context, r intReq) error {
+		handled.Add(1)
+		r.Reply(r.Query, nil)
+		return nil
+	}), ep)
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatalf("Close = %v", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("Close waits to send requests whose askers were told it stopped")
+	}
+	if h := handled.Load(); h != 0 {
+		t.Errorf("the server handled %d requests whose askers were told ErrStopped", h)
+	}
+	if got := len(dead.get()); got != n {
+		t.Errorf("%d dead letters for %d requests discarded at Close, want %d", got, n, n)
+	}
+}

@@ -40,6 +40,9 @@ type Outbox[M any] struct {
 	ep     *endpoint
 	eps    []string
 	stop   func() // ends helper goroutines (a reply reader); may be nil
+	// abandons, for a Dealer: stop tells every asker in flight that the
+	// reference stopped, so nothing it queued is worth sending after.
+	abandons bool
 
 	closeOnce sync.Once
 	closeErr  error
@@ -149,14 +152,15 @@ func (e *endpoint) socket() *socket.Socket {
 }
 
 // Close closes the socket, lingering for what is queued as the socket's
-// linger option says (see socket.Socket.Close), and ends the Outbox's
-// goroutines. Later calls return the first's result.
+// linger option says (see socket.Socket.Close; a Dealer's discards its
+// requests at once, see Dealer), and ends the Outbox's goroutines. Later
+// calls return the first's result.
 func (o *Outbox[M]) Close() error { return o.shut(nil) }
 
 // Shutdown closes the socket, lingering for queued messages until they are
 // out or ctx ends; when some were not sent it returns an error wrapping
-// socket.ErrDiscarded with the count. Later calls return the first's
-// result.
+// socket.ErrDiscarded with the count. A Dealer's is its Close. Later calls
+// return the first's result.
 //
 // Each message the socket discards unsent, at Close or Shutdown or earlier
 // (queued for a peer that left), is a dead letter of the Outbox, with its
@@ -170,9 +174,14 @@ func (o *Outbox[M]) shut(ctx context.Context) error {
 			o.stop()
 		}
 		var err error
-		if sock := o.ep.socket(); ctx == nil {
+		switch sock := o.ep.socket(); {
+		case o.abandons:
+			// Discarded at once, each a dead letter (not an error:
+			// their askers know).
+			sock.Shutdown(endedCtx)
+		case ctx == nil:
 			err = sock.Close()
-		} else {
+		default:
 			err = sock.Shutdown(ctx)
 		}
 		if o.ep.unprofile != nil {
