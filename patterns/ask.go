@@ -29,9 +29,10 @@ const corrLen = 8
 const (
 	statusOK       byte = iota // reply frames follow
 	statusError                // the actor replied with an error: its text follows
-	statusStopped              // the actor will not handle it (stopped, or its mailbox dropped it)
+	statusStopped              // the actor will not handle it: it stopped
 	statusNoReply              // the actor failed while handling it
 	statusBadQuery             // the query did not decode
+	statusDropped              // the actor will not handle it: its mailbox dropped it
 )
 
 // Router makes a ROUTER mailbox for an actor that answers requests: each
@@ -40,9 +41,9 @@ const (
 // over the socket. The behaviour is the one an in-process actor of
 // Request[Q, R] has. A reply the actor makes with an error reaches the
 // asker as an error wrapping ErrRemote with the error's text; a request the
-// actor never handles or fails on reaches it as actor.ErrStopped or
-// actor.ErrNoReply, as in process. A request that does not decode is a dead
-// letter, and the asker gets ErrDecode at once.
+// actor never handles or fails on reaches it as actor.ErrStopped,
+// actor.ErrDropped or actor.ErrNoReply, as in process. A request that does
+// not decode is a dead letter, and the asker gets ErrDecode at once.
 //
 // Request.Reply never blocks, so a reply is sent only if the socket takes it
 // at once. Without socket.WithRouterMandatory the ROUTER drops, as libzmq
@@ -135,7 +136,9 @@ func replyFrames[R any](rc Codec[R], v R, err error) (byte, [][]byte) {
 	switch {
 	case errors.Is(err, actor.ErrNoReply):
 		status = statusNoReply
-	case errors.Is(err, actor.ErrStopped), errors.Is(err, actor.ErrDropped):
+	case errors.Is(err, actor.ErrDropped):
+		status = statusDropped
+	case errors.Is(err, actor.ErrStopped):
 		status = statusStopped
 	}
 	return status, [][]byte{[]byte(err.Error())}
@@ -330,6 +333,8 @@ func decodeReply[R any](rc Codec[R], name string, status byte, body [][]byte) (R
 		return v, nil
 	case statusStopped:
 		return zero, fmt.Errorf("%w (remote: %s)", actor.ErrStopped, text)
+	case statusDropped:
+		return zero, fmt.Errorf("%w (remote: %s)", actor.ErrDropped, text)
 	case statusNoReply:
 		return zero, fmt.Errorf("%w (remote: %s)", actor.ErrNoReply, text)
 	case statusBadQuery:
