@@ -95,7 +95,9 @@ func Push[M any](codec Codec[M], opts ...Option) (*Outbox[M], error) {
 // its high-water mark misses the message: a message that one or more
 // subscribers missed is one dead letter for the Outbox's Observer, with a
 // Reason wrapping ErrMissed that says how many (Socket().Stats().Dropped
-// counts each subscriber's miss). Tell never blocks.
+// counts each subscriber's miss). A message no subscriber wants (none has
+// come, or none subscribed to its topic) goes nowhere, as libzmq's does: it
+// is counted as sent and is no dead letter. Tell never blocks.
 func Pub[M any](codec Codec[M], topic func(M) string, opts ...Option) (*Outbox[M], error) {
 	if topic == nil {
 		return nil, fmt.Errorf("%w: Pub needs a topic function", ErrBadOption)
