@@ -25,9 +25,12 @@ type Request[Q, R any] struct {
 // steady state allocates nothing): each use is a generation, and only the
 // first Reply of the current generation counts, moving the slot on to the
 // next; a Request kept past its Ask holds an old generation and cannot reach
-// a later Ask. A slot goes back for reuse only after its Ask took the reply:
-// one whose Ask gave up, or whose request was not delivered, is left to the
-// collector, since a reply may still come into it.
+// a later Ask. An Ask that gives up moves its generation on itself, so that
+// a Reply after it fails (and its maker knows the reply was late), or, if
+// a Reply moved it first, takes that reply: a reply is taken by its Ask or
+// refused, never lost between them. A slot goes back for reuse only after
+// its Ask took the reply or gave up; one whose request was not delivered is
+// left to the collector, since a dead letter may reply into it.
 type replySlot[R any] struct {
 	state atomic.Uint64        // the generation whose Reply counts next
 	ch    chan reply[R]        // capacity 1: Ask waits on it, or
@@ -71,7 +74,8 @@ type reply[R any] struct {
 // Reply answers the request with v, or with err, which Ask returns as it is.
 // Only the first Reply (or the package's own notice that the request was
 // dropped or failed) counts; Reply reports whether this one did. Replying
-// after the asker gave up is harmless.
+// after the asker gave up (its ctx ended) is harmless and reports false: the
+// reply is late, and nobody takes it.
 func (r Request[Q, R]) Reply(v R, err error) bool {
 	if r.slot == nil || !r.slot.state.CompareAndSwap(r.gen, r.gen+1) {
 		return false
@@ -140,7 +144,7 @@ func Ask[Q, R any](ctx context.Context, ref Ref[Request[Q, R]], q Q) (R, error) 
 		putSlot(c, slot)
 		return rep.v, nil
 	}
-	return result(ctx, ref, c, slot, rep, ok)
+	return result(ctx, ref, c, slot, req.gen, rep, ok)
 }
 
 // AskWith is Ask to an actor whose message type M is not Request[Q, R] but
@@ -157,7 +161,8 @@ func AskWith[M, Q, R any](ctx context.Context, ref Ref[M], q Q, wrap func(Reques
 	}
 	c := ref.local()
 	slot := getSlot[M, R](c)
-	m := wrap(Request[Q, R]{Query: q, slot: slot, gen: slot.state.Load()})
+	gen := slot.state.Load()
+	m := wrap(Request[Q, R]{Query: q, slot: slot, gen: gen})
 	if !handed(c, m) {
 		if err := send(ctx, ref, c, m); err != nil {
 			var zero R
@@ -169,7 +174,7 @@ func AskWith[M, Q, R any](ctx context.Context, ref Ref[M], q Q, wrap func(Reques
 		putSlot(c, slot)
 		return rep.v, nil
 	}
-	return result(ctx, ref, c, slot, rep, ok)
+	return result(ctx, ref, c, slot, gen, rep, ok)
 }
 
 // ended says whether done, a ctx's Done channel, is closed: cheaper than
@@ -233,12 +238,21 @@ func await[R any](done <-chan struct{}, slot *replySlot[R]) (rep reply[R], ok bo
 	}
 }
 
-// result is Ask's answer from the reply it took, or from ctx's end.
-func result[M, R any](ctx context.Context, ref Ref[M], c *cell[M], slot *replySlot[R], rep reply[R], ok bool) (R, error) {
+// result is Ask's answer from the reply it took, or from ctx's end. gen is
+// the slot's generation the request owns.
+func result[M, R any](ctx context.Context, ref Ref[M], c *cell[M], slot *replySlot[R], gen uint64, rep reply[R], ok bool) (R, error) {
 	var zero R
 	if !ok {
-		// The slot is left to the collector: the reply may still come.
-		return zero, fmt.Errorf("%w (actor %q): %w", ErrAskTimeout, ref.Name(), ctx.Err())
+		if slot.state.CompareAndSwap(gen, gen+1) {
+			// Given up before any Reply: one that comes now fails, and
+			// its maker (a remote reference counting late replies)
+			// knows nobody took it.
+			putSlot(c, slot)
+			return zero, fmt.Errorf("%w (actor %q): %w", ErrAskTimeout, ref.Name(), ctx.Err())
+		}
+		// A Reply won the race with ctx's end: it is in the slot, or
+		// about to be.
+		rep = <-slot.ch
 	}
 	putSlot(c, slot)
 	if a, ok := rep.err.(*abandoned); ok {

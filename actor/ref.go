@@ -56,10 +56,11 @@ type Remote[M any] interface {
 	Tell(ctx context.Context, m M) error
 	TryTell(m M) error
 	// Name names the actor for errors and dead letters, typically from the
-	// endpoint ("push tcp://host:5557").
+	// socket type and endpoint ("PUSH >tcp://host:5557").
 	Name() string
-	// Stats returns the sending side's counters: Queued is what waits in the
-	// socket, DeadLetters what it dropped.
+	// Stats returns the sending side's counters: Handled is what it sent,
+	// DeadLetters what it reported as dead letters; Queued is what waits to
+	// go out, where the transport counts it (package patterns' do not: 0).
 	Stats() Stats
 }
 
@@ -110,7 +111,8 @@ func (r Ref[M]) Name() string {
 // IsRemote reports whether the actor is reached through a Remote.
 func (r Ref[M]) IsRemote() bool { return r.r != nil }
 
-// Stats returns the actor's counters, read without stopping it.
+// Stats returns the actor's counters, read without stopping it; for an
+// actor reached through a Remote, the sending side's (see Remote.Stats).
 func (r Ref[M]) Stats() Stats {
 	if c := r.local(); c != nil {
 		return c.stats()

@@ -29,9 +29,10 @@ const corrLen = 8
 const (
 	statusOK       byte = iota // reply frames follow
 	statusError                // the actor replied with an error: its text follows
-	statusStopped              // the actor will not handle it (stopped, or its mailbox dropped it)
+	statusStopped              // the actor will not handle it: it stopped
 	statusNoReply              // the actor failed while handling it
 	statusBadQuery             // the query did not decode
+	statusDropped              // the actor will not handle it: its mailbox dropped it
 )
 
 // Router makes a ROUTER mailbox for an actor that answers requests: each
@@ -40,9 +41,9 @@ const (
 // over the socket. The behaviour is the one an in-process actor of
 // Request[Q, R] has. A reply the actor makes with an error reaches the
 // asker as an error wrapping ErrRemote with the error's text; a request the
-// actor never handles or fails on reaches it as actor.ErrStopped or
-// actor.ErrNoReply, as in process. A request that does not decode is a dead
-// letter, and the asker gets ErrDecode at once.
+// actor never handles or fails on reaches it as actor.ErrStopped,
+// actor.ErrDropped or actor.ErrNoReply, as in process. A request that does
+// not decode is a dead letter, and the asker gets ErrDecode at once.
 //
 // Request.Reply never blocks, so a reply is sent only if the socket takes it
 // at once. Without socket.WithRouterMandatory the ROUTER drops, as libzmq
@@ -100,16 +101,24 @@ func Router[Q, R any](qc Codec[Q], rc Codec[R], opts ...Option) (*Inbox[actor.Re
 // parseRequest splits what a ROUTER received from a Dealer: the identity
 // the ROUTER put in front, the correlation id, the query's frames.
 func parseRequest(m socket.Msg) (id, corr []byte, query [][]byte, err error) {
-	if len(m) < 3 || len(m[1]) != corrLen {
+	switch {
+	case len(m) < 3:
 		return nil, nil, nil, fmt.Errorf("%w: not a request (identity, %d-byte correlation id, query): %d frames", ErrDecode, corrLen, len(m))
+	case len(m[1]) != corrLen:
+		return nil, nil, nil, fmt.Errorf("%w: not a request: a %d-byte correlation id, want %d", ErrDecode, len(m[1]), corrLen)
 	}
 	return m[0], m[1], m[2:], nil
 }
 
 // parseReply splits a reply a Dealer received: correlation id, status, body.
 func parseReply(m socket.Msg) (corr uint64, status byte, body [][]byte, err error) {
-	if len(m) < 2 || len(m[0]) != corrLen || len(m[1]) != 1 {
+	switch {
+	case len(m) < 2:
 		return 0, 0, nil, fmt.Errorf("%w: not a reply (%d-byte correlation id, status, body): %d frames", ErrDecode, corrLen, len(m))
+	case len(m[0]) != corrLen:
+		return 0, 0, nil, fmt.Errorf("%w: not a reply: a %d-byte correlation id, want %d", ErrDecode, len(m[0]), corrLen)
+	case len(m[1]) != 1:
+		return 0, 0, nil, fmt.Errorf("%w: not a reply: a %d-byte status, want 1", ErrDecode, len(m[1]))
 	}
 	return binary.BigEndian.Uint64(m[0]), m[1][0], m[2:], nil
 }
@@ -127,7 +136,9 @@ func replyFrames[R any](rc Codec[R], v R, err error) (byte, [][]byte) {
 	switch {
 	case errors.Is(err, actor.ErrNoReply):
 		status = statusNoReply
-	case errors.Is(err, actor.ErrStopped), errors.Is(err, actor.ErrDropped):
+	case errors.Is(err, actor.ErrDropped):
+		status = statusDropped
+	case errors.Is(err, actor.ErrStopped):
 		status = statusStopped
 	}
 	return status, [][]byte{[]byte(err.Error())}
@@ -161,7 +172,9 @@ func routerReply[M any](in *Inbox[M], inlet actor.Inlet[M], id, corr []byte, sta
 // (LateReplies), and reported as a dead letter. A reply that R's codec
 // cannot decode is returned to its asker, as an error wrapping ErrDecode,
 // and is no dead letter; a message that is not a reply at all (no
-// correlation id and status frame) is a dead letter, wrapping ErrDecode.
+// correlation id and status frame, or a correlation id no request of this
+// Dealer had) is a dead letter, wrapping ErrDecode, and is not counted in
+// LateReplies.
 // Tell sends within the asker's ctx, so an Ask whose request no peer's
 // queue took before ctx ended (a Dealer that binds, with no peer yet, or
 // every queue at its high-water mark) returns actor.ErrMailboxFull, which
@@ -170,6 +183,10 @@ func routerReply[M any](in *Inbox[M], inlet actor.Inlet[M], id, corr []byte, sta
 // A request sent to a server that dies before answering is lost with it:
 // Ask ends with ctx, and the caller asks again (the retry reaches a server
 // that is up; see the guide's ch. 4 on client-side reliability).
+//
+// Close and Shutdown end every Ask in flight with actor.ErrStopped at once,
+// and do not linger: requests still queued in the socket are discarded,
+// never sent after their askers were told, each a dead letter.
 func Dealer[Q, R any](qc Codec[Q], rc Codec[R], opts ...Option) (*Outbox[actor.Request[Q, R]], error) {
 	qc, rc = bindCodec(qc), bindCodec(rc)
 	ep, eps, err := openEndpoint(socket.Dealer, opts)
@@ -183,7 +200,7 @@ func Dealer[Q, R any](qc Codec[Q], rc Codec[R], opts ...Option) (*Outbox[actor.R
 		defer close(done)
 		a.readReplies(ctx)
 	}()
-	o := &Outbox[actor.Request[Q, R]]{remote: a, ep: ep, eps: eps}
+	o := &Outbox[actor.Request[Q, R]]{remote: a, ep: ep, eps: eps, abandons: true}
 	o.stop = func() {
 		cancel()
 		<-done
@@ -266,6 +283,13 @@ func (a *asker[Q, R]) take(id uint64) (actor.Request[Q, R], bool) {
 	return w.req, ok && (w.ctx == nil || w.ctx.Err() == nil)
 }
 
+// issued reports whether a request of a's was numbered id.
+func (a *asker[Q, R]) issued(id uint64) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return id != 0 && id <= a.next
+}
+
 func (a *asker[Q, R]) readReplies(ctx context.Context) {
 	for {
 		m, err := a.sock.Recv(ctx)
@@ -278,12 +302,18 @@ func (a *asker[Q, R]) readReplies(ctx context.Context) {
 			continue
 		}
 		req, ok := a.take(corr)
-		if !ok {
-			a.late.Add(1)
-			a.deadLetter(m, fmt.Errorf("%w: reply came after its asker gave up", actor.ErrAskTimeout))
+		if !ok && !a.issued(corr) {
+			// No request of ours had it: not late, not a reply to us.
+			a.deadLetter(m, fmt.Errorf("%w: a reply to correlation id %d, which no request of %s had", ErrDecode, corr, a.cfg.name))
 			continue
 		}
-		req.Reply(decodeReply(a.rc, a.cfg.name, status, body))
+		// An asker whose ctx ends as its reply comes either takes the
+		// reply or refuses it (Reply reports which): it is counted as
+		// late only then, and so once, either way.
+		if !ok || !req.Reply(decodeReply(a.rc, a.cfg.name, status, body)) {
+			a.late.Add(1)
+			a.deadLetter(m, fmt.Errorf("%w: reply came after its asker gave up", actor.ErrAskTimeout))
+		}
 	}
 }
 
@@ -303,6 +333,8 @@ func decodeReply[R any](rc Codec[R], name string, status byte, body [][]byte) (R
 		return v, nil
 	case statusStopped:
 		return zero, fmt.Errorf("%w (remote: %s)", actor.ErrStopped, text)
+	case statusDropped:
+		return zero, fmt.Errorf("%w (remote: %s)", actor.ErrDropped, text)
 	case statusNoReply:
 		return zero, fmt.Errorf("%w (remote: %s)", actor.ErrNoReply, text)
 	case statusBadQuery:

@@ -6,8 +6,9 @@ package patterns
 // decodeReply with the reply's codec). Nothing panics; a malformed message
 // is an error wrapping ErrDecode; a well-formed one splits into frames that
 // make the same message again; decodeReply's error says which kind of end it
-// was (ErrDecode, ErrRemote, actor.ErrStopped or actor.ErrNoReply); and the
-// decoding allocates within a bound in the message's size.
+// was (ErrDecode, ErrRemote, actor.ErrStopped, actor.ErrDropped or
+// actor.ErrNoReply); and the decoding allocates within a bound in the
+// message's size.
 //
 //	go test -run '^$' -fuzz FuzzAskWire -fuzztime 60s ./patterns
 //
@@ -77,7 +78,7 @@ func checkReply[R any](t *testing.T, status byte, body [][]byte, rc Codec[R]) {
 	case isPanic(err):
 		t.Fatalf("status %d, body %q: decoding panicked: %v", status, body, err)
 	case !errors.Is(err, ErrDecode) && !errors.Is(err, ErrRemote) &&
-		!errors.Is(err, actor.ErrStopped) && !errors.Is(err, actor.ErrNoReply):
+		!errors.Is(err, actor.ErrStopped) && !errors.Is(err, actor.ErrDropped) && !errors.Is(err, actor.ErrNoReply):
 		t.Fatalf("status %d, body %q: error %v of no known kind", status, body, err)
 	}
 }

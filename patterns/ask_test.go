@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -279,5 +280,169 @@ func TestReqRepInterop(t *testing.T) {
 		if got, err := actor.Ask(ctx, req.Ref(), q); err != nil || got != q {
 			t.Fatalf("Ask of a libzmq echo server = %d, %v; want %d", got, err, q)
 		}
+	}
+}
+
+// Every reply a Dealer gets is its Ask's answer or a late reply, never
+// neither: here each asker gives up just as its reply comes (decoding the
+// reply ends the asker's ctx), and the replies must equal the answers taken
+// plus the late replies counted.
+func TestAskReplyTakenOrLate(t *testing.T) {
+	ctx := testCtx(t)
+	const askers, asks = 4, 50
+	var cancels sync.Map // query -> its asker's cancel
+	in := serveRouter(t, actor.BehaviorFunc[intReq](func(_ context.Context, r intReq) error {
+		r.Reply(r.Query, nil)
+		return nil
+	}), "inproc://reply-taken-or-late")
+	endingAsk := patterns.CodecFuncs[int]{
+		EncodeFunc: patterns.Binary[int]{}.Encode,
+		DecodeFunc: func(f [][]byte) (int, error) {
+			v, err := patterns.Binary[int]{}.Decode(f)
+			if c, ok := cancels.Load(v); ok {
+				c.(context.CancelFunc)()
+			}
+			return v, err
+		},
+	}
+	var dead atomic.Uint64
+	d := must[*patterns.Outbox[intReq]](t)(patterns.Dealer(patterns.Binary[int]{}, endingAsk, patterns.Connect(in.Endpoint()),
+		patterns.WithObserver(deadLetters(func(actor.DeadLetter) { dead.Add(1) }))))
+	defer d.Close()
+	var answered atomic.Uint64
+	var wg sync.WaitGroup
+	for g := range askers {
+		wg.Go(func() {
+			for i := range asks {
+				q := g*asks + i
+				askCtx, cancel := context.WithCancel(ctx)
+				cancels.Store(q, cancel)
+				v, err := actor.Ask(askCtx, d.Ref(), q)
+				cancel()
+				switch {
+				case err == nil && v == q:
+					answered.Add(1)
+				case err == nil:
+					t.Errorf("Ask(%d) = %d, another's reply", q, v)
+				case !errors.Is(err, actor.ErrAskTimeout):
+					t.Errorf("Ask(%d): %v", q, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	eventually(t, "every reply answered or counted late", func() bool {
+		return answered.Load()+d.LateReplies() == askers*asks
+	})
+	if dead.Load() != d.LateReplies() {
+		t.Errorf("%d dead letters for %d late replies", dead.Load(), d.LateReplies())
+	}
+}
+
+// A Req's Stats count the requests it sent, answered or not: one for an Ask
+// that timed out, one per attempt of a Lazy Pirate that got no reply.
+func TestReqStatsCountRequestsSent(t *testing.T) {
+	ctx := testCtx(t)
+	rep, err := socket.New(socket.Rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rep.Close()
+	ep, err := rep.Bind("inproc://req-stats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The server's socket takes the requests, and nothing answers them.
+	req := must[*patterns.Outbox[intReq]](t)(patterns.Req(patterns.Binary[int]{}, patterns.Binary[int]{}, patterns.Connect(ep)))
+	defer req.Close()
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if _, err := actor.Ask(short, req.Ref(), 1); !errors.Is(err, actor.ErrAskTimeout) {
+		t.Fatalf("Ask of a server that never answers = %v, want ErrAskTimeout", err)
+	}
+	if got := req.Stats().Handled; got != 1 {
+		t.Errorf("Req: Stats().Handled = %d after one request sent, want 1", got)
+	}
+	pirate := must[*patterns.Outbox[intReq]](t)(patterns.Req(patterns.Binary[int]{}, patterns.Binary[int]{}, patterns.Connect(ep),
+		patterns.LazyPirate(20*time.Millisecond, 2)))
+	defer pirate.Close()
+	if _, err := actor.Ask(ctx, pirate.Ref(), 2); !errors.Is(err, patterns.ErrNoReply) {
+		t.Fatalf("Lazy Pirate's Ask of a server that never answers = %v, want ErrNoReply", err)
+	}
+	if got := pirate.Stats().Handled; got != 3 {
+		t.Errorf("Lazy Pirate: Stats().Handled = %d after 3 attempts, want 3", got)
+	}
+}
+
+// Close of a Req while asks come in from several goroutines: each ask is
+// answered or told the reference stopped, and Close neither panics (a
+// request's goroutine started as Close waited for them) nor leaves one
+// behind.
+func TestReqCloseWhileAsking(t *testing.T) {
+	ctx := testCtx(t)
+	in := serveRep(t, squarer(), "inproc://req-close-while-asking")
+	for range 1000 {
+		req := must[*patterns.Outbox[intReq]](t)(patterns.Req(patterns.Binary[int]{}, patterns.Binary[int]{}, patterns.Connect(in.Endpoint())))
+		var wg sync.WaitGroup
+		for g := range 8 {
+			wg.Go(func() {
+				for i := range 5 {
+					q := g*10 + i
+					got, err := actor.Ask(ctx, req.Ref(), q)
+					if err == nil && got != q*q || err != nil && !errors.Is(err, actor.ErrStopped) {
+						t.Errorf("Ask(%d) racing Close = %d, %v; want %d or ErrStopped", q, got, err, q*q)
+					}
+				}
+			})
+		}
+		req.Close()
+		wg.Wait()
+	}
+}
+
+// Close of a Dealer with asks in flight tells each asker it stopped, and
+// sends none of their requests afterwards: a server that comes up after
+// Close began does not get requests whose askers were told ErrStopped (and
+// may have asked elsewhere), and Close does not wait for one to come. What
+// Close discards is a dead letter each.
+func TestDealerCloseSendsNoAbandonedRequest(t *testing.T) {
+	ctx := testCtx(t)
+	ep := nobody(t)
+	dead := &deadCount{}
+	d := must[*patterns.Outbox[intReq]](t)(patterns.Dealer(patterns.Binary[int]{}, patterns.Binary[int]{},
+		patterns.Connect(ep), patterns.WithObserver(dead.observer())))
+	const n = 3
+	errs := make(chan error, n)
+	for q := range n {
+		go func() { _, err := actor.Ask(ctx, d.Ref(), q); errs <- err }()
+	}
+	eventually(t, "requests queued for the peer to come", func() bool { return d.Stats().Handled == n })
+	closed := make(chan error, 1)
+	go func() { closed <- d.Close() }()
+	for range n {
+		if err := <-errs; !errors.Is(err, actor.ErrStopped) {
+			t.Fatalf("Ask as its Dealer closed = %v, want ErrStopped", err)
+		}
+	}
+	// The server comes now: it must get nothing.
+	var handled atomic.Int64
+	serveRouter(t, actor.BehaviorFunc[intReq](func(_ context.Context, r intReq) error {
+		handled.Add(1)
+		r.Reply(r.Query, nil)
+		return nil
+	}), ep)
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatalf("Close = %v", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("Close waits to send requests whose askers were told it stopped")
+	}
+	if h := handled.Load(); h != 0 {
+		t.Errorf("the server handled %d requests whose askers were told ErrStopped", h)
+	}
+	if got := len(dead.get()); got != n {
+		t.Errorf("%d dead letters for %d requests discarded at Close, want %d", got, n, n)
 	}
 }

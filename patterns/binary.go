@@ -31,6 +31,10 @@ type binaryInfo struct {
 	marshal   bool  // T implements encoding.BinaryMarshaler
 	unmarshal bool  // *T implements encoding.BinaryUnmarshaler
 	plan      *plan // nil where there is none: encoding/binary's error then
+	// unsized: a slice, pointer or interface, which encoding/binary
+	// encodes (what it holds) but cannot decode into a zero T: Encode
+	// refuses it, so that it never sends what no peer can read.
+	unsized bool
 }
 
 var binaryInfos sync.Map // reflect.Type -> *binaryInfo
@@ -48,6 +52,10 @@ func binaryInfoFor(t reflect.Type) *binaryInfo {
 		marshal:   t.Implements(marshalerType),
 		unmarshal: reflect.PointerTo(t).Implements(unmarshalerType),
 		plan:      &plan{},
+	}
+	switch t.Kind() {
+	case reflect.Slice, reflect.Pointer, reflect.Interface:
+		info.unsized = true
 	}
 	switch t.Kind() {
 	case reflect.Int, reflect.Uint: // Binary's own: 8 bytes

@@ -3,6 +3,7 @@ package patterns
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"math"
 	"reflect"
 	"testing"
@@ -120,4 +121,21 @@ func TestBoundBinaryIsBinary(t *testing.T) {
 	if c := bindCodec[string](JSON[string]{}); !reflect.DeepEqual(c, Codec[string](JSON[string]{})) {
 		t.Fatalf("bindCodec changed a codec with no per-type work: %T", c)
 	}
+}
+
+// Binary refuses to encode what it cannot decode: encoding/binary writes
+// out a slice's or a pointer's elements, but reads nothing back into a zero
+// slice or nil pointer, so every message sent would be a dead letter at the
+// receiver.
+func TestBinaryRefusesWhatItCannotDecode(t *testing.T) {
+	refuses := func(name string, encode func() ([][]byte, error)) {
+		t.Helper()
+		if f, err := encode(); !errors.Is(err, ErrEncode) {
+			t.Errorf("Binary[%s] encoded %x, %v; want ErrEncode", name, f, err)
+		}
+	}
+	refuses("[]int32", func() ([][]byte, error) { return Binary[[]int32]{}.Encode([]int32{1, 2}) })
+	refuses("[]byte", func() ([][]byte, error) { return bindCodec[[]byte](Binary[[]byte]{}).Encode([]byte("hi")) })
+	refuses("*int32", func() ([][]byte, error) { return Binary[*int32]{}.Encode(new(int32)) })
+	refuses("any", func() ([][]byte, error) { return Binary[any]{}.Encode(int32(1)) })
 }

@@ -162,8 +162,9 @@ func (JSON[T]) Decode(frames [][]byte) (T, error) {
 // is worked out once, so a struct costs no reflection per message. A T that
 // implements encoding.BinaryMarshaler and encoding.BinaryUnmarshaler (on its
 // pointer) is encoded by those methods instead. Encode fails for
-// types of no fixed size (strings, slices, maps, int fields in structs);
-// Decode fails unless the frame is exactly one value.
+// types of no fixed size (strings, slices, maps, pointers, interfaces, int
+// fields in structs), which it could not decode; Decode fails unless the
+// frame is exactly one value.
 type Binary[T any] struct{}
 
 // Encode writes v into the only frame.
@@ -258,6 +259,8 @@ func encodeBinary[T any](info *binaryInfo, v T) ([][]byte, error) {
 		m := oneframe.Make(info.plan.size)
 		m[0] = info.plan.encode(m[0][:0], unsafe.Pointer(&v))
 		return m, nil
+	case info.unsized:
+		return nil, fmt.Errorf("%w: %T has no fixed size: Binary could not decode it", ErrEncode, v)
 	}
 	b, err := binary.Append(nil, binary.LittleEndian, v)
 	if err != nil {

@@ -59,9 +59,10 @@
 // where the socket blocks (PUSH, DEALER, PAIR at the high-water mark, or
 // binding with no peer yet; one that connects queues for its peer to come,
 // as libzmq's does) and returns actor.ErrMailboxFull when ctx ends first;
-// PUB never blocks and reports each subscriber that missed a message as a
-// dead letter (ErrMissed), and a message the socket discards unsent (its
-// peer left, or it closed with it queued) is a dead letter too. actor.Ask
+// PUB never blocks and reports each message that subscribers missed as a
+// dead letter (ErrMissed, saying how many), and a message the socket
+// discards unsent (its peer left, or it closed with it queued) is a dead
+// letter too. actor.Ask
 // on a Dealer's Ref is request-reply over DEALER/ROUTER with correlation
 // ids: many asks in flight, replies out of order, the deadline from ctx, a
 // late reply dropped and counted. An Ask whose request no peer took before

@@ -40,6 +40,9 @@ type Outbox[M any] struct {
 	ep     *endpoint
 	eps    []string
 	stop   func() // ends helper goroutines (a reply reader); may be nil
+	// abandons, for a Dealer: stop tells every asker in flight that the
+	// reference stopped, so nothing it queued is worth sending after.
+	abandons bool
 
 	closeOnce sync.Once
 	closeErr  error
@@ -89,8 +92,12 @@ func Push[M any](codec Codec[M], opts ...Option) (*Outbox[M], error) {
 // Pub makes a PUB reference: each message goes to every subscriber whose
 // subscription prefixes its topic, topic(m), sent as the first frame before
 // the codec's (guide ch. 2, "Pub-Sub Message Envelopes"). A subscriber at
-// its high-water mark misses the message: a dead letter, with Reason
-// wrapping ErrMissed, for the Outbox's Observer. Tell never blocks.
+// its high-water mark misses the message: a message that one or more
+// subscribers missed is one dead letter for the Outbox's Observer, with a
+// Reason wrapping ErrMissed that says how many (Socket().Stats().Dropped
+// counts each subscriber's miss). A message no subscriber wants (none has
+// come, or none subscribed to its topic) goes nowhere, as libzmq's does: it
+// is counted as sent and is no dead letter. Tell never blocks.
 func Pub[M any](codec Codec[M], topic func(M) string, opts ...Option) (*Outbox[M], error) {
 	if topic == nil {
 		return nil, fmt.Errorf("%w: Pub needs a topic function", ErrBadOption)
@@ -117,9 +124,10 @@ func (o *Outbox[M]) TryTell(m M) error { return o.remote.TryTell(m) }
 // endpoints ("PUSH >tcp://host:5557").
 func (o *Outbox[M]) Name() string { return o.ep.cfg.name }
 
-// Stats returns the reference's counters: Handled counts messages sent,
+// Stats returns the reference's counters: Handled counts messages sent
+// (a Req's requests answered or not, a Lazy Pirate's resends among them),
 // DeadLetters those reported as dead letters; Queued is 0 (what waits in
-// the socket is in Socket().Stats()).
+// the socket to go out is counted nowhere).
 func (o *Outbox[M]) Stats() actor.Stats { return o.ep.Stats() }
 
 // LateReplies returns how many replies to a Dealer's requests came after
@@ -135,7 +143,8 @@ func (o *Outbox[M]) Endpoint() string {
 	return o.eps[0]
 }
 
-// Socket returns the socket, for its Stats and Monitor.
+// Socket returns the socket, for its Stats and Monitor. A Req's socket is
+// replaced after a request that got no reply: call Socket again then.
 func (o *Outbox[M]) Socket() *socket.Socket { return o.ep.socket() }
 
 func (e *endpoint) socket() *socket.Socket {
@@ -145,8 +154,9 @@ func (e *endpoint) socket() *socket.Socket {
 }
 
 // Close closes the socket, lingering for what is queued as the socket's
-// linger option says (see socket.Socket.Close), and ends the Outbox's
-// goroutines. Later calls return the first's result.
+// linger option says (see socket.Socket.Close; a Dealer's discards its
+// requests at once, see Dealer), and ends the Outbox's goroutines. Later
+// calls return the first's result.
 func (o *Outbox[M]) Close() error { return o.shut(nil) }
 
 // Shutdown closes the socket once the messages queued in it are out and
@@ -154,10 +164,11 @@ func (o *Outbox[M]) Close() error { return o.shut(nil) }
 // socket.Socket.ShutdownConfirmed), or when ctx ends. When some were not
 // sent it returns an error wrapping socket.ErrDiscarded with the count;
 // when a peer did not confirm, one wrapping socket.ErrUnconfirmed: what was
-// still on the wire to it may be lost. Later calls return the first's
-// result. It is how an actor given the Outbox with actor.WithOutput
-// releases it when Stop ends the actor: what the actor sent is then in the
-// receivers' sockets before the stage downstream drains (see Pipeline).
+// still on the wire to it may be lost. A Dealer's is its Close. Later calls
+// return the first's result. It is how an actor given the Outbox with
+// actor.WithOutput releases it when Stop ends the actor: what the actor
+// sent is then in the receivers' sockets before the stage downstream
+// drains (see Pipeline).
 //
 // Each message the socket discards unsent, at Close or Shutdown or earlier
 // (queued for a peer that left), is a dead letter of the Outbox, with its
@@ -171,9 +182,14 @@ func (o *Outbox[M]) shut(ctx context.Context) error {
 			o.stop()
 		}
 		var err error
-		if sock := o.ep.socket(); ctx == nil {
+		switch sock := o.ep.socket(); {
+		case o.abandons:
+			// Discarded at once, each a dead letter (not an error:
+			// their askers know).
+			sock.Shutdown(endedCtx)
+		case ctx == nil:
 			err = sock.Close()
-		} else {
+		default:
 			err = sock.ShutdownConfirmed(ctx)
 		}
 		if o.ep.unprofile != nil {

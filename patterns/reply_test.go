@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -218,4 +219,94 @@ func TestAskNeverSent(t *testing.T) {
 		t.Fatalf("Req's Ask with no peer = %v, want ErrMailboxFull wrapping the deadline", err)
 	}
 	t.Logf("Req: %v", err)
+}
+
+// A reply to a correlation id the Dealer never gave a request is a dead
+// letter wrapping ErrDecode, not a late reply: LateReplies counts replies
+// whose asker gave up, and there was none.
+func TestDealerReplyToUnknownCorrelationID(t *testing.T) {
+	ctx := testCtx(t)
+	r, err := socket.New(socket.Router)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ep, err := r.Bind("inproc://dealer-unknown-corr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	letters := make(chan actor.DeadLetter, 10)
+	d := dial(t, ep, patterns.WithObserver(deadLetters(func(l actor.DeadLetter) { letters <- l })))
+	go actor.Ask(ctx, d.Ref(), 4) // ends with the test's ctx or d's Close
+	req, err := r.Recv(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reply, _ := patterns.Binary[int]{}.Encode(5)
+	for _, corr := range []uint64{0, 99} { // none has the ask's id, 1
+		if err := r.Send(ctx, socket.Msg{req[0], binary.BigEndian.AppendUint64(nil, corr), {0}, reply[0]}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 2 {
+		select {
+		case l := <-letters:
+			if !errors.Is(l.Reason, patterns.ErrDecode) || errors.Is(l.Reason, actor.ErrAskTimeout) {
+				t.Errorf("dead letter's reason %v, want ErrDecode (not a late reply)", l.Reason)
+			}
+		case <-ctx.Done():
+			t.Fatal("a reply to an unknown correlation id: no dead letter")
+		}
+	}
+	if n := d.LateReplies(); n != 0 {
+		t.Errorf("LateReplies = %d for replies no asker waited for, want 0", n)
+	}
+}
+
+// A message with the right number of frames but a correlation id or status
+// of the wrong size is a dead letter whose reason names the frame at fault,
+// not the frame count, which was right.
+func TestMalformedEnvelopeReasons(t *testing.T) {
+	ctx := testCtx(t)
+	letters := make(chan actor.DeadLetter, 10)
+	in := must[*patterns.Inbox[intReq]](t)(patterns.Router(patterns.Binary[int]{}, patterns.Binary[int]{},
+		patterns.Bind("inproc://malformed-request")))
+	spawn(t, squarer(), actor.WithFeed(in), actor.WithObserver(deadLetters(func(l actor.DeadLetter) { letters <- l })))
+	d := rawDealer(t, in.Endpoint())
+	query, _ := patterns.Binary[int]{}.Encode(3)
+	if err := d.Send(ctx, socket.Msg{[]byte("9 bytes!!"), query[0]}); err != nil {
+		t.Fatal(err)
+	}
+	want := func(what string) {
+		t.Helper()
+		select {
+		case l := <-letters:
+			if !errors.Is(l.Reason, patterns.ErrDecode) || !strings.Contains(l.Reason.Error(), what) {
+				t.Errorf("dead letter's reason %q, want ErrDecode naming %q", l.Reason, what)
+			}
+		case <-ctx.Done():
+			t.Fatalf("no dead letter for a message with a %s", what)
+		}
+	}
+	want("9-byte correlation id")
+
+	r, err := socket.New(socket.Router)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ep, err := r.Bind("inproc://malformed-reply")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dl := dial(t, ep, patterns.WithObserver(deadLetters(func(l actor.DeadLetter) { letters <- l })))
+	go actor.Ask(ctx, dl.Ref(), 4) // ends with the test's ctx or dl's Close
+	req, err := r.Recv(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Send(ctx, socket.Msg{req[0], req[1], []byte("OK"), query[0]}); err != nil {
+		t.Fatal(err)
+	}
+	want("2-byte status")
 }

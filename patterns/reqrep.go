@@ -111,7 +111,9 @@ func Req[Q, R any](qc Codec[Q], rc Codec[R], opts ...Option) (*Outbox[actor.Requ
 	r.life, r.end = context.WithCancel(context.Background())
 	o := &Outbox[actor.Request[Q, R]]{remote: r, ep: ep, eps: eps}
 	o.stop = func() {
+		r.closing.Lock()
 		r.end()
+		r.closing.Unlock()
 		r.wg.Wait()
 	}
 	return o, nil
@@ -126,9 +128,10 @@ type requester[Q, R any] struct {
 	eps  []string
 	turn chan struct{} // held by the request in flight
 
-	life context.Context // ends at Close
-	end  context.CancelFunc
-	wg   sync.WaitGroup
+	life    context.Context // ends at Close
+	end     context.CancelFunc
+	closing sync.Mutex // orders a request's wg.Add before Close's end, or after it
+	wg      sync.WaitGroup
 }
 
 func (r *requester[Q, R]) Tell(ctx context.Context, req actor.Request[Q, R]) error {
@@ -150,8 +153,19 @@ func (r *requester[Q, R]) Tell(ctx context.Context, req actor.Request[Q, R]) err
 	// The exchange runs in a goroutine of its own, but Tell returns once
 	// the request is sent, as a Dealer's does: a request no peer took
 	// before ctx ended was not delivered, and Ask says so.
-	sent := make(chan error, 1)
+	// Close may have come while Tell waited for its turn: a goroutine
+	// started after Close's Wait would outlive it (and reuse the group
+	// while Wait returns, which panics).
+	r.closing.Lock()
+	if r.life.Err() != nil {
+		r.closing.Unlock()
+		<-r.turn
+		r.deadLetter(req, actor.ErrStopped)
+		return fmt.Errorf("%w (%s)", actor.ErrStopped, r.cfg.name)
+	}
 	r.wg.Add(1)
+	r.closing.Unlock()
+	sent := make(chan error, 1)
 	go func() {
 		defer r.wg.Done()
 		defer func() { <-r.turn }()
@@ -198,12 +212,14 @@ func (r *requester[Q, R]) roundTrip(callCtx context.Context, q [][]byte, told ch
 	}
 	for range attempts {
 		m, sent, err := r.attempt(ctx, q)
+		if sent {
+			r.sent.Add(1) // each attempt is a message out, answered or not
+		}
 		if sent && told != nil {
 			told <- nil
 			told = nil
 		}
 		if err == nil {
-			r.sent.Add(1)
 			v, err := decode(r.rc, m)
 			if err != nil {
 				return zero, fmt.Errorf("patterns: %s: reply: %w", r.cfg.name, err)

@@ -129,3 +129,60 @@ func exercise(t *testing.T, r refs) {
 		t.Errorf("Ask with an ended ctx = %v, want it to wrap context.Canceled", err)
 	}
 }
+
+// A request that a dropping mailbox drops ends its Ask with actor.ErrDropped,
+// whether the actor is local or behind a Router over any transport: the
+// same error, not ErrStopped (the actor did not stop).
+func TestDroppedRequestSameError(t *testing.T) {
+	t.Run("local", func(t *testing.T) {
+		testDroppedRequest(t, func(b actor.Behavior[actor.Request[int, int]]) actor.Ref[actor.Request[int, int]] {
+			return spawn(t, b, actor.WithMailbox(actor.DropOldest(1))).Ref()
+		})
+	})
+	for _, tr := range transports {
+		t.Run(tr, func(t *testing.T) {
+			testDroppedRequest(t, func(b actor.Behavior[actor.Request[int, int]]) actor.Ref[actor.Request[int, int]] {
+				in := must[*patterns.Inbox[actor.Request[int, int]]](t)(
+					patterns.Router(patterns.Binary[int]{}, patterns.Binary[int]{}, patterns.Bind(endpoint(t, tr))))
+				spawn(t, b, actor.WithFeed(in), actor.WithMailbox(actor.DropOldest(1)))
+				return dial(t, in.Endpoint()).Ref()
+			})
+		})
+	}
+}
+
+// testDroppedRequest holds the first request in the actor, fills its mailbox
+// of one with a second and has a third and a fourth push out the one before.
+func testDroppedRequest(t *testing.T, serve func(actor.Behavior[actor.Request[int, int]]) actor.Ref[actor.Request[int, int]]) {
+	ctx := testCtx(t)
+	entered := make(chan struct{}, 4)
+	release := make(chan struct{})
+	ref := serve(actor.BehaviorFunc[actor.Request[int, int]](func(ctx context.Context, r actor.Request[int, int]) error {
+		entered <- struct{}{}
+		select {
+		case <-release:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		r.Reply(r.Query, nil)
+		return nil
+	}))
+	errs := make(chan error, 4)
+	ask := func(q int) { _, err := actor.Ask(ctx, ref, q); errs <- err }
+	go ask(0)
+	<-entered
+	for q := 1; q <= 3; q++ {
+		go ask(q)
+	}
+	for range 2 { // two of the three are dropped, whichever they are
+		if err := <-errs; !errors.Is(err, actor.ErrDropped) || errors.Is(err, actor.ErrStopped) {
+			t.Errorf("Ask of a request the mailbox dropped = %v, want ErrDropped", err)
+		}
+	}
+	close(release)
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Errorf("Ask = %v", err)
+		}
+	}
+}
