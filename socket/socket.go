@@ -57,7 +57,7 @@ type Socket struct {
 	discarded atomic.Uint64 // messages queued for a peer that went, or still queued at the end of Close
 
 	confirming  atomic.Bool  // ShutdownConfirmed: each connection waits for its peer's end (see conn.drain)
-	unconfirmed atomic.Int64 // connections whose peer has not confirmed (see connSet.stopAll)
+	unconfirmed atomic.Int64 // connections that ended during ShutdownConfirmed unconfirmed (see conn.serve)
 
 	state   atomic.Int32 // REQ/REP conversation state
 	reqPipe *pipe        // REQ: where the outstanding request went
