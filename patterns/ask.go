@@ -182,7 +182,11 @@ func routerReply[M any](in *Inbox[M], inlet actor.Inlet[M], id, corr []byte, sta
 //
 // A request sent to a server that dies before answering is lost with it:
 // Ask ends with ctx, and the caller asks again (the retry reaches a server
-// that is up; see the guide's ch. 4 on client-side reliability).
+// that is up; see the guide's ch. 4 on client-side reliability). A request
+// still queued in the socket for a server that leaves (one that connected
+// to a Dealer that binds) is discarded unsent: a dead letter, and its Ask
+// ends at once with actor.ErrStopped wrapping socket.ErrDiscarded, so the
+// caller can ask again without waiting for ctx.
 //
 // Close and Shutdown end every Ask in flight with actor.ErrStopped at once,
 // and do not linger: requests still queued in the socket are discarded,
@@ -194,6 +198,8 @@ func Dealer[Q, R any](qc Codec[Q], rc Codec[R], opts ...Option) (*Outbox[actor.R
 		return nil, err
 	}
 	a := &asker[Q, R]{endpoint: ep, qc: qc, rc: rc, pending: map[uint64]waiting[Q, R]{}}
+	discarded := a.discarded
+	ep.cfg.discarded.Store(&discarded)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -265,6 +271,21 @@ func (a *asker[Q, R]) tell(ctx context.Context, req actor.Request[Q, R], try boo
 		return err
 	}
 	return nil
+}
+
+// discarded reports a request the socket discarded unsent (queued for a
+// peer that left) as a dead letter, and fails its Ask at once: it was never
+// delivered, so the caller may ask again, where it would otherwise wait
+// for its ctx.
+func (a *asker[Q, R]) discarded(m socket.Msg) {
+	a.deadLetter(m, errDiscarded)
+	if len(m) == 0 || len(m[0]) != corrLen {
+		return
+	}
+	if req, ok := a.take(binary.BigEndian.Uint64(m[0])); ok {
+		var zero R
+		req.Reply(zero, fmt.Errorf("%w (%s): request not sent: %w", actor.ErrStopped, a.cfg.name, errDiscarded))
+	}
 }
 
 // take removes and returns the request waiting under id, if its asker
