@@ -26,7 +26,8 @@ import (
 // blocks while the mailbox is full (so a socket's high-water mark pushes back
 // on its peers). Run must return when ctx ends.
 //
-// When the actor stops, ctx is cancelled first: the feed takes no more. Stop
+// When the actor stops, ctx is cancelled first: the feed takes no more from
+// its source (a Put under way still puts its message: see Inlet.Put). Stop
 // then waits for Run to return (within Stop's ctx) before it closes the
 // mailbox to new messages and the actor drains it; a feed the actor polls
 // (PolledFeed) is polled, once the mailbox is empty, until it has nothing
@@ -77,10 +78,12 @@ type Inlet[M any] struct {
 }
 
 // Put puts m in the mailbox, as Ref.Tell does, blocking while a Bounded
-// mailbox is full until there is room or the feed is stopped. When the actor
-// will not take m (it is stopping or gone, or the feed was stopped while Put
-// waited), m is a dead letter and Put returns an error wrapping ErrStopped:
-// the feed should return. A dropping mailbox drops as it does for Tell, with
+// mailbox is full until there is room or the mailbox closes: a feed that
+// Stop has quieted (its ctx ended) still puts what it took, and the actor,
+// which runs until the feed's Run returns, makes room. When the actor will
+// not take m (it is gone, or its mailbox closed while Put waited), m is a
+// dead letter and Put returns an error wrapping ErrStopped: the feed should
+// return. A dropping mailbox drops as it does for Tell, with
 // a dead letter.
 func (in Inlet[M]) Put(m M) error {
 	err := in.c.tell(in.ctx, m, true)
@@ -196,7 +199,12 @@ func (c *cell[M]) startFeeder(ctx context.Context, fd *feeder[M]) {
 			return
 		}
 		go func() {
-			err := protect(func() error { return fd.f.Run(fd.ctx, Inlet[M]{c, fd, fd.ctx}) })
+			// Put waits for room until the mailbox closes, not until
+			// ctx ends: a feed that Stop quiets still puts what it
+			// took, and the actor, which runs until the feed returns,
+			// drains it.
+			in := Inlet[M]{c, fd, context.WithoutCancel(fd.ctx)}
+			err := protect(func() error { return fd.f.Run(fd.ctx, in) })
 			if err == nil || fd.ctx.Err() != nil {
 				close(fd.done)
 				return

@@ -411,8 +411,31 @@ func (f *putFeed) Run(_ context.Context, in actor.Inlet[int]) error {
 
 func (f *putFeed) Close() error { return nil }
 
-// A Put waiting for room when the actor stops returns an error wrapping
-// ErrStopped, as PutAll does.
+// quietPutFeed puts numbers until its ctx ends, as a feed should, counting
+// what it put; quiet is closed when its ctx ends.
+type quietPutFeed struct {
+	err   chan error
+	put   atomic.Int64
+	quiet chan struct{}
+}
+
+func (f *quietPutFeed) Run(ctx context.Context, in actor.Inlet[int]) error {
+	context.AfterFunc(ctx, func() { close(f.quiet) })
+	for i := 0; ctx.Err() == nil; i++ {
+		if err := in.Put(i); err != nil {
+			f.err <- err
+			return nil
+		}
+		f.put.Add(1)
+	}
+	f.err <- nil
+	return nil
+}
+
+func (f *quietPutFeed) Close() error { return nil }
+
+// A Put waiting for room when the actor is closed returns an error
+// wrapping ErrStopped, as PutAll does.
 func TestPutStoppedWhileWaiting(t *testing.T) {
 	ctx := context.Background()
 	gate, holding := make(chan struct{}), make(chan struct{}, 1)
@@ -429,19 +452,59 @@ func TestPutStoppedWhileWaiting(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-holding // the actor holds one message, the feed waits to put more
-	stopped := make(chan error, 1)
-	go func() { stopped <- a.Stop(ctx) }()
+	closed := make(chan error, 1)
+	go func() { closed <- a.Close() }()
 	select {
 	case err = <-f.err:
 	case <-time.After(20 * time.Second):
-		t.Fatal("Put did not return when the actor stopped")
+		t.Fatal("Put did not return when the actor was closed")
 	}
 	if !errors.Is(err, actor.ErrStopped) {
-		t.Errorf("Put stopped while waiting for room: %v, want an error wrapping ErrStopped", err)
+		t.Errorf("Put closed while waiting for room: %v, want an error wrapping ErrStopped", err)
+	}
+	close(gate)
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A Put waiting for room when Stop quiets its feed still puts its message
+// once the actor makes room, and the actor handles it in its drain: what a
+// feed took is not lost to Stop.
+func TestPutQuietedWhileWaitingDelivers(t *testing.T) {
+	ctx := context.Background()
+	gate, holding := make(chan struct{}), make(chan struct{}, 1)
+	var handled atomic.Int64
+	f := &quietPutFeed{err: make(chan error, 1), quiet: make(chan struct{})}
+	a, err := actor.Spawn(ctx, actor.BehaviorFunc[int](func(context.Context, int) error {
+		select {
+		case holding <- struct{}{}:
+			<-gate
+		default:
+		}
+		handled.Add(1)
+		return nil
+	}), actor.WithFeed[int](f), actor.WithMailbox(actor.Bounded(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-holding // the actor holds one message, one waits in the mailbox, the feed waits to put a third
+	stopped := make(chan error, 1)
+	go func() { stopped <- a.Stop(ctx) }()
+	select {
+	case <-f.quiet:
+	case <-time.After(20 * time.Second):
+		t.Fatal("Stop did not quiet the feed")
 	}
 	close(gate)
 	if err := <-stopped; err != nil {
 		t.Fatal(err)
+	}
+	if err := <-f.err; err != nil {
+		t.Fatalf("Put quieted while waiting for room: %v, want it to put its message", err)
+	}
+	if n := handled.Load(); n != f.put.Load() {
+		t.Fatalf("the actor handled %d messages, the feed put %d", n, f.put.Load())
 	}
 }
 

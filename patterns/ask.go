@@ -67,12 +67,29 @@ func Router[Q, R any](qc Codec[Q], rc Codec[R], opts ...Option) (*Inbox[actor.Re
 		}
 	}
 	in.serve = func(ctx context.Context, inlet actor.Inlet[actor.Request[Q, R]]) error {
+		drain := -1 // Stop: the requests the drain may still hand over, once counted
 		for {
-			if ended(ctx) { // Recv would take what is queued first
-				return nil
-			}
-			m, err := in.sock.Recv(ctx)
-			if err != nil {
+			var m socket.Msg
+			var err error
+			if ended(ctx) {
+				// Stop: the actor, still running until this returns,
+				// gets the requests the socket held when its drain
+				// began, as a polled mailbox does, and no more, so
+				// that askers who keep asking cannot hold Stop.
+				if drain < 0 {
+					drain = in.sock.Stats().Queued
+				}
+				if drain == 0 {
+					return nil
+				}
+				drain--
+				if m, err = in.sock.TryRecv(); err != nil {
+					return nil // taken by none: gone with the socket
+				}
+			} else if m, err = in.sock.Recv(ctx); err != nil {
+				if ended(ctx) {
+					continue
+				}
 				return in.recvErr(ctx, err)
 			}
 			id, corr, query, err := parseRequest(m)

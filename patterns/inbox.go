@@ -34,16 +34,18 @@ import (
 //
 // A message that does not decode is a dead letter of the actor (reported to
 // its Observer, with the frames and an error wrapping ErrDecode), never a
-// panic. Stop (actor.Actor.Stop, actor.Supervisor.Stop) stops the inbox
-// receiving; the actor then handles what is in its mailbox and, from a
-// PULL, SUB or PAIR inbox, what the socket held when the actor began to
-// drain it, while its answers still go out through the socket. When the
-// actor has ended for good it closes the inbox (Close, or Shutdown within
-// Stop's ctx): what the socket still holds is reported to the actor's
-// observer as dead letters, the asker of a request among them is told at
-// once (actor.ErrStopped from a Router, an empty reply from a Rep), and the
-// socket goes. An Inbox never given to an actor must be closed by its
-// maker.
+// panic. Stop (actor.Actor.Stop, actor.Supervisor.Stop) drains the inbox
+// with the mailbox: the actor handles, besides what is in its mailbox, what
+// the socket held when its drain began (a PULL, SUB, PAIR or Router inbox;
+// a Rep inbox stops receiving, as it could take the next request only once
+// the actor answered the last), and no more, so that peers that keep
+// sending cannot hold Stop; its answers still go out through the socket.
+// When the actor has ended for good it closes the inbox (Close, or Shutdown
+// within Stop's ctx): what the socket still holds is reported to the
+// actor's observer as dead letters, the asker of a request among them is
+// told at once (actor.ErrStopped from a Router, an empty reply from a Rep),
+// and the socket goes. An Inbox never given to an actor must be closed by
+// its maker.
 //
 // A PULL or PAIR inbox whose codec copies out of the frames gives the
 // small one-frame messages it decoded back to its socket's connection

@@ -50,8 +50,8 @@ import (
 // error is no failure), then the stages stop in reverse order, sources
 // first, each handling what its mailbox holds before the one downstream of
 // it stops, so that every stage drains into a downstream that still runs.
-// A stage whose mailbox is a PULL, SUB or PAIR socket drains what its
-// socket holds. Over ipc and tcp, for that to be everything sent to it,
+// A stage whose mailbox is a PULL, SUB, PAIR or ROUTER socket drains what
+// its socket holds. Over ipc and tcp, for that to be everything sent to it,
 // give each stage (Source too) the Outbox it sends through with
 // actor.WithOutput: a stage's Outbox is shut down when the stage has
 // drained, and its peers confirm that they have read all of it (see
@@ -62,9 +62,9 @@ import (
 // downstream drains is lost, with no dead letter. Nor is anything lost but
 // in these cases, each reported: a RestartingStage that failed and waits out
 // its back-off when its turn to drain comes is not restarted, and what its
-// mailbox holds is dead letters (see actor.Supervisor.Stop); a Router or
-// Rep stage stops receiving, and what is still in its socket is refused
-// (see Inbox); a peer that does not confirm (the drain's bound passed)
+// mailbox holds is dead letters (see actor.Supervisor.Stop); a Rep stage
+// stops receiving, and what is still in its socket is refused (see Inbox);
+// a peer that does not confirm (the drain's bound passed)
 // makes its Outbox's Shutdown fail, which the stage's logger reports. The
 // drain is bounded by ctx and by DrainWithin (DefaultDrain);
 // when it is cut short, the stages not yet drained are closed and Run
