@@ -99,6 +99,9 @@ func (a *Actor[M]) exit(err error, started bool) {
 		stopCtx = *p
 	}
 	c.stopFeed(stopCtx)
+	if err == nil {
+		err = c.outErr
+	}
 	a.err = err
 	if started {
 		c.obs.ActorStopped(c.name, err)
@@ -163,7 +166,9 @@ func (a *Actor[M]) Done() <-chan struct{} { return a.done }
 
 // Err returns nil while the actor runs and after a clean Stop or Close; the
 // failure (an error or *PanicError from the behaviour, wrapped) when the
-// actor failed.
+// actor failed; and, after a Stop or Close that was otherwise clean, the
+// error of an output (WithOutput) that could not be released: what the
+// actor sent through it may not have reached its peers.
 func (a *Actor[M]) Err() error {
 	select {
 	case <-a.done:

@@ -25,6 +25,7 @@ type cell[M any] struct {
 	feeds   []*feeder[M] // one per WithFeed
 	outputs []io.Closer  // WithOutput's, released once after the feeds
 	outOnce sync.Once
+	outErr  error      // why releasing an output failed; written in outOnce
 	polled  *feeder[M] // the first that is a PolledFeed, if any
 	slots   sync.Pool  // Ask's reply slots, reused
 	// The actor's goroutine's: the messages polled so far, for the

@@ -190,5 +190,8 @@ func (ch *Child[M]) stopped(err error) {
 		return
 	}
 	c := ch.cell.Load()
+	if err == nil {
+		err = c.outErr // its outputs were released before (closeMailbox)
+	}
 	c.obs.ActorStopped(c.name, err)
 }

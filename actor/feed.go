@@ -257,6 +257,9 @@ func (c *cell[M]) stopFeed(ctx context.Context) {
 	}
 	c.outOnce.Do(func() {
 		if err := releaseOutputs(ctx, c.outputs); err != nil {
+			// What the actor sent may not have reached its peers: its
+			// end says so (ActorStopped, Err), as a failure would.
+			c.outErr = fmt.Errorf("actor: %q: output: %w", c.name, err)
 			c.log.Warn("output close failed", zap.Error(err))
 		}
 	})

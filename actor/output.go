@@ -22,8 +22,10 @@ import (
 // An output given to several actors (the workers of a pool) is released
 // when the last of them ends; one given to an actor that never runs (Spawn
 // or Supervise refused its options) is released then, unless another actor
-// holds it. o must be comparable (a pointer, as an Outbox is); an output
-// that is not is an ErrBadOption.
+// holds it. An output whose release fails makes the actor's end a failure
+// (Actor.Err, and its ActorStopped for a supervised child), as what the
+// actor sent may not have reached its peers. o must be comparable (a
+// pointer, as an Outbox is); an output that is not is an ErrBadOption.
 func WithOutput(o io.Closer) Option {
 	return option{forActor, func(c *config) error {
 		if o == nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/zmqflow/zmqflow/actor"
+	"github.com/zmqflow/zmqflow/actor/actortest"
 )
 
 // output records how it was released, into a shared log.
@@ -131,3 +132,43 @@ type stopHook struct{ f func() }
 
 func (stopHook) Receive(context.Context, int) error { return nil }
 func (h stopHook) Stop() error                      { h.f(); return nil }
+
+// failingOutput is an output whose release fails, as an Outbox's Shutdown
+// does when a peer does not confirm.
+type failingOutput struct{}
+
+var errUnconfirmed = errors.New("peer did not confirm")
+
+func (failingOutput) Close() error                   { return errUnconfirmed }
+func (failingOutput) Shutdown(context.Context) error { return errUnconfirmed }
+
+// An output that cannot be released makes the actor's end a failure, for
+// Stop's caller and for a supervised child's observer: what the actor sent
+// may not have reached its peers.
+func TestOutputReleaseFailureReported(t *testing.T) {
+	a, err := actor.Spawn(ctx, actor.BehaviorFunc[int](func(context.Context, int) error { return nil }),
+		actor.WithOutput(&failingOutput{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Stop(ctx); !errors.Is(err, errUnconfirmed) {
+		t.Fatalf("Stop = %v, want the output's error", err)
+	}
+
+	rec := actortest.NewRecorder()
+	sup, err := actor.Supervise(ctx, actor.OneForOne, []actor.ChildSpec{
+		actor.NewChild("stage", func() actor.Behavior[int] {
+			return actor.BehaviorFunc[int](func(context.Context, int) error { return nil })
+		}, actor.WithOutput(&failingOutput{})),
+	}, actor.WithObserver(rec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sup.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e := rec.Await(t, actortest.Stopped, "stage", time.Minute)
+	if !errors.Is(e.Err, errUnconfirmed) {
+		t.Fatalf("the stage stopped with %v, want the output's error", e.Err)
+	}
+}

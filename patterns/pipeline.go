@@ -65,7 +65,8 @@ import (
 // mailbox holds is dead letters (see actor.Supervisor.Stop); a Rep stage
 // stops receiving, and what is still in its socket is refused (see Inbox);
 // a peer that does not confirm (the drain's bound passed)
-// makes its Outbox's Shutdown fail, which the stage's logger reports. The
+// makes its Outbox's Shutdown fail, and the stage's end with it (its
+// ActorStopped error, for the observer). The
 // drain is bounded by ctx and by DrainWithin (DefaultDrain);
 // when it is cut short, the stages not yet drained are closed and Run
 // returns ErrDrainCut wrapping ctx's error. A stage that fails during the
