@@ -343,11 +343,7 @@ func TestAskReplyTakenOrLate(t *testing.T) {
 // that timed out, one per attempt of a Lazy Pirate that got no reply.
 func TestReqStatsCountRequestsSent(t *testing.T) {
 	ctx := testCtx(t)
-	rep, err := socket.New(socket.Rep)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rep.Close()
+	rep := rawSocket(t, socket.Rep)
 	ep, err := rep.Bind("inproc://req-stats")
 	if err != nil {
 		t.Fatal(err)

@@ -165,11 +165,7 @@ func TestDealerUndecodableReply(t *testing.T) {
 	}
 
 	// A ROUTER peer that sends the Dealer something that is not a reply.
-	r, err := socket.New(socket.Router)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r := rawSocket(t, socket.Router)
 	ep, err := r.Bind("inproc://dealer-not-a-reply")
 	if err != nil {
 		t.Fatal(err)
@@ -226,11 +222,7 @@ func TestAskNeverSent(t *testing.T) {
 // whose asker gave up, and there was none.
 func TestDealerReplyToUnknownCorrelationID(t *testing.T) {
 	ctx := testCtx(t)
-	r, err := socket.New(socket.Router)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r := rawSocket(t, socket.Router)
 	ep, err := r.Bind("inproc://dealer-unknown-corr")
 	if err != nil {
 		t.Fatal(err)
@@ -290,11 +282,7 @@ func TestMalformedEnvelopeReasons(t *testing.T) {
 	}
 	want("9-byte correlation id")
 
-	r, err := socket.New(socket.Router)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r := rawSocket(t, socket.Router)
 	ep, err := r.Bind("inproc://malformed-reply")
 	if err != nil {
 		t.Fatal(err)
