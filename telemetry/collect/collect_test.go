@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"math"
 	"net/http/httptest"
@@ -307,5 +308,33 @@ func TestReadStoreLeavesNothing(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
 		t.Errorf("left %v", ents)
+	}
+}
+
+// A second Store on a database another has open is refused, with the
+// database as it was: two would each number their series and overwrite
+// the other's. Once the first closes, it opens.
+func TestStoreOneCollectorADatabase(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "z.db")
+	st, err := OpenStore(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st2, err := OpenStore(path); !errors.Is(err, ErrInUse) {
+		if err == nil {
+			st2.Close()
+		}
+		t.Fatalf("second OpenStore: %v, want ErrInUse", err)
+	}
+	feed(t, NewCollector(st), sampleBatch(start.Add(time.Second), 100, []float64{0.001}))
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st, err = OpenStore(path)
+	if err != nil {
+		t.Fatalf("OpenStore after the first closed: %v", err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
