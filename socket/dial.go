@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -97,6 +98,11 @@ type dialing struct {
 	// dialer goes on until they are out or drainCtx ends, as libzmq lingers.
 	drain    chan struct{}
 	drainCtx context.Context
+
+	// down is set when a dial fails or a connection is lost, and cleared
+	// by a handshake: the peer is known to be away, not still being
+	// reached for the first time.
+	down atomic.Bool
 }
 
 func (d *dialing) run() {
@@ -142,6 +148,7 @@ func (d *dialing) run() {
 		if established {
 			ivl = s.opts.reconnectIvl
 		}
+		d.down.Store(true)
 		s.mon.emit(Event{Kind: EventConnectRetried, Endpoint: d.endpoint, Err: err})
 		t := time.NewTimer(ivl)
 		select {
@@ -214,6 +221,7 @@ func (d *dialing) serve(nc net.Conn) (established bool, err error) {
 		c.lingerFor(d.drainCtx)
 	default:
 	}
+	d.down.Store(false)
 	s.mon.emit(Event{Kind: EventHandshakeOK, Endpoint: d.endpoint, Remote: remote})
 	c.probe()
 	err = c.serve()

@@ -2,6 +2,7 @@ package socket
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -260,4 +261,31 @@ type profileSender struct{ s *Socket }
 
 func (p profileSender) TrySend(frames [][]byte) error { return p.s.TrySend(Msg(frames)) }
 
-func (p profileSender) Close(ctx context.Context) error { return p.s.Shutdown(ctx) }
+// Close delivers what is queued within ctx, unless the collector is known
+// to be away (a dial refused or a connection lost, and no handshake
+// since): then nothing could be delivered before ctx ends, so it discards
+// at once, and a profiled program exits promptly when the collector is
+// absent. A collector still being reached for the first time is waited
+// for, so that a short program's batch goes out.
+func (p profileSender) Close(ctx context.Context) error {
+	if !p.s.peersDown() {
+		return p.s.Shutdown(ctx)
+	}
+	if n, first := p.s.shutdown(ended); first && n > 0 {
+		return fmt.Errorf("%w: %d messages: no collector connected", ErrDiscarded, n)
+	}
+	return nil
+}
+
+// peersDown reports whether every endpoint the socket connects to is known
+// to be away (see dialing.down).
+func (s *Socket) peersDown() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, d := range s.dials {
+		if !d.down.Load() {
+			return false
+		}
+	}
+	return len(s.dials) > 0
+}

@@ -1,8 +1,13 @@
 package socket
 
 import (
+	"context"
+	"errors"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/zmqflow/zmqflow/telemetry"
 )
 
 // The packed counts stay exact across folds by the writers and the
@@ -48,4 +53,81 @@ func TestPackedCountsExact(t *testing.T) {
 	if msgs != wantMsgs || nbytes != wantBytes {
 		t.Errorf("%d messages, %d bytes; want %d, %d", msgs, nbytes, wantMsgs, wantBytes)
 	}
+}
+
+// The profile transport's Close does not wait for its ctx once the
+// collector is known to be away, never reached or gone after taking
+// batches: a profiled program ends at once, its last batch counted as
+// discarded.
+func TestProfileCloseCollectorAway(t *testing.T) {
+	const limit = 20 * time.Second
+	awaitDown := func(s *Socket) {
+		t.Helper()
+		deadline := time.Now().Add(limit)
+		for !s.peersDown() { // the dial's refusal, which no event of the API tells
+			if time.Now().After(deadline) {
+				t.Fatalf("the collector's absence not seen within %v", limit)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	check := func(what string, snd telemetry.Sender) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), limit)
+		defer cancel()
+		err := snd.Close(ctx)
+		if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("%s: Close waited for its ctx to end: %v", what, err)
+		}
+		if !errors.Is(err, ErrDiscarded) {
+			t.Errorf("%s: Close: %v, want the batch discarded", what, err)
+		}
+	}
+	batch := [][]byte{[]byte(telemetry.Version), []byte("figures")}
+
+	// Never reached: nothing listens on the port.
+	free, err := New(Pull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep, err := free.Bind("tcp://127.0.0.1:*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	free.Close()
+	snd, err := dialProfile(ep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	awaitDown(snd.(profileSender).s)
+	if err := snd.TrySend(batch); err != nil {
+		t.Fatal(err)
+	}
+	check("never reached", snd)
+
+	// Gone: a collector that took a batch, then closed.
+	coll, err := New(Pull, WithLinger(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ep, err = coll.Bind("tcp://127.0.0.1:*"); err != nil {
+		t.Fatal(err)
+	}
+	if snd, err = dialProfile(ep); err != nil {
+		t.Fatal(err)
+	}
+	if err := snd.TrySend(batch); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	if _, err := coll.Recv(ctx); err != nil {
+		t.Fatal(err)
+	}
+	coll.Close()
+	awaitDown(snd.(profileSender).s)
+	if err := snd.TrySend(batch); err != nil {
+		t.Fatal(err)
+	}
+	check("gone", snd)
 }

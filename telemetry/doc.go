@@ -21,7 +21,9 @@
 // Sockets and actors made while profiling is on are measured; those made
 // before are not (start it first). Stop sends the last batch and waits,
 // within its ctx, for it to be delivered, so that the collector holds the
-// run's exact totals; Flush is Stop within FlushTimeout, for a deferred
+// run's exact totals; once the collector is known to be away (its
+// endpoint refused the connection, or the connection was lost) it does
+// not wait. Flush is Stop within FlushTimeout, for a deferred
 // call at the top of a program's main (after every other deferred Close
 // has run). Without it, a program that ends loses the figures of its last
 // interval. The examples taskvent, taskwork, tasksink, squares and
@@ -34,7 +36,9 @@
 // each batch without waiting (TrySend): a batch that finds no room, because
 // the collector is slow, absent or restarting, is dropped and counted
 // (MetricBatchesDropped, ReadStats), never waited for. Since sums are
-// cumulative, the next batch that gets through carries the totals.
+// cumulative, the next batch that gets through carries the totals. The
+// first batch lost, or a last batch that Stop could not deliver, is
+// reported in one line on stderr, once a process.
 //
 // # What is measured
 //

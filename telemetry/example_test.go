@@ -78,7 +78,7 @@ func ExampleTask() {
 
 // Flush, deferred first in main (or in the function main runs), sends
 // the last batch when the program ends, after its sockets have closed, and
-// waits FlushTimeout at most for an absent collector. It does nothing when
+// waits FlushTimeout at most for a collector that does not take it. It does nothing when
 // profiling is off, so a program calls it unconditionally.
 func ExampleFlush() {
 	defer telemetry.Flush()

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -165,8 +166,11 @@ func start(ctx context.Context, endpoint string, opts ...Option) error {
 
 // Stop turns profiling off: it sends the last batch, so that the totals
 // the collector holds are those of the whole run, and waits for it to be
-// delivered until ctx ends. It returns ctx's error if the batch was
-// perhaps not delivered, and nil at once if profiling was off. Every
+// delivered until ctx ends, or not at all when the collector is known to
+// be away (its endpoint refused the connection, or the connection was
+// lost).
+// It returns an error if the batch was perhaps not delivered (ctx's,
+// if that is why), and nil at once if profiling was off. Every
 // goroutine of the package has ended when it returns. Safe for concurrent
 // use.
 func Stop(ctx context.Context) error {
@@ -189,8 +193,10 @@ const FlushTimeout = 2 * time.Second
 // Flush is Stop within FlushTimeout, for the end of a program's main
 // (defer telemetry.Flush() as its first line, so that it runs after the
 // sockets have closed): the collector then has the whole run's exact
-// totals, and a collector that is absent delays the exit by FlushTimeout
-// at most. It does nothing when profiling is off.
+// totals. A collector that is absent (its endpoint refuses connections,
+// or it went away) does not delay the exit; one that cannot be reached
+// (a host that does not answer) or does not read delays it by
+// FlushTimeout at most. It does nothing when profiling is off.
 func Flush() {
 	ctx, cancel := context.WithTimeout(context.Background(), FlushTimeout)
 	defer cancel()
@@ -266,7 +272,9 @@ func (e *exporter) run(ctx context.Context) {
 			e.ship(snd)
 		case sctx := <-e.stop:
 			e.ship(snd)
-			e.err = snd.Close(sctx)
+			if e.err = snd.Close(sctx); e.err != nil {
+				e.warn(fmt.Sprintf("the last batch was not delivered: %v", e.err))
+			}
 			return
 		case <-ctx.Done():
 			e.ship(snd)
@@ -303,6 +311,26 @@ func (e *exporter) ship(snd Sender) {
 	}
 	batchesDropped.Add(1)
 	tasksDropped.Add(uint64(tasks))
+	if size > MaxBatchBytes {
+		e.warn(fmt.Sprintf("a batch of %d bytes, over %d, was dropped", size, MaxBatchBytes))
+	} else {
+		e.warn("the collector is absent or slow: batches are dropped, and counted, until it takes them")
+	}
+}
+
+// warnOut is where the exporter says that figures are lost.
+var warnOut io.Writer = os.Stderr
+
+// warned is set once the process has said that figures are lost: one
+// line, not one a batch.
+var warned atomic.Bool
+
+// warn says once a process, on stderr, why figures do not reach the
+// collector.
+func (e *exporter) warn(why string) {
+	if !warned.Swap(true) {
+		fmt.Fprintf(warnOut, "zmqflow: profiling to %s: %s\n", e.endpoint, why)
+	}
 }
 
 // batch builds the frames of one batch, and returns the number of its read

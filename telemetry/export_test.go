@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -19,10 +20,11 @@ var runSeq atomic.Int64
 // fakeSender stands for the socket transport: it keeps what it took, or
 // refuses everything (a collector that is absent).
 type fakeSender struct {
-	mu      sync.Mutex
-	batches [][][]byte
-	refuse  bool
-	closed  bool
+	mu       sync.Mutex
+	batches  [][][]byte
+	refuse   bool
+	closed   bool
+	closeErr error // what Close returns
 }
 
 var errFull = errors.New("fake: no room")
@@ -41,7 +43,7 @@ func (f *fakeSender) Close(context.Context) error {
 	f.mu.Lock()
 	f.closed = true
 	f.mu.Unlock()
-	return nil
+	return f.closeErr
 }
 
 func (f *fakeSender) last(t *testing.T) [][]byte {
@@ -261,6 +263,48 @@ func TestStartCtxEnds(t *testing.T) {
 	}
 	stop(t)
 	_ = f.last(t) // the last batch went
+}
+
+// A program whose figures do not reach the collector says so once on
+// stderr, however many batches are lost: batches refused while it runs,
+// or a last batch that Stop could not deliver.
+func TestLostFiguresSaidOnce(t *testing.T) {
+	var out strings.Builder
+	prevOut := warnOut
+	warnOut = &out
+	t.Cleanup(func() { warnOut = prevOut; warned.Store(false) })
+
+	warned.Store(false)
+	f := &fakeSender{refuse: true}
+	useFake(t, f)
+	before := ReadStats().BatchesDropped
+	if err := Start(context.Background(), "tcp://127.0.0.1:9", WithInterval(10*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(wait)
+	for ReadStats().BatchesDropped < before+3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d batches dropped within %v, want 3", ReadStats().BatchesDropped-before, wait)
+		}
+		time.Sleep(time.Millisecond) // the exporter's interval is what we wait for
+	}
+	stop(t)
+	if n := strings.Count(out.String(), "\n"); n != 1 || !strings.Contains(out.String(), "tcp://127.0.0.1:9: the collector is absent or slow") {
+		t.Errorf("stderr %q, want one line about the collector", out.String())
+	}
+
+	out.Reset()
+	warned.Store(false)
+	useFake(t, &fakeSender{closeErr: errFull})
+	if err := Start(context.Background(), "tcp://127.0.0.1:9"); err != nil {
+		t.Fatal(err)
+	}
+	if err := Stop(context.Background()); !errors.Is(err, errFull) {
+		t.Fatalf("Stop: %v, want the transport's error", err)
+	}
+	if n := strings.Count(out.String(), "\n"); n != 1 || !strings.Contains(out.String(), "the last batch was not delivered: "+errFull.Error()) {
+		t.Errorf("stderr %q, want one line about the last batch", out.String())
+	}
 }
 
 // A bad ZMQFLOW_PROFILE leaves profiling off, with a line on stderr.

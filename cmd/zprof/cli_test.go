@@ -26,6 +26,8 @@ func TestUsage(t *testing.T) {
 		{nil, exitUsage, "Usage:"},
 		{[]string{"frobnicate"}, exitUsage, `unknown command "frobnicate"`},
 		{[]string{"collect", "-h"}, exitOK, "-bind EP"},
+		{[]string{"top", "-h"}, exitOK, "-connect EP"},
+		{[]string{"report", "-h"}, exitOK, "-o FILE"},
 		{[]string{"collect", "-db", "x.db"}, exitUsage, "-bind is required"},
 		{[]string{"collect", "-bind", "tcp://127.0.0.1:0"}, exitUsage, "-db is required"},
 		{[]string{"collect", "-bind", "nowhere", "-db", filepath.Join(dir, "x.db")}, exitUsage, "invalid endpoint"},
@@ -45,6 +47,10 @@ func TestUsage(t *testing.T) {
 		}
 		if code != c.code || !strings.Contains(text, c.out) {
 			t.Errorf("zprof %v: exit %d, %q; want exit %d and %q", c.args, code, text, c.code, c.out)
+		}
+		// Each command's -h prints its usage once.
+		if n := strings.Count(stdout.String(), "Usage:"); c.code == exitOK && n != 1 {
+			t.Errorf("zprof %v: %d usages in %q, want 1", c.args, n, stdout.String())
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"runtime/debug"
 	"runtime/pprof"
+	"sync"
 	"time"
 
 	"github.com/zmqflow/zmqflow/socket"
@@ -31,6 +32,11 @@ type collector struct {
 	eps   [2]string      // the PULL's and PUB's bound endpoints
 	srv   *http.Server   // nil without -http
 	ln    net.Listener
+
+	stderr io.Writer
+	repMu  sync.Mutex          // one report on stderr at a time
+	events <-chan socket.Event // the PULL's
+	mon    chan struct{}       // closed when events is read to its end
 }
 
 // collectCmd runs the collector until ctx ends (Ctrl-C, SIGTERM), then
@@ -48,7 +54,7 @@ func collectCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	// The heap is small and mostly garbage of decoded batches: collecting
 	// it less often costs a few MB and saves a good part of the CPU.
 	debug.SetGCPercent(400)
-	z, err := openCollector(*dbPath, *bind, *pubEP, *httpAddr)
+	z, err := openCollector(*dbPath, *bind, *pubEP, *httpAddr, stderr)
 	if err != nil {
 		return err
 	}
@@ -81,8 +87,8 @@ func collectCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 // openCollector binds the sockets, listens for HTTP, and then opens the
 // store and starts serving HTTP.
-func openCollector(dbPath, bind, pubEP, httpAddr string) (*collector, error) {
-	z := &collector{}
+func openCollector(dbPath, bind, pubEP, httpAddr string, stderr io.Writer) (*collector, error) {
+	z := &collector{stderr: stderr}
 	if err := z.open(dbPath, bind, pubEP, httpAddr); err != nil {
 		z.close()
 		return nil, err
@@ -92,11 +98,11 @@ func openCollector(dbPath, bind, pubEP, httpAddr string) (*collector, error) {
 
 func (z *collector) open(dbPath, bind, pubEP, httpAddr string) error {
 	var err error
-	if z.pull, z.eps[0], err = bindSocket(socket.Pull, "-bind", bind); err != nil {
+	if z.pull, z.eps[0], err = bindSocket(socket.Pull, "-bind", bind, z.watch); err != nil {
 		return err
 	}
 	if pubEP != "" {
-		if z.pub, z.eps[1], err = bindSocket(socket.Pub, "-pub", pubEP); err != nil {
+		if z.pub, z.eps[1], err = bindSocket(socket.Pub, "-pub", pubEP, nil); err != nil {
 			return err
 		}
 	}
@@ -115,6 +121,7 @@ func (z *collector) open(dbPath, bind, pubEP, httpAddr string) error {
 		return err
 	}
 	z.c = collect.NewCollector(z.store)
+	z.readEvents()
 	if z.ln != nil {
 		z.srv = &http.Server{Handler: z.c.Handler(), ReadHeaderTimeout: 10 * time.Second}
 		go func() { // ends with close's Shutdown
@@ -127,11 +134,15 @@ func (z *collector) open(dbPath, bind, pubEP, httpAddr string) error {
 }
 
 // bindSocket makes a socket that takes batches up to MaxBatchBytes and
-// binds it; a bad endpoint is a usage error.
-func bindSocket(typ socket.Type, flag, ep string) (*socket.Socket, string, error) {
+// binds it, after handing it to watch if not nil; a bad endpoint is a
+// usage error.
+func bindSocket(typ socket.Type, flag, ep string, watch func(*socket.Socket)) (*socket.Socket, string, error) {
 	s, err := socket.New(typ, socket.WithMaxMsgSize(telemetry.MaxBatchBytes), socket.WithLinger(0))
 	if err != nil {
 		return nil, "", err
+	}
+	if watch != nil {
+		watch(s)
 	}
 	bound, err := s.Bind(ep)
 	if err != nil {
@@ -142,6 +153,37 @@ func bindSocket(typ socket.Type, flag, ep string) (*socket.Socket, string, error
 		return nil, "", fmt.Errorf("%s: %w", flag, err)
 	}
 	return s, bound, nil
+}
+
+// watch reads the PULL's connection events until it closes: a batch over
+// MaxBatchBytes never reaches Recv, the socket ends its sender's
+// connection on its frame header, and this is where it is seen, counted
+// and reported as rejected.
+func (z *collector) watch(s *socket.Socket) { z.events = s.Monitor() }
+
+// readEvents starts reading the PULL's events, once there is a Collector
+// to count into.
+func (z *collector) readEvents() {
+	z.mon = make(chan struct{})
+	go func() { // ends when close closes the socket
+		defer close(z.mon)
+		for e := range z.events {
+			if e.Err != nil && errors.Is(e.Err, socket.ErrTooLarge) {
+				z.report(z.c.Reject(), fmt.Errorf("from %s: %w", e.Remote, e.Err))
+			}
+		}
+	}()
+}
+
+// report says on stderr that a batch was rejected, the r-th: the first
+// few and then at each power of two, so that a hostile or broken sender
+// cannot flood the log.
+func (z *collector) report(r uint64, err error) {
+	if r <= 8 || bits.OnesCount64(r) == 1 {
+		z.repMu.Lock()
+		fmt.Fprintf(z.stderr, "zprof: batch rejected (%d so far): %v\n", r, err)
+		z.repMu.Unlock()
+	}
 }
 
 // serve takes in batches until ctx ends, re-publishing each one taken in.
@@ -177,9 +219,8 @@ func (z *collector) serve(ctx context.Context, stderr io.Writer) error {
 			continue
 		}
 		if err := z.c.Ingest(m, now); err != nil {
-			if _, r, _ := z.c.Stats(); r <= 8 || bits.OnesCount64(r) == 1 {
-				fmt.Fprintf(stderr, "zprof: batch rejected (%d so far): %v\n", r, err)
-			}
+			_, r, _ := z.c.Stats()
+			z.report(r, err)
 			continue
 		}
 		if z.pub != nil {
@@ -202,6 +243,9 @@ func (z *collector) close() error {
 		if s != nil {
 			s.Close()
 		}
+	}
+	if z.mon != nil {
+		<-z.mon
 	}
 	if z.store == nil {
 		return nil

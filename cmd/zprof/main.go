@@ -94,8 +94,7 @@ func flags(name, synopsis string, stdout io.Writer) *flag.FlagSet {
 func parse(fs *flag.FlagSet, args []string, required ...string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.Usage()
-			return err
+			return err // Parse has printed the usage
 		}
 		return fmt.Errorf("%w: %s: %v (-h for help)", errUsage, fs.Name(), err)
 	}

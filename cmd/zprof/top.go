@@ -26,7 +26,7 @@ func topCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs := flags("top", "-connect EP", stdout)
 	ep := fs.String("connect", "", "the collector's PUB `EP` (its -pub), for example tcp://host:5582")
 	n := fs.Int("n", 0, "stop after `N` refreshes (0: until Ctrl-C)")
-	every := fs.Duration("interval", time.Second, "the refresh `interval`")
+	every := fs.Duration("interval", time.Second, "the refresh interval `D`")
 	if err := parse(fs, args, "connect"); err != nil {
 		return err
 	}

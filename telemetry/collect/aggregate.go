@@ -18,7 +18,8 @@ type Sample struct {
 	Point
 	AttrsJSON string
 	// Rate is a counter's increase a second since the series' previous
-	// point.
+	// point, or for its first point since the series' start (NaN if the
+	// point has none).
 	Rate float64
 	// Count and Sum are a histogram's, cumulative.
 	Count uint64
@@ -101,8 +102,12 @@ func (a *Aggregator) Add(b Batch, now time.Time) []Sample {
 // (nil for the first) give. A series with a later start than its previous
 // point's began again from zero (a producer that let it go to make room,
 // see telemetry.MaxSeries, and made it anew): its figures are its own.
+//
+// A series' first point, when it carries its start, counts from zero at
+// that start: a process that sent one batch (a short worker, flushing at
+// its end) has a rate too, its mean over its life.
 func derive(s *Sample, prev *Point) {
-	if prev != nil && s.Start > prev.Start {
+	if (prev == nil && s.Start > 0) || (prev != nil && s.Start > prev.Start) {
 		prev = &Point{Start: s.Start, Time: s.Start}
 	}
 	if s.Kind == Counter && prev != nil && s.Value >= prev.Value && s.Time > prev.Time {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"math"
 	"net/http/httptest"
@@ -83,6 +84,23 @@ func TestAggregatorRates(t *testing.T) {
 	}
 }
 
+// A series' first point has a rate from its start: a process that sends a
+// single batch (a short worker's, at its end) shows on the throughput
+// chart. Without a start, there is none.
+func TestAggregatorFirstPointRate(t *testing.T) {
+	a := NewAggregator()
+	s := a.Add(Batch{Points: []Point{
+		{Instance: "i", Metric: "m", Kind: Counter, Start: 1e9, Time: 3e9, Value: 2000},
+		{Instance: "i", Metric: "n", Kind: Counter, Time: 3e9, Value: 2000},
+	}}, time.Now())
+	if len(s) != 2 || s[0].Rate != 1000 {
+		t.Fatalf("first point's rate %v, want 1000 a second", s[0].Rate)
+	}
+	if !math.IsNaN(s[1].Rate) {
+		t.Errorf("first point without a start: rate %v, want none", s[1].Rate)
+	}
+}
+
 // A series that its producer let go and made again (telemetry.MaxSeries)
 // comes back with a later start and totals from zero: its rate and
 // quantiles are its own, not a drop from the old totals.
@@ -148,7 +166,7 @@ func TestStoreAndReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(v.Throughput) != 1 || len(v.Throughput[0].Points) != 4 || v.Throughput[0].Points[0][1] != 100 {
+	if len(v.Throughput) != 1 || len(v.Throughput[0].Points) != 5 || v.Throughput[0].Points[0][1] != 100 {
 		t.Errorf("throughput %+v", v.Throughput)
 	}
 	if len(v.Latency) != 3 || len(v.Depth) != 1 || len(v.Tasks) != 10 || len(v.Processes) != 1 {
@@ -197,7 +215,7 @@ func TestHandler(t *testing.T) {
 	if err := json.Unmarshal([]byte(get("/api/view")), &v); err != nil {
 		t.Fatal(err)
 	}
-	if len(v.Throughput) != 1 || v.Throughput[0].Points[0][1] != 20 || len(v.Tasks) != 4 {
+	if len(v.Throughput) != 1 || len(v.Throughput[0].Points) != 2 || v.Throughput[0].Points[1][1] != 20 || len(v.Tasks) != 4 {
 		t.Errorf("view %+v", v)
 	}
 	if !strings.Contains(get("/"), `<svg id="throughput"`) {
@@ -307,5 +325,33 @@ func TestReadStoreLeavesNothing(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
 		t.Errorf("left %v", ents)
+	}
+}
+
+// A second Store on a database another has open is refused, with the
+// database as it was: two would each number their series and overwrite
+// the other's. Once the first closes, it opens.
+func TestStoreOneCollectorADatabase(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "z.db")
+	st, err := OpenStore(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st2, err := OpenStore(path); !errors.Is(err, ErrInUse) {
+		if err == nil {
+			st2.Close()
+		}
+		t.Fatalf("second OpenStore: %v, want ErrInUse", err)
+	}
+	feed(t, NewCollector(st), sampleBatch(start.Add(time.Second), 100, []float64{0.001}))
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st, err = OpenStore(path)
+	if err != nil {
+		t.Fatalf("OpenStore after the first closed: %v", err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
 	}
 }

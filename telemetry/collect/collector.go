@@ -73,6 +73,11 @@ func processView(p ProcessInfo) ProcessView {
 		First: secs(p.First.UnixNano()), Last: secs(p.Last.UnixNano()), Batches: p.Batches}
 }
 
+// Reject counts a batch rejected before it could be decoded (its sender's
+// connection failed on it, over telemetry.MaxBatchBytes), and returns the
+// batches rejected so far.
+func (c *Collector) Reject() uint64 { return c.rejected.Add(1) }
+
 // Stats returns the batches taken in and rejected, and the bytes received.
 func (c *Collector) Stats() (batches, rejected, bytes uint64) {
 	return c.batches.Load(), c.rejected.Load(), c.bytes.Load()

@@ -30,7 +30,8 @@
 //   - samples, a view: one row a point received, with columns time,
 //     instance, metric, kind, unit, attrs, actor, value, rate, count,
 //     sum, p50, p90, p99. value is a sum's or gauge's; rate a counter's
-//     increase a second since the series' previous row; count and sum a
+//     increase a second since the series' previous row (or, for its first,
+//     since the series' start); count and sum a
 //     histogram's, cumulative; p50, p90 and p99 the histogram's quantiles
 //     over the interval since its previous row. actor repeats the
 //     zmqflow.actor attribute, for grouping. Unknown values are NULL. It

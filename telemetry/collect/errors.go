@@ -21,4 +21,7 @@ var (
 	// ErrUnsupported is a metric of a kind the collector does not store
 	// (OTLP's Summary, or no data at all).
 	ErrUnsupported = errors.New("collect: unsupported metric kind")
+	// ErrInUse is OpenStore's error for a database another Store (another
+	// zprof collect) has open: two would overwrite each other's series.
+	ErrInUse = errors.New("collect: database in use by another collector")
 )

@@ -42,7 +42,8 @@ func ExampleDecode() {
 }
 
 // The aggregator keeps each series' latest cumulative point and derives
-// the rate from the one before.
+// the rate from the one before (for a series' first point, from its start,
+// here ten seconds before).
 func ExampleAggregator() {
 	agg := collect.NewAggregator()
 	t := time.Date(2026, 12, 6, 12, 0, 10, 0, time.UTC)
@@ -53,7 +54,7 @@ func ExampleAggregator() {
 		}
 	}
 	// Output:
-	// total 1000, NaN a second
+	// total 1000, 100 a second
 	// total 1500, 500 a second
 	// total 2500, 1000 a second
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -60,6 +61,7 @@ type Store struct {
 	drop uint64
 	stop chan struct{}
 	done chan struct{}
+	lock *os.File // held for the Store's life: one collector a database
 
 	wmu  sync.Mutex       // one write at a time: they share ids
 	ids  map[string]int64 // series ids by seriesKey
@@ -72,8 +74,24 @@ type pending struct {
 	procs   map[string]ProcessInfo
 }
 
-// OpenStore opens or creates the database at path.
+// OpenStore opens or creates the database at path. It returns ErrInUse if
+// another Store, in this process or another, has it open: each numbers
+// its series alone, so two would lose each other's points.
 func OpenStore(path string) (*Store, error) {
+	lock, err := lockFile(path)
+	if err != nil {
+		return nil, err
+	}
+	s, err := openStore(path)
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
+	s.lock = lock
+	return s, nil
+}
+
+func openStore(path string) (*Store, error) {
 	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(5000)")
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrStore, err)
@@ -168,6 +186,9 @@ func (s *Store) Close() error {
 	if cerr := s.db.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("%w: %v", ErrStore, cerr)
 	}
+	// After the database: closing a descriptor of the file drops the
+	// process's POSIX locks on it, SQLite's among them.
+	s.lock.Close()
 	return err
 }
 
