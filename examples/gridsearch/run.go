@@ -231,6 +231,11 @@ func execute(ctx context.Context, o *options, cfg gridsearch.Config, command []s
 	fails := newFailures(prog)
 	var res *results
 	cfg.OnStart = func() error {
+		// -results DIR first: one that cannot be made stops the run
+		// before any point, and before the results file is created.
+		if err := o.more.makeResultsDir(); err != nil {
+			return err
+		}
 		var err error
 		if o.autoOut {
 			res, o.out, err = createAuto("", time.Now(), m)
@@ -257,10 +262,12 @@ func execute(ctx context.Context, o *options, cfg gridsearch.Config, command []s
 			fails.add(rec)
 		}
 		o.more.watchField(o, rec, prog.println)
-		if err := o.more.perPoint(rec); err != nil {
+		// The results file first: a point whose -results files cannot be
+		// written stops the run, but is not lost from the results file.
+		if err := res.write(rec); err != nil {
 			return err
 		}
-		return res.write(rec)
+		return o.more.perPoint(rec)
 	}
 	cfg.OnProgress = func(p gridsearch.Progress) {
 		res.flush()
