@@ -79,8 +79,17 @@ func unknownField(field string, recs []gridsearch.Record) error {
 	return fmt.Errorf("no succeeded point's result has field %q", field)
 }
 
-// fieldsOf names the top-level fields of r's result.
+// fieldsOf names the top-level fields of r's result, or says why it has
+// none: most often a stdout that is JSON and more (a progress line, say),
+// which is then no result at all.
 func fieldsOf(r gridsearch.Record) string {
+	if res := strings.TrimSpace(string(r.Result)); res == "" || res == "null" {
+		why := "is not JSON"
+		if r.StdoutTruncated {
+			why = "is cut at its cap"
+		}
+		return fmt.Sprintf("point %d has no result: its stdout %s (%.60q); print the JSON alone on stdout, anything else on stderr", r.Point, why, r.Stdout)
+	}
 	var obj map[string]json.RawMessage
 	if json.Unmarshal(r.Result, &obj) != nil {
 		return fmt.Sprintf("point %d's result is %.40s, not an object (-maximize . takes a number)", r.Point, string(r.Result))
