@@ -193,3 +193,29 @@ func handshakeLine(ep string, err error, keyed bool) string {
 	}
 	return fmt.Sprintf("gridsearch worker: handshake with %s failed: %s (%v); no point is taken from it", ep, why, err)
 }
+
+// refusedWorkers is the master's Config.OnRefused: it says on stderr that
+// a connection to -bind failed its handshake, and why in the user's terms,
+// once per host and reason, since a refused worker keeps trying. Without
+// it, a worker with the wrong key shows on the master only as no slots.
+func refusedWorkers(keyed bool, println func(string)) func(string, error) {
+	told := map[string]bool{}
+	return func(remote string, err error) {
+		host := remote
+		if h, _, splitErr := net.SplitHostPort(remote); splitErr == nil {
+			host = h
+		}
+		why := "it has a -key and this run has none, or it is no gridsearch worker"
+		switch {
+		case errors.Is(err, socket.ErrAuth):
+			why = "its key is not this run's -key"
+		case keyed:
+			why = "it has another -key or none, or it is no gridsearch worker"
+		}
+		if told[host+"\x00"+why] {
+			return
+		}
+		told[host+"\x00"+why] = true
+		println(fmt.Sprintf("gridsearch: refused a worker from %s: %s (%v); it gets no point", remote, why, err))
+	}
+}

@@ -273,6 +273,9 @@ func execute(ctx context.Context, o *options, cfg gridsearch.Config, command []s
 		res.flush()
 		prog.update(p)
 	}
+	if o.bind != "" {
+		cfg.OnRefused = refusedWorkers(o.key != "", prog.println)
+	}
 	cfg.OnBound = func(ep string) {
 		fmt.Fprintln(os.Stderr, workerHint(grid.Len(), ep))
 	}
