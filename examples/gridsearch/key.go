@@ -137,9 +137,10 @@ func loopback(ep string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// watchHandshake tells on stderr why this worker's connections to ep fail
-// their handshake: a master without our key, or one that refuses it, is
-// otherwise only "no master heard". It connects one socket of its own with
+// watchHandshake tells on stderr why this worker's connections to ep fail:
+// a host name that does not resolve, or a handshake that fails (a master
+// without our key, or one that refuses it) is otherwise only "no master
+// heard". It connects one socket of its own with
 // the workers' socket options, says each new reason once, and stops at the
 // first handshake that succeeds, a refusal (which is final), or ctx's end.
 // The returned func stops it and waits for it.
@@ -166,6 +167,14 @@ func watchHandshake(ctx context.Context, ep string, opts []socket.Option, keyed 
 			case ev, ok := <-events:
 				if !ok || ev.Kind == socket.EventHandshakeOK {
 					return
+				}
+				// A master's host name that does not resolve (a typo in
+				// -connect) is otherwise only "no master heard".
+				var dns *net.DNSError
+				if ev.Kind == socket.EventConnectRetried && errors.As(ev.Err, &dns) && ev.Err.Error() != last {
+					last = ev.Err.Error()
+					fmt.Fprintf(os.Stderr, "gridsearch worker: cannot find the master's host %s (%v); still trying\n", dns.Name, dns.Err)
+					continue
 				}
 				if ev.Kind != socket.EventHandshakeFailed || ev.Err == nil || ev.Err.Error() == last {
 					continue

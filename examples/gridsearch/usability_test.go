@@ -227,6 +227,18 @@ func TestWorkerLostMaster(t *testing.T) {
 	}
 }
 
+// A worker whose -connect names a host that does not resolve (a typo)
+// says so, rather than only that no master is heard; it keeps trying.
+func TestWorkerHostNotFound(t *testing.T) {
+	ctx := testContext(t)
+	w := start(t, ctx, t.TempDir(), "worker", "-connect", "tcp://no-such-master.invalid:5555", "-slots", "1", "-lost", "0")
+	w.expect(t, ctx, `^gridsearch worker: cannot find the master's host no-such-master\.invalid \(.+\); still trying$`)
+	w.cmd.Process.Signal(os.Interrupt)
+	if code := w.wait(); code != 0 {
+		t.Errorf("worker exit %d: %q", code, w.stderr)
+	}
+}
+
 // A bind on a port in use: one line, no doubled prefix, nothing written,
 // so that the rerun is not refused.
 func TestBindInUse(t *testing.T) {
