@@ -143,17 +143,30 @@ func loopback(ep string) bool {
 // heard". It connects one socket of its own with
 // the workers' socket options, says each new reason once, and stops at the
 // first handshake that succeeds, a refusal (which is final), or ctx's end.
-// The returned func stops it and waits for it.
-func watchHandshake(ctx context.Context, ep string, opts []socket.Option, keyed bool) func() {
+// Its socket connects at once, and an endpoint that cannot be connected
+// (no transport, no port) is returned as a usage error, before the worker
+// says anything; the events wait for the returned start, which returns
+// the func that stops the watch and waits for it.
+func watchHandshake(ctx context.Context, ep string, opts []socket.Option, keyed bool) (start func() (stop func()), err error) {
 	sock, err := socket.New(socket.Dealer, append([]socket.Option{socket.WithLinger(0)}, opts...)...)
 	if err != nil {
-		return func() {}
+		return nil, err
 	}
 	events := sock.Monitor()
-	if sock.Connect(ep) != nil {
+	if err := sock.Connect(ep); err != nil {
 		sock.Close()
-		return func() {}
+		if errors.Is(err, socket.ErrBadEndpoint) {
+			why := strings.TrimPrefix(err.Error(), socket.ErrBadEndpoint.Error()+": ")
+			return nil, fmt.Errorf("%w: -connect %s: %s; give the master's address, e.g. tcp://master:5555", errUsage, ep,
+				strings.TrimPrefix(why, fmt.Sprintf("%q: ", ep)))
+		}
+		return nil, err
 	}
+	return func() func() { return watchEvents(ctx, sock, events, ep, keyed) }, nil
+}
+
+// watchEvents is watchHandshake's reader of sock's events.
+func watchEvents(ctx context.Context, sock *socket.Socket, events <-chan socket.Event, ep string, keyed bool) func() {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
