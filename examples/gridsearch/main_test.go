@@ -374,6 +374,8 @@ func TestBadInputs(t *testing.T) {
 		{[]string{"run", "-param", "p=1", "-param", "p=2", "--", "echo"}, "twice"},
 		{[]string{"run", "-nope", "--", "echo"}, "-nope"},
 		{[]string{"run", "-workers", "0", "-param", "p=1", "--", "echo"}, "-bind"},
+		{[]string{"run", "-workers", "-1", "-param", "p=1", "--", "echo"}, "-workers -1: want the number of local slots, 0 or more"},
+		{[]string{"run", "-slurm", "-3", "-param", "p=1", "--", "echo"}, "-slurm -3: want the number of worker jobs to submit, at least 1"},
 		{[]string{"run", "-out", "exists.jsonl", "-param", "p=1", "--", "echo"}, "exists"},
 		{[]string{"run", "-resume", "-param", "p=1", "--", "echo"}, "-out"},
 		{[]string{"worker"}, "-connect"},

@@ -91,7 +91,7 @@ func (o *options) parse(name string, args []string) (*flag.FlagSet, error) {
 	case o.maximize != "" && o.minimize != "":
 		return nil, fmt.Errorf("%w: -maximize and -minimize together", errUsage)
 	case o.workers < 0:
-		return nil, fmt.Errorf("%w: -workers %d", errUsage, o.workers)
+		return nil, fmt.Errorf("%w: -workers %d: want the number of local slots, 0 or more (0: remote workers only, with -bind)", errUsage, o.workers)
 	case o.workers == 0 && o.bind == "":
 		return nil, fmt.Errorf("%w: -workers 0 needs -bind for remote workers", errUsage)
 	case o.retries < 0 || o.timeout < 0:

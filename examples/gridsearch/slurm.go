@@ -61,7 +61,7 @@ func (f *slurmFlags) defaults(fs *flag.FlagSet, o *options) error {
 	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
 	switch {
 	case f.n < 0:
-		return fmt.Errorf("%w: -slurm %d", errUsage, f.n)
+		return fmt.Errorf("%w: -slurm %d: want the number of worker jobs to submit, at least 1 (0: none)", errUsage, f.n)
 	case f.n == 0 && (set["slurm-args"] || set["slurm-poll"]):
 		return fmt.Errorf("%w: -slurm-args and -slurm-poll need -slurm N", errUsage)
 	case f.n == 0:
