@@ -55,6 +55,12 @@ func keygenCmd(args []string) error {
 	}
 	cert := socket.CurveCert{Public: kp.Public, Secret: kp.Secret, Metadata: map[string]string{"name": "gridsearch cluster key"}}
 	if err := socket.SaveCurveCert(*out, cert); err != nil {
+		// The error names the temporary file the certificate is written
+		// through, which the user never named.
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			return fmt.Errorf("keygen -o %s: %w", *out, pe.Err)
+		}
 		return fmt.Errorf("keygen: %w", err)
 	}
 	fmt.Printf("wrote %s and %s (keep it private): give -key %s to the master and to each worker\n", *out, *out+"_secret", *out+"_secret")

@@ -138,6 +138,12 @@ func TestKeyErrors(t *testing.T) {
 			t.Errorf("%q: exit %d, stderr %q; want 2 and one line with %q", tc.args, code, p.stderr, tc.want)
 		}
 	}
+	// A file that cannot be written is named as given, not as the
+	// temporary file it is written through.
+	p := start(t, ctx, dir, "keygen", "-o", "no-such-dir/cluster")
+	if code := p.wait(); code != 1 || len(p.stderr) != 1 || p.stderr[0] != "gridsearch: keygen -o no-such-dir/cluster: no such file or directory" {
+		t.Errorf("keygen into no directory: exit %d, stderr %q", code, p.stderr)
+	}
 	if got := files(t, dir); strings.Join(got, " ") != "cluster cluster_secret" {
 		t.Errorf("files left: %q", got)
 	}
