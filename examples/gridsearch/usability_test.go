@@ -378,7 +378,7 @@ func TestProgressRunningQueued(t *testing.T) {
 	if code := p.wait(); code != 0 {
 		t.Fatalf("exit %d: %q", code, p.stderr)
 	}
-	rx := regexp.MustCompile(`(\d+) running, (\d+) queued, [0-9.]+/s, ETA \S+, (\d+) slots`)
+	rx := regexp.MustCompile(`(\d+) running, (\d+) queued, [0-9.]+/s, ETA \S+, (\d+) slots?`)
 	queued := false
 	for _, m := range rx.FindAllStringSubmatch(strings.Join(p.stderr, "\n"), -1) {
 		var run, q, slots int
