@@ -279,7 +279,9 @@ func execute(ctx context.Context, o *options, cfg gridsearch.Config, command []s
 	cfg.OnBound = func(ep string) {
 		fmt.Fprintln(os.Stderr, workerHint(grid.Len(), ep))
 	}
-	cfg, err := o.slurm.hook(ctx, o, cfg, prog.println)
+	ctx, end := context.WithCancelCause(ctx)
+	defer end(nil)
+	cfg, err := o.slurm.hook(ctx, o, cfg, prog.println, end)
 	if err != nil {
 		return err
 	}
@@ -290,6 +292,8 @@ func execute(ctx context.Context, o *options, cfg gridsearch.Config, command []s
 	switch {
 	case errors.Is(runErr, gridsearch.ErrBind):
 		runErr = bindError(o.bind, runErr)
+	case errors.Is(runErr, gridsearch.ErrInterrupted) && errors.Is(context.Cause(ctx), errSlurmGone):
+		runErr = fmt.Errorf("the run stopped: slurm job %s has no task left, and no other worker can join; -resume -out %s runs the rest", o.slurm.job.id, o.out)
 	case errors.Is(runErr, gridsearch.ErrHalted):
 		runErr = fmt.Errorf("halted after %d failed points (-halt %s); -resume-failed -out %s runs them again and the rest", sum.Failed, o.more.haltText(), o.out)
 	}
