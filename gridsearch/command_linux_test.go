@@ -3,6 +3,7 @@ package gridsearch
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -256,4 +257,32 @@ func testRunCommandStrayChildKilled(t *testing.T) {
 		t.Errorf("stderr %q, want the child's pid %d", o.Stderr, child)
 	}
 	waitDead(t, child)
+}
+
+// A command that exited by itself before its timeout, leaving a child
+// that holds its output, is reported as it exited: the timeout ended only
+// the reading of that output (and killed the child with the group), not
+// the command. waitDelay is made a minute so that the timeout comes first;
+// the timeout is far longer than sh takes to exit.
+func TestTimeoutAfterCommandExited(t *testing.T) {
+	defer func(d time.Duration) { waitDelay = d }(waitDelay)
+	waitDelay = time.Minute
+	body, _ := json.Marshal(task{Point: 0, Attempt: 1, Timeout: int64(3 * time.Second),
+		Argv: []string{"sh", "-c", `sleep 600 & echo $! >&2; echo '{"v":1}'`}})
+	rep, err := handler("test/0", "host", 0, nil)(cmdCtx(t), [][]byte{body})
+	if err != nil || len(rep) != 1 {
+		t.Fatalf("reply %q, %v", rep, err)
+	}
+	var o outcome
+	if err := json.Unmarshal(rep[0], &o); err != nil {
+		t.Fatal(err)
+	}
+	if o.Exit != 0 || o.Error != "" || string(o.Result) != `{"v":1}` {
+		t.Errorf("outcome %+v, want exit 0 and the result", o)
+	}
+	if pid, err := strconv.Atoi(strings.TrimSpace(o.Stderr)); err != nil {
+		t.Errorf("stderr %q, want the child's pid", o.Stderr)
+	} else {
+		waitDead(t, pid)
+	}
 }

@@ -7,12 +7,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/zmqflow/zmqflow/broker/pirate"
+	"github.com/zmqflow/zmqflow/socket"
 )
 
 // Config is one grid search. Grid and one of Command and Func are required;
@@ -79,6 +82,15 @@ type Config struct {
 	// create output files, so that a run that cannot start (a port in
 	// use) leaves none. An error ends Run with it, nothing run.
 	OnStart func() error
+
+	// OnRefused is called when a connection to Bind fails its handshake,
+	// with the peer's address and why: with KeyOptions, a worker that has
+	// another key or none, which otherwise only finds no work. A peer that
+	// hangs up during the handshake is not told of. It is
+	// called from one goroutine at a time, until Run returns; it should
+	// return quickly (events that come while it runs wait in a buffer,
+	// and are dropped when it is full).
+	OnRefused func(remote string, err error)
 
 	// BrokerOptions go to the load balancer (heartbeats, max deliveries,
 	// a logger: the options of pirate.NewLoadBalancer). Run adds a
@@ -218,6 +230,12 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		return Summary{}, fmt.Errorf("%w %s: %w", ErrBind, back, err)
 	}
 	defer lb.Close()
+	if cfg.Bind != "" && cfg.OnRefused != nil {
+		done := make(chan struct{})
+		go refused(lb.BackendEvents(), cfg.OnRefused, done)
+		// The events end when the load balancer closes.
+		defer func() { lb.Close(); <-done }()
+	}
 	if cfg.Bind != "" && cfg.OnBound != nil {
 		cfg.OnBound(lb.Backend())
 	}
@@ -245,6 +263,24 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 
 	r.lb, r.client, r.start = lb, client, time.Now()
 	return r.loop(ctx)
+}
+
+// refused calls f with each failed handshake among events, until they end.
+// A peer that hung up during the handshake was not refused: a worker
+// that closes a connection it no longer needs (its reconnects, a probe)
+// does that.
+func refused(events <-chan socket.Event, f func(string, error), done chan<- struct{}) {
+	defer close(done)
+	for ev := range events {
+		if ev.Kind == socket.EventHandshakeFailed && !hungUp(ev.Err) {
+			f(ev.Remote, ev.Err)
+		}
+	}
+}
+
+func hungUp(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 // localEndpoint is where local workers reach a backend bound at ep: the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net"
 	"strings"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/zmqflow/zmqflow/broker/pirate"
 	"github.com/zmqflow/zmqflow/gridsearch"
+	"github.com/zmqflow/zmqflow/socket"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -341,5 +343,65 @@ func TestServeIdleLateMaster(t *testing.T) {
 	}
 	if err := <-served; !errors.Is(err, gridsearch.ErrIdle) {
 		t.Fatalf("ServeIdle = %v, want ErrIdle after the master", err)
+	}
+}
+
+// A connection to Bind with another key is told to OnRefused while the run
+// goes on (each point waits for it), and the run ends as usual; one that
+// hangs up before its greeting is not.
+func TestRunOnRefused(t *testing.T) {
+	ctx := testCtx(t)
+	kp, err := socket.NewCurveKeyPair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := socket.NewCurveKeyPair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	master, worker := gridsearch.KeyOptions(kp)
+	g, _ := gridsearch.NewGrid("x=1..2")
+	seen := make(chan struct{})
+	var once sync.Once
+	var remote string
+	var why error
+	intruder, err := socket.New(socket.Dealer, socket.WithLinger(0), socket.WithCurveClient(other.Public, other))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer intruder.Close()
+	_, sum, err := collect(t, ctx, gridsearch.Config{Grid: g, Workers: 1, Bind: "tcp://127.0.0.1:*",
+		BrokerOptions: []pirate.Option{master}, WorkerOptions: []pirate.Option{worker},
+		Func: func(ctx context.Context, pt gridsearch.Point) (any, error) {
+			select {
+			case <-seen:
+				return pt.Float("x"), nil
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		},
+		OnBound: func(ep string) {
+			c, err := net.Dial("tcp", strings.TrimPrefix(ep, "tcp://"))
+			if err != nil {
+				t.Error(err)
+			} else {
+				c.Close()
+			}
+			if err := intruder.Connect(ep); err != nil {
+				t.Error(err)
+			}
+		},
+		OnRefused: func(r string, err error) {
+			if errors.Is(err, io.EOF) {
+				t.Errorf("told of %s, which hung up: %v", r, err)
+			}
+			once.Do(func() { remote, why = r, err; close(seen) })
+		},
+	})
+	if err != nil || sum.Done != 2 {
+		t.Fatalf("summary %+v, %v", sum, err)
+	}
+	if !strings.HasPrefix(remote, "127.0.0.1:") || !errors.Is(why, socket.ErrHandshake) {
+		t.Errorf("refused %q: %v; want a loopback address and a failed handshake", remote, why)
 	}
 }

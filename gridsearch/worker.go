@@ -89,9 +89,16 @@ func handler(name, host string, slot int, fn Func) pirate.Handler {
 			o = outcome{Exit: -1, Error: "this worker runs commands and the task has none (a Go function runs only on workers started with it)"}
 		}
 		if ctx.Err() != nil {
-			if errors.Is(context.Cause(ctx), context.DeadlineExceeded) && t.Timeout > 0 {
-				o.Exit, o.Error = -1, fmt.Sprintf("timeout after %v", time.Duration(t.Timeout))
-			} else {
+			switch {
+			case errors.Is(context.Cause(ctx), context.DeadlineExceeded) && t.Timeout > 0:
+				// A command that exited by itself (an exit code, not a
+				// signal's -1) was not ended by the timeout, which only
+				// cut short the reading of output that a child it left
+				// held open: it is reported as it exited.
+				if fn != nil || o.Exit < 0 {
+					o.Exit, o.Error = -1, fmt.Sprintf("timeout after %v", time.Duration(t.Timeout))
+				}
+			default:
 				// The worker is closing: give the point back to the
 				// broker, which hands it to another worker.
 				return nil, ctx.Err()

@@ -79,6 +79,7 @@ import (
 // load balancer ends.
 type LoadBalancer struct {
 	g               *run.Group
+	back            *socket.Socket // for BackendEvents
 	frontEP, backEP string
 	board           board.Board[Stats]
 	ref             actor.Ref[lbMsg]
@@ -130,7 +131,7 @@ func NewLoadBalancer(frontend, backend string, opts ...Option) (*LoadBalancer, e
 		front.Close()
 		return nil, fmt.Errorf("pirate: load balancer backend: %w", err)
 	}
-	b.frontEP, b.backEP = fep, bep
+	b.back, b.frontEP, b.backEP = back, fep, bep
 	b.board.Report(cfg.Observer, lbName)
 
 	// Closed until a worker is idle: the frontend is read only then.
@@ -156,6 +157,14 @@ func (b *LoadBalancer) Frontend() string { return b.frontEP }
 
 // Backend returns the endpoint workers connect to, as bound or connected.
 func (b *LoadBalancer) Backend() string { return b.backEP }
+
+// BackendEvents returns the monitor events of the backend socket
+// (socket.Socket.Monitor): workers' connections, their handshakes, failed
+// ones included (a worker refused by WithSocketOptions' CURVE options), and
+// disconnections. Every call returns the same channel, for one reader; it
+// is closed when the load balancer has closed. An event that finds it full
+// is dropped and counted, as the socket's monitor does.
+func (b *LoadBalancer) BackendEvents() <-chan socket.Event { return b.back.Monitor() }
 
 // Stats returns a snapshot of the load balancer's gauges and counters.
 func (b *LoadBalancer) Stats() Stats { return b.board.Get() }

@@ -79,8 +79,17 @@ func unknownField(field string, recs []gridsearch.Record) error {
 	return fmt.Errorf("no succeeded point's result has field %q", field)
 }
 
-// fieldsOf names the top-level fields of r's result.
+// fieldsOf names the top-level fields of r's result, or says why it has
+// none: most often a stdout that is JSON and more (a progress line, say),
+// which is then no result at all.
 func fieldsOf(r gridsearch.Record) string {
+	if res := strings.TrimSpace(string(r.Result)); res == "" || res == "null" {
+		why := "is not JSON"
+		if r.StdoutTruncated {
+			why = "is cut at its cap"
+		}
+		return fmt.Sprintf("point %d has no result: its stdout %s (%.60q); print the JSON alone on stdout, anything else on stderr", r.Point, why, r.Stdout)
+	}
 	var obj map[string]json.RawMessage
 	if json.Unmarshal(r.Result, &obj) != nil {
 		return fmt.Sprintf("point %d's result is %.40s, not an object (-maximize . takes a number)", r.Point, string(r.Result))
@@ -147,6 +156,17 @@ func (e *extras) apply(cfg *gridsearch.Config) {
 // haltText is -halt as the halt's message names it.
 func (e *extras) haltText() string { return e.rule.String() }
 
+// makeResultsDir makes -results DIR, when given, before the run.
+func (e *extras) makeResultsDir() error {
+	if e.results == "" {
+		return nil
+	}
+	if err := os.MkdirAll(e.results, 0o755); err != nil {
+		return fmt.Errorf("-results %s: %w", e.results, err)
+	}
+	return nil
+}
+
 // perPoint writes rec's files under -results DIR, when given: DIR/<point>/
 // stdout, stderr and record.json (the results file's line, indented). A
 // point run again (-resume-failed) has its files replaced.
@@ -155,17 +175,20 @@ func (e *extras) perPoint(rec gridsearch.Record) error {
 		return nil
 	}
 	dir := filepath.Join(e.results, strconv.Itoa(rec.Point))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
 	b, err := json.MarshalIndent(rec, "", "  ")
 	if err != nil {
 		return err
 	}
-	return errors.Join(
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("-results %s: point %d: %w (the results file has it)", e.results, rec.Point, err)
+	}
+	if err := errors.Join(
 		os.WriteFile(filepath.Join(dir, "stdout"), []byte(rec.Stdout), 0o644),
 		os.WriteFile(filepath.Join(dir, "stderr"), []byte(rec.Stderr), 0o644),
-		os.WriteFile(filepath.Join(dir, "record.json"), append(b, '\n'), 0o644))
+		os.WriteFile(filepath.Join(dir, "record.json"), append(b, '\n'), 0o644)); err != nil {
+		return fmt.Errorf("-results %s: point %d: %w (the results file has it)", e.results, rec.Point, err)
+	}
+	return nil
 }
 
 // watchField warns once, as the run goes, when a succeeded point's result

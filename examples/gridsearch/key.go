@@ -55,6 +55,12 @@ func keygenCmd(args []string) error {
 	}
 	cert := socket.CurveCert{Public: kp.Public, Secret: kp.Secret, Metadata: map[string]string{"name": "gridsearch cluster key"}}
 	if err := socket.SaveCurveCert(*out, cert); err != nil {
+		// The error names the temporary file the certificate is written
+		// through, which the user never named.
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			return fmt.Errorf("keygen -o %s: %w", *out, pe.Err)
+		}
 		return fmt.Errorf("keygen: %w", err)
 	}
 	fmt.Printf("wrote %s and %s (keep it private): give -key %s to the master and to each worker\n", *out, *out+"_secret", *out+"_secret")
@@ -137,22 +143,36 @@ func loopback(ep string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// watchHandshake tells on stderr why this worker's connections to ep fail
-// their handshake: a master without our key, or one that refuses it, is
-// otherwise only "no master heard". It connects one socket of its own with
+// watchHandshake tells on stderr why this worker's connections to ep fail:
+// a host name that does not resolve, or a handshake that fails (a master
+// without our key, or one that refuses it) is otherwise only "no master
+// heard". It connects one socket of its own with
 // the workers' socket options, says each new reason once, and stops at the
 // first handshake that succeeds, a refusal (which is final), or ctx's end.
-// The returned func stops it and waits for it.
-func watchHandshake(ctx context.Context, ep string, opts []socket.Option, keyed bool) func() {
+// Its socket connects at once, and an endpoint that cannot be connected
+// (no transport, no port) is returned as a usage error, before the worker
+// says anything; the events wait for the returned start, which returns
+// the func that stops the watch and waits for it.
+func watchHandshake(ctx context.Context, ep string, opts []socket.Option, keyed bool) (start func() (stop func()), err error) {
 	sock, err := socket.New(socket.Dealer, append([]socket.Option{socket.WithLinger(0)}, opts...)...)
 	if err != nil {
-		return func() {}
+		return nil, err
 	}
 	events := sock.Monitor()
-	if sock.Connect(ep) != nil {
+	if err := sock.Connect(ep); err != nil {
 		sock.Close()
-		return func() {}
+		if errors.Is(err, socket.ErrBadEndpoint) {
+			why := strings.TrimPrefix(err.Error(), socket.ErrBadEndpoint.Error()+": ")
+			return nil, fmt.Errorf("%w: -connect %s: %s; give the master's address, e.g. tcp://master:5555", errUsage, ep,
+				strings.TrimPrefix(why, fmt.Sprintf("%q: ", ep)))
+		}
+		return nil, err
 	}
+	return func() func() { return watchEvents(ctx, sock, events, ep, keyed) }, nil
+}
+
+// watchEvents is watchHandshake's reader of sock's events.
+func watchEvents(ctx context.Context, sock *socket.Socket, events <-chan socket.Event, ep string, keyed bool) func() {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
@@ -166,6 +186,14 @@ func watchHandshake(ctx context.Context, ep string, opts []socket.Option, keyed 
 			case ev, ok := <-events:
 				if !ok || ev.Kind == socket.EventHandshakeOK {
 					return
+				}
+				// A master's host name that does not resolve (a typo in
+				// -connect) is otherwise only "no master heard".
+				var dns *net.DNSError
+				if ev.Kind == socket.EventConnectRetried && errors.As(ev.Err, &dns) && ev.Err.Error() != last {
+					last = ev.Err.Error()
+					fmt.Fprintf(os.Stderr, "gridsearch worker: cannot find the master's host %s (%v); still trying\n", dns.Name, dns.Err)
+					continue
 				}
 				if ev.Kind != socket.EventHandshakeFailed || ev.Err == nil || ev.Err.Error() == last {
 					continue
@@ -192,4 +220,30 @@ func handshakeLine(ep string, err error, keyed bool) string {
 		why = "the master may need -key (this worker has none)"
 	}
 	return fmt.Sprintf("gridsearch worker: handshake with %s failed: %s (%v); no point is taken from it", ep, why, err)
+}
+
+// refusedWorkers is the master's Config.OnRefused: it says on stderr that
+// a connection to -bind failed its handshake, and why in the user's terms,
+// once per host and reason, since a refused worker keeps trying. Without
+// it, a worker with the wrong key shows on the master only as no slots.
+func refusedWorkers(keyed bool, println func(string)) func(string, error) {
+	told := map[string]bool{}
+	return func(remote string, err error) {
+		host := remote
+		if h, _, splitErr := net.SplitHostPort(remote); splitErr == nil {
+			host = h
+		}
+		why := "it has a -key and this run has none, or it is no gridsearch worker"
+		switch {
+		case errors.Is(err, socket.ErrAuth):
+			why = "its key is not this run's -key"
+		case keyed:
+			why = "it has another -key or none, or it is no gridsearch worker"
+		}
+		if told[host+"\x00"+why] {
+			return
+		}
+		told[host+"\x00"+why] = true
+		println(fmt.Sprintf("gridsearch: refused a worker from %s: %s (%v); it gets no point", remote, why, err))
+	}
 }

@@ -24,8 +24,8 @@ func keygen(t *testing.T, dir, name string) string {
 }
 
 // With -key, only a worker that holds the cluster key runs points: one
-// with another key and one with none are refused, say why, and get no
-// point; a worker with the key does every point. A keyed worker takes
+// with another key and one with none are refused, say why (and so does
+// the master), and get no point; a worker with the key does every point. A keyed worker takes
 // nothing from a master without the key.
 func TestKeyWhoMayJoin(t *testing.T) {
 	ctx := testContext(t)
@@ -41,6 +41,8 @@ func TestKeyWhoMayJoin(t *testing.T) {
 	wrong.expect(t, ctx, failed+"the master has another -key")
 	none := start(t, ctx, dir, "worker", "-connect", ep, "-slots", "2")
 	none.expect(t, ctx, failed+"the master may need -key")
+	// The master says so too: otherwise it shows only no slots.
+	master.expect(t, ctx, `^gridsearch: refused a worker from 127\.0\.0\.1:\d+: it has another -key or none, or it is no gridsearch worker \(.+\); it gets no point$`)
 	// Both are refused before the keyed worker comes: had the master
 	// admitted either, it would have had every point to give it.
 	good := start(t, ctx, dir, "worker", "-connect", ep, "-key", key, "-slots", "2")
@@ -70,6 +72,7 @@ func TestKeyWhoMayJoin(t *testing.T) {
 	ep = master.expect(t, ctx, `gridsearch worker -connect (\S+)`)[1]
 	good = start(t, ctx, dir, "worker", "-connect", ep, "-key", key, "-slots", "2")
 	good.expect(t, ctx, "^gridsearch worker: handshake with "+regexp.QuoteMeta(ep)+" failed: the master has another -key, or is no gridsearch master")
+	master.expect(t, ctx, `^gridsearch: refused a worker from 127\.0\.0\.1:\d+: it has a -key and this run has none, or it is no gridsearch worker \(.+\); it gets no point$`)
 	master.cmd.Process.Signal(os.Interrupt)
 	if code := master.wait(); code != 130 {
 		t.Errorf("unkeyed master: exit %d, want 130: %q", code, master.stderr)
@@ -134,6 +137,12 @@ func TestKeyErrors(t *testing.T) {
 		if code := p.wait(); code != 2 || len(p.stderr) != 1 || !strings.Contains(p.stderr[0], tc.want) {
 			t.Errorf("%q: exit %d, stderr %q; want 2 and one line with %q", tc.args, code, p.stderr, tc.want)
 		}
+	}
+	// A file that cannot be written is named as given, not as the
+	// temporary file it is written through.
+	p := start(t, ctx, dir, "keygen", "-o", "no-such-dir/cluster")
+	if code := p.wait(); code != 1 || len(p.stderr) != 1 || p.stderr[0] != "gridsearch: keygen -o no-such-dir/cluster: no such file or directory" {
+		t.Errorf("keygen into no directory: exit %d, stderr %q", code, p.stderr)
 	}
 	if got := files(t, dir); strings.Join(got, " ") != "cluster cluster_secret" {
 		t.Errorf("files left: %q", got)

@@ -150,6 +150,30 @@ func TestPlotUnknownField(t *testing.T) {
 	}
 }
 
+// A command that prints more than its JSON on stdout has no result: the
+// warning and the error say so, with the stdout, rather than name no field.
+func TestPlotStdoutNotJSON(t *testing.T) {
+	dir := t.TempDir()
+	args := []string{"-workers", "1", "-progress", "none", "-out", "r.jsonl", "-param", "i=1", "-maximize", "v",
+		"--", "sh", "-c", `echo loading; echo "{\"v\": $1}"`, "sh", "{i}"}
+	p := start(t, testContext(t), dir, append([]string{"run"}, args...)...)
+	if code := p.wait(); code != 1 {
+		t.Fatalf("exit %d, want 1: %q", code, p.stderr)
+	}
+	why := `point 0 has no result: its stdout is not JSON ("loading\n{\"v\": 1}\n"); print the JSON alone on stdout, anything else on stderr`
+	want := []string{
+		`gridsearch: warning: -maximize v: point 0's result has no field "v"; ` + why,
+		`gridsearch: -maximize v: no succeeded point's result has field "v"; ` + why,
+	}
+	if strings.Join(p.stderr, "\n") != strings.Join(want, "\n") {
+		t.Errorf("stderr %q, want %q", p.stderr, want)
+	}
+	p = start(t, testContext(t), dir, append([]string{"run", "-resume"}, args...)...)
+	if code := p.wait(); code != 2 || len(p.stderr) != 1 || !strings.Contains(p.stderr[0], why) {
+		t.Errorf("resumed: exit %d, stderr %q, want 2 and %q", code, p.stderr, why)
+	}
+}
+
 // -plot takes png, svg, none or a file name with one of those extensions.
 func TestPlotFlag(t *testing.T) {
 	dir := t.TempDir()

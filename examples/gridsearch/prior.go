@@ -48,14 +48,16 @@ func planResume(path string, grid gridsearch.Grid, inFile map[string]bool, rerun
 
 // succeeded returns the params of the points of the results file at path
 // that have a line with exit 0 and no error. The lines were checked
-// (checkResults); a line that does not read, as one cut short, is passed.
+// (checkResults); a line that does not read is passed. A last line without
+// its newline is left out even when it reads, as checkResults leaves it
+// out: createResults cuts it off, so its point must run again.
 func succeeded(path string) (map[string]bool, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
 	ok := map[string]bool{}
-	for line := range bytes.Lines(b) {
+	for line := range bytes.Lines(b[:bytes.LastIndexByte(b, '\n')+1]) {
 		var r struct {
 			Params json.RawMessage `json:"params"`
 			Exit   int             `json:"exit"`

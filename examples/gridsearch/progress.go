@@ -90,11 +90,16 @@ func line(p gridsearch.Progress) string {
 		rate = float64(finished) / s
 	}
 	eta := "?"
-	if rate > 0 {
+	// No slot, no end in sight: the workers may all have gone.
+	if rate > 0 && p.Slots > 0 {
 		eta = (time.Duration(float64(todo-finished)/rate*float64(time.Second)) + time.Second/2).Truncate(time.Second).String()
 	}
-	s := fmt.Sprintf("%d/%d done, %d failed, %d running, %d queued, %.1f/s, ETA %s, %d slots",
-		p.Done, todo, p.Failed, p.Running, p.Queued, rate, eta, p.Slots)
+	slots := "slots"
+	if p.Slots == 1 {
+		slots = "slot"
+	}
+	s := fmt.Sprintf("%d/%d done, %d failed, %d running, %d queued, %.1f/s, ETA %s, %d %s",
+		p.Done, todo, p.Failed, p.Running, p.Queued, rate, eta, p.Slots, slots)
 	if p.Skipped > 0 {
 		s += fmt.Sprintf(" (%d done before)", p.Skipped)
 	}

@@ -14,6 +14,15 @@ func TestProgress(t *testing.T) {
 	if got, want := line(p), "40/100 done, 10 failed, 4 running, 2 queued, 5.0/s, ETA 10s, 4 slots (10 done before)"; got != want {
 		t.Errorf("line %q, want %q", got, want)
 	}
+	// Every worker gone: no ETA from the rate of the ones that left.
+	p0 := gridsearch.Progress{Total: 10, Done: 4, Queued: 5, Elapsed: 10 * time.Second}
+	if got, want := line(p0), "4/10 done, 0 failed, 0 running, 5 queued, 0.4/s, ETA ?, 0 slots"; got != want {
+		t.Errorf("line %q, want %q", got, want)
+	}
+	p1 := gridsearch.Progress{Total: 10, Done: 4, Running: 1, Slots: 1, Elapsed: 10 * time.Second}
+	if got, want := line(p1), "4/10 done, 0 failed, 1 running, 0 queued, 0.4/s, ETA 15s, 1 slot"; got != want {
+		t.Errorf("line %q, want %q", got, want)
+	}
 	var tty bytes.Buffer
 	pr := newProgress(&tty, "tty")
 	pr.update(p)

@@ -5,6 +5,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -257,6 +258,43 @@ func TestResultsDir(t *testing.T) {
 		if string(out) != "{\"v\": "+strconv.Itoa(i)+"}\n" || string(errb) != "err "+strconv.Itoa(i)+"\n" || err != nil || rec.Point != i || rec.Start == "" {
 			t.Errorf("point %d: stdout %q, stderr %q, record %+v (%v)", i, out, errb, rec, err)
 		}
+	}
+}
+
+// A -results DIR that cannot be made stops the run before any point, with
+// nothing written; a point whose own directory cannot be made stops the
+// run, but every point that finished is in the results file, as the
+// summary counts them.
+func TestResultsDirUnwritable(t *testing.T) {
+	ctx := testContext(t)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "file"), nil, 0o644)
+	p := start(t, ctx, dir, "run", "-workers", "2", "-progress", "none", "-out", "r.jsonl", "-results", "file/per", "-param", "i=0..5",
+		"--", "sh", "-c", `: > "ran.$1"`, "sh", "{i}")
+	if code := p.wait(); code != 1 || len(p.stderr) != 1 || !strings.HasPrefix(p.stderr[0], "gridsearch: -results file/per: ") {
+		t.Errorf("exit %d, stderr %q; want 1 and one line about -results", code, p.stderr)
+	}
+	if got := files(t, dir); strings.Join(got, " ") != "file" {
+		t.Errorf("files left: %q, want only file", got)
+	}
+
+	os.MkdirAll(filepath.Join(dir, "per"), 0o755)
+	os.WriteFile(filepath.Join(dir, "per", "2"), nil, 0o644) // point 2's directory cannot be made
+	p = start(t, ctx, dir, "run", "-workers", "1", "-progress", "none", "-out", "r2.jsonl", "-results", "per", "-param", "i=0..5",
+		"--", "sh", "-c", `echo "{\"v\": $1}"`, "sh", "{i}")
+	if code := p.wait(); code != 1 || !strings.Contains(strings.Join(p.stderr, "\n"), "gridsearch: -results per: point 2: ") {
+		t.Errorf("exit %d, stderr %q; want 1 and a line about point 2", code, p.stderr)
+	}
+	recs := readResults(t, filepath.Join(dir, "r2.jsonl"))
+	points := map[int]bool{}
+	for _, r := range recs {
+		points[r.Point] = true
+	}
+	if !points[0] || !points[1] || !points[2] || len(points) != len(recs) {
+		t.Errorf("results file has points %v (%d lines), want 0, 1 and 2 once each", points, len(recs))
+	}
+	if want := fmt.Sprintf("%d done, 0 failed of 6 points", len(recs)); !strings.HasPrefix(p.stdout.String(), want) {
+		t.Errorf("summary %q, want %q: the results file and the summary disagree", p.stdout.String(), want)
 	}
 }
 

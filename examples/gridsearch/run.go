@@ -91,7 +91,7 @@ func (o *options) parse(name string, args []string) (*flag.FlagSet, error) {
 	case o.maximize != "" && o.minimize != "":
 		return nil, fmt.Errorf("%w: -maximize and -minimize together", errUsage)
 	case o.workers < 0:
-		return nil, fmt.Errorf("%w: -workers %d", errUsage, o.workers)
+		return nil, fmt.Errorf("%w: -workers %d: want the number of local slots, 0 or more (0: remote workers only, with -bind)", errUsage, o.workers)
 	case o.workers == 0 && o.bind == "":
 		return nil, fmt.Errorf("%w: -workers 0 needs -bind for remote workers", errUsage)
 	case o.retries < 0 || o.timeout < 0:
@@ -231,6 +231,11 @@ func execute(ctx context.Context, o *options, cfg gridsearch.Config, command []s
 	fails := newFailures(prog)
 	var res *results
 	cfg.OnStart = func() error {
+		// -results DIR first: one that cannot be made stops the run
+		// before any point, and before the results file is created.
+		if err := o.more.makeResultsDir(); err != nil {
+			return err
+		}
 		var err error
 		if o.autoOut {
 			res, o.out, err = createAuto("", time.Now(), m)
@@ -257,19 +262,26 @@ func execute(ctx context.Context, o *options, cfg gridsearch.Config, command []s
 			fails.add(rec)
 		}
 		o.more.watchField(o, rec, prog.println)
-		if err := o.more.perPoint(rec); err != nil {
+		// The results file first: a point whose -results files cannot be
+		// written stops the run, but is not lost from the results file.
+		if err := res.write(rec); err != nil {
 			return err
 		}
-		return res.write(rec)
+		return o.more.perPoint(rec)
 	}
 	cfg.OnProgress = func(p gridsearch.Progress) {
 		res.flush()
 		prog.update(p)
 	}
+	if o.bind != "" {
+		cfg.OnRefused = refusedWorkers(o.key != "", prog.println)
+	}
 	cfg.OnBound = func(ep string) {
 		fmt.Fprintln(os.Stderr, workerHint(grid.Len(), ep))
 	}
-	cfg, err := o.slurm.hook(ctx, o, cfg, prog.println)
+	ctx, end := context.WithCancelCause(ctx)
+	defer end(nil)
+	cfg, err := o.slurm.hook(ctx, o, cfg, prog.println, end)
 	if err != nil {
 		return err
 	}
@@ -280,6 +292,8 @@ func execute(ctx context.Context, o *options, cfg gridsearch.Config, command []s
 	switch {
 	case errors.Is(runErr, gridsearch.ErrBind):
 		runErr = bindError(o.bind, runErr)
+	case errors.Is(runErr, gridsearch.ErrInterrupted) && errors.Is(context.Cause(ctx), errSlurmGone):
+		runErr = fmt.Errorf("the run stopped: slurm job %s has no task left, and no other worker can join; -resume -out %s runs the rest", o.slurm.job.id, o.out)
 	case errors.Is(runErr, gridsearch.ErrHalted):
 		runErr = fmt.Errorf("halted after %d failed points (-halt %s); -resume-failed -out %s runs them again and the rest", sum.Failed, o.more.haltText(), o.out)
 	}

@@ -27,15 +27,21 @@ import (
 // preempted needs nothing more: the broker hands its points to other
 // workers (pirate heartbeats). While the run goes, squeue is polled and
 // each task's change of state is said on stderr (pending with its reason,
-// failed, cancelled...), as is an array with no task left.
+// failed, cancelled...), as is an array with no task left, which ends a
+// run that has no other workers.
 
 // slurmFlags are run's SLURM flags, and the array once submitted.
 type slurmFlags struct {
-	n    int
-	args string
-	poll time.Duration
-	job  *slurmJob
+	n     int
+	args  string
+	poll  time.Duration
+	alone bool // SLURM's workers are the run's only ones: no -bind or -workers given
+	job   *slurmJob
 }
+
+// errSlurmGone ends a run whose only workers were SLURM's once the array
+// has no task left: no worker can come, and the master would wait forever.
+var errSlurmGone = errors.New("slurm: no task left")
 
 // Bounds on the SLURM commands: a slurmctld that does not answer must not
 // hang the run, nor its end.
@@ -61,7 +67,7 @@ func (f *slurmFlags) defaults(fs *flag.FlagSet, o *options) error {
 	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
 	switch {
 	case f.n < 0:
-		return fmt.Errorf("%w: -slurm %d", errUsage, f.n)
+		return fmt.Errorf("%w: -slurm %d: want the number of worker jobs to submit, at least 1 (0: none)", errUsage, f.n)
 	case f.n == 0 && (set["slurm-args"] || set["slurm-poll"]):
 		return fmt.Errorf("%w: -slurm-args and -slurm-poll need -slurm N", errUsage)
 	case f.n == 0:
@@ -80,6 +86,8 @@ func (f *slurmFlags) defaults(fs *flag.FlagSet, o *options) error {
 	if !set["workers"] {
 		o.workers = 0
 	}
+	// A port picked here is known to no worker but SLURM's.
+	f.alone = !set["bind"] && o.workers == 0
 	if o.key != "" {
 		abs, err := filepath.Abs(o.key)
 		if err != nil {
@@ -91,8 +99,10 @@ func (f *slurmFlags) defaults(fs *flag.FlagSet, o *options) error {
 }
 
 // hook has cfg submit the array once the master is bound, before any file
-// is written, and watch it; stop cancels it.
-func (f *slurmFlags) hook(ctx context.Context, o *options, cfg gridsearch.Config, say func(string)) (gridsearch.Config, error) {
+// is written, and watch it; stop cancels it. When the array has no task
+// left and its workers were the run's only ones, end(errSlurmGone) ends
+// the run.
+func (f *slurmFlags) hook(ctx context.Context, o *options, cfg gridsearch.Config, say func(string), end context.CancelCauseFunc) (gridsearch.Config, error) {
 	if f.n == 0 {
 		return cfg, nil
 	}
@@ -119,7 +129,11 @@ func (f *slurmFlags) hook(ctx context.Context, o *options, cfg gridsearch.Config
 		if err != nil {
 			return err
 		}
-		f.job = startWatch(id, f.poll, say)
+		gone := func() {}
+		if f.alone {
+			gone = func() { end(errSlurmGone) }
+		}
+		f.job = startWatch(id, f.poll, say, gone)
 		say(fmt.Sprintf("gridsearch: submitted slurm job %s, %d worker tasks: %s", id, f.n, script))
 		if onStart != nil {
 			return onStart()
@@ -287,12 +301,12 @@ type slurmJob struct {
 
 // startWatch polls squeue about job id every poll until stopWatch, and
 // says each change.
-func startWatch(id string, poll time.Duration, say func(string)) *slurmJob {
+func startWatch(id string, poll time.Duration, say func(string), gone func()) *slurmJob {
 	ctx, cancel := context.WithCancel(context.Background())
 	j := &slurmJob{id: id, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(j.done)
-		w := &watch{id: id, say: say, seen: map[string]string{}}
+		w := &watch{id: id, say: say, gone: gone, seen: map[string]string{}}
 		tick := time.NewTicker(poll)
 		defer tick.Stop()
 		for {
@@ -321,6 +335,7 @@ type watch struct {
 	mu      sync.Mutex
 	id      string
 	say     func(string)
+	gone    func()            // called once with allGone's line; nil for none
 	seen    map[string]string // task: its last state as said
 	errSaid string
 	allGone bool
@@ -364,5 +379,8 @@ func (w *watch) update(tasks []slurmTask, err error) {
 	if live == 0 && len(w.seen) > 0 && !w.allGone {
 		w.allGone = true
 		w.say(fmt.Sprintf("gridsearch: slurm job %s has no task left: no worker will come from SLURM (their output: slurm-%s_*.out)", w.id, w.id))
+		if w.gone != nil {
+			w.gone()
+		}
 	}
 }

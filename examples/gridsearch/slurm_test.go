@@ -105,3 +105,35 @@ func TestSlurmRealCluster(t *testing.T) {
 	})
 	t.Logf("job %s: task %d (worker %d) cancelled holding point i=%d; master stderr:\n%s", id, task, pid, point, strings.Join(master.stderr, "\n"))
 }
+
+// A run whose only workers are SLURM's (-slurm without -bind or -workers)
+// stops when the array has no task left, rather than wait for workers that
+// cannot come: exit status 1, -resume named, and nothing written for the
+// point the cancelled worker held.
+func TestSlurmAllTasksGone(t *testing.T) {
+	requireSlurm(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	t.Cleanup(cancel)
+	dir := t.TempDir()
+	key := keygen(t, dir, "cluster")
+	out := filepath.Join(dir, "r.jsonl")
+	master := start(t, ctx, dir, append([]string{"run", "-slurm", "1", "-slurm-poll", "1s", "-key", key,
+		"-out", out, "-progress", "none", "-param", "i=1..6"}, gatedSquare(dir, 0)...)...)
+	id := master.expect(t, ctx, `^gridsearch: submitted slurm job (\d+), 1 worker tasks`)[1]
+	t.Cleanup(func() { exec.Command("scancel", id).Run() })
+	waitFor(t, ctx, "the worker holding a point", func() bool {
+		m, _ := filepath.Glob(filepath.Join(dir, "running.*"))
+		return len(m) > 0
+	})
+	if out, err := exec.CommandContext(ctx, "scancel", id).CombinedOutput(); err != nil {
+		t.Fatalf("scancel %s: %v: %s", id, err, out)
+	}
+	code := master.wait()
+	want := fmt.Sprintf("gridsearch: the run stopped: slurm job %s has no task left, and no other worker can join; -resume -out %s runs the rest", id, out)
+	if code != 1 || master.stderr[len(master.stderr)-1] != want {
+		t.Fatalf("master exit %d, stderr %q; want 1 and %q", code, master.stderr, want)
+	}
+	if recs := readResults(t, out); len(recs) != 0 {
+		t.Errorf("records %+v, want none: every point waited for the test", recs)
+	}
+}

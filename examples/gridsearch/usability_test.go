@@ -227,6 +227,46 @@ func TestWorkerLostMaster(t *testing.T) {
 	}
 }
 
+// A worker whose -connect names a host that does not resolve (a typo)
+// says so, rather than only that no master is heard; it keeps trying.
+func TestWorkerHostNotFound(t *testing.T) {
+	ctx := testContext(t)
+	w := start(t, ctx, t.TempDir(), "worker", "-connect", "tcp://no-such-master.invalid:5555", "-slots", "1", "-lost", "0")
+	w.expect(t, ctx, `^gridsearch worker: cannot find the master's host no-such-master\.invalid \(.+\); still trying$`)
+	w.cmd.Process.Signal(os.Interrupt)
+	if code := w.wait(); code != 0 {
+		t.Errorf("worker exit %d: %q", code, w.stderr)
+	}
+}
+
+// A results file whose last line lost only its newline (the run was
+// killed between the line and its end) is resumed with that point run
+// again: -resume cuts the line off, and must not count it as done.
+func TestResumeLastLineWithoutNewline(t *testing.T) {
+	ctx := testContext(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "r.jsonl")
+	args := append([]string{"run", "-workers", "2", "-progress", "none", "-out", out, "-param", "i=1..4"}, square...)
+	if p := start(t, ctx, dir, args...); p.wait() != 0 {
+		t.Fatalf("first run: %q", p.stderr)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(out, b[:len(b)-1], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := start(t, ctx, dir, append([]string{"run", "-resume"}, args[1:]...)...)
+	if code := p.wait(); code != 0 {
+		t.Fatalf("resumed: exit %d: %q", code, p.stderr)
+	}
+	checkSquares(t, readResults(t, out), 4)
+	if want := "1 done, 0 failed of 1 point (3 more done before)"; !strings.HasPrefix(p.stdout.String(), want) {
+		t.Errorf("summary %q, want %q", p.stdout.String(), want)
+	}
+}
+
 // A bind on a port in use: one line, no doubled prefix, nothing written,
 // so that the rerun is not refused.
 func TestBindInUse(t *testing.T) {
@@ -338,7 +378,7 @@ func TestProgressRunningQueued(t *testing.T) {
 	if code := p.wait(); code != 0 {
 		t.Fatalf("exit %d: %q", code, p.stderr)
 	}
-	rx := regexp.MustCompile(`(\d+) running, (\d+) queued, [0-9.]+/s, ETA \S+, (\d+) slots`)
+	rx := regexp.MustCompile(`(\d+) running, (\d+) queued, [0-9.]+/s, ETA \S+, (\d+) slots?`)
 	queued := false
 	for _, m := range rx.FindAllStringSubmatch(strings.Join(p.stderr, "\n"), -1) {
 		var run, q, slots int

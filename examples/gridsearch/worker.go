@@ -52,11 +52,15 @@ func workerCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	watch, err := watchHandshake(ctx, *connect, sockOpts, *key != "")
+	if err != nil {
+		return err
+	}
 	fmt.Fprintf(os.Stderr, "gridsearch worker: %d slots on %s for %s\n", *slots, gridsearch.Hostname(), *connect)
 	if warning != "" {
 		fmt.Fprintln(os.Stderr, warning)
 	}
-	defer watchHandshake(ctx, *connect, sockOpts, *key != "")()
+	defer watch()()
 	spareProc(*slots)
 	err = gridsearch.ServeWith(ctx, gridsearch.ServeConfig{Endpoint: *connect, Slots: *slots, Idle: *idle,
 		Options: []pirate.Option{pirate.WithSocketOptions(sockOpts...)},
