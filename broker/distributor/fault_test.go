@@ -489,3 +489,50 @@ func TestWorkerHearsWhileBusy(t *testing.T) {
 		t.Fatalf("handler calls %d; stats %+v", calls.Load(), s)
 	}
 }
+
+// TestRoundRobinByeGivesBack: a round-robin worker that says BYE with
+// tasks in hand (a Worker killed mid-batch drops those queued behind the
+// one it is at) has them given back, as a demand-driven one does: they go
+// to the worker that comes next, and the batch completes.
+func TestRoundRobinByeGivesBack(t *testing.T) {
+	ctx := testCtx(t)
+	d := newDist(t, "tcp", distributor.WithRoundRobin())
+	eps := d.Endpoints()
+	pull := newSocket(t, socket.Pull)
+	events := pull.Monitor()
+	if err := pull.Connect(eps.Tasks); err != nil {
+		t.Fatal(err)
+	}
+	for connected := false; !connected; {
+		select {
+		case e := <-events:
+			connected = e.Kind == socket.EventHandshakeOK
+		case <-ctx.Done():
+			t.Fatal("the raw worker's task socket did not connect")
+		}
+	}
+	push := newSocket(t, socket.Push)
+	if err := push.Connect(eps.Results); err != nil {
+		t.Fatal(err)
+	}
+	say := func(word string) {
+		t.Helper()
+		if err := push.Send(ctx, socket.Msg{[]byte(word), []byte("leaver")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	say("HELLO")
+	waitStats(t, ctx, d, "the raw worker", func(s distributor.Stats) bool { return s.Workers == 1 })
+	const n = 10
+	h := must[*distributor.BatchHandle](t)(d.Submit(ctx, distributor.Batch{Size: n, Tasks: numbers(n, nil)}))
+	waitStats(t, ctx, d, "every task at the raw worker", func(s distributor.Stats) bool { return s.InFlight == n })
+	// It leaves as a killed Worker does: its tasks dropped, then BYE.
+	pull.Close()
+	say("BYE")
+	waitStats(t, ctx, d, "the raw worker gone", func(s distributor.Stats) bool { return s.Workers == 0 })
+	newWorkers(t, d, 1, double)
+	checkDoubled(t, must[distributor.BatchSummary](t)(h.Wait(ctx)), n)
+	if s := d.Stats(); s.Results != n || s.Requeued != n || s.Dead != 0 {
+		t.Fatalf("stats %+v", s)
+	}
+}

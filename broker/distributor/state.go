@@ -157,7 +157,12 @@ type state struct {
 	// worker that never got a task can leave before its READY arrives,
 	// and that READY must not give credit.
 	early map[string]time.Time
-	st    Stats
+	// byeInFlight: round-robin, a worker said BYE while tasks were in
+	// flight. Which it held is not known, so all go out again at the next
+	// HELLO: sent at once, the PUSH would deal them to the workers that
+	// are leaving, which drop them.
+	byeInFlight bool
+	st          Stats
 
 	// ctx is the actor's; sendCtx bounds sends to workers until the next
 	// tick. pullers are the goroutines that pull the batches' Tasks, under
@@ -635,6 +640,7 @@ func (l *state) fromSink(m socket.Msg) {
 		if !p.hello {
 			p.hello = true
 			l.hellos++
+			l.rejoined()
 		}
 		l.alive(p)
 	case len(m) == 2 && bytes.Equal(m[0], wordBye):
@@ -645,7 +651,11 @@ func (l *state) fromSink(m socket.Msg) {
 		}
 		if p != nil {
 			l.forget(p)
-			l.giveBack(p)
+			if l.cfg.X.dispatch == RoundRobin {
+				l.byeInFlight = l.byeInFlight || l.st.InFlight > 0
+			} else {
+				l.giveBack(p)
+			}
 		}
 	case len(m) == 2 && bytes.Equal(m[0], wordHeartbeat):
 		p := l.peers[string(m[1])]
@@ -660,6 +670,7 @@ func (l *state) fromSink(m socket.Msg) {
 			}
 			p.hello = true
 			l.hellos++
+			l.rejoined()
 		}
 		p.beats = true
 		l.alive(p)
@@ -674,6 +685,16 @@ func (l *state) fromSink(m socket.Msg) {
 	default:
 		l.st.Malformed++
 		l.log.Warn("unknown message on the sink", zap.Stringer("msg", m))
+	}
+}
+
+// rejoined sends every task in flight again when a worker comes after
+// one said BYE with tasks in flight (round-robin): some were at the one
+// that left.
+func (l *state) rejoined() {
+	if l.byeInFlight {
+		l.byeInFlight = false
+		l.giveBack(nil)
 	}
 }
 
