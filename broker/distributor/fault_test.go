@@ -536,3 +536,39 @@ func TestRoundRobinByeGivesBack(t *testing.T) {
 		t.Fatalf("stats %+v", s)
 	}
 }
+
+// TestRoundRobinNoWorkerYet: round-robin with no worker connected, the
+// first batch's tasks wait for one without holding the distributor up: a
+// second Submit is answered, Kill with no worker returns at once, and both
+// batches complete once a worker comes.
+func TestRoundRobinNoWorkerYet(t *testing.T) {
+	ctx := testCtx(t)
+	d := newDist(t, "tcp", distributor.WithRoundRobin())
+	const n = 5
+	h1 := must[*distributor.BatchHandle](t)(d.Submit(ctx, distributor.Batch{Size: n, Tasks: numbers(n, nil)}))
+	type submitted struct {
+		h   *distributor.BatchHandle
+		err error
+	}
+	second := make(chan submitted, 1)
+	go func() {
+		h, err := d.Submit(ctx, distributor.Batch{Size: n, Tasks: numbers(n, nil)})
+		second <- submitted{h, err}
+	}()
+	var h2 *distributor.BatchHandle
+	select {
+	case s := <-second:
+		if s.err != nil {
+			t.Fatal(s.err)
+		}
+		h2 = s.h
+	case <-ctx.Done():
+		t.Fatalf("a second Submit was not answered while the first batch waited for a worker; stats %+v", d.Stats())
+	}
+	if err := d.Kill(ctx); err != nil {
+		t.Fatalf("Kill with no worker: %v", err)
+	}
+	newWorkers(t, d, 1, double)
+	checkDoubled(t, must[distributor.BatchSummary](t)(h1.Wait(ctx)), n)
+	checkDoubled(t, must[distributor.BatchSummary](t)(h2.Wait(ctx)), n)
+}

@@ -162,7 +162,11 @@ type state struct {
 	// HELLO: sent at once, the PUSH would deal them to the workers that
 	// are leaving, which drop them.
 	byeInFlight bool
-	st          Stats
+	// noWorker: round-robin, the PUSH had no worker to take a task. Tasks
+	// wait until the next tick or HELLO, rather than the actor in the
+	// send: Submit, Kill, results and heartbeats go on meanwhile.
+	noWorker bool
+	st       Stats
 
 	// ctx is the actor's; sendCtx bounds sends to workers until the next
 	// tick. pullers are the goroutines that pull the batches' Tasks, under
@@ -227,6 +231,7 @@ func (l *state) Receive(_ context.Context, m msg) error {
 		l.fromSink(socket.Msg(m))
 	case tick:
 		l.newSendCtx()
+		l.noWorker = false
 		err = l.heartbeat(time.Time(m))
 	case pulled:
 		l.pulled(m)
@@ -245,7 +250,7 @@ func (l *state) Receive(_ context.Context, m msg) error {
 }
 
 func (l *state) canSend() bool {
-	if l.st.InFlight >= l.cfg.X.window {
+	if l.st.InFlight >= l.cfg.X.window || l.noWorker {
 		return false
 	}
 	return l.cfg.X.dispatch == RoundRobin || len(l.ring) > 0
@@ -415,9 +420,15 @@ func (l *state) send(t task) error {
 	ticket := l.newTicket()
 	m := append(header{batch: b.handle.id, seq: uint64(t.seq), ticket: ticket}.frames(), t.payload)
 	if l.cfg.X.dispatch == RoundRobin {
-		// PUSH blocks only with no worker connected, or all at the
+		// PUSH has no room only with no worker connected, or all at the
 		// high-water mark, which the window keeps us from.
-		if err := l.tasks.Send(l.ctx, m); err != nil {
+		err := l.tasks.TrySend(m)
+		if errors.Is(err, socket.ErrWouldBlock) {
+			l.noWorker = true
+			l.pending = slices.Insert(l.pending, 0, t)
+			return nil
+		}
+		if err != nil {
 			if l.ctx.Err() != nil {
 				return nil
 			}
@@ -640,6 +651,7 @@ func (l *state) fromSink(m socket.Msg) {
 		if !p.hello {
 			p.hello = true
 			l.hellos++
+			l.noWorker = false
 			l.rejoined()
 		}
 		l.alive(p)
