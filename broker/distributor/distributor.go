@@ -43,7 +43,9 @@ import (
 // protocol.go), so a peer that reaches the results endpoint cannot complete
 // a batch with made-up results. Round-robin does not know which worker
 // holds a task, so when a worker dies it sends every task in flight again
-// (the first result of each counts) and never gives one up; and a peer that
+// (the first result of each counts) and never gives one up; when one says
+// BYE it does the same, once the next worker says HELLO (sent at once,
+// they would go to the workers that are leaving after a Kill); and a peer that
 // stays connected without answering keeps getting its share, which the
 // batch then waits for. Demand-driven, such a peer holds at most its
 // credit, as a worker busy with long tasks does.

@@ -489,3 +489,86 @@ func TestWorkerHearsWhileBusy(t *testing.T) {
 		t.Fatalf("handler calls %d; stats %+v", calls.Load(), s)
 	}
 }
+
+// TestRoundRobinByeGivesBack: a round-robin worker that says BYE with
+// tasks in hand (a Worker killed mid-batch drops those queued behind the
+// one it is at) has them given back, as a demand-driven one does: they go
+// to the worker that comes next, and the batch completes.
+func TestRoundRobinByeGivesBack(t *testing.T) {
+	ctx := testCtx(t)
+	d := newDist(t, "tcp", distributor.WithRoundRobin())
+	eps := d.Endpoints()
+	pull := newSocket(t, socket.Pull)
+	events := pull.Monitor()
+	if err := pull.Connect(eps.Tasks); err != nil {
+		t.Fatal(err)
+	}
+	for connected := false; !connected; {
+		select {
+		case e := <-events:
+			connected = e.Kind == socket.EventHandshakeOK
+		case <-ctx.Done():
+			t.Fatal("the raw worker's task socket did not connect")
+		}
+	}
+	push := newSocket(t, socket.Push)
+	if err := push.Connect(eps.Results); err != nil {
+		t.Fatal(err)
+	}
+	say := func(word string) {
+		t.Helper()
+		if err := push.Send(ctx, socket.Msg{[]byte(word), []byte("leaver")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	say("HELLO")
+	waitStats(t, ctx, d, "the raw worker", func(s distributor.Stats) bool { return s.Workers == 1 })
+	const n = 10
+	h := must[*distributor.BatchHandle](t)(d.Submit(ctx, distributor.Batch{Size: n, Tasks: numbers(n, nil)}))
+	waitStats(t, ctx, d, "every task at the raw worker", func(s distributor.Stats) bool { return s.InFlight == n })
+	// It leaves as a killed Worker does: its tasks dropped, then BYE.
+	pull.Close()
+	say("BYE")
+	waitStats(t, ctx, d, "the raw worker gone", func(s distributor.Stats) bool { return s.Workers == 0 })
+	newWorkers(t, d, 1, double)
+	checkDoubled(t, must[distributor.BatchSummary](t)(h.Wait(ctx)), n)
+	if s := d.Stats(); s.Results != n || s.Requeued != n || s.Dead != 0 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+// TestRoundRobinNoWorkerYet: round-robin with no worker connected, the
+// first batch's tasks wait for one without holding the distributor up: a
+// second Submit is answered, Kill with no worker returns at once, and both
+// batches complete once a worker comes.
+func TestRoundRobinNoWorkerYet(t *testing.T) {
+	ctx := testCtx(t)
+	d := newDist(t, "tcp", distributor.WithRoundRobin())
+	const n = 5
+	h1 := must[*distributor.BatchHandle](t)(d.Submit(ctx, distributor.Batch{Size: n, Tasks: numbers(n, nil)}))
+	type submitted struct {
+		h   *distributor.BatchHandle
+		err error
+	}
+	second := make(chan submitted, 1)
+	go func() {
+		h, err := d.Submit(ctx, distributor.Batch{Size: n, Tasks: numbers(n, nil)})
+		second <- submitted{h, err}
+	}()
+	var h2 *distributor.BatchHandle
+	select {
+	case s := <-second:
+		if s.err != nil {
+			t.Fatal(s.err)
+		}
+		h2 = s.h
+	case <-ctx.Done():
+		t.Fatalf("a second Submit was not answered while the first batch waited for a worker; stats %+v", d.Stats())
+	}
+	if err := d.Kill(ctx); err != nil {
+		t.Fatalf("Kill with no worker: %v", err)
+	}
+	newWorkers(t, d, 1, double)
+	checkDoubled(t, must[distributor.BatchSummary](t)(h1.Wait(ctx)), n)
+	checkDoubled(t, must[distributor.BatchSummary](t)(h2.Wait(ctx)), n)
+}

@@ -157,7 +157,16 @@ type state struct {
 	// worker that never got a task can leave before its READY arrives,
 	// and that READY must not give credit.
 	early map[string]time.Time
-	st    Stats
+	// byeInFlight: round-robin, a worker said BYE while tasks were in
+	// flight. Which it held is not known, so all go out again at the next
+	// HELLO: sent at once, the PUSH would deal them to the workers that
+	// are leaving, which drop them.
+	byeInFlight bool
+	// noWorker: round-robin, the PUSH had no worker to take a task. Tasks
+	// wait until the next tick or HELLO, rather than the actor in the
+	// send: Submit, Kill, results and heartbeats go on meanwhile.
+	noWorker bool
+	st       Stats
 
 	// ctx is the actor's; sendCtx bounds sends to workers until the next
 	// tick. pullers are the goroutines that pull the batches' Tasks, under
@@ -222,6 +231,7 @@ func (l *state) Receive(_ context.Context, m msg) error {
 		l.fromSink(socket.Msg(m))
 	case tick:
 		l.newSendCtx()
+		l.noWorker = false
 		err = l.heartbeat(time.Time(m))
 	case pulled:
 		l.pulled(m)
@@ -240,7 +250,7 @@ func (l *state) Receive(_ context.Context, m msg) error {
 }
 
 func (l *state) canSend() bool {
-	if l.st.InFlight >= l.cfg.X.window {
+	if l.st.InFlight >= l.cfg.X.window || l.noWorker {
 		return false
 	}
 	return l.cfg.X.dispatch == RoundRobin || len(l.ring) > 0
@@ -410,9 +420,15 @@ func (l *state) send(t task) error {
 	ticket := l.newTicket()
 	m := append(header{batch: b.handle.id, seq: uint64(t.seq), ticket: ticket}.frames(), t.payload)
 	if l.cfg.X.dispatch == RoundRobin {
-		// PUSH blocks only with no worker connected, or all at the
+		// PUSH has no room only with no worker connected, or all at the
 		// high-water mark, which the window keeps us from.
-		if err := l.tasks.Send(l.ctx, m); err != nil {
+		err := l.tasks.TrySend(m)
+		if errors.Is(err, socket.ErrWouldBlock) {
+			l.noWorker = true
+			l.pending = slices.Insert(l.pending, 0, t)
+			return nil
+		}
+		if err != nil {
 			if l.ctx.Err() != nil {
 				return nil
 			}
@@ -635,6 +651,8 @@ func (l *state) fromSink(m socket.Msg) {
 		if !p.hello {
 			p.hello = true
 			l.hellos++
+			l.noWorker = false
+			l.rejoined()
 		}
 		l.alive(p)
 	case len(m) == 2 && bytes.Equal(m[0], wordBye):
@@ -645,7 +663,11 @@ func (l *state) fromSink(m socket.Msg) {
 		}
 		if p != nil {
 			l.forget(p)
-			l.giveBack(p)
+			if l.cfg.X.dispatch == RoundRobin {
+				l.byeInFlight = l.byeInFlight || l.st.InFlight > 0
+			} else {
+				l.giveBack(p)
+			}
 		}
 	case len(m) == 2 && bytes.Equal(m[0], wordHeartbeat):
 		p := l.peers[string(m[1])]
@@ -660,6 +682,7 @@ func (l *state) fromSink(m socket.Msg) {
 			}
 			p.hello = true
 			l.hellos++
+			l.rejoined()
 		}
 		p.beats = true
 		l.alive(p)
@@ -674,6 +697,16 @@ func (l *state) fromSink(m socket.Msg) {
 	default:
 		l.st.Malformed++
 		l.log.Warn("unknown message on the sink", zap.Stringer("msg", m))
+	}
+}
+
+// rejoined sends every task in flight again when a worker comes after
+// one said BYE with tasks in flight (round-robin): some were at the one
+// that left.
+func (l *state) rejoined() {
+	if l.byeInFlight {
+		l.byeInFlight = false
+		l.giveBack(nil)
 	}
 }
 

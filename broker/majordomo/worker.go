@@ -44,7 +44,7 @@ type Handler func(ctx context.Context, request [][]byte) ([][]byte, error)
 // broker was last heard from, and keeps heartbeats out of both mailboxes:
 // a request costs no more hops between goroutines than in the guide's
 // mdworker.
-
+//
 // The session fails, and its supervisor starts a new one, on a new socket
 // (a new routing id) with READY, when the broker has been silent for
 // liveness intervals or sends DISCONNECT (the broker closing, restarting,

@@ -291,16 +291,31 @@ func (b *Broker) State() string { return b.stateEP }
 // Cloud endpoint and its state subscriber to the peer's State endpoint. It
 // returns at once; requests go to the peer after its first announcement.
 // Peering is one-way: for the peer to send requests here too, it calls
-// Peer with this broker's endpoints.
+// Peer with this broker's endpoints. After Close, or once the broker has
+// failed for good, it fails with ErrClosed.
 func (b *Broker) Peer(cloud, state string) error {
+	select {
+	case <-b.g.Done():
+		return fmt.Errorf("%w: broker %q: peer %s", ErrClosed, b.name, cloud)
+	default:
+	}
 	if err := b.cloudBE.Connect(cloud); err != nil {
-		return fmt.Errorf("peering: broker %q: peer cloud: %w", b.name, err)
+		return b.peerErr("peer cloud", err)
 	}
 	if err := b.stateSub.Connect(state); err != nil {
 		b.cloudBE.Disconnect(cloud)
-		return fmt.Errorf("peering: broker %q: peer state: %w", b.name, err)
+		return b.peerErr("peer state", err)
 	}
 	return nil
+}
+
+// peerErr is Peer's error: ErrClosed when Close closed the socket
+// meanwhile, so that a caller racing Close can tell.
+func (b *Broker) peerErr(what string, err error) error {
+	if errors.Is(err, socket.ErrClosed) {
+		return fmt.Errorf("%w: broker %q: %s: %w", ErrClosed, b.name, what, err)
+	}
+	return fmt.Errorf("peering: broker %q: %s: %w", b.name, what, err)
 }
 
 // Stats returns a snapshot of the broker's gauges and counters.

@@ -355,3 +355,17 @@ func TestInteropPythonWorker(t *testing.T) {
 		t.Fatalf("stats %+v", s)
 	}
 }
+
+// TestPeerAfterClose: Peer on a closed broker says ErrClosed, as the
+// package's other calls after Close do, not the socket's own error.
+func TestPeerAfterClose(t *testing.T) {
+	a := newBroker(t, "A")
+	b := newBroker(t, "B")
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	err := a.Peer(b.Cloud(), b.State())
+	if !errors.Is(err, peering.ErrClosed) {
+		t.Fatalf("Peer after Close: %v, want ErrClosed", err)
+	}
+}

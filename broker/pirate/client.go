@@ -91,7 +91,7 @@ func (c *clientCounts) publish() {
 
 // ClientStats are a Client's counters.
 type ClientStats struct {
-	Requests    uint64 // Request calls
+	Requests    uint64 // Request calls, but those made with a ctx already ended (not sent)
 	Resends     uint64 // attempts after the first
 	Replies     uint64 // replies returned
 	LateReplies uint64 // replies dropped: the request had its reply, or gave up
@@ -138,6 +138,11 @@ func NewClient(endpoint string, opts ...Option) (*Client, error) {
 // ctx ends first, and ErrClosed after Close. The body frames must not be
 // modified until Request returns.
 func (c *Client) Request(ctx context.Context, body ...[]byte) ([][]byte, error) {
+	// Not sent once ctx has ended: a worker would do it for nobody. (The
+	// send below takes ctx only when the socket has no room.)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	out, msg := c.request(body)
 	s := getSlot()
 	defer putSlot(s) // after done: then nothing sends to its channel

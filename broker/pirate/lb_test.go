@@ -282,3 +282,31 @@ func TestRequestWithoutBodyMalformed(t *testing.T) {
 		t.Fatalf("stats %+v", s)
 	}
 }
+
+// TestRequestWithEndedCtxNotSent: a Request whose ctx has ended before
+// the call returns ctx's error and sends nothing, so no worker does work
+// that nobody waits for. The request after it goes the same way to the
+// one worker: had the first been sent, the worker would have had it
+// first.
+func TestRequestWithEndedCtxNotSent(t *testing.T) {
+	ctx := testCtx(t)
+	lb := newLB(t, inproc(), inproc(), steadyBeat)
+	var got atomic.Int64
+	newWorker(t, lb.Backend(), func(_ context.Context, req [][]byte) ([][]byte, error) {
+		got.Add(1)
+		return req, nil
+	}, steadyBeat)
+	c := oneShot(t, lb.Frontend())
+	ended, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := c.Request(ended, []byte("nobody waits")); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Request with an ended ctx: %v, want context.Canceled", err)
+	}
+	r, err := c.Request(ctx, []byte("waited for"))
+	if err != nil || string(r[0]) != "waited for" {
+		t.Fatalf("Request: %q, %v", r, err)
+	}
+	if n := got.Load(); n != 1 {
+		t.Errorf("the worker handled %d requests, want 1: the one whose ctx had ended was sent", n)
+	}
+}
