@@ -128,7 +128,8 @@ func (a *Actor[M]) Stats() Stats { return a.ref.Stats() }
 // Stop stops the actor gracefully: the mailbox takes no more messages (Tell
 // returns ErrStopped), nor do its feeds (WithFeed), the actor handles every
 // message already in it, and what a socket mailbox it polls holds (see
-// Feed), then its goroutine ends and its feeds are released, within ctx.
+// Feed), then its goroutine ends and its feeds and outputs (WithOutput) are
+// released, within ctx.
 // Stop returns after that, with Err. If ctx ends first, Stop closes the
 // actor (what is left becomes dead letters) and returns ctx's error once
 // the goroutine ended. Safe to call more than once and together with Close.

@@ -26,7 +26,9 @@
 //   - [Feed] and [WithFeed]: a mailbox's entrances from outside, kept across
 //     restarts; [Inlet] is how a feed puts messages in; a [PolledFeed] (a
 //     socket) is read by the actor's own goroutine instead; [Ticker], a
-//     clock for heartbeats and deadlines.
+//     clock for heartbeats and deadlines; [WithOutput], a socket reference
+//     the actor sends through, released when it ends, before the actors
+//     downstream of it drain.
 //   - [Mailbox]: Bounded (the default), DropNewest, DropOldest, Unbounded,
 //     always chosen by name; every drop is a [DeadLetter].
 //   - [Ask] and [Request]: request-reply with the deadline of ctx;

@@ -307,14 +307,14 @@ func abandonFeed(f any) error {
 	return releaseFeed(nil, f)
 }
 
-// releaseFeedOptions releases the feeds among opts, given to a Spawn or a
-// NewChild whose options or preparation failed: they will never run, and
-// their maker handed them over (see Feed, Abandoner).
+// releaseFeedOptions releases the feeds and outputs among opts, given to a
+// Spawn or a NewChild whose options or preparation failed: they will never
+// run, and their maker handed them over (see Feed, Abandoner, WithOutput).
 func releaseFeedOptions(opts []Option) {
 	cfg := config{target: forActor}
 	for _, o := range opts {
 		if o != nil {
-			_ = o.apply(&cfg) // WithFeed only appends; another may fail
+			_ = o.apply(&cfg) // WithFeed and WithOutput only append; another may fail
 		}
 	}
 	for _, f := range cfg.feeds {

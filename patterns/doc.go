@@ -42,10 +42,11 @@
 // as it does in libzmq. A message that does not decode is a dead letter of
 // the actor (ErrDecode), never a panic. A supervised actor keeps its inbox,
 // its socket and what is queued in both across restarts. Stop handles what
-// a socket the actor reads holds when it is called, and answers still go
-// out; the actor closes its inbox when it has ended for good, and what the
-// socket still holds then is reported as dead letters (a request's asker is
-// told at once that it will not be answered).
+// the socket of a PULL, SUB, PAIR or Router inbox holds when it is called
+// (a Rep inbox refuses it), and answers still go out; the actor closes its
+// inbox when it has ended for good, and what the socket still holds then is
+// reported as dead letters (a request's asker is told at once that it will
+// not be answered).
 //
 // An actor that reads several sockets of its own, a broker with a frontend
 // and a backend, is given a [Feed] per socket: raw frames, tagged by a wrap
@@ -83,8 +84,10 @@
 // ([Stage], [Workers], [Source]), joined to the next by its Ref, local or an
 // Outbox's; the first failure ends the pipeline unless the stage was made
 // with [RestartingStage]; a sink returns [ErrStop] when it has everything,
-// or a source when it has told everything and the stages are to drain; Run
-// returns after every goroutine and socket of the pipeline is gone. The
+// or a source when it has told everything and the stages are to drain (give
+// each stage the Outbox it sends through with actor.WithOutput, and nothing
+// on the wire between them is lost); Run returns after every goroutine and
+// socket of the pipeline is gone. The
 // same definition runs over any transport, and split across processes.
 //
 // Reach for this package when the same actors must run with their peers in

@@ -49,7 +49,14 @@ func TestShutdownConfirmedPeerStalled(t *testing.T) {
 			push.send("hello")
 			pull.recv() // connected
 			big := socket.NewMsg(make([]byte, 1<<20))
-			for { // until the socket, the wire and the peer's queue are full
+			// More than the peer can take without reading (one in its
+			// queue, one in its reader's hands), whatever the timing;
+			// then until the socket, the wire and the peer's queue are
+			// full.
+			for range 3 {
+				must(t, push.Send(testCtx(t, waitLimit), big))
+			}
+			for {
 				ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 				err := push.Send(ctx, big)
 				cancel()

@@ -334,23 +334,7 @@ func TestRoundRobinWorkerGone(t *testing.T) {
 	ctx := testCtx(t)
 	d := newDist(t, "tcp", distributor.WithRoundRobin())
 	eps := d.Endpoints()
-	pull := newSocket(t, socket.Pull)
-	events := pull.Monitor()
-	if err := pull.Connect(eps.Tasks); err != nil {
-		t.Fatal(err)
-	}
-	for connected := false; !connected; {
-		select {
-		case e := <-events:
-			connected = e.Kind == socket.EventHandshakeOK
-		case <-ctx.Done():
-			t.Fatal("the raw worker's task socket did not connect")
-		}
-	}
-	push := newSocket(t, socket.Push)
-	if err := push.Connect(eps.Results); err != nil {
-		t.Fatal(err)
-	}
+	pull, push := rawWorker(t, ctx, eps)
 	for _, m := range []socket.Msg{{[]byte("HELLO"), []byte("gone")}, {[]byte("HEARTBEAT"), []byte("gone")}} {
 		if err := push.Send(ctx, m); err != nil {
 			t.Fatal(err)
@@ -498,23 +482,7 @@ func TestRoundRobinByeGivesBack(t *testing.T) {
 	ctx := testCtx(t)
 	d := newDist(t, "tcp", distributor.WithRoundRobin())
 	eps := d.Endpoints()
-	pull := newSocket(t, socket.Pull)
-	events := pull.Monitor()
-	if err := pull.Connect(eps.Tasks); err != nil {
-		t.Fatal(err)
-	}
-	for connected := false; !connected; {
-		select {
-		case e := <-events:
-			connected = e.Kind == socket.EventHandshakeOK
-		case <-ctx.Done():
-			t.Fatal("the raw worker's task socket did not connect")
-		}
-	}
-	push := newSocket(t, socket.Push)
-	if err := push.Connect(eps.Results); err != nil {
-		t.Fatal(err)
-	}
+	pull, push := rawWorker(t, ctx, eps)
 	say := func(word string) {
 		t.Helper()
 		if err := push.Send(ctx, socket.Msg{[]byte(word), []byte("leaver")}); err != nil {
@@ -571,4 +539,28 @@ func TestRoundRobinNoWorkerYet(t *testing.T) {
 	newWorkers(t, d, 1, double)
 	checkDoubled(t, must[distributor.BatchSummary](t)(h1.Wait(ctx)), n)
 	checkDoubled(t, must[distributor.BatchSummary](t)(h2.Wait(ctx)), n)
+}
+
+// rawWorker connects a hand-written worker's sockets to a distributor: a
+// PULL for tasks, connected once it returns, and a PUSH for results.
+func rawWorker(t *testing.T, ctx context.Context, eps distributor.Endpoints) (pull, push *socket.Socket) {
+	t.Helper()
+	pull = newSocket(t, socket.Pull)
+	events := pull.Monitor()
+	if err := pull.Connect(eps.Tasks); err != nil {
+		t.Fatal(err)
+	}
+	for connected := false; !connected; {
+		select {
+		case e := <-events:
+			connected = e.Kind == socket.EventHandshakeOK
+		case <-ctx.Done():
+			t.Fatal("the raw worker's task socket did not connect")
+		}
+	}
+	push = newSocket(t, socket.Push)
+	if err := push.Connect(eps.Results); err != nil {
+		t.Fatal(err)
+	}
+	return pull, push
 }
