@@ -24,9 +24,14 @@ func TestDealerDiscardedRequestEndsItsAsk(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer dealer.Close()
-	// The server takes one request and reads no more: what follows fills
-	// the connection, then waits in the Dealer's socket.
-	server := rawSocket(t, socket.Router)
+	// The server takes one request and reads no more: with room for one
+	// more in its queue, what follows fills the connection, then waits in
+	// the Dealer's socket, however fast the Dealer writes.
+	server, err := socket.New(socket.Router, socket.WithRecvHWM(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
 	if err := server.Connect(dealer.Endpoint()); err != nil {
 		t.Fatal(err)
 	}
