@@ -382,6 +382,18 @@ func decodeMsg[T any](c Codec[T], m [][]byte, skip int) (T, error) {
 	return decode(c, m[skip:])
 }
 
+// encoder returns the function that encodes with c. For Bytes, whose
+// Encode cannot fail, it is Encode itself, without encode's deferred
+// recover and interface call: a PUSH reference of raw frames pays for the
+// message and little else.
+func encoder[T any](c Codec[T]) func(T) ([][]byte, error) {
+	if _, ok := any(c).(Bytes); ok {
+		// T is []byte: only Bytes is a Codec of it.
+		return any(Bytes{}.Encode).(func(T) ([][]byte, error))
+	}
+	return func(v T) ([][]byte, error) { return encode(c, v) }
+}
+
 // encode runs c.Encode, turning a failure, a panic or an empty message into
 // an error wrapping ErrEncode.
 func encode[T any](c Codec[T], v T) (frames [][]byte, err error) {

@@ -122,7 +122,7 @@ func Pair[M any](codec Codec[M], opts ...Option) (*Inbox[M], error) {
 	if err != nil {
 		return nil, err
 	}
-	in.peer = actor.RefTo[M](&sender[M]{endpoint: &endpoint{cfg: in.cfg, sock: in.sock}, codec: bindCodec(codec)})
+	in.peer = actor.RefTo[M](newSender(&endpoint{cfg: in.cfg, sock: in.sock}, bindCodec(codec)))
 	return in, nil
 }
 

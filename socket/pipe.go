@@ -61,7 +61,6 @@ func (s *Socket) newPipe(endpoint string, queued bool) *pipe {
 		if s.opts.conflate {
 			p.out.setConflate()
 		}
-		p.out.countPuts = s.prof.queued
 	}
 	if s.typ.canRecv() {
 		p.inq = newQueue(s.opts.recvHWM, &p.inRoom)

@@ -37,9 +37,8 @@ type queue struct {
 	conflate bool // holds the last message only (WithConflate); n is not kept
 	light    int  // drains after small batches in a row (see report)
 
-	// Profiling (see counted): what producers queued, when countPuts.
-	puts      msgCount
-	countPuts bool
+	// What producers queued (Stats().Sent, and profiling's count out).
+	puts msgCount
 
 	_ [64]byte // the two sides' fields on cache lines of their own
 
@@ -106,9 +105,7 @@ func (q *queue) tryPut(m Msg) bool {
 		q.in = append(q.in, m)
 		q.n++
 	}
-	if q.countPuts {
-		q.puts.add(m)
-	}
+	q.puts.add(m)
 	wake := q.sleeping
 	q.sleeping = false
 	q.mu.Unlock()
@@ -298,11 +295,12 @@ func (s *signal) notify() {
 	}
 }
 
-// Profiling's counts (package telemetry) of a measured PUSH, PULL, DEALER
-// or PAIR socket are kept here, under the lock each side holds anyway: an
-// out queue counts what Send queued, an in queue what Recv took. Plain
-// adds under a held lock cost next to nothing, where an atomic add per
-// message would be a locked instruction on the socket's hot path.
+// Counts are kept here, under the lock each side holds anyway: an out
+// queue counts what Send queued (Stats().Sent, and profiling's count of
+// messages out), the in queue of a measured PUSH, PULL, DEALER or PAIR
+// socket what Recv took (package telemetry). Plain adds under a held lock
+// cost next to nothing, where an atomic add per message would be a locked
+// instruction on the socket's hot path.
 
 // msgCount is a count of messages and of their bytes, under a queue's lock.
 type msgCount struct{ msgs, bytes uint64 }

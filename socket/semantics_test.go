@@ -495,6 +495,87 @@ func TestStatsQueued(t *testing.T) {
 	})
 }
 
+// Stats().Sent counts the messages handed to peers, once each, whichever
+// way they went (queued for a connection's writer, written through by a
+// conversation, straight into an inproc peer), and keeps counting those of
+// a peer that left.
+func TestStatsSent(t *testing.T) {
+	eachTransport(t, func(t *testing.T, tr transport) {
+		ctx := testCtx(t, waitLimit)
+		waitStats := func(s *tsock, what string, ok func(socket.Stats) bool) {
+			t.Helper()
+			for !ok(s.Stats()) {
+				select {
+				case <-ctx.Done():
+					t.Fatalf("%s: never (Stats %+v)", what, s.Stats())
+				case <-time.After(time.Millisecond):
+				}
+			}
+		}
+
+		push := openSock(t, socket.Push)
+		ep := push.bind(tr.endpoint(t))
+		stay, leave := openSock(t, socket.Pull), openSock(t, socket.Pull)
+		stay.connect(ep)
+		leave.connect(ep)
+		waitStats(push, "two peers", func(st socket.Stats) bool { return st.Peers == 2 })
+		for i := range 10 {
+			must(t, push.Send(ctx, socket.NewMsgString(fmt.Sprint(i))))
+		}
+		if got := push.Stats().Sent; got != 10 {
+			t.Fatalf("PUSH Sent = %d after 10 sends, want 10", got)
+		}
+		must(t, leave.Close())
+		waitStats(push, "the peer's leaving", func(st socket.Stats) bool { return st.Peers == 1 })
+		if got := push.Stats().Sent; got != 10 {
+			t.Fatalf("PUSH Sent = %d after a peer left, want 10 still", got)
+		}
+		for i := range 5 {
+			must(t, push.Send(ctx, socket.NewMsgString(fmt.Sprint(i))))
+		}
+		if got := push.Stats().Sent; got != 15 {
+			t.Fatalf("PUSH Sent = %d after 5 more, want 15", got)
+		}
+
+		must(t, push.Close())
+		if got := push.Stats().Sent; got != 15 {
+			t.Fatalf("PUSH Sent = %d after Close, want 15 still", got)
+		}
+
+		// A conversation writes through where it can: each counted once.
+		rep := openSock(t, socket.Rep)
+		req := openSock(t, socket.Req)
+		req.connect(rep.bind(tr.endpoint(t)))
+		for range 3 {
+			req.send("ping")
+			rep.recv()
+			rep.send("pong")
+			req.recv()
+		}
+		if r, q := rep.Stats().Sent, req.Stats().Sent; r != 3 || q != 3 {
+			t.Fatalf("after 3 round trips: REQ Sent = %d, REP Sent = %d, want 3 each", q, r)
+		}
+
+		// A PUB's message counts once for each subscriber it went to; a
+		// SUB's subscription is a message to its peer.
+		pub := openSock(t, socket.Pub)
+		ep = pub.bind(tr.endpoint(t))
+		subs := []*tsock{openSock(t, socket.Sub), openSock(t, socket.Sub)}
+		for _, sub := range subs {
+			sub.connect(ep)
+			must(t, sub.Subscribe(nil))
+		}
+		waitStats(pub, "two subscribers", func(st socket.Stats) bool { return st.Subscribers == 2 })
+		pub.send("news")
+		if got := pub.Stats().Sent; got != 2 {
+			t.Fatalf("PUB Sent = %d after one message to two subscribers, want 2", got)
+		}
+		if got := subs[0].Stats().Sent; got != 1 {
+			t.Fatalf("SUB Sent = %d after one subscription, want 1", got)
+		}
+	})
+}
+
 // WithDiscarded hands over each message the socket discards unsent: here
 // queued for a peer that left (a bound PUSH's), and for a Connect whose peer
 // never came, at Close.

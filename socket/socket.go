@@ -55,6 +55,10 @@ type Socket struct {
 	rr        atomic.Uint64 // round-robin cursor
 	dropped   atomic.Uint64 // messages dropped (PUB/XPUB at HWM, ROUTER unroutable)
 	discarded atomic.Uint64 // messages queued for a peer that went, or still queued at the end of Close
+	// Messages sent that no live pipe's out queue counts (see sentTotal):
+	// inproc sends, and the counts of pipes gone.
+	sentAside packed
+	sentLast  atomic.Uint64 // the last Stats().Sent (see rising)
 
 	confirming  atomic.Bool  // ShutdownConfirmed: each connection waits for its peer's end (see conn.drain)
 	unconfirmed atomic.Int64 // connections that ended during ShutdownConfirmed unconfirmed (see conn.serve)
@@ -149,6 +153,7 @@ type Stats struct {
 	Discarded     uint64 // messages queued for a peer that went away (a bound side's peer), or still queued when Close or Shutdown gave up
 	EventsDropped uint64 // monitor events dropped because the Monitor channel was full
 	Queued        int    // messages received from peers and not yet taken by Recv (at most the receive high-water mark per peer)
+	Sent          uint64 // messages handed to peers, queued or written: a PUB's once for each subscriber that took it; a SUB's subscriptions, a ROUTER's probes and an XPUB's welcome among them
 }
 
 // Stats returns the socket's counters.
@@ -173,7 +178,7 @@ func (s *Socket) Stats() Stats {
 		}
 	}
 	s.fq.mu.Unlock()
-	return Stats{Peers: len(pipes), Subscribers: subscribers, Queued: queued, Dropped: s.dropped.Load(), Discarded: s.discarded.Load(), EventsDropped: s.mon.dropped.Load()}
+	return Stats{Peers: len(pipes), Subscribers: subscribers, Queued: queued, Sent: s.sentTotal(), Dropped: s.dropped.Load(), Discarded: s.discarded.Load(), EventsDropped: s.mon.dropped.Load()}
 }
 
 // Close closes the socket. Messages already queued keep going out for up to

@@ -31,8 +31,8 @@ type socketProfile struct {
 	once   sync.Once // registers the series at the first Bind or Connect
 	remove []func()  // takes the socket's functions out of the registry at Close
 
-	// queued: the totals that are not in a live pipe's queue (inproc
-	// sends, pipes gone), set at the first Bind or Connect.
+	// queued: where the takes of pipes gone are counted, set at the
+	// first Bind or Connect. (The count out is Stats().Sent's.)
 	counted atomic.Pointer[sockTel]
 }
 
@@ -52,8 +52,8 @@ func countsInQueues(t Type) bool {
 // one atomic add per Send or Recv: the message count and the bytes share
 // a word (a message in the top bits, its size in the low ones), folded
 // into exact totals when the exporter reads them, or by the writer when
-// the word fills up. A queued socket's (countsInQueues) holds what its
-// pipes' queues do not: its inproc sends, and the counts of pipes gone.
+// the word fills up. A queued socket's (countsInQueues) holds what Recv
+// took from pipes gone; its messages out are those of Stats().Sent.
 type sockTel struct {
 	in, out packed
 	// queued: the last totals read, each way, messages and bytes (see
@@ -157,24 +157,19 @@ func (s *Socket) trace(ep string) {
 func (s *Socket) queuedTotal(t *sockTel, i int) func() uint64 {
 	return func() uint64 {
 		var c [4]uint64
-		// Under s.mu: a pipe leaves s.pipes before its counts move to t
-		// (retireCounts), so none is counted twice. One read between the
-		// two misses them: rising hides the dip.
+		// Under s.mu: a pipe leaves s.pipes before its counts move to the
+		// socket's (retireCounts), so none is counted twice. One read
+		// between the two misses them: rising hides the dip.
 		s.mu.RLock()
 		for _, p := range s.pipes {
 			if p.inq != nil {
 				n := p.inq.takeCount()
 				c[0], c[2] = c[0]+n.msgs, c[2]+n.bytes
 			}
-			if p.out != nil {
-				n := p.out.putCount()
-				c[1], c[3] = c[1]+n.msgs, c[3]+n.bytes
-			}
 		}
+		c[1], c[3] = s.sentLocked()
 		c[0] += t.in.messages()
-		c[1] += t.out.messages()
 		c[2] += t.in.bytes()
-		c[3] += t.out.bytes()
 		s.mu.RUnlock()
 		return rising(&t.last[i], c[i])
 	}
@@ -195,31 +190,42 @@ func rising(last *atomic.Uint64, v uint64) uint64 {
 	}
 }
 
-// retireCounts moves a queued socket's counts in p's queues to its totals,
-// when p has left s.pipes: p.out is discarded and takes nothing more, and
-// what is still taken from p.inq is counted in the totals from now on.
+// retireCounts moves the counts in p's queues to the socket's, when p has
+// left s.pipes: p.out is discarded and takes nothing more, and what is
+// still taken from p.inq of a measured queued socket is counted in its
+// totals from now on.
 func (s *Socket) retireCounts(p *pipe) {
-	t := s.prof.counted.Load()
-	if t == nil {
-		return
-	}
 	if p.out != nil {
-		p.out.retirePuts(&t.out)
+		p.out.retirePuts(&s.sentAside)
 	}
-	if p.inq != nil {
+	if t := s.prof.counted.Load(); t != nil && p.inq != nil {
 		p.inq.retireTakes(&t.in)
 	}
 }
 
-// sentInproc counts a queued socket's message sent to an inproc peer,
-// which goes straight into the peer's queue.
-func (s *Socket) sentInproc(m Msg) {
-	if !s.prof.queued {
-		return
+// sentInproc counts a message sent to an inproc peer, which goes straight
+// into the peer's queue.
+func (s *Socket) sentInproc(m Msg) { s.sentAside.add(m.Size()) }
+
+// sentLocked returns the messages and bytes handed to peers: what the
+// live pipes' out queues counted, and the rest. s.mu is held, so that a
+// pipe's counts are not seen both in its queue and retired.
+func (s *Socket) sentLocked() (msgs, bytes uint64) {
+	for _, p := range s.pipes {
+		if p.out != nil {
+			n := p.out.putCount()
+			msgs, bytes = msgs+n.msgs, bytes+n.bytes
+		}
 	}
-	if t := s.prof.counted.Load(); t != nil {
-		t.out.add(m.Size())
-	}
+	return msgs + s.sentAside.messages(), bytes + s.sentAside.bytes()
+}
+
+// sentTotal is Stats().Sent.
+func (s *Socket) sentTotal() uint64 {
+	s.mu.RLock()
+	n, _ := s.sentLocked()
+	s.mu.RUnlock()
+	return rising(&s.sentLast, n)
 }
 
 // untrace freezes the socket's series at Close: its totals stay, its peers
