@@ -26,8 +26,7 @@
 // not wait. Flush is Stop within FlushTimeout, for a deferred
 // call at the top of a program's main (after every other deferred Close
 // has run). Without it, a program that ends loses the figures of its last
-// interval. The examples taskvent, taskwork, tasksink, squares and
-// gridsearch call Flush.
+// interval. Every program under examples/ calls it.
 //
 // Package telemetry is a leaf: it imports neither socket nor actor, which
 // import it. Batches leave through a Transport that package socket
