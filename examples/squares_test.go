@@ -2,11 +2,14 @@ package examples_test
 
 import (
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/zmqflow/zmqflow/telemetry"
 )
 
 // squaresOut is what examples/squares printed at the end: the sum, and the
@@ -112,5 +115,28 @@ func TestSquaresWorkerByHand(t *testing.T) {
 		if !strings.HasPrefix(k, "7 pid ") {
 			t.Fatalf("results by %q, want worker 7", k)
 		}
+	}
+}
+
+// Profiling toward a collector that is not there: the run says so once,
+// for the manager and its worker processes together, with where the
+// collector was expected and how to start one, and goes on as usual.
+func TestSquaresAbsentCollectorSaidOnce(t *testing.T) {
+	ctx := testContext(t)
+	ep := "ipc://" + filepath.Join(t.TempDir(), "nobody") // refused: no collector binds it
+	p := startEnv(t, ctx, []string{telemetry.EnvProfile + "=" + ep}, "squares", "-transport", "ipc", "-workers", "4", "-n", "1000")
+	if code := p.exit(ctx); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, p.out.String())
+	}
+	if s := readSquares(t, p.out.String()); s.sum != sumOfSquares(1000) || len(s.counts) != 4 {
+		t.Fatalf("sum %d, %d workers:\n%s", s.sum, len(s.counts), p.out.String())
+	}
+	lines := regexp.MustCompile(`(?m)^zmqflow: .*$`).FindAllString(p.out.String(), -1)
+	// Said at exit, or while it runs if the run took three intervals.
+	want := regexp.MustCompile(`^zmqflow: profiling to ` + regexp.QuoteMeta(ep) + `: no collector there: ` +
+		`the profile of this process and its child processes (was|is) not delivered.*; ` +
+		`start one with: zprof collect -bind ` + regexp.QuoteMeta(ep) + ` -db profile\.db$`)
+	if len(lines) != 1 || !want.MatchString(lines[0]) {
+		t.Fatalf("profiling lines %q, want one: %q\n%s", lines, want, p.out.String())
 	}
 }

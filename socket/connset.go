@@ -86,6 +86,14 @@ func (cs *connSet) promote(c *conn) bool {
 	return true
 }
 
+// established reports whether a connection has finished its handshake
+// and is not yet removed.
+func (cs *connSet) established() bool {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	return len(cs.conns) > 0
+}
+
 // remove forgets a connection (raw or established) once it is closed.
 func (cs *connSet) remove(nc net.Conn, c *conn) {
 	cs.mu.Lock()

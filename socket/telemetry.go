@@ -265,7 +265,16 @@ func dialProfile(endpoint string) (telemetry.Sender, error) {
 
 type profileSender struct{ s *Socket }
 
-func (p profileSender) TrySend(frames [][]byte) error { return p.s.TrySend(Msg(frames)) }
+// TrySend's error says, with telemetry.ErrNoCollector, when no collector
+// is connected: the batch found no room because nobody takes them, not
+// because a collector is slow.
+func (p profileSender) TrySend(frames [][]byte) error {
+	err := p.s.TrySend(Msg(frames))
+	if err != nil && p.s.noPeerUp() {
+		return fmt.Errorf("%w: %w", err, telemetry.ErrNoCollector)
+	}
+	return err
+}
 
 // Close delivers what is queued within ctx, unless the collector is known
 // to be away (a dial refused or a connection lost, and no handshake
@@ -275,12 +284,34 @@ func (p profileSender) TrySend(frames [][]byte) error { return p.s.TrySend(Msg(f
 // for, so that a short program's batch goes out.
 func (p profileSender) Close(ctx context.Context) error {
 	if !p.s.peersDown() {
-		return p.s.Shutdown(ctx)
+		none := p.s.noPeerUp() // before the shutdown takes the connections away
+		err := p.s.Shutdown(ctx)
+		if err != nil && none {
+			return fmt.Errorf("%w: %w", err, telemetry.ErrNoCollector)
+		}
+		return err
 	}
 	if n, first := p.s.shutdown(ended); first && n > 0 {
-		return fmt.Errorf("%w: %d messages: no collector connected", ErrDiscarded, n)
+		return fmt.Errorf("%w: %d messages: %w", ErrDiscarded, n, telemetry.ErrNoCollector)
 	}
 	return nil
+}
+
+// noPeerUp reports whether the socket connects to tcp or ipc endpoints
+// only, and has no connection up on any of them (an inproc peer is not
+// known this way, and is taken to be there).
+func (s *Socket) noPeerUp() bool {
+	if s.inproc.Load() {
+		return false
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, d := range s.dials {
+		if d.set.established() {
+			return false
+		}
+	}
+	return len(s.dials) > 0
 }
 
 // peersDown reports whether every endpoint the socket connects to is known

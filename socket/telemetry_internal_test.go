@@ -58,7 +58,7 @@ func TestPackedCountsExact(t *testing.T) {
 // The profile transport's Close does not wait for its ctx once the
 // collector is known to be away, never reached or gone after taking
 // batches: a profiled program ends at once, its last batch counted as
-// discarded.
+// discarded, and the error says that no collector was there.
 func TestProfileCloseCollectorAway(t *testing.T) {
 	const limit = 20 * time.Second
 	awaitDown := func(s *Socket) {
@@ -79,8 +79,8 @@ func TestProfileCloseCollectorAway(t *testing.T) {
 		if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("%s: Close waited for its ctx to end: %v", what, err)
 		}
-		if !errors.Is(err, ErrDiscarded) {
-			t.Errorf("%s: Close: %v, want the batch discarded", what, err)
+		if !errors.Is(err, ErrDiscarded) || !errors.Is(err, telemetry.ErrNoCollector) {
+			t.Errorf("%s: Close: %v, want the batch discarded, for want of a collector", what, err)
 		}
 	}
 	batch := [][]byte{[]byte(telemetry.Version), []byte("figures")}
@@ -130,4 +130,49 @@ func TestProfileCloseCollectorAway(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("gone", snd)
+}
+
+// A collector that is connected but does not keep up is not an absent
+// one: the batches that find no room say so without ErrNoCollector, as
+// that is news of this process's own, which a parent does not report for
+// its children.
+func TestProfileSlowCollectorIsNotAbsent(t *testing.T) {
+	coll, err := New(Pull, WithRecvHWM(1), WithLinger(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer coll.Close()
+	ep, err := coll.Bind("tcp://127.0.0.1:*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	snd, err := dialProfile(ep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snd.Close(context.Background())
+	s := snd.(profileSender).s
+	deadline := time.Now().Add(20 * time.Second)
+	for s.noPeerUp() { // the handshake, which no event of the API tells
+		if time.Now().After(deadline) {
+			t.Fatal("the collector's connection not up within 20 s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// The collector reads nothing: its queue, the kernel's buffers and the
+	// transport's fill up, a few MB at most.
+	batch := [][]byte{[]byte(telemetry.Version), make([]byte, 1<<20)}
+	for i := 0; ; i++ {
+		err := snd.TrySend(batch)
+		if err == nil {
+			if i == 1000 {
+				t.Fatal("1000 batches of 1 MB taken by a collector that reads nothing")
+			}
+			continue
+		}
+		if !errors.Is(err, ErrWouldBlock) || errors.Is(err, telemetry.ErrNoCollector) {
+			t.Fatalf("TrySend: %v, want no room, and not for want of a collector", err)
+		}
+		break
+	}
 }

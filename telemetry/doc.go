@@ -26,8 +26,7 @@
 // not wait. Flush is Stop within FlushTimeout, for a deferred
 // call at the top of a program's main (after every other deferred Close
 // has run). Without it, a program that ends loses the figures of its last
-// interval. The examples taskvent, taskwork, tasksink, squares and
-// gridsearch call Flush.
+// interval. Every program under examples/ calls it.
 //
 // Package telemetry is a leaf: it imports neither socket nor actor, which
 // import it. Batches leave through a Transport that package socket
@@ -38,7 +37,11 @@
 // (MetricBatchesDropped, ReadStats), never waited for. Since sums are
 // cumulative, the next batch that gets through carries the totals. The
 // first batch lost, or a last batch that Stop could not deliver, is
-// reported in one line on stderr, once a process.
+// reported in one line on stderr, once a process; when no collector is
+// connected (ErrNoCollector) the line says where one was expected and
+// how to start it. A program that starts zmqflow programs of its own as
+// child processes, on its stderr, gives them ChildEnv: an absent
+// collector is then said once, by the parent, for all of them.
 //
 // # What is measured
 //

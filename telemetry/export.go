@@ -25,6 +25,10 @@ var (
 	// ErrEndpoint is the error for an endpoint that is not
 	// transport://address.
 	ErrEndpoint = errors.New("telemetry: bad endpoint")
+	// ErrNoCollector is in a Sender's error when no collector was
+	// connected: the endpoint refused the connection, or did not answer,
+	// or the connection was lost.
+	ErrNoCollector = errors.New("telemetry: no collector connected")
 )
 
 // Sender is the transport's sending end, made by a Transport for one
@@ -32,10 +36,12 @@ var (
 type Sender interface {
 	// TrySend sends one batch, its frames in order, without waiting: when
 	// the way to the collector has no room it returns an error at once and
-	// the batch is not sent.
+	// the batch is not sent. The error wraps ErrNoCollector when no
+	// collector is connected.
 	TrySend(frames [][]byte) error
 	// Close delivers what TrySend took, for as long as ctx allows, then
-	// releases the transport.
+	// releases the transport. Its error wraps ErrNoCollector when what
+	// was not delivered found no collector connected.
 	Close(ctx context.Context) error
 }
 
@@ -187,6 +193,27 @@ func Stop(ctx context.Context) error {
 	return e.err
 }
 
+// children is set once ChildEnv has been asked for: this process reports
+// an absent collector for its child processes too.
+var children atomic.Bool
+
+// ChildEnv returns what to add to the environment of a child process that
+// this program starts (exec.Cmd's Env, after os.Environ()), when the
+// child is a zmqflow program that inherits ZMQFLOW_PROFILE and writes to
+// the same stderr: an absent collector (ErrNoCollector), which is the
+// same news for the child as for its parent, is then said once, by the
+// parent, for both. Other losses (a slow collector, a batch too big, a
+// dial that failed) the child still reports itself. It returns nil when
+// profiling is off in this process: the child then speaks for itself.
+// Safe for concurrent use.
+func ChildEnv() []string {
+	if !Enabled() {
+		return nil
+	}
+	children.Store(true)
+	return []string{EnvProfileChild + "=1"}
+}
+
 // FlushTimeout bounds Flush's wait for the collector.
 const FlushTimeout = 2 * time.Second
 
@@ -215,6 +242,7 @@ type exporter struct {
 	done     chan struct{}
 	err      error // Close's, for Stop
 	lastSize int   // the last batch's metrics frame, to size the next
+	child    bool  // EnvProfileChild: the parent says that the collector is absent
 }
 
 // Figures of the exporter itself, shipped in every batch.
@@ -241,7 +269,8 @@ func ReadStats() Stats {
 
 func newExporter(c config, t Transport, endpoint string) *exporter {
 	e := &exporter{cfg: c, dial: t, endpoint: endpoint,
-		stop: make(chan context.Context, 1), done: make(chan struct{})}
+		stop: make(chan context.Context, 1), done: make(chan struct{}),
+		child: os.Getenv(EnvProfileChild) != ""}
 	_, _ = rand.Read(e.trace[:])
 	host, _ := os.Hostname()
 	e.res.attrs = []Attr{
@@ -273,7 +302,7 @@ func (e *exporter) run(ctx context.Context) {
 		case sctx := <-e.stop:
 			e.ship(snd)
 			if e.err = snd.Close(sctx); e.err != nil {
-				e.warn(fmt.Sprintf("the last batch was not delivered: %v", e.err))
+				e.lost(e.err, true)
 			}
 			return
 		case <-ctx.Done():
@@ -304,18 +333,60 @@ func (e *exporter) ship(snd Sender) {
 	for _, f := range frames {
 		size += len(f)
 	}
-	if size <= MaxBatchBytes && snd.TrySend(frames) == nil {
-		batchesSent.Add(1)
-		reg.wasShipped(read)
-		return
+	var err error
+	if size <= MaxBatchBytes {
+		if err = snd.TrySend(frames); err == nil {
+			batchesSent.Add(1)
+			reg.wasShipped(read)
+			return
+		}
 	}
 	batchesDropped.Add(1)
 	tasksDropped.Add(uint64(tasks))
 	if size > MaxBatchBytes {
 		e.warn(fmt.Sprintf("a batch of %d bytes, over %d, was dropped", size, MaxBatchBytes))
 	} else {
-		e.warn("the collector is absent or slow: batches are dropped, and counted, until it takes them")
+		e.lost(err, false)
 	}
+}
+
+// lost says that figures did not reach the collector (see warn): err is
+// the transport's, last whether it is Stop's batch. An absent collector is
+// the same news for every process of a run that sends to it, so a child
+// process (ChildEnv) leaves it to its parent, which says it for both;
+// what else goes wrong is the process's own to report.
+func (e *exporter) lost(err error, last bool) {
+	if !errors.Is(err, ErrNoCollector) {
+		if last {
+			e.warn(fmt.Sprintf("the last batch was not delivered: %v", err))
+		} else {
+			e.warn("the collector is absent or slow: batches are dropped, and counted, until it takes them")
+		}
+		return
+	}
+	if e.child {
+		return
+	}
+	whose := "this process"
+	if children.Load() {
+		whose = "this process and its child processes"
+	}
+	what := "the profile of " + whose + " was not delivered"
+	if !last {
+		what = "the profile of " + whose + " is not delivered (batches are dropped, and counted, until one takes them)"
+	}
+	e.warn(fmt.Sprintf("no collector there: %s; start one with: zprof collect -bind %s -db profile.db", what, bindHint(e.endpoint)))
+}
+
+// bindHint is the endpoint a collector binds to take what is sent to
+// endpoint: a TCP port on every interface, or the same ipc path.
+func bindHint(endpoint string) string {
+	if rest, ok := strings.CutPrefix(endpoint, "tcp://"); ok {
+		if i := strings.LastIndexByte(rest, ':'); i >= 0 {
+			return "tcp://*" + rest[i:]
+		}
+	}
+	return endpoint
 }
 
 // warnOut is where the exporter says that figures are lost.

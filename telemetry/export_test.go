@@ -446,3 +446,61 @@ func TestCounterFuncsComeAndGo(t *testing.T) {
 		}
 	}
 }
+
+// An absent collector (ErrNoCollector) is the same news for a parent and
+// the children it started with ChildEnv: the parent says it, once, for
+// all of them, with how to start one, and a child says nothing of it. A
+// child still reports a loss of its own.
+func TestAbsentCollectorSaidByParent(t *testing.T) {
+	var out strings.Builder
+	prevOut := warnOut
+	warnOut = &out
+	t.Cleanup(func() { warnOut = prevOut; warned.Store(false); children.Store(false) })
+	absent := fmt.Errorf("fake: 1 messages: %w", ErrNoCollector)
+	lastBatch := func(closeErr error) {
+		t.Helper()
+		out.Reset()
+		warned.Store(false)
+		useFake(t, &fakeSender{closeErr: closeErr})
+		if err := Start(context.Background(), "tcp://127.0.0.1:9"); err != nil {
+			t.Fatal(err)
+		}
+		if err := Stop(context.Background()); !errors.Is(err, closeErr) {
+			t.Fatalf("Stop: %v, want the transport's error", err)
+		}
+	}
+
+	t.Setenv(EnvProfileChild, "1")
+	lastBatch(absent)
+	if out.Len() != 0 {
+		t.Errorf("a child said %q of an absent collector, want nothing", out.String())
+	}
+	lastBatch(errFull)
+	if n := strings.Count(out.String(), "\n"); n != 1 || !strings.Contains(out.String(), "the last batch was not delivered: "+errFull.Error()) {
+		t.Errorf("a child's own loss: stderr %q, want one line about it", out.String())
+	}
+
+	t.Setenv(EnvProfileChild, "")
+	lastBatch(absent)
+	want := "zmqflow: profiling to tcp://127.0.0.1:9: no collector there: the profile of this process was not delivered; start one with: zprof collect -bind tcp://*:9 -db profile.db\n"
+	if out.String() != want {
+		t.Errorf("stderr %q, want %q", out.String(), want)
+	}
+
+	useFake(t, &fakeSender{closeErr: absent})
+	if err := Start(context.Background(), "tcp://127.0.0.1:9"); err != nil {
+		t.Fatal(err)
+	}
+	if env := ChildEnv(); len(env) != 1 || env[0] != EnvProfileChild+"=1" {
+		t.Fatalf("ChildEnv() = %q", env)
+	}
+	out.Reset()
+	warned.Store(false)
+	_ = Stop(context.Background())
+	if !strings.Contains(out.String(), "the profile of this process and its child processes was not delivered") {
+		t.Errorf("stderr %q, want the children named", out.String())
+	}
+	if env := ChildEnv(); env != nil {
+		t.Errorf("ChildEnv() = %q with profiling off, want nil: the child speaks for itself", env)
+	}
+}

@@ -12,6 +12,10 @@ const (
 	// EnvProfile is the environment variable that turns profiling on: its
 	// value is the collector's endpoint.
 	EnvProfile = "ZMQFLOW_PROFILE"
+	// EnvProfileChild, set (to "1") in the environment of a process that
+	// another profiled process started (ChildEnv), tells it that its parent
+	// reports an absent collector for it.
+	EnvProfileChild = "ZMQFLOW_PROFILE_CHILD"
 )
 
 // Metric names. Units follow OTLP: "s" for durations, "By" for bytes,

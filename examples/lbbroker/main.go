@@ -25,6 +25,7 @@ import (
 
 	"github.com/zmqflow/zmqflow/broker/pirate"
 	"github.com/zmqflow/zmqflow/socket"
+	"github.com/zmqflow/zmqflow/telemetry"
 )
 
 var (
@@ -72,6 +73,7 @@ func endpoints() (string, string, error) {
 }
 
 func run(ctx context.Context) error {
+	defer telemetry.Flush() // last, after the sockets closed: exact totals when profiling (ZMQFLOW_PROFILE)
 	fe, be, err := endpoints()
 	if err != nil {
 		return err

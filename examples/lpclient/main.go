@@ -22,6 +22,7 @@ import (
 
 	"github.com/zmqflow/zmqflow/actor"
 	"github.com/zmqflow/zmqflow/patterns"
+	"github.com/zmqflow/zmqflow/telemetry"
 )
 
 var (
@@ -46,6 +47,7 @@ func main() {
 }
 
 func run(ctx context.Context) error {
+	defer telemetry.Flush() // last, after the sockets closed: exact totals when profiling (ZMQFLOW_PROFILE)
 	req, err := patterns.Req(patterns.String{}, patterns.String{},
 		patterns.Connect(*connect), patterns.LazyPirate(*timeout, *tries-1))
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	"syscall"
 
 	"github.com/zmqflow/zmqflow/socket"
+	"github.com/zmqflow/zmqflow/telemetry"
 )
 
 var (
@@ -40,6 +41,7 @@ func main() {
 }
 
 func run(ctx context.Context) error {
+	defer telemetry.Flush() // last, after the sockets closed: exact totals when profiling (ZMQFLOW_PROFILE)
 	frontend, err := socket.New(socket.Sub, socket.WithLinger(0))
 	if err != nil {
 		return err

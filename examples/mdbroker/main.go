@@ -21,6 +21,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/zmqflow/zmqflow/broker/majordomo"
+	"github.com/zmqflow/zmqflow/telemetry"
 )
 
 var (
@@ -45,6 +46,7 @@ func main() {
 }
 
 func run(ctx context.Context) error {
+	defer telemetry.Flush() // last, after the sockets closed: exact totals when profiling (ZMQFLOW_PROFILE)
 	// The guide's asynchronous client (mdclient2) sends 100,000 requests
 	// before it reads a reply, and its broker queues them all: a bound
 	// below that drops most of them. The library's default suits a

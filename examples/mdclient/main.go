@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/zmqflow/zmqflow/broker/majordomo"
+	"github.com/zmqflow/zmqflow/telemetry"
 )
 
 var (
@@ -42,6 +43,7 @@ func main() {
 }
 
 func run(ctx context.Context) error {
+	defer telemetry.Flush() // last, after the sockets closed: exact totals when profiling (ZMQFLOW_PROFILE)
 	c, err := majordomo.NewClient(*connect)
 	if err != nil {
 		return err

@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	"github.com/zmqflow/zmqflow/broker/majordomo"
+	"github.com/zmqflow/zmqflow/telemetry"
 )
 
 var (
@@ -27,6 +28,14 @@ func main() {
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if err := run(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "mdworker:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context) error {
+	defer telemetry.Flush() // last, after the sockets closed: exact totals when profiling (ZMQFLOW_PROFILE)
 	echo := func(ctx context.Context, req [][]byte) ([][]byte, error) {
 		if !*quiet {
 			fmt.Printf("I: %s request %q\n", *service, req)
@@ -35,10 +44,10 @@ func main() {
 	}
 	w, err := majordomo.NewWorker(*connect, *service, echo)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "mdworker:", err)
-		os.Exit(1)
+		return err
 	}
 	fmt.Printf("I: offering %q at %s\n", *service, *connect)
 	<-ctx.Done()
 	w.Close()
+	return nil
 }

@@ -18,6 +18,7 @@ import (
 	"syscall"
 
 	"github.com/zmqflow/zmqflow/socket"
+	"github.com/zmqflow/zmqflow/telemetry"
 )
 
 var (
@@ -44,6 +45,7 @@ func main() {
 }
 
 func run(ctx context.Context) error {
+	defer telemetry.Flush() // last, after the sockets closed: exact totals when profiling (ZMQFLOW_PROFILE)
 	receiver, err := socket.New(socket.Pull)
 	if err != nil {
 		return err

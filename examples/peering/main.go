@@ -25,6 +25,7 @@ import (
 
 	"github.com/zmqflow/zmqflow/broker/peering"
 	"github.com/zmqflow/zmqflow/broker/pirate"
+	"github.com/zmqflow/zmqflow/telemetry"
 )
 
 var (
@@ -64,6 +65,7 @@ func ep(broker, socket string) string {
 }
 
 func run(ctx context.Context) error {
+	defer telemetry.Flush() // last, after the sockets closed: exact totals when profiling (ZMQFLOW_PROFILE)
 	b, err := peering.NewBroker(*name, ep(*name, "localfe"), ep(*name, "localbe"), ep(*name, "cloud"), ep(*name, "state"))
 	if err != nil {
 		return err

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/zmqflow/zmqflow/broker/pirate"
+	"github.com/zmqflow/zmqflow/telemetry"
 )
 
 var (
@@ -44,6 +45,7 @@ func main() {
 }
 
 func run(ctx context.Context) error {
+	defer telemetry.Flush() // last, after the sockets closed: exact totals when profiling (ZMQFLOW_PROFILE)
 	lb, err := pirate.NewLoadBalancer(*frontend, *backend, pirate.WithHeartbeat(*interval, *liveness))
 	if err != nil {
 		return err

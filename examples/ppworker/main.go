@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/zmqflow/zmqflow/broker/pirate"
+	"github.com/zmqflow/zmqflow/telemetry"
 )
 
 var (
@@ -40,6 +41,14 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if err := run(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "ppworker:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context) error {
+	defer telemetry.Flush() // last, after the sockets closed: exact totals when profiling (ZMQFLOW_PROFILE)
 	cycles := 0
 	handle := func(ctx context.Context, req [][]byte) ([][]byte, error) {
 		cycles++
@@ -47,7 +56,7 @@ func main() {
 			switch rand.IntN(15) {
 			case 0, 1, 2:
 				fmt.Println("I: simulating a crash")
-				os.Exit(1)
+				os.Exit(1) // as a crash would: no Close, no Flush, the last interval lost
 			case 3, 4, 5, 6, 7:
 				fmt.Println("I: simulating CPU overload")
 				if err := sleep(ctx, 3*time.Second); err != nil {
@@ -64,12 +73,12 @@ func main() {
 	w, err := pirate.NewWorker(*connect, handle,
 		pirate.WithHeartbeat(*interval, *liveness), pirate.WithReconnect(time.Second, 32*time.Second))
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "ppworker:", err)
-		os.Exit(1)
+		return err
 	}
 	fmt.Printf("I: worker ready, queue at %s\n", *connect)
 	<-ctx.Done()
 	w.Close()
+	return nil
 }
 
 // sleep waits d, or less when the worker is closed.

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/zmqflow/zmqflow/socket"
+	"github.com/zmqflow/zmqflow/telemetry"
 )
 
 var (
@@ -42,6 +43,7 @@ func main() {
 }
 
 func run(ctx context.Context) error {
+	defer telemetry.Flush() // last, after the sockets closed: exact totals when profiling (ZMQFLOW_PROFILE)
 	frontend, err := socket.New(socket.Router, socket.WithLinger(0))
 	if err != nil {
 		return err

@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/zmqflow/zmqflow/socket"
+	"github.com/zmqflow/zmqflow/telemetry"
 )
 
 var (
@@ -36,6 +37,7 @@ func main() {
 }
 
 func run(ctx context.Context) error {
+	defer telemetry.Flush() // last, after the sockets closed: exact totals when profiling (ZMQFLOW_PROFILE)
 	requester, err := socket.New(socket.Req)
 	if err != nil {
 		return err

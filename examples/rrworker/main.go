@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/zmqflow/zmqflow/socket"
+	"github.com/zmqflow/zmqflow/telemetry"
 )
 
 var (
@@ -32,6 +33,7 @@ func main() {
 }
 
 func run(ctx context.Context) error {
+	defer telemetry.Flush() // last, after the sockets closed: exact totals when profiling (ZMQFLOW_PROFILE)
 	responder, err := socket.New(socket.Rep)
 	if err != nil {
 		return err

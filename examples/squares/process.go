@@ -10,6 +10,7 @@ import (
 
 	"github.com/zmqflow/zmqflow/actor"
 	"github.com/zmqflow/zmqflow/patterns"
+	"github.com/zmqflow/zmqflow/telemetry"
 )
 
 // addProcess adds to p an actor that keeps worker id running as a process of
@@ -46,6 +47,9 @@ type process struct {
 func (p *process) Start(ctx context.Context) error {
 	p.cmd = exec.Command(p.self, p.args...)
 	p.cmd.Stdout, p.cmd.Stderr = os.Stderr, os.Stderr
+	// A worker profiles to the same collector as this process, on the same
+	// stderr: an absent collector is said once, by this process, for all.
+	p.cmd.Env = append(os.Environ(), telemetry.ChildEnv()...)
 	dieWithParent(p.cmd)
 	if err := p.cmd.Start(); err != nil {
 		return err
