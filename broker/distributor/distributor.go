@@ -184,8 +184,9 @@ func (d *Distributor) Endpoints() Endpoints { return d.eps }
 func (d *Distributor) Stats() Stats { return d.board.Get() }
 
 // Wait blocks until cond holds for the distributor's stats, or ctx ends
-// (ctx.Err()), or the distributor is closed or failed (ErrClosed). cond is
-// called with no lock held, from the calling goroutine only.
+// (ctx.Err()), or the distributor is closed or failed (ErrClosed); stats
+// that met cond by then are reported (nil), even when they came with the
+// end. cond is called with no lock held, from the calling goroutine only.
 func (d *Distributor) Wait(ctx context.Context, cond func(Stats) bool) error {
 	return d.board.Wait(ctx, d.g.Done(), ErrClosed, cond)
 }
