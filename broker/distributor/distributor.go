@@ -42,28 +42,30 @@ import (
 // only from the worker the task went to, with the ticket it went with (see
 // protocol.go), so a peer that reaches the results endpoint cannot complete
 // a batch with made-up results. Round-robin does not know which worker
-// holds a task, so when a worker dies it sends every task in flight again
-// (the first result of each counts) and never gives one up; when one says
-// BYE it does the same, once the next worker says HELLO (sent at once,
-// they would go to the workers that are leaving after a Kill); and a peer that
-// stays connected without answering keeps getting its share, which the
-// batch then waits for. Demand-driven, such a peer holds at most its
-// credit, as a worker busy with long tasks does.
+// holds a task, so when a worker dies, or a connection to the task
+// endpoint ends, it sends every task in flight again (the first result of
+// each counts) and never gives one up. After a BYE it waits for the
+// leaving worker's connection to end before it does (sent any sooner, they
+// could be dealt to that worker, which drops them); with inproc, which
+// reports no ended connection, it waits for the next worker's HELLO. A
+// peer that stays connected without answering keeps getting its share,
+// which the batch then waits for. Demand-driven, such a peer holds at most
+// its credit, as a worker busy with long tasks does.
 //
 // The distributor is one actor, "distributor", under a supervisor: its
 // mailbox is fed by its result socket, its task socket (demand-driven: the
-// workers' READY and HEARTBEAT), a clock that ticks every heartbeat
-// interval, the API's Submit and Kill, and the batches' pullers; its
-// behaviour holds all the state and does all the sending. If the behaviour
-// panics, the supervisor restarts it with fresh state on the same sockets
-// and mailbox (at most 3 times in 5 seconds; then the distributor fails,
-// see Err). A restart loses the batches in progress (their Wait returns
-// ErrBatchLost: submit them again), the workers and their credit, and the
-// tasks in flight; the counters of Stats go on. The workers recover by
-// themselves: the new incarnation does not know them and sends them no
-// heartbeats, so a Worker finds it silent after its liveness and says HELLO
-// and READY again; results of the old incarnation's tasks are dropped as
-// Late.
+// workers' READY and HEARTBEAT; round-robin: the ends of its connections), a
+// clock that ticks every heartbeat interval, the API's Submit and Kill, and
+// the batches' pullers; its behaviour holds all the state and does all the
+// sending. If the behaviour panics, the supervisor restarts it with fresh
+// state on the same sockets and mailbox (at most 3 times in 5 seconds; then
+// the distributor fails, see Err). A restart loses the batches in progress
+// (their Wait returns ErrBatchLost: submit them again), the workers and
+// their credit, and the tasks in flight; the counters of Stats go on. The
+// workers recover by themselves: the new incarnation does not know them and
+// sends them no heartbeats, so a Worker finds it silent after its liveness
+// and says HELLO and READY again; results of the old incarnation's tasks are
+// dropped as Late.
 //
 // Concurrency: a Distributor is safe for concurrent use. Its goroutines
 // (the actor's, its supervisor's, its feeds' but the first's, which the
@@ -160,6 +162,8 @@ func New(tasks, results, control string, opts ...Option) (*Distributor, error) {
 	}
 	if cfg.X.dispatch == DemandDriven {
 		feeds = append(feeds, actor.WithFeed(patterns.Feed(taskSock, func(m socket.Msg) msg { return fromTasks(m) }, nil)))
+	} else {
+		feeds = append(feeds, actor.WithFeed[msg](disconnects{taskSock.Monitor()}))
 	}
 	var child *actor.Child[msg]
 	child = actor.NewChild("distributor", func() actor.Behavior[msg] {
@@ -184,8 +188,9 @@ func (d *Distributor) Endpoints() Endpoints { return d.eps }
 func (d *Distributor) Stats() Stats { return d.board.Get() }
 
 // Wait blocks until cond holds for the distributor's stats, or ctx ends
-// (ctx.Err()), or the distributor is closed or failed (ErrClosed). cond is
-// called with no lock held, from the calling goroutine only.
+// (ctx.Err()), or the distributor is closed or failed (ErrClosed); stats
+// that met cond by then are reported (nil), even when they came with the
+// end. cond is called with no lock held, from the calling goroutine only.
 func (d *Distributor) Wait(ctx context.Context, cond func(Stats) bool) error {
 	return d.board.Wait(ctx, d.g.Done(), ErrClosed, cond)
 }
@@ -334,3 +339,26 @@ func (d *Distributor) Close() error {
 	d.board.Retire()
 	return err
 }
+
+// disconnects tells the distributor's actor when a connection of the task
+// PUSH has ended (round-robin): the tasks dealt to it may be lost, and from
+// then on the PUSH cannot deal it more.
+type disconnects struct{ events <-chan socket.Event }
+
+func (f disconnects) Run(ctx context.Context, in actor.Inlet[msg]) error {
+	for {
+		select {
+		case e, ok := <-f.events:
+			if !ok {
+				return nil
+			}
+			if e.Kind == socket.EventDisconnected && in.Put(taskConnEnded{}) != nil {
+				return nil
+			}
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+func (disconnects) Close() error { return nil }

@@ -34,6 +34,9 @@ type (
 	fromResults socket.Msg
 	// tick is the clock's: heartbeats go out and silent workers are buried.
 	tick time.Time
+	// taskConnEnded is the end of a connection of the task PUSH
+	// (round-robin; see disconnects).
+	taskConnEnded struct{}
 	// pulled is a batch's next task, from its puller.
 	pulled struct {
 		batch   *batch
@@ -55,13 +58,14 @@ type (
 	}
 )
 
-func (fromTasks) isMsg()   {}
-func (fromResults) isMsg() {}
-func (tick) isMsg()        {}
-func (pulled) isMsg()      {}
-func (pulledAll) isMsg()   {}
-func (submit) isMsg()      {}
-func (kill) isMsg()        {}
+func (fromTasks) isMsg()     {}
+func (fromResults) isMsg()   {}
+func (tick) isMsg()          {}
+func (taskConnEnded) isMsg() {}
+func (pulled) isMsg()        {}
+func (pulledAll) isMsg()     {}
+func (submit) isMsg()        {}
+func (kill) isMsg()          {}
 
 // batch is a batch as the actor sees it.
 type batch struct {
@@ -158,10 +162,14 @@ type state struct {
 	// and that READY must not give credit.
 	early map[string]time.Time
 	// byeInFlight: round-robin, a worker said BYE while tasks were in
-	// flight. Which it held is not known, so all go out again at the next
-	// HELLO: sent at once, the PUSH would deal them to the workers that
-	// are leaving, which drop them.
+	// flight. Which it held is not known, so all go out again once its
+	// task connection has ended (taskConnEnded): sent at once, the PUSH
+	// would deal them to it, and it drops them. Inproc reports no ended
+	// connection; there they go out again at the next HELLO.
 	byeInFlight bool
+	// eventsDropped is the task PUSH's count of monitor events lost
+	// (round-robin): one may have been a taskConnEnded.
+	eventsDropped uint64
 	// noWorker: round-robin, the PUSH had no worker to take a task. Tasks
 	// wait until the next tick or HELLO, rather than the actor in the
 	// send: Submit, Kill, results and heartbeats go on meanwhile.
@@ -197,6 +205,9 @@ func (l *state) Start(ctx context.Context) error {
 	l.newSendCtx()
 	l.st = l.board.Get()
 	l.st.Workers, l.st.Credit, l.st.InFlight, l.st.Batches = 0, 0, 0, 0
+	if l.cfg.X.dispatch == RoundRobin {
+		l.eventsDropped = l.tasks.Stats().EventsDropped
+	}
 	l.publish()
 	return nil
 }
@@ -233,6 +244,8 @@ func (l *state) Receive(_ context.Context, m msg) error {
 		l.newSendCtx()
 		l.noWorker = false
 		err = l.heartbeat(time.Time(m))
+	case taskConnEnded:
+		l.connEnded()
 	case pulled:
 		l.pulled(m)
 	case pulledAll:
@@ -700,6 +713,16 @@ func (l *state) fromSink(m socket.Msg) {
 	}
 }
 
+// connEnded sends every task in flight again when a connection of the
+// task PUSH has ended (round-robin): tasks queued for it are discarded, and
+// a worker that said BYE, or will, drops those that reached it. Which they
+// were is not known, and this is the first moment at which the PUSH can no
+// longer deal them to that connection.
+func (l *state) connEnded() {
+	l.byeInFlight = false
+	l.giveBack(nil)
+}
+
 // rejoined sends every task in flight again when a worker comes after
 // one said BYE with tasks in flight (round-robin): some were at the one
 // that left.
@@ -868,6 +891,10 @@ func (l *state) heartbeat(now time.Time) error {
 	if l.cfg.X.dispatch == RoundRobin {
 		if err := l.control.Send(l.ctx, socket.Msg{wordHeartbeat}); err != nil && l.ctx.Err() == nil {
 			return fmt.Errorf("distributor: heartbeat: %w", err)
+		}
+		if n := l.tasks.Stats().EventsDropped; n != l.eventsDropped {
+			l.eventsDropped = n
+			l.connEnded() // the end of a connection may be among them
 		}
 	}
 	for id, until := range l.early {

@@ -189,8 +189,10 @@ func (w *Worker) Done() <-chan struct{} { return w.g.Done() }
 func (w *Worker) Stats() WorkerStats { return w.board.Get() }
 
 // Wait blocks until cond holds for the worker's stats, or ctx ends
-// (ctx.Err()), or the worker has ended (ErrClosed). cond is called with no
-// lock held, from the calling goroutine only.
+// (ctx.Err()), or the worker has ended (ErrClosed); stats that met cond
+// by then are reported (nil), even when they came with the end (a killed
+// worker's Killed). cond is called with no lock held, from the calling
+// goroutine only.
 func (w *Worker) Wait(ctx context.Context, cond func(WorkerStats) bool) error {
 	return w.board.Wait(ctx, w.g.Done(), ErrClosed, cond)
 }

@@ -322,8 +322,9 @@ func (b *Broker) peerErr(what string, err error) error {
 func (b *Broker) Stats() Stats { return b.board.Get() }
 
 // Wait blocks until cond holds for the broker's stats (nil), or ctx ends
-// (ctx.Err()), or the broker ends (ErrClosed). cond is called with no lock
-// held, from the calling goroutine only.
+// (ctx.Err()), or the broker ends (ErrClosed); stats that met cond by then
+// are reported (nil), even when they came with the end. cond is called
+// with no lock held, from the calling goroutine only.
 func (b *Broker) Wait(ctx context.Context, cond func(Stats) bool) error {
 	return b.board.Wait(ctx, b.g.Done(), ErrClosed, cond)
 }

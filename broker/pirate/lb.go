@@ -170,8 +170,9 @@ func (b *LoadBalancer) BackendEvents() <-chan socket.Event { return b.back.Monit
 func (b *LoadBalancer) Stats() Stats { return b.board.Get() }
 
 // Wait blocks until cond holds for the load balancer's stats (nil), or
-// ctx ends (ctx.Err()), or the load balancer ends (ErrClosed). cond is
-// called with no lock held, from the calling goroutine only.
+// ctx ends (ctx.Err()), or the load balancer ends (ErrClosed); stats that
+// met cond by then are reported (nil), even when they came with the end.
+// cond is called with no lock held, from the calling goroutine only.
 func (b *LoadBalancer) Wait(ctx context.Context, cond func(Stats) bool) error {
 	return b.board.Wait(ctx, b.g.Done(), ErrClosed, cond)
 }

@@ -85,8 +85,10 @@ func (b *Board[S]) snapshot() (S, <-chan struct{}) {
 }
 
 // Wait blocks until cond holds for the stats (nil), ctx ends (ctx.Err()) or
-// done is closed (closed, the package's ErrClosed). cond runs in the
-// caller's goroutine with no lock held.
+// done is closed (closed, the package's ErrClosed). Stats published before
+// done closed, or before ctx ended, that meet cond are reported as met
+// (nil), even when Wait sees the ending first. cond runs in the caller's
+// goroutine with no lock held.
 func (b *Board[S]) Wait(ctx context.Context, done <-chan struct{}, closed error, cond func(S) bool) error {
 	defer b.watching()()
 	for {
@@ -97,9 +99,18 @@ func (b *Board[S]) Wait(ctx context.Context, done <-chan struct{}, closed error,
 		select {
 		case <-ch:
 		case <-done:
-			return closed
+			return b.last(cond, closed)
 		case <-ctx.Done():
-			return ctx.Err()
+			return b.last(cond, ctx.Err())
 		}
 	}
+}
+
+// last is Wait's last look once the wait has ended with err: a change that
+// met cond may have come with the ending, and select picks either.
+func (b *Board[S]) last(cond func(S) bool, err error) error {
+	if cond(b.Get()) {
+		return nil
+	}
+	return err
 }

@@ -110,3 +110,39 @@ func TestBoardPublishFrom(t *testing.T) {
 		t.Fatalf("board at %d after %d counted and published", got, total)
 	}
 }
+
+// Wait reports a condition met when done closes, or ctx ends, as met:
+// here cond's first call, while Wait looks, publishes stats that meet it
+// and then ends the wait, so that Wait's select finds both ready. Each
+// iteration would see the ending first with even odds without the last
+// look Wait takes.
+func TestBoardWaitMetBeforeEnd(t *testing.T) {
+	closed := errors.New("closed")
+	for _, end := range []string{"done closed", "ctx ended"} {
+		t.Run(end, func(t *testing.T) {
+			for i := range 100 {
+				var b Board[stats]
+				done := make(chan struct{})
+				ctx, cancel := context.WithCancel(context.Background())
+				looked := false
+				err := b.Wait(ctx, done, closed, func(s stats) bool {
+					if !looked {
+						looked = true
+						b.Publish(stats{Requests: 1})
+						if end == "done closed" {
+							close(done)
+						} else {
+							cancel()
+						}
+						return false
+					}
+					return s.Requests == 1
+				})
+				cancel()
+				if err != nil {
+					t.Fatalf("iteration %d: Wait = %v for a condition met before %s", i, err, end)
+				}
+			}
+		})
+	}
+}
