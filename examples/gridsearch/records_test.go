@@ -21,6 +21,7 @@ type fullRecord struct {
 	Point           int                        `json:"point"`
 	Params          map[string]json.RawMessage `json:"params"`
 	Exit            int                        `json:"exit"`
+	Attempts        int                        `json:"attempts"`
 	Start           string                     `json:"start"`
 	Stdout          string                     `json:"stdout"`
 	Stderr          string                     `json:"stderr"`
