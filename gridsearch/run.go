@@ -122,6 +122,12 @@ type Record struct {
 	// Stderr its last MaxStderr.
 	StdoutTruncated bool `json:"stdout_truncated,omitempty"`
 	StderrTruncated bool `json:"stderr_truncated,omitempty"`
+	// Stray marks a command that exited leaving a process (a child, or
+	// its child) that still held its stdout or stderr open WaitDelay later: the
+	// output was read until then, that process's group was killed (on
+	// Linux; a process that left it with setsid lives on), and the point
+	// is reported as the command exited.
+	Stray bool `json:"stray,omitempty"`
 }
 
 // StartFormat is Record.Start's layout: RFC 3339 with milliseconds, in UTC.
@@ -392,6 +398,7 @@ func (r *run) record(rep reply) Record {
 		Exit: o.Exit, Error: o.Error, Attempts: rep.attempts,
 		Duration: time.Duration(o.Duration).Seconds(), Worker: o.Worker, Host: o.Host,
 		Stdout: o.Stdout, Stderr: o.Stderr, StdoutTruncated: o.StdoutCut, StderrTruncated: o.StderrCut,
+		Stray: o.Stray,
 	}
 	if o.Start != 0 {
 		rec.Start = time.Unix(0, o.Start).UTC().Format(StartFormat)

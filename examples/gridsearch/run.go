@@ -229,6 +229,7 @@ func execute(ctx context.Context, o *options, cfg gridsearch.Config, command []s
 	}
 	prog := newProgress(os.Stderr, o.progress)
 	fails := newFailures(prog)
+	stray := &strays{pr: prog}
 	var res *results
 	cfg.OnStart = func() error {
 		// -results DIR first: one that cannot be made stops the run
@@ -245,7 +246,7 @@ func execute(ctx context.Context, o *options, cfg gridsearch.Config, command []s
 		if err != nil {
 			return err
 		}
-		fails.path = o.out
+		fails.path, stray.path = o.out, o.out
 		for _, w := range warnings {
 			prog.println(w)
 		}
@@ -261,6 +262,7 @@ func execute(ctx context.Context, o *options, cfg gridsearch.Config, command []s
 		if !rec.OK() {
 			fails.add(rec)
 		}
+		stray.add(rec)
 		o.more.watchField(o, rec, prog.println)
 		// The results file first: a point whose -results files cannot be
 		// written stops the run, but is not lost from the results file.
@@ -289,6 +291,7 @@ func execute(ctx context.Context, o *options, cfg gridsearch.Config, command []s
 	o.slurm.stop(prog.println)
 	prog.finish()
 	fails.finish()
+	stray.finish()
 	switch {
 	case errors.Is(runErr, gridsearch.ErrBind):
 		runErr = bindError(o.bind, runErr)
