@@ -139,7 +139,7 @@ func TestHaltNow(t *testing.T) {
 	// would sleep for a minute.
 	p := start(t, testContext(t), dir, "run", "-workers", "2", "-progress", "none", "-out", "r.jsonl", "-halt", "now,fail=1", "-param", "i=0,1",
 		"--", "sh", "-c", `if [ $1 = 0 ]; then for k in $(seq 200); do [ -s "$2/pid.1" ] && exit 1; sleep 0.05; done; exit 2; fi; echo $$ > "$2/pid.1.tmp"; mv "$2/pid.1.tmp" "$2/pid.1"; exec sleep 60`, "sh", "{i}", dir)
-	if code := p.wait(); code != 1 || !strings.Contains(strings.Join(p.stderr, "\n"), "halted after 1 failed points (-halt now,fail=1)") {
+	if code := p.wait(); code != 1 || !strings.Contains(strings.Join(p.stderr, "\n"), "halted after 1 point failed (-halt now,fail=1)") {
 		t.Fatalf("exit %d, stderr %q", code, p.stderr)
 	}
 	recs := readFull(t, filepath.Join(dir, "r.jsonl"))

@@ -252,9 +252,9 @@ func execute(ctx context.Context, o *options, cfg gridsearch.Config, command []s
 		}
 		switch {
 		case before.failed > 0:
-			prog.println(fmt.Sprintf("gridsearch: %d points failed in the run resumed and are not run again (-resume-failed runs them)", before.failed))
+			prog.println(fmt.Sprintf("gridsearch: %s failed in the run resumed and are not run again (-resume-failed runs them)", pointCount(before.failed)))
 		case before.rerun > 0:
-			prog.println(fmt.Sprintf("gridsearch: running again %d points that failed in the run resumed", before.rerun))
+			prog.println(fmt.Sprintf("gridsearch: running again %s that failed in the run resumed", pointCount(before.rerun)))
 		}
 		return nil
 	}
@@ -298,7 +298,7 @@ func execute(ctx context.Context, o *options, cfg gridsearch.Config, command []s
 	case errors.Is(runErr, gridsearch.ErrInterrupted) && errors.Is(context.Cause(ctx), errSlurmGone):
 		runErr = fmt.Errorf("the run stopped: slurm job %s has no task left, and no other worker can join; -resume -out %s runs the rest", o.slurm.job.id, o.out)
 	case errors.Is(runErr, gridsearch.ErrHalted):
-		runErr = fmt.Errorf("halted after %d failed points (-halt %s); -resume-failed -out %s runs them again and the rest", sum.Failed, o.more.haltText(), o.out)
+		runErr = fmt.Errorf("halted after %s failed (-halt %s); -resume-failed -out %s runs them again and the rest", pointCount(sum.Failed), o.more.haltText(), o.out)
 	}
 	if res == nil { // the run did not start: nothing was written
 		return runErr
