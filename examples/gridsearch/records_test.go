@@ -205,7 +205,7 @@ func TestPointsFile(t *testing.T) {
 		if len(recs) != 4 || got["3"] != "x" || got["1"] != "y" || got["2"] != "x" || got["7"] != "z" {
 			t.Errorf("%s: records %+v", f, recs)
 		}
-		if code, s := run("-resume"); code != 1 || !strings.Contains(s, "0 done, 0 failed of 0 points (4 more before: 3 done, 1 failed)") {
+		if code, s := run("-resume"); code != 1 || !strings.Contains(s, "has every point of the grid (4 points): 3 done, 1 failed\n1 point failed before and was not run again") {
 			t.Errorf("%s -resume: exit %d: %s", f, code, s)
 		}
 		os.WriteFile(filepath.Join(dir, "fixed"), nil, 0o644)

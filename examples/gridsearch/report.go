@@ -39,7 +39,7 @@ func report(w io.Writer, o *options, grid gridsearch.Grid, sum gridsearch.Summar
 		fmt.Fprintf(w, "%s not run\n", pointCount(unfinished))
 	}
 	if before.failed > 0 {
-		fmt.Fprintf(w, "%s failed before and were not run again: -resume-failed runs them\n", count(before.failed, "point"))
+		fmt.Fprintf(w, "%s failed before and %s not run again: -resume-failed runs them\n", count(before.failed, "point"), were(before.failed))
 	}
 	recs, err := loadRecords(o.out)
 	if err != nil {
@@ -177,6 +177,22 @@ func csvValue(v json.RawMessage) string {
 
 // pointCount is n with "point" or "points".
 func pointCount(n int) string { return count(n, "point") }
+
+// were is "was" for 1, "were" for more.
+func were(n int) string {
+	if n == 1 {
+		return "was"
+	}
+	return "were"
+}
+
+// isAre is "is" for 1, "are" for more.
+func isAre(n int) string {
+	if n == 1 {
+		return "is"
+	}
+	return "are"
+}
 
 // count is n with noun, made plural with an s but for 1: "1 slot", "2 slots".
 func count(n int, noun string) string {

@@ -252,7 +252,7 @@ func execute(ctx context.Context, o *options, cfg gridsearch.Config, command []s
 		}
 		switch {
 		case before.failed > 0:
-			prog.println(fmt.Sprintf("gridsearch: %s failed in the run resumed and are not run again (-resume-failed runs them)", pointCount(before.failed)))
+			prog.println(fmt.Sprintf("gridsearch: %s failed in the run resumed and %s not run again (-resume-failed runs them)", pointCount(before.failed), isAre(before.failed)))
 		case before.rerun > 0:
 			prog.println(fmt.Sprintf("gridsearch: running again %s that failed in the run resumed", pointCount(before.rerun)))
 		}
