@@ -7,10 +7,17 @@ import (
 	"time"
 )
 
-// waitDelay is how long a command's output is still read after the command
-// has exited: a child it left running that holds its stdout or stderr must
-// not hold the worker up for long. (A variable for the tests.)
-var waitDelay = 2 * time.Second
+// WaitDelay is how long a command's output is still read after the
+// command has exited: a child it left running that holds its stdout or
+// stderr must not hold the point up for long (it would for ever, a daemon
+// say), while the output a child writes as the command exits is still
+// taken whole. Then the command's process group is killed, as at a
+// timeout, and the point is reported as the command exited, marked
+// Record.Stray.
+const WaitDelay = 2 * time.Second
+
+// waitDelay is WaitDelay, a variable for the tests.
+var waitDelay = WaitDelay
 
 // capped keeps the first max bytes written to it, or with tail the last.
 type capped struct {
@@ -44,8 +51,8 @@ func (c *capped) Write(p []byte) (int, error) {
 func runCommand(ctx context.Context, argv []string) outcome {
 	stdout := &capped{max: MaxStdout}
 	stderr := &capped{max: MaxStderr, tail: true}
-	st, err := spawn(ctx, argv, stdout, stderr)
-	o := outcome{Stdout: string(stdout.buf), Stderr: string(stderr.buf), StdoutCut: stdout.cut, StderrCut: stderr.cut}
+	st, held, err := spawn(ctx, argv, stdout, stderr)
+	o := outcome{Stdout: string(stdout.buf), Stderr: string(stderr.buf), StdoutCut: stdout.cut, StderrCut: stderr.cut, Stray: held}
 	switch {
 	case st != nil:
 		o.Exit = st.ExitCode()

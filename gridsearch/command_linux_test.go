@@ -97,6 +97,7 @@ func waitDead(t *testing.T, pid int) {
 	t.Helper()
 	for end := time.Now().Add(20 * time.Second); alive(pid); {
 		if time.Now().After(end) {
+			syscall.Kill(pid, syscall.SIGKILL) // not to outlive the test
 			t.Fatalf("process %d still running", pid)
 		}
 		time.Sleep(10 * time.Millisecond) // polling /proc: there is no event to wait for
@@ -189,7 +190,8 @@ func testRunCommandKillsGroup(t *testing.T) {
 
 // A command that leaves a child holding its stdout is waited for no longer
 // than waitDelay after it exits: not for the child, which would outlast
-// cmdCtx, whose end would make the outcome a kill.
+// cmdCtx, whose end would make the outcome a kill. The outcome is the
+// command's, marked stray, and the child is killed with the group.
 func TestRunCommandStrayChild(t *testing.T) { bothWays(t, testRunCommandStrayChild) }
 
 func testRunCommandStrayChild(t *testing.T) {
@@ -198,15 +200,13 @@ func testRunCommandStrayChild(t *testing.T) {
 	start := time.Now()
 	o := runCommand(cmdCtx(t), []string{"sh", "-c", `echo '{"a":1}'; sleep 600 & echo $! >&2`})
 	t.Logf("took %v (waitDelay %v)", time.Since(start).Round(time.Millisecond), waitDelay)
-	if o.Exit != 0 || string(o.Result) != `{"a":1}` {
-		t.Errorf("outcome %+v", o)
+	if o.Exit != 0 || o.Error != "" || string(o.Result) != `{"a":1}` || !o.Stray {
+		t.Errorf("outcome %+v, want exit 0, the result, stray", o)
 	}
-	// The stray sleep is not the point's to kill: it was left running.
-	if pid, err := strconv.Atoi(strings.TrimSpace(o.Stderr)); err == nil && alive(pid) {
-		p, _ := os.FindProcess(pid)
-		p.Kill()
+	if pid, err := strconv.Atoi(strings.TrimSpace(o.Stderr)); err != nil {
+		t.Errorf("stderr %q, want the stray child's pid", o.Stderr)
 	} else {
-		t.Errorf("stderr %q: the stray child's pid, still running", o.Stderr)
+		waitDead(t, pid)
 	}
 }
 

@@ -17,6 +17,7 @@ type loopState struct {
 	inflight int // points handed out and not finished: running or queued
 	busy     time.Duration
 	attempts map[int]int                     // of the points not finished
+	reruns   map[int]int                     // runs the broker began again after a worker died, of the points not finished
 	cancels  map[int]context.CancelCauseFunc // of the requests in flight
 	retry    []int                           // failed points to run again
 	next     int                             // the next point never handed out
@@ -52,7 +53,7 @@ func (r *run) loop(ctx context.Context) (Summary, error) {
 	wg.Add(1)
 	go r.watchSlots(reqCtx, &wg)
 
-	s := &loopState{p: Progress{Total: r.n}, attempts: map[int]int{}, cancels: map[int]context.CancelCauseFunc{}}
+	s := &loopState{p: Progress{Total: r.n}, attempts: map[int]int{}, reruns: map[int]int{}, cancels: map[int]context.CancelCauseFunc{}}
 	tick := time.NewTicker(r.every)
 	defer tick.Stop()
 	done := ctx.Done()
@@ -165,12 +166,17 @@ func (r *run) collect(s *loopState, rep reply) {
 		return
 	}
 	s.busy += time.Duration(rep.out.Duration)
+	r.countReruns(s)
 	rec := r.record(rep)
+	// -retries counts the master's attempts, failures of the point; a
+	// worker's death is not the point's failure, but its run was begun.
+	rec.Attempts += s.reruns[rep.point]
 	if !rec.OK() && rep.attempts <= r.cfg.Retries && !s.stopping && !rep.abandoned {
 		s.retry = append(s.retry, rep.point)
 		return
 	}
 	delete(s.attempts, rep.point)
+	delete(s.reruns, rep.point)
 	if rec.OK() {
 		s.p.Done++
 	} else {
@@ -185,6 +191,20 @@ func (r *run) collect(s *loopState, rep reply) {
 		s.stop(ErrHalted)
 		if r.cfg.HaltNow {
 			s.giveUp()
+		}
+	}
+}
+
+// countReruns takes the broker's notes of points it took from a worker
+// and handed out again, for the points still in flight.
+func (r *run) countReruns(s *loopState) {
+	r.mu.Lock()
+	notes := r.requeued
+	r.requeued = nil
+	r.mu.Unlock()
+	for _, n := range notes {
+		if s.attempts[n[0]] == n[1] {
+			s.reruns[n[0]]++
 		}
 	}
 }

@@ -94,7 +94,8 @@ type Config struct {
 
 	// BrokerOptions go to the load balancer (heartbeats, max deliveries,
 	// a logger: the options of pirate.NewLoadBalancer). Run adds a
-	// pirate.WithAbandoned of its own, in place of any given here.
+	// pirate.WithAbandoned and a pirate.WithRequeued of its own, in place
+	// of any given here.
 	BrokerOptions []pirate.Option
 	// WorkerOptions go to the local workers (heartbeats, which should be
 	// the load balancer's, reconnects, a logger: the options of
@@ -109,7 +110,7 @@ type Record struct {
 	Result   json.RawMessage `json:"result"` // the command's stdout as JSON, or the Func's result; null otherwise
 	Exit     int             `json:"exit"`
 	Error    string          `json:"error,omitempty"`
-	Attempts int             `json:"attempts"`
+	Attempts int             `json:"attempts"`        // runs begun on a worker: retries, and runs again after a worker died or gave the point back
 	Start    string          `json:"start,omitempty"` // of the last attempt, by its worker's clock, in StartFormat
 	Duration float64         `json:"duration"`        // seconds, of the last attempt
 	Worker   string          `json:"worker"`
@@ -121,6 +122,12 @@ type Record struct {
 	// Stderr its last MaxStderr.
 	StdoutTruncated bool `json:"stdout_truncated,omitempty"`
 	StderrTruncated bool `json:"stderr_truncated,omitempty"`
+	// Stray marks a command that exited leaving a process (a child, or
+	// its child) that still held its stdout or stderr open WaitDelay later: the
+	// output was read until then, that process's group was killed (on
+	// Linux; a process that left it with setsid lives on), and the point
+	// is reported as the command exited.
+	Stray bool `json:"stray,omitempty"`
 }
 
 // StartFormat is Record.Start's layout: RFC 3339 with milliseconds, in UTC.
@@ -225,7 +232,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		r.every = 250 * time.Millisecond
 	}
 	lb, err := pirate.NewLoadBalancer(base+"-points", back,
-		append(append([]pirate.Option(nil), cfg.BrokerOptions...), pirate.WithAbandoned(r.abandon))...)
+		append(append([]pirate.Option(nil), cfg.BrokerOptions...), pirate.WithAbandoned(r.abandon), pirate.WithRequeued(r.requeue))...)
 	if err != nil {
 		return Summary{}, fmt.Errorf("%w %s: %w", ErrBind, back, err)
 	}
@@ -319,6 +326,7 @@ type run struct {
 	slots     int // workers connected, as last seen
 	peak      int
 	abandoned [][2]int // point and attempt the broker gave up on, for the loop
+	requeued  [][2]int // point and attempt the broker took from a worker for another, for the loop
 }
 
 // abandon is the load balancer's WithAbandoned: it hands the point to the
@@ -332,6 +340,21 @@ func (r *run) abandon(body [][]byte) {
 	r.abandoned = append(r.abandoned, [2]int{t.Point, t.Attempt})
 	r.mu.Unlock()
 	r.poke()
+}
+
+// requeue is the load balancer's WithRequeued: the worker that held the
+// point died or gave it back, and the broker hands it to another. That is
+// a run of the point that the master did not ask for, and the record's
+// attempts count it; the loop takes the note when it collects a result
+// (the note is made before the next worker can reply).
+func (r *run) requeue(body [][]byte) {
+	var t task
+	if len(body) != 1 || json.Unmarshal(body[0], &t) != nil {
+		return // not ours
+	}
+	r.mu.Lock()
+	r.requeued = append(r.requeued, [2]int{t.Point, t.Attempt})
+	r.mu.Unlock()
 }
 
 func (r *run) request(ctx context.Context, wg *sync.WaitGroup, pt, attempt int) {
@@ -375,6 +398,7 @@ func (r *run) record(rep reply) Record {
 		Exit: o.Exit, Error: o.Error, Attempts: rep.attempts,
 		Duration: time.Duration(o.Duration).Seconds(), Worker: o.Worker, Host: o.Host,
 		Stdout: o.Stdout, Stderr: o.Stderr, StdoutTruncated: o.StdoutCut, StderrTruncated: o.StderrCut,
+		Stray: o.Stray,
 	}
 	if o.Start != 0 {
 		rec.Start = time.Unix(0, o.Start).UTC().Format(StartFormat)

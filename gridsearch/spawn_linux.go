@@ -15,7 +15,9 @@ import (
 )
 
 // spawn runs argv and returns once it has exited and its output is read,
-// or waitDelay after it exited with a child still holding its output open.
+// or waitDelay after it exited with a child still holding its output open:
+// then held is true, and the command's process group has been killed, as
+// at a timeout, so that the child does not run on unseen.
 //
 // On Linux one goroutine does it all: it polls the read ends of the two
 // pipes and a pidfd that becomes readable when the process exits. os/exec
@@ -30,26 +32,26 @@ import (
 // started it (PR_SET_PDEATHSIG), so a worker killed with SIGKILL leaves no
 // command running for a point that is run elsewhere; the command's own
 // children are not followed there.
-func spawn(ctx context.Context, argv []string, stdout, stderr *capped) (*os.ProcessState, error) {
+func spawn(ctx context.Context, argv []string, stdout, stderr *capped) (st *os.ProcessState, held bool, err error) {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	path, err := lookPath(argv[0])
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	null, err := devNull()
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	var outR, errR [2]int
 	if err := newPipe(&outR); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if err := newPipe(&errR); err != nil {
 		unix.Close(outR[0])
 		unix.Close(outR[1])
-		return nil, err
+		return nil, false, err
 	}
 	// PR_SET_PDEATHSIG fires when the thread that forked ends, not the
 	// process: keep this goroutine on it until the command has exited.
@@ -67,7 +69,7 @@ func spawn(ctx context.Context, argv []string, stdout, stderr *capped) (*os.Proc
 	if err != nil {
 		unix.Close(outR[0])
 		unix.Close(errR[0])
-		return nil, err
+		return nil, false, err
 	}
 
 	// Kill the group at ctx's end, but never once the process is reaped:
@@ -97,13 +99,16 @@ func spawn(ctx context.Context, argv []string, stdout, stderr *capped) (*os.Proc
 			reaped = true
 			mu.Unlock()
 			proc.Wait()
-			return nil, err
+			return nil, false, err
 		}
 		defer unix.Close(exitFd)
 	}
-	err = drain(outR[0], errR[0], exitFd, stdout, stderr)
-	if err != nil {
-		kill() // unheard, it must not run on
+	held, err = drain(outR[0], errR[0], exitFd, stdout, stderr)
+	if err != nil || held {
+		// Unheard, it must not run on: neither the command nor a child
+		// that outlived it holding its output. The command has exited but
+		// is not reaped, so its pid still names its group.
+		kill()
 	}
 	if gone != nil {
 		<-gone
@@ -115,7 +120,7 @@ func spawn(ctx context.Context, argv []string, stdout, stderr *capped) (*os.Proc
 	if err == nil {
 		err = werr
 	}
-	return st, err
+	return st, held, err
 }
 
 // exitPipe stands in for a pidfd where there is none (a kernel before 5.3,
@@ -139,10 +144,10 @@ func exitPipe(pid int) (fd int, gone <-chan struct{}, err error) {
 }
 
 // drain copies the two pipes to out and errw until both are at their end
-// and the process has exited, or until waitDelay after it exited, and
-// closes them. exitFd polls readable, or hung up, once the process has
+// and the process has exited, or until waitDelay after it exited (held),
+// and closes them. exitFd polls readable, or hung up, once the process has
 // exited: a pidfd, or the read end of exitPipe's pipe.
-func drain(outFd, errFd, exitFd int, out, errw *capped) error {
+func drain(outFd, errFd, exitFd int, out, errw *capped) (held bool, err error) {
 	defer unix.Close(outFd)
 	defer unix.Close(errFd)
 	fds := []unix.PollFd{
@@ -158,13 +163,13 @@ func drain(outFd, errFd, exitFd int, out, errw *capped) error {
 		open := fds[0].Fd >= 0 || fds[1].Fd >= 0
 		exited := fds[2].Fd < 0
 		if exited && !open {
-			return nil
+			return false, nil
 		}
 		timeout := -1
 		if exited {
 			left := time.Until(deadline)
 			if left <= 0 {
-				return nil // a child holds the pipes; leave it
+				return true, nil // a child holds the pipes
 			}
 			timeout = int((left + time.Millisecond - 1) / time.Millisecond)
 		}
@@ -172,7 +177,7 @@ func drain(outFd, errFd, exitFd int, out, errw *capped) error {
 			if err == unix.EINTR {
 				continue
 			}
-			return fmt.Errorf("gridsearch: poll: %w", err)
+			return false, fmt.Errorf("gridsearch: poll: %w", err)
 		}
 		for i, s := range sinks {
 			if fds[i].Fd < 0 || fds[i].Revents == 0 {

@@ -58,6 +58,7 @@ func TestBadOptions(t *testing.T) {
 		{"WithHoldLimit", pirate.WithHoldLimit(time.Second), []string{"NewWorker", "NewClient", "NewStage"}},
 		{"WithMaxDeliveries", pirate.WithMaxDeliveries(2), []string{"NewWorker", "NewClient", "NewStage"}},
 		{"WithAbandoned", pirate.WithAbandoned(func([][]byte) {}), []string{"NewWorker", "NewClient", "NewStage"}},
+		{"WithRequeued", pirate.WithRequeued(func([][]byte) {}), []string{"NewWorker", "NewClient", "NewStage"}},
 	} {
 		for _, ctor := range tc.not {
 			err := ctors[ctor](tc.o)

@@ -111,7 +111,7 @@ const lbName = "pirate load balancer"
 // connected when written with a leading '>' (CZMQ's convention; a leading
 // '@' means bind); tcp port "*" picks a free one (see Frontend and
 // Backend). Options: WithHeartbeat, WithHoldLimit, WithMaxDeliveries,
-// WithAbandoned, WithSocketOptions, WithLogger, WithObserver.
+// WithAbandoned, WithRequeued, WithSocketOptions, WithLogger, WithObserver.
 func NewLoadBalancer(frontend, backend string, opts ...Option) (*LoadBalancer, error) {
 	cfg, err := build(forLoadBalancer, "NewLoadBalancer", opts)
 	if err != nil {
@@ -580,6 +580,9 @@ func (l *balancer) requeue(r *lbRequest) {
 		return
 	}
 	l.st.Requeued++
+	if f := l.cfg.X.requeued; f != nil {
+		f(r.msg[r.envLen:])
+	}
 	l.pending = append([]*lbRequest{r}, l.pending...)
 }
 

@@ -52,3 +52,18 @@ func WithAbandoned(f func(body [][]byte)) Option {
 		return nil
 	})}
 }
+
+// WithRequeued has a LoadBalancer call f with the body of each request it
+// takes back from a worker to hand to another (NewLoadBalancer): the
+// worker died or gave the request back, or held it past WithHoldLimit.
+// The worker may have started on it, so whoever counts attempts learns
+// here of those the client never saw. A request given up on after
+// WithMaxDeliveries goes to the WithAbandoned function instead. f runs in
+// the load balancer's actor: it must return quickly and must not call the
+// load balancer. A nil f calls nothing.
+func WithRequeued(f func(body [][]byte)) Option {
+	return Option{opt.New("WithRequeued", forLoadBalancer, func(c *config) error {
+		c.X.requeued = f
+		return nil
+	})}
+}

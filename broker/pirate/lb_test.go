@@ -162,17 +162,18 @@ func TestHandlerErrorGivesRequestBack(t *testing.T) {
 	}
 }
 
-// A request that every worker fails is given up after WithMaxDeliveries;
-// the client's retries are capped and it gets ErrNoReply. The client's
-// timeout is long enough for both deliveries of an attempt to be over
+// A request that every worker fails is handed out again (WithRequeued) and
+// given up after WithMaxDeliveries; the client's retries are capped and it
+// gets ErrNoReply. The client's timeout is long enough for both deliveries of an attempt to be over
 // before its resend (else the resend is a duplicate of an outstanding
 // request, and dropped).
 func TestMaxDeliveriesAndRetryCap(t *testing.T) {
 	t.Parallel() // it waits out two client timeouts
 	ctx := testCtx(t)
-	abandoned := make(chan string, 2)
+	abandoned, requeued := make(chan string, 2), make(chan string, 4)
 	b := newLB(t, inproc(), inproc(), steadyBeat, pirate.WithMaxDeliveries(2),
-		pirate.WithAbandoned(func(body [][]byte) { abandoned <- string(bytes.Join(body, []byte("|"))) }))
+		pirate.WithAbandoned(func(body [][]byte) { abandoned <- string(bytes.Join(body, []byte("|"))) }),
+		pirate.WithRequeued(func(body [][]byte) { requeued <- string(bytes.Join(body, []byte("|"))) }))
 	var calls atomic.Int32
 	newWorker(t, b.Backend(), func(context.Context, [][]byte) ([][]byte, error) {
 		calls.Add(1)
@@ -196,6 +197,16 @@ func TestMaxDeliveriesAndRetryCap(t *testing.T) {
 	}
 	if n := calls.Load(); n != 4 {
 		t.Fatalf("handler called %d times, want 4", n)
+	}
+	// Each attempt was handed out again once, then given up: the second
+	// give-back of each goes to WithAbandoned, not WithRequeued.
+	if n := len(requeued); n != 2 {
+		t.Fatalf("WithRequeued called %d times, want 2", n)
+	}
+	for range 2 {
+		if body := <-requeued; body != "poison" {
+			t.Errorf("WithRequeued got %q, want the request's body", body)
+		}
 	}
 }
 

@@ -56,6 +56,7 @@ type Option struct{ o opt.Option[extra] }
 type extra struct {
 	holdLimit   time.Duration
 	noTaskSpans bool
+	requeued    func(body [][]byte) // WithRequeued
 }
 
 // config is the settings of one component.

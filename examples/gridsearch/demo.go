@@ -52,7 +52,7 @@ func demo(ctx context.Context, args []string) error {
 	if err := checkDemoGrid(grid); err != nil {
 		return err
 	}
-	fmt.Printf("demo: think(p, q) = sin(p + 2q) on %d points, %s\n", grid.Len(), o.params)
+	fmt.Printf("demo: think(p, q) = sin(p + 2q) on %s, %s\n", pointCount(grid.Len()), o.params)
 	return execute(ctx, &o, gridsearch.Config{Grid: grid, Func: think}, []string{"(demo think)"})
 }
 

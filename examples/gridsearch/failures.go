@@ -103,3 +103,31 @@ func tailLines(s string, n int) []string {
 	}
 	return out
 }
+
+// strays shows on stderr the points whose command exited leaving a process
+// that held its output open (Record.Stray): the first showFailures whole,
+// then at the end how many there were. OnResult and the end of the run
+// call it, one at a time.
+type strays struct {
+	pr   *progress
+	path string // the results file
+	n    int
+}
+
+func (s *strays) add(rec gridsearch.Record) {
+	if !rec.Stray {
+		return
+	}
+	s.n++
+	if s.n <= showFailures {
+		s.pr.println(fmt.Sprintf("gridsearch: point %d (%s): the command exited, but a process it started still held its stdout or stderr %v later; "+
+			"its output was read until then, and the command's process group killed", rec.Point, paramText(rec.Params), gridsearch.WaitDelay))
+	}
+}
+
+func (s *strays) finish() {
+	if s.n > showFailures {
+		s.pr.println(fmt.Sprintf("gridsearch: %d points left a process holding their output, the first %d shown above; their lines in %s have \"stray\": true",
+			s.n, showFailures, s.path))
+	}
+}

@@ -516,6 +516,33 @@ func TestKilledWorkerKillsItsCommand(t *testing.T) {
 	}
 }
 
+// A point whose worker is killed while it runs is run again by another,
+// and its record counts both runs: attempts 2. The point waits for the
+// test (gatedSquare) so that the first worker surely holds it when killed.
+func TestKilledWorkerCountsAttempt(t *testing.T) {
+	ctx := testContext(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "r.jsonl")
+	master := start(t, ctx, dir, append([]string{"run", "-bind", "tcp://127.0.0.1:*", "-workers", "0",
+		"-out", out, "-progress", "none", "-param", "i=1..1"}, gatedSquare(dir, 0)...)...)
+	ep := master.expect(t, ctx, `gridsearch worker -connect (\S+)`)[1]
+	first := start(t, ctx, dir, "worker", "-connect", ep, "-slots", "1")
+	waitFor(t, ctx, "the first worker holding the point", func() bool { return runningOn(dir, first.cmd.Process.Pid) })
+	first.cmd.Process.Kill()
+	first.wait()
+	release(t, dir)
+	second := start(t, ctx, dir, "worker", "-connect", ep, "-slots", "1")
+	if code := master.wait(); code != 0 {
+		t.Fatalf("master exit %d\n%s\n%s", code, master.stdout.String(), strings.Join(master.stderr, "\n"))
+	}
+	recs := readFull(t, out)
+	if len(recs) != 1 || recs[0].Exit != 0 || recs[0].Attempts != 2 {
+		t.Errorf("records %+v, want one done, attempts 2", recs)
+	}
+	second.cmd.Process.Signal(syscall.SIGTERM)
+	second.wait()
+}
+
 // A worker whose ssh session ends (SIGHUP) closes as on Ctrl-C: its
 // commands' process groups are killed, children included, and it exits 0.
 func TestHangUpWorkerKillsCommands(t *testing.T) {

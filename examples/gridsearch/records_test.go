@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -21,11 +22,14 @@ type fullRecord struct {
 	Point           int                        `json:"point"`
 	Params          map[string]json.RawMessage `json:"params"`
 	Exit            int                        `json:"exit"`
+	Attempts        int                        `json:"attempts"`
 	Start           string                     `json:"start"`
 	Stdout          string                     `json:"stdout"`
 	Stderr          string                     `json:"stderr"`
 	StdoutTruncated bool                       `json:"stdout_truncated"`
 	StderrTruncated bool                       `json:"stderr_truncated"`
+	Stray           bool                       `json:"stray"`
+	Result          json.RawMessage            `json:"result"`
 }
 
 // param is the value of parameter name as text.
@@ -135,7 +139,7 @@ func TestHaltNow(t *testing.T) {
 	// would sleep for a minute.
 	p := start(t, testContext(t), dir, "run", "-workers", "2", "-progress", "none", "-out", "r.jsonl", "-halt", "now,fail=1", "-param", "i=0,1",
 		"--", "sh", "-c", `if [ $1 = 0 ]; then for k in $(seq 200); do [ -s "$2/pid.1" ] && exit 1; sleep 0.05; done; exit 2; fi; echo $$ > "$2/pid.1.tmp"; mv "$2/pid.1.tmp" "$2/pid.1"; exec sleep 60`, "sh", "{i}", dir)
-	if code := p.wait(); code != 1 || !strings.Contains(strings.Join(p.stderr, "\n"), "halted after 1 failed points (-halt now,fail=1)") {
+	if code := p.wait(); code != 1 || !strings.Contains(strings.Join(p.stderr, "\n"), "halted after 1 point failed (-halt now,fail=1)") {
 		t.Fatalf("exit %d, stderr %q", code, p.stderr)
 	}
 	recs := readFull(t, filepath.Join(dir, "r.jsonl"))
@@ -201,7 +205,7 @@ func TestPointsFile(t *testing.T) {
 		if len(recs) != 4 || got["3"] != "x" || got["1"] != "y" || got["2"] != "x" || got["7"] != "z" {
 			t.Errorf("%s: records %+v", f, recs)
 		}
-		if code, s := run("-resume"); code != 1 || !strings.Contains(s, "0 done, 0 failed of 0 points (4 more before: 3 done, 1 failed)") {
+		if code, s := run("-resume"); code != 1 || !strings.Contains(s, "has every point of the grid (4 points): 3 done, 1 failed\n1 point failed before and was not run again") {
 			t.Errorf("%s -resume: exit %d: %s", f, code, s)
 		}
 		os.WriteFile(filepath.Join(dir, "fixed"), nil, 0o644)
@@ -311,4 +315,35 @@ func TestDryRunWarnsUnused(t *testing.T) {
 	if got := p.stdout.String(); got != "echo 1\necho 1\necho 2\necho 2\n" {
 		t.Errorf("stdout %q", got)
 	}
+}
+
+// A command that exits leaving a child that holds its stdout, run without
+// -timeout on a remote worker, ends WaitDelay later rather than with the
+// child: it is reported as it exited, with its result, marked stray in
+// its record and on stderr, and the child is killed with the command's
+// process group.
+func TestStrayChildEndsPoint(t *testing.T) {
+	ctx := testContext(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "r.jsonl")
+	master := start(t, ctx, dir, "run", "-bind", "tcp://127.0.0.1:*", "-workers", "0", "-progress", "none", "-out", out,
+		"-param", "i=1..1", "--", "sh", "-c", `sleep 600 & echo $! > child.tmp; mv child.tmp child; echo "{\"v\": $1}"`, "sh", "{i}")
+	ep := master.expect(t, ctx, `gridsearch worker -connect (\S+)`)[1]
+	w := start(t, ctx, dir, "worker", "-connect", ep, "-slots", "1")
+	master.expect(t, ctx, `^gridsearch: point 0 \(i=1\): the command exited, but a process it started still held its stdout or stderr 2s later`)
+	if code := master.wait(); code != 0 {
+		t.Fatalf("master exit %d: %q", code, master.stderr)
+	}
+	recs := readFull(t, out)
+	if len(recs) != 1 || recs[0].Exit != 0 || !recs[0].Stray || string(recs[0].Result) != `{"v":1}` {
+		t.Errorf("records %+v, want one, exit 0, stray, result {\"v\":1}", recs)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "child"))
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 0 {
+		t.Fatalf("the child's pid: %q, %v", b, err)
+	}
+	waitGone(t, pid, time.Now().Add(goneWithin), "the point ended")
+	w.cmd.Process.Signal(syscall.SIGTERM)
+	w.wait()
 }

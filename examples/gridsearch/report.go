@@ -19,20 +19,27 @@ import (
 // plots, all from the whole results file (a resumed run's points too).
 // before is what the run resumed left.
 func report(w io.Writer, o *options, grid gridsearch.Grid, sum gridsearch.Summary, before prior) error {
-	fmt.Fprintf(w, "%d done, %d failed of %s", sum.Done, sum.Failed, pointCount(sum.Total-sum.Skipped))
-	switch {
-	case sum.Skipped > 0 && before.failed > 0:
-		fmt.Fprintf(w, " (%d more before: %d done, %d failed)", sum.Skipped, sum.Skipped-before.failed, before.failed)
-	case sum.Skipped > 0:
-		fmt.Fprintf(w, " (%d more done before)", sum.Skipped)
+	if sum.Total > 0 && sum.Skipped == sum.Total {
+		// A resume of a finished grid: no figures of a run that ran
+		// nothing, but what the file holds.
+		fmt.Fprintf(w, "nothing left to run: %s has every point of the grid (%s): %d done, %d failed\n",
+			o.out, pointCount(sum.Total), sum.Skipped-before.failed, before.failed)
+	} else {
+		fmt.Fprintf(w, "%d done, %d failed of %s", sum.Done, sum.Failed, pointCount(sum.Total-sum.Skipped))
+		switch {
+		case sum.Skipped > 0 && before.failed > 0:
+			fmt.Fprintf(w, " (%d more before: %d done, %d failed)", sum.Skipped, sum.Skipped-before.failed, before.failed)
+		case sum.Skipped > 0:
+			fmt.Fprintf(w, " (%d more done before)", sum.Skipped)
+		}
+		fmt.Fprintf(w, " in %v; efficiency %.3f (busy %v on %s)\n",
+			sum.Elapsed.Round(time.Millisecond), sum.Efficiency, sum.Busy.Round(time.Millisecond), count(sum.PeakSlots, "slot"))
 	}
-	fmt.Fprintf(w, " in %v; efficiency %.3f (busy %v on %d slots)\n",
-		sum.Elapsed.Round(time.Millisecond), sum.Efficiency, sum.Busy.Round(time.Millisecond), sum.PeakSlots)
 	if unfinished := sum.Total - sum.Skipped - sum.Done - sum.Failed; unfinished > 0 {
 		fmt.Fprintf(w, "%s not run\n", pointCount(unfinished))
 	}
 	if before.failed > 0 {
-		fmt.Fprintf(w, "%d points failed before and were not run again: -resume-failed runs them\n", before.failed)
+		fmt.Fprintf(w, "%s failed before and %s not run again: -resume-failed runs them\n", count(before.failed, "point"), were(before.failed))
 	}
 	recs, err := loadRecords(o.out)
 	if err != nil {
@@ -169,9 +176,28 @@ func csvValue(v json.RawMessage) string {
 }
 
 // pointCount is n with "point" or "points".
-func pointCount(n int) string {
+func pointCount(n int) string { return count(n, "point") }
+
+// were is "was" for 1, "were" for more.
+func were(n int) string {
 	if n == 1 {
-		return "1 point"
+		return "was"
 	}
-	return fmt.Sprintf("%d points", n)
+	return "were"
+}
+
+// isAre is "is" for 1, "are" for more.
+func isAre(n int) string {
+	if n == 1 {
+		return "is"
+	}
+	return "are"
+}
+
+// count is n with noun, made plural with an s but for 1: "1 slot", "2 slots".
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

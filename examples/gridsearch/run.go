@@ -229,6 +229,7 @@ func execute(ctx context.Context, o *options, cfg gridsearch.Config, command []s
 	}
 	prog := newProgress(os.Stderr, o.progress)
 	fails := newFailures(prog)
+	stray := &strays{pr: prog}
 	var res *results
 	cfg.OnStart = func() error {
 		// -results DIR first: one that cannot be made stops the run
@@ -245,15 +246,15 @@ func execute(ctx context.Context, o *options, cfg gridsearch.Config, command []s
 		if err != nil {
 			return err
 		}
-		fails.path = o.out
+		fails.path, stray.path = o.out, o.out
 		for _, w := range warnings {
 			prog.println(w)
 		}
 		switch {
 		case before.failed > 0:
-			prog.println(fmt.Sprintf("gridsearch: %d points failed in the run resumed and are not run again (-resume-failed runs them)", before.failed))
+			prog.println(fmt.Sprintf("gridsearch: %s failed in the run resumed and %s not run again (-resume-failed runs them)", pointCount(before.failed), isAre(before.failed)))
 		case before.rerun > 0:
-			prog.println(fmt.Sprintf("gridsearch: running again %d points that failed in the run resumed", before.rerun))
+			prog.println(fmt.Sprintf("gridsearch: running again %s that failed in the run resumed", pointCount(before.rerun)))
 		}
 		return nil
 	}
@@ -261,6 +262,7 @@ func execute(ctx context.Context, o *options, cfg gridsearch.Config, command []s
 		if !rec.OK() {
 			fails.add(rec)
 		}
+		stray.add(rec)
 		o.more.watchField(o, rec, prog.println)
 		// The results file first: a point whose -results files cannot be
 		// written stops the run, but is not lost from the results file.
@@ -289,13 +291,14 @@ func execute(ctx context.Context, o *options, cfg gridsearch.Config, command []s
 	o.slurm.stop(prog.println)
 	prog.finish()
 	fails.finish()
+	stray.finish()
 	switch {
 	case errors.Is(runErr, gridsearch.ErrBind):
 		runErr = bindError(o.bind, runErr)
 	case errors.Is(runErr, gridsearch.ErrInterrupted) && errors.Is(context.Cause(ctx), errSlurmGone):
 		runErr = fmt.Errorf("the run stopped: slurm job %s has no task left, and no other worker can join; -resume -out %s runs the rest", o.slurm.job.id, o.out)
 	case errors.Is(runErr, gridsearch.ErrHalted):
-		runErr = fmt.Errorf("halted after %d failed points (-halt %s); -resume-failed -out %s runs them again and the rest", sum.Failed, o.more.haltText(), o.out)
+		runErr = fmt.Errorf("halted after %s failed (-halt %s); -resume-failed -out %s runs them again and the rest", pointCount(sum.Failed), o.more.haltText(), o.out)
 	}
 	if res == nil { // the run did not start: nothing was written
 		return runErr

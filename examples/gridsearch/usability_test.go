@@ -97,6 +97,38 @@ func TestFailuresShown(t *testing.T) {
 	}
 }
 
+// A resume of a grid that is done says so, and what the file holds,
+// without the figures of a run that ran nothing; one slot is "1 slot", on
+// the master and on the worker.
+func TestResumeFinishedGrid(t *testing.T) {
+	ctx := testContext(t)
+	dir := t.TempDir()
+	args := append([]string{"-out", "r.jsonl", "-progress", "none", "-param", "i=1..3"}, square...)
+	master := start(t, ctx, dir, append([]string{"run", "-bind", "tcp://127.0.0.1:*", "-workers", "0"}, args...)...)
+	ep := master.expect(t, ctx, `gridsearch worker -connect (\S+)`)[1]
+	w := start(t, ctx, dir, "worker", "-connect", ep, "-slots", "1")
+	select {
+	case l := <-w.lines: // its first line
+		if !strings.HasPrefix(l, "gridsearch worker: 1 slot on ") {
+			t.Errorf("worker's first line %q, want gridsearch worker: 1 slot on ...", l)
+		}
+	case <-ctx.Done():
+		t.Fatal("the worker said nothing")
+	}
+	if code := master.wait(); code != 0 || !regexp.MustCompile(`^3 done, 0 failed of 3 points in \S+; efficiency \S+ \(busy \S+ on 1 slot\)\n`).MatchString(master.stdout.String()) {
+		t.Errorf("first run: exit %d, stdout:\n%s", code, master.stdout.String())
+	}
+	w.cmd.Process.Kill()
+	w.wait()
+
+	p := start(t, ctx, dir, append([]string{"run", "-resume", "-workers", "1"}, args...)...)
+	want := "nothing left to run: r.jsonl has every point of the grid (3 points): 3 done, 0 failed\nresults: r.jsonl\n"
+	if code := p.wait(); code != 0 || p.stdout.String() != want {
+		t.Errorf("resume of a finished grid: exit %d, stdout:\n%s\nwant:\n%s", code, p.stdout.String(), want)
+	}
+	checkSquares(t, readResults(t, filepath.Join(dir, "r.jsonl")), 3)
+}
+
 // -resume counts a failed point as failed, not done: it is reported, the
 // exit status is 1 while one is left, and -resume-failed runs it again.
 func TestResumeFailed(t *testing.T) {
@@ -116,7 +148,7 @@ func TestResumeFailed(t *testing.T) {
 		t.Fatalf("first run: exit %d, %s", code, stdout)
 	}
 	code, stdout, stderr := run("-resume")
-	if code != 1 || !strings.Contains(stdout, "0 done, 0 failed of 0 points (8 more before: 5 done, 3 failed)") ||
+	if code != 1 || !strings.Contains(stdout, "nothing left to run: "+out+" has every point of the grid (8 points): 5 done, 3 failed\n") ||
 		!strings.Contains(stdout, "3 points failed before and were not run again: -resume-failed runs them") {
 		t.Errorf("-resume: exit %d, stdout:\n%s", code, stdout)
 	}
@@ -151,7 +183,7 @@ func TestResumeFailed(t *testing.T) {
 	if rows := strings.Count(string(csv), "\n"); rows != 9 || strings.Contains(string(csv), ",3,,") {
 		t.Errorf("CSV of %d lines, want a header and 8 successes:\n%s", rows, csv)
 	}
-	if code, stdout, _ := run("-resume"); code != 0 || !strings.Contains(stdout, "(8 more done before)") {
+	if code, stdout, _ := run("-resume"); code != 0 || !strings.Contains(stdout, "nothing left to run: "+out+" has every point of the grid (8 points): 8 done, 0 failed\n") {
 		t.Errorf("-resume when all done: exit %d, %s", code, stdout)
 	}
 }

@@ -56,7 +56,7 @@ func workerCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "gridsearch worker: %d slots on %s for %s\n", *slots, gridsearch.Hostname(), *connect)
+	fmt.Fprintf(os.Stderr, "gridsearch worker: %s on %s for %s\n", count(*slots, "slot"), gridsearch.Hostname(), *connect)
 	if warning != "" {
 		fmt.Fprintln(os.Stderr, warning)
 	}
