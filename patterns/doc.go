@@ -45,9 +45,8 @@
 // the socket of an inbox holds when it is called (a Rep inbox hands its
 // requests over one after the other, each once the last is answered), and
 // answers still go out; the actor closes its inbox when it has ended for
-// good, or when Stop's ctx ends first, and what the socket still holds then
-// is reported as dead letters (a request's asker is told at once that it
-// will not be answered).
+// good, and what the socket still holds then is reported as dead letters (a
+// request's asker is told at once that it will not be answered).
 //
 // An actor that reads several sockets of its own, a broker with a frontend
 // and a backend, is given a [Feed] per socket: raw frames, tagged by a wrap

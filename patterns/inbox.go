@@ -410,9 +410,9 @@ func (in *Inbox[M]) leftOver() {
 // be ready to take yet (its connection's reader has queued it and not yet
 // given its peer a turn), so it waits for the socket to be readable, until
 // the mailbox closes (closed), counting again meanwhile so that a message
-// the socket drops (REP's, with no envelope) does not hold the drain. ok
-// is false when the drain is over.
-func (in *Inbox[M]) drainNext(left *int, closed <-chan struct{}) (m socket.Msg, ok bool) {
+// the socket drops (REP's, with no envelope) does not hold the drain. It
+// returns false when the drain is over.
+func (in *Inbox[M]) drainNext(left *int, closed <-chan struct{}) (socket.Msg, bool) {
 	for *left > 0 {
 		m, err := in.sock.TryRecv()
 		if err == nil {

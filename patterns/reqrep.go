@@ -74,7 +74,7 @@ func Rep[Q, R any](qc Codec[Q], rc Codec[R], opts ...Option) (*Inbox[actor.Reque
 				}
 				var ok bool
 				if m, ok = in.drainNext(&drain, closed); !ok {
-					return nil // what is left is refused at the close
+					return nil // what is left goes to the close (leftOver)
 				}
 			} else if m, err = in.sock.Recv(ctx); err != nil {
 				if ended(ctx) {
