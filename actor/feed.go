@@ -135,6 +135,14 @@ func (in Inlet[M]) PutAll(ms []M) error {
 // is what arrived (the raw frames); reason says why.
 func (in Inlet[M]) DeadLetter(msg any, reason error) { in.c.reportDeadLetter(msg, reason) }
 
+// Closed returns a channel that is closed once the mailbox has closed for
+// good: the actor will take nothing more from it (it was closed, Stop's ctx
+// ended, or it ended). A feed that waits on the actor, as a REP mailbox
+// waits for the answer to one request before it takes the next, waits on
+// it too, so that an actor that will not answer cannot hold the feed, and
+// Stop, for ever.
+func (in Inlet[M]) Closed() <-chan struct{} { return in.c.q.closedChan() }
+
 // Name returns the name of the actor the inlet leads to.
 func (in Inlet[M]) Name() string { return in.c.name }
 

@@ -578,3 +578,66 @@ func TestStopDoesNotSpinOnAQuietedFeed(t *testing.T) {
 		t.Fatalf("the actor polled its quieted feed %d times while Stop waited", n)
 	}
 }
+
+// closedFeed is a feed that, once its ctx ends, waits for the mailbox to
+// close (Inlet.Closed), as a feed waiting on the actor's answer would.
+type closedFeed struct {
+	running chan struct{} // closed once Run has its inlet
+	open    atomic.Bool   // Closed's channel was open while the actor ran
+}
+
+func (f *closedFeed) Run(ctx context.Context, in actor.Inlet[int]) error {
+	select {
+	case <-in.Closed():
+	default:
+		f.open.Store(true)
+	}
+	close(f.running)
+	<-ctx.Done()
+	<-in.Closed()
+	return nil
+}
+
+func (f *closedFeed) Close() error { return nil }
+
+// Inlet.Closed is open while the actor runs and closed once the mailbox
+// closes: a feed that waits on it past its ctx does not hold Stop beyond
+// Stop's ctx, nor Close.
+func TestInletClosed(t *testing.T) {
+	for _, end := range []string{"Stop", "Close"} {
+		t.Run(end, func(t *testing.T) {
+			f := &closedFeed{running: make(chan struct{})}
+			a, err := actor.Spawn(testCtx(t), actor.BehaviorFunc[int](func(context.Context, int) error { return nil }),
+				actor.WithFeed[int](f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			<-f.running
+			if !f.open.Load() {
+				t.Error("Closed's channel was closed while the actor ran")
+			}
+			ended := make(chan error, 1)
+			go func() {
+				if end == "Close" {
+					ended <- a.Close()
+					return
+				}
+				// The feed holds the drain until the mailbox closes:
+				// Stop's ctx must end it.
+				sctx, cancel := context.WithTimeout(testCtx(t), 50*time.Millisecond)
+				defer cancel()
+				ended <- a.Stop(sctx)
+			}()
+			select {
+			case err := <-ended:
+				// nil when the actor, with nothing to drain, ended as
+				// Stop found its ctx over.
+				if end == "Stop" && err != nil && !errors.Is(err, context.DeadlineExceeded) {
+					t.Errorf("Stop: %v, want nil or its ctx's error", err)
+				}
+			case <-testCtx(t).Done():
+				t.Fatalf("%s held by a feed waiting for the mailbox to close", end)
+			}
+		})
+	}
+}

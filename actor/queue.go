@@ -65,6 +65,7 @@ type queue[M any] struct {
 	wake    chan handoff[M] // capacity 1: the receiver's alarm, with a message or not
 	waiters int
 	space   chan struct{}
+	closed  chan struct{} // closed by close; made by the first feed that asks (closedChan)
 	// The receiver's own: the messages it handled since it last counted
 	// them into rs (at a take, or going back to sleep), and whether it
 	// went to sleep and has not received its wake-up yet.
@@ -549,6 +550,9 @@ func (q *queue[M]) drain() {
 func (q *queue[M]) close() []envelope[M] {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	if q.state != qClosed && q.closed != nil {
+		close(q.closed)
+	}
 	q.state = qClosed
 	q.halt.Store(true)
 	var left []envelope[M]
@@ -558,6 +562,20 @@ func (q *queue[M]) close() []envelope[M] {
 	q.broadcast()
 	q.rouse()
 	return left
+}
+
+// closedChan returns a channel closed once the mailbox closes (close).
+// It is made on demand: few actors have a feed that asks.
+func (q *queue[M]) closedChan() <-chan struct{} {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed == nil {
+		q.closed = make(chan struct{})
+		if q.state == qClosed {
+			close(q.closed)
+		}
+	}
+	return q.closed
 }
 
 // stopReceiver halts the receiver after its current message and keeps the

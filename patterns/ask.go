@@ -67,6 +67,7 @@ func Router[Q, R any](qc Codec[Q], rc Codec[R], opts ...Option) (*Inbox[actor.Re
 		}
 	}
 	in.serve = func(ctx context.Context, inlet actor.Inlet[actor.Request[Q, R]]) error {
+		closed := inlet.Closed()
 		drain := -1 // Stop: the requests the drain may still hand over, once counted
 		for {
 			var m socket.Msg
@@ -79,12 +80,9 @@ func Router[Q, R any](qc Codec[Q], rc Codec[R], opts ...Option) (*Inbox[actor.Re
 				if drain < 0 {
 					drain = in.sock.Stats().Queued
 				}
-				if drain == 0 {
-					return nil
-				}
-				drain--
-				if m, err = in.sock.TryRecv(); err != nil {
-					return nil // taken by none: gone with the socket
+				var ok bool
+				if m, ok = in.drainNext(&drain, closed); !ok {
+					return nil // what is left goes to the close (leftOver)
 				}
 			} else if m, err = in.sock.Recv(ctx); err != nil {
 				if ended(ctx) {

@@ -42,11 +42,11 @@
 // as it does in libzmq. A message that does not decode is a dead letter of
 // the actor (ErrDecode), never a panic. A supervised actor keeps its inbox,
 // its socket and what is queued in both across restarts. Stop handles what
-// the socket of a PULL, SUB, PAIR or Router inbox holds when it is called
-// (a Rep inbox refuses it), and answers still go out; the actor closes its
-// inbox when it has ended for good, and what the socket still holds then is
-// reported as dead letters (a request's asker is told at once that it will
-// not be answered).
+// the socket of an inbox holds when it is called (a Rep inbox hands its
+// requests over one after the other, each once the last is answered), and
+// answers still go out; the actor closes its inbox when it has ended for
+// good, and what the socket still holds then is reported as dead letters (a
+// request's asker is told at once that it will not be answered).
 //
 // An actor that reads several sockets of its own, a broker with a frontend
 // and a backend, is given a [Feed] per socket: raw frames, tagged by a wrap

@@ -36,10 +36,10 @@ import (
 // its Observer, with the frames and an error wrapping ErrDecode), never a
 // panic. Stop (actor.Actor.Stop, actor.Supervisor.Stop) drains the inbox
 // with the mailbox: the actor handles, besides what is in its mailbox, what
-// the socket held when its drain began (a PULL, SUB, PAIR or Router inbox;
-// a Rep inbox stops receiving, as it could take the next request only once
-// the actor answered the last), and no more, so that peers that keep
-// sending cannot hold Stop; its answers still go out through the socket.
+// the socket held when its drain began (a Rep inbox hands those requests
+// over one after the other, each once the actor answered the last, as REP
+// goes), and no more, so that peers that keep sending cannot hold Stop; its
+// answers still go out through the socket. Stop's ctx bounds the drain.
 // When the actor has ended for good it closes the inbox (Close, or Shutdown
 // within Stop's ctx): what the socket still holds is reported to the
 // actor's observer as dead letters, the asker of a request among them is
@@ -82,7 +82,10 @@ type Inbox[M any] struct {
 	// asker of request m, left in the socket at the close, that it will
 	// not be handled.
 	refuse func(inlet actor.Inlet[M], m socket.Msg, reason error)
-	drain  drainBudget // when polled
+	// owed, of a Rep mailbox, refuses the request the actor has not
+	// answered yet, if any, so that the socket may give the next.
+	owed  func(inlet actor.Inlet[M], reason error)
+	drain drainBudget // when polled
 
 	closeOnce sync.Once
 	closeErr  error
@@ -373,13 +376,16 @@ func (in *Inbox[M]) release(ctx context.Context) error {
 
 // leftOver reports what the socket still holds as dead letters of the actor
 // it fed, before the socket closes and discards it; a request's asker is
-// told at once that it will not be answered. It takes at most what the
-// socket held when it began; what peers send meanwhile goes with the
-// socket.
+// told at once that it will not be answered, the asker of one the actor
+// kept unanswered too. It takes at most what the socket held when it
+// began; what peers send meanwhile goes with the socket.
 func (in *Inbox[M]) leftOver() {
 	inlet := in.inlet.Load()
 	if inlet == nil {
 		return // fed no actor: nobody to tell
+	}
+	if in.owed != nil {
+		in.owed(*inlet, fmt.Errorf("%w: still unanswered by the actor when %s closed", actor.ErrStopped, in.cfg.name))
 	}
 	reason := fmt.Errorf("%w: still queued in %s when it closed", actor.ErrStopped, in.cfg.name)
 	for left := in.sock.Stats().Queued; left > 0; {
@@ -397,6 +403,35 @@ func (in *Inbox[M]) leftOver() {
 			return
 		}
 	}
+}
+
+// drainNext takes the next of the left requests a Router or Rep mailbox's
+// drain counted in the socket when Stop began. One the count saw may not
+// be ready to take yet (its connection's reader has queued it and not yet
+// given its peer a turn), so it waits for the socket to be readable, until
+// the mailbox closes (closed), counting again meanwhile so that a message
+// the socket drops (REP's, with no envelope) does not hold the drain. It
+// returns false when the drain is over.
+func (in *Inbox[M]) drainNext(left *int, closed <-chan struct{}) (socket.Msg, bool) {
+	for *left > 0 {
+		m, err := in.sock.TryRecv()
+		if err == nil {
+			*left--
+			return m, true
+		}
+		if !errors.Is(err, socket.ErrWouldBlock) {
+			return nil, false // gone with the socket, or refused at the close
+		}
+		if *left = min(*left, in.sock.Stats().Queued); *left == 0 {
+			break
+		}
+		select {
+		case <-in.sock.Readable():
+		case <-closed:
+			return nil, false
+		}
+	}
+	return nil, false
 }
 
 // Endpoint returns the first endpoint the mailbox bound, as Bind resolved it

@@ -62,8 +62,9 @@ import (
 // downstream drains is lost, with no dead letter. Nor is anything lost but
 // in these cases, each reported: a RestartingStage that failed and waits out
 // its back-off when its turn to drain comes is not restarted, and what its
-// mailbox holds is dead letters (see actor.Supervisor.Stop); a Rep stage
-// stops receiving, and what is still in its socket is refused (see Inbox);
+// mailbox holds is dead letters (see actor.Supervisor.Stop); what a Rep
+// stage's socket still holds when the drain's bound passes (its actor
+// slow, or keeping a request unanswered) is refused (see Rep);
 // a peer that does not confirm (the drain's bound passed)
 // makes its Outbox's Shutdown fail, and the stage's end with it (its
 // ActorStopped error, for the observer). The

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/zmqflow/zmqflow/actor"
 	"github.com/zmqflow/zmqflow/socket"
@@ -23,6 +24,17 @@ import (
 // an empty reply (one empty frame), and is reported as a dead letter. So
 // is a reply the socket could not take (closed). Use Router and Dealer for
 // requests in parallel and errors that reach the asker.
+//
+// At Stop the mailbox takes no new requests, and drains: the requests its
+// socket holds when the drain begins reach the actor one after the other,
+// each once the last is answered, and their answers go out. Stop's ctx
+// bounds the drain: what the socket still holds when it ends gets an empty
+// reply at once, as at Close. A request the actor keeps unanswered holds
+// the drain, and so Stop, until that ctx ends if the socket holds more;
+// when the mailbox closes it gets an empty reply too. (A socket shut down
+// with Stop's ctx over lingers for nothing: over tcp or ipc, an empty
+// reply its connection has not written by then is lost, and its asker
+// waits for its own ctx.)
 func Rep[Q, R any](qc Codec[Q], rc Codec[R], opts ...Option) (*Inbox[actor.Request[Q, R]], error) {
 	qc, rc = bindCodec(qc), bindCodec(rc)
 	in, err := newInbox[actor.Request[Q, R]](socket.Rep, opts)
@@ -32,17 +44,46 @@ func Rep[Q, R any](qc Codec[Q], rc Codec[R], opts ...Option) (*Inbox[actor.Reque
 	in.refuse = func(inlet actor.Inlet[actor.Request[Q, R]], m socket.Msg, _ error) {
 		repSend(in, inlet, m, [][]byte{{}})
 	}
+	// The request the actor owes an answer to: refused when the inbox
+	// closes with it unanswered (kept, or still in hand when Stop's ctx
+	// ended), so that its asker hears at once, and the socket, which
+	// gives no other request before, gives the rest to be refused too.
+	var pending atomic.Pointer[actor.Request[Q, R]]
+	in.owed = func(inlet actor.Inlet[actor.Request[Q, R]], reason error) {
+		if r := pending.Swap(nil); r != nil {
+			var zero R
+			if r.Reply(zero, reason) { // else the actor's answer went first
+				inlet.DeadLetter(*r, reason)
+			}
+		}
+	}
 	in.serve = func(ctx context.Context, inlet actor.Inlet[actor.Request[Q, R]]) error {
 		answered := make(chan struct{}, 1)
+		closed := inlet.Closed()
+		drain := -1 // Stop: the requests the drain may still take, once counted
 		for {
-			if ended(ctx) { // Recv would take what is queued first
-				return nil
-			}
-			m, err := in.sock.Recv(ctx)
-			if err != nil {
+			var m socket.Msg
+			var err error
+			if ended(ctx) {
+				// Stop: the actor, still running until this returns,
+				// answers the requests the socket held when its drain
+				// began, one after the other as REP goes, and no more,
+				// so that askers who keep asking cannot hold Stop.
+				if drain < 0 {
+					drain = in.sock.Stats().Queued
+				}
+				var ok bool
+				if m, ok = in.drainNext(&drain, closed); !ok {
+					return nil // what is left goes to the close (leftOver)
+				}
+			} else if m, err = in.sock.Recv(ctx); err != nil {
+				if ended(ctx) {
+					continue
+				}
 				return in.recvErr(ctx, err)
 			}
 			answer := func(v R, err error) {
+				pending.Store(nil)
 				repAnswer(in, inlet, m, rc, v, err)
 				answered <- struct{}{}
 			}
@@ -50,15 +91,35 @@ func Rep[Q, R any](qc Codec[Q], rc Codec[R], opts ...Option) (*Inbox[actor.Reque
 			if err != nil {
 				var zero R
 				answer(zero, err)
-			} else if inlet.Put(actor.NewRequest(q, answer)) != nil {
-				return nil // the actor is stopping, and answers it (see Put)
+			} else {
+				req := actor.NewRequest(q, answer)
+				pending.Store(&req)
+				if inlet.Put(req) != nil {
+					return nil // the actor is stopping, and answers it (see Put)
+				}
 			}
 			select {
 			case <-answered:
+				continue
 			case <-ctx.Done():
-				// Stop: no more requests. The answer, when the actor
-				// gives it, still goes out: the socket stays open
-				// until the actor has ended.
+			}
+			// Stop came while the actor has the request. REP takes the
+			// next request only once this one is answered: with nothing
+			// after it to drain, stop now (its answer still goes out,
+			// the socket staying open until the actor has ended);
+			// otherwise wait for the answer, or for the mailbox to close
+			// (Stop's ctx ended, or the actor did): then the inbox, as it
+			// closes, refuses this request if it is still unanswered, and
+			// what the socket holds.
+			if drain < 0 {
+				drain = in.sock.Stats().Queued
+			}
+			if drain == 0 {
+				return nil
+			}
+			select {
+			case <-answered:
+			case <-closed:
 				return nil
 			}
 		}

@@ -3,6 +3,7 @@ package patterns_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -290,8 +291,6 @@ func TestSpawnRefusedClosesItsMailbox(t *testing.T) {
 	}
 }
 
-// Requests still in a Router mailbox's socket when its actor stops are
-
 // A Router mailbox drains as a PULL one does: the requests its socket
 // holds when Stop comes are handed to the actor, which answers them
 // before it ends; none is refused, none is a dead letter. (A mailbox of
@@ -343,6 +342,152 @@ func (c *doneAsked) Done() <-chan struct{} {
 	return c.Context.Done()
 }
 
+// askFromReqs asks a Rep mailbox at ep for 0..n-1 at once, each from a
+// REQ client of its own (a REQ has one request in flight), and gives each
+// Ask's outcome: nil for the right reply (the query plus one).
+func askFromReqs(t *testing.T, ctx context.Context, ep string, n int) <-chan error {
+	t.Helper()
+	replies := make(chan error, n)
+	for i := range n {
+		req := must[*patterns.Outbox[intReq]](t)(patterns.Req(patterns.Binary[int]{}, patterns.Binary[int]{}, patterns.Connect(ep)))
+		t.Cleanup(func() { req.Close() })
+		go func() {
+			v, err := actor.Ask(ctx, req.Ref(), i)
+			if err == nil && v != i+1 {
+				err = fmt.Errorf("reply %d to %d, want %d", v, i, i+1)
+			}
+			replies <- err
+		}()
+	}
+	return replies
+}
+
+// A Rep mailbox drains as a Router one does: the requests its socket holds
+// when Stop comes are handed to the actor one after the other (REP's
+// lockstep), and each is answered before the actor ends; none is refused,
+// none is a dead letter.
+func TestStopRepDrainsWhatItHolds(t *testing.T) {
+	ctx := testCtx(t)
+	g := newGated[intReq](func(r intReq) { r.Reply(r.Query+1, nil) })
+	in := must[*patterns.Inbox[intReq]](t)(patterns.Rep(patterns.Binary[int]{}, patterns.Binary[int]{}, patterns.Bind("tcp://127.0.0.1:*")))
+	dead := &deadCount{}
+	a := spawnGated(t, g, actor.WithFeed(in), actor.WithObserver(dead.observer()))
+	const n = 8
+	replies := askFromReqs(t, ctx, in.Endpoint(), n)
+	<-g.holding
+	// All in: one held by the actor, the rest in the socket, which gives
+	// the next only once the held one is answered.
+	eventually(t, "the other requests to wait in the socket", func() bool { return in.Socket().Stats().Queued == n-1 })
+	stopCtx := &doneAsked{Context: ctx, asked: make(chan struct{})}
+	stopped := make(chan error, 1)
+	go func() { stopped <- a.Stop(stopCtx) }()
+	<-stopCtx.asked // Stop is quieting the Rep, which takes no new requests
+	g.release()
+	for range n {
+		if err := <-replies; err != nil {
+			t.Errorf("ask: %v, want every request answered", err)
+		}
+	}
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+	if got := g.handled.Load(); got != n {
+		t.Errorf("handled %d of %d requests", got, n)
+	}
+	if d := dead.get(); len(d) != 0 {
+		t.Errorf("%d dead letters, want none: %v", len(d), d)
+	}
+}
+
+// When Stop's ctx ends while the actor of a Rep mailbox still has a
+// request, what its socket holds is not left to the askers' timeouts: the
+// held request is answered, the others refused with an empty reply, each
+// a dead letter. (Over inproc, where a reply is
+// in the asker's queue once sent: a tcp or ipc socket shut down with an
+// ended ctx discards what its connections have not written yet.)
+func TestStopRepCutShortRefusesTheRest(t *testing.T) {
+	ctx := testCtx(t)
+	g := newGated[intReq](func(r intReq) { r.Reply(r.Query+1, nil) })
+	in := must[*patterns.Inbox[intReq]](t)(patterns.Rep(patterns.Binary[int]{}, patterns.Binary[int]{}, patterns.Bind(endpoint(t, "inproc"))))
+	dead := &deadCount{}
+	a := spawnGated(t, g, actor.WithFeed(in), actor.WithObserver(dead.observer()))
+	const n = 4
+	replies := askFromReqs(t, ctx, in.Endpoint(), n)
+	<-g.holding
+	eventually(t, "the other requests to wait in the socket", func() bool { return in.Socket().Stats().Queued == n-1 })
+	cutCtx, cut := context.WithCancel(ctx)
+	defer cut()
+	stopCtx := &doneAsked{Context: cutCtx, asked: make(chan struct{})}
+	stopped := make(chan error, 1)
+	go func() { stopped <- a.Stop(stopCtx) }()
+	<-stopCtx.asked
+	cut()                              // Stop's ctx ends with the first request held
+	awaitMailboxClosed(t, a, probeReq) // Stop gave up waiting for the drain
+	g.release()
+	answered, refused := 0, 0
+	for range n {
+		switch err := <-replies; {
+		case err == nil:
+			answered++
+		case errors.Is(err, patterns.ErrDecode): // the empty reply
+			refused++
+		default:
+			t.Errorf("ask: %v, want an answer or an empty reply at once", err)
+		}
+	}
+	if answered != 1 || refused != n-1 {
+		t.Errorf("%d answered, %d refused: want 1 and %d", answered, refused, n-1)
+	}
+	if err := <-stopped; !errors.Is(err, context.Canceled) {
+		t.Errorf("Stop: %v, want its ctx's error", err)
+	}
+	if d := dead.get(); len(d) != n-1 {
+		t.Errorf("%d dead letters, want %d", len(d), n-1)
+	}
+}
+
+// A request its actor keeps unanswered holds a Rep mailbox's drain, which
+// cannot take the next before it is answered, until Stop's ctx ends: then
+// Stop returns, and the kept request and those still in the socket get an
+// empty reply at once, each a dead letter. (Over inproc, as in the test
+// above.)
+func TestStopRepKeptRequestBoundedByStopsCtx(t *testing.T) {
+	ctx := testCtx(t)
+	kept := make(chan intReq, 1)
+	dead := &deadCount{}
+	in := must[*patterns.Inbox[intReq]](t)(patterns.Rep(patterns.Binary[int]{}, patterns.Binary[int]{}, patterns.Bind(endpoint(t, "inproc"))))
+	a := spawn(t, actor.BehaviorFunc[intReq](func(_ context.Context, r intReq) error {
+		kept <- r // the first; no other comes
+		return nil
+	}), actor.WithFeed(in), actor.WithObserver(dead.observer()))
+	const n = 3
+	replies := askFromReqs(t, ctx, in.Endpoint(), n)
+	<-kept
+	eventually(t, "the other requests to wait in the socket", func() bool { return in.Socket().Stats().Queued == n-1 })
+	stopCtx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	stopped := make(chan error, 1)
+	go func() { stopped <- a.Stop(stopCtx) }()
+	select {
+	case err := <-stopped:
+		// nil when the actor, which had nothing more to do, ended as
+		// Stop found its ctx over.
+		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Stop: %v, want nil or its ctx's error", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("Stop held past its ctx by a request its actor kept")
+	}
+	for range n {
+		if err := <-replies; !errors.Is(err, patterns.ErrDecode) { // the empty reply
+			t.Errorf("ask: %v, want an empty reply at once", err)
+		}
+	}
+	if d := dead.get(); len(d) != n {
+		t.Errorf("%d dead letters, want %d: %v", len(d), n, d)
+	}
+}
+
 // Requests waiting in a Rep mailbox's socket when its actor is closed get
 // an empty reply at once, the REP way of saying no.
 func TestCloseRepRefusesWhatItLeaves(t *testing.T) {
@@ -351,15 +496,7 @@ func TestCloseRepRefusesWhatItLeaves(t *testing.T) {
 	in := must[*patterns.Inbox[intReq]](t)(patterns.Rep(patterns.Binary[int]{}, patterns.Binary[int]{}, patterns.Bind("tcp://127.0.0.1:*")))
 	a := spawnGated(t, g, actor.WithFeed(in))
 	const n = 3
-	replies := make(chan error, n)
-	for i := range n {
-		req := must[*patterns.Outbox[intReq]](t)(patterns.Req(patterns.Binary[int]{}, patterns.Binary[int]{}, patterns.Connect(in.Endpoint())))
-		t.Cleanup(func() { req.Close() })
-		go func() {
-			_, err := actor.Ask(ctx, req.Ref(), i)
-			replies <- err
-		}()
-	}
+	replies := askFromReqs(t, ctx, in.Endpoint(), n)
 	<-g.holding
 	eventually(t, "the other requests to wait in the socket", func() bool { return in.Socket().Stats().Queued == n-1 })
 	closed := make(chan error, 1)
