@@ -164,9 +164,9 @@ func TestHandlerErrorGivesRequestBack(t *testing.T) {
 
 // A request that every worker fails is handed out again (WithRequeued) and
 // given up after WithMaxDeliveries; the client's retries are capped and it
-// gets ErrNoReply. The client's timeout is long enough for both deliveries of an attempt to be over
-// before its resend (else the resend is a duplicate of an outstanding
-// request, and dropped).
+// gets ErrNoReply. The client's timeout is long enough for both deliveries
+// of an attempt to be over before its resend (else the resend is a
+// duplicate of an outstanding request, and dropped).
 func TestMaxDeliveriesAndRetryCap(t *testing.T) {
 	t.Parallel() // it waits out two client timeouts
 	ctx := testCtx(t)
