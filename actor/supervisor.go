@@ -501,7 +501,7 @@ func (s *Supervisor) shutdown(ctx context.Context) error {
 	for i := len(s.children) - 1; i >= 0; i-- {
 		c := s.children[i]
 		if ctx != nil && cut == nil && s.alive[i] {
-			c.drain(ctx)
+			s.quiet(ctx, i)
 			cut = s.awaitDrain(ctx, i)
 		}
 		c.closeMailbox(ctx)
@@ -515,6 +515,36 @@ func (s *Supervisor) shutdown(ctx context.Context) error {
 		return fmt.Errorf("actor: stop supervisor %q: drain cut short: %w", s.name, cut)
 	}
 	return nil
+}
+
+// quiet has child i begin its drain, which first waits, within ctx, for
+// its feeds to end (see Child.drain), and watches for the child's end
+// meanwhile: a child that fails then is not restarted, and a feed that
+// waits for it (a REP mailbox, which hands over the next request once the
+// last is answered) would otherwise wait for it until ctx ends.
+func (s *Supervisor) quiet(ctx context.Context, i int) {
+	qctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	quieted := make(chan struct{})
+	go func() {
+		defer close(quieted)
+		s.children[i].drain(qctx)
+	}()
+	exits := s.exits
+	for {
+		select {
+		case <-quieted:
+			return
+		case ex := <-exits:
+			if ex.idx == i && ex.gen == s.gen[i] {
+				s.alive[i], s.endErr[i] = false, ex.err
+				exits = nil
+				cancel() // nobody left to feed: stop waiting for the feeds
+			} else {
+				s.backlog = append(s.backlog, ex)
+			}
+		}
+	}
 }
 
 // awaitDrain waits for draining child i to end, within ctx and until Close.

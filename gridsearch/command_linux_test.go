@@ -262,7 +262,8 @@ func testRunCommandStrayChildKilled(t *testing.T) {
 // A command that exited by itself before its timeout, leaving a child
 // that holds its output, is reported as it exited: the timeout ended only
 // the reading of that output (and killed the child with the group), not
-// the command. waitDelay is made a minute so that the timeout comes first;
+// the command. It is marked stray, as it is when WaitDelay ends the
+// reading. waitDelay is made a minute so that the timeout comes first;
 // the timeout is far longer than sh takes to exit.
 func TestTimeoutAfterCommandExited(t *testing.T) {
 	defer func(d time.Duration) { waitDelay = d }(waitDelay)
@@ -277,8 +278,8 @@ func TestTimeoutAfterCommandExited(t *testing.T) {
 	if err := json.Unmarshal(rep[0], &o); err != nil {
 		t.Fatal(err)
 	}
-	if o.Exit != 0 || o.Error != "" || string(o.Result) != `{"v":1}` {
-		t.Errorf("outcome %+v, want exit 0 and the result", o)
+	if o.Exit != 0 || o.Error != "" || string(o.Result) != `{"v":1}` || !o.Stray {
+		t.Errorf("outcome %+v, want exit 0, the result, stray (the child killed, its output cut short)", o)
 	}
 	if pid, err := strconv.Atoi(strings.TrimSpace(o.Stderr)); err != nil {
 		t.Errorf("stderr %q, want the child's pid", o.Stderr)

@@ -15,9 +15,10 @@ import (
 )
 
 // spawn runs argv and returns once it has exited and its output is read,
-// or waitDelay after it exited with a child still holding its output open:
-// then held is true, and the command's process group has been killed, as
-// at a timeout, so that the child does not run on unseen.
+// or waitDelay after it exited with a child still holding its output open,
+// or at ctx's end if sooner: then held is true, and the command's process
+// group has been killed, as at a timeout, so that the child does not run
+// on unseen.
 //
 // On Linux one goroutine does it all: it polls the read ends of the two
 // pipes and a pidfd that becomes readable when the process exits. os/exec
@@ -83,7 +84,18 @@ func spawn(ctx context.Context, argv []string, stdout, stderr *capped) (st *os.P
 			syscall.Kill(-proc.Pid, syscall.SIGKILL)
 		}
 	}
-	stop := context.AfterFunc(ctx, kill)
+	// A ctx that ends while the output is read, after the command exited
+	// by itself, kills only what it left holding its output: that is a
+	// stray as much as one WaitDelay finds (cut).
+	drained, cut := false, false
+	stop := context.AfterFunc(ctx, func() {
+		mu.Lock()
+		if !drained && !reaped && exited(proc.Pid) {
+			cut = true
+		}
+		mu.Unlock()
+		kill()
+	})
 	defer stop()
 
 	exitFd := pidfd
@@ -104,6 +116,10 @@ func spawn(ctx context.Context, argv []string, stdout, stderr *capped) (st *os.P
 		defer unix.Close(exitFd)
 	}
 	held, err = drain(outR[0], errR[0], exitFd, stdout, stderr)
+	mu.Lock()
+	drained = true
+	held = held || cut
+	mu.Unlock()
 	if err != nil || held {
 		// Unheard, it must not run on: neither the command nor a child
 		// that outlived it holding its output. The command has exited but
@@ -121,6 +137,17 @@ func spawn(ctx context.Context, argv []string, stdout, stderr *capped) (st *os.P
 		err = werr
 	}
 	return st, held, err
+}
+
+// exited reports whether process pid, a child not yet reaped, has exited.
+func exited(pid int) bool {
+	for {
+		var info unix.Siginfo // stays zero when pid has not exited (WNOHANG)
+		err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil)
+		if err != unix.EINTR {
+			return err == nil && info.Signo == int32(unix.SIGCHLD)
+		}
+	}
 }
 
 // exitPipe stands in for a pidfd where there is none (a kernel before 5.3,

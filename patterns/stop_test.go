@@ -674,3 +674,43 @@ func TestReqTellFailedLeavesRequestUnanswered(t *testing.T) {
 		t.Fatalf("the request Tell refused was answered %d times", n)
 	}
 }
+
+// A supervised actor of a Rep mailbox that fails during Stop's drain is
+// not restarted; the requests behind the one it failed on are not handed
+// to it, to wait for an answer that cannot come until Stop's ctx ends:
+// Stop returns, and each asker hears at once that it is refused.
+func TestStopSupervisedRepFailingInTheDrain(t *testing.T) {
+	ctx := testCtx(t)
+	const n = 4
+	in := must[*patterns.Inbox[intReq]](t)(patterns.Rep(patterns.Binary[int]{}, patterns.Binary[int]{}, patterns.Bind(endpoint(t, "inproc"))))
+	var first atomic.Bool
+	g := newGated[intReq](func(r intReq) {
+		if first.CompareAndSwap(false, true) {
+			panic("the request held as Stop came")
+		}
+		r.Reply(r.Query+1, nil)
+	})
+	sup, err := actor.Supervise(ctx, actor.OneForOne, []actor.ChildSpec{actor.NewChild("rep", func() actor.Behavior[intReq] { return g }, actor.WithFeed(in))},
+		actor.WithIntensity(100, time.Minute), actor.WithBackoff(0, time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sup.Close() })
+	t.Cleanup(g.release) // before the Close
+	replies := askFromReqs(t, ctx, in.Endpoint(), n)
+	<-g.holding
+	eventually(t, "the other requests to wait in the socket", func() bool { return in.Socket().Stats().Queued == n-1 })
+	stopCtx := &doneAsked{Context: ctx, asked: make(chan struct{})}
+	stopped := make(chan error, 1)
+	go func() { stopped <- sup.Stop(stopCtx) }()
+	<-stopCtx.asked // the drain has begun
+	g.release()     // the child fails: no restart once Stop began
+	for range n {
+		if err := <-replies; !errors.Is(err, patterns.ErrDecode) { // the empty reply
+			t.Errorf("ask: %v, want an empty reply at once", err)
+		}
+	}
+	if err := <-stopped; ctx.Err() != nil {
+		t.Errorf("Stop: %v, held to its ctx's end", err)
+	}
+}

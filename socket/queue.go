@@ -37,8 +37,11 @@ type queue struct {
 	conflate bool // holds the last message only (WithConflate); n is not kept
 	light    int  // drains after small batches in a row (see report)
 
-	// What producers queued (Stats().Sent, and profiling's count out).
-	puts msgCount
+	// What producers queued (Stats().Sent, and profiling's count out);
+	// once the pipe is gone, what is still written through is counted in
+	// putsGone.
+	puts     msgCount
+	putsGone *packed
 
 	_ [64]byte // the two sides' fields on cache lines of their own
 
@@ -311,10 +314,16 @@ func (c *msgCount) add(m Msg) {
 }
 
 // countPut counts a message sent past the queue (written through, see
-// direct.go) as one queued.
+// direct.go) as one queued. A sender that took the pipe before it left
+// may write through after retirePuts: that message is counted where the
+// pipe's count went.
 func (q *queue) countPut(m Msg) {
 	q.mu.Lock()
-	q.puts.add(m)
+	if q.putsGone != nil {
+		q.putsGone.add(m.Size())
+	} else {
+		q.puts.add(m)
+	}
 	q.mu.Unlock()
 }
 
@@ -350,11 +359,13 @@ func (q *queue) takeCount() msgCount {
 }
 
 // retirePuts moves the put count to t, when the pipe is gone and the queue
-// discarded (it takes nothing more).
+// discarded (it queues nothing more); a message still written through is
+// counted in t from now on (see countPut).
 func (q *queue) retirePuts(t *packed) {
 	q.mu.Lock()
 	t.addTotals(q.puts)
 	q.puts = msgCount{}
+	q.putsGone = t
 	q.mu.Unlock()
 }
 

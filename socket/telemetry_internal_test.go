@@ -176,3 +176,22 @@ func TestProfileSlowCollectorIsNotAbsent(t *testing.T) {
 		break
 	}
 }
+
+// A message written through (tryDirect) by a sender that held the pipe
+// as it left the socket (a ROUTER's peer handed over, say) is counted in
+// Stats().Sent, not in the count of a queue nobody sums any more.
+func TestSentWrittenThroughAfterRetire(t *testing.T) {
+	var aside packed
+	q := newQueue(10, nil)
+	m := NewMsgString("through")
+	q.countPut(m) // before the pipe left
+	q.discard()
+	q.retirePuts(&aside)
+	q.countPut(m) // the write-through that raced the leaving
+	if got := aside.messages(); got != 2 {
+		t.Fatalf("Sent counts %d of the 2 messages written through, want 2", got)
+	}
+	if got := aside.bytes(); got != 2*uint64(m.Size()) {
+		t.Fatalf("Sent counts %d bytes, want %d", got, 2*m.Size())
+	}
+}
