@@ -153,7 +153,7 @@ type Stats struct {
 	Discarded     uint64 // messages queued for a peer that went away (a bound side's peer), or still queued when Close or Shutdown gave up
 	EventsDropped uint64 // monitor events dropped because the Monitor channel was full
 	Queued        int    // messages received from peers and not yet taken by Recv (at most the receive high-water mark per peer)
-	Sent          uint64 // messages handed to peers, queued or written: a PUB's once for each subscriber that took it; a SUB's subscriptions, a ROUTER's probes and an XPUB's welcome among them
+	Sent          uint64 // messages Send queued for a peer or wrote to it, whether or not the peer got them (those discarded later count in Discarded too; with WithConflate, those replaced too): a PUB's once for each subscriber that took it; a SUB's subscriptions, a ROUTER's probes and an XPUB's welcome among them
 }
 
 // Stats returns the socket's counters.

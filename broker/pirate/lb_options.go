@@ -45,7 +45,8 @@ func WithMaxDeliveries(n int) Option {
 // gives up on after WithMaxDeliveries (NewLoadBalancer), so that whoever
 // sent it can say so at once rather than when its client's timeout
 // passes. f runs in the load balancer's actor: it must return quickly and
-// must not call the load balancer. A nil f calls nothing.
+// must not call the load balancer. body is the load balancer's: copy what
+// f keeps. A nil f calls nothing.
 func WithAbandoned(f func(body [][]byte)) Option {
 	return Option{opt.New("WithAbandoned", forLoadBalancer, func(c *config) error {
 		c.Abandoned = f
@@ -60,7 +61,8 @@ func WithAbandoned(f func(body [][]byte)) Option {
 // here of those the client never saw. A request given up on after
 // WithMaxDeliveries goes to the WithAbandoned function instead. f runs in
 // the load balancer's actor: it must return quickly and must not call the
-// load balancer. A nil f calls nothing.
+// load balancer. body is the request that goes on to the next worker: f
+// must not change it, and copies what it keeps. A nil f calls nothing.
 func WithRequeued(f func(body [][]byte)) Option {
 	return Option{opt.New("WithRequeued", forLoadBalancer, func(c *config) error {
 		c.X.requeued = f
