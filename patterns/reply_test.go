@@ -125,6 +125,10 @@ func TestRouterReplyAfterCloseIsDeadLetter(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("the request did not come")
 	}
+	// Close only once Receive has returned: an actor closed while it
+	// handles a request answers it itself (ErrNoReply), and the late
+	// Reply would then be refused as a second one, no dead letter.
+	eventually(t, "the request handled", func() bool { return a.Stats().Handled == 1 })
 	a.Close() // closes the mailbox's socket
 	r.Reply([]byte("late"), nil)
 	select {
