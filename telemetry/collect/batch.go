@@ -97,7 +97,7 @@ func (a Attrs) jsonLen() int {
 // always): a series kept holds its attributes' text once.
 func internAttrs(a Attrs) (string, Attrs) {
 	var b strings.Builder
-	b.Grow(a.jsonLen()) // a builder's string keeps its spare capacity
+	b.Grow(a.jsonLen())          // a builder's string keeps its spare capacity
 	at := make([][2]int, len(a)) // where each key and value begin, -1 if escaped
 	b.WriteByte('{')
 	for i, kv := range a {
