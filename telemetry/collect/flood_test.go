@@ -98,6 +98,7 @@ const (
 	floodSeriesHeap = 2 * 70 << 20
 	floodProcsHeap  = 2 * 24 << 20
 	floodWindowHeap = 2 * 50 << 20
+	floodQueueHeap  = 2 * 20 << 20
 )
 
 // A peer that names a new series in every point, each with attributes of
@@ -202,7 +203,7 @@ func TestFloodProcesses(t *testing.T) {
 func TestFloodWindow(t *testing.T) {
 	c := NewCollector(nil)
 	before := heapInUse()
-	const lines, ticks = MaxLines + MaxLines/8, 450 // enough to fill MaxWindowBytes
+	const lines, ticks = 2 * MaxLines, 400 // enough to fill MaxWindowBytes
 	samples := make([]Sample, lines)
 	for i := range samples {
 		samples[i] = Sample{Point: Point{Instance: "flood-1", Metric: telemetry.MetricActorMailboxDepth, Kind: Gauge,
@@ -245,4 +246,34 @@ func TestCollectorForgetFreesRoom(t *testing.T) {
 	if n := len(st.ids); n != 0 || len(c.Agg.Processes()) != 0 || c.Agg.bytes != 0 {
 		t.Errorf("after Forget: %d series ids, %d processes, %d bytes counted; want none", n, len(c.Agg.Processes()), c.Agg.bytes)
 	}
+}
+
+// A store that falls behind (a disk too slow, a flood too fast) queues a
+// bounded heap of samples and tasks, and counts what it drops. (A Store
+// without a database: its writer would empty the queue.)
+func TestFloodStoreQueue(t *testing.T) {
+	st := &Store{}
+	before := heapInUse()
+	samples := make([]Sample, 1000)
+	for i := range samples {
+		samples[i] = Sample{Point: Point{Instance: "i", Metric: "m", Kind: Gauge}}
+	}
+	label := strings.Repeat("l", 1000)
+	tasks := make([]Task, 100)
+	sent := 0
+	for st.Dropped() == 0 {
+		ts := make([]Task, len(tasks)) // as decoded: text of their own
+		for i := range ts {
+			ts[i] = Task{Instance: "i", Worker: "w", Label: strings.Clone(label)}
+		}
+		st.Add(samples, ts, nil)
+		sent += len(samples) + len(ts)
+	}
+	after := heapInUse()
+	used := after - before
+	t.Logf("%d samples and tasks queued: heap %.1f MB, counted %.1f MB", sent, float64(used)/(1<<20), float64(st.pend.bytes)/(1<<20))
+	if used > floodQueueHeap {
+		t.Errorf("heap grew by %d MB, at most %d", used>>20, floodQueueHeap>>20)
+	}
+	runtime.KeepAlive(st)
 }
