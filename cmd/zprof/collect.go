@@ -146,11 +146,24 @@ func (z *collector) open(dbPath, bind, pubEP, httpAddr string) error {
 	return nil
 }
 
+// The batches the PULL queues from each program, and the PUB for each
+// zprof top: a program sends one an interval, and the PUB's queue empties
+// into the kernel's as fast as it fills but for a stalled reader, so a few
+// are plenty; at MaxBatchBytes each, the sockets' default (1000) would let
+// one peer, too fast or never reading, queue 4 GB. Past it a program's
+// PUSH waits and then drops and counts its batches (telemetry's
+// batches.dropped); the PUB drops for that subscriber.
+const (
+	queuedBatches    = 4
+	publishedBatches = 16
+)
+
 // bindSocket makes a socket that takes batches up to MaxBatchBytes and
 // binds it, after handing it to watch if not nil; a bad endpoint is a
 // usage error.
 func bindSocket(typ socket.Type, flag, ep string, watch func(*socket.Socket)) (*socket.Socket, string, error) {
-	s, err := socket.New(typ, socket.WithMaxMsgSize(telemetry.MaxBatchBytes), socket.WithLinger(0))
+	s, err := socket.New(typ, socket.WithMaxMsgSize(telemetry.MaxBatchBytes), socket.WithLinger(0),
+		socket.WithRecvHWM(queuedBatches), socket.WithSendHWM(publishedBatches))
 	if err != nil {
 		return nil, "", err
 	}

@@ -55,6 +55,10 @@ const MaxPendingBytes = 16 << 20
 // with the same names, which samples joins as before.
 const maxIDs = 2 * MaxSeries
 
+// loadBytes bounds the names of the series ids a Store reads from a
+// database reopened: unlike the others', they are not the Aggregator's.
+const loadBytes = 16 << 20
+
 // The bytes a queued sample and task cost: a Sample's struct (its
 // strings are its series', held by the Aggregator), and a Task's with its
 // text.
@@ -235,8 +239,8 @@ func null(v float64) any {
 }
 
 // loadSeries reads the ids of the newest series a database holds already
-// (maxIDs of them, MaxBytes of their names at most): a collector restarted
-// on it goes on with the same ones.
+// (maxIDs of them, loadBytes of their names at most): a collector
+// restarted on it goes on with the same ones.
 func (s *Store) loadSeries() error {
 	var last sql.NullInt64
 	if err := s.db.QueryRow(`SELECT max(id) FROM series`).Scan(&last); err != nil {
@@ -249,7 +253,7 @@ func (s *Store) loadSeries() error {
 	}
 	defer rows.Close()
 	size := 0
-	for rows.Next() && size < MaxBytes {
+	for rows.Next() && size < loadBytes {
 		var id int64
 		var inst, metric, attrs string
 		if err := rows.Scan(&id, &inst, &metric, &attrs); err != nil {
