@@ -24,7 +24,7 @@ import (
 const forgetAfter = 10 * time.Minute
 
 // memoryLimit is the collector's soft memory limit (runtime/debug).
-const memoryLimit = 256 << 20
+const memoryLimit = 192 << 20
 
 // collector is a running zprof collect: its sockets, HTTP server and store.
 type collector struct {
