@@ -88,7 +88,8 @@ func (c *Collector) Forget(before time.Time) {
 	}
 }
 
-// Drops is what a Collector dropped over its limits, by where.
+// Drops is what a Collector dropped over its limits, by where: a value,
+// which Dropped returns a copy of.
 type Drops struct {
 	// Points is the points of new series over MaxSeries or MaxBytes, and
 	// of processes refused (Aggregator.Dropped).
