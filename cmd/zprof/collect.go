@@ -23,6 +23,9 @@ import (
 // process list (the database keeps them).
 const forgetAfter = 10 * time.Minute
 
+// memoryLimit is the collector's soft memory limit (runtime/debug).
+const memoryLimit = 192 << 20
+
 // collector is a running zprof collect: its sockets, HTTP server and store.
 type collector struct {
 	c     *collect.Collector
@@ -52,8 +55,14 @@ func collectCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	// The heap is small and mostly garbage of decoded batches: collecting
-	// it less often costs a few MB and saves a good part of the CPU.
+	// it less often costs a few MB and saves a good part of the CPU. Under
+	// a flood the collector's limits keep what is live under 200 MB (see
+	// the collect package's doc); the memory limit keeps the garbage from
+	// growing to four times that, unless GOMEMLIMIT says otherwise.
 	debug.SetGCPercent(400)
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(memoryLimit)
+	}
 	z, err := openCollector(*dbPath, *bind, *pubEP, *httpAddr, stderr)
 	if err != nil {
 		return err
@@ -82,6 +91,10 @@ func collectCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	b, r, n := z.c.Stats()
 	fmt.Fprintf(stdout, "zprof: %d batches (%d bytes) taken in, %d rejected\n", b, n, r)
+	if d := z.c.Dropped(); d != (collect.Drops{}) {
+		fmt.Fprintf(stdout, "zprof: dropped over the limits: %d points, %d processes, %d points of the live page, %d samples and tasks not stored\n",
+			d.Points, d.Processes, d.Window, d.Store)
+	}
 	return err
 }
 
@@ -133,11 +146,24 @@ func (z *collector) open(dbPath, bind, pubEP, httpAddr string) error {
 	return nil
 }
 
+// The batches the PULL queues from each program, and the PUB for each
+// zprof top: a program sends one an interval, and the PUB's queue empties
+// into the kernel's as fast as it fills but for a stalled reader, so a few
+// are plenty; at MaxBatchBytes each, the sockets' default (1000) would let
+// one peer, too fast or never reading, queue 4 GB. Past it a program's
+// PUSH waits and then drops and counts its batches (telemetry's
+// batches.dropped); the PUB drops for that subscriber.
+const (
+	queuedBatches    = 4
+	publishedBatches = 16
+)
+
 // bindSocket makes a socket that takes batches up to MaxBatchBytes and
 // binds it, after handing it to watch if not nil; a bad endpoint is a
 // usage error.
 func bindSocket(typ socket.Type, flag, ep string, watch func(*socket.Socket)) (*socket.Socket, string, error) {
-	s, err := socket.New(typ, socket.WithMaxMsgSize(telemetry.MaxBatchBytes), socket.WithLinger(0))
+	s, err := socket.New(typ, socket.WithMaxMsgSize(telemetry.MaxBatchBytes), socket.WithLinger(0),
+		socket.WithRecvHWM(queuedBatches), socket.WithSendHWM(publishedBatches))
 	if err != nil {
 		return nil, "", err
 	}
@@ -204,8 +230,7 @@ func (z *collector) serve(ctx context.Context, stderr io.Writer) error {
 		}
 		now := time.Now()
 		if now.Sub(lastForget) > time.Minute {
-			z.c.Agg.Forget(now.Add(-forgetAfter))
-			z.c.Win.Forget(float64(now.Add(-forgetAfter).UnixNano()) / 1e9)
+			z.c.Forget(now.Add(-forgetAfter))
 			lastForget = now
 			if err := z.store.Err(); err != nil && !storeFailed {
 				fmt.Fprintf(stderr, "zprof: %v (still trying)\n", err)

@@ -7,9 +7,28 @@ import (
 	"time"
 )
 
-// MaxSeries bounds the series an Aggregator keeps: a point that would
-// start one more is dropped and counted (Aggregator.Dropped).
-const MaxSeries = 1 << 17
+// The Aggregator's limits: what a peer may make it keep, whatever it
+// sends. A point that would start a series over MaxSeries, or over
+// MaxBytes, is dropped and counted (Aggregator.Dropped); a process over
+// MaxProcesses or MaxBytes is refused with its points, and counted
+// (Aggregator.DroppedProcesses). Forget makes room again.
+const (
+	MaxSeries    = 1 << 17
+	MaxProcesses = 1 << 14
+	// MaxBytes bounds the bytes the series and processes kept hold, as
+	// counted by seriesBytes and processBytes: their names, attributes
+	// and buckets, and a fixed cost each for the structs and map entries
+	// around them.
+	MaxBytes = 64 << 20
+)
+
+// The fixed costs of a series and of a process, beyond their text and
+// buckets, as measured (TestFloodSeries, TestFloodProcesses): a
+// process's counts its entries in a Collector's Window and Store too.
+const (
+	seriesCost  = 320
+	processCost = 600
+)
 
 // Sample is one point of one series as the collector stores it: the
 // producer's cumulative figures and what the collector derives from the
@@ -44,18 +63,45 @@ type ProcessInfo struct {
 // is ignored. A restarted process has a new instance id, so its series
 // are new ones. It is safe for concurrent use.
 type Aggregator struct {
-	mu      sync.Mutex
-	series  map[string]*Point
-	procs   map[string]*ProcessInfo
-	dropped uint64
+	mu           sync.Mutex
+	series       map[seriesKey]*series
+	procs        map[string]*ProcessInfo
+	bytes        int // of series and procs, as seriesBytes and processBytes count
+	dropped      uint64
+	droppedProcs uint64
+}
+
+// seriesKey is a series' identity: its strings are those its point holds,
+// so a key costs no copy of them.
+type seriesKey struct{ instance, metric, attrs string }
+
+type series struct {
+	pt    Point
+	json  string // pt.Attrs as JSON
+	bytes int
 }
 
 // NewAggregator returns an empty aggregator.
 func NewAggregator() *Aggregator {
-	return &Aggregator{series: make(map[string]*Point), procs: make(map[string]*ProcessInfo)}
+	return &Aggregator{series: make(map[seriesKey]*series), procs: make(map[string]*ProcessInfo)}
 }
 
-func seriesKey(p *Point, attrs string) string { return SeriesKey(p.Instance, p.Metric, attrs) }
+// seriesBytes is what a series' point holds: its text, its attributes
+// (their strings within attrsJSON, see internAttrs) and its buckets.
+func seriesBytes(p *Point, attrsJSON string) int {
+	return seriesCost + len(p.Metric) + len(p.Unit) + len(attrsJSON) + 32*len(p.Attrs) + histBytes(p.Hist)
+}
+
+func histBytes(h *Hist) int {
+	if h == nil {
+		return 0
+	}
+	return 160 + 8*(len(h.Bounds)+len(h.Counts)+len(h.Pos)+len(h.Neg))
+}
+
+func processBytes(p *Process) int {
+	return processCost + len(p.Instance) + len(p.Service) + len(p.Host)
+}
 
 // SeriesKey names a series: a process's metric with its attributes (as
 // JSON). The aggregator, the store and zprof top key series by it.
@@ -64,16 +110,29 @@ func SeriesKey(instance, metric, attrsJSON string) string {
 }
 
 // Add merges a batch received at now and returns its points as samples,
-// less those older than their series' latest and those dropped over
-// MaxSeries.
+// less those older than their series' latest and those dropped over the
+// limits (MaxSeries, MaxProcesses, MaxBytes). The samples of a series
+// share its strings and attributes with the aggregator: they are not to
+// be changed.
 func (a *Aggregator) Add(b Batch, now time.Time) []Sample {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	var refused map[string]bool
 	for _, p := range b.Processes {
 		pi := a.procs[p.Instance]
 		if pi == nil {
+			n := processBytes(&p)
+			if len(a.procs) >= MaxProcesses || a.bytes+n > MaxBytes {
+				a.droppedProcs++
+				if refused == nil {
+					refused = make(map[string]bool)
+				}
+				refused[p.Instance] = true
+				continue
+			}
 			pi = &ProcessInfo{Process: p, First: now}
 			a.procs[p.Instance] = pi
+			a.bytes += n
 		}
 		pi.Last = now
 		pi.Batches++
@@ -82,17 +141,36 @@ func (a *Aggregator) Add(b Batch, now time.Time) []Sample {
 	for i := range b.Points {
 		p := &b.Points[i]
 		s := Sample{Point: *p, AttrsJSON: p.Attrs.JSON(), Rate: math.NaN(), P50: math.NaN(), P90: math.NaN(), P99: math.NaN()}
-		key := seriesKey(p, s.AttrsJSON)
+		key := seriesKey{p.Instance, p.Metric, s.AttrsJSON}
 		prev := a.series[key]
 		switch {
-		case prev != nil && p.Time <= prev.Time:
-			continue
-		case prev == nil && len(a.series) >= MaxSeries:
+		case refused[p.Instance]:
 			a.dropped++
 			continue
+		case prev != nil && p.Time <= prev.pt.Time:
+			continue
+		case prev != nil:
+			// The series' own strings: this batch's copies become garbage.
+			s.Instance, s.Metric, s.Unit, s.Attrs, s.AttrsJSON = prev.pt.Instance, prev.pt.Metric, prev.pt.Unit, prev.pt.Attrs, prev.json
+			grow := histBytes(s.Hist) - histBytes(prev.pt.Hist)
+			if grow > 0 && a.bytes+grow > MaxBytes {
+				a.dropped++
+				continue
+			}
+			derive(&s, &prev.pt)
+			prev.pt, prev.bytes = s.Point, prev.bytes+grow
+			a.bytes += grow
+		default:
+			n := seriesBytes(p, s.AttrsJSON)
+			if len(a.series) >= MaxSeries || a.bytes+n > MaxBytes {
+				a.dropped++
+				continue
+			}
+			s.AttrsJSON, s.Attrs = internAttrs(s.Attrs)
+			derive(&s, nil)
+			a.series[seriesKey{s.Instance, s.Metric, s.AttrsJSON}] = &series{pt: s.Point, json: s.AttrsJSON, bytes: n}
+			a.bytes += n
 		}
-		derive(&s, prev)
-		a.series[key] = &s.Point
 		out = append(out, s)
 	}
 	return out
@@ -126,11 +204,20 @@ func derive(s *Sample, prev *Point) {
 	s.P50, s.P90, s.P99 = h.Quantile(0.5), h.Quantile(0.9), h.Quantile(0.99)
 }
 
-// Dropped returns the points dropped because MaxSeries was reached.
+// Dropped returns the points dropped over the limits: those of new series
+// over MaxSeries or MaxBytes, and those of processes refused.
 func (a *Aggregator) Dropped() uint64 {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.dropped
+}
+
+// DroppedProcesses returns the processes refused over MaxProcesses or
+// MaxBytes, once a batch that named them.
+func (a *Aggregator) DroppedProcesses() uint64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.droppedProcs
 }
 
 // Processes returns the processes heard from, first heard first.
@@ -166,8 +253,8 @@ func (a *Aggregator) Process(instance string) (ProcessInfo, bool) {
 func (a *Aggregator) Each(f func(p *ProcessInfo, pt *Point)) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for _, pt := range a.series {
-		f(a.procs[pt.Instance], pt)
+	for _, s := range a.series {
+		f(a.procs[s.pt.Instance], &s.pt)
 	}
 }
 
@@ -179,11 +266,13 @@ func (a *Aggregator) Forget(before time.Time) {
 	for inst, p := range a.procs {
 		if p.Last.Before(before) {
 			delete(a.procs, inst)
+			a.bytes -= processBytes(&p.Process)
 		}
 	}
-	for k, pt := range a.series {
-		if a.procs[pt.Instance] == nil {
+	for k, s := range a.series {
+		if a.procs[s.pt.Instance] == nil {
 			delete(a.series, k)
+			a.bytes -= s.bytes
 		}
 	}
 }

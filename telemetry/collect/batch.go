@@ -69,6 +69,7 @@ func (a Attrs) Get(key string) string {
 // form the database stores and series are keyed by.
 func (a Attrs) JSON() string {
 	var b strings.Builder
+	b.Grow(a.jsonLen())
 	b.WriteByte('{')
 	for i, kv := range a {
 		if i > 0 {
@@ -80,6 +81,52 @@ func (a Attrs) JSON() string {
 	}
 	b.WriteByte('}')
 	return b.String()
+}
+
+// jsonLen is the length of a's JSON when nothing needs escaping.
+func (a Attrs) jsonLen() int {
+	n := 2
+	for _, kv := range a {
+		n += len(kv.Key) + len(kv.Value) + 6
+	}
+	return n
+}
+
+// internAttrs returns a's JSON and a copy of a whose strings are
+// substrings of it where the JSON holds them as they are (names nearly
+// always): a series kept holds its attributes' text once.
+func internAttrs(a Attrs) (string, Attrs) {
+	var b strings.Builder
+	b.Grow(a.jsonLen())          // a builder's string keeps its spare capacity
+	at := make([][2]int, len(a)) // where each key and value begin, -1 if escaped
+	b.WriteByte('{')
+	for i, kv := range a {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		at[i][0] = b.Len() + 1
+		if jsonString(&b, kv.Key) {
+			at[i][0] = -1
+		}
+		b.WriteByte(':')
+		at[i][1] = b.Len() + 1
+		if jsonString(&b, kv.Value) {
+			at[i][1] = -1
+		}
+	}
+	b.WriteByte('}')
+	js := b.String()
+	out := make(Attrs, len(a))
+	for i, kv := range a {
+		out[i] = kv
+		if k := at[i][0]; k >= 0 {
+			out[i].Key = js[k : k+len(kv.Key)]
+		}
+		if v := at[i][1]; v >= 0 {
+			out[i].Value = js[v : v+len(kv.Value)]
+		}
+	}
+	return js, out
 }
 
 // Point is one data point of one metric of one process.
@@ -109,16 +156,18 @@ type Task struct {
 }
 
 // jsonString writes s as a JSON string: as it is, quoted, when it needs no
-// escaping (names nearly always), through encoding/json otherwise.
-func jsonString(b *strings.Builder, s string) {
+// escaping (names nearly always), through encoding/json otherwise, and
+// says whether it was escaped.
+func jsonString(b *strings.Builder, s string) (escaped bool) {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
 			q, _ := json.Marshal(s)
 			b.Write(q)
-			return
+			return true
 		}
 	}
 	b.WriteByte('"')
 	b.WriteString(s)
 	b.WriteByte('"')
+	return false
 }

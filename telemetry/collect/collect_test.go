@@ -270,13 +270,13 @@ func TestWindowForget(t *testing.T) {
 	w := NewWindow(0, 0, 0)
 	w.SetProcess(ProcessView{Instance: "old", Last: 10})
 	w.SetProcess(ProcessView{Instance: "new", Last: 100})
-	w.point("t", "old line", 10, 1)
-	w.point("t", "new line", 100, 1)
+	w.point('t', "old line", 10, 1)
+	w.point('t', "new line", 100, 1)
 	w.Forget(50)
 	if _, ok := w.procs["old"]; ok || len(w.procs) != 1 {
 		t.Errorf("processes after Forget: %v", w.procs)
 	}
-	if _, ok := w.lines["t\x00old line"]; ok || len(w.lines) != 1 {
+	if _, ok := w.lines[lineKey{'t', "old line"}]; ok || len(w.lines) != 1 {
 		t.Errorf("lines after Forget: %v", w.lines)
 	}
 }

@@ -37,7 +37,9 @@ const (
 // NewCollector returns a collector that stores into store, or stores
 // nothing when store is nil.
 func NewCollector(store *Store) *Collector {
-	return &Collector{Agg: NewAggregator(), Win: NewWindow(liveSpan, livePts, liveTasks), store: store}
+	w := NewWindow(liveSpan, livePts, liveTasks)
+	w.limited = true
+	return &Collector{Agg: NewAggregator(), Win: w, store: store}
 }
 
 // Ingest decodes and takes in one batch received at now. A batch that does
@@ -63,9 +65,53 @@ func (c *Collector) Ingest(frames [][]byte, now time.Time) error {
 	}
 	c.Win.Add(samples, b.Tasks)
 	if c.store != nil {
+		for i := range samples {
+			samples[i].Hist = nil // the Aggregator's, not stored, not to be queued
+		}
 		c.store.Add(samples, b.Tasks, procs)
 	}
 	return nil
+}
+
+// Forget drops the processes not heard from since before, with their
+// series and their lines on the live page, and lets the store forget
+// their series' ids: processes that ended, and room for new ones under
+// the limits.
+func (c *Collector) Forget(before time.Time) {
+	c.Agg.Forget(before)
+	c.Win.Forget(secs(before.UnixNano()))
+	if c.store != nil {
+		c.store.forget(func(inst string) bool {
+			_, ok := c.Agg.Process(inst)
+			return ok
+		})
+	}
+}
+
+// Drops is what a Collector dropped over its limits, by where: a value,
+// which Dropped returns a copy of.
+type Drops struct {
+	// Points is the points of new series over MaxSeries or MaxBytes, and
+	// of processes refused (Aggregator.Dropped).
+	Points uint64
+	// Processes is the processes refused over MaxProcesses or MaxBytes
+	// (Aggregator.DroppedProcesses).
+	Processes uint64
+	// Window is the points left off the live page over MaxLines or
+	// MaxWindowBytes (Window.Dropped).
+	Window uint64
+	// Store is the samples and tasks not stored, over MaxPendingBytes or
+	// for a failed write (Store.Dropped).
+	Store uint64
+}
+
+// Dropped returns what the collector dropped over its limits.
+func (c *Collector) Dropped() Drops {
+	d := Drops{Points: c.Agg.Dropped(), Processes: c.Agg.DroppedProcesses(), Window: c.Win.Dropped()}
+	if c.store != nil {
+		d.Store = c.store.Dropped()
+	}
+	return d
 }
 
 func processView(p ProcessInfo) ProcessView {

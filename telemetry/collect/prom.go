@@ -60,7 +60,10 @@ func (pc promCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(prometheus.NewDesc("zprof_batches_total", "Batches the collector took in, by result.", []string{"result"}, nil), prometheus.CounterValue, float64(b), "ok")
 	ch <- prometheus.MustNewConstMetric(prometheus.NewDesc("zprof_batches_total", "Batches the collector took in, by result.", []string{"result"}, nil), prometheus.CounterValue, float64(r), "rejected")
 	ch <- prometheus.MustNewConstMetric(prometheus.NewDesc("zprof_received_bytes_total", "Bytes of batches received.", nil, nil), prometheus.CounterValue, float64(n))
-	ch <- prometheus.MustNewConstMetric(prometheus.NewDesc("zprof_points_dropped_total", "Points dropped over the collector's series limit.", nil, nil), prometheus.CounterValue, float64(pc.c.Agg.Dropped()))
+	d := pc.c.Dropped()
+	ch <- prometheus.MustNewConstMetric(prometheus.NewDesc("zprof_points_dropped_total", "Points dropped over the collector's limits on series, processes and memory.", nil, nil), prometheus.CounterValue, float64(d.Points))
+	ch <- prometheus.MustNewConstMetric(prometheus.NewDesc("zprof_processes_dropped_total", "Processes refused over the collector's limits on processes and memory.", nil, nil), prometheus.CounterValue, float64(d.Processes))
+	ch <- prometheus.MustNewConstMetric(prometheus.NewDesc("zprof_window_dropped_total", "Points left off the live page over its limits on lines and memory.", nil, nil), prometheus.CounterValue, float64(d.Window))
 	if st := pc.c.store; st != nil {
 		ch <- prometheus.MustNewConstMetric(prometheus.NewDesc("zprof_store_dropped_total", "Samples and tasks dropped because the database fell behind.", nil, nil), prometheus.CounterValue, float64(st.Dropped()))
 		failed := 0.0

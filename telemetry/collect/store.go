@@ -43,10 +43,38 @@ CREATE TABLE IF NOT EXISTS tasks(
 // FlushInterval is how often a Store writes what it was given.
 const FlushInterval = time.Second
 
-// MaxPending bounds the samples and tasks a Store queues: past it (a disk
-// too slow for the load), Add drops what it is given and counts it
-// (Store.Dropped).
-const MaxPending = 1 << 20
+// MaxPendingBytes bounds the bytes of the samples and tasks a Store queues,
+// as pendingBytes counts them: past it (a disk too slow for the load), Add
+// drops what it is given and counts it (Store.Dropped). A write holds as
+// much again while the next is queued.
+const MaxPendingBytes = 16 << 20
+
+// maxIDs bounds the series ids a Store remembers (those of the series an
+// Aggregator keeps, and the newest of a database reopened): past it, it
+// forgets them all, and a series written again gets a new row of series,
+// with the same names, which samples joins as before.
+const maxIDs = 2 * MaxSeries
+
+// loadBytes bounds the names of the series ids a Store reads from a
+// database reopened: unlike the others', they are not the Aggregator's.
+const loadBytes = 16 << 20
+
+// The bytes a queued sample and task cost: a Sample's struct (its
+// strings are its series', held by the Aggregator), and a Task's with its
+// text.
+const (
+	sampleCost = 200
+	taskCost   = 120
+)
+
+func pendingBytes(samples []Sample, tasks []Task) int {
+	n := sampleCost * len(samples)
+	for i := range tasks {
+		t := &tasks[i]
+		n += taskCost + len(t.Instance) + len(t.Worker) + len(t.Label) + len(t.Error)
+	}
+	return n
+}
 
 // Store writes samples, tasks and processes to an SQLite database file in
 // WAL mode, batched: Add only queues, and a goroutine of the Store's writes
@@ -63,15 +91,18 @@ type Store struct {
 	done chan struct{}
 	lock *os.File // held for the Store's life: one collector a database
 
-	wmu  sync.Mutex       // one write at a time: they share ids
-	ids  map[string]int64 // series ids by seriesKey
+	wmu  sync.Mutex // one write at a time: they share ids
+	ids  map[seriesKey]int64
 	next int64
 }
 
+// pending is what a Store has queued. procs holds only processes an
+// Aggregator kept: at most MaxProcesses.
 type pending struct {
 	samples []Sample
 	tasks   []Task
 	procs   map[string]ProcessInfo
+	bytes   int
 }
 
 // OpenStore opens or creates the database at path. It returns ErrInUse if
@@ -101,7 +132,7 @@ func openStore(path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("%w: %s: %v", ErrStore, path, err)
 	}
-	s := &Store{db: db, stop: make(chan struct{}), done: make(chan struct{}), ids: make(map[string]int64), next: 1}
+	s := &Store{db: db, stop: make(chan struct{}), done: make(chan struct{}), ids: make(map[seriesKey]int64), next: 1}
 	if err := s.loadSeries(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("%w: %s: %v", ErrStore, path, err)
@@ -110,14 +141,18 @@ func openStore(path string) (*Store, error) {
 	return s, nil
 }
 
-// Add queues samples, tasks and the processes they came from.
+// Add queues samples, tasks and the processes they came from. A sample's
+// Hist is not stored (its Count and Sum are): give it none, so that the
+// queue does not hold it.
 func (s *Store) Add(samples []Sample, tasks []Task, procs []ProcessInfo) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.pend.samples)+len(s.pend.tasks) > MaxPending {
+	n := pendingBytes(samples, tasks)
+	if s.pend.bytes+n > MaxPendingBytes {
 		s.drop += uint64(len(samples) + len(tasks))
 		return
 	}
+	s.pend.bytes += n
 	s.pend.samples = append(s.pend.samples, samples...)
 	s.pend.tasks = append(s.pend.tasks, tasks...)
 	if s.pend.procs == nil {
@@ -171,7 +206,8 @@ func (s *Store) Err() error {
 	return s.err
 }
 
-// Dropped returns the samples and tasks dropped over MaxPending.
+// Dropped returns the samples and tasks dropped over MaxPendingBytes, or
+// because a write failed.
 func (s *Store) Dropped() uint64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -202,22 +238,29 @@ func null(v float64) any {
 	return v
 }
 
-// loadSeries reads the ids of the series a database holds already: a
-// collector restarted on it goes on with the same ones.
+// loadSeries reads the ids of the newest series a database holds already
+// (maxIDs of them, loadBytes of their names at most): a collector
+// restarted on it goes on with the same ones.
 func (s *Store) loadSeries() error {
-	rows, err := s.db.Query(`SELECT id, instance, metric, attrs FROM series`)
+	var last sql.NullInt64
+	if err := s.db.QueryRow(`SELECT max(id) FROM series`).Scan(&last); err != nil {
+		return err
+	}
+	s.next = last.Int64 + 1
+	rows, err := s.db.Query(`SELECT id, instance, metric, attrs FROM series ORDER BY id DESC LIMIT ?`, maxIDs)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
-	for rows.Next() {
+	size := 0
+	for rows.Next() && size < loadBytes {
 		var id int64
 		var inst, metric, attrs string
 		if err := rows.Scan(&id, &inst, &metric, &attrs); err != nil {
 			return err
 		}
-		s.ids[SeriesKey(inst, metric, attrs)] = id
-		s.next = max(s.next, id+1)
+		s.ids[seriesKey{inst, metric, attrs}] = id
+		size += len(inst) + len(metric) + len(attrs)
 	}
 	return rows.Err()
 }
@@ -230,7 +273,7 @@ func (s *Store) write(p pending) error {
 		return err
 	}
 	defer tx.Rollback()
-	fresh := make(map[string]int64) // series written by this transaction
+	fresh := make(map[seriesKey]int64) // series written by this transaction
 	if err := s.insertSamples(tx, p.samples, fresh); err != nil {
 		return err
 	}
@@ -259,6 +302,9 @@ func (s *Store) write(p pending) error {
 	if err := tx.Commit(); err != nil {
 		return err
 	}
+	if len(s.ids)+len(fresh) > maxIDs {
+		clear(s.ids)
+	}
 	for k, id := range fresh { // known once written
 		s.ids[k] = id
 	}
@@ -272,7 +318,7 @@ const rowsPerInsert = 64
 
 // insertSamples writes the samples' new series, then their points
 // rowsPerInsert at a time.
-func (s *Store) insertSamples(tx *sql.Tx, samples []Sample, fresh map[string]int64) error {
+func (s *Store) insertSamples(tx *sql.Tx, samples []Sample, fresh map[seriesKey]int64) error {
 	ids := make([]int64, len(samples))
 	for i := range samples {
 		id, err := s.seriesID(tx, &samples[i], fresh)
@@ -310,8 +356,8 @@ func (s *Store) insertSamples(tx *sql.Tx, samples []Sample, fresh map[string]int
 
 // seriesID returns the id of a sample's series, writing the series first
 // if it is new; fresh holds those new to this transaction.
-func (s *Store) seriesID(tx *sql.Tx, sm *Sample, fresh map[string]int64) (int64, error) {
-	key := SeriesKey(sm.Instance, sm.Metric, sm.AttrsJSON)
+func (s *Store) seriesID(tx *sql.Tx, sm *Sample, fresh map[seriesKey]int64) (int64, error) {
+	key := seriesKey{sm.Instance, sm.Metric, sm.AttrsJSON}
 	if id, ok := s.ids[key]; ok {
 		return id, nil
 	}
@@ -333,12 +379,25 @@ func (s *Store) seriesID(tx *sql.Tx, sm *Sample, fresh map[string]int64) (int64,
 // appendPoint appends a sample's columns of points, in the table's order.
 func appendPoint(args []any, id int64, s *Sample) []any {
 	var value, count, sum any
-	if s.Hist != nil {
+	if s.Kind == Histogram {
 		count, sum = int64(min(s.Count, math.MaxInt64)), null(s.Sum)
 	} else {
 		value = null(s.Value)
 	}
 	return append(args, secs(s.Time), id, value, null(s.Rate), count, sum, null(s.P50), null(s.P90), null(s.P99))
+}
+
+// forget lets go of the ids of the series of processes that keep says
+// are gone: an Aggregator forgot them. One that comes back has its series
+// written again.
+func (s *Store) forget(keep func(instance string) bool) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	for k := range s.ids {
+		if !keep(k.instance) {
+			delete(s.ids, k)
+		}
+	}
 }
 
 // ReadStore opens a database written by a Store, read-only, for reports.

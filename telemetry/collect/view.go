@@ -53,6 +53,18 @@ type TaskView struct {
 	Error  string  `json:"error,omitempty"`
 }
 
+// The live page's limits (a Collector's Window): past MaxLines lines, or
+// MaxWindowBytes of them, a point that would start a line or lengthen one
+// is dropped and counted (Window.Dropped); past MaxProcesses, a process is
+// not listed.
+const (
+	MaxLines       = 1 << 13
+	MaxWindowBytes = 48 << 20
+)
+
+// lineCost is a line's fixed cost, beyond its name and points.
+const lineCost = 160
+
 // Window keeps what the live page shows: the samples of the charted
 // metrics over the last span seconds, at most maxPoints a line, and the
 // last maxTasks tasks. It is safe for concurrent use.
@@ -61,23 +73,43 @@ type Window struct {
 	span      float64
 	maxPoints int
 	maxTasks  int
-	lines     map[string]*Line // by chart and name: "t\x00name"
+	limited   bool // MaxLines, MaxWindowBytes and MaxProcesses apply
+	lines     map[lineKey]*Line
+	bytes     int // of lines: lineCost, name and points' capacity each
+	dropped   uint64
 	procs     map[string]ProcessView
 	tasks     []TaskView
+}
+
+// lineKey names a line: its chart ('t', 'l' or 'd') and its name, the
+// Line's own.
+type lineKey struct {
+	chart byte
+	name  string
 }
 
 // NewWindow returns a window of span seconds (0: unbounded), at most
 // maxPoints a line and maxTasks tasks.
 func NewWindow(span float64, maxPoints, maxTasks int) *Window {
 	return &Window{span: span, maxPoints: maxPoints, maxTasks: maxTasks,
-		lines: make(map[string]*Line), procs: make(map[string]ProcessView)}
+		lines: make(map[lineKey]*Line), procs: make(map[string]ProcessView)}
 }
 
 // SetProcess records a process's figures, for naming its lines.
 func (w *Window) SetProcess(p ProcessView) {
 	w.mu.Lock()
+	defer w.mu.Unlock()
+	if _, ok := w.procs[p.Instance]; !ok && w.limited && len(w.procs) >= MaxProcesses {
+		return // its lines are named by its instance id
+	}
 	w.procs[p.Instance] = p
-	w.mu.Unlock()
+}
+
+// Dropped returns the points dropped over MaxLines and MaxWindowBytes.
+func (w *Window) Dropped() uint64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.dropped
 }
 
 func (w *Window) lineName(inst, actor string) string {
@@ -102,6 +134,7 @@ func (w *Window) Forget(before float64) {
 	for k, l := range w.lines {
 		if n := len(l.Points); n == 0 || l.Points[n-1][0] < before {
 			delete(w.lines, k)
+			w.bytes -= lineBytes(l)
 		}
 	}
 }
@@ -120,15 +153,15 @@ func (w *Window) Add(samples []Sample, tasks []Task) {
 		switch s.Metric {
 		case telemetry.MetricActorMessages:
 			if s.Attrs.Get(telemetry.AttrDirection) == "in" {
-				w.point("t", w.lineName(s.Instance, actor), t, s.Rate)
+				w.point('t', w.lineName(s.Instance, actor), t, s.Rate)
 			}
 		case telemetry.MetricActorHandling:
 			name := w.lineName(s.Instance, actor)
-			w.point("l", name+" p50", t, s.P50)
-			w.point("l", name+" p90", t, s.P90)
-			w.point("l", name+" p99", t, s.P99)
+			w.point('l', name+" p50", t, s.P50)
+			w.point('l', name+" p90", t, s.P90)
+			w.point('l', name+" p99", t, s.P99)
 		case telemetry.MetricActorMailboxDepth:
-			w.point("d", w.lineName(s.Instance, actor), t, s.Value)
+			w.point('d', w.lineName(s.Instance, actor), t, s.Value)
 		}
 	}
 	for _, t := range tasks {
@@ -140,17 +173,31 @@ func (w *Window) Add(samples []Sample, tasks []Task) {
 	}
 }
 
-func (w *Window) point(chart, name string, t, v float64) {
+func lineBytes(l *Line) int { return lineCost + len(l.Name) + 16*cap(l.Points) }
+
+func (w *Window) point(chart byte, name string, t, v float64) {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return
 	}
-	key := chart + "\x00" + name
+	key := lineKey{chart, name}
 	l := w.lines[key]
 	if l == nil {
+		if w.limited && (len(w.lines) >= MaxLines || w.bytes+lineCost+len(name) > MaxWindowBytes) {
+			w.dropped++
+			return
+		}
 		l = &Line{Name: name}
 		w.lines[key] = l
+		w.bytes += lineCost + len(name)
 	}
+	// A line grows its capacity by a quarter or more when full.
+	if w.limited && len(l.Points) == cap(l.Points) && w.bytes+16*max(4, cap(l.Points)) > MaxWindowBytes {
+		w.dropped++
+		return
+	}
+	c := cap(l.Points)
 	l.Points = append(l.Points, [2]float64{t, v})
+	w.bytes += 16 * (cap(l.Points) - c)
 	cut := 0
 	if w.maxPoints > 0 && len(l.Points) > w.maxPoints {
 		cut = len(l.Points) - w.maxPoints
@@ -174,7 +221,7 @@ func (w *Window) View() View {
 		if n := len(c.Points); n > 0 {
 			v.Now = math.Max(v.Now, c.Points[n-1][0])
 		}
-		switch key[0] {
+		switch key.chart {
 		case 't':
 			v.Throughput = append(v.Throughput, c)
 		case 'l':
