@@ -70,25 +70,11 @@ func Router[Q, R any](qc Codec[Q], rc Codec[R], opts ...Option) (*Inbox[actor.Re
 		closed := inlet.Closed()
 		drain := -1 // Stop: the requests the drain may still hand over, once counted
 		for {
-			var m socket.Msg
-			var err error
-			if ended(ctx) {
-				// Stop: the actor, still running until this returns,
-				// gets the requests the socket held when its drain
-				// began, as a polled mailbox does, and no more, so
-				// that askers who keep asking cannot hold Stop.
-				if drain < 0 {
-					drain = in.sock.Stats().Queued
-				}
-				var ok bool
-				if m, ok = in.drainNext(&drain, closed); !ok {
-					return nil // what is left goes to the close (leftOver)
-				}
-			} else if m, err = in.sock.Recv(ctx); err != nil {
-				if ended(ctx) {
-					continue
-				}
-				return in.recvErr(ctx, err)
+			// At Stop the actor gets those the socket held, as a polled
+			// mailbox does.
+			m, ok, err := in.nextRequest(ctx, &drain, closed)
+			if !ok {
+				return err // nil at the drain's end: what is left goes to the close (leftOver)
 			}
 			id, corr, query, err := parseRequest(m)
 			if err != nil {

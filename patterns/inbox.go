@@ -405,6 +405,31 @@ func (in *Inbox[M]) leftOver() {
 	}
 }
 
+// nextRequest returns the next request a Router or Rep mailbox's feed
+// hands to its actor: while ctx lasts, the next from the socket; once it
+// ends (Stop), the next of those the socket held when the drain began, and
+// no more, so that askers who keep asking cannot hold Stop (the actor runs
+// until the feed returns). *drain is what the drain may still take, -1
+// until it begins. ok is false at the drain's end, with a nil error, or
+// when the socket failed, with its error.
+func (in *Inbox[M]) nextRequest(ctx context.Context, drain *int, closed <-chan struct{}) (m socket.Msg, ok bool, err error) {
+	for {
+		if ended(ctx) {
+			if *drain < 0 {
+				*drain = in.sock.Stats().Queued
+			}
+			m, ok = in.drainNext(drain, closed)
+			return m, ok, nil
+		}
+		if m, err = in.sock.Recv(ctx); err == nil {
+			return m, true, nil
+		}
+		if !ended(ctx) {
+			return nil, false, in.recvErr(ctx, err)
+		}
+	}
+}
+
 // drainNext takes the next of the left requests a Router or Rep mailbox's
 // drain counted in the socket when Stop began. One the count saw may not
 // be ready to take yet (its connection's reader has queued it and not yet

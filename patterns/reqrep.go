@@ -62,25 +62,11 @@ func Rep[Q, R any](qc Codec[Q], rc Codec[R], opts ...Option) (*Inbox[actor.Reque
 		closed := inlet.Closed()
 		drain := -1 // Stop: the requests the drain may still take, once counted
 		for {
-			var m socket.Msg
-			var err error
-			if ended(ctx) {
-				// Stop: the actor, still running until this returns,
-				// answers the requests the socket held when its drain
-				// began, one after the other as REP goes, and no more,
-				// so that askers who keep asking cannot hold Stop.
-				if drain < 0 {
-					drain = in.sock.Stats().Queued
-				}
-				var ok bool
-				if m, ok = in.drainNext(&drain, closed); !ok {
-					return nil // what is left goes to the close (leftOver)
-				}
-			} else if m, err = in.sock.Recv(ctx); err != nil {
-				if ended(ctx) {
-					continue
-				}
-				return in.recvErr(ctx, err)
+			// At Stop the actor answers those the socket held, one after
+			// the other as REP goes.
+			m, ok, err := in.nextRequest(ctx, &drain, closed)
+			if !ok {
+				return err // nil at the drain's end: what is left goes to the close (leftOver)
 			}
 			answer := func(v R, err error) {
 				pending.Store(nil)
