@@ -11,9 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/protobuf/encoding/protowire"
-	"google.golang.org/protobuf/proto"
-
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
 	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
@@ -27,17 +24,12 @@ import (
 // processesBatch is a batch naming n new processes, from the first on,
 // and nothing else.
 func processesBatch(first, n int) [][]byte {
-	var req []byte
+	var rms []*metricspb.ResourceMetrics
 	for i := first; i < first+n; i++ {
-		b, err := proto.Marshal(&metricspb.ResourceMetrics{Resource: &resourcepb.Resource{
+		rms = append(rms, &metricspb.ResourceMetrics{Resource: &resourcepb.Resource{
 			Attributes: []*commonpb.KeyValue{otlptest.Str("service.instance.id", fmt.Sprintf("flood-%06d", i))}}})
-		if err != nil {
-			panic(err)
-		}
-		req = protowire.AppendTag(req, 1, protowire.BytesType)
-		req = protowire.AppendBytes(req, b)
 	}
-	return [][]byte{[]byte(telemetry.Version), req}
+	return [][]byte{[]byte(telemetry.Version), otlptest.Request(rms...)}
 }
 
 // A peer that names more processes than the collector keeps has those

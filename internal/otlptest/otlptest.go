@@ -44,9 +44,10 @@ func Int(k string, v int64) *commonpb.KeyValue {
 	return &commonpb.KeyValue{Key: k, Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_IntValue{IntValue: v}}}
 }
 
-// wrap encodes an ExportXServiceRequest: its field 1, repeated, holds the
-// resource data (the collector/... packages' types would pull in grpc).
-func wrap(items ...proto.Message) []byte {
+// Request encodes an ExportXServiceRequest of items, a batch's frame: its
+// field 1, repeated, holds the resource data (the collector/... packages'
+// types would pull in grpc).
+func Request[T proto.Message](items ...T) []byte {
 	var out []byte
 	for _, m := range items {
 		b, err := proto.Marshal(m)
@@ -87,12 +88,12 @@ func Metrics(req []byte) ([]*metricspb.ResourceMetrics, error) {
 // when there are any.
 func Batch(p Process, metrics []*metricspb.Metric, spans []*tracepb.Span) [][]byte {
 	scope := &commonpb.InstrumentationScope{Name: telemetry.ScopeName}
-	frames := [][]byte{[]byte(telemetry.Version), wrap(&metricspb.ResourceMetrics{
+	frames := [][]byte{[]byte(telemetry.Version), Request(&metricspb.ResourceMetrics{
 		Resource:     p.resource(),
 		ScopeMetrics: []*metricspb.ScopeMetrics{{Scope: scope, Metrics: metrics}},
 	})}
 	if len(spans) > 0 {
-		frames = append(frames, wrap(&tracepb.ResourceSpans{
+		frames = append(frames, Request(&tracepb.ResourceSpans{
 			Resource:   p.resource(),
 			ScopeSpans: []*tracepb.ScopeSpans{{Scope: scope, Spans: spans}},
 		}))

@@ -14,9 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/protobuf/encoding/protowire"
-	"google.golang.org/protobuf/proto"
-
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
 	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
@@ -69,20 +66,6 @@ func dropped(t *testing.T, c *Collector, name string) uint64 {
 		t.Fatal(err)
 	}
 	return uint64(v)
-}
-
-// request encodes resources as a batch's metrics frame.
-func request(rms []*metricspb.ResourceMetrics) []byte {
-	var out []byte
-	for _, rm := range rms {
-		b, err := proto.Marshal(rm)
-		if err != nil {
-			panic(err)
-		}
-		out = protowire.AppendTag(out, 1, protowire.BytesType)
-		out = protowire.AppendBytes(out, b)
-	}
-	return out
 }
 
 func gaugePoint(t time.Time, v float64, attrs ...*commonpb.KeyValue) *metricspb.NumberDataPoint {
@@ -174,7 +157,7 @@ func TestFloodProcesses(t *testing.T) {
 			})
 			sent++
 		}
-		if err := c.Ingest([][]byte{[]byte(telemetry.Version), request(rms)}, time.Now()); err != nil {
+		if err := c.Ingest([][]byte{[]byte(telemetry.Version), otlptest.Request(rms...)}, time.Now()); err != nil {
 			t.Fatal(err)
 		}
 		st.Flush()
