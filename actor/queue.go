@@ -65,7 +65,6 @@ type queue[M any] struct {
 	wake    chan handoff[M] // capacity 1: the receiver's alarm, with a message or not
 	waiters int
 	space   chan struct{}
-	closed  chan struct{} // closed by close; made by the first feed that asks (closedChan)
 	// The receiver's own: the messages it handled since it last counted
 	// them into rs (at a take, or going back to sleep), and whether it
 	// went to sleep and has not received its wake-up yet.
@@ -82,6 +81,11 @@ type queue[M any] struct {
 	puts, hands, waits uint32
 	sampleMask         atomic.Uint32
 	blocked            *profObserver
+
+	// closed is closed by close; made by the first feed that asks
+	// (closedChan). Last: the fields above are the hot path's, laid out
+	// as they were measured.
+	closed chan struct{}
 }
 
 // The receiver's states, the low bits of rs; the rest of rs counts the
