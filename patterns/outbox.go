@@ -296,7 +296,8 @@ type sender[M any] struct {
 	prefix func(M) []byte            // Pub: the topic frame
 }
 
-// newSender returns the sender over e with codec, bound (bindCodec).
+// newSender returns the sender over e with codec, which the caller has
+// bound (bindCodec).
 func newSender[M any](e *endpoint, codec Codec[M]) *sender[M] {
 	return &sender[M]{endpoint: e, encode: encoder(codec)}
 }

@@ -50,8 +50,8 @@ import (
 // error is no failure), then the stages stop in reverse order, sources
 // first, each handling what its mailbox holds before the one downstream of
 // it stops, so that every stage drains into a downstream that still runs.
-// A stage whose mailbox is a PULL, SUB, PAIR or ROUTER socket drains what
-// its socket holds. Over ipc and tcp, for that to be everything sent to it,
+// A stage whose mailbox is a PULL, SUB, PAIR, ROUTER or REP socket drains
+// what its socket holds (a REP's one request after the other). Over ipc and tcp, for that to be everything sent to it,
 // give each stage (Source too) the Outbox it sends through with
 // actor.WithOutput: a stage's Outbox is shut down when the stage has
 // drained, and its peers confirm that they have read all of it (see

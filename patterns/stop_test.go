@@ -195,12 +195,18 @@ func TestCloseReportsWhatTheSocketHolds(t *testing.T) {
 // askAll asks ref for 0..n-1 at once, each in a goroutine, and gives each
 // Ask's outcome: nil for the right reply (the query plus one).
 func askAll(ctx context.Context, ref actor.Ref[intReq], n int) <-chan error {
+	return askEach(ctx, n, func(int) actor.Ref[intReq] { return ref })
+}
+
+// askEach asks ref(i) for i, for 0..n-1 at once, each in a goroutine, and
+// gives each Ask's outcome: nil for the right reply (the query plus one).
+func askEach(ctx context.Context, n int, ref func(i int) actor.Ref[intReq]) <-chan error {
 	replies := make(chan error, n)
 	for i := range n {
 		go func() {
-			v, err := actor.Ask(ctx, ref, i)
+			v, err := actor.Ask(ctx, ref(i), i)
 			if err == nil && v != i+1 {
-				err = errors.New("wrong reply")
+				err = fmt.Errorf("reply %d to %d, want %d", v, i, i+1)
 			}
 			replies <- err
 		}()
@@ -347,19 +353,13 @@ func (c *doneAsked) Done() <-chan struct{} {
 // Ask's outcome: nil for the right reply (the query plus one).
 func askFromReqs(t *testing.T, ctx context.Context, ep string, n int) <-chan error {
 	t.Helper()
-	replies := make(chan error, n)
-	for i := range n {
+	refs := make([]actor.Ref[intReq], n)
+	for i := range refs {
 		req := must[*patterns.Outbox[intReq]](t)(patterns.Req(patterns.Binary[int]{}, patterns.Binary[int]{}, patterns.Connect(ep)))
 		t.Cleanup(func() { req.Close() })
-		go func() {
-			v, err := actor.Ask(ctx, req.Ref(), i)
-			if err == nil && v != i+1 {
-				err = fmt.Errorf("reply %d to %d, want %d", v, i, i+1)
-			}
-			replies <- err
-		}()
+		refs[i] = req.Ref()
 	}
-	return replies
+	return askEach(ctx, n, func(i int) actor.Ref[intReq] { return refs[i] })
 }
 
 // A Rep mailbox drains as a Router one does: the requests its socket holds

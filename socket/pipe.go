@@ -61,6 +61,7 @@ func (s *Socket) newPipe(endpoint string, queued bool) *pipe {
 		if s.opts.conflate {
 			p.out.setConflate()
 		}
+		p.out.countPuts = true
 	}
 	if s.typ.canRecv() {
 		p.inq = newQueue(s.opts.recvHWM, &p.inRoom)

@@ -40,8 +40,9 @@ type queue struct {
 	// What producers queued (Stats().Sent, and profiling's count out);
 	// once the pipe is gone, what is still written through is counted in
 	// putsGone.
-	puts     msgCount
-	putsGone *packed
+	puts      msgCount
+	putsGone  *packed
+	countPuts bool // an out queue: a receive queue's count would be read by nobody
 
 	_ [64]byte // the two sides' fields on cache lines of their own
 
@@ -108,7 +109,9 @@ func (q *queue) tryPut(m Msg) bool {
 		q.in = append(q.in, m)
 		q.n++
 	}
-	q.puts.add(m)
+	if q.countPuts {
+		q.puts.add(m)
+	}
 	wake := q.sleeping
 	q.sleeping = false
 	q.mu.Unlock()

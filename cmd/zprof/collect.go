@@ -85,7 +85,7 @@ func collectCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintf(stdout, ", serving http://%s/", z.ln.Addr())
 	}
 	fmt.Fprintf(stdout, ", storing into %s\n", *dbPath)
-	err = z.serve(ctx, stderr)
+	err = z.serve(ctx)
 	if cerr := z.close(); err == nil {
 		err = cerr
 	}
@@ -194,7 +194,7 @@ func (z *collector) readEvents() {
 	go func() { // ends when close closes the socket
 		defer close(z.mon)
 		for e := range z.events {
-			if e.Err != nil && errors.Is(e.Err, socket.ErrTooLarge) {
+			if errors.Is(e.Err, socket.ErrTooLarge) {
 				z.report(z.c.Reject(), fmt.Errorf("from %s: %w", e.Remote, e.Err))
 			}
 		}
@@ -206,16 +206,22 @@ func (z *collector) readEvents() {
 // cannot flood the log.
 func (z *collector) report(r uint64, err error) {
 	if r <= 8 || bits.OnesCount64(r) == 1 {
-		z.repMu.Lock()
-		fmt.Fprintf(z.stderr, "zprof: batch rejected (%d so far): %v\n", r, err)
-		z.repMu.Unlock()
+		z.say("zprof: batch rejected (%d so far): %v\n", r, err)
 	}
+}
+
+// say writes a line on stderr, one at a time: the events' goroutine and
+// serve both report.
+func (z *collector) say(format string, args ...any) {
+	z.repMu.Lock()
+	defer z.repMu.Unlock()
+	fmt.Fprintf(z.stderr, format, args...)
 }
 
 // serve takes in batches until ctx ends, re-publishing each one taken in.
 // Rejected batches are reported on stderr, the first few and then at each
 // power of two, so that a hostile or broken sender cannot flood the log.
-func (z *collector) serve(ctx context.Context, stderr io.Writer) error {
+func (z *collector) serve(ctx context.Context) error {
 	lastForget := time.Now()
 	storeFailed := false
 	for {
@@ -233,7 +239,7 @@ func (z *collector) serve(ctx context.Context, stderr io.Writer) error {
 			z.c.Forget(now.Add(-forgetAfter))
 			lastForget = now
 			if err := z.store.Err(); err != nil && !storeFailed {
-				fmt.Fprintf(stderr, "zprof: %v (still trying)\n", err)
+				z.say("zprof: %v (still trying)\n", err)
 				storeFailed = true
 			}
 		}

@@ -103,8 +103,9 @@ func processBytes(p *Process) int {
 	return processCost + len(p.Instance) + len(p.Service) + len(p.Host)
 }
 
-// SeriesKey names a series: a process's metric with its attributes (as
-// JSON). The aggregator, the store and zprof top key series by it.
+// SeriesKey names a series in one string: a process's metric with its
+// attributes (as JSON), as zprof top keys them. (The aggregator and the
+// store key them by the same three strings, unjoined.)
 func SeriesKey(instance, metric, attrsJSON string) string {
 	return instance + "\x00" + metric + "\x00" + attrsJSON
 }

@@ -48,7 +48,8 @@
 // line: 16,384 of them, 24 MB. The Window full, 48 MB; the Store's queue
 // full, 16.5 MB, and as much again while a write holds the one before.
 // With a 4 MiB batch being decoded (some 20 MB while it lasts), the live
-// heap stays under 200 MB.
+// heap stays under 200 MB; each View in progress (the live page's
+// /api/view) holds a copy of the Window's points more while it lasts.
 //
 // # The database
 //

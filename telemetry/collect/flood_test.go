@@ -22,6 +22,17 @@ import (
 	"github.com/zmqflow/zmqflow/telemetry"
 )
 
+// storedCollector is a collector with a store of its own, closed at the
+// test's end.
+func storedCollector(t *testing.T) (*Collector, *Store) {
+	st, err := OpenStore(filepath.Join(t.TempDir(), "z.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return NewCollector(st), st
+}
+
 // heapInUse is the live heap, after a full collection.
 func heapInUse() uint64 {
 	var m runtime.MemStats
@@ -89,12 +100,7 @@ const (
 // live page too), costs the collector a bounded heap; what it sent over
 // the limits is dropped and counted on /metrics.
 func TestFloodSeries(t *testing.T) {
-	st, err := OpenStore(filepath.Join(t.TempDir(), "z.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	c := NewCollector(st)
+	c, st := storedCollector(t)
 	before := heapInUse()
 	pad := strings.Repeat("p", 1000)
 	p := otlptest.Process{Service: "flood", Instance: "flood-1", Host: "h", PID: 1}
@@ -135,12 +141,7 @@ func TestFloodSeries(t *testing.T) {
 // them in between; the processes over the limit are dropped with their
 // points and counted on /metrics.
 func TestFloodProcesses(t *testing.T) {
-	st, err := OpenStore(filepath.Join(t.TempDir(), "z.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	c := NewCollector(st)
+	c, st := storedCollector(t)
 	before := heapInUse()
 	name, host := strings.Repeat("s", 200), strings.Repeat("h", 200)
 	const perBatch = 4096
@@ -214,12 +215,7 @@ func TestFloodWindow(t *testing.T) {
 // Forget lets go of what the processes it drops held, in the store's ids
 // too, and makes room for new processes under the limits.
 func TestCollectorForgetFreesRoom(t *testing.T) {
-	st, err := OpenStore(filepath.Join(t.TempDir(), "z.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	c := NewCollector(st)
+	c, st := storedCollector(t)
 	feed(t, c, sampleBatch(start.Add(time.Second), 10, []float64{0.001}))
 	st.Flush()
 	if n := len(st.ids); n != 3 {

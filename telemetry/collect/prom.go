@@ -65,7 +65,7 @@ func (pc promCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(prometheus.NewDesc("zprof_processes_dropped_total", "Processes refused over the collector's limits on processes and memory.", nil, nil), prometheus.CounterValue, float64(d.Processes))
 	ch <- prometheus.MustNewConstMetric(prometheus.NewDesc("zprof_window_dropped_total", "Points left off the live page over its limits on lines and memory.", nil, nil), prometheus.CounterValue, float64(d.Window))
 	if st := pc.c.store; st != nil {
-		ch <- prometheus.MustNewConstMetric(prometheus.NewDesc("zprof_store_dropped_total", "Samples and tasks dropped because the database fell behind.", nil, nil), prometheus.CounterValue, float64(st.Dropped()))
+		ch <- prometheus.MustNewConstMetric(prometheus.NewDesc("zprof_store_dropped_total", "Samples and tasks dropped because the database fell behind or a write failed.", nil, nil), prometheus.CounterValue, float64(d.Store))
 		failed := 0.0
 		if st.Err() != nil {
 			failed = 1
