@@ -264,11 +264,11 @@ func testRunCommandStrayChildKilled(t *testing.T) {
 // the reading of that output (and killed the child with the group), not
 // the command. It is marked stray, as it is when WaitDelay ends the
 // reading. waitDelay is made a minute so that the timeout comes first;
-// the timeout is far longer than sh takes to exit.
+// the timeout is far longer than sh takes to exit, on a busy machine too.
 func TestTimeoutAfterCommandExited(t *testing.T) {
 	defer func(d time.Duration) { waitDelay = d }(waitDelay)
 	waitDelay = time.Minute
-	body, _ := json.Marshal(task{Point: 0, Attempt: 1, Timeout: int64(3 * time.Second),
+	body, _ := json.Marshal(task{Point: 0, Attempt: 1, Timeout: int64(10 * time.Second),
 		Argv: []string{"sh", "-c", `sleep 600 & echo $! >&2; echo '{"v":1}'`}})
 	rep, err := handler("test/0", "host", 0, nil)(cmdCtx(t), [][]byte{body})
 	if err != nil || len(rep) != 1 {

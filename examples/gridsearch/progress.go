@@ -94,12 +94,8 @@ func line(p gridsearch.Progress) string {
 	if rate > 0 && p.Slots > 0 {
 		eta = (time.Duration(float64(todo-finished)/rate*float64(time.Second)) + time.Second/2).Truncate(time.Second).String()
 	}
-	slots := "slots"
-	if p.Slots == 1 {
-		slots = "slot"
-	}
-	s := fmt.Sprintf("%d/%d done, %d failed, %d running, %d queued, %.1f/s, ETA %s, %d %s",
-		p.Done, todo, p.Failed, p.Running, p.Queued, rate, eta, p.Slots, slots)
+	s := fmt.Sprintf("%d/%d done, %d failed, %d running, %d queued, %.1f/s, ETA %s, %s",
+		p.Done, todo, p.Failed, p.Running, p.Queued, rate, eta, count(p.Slots, "slot"))
 	if p.Skipped > 0 {
 		s += fmt.Sprintf(" (%d done before)", p.Skipped)
 	}

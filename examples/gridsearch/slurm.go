@@ -129,7 +129,7 @@ func (f *slurmFlags) hook(ctx context.Context, o *options, cfg gridsearch.Config
 		if err != nil {
 			return err
 		}
-		gone := func() {}
+		var gone func() // none
 		if f.alone {
 			gone = func() { end(errSlurmGone) }
 		}
