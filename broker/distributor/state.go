@@ -727,7 +727,10 @@ func (l *state) hello(id string) *peer {
 // task PUSH has ended (round-robin): tasks queued for it are discarded, and
 // a worker that said BYE, or will, drops those that reached it. Which they
 // were is not known, and this is the first moment at which the PUSH can no
-// longer deal them to that connection.
+// longer deal them to that connection. The tasks at the other connections
+// go out again too, and run twice: knowing which connection holds which
+// task needs the PUSH to say where it dealt each and which connection
+// ended, which it does not.
 func (l *state) connEnded() {
 	l.byeInFlight = false
 	l.giveBack(nil)
