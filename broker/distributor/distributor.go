@@ -44,7 +44,12 @@ import (
 // a batch with made-up results. Round-robin does not know which worker
 // holds a task, so when a worker dies, or a connection to the task
 // endpoint ends, it sends every task in flight again (the first result of
-// each counts) and never gives one up. After a BYE it waits for the
+// each counts) and never gives one up. That is every task, those at
+// workers that are well included: they run it twice, the second results
+// are counted in Stats.Duplicates, and the copies they still hold no
+// longer count against WithWindow. The end of any connection does it,
+// one that never held a task too (a worker that leaves with none, a peer
+// that connects and goes). After a BYE it waits for the
 // leaving worker's connection to end before it does (sent any sooner, they
 // could be dealt to that worker, which drops them); with inproc, which
 // reports no ended connection, it waits for the next worker's HELLO. A

@@ -609,6 +609,68 @@ func TestRoundRobinNoWorkerYet(t *testing.T) {
 	checkDoubled(t, must[distributor.BatchSummary](t)(h2.Wait(ctx)), n)
 }
 
+// TestRoundRobinHeartbeatIsHello: round-robin, a worker the distributor
+// does not know (it buried the worker, or restarted) comes back with a
+// HEARTBEAT on the results channel and no HELLO. The HEARTBEAT counts it
+// in as a HELLO does, and the tasks that found no worker go to it at
+// once: the distributor's tick, which would send them too, is ten times
+// the test's wait away. Each task goes out once.
+func TestRoundRobinHeartbeatIsHello(t *testing.T) {
+	ctx := testCtx(t)
+	// Inproc: a worker's task connection is among the PUSH's peers when
+	// its Connect returns, so its HEARTBEAT cannot come before the PUSH
+	// can deal to it.
+	d := newDist(t, "inproc", distributor.WithRoundRobin(), distributor.WithHeartbeat(10*wait, steadyLiveness))
+	const n = 5
+	// The puller's first yield returns once the distributor has taken the
+	// task to send; a Submit after that is answered after the send found
+	// no worker, and the tasks wait.
+	tried := make(chan struct{})
+	first := func(yield func([]byte) bool) {
+		for i := range n {
+			if !yield([]byte(strconv.Itoa(i))) {
+				return
+			}
+			if i == 0 {
+				close(tried)
+			}
+		}
+	}
+	h1 := must[*distributor.BatchHandle](t)(d.Submit(ctx, distributor.Batch{Size: n, Tasks: first}))
+	select {
+	case <-tried:
+	case <-ctx.Done():
+		t.Fatal("the distributor did not take the first task")
+	}
+	h2 := must[*distributor.BatchHandle](t)(d.Submit(ctx, distributor.Batch{Size: n, Tasks: numbers(n, nil)}))
+	pull, push := rawWorker(t, ctx, d.Endpoints())
+	if err := push.Send(ctx, socket.Msg{[]byte("HEARTBEAT"), []byte("back")}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 * n {
+		task, err := pull.Recv(ctx)
+		if err != nil {
+			t.Fatalf("task %d of %d did not come: %v; stats %+v", i+1, 2*n, err, d.Stats())
+		}
+		if len(task) != 4 {
+			t.Fatalf("got %q, not a task", task)
+		}
+		out, err := double(ctx, task[3])
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := append(append(socket.Msg{[]byte("RESULT"), []byte("back")}, task[:3]...), []byte{0}, out)
+		if err := push.Send(ctx, res); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkDoubled(t, must[distributor.BatchSummary](t)(h1.Wait(ctx)), n)
+	checkDoubled(t, must[distributor.BatchSummary](t)(h2.Wait(ctx)), n)
+	if s := d.Stats(); s.Workers != 1 || s.Results != 2*n || s.Dispatched != 2*n || s.Duplicates != 0 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
 // rawWorker connects a hand-written worker's sockets to a distributor: a
 // PULL for tasks, connected once it returns, and a PUSH for results.
 func rawWorker(t *testing.T, ctx context.Context, eps distributor.Endpoints) (pull, push *socket.Socket) {

@@ -109,7 +109,10 @@ func WithMaxDeliveries(n int) Option {
 
 // WithRoundRobin makes a Distributor dispatch round-robin on a PUSH socket
 // (the guide's taskvent) instead of by demand (New). Flow is then bounded
-// by WithWindow and the sockets' high-water marks, not by credit.
+// by WithWindow and the sockets' high-water marks, not by credit. The PUSH
+// does not say which worker a task went to, so the end of any connection
+// to the task endpoint sends every task in flight again, and workers that
+// are well run theirs twice (see Distributor).
 func WithRoundRobin() Option {
 	return Option{opt.New("WithRoundRobin", forDistributor, func(c *opt.Config[extra]) error {
 		c.X.dispatch = RoundRobin

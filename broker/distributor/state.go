@@ -171,8 +171,9 @@ type state struct {
 	// (round-robin): one may have been a taskConnEnded.
 	eventsDropped uint64
 	// noWorker: round-robin, the PUSH had no worker to take a task. Tasks
-	// wait until the next tick or HELLO, rather than the actor in the
-	// send: Submit, Kill, results and heartbeats go on meanwhile.
+	// wait until the next tick or a worker's HELLO (see hello), rather
+	// than the actor in the send: Submit, Kill, results and heartbeats go
+	// on meanwhile.
 	noWorker bool
 	st       Stats
 
@@ -655,19 +656,9 @@ func (l *state) ready(id string, p *peer, n uint32) {
 func (l *state) fromSink(m socket.Msg) {
 	switch {
 	case len(m) == 2 && bytes.Equal(m[0], wordHello):
-		p := l.peers[string(m[1])]
-		if p == nil {
-			if p = l.newPeer(string(m[1])); p == nil {
-				return
-			}
+		if p := l.hello(string(m[1])); p != nil {
+			l.alive(p)
 		}
-		if !p.hello {
-			p.hello = true
-			l.hellos++
-			l.noWorker = false
-			l.rejoined()
-		}
-		l.alive(p)
 	case len(m) == 2 && bytes.Equal(m[0], wordBye):
 		id := string(m[1])
 		p := l.peers[id]
@@ -690,12 +681,9 @@ func (l *state) fromSink(m socket.Msg) {
 			}
 			// Round-robin, a worker we buried, or knew before a restart,
 			// is back: its HEARTBEAT is its HELLO.
-			if p = l.newPeer(string(m[1])); p == nil {
+			if p = l.hello(string(m[1])); p == nil {
 				return
 			}
-			p.hello = true
-			l.hellos++
-			l.rejoined()
 		}
 		p.beats = true
 		l.alive(p)
@@ -713,11 +701,36 @@ func (l *state) fromSink(m socket.Msg) {
 	}
 }
 
+// hello counts a worker in: at its HELLO, or round-robin at a HEARTBEAT
+// from one we do not know, which is its HELLO (we buried it, or knew it
+// before a restart). Either way the worker is back, so the tasks that
+// found no worker to take them go out now rather than at the next tick,
+// and those the last leaver may have dropped go out again. It returns
+// nil when there are too many workers.
+func (l *state) hello(id string) *peer {
+	p := l.peers[id]
+	if p == nil {
+		if p = l.newPeer(id); p == nil {
+			return nil
+		}
+	}
+	if !p.hello {
+		p.hello = true
+		l.hellos++
+		l.noWorker = false
+		l.rejoined()
+	}
+	return p
+}
+
 // connEnded sends every task in flight again when a connection of the
 // task PUSH has ended (round-robin): tasks queued for it are discarded, and
 // a worker that said BYE, or will, drops those that reached it. Which they
 // were is not known, and this is the first moment at which the PUSH can no
-// longer deal them to that connection.
+// longer deal them to that connection. The tasks at the other connections
+// go out again too, and run twice: knowing which connection holds which
+// task needs the PUSH to say where it dealt each and which connection
+// ended, which it does not.
 func (l *state) connEnded() {
 	l.byeInFlight = false
 	l.giveBack(nil)
