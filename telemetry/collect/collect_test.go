@@ -355,3 +355,31 @@ func TestStoreOneCollectorADatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A line whose first point does not fit in MaxWindowBytes is not made:
+// the point is dropped and counted, and the page shows no empty line.
+func TestWindowNoEmptyLine(t *testing.T) {
+	c := NewCollector(nil)
+	w := c.Win
+	const name = "a · b"
+	// Room for the line, not for its first point.
+	w.bytes = MaxWindowBytes - lineCost - len(name) - 16
+	before := w.bytes
+	w.point('d', name, 1, 1)
+	if v := w.View(); len(v.Depth) != 0 {
+		t.Errorf("lines %+v, want none", v.Depth)
+	}
+	if d := c.Dropped().Window; d != 1 {
+		t.Errorf("%d points dropped, want 1", d)
+	}
+	if w.bytes != before {
+		t.Errorf("window holds %d bytes, want %d as before", w.bytes, before)
+	}
+
+	// With room for it, the line is made with its point.
+	w.bytes = MaxWindowBytes - lineCost - len(name) - 16*4
+	w.point('d', name, 2, 5)
+	if v := w.View(); len(v.Depth) != 1 || len(v.Depth[0].Points) != 1 || v.Depth[0].Points[0] != [2]float64{2, 5} {
+		t.Errorf("lines %+v, want %q with its point", v.Depth, name)
+	}
+}
