@@ -167,9 +167,9 @@ func (a *Aggregator) Add(b Batch, now time.Time) []Sample {
 				a.dropped++
 				continue
 			}
-			s.AttrsJSON, s.Attrs = internAttrs(s.Attrs)
+			s.Attrs = internAttrs(s.Attrs, s.AttrsJSON)
 			derive(&s, nil)
-			a.series[seriesKey{s.Instance, s.Metric, s.AttrsJSON}] = &series{pt: s.Point, json: s.AttrsJSON, bytes: n}
+			a.series[key] = &series{pt: s.Point, json: s.AttrsJSON, bytes: n}
 			a.bytes += n
 		}
 		out = append(out, s)

@@ -10,9 +10,11 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/zmqflow/zmqflow/telemetry"
 )
@@ -381,5 +383,39 @@ func TestWindowNoEmptyLine(t *testing.T) {
 	w.point('d', name, 2, 5)
 	if v := w.View(); len(v.Depth) != 1 || len(v.Depth[0].Points) != 1 || v.Depth[0].Points[0] != [2]float64{2, 5} {
 		t.Errorf("lines %+v, want %q with its point", v.Depth, name)
+	}
+}
+
+// A series' attributes are its JSON's text where the JSON holds them as
+// they are, and their own where it escapes them: equal either way.
+func TestInternAttrs(t *testing.T) {
+	a := Attrs{{"", ""}, {"a.b", "plain"}, {"back\\slash", "é"}, {"q", "say \"hi\"\n<é>"}, {"z", `\"`}}
+	js := a.JSON()
+	got := internAttrs(a, js)
+	if !slices.Equal(got, a) {
+		t.Fatalf("internAttrs = %q, want %q", got, a)
+	}
+	within := func(s string) bool {
+		p, lo := uintptr(unsafe.Pointer(unsafe.StringData(s))), uintptr(unsafe.Pointer(unsafe.StringData(js)))
+		return len(s) == 0 || (p >= lo && p+uintptr(len(s)) <= lo+uintptr(len(js)))
+	}
+	for i, s := range []string{got[1].Key, got[1].Value, got[2].Value, got[3].Key} {
+		if !within(s) {
+			t.Errorf("string %d, %q, not within the JSON %s", i, s, js)
+		}
+	}
+	if got := internAttrs(a, "{}"); !slices.Equal(got, a) {
+		t.Errorf("against another JSON: %q, want %q", got, a)
+	}
+
+	// A new series' sample carries the JSON its attributes are within.
+	b := Batch{Points: []Point{{Instance: "i", Metric: "m", Kind: Gauge, Attrs: a, Time: 1}}}
+	s := NewAggregator().Add(b, time.Now())
+	if len(s) != 1 || s[0].AttrsJSON != js || !slices.Equal(s[0].Attrs, a) {
+		t.Fatalf("samples %+v, want one with %s", s, js)
+	}
+	js = s[0].AttrsJSON
+	if !within(s[0].Attrs[1].Value) {
+		t.Errorf("the series' attribute %q is not within its JSON", s[0].Attrs[1].Value)
 	}
 }
