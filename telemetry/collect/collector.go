@@ -78,11 +78,11 @@ func (c *Collector) Ingest(frames [][]byte, now time.Time) error {
 // their series' ids: processes that ended, and room for new ones under
 // the limits.
 func (c *Collector) Forget(before time.Time) {
-	c.Agg.Forget(before)
+	kept := c.Agg.forget(before, c.store != nil)
 	c.Win.Forget(secs(before.UnixNano()))
 	if c.store != nil {
 		c.store.forget(func(inst string) bool {
-			_, ok := c.Agg.Process(inst)
+			_, ok := kept[inst]
 			return ok
 		})
 	}
