@@ -54,7 +54,7 @@ func TestHistQuantileAndSub(t *testing.T) {
 func feed(t *testing.T, c *Collector, batches ...[][]byte) {
 	t.Helper()
 	for _, b := range batches {
-		if err := c.Ingest(b, time.Now()); err != nil {
+		if _, err := c.Ingest(b, time.Now()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -183,7 +183,7 @@ func TestStoreAndReport(t *testing.T) {
 func TestHandler(t *testing.T) {
 	c := NewCollector(nil)
 	feed(t, c, sampleBatch(start.Add(time.Second), 10, []float64{0.5}), sampleBatch(start.Add(2*time.Second), 30, []float64{0.5, 1.5}))
-	if err := c.Ingest([][]byte{[]byte("x")}, time.Now()); err == nil {
+	if _, err := c.Ingest([][]byte{[]byte("x")}, time.Now()); err == nil {
 		t.Fatal("a one-frame batch was taken in")
 	}
 	srv := httptest.NewServer(c.Handler())
@@ -417,5 +417,27 @@ func TestInternAttrs(t *testing.T) {
 	js = s[0].AttrsJSON
 	if !within(s[0].Attrs[1].Value) {
 		t.Errorf("the series' attribute %q is not within its JSON", s[0].Attrs[1].Value)
+	}
+}
+
+// Ingest and Reject return the count their own rejection made, and Ingest
+// 0 for a batch taken in.
+func TestIngestRejectCounts(t *testing.T) {
+	c := NewCollector(nil)
+	bad := [][]byte{[]byte("x")}
+	if r, err := c.Ingest(bad, time.Now()); r != 1 || !errors.Is(err, ErrFrames) {
+		t.Errorf("Ingest = %d, %v; want 1, %v", r, err, ErrFrames)
+	}
+	if r := c.Reject(); r != 2 {
+		t.Errorf("Reject = %d, want 2", r)
+	}
+	if r, err := c.Ingest(bad, time.Now()); r != 3 || err == nil {
+		t.Errorf("Ingest = %d, %v; want 3 and an error", r, err)
+	}
+	if r, err := c.Ingest(sampleBatch(start.Add(time.Second), 10, []float64{0.5}), time.Now()); r != 0 || err != nil {
+		t.Errorf("Ingest of a good batch = %d, %v; want 0, nil", r, err)
+	}
+	if b, r, _ := c.Stats(); b != 1 || r != 3 {
+		t.Errorf("Stats: %d taken in, %d rejected; want 1, 3", b, r)
 	}
 }
