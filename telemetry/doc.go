@@ -38,8 +38,9 @@
 // cumulative, the next batch that gets through carries the totals. The
 // first batch lost, or a last batch that Stop could not deliver, is
 // reported in one line on stderr, once a process; when no collector is
-// connected (ErrNoCollector) the line says where one was expected and
-// how to start it. A program that starts zmqflow programs of its own as
+// connected (ErrNoCollector) a line says where one was expected and how
+// to start it, once, even after a line about another loss (a slow
+// collector). A program that starts zmqflow programs of its own as
 // child processes, on its stderr, gives them ChildEnv: an absent
 // collector is then said once, by the parent, for all of them.
 //

@@ -367,6 +367,9 @@ func (e *exporter) lost(err error, last bool) {
 	if e.child {
 		return
 	}
+	if warnedAbsent.Swap(true) {
+		return
+	}
 	whose := "this process"
 	if children.Load() {
 		whose = "this process and its child processes"
@@ -375,7 +378,11 @@ func (e *exporter) lost(err error, last bool) {
 	if !last {
 		what = "the profile of " + whose + " is not delivered (batches are dropped, and counted, until one takes them)"
 	}
-	e.warn(fmt.Sprintf("no collector there: %s; start one with: zprof collect -bind %s -db profile.db", what, bindHint(e.endpoint)))
+	// Said even when another loss was said before: the children, quiet
+	// about it, count on this line.
+	warned.Store(true)
+	fmt.Fprintf(warnOut, "zmqflow: profiling to %s: no collector there: %s; start one with: zprof collect -bind %s -db profile.db\n",
+		e.endpoint, what, bindHint(e.endpoint))
 }
 
 // bindHint is the endpoint a collector binds to take what is sent to
@@ -393,8 +400,11 @@ func bindHint(endpoint string) string {
 var warnOut io.Writer = os.Stderr
 
 // warned is set once the process has said that figures are lost: one
-// line, not one a batch.
-var warned atomic.Bool
+// line, not one a batch. warnedAbsent is set once it has said that no
+// collector is there, which it says whatever it said before (the
+// children of a parent leave that line to it), and after which it says
+// nothing more.
+var warned, warnedAbsent atomic.Bool
 
 // warn says once a process, on stderr, why figures do not reach the
 // collector.

@@ -272,7 +272,7 @@ func TestLostFiguresSaidOnce(t *testing.T) {
 	var out strings.Builder
 	prevOut := warnOut
 	warnOut = &out
-	t.Cleanup(func() { warnOut = prevOut; warned.Store(false) })
+	t.Cleanup(func() { warnOut = prevOut; warned.Store(false); warnedAbsent.Store(false) })
 
 	warned.Store(false)
 	f := &fakeSender{refuse: true}
@@ -455,12 +455,13 @@ func TestAbsentCollectorSaidByParent(t *testing.T) {
 	var out strings.Builder
 	prevOut := warnOut
 	warnOut = &out
-	t.Cleanup(func() { warnOut = prevOut; warned.Store(false); children.Store(false) })
+	t.Cleanup(func() { warnOut = prevOut; warned.Store(false); warnedAbsent.Store(false); children.Store(false) })
 	absent := fmt.Errorf("fake: 1 messages: %w", ErrNoCollector)
 	lastBatch := func(closeErr error) {
 		t.Helper()
 		out.Reset()
 		warned.Store(false)
+		warnedAbsent.Store(false)
 		useFake(t, &fakeSender{closeErr: closeErr})
 		if err := Start(context.Background(), "tcp://127.0.0.1:9"); err != nil {
 			t.Fatal(err)
@@ -496,6 +497,7 @@ func TestAbsentCollectorSaidByParent(t *testing.T) {
 	}
 	out.Reset()
 	warned.Store(false)
+	warnedAbsent.Store(false)
 	_ = Stop(context.Background())
 	if !strings.Contains(out.String(), "the profile of this process and its child processes was not delivered") {
 		t.Errorf("stderr %q, want the children named", out.String())
@@ -503,4 +505,79 @@ func TestAbsentCollectorSaidByParent(t *testing.T) {
 	if env := ChildEnv(); env != nil {
 		t.Errorf("ChildEnv() = %q with profiling off, want nil: the child speaks for itself", env)
 	}
+}
+
+// A parent that said another loss first (a slow collector: batches
+// refused) still says, once, that no collector is there when that comes:
+// its children, quiet about it, count on that line.
+func TestAbsentCollectorSaidAfterSlow(t *testing.T) {
+	var out lockedBuilder
+	prevOut := warnOut
+	warnOut = &out
+	t.Cleanup(func() { warnOut = prevOut; warned.Store(false); warnedAbsent.Store(false); children.Store(false) })
+	warned.Store(false)
+	warnedAbsent.Store(false)
+	t.Setenv(EnvProfileChild, "")
+
+	absent := fmt.Errorf("fake: 1 messages: %w", ErrNoCollector)
+	useFake(t, &fakeSender{refuse: true, closeErr: absent})
+	before := ReadStats().BatchesDropped
+	if err := Start(context.Background(), "tcp://127.0.0.1:9", WithInterval(10*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	if env := ChildEnv(); len(env) != 1 {
+		t.Fatalf("ChildEnv() = %q", env)
+	}
+	deadline := time.Now().Add(wait)
+	for ReadStats().BatchesDropped == before {
+		if time.Now().After(deadline) {
+			t.Fatalf("no batch dropped within %v", wait)
+		}
+		time.Sleep(time.Millisecond) // the exporter's interval is what we wait for
+	}
+	if err := Stop(context.Background()); !errors.Is(err, ErrNoCollector) {
+		t.Fatalf("Stop: %v, want the transport's error", err)
+	}
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], "the collector is absent or slow") ||
+		!strings.Contains(lines[1], "no collector there: the profile of this process and its child processes was not delivered") {
+		t.Errorf("stderr %q, want the slow collector, then the absent one for the children", out.String())
+	}
+
+	// Said once: a second absent collector says nothing more, and nor
+	// does another loss after it.
+	out.Reset()
+	useFake(t, &fakeSender{refuse: true, closeErr: absent})
+	if err := Start(context.Background(), "tcp://127.0.0.1:9"); err != nil {
+		t.Fatal(err)
+	}
+	_ = Stop(context.Background())
+	if out.String() != "" {
+		t.Errorf("stderr %q, want nothing more", out.String())
+	}
+}
+
+// lockedBuilder is a strings.Builder that the exporter's goroutine writes
+// while the test reads it.
+type lockedBuilder struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuilder) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuilder) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func (l *lockedBuilder) Reset() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.b.Reset()
 }

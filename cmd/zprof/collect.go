@@ -249,9 +249,8 @@ func (z *collector) serve(ctx context.Context) error {
 		if idle {
 			continue
 		}
-		if err := z.c.Ingest(m, now); err != nil {
-			_, r, _ := z.c.Stats()
-			z.report(r, err)
+		if r, err := z.c.Ingest(m, now); err != nil {
+			z.report(r, err) // r is this batch's count: the events' goroutine rejects too
 			continue
 		}
 		if z.pub != nil {

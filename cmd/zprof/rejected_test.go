@@ -3,9 +3,14 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"path/filepath"
 	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +18,7 @@ import (
 
 	"github.com/zmqflow/zmqflow/socket"
 	"github.com/zmqflow/zmqflow/telemetry"
+	"github.com/zmqflow/zmqflow/telemetry/collect"
 )
 
 // lockedBuffer is a strings.Builder for one writer and one reader at once.
@@ -90,4 +96,102 @@ func TestCollectReportsOversizeBatch(t *testing.T) {
 	if len(rest) == 0 || !strings.HasSuffix(rest[len(rest)-1], ", 1 rejected") {
 		t.Errorf("last lines %q, want 1 rejected", rest)
 	}
+}
+
+// Batches are rejected by two goroutines at once: serve, for a batch that
+// does not decode, and the events' reader, for one over MaxBatchBytes.
+// Each report on stderr names the count its own rejection made, so each
+// count that is reported (the first 8, then the powers of two) is
+// reported once, none skipped, none twice. Here a goroutine in the
+// events' reader's place rejects as soon as it sees serve's count move,
+// racing serve for the count serve reports. A count read after the
+// rejection (Stats) lost that race within the 400 rounds in 7 runs of 8
+// here: the rounds are many for the test to catch it.
+func TestCollectReportsEachCountOnce(t *testing.T) {
+	ctx := testContext(t)
+	const rounds, each = 400, 16 // each round: 32 rejected, 1..8, 16 and 32 reported
+	want := []uint64{1, 2, 3, 4, 5, 6, 7, 8, 16, 32}
+	re := regexp.MustCompile(`batch rejected \((\d+) so far\)`)
+	for round := range rounds {
+		stderr := rejectRound(ctx, t, fmt.Sprintf("inproc://%s-%d", t.Name(), round), each)
+		var got []uint64
+		for _, m := range re.FindAllStringSubmatch(stderr, -1) {
+			n, _ := strconv.ParseUint(m[1], 10, 64)
+			got = append(got, n)
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Fatalf("round %d: counts reported %v, want %v each once", round, got, want)
+		}
+	}
+}
+
+// rejectRound has a collector's serve reject each batches that do not
+// decode, sent over ep, while a goroutine rejects one for each of them
+// (Reject and report, as the events' reader does) as soon as serve's
+// count moves; it returns stderr.
+func rejectRound(ctx context.Context, t *testing.T, ep string, each uint64) string {
+	t.Helper()
+	pull, err := socket.New(socket.Pull, socket.WithLinger(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pull.Close()
+	if _, err := pull.Bind(ep); err != nil {
+		t.Fatal(err)
+	}
+	push, err := socket.New(socket.Push, socket.WithLinger(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer push.Close()
+	if err := push.Connect(ep); err != nil {
+		t.Fatal(err)
+	}
+
+	var stderr lockedBuffer
+	z := &collector{c: collect.NewCollector(nil), pull: pull, stderr: &stderr}
+	sctx, stop := context.WithCancel(ctx)
+	defer stop()
+	served := make(chan error, 1)
+	go func() { served <- z.serve(sctx) }()
+	events := make(chan struct{})
+	go func() {
+		defer close(events)
+		for n, spins := uint64(0), 0; n < each && sctx.Err() == nil; {
+			if _, r, _ := z.c.Stats(); r-n <= n { // serve's count is not ahead of ours
+				if spins++; spins%64 == 0 {
+					runtime.Gosched()
+				}
+				continue
+			}
+			z.report(z.c.Reject(), errors.New("from a peer: too large"))
+			n++
+		}
+	}()
+	defer func() { stop(); <-events; <-served }() // also on a failure
+
+	for range each {
+		if err := push.Send(ctx, socket.Msg{[]byte("not a version")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for {
+		_, r, _ := z.c.Stats()
+		if r == 2*each {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%d rejected, want %d", r, 2*each)
+		case <-time.After(time.Millisecond): // the count has no event to await
+		}
+	}
+	<-events
+	stop()
+	if err := <-served; err != nil {
+		t.Fatal(err)
+	}
+	served <- nil // for the deferred wait
+	return stderr.String()
 }

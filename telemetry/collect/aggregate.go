@@ -167,9 +167,9 @@ func (a *Aggregator) Add(b Batch, now time.Time) []Sample {
 				a.dropped++
 				continue
 			}
-			s.AttrsJSON, s.Attrs = internAttrs(s.Attrs)
+			s.Attrs = internAttrs(s.Attrs, s.AttrsJSON)
 			derive(&s, nil)
-			a.series[seriesKey{s.Instance, s.Metric, s.AttrsJSON}] = &series{pt: s.Point, json: s.AttrsJSON, bytes: n}
+			a.series[key] = &series{pt: s.Point, json: s.AttrsJSON, bytes: n}
 			a.bytes += n
 		}
 		out = append(out, s)
@@ -261,7 +261,13 @@ func (a *Aggregator) Each(f func(p *ProcessInfo, pt *Point)) {
 
 // Forget drops the processes not heard from since before, and their
 // series: processes that ended, so that /metrics stops showing them.
-func (a *Aggregator) Forget(before time.Time) {
+func (a *Aggregator) Forget(before time.Time) { a.forget(before, false) }
+
+// forget is Forget, and returns the processes kept when asked to, under
+// the same lock: a Collector's Forget locks the aggregator once, and the
+// store then tests its series against the set with neither waiting on the
+// other's lock (the store's is held across a write to disk).
+func (a *Aggregator) forget(before time.Time, keptSet bool) (kept map[string]struct{}) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for inst, p := range a.procs {
@@ -276,4 +282,12 @@ func (a *Aggregator) Forget(before time.Time) {
 			a.bytes -= s.bytes
 		}
 	}
+	if !keptSet {
+		return nil
+	}
+	kept = make(map[string]struct{}, len(a.procs))
+	for inst := range a.procs {
+		kept[inst] = struct{}{}
+	}
+	return kept
 }

@@ -92,41 +92,45 @@ func (a Attrs) jsonLen() int {
 	return n
 }
 
-// internAttrs returns a's JSON and a copy of a whose strings are
-// substrings of it where the JSON holds them as they are (names nearly
-// always): a series kept holds its attributes' text once.
-func internAttrs(a Attrs) (string, Attrs) {
-	var b strings.Builder
-	b.Grow(a.jsonLen())          // a builder's string keeps its spare capacity
-	at := make([][2]int, len(a)) // where each key and value begin, -1 if escaped
-	b.WriteByte('{')
-	for i, kv := range a {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		at[i][0] = b.Len() + 1
-		if jsonString(&b, kv.Key) {
-			at[i][0] = -1
-		}
-		b.WriteByte(':')
-		at[i][1] = b.Len() + 1
-		if jsonString(&b, kv.Value) {
-			at[i][1] = -1
-		}
-	}
-	b.WriteByte('}')
-	js := b.String()
+// internAttrs returns a copy of a whose strings are substrings of js,
+// a's JSON, where js holds them as they are (names nearly always): a
+// series kept holds its attributes' text once, and its JSON is the one
+// its key was looked up by, not made again.
+func internAttrs(a Attrs, js string) Attrs {
 	out := make(Attrs, len(a))
-	for i, kv := range a {
-		out[i] = kv
-		if k := at[i][0]; k >= 0 {
-			out[i].Key = js[k : k+len(kv.Key)]
+	i := 1 // past '{'
+	for n, kv := range a {
+		if n > 0 {
+			i++ // ','
 		}
-		if v := at[i][1]; v >= 0 {
-			out[i].Value = js[v : v+len(kv.Value)]
-		}
+		kv.Key, i = internString(js, i, kv.Key)
+		i++ // ':'
+		kv.Value, i = internString(js, i, kv.Value)
+		out[n] = kv
 	}
-	return js, out
+	return out
+}
+
+// internString returns s as the JSON string at js[i] holds it, when it
+// holds it unescaped, and the index past that string.
+func internString(js string, i int, s string) (string, int) {
+	if i >= len(js) || js[i] != '"' {
+		return s, i // not a's JSON: s stays its own
+	}
+	j := i + 1
+	for j < len(js) && js[j] != '"' {
+		if js[j] == '\\' {
+			j++
+		}
+		j++
+	}
+	if j > len(js) {
+		return s, j
+	}
+	if text := js[i+1 : j]; text == s {
+		s = text
+	}
+	return s, j + 1
 }
 
 // Point is one data point of one metric of one process.

@@ -10,9 +10,11 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/zmqflow/zmqflow/telemetry"
 )
@@ -52,7 +54,7 @@ func TestHistQuantileAndSub(t *testing.T) {
 func feed(t *testing.T, c *Collector, batches ...[][]byte) {
 	t.Helper()
 	for _, b := range batches {
-		if err := c.Ingest(b, time.Now()); err != nil {
+		if _, err := c.Ingest(b, time.Now()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -181,7 +183,7 @@ func TestStoreAndReport(t *testing.T) {
 func TestHandler(t *testing.T) {
 	c := NewCollector(nil)
 	feed(t, c, sampleBatch(start.Add(time.Second), 10, []float64{0.5}), sampleBatch(start.Add(2*time.Second), 30, []float64{0.5, 1.5}))
-	if err := c.Ingest([][]byte{[]byte("x")}, time.Now()); err == nil {
+	if _, err := c.Ingest([][]byte{[]byte("x")}, time.Now()); err == nil {
 		t.Fatal("a one-frame batch was taken in")
 	}
 	srv := httptest.NewServer(c.Handler())
@@ -353,5 +355,89 @@ func TestStoreOneCollectorADatabase(t *testing.T) {
 	}
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A line whose first point does not fit in MaxWindowBytes is not made:
+// the point is dropped and counted, and the page shows no empty line.
+func TestWindowNoEmptyLine(t *testing.T) {
+	c := NewCollector(nil)
+	w := c.Win
+	const name = "a · b"
+	// Room for the line, not for its first point.
+	w.bytes = MaxWindowBytes - lineCost - len(name) - 16
+	before := w.bytes
+	w.point('d', name, 1, 1)
+	if v := w.View(); len(v.Depth) != 0 {
+		t.Errorf("lines %+v, want none", v.Depth)
+	}
+	if d := c.Dropped().Window; d != 1 {
+		t.Errorf("%d points dropped, want 1", d)
+	}
+	if w.bytes != before {
+		t.Errorf("window holds %d bytes, want %d as before", w.bytes, before)
+	}
+
+	// With room for it, the line is made with its point.
+	w.bytes = MaxWindowBytes - lineCost - len(name) - 16*4
+	w.point('d', name, 2, 5)
+	if v := w.View(); len(v.Depth) != 1 || len(v.Depth[0].Points) != 1 || v.Depth[0].Points[0] != [2]float64{2, 5} {
+		t.Errorf("lines %+v, want %q with its point", v.Depth, name)
+	}
+}
+
+// A series' attributes are its JSON's text where the JSON holds them as
+// they are, and their own where it escapes them: equal either way.
+func TestInternAttrs(t *testing.T) {
+	a := Attrs{{"", ""}, {"a.b", "plain"}, {"back\\slash", "é"}, {"q", "say \"hi\"\n<é>"}, {"z", `\"`}}
+	js := a.JSON()
+	got := internAttrs(a, js)
+	if !slices.Equal(got, a) {
+		t.Fatalf("internAttrs = %q, want %q", got, a)
+	}
+	within := func(s string) bool {
+		p, lo := uintptr(unsafe.Pointer(unsafe.StringData(s))), uintptr(unsafe.Pointer(unsafe.StringData(js)))
+		return len(s) == 0 || (p >= lo && p+uintptr(len(s)) <= lo+uintptr(len(js)))
+	}
+	for i, s := range []string{got[1].Key, got[1].Value, got[2].Value, got[3].Key} {
+		if !within(s) {
+			t.Errorf("string %d, %q, not within the JSON %s", i, s, js)
+		}
+	}
+	if got := internAttrs(a, "{}"); !slices.Equal(got, a) {
+		t.Errorf("against another JSON: %q, want %q", got, a)
+	}
+
+	// A new series' sample carries the JSON its attributes are within.
+	b := Batch{Points: []Point{{Instance: "i", Metric: "m", Kind: Gauge, Attrs: a, Time: 1}}}
+	s := NewAggregator().Add(b, time.Now())
+	if len(s) != 1 || s[0].AttrsJSON != js || !slices.Equal(s[0].Attrs, a) {
+		t.Fatalf("samples %+v, want one with %s", s, js)
+	}
+	js = s[0].AttrsJSON
+	if !within(s[0].Attrs[1].Value) {
+		t.Errorf("the series' attribute %q is not within its JSON", s[0].Attrs[1].Value)
+	}
+}
+
+// Ingest and Reject return the count their own rejection made, and Ingest
+// 0 for a batch taken in.
+func TestIngestRejectCounts(t *testing.T) {
+	c := NewCollector(nil)
+	bad := [][]byte{[]byte("x")}
+	if r, err := c.Ingest(bad, time.Now()); r != 1 || !errors.Is(err, ErrFrames) {
+		t.Errorf("Ingest = %d, %v; want 1, %v", r, err, ErrFrames)
+	}
+	if r := c.Reject(); r != 2 {
+		t.Errorf("Reject = %d, want 2", r)
+	}
+	if r, err := c.Ingest(bad, time.Now()); r != 3 || err == nil {
+		t.Errorf("Ingest = %d, %v; want 3 and an error", r, err)
+	}
+	if r, err := c.Ingest(sampleBatch(start.Add(time.Second), 10, []float64{0.5}), time.Now()); r != 0 || err != nil {
+		t.Errorf("Ingest of a good batch = %d, %v; want 0, nil", r, err)
+	}
+	if b, r, _ := c.Stats(); b != 1 || r != 3 {
+		t.Errorf("Stats: %d taken in, %d rejected; want 1, 3", b, r)
 	}
 }

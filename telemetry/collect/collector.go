@@ -44,15 +44,16 @@ func NewCollector(store *Store) *Collector {
 
 // Ingest decodes and takes in one batch received at now. A batch that does
 // not decode changes nothing and is counted as rejected; its error is
-// returned for the caller to report.
-func (c *Collector) Ingest(frames [][]byte, now time.Time) error {
+// returned for the caller to report, with the batches rejected so far,
+// counting it, as Reject returns them: the count this rejection made,
+// where Stats may already hold another goroutine's.
+func (c *Collector) Ingest(frames [][]byte, now time.Time) (rejected uint64, err error) {
 	for _, f := range frames {
 		c.bytes.Add(uint64(len(f)))
 	}
 	b, err := Decode(frames)
 	if err != nil {
-		c.rejected.Add(1)
-		return err
+		return c.rejected.Add(1), err
 	}
 	c.batches.Add(1)
 	samples := c.Agg.Add(b, now)
@@ -70,7 +71,7 @@ func (c *Collector) Ingest(frames [][]byte, now time.Time) error {
 		}
 		c.store.Add(samples, b.Tasks, procs)
 	}
-	return nil
+	return 0, nil
 }
 
 // Forget drops the processes not heard from since before, with their
@@ -78,11 +79,11 @@ func (c *Collector) Ingest(frames [][]byte, now time.Time) error {
 // their series' ids: processes that ended, and room for new ones under
 // the limits.
 func (c *Collector) Forget(before time.Time) {
-	c.Agg.Forget(before)
+	kept := c.Agg.forget(before, c.store != nil)
 	c.Win.Forget(secs(before.UnixNano()))
 	if c.store != nil {
 		c.store.forget(func(inst string) bool {
-			_, ok := c.Agg.Process(inst)
+			_, ok := kept[inst]
 			return ok
 		})
 	}

@@ -114,7 +114,7 @@ func TestFloodSeries(t *testing.T) {
 			sent++
 		}
 		at = at.Add(time.Millisecond)
-		if err := c.Ingest(otlptest.Batch(p, []*metricspb.Metric{m}, nil), time.Now()); err != nil {
+		if _, err := c.Ingest(otlptest.Batch(p, []*metricspb.Metric{m}, nil), time.Now()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -158,7 +158,7 @@ func TestFloodProcesses(t *testing.T) {
 			})
 			sent++
 		}
-		if err := c.Ingest([][]byte{[]byte(telemetry.Version), otlptest.Request(rms...)}, time.Now()); err != nil {
+		if _, err := c.Ingest([][]byte{[]byte(telemetry.Version), otlptest.Request(rms...)}, time.Now()); err != nil {
 			t.Fatal(err)
 		}
 		st.Flush()

@@ -182,16 +182,17 @@ func (w *Window) point(chart byte, name string, t, v float64) {
 	key := lineKey{chart, name}
 	l := w.lines[key]
 	if l == nil {
-		if w.limited && (len(w.lines) >= MaxLines || w.bytes+lineCost+len(name) > MaxWindowBytes) {
+		// A line is made with its first point, or not at all: one with no
+		// points would be drawn empty, and kept until Forget.
+		if w.limited && (len(w.lines) >= MaxLines || w.bytes+lineCost+len(name)+16*4 > MaxWindowBytes) {
 			w.dropped++
 			return
 		}
 		l = &Line{Name: name}
 		w.lines[key] = l
 		w.bytes += lineCost + len(name)
-	}
-	// A line grows its capacity by a quarter or more when full.
-	if w.limited && len(l.Points) == cap(l.Points) && w.bytes+16*max(4, cap(l.Points)) > MaxWindowBytes {
+	} else if w.limited && len(l.Points) == cap(l.Points) && w.bytes+16*max(4, cap(l.Points)) > MaxWindowBytes {
+		// A line grows its capacity by a quarter or more when full.
 		w.dropped++
 		return
 	}
