@@ -381,8 +381,7 @@ func (e *exporter) lost(err error, last bool) {
 	// Said even when another loss was said before: the children, quiet
 	// about it, count on this line.
 	warned.Store(true)
-	fmt.Fprintf(warnOut, "zmqflow: profiling to %s: no collector there: %s; start one with: zprof collect -bind %s -db profile.db\n",
-		e.endpoint, what, bindHint(e.endpoint))
+	e.say(fmt.Sprintf("no collector there: %s; start one with: zprof collect -bind %s -db profile.db", what, bindHint(e.endpoint)))
 }
 
 // bindHint is the endpoint a collector binds to take what is sent to
@@ -410,8 +409,13 @@ var warned, warnedAbsent atomic.Bool
 // collector.
 func (e *exporter) warn(why string) {
 	if !warned.Swap(true) {
-		fmt.Fprintf(warnOut, "zmqflow: profiling to %s: %s\n", e.endpoint, why)
+		e.say(why)
 	}
+}
+
+// say writes one line about the profile on stderr.
+func (e *exporter) say(why string) {
+	fmt.Fprintf(warnOut, "zmqflow: profiling to %s: %s\n", e.endpoint, why)
 }
 
 // batch builds the frames of one batch, and returns the number of its read
