@@ -88,6 +88,7 @@ func (q *queue) setLWM(hwm int) { q.lwm.Store(int32(max(1, min(hwm/2, 256)))) }
 // that a producer waits, and its next report makes room and notifies room:
 // load room's channel before calling tryPut, so that no wake-up is missed.
 func (q *queue) tryPut(m Msg) bool {
+	size := m.Size() // here: the lock, which the consumer wants too, is held for the count's adds only
 	q.mu.Lock()
 	if q.closed {
 		q.mu.Unlock()
@@ -112,7 +113,7 @@ func (q *queue) tryPut(m Msg) bool {
 		q.n++
 	}
 	if q.countPuts {
-		q.countPutLocked(m)
+		q.countPutLocked(size)
 	}
 	q.wakeLocked()
 	return true
@@ -138,11 +139,12 @@ func (q *queue) wakeLocked() {
 // check holds anyway: a write-through takes the queue's lock once. A write
 // that then fails is queued with requeue, counted already.
 func (q *queue) passThrough(m Msg) bool {
+	size := m.Size()
 	q.cmu.Lock()
 	q.mu.Lock()
 	ok := len(q.in) == 0 && q.pos == len(q.batch)
 	if ok {
-		q.countPutLocked(m)
+		q.countPutLocked(size)
 	}
 	q.mu.Unlock()
 	q.cmu.Unlock()
@@ -357,16 +359,17 @@ func (c *msgCount) add(m Msg) {
 	c.bytes += uint64(m.Size())
 }
 
-// countPutLocked counts a message put, or let by to be written through.
-// A sender that took the pipe before it left may still send after
-// retirePuts: that message is counted where the pipe's count went. q.mu
-// is held.
-func (q *queue) countPutLocked(m Msg) {
+// countPutLocked counts a message of size bytes put, or let by to be
+// written through. A sender that took the pipe before it left may still
+// send after retirePuts: that message is counted where the pipe's count
+// went. q.mu is held.
+func (q *queue) countPutLocked(size int) {
 	if q.putsGone != nil {
-		q.putsGone.add(m.Size())
+		q.putsGone.add(size)
 		return
 	}
-	q.puts.add(m)
+	q.puts.msgs++
+	q.puts.bytes += uint64(size)
 }
 
 // counted counts a message taken. q.cmu is held.
