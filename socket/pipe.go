@@ -230,6 +230,7 @@ var probeMsg = Msg{{}}
 // wire is ours; a failed write shows again at the writer's first flush.
 func (c *conn) probe() {
 	if c.s.opts.probeRouter {
+		c.p.out.countPut(probeMsg) // a message sent (Stats().Sent), once a connection
 		c.w.writeMsg(probeMsg)
 	}
 }

@@ -190,6 +190,9 @@ func (q *queue) prepend(m Msg) {
 	q.mu.Lock()
 	q.in = slices.Insert(q.in, 0, m)
 	q.n++
+	if q.countPuts {
+		q.countPutLocked(m.Size())
+	}
 	q.mu.Unlock()
 }
 
@@ -357,6 +360,14 @@ type msgCount struct{ msgs, bytes uint64 }
 func (c *msgCount) add(m Msg) {
 	c.msgs++
 	c.bytes += uint64(m.Size())
+}
+
+// countPut counts m as put, where it went to the peer some other way:
+// the probe a connection writes first (see conn.probe).
+func (q *queue) countPut(m Msg) {
+	q.mu.Lock()
+	q.countPutLocked(m.Size())
+	q.mu.Unlock()
 }
 
 // countPutLocked counts a message of size bytes put, or let by to be
