@@ -88,7 +88,7 @@ func (q *queue) setLWM(hwm int) { q.lwm.Store(int32(max(1, min(hwm/2, 256)))) }
 // that a producer waits, and its next report makes room and notifies room:
 // load room's channel before calling tryPut, so that no wake-up is missed.
 func (q *queue) tryPut(m Msg) bool {
-	size := m.Size() // here: the lock, which the consumer wants too, is held for the count's adds only
+	size := m.Size() // before the lock, which the consumer wants too
 	q.mu.Lock()
 	if q.closed {
 		q.mu.Unlock()
@@ -153,10 +153,10 @@ func (q *queue) passThrough(m Msg) bool {
 
 // requeue queues m, which passThrough let by and counted, when the kernel
 // took none of it: as if it had been queued at the check, which found the
-// queue empty, so past the mark if other producers have filled it since
-// (by one message, as a write-through that leaves the rest of its bytes
-// to the writer is). It returns false if the queue was discarded since:
-// m is then the caller's to discard, as the queue's messages were.
+// queue empty. If other producers have filled the queue since, m goes past
+// the mark, by one message, as the rest of a message partly written does
+// in the writer's buffer. It returns false if the queue was discarded
+// since: m is then the caller's to discard, as the queue's messages were.
 func (q *queue) requeue(m Msg) bool {
 	q.mu.Lock()
 	if q.closed {
@@ -349,8 +349,8 @@ func (s *signal) notify() {
 // Counts are kept here, under the lock each side holds anyway: a queue our
 // sends go to (a pipe's out queue, an inproc peer's receive queue) counts
 // what Send queued (Stats().Sent, and profiling's count of messages out),
-// the in queue of a measured PUSH, PULL, DEALER or PAIR
-// socket what Recv took (package telemetry). Plain adds under a held lock
+// the in queue of a measured PUSH, PULL, DEALER or PAIR socket what Recv
+// took (package telemetry). Plain adds under a held lock
 // cost next to nothing, where an atomic add per message would be a locked
 // instruction on the socket's hot path.
 
