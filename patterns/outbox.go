@@ -277,7 +277,7 @@ func (e *endpoint) Stats() actor.Stats {
 func (e *endpoint) handled() uint64 {
 	switch e.cfg.typ {
 	case socket.Push, socket.Dealer, socket.Pair:
-		return e.sock.Stats().Sent
+		return e.sock.Sent()
 	}
 	return e.sent.Load()
 }

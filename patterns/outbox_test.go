@@ -39,7 +39,7 @@ func TestOutboxHandledCountsMessages(t *testing.T) {
 			for range 3 {
 				must[struct{}](t)(struct{}{}, pub.Tell(ctx, "news"))
 			}
-			if got, copies := pub.Stats().Handled, pub.Socket().Stats().Sent; got != 3 || copies != 6 {
+			if got, copies := pub.Stats().Handled, pub.Socket().Sent(); got != 3 || copies != 6 {
 				t.Fatalf("PUB Handled = %d, its socket's Sent = %d after 3 Tells to 2 subscribers; want 3 and 6", got, copies)
 			}
 		})

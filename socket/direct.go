@@ -23,12 +23,17 @@ const directMax = smallBufSize - 64
 
 // tryDirect writes m through to the peer if the conversation allows: it
 // returns false when m must be queued instead. Any goroutine may call it.
+//
+// m is counted (Stats().Sent) by the check that the queue is empty, under
+// the one lock of the queue a write-through takes; so once counted, it is
+// sent: what the kernel does not take is queued (requeue) rather than
+// handed back to the caller, who might send it elsewhere or not at all.
 func (c *conn) tryDirect(m Msg) bool {
-	if !c.p.heard.Load() || c.wrc == nil || !c.wmu.TryLock() {
+	if !c.p.heard.Load() || c.wrc == nil || !fitsDirect(m) || !c.wmu.TryLock() {
 		return false
 	}
 	defer c.wmu.Unlock()
-	if c.w.wb.err != nil || len(c.w.wb.buf) != 0 || !c.p.out.empty() || !fitsDirect(m) {
+	if c.w.wb.err != nil || len(c.w.wb.buf) != 0 || !c.p.out.passThrough(m) {
 		return false
 	}
 	c.p.heard.Store(false)
@@ -36,14 +41,15 @@ func (c *conn) tryDirect(m Msg) bool {
 	switch c.w.wb.tryWrite(c.wrc) {
 	case writeNone:
 		c.w.wb.buf = c.w.wb.buf[:0]
-		return false
+		if !c.p.out.requeue(m) { // the pipe left during the write
+			c.s.discardLeft([]Msg{m})
+		}
 	case writePart:
 		select { // the writer sends the rest
 		case c.flushSig <- struct{}{}:
 		default:
 		}
 	}
-	c.p.out.countPut(m) // counted as if it went through the queue
 	return true
 }
 

@@ -92,6 +92,7 @@ func (r *inprocRegistry) waitLocked(l *inprocLink) {
 	}
 	cp := c.newPipe(l.endpoint, false)
 	cp.peerq = newQueue(c.opts.sendHWM, &c.room)
+	cp.peerq.countPuts = true // the binder is never a PUB or XPUB (see inprocCounted)
 	if c.opts.conflate {
 		cp.peerq.setConflate()
 	}

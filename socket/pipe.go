@@ -69,6 +69,10 @@ func (s *Socket) newPipe(endpoint string, queued bool) *pipe {
 			p.inq.setConflate()
 		}
 		p.inq.countTakes = s.prof.queued
+		// An inproc peer's sends go straight in: the queue counts them for
+		// the peer's Stats().Sent (see sentLocked), but for what an XPUB
+		// takes, which it does not all queue (see inprocCounted).
+		p.inq.countPuts = !queued && inprocCounted(s.typ)
 	}
 	return p
 }
@@ -86,16 +90,18 @@ func (p *pipe) trySend(m Msg) bool {
 		if r.gone.Load() || !r.s.inprocDeliver(r, m) {
 			return false
 		}
-		p.s.sentInproc(m)
+		if !inprocCounted(r.s.typ) {
+			p.s.sentInproc(m)
+		} // else counted in the peer's queue, under its lock (p.peerq)
 		return true
 	}
-	// An inproc name not bound yet: queue for the Bind. Once linked, the
-	// binder is told of what is queued (see linkLocked); a message queued as
-	// the link is made may not have been seen then, so tell it here.
+	// An inproc name not bound yet: queue for the Bind (counted there).
+	// Once linked, the binder is told of what is queued (see linkLocked); a
+	// message queued as the link is made may not have been seen then, so
+	// tell it here.
 	if p.peerq == nil || !p.peerq.tryPut(m) {
 		return false
 	}
-	p.s.sentInproc(m)
 	if r := p.peer.Load(); r != nil {
 		r.s.fq.ready(r)
 	}
@@ -116,6 +122,11 @@ func (s *Socket) detach(p *pipe) {
 	}
 	p.gone.Store(true)
 	s.publishLocked()
+	// What p sent moves to the socket's count as p leaves s.pipes, where
+	// Sent reads it: a read in between would miss it.
+	if q := p.sentTo(); q != nil {
+		q.retirePuts(&s.sentAside)
+	}
 	s.mu.Unlock()
 	var left []Msg
 	switch {
@@ -124,20 +135,27 @@ func (s *Socket) detach(p *pipe) {
 	case p.peerq != nil && p.peer.Load() == nil: // inproc, queued for a Bind that never came
 		left = p.peerq.discard()
 	}
-	if len(left) > 0 {
-		s.discarded.Add(uint64(len(left)))
-		if f := s.opts.onDiscard; f != nil {
-			for _, m := range left {
-				f(m)
-			}
-		}
-	}
+	s.discardLeft(left)
 	s.retireCounts(p)
 	switch s.typ {
 	case Pub:
 		p.dropSubscriptions()
 	case XPub:
 		s.xpubPeerGone(p)
+	}
+}
+
+// discardLeft counts and hands over (WithDiscarded) messages queued for a
+// peer that is gone.
+func (s *Socket) discardLeft(left []Msg) {
+	if len(left) == 0 {
+		return
+	}
+	s.discarded.Add(uint64(len(left)))
+	if f := s.opts.onDiscard; f != nil {
+		for _, m := range left {
+			f(m)
+		}
 	}
 }
 
@@ -212,6 +230,7 @@ var probeMsg = Msg{{}}
 // wire is ours; a failed write shows again at the writer's first flush.
 func (c *conn) probe() {
 	if c.s.opts.probeRouter {
+		c.p.out.countPut(probeMsg) // a message sent (Stats().Sent), once a connection
 		c.w.writeMsg(probeMsg)
 	}
 }

@@ -37,12 +37,14 @@ type queue struct {
 	conflate bool // holds the last message only (WithConflate); n is not kept
 	light    int  // drains after small batches in a row (see report)
 
-	// What producers queued (Stats().Sent, and profiling's count out);
-	// once the pipe is gone, what is still written through is counted in
-	// putsGone.
+	// What producers queued (Stats().Sent, and profiling's count out):
+	// counted in a pipe's out queue, and in the inproc peer's receive
+	// queue that one pipe of ours alone feeds (its peerq). Once that pipe
+	// is gone, what a sender that still held it puts or writes through is
+	// counted in putsGone.
 	puts      msgCount
 	putsGone  *packed
-	countPuts bool // an out queue: a receive queue's count would be read by nobody
+	countPuts bool // a queue our sends go to: a tcp receive queue's count would be read by nobody
 
 	_ [64]byte // the two sides' fields on cache lines of their own
 
@@ -86,6 +88,7 @@ func (q *queue) setLWM(hwm int) { q.lwm.Store(int32(max(1, min(hwm/2, 256)))) }
 // that a producer waits, and its next report makes room and notifies room:
 // load room's channel before calling tryPut, so that no wake-up is missed.
 func (q *queue) tryPut(m Msg) bool {
+	size := m.Size() // before the lock, which the consumer wants too
 	q.mu.Lock()
 	if q.closed {
 		q.mu.Unlock()
@@ -110,8 +113,15 @@ func (q *queue) tryPut(m Msg) bool {
 		q.n++
 	}
 	if q.countPuts {
-		q.puts.add(m)
+		q.countPutLocked(size)
 	}
+	q.wakeLocked()
+	return true
+}
+
+// wakeLocked unlocks q.mu and hands a sleeping consumer the token that
+// messages are queued.
+func (q *queue) wakeLocked() {
 	wake := q.sleeping
 	q.sleeping = false
 	q.mu.Unlock()
@@ -121,6 +131,48 @@ func (q *queue) tryPut(m Msg) bool {
 		default:
 		}
 	}
+}
+
+// passThrough reports whether m may go past the queue (written through,
+// see direct.go): nothing is queued, and the consumer holds nothing it has
+// not taken. If so, m is counted as put there and then, under the lock the
+// check holds anyway: a write-through takes the queue's lock once. A write
+// that then fails is queued with requeue, counted already.
+func (q *queue) passThrough(m Msg) bool {
+	size := m.Size()
+	q.cmu.Lock()
+	q.mu.Lock()
+	ok := len(q.in) == 0 && q.pos == len(q.batch)
+	if ok {
+		q.countPutLocked(size)
+	}
+	q.mu.Unlock()
+	q.cmu.Unlock()
+	return ok
+}
+
+// requeue queues m, which passThrough let by and counted, when the kernel
+// took none of it: as if it had been queued at the check, which found the
+// queue empty. If other producers have filled the queue since, m goes past
+// the mark, by one message, as the rest of a message partly written does
+// in the writer's buffer. It returns false if the queue was discarded
+// since: m is then the caller's to discard, as the queue's messages were.
+func (q *queue) requeue(m Msg) bool {
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return false
+	}
+	switch {
+	case q.conflate:
+		if len(q.in) == 0 { // else replaced by a later message
+			q.in = append(q.in, m)
+		}
+	default:
+		q.in = append(q.in, m)
+		q.n++
+	}
+	q.wakeLocked()
 	return true
 }
 
@@ -138,6 +190,9 @@ func (q *queue) prepend(m Msg) {
 	q.mu.Lock()
 	q.in = slices.Insert(q.in, 0, m)
 	q.n++
+	if q.countPuts {
+		q.countPutLocked(m.Size())
+	}
 	q.mu.Unlock()
 }
 
@@ -221,16 +276,6 @@ func (q *queue) sleep() <-chan struct{} {
 	return q.avail
 }
 
-// empty reports whether nothing is queued and the consumer holds nothing
-// it has not taken.
-func (q *queue) empty() bool {
-	q.cmu.Lock()
-	defer q.cmu.Unlock()
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return len(q.in) == 0 && q.pos == len(q.batch)
-}
-
 // len is the number of messages queued and not yet taken.
 func (q *queue) len() int {
 	q.cmu.Lock()
@@ -301,10 +346,11 @@ func (s *signal) notify() {
 	}
 }
 
-// Counts are kept here, under the lock each side holds anyway: an out
-// queue counts what Send queued (Stats().Sent, and profiling's count of
-// messages out), the in queue of a measured PUSH, PULL, DEALER or PAIR
-// socket what Recv took (package telemetry). Plain adds under a held lock
+// Counts are kept here, under the lock each side holds anyway: a queue our
+// sends go to (a pipe's out queue, an inproc peer's receive queue) counts
+// what Send queued (Stats().Sent, and profiling's count of messages out),
+// the in queue of a measured PUSH, PULL, DEALER or PAIR socket what Recv
+// took (package telemetry). Plain adds under a held lock
 // cost next to nothing, where an atomic add per message would be a locked
 // instruction on the socket's hot path.
 
@@ -316,18 +362,25 @@ func (c *msgCount) add(m Msg) {
 	c.bytes += uint64(m.Size())
 }
 
-// countPut counts a message sent past the queue (written through, see
-// direct.go) as one queued. A sender that took the pipe before it left
-// may write through after retirePuts: that message is counted where the
-// pipe's count went.
+// countPut counts m as put, where it went to the peer some other way:
+// the probe a connection writes first (see conn.probe).
 func (q *queue) countPut(m Msg) {
 	q.mu.Lock()
-	if q.putsGone != nil {
-		q.putsGone.add(m.Size())
-	} else {
-		q.puts.add(m)
-	}
+	q.countPutLocked(m.Size())
 	q.mu.Unlock()
+}
+
+// countPutLocked counts a message of size bytes put, or let by to be
+// written through. A sender that took the pipe before it left may still
+// send after retirePuts: that message is counted where the pipe's count
+// went. q.mu is held.
+func (q *queue) countPutLocked(size int) {
+	if q.putsGone != nil {
+		q.putsGone.add(size)
+		return
+	}
+	q.puts.msgs++
+	q.puts.bytes += uint64(size)
 }
 
 // counted counts a message taken. q.cmu is held.
@@ -361,9 +414,9 @@ func (q *queue) takeCount() msgCount {
 	return q.takes
 }
 
-// retirePuts moves the put count to t, when the pipe is gone and the queue
-// discarded (it queues nothing more); a message still written through is
-// counted in t from now on (see countPut).
+// retirePuts moves the put count to t, when the pipe whose sends it
+// counts is gone; a message still sent through that pipe is counted in t
+// from now on (see countPutLocked).
 func (q *queue) retirePuts(t *packed) {
 	q.mu.Lock()
 	t.addTotals(q.puts)

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -573,6 +574,145 @@ func TestStatsSent(t *testing.T) {
 		if got := subs[0].Stats().Sent; got != 1 {
 			t.Fatalf("SUB Sent = %d after one subscription, want 1", got)
 		}
+	})
+}
+
+// Sent is Stats().Sent alone: it counts each message a Send handed to a
+// peer once, queued before the peer came (a Connect's, or an inproc name's
+// before its Bind) or straight to a peer, while peers come and go; it never
+// goes backwards, and keeps what went to peers that left.
+func TestSocketSent(t *testing.T) {
+	eachTransport(t, func(t *testing.T, tr transport) {
+		ctx := testCtx(t, waitLimit)
+		wait := func(what string, ok func() bool) {
+			t.Helper()
+			for !ok() {
+				select {
+				case <-ctx.Done():
+					t.Fatalf("%s: never", what)
+				case <-time.After(time.Millisecond):
+				}
+			}
+		}
+		wantSent := func(s *tsock, want uint64, when string) {
+			t.Helper()
+			if got, all := s.Sent(), s.Stats().Sent; got != want || all != want {
+				t.Fatalf("%v %s: Sent() = %d, Stats().Sent = %d, want %d", s.Type(), when, got, all, want)
+			}
+		}
+
+		// Queued before the peer is there, then delivered.
+		ep := tr.endpoint(t)
+		if tr.name == "tcp" {
+			ep = freeTCPEndpoint(t)
+		}
+		early := openSock(t, socket.Push, socket.WithLinger(0)) // its last 2 wait for a peer that never comes
+		early.connect(ep)
+		for i := range 5 {
+			must(t, early.Send(ctx, socket.NewMsgString(fmt.Sprint(i))))
+		}
+		wantSent(early, 5, "after 5 sends before the peer came")
+		late := openSock(t, socket.Pull)
+		late.bind(ep)
+		for range 5 {
+			late.recv()
+		}
+		// Its Close ends an inproc link before it returns; a tcp or ipc
+		// Connect's pipe stays, for the peer's return.
+		must(t, late.Close())
+		wantSent(early, 5, "after its peer left")
+		for i := range 2 { // queued for the next peer
+			must(t, early.Send(ctx, socket.NewMsgString(fmt.Sprint(i))))
+		}
+		wantSent(early, 7, "after 2 more")
+
+		// Sends go on while peers join and leave: a watcher sees Sent
+		// between the Sends returned and the Sends begun, never falling.
+		push := openSock(t, socket.Push)
+		ep = push.bind(tr.endpoint(t))
+		stay := openSock(t, socket.Pull)
+		stay.connect(ep)
+		wait("the first peer", func() bool { return push.Stats().Peers == 1 })
+		var begun, done atomic.Uint64
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		var sendErr, watchErr error
+		wg.Go(func() { // the sender
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				begun.Add(1)
+				if sendErr = push.Send(ctx, socket.NewMsgString(fmt.Sprint(i))); sendErr != nil {
+					return
+				}
+				done.Add(1)
+			}
+		})
+		wg.Go(func() { // the watcher
+			var last uint64
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				lo := done.Load()
+				n := push.Sent()
+				hi := begun.Load()
+				if n < last || n < lo || n > hi {
+					watchErr = fmt.Errorf("Sent() = %d after %d, with %d Sends returned and %d begun", n, last, lo, hi)
+					return
+				}
+				last = n
+			}
+		})
+		drained := make(chan struct{})
+		go func() { // stay takes all it gets until it is closed
+			defer close(drained)
+			for {
+				if _, err := stay.Recv(ctx); err != nil {
+					return
+				}
+			}
+		}()
+		for range 3 {
+			leave := openSock(t, socket.Pull)
+			leave.connect(ep)
+			leave.recv() // round-robin reaches it: it takes part
+			must(t, leave.Close())
+			wait("the peer's leaving", func() bool { return push.Stats().Peers == 1 })
+		}
+		close(stop)
+		wg.Wait()
+		if sendErr != nil {
+			t.Fatalf("Send: %v", sendErr)
+		}
+		if watchErr != nil {
+			t.Fatal(watchErr)
+		}
+		wantSent(push, done.Load(), "after the sender stopped")
+		must(t, stay.Close())
+		<-drained
+		wait("the last peer's leaving", func() bool { return push.Stats().Peers == 0 })
+		wantSent(push, done.Load(), "after every peer left")
+		must(t, push.Close())
+		wantSent(push, done.Load(), "after Close")
+
+		// A conversation writes through: each message counted once.
+		rep := openSock(t, socket.Rep)
+		req := openSock(t, socket.Req)
+		req.connect(rep.bind(tr.endpoint(t)))
+		for range 3 {
+			req.send("ping")
+			rep.recv()
+			rep.send("pong")
+			req.recv()
+		}
+		wantSent(req, 3, "after 3 requests")
+		wantSent(rep, 3, "after 3 replies")
 	})
 }
 

@@ -467,11 +467,16 @@ func TestProbeRouter(t *testing.T) {
 				if m := router.recv(); !equal(m, "C", "") {
 					t.Fatalf("ROUTER got %q first, want the probe [C, \"\"]", m)
 				}
+				sent := uint64(1) // the probe is a message sent
 				if typ != socket.Router {
 					m := router.recv()
 					if m[len(m)-1] != "queued" {
 						t.Fatalf("ROUTER got %q, want the queued message", m)
 					}
+					sent++
+				}
+				if got := client.Sent(); got != sent {
+					t.Fatalf("client's Sent = %d, want %d (the probe among them)", got, sent)
 				}
 				if tr.name == "inproc" {
 					return
@@ -482,6 +487,9 @@ func TestProbeRouter(t *testing.T) {
 				router2.bind(ep)
 				if m := router2.recv(); !equal(m, "C", "") {
 					t.Fatalf("new ROUTER got %q first, want the probe", m)
+				}
+				if got := client.Sent(); got != sent+1 {
+					t.Fatalf("client's Sent = %d after a reconnect's probe, want %d", got, sent+1)
 				}
 			})
 		}

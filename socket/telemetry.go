@@ -157,9 +157,10 @@ func (s *Socket) trace(ep string) {
 func (s *Socket) queuedTotal(t *sockTel, i int) func() uint64 {
 	return func() uint64 {
 		var c [4]uint64
-		// Under s.mu: a pipe leaves s.pipes before its counts move to the
+		// Under s.mu: a pipe leaves s.pipes before its takes move to the
 		// socket's (retireCounts), so none is counted twice. One read
-		// between the two misses them: rising hides the dip.
+		// between the two misses them: rising hides the dip. (Its sends
+		// move under s.mu as it leaves: see sentLocked.)
 		s.mu.RLock()
 		for _, p := range s.pipes {
 			if p.inq != nil {
@@ -190,37 +191,54 @@ func rising(last *atomic.Uint64, v uint64) uint64 {
 	}
 }
 
-// retireCounts moves the counts in p's queues to the socket's, when p has
-// left s.pipes: p.out is discarded and takes nothing more, and what is
-// still taken from p.inq of a measured queued socket is counted in its
-// totals from now on.
+// retireCounts moves the count of what Recv took from p.inq of a measured
+// queued socket to its totals, when p has left s.pipes; what is still
+// taken from it is counted there from now on. (What p sent moved as it
+// left: see detach.)
 func (s *Socket) retireCounts(p *pipe) {
-	if p.out != nil {
-		p.out.retirePuts(&s.sentAside)
-	}
 	if t := s.prof.counted.Load(); t != nil && p.inq != nil {
 		p.inq.retireTakes(&t.in)
 	}
 }
 
-// sentInproc counts a message sent to an inproc peer, which goes straight
-// into the peer's queue.
+// inprocCounted says whether an inproc peer's receive queue counts what
+// is sent to a socket of type t (see pipe.sentTo). A PUB or an XPUB takes
+// subscriptions, which it queues for nobody or not always: what is sent
+// to one is counted with sentInproc, an atomic add, which the messages
+// that matter to a pipeline's rate (a SUB's data, a PUSH's tasks) never pay.
+func inprocCounted(t Type) bool { return t != Pub && t != XPub }
+
+// sentInproc counts a message sent to an inproc PUB or XPUB, which no
+// queue counts (see inprocCounted).
 func (s *Socket) sentInproc(m Msg) { s.sentAside.add(m.Size()) }
 
+// sentTo returns the queue that counts what p sends: its out queue
+// (tcp, ipc), or the inproc peer's receive queue it alone sends into (nil,
+// or one that counts nothing, if the peer cannot receive or is a PUB or an
+// XPUB).
+func (p *pipe) sentTo() *queue {
+	if p.out != nil {
+		return p.out
+	}
+	return p.peerq
+}
+
 // sentLocked returns the messages and bytes handed to peers: what the
-// live pipes' out queues counted, and the rest. s.mu is held, so that a
-// pipe's counts are not seen both in its queue and retired.
+// live pipes' queues counted, and the rest. s.mu is held: a pipe's count
+// moves to sentAside (retirePuts) as the pipe leaves s.pipes, under s.mu
+// held to write, so it is seen once, in the queue or retired.
 func (s *Socket) sentLocked() (msgs, bytes uint64) {
 	for _, p := range s.pipes {
-		if p.out != nil {
-			n := p.out.putCount()
+		if q := p.sentTo(); q != nil {
+			n := q.putCount()
 			msgs, bytes = msgs+n.msgs, bytes+n.bytes
 		}
 	}
 	return msgs + s.sentAside.messages(), bytes + s.sentAside.bytes()
 }
 
-// sentTotal is Stats().Sent.
+// sentTotal is Stats().Sent and Sent. rising covers a read that meets
+// another's fold of sentAside (see packed.fold).
 func (s *Socket) sentTotal() uint64 {
 	s.mu.RLock()
 	n, _ := s.sentLocked()

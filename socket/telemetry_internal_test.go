@@ -183,15 +183,69 @@ func TestProfileSlowCollectorIsNotAbsent(t *testing.T) {
 func TestSentWrittenThroughAfterRetire(t *testing.T) {
 	var aside packed
 	q := newQueue(10, nil)
+	q.countPuts = true
 	m := NewMsgString("through")
-	q.countPut(m) // before the pipe left
+	if !q.passThrough(m) { // before the pipe left
+		t.Fatal("an empty queue refused a write-through")
+	}
 	q.discard()
 	q.retirePuts(&aside)
-	q.countPut(m) // the write-through that raced the leaving
+	if !q.passThrough(m) { // the write-through that raced the leaving
+		t.Fatal("a discarded queue refused a write-through")
+	}
 	if got := aside.messages(); got != 2 {
 		t.Fatalf("Sent counts %d of the 2 messages written through, want 2", got)
 	}
 	if got := aside.bytes(); got != 2*uint64(m.Size()) {
 		t.Fatalf("Sent counts %d bytes, want %d", got, 2*m.Size())
+	}
+}
+
+// A write-through is counted by the check that lets it by; one the kernel
+// took nothing of is queued (requeue) without counting it again, or, if
+// the pipe left meanwhile, is left to the caller to discard.
+func TestSentWriteThroughRequeued(t *testing.T) {
+	q := newQueue(1, nil)
+	q.countPuts = true
+	m := NewMsgString("refused")
+	if !q.passThrough(m) {
+		t.Fatal("an empty queue refused a write-through")
+	}
+	if !q.tryPut(NewMsgString("queued since")) { // another sender, during the write
+		t.Fatal("tryPut refused below the mark")
+	}
+	if !q.requeue(m) {
+		t.Fatal("requeue refused by a live queue")
+	}
+	if got := q.putCount().msgs; got != 2 {
+		t.Fatalf("put count %d after a write-through requeued and a put, want 2", got)
+	}
+	if got := q.len(); got != 2 {
+		t.Fatalf("%d queued, want 2 (requeue goes past the mark of 1)", got)
+	}
+	if q.passThrough(m) {
+		t.Fatal("a write-through let by with messages queued")
+	}
+	q.discard()
+	if q.requeue(m) {
+		t.Fatal("requeue into a discarded queue")
+	}
+	if got := q.putCount().msgs; got != 2 {
+		t.Fatalf("put count %d, want 2 still", got)
+	}
+}
+
+// What an inproc sender that still held its pipe puts into the peer's
+// receive queue after the pipe left is counted in Stats().Sent.
+func TestSentInprocPutAfterRetire(t *testing.T) {
+	var aside packed
+	q := newQueue(10, nil) // the peer's receive queue
+	q.countPuts = true
+	m := NewMsgString("inproc")
+	q.tryPut(m)
+	q.retirePuts(&aside)
+	q.tryPut(m) // the peer still takes it
+	if got, left := aside.messages(), q.putCount().msgs; got != 2 || left != 0 {
+		t.Fatalf("Sent counts %d of 2 puts, the queue %d; want 2 and 0", got, left)
 	}
 }
