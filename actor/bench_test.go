@@ -145,6 +145,28 @@ func askRoundTrips(b *testing.B, opts ...actor.Option) {
 	}
 }
 
+// chanReq is a request to chanDoubler's goroutine, with the channel for
+// its reply.
+type chanReq struct {
+	q     int
+	reply chan int
+}
+
+// chanDoubler starts the Ask benchmarks' anchor, a goroutine that answers
+// each request on the reply channel it carries, until the benchmark ends,
+// and returns its request channel and a reply channel for one caller to
+// reuse.
+func chanDoubler(b *testing.B) (chan<- chanReq, chan int) {
+	ch := make(chan chanReq, benchDepth)
+	go func() {
+		for r := range ch {
+			r.reply <- 2 * r.q
+		}
+	}()
+	b.Cleanup(func() { close(ch) })
+	return ch, make(chan int, 1)
+}
+
 // The goal: an in-process Ask's round trip at most 1.2x chan-reused's,
 // allocating nothing. Each sub-benchmark in a process of its own drifts with
 // the machine by more than that difference; BenchmarkAskPaired measures the
@@ -152,40 +174,19 @@ func askRoundTrips(b *testing.B, opts ...actor.Option) {
 func BenchmarkAsk(b *testing.B) {
 	b.Run("actor", func(b *testing.B) { askRoundTrips(b) })
 	b.Run("chan-reused", func(b *testing.B) { // the anchor: one reply channel for every request
-		type req struct {
-			q     int
-			reply chan int
-		}
-		ch := make(chan req, benchDepth)
-		go func() {
-			for r := range ch {
-				r.reply <- 2 * r.q
-			}
-		}()
-		defer close(ch)
-		reply := make(chan int, 1)
+		ch, reply := chanDoubler(b)
 		b.ResetTimer()
 		reportCPU(b)
 		for i := range b.N {
-			ch <- req{i, reply}
+			ch <- chanReq{i, reply}
 			<-reply
 		}
 	})
-	b.Run("chan", func(b *testing.B) { // the hand-written equivalent
-		type req struct {
-			q     int
-			reply chan int
-		}
-		ch := make(chan req, benchDepth)
-		go func() {
-			for r := range ch {
-				r.reply <- 2 * r.q
-			}
-		}()
-		defer close(ch)
+	b.Run("chan", func(b *testing.B) { // the hand-written equivalent: a reply channel per request
+		ch, _ := chanDoubler(b)
 		b.ResetTimer()
 		for i := range b.N {
-			r := req{i, make(chan int, 1)}
+			r := chanReq{i, make(chan int, 1)}
 			ch <- r
 			<-r.reply
 		}
@@ -207,18 +208,7 @@ func BenchmarkAskPaired(b *testing.B) {
 	}))
 	defer a.Close()
 	ref := a.Ref()
-	type req struct {
-		q     int
-		reply chan int
-	}
-	ch := make(chan req, benchDepth)
-	go func() {
-		for r := range ch {
-			r.reply <- 2 * r.q
-		}
-	}()
-	defer close(ch)
-	reply := make(chan int, 1)
+	ch, reply := chanDoubler(b)
 	asks := func(k int) time.Duration {
 		t0 := time.Now()
 		for i := range k {
@@ -231,7 +221,7 @@ func BenchmarkAskPaired(b *testing.B) {
 	trips := func(k int) time.Duration {
 		t0 := time.Now()
 		for i := range k {
-			ch <- req{i, reply}
+			ch <- chanReq{i, reply}
 			<-reply
 		}
 		return time.Since(t0)
