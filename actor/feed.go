@@ -85,6 +85,12 @@ type Inlet[M any] struct {
 // dead letter and Put returns an error wrapping ErrStopped: the feed should
 // return. A dropping mailbox drops as it does for Tell, with
 // a dead letter.
+//
+// That holds for a feed that Runs. A PolledFeed hands its messages over
+// from Poll, in the actor's own goroutine, and uses its inlet for
+// DeadLetter: a Put there on a full Bounded mailbox could wait for room
+// only the actor makes, so it waits no longer than the feed's ctx (until
+// Stop quiets the feed), then returns the error as above.
 func (in Inlet[M]) Put(m M) error {
 	err := in.c.tell(in.ctx, m, true)
 	if err != nil && !errors.Is(err, ErrStopped) {

@@ -40,7 +40,8 @@ type PolledFeed[M any] interface {
 	Ready() <-chan struct{}
 	// Poll appends to dst up to max messages that are there now, without
 	// waiting, and returns it. A message that cannot be one of the actor's
-	// (it does not decode) goes to in.DeadLetter.
+	// (it does not decode) goes to in.DeadLetter. Poll runs in the actor's
+	// goroutine: it hands its messages back, not to in.Put (see Put).
 	Poll(in Inlet[M], dst []M, max int) ([]M, error)
 }
 
