@@ -243,8 +243,10 @@ func (s *Socket) sentLocked() (msgs, bytes uint64) {
 	return msgs + s.sentAside.messages(), bytes + s.sentAside.bytes()
 }
 
-// sentTotal is Stats().Sent and Sent. rising covers a read that meets
-// another's fold of sentAside (see packed.fold).
+// sentTotal is Stats().Sent and Sent. A read sees every count made
+// before it (a pipe's moves under s.mu, sentAside's folds one at a time:
+// see packed.fold); rising keeps the promise that it never goes backwards
+// in one place.
 func (s *Socket) sentTotal() uint64 {
 	s.mu.RLock()
 	n, _ := s.sentLocked()
