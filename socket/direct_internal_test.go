@@ -223,3 +223,68 @@ func reply(i int) []byte {
 	}
 	return r
 }
+
+// A sender that took a connection to write through just before its peer
+// left, and writes after the pipe's queue was discarded, must not take the
+// message: a Send that found the pipe still listed tries the other peers,
+// or waits, as when its queue refuses a put. Were it let by, the dead
+// connection would refuse the write and the message would be discarded
+// though the Send succeeded.
+func TestWriteThroughRefusedOncePipeLeft(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	a, err := New(Push, WithLinger(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := New(Pull, WithLinger(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	events := a.Monitor()
+	ep, err := a.Bind("tcp://127.0.0.1:*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Connect(ep); err != nil {
+		t.Fatal(err)
+	}
+	var p *pipe
+	var c *conn
+	for c == nil { // no event tells that the writer offers the connection
+		if ctx.Err() != nil {
+			t.Fatal("no connection serving the pipe")
+		}
+		a.mu.RLock()
+		if len(a.pipes) > 0 {
+			p = a.pipes[0]
+			c = p.direct.Load()
+		}
+		a.mu.RUnlock()
+		time.Sleep(time.Millisecond)
+	}
+	c.close() // the connection ends; the bound side's pipe leaves with it
+	for left := false; !left; {
+		select {
+		case e := <-events:
+			left = e.Kind == EventDisconnected
+		case <-ctx.Done():
+			t.Fatal("the pipe never left")
+		}
+	}
+	p.heard.Store(true) // as if the peer had just spoken
+	before := a.Stats()
+	if c.tryDirect(NewMsgString("late")) {
+		t.Error("a write-through was let by a pipe that had left")
+	}
+	p.heard.Store(true)
+	if p.trySend(NewMsgString("late")) {
+		t.Error("trySend took a message for a pipe that had left")
+	}
+	after := a.Stats()
+	if after.Discarded != before.Discarded || after.Sent != before.Sent {
+		t.Errorf("Discarded %d -> %d, Sent %d -> %d: a message refused must be neither", before.Discarded, after.Discarded, before.Sent, after.Sent)
+	}
+}

@@ -137,12 +137,15 @@ func (q *queue) wakeLocked() {
 // see direct.go): nothing is queued, and the consumer holds nothing it has
 // not taken. If so, m is counted as put there and then, under the lock the
 // check holds anyway: a write-through takes the queue's lock once. A write
-// that then fails is queued with requeue, counted already.
+// that then fails is queued with requeue, counted already. A discarded
+// queue lets nothing by, as it takes nothing: its connection is ending or
+// gone, and a message it let by would be discarded at requeue, where the
+// caller could have sent it to another peer.
 func (q *queue) passThrough(m Msg) bool {
 	size := m.Size()
 	q.cmu.Lock()
 	q.mu.Lock()
-	ok := len(q.in) == 0 && q.pos == len(q.batch)
+	ok := !q.closed && len(q.in) == 0 && q.pos == len(q.batch)
 	if ok {
 		q.countPutLocked(size)
 	}

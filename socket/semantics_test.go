@@ -716,6 +716,52 @@ func TestSocketSent(t *testing.T) {
 	})
 }
 
+// Readers of Sent at once (an exporter and a Stats caller, say) each see
+// every message whose Send returned before they began: here messages to an
+// inproc XPUB, which the socket counts itself rather than in a queue.
+func TestSentConcurrentReaders(t *testing.T) {
+	ctx := testCtx(t, waitLimit)
+	xpub := openSock(t, socket.XPub, socket.WithRecvHWM(1))
+	xsub := openSock(t, socket.XSub)
+	xsub.connect(xpub.bind("inproc://sent-readers"))
+	m := socket.NewMsgString("x") // not a subscription: the XPUB takes it up, or drops it at its mark
+	const rounds = 200_000
+	// Each round, one goroutine sends and reads while the other, spinning
+	// on the round, reads with it: their reads meet as often as can be.
+	var round atomic.Int64
+	var other sync.WaitGroup
+	var otherErr atomic.Value
+	other.Go(func() {
+		for r := int64(1); r <= rounds; r++ {
+			for round.Load() < r {
+				if ctx.Err() != nil {
+					return
+				}
+			}
+			if n := xsub.Sent(); n < uint64(r) {
+				otherErr.CompareAndSwap(nil, fmt.Sprintf("round %d: Sent() = %d, %d Sends returned before the read", r, n, r))
+			}
+		}
+	})
+	var firstErr string
+	for r := int64(1); r <= rounds; r++ {
+		if err := xsub.Send(ctx, m); err != nil {
+			t.Fatalf("Send: %v", err)
+		}
+		round.Store(r)
+		if n := xsub.Sent(); n < uint64(r) && firstErr == "" {
+			firstErr = fmt.Sprintf("round %d: Sent() = %d, %d Sends returned before the read", r, n, r)
+		}
+	}
+	other.Wait()
+	if firstErr != "" {
+		t.Error(firstErr)
+	}
+	if e := otherErr.Load(); e != nil {
+		t.Error(e)
+	}
+}
+
 // WithDiscarded hands over each message the socket discards unsent: here
 // queued for a peer that left (a bound PUSH's), and for a Connect whose peer
 // never came, at Close.

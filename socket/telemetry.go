@@ -66,7 +66,8 @@ type sockTel struct {
 type packed struct {
 	word         atomic.Uint64
 	msgs, nbytes atomic.Uint64
-	_            [64 - 3*8]byte // a cache line of its own: sockets on other cores count apart
+	foldMu       sync.Mutex         // folds one at a time (see fold)
+	_            [64 - 3*8 - 8]byte // a cache line of its own: sockets on other cores count apart
 }
 
 const (
@@ -88,11 +89,16 @@ func (p *packed) add(size int) {
 }
 
 // fold moves the word into the totals. Swap makes each count land once,
-// whoever folds.
+// whoever folds; foldMu makes a fold wait for one under way, which has
+// taken counts from the word and not yet added them to the totals: a read
+// after its own fold would otherwise miss them. Only readers, and a writer
+// whose word fills up, take it.
 func (p *packed) fold() {
+	p.foldMu.Lock()
 	v := p.word.Swap(0)
 	p.msgs.Add(v / packMsg)
 	p.nbytes.Add(v & packBytes)
+	p.foldMu.Unlock()
 }
 
 func (p *packed) addTotals(c msgCount) {
@@ -237,8 +243,10 @@ func (s *Socket) sentLocked() (msgs, bytes uint64) {
 	return msgs + s.sentAside.messages(), bytes + s.sentAside.bytes()
 }
 
-// sentTotal is Stats().Sent and Sent. rising covers a read that meets
-// another's fold of sentAside (see packed.fold).
+// sentTotal is Stats().Sent and Sent. A read sees every count made
+// before it (a pipe's moves under s.mu, sentAside's folds one at a time:
+// see packed.fold); rising keeps the promise that it never goes backwards
+// in one place.
 func (s *Socket) sentTotal() uint64 {
 	s.mu.RLock()
 	n, _ := s.sentLocked()

@@ -178,8 +178,10 @@ func TestProfileSlowCollectorIsNotAbsent(t *testing.T) {
 }
 
 // A message written through (tryDirect) by a sender that held the pipe
-// as it left the socket (a ROUTER's peer handed over, say) is counted in
-// Stats().Sent, not in the count of a queue nobody sums any more.
+// as it left the socket (a ROUTER's peer handed over, say), between its
+// count's move (retirePuts) and its queue's discard, is counted in
+// Stats().Sent, not in the count of a queue nobody sums any more; once
+// the queue is discarded, nothing more is let by.
 func TestSentWrittenThroughAfterRetire(t *testing.T) {
 	var aside packed
 	q := newQueue(10, nil)
@@ -188,10 +190,13 @@ func TestSentWrittenThroughAfterRetire(t *testing.T) {
 	if !q.passThrough(m) { // before the pipe left
 		t.Fatal("an empty queue refused a write-through")
 	}
-	q.discard()
-	q.retirePuts(&aside)
+	q.retirePuts(&aside)   // detach, under the socket's lock
 	if !q.passThrough(m) { // the write-through that raced the leaving
-		t.Fatal("a discarded queue refused a write-through")
+		t.Fatal("a retired queue not yet discarded refused a write-through")
+	}
+	q.discard()
+	if q.passThrough(m) {
+		t.Fatal("a discarded queue let a write-through by")
 	}
 	if got := aside.messages(); got != 2 {
 		t.Fatalf("Sent counts %d of the 2 messages written through, want 2", got)
