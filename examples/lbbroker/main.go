@@ -110,6 +110,10 @@ func run(ctx context.Context) error {
 		<-ctx.Done()
 		stopWorkers()
 		workers.Wait()
+		// The broker publishes its counts after sending a reply, so a
+		// client may have its reply before the count: once the broker
+		// has ended, they are final.
+		lb.Close()
 		s := lb.Stats()
 		fmt.Printf("I: %d requests, %d replies\n", s.Requests, s.Replies)
 		return nil
