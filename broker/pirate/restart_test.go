@@ -23,13 +23,16 @@ func TestBrokerRestart(t *testing.T) {
 	ctx := testCtx(t)
 	b1 := must[*pirate.LoadBalancer](t)(pirate.NewLoadBalancer("tcp://127.0.0.1:*", "tcp://127.0.0.1:*", quickBeat))
 	front, back := b1.Frontend(), b1.Backend()
+	// The slow request is answered only once the first broker is gone,
+	// not when its ctx ends: a worker that buries the broker in a stall
+	// of the machine cancels it, and a reply then would reach the broker
+	// still alive, leaving nothing for the client to resend.
 	release := make(chan struct{})
-	handler := func(ctx context.Context, req [][]byte) ([][]byte, error) {
+	var releaseOnce sync.Once
+	releaseSlow := func() { releaseOnce.Do(func() { close(release) }) }
+	handler := func(_ context.Context, req [][]byte) ([][]byte, error) {
 		if string(req[0]) == "slow" {
-			select {
-			case <-release:
-			case <-ctx.Done():
-			}
+			<-release
 		}
 		return append([][]byte{[]byte("ok")}, req...), nil
 	}
@@ -37,6 +40,7 @@ func TestBrokerRestart(t *testing.T) {
 	for i := range ws {
 		ws[i] = newWorker(t, back, handler, quickBeat, fastReconnect)
 	}
+	t.Cleanup(releaseSlow) // before the workers close: a test that failed early
 	waitLB(t, ctx, b1, "3 workers", func(s pirate.Stats) bool { return s.Workers == 3 })
 	// Resends every 250 ms, for as long as the test waits.
 	c := newClient(t, front, pirate.WithTimeout(250*time.Millisecond), pirate.WithRetries(int(wait/(250*time.Millisecond))))
@@ -57,7 +61,7 @@ func TestBrokerRestart(t *testing.T) {
 	if err := b1.Close(); err != nil {
 		t.Fatal(err)
 	}
-	close(release)
+	releaseSlow()
 
 	// Requests made while there is no pirate.
 	var wg sync.WaitGroup
