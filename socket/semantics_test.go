@@ -544,15 +544,7 @@ func TestStatsSent(t *testing.T) {
 		}
 
 		// A conversation writes through where it can: each counted once.
-		rep := openSock(t, socket.Rep)
-		req := openSock(t, socket.Req)
-		req.connect(rep.bind(tr.endpoint(t)))
-		for range 3 {
-			req.send("ping")
-			rep.recv()
-			rep.send("pong")
-			req.recv()
-		}
+		req, rep := conversation(t, tr, 3)
 		if r, q := rep.Stats().Sent, req.Stats().Sent; r != 3 || q != 3 {
 			t.Fatalf("after 3 round trips: REQ Sent = %d, REP Sent = %d, want 3 each", q, r)
 		}
@@ -702,15 +694,7 @@ func TestSocketSent(t *testing.T) {
 		wantSent(push, done.Load(), "after Close")
 
 		// A conversation writes through: each message counted once.
-		rep := openSock(t, socket.Rep)
-		req := openSock(t, socket.Req)
-		req.connect(rep.bind(tr.endpoint(t)))
-		for range 3 {
-			req.send("ping")
-			rep.recv()
-			rep.send("pong")
-			req.recv()
-		}
+		req, rep := conversation(t, tr, 3)
 		wantSent(req, 3, "after 3 requests")
 		wantSent(rep, 3, "after 3 replies")
 	})
@@ -939,4 +923,20 @@ func TestInprocRefusedLinkWaits(t *testing.T) {
 	if m := second.recv(); !equal(m, "queued while refused") {
 		t.Fatalf("got %q", m)
 	}
+}
+
+// conversation makes a REQ and a REP over tr and has them do n round
+// trips, which write through where they can.
+func conversation(t *testing.T, tr transport, n int) (req, rep *tsock) {
+	t.Helper()
+	rep = openSock(t, socket.Rep)
+	req = openSock(t, socket.Req)
+	req.connect(rep.bind(tr.endpoint(t)))
+	for range n {
+		req.send("ping")
+		rep.recv()
+		rep.send("pong")
+		req.recv()
+	}
+	return req, rep
 }
