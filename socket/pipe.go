@@ -26,6 +26,7 @@ type pipe struct {
 	inRoom   signal               // tcp/ipc: the reader waits here for room in inq
 	held     atomic.Bool          // tcp/ipc: the reader waits for room (see heartbeat)
 	listed   atomic.Bool          // on the fair queue's turn list
+	attached atomic.Bool          // taken in by attach: until then Recv takes nothing from it (see fairQueue.ready)
 	id       []byte               // the peer's routing identity (ROUTER)
 	peerID   []byte               // the identity the peer announced, if any
 	gone     atomic.Bool          // detached: sending to it is pointless
@@ -182,6 +183,13 @@ func (s *Socket) attach(p *pipe) bool {
 			handedOver.kick()
 		}
 	}()
+	defer func() { // after s.mu is released
+		// An inproc peer may have sent before we took it in: its messages
+		// wait for Recv from now on.
+		if p.attached.Load() && p.inq != nil && p.inq.len() > 0 {
+			s.fq.ready(p)
+		}
+	}()
 	if s.typ == Sub || s.typ == XSub {
 		s.subs.mu.Lock()
 		defer s.subs.mu.Unlock()
@@ -215,6 +223,7 @@ func (s *Socket) attach(p *pipe) bool {
 	}
 	s.pipes = append(s.pipes, p)
 	p.gone.Store(false)
+	p.attached.Store(true)
 	s.publishLocked()
 	if s.typ == Sub || s.typ == XSub {
 		s.subs.sendAllLocked(p)
