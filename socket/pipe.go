@@ -42,6 +42,8 @@ type pipe struct {
 	maxSub int
 	asked  map[string]struct{} // XPUB with WithXPubManual: what the peer subscribed, applied or not
 
+	replaced atomic.Bool // ROUTER: a new peer took over its identity (WithRouterHandover)
+
 	evictMu sync.Mutex
 	evict   func() // ends the connection serving the pipe (see onEvict)
 	evicted bool
@@ -215,6 +217,7 @@ func (s *Socket) attach(p *pipe) bool {
 				return false
 			}
 			handedOver = old
+			old.replaced.Store(true) // before a Send can find the new peer's route
 		}
 		s.routes[string(p.id)] = p
 	}
@@ -353,15 +356,32 @@ func (s *Socket) sendAll(m Msg, wants func(*pipe) bool) (missed int) {
 }
 
 // drop counts a message the socket could not deliver and reports it.
-func (s *Socket) drop(p *pipe, why string) {
+func (s *Socket) drop(p *pipe, why string) { s.dropFor(p, dropError(why)) }
+
+// dropFor counts a message the socket could not deliver and reports it
+// with its reason.
+func (s *Socket) dropFor(p *pipe, why error) {
 	s.dropped.Add(1)
 	ep := ""
 	if p != nil {
 		ep = p.endpoint
 	}
-	s.mon.emit(Event{Kind: EventDropped, Endpoint: ep, Err: dropError(why)})
+	s.mon.emit(Event{Kind: EventDropped, Endpoint: ep, Err: why})
 }
 
 type dropError string
 
 func (e dropError) Error() string { return "socket: message dropped: " + string(e) }
+
+// errDropHandedOver is why a ROUTER drops a message for a peer whose
+// identity a new peer took over (WithRouterHandover) as it was sent.
+var errDropHandedOver = dropCause{"the peer with that routing identity was replaced by a new one", ErrHandedOver}
+
+// dropCause is a drop's reason that a caller can test with errors.Is.
+type dropCause struct {
+	why string
+	err error
+}
+
+func (e dropCause) Error() string { return "socket: message dropped: " + e.why }
+func (e dropCause) Unwrap() error { return e.err }
