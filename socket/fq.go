@@ -27,9 +27,14 @@ type fairQueue struct {
 
 func (q *fairQueue) init() { q.wake = make(chan struct{}, 1) }
 
-// ready puts p on the turn list after a message went into its queue.
+// ready puts p on the turn list after a message went into its queue. A
+// pipe the socket has not taken in is left off: an inproc peer can send
+// into it while the socket decides, and one it refuses (a second PAIR
+// peer, an identity in use) must not reach Recv; attach lists it if
+// taken in. The check after the put here and the one after the flag is
+// set in attach cannot both miss a message.
 func (q *fairQueue) ready(p *pipe) {
-	if p.listed.Load() {
+	if p.listed.Load() || !p.attached.Load() {
 		return
 	}
 	q.mu.Lock()

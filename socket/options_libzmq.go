@@ -16,7 +16,10 @@ import (
 
 // ErrHandedOver is why a ROUTER with WithRouterHandover dropped a peer: a
 // new peer announced the same routing identity and took it over. It is the
-// Err of the EventDisconnected of the old peer's connection.
+// Err of the EventDisconnected of the old peer's connection, and the reason
+// (errors.Is) of the EventDropped of a message a Send routed to the old peer
+// as it was replaced; with WithRouterMandatory such a Send fails with
+// ErrHostUnreachable wrapping it.
 var ErrHandedOver = errors.New("socket: routing identity handed over to a new peer")
 
 // libzmqOptions is the part of options this file sets.

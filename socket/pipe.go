@@ -26,6 +26,7 @@ type pipe struct {
 	inRoom   signal               // tcp/ipc: the reader waits here for room in inq
 	held     atomic.Bool          // tcp/ipc: the reader waits for room (see heartbeat)
 	listed   atomic.Bool          // on the fair queue's turn list
+	attached atomic.Bool          // taken in by attach: until then Recv takes nothing from it (see fairQueue.ready)
 	id       []byte               // the peer's routing identity (ROUTER)
 	peerID   []byte               // the identity the peer announced, if any
 	gone     atomic.Bool          // detached: sending to it is pointless
@@ -40,6 +41,8 @@ type pipe struct {
 	all    atomic.Bool         // PUB/XPUB: the peer subscribed to everything
 	maxSub int
 	asked  map[string]struct{} // XPUB with WithXPubManual: what the peer subscribed, applied or not
+
+	replaced atomic.Bool // ROUTER: a new peer took over its identity (WithRouterHandover)
 
 	evictMu sync.Mutex
 	evict   func() // ends the connection serving the pipe (see onEvict)
@@ -182,6 +185,13 @@ func (s *Socket) attach(p *pipe) bool {
 			handedOver.kick()
 		}
 	}()
+	defer func() { // after s.mu is released
+		// An inproc peer may have sent before we took it in: its messages
+		// wait for Recv from now on.
+		if p.attached.Load() && p.inq != nil && p.inq.len() > 0 {
+			s.fq.ready(p)
+		}
+	}()
 	if s.typ == Sub || s.typ == XSub {
 		s.subs.mu.Lock()
 		defer s.subs.mu.Unlock()
@@ -207,6 +217,7 @@ func (s *Socket) attach(p *pipe) bool {
 				return false
 			}
 			handedOver = old
+			old.replaced.Store(true) // before a Send can find the new peer's route
 		}
 		s.routes[string(p.id)] = p
 	}
@@ -215,6 +226,7 @@ func (s *Socket) attach(p *pipe) bool {
 	}
 	s.pipes = append(s.pipes, p)
 	p.gone.Store(false)
+	p.attached.Store(true)
 	s.publishLocked()
 	if s.typ == Sub || s.typ == XSub {
 		s.subs.sendAllLocked(p)
@@ -344,15 +356,32 @@ func (s *Socket) sendAll(m Msg, wants func(*pipe) bool) (missed int) {
 }
 
 // drop counts a message the socket could not deliver and reports it.
-func (s *Socket) drop(p *pipe, why string) {
+func (s *Socket) drop(p *pipe, why string) { s.dropFor(p, dropError(why)) }
+
+// dropFor counts a message the socket could not deliver and reports it
+// with its reason.
+func (s *Socket) dropFor(p *pipe, why error) {
 	s.dropped.Add(1)
 	ep := ""
 	if p != nil {
 		ep = p.endpoint
 	}
-	s.mon.emit(Event{Kind: EventDropped, Endpoint: ep, Err: dropError(why)})
+	s.mon.emit(Event{Kind: EventDropped, Endpoint: ep, Err: why})
 }
 
 type dropError string
 
 func (e dropError) Error() string { return "socket: message dropped: " + string(e) }
+
+// errDropHandedOver is why a ROUTER drops a message for a peer whose
+// identity a new peer took over (WithRouterHandover) as it was sent.
+var errDropHandedOver = dropCause{"the peer with that routing identity was replaced by a new one", ErrHandedOver}
+
+// dropCause is a drop's reason that a caller can test with errors.Is.
+type dropCause struct {
+	why string
+	err error
+}
+
+func (e dropCause) Error() string { return "socket: message dropped: " + e.why }
+func (e dropCause) Unwrap() error { return e.err }

@@ -97,7 +97,6 @@ func (s *Socket) sendRouter(ctx context.Context, m Msg) error {
 	s.mu.RLock()
 	p := s.routes[string(m[0])]
 	s.mu.RUnlock()
-	body := m[1:]
 	if p == nil {
 		if s.opts.routerMandatory {
 			return fmt.Errorf("%w: %q", ErrHostUnreachable, m[0])
@@ -105,16 +104,30 @@ func (s *Socket) sendRouter(ctx context.Context, m Msg) error {
 		s.drop(nil, "no peer with that routing identity")
 		return nil
 	}
+	return s.sendRouted(ctx, p, m)
+}
+
+// sendRouted sends m's body to p, the peer its identity frame named when
+// looked up: p may have left, or been replaced by a new peer, since.
+func (s *Socket) sendRouted(ctx context.Context, p *pipe, m Msg) error {
+	body := m[1:]
 	if p.trySend(body) {
 		return nil
 	}
 	if !s.opts.routerMandatory {
-		s.drop(p, "peer at high-water mark")
+		if p.replaced.Load() {
+			s.dropFor(p, errDropHandedOver)
+		} else {
+			s.drop(p, "peer at high-water mark")
+		}
 		return nil
 	}
 	for {
 		changed, room := s.waitChanged(), s.room.wait()
 		if p.gone.Load() {
+			if p.replaced.Load() {
+				return fmt.Errorf("%w: %q: %w", ErrHostUnreachable, m[0], ErrHandedOver)
+			}
 			return fmt.Errorf("%w: %q", ErrHostUnreachable, m[0])
 		}
 		if p.trySend(body) {
