@@ -51,15 +51,16 @@ import (
 // first, each handling what its mailbox holds before the one downstream of
 // it stops, so that every stage drains into a downstream that still runs.
 // A stage whose mailbox is a PULL, SUB, PAIR, ROUTER or REP socket drains
-// what its socket holds (a REP's one request after the other). Over ipc and tcp, for that to be everything sent to it,
-// give each stage (Source too) the Outbox it sends through with
-// actor.WithOutput: a stage's Outbox is shut down when the stage has
-// drained, and its peers confirm that they have read all of it (see
-// Outbox.Shutdown), before the stage downstream drains. So nothing is lost
-// between stages joined in memory, over inproc, or over ipc and tcp with
-// their Outboxes so given. An Outbox given to Own instead is closed only
-// when Run ends: what is still on the wire from it when the stage
-// downstream drains is lost, with no dead letter. Nor is anything lost but
+// what its socket holds (a REP's one request after the other). Over ipc
+// and tcp, for that to be everything sent to it, give each stage (Source
+// too) the Outbox it sends through with actor.WithOutput: a stage's
+// Outbox is shut down when the stage has drained, and its peers confirm
+// that they have read all of it (see Outbox.Shutdown), before the stage
+// downstream drains. So nothing is lost between stages joined in memory,
+// over inproc, or over ipc and tcp with their Outboxes so given. An Outbox
+// given to Own instead is closed only when Run ends: what is still on the
+// wire from it when the stage downstream drains is lost, with no dead
+// letter. Nor is anything lost but
 // in these cases, each reported: a RestartingStage that failed and waits out
 // its back-off when its turn to drain comes is not restarted, and what its
 // mailbox holds is dead letters (see actor.Supervisor.Stop); what a Rep

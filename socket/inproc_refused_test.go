@@ -107,7 +107,20 @@ func refusedRound(t *testing.T, a, b *tsock, got <-chan socket.Msg, ep string, r
 	mark := fmt.Sprint("mark ", round)
 	b.send(mark)
 	intruded := 0
-	for m := range got {
+	wait := testCtx(t, waitLimit)
+	for {
+		var m socket.Msg
+		var ok bool
+		select {
+		case m, ok = <-got:
+		case <-wait.Done():
+			cancel()
+			wg.Wait()
+			t.Fatalf("round %d: the mark did not come", round)
+		}
+		if !ok {
+			t.Fatalf("round %d: the bound PAIR's Recv ended before the mark", round)
+		}
 		if equal(m.Strings(), mark) {
 			break
 		}

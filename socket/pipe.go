@@ -356,11 +356,11 @@ func (s *Socket) sendAll(m Msg, wants func(*pipe) bool) (missed int) {
 }
 
 // drop counts a message the socket could not deliver and reports it.
-func (s *Socket) drop(p *pipe, why string) { s.dropFor(p, dropError(why)) }
+func (s *Socket) drop(p *pipe, why string) { s.dropFor(p, dropError{why: why}) }
 
 // dropFor counts a message the socket could not deliver and reports it
 // with its reason.
-func (s *Socket) dropFor(p *pipe, why error) {
+func (s *Socket) dropFor(p *pipe, why dropError) {
 	s.dropped.Add(1)
 	ep := ""
 	if p != nil {
@@ -369,19 +369,16 @@ func (s *Socket) dropFor(p *pipe, why error) {
 	s.mon.emit(Event{Kind: EventDropped, Endpoint: ep, Err: why})
 }
 
-type dropError string
-
-func (e dropError) Error() string { return "socket: message dropped: " + string(e) }
-
-// errDropHandedOver is why a ROUTER drops a message for a peer whose
-// identity a new peer took over (WithRouterHandover) as it was sent.
-var errDropHandedOver = dropCause{"the peer with that routing identity was replaced by a new one", ErrHandedOver}
-
-// dropCause is a drop's reason that a caller can test with errors.Is.
-type dropCause struct {
+// dropError is why a message was dropped; err, if not nil, is the
+// sentinel it wraps for errors.Is.
+type dropError struct {
 	why string
 	err error
 }
 
-func (e dropCause) Error() string { return "socket: message dropped: " + e.why }
-func (e dropCause) Unwrap() error { return e.err }
+func (e dropError) Error() string { return "socket: message dropped: " + e.why }
+func (e dropError) Unwrap() error { return e.err }
+
+// errDropHandedOver is why a ROUTER drops a message for a peer whose
+// identity a new peer took over (WithRouterHandover) as it was sent.
+var errDropHandedOver = dropError{"the peer with that routing identity was replaced by a new one", ErrHandedOver}

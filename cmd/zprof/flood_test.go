@@ -53,14 +53,7 @@ func TestCollectCountsProcessesOverLimit(t *testing.T) {
 	if m == nil {
 		t.Fatalf("zprof collect said %q", lines.Text())
 	}
-	push, err := socket.New(socket.Push, socket.WithLinger(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer push.Close()
-	if err := push.Connect(m[1]); err != nil {
-		t.Fatal(err)
-	}
+	push := connectPush(t, m[1])
 	const batches, each = 3, 6000 // within MaxMessages a batch
 	for i := range batches {
 		if err := push.Send(ctx, socket.Msg(processesBatch(i*each, each))); err != nil {

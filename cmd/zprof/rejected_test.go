@@ -39,6 +39,20 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
+// connectPush is a PUSH connected to ep, closed at the test's end.
+func connectPush(t *testing.T, ep string) *socket.Socket {
+	t.Helper()
+	push, err := socket.New(socket.Push, socket.WithLinger(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { push.Close() })
+	if err := push.Connect(ep); err != nil {
+		t.Fatal(err)
+	}
+	return push
+}
+
 // A batch over MaxBatchBytes never reaches the collector's Recv: its PULL
 // ends the sender's connection on the frame header. The collector still
 // counts it as rejected and says so on stderr, as it does for a batch
@@ -63,14 +77,7 @@ func TestCollectReportsOversizeBatch(t *testing.T) {
 		t.Fatalf("zprof collect said %q", lines.Text())
 	}
 
-	push, err := socket.New(socket.Push, socket.WithLinger(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer push.Close()
-	if err := push.Connect(m[1]); err != nil {
-		t.Fatal(err)
-	}
+	push := connectPush(t, m[1])
 	huge := make([]byte, telemetry.MaxBatchBytes+1)
 	if err := push.Send(ctx, socket.Msg{[]byte(telemetry.Version), huge}); err != nil {
 		t.Fatal(err)
@@ -144,7 +151,7 @@ func rejectRound(ctx context.Context, t *testing.T, ep string, each uint64) stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer push.Close()
+	defer push.Close() // each round's: not kept until the test ends
 	if err := push.Connect(ep); err != nil {
 		t.Fatal(err)
 	}

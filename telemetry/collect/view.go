@@ -173,7 +173,10 @@ func (w *Window) Add(samples []Sample, tasks []Task) {
 	}
 }
 
-func lineBytes(l *Line) int { return lineCost + len(l.Name) + 16*cap(l.Points) }
+// pointBytes is a point's size in a line, [2]float64.
+const pointBytes = 16
+
+func lineBytes(l *Line) int { return lineCost + len(l.Name) + pointBytes*cap(l.Points) }
 
 func (w *Window) point(chart byte, name string, t, v float64) {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
@@ -181,24 +184,33 @@ func (w *Window) point(chart byte, name string, t, v float64) {
 	}
 	key := lineKey{chart, name}
 	l := w.lines[key]
-	if l == nil {
-		// A line is made with its first point, or not at all: one with no
+	if w.limited {
+		// The room the point may take: a new line's cost, and a full
+		// line's growth (a quarter or more, four points at least). A line
+		// is made with its first point, or not at all: one with no
 		// points would be drawn empty, and kept until Forget.
-		if w.limited && (len(w.lines) >= MaxLines || w.bytes+lineCost+len(name)+16*4 > MaxWindowBytes) {
+		need, points := 0, 0
+		if l == nil {
+			need = lineCost + len(name)
+		} else {
+			points = cap(l.Points)
+		}
+		if l == nil || len(l.Points) == points {
+			need += pointBytes * max(4, points)
+		}
+		if need > 0 && (l == nil && len(w.lines) >= MaxLines || w.bytes+need > MaxWindowBytes) {
 			w.dropped++
 			return
 		}
+	}
+	if l == nil {
 		l = &Line{Name: name}
 		w.lines[key] = l
 		w.bytes += lineCost + len(name)
-	} else if w.limited && len(l.Points) == cap(l.Points) && w.bytes+16*max(4, cap(l.Points)) > MaxWindowBytes {
-		// A line grows its capacity by a quarter or more when full.
-		w.dropped++
-		return
 	}
 	c := cap(l.Points)
 	l.Points = append(l.Points, [2]float64{t, v})
-	w.bytes += 16 * (cap(l.Points) - c)
+	w.bytes += pointBytes * (cap(l.Points) - c)
 	cut := 0
 	if w.maxPoints > 0 && len(l.Points) > w.maxPoints {
 		cut = len(l.Points) - w.maxPoints
