@@ -552,7 +552,8 @@ func TestRoundRobinLeaverTakesNoTask(t *testing.T) {
 		check(t, ctx, d, h)
 	})
 	// A worker comes after the BYE, while the leaver is still connected:
-	// the tasks that go out again at its HELLO are dealt to both.
+	// the leaver's tasks, for which it said no ACK, go out again once the
+	// grace is over, and are dealt to both.
 	t.Run("joins", func(t *testing.T) {
 		t.Parallel()
 		ctx := testCtx(t)
@@ -565,8 +566,8 @@ func TestRoundRobinLeaverTakesNoTask(t *testing.T) {
 		say(t, ctx, push, "BYE")
 		waitStats(t, ctx, d, "the leaver gone", func(s distributor.Stats) bool { return s.Workers == 0 })
 		newWorkers(t, d, 1, double)
-		// Its HELLO sends the leaver's tasks again, on a PUSH that still
-		// has the leaver's connection.
+		// The leaver's tasks go out again on a PUSH that still has the
+		// leaver's connection.
 		waitStats(t, ctx, d, "the tasks sent again", func(s distributor.Stats) bool { return s.Workers == 1 && s.Requeued >= n })
 		pull.Close()
 		check(t, ctx, d, h)
@@ -693,4 +694,98 @@ func rawWorker(t *testing.T, ctx context.Context, eps distributor.Endpoints) (pu
 		t.Fatal(err)
 	}
 	return pull, push
+}
+
+// TestRoundRobinOthersLeave: round-robin, a Worker that holds tasks (it
+// said ACK for each) keeps them when another peer of the task endpoint
+// goes: one that connected and never said HELLO (tcp), or a worker that
+// said HELLO, took its share and said BYE (tcp, and inproc, which reports
+// no ended connection), followed by peers that connect and go at once.
+// Only the tasks dealt to the peer that went go out again, each task runs
+// once, and no result comes twice.
+func TestRoundRobinOthersLeave(t *testing.T) {
+	for _, c := range []struct {
+		name, transport string
+		hello           bool
+	}{{"stranger tcp", "tcp", false}, {"worker tcp", "tcp", true}, {"worker inproc", "inproc", true}} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := testCtx(t)
+			d := newDist(t, c.transport, distributor.WithRoundRobin())
+			release := make(chan struct{})
+			var calls atomic.Int64
+			w := newWorkers(t, d, 1, func(ctx context.Context, task []byte) ([]byte, error) {
+				calls.Add(1)
+				select {
+				case <-release:
+				case <-ctx.Done():
+				}
+				return double(ctx, task)
+			})[0]
+			heard(t, ctx, w)
+			pull, push := rawWorker(t, ctx, d.Endpoints())
+			say := func(word string) {
+				t.Helper()
+				if err := push.Send(ctx, socket.Msg{[]byte(word), []byte("other")}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want := 1
+			if c.hello {
+				say("HELLO")
+				want = 2
+			}
+			waitStats(t, ctx, d, "the workers", func(s distributor.Stats) bool { return s.Workers == want })
+			// The other peer reads what it is dealt, and says no ACK.
+			var got atomic.Int64
+			reading := make(chan struct{})
+			go func() {
+				defer close(reading)
+				for {
+					if _, err := pull.Recv(ctx); err != nil {
+						return
+					}
+					got.Add(1)
+				}
+			}()
+			const n = 20
+			h := must[*distributor.BatchHandle](t)(d.Submit(ctx, distributor.Batch{Size: n, Tasks: numbers(n, nil)}))
+			// Every task out, the Worker's ACKed, the rest read by the
+			// other peer (stats come every heartbeat, so got is looked at
+			// again).
+			waitStats(t, ctx, d, "every task at the Worker (ACKed) or the other peer", func(s distributor.Stats) bool {
+				return s.InFlight == n && s.Unacked == int(got.Load())
+			})
+			k := int(got.Load())
+			if c.hello {
+				say("BYE")
+			}
+			pull.Close()
+			<-reading
+			push.Close()
+			// The other peer's tasks go out again, to the Worker.
+			waitStats(t, ctx, d, "the other peer's tasks sent again", func(s distributor.Stats) bool {
+				return s.Requeued >= uint64(k) && s.Unacked == 0
+			})
+			// Peers that come and go at once change nothing.
+			for range 3 {
+				p, q := rawWorker(t, ctx, d.Endpoints())
+				p.Close()
+				q.Close()
+			}
+			close(release)
+			s, err := h.Wait(ctx)
+			if err != nil {
+				t.Fatalf("wait: %v; stats %+v", err, d.Stats())
+			}
+			checkDoubled(t, s, n)
+			if err := w.Wait(ctx, func(ws distributor.WorkerStats) bool { return ws.Handled >= n }); err != nil {
+				t.Fatalf("worker stats %+v: %v", w.Stats(), err)
+			}
+			st := d.Stats()
+			if calls.Load() != n || st.Results != n || st.Duplicates != 0 || st.Forged != 0 || st.Late != 0 {
+				t.Fatalf("the other peer had %d tasks: handler calls %d, want %d; stats %+v", k, calls.Load(), n, st)
+			}
+		})
+	}
 }
