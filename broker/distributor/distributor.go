@@ -47,14 +47,16 @@ import (
 // for go out again, and when a connection to the task endpoint ends (or a
 // worker leaves), so do those that no worker has said ACK for within two
 // heartbeat intervals; the tasks that workers that are well hold run once.
+// While every worker says ACK, a task none has said ACK for within the
+// liveness intervals goes out again, ended connection or not.
 // The first result of each task counts, and round-robin never gives one
 // up. A worker older than ACK says none, so its tasks go out again at
 // every such end, and run twice: the second results are counted in
 // Stats.Duplicates, and the copies it still holds no longer count against
-// WithWindow. A peer that stays connected without answering (and, on
-// inproc, one that went without a word) keeps what it was dealt, and a
-// worker older than ACK its share of what goes out after, which the batch
-// then waits for. Demand-driven, such a peer holds at most its credit, as
+// WithWindow. With such a worker, a peer that stays connected without
+// answering (and, on inproc, one that went without a word) keeps what it
+// was dealt, and its share of what goes out after, which the batch then
+// waits for. Demand-driven, such a peer holds at most its credit, as
 // a worker busy with long tasks does.
 //
 // The distributor is one actor, "distributor", under a supervisor: its

@@ -736,13 +736,15 @@ func TestRoundRobinOthersLeave(t *testing.T) {
 				want = 2
 			}
 			waitStats(t, ctx, d, "the workers", func(s distributor.Stats) bool { return s.Workers == want })
-			// The other peer reads what it is dealt, and says no ACK.
+			// The other peer reads what it is dealt, and says no ACK. Its
+			// reads end with rctx, not with the socket's Close.
 			var got atomic.Int64
+			rctx, stopReading := context.WithCancel(ctx)
 			reading := make(chan struct{})
 			go func() {
 				defer close(reading)
 				for {
-					if _, err := pull.Recv(ctx); err != nil {
+					if _, err := pull.Recv(rctx); err != nil {
 						return
 					}
 					got.Add(1)
@@ -759,9 +761,11 @@ func TestRoundRobinOthersLeave(t *testing.T) {
 			k := int(got.Load())
 			if c.hello {
 				say("BYE")
+				waitStats(t, ctx, d, "the other worker gone", func(s distributor.Stats) bool { return s.Workers == 1 })
 			}
-			pull.Close()
+			stopReading()
 			<-reading
+			pull.Close()
 			push.Close()
 			// The other peer's tasks go out again, to the Worker.
 			waitStats(t, ctx, d, "the other peer's tasks sent again", func(s distributor.Stats) bool {
@@ -785,6 +789,38 @@ func TestRoundRobinOthersLeave(t *testing.T) {
 			st := d.Stats()
 			if calls.Load() != n || st.Results != n || st.Duplicates != 0 || st.Forged != 0 || st.Late != 0 {
 				t.Fatalf("the other peer had %d tasks: handler calls %d, want %d; stats %+v", k, calls.Load(), n, st)
+			}
+		})
+	}
+}
+
+// TestRoundRobinStrangerHolds: round-robin, a peer connects to the task
+// endpoint, never says HELLO, and neither reads what the PUSH deals it nor
+// goes. While every worker says ACK, the tasks that none has said ACK for
+// within the liveness go out again, until they reach a Worker: the batch
+// completes, each task run once.
+func TestRoundRobinStrangerHolds(t *testing.T) {
+	for _, transport := range []string{"tcp", "inproc"} {
+		t.Run(transport, func(t *testing.T) {
+			t.Parallel() // it waits out the liveness a few times
+			ctx := testCtx(t)
+			// Liveness of 2 s: a Worker says ACK well within it, and the
+			// stranger's share goes out again after it.
+			d := newDist(t, transport, distributor.WithRoundRobin(), distributor.WithHeartbeat(beatInterval, 40))
+			var calls atomic.Int64
+			newWorkers(t, d, 1, countingDouble(&calls))
+			waitStats(t, ctx, d, "the worker", func(s distributor.Stats) bool { return s.Workers == 1 })
+			rawWorker(t, ctx, d.Endpoints()) // the stranger
+			const n = 8
+			h := must[*distributor.BatchHandle](t)(d.Submit(ctx, distributor.Batch{Size: n, Tasks: numbers(n, nil)}))
+			s, err := h.Wait(ctx)
+			if err != nil {
+				t.Fatalf("wait: %v; stats %+v", err, d.Stats())
+			}
+			checkDoubled(t, s, n)
+			st := d.Stats()
+			if calls.Load() != n || st.Results != n || st.Duplicates != 0 || st.Forged != 0 || st.Dead != 0 {
+				t.Fatalf("handler calls %d, want %d; stats %+v", calls.Load(), n, st)
 			}
 		})
 	}

@@ -392,7 +392,7 @@ func checkDistTask(t *testing.T, m [][]byte) {
 // checkDistAck reads f as the tickets frame of an ACK, and makes it again.
 func checkDistAck(t *testing.T, f []byte) {
 	got, ok := parseAck(f)
-	if ok != (len(f) > 0 && len(f)%8 == 0) {
+	if ok != (len(f)%8 == 0) {
 		t.Fatalf("parseAck(%q) = %v", f, ok)
 	}
 	if !ok {

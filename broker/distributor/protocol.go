@@ -31,7 +31,7 @@ package distributor
 //	           "HEARTBEAT", worker id       worker -> results (round-robin)
 //	ACK        "ACK"                        control -> workers (round-robin)
 //	           "ACK", worker id, tickets    worker -> results (round-robin):
-//	                                        one or more, 8 bytes each
+//	                                        8 bytes each, none at first
 //
 // A worker copies a task's three header frames into its result untouched:
 // they are the distributor's, as the address stack is the broker's in PPP.
@@ -71,22 +71,25 @@ package distributor
 //
 // ACK (round-robin): the PUSH does not say which connection it dealt a task
 // to, nor which connection ended, so the workers say it. The distributor
-// publishes ACK on the control channel with each HEARTBEAT; a worker that
-// has heard it says ACK, with the tickets, for each task it gets (and at
-// once for those it held before), and reads its tasks as they come rather
-// than leaving them in its socket. A worker that said ACK for a task holds
-// it: the task goes out again if that worker says BYE, dies or says HELLO
-// again (it starts over), and not when another peer goes. A task no worker
-// has said ACK for when a connection of the PUSH ends or a worker leaves
-// (and one that goes out for a while after a worker left, whose
-// connection the PUSH may still deal to) is in doubt: it goes out again if
-// no ACK comes for it within two heartbeat intervals. So a task lost with
-// a connection, also one queued for a connection that ended and came back,
-// or dealt to a peer that never said HELLO, goes out again, and one a
-// worker holds does not; inproc, which reports no ended connection, finds
-// a leaver's tasks by its BYE or its silence. An ACK that comes later than
-// that costs a task run twice, not lost. An ACK names tickets, which only
-// the peer a task was dealt to knows, so a peer cannot take another's tasks
+// publishes ACK on the control channel with each HEARTBEAT. A worker that
+// hears it says ACK at once with the tickets of the tasks it holds (none,
+// if it holds none), then ACK with the ticket of each task it gets, and
+// reads its tasks as they come rather than leaving them in its socket. A
+// worker that said ACK for a task holds it: the task goes out again if
+// that worker says BYE, dies or says HELLO again (it starts over), and not
+// when another peer goes. A task that no worker has said ACK for is in
+// doubt when a connection of the PUSH ends or a worker leaves, and so is
+// one that goes out for a while after a worker left (the PUSH may still
+// deal to its connection): it goes out again if no ACK comes for it within
+// two heartbeat intervals. While every worker has said ACK, a task that
+// none has said ACK for within the liveness intervals goes out again
+// too, with no ended connection: it is at a peer that is not a worker
+// (one that never said HELLO, or is frozen or gone unheard). So a task
+// lost with a connection goes out again (one queued for a connection that
+// ended and came back too), on inproc, which reports no ended connection,
+// as well, and one that a worker holds does not. An ACK later than that
+// costs a task run twice, not lost. An ACK names tickets, which only the
+// peer a task was dealt to knows, so a peer cannot take another's tasks
 // with it; tickets of no task in flight are ignored.
 //
 // Compatibility with peers older than heartbeats and tickets: a worker
@@ -263,10 +266,10 @@ func parseTask(m [][]byte) (header, []byte, bool) {
 // line, not one four times its size.
 const maxQuoted = 32
 
-// parseAck reads the tickets frame of an ACK: one ticket or more, 8 bytes
-// each.
+// parseAck reads the tickets frame of an ACK: tickets, 8 bytes each; none
+// says that the worker says ACK.
 func parseAck(f []byte) ([]byte, bool) {
-	if len(f) == 0 || len(f)%8 != 0 {
+	if len(f)%8 != 0 {
 		return nil, false
 	}
 	return f, true

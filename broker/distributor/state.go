@@ -106,6 +106,10 @@ type dispatch struct {
 	// holder is the worker that said ACK for it (round-robin): the one
 	// that holds it, whose leaving gives it back.
 	holder *peer
+	// sent is when it went out (round-robin): while every worker says
+	// ACK, one that none has said ACK for within their liveness went to a
+	// peer that is not a worker, or one that is gone.
+	sent time.Time
 	// checkAt: round-robin, the dispatch was in flight with no ACK when a
 	// connection ended or a worker left, or went out soon after a worker
 	// left, so it may have been lost with them. If no ACK has come by
@@ -125,6 +129,7 @@ type peer struct {
 	hello    bool      // said HELLO: counted in Workers
 	ready    bool      // said READY: takes tasks (demand-driven)
 	beats    bool      // has sent HEARTBEAT: buried when silent
+	acks     bool      // has said ACK (round-robin): it says ACK for every task it gets
 	queued   bool      // on the ring
 	gone     bool      // dead, or said BYE
 	credit   int       // announced at READY, capped at the window
@@ -501,8 +506,9 @@ func (l *state) dispatched(ticket uint64, t task, p *peer) {
 	}
 	if l.cfg.X.dispatch == RoundRobin {
 		l.st.Unacked++
-		if now := time.Now(); now.Before(l.leaving) {
-			l.doubt(d, now)
+		d.sent = time.Now()
+		if d.sent.Before(l.leaving) {
+			l.doubt(d, d.sent)
 		}
 	}
 	l.st.Dispatched++
@@ -829,6 +835,7 @@ func (l *state) ack(worker string, tickets []byte) {
 	if p == nil || !p.hello {
 		return
 	}
+	p.acks = true
 	l.alive(p)
 	for t := range ackTickets(tickets) {
 		if d := l.tickets[t]; d != nil && !d.lost && d.holder == nil {
@@ -839,12 +846,26 @@ func (l *state) ack(worker string, tickets []byte) {
 }
 
 // recheck sends again the tasks in doubt whose grace is over without an
-// ACK (round-robin).
+// ACK (round-robin); and, while every worker says ACK, those that none has
+// said ACK for within the liveness of a worker: they were dealt to a peer
+// that is not a worker (it never said HELLO, or it is gone, or frozen), or
+// to a connection whose end we did not hear of, and would wait for it
+// forever. With a worker older than ACK they might be its, and wait.
 func (l *state) recheck(now time.Time) {
-	if l.doubts == 0 {
+	allAck := l.hellos > 0
+	for _, p := range l.peers {
+		if p.hello && !p.acks {
+			allAck = false
+			break
+		}
+	}
+	if l.doubts == 0 && (!allAck || l.st.Unacked == 0) {
 		return
 	}
-	l.giveBackIf(func(d *dispatch) bool { return d.holder == nil && !d.checkAt.IsZero() && now.After(d.checkAt) })
+	late := now.Add(-l.cfg.Expiry())
+	l.giveBackIf(func(d *dispatch) bool {
+		return d.holder == nil && (!d.checkAt.IsZero() && now.After(d.checkAt) || allAck && d.sent.Before(late))
+	})
 }
 
 // result takes a result if it answers a dispatch of ours: its ticket, batch

@@ -415,9 +415,7 @@ func (s *sessionState) acksHeard() {
 	for _, j := range s.queue {
 		held = append(held, j.h.ticket)
 	}
-	if len(held) > 0 {
-		s.ack(held...)
-	}
+	s.ack(held...) // none: the distributor learns that we say ACK
 }
 
 // ack says ACK for tasks the worker holds (round-robin): the distributor
