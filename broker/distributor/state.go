@@ -687,8 +687,10 @@ func (l *state) fromSink(m socket.Msg) {
 		if p := l.peers[string(m[1])]; p != nil && p.hello && l.cfg.X.dispatch == RoundRobin {
 			// HELLO again: the worker starts over (it found us silent),
 			// dropping the tasks it held but the one in hand, whose
-			// result still counts if it comes first.
+			// result still counts if it comes first; it says ACK again
+			// once it hears ours.
 			l.giveBackIf(func(d *dispatch) bool { return d.holder == p })
+			p.acks = false
 		}
 		if p := l.hello(string(m[1])); p != nil {
 			l.alive(p)
