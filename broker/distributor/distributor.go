@@ -43,21 +43,21 @@ import (
 // protocol.go), so a peer that reaches the results endpoint cannot complete
 // a batch with made-up results. Round-robin, the PUSH does not say which
 // worker it dealt a task to, so each Worker says ACK for the tasks it gets
-// (see protocol.go): when a worker says BYE or dies, the tasks it said ACK
-// for go out again, and when a connection to the task endpoint ends (or a
-// worker leaves), so do those that no worker has said ACK for within two
-// heartbeat intervals; the tasks that workers that are well hold run once.
-// While every worker says ACK, a task none has said ACK for within the
-// liveness intervals goes out again, ended connection or not.
-// The first result of each task counts, and round-robin never gives one
-// up. A worker older than ACK says none, so its tasks go out again at
-// every such end, and run twice: the second results are counted in
-// Stats.Duplicates, and the copies it still holds no longer count against
-// WithWindow. With such a worker, a peer that stays connected without
-// answering (and, on inproc, one that went without a word) keeps what it
-// was dealt, and its share of what goes out after, which the batch then
-// waits for. Demand-driven, such a peer holds at most its credit, as
-// a worker busy with long tasks does.
+// (see protocol.go). When a worker says BYE or dies, the tasks it said ACK
+// for go out again; when a connection to the task endpoint ends (or a
+// worker leaves), so do those that no worker says ACK for within two
+// heartbeat intervals; and while every worker says ACK, so does a task
+// that none has said ACK for within the liveness intervals, ended
+// connection or not (it is at a peer that is not a worker). The tasks that
+// workers that are well hold run once. The first result of each task
+// counts, and round-robin never gives one up. A worker older than ACK says
+// none, so its tasks go out again at every such end, and run twice: the
+// second results are counted in Stats.Duplicates, and the copies it still
+// holds no longer count against WithWindow; and while it is there, a peer
+// that stays connected without answering (and, on inproc, one that went
+// without a word) keeps what it was dealt, which the batch then waits for.
+// Demand-driven, such a peer holds at most its credit, as a worker busy
+// with long tasks does.
 //
 // The distributor is one actor, "distributor", under a supervisor: its
 // mailbox is fed by its result socket, its task socket (demand-driven: the
@@ -95,13 +95,10 @@ type Distributor struct {
 
 // Stats are a Distributor's gauges (now) and counters (since it started).
 type Stats struct {
-	Workers  int // workers that said HELLO, and neither BYE nor died
-	Credit   int // tasks the workers could take now (demand-driven)
-	InFlight int // tasks dispatched to a live worker without a result yet
-	// Unacked are the tasks of InFlight that no worker has said ACK for
-	// (round-robin; see protocol.go): on their way, or at a worker older
-	// than ACK, or lost with a connection that ended.
-	Unacked     int
+	Workers     int // workers that said HELLO, and neither BYE nor died
+	Credit      int // tasks the workers could take now (demand-driven)
+	InFlight    int // tasks dispatched to a live worker without a result yet
+	Unacked     int // of InFlight, tasks no worker has said ACK for (round-robin; see protocol.go)
 	MaxInFlight int // the most InFlight has been
 	Batches     int // batches submitted and not complete
 
