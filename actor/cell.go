@@ -52,6 +52,9 @@ func newCell[M any](cfg *config) (*cell[M], error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := holdOutputs(cfg.outputs); err != nil {
+		return nil, err
+	}
 	cfg.finish()
 	c := &cell[M]{
 		name:    cfg.name,
@@ -62,7 +65,6 @@ func newCell[M any](cfg *config) (*cell[M], error) {
 		feeds:   fds,
 		outputs: cfg.outputs,
 	}
-	holdOutputs(c.outputs)
 	switch po := cfg.observer.(type) {
 	case NopObserver:
 		c.timing = timeNone
