@@ -328,8 +328,8 @@ func (d *drainBudget) took(n int) {
 // (unbinds and disconnects its endpoints), so that nothing arrives after;
 // a Router, Rep or Pair mailbox, whose replies (refusals among them) still
 // go out within the socket's linger period (socket.WithLinger), keeps them,
-// and what arrives while its socket lingers is discarded. Later calls return the first
-// call's result. The actor the inbox feeds calls it when it ends for good
+// and what arrives while its socket lingers is discarded. Later calls
+// return the first call's result. The actor the inbox feeds calls it when it ends for good
 // (actor.Feed).
 func (in *Inbox[M]) Close() error { return in.release(nil) }
 
@@ -420,9 +420,7 @@ func atLeast(ctx context.Context, d time.Duration) (context.Context, context.Can
 // its peer) stay until the socket has lingered for what it sends; what
 // arrives meanwhile goes with the socket.
 func (in *Inbox[M]) cutOff() {
-	switch in.sock.Type() {
-	case socket.Pull, socket.Sub:
-	default:
+	if !in.sendsNothing() {
 		return
 	}
 	for _, ep := range in.eps {
@@ -431,6 +429,13 @@ func (in *Inbox[M]) cutOff() {
 	for _, ep := range in.cfg.connects {
 		in.sock.Disconnect(ep)
 	}
+}
+
+// sendsNothing reports whether the mailbox's socket sends nothing its
+// peers wait for: PULL, SUB (whose subscriptions go with it).
+func (in *Inbox[M]) sendsNothing() bool {
+	t := in.sock.Type()
+	return t == socket.Pull || t == socket.Sub
 }
 
 // leftOver reports what the socket still holds as dead letters of the actor
@@ -448,7 +453,7 @@ func (in *Inbox[M]) leftOver() {
 	if in.owed != nil {
 		in.owed(*inlet, fmt.Errorf("%w: still unanswered by the actor when %s closed", actor.ErrStopped, in.cfg.name))
 	}
-	cut := in.sock.Type() == socket.Pull || in.sock.Type() == socket.Sub
+	cut := in.sendsNothing() // and so, cut off: nothing arrives any more
 	reason := fmt.Errorf("%w: still queued in %s when it closed", actor.ErrStopped, in.cfg.name)
 	var giveUp <-chan time.Time
 	for left := in.sock.Stats().Queued; left > 0; {
