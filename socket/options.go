@@ -51,6 +51,7 @@ type options struct {
 	reconnectIvlMax     time.Duration
 	handshakeTimeout    time.Duration
 	maxHandshakes       int
+	maxPeers            int // 0: no bound
 	maxMsgSize          int64
 	identity            []byte
 	routerMandatory     bool
@@ -175,6 +176,25 @@ func WithMaxHandshakes(n int) Option {
 			return fmt.Errorf("%w: max handshakes %d, want >= 1", ErrBadOption, n)
 		}
 		o.maxHandshakes = n
+		return nil
+	})
+}
+
+// WithMaxPeers bounds how many peers each bound tcp or ipc endpoint keeps
+// connected at once: a connection beyond the bound is closed, as it is
+// accepted or as its handshake ends, with an EventHandshakeFailed whose Err
+// wraps ErrPeerLimit; the peers already in keep their place. Every peer
+// costs the socket its buffers and goroutines for as long as it stays, so
+// that a socket bound where anyone can connect (a collector on an open
+// network, say) bounds what strangers may cost it; it does not keep them
+// from taking every place (CURVE does that). libzmq has no such bound, and
+// a socket has none unless given one. n must be at least 1.
+func WithMaxPeers(n int) Option {
+	return optionFunc(func(o *options) error {
+		if n < 1 {
+			return fmt.Errorf("%w: max peers %d, want >= 1", ErrBadOption, n)
+		}
+		o.maxPeers = n
 		return nil
 	})
 }
