@@ -53,6 +53,7 @@ type options struct {
 	maxHandshakes       int
 	maxPeers            int // 0: no bound
 	maxMsgSize          int64
+	recvBudget          int64 // 0: no bound
 	identity            []byte
 	routerMandatory     bool
 	plainUser, plainPwd string
@@ -213,6 +214,39 @@ func WithMaxMsgSize(n int64) Option {
 			return fmt.Errorf("%w: max message size %d, want > 0 or -1", ErrBadOption, n)
 		}
 		o.maxMsgSize = n
+		return nil
+	})
+}
+
+// WithRecvBudget bounds in bytes what the socket holds received from its
+// tcp and ipc peers, all of them together: the messages waiting for Recv,
+// and those being read. The receive high-water mark bounds each peer's
+// queue in messages, so that without this bound a socket with many peers
+// sending large messages holds the mark's worth of them for each; a socket
+// bound where anyone can connect should set both this and WithMaxPeers.
+//
+// Each frame counts its payload and 128 bytes beside it, as it is read
+// (before its body is allocated), until Recv, TryRecv or TryRecvBatch takes
+// its message or the socket drops it. A connection whose next frame does
+// not fit stops reading from its peer until Recv makes room, as at the
+// high-water mark (TCP flow control then holds the sender at its own mark);
+// connections waiting for room get it in the order they began to wait. Two
+// exceptions keep the socket from stopping for good, each passing the bound
+// by at most one message (itself within WithMaxMsgSize): a message larger
+// than n is read once the socket holds nothing else, and one connection at
+// a time may finish reading a message it has begun, so that connections
+// each holding part of a message cannot hold the whole budget between them
+// with nothing for Recv to take. Once Close begins, nothing waits.
+//
+// Messages from inproc peers are not counted: they are the sender's own.
+// libzmq has no such bound, and a socket has none unless given one. n must
+// be at least 1.
+func WithRecvBudget(n int64) Option {
+	return optionFunc(func(o *options) error {
+		if n < 1 {
+			return fmt.Errorf("%w: receive budget %d bytes, want >= 1", ErrBadOption, n)
+		}
+		o.recvBudget = n
 		return nil
 	})
 }
