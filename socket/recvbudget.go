@@ -49,7 +49,7 @@ type recvBudget struct {
 	waiting atomic.Int32 // len(waiters), for release's fast path
 
 	mu      sync.Mutex
-	waiters []*budgetWaiter     // in the order they came
+	waiters []*budgetWaiter      // in the order they came
 	over    atomic.Pointer[wire] // the reader finishing a message past the bound; written under mu
 	closed  bool
 }
