@@ -94,6 +94,9 @@ func (w *wire) readCurveMsg() (Msg, error) {
 			if err != nil {
 				return nil, err
 			}
+			if w.budget != nil {
+				w.bodyRead(size - curveMsgOverhead) // as charged
+			}
 			nonce, n, err := s.openNonce(msg)
 			if err != nil {
 				return nil, err

@@ -225,18 +225,24 @@ func WithMaxMsgSize(n int64) Option {
 // sending large messages holds the mark's worth of them for each; a socket
 // bound where anyone can connect should set both this and WithMaxPeers.
 //
-// Each frame counts its payload and 128 bytes beside it, as it is read
-// (before its body is allocated), until Recv, TryRecv or TryRecvBatch takes
-// its message or the socket drops it. A connection whose next frame does
-// not fit stops reading from its peer until Recv makes room, as at the
-// high-water mark (TCP flow control then holds the sender at its own mark);
-// connections waiting for room get it in the order they began to wait. Two
-// exceptions keep the socket from stopping for good, each passing the bound
-// by at most one message (itself within WithMaxMsgSize): a message larger
-// than n is read once the socket holds nothing else, and one connection at
-// a time may finish reading a message it has begun, so that connections
-// each holding part of a message cannot hold the whole budget between them
-// with nothing for Recv to take. Once Close begins, nothing waits.
+// Each frame counts its payload and 128 bytes beside it from the moment it
+// is read (before its body is allocated) until Recv, TryRecv or
+// TryRecvBatch takes its message or the socket drops it; a frame over 64
+// KiB counts half its size again while it is read, for the pieces it is
+// read in. What each connection holds beside, its goroutines and buffers
+// (a read buffer of up to 64 KiB while its peer sends fast), is not
+// counted: WithMaxPeers bounds that.
+//
+// A connection whose next frame does not fit stops reading from its peer
+// until Recv makes room, as at the high-water mark (TCP flow control then
+// holds the sender at its own mark); connections waiting for room get it
+// in the order they began to wait. Two exceptions keep the socket from
+// stopping for good, and the two together pass the bound by one message
+// at most (itself within WithMaxMsgSize): a message larger than n is read
+// once the socket holds nothing else, and one connection at a time may
+// finish a message it has begun, so that connections each holding part of
+// a message cannot hold the whole budget between them with nothing whole
+// for Recv to take. Once Close begins, nothing waits.
 //
 // Messages from inproc peers are not counted: they are the sender's own.
 // libzmq has no such bound, and a socket has none unless given one. n must

@@ -203,10 +203,12 @@ func (b *recvBudget) close() {
 var errConnStopped = fmt.Errorf("%w: connection ended while waiting for room in the receive budget", ErrClosed)
 
 // charge charges a frame of size bytes, admitted for the message being read,
-// before its body is allocated. mid says frames of the message were charged
-// already.
+// before its body is allocated: as msgCharge counts it, and for a frame
+// over growStep, the half again its chunks cost while it is read (see
+// readBody), given back by bodyRead. mid says frames of the message were
+// charged already.
 func (w *wire) charge(size uint64, mid bool) error {
-	n := int64(size) + frameCost
+	n := int64(size) + frameCost + chunkCost(size)
 	if err := w.budget.acquire(w, n, mid, w.stop); err != nil {
 		return err
 	}
@@ -214,8 +216,25 @@ func (w *wire) charge(size uint64, mid bool) error {
 	return nil
 }
 
-// uncharge gives back a frame's charge: a CURVE command, admitted as a
-// frame and then taken out of the stream.
+// bodyRead gives back the chunks' charge once a frame's body is read whole.
+func (w *wire) bodyRead(size uint64) {
+	if n := chunkCost(size); n > 0 {
+		w.held -= n
+		w.budget.release(n)
+	}
+}
+
+// chunkCost is what readBody allocates for a frame of size bytes beside
+// the frame itself.
+func chunkCost(size uint64) int64 {
+	if size > growStep {
+		return int64(size / 2)
+	}
+	return 0
+}
+
+// uncharge gives back a frame's charge, its body read: a CURVE command,
+// admitted as a frame and then taken out of the stream.
 func (w *wire) uncharge(size uint64) {
 	n := int64(size) + frameCost
 	w.held -= n

@@ -86,9 +86,13 @@ func recvBudgetFlood(t *testing.T, tr string) {
 	// Sizes cycle: small whole messages, multi-frame ones, and frames past
 	// the read buffer (bigBufSize) read as they come.
 	shapes := [][]int{{100}, {3000, 10, 0}, {70 << 10, 70 << 10}, {20 << 10}, {1, 1, 1, 1, 1, 1}, {100 << 10}}
-	maxCharge := int64(0)
+	maxCharge := int64(0) // one message's, with its chunks as they are read
 	for _, sh := range shapes {
-		maxCharge = max(maxCharge, msgCharge(budgetMsg(0, 0, sh...)))
+		var n int64
+		for _, f := range budgetMsg(0, 0, sh...) {
+			n += int64(len(f)) + frameCost + chunkCost(uint64(len(f)))
+		}
+		maxCharge = max(maxCharge, n)
 	}
 	pull := mustNew(t, Pull, WithRecvBudget(limit), WithRecvHWM(1000))
 	ep := "tcp://127.0.0.1:*"

@@ -261,6 +261,9 @@ func (w *wire) readMsg() (m Msg, err error) {
 		if err != nil {
 			return nil, err
 		}
+		if w.budget != nil {
+			w.bodyRead(size)
+		}
 		if len(m) == cap(m) {
 			// Doubling, not append's growth: a quarter more at a time
 			// beyond 256 frames would leave five times the slots behind.
