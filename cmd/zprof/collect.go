@@ -164,10 +164,10 @@ const (
 // faster than the collector decodes would otherwise each queue theirs, 20
 // MiB apiece. At the budget a program's connection is not read until the
 // collector has decoded some of what waits, and its PUSH waits as at the
-// mark. Each program connected costs its connection beside (about 16 KB
+// mark. Each program connected costs its connection beside (about 18 KB
 // idle, and a read buffer of 64 KiB while it sends fast), which the bound
 // on programs bounds: 1,024 programs, 64 MiB of batches and one batch
-// over it, about 155 MB at most together.
+// over it, about 160 MB at most together.
 const (
 	receivedBytes = 64 << 20
 	maxPrograms   = 1024

@@ -55,8 +55,8 @@
 // collector receives them on a PULL that holds at most 64 MiB of them from
 // all programs together, and one batch over it (socket.WithRecvBudget),
 // from at most 1,024 programs at once (socket.WithMaxPeers), each of which
-// costs its connection beside, about 16 KB idle and a read buffer of 64
-// KiB more while it sends fast: some 155 MB at most, beside the heap
+// costs its connection beside, about 18 KB idle and a read buffer of 64
+// KiB more while it sends fast: some 160 MB at most, beside the heap
 // above.
 //
 // # The database
