@@ -127,6 +127,9 @@ func checkCurvePeer(t *testing.T, cfg curveConfig, typ string, data []byte) {
 		if err != nil {
 			continue // failed cleanly: that is all a bad handshake owes
 		}
+		if chunk > 0 { // and charged to a receive budget (see checkBudgetAlone)
+			w.budget, w.stop = newRecvBudget(fuzzLimit), make(chan struct{})
+		}
 		for k := 0; ; k++ {
 			var m Msg
 			var err error
@@ -135,6 +138,9 @@ func checkCurvePeer(t *testing.T, cfg curveConfig, typ string, data []byte) {
 			got -= uint64(bigBufsMade.Load()-pooled) * bigBufSize
 			if got > 2*fuzzLimit+readerSlack {
 				t.Fatalf("message %d (%d frames, err %v) allocated %d bytes, bound %d", k, len(m), err, got, 2*fuzzLimit+readerSlack)
+			}
+			if w.budget != nil {
+				checkCharged(t, w, m, err)
 			}
 			if err != nil {
 				if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, ErrTooLarge) &&

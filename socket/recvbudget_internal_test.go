@@ -3,6 +3,7 @@ package socket
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -617,5 +618,17 @@ func rawHandshake(t *testing.T, nc net.Conn, typ string) {
 	}
 	if _, err := io.ReadFull(nc, make([]byte, in[65])); err != nil { // the socket's READY
 		t.Fatal(err)
+	}
+}
+
+// A budget must hold something; none is the default.
+func TestRecvBudgetOption(t *testing.T) {
+	for _, n := range []int64{0, -1} {
+		if _, err := New(Pull, WithRecvBudget(n)); !errors.Is(err, ErrBadOption) {
+			t.Errorf("WithRecvBudget(%d): %v, want ErrBadOption", n, err)
+		}
+	}
+	if s := mustNew(t, Pull); s.budget != nil {
+		t.Error("a socket has a receive budget by default")
 	}
 }
