@@ -51,7 +51,7 @@ func newConn(s *Socket, p *pipe, nc net.Conn, w *wire, zc *zmq4.Conn) *conn {
 		flushSig: make(chan struct{}, 1)}
 	w.made.List = &s.made
 	if s.budget != nil {
-		w.budget, w.stop, w.holding = s.budget, c.stop, &p.held
+		w.recvBudget, w.stop, w.holding = s.budget, c.stop, &p.held
 	}
 	if sc, ok := nc.(syscall.Conn); ok && w.curve == nil && !s.opts.conflate {
 		c.wrc, _ = sc.SyscallConn()

@@ -128,7 +128,7 @@ func checkCurvePeer(t *testing.T, cfg curveConfig, typ string, data []byte) {
 			continue // failed cleanly: that is all a bad handshake owes
 		}
 		if chunk > 0 { // and charged to a receive budget (see checkBudgetAlone)
-			w.budget, w.stop = newRecvBudget(fuzzLimit), make(chan struct{})
+			w.recvBudget, w.stop = newRecvBudget(fuzzLimit), make(chan struct{})
 		}
 		for k := 0; ; k++ {
 			var m Msg
@@ -139,7 +139,7 @@ func checkCurvePeer(t *testing.T, cfg curveConfig, typ string, data []byte) {
 			if got > 2*fuzzLimit+readerSlack {
 				t.Fatalf("message %d (%d frames, err %v) allocated %d bytes, bound %d", k, len(m), err, got, 2*fuzzLimit+readerSlack)
 			}
-			if w.budget != nil {
+			if w.recvBudget != nil {
 				checkCharged(t, w, m, err)
 			}
 			if err != nil {

@@ -68,7 +68,7 @@ func (w *wire) readCurveMsg() (Msg, error) {
 		if err := w.admit(&b, size-curveMsgOverhead); err != nil {
 			return nil, err
 		}
-		if w.budget != nil {
+		if w.recvBudget != nil {
 			if err := w.charge(size-curveMsgOverhead, len(m) > 0); err != nil {
 				return nil, err
 			}
@@ -94,7 +94,7 @@ func (w *wire) readCurveMsg() (Msg, error) {
 			if err != nil {
 				return nil, err
 			}
-			if w.budget != nil {
+			if w.recvBudget != nil {
 				w.bodyRead(size - curveMsgOverhead) // as charged
 			}
 			nonce, n, err := s.openNonce(msg)
@@ -113,7 +113,7 @@ func (w *wire) readCurveMsg() (Msg, error) {
 				return nil, fmt.Errorf("%w: command inside a message", errBadFrame)
 			}
 			w.handleCommand(payload[:min(len(payload), pingPeek)])
-			if w.budget != nil {
+			if w.recvBudget != nil {
 				w.uncharge(size - curveMsgOverhead) // taken out of the stream
 			}
 			continue

@@ -209,7 +209,7 @@ var errConnStopped = fmt.Errorf("%w: connection ended while waiting for room in 
 // charged already.
 func (w *wire) charge(size uint64, mid bool) error {
 	n := int64(size) + frameCost + chunkCost(size)
-	if err := w.budget.acquire(w, n, mid, w.stop); err != nil {
+	if err := w.recvBudget.acquire(w, n, mid, w.stop); err != nil {
 		return err
 	}
 	w.held += n
@@ -220,7 +220,7 @@ func (w *wire) charge(size uint64, mid bool) error {
 func (w *wire) bodyRead(size uint64) {
 	if n := chunkCost(size); n > 0 {
 		w.held -= n
-		w.budget.release(n)
+		w.recvBudget.release(n)
 	}
 }
 
@@ -238,7 +238,7 @@ func chunkCost(size uint64) int64 {
 func (w *wire) uncharge(size uint64) {
 	n := int64(size) + frameCost
 	w.held -= n
-	w.budget.release(n)
+	w.recvBudget.release(n)
 }
 
 // settle ends the charges of the message being read: once it is whole (m),
@@ -250,10 +250,10 @@ func (w *wire) settle(m Msg, err error) {
 		keep = msgCharge(m)
 	}
 	if extra := w.held - keep; extra != 0 {
-		w.budget.release(extra) // a negative extra charges what was missed, so that release balances
+		w.recvBudget.release(extra) // a negative extra charges what was missed, so that release balances
 	}
 	w.held = 0
-	w.budget.endMsg(w)
+	w.recvBudget.endMsg(w)
 }
 
 // released gives back what a message read from a tcp or ipc peer was

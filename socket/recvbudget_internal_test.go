@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -41,6 +42,7 @@ func watchLevel(b *recvBudget) (stop func() int64) {
 			case <-done:
 				return
 			default:
+				runtime.Gosched() // the readers and Recv have two cores to share
 			}
 		}
 	})

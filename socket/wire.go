@@ -78,10 +78,10 @@ type wire struct {
 
 	// The socket's receive budget (WithRecvBudget), nil for none: the
 	// reader charges each frame to it as it admits it (see charge).
-	budget  *recvBudget
-	stop    <-chan struct{} // closed as the connection ends: a reader waiting for room gives up
-	holding *atomic.Bool    // set while the reader waits for room (see lifeSigns)
-	held    int64           // charged for the message being read
+	recvBudget *recvBudget
+	stop       <-chan struct{} // closed as the connection ends: a reader waiting for room gives up
+	holding    *atomic.Bool    // set while the reader waits for room (see lifeSigns)
+	held       int64           // charged for the message being read
 }
 
 func newWire(c net.Conn, maxMsg int64) *wire {
@@ -219,7 +219,7 @@ func (w *wire) admit(b *budget, size uint64) error {
 // frames: its Msg, and one block for its bodies. NULL and PLAIN send frames
 // as they are; CURVE's are MESSAGEs, which readCurveMsg opens.
 func (w *wire) readMsg() (m Msg, err error) {
-	if w.budget != nil {
+	if w.recvBudget != nil {
 		defer func() { w.settle(m, err) }()
 	}
 	if w.curve != nil {
@@ -251,7 +251,7 @@ func (w *wire) readMsg() (m Msg, err error) {
 		if err := w.admit(&b, size); err != nil {
 			return nil, err
 		}
-		if w.budget != nil {
+		if w.recvBudget != nil {
 			if err := w.charge(size, len(m) > 0); err != nil {
 				return nil, err
 			}
@@ -261,7 +261,7 @@ func (w *wire) readMsg() (m Msg, err error) {
 		if err != nil {
 			return nil, err
 		}
-		if w.budget != nil {
+		if w.recvBudget != nil {
 			w.bodyRead(size)
 		}
 		if len(m) == cap(m) {
@@ -308,11 +308,11 @@ func (w *wire) readBuffered() Msg {
 			break
 		}
 	}
-	if w.budget != nil {
+	if w.recvBudget != nil {
 		// Charged whole, before it is copied out: it is admitted, and the
 		// buffer holds it already.
 		n := int64(b.payload) + int64(frames)*frameCost // msgCharge of the message made below
-		if w.budget.acquire(w, n, false, w.stop) != nil {
+		if w.recvBudget.acquire(w, n, false, w.stop) != nil {
 			return nil // the connection is ending: readMsg reads on until it fails
 		}
 		w.held = n

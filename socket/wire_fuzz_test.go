@@ -97,7 +97,7 @@ func checkBudgetAlone(t *testing.T, data []byte) {
 	w := newWire(newScriptConn(data, 7), fuzzLimit)
 	w.greetLeft = 0
 	w.establish()
-	w.budget, w.stop = newRecvBudget(fuzzLimit), make(chan struct{})
+	w.recvBudget, w.stop = newRecvBudget(fuzzLimit), make(chan struct{})
 	for {
 		m, err := w.readMsg()
 		checkCharged(t, w, m, err)
@@ -115,10 +115,10 @@ func checkCharged(t *testing.T, w *wire, m Msg, err error) {
 	if err == nil {
 		want = msgCharge(m)
 	}
-	if got := w.budget.level.Load(); got != want || w.held != 0 || w.budget.over.Load() != nil {
-		t.Fatalf("after a read (err %v): budget level %d, want %d; reader holds %d; overdraft %v", err, got, want, w.held, w.budget.over.Load() != nil)
+	if got := w.recvBudget.level.Load(); got != want || w.held != 0 || w.recvBudget.over.Load() != nil {
+		t.Fatalf("after a read (err %v): budget level %d, want %d; reader holds %d; overdraft %v", err, got, want, w.held, w.recvBudget.over.Load() != nil)
 	}
-	w.budget.released(m)
+	w.recvBudget.released(m)
 }
 
 // readAll reads messages until the stream fails, checking each.
