@@ -15,7 +15,8 @@ import (
 //
 // A reader charges each frame as it admits it, before the frame's body is
 // allocated (see wire.charge), so that what a message costs is charged
-// before it is held. The message is released as it leaves the socket's
+// before it is held; a frame read in chunks is charged for them too until
+// it is whole. The message is released as it leaves the socket's
 // hands: as Recv takes it from its queue, or as the socket drops it.
 // What a message is charged is msgCharge of its frames as the reader made
 // them: the reader settles its charges to that once the message is whole
@@ -25,7 +26,8 @@ import (
 // A reader whose frame does not fit waits, and reads nothing from its
 // stream meanwhile: the peer's kernel buffers fill, then its high-water
 // mark holds its sender, as when the receive queue is full. Readers waiting
-// are granted room in the order they came. Two exceptions keep the socket
+// are granted room in the order they came (but for the overdraft, which
+// goes to the first of them that has begun a message). Two exceptions keep the socket
 // from stopping for good, each letting the level pass the bound by one
 // message at most:
 //   - a message larger than the whole budget is let in once nothing is
