@@ -14,7 +14,7 @@ import (
 // command is taken whole. Then the point is reported as the command
 // exited, marked Record.Stray. On Linux the command's exit is seen as it
 // happens and its output is then all in hand: a point waits for such a
-// child a tenth of a second (strayGrace), and its process group is killed,
+// child half a second (strayGrace), and its process group is killed,
 // as at a timeout.
 const WaitDelay = 2 * time.Second
 

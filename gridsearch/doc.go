@@ -40,7 +40,7 @@
 // leaves the command's children running while the point runs elsewhere.
 // A command that exits leaving a child that holds its stdout or stderr
 // open is reported, as it exited, once its exit is seen and what it wrote
-// is read (the child given a tenth of a second; WaitDelay on other
+// is read (the child given half a second; WaitDelay on other
 // systems), or at its timeout if sooner, and its group is killed then
 // (Record.Stray).
 // On other systems only the command is killed, and not when its worker dies.

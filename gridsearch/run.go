@@ -124,7 +124,7 @@ type Record struct {
 	StderrTruncated bool `json:"stderr_truncated,omitempty"`
 	// Stray marks a command that exited leaving a process (a child, or
 	// its child) that still held its stdout or stderr open once the
-	// command's own output was read (on Linux, a tenth of a second after
+	// command's own output was read (on Linux, half a second after
 	// the exit; elsewhere WaitDelay), or when the point's Timeout came
 	// sooner: the output was read until then, that process's group was
 	// killed (on Linux; a process that left it with setsid lives on), and

@@ -144,7 +144,7 @@ func spawn(ctx context.Context, argv []string, stdout, stderr *capped) (st *os.P
 // exited and its output is read: a child that ends with the command, as
 // bash's >(tee log) does, is still heard whole, while one that runs on
 // costs the point no more than this. (A variable for the tests.)
-var strayGrace = 100 * time.Millisecond
+var strayGrace = 500 * time.Millisecond
 
 // exited reports whether process pid, a child not yet reaped, has exited.
 func exited(pid int) bool {
