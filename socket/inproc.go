@@ -306,3 +306,55 @@ func (s *Socket) closeInproc() {
 		}
 	}
 }
+
+// inprocReceivers returns the inproc pipes a closing socket receives from
+// now, which closeInproc is about to detach (see discardReceived).
+func (s *Socket) inprocReceivers() []*pipe {
+	s.mu.RLock()
+	ps := slices.Clone(s.pipes)
+	s.mu.RUnlock()
+	return slices.DeleteFunc(ps, func(p *pipe) bool { return p.out != nil || p.inq == nil })
+}
+
+// discardReceived empties the inproc receive queues of a closing socket,
+// once its links are ended: those of ps, and those of peers that left
+// with messages still queued for Recv (on the turn list). Nobody will Recv
+// what they hold. The peer
+// that sent it counts it as discarded (Stats().Discarded, WithDiscarded),
+// as it counts what it queued for a peer that went away: an inproc Send
+// puts the message straight into the receiver's queue, so the sender
+// knows of every one, and this is where they end. A tcp or ipc peer's
+// messages in the queue are not counted: what it wrote is out of its
+// reach and its count, as in libzmq.
+func (s *Socket) discardReceived(ps []*pipe) {
+	s.swept.Store(true) // before the turn list is read: see afterSweep
+	s.fq.mu.Lock()
+	for _, p := range s.fq.turns {
+		if p.out == nil && p.inq != nil && !slices.Contains(ps, p) {
+			ps = append(ps, p)
+		}
+	}
+	s.fq.mu.Unlock()
+	for _, p := range ps {
+		p.discardReceived()
+	}
+}
+
+// afterSweep discards what an inproc peer put in p's queue after Close
+// emptied the queues it knew of: a sender that held p as it left, whose
+// put then listed p too late for the sweep to see it.
+func (s *Socket) afterSweep(p *pipe) {
+	if s.swept.Load() {
+		p.discardReceived()
+	}
+}
+
+// discardReceived empties an inproc pipe's receive queue for good and has
+// its sender count what it held. A sender that still holds the pipe then
+// finds no room in it.
+func (p *pipe) discardReceived() {
+	left := p.inq.discard()
+	if r := p.peer.Load(); r != nil {
+		r.s.discardLeft(left)
+	}
+}
