@@ -189,10 +189,20 @@ func (q *queue) setConflate() {
 // prepend queues m before everything the producers queued, beyond the mark
 // if need be: the probe (WithProbeRouter) of an inproc connection made
 // before its Bind, which goes first. Nothing has consumed such a queue yet.
+// A conflating queue keeps it only if it holds nothing: queued first, it
+// was replaced by whatever came after, as a probe put in at the Connect
+// would have been. It is counted as put either way, as a message replaced.
 func (q *queue) prepend(m Msg) {
 	q.mu.Lock()
-	q.in = slices.Insert(q.in, 0, m)
-	q.n++
+	switch {
+	case q.conflate:
+		if len(q.in) == 0 {
+			q.in = append(q.in, m)
+		}
+	default:
+		q.in = slices.Insert(q.in, 0, m)
+		q.n++
+	}
 	if q.countPuts {
 		q.countPutLocked(m.Size())
 	}
