@@ -133,8 +133,9 @@ func (r *inprocRegistry) linkLocked(l *inprocLink, b *Socket) bool {
 	if cp.inq != nil {
 		cp.inq.setProducer(c.opts.recvHWM+b.opts.sendHWM, &b.room)
 	}
-	// Each direction conflates if its sender or its receiver does.
-	if bp.inq != nil && c.opts.conflate {
+	// Each direction conflates if its sender or its receiver does (a
+	// queue made for the Bind was made with the connector's options).
+	if bp.inq != nil && (c.opts.conflate || b.opts.conflate) {
 		bp.inq.setConflate()
 	}
 	if cp.inq != nil && b.opts.conflate {

@@ -180,10 +180,23 @@ func (q *queue) requeue(m Msg) bool {
 }
 
 // setConflate makes the queue keep only the last message put (WithConflate).
+// A queue that holds messages already, and that nothing has consumed yet
+// (an inproc queue made for a Bind, adopted by a conflating binder), keeps
+// the last of them, as if it had conflated all along.
 func (q *queue) setConflate() {
 	q.mu.Lock()
 	q.conflate = true
+	if n := len(q.in); n > 1 {
+		clear(q.in[:n-1])
+		q.in = append(q.in[:0], q.in[n-1])
+	}
+	q.n = 0 // not kept while conflating
+	wake, room := q.full, q.room
+	q.full = false
 	q.mu.Unlock()
+	if wake && room != nil {
+		room.notify() // a producer that waited at the mark finds room now
+	}
 }
 
 // prepend queues m before everything the producers queued, beyond the mark

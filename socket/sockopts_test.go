@@ -631,6 +631,31 @@ func TestConflateProbeBeforeBind(t *testing.T) {
 	}
 }
 
+// A conflating receiver that binds an inproc name after a peer queued
+// for it takes the last of what was queued, as if the queue had
+// conflated from the start, and the latest after that.
+func TestConflateRecvBoundLate(t *testing.T) {
+	ep := inprocName(t)
+	push := openSock(t, socket.Push)
+	push.connect(ep)
+	for _, v := range []string{"1", "2", "3"} {
+		push.send(v)
+	}
+	pull := openSock(t, socket.Pull, socket.WithConflate())
+	pull.bind(ep)
+	if m := pull.recv(); !equal(m, "3") {
+		t.Fatalf("PULL got %q, want only the last, [3]", m)
+	}
+	if st := pull.Stats(); st.Queued != 0 {
+		t.Errorf("PULL has %d more messages queued, want none", st.Queued)
+	}
+	push.send("4")
+	push.send("5")
+	if m := pull.recv(); !equal(m, "5") {
+		t.Fatalf("PULL got %q, want [5]", m)
+	}
+}
+
 // A conflating receiver keeps only the last message from each peer: a
 // receiver that did not keep up gets the latest. inproc delivers in Send,
 // so all three are there before the Recv; over tcp and ipc what arrived by
