@@ -67,6 +67,11 @@ func (s *Socket) connectInproc(ep string, e endpoint) error {
 	r := &inprocs
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if s.closed.Load() {
+		// Closed since Connect looked: its closeInproc may have run, and a
+		// link filed now would keep it in the registry.
+		return ErrClosed
+	}
 	s.mu.Lock()
 	if _, dup := s.dials[ep]; dup {
 		s.mu.Unlock()
@@ -102,9 +107,9 @@ func (r *inprocRegistry) waitLocked(l *inprocLink) {
 }
 
 // linkLocked makes the pipe pair between a connector and the binder. It
-// returns false if the link is to wait for the next Bind of the name: the
-// binder refused it (a PAIR that has its peer, or a binder closing). r.mu
-// held.
+// returns false if the link is to wait for the next Bind of the name: one
+// end refused it (a PAIR that has its peer, a ROUTER with the identity in
+// use, or a binder closing). r.mu held.
 func (r *inprocRegistry) linkLocked(l *inprocLink, b *Socket) bool {
 	c := l.connector
 	if !c.typ.Compatible(b.typ) {
@@ -149,7 +154,20 @@ func (r *inprocRegistry) linkLocked(l *inprocLink, b *Socket) bool {
 	cp.onEvict(func() { b.detach(bp) })
 	bp.onEvict(func() { c.detach(cp) })
 	if !pending && !c.attach(cp) {
-		return true // the connector is closing, or a PAIR with a peer
+		// Undone, so that neither end keeps the other. A closing
+		// connector's link ends here; a PAIR that has its peer, or a
+		// ROUTER that has the binder's identity, refuses it as over tcp,
+		// and waits with it for the next Bind of the name, where
+		// Disconnect finds it.
+		cp.peer.Store(nil)
+		bp.peer.Store(nil)
+		if c.closed.Load() {
+			return true
+		}
+		err := errRefusedPeer(c.typ)
+		c.mon.emit(Event{Kind: EventHandshakeFailed, Endpoint: l.endpoint, Err: err})
+		b.mon.emit(Event{Kind: EventHandshakeFailed, Endpoint: l.endpoint, Err: err})
+		return false
 	}
 	if !b.attach(bp) {
 		// Undone: a connector that queued for the Bind keeps its queue,
