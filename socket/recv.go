@@ -185,6 +185,7 @@ func (s *Socket) inprocDeliver(p *pipe, m Msg) bool {
 		return false
 	}
 	s.fq.ready(p)
+	s.afterSweep(p)
 	return true
 }
 
@@ -193,6 +194,7 @@ func (s *Socket) inprocDeliver(p *pipe, m Msg) bool {
 func (s *Socket) queueUp(p *pipe, m Msg) {
 	if p.inq.tryPut(m) {
 		s.fq.ready(p)
+		s.afterSweep(p)
 		return
 	}
 	s.drop(p, "XPUB receive queue full")
