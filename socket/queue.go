@@ -164,6 +164,9 @@ func (q *queue) setConflate() {
 	q.mu.Lock()
 	q.conflate = true
 	if n := len(q.in); n > 1 {
+		if q.budget != nil {
+			q.releaseAll(q.in[:n-1])
+		}
 		clear(q.in[:n-1])
 		q.in = append(q.in[:0], q.in[n-1])
 	}

@@ -168,10 +168,9 @@ const (
 // idle, and a read buffer of 64 KiB while it sends fast), which the bound
 // on programs bounds: 1,024 programs, 64 MiB of batches and one batch
 // over it, about 160 MB at most together.
-const (
-	receivedBytes = 64 << 20
-	maxPrograms   = 1024
-)
+const receivedBytes = 64 << 20
+
+var maxPrograms = 1024 // a variable for the tests
 
 // bindSocket makes a socket that takes batches up to MaxBatchBytes, with
 // opts besides, and binds it, after handing it to watch if not nil; a bad
@@ -200,7 +199,8 @@ func bindSocket(typ socket.Type, flag, ep string, watch func(*socket.Socket), op
 // watch reads the PULL's connection events until it closes: a batch over
 // MaxBatchBytes never reaches Recv, the socket ends its sender's
 // connection on its frame header, and this is where it is seen, counted
-// and reported as rejected.
+// and reported as rejected; and where a program refused beyond
+// maxPrograms is reported.
 func (z *collector) watch(s *socket.Socket) { z.events = s.Monitor() }
 
 // readEvents starts reading the PULL's events, once there is a Collector
@@ -209,9 +209,17 @@ func (z *collector) readEvents() {
 	z.mon = make(chan struct{})
 	go func() { // ends when close closes the socket
 		defer close(z.mon)
+		var refused uint64
 		for e := range z.events {
-			if errors.Is(e.Err, socket.ErrTooLarge) {
+			switch {
+			case errors.Is(e.Err, socket.ErrTooLarge):
 				z.report(z.c.Reject(), fmt.Errorf("from %s: %w", e.Remote, e.Err))
+			case errors.Is(e.Err, socket.ErrPeerLimit):
+				// Said as rejections are: a program refused tries again
+				// and again, each time a line.
+				if refused++; refused <= 8 || bits.OnesCount64(refused) == 1 {
+					z.say("zprof: program at %s refused (%d so far): %d programs connected already, the most taken in at once\n", e.Remote, refused, maxPrograms)
+				}
 			}
 		}
 	}()
