@@ -62,6 +62,11 @@ type queue struct {
 
 	avail chan struct{} // a token for a sleeping consumer (see sleep)
 	room  *signal       // woken when a full queue makes room; under mu
+
+	// A tcp or ipc receive queue's messages are charged to the socket's
+	// receive budget (WithRecvBudget), nil for none, and released as they
+	// leave the queue, taken or dropped.
+	budget *recvBudget
 }
 
 // keptCap is the storage an empty queue keeps: enough for a trickle of
@@ -99,6 +104,9 @@ func (q *queue) tryPut(m Msg) bool {
 		// The new message replaces the one waiting, if any. The consumer
 		// never holds a batch between two gets: it swaps in one message
 		// and takes it at once.
+		if q.budget != nil {
+			q.releaseAll(q.in)
+		}
 		clear(q.in)
 		q.in = append(q.in[:0], m)
 	case q.n >= q.hwm:
@@ -156,6 +164,9 @@ func (q *queue) setConflate() {
 	q.mu.Lock()
 	q.conflate = true
 	if n := len(q.in); n > 1 {
+		if q.budget != nil {
+			q.releaseAll(q.in[:n-1])
+		}
 		clear(q.in[:n-1])
 		q.in = append(q.in[:0], q.in[n-1])
 	}
@@ -203,6 +214,9 @@ func (q *queue) get() (Msg, bool) {
 	q.pos++
 	if q.countTakes {
 		q.counted(m)
+	}
+	if q.budget != nil {
+		q.budget.released(m)
 	}
 	if q.taken++; q.taken >= int(q.lwm.Load()) {
 		q.report(false)
@@ -311,6 +325,9 @@ func (q *queue) discard() []Msg {
 	q.mu.Unlock()
 	if wake && room != nil {
 		room.notify()
+	}
+	if q.budget != nil {
+		q.releaseAll(left)
 	}
 	return left
 }
@@ -429,4 +446,12 @@ func (q *queue) retireTakes(t *packed) {
 	q.takes = msgCount{}
 	q.gone = t
 	q.cmu.Unlock()
+}
+
+// releaseAll gives back the receive budget's charges of messages dropped
+// from the queue.
+func (q *queue) releaseAll(ms []Msg) {
+	for _, m := range ms {
+		q.budget.released(m)
+	}
 }

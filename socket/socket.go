@@ -35,6 +35,7 @@ type Socket struct {
 	log  logger
 
 	fq      fairQueue       // received messages, by peer, in turn
+	budget  *recvBudget     // WithRecvBudget's; nil for none
 	closing chan struct{}   // closed when Close starts
 	life    context.Context // ends when Close starts: handshakes under way give up
 	endLife context.CancelFunc
@@ -125,6 +126,9 @@ func New(t Type, opts ...Option) (*Socket, error) {
 		dials:   make(map[string]*dialing),
 	}
 	s.life, s.endLife = context.WithCancel(context.Background())
+	if o.recvBudget > 0 {
+		s.budget = newRecvBudget(o.recvBudget)
+	}
 	s.log = logger{o.logger.With(zapType(t))}
 	s.subs.init()
 	s.fq.init()
@@ -284,6 +288,9 @@ func (s *Socket) shutdown(ctx context.Context) (discarded uint64, first bool) {
 	}
 	before := s.discarded.Load()
 	close(s.closing)
+	if s.budget != nil {
+		s.budget.close() // readers read on, for the writers' linger (see inbound)
+	}
 	s.fq.polled.notify() // pollers see it closed
 	s.endLife()
 

@@ -105,6 +105,67 @@ func TestCollectReportsOversizeBatch(t *testing.T) {
 	}
 }
 
+// A program beyond the most the collector takes in at once is refused, and
+// the collector says so on stderr; the programs already in go on.
+func TestCollectReportsRefusedProgram(t *testing.T) {
+	defer func(n int) { maxPrograms = n }(maxPrograms)
+	maxPrograms = 1
+	ctx, cancel := context.WithCancel(testContext(t))
+	defer cancel()
+	out, outW := io.Pipe()
+	var stderr lockedBuffer
+	code := make(chan int, 1)
+	db := filepath.Join(t.TempDir(), "z.db")
+	go func() {
+		code <- run(ctx, []string{"collect", "-bind", "tcp://127.0.0.1:0", "-db", db}, outW, &stderr)
+		outW.Close()
+	}()
+	lines := bufio.NewScanner(out)
+	if !lines.Scan() {
+		t.Fatal("zprof collect said nothing")
+	}
+	m := regexp.MustCompile(`collecting on (\S+),`).FindStringSubmatch(lines.Text())
+	if m == nil {
+		t.Fatalf("zprof collect said %q", lines.Text())
+	}
+	first := connectPush(t, m[1])
+	// A batch that does not decode, rejected: the first program is in.
+	if err := first.Send(ctx, socket.Msg{[]byte("not a batch")}); err != nil {
+		t.Fatal(err)
+	}
+	for !strings.Contains(stderr.String(), "batch rejected (1 so far)") {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the first program's batch never came; stderr %q", stderr.String())
+		case <-time.After(10 * time.Millisecond): // stderr has no event to await
+		}
+	}
+	connectPush(t, m[1])
+	for !strings.Contains(stderr.String(), "refused (1 so far): 1 programs connected already") {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("no refusal reported; stderr %q", stderr.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	if err := first.Send(ctx, socket.Msg{[]byte("not a batch either")}); err != nil {
+		t.Fatal(err)
+	}
+	for !strings.Contains(stderr.String(), "batch rejected (2 so far)") {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the first program's second batch never came; stderr %q", stderr.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	cancel()
+	for lines.Scan() {
+	}
+	if c := <-code; c != exitOK {
+		t.Errorf("exit %d", c)
+	}
+}
+
 // Batches are rejected by two goroutines at once: serve, for a batch that
 // does not decode, and the events' reader, for one over MaxBatchBytes.
 // Each report on stderr names the count its own rejection made, so each
