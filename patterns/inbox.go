@@ -346,9 +346,11 @@ func (in *Inbox[M]) Abandon() error {
 // Shutdown is Close for an actor ended by Stop(ctx) (actor.ShutdownFeed):
 // replies still queued go out until ctx ends rather than for the linger
 // period, or for the linger period when ctx can never end. A Router or Rep
-// mailbox's socket lingers at least a fraction of a second (refusalGrace)
-// even when ctx has ended: over tcp or ipc, the refusals of the requests
-// left at the end are then written, and their askers hear at once.
+// mailbox's socket lingers even when ctx has ended, until what it queued is
+// out or a second (refusalGrace) has passed since Shutdown began: over tcp
+// or ipc, the refusals of the requests left at the end are then written,
+// and their askers hear at once. Shutdown, and the Stop that calls it, may
+// so return up to a second after ctx ended.
 func (in *Inbox[M]) Shutdown(ctx context.Context) error {
 	if ctx.Done() == nil {
 		ctx = nil
