@@ -116,7 +116,7 @@ func (z *collector) open(dbPath, bind, pubEP, httpAddr string) error {
 		return err
 	}
 	if pubEP != "" {
-		if z.pub, z.eps[1], err = bindSocket(socket.Pub, "-pub", pubEP, nil); err != nil {
+		if z.pub, z.eps[1], err = bindSocket(socket.Pub, "-pub", pubEP, nil, socket.WithMaxPeers(maxViewers)); err != nil {
 			return err
 		}
 	}
@@ -156,8 +156,15 @@ func (z *collector) open(dbPath, bind, pubEP, httpAddr string) error {
 // batches.dropped); the PUB drops for that subscriber.
 const (
 	queuedBatches    = 4
-	publishedBatches = 16
+	publishedBatches = 4
 )
+
+// The most zprof tops the PUB serves at once: each may hold its
+// publishedBatches, so that a few stalled ones hold at most
+// maxViewers x publishedBatches x MaxBatchBytes (256 MiB) between them,
+// and in practice the few small batches of the last seconds. One more is
+// refused as it connects, and its SUB tries again.
+const maxViewers = 16
 
 // What the PULL holds from all programs together. The high-water mark
 // bounds each program's queue, not their number: many programs sending
