@@ -63,7 +63,7 @@
 //	                                          AllowCurveKeysIn; ExampleWithCurveServer;
 //	                                          cmd/zcat keygen, -curve-server, -curve-client
 //	Hostile peers                              socket.WithMaxMsgSize, WithMaxHandshakes,
-//	                                          WithHeartbeat
+//	                                          WithMaxPeers, WithRecvBudget, WithHeartbeat
 //	Job farm over a grid ("Easy cluster        gridsearch: Run, Serve, KeyOptions (CURVE);
 //	parallelization with ZeroMQ")             examples/gridsearch (-key, -slurm)
 //	Profiling parallel processes (PUSH/PULL    telemetry: ZMQFLOW_PROFILE, Start, Flush, Task;

@@ -43,6 +43,7 @@ type cell[M any] struct {
 	drainPolls  int // batches a Stop's drain took from the polled feed
 
 	deadLetters, restarts atomic.Uint64
+	closing               sync.Mutex // held by closeMailbox
 
 	prof *profObserver // the profiler, if it is the observer: its records are published once a batch
 }
@@ -50,6 +51,9 @@ type cell[M any] struct {
 func newCell[M any](cfg *config) (*cell[M], error) {
 	fds, err := newFeeders[M](cfg)
 	if err != nil {
+		return nil, err
+	}
+	if err := holdOutputs(cfg.outputs); err != nil {
 		return nil, err
 	}
 	cfg.finish()
@@ -62,7 +66,6 @@ func newCell[M any](cfg *config) (*cell[M], error) {
 		feeds:   fds,
 		outputs: cfg.outputs,
 	}
-	holdOutputs(c.outputs)
 	switch po := cfg.observer.(type) {
 	case NopObserver:
 		c.timing = timeNone
@@ -184,7 +187,15 @@ func (c *cell[M]) deadLetterAll(es []envelope[M]) {
 }
 
 // closeMailbox closes the mailbox for good and dead-letters what was in it.
-func (c *cell[M]) closeMailbox() { c.deadLetterAll(c.q.close()) }
+// A call made while another runs returns once the other has reported its
+// dead letters: the actor's end calls it before it releases its feeds, and
+// a dead letter may still need them (a request's refusal goes out through
+// its socket mailbox), when Close, from another goroutine, took them.
+func (c *cell[M]) closeMailbox() {
+	c.closing.Lock()
+	defer c.closing.Unlock()
+	c.deadLetterAll(c.q.close())
+}
 
 var errClosedWhileHandling = errors.New("actor closed or restarted while handling it")
 

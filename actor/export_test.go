@@ -1,5 +1,7 @@
 package actor
 
+import "io"
+
 // Hooks into the profiler for package actor_test's tests of it.
 
 // NewProfiler makes the profiler of actors named name, as Spawn does with
@@ -34,4 +36,12 @@ func WaitingSenders[M any](r Ref[M]) int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.waiters
+}
+
+// OutputRegistered says whether o is registered as held or being released.
+func OutputRegistered(o io.Closer) bool {
+	outputs.Lock()
+	defer outputs.Unlock()
+	_, ok := outputs.held[o]
+	return ok
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -121,3 +122,73 @@ func TestTickerBadInterval(t *testing.T) {
 		t.Errorf("Err = %v, want ErrBadOption", a.Err())
 	}
 }
+
+// releaseFeed is a feed that receives nothing and says when it is released.
+type releaseFeed struct{ released chan struct{} }
+
+func (f *releaseFeed) Run(ctx context.Context, _ actor.Inlet[int]) error {
+	<-ctx.Done()
+	return nil
+}
+
+func (f *releaseFeed) Close() error { close(f.released); return nil }
+
+// A Close from another goroutine reports what was in the mailbox before
+// the actor's end releases its feeds: a dead letter may need them (a
+// request's refusal goes out through a socket mailbox). Here the observer
+// holds the first of those dead letters, and lets the held message go: the
+// actor ends meanwhile, and must not release its feed before the observer
+// has returned.
+func TestCloseReportsTheMailboxBeforeReleasingFeeds(t *testing.T) {
+	feed := &releaseFeed{released: make(chan struct{})}
+	open, holding := make(chan struct{}), make(chan struct{})
+	var early atomic.Bool
+	var once sync.Once
+	obs := deadLetterFunc(func(actor.DeadLetter) {
+		once.Do(func() {
+			close(open) // the actor may end now
+			// The feed's release, if it comes now, comes too early. It
+			// never comes while this waits, so the wait is bounded: a
+			// second is ample for the actor's end, which runs at once.
+			select {
+			case <-feed.released:
+				early.Store(true)
+			case <-time.After(time.Second):
+			}
+		})
+	})
+	a, err := actor.Spawn(ctx, actor.BehaviorFunc[int](func(context.Context, int) error {
+		select {
+		case <-holding:
+		default:
+			close(holding)
+			<-open
+		}
+		return nil
+	}), actor.WithFeed[int](feed), actor.WithObserver(obs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := a.Tell(ctx, i); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			<-holding // the others wait in the mailbox
+		}
+	}
+	a.Close()
+	if early.Load() {
+		t.Fatal("the feed was released while a concurrent Close still reported the mailbox's dead letters")
+	}
+}
+
+// deadLetterFunc is an observer that hands each dead letter to f.
+type deadLetterFunc func(actor.DeadLetter)
+
+func (f deadLetterFunc) DeadLetter(d actor.DeadLetter)                            { f(d) }
+func (deadLetterFunc) ActorStarted(string)                                        {}
+func (deadLetterFunc) ActorFailed(string, error)                                  {}
+func (deadLetterFunc) ActorRestarted(string, int, error)                          {}
+func (deadLetterFunc) ActorStopped(string, error)                                 {}
+func (deadLetterFunc) MessageHandled(string, time.Duration, time.Duration, error) {}

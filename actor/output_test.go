@@ -172,3 +172,59 @@ func TestOutputReleaseFailureReported(t *testing.T) {
 		t.Fatalf("the stage stopped with %v, want the output's error", e.Err)
 	}
 }
+
+// grabbing is an output that, as its release begins, has an actor made with
+// it: that actor must be refused, not handed an output closed under it.
+type grabbing struct {
+	closed  bool
+	grabbed error // the Spawn made during the release
+	held    *actor.Actor[int]
+}
+
+func (g *grabbing) Close() error {
+	g.held, g.grabbed = actor.Spawn(ctx, actor.BehaviorFunc[int](func(context.Context, int) error { return nil }), actor.WithOutput(g))
+	g.closed = true
+	return nil
+}
+
+// The release of an output and an actor made with it at that moment are
+// ordered: the actor holds it and the release does not happen, or the
+// release happens and the actor is refused; never an actor whose output is
+// closed under it. Both ways to release (the last holder ending, a refused
+// Spawn leaving it to nobody) are checked; the second actor is spawned from
+// within Close, that is after the release was decided.
+func TestOutputReleaseRacesHold(t *testing.T) {
+	check := func(name string, g *grabbing) {
+		t.Helper()
+		if !g.closed {
+			t.Fatalf("%s: output not released", name)
+		}
+		if g.grabbed == nil {
+			g.held.Close()
+			t.Fatalf("%s: an actor was spawned with an output being closed", name)
+		}
+		if !errors.Is(g.grabbed, actor.ErrBadOption) {
+			t.Fatalf("%s: Spawn during the release = %v, want ErrBadOption", name, g.grabbed)
+		}
+	}
+
+	g := &grabbing{}
+	_, err := actor.Spawn(ctx, actor.BehaviorFunc[int](func(context.Context, int) error { return nil }),
+		actor.WithOutput(g), actor.WithMailbox(actor.Bounded(-1)))
+	if !errors.Is(err, actor.ErrBadOption) {
+		t.Fatalf("Spawn with a bad mailbox = %v, want ErrBadOption", err)
+	}
+	check("refused Spawn", g)
+
+	g = &grabbing{}
+	a, err := actor.Spawn(ctx, actor.BehaviorFunc[int](func(context.Context, int) error { return nil }), actor.WithOutput(g))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	check("last holder", g)
+
+	if actor.OutputRegistered(g) {
+		t.Fatal("a released output is still registered")
+	}
+}

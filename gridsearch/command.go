@@ -7,13 +7,15 @@ import (
 	"time"
 )
 
-// WaitDelay is how long a command's output is still read after the
-// command has exited: a child it left running that holds its stdout or
-// stderr must not hold the point up for long (it would for ever, a daemon
-// say), while the output a child writes as the command exits is still
-// taken whole. Then the command's process group is killed, as at a
-// timeout, and the point is reported as the command exited, marked
-// Record.Stray.
+// WaitDelay is how long, on systems other than Linux, a command's output
+// is still read after the command has exited: a child it left running that
+// holds its stdout or stderr must not hold the point up for long (it would
+// for ever, a daemon say), while the output still on its way from the
+// command is taken whole. Then the point is reported as the command
+// exited, marked Record.Stray. On Linux the command's exit is seen as it
+// happens and its output is then all in hand: a point waits for such a
+// child half a second (strayGrace), and its process group is killed,
+// as at a timeout.
 const WaitDelay = 2 * time.Second
 
 // waitDelay is WaitDelay, a variable for the tests.

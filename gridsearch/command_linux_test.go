@@ -188,18 +188,23 @@ func testRunCommandKillsGroup(t *testing.T) {
 	waitDead(t, pid)
 }
 
-// A command that leaves a child holding its stdout is waited for no longer
-// than waitDelay after it exits: not for the child, which would outlast
-// cmdCtx, whose end would make the outcome a kill. The outcome is the
-// command's, marked stray, and the child is killed with the group.
+// A command that leaves a child holding its stdout is reported as it
+// exited, marked stray, once its exit is seen and its output read: not
+// after a fixed delay (WaitDelay, made an hour here, is only the other
+// systems' bound), nor at ctx's end, nor the child's, which would outlast
+// cmdCtx. The child is killed with the group.
 func TestRunCommandStrayChild(t *testing.T) { bothWays(t, testRunCommandStrayChild) }
 
 func testRunCommandStrayChild(t *testing.T) {
 	defer func(d time.Duration) { waitDelay = d }(waitDelay)
-	waitDelay = 200 * time.Millisecond
+	waitDelay = time.Hour
+	ctx := cmdCtx(t)
 	start := time.Now()
-	o := runCommand(cmdCtx(t), []string{"sh", "-c", `echo '{"a":1}'; sleep 600 & echo $! >&2`})
-	t.Logf("took %v (waitDelay %v)", time.Since(start).Round(time.Millisecond), waitDelay)
+	o := runCommand(ctx, []string{"sh", "-c", `echo '{"a":1}'; sleep 600 & echo $! >&2`})
+	t.Logf("took %v (strayGrace %v)", time.Since(start).Round(time.Millisecond), strayGrace)
+	if ctx.Err() != nil {
+		t.Errorf("the point ended only with its context: %v", ctx.Err())
+	}
 	if o.Exit != 0 || o.Error != "" || string(o.Result) != `{"a":1}` || !o.Stray {
 		t.Errorf("outcome %+v, want exit 0, the result, stray", o)
 	}
@@ -207,6 +212,52 @@ func testRunCommandStrayChild(t *testing.T) {
 		t.Errorf("stderr %q, want the stray child's pid", o.Stderr)
 	} else {
 		waitDead(t, pid)
+	}
+}
+
+// What a command wrote before it exited is read whole though no time is
+// left for its output after the exit (strayGrace 0): by a command that
+// ends alone, and by one that leaves a child holding its output. Many
+// times over, with output near the pipe's size on both pipes, so that the
+// exit and the last of the output come to the reader in every order.
+func TestRunCommandLastOutput(t *testing.T) { bothWays(t, testRunCommandLastOutput) }
+
+func testRunCommandLastOutput(t *testing.T) {
+	defer func(d time.Duration) { strayGrace = d }(strayGrace)
+	strayGrace = 0
+	ctx := cmdCtx(t)
+	var want strings.Builder
+	for i := 1; i <= 9000; i++ {
+		want.WriteString(strconv.Itoa(i) + "\n")
+	}
+	const out = `seq 1 9000; seq 1 2000 >&2`
+	for i := 0; i < 40; i++ {
+		o := runCommand(ctx, []string{"sh", "-c", out})
+		if o.Exit != 0 || o.Stray || o.Stdout != want.String() || !strings.HasSuffix(o.Stderr, "\n1999\n2000\n") {
+			t.Fatalf("run %d: exit %d, stray %v, %d bytes of stdout, want %d; stderr ends %q",
+				i, o.Exit, o.Stray, len(o.Stdout), want.Len(), o.Stderr[max(len(o.Stderr)-20, 0):])
+		}
+	}
+	for i := 0; i < 5; i++ {
+		o := runCommand(ctx, []string{"sh", "-c", out + `; sleep 600 & echo $! > /dev/null`})
+		if o.Exit != 0 || !o.Stray || o.Stdout != want.String() || !strings.HasSuffix(o.Stderr, "\n1999\n2000\n") {
+			t.Fatalf("stray run %d: exit %d, stray %v, %d bytes of stdout, want %d; stderr ends %q",
+				i, o.Exit, o.Stray, len(o.Stdout), want.Len(), o.Stderr[max(len(o.Stderr)-20, 0):])
+		}
+	}
+}
+
+// A child that ends by itself soon after its command, within strayGrace
+// (made a minute here, so that a busy machine does not tell), is heard
+// whole and makes no stray: as bash's >(tee log) is.
+func TestRunCommandLateChild(t *testing.T) { bothWays(t, testRunCommandLateChild) }
+
+func testRunCommandLateChild(t *testing.T) {
+	defer func(d time.Duration) { strayGrace = d }(strayGrace)
+	strayGrace = time.Minute
+	o := runCommand(cmdCtx(t), []string{"sh", "-c", `(sleep 0.1; echo late) & echo early`})
+	if o.Exit != 0 || o.Stray || o.Stdout != "early\nlate\n" {
+		t.Errorf("outcome %+v, want exit 0, not stray, both lines", o)
 	}
 }
 
@@ -223,15 +274,15 @@ func TestRunCommandEndedContext(t *testing.T) {
 
 // A point that ends (timeout, or its worker closing) while its command has
 // exited but left a child holding its output: the child is killed with
-// the group, and the point returns at once rather than after waitDelay.
+// the group, and the point returns at once rather than after strayGrace.
 // The test ends ctx once the command has exited (a fixed timeout could end
-// before that on a busy machine), and makes waitDelay a minute, so that
+// before that on a busy machine), and makes strayGrace a minute, so that
 // "at once" is told from it with room for any stall.
 func TestRunCommandStrayChildKilled(t *testing.T) { bothWays(t, testRunCommandStrayChildKilled) }
 
 func testRunCommandStrayChildKilled(t *testing.T) {
-	defer func(d time.Duration) { waitDelay = d }(waitDelay)
-	waitDelay = time.Minute
+	defer func(d time.Duration) { strayGrace = d }(strayGrace)
+	strayGrace = time.Minute
 	ff := newFifo(t)
 	ctx, cancel := context.WithCancel(cmdCtx(t))
 	defer cancel()
@@ -250,7 +301,7 @@ func testRunCommandStrayChildKilled(t *testing.T) {
 	cancel()
 	start := time.Now()
 	o := awaitOutcome(t, res)
-	if d := time.Since(start); d > waitDelay/2 {
+	if d := time.Since(start); d > strayGrace/2 {
 		t.Errorf("took %v after ctx's end: the stray child was waited for", d)
 	}
 	if got, err := strconv.Atoi(strings.TrimSpace(o.Stderr)); err != nil || got != child {
@@ -262,12 +313,12 @@ func testRunCommandStrayChildKilled(t *testing.T) {
 // A command that exited by itself before its timeout, leaving a child
 // that holds its output, is reported as it exited: the timeout ended only
 // the reading of that output (and killed the child with the group), not
-// the command. It is marked stray, as it is when WaitDelay ends the
-// reading. waitDelay is made a minute so that the timeout comes first;
+// the command. It is marked stray, as it is when strayGrace ends the
+// reading. strayGrace is made a minute so that the timeout comes first;
 // the timeout is far longer than sh takes to exit, on a busy machine too.
 func TestTimeoutAfterCommandExited(t *testing.T) {
-	defer func(d time.Duration) { waitDelay = d }(waitDelay)
-	waitDelay = time.Minute
+	defer func(d time.Duration) { strayGrace = d }(strayGrace)
+	strayGrace = time.Minute
 	body, _ := json.Marshal(task{Point: 0, Attempt: 1, Timeout: int64(10 * time.Second),
 		Argv: []string{"sh", "-c", `sleep 600 & echo $! >&2; echo '{"v":1}'`}})
 	rep, err := handler("test/0", "host", 0, nil)(cmdCtx(t), [][]byte{body})

@@ -39,7 +39,9 @@
 // (PR_SET_PDEATHSIG). So a worker killed with SIGKILL, which kills no group,
 // leaves the command's children running while the point runs elsewhere.
 // A command that exits leaving a child that holds its stdout or stderr
-// open is reported WaitDelay later (or at its timeout, if sooner), as it
-// exited, and its group is killed then (Record.Stray).
+// open is reported, as it exited, once its exit is seen and what it wrote
+// is read (the child given half a second; WaitDelay on other
+// systems), or at its timeout if sooner, and its group is killed then
+// (Record.Stray).
 // On other systems only the command is killed, and not when its worker dies.
 package gridsearch

@@ -123,11 +123,12 @@ type Record struct {
 	StdoutTruncated bool `json:"stdout_truncated,omitempty"`
 	StderrTruncated bool `json:"stderr_truncated,omitempty"`
 	// Stray marks a command that exited leaving a process (a child, or
-	// its child) that still held its stdout or stderr open WaitDelay later,
-	// or when the point's Timeout came sooner: the output was read until
-	// then, that process's group was killed (on Linux; a process that left
-	// it with setsid lives on), and the point is reported as the command
-	// exited.
+	// its child) that still held its stdout or stderr open once the
+	// command's own output was read (on Linux, half a second after
+	// the exit; elsewhere WaitDelay), or when the point's Timeout came
+	// sooner: the output was read until then, that process's group was
+	// killed (on Linux; a process that left it with setsid lives on), and
+	// the point is reported as the command exited.
 	Stray bool `json:"stray,omitempty"`
 }
 

@@ -15,7 +15,7 @@ import (
 )
 
 // spawn runs argv and returns once it has exited and its output is read,
-// or waitDelay after it exited with a child still holding its output open,
+// or strayGrace after it exited with a child still holding its output open,
 // or at ctx's end if sooner: then held is true, and the command's process
 // group has been killed, as at a timeout, so that the child does not run
 // on unseen.
@@ -86,7 +86,7 @@ func spawn(ctx context.Context, argv []string, stdout, stderr *capped) (st *os.P
 	}
 	// A ctx that ends while the output is read, after the command exited
 	// by itself, kills only what it left holding its output: that is a
-	// stray as much as one WaitDelay finds (cut).
+	// stray as much as one drain finds (cut).
 	drained, cut := false, false
 	stop := context.AfterFunc(ctx, func() {
 		mu.Lock()
@@ -139,6 +139,13 @@ func spawn(ctx context.Context, argv []string, stdout, stderr *capped) (st *os.P
 	return st, held, err
 }
 
+// strayGrace is how long, on Linux, a point waits for a process other than
+// its command that holds the command's output open once the command has
+// exited and its output is read: a child that ends with the command, as
+// bash's >(tee log) does, is still heard whole, while one that runs on
+// costs the point no more than this. (A variable for the tests.)
+var strayGrace = 500 * time.Millisecond
+
 // exited reports whether process pid, a child not yet reaped, has exited.
 func exited(pid int) bool {
 	for {
@@ -171,9 +178,15 @@ func exitPipe(pid int) (fd int, gone <-chan struct{}, err error) {
 }
 
 // drain copies the two pipes to out and errw until both are at their end
-// and the process has exited, or until waitDelay after it exited (held),
-// and closes them. exitFd polls readable, or hung up, once the process has
-// exited: a pidfd, or the read end of exitPipe's pipe.
+// and the process has exited, or until strayGrace after it exited with a
+// pipe still open (held), and closes them. exitFd polls readable, or hung
+// up, once the process has exited: a pidfd, or the read end of exitPipe's
+// pipe.
+//
+// A process closes its files before its exit can be seen, so once exitFd
+// says so, all the command wrote is in the pipes: read to their end or to
+// what is not there yet, they are closed unless another process holds
+// them. That one is given strayGrace, no more.
 func drain(outFd, errFd, exitFd int, out, errw *capped) (held bool, err error) {
 	defer unix.Close(outFd)
 	defer unix.Close(errFd)
@@ -185,7 +198,24 @@ func drain(outFd, errFd, exitFd int, out, errw *capped) (held bool, err error) {
 	sinks := []*capped{out, errw}
 	buf := bufs.Get().(*[]byte)
 	defer bufs.Put(buf)
-	var deadline time.Time // waitDelay after the exit
+	// readAll reads what pipe i holds now, and marks it done at its end.
+	readAll := func(i int) {
+		for fds[i].Fd >= 0 {
+			n, err := unix.Read(int(fds[i].Fd), *buf)
+			if n > 0 {
+				sinks[i].Write((*buf)[:n])
+				continue
+			}
+			if err == unix.EINTR {
+				continue
+			}
+			if err != unix.EAGAIN {
+				fds[i].Fd = -1 // end of file, or an error: stop reading
+			}
+			return
+		}
+	}
+	var deadline time.Time // strayGrace after the exit
 	for {
 		open := fds[0].Fd >= 0 || fds[1].Fd >= 0
 		exited := fds[2].Fd < 0
@@ -196,7 +226,11 @@ func drain(outFd, errFd, exitFd int, out, errw *capped) (held bool, err error) {
 		if exited {
 			left := time.Until(deadline)
 			if left <= 0 {
-				return true, nil // a child holds the pipes
+				// This goroutine may come late to the deadline: what
+				// came before it is still taken.
+				readAll(0)
+				readAll(1)
+				return fds[0].Fd >= 0 || fds[1].Fd >= 0, nil
 			}
 			timeout = int((left + time.Millisecond - 1) / time.Millisecond)
 		}
@@ -206,28 +240,18 @@ func drain(outFd, errFd, exitFd int, out, errw *capped) (held bool, err error) {
 			}
 			return false, fmt.Errorf("gridsearch: poll: %w", err)
 		}
-		for i, s := range sinks {
-			if fds[i].Fd < 0 || fds[i].Revents == 0 {
-				continue
-			}
-			for {
-				n, err := unix.Read(int(fds[i].Fd), *buf)
-				if n > 0 {
-					s.Write((*buf)[:n])
-					continue
-				}
-				if err == unix.EINTR {
-					continue
-				}
-				if err != unix.EAGAIN {
-					fds[i].Fd = -1 // end of file, or an error: stop reading
-				}
-				break
+		for i := range sinks {
+			if fds[i].Fd >= 0 && fds[i].Revents != 0 {
+				readAll(i)
 			}
 		}
-		if fds[2].Revents != 0 {
+		if fds[2].Fd >= 0 && fds[2].Revents != 0 {
 			fds[2].Fd = -1
-			deadline = time.Now().Add(waitDelay)
+			// Whatever poll said of the pipes a moment before the exit,
+			// the command's last output is in them now.
+			readAll(0)
+			readAll(1)
+			deadline = time.Now().Add(strayGrace)
 		}
 	}
 }

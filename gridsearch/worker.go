@@ -42,7 +42,7 @@ type outcome struct {
 	Duration  int64           `json:"duration"`        // ns
 	StdoutCut bool            `json:"stdout_cut,omitempty"`
 	StderrCut bool            `json:"stderr_cut,omitempty"`
-	Stray     bool            `json:"stray,omitempty"` // a child held the output waitDelay after the command exited
+	Stray     bool            `json:"stray,omitempty"` // a child held the output open after the command exited
 	Worker    string          `json:"worker"`
 	Host      string          `json:"host"`
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/zmqflow/zmqflow/actor"
 	"github.com/zmqflow/zmqflow/internal/oneframe"
@@ -44,8 +45,11 @@ import (
 // within Stop's ctx): what the socket still holds is reported to the
 // actor's observer as dead letters, the asker of a request among them is
 // told at once (actor.ErrStopped from a Router, an empty reply from a Rep),
-// and the socket goes. An Inbox never given to an actor must be closed by
-// its maker.
+// and the socket goes. A PULL or SUB inbox ends its connections first, so
+// that nothing arrives after it looked; a Router, Rep or Pair inbox keeps
+// them while its socket lingers for what it sends, and what its peers send
+// meanwhile goes with the socket. An Inbox never given to an actor must be
+// closed by its maker.
 //
 // A PULL or PAIR inbox whose codec copies out of the frames gives the
 // small one-frame messages it decoded back to its socket's connection
@@ -320,10 +324,12 @@ func (d *drainBudget) took(n int) {
 
 // Close closes the socket: what it received and the actor did not take is
 // reported to the actor as dead letters (the frames, with a reason wrapping
-// actor.ErrStopped; what arrives while the socket closes is discarded);
-// replies a Router, Rep or Pair mailbox sent still go out within the
-// socket's linger period (socket.WithLinger). Later calls return the first
-// call's result. The actor the inbox feeds calls it when it ends for good
+// actor.ErrStopped). A PULL or SUB mailbox first ends its connections
+// (unbinds and disconnects its endpoints), so that nothing arrives after;
+// a Router, Rep or Pair mailbox, whose replies (refusals among them) still
+// go out within the socket's linger period (socket.WithLinger), keeps them,
+// and what arrives while its socket lingers is discarded. Later calls
+// return the first call's result. The actor the inbox feeds calls it when it ends for good
 // (actor.Feed).
 func (in *Inbox[M]) Close() error { return in.release(nil) }
 
@@ -339,7 +345,12 @@ func (in *Inbox[M]) Abandon() error {
 
 // Shutdown is Close for an actor ended by Stop(ctx) (actor.ShutdownFeed):
 // replies still queued go out until ctx ends rather than for the linger
-// period, or for the linger period when ctx can never end.
+// period, or for the linger period when ctx can never end. A Router or Rep
+// mailbox's socket lingers even when ctx has ended, until what it queued is
+// out or a second (refusalGrace) has passed since Shutdown began: over tcp
+// or ipc, the refusals of the requests left at the end are then written,
+// and their askers hear at once. Shutdown, and the Stop that calls it, may
+// so return up to a second after ctx ended.
 func (in *Inbox[M]) Shutdown(ctx context.Context) error {
 	if ctx.Done() == nil {
 		ctx = nil
@@ -360,11 +371,21 @@ func (in *Inbox[M]) release(ctx context.Context) error {
 		}
 	}
 	in.closeOnce.Do(func() {
+		in.cutOff()
 		in.leftOver()
 		var err error
 		if ctx == nil {
 			err = in.sock.Close()
 		} else {
+			if in.refuse != nil {
+				// The askers of requests refused at the end (those
+				// left in the mailbox, or in the socket) are owed
+				// their refusals: lingering costs nothing once
+				// everything queued is out.
+				var cancel context.CancelFunc
+				ctx, cancel = atLeast(ctx, refusalGrace)
+				defer cancel()
+			}
 			err = in.sock.Shutdown(ctx)
 		}
 		if err != nil {
@@ -374,11 +395,58 @@ func (in *Inbox[M]) release(ctx context.Context) error {
 	return in.closeErr
 }
 
+// refusalGrace is how long the socket of a Router or Rep mailbox closed by
+// a Stop whose ctx has ended (or is about to) may still linger for what it
+// sends: long enough for its connections to write the refusals of the
+// requests left at the end, which are small and go out at once, so that
+// their askers hear rather than wait for their own ctx; short enough that
+// such a Stop still returns promptly.
+const refusalGrace = time.Second
+
+// atLeast returns a ctx that ends when ctx has ended and d has passed,
+// whichever comes last, or when cancel is called.
+func atLeast(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	grace, endGrace := context.WithTimeout(context.WithoutCancel(ctx), d)
+	out, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	unhook := context.AfterFunc(ctx, func() {
+		<-grace.Done()
+		cancel()
+	})
+	return out, func() { unhook(); endGrace(); cancel() }
+}
+
+// cutOff ends, before the close looks at what the socket holds, the
+// connections of a mailbox that sends nothing (PULL, SUB): nothing arrives
+// after that, so the close accounts for every message the socket received.
+// Those of a mailbox that sends (replies, refusals, a Pair's messages to
+// its peer) stay until the socket has lingered for what it sends; what
+// arrives meanwhile goes with the socket.
+func (in *Inbox[M]) cutOff() {
+	if !in.sendsNothing() {
+		return
+	}
+	for _, ep := range in.eps {
+		in.sock.Unbind(ep)
+	}
+	for _, ep := range in.cfg.connects {
+		in.sock.Disconnect(ep)
+	}
+}
+
+// sendsNothing reports whether the mailbox's socket sends nothing its
+// peers wait for: PULL, SUB (whose subscriptions go with it).
+func (in *Inbox[M]) sendsNothing() bool {
+	t := in.sock.Type()
+	return t == socket.Pull || t == socket.Sub
+}
+
 // leftOver reports what the socket still holds as dead letters of the actor
 // it fed, before the socket closes and discards it; a request's asker is
 // told at once that it will not be answered, the asker of one the actor
-// kept unanswered too. It takes at most what the socket held when it
-// began; what peers send meanwhile goes with the socket.
+// kept unanswered too. It takes what the socket held when it began (all
+// it holds, once cutOff has ended its connections), waiting, briefly, for
+// one its connection has queued and not yet given a turn; what peers send
+// meanwhile goes with the socket.
 func (in *Inbox[M]) leftOver() {
 	inlet := in.inlet.Load()
 	if inlet == nil {
@@ -387,7 +455,9 @@ func (in *Inbox[M]) leftOver() {
 	if in.owed != nil {
 		in.owed(*inlet, fmt.Errorf("%w: still unanswered by the actor when %s closed", actor.ErrStopped, in.cfg.name))
 	}
+	cut := in.sendsNothing() // and so, cut off: nothing arrives any more
 	reason := fmt.Errorf("%w: still queued in %s when it closed", actor.ErrStopped, in.cfg.name)
+	var giveUp <-chan time.Time
 	for left := in.sock.Stats().Queued; left > 0; {
 		// A REP socket gives one request at a time, and the next once
 		// this one is answered (refused).
@@ -398,12 +468,40 @@ func (in *Inbox[M]) leftOver() {
 				in.refuse(*inlet, m, reason)
 			}
 		}
-		left -= len(ms)
-		if len(ms) == 0 || err != nil && !errors.Is(err, socket.ErrState) {
+		switch {
+		case err != nil && !errors.Is(err, socket.ErrState):
+			return // closed
+		case cut:
+			left = in.sock.Stats().Queued // nothing arrives any more
+		default:
+			left = min(left-len(ms), in.sock.Stats().Queued)
+		}
+		if len(ms) > 0 || left == 0 {
+			continue
+		}
+		if err != nil {
+			return // a Rep whose refusal the socket did not take
+		}
+		// Counted, and not to be taken yet: its connection's reader (or
+		// its inproc peer) has queued it and is about to give its pipe a
+		// turn. Wait for that, within a bound: a socket that never gives
+		// it must not hold the close.
+		if giveUp == nil {
+			t := time.NewTimer(leftOverWait)
+			defer t.Stop()
+			giveUp = t.C
+		}
+		select {
+		case <-in.sock.Readable():
+		case <-giveUp:
 			return
 		}
 	}
 }
+
+// leftOverWait bounds leftOver's wait for a message the socket counts and
+// does not give yet: a moment's work of the goroutine that queued it.
+const leftOverWait = time.Second
 
 // nextRequest returns the next request a Router or Rep mailbox's feed
 // hands to its actor: while ctx lasts, the next from the socket; once it

@@ -31,10 +31,10 @@ import (
 // bounds the drain: what the socket still holds when it ends gets an empty
 // reply at once, as at Close. A request the actor keeps unanswered holds
 // the drain, and so Stop, until that ctx ends if the socket holds more;
-// when the mailbox closes it gets an empty reply too. (A socket shut down
-// with Stop's ctx over lingers for nothing: over tcp or ipc, an empty
-// reply its connection has not written by then is lost, and its asker
-// waits for its own ctx.)
+// when the mailbox closes it gets an empty reply too. A socket shut down
+// with Stop's ctx over still lingers for such empty replies until they are
+// written, a second at most, so that over tcp or ipc their askers hear at
+// once: Stop may return that much after its ctx ended (see Inbox.Shutdown).
 func Rep[Q, R any](qc Codec[Q], rc Codec[R], opts ...Option) (*Inbox[actor.Request[Q, R]], error) {
 	qc, rc = bindCodec(qc), bindCodec(rc)
 	in, err := newInbox[actor.Request[Q, R]](socket.Rep, opts)

@@ -402,13 +402,18 @@ func TestStopRepDrainsWhatItHolds(t *testing.T) {
 // When Stop's ctx ends while the actor of a Rep mailbox still has a
 // request, what its socket holds is not left to the askers' timeouts: the
 // held request is answered, the others refused with an empty reply, each
-// a dead letter. (Over inproc, where a reply is
-// in the asker's queue once sent: a tcp or ipc socket shut down with an
-// ended ctx discards what its connections have not written yet.)
+// a dead letter. Over tcp and ipc too: the socket, shut down with Stop's
+// ended ctx, still lingers long enough for its connections to write them.
 func TestStopRepCutShortRefusesTheRest(t *testing.T) {
+	for _, tr := range transports {
+		t.Run(tr, func(t *testing.T) { stopRepCutShort(t, tr) })
+	}
+}
+
+func stopRepCutShort(t *testing.T, transport string) {
 	ctx := testCtx(t)
 	g := newGated[intReq](func(r intReq) { r.Reply(r.Query+1, nil) })
-	in := must[*patterns.Inbox[intReq]](t)(patterns.Rep(patterns.Binary[int]{}, patterns.Binary[int]{}, patterns.Bind(endpoint(t, "inproc"))))
+	in := must[*patterns.Inbox[intReq]](t)(patterns.Rep(patterns.Binary[int]{}, patterns.Binary[int]{}, patterns.Bind(endpoint(t, transport))))
 	dead := &deadCount{}
 	a := spawnGated(t, g, actor.WithFeed(in), actor.WithObserver(dead.observer()))
 	const n = 4
@@ -449,13 +454,18 @@ func TestStopRepCutShortRefusesTheRest(t *testing.T) {
 // A request its actor keeps unanswered holds a Rep mailbox's drain, which
 // cannot take the next before it is answered, until Stop's ctx ends: then
 // Stop returns, and the kept request and those still in the socket get an
-// empty reply at once, each a dead letter. (Over inproc, as in the test
-// above.)
+// empty reply at once, each a dead letter, over every transport.
 func TestStopRepKeptRequestBoundedByStopsCtx(t *testing.T) {
+	for _, tr := range transports {
+		t.Run(tr, func(t *testing.T) { stopRepKept(t, tr) })
+	}
+}
+
+func stopRepKept(t *testing.T, transport string) {
 	ctx := testCtx(t)
 	kept := make(chan intReq, 1)
 	dead := &deadCount{}
-	in := must[*patterns.Inbox[intReq]](t)(patterns.Rep(patterns.Binary[int]{}, patterns.Binary[int]{}, patterns.Bind(endpoint(t, "inproc"))))
+	in := must[*patterns.Inbox[intReq]](t)(patterns.Rep(patterns.Binary[int]{}, patterns.Binary[int]{}, patterns.Bind(endpoint(t, transport))))
 	a := spawn(t, actor.BehaviorFunc[intReq](func(_ context.Context, r intReq) error {
 		kept <- r // the first; no other comes
 		return nil
@@ -485,6 +495,50 @@ func TestStopRepKeptRequestBoundedByStopsCtx(t *testing.T) {
 	}
 	if d := dead.get(); len(d) != n {
 		t.Errorf("%d dead letters, want %d: %v", len(d), n, d)
+	}
+}
+
+// A Stop whose ctx has already ended refuses, with actor.ErrStopped, the
+// requests a Router mailbox holds, and its askers hear it at once rather than at their own
+// timeouts, over every transport: the socket, shut down with that ctx,
+// still lingers long enough for its connections to write the refusals.
+// The request the actor held is answered, and maybe a few more.
+func TestStopRouterEndedCtxRefusesAtOnce(t *testing.T) {
+	for _, tr := range transports {
+		t.Run(tr, func(t *testing.T) {
+			ctx := testCtx(t)
+			g := newGated[intReq](func(r intReq) { r.Reply(r.Query+1, nil) })
+			in := must[*patterns.Inbox[intReq]](t)(patterns.Router(patterns.Binary[int]{}, patterns.Binary[int]{}, patterns.Bind(endpoint(t, tr))))
+			a := spawnGated(t, g, actor.WithFeed(in))
+			const n = 20
+			replies := askAll(ctx, dial(t, in.Endpoint()).Ref(), n)
+			<-g.holding
+			// All in the mailbox (the held one in the batch the actor
+			// took), where the Router's feed puts them: a request still
+			// on its way could arrive as the socket closes, and go with
+			// it.
+			eventually(t, "the requests to reach the mailbox", func() bool { return a.Stats().Queued == n })
+			ended, cancel := context.WithCancel(ctx)
+			cancel()
+			stopped := stopWhileHeld(t, ended, a, g, probeReq)
+			answered, refused := 0, 0
+			for range n {
+				switch err := <-replies; {
+				case err == nil:
+					answered++
+				case errors.Is(err, actor.ErrStopped):
+					refused++
+				default:
+					t.Errorf("ask: %v, want an answer or a refusal at once", err)
+				}
+			}
+			if answered < 1 || answered+refused != n {
+				// The actor may answer a few more (those in its mailbox)
+				// before Stop finds its ctx over.
+				t.Errorf("%d answered, %d refused: want the held one answered and %d in all", answered, refused, n)
+			}
+			<-stopped
+		})
 	}
 }
 

@@ -49,11 +49,11 @@ func bindEndpoint(b *testing.B, transport string) string {
 	return ""
 }
 
-// pair makes a socket of type bt bound to transport and one of type ct
-// connected to it; both are closed when the benchmark ends.
-func pair(b *testing.B, transport string, bt, ct socket.Type) (bound, conn *socket.Socket) {
+// pair makes a socket of type bt (with boundOpts) bound to transport and
+// one of type ct connected to it; both are closed when the benchmark ends.
+func pair(b *testing.B, transport string, bt, ct socket.Type, boundOpts ...socket.Option) (bound, conn *socket.Socket) {
 	b.Helper()
-	bound, err := socket.New(bt)
+	bound, err := socket.New(bt, boundOpts...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -105,6 +105,17 @@ func BenchmarkPushPull(b *testing.B) {
 	}
 }
 
+// BenchmarkPushPullBudget: BenchmarkPushPull over tcp with a receive
+// budget (WithRecvBudget) on the PULL, large enough never to be reached:
+// what charging each message costs.
+func BenchmarkPushPullBudget(b *testing.B) {
+	for _, sz := range benchSizes {
+		b.Run("tcp/"+sz.name, func(b *testing.B) {
+			benchOneWay(b, "tcp", sz.size, socket.Pull, socket.Push, socket.WithRecvBudget(64<<20))
+		})
+	}
+}
+
 // BenchmarkDealerRouter: one DEALER connected to one ROUTER, b.N messages
 // from the dealer (the router receives them with the identity in front).
 func BenchmarkDealerRouter(b *testing.B) {
@@ -114,8 +125,8 @@ func BenchmarkDealerRouter(b *testing.B) {
 }
 
 // benchOneWay sends b.N messages from a connecting sender to a bound receiver.
-func benchOneWay(b *testing.B, transport string, size int, recvType, sendType socket.Type) {
-	rx, tx := pair(b, transport, recvType, sendType)
+func benchOneWay(b *testing.B, transport string, size int, recvType, sendType socket.Type, recvOpts ...socket.Option) {
+	rx, tx := pair(b, transport, recvType, sendType, recvOpts...)
 	ctx, cancel := context.WithTimeout(context.Background(), benchTimeout)
 	defer cancel()
 	body := payload(size)

@@ -47,6 +47,7 @@ func (s *Socket) Bind(ep string) (string, error) {
 	}
 	b := &binding{s: s, endpoint: boundEndpoint(e, l), given: ep, l: l}
 	b.set.maxRaw = s.opts.maxHandshakes
+	b.set.max = s.opts.maxPeers
 	s.mu.Lock()
 	if s.closed.Load() {
 		s.mu.Unlock()
@@ -123,6 +124,12 @@ func (b *binding) accept() {
 			}
 			continue
 		}
+		if b.set.full() {
+			b.s.mon.emit(Event{Kind: EventHandshakeFailed, Endpoint: b.endpoint, Remote: nc.RemoteAddr().String(),
+				Err: fmt.Errorf("%w: refused as it connected", ErrPeerLimit)})
+			nc.Close()
+			continue
+		}
 		nc = adoptConn(nc)
 		ctx, cancel := context.WithCancel(b.s.life)
 		if !b.set.addRaw(nc, cancel) {
@@ -158,8 +165,11 @@ func (b *binding) serve(ctx context.Context, cancel context.CancelFunc, nc net.C
 	p.peerID = peerIdentity(zc)
 	c = newConn(s, p, nc, w, zc)
 	p.onEvict(func() { c.fail(ErrHandedOver) })
-	if !b.set.promote(c) {
+	if err := b.set.promote(c); err != nil {
 		nc.Close()
+		if errors.Is(err, ErrPeerLimit) {
+			s.mon.emit(Event{Kind: EventHandshakeFailed, Endpoint: b.endpoint, Remote: remote, Err: err})
+		}
 		return
 	}
 	if !s.attach(p) {

@@ -50,6 +50,9 @@ func newConn(s *Socket, p *pipe, nc net.Conn, w *wire, zc *zmq4.Conn) *conn {
 		stop: make(chan struct{}), linger: make(chan context.Context, 1), pingSig: make(chan struct{}, 1),
 		flushSig: make(chan struct{}, 1)}
 	w.made.List = &s.made
+	if s.budget != nil {
+		w.recvBudget, w.stop, w.holding = s.budget, c.stop, &p.held
+	}
 	if sc, ok := nc.(syscall.Conn); ok && w.curve == nil && !s.opts.conflate {
 		c.wrc, _ = sc.SyscallConn()
 	}

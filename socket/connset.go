@@ -2,6 +2,7 @@ package socket
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"slices"
 	"sync"
@@ -21,6 +22,7 @@ type connSet struct {
 	evicted int                   // how many of raw are evicted
 	maxRaw  int                   // 0: no bound
 	conns   map[*conn]struct{}    // established
+	max     int                   // established at most; 0: no bound (WithMaxPeers)
 	stopped bool
 	empty   chan struct{} // closed once stopped and nothing is left
 }
@@ -74,16 +76,30 @@ func (cs *connSet) wasEvicted(nc net.Conn) bool {
 }
 
 // promote moves a connection that finished its handshake to the established
-// set; false once stopped (the caller closes it).
-func (cs *connSet) promote(c *conn) bool {
+// set. It fails (and the caller closes the connection) once stopped, for a
+// connection evicted meanwhile (ErrClosed), or with ErrPeerLimit at the
+// bound on established connections.
+func (cs *connSet) promote(c *conn) error {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	if rc := cs.raw[c.nc]; cs.stopped || rc != nil && rc.evicted {
-		return false
+		return ErrClosed
+	}
+	if cs.max > 0 && len(cs.conns) >= cs.max {
+		return fmt.Errorf("%w: %d connected already", ErrPeerLimit, len(cs.conns))
 	}
 	delete(cs.raw, c.nc)
 	cs.conns[c] = struct{}{}
-	return true
+	return nil
+}
+
+// full reports whether the established connections are at their bound:
+// a connection accepted then is refused before its handshake, which
+// would cost work (CURVE's above all) for a peer promote would refuse.
+func (cs *connSet) full() bool {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	return cs.max > 0 && len(cs.conns) >= cs.max
 }
 
 // established reports whether a connection has finished its handshake

@@ -68,6 +68,11 @@ func (w *wire) readCurveMsg() (Msg, error) {
 		if err := w.admit(&b, size-curveMsgOverhead); err != nil {
 			return nil, err
 		}
+		if w.recvBudget != nil {
+			if err := w.charge(size-curveMsgOverhead, len(m) > 0); err != nil {
+				return nil, err
+			}
+		}
 		var plain []byte // the flags byte, then the payload
 		if buf := w.rb.buffered(); uint64(len(buf)-hlen) >= size {
 			msg := buf[hlen : hlen+int(size)]
@@ -89,6 +94,9 @@ func (w *wire) readCurveMsg() (Msg, error) {
 			if err != nil {
 				return nil, err
 			}
+			if w.recvBudget != nil {
+				w.bodyRead(size - curveMsgOverhead) // as charged
+			}
 			nonce, n, err := s.openNonce(msg)
 			if err != nil {
 				return nil, err
@@ -105,6 +113,9 @@ func (w *wire) readCurveMsg() (Msg, error) {
 				return nil, fmt.Errorf("%w: command inside a message", errBadFrame)
 			}
 			w.handleCommand(payload[:min(len(payload), pingPeek)])
+			if w.recvBudget != nil {
+				w.uncharge(size - curveMsgOverhead) // taken out of the stream
+			}
 			continue
 		}
 		if len(m) == cap(m) {

@@ -212,7 +212,7 @@ func (d *dialing) serve(nc net.Conn) (established bool, err error) {
 	}
 	c = newConn(s, p, nc, w, zc)
 	p.onEvict(func() { c.fail(ErrHandedOver) })
-	if !d.set.promote(c) {
+	if d.set.promote(c) != nil {
 		nc.Close()
 		return true, ErrClosed
 	}

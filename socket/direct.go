@@ -14,42 +14,46 @@ import "syscall"
 //
 // The writer goroutine holds wmu while it works, so a write-through never
 // interleaves with it. The write never waits: when the kernel takes nothing,
-// the message is queued as usual; when it takes part, the writer sends the
-// rest before anything else.
+// the message goes the way of any other (the queue, if it has room, or
+// another peer, or a wait for room); when it takes part, the writer sends
+// the rest before anything else.
 
 // directMax bounds a message written through, headers included: it fits the
 // write buffer's small array, so it never borrows or writes in chunks.
 const directMax = smallBufSize - 64
 
 // tryDirect writes m through to the peer if the conversation allows: it
-// returns false when m must be queued instead. Any goroutine may call it.
+// returns false when m must be queued instead, as when the kernel took
+// none of it. Any goroutine may call it.
 //
-// m is counted (Stats().Sent) by the check that the queue is empty, under
-// the one lock of the queue a write-through takes; so once counted, it is
-// sent: what the kernel does not take is queued (requeue) rather than
-// handed back to the caller, who might send it elsewhere or not at all.
+// m is counted (Stats().Sent) once the kernel has taken some of it, and
+// not before: a write the kernel refuses whole is handed back to the
+// caller uncounted, and goes the way of a message that found no room to
+// be written through, counted wherever it is queued. Were it queued here
+// regardless, it would pass the high-water mark, or be discarded if the
+// pipe left during the write, where the caller could have sent it to
+// another peer.
 func (c *conn) tryDirect(m Msg) bool {
 	if !c.p.heard.Load() || c.wrc == nil || !fitsDirect(m) || !c.wmu.TryLock() {
 		return false
 	}
 	defer c.wmu.Unlock()
-	if c.w.wb.err != nil || len(c.w.wb.buf) != 0 || !c.p.out.passThrough(m) {
+	if c.w.wb.err != nil || len(c.w.wb.buf) != 0 || !c.p.out.passThrough() {
 		return false
 	}
-	c.p.heard.Store(false)
-	c.w.writeMsg(m) // buffers only: m fits the small array
+	c.p.heard.Store(false) // before the write: the peer may answer at once
+	c.w.writeMsg(m)        // buffers only: m fits the small array
 	switch c.w.wb.tryWrite(c.wrc) {
 	case writeNone:
 		c.w.wb.buf = c.w.wb.buf[:0]
-		if !c.p.out.requeue(m) { // the pipe left during the write
-			c.s.discardLeft([]Msg{m})
-		}
+		return false
 	case writePart:
 		select { // the writer sends the rest
 		case c.flushSig <- struct{}{}:
 		default:
 		}
 	}
+	c.p.out.countPut(m) // where a pipe that left since counts it (see countPutLocked)
 	return true
 }
 

@@ -110,7 +110,8 @@
 // socket's type fails New with ErrBadOption, naming both. For every type:
 // the high-water marks (WithSendHWM, WithRecvHWM), WithLinger, the
 // reconnect back-off (WithReconnectInterval, WithReconnectIntervalMax),
-// WithHandshakeTimeout, WithMaxHandshakes, WithMaxMsgSize, WithIdentity,
+// WithHandshakeTimeout, WithMaxHandshakes, WithMaxMsgSize, WithMaxPeers,
+// WithRecvBudget (bytes held from all peers together), WithIdentity,
 // WithHeartbeat, the PLAIN mechanism (WithPlainClient, WithPlainServer,
 // WithRedialAfterAuthFailure), WithLogger, WithImmediate (a Connect queues
 // only once connected) and WithTCPKeepAlive. For some types only:

@@ -52,6 +52,9 @@ var (
 	// ErrHandshakeLimit is a connection a bound endpoint closed during its
 	// handshake to make room for a new one (see WithMaxHandshakes).
 	ErrHandshakeLimit = errors.New("socket: too many connections in the handshake")
+	// ErrPeerLimit is a connection a bound endpoint refused because it
+	// already had as many peers as WithMaxPeers allows.
+	ErrPeerLimit = errors.New("socket: too many peers")
 	// ErrAuth is a PLAIN or CURVE client the server's authenticator refused.
 	ErrAuth = errors.New("socket: authentication failed")
 )

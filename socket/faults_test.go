@@ -567,6 +567,57 @@ func TestFaultHandshakeLimit(t *testing.T) {
 	}
 }
 
+// Beyond WithMaxPeers, a bound endpoint refuses a connection with
+// ErrPeerLimit: one that comes while it is full as it is accepted, one that
+// finishes its handshake when the last place went meanwhile as it does; the
+// peers in keep theirs, and a place freed takes a new peer.
+func TestFaultPeerLimit(t *testing.T) {
+	pull := openSock(t, socket.Pull, socket.WithMaxPeers(2))
+	ep := pull.bind("tcp://127.0.0.1:*")
+	refused := func() {
+		t.Helper()
+		e := pull.await(socket.EventHandshakeFailed)
+		if !errors.Is(e.Err, socket.ErrPeerLimit) {
+			t.Fatalf("event %v, want ErrPeerLimit", e)
+		}
+	}
+	first := dialRaw(t, ep)
+	first.handshake("PUSH")
+	pull.await(socket.EventHandshakeOK)
+	// Accepted with a place left, handshaken once the place went.
+	late := dialRaw(t, ep)
+	pull.await(socket.EventAccepted)
+	second := dialRaw(t, ep)
+	second.handshake("PUSH")
+	pull.await(socket.EventHandshakeOK)
+	late.handshake("PUSH")
+	refused()
+	late.expectClosed()
+	// Full: refused before any handshake.
+	third := dialRaw(t, ep)
+	refused()
+	third.expectClosed()
+
+	second.write([]byte{0x00, 3, 'o', 'n', 'e'})
+	if m := pull.recv(); !equal(m, "one") {
+		t.Fatalf("got %q", m)
+	}
+	first.Close()
+	pull.await(socket.EventDisconnected)
+	push := openSock(t, socket.Push)
+	push.connect(ep)
+	push.send("in its place")
+	if m := pull.recv(); !equal(m, "in its place") {
+		t.Fatalf("got %q", m)
+	}
+}
+
+func TestMaxPeersBadOption(t *testing.T) {
+	if _, err := socket.New(socket.Pull, socket.WithMaxPeers(0)); !errors.Is(err, socket.ErrBadOption) {
+		t.Fatalf("WithMaxPeers(0): %v, want ErrBadOption", err)
+	}
+}
+
 // heapInUse is the heap in use after a collection.
 func heapInUse() uint64 {
 	runtime.GC()

@@ -67,6 +67,11 @@ func (s *Socket) connectInproc(ep string, e endpoint) error {
 	r := &inprocs
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if s.closed.Load() {
+		// Closed since Connect looked: its closeInproc may have run, and a
+		// link filed now would keep it in the registry.
+		return ErrClosed
+	}
 	s.mu.Lock()
 	if _, dup := s.dials[ep]; dup {
 		s.mu.Unlock()
@@ -102,9 +107,9 @@ func (r *inprocRegistry) waitLocked(l *inprocLink) {
 }
 
 // linkLocked makes the pipe pair between a connector and the binder. It
-// returns false if the link is to wait for the next Bind of the name: the
-// binder refused it (a PAIR that has its peer, or a binder closing). r.mu
-// held.
+// returns false if the link is to wait for the next Bind of the name: one
+// end refused it (a PAIR that has its peer, a ROUTER with the identity in
+// use, or a binder closing). r.mu held.
 func (r *inprocRegistry) linkLocked(l *inprocLink, b *Socket) bool {
 	c := l.connector
 	if !c.typ.Compatible(b.typ) {
@@ -133,8 +138,9 @@ func (r *inprocRegistry) linkLocked(l *inprocLink, b *Socket) bool {
 	if cp.inq != nil {
 		cp.inq.setProducer(c.opts.recvHWM+b.opts.sendHWM, &b.room)
 	}
-	// Each direction conflates if its sender or its receiver does.
-	if bp.inq != nil && c.opts.conflate {
+	// Each direction conflates if its sender or its receiver does (a
+	// queue made for the Bind was made with the connector's options).
+	if bp.inq != nil && (c.opts.conflate || b.opts.conflate) {
 		bp.inq.setConflate()
 	}
 	if cp.inq != nil && b.opts.conflate {
@@ -148,7 +154,20 @@ func (r *inprocRegistry) linkLocked(l *inprocLink, b *Socket) bool {
 	cp.onEvict(func() { b.detach(bp) })
 	bp.onEvict(func() { c.detach(cp) })
 	if !pending && !c.attach(cp) {
-		return true // the connector is closing, or a PAIR with a peer
+		// Undone, so that neither end keeps the other. A closing
+		// connector's link ends here; a PAIR that has its peer, or a
+		// ROUTER that has the binder's identity, refuses it as over tcp,
+		// and waits with it for the next Bind of the name, where
+		// Disconnect finds it.
+		cp.peer.Store(nil)
+		bp.peer.Store(nil)
+		if c.closed.Load() {
+			return true
+		}
+		err := errRefusedPeer(c.typ)
+		c.mon.emit(Event{Kind: EventHandshakeFailed, Endpoint: l.endpoint, Err: err})
+		b.mon.emit(Event{Kind: EventHandshakeFailed, Endpoint: l.endpoint, Err: err})
+		return false
 	}
 	if !b.attach(bp) {
 		// Undone: a connector that queued for the Bind keeps its queue,
@@ -304,5 +323,57 @@ func (s *Socket) closeInproc() {
 		if len(r.waiting[name]) == 0 {
 			delete(r.waiting, name)
 		}
+	}
+}
+
+// inprocReceivers returns the inproc pipes a closing socket receives from
+// now, which closeInproc is about to detach (see discardReceived).
+func (s *Socket) inprocReceivers() []*pipe {
+	s.mu.RLock()
+	ps := slices.Clone(s.pipes)
+	s.mu.RUnlock()
+	return slices.DeleteFunc(ps, func(p *pipe) bool { return p.out != nil || p.inq == nil })
+}
+
+// discardReceived empties the inproc receive queues of a closing socket,
+// once its links are ended: those of ps, and those of peers that left
+// with messages still queued for Recv (on the turn list). Nobody will Recv
+// what they hold. The peer
+// that sent it counts it as discarded (Stats().Discarded, WithDiscarded),
+// as it counts what it queued for a peer that went away: an inproc Send
+// puts the message straight into the receiver's queue, so the sender
+// knows of every one, and this is where they end. A tcp or ipc peer's
+// messages in the queue are not counted: what it wrote is out of its
+// reach and its count, as in libzmq.
+func (s *Socket) discardReceived(ps []*pipe) {
+	s.swept.Store(true) // before the turn list is read: see afterSweep
+	s.fq.mu.Lock()
+	for _, p := range s.fq.turns {
+		if p.out == nil && p.inq != nil && !slices.Contains(ps, p) {
+			ps = append(ps, p)
+		}
+	}
+	s.fq.mu.Unlock()
+	for _, p := range ps {
+		p.discardReceived()
+	}
+}
+
+// afterSweep discards what an inproc peer put in p's queue after Close
+// emptied the queues it knew of: a sender that held p as it left, whose
+// put then listed p too late for the sweep to see it.
+func (s *Socket) afterSweep(p *pipe) {
+	if s.swept.Load() {
+		p.discardReceived()
+	}
+}
+
+// discardReceived empties an inproc pipe's receive queue for good and has
+// its sender count what it held. A sender that still holds the pipe then
+// finds no room in it.
+func (p *pipe) discardReceived() {
+	left := p.inq.discard()
+	if r := p.peer.Load(); r != nil {
+		r.s.discardLeft(left)
 	}
 }

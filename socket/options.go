@@ -51,7 +51,9 @@ type options struct {
 	reconnectIvlMax     time.Duration
 	handshakeTimeout    time.Duration
 	maxHandshakes       int
+	maxPeers            int // 0: no bound
 	maxMsgSize          int64
+	recvBudget          int64 // 0: no bound
 	identity            []byte
 	routerMandatory     bool
 	plainUser, plainPwd string
@@ -117,9 +119,9 @@ func WithLinger(d time.Duration) Option {
 }
 
 // WithDiscarded calls f with each message the socket discards unsent (those
-// Stats().Discarded counts): queued for a peer that went away, or for a
-// Connect whose peer never came, or still queued when Close or Shutdown gave
-// up. It is how a message lost that way is reported rather than only
+// Stats().Discarded counts): queued for a peer that went away (an inproc
+// peer's receive queue when it closes), or for a Connect whose peer never
+// came, or still queued when Close or Shutdown gave up. It is how a message lost that way is reported rather than only
 // counted. f is called from whichever goroutine discards (a connection's,
 // or Close's), after the socket's locks are released, and must not block;
 // it may keep m.
@@ -179,6 +181,25 @@ func WithMaxHandshakes(n int) Option {
 	})
 }
 
+// WithMaxPeers bounds how many peers each bound tcp or ipc endpoint keeps
+// connected at once: a connection beyond the bound is closed, as it is
+// accepted or as its handshake ends, with an EventHandshakeFailed whose Err
+// wraps ErrPeerLimit; the peers already in keep their place. Every peer
+// costs the socket its buffers and goroutines for as long as it stays, so
+// that a socket bound where anyone can connect (a collector on an open
+// network, say) bounds what strangers may cost it; it does not keep them
+// from taking every place (CURVE does that). libzmq has no such bound, and
+// a socket has none unless given one. n must be at least 1.
+func WithMaxPeers(n int) Option {
+	return optionFunc(func(o *options) error {
+		if n < 1 {
+			return fmt.Errorf("%w: max peers %d, want >= 1", ErrBadOption, n)
+		}
+		o.maxPeers = n
+		return nil
+	})
+}
+
 // WithMaxMsgSize bounds the size of a message read from a tcp or ipc peer,
 // all frames together, as libzmq's ZMQ_MAXMSGSIZE. A peer announcing more
 // is disconnected before the frame is read. So that a message of very many
@@ -193,6 +214,45 @@ func WithMaxMsgSize(n int64) Option {
 			return fmt.Errorf("%w: max message size %d, want > 0 or -1", ErrBadOption, n)
 		}
 		o.maxMsgSize = n
+		return nil
+	})
+}
+
+// WithRecvBudget bounds in bytes what the socket holds received from its
+// tcp and ipc peers, all of them together: the messages waiting for Recv,
+// and those being read. The receive high-water mark bounds each peer's
+// queue in messages, so that without this bound a socket with many peers
+// sending large messages holds the mark's worth of them for each; a socket
+// bound where anyone can connect should set both this and WithMaxPeers.
+//
+// Each frame counts its payload and 128 bytes beside it from the moment it
+// is read (before its body is allocated) until Recv, TryRecv or
+// TryRecvBatch takes its message or the socket drops it; a frame over 64
+// KiB counts half its size again while it is read, for the pieces it is
+// read in. What each connection holds beside, its goroutines and buffers
+// (a read buffer of up to 64 KiB while its peer sends fast), is not
+// counted: WithMaxPeers bounds that.
+//
+// A connection whose next frame does not fit stops reading from its peer
+// until Recv makes room, as at the high-water mark (TCP flow control then
+// holds the sender at its own mark); connections waiting for room get it
+// in the order they began to wait. Two exceptions keep the socket from
+// stopping for good, and the two together pass the bound by one message
+// at most (itself within WithMaxMsgSize): a message larger than n is read
+// once the socket holds nothing else, and one connection at a time may
+// finish a message it has begun, so that connections each holding part of
+// a message cannot hold the whole budget between them with nothing whole
+// for Recv to take. Once Close begins, nothing waits.
+//
+// Messages from inproc peers are not counted: they are the sender's own.
+// libzmq has no such bound, and a socket has none unless given one. n must
+// be at least 1.
+func WithRecvBudget(n int64) Option {
+	return optionFunc(func(o *options) error {
+		if n < 1 {
+			return fmt.Errorf("%w: receive budget %d bytes, want >= 1", ErrBadOption, n)
+		}
+		o.recvBudget = n
 		return nil
 	})
 }

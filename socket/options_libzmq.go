@@ -223,8 +223,10 @@ func WithRouterHandover() Option {
 // at once, and can send to it before it has sent anything. The peer's
 // application receives the probe (a ROUTER as [identity, ""]) and must
 // expect it; use it only towards ROUTERs. A reconnect probes again, where
-// libzmq probes a peer only on the first connection of a Connect. ROUTER,
-// DEALER and REQ only.
+// libzmq probes a peer only on the first connection of a Connect. With
+// WithConflate on an inproc peer the probe is a message like any other: one
+// sent after it, before the peer took it, replaces it. ROUTER, DEALER and
+// REQ only.
 func WithProbeRouter() Option {
 	return optionFunc(func(o *options) error {
 		o.only("WithProbeRouter", Router, Dealer, Req)

@@ -72,6 +72,9 @@ func (s *Socket) newPipe(endpoint string, queued bool) *pipe {
 			p.inq.setConflate()
 		}
 		p.inq.countTakes = s.prof.queued
+		if queued {
+			p.inq.budget = s.budget // what a tcp or ipc peer sends is charged; an inproc peer's is its own
+		}
 		// An inproc peer's sends go straight in: the queue counts them for
 		// the peer's Stats().Sent (see sentLocked), but for what an XPUB
 		// takes, which it does not all queue (see inprocCounted).

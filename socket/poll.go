@@ -299,6 +299,9 @@ func (q *queue) head(keep func(Msg) bool) bool {
 			return true
 		}
 		// Dropped as get would take it.
+		if q.budget != nil {
+			q.budget.released(q.batch[q.pos])
+		}
 		q.batch[q.pos] = nil
 		q.pos++
 		if q.taken++; q.taken >= int(q.lwm.Load()) {

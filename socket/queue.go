@@ -62,6 +62,11 @@ type queue struct {
 
 	avail chan struct{} // a token for a sleeping consumer (see sleep)
 	room  *signal       // woken when a full queue makes room; under mu
+
+	// A tcp or ipc receive queue's messages are charged to the socket's
+	// receive budget (WithRecvBudget), nil for none, and released as they
+	// leave the queue, taken or dropped.
+	budget *recvBudget
 }
 
 // keptCap is the storage an empty queue keeps: enough for a trickle of
@@ -99,6 +104,9 @@ func (q *queue) tryPut(m Msg) bool {
 		// The new message replaces the one waiting, if any. The consumer
 		// never holds a batch between two gets: it swaps in one message
 		// and takes it at once.
+		if q.budget != nil {
+			q.releaseAll(q.in)
+		}
 		clear(q.in)
 		q.in = append(q.in[:0], m)
 	case q.n >= q.hwm:
@@ -133,66 +141,61 @@ func (q *queue) wakeLocked() {
 	}
 }
 
-// passThrough reports whether m may go past the queue (written through,
-// see direct.go): nothing is queued, and the consumer holds nothing it has
-// not taken. If so, m is counted as put there and then, under the lock the
-// check holds anyway: a write-through takes the queue's lock once. A write
-// that then fails is queued with requeue, counted already. A discarded
+// passThrough reports whether a message may go past the queue (written
+// through, see direct.go): nothing is queued, and the consumer holds
+// nothing it has not taken. The caller holds the connection's write side,
+// so nothing queued after the check can be written before it. A discarded
 // queue lets nothing by, as it takes nothing: its connection is ending or
-// gone, and a message it let by would be discarded at requeue, where the
-// caller could have sent it to another peer.
-func (q *queue) passThrough(m Msg) bool {
-	size := m.Size()
+// gone, and the caller can send the message to another peer instead.
+func (q *queue) passThrough() bool {
 	q.cmu.Lock()
 	q.mu.Lock()
 	ok := !q.closed && len(q.in) == 0 && q.pos == len(q.batch)
-	if ok {
-		q.countPutLocked(size)
-	}
 	q.mu.Unlock()
 	q.cmu.Unlock()
 	return ok
 }
 
-// requeue queues m, which passThrough let by and counted, when the kernel
-// took none of it: as if it had been queued at the check, which found the
-// queue empty. If other producers have filled the queue since, m goes past
-// the mark, by one message, as the rest of a message partly written does
-// in the writer's buffer. It returns false if the queue was discarded
-// since: m is then the caller's to discard, as the queue's messages were.
-func (q *queue) requeue(m Msg) bool {
-	q.mu.Lock()
-	if q.closed {
-		q.mu.Unlock()
-		return false
-	}
-	switch {
-	case q.conflate:
-		if len(q.in) == 0 { // else replaced by a later message
-			q.in = append(q.in, m)
-		}
-	default:
-		q.in = append(q.in, m)
-		q.n++
-	}
-	q.wakeLocked()
-	return true
-}
-
 // setConflate makes the queue keep only the last message put (WithConflate).
+// A queue that holds messages already, and that nothing has consumed yet
+// (an inproc queue made for a Bind, adopted by a conflating binder), keeps
+// the last of them, as if it had conflated all along.
 func (q *queue) setConflate() {
 	q.mu.Lock()
 	q.conflate = true
+	if n := len(q.in); n > 1 {
+		if q.budget != nil {
+			q.releaseAll(q.in[:n-1])
+		}
+		clear(q.in[:n-1])
+		q.in = append(q.in[:0], q.in[n-1])
+	}
+	q.n = 0 // not kept while conflating
+	wake, room := q.full, q.room
+	q.full = false
 	q.mu.Unlock()
+	if wake && room != nil {
+		room.notify() // a producer that waited at the mark finds room now
+	}
 }
 
 // prepend queues m before everything the producers queued, beyond the mark
 // if need be: the probe (WithProbeRouter) of an inproc connection made
 // before its Bind, which goes first. Nothing has consumed such a queue yet.
+// A conflating queue keeps it only if it holds nothing: queued first, it
+// was replaced by whatever came after, as a probe put in at the Connect
+// would have been. It is counted as put either way, as a message replaced.
 func (q *queue) prepend(m Msg) {
 	q.mu.Lock()
-	q.in = slices.Insert(q.in, 0, m)
-	q.n++
+	switch {
+	case q.conflate:
+		if len(q.in) == 0 {
+			q.in = append(q.in, m)
+		}
+	default:
+		q.in = slices.Insert(q.in, 0, m)
+		q.n++
+	}
 	if q.countPuts {
 		q.countPutLocked(m.Size())
 	}
@@ -211,6 +214,9 @@ func (q *queue) get() (Msg, bool) {
 	q.pos++
 	if q.countTakes {
 		q.counted(m)
+	}
+	if q.budget != nil {
+		q.budget.released(m)
 	}
 	if q.taken++; q.taken >= int(q.lwm.Load()) {
 		q.report(false)
@@ -320,6 +326,9 @@ func (q *queue) discard() []Msg {
 	if wake && room != nil {
 		room.notify()
 	}
+	if q.budget != nil {
+		q.releaseAll(left)
+	}
 	return left
 }
 
@@ -366,17 +375,18 @@ func (c *msgCount) add(m Msg) {
 }
 
 // countPut counts m as put, where it went to the peer some other way:
-// the probe a connection writes first (see conn.probe).
+// the probe a connection writes first (see conn.probe), a message written
+// through (see conn.tryDirect).
 func (q *queue) countPut(m Msg) {
 	q.mu.Lock()
 	q.countPutLocked(m.Size())
 	q.mu.Unlock()
 }
 
-// countPutLocked counts a message of size bytes put, or let by to be
-// written through. A sender that took the pipe before it left may still
-// send after retirePuts: that message is counted where the pipe's count
-// went. q.mu is held.
+// countPutLocked counts a message of size bytes put, or written through.
+// A sender that took the pipe before it left may still send after
+// retirePuts: that message is counted where the pipe's count went. q.mu
+// is held.
 func (q *queue) countPutLocked(size int) {
 	if q.putsGone != nil {
 		q.putsGone.add(size)
@@ -436,4 +446,12 @@ func (q *queue) retireTakes(t *packed) {
 	q.takes = msgCount{}
 	q.gone = t
 	q.cmu.Unlock()
+}
+
+// releaseAll gives back the receive budget's charges of messages dropped
+// from the queue.
+func (q *queue) releaseAll(ms []Msg) {
+	for _, m := range ms {
+		q.budget.released(m)
+	}
 }

@@ -125,18 +125,22 @@ func (s *Socket) recvRep(ctx context.Context) (Msg, error) {
 // inbound hands a message read from peer p to the application, waiting while
 // p's receive queue is full (which stops reading from p: back-pressure).
 // PUB and XPUB take subscriptions here. It returns false if stop was closed
-// while waiting.
+// while waiting. A message it does not queue is released from the receive
+// budget here; one it queues, as it leaves the queue.
 func (s *Socket) inbound(p *pipe, m Msg, stop <-chan struct{}) bool {
 	switch s.typ {
 	case Pub:
 		s.onSubscription(p, m)
+		s.budget.released(m)
 		return true
 	case XPub:
 		if isSubscription(m) && !s.onSubscription(p, m) {
+			s.budget.released(m)
 			return true
 		}
 	}
 	if p.inq == nil {
+		s.budget.released(m)
 		return true // a peer sending to a send-only socket: ignore it
 	}
 	if !p.inq.tryPut(m) {
@@ -150,9 +154,11 @@ func (s *Socket) inbound(p *pipe, m Msg, stop <-chan struct{}) bool {
 			select {
 			case <-room:
 			case <-stop:
+				s.budget.released(m)
 				return false
 			case <-s.closing:
 				// Nobody will Recv it; keep reading so the writer can linger.
+				s.budget.released(m)
 				return true
 			}
 		}
@@ -179,6 +185,7 @@ func (s *Socket) inprocDeliver(p *pipe, m Msg) bool {
 		return false
 	}
 	s.fq.ready(p)
+	s.afterSweep(p)
 	return true
 }
 
@@ -187,6 +194,7 @@ func (s *Socket) inprocDeliver(p *pipe, m Msg) bool {
 func (s *Socket) queueUp(p *pipe, m Msg) {
 	if p.inq.tryPut(m) {
 		s.fq.ready(p)
+		s.afterSweep(p)
 		return
 	}
 	s.drop(p, "XPUB receive queue full")

@@ -113,6 +113,9 @@ func (q *queue) getN(dst []Msg, max int) []Msg {
 		if q.countTakes {
 			q.counted(m)
 		}
+		if q.budget != nil {
+			q.budget.released(m)
+		}
 		if q.taken++; q.taken >= lwm {
 			q.report(false)
 		}

@@ -35,6 +35,7 @@ type Socket struct {
 	log  logger
 
 	fq      fairQueue       // received messages, by peer, in turn
+	budget  *recvBudget     // WithRecvBudget's; nil for none
 	closing chan struct{}   // closed when Close starts
 	life    context.Context // ends when Close starts: handshakes under way give up
 	endLife context.CancelFunc
@@ -59,6 +60,7 @@ type Socket struct {
 	// those to an inproc PUB or XPUB, and the counts of pipes gone.
 	sentAside packed
 	sentLast  atomic.Uint64 // the last Stats().Sent (see rising)
+	swept     atomic.Bool   // Close emptied the inproc receive queues (see discardReceived)
 
 	confirming  atomic.Bool  // ShutdownConfirmed: each connection waits for its peer's end (see conn.drain)
 	unconfirmed atomic.Int64 // connections that ended during ShutdownConfirmed unconfirmed (see conn.serve)
@@ -124,6 +126,9 @@ func New(t Type, opts ...Option) (*Socket, error) {
 		dials:   make(map[string]*dialing),
 	}
 	s.life, s.endLife = context.WithCancel(context.Background())
+	if o.recvBudget > 0 {
+		s.budget = newRecvBudget(o.recvBudget)
+	}
 	s.log = logger{o.logger.With(zapType(t))}
 	s.subs.init()
 	s.fq.init()
@@ -150,7 +155,7 @@ type Stats struct {
 	Peers         int    // peers attached now (PUSH, DEALER, REQ, PAIR: a Connect counts from the call, as libzmq's pipes, unless WithImmediate)
 	Subscribers   int    // PUB, XPUB: peers that have subscribed to something (a slow joiner has arrived)
 	Dropped       uint64 // messages dropped: PUB/XPUB at a subscriber's HWM, ROUTER to an unknown peer
-	Discarded     uint64 // messages queued for a peer that went away (a bound side's peer), or still queued when Close or Shutdown gave up
+	Discarded     uint64 // messages queued for a peer that went away (a bound side's peer; an inproc peer that closed before it received them), or still queued when Close or Shutdown gave up
 	EventsDropped uint64 // monitor events dropped because the Monitor channel was full
 	Queued        int    // messages received from peers and not yet taken by Recv (at most the receive high-water mark per peer)
 	Sent          uint64 // messages Send queued for a peer or wrote to it, whether or not the peer got them (those discarded later count in Discarded too; with WithConflate, those replaced too): a PUB's once for each subscriber that took it; a SUB's subscriptions, a ROUTER's probes and an XPUB's welcome among them
@@ -283,11 +288,16 @@ func (s *Socket) shutdown(ctx context.Context) (discarded uint64, first bool) {
 	}
 	before := s.discarded.Load()
 	close(s.closing)
+	if s.budget != nil {
+		s.budget.close() // readers read on, for the writers' linger (see inbound)
+	}
 	s.fq.polled.notify() // pollers see it closed
 	s.endLife()
 
 	s.awaitInprocBinds(ctx)
+	received := s.inprocReceivers() // before closeInproc detaches them
 	s.closeInproc()
+	s.discardReceived(received)
 	s.mu.Lock()
 	binds := make([]*binding, 0, len(s.binds))
 	for k, b := range s.binds {

@@ -598,6 +598,64 @@ func TestConflateSend(t *testing.T) {
 	})
 }
 
+// A conflating DEALER's probe to an inproc name not bound yet obeys the
+// conflate rule as every message queued there does: it goes first, so a
+// message queued after it replaces it; with nothing queued it waits for
+// the Bind alone. Either way it is a message sent.
+func TestConflateProbeBeforeBind(t *testing.T) {
+	for _, queued := range [][]string{nil, {"1", "2"}} {
+		t.Run(strconv.Itoa(len(queued))+" queued", func(t *testing.T) {
+			ep := inprocName(t)
+			dealer := openSock(t, socket.Dealer, socket.WithConflate(), socket.WithProbeRouter(), socket.WithIdentity([]byte("C")))
+			dealer.connect(ep)
+			for _, v := range queued {
+				dealer.send(v)
+			}
+			router := openSock(t, socket.Router)
+			router.bind(ep)
+			want := []string{"C", ""}
+			if len(queued) > 0 {
+				want = []string{"C", queued[len(queued)-1]}
+			}
+			if m := router.recv(); !equal(m, want...) {
+				t.Fatalf("ROUTER got %q, want %q", m, want)
+			}
+			// inproc delivers at the Bind: anything else would be queued now.
+			if st := router.Stats(); st.Queued != 0 {
+				t.Errorf("ROUTER has %d more messages queued, want none: a conflating queue holds one", st.Queued)
+			}
+			if got, want := dealer.Sent(), uint64(len(queued)+1); got != want {
+				t.Errorf("DEALER Sent %d, want %d: the probe and what it sent", got, want)
+			}
+		})
+	}
+}
+
+// A conflating receiver that binds an inproc name after a peer queued
+// for it takes the last of what was queued, as if the queue had
+// conflated from the start, and the latest after that.
+func TestConflateRecvBoundLate(t *testing.T) {
+	ep := inprocName(t)
+	push := openSock(t, socket.Push)
+	push.connect(ep)
+	for _, v := range []string{"1", "2", "3"} {
+		push.send(v)
+	}
+	pull := openSock(t, socket.Pull, socket.WithConflate())
+	pull.bind(ep)
+	if m := pull.recv(); !equal(m, "3") {
+		t.Fatalf("PULL got %q, want only the last, [3]", m)
+	}
+	if st := pull.Stats(); st.Queued != 0 {
+		t.Errorf("PULL has %d more messages queued, want none", st.Queued)
+	}
+	push.send("4")
+	push.send("5")
+	if m := pull.recv(); !equal(m, "5") {
+		t.Fatalf("PULL got %q, want [5]", m)
+	}
+}
+
 // A conflating receiver keeps only the last message from each peer: a
 // receiver that did not keep up gets the latest. inproc delivers in Send,
 // so all three are there before the Recv; over tcp and ipc what arrived by

@@ -75,6 +75,13 @@ type wire struct {
 	onPing  func(ttl time.Duration) // told of each PING's TTL (the heartbeat)
 
 	curve *curveSession // CURVE's keys and nonces once established; nil for NULL and PLAIN
+
+	// The socket's receive budget (WithRecvBudget), nil for none: the
+	// reader charges each frame to it as it admits it (see charge).
+	recvBudget *recvBudget
+	stop       <-chan struct{} // closed as the connection ends: a reader waiting for room gives up
+	holding    *atomic.Bool    // set while the reader waits for room (see lifeSigns)
+	held       int64           // charged for the message being read
 }
 
 func newWire(c net.Conn, maxMsg int64) *wire {
@@ -211,7 +218,10 @@ func (w *wire) admit(b *budget, size uint64) error {
 // that is in the buffer whole costs two allocations, whatever its number of
 // frames: its Msg, and one block for its bodies. NULL and PLAIN send frames
 // as they are; CURVE's are MESSAGEs, which readCurveMsg opens.
-func (w *wire) readMsg() (Msg, error) {
+func (w *wire) readMsg() (m Msg, err error) {
+	if w.recvBudget != nil {
+		defer func() { w.settle(m, err) }()
+	}
 	if w.curve != nil {
 		return w.readCurveMsg()
 	}
@@ -223,7 +233,6 @@ func (w *wire) readMsg() (Msg, error) {
 	if m := w.readBuffered(); m != nil {
 		return m, nil
 	}
-	var m Msg
 	var b budget
 	for {
 		flags, hlen, size, err := w.header()
@@ -242,10 +251,18 @@ func (w *wire) readMsg() (Msg, error) {
 		if err := w.admit(&b, size); err != nil {
 			return nil, err
 		}
+		if w.recvBudget != nil {
+			if err := w.charge(size, len(m) > 0); err != nil {
+				return nil, err
+			}
+		}
 		w.rb.skip(hlen)
 		body, err := w.readBody(size)
 		if err != nil {
 			return nil, err
+		}
+		if w.recvBudget != nil {
+			w.bodyRead(size)
 		}
 		if len(m) == cap(m) {
 			// Doubling, not append's growth: a quarter more at a time
@@ -290,6 +307,15 @@ func (w *wire) readBuffered() Msg {
 		if flags&flagMore == 0 {
 			break
 		}
+	}
+	if w.recvBudget != nil {
+		// Charged whole, before it is copied out: it is admitted, and the
+		// buffer holds it already.
+		n := int64(b.payload) + int64(frames)*frameCost // msgCharge of the message made below
+		if w.recvBudget.acquire(w, n, false, w.stop) != nil {
+			return nil // the connection is ending: readMsg reads on until it fails
+		}
+		w.held = n
 	}
 	if frames == 1 { // the common case: the frame and its slice in one allocation
 		hlen, size := 2, int(buf[1])

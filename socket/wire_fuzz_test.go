@@ -73,6 +73,7 @@ func FuzzWire(f *testing.F) {
 		for _, chunk := range []int{0, 3} {
 			checkGuardAlone(t, data, chunk)
 		}
+		checkBudgetAlone(t, data)
 		checkAfterHandshake(t, joinBytes(peerHandshake(), data))
 		checkHandshake(t, data)
 	})
@@ -86,6 +87,38 @@ func checkGuardAlone(t *testing.T, data []byte, chunk int) {
 	w.greetLeft = 0
 	w.establish()
 	readAll(t, "guard", w)
+}
+
+// checkBudgetAlone reads messages as checkGuardAlone does, charging them to
+// a receive budget the size of a message, and releasing each as it comes:
+// whatever the bytes, a message returned holds its msgCharge and nothing
+// more, and a read that fails holds nothing.
+func checkBudgetAlone(t *testing.T, data []byte) {
+	w := newWire(newScriptConn(data, 7), fuzzLimit)
+	w.greetLeft = 0
+	w.establish()
+	w.recvBudget, w.stop = newRecvBudget(fuzzLimit), make(chan struct{})
+	for {
+		m, err := w.readMsg()
+		checkCharged(t, w, m, err)
+		if err != nil {
+			return
+		}
+	}
+}
+
+// checkCharged checks what a budgeted wire's readMsg left charged, and
+// releases m as Recv would.
+func checkCharged(t *testing.T, w *wire, m Msg, err error) {
+	t.Helper()
+	want := int64(0)
+	if err == nil {
+		want = msgCharge(m)
+	}
+	if got := w.recvBudget.level.Load(); got != want || w.held != 0 || w.recvBudget.over.Load() != nil {
+		t.Fatalf("after a read (err %v): budget level %d, want %d; reader holds %d; overdraft %v", err, got, want, w.held, w.recvBudget.over.Load() != nil)
+	}
+	w.recvBudget.released(m)
 }
 
 // readAll reads messages until the stream fails, checking each.

@@ -111,11 +111,12 @@ func openCollector(dbPath, bind, pubEP, httpAddr string, stderr io.Writer) (*col
 
 func (z *collector) open(dbPath, bind, pubEP, httpAddr string) error {
 	var err error
-	if z.pull, z.eps[0], err = bindSocket(socket.Pull, "-bind", bind, z.watch); err != nil {
+	if z.pull, z.eps[0], err = bindSocket(socket.Pull, "-bind", bind, z.watch,
+		socket.WithRecvBudget(receivedBytes), socket.WithMaxPeers(maxPrograms)); err != nil {
 		return err
 	}
 	if pubEP != "" {
-		if z.pub, z.eps[1], err = bindSocket(socket.Pub, "-pub", pubEP, nil); err != nil {
+		if z.pub, z.eps[1], err = bindSocket(socket.Pub, "-pub", pubEP, nil, socket.WithMaxPeers(maxViewers)); err != nil {
 			return err
 		}
 	}
@@ -155,15 +156,36 @@ func (z *collector) open(dbPath, bind, pubEP, httpAddr string) error {
 // batches.dropped); the PUB drops for that subscriber.
 const (
 	queuedBatches    = 4
-	publishedBatches = 16
+	publishedBatches = 4
 )
 
-// bindSocket makes a socket that takes batches up to MaxBatchBytes and
-// binds it, after handing it to watch if not nil; a bad endpoint is a
-// usage error.
-func bindSocket(typ socket.Type, flag, ep string, watch func(*socket.Socket)) (*socket.Socket, string, error) {
-	s, err := socket.New(typ, socket.WithMaxMsgSize(telemetry.MaxBatchBytes), socket.WithLinger(0),
-		socket.WithRecvHWM(queuedBatches), socket.WithSendHWM(publishedBatches))
+// The most zprof tops the PUB serves at once: each may hold its
+// publishedBatches, so that a few stalled ones hold at most
+// maxViewers x publishedBatches x MaxBatchBytes (256 MiB) between them,
+// and in practice the few small batches of the last seconds. One more is
+// refused as it connects, and its SUB tries again.
+const maxViewers = 16
+
+// What the PULL holds from all programs together. The high-water mark
+// bounds each program's queue, not their number: many programs sending
+// faster than the collector decodes would otherwise each queue theirs, 20
+// MiB apiece. At the budget a program's connection is not read until the
+// collector has decoded some of what waits, and its PUSH waits as at the
+// mark. Each program connected costs its connection beside (about 18 KB
+// idle, and a read buffer of 64 KiB while it sends fast), which the bound
+// on programs bounds: 1,024 programs, 64 MiB of batches and one batch
+// over it, about 160 MB at most together.
+const receivedBytes = 64 << 20
+
+var maxPrograms = 1024 // a variable for the tests
+
+// bindSocket makes a socket that takes batches up to MaxBatchBytes, with
+// opts besides, and binds it, after handing it to watch if not nil; a bad
+// endpoint is a usage error.
+func bindSocket(typ socket.Type, flag, ep string, watch func(*socket.Socket), opts ...socket.Option) (*socket.Socket, string, error) {
+	opts = append([]socket.Option{socket.WithMaxMsgSize(telemetry.MaxBatchBytes), socket.WithLinger(0),
+		socket.WithRecvHWM(queuedBatches), socket.WithSendHWM(publishedBatches)}, opts...)
+	s, err := socket.New(typ, opts...)
 	if err != nil {
 		return nil, "", err
 	}
@@ -184,7 +206,8 @@ func bindSocket(typ socket.Type, flag, ep string, watch func(*socket.Socket)) (*
 // watch reads the PULL's connection events until it closes: a batch over
 // MaxBatchBytes never reaches Recv, the socket ends its sender's
 // connection on its frame header, and this is where it is seen, counted
-// and reported as rejected.
+// and reported as rejected; and where a program refused beyond
+// maxPrograms is reported.
 func (z *collector) watch(s *socket.Socket) { z.events = s.Monitor() }
 
 // readEvents starts reading the PULL's events, once there is a Collector
@@ -193,9 +216,17 @@ func (z *collector) readEvents() {
 	z.mon = make(chan struct{})
 	go func() { // ends when close closes the socket
 		defer close(z.mon)
+		var refused uint64
 		for e := range z.events {
-			if errors.Is(e.Err, socket.ErrTooLarge) {
+			switch {
+			case errors.Is(e.Err, socket.ErrTooLarge):
 				z.report(z.c.Reject(), fmt.Errorf("from %s: %w", e.Remote, e.Err))
+			case errors.Is(e.Err, socket.ErrPeerLimit):
+				// Said as rejections are: a program refused tries again
+				// and again, each time a line.
+				if refused++; refused <= 8 || bits.OnesCount64(refused) == 1 {
+					z.say("zprof: program at %s refused (%d so far): %d programs connected already, the most taken in at once\n", e.Remote, refused, maxPrograms)
+				}
 			}
 		}
 	}()

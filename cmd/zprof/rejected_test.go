@@ -60,49 +60,103 @@ func connectPush(t *testing.T, ep string) *socket.Socket {
 func TestCollectReportsOversizeBatch(t *testing.T) {
 	ctx, cancel := context.WithCancel(testContext(t))
 	defer cancel()
-	out, outW := io.Pipe()
-	var stderr lockedBuffer
-	code := make(chan int, 1)
-	db := filepath.Join(t.TempDir(), "z.db")
-	go func() {
-		code <- run(ctx, []string{"collect", "-bind", "tcp://127.0.0.1:0", "-db", db}, outW, &stderr)
-		outW.Close()
-	}()
-	lines := bufio.NewScanner(out)
-	if !lines.Scan() {
-		t.Fatal("zprof collect said nothing")
-	}
-	m := regexp.MustCompile(`collecting on (\S+),`).FindStringSubmatch(lines.Text())
-	if m == nil {
-		t.Fatalf("zprof collect said %q", lines.Text())
-	}
+	z := startCollect(ctx, t)
 
-	push := connectPush(t, m[1])
+	push := connectPush(t, z.ep)
 	huge := make([]byte, telemetry.MaxBatchBytes+1)
 	if err := push.Send(ctx, socket.Msg{[]byte(telemetry.Version), huge}); err != nil {
 		t.Fatal(err)
 	}
-	for !strings.Contains(stderr.String(), "batch rejected (1 so far)") {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("no rejection reported; stderr %q", stderr.String())
-		case <-time.After(10 * time.Millisecond): // stderr has no event to await
-		}
-	}
-	if s := stderr.String(); !strings.Contains(s, "larger than the maximum message size") {
+	z.awaitStderr(ctx, t, "batch rejected (1 so far)")
+	if s := z.stderr.String(); !strings.Contains(s, "larger than the maximum message size") {
 		t.Errorf("stderr %q does not say why", s)
 	}
 	cancel()
-	var rest []string
-	for lines.Scan() {
-		rest = append(rest, lines.Text())
-	}
-	if c := <-code; c != exitOK {
-		t.Errorf("exit %d", c)
-	}
+	rest := z.end(t)
 	if len(rest) == 0 || !strings.HasSuffix(rest[len(rest)-1], ", 1 rejected") {
 		t.Errorf("last lines %q, want 1 rejected", rest)
 	}
+}
+
+// A program beyond the most the collector takes in at once is refused, and
+// the collector says so on stderr; the programs already in go on.
+func TestCollectReportsRefusedProgram(t *testing.T) {
+	defer func(n int) { maxPrograms = n }(maxPrograms)
+	maxPrograms = 1
+	ctx, cancel := context.WithCancel(testContext(t))
+	defer cancel()
+	z := startCollect(ctx, t)
+	first := connectPush(t, z.ep)
+	// A batch that does not decode, rejected: the first program is in.
+	if err := first.Send(ctx, socket.Msg{[]byte("not a batch")}); err != nil {
+		t.Fatal(err)
+	}
+	z.awaitStderr(ctx, t, "batch rejected (1 so far)")
+	connectPush(t, z.ep)
+	z.awaitStderr(ctx, t, "refused (1 so far): 1 programs connected already")
+	if err := first.Send(ctx, socket.Msg{[]byte("not a batch either")}); err != nil {
+		t.Fatal(err)
+	}
+	z.awaitStderr(ctx, t, "batch rejected (2 so far)")
+	cancel()
+	z.end(t)
+}
+
+// collectRun is a zprof collect running in the test's process, on a
+// loopback port and a database of its own, until the ctx it was started
+// with ends.
+type collectRun struct {
+	ep     string // where it collects
+	stderr *lockedBuffer
+	lines  *bufio.Scanner // its stdout, after the line naming ep
+	code   chan int
+}
+
+func startCollect(ctx context.Context, t *testing.T) *collectRun {
+	t.Helper()
+	out, outW := io.Pipe()
+	z := &collectRun{stderr: &lockedBuffer{}, lines: bufio.NewScanner(out), code: make(chan int, 1)}
+	db := filepath.Join(t.TempDir(), "z.db")
+	go func() {
+		z.code <- run(ctx, []string{"collect", "-bind", "tcp://127.0.0.1:0", "-db", db}, outW, z.stderr)
+		outW.Close()
+	}()
+	if !z.lines.Scan() {
+		t.Fatal("zprof collect said nothing")
+	}
+	m := regexp.MustCompile(`collecting on (\S+),`).FindStringSubmatch(z.lines.Text())
+	if m == nil {
+		t.Fatalf("zprof collect said %q", z.lines.Text())
+	}
+	z.ep = m[1]
+	return z
+}
+
+// awaitStderr waits until the collector has said want on stderr, within
+// ctx.
+func (z *collectRun) awaitStderr(ctx context.Context, t *testing.T, want string) {
+	t.Helper()
+	for !strings.Contains(z.stderr.String(), want) {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("no %q on stderr: %q", want, z.stderr.String())
+		case <-time.After(10 * time.Millisecond): // stderr has no event to await
+		}
+	}
+}
+
+// end returns the lines the collector printed after its first, once its
+// ctx has ended, and checks it exited well.
+func (z *collectRun) end(t *testing.T) []string {
+	t.Helper()
+	var rest []string
+	for z.lines.Scan() {
+		rest = append(rest, z.lines.Text())
+	}
+	if c := <-z.code; c != exitOK {
+		t.Errorf("exit %d", c)
+	}
+	return rest
 }
 
 // Batches are rejected by two goroutines at once: serve, for a batch that

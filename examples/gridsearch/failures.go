@@ -120,8 +120,8 @@ func (s *strays) add(rec gridsearch.Record) {
 	}
 	s.n++
 	if s.n <= showFailures {
-		s.pr.println(fmt.Sprintf("gridsearch: point %d (%s): the command exited, but a process it started still held its stdout or stderr %v later (or at the point's timeout, if sooner); "+
-			"its output was read until then, and the command's process group killed", rec.Point, paramText(rec.Params), gridsearch.WaitDelay))
+		s.pr.println(fmt.Sprintf("gridsearch: point %d (%s): the command exited, but a process it started still held its stdout or stderr open; "+
+			"its output was read until then, and the command's process group killed", rec.Point, paramText(rec.Params)))
 	}
 }
 

@@ -23,7 +23,9 @@ import (
 
 // The tests run the gridsearch binary as real processes: a master and
 // workers over tcp on loopback. It is built once, with -race when the tests
-// have it.
+// have it, and with the gridsearchtest tag, under which
+// GRIDSEARCH_TEST_NO_PIDFD makes it wait for its commands' exits as on a
+// kernel without pidfds.
 
 var binary string
 
@@ -35,7 +37,7 @@ func TestMain(m *testing.M) {
 	}
 	binary = filepath.Join(dir, "gridsearch")
 	code := 1
-	args := []string{"build", "-o", binary}
+	args := []string{"build", "-tags", "gridsearchtest", "-o", binary}
 	if raceEnabled() {
 		args = append(args, "-race")
 	}
@@ -87,7 +89,16 @@ func start(t *testing.T, ctx context.Context, dir string, args ...string) *proc 
 // startCmd starts name (the binary, or a program that runs it, as nohup).
 func startCmd(t *testing.T, ctx context.Context, dir, name string, args ...string) *proc {
 	t.Helper()
+	return startEnv(t, ctx, dir, nil, name, args...)
+}
+
+// startEnv starts name with env added to the test's environment.
+func startEnv(t *testing.T, ctx context.Context, dir string, env []string, name string, args ...string) *proc {
+	t.Helper()
 	p := &proc{cmd: exec.CommandContext(ctx, name, args...), lines: make(chan string, 1000), done: make(chan struct{})}
+	if env != nil {
+		p.cmd.Env = append(os.Environ(), env...)
+	}
 	proctest.DieWithTest(p.cmd)
 	p.cmd.Dir = dir
 	p.cmd.Stdout = &p.stdout

@@ -318,25 +318,48 @@ func TestDryRunWarnsUnused(t *testing.T) {
 }
 
 // A command that exits leaving a child that holds its stdout, run without
-// -timeout on a remote worker, ends WaitDelay later rather than with the
-// child: it is reported as it exited, with its result, marked stray in
-// its record and on stderr, and the child is killed with the command's
-// process group.
+// -timeout on a remote worker, ends once its output is read rather than
+// with the child: it is reported as it exited, with its result, marked
+// stray in its record and on stderr, and the child is killed with the
+// command's process group. A point beside it whose command ends alone is
+// not stray, and its output, written as it exits, is whole. Both with
+// pidfds and as on a kernel without them.
 func TestStrayChildEndsPoint(t *testing.T) {
+	t.Run("pidfd", func(t *testing.T) { testStrayChildEndsPoint(t, false) })
+	t.Run("exitpipe", func(t *testing.T) { testStrayChildEndsPoint(t, true) })
+}
+
+func testStrayChildEndsPoint(t *testing.T, noPidfd bool) {
 	ctx := testContext(t)
 	dir := t.TempDir()
 	out := filepath.Join(dir, "r.jsonl")
 	master := start(t, ctx, dir, "run", "-bind", "tcp://127.0.0.1:*", "-workers", "0", "-progress", "none", "-out", out,
-		"-param", "i=1..1", "--", "sh", "-c", `sleep 600 & echo $! > child.tmp; mv child.tmp child; echo "{\"v\": $1}"`, "sh", "{i}")
+		"-param", "i=1..2", "--", "sh", "-c",
+		`if [ $1 = 1 ]; then sleep 600 & echo $! > child.tmp; mv child.tmp child; fi; seq 1 5000 >&2; echo "{\"v\": $1}"`, "sh", "{i}")
 	ep := master.expect(t, ctx, `gridsearch worker -connect (\S+)`)[1]
-	w := start(t, ctx, dir, "worker", "-connect", ep, "-slots", "1")
-	master.expect(t, ctx, `^gridsearch: point 0 \(i=1\): the command exited, but a process it started still held its stdout or stderr 2s later`)
+	var env []string
+	if noPidfd {
+		env = []string{"GRIDSEARCH_TEST_NO_PIDFD=1"}
+	}
+	w := startEnv(t, ctx, dir, env, binary, "worker", "-connect", ep, "-slots", "1")
+	if noPidfd {
+		w.expect(t, ctx, `^gridsearch: test: no pidfds`)
+	}
+	master.expect(t, ctx, `^gridsearch: point 0 \(i=1\): the command exited, but a process it started still held its stdout or stderr open`)
 	if code := master.wait(); code != 0 {
 		t.Fatalf("master exit %d: %q", code, master.stderr)
 	}
 	recs := readFull(t, out)
-	if len(recs) != 1 || recs[0].Exit != 0 || !recs[0].Stray || string(recs[0].Result) != `{"v":1}` {
-		t.Errorf("records %+v, want one, exit 0, stray, result {\"v\":1}", recs)
+	if len(recs) != 2 {
+		t.Fatalf("records %+v, want two", recs)
+	}
+	for _, r := range recs {
+		stray := r.Point == 0
+		want := fmt.Sprintf(`{"v":%d}`, r.Point+1)
+		if r.Exit != 0 || r.Stray != stray || string(r.Result) != want || !strings.HasSuffix(r.Stderr, "\n4999\n5000\n") {
+			t.Errorf("point %d: exit %d, stray %v, result %s, stderr ending %q; want exit 0, stray %v, result %s, stderr ending in 5000",
+				r.Point, r.Exit, r.Stray, r.Result, r.Stderr[max(len(r.Stderr)-20, 0):], stray, want)
+		}
 	}
 	b, err := os.ReadFile(filepath.Join(dir, "child"))
 	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))

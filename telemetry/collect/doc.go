@@ -51,6 +51,14 @@
 // heap stays under 200 MB; each View in progress (the live page's
 // /api/view) holds a copy of the Window's points more while it lasts.
 //
+// Batches waiting to be decoded are the socket's to bound: zprof's
+// collector receives them on a PULL that holds at most 64 MiB of them from
+// all programs together, and one batch over it (socket.WithRecvBudget),
+// from at most 1,024 programs at once (socket.WithMaxPeers), each of which
+// costs its connection beside, about 18 KB idle and a read buffer of 64
+// KiB more while it sends fast: some 160 MB at most, beside the heap
+// above.
+//
 // # The database
 //
 // Tables, with times in unix seconds (REAL) and attributes as a JSON
