@@ -699,15 +699,15 @@ func rawWorker(t *testing.T, ctx context.Context, eps distributor.Endpoints) (pu
 // TestRoundRobinOthersLeave: round-robin, a Worker that holds tasks (it
 // said ACK for each) keeps them when another peer of the task endpoint
 // goes: one that connected and never said HELLO (tcp), or a worker that
-// said HELLO, took its share and said BYE (inproc, which reports no ended
-// connection), followed by peers that connect and go at once. Only the
-// tasks dealt to the peer that went go out again, each task runs once, and
-// no result comes twice.
+// said HELLO, took its share and said BYE (tcp, and inproc, which reports
+// no ended connection), followed by peers that connect and go at once.
+// Only the tasks dealt to the peer that went go out again, each task runs
+// once, and no result comes twice.
 func TestRoundRobinOthersLeave(t *testing.T) {
 	for _, c := range []struct {
 		name, transport string
 		hello           bool
-	}{{"stranger tcp", "tcp", false}, {"worker inproc", "inproc", true}} {
+	}{{"stranger tcp", "tcp", false}, {"worker tcp", "tcp", true}, {"worker inproc", "inproc", true}} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			ctx := testCtx(t)
@@ -739,6 +739,7 @@ func TestRoundRobinOthersLeave(t *testing.T) {
 			// The other peer reads what it is dealt, and says no ACK. Its
 			// reads end with rctx, not with the socket's Close.
 			var got atomic.Int64
+			read := make(chan struct{}, 1) // a kick after each read
 			rctx, stopReading := context.WithCancel(ctx)
 			reading := make(chan struct{})
 			go func() {
@@ -748,14 +749,22 @@ func TestRoundRobinOthersLeave(t *testing.T) {
 						return
 					}
 					got.Add(1)
+					select {
+					case read <- struct{}{}:
+					default: // one is pending: the wait looks at got again
+					}
 				}
 			}()
 			const n = 20
 			h := must[*distributor.BatchHandle](t)(d.Submit(ctx, distributor.Batch{Size: n, Tasks: numbers(n, nil)}))
 			// Every task out, the Worker's ACKed, the rest read by the
-			// other peer (stats come every heartbeat, so got is looked at
-			// again).
-			waitStats(t, ctx, d, "every task at the Worker (ACKed) or the other peer", func(s distributor.Stats) bool {
+			// other peer. The stats are published only when they change,
+			// and the last change may come before the last read: the
+			// reader's kick has cond looked at again. Unacked is at least
+			// the other peer's share, and got at most that, so they are
+			// equal only once all of it is read and the Worker's ACKs are
+			// all in.
+			waitStatsKicked(t, ctx, d, "every task at the Worker (ACKed) or the other peer", read, func(s distributor.Stats) bool {
 				return s.InFlight == n && s.Unacked == int(got.Load())
 			})
 			k := int(got.Load())
