@@ -95,9 +95,9 @@ func (q *queue) setLWM(hwm int) { q.lwm.Store(int32(max(1, min(hwm/2, 256)))) }
 // load room's channel before calling tryPut, so that no wake-up is missed.
 func (q *queue) tryPut(m Msg) bool { return q.put(m, false) }
 
-// tryPutOwn is tryPut for a message the consumer's own socket makes (an
-// XPUB's cancels for a subscriber that left), which a sealed queue still
-// takes.
+// tryPutOwn is tryPut for a message the consumer's socket queues of its
+// own accord (an XPUB's news of subscriptions, see queueUp), which a
+// sealed queue still takes.
 func (q *queue) tryPutOwn(m Msg) bool { return q.put(m, true) }
 
 func (q *queue) put(m Msg, own bool) bool {

@@ -175,7 +175,13 @@ func (s *Socket) inprocDeliver(p *pipe, m Msg) bool {
 		s.onSubscription(p, m)
 		return true
 	case XPub:
-		if isSubscription(m) && !s.onSubscription(p, m) {
+		if isSubscription(m) {
+			if s.onSubscription(p, m) {
+				// Applied, so the application hears of it even from a
+				// peer that left as it subscribed: the cancel that
+				// xpubPeerGone passes on must not come alone.
+				s.queueUp(p, m)
+			}
 			return true
 		}
 		put := p.inq.tryPut(m)
@@ -193,9 +199,10 @@ func (s *Socket) inprocDeliver(p *pipe, m Msg) bool {
 	return true
 }
 
-// queueUp gives the application an XPUB message of its own making (a
-// subscriber's cancels as it leaves) without waiting; one that finds the
-// receive queue full is dropped and reported.
+// queueUp gives the application an XPUB message about subscriptions (a
+// subscriber's own, or its cancels as it leaves) without waiting, even
+// from a pipe detached since (see queue.seal); one that finds the receive
+// queue full is dropped and reported.
 func (s *Socket) queueUp(p *pipe, m Msg) {
 	s.afterPut(p, m, p.inq.tryPutOwn(m))
 }
