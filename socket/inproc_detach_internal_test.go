@@ -13,7 +13,7 @@ import (
 func holdInprocPut(t *testing.T, rcv *Socket) (reached, release chan struct{}) {
 	reached, release = make(chan struct{}), make(chan struct{})
 	held := false
-	inprocBeforePut = func(r *pipe) {
+	hook := func(r *pipe) {
 		if r.s != rcv || held { // one sender, the test's, runs here
 			return
 		}
@@ -21,7 +21,8 @@ func holdInprocPut(t *testing.T, rcv *Socket) (reached, release chan struct{}) {
 		close(reached)
 		<-release
 	}
-	t.Cleanup(func() { inprocBeforePut = nil })
+	inprocBeforePut.Store(&hook)
+	t.Cleanup(func() { inprocBeforePut.Store(nil) })
 	return reached, release
 }
 

@@ -96,8 +96,8 @@ func (p *pipe) trySend(m Msg) bool {
 		if r.gone.Load() {
 			return false
 		}
-		if inprocBeforePut != nil {
-			inprocBeforePut(r)
+		if hook := inprocBeforePut.Load(); hook != nil {
+			(*hook)(r)
 		}
 		if !r.s.inprocDeliver(r, m) {
 			return false
@@ -122,8 +122,9 @@ func (p *pipe) trySend(m Msg) bool {
 
 // inprocBeforePut, if set, runs as an inproc send has found its peer's
 // end there and is about to put into its queue: tests hold the sender
-// here while the receiver ends the link.
-var inprocBeforePut func(r *pipe)
+// here while the receiver ends the link. Atomic, as senders of other
+// tests may still be about when a test sets it.
+var inprocBeforePut atomic.Pointer[func(r *pipe)]
 
 // detach removes p from the socket's peers. Safe to call more than once.
 func (s *Socket) detach(p *pipe) {
