@@ -41,6 +41,7 @@ type pipe struct {
 	all    atomic.Bool         // PUB/XPUB: the peer subscribed to everything
 	maxSub int
 	asked  map[string]struct{} // XPUB with WithXPubManual: what the peer subscribed, applied or not
+	swept  bool                // XPUB: the peer left and its subscriptions were cancelled; it subscribes to nothing more
 
 	replaced atomic.Bool // ROUTER: a new peer took over its identity (WithRouterHandover)
 
