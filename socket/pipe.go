@@ -41,6 +41,7 @@ type pipe struct {
 	all    atomic.Bool         // PUB/XPUB: the peer subscribed to everything
 	maxSub int
 	asked  map[string]struct{} // XPUB with WithXPubManual: what the peer subscribed, applied or not
+	swept  bool                // XPUB: the peer left and its subscriptions were cancelled; it subscribes to nothing more
 
 	replaced atomic.Bool // ROUTER: a new peer took over its identity (WithRouterHandover)
 
@@ -93,7 +94,13 @@ func (p *pipe) trySend(m Msg) bool {
 		return p.out.tryPut(m)
 	}
 	if r := p.peer.Load(); r != nil {
-		if r.gone.Load() || !r.s.inprocDeliver(r, m) {
+		if r.gone.Load() {
+			return false
+		}
+		if hook := inprocBeforePut.Load(); hook != nil {
+			(*hook)(r)
+		}
+		if !r.s.inprocDeliver(r, m) {
 			return false
 		}
 		if !inprocCounted(r.s.typ) {
@@ -113,6 +120,12 @@ func (p *pipe) trySend(m Msg) bool {
 	}
 	return true
 }
+
+// inprocBeforePut, if set, runs as an inproc send has found its peer's
+// end there and is about to put into its queue: tests hold the sender
+// here while the receiver ends the link. Atomic, as senders of other
+// tests may still be about when a test sets it.
+var inprocBeforePut atomic.Pointer[func(r *pipe)]
 
 // detach removes p from the socket's peers. Safe to call more than once.
 func (s *Socket) detach(p *pipe) {
@@ -134,6 +147,11 @@ func (s *Socket) detach(p *pipe) {
 		q.retirePuts(&s.sentAside)
 	}
 	s.mu.Unlock()
+	if p.out == nil && p.inq != nil {
+		// An inproc end: after gone, so that a sender refused here sees
+		// the peer gone.
+		p.inq.seal()
+	}
 	var left []Msg
 	switch {
 	case p.out != nil:

@@ -358,7 +358,7 @@ func (p *pipe) hasRoom() bool {
 func (q *queue) hasRoom() bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.closed {
+	if q.closed || q.sealed {
 		return false
 	}
 	if q.n >= q.hwm {

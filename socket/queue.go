@@ -34,6 +34,7 @@ type queue struct {
 	full     bool // a producer found no room: the next report wakes room
 	sleeping bool // the consumer waits on avail
 	closed   bool // discarded: its peer is gone, and it takes nothing more
+	sealed   bool // an inproc receive queue whose pipe is detached: its peer puts nothing more (see seal)
 	conflate bool // holds the last message only (WithConflate); n is not kept
 	light    int  // drains after small batches in a row (see report)
 
@@ -92,10 +93,17 @@ func (q *queue) setLWM(hwm int) { q.lwm.Store(int32(max(1, min(hwm/2, 256)))) }
 // tryPut queues m if the mark allows. When it does not, the queue remembers
 // that a producer waits, and its next report makes room and notifies room:
 // load room's channel before calling tryPut, so that no wake-up is missed.
-func (q *queue) tryPut(m Msg) bool {
+func (q *queue) tryPut(m Msg) bool { return q.put(m, false) }
+
+// tryPutOwn is tryPut for a message the consumer's socket queues of its
+// own accord (an XPUB's news of subscriptions, see queueUp), which a
+// sealed queue still takes.
+func (q *queue) tryPutOwn(m Msg) bool { return q.put(m, true) }
+
+func (q *queue) put(m Msg, own bool) bool {
 	size := m.Size() // before the lock, which the consumer wants too
 	q.mu.Lock()
-	if q.closed {
+	if q.closed || q.sealed && !own {
 		q.mu.Unlock()
 		return false
 	}
@@ -330,6 +338,19 @@ func (q *queue) discard() []Msg {
 		q.releaseAll(left)
 	}
 	return left
+}
+
+// seal refuses the producer's puts from now on, as the pipe the queue
+// receives for is detached, and keeps what it holds for the consumer: an
+// inproc sender that found the pipe still there as it was detached must
+// not put a message where nobody expects one any more (the receiver took
+// what it held and closes, say). Under q.mu, so that each put is either
+// in before the seal, to be received, or refused, for the sender to send
+// elsewhere or count.
+func (q *queue) seal() {
+	q.mu.Lock()
+	q.sealed = true
+	q.mu.Unlock()
 }
 
 // signal is a broadcast wake-up: a waiter takes the channel with wait, looks

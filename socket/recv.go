@@ -175,10 +175,20 @@ func (s *Socket) inprocDeliver(p *pipe, m Msg) bool {
 		s.onSubscription(p, m)
 		return true
 	case XPub:
-		if isSubscription(m) && !s.onSubscription(p, m) {
+		if isSubscription(m) {
+			if s.onSubscription(p, m) {
+				// Applied, so the application hears of it even from a
+				// peer that left as it subscribed: the cancel that
+				// xpubPeerGone passes on must not come alone.
+				s.queueUp(p, m)
+			}
 			return true
 		}
-		s.queueUp(p, m)
+		put := p.inq.tryPut(m)
+		if !put && p.gone.Load() {
+			return false // detached as it was sent (see queue.seal)
+		}
+		s.afterPut(p, m, put)
 		return true
 	}
 	if !p.inq.tryPut(m) {
@@ -189,10 +199,18 @@ func (s *Socket) inprocDeliver(p *pipe, m Msg) bool {
 	return true
 }
 
-// queueUp gives the application an XPUB message without waiting; one that
-// finds the receive queue full is dropped and reported.
+// queueUp gives the application an XPUB message about subscriptions (a
+// subscriber's own, or its cancels as it leaves) without waiting, even
+// from a pipe detached since (see queue.seal); one that finds the receive
+// queue full is dropped and reported.
 func (s *Socket) queueUp(p *pipe, m Msg) {
-	if p.inq.tryPut(m) {
+	s.afterPut(p, m, p.inq.tryPutOwn(m))
+}
+
+// afterPut lists p for Recv if m went into its queue (put), and otherwise
+// reports m dropped.
+func (s *Socket) afterPut(p *pipe, m Msg, put bool) {
+	if put {
 		s.fq.ready(p)
 		s.afterSweep(p)
 		return

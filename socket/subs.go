@@ -163,17 +163,24 @@ func (s *Socket) onSubscription(p *pipe, m Msg) bool {
 	}
 	prefix := string(m[0][1:])
 	subscribe := m[0][0] == subscribeByte
+	// Under the subscriber's lock until the socket's count has it: an
+	// inproc subscriber may subscribe as it leaves, and what it adds once
+	// xpubPeerGone has cancelled its subscriptions would never be
+	// cancelled (see pipe.swept).
+	p.subMu.Lock()
+	defer p.subMu.Unlock()
+	if p.swept {
+		return false
+	}
 	if s.typ == XPub && s.opts.xpubManual {
-		p.subMu.Lock()
 		if subscribe {
 			p.asked[prefix] = struct{}{}
 		} else {
 			delete(p.asked, prefix)
 		}
-		p.subMu.Unlock()
 		return true
 	}
-	if !p.applySub(subscribe, prefix) {
+	if !p.applySubLocked(subscribe, prefix) {
 		// The peer subscribed again, or cancelled what it never had.
 		return s.typ == XPub && subscribe && s.opts.xpubVerbose
 	}
@@ -193,6 +200,11 @@ func (s *Socket) onSubscription(p *pipe, m Msg) bool {
 func (p *pipe) applySub(subscribe bool, prefix string) bool {
 	p.subMu.Lock()
 	defer p.subMu.Unlock()
+	return !p.swept && p.applySubLocked(subscribe, prefix)
+}
+
+// applySubLocked is applySub with p.subMu held.
+func (p *pipe) applySubLocked(subscribe bool, prefix string) bool {
 	_, had := p.subs[prefix]
 	switch {
 	case subscribe && !had:
@@ -290,33 +302,31 @@ func (p *pipe) dropSubscriptions() {
 // WithXPubManual the application is passed a cancel for each prefix the
 // subscriber had asked for, whoever else holds it: it decides.
 func (s *Socket) xpubPeerGone(p *pipe) {
+	// The subscriber's lock is held until the socket's count no longer
+	// has its subscriptions, and swept keeps it from adding any after.
+	p.subMu.Lock()
+	p.swept = true
+	var cancels []string
 	if s.opts.xpubManual {
-		p.subMu.Lock()
-		asked := p.asked
+		for prefix := range p.asked {
+			cancels = append(cancels, prefix)
+		}
 		p.asked = map[string]struct{}{}
-		p.subMu.Unlock()
-		p.dropSubscriptions()
-		for prefix := range asked {
-			if !s.closed.Load() {
-				s.queueUp(p, subscriptionMsg(unsubscribeByte, prefix))
+	} else {
+		s.subs.mu.Lock()
+		for prefix := range p.subs {
+			if s.subs.remove(prefix) || s.opts.xpubVerboser {
+				cancels = append(cancels, prefix)
 			}
 		}
-		return
-	}
-	p.subMu.Lock()
-	prefixes := make([]string, 0, len(p.subs))
-	for prefix := range p.subs {
-		prefixes = append(prefixes, prefix)
+		s.subs.mu.Unlock()
 	}
 	p.subs = map[string]struct{}{}
 	p.maxSub = 0
 	p.all.Store(false)
 	p.subMu.Unlock()
-	for _, prefix := range prefixes {
-		s.subs.mu.Lock()
-		last := s.subs.remove(prefix)
-		s.subs.mu.Unlock()
-		if (last || s.opts.xpubVerboser) && !s.closed.Load() {
+	for _, prefix := range cancels {
+		if !s.closed.Load() {
 			s.queueUp(p, subscriptionMsg(unsubscribeByte, prefix))
 		}
 	}
