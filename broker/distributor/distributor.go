@@ -41,21 +41,23 @@ import (
 // the others are counted in Stats.Duplicates and dropped. A result is taken
 // only from the worker the task went to, with the ticket it went with (see
 // protocol.go), so a peer that reaches the results endpoint cannot complete
-// a batch with made-up results. Round-robin does not know which worker
-// holds a task, so when a worker dies, or a connection to the task
-// endpoint ends, it sends every task in flight again (the first result of
-// each counts) and never gives one up. That is every task, those at
-// workers that are well included: they run it twice, the second results
-// are counted in Stats.Duplicates, and the copies they still hold no
-// longer count against WithWindow. The end of any connection does it,
-// one that never held a task too (a worker that leaves with none, a peer
-// that connects and goes). After a BYE it waits for the
-// leaving worker's connection to end before it does (sent any sooner, they
-// could be dealt to that worker, which drops them); with inproc, which
-// reports no ended connection, it waits for the next worker's HELLO. A
-// peer that stays connected without answering keeps getting its share,
-// which the batch then waits for. Demand-driven, such a peer holds at most
-// its credit, as a worker busy with long tasks does.
+// a batch with made-up results. Round-robin, the PUSH does not say which
+// worker it dealt a task to, so each Worker says ACK for the tasks it gets
+// (see protocol.go). When a worker says BYE or dies, the tasks it said ACK
+// for go out again; when a connection to the task endpoint ends (or a
+// worker leaves), so do those that no worker says ACK for within two
+// heartbeat intervals; and while every worker says ACK, so does a task
+// that none has said ACK for within the liveness intervals, ended
+// connection or not (it is at a peer that is not a worker). The tasks that
+// workers that are well hold run once. The first result of each task
+// counts, and round-robin never gives one up. A worker older than ACK says
+// none, so its tasks go out again at every such end, and run twice: the
+// second results are counted in Stats.Duplicates, and the copies it still
+// holds no longer count against WithWindow; and while it is there, a peer
+// that stays connected without answering (and, on inproc, one that went
+// without a word) keeps what it was dealt, which the batch then waits for.
+// Demand-driven, such a peer holds at most its credit, as a worker busy
+// with long tasks does.
 //
 // The distributor is one actor, "distributor", under a supervisor: its
 // mailbox is fed by its result socket, its task socket (demand-driven: the
@@ -96,6 +98,7 @@ type Stats struct {
 	Workers     int // workers that said HELLO, and neither BYE nor died
 	Credit      int // tasks the workers could take now (demand-driven)
 	InFlight    int // tasks dispatched to a live worker without a result yet
+	Unacked     int // of InFlight, tasks no worker has said ACK for (round-robin; see protocol.go)
 	MaxInFlight int // the most InFlight has been
 	Batches     int // batches submitted and not complete
 
@@ -346,8 +349,9 @@ func (d *Distributor) Close() error {
 }
 
 // disconnects tells the distributor's actor when a connection of the task
-// PUSH has ended (round-robin): the tasks dealt to it may be lost, and from
-// then on the PUSH cannot deal it more.
+// PUSH has ended (round-robin): the tasks dealt to it may be lost (those no
+// worker said ACK for are in doubt), and from then on the PUSH cannot deal
+// it more.
 type disconnects struct{ events <-chan socket.Event }
 
 func (f disconnects) Run(ctx context.Context, in actor.Inlet[msg]) error {

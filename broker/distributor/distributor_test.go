@@ -55,6 +55,36 @@ func waitStats(t testing.TB, ctx context.Context, d *distributor.Distributor, wh
 	}
 }
 
+// waitStatsKicked is waitStats for a cond that also reads a value kept
+// outside the stats: the board wakes a Wait only when the stats change, so
+// cond is looked at again at each receive from kicked too, which the
+// goroutine changing that value sends to after each change (buffered, so
+// that none is missed while no Wait runs).
+func waitStatsKicked(t testing.TB, ctx context.Context, d *distributor.Distributor, what string, kicked <-chan struct{}, cond func(distributor.Stats) bool) {
+	t.Helper()
+	for {
+		wctx, cancel := context.WithCancel(ctx)
+		watched := make(chan struct{})
+		go func() {
+			defer close(watched)
+			select {
+			case <-kicked:
+				cancel() // Wait looks at cond once more as it ends
+			case <-wctx.Done():
+			}
+		}()
+		err := d.Wait(wctx, cond)
+		cancel()
+		<-watched
+		if err == nil {
+			return
+		}
+		if ctx.Err() != nil || !errors.Is(err, context.Canceled) {
+			t.Fatalf("waiting for %s: %v; stats %+v", what, err, d.Stats())
+		}
+	}
+}
+
 // numbers yields "0", "1", ... "n-1", counting what it yields in pulled.
 func numbers(n int, pulled *atomic.Int64) iter.Seq[[]byte] {
 	return func(yield func([]byte) bool) {

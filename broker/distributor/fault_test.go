@@ -552,7 +552,8 @@ func TestRoundRobinLeaverTakesNoTask(t *testing.T) {
 		check(t, ctx, d, h)
 	})
 	// A worker comes after the BYE, while the leaver is still connected:
-	// the tasks that go out again at its HELLO are dealt to both.
+	// the leaver's tasks, for which it said no ACK, go out again once the
+	// grace is over, and are dealt to both.
 	t.Run("joins", func(t *testing.T) {
 		t.Parallel()
 		ctx := testCtx(t)
@@ -565,8 +566,8 @@ func TestRoundRobinLeaverTakesNoTask(t *testing.T) {
 		say(t, ctx, push, "BYE")
 		waitStats(t, ctx, d, "the leaver gone", func(s distributor.Stats) bool { return s.Workers == 0 })
 		newWorkers(t, d, 1, double)
-		// Its HELLO sends the leaver's tasks again, on a PUSH that still
-		// has the leaver's connection.
+		// The leaver's tasks go out again on a PUSH that still has the
+		// leaver's connection.
 		waitStats(t, ctx, d, "the tasks sent again", func(s distributor.Stats) bool { return s.Workers == 1 && s.Requeued >= n })
 		pull.Close()
 		check(t, ctx, d, h)
@@ -693,4 +694,148 @@ func rawWorker(t *testing.T, ctx context.Context, eps distributor.Endpoints) (pu
 		t.Fatal(err)
 	}
 	return pull, push
+}
+
+// TestRoundRobinOthersLeave: round-robin, a Worker that holds tasks (it
+// said ACK for each) keeps them when another peer of the task endpoint
+// goes: one that connected and never said HELLO (tcp), or a worker that
+// said HELLO, took its share and said BYE (tcp, and inproc, which reports
+// no ended connection), followed by peers that connect and go at once.
+// Only the tasks dealt to the peer that went go out again, each task runs
+// once, and no result comes twice.
+func TestRoundRobinOthersLeave(t *testing.T) {
+	for _, c := range []struct {
+		name, transport string
+		hello           bool
+	}{{"stranger tcp", "tcp", false}, {"worker tcp", "tcp", true}, {"worker inproc", "inproc", true}} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := testCtx(t)
+			d := newDist(t, c.transport, distributor.WithRoundRobin())
+			release := make(chan struct{})
+			var calls atomic.Int64
+			w := newWorkers(t, d, 1, func(ctx context.Context, task []byte) ([]byte, error) {
+				calls.Add(1)
+				select {
+				case <-release:
+				case <-ctx.Done():
+				}
+				return double(ctx, task)
+			})[0]
+			heard(t, ctx, w)
+			pull, push := rawWorker(t, ctx, d.Endpoints())
+			say := func(word string) {
+				t.Helper()
+				if err := push.Send(ctx, socket.Msg{[]byte(word), []byte("other")}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want := 1
+			if c.hello {
+				say("HELLO")
+				want = 2
+			}
+			waitStats(t, ctx, d, "the workers", func(s distributor.Stats) bool { return s.Workers == want })
+			// The other peer reads what it is dealt, and says no ACK. Its
+			// reads end with rctx, not with the socket's Close.
+			var got atomic.Int64
+			read := make(chan struct{}, 1) // a kick after each read
+			rctx, stopReading := context.WithCancel(ctx)
+			reading := make(chan struct{})
+			go func() {
+				defer close(reading)
+				for {
+					if _, err := pull.Recv(rctx); err != nil {
+						return
+					}
+					got.Add(1)
+					select {
+					case read <- struct{}{}:
+					default: // one is pending: the wait looks at got again
+					}
+				}
+			}()
+			const n = 20
+			h := must[*distributor.BatchHandle](t)(d.Submit(ctx, distributor.Batch{Size: n, Tasks: numbers(n, nil)}))
+			// Every task out, the Worker's ACKed, the rest read by the
+			// other peer. The stats are published only when they change,
+			// and the last change may come before the last read: the
+			// reader's kick has cond looked at again. Unacked is at least
+			// the other peer's share, and got at most that, so they are
+			// equal only once all of it is read and the Worker's ACKs are
+			// all in.
+			waitStatsKicked(t, ctx, d, "every task at the Worker (ACKed) or the other peer", read, func(s distributor.Stats) bool {
+				return s.InFlight == n && s.Unacked == int(got.Load())
+			})
+			k := int(got.Load())
+			if c.hello {
+				say("BYE")
+				// Its BYE is how the distributor learns it left: inproc
+				// reports no ended connection.
+				waitStats(t, ctx, d, "the other worker gone", func(s distributor.Stats) bool { return s.Workers == 1 })
+			}
+			stopReading()
+			<-reading
+			pull.Close()
+			push.Close()
+			// The other peer's tasks go out again, to the Worker.
+			waitStats(t, ctx, d, "the other peer's tasks sent again", func(s distributor.Stats) bool {
+				return s.Requeued >= uint64(k) && s.Unacked == 0
+			})
+			// Peers that come and go at once change nothing.
+			for range 3 {
+				p, q := rawWorker(t, ctx, d.Endpoints())
+				p.Close()
+				q.Close()
+			}
+			close(release)
+			s, err := h.Wait(ctx)
+			if err != nil {
+				t.Fatalf("wait: %v; stats %+v", err, d.Stats())
+			}
+			checkDoubled(t, s, n)
+			if err := w.Wait(ctx, func(ws distributor.WorkerStats) bool { return ws.Handled >= n }); err != nil {
+				t.Fatalf("worker stats %+v: %v", w.Stats(), err)
+			}
+			st := d.Stats()
+			if calls.Load() != n || st.Results != n || st.Duplicates != 0 || st.Forged != 0 || st.Late != 0 {
+				t.Fatalf("the other peer had %d tasks: handler calls %d, want %d; stats %+v", k, calls.Load(), n, st)
+			}
+		})
+	}
+}
+
+// TestRoundRobinStrangerHolds: round-robin, a peer connects to the task
+// endpoint, never says HELLO, and neither reads what the PUSH deals it nor
+// goes. While every worker says ACK, the tasks that none has said ACK for
+// within the liveness go out again, until they reach a Worker: the batch
+// completes, each task run once.
+//
+// Inproc: the stranger is among the PUSH's peers once its Connect returns,
+// so it is dealt its share (over tcp it may join after the tasks went out).
+func TestRoundRobinStrangerHolds(t *testing.T) {
+	for _, transport := range []string{"inproc"} {
+		t.Run(transport, func(t *testing.T) {
+			t.Parallel() // it waits out the liveness a few times
+			ctx := testCtx(t)
+			// Liveness of 2 s: a Worker says ACK well within it, and the
+			// stranger's share goes out again after it.
+			d := newDist(t, transport, distributor.WithRoundRobin(), distributor.WithHeartbeat(beatInterval, 40))
+			var calls atomic.Int64
+			newWorkers(t, d, 1, countingDouble(&calls))
+			waitStats(t, ctx, d, "the worker", func(s distributor.Stats) bool { return s.Workers == 1 })
+			rawWorker(t, ctx, d.Endpoints()) // the stranger
+			const n = 8
+			h := must[*distributor.BatchHandle](t)(d.Submit(ctx, distributor.Batch{Size: n, Tasks: numbers(n, nil)}))
+			s, err := h.Wait(ctx)
+			if err != nil {
+				t.Fatalf("wait: %v; stats %+v", err, d.Stats())
+			}
+			checkDoubled(t, s, n)
+			st := d.Stats()
+			if calls.Load() != n || st.Results != n || st.Duplicates != 0 || st.Forged != 0 || st.Dead != 0 {
+				t.Fatalf("handler calls %d, want %d; stats %+v", calls.Load(), n, st)
+			}
+		})
+	}
 }

@@ -4,14 +4,17 @@ package distributor
 // first input as a Distributor's task ROUTER gets them from workers (READY
 // with a credit, HEARTBEAT) and as a Worker gets them (a task, parseTask),
 // the second as the Distributor's result PULL gets them (HELLO, a result,
-// HEARTBEAT, BYE). The Distributor's behaviour reads and counts without
+// HEARTBEAT, ACK, BYE). The Distributor's behaviour reads and counts without
 // sending, so it runs here without sockets or actor, with two batches
 // in flight, every task dispatched under a ticket of distFuzzTicket's.
 // Whatever comes, nothing panics; credit adds up and stays within the
 // window, whatever a READY announces; a result is taken only if it answers
 // a dispatch (its ticket, batch id, seq and, demand-driven, worker) whose
 // task has no result yet, and lands where its header says; every other
-// result is counted once, as Late, Duplicates, Forged or Malformed; the
+// result is counted once, as Late, Duplicates, Forged or Malformed; an ACK
+// (round-robin) makes a worker that said HELLO the holder of the tasks in
+// flight it names, and nothing else; the tasks in flight that no worker
+// said ACK for are counted in Unacked; the
 // frames the package sends decode to what was meant; and one message costs
 // the behaviour no more memory than a bound in its size and the tasks in flight.
 //
@@ -58,6 +61,11 @@ func FuzzDist(f *testing.F) {
 		checkState(t, d, fuzzcheck.Messages(tasks), fuzzcheck.Messages(results))
 		for _, m := range fuzzcheck.Messages(tasks) {
 			checkDistTask(t, m)
+		}
+		for _, m := range fuzzcheck.Messages(results) {
+			if len(m) == 3 {
+				checkDistAck(t, m[2])
+			}
 		}
 		checkDistEncode(t, fuzzcheck.Frames(tasks))
 	})
@@ -163,6 +171,10 @@ func checkState(t *testing.T, d Dispatch, tasks, results [][][]byte) {
 		if i < len(results) {
 			m := results[i]
 			before := l.st
+			holders := map[uint64]*peer{} // an ACK names those that may change
+			for ticket, dp := range l.tickets {
+				holders[ticket] = dp.holder
+			}
 			n := fuzzcheck.Allocated(func() { l.fromSink(m) })
 			if max := distFuzzAllocBound(l, m); n > max {
 				t.Fatalf("%q allocated %d bytes, bound %d", m, n, max)
@@ -180,6 +192,18 @@ func checkState(t *testing.T, d Dispatch, tasks, results [][][]byte) {
 				p := l.peers[string(m[1])]
 				if d == RoundRobin && (p == nil || !p.hello || !p.beats) {
 					t.Fatalf("HEARTBEAT %q: peer %+v", m, p)
+				}
+			case len(m) == 3 && bytes.Equal(m[0], wordAck):
+				if _, ok := parseAck(m[2]); !ok || d == DemandDriven {
+					want.Malformed++
+					break
+				}
+				p := l.peers[string(m[1])]
+				for ticket := range ackTickets(m[2]) {
+					if dp := l.tickets[ticket]; dp != nil && !dp.lost && dp.holder == nil && p != nil && p.hello {
+						t.Fatalf("ACK %q from a worker: ticket %x held by none", m, ticket)
+					}
+					delete(holders, ticket)
 				}
 			case len(m) == 7 && bytes.Equal(m[0], wordResult) && len(m[5]) == 1:
 				h, ok := parseHeader(m[2:5])
@@ -211,6 +235,11 @@ func checkState(t *testing.T, d Dispatch, tasks, results [][][]byte) {
 				}
 			default:
 				want.Malformed++
+			}
+			for ticket, h := range holders {
+				if dp := l.tickets[ticket]; dp != nil && dp.holder != h {
+					t.Fatalf("%q made %+v the holder of ticket %x, held by %+v", m, dp.holder, ticket, h)
+				}
 			}
 			if l.st.Results != before.Results && l.st.Results != before.Results+1 {
 				t.Fatalf("result %q counted %d times", m, l.st.Results-before.Results)
@@ -315,6 +344,29 @@ func checkDistCredit(t *testing.T, l *state) {
 	if l.st.InFlight != inFlight {
 		t.Fatalf("in flight %d, dispatches not lost %d", l.st.InFlight, inFlight)
 	}
+	unacked, doubts := 0, 0
+	for _, d := range l.tickets {
+		if d.lost {
+			if d.holder != nil && !d.checkAt.IsZero() {
+				t.Fatalf("a dispatch given back still in doubt: %+v", d)
+			}
+			continue
+		}
+		if !d.checkAt.IsZero() {
+			doubts++
+		}
+		if d.holder == nil {
+			unacked++
+		} else if l.cfg.X.dispatch != RoundRobin || l.peers[d.holder.id] != d.holder || !d.holder.hello {
+			t.Fatalf("a dispatch in flight held by %+v, not a worker", d.holder)
+		}
+	}
+	if l.cfg.X.dispatch == DemandDriven {
+		unacked = 0
+	}
+	if l.st.Unacked != unacked || l.doubts != doubts {
+		t.Fatalf("unacked %d, dispatches in flight without ACK %d; doubts %d, in doubt %d", l.st.Unacked, unacked, l.doubts, doubts)
+	}
 	all := 0
 	for _, size := range distFuzzBatches {
 		all += size
@@ -335,6 +387,28 @@ func checkDistTask(t *testing.T, m [][]byte) {
 		t.Fatalf("parseTask(%q) = %+v, %q: not the same frames", m, h, payload)
 	}
 	fuzzcheck.CheckParserAlloc(t, "parseTask", fuzzcheck.WireSize(m), func() { parseTask(m) })
+}
+
+// checkDistAck reads f as the tickets frame of an ACK, and makes it again.
+func checkDistAck(t *testing.T, f []byte) {
+	got, ok := parseAck(f)
+	if ok != (len(f)%8 == 0) {
+		t.Fatalf("parseAck(%q) = %v", f, ok)
+	}
+	if !ok {
+		return
+	}
+	var tickets []uint64
+	for ticket := range ackTickets(got) {
+		tickets = append(tickets, ticket)
+	}
+	if len(tickets) != len(f)/8 || !bytes.Equal(appendAck(nil, tickets...), f) {
+		t.Fatalf("ACK %q reads as %x", f, tickets)
+	}
+	fuzzcheck.CheckParserAlloc(t, "parseAck", uint64(len(f)), func() {
+		for range ackTickets(f) {
+		}
+	})
 }
 
 // checkDistEncode makes the frames a Worker and a Distributor send from
@@ -394,5 +468,23 @@ func checkDistEncode(t *testing.T, m [][]byte) {
 	}
 	if l.st.Malformed != 0 || l.st.Forged != 0 {
 		t.Fatalf("the package's own frames counted %d malformed, %d forged", l.st.Malformed, l.st.Forged)
+	}
+	// Round-robin: ACK (sessionState.ack) for two tasks of batch 2 makes
+	// w3 their holder, and its BYE gives them back, not the others.
+	got = nil
+	l = newFuzzState(RoundRobin, &got)
+	l.fromSink([][]byte{wordHello, []byte("w3")})
+	ack := appendAck(nil, distFuzzTicket(2, seq), distFuzzTicket(2, (seq+1)%70))
+	l.fromSink([][]byte{wordAck, []byte("w3"), ack})
+	all := l.st.InFlight
+	if l.st.Unacked != all-2 || l.tickets[distFuzzTicket(2, seq)].holder != l.peers["w3"] {
+		t.Fatalf("ACK %x: unacked %d of %d", ack, l.st.Unacked, all)
+	}
+	l.fromSink([][]byte{wordBye, []byte("w3")})
+	if l.st.InFlight != all-2 || len(l.pending) != 2 || l.st.Unacked != all-2 || l.doubts != all-2 {
+		t.Fatalf("BYE after ACK: in flight %d of %d, pending %d, unacked %d, in doubt %d", l.st.InFlight, all, len(l.pending), l.st.Unacked, l.doubts)
+	}
+	if l.st.Malformed != 0 {
+		t.Fatalf("ACK counted %d malformed", l.st.Malformed)
 	}
 }

@@ -110,9 +110,9 @@ func WithMaxDeliveries(n int) Option {
 // WithRoundRobin makes a Distributor dispatch round-robin on a PUSH socket
 // (the guide's taskvent) instead of by demand (New). Flow is then bounded
 // by WithWindow and the sockets' high-water marks, not by credit. The PUSH
-// does not say which worker a task went to, so the end of any connection
-// to the task endpoint sends every task in flight again, and workers that
-// are well run theirs twice (see Distributor).
+// does not say which worker a task went to, so Workers say ACK for the
+// tasks they get, and the end of a connection to the task endpoint sends
+// again only those no worker has (see Distributor).
 func WithRoundRobin() Option {
 	return Option{opt.New("WithRoundRobin", forDistributor, func(c *opt.Config[extra]) error {
 		c.X.dispatch = RoundRobin
@@ -137,7 +137,9 @@ func WithWindow(n int) Option {
 // distributor's window and 2^20. It handles them one at a time; the others
 // wait in its queue. Demand-driven dispatch only: round-robin has no
 // credit, and a worker queues at most this many tasks before it stops
-// reading its task socket.
+// reading its task socket (with a distributor older than ACK; otherwise it
+// reads every task as it comes, to say ACK for it, and the distributor's
+// window bounds its queue).
 func WithCredit(n int) Option {
 	return Option{opt.New("WithCredit", forWorker, func(c *opt.Config[extra]) error {
 		if n < 1 || n > maxCredit {

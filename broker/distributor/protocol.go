@@ -11,9 +11,9 @@ package distributor
 //	         its credit, and HEARTBEAT; each result returns one credit
 //	         round-robin:   PUSH; each worker's PULL (the guide's taskvent)
 //	results  PULL; each worker's PUSH sends HELLO, results, BYE (tasksink),
-//	         and HEARTBEAT when round-robin
+//	         and HEARTBEAT and ACK when round-robin
 //	control  PUB; each worker's SUB hears KILL (tasksink2), and HEARTBEAT
-//	         when round-robin
+//	         and ACK when round-robin
 //
 // Frames (every integer big-endian):
 //
@@ -29,6 +29,9 @@ package distributor
 //	                                        (demand); control -> workers
 //	                                        (round-robin)
 //	           "HEARTBEAT", worker id       worker -> results (round-robin)
+//	ACK        "ACK"                        control -> workers (round-robin)
+//	           "ACK", worker id, tickets    worker -> results (round-robin):
+//	                                        8 bytes each, none at first
 //
 // A worker copies a task's three header frames into its result untouched:
 // they are the distributor's, as the address stack is the broker's in PPP.
@@ -57,14 +60,37 @@ package distributor
 // control channel and each worker sends "HEARTBEAT", its id on the results
 // channel. A worker that has sent HEARTBEAT and then nothing at all for
 // liveness intervals is dead, as is one the distributor cannot send to.
-// Its tasks go to other workers (demand-driven: those it held; round-robin,
-// which does not know where a task went: every task in flight), and a late
+// Its tasks go to other workers (demand-driven: those it held; round-robin:
+// see ACK below), and a late
 // result from it is still taken if it comes first; the second result of a
 // task is dropped. A Worker that has heard the distributor's heartbeats and
 // then nothing for liveness intervals says HELLO and READY again: the
 // distributor forgot it (it was buried alive, or the distributor
 // restarted). A READY from a worker the distributor knows starts it over:
 // the tasks it held go to others.
+//
+// ACK (round-robin): the PUSH does not say which connection it dealt a task
+// to, nor which connection ended, so the workers say it. The distributor
+// publishes ACK on the control channel with each HEARTBEAT. A worker that
+// hears it says ACK at once with the tickets of the tasks it holds (none,
+// if it holds none), then ACK with the ticket of each task it gets, and
+// reads its tasks as they come rather than leaving them in its socket. A
+// worker that said ACK for a task holds it: the task goes out again if
+// that worker says BYE, dies or says HELLO again (it starts over), and not
+// when another peer goes. A task that no worker has said ACK for is in
+// doubt when a connection of the PUSH ends or a worker leaves, and so is
+// one that goes out for a while after a worker left (the PUSH may still
+// deal to its connection): it goes out again if no ACK comes for it within
+// two heartbeat intervals. While every worker has said ACK, a task that
+// none has said ACK for within the liveness intervals goes out again
+// too, with no ended connection: it is at a peer that is not a worker
+// (one that never said HELLO, or is frozen or gone unheard). So a task
+// lost with a connection goes out again (one queued for a connection that
+// ended and came back too), on inproc, which reports no ended connection,
+// as well, and one that a worker holds does not. An ACK later than that
+// costs a task run twice, not lost. An ACK names tickets, which only the
+// peer a task was dealt to knows, so a peer cannot take another's tasks
+// with it; tickets of no task in flight are ignored.
 //
 // Compatibility with peers older than heartbeats and tickets: a worker
 // echoes the task header untouched, so the third frame, which was the
@@ -77,7 +103,10 @@ package distributor
 // HEARTBEAT after READY (or, round-robin, HELLO), which an older
 // distributor counts as malformed and drops, and no more unless it hears
 // the distributor's heartbeats: with an older distributor it speaks the old
-// protocol.
+// protocol. Round-robin, a worker older than ACK does not subscribe to it
+// and says none: its tasks are in doubt at each connection's end, and run
+// twice, as they did before ACK; a worker says ACK only to a distributor
+// that publishes it, so an older one never gets one.
 
 import (
 	"encoding/binary"
@@ -197,6 +226,7 @@ var (
 	wordBye       = []byte("BYE")
 	wordKill      = []byte("KILL")
 	wordHeartbeat = []byte("HEARTBEAT")
+	wordAck       = []byte("ACK")
 )
 
 // header is the batch id, seq and ticket a task and its result carry.
@@ -235,6 +265,34 @@ func parseTask(m [][]byte) (header, []byte, bool) {
 // what it was, while a frame of any size (256 MiB by default) makes a short
 // line, not one four times its size.
 const maxQuoted = 32
+
+// parseAck reads the tickets frame of an ACK: tickets, 8 bytes each; none
+// says that the worker says ACK.
+func parseAck(f []byte) ([]byte, bool) {
+	if len(f)%8 != 0 {
+		return nil, false
+	}
+	return f, true
+}
+
+// ackTickets yields the tickets of an ACK's frame, as parseAck took it.
+func ackTickets(f []byte) iter.Seq[uint64] {
+	return func(yield func(uint64) bool) {
+		for ; len(f) >= 8; f = f[8:] {
+			if !yield(binary.BigEndian.Uint64(f)) {
+				return
+			}
+		}
+	}
+}
+
+// appendAck appends tickets to an ACK's frame.
+func appendAck(f []byte, tickets ...uint64) []byte {
+	for _, t := range tickets {
+		f = binary.BigEndian.AppendUint64(f, t)
+	}
+	return f
+}
 
 // quoteFrame quotes a frame for a log line, cut at maxQuoted bytes.
 func quoteFrame(f []byte) string {

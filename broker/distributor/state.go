@@ -103,9 +103,22 @@ type task struct {
 type dispatch struct {
 	task task
 	peer *peer // the worker it went to (demand-driven; nil round-robin)
-	// lost: the worker died or gave it back (round-robin: some worker
-	// died). It is no longer in flight and has gone out again; a result
-	// of this dispatch is still taken if it comes first.
+	// holder is the worker that said ACK for it (round-robin): the one
+	// that holds it, whose leaving gives it back.
+	holder *peer
+	// sent is when it went out (round-robin): while every worker says
+	// ACK, one that none has said ACK for within their liveness went to a
+	// peer that is not a worker, or one that is gone.
+	sent time.Time
+	// checkAt: round-robin, the dispatch was in flight with no ACK when a
+	// connection ended or a worker left, or went out soon after a worker
+	// left, so it may have been lost with them. If no ACK has come by
+	// then, it goes out again. Zero: not in doubt.
+	checkAt time.Time
+	// lost: the worker died or gave it back (round-robin: the worker
+	// holding it left, or it was in doubt and no worker said ACK). It is
+	// no longer in flight and has gone out again; a result of this
+	// dispatch is still taken if it comes first.
 	lost bool
 }
 
@@ -116,6 +129,7 @@ type peer struct {
 	hello    bool      // said HELLO: counted in Workers
 	ready    bool      // said READY: takes tasks (demand-driven)
 	beats    bool      // has sent HEARTBEAT: buried when silent
+	acks     bool      // has said ACK (round-robin): it says ACK for every task it gets
 	queued   bool      // on the ring
 	gone     bool      // dead, or said BYE
 	credit   int       // announced at READY, capped at the window
@@ -161,12 +175,13 @@ type state struct {
 	// worker that never got a task can leave before its READY arrives,
 	// and that READY must not give credit.
 	early map[string]time.Time
-	// byeInFlight: round-robin, a worker said BYE while tasks were in
-	// flight. Which it held is not known, so all go out again once its
-	// task connection has ended (taskConnEnded): sent at once, the PUSH
-	// would deal them to it, and it drops them. Inproc reports no ended
-	// connection; there they go out again at the next HELLO.
-	byeInFlight bool
+	// leaving: round-robin, until then a worker that said BYE or died
+	// may still have its task connection, and the PUSH may deal it tasks
+	// that it drops: each task that goes out meanwhile is in doubt (see
+	// dispatch.checkAt) until a worker says ACK for it.
+	leaving time.Time
+	// doubts counts the dispatches in doubt (checkAt set).
+	doubts int
 	// eventsDropped is the task PUSH's count of monitor events lost
 	// (round-robin): one may have been a taskConnEnded.
 	eventsDropped uint64
@@ -205,7 +220,7 @@ func (l *state) Start(ctx context.Context) error {
 	l.pullCtx, l.pullCancel = context.WithCancel(ctx)
 	l.newSendCtx()
 	l.st = l.board.Get()
-	l.st.Workers, l.st.Credit, l.st.InFlight, l.st.Batches = 0, 0, 0, 0
+	l.st.Workers, l.st.Credit, l.st.InFlight, l.st.Unacked, l.st.Batches = 0, 0, 0, 0, 0
 	if l.cfg.X.dispatch == RoundRobin {
 		l.eventsDropped = l.tasks.Stats().EventsDropped
 	}
@@ -483,10 +498,18 @@ func (l *state) newTicket() uint64 {
 
 func (l *state) dispatched(ticket uint64, t task, p *peer) {
 	t.deliveries++
-	l.tickets[ticket] = &dispatch{task: t, peer: p}
+	d := &dispatch{task: t, peer: p}
+	l.tickets[ticket] = d
 	if p != nil {
 		p.inFlight++
 		l.st.Credit--
+	}
+	if l.cfg.X.dispatch == RoundRobin {
+		l.st.Unacked++
+		d.sent = time.Now()
+		if d.sent.Before(l.leaving) {
+			l.doubt(d, d.sent)
+		}
 	}
 	l.st.Dispatched++
 	l.st.InFlight++
@@ -539,35 +562,40 @@ func (l *state) forget(p *peer) {
 	}
 }
 
-// dead buries a worker: silent too long, or unreachable. Demand-driven,
-// the tasks it held go out again; round-robin, which does not know what
-// it held, every task in flight does.
+// dead buries a worker: silent too long, or unreachable. The tasks it
+// held go out again (round-robin: see left).
 func (l *state) dead(p *peer, why error) {
 	l.st.Dead++
 	l.log.Warn("worker dead", zap.String("worker", quoteFrame([]byte(p.id))), zap.Error(why))
 	l.forget(p)
 	if l.cfg.X.dispatch == RoundRobin {
-		l.giveBack(nil)
+		l.left(p)
 	} else {
 		l.giveBack(p)
 	}
 }
 
-// giveBack takes back the tasks in flight at p (nil: all of them) and
-// queues them to go out again, in batch and seq order. Their dispatches
-// are kept: the first result counts, whichever worker sends it.
+// giveBack takes back the tasks in flight at p (demand-driven) and
+// queues them to go out again.
 func (l *state) giveBack(p *peer) {
+	l.giveBackIf(func(d *dispatch) bool { return d.peer == p })
+	p.inFlight = 0
+}
+
+// giveBackIf takes back the tasks in flight whose dispatch meets cond
+// and queues them to go out again, in batch and seq order. Their
+// dispatches are kept: the first result counts, whichever worker sends
+// it.
+func (l *state) giveBackIf(cond func(*dispatch) bool) {
 	var back []task
 	for _, d := range l.tickets {
-		if !d.lost && d.peer == p {
+		if !d.lost && cond(d) {
+			l.settle(d)
 			d.lost = true
 			l.st.InFlight--
 			back = append(back, d.task)
 			d.task.payload = nil // the copy going out again has it
 		}
-	}
-	if p != nil {
-		p.inFlight = 0
 	}
 	slices.SortFunc(back, func(a, b task) int {
 		return cmp.Or(cmp.Compare(a.batch.handle.id, b.batch.handle.id), cmp.Compare(a.seq, b.seq))
@@ -656,9 +684,25 @@ func (l *state) ready(id string, p *peer, n uint32) {
 func (l *state) fromSink(m socket.Msg) {
 	switch {
 	case len(m) == 2 && bytes.Equal(m[0], wordHello):
+		if p := l.peers[string(m[1])]; p != nil && p.hello && l.cfg.X.dispatch == RoundRobin {
+			// HELLO again: the worker starts over (it found us silent),
+			// dropping the tasks it held but the one in hand, whose
+			// result still counts if it comes first; it says ACK again
+			// once it hears ours.
+			l.giveBackIf(func(d *dispatch) bool { return d.holder == p })
+			p.acks = false
+		}
 		if p := l.hello(string(m[1])); p != nil {
 			l.alive(p)
 		}
+	case len(m) == 3 && bytes.Equal(m[0], wordAck):
+		tickets, ok := parseAck(m[2])
+		if !ok {
+			l.st.Malformed++
+			l.log.Warn("ACK with a bad ticket list dropped", zap.Stringer("msg", m))
+			return
+		}
+		l.ack(string(m[1]), tickets)
 	case len(m) == 2 && bytes.Equal(m[0], wordBye):
 		id := string(m[1])
 		p := l.peers[id]
@@ -668,7 +712,7 @@ func (l *state) fromSink(m socket.Msg) {
 		if p != nil {
 			l.forget(p)
 			if l.cfg.X.dispatch == RoundRobin {
-				l.byeInFlight = l.byeInFlight || l.st.InFlight > 0
+				l.left(p)
 			} else {
 				l.giveBack(p)
 			}
@@ -704,9 +748,8 @@ func (l *state) fromSink(m socket.Msg) {
 // hello counts a worker in: at its HELLO, or round-robin at a HEARTBEAT
 // from one we do not know, which is its HELLO (we buried it, or knew it
 // before a restart). Either way the worker is back, so the tasks that
-// found no worker to take them go out now rather than at the next tick,
-// and those the last leaver may have dropped go out again. It returns
-// nil when there are too many workers.
+// found no worker to take them go out now rather than at the next tick.
+// It returns nil when there are too many workers.
 func (l *state) hello(id string) *peer {
 	p := l.peers[id]
 	if p == nil {
@@ -718,32 +761,113 @@ func (l *state) hello(id string) *peer {
 		p.hello = true
 		l.hellos++
 		l.noWorker = false
-		l.rejoined()
 	}
 	return p
 }
 
-// connEnded sends every task in flight again when a connection of the
-// task PUSH has ended (round-robin): tasks queued for it are discarded, and
-// a worker that said BYE, or will, drops those that reached it. Which they
-// were is not known, and this is the first moment at which the PUSH can no
-// longer deal them to that connection. The tasks at the other connections
-// go out again too, and run twice: knowing which connection holds which
-// task needs the PUSH to say where it dealt each and which connection
-// ended, which it does not.
+// connEnded puts in doubt every task in flight that no worker has said
+// ACK for, when a connection of the task PUSH has ended (round-robin): the
+// PUSH discards the tasks queued for it, and a worker that left drops
+// those that reached it. Which connection that was is not known, but a
+// worker that says ACK for a task holds it: the tasks in doubt go out
+// again only if no ACK comes for them within the grace (see doubt), so
+// that tasks at workers that are well, ACKed or about to be, run once. A
+// worker older than ACK says it for none, and its tasks run twice.
 func (l *state) connEnded() {
-	l.byeInFlight = false
-	l.giveBack(nil)
+	now := time.Now()
+	for _, d := range l.tickets {
+		if !d.lost && d.holder == nil {
+			l.doubt(d, now)
+		}
+	}
 }
 
-// rejoined sends every task in flight again when a worker comes after
-// one said BYE with tasks in flight (round-robin): some were at the one
-// that left.
-func (l *state) rejoined() {
-	if l.byeInFlight {
-		l.byeInFlight = false
-		l.giveBack(nil)
+// left gives back the tasks of a round-robin worker that said BYE or
+// died: those it said ACK for at once, and those it may have got without
+// saying ACK (all that no worker has) if no ACK comes for them within the
+// grace. For a while its task connection may stay, and the PUSH deal it
+// tasks it drops: those are put in doubt too (see leaving). Inproc
+// reports no ended connection, so this is also what sends them again
+// there.
+func (l *state) left(p *peer) {
+	l.giveBackIf(func(d *dispatch) bool { return d.holder == p })
+	l.connEnded()
+	l.leaving = time.Now().Add(2 * l.grace())
+}
+
+// grace is how long a task in doubt waits for a worker's ACK: two
+// heartbeat intervals, the time a worker that is well has to take a
+// message (see newSendCtx).
+func (l *state) grace() time.Duration { return 2 * l.cfg.Interval }
+
+// doubt puts a dispatch in doubt: with no ACK by the end of the grace, it
+// goes out again.
+func (l *state) doubt(d *dispatch, now time.Time) {
+	if d.checkAt.IsZero() {
+		d.checkAt = now.Add(l.grace())
+		l.doubts++
 	}
+}
+
+// settle accounts for a dispatch that leaves flight: answered, or given
+// back.
+func (l *state) settle(d *dispatch) {
+	if l.cfg.X.dispatch == RoundRobin && d.holder == nil {
+		l.st.Unacked--
+	}
+	if !d.checkAt.IsZero() {
+		d.checkAt = time.Time{}
+		l.doubts--
+	}
+}
+
+// ack takes a round-robin worker's ACK: it holds the tasks of those
+// tickets, which go out again only if it leaves. A ticket of no dispatch
+// in flight (answered, given back, or made up) is ignored, as is one
+// another worker said ACK for first: a ticket is known only to the one
+// the PUSH dealt it to, so it cannot be made up for another's task. An
+// ACK from a worker not counted in (not said HELLO, or buried) is ignored;
+// it says HELLO or HEARTBEAT again.
+func (l *state) ack(worker string, tickets []byte) {
+	if l.cfg.X.dispatch != RoundRobin {
+		l.st.Malformed++
+		return
+	}
+	p := l.peers[worker]
+	if p == nil || !p.hello {
+		return
+	}
+	p.acks = true
+	l.alive(p)
+	for t := range ackTickets(tickets) {
+		if d := l.tickets[t]; d != nil && !d.lost && d.holder == nil {
+			l.settle(d)
+			d.holder = p
+		}
+	}
+}
+
+// recheck sends again the tasks in doubt whose grace is over without an
+// ACK (round-robin); and, while every worker says ACK, those that none has
+// said ACK for within the liveness of a worker: they were dealt to a peer
+// that is not a worker (it never said HELLO, or it is gone, or frozen), or
+// to a connection whose end we did not hear of, and would wait for it
+// forever. With a worker older than ACK they might be its, and wait.
+func (l *state) recheck(now time.Time) {
+	allAck := l.hellos > 0
+	for _, p := range l.peers {
+		if p.hello && !p.acks {
+			allAck = false
+			break
+		}
+	}
+	if l.doubts == 0 && (!allAck || l.st.Unacked == 0) {
+		return
+	}
+	late := now.Add(-l.cfg.Expiry())
+	l.giveBackIf(func(d *dispatch) bool {
+		return d.holder == nil && (!d.checkAt.IsZero() && now.After(d.checkAt) || allAck && d.sent.Before(late))
+	})
 }
 
 // result takes a result if it answers a dispatch of ours: its ticket, batch
@@ -761,6 +885,7 @@ func (l *state) result(worker string, h header, status byte, data []byte) {
 	}
 	delete(l.tickets, h.ticket)
 	if !d.lost {
+		l.settle(d)
 		l.st.InFlight--
 		if p := d.peer; p != nil {
 			// The result returns the credit.
@@ -902,9 +1027,14 @@ func (l *state) heartbeat(now time.Time) error {
 		}
 	}
 	if l.cfg.X.dispatch == RoundRobin {
-		if err := l.control.Send(l.ctx, socket.Msg{wordHeartbeat}); err != nil && l.ctx.Err() == nil {
-			return fmt.Errorf("distributor: heartbeat: %w", err)
+		// ACK after HEARTBEAT: a worker that takes it says ACK for the
+		// tasks it gets (an older one does not subscribe to it).
+		for _, w := range [][]byte{wordHeartbeat, wordAck} {
+			if err := l.control.Send(l.ctx, socket.Msg{w}); err != nil && l.ctx.Err() == nil {
+				return fmt.Errorf("distributor: heartbeat: %w", err)
+			}
 		}
+		l.recheck(now)
 		if n := l.tasks.Stats().EventsDropped; n != l.eventsDropped {
 			l.eventsDropped = n
 			l.connEnded() // the end of a connection may be among them

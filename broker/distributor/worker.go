@@ -34,7 +34,9 @@ type Handler func(ctx context.Context, task []byte) ([]byte, error)
 // control channel says KILL. Demand-driven, it connects a DEALER, says
 // READY with its credit (WithCredit, DefaultCredit), and each result it
 // sends returns one credit; round-robin, it connects a PULL and takes what
-// comes.
+// comes, saying ACK for each task to a distributor that asks for it (see
+// protocol.go), so that the tasks it holds stay with it when other peers
+// go.
 //
 // On KILL the worker finishes the task in hand, says BYE to the sink,
 // closes its sockets and ends (Done is closed); tasks queued behind the one
@@ -144,8 +146,10 @@ func NewWorker(eps Endpoints, h Handler, opts ...Option) (*Worker, error) {
 		return fail(err)
 	}
 	if eps.Dispatch == RoundRobin {
-		if err := sh.control.Subscribe(wordHeartbeat); err != nil {
-			return fail(err)
+		for _, w := range [][]byte{wordHeartbeat, wordAck} {
+			if err := sh.control.Subscribe(w); err != nil {
+				return fail(err)
+			}
 		}
 	}
 	events := sh.tasks.Monitor()
@@ -230,8 +234,13 @@ type workerShared struct {
 	registered bool      // said HELLO once
 	heard      time.Time // the distributor's last HEARTBEAT or task; zero: it never sent HEARTBEAT
 	busy       bool      // the handler holds a task
+	inHand     header    // the task the handler holds, when busy
 	killed     bool      // KILL came: no HEARTBEAT or HELLO after BYE, it would bring us back
 	sessions   int
+	// acks: round-robin, the distributor has published ACK, so it takes
+	// ours: the worker says ACK for each task it gets, and reads them all
+	// at once (they are acknowledged as held, not left in the socket).
+	acks bool
 }
 
 // sessionMsg is what the session handles: a message from the task or
@@ -282,6 +291,9 @@ func (s *sessionState) Start(ctx context.Context) error {
 	s.ctx = ctx
 	s.st = s.w.board.Get()
 	s.w.gate.Open() // the queue is empty
+	// The distributor may have restarted as an older one: ACK again once
+	// it says so.
+	s.w.acks = false
 	defer func() { s.w.sessions++ }()
 	if s.w.sessions == 0 || s.w.killed || !s.w.registered {
 		return nil
@@ -323,6 +335,8 @@ func (s *sessionState) Receive(_ context.Context, m sessionMsg) error {
 			s.kill()
 		case len(m.frames) == 1 && bytes.Equal(m.frames[0], wordHeartbeat):
 			s.hear()
+		case len(m.frames) == 1 && bytes.Equal(m.frames[0], wordAck):
+			s.acksHeard()
 		}
 	case msgTick:
 		if s.w.killed || s.w.heard.IsZero() {
@@ -373,13 +387,47 @@ func (s *sessionState) fromTasks(m socket.Msg) {
 		return
 	}
 	s.queue = append(s.queue, job{h: h, payload: payload})
-	// A distributor sends no more than the credit (a READY again aside,
-	// while a task of before runs): past that the task socket waits, and
-	// its high-water mark holds the distributor back.
-	if len(s.queue) > s.w.cfg.X.credit {
+	if s.w.acks {
+		s.ack(h.ticket)
+	} else if len(s.queue) > s.w.cfg.X.credit {
+		// A distributor sends no more than the credit (a READY again
+		// aside, while a task of before runs): past that the task socket
+		// waits, and its high-water mark holds the distributor back.
+		// Round-robin with ACK, the window alone bounds what comes.
 		s.w.gate.Close()
 	}
 	s.next()
+}
+
+// acksHeard takes the distributor's ACK (round-robin): from now on the
+// worker says ACK for each task it gets, and says it now for those it
+// holds.
+func (s *sessionState) acksHeard() {
+	if s.w.acks || s.w.eps.Dispatch != RoundRobin || s.w.killed {
+		return
+	}
+	s.w.acks = true
+	s.w.gate.Open()
+	var held []uint64
+	if s.w.busy {
+		held = append(held, s.w.inHand.ticket)
+	}
+	for _, j := range s.queue {
+		held = append(held, j.h.ticket)
+	}
+	s.ack(held...) // none: the distributor learns that we say ACK
+}
+
+// ack says ACK for tasks the worker holds (round-robin): the distributor
+// gives them to others only if the worker leaves. A send waits at most an
+// interval: an ACK that does not go out costs a task run twice, not lost.
+func (s *sessionState) ack(tickets ...uint64) {
+	ctx, cancel := context.WithTimeout(s.ctx, s.w.cfg.Interval)
+	defer cancel()
+	err := s.w.results.Send(ctx, socket.Msg{wordAck, s.w.id, appendAck(nil, tickets...)})
+	if err != nil && s.ctx.Err() == nil {
+		s.w.cfg.Log.Debug("distributor worker: ack", zap.Error(err))
+	}
 }
 
 // next hands the handler the next task, when it is idle.
@@ -395,7 +443,7 @@ func (s *sessionState) next() {
 	}
 	// The handler's mailbox is empty: it is idle.
 	if s.handler.Tell(s.ctx, j) == nil {
-		s.w.busy = true
+		s.w.busy, s.w.inHand = true, j.h
 	}
 }
 
