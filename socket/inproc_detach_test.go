@@ -1,10 +1,6 @@
 package socket_test
 
 import (
-	"context"
-	"errors"
-	"fmt"
-	"sync"
 	"testing"
 
 	"github.com/zmqflow/zmqflow/socket"
@@ -52,19 +48,7 @@ func detachRound(t *testing.T, pushBinds bool, round int) bool {
 		pull.bind(ep)
 		push.connect(ep)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	var sendErr error
-	wg.Go(func() {
-		for i := 0; ; i++ {
-			if err := push.Send(ctx, socket.NewMsgString(fmt.Sprint(i))); err != nil {
-				if !errors.Is(err, context.Canceled) {
-					sendErr = err
-				}
-				return
-			}
-		}
-	})
+	stopSending := flood(push)
 	received := 0
 	for range round % 3 {
 		pull.recv()
@@ -81,10 +65,8 @@ func detachRound(t *testing.T, pushBinds bool, round int) bool {
 		must(t, err)
 		received += len(ms)
 	}
-	cancel()
-	wg.Wait()
-	if sendErr != nil {
-		t.Fatal(sendErr)
+	if err := stopSending(); err != nil {
+		t.Fatal(err)
 	}
 	ok := true
 	if q := pull.Stats().Queued; q != 0 {

@@ -126,6 +126,34 @@ func TestInprocSentReceivedOrDiscarded(t *testing.T) {
 	ep := inprocName(t)
 	push := openSock(t, socket.Push, log.option(), socket.WithLinger(0), socket.WithSendHWM(16))
 	push.connect(ep)
+	stopSending := flood(push)
+	received := 0
+	for round := range 50 {
+		pull := openSock(t, socket.Pull, socket.WithRecvHWM(8))
+		pull.bind(ep)
+		for range round % 5 {
+			pull.recv()
+			received++
+		}
+		must(t, pull.Close())
+	}
+	if err := stopSending(); err != nil {
+		t.Fatal(err)
+	}
+	must(t, push.Close()) // what waits for the next Bind is discarded
+	st := push.Stats()
+	if st.Sent != uint64(received)+st.Discarded {
+		t.Errorf("Sent %d, received %d, Discarded %d: %d messages unaccounted for", st.Sent, received, st.Discarded, int64(st.Sent)-int64(received)-int64(st.Discarded))
+	}
+	if n := len(log.take()); uint64(n) != st.Discarded {
+		t.Errorf("%d messages handed to WithDiscarded, Discarded %d", n, st.Discarded)
+	}
+}
+
+// flood sends numbered messages through push from a goroutine of its own,
+// until the function it returns stops it; that returns the first error of
+// a Send other than the stop.
+func flood(push *tsock) (stop func() error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	var sendErr error
@@ -139,27 +167,9 @@ func TestInprocSentReceivedOrDiscarded(t *testing.T) {
 			}
 		}
 	})
-	received := 0
-	for round := range 50 {
-		pull := openSock(t, socket.Pull, socket.WithRecvHWM(8))
-		pull.bind(ep)
-		for range round % 5 {
-			pull.recv()
-			received++
-		}
-		must(t, pull.Close())
-	}
-	cancel()
-	wg.Wait()
-	if sendErr != nil {
-		t.Fatal(sendErr)
-	}
-	must(t, push.Close()) // what waits for the next Bind is discarded
-	st := push.Stats()
-	if st.Sent != uint64(received)+st.Discarded {
-		t.Errorf("Sent %d, received %d, Discarded %d: %d messages unaccounted for", st.Sent, received, st.Discarded, int64(st.Sent)-int64(received)-int64(st.Discarded))
-	}
-	if n := len(log.take()); uint64(n) != st.Discarded {
-		t.Errorf("%d messages handed to WithDiscarded, Discarded %d", n, st.Discarded)
+	return func() error {
+		cancel()
+		wg.Wait()
+		return sendErr
 	}
 }
