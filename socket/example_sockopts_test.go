@@ -2,6 +2,7 @@ package socket_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"time"
@@ -182,4 +183,75 @@ func ExampleWithConflate() {
 	fmt.Println("now", string(m[0]))
 	// Output:
 	// now 21.0
+}
+
+// A sink bound where anyone may connect bounds what strangers can make it
+// hold: at most two senders at once (WithMaxPeers), and at most 1 MiB of
+// what they sent, all of them together, waiting for Recv (WithRecvBudget).
+// A third sender is refused as it connects, and its PUSH keeps its message
+// and tries again: once a place is free, it gets in.
+func ExampleWithRecvBudget() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	sink, err := socket.New(socket.Pull, socket.WithMaxPeers(2), socket.WithRecvBudget(1<<20))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer sink.Close()
+	events := sink.Monitor()
+	ep, err := sink.Bind("tcp://127.0.0.1:*")
+	if err != nil {
+		log.Fatal(err)
+	}
+	// await returns the next event of the given kind.
+	await := func(kind socket.EventKind) socket.Event {
+		for {
+			select {
+			case e := <-events:
+				if e.Kind == kind {
+					return e
+				}
+			case <-ctx.Done():
+				log.Fatalf("no %v: %v", kind, ctx.Err())
+			}
+		}
+	}
+	sender := func(text string) *socket.Socket {
+		push, err := socket.New(socket.Push, socket.WithLinger(time.Second))
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := push.Connect(ep); err != nil {
+			log.Fatal(err)
+		}
+		if err := push.Send(ctx, socket.NewMsgString(text)); err != nil {
+			log.Fatal(err)
+		}
+		return push
+	}
+	recv := func() {
+		m, err := sink.Recv(ctx)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println("got", string(m[0]))
+	}
+
+	first := sender("one")
+	recv()
+	second := sender("two")
+	defer second.Close()
+	recv()
+	third := sender("three")
+	defer third.Close()
+	e := await(socket.EventHandshakeFailed)
+	fmt.Println("third refused:", errors.Is(e.Err, socket.ErrPeerLimit))
+	first.Close() // a place is free
+	recv()
+	// Output:
+	// got one
+	// got two
+	// third refused: true
+	// got three
 }
