@@ -24,10 +24,11 @@ import (
 // or Supervise refused its options) is released then, unless another actor
 // holds it. Holding and releasing are one decision: an actor made with an
 // output whose release has begun is refused (ErrBadOption) rather than
-// handed an output closed under it. An output whose release fails makes the actor's end a failure
-// (Actor.Err, and its ActorStopped for a supervised child), as what the
-// actor sent may not have reached its peers. o must be comparable (a
-// pointer, as an Outbox is); an output that is not is an ErrBadOption.
+// handed an output closed under it. An output whose release fails makes
+// the actor's end a failure (Actor.Err, and its ActorStopped for a
+// supervised child), as what the actor sent may not have reached its
+// peers. o must be comparable (a pointer, as an Outbox is); an output that
+// is not is an ErrBadOption.
 func WithOutput(o io.Closer) Option {
 	return option{forActor, func(c *config) error {
 		if o == nil {

@@ -329,8 +329,8 @@ func (d *drainBudget) took(n int) {
 // a Router, Rep or Pair mailbox, whose replies (refusals among them) still
 // go out within the socket's linger period (socket.WithLinger), keeps them,
 // and what arrives while its socket lingers is discarded. Later calls
-// return the first call's result. The actor the inbox feeds calls it when it ends for good
-// (actor.Feed).
+// return the first call's result. The actor the inbox feeds calls it when
+// it ends for good (actor.Feed).
 func (in *Inbox[M]) Close() error { return in.release(nil) }
 
 // Abandon is Close for an actor that never ran the inbox (actor.Abandoner:

@@ -73,13 +73,7 @@ func arrivingAtClose(t *testing.T, kind string) {
 	}
 	eventually(t, "the socket to hold the messages", func() bool { return in.Socket().Stats().Queued == held })
 
-	closed := make(chan error, 1)
-	go func() { closed <- a.Close() }()
-	awaitMailboxClosed(t, a, probeInt)
-	g.release()
-	if err := <-closed; err != nil {
-		t.Fatal(err)
-	}
+	closeHeld(t, a, g)
 	out.Close()
 	n, h, d := told.Load(), g.handled.Load(), int64(len(dead.get()))
 	var discarded int64

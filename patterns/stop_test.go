@@ -128,6 +128,19 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// closeHeld closes a while its Receive is held by g: the mailbox closes
+// first, then g lets Receive go, and Close returns.
+func closeHeld(t *testing.T, a *actor.Actor[int], g *gated[int]) {
+	t.Helper()
+	closed := make(chan error, 1)
+	go func() { closed <- a.Close() }()
+	awaitMailboxClosed(t, a, probeInt)
+	g.release()
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+}
+
 // pullHolding spawns an actor with a PULL mailbox that holds its first
 // message, and sends it 1+n messages from a PUSH peer: the first is held,
 // the other n wait in the PULL socket.
@@ -174,13 +187,7 @@ func TestStopDrainsPolledSocket(t *testing.T) {
 func TestCloseReportsWhatTheSocketHolds(t *testing.T) {
 	const n = 50
 	a, g, _, dead := pullHolding(t, n)
-	closed := make(chan error, 1)
-	go func() { closed <- a.Close() }()
-	awaitMailboxClosed(t, a, probeInt)
-	g.release()
-	if err := <-closed; err != nil {
-		t.Fatal(err)
-	}
+	closeHeld(t, a, g)
 	d := dead.get()
 	if h := g.handled.Load(); h+int64(len(d)) != n+1 {
 		t.Errorf("handled %d, dead letters %d: want %d in all", h, len(d), n+1)

@@ -338,13 +338,12 @@ func (s *Socket) inprocReceivers() []*pipe {
 // discardReceived empties the inproc receive queues of a closing socket,
 // once its links are ended: those of ps, and those of peers that left
 // with messages still queued for Recv (on the turn list). Nobody will Recv
-// what they hold. The peer
-// that sent it counts it as discarded (Stats().Discarded, WithDiscarded),
-// as it counts what it queued for a peer that went away: an inproc Send
-// puts the message straight into the receiver's queue, so the sender
-// knows of every one, and this is where they end. A tcp or ipc peer's
-// messages in the queue are not counted: what it wrote is out of its
-// reach and its count, as in libzmq.
+// what they hold. The peer that sent a message counts it as discarded
+// (Stats().Discarded, WithDiscarded), as it counts what it queued for a
+// peer that went away: an inproc Send puts the message straight into the
+// receiver's queue, so the sender knows of every one, and this is where
+// they end. A tcp or ipc peer's messages in the queue are not counted:
+// what it wrote is out of its reach and its count, as in libzmq.
 func (s *Socket) discardReceived(ps []*pipe) {
 	s.swept.Store(true) // before the turn list is read: see afterSweep
 	s.fq.mu.Lock()

@@ -121,10 +121,10 @@ func WithLinger(d time.Duration) Option {
 // WithDiscarded calls f with each message the socket discards unsent (those
 // Stats().Discarded counts): queued for a peer that went away (an inproc
 // peer's receive queue when it closes), or for a Connect whose peer never
-// came, or still queued when Close or Shutdown gave up. It is how a message lost that way is reported rather than only
-// counted. f is called from whichever goroutine discards (a connection's,
-// or Close's), after the socket's locks are released, and must not block;
-// it may keep m.
+// came, or still queued when Close or Shutdown gave up. It is how a
+// message lost that way is reported rather than only counted. f is called
+// from whichever goroutine discards (a connection's, or Close's), after
+// the socket's locks are released, and must not block; it may keep m.
 func WithDiscarded(f func(m Msg)) Option {
 	return optionFunc(func(o *options) error { o.onDiscard = f; return nil })
 }
