@@ -8,9 +8,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func cmdCtx(t *testing.T) context.Context {
@@ -212,6 +215,76 @@ func testRunCommandStrayChild(t *testing.T) {
 		t.Errorf("stderr %q, want the stray child's pid", o.Stderr)
 	} else {
 		waitDead(t, pid)
+	}
+}
+
+// A stray that writes as fast as it can does not keep its point past the
+// grace: drain, read faster than poll's turns would allow, still sees the
+// command's exit and its deadline. Here the stray's pipe never empties
+// (readPipe always has more), which on the old drain kept it reading for
+// ever.
+func TestDrainChattyStray(t *testing.T) {
+	defer func(d time.Duration, r func(int, []byte) (int, error)) { strayGrace, readPipe = d, r }(strayGrace, readPipe)
+	strayGrace = 50 * time.Millisecond
+	var out, errp, exit [2]int
+	for _, p := range []*[2]int{&out, &errp, &exit} {
+		if err := newPipe(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The stray holds both write ends; the command has exited.
+	defer unix.Close(out[1])
+	defer unix.Close(errp[1])
+	defer unix.Close(exit[0])
+	unix.Close(exit[1])
+	if _, err := unix.Write(out[1], []byte("score: 1\n")); err != nil {
+		t.Fatal(err)
+	}
+	var stop atomic.Bool // set if drain is stuck, to let it end
+	chatty := errp[0]
+	readPipe = func(fd int, p []byte) (int, error) {
+		if fd == chatty && !stop.Load() {
+			return len(p), nil
+		}
+		return unix.Read(fd, p)
+	}
+	stdout, stderr := capped{max: 1 << 10}, capped{max: 1 << 10, tail: true}
+	type result struct {
+		held bool
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		held, err := drain(out[0], errp[0], exit[0], &stdout, &stderr)
+		done <- result{held, err}
+	}()
+	select {
+	case r := <-done:
+		if r.err != nil || !r.held {
+			t.Errorf("drain: held %v, error %v; want held, no error", r.held, r.err)
+		}
+		if got := string(stdout.buf); got != "score: 1\n" {
+			t.Errorf("stdout %q, want the command's line", got)
+		}
+	case <-time.After(100 * strayGrace):
+		stop.Store(true)
+		<-done
+		t.Fatalf("drain still reading the stray %v after the command's exit (grace %v)", 100*strayGrace, strayGrace)
+	}
+}
+
+// Strays writing on the command's stderr as fast as they can: the point
+// ends with the command's result, marked stray, and the strays die.
+func TestRunCommandChattyStrays(t *testing.T) { bothWays(t, testRunCommandChattyStrays) }
+
+func testRunCommandChattyStrays(t *testing.T) {
+	ctx := cmdCtx(t)
+	o := runCommand(ctx, []string{"sh", "-c", `yes >&2 & yes >&2 & yes >&2 & echo '{"a":1}'`})
+	if ctx.Err() != nil {
+		t.Errorf("the point ended only with its context: %v", ctx.Err())
+	}
+	if o.Exit != 0 || o.Error != "" || string(o.Result) != `{"a":1}` || !o.Stray {
+		t.Errorf("outcome exit %d, error %q, result %q, stray %v; want exit 0, the result, stray", o.Exit, o.Error, o.Result, o.Stray)
 	}
 }
 

@@ -186,7 +186,7 @@ func exitPipe(pid int) (fd int, gone <-chan struct{}, err error) {
 // A process closes its files before its exit can be seen, so once exitFd
 // says so, all the command wrote is in the pipes: read to their end or to
 // what is not there yet, they are closed unless another process holds
-// them. That one is given strayGrace, no more.
+// them. That one is given strayGrace, no more, however fast it writes.
 func drain(outFd, errFd, exitFd int, out, errw *capped) (held bool, err error) {
 	defer unix.Close(outFd)
 	defer unix.Close(errFd)
@@ -199,11 +199,24 @@ func drain(outFd, errFd, exitFd int, out, errw *capped) (held bool, err error) {
 	buf := bufs.Get().(*[]byte)
 	defer bufs.Put(buf)
 	// readAll reads what pipe i holds now, and marks it done at its end.
+	// It reads no more than the pipe can hold, then returns to poll: a
+	// stray that keeps the pipe full must not keep drain from the
+	// command's exit, or from the deadline after it. (At the exit, so, it
+	// still reads all the command wrote, which the pipe held.)
+	sizes := [2]int{pipeSize(outFd), pipeSize(errFd)}
 	readAll := func(i int) {
+		read := 0
 		for fds[i].Fd >= 0 {
-			n, err := unix.Read(int(fds[i].Fd), *buf)
+			if read >= sizes[i] {
+				// The command may have made its pipe larger.
+				if sizes[i] = pipeSize(int(fds[i].Fd)); read >= sizes[i] {
+					return
+				}
+			}
+			n, err := readPipe(int(fds[i].Fd), *buf)
 			if n > 0 {
 				sinks[i].Write((*buf)[:n])
+				read += n
 				continue
 			}
 			if err == unix.EINTR {
@@ -254,6 +267,17 @@ func drain(outFd, errFd, exitFd int, out, errw *capped) (held bool, err error) {
 			deadline = time.Now().Add(strayGrace)
 		}
 	}
+}
+
+// readPipe reads a pipe's read end (a variable for the tests).
+var readPipe = unix.Read
+
+// pipeSize returns how many bytes pipe fd can hold.
+func pipeSize(fd int) int {
+	if n, err := unix.FcntlInt(uintptr(fd), unix.F_GETPIPE_SZ, 0); err == nil && n > 0 {
+		return n
+	}
+	return 1 << 20 // Linux's default bound on a pipe's size
 }
 
 // newPipe makes a pipe whose read end, p[0], does not block; the write end
