@@ -208,7 +208,7 @@ func TestRoundRobinConnectionDrops(t *testing.T) {
 	// grace is over, and it says ACK for each task.
 	px.waitAccepted(ctx, 2)
 	waitStats(t, ctx, d, "batch 2 sent again and ACKed", func(s distributor.Stats) bool {
-		return s.Requeued == n2 && s.Unacked == 0
+		return s.Requeued == n2 && s.InFlight == n1+n2 && s.Unacked == 0
 	})
 	close(release)
 	for i, h := range []*distributor.BatchHandle{h1, h2} {
