@@ -22,6 +22,26 @@
 // task that every worker it reaches dies of is given up. The frames are
 // described in protocol.go.
 //
+// What a batch promises, while the Distributor runs: no task is lost (each
+// gets its result, or, demand-driven, is given up as failed after
+// WithMaxDeliveries), and each task's result is taken once (a second one
+// is counted in Stats.Duplicates and dropped); but a handler may run more
+// than once for a task that went out again.
+// Demand-driven, a task goes out again when its worker is found dead
+// (silent for the liveness intervals of WithHeartbeat, 3 s by default) or
+// says BYE or READY again. Round-robin (WithRoundRobin), where workers say
+// ACK for the tasks they get, a task no worker has said ACK for is in
+// doubt when a connection to the task endpoint ends or a worker leaves,
+// and goes out again after a grace of two heartbeat intervals (2 s by
+// default); while every worker says ACK, one that none has said ACK for
+// within the liveness intervals goes out again too. So a worker that is
+// well but stalled past the grace (a long pause of its process, or its
+// results channel at the high-water mark: WorkerStats.AcksDelayed) runs
+// tasks that also went to another worker, and one stalled past the
+// liveness is found dead, and the tasks it held go out again: duplicates,
+// never losses. A handler whose effects must not happen twice should be
+// idempotent.
+//
 // Goroutines: each Distributor and Worker is a group of actors (package
 // actor) under a supervisor of its own, started by its constructor and
 // stopped by Close, which returns after every goroutine has ended. The

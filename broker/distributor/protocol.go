@@ -74,7 +74,10 @@ package distributor
 // publishes ACK on the control channel with each HEARTBEAT. A worker that
 // hears it says ACK at once with the tickets of the tasks it holds (none,
 // if it holds none), then ACK with the ticket of each task it gets, and
-// reads its tasks as they come rather than leaving them in its socket. A
+// reads its tasks as they come rather than leaving them in its socket.
+// A Worker does not wait for room on its results channel to say ACK: the
+// tickets of an ACK that found none go with its next (so one ACK may name
+// several tasks), at the latest at its next heartbeat. A
 // worker that said ACK for a task holds it: the task goes out again if
 // that worker says BYE, dies or says HELLO again (it starts over), and not
 // when another peer goes. A task that no worker has said ACK for is in

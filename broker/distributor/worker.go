@@ -92,6 +92,12 @@ type WorkerStats struct {
 	// Reregistered counts the times the distributor fell silent and the
 	// worker said HELLO and READY again.
 	Reregistered uint64
+	// AcksDelayed counts the ACKs (round-robin) that found no room on
+	// the results channel, or failed: the worker does not wait for room,
+	// and says the tasks they named with its next ACK, at the next task
+	// or heartbeat. Meanwhile the distributor may send those tasks again
+	// (see Distributor), and they run twice.
+	AcksDelayed uint64
 	// LastHeard is when the distributor last sent HEARTBEAT or a task;
 	// zero while it has sent no HEARTBEAT (an older distributor).
 	LastHeard time.Time
@@ -282,6 +288,12 @@ type sessionState struct {
 	st      WorkerStats
 	ctx     context.Context // the actor's
 	queue   []job           // tasks waiting for the handler
+	// unacked are the tickets of the tasks the worker holds and has not
+	// said ACK for (round-robin, once the distributor asked): the next
+	// ACK names them all. ackOwed: the distributor has not had our first
+	// ACK yet, which tells it that we say ACK.
+	unacked map[uint64]struct{}
+	ackOwed bool
 }
 
 // Start begins a session. The first says HELLO once the task socket is
@@ -347,8 +359,11 @@ func (s *sessionState) Receive(_ context.Context, m sessionMsg) error {
 			return errSilent
 		}
 		// A send waits at most an interval: the distributor may be gone,
-		// and the next tick has the next word.
+		// and the next tick has the next word. The ACKs that found no
+		// room go first, in one message, waiting for room as the
+		// HEARTBEAT does.
 		sctx, cancel := context.WithTimeout(s.ctx, s.w.cfg.Interval)
+		s.ackWithin(sctx)
 		err := s.heartbeat(sctx)
 		cancel()
 		if err != nil && s.ctx.Err() == nil {
@@ -387,9 +402,7 @@ func (s *sessionState) fromTasks(m socket.Msg) {
 		return
 	}
 	s.queue = append(s.queue, job{h: h, payload: payload})
-	if s.w.acks {
-		s.ack(h.ticket)
-	} else if len(s.queue) > s.w.cfg.X.credit {
+	if !s.w.acks && len(s.queue) > s.w.cfg.X.credit {
 		// A distributor sends no more than the credit (a READY again
 		// aside, while a task of before runs): past that the task socket
 		// waits, and its high-water mark holds the distributor back.
@@ -397,6 +410,10 @@ func (s *sessionState) fromTasks(m socket.Msg) {
 		s.w.gate.Close()
 	}
 	s.next()
+	if s.w.acks {
+		s.unacked[h.ticket] = struct{}{}
+		s.ackNow()
+	}
 }
 
 // acksHeard takes the distributor's ACK (round-robin): from now on the
@@ -406,28 +423,49 @@ func (s *sessionState) acksHeard() {
 	if s.w.acks || s.w.eps.Dispatch != RoundRobin || s.w.killed {
 		return
 	}
-	s.w.acks = true
+	s.w.acks, s.ackOwed = true, true
 	s.w.gate.Open()
-	var held []uint64
+	s.unacked = map[uint64]struct{}{}
 	if s.w.busy {
-		held = append(held, s.w.inHand.ticket)
+		s.unacked[s.w.inHand.ticket] = struct{}{}
 	}
 	for _, j := range s.queue {
-		held = append(held, j.h.ticket)
+		s.unacked[j.h.ticket] = struct{}{}
 	}
-	s.ack(held...) // none: the distributor learns that we say ACK
+	s.ackNow() // with none, the distributor learns that we say ACK
 }
 
-// ack says ACK for tasks the worker holds (round-robin): the distributor
-// gives them to others only if the worker leaves. A send waits at most an
-// interval: an ACK that does not go out costs a task run twice, not lost.
-func (s *sessionState) ack(tickets ...uint64) {
-	ctx, cancel := context.WithTimeout(s.ctx, s.w.cfg.Interval)
-	defer cancel()
-	err := s.w.results.Send(ctx, socket.Msg{wordAck, s.w.id, appendAck(nil, tickets...)})
-	if err != nil && s.ctx.Err() == nil {
-		s.w.cfg.Log.Debug("distributor worker: ack", zap.Error(err))
+// ackNow says ACK for the tasks the worker holds and has not said ACK
+// for (round-robin): the distributor gives them to others only if the
+// worker leaves. It does not wait for room on the results channel, so
+// that a full one holds up neither the tasks nor what the distributor
+// says; ackWithin, at a tick, waits within its bound. An ACK that does
+// not go is counted (AcksDelayed) and its tickets go with the next: late,
+// it costs a task run twice, not lost.
+func (s *sessionState) ackNow() { s.sayAck(s.w.results.TrySend) }
+
+func (s *sessionState) ackWithin(ctx context.Context) {
+	s.sayAck(func(m socket.Msg) error { return s.w.results.Send(ctx, m) })
+}
+
+func (s *sessionState) sayAck(send func(socket.Msg) error) {
+	if !s.w.acks || s.w.killed || len(s.unacked) == 0 && !s.ackOwed {
+		return
 	}
+	tickets := make([]byte, 0, 8*len(s.unacked))
+	for t := range s.unacked {
+		tickets = appendAck(tickets, t)
+	}
+	if err := send(socket.Msg{wordAck, s.w.id, tickets}); err != nil {
+		if s.ctx.Err() == nil {
+			s.st.AcksDelayed++
+			s.w.cfg.Log.Warn("distributor worker: ACK not sent; its tasks go with the next, and may be sent again meanwhile",
+				zap.Int("tasks", len(s.unacked)), zap.Error(err))
+		}
+		return
+	}
+	clear(s.unacked)
+	s.ackOwed = false
 }
 
 // next hands the handler the next task, when it is idle.
@@ -451,6 +489,7 @@ func (s *sessionState) next() {
 // demand-driven), and after KILL says BYE.
 func (s *sessionState) result(m sessionMsg) error {
 	s.w.busy = false
+	delete(s.unacked, m.h.ticket) // the result says more
 	status := []byte{0}
 	if m.err != nil {
 		status[0] = 1
@@ -473,6 +512,7 @@ func (s *sessionState) result(m sessionMsg) error {
 		return nil
 	}
 	s.next()
+	s.ackNow() // ACKs held back by a full results channel: it had room now
 	return nil
 }
 
