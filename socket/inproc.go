@@ -39,10 +39,15 @@ var inprocs = inprocRegistry{
 func (s *Socket) bindInproc(e endpoint) (string, error) {
 	ep := e.String()
 	r := &inprocs
+	var held []*Socket // connectors a refused link discards for (see holdInproc)
+	defer func() { releaseAll(held) }()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if _, taken := r.bound[e.addr]; taken {
 		return "", fmt.Errorf("%w: %s", ErrAddrInUse, ep)
+	}
+	for _, l := range r.waiting[e.addr] {
+		held = holdInproc(held, l.connector)
 	}
 	r.bound[e.addr] = s
 	s.mu.Lock()
@@ -65,6 +70,8 @@ func (s *Socket) bindInproc(e endpoint) (string, error) {
 
 func (s *Socket) connectInproc(ep string, e endpoint) error {
 	r := &inprocs
+	held := holdInproc(nil, s)
+	defer func() { releaseAll(held) }()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if s.closed.Load() {
@@ -254,6 +261,8 @@ func (r *inprocRegistry) unbindLocked(name string) {
 // disconnectInproc ends one connector's link.
 func (s *Socket) disconnectInproc(ep string, name string) {
 	r := &inprocs
+	held := holdInproc(nil, s)
+	defer func() { releaseAll(held) }()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.links[name] = removeLink(r.links[name], s, ep); len(r.links[name]) == 0 {
@@ -262,6 +271,25 @@ func (s *Socket) disconnectInproc(ep string, name string) {
 	r.waiting[name] = removeLink(r.waiting[name], s, ep)
 	if len(r.waiting[name]) == 0 {
 		delete(r.waiting, name)
+	}
+}
+
+// holdInproc holds s's discards (holdDiscards) for the time the registry's
+// lock is held, and adds s to held, the sockets to release after it: a
+// link that ends with messages queued for a Bind discards them under that
+// lock, and a hook that went to the registry (a Connect, a Close) would
+// wait for it for ever.
+func holdInproc(held []*Socket, s *Socket) []*Socket {
+	if s.opts.onDiscard == nil || slices.Contains(held, s) {
+		return held
+	}
+	s.holdDiscards()
+	return append(held, s)
+}
+
+func releaseAll(held []*Socket) {
+	for _, s := range held {
+		s.releaseDiscards()
 	}
 }
 
@@ -306,6 +334,8 @@ func (s *Socket) inprocPending() bool {
 // closeInproc releases everything inproc a closing socket holds.
 func (s *Socket) closeInproc() {
 	r := &inprocs
+	held := holdInproc(nil, s)
+	defer func() { releaseAll(held) }()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for name, b := range r.bound {
