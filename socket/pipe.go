@@ -171,7 +171,21 @@ func (s *Socket) detach(p *pipe) {
 		p.dropSubscriptions()
 	case XPub:
 		s.xpubPeerGone(p)
+	case Pair:
+		if p.out != nil && s.inproc.Load() && !s.closed.Load() {
+			// A tcp or ipc peer left: an inproc link refused meanwhile
+			// may wait. (Inproc peers leave under the registry's lock,
+			// which sees to it.)
+			s.takeWaitingInproc()
+		}
 	}
+}
+
+// peers returns how many peers the socket has.
+func (s *Socket) peers() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.pipes)
 }
 
 // discardLeft counts and hands over (WithDiscarded) messages queued for a
