@@ -333,9 +333,16 @@ var probeMsg = Msg{{}}
 // probe writes the probe (WithProbeRouter) to a new connection, before
 // anything queued. It runs on the writer's goroutine before serve, so the
 // wire is ours; a failed write shows again at the writer's first flush.
+// A conflating socket writes it only if nothing waits: queued first, as
+// libzmq queues it when the pipe is made, it was replaced by what a Send
+// queued since (see queue.prepend, the same for inproc). Either way it is
+// a message sent.
 func (c *conn) probe() {
 	if c.s.opts.probeRouter {
 		c.p.out.countPut(probeMsg) // a message sent (Stats().Sent), once a connection
+		if c.s.opts.conflate && c.p.out.len() > 0 {
+			return
+		}
 		c.w.writeMsg(probeMsg)
 	}
 }
