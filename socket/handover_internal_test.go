@@ -9,9 +9,10 @@ import (
 )
 
 // A ROUTER send that found a peer whose identity a new peer then took
-// over (WithRouterHandover) says so: the drop's reason, or with
-// WithRouterMandatory the error, is ErrHandedOver, not a high-water mark
-// the old peer never reached.
+// over (WithRouterHandover) goes to the new peer, as libzmq's would, which
+// looks the route up as it sends. If the new peer has left too, the drop's
+// reason, or with WithRouterMandatory the error, is ErrHandedOver, not a
+// high-water mark the old peer never reached.
 func TestRouterSendToHandedOverPeer(t *testing.T) {
 	for _, tr := range []string{"inproc", "tcp"} {
 		for _, mandatory := range []bool{false, true} {
@@ -87,7 +88,23 @@ func routerSendToHandedOver(t *testing.T, tr string, mandatory bool) {
 		next(EventDisconnected) // the old peer's connection, handed over
 	}
 	// As a Send that looked its route up before the handover.
-	err = router.sendRouted(ctx, oldPipe, NewMsgString("X", "late"))
+	if err := router.sendRouted(ctx, oldPipe, NewMsgString("X", "late")); err != nil {
+		t.Fatalf("send to the handed-over identity: %v", err)
+	}
+	if d := router.Stats().Dropped; d != 0 {
+		t.Fatalf("%d dropped, want none", d)
+	}
+	m, err := newer.Recv(ctx)
+	if err != nil || string(m[0]) != "late" {
+		t.Fatalf("new peer received %q, %v; want late", m, err)
+	}
+
+	// The new peer leaves too: nobody holds the identity.
+	newer.Close()
+	if tr != "inproc" {
+		next(EventDisconnected)
+	}
+	err = router.sendRouted(ctx, oldPipe, NewMsgString("X", "later"))
 	if mandatory {
 		if !errors.Is(err, ErrHostUnreachable) || !errors.Is(err, ErrHandedOver) {
 			t.Fatalf("send to the handed-over peer: %v, want ErrHostUnreachable and ErrHandedOver", err)

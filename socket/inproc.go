@@ -10,7 +10,10 @@ import (
 // inproc connects sockets of one process without ZMTP: a pipe pair whose
 // ends deliver straight into the other end's receive queue. A connect may
 // come before the bind, as in libzmq 4; it is linked when the name is bound,
-// and linked again if the name is bound anew after its socket went away.
+// and linked again if the name is bound anew after its socket went away. A
+// link that a PAIR refused because it had its peer waits too, and is
+// linked at the next Bind of the name or as soon as the PAIR loses its
+// peer, whichever comes first.
 // Meanwhile the types that queue for a peer of their own (PUSH, DEALER, REQ,
 // PAIR) queue up to their send high-water mark, as libzmq's pending inproc
 // connections do: the queue becomes the binder's receive queue at the link.
@@ -39,10 +42,15 @@ var inprocs = inprocRegistry{
 func (s *Socket) bindInproc(e endpoint) (string, error) {
 	ep := e.String()
 	r := &inprocs
+	var held []*Socket // connectors a refused link discards for (see holdInproc)
+	defer func() { releaseAll(held) }()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if _, taken := r.bound[e.addr]; taken {
 		return "", fmt.Errorf("%w: %s", ErrAddrInUse, ep)
+	}
+	for _, l := range r.waiting[e.addr] {
+		held = holdInproc(held, l.connector)
 	}
 	r.bound[e.addr] = s
 	s.mu.Lock()
@@ -65,6 +73,8 @@ func (s *Socket) bindInproc(e endpoint) (string, error) {
 
 func (s *Socket) connectInproc(ep string, e endpoint) error {
 	r := &inprocs
+	held := holdInproc(nil, s)
+	defer func() { releaseAll(held) }()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if s.closed.Load() {
@@ -109,7 +119,8 @@ func (r *inprocRegistry) waitLocked(l *inprocLink) {
 // linkLocked makes the pipe pair between a connector and the binder. It
 // returns false if the link is to wait for the next Bind of the name: one
 // end refused it (a PAIR that has its peer, a ROUTER with the identity in
-// use, or a binder closing). r.mu held.
+// use, or a binder closing); a PAIR that loses its peer takes it earlier
+// (see takeWaitingLocked). r.mu held.
 func (r *inprocRegistry) linkLocked(l *inprocLink, b *Socket) bool {
 	c := l.connector
 	if !c.typ.Compatible(b.typ) {
@@ -157,8 +168,8 @@ func (r *inprocRegistry) linkLocked(l *inprocLink, b *Socket) bool {
 		// Undone, so that neither end keeps the other. A closing
 		// connector's link ends here; a PAIR that has its peer, or a
 		// ROUTER that has the binder's identity, refuses it as over tcp,
-		// and waits with it for the next Bind of the name, where
-		// Disconnect finds it.
+		// and waits with it for the next Bind of the name (or for the
+		// PAIR to lose its peer), where Disconnect finds it.
 		cp.peer.Store(nil)
 		bp.peer.Store(nil)
 		if c.closed.Load() {
@@ -235,9 +246,83 @@ func (s *Socket) unbindInproc(ep string) error {
 	s.mu.Lock()
 	delete(s.binds, ep)
 	s.mu.Unlock()
+	left := append(r.connectorsLocked(e.addr), s)
 	r.unbindLocked(e.addr)
+	r.rehomeLocked(left)
 	s.mon.emit(Event{Kind: EventClosed, Endpoint: ep})
 	return nil
+}
+
+// connectorsLocked returns the connectors linked to a name. r.mu held.
+func (r *inprocRegistry) connectorsLocked(name string) []*Socket {
+	var cs []*Socket
+	for _, l := range r.links[name] {
+		cs = append(cs, l.connector)
+	}
+	return cs
+}
+
+// rehomeLocked has each PAIR of ps that has no peer left take a link that
+// waits because it had one (see takeWaitingLocked). r.mu held.
+func (r *inprocRegistry) rehomeLocked(ps []*Socket) {
+	for _, p := range ps {
+		r.takeWaitingLocked(p)
+	}
+}
+
+// takeWaitingLocked links a PAIR that has lost its peer to a link refused
+// while it had one, which waits in the registry: one to a name it binds,
+// or one of its own Connects to a name that is bound. Over tcp the
+// refused peer redials and is taken once the PAIR has no peer; this is
+// the same for inproc, where there is no redial. (libzmq drops a refused
+// inproc link for good: its connector sends into a void until it
+// reconnects.) r.mu held.
+func (r *inprocRegistry) takeWaitingLocked(s *Socket) {
+	if s.typ != Pair || s.closed.Load() || s.peers() > 0 {
+		return
+	}
+	for name, b := range r.bound {
+		if b != s {
+			continue
+		}
+		for i, l := range r.waiting[name] {
+			if r.linkLocked(l, s) {
+				r.unwaitLocked(name, i)
+				return
+			}
+		}
+	}
+	for name, ls := range r.waiting {
+		b, ok := r.bound[name]
+		if !ok {
+			continue
+		}
+		for i, l := range ls {
+			if l.connector == s && r.linkLocked(l, b) {
+				r.unwaitLocked(name, i)
+				return
+			}
+		}
+	}
+}
+
+// unwaitLocked takes the i-th waiting link of a name off the list, once
+// linked. r.mu held.
+func (r *inprocRegistry) unwaitLocked(name string, i int) {
+	if r.waiting[name] = slices.Delete(r.waiting[name], i, i+1); len(r.waiting[name]) == 0 {
+		delete(r.waiting, name)
+	}
+}
+
+// takeWaitingInproc is takeWaitingLocked for a PAIR that lost a tcp or ipc
+// peer.
+func (s *Socket) takeWaitingInproc() {
+	r := &inprocs
+	held := holdInproc(nil, s)
+	defer func() { releaseAll(held) }()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.takeWaitingLocked(s)
 }
 
 func (r *inprocRegistry) unbindLocked(name string) {
@@ -254,6 +339,8 @@ func (r *inprocRegistry) unbindLocked(name string) {
 // disconnectInproc ends one connector's link.
 func (s *Socket) disconnectInproc(ep string, name string) {
 	r := &inprocs
+	held := holdInproc(nil, s)
+	defer func() { releaseAll(held) }()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.links[name] = removeLink(r.links[name], s, ep); len(r.links[name]) == 0 {
@@ -262,6 +349,30 @@ func (s *Socket) disconnectInproc(ep string, name string) {
 	r.waiting[name] = removeLink(r.waiting[name], s, ep)
 	if len(r.waiting[name]) == 0 {
 		delete(r.waiting, name)
+	}
+	left := []*Socket{s}
+	if b, ok := r.bound[name]; ok {
+		left = append(left, b)
+	}
+	r.rehomeLocked(left)
+}
+
+// holdInproc holds s's discards (holdDiscards) for the time the registry's
+// lock is held, and adds s to held, the sockets to release after it: a
+// link that ends with messages queued for a Bind discards them under that
+// lock, and a hook that went to the registry (a Connect, a Close) would
+// wait for it for ever.
+func holdInproc(held []*Socket, s *Socket) []*Socket {
+	if s.opts.onDiscard == nil || slices.Contains(held, s) {
+		return held
+	}
+	s.holdDiscards()
+	return append(held, s)
+}
+
+func releaseAll(held []*Socket) {
+	for _, s := range held {
+		s.releaseDiscards()
 	}
 }
 
@@ -306,14 +417,23 @@ func (s *Socket) inprocPending() bool {
 // closeInproc releases everything inproc a closing socket holds.
 func (s *Socket) closeInproc() {
 	r := &inprocs
+	held := holdInproc(nil, s)
+	defer func() { releaseAll(held) }()
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	var left []*Socket // peers that lost s: a PAIR among them takes a waiting link
 	for name, b := range r.bound {
 		if b == s {
+			left = append(left, r.connectorsLocked(name)...)
 			r.unbindLocked(name)
 		}
 	}
 	for name := range r.links {
+		for _, l := range r.links[name] {
+			if l.connector == s && l.bp != nil {
+				left = append(left, l.bp.s)
+			}
+		}
 		if r.links[name] = removeLink(r.links[name], s, ""); len(r.links[name]) == 0 {
 			delete(r.links, name)
 		}
@@ -324,6 +444,7 @@ func (s *Socket) closeInproc() {
 			delete(r.waiting, name)
 		}
 	}
+	r.rehomeLocked(left)
 }
 
 // inprocReceivers returns the inproc pipes a closing socket receives from

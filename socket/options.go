@@ -123,8 +123,10 @@ func WithLinger(d time.Duration) Option {
 // peer's receive queue when it closes), or for a Connect whose peer never
 // came, or still queued when Close or Shutdown gave up. It is how a
 // message lost that way is reported rather than only counted. f is called
-// from whichever goroutine discards (a connection's, or Close's), after
-// the socket's locks are released, and must not block; it may keep m.
+// from whichever goroutine discards (a connection's, Close's, or that of a
+// call such as Send, Subscribe or Disconnect that met an inproc peer as it
+// closed), after the socket's locks are released, and must not block; it
+// may keep m.
 func WithDiscarded(f func(m Msg)) Option {
 	return optionFunc(func(o *options) error { o.onDiscard = f; return nil })
 }

@@ -16,10 +16,11 @@ import (
 
 // ErrHandedOver is why a ROUTER with WithRouterHandover dropped a peer: a
 // new peer announced the same routing identity and took it over. It is the
-// Err of the EventDisconnected of the old peer's connection, and the reason
-// (errors.Is) of the EventDropped of a message a Send routed to the old peer
-// as it was replaced; with WithRouterMandatory such a Send fails with
-// ErrHostUnreachable wrapping it.
+// Err of the EventDisconnected of the old peer's connection. A Send that
+// routed a message to the old peer as it was replaced sends it to the new
+// one; if that one has left too, the message is dropped with an
+// EventDropped whose reason (errors.Is) is ErrHandedOver, or with
+// WithRouterMandatory the Send fails with ErrHostUnreachable wrapping it.
 var ErrHandedOver = errors.New("socket: routing identity handed over to a new peer")
 
 // libzmqOptions is the part of options this file sets.
@@ -206,7 +207,8 @@ func WithReqCorrelate() Option {
 // connection is known to be dead gets its replies at once. The old peer's
 // connection is closed (EventDisconnected with ErrHandedOver) and what was
 // queued for it is discarded; what it sent before is still received, with
-// the identity, and a reply to it goes to the new peer. By default a ROUTER
+// the identity, and a reply to it goes to the new peer, as does a Send
+// that raced the handover. By default a ROUTER
 // refuses the new peer instead. A peer that was dropped and redials takes
 // the identity back in turn. ROUTER only.
 func WithRouterHandover() Option {

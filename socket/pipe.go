@@ -127,6 +127,11 @@ func (p *pipe) trySend(m Msg) bool {
 // tests may still be about when a test sets it.
 var inprocBeforePut atomic.Pointer[func(r *pipe)]
 
+// inprocAppliedSub, if set, runs as an XPUB has applied an inproc
+// subscriber's subscription through r, its end, and is about to queue it
+// for Recv: tests close the XPUB there.
+var inprocAppliedSub atomic.Pointer[func(r *pipe)]
+
 // detach removes p from the socket's peers. Safe to call more than once.
 func (s *Socket) detach(p *pipe) {
 	s.mu.Lock()
@@ -166,20 +171,87 @@ func (s *Socket) detach(p *pipe) {
 		p.dropSubscriptions()
 	case XPub:
 		s.xpubPeerGone(p)
+	case Pair:
+		if p.out != nil && s.inproc.Load() && !s.closed.Load() {
+			// A tcp or ipc peer left: an inproc link refused meanwhile
+			// may wait. (Inproc peers leave under the registry's lock,
+			// which sees to it.)
+			s.takeWaitingInproc()
+		}
 	}
 }
 
+// peers returns how many peers the socket has.
+func (s *Socket) peers() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.pipes)
+}
+
 // discardLeft counts and hands over (WithDiscarded) messages queued for a
-// peer that is gone.
+// peer that is gone. While the socket's discards are held (holdDiscards)
+// they are counted now and handed over at the release.
 func (s *Socket) discardLeft(left []Msg) {
 	if len(left) == 0 {
 		return
 	}
 	s.discarded.Add(uint64(len(left)))
-	if f := s.opts.onDiscard; f != nil {
-		for _, m := range left {
-			f(m)
-		}
+	f := s.opts.onDiscard
+	if f == nil {
+		return
+	}
+	h := &s.discardHold
+	h.mu.Lock()
+	if h.n > 0 {
+		h.msgs = append(h.msgs, left...)
+		h.mu.Unlock()
+		return
+	}
+	h.mu.Unlock()
+	for _, m := range left {
+		f(m)
+	}
+}
+
+// discardHold keeps a socket's discards from the WithDiscarded hook while
+// code holds locks under which a discard may come: a send into an inproc
+// peer that closed as it was sent discards the message there and then
+// (see afterSweep), and a hook that called back into the socket would
+// find the lock held, or the state half-updated.
+type discardHold struct {
+	mu   sync.Mutex
+	n    int   // holdDiscards not yet released
+	msgs []Msg // discarded meanwhile, for the hook
+}
+
+// holdDiscards defers the socket's WithDiscarded calls until the matching
+// releaseDiscards. Take it before the locks, release it after them.
+func (s *Socket) holdDiscards() {
+	if s.opts.onDiscard == nil {
+		return
+	}
+	s.discardHold.mu.Lock()
+	s.discardHold.n++
+	s.discardHold.mu.Unlock()
+}
+
+// releaseDiscards ends a holdDiscards; the last one to end hands the
+// messages held to the hook. No lock of the socket's may be held.
+func (s *Socket) releaseDiscards() {
+	f := s.opts.onDiscard
+	if f == nil {
+		return
+	}
+	h := &s.discardHold
+	h.mu.Lock()
+	h.n--
+	var msgs []Msg
+	if h.n == 0 {
+		msgs, h.msgs = h.msgs, nil
+	}
+	h.mu.Unlock()
+	for _, m := range msgs {
+		f(m)
 	}
 }
 
@@ -261,9 +333,16 @@ var probeMsg = Msg{{}}
 // probe writes the probe (WithProbeRouter) to a new connection, before
 // anything queued. It runs on the writer's goroutine before serve, so the
 // wire is ours; a failed write shows again at the writer's first flush.
+// A conflating socket writes it only if nothing waits: queued first, as
+// libzmq queues it when the pipe is made, it was replaced by what a Send
+// queued since (see queue.prepend, the same for inproc). Either way it is
+// a message sent.
 func (c *conn) probe() {
 	if c.s.opts.probeRouter {
 		c.p.out.countPut(probeMsg) // a message sent (Stats().Sent), once a connection
+		if c.s.opts.conflate && c.p.out.len() > 0 {
+			return
+		}
 		c.w.writeMsg(probeMsg)
 	}
 }

@@ -177,6 +177,9 @@ func (s *Socket) inprocDeliver(p *pipe, m Msg) bool {
 	case XPub:
 		if isSubscription(m) {
 			if s.onSubscription(p, m) {
+				if hook := inprocAppliedSub.Load(); hook != nil {
+					(*hook)(p)
+				}
 				// Applied, so the application hears of it even from a
 				// peer that left as it subscribed: the cancel that
 				// xpubPeerGone passes on must not come alone.

@@ -108,11 +108,21 @@ func (s *Socket) sendRouter(ctx context.Context, m Msg) error {
 }
 
 // sendRouted sends m's body to p, the peer its identity frame named when
-// looked up: p may have left, or been replaced by a new peer, since.
+// looked up: p may have left, or been replaced by a new peer, since. A
+// replaced peer's identity is the new peer's, and so is the message: libzmq
+// looks the route up as it sends, and would find the new peer.
 func (s *Socket) sendRouted(ctx context.Context, p *pipe, m Msg) error {
 	body := m[1:]
+	if p.replaced.Load() {
+		p = s.heir(p, m[0])
+	}
 	if p.trySend(body) {
 		return nil
+	}
+	if p.replaced.Load() { // as it was sent
+		if p = s.heir(p, m[0]); p.trySend(body) {
+			return nil
+		}
 	}
 	if !s.opts.routerMandatory {
 		if p.replaced.Load() {
@@ -125,10 +135,14 @@ func (s *Socket) sendRouted(ctx context.Context, p *pipe, m Msg) error {
 	for {
 		changed, room := s.waitChanged(), s.room.wait()
 		if p.gone.Load() {
-			if p.replaced.Load() {
+			if !p.replaced.Load() {
+				return fmt.Errorf("%w: %q", ErrHostUnreachable, m[0])
+			}
+			next := s.heir(p, m[0])
+			if next == p {
 				return fmt.Errorf("%w: %q: %w", ErrHostUnreachable, m[0], ErrHandedOver)
 			}
-			return fmt.Errorf("%w: %q", ErrHostUnreachable, m[0])
+			p = next
 		}
 		if p.trySend(body) {
 			return nil
@@ -137,6 +151,19 @@ func (s *Socket) sendRouted(ctx context.Context, p *pipe, m Msg) error {
 			return err
 		}
 	}
+}
+
+// heir returns the peer that holds the identity id, which p held until a
+// new peer took it over (WithRouterHandover), or p if none holds it now.
+// The new peer's route is in place once p is marked replaced (see attach).
+func (s *Socket) heir(p *pipe, id []byte) *pipe {
+	s.mu.RLock()
+	q := s.routes[string(id)]
+	s.mu.RUnlock()
+	if q == nil {
+		return p
+	}
+	return q
 }
 
 // sendReq sends a request with the empty delimiter frame in front, and

@@ -58,9 +58,10 @@ type Socket struct {
 	discarded atomic.Uint64 // messages queued for a peer that went, or still queued at the end of Close
 	// Messages sent that no live pipe's queue counts (see sentTotal):
 	// those to an inproc PUB or XPUB, and the counts of pipes gone.
-	sentAside packed
-	sentLast  atomic.Uint64 // the last Stats().Sent (see rising)
-	swept     atomic.Bool   // Close emptied the inproc receive queues (see discardReceived)
+	sentAside   packed
+	sentLast    atomic.Uint64 // the last Stats().Sent (see rising)
+	swept       atomic.Bool   // Close emptied the inproc receive queues (see discardReceived)
+	discardHold discardHold   // WithDiscarded calls deferred while locks are held
 
 	confirming  atomic.Bool  // ShutdownConfirmed: each connection waits for its peer's end (see conn.drain)
 	unconfirmed atomic.Int64 // connections that ended during ShutdownConfirmed unconfirmed (see conn.serve)

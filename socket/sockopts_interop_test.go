@@ -305,6 +305,43 @@ func TestInteropImmediate(t *testing.T) {
 
 // A conflating PUSH, ours or libzmq's, that sends before its peer binds
 // delivers only the last message to the peer of the other kind.
+// A conflating probing DEALER that sends before its connection is up: the
+// message replaces the probe, with ours as with libzmq's.
+func TestInteropConflateProbe(t *testing.T) {
+	interopLeakCheck(t)
+	t.Run("go-dealer", func(t *testing.T) {
+		t.Parallel()
+		pyzmq.Python(t)
+		ctx := interopCtx(t)
+		ep := freeTCPEndpoint(t)
+		dealer := openInterop(t, socket.Dealer, socket.WithConflate(), socket.WithProbeRouter(),
+			socket.WithIdentity([]byte("D")), socket.WithReconnectInterval(20*time.Millisecond))
+		mustConnect(t, dealer, ep)
+		for _, v := range []string{"1", "2"} {
+			mustSend(t, ctx, dealer, socket.NewMsgString(v))
+		}
+		p := pyzmq.Socket(t, "ROUTER", "--bind", ep)
+		wantFrames(t, "libzmq ROUTER", pyRecv(t, ctx, p), socket.NewMsgString("D", "2"))
+	})
+	t.Run("py-dealer", func(t *testing.T) {
+		t.Parallel()
+		pyzmq.Python(t)
+		ctx := interopCtx(t)
+		ep := freeTCPEndpoint(t)
+		p := pyzmq.Socket(t, "DEALER", "--connect", ep, "--identity", "D", "--sockopt", "CONFLATE=1",
+			"--sockopt", "PROBE_ROUTER=1", "--sockopt", "RECONNECT_IVL=20")
+		for _, v := range []string{"1", "2"} {
+			pySend(t, p, socket.NewMsgString(v))
+		}
+		if err := p.Sync(ctx); err != nil { // both are in its queue
+			t.Fatal(err)
+		}
+		router := openInterop(t, socket.Router)
+		mustBind(t, router, ep)
+		wantFrames(t, "our ROUTER", mustRecv(t, ctx, router), socket.NewMsgString("D", "2"))
+	})
+}
+
 func TestInteropConflate(t *testing.T) {
 	interopLeakCheck(t)
 	for _, tr := range interopTransports {

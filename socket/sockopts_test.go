@@ -631,6 +631,46 @@ func TestConflateProbeBeforeBind(t *testing.T) {
 	}
 }
 
+// The same over tcp and ipc, as libzmq's: a conflating DEALER's probe is
+// queued as its Connect makes the pipe, and what it sends before the
+// connection is up replaces it; with nothing sent, the probe goes alone.
+func TestConflateProbeBeforeConnection(t *testing.T) {
+	for _, tr := range []string{"tcp", "ipc"} {
+		for _, queued := range [][]string{nil, {"1", "2"}} {
+			t.Run(tr+"/"+strconv.Itoa(len(queued))+" queued", func(t *testing.T) {
+				// Nobody listens there: the ROUTER binds once the
+				// DEALER has queued.
+				ep := "ipc://" + t.TempDir() + "/probe.sock"
+				if tr == "tcp" {
+					ep = freeTCPEndpoint(t)
+				}
+				dealer := openSock(t, socket.Dealer, socket.WithConflate(), socket.WithProbeRouter(),
+					socket.WithIdentity([]byte("C")), socket.WithReconnectInterval(10*time.Millisecond))
+				dealer.connect(ep)
+				for _, v := range queued {
+					dealer.send(v)
+				}
+				router := openSock(t, socket.Router)
+				router.bind(ep)
+				want := []string{"C", ""}
+				if len(queued) > 0 {
+					want = []string{"C", queued[len(queued)-1]}
+				}
+				if m := router.recv(); !equal(m, want...) {
+					t.Fatalf("ROUTER got %q first, want %q", m, want)
+				}
+				dealer.send("3")
+				if m := router.recv(); !equal(m, "C", "3") {
+					t.Fatalf("ROUTER got %q next, want [C 3]", m)
+				}
+				if got, want := dealer.Sent(), uint64(len(queued)+2); got != want {
+					t.Errorf("DEALER Sent %d, want %d: the probe and what it sent", got, want)
+				}
+			})
+		}
+	}
+}
+
 // A conflating receiver that binds an inproc name after a peer queued
 // for it takes the last of what was queued, as if the queue had
 // conflated from the start, and the latest after that.

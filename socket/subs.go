@@ -140,6 +140,10 @@ func (s *Socket) subscribe(kind byte, prefix []byte) error {
 // it upstream: every subscribe, and a cancel only when no subscription of
 // that prefix is left, as libzmq's xsub does.
 func (s *Socket) updateSubs(m Msg) {
+	// An inproc publisher closing as the message reaches it may discard
+	// it here (see afterSweep): the hook runs once subs.mu is released.
+	s.holdDiscards()
+	defer s.releaseDiscards()
 	s.subs.mu.Lock()
 	defer s.subs.mu.Unlock()
 	prefix := string(m[0][1:])
