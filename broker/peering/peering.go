@@ -34,6 +34,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -62,6 +63,11 @@ var (
 	// not a name and a count. The broker counts and drops such messages;
 	// the error appears in logs.
 	ErrMalformed = errors.New("peering: malformed message")
+	// ErrTooManyPeers is an announcement from a new peer that a broker
+	// dropped because it knows maxPeers peers already (Stats.PeersRefused):
+	// a state publisher naming a new peer in each announcement would
+	// otherwise grow the broker's table of peers without bound.
+	ErrTooManyPeers = errors.New("peering: too many peers")
 )
 
 // Broker is a load balancer that lends and borrows workers: the guide's
@@ -157,6 +163,7 @@ type Stats struct {
 	Requeued      uint64 // requests taken back from a peer that went silent
 	Malformed     uint64 // messages dropped because they do not follow PPP or the state flow
 	Announcements uint64 // capacity announcements received from peers
+	PeersRefused  uint64 // announcements dropped: a new peer past the most a broker knows (ErrTooManyPeers)
 }
 
 // brokerName is the broker's actor, as the observer knows it.
@@ -168,6 +175,17 @@ var lbSeq atomic.Uint64
 // maxPending bounds the requests a Broker reads ahead from its clients;
 // past it they wait in the clients' queues.
 const maxPending = 1024
+
+// maxPeers bounds the peers a Broker knows at once. Each is a peer's name
+// and the capacity it announced, and each dispatch looks at them all; a
+// name stays until it has been silent for the liveness. A federation has a
+// peer for each Peer call: far fewer.
+const maxPeers = 1024
+
+// validName reports whether name may name a broker: it is the routing id
+// of its cloud sockets, which ZeroMQ bounds to 255 bytes and whose leading
+// zero byte is kept for ids a ROUTER makes up.
+func validName(name string) bool { return len(name) >= 1 && len(name) <= 255 && name[0] != 0 }
 
 // NewBroker binds a broker's client frontend, worker backend, cloud
 // frontend (for peers' requests) and state endpoint (where it announces
@@ -184,7 +202,7 @@ func NewBroker(name, frontend, backend, cloud, state string, opts ...Option) (_ 
 	if err != nil {
 		return nil, err
 	}
-	if len(name) < 1 || len(name) > 255 || name[0] == 0 {
+	if !validName(name) {
 		return nil, fmt.Errorf("%w: peering.NewBroker: name %q: want 1 to 255 bytes, not starting with a zero byte", ErrBadOption, name)
 	}
 	b := &Broker{name: name}
@@ -530,7 +548,8 @@ func (l *federation) flow() {
 	l.st.Peers = len(l.peers)
 	l.st.CloudIdle = 0
 	for _, p := range l.peers {
-		l.st.CloudIdle += p.capacity
+		// Saturated: two peers may each announce the largest int.
+		l.st.CloudIdle = min(l.st.CloudIdle, math.MaxInt-p.capacity) + p.capacity
 	}
 	l.st.Pending = len(l.pending)
 	l.st.Local, l.st.Cloud = 0, 0
@@ -639,7 +658,7 @@ func (l *federation) reply(ctx context.Context, marker string, m socket.Msg) {
 }
 
 // parseAnnouncement reads a peer's capacity announcement: [name, count],
-// the count in decimal.
+// the count in decimal, the name one a broker may have (validName).
 func parseAnnouncement(m [][]byte) (name string, n int, err error) {
 	if len(m) != 2 {
 		return "", 0, fmt.Errorf("%w: announcement of %d frames", ErrMalformed, len(m))
@@ -647,6 +666,10 @@ func parseAnnouncement(m [][]byte) (name string, n int, err error) {
 	n, err = strconv.Atoi(string(m[1]))
 	if err != nil || n < 0 || len(m[0]) == 0 {
 		return "", 0, fmt.Errorf("%w: announcement without a name and a count", ErrMalformed)
+	}
+	if !validName(string(m[0])) {
+		return "", 0, fmt.Errorf("%w: announcement from %s, which is no broker's name (1 to 255 bytes, not starting with a zero byte)",
+			ErrMalformed, ppp.QuoteFrame(m[0]))
 	}
 	return string(m[0]), n, nil
 }
@@ -661,8 +684,14 @@ func (l *federation) announcement(m socket.Msg) {
 	if name == l.name {
 		return
 	}
-	l.st.Announcements++
 	p := l.peers[name]
+	if p == nil && len(l.peers) >= maxPeers {
+		l.st.PeersRefused++
+		l.log.Warn("announcement dropped", zap.Error(ErrTooManyPeers), zap.Int("peers", len(l.peers)),
+			zap.String("peer", ppp.QuoteFrame(m[0])))
+		return
+	}
+	l.st.Announcements++
 	if p == nil {
 		p = &fedPeer{name: name}
 		l.peers[name] = p
