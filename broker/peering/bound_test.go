@@ -16,7 +16,7 @@ import (
 
 func boundFederation() *federation {
 	cfg := config{Interval: time.Second, Liveness: 3, Log: zap.NewNop()}
-	return newFederation(&shared{cfg: &cfg, name: "self", board: &board.Board[Stats]{}, gate: patterns.NewGate()})
+	return newFederation(&shared{cfg: &cfg, name: "self", board: &board.Board[Stats]{}, gate: patterns.NewGate(), peerGate: patterns.NewGate()})
 }
 
 // A state publisher that names a new peer in each announcement, within

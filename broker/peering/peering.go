@@ -114,7 +114,10 @@ var (
 // client. A peer whose announcements stop for the liveness of the
 // heartbeat is gone: the requests it held go back to the head of the queue
 // (at-least-once, as with a dead worker). Clients are read while fewer
-// than a thousand requests wait in the broker.
+// than a thousand of their requests wait in the broker, and peers while
+// fewer than a thousand of theirs do: a peer's requests wait for a local
+// worker, and a peer sending more than the workers take waits, without
+// holding up the clients.
 //
 // The broker is one actor, "peering broker", under a supervisor. A
 // failure of the actor (a bug: a panic) restarts it with fresh state on
@@ -172,8 +175,10 @@ const brokerName = "peering broker"
 // lbSeq names the inproc endpoints of the brokers' load balancers.
 var lbSeq atomic.Uint64
 
-// maxPending bounds the requests a Broker reads ahead from its clients;
-// past it they wait in the clients' queues.
+// maxPending bounds the requests a Broker reads ahead from its clients,
+// and, apart, those from its peers; past it they wait in the clients' or
+// the peers' queues. Requests from peers have their own bound: they wait
+// for a local worker only, and nothing else takes them off.
 const maxPending = 1024
 
 // maxPeers bounds the peers a Broker knows at once. Each is a peer's name
@@ -268,13 +273,13 @@ func NewBroker(name, frontend, backend, cloud, state string, opts ...Option) (_ 
 	b.board.Report(cfg.Observer, brokerName)
 
 	sh := &shared{cfg: &cfg, name: name, front: front, cloudFE: cloudFE, cloudBE: b.cloudBE, toLB: toLB,
-		statePub: statePub, lb: b.lb, gate: patterns.NewGate(), board: &b.board}
+		statePub: statePub, lb: b.lb, gate: patterns.NewGate(), peerGate: patterns.NewGate(), board: &b.board}
 	feed := func(s *socket.Socket, from source, gate *patterns.Gate) actor.Option {
 		return actor.WithFeed(patterns.Feed(s, func(m socket.Msg) msg { return msg{from: from, m: m} }, gate))
 	}
 	child := actor.NewChild(brokerName, func() actor.Behavior[msg] { return newFederation(sh) },
 		feed(front, fromClient, sh.gate),
-		feed(cloudFE, fromPeer, nil),
+		feed(cloudFE, fromPeer, sh.peerGate),
 		feed(b.cloudBE, fromCloud, nil),
 		feed(toLB, fromLocal, nil),
 		feed(b.stateSub, fromState, nil),
@@ -398,7 +403,8 @@ type shared struct {
 	front, cloudFE, cloudBE *socket.Socket
 	toLB, statePub          *socket.Socket
 	lb                      *pirate.LoadBalancer
-	gate                    *patterns.Gate
+	gate                    *patterns.Gate // clients' requests (localfe)
+	peerGate                *patterns.Gate // peers' requests (cloudfe)
 	board                   *board.Board[Stats]
 	nudged                  atomic.Bool // a fromLB message is on its way
 	// The traffic with the load balancer, for localFree. Written by the
@@ -481,6 +487,7 @@ type federation struct {
 	lbst        pirate.Stats // the load balancer's, as of this message
 	peers       map[string]*fedPeer
 	pending     []*fedRequest
+	peerPending int // of pending, those from peers
 	outstanding map[string]*fedRequest
 	announced   int // the last capacity published, -1 before the first
 	st          Stats
@@ -535,13 +542,18 @@ func (l *federation) Receive(ctx context.Context, m msg) error {
 	return nil
 }
 
-// flow reads clients while fewer than maxPending requests wait, and
-// publishes the stats.
+// flow reads clients while fewer than maxPending requests wait, peers
+// while fewer than maxPending of theirs do, and publishes the stats.
 func (l *federation) flow() {
-	if len(l.pending) < maxPending {
+	if len(l.pending)-l.peerPending < maxPending {
 		l.gate.Open()
 	} else {
 		l.gate.Close()
+	}
+	if l.peerPending < maxPending {
+		l.peerGate.Open()
+	} else {
+		l.peerGate.Close()
 	}
 	l.st.Workers = l.lbst.Workers
 	l.st.LocalIdle = max(0, l.localFree())
@@ -600,6 +612,9 @@ func (l *federation) take(ctx context.Context, m socket.Msg, marker string, from
 	r := &fedRequest{key: key, msg: m, fromPeer: fromPeer}
 	l.outstanding[key] = r
 	l.pending = append(l.pending, r)
+	if fromPeer {
+		l.peerPending++
+	}
 	return true
 }
 
@@ -733,6 +748,9 @@ func (l *federation) dispatch(ctx context.Context) {
 	for _, r := range l.pending {
 		if free > 0 && l.sendLocal(ctx, r) {
 			free--
+			if r.fromPeer {
+				l.peerPending--
+			}
 			continue
 		}
 		if !r.fromPeer {
@@ -818,6 +836,9 @@ func (l *federation) unpend(r *fedRequest) {
 	for i, x := range l.pending {
 		if x == r {
 			l.pending = append(l.pending[:i], l.pending[i+1:]...)
+			if r.fromPeer {
+				l.peerPending--
+			}
 			return
 		}
 	}
