@@ -7,6 +7,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -172,7 +173,9 @@ func awaitStart(ctx context.Context, receiver *socket.Socket) (int, []socket.Msg
 			continue
 		}
 		fmt.Fprintf(os.Stderr, "tasksink: %s came before the start of the batch: it counts in the batch\n", m)
-		early = append(early, m)
+		// Only its worker's name counts, as count keeps it: a result may
+		// be of 256 MiB.
+		early = append(early, socket.Msg{bytes.Clone(m[0][:min(len(m[0]), maxName)])})
 	}
 }
 
