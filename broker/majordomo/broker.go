@@ -38,7 +38,10 @@ import (
 // client that does not, gets ErrNoReply after its retries. The broker
 // holds at most WithMaxServices services (default DefaultMaxServices): a
 // request naming yet another is dropped and counted in Stats.NoRoom, so
-// that a client inventing names cannot grow it. Requests
+// that a client inventing names cannot grow it. Its queues hold at most
+// WithQueueBytes bytes of requests together (default DefaultQueueBytes):
+// a request past that is dropped and counted in Stats.OverBudget, so that
+// clients sending large requests to many services cannot either. Requests
 // waiting for busy workers of their service do not expire, as in the
 // guide's mdbroker, and neither does a request on a worker: a worker that
 // heartbeats but never replies keeps its request (its client gives up
@@ -97,6 +100,9 @@ type Stats struct {
 	Idle     int // of them, waiting for a request
 	InFlight int // requests on a worker
 	Queued   int // requests waiting for a worker of their service
+	// QueuedBytes is what the Queued requests cost, as WithQueueBytes
+	// counts it.
+	QueuedBytes int
 
 	Requests    uint64 // requests taken from clients, mmi ones included
 	Replies     uint64 // worker replies passed to clients
@@ -110,6 +116,7 @@ type Stats struct {
 	WorkerQuits uint64 // DISCONNECT commands received from workers
 	Overflow    uint64 // requests dropped because their service's queue was full (WithServiceQueue)
 	NoRoom      uint64 // requests dropped because they named a new service with WithMaxServices held
+	OverBudget  uint64 // requests dropped because the queues held WithQueueBytes bytes
 }
 
 // NewBroker binds a Majordomo broker's ROUTER socket at endpoint (as
@@ -117,7 +124,7 @@ type Stats struct {
 // connects it, written with a leading '>') and starts the broker.
 // Options: WithHeartbeat, WithTimeout (how long a request may wait for a
 // service without workers), WithServiceQueue, WithMaxDeliveries,
-// WithMaxServices, WithSocketOptions, WithLogger, WithObserver.
+// WithMaxServices, WithQueueBytes, WithSocketOptions, WithLogger, WithObserver.
 func NewBroker(endpoint string, opts ...Option) (*Broker, error) {
 	cfg, err := build(forBroker, "NewBroker", opts)
 	if err != nil {
@@ -216,6 +223,24 @@ type mdpReq struct {
 	body       [][]byte
 	arrived    time.Time
 	deliveries int
+	size       int // queuedSize
+}
+
+// The fixed costs of a queued request and of each of its frames, beyond
+// the frames' bytes: the structs and slice headers that hold them.
+const (
+	reqCost   = 128
+	frameCost = 24
+)
+
+// queuedSize is what a request costs in a queue, as WithQueueBytes counts
+// it.
+func queuedSize(client []byte, body [][]byte) int {
+	n := reqCost + frameCost + len(client)
+	for _, f := range body {
+		n += frameCost + len(f)
+	}
+	return n
 }
 
 // brokerState is the broker's behaviour: one incarnation's state, made
@@ -227,6 +252,7 @@ type brokerState struct {
 	log      *zap.Logger
 	services map[string]*mdpService
 	workers  map[string]*mdpWorker
+	queued   int // the bytes of the requests in the queues (queuedSize)
 	st       Stats
 
 	// ctx is the actor's; sendCtx bounds every send until the next tick.
@@ -244,6 +270,7 @@ func (l *brokerState) Start(ctx context.Context) error {
 	l.log = l.cfg.Log
 	l.services = map[string]*mdpService{}
 	l.workers = map[string]*mdpWorker{}
+	l.queued = 0
 	l.st = l.board.Get()
 	l.ctx = ctx
 	l.newSendCtx()
@@ -263,6 +290,7 @@ func (l *brokerState) Stop() error {
 	// What the workers held and the queues are dropped with the state.
 	clear(l.workers)
 	clear(l.services)
+	l.queued = 0
 	l.publish()
 	return nil
 }
@@ -289,7 +317,7 @@ func (l *brokerState) Receive(_ context.Context, m brokerMsg) error {
 func (l *brokerState) publish() {
 	l.st.Services = len(l.services)
 	l.st.Workers = len(l.workers)
-	l.st.Idle, l.st.Queued = 0, 0
+	l.st.Idle, l.st.Queued, l.st.QueuedBytes = 0, 0, l.queued
 	for _, s := range l.services {
 		l.st.Idle += len(s.waiting)
 		l.st.Queued += len(s.requests)
@@ -349,12 +377,38 @@ func (l *brokerState) fromClient(client []byte, m [][]byte) {
 	// A service with requests waiting has no idle worker (dispatch sees
 	// to it): a full queue stays full until a worker frees itself.
 	if len(svc.requests) >= l.cfg.X.serviceQueue {
+		l.queued -= svc.requests[0].size
 		svc.requests[0] = nil
 		svc.requests = svc.requests[1:]
 		l.overflow(svc)
 	}
-	svc.requests = append(svc.requests, &mdpReq{client: client, body: body, arrived: time.Now()})
+	r := &mdpReq{client: client, body: body, arrived: time.Now(), size: queuedSize(client, body)}
+	if !l.room(svc, r) {
+		l.prune(svc)
+		return
+	}
+	svc.requests = append(svc.requests, r)
 	l.dispatch(svc)
+}
+
+// room reports whether r, for svc, fits in the queues' bytes
+// (WithQueueBytes), and counts them if it does; one that does not is
+// counted and logged as dropped. A request a worker takes at once (svc has
+// an idle one) is not held, and fits.
+func (l *brokerState) room(svc *mdpService, r *mdpReq) bool {
+	if len(svc.waiting) > 0 && len(svc.requests) == 0 {
+		l.queued += r.size // dispatch takes it off at once
+		return true
+	}
+	if l.queued+r.size > l.cfg.X.queueBytes {
+		l.st.OverBudget++
+		l.log.Warn("request dropped", zap.Error(ErrQueueFull), zap.String("service", svc.name),
+			zap.Int("size", r.size), zap.Int("queued", l.queued), zap.Int("limit", l.cfg.X.queueBytes),
+			zap.Uint64("dropped", l.st.OverBudget))
+		return false
+	}
+	l.queued += r.size
+	return true
 }
 
 // overflow counts and logs a request dropped from svc's full queue.
@@ -470,7 +524,7 @@ func (l *brokerState) forget(w *mdpWorker) {
 		} else if len(svc.requests) >= l.cfg.X.serviceQueue {
 			// It would be the oldest of a full queue: the one to drop.
 			l.overflow(svc)
-		} else {
+		} else if l.room(svc, r) {
 			l.st.Requeued++
 			svc.requests = append([]*mdpReq{r}, svc.requests...)
 		}
@@ -491,6 +545,7 @@ func (l *brokerState) prune(svc *mdpService) {
 func (l *brokerState) dispatch(svc *mdpService) {
 	for len(svc.requests) > 0 && len(svc.waiting) > 0 {
 		r, w := svc.requests[0], svc.waiting[0]
+		l.queued -= r.size
 		svc.requests[0] = nil // the worker holds it now
 		svc.requests, svc.waiting = svc.requests[1:], svc.waiting[1:]
 		w.req = r
@@ -523,6 +578,7 @@ func (l *brokerState) heartbeat(now time.Time) {
 		for _, r := range svc.requests {
 			if r.arrived.Before(deadline) {
 				l.st.Expired++
+				l.queued -= r.size
 				continue
 			}
 			keep = append(keep, r)

@@ -63,6 +63,10 @@ var (
 	// service the broker does not know while it holds WithMaxServices
 	// services already; Stats.NoRoom counts such requests.
 	ErrTooManyServices = errors.New("majordomo: too many services")
+	// ErrQueueFull is a request a Broker dropped because its queues held
+	// WithQueueBytes bytes of requests, all services together;
+	// Stats.OverBudget counts such requests.
+	ErrQueueFull = errors.New("majordomo: queues full")
 	// ErrNoReply is a Client request that got no reply: every attempt (the
 	// first and WithRetries resends) waited WithTimeout in vain.
 	ErrNoReply = errors.New("majordomo: no reply, retries exhausted")

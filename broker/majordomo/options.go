@@ -38,6 +38,9 @@ const (
 	// DefaultMaxServices is how many services a Broker holds at most
 	// (WithMaxServices).
 	DefaultMaxServices = 10000
+	// DefaultQueueBytes is how many bytes of requests a Broker holds in
+	// all its services' queues together (WithQueueBytes).
+	DefaultQueueBytes = 256 << 20
 	// DefaultReconnectInit and DefaultReconnectMax bound a Worker's
 	// back-off between losing its broker and reconnecting (the guide's
 	// INTERVAL_INIT and INTERVAL_MAX, ppworker).
@@ -65,6 +68,7 @@ type Option struct{ o opt.Option[extra] }
 type extra struct {
 	serviceQueue int
 	maxServices  int
+	queueBytes   int
 }
 
 // The constructors, one target bit each.
@@ -83,7 +87,7 @@ var defaults = opt.Config[extra]{
 	Timeout:       DefaultTimeout,
 	Retries:       DefaultRetries,
 	MaxDeliveries: DefaultMaxDeliveries,
-	X:             extra{serviceQueue: DefaultServiceQueue, maxServices: DefaultMaxServices},
+	X:             extra{serviceQueue: DefaultServiceQueue, maxServices: DefaultMaxServices, queueBytes: DefaultQueueBytes},
 }
 
 func build(t opt.Target, ctor string, opts []Option) (opt.Config[extra], error) {
@@ -169,6 +173,24 @@ func WithMaxServices(n int) Option {
 			return fmt.Errorf("%d", n)
 		}
 		c.X.maxServices = n
+		return nil
+	})}
+}
+
+// WithQueueBytes bounds the bytes of the requests a Broker's queues hold,
+// all services together (NewBroker; default DefaultQueueBytes), as
+// queuedSize counts them: each request's frames, and a fixed cost for the
+// request and for each frame. A request from a client that would take
+// them past n is dropped, counted in Stats.OverBudget and logged
+// (ErrQueueFull), and so is one given back by a dead worker. Without it
+// the queues' bound is WithServiceQueue times WithMaxServices messages,
+// each of the socket's maximum message size: more than any machine has.
+func WithQueueBytes(n int) Option {
+	return Option{opt.New("WithQueueBytes", forBroker, func(c *opt.Config[extra]) error {
+		if n < 1 {
+			return fmt.Errorf("%d", n)
+		}
+		c.X.queueBytes = n
 		return nil
 	})}
 }

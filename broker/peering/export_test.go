@@ -8,3 +8,7 @@ import "context"
 func FailActor(ctx context.Context, b *Broker) error {
 	return b.ref.Tell(ctx, msg{})
 }
+
+// MaxPending is the most requests a Broker reads ahead from its clients,
+// and apart from its peers.
+const MaxPending = maxPending

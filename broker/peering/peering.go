@@ -34,6 +34,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -62,6 +63,11 @@ var (
 	// not a name and a count. The broker counts and drops such messages;
 	// the error appears in logs.
 	ErrMalformed = errors.New("peering: malformed message")
+	// ErrTooManyPeers is an announcement from a new peer that a broker
+	// dropped because it knows maxPeers peers already (Stats.PeersRefused):
+	// a state publisher naming a new peer in each announcement would
+	// otherwise grow the broker's table of peers without bound.
+	ErrTooManyPeers = errors.New("peering: too many peers")
 )
 
 // Broker is a load balancer that lends and borrows workers: the guide's
@@ -108,7 +114,10 @@ var (
 // client. A peer whose announcements stop for the liveness of the
 // heartbeat is gone: the requests it held go back to the head of the queue
 // (at-least-once, as with a dead worker). Clients are read while fewer
-// than a thousand requests wait in the broker.
+// than a thousand of their requests wait in the broker, and peers while
+// fewer than a thousand of theirs do: a peer's requests wait for a local
+// worker, and a peer sending more than the workers take waits, without
+// holding up the clients.
 //
 // The broker is one actor, "peering broker", under a supervisor. A
 // failure of the actor (a bug: a panic) restarts it with fresh state on
@@ -157,6 +166,7 @@ type Stats struct {
 	Requeued      uint64 // requests taken back from a peer that went silent
 	Malformed     uint64 // messages dropped because they do not follow PPP or the state flow
 	Announcements uint64 // capacity announcements received from peers
+	PeersRefused  uint64 // announcements dropped: a new peer past the most a broker knows (ErrTooManyPeers)
 }
 
 // brokerName is the broker's actor, as the observer knows it.
@@ -165,9 +175,22 @@ const brokerName = "peering broker"
 // lbSeq names the inproc endpoints of the brokers' load balancers.
 var lbSeq atomic.Uint64
 
-// maxPending bounds the requests a Broker reads ahead from its clients;
-// past it they wait in the clients' queues.
+// maxPending bounds the requests a Broker reads ahead from its clients,
+// and, apart, those from its peers; past it they wait in the clients' or
+// the peers' queues. Requests from peers have their own bound: they wait
+// for a local worker only, and nothing else takes them off.
 const maxPending = 1024
+
+// maxPeers bounds the peers a Broker knows at once. Each is a peer's name
+// and the capacity it announced, and each dispatch looks at them all; a
+// name stays until it has been silent for the liveness. A federation has a
+// peer for each Peer call: far fewer.
+const maxPeers = 1024
+
+// validName reports whether name may name a broker: it is the routing id
+// of its cloud sockets, which ZeroMQ bounds to 255 bytes and whose leading
+// zero byte is kept for ids a ROUTER makes up.
+func validName(name string) bool { return len(name) >= 1 && len(name) <= 255 && name[0] != 0 }
 
 // NewBroker binds a broker's client frontend, worker backend, cloud
 // frontend (for peers' requests) and state endpoint (where it announces
@@ -184,7 +207,7 @@ func NewBroker(name, frontend, backend, cloud, state string, opts ...Option) (_ 
 	if err != nil {
 		return nil, err
 	}
-	if len(name) < 1 || len(name) > 255 || name[0] == 0 {
+	if !validName(name) {
 		return nil, fmt.Errorf("%w: peering.NewBroker: name %q: want 1 to 255 bytes, not starting with a zero byte", ErrBadOption, name)
 	}
 	b := &Broker{name: name}
@@ -250,13 +273,13 @@ func NewBroker(name, frontend, backend, cloud, state string, opts ...Option) (_ 
 	b.board.Report(cfg.Observer, brokerName)
 
 	sh := &shared{cfg: &cfg, name: name, front: front, cloudFE: cloudFE, cloudBE: b.cloudBE, toLB: toLB,
-		statePub: statePub, lb: b.lb, gate: patterns.NewGate(), board: &b.board}
+		statePub: statePub, lb: b.lb, gate: patterns.NewGate(), peerGate: patterns.NewGate(), board: &b.board}
 	feed := func(s *socket.Socket, from source, gate *patterns.Gate) actor.Option {
 		return actor.WithFeed(patterns.Feed(s, func(m socket.Msg) msg { return msg{from: from, m: m} }, gate))
 	}
 	child := actor.NewChild(brokerName, func() actor.Behavior[msg] { return newFederation(sh) },
 		feed(front, fromClient, sh.gate),
-		feed(cloudFE, fromPeer, nil),
+		feed(cloudFE, fromPeer, sh.peerGate),
 		feed(b.cloudBE, fromCloud, nil),
 		feed(toLB, fromLocal, nil),
 		feed(b.stateSub, fromState, nil),
@@ -380,7 +403,8 @@ type shared struct {
 	front, cloudFE, cloudBE *socket.Socket
 	toLB, statePub          *socket.Socket
 	lb                      *pirate.LoadBalancer
-	gate                    *patterns.Gate
+	gate                    *patterns.Gate // clients' requests (localfe)
+	peerGate                *patterns.Gate // peers' requests (cloudfe)
 	board                   *board.Board[Stats]
 	nudged                  atomic.Bool // a fromLB message is on its way
 	// The traffic with the load balancer, for localFree. Written by the
@@ -463,6 +487,7 @@ type federation struct {
 	lbst        pirate.Stats // the load balancer's, as of this message
 	peers       map[string]*fedPeer
 	pending     []*fedRequest
+	peerPending int // of pending, those from peers
 	outstanding map[string]*fedRequest
 	announced   int // the last capacity published, -1 before the first
 	st          Stats
@@ -517,20 +542,26 @@ func (l *federation) Receive(ctx context.Context, m msg) error {
 	return nil
 }
 
-// flow reads clients while fewer than maxPending requests wait, and
-// publishes the stats.
+// flow reads clients while fewer than maxPending requests wait, peers
+// while fewer than maxPending of theirs do, and publishes the stats.
 func (l *federation) flow() {
-	if len(l.pending) < maxPending {
+	if len(l.pending)-l.peerPending < maxPending {
 		l.gate.Open()
 	} else {
 		l.gate.Close()
+	}
+	if l.peerPending < maxPending {
+		l.peerGate.Open()
+	} else {
+		l.peerGate.Close()
 	}
 	l.st.Workers = l.lbst.Workers
 	l.st.LocalIdle = max(0, l.localFree())
 	l.st.Peers = len(l.peers)
 	l.st.CloudIdle = 0
 	for _, p := range l.peers {
-		l.st.CloudIdle += p.capacity
+		// Saturated: two peers may each announce the largest int.
+		l.st.CloudIdle = min(l.st.CloudIdle, math.MaxInt-p.capacity) + p.capacity
 	}
 	l.st.Pending = len(l.pending)
 	l.st.Local, l.st.Cloud = 0, 0
@@ -581,6 +612,9 @@ func (l *federation) take(ctx context.Context, m socket.Msg, marker string, from
 	r := &fedRequest{key: key, msg: m, fromPeer: fromPeer}
 	l.outstanding[key] = r
 	l.pending = append(l.pending, r)
+	if fromPeer {
+		l.peerPending++
+	}
 	return true
 }
 
@@ -639,7 +673,7 @@ func (l *federation) reply(ctx context.Context, marker string, m socket.Msg) {
 }
 
 // parseAnnouncement reads a peer's capacity announcement: [name, count],
-// the count in decimal.
+// the count in decimal, the name one a broker may have (validName).
 func parseAnnouncement(m [][]byte) (name string, n int, err error) {
 	if len(m) != 2 {
 		return "", 0, fmt.Errorf("%w: announcement of %d frames", ErrMalformed, len(m))
@@ -647,6 +681,10 @@ func parseAnnouncement(m [][]byte) (name string, n int, err error) {
 	n, err = strconv.Atoi(string(m[1]))
 	if err != nil || n < 0 || len(m[0]) == 0 {
 		return "", 0, fmt.Errorf("%w: announcement without a name and a count", ErrMalformed)
+	}
+	if !validName(string(m[0])) {
+		return "", 0, fmt.Errorf("%w: announcement from %s, which is no broker's name (1 to 255 bytes, not starting with a zero byte)",
+			ErrMalformed, ppp.QuoteFrame(m[0]))
 	}
 	return string(m[0]), n, nil
 }
@@ -661,8 +699,14 @@ func (l *federation) announcement(m socket.Msg) {
 	if name == l.name {
 		return
 	}
-	l.st.Announcements++
 	p := l.peers[name]
+	if p == nil && len(l.peers) >= maxPeers {
+		l.st.PeersRefused++
+		l.log.Warn("announcement dropped", zap.Error(ErrTooManyPeers), zap.Int("peers", len(l.peers)),
+			zap.String("peer", ppp.QuoteFrame(m[0])))
+		return
+	}
+	l.st.Announcements++
 	if p == nil {
 		p = &fedPeer{name: name}
 		l.peers[name] = p
@@ -704,6 +748,9 @@ func (l *federation) dispatch(ctx context.Context) {
 	for _, r := range l.pending {
 		if free > 0 && l.sendLocal(ctx, r) {
 			free--
+			if r.fromPeer {
+				l.peerPending--
+			}
 			continue
 		}
 		if !r.fromPeer {
@@ -789,6 +836,9 @@ func (l *federation) unpend(r *fedRequest) {
 	for i, x := range l.pending {
 		if x == r {
 			l.pending = append(l.pending[:i], l.pending[i+1:]...)
+			if r.fromPeer {
+				l.peerPending--
+			}
 			return
 		}
 	}

@@ -3,9 +3,10 @@ package peering
 // FuzzFed feeds arbitrary messages from a peer's state publisher to a
 // Broker: parseAnnouncement, and the actor's announcement, which only
 // records (it runs here without sockets). An announcement is taken when it
-// is a name and a count in decimal, errors wrap ErrMalformed, what a broker
-// announces (federation.announce) reads back as it was, and parsing
-// allocates no more than a bound in the message's size. (Requests and
+// is a name a broker may have (1 to 255 bytes, no leading zero byte) and a
+// count in decimal, errors wrap ErrMalformed, what a broker announces
+// (federation.announce) reads back as it was, and parsing allocates no
+// more than a bound in the message's size. (Requests and
 // replies between peers are PPP envelopes: package pirate's FuzzPPP covers
 // their parsing.)
 //
@@ -38,7 +39,7 @@ func FuzzFed(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m := fuzzcheck.Frames(data)
 		name, n, err := parseAnnouncement(m)
-		ok := len(m) == 2 && len(m[0]) > 0 && decimal.Match(m[1])
+		ok := len(m) == 2 && len(m[0]) > 0 && len(m[0]) <= 255 && m[0][0] != 0 && decimal.Match(m[1])
 		if ok {
 			v, _ := new(big.Int).SetString(string(m[1]), 10)
 			ok = v.Sign() >= 0 && v.Cmp(big.NewInt(math.MaxInt)) <= 0

@@ -222,13 +222,23 @@ func handshakeLine(ep string, err error, keyed bool) string {
 	return fmt.Sprintf("gridsearch worker: handshake with %s failed: %s (%v); no point is taken from it", ep, why, err)
 }
 
+// maxRefusedHosts bounds the hosts and reasons refusedWorkers remembers
+// having told of: whoever reaches -bind chooses the address its
+// connections come from (an IPv6 host has millions), and each would
+// otherwise cost a line on stderr and an entry kept until the run ends.
+const maxRefusedHosts = 256
+
 // refusedWorkers is the master's Config.OnRefused: it says on stderr that
 // a connection to -bind failed its handshake, and why in the user's terms,
 // once per host and reason, since a refused worker keeps trying. Without
 // it, a worker with the wrong key shows on the master only as no slots.
+// Past maxRefusedHosts hosts and reasons it says so once and no more.
 func refusedWorkers(keyed bool, println func(string)) func(string, error) {
 	told := map[string]bool{}
 	return func(remote string, err error) {
+		if len(told) > maxRefusedHosts {
+			return
+		}
 		host := remote
 		if h, _, splitErr := net.SplitHostPort(remote); splitErr == nil {
 			host = h
@@ -244,6 +254,10 @@ func refusedWorkers(keyed bool, println func(string)) func(string, error) {
 			return
 		}
 		told[host+"\x00"+why] = true
+		if len(told) > maxRefusedHosts {
+			println(fmt.Sprintf("gridsearch: refused workers from more than %d hosts: no more are told of", maxRefusedHosts))
+			return
+		}
 		println(fmt.Sprintf("gridsearch: refused a worker from %s: %s (%v); it gets no point", remote, why, err))
 	}
 }

@@ -28,6 +28,7 @@ var (
 	publisher = flag.String("publisher", "", "connect the SUB to this publisher instead of binding -frontend (the guide's pathopub binds)")
 	backEP    = flag.String("backend", "tcp://*:5558", "where subscribers connect (XPUB, bound)")
 	verbose   = flag.Bool("v", false, "say when a topic is cached for the first time")
+	maxBytes  = flag.Int("cache-bytes", 64<<20, "the most the cache holds, in bytes of messages: a topic past it is not cached")
 )
 
 func main() {
@@ -73,9 +74,15 @@ func run(ctx context.Context) error {
 	}
 	fmt.Printf("I: publishers on %s, subscribers on %s\n", fe, be)
 
-	cache := make(map[string]socket.Msg)
+	if *maxBytes < 1 {
+		return fmt.Errorf("-cache-bytes %d: want a positive size", *maxBytes)
+	}
+	cache := newCache(*maxBytes)
 	missed := 0 // messages a subscriber at its high-water mark did not get
-	defer func() { fmt.Printf("I: %d topics cached; subscribers missed %d messages\n", len(cache), missed) }()
+	defer func() {
+		fmt.Printf("I: %d topics cached; %d updates not cached (cache full); subscribers missed %d messages\n",
+			len(cache.msgs), cache.refused, missed)
+	}()
 	items := []socket.PollItem{
 		{Socket: frontend, Events: socket.PollIn},
 		{Socket: backend, Events: socket.PollIn},
@@ -95,10 +102,16 @@ func run(ctx context.Context) error {
 			}
 			if m != nil {
 				topic := string(m[0])
-				if _, seen := cache[topic]; !seen && *verbose {
+				_, seen := cache.msgs[topic]
+				switch {
+				case !cache.put(topic, m):
+					if cache.refused == 1 {
+						fmt.Fprintf(os.Stderr, "lvcache: cache full (%d topics, %d bytes): %.40q not cached, nor will any update be past -cache-bytes %d (counted at exit)\n",
+							len(cache.msgs), cache.bytes, topic, cache.max)
+					}
+				case !seen && *verbose:
 					fmt.Printf("I: new topic %s\n", topic)
 				}
-				cache[topic] = m
 				n, err := backend.Publish(m)
 				if err != nil {
 					return err
@@ -117,7 +130,7 @@ func run(ctx context.Context) error {
 			}
 			if len(m) == 1 && len(m[0]) > 0 && m[0][0] == 1 {
 				topic := string(m[0][1:])
-				if cached, ok := cache[topic]; ok {
+				if cached, ok := cache.msgs[topic]; ok {
 					fmt.Printf("Sending cached topic %s\n", topic)
 					n, err := backend.Publish(cached)
 					if err != nil {
@@ -128,4 +141,49 @@ func run(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// cache is the last message of each topic, at most max bytes of them as
+// cost counts them: publishers choose the topics, and a publisher that
+// names a new one in each message would otherwise grow it until the
+// process runs out of memory.
+type cache struct {
+	msgs    map[string]socket.Msg
+	bytes   int // the cost of msgs
+	max     int
+	refused int // updates not cached: the cache was full
+}
+
+func newCache(max int) *cache { return &cache{msgs: make(map[string]socket.Msg), max: max} }
+
+// cost is what a topic's message costs the cache: its bytes, and the
+// map's entry and slice headers that hold them.
+func cost(topic string, m socket.Msg) int {
+	n := 64 + len(topic)
+	for _, f := range m {
+		n += 24 + len(f)
+	}
+	return n
+}
+
+// put makes m the topic's last message. It reports false when that would
+// take the cache past its bound: then the topic is not cached at all,
+// since the value it had is no longer its last, and a subscriber to it
+// waits for the next update, as without a cache.
+func (c *cache) put(topic string, m socket.Msg) bool {
+	n := c.bytes + cost(topic, m)
+	old, had := c.msgs[topic]
+	if had {
+		n -= cost(topic, old)
+	}
+	if n > c.max {
+		if had {
+			delete(c.msgs, topic)
+			c.bytes -= cost(topic, old)
+		}
+		c.refused++
+		return false
+	}
+	c.msgs[topic], c.bytes = m, n
+	return true
 }

@@ -150,6 +150,14 @@ type resultsManager struct {
 func (m *resultsManager) Receive(ctx context.Context, r Report) error {
 	switch r.Kind {
 	case kindBatch:
+		// Reports come in on the results socket, which anyone who reaches
+		// it may send to: only the ventilator's batch, of -n, is taken. A
+		// batch of 2^62 would have the manager send tasks again for ever;
+		// a smaller one, FINISH with a wrong sum.
+		if r.N != int64(*n) {
+			m.bad++
+			break
+		}
 		m.batch = r.N
 	case kindSquare:
 		m.last = time.Now()
@@ -167,6 +175,8 @@ func (m *resultsManager) Receive(ctx context.Context, r Report) error {
 		if m.batch > 0 && int64(len(m.seen)) < m.batch && time.Since(m.last) > *resend {
 			m.sendAgain(ctx)
 		}
+	default:
+		m.bad++
 	}
 	if m.batch == 0 || int64(len(m.seen)) < m.batch {
 		return nil

@@ -112,3 +112,24 @@ func (l lines) expect(ctx context.Context, t *testing.T, want string) {
 		t.Fatalf("did not say %q", want)
 	}
 }
+
+// A report that a peer of the results socket made up, of a batch that is
+// not the ventilator's or of no kind, is counted as bad and changes
+// nothing: a batch of 2^62 had the manager send tasks again for ever, and
+// one of 1 made it FINISH with a wrong sum.
+func TestForgedBatch(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	m := &resultsManager{seen: map[int64]bool{}, counts: map[workerKey]int{}, last: time.Now(), out: &summary{}}
+	for _, r := range []Report{{Kind: kindBatch, N: 1 << 62}, {Kind: kindBatch, N: 1}, {Kind: 99, N: 5}} {
+		if err := m.Receive(ctx, r); err != nil {
+			t.Fatalf("report %+v: %v", r, err)
+		}
+	}
+	if m.batch != 0 || m.bad != 3 {
+		t.Fatalf("after forged reports: batch %d, bad %d; want 0 and 3", m.batch, m.bad)
+	}
+	if err := m.Receive(ctx, Report{Kind: kindBatch, N: int64(*n)}); err != nil || m.batch != int64(*n) {
+		t.Fatalf("the ventilator's batch: %d, %v", m.batch, err)
+	}
+}

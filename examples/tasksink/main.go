@@ -7,6 +7,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -96,7 +97,7 @@ func run(ctx context.Context) error {
 		} else if m, err = recvWithin(ctx, receiver, *timeout); err != nil {
 			break // no result for -timeout, or Ctrl-C: reported below
 		}
-		byWorker[string(m[0])]++
+		count(byWorker, m[0])
 		if got%10 == 0 {
 			fmt.Print(":")
 		} else {
@@ -172,7 +173,9 @@ func awaitStart(ctx context.Context, receiver *socket.Socket) (int, []socket.Msg
 			continue
 		}
 		fmt.Fprintf(os.Stderr, "tasksink: %s came before the start of the batch: it counts in the batch\n", m)
-		early = append(early, m)
+		// Only its worker's name counts, as count keeps it: a result may
+		// be of 256 MiB.
+		early = append(early, socket.Msg{bytes.Clone(m[0][:min(len(m[0]), maxName)])})
 	}
 }
 
@@ -189,6 +192,29 @@ func recvWithin(ctx context.Context, s *socket.Socket, d time.Duration) (socket.
 	return s.Recv(ctx)
 }
 
+// The names tallied: at most maxNames of them, each cut at maxName bytes.
+// Workers choose their names (a result's frame, of up to 256 MiB), and the
+// start of the batch, which anyone may send, says how many results come:
+// without a bound, results naming a new worker each would grow the tally
+// until the sink ran out of memory. Past it, results count under others.
+const (
+	maxNames = 1000
+	maxName  = 64
+	others   = "\x00others" // no worker's name: a ROUTER keeps a leading zero byte for its own
+)
+
+// count adds a result from the worker named name to byWorker.
+func count(byWorker map[string]int, name []byte) {
+	if len(name) > maxName {
+		name = name[:maxName]
+	}
+	if _, ok := byWorker[string(name)]; !ok && len(byWorker) >= maxNames {
+		byWorker[others]++
+		return
+	}
+	byWorker[string(name)]++
+}
+
 // tally formats the results each worker sent, by name: "w1 34, w2 33".
 func tally(byWorker map[string]int) string {
 	if len(byWorker) == 0 {
@@ -197,8 +223,11 @@ func tally(byWorker map[string]int) string {
 	var parts []string
 	for _, w := range slices.Sorted(maps.Keys(byWorker)) {
 		label := w
-		if label == "" {
+		switch label {
+		case "":
 			label = "(unnamed)" // the guide's workers send empty results
+		case others:
+			label = fmt.Sprintf("(others, past %d names)", maxNames)
 		}
 		parts = append(parts, fmt.Sprintf("%s %d", label, byWorker[w]))
 	}
