@@ -33,6 +33,10 @@ var (
 
 func main() {
 	flag.Parse()
+	if flag.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "mdbroker: unexpected argument %q: mdbroker takes flags only (-h lists them)\n", flag.Arg(0))
+		os.Exit(2)
+	}
 	if *queue < 1 {
 		fmt.Fprintln(os.Stderr, "mdbroker: -queue must be at least 1")
 		os.Exit(2)

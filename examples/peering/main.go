@@ -41,6 +41,10 @@ var (
 
 func main() {
 	flag.Parse()
+	if flag.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "peering: unexpected argument %q: peering takes flags only (-h lists them)\n", flag.Arg(0))
+		os.Exit(2)
+	}
 	switch {
 	case *name == "":
 		fmt.Fprintln(os.Stderr, "peering: -name is required")

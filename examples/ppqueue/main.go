@@ -32,6 +32,10 @@ var (
 
 func main() {
 	flag.Parse()
+	if flag.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "ppqueue: unexpected argument %q: ppqueue takes flags only (-h lists them)\n", flag.Arg(0))
+		os.Exit(2)
+	}
 	if *interval <= 0 || *liveness < 1 {
 		fmt.Fprintln(os.Stderr, "ppqueue: -heartbeat must be more than 0 and -liveness at least 1")
 		os.Exit(2)

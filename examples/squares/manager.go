@@ -24,9 +24,6 @@ func runManager(ctx context.Context) error {
 		return err
 	}
 	defer cleanup()
-	if *transport == "inproc" && *role != "all" {
-		return fmt.Errorf("-transport inproc runs everything in one process: -role %s needs ipc or tcp", *role)
-	}
 
 	p := patterns.NewPipeline(actor.WithName("squares"))
 	vent, err := patterns.Push(patterns.Binary[Task]{}, patterns.Bind(eps.tasks))

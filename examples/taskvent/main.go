@@ -32,6 +32,10 @@ var (
 
 func main() {
 	flag.Parse()
+	if flag.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "taskvent: unexpected argument %q: taskvent takes flags only (-h lists them)\n", flag.Arg(0))
+		os.Exit(2)
+	}
 	if *tasks < 1 || *workers < 0 {
 		fmt.Fprintln(os.Stderr, "taskvent: -tasks must be at least 1 and -workers at least 0")
 		os.Exit(2)
