@@ -59,6 +59,15 @@ func TestPPQueueWithWorkers(t *testing.T) {
 	awaitLine(t, ctx, py, `^REPLY `) // the guide's worker took its share
 }
 
+// ppqueue's counters read as English ("1 workers" was printed for one).
+func TestPPQueueCounts(t *testing.T) {
+	ctx := testContext(t)
+	q := start(t, ctx, "ppqueue", "-frontend", "tcp://127.0.0.1:*", "-backend", "tcp://127.0.0.1:*", "-stats", "20ms")
+	back := q.await(ctx, `I: clients on \S+, workers on (\S+)`)[1]
+	start(t, ctx, "ppworker", "-connect", back, "-simulate=false", "-work", "1ms")
+	q.await(ctx, `(?m)^I: 1 worker \(1 idle\), 0 requests, 0 replies, 0 requeued, 0 dead workers$`)
+}
+
 // ppworker serves lpclient through the guide's own queue.
 func TestPPWorkerWithGuideQueue(t *testing.T) {
 	ctx := testContext(t)
@@ -112,7 +121,7 @@ func TestPeering(t *testing.T) {
 		t.Fatalf("peering A exit code %d", code)
 	}
 	a.awaitCount(ctx, `I: A client \d task \d served by B`, 12)
-	a.await(ctx, `A: 12 requests, 12 replies; \d+ lent to peers`)
+	a.await(ctx, `A: 12 requests, 12 replies; \d+ lent to peers, 0 served for peers; 1 peer with \d+ idle workers?\n`)
 	a.await(ctx, `every local request answered`)
 }
 
