@@ -122,6 +122,13 @@ func ready(ctx context.Context, joins, sinkEvents <-chan socket.Event) error {
 	if *workers == 0 {
 		fmt.Println("Press Enter when the workers are ready:")
 		enter = pressed()
+	} else {
+		// Else a ventilator with no worker yet says nothing at all.
+		noun := "workers"
+		if *workers == 1 {
+			noun = "worker"
+		}
+		fmt.Printf("Waiting for %d %s to connect...\n", *workers, noun)
 	}
 	connected, start, sinkUp, said := 0, false, false, false
 	for !start || !sinkUp {
