@@ -9,6 +9,7 @@
 //	Ch. 1  Getting the Message Out (PUB/SUB)   socket: Pub, Sub, Subscribe; Example_pubSub
 //	Ch. 1  Divide and Conquer (PUSH/PULL)      socket: Push, Pull; Example_pushPull
 //	                                          examples/taskvent, taskwork, tasksink
+//	Ch. 1-2 pipeline with batches and credit   broker/distributor: Distributor, Worker
 //	Ch. 2  Messaging Patterns, socket types    socket (package doc), Type.Compatible
 //	Ch. 2  Handling Multiple Sockets           socket: Poll, PollItem, Readable, TryRecv,
 //	       (zmq_poll)                         TrySend; ExamplePoll; examples/mspoller
@@ -35,14 +36,14 @@
 //	                                          WithRouterMandatory; Example_routerDealer
 //	Ch. 3  The Asynchronous Client/Server      patterns: Router mailbox, Dealer reference,
 //	       Pattern                            actor.Ask across processes
-//	Ch. 3  Inter-Broker Routing (federation)   broker/peering: Broker; examples/peering
 //	Ch. 3  A Load Balancing Message Broker     broker/pirate: LoadBalancer, Worker, Client;
 //	                                          examples/lbbroker; gridsearch and
 //	                                          examples/gridsearch (workers ask for work)
-//	Ch. 1-2 pipeline with batches and credit   broker/distributor: Distributor, Worker
-//	Ch. 7  Transferring Files (credit flow)    broker/distributor: WithCredit
+//	Ch. 3  Inter-Broker Routing (federation)   broker/peering: Broker; examples/peering
 //	Ch. 4  Client-Side Reliability (Lazy       patterns: Req with LazyPirate; examples/lpclient
 //	       Pirate)
+//	Ch. 4  Lazy Pirate on one socket           socket.WithReqRelaxed, WithReqCorrelate;
+//	                                          ExampleWithReqRelaxed
 //	Ch. 4  Heartbeating (ZMTP PING, RFC 37)    socket.WithHeartbeat, ErrHeartbeat
 //	Ch. 4  Paranoid Pirate (spec 6/PPP)        broker/pirate: LoadBalancer, Worker (heartbeats,
 //	                                          reconnect); examples/ppqueue, ppworker
@@ -54,8 +55,7 @@
 //	Ch. 5  Last Value Caching                  examples/lvcache (socket.Poll, WithXPubVerbose);
 //	                                          socket.WithXPubWelcome, WithXPubManual;
 //	                                          ExampleWithXPubWelcome
-//	Ch. 4  Lazy Pirate on one socket           socket.WithReqRelaxed, WithReqCorrelate;
-//	                                          ExampleWithReqRelaxed
+//	Ch. 7  Transferring Files (credit flow)    broker/distributor: WithCredit
 //	Security: ZMTP PLAIN (RFC 24)              socket.WithPlainClient, WithPlainServer,
 //	                                          Authenticator; ExampleWithPlainServer
 //	Security: CURVE (RFC 26, keys RFC 32)      socket.WithCurveServer, WithCurveClient,

@@ -59,6 +59,15 @@ func TestPPQueueWithWorkers(t *testing.T) {
 	awaitLine(t, ctx, py, `^REPLY `) // the guide's worker took its share
 }
 
+// ppqueue's counters read as English ("1 workers" was printed for one).
+func TestPPQueueCounts(t *testing.T) {
+	ctx := testContext(t)
+	q := start(t, ctx, "ppqueue", "-frontend", "tcp://127.0.0.1:*", "-backend", "tcp://127.0.0.1:*", "-stats", "20ms")
+	back := q.await(ctx, `I: clients on \S+, workers on (\S+)`)[1]
+	start(t, ctx, "ppworker", "-connect", back, "-simulate=false", "-work", "1ms")
+	q.await(ctx, `(?m)^I: 1 worker \(1 idle\), 0 requests, 0 replies, 0 requeued, 0 dead workers$`)
+}
+
 // ppworker serves lpclient through the guide's own queue.
 func TestPPWorkerWithGuideQueue(t *testing.T) {
 	ctx := testContext(t)
@@ -78,7 +87,7 @@ func TestPPWorkerWithGuideQueue(t *testing.T) {
 // through mdbroker; MMI says which services exist.
 func TestMajordomo(t *testing.T) {
 	ctx := testContext(t)
-	b := start(t, ctx, "mdbroker", "-bind", "tcp://127.0.0.1:*", "-stats", "0")
+	b := start(t, ctx, "mdbroker", "-bind", "tcp://127.0.0.1:*", "-stats", "20ms")
 	ep := b.await(ctx, `Majordomo broker is active at (\S+)`)[1]
 	start(t, ctx, "mdworker", "-connect", ep, "-q")
 	py := pyzmq.Start(t, pyMDWorker, ep, "echo", "2500", "3")
@@ -95,6 +104,9 @@ func TestMajordomo(t *testing.T) {
 		t.Fatalf("mdclient -discover exit code %d", code)
 	}
 	none.await(ctx, `service "nope": not found`)
+	// Its counters, as a line to read (they were Go's dump of the Stats
+	// struct, every few seconds whether or not anything changed).
+	b.await(ctx, `(?m)^I: services 1, workers 2 \(idle 2\), in flight 0, queued 0; requests 202, replies 200, mmi 2$`)
 }
 
 // A broker without workers lends every request of its clients to a peer,
@@ -109,7 +121,7 @@ func TestPeering(t *testing.T) {
 		t.Fatalf("peering A exit code %d", code)
 	}
 	a.awaitCount(ctx, `I: A client \d task \d served by B`, 12)
-	a.await(ctx, `A: 12 requests, 12 replies; \d+ lent to peers`)
+	a.await(ctx, `A: 12 requests, 12 replies; \d+ lent to peers, 0 served for peers; 1 peer with \d+ idle workers?\n`)
 	a.await(ctx, `every local request answered`)
 }
 
@@ -126,7 +138,7 @@ func TestMajordomoAsyncBurst(t *testing.T) {
 	awaitLine(t, ctx, py, `^SENT `)
 	// The worker holds the first request: the others are all queued, or
 	// some were dropped.
-	m := b.await(ctx, fmt.Sprintf(`Queued:(%d) |Overflow:([1-9]\d*) `, n-1))
+	m := b.await(ctx, fmt.Sprintf(`queued (%d);|overflow ([1-9]\d*)`, n-1))
 	if m[2] != "" {
 		t.Fatalf("the broker dropped requests waiting for a worker (Overflow %s, of %d sent)", m[2], n)
 	}

@@ -12,17 +12,30 @@ import (
 	"github.com/zmqflow/zmqflow/internal/proctest"
 )
 
-// TestBadCounts runs each program with a count (or duration) it cannot
-// work with: each must refuse it before doing anything, with one line on
-// stderr that names the flag, and exit status 2, as for any bad command
-// line. Some of these panicked (makechan with a negative size), stalled or
-// ran doing nothing.
+// TestBadCounts runs each program with a count (or duration, or choice)
+// it cannot work with, or with an argument that is not a flag: each must
+// refuse it before doing anything, with one line on stderr that names the
+// flag, and exit status 2, as for any bad command line. Some of these
+// panicked (makechan with a negative size), stalled or ran doing nothing;
+// an argument that is not a flag was ignored (squares 100 squared 10000
+// numbers), and lbbroker's -transport and squares' -role worker without
+// endpoints exited with status 1, as if a bind had failed.
 func TestBadCounts(t *testing.T) {
-	for _, c := range []struct {
+	type badCase struct {
 		program string
 		args    []string
 		flag    string // named in the message
-	}{
+	}
+	var stray []badCase
+	for _, p := range []string{"lbbroker", "lpclient", "lvcache", "mdbroker", "mdclient", "mdworker",
+		"mspoller", "peering", "ppqueue", "ppworker", "rrbroker", "rrclient", "rrworker", "squares",
+		"tasksink", "taskvent", "taskwork"} {
+		stray = append(stray, badCase{p, []string{"100"}, `unexpected argument "100"`})
+	}
+	for _, c := range append(stray, []badCase{
+		{"lbbroker", []string{"-transport", "udp"}, "-transport"},
+		{"squares", []string{"-role", "worker", "-id", "1"}, "-tasks"},
+		{"squares", []string{"-role", "manager"}, "-transport inproc"},
 		{"lbbroker", []string{"-clients", "-1"}, "-clients"},
 		{"lbbroker", []string{"-workers", "-1", "-clients", "1"}, "-workers"},
 		{"peering", []string{"-clients", "1"}, "-name"},
@@ -54,7 +67,7 @@ func TestBadCounts(t *testing.T) {
 		{"taskvent", []string{"-tasks", "0"}, "-tasks"},
 		{"tasksink", []string{"-tasks", "0"}, "-tasks"},
 		{"taskwork", []string{"-slowdown", "0"}, "-slowdown"},
-	} {
+	}...) {
 		name := c.program + " " + strings.Join(c.args, " ")
 		t.Run(name, func(t *testing.T) {
 			// Far more than a refusal takes; the old code stalled or ran on.

@@ -48,7 +48,7 @@ func TestExamplesFlushProfile(t *testing.T) {
 	q := run("ppqueue", "-frontend", "tcp://127.0.0.1:*", "-backend", "tcp://127.0.0.1:*", "-stats", "20ms")
 	m = q.await(ctx, `I: clients on (\S+), workers on (\S+)`)
 	servers = append(servers, q, run("ppworker", "-connect", m[2], "-simulate=false", "-work", "1ms"))
-	q.await(ctx, `I: 1 workers \(1 idle\)`)
+	q.await(ctx, `I: 1 worker \(1 idle\)`)
 	clients = append(clients, run("lpclient", "-connect", m[1], "-n", fmt.Sprint(n)))
 
 	// Two peered brokers.

@@ -107,6 +107,7 @@ func TestSquaresWorkerByHand(t *testing.T) {
 	if code := w.exit(ctx); code != 0 {
 		t.Fatalf("worker exit %d (FINISH should end it):\n%s", code, w.out.String())
 	}
+	m.await(ctx, `(?m)^1000 numbers squared over tcp by 1 worker in `) // was "1 workers"
 	s := readSquares(t, m.out.String())
 	if s.sum != sumOfSquares(1000) || len(s.counts) != 1 {
 		t.Fatalf("sum %d, counts %v", s.sum, s.counts)

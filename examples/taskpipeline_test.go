@@ -207,6 +207,7 @@ func TestWorkerKilledMidBatch(t *testing.T) {
 	sink, results, kill := startSink(t, ctx, "-timeout", "10s")
 	// -workers 2: the ventilator starts by itself once both are connected.
 	vent, tasks := startVent(t, ctx, results, "-tasks", "40", "-workers", "2")
+	vent.await(ctx, `Waiting for 2 workers to connect\.\.\.`) // it said nothing until the first came
 	victim := startWorker(t, ctx, "victim", tasks, results, kill)
 	survivor := startWorker(t, ctx, "survivor", tasks, results, kill)
 

@@ -38,13 +38,22 @@ var (
 
 func main() {
 	flag.Parse()
+	if flag.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "lbbroker: unexpected argument %q: lbbroker takes flags only (-h lists them)\n", flag.Arg(0))
+		os.Exit(2)
+	}
 	if *nClients < 0 || *nWorkers < 0 {
 		fmt.Fprintln(os.Stderr, "lbbroker: -clients and -workers must be at least 0")
 		os.Exit(2)
 	}
+	fe, be, err := endpoints()
+	if err != nil { // a bad command line, as the counts above
+		fmt.Fprintln(os.Stderr, "lbbroker:", err)
+		os.Exit(2)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx); err != nil {
+	if err := run(ctx, fe, be); err != nil {
 		fmt.Fprintln(os.Stderr, "lbbroker:", err)
 		os.Exit(1)
 	}
@@ -72,12 +81,8 @@ func endpoints() (string, string, error) {
 	return fe, be, nil
 }
 
-func run(ctx context.Context) error {
+func run(ctx context.Context, fe, be string) error {
 	defer telemetry.Flush() // last, after the sockets closed: exact totals when profiling (ZMQFLOW_PROFILE)
-	fe, be, err := endpoints()
-	if err != nil {
-		return err
-	}
 	// The guide's lbbroker heartbeats nobody: its workers are REQ sockets,
 	// which the load balancer serves without heartbeats.
 	lb, err := pirate.NewLoadBalancer(fe, be)

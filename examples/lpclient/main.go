@@ -34,6 +34,10 @@ var (
 
 func main() {
 	flag.Parse()
+	if flag.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "lpclient: unexpected argument %q: lpclient takes flags only (-h lists them)\n", flag.Arg(0))
+		os.Exit(2)
+	}
 	if *tries < 1 || *n < 0 || *timeout <= 0 {
 		fmt.Fprintln(os.Stderr, "lpclient: -tries must be at least 1, -n at least 0 and -timeout more than 0")
 		os.Exit(2)

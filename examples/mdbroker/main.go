@@ -27,12 +27,16 @@ import (
 var (
 	bind    = flag.String("bind", "tcp://*:5555", "where clients and workers connect")
 	verbose = flag.Bool("v", false, "log workers coming and going and every dropped message")
-	every   = flag.Duration("stats", 5*time.Second, "how often to print the broker's counters; 0 never")
+	every   = flag.Duration("stats", 5*time.Second, "how often to print the broker's counters, when they changed; 0 never")
 	queue   = flag.Int("queue", 200000, "requests held for one service while they wait for a worker; beyond that the oldest is dropped (and counted)")
 )
 
 func main() {
 	flag.Parse()
+	if flag.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "mdbroker: unexpected argument %q: mdbroker takes flags only (-h lists them)\n", flag.Arg(0))
+		os.Exit(2)
+	}
 	if *queue < 1 {
 		fmt.Fprintln(os.Stderr, "mdbroker: -queue must be at least 1")
 		os.Exit(2)
@@ -72,12 +76,38 @@ func run(ctx context.Context) error {
 		defer t.Stop()
 		tick = t.C
 	}
+	last := ""
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-tick:
-			fmt.Printf("I: %+v\n", b.Stats())
+			// An idle broker says nothing more: the same line every few
+			// seconds would bury the ones that matter.
+			if line := statsLine(b.Stats()); line != last {
+				fmt.Println(line)
+				last = line
+			}
 		}
 	}
+}
+
+// statsLine is the broker's counters in one line: the gauges and the
+// traffic always, each counter of trouble once it is not zero.
+func statsLine(s majordomo.Stats) string {
+	line := fmt.Sprintf("I: services %d, workers %d (idle %d), in flight %d, queued %d; requests %d, replies %d",
+		s.Services, s.Workers, s.Idle, s.InFlight, s.Queued, s.Requests, s.Replies)
+	for _, c := range []struct {
+		name string
+		n    uint64
+	}{
+		{"mmi", s.MMI}, {"expired", s.Expired}, {"requeued", s.Requeued}, {"abandoned", s.Abandoned},
+		{"dead workers", s.Dead}, {"disconnects sent", s.Disconnects}, {"workers quit", s.WorkerQuits},
+		{"malformed", s.Malformed}, {"overflow", s.Overflow}, {"no room", s.NoRoom},
+	} {
+		if c.n != 0 {
+			line += fmt.Sprintf(", %s %d", c.name, c.n)
+		}
+	}
+	return line
 }

@@ -30,6 +30,10 @@ var (
 
 func main() {
 	flag.Parse()
+	if flag.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "mdclient: unexpected argument %q: mdclient takes flags only (-h lists them)\n", flag.Arg(0))
+		os.Exit(2)
+	}
 	if *n < 1 {
 		fmt.Fprintln(os.Stderr, "mdclient: -n must be at least 1")
 		os.Exit(2)

@@ -32,6 +32,10 @@ var (
 
 func main() {
 	flag.Parse()
+	if flag.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "mspoller: unexpected argument %q: mspoller takes flags only (-h lists them)\n", flag.Arg(0))
+		os.Exit(2)
+	}
 	if *maxTasks < 0 || *maxUpdate < 0 {
 		fmt.Fprintln(os.Stderr, "mspoller: -tasks and -updates must be at least 0")
 		os.Exit(2)

@@ -41,6 +41,10 @@ var (
 
 func main() {
 	flag.Parse()
+	if flag.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "peering: unexpected argument %q: peering takes flags only (-h lists them)\n", flag.Arg(0))
+		os.Exit(2)
+	}
 	switch {
 	case *name == "":
 		fmt.Fprintln(os.Stderr, "peering: -name is required")
@@ -117,18 +121,25 @@ func run(ctx context.Context) error {
 	go func() { clients.Wait(); close(clientsDone) }()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	report := func() {
+	// The counts each second, when they changed: an idle broker is quiet.
+	last := ""
+	report := func(always bool) {
 		s := b.Stats()
-		fmt.Printf("I: %s: %d requests, %d replies; %d lent to peers, %d served for peers; %d peers with %d idle workers\n",
-			*name, s.Requests, s.Replies, s.Forwarded, s.PeerRequests, s.Peers, s.CloudIdle)
+		line := fmt.Sprintf("I: %s: %d requests, %d replies; %d lent to peers, %d served for peers; %s with %s\n",
+			*name, s.Requests, s.Replies, s.Forwarded, s.PeerRequests,
+			plural(s.Peers, "peer", "peers"), plural(s.CloudIdle, "idle worker", "idle workers"))
+		if always || line != last {
+			fmt.Print(line)
+			last = line
+		}
 	}
 	for {
 		select {
 		case <-ctx.Done():
-			report()
+			report(true)
 			return nil
 		case <-tick.C:
-			report()
+			report(false)
 		case <-clientsDone:
 			clientsDone = nil
 			close(errs)
@@ -142,7 +153,7 @@ func run(ctx context.Context) error {
 			wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			b.Wait(wctx, func(s peering.Stats) bool { return s.Replies >= uint64(*nClients**tasks) })
 			cancel()
-			report()
+			report(true)
 			fmt.Printf("I: %s: every local request answered\n", *name)
 			if *exit {
 				return nil
@@ -171,4 +182,12 @@ func client(ctx context.Context, frontend string, i int) error {
 		fmt.Printf("I: %s served by %s\n", req, reply[0])
 	}
 	return nil
+}
+
+// plural is n and the noun, singular for one.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }

@@ -27,11 +27,15 @@ var (
 	backend  = flag.String("backend", "tcp://*:5556", "where workers connect")
 	interval = flag.Duration("heartbeat", time.Second, "heartbeat interval (the guide's HEARTBEAT_INTERVAL)")
 	liveness = flag.Int("liveness", 3, "heartbeats missed before a worker is dead (HEARTBEAT_LIVENESS)")
-	every    = flag.Duration("stats", 5*time.Second, "how often to print the queue's counters; 0 never")
+	every    = flag.Duration("stats", 5*time.Second, "how often to print the queue's counters, when they changed; 0 never")
 )
 
 func main() {
 	flag.Parse()
+	if flag.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "ppqueue: unexpected argument %q: ppqueue takes flags only (-h lists them)\n", flag.Arg(0))
+		os.Exit(2)
+	}
 	if *interval <= 0 || *liveness < 1 {
 		fmt.Fprintln(os.Stderr, "ppqueue: -heartbeat must be more than 0 and -liveness at least 1")
 		os.Exit(2)
@@ -59,14 +63,29 @@ func run(ctx context.Context) error {
 		defer t.Stop()
 		tick = t.C
 	}
+	last := ""
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-tick:
+			// When they changed: an idle queue is quiet.
 			s := lb.Stats()
-			fmt.Printf("I: %d workers (%d idle), %d requests, %d replies, %d requeued, %d dead workers\n",
-				s.Workers, s.Idle, s.Requests, s.Replies, s.Requeued, s.Dead)
+			line := fmt.Sprintf("I: %s (%d idle), %d requests, %d replies, %d requeued, %s\n",
+				plural(s.Workers, "worker", "workers"), s.Idle, s.Requests, s.Replies, s.Requeued,
+				plural(int(s.Dead), "dead worker", "dead workers"))
+			if line != last {
+				fmt.Print(line)
+				last = line
+			}
 		}
 	}
+}
+
+// plural is n and the noun, singular for one.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }

@@ -35,6 +35,10 @@ var (
 
 func main() {
 	flag.Parse()
+	if flag.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "ppworker: unexpected argument %q: ppworker takes flags only (-h lists them)\n", flag.Arg(0))
+		os.Exit(2)
+	}
 	if *interval <= 0 || *liveness < 1 || *work < 0 {
 		fmt.Fprintln(os.Stderr, "ppworker: -heartbeat must be more than 0, -liveness at least 1 and -work at least 0")
 		os.Exit(2)

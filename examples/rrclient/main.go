@@ -24,6 +24,10 @@ var (
 
 func main() {
 	flag.Parse()
+	if flag.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "rrclient: unexpected argument %q: rrclient takes flags only (-h lists them)\n", flag.Arg(0))
+		os.Exit(2)
+	}
 	if *n < 1 {
 		fmt.Fprintln(os.Stderr, "rrclient: -n must be at least 1")
 		os.Exit(2)

@@ -47,6 +47,10 @@ var (
 
 func main() {
 	flag.Parse()
+	if flag.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "squares: unexpected argument %q: squares takes flags only (-h lists them)\n", flag.Arg(0))
+		os.Exit(2)
+	}
 	// -workers and -id travel as int32s.
 	if *n < 1 || *workers < 0 || *role == "all" && *workers < 1 || *workers > math.MaxInt32 ||
 		*id < 0 || *id > math.MaxInt32 || *resend <= 0 || *work < 0 {
@@ -59,6 +63,14 @@ func main() {
 	}
 	if *transport != "inproc" && *transport != "ipc" && *transport != "tcp" {
 		fmt.Fprintf(os.Stderr, "squares: unknown -transport %q: want inproc, ipc or tcp\n", *transport)
+		os.Exit(2)
+	}
+	if *transport == "inproc" && *role == "manager" { // a worker's endpoints say its transport
+		fmt.Fprintln(os.Stderr, "squares: -transport inproc runs everything in one process: -role manager needs ipc or tcp")
+		os.Exit(2)
+	}
+	if *role == "worker" && (*tasksEP == "" || *resultsEP == "" || *controlEP == "") {
+		fmt.Fprintln(os.Stderr, "squares: -role worker needs -tasks, -results and -control (the manager prints them)")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -24,9 +24,6 @@ func runManager(ctx context.Context) error {
 		return err
 	}
 	defer cleanup()
-	if *transport == "inproc" && *role != "all" {
-		return fmt.Errorf("-transport inproc runs everything in one process: -role %s needs ipc or tcp", *role)
-	}
 
 	p := patterns.NewPipeline(actor.WithName("squares"))
 	vent, err := patterns.Push(patterns.Binary[Task]{}, patterns.Bind(eps.tasks))
@@ -250,7 +247,11 @@ func (s summary) print(w *os.File, transport string, elapsed time.Duration) {
 	for k := range s.counts {
 		ids[k.worker] = true
 	}
-	fmt.Fprintf(w, "%d numbers squared over %s by %d workers in %v\n", s.batch, transport, len(ids), elapsed.Round(time.Millisecond))
+	workers := fmt.Sprintf("%d workers", len(ids))
+	if len(ids) == 1 {
+		workers = "1 worker"
+	}
+	fmt.Fprintf(w, "%d numbers squared over %s by %s in %v\n", s.batch, transport, workers, elapsed.Round(time.Millisecond))
 	fmt.Fprintf(w, "sum of squares: %d\n", s.sum)
 	keys := make([]workerKey, 0, len(s.counts))
 	for k := range s.counts {

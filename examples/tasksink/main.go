@@ -34,6 +34,10 @@ var (
 
 func main() {
 	flag.Parse()
+	if flag.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "tasksink: unexpected argument %q: tasksink takes flags only (-h lists them)\n", flag.Arg(0))
+		os.Exit(2)
+	}
 	if *tasks < 1 || *timeout < 0 {
 		fmt.Fprintln(os.Stderr, "tasksink: -tasks must be at least 1 and -timeout at least 0")
 		os.Exit(2)

@@ -32,6 +32,10 @@ var (
 
 func main() {
 	flag.Parse()
+	if flag.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "taskvent: unexpected argument %q: taskvent takes flags only (-h lists them)\n", flag.Arg(0))
+		os.Exit(2)
+	}
 	if *tasks < 1 || *workers < 0 {
 		fmt.Fprintln(os.Stderr, "taskvent: -tasks must be at least 1 and -workers at least 0")
 		os.Exit(2)
@@ -118,6 +122,13 @@ func ready(ctx context.Context, joins, sinkEvents <-chan socket.Event) error {
 	if *workers == 0 {
 		fmt.Println("Press Enter when the workers are ready:")
 		enter = pressed()
+	} else {
+		// Else a ventilator with no worker yet says nothing at all.
+		noun := "workers"
+		if *workers == 1 {
+			noun = "worker"
+		}
+		fmt.Printf("Waiting for %d %s to connect...\n", *workers, noun)
 	}
 	connected, start, sinkUp, said := 0, false, false, false
 	for !start || !sinkUp {

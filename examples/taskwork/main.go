@@ -37,6 +37,10 @@ var errKilled = errors.New("KILL received")
 
 func main() {
 	flag.Parse()
+	if flag.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "taskwork: unexpected argument %q: taskwork takes flags only (-h lists them)\n", flag.Arg(0))
+		os.Exit(2)
+	}
 	if *slowdown <= 0 {
 		fmt.Fprintln(os.Stderr, "taskwork: -slowdown must be more than 0")
 		os.Exit(2)
