@@ -103,7 +103,7 @@ func statsLine(s majordomo.Stats) string {
 	}{
 		{"mmi", s.MMI}, {"expired", s.Expired}, {"requeued", s.Requeued}, {"abandoned", s.Abandoned},
 		{"dead workers", s.Dead}, {"disconnects sent", s.Disconnects}, {"workers quit", s.WorkerQuits},
-		{"malformed", s.Malformed}, {"overflow", s.Overflow}, {"no room", s.NoRoom},
+		{"malformed", s.Malformed}, {"overflow", s.Overflow}, {"no room", s.NoRoom}, {"over budget", s.OverBudget},
 	} {
 		if c.n != 0 {
 			line += fmt.Sprintf(", %s %d", c.name, c.n)
