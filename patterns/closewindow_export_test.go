@@ -1,0 +1,11 @@
+package patterns
+
+import "github.com/zmqflow/zmqflow/socket"
+
+// HoldCloseAfterLeftOver has f run as a mailbox's close has taken what its
+// socket held and is about to close the socket, until the returned func
+// is called.
+func HoldCloseAfterLeftOver(f func(*socket.Socket)) (undo func()) {
+	inboxAfterLeftOver.Store(&f)
+	return func() { inboxAfterLeftOver.Store(nil) }
+}
