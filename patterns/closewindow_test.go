@@ -203,3 +203,32 @@ func arrivingInCloseWindow(t *testing.T, kind, tr string) {
 			lost, unreceived, lost-unreceived)
 	}
 }
+
+// A Router or Rep mailbox shut down with an ended ctx lingers a moment for
+// the refusals it sends (see Inbox.Shutdown), unless its socket was made
+// with socket.WithLinger(0): its maker asked for an immediate close.
+func TestShutdownGraceHonoursLingerZero(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		opts    []patterns.Option
+		lingers bool
+	}{
+		{"default linger", nil, true},
+		{"linger 0", []patterns.Option{patterns.WithSocketOptions(socket.WithLinger(0))}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := append([]patterns.Option{patterns.Bind(endpoint(t, "inproc"))}, tc.opts...)
+			router := must[*patterns.Inbox[actor.Request[[]byte, []byte]]](t)(patterns.Router(patterns.Bytes{}, patterns.Bytes{}, opts...))
+			defer router.Close()
+			opts[0] = patterns.Bind(endpoint(t, "inproc"))
+			rep := must[*patterns.Inbox[actor.Request[[]byte, []byte]]](t)(patterns.Rep(patterns.Bytes{}, patterns.Bytes{}, opts...))
+			defer rep.Close()
+			if got := patterns.ShutdownLingers(router); got != tc.lingers {
+				t.Errorf("Router: lingers after ctx ended: %v, want %v", got, tc.lingers)
+			}
+			if got := patterns.ShutdownLingers(rep); got != tc.lingers {
+				t.Errorf("Rep: lingers after ctx ended: %v, want %v", got, tc.lingers)
+			}
+		})
+	}
+}

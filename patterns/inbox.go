@@ -389,16 +389,9 @@ func (in *Inbox[M]) release(ctx context.Context) error {
 		if ctx == nil {
 			err = in.sock.Close()
 		} else {
-			if in.refuse != nil && in.sock.Linger() != 0 {
-				// The askers of requests refused at the end (those
-				// left in the mailbox, or in the socket) are owed
-				// their refusals: lingering costs nothing once
-				// everything queued is out.
-				var cancel context.CancelFunc
-				ctx, cancel = atLeast(ctx, refusalGrace)
-				defer cancel()
-			}
-			err = in.sock.Shutdown(ctx)
+			lctx, cancel := in.lingerCtx(ctx)
+			defer cancel()
+			err = in.sock.Shutdown(lctx)
 		}
 		if err != nil {
 			in.closeErr = fmt.Errorf("patterns: %s: close: %w", in.cfg.name, err)
@@ -413,14 +406,27 @@ func (in *Inbox[M]) release(ctx context.Context) error {
 // be closing when a test sets it.
 var inboxAfterLeftOver atomic.Pointer[func(*socket.Socket)]
 
+// lingerCtx returns the ctx within which Shutdown's socket lingers for
+// what it sends. The askers of requests refused at the end of a Router or
+// Rep mailbox (those left in the mailbox, or in the socket) are owed their
+// refusals, so its socket lingers at least refusalGrace: lingering costs
+// nothing once everything queued is out. Not so for a socket made with
+// socket.WithLinger(0): its maker chose to lose what is unsent rather than
+// wait.
+func (in *Inbox[M]) lingerCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	if in.refuse == nil || in.sock.Linger() == 0 {
+		return ctx, func() {}
+	}
+	return atLeast(ctx, refusalGrace)
+}
+
 // refusalGrace is how long the socket of a Router or Rep mailbox closed by
 // a Stop whose ctx has ended (or is about to) may still linger for what it
 // sends: long enough for its connections to write the refusals of the
 // requests left at the end, which are small and go out at once, so that
 // their askers hear rather than wait for their own ctx; short enough that
 // such a Stop still returns promptly. A socket made with
-// socket.WithLinger(0) is given none: its maker chose to lose what is
-// unsent rather than wait.
+// socket.WithLinger(0) is given none (see lingerCtx).
 const refusalGrace = time.Second
 
 // atLeast returns a ctx that ends when ctx has ended and d has passed,
