@@ -58,16 +58,16 @@ func arrivingInCloseWindow(t *testing.T, kind, tr string) {
 		err    error
 	)
 	msg := func(body string) socket.Msg { return socket.NewMsgString(body) }
+	echo := actor.BehaviorFunc[actor.Request[[]byte, []byte]](func(_ context.Context, r actor.Request[[]byte, []byte]) error {
+		r.Reply(r.Query, nil)
+		return nil
+	})
 	switch kind {
 	case "router":
 		rin, err = patterns.Router(patterns.Bytes{}, patterns.Bytes{}, patterns.Bind(endpoint(t, tr)))
 		if err != nil {
 			t.Fatal(err)
 		}
-		echo := actor.BehaviorFunc[actor.Request[[]byte, []byte]](func(_ context.Context, r actor.Request[[]byte, []byte]) error {
-			r.Reply(r.Query, nil)
-			return nil
-		})
 		a := spawn(t, echo, actor.WithFeed(rin), actor.WithObserver(observer))
 		sock, closer = rin.Socket(), a.Close
 		peer, err = socket.New(socket.Dealer, socket.WithLinger(0))
@@ -81,10 +81,6 @@ func arrivingInCloseWindow(t *testing.T, kind, tr string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		echo := actor.BehaviorFunc[actor.Request[[]byte, []byte]](func(_ context.Context, r actor.Request[[]byte, []byte]) error {
-			r.Reply(r.Query, nil)
-			return nil
-		})
 		a := spawn(t, echo, actor.WithFeed(rin), actor.WithObserver(observer))
 		sock, closer = rin.Socket(), a.Close
 		peer, err = socket.New(socket.Req, socket.WithLinger(0))
