@@ -46,7 +46,11 @@
 // requests over one after the other, each once the last is answered), and
 // answers still go out; the actor closes its inbox when it has ended for
 // good, and what the socket still holds then is reported as dead letters (a
-// request's asker is told at once that it will not be answered).
+// request's asker is told at once that it will not be answered). The inbox
+// first stops its socket receiving, so that it accounts for all of it:
+// what peers send after that is refused (inproc) or discarded and counted
+// in the socket's Stats().Unreceived (tcp, ipc), as on the wire when a
+// socket closes.
 //
 // An actor that reads several sockets of its own, a broker with a frontend
 // and a backend, is given a [Feed] per socket: raw frames, tagged by a wrap

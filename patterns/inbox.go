@@ -45,11 +45,16 @@ import (
 // within Stop's ctx): what the socket still holds is reported to the
 // actor's observer as dead letters, the asker of a request among them is
 // told at once (actor.ErrStopped from a Router, an empty reply from a Rep),
-// and the socket goes. A PULL or SUB inbox ends its connections first, so
-// that nothing arrives after it looked; a Router, Rep or Pair inbox keeps
-// them while its socket lingers for what it sends, and what its peers send
-// meanwhile goes with the socket. An Inbox never given to an actor must be
-// closed by its maker.
+// and the socket goes. Nothing arrives after the inbox looked: a PULL or
+// SUB inbox ends its connections first; a Router, Rep or Pair inbox keeps
+// them, for its socket to linger for what it sends, but ends their
+// receiving first (socket.Socket.StopReceiving). What its peers send after
+// that never reaches the inbox: an inproc peer's Send is refused as at a
+// full mailbox (it waits within its ctx, or goes to another peer), and a
+// tcp or ipc peer's message is read and discarded, counted in the socket's
+// Stats().Unreceived, as libzmq loses what is on the wire when a socket
+// closes; an asker then waits for its own ctx. An Inbox never given to an
+// actor must be closed by its maker.
 //
 // A PULL or PAIR inbox whose codec copies out of the frames gives the
 // small one-frame messages it decoded back to its socket's connection
@@ -324,11 +329,14 @@ func (d *drainBudget) took(n int) {
 
 // Close closes the socket: what it received and the actor did not take is
 // reported to the actor as dead letters (the frames, with a reason wrapping
-// actor.ErrStopped). A PULL or SUB mailbox first ends its connections
-// (unbinds and disconnects its endpoints), so that nothing arrives after;
-// a Router, Rep or Pair mailbox, whose replies (refusals among them) still
-// go out within the socket's linger period (socket.WithLinger), keeps them,
-// and what arrives while its socket lingers is discarded. Later calls
+// actor.ErrStopped), and the asker of each request among them is told at
+// once. So that nothing arrives after, a PULL or SUB mailbox first ends
+// its connections (unbinds and disconnects its endpoints); a Router, Rep
+// or Pair mailbox, whose replies (refusals among them) still go out within
+// the socket's linger period (socket.WithLinger), keeps them and stops
+// their receiving (socket.Socket.StopReceiving): what its peers send from
+// then on is refused at an inproc peer's Send, or, over tcp or ipc, read
+// and discarded, counted in the socket's Stats().Unreceived. Later calls
 // return the first call's result. The actor the inbox feeds calls it when
 // it ends for good (actor.Feed).
 func (in *Inbox[M]) Close() error { return in.release(nil) }
@@ -350,7 +358,8 @@ func (in *Inbox[M]) Abandon() error {
 // out or a second (refusalGrace) has passed since Shutdown began: over tcp
 // or ipc, the refusals of the requests left at the end are then written,
 // and their askers hear at once. Shutdown, and the Stop that calls it, may
-// so return up to a second after ctx ended.
+// so return up to a second after ctx ended; not so with a socket made
+// with socket.WithLinger(0), which lingers for nothing once ctx has ended.
 func (in *Inbox[M]) Shutdown(ctx context.Context) error {
 	if ctx.Done() == nil {
 		ctx = nil
@@ -373,20 +382,16 @@ func (in *Inbox[M]) release(ctx context.Context) error {
 	in.closeOnce.Do(func() {
 		in.cutOff()
 		in.leftOver()
+		if hook := inboxAfterLeftOver.Load(); hook != nil {
+			(*hook)(in.sock)
+		}
 		var err error
 		if ctx == nil {
 			err = in.sock.Close()
 		} else {
-			if in.refuse != nil {
-				// The askers of requests refused at the end (those
-				// left in the mailbox, or in the socket) are owed
-				// their refusals: lingering costs nothing once
-				// everything queued is out.
-				var cancel context.CancelFunc
-				ctx, cancel = atLeast(ctx, refusalGrace)
-				defer cancel()
-			}
-			err = in.sock.Shutdown(ctx)
+			lctx, cancel := in.lingerCtx(ctx)
+			defer cancel()
+			err = in.sock.Shutdown(lctx)
 		}
 		if err != nil {
 			in.closeErr = fmt.Errorf("patterns: %s: close: %w", in.cfg.name, err)
@@ -395,12 +400,33 @@ func (in *Inbox[M]) release(ctx context.Context) error {
 	return in.closeErr
 }
 
+// inboxAfterLeftOver, if set, runs as a mailbox's close has taken what its
+// socket held and is about to close the socket: tests hold the close
+// there while peers send. Atomic, as mailboxes of other tests may still
+// be closing when a test sets it.
+var inboxAfterLeftOver atomic.Pointer[func(*socket.Socket)]
+
+// lingerCtx returns the ctx within which Shutdown's socket lingers for
+// what it sends. The askers of requests refused at the end of a Router or
+// Rep mailbox (those left in the mailbox, or in the socket) are owed their
+// refusals, so its socket lingers at least refusalGrace: lingering costs
+// nothing once everything queued is out. Not so for a socket made with
+// socket.WithLinger(0): its maker chose to lose what is unsent rather than
+// wait.
+func (in *Inbox[M]) lingerCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	if in.refuse == nil || in.sock.Linger() == 0 {
+		return ctx, func() {}
+	}
+	return atLeast(ctx, refusalGrace)
+}
+
 // refusalGrace is how long the socket of a Router or Rep mailbox closed by
 // a Stop whose ctx has ended (or is about to) may still linger for what it
 // sends: long enough for its connections to write the refusals of the
 // requests left at the end, which are small and go out at once, so that
 // their askers hear rather than wait for their own ctx; short enough that
-// such a Stop still returns promptly.
+// such a Stop still returns promptly. A socket made with
+// socket.WithLinger(0) is given none (see lingerCtx).
 const refusalGrace = time.Second
 
 // atLeast returns a ctx that ends when ctx has ended and d has passed,
@@ -415,14 +441,17 @@ func atLeast(ctx context.Context, d time.Duration) (context.Context, context.Can
 	return out, func() { unhook(); endGrace(); cancel() }
 }
 
-// cutOff ends, before the close looks at what the socket holds, the
-// connections of a mailbox that sends nothing (PULL, SUB): nothing arrives
-// after that, so the close accounts for every message the socket received.
-// Those of a mailbox that sends (replies, refusals, a Pair's messages to
-// its peer) stay until the socket has lingered for what it sends; what
-// arrives meanwhile goes with the socket.
+// cutOff ends, before the close looks at what the socket holds, what
+// brings messages into it, so that the close accounts for every message
+// the socket received. A mailbox that sends nothing (PULL, SUB) ends its
+// connections. One that sends (replies, refusals, a Pair's messages to its
+// peer) keeps them, for the socket to linger for what it sends, and stops
+// their receiving (socket.Socket.StopReceiving): what its peers send from
+// now on is refused at an inproc peer's Send, and read off a tcp or ipc
+// connection and discarded, counted in the socket's Stats().Unreceived.
 func (in *Inbox[M]) cutOff() {
 	if !in.sendsNothing() {
+		in.sock.StopReceiving()
 		return
 	}
 	for _, ep := range in.eps {
@@ -443,10 +472,9 @@ func (in *Inbox[M]) sendsNothing() bool {
 // leftOver reports what the socket still holds as dead letters of the actor
 // it fed, before the socket closes and discards it; a request's asker is
 // told at once that it will not be answered, the asker of one the actor
-// kept unanswered too. It takes what the socket held when it began (all
-// it holds, once cutOff has ended its connections), waiting, briefly, for
-// one its connection has queued and not yet given a turn; what peers send
-// meanwhile goes with the socket.
+// kept unanswered too. It takes all the socket holds, which cutOff has
+// made final, waiting, briefly, for one its connection has queued and not
+// yet given a turn.
 func (in *Inbox[M]) leftOver() {
 	inlet := in.inlet.Load()
 	if inlet == nil {
@@ -455,10 +483,10 @@ func (in *Inbox[M]) leftOver() {
 	if in.owed != nil {
 		in.owed(*inlet, fmt.Errorf("%w: still unanswered by the actor when %s closed", actor.ErrStopped, in.cfg.name))
 	}
-	cut := in.sendsNothing() // and so, cut off: nothing arrives any more
 	reason := fmt.Errorf("%w: still queued in %s when it closed", actor.ErrStopped, in.cfg.name)
 	var giveUp <-chan time.Time
-	for left := in.sock.Stats().Queued; left > 0; {
+	// Cut off: nothing arrives any more, so Queued only falls.
+	for left := in.sock.Stats().Queued; left > 0; left = in.sock.Stats().Queued {
 		// A REP socket gives one request at a time, and the next once
 		// this one is answered (refused).
 		ms, err := in.sock.TryRecvBatch(nil, min(left, recvBatch))
@@ -468,15 +496,10 @@ func (in *Inbox[M]) leftOver() {
 				in.refuse(*inlet, m, reason)
 			}
 		}
-		switch {
-		case err != nil && !errors.Is(err, socket.ErrState):
+		if err != nil && !errors.Is(err, socket.ErrState) {
 			return // closed
-		case cut:
-			left = in.sock.Stats().Queued // nothing arrives any more
-		default:
-			left = min(left-len(ms), in.sock.Stats().Queued)
 		}
-		if len(ms) > 0 || left == 0 {
+		if len(ms) > 0 {
 			continue
 		}
 		if err != nil {

@@ -34,7 +34,8 @@ import (
 // when the mailbox closes it gets an empty reply too. A socket shut down
 // with Stop's ctx over still lingers for such empty replies until they are
 // written, a second at most, so that over tcp or ipc their askers hear at
-// once: Stop may return that much after its ctx ended (see Inbox.Shutdown).
+// once: Stop may return that much after its ctx ended (see Inbox.Shutdown),
+// but for a socket made with socket.WithLinger(0).
 func Rep[Q, R any](qc Codec[Q], rc Codec[R], opts ...Option) (*Inbox[actor.Request[Q, R]], error) {
 	qc, rc = bindCodec(qc), bindCodec(rc)
 	in, err := newInbox[actor.Request[Q, R]](socket.Rep, opts)

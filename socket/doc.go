@@ -135,6 +135,10 @@
 //
 // Close lingers (WithLinger) while queued messages go out, then closes every
 // connection and returns once every goroutine the socket started has ended.
+// A server that must account for every message it received before it
+// lingers for its replies calls StopReceiving first: its receive queues
+// take nothing more (what comes later is counted in Stats().Unreceived, or
+// refused at an inproc peer's Send), and what they hold stays for Recv.
 //
 // # Choosing a layer
 //

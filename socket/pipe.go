@@ -80,6 +80,9 @@ func (s *Socket) newPipe(endpoint string, queued bool) *pipe {
 		// the peer's Stats().Sent (see sentLocked), but for what an XPUB
 		// takes, which it does not all queue (see inprocCounted).
 		p.inq.countPuts = !queued && inprocCounted(s.typ)
+		// An inproc link made after StopReceiving (under the registry's
+		// lock, as StopReceiving is) takes nothing from its first put.
+		p.inq.stopped = s.recvStopped.Load()
 	}
 	return p
 }
@@ -316,6 +319,9 @@ func (s *Socket) attach(p *pipe) bool {
 	}
 	if s.typ == XPub {
 		s.welcome(p) // before the peer is published: nothing goes before it
+	}
+	if p.inq != nil && s.recvStopped.Load() {
+		p.inq.stop() // made before StopReceiving, which did not see it (under s.mu)
 	}
 	s.pipes = append(s.pipes, p)
 	p.gone.Store(false)

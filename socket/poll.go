@@ -358,7 +358,7 @@ func (p *pipe) hasRoom() bool {
 func (q *queue) hasRoom() bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.closed || q.sealed {
+	if q.closed || q.sealed || q.stopped {
 		return false
 	}
 	if q.n >= q.hwm {

@@ -35,6 +35,7 @@ type queue struct {
 	sleeping bool // the consumer waits on avail
 	closed   bool // discarded: its peer is gone, and it takes nothing more
 	sealed   bool // an inproc receive queue whose pipe is detached: its peer puts nothing more (see seal)
+	stopped  bool // a receive queue of a socket that stopped receiving: it takes nothing more (see StopReceiving)
 	conflate bool // holds the last message only (WithConflate); n is not kept
 	light    int  // drains after small batches in a row (see report)
 
@@ -103,7 +104,7 @@ func (q *queue) tryPutOwn(m Msg) bool { return q.put(m, true) }
 func (q *queue) put(m Msg, own bool) bool {
 	size := m.Size() // before the lock, which the consumer wants too
 	q.mu.Lock()
-	if q.closed || q.sealed && !own {
+	if q.closed || q.stopped || q.sealed && !own {
 		q.mu.Unlock()
 		return false
 	}

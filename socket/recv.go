@@ -147,6 +147,13 @@ func (s *Socket) inbound(p *pipe, m Msg, stop <-chan struct{}) bool {
 		p.held.Store(true)
 		defer p.held.Store(false)
 		for {
+			// StopReceiving sets the flag before it stops the queue, and
+			// then wakes the wait for room.
+			if s.recvStopped.Load() {
+				s.budget.released(m)
+				s.unreceived.Add(1)
+				return true // read on: the writer may still linger
+			}
 			room := p.inRoom.wait()
 			if p.inq.tryPut(m) {
 				break
@@ -188,8 +195,8 @@ func (s *Socket) inprocDeliver(p *pipe, m Msg) bool {
 			return true
 		}
 		put := p.inq.tryPut(m)
-		if !put && p.gone.Load() {
-			return false // detached as it was sent (see queue.seal)
+		if !put && (p.gone.Load() || s.recvStopped.Load()) {
+			return false // detached as it was sent (see queue.seal), or refused (StopReceiving)
 		}
 		s.afterPut(p, m, put)
 		return true
@@ -216,6 +223,10 @@ func (s *Socket) afterPut(p *pipe, m Msg, put bool) {
 	if put {
 		s.fq.ready(p)
 		s.afterSweep(p)
+		return
+	}
+	if s.recvStopped.Load() {
+		s.drop(p, "XPUB stopped receiving")
 		return
 	}
 	s.drop(p, "XPUB receive queue full")

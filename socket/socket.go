@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/zmqflow/zmqflow/internal/oneframe"
 	"github.com/zmqflow/zmqflow/telemetry"
@@ -62,6 +63,9 @@ type Socket struct {
 	sentLast    atomic.Uint64 // the last Stats().Sent (see rising)
 	swept       atomic.Bool   // Close emptied the inproc receive queues (see discardReceived)
 	discardHold discardHold   // WithDiscarded calls deferred while locks are held
+
+	recvStopped atomic.Bool   // StopReceiving: the receive queues take nothing more
+	unreceived  atomic.Uint64 // messages tcp or ipc peers sent after StopReceiving, read and discarded
 
 	confirming  atomic.Bool  // ShutdownConfirmed: each connection waits for its peer's end (see conn.drain)
 	unconfirmed atomic.Int64 // connections that ended during ShutdownConfirmed unconfirmed (see conn.serve)
@@ -144,6 +148,11 @@ func New(t Type, opts ...Option) (*Socket, error) {
 // Type returns the socket's type.
 func (s *Socket) Type() Type { return s.typ }
 
+// Linger returns the socket's linger period (WithLinger): how long Close
+// keeps sending what is queued; 0 discards it at once, a negative value
+// waits without bound. Safe for concurrent use; it never changes.
+func (s *Socket) Linger() time.Duration { return s.opts.linger }
+
 // Monitor returns a channel of connection events: listening, accepted,
 // connected, handshake results, disconnects and dropped messages. Call it
 // before Bind and Connect to see every event. Events that find the channel
@@ -159,6 +168,7 @@ type Stats struct {
 	Discarded     uint64 // messages queued for a peer that went away (a bound side's peer; an inproc peer that closed before it received them), or still queued when Close or Shutdown gave up
 	EventsDropped uint64 // monitor events dropped because the Monitor channel was full
 	Queued        int    // messages received from peers and not yet taken by Recv (at most the receive high-water mark per peer)
+	Unreceived    uint64 // messages tcp or ipc peers sent after StopReceiving, read off the wire and discarded (an inproc peer's are refused at its Send instead)
 	Sent          uint64 // messages Send queued for a peer or wrote to it, whether or not the peer got them (those discarded later count in Discarded too; with WithConflate, those replaced too): a PUB's once for each subscriber that took it; a SUB's subscriptions, a ROUTER's probes and an XPUB's welcome among them
 }
 
@@ -184,7 +194,7 @@ func (s *Socket) Stats() Stats {
 		}
 	}
 	s.fq.mu.Unlock()
-	return Stats{Peers: len(pipes), Subscribers: subscribers, Queued: queued, Sent: s.sentTotal(), Dropped: s.dropped.Load(), Discarded: s.discarded.Load(), EventsDropped: s.mon.dropped.Load()}
+	return Stats{Peers: len(pipes), Subscribers: subscribers, Queued: queued, Unreceived: s.unreceived.Load(), Sent: s.sentTotal(), Dropped: s.dropped.Load(), Discarded: s.discarded.Load(), EventsDropped: s.mon.dropped.Load()}
 }
 
 // Sent returns Stats().Sent alone, for a reader that wants nothing else
