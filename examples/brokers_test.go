@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/zmqflow/zmqflow/internal/pyzmq"
@@ -66,6 +67,21 @@ func TestPPQueueCounts(t *testing.T) {
 	back := q.await(ctx, `I: clients on \S+, workers on (\S+)`)[1]
 	start(t, ctx, "ppworker", "-connect", back, "-simulate=false", "-work", "1ms")
 	q.await(ctx, `(?m)^I: 1 worker \(1 idle\), 0 requests, 0 replies, 0 requeued, 0 dead workers$`)
+}
+
+// lpclient with no server says so at each retry, as the guide's does, and
+// gives the server up after its tries.
+func TestLPClientRetries(t *testing.T) {
+	ctx := testContext(t)
+	c := start(t, ctx, "lpclient", "-connect", freeTCP(t), "-timeout", "50ms", "-tries", "3", "-n", "1")
+	if code := c.exit(ctx); code != 1 {
+		t.Errorf("lpclient exit code %d, want 1", code)
+	}
+	out := c.out.String()
+	if n := strings.Count(out, "W: no response from server, retrying...\nI: reconnecting to server...\n"); n != 2 ||
+		!strings.HasSuffix(out, "lpclient: server seems to be offline, abandoning\n") {
+		t.Errorf("output %q: want 2 retries said, then the server given up", out)
+	}
 }
 
 // ppworker serves lpclient through the guide's own queue.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -359,11 +360,20 @@ func TestReqStatsCountRequestsSent(t *testing.T) {
 	if got := req.Stats().Handled; got != 1 {
 		t.Errorf("Req: Stats().Handled = %d after one request sent, want 1", got)
 	}
+	var retries []int // OnRetry's tries, each with a timeout for its reason
 	pirate := must[*patterns.Outbox[intReq]](t)(patterns.Req(patterns.Binary[int]{}, patterns.Binary[int]{}, patterns.Connect(ep),
-		patterns.LazyPirate(20*time.Millisecond, 2)))
+		patterns.LazyPirate(20*time.Millisecond, 2), patterns.OnRetry(func(try int, err error) {
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("OnRetry(%d, %v), want a timeout", try, err)
+			}
+			retries = append(retries, try)
+		})))
 	defer pirate.Close()
 	if _, err := actor.Ask(ctx, pirate.Ref(), 2); !errors.Is(err, patterns.ErrNoReply) {
 		t.Fatalf("Lazy Pirate's Ask of a server that never answers = %v, want ErrNoReply", err)
+	}
+	if !slices.Equal(retries, []int{2, 3}) { // Ask returned: the calls are over
+		t.Errorf("OnRetry called for tries %v, want [2 3]", retries)
 	}
 	if got := pirate.Stats().Handled; got != 3 {
 		t.Errorf("Lazy Pirate: Stats().Handled = %d after 3 attempts, want 3", got)

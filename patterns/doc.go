@@ -85,13 +85,13 @@
 // # Pipelines
 //
 // A [Pipeline] is a supervised group of stages. Each stage is an actor
-// ([Stage], [Workers], [Source]), joined to the next by its Ref, local or an
-// Outbox's; the first failure ends the pipeline unless the stage was made
-// with [RestartingStage]; a sink returns [ErrStop] when it has everything,
-// or a source when it has told everything and the stages are to drain (give
-// each stage the Outbox it sends through with actor.WithOutput, and nothing
-// on the wire between them is lost); Run returns after every goroutine and
-// socket of the pipeline is gone. The
+// ([Stage], [Workers], [Pipeline.Source]), joined to the next by its Ref,
+// local or an Outbox's; the first failure ends the pipeline unless the
+// stage was made with [RestartingStage]; a sink returns [ErrStop] when it
+// has everything, or a source when it has told everything and the stages
+// are to drain (give each stage the Outbox it sends through with
+// actor.WithOutput, and nothing on the wire between them is lost); Run
+// returns after every goroutine and socket of the pipeline is gone. The
 // same definition runs over any transport, and split across processes.
 //
 // Reach for this package when the same actors must run with their peers in

@@ -13,6 +13,7 @@ import (
 
 	"github.com/zmqflow/zmqflow/actor"
 	"github.com/zmqflow/zmqflow/patterns"
+	"github.com/zmqflow/zmqflow/socket"
 )
 
 func check(err error) {
@@ -314,6 +315,51 @@ func ExampleReq() {
 	check(err)
 	fmt.Println(reply)
 	// Output: World
+}
+
+// The guide's Lazy Pirate client against a server that crashes with the
+// first request: the request is sent again on a new socket, and the server
+// that took the endpoint over answers it. OnRetry says when it resends.
+func ExampleOnRetry() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	crashing, err := socket.New(socket.Rep)
+	check(err)
+	ep, err := crashing.Bind("tcp://127.0.0.1:*")
+	check(err)
+
+	client, err := patterns.Req(patterns.String{}, patterns.String{}, patterns.Connect(ep),
+		patterns.LazyPirate(time.Second, 3),
+		patterns.OnRetry(func(try int, _ error) {
+			if try == 2 {
+				fmt.Println("W: no response from server, retrying...")
+			}
+		}))
+	check(err)
+	defer client.Close()
+	reply := make(chan string, 1)
+	go func() {
+		r, err := actor.Ask(ctx, client.Ref(), "Hello")
+		check(err)
+		reply <- r
+	}()
+
+	_, err = crashing.Recv(ctx) // the request, lost with the server
+	check(err)
+	check(crashing.Close())
+	in, err := patterns.Rep(patterns.String{}, patterns.String{}, patterns.Bind(ep))
+	check(err)
+	server, err := actor.Spawn(ctx, actor.BehaviorFunc[actor.Request[string, string]](
+		func(_ context.Context, r actor.Request[string, string]) error {
+			r.Reply("World", nil)
+			return nil
+		}), actor.WithFeed(in))
+	check(err)
+	defer server.Close()
+	fmt.Println(<-reply)
+	// Output:
+	// W: no response from server, retrying...
+	// World
 }
 
 // A pipeline of actors: a source, four workers behind one Ref, and a sink

@@ -268,6 +268,10 @@ func TestOptionsRefused(t *testing.T) {
 			_, err := patterns.Dealer(patterns.String{}, patterns.String{}, patterns.Connect("inproc://x"), patterns.LazyPirate(time.Second, 1))
 			return err
 		},
+		"OnRetry without LazyPirate": func() error {
+			_, err := patterns.Req(patterns.String{}, patterns.String{}, patterns.Connect("inproc://x"), patterns.OnRetry(func(int, error) {}))
+			return err
+		},
 		"no endpoint": func() error { _, err := patterns.Push(patterns.String{}); return err },
 		"WithObserver on Pull": func() error {
 			_, err := patterns.Pull(patterns.String{}, patterns.Bind("inproc://z"), patterns.WithObserver(actor.NopObserver{}))

@@ -47,6 +47,7 @@ type config struct {
 	pirate          bool
 	timeout         time.Duration
 	retries         int
+	onRetry         func(try int, err error) // OnRetry's
 
 	// discarded reports a message the socket discarded unsent (see
 	// onDiscard), once its owner knows where to: nil until then.
@@ -135,6 +136,23 @@ func LazyPirate(timeout time.Duration, retries int) Option {
 	}}
 }
 
+// OnRetry has a LazyPirate Req call f before each resend of a request
+// that got no reply in time, with the number of the try about to go (2 for
+// the first resend) and why the last one failed (an error wrapping
+// context.DeadlineExceeded): the guide's client says "no response from
+// server, retrying" there. f runs in the Req's goroutine for the request
+// in flight, between its tries, one call at a time (a Req has one request
+// in flight), and should return at once: the resend waits for it.
+func OnRetry(f func(try int, err error)) Option {
+	return option{"OnRetry", []socket.Type{socket.Req}, func(c *config) error {
+		if f == nil {
+			return fmt.Errorf("%w: OnRetry(nil)", ErrBadOption)
+		}
+		c.onRetry = f
+		return nil
+	}}
+}
+
 func newConfig(t socket.Type, opts []Option) (*config, error) {
 	c := &config{typ: t}
 	for _, o := range opts {
@@ -147,6 +165,9 @@ func newConfig(t socket.Type, opts []Option) (*config, error) {
 	}
 	if len(c.binds)+len(c.connects) == 0 {
 		return nil, fmt.Errorf("%w: %v: no Bind or Connect endpoint", ErrBadOption, t)
+	}
+	if c.onRetry != nil && !c.pirate {
+		return nil, fmt.Errorf("%w: OnRetry without LazyPirate: a Req sends each request once", ErrBadOption)
 	}
 	if c.observer == nil {
 		c.observer = actor.NopObserver{}

@@ -258,7 +258,7 @@ func (r *requester[Q, R]) roundTrip(callCtx context.Context, q [][]byte, told ch
 	if r.cfg.pirate {
 		attempts += r.cfg.retries
 	}
-	for range attempts {
+	for try := 1; try <= attempts; try++ {
 		m, sent, err := r.attempt(ctx, q)
 		if sent {
 			r.sent.Add(1) // each attempt is a message out, answered or not
@@ -288,6 +288,9 @@ func (r *requester[Q, R]) roundTrip(callCtx context.Context, q [][]byte, told ch
 			return zero, fmt.Errorf("%w (%s): %w", actor.ErrAskTimeout, r.cfg.name, callCtx.Err())
 		case !r.cfg.pirate || !errors.Is(err, context.DeadlineExceeded):
 			return zero, fmt.Errorf("patterns: %s: %w", r.cfg.name, err)
+		}
+		if f := r.cfg.onRetry; f != nil && try < attempts {
+			f(try+1, err)
 		}
 	}
 	return zero, fmt.Errorf("%w: %d attempts, %v each (%s)", ErrNoReply, attempts, r.cfg.timeout, r.cfg.name)

@@ -37,10 +37,7 @@ func (s *Socket) Bind(ep string) (string, error) {
 	l, err := s.opts.listen(network, addr)
 	if err != nil {
 		s.mon.emit(Event{Kind: EventBindFailed, Endpoint: ep, Err: err})
-		if errors.Is(err, syscall.EADDRINUSE) {
-			return "", fmt.Errorf("%w: %s: %w", ErrAddrInUse, ep, err)
-		}
-		return "", fmt.Errorf("socket: bind %s: %w", ep, err)
+		return "", &bindError{ep, err}
 	}
 	if ul, ok := l.(*net.UnixListener); ok {
 		ul.SetUnlinkOnClose(true)
@@ -199,4 +196,30 @@ func (b *binding) stop(ctx context.Context) {
 		b.set.stopAll(ctx)
 		b.s.mon.emit(Event{Kind: EventClosed, Endpoint: b.endpoint})
 	})
+}
+
+// bindError is Bind's error for an endpoint the system refused, said
+// once: the system's error, wrapped, names the address again. An address
+// in use is ErrAddrInUse too.
+type bindError struct {
+	endpoint string
+	err      error
+}
+
+func (e *bindError) Error() string {
+	if errors.Is(e.err, syscall.EADDRINUSE) {
+		return ErrAddrInUse.Error() + ": " + e.endpoint
+	}
+	var errno syscall.Errno
+	if errors.As(e.err, &errno) {
+		return "socket: bind " + e.endpoint + ": " + errno.Error()
+	}
+	return "socket: bind " + e.endpoint + ": " + e.err.Error()
+}
+
+func (e *bindError) Unwrap() []error {
+	if errors.Is(e.err, syscall.EADDRINUSE) {
+		return []error{ErrAddrInUse, e.err}
+	}
+	return []error{e.err}
 }

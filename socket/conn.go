@@ -100,7 +100,9 @@ func (s *Socket) handshake(ctx context.Context, endpoint string, nc net.Conn) (w
 	}()
 	zc, err = zmq4.Open(wr, sec, zmq4.SocketType(s.typ.String()), zmq4.SocketIdentity(s.opts.identity), server, nil)
 	if err != nil {
-		if !errors.Is(err, ErrAuth) && !errors.Is(err, ErrHandshake) {
+		if merr := wr.mechanismRefused(string(sec.Type())); merr != nil {
+			err = merr
+		} else if !errors.Is(err, ErrAuth) && !errors.Is(err, ErrHandshake) {
 			err = fmt.Errorf("%w: %w", ErrHandshake, err)
 		}
 		return nil, nil, err

@@ -23,7 +23,7 @@ var (
 	// Recv, REP must alternate Recv and Send (libzmq's EFSM).
 	ErrState = errors.New("socket: operation not valid in the socket's current state")
 	// ErrHostUnreachable is a ROUTER send to an identity that is not
-	// connected, with [WithRouterMandatory] set (libzmq's EHOSTUNREACH).
+	// connected, with WithRouterMandatory set (libzmq's EHOSTUNREACH).
 	ErrHostUnreachable = errors.New("socket: no peer with that routing identity")
 	// ErrAddrInUse is a bind to an endpoint something already listens on.
 	ErrAddrInUse = errors.New("socket: address already in use")

@@ -271,6 +271,11 @@ func TestFaultBadHandshakes(t *testing.T) {
 		{"command of 1 TiB", cat(greeting, long(0x06, 1<<40))},
 		{"command of 2^64-1 bytes", cat(greeting, long(0x06, ^uint64(0)))},
 	}
+	// What the error says, where zmq4's own words would not tell a user.
+	says := map[string]string{
+		"PLAIN greeting to a NULL socket": `the peer's security mechanism is "PLAIN", this socket's "NULL"`,
+		"CURVE greeting":                  `the peer's security mechanism is "CURVE", this socket's "NULL"`,
+	}
 	pull := openSock(t, socket.Pull)
 	ep := pull.bind("tcp://127.0.0.1:*")
 	for _, tc := range cases {
@@ -280,6 +285,9 @@ func TestFaultBadHandshakes(t *testing.T) {
 			e := pull.await(socket.EventHandshakeFailed)
 			if !errors.Is(e.Err, socket.ErrHandshake) {
 				t.Errorf("event %v, want ErrHandshake", e)
+			}
+			if e.Err != nil && !strings.Contains(e.Err.Error(), says[tc.name]) {
+				t.Errorf("error %q, want it to say %q", e.Err, says[tc.name])
 			}
 			p.expectClosed()
 		})

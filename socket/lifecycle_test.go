@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -469,6 +471,13 @@ func TestSentinelErrors(t *testing.T) {
 		ep := a.bind(tr.endpoint(t))
 		_, err := b.Bind(ep)
 		isErr(t, tr.name+" bind of a taken endpoint", err, socket.ErrAddrInUse)
+		// Said once, naming the endpoint; the system's error is kept.
+		if want := "socket: address already in use: " + ep; err != nil && err.Error() != want {
+			t.Errorf("%s bind of a taken endpoint: %q, want %q", tr.name, err, want)
+		}
+		if tr.name != "inproc" && !errors.Is(err, syscall.EADDRINUSE) {
+			t.Errorf("%s bind of a taken endpoint: %v does not wrap EADDRINUSE", tr.name, err)
+		}
 		_, err = a.Bind(ep)
 		isErr(t, tr.name+" second bind of one endpoint on one socket", err, socket.ErrAddrInUse)
 	}
@@ -572,6 +581,54 @@ func TestShutdownDiscards(t *testing.T) {
 		must(t, push.Shutdown(ctx)) // closed already
 		must(t, push.Close())
 	})
+}
+
+// A Close or Shutdown while the first one lingers waits for it to end, as
+// Close promises (its goroutines ended), but a Shutdown's own ctx bounds
+// its wait.
+func TestSecondCloseWaitsForFirst(t *testing.T) {
+	push := openSock(t, socket.Push) // the default linger: 30 s
+	push.connect(freeTCPEndpoint(t))
+	push.send("queued for a peer that never comes")
+	first, endFirst := context.WithCancel(context.Background())
+	defer endFirst()
+	firstDone := make(chan error, 1)
+	go func() { firstDone <- push.Shutdown(first) }()
+	for end := time.Now().Add(waitLimit); !errors.Is(push.TrySend(socket.NewMsgString("x")), socket.ErrClosed); {
+		if time.Now().After(end) { // the first has not begun
+			t.Fatalf("Send still open %v after Shutdown was called", waitLimit)
+		}
+		runtime.Gosched()
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	second := make(chan error, 1)
+	go func() { second <- push.Shutdown(ctx) }()
+	select {
+	case err := <-second:
+		must(t, err)
+	case <-time.After(waitLimit):
+		endFirst()
+		<-second
+		t.Fatalf("a second Shutdown waited %v past its own ctx for the first", waitLimit)
+	}
+
+	closed := make(chan error, 1)
+	go func() { closed <- push.Close() }()
+	select {
+	case <-closed:
+		t.Fatal("a second Close returned while the first Shutdown lingered")
+	case <-time.After(100 * time.Millisecond):
+	}
+	endFirst()
+	for _, c := range []chan error{firstDone, closed} {
+		select {
+		case <-c:
+		case <-time.After(waitLimit):
+			t.Fatalf("Close or Shutdown still lingering %v after the first's ctx ended", waitLimit)
+		}
+	}
 }
 
 // Shutdown returns nil once everything queued went out; a peer that reads

@@ -126,7 +126,8 @@ func WithLinger(d time.Duration) Option {
 // from whichever goroutine discards (a connection's, Close's, or that of a
 // call such as Send, Subscribe or Disconnect that met an inproc peer as it
 // closed), after the socket's locks are released, and must not block; it
-// may keep m.
+// may keep m. It must not close its own socket: a Close or Shutdown waits
+// for the one under way, which may be the one that called it.
 func WithDiscarded(f func(m Msg)) Option {
 	return optionFunc(func(o *options) error { o.onDiscard = f; return nil })
 }

@@ -40,7 +40,7 @@ type Socket struct {
 	closing chan struct{}   // closed when Close starts
 	life    context.Context // ends when Close starts: handshakes under way give up
 	endLife context.CancelFunc
-	closeMu sync.Mutex // serialises Close
+	shut    chan struct{} // closed when the first Close or Shutdown has ended
 	closed  atomic.Bool
 	wg      sync.WaitGroup // every goroutine the socket started
 
@@ -126,6 +126,7 @@ func New(t Type, opts ...Option) (*Socket, error) {
 		typ:     t,
 		opts:    o,
 		closing: make(chan struct{}),
+		shut:    make(chan struct{}),
 		routes:  make(map[string]*pipe),
 		binds:   make(map[string]*binding),
 		dials:   make(map[string]*dialing),
@@ -213,7 +214,8 @@ func (s *Socket) Sent() uint64 { return s.sentTotal() }
 // every goroutine the socket started has ended. Use WithLinger(0) where
 // undelivered messages do not matter, and Shutdown to bound the wait by a
 // ctx and learn whether anything was lost.
-// Calls after the first return nil at once; Send and Recv return ErrClosed.
+// A call after the first waits until the first has ended, and returns nil;
+// Send and Recv return ErrClosed.
 func (s *Socket) Close() error {
 	ctx := context.Background()
 	switch l := s.opts.linger; {
@@ -224,7 +226,9 @@ func (s *Socket) Close() error {
 		ctx, cancel = context.WithTimeout(ctx, l)
 		defer cancel()
 	}
-	s.shutdown(ctx)
+	if _, first := s.shutdown(ctx); !first {
+		<-s.shut
+	}
 	return nil
 }
 
@@ -233,8 +237,10 @@ func (s *Socket) Close() error {
 // they are all out or ctx is done; then every connection is closed and what
 // is still queued is discarded. It returns nil if nothing queued was lost
 // while it ran, and otherwise an error wrapping ErrDiscarded (and ctx's
-// error, if that is why) that says how many messages were discarded. Like Close, it returns after every
-// goroutine the socket started has ended; later calls return nil at once.
+// error, if that is why) that says how many messages were discarded. Like
+// Close, it returns after every goroutine the socket started has ended. A
+// call after the first (or after Close) waits until that one has ended, or
+// until its own ctx ends, and returns nil.
 func (s *Socket) Shutdown(ctx context.Context) error {
 	n, first := s.shutdown(ctx)
 	return discardedErr(ctx, n, first)
@@ -291,12 +297,19 @@ var ended = func() context.Context {
 
 // shutdown closes the socket, lingering until ctx ends. It returns how many
 // queued messages it discarded, and false if the socket was already closed.
+//
+// A later call waits for the first to end, or for its own ctx: it must not
+// return while the first still lingers with the socket's goroutines, but a
+// Shutdown's ctx bounds its wait.
 func (s *Socket) shutdown(ctx context.Context) (discarded uint64, first bool) {
-	s.closeMu.Lock()
-	defer s.closeMu.Unlock()
 	if s.closed.Swap(true) {
+		select {
+		case <-s.shut:
+		case <-ctx.Done():
+		}
 		return 0, false
 	}
+	defer close(s.shut)
 	before := s.discarded.Load()
 	close(s.closing)
 	if s.budget != nil {

@@ -1,6 +1,7 @@
 package socket
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -62,10 +63,11 @@ type wire struct {
 	// gives them back (package patterns' inbox; see oneframe.Recycle).
 	made oneframe.Cache
 
-	maxMsg      int64  // bound on a message, all frames; -1 for none
-	established bool   // handshake done: buffer writes, read with readMsg
-	greetLeft   int    // handshake: greeting bytes still to pass through
-	left        uint64 // handshake: bytes of the current command frame still to pass through
+	maxMsg      int64    // bound on a message, all frames; -1 for none
+	established bool     // handshake done: buffer writes, read with readMsg
+	greetLeft   int      // handshake: greeting bytes still to pass through
+	peerMech    [20]byte // the mechanism the peer's greeting names, as it passed (see mechanismRefused)
+	left        uint64   // handshake: bytes of the current command frame still to pass through
 
 	pongMu  sync.Mutex
 	pong    []byte      // context of the last PING, to echo in the PONG
@@ -126,6 +128,11 @@ func (w *wire) Flush() error { return w.wb.flush() }
 func (w *wire) Read(p []byte) (int, error) {
 	if w.greetLeft > 0 {
 		n, err := w.rb.read(p[:min(len(p), w.greetLeft)])
+		// The mechanism is bytes 12 to 31 of the greeting.
+		if at := greetingSize - w.greetLeft; at < 32 && at+n > 12 {
+			lo, hi := max(at, 12), min(at+n, 32)
+			copy(w.peerMech[lo-12:hi-12], p[lo-at:hi-at])
+		}
 		w.greetLeft -= n
 		return n, err
 	}
@@ -148,6 +155,20 @@ func (w *wire) Read(p []byte) (int, error) {
 	n, err := w.rb.read(p[:min(uint64(len(p)), w.left)])
 	w.left -= uint64(n)
 	return n, err
+}
+
+// mechanismRefused says, once the peer's whole greeting has passed, why
+// a handshake that failed did: when the peer named a security mechanism
+// other than ours, which zmq4 reports in words of its own.
+func (w *wire) mechanismRefused(ours string) error {
+	if w.greetLeft > 0 {
+		return nil
+	}
+	peer := string(bytes.TrimRight(w.peerMech[:], "\x00"))
+	if peer == ours {
+		return nil
+	}
+	return fmt.Errorf("%w: the peer's security mechanism is %q, this socket's %q", ErrHandshake, peer, ours)
 }
 
 // header peeks at the next frame's header and checks what it can alone:

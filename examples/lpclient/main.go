@@ -53,7 +53,11 @@ func main() {
 func run(ctx context.Context) error {
 	defer telemetry.Flush() // last, after the sockets closed: exact totals when profiling (ZMQFLOW_PROFILE)
 	req, err := patterns.Req(patterns.String{}, patterns.String{},
-		patterns.Connect(*connect), patterns.LazyPirate(*timeout, *tries-1))
+		patterns.Connect(*connect), patterns.LazyPirate(*timeout, *tries-1),
+		patterns.OnRetry(func(int, error) {
+			fmt.Println("W: no response from server, retrying...")
+			fmt.Println("I: reconnecting to server...")
+		}))
 	if err != nil {
 		return err
 	}

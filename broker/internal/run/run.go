@@ -89,6 +89,9 @@ func Open(t socket.Type, ep string, opts []socket.Option) (*socket.Socket, strin
 	}
 	if err != nil {
 		s.Close()
+		if strings.Contains(err.Error(), ep) { // said once is enough
+			return nil, "", fmt.Errorf("%v: %w", t, err)
+		}
 		return nil, "", fmt.Errorf("%v %s: %w", t, ep, err)
 	}
 	return s, done, nil
