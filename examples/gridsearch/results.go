@@ -72,7 +72,7 @@ type scanned struct {
 }
 
 // checkResults is openResults's checks, which change nothing on disk: the
-// run may yet fail to start. Resuming, it reads the file (scanResults).
+// run may yet fail to start. Resuming, it reads the file (scan).
 func checkResults(path string, m meta, resume, force bool) (*scanned, error) {
 	sc := &scanned{done: map[string]bool{}, ok: map[string]bool{}}
 	_, statErr := os.Stat(path)
