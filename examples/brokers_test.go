@@ -116,8 +116,9 @@ func TestMajordomo(t *testing.T) {
 	c.await(ctx, `200 requests/replies processed`)
 	awaitLine(t, ctx, py, `^REQUEST `)
 	none := start(t, ctx, "mdclient", "-connect", ep, "-discover", "-service", "nope")
-	if code := none.exit(ctx); code != 0 {
-		t.Fatalf("mdclient -discover exit code %d", code)
+	// Not found is exit status 1, as grep's for no match: a script can test it.
+	if code := none.exit(ctx); code != 1 {
+		t.Fatalf("mdclient -discover of a service not there: exit code %d, want 1", code)
 	}
 	none.await(ctx, `service "nope": not found`)
 	// Its counters, as a line to read (they were Go's dump of the Stats

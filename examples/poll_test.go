@@ -4,9 +4,12 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/zmqflow/zmqflow/internal/pyzmq"
+	"github.com/zmqflow/zmqflow/socket"
 )
 
 // The poll-based examples (socket.Poll): mspoller, rrbroker with rrclient
@@ -139,5 +142,47 @@ func TestLVCache(t *testing.T) {
 	}
 	if l := awaitLine(t, ctx, sub3, `^MSG .*`); l[0] != "MSG 003 Long live the queen" {
 		t.Fatalf("subscriber to 003 got %q", l[0])
+	}
+}
+
+// A topic that is not plain printable text (here an escape sequence that
+// would clear the terminal) is printed quoted, with Go's escapes, in both
+// of lvcache's lines that name a topic; a plain one as the guide prints it.
+func TestLVCacheTopicsEscaped(t *testing.T) {
+	ctx := testContext(t)
+	lvc := start(t, ctx, "lvcache", "-frontend", "tcp://127.0.0.1:*", "-backend", "tcp://127.0.0.1:*", "-v")
+	m := lvc.await(ctx, `I: publishers on (\S+), subscribers on (\S+)`)
+	pub, _ := testSocket(t, socket.Pub, "")
+	if err := pub.Connect(m[1]); err != nil {
+		t.Fatal(err)
+	}
+	for pub.Stats().Subscribers == 0 { // no event tells of a subscription
+		select {
+		case <-ctx.Done():
+			t.Fatal("lvcache never subscribed")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	const evil = "\x1b[2J\x1b]0;owned\x07"
+	for _, topic := range []string{"007", evil} {
+		if err := pub.Send(ctx, socket.Msg{[]byte(topic), []byte("Save Roger")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lvc.await(ctx, `(?m)^I: new topic 007$`)
+	lvc.await(ctx, `(?m)^I: new topic "\\x1b\[2J\\x1b\]0;owned\\a"$`)
+	sub, _ := testSocket(t, socket.Sub, "")
+	if err := sub.Subscribe([]byte(evil)); err != nil {
+		t.Fatal(err)
+	}
+	if err := sub.Connect(m[2]); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := sub.Recv(ctx); err != nil || string(got[0]) != evil {
+		t.Fatalf("subscriber got %q, %v", got, err)
+	}
+	lvc.await(ctx, `(?m)^Sending cached topic "\\x1b\[2J\\x1b\]0;owned\\a"$`)
+	if strings.ContainsRune(lvc.out.String(), 0x1b) {
+		t.Errorf("an escape sequence reached the terminal: %q", lvc.out.String())
 	}
 }

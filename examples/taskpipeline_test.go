@@ -3,6 +3,10 @@ package examples_test
 import (
 	"context"
 	"fmt"
+	"math"
+	"net"
+	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -302,5 +306,64 @@ func TestSinkCountsResultsBeforeStart(t *testing.T) {
 	}
 	if code := sink.exit(ctx); code != 0 {
 		t.Fatalf("tasksink exit %d:\n%s", code, sink.out.String())
+	}
+}
+
+// A worker started before its ventilator says once that it waits for it,
+// naming it and not the sink, which is there; then that it is ready once
+// the ventilator comes.
+func TestWorkerSaysItWaits(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	_, sinkEP := testSocket(t, socket.Pull, "tcp://127.0.0.1:*")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ventEP := "tcp://" + l.Addr().String()
+	l.Close() // the ventilator binds it later
+	w := start(t, ctx, "taskwork", "-name", "w", "-vent", ventEP, "-sink", sinkEP, "-kill", "")
+	w.await(ctx, `(?m)^Worker w waiting for the ventilator at `+regexp.QuoteMeta(ventEP)+`\.\.\.$`)
+	tasks, _ := testSocket(t, socket.Push, "")
+	if _, err := tasks.Bind(ventEP); err != nil {
+		t.Fatal(err)
+	}
+	w.await(ctx, `(?m)^Worker w ready: connected to the ventilator and the sink$`)
+	if n := strings.Count(w.out.String(), "waiting for"); n != 1 {
+		t.Errorf("said %d times that it waits, want once:\n%s", n, w.out.String())
+	}
+	w.cmd.Process.Signal(os.Interrupt)
+	if code := w.exit(ctx); code != 0 {
+		t.Errorf("exit code %d", code)
+	}
+}
+
+// A workload near the integer maximum, which overflowed the sleep into
+// none at all, is refused as bad input, and the next task is done.
+func TestWorkerRefusesHugeWorkload(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	results, sinkEP := testSocket(t, socket.Pull, "tcp://127.0.0.1:*")
+	tasks, ventEP := testSocket(t, socket.Push, "tcp://127.0.0.1:*")
+	w := start(t, ctx, "taskwork", "-name", "w", "-vent", ventEP, "-sink", sinkEP, "-kill", "")
+	w.await(ctx, workerReady)
+	for _, task := range []string{strconv.Itoa(math.MaxInt), "1"} {
+		if err := tasks.Send(ctx, socket.NewMsgString(task)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if m, err := results.Recv(ctx); err != nil || string(m[0]) != "w" {
+		t.Fatalf("result %q, %v", m, err)
+	}
+	w.cmd.Process.Signal(os.Interrupt)
+	if n := atoi(t, w.await(ctx, `interrupted after (\d+) tasks`)[1]); n != 1 {
+		t.Errorf("did %d tasks, want 1 (the huge one refused)", n)
+	}
+	if code := w.exit(ctx); code != 0 {
+		t.Errorf("exit code %d", code)
+	}
+	want := "taskwork: ignoring a task of " + strconv.Itoa(math.MaxInt) + " ms: bad input, the most a task may sleep is 24h0m0s\n"
+	if !strings.Contains(w.out.String(), want) {
+		t.Errorf("no line %q in:\n%s", want, w.out.String())
 	}
 }

@@ -294,12 +294,13 @@ func TestRunAbandonedPoint(t *testing.T) {
 }
 
 // ServeIdle with no master at all gives up after its idle time, by itself
-// (ErrIdle, not the end of its ctx) and no sooner.
+// (ErrIdle, not the end of its ctx) and no sooner, and says it never heard
+// one (ErrNeverHeard), which a worker tells apart from a master lost.
 func TestServeIdleNoMaster(t *testing.T) {
 	start := time.Now()
 	err := gridsearch.ServeIdle(testCtx(t), "tcp://127.0.0.1:1", 2, nil, 200*time.Millisecond)
-	if !errors.Is(err, gridsearch.ErrIdle) {
-		t.Fatalf("ServeIdle = %v, want ErrIdle", err)
+	if !errors.Is(err, gridsearch.ErrIdle) || !errors.Is(err, gridsearch.ErrNeverHeard) {
+		t.Fatalf("ServeIdle = %v, want ErrIdle and ErrNeverHeard", err)
 	}
 	d := time.Since(start)
 	t.Logf("gave up after %v", d.Round(time.Millisecond))
@@ -343,8 +344,8 @@ func TestServeIdleLateMaster(t *testing.T) {
 	if err != nil || sum.Done != 3 {
 		t.Fatalf("Run: %v, %+v", err, sum)
 	}
-	if err := <-served; !errors.Is(err, gridsearch.ErrIdle) {
-		t.Fatalf("ServeIdle = %v, want ErrIdle after the master", err)
+	if err := <-served; !errors.Is(err, gridsearch.ErrIdle) || errors.Is(err, gridsearch.ErrNeverHeard) {
+		t.Fatalf("ServeIdle = %v, want ErrIdle after the master, not ErrNeverHeard", err)
 	}
 }
 

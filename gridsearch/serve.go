@@ -30,7 +30,8 @@ type ServeConfig struct {
 }
 
 // ServeWith runs cfg.Slots workers for the master at cfg.Endpoint until ctx
-// ends (nil), or cfg.Idle passes without a master (ErrIdle). Serve and
+// ends (nil), or cfg.Idle passes without a master (ErrIdle, and
+// ErrNeverHeard as well if no master was heard at all). Serve and
 // ServeIdle are ServeWith with fewer settings.
 func ServeWith(ctx context.Context, cfg ServeConfig) error {
 	idle, opts := cfg.Idle, cfg.Options
@@ -78,6 +79,7 @@ func ServeWith(ctx context.Context, cfg ServeConfig) error {
 	}
 	last := time.Now()
 	silent := false // OnQuiet(true) called, and no master heard since
+	heardAny := false
 	tick := time.NewTicker(max(every, time.Millisecond))
 	defer tick.Stop()
 	for {
@@ -87,9 +89,11 @@ func ServeWith(ctx context.Context, cfg ServeConfig) error {
 		case now := <-tick.C:
 			heard := false
 			for _, w := range ws {
-				if h := w.Stats().LastHeard; h.After(last) {
+				h := w.Stats().LastHeard
+				if h.After(last) {
 					last, heard = h, true
 				}
+				heardAny = heardAny || !h.IsZero()
 			}
 			switch {
 			case silent && heard:
@@ -100,7 +104,7 @@ func ServeWith(ctx context.Context, cfg ServeConfig) error {
 				cfg.OnQuiet(true)
 			}
 			if idle > 0 && now.Sub(last) >= idle {
-				return fmt.Errorf("%w for %v", ErrIdle, idle)
+				return idleError{idle: idle, never: !heardAny}
 			}
 		}
 	}

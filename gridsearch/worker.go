@@ -170,6 +170,32 @@ func Serve(ctx context.Context, endpoint string, slots int, fn Func, opts ...pir
 // time.
 var ErrIdle = errors.New("gridsearch: no master")
 
+// ErrNeverHeard is wrapped, beside ErrIdle, by ServeIdle's return when no
+// slot heard any master from the start: none was reached, or each refused
+// the slots (another key, or none). A worker that served a master and
+// then lost it, as at the end of a grid, returns ErrIdle alone.
+var ErrNeverHeard = errors.New("gridsearch: no master heard since the start")
+
+// idleError is ServeWith's ErrIdle, with ErrNeverHeard when never is set.
+type idleError struct {
+	idle  time.Duration
+	never bool
+}
+
+func (e idleError) Error() string {
+	if e.never {
+		return fmt.Sprintf("gridsearch: no master for %v, none heard since the start", e.idle)
+	}
+	return fmt.Sprintf("gridsearch: no master for %v", e.idle)
+}
+
+func (e idleError) Unwrap() []error {
+	if e.never {
+		return []error{ErrIdle, ErrNeverHeard}
+	}
+	return []error{ErrIdle}
+}
+
 // ServeIdle is Serve that also stops, returning ErrIdle, once no slot has
 // heard from a master for idle: from the start, or since the last
 // heartbeat of a master that finished or died. 0 waits for ever. A master

@@ -483,7 +483,7 @@ func TestAbsentCollectorSaidByParent(t *testing.T) {
 
 	t.Setenv(EnvProfileChild, "")
 	lastBatch(absent)
-	want := "zmqflow: profiling to tcp://127.0.0.1:9: no collector there: the profile of this process was not delivered; start one with: zprof collect -bind tcp://*:9 -db profile.db\n"
+	want := "zmqflow: profiling to tcp://127.0.0.1:9: no collector there: the profile of this process was not delivered; start one with: zprof collect -bind 'tcp://*:9' -db profile.db\n"
 	if out.String() != want {
 		t.Errorf("stderr %q, want %q", out.String(), want)
 	}
@@ -580,4 +580,18 @@ func (l *lockedBuilder) Reset() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.b.Reset()
+}
+
+// The collector's endpoint in the hint pastes into sh and zsh: a wildcard
+// (a glob to zsh) and an ipc path with a space or a quote come quoted.
+func TestBindHintQuoted(t *testing.T) {
+	for _, tc := range []struct{ endpoint, want string }{
+		{"tcp://localhost:5599", "'tcp://*:5599'"},
+		{"ipc:///tmp/prof.sock", "ipc:///tmp/prof.sock"},
+		{"ipc:///tmp/my prof's", `'ipc:///tmp/my prof'\''s'`},
+	} {
+		if got := shellQuote(bindHint(tc.endpoint)); got != tc.want {
+			t.Errorf("%s: %s, want %s", tc.endpoint, got, tc.want)
+		}
+	}
 }

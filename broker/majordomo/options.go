@@ -218,5 +218,5 @@ func WithLogger(l *zap.Logger) Option { return Option{opt.Logger[extra](forAll, 
 // and restart; the broker's counts (requests, replies, requeues, dead
 // workers, queue depths) are in Stats, and reach an observer that takes
 // figures (actor.Figures) as the actor "majordomo broker"; a Worker's
-// (WorkerStats) do as "majordomo worker".
+// (WorkerStats) do as "majordomo worker". The default observes nothing.
 func WithObserver(o actor.Observer) Option { return Option{opt.Observer[extra](forAll, o)} }

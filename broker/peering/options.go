@@ -43,7 +43,8 @@ func build(opts []Option) (config, error) {
 	return opt.Build(defaults, forBroker, "peering.NewBroker", ErrBadOption, os)
 }
 
-// WithHeartbeat sets the heartbeat interval and liveness (NewBroker): of
+// WithHeartbeat sets the heartbeat interval and liveness (NewBroker;
+// default pirate.DefaultHeartbeatInterval and pirate.DefaultLiveness): of
 // the PPP conversation with the local workers, as pirate.WithHeartbeat,
 // and of the state flow: the broker announces its capacity every interval
 // and counts a peer gone after liveness intervals without an announcement
@@ -53,7 +54,8 @@ func WithHeartbeat(interval time.Duration, liveness int) Option {
 }
 
 // WithMaxDeliveries sets how many times the local load balancer hands one
-// request to a local worker (NewBroker), as pirate.WithMaxDeliveries.
+// request to a local worker (NewBroker), as pirate.WithMaxDeliveries;
+// default pirate.DefaultMaxDeliveries.
 func WithMaxDeliveries(n int) Option {
 	return Option{opt.MaxDeliveries[extra](forBroker, n)}
 }
@@ -89,7 +91,8 @@ func WithLogger(l *zap.Logger) Option { return Option{opt.Logger[extra](forBroke
 // WithObserver sets the observer of the broker's actor, "peering broker",
 // and of its local load balancer's, "pirate load balancer" (NewBroker):
 // their lifecycle, each message handled, and, if o implements
-// actor.Figures, the fields of their Stats after every change.
+// actor.Figures, the fields of their Stats after every change. The
+// default observes nothing.
 func WithObserver(o actor.Observer) Option {
 	return Option{opt.Observer[extra](forBroker, o)}
 }

@@ -35,8 +35,9 @@ func WithHoldLimit(d time.Duration) Option {
 
 // WithMaxDeliveries sets how many times a LoadBalancer hands one request
 // to a worker (the first included) when the workers it reached died or
-// gave it back (NewLoadBalancer); then it drops the request, counts it in
-// Stats.Abandoned and calls the WithAbandoned function.
+// gave it back (NewLoadBalancer; default DefaultMaxDeliveries); then it
+// drops the request, counts it in Stats.Abandoned and calls the
+// WithAbandoned function.
 func WithMaxDeliveries(n int) Option {
 	return Option{opt.MaxDeliveries[extra](forLoadBalancer, n)}
 }
@@ -46,7 +47,7 @@ func WithMaxDeliveries(n int) Option {
 // sent it can say so at once rather than when its client's timeout
 // passes. f runs in the load balancer's actor: it must return quickly and
 // must not call the load balancer. body is the load balancer's: copy what
-// f keeps. A nil f calls nothing.
+// f keeps. A nil f, the default, calls nothing.
 func WithAbandoned(f func(body [][]byte)) Option {
 	return Option{opt.New("WithAbandoned", forLoadBalancer, func(c *config) error {
 		c.Abandoned = f
@@ -62,7 +63,8 @@ func WithAbandoned(f func(body [][]byte)) Option {
 // WithMaxDeliveries goes to the WithAbandoned function instead. f runs in
 // the load balancer's actor: it must return quickly and must not call the
 // load balancer. body is the request that goes on to the next worker: f
-// must not change it, and copies what it keeps. A nil f calls nothing.
+// must not change it, and copies what it keeps. A nil f, the default,
+// calls nothing.
 func WithRequeued(f func(body [][]byte)) Option {
 	return Option{opt.New("WithRequeued", forLoadBalancer, func(c *config) error {
 		c.X.requeued = f

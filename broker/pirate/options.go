@@ -95,7 +95,8 @@ func only(t opt.Target, opts []Option) []Option {
 }
 
 // WithHeartbeat sets the PPP heartbeat interval and liveness (NewLoadBalancer,
-// NewWorker, NewStage): a peer sends HEARTBEAT every interval and counts
+// NewWorker, NewStage; default DefaultHeartbeatInterval and
+// DefaultLiveness): a peer sends HEARTBEAT every interval and counts
 // the other dead after liveness intervals without a message from it. Both
 // sides of a conversation should agree.
 func WithHeartbeat(interval time.Duration, liveness int) Option {
@@ -103,7 +104,8 @@ func WithHeartbeat(interval time.Duration, liveness int) Option {
 }
 
 // WithReconnect sets a Worker's back-off after it loses its broker
-// (NewWorker, NewStage): it waits init, then twice as long after each
+// (NewWorker, NewStage; default DefaultReconnectInit and
+// DefaultReconnectMax): it waits init, then twice as long after each
 // further loss, up to max, before opening a new socket and sending READY
 // again.
 func WithReconnect(init, max time.Duration) Option {
@@ -111,14 +113,14 @@ func WithReconnect(init, max time.Duration) Option {
 }
 
 // WithTimeout sets how long a Client waits for the reply to each attempt
-// (NewClient, NewStage).
+// (NewClient, NewStage; default DefaultTimeout).
 func WithTimeout(d time.Duration) Option {
 	return Option{opt.Timeout[extra](forClient|forStage, d)}
 }
 
 // WithRetries sets how many times a Client resends a request that got no
 // reply in time, after the first attempt; 0 never resends (NewClient,
-// NewStage).
+// NewStage; default DefaultRetries).
 func WithRetries(n int) Option {
 	return Option{opt.Retries[extra](forClient|forStage, n)}
 }
@@ -143,7 +145,8 @@ func WithLogger(l *zap.Logger) Option { return Option{opt.Logger[extra](opt.All,
 // implements actor.Figures, the Stats fields of a LoadBalancer, a Worker
 // and a Client after every change (counters and levels, under the actor's
 // name). A Client's actor handles only late and malformed replies: its
-// figures are where its requests and replies are seen.
+// figures are where its requests and replies are seen. The default
+// observes nothing.
 func WithObserver(o actor.Observer) Option {
 	return Option{opt.Observer[extra](opt.All, o)}
 }

@@ -115,10 +115,14 @@ func (t *top) forget(before time.Time) {
 	}
 }
 
-// row is one actor of one process.
+// row is one actor of one process. A figure whose series the process did
+// not send is NaN, shown "-": an Outbox (patterns.Push and the like) only
+// sends, so it has no messages in, no mailbox and no errors, and its count
+// is its messages out; an actor has no messages out but through one.
 type row struct {
 	proc, actor           string
-	in, out, total        float64
+	in, out               float64 // a second
+	inTotal, outTotal     float64
 	p50, p99, depth, errs float64
 }
 
@@ -136,7 +140,9 @@ func (t *top) rows() (map[string]*row, []string) {
 		k := s.Instance + "\x00" + actor
 		r := rows[k]
 		if r == nil {
-			r = &row{proc: names[s.Instance], actor: actor, p50: math.NaN(), p99: math.NaN()}
+			nan := math.NaN()
+			r = &row{proc: names[s.Instance], actor: actor, in: nan, out: nan, inTotal: nan, outTotal: nan,
+				p50: nan, p99: nan, depth: nan, errs: nan}
 			rows[k] = r
 		}
 		fillRow(r, s)
@@ -156,9 +162,9 @@ func fillRow(r *row, s collect.Sample) {
 	switch s.Metric {
 	case telemetry.MetricActorMessages:
 		if s.Attrs.Get(telemetry.AttrDirection) == "in" {
-			r.in, r.total = s.Rate, s.Value
+			r.in, r.inTotal = s.Rate, s.Value
 		} else {
-			r.out = s.Rate
+			r.out, r.outTotal = s.Rate, s.Value
 		}
 	case telemetry.MetricActorHandling:
 		r.p50, r.p99 = s.P50*1e3, s.P99*1e3
@@ -184,11 +190,16 @@ func (t *top) render(out io.Writer) {
 		pw = max(pw, min(utf8.RuneCountInString(r.proc), maxProcWidth))
 		aw = max(aw, min(utf8.RuneCountInString(r.actor), maxActorWidth))
 	}
-	fmt.Fprintf(&b, "%-*s %-*s %9s %9s %11s %9s %9s %6s %6s\n", pw, "PROCESS", aw, "ACTOR", "IN/s", "OUT/s", "IN TOTAL", "P50 ms", "P99 ms", "DEPTH", "ERRORS")
+	// The totals are shown from the first table on; the rates only from a
+	// process's second batch, so OUT TOTAL is the first sign of an
+	// Outbox's traffic.
+	fmt.Fprintf(&b, "%-*s %-*s %9s %9s %11s %11s %9s %9s %6s %6s\n", pw, "PROCESS", aw, "ACTOR",
+		"IN/s", "OUT/s", "IN TOTAL", "OUT TOTAL", "P50 ms", "P99 ms", "DEPTH", "ERRORS")
 	for _, k := range keys {
 		r := rows[k]
-		fmt.Fprintf(&b, "%-*s %-*s %9s %9s %11.0f %9s %9s %6.0f %6.0f\n",
-			pw, elide(r.proc, pw), aw, elide(r.actor, aw), num(r.in), num(r.out), r.total, num(r.p50), num(r.p99), r.depth, r.errs)
+		fmt.Fprintf(&b, "%-*s %-*s %9s %9s %11s %11s %9s %9s %6s %6s\n",
+			pw, elide(r.proc, pw), aw, elide(r.actor, aw), num(r.in), num(r.out), count(r.inTotal), count(r.outTotal),
+			num(r.p50), num(r.p99), count(r.depth), count(r.errs))
 	}
 	if !t.tty {
 		b.WriteString("\n")
@@ -219,4 +230,12 @@ func num(v float64) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.1f", v)
+}
+
+// count is a whole figure, or "-" when it is not known.
+func count(v float64) string {
+	if math.IsNaN(v) {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f", v)
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math"
 	"strings"
 	"testing"
 
@@ -49,6 +50,54 @@ func TestElide(t *testing.T) {
 	} {
 		if got := elide(tc.s, tc.w); got != tc.want {
 			t.Errorf("elide(%q, %d) = %q, want %q", tc.s, tc.w, got, tc.want)
+		}
+	}
+}
+
+// An Outbox (a worker's PUSH of results) sends only messages out: in the
+// first table, before any rate is known, its row shows how many it sent
+// (OUT TOTAL), and "-" for the figures it has no series for (messages in,
+// mailbox depth, errors), not 0. An actor's row shows its messages in,
+// and "-" for messages out. (Its row showed IN TOTAL 0 and no count
+// out.)
+func TestTopOutboxRow(t *testing.T) {
+	tp := &top{agg: collect.NewAggregator(), latest: map[string]collect.Sample{}}
+	nan := math.NaN()
+	for _, s := range []collect.Sample{
+		{Point: collect.Point{Instance: "i1", Metric: telemetry.MetricActorMessages, Kind: collect.Counter, Value: 120,
+			Attrs: collect.Attrs{{Key: telemetry.AttrActor, Value: "results"}, {Key: telemetry.AttrDirection, Value: "out"}}}, Rate: nan},
+		{Point: collect.Point{Instance: "i1", Metric: telemetry.MetricActorMessages, Kind: collect.Counter, Value: 118,
+			Attrs: collect.Attrs{{Key: telemetry.AttrActor, Value: "worker"}, {Key: telemetry.AttrDirection, Value: "in"}}}, Rate: nan},
+		{Point: collect.Point{Instance: "i1", Metric: telemetry.MetricActorErrors, Kind: collect.Counter, Value: 0,
+			Attrs: collect.Attrs{{Key: telemetry.AttrActor, Value: "worker"}}}, Rate: nan},
+		{Point: collect.Point{Instance: "i1", Metric: telemetry.MetricActorMailboxDepth, Kind: collect.Gauge, Value: 2,
+			Attrs: collect.Attrs{{Key: telemetry.AttrActor, Value: "worker"}}}},
+	} {
+		tp.latest[collect.SeriesKey(s.Instance, s.Metric, s.Attrs.JSON())] = s
+	}
+	var out strings.Builder
+	tp.render(&out)
+	// The process is unknown (""): the actor comes first.
+	want := map[string]string{
+		"results": "results - - - 120 - - - -",
+		"worker":  "worker - - 118 - - - 2 0",
+	}
+	header := "PROCESS ACTOR IN/s OUT/s IN TOTAL OUT TOTAL P50 ms P99 ms DEPTH ERRORS"
+	got := map[string]string{}
+	for _, l := range strings.Split(out.String(), "\n") {
+		f := strings.Fields(l)
+		switch {
+		case len(f) > 0 && f[0] == "PROCESS":
+			if strings.Join(f, " ") != header {
+				t.Errorf("header %q, want %q", l, header)
+			}
+		case len(f) > 0 && f[0] != "zprof":
+			got[f[0]] = strings.Join(f, " ")
+		}
+	}
+	for actor, w := range want {
+		if got[actor] != w {
+			t.Errorf("row %q, want %q in:\n%s", got[actor], w, out.String())
 		}
 	}
 }

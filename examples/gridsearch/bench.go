@@ -68,7 +68,7 @@ func benchCmd(ctx context.Context, args []string) error {
 	if *quick {
 		scale = 0.25
 	}
-	fmt.Printf("medians of %d runs; ratios are taken run by run, side by side\n", *runs)
+	fmt.Printf("medians of %s; ratios are taken run by run, side by side\n", count(*runs, "run"))
 	for _, set := range []string{"T1", "T2"} {
 		if !want[set] {
 			continue
@@ -127,7 +127,7 @@ func benchCmd(ctx context.Context, args []string) error {
 		if w == 2 {
 			note = " (target >= 80000/s)"
 		}
-		fmt.Printf("T0 %d no-op points, %d workers: %.3fs, %.0f points/s%s\n", m, w, median(ts), float64(m)/median(ts), note)
+		fmt.Printf("T0 %s, %s: %.3fs, %.0f points/s%s\n", count(m, "no-op point"), count(w, "worker"), median(ts), float64(m)/median(ts), note)
 	}
 
 	if want["sleep"] {
@@ -165,7 +165,7 @@ func benchCmd(ctx context.Context, args []string) error {
 			}
 		}
 	}
-	fmt.Printf("T0 %d /bin/true points, 2 workers: gridsearch %.3fs\n", m, median(ours))
+	fmt.Printf("T0 %s, 2 workers: gridsearch %.3fs\n", count(m, "/bin/true point"), median(ours))
 	for i, tool := range tools {
 		if len(ratios[i]) == 0 {
 			fmt.Printf("  %s: not installed\n", tool.args[0])
@@ -213,7 +213,7 @@ func benchRun(ctx context.Context, m, w int, fn gridsearch.Func, command []strin
 		dups += max(n-1, 0)
 	}
 	if missing+dups > 0 {
-		return sum, fmt.Errorf("%d points missing, %d duplicated", missing, dups)
+		return sum, fmt.Errorf("%s missing, %d duplicated", count(missing, "point"), dups)
 	}
 	return sum, nil
 }

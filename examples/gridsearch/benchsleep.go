@@ -94,8 +94,8 @@ func benchSleep(ctx context.Context, runs, points, workers, slots int, secs floa
 		}
 		cpus = append(cpus, cpu.Seconds()/float64(points))
 	}
-	fmt.Printf("%d points of sleep %g, %d workers of %d slots over tcp: %.3fs against the ideal %.3fs, %.3fx (target <= 1.05); master CPU %.0f µs per point\n",
-		points, secs, workers, slots, median(ratios)*ideal, ideal, median(ratios), median(cpus)*1e6)
+	fmt.Printf("%s of sleep %g, %s of %s over tcp: %.3fs against the ideal %.3fs, %.3fx (target <= 1.05); master CPU %.0f µs per point\n",
+		count(points, "point"), secs, count(workers, "worker"), count(slots, "slot"), median(ratios)*ideal, ideal, median(ratios), median(cpus)*1e6)
 	if len(anchor) == len(ratios) {
 		fmt.Printf("  gridsearch / xargs -P%d -n1 sleep on this machine alone: %.2f\n", workers*slots, median(anchor))
 	} else {

@@ -82,6 +82,28 @@ func TestKeyWhoMayJoin(t *testing.T) {
 	}
 }
 
+// A worker with -idle that a keyed master refuses (it has no -key) never
+// gets a master: it exits with status 1, its last line saying so, so that
+// a script or SLURM does not take it for a worker that did its share.
+// (One that served a master exits 0: TestWorkerIdle.)
+func TestWorkerRefusedExitsNonZero(t *testing.T) {
+	ctx := testContext(t)
+	dir := t.TempDir()
+	key := keygen(t, dir, "cluster")
+	master := start(t, ctx, dir, append([]string{"run", "-bind", "tcp://127.0.0.1:*", "-workers", "0", "-key", key,
+		"-out", filepath.Join(dir, "r.jsonl"), "-progress", "none", "-param", "i=1..2"}, square...)...)
+	ep := master.expect(t, ctx, `gridsearch worker -connect (\S+)`)[1]
+	w := start(t, ctx, dir, "worker", "-connect", ep, "-slots", "1", "-idle", "5s")
+	w.expect(t, ctx, "^gridsearch worker: handshake with "+regexp.QuoteMeta(ep)+" failed: the master may need -key")
+	code := w.wait()
+	want := "gridsearch worker: no master served this worker at " + ep + " in 5s; exiting with status 1"
+	if code != 1 || len(w.stderr) == 0 || w.stderr[len(w.stderr)-1] != want {
+		t.Errorf("refused worker: exit %d, stderr %q; want exit 1, last line %q", code, w.stderr, want)
+	}
+	master.cmd.Process.Signal(os.Interrupt)
+	master.wait()
+}
+
 // Without -key, a master bound beyond loopback (a wildcard included), and
 // a worker connecting beyond it, warn; on loopback, or with -key, not. The
 // local slots of a keyed master join it through CURVE.

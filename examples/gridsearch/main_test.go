@@ -685,6 +685,28 @@ func TestBench(t *testing.T) {
 	}
 }
 
+// The benchmark's counts of one read in the singular: 1 run, 1 worker,
+// 1 slot, 1 point (they read "1 workers" and the like).
+func TestBenchSingular(t *testing.T) {
+	ctx := testContext(t)
+	p := start(t, ctx, t.TempDir(), "bench", "-runs", "1", "-only", "T0,sleep", "-t0-points", "1",
+		"-sleep-points", "1", "-sleep-workers", "1", "-sleep-slots", "1", "-sleep-secs", "0.01")
+	if code := p.wait(); code != 0 {
+		t.Fatalf("exit %d: %s\n%s", code, p.stdout.String(), strings.Join(p.stderr, "\n"))
+	}
+	out := p.stdout.String()
+	for _, re := range []string{
+		`(?m)^medians of 1 run; `,
+		`(?m)^T0 1 no-op point, 1 worker: `,
+		`(?m)^T0 1 no-op point, 2 workers: `,
+		`(?m)^1 point of sleep 0.01, 1 worker of 1 slot over tcp: `,
+	} {
+		if !regexp.MustCompile(re).MatchString(out) {
+			t.Errorf("no line matching %s in:\n%s", re, out)
+		}
+	}
+}
+
 func TestSpareProc(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
 	want := max(2, min(3, 2*runtime.NumCPU()))

@@ -1,12 +1,6 @@
 package main
 
-import (
-	"bytes"
-	"encoding/json"
-	"os"
-
-	"github.com/zmqflow/zmqflow/gridsearch"
-)
+import "github.com/zmqflow/zmqflow/gridsearch"
 
 // prior is what an earlier run left in the file to resume, for this grid:
 // which points to skip, and how many did well and how many failed.
@@ -18,24 +12,22 @@ type prior struct {
 }
 
 // planResume decides which points of grid a resumed run skips: those
-// with a line in the file (inFile, by params as the file has them) that
-// succeeded, and, unless rerunFailed, those whose lines all failed.
-func planResume(path string, grid gridsearch.Grid, inFile map[string]bool, rerunFailed bool) (prior, error) {
+// with a line in the file (sc.done, by params as the file has them) that
+// succeeded (sc.ok), and, unless rerunFailed, those whose lines all
+// failed. A last line without its newline is in neither: createResults
+// cuts it off, so its point must run again.
+func planResume(grid gridsearch.Grid, sc *scanned, rerunFailed bool) prior {
 	var pr prior
-	if len(inFile) == 0 {
-		return pr, nil
-	}
-	ok, err := succeeded(path)
-	if err != nil {
-		return pr, err
+	if len(sc.done) == 0 {
+		return pr
 	}
 	pr.skip = make([]bool, grid.Len())
 	for i := range pr.skip {
 		switch k := paramsKey(grid.Point(i).Params()); {
-		case ok[k]:
+		case sc.ok[k]:
 			pr.skip[i] = true
 			pr.done++
-		case !inFile[k]:
+		case !sc.done[k]:
 		case rerunFailed:
 			pr.rerun++
 		default:
@@ -43,31 +35,7 @@ func planResume(path string, grid gridsearch.Grid, inFile map[string]bool, rerun
 			pr.failed++
 		}
 	}
-	return pr, nil
-}
-
-// succeeded returns the params of the points of the results file at path
-// that have a line with exit 0 and no error. The lines were checked
-// (checkResults); a line that does not read is passed. A last line without
-// its newline is left out even when it reads, as checkResults leaves it
-// out: createResults cuts it off, so its point must run again.
-func succeeded(path string) (map[string]bool, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	ok := map[string]bool{}
-	for line := range bytes.Lines(b[:bytes.LastIndexByte(b, '\n')+1]) {
-		var r struct {
-			Params json.RawMessage `json:"params"`
-			Exit   int             `json:"exit"`
-			Error  string          `json:"error"`
-		}
-		if json.Unmarshal(line, &r) == nil && len(r.Params) > 0 && r.Exit == 0 && r.Error == "" {
-			ok[string(r.Params)] = true
-		}
-	}
-	return ok, nil
+	return pr
 }
 
 // paramsKey is a point's params as the results file has them: the master

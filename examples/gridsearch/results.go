@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 
@@ -51,19 +52,29 @@ type results struct {
 // openResults creates or (resume) continues the results file at path for
 // the job m. It returns the params (as JSON) of the points already there.
 func openResults(path string, m meta, resume, force bool) (*results, map[string]bool, error) {
-	done, err := checkResults(path, m, resume, force)
+	sc, err := checkResults(path, m, resume, force)
 	if err != nil {
 		return nil, nil, err
 	}
-	res, err := createResults(path, m, resume)
-	return res, done, err
+	res, err := createResults(path, m, sc)
+	return res, sc.done, err
+}
+
+// scanned is what -resume takes from the results file, read once, line by
+// line: the points with a line (done) and those with a success (ok), by
+// params as the file has them; and the file's size when read and the
+// bytes of its whole lines (end), a last line without its newline, cut
+// short by a crash, left out.
+type scanned struct {
+	exists    bool // resume, and the file was there
+	done, ok  map[string]bool
+	size, end int64
 }
 
 // checkResults is openResults's checks, which change nothing on disk: the
-// run may yet fail to start. It returns the params of the points in the
-// file to resume (a last line cut short left out).
-func checkResults(path string, m meta, resume, force bool) (map[string]bool, error) {
-	done := map[string]bool{}
+// run may yet fail to start. Resuming, it reads the file (scan).
+func checkResults(path string, m meta, resume, force bool) (*scanned, error) {
+	sc := &scanned{done: map[string]bool{}, ok: map[string]bool{}}
 	_, statErr := os.Stat(path)
 	exists := statErr == nil
 	switch {
@@ -82,24 +93,20 @@ func checkResults(path string, m meta, resume, force bool) (map[string]bool, err
 		} else if !force {
 			return nil, fmt.Errorf("cannot resume %s: %s is missing, -force to resume anyway", path, metaPath(path))
 		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return nil, err
-		}
-		if err := parseDone(path, b[:bytes.LastIndexByte(b, '\n')+1], done); err != nil {
+		if err := sc.scan(path); err != nil {
 			return nil, err
 		}
 	}
-	return done, nil
+	return sc, nil
 }
 
-// createResults opens the results file at path, checked by checkResults:
-// a new one, or (resume) the old one with a last line cut short dropped.
-// It writes the meta file.
-func createResults(path string, m meta, resume bool) (*results, error) {
+// createResults opens the results file at path, checked by checkResults
+// (sc): a new one, or (resume: sc.exists) the old one with a last line cut
+// short dropped. It writes the meta file.
+func createResults(path string, m meta, sc *scanned) (*results, error) {
 	flags := os.O_WRONLY | os.O_CREATE | os.O_APPEND
-	if resume {
-		if err := readDone(path, map[string]bool{}); err != nil && !os.IsNotExist(err) {
+	if sc.exists {
+		if err := sc.cut(path); err != nil {
 			return nil, err
 		}
 	} else {
@@ -124,33 +131,103 @@ func startResults(f *os.File, path string, m meta) (*results, error) {
 // readDone collects the params of the points in the file, and cuts off a
 // last line that a crash left unfinished.
 func readDone(path string, done map[string]bool) error {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	end := bytes.LastIndexByte(b, '\n') + 1
-	if end < len(b) {
-		if err := os.Truncate(path, int64(end)); err != nil {
+	sc := &scanned{done: done, ok: map[string]bool{}}
+	err := sc.scan(path)
+	if sc.exists {
+		if err := sc.cut(path); err != nil {
 			return err
 		}
 	}
-	return parseDone(path, b[:end], done)
+	return err
+}
+
+// scan reads the results file at path, streaming: only a line at a time
+// is held. A line that is not a result line is an error naming it; the
+// file is read to its end even then, for its whole lines' bytes.
+func (sc *scanned) scan(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	sc.exists = true
+	r := bufio.NewReaderSize(f, 64<<10)
+	var bad error
+	for n := 1; ; n++ {
+		line, err := r.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) { // a line longer than the buffer
+			long := slices.Clone(line)
+			for errors.Is(err, bufio.ErrBufferFull) {
+				line, err = r.ReadSlice('\n')
+				long = append(long, line...)
+			}
+			line = long
+		}
+		if err == io.EOF {
+			sc.size = sc.end + int64(len(line))
+			return bad
+		}
+		if err != nil {
+			return err
+		}
+		sc.end += int64(len(line))
+		if bad == nil {
+			bad = sc.add(path, n, line)
+		}
+	}
+}
+
+// cut drops what follows the whole lines of the file at path, as scan
+// found them, and refuses a file that changed since.
+func (sc *scanned) cut(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if fi.Size() != sc.size {
+		return fmt.Errorf("%s changed while the run started (%d bytes, then %d): run again", path, sc.size, fi.Size())
+	}
+	if sc.end < sc.size {
+		return os.Truncate(path, sc.end)
+	}
+	return nil
 }
 
 // parseDone collects the params of the points in b, the whole lines of the
 // results file path.
 func parseDone(path string, b []byte, done map[string]bool) error {
-	for i, line := range bytes.Split(b, []byte{'\n'}) {
-		if len(bytes.TrimSpace(line)) == 0 {
-			continue
+	sc := &scanned{done: done, ok: map[string]bool{}}
+	n := 0
+	for line := range bytes.Lines(b) {
+		n++
+		if err := sc.add(path, n, line); err != nil {
+			return err
 		}
-		var r struct {
-			Params json.RawMessage `json:"params"`
-		}
-		if err := json.Unmarshal(line, &r); err != nil || len(r.Params) == 0 {
-			return fmt.Errorf("%s:%d: not a result line", path, i+1)
-		}
-		done[string(r.Params)] = true
+	}
+	return nil
+}
+
+// add takes line n of the results file path: its point is done, and ok if
+// it succeeded (exit 0, no error). A blank line is passed; any other that
+// is not an object with params is an error.
+func (sc *scanned) add(path string, n int, line []byte) error {
+	if len(bytes.TrimSpace(line)) == 0 {
+		return nil
+	}
+	var r struct {
+		Params json.RawMessage `json:"params"`
+		Exit   json.RawMessage `json:"exit"`
+		Error  json.RawMessage `json:"error"`
+	}
+	if err := json.Unmarshal(line, &r); err != nil || len(r.Params) == 0 {
+		return fmt.Errorf("%s:%d: not a result line", path, n)
+	}
+	sc.done[string(r.Params)] = true
+	var exit int
+	var why string
+	if (r.Exit == nil || json.Unmarshal(r.Exit, &exit) == nil) && exit == 0 &&
+		(r.Error == nil || json.Unmarshal(r.Error, &why) == nil) && why == "" {
+		sc.ok[string(r.Params)] = true
 	}
 	return nil
 }

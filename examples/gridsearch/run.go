@@ -203,14 +203,13 @@ func execute(ctx context.Context, o *options, cfg gridsearch.Config, command []s
 	m := meta{Fingerprint: grid.Fingerprint(command), Params: o.more.metaParams(o.params), Command: command, Points: grid.Len()}
 	o.more.command = command
 	var before prior
+	var inFile *scanned
 	if !o.autoOut {
-		inFile, err := checkResults(o.out, m, o.resume, o.force)
-		if err != nil {
+		var err error
+		if inFile, err = checkResults(o.out, m, o.resume, o.force); err != nil {
 			return fmt.Errorf("%w: %v", errUsage, err)
 		}
-		if before, err = planResume(o.out, grid, inFile, o.rerun); err != nil {
-			return fmt.Errorf("%w: %v", errUsage, err)
-		}
+		before = planResume(grid, inFile, o.rerun)
 		if err := o.more.checkResumedField(o); err != nil {
 			return fmt.Errorf("%w: %v", errUsage, err)
 		}
@@ -241,7 +240,7 @@ func execute(ctx context.Context, o *options, cfg gridsearch.Config, command []s
 		if o.autoOut {
 			res, o.out, err = createAuto("", time.Now(), m)
 		} else {
-			res, err = createResults(o.out, m, o.resume)
+			res, err = createResults(o.out, m, inFile)
 		}
 		if err != nil {
 			return err

@@ -134,7 +134,7 @@ func (f *slurmFlags) hook(ctx context.Context, o *options, cfg gridsearch.Config
 			gone = func() { end(errSlurmGone) }
 		}
 		f.job = startWatch(id, f.poll, say, gone)
-		say(fmt.Sprintf("gridsearch: submitted slurm job %s, %d worker tasks: %s", id, f.n, script))
+		say(fmt.Sprintf("gridsearch: submitted slurm job %s, %s: %s", id, count(f.n, "worker task"), script))
 		if onStart != nil {
 			return onStart()
 		}

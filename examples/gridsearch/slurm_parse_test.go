@@ -159,7 +159,7 @@ func TestSlurmFakeCommands(t *testing.T) {
 	// Ctrl-C cancels the array too.
 	master = startCmd(t, ctx, dir, "env", append([]string{env, binary, "run", "-slurm", "1", "-workers", "1",
 		"-out", filepath.Join(dir, "i.jsonl"), "-progress", "none", "-param", "i=1..6"}, gatedSquare(t.TempDir(), 0)...)...)
-	master.expect(t, ctx, `^gridsearch: submitted slurm job 4242, 1 worker tasks: `)
+	master.expect(t, ctx, `^gridsearch: submitted slurm job 4242, 1 worker task: `)
 	master.cmd.Process.Signal(os.Interrupt)
 	if code := master.wait(); code != 130 {
 		t.Errorf("interrupted master: exit %d: %q", code, master.stderr)

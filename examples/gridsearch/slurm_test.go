@@ -119,7 +119,7 @@ func TestSlurmAllTasksGone(t *testing.T) {
 	out := filepath.Join(dir, "r.jsonl")
 	master := start(t, ctx, dir, append([]string{"run", "-slurm", "1", "-slurm-poll", "1s", "-key", key,
 		"-out", out, "-progress", "none", "-param", "i=1..6"}, gatedSquare(dir, 0)...)...)
-	id := master.expect(t, ctx, `^gridsearch: submitted slurm job (\d+), 1 worker tasks`)[1]
+	id := master.expect(t, ctx, `^gridsearch: submitted slurm job (\d+), 1 worker task`)[1]
 	t.Cleanup(func() { exec.Command("scancel", id).Run() })
 	waitFor(t, ctx, "the worker holding a point", func() bool {
 		m, _ := filepath.Glob(filepath.Join(dir, "running.*"))

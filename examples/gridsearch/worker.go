@@ -16,15 +16,16 @@ import (
 
 // workerCmd is "gridsearch worker -connect EP [-slots N] [-idle D] [-lost D]": slots
 // that run the points' commands for a master until Ctrl-C (or SIGTERM or
-// SIGHUP), or with -idle until no master has been heard for D. A master
-// that goes away is waited for: the slots reconnect, with back-off, to the
-// next master on the same endpoint.
+// SIGHUP), or with -idle until no master has been heard for D (status 0
+// after serving one, 1 if none was ever heard). A master that goes away is
+// waited for: the slots reconnect, with back-off, to the next master on
+// the same endpoint.
 func workerCmd(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	connect := fs.String("connect", "", "the master's -bind endpoint, e.g. tcp://master:5555")
 	slots := fs.Int("slots", runtime.NumCPU(), "points run at once")
-	idle := fs.Duration("idle", 0, "exit after this long without a master (from the start, or since the last one finished); 0: never")
+	idle := fs.Duration("idle", 0, "exit after this long without a master (from the start, or since the last one finished): status 0, or 1 if no master was ever heard; 0: never")
 	lost := fs.Duration("lost", 10*time.Second, "say on stderr when no master has been heard for this long, and again when one is; 0: never")
 	key := fs.String("key", "", "the cluster key (gridsearch keygen's NAME_secret), as the master's -key")
 	if err := fs.Parse(args); err != nil {
@@ -71,7 +72,14 @@ func workerCmd(ctx context.Context, args []string) error {
 				fmt.Fprintf(os.Stderr, "gridsearch worker: a master is heard at %s again\n", *connect)
 			}
 		}})
-	if errors.Is(err, gridsearch.ErrIdle) {
+	switch {
+	case errors.Is(err, gridsearch.ErrNeverHeard):
+		// Refused (a wrong or missing -key) or never reached: under a
+		// script or SLURM this must not look like a worker that did its
+		// share, so the status is 1.
+		fmt.Fprintf(os.Stderr, "gridsearch worker: no master served this worker at %s in %v; exiting with status 1\n", *connect, *idle)
+		return errSilent
+	case errors.Is(err, gridsearch.ErrIdle):
 		fmt.Fprintf(os.Stderr, "gridsearch worker: no master for %v; exiting\n", *idle)
 		return nil
 	}

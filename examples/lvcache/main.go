@@ -17,7 +17,11 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/zmqflow/zmqflow/socket"
 	"github.com/zmqflow/zmqflow/telemetry"
@@ -114,7 +118,7 @@ func run(ctx context.Context) error {
 							len(cache.msgs), cache.bytes, topic, cache.max)
 					}
 				case !seen && *verbose:
-					fmt.Printf("I: new topic %s\n", topic)
+					fmt.Printf("I: new topic %s\n", shown(topic))
 				}
 				n, err := backend.Publish(m)
 				if err != nil {
@@ -135,7 +139,7 @@ func run(ctx context.Context) error {
 			if len(m) == 1 && len(m[0]) > 0 && m[0][0] == 1 {
 				topic := string(m[0][1:])
 				if cached, ok := cache.msgs[topic]; ok {
-					fmt.Printf("Sending cached topic %s\n", topic)
+					fmt.Printf("Sending cached topic %s\n", shown(topic))
 					n, err := backend.Publish(cached)
 					if err != nil {
 						return err
@@ -145,6 +149,18 @@ func run(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// shown is topic as printed: as is when it is plain printable text, as the
+// guide prints it, quoted with Go's escapes otherwise. Publishers choose
+// the topics, and a terminal would act on the escape sequences of one.
+func shown(topic string) string {
+	if topic != "" && strings.IndexFunc(topic, func(r rune) bool {
+		return r == ' ' || r == utf8.RuneError || !unicode.IsPrint(r)
+	}) < 0 {
+		return topic
+	}
+	return strconv.Quote(topic)
 }
 
 // cache is the last message of each topic, at most max bytes of them as

@@ -4,7 +4,8 @@
 // Majordomo broker, each with the client's timeout and retries, checks that
 // each reply echoes its request, and says how many went through. With
 // -discover it first asks the broker whether the service exists (the
-// guide's mmiecho, "Service Discovery"). See README.md.
+// guide's mmiecho, "Service Discovery"; exit status 1 if the service is
+// not found). See README.md.
 package main
 
 import (
@@ -25,7 +26,7 @@ var (
 	connect  = flag.String("connect", "tcp://localhost:5555", "the broker")
 	service  = flag.String("service", "echo", "the service to ask")
 	n        = flag.Int("n", 100000, "requests to send")
-	discover = flag.Bool("discover", false, "ask the broker first whether the service exists (MMI)")
+	discover = flag.Bool("discover", false, "ask the broker first whether the service exists (MMI); exit status 1 if not")
 )
 
 func main() {
@@ -41,10 +42,16 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "mdclient:", err)
+		if !errors.Is(err, errNotFound) { // said on stdout already
+			fmt.Fprintln(os.Stderr, "mdclient:", err)
+		}
 		os.Exit(1)
 	}
 }
+
+// errNotFound is run's return when -discover finds no such service: the
+// exit status is 1, as grep's for no match, so that a script can test it.
+var errNotFound = errors.New("mdclient: service not found")
 
 func run(ctx context.Context) error {
 	defer telemetry.Flush() // last, after the sockets closed: exact totals when profiling (ZMQFLOW_PROFILE)
@@ -60,7 +67,7 @@ func run(ctx context.Context) error {
 		}
 		fmt.Printf("I: service %q: %v\n", *service, map[bool]string{true: "found", false: "not found"}[ok])
 		if !ok {
-			return nil
+			return errNotFound
 		}
 	}
 	start, done := time.Now(), 0

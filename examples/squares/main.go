@@ -45,16 +45,35 @@ var (
 	work      = flag.Duration("work", 0, "how long a worker takes over each number, to play a real workload")
 )
 
+// badRange names the first flag whose value is out of its range, and the
+// range, or is "" if every one is in range.
+func badRange() string {
+	switch {
+	case *n < 1:
+		return fmt.Sprintf("-n %d: want at least 1", *n)
+	// -workers and -id travel as int32s.
+	case *workers < 0 || *workers > math.MaxInt32:
+		return fmt.Sprintf("-workers %d: want 1 to 2^31-1 (or 0, with -role manager)", *workers)
+	case *role == "all" && *workers < 1:
+		return fmt.Sprintf("-workers %d: want at least 1 (0 only with -role manager, with workers started by hand)", *workers)
+	case *id < 0 || *id > math.MaxInt32:
+		return fmt.Sprintf("-id %d: want 0 to 2^31-1", *id)
+	case *resend <= 0:
+		return fmt.Sprintf("-resend %v: want more than 0", *resend)
+	case *work < 0:
+		return fmt.Sprintf("-work %v: want 0 or more", *work)
+	}
+	return ""
+}
+
 func main() {
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "squares: unexpected argument %q: squares takes flags only (-h lists them)\n", flag.Arg(0))
 		os.Exit(2)
 	}
-	// -workers and -id travel as int32s.
-	if *n < 1 || *workers < 0 || *role == "all" && *workers < 1 || *workers > math.MaxInt32 ||
-		*id < 0 || *id > math.MaxInt32 || *resend <= 0 || *work < 0 {
-		fmt.Fprintln(os.Stderr, "squares: -n must be at least 1, -workers at least 1 (0 with -role manager) and at most 2^31-1, -id from 0 to 2^31-1, -resend more than 0 and -work at least 0")
+	if msg := badRange(); msg != "" {
+		fmt.Fprintln(os.Stderr, "squares:", msg)
 		os.Exit(2)
 	}
 	if *role != "all" && *role != "manager" && *role != "worker" {

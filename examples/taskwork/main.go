@@ -32,6 +32,11 @@ var (
 	slowdown = flag.Float64("slowdown", 1, "multiply each workload by this, to play a slower machine")
 )
 
+// maxSleep is the longest a task may sleep, -slowdown included: far past
+// the guide's workloads (1 to 100 ms), and far short of what overflows
+// a time.Duration.
+const maxSleep = 24 * time.Hour
+
 // errKilled is why the worker stops when the sink says so.
 var errKilled = errors.New("KILL received")
 
@@ -41,7 +46,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "taskwork: unexpected argument %q: taskwork takes flags only (-h lists them)\n", flag.Arg(0))
 		os.Exit(2)
 	}
-	if *slowdown <= 0 {
+	if !(*slowdown > 0) { // NaN too
 		fmt.Fprintln(os.Stderr, "taskwork: -slowdown must be more than 0")
 		os.Exit(2)
 	}
@@ -73,6 +78,7 @@ func run(ctx context.Context) error {
 	defer sender.Close()
 	events := []<-chan socket.Event{receiver.Monitor(), sender.Monitor()}
 	peers := []string{"the ventilator", "the sink"}
+	endpoints := []string{*ventEP, *sinkEP}
 	if err := receiver.Connect(*ventEP); err != nil {
 		return err
 	}
@@ -93,6 +99,7 @@ func run(ctx context.Context) error {
 		defer controller.Close()
 		events = append(events, controller.Monitor())
 		peers = append(peers, "the kill signal")
+		endpoints = append(endpoints, *killEP)
 		if err := controller.Subscribe([]byte("KILL")); err != nil {
 			return err
 		}
@@ -111,12 +118,19 @@ func run(ctx context.Context) error {
 	}
 
 	// Say when every socket has reached its peer: this is what the
-	// ventilator's "Press Enter when the workers are ready" waits for. It
+	// ventilator's "Press Enter when the workers are ready" waits for. A
+	// peer still absent after waitSaid is said once, as the ventilator
+	// says it waits (else a worker started first says nothing at all). It
 	// only informs; tasks are done as they come either way.
 	go func() {
-		if connected(ctx, events...) {
-			last := len(peers) - 1
-			fmt.Printf("Worker %s ready: connected to %s and %s\n", *name, strings.Join(peers[:last], ", "), peers[last])
+		if connected(ctx, waitSaid, func(absent []int) {
+			var who []string
+			for _, i := range absent {
+				who = append(who, peers[i]+" at "+endpoints[i])
+			}
+			fmt.Printf("Worker %s waiting for %s...\n", *name, list(who))
+		}, events...) {
+			fmt.Printf("Worker %s ready: connected to %s\n", *name, list(peers))
 		}
 	}()
 
@@ -131,8 +145,19 @@ func run(ctx context.Context) error {
 			fmt.Fprintf(os.Stderr, "taskwork: ignoring a task that is not a workload: %s\n", m)
 			continue
 		}
+		// A workload near the integer maximum would overflow the sleep's
+		// time.Duration, and the task would run at once: refuse it.
+		sleepMS := float64(ms) * *slowdown
+		if sleepMS > float64(maxSleep/time.Millisecond) {
+			at := ""
+			if *slowdown != 1 {
+				at = fmt.Sprintf(" at -slowdown %g", *slowdown)
+			}
+			fmt.Fprintf(os.Stderr, "taskwork: ignoring a task of %d ms%s: bad input, the most a task may sleep is %v\n", ms, at, maxSleep)
+			continue
+		}
 		// Do the work.
-		if sleep(ctx, time.Duration(float64(ms)*(*slowdown))*time.Millisecond) != nil {
+		if sleep(ctx, time.Duration(sleepMS*float64(time.Millisecond))) != nil {
 			break
 		}
 		// Send the result to the sink. The guide's result is empty; ours
@@ -155,23 +180,65 @@ func run(ctx context.Context) error {
 	return nil
 }
 
+// waitSaid is how long a peer may take to connect before the worker says
+// it waits for it: a peer that is up is reached well within it.
+const waitSaid = time.Second
+
 // connected reports whether each socket's monitor has seen a handshake
-// succeed, waiting until ctx ends.
-func connected(ctx context.Context, events ...<-chan socket.Event) bool {
-	for _, ch := range events {
-		for up := false; !up; {
-			select {
-			case ev, ok := <-ch:
-				if !ok {
-					return false // the socket closed
+// succeed, waiting until ctx ends. If some have not after wait, it calls
+// waiting once with their indexes.
+func connected(ctx context.Context, wait time.Duration, waiting func(absent []int), events ...<-chan socket.Event) bool {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ups := make(chan int, len(events))
+	for i, ch := range events {
+		go func() {
+			for {
+				select {
+				case ev, ok := <-ch:
+					if !ok {
+						return // the socket closed
+					}
+					if ev.Kind == socket.EventHandshakeOK {
+						ups <- i
+						return
+					}
+				case <-ctx.Done():
+					return
 				}
-				up = ev.Kind == socket.EventHandshakeOK
-			case <-ctx.Done():
-				return false
 			}
+		}()
+	}
+	up := make([]bool, len(events))
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for n := 0; n < len(events); {
+		select {
+		case i := <-ups:
+			up[i] = true
+			n++
+		case <-timer.C:
+			var absent []int
+			for i := range up {
+				if !up[i] {
+					absent = append(absent, i)
+				}
+			}
+			waiting(absent)
+		case <-ctx.Done():
+			return false
 		}
 	}
 	return true
+}
+
+// list is names as a sentence: "a", "a and b", "a, b and c".
+func list(names []string) string {
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	last := len(names) - 1
+	return strings.Join(names[:last], ", ") + " and " + names[last]
 }
 
 // sleep waits d, or until ctx ends.
