@@ -172,10 +172,14 @@ func run(ctx context.Context) error {
 		fmt.Print(".")
 	}
 	fmt.Println()
+	tasks := "tasks"
+	if done == 1 {
+		tasks = "task"
+	}
 	if errors.Is(context.Cause(ctx), errKilled) {
-		fmt.Printf("Worker %s: KILL received after %d tasks\n", *name, done)
+		fmt.Printf("Worker %s: KILL received after %d %s\n", *name, done, tasks)
 	} else {
-		fmt.Printf("Worker %s: interrupted after %d tasks\n", *name, done)
+		fmt.Printf("Worker %s: interrupted after %d %s\n", *name, done, tasks)
 	}
 	return nil
 }
