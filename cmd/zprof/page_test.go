@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -74,7 +75,7 @@ func checkCharts(t *testing.T, what string, dom []byte) {
 	for _, m := range dataPoints.FindAllSubmatch(dom, -1) {
 		got[string(m[1])], _ = strconv.Atoi(string(m[2]))
 	}
-	for _, chart := range []string{"throughput", "latency", "depth", "tasks"} {
+	for _, chart := range []string{"throughput", "out", "latency", "depth", "tasks"} {
 		if got[chart] == 0 {
 			t.Errorf("%s: chart %s holds no data points (%v)", what, chart, got)
 		}
@@ -82,8 +83,50 @@ func checkCharts(t *testing.T, what string, dom []byte) {
 	t.Logf("%s: data points %v", what, got)
 }
 
+var actorRow = regexp.MustCompile(`<tr data-name="([^"]*)"><td>[^<]*</td>` + strings.Repeat(`<td class="n">([^<]*)</td>`, 5) + `</tr>`)
+
+// checkOutbox checks that the page, as rendered, shows each producer's
+// Outbox "results" as zprof top does: a row with its messages out a
+// second, and "-" for messages in, handling time and mailbox depth, which
+// it has not; and a line on the chart of messages out, none on that of
+// messages in.
+func checkOutbox(t *testing.T, what string, dom []byte, ps []*producer) {
+	t.Helper()
+	rows := map[string][]string{}
+	for _, m := range actorRow.FindAllSubmatch(dom, -1) {
+		var cells []string
+		for _, c := range m[2:] {
+			cells = append(cells, string(c))
+		}
+		rows[string(m[1])] = cells
+	}
+	legend := func(id string) string {
+		_, after, _ := strings.Cut(string(dom), `id="`+id+`-legend">`)
+		legend, _, _ := strings.Cut(after, "</div>")
+		return legend
+	}
+	for _, p := range ps {
+		name := fmt.Sprintf("results · %s[%d]", p.name, p.Cmd.Process.Pid)
+		r, ok := rows[name]
+		switch {
+		case !ok:
+			t.Errorf("%s: no row for the Outbox %q among %d rows", what, name, len(rows))
+		case r[0] != "-" || r[2] != "-" || r[3] != "-" || r[4] != "-":
+			t.Errorf("%s: the Outbox %q shows in/s, p50, p99, depth %q, want - for each", what, name, []string{r[0], r[2], r[3], r[4]})
+		default:
+			if _, err := strconv.ParseFloat(r[1], 64); err != nil {
+				t.Errorf("%s: the Outbox %q shows out/s %q, want its rate", what, name, r[1])
+			}
+		}
+		if !strings.Contains(legend("out"), ">"+name+"<") || strings.Contains(legend("throughput"), ">"+name+"<") {
+			t.Errorf("%s: the Outbox %q on the charts of messages out %v, in %v; want out only", what, name,
+				strings.Contains(legend("out"), ">"+name+"<"), strings.Contains(legend("throughput"), ">"+name+"<"))
+		}
+	}
+}
+
 // The live page and the static report, loaded in headless Chromium, draw
-// the run's data.
+// the run's data, Outboxes included.
 func TestPageInChromium(t *testing.T) {
 	bin := chromium(t)
 	// Four Chromium starts, each several seconds on a busy machine: this
@@ -95,13 +138,15 @@ func TestPageInChromium(t *testing.T) {
 	c := startCollector(t, ctx, "tcp://127.0.0.1:0", db)
 	var ps []*producer
 	for i := range 3 {
-		ps = append(ps, startProducer(t, ctx, c.pull, fmt.Sprintf("w%d", i), 30, 100))
+		ps = append(ps, startProducer(t, ctx, c.pull, fmt.Sprintf("w%d", i), 30, 100, "-outboxes", "results"))
 	}
 	for _, p := range ps {
 		p.wait(t, ctx)
 	}
 	waitTotals(t, ctx, c, ps)
-	checkCharts(t, "live page", headless(t, ctx, bin, c.http, "--dump-dom"))
+	dom := headless(t, ctx, bin, c.http, "--dump-dom")
+	checkCharts(t, "live page", dom)
+	checkOutbox(t, "live page", dom, ps)
 	live := filepath.Join(out, "zprof-live.png")
 	headless(t, ctx, bin, c.http, "--screenshot="+live)
 	c.stop(t, ctx)
@@ -110,7 +155,9 @@ func TestPageInChromium(t *testing.T) {
 	if code := run(ctx, []string{"report", "-db", db, "-o", report}, io.Discard, io.Discard); code != exitOK {
 		t.Fatalf("zprof report: exit %d", code)
 	}
-	checkCharts(t, "report", headless(t, ctx, bin, "file://"+report, "--dump-dom"))
+	dom = headless(t, ctx, bin, "file://"+report, "--dump-dom")
+	checkCharts(t, "report", dom)
+	checkOutbox(t, "report", dom, ps)
 	shot := filepath.Join(out, "zprof-report.png")
 	headless(t, ctx, bin, "file://"+report, "--screenshot="+shot)
 	for _, f := range []string{live, shot} {

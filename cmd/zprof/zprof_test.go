@@ -106,16 +106,18 @@ func (c *collectorProc) stop(t *testing.T, ctx context.Context) {
 // producer is a running producer and what it did.
 type producer struct {
 	*proctest.Proc
-	instance      string
-	handled, sent int64
+	name, instance string
+	handled, sent  int64
 }
 
 // startProducer runs a producer of ticks ticks, each handling per
-// messages through each of its actors.
-func startProducer(t *testing.T, ctx context.Context, ep, name string, ticks, per int) *producer {
+// messages through each of its actors, with the producer's flags extra
+// beside.
+func startProducer(t *testing.T, ctx context.Context, ep, name string, ticks, per int, extra ...string) *producer {
 	t.Helper()
-	p := proctest.Start(t, ctx, producerBin, "-connect", ep, "-name", name, "-ticks", strconv.Itoa(ticks), "-per", strconv.Itoa(per))
-	return &producer{Proc: p}
+	args := append([]string{"-connect", ep, "-name", name, "-ticks", strconv.Itoa(ticks), "-per", strconv.Itoa(per)}, extra...)
+	p := proctest.Start(t, ctx, producerBin, args...)
+	return &producer{Proc: p, name: name}
 }
 
 // wait reads the producer's "done INSTANCE HANDLED DROPPED TASKS" line.

@@ -13,16 +13,27 @@ import (
 	"github.com/zmqflow/zmqflow/telemetry"
 )
 
-// View is what the HTML page draws, as JSON: per actor, throughput
-// (messages handled a second), handling-time percentiles and mailbox depth
-// over time, and the tasks each worker slot ran. Times are unix seconds.
+// View is what the HTML page draws, as JSON: per actor, messages in
+// (handled) and out (sent) a second, handling-time percentiles and mailbox
+// depth over time, and the tasks each worker slot ran. Times are unix
+// seconds.
+//
+// An actor or Outbox has a line only for the series its process sends,
+// never a line of zeros for one it does not: an actor has messages in and
+// no messages out (it sends through an Outbox, a line of its own); an
+// Outbox (package patterns' Push, Pub and the like) has messages out
+// alone, with no handling time or mailbox. The lines of one actor share a
+// name across the charts.
 type View struct {
-	Now        float64       `json:"now"`
-	Processes  []ProcessView `json:"processes"`
-	Throughput []Line        `json:"throughput"`
-	Latency    []Line        `json:"latency"`
-	Depth      []Line        `json:"depth"`
-	Tasks      []TaskView    `json:"tasks"`
+	Now       float64       `json:"now"`
+	Processes []ProcessView `json:"processes"`
+	// Throughput is messages in (handled) a second.
+	Throughput []Line `json:"throughput"`
+	// Out is messages out (sent) a second.
+	Out     []Line     `json:"out"`
+	Latency []Line     `json:"latency"`
+	Depth   []Line     `json:"depth"`
+	Tasks   []TaskView `json:"tasks"`
 }
 
 // ProcessView is a process in a View.
@@ -81,8 +92,8 @@ type Window struct {
 	tasks     []TaskView
 }
 
-// lineKey names a line: its chart ('t', 'l' or 'd') and its name, the
-// Line's own.
+// lineKey names a line: its chart ('t' messages in, 'o' messages out, 'l'
+// or 'd') and its name, the Line's own.
 type lineKey struct {
 	chart byte
 	name  string
@@ -152,8 +163,11 @@ func (w *Window) Add(samples []Sample, tasks []Task) {
 		t := secs(s.Time)
 		switch s.Metric {
 		case telemetry.MetricActorMessages:
-			if s.Attrs.Get(telemetry.AttrDirection) == "in" {
+			switch s.Attrs.Get(telemetry.AttrDirection) {
+			case "in":
 				w.point('t', w.lineName(s.Instance, actor), t, s.Rate)
+			case "out":
+				w.point('o', w.lineName(s.Instance, actor), t, s.Rate)
 			}
 		case telemetry.MetricActorHandling:
 			name := w.lineName(s.Instance, actor)
@@ -237,13 +251,15 @@ func (w *Window) View() View {
 		switch key.chart {
 		case 't':
 			v.Throughput = append(v.Throughput, c)
+		case 'o':
+			v.Out = append(v.Out, c)
 		case 'l':
 			v.Latency = append(v.Latency, c)
 		case 'd':
 			v.Depth = append(v.Depth, c)
 		}
 	}
-	for _, ls := range [][]Line{v.Throughput, v.Latency, v.Depth} {
+	for _, ls := range [][]Line{v.Throughput, v.Out, v.Latency, v.Depth} {
 		sort.Slice(ls, func(i, j int) bool { return ls[i].Name < ls[j].Name })
 	}
 	v.Tasks = slices.Clone(w.tasks)

@@ -2,8 +2,9 @@
 // zprof's tests and bench: it sends, over PUSH, a batch every interval in
 // telemetry's wire format, made with OTLP's generated types
 // (internal/otlptest). Each actor "handles" -per messages a tick for
-// -ticks ticks; then the totals stay as they are, and it keeps sending
-// them until killed. It never waits on the collector: a
+// -ticks ticks, and each Outbox (-outboxes) sends as many; then the totals
+// stay as they are, and it keeps sending them until killed. It never
+// waits on the collector: a
 // batch it cannot hand over at once is dropped and counted, as the real
 // exporter does. It prints "done INSTANCE HANDLED DROPPED TASKS" (messages
 // each actor handled, batches dropped, task spans handed over) when its work is
@@ -36,6 +37,7 @@ import (
 type config struct {
 	connect, name string
 	actors        []string
+	outboxes      []string
 	ticks, per    int
 	slots         int
 	interval      time.Duration
@@ -44,10 +46,11 @@ type config struct {
 
 func main() {
 	var c config
-	var actors string
+	var actors, outboxes string
 	flag.StringVar(&c.connect, "connect", "", "the collector's endpoint")
 	flag.StringVar(&c.name, "name", "producer", "service.name")
 	flag.StringVar(&actors, "actors", "source,worker,sink", "comma-separated actor names")
+	flag.StringVar(&outboxes, "outboxes", "", "comma-separated Outbox names: each sends -per messages a tick and reports messages out alone")
 	flag.IntVar(&c.ticks, "ticks", 20, "ticks of work")
 	flag.IntVar(&c.per, "per", 100, "messages each actor handles a tick")
 	flag.IntVar(&c.slots, "slots", 2, "worker slots running a task a tick (0: no tasks)")
@@ -55,6 +58,9 @@ func main() {
 	flag.IntVar(&c.procs, "procs", 1, "producers to run, each with its own socket and instance id (for load)")
 	flag.Parse()
 	c.actors = strings.Split(actors, ",")
+	if outboxes != "" {
+		c.outboxes = strings.Split(outboxes, ",")
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var wg sync.WaitGroup
@@ -154,6 +160,11 @@ func (s *state) batch(c config, tick int) socket.Msg {
 			otlptest.Gauge(telemetry.MetricActorMailboxDepth, "{message}", now, float64((tick+i)%7), attr),
 			s.hists[a].Metric(telemetry.MetricActorHandling, s.start, now, attr),
 			otlptest.Counter(telemetry.MetricActorErrors, "{error}", s.start, now, 0, attr))
+	}
+	// An Outbox only sends: messages out, and no figure of an actor's.
+	for _, o := range c.outboxes {
+		ms = append(ms, otlptest.Counter(telemetry.MetricActorMessages, "{message}", s.start, now, s.handled,
+			otlptest.Str(telemetry.AttrActor, o), otlptest.Str(telemetry.AttrDirection, "out")))
 	}
 	ms = append(ms,
 		otlptest.Gauge(telemetry.MetricGoroutines, "{goroutine}", now, 10),
