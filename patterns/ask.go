@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"unsafe"
 
 	"github.com/zmqflow/zmqflow/actor"
 	"github.com/zmqflow/zmqflow/socket"
@@ -63,7 +64,7 @@ func Router[Q, R any](qc Codec[Q], rc Codec[R], opts ...Option) (*Inbox[actor.Re
 	}
 	in.refuse = func(inlet actor.Inlet[actor.Request[Q, R]], m socket.Msg, reason error) {
 		if id, corr, _, err := parseRequest(m); err == nil {
-			routerReply(in, inlet, id, corr, statusStopped, [][]byte{[]byte(reason.Error())})
+			routerReply(in, inlet, id, corr, statusStopped, nil, []byte(reason.Error()))
 		}
 	}
 	in.serve = func(ctx context.Context, inlet actor.Inlet[actor.Request[Q, R]]) error {
@@ -84,12 +85,16 @@ func Router[Q, R any](qc Codec[Q], rc Codec[R], opts ...Option) (*Inbox[actor.Re
 			q, err := decode(qc, query)
 			if err != nil {
 				inlet.DeadLetter(m, err)
-				routerReply(in, inlet, id, corr, statusBadQuery, [][]byte{[]byte(err.Error())})
+				routerReply(in, inlet, id, corr, statusBadQuery, nil, []byte(err.Error()))
 				continue
 			}
 			req := actor.NewRequest(q, func(v R, err error) {
+				if frame, ok := oneFrame(rc, v); ok && err == nil {
+					routerReply(in, inlet, id, corr, statusOK, nil, frame)
+					return
+				}
 				status, body := replyFrames(rc, v, err)
-				routerReply(in, inlet, id, corr, status, body)
+				routerReply(in, inlet, id, corr, status, body, nil)
 			})
 			if inlet.Put(req) != nil {
 				return nil
@@ -150,11 +155,23 @@ func replyFrames[R any](rc Codec[R], v R, err error) (byte, [][]byte) {
 // actor's own goroutine. A ROUTER with WithRouterMandatory would wait for
 // an asker at its high-water mark; TrySend refuses instead, and what the
 // socket refuses is a dead letter of the actor the inbox feeds (one without
-// the option drops such replies itself and counts them in its Stats).
-func routerReply[M any](in *Inbox[M], inlet actor.Inlet[M], id, corr []byte, status byte, body [][]byte) {
-	m := make(socket.Msg, 0, 3+len(body))
-	m = append(m, id, corr, []byte{status})
-	m = append(m, body...)
+// the option drops such replies itself and counts them in its Stats). The
+// reply's body is body's frames, or, with body nil, the one frame frame.
+func routerReply[M any](in *Inbox[M], inlet actor.Inlet[M], id, corr []byte, status byte, body [][]byte, frame []byte) {
+	var m socket.Msg
+	if body == nil || len(body) == 1 {
+		if body != nil {
+			frame = body[0]
+		}
+		// The usual reply, in one allocation with its status frame.
+		r := new(oneFrameReply)
+		r.status[0] = status
+		m = append(r.frames[:0], id, corr, r.status[:], frame)
+	} else {
+		m = make(socket.Msg, 0, 3+len(body))
+		m = append(m, id, corr, []byte{status})
+		m = append(m, body...)
+	}
 	if err := in.sock.TrySend(m); err != nil {
 		why := ""
 		if errors.Is(err, socket.ErrWouldBlock) {
@@ -162,6 +179,22 @@ func routerReply[M any](in *Inbox[M], inlet actor.Inlet[M], id, corr []byte, sta
 		}
 		inlet.DeadLetter(m, fmt.Errorf("%w (%s)%s: %w", ErrReplyLost, in.cfg.name, why, err))
 	}
+}
+
+// oneFrameReply holds a reply of one frame: identity, correlation id,
+// status, the frame.
+type oneFrameReply struct {
+	frames [4][]byte
+	status [1]byte
+}
+
+// oneFrame returns v's one frame, for Bytes, whose Encode would put it in
+// a slice of its own and cannot fail.
+func oneFrame[T any](c Codec[T], v T) ([]byte, bool) {
+	if _, ok := any(c).(Bytes); ok {
+		return *(*[]byte)(unsafe.Pointer(&v)), true // T is []byte: only Bytes is a Codec of it
+	}
+	return nil, false
 }
 
 // Dealer makes a DEALER reference to actors behind Router mailboxes:
@@ -243,18 +276,25 @@ func (a *asker[Q, R]) TryTell(req actor.Request[Q, R]) error {
 }
 
 func (a *asker[Q, R]) tell(ctx context.Context, req actor.Request[Q, R], try bool) error {
-	q, err := encode(a.qc, req.Query)
-	if err != nil {
-		return fmt.Errorf("patterns: %s: %w", a.cfg.name, err)
+	frame, one := oneFrame(a.qc, req.Query)
+	var q [][]byte
+	if !one {
+		var err error
+		if q, err = encode(a.qc, req.Query); err != nil {
+			return fmt.Errorf("patterns: %s: %w", a.cfg.name, err)
+		}
 	}
 	a.mu.Lock()
 	a.next++
 	id := a.next
-	w := waiting[Q, R]{req: req, unhook: func() bool { return true }}
+	w := waiting[Q, R]{req: req, unhook: neverHooked}
 	if !try {
 		w.ctx = ctx
-		// The asker gives up when ctx ends: its reply, if it comes, is late.
-		w.unhook = context.AfterFunc(ctx, func() { a.take(id) })
+		// The asker gives up when ctx ends: its reply, if it comes, is
+		// late. A ctx that cannot end needs no hook.
+		if ctx.Done() != nil {
+			w.unhook = context.AfterFunc(ctx, func() { a.take(id) })
+		}
 	}
 	a.pending[id] = w
 	a.mu.Unlock()
@@ -265,13 +305,36 @@ func (a *asker[Q, R]) tell(ctx context.Context, req actor.Request[Q, R], try boo
 		a.deadLetter(req, actor.ErrStopped)
 		return fmt.Errorf("%w (%s)", actor.ErrStopped, a.cfg.name)
 	}
-	m := make(socket.Msg, 0, 1+len(q))
-	m = append(m, binary.BigEndian.AppendUint64(make([]byte, 0, corrLen), id))
-	if err := send(a.endpoint, ctx, req, append(m, q...)); err != nil {
+	if err := send(a.endpoint, ctx, req, requestMsg(id, q, frame)); err != nil {
 		a.take(id)
 		return err
 	}
 	return nil
+}
+
+func neverHooked() bool { return true }
+
+// oneFrameRequest holds a request of one frame: correlation id, the frame.
+type oneFrameRequest struct {
+	frames [2][]byte
+	corr   [corrLen]byte
+}
+
+// requestMsg makes the message of request id: its correlation id, then
+// q's frames, or, with q nil, the one frame frame.
+func requestMsg(id uint64, q [][]byte, frame []byte) socket.Msg {
+	if q == nil || len(q) == 1 {
+		if q != nil {
+			frame = q[0]
+		}
+		// The usual request, in one allocation with its correlation id.
+		r := new(oneFrameRequest)
+		binary.BigEndian.PutUint64(r.corr[:], id)
+		return append(r.frames[:0], r.corr[:], frame)
+	}
+	m := make(socket.Msg, 0, 1+len(q))
+	m = append(m, binary.BigEndian.AppendUint64(make([]byte, 0, corrLen), id))
+	return append(m, q...)
 }
 
 // discarded reports a request the socket discarded unsent (queued for a

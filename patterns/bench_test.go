@@ -159,63 +159,85 @@ func BenchmarkRemoteTell(b *testing.B) {
 	}
 }
 
-// BenchmarkRemoteAsk: actor.Ask through a DEALER reference of an actor behind
-// a ROUTER mailbox, against a round trip of raw REQ and REP sockets, 16 B.
+// BenchmarkRemoteAsk: actor.Ask of an echoing actor, 16 B with the Bytes
+// codec, through a DEALER reference of a ROUTER mailbox and a REQ
+// reference of a REP mailbox, over tcp and inproc, against a round trip
+// of raw REQ and REP sockets. With -benchmem, allocs/op is what one round
+// trip allocates, client and server together.
 func BenchmarkRemoteAsk(b *testing.B) {
 	ctx := context.Background()
 	body := make([]byte, 16)
-	b.Run("ask", func(b *testing.B) {
-		in, err := patterns.Router(patterns.Bytes{}, patterns.Bytes{}, patterns.Bind("tcp://127.0.0.1:*"))
-		if err != nil {
-			b.Fatal(err)
-		}
-		a, err := actor.Spawn(ctx, actor.BehaviorFunc[actor.Request[[]byte, []byte]](func(_ context.Context, r actor.Request[[]byte, []byte]) error {
-			r.Reply(r.Query, nil)
-			return nil
-		}), actor.WithFeed(in))
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer a.Close()
-		d, err := patterns.Dealer(patterns.Bytes{}, patterns.Bytes{}, patterns.Connect(in.Endpoint()))
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer d.Close()
-		ref := d.Ref()
-		b.ResetTimer()
-		for range b.N {
-			if _, err := actor.Ask(ctx, ref, body); err != nil {
+	for _, tr := range []string{"tcp", "inproc"} {
+		b.Run("router-dealer/"+tr, func(b *testing.B) {
+			in, err := patterns.Router(patterns.Bytes{}, patterns.Bytes{}, patterns.Bind(endpoint(b, tr)))
+			if err != nil {
 				b.Fatal(err)
 			}
-		}
-	})
-	b.Run("raw-reqrep", func(b *testing.B) {
-		rep := rawSocket(b, socket.Rep)
-		ep, err := rep.Bind("tcp://127.0.0.1:*")
-		if err != nil {
-			b.Fatal(err)
-		}
-		go func() {
-			for {
-				m, err := rep.Recv(ctx)
-				if err != nil || rep.Send(ctx, m) != nil {
-					return
+			benchAsk(b, in, body, patterns.Dealer[[]byte, []byte])
+		})
+		b.Run("rep-req/"+tr, func(b *testing.B) {
+			in, err := patterns.Rep(patterns.Bytes{}, patterns.Bytes{}, patterns.Bind(endpoint(b, tr)))
+			if err != nil {
+				b.Fatal(err)
+			}
+			benchAsk(b, in, body, patterns.Req[[]byte, []byte])
+		})
+		b.Run("raw-reqrep/"+tr, func(b *testing.B) {
+			rep := rawSocket(b, socket.Rep)
+			ep, err := rep.Bind(endpoint(b, tr))
+			if err != nil {
+				b.Fatal(err)
+			}
+			go func() {
+				for {
+					m, err := rep.Recv(ctx)
+					if err != nil || rep.Send(ctx, m) != nil {
+						return
+					}
+				}
+			}()
+			req := rawSocket(b, socket.Req)
+			if err := req.Connect(ep); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for range b.N {
+				if err := req.Send(ctx, socket.NewMsg(body)); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := req.Recv(ctx); err != nil {
+					b.Fatal(err)
 				}
 			}
-		}()
-		req := rawSocket(b, socket.Req)
-		if err := req.Connect(ep); err != nil {
+		})
+	}
+}
+
+type echoReq = actor.Request[[]byte, []byte]
+
+// benchAsk serves in with an echoing actor and asks it b.N times through
+// the reference dial makes.
+func benchAsk(b *testing.B, in *patterns.Inbox[echoReq], body []byte,
+	dial func(patterns.Codec[[]byte], patterns.Codec[[]byte], ...patterns.Option) (*patterns.Outbox[echoReq], error)) {
+	ctx := context.Background()
+	a, err := actor.Spawn(ctx, actor.BehaviorFunc[echoReq](func(_ context.Context, r echoReq) error {
+		r.Reply(r.Query, nil)
+		return nil
+	}), actor.WithFeed(in))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer a.Close()
+	out, err := dial(patterns.Bytes{}, patterns.Bytes{}, patterns.Connect(in.Endpoint()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer out.Close()
+	ref := out.Ref()
+	b.ResetTimer()
+	for range b.N {
+		if _, err := actor.Ask(ctx, ref, body); err != nil {
 			b.Fatal(err)
 		}
-		b.ResetTimer()
-		for range b.N {
-			if err := req.Send(ctx, socket.NewMsg(body)); err != nil {
-				b.Fatal(err)
-			}
-			if _, err := req.Recv(ctx); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
+	}
 }

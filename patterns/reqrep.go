@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 
 	"github.com/zmqflow/zmqflow/actor"
 	"github.com/zmqflow/zmqflow/socket"
@@ -49,12 +48,12 @@ func Rep[Q, R any](qc Codec[Q], rc Codec[R], opts ...Option) (*Inbox[actor.Reque
 	// closes with it unanswered (kept, or still in hand when Stop's ctx
 	// ended), so that its asker hears at once, and the socket, which
 	// gives no other request before, gives the rest to be refused too.
-	var pending atomic.Pointer[actor.Request[Q, R]]
+	var pending owedRequest[Q, R]
 	in.owed = func(inlet actor.Inlet[actor.Request[Q, R]], reason error) {
-		if r := pending.Swap(nil); r != nil {
+		if r, ok := pending.take(); ok {
 			var zero R
 			if r.Reply(zero, reason) { // else the actor's answer went first
-				inlet.DeadLetter(*r, reason)
+				inlet.DeadLetter(r, reason)
 			}
 		}
 	}
@@ -62,25 +61,30 @@ func Rep[Q, R any](qc Codec[Q], rc Codec[R], opts ...Option) (*Inbox[actor.Reque
 		answered := make(chan struct{}, 1)
 		closed := inlet.Closed()
 		drain := -1 // Stop: the requests the drain may still take, once counted
+		// m is the request being answered, and answer, made once, its
+		// Reply: REP gives no next request before the answer went out
+		// (answered), so the loop sets m again only after answer read it.
+		var m socket.Msg
+		answer := func(v R, err error) {
+			pending.take()
+			repAnswer(in, inlet, m, rc, v, err)
+			answered <- struct{}{}
+		}
 		for {
 			// At Stop the actor answers those the socket held, one after
 			// the other as REP goes.
-			m, ok, err := in.nextRequest(ctx, &drain, closed)
+			next, ok, err := in.nextRequest(ctx, &drain, closed)
 			if !ok {
 				return err // nil at the drain's end: what is left goes to the close (leftOver)
 			}
-			answer := func(v R, err error) {
-				pending.Store(nil)
-				repAnswer(in, inlet, m, rc, v, err)
-				answered <- struct{}{}
-			}
+			m = next
 			q, err := decode(qc, m)
 			if err != nil {
 				var zero R
 				answer(zero, err)
 			} else {
 				req := actor.NewRequest(q, answer)
-				pending.Store(&req)
+				pending.set(req)
 				if inlet.Put(req) != nil {
 					return nil // the actor is stopping, and answers it (see Put)
 				}
@@ -112,6 +116,30 @@ func Rep[Q, R any](qc Codec[Q], rc Codec[R], opts ...Option) (*Inbox[actor.Reque
 		}
 	}
 	return in, nil
+}
+
+// owedRequest holds the request a Rep mailbox's actor owes an answer to,
+// if any. It is a value with a lock rather than an atomic pointer, which
+// would cost an allocation per request.
+type owedRequest[Q, R any] struct {
+	mu  sync.Mutex
+	req actor.Request[Q, R]
+	ok  bool
+}
+
+func (o *owedRequest[Q, R]) set(r actor.Request[Q, R]) {
+	o.mu.Lock()
+	o.req, o.ok = r, true
+	o.mu.Unlock()
+}
+
+// take removes the request and returns it, if there was one.
+func (o *owedRequest[Q, R]) take() (actor.Request[Q, R], bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	r, ok := o.req, o.ok
+	o.req, o.ok = actor.Request[Q, R]{}, false
+	return r, ok
 }
 
 // repAnswer sends the reply to request m of a Rep mailbox: v encoded, or,

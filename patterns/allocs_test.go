@@ -1,0 +1,70 @@
+package patterns_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/zmqflow/zmqflow/actor"
+	"github.com/zmqflow/zmqflow/patterns"
+	"github.com/zmqflow/zmqflow/socket"
+)
+
+// A request that a Rep mailbox hands to its actor, and whose answer it
+// sends back, costs a fixed number of allocations, which this pins: the
+// raw REQ client's message and the socket's envelopes, the Request's reply
+// slot (actor.NewRequest), and the reply's frames (the codec's). One more
+// is allowed, for the count to be a ceiling rather than a snapshot.
+func TestRepRoundTripAllocs(t *testing.T) {
+	const want = 5
+	ctx := testCtx(t)
+	in := must[*patterns.Inbox[echoReq]](t)(patterns.Rep(patterns.Bytes{}, patterns.Bytes{}, patterns.Bind(endpoint(t, "inproc"))))
+	spawn(t, actor.Behavior[echoReq](actor.BehaviorFunc[echoReq](func(_ context.Context, r echoReq) error {
+		r.Reply(r.Query, nil)
+		return nil
+	})), actor.WithFeed(in))
+	req := rawSocket(t, socket.Req)
+	must[struct{}](t)(struct{}{}, req.Connect(in.Endpoint()))
+	body := []byte("0123456789abcdef")
+	roundTrip := func() {
+		if err := req.Send(ctx, socket.NewMsg(body)); err != nil {
+			t.Fatal(err)
+		}
+		m, err := req.Recv(ctx)
+		if err != nil || len(m) != 1 || string(m[0]) != string(body) {
+			t.Fatalf("reply %q, %v; want %q", m, err, body)
+		}
+	}
+	roundTrip() // the first connects, and sizes what is reused
+	if n := testing.AllocsPerRun(1000, roundTrip); n > want+1 {
+		t.Errorf("a round trip through a Rep mailbox allocates %.2f times, want at most %d", n, want+1)
+	}
+}
+
+// An Ask through a Dealer reference of a Router mailbox costs a fixed
+// number of allocations, which this pins: on the asker's side, Ask's reply
+// slot (three), the request's message, and the hook on the asker's ctx,
+// which can end (three); on the server's, the ROUTER's envelope as it
+// receives, the Request's reply slot and the Reply that holds the
+// envelope, and the reply's message.
+func TestDealerRoundTripAllocs(t *testing.T) {
+	const want = 11
+	ctx := testCtx(t)
+	in := must[*patterns.Inbox[echoReq]](t)(patterns.Router(patterns.Bytes{}, patterns.Bytes{}, patterns.Bind(endpoint(t, "inproc"))))
+	spawn(t, actor.Behavior[echoReq](actor.BehaviorFunc[echoReq](func(_ context.Context, r echoReq) error {
+		r.Reply(r.Query, nil)
+		return nil
+	})), actor.WithFeed(in))
+	out := must[*patterns.Outbox[echoReq]](t)(patterns.Dealer(patterns.Bytes{}, patterns.Bytes{}, patterns.Connect(in.Endpoint())))
+	t.Cleanup(func() { out.Close() })
+	ref := out.Ref()
+	body := []byte("0123456789abcdef")
+	ask := func() {
+		if got, err := actor.Ask(ctx, ref, body); err != nil || string(got) != string(body) {
+			t.Fatalf("Ask = %q, %v; want %q", got, err, body)
+		}
+	}
+	ask()
+	if n := testing.AllocsPerRun(1000, ask); n > want+1 {
+		t.Errorf("an Ask through a Dealer reference allocates %.2f times, want at most %d", n, want+1)
+	}
+}
