@@ -289,6 +289,9 @@ func TestFaultBadHandshakes(t *testing.T) {
 			if e.Err != nil && !strings.Contains(e.Err.Error(), says[tc.name]) {
 				t.Errorf("error %q, want it to say %q", e.Err, says[tc.name])
 			}
+			if _, ok := says[tc.name]; !ok && e.Err != nil && strings.Contains(e.Err.Error(), "security mechanism is") {
+				t.Errorf("error %q names a mechanism the peer did not send", e.Err)
+			}
 			p.expectClosed()
 		})
 	}

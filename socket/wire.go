@@ -66,7 +66,7 @@ type wire struct {
 	maxMsg      int64    // bound on a message, all frames; -1 for none
 	established bool     // handshake done: buffer writes, read with readMsg
 	greetLeft   int      // handshake: greeting bytes still to pass through
-	peerMech    [20]byte // the mechanism the peer's greeting names, as it passed (see mechanismRefused)
+	peerGreet   [32]byte // the peer's greeting up to its mechanism, as it passed (see mechanismRefused)
 	left        uint64   // handshake: bytes of the current command frame still to pass through
 
 	pongMu  sync.Mutex
@@ -128,10 +128,8 @@ func (w *wire) Flush() error { return w.wb.flush() }
 func (w *wire) Read(p []byte) (int, error) {
 	if w.greetLeft > 0 {
 		n, err := w.rb.read(p[:min(len(p), w.greetLeft)])
-		// The mechanism is bytes 12 to 31 of the greeting.
-		if at := greetingSize - w.greetLeft; at < 32 && at+n > 12 {
-			lo, hi := max(at, 12), min(at+n, 32)
-			copy(w.peerMech[lo-12:hi-12], p[lo-at:hi-at])
+		if at := greetingSize - w.greetLeft; at < len(w.peerGreet) {
+			copy(w.peerGreet[at:], p[:n])
 		}
 		w.greetLeft -= n
 		return n, err
@@ -161,10 +159,13 @@ func (w *wire) Read(p []byte) (int, error) {
 // a handshake that failed did: when the peer named a security mechanism
 // other than ours, which zmq4 reports in words of its own.
 func (w *wire) mechanismRefused(ours string) error {
-	if w.greetLeft > 0 {
+	g := w.peerGreet[:]
+	// A ZMTP 3 greeting: signature 0xFF, padding, 0x7F; version 3.x; then
+	// the mechanism, bytes 12 to 31. Anything else is no greeting at all.
+	if w.greetLeft > 0 || g[0] != 0xFF || g[9] != 0x7F || g[10] < 3 {
 		return nil
 	}
-	peer := string(bytes.TrimRight(w.peerMech[:], "\x00"))
+	peer := string(bytes.TrimRight(g[12:32], "\x00"))
 	if peer == ours {
 		return nil
 	}
