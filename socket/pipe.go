@@ -454,11 +454,20 @@ func (s *Socket) sendAll(m Msg, wants func(*pipe) bool) (missed int) {
 			continue
 		}
 		if !p.trySend(m) {
-			s.drop(p, "peer at high-water mark")
+			s.drop(p, p.refusal())
 			missed++
 		}
 	}
 	return missed
+}
+
+// refusal says why p's peer took no message: its high-water mark, or, an
+// inproc peer's socket, that it stopped receiving (StopReceiving).
+func (p *pipe) refusal() string {
+	if r := p.peer.Load(); r != nil && r.s.recvStopped.Load() {
+		return "peer stopped receiving"
+	}
+	return "peer at high-water mark"
 }
 
 // drop counts a message the socket could not deliver and reports it.

@@ -128,7 +128,7 @@ func (s *Socket) sendRouted(ctx context.Context, p *pipe, m Msg) error {
 		if p.replaced.Load() {
 			s.dropFor(p, errDropHandedOver)
 		} else {
-			s.drop(p, "peer at high-water mark")
+			s.drop(p, p.refusal())
 		}
 		return nil
 	}

@@ -3,6 +3,7 @@ package socket_test
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -59,7 +60,7 @@ func TestStopReceiving(t *testing.T) {
 				waitUntil(t, "the message sent before is queued", func() bool { return r.Stats().Queued == 1 })
 				r.StopReceiving()
 				r.StopReceiving() // a second call does nothing
-				sendAfter(t, s.Socket, tr, tc.send)
+				sendAfter(t, s, tr, tc.send)
 				if tr.name != "inproc" {
 					waitUntil(t, "the message sent after is counted unreceived", func() bool { return r.Stats().Unreceived == 1 })
 				}
@@ -98,7 +99,7 @@ func TestStopReceiving(t *testing.T) {
 // sendAfter sends a message once the receiver stopped receiving: over
 // inproc the receiver refuses it, which a PUB counts as dropped and the
 // other types see as no room.
-func sendAfter(t *testing.T, s *socket.Socket, tr transport, typ socket.Type) {
+func sendAfter(t *testing.T, s *tsock, tr transport, typ socket.Type) {
 	t.Helper()
 	err := s.TrySend(socket.NewMsgString("after"))
 	switch {
@@ -108,6 +109,9 @@ func sendAfter(t *testing.T, s *socket.Socket, tr transport, typ socket.Type) {
 		must(t, err)
 		if d := s.Stats().Dropped; d != 1 {
 			t.Fatalf("the PUB counts %d messages dropped, want 1 (refused by the stopped receiver)", d)
+		}
+		if e := s.await(socket.EventDropped); e.Err == nil || !strings.Contains(e.Err.Error(), "peer stopped receiving") {
+			t.Fatalf("the PUB reports the drop as %v, want the peer stopped receiving", e.Err)
 		}
 	default:
 		if !errors.Is(err, socket.ErrWouldBlock) {
@@ -130,7 +134,7 @@ func TestStopReceivingRep(t *testing.T) {
 		if got := req.recv(); got[0] != "a1" {
 			t.Fatalf("REQ received %q, want a1", got)
 		}
-		sendAfter(t, req.Socket, tr, socket.Req)
+		sendAfter(t, req, tr, socket.Req)
 		if tr.name != "inproc" {
 			waitUntil(t, "the request sent after is counted unreceived", func() bool { return rep.Stats().Unreceived == 1 })
 		}
