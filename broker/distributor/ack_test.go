@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/zmqflow/zmqflow/actor"
 	"github.com/zmqflow/zmqflow/broker/distributor"
 	"github.com/zmqflow/zmqflow/socket"
 )
@@ -41,13 +43,14 @@ func TestWorkerAckResultsFull(t *testing.T) {
 		}
 	}
 	core, logs := observer.New(zapcore.WarnLevel)
+	figs := &figureLog{}
 	started := make(chan struct{}, 1)
 	w := must[*distributor.Worker](t)(distributor.NewWorker(eps, func(ctx context.Context, task []byte) ([]byte, error) {
 		started <- struct{}{}
 		<-ctx.Done() // holds the first task: no result takes room
 		return nil, ctx.Err()
 	}, distributor.WithHeartbeat(10*wait, 3), distributor.WithSocketOptions(socket.WithSendHWM(1)),
-		distributor.WithLogger(zap.New(core))))
+		distributor.WithLogger(zap.New(core)), distributor.WithObserver(figs)))
 	t.Cleanup(func() { w.Close() })
 
 	recv := func(ctx context.Context) socket.Msg {
@@ -99,6 +102,9 @@ func TestWorkerAckResultsFull(t *testing.T) {
 	}
 	if err := w.Wait(ctx, func(s distributor.WorkerStats) bool { return s.AcksDelayed > 0 }); err != nil {
 		t.Fatalf("no ACK counted as delayed: %v; worker stats %+v", err, w.Stats())
+	}
+	if n := figs.counter("distributor worker", "AcksDelayed"); n == 0 {
+		t.Fatalf("the observer's figures have no ACK delayed; worker stats %+v", w.Stats())
 	}
 	if logs.FilterMessageSnippet("ACK not sent").Len() == 0 {
 		t.Fatalf("no warning of the ACK not sent; logs %v", logs.All())
@@ -155,4 +161,29 @@ func TestWorkerAckResultsFull(t *testing.T) {
 	stop()
 	for range got {
 	}
+}
+
+// figureLog is an observer that keeps the last figures reported to it
+// (actor.Figures).
+type figureLog struct {
+	actor.NopObserver
+	mu       sync.Mutex
+	counters map[[2]string]uint64
+}
+
+func (f *figureLog) Counter(actor, name string, total uint64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.counters == nil {
+		f.counters = map[[2]string]uint64{}
+	}
+	f.counters[[2]string{actor, name}] = total
+}
+
+func (f *figureLog) Level(string, string, int64) {}
+
+func (f *figureLog) counter(actor, name string) uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.counters[[2]string{actor, name}]
 }

@@ -171,5 +171,7 @@ func WithLogger(l *zap.Logger) Option { return Option{opt.Logger[extra](forAll, 
 // message handled, with its queueing and handling time, and every failure
 // and restart. The distributor's counts (Stats: results, requeues, dead
 // workers, credit, tasks in flight) reach it too, as figures of
-// "distributor", when it implements actor.Figures.
+// "distributor", when it implements actor.Figures, and a worker's
+// (WorkerStats: tasks handled and failed, ACKs delayed) as figures of
+// "distributor worker".
 func WithObserver(o actor.Observer) Option { return Option{opt.Observer[extra](forAll, o)} }

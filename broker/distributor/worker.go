@@ -134,6 +134,9 @@ func NewWorker(eps Endpoints, h Handler, opts ...Option) (*Worker, error) {
 		return s, err
 	}
 	sh := &workerShared{cfg: &cfg, eps: eps, id: []byte(w.id), board: &w.board, worker: w, gate: patterns.NewGate()}
+	if cfg.Observer != nil {
+		w.board.Report(cfg.Observer, workerFigures)
+	}
 	if eps.Dispatch == RoundRobin {
 		sh.tasks, err = mk(socket.Pull, socket.WithLinger(0))
 	} else {
@@ -171,7 +174,7 @@ func NewWorker(eps Endpoints, h Handler, opts ...Option) (*Worker, error) {
 	var session *actor.Child[sessionMsg]
 	handler := actor.NewChild("distributor worker handler",
 		func() actor.Behavior[job] { return handlerState{h: h, session: session.Ref()} })
-	session = actor.NewChild("distributor worker",
+	session = actor.NewChild(workerFigures,
 		func() actor.Behavior[sessionMsg] { return &sessionState{w: sh, handler: handler.Ref()} },
 		actor.WithFeed(patterns.Feed(sh.tasks, func(m socket.Msg) sessionMsg { return sessionMsg{kind: msgTask, frames: m} }, sh.gate)),
 		actor.WithFeed(patterns.Feed(sh.control, func(m socket.Msg) sessionMsg { return sessionMsg{kind: msgControl, frames: m} }, nil)),
@@ -210,7 +213,15 @@ func (w *Worker) Wait(ctx context.Context, cond func(WorkerStats) bool) error {
 // Close stops the worker (cancelling its handler's ctx) and closes its
 // sockets. It returns after the worker's goroutines have ended. Calls
 // after the first, and after the worker ended on KILL, return nil.
-func (w *Worker) Close() error { return w.g.Close() }
+func (w *Worker) Close() error {
+	err := w.g.Close()
+	w.board.Retire()
+	return err
+}
+
+// workerFigures is the name of a Worker's session actor, which its counts
+// (WorkerStats) reach an observer under, as figures.
+const workerFigures = "distributor worker"
 
 // closeAfterKill ends the worker once it said BYE: the session cannot close
 // the supervisor it runs under from its own goroutine.
