@@ -226,9 +226,9 @@ func WithRouterHandover() Option {
 // application receives the probe (a ROUTER as [identity, ""]) and must
 // expect it; use it only towards ROUTERs. A reconnect probes again, where
 // libzmq probes a peer only on the first connection of a Connect. With
-// WithConflate on an inproc peer the probe is a message like any other: one
-// sent after it, before the peer took it, replaces it. ROUTER, DEALER and
-// REQ only.
+// WithConflate the probe is a message like any other, as in libzmq: one
+// sent after it, before the peer took it (or before the connection was
+// up), replaces it. ROUTER, DEALER and REQ only.
 func WithProbeRouter() Option {
 	return optionFunc(func(o *options) error {
 		o.only("WithProbeRouter", Router, Dealer, Req)
