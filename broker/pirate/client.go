@@ -12,9 +12,9 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/zmqflow/zmqflow/actor"
-	"github.com/zmqflow/zmqflow/broker/internal/attempt"
 	"github.com/zmqflow/zmqflow/broker/internal/board"
 	"github.com/zmqflow/zmqflow/broker/internal/run"
+	"github.com/zmqflow/zmqflow/internal/attempt"
 	"github.com/zmqflow/zmqflow/socket"
 )
 
