@@ -43,8 +43,8 @@ func TestAttemptExpiresAndIsUsedAgain(t *testing.T) {
 	}
 }
 
-// An attempt ends with its Request's ctx, and is not used again: the
-// call that ended it may come late.
+// An attempt ends with its Request's ctx, and serves the next Request: the
+// hook that ended it, should it run again late, ends nothing of the next.
 func TestAttemptEndsWithCtx(t *testing.T) {
 	a := New()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -59,9 +59,16 @@ func TestAttemptEndsWithCtx(t *testing.T) {
 	if !errors.Is(a.Ended(), context.Canceled) || !errors.Is(a.Err(), context.Canceled) {
 		t.Fatalf("ended %v, Err %v; want Canceled", a.Ended(), a.Err())
 	}
-	if a.Release() {
-		t.Fatal("an attempt whose ctx ended is reusable")
+	if !a.Release() {
+		t.Fatal("an attempt whose ctx ended, with no clock on its way, is not reusable")
 	}
+	a.Watch(context.Background())
+	a.Begin(time.Hour)
+	a.hook() // the ended ctx's hook, late
+	if a.Err() != nil {
+		t.Fatalf("next Request's attempt after a late hook: Err %v", a.Err())
+	}
+	a.Release()
 
 	// A ctx that ends after its Request is done with the attempt does not
 	// touch it.
@@ -92,4 +99,77 @@ func TestAttemptCtxEndsAsReleased(t *testing.T) {
 		go cancel()
 		a.Release()
 	}
+}
+
+// A ctx that ends between two attempts of a Request ends the second at
+// once: its hook found the first over, and ended nothing.
+func TestAttemptCtxEndedBetweenAttempts(t *testing.T) {
+	a := New()
+	ctx, cancel := context.WithCancel(context.Background())
+	a.Watch(ctx)
+	a.Begin(time.Millisecond)
+	select {
+	case <-a.Done():
+	case <-time.After(bound):
+		t.Fatal("attempt of 1 ms did not end")
+	}
+	cancel()
+	a.hook() // as the hook runs, on the attempt that expired: nothing
+	a.Begin(time.Hour)
+	if !errors.Is(a.Err(), context.Canceled) {
+		t.Fatalf("attempt begun after its ctx ended: Err %v, want Canceled", a.Err())
+	}
+	a.Release()
+}
+
+// An attempt begun with no time limit ends only with its ctxs.
+func TestAttemptWithoutClock(t *testing.T) {
+	a := New()
+	ctx, cancel := context.WithCancel(context.Background())
+	a.Watch(ctx)
+	a.Begin(0)
+	if a.armed || a.Err() != nil {
+		t.Fatalf("attempt with no limit: clock set %v, Err %v", a.armed, a.Err())
+	}
+	cancel()
+	select {
+	case <-a.Done():
+	case <-time.After(bound):
+		t.Fatal("attempt with no limit did not end with its ctx")
+	}
+	if !a.Release() {
+		t.Fatal("an attempt with no clock is not reusable")
+	}
+}
+
+// An Attempt made within a life ends every attempt when the life ends,
+// the one in progress and any begun after, watching it once.
+func TestAttemptWithinLife(t *testing.T) {
+	life, end := context.WithCancel(context.Background())
+	a := NewWithin(life)
+	for range 3 {
+		a.Watch(context.Background())
+		a.Begin(time.Hour)
+		if a.Err() != nil {
+			t.Fatalf("attempt within a life that goes on: Err %v", a.Err())
+		}
+		if !a.Release() {
+			t.Fatal("not reusable")
+		}
+	}
+	a.Watch(context.Background())
+	a.Begin(0)
+	end()
+	select {
+	case <-a.Done():
+	case <-time.After(bound):
+		t.Fatal("attempt did not end with its life")
+	}
+	a.Release()
+	a.Watch(context.Background())
+	a.Begin(time.Hour)
+	if !errors.Is(a.Err(), context.Canceled) {
+		t.Fatalf("attempt begun after its life ended: Err %v, want Canceled", a.Err())
+	}
+	a.Release()
 }
