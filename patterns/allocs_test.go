@@ -68,3 +68,40 @@ func TestDealerRoundTripAllocs(t *testing.T) {
 		t.Errorf("an Ask through a Dealer reference allocates %.2f times, want at most %d", n, want+1)
 	}
 }
+
+// An Ask through a Req reference costs a fixed number of allocations,
+// which this pins: Ask's reply slot (a slot, its channel and the channel's
+// buffer), the query's frames (the codec's), the sockets' envelopes (the
+// raw REP server's reply among them), and the hook on the asker's ctx,
+// which can end. The reference's own goroutine, ctx and clock are made
+// once, not per request.
+func TestReqRoundTripAllocs(t *testing.T) {
+	const want = 8
+	ctx := testCtx(t)
+	rep := rawSocket(t, socket.Rep)
+	ep := must[string](t)(rep.Bind(endpoint(t, "inproc")))
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		for {
+			m, err := rep.Recv(ctx)
+			if err != nil || rep.Send(ctx, m) != nil {
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() { rep.Close(); <-served })
+	out := must[*patterns.Outbox[echoReq]](t)(patterns.Req(patterns.Bytes{}, patterns.Bytes{}, patterns.Connect(ep)))
+	t.Cleanup(func() { out.Close() })
+	ref := out.Ref()
+	body := []byte("0123456789abcdef")
+	ask := func() {
+		if got, err := actor.Ask(ctx, ref, body); err != nil || string(got) != string(body) {
+			t.Fatalf("Ask = %q, %v; want %q", got, err, body)
+		}
+	}
+	ask()
+	if n := testing.AllocsPerRun(1000, ask); n > want+1 {
+		t.Errorf("an Ask through a Req reference allocates %.2f times, want at most %d", n, want+1)
+	}
+}

@@ -381,9 +381,9 @@ func TestReqStatsCountRequestsSent(t *testing.T) {
 }
 
 // Close of a Req while asks come in from several goroutines: each ask is
-// answered or told the reference stopped, and Close neither panics (a
-// request's goroutine started as Close waited for them) nor leaves one
-// behind.
+// answered or told the reference stopped, and Close neither panics nor
+// leaves a request unanswered or a goroutine behind (a request handed over
+// as Close waited for the reference's goroutine to end).
 func TestReqCloseWhileAsking(t *testing.T) {
 	ctx := testCtx(t)
 	in := serveRep(t, squarer(), "inproc://req-close-while-asking")

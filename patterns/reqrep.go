@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/zmqflow/zmqflow/actor"
+	"github.com/zmqflow/zmqflow/internal/attempt"
 	"github.com/zmqflow/zmqflow/socket"
 )
 
@@ -183,8 +185,12 @@ func Req[Q, R any](qc Codec[Q], rc Codec[R], opts ...Option) (*Outbox[actor.Requ
 	if err != nil {
 		return nil, err
 	}
-	r := &requester[Q, R]{endpoint: ep, qc: qc, rc: rc, turn: make(chan struct{}, 1), eps: eps}
+	r := &requester[Q, R]{endpoint: ep, qc: qc, rc: rc, eps: eps,
+		turn: make(chan struct{}, 1), jobs: make(chan reqJob[Q, R], 1), told: make(chan error)}
 	r.life, r.end = context.WithCancel(context.Background())
+	r.att = attempt.NewWithin(r.life)
+	r.wg.Add(1)
+	go r.work()
 	o := &Outbox[actor.Request[Q, R]]{remote: r, ep: ep, eps: eps}
 	o.stop = func() {
 		r.closing.Lock()
@@ -195,19 +201,30 @@ func Req[Q, R any](qc Codec[Q], rc Codec[R], opts ...Option) (*Outbox[actor.Requ
 	return o, nil
 }
 
-// requester is Req's Remote: one request at a time, each in a goroutine of
-// its own that ends with the reply, the asker's ctx, or Close.
+// requester is Req's Remote: one request at a time, each run by the
+// requester's goroutine, which waits for the reply, the asker's ctx, or
+// Close, and ends at Close.
 type requester[Q, R any] struct {
 	*endpoint
 	qc   Codec[Q]
 	rc   Codec[R]
 	eps  []string
-	turn chan struct{} // held by the request in flight
+	turn chan struct{}     // held by the request in flight
+	jobs chan reqJob[Q, R] // to the goroutine: the request that has the turn
+	told chan error        // from it, unbuffered: whether the request went out
+	att  *attempt.Attempt  // the goroutine's: what its attempts wait in
 
 	life    context.Context // ends at Close
 	end     context.CancelFunc
-	closing sync.Mutex // orders a request's wg.Add before Close's end, or after it
+	closing sync.Mutex // orders a request's hand-over before Close's end, or after it
 	wg      sync.WaitGroup
+}
+
+// reqJob is a request handed to a requester's goroutine.
+type reqJob[Q, R any] struct {
+	ctx context.Context
+	q   [][]byte
+	req actor.Request[Q, R]
 }
 
 func (r *requester[Q, R]) Tell(ctx context.Context, req actor.Request[Q, R]) error {
@@ -226,12 +243,12 @@ func (r *requester[Q, R]) Tell(ctx context.Context, req actor.Request[Q, R]) err
 			return err
 		}
 	}
-	// The exchange runs in a goroutine of its own, but Tell returns once
-	// the request is sent, as a Dealer's does: a request no peer took
-	// before ctx ended was not delivered, and Ask says so.
-	// Close may have come while Tell waited for its turn: a goroutine
-	// started after Close's Wait would outlive it (and reuse the group
-	// while Wait returns, which panics).
+	// The exchange runs on the requester's goroutine, but Tell returns
+	// once the request is sent, as a Dealer's does: a request no peer
+	// took before ctx ended was not delivered, and Ask says so.
+	// Close may have come while Tell waited for its turn: the goroutine
+	// may have ended, and nobody would run the request. One handed over
+	// before Close's end is run, even if the goroutine sees the end first.
 	r.closing.Lock()
 	if r.life.Err() != nil {
 		r.closing.Unlock()
@@ -239,18 +256,39 @@ func (r *requester[Q, R]) Tell(ctx context.Context, req actor.Request[Q, R]) err
 		r.deadLetter(req, actor.ErrStopped)
 		return fmt.Errorf("%w (%s)", actor.ErrStopped, r.cfg.name)
 	}
-	r.wg.Add(1)
+	r.jobs <- reqJob[Q, R]{ctx: ctx, q: q, req: req} // room: the goroutine took the last before the turn was free
 	r.closing.Unlock()
-	sent := make(chan error, 1)
-	go func() {
-		defer r.wg.Done()
-		defer func() { <-r.turn }()
-		var delivered bool
-		if v, err := r.roundTrip(ctx, q, sent, &delivered); delivered {
-			req.Reply(v, err)
-		} // else Tell returns err, and the request stays the caller's
-	}()
-	return <-sent
+	// told is unbuffered, and so read by this Tell before the turn goes
+	// to the next, which must not read this one's.
+	return <-r.told
+}
+
+// work runs the requests handed to it until Close; one handed over before
+// Close's end is run as well, its attempts ending at once.
+func (r *requester[Q, R]) work() {
+	defer r.wg.Done()
+	for {
+		select {
+		case j := <-r.jobs:
+			r.run(j)
+		case <-r.life.Done():
+			select {
+			case j := <-r.jobs:
+				r.run(j)
+			default:
+			}
+			return
+		}
+	}
+}
+
+// run makes the exchange of j, and frees the turn.
+func (r *requester[Q, R]) run(j reqJob[Q, R]) {
+	defer func() { <-r.turn }()
+	var delivered bool
+	if v, err := r.roundTrip(j.ctx, j.q, r.told, &delivered); delivered {
+		j.req.Reply(v, err)
+	} // else Tell returns err, and the request stays the caller's
 }
 
 // awaitTurn waits for the request in flight to end, within ctx.
@@ -279,15 +317,21 @@ func (r *requester[Q, R]) roundTrip(callCtx context.Context, q [][]byte, told ch
 			told <- err
 		}
 	}()
-	ctx, cancel := context.WithCancel(callCtx)
-	defer cancel()
-	defer context.AfterFunc(r.life, cancel)()
+	// The attempts wait in one context made for the reference, not one
+	// per request: it ends with callCtx, with the reference's life
+	// (watched once), and for a Lazy Pirate when the attempt's time is up.
+	r.att.Watch(callCtx)
+	defer func() {
+		if !r.att.Release() { // a clock's call on its way would end the next
+			r.att = attempt.NewWithin(r.life)
+		}
+	}()
 	attempts := 1
 	if r.cfg.pirate {
 		attempts += r.cfg.retries
 	}
 	for try := 1; try <= attempts; try++ {
-		m, sent, err := r.attempt(ctx, q)
+		m, sent, err := r.attempt(q)
 		if sent {
 			r.sent.Add(1) // each attempt is a message out, answered or not
 		}
@@ -324,17 +368,17 @@ func (r *requester[Q, R]) roundTrip(callCtx context.Context, q [][]byte, told ch
 	return zero, fmt.Errorf("%w: %d attempts, %v each (%s)", ErrNoReply, attempts, r.cfg.timeout, r.cfg.name)
 }
 
-func (r *requester[Q, R]) attempt(ctx context.Context, q [][]byte) (m socket.Msg, sent bool, err error) {
+func (r *requester[Q, R]) attempt(q [][]byte) (m socket.Msg, sent bool, err error) {
+	var limit time.Duration
 	if r.cfg.pirate {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, r.cfg.timeout)
-		defer cancel()
+		limit = r.cfg.timeout
 	}
+	r.att.Begin(limit) // 0, without Lazy Pirate: no limit but the asker's ctx
 	sock := r.socket()
-	if err := sock.Send(ctx, q); err != nil {
+	if err := sock.Send(r.att, q); err != nil {
 		return nil, false, err
 	}
-	m, err = sock.Recv(ctx)
+	m, err = sock.Recv(r.att)
 	return m, true, err
 }
 

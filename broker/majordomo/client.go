@@ -9,10 +9,10 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/zmqflow/zmqflow/actor"
-	"github.com/zmqflow/zmqflow/broker/internal/attempt"
 	"github.com/zmqflow/zmqflow/broker/internal/board"
 	"github.com/zmqflow/zmqflow/broker/internal/opt"
 	"github.com/zmqflow/zmqflow/broker/internal/run"
+	"github.com/zmqflow/zmqflow/internal/attempt"
 	"github.com/zmqflow/zmqflow/socket"
 )
 

@@ -12,9 +12,9 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/zmqflow/zmqflow/actor"
-	"github.com/zmqflow/zmqflow/broker/internal/attempt"
 	"github.com/zmqflow/zmqflow/broker/internal/board"
 	"github.com/zmqflow/zmqflow/broker/internal/run"
+	"github.com/zmqflow/zmqflow/internal/attempt"
 	"github.com/zmqflow/zmqflow/socket"
 )
 
@@ -297,7 +297,7 @@ func getSlot() *slot {
 
 // putSlot gives back the slot of a Request that has left the table: a
 // reply given to it but not taken (its ctx ended first) goes. A slot
-// whose clock or ctx may still end an attempt is left to the collector.
+// whose clock may still end an attempt is left to the collector.
 func putSlot(s *slot) {
 	if !s.att.Release() {
 		return

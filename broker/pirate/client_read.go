@@ -10,7 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/zmqflow/zmqflow/actor"
-	"github.com/zmqflow/zmqflow/broker/internal/attempt"
+	"github.com/zmqflow/zmqflow/internal/attempt"
 	"github.com/zmqflow/zmqflow/socket"
 )
 
