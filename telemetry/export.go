@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/zmqflow/zmqflow/internal/shell"
 )
 
 // Errors.
@@ -381,19 +383,7 @@ func (e *exporter) lost(err error, last bool) {
 	// Said even when another loss was said before: the children, quiet
 	// about it, count on this line.
 	warned.Store(true)
-	e.say(fmt.Sprintf("no collector there: %s; start one with: zprof collect -bind %s -db profile.db", what, shellQuote(bindHint(e.endpoint))))
-}
-
-// shellQuote quotes s for sh and zsh, so that the command above pastes as
-// it reads: as is when plainly safe, in single quotes otherwise (the '*'
-// of a wildcard bind is a glob, which zsh refuses when nothing matches).
-func shellQuote(s string) string {
-	if s != "" && strings.IndexFunc(s, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/._-:+=@,%", r))
-	}) < 0 {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	e.say(fmt.Sprintf("no collector there: %s; start one with: zprof collect -bind %s -db profile.db", what, shell.Quote(bindHint(e.endpoint))))
 }
 
 // bindHint is the endpoint a collector binds to take what is sent to

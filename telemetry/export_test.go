@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/zmqflow/zmqflow/internal/shell"
 )
 
 // wait bounds every wait in the tests.
@@ -590,7 +592,7 @@ func TestBindHintQuoted(t *testing.T) {
 		{"ipc:///tmp/prof.sock", "ipc:///tmp/prof.sock"},
 		{"ipc:///tmp/my prof's", `'ipc:///tmp/my prof'\''s'`},
 	} {
-		if got := shellQuote(bindHint(tc.endpoint)); got != tc.want {
+		if got := shell.Quote(bindHint(tc.endpoint)); got != tc.want {
 			t.Errorf("%s: %s, want %s", tc.endpoint, got, tc.want)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/zmqflow/zmqflow/gridsearch"
+	"github.com/zmqflow/zmqflow/internal/shell"
 )
 
 // dryRun prints the command of each point of grid, shell-quoted, one a
@@ -24,7 +25,7 @@ func dryRun(w io.Writer, grid gridsearch.Grid, command []string) error {
 func shellJoin(args []string) string {
 	q := make([]string, len(args))
 	for i, a := range args {
-		q[i] = shellQuote(a)
+		q[i] = shell.Quote(a)
 	}
 	return strings.Join(q, " ")
 }

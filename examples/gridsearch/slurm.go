@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/zmqflow/zmqflow/gridsearch"
+	"github.com/zmqflow/zmqflow/internal/shell"
 )
 
 // -slurm N: the master submits its workers to SLURM as one job array of N
@@ -168,22 +169,11 @@ func connectTo(ep string) string {
 // workerScript is the job's shell script (sbatch --wrap): the worker with
 // the task's CPUs as slots, exec'd so that scancel's SIGTERM reaches it.
 func workerScript(bin, ep, key string) string {
-	s := fmt.Sprintf("exec %s worker -connect %s -slots \"${SLURM_CPUS_PER_TASK:-1}\" -idle %v", shellQuote(bin), shellQuote(ep), workerIdle)
+	s := fmt.Sprintf("exec %s worker -connect %s -slots \"${SLURM_CPUS_PER_TASK:-1}\" -idle %v", shell.Quote(bin), shell.Quote(ep), workerIdle)
 	if key != "" {
-		s += " -key " + shellQuote(key)
+		s += " -key " + shell.Quote(key)
 	}
 	return s
-}
-
-// shellQuote quotes s for sh: as is when it is plainly safe, in single
-// quotes otherwise.
-func shellQuote(s string) string {
-	if s != "" && strings.IndexFunc(s, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/._-:+=@,%", r))
-	}) < 0 {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // sbatchArgs is sbatch's command line for n worker tasks. The user's
