@@ -188,18 +188,7 @@ func TestHandler(t *testing.T) {
 	}
 	srv := httptest.NewServer(c.Handler())
 	defer srv.Close()
-	get := func(path string) string {
-		r, err := srv.Client().Get(srv.URL + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer r.Body.Close()
-		b, _ := io.ReadAll(r.Body)
-		if r.StatusCode != 200 {
-			t.Fatalf("%s: %s %s", path, r.Status, b)
-		}
-		return string(b)
-	}
+	get := func(path string) string { return httpGet(t, srv, path) }
 	m := get("/metrics")
 	for _, want := range []string{
 		"# TYPE zmqflow_actor_messages_total counter",
@@ -440,4 +429,19 @@ func TestIngestRejectCounts(t *testing.T) {
 	if b, r, _ := c.Stats(); b != 1 || r != 3 {
 		t.Errorf("Stats: %d taken in, %d rejected; want 1, 3", b, r)
 	}
+}
+
+// httpGet returns the body of srv's page at path, which must answer 200.
+func httpGet(t *testing.T, srv *httptest.Server, path string) string {
+	t.Helper()
+	r, err := srv.Client().Get(srv.URL + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Body.Close()
+	b, _ := io.ReadAll(r.Body)
+	if r.StatusCode != 200 {
+		t.Fatalf("%s: %s %s", path, r.Status, b)
+	}
+	return string(b)
 }

@@ -3,7 +3,6 @@ package collect
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -95,18 +94,7 @@ func TestViewOutbox(t *testing.T) {
 
 	srv := httptest.NewServer(c.Handler())
 	defer srv.Close()
-	get := func(path string) string {
-		r, err := srv.Client().Get(srv.URL + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer r.Body.Close()
-		b, _ := io.ReadAll(r.Body)
-		if r.StatusCode != 200 {
-			t.Fatalf("%s: %s %s", path, r.Status, b)
-		}
-		return string(b)
-	}
+	get := func(path string) string { return httpGet(t, srv, path) }
 	var live pageView
 	if err := json.Unmarshal([]byte(get("/api/view")), &live); err != nil {
 		t.Fatal(err)
