@@ -68,19 +68,7 @@ func TestDealerRoundTripAllocs(t *testing.T) {
 func TestReqRoundTripAllocs(t *testing.T) {
 	const want = 8
 	ctx := testCtx(t)
-	rep := rawSocket(t, socket.Rep)
-	ep := must[string](t)(rep.Bind(endpoint(t, "inproc")))
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		for {
-			m, err := rep.Recv(ctx)
-			if err != nil || rep.Send(ctx, m) != nil {
-				return
-			}
-		}
-	}()
-	t.Cleanup(func() { rep.Close(); <-served })
+	ep := holdingRep(t, nil, nil, nil) // an echo: no request is held
 	out := must[*patterns.Outbox[echoReq]](t)(patterns.Req(patterns.Bytes{}, patterns.Bytes{}, patterns.Connect(ep)))
 	t.Cleanup(func() { out.Close() })
 	pinAskAllocs(t, ctx, out.Ref(), "a Req", want)
