@@ -128,19 +128,6 @@ func startResults(f *os.File, path string, m meta) (*results, error) {
 	return &results{f: f, w: bufio.NewWriterSize(f, 64<<10), path: path}, nil
 }
 
-// readDone collects the params of the points in the file, and cuts off a
-// last line that a crash left unfinished.
-func readDone(path string, done map[string]bool) error {
-	sc := &scanned{done: done, ok: map[string]bool{}}
-	err := sc.scan(path)
-	if sc.exists {
-		if err := sc.cut(path); err != nil {
-			return err
-		}
-	}
-	return err
-}
-
 // scan reads the results file at path, streaming: only a line at a time
 // is held. A line that is not a result line is an error naming it; the
 // file is read to its end even then, for its whole lines' bytes.
@@ -189,20 +176,6 @@ func (sc *scanned) cut(path string) error {
 	}
 	if sc.end < sc.size {
 		return os.Truncate(path, sc.end)
-	}
-	return nil
-}
-
-// parseDone collects the params of the points in b, the whole lines of the
-// results file path.
-func parseDone(path string, b []byte, done map[string]bool) error {
-	sc := &scanned{done: done, ok: map[string]bool{}}
-	n := 0
-	for line := range bytes.Lines(b) {
-		n++
-		if err := sc.add(path, n, line); err != nil {
-			return err
-		}
 	}
 	return nil
 }

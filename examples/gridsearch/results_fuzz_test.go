@@ -220,3 +220,31 @@ func checkCSV(t *testing.T, recs []gridsearch.Record) {
 		}
 	}
 }
+
+// readDone is -resume's reading of the results file alone (checkResults's
+// scan, createResults's cut): it collects the params of the points in the
+// file, and cuts off a last line that a crash left unfinished.
+func readDone(path string, done map[string]bool) error {
+	sc := &scanned{done: done, ok: map[string]bool{}}
+	err := sc.scan(path)
+	if sc.exists {
+		if err := sc.cut(path); err != nil {
+			return err
+		}
+	}
+	return err
+}
+
+// parseDone is scan's reading of lines alone: it collects the params of
+// the points in b, the whole lines of the results file path.
+func parseDone(path string, b []byte, done map[string]bool) error {
+	sc := &scanned{done: done, ok: map[string]bool{}}
+	n := 0
+	for line := range bytes.Lines(b) {
+		n++
+		if err := sc.add(path, n, line); err != nil {
+			return err
+		}
+	}
+	return nil
+}
