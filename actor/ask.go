@@ -21,16 +21,17 @@ type Request[Q, R any] struct {
 	gen   uint64 // the slot's generation this request owns
 }
 
-// replySlot is where a reply goes. Ask's slots are reused (an Ask in the
-// steady state allocates nothing): each use is a generation, and only the
-// first Reply of the current generation counts, moving the slot on to the
-// next; a Request kept past its Ask holds an old generation and cannot reach
-// a later Ask. An Ask that gives up moves its generation on itself, so that
-// a Reply after it fails (and its maker knows the reply was late), or, if
-// a Reply moved it first, takes that reply: a reply is taken by its Ask or
-// refused, never lost between them. A slot goes back for reuse only after
-// its Ask took the reply or gave up; one whose request was not delivered is
-// left to the collector, since a dead letter may reply into it.
+// replySlot is where a reply goes. Slots are reused (an Ask in the steady
+// state allocates nothing; an Asker keeps one): each use is a generation,
+// and only the first Reply of the current generation counts, moving the
+// slot on to the next; a Request kept past its Ask holds an old generation
+// and cannot reach a later Ask. An Ask that gives up moves its generation
+// on itself, so that a Reply after it fails (and its maker knows the reply
+// was late), or, if a Reply moved it first, takes that reply: a reply is
+// taken by its Ask or refused, never lost between them. A slot is reused
+// only after its Ask took the reply or gave up; one whose request was not
+// delivered is left to the collector, since a dead letter may reply into
+// it.
 type replySlot[R any] struct {
 	state atomic.Uint64        // the generation whose Reply counts next
 	ch    chan reply[R]        // capacity 1: Ask waits on it, or
@@ -44,8 +45,10 @@ func getSlot[M, R any](c *cell[M]) *replySlot[R] {
 			return s
 		}
 	}
-	return &replySlot[R]{ch: make(chan reply[R], 1)}
+	return newSlot[R]()
 }
+
+func newSlot[R any]() *replySlot[R] { return &replySlot[R]{ch: make(chan reply[R], 1)} }
 
 // putSlot recycles a slot whose reply Ask has taken: its Reply has moved it
 // on to a new generation, in which the old Request's Reply fails.

@@ -223,9 +223,36 @@ func TestAskWith(t *testing.T) {
 	}
 }
 
-// Ask reuses its reply slots: a Request kept after its Ask ended cannot
-// reply into a later Ask.
+// askWay is a way to ask an actor: asker returns what one goroutine calls
+// for each request.
+type askWay[Q, R any] struct {
+	name  string
+	asker func(actor.Ref[actor.Request[Q, R]]) func(context.Context, Q) (R, error)
+}
+
+// askWays are Ask, whose requests take reply slots from the actor's pool,
+// and an Asker's Ask, whose requests all use the Asker's one slot: both
+// reuse slots, and keep the same promises.
+func askWays[Q, R any]() []askWay[Q, R] {
+	return []askWay[Q, R]{
+		{"Ask", func(ref actor.Ref[actor.Request[Q, R]]) func(context.Context, Q) (R, error) {
+			return func(ctx context.Context, q Q) (R, error) { return actor.Ask(ctx, ref, q) }
+		}},
+		{"Asker", func(ref actor.Ref[actor.Request[Q, R]]) func(context.Context, Q) (R, error) {
+			return actor.NewAsker(ref).Ask
+		}},
+	}
+}
+
+// Asks reuse reply slots: a Request kept after its Ask ended cannot reply
+// into a later Ask.
 func TestAskStaleRequestCannotReplyLater(t *testing.T) {
+	for _, way := range askWays[int, int]() {
+		t.Run(way.name, func(t *testing.T) { testStaleRequest(t, way) })
+	}
+}
+
+func testStaleRequest(t *testing.T, way askWay[int, int]) {
 	kept := make(chan actor.Request[int, int], 10)
 	a, err := actor.Spawn(ctx, actor.BehaviorFunc[actor.Request[int, int]](func(_ context.Context, r actor.Request[int, int]) error {
 		kept <- r
@@ -238,8 +265,11 @@ func TestAskStaleRequestCannotReplyLater(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	for i := range 100 { // enough for the slot pool to hand the slot back
-		if got, err := actor.Ask(ctx, a.Ref(), 1); err != nil || got != 10 {
+	// One goroutine asks at a time: an Asker's two requests share its
+	// slot, and 100 rounds are enough for the pool to hand Ask's back.
+	ask := way.asker(a.Ref())
+	for i := range 100 {
+		if got, err := ask(ctx, 1); err != nil || got != 10 {
 			t.Fatalf("Ask %d = %d, %v", i, got, err)
 		}
 		old := <-kept
@@ -247,7 +277,7 @@ func TestAskStaleRequestCannotReplyLater(t *testing.T) {
 		go func() {
 			c, cancel := context.WithTimeout(ctx, wait)
 			defer cancel()
-			got, _ := actor.Ask(c, a.Ref(), 2) // held by the actor: no reply
+			got, _ := ask(c, 2) // held by the actor: no reply
 			res <- got
 		}()
 		held := <-kept
@@ -276,6 +306,12 @@ type slotQuery struct {
 // slot went on to another Ask or not), and a reply made after its Ask gave
 // up reaches nobody.
 func TestAskSlotsNeverCrossAsks(t *testing.T) {
+	for _, way := range askWays[slotQuery, int]() {
+		t.Run(way.name, func(t *testing.T) { testSlotsNeverCross(t, way) })
+	}
+}
+
+func testSlotsNeverCross(t *testing.T, way askWay[slotQuery, int]) {
 	type req = actor.Request[slotQuery, int]
 	var staleCounted atomic.Int32
 	var held, answered []req // the actor's goroutine's
@@ -315,13 +351,14 @@ func TestAskSlotsNeverCrossAsks(t *testing.T) {
 	errs := make(chan error, askers)
 	for g := range askers {
 		wg.Go(func() {
+			ask := way.asker(a.Ref())
 			for i := range asks {
 				q := slotQuery{n: g*asks + i}
 				c, cancel := context.WithTimeout(ctx, wait)
 				if i%5 == 4 {
 					q.cancel, q.gaveUp = cancel, new(atomic.Bool)
 				}
-				got, err := actor.Ask(c, a.Ref(), q)
+				got, err := ask(c, q)
 				cancel()
 				switch {
 				case q.cancel != nil:

@@ -170,9 +170,26 @@ func chanDoubler(b *testing.B) (chan<- chanReq, chan int) {
 // The goal: an in-process Ask's round trip at most 1.2x chan-reused's,
 // allocating nothing. Each sub-benchmark in a process of its own drifts with
 // the machine by more than that difference; BenchmarkAskPaired measures the
-// ratio itself.
+// ratio itself. asker is an Asker's, which keeps its reply slot as
+// chan-reused keeps its channel.
 func BenchmarkAsk(b *testing.B) {
 	b.Run("actor", func(b *testing.B) { askRoundTrips(b) })
+	b.Run("asker", func(b *testing.B) {
+		ctx := context.Background()
+		a, _ := actor.Spawn[doubleReq](ctx, actor.BehaviorFunc[doubleReq](func(_ context.Context, r doubleReq) error {
+			r.Reply(2*r.Query, nil)
+			return nil
+		}))
+		defer a.Close()
+		asker := actor.NewAsker(a.Ref())
+		b.ResetTimer()
+		reportCPU(b)
+		for i := range b.N {
+			if _, err := asker.Ask(ctx, i); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("chan-reused", func(b *testing.B) { // the anchor: one reply channel for every request
 		ch, reply := chanDoubler(b)
 		b.ResetTimer()
@@ -199,7 +216,38 @@ func BenchmarkAsk(b *testing.B) {
 // meet the same moments of the machine, whose speed drifts by more than the
 // difference measured. It reports the median of the blocks' ratios (ratio),
 // and the median round trip of each side; ns/op is per pair of round trips.
+// Ask takes a reply slot from the actor's pool for each request; an Asker
+// keeps its own, as the anchor keeps its reply channel.
 func BenchmarkAskPaired(b *testing.B) {
+	// Each side's loop calls Ask directly: a call through a func value
+	// per request would add a few per cent to it.
+	b.Run("Ask", func(b *testing.B) {
+		askPaired(b, func(ctx context.Context, ref actor.Ref[doubleReq], k int) {
+			for i := range k {
+				if _, err := actor.Ask(ctx, ref, i); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	})
+	b.Run("Asker", func(b *testing.B) {
+		var asker *actor.Asker[int, int]
+		askPaired(b, func(ctx context.Context, ref actor.Ref[doubleReq], k int) {
+			if asker == nil {
+				asker = actor.NewAsker(ref)
+			}
+			for i := range k {
+				if _, err := asker.Ask(ctx, i); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	})
+}
+
+// askPaired runs BenchmarkAskPaired with asks, which makes k requests to
+// the doubling actor at ref.
+func askPaired(b *testing.B, asks func(ctx context.Context, ref actor.Ref[doubleReq], k int)) {
 	const block = 4000
 	ctx := context.Background()
 	a, _ := actor.Spawn[doubleReq](ctx, actor.BehaviorFunc[doubleReq](func(_ context.Context, r doubleReq) error {
@@ -209,13 +257,9 @@ func BenchmarkAskPaired(b *testing.B) {
 	defer a.Close()
 	ref := a.Ref()
 	ch, reply := chanDoubler(b)
-	asks := func(k int) time.Duration {
+	timedAsks := func(k int) time.Duration {
 		t0 := time.Now()
-		for i := range k {
-			if _, err := actor.Ask(ctx, ref, i); err != nil {
-				b.Fatal(err)
-			}
-		}
+		asks(ctx, ref, k)
 		return time.Since(t0)
 	}
 	trips := func(k int) time.Duration {
@@ -232,9 +276,9 @@ func BenchmarkAskPaired(b *testing.B) {
 		k := min(block, b.N-done)
 		var ta, tc time.Duration
 		if round%2 == 0 { // each side first in half the rounds
-			ta, tc = asks(k), trips(k)
+			ta, tc = timedAsks(k), trips(k)
 		} else {
-			tc, ta = trips(k), asks(k)
+			tc, ta = trips(k), timedAsks(k)
 		}
 		ratios = append(ratios, float64(ta)/float64(tc))
 		actorNs = append(actorNs, float64(ta)/float64(k))

@@ -32,7 +32,9 @@
 //   - [Mailbox]: Bounded (the default), DropNewest, DropOldest, Unbounded,
 //     always chosen by name; every drop is a [DeadLetter].
 //   - [Ask] and [Request]: request-reply with the deadline of ctx;
-//     [NewRequest] for a request whose reply goes back over a socket.
+//     [Asker], for one goroutine asking again and again, keeps its reply
+//     slot between requests; [NewRequest] for a request whose reply goes
+//     back over a socket.
 //   - [Supervise] and [Supervisor]: OneForOne, AllForOne, RestForOne, with a
 //     restart intensity and back-off; panics become [PanicError], the one
 //     panic type of zmqflow. [NewSupervisor] makes a subtree: supervisors

@@ -60,6 +60,31 @@ func ExampleAsk() {
 	// true false
 }
 
+// An Asker asks from one goroutine, request after request, and keeps its
+// reply slot between them, as a loop keeps the reply channel it made once.
+func ExampleAsker() {
+	ctx := context.Background()
+	type square = actor.Request[int, int]
+	a, _ := actor.Spawn[square](ctx, actor.BehaviorFunc[square](func(ctx context.Context, r square) error {
+		r.Reply(r.Query*r.Query, nil)
+		return nil
+	}))
+	defer a.Close()
+
+	asker := actor.NewAsker(a.Ref())
+	sum := 0
+	for i := range 10 {
+		v, err := asker.Ask(ctx, i)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		sum += v
+	}
+	fmt.Println(sum)
+	// Output: 285
+}
+
 // A supervisor restarts a failing child with a fresh behaviour; its Ref
 // stays valid and its mailbox keeps what waited in it.
 func ExampleSupervise() {

@@ -76,18 +76,29 @@ func TestReqRoundTripAllocs(t *testing.T) {
 
 // pinAskAllocs checks that an Ask of an echo through ref, whose kind is
 // named in the error, allocates at most want times, and one more: a
-// ceiling rather than a snapshot. The first Ask connects, and sizes what
-// is reused.
+// ceiling rather than a snapshot; and that an Asker's, which keeps its
+// reply slot, allocates the slot's three times fewer. The first Ask
+// connects, and sizes what is reused.
 func pinAskAllocs(t *testing.T, ctx context.Context, ref actor.Ref[echoReq], kind string, want int) {
 	t.Helper()
 	body := []byte("0123456789abcdef")
-	ask := func() {
-		if got, err := actor.Ask(ctx, ref, body); err != nil || string(got) != string(body) {
-			t.Fatalf("Ask = %q, %v; want %q", got, err, body)
+	asker := actor.NewAsker(ref)
+	for _, way := range []struct {
+		name string
+		ask  func() ([]byte, error)
+		want int
+	}{
+		{"an Ask", func() ([]byte, error) { return actor.Ask(ctx, ref, body) }, want},
+		{"an Asker's Ask", func() ([]byte, error) { return asker.Ask(ctx, body) }, want - 3},
+	} {
+		ask := func() {
+			if got, err := way.ask(); err != nil || string(got) != string(body) {
+				t.Fatalf("%s = %q, %v; want %q", way.name, got, err, body)
+			}
 		}
-	}
-	ask()
-	if n := testing.AllocsPerRun(1000, ask); n > float64(want+1) {
-		t.Errorf("an Ask through %s reference allocates %.2f times, want at most %d", kind, n, want+1)
+		ask()
+		if n := testing.AllocsPerRun(1000, ask); n > float64(way.want+1) {
+			t.Errorf("%s through %s reference allocates %.2f times, want at most %d", way.name, kind, n, way.want+1)
+		}
 	}
 }

@@ -67,13 +67,14 @@
 // PUB never blocks and reports each message that subscribers missed as a
 // dead letter (ErrMissed, saying how many), and a message the socket
 // discards unsent (its peer left, or it closed with it queued) is a dead
-// letter too. actor.Ask
-// on a Dealer's Ref is request-reply over DEALER/ROUTER with correlation
-// ids: many asks in flight, replies out of order, the deadline from ctx, a
-// late reply dropped and counted. An Ask whose request no peer took before
-// ctx ended returns an error wrapping actor.ErrMailboxFull ("request not
-// delivered"), on a Req's Ref as on a Dealer's; one sent and not answered,
-// actor.ErrAskTimeout.
+// letter too. actor.Ask on a Dealer's Ref is request-reply over
+// DEALER/ROUTER with correlation ids: many asks in flight, replies out of
+// order, the deadline from ctx, a late reply dropped and counted. An Ask
+// whose request no peer took before ctx ended returns an error wrapping
+// actor.ErrMailboxFull ("request not delivered"), on a Req's Ref as on a
+// Dealer's; one sent and not answered, actor.ErrAskTimeout. A goroutine
+// that asks again and again can keep one actor.Asker of the Ref, which
+// saves each request its reply slot (three allocations).
 //
 // # Codecs
 //

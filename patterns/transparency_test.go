@@ -118,6 +118,13 @@ func exercise(t *testing.T, r refs) {
 		}()
 	}
 	wg.Wait()
+	// An Asker: one goroutine, request after request in one reply slot.
+	asker := actor.NewAsker(r.ask)
+	for q := range 20 {
+		if got, err := asker.Ask(ctx, q); err != nil || got != q*q {
+			t.Errorf("Asker's Ask(%d) = %d, %v; want %d", q, got, err, q*q)
+		}
+	}
 	// The actor's error reaches the asker.
 	if _, err := actor.Ask(ctx, r.ask, -1); err == nil || !strings.Contains(err.Error(), errNegative.Error()) {
 		t.Errorf("Ask(-1) = %v, want the actor's error %q", err, errNegative)
