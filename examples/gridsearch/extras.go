@@ -211,22 +211,12 @@ func (e *extras) watchField(o *options, rec gridsearch.Record, println func(stri
 // field that none of the succeeded points of the file to resume has: the
 // same command's new points would not have it either (with -force, the
 // command may differ, and the check is left to the report).
-func (e *extras) checkResumedField(o *options) error {
+//
+// It takes what -resume's one reading of the file found (sc).
+func (e *extras) checkResumedField(o *options, sc *scanned) error {
 	field, maximize := o.field()
-	if field == "" || !o.resume || o.force {
+	if field == "" || !o.resume || o.force || sc.hasField || sc.firstOK == nil {
 		return nil
 	}
-	recs, err := loadRecords(o.out)
-	if err != nil {
-		return nil // the run reports it
-	}
-	for _, r := range recs {
-		if _, ok := gridsearch.Field(r.Result, field); ok && r.OK() {
-			return nil
-		}
-	}
-	if !slices.ContainsFunc(recs, gridsearch.Record.OK) {
-		return nil
-	}
-	return fmt.Errorf("-%s %s: %v in %s", goalFlag(maximize), field, unknownField(field, recs), o.out)
+	return fmt.Errorf("-%s %s: %v in %s", goalFlag(maximize), field, unknownField(field, []gridsearch.Record{*sc.firstOK}), o.out)
 }

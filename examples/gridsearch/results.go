@@ -52,7 +52,7 @@ type results struct {
 // openResults creates or (resume) continues the results file at path for
 // the job m. It returns the params (as JSON) of the points already there.
 func openResults(path string, m meta, resume, force bool) (*results, map[string]bool, error) {
-	sc, err := checkResults(path, m, resume, force)
+	sc, err := checkResults(path, m, resume, force, "")
 	if err != nil {
 		return nil, nil, err
 	}
@@ -64,17 +64,23 @@ func openResults(path string, m meta, resume, force bool) (*results, map[string]
 // line: the points with a line (done) and those with a success (ok), by
 // params as the file has them; and the file's size when read and the
 // bytes of its whole lines (end), a last line without its newline, cut
-// short by a crash, left out.
+// short by a crash, left out. With a field to look for (-maximize or
+// -minimize), whether a succeeded point's result has it (hasField), and
+// the first succeeded point (firstOK), whose fields an error can name.
 type scanned struct {
 	exists    bool // resume, and the file was there
 	done, ok  map[string]bool
 	size, end int64
+	field     string
+	hasField  bool
+	firstOK   *gridsearch.Record
 }
 
 // checkResults is openResults's checks, which change nothing on disk: the
-// run may yet fail to start. Resuming, it reads the file (scan).
-func checkResults(path string, m meta, resume, force bool) (*scanned, error) {
-	sc := &scanned{done: map[string]bool{}, ok: map[string]bool{}}
+// run may yet fail to start. Resuming, it reads the file (scan), looking
+// for field, if not "", in the succeeded points' results.
+func checkResults(path string, m meta, resume, force bool, field string) (*scanned, error) {
+	sc := &scanned{done: map[string]bool{}, ok: map[string]bool{}, field: field}
 	_, statErr := os.Stat(path)
 	exists := statErr == nil
 	switch {
@@ -201,8 +207,26 @@ func (sc *scanned) add(path string, n int, line []byte) error {
 	if (r.Exit == nil || json.Unmarshal(r.Exit, &exit) == nil) && exit == 0 &&
 		(r.Error == nil || json.Unmarshal(r.Error, &why) == nil) && why == "" {
 		sc.ok[string(r.Params)] = true
+		sc.lookForField(line)
 	}
 	return nil
+}
+
+// lookForField looks for sc's field in the result of a succeeded point's
+// line, until one has it.
+func (sc *scanned) lookForField(line []byte) {
+	if sc.field == "" || sc.hasField {
+		return
+	}
+	var rec gridsearch.Record
+	if json.Unmarshal(line, &rec) != nil {
+		return
+	}
+	if _, ok := gridsearch.Field(rec.Result, sc.field); ok {
+		sc.hasField = true
+	} else if sc.firstOK == nil {
+		sc.firstOK = &rec
+	}
 }
 
 func (r *results) write(rec gridsearch.Record) error {

@@ -120,7 +120,7 @@ func TestResumeRefusesFileChanged(t *testing.T) {
 	if err := os.WriteFile(metaPath(out), m.encode(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	sc, err := checkResults(out, m, true, false)
+	sc, err := checkResults(out, m, true, false, "")
 	if err != nil || len(sc.done) != 1 {
 		t.Fatalf("checkResults: %+v, %v", sc, err)
 	}
@@ -138,5 +138,49 @@ func TestResumeRefusesFileChanged(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(out); !bytes.HasSuffix(b, []byte("}}\n")) {
 		t.Errorf("the file that grew was cut: %q", b)
+	}
+}
+
+// -resume with -maximize or -minimize looks for the field in the same one
+// reading of the results file: in succeeded points only, naming the first
+// one's fields when none has it; the file is not read again.
+func TestResumeLooksForFieldInOneReading(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "r.jsonl")
+	m := meta{Fingerprint: "f"}
+	write := func(lines ...string) {
+		t.Helper()
+		if err := os.WriteFile(out, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(metaPath(out), m.encode(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	failed := `{"point":0,"params":{"p":0},"exit":1,"result":{"score":1}}`
+	without := `{"point":1,"params":{"p":1},"exit":0,"result":{"loss":2}}`
+	with := `{"point":2,"params":{"p":2},"exit":0,"result":{"score":3}}`
+	o := &options{out: out, resume: true, maximize: "score"}
+	check := func() error {
+		t.Helper()
+		sc, err := checkResults(out, m, true, false, "score")
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.Remove(out) // what the check says comes from the reading above
+		return o.more.checkResumedField(o, sc)
+	}
+
+	write(failed, without)
+	err := check()
+	if err == nil || err.Error() != `-maximize score: no succeeded point's result has field "score"; point 1's fields: loss in `+out {
+		t.Errorf("no succeeded point with the field: %v", err)
+	}
+	write(failed, without, with)
+	if err := check(); err != nil {
+		t.Errorf("a succeeded point has the field: %v", err)
+	}
+	write(failed) // none succeeded: left to the report
+	if err := check(); err != nil {
+		t.Errorf("no succeeded point: %v", err)
 	}
 }

@@ -206,11 +206,12 @@ func execute(ctx context.Context, o *options, cfg gridsearch.Config, command []s
 	var inFile *scanned
 	if !o.autoOut {
 		var err error
-		if inFile, err = checkResults(o.out, m, o.resume, o.force); err != nil {
+		field, _ := o.field()
+		if inFile, err = checkResults(o.out, m, o.resume, o.force, field); err != nil {
 			return fmt.Errorf("%w: %v", errUsage, err)
 		}
 		before = planResume(grid, inFile, o.rerun)
-		if err := o.more.checkResumedField(o); err != nil {
+		if err := o.more.checkResumedField(o, inFile); err != nil {
 			return fmt.Errorf("%w: %v", errUsage, err)
 		}
 	}
