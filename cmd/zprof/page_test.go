@@ -125,8 +125,40 @@ func checkOutbox(t *testing.T, what string, dom []byte, ps []*producer) {
 	}
 }
 
+var legendEntry = regexp.MustCompile(`<span><i style="background:(#[0-9a-f]{6})"></i>([^<]*)</span>`)
+
+// checkColours checks that each actor or outbox has one colour on every
+// chart of the page, as rendered: its handling-time lines too, one a
+// quantile.
+func checkColours(t *testing.T, what string, dom []byte) {
+	t.Helper()
+	colour := map[string]string{} // actor -> colour
+	where := map[string]string{}  // actor -> where it got it
+	entries := 0
+	for _, chart := range []string{"throughput", "out", "latency", "depth"} {
+		_, after, _ := strings.Cut(string(dom), `id="`+chart+`-legend">`)
+		legend, _, _ := strings.Cut(after, "</div>")
+		for _, m := range legendEntry.FindAllStringSubmatch(legend, -1) {
+			entries++
+			name := m[2]
+			if chart == "latency" {
+				name = name[:max(0, strings.LastIndexByte(name, ' '))]
+			}
+			at := chart + " " + m[2]
+			if c, ok := colour[name]; ok && c != m[1] {
+				t.Errorf("%s: %q is %s on %s, %s on %s", what, name, c, where[name], m[1], at)
+			} else if !ok {
+				colour[name], where[name] = m[1], at
+			}
+		}
+	}
+	if entries == 0 || len(colour) < 2 {
+		t.Errorf("%s: %d legend entries, %d actors: nothing to compare", what, entries, len(colour))
+	}
+}
+
 // The live page and the static report, loaded in headless Chromium, draw
-// the run's data, Outboxes included.
+// the run's data, Outboxes included, each actor in one colour.
 func TestPageInChromium(t *testing.T) {
 	bin := chromium(t)
 	// Four Chromium starts, each several seconds on a busy machine: this
@@ -147,6 +179,7 @@ func TestPageInChromium(t *testing.T) {
 	dom := headless(t, ctx, bin, c.http, "--dump-dom")
 	checkCharts(t, "live page", dom)
 	checkOutbox(t, "live page", dom, ps)
+	checkColours(t, "live page", dom)
 	live := filepath.Join(out, "zprof-live.png")
 	headless(t, ctx, bin, c.http, "--screenshot="+live)
 	c.stop(t, ctx)
@@ -158,6 +191,7 @@ func TestPageInChromium(t *testing.T) {
 	dom = headless(t, ctx, bin, "file://"+report, "--dump-dom")
 	checkCharts(t, "report", dom)
 	checkOutbox(t, "report", dom, ps)
+	checkColours(t, "report", dom)
 	shot := filepath.Join(out, "zprof-report.png")
 	headless(t, ctx, bin, "file://"+report, "--screenshot="+shot)
 	for _, f := range []string{live, shot} {
