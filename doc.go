@@ -61,7 +61,7 @@
 //	Security: CURVE (RFC 26, keys RFC 32)      socket.WithCurveServer, WithCurveClient,
 //	                                          NewCurveKeyPair, LoadCurveCert,
 //	                                          AllowCurveKeysIn; ExampleWithCurveServer;
-//	                                          cmd/zcat keygen, -curve-server, -curve-client
+//	                                          cmd/zmqcat keygen, -curve-server, -curve-client
 //	Hostile peers                              socket.WithMaxMsgSize, WithMaxHandshakes,
 //	                                          WithMaxPeers, WithRecvBudget, WithHeartbeat
 //	Job farm over a grid ("Easy cluster        gridsearch: Run, Serve, KeyOptions (CURVE);
@@ -118,6 +118,6 @@
 // socket and actor of a program and ships the figures to cmd/zprof when
 // ZMQFLOW_PROFILE names it.
 //
-// Command-line tools: cmd/zcat pokes at any socket from a shell; cmd/zprof
+// Command-line tools: cmd/zmqcat pokes at any socket from a shell; cmd/zprof
 // collects, stores and shows the figures telemetry ships.
 package zmqflow

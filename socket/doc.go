@@ -77,7 +77,7 @@
 // ParseCurveKey, CurveKey.String). NewCurveKeyPair makes a pair;
 // SaveCurveCert and LoadCurveCert write and read CZMQ's certificate files
 // (FILE with the public key, FILE_secret with both), which libzmq's tools
-// and pyzmq's zmq.auth share; cmd/zcat's keygen writes them too.
+// and pyzmq's zmq.auth share; cmd/zmqcat's keygen writes them too.
 //
 // Connect returns at once and keeps the connection up: it dials, redials
 // with back-off when the peer is not there or goes away, and a Connect before

@@ -12,8 +12,8 @@ import (
 	"github.com/zmqflow/zmqflow/socket"
 )
 
-const usage = `usage: zcat -t TYPE (-bind EP | -connect EP)... [options]
-       zcat keygen FILE
+const usage = `usage: zmqcat -t TYPE (-bind EP | -connect EP)... [options]
+       zmqcat keygen FILE
 
 netcat for ZeroMQ: each stdin line is sent as one message, each message
 received is printed as one line; frames are separated by a delimiter.
@@ -53,7 +53,7 @@ CURVE security (RFC 26; tcp and ipc):
   -curve-serverkey KEY
                    CURVE client: the server's public key, in Z85 (40
                    characters) or as the path of its public certificate
-zcat keygen FILE writes a new key pair: FILE, the public certificate to hand
+zmqcat keygen FILE writes a new key pair: FILE, the public certificate to hand
 out, and FILE_secret (mode 0600); it prints the public key.
 
 PUSH and PUB only send; PULL and SUB only receive. PAIR, DEALER, ROUTER,
@@ -64,10 +64,10 @@ A connect that fails is retried; its cause is reported once, and again
 whenever it changes.
 
 Send-only types and REQ end at stdin EOF, once queued messages are sent
-(within -linger). Ctrl-C or SIGTERM ends zcat at once, at any point, and
+(within -linger). Ctrl-C or SIGTERM ends zmqcat at once, at any point, and
 discards what is still queued.
 
-Exit status: 0 when zcat ends (stdin EOF, -n, Ctrl-C, SIGTERM) with nothing
+Exit status: 0 when zmqcat ends (stdin EOF, -n, Ctrl-C, SIGTERM) with nothing
 discarded; 1 when queued messages were discarded (-linger ran out, or a
 signal came, before a peer took them: one line says how many) or anything
 else failed; 2 for a bad command line; 3 when -timeout ran out.
@@ -118,9 +118,9 @@ func (f *listFlag) String() string     { return strings.Join(*f, ",") }
 func (f *listFlag) Set(s string) error { *f = append(*f, s); return nil }
 
 // parseArgs reads the command line. Every error is one line, without the
-// "zcat: " prefix; flag.ErrHelp asks for the usage text.
+// "zmqcat: " prefix; flag.ErrHelp asks for the usage text.
 func parseArgs(args []string) (*config, error) {
-	fs := flag.NewFlagSet("zcat", flag.ContinueOnError)
+	fs := flag.NewFlagSet("zmqcat", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
 	var (
@@ -156,13 +156,13 @@ func parseArgs(args []string) (*config, error) {
 		return nil, oneLine(err)
 	}
 	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q (see zcat -h)", fs.Arg(0))
+		return nil, fmt.Errorf("unexpected argument %q (see zmqcat -h)", fs.Arg(0))
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 
 	if typ == "" {
-		return nil, errors.New("-t TYPE is required (see zcat -h)")
+		return nil, errors.New("-t TYPE is required (see zmqcat -h)")
 	}
 	t, err := socket.ParseType(typ)
 	if err != nil {
@@ -260,7 +260,7 @@ func oneLine(err error) error {
 	return errors.New(s)
 }
 
-// The roles a socket type plays for zcat.
+// The roles a socket type plays for zmqcat.
 type role int
 
 const (
@@ -285,7 +285,7 @@ func roleOf(t socket.Type) role {
 	return duplex
 }
 
-// sendsLines says whether zcat sends stdin lines on a socket of type t.
+// sendsLines says whether zmqcat sends stdin lines on a socket of type t.
 func sendsLines(t socket.Type) bool {
 	r := roleOf(t)
 	return r == sendOnly || r == duplex || r == requester

@@ -25,7 +25,7 @@ func TestKeygen(t *testing.T) {
 	}
 	kp, err := sec.KeyPair()
 	if err != nil || kp.Public.String() != pub {
-		t.Fatalf("FILE_secret holds %v (%v); zcat printed %s", kp, err, pub)
+		t.Fatalf("FILE_secret holds %v (%v); zmqcat printed %s", kp, err, pub)
 	}
 	public, err := socket.LoadCurveCert(path)
 	if err != nil || public.Public != kp.Public || !public.Secret.IsZero() {
@@ -40,7 +40,7 @@ func TestKeygen(t *testing.T) {
 	before, _ := os.ReadFile(path + "_secret")
 	p = start(t, ctx, strings.NewReader(""), "keygen", path)
 	p.expectExit(exitFail)
-	if want := []string{"zcat: keygen: " + path + " exists; not overwritten (peers holding that key would be locked out)"}; !slices.Equal(p.stderr(), want) {
+	if want := []string{"zmqcat: keygen: " + path + " exists; not overwritten (peers holding that key would be locked out)"}; !slices.Equal(p.stderr(), want) {
 		t.Errorf("keygen again: stderr %q, want %q", p.stderr(), want)
 	}
 	os.Remove(path)
@@ -56,12 +56,12 @@ func TestKeygen(t *testing.T) {
 	for _, args := range [][]string{{"keygen"}, {"keygen", "a", "b"}, {"keygen", "-x"}} {
 		p := start(t, ctx, strings.NewReader(""), args...)
 		if code, _ := p.wait(); code != exitUsage {
-			t.Errorf("zcat %v: exit %d, want %d", args, code, exitUsage)
+			t.Errorf("zmqcat %v: exit %d, want %d", args, code, exitUsage)
 		}
 	}
 }
 
-// A zcat CURVE server and a zcat CURVE client talk; so do zcat and the
+// A zmqcat CURVE server and a zmqcat CURVE client talk; so do zmqcat and the
 // socket package, each way; a client with the wrong server key gets
 // nothing through.
 func TestCurve(t *testing.T) {
@@ -77,7 +77,7 @@ func TestCurve(t *testing.T) {
 	clientCert, _ := socket.LoadCurveCert(cli + "_secret")
 	clientKeys, _ := clientCert.KeyPair()
 
-	t.Run("zcat-to-zcat", func(t *testing.T) {
+	t.Run("zmqcat-to-zmqcat", func(t *testing.T) {
 		ctx := testContext(t)
 		pull := start(t, ctx, nil, "-t", "pull", "-bind", "tcp://127.0.0.1:*", "-n", "2", "-v", "-curve-server", srv+"_secret", "-curve-allow", dir)
 		push := start(t, ctx, strings.NewReader("secret one\nsecret two\n"), "-t", "push", "-connect", pull.endpoint(),
@@ -94,7 +94,7 @@ func TestCurve(t *testing.T) {
 		pull.expectExit(0, "by file")
 		push.expectExit(0)
 	})
-	t.Run("zcat-server", func(t *testing.T) {
+	t.Run("zmqcat-server", func(t *testing.T) {
 		ctx := testContext(t)
 		pull := start(t, ctx, nil, "-t", "pull", "-bind", "tcp://127.0.0.1:*", "-n", "1", "-v", "-curve-server", srv+"_secret")
 		push, err := socket.New(socket.Push, socket.WithCurveClient(serverKeys.Public, clientKeys))
@@ -110,7 +110,7 @@ func TestCurve(t *testing.T) {
 		}
 		pull.expectExit(0, "from Go\t2")
 	})
-	t.Run("zcat-client", func(t *testing.T) {
+	t.Run("zmqcat-client", func(t *testing.T) {
 		ctx := testContext(t)
 		pull, err := socket.New(socket.Pull, socket.WithCurveServer(serverKeys.Secret), socket.WithCurveAuthenticator(socket.AllowCurveKeys(clientKeys.Public)))
 		if err != nil {
@@ -121,11 +121,11 @@ func TestCurve(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		push := start(t, ctx, strings.NewReader("from zcat\n"), "-t", "push", "-connect", ep,
+		push := start(t, ctx, strings.NewReader("from zmqcat\n"), "-t", "push", "-connect", ep,
 			"-curve-client", cli+"_secret", "-curve-serverkey", serverKeys.Public.String())
 		m, err := pull.Recv(ctx)
-		if err != nil || m.String() != socket.NewMsgString("from zcat").String() {
-			t.Fatalf("got %v, %v; zcat stderr %q", m, err, push.stderr())
+		if err != nil || m.String() != socket.NewMsgString("from zmqcat").String() {
+			t.Fatalf("got %v, %v; zmqcat stderr %q", m, err, push.stderr())
 		}
 		push.expectExit(0)
 	})

@@ -25,21 +25,21 @@ import (
 // The tests run the real binary, built once for the package (with -race when
 // the tests have it), as separate processes talking over loopback.
 
-var zcatBin string
+var zmqcatBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "zcat-test-")
+	dir, err := os.MkdirTemp("", "zmqcat-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	zcatBin = filepath.Join(dir, "zcat")
-	args := []string{"build", "-o", zcatBin}
+	zmqcatBin = filepath.Join(dir, "zmqcat")
+	args := []string{"build", "-o", zmqcatBin}
 	if raceEnabled {
 		args = append(args, "-race")
 	}
 	if out, err := exec.Command("go", append(args, ".")...).CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building zcat: %v\n%s", err, out)
+		fmt.Fprintf(os.Stderr, "building zmqcat: %v\n%s", err, out)
 		os.RemoveAll(dir)
 		os.Exit(1)
 	}
@@ -58,7 +58,7 @@ func testContext(t *testing.T) context.Context {
 	return ctx
 }
 
-// bindSocket makes a socket of this package's for zcat to talk to, bound to
+// bindSocket makes a socket of this package's for zmqcat to talk to, bound to
 // a free loopback port; it is closed when the test ends.
 func bindSocket(t *testing.T, typ socket.Type) (*socket.Socket, string) {
 	t.Helper()
@@ -74,7 +74,7 @@ func bindSocket(t *testing.T, typ socket.Type) (*socket.Socket, string) {
 	return s, ep
 }
 
-// proc is a running zcat.
+// proc is a running zmqcat.
 type proc struct {
 	t      *testing.T
 	ctx    context.Context
@@ -91,13 +91,13 @@ type proc struct {
 	code   int
 }
 
-// start runs zcat with args. stdin is its input if not nil; otherwise the
+// start runs zmqcat with args. stdin is its input if not nil; otherwise the
 // test writes it with write and closeStdin.
 func start(t *testing.T, ctx context.Context, stdin io.Reader, args ...string) *proc {
 	t.Helper()
-	p := &proc{t: t, ctx: ctx, name: "zcat " + strings.Join(args[:min(2, len(args))], " "), out: make(chan string, 1000),
+	p := &proc{t: t, ctx: ctx, name: "zmqcat " + strings.Join(args[:min(2, len(args))], " "), out: make(chan string, 1000),
 		listen: make(chan string, 10), errc: make(chan string, 1000), errEOF: make(chan struct{})}
-	p.cmd = exec.CommandContext(ctx, zcatBin, args...)
+	p.cmd = exec.CommandContext(ctx, zmqcatBin, args...)
 	proctest.DieWithTest(p.cmd)
 	p.cmd.WaitDelay = 5 * time.Second
 	// A -race binary sleeps a second at exit unless told not to.
@@ -134,7 +134,7 @@ func start(t *testing.T, ctx context.Context, stdin io.Reader, args ...string) *
 			p.errMu.Lock()
 			p.errs = append(p.errs, l)
 			p.errMu.Unlock()
-			if ep, ok := strings.CutPrefix(l, "zcat: listening on "); ok {
+			if ep, ok := strings.CutPrefix(l, "zmqcat: listening on "); ok {
 				p.listen <- ep
 			}
 			select {
@@ -241,8 +241,8 @@ func (p *proc) wait() (code int, rest []string) {
 	return p.cmd.ProcessState.ExitCode(), rest
 }
 
-// signalBound is how long a zcat may take to exit after a signal before a
-// test calls it hung: generous, as a busy machine is slow; a zcat that
+// signalBound is how long a zmqcat may take to exit after a signal before a
+// test calls it hung: generous, as a busy machine is slow; a zmqcat that
 // lingered (for an hour, in the tests) would take far longer.
 const signalBound = 10 * time.Second
 
@@ -272,12 +272,12 @@ func (p *proc) expectExit(code int, rest ...string) {
 
 // noStderr checks that a process said nothing on stderr (it ran without -v)
 // but that a connect failed: a peer that exits first, as the test lets it,
-// leaves its endpoint refusing the redial, which zcat reports if it is
+// leaves its endpoint refusing the redial, which zmqcat reports if it is
 // still running 100 ms later.
 func (p *proc) noStderr() {
 	p.t.Helper()
 	for _, l := range p.stderr() {
-		if !strings.HasPrefix(l, "zcat: connect ") || !strings.HasSuffix(l, " (retrying)") {
+		if !strings.HasPrefix(l, "zmqcat: connect ") || !strings.HasSuffix(l, " (retrying)") {
 			p.t.Errorf("%s: stderr %q, want nothing", p.name, p.stderr())
 			return
 		}
@@ -285,7 +285,7 @@ func (p *proc) noStderr() {
 }
 
 func TestPushPull(t *testing.T) {
-	ipc := "ipc://" + t.TempDir() + "/zcat.sock"
+	ipc := "ipc://" + t.TempDir() + "/zmqcat.sock"
 	for _, c := range []struct {
 		name     string
 		bindPull bool
@@ -482,7 +482,7 @@ func TestBadArgs(t *testing.T) {
 		{[]string{"-t", "dealer", "-connect", "tcp://127.0.0.1:5555", "-id", strings.Repeat("x", 256)}, "identity"},
 		{[]string{"-t", "pull", "-bind", inUse}, "address already in use"},
 		{[]string{"-t", "pull", "-bind", "tcp://127.0.0.1:*", "-bind", inUse}, "address already in use"},
-		{[]string{"-t", "pull", "-bind", "ipc:///nonexistent-dir/zcat.sock"}, "bind"},
+		{[]string{"-t", "pull", "-bind", "ipc:///nonexistent-dir/zmqcat.sock"}, "bind"},
 	} {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
 			ctx := testContext(t)
@@ -495,8 +495,8 @@ func TestBadArgs(t *testing.T) {
 			if len(out) > 0 {
 				t.Errorf("stdout %q", out)
 			}
-			if len(errs) != 1 || !strings.HasPrefix(errs[0], "zcat: ") || !strings.Contains(errs[0], c.want) {
-				t.Errorf("stderr %q, want one line \"zcat: ...%s...\"", errs, c.want)
+			if len(errs) != 1 || !strings.HasPrefix(errs[0], "zmqcat: ") || !strings.Contains(errs[0], c.want) {
+				t.Errorf("stderr %q, want one line \"zmqcat: ...%s...\"", errs, c.want)
 			}
 		})
 	}
@@ -506,8 +506,8 @@ func TestHelp(t *testing.T) {
 	ctx := testContext(t)
 	p := start(t, ctx, strings.NewReader(""), "-h", "x")
 	code, out := p.wait()
-	if code != 0 || len(out) == 0 || !strings.HasPrefix(out[0], "usage: zcat") {
-		t.Errorf("zcat -h: exit %d, stdout %q", code, out)
+	if code != 0 || len(out) == 0 || !strings.HasPrefix(out[0], "usage: zmqcat") {
+		t.Errorf("zmqcat -h: exit %d, stdout %q", code, out)
 	}
 	p.noStderr()
 }
@@ -519,7 +519,7 @@ func TestLingerExpires(t *testing.T) {
 	ep := deadEndpoint(t)
 	p := start(t, ctx, strings.NewReader("lost\n"), "-t", "push", "-connect", ep, "-linger", "200ms")
 	p.expectExit(1)
-	want := "zcat: 1 queued message discarded after -linger 200ms: " + ep + " never connected"
+	want := "zmqcat: 1 queued message discarded after -linger 200ms: " + ep + " never connected"
 	if e := p.stderr(); len(e) == 0 || e[len(e)-1] != want {
 		t.Errorf("stderr %q, want it to end with %q", e, want)
 	}
@@ -530,7 +530,7 @@ func TestLingerExpires(t *testing.T) {
 func TestInterruptLinger(t *testing.T) {
 	ep := deadEndpoint(t)
 	code, _, errs := signalQueued(t, os.Interrupt, ep, "-t", "push", "-connect", ep, "-linger", "1h")
-	want := "zcat: 1 queued message discarded: " + ep + " never connected"
+	want := "zmqcat: 1 queued message discarded: " + ep + " never connected"
 	if code != 1 || errs[len(errs)-1] != want {
 		t.Errorf("exit %d, stderr %q; want 1 and a last line %q", code, errs, want)
 	}
@@ -561,10 +561,10 @@ func TestPeerGoneBeforeEOF(t *testing.T) {
 	push.noStderr()
 }
 
-// TestWithSocketPackage has zcat talk to sockets of our package in the test
+// TestWithSocketPackage has zmqcat talk to sockets of our package in the test
 // process, which checks the framing exactly.
 func TestWithSocketPackage(t *testing.T) {
-	t.Run("zcat-push", func(t *testing.T) {
+	t.Run("zmqcat-push", func(t *testing.T) {
 		ctx := testContext(t)
 		pull, ep := bindSocket(t, socket.Pull)
 		push := start(t, ctx, strings.NewReader("a,b,c\nsolo\n,\n\n"), "-t", "push", "-connect", ep, "-d", ",")
@@ -577,7 +577,7 @@ func TestWithSocketPackage(t *testing.T) {
 		for _, w := range want {
 			m, err := pull.Recv(ctx)
 			if err != nil {
-				t.Fatalf("recv: %v; zcat stderr %q", err, push.stderr())
+				t.Fatalf("recv: %v; zmqcat stderr %q", err, push.stderr())
 			}
 			if !reflect.DeepEqual(m.Strings(), w.Strings()) {
 				t.Errorf("got %v, want %v", m, w)
@@ -586,11 +586,11 @@ func TestWithSocketPackage(t *testing.T) {
 		push.expectExit(0)
 		push.noStderr()
 	})
-	t.Run("zcat-pull", func(t *testing.T) {
+	t.Run("zmqcat-pull", func(t *testing.T) {
 		ctx := testContext(t)
 		push, ep := bindSocket(t, socket.Push)
 		pull := start(t, ctx, nil, "-t", "pull", "-connect", ep, "-n", "2", "-d", " | ")
-		// PUSH with no peer blocks until zcat is connected: nothing is lost.
+		// PUSH with no peer blocks until zmqcat is connected: nothing is lost.
 		for _, m := range []socket.Msg{socket.NewMsgString("k", "v", ""), socket.NewMsgString("one")} {
 			if err := push.Send(ctx, m); err != nil {
 				t.Fatal(err)
@@ -601,7 +601,7 @@ func TestWithSocketPackage(t *testing.T) {
 	})
 }
 
-// TestLibzmq has zcat talk to libzmq through pyzmq, when it is installed
+// TestLibzmq has zmqcat talk to libzmq through pyzmq, when it is installed
 // (test.sh installs it and sets ZMQFLOW_REQUIRE_INTEROP=1).
 func TestLibzmq(t *testing.T) {
 	if err := exec.Command("/usr/bin/python3", "-c", "import zmq").Run(); err != nil {

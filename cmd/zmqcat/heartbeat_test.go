@@ -14,15 +14,15 @@ import (
 	"github.com/zmqflow/zmqflow/internal/pyzmq"
 )
 
-// TestLibzmqHeartbeatTTL: zcat -heartbeat IVL,TIMEOUT,TTL announces TTL in
-// its PINGs, and libzmq honours it: once zcat is frozen (SIGSTOP), the
+// TestLibzmqHeartbeatTTL: zmqcat -heartbeat IVL,TIMEOUT,TTL announces TTL in
+// its PINGs, and libzmq honours it: once zmqcat is frozen (SIGSTOP), the
 // libzmq PULL, which has no heartbeats of its own, drops it after 1 s. The
-// 10 s timeout is zcat's own and plays no part.
+// 10 s timeout is zmqcat's own and plays no part.
 //
 // libzmq arms the TTL at a PING and disarms it at whatever comes next, so
-// zcat must be frozen after a PING and before another message. zcat sends
+// zmqcat must be frozen after a PING and before another message. zmqcat sends
 // its first PING an interval after the handshake: a spy between the two
-// reads the frames zcat sends, to freeze it once a PING follows the message.
+// reads the frames zmqcat sends, to freeze it once a PING follows the message.
 func TestLibzmqHeartbeatTTL(t *testing.T) {
 	pull := pyzmq.Socket(t, "PULL", "--bind", "tcp://127.0.0.1:*")
 	ctx := testContext(t)
@@ -37,26 +37,26 @@ func TestLibzmqHeartbeatTTL(t *testing.T) {
 	wait, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if _, err := pull.WaitEvent(wait, "HANDSHAKE_SUCCEEDED"); err != nil {
-		t.Fatalf("%v; zcat stderr %q", err, push.stderr())
+		t.Fatalf("%v; zmqcat stderr %q", err, push.stderr())
 	}
 	if m, err := pull.Recv(wait); err != nil || len(m) != 1 || string(m[0]) != "hello" {
 		t.Fatalf("libzmq received %q, %v", m, err)
 	}
-	// The frames zcat sent, in order: the message, then a PING, which says
+	// The frames zmqcat sent, in order: the message, then a PING, which says
 	// what -heartbeat said.
 	for f := frames.next(t, wait); f.command != ""; f = frames.next(t, wait) {
 	}
 	f := frames.next(t, wait)
 	if f.command != "PING" || f.ttl != 10 {
-		t.Fatalf("after the message zcat sent %+v, want a PING with a TTL of 10 tenths of a second", f)
+		t.Fatalf("after the message zmqcat sent %+v, want a PING with a TTL of 10 tenths of a second", f)
 	}
 	push.signal(syscall.SIGSTOP)
 	if _, err := pull.WaitEvent(wait, "DISCONNECTED"); err != nil {
-		t.Fatalf("libzmq did not drop the frozen zcat: %v", err)
+		t.Fatalf("libzmq did not drop the frozen zmqcat: %v", err)
 	}
 }
 
-// zmtpFrame is a frame zcat sent: a command (with a PING's TTL, in tenths
+// zmtpFrame is a frame zmqcat sent: a command (with a PING's TTL, in tenths
 // of a second), or a message frame (command "").
 type zmtpFrame struct {
 	command string
@@ -107,7 +107,7 @@ func (s *zmtpSpy) run(ln net.Listener, addr string, done <-chan struct{}) error 
 		up.Close()
 	}()
 	go io.Copy(down, up)
-	// What is read from zcat is forwarded as it is read; then parsed.
+	// What is read from zmqcat is forwarded as it is read; then parsed.
 	r := bufio.NewReader(io.TeeReader(down, up))
 	if _, err := io.ReadFull(r, make([]byte, 64)); err != nil { // the greeting
 		return err
@@ -149,7 +149,7 @@ func (s *zmtpSpy) run(ln net.Listener, addr string, done <-chan struct{}) error 
 	}
 }
 
-// next is the next frame zcat sent.
+// next is the next frame zmqcat sent.
 func (s *zmtpSpy) next(t *testing.T, ctx context.Context) zmtpFrame {
 	t.Helper()
 	select {
@@ -158,7 +158,7 @@ func (s *zmtpSpy) next(t *testing.T, ctx context.Context) zmtpFrame {
 	case err := <-s.err:
 		t.Fatalf("spy: %v", err)
 	case <-ctx.Done():
-		t.Fatal("spy: no frame from zcat in time")
+		t.Fatal("spy: no frame from zmqcat in time")
 	}
 	return zmtpFrame{}
 }

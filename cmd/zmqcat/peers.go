@@ -132,7 +132,7 @@ func (p *peers) atLeast(ctx context.Context, n int) error {
 }
 
 // shuttingDown is called before Shutdown: the connections it closes still
-// count as up, so that down tells what was down when zcat gave up.
+// count as up, so that down tells what was down when zmqcat gave up.
 func (p *peers) shuttingDown() {
 	p.mu.Lock()
 	defer p.mu.Unlock()

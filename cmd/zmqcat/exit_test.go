@@ -13,26 +13,26 @@ import (
 	"github.com/zmqflow/zmqflow/socket"
 )
 
-// How zcat ends: signals, -timeout, what it reports about connects that fail
+// How zmqcat ends: signals, -timeout, what it reports about connects that fail
 // and about messages it discards, and its exit status for each.
 
 // TestSignalDiscards: SIGTERM while a REQ waits for the reply to a request
-// still queued for an endpoint where nothing listens. zcat does not linger
+// still queued for an endpoint where nothing listens. zmqcat does not linger
 // (-linger 1h here): it exits 1 with one line saying what it discarded.
 func TestSignalDiscards(t *testing.T) {
 	ep := deadEndpoint(t)
 	code, out, errs := signalQueued(t, syscall.SIGTERM, ep, "-t", "req", "-connect", ep, "-linger", "1h")
-	want := "zcat: 1 queued message discarded: " + ep + " never connected"
+	want := "zmqcat: 1 queued message discarded: " + ep + " never connected"
 	if code != 1 || len(out) > 0 || len(errs) != 2 || errs[1] != want {
 		t.Errorf("exit %d, stdout %q, stderr %q; want 1, nothing, and the connect failure then %q", code, out, errs, want)
 	}
 }
 
-// signalQueued runs zcat with args and a line on stdin, waits until it has
+// signalQueued runs zmqcat with args and a line on stdin, waits until it has
 // read the line and reported that the connect to ep failed, signals it and
-// returns how it ended. zcat reads stdin from a file whose offset it shares
+// returns how it ended. zmqcat reads stdin from a file whose offset it shares
 // with the test, so the test sees the read. The send follows the read at
-// once, but not in step with it: a signal that beats it ends a zcat with
+// once, but not in step with it: a signal that beats it ends a zmqcat with
 // nothing queued, which exits 0 with nothing more to say. Then it tries
 // again.
 func signalQueued(t *testing.T, sig os.Signal, ep string, args ...string) (code int, out, errs []string) {
@@ -42,7 +42,7 @@ func signalQueued(t *testing.T, sig os.Signal, ep string, args ...string) (code 
 		ctx := testContext(t)
 		stdin := requestFile(t, line)
 		p := start(t, ctx, stdin, args...)
-		connectLine := "zcat: connect " + ep + ": "
+		connectLine := "zmqcat: connect " + ep + ": "
 		p.waitStderr(connectLine) // running, past signal setup
 		waitRead(t, ctx, stdin, len(line))
 		p.signal(sig)
@@ -89,7 +89,7 @@ func waitRead(t *testing.T, ctx context.Context, f *os.File, n int) {
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("zcat read %d bytes of stdin, want %d", off, n)
+			t.Fatalf("zmqcat read %d bytes of stdin, want %d", off, n)
 		case <-tick.C:
 		}
 	}
@@ -120,14 +120,14 @@ func TestTimeout(t *testing.T) {
 	t.Run("pull", func(t *testing.T) {
 		ctx := testContext(t)
 		push, ep := bindSocket(t, socket.Push)
-		// The timeout runs from the start of each receive, not of zcat:
+		// The timeout runs from the start of each receive, not of zmqcat:
 		// generous, so that the first message comes within it.
 		pull := start(t, ctx, nil, "-t", "pull", "-connect", ep, "-timeout", "2s")
 		if err := push.Send(ctx, socket.NewMsgString("first")); err != nil {
 			t.Fatal(err)
 		}
 		pull.expectExit(3, "first")
-		if e := pull.stderr(); !reflect.DeepEqual(e, []string{"zcat: nothing received within 2s"}) {
+		if e := pull.stderr(); !reflect.DeepEqual(e, []string{"zmqcat: nothing received within 2s"}) {
 			t.Errorf("stderr %q", e)
 		}
 	})
@@ -135,7 +135,7 @@ func TestTimeout(t *testing.T) {
 		ctx := testContext(t)
 		pull := start(t, ctx, nil, "-t", "pull", "-bind", "tcp://127.0.0.1:*", "-timeout", "200ms")
 		pull.expectExit(3)
-		if e := pull.stderr(); !reflect.DeepEqual(e, []string{"zcat: nothing received within 200ms"}) {
+		if e := pull.stderr(); !reflect.DeepEqual(e, []string{"zmqcat: nothing received within 200ms"}) {
 			t.Errorf("stderr %q", e)
 		}
 	})
@@ -150,7 +150,7 @@ func TestTimeout(t *testing.T) {
 			t.Fatalf("rep got %v, %v", m, err)
 		}
 		req.expectExit(3)
-		if e := req.stderr(); !reflect.DeepEqual(e, []string{"zcat: no reply within 300ms"}) {
+		if e := req.stderr(); !reflect.DeepEqual(e, []string{"zmqcat: no reply within 300ms"}) {
 			t.Errorf("stderr %q", e)
 		}
 	})
@@ -161,7 +161,7 @@ func TestTimeout(t *testing.T) {
 		ep := deadEndpoint(t)
 		req := start(t, ctx, strings.NewReader("hello\n"), "-t", "req", "-connect", ep, "-timeout", "300ms", "-linger", "1h")
 		code, _ := req.exitWithin(signalBound)
-		want := "zcat: no reply within 300ms; 1 queued message discarded: " + ep + " never connected"
+		want := "zmqcat: no reply within 300ms; 1 queued message discarded: " + ep + " never connected"
 		if e := req.stderr(); code != 3 || len(e) == 0 || e[len(e)-1] != want {
 			t.Errorf("exit %d, stderr %q; want 3 and a last line %q", code, e, want)
 		}
@@ -174,7 +174,7 @@ func TestConnectFailureCause(t *testing.T) {
 	ctx := testContext(t)
 	const ep = "tcp://nohost.invalid:5555" // RFC 2606: never resolves
 	p := start(t, ctx, nil, "-t", "pull", "-connect", ep)
-	p.waitStderr("zcat: connect " + ep + ": ")
+	p.waitStderr("zmqcat: connect " + ep + ": ")
 	sleep(ctx, time.Second) // time for retries, which must stay quiet
 	p.signal(syscall.SIGTERM)
 	if code, _ := p.exitWithin(signalBound); code != 0 {
@@ -207,8 +207,8 @@ func TestUsageErrors(t *testing.T) {
 			ctx := testContext(t)
 			p := start(t, ctx, strings.NewReader(""), append([]string{"-t", "pull", "-bind", "tcp://127.0.0.1:*"}, c.args...)...)
 			p.expectExit(2)
-			if e := p.stderr(); len(e) != 1 || !strings.HasPrefix(e[0], "zcat: ") || !strings.Contains(e[0], c.want) {
-				t.Errorf("stderr %q, want one line \"zcat: ...%s...\"", e, c.want)
+			if e := p.stderr(); len(e) != 1 || !strings.HasPrefix(e[0], "zmqcat: ") || !strings.Contains(e[0], c.want) {
+				t.Errorf("stderr %q, want one line \"zmqcat: ...%s...\"", e, c.want)
 			}
 		})
 	}

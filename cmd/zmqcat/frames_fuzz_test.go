@@ -1,6 +1,6 @@
 package main
 
-// FuzzFrames feeds an arbitrary -d value and arbitrary stdin to zcat's
+// FuzzFrames feeds an arbitrary -d value and arbitrary stdin to zmqcat's
 // framing: parseDelim, readLines, splitFrames, joinFrames and the printer.
 // A bad -d is a one-line error, never a panic; a good one is not empty, has
 // no newline, is taken literally but for its escapes, and written back with
@@ -10,7 +10,7 @@ package main
 // without a byte of the delimiter join and split as they were; and
 // splitting costs a slice header a frame.
 //
-//	go test -run '^$' -fuzz FuzzFrames -fuzztime 60s ./cmd/zcat
+//	go test -run '^$' -fuzz FuzzFrames -fuzztime 60s ./cmd/zmqcat
 //
 // The seed corpus is in testdata/fuzz/FuzzFrames: the -d value, then stdin.
 
@@ -112,7 +112,7 @@ func quoteDelim(d []byte) string {
 	return b.String()
 }
 
-// readAll reads stdin as zcat does, and checks that the lines are all of
+// readAll reads stdin as zmqcat does, and checks that the lines are all of
 // it: each line and its newline, the last one's newline perhaps missing.
 func readAll(t *testing.T, stdin []byte) [][]byte {
 	ctx, cancel := context.WithCancel(context.Background())

@@ -1,6 +1,6 @@
-// Command zcat is netcat for ZeroMQ: it opens one socket of any type, binds
+// Command zmqcat is netcat for ZeroMQ: it opens one socket of any type, binds
 // and connects it, sends stdin lines as messages and prints the messages it
-// receives as lines. See README.md, or run zcat -h.
+// receives as lines. See README.md, or run zmqcat -h.
 package main
 
 import (
@@ -34,7 +34,7 @@ const (
 	exitTimeout = 3 // -timeout ran out
 )
 
-// run is zcat: it returns the exit code. When ctx ends (a signal), it shuts
+// run is zmqcat: it returns the exit code. When ctx ends (a signal), it shuts
 // the socket down at once, and fails only if that discarded queued messages.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	errOut := &lockedWriter{w: stderr}
@@ -90,8 +90,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	return code
 }
 
-// zcat is one socket and what it needs to pump lines.
-type zcat struct {
+// zmqcat is one socket and what it needs to pump lines.
+type zmqcat struct {
 	cfg   *config
 	sock  *socket.Socket
 	peers *peers
@@ -99,7 +99,7 @@ type zcat struct {
 
 // open makes the socket, subscribes it and binds and connects it, in the
 // order given on the command line.
-func open(ctx context.Context, cfg *config, errOut *lockedWriter) (*zcat, error) {
+func open(ctx context.Context, cfg *config, errOut *lockedWriter) (*zmqcat, error) {
 	var opts []socket.Option
 	if cfg.id != "" {
 		opts = append(opts, socket.WithIdentity([]byte(cfg.id)))
@@ -112,7 +112,7 @@ func open(ctx context.Context, cfg *config, errOut *lockedWriter) (*zcat, error)
 	if err != nil {
 		return nil, err
 	}
-	z := &zcat{cfg: cfg, sock: s, peers: trackPeers(s.Monitor(), cfg.verbose, errOut)}
+	z := &zmqcat{cfg: cfg, sock: s, peers: trackPeers(s.Monitor(), cfg.verbose, errOut)}
 	if err := z.subscribe(ctx); err != nil {
 		z.abort()
 		return nil, err
@@ -135,7 +135,7 @@ func open(ctx context.Context, cfg *config, errOut *lockedWriter) (*zcat, error)
 }
 
 // subscribe makes a SUB or XSUB subscribe to -sub, or to everything.
-func (z *zcat) subscribe(ctx context.Context) error {
+func (z *zmqcat) subscribe(ctx context.Context) error {
 	if z.cfg.typ != socket.Sub && z.cfg.typ != socket.XSub {
 		return nil
 	}
@@ -163,7 +163,7 @@ func (z *zcat) subscribe(ctx context.Context) error {
 // an error saying how many messages the socket discarded in its life, at the
 // end or when a bound endpoint's peer left with some queued, and, where
 // known, which endpoints they were waiting for.
-func (z *zcat) finish(ctx context.Context, abandon bool) error {
+func (z *zmqcat) finish(ctx context.Context, abandon bool) error {
 	lctx, cancel := ctx, context.CancelFunc(func() {})
 	switch {
 	case abandon || z.cfg.linger == 0:
@@ -205,7 +205,7 @@ func plural(n uint64) string {
 }
 
 // connects lists the endpoints given to -connect.
-func (z *zcat) connects() []string {
+func (z *zmqcat) connects() []string {
 	var eps []string
 	for _, e := range z.cfg.endpoints {
 		if !e.bind {
@@ -216,14 +216,14 @@ func (z *zcat) connects() []string {
 }
 
 // abort closes the socket without lingering and waits for the last events.
-func (z *zcat) abort() {
+func (z *zmqcat) abort() {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	z.sock.Shutdown(ctx)
 	<-z.peers.done
 }
 
-// lockedWriter writes whole "zcat: ..." lines to stderr from any goroutine.
+// lockedWriter writes whole "zmqcat: ..." lines to stderr from any goroutine.
 type lockedWriter struct {
 	mu sync.Mutex
 	w  io.Writer
@@ -233,7 +233,7 @@ func (l *lockedWriter) line(v any) {
 	s, _, _ := strings.Cut(fmt.Sprint(v), "\n")
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	fmt.Fprintf(l.w, "zcat: %s\n", s)
+	fmt.Fprintf(l.w, "zmqcat: %s\n", s)
 }
 
 // sleep waits d or until ctx ends.

@@ -13,7 +13,7 @@ import (
 
 // serve pumps stdin to the socket and the socket to stdout, as the type's
 // role says, until the work is done (stdin EOF, -n), an error, or ctx ends.
-func (z *zcat) serve(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
+func (z *zmqcat) serve(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // also stops the stdin reader
 	out := &printer{w: bufio.NewWriter(stdout), delim: z.cfg.delim}
@@ -46,7 +46,7 @@ func (z *zcat) serve(ctx context.Context, stdin io.Reader, stdout io.Writer) err
 }
 
 // waitToSend holds the first send back for -wait-peers and -wait.
-func (z *zcat) waitToSend(ctx context.Context) error {
+func (z *zmqcat) waitToSend(ctx context.Context) error {
 	if z.cfg.waitPeers > 0 {
 		if err := z.peers.atLeast(ctx, z.cfg.waitPeers); err != nil {
 			return err
@@ -66,7 +66,7 @@ func (z *zcat) waitToSend(ctx context.Context) error {
 
 // sendLines sends each stdin line as a message, until EOF or limit messages
 // (0: no limit).
-func (z *zcat) sendLines(ctx context.Context, lines <-chan line, limit int) error {
+func (z *zmqcat) sendLines(ctx context.Context, lines <-chan line, limit int) error {
 	if err := z.waitToSend(ctx); err != nil {
 		return err
 	}
@@ -86,7 +86,7 @@ func (z *zcat) sendLines(ctx context.Context, lines <-chan line, limit int) erro
 }
 
 // recvLines prints each message received, until -n of them.
-func (z *zcat) recvLines(ctx context.Context, out *printer) error {
+func (z *zmqcat) recvLines(ctx context.Context, out *printer) error {
 	for got := 0; z.cfg.n == 0 || got < z.cfg.n; got++ {
 		m, err := z.recv(ctx, "nothing received")
 		if err != nil {
@@ -100,7 +100,7 @@ func (z *zcat) recvLines(ctx context.Context, out *printer) error {
 }
 
 // request sends each stdin line and prints its reply, until EOF or -n.
-func (z *zcat) request(ctx context.Context, lines <-chan line, out *printer) error {
+func (z *zmqcat) request(ctx context.Context, lines <-chan line, out *printer) error {
 	if err := z.waitToSend(ctx); err != nil {
 		return err
 	}
@@ -124,7 +124,7 @@ func (z *zcat) request(ctx context.Context, lines <-chan line, out *printer) err
 }
 
 // reply prints each request and answers it with itself or -reply, until -n.
-func (z *zcat) reply(ctx context.Context, out *printer) error {
+func (z *zmqcat) reply(ctx context.Context, out *printer) error {
 	for n := 0; z.cfg.n == 0 || n < z.cfg.n; n++ {
 		m, err := z.recv(ctx, "no request")
 		if err != nil {
@@ -143,7 +143,7 @@ func (z *zcat) reply(ctx context.Context, out *printer) error {
 	return nil
 }
 
-// timeoutError is -timeout running out: zcat exits 3.
+// timeoutError is -timeout running out: zmqcat exits 3.
 type timeoutError struct {
 	what string // what did not come: "nothing received", "no reply", ...
 	d    time.Duration
@@ -152,7 +152,7 @@ type timeoutError struct {
 func (e *timeoutError) Error() string { return fmt.Sprintf("%s within %v", e.what, e.d) }
 
 // withTimeout bounds a wait by -timeout, if given.
-func (z *zcat) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+func (z *zmqcat) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
 	if z.cfg.timeout <= 0 {
 		return ctx, func() {}
 	}
@@ -161,7 +161,7 @@ func (z *zcat) withTimeout(ctx context.Context) (context.Context, context.Cancel
 
 // waitErr is the error of a wait bounded by tctx, a -timeout child of ctx:
 // a timeoutError if -timeout ran out, else err with op before it.
-func (z *zcat) waitErr(ctx, tctx context.Context, err error, op, what string) error {
+func (z *zmqcat) waitErr(ctx, tctx context.Context, err error, op, what string) error {
 	if ctx.Err() == nil && errors.Is(tctx.Err(), context.DeadlineExceeded) {
 		return &timeoutError{what: what, d: z.cfg.timeout}
 	}
@@ -169,7 +169,7 @@ func (z *zcat) waitErr(ctx, tctx context.Context, err error, op, what string) er
 }
 
 // recv receives a message within -timeout; what says what did not come.
-func (z *zcat) recv(ctx context.Context, what string) (socket.Msg, error) {
+func (z *zmqcat) recv(ctx context.Context, what string) (socket.Msg, error) {
 	tctx, cancel := z.withTimeout(ctx)
 	defer cancel()
 	m, err := z.sock.Recv(tctx)
@@ -181,7 +181,7 @@ func (z *zcat) recv(ctx context.Context, what string) (socket.Msg, error) {
 
 // roundTrip sends a REQ's request and receives its reply. -timeout bounds
 // both: a REQ with no peer at all waits in Send.
-func (z *zcat) roundTrip(ctx context.Context, req socket.Msg) (socket.Msg, error) {
+func (z *zmqcat) roundTrip(ctx context.Context, req socket.Msg) (socket.Msg, error) {
 	tctx, cancel := z.withTimeout(ctx)
 	defer cancel()
 	if err := z.sock.Send(tctx, req); err != nil {

@@ -2,6 +2,6 @@
 
 package main
 
-// raceEnabled builds the zcat binary under test with -race too, when the
+// raceEnabled builds the zmqcat binary under test with -race too, when the
 // tests run with it.
 const raceEnabled = true

@@ -9,7 +9,7 @@ import (
 	"github.com/zmqflow/zmqflow/socket"
 )
 
-// CURVE for zcat: keygen writes a certificate pair; -curve-server,
+// CURVE for zmqcat: keygen writes a certificate pair; -curve-server,
 // -curve-client and -curve-serverkey make the socket a CURVE server or
 // client; -curve-allow restricts a server to the keys of a directory of
 // certificates.
@@ -61,7 +61,7 @@ func (f curveFlags) options() ([]socket.Option, error) {
 	return nil, nil
 }
 
-// loadKeyPair reads a secret certificate (zcat keygen's FILE_secret).
+// loadKeyPair reads a secret certificate (zmqcat keygen's FILE_secret).
 func loadKeyPair(flag, path string) (socket.CurveKeyPair, error) {
 	c, err := socket.LoadCurveCert(path)
 	if err != nil {
@@ -91,9 +91,9 @@ func parseServerKey(s string) (socket.CurveKey, error) {
 	return c.Public, nil
 }
 
-const keygenUsage = "usage: zcat keygen FILE (writes FILE, the public certificate, and FILE_secret)"
+const keygenUsage = "usage: zmqcat keygen FILE (writes FILE, the public certificate, and FILE_secret)"
 
-// keygen is "zcat keygen FILE": it makes a key pair, writes FILE (public)
+// keygen is "zmqcat keygen FILE": it makes a key pair, writes FILE (public)
 // and FILE_secret (both keys, mode 0600) as CZMQ's zcert_save does, and
 // prints the public key. It never overwrites a certificate: peers that
 // hold the old key would be refused, and its secret lost.
