@@ -142,7 +142,7 @@ func Ask[Q, R any](ctx context.Context, ref Ref[Request[Q, R]], q Q) (R, error) 
 			return zero, err
 		}
 	}
-	rep, ok := await(done, slot)
+	rep, ok := await(done, slot.ch)
 	if ok && rep.err == nil { // the usual answer, without result's call
 		putSlot(c, slot)
 		return rep.v, nil
@@ -172,7 +172,7 @@ func AskWith[M, Q, R any](ctx context.Context, ref Ref[M], q Q, wrap func(Reques
 			return zero, err
 		}
 	}
-	rep, ok := await(done, slot)
+	rep, ok := await(done, slot.ch)
 	if ok && rep.err == nil {
 		putSlot(c, slot)
 		return rep.v, nil
@@ -224,17 +224,17 @@ func send[M any](ctx context.Context, ref Ref[M], c *cell[M], m M) error {
 	return nil
 }
 
-// await waits for the reply in slot, or for done (ok false). It is small
+// await waits for the reply on ch, a slot's, or for done (ok false). It is small
 // enough to be inlined, so that the asker wakes in Ask's own frame: after
 // a switch of goroutines the CPU mispredicts every return up the stack,
 // and a frame more between the wait and Ask's caller was a measurable part
 // of an in-process round trip.
-func await[R any](done <-chan struct{}, slot *replySlot[R]) (rep reply[R], ok bool) {
+func await[R any](done <-chan struct{}, ch <-chan reply[R]) (rep reply[R], ok bool) {
 	if done == nil {
-		return <-slot.ch, true // no deadline: a plain receive is cheaper than a select
+		return <-ch, true // no deadline: a plain receive is cheaper than a select
 	}
 	select {
-	case rep = <-slot.ch:
+	case rep = <-ch:
 		return rep, true
 	case <-done:
 		return rep, false

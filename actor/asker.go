@@ -1,6 +1,9 @@
 package actor
 
-import "context"
+import (
+	"context"
+	"errors"
+)
 
 // Asker asks one actor, from one goroutine at a time, and keeps its reply
 // slot from one request to the next: what a loop that makes its reply
@@ -12,22 +15,40 @@ import "context"
 // the same promise that a reply made after it gave up reaches nobody (nor
 // its next request).
 //
+// An Asker asks an actor whose message type is Request[Q, R]; one whose
+// type holds requests among other messages is asked with AskWith, which has
+// no Asker.
+//
 // An Asker is not safe for concurrent use: one Ask at a time, as with a
-// bufio.Reader. Goroutines that ask the same actor at once each make their
-// own, or call Ask. Ask blocks the calling goroutine as Ask does; an Asker
-// starts no goroutine and holds nothing to release.
+// bufio.Reader. Two at once would share the slot, where one could take the
+// other's reply or wait for ever, so an Ask that finds another in progress
+// panics (as a Go map written from two goroutines at once fails: a check
+// made cheaply, which catches most such uses, not all). Goroutines that ask the same
+// actor at once each make their own Asker, or call Ask. Its Ask blocks
+// only the calling goroutine, as Ask does; an Asker starts no goroutine and
+// holds nothing to release.
 type Asker[Q, R any] struct {
 	ref  Ref[Request[Q, R]]
 	slot *replySlot[R]
-	// asks counts the Asks made, in a plain write: two at once are a
-	// data race that the race detector reports, where they would
-	// otherwise share the slot and one of them wait for its ctx.
-	asks uint64
+	// The slot's channel, and the generation its next request owns:
+	// kept here, so that an Ask reads nothing from the slot, whose state
+	// its actor's Reply writes.
+	ch   chan reply[R]
+	gen  uint64
+	busy bool // an Ask is in progress: plain, as the check is best effort
 }
 
 // NewAsker returns an Asker of the actor at ref, local or remote.
 func NewAsker[Q, R any](ref Ref[Request[Q, R]]) *Asker[Q, R] {
-	return &Asker[Q, R]{ref: ref, slot: newSlot[R]()}
+	a := &Asker[Q, R]{ref: ref}
+	a.newSlot()
+	return a
+}
+
+// newSlot gives the Asker a new slot.
+func (a *Asker[Q, R]) newSlot() {
+	a.slot = newSlot[R]()
+	a.ch, a.gen = a.slot.ch, 0
 }
 
 // Ask sends q to the Asker's actor and waits for its reply, within ctx's
@@ -37,29 +58,42 @@ func (a *Asker[Q, R]) Ask(ctx context.Context, q Q) (R, error) {
 	// function shared by both would put a frame between the wait and the
 	// caller, and that frame is a measurable part of the round trip (see
 	// await).
-	a.asks++
+	if a.busy {
+		panic(errAskerShared)
+	}
 	done := ctx.Done()
 	if ended(done) {
 		var zero R
 		return zero, notDelivered(a.ref.Name(), ctx.Err())
 	}
+	a.busy = true
 	c := a.ref.local()
-	slot := a.slot
-	req := Request[Q, R]{Query: q, slot: slot, gen: slot.state.Load()}
+	req := Request[Q, R]{Query: q, slot: a.slot, gen: a.gen}
 	if !handed(c, req) {
 		if err := send(ctx, a.ref, c, req); err != nil {
 			// A dead letter may have replied into the slot: the next
 			// request takes a new one.
-			a.slot = newSlot[R]()
+			a.newSlot()
+			a.busy = false
 			var zero R
 			return zero, err
 		}
 	}
-	rep, ok := await(done, slot)
+	// Whatever ends the request moves the slot on by one generation: the
+	// Reply that Ask takes, or Ask giving up before any.
+	a.gen++
+	rep, ok := await(done, a.ch)
 	if ok && rep.err == nil {
+		a.busy = false
 		return rep.v, nil
 	}
 	// result's pool is nil's: the slot stays the Asker's, which may reuse
 	// it once result took the reply or moved the slot past the request.
-	return result[Request[Q, R]](ctx, a.ref, nil, slot, req.gen, rep, ok)
+	v, err := result[Request[Q, R]](ctx, a.ref, nil, a.slot, req.gen, rep, ok)
+	a.busy = false
+	return v, err
 }
+
+// errAskerShared is the panic of an Ask made while another Ask of the same
+// Asker was in progress.
+var errAskerShared = errors.New("actor: Asker.Ask called while another Ask of the same Asker was in progress: an Asker is for one goroutine at a time")

@@ -3,8 +3,10 @@ package actor_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/zmqflow/zmqflow/actor"
 )
@@ -126,5 +128,46 @@ func TestAskerErrors(t *testing.T) {
 	// Unsupervised, the actor ended with its panic.
 	if _, err := asker.Ask(ctx, 2); !errors.Is(err, actor.ErrStopped) {
 		t.Fatalf("Ask of an ended actor = %v, want ErrStopped", err)
+	}
+}
+
+// An Ask of an Asker whose other Ask is in progress panics, saying why,
+// rather than share the slot, where one of them could wait for ever; the
+// Asker is sound again once the other has returned.
+func TestAskerSharedPanics(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	a, err := actor.Spawn(ctx, actor.BehaviorFunc[doubleReq](func(_ context.Context, r doubleReq) error {
+		if r.Query == 0 {
+			entered <- struct{}{}
+			<-release
+		}
+		r.Reply(2*r.Query, nil)
+		return nil
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	asker := actor.NewAsker(a.Ref())
+	first := make(chan error, 1)
+	go func() { _, err := asker.Ask(ctx, 0); first <- err }()
+	recv(t, "the first request", entered)
+	func() {
+		defer func() {
+			r := recover()
+			if err, ok := r.(error); !ok || !strings.Contains(err.Error(), "one goroutine at a time") {
+				t.Errorf("a second Ask at once: recovered %v, want the Asker's panic", r)
+			}
+		}()
+		short, cancel := context.WithTimeout(ctx, 100*time.Millisecond) // bounds the test without the check
+		defer cancel()
+		asker.Ask(short, 1)
+	}()
+	close(release)
+	if err := recv(t, "the first Ask", first); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := asker.Ask(ctx, 2); err != nil || got != 4 {
+		t.Fatalf("Ask after the first returned = %d, %v", got, err)
 	}
 }
