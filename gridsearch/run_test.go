@@ -309,6 +309,44 @@ func TestServeIdleNoMaster(t *testing.T) {
 	}
 }
 
+// OnHeard is called once a slot hears a master, and only then: never for
+// a worker whose ctx ends with no master about; once for one that served
+// a grid, its ctx ended afterwards.
+func TestServeOnHeard(t *testing.T) {
+	ctx := testCtx(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nobody := "tcp://" + l.Addr().String()
+	l.Close()
+	heard := 0
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	err = gridsearch.ServeWith(short, gridsearch.ServeConfig{Endpoint: nobody, Slots: 2, OnHeard: func() { heard++ }})
+	cancel()
+	if err != nil || heard != 0 {
+		t.Fatalf("no master: ServeWith = %v, OnHeard called %d times; want nil, 0", err, heard)
+	}
+
+	g, _ := gridsearch.NewGrid("x=1..4")
+	square := func(ctx context.Context, pt gridsearch.Point) (any, error) { return pt.Float("x") * pt.Float("x"), nil }
+	wctx, stop := context.WithCancel(ctx)
+	served := make(chan error, 1)
+	sum, err := gridsearch.Run(ctx, gridsearch.Config{Grid: g, Func: square, Workers: -1, Bind: "tcp://127.0.0.1:*",
+		OnBound: func(ep string) {
+			go func() {
+				served <- gridsearch.ServeWith(wctx, gridsearch.ServeConfig{Endpoint: ep, Slots: 2, Func: square, OnHeard: func() { heard++ }})
+			}()
+		}})
+	stop()
+	if err != nil || sum.Done != 4 {
+		t.Fatalf("Run: %v, %+v", err, sum)
+	}
+	if err := <-served; err != nil || heard != 1 {
+		t.Fatalf("served a master: ServeWith = %v, OnHeard called %d times; want nil, 1", err, heard)
+	}
+}
+
 // A master that comes up while ServeIdle's slots wait to reconnect is
 // found within idle: their back-off is capped at a quarter of it.
 //

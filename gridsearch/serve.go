@@ -26,6 +26,13 @@ type ServeConfig struct {
 	Quiet   time.Duration
 	OnQuiet func(quiet bool)
 
+	// OnHeard, if not nil, is called once, when a slot first hears a
+	// master (at the latest as ServeWith returns, for one heard just
+	// before its ctx ended): a worker that never hears one can say so,
+	// as ErrNeverHeard does after Idle. It is called from ServeWith's
+	// goroutine.
+	OnHeard func()
+
 	Options []pirate.Option // for each pirate.Worker
 }
 
@@ -65,7 +72,27 @@ func ServeWith(ctx context.Context, cfg ServeConfig) error {
 	if cfg.OnQuiet == nil {
 		quiet = 0
 	}
-	if idle == 0 && quiet == 0 {
+	heardAny := false
+	// heard looks at when each slot last heard a master: the latest
+	// time, if after last (heard), and, the first time one has, tells
+	// OnHeard.
+	heard := func(last time.Time) (time.Time, bool) {
+		was := last
+		for _, w := range ws {
+			h := w.Stats().LastHeard
+			if h.After(last) {
+				last = h
+			}
+			if !heardAny && !h.IsZero() {
+				heardAny = true
+				if cfg.OnHeard != nil {
+					cfg.OnHeard()
+				}
+			}
+		}
+		return last, last != was
+	}
+	if idle == 0 && quiet == 0 && cfg.OnHeard == nil {
 		<-ctx.Done()
 		return nil
 	}
@@ -79,24 +106,18 @@ func ServeWith(ctx context.Context, cfg ServeConfig) error {
 	}
 	last := time.Now()
 	silent := false // OnQuiet(true) called, and no master heard since
-	heardAny := false
 	tick := time.NewTicker(max(every, time.Millisecond))
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
+			heard(last)
 			return nil
 		case now := <-tick.C:
-			heard := false
-			for _, w := range ws {
-				h := w.Stats().LastHeard
-				if h.After(last) {
-					last, heard = h, true
-				}
-				heardAny = heardAny || !h.IsZero()
-			}
+			var heardNow bool
+			last, heardNow = heard(last)
 			switch {
-			case silent && heard:
+			case silent && heardNow:
 				silent = false
 				cfg.OnQuiet(false)
 			case !silent && quiet > 0 && now.Sub(last) >= quiet:

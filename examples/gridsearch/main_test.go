@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -587,6 +588,28 @@ func TestHangUpWorkerKillsCommands(t *testing.T) {
 		t.Errorf("worker exit %d after SIGHUP: %s", code, w.stderr)
 	}
 	waitGone(t, pid, time.Now().Add(goneWithin), "its worker hung up")
+}
+
+// A worker that no master ever served exits with status 1 when a signal
+// ends it, as when -idle does, saying so last: under a script or SLURM it
+// must not look like one that did its share. (One that served exits 0:
+// TestHangUpWorkerKillsCommands.)
+func TestWorkerNeverServedSignal(t *testing.T) {
+	ctx := testContext(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep := "tcp://" + l.Addr().String()
+	l.Close() // nobody there: no master is ever heard
+	w := start(t, ctx, t.TempDir(), "worker", "-connect", ep, "-slots", "1")
+	w.expect(t, ctx, `^gridsearch worker: 1 slot`)
+	w.cmd.Process.Signal(syscall.SIGTERM)
+	code := w.wait()
+	want := "gridsearch worker: no master served this worker at " + ep + "; exiting with status 1"
+	if code != 1 || len(w.stderr) == 0 || w.stderr[len(w.stderr)-1] != want {
+		t.Errorf("exit %d, stderr %q; want 1 and %q last", code, w.stderr, want)
+	}
 }
 
 // goneWithin is how long a killed process may take to be gone: it is at

@@ -16,10 +16,10 @@ import (
 
 // workerCmd is "gridsearch worker -connect EP [-slots N] [-idle D] [-lost D]": slots
 // that run the points' commands for a master until Ctrl-C (or SIGTERM or
-// SIGHUP), or with -idle until no master has been heard for D (status 0
-// after serving one, 1 if none was ever heard). A master that goes away is
-// waited for: the slots reconnect, with back-off, to the next master on
-// the same endpoint.
+// SIGHUP), or with -idle until no master has been heard for D: status 0
+// after serving one, 1 if none was ever heard, either way. A master that
+// goes away is waited for: the slots reconnect, with back-off, to the next
+// master on the same endpoint.
 func workerCmd(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -63,8 +63,10 @@ func workerCmd(ctx context.Context, args []string) error {
 	}
 	defer watch()()
 	spareProc(*slots)
+	heard := false
 	err = gridsearch.ServeWith(ctx, gridsearch.ServeConfig{Endpoint: *connect, Slots: *slots, Idle: *idle,
 		Options: []pirate.Option{pirate.WithSocketOptions(sockOpts...)},
+		OnHeard: func() { heard = true },
 		Quiet:   *lost, OnQuiet: func(quiet bool) {
 			if quiet {
 				fmt.Fprintf(os.Stderr, "gridsearch worker: no master heard at %s for %v; still trying\n", *connect, *lost)
@@ -82,6 +84,10 @@ func workerCmd(ctx context.Context, args []string) error {
 	case errors.Is(err, gridsearch.ErrIdle):
 		fmt.Fprintf(os.Stderr, "gridsearch worker: no master for %v; exiting\n", *idle)
 		return nil
+	case err == nil && !heard:
+		// Ended by a signal, never served: as after -idle, status 1.
+		fmt.Fprintf(os.Stderr, "gridsearch worker: no master served this worker at %s; exiting with status 1\n", *connect)
+		return errSilent
 	}
 	return err
 }
