@@ -3,13 +3,13 @@ package actor_test
 import (
 	"context"
 	"runtime"
-	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/zmqflow/zmqflow/actor"
 	"github.com/zmqflow/zmqflow/internal/cputime"
+	"github.com/zmqflow/zmqflow/internal/paired"
 )
 
 // The targets (issue 3): Tell at least half as fast as a buffered Go channel
@@ -211,13 +211,12 @@ func BenchmarkAsk(b *testing.B) {
 }
 
 // BenchmarkAskPaired measures BenchmarkAsk's ratio the way a shared machine
-// allows: an actor's Asks and reused-channel round trips (BenchmarkAsk's
-// chan-reused) in alternating blocks, each block timed, so that both sides
-// meet the same moments of the machine, whose speed drifts by more than the
-// difference measured. It reports the median of the blocks' ratios (ratio),
-// and the median round trip of each side; ns/op is per pair of round trips.
-// Ask takes a reply slot from the actor's pool for each request; an Asker
-// keeps its own, as the anchor keeps its reply channel.
+// allows (package paired): an actor's Asks and reused-channel round trips
+// (BenchmarkAsk's chan-reused) in alternating blocks. It reports the
+// median of the blocks' ratios (ratio), and the median round trip of each
+// side; ns/op is per pair of round trips. Ask takes a reply slot from the
+// actor's pool for each request; an Asker keeps its own, as the anchor
+// keeps its reply channel.
 func BenchmarkAskPaired(b *testing.B) {
 	// Each side's loop calls Ask directly: a call through a func value
 	// per request would add a few per cent to it.
@@ -270,35 +269,7 @@ func askPaired(b *testing.B, asks func(ctx context.Context, ref actor.Ref[double
 		}
 		return time.Since(t0)
 	}
-	var ratios, actorNs, chanNs []float64
-	b.ResetTimer()
-	for done, round := 0, 0; done < b.N; done, round = done+block, round+1 {
-		k := min(block, b.N-done)
-		var ta, tc time.Duration
-		if round%2 == 0 { // each side first in half the rounds
-			ta, tc = timedAsks(k), trips(k)
-		} else {
-			tc, ta = trips(k), timedAsks(k)
-		}
-		ratios = append(ratios, float64(ta)/float64(tc))
-		actorNs = append(actorNs, float64(ta)/float64(k))
-		chanNs = append(chanNs, float64(tc)/float64(k))
-	}
-	b.StopTimer()
-	b.ReportMetric(median(ratios), "ratio")
-	b.ReportMetric(median(actorNs), "actor-ns")
-	b.ReportMetric(median(chanNs), "chan-ns")
-}
-
-// median returns the middle of xs (the mean of the two middle ones for an
-// even count); it sorts xs.
-func median(xs []float64) float64 {
-	slices.Sort(xs)
-	n := len(xs)
-	if n%2 == 1 {
-		return xs[n/2]
-	}
-	return (xs[n/2-1] + xs[n/2]) / 2
+	paired.Run(b, block, timedAsks, trips, "actor-ns", "chan-ns")
 }
 
 // BenchmarkIdleActor reports what an idle actor costs in memory (heap and

@@ -16,6 +16,7 @@ import (
 
 	"github.com/zmqflow/zmqflow/actor"
 	"github.com/zmqflow/zmqflow/internal/cputime"
+	"github.com/zmqflow/zmqflow/internal/paired"
 	"github.com/zmqflow/zmqflow/patterns"
 	"github.com/zmqflow/zmqflow/socket"
 )
@@ -183,23 +184,7 @@ func BenchmarkRemoteAsk(b *testing.B) {
 			benchAsk(b, in, body, patterns.Req[[]byte, []byte])
 		})
 		b.Run("raw-reqrep/"+tr, func(b *testing.B) {
-			rep := rawSocket(b, socket.Rep)
-			ep, err := rep.Bind(endpoint(b, tr))
-			if err != nil {
-				b.Fatal(err)
-			}
-			go func() {
-				for {
-					m, err := rep.Recv(ctx)
-					if err != nil || rep.Send(ctx, m) != nil {
-						return
-					}
-				}
-			}()
-			req := rawSocket(b, socket.Req)
-			if err := req.Connect(ep); err != nil {
-				b.Fatal(err)
-			}
+			req := rawEchoReq(b, tr)
 			b.ResetTimer()
 			for range b.N {
 				if err := req.Send(ctx, socket.NewMsg(body)); err != nil {
@@ -213,27 +198,123 @@ func BenchmarkRemoteAsk(b *testing.B) {
 	}
 }
 
+// BenchmarkRemoteAskPaired measures BenchmarkRemoteAsk's ratios over tcp
+// the way a shared machine allows (package paired): a reference's Asks and
+// raw REQ/REP round trips in alternating blocks. It reports the median of
+// the blocks' ratios (ratio) and each side's median round trip; ns/op is
+// per pair of round trips. router-dealer-asker asks through an
+// actor.Asker, which keeps its reply slot.
+func BenchmarkRemoteAskPaired(b *testing.B) {
+	b.Run("router-dealer", func(b *testing.B) {
+		remoteAskPaired(b, patterns.Router[[]byte, []byte], patterns.Dealer[[]byte, []byte], false)
+	})
+	b.Run("router-dealer-asker", func(b *testing.B) {
+		remoteAskPaired(b, patterns.Router[[]byte, []byte], patterns.Dealer[[]byte, []byte], true)
+	})
+	b.Run("rep-req", func(b *testing.B) {
+		remoteAskPaired(b, patterns.Rep[[]byte, []byte], patterns.Req[[]byte, []byte], false)
+	})
+}
+
+func remoteAskPaired(b *testing.B,
+	serve func(patterns.Codec[[]byte], patterns.Codec[[]byte], ...patterns.Option) (*patterns.Inbox[echoReq], error),
+	dial dialer, useAsker bool) {
+	const block = 200
+	ctx := context.Background()
+	body := make([]byte, 16)
+	in, err := serve(patterns.Bytes{}, patterns.Bytes{}, patterns.Bind(endpoint(b, "tcp")))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ref := echoRef(b, in, dial)
+	asker := actor.NewAsker(ref)
+	req := rawEchoReq(b, "tcp")
+
+	asks := func(k int) time.Duration {
+		t0 := time.Now()
+		for range k {
+			var err error
+			if useAsker {
+				_, err = asker.Ask(ctx, body)
+			} else {
+				_, err = actor.Ask(ctx, ref, body)
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		return time.Since(t0)
+	}
+	trips := func(k int) time.Duration {
+		t0 := time.Now()
+		for range k {
+			if err := req.Send(ctx, socket.NewMsg(body)); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := req.Recv(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return time.Since(t0)
+	}
+	asks(10) // the first connect, and size what is reused
+	trips(10)
+	paired.Run(b, block, asks, trips, "ask-ns", "raw-ns")
+}
+
 type echoReq = actor.Request[[]byte, []byte]
 
-// benchAsk serves in with an echoing actor and asks it b.N times through
-// the reference dial makes.
-func benchAsk(b *testing.B, in *patterns.Inbox[echoReq], body []byte,
-	dial func(patterns.Codec[[]byte], patterns.Codec[[]byte], ...patterns.Option) (*patterns.Outbox[echoReq], error)) {
-	ctx := context.Background()
-	a, err := actor.Spawn(ctx, actor.BehaviorFunc[echoReq](func(_ context.Context, r echoReq) error {
+// dialer is patterns.Dealer or patterns.Req of echoReq's types.
+type dialer = func(patterns.Codec[[]byte], patterns.Codec[[]byte], ...patterns.Option) (*patterns.Outbox[echoReq], error)
+
+// echoRef serves in with an echoing actor and returns the reference dial
+// makes to it; the actor and the reference end with the benchmark.
+func echoRef(b *testing.B, in *patterns.Inbox[echoReq], dial dialer) actor.Ref[echoReq] {
+	a, err := actor.Spawn(context.Background(), actor.BehaviorFunc[echoReq](func(_ context.Context, r echoReq) error {
 		r.Reply(r.Query, nil)
 		return nil
 	}), actor.WithFeed(in))
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer a.Close()
+	b.Cleanup(func() { a.Close() })
 	out, err := dial(patterns.Bytes{}, patterns.Bytes{}, patterns.Connect(in.Endpoint()))
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer out.Close()
-	ref := out.Ref()
+	b.Cleanup(func() { out.Close() })
+	return out.Ref()
+}
+
+// rawEchoReq binds a raw REP socket on transport tr that echoes each
+// request, and returns a raw REQ connected to it.
+func rawEchoReq(b *testing.B, tr string) *socket.Socket {
+	ctx := context.Background()
+	rep := rawSocket(b, socket.Rep)
+	ep, err := rep.Bind(endpoint(b, tr))
+	if err != nil {
+		b.Fatal(err)
+	}
+	go func() {
+		for {
+			m, err := rep.Recv(ctx)
+			if err != nil || rep.Send(ctx, m) != nil {
+				return
+			}
+		}
+	}()
+	req := rawSocket(b, socket.Req)
+	if err := req.Connect(ep); err != nil {
+		b.Fatal(err)
+	}
+	return req
+}
+
+// benchAsk serves in with an echoing actor and asks it b.N times through
+// the reference dial makes.
+func benchAsk(b *testing.B, in *patterns.Inbox[echoReq], body []byte, dial dialer) {
+	ctx := context.Background()
+	ref := echoRef(b, in, dial)
 	b.ResetTimer()
 	for range b.N {
 		if _, err := actor.Ask(ctx, ref, body); err != nil {
