@@ -15,7 +15,7 @@ import (
 // goroutine (pass the Request on to a worker), and the first Reply wins.
 // Reply never blocks. A Request is a small value, safe to copy.
 type Request[Q, R any] struct {
-	// Query is what the asker asked.
+	// Query is what the caller of Ask asked.
 	Query Q
 	slot  *replySlot[R]
 	gen   uint64 // the slot's generation this request owns
@@ -77,8 +77,8 @@ type reply[R any] struct {
 // Reply answers the request with v, or with err, which Ask returns as it is.
 // Only the first Reply (or the package's own notice that the request was
 // dropped or failed) counts; Reply reports whether this one did. Replying
-// after the asker gave up (its ctx ended) is harmless and reports false: the
-// reply is late, and nobody takes it.
+// after the caller of Ask gave up (its ctx ended) is harmless and reports
+// false: the reply is late, and nobody takes it.
 func (r Request[Q, R]) Reply(v R, err error) bool {
 	if r.slot == nil || !r.slot.state.CompareAndSwap(r.gen, r.gen+1) {
 		return false
@@ -91,7 +91,7 @@ func (r Request[Q, R]) Reply(v R, err error) bool {
 	return true
 }
 
-// abandon tells the asker that the request will not get a reply.
+// abandon tells the caller of Ask that the request will not get a reply.
 func (r Request[Q, R]) abandon(reason error) {
 	var zero R
 	r.Reply(zero, &abandoned{reason})
@@ -157,7 +157,7 @@ func Ask[Q, R any](ctx context.Context, ref Ref[Request[Q, R]], q Q) (R, error) 
 func AskWith[M, Q, R any](ctx context.Context, ref Ref[M], q Q, wrap func(Request[Q, R]) M) (R, error) {
 	done := ctx.Done()
 	if ended(done) {
-		// Not sent: a request whose asker has already given up would be
+		// Not sent: a request whose caller has already given up would be
 		// work for nothing, and its reply would race the ended ctx.
 		var zero R
 		return zero, notDelivered(ref.Name(), ctx.Err())
@@ -200,7 +200,7 @@ func notDelivered(name string, err error) error {
 
 // handed hands m, which holds a Request, to the actor of cell c (or nil)
 // if it sleeps, as its Tell would (see queue.hand), and reports whether it
-// did. It is send's first step taken in the asker's own frame: an Ask to an
+// did. It is send's first step taken in the caller's own frame: an Ask to an
 // idle actor, the usual one, then makes none of send's, tell's and push's
 // calls, each a measurable part of an in-process round trip. An observer
 // that times every message wants tell's clock reading first.
@@ -225,7 +225,7 @@ func send[M any](ctx context.Context, ref Ref[M], c *cell[M], m M) error {
 }
 
 // await waits for the reply on ch, a slot's, or for done (ok false). It is small
-// enough to be inlined, so that the asker wakes in Ask's own frame: after
+// enough to be inlined, so that the caller wakes in Ask's own frame: after
 // a switch of goroutines the CPU mispredicts every return up the stack,
 // and a frame more between the wait and Ask's caller was a measurable part
 // of an in-process round trip.

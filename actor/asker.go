@@ -21,13 +21,15 @@ import (
 //
 // An Asker is not safe for concurrent use: one Ask at a time, as with a
 // bufio.Reader. Two at once would share the slot, where one could take the
-// other's reply or wait for ever, so an Ask that finds another in progress
-// panics (as a Go map written from two goroutines at once fails: a check
-// made cheaply, which catches most such uses, not all). Goroutines that ask the same
-// actor at once each make their own Asker, or call Ask. Its Ask blocks
-// only the calling goroutine, as Ask does; an Asker starts no goroutine and
-// holds nothing to release.
+// other's reply or wait for ever, so an Ask that finds another in progress,
+// or finds the slot moved by another, panics: the checks are cheap, and
+// catch most such uses, not all. Goroutines that ask the same actor at
+// once each make their own Asker, or call Ask. An Asker must not be copied
+// (go vet reports copies), and its zero value asks nobody: make one with
+// NewAsker. Its Ask blocks only the calling goroutine, as Ask does; an
+// Asker starts no goroutine and holds nothing to release.
 type Asker[Q, R any] struct {
+	_    noCopy
 	ref  Ref[Request[Q, R]]
 	slot *replySlot[R]
 	// The slot's channel, and the generation its next request owns:
@@ -87,6 +89,12 @@ func (a *Asker[Q, R]) Ask(ctx context.Context, q Q) (R, error) {
 		a.busy = false
 		return rep.v, nil
 	}
+	// Given up, result waits for a reply whose Reply moved the slot on
+	// (to req.gen+1). One moved elsewhere is another Ask's doing, whose
+	// reply may never come: waiting for it, this Ask would never end.
+	if st := a.slot.state.Load(); !ok && st != req.gen && st != req.gen+1 {
+		panic(errAskerShared)
+	}
 	// result's pool is nil's: the slot stays the Asker's, which may reuse
 	// it once result took the reply or moved the slot past the request.
 	v, err := result[Request[Q, R]](ctx, a.ref, nil, a.slot, req.gen, rep, ok)
@@ -95,5 +103,12 @@ func (a *Asker[Q, R]) Ask(ctx context.Context, q Q) (R, error) {
 }
 
 // errAskerShared is the panic of an Ask made while another Ask of the same
-// Asker was in progress.
+// Asker was in progress (or on a copy of it).
 var errAskerShared = errors.New("actor: Asker.Ask called while another Ask of the same Asker was in progress: an Asker is for one goroutine at a time")
+
+// noCopy makes go vet's copylocks check report a copied Asker: a copy
+// shares the slot and not the generation that goes with it.
+type noCopy struct{}
+
+func (*noCopy) Lock()   {}
+func (*noCopy) Unlock() {}

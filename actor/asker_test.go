@@ -39,9 +39,10 @@ func TestAskerAllocatesNothing(t *testing.T) {
 			}
 		}
 	})
-	n := testing.AllocsPerRun(1000, ask)
-	close(stop)
-	wg.Wait()
+	n := func() float64 {
+		defer func() { close(stop); wg.Wait() }() // the other asker ends even if ask fails
+		return testing.AllocsPerRun(1000, ask)
+	}()
 	if n != 0 {
 		t.Errorf("an Asker's Ask beside another asker allocates %.2f times, want 0", n)
 	}
@@ -132,14 +133,21 @@ func TestAskerErrors(t *testing.T) {
 }
 
 // An Ask of an Asker whose other Ask is in progress panics, saying why,
-// rather than share the slot, where one of them could wait for ever; the
-// Asker is sound again once the other has returned.
+// rather than share the slot, where one of them could take the other's
+// reply or wait for ever; the Asker is sound again once the other has
+// returned.
 func TestAskerSharedPanics(t *testing.T) {
 	entered, release := make(chan struct{}), make(chan struct{})
-	a, err := actor.Spawn(ctx, actor.BehaviorFunc[doubleReq](func(_ context.Context, r doubleReq) error {
+	var once sync.Once
+	free := func() { once.Do(func() { close(release) }) }
+	defer free()
+	a, err := actor.Spawn(ctx, actor.BehaviorFunc[doubleReq](func(ctx context.Context, r doubleReq) error {
 		if r.Query == 0 {
 			entered <- struct{}{}
-			<-release
+			select {
+			case <-release:
+			case <-ctx.Done():
+			}
 		}
 		r.Reply(2*r.Query, nil)
 		return nil
@@ -152,18 +160,18 @@ func TestAskerSharedPanics(t *testing.T) {
 	first := make(chan error, 1)
 	go func() { _, err := asker.Ask(ctx, 0); first <- err }()
 	recv(t, "the first request", entered)
-	func() {
-		defer func() {
-			r := recover()
-			if err, ok := r.(error); !ok || !strings.Contains(err.Error(), "one goroutine at a time") {
-				t.Errorf("a second Ask at once: recovered %v, want the Asker's panic", r)
-			}
-		}()
-		short, cancel := context.WithTimeout(ctx, 100*time.Millisecond) // bounds the test without the check
+	second := make(chan any, 1)
+	go func() {
+		defer func() { second <- recover() }()
+		short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 		defer cancel()
 		asker.Ask(short, 1)
 	}()
-	close(release)
+	r := recv(t, "the second Ask's end", second)
+	if err, ok := r.(error); !ok || !strings.Contains(err.Error(), "one goroutine at a time") {
+		t.Errorf("a second Ask at once: recovered %v, want the Asker's panic", r)
+	}
+	free()
 	if err := recv(t, "the first Ask", first); err != nil {
 		t.Fatal(err)
 	}

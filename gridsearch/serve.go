@@ -26,11 +26,12 @@ type ServeConfig struct {
 	Quiet   time.Duration
 	OnQuiet func(quiet bool)
 
-	// OnHeard, if not nil, is called once, when a slot first hears a
-	// master (at the latest as ServeWith returns, for one heard just
-	// before its ctx ended): a worker that never hears one can say so,
-	// as ErrNeverHeard does after Idle. It is called from ServeWith's
-	// goroutine.
+	// OnHeard, if not nil, is called once, when a slot has first heard
+	// a master: at the next of ServeWith's looks (one a second, or more
+	// often with a short Idle or Quiet), or as ServeWith returns, for one
+	// heard just before its ctx ended. A worker that never hears one can
+	// say so, as ErrNeverHeard does after Idle. It is called from
+	// ServeWith's goroutine.
 	OnHeard func()
 
 	Options []pirate.Option // for each pirate.Worker

@@ -125,7 +125,7 @@ func checkOutbox(t *testing.T, what string, dom []byte, ps []*producer) {
 	}
 }
 
-var legendEntry = regexp.MustCompile(`<span><i style="background:(#[0-9a-f]{6})"></i>([^<]*)</span>`)
+var legendEntry = regexp.MustCompile(`<span><svg[^>]*><line [^>]*stroke="(#[0-9a-f]{6})"[^>]*></line></svg>([^<]*)</span>`)
 
 // checkColours checks that each actor or outbox has one colour on every
 // chart of the page, as rendered: its handling-time lines too, one a

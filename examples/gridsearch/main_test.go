@@ -606,7 +606,7 @@ func TestWorkerNeverServedSignal(t *testing.T) {
 	w.expect(t, ctx, `^gridsearch worker: 1 slot`)
 	w.cmd.Process.Signal(syscall.SIGTERM)
 	code := w.wait()
-	want := "gridsearch worker: no master served this worker at " + ep + "; exiting with status 1"
+	want := "gridsearch worker: no master served this worker at " + ep + " before it was stopped; exiting with status 1"
 	if code != 1 || len(w.stderr) == 0 || w.stderr[len(w.stderr)-1] != want {
 		t.Errorf("exit %d, stderr %q; want 1 and %q last", code, w.stderr, want)
 	}

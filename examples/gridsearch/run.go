@@ -207,6 +207,9 @@ func execute(ctx context.Context, o *options, cfg gridsearch.Config, command []s
 	if !o.autoOut {
 		var err error
 		field, _ := o.field()
+		if o.force {
+			field = "" // not checked (checkResumedField)
+		}
 		if inFile, err = checkResults(o.out, m, o.resume, o.force, field); err != nil {
 			return fmt.Errorf("%w: %v", errUsage, err)
 		}

@@ -86,7 +86,7 @@ func workerCmd(ctx context.Context, args []string) error {
 		return nil
 	case err == nil && !heard:
 		// Ended by a signal, never served: as after -idle, status 1.
-		fmt.Fprintf(os.Stderr, "gridsearch worker: no master served this worker at %s; exiting with status 1\n", *connect)
+		fmt.Fprintf(os.Stderr, "gridsearch worker: no master served this worker at %s before it was stopped; exiting with status 1\n", *connect)
 		return errSilent
 	}
 	return err
