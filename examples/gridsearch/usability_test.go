@@ -261,13 +261,14 @@ func TestWorkerLostMaster(t *testing.T) {
 
 // A worker whose -connect names a host that does not resolve (a typo)
 // says so, rather than only that no master is heard; it keeps trying.
+// Stopped, it exits 1: no master served it.
 func TestWorkerHostNotFound(t *testing.T) {
 	ctx := testContext(t)
 	w := start(t, ctx, t.TempDir(), "worker", "-connect", "tcp://no-such-master.invalid:5555", "-slots", "1", "-lost", "0")
 	w.expect(t, ctx, `^gridsearch worker: cannot find the master's host no-such-master\.invalid \(.+\); still trying$`)
 	w.cmd.Process.Signal(os.Interrupt)
-	if code := w.wait(); code != 0 {
-		t.Errorf("worker exit %d: %q", code, w.stderr)
+	if code := w.wait(); code != 1 || !strings.Contains(w.stderr[len(w.stderr)-1], "no master served this worker") {
+		t.Errorf("worker exit %d: %q; want 1, saying no master served it", code, w.stderr)
 	}
 }
 
