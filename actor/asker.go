@@ -72,11 +72,7 @@ func (a *Asker[Q, R]) Ask(ctx context.Context, q Q) (R, error) {
 	c := a.ref.local()
 	req := Request[Q, R]{Query: q, slot: a.slot, gen: a.gen}
 	if !handed(c, req) {
-		if err := send(ctx, a.ref, c, req); err != nil {
-			// A dead letter may have replied into the slot: the next
-			// request takes a new one.
-			a.newSlot()
-			a.busy = false
+		if err := a.send(ctx, c, req); err != nil {
 			var zero R
 			return zero, err
 		}
@@ -100,6 +96,23 @@ func (a *Asker[Q, R]) Ask(ctx context.Context, q Q) (R, error) {
 	v, err := result[Request[Q, R]](ctx, a.ref, nil, a.slot, req.gen, rep, ok)
 	a.busy = false
 	return v, err
+}
+
+// send is send for an Ask of a, whose request the actor's cell c (or nil)
+// did not take by hand. A request not delivered ends the Ask, and a dead
+// letter may have replied into the slot: the next request takes a new one.
+// A Remote's Tell that panics ends the Ask too, and the Asker stays usable.
+func (a *Asker[Q, R]) send(ctx context.Context, c *cell[Request[Q, R]], req Request[Q, R]) (err error) {
+	sent := false
+	defer func() {
+		if !sent || err != nil {
+			a.newSlot()
+			a.busy = false
+		}
+	}()
+	err = send(ctx, a.ref, c, req)
+	sent = true
+	return err
 }
 
 // errAskerShared is the panic of an Ask made while another Ask of the same

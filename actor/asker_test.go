@@ -179,3 +179,38 @@ func TestAskerSharedPanics(t *testing.T) {
 		t.Fatalf("Ask after the first returned = %d, %v", got, err)
 	}
 }
+
+// panickyRemote's Tell panics while panics is set; then it answers,
+// doubling.
+type panickyRemote struct{ panics bool }
+
+func (r *panickyRemote) Tell(_ context.Context, req doubleReq) error {
+	if r.panics {
+		panic("remote broken")
+	}
+	req.Reply(2*req.Query, nil)
+	return nil
+}
+func (r *panickyRemote) TryTell(req doubleReq) error { return r.Tell(ctx, req) }
+func (r *panickyRemote) Name() string                { return "panicky" }
+func (r *panickyRemote) Stats() actor.Stats          { return actor.Stats{} }
+
+// An Ask whose Remote panics in Tell panics with it; once the caller has
+// recovered, the Asker asks again as usual, not as if an Ask were still in
+// progress.
+func TestAskerAfterRemotePanic(t *testing.T) {
+	r := &panickyRemote{panics: true}
+	asker := actor.NewAsker(actor.RefTo[doubleReq](r))
+	func() {
+		defer func() {
+			if p := recover(); p != "remote broken" {
+				t.Errorf("recovered %v, want the Remote's panic", p)
+			}
+		}()
+		asker.Ask(ctx, 1)
+	}()
+	r.panics = false
+	if got, err := asker.Ask(ctx, 3); err != nil || got != 6 {
+		t.Fatalf("Ask after the Remote's panic = %d, %v; want 6", got, err)
+	}
+}
