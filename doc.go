@@ -24,9 +24,9 @@
 //	Ch. 2  Shared Queue (DEALER and ROUTER)    examples/rrbroker (socket.Poll, PollOut),
 //	                                          rrclient, rrworker
 //	Ch. 2  Missing Message Problem Solver      socket.Monitor events, Stats
-//	Ch. 2  Multithreading with ZeroMQ          actor: Spawn, Ref.Tell, Ask, Supervise,
-//	                                          NewSupervisor (trees); patterns: Pipeline,
-//	                                          Stage, Workers (fan-out), Source
+//	Ch. 2  Multithreading with ZeroMQ          actor: Spawn, Ref.Tell, Ask, Asker,
+//	                                          Supervise, NewSupervisor (trees); patterns:
+//	                                          Pipeline, Stage, Workers (fan-out), Source
 //	Ch. 2  Signaling Between Threads (PAIR)    socket.Pair; patterns.Pair and Inbox.Peer
 //	Any    actors whose mailboxes are sockets  patterns: Pull, Sub, Pair, Router, Rep, given
 //	                                          to an actor with actor.WithFeed
