@@ -122,6 +122,12 @@ func checkOutbox(t *testing.T, what string, dom []byte, ps []*producer) {
 			t.Errorf("%s: the Outbox %q on the charts of messages out %v, in %v; want out only", what, name,
 				strings.Contains(legend("out"), ">"+name+"<"), strings.Contains(legend("throughput"), ">"+name+"<"))
 		}
+		// An ordinary actor sends through its Outboxes: no messages out
+		// of its own, "-" in the table.
+		actor := fmt.Sprintf("sink · %s[%d]", p.name, p.Cmd.Process.Pid)
+		if r, ok := rows[actor]; !ok || r[1] != "-" || strings.Contains(legend("out"), ">"+actor+"<") {
+			t.Errorf("%s: the actor %q shows out/s %q (row found: %v), want -, and no line of messages out", what, actor, r, ok)
+		}
 	}
 }
 
