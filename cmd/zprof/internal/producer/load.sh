@@ -3,7 +3,7 @@
 # producers (default 100) each send a batch a second, the CPU it used over
 # SECS seconds (default 60, after 10 s of warming up) read from
 # /proc/PID/stat, as % of one core. ACTORS sets each producer's actors
-# (five series each). Run from anywhere: it builds what it runs.
+# (four series each). Run from anywhere: it builds what it runs.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PROCS=${PROCS:-100} SECS=${SECS:-60} ACTORS=${ACTORS:-source,worker,sink}
