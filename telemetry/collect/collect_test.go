@@ -3,6 +3,7 @@ package collect
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"io"
@@ -145,12 +146,7 @@ func TestStoreAndReport(t *testing.T) {
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
-	db, err := ReadStore(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := readStore(t, path)
 	var rows int
 	var total float64
 	if err := db.QueryRow(`SELECT count(*), max(value) FROM samples WHERE metric=?`, telemetry.MetricActorMessages).Scan(&rows, &total); err != nil {
@@ -164,7 +160,7 @@ func TestStoreAndReport(t *testing.T) {
 	if tasks != 10 || failed != 5 {
 		t.Errorf("%d tasks, %d failed; want 10, 5", tasks, failed)
 	}
-	v, err := LoadView(ctx, db)
+	v, err := LoadView(context.Background(), db)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,11 +238,7 @@ func TestStoreReopen(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	db, err := ReadStore(context.Background(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := readStore(t, path)
 	var series, samples int
 	db.QueryRow(`SELECT count(*) FROM series`).Scan(&series)
 	db.QueryRow(`SELECT count(*) FROM samples`).Scan(&samples)
@@ -429,6 +421,18 @@ func TestIngestRejectCounts(t *testing.T) {
 	if b, r, _ := c.Stats(); b != 1 || r != 3 {
 		t.Errorf("Stats: %d taken in, %d rejected; want 1, 3", b, r)
 	}
+}
+
+// readStore opens the store at path for reading, closed when the test
+// ends.
+func readStore(t *testing.T, path string) *sql.DB {
+	t.Helper()
+	db, err := ReadStore(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }
 
 // httpGet returns the body of srv's page at path, which must answer 200.

@@ -110,13 +110,7 @@ func TestViewOutbox(t *testing.T) {
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
-	db, err := ReadStore(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	v, err := LoadView(ctx, db)
+	v, err := LoadView(context.Background(), readStore(t, path))
 	if err != nil {
 		t.Fatal(err)
 	}
